@@ -1,0 +1,236 @@
+"""A synthetic population of patients referred with membranous nephropathy.
+
+:func:`draw_cohort` draws N patients at once, as arrays, from named sub-streams of one seed
+(see :mod:`simulate.seeding`): each covariate has its own stream, so changing one parameter
+leaves every other covariate of every patient unchanged.
+
+How each quantity is drawn (all parameters are fields of the scenario's ``[cohort]`` section):
+
+* **age**: normal(``age_mean_years``, ``age_sd_years``) truncated to
+  [``age_min_years``, ``age_max_years``] (exact inverse-CDF truncation, no pile-up at the bounds).
+* **sex**: male with probability ``male_fraction``.
+* **menopause**: a woman's age at natural menopause is normal(``menopause_age_mean_years``,
+  ``menopause_age_sd_years``); she is post-menopausal once her age passes it, so the chance
+  rises smoothly with age: P = Phi((age - mean) / sd).
+* **contraception or sterility**, **pregnancy or breast feeding**: among pre-menopausal women,
+  with probabilities ``contraception_or_sterile_fraction`` and ``pregnant_or_breastfeeding_fraction``.
+* **proteinuria**: the current true 24-h level is lognormal with mean ``proteinuria_mean_g_day``
+  and sd ``proteinuria_sd_g_day`` (moment-matched). Its standard-normal score ``z`` drives the
+  correlated covariates below. ACEI/ARB have lowered it from a pre-treatment baseline by a
+  fraction r ~ beta(mean ``acei_arb_reduction_mean_fraction``, sd ``acei_arb_reduction_sd_fraction``)
+  (r = 0 for patients intolerant of ACEI/ARB), so baseline = current / (1 - r). Two 24-h
+  collections are the current level times independent lognormal errors with coefficient of
+  variation ``collection_cv`` (mean one).
+* **serum albumin**: normal(``albumin_mean_g_l``, ``albumin_sd_g_l``) with correlation
+  ``albumin_log_proteinuria_correlation`` to ``z`` (albumin falls as proteinuria rises),
+  clipped to the physiological range 8-55 g/L.
+* **eGFR**: ``egfr_mean_ml_min`` + ``egfr_change_per_year_of_age_ml_min`` x (age - mean age) + a
+  normal residual whose sd keeps the marginal sd at ``egfr_sd_ml_min``; clipped to 5-150.
+* **anti-PLA2R**: positive with probability ``pla2r_positive_fraction``. Among positives the log
+  titre is normal(log ``pla2r_titre_median_ru_ml``, ``pla2r_titre_log_sd``) with correlation
+  ``pla2r_log_titre_log_proteinuria_correlation`` to ``z`` (titre rises with proteinuria), and
+  at least the positivity threshold; negatives have a titre uniform below the threshold.
+* **diabetes, active infection, a secondary cause of MN**: independent Bernoulli draws.
+* **time since last steroid/MMF** and **since last alkylating agent**: exposed with probability
+  ``prior_*_fraction``, then exponential with mean ``months_since_*_mean``; never exposed = inf.
+* **ACEI/ARB**: intolerant with probability ``acei_arb_intolerant_fraction``; otherwise months on
+  treatment at referral exponential with mean ``months_on_acei_arb_mean``; blood pressure
+  controlled with probability ``bp_controlled_fraction``.
+* **treatment history**: resistance to CNI, RTX and alkylating agents (independent), and an
+  earlier remission followed by relapse (``prior_relapse_fraction``) after a CNI, RTX or an
+  alkylating agent, relapsing ``months_off_drug_at_relapse`` (exponential) after stopping it.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, fields
+
+import numpy as np
+import pandas as pd
+from scipy import special
+
+from simulate import scenario as sc
+from simulate.seeding import stream
+
+RELAPSE_DRUGS = ("none", "cni", "rtx", "alkylating")
+
+
+@dataclass(frozen=True)
+class Patients:
+    """N patients as parallel arrays (one element per patient)."""
+
+    age_years: np.ndarray
+    male: np.ndarray
+    postmenopausal: np.ndarray
+    contraception_or_sterile: np.ndarray
+    pregnant_or_breastfeeding: np.ndarray
+    proteinuria_baseline_g_day: np.ndarray
+    proteinuria_true_g_day: np.ndarray
+    proteinuria_collection_1_g_day: np.ndarray
+    proteinuria_collection_2_g_day: np.ndarray
+    albumin_g_l: np.ndarray
+    egfr_ml_min: np.ndarray
+    pla2r_positive: np.ndarray
+    pla2r_titre_ru_ml: np.ndarray
+    diabetes: np.ndarray
+    active_infection: np.ndarray
+    secondary_cause: np.ndarray
+    months_since_steroid_mmf: np.ndarray
+    months_since_alkylating: np.ndarray
+    acei_arb_intolerant: np.ndarray
+    months_on_acei_arb: np.ndarray
+    bp_controlled: np.ndarray
+    resistant_cni: np.ndarray
+    resistant_rtx: np.ndarray
+    resistant_alkylating: np.ndarray
+    prior_relapse_drug: np.ndarray
+    """Index into :data:`RELAPSE_DRUGS` (0 = no earlier remission followed by relapse)."""
+    months_off_drug_at_relapse: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.age_years)
+
+    @property
+    def proteinuria_mean_g_day(self) -> np.ndarray:
+        """Mean of the two screening collections (the registered criterion's measure)."""
+        return 0.5 * (self.proteinuria_collection_1_g_day + self.proteinuria_collection_2_g_day)
+
+    @property
+    def proteinuria_reduction_fraction(self) -> np.ndarray:
+        """Observed fall from the pre-ACEI/ARB baseline: 1 - mean of collections / baseline."""
+        return 1.0 - self.proteinuria_mean_g_day / self.proteinuria_baseline_g_day
+
+    def take(self, index: np.ndarray) -> "Patients":
+        """The patients at ``index`` (an integer or boolean array)."""
+        return Patients(**{f.name: getattr(self, f.name)[index] for f in fields(self)})
+
+    def to_frame(self) -> pd.DataFrame:
+        data = {f.name: getattr(self, f.name) for f in fields(self)}
+        data["prior_relapse_drug"] = np.asarray(RELAPSE_DRUGS, dtype=object)[self.prior_relapse_drug]
+        frame = pd.DataFrame(data)
+        frame.insert(6, "proteinuria_mean_g_day", self.proteinuria_mean_g_day)
+        frame.insert(7, "proteinuria_reduction_fraction", self.proteinuria_reduction_fraction)
+        return frame
+
+
+def lognormal_params(mean: float, sd: float) -> tuple[float, float]:
+    """(mu, sigma) of the lognormal with the given mean and sd."""
+    sigma2 = math.log1p((sd / mean) ** 2)
+    return math.log(mean) - 0.5 * sigma2, math.sqrt(sigma2)
+
+
+def beta_params(mean: float, sd: float) -> tuple[float, float]:
+    """(a, b) of the beta distribution with the given mean and sd (needs sd^2 < mean(1-mean))."""
+    k = mean * (1.0 - mean) / sd**2 - 1.0
+    return mean * k, (1.0 - mean) * k
+
+
+def _truncated_normal(rng: np.random.Generator, mean: float, sd: float, lo: float, hi: float, n: int) -> np.ndarray:
+    a, b = special.ndtr((lo - mean) / sd), special.ndtr((hi - mean) / sd)
+    u = a + (b - a) * rng.random(n)
+    return mean + sd * special.ndtri(u)
+
+
+def _exposure(rng: np.random.Generator, fraction: float, mean_months: float, n: int) -> np.ndarray:
+    exposed = rng.random(n) < fraction
+    months = rng.exponential(mean_months, n)
+    return np.where(exposed, months, np.inf)
+
+
+def draw_cohort(params: sc.Cohort, n: int, seed: np.random.SeedSequence | int) -> Patients:
+    """Draw ``n`` referred patients. ``seed`` is a SeedSequence (a node of the seed tree) or an int."""
+    if n < 0:
+        raise ValueError(f"n: got {n}; must be >= 0")
+    seq = seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(int(seed))
+    p = params
+
+    def rng(name: str) -> np.random.Generator:
+        return stream(seq, name)
+
+    age = _truncated_normal(rng("age"), p.age_mean_years, p.age_sd_years, p.age_min_years, p.age_max_years, n)
+    male = rng("sex").random(n) < p.male_fraction
+    r = rng("reproductive").random((3, n))
+    post = ~male & (r[0] < special.ndtr((age - p.menopause_age_mean_years) / p.menopause_age_sd_years))
+    premenopausal_woman = ~male & ~post
+    contraception = premenopausal_woman & (r[1] < p.contraception_or_sterile_fraction)
+    pregnant = premenopausal_woman & (r[2] < p.pregnant_or_breastfeeding_fraction)
+
+    # proteinuria and its correlates
+    z = rng("proteinuria").standard_normal(n)
+    mu, sigma = lognormal_params(p.proteinuria_mean_g_day, p.proteinuria_sd_g_day)
+    true_level = np.exp(mu + sigma * z)
+    acei = rng("acei_arb").random((2, n))
+    intolerant = acei[0] < p.acei_arb_intolerant_fraction
+    months_on = np.where(intolerant, 0.0, -p.months_on_acei_arb_mean * np.log1p(-acei[1]))
+    a, b = beta_params(p.acei_arb_reduction_mean_fraction, p.acei_arb_reduction_sd_fraction)
+    reduction = np.where(intolerant, 0.0, rng("acei_arb_reduction").beta(a, b, n))
+    baseline = true_level / (1.0 - reduction)
+    _, cv_sigma = lognormal_params(1.0, p.collection_cv) if p.collection_cv > 0 else (0.0, 0.0)
+    err = rng("collections").standard_normal((2, n))
+    collections = true_level * np.exp(cv_sigma * err - 0.5 * cv_sigma**2)
+
+    rho = p.albumin_log_proteinuria_correlation
+    za = rho * z + math.sqrt(1.0 - rho**2) * rng("albumin").standard_normal(n)
+    albumin = np.clip(p.albumin_mean_g_l + p.albumin_sd_g_l * za, 8.0, 55.0)
+
+    slope = p.egfr_change_per_year_of_age_ml_min
+    resid_var = max(p.egfr_sd_ml_min**2 - (slope * p.age_sd_years) ** 2, 0.0)
+    egfr = p.egfr_mean_ml_min + slope * (age - p.age_mean_years) + math.sqrt(resid_var) * rng("egfr").standard_normal(n)
+    egfr = np.clip(egfr, 5.0, 150.0)
+
+    t = rng("pla2r").random(2 * n).reshape(2, n)
+    positive = t[0] < p.pla2r_positive_fraction
+    rho_t = p.pla2r_log_titre_log_proteinuria_correlation
+    zt = rho_t * z + math.sqrt(1.0 - rho_t**2) * rng("pla2r_titre").standard_normal(n)
+    titre_pos = np.maximum(np.exp(math.log(p.pla2r_titre_median_ru_ml) + p.pla2r_titre_log_sd * zt), p.pla2r_positive_threshold_ru_ml)
+    titre = np.where(positive, titre_pos, t[1] * p.pla2r_positive_threshold_ru_ml)
+
+    c = rng("conditions").random((4, n))
+    diabetes = c[0] < p.diabetes_fraction
+    infection = c[1] < p.active_infection_fraction
+    secondary = c[2] < p.secondary_cause_fraction
+    bp_controlled = c[3] < p.bp_controlled_fraction
+
+    since_steroid = _exposure(rng("steroid_mmf"), p.prior_steroid_mmf_fraction, p.months_since_steroid_mmf_mean, n)
+    since_alkyl = _exposure(rng("alkylating"), p.prior_alkylating_fraction, p.months_since_alkylating_mean, n)
+
+    h = rng("history").random((6, n))
+    res_cni = h[0] < p.resistant_cni_fraction
+    res_rtx = h[1] < p.resistant_rtx_fraction
+    res_alk = h[2] < p.resistant_alkylating_fraction
+    relapsed = h[3] < p.prior_relapse_fraction
+    cut1 = p.prior_relapse_drug_cni_fraction
+    cut2 = cut1 + p.prior_relapse_drug_rtx_fraction
+    drug = np.where(h[4] < cut1, 1, np.where(h[4] < cut2, 2, 3))
+    drug = np.where(relapsed, drug, 0).astype(np.int8)
+    months_off = np.where(relapsed, -p.months_off_drug_at_relapse_mean * np.log1p(-h[5]), np.nan)
+
+    return Patients(
+        age_years=age,
+        male=male,
+        postmenopausal=post,
+        contraception_or_sterile=contraception,
+        pregnant_or_breastfeeding=pregnant,
+        proteinuria_baseline_g_day=baseline,
+        proteinuria_true_g_day=true_level,
+        proteinuria_collection_1_g_day=collections[0],
+        proteinuria_collection_2_g_day=collections[1],
+        albumin_g_l=albumin,
+        egfr_ml_min=egfr,
+        pla2r_positive=positive,
+        pla2r_titre_ru_ml=titre,
+        diabetes=diabetes,
+        active_infection=infection,
+        secondary_cause=secondary,
+        months_since_steroid_mmf=since_steroid,
+        months_since_alkylating=since_alkyl,
+        acei_arb_intolerant=intolerant,
+        months_on_acei_arb=months_on,
+        bp_controlled=bp_controlled,
+        resistant_cni=res_cni,
+        resistant_rtx=res_rtx,
+        resistant_alkylating=res_alk,
+        prior_relapse_drug=drug,
+        months_off_drug_at_relapse=months_off,
+    )

@@ -1,0 +1,487 @@
+"""Scenario files: TOML in, a validated and frozen :class:`Scenario` out.
+
+A scenario says *what* is simulated: the design, the population, the model's assumptions and
+the analysis. It is validated once, here, at the boundary: unknown keys, wrong types,
+out-of-range values and contradictions between fields each give one line naming the field path,
+the value received and what is allowed. Past :func:`load_scenario` nothing re-checks.
+
+Units live in field names (``_months``, ``_g_day``, ``_g_l``, ``_ml_min``). Every figure taken
+from the literature carries its source as a comment in the scenario file; see
+``scenarios/nct04743739.toml``.
+"""
+
+from __future__ import annotations
+
+import copy
+import difflib
+import hashlib
+import json
+import math
+import tomllib
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from simulate.errors import ScenarioError
+
+Probability = Annotated[float, Field(ge=0.0, le=1.0)]
+Fraction = Probability
+NonNegative = Annotated[float, Field(ge=0.0)]
+Positive = Annotated[float, Field(gt=0.0)]
+
+TESTS = ("fisher", "chi2", "chi2_yates", "ztest", "cmh")
+MISSING_STRATEGIES = ("nonresponder", "complete_case", "locf")
+STRATIFICATION_FACTORS = ("pla2r_titre_high", "proteinuria_high")
+ARMS = ("rtx", "rtx_csa")
+
+
+class Model(BaseModel):
+    """Base of every scenario section: frozen, and typos are errors."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True)
+
+
+class Trial(Model):
+    """The design as registered."""
+
+    n_per_arm: Annotated[int, Field(ge=1, le=100_000)] = 63
+    """Target randomised patients in the smaller arm (63 per arm = the planned 126 at 1:1)."""
+    allocation_ratio: tuple[Annotated[int, Field(ge=1, le=10)], Annotated[int, Field(ge=1, le=10)]] = (1, 1)
+    """Allocation RTX : RTX+CsA."""
+    endpoint_month: Positive = 24.0
+    """Month after randomisation of the primary endpoint visit (CR or PR)."""
+    max_follow_up_months: Positive = 24.0
+    """Follow-up after randomisation; must reach the endpoint visit."""
+    recruitment_months: Positive = 20.0
+    """Planned recruitment window from the trial's start."""
+    hard_stop_months: Positive = 44.0
+    """Enrolment closes at this month whatever was reached; below target the trial is terminated."""
+    visit_months: tuple[NonNegative, ...] = (0, 1, 3, 6, 9, 12, 15, 18, 21, 24)
+    """Scheduled visits, months after randomisation; must include 0 and the endpoint."""
+
+    @property
+    def n_target(self) -> int:
+        """Total patients to randomise."""
+        small = min(self.allocation_ratio)
+        return int(round(self.n_per_arm * sum(self.allocation_ratio) / small))
+
+    @model_validator(mode="after")
+    def _check(self) -> "Trial":
+        problems = []
+        if self.endpoint_month > self.max_follow_up_months:
+            problems.append(
+                f"trial.endpoint_month: got {self.endpoint_month}; must be <= "
+                f"trial.max_follow_up_months ({self.max_follow_up_months})"
+            )
+        if self.recruitment_months > self.hard_stop_months:
+            problems.append(
+                f"trial.recruitment_months: got {self.recruitment_months}; must be <= "
+                f"trial.hard_stop_months ({self.hard_stop_months})"
+            )
+        visits = list(self.visit_months)
+        if visits != sorted(set(visits)):
+            problems.append(f"trial.visit_months: got {visits}; must be strictly increasing")
+        if 0 not in visits:
+            problems.append(f"trial.visit_months: got {visits}; must include 0 (baseline)")
+        if not any(math.isclose(v, self.endpoint_month) for v in visits):
+            problems.append(
+                f"trial.visit_months: got {visits}; must include trial.endpoint_month "
+                f"({self.endpoint_month})"
+            )
+        if visits and max(visits) > self.max_follow_up_months:
+            problems.append(
+                f"trial.visit_months: got {visits}; no visit may fall after "
+                f"trial.max_follow_up_months ({self.max_follow_up_months})"
+            )
+        if problems:
+            raise ValueError("\n".join(problems))
+        return self
+
+
+class Arm(Model):
+    """One arm's treatment and its assumed effect."""
+
+    label: str
+    remission_at_endpoint: Probability
+    """P(complete or partial remission at the endpoint visit), over the eligible population."""
+    median_months_to_remission: Positive
+    """Median time from randomisation to first remission among patients who remit by the endpoint."""
+    complete_share_of_remission: Probability
+    """Share of remissions that are complete (CR) rather than partial (PR)."""
+    rtx_dose_days: tuple[NonNegative, ...] = (1, 15, 181, 195)
+    """Days of rituximab infusions (1 g IV) after randomisation."""
+    csa_course_months: NonNegative = 0.0
+    """Length of the cyclosporine course including taper (0 = no CsA)."""
+
+
+class Arms(Model):
+    rtx: Arm
+    rtx_csa: Arm
+
+
+class Outcome(Model):
+    """The remission, relapse and covariate model (see simulate/outcomes.py)."""
+
+    covariate_effects: bool = True
+    """Shift individual remission odds by covariates while each arm's marginal rate stays put."""
+    log_odds_per_doubling_pla2r_titre: float = -0.25
+    log_odds_per_g_day_proteinuria: float = -0.10
+    weibull_shape_time_to_remission: Positive = 1.5
+    relapse: bool = True
+    relapse_hazard_per_month: NonNegative = 0.01
+    """Relapse hazard after remission, while on treatment cover."""
+    relapse_hazard_multiplier_after_csa: Annotated[float, Field(ge=1.0)] = 2.0
+    """Relapse hazard multiplier once cyclosporine is withdrawn (RTX+CsA arm)."""
+
+
+class Dropout(Model):
+    probability_by_endpoint: Annotated[float, Field(ge=0.0, lt=1.0)] = 0.10
+    """Chance a randomised patient drops out (loss to follow-up, withdrawal) before the endpoint."""
+    mechanism: Literal["mcar", "informative"] = "mcar"
+    informative_hazard_ratio: Annotated[float, Field(ge=1.0, le=100.0)] = 2.0
+    """With mechanism = informative: dropout hazard of non-responders relative to responders."""
+
+
+class Analysis(Model):
+    test: Literal["fisher", "chi2", "chi2_yates", "ztest", "cmh"] = "fisher"
+    alpha: Annotated[float, Field(gt=0.0, lt=1.0)] = 0.05
+    alternative: Literal["two-sided", "greater"] = "two-sided"
+    """``greater``: one-sided, RTX+CsA better than RTX alone."""
+    missing: Literal["nonresponder", "complete_case", "locf"] = "nonresponder"
+
+
+class Recruitment(Model):
+    sites: Annotated[int, Field(ge=1, le=1000)] = 4
+    rate_per_site_month: NonNegative = 3.0
+    """Mean referrals to screening per open site per month."""
+    rate_gamma_shape: Positive = 2.0
+    """Shape of the gamma distribution of site rates (Poisson-gamma model); large = homogeneous."""
+    site_activation_months_max: NonNegative = 6.0
+    """Sites open at a uniform time between 0 and this month."""
+    screening_days_min: NonNegative = 7.0
+    screening_days_max: NonNegative = 14.0
+    """Two 24-h collections within two weeks: screening takes a uniform time in this range."""
+    loss_during_deferral_probability: Probability = 0.2
+    """Chance a patient deferred by a time-dependent rule never comes back."""
+
+    @model_validator(mode="after")
+    def _check(self) -> "Recruitment":
+        if self.screening_days_min > self.screening_days_max:
+            raise ValueError(
+                f"recruitment.screening_days_min: got {self.screening_days_min}; must be <= "
+                f"recruitment.screening_days_max ({self.screening_days_max})"
+            )
+        return self
+
+
+class Randomisation(Model):
+    block_sizes: tuple[Annotated[int, Field(ge=1, le=1000)], ...] = (2, 4)
+    """Permuted block sizes, drawn at random per block; each a multiple of the ratio's sum."""
+    stratify_by: tuple[Literal["pla2r_titre_high", "proteinuria_high"], ...] = ()
+    pla2r_titre_high_ru_ml: Positive = 150.0
+    proteinuria_high_g_day: Positive = 8.0
+
+
+class Cohort(Model):
+    """The referred population (see simulate/cohort.py for how each is drawn)."""
+
+    age_mean_years: Positive = 47.0
+    age_sd_years: Positive = 14.0
+    age_min_years: NonNegative = 16.0
+    age_max_years: Positive = 90.0
+    male_fraction: Fraction = 0.60
+    menopause_age_mean_years: Positive = 49.5
+    menopause_age_sd_years: Positive = 3.5
+    contraception_or_sterile_fraction: Fraction = 0.80
+    pregnant_or_breastfeeding_fraction: Fraction = 0.03
+    proteinuria_mean_g_day: Positive = 5.3
+    proteinuria_sd_g_day: Positive = 2.7
+    acei_arb_reduction_mean_fraction: Annotated[float, Field(gt=0.0, lt=1.0)] = 0.25
+    acei_arb_reduction_sd_fraction: Positive = 0.15
+    collection_cv: NonNegative = 0.25
+    albumin_mean_g_l: Positive = 25.0
+    albumin_sd_g_l: Positive = 8.0
+    albumin_log_proteinuria_correlation: Annotated[float, Field(ge=-1.0, le=1.0)] = -0.5
+    egfr_mean_ml_min: Positive = 84.0
+    egfr_sd_ml_min: Positive = 27.0
+    egfr_change_per_year_of_age_ml_min: float = -0.8
+    pla2r_positive_fraction: Fraction = 0.68
+    pla2r_positive_threshold_ru_ml: Positive = 14.0
+    pla2r_titre_median_ru_ml: Positive = 132.0
+    pla2r_titre_log_sd: Positive = 0.98
+    pla2r_log_titre_log_proteinuria_correlation: Annotated[float, Field(ge=-1.0, le=1.0)] = 0.3
+    diabetes_fraction: Fraction = 0.11
+    active_infection_fraction: Fraction = 0.03
+    secondary_cause_fraction: Fraction = 0.10
+    prior_steroid_mmf_fraction: Fraction = 0.20
+    months_since_steroid_mmf_mean: Positive = 6.0
+    prior_alkylating_fraction: Fraction = 0.08
+    months_since_alkylating_mean: Positive = 12.0
+    acei_arb_intolerant_fraction: Fraction = 0.05
+    months_on_acei_arb_mean: Positive = 9.0
+    bp_controlled_fraction: Fraction = 0.85
+    resistant_cni_fraction: Fraction = 0.05
+    resistant_rtx_fraction: Fraction = 0.04
+    resistant_alkylating_fraction: Fraction = 0.02
+    prior_relapse_fraction: Fraction = 0.08
+    prior_relapse_drug_cni_fraction: Fraction = 0.5
+    prior_relapse_drug_rtx_fraction: Fraction = 0.3
+    months_off_drug_at_relapse_mean: Positive = 9.0
+
+    @model_validator(mode="after")
+    def _check(self) -> "Cohort":
+        problems = []
+        if self.age_min_years >= self.age_max_years:
+            problems.append(
+                f"cohort.age_min_years: got {self.age_min_years}; must be < cohort.age_max_years "
+                f"({self.age_max_years})"
+            )
+        s = self.prior_relapse_drug_cni_fraction + self.prior_relapse_drug_rtx_fraction
+        if s > 1.0:
+            problems.append(
+                f"cohort.prior_relapse_drug_rtx_fraction: got {self.prior_relapse_drug_rtx_fraction}; "
+                f"with prior_relapse_drug_cni_fraction ({self.prior_relapse_drug_cni_fraction}) the "
+                f"sum must be <= 1 (the rest relapsed after alkylating agents)"
+            )
+        m, sd = self.acei_arb_reduction_mean_fraction, self.acei_arb_reduction_sd_fraction
+        if sd * sd >= m * (1.0 - m):
+            problems.append(
+                f"cohort.acei_arb_reduction_sd_fraction: got {sd}; a beta distribution with mean "
+                f"{m} needs sd < {math.sqrt(m * (1 - m)):.4f}"
+            )
+        if problems:
+            raise ValueError("\n".join(problems))
+        return self
+
+
+class Eligibility(Model):
+    """Thresholds of the registered criteria (NCT04743739); see simulate/eligibility.py."""
+
+    age_min_years: NonNegative = 18.0
+    age_max_years: Positive = 80.0
+    washout_steroid_mmf_months: NonNegative = 1.0
+    washout_alkylating_months: NonNegative = 6.0
+    acei_arb_run_in_months: NonNegative = 3.0
+    proteinuria_min_g_day: NonNegative = 4.0
+    proteinuria_max_reduction_fraction: Fraction = 0.5
+    egfr_min_ml_min: NonNegative = 40.0
+    relapse_off_cni_min_months: NonNegative = 3.0
+    relapse_off_rtx_or_alkylating_min_months: NonNegative = 6.0
+
+
+class Definitions(Model):
+    """The trial's own remission definitions (used to show lab values at visits)."""
+
+    complete_max_proteinuria_g_day: Positive = 0.5
+    complete_min_albumin_g_l: Positive = 35.0
+    partial_min_reduction_fraction: Fraction = 0.5
+    partial_max_proteinuria_g_day: Positive = 3.5
+
+
+class Simulation(Model):
+    """How, not what: run settings that never change a trial's meaning."""
+
+    seed: Annotated[int, Field(ge=0, le=2**63 - 1)] = 20210414
+    replicates: Annotated[int, Field(ge=1, le=100_000_000)] = 2000
+    block_size: Annotated[int, Field(ge=1, le=100_000)] = 250
+    """Trials per seeded block (fixed, so results do not depend on the number of jobs)."""
+
+
+class Scenario(Model):
+    name: Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]+$", min_length=1, max_length=80)]
+    description: str = ""
+    trial: Trial = Trial()
+    arms: Arms
+    outcome: Outcome = Outcome()
+    dropout: Dropout = Dropout()
+    analysis: Analysis = Analysis()
+    recruitment: Recruitment = Recruitment()
+    randomisation: Randomisation = Randomisation()
+    cohort: Cohort = Cohort()
+    eligibility: Eligibility = Eligibility()
+    definitions: Definitions = Definitions()
+    simulation: Simulation = Simulation()
+    sweep: dict[str, tuple[Any, ...]] = Field(default_factory=dict)
+    """Sensitivity grid: dotted field path -> values. Every combination is one grid point."""
+
+    @model_validator(mode="after")
+    def _check(self) -> "Scenario":
+        problems = []
+        unit = sum(self.trial.allocation_ratio)
+        bad = [b for b in self.randomisation.block_sizes if b % unit]
+        if not self.randomisation.block_sizes:
+            problems.append("randomisation.block_sizes: got []; give at least one block size")
+        elif bad:
+            problems.append(
+                f"randomisation.block_sizes: got {list(self.randomisation.block_sizes)}; each must "
+                f"be a multiple of the allocation ratio's sum ({unit})"
+            )
+        if len(set(self.randomisation.stratify_by)) != len(self.randomisation.stratify_by):
+            problems.append(
+                f"randomisation.stratify_by: got {list(self.randomisation.stratify_by)}; "
+                "list each factor once"
+            )
+        if self.analysis.test == "cmh" and not self.randomisation.stratify_by:
+            problems.append(
+                "analysis.test: got 'cmh'; the Cochran-Mantel-Haenszel test needs strata: "
+                "set randomisation.stratify_by"
+            )
+        for arm in ARMS:
+            a = getattr(self.arms, arm)
+            if a.median_months_to_remission >= self.trial.endpoint_month:
+                problems.append(
+                    f"arms.{arm}.median_months_to_remission: got {a.median_months_to_remission}; "
+                    f"must be < trial.endpoint_month ({self.trial.endpoint_month})"
+                )
+        if self.eligibility.age_min_years >= self.eligibility.age_max_years:
+            problems.append(
+                f"eligibility.age_min_years: got {self.eligibility.age_min_years}; must be < "
+                f"eligibility.age_max_years ({self.eligibility.age_max_years})"
+            )
+        if problems:
+            raise ValueError("\n".join(problems))
+        return self
+
+    @property
+    def arm_names(self) -> tuple[str, str]:
+        return ARMS
+
+    def arm(self, name: str) -> Arm:
+        return getattr(self.arms, name)
+
+
+# --------------------------------------------------------------------------- loading
+
+
+def _format_errors(err: ValidationError, prefix: str = "") -> list[str]:
+    lines = []
+    for e in err.errors(include_url=False):
+        loc = ".".join(str(p) for p in e["loc"] if not str(p).startswith("function-after"))
+        path = f"{prefix}{loc}" if loc else prefix.rstrip(".") or "scenario"
+        kind, msg, value = e["type"], e["msg"], e.get("input")
+        if kind == "value_error":
+            # our own cross-field checks already name their fields
+            text = msg.removeprefix("Value error, ")
+            lines.extend(prefix + line if prefix else line for line in text.split("\n"))
+            continue
+        if kind == "extra_forbidden":
+            lines.append(_unknown_field_line(path))
+            continue
+        if kind == "missing":
+            lines.append(f"{path}: missing; this field is required")
+            continue
+        lines.append(f"{path}: got {value!r}; {msg[0].lower() + msg[1:]}")
+    return lines
+
+
+def _unknown_field_line(path: str) -> str:
+    parts = path.split(".")
+    model: type[BaseModel] | None = Scenario
+    for p in parts[:-1]:
+        field = model.model_fields.get(p) if model else None
+        ann = field.annotation if field else None
+        model = ann if isinstance(ann, type) and issubclass(ann, BaseModel) else None
+    allowed = sorted(model.model_fields) if model else []
+    hint = difflib.get_close_matches(parts[-1], allowed, n=1)
+    tip = f" (did you mean '{hint[0]}'?)" if hint else ""
+    return f"{path}: unknown field{tip}; allowed here: {', '.join(allowed)}"
+
+
+def parse_override(text: str) -> tuple[list[str], Any]:
+    """``"a.b.c=value"`` -> (["a", "b", "c"], value). The value is read as a TOML value
+    (``0.6``, ``true``, ``[1, 2]``, ``"x"``), or as a bare string if it is not one."""
+    if "=" not in text:
+        raise ScenarioError(f"--set {text!r}: expected path=value, e.g. trial.n_per_arm=70")
+    path, raw = text.split("=", 1)
+    path, raw = path.strip(), raw.strip()
+    keys = path.split(".")
+    if not path or any(not k for k in keys):
+        raise ScenarioError(f"--set {text!r}: the path before '=' must be dotted names, e.g. dropout.mechanism")
+    if raw == "":
+        raise ScenarioError(f"--set {text!r}: no value after '='")
+    try:
+        value = tomllib.loads(f"v = {raw}")["v"]
+    except tomllib.TOMLDecodeError:
+        value = raw
+    return keys, value
+
+
+def _apply(data: dict, keys: list[str], value: Any, label: str) -> None:
+    node = data
+    for k in keys[:-1]:
+        nxt = node.setdefault(k, {})
+        if not isinstance(nxt, dict):
+            raise ScenarioError(f"{label}: '{k}' is a value, not a section")
+        node = nxt
+    node[keys[-1]] = value
+
+
+def scenario_from_dict(data: dict, overrides: list[str] | tuple[str, ...] = ()) -> Scenario:
+    """Validate a plain dict (as read from TOML) plus ``path=value`` overrides."""
+    data = copy.deepcopy(data)
+    for text in overrides:
+        keys, value = parse_override(text)
+        _apply(data, keys, value, f"--set {'.'.join(keys)}")
+    try:
+        scenario = Scenario.model_validate(data)
+    except ValidationError as err:
+        raise ScenarioError(_format_errors(err)) from None
+    _check_sweep(scenario, data)
+    return scenario
+
+
+def _check_sweep(scenario: Scenario, data: dict) -> None:
+    problems = []
+    base = {k: v for k, v in data.items() if k != "sweep"}
+    for path, values in scenario.sweep.items():
+        if not values:
+            problems.append(f"sweep.{path}: got []; give at least one value")
+        for value in values:
+            trial = copy.deepcopy(base)
+            try:
+                _apply(trial, path.split("."), value, f"sweep.{path}")
+                Scenario.model_validate(trial)
+            except ValidationError as err:
+                for line in _format_errors(err):
+                    problems.append(f"sweep.{path} = {value!r}: {line}")
+            except ScenarioError as err:
+                problems.extend(err.problems)
+    if problems:
+        raise ScenarioError(problems)
+
+
+def load_scenario(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -> Scenario:
+    """Read, merge ``--set`` overrides into, and validate a scenario file.
+
+    Raises :class:`ScenarioError` with one line per problem.
+    """
+    p = Path(path)
+    if not p.is_file():
+        raise ScenarioError(f"{p}: scenario file not found")
+    try:
+        data = tomllib.loads(p.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as err:
+        raise ScenarioError(f"{p}: malformed TOML: {err}") from None
+    except UnicodeDecodeError:
+        raise ScenarioError(f"{p}: not a UTF-8 text file") from None
+    data.setdefault("name", p.stem)
+    return scenario_from_dict(data, overrides)
+
+
+def with_overrides(scenario: Scenario, overrides: dict[str, Any]) -> Scenario:
+    """A new scenario with dotted-path values replaced (used by sweeps), validated again."""
+    data = scenario.model_dump(mode="python")
+    data.pop("sweep", None)
+    for path, value in overrides.items():
+        _apply(data, path.split("."), value, path)
+    try:
+        return Scenario.model_validate(data)
+    except ValidationError as err:
+        raise ScenarioError(_format_errors(err)) from None
+
+
+def scenario_hash(scenario: Scenario) -> str:
+    """A short stable hash of the scenario's content (keys results on disk)."""
+    text = json.dumps(scenario.model_dump(mode="json"), sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
