@@ -129,9 +129,9 @@ class Outcome(Model):
     log_odds_per_g_day_proteinuria: float = -0.10
     weibull_shape_time_to_remission: Positive = 1.5
     relapse: bool = True
-    relapse_hazard_per_month: NonNegative = 0.01
+    relapse_hazard_per_month: NonNegative = 0.005
     """Relapse hazard after remission, while on treatment cover."""
-    relapse_hazard_multiplier_after_csa: Annotated[float, Field(ge=1.0)] = 2.0
+    relapse_hazard_multiplier_after_csa: Annotated[float, Field(ge=1.0)] = 1.5
     """Relapse hazard multiplier once cyclosporine is withdrawn (RTX+CsA arm)."""
 
 
@@ -141,6 +141,8 @@ class Dropout(Model):
     mechanism: Literal["mcar", "informative"] = "mcar"
     informative_hazard_ratio: Annotated[float, Field(ge=1.0, le=100.0)] = 2.0
     """With mechanism = informative: dropout hazard of non-responders relative to responders."""
+    withdrawal_share: Probability = 0.4
+    """Share of dropouts that are withdrawals of consent (the rest: lost to follow-up)."""
 
 
 class Analysis(Model):
@@ -427,8 +429,18 @@ def scenario_from_dict(data: dict, overrides: list[str] | tuple[str, ...] = ()) 
         scenario = Scenario.model_validate(data)
     except ValidationError as err:
         raise ScenarioError(_format_errors(err)) from None
+    _check_model(scenario)
     _check_sweep(scenario, data)
     return scenario
+
+
+def _check_model(scenario: Scenario, prefix: str = "") -> None:
+    """Contradictions between fields that only the outcome model can see."""
+    from simulate.outcomes import check_outcome_model
+
+    problems = check_outcome_model(scenario)
+    if problems:
+        raise ScenarioError([prefix + p for p in problems])
 
 
 def _check_sweep(scenario: Scenario, data: dict) -> None:
@@ -441,7 +453,7 @@ def _check_sweep(scenario: Scenario, data: dict) -> None:
             trial = copy.deepcopy(base)
             try:
                 _apply(trial, path.split("."), value, f"sweep.{path}")
-                Scenario.model_validate(trial)
+                _check_model(Scenario.model_validate(trial), f"sweep.{path} = {value!r}: ")
             except ValidationError as err:
                 for line in _format_errors(err):
                     problems.append(f"sweep.{path} = {value!r}: {line}")
@@ -476,9 +488,11 @@ def with_overrides(scenario: Scenario, overrides: dict[str, Any]) -> Scenario:
     for path, value in overrides.items():
         _apply(data, path.split("."), value, path)
     try:
-        return Scenario.model_validate(data)
+        scenario = Scenario.model_validate(data)
     except ValidationError as err:
         raise ScenarioError(_format_errors(err)) from None
+    _check_model(scenario)
+    return scenario
 
 
 def scenario_hash(scenario: Scenario) -> str:

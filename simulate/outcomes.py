@@ -1,0 +1,276 @@
+"""The outcome model: remission, its timing and type, relapse and dropout, and their calibration.
+
+For a randomised patient in arm *a* the model is:
+
+* **Response.** The patient is a *responder* (reaches a first remission before the endpoint) with
+  probability ``p_i``. Without covariate effects ``p_i = pi_a``; with them
+  ``logit p_i = alpha_a + b_titre * log2(max(titre, 1)) + b_prot * proteinuria`` (titre in RU/mL,
+  proteinuria the mean of the two screening collections in g/24h). ``alpha_a`` is calibrated so
+  that the mean of ``p_i`` over the eligible population equals ``pi_a``: covariates move
+  individuals, the arm's marginal rate stays put.
+* **Time to first remission** among responders is Weibull with shape ``k`` truncated to
+  [0, endpoint]; its scale is solved so that the *median among responders* equals the arm's
+  ``median_months_to_remission``.
+* **Relapse** after remission has hazard ``h`` per month, multiplied by
+  ``relapse_hazard_multiplier_after_csa`` once cyclosporine is stopped (arms with a CsA course).
+  A relapsed patient stays out of remission to the end of follow-up.
+* **Calibration.** A responder is in remission at the endpoint unless they relapsed first, with
+  probability ``q_a = E[exp(-(H(E) - H(T)))]`` (``H`` the cumulative relapse hazard, ``T`` the
+  time to remission), which does not depend on covariates. Setting ``pi_a = r_a / q_a`` makes the
+  probability of remission at the endpoint exactly the scenario's ``remission_at_endpoint`` r_a.
+* **Type of remission.** Complete (CR) with probability ``complete_share_of_remission``, else
+  partial (PR); the type holds from the first remission until any relapse.
+* **Dropout** is exponential with rate ``lambda_a`` (``mcar``) or ``lambda_a`` for patients in
+  remission at the endpoint and ``HR * lambda_a`` for the others (``informative``), with
+  ``lambda_a`` solved so the chance of dropping out before the endpoint is exactly
+  ``dropout.probability_by_endpoint`` in each arm.
+
+Everything random comes in as uniforms or unit exponentials from the fates (simulate/fates.py):
+this module only transforms them, so both engines get identical patients.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import integrate, optimize, special
+
+from simulate import scenario as sc
+from simulate.errors import ScenarioError
+
+CALIBRATION_REFERRALS = 200_000
+"""Size of the fixed reference cohort over which covariate effects are calibrated."""
+CALIBRATION_SEED = 0x7A1A15
+
+
+@dataclass(frozen=True)
+class ArmModel:
+    """The calibrated outcome model of one arm."""
+
+    responder_probability: float
+    """pi_a: marginal chance of a first remission before the endpoint."""
+    intercept: float | None
+    """alpha_a with covariate effects on, else None."""
+    weibull_scale: float
+    weibull_shape: float
+    weibull_cdf_at_endpoint: float
+    relapse_hazard: float
+    relapse_hazard_after_csa: float
+    csa_end_months: float
+    complete_share: float
+    dropout_rate: float
+    dropout_rate_nonresponder: float
+    endpoint_month: float
+
+    def time_to_remission(self, u: np.ndarray) -> np.ndarray:
+        """Inverse CDF of the truncated Weibull at uniforms ``u``."""
+        return self.weibull_scale * (-np.log1p(-u * self.weibull_cdf_at_endpoint)) ** (1.0 / self.weibull_shape)
+
+    def cumulative_relapse_hazard(self, t: np.ndarray) -> np.ndarray:
+        c = self.csa_end_months
+        return self.relapse_hazard * np.minimum(t, c) + self.relapse_hazard_after_csa * np.maximum(t - c, 0.0)
+
+    def relapse_time(self, t_remission: np.ndarray, e: np.ndarray) -> np.ndarray:
+        """Time of relapse for remission at ``t_remission`` and unit exponentials ``e``."""
+        target = self.cumulative_relapse_hazard(t_remission) + e
+        c, h1, h2 = self.csa_end_months, self.relapse_hazard, self.relapse_hazard_after_csa
+        with np.errstate(divide="ignore", invalid="ignore"):
+            before = target / h1 if h1 > 0 else np.full_like(target, np.inf)
+            after = c + (target - h1 * c) / h2 if h2 > 0 else np.full_like(target, np.inf)
+        return np.where(target <= h1 * c, before, after)
+
+
+def _truncated_weibull_scale(median: float, shape: float, end: float) -> float:
+    """Scale such that the Weibull truncated to [0, end] has the given median."""
+    def gap(log_scale: float) -> float:
+        lam = math.exp(log_scale)
+        f = lambda t: -math.expm1(-((t / lam) ** shape))  # noqa: E731
+        return f(median) - 0.5 * f(end)
+    # as scale -> 0 the truncated median -> 0; as scale -> inf it -> end * 2**(-1/shape)
+    upper_limit = end * 2.0 ** (-1.0 / shape)
+    if median >= upper_limit * (1 - 1e-9):
+        raise ScenarioError(
+            f"median_months_to_remission: got {median}; with weibull_shape_time_to_remission {shape} "
+            f"and endpoint {end} it must be < {upper_limit:.3f}"
+        )
+    return math.exp(optimize.brentq(gap, math.log(median) - 20, math.log(median) + 40, xtol=1e-14))
+
+
+def _no_relapse_probability(arm: ArmModel) -> float:
+    """q_a = P(no relapse by the endpoint | responder)."""
+    if arm.relapse_hazard == 0 and arm.relapse_hazard_after_csa == 0:
+        return 1.0
+    end = arm.endpoint_month
+    h_end = float(arm.cumulative_relapse_hazard(np.array(end)))
+
+    def integrand(u: float) -> float:
+        t = float(arm.time_to_remission(np.array(u)))
+        return math.exp(-(h_end - float(arm.cumulative_relapse_hazard(np.array(t)))))
+
+    value, _ = integrate.quad(integrand, 0.0, 1.0, epsabs=1e-13, epsrel=1e-12, limit=200)
+    return value
+
+
+def _dropout_rates(d: float, end: float, mechanism: str, hr: float, remission: float) -> tuple[float, float]:
+    if d == 0:
+        return 0.0, 0.0
+    if mechanism == "mcar" or hr == 1.0:
+        lam = -math.log1p(-d) / end
+        return lam, lam
+    def gap(lam: float) -> float:
+        return remission * -math.expm1(-lam * end) + (1 - remission) * -math.expm1(-hr * lam * end) - d
+    lam = optimize.brentq(gap, 0.0, -math.log1p(-d) / end * 10 + 1.0, xtol=1e-15)
+    return lam, hr * lam
+
+
+def covariate_score(scenario: sc.Scenario, titre: np.ndarray, proteinuria: np.ndarray) -> np.ndarray:
+    """b_titre * log2(max(titre, 1)) + b_prot * proteinuria (zero with covariate effects off)."""
+    o = scenario.outcome
+    if not o.covariate_effects:
+        return np.zeros(np.shape(titre))
+    return (o.log_odds_per_doubling_pla2r_titre * np.log2(np.maximum(titre, 1.0))
+            + o.log_odds_per_g_day_proteinuria * proteinuria)
+
+
+def _reference_scores(scenario: sc.Scenario) -> np.ndarray:
+    """Covariate scores of the eligible part of a fixed reference cohort."""
+    from simulate.cohort import draw_cohort
+    from simulate.eligibility import screen
+
+    patients = draw_cohort(scenario.cohort, CALIBRATION_REFERRALS, CALIBRATION_SEED)
+    eligible = np.isfinite(screen(patients, scenario.eligibility).qualifies_in_months)
+    if eligible.sum() < 100:
+        raise ScenarioError(
+            "eligibility: fewer than 0.05% of the scenario's referred cohort pass the screen; "
+            "the cohort and the eligibility thresholds contradict each other"
+        )
+    return covariate_score(scenario, patients.pla2r_titre_ru_ml[eligible], patients.proteinuria_mean_g_day[eligible])
+
+
+def _calibrate_intercept(scores: np.ndarray, target: float) -> float:
+    if target <= 0.0:
+        return -np.inf
+    if target >= 1.0:
+        return np.inf
+    gap = lambda a: special.expit(a + scores).mean() - target  # noqa: E731
+    lo, hi = -50.0 - scores.max(), 50.0 - scores.min()
+    return optimize.brentq(gap, lo, hi, xtol=1e-12)
+
+
+def calibrate(scenario: sc.Scenario) -> dict[str, ArmModel]:
+    """The calibrated model of each arm (cached per relevant part of the scenario)."""
+    key = json.dumps({k: scenario.model_dump(mode="json")[k]
+                      for k in ("trial", "arms", "outcome", "dropout", "cohort", "eligibility")}, sort_keys=True)
+    return _calibrate_cached(key, scenario)
+
+
+_CACHE: dict[str, dict[str, ArmModel]] = {}
+
+
+def _calibrate_cached(key: str, scenario: sc.Scenario) -> dict[str, ArmModel]:
+    if key not in _CACHE:
+        if len(_CACHE) > 64:
+            _CACHE.clear()
+        _CACHE[key] = _calibrate(scenario)
+    return _CACHE[key]
+
+
+def _base_model(scenario: sc.Scenario, name: str) -> tuple[ArmModel, float]:
+    """An arm's model before response calibration, and its q_a."""
+    o, t, dr = scenario.outcome, scenario.trial, scenario.dropout
+    a = scenario.arm(name)
+    end = t.endpoint_month
+    scale = _truncated_weibull_scale(a.median_months_to_remission, o.weibull_shape_time_to_remission, end)
+    cdf_end = -math.expm1(-((end / scale) ** o.weibull_shape_time_to_remission))
+    h = o.relapse_hazard_per_month if o.relapse else 0.0
+    csa_end = a.csa_course_months if a.csa_course_months > 0 else math.inf
+    lam, lam_nr = _dropout_rates(dr.probability_by_endpoint, end, dr.mechanism,
+                                 dr.informative_hazard_ratio, a.remission_at_endpoint)
+    base = ArmModel(
+        responder_probability=1.0, intercept=None, weibull_scale=scale,
+        weibull_shape=o.weibull_shape_time_to_remission, weibull_cdf_at_endpoint=cdf_end,
+        relapse_hazard=h, relapse_hazard_after_csa=h * o.relapse_hazard_multiplier_after_csa,
+        csa_end_months=csa_end, complete_share=a.complete_share_of_remission,
+        dropout_rate=lam, dropout_rate_nonresponder=lam_nr, endpoint_month=end,
+    )
+    return base, _no_relapse_probability(base)
+
+
+def check_outcome_model(scenario: sc.Scenario) -> list[str]:
+    """Contradictions only the outcome model can see (one line each; empty if none)."""
+    problems = []
+    for name in sc.ARMS:
+        a = scenario.arm(name)
+        try:
+            _, q = _base_model(scenario, name)
+        except ScenarioError as err:
+            problems.extend(f"arms.{name}.{line}" for line in err.problems)
+            continue
+        if a.remission_at_endpoint > q * (1 + 1e-12):
+            problems.append(
+                f"arms.{name}.remission_at_endpoint: got {a.remission_at_endpoint}; with relapse "
+                f"(outcome.relapse_hazard_per_month {scenario.outcome.relapse_hazard_per_month}, "
+                f"x{scenario.outcome.relapse_hazard_multiplier_after_csa} after CsA) at most {q:.4f} "
+                "can be in remission at the endpoint; lower the relapse hazard or the remission rate"
+            )
+    return problems
+
+
+def _calibrate(scenario: sc.Scenario) -> dict[str, ArmModel]:
+    problems = check_outcome_model(scenario)
+    if problems:
+        raise ScenarioError(problems)
+    scores = _reference_scores(scenario) if scenario.outcome.covariate_effects else None
+    models: dict[str, ArmModel] = {}
+    for name in sc.ARMS:
+        base, q = _base_model(scenario, name)
+        pi = min(scenario.arm(name).remission_at_endpoint / q, 1.0)
+        intercept = _calibrate_intercept(scores, pi) if scores is not None else None
+        models[name] = ArmModel(**{**base.__dict__, "responder_probability": pi, "intercept": intercept})
+    return models
+
+
+@dataclass(frozen=True)
+class PotentialOutcomes:
+    """One arm's outcomes for every patient (arrays), had they been randomised to it."""
+
+    responder: np.ndarray
+    remission_month: np.ndarray
+    """Months from randomisation to first remission (inf for non-responders)."""
+    relapse_month: np.ndarray
+    """Months from randomisation to relapse (inf if none)."""
+    complete: np.ndarray
+    """The remission, while it lasts, is complete (CR) rather than partial."""
+    remission_at_endpoint: np.ndarray
+    dropout_month: np.ndarray
+    """Months from randomisation to dropout (may fall after the endpoint: no dropout then)."""
+
+
+def potential_outcomes(arm: ArmModel, score: np.ndarray, u_response: np.ndarray, u_time: np.ndarray,
+                       e_relapse: np.ndarray, u_complete: np.ndarray, e_dropout: np.ndarray) -> PotentialOutcomes:
+    """Transform a patient's uniforms and exponentials into outcomes under ``arm`` (vectorised)."""
+    if arm.intercept is None:
+        p = np.full(np.shape(u_response), arm.responder_probability)
+    else:
+        p = special.expit(arm.intercept + score)
+    responder = u_response < p
+    t_rem = np.where(responder, arm.time_to_remission(u_time), np.inf)
+    t_rel = np.where(responder, arm.relapse_time(np.where(responder, t_rem, 0.0), e_relapse), np.inf)
+    end = arm.endpoint_month
+    at_end = responder & (t_rem <= end) & (t_rel > end)
+    rate = np.where(at_end, arm.dropout_rate, arm.dropout_rate_nonresponder)
+    with np.errstate(divide="ignore"):
+        t_drop = np.where(rate > 0, e_dropout / np.where(rate > 0, rate, 1.0), np.inf)
+    return PotentialOutcomes(
+        responder=responder, remission_month=t_rem, relapse_month=t_rel,
+        complete=u_complete < arm.complete_share, remission_at_endpoint=at_end, dropout_month=t_drop,
+    )
+
+
+def status_at(po: PotentialOutcomes, month: np.ndarray | float) -> np.ndarray:
+    """Remission status at ``month`` after randomisation: 0 none, 1 partial, 2 complete."""
+    in_remission = (po.remission_month <= month) & (po.relapse_month > month)
+    return np.where(in_remission, np.where(po.complete, 2, 1), 0).astype(np.int8)
