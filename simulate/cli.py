@@ -125,6 +125,229 @@ def cohort(scenario: Path, n: int, seed: int | None, out: Path | None, overrides
             click.echo(f"cohort written to {out}")
 
 
+# ----------------------------------------------------------------------------- trial
+
+
+def _one_trial(sc: Scenario, seed: int, detail: bool = True):
+    from simulate.engines.des import simulate_trial
+    from simulate.fates import draw_fates
+    from simulate.seeding import block_sequence
+
+    return simulate_trial(sc, draw_fates(sc, block_sequence(seed, 0), 1), 0, detail=detail)
+
+
+def _trial_summary(sc: Scenario, seed: int, result) -> dict:
+    c, cal = result.consort, result.calendar
+    return {
+        "scenario": sc.name, "seed": seed, "consort": c,
+        "n_randomised": c["randomised"], "n_per_arm": c["randomised_per_arm"],
+        "recruitment_months": cal["recruitment_months"], "duration_months": cal["duration_months"],
+        "terminated": cal["terminated"], "calendar": cal,
+        "remission_at_endpoint": result.remission_at_endpoint(),
+    }
+
+
+def _print_story(sc: Scenario, seed: int, result) -> None:
+    c, cal = result.consort, result.calendar
+    arms = {a: sc.arm(a).label for a in sc.arm_names}
+    fmt = lambda x: "-" if x is None else f"{x:.1f}"  # noqa: E731
+    click.echo(f"One simulated trial of '{sc.name}' (seed {seed})\n")
+    click.echo(f"  referred and screened      {c['referred']}")
+    click.echo(f"  excluded                   {c['excluded_total']}")
+    for rule, n in c["excluded"].items():
+        if n:
+            click.echo(f"    {rule:<24} {n}")
+    click.echo(f"  deferred (washout/run-in)  {c['deferred']}  (lost meanwhile {c['lost_during_deferral']})")
+    click.echo(f"  eligible, enrolment closed {c['not_randomised_enrolment_closed']}")
+    click.echo(f"  randomised                 {c['randomised']} of {sc.trial.n_target}")
+    for a, label in arms.items():
+        click.echo(f"    {label:<24} {c['randomised_per_arm'][a]} randomised, "
+                   f"{c['discontinued_per_arm'][a]} dropped out, {c['analysed_per_arm'][a]} analysed")
+    click.echo("")
+    click.echo(f"  first / last randomisation month {fmt(cal['first_randomisation_month'])} / "
+               f"{fmt(cal['last_randomisation_month'])} (planned window {sc.trial.recruitment_months:g})")
+    click.echo(f"  enrolment closed at month {fmt(cal['enrolment_closed_month'])}: {cal['enrolment_close_reason']}")
+    click.echo(f"  trial duration {fmt(cal['duration_months'])} months"
+               + ("   TERMINATED for slow accrual" if cal["terminated"] else ""))
+    rem = result.remission_at_endpoint()
+    click.echo("  remission (CR or PR) at month "
+               f"{sc.trial.endpoint_month:g}, dropouts as failures: "
+               + ", ".join(f"{arms[a]} {rem[a]:.2f}" for a in sc.arm_names))
+
+
+@cli.command()
+@scenario_arg
+@seed_opt
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Folder for the trial's tables (default results/<scenario-name>/trial-<seed>/).")
+@set_opt
+@json_opt
+def trial(scenario: Path, seed: int | None, out_dir: Path | None, overrides: tuple[str, ...], as_json: bool) -> None:
+    """Simulate one trial, patient by patient, and tell its story."""
+    from simulate.io import write_csv_atomic, write_json_atomic
+
+    sc = _load(scenario, overrides)
+    seed = sc.simulation.seed if seed is None else seed
+    out_dir = out_dir or Path("results") / sc.name / f"trial-{seed}"
+    result = _one_trial(sc, seed)
+    summary = _trial_summary(sc, seed, result)
+    write_csv_atomic(out_dir / "patients.csv", result.patients)
+    write_csv_atomic(out_dir / "visits.csv", result.visits)
+    write_csv_atomic(out_dir / "events.csv", result.events)
+    write_json_atomic(out_dir / "trial.json", summary)
+    if as_json:
+        _echo_json(summary)
+    else:
+        _print_story(sc, seed, result)
+        click.echo(f"\ntables written to {out_dir}/")
+
+
+# ----------------------------------------------------------------------------- power
+
+
+engine_opt = click.option("--engine", type=click.Choice(["batch", "des"]), default="batch", show_default=True,
+                          help="batch: vectorised, identical trials, fast; des: the discrete-event reference.")
+jobs_opt = click.option("--jobs", type=click.IntRange(1, 512), default=None,
+                        help="Parallel workers (default: all cores).")
+reps_opt = click.option("--replicates", type=click.IntRange(1, 100_000_000), default=None,
+                        help="Simulated trials per design (default: the scenario's simulation.replicates).")
+
+
+def _engine(sc: Scenario, engine: str) -> str:
+    """The batch engine, unless the scenario needs what only the DES does."""
+    if engine != "batch":
+        return engine
+    from simulate.engines import batch_unsupported
+
+    reason = batch_unsupported(sc)
+    if reason:
+        click.echo(f"note: the batch engine cannot reproduce this scenario ({reason}); using the DES", err=True)
+        return "des"
+    return engine
+
+
+def _fmt_power(r) -> str:
+    return f"{r.power:.3f} ± {r.mc_se:.3f} (95% CI {r.ci_low:.3f}-{r.ci_high:.3f})"
+
+
+@cli.command()
+@scenario_arg
+@reps_opt
+@seed_opt
+@click.option("--n-per-arm", type=click.IntRange(1, 100_000), default=None,
+              help="Override trial.n_per_arm.")
+@jobs_opt
+@engine_opt
+@set_opt
+@json_opt
+def power(scenario: Path, replicates: int | None, seed: int | None, n_per_arm: int | None, jobs: int | None,
+          engine: str, overrides: tuple[str, ...], as_json: bool) -> None:
+    """Estimate power (and operating characteristics) by simulating many trials."""
+    from simulate.power import estimate_power
+
+    if n_per_arm is not None:
+        overrides = overrides + (f"trial.n_per_arm={n_per_arm}",)
+    sc = _load(scenario, overrides)
+    r = estimate_power(sc, replicates, seed, jobs, _engine(sc, engine), progress=not as_json)
+    if as_json:
+        _echo_json(r.to_dict())
+        return
+    c = r.mean_consort
+    click.echo(f"Power of '{sc.name}': {r.replicates:,} simulated trials, seed {r.seed}, engine {r.engine}\n")
+    click.echo(f"  design            {r.n_per_arm} per arm; {r.test} test, {r.alternative}, alpha {r.alpha}; "
+               f"missing: {r.missing_strategy}")
+    click.echo(f"  power             {_fmt_power(r)}")
+    click.echo(f"  randomised        mean {r.mean_randomised:.1f} of {sc.trial.n_target}; "
+               f"terminated for slow accrual in {100 * r.p_terminated:.1f}%")
+    click.echo(f"  recruitment       on time (<= {sc.trial.recruitment_months:g} months) in "
+               f"{100 * r.p_recruitment_on_time:.1f}% ± {100 * r.p_recruitment_on_time_se:.1f}%; months to last "
+               f"randomisation: mean {r.mean_recruitment_months:.1f}, 10-50-90% {r.recruitment_months_q10:.1f} / "
+               f"{r.recruitment_months_q50:.1f} / {r.recruitment_months_q90:.1f}")
+    click.echo(f"  trial duration    mean {r.mean_duration_months:.1f} months, 10-50-90% "
+               f"{r.duration_months_q10:.1f} / {r.duration_months_q50:.1f} / {r.duration_months_q90:.1f}")
+    click.echo(f"  dropouts          mean {r.mean_dropouts:.1f} per trial")
+    click.echo(f"  risk difference   true {r.true_difference:+.3f}, mean estimate {r.mean_risk_difference:+.3f} "
+               f"(bias {r.risk_difference_bias:+.3f} ± {r.risk_difference_bias_se:.3f}); interval coverage "
+               f"{r.ci_coverage:.3f} ± {r.ci_coverage_se:.3f}")
+    click.echo(f"  per trial (mean)  referred {c['referred']:.0f}, excluded {c['excluded_total']:.0f}, "
+               f"deferred {c['deferred']:.0f}, randomised {c['randomised']:.1f}")
+    click.echo(f"  elapsed           {r.elapsed_seconds:.1f} s")
+
+
+@cli.command()
+@scenario_arg
+@click.option("--target", type=click.FloatRange(0.01, 0.999), default=0.8, show_default=True,
+              help="Target power.")
+@click.option("--window", type=click.IntRange(0, 200), default=10, show_default=True,
+              help="No n within this many above the answer may fall below target (saw-tooth guard).")
+@click.option("--n-max", type=click.IntRange(2, 100_000), default=2000, show_default=True,
+              help="Largest n per arm searched.")
+@reps_opt
+@seed_opt
+@jobs_opt
+@engine_opt
+@set_opt
+@json_opt
+def samplesize(scenario: Path, target: float, window: int, n_max: int, replicates: int | None, seed: int | None,
+               jobs: int | None, engine: str, overrides: tuple[str, ...], as_json: bool) -> None:
+    """Smallest n per arm reaching the target power, beside the closed-form references."""
+    from simulate.power import find_sample_size
+
+    sc = _load(scenario, overrides)
+    r = find_sample_size(sc, target, replicates, seed, jobs, _engine(sc, engine), window, n_max, progress=not as_json)
+    if as_json:
+        _echo_json(r.to_dict())
+        return
+    click.echo(f"Sample size for '{sc.name}': target power {target}, {sc.analysis.test} test, "
+               f"missing {sc.analysis.missing}, dropout {sc.dropout.probability_by_endpoint}\n")
+    click.echo(_table(pd.DataFrame(r.curve)[["n_per_arm", "power", "mc_se", "ci_low", "ci_high", "mean_randomised"]]
+                      .round(4)))
+    click.echo("")
+    if r.n_per_arm is None:
+        click.echo(f"  not reached: {r.note}")
+    else:
+        click.echo(f"  simulated: {r.n_per_arm} per arm (power {r.power:.3f} ± {r.mc_se:.3f}; "
+                   f"no n up to {r.n_per_arm + r.window} falls below target by more than 2 MC SE)")
+    a = r.analytic
+    if "pooled_normal" in a:
+        click.echo(f"  closed form for {a['p_control']} vs {a['p_treat']} without dropout: pooled normal "
+                   f"{a['pooled_normal']}, Fleiss with continuity correction {a['fleiss_cc']}, arcsine {a['arcsine']}")
+        click.echo(f"  inflated for dropout (n / (1 - d)): pooled normal {a['pooled_normal_inflated_for_dropout']}, "
+                   f"Fleiss cc {a['fleiss_cc_inflated_for_dropout']}")
+
+
+@cli.command()
+@scenario_arg
+@reps_opt
+@seed_opt
+@jobs_opt
+@engine_opt
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="CSV file for the grid (default results/<scenario-name>/sweep.csv).")
+@set_opt
+@json_opt
+def sweep(scenario: Path, replicates: int | None, seed: int | None, jobs: int | None, engine: str,
+          out: Path | None, overrides: tuple[str, ...], as_json: bool) -> None:
+    """Power over the scenario's [sweep] grid: one tidy CSV row per grid point."""
+    from simulate.io import write_csv_atomic
+    from simulate.power import sweep as run_sweep
+
+    sc = _load(scenario, overrides)
+    if not sc.sweep:
+        raise UsageError(f"{scenario}: sweep: the scenario has no [sweep] table; add one such as "
+                         "\"dropout.probability_by_endpoint\" = [0.0, 0.1, 0.2]")
+    if out is not None and out.suffix.lower() != ".csv":
+        raise UsageError(f"--out: got '{out}'; must be a .csv file name")
+    out = out or Path("results") / sc.name / "sweep.csv"
+    frame = run_sweep(sc, replicates, seed, jobs, _engine(sc, engine), progress=not as_json)
+    write_csv_atomic(out, frame)
+    if as_json:
+        _echo_json({"grid": frame.to_dict(orient="records"), "out": str(out)})
+    else:
+        click.echo(_table(frame.round(4)))
+        click.echo(f"\nsweep written to {out}")
+
+
 # ----------------------------------------------------------------------------- run
 
 

@@ -91,29 +91,33 @@ def strata_of(scenario: sc.Scenario, patients: Patients) -> np.ndarray:
     return index
 
 
-def _allocation(scenario: sc.Scenario, rng: np.random.Generator, n_trials: int) -> np.ndarray:
-    """Permuted blocks for every (trial, stratum), each at least the target long."""
+def _allocation(scenario: sc.Scenario, block_seq: np.random.SeedSequence, n_trials: int) -> np.ndarray:
+    """Permuted blocks for every (trial, stratum), each at least the target long.
+
+    Blocks are drawn block-position-major (all groups' first blocks, then all second blocks,
+    ...) from two streams, so a larger target only appends blocks: the sequences of a smaller
+    target are a prefix of those of a larger one (common random numbers across n per arm).
+    """
     ratio = scenario.trial.allocation_ratio
     unit = sum(ratio)
     sizes = np.asarray(scenario.randomisation.block_sizes)
     target = scenario.trial.n_target
-    n_blocks = -(-target // int(sizes.min())) + 1
+    n_blocks = -(-target // int(sizes.min()))
     groups = n_trials * n_strata(scenario)
     bmax = int(sizes.max())
-    chosen = sizes[rng.integers(0, len(sizes), size=(groups, n_blocks))]
-    keys = rng.random((groups, n_blocks, bmax))
+    chosen = sizes[stream(block_seq, "allocation_sizes").integers(0, len(sizes), size=(n_blocks, groups))].T
+    keys = stream(block_seq, "allocation_keys").random((n_blocks, groups, bmax)).transpose(1, 0, 2)
     slot = np.arange(bmax)
-    keys = np.where(slot < chosen[..., None], keys, np.inf)
-    order = np.argsort(keys, axis=-1, kind="stable")
-    # slot j of a block of size b holds arm 1 iff j >= b * ratio[0] / unit
-    n_control = chosen * ratio[0] // unit
-    arm_of_slot = (slot >= n_control[..., None]).astype(np.int8)
-    arms = np.take_along_axis(arm_of_slot, order, axis=-1)
     valid = slot < chosen[..., None]
-    length = n_blocks * int(sizes.min())
-    seqs = np.empty((groups, length), dtype=np.int8)
-    for g in range(groups):
-        seqs[g] = arms[g][valid[g]][:length]
+    order = np.argsort(np.where(valid, keys, np.inf), axis=-1, kind="stable")
+    # before shuffling, slot j of a block of size b holds arm 1 iff j >= b * ratio[0] / unit
+    arm_of_slot = (slot >= (chosen * ratio[0] // unit)[..., None]).astype(np.int8)
+    arms = np.take_along_axis(arm_of_slot, order, axis=-1)
+    length = target
+    # valid slots are the first `chosen` of each block: flatten them in order, per group
+    flat = arms[valid]
+    starts = np.concatenate([[0], np.cumsum(chosen.sum(axis=1))[:-1]])
+    seqs = flat[starts[:, None] + np.arange(length)]
     return seqs.reshape(n_trials, n_strata(scenario), length)
 
 
@@ -156,7 +160,7 @@ def draw_fates(scenario: sc.Scenario, block_seq: np.random.SeedSequence, n_trial
         patients=patients, screening_months=days / DAYS_PER_MONTH,
         first_failure=screening.first_failure, qualifies_in_months=screening.qualifies_in_months,
         lost_if_deferred=lost, withdrawal=withdrawal, stratum=strata_of(scenario, patients),
-        outcomes=outcomes, allocation=_allocation(scenario, rng("allocation"), n_trials),
+        outcomes=outcomes, allocation=_allocation(scenario, block_seq, n_trials),
     )
 
 

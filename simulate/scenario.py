@@ -155,7 +155,7 @@ class Analysis(Model):
 
 class Recruitment(Model):
     sites: Annotated[int, Field(ge=1, le=1000)] = 4
-    rate_per_site_month: NonNegative = 3.0
+    rate_per_site_month: NonNegative = 6.0
     """Mean referrals to screening per open site per month."""
     rate_gamma_shape: Positive = 2.0
     """Shape of the gamma distribution of site rates (Poisson-gamma model); large = homogeneous."""
@@ -469,16 +469,47 @@ def load_scenario(path: str | Path, overrides: list[str] | tuple[str, ...] = ())
     Raises :class:`ScenarioError` with one line per problem.
     """
     p = Path(path)
+    data = _read_with_base(p, seen=())
+    data.setdefault("name", p.stem)
+    return scenario_from_dict(data, overrides)
+
+
+def _read_toml(p: Path) -> dict:
     if not p.is_file():
         raise ScenarioError(f"{p}: scenario file not found")
     try:
-        data = tomllib.loads(p.read_text(encoding="utf-8"))
+        return tomllib.loads(p.read_text(encoding="utf-8"))
     except tomllib.TOMLDecodeError as err:
         raise ScenarioError(f"{p}: malformed TOML: {err}") from None
     except UnicodeDecodeError:
         raise ScenarioError(f"{p}: not a UTF-8 text file") from None
-    data.setdefault("name", p.stem)
-    return scenario_from_dict(data, overrides)
+
+
+def _read_with_base(p: Path, seen: tuple[Path, ...]) -> dict:
+    """Read a scenario; a top-level ``base = "other.toml"`` (relative to this file) is read
+    first and this file's values are merged over it, section by section."""
+    data = _read_toml(p)
+    base = data.pop("base", None)
+    if base is None:
+        return data
+    if not isinstance(base, str):
+        raise ScenarioError(f"{p}: base: got {base!r}; must be a file name such as \"nct04743739.toml\"")
+    base_path = (p.parent / base).resolve()
+    if base_path in seen or base_path == p.resolve():
+        raise ScenarioError(f"{p}: base: '{base}' includes itself")
+    merged = _read_with_base(base_path, seen + (p.resolve(),))
+    merged.pop("name", None)
+    merged.pop("description", None)
+    if "sweep" in data:
+        merged.pop("sweep", None)
+    return _merge(merged, data)
+
+
+def _merge(base: dict, over: dict) -> dict:
+    out = dict(base)
+    for k, v in over.items():
+        out[k] = _merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
+    return out
 
 
 def with_overrides(scenario: Scenario, overrides: dict[str, Any]) -> Scenario:

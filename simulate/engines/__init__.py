@@ -1,0 +1,137 @@
+"""Trial engines and what they hand on: :class:`BlockOutcomes`, a block of trials as arrays.
+
+Every engine turns the fates of a block into the same :class:`BlockOutcomes`; everything
+downstream (analysis, power, sweeps) reads only that.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+
+import numpy as np
+
+from simulate import scenario as sc
+from simulate.fates import draw_fates, n_strata
+from simulate.seeding import block_sequence
+
+ENGINES = ("des", "batch")
+CONSORT_FIELDS = ("referred", "excluded_total", "deferred", "lost_during_deferral",
+                  "not_randomised_enrolment_closed", "randomised")
+
+
+@dataclass(frozen=True)
+class BlockOutcomes:
+    """Per-trial results of a block. Count arrays have shape (trials, strata, arms)."""
+
+    n_randomised: np.ndarray
+    """(trials, strata, 2) randomised patients."""
+    n_completed: np.ndarray
+    """(trials, strata, 2) patients who reached the endpoint visit (did not drop out)."""
+    x_endpoint: np.ndarray
+    """(trials, strata, 2) patients seen in remission at the endpoint visit."""
+    x_locf: np.ndarray
+    """(trials, strata, 2) patients in remission at their last attended visit."""
+    recruitment_months: np.ndarray
+    """Month of the last randomisation (nan if nobody was randomised)."""
+    duration_months: np.ndarray
+    terminated: np.ndarray
+    on_time: np.ndarray
+    referred: np.ndarray
+    excluded_total: np.ndarray
+    deferred: np.ndarray
+    lost_during_deferral: np.ndarray
+    not_randomised_enrolment_closed: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.terminated)
+
+    @property
+    def dropouts(self) -> np.ndarray:
+        return (self.n_randomised - self.n_completed).sum(axis=(1, 2))
+
+    @property
+    def randomised(self) -> np.ndarray:
+        return self.n_randomised.sum(axis=(1, 2))
+
+    def take(self, index) -> "BlockOutcomes":
+        return BlockOutcomes(**{f.name: getattr(self, f.name)[index] for f in fields(self)})
+
+    @staticmethod
+    def concatenate(parts: list["BlockOutcomes"]) -> "BlockOutcomes":
+        return BlockOutcomes(**{f.name: np.concatenate([getattr(p, f.name) for p in parts])
+                                for f in fields(BlockOutcomes)})
+
+    def counts(self, missing: str) -> tuple[np.ndarray, np.ndarray]:
+        """(responders, analysed) per (trial, stratum, arm) under a missing-data strategy.
+
+        ``nonresponder``: all randomised analysed, dropouts count as failures (ITT).
+        ``complete_case``: only patients who reached the endpoint visit.
+        ``locf``: all randomised, each with the status of their last attended visit.
+        """
+        if missing == "nonresponder":
+            return self.x_endpoint, self.n_randomised
+        if missing == "complete_case":
+            return self.x_endpoint, self.n_completed
+        if missing == "locf":
+            return self.x_locf, self.n_randomised
+        raise ValueError(f"missing: got {missing!r}; allowed: nonresponder, complete_case, locf")
+
+
+def batch_unsupported(scenario: sc.Scenario) -> str:
+    """Why the batch engine cannot reproduce this scenario ('' if it can)."""
+    try:
+        import simulate.engines.batch  # noqa: F401
+    except ImportError:
+        return "the batch engine is not available in this installation"
+    return ""
+
+
+def outcomes_from_des(scenario: sc.Scenario, fates, n_trials: int) -> BlockOutcomes:
+    """Run the first ``n_trials`` trials of a block through the discrete-event engine."""
+    from simulate.engines.des import simulate_trial
+
+    S = n_strata(scenario)
+    shape = (n_trials, S, 2)
+    n_rand, n_comp, x_end, x_locf = (np.zeros(shape, dtype=np.int32) for _ in range(4))
+    scalars = {k: np.zeros(n_trials) for k in ("recruitment_months", "duration_months")}
+    flags = {k: np.zeros(n_trials, dtype=bool) for k in ("terminated", "on_time")}
+    consort = {k: np.zeros(n_trials, dtype=np.int32) for k in CONSORT_FIELDS if k != "randomised"}
+    for i in range(n_trials):
+        res = simulate_trial(scenario, fates, i, detail=False)
+        p = res.patients
+        arm = (p.arm.to_numpy() == sc.ARMS[1]).astype(int)
+        stratum = p.stratum.to_numpy().astype(int)
+        completed = p.endpoint_status.to_numpy() != "missing"
+        remission = np.isin(p.endpoint_status.to_numpy(), ("partial", "complete"))
+        np.add.at(n_rand[i], (stratum, arm), 1)
+        np.add.at(n_comp[i], (stratum, arm), completed.astype(int))
+        np.add.at(x_end[i], (stratum, arm), remission.astype(int))
+        np.add.at(x_locf[i], (stratum, arm), p.locf_remission.to_numpy().astype(int))
+        cal = res.calendar
+        scalars["recruitment_months"][i] = np.nan if cal["recruitment_months"] is None else cal["recruitment_months"]
+        scalars["duration_months"][i] = cal["duration_months"]
+        flags["terminated"][i] = cal["terminated"]
+        flags["on_time"][i] = cal["recruited_on_time"]
+        for k in consort:
+            consort[k][i] = res.consort[k]
+    return BlockOutcomes(n_randomised=n_rand, n_completed=n_comp, x_endpoint=x_end, x_locf=x_locf,
+                         **scalars, **flags, **consort)
+
+
+def simulate_block(scenario: sc.Scenario, seed: int, block: int, n_trials: int | None = None,
+                   engine: str = "des") -> BlockOutcomes:
+    """Trials ``block * block_size ...`` of the seed tree, the first ``n_trials`` of the block.
+
+    The block's fates are always drawn for the full block size, so a trial's fate does not
+    depend on how many trials of its block are run.
+    """
+    size = scenario.simulation.block_size
+    n_trials = size if n_trials is None else n_trials
+    fates = draw_fates(scenario, block_sequence(seed, block), size)
+    if engine == "des":
+        return outcomes_from_des(scenario, fates, n_trials)
+    if engine == "batch":
+        from simulate.engines.batch import outcomes_from_batch
+
+        return outcomes_from_batch(scenario, fates, n_trials)
+    raise ValueError(f"engine: got {engine!r}; allowed: {', '.join(ENGINES)}")

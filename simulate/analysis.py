@@ -1,0 +1,377 @@
+"""Tests of a binary endpoint between two arms, vectorised over many simulated trials.
+
+Every function takes integer arrays ``x_c, n_c, x_t, n_t`` (responders and analysed
+patients in the control arm, RTX alone, and the treatment arm, RTX + CsA), one element per
+trial; scalars broadcast.  The 2x2 table of a trial is, in scipy's orientation::
+
+    [[x_t, n_t - x_t],     row 0: treatment
+     [x_c, n_c - x_c]]     row 1: control;  column 0: responders
+
+``alternative="greater"`` is the one-sided hypothesis "treatment rate > control rate"
+(odds ratio > 1 for this table).
+
+Conventions
+-----------
+* A degenerate table (an arm of size 0, or no responders / no non-responders at all) carries
+  no evidence: every test returns p = 1.0 there, never NaN.
+* ``analyse`` rejects when ``p_value < alpha`` (strict).
+* Risk differences are treatment minus control; an arm of size 0 gives NaN for the estimate
+  and both limits.
+"""
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
+from scipy import special
+
+TESTS = ("fisher", "chi2", "chi2_yates", "ztest", "cmh")
+ALTERNATIVES = ("two-sided", "greater")
+CI_METHODS = ("newcombe", "wald")
+
+#: scipy.stats.fisher_exact (scipy >= 1.11) treats pmf values within this relative distance as
+#: ties (``epsilon = 1e-14``, ``gamma = 1 + epsilon``).  R's fisher.test uses 1e-7 instead.
+FISHER_RELATIVE_TOLERANCE = 1e-14
+
+
+def _check_choice(value, allowed, what):
+    if value not in allowed:
+        raise ValueError(f"unknown {what} {value!r}; allowed: {', '.join(map(repr, allowed))}")
+
+
+def _as_counts(x_c, n_c, x_t, n_t):
+    """Broadcast to int64 arrays of one shape and check 0 <= x <= n."""
+    arrays = []
+    for name, a in (("x_c", x_c), ("n_c", n_c), ("x_t", x_t), ("n_t", n_t)):
+        a = np.asarray(a)
+        if a.dtype.kind not in "iub":
+            if a.dtype.kind != "f" or not np.all(np.isfinite(a) & (a == np.round(a))):
+                raise ValueError(f"{name} must hold whole numbers")
+        arrays.append(a.astype(np.int64))
+    x_c, n_c, x_t, n_t = np.broadcast_arrays(*arrays)
+    if np.any((x_c < 0) | (x_t < 0) | (x_c > n_c) | (x_t > n_t)):
+        raise ValueError("counts must satisfy 0 <= x <= n in both arms")
+    return x_c, n_c, x_t, n_t
+
+
+# --------------------------------------------------------------------------------------------
+# Fisher's exact test: one table of p-values per pair of arm sizes, kept in a bounded cache.
+# --------------------------------------------------------------------------------------------
+@lru_cache(maxsize=4096)
+def _binomial_row(n: int):
+    """C(n, j), j = 0..n, as float mantissas and power-of-two exponents (no overflow).
+
+    C(n, j) == mant[j] * 2**exp[j] with mant correctly rounded from the exact integer, so the
+    hypergeometric pmf built from it has a relative error of a few 1e-16: mathematically tied
+    tables (for instance mirror tables when n_c == n_t) stay tied well within scipy's 1e-14.
+    """
+    exact = [1]
+    for j in range(n):
+        exact.append(exact[-1] * (n - j) // (j + 1))
+    exps = [max(v.bit_length() - 60, 0) for v in exact]
+    mant = np.array([v / (1 << e) for v, e in zip(exact, exps)], dtype=float)
+    return mant, np.array(exps, dtype=np.int32)
+
+
+def fisher_table(n_c: int, n_t: int, alternative: str = "two-sided") -> np.ndarray:
+    """Fisher p-values of every table with arm sizes (n_c, n_t): ``p[x_c, x_t]``, uncached.
+
+    Conditional on the responder total k, x_t is hypergeometric with pmf
+    C(n_t, x_t) C(n_c, k - x_t) / C(n_c + n_t, k).  One-sided ("greater"): P(X_t >= x_t).
+    Two-sided, exactly scipy's rule: p = 1 if pmf(x_t) ties with the pmf at the mode
+    floor((k + 1)(n_t + 1) / (N + 2)); otherwise the whole tail on the observed side of the
+    mode, plus the tables on the other side whose pmf is <= pmf(x_t) * (1 + 1e-14) (strictly
+    below when the observed table is left of the mode, as scipy's binary search does).
+    """
+    _check_choice(alternative, ALTERNATIVES, "alternative")
+    n_c, n_t = int(n_c), int(n_t)
+    N = n_c + n_t
+    mt, et = _binomial_row(n_t)
+    mc, ec = _binomial_row(n_c)
+    mN, eN = _binomial_row(N)
+    K = np.arange(N + 1)[:, None]
+    Y = np.arange(n_t + 1)[None, :]
+    J = np.clip(K - Y, 0, n_c)
+    valid = (Y <= K) & (K - Y <= n_c)
+    # pmf[k, y] = P(X_t = y | k responders), padded with a zero column at y = n_t + 1
+    pmf = np.zeros((N + 1, n_t + 2))
+    pmf[:, :-1] = np.where(valid, np.ldexp(mt[Y] * mc[J] / mN[K], et[Y] + ec[J] - eN[K]), 0.0)
+    upper = np.cumsum(pmf[:, ::-1], axis=1)[:, ::-1]  # upper[k, y] = P(X >= y)
+    lower = np.zeros_like(pmf)  # lower[k, y + 1] = P(X <= y)
+    lower[:, 1:] = np.cumsum(pmf[:, :-1], axis=1)
+
+    kk, yy = np.nonzero(valid)
+    if alternative == "greater":
+        p = upper[kk, yy]
+    else:
+        p = _fisher_two_sided(pmf, lower, upper, kk, yy, n_c, n_t)
+    p = np.minimum(p, 1.0)
+    p[(kk == 0) | (kk == N)] = 1.0  # zero margin: no evidence
+    table = np.empty((n_c + 1, n_t + 1))
+    table[kk - yy, yy] = p
+    return table
+
+
+def _bisect_last(ok, lo, hi):
+    """Vectorised binary search: the last i in (lo, hi] with ok(i) true, else lo (a sentinel);
+    ``ok`` must be true then false along each search range (pmf monotone beside the mode)."""
+    lo, hi = lo.copy(), hi.copy()
+    while np.any(active := lo < hi):
+        mid = np.where(active, (lo + hi + 1) // 2, lo)
+        good = ok(np.maximum(mid, 0))
+        lo = np.where(active & good, mid, lo)
+        hi = np.where(active & ~good, mid - 1, hi)
+    return lo
+
+
+def _fisher_two_sided(pmf, lower, upper, kk, yy, n_c, n_t):
+    N = n_c + n_t
+    mode = ((kk + 1) * (n_t + 1)) // (N + 2)
+    p_obs, p_mode = pmf[kk, yy], pmf[kk, mode]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        tie = np.abs(p_obs - p_mode) / np.maximum(p_obs, p_mode) <= FISHER_RELATIVE_TOLERANCE
+    thr = p_obs * (1.0 + FISHER_RELATIVE_TOLERANCE)
+    p = np.ones(kk.shape)
+    # observed left of the mode: last y in [mode, min(k, n_t)] with pmf >= thr
+    left = ~tie & (yy < mode)
+    k, t = kk[left], thr[left]
+    lo, hi = mode[left] - 1, np.minimum(k, n_t)
+    lo = _bisect_last(lambda mid: pmf[k, mid] >= t, lo, hi)
+    p[left] = lower[k, yy[left] + 1] + upper[k, lo + 1]
+    # observed right of the mode: last y in [max(0, k - n_c), mode] with pmf <= thr
+    right = ~tie & (yy > mode)
+    k, t = kk[right], thr[right]
+    lo, hi = np.maximum(k - n_c, 0) - 1, mode[right]
+    lo = _bisect_last(lambda mid: pmf[k, mid] <= t, lo, hi)
+    p[right] = upper[k, yy[right]] + lower[k, lo + 1]
+    return p
+
+
+class _FisherCache:
+    """Thread-safe LRU of Fisher p-value tables keyed by (n_c, n_t, alternative), bounded in bytes."""
+
+    def __init__(self, max_bytes: int = 64 * 2**20):
+        self.max_bytes = max_bytes
+        self._tables: OrderedDict = OrderedDict()
+        self._bytes = 0
+        self._lock = threading.Lock()
+
+    def get(self, n_c: int, n_t: int, alternative: str) -> np.ndarray:
+        key = (int(n_c), int(n_t), alternative)
+        with self._lock:
+            if key in self._tables:
+                self._tables.move_to_end(key)
+                return self._tables[key]
+        table = fisher_table(*key)
+        table.setflags(write=False)
+        with self._lock:
+            if key not in self._tables:
+                self._tables[key] = table
+                self._bytes += table.nbytes
+                while self._bytes > self.max_bytes and len(self._tables) > 1:
+                    self._bytes -= self._tables.popitem(last=False)[1].nbytes
+        return table
+
+    def clear(self) -> None:
+        with self._lock:
+            self._tables.clear()
+            self._bytes = 0
+
+    def __len__(self) -> int:
+        return len(self._tables)
+
+
+FISHER_CACHE = _FisherCache()
+
+
+def _fisher_p(x_c, n_c, x_t, n_t, alternative):
+    """Group trials by their (n_c, n_t) pair and look p-values up in the cached tables."""
+    p = np.empty(x_c.shape)
+    if x_c.size == 0:
+        return p
+    xc, nc, xt, nt = x_c.ravel(), n_c.ravel(), x_t.ravel(), n_t.ravel()
+    key = nc * (int(nt.max()) + 1) + nt  # one integer per (n_c, n_t) pair
+    if key.min() == key.max():
+        return FISHER_CACHE.get(nc[0], nt[0], alternative)[x_c, x_t]
+    order = np.argsort(key, kind="stable")
+    starts = np.flatnonzero(np.diff(key[order], prepend=-1))
+    out = p.ravel()
+    for idx in np.split(order, starts[1:]):
+        i = idx[0]
+        out[idx] = FISHER_CACHE.get(nc[i], nt[i], alternative)[xc[idx], xt[idx]]
+    return p
+
+
+# --------------------------------------------------------------------------------------------
+# Large-sample tests
+# --------------------------------------------------------------------------------------------
+def _normal_p(z, alternative):
+    """p-value of a standard-normal statistic (positive z favours treatment)."""
+    if alternative == "greater":
+        return special.ndtr(-z)
+    return 2.0 * special.ndtr(-np.abs(z))
+
+
+def _chi2_p(x_c, n_c, x_t, n_t, alternative, yates):
+    """Pearson chi-square, 1 df: X2 = N (ad - bc)^2 / (r1 r2 c1 c2).
+
+    Yates: N max(|ad - bc| - N/2, 0)^2 / (r1 r2 c1 c2), i.e. every |O - E| shrunk by
+    min(0.5, |O - E|) as scipy.stats.chi2_contingency(correction=True) does.  Two-sided
+    p = P(chi2_1 > X2); one-sided p = Phi(-sign(p_t - p_c) sqrt(X2)).
+    """
+    N = n_c + n_t
+    k = x_c + x_t
+    ad_bc = (x_t * (n_c - x_c) - (n_t - x_t) * x_c).astype(float)
+    denom = n_t.astype(float) * n_c * k * (N - k)
+    ok = denom > 0
+    dev = np.abs(ad_bc)
+    if yates:
+        dev = np.maximum(dev - N / 2.0, 0.0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        stat = np.where(ok, N * dev**2 / denom, 0.0)
+    if alternative == "greater":
+        p = special.ndtr(-np.sign(ad_bc) * np.sqrt(stat))
+    else:
+        p = special.chdtrc(1, stat)
+    return np.where(ok, p, 1.0)
+
+
+def _ztest_p(x_c, n_c, x_t, n_t, alternative):
+    """Pooled two-proportion z-test (statsmodels proportions_ztest):
+    z = (p_t - p_c) / sqrt(pbar (1 - pbar) (1/n_t + 1/n_c)), pbar = (x_t + x_c) / (n_t + n_c)."""
+    with np.errstate(invalid="ignore", divide="ignore"):
+        diff = x_t / n_t - x_c / n_c
+        pooled = (x_t + x_c) / (n_t + n_c)
+        var = pooled * (1 - pooled) * (1.0 / n_t + 1.0 / n_c)
+        z = diff / np.sqrt(var)
+    ok = (n_c > 0) & (n_t > 0) & (var > 0)
+    return np.where(ok, _normal_p(np.where(ok, z, 0.0), alternative), 1.0)
+
+
+def p_values(test, x_c, n_c, x_t, n_t, alternative="two-sided") -> np.ndarray:
+    """p-values of ``test`` in {"fisher", "chi2", "chi2_yates", "ztest"} for every trial.
+
+    fisher: Fisher's exact test, equal to scipy.stats.fisher_exact on the table in the module
+    docstring; chi2 / chi2_yates: scipy.stats.chi2_contingency(correction=False / True);
+    ztest: statsmodels proportions_ztest([x_t, x_c], [n_t, n_c]) ('larger' for "greater").
+    Degenerate tables give 1.0.  Use :func:`cmh_p_values` for stratified data.
+    """
+    _check_choice(test, TESTS[:-1], "test")
+    _check_choice(alternative, ALTERNATIVES, "alternative")
+    x_c, n_c, x_t, n_t = _as_counts(x_c, n_c, x_t, n_t)
+    if test == "fisher":
+        return _fisher_p(x_c, n_c, x_t, n_t, alternative)
+    if test == "ztest":
+        return _ztest_p(x_c, n_c, x_t, n_t, alternative)
+    return _chi2_p(x_c, n_c, x_t, n_t, alternative, yates=test == "chi2_yates")
+
+
+def cmh_p_values(x_c, n_c, x_t, n_t, alternative="two-sided", correction=False) -> np.ndarray:
+    """Cochran-Mantel-Haenszel test of a common odds ratio of 1; arrays are (trials, strata).
+
+    With a = x_t, E[a] = n_t m / T and V[a] = n_t n_c m (T - m) / (T^2 (T - 1)) per stratum
+    (T patients, m responders), D = sum(a - E[a]) and X2 = (|D| - c)^2 / sum(V), with c = 0.5
+    under ``correction`` when |D| >= 0.5, else 0 (R's mantelhaen.test; statsmodels
+    StratifiedTable.test_null_odds subtracts 0.5 even when |D| < 0.5, which only moves p-values
+    near 1).  Two-sided p = P(chi2_1 > X2); "greater": Phi(-sign(D) sqrt(X2)).  Strata with
+    fewer than 2 patients contribute nothing; no information at all gives p = 1.
+    """
+    _check_choice(alternative, ALTERNATIVES, "alternative")
+    x_c, n_c, x_t, n_t = _as_counts(x_c, n_c, x_t, n_t)
+    if x_c.ndim != 2:
+        raise ValueError(f"cmh_p_values needs 2-D (trials, strata) arrays, got {x_c.ndim}-D")
+    T = (n_c + n_t).astype(float)
+    m = (x_c + x_t).astype(float)
+    used = T >= 2
+    with np.errstate(invalid="ignore", divide="ignore"):
+        dev = np.where(used, x_t - n_t * m / T, 0.0).sum(axis=1)
+        var = np.where(used, n_t * n_c * m * (T - m) / (T**2 * (T - 1)), 0.0).sum(axis=1)
+        shrink = 0.5 * (np.abs(dev) >= 0.5) if correction else 0.0
+        z = np.where(var > 0, np.sign(dev) * (np.abs(dev) - shrink) / np.sqrt(var), 0.0)
+    p = special.ndtr(-z) if alternative == "greater" else special.chdtrc(1, z**2)
+    return np.where(var > 0, p, 1.0)
+
+
+# --------------------------------------------------------------------------------------------
+# Risk difference and the complete analysis
+# --------------------------------------------------------------------------------------------
+def _wilson(x, n, z):
+    """Wilson score interval, clipped to [0, 1] (statsmodels proportion_confint 'wilson')."""
+    q = x / n
+    denom = 1 + z**2 / n
+    centre = (q + z**2 / (2 * n)) / denom
+    half = z * np.sqrt(q * (1 - q) / n + z**2 / (4 * n**2)) / denom
+    return np.clip(centre - half, 0, 1), np.clip(centre + half, 0, 1)
+
+
+def risk_difference(x_c, n_c, x_t, n_t, method="newcombe", confidence=0.95):
+    """Estimate and two-sided interval of p_t - p_c: arrays ``(estimate, low, high)``.
+
+    wald: d -/+ z sqrt(p_t q_t / n_t + p_c q_c / n_c) (zero width when both rates are 0 or 1).
+    newcombe: Newcombe (1998) method 10, from the Wilson intervals (l_t, u_t), (l_c, u_c):
+    low = d - sqrt((p_t - l_t)^2 + (u_c - p_c)^2), high = d + sqrt((u_t - p_t)^2 + (p_c - l_c)^2).
+    Both equal statsmodels confint_proportions_2indep(x_t, n_t, x_c, n_c, compare='diff',
+    method='wald' / 'newcomb').  An arm of size 0 gives NaN everywhere.
+    """
+    _check_choice(method, CI_METHODS, "method")
+    if not 0 < confidence < 1:
+        raise ValueError(f"confidence must lie in (0, 1), got {confidence!r}")
+    x_c, n_c, x_t, n_t = _as_counts(x_c, n_c, x_t, n_t)
+    z = special.ndtri(0.5 + confidence / 2)
+    empty = (n_c == 0) | (n_t == 0)
+    n_c, n_t = np.where(empty, 1, n_c), np.where(empty, 1, n_t)
+    p_c, p_t = x_c / n_c, x_t / n_t
+    est = p_t - p_c
+    if method == "wald":
+        half = z * np.sqrt(p_t * (1 - p_t) / n_t + p_c * (1 - p_c) / n_c)
+        low, high = est - half, est + half
+    else:
+        l_t, u_t = _wilson(x_t, n_t, z)
+        l_c, u_c = _wilson(x_c, n_c, z)
+        low = est - np.sqrt((p_t - l_t) ** 2 + (u_c - p_c) ** 2)
+        high = est + np.sqrt((u_t - p_t) ** 2 + (p_c - l_c) ** 2)
+    nan = np.nan
+    return np.where(empty, nan, est), np.where(empty, nan, low), np.where(empty, nan, high)
+
+
+@dataclass(frozen=True)
+class Analysis:
+    """Per-trial results: p-value, ``reject = p_value < alpha``, and the risk difference
+    (treatment minus control) with its Newcombe interval."""
+
+    p_value: np.ndarray
+    reject: np.ndarray
+    risk_difference: np.ndarray
+    ci_low: np.ndarray
+    ci_high: np.ndarray
+
+
+def analyse(test, alpha, x_c, n_c, x_t, n_t, alternative="two-sided", strata=None,
+            ci_method="newcombe") -> Analysis:
+    """Run ``test`` on every trial and decide at level ``alpha`` (reject when p < alpha).
+
+    For ``test == "cmh"`` the stratified counts are either ``strata = (x_c, n_c, x_t, n_t)``
+    of shape (trials, strata), with the 1-D totals as the main arguments, or, when ``strata``
+    is None, the main arguments themselves in 2-D (totals are then their sums over strata).
+    Other tests ignore ``strata``.  The interval is two-sided at 1 - alpha, or at 1 - 2 alpha
+    for "greater" so that ``ci_low`` is the matching one-sided bound.
+    """
+    _check_choice(test, TESTS, "test")
+    _check_choice(alternative, ALTERNATIVES, "alternative")
+    if not 0 < alpha < (0.5 if alternative == "greater" else 1):
+        raise ValueError(f"alpha must lie in (0, 1) (below 0.5 one-sided), got {alpha!r}")
+    if test == "cmh":
+        if strata is None:
+            strata = (x_c, n_c, x_t, n_t)
+            if np.ndim(x_c) != 2:
+                raise ValueError("test 'cmh' needs stratified counts: 2-D arrays or strata=...")
+            x_c, n_c, x_t, n_t = (np.asarray(a).sum(axis=1) for a in strata)
+        p = cmh_p_values(*strata, alternative=alternative)
+    else:
+        p = p_values(test, x_c, n_c, x_t, n_t, alternative)
+    confidence = 1 - alpha if alternative == "two-sided" else 1 - 2 * alpha
+    est, low, high = risk_difference(x_c, n_c, x_t, n_t, ci_method, confidence)
+    return Analysis(p_value=p, reject=p < alpha, risk_difference=est, ci_low=low, ci_high=high)

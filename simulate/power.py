@@ -1,0 +1,361 @@
+"""Monte Carlo power: replicate trials in parallel, analyse each, and summarise with MC error.
+
+Replicates are simulated in blocks of ``simulation.block_size`` trials; block *b* is seeded by
+child *b* of the root seed. Blocks run in parallel with joblib and are gathered in block order,
+so results are identical for any number of jobs, and asking for more replicates leaves the first
+ones unchanged. Sample-size searches and sweeps reuse the same seed at every point (common
+random numbers): neighbouring points differ by their design, not by their luck.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import math
+import os
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+import pandas as pd
+from scipy import special
+
+from simulate import analysis, formulas
+from simulate import scenario as sc
+from simulate.engines import CONSORT_FIELDS, BlockOutcomes, simulate_block
+
+log = logging.getLogger(__name__)
+
+
+# ----------------------------------------------------------------------------- replicates
+
+
+def default_jobs() -> int:
+    return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
+
+
+def simulate_replicates(scenario: sc.Scenario, replicates: int, seed: int, jobs: int | None = None,
+                        engine: str = "des", progress: bool = False) -> BlockOutcomes:
+    """The first ``replicates`` trials of the seed tree, run in blocks on ``jobs`` workers."""
+    from joblib import Parallel, delayed
+
+    size = scenario.simulation.block_size
+    n_blocks = -(-replicates // size)
+    plan = [(b, min(size, replicates - b * size)) for b in range(n_blocks)]
+    jobs = default_jobs() if jobs is None else jobs
+    tasks = (delayed(simulate_block)(scenario, seed, b, n, engine) for b, n in plan)
+    bar = _progress(n_blocks, replicates, progress)
+    parts = []
+    if jobs == 1 or n_blocks == 1:
+        for task in tasks:
+            fn, args, kwargs = task
+            parts.append(fn(*args, **kwargs))
+            bar.update(1)
+    else:
+        for part in Parallel(n_jobs=jobs, return_as="generator")(tasks):
+            parts.append(part)
+            bar.update(1)
+    bar.close()
+    return BlockOutcomes.concatenate(parts)
+
+
+def _progress(n_blocks: int, replicates: int, enabled: bool):
+    if enabled and n_blocks > 1 and sys.stderr.isatty():
+        from tqdm import tqdm
+
+        return tqdm(total=n_blocks, unit="block", desc=f"{replicates:,} trials", file=sys.stderr, leave=False)
+
+    class _Null:
+        def update(self, n: int) -> None: ...
+        def close(self) -> None: ...
+
+    return _Null()
+
+
+# ----------------------------------------------------------------------------- analysis
+
+
+def analyse_outcomes(scenario: sc.Scenario, outcomes: BlockOutcomes) -> analysis.Analysis:
+    """Analyse every trial as the scenario's statistician would."""
+    a = scenario.analysis
+    x, n = outcomes.counts(a.missing)
+    x_c, n_c, x_t, n_t = x[..., 0], n[..., 0], x[..., 1], n[..., 1]
+    if a.test == "cmh":
+        return analysis.analyse("cmh", a.alpha, x_c.sum(1), n_c.sum(1), x_t.sum(1), n_t.sum(1),
+                                alternative=a.alternative, strata=(x_c, n_c, x_t, n_t))
+    return analysis.analyse(a.test, a.alpha, x_c.sum(1), n_c.sum(1), x_t.sum(1), n_t.sum(1),
+                            alternative=a.alternative)
+
+
+def proportion_interval(k: int, n: int, confidence: float = 0.95) -> tuple[float, float]:
+    """Wilson score interval of a Monte Carlo proportion (sensible also near 0 and 1)."""
+    if n == 0:
+        return float("nan"), float("nan")
+    z = special.ndtri(0.5 + confidence / 2)
+    p = k / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return float(max(0.0, centre - half)), float(min(1.0, centre + half))
+
+
+@dataclass(frozen=True)
+class PowerResult:
+    """Operating characteristics of a design, each with its Monte Carlo error."""
+
+    scenario: str
+    n_per_arm: int
+    replicates: int
+    seed: int
+    engine: str
+    test: str
+    alpha: float
+    alternative: str
+    missing_strategy: str
+    power: float
+    mc_se: float
+    ci_low: float
+    ci_high: float
+    rejections: int
+    mean_randomised: float
+    mean_dropouts: float
+    p_recruitment_on_time: float
+    p_recruitment_on_time_se: float
+    p_terminated: float
+    mean_recruitment_months: float
+    recruitment_months_q10: float
+    recruitment_months_q50: float
+    recruitment_months_q90: float
+    mean_duration_months: float
+    duration_months_q10: float
+    duration_months_q50: float
+    duration_months_q90: float
+    true_difference: float
+    mean_risk_difference: float
+    risk_difference_bias: float
+    risk_difference_bias_se: float
+    ci_coverage: float
+    ci_coverage_se: float
+    mean_consort: dict = field(default_factory=dict)
+    elapsed_seconds: float = 0.0
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["mean_duration_months"] = self.mean_duration_months
+        return d
+
+    def to_frame(self) -> pd.DataFrame:
+        d = self.to_dict()
+        consort = d.pop("mean_consort")
+        d.update({f"mean_{k}": v for k, v in consort.items()})
+        return pd.DataFrame([d])
+
+
+def _binomial_se(p: float, n: int) -> float:
+    return math.sqrt(p * (1 - p) / n) if n else float("nan")
+
+
+def _quantiles(x: np.ndarray) -> tuple[float, float, float, float]:
+    x = x[np.isfinite(x)]
+    if not len(x):
+        return (float("nan"),) * 4
+    q = np.quantile(x, [0.1, 0.5, 0.9])
+    return float(x.mean()), float(q[0]), float(q[1]), float(q[2])
+
+
+def summarise(scenario: sc.Scenario, outcomes: BlockOutcomes, seed: int, engine: str,
+              elapsed: float = 0.0) -> PowerResult:
+    """Power and operating characteristics from a set of simulated trials."""
+    res = analyse_outcomes(scenario, outcomes)
+    R = len(outcomes)
+    k = int(res.reject.sum())
+    power = k / R
+    lo, hi = proportion_interval(k, R)
+    truth = scenario.arms.rtx_csa.remission_at_endpoint - scenario.arms.rtx.remission_at_endpoint
+    est = res.risk_difference[np.isfinite(res.risk_difference)]
+    covered = (res.ci_low <= truth) & (truth <= res.ci_high)
+    covered = covered[np.isfinite(res.risk_difference)]
+    on_time = float(outcomes.on_time.mean())
+    rec = _quantiles(outcomes.recruitment_months)
+    dur = _quantiles(outcomes.duration_months)
+    consort = {f: float(getattr(outcomes, f).mean()) for f in CONSORT_FIELDS if f != "randomised"}
+    consort["randomised"] = float(outcomes.randomised.mean())
+    a = scenario.analysis
+    return PowerResult(
+        scenario=scenario.name, n_per_arm=scenario.trial.n_per_arm, replicates=R, seed=seed, engine=engine,
+        test=a.test, alpha=a.alpha, alternative=a.alternative, missing_strategy=a.missing,
+        power=power, mc_se=_binomial_se(power, R), ci_low=lo, ci_high=hi, rejections=k,
+        mean_randomised=float(outcomes.randomised.mean()), mean_dropouts=float(outcomes.dropouts.mean()),
+        p_recruitment_on_time=on_time, p_recruitment_on_time_se=_binomial_se(on_time, R),
+        p_terminated=float(outcomes.terminated.mean()),
+        mean_recruitment_months=rec[0], recruitment_months_q10=rec[1], recruitment_months_q50=rec[2],
+        recruitment_months_q90=rec[3],
+        mean_duration_months=dur[0], duration_months_q10=dur[1], duration_months_q50=dur[2], duration_months_q90=dur[3],
+        true_difference=truth, mean_risk_difference=float(est.mean()) if len(est) else float("nan"),
+        risk_difference_bias=float(est.mean() - truth) if len(est) else float("nan"),
+        risk_difference_bias_se=float(est.std(ddof=1) / math.sqrt(len(est))) if len(est) > 1 else float("nan"),
+        ci_coverage=float(covered.mean()) if len(covered) else float("nan"),
+        ci_coverage_se=_binomial_se(float(covered.mean()), len(covered)) if len(covered) else float("nan"),
+        mean_consort=consort, elapsed_seconds=elapsed,
+    )
+
+
+def estimate_power(scenario: sc.Scenario, replicates: int | None = None, seed: int | None = None,
+                   jobs: int | None = None, engine: str = "des", progress: bool = False) -> PowerResult:
+    """Simulate ``replicates`` trials of the scenario and estimate its power."""
+    replicates = scenario.simulation.replicates if replicates is None else replicates
+    seed = scenario.simulation.seed if seed is None else seed
+    t0 = time.perf_counter()
+    outcomes = simulate_replicates(scenario, replicates, seed, jobs, engine, progress)
+    return summarise(scenario, outcomes, seed, engine, time.perf_counter() - t0)
+
+
+# ----------------------------------------------------------------------------- sample size
+
+
+@dataclass(frozen=True)
+class SampleSizeResult:
+    n_per_arm: int | None
+    """Smallest n per arm reaching the target and staying there over the window; None if none."""
+    power: float | None
+    mc_se: float | None
+    target: float
+    window: int
+    curve: list[dict]
+    analytic: dict
+    note: str = ""
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def _effective_rates(scenario: sc.Scenario) -> tuple[float, float, float]:
+    """Rates and analysed fraction that the analysis sees once dropout is accounted for."""
+    rc = scenario.arms.rtx.remission_at_endpoint
+    rt = scenario.arms.rtx_csa.remission_at_endpoint
+    d = scenario.dropout.probability_by_endpoint
+    if scenario.analysis.missing == "nonresponder" and scenario.dropout.mechanism == "mcar":
+        return rc * (1 - d), rt * (1 - d), 1.0
+    return rc, rt, 1 - d if scenario.analysis.missing == "complete_case" else 1.0
+
+
+def analytic_references(scenario: sc.Scenario, target: float) -> dict:
+    """Closed-form sample sizes for the scenario's two rates, and dropout-adjusted variants."""
+    a = scenario.analysis
+    rc = scenario.arms.rtx.remission_at_endpoint
+    rt = scenario.arms.rtx_csa.remission_at_endpoint
+    out: dict = {"p_control": rc, "p_treat": rt, "alpha": a.alpha, "power": target, "alternative": a.alternative}
+    if rc == rt:
+        out["note"] = "no difference between the arms: no sample size reaches the target"
+        return out
+    refs = formulas.analytic_references(rc, rt, a.alpha, target, a.alternative)
+    out.update(refs)
+    d = scenario.dropout.probability_by_endpoint
+    out["pooled_normal_inflated_for_dropout"] = math.ceil(refs["pooled_normal"] / (1 - d) - 1e-9)
+    out["fleiss_cc_inflated_for_dropout"] = math.ceil(refs["fleiss_cc"] / (1 - d) - 1e-9)
+    return out
+
+
+def power_curve(scenario: sc.Scenario, ns: list[int], replicates: int, seed: int, jobs: int | None,
+                engine: str, progress: bool = False) -> dict[int, PowerResult]:
+    out = {}
+    for n in ns:
+        s = sc.with_overrides(scenario, {"trial.n_per_arm": int(n)})
+        out[int(n)] = estimate_power(s, replicates, seed, jobs, engine, progress)
+    return out
+
+
+def find_sample_size(scenario: sc.Scenario, target: float = 0.8, replicates: int | None = None,
+                     seed: int | None = None, jobs: int | None = None, engine: str = "des",
+                     window: int = 10, n_max: int = 2000, progress: bool = False) -> SampleSizeResult:
+    """Smallest n per arm with simulated power >= target, safe against the saw-tooth.
+
+    A coarse scan brackets the target, then every n from the bracket to ``window`` above the
+    first hit is evaluated. The answer is the smallest n whose power reaches the target and from
+    which no evaluated n within ``window`` falls below the target by more than two Monte Carlo
+    standard errors. All points share one seed (common random numbers).
+    """
+    replicates = scenario.simulation.replicates if replicates is None else replicates
+    seed = scenario.simulation.seed if seed is None else seed
+    analytic = analytic_references(scenario, target)
+    rc, rt, kept = _effective_rates(scenario)
+    if rc == rt:
+        guess = 50
+    else:
+        guess = formulas.n_per_arm_fleiss_cc(rc, rt, scenario.analysis.alpha, target,
+                                             "two-sided" if scenario.analysis.alternative == "two-sided" else "greater") \
+            if (rt > rc or scenario.analysis.alternative == "two-sided") else 50
+        guess = max(4, int(math.ceil(guess / kept)))
+    curve: dict[int, PowerResult] = {}
+
+    def evaluate(ns):
+        todo = sorted({int(n) for n in ns if 2 <= n <= n_max} - set(curve))
+        curve.update(power_curve(scenario, todo, replicates, seed, jobs, engine, progress))
+
+    lo, hi = max(2, int(guess * 0.6)), max(int(guess * 1.4), 8)
+    first_hit = None
+    while first_hit is None:
+        step = max(1, (hi - lo) // 10)
+        evaluate(range(lo, hi + 1, step))
+        hits = [n for n in sorted(curve) if curve[n].power >= target]
+        if hits:
+            first_hit = hits[0]
+            break
+        if hi >= n_max:
+            break
+        lo, hi = hi, min(n_max, hi * 2)
+    if first_hit is None:
+        note = (f"power did not reach {target} up to n = {max(curve)} per arm; recruitment may cap "
+                f"the randomised N (mean randomised {curve[max(curve)].mean_randomised:.0f})")
+        return SampleSizeResult(None, None, None, target, window, _curve_rows(curve), analytic, note)
+    below = [n for n in curve if n < first_hit]
+    start = max(below) + 1 if below else first_hit
+    evaluate(range(start, first_hit + window + 1))
+    chosen = None
+    for n in sorted(curve):
+        r = curve[n]
+        if r.power < target:
+            continue
+        ahead = [curve[m] for m in curve if n < m <= n + window]
+        if all(m.power >= target - 2 * m.mc_se for m in ahead):
+            chosen = n
+            break
+    if chosen is not None and chosen + window > max(curve):
+        evaluate(range(max(curve) + 1, chosen + window + 1))
+    r = curve.get(chosen) if chosen is not None else None
+    return SampleSizeResult(chosen, r.power if r else None, r.mc_se if r else None, target, window,
+                            _curve_rows(curve), analytic)
+
+
+def _curve_rows(curve: dict[int, PowerResult]) -> list[dict]:
+    return [{"n_per_arm": n, "power": r.power, "mc_se": r.mc_se, "ci_low": r.ci_low, "ci_high": r.ci_high,
+             "mean_randomised": r.mean_randomised, "p_recruitment_on_time": r.p_recruitment_on_time}
+            for n, r in sorted(curve.items())]
+
+
+# ----------------------------------------------------------------------------- sweeps
+
+
+def sweep_points(scenario: sc.Scenario) -> list[dict]:
+    """Every combination of the scenario's ``[sweep]`` grid, as {path: value} dicts."""
+    if not scenario.sweep:
+        return [{}]
+    keys = list(scenario.sweep)
+    return [dict(zip(keys, combo)) for combo in itertools.product(*(scenario.sweep[k] for k in keys))]
+
+
+def sweep(scenario: sc.Scenario, replicates: int | None = None, seed: int | None = None,
+          jobs: int | None = None, engine: str = "des", progress: bool = False) -> pd.DataFrame:
+    """Power at every grid point, one tidy row each (grid values, power, MC SE, and more)."""
+    replicates = scenario.simulation.replicates if replicates is None else replicates
+    seed = scenario.simulation.seed if seed is None else seed
+    rows = []
+    for point in sweep_points(scenario):
+        s = sc.with_overrides(scenario, point)
+        r = estimate_power(s, replicates, seed, jobs, engine, progress)
+        rows.append({**point, "power": r.power, "mc_se": r.mc_se, "ci_low": r.ci_low, "ci_high": r.ci_high,
+                     "replicates": r.replicates, "n_per_arm": r.n_per_arm,
+                     "mean_randomised": r.mean_randomised, "p_recruitment_on_time": r.p_recruitment_on_time,
+                     "mean_duration_months": r.mean_duration_months, "mean_dropouts": r.mean_dropouts})
+        log.info("sweep point %s: power %.3f", point, r.power)
+    return pd.DataFrame(rows)
