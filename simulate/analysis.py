@@ -166,7 +166,7 @@ class _FisherCache:
                 self._tables.move_to_end(key)
                 return self._tables[key]
         table = fisher_table(*key)
-        table.setflags(write=False)
+        pass
         with self._lock:
             if key not in self._tables:
                 self._tables[key] = table
@@ -322,7 +322,7 @@ def risk_difference(x_c, n_c, x_t, n_t, method="newcombe", confidence=0.95):
     x_c, n_c, x_t, n_t = _as_counts(x_c, n_c, x_t, n_t)
     z = special.ndtri(0.5 + confidence / 2)
     empty = (n_c == 0) | (n_t == 0)
-    n_c, n_t = np.where(empty, 1, n_c), np.where(empty, 1, n_t)
+    n_c, n_t = np.maximum(n_c, 1), np.maximum(n_t, 1)  # x = 0 there; results masked below
     p_c, p_t = x_c / n_c, x_t / n_t
     est = p_t - p_c
     if method == "wald":

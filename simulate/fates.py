@@ -91,7 +91,8 @@ def strata_of(scenario: sc.Scenario, patients: Patients) -> np.ndarray:
     return index
 
 
-def _allocation(scenario: sc.Scenario, block_seq: np.random.SeedSequence, n_trials: int) -> np.ndarray:
+def _allocation(scenario: sc.Scenario, block_seq: np.random.SeedSequence, n_trials: int,
+                n_target: int | None = None) -> np.ndarray:
     """Permuted blocks for every (trial, stratum), each at least the target long.
 
     Blocks are drawn block-position-major (all groups' first blocks, then all second blocks,
@@ -101,7 +102,7 @@ def _allocation(scenario: sc.Scenario, block_seq: np.random.SeedSequence, n_tria
     ratio = scenario.trial.allocation_ratio
     unit = sum(ratio)
     sizes = np.asarray(scenario.randomisation.block_sizes)
-    target = scenario.trial.n_target
+    target = scenario.trial.n_target if n_target is None else max(n_target, scenario.trial.n_target)
     n_blocks = -(-target // int(sizes.min()))
     groups = n_trials * n_strata(scenario)
     bmax = int(sizes.max())
@@ -121,8 +122,14 @@ def _allocation(scenario: sc.Scenario, block_seq: np.random.SeedSequence, n_tria
     return seqs.reshape(n_trials, n_strata(scenario), length)
 
 
-def draw_fates(scenario: sc.Scenario, block_seq: np.random.SeedSequence, n_trials: int) -> Fates:
-    """Draw everything random for ``n_trials`` trials from the block's seed."""
+def draw_fates(scenario: sc.Scenario, block_seq: np.random.SeedSequence, n_trials: int,
+               n_target: int | None = None) -> Fates:
+    """Draw everything random for ``n_trials`` trials from the block's seed.
+
+    ``n_target`` lengthens the allocation sequences so the same fates serve every design up to
+    that many randomised patients (the sequences of smaller targets are prefixes of them); this
+    is how a sample-size search evaluates every n on the same trials.
+    """
     rec, trial = scenario.recruitment, scenario.trial
     n_sites = rec.sites
     rng = lambda name: stream(block_seq, name)  # noqa: E731
@@ -160,7 +167,7 @@ def draw_fates(scenario: sc.Scenario, block_seq: np.random.SeedSequence, n_trial
         patients=patients, screening_months=days / DAYS_PER_MONTH,
         first_failure=screening.first_failure, qualifies_in_months=screening.qualifies_in_months,
         lost_if_deferred=lost, withdrawal=withdrawal, stratum=strata_of(scenario, patients),
-        outcomes=outcomes, allocation=_allocation(scenario, block_seq, n_trials),
+        outcomes=outcomes, allocation=_allocation(scenario, block_seq, n_trials, n_target),
     )
 
 

@@ -162,8 +162,10 @@ def _calibrate_intercept(scores: np.ndarray, target: float) -> float:
 
 def calibrate(scenario: sc.Scenario) -> dict[str, ArmModel]:
     """The calibrated model of each arm (cached per relevant part of the scenario)."""
-    key = json.dumps({k: scenario.model_dump(mode="json")[k]
-                      for k in ("trial", "arms", "outcome", "dropout", "cohort", "eligibility")}, sort_keys=True)
+    data = scenario.model_dump(mode="json")
+    key = json.dumps({"endpoint_month": scenario.trial.endpoint_month,
+                      **{k: data[k] for k in ("arms", "outcome", "dropout", "cohort", "eligibility")}},
+                     sort_keys=True)
     return _calibrate_cached(key, scenario)
 
 

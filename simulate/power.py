@@ -23,7 +23,7 @@ from scipy import special
 
 from simulate import analysis, formulas
 from simulate import scenario as sc
-from simulate.engines import CONSORT_FIELDS, BlockOutcomes, simulate_block
+from simulate.engines import CONSORT_FIELDS, BlockOutcomes, simulate_block_designs
 
 log = logging.getLogger(__name__)
 
@@ -38,26 +38,31 @@ def default_jobs() -> int:
 def simulate_replicates(scenario: sc.Scenario, replicates: int, seed: int, jobs: int | None = None,
                         engine: str = "des", progress: bool = False) -> BlockOutcomes:
     """The first ``replicates`` trials of the seed tree, run in blocks on ``jobs`` workers."""
+    return simulate_designs(scenario, [scenario.trial.n_per_arm], replicates, seed, jobs, engine, progress)[0]
+
+
+def simulate_designs(scenario: sc.Scenario, n_per_arm: list[int], replicates: int, seed: int,
+                     jobs: int | None = None, engine: str = "des", progress: bool = False) -> list[BlockOutcomes]:
+    """The same replicate trials at several n per arm (common random numbers), in parallel blocks."""
     from joblib import Parallel, delayed
 
     size = scenario.simulation.block_size
     n_blocks = -(-replicates // size)
     plan = [(b, min(size, replicates - b * size)) for b in range(n_blocks)]
     jobs = default_jobs() if jobs is None else jobs
-    tasks = (delayed(simulate_block)(scenario, seed, b, n, engine) for b, n in plan)
-    bar = _progress(n_blocks, replicates, progress)
+    tasks = [delayed(simulate_block_designs)(scenario, list(n_per_arm), seed, b, n, engine) for b, n in plan]
+    bar = _progress(n_blocks, replicates * len(n_per_arm), progress)
     parts = []
     if jobs == 1 or n_blocks == 1:
-        for task in tasks:
-            fn, args, kwargs = task
+        for fn, args, kwargs in tasks:
             parts.append(fn(*args, **kwargs))
             bar.update(1)
     else:
-        for part in Parallel(n_jobs=jobs, return_as="generator")(tasks):
+        for part in Parallel(n_jobs=min(jobs, n_blocks), return_as="generator")(tasks):
             parts.append(part)
             bar.update(1)
     bar.close()
-    return BlockOutcomes.concatenate(parts)
+    return [BlockOutcomes.concatenate([p[k] for p in parts]) for k in range(len(n_per_arm))]
 
 
 def _progress(n_blocks: int, replicates: int, enabled: bool):
@@ -258,11 +263,15 @@ def analytic_references(scenario: sc.Scenario, target: float) -> dict:
 
 def power_curve(scenario: sc.Scenario, ns: list[int], replicates: int, seed: int, jobs: int | None,
                 engine: str, progress: bool = False) -> dict[int, PowerResult]:
-    out = {}
-    for n in ns:
-        s = sc.with_overrides(scenario, {"trial.n_per_arm": int(n)})
-        out[int(n)] = estimate_power(s, replicates, seed, jobs, engine, progress)
-    return out
+    """Power at each n per arm, all from the same replicate trials (common random numbers)."""
+    ns = [int(n) for n in ns]
+    if not ns:
+        return {}
+    t0 = time.perf_counter()
+    outcomes = simulate_designs(scenario, ns, replicates, seed, jobs, engine, progress)
+    elapsed = (time.perf_counter() - t0) / len(ns)
+    return {n: summarise(sc.with_overrides(scenario, {"trial.n_per_arm": n}), o, seed, engine, elapsed)
+            for n, o in zip(ns, outcomes)}
 
 
 def find_sample_size(scenario: sc.Scenario, target: float = 0.8, replicates: int | None = None,
@@ -338,10 +347,11 @@ def _curve_rows(curve: dict[int, PowerResult]) -> list[dict]:
 
 def sweep_points(scenario: sc.Scenario) -> list[dict]:
     """Every combination of the scenario's ``[sweep]`` grid, as {path: value} dicts."""
-    if not scenario.sweep:
+    grid = scenario.sweep_grid
+    if not grid:
         return [{}]
-    keys = list(scenario.sweep)
-    return [dict(zip(keys, combo)) for combo in itertools.product(*(scenario.sweep[k] for k in keys))]
+    keys = list(grid)
+    return [dict(zip(keys, combo)) for combo in itertools.product(*(grid[k] for k in keys))]
 
 
 def sweep(scenario: sc.Scenario, replicates: int | None = None, seed: int | None = None,

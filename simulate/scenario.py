@@ -39,7 +39,8 @@ ARMS = ("rtx", "rtx_csa")
 class Model(BaseModel):
     """Base of every scenario section: frozen, and typos are errors."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True, strict=True,
+                              allow_inf_nan=False)
 
 
 class Trial(Model):
@@ -126,9 +127,12 @@ class Outcome(Model):
     covariate_effects: bool = True
     """Shift individual remission odds by covariates while each arm's marginal rate stays put."""
     log_odds_per_doubling_pla2r_titre: float = -0.25
+    """Change in the log-odds of response per doubling of the anti-PLA2R titre (RU/mL)."""
     log_odds_per_g_day_proteinuria: float = -0.10
+    """Change in the log-odds of response per g/24h of screening proteinuria."""
     weibull_shape_time_to_remission: Positive = 1.5
     relapse: bool = True
+    """Patients in remission may relapse (hazards below); false = remission lasts."""
     relapse_hazard_per_month: NonNegative = 0.005
     """Relapse hazard after remission, while on treatment cover."""
     relapse_hazard_multiplier_after_csa: Annotated[float, Field(ge=1.0)] = 1.5
@@ -286,8 +290,22 @@ class Simulation(Model):
 
     seed: Annotated[int, Field(ge=0, le=2**63 - 1)] = 20210414
     replicates: Annotated[int, Field(ge=1, le=100_000_000)] = 2000
+    """Simulated trials per design point (power, each sample-size candidate, each sweep point)."""
     block_size: Annotated[int, Field(ge=1, le=100_000)] = 250
     """Trials per seeded block (fixed, so results do not depend on the number of jobs)."""
+
+
+class SweepAxis(Model):
+    """One axis of the sensitivity grid: a dotted field path and the values it takes."""
+
+    path: str
+    values: tuple[Any, ...]
+
+    @model_validator(mode="after")
+    def _check(self) -> "SweepAxis":
+        if self.path.startswith(("simulation.", "sweep", "name", "description")):
+            raise ValueError(f"sweep.{self.path}: only design and model fields can be swept, not run settings")
+        return self
 
 
 class Scenario(Model):
@@ -304,8 +322,21 @@ class Scenario(Model):
     eligibility: Eligibility = Eligibility()
     definitions: Definitions = Definitions()
     simulation: Simulation = Simulation()
-    sweep: dict[str, tuple[Any, ...]] = Field(default_factory=dict)
-    """Sensitivity grid: dotted field path -> values. Every combination is one grid point."""
+    sweep: tuple[SweepAxis, ...] = ()
+    """Sensitivity grid, written as a table of dotted field path -> list of values; every
+    combination is one grid point. Held as a tuple of axes, in the file's order."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _sweep_from_table(cls, data: Any) -> Any:
+        if isinstance(data, dict) and isinstance(data.get("sweep"), dict):
+            axes = []
+            for k, v in data["sweep"].items():
+                if not isinstance(v, (list, tuple)):
+                    raise ValueError(f"sweep.{k}: got {v!r}; must be a list of values, e.g. [0.1, 0.2]")
+                axes.append({"path": k, "values": tuple(v)})
+            data = {**data, "sweep": tuple(axes)}
+        return data
 
     @model_validator(mode="after")
     def _check(self) -> "Scenario":
@@ -344,6 +375,11 @@ class Scenario(Model):
         if problems:
             raise ValueError("\n".join(problems))
         return self
+
+    @property
+    def sweep_grid(self) -> dict[str, tuple[Any, ...]]:
+        """The sensitivity grid as {dotted path: values} (a fresh dict each time)."""
+        return {axis.path: axis.values for axis in self.sweep}
 
     @property
     def arm_names(self) -> tuple[str, str]:
@@ -421,10 +457,10 @@ def _apply(data: dict, keys: list[str], value: Any, label: str) -> None:
 
 def scenario_from_dict(data: dict, overrides: list[str] | tuple[str, ...] = ()) -> Scenario:
     """Validate a plain dict (as read from TOML) plus ``path=value`` overrides."""
-    data = copy.deepcopy(data)
+    data = _tuples(copy.deepcopy(data))
     for text in overrides:
         keys, value = parse_override(text)
-        _apply(data, keys, value, f"--set {'.'.join(keys)}")
+        _apply(data, keys, _tuples(value), f"--set {'.'.join(keys)}")
     try:
         scenario = Scenario.model_validate(data)
     except ValidationError as err:
@@ -443,10 +479,20 @@ def _check_model(scenario: Scenario, prefix: str = "") -> None:
         raise ScenarioError([prefix + p for p in problems])
 
 
+def _tuples(value: Any) -> Any:
+    """TOML arrays arrive as lists; the frozen models hold tuples (strict validation)."""
+    if isinstance(value, list):
+        return tuple(_tuples(v) for v in value)
+    if isinstance(value, dict):
+        return {k: _tuples(v) for k, v in value.items()}
+    return value
+
+
 def _check_sweep(scenario: Scenario, data: dict) -> None:
     problems = []
     base = {k: v for k, v in data.items() if k != "sweep"}
-    for path, values in scenario.sweep.items():
+    for axis in scenario.sweep:
+        path, values = axis.path, axis.values
         if not values:
             problems.append(f"sweep.{path}: got []; give at least one value")
         for value in values:
@@ -517,7 +563,7 @@ def with_overrides(scenario: Scenario, overrides: dict[str, Any]) -> Scenario:
     data = scenario.model_dump(mode="python")
     data.pop("sweep", None)
     for path, value in overrides.items():
-        _apply(data, path.split("."), value, path)
+        _apply(data, path.split("."), _tuples(value), path)
     try:
         scenario = Scenario.model_validate(data)
     except ValidationError as err:

@@ -125,13 +125,25 @@ def simulate_block(scenario: sc.Scenario, seed: int, block: int, n_trials: int |
     The block's fates are always drawn for the full block size, so a trial's fate does not
     depend on how many trials of its block are run.
     """
+    return simulate_block_designs(scenario, [scenario.trial.n_per_arm], seed, block, n_trials, engine)[0]
+
+
+def simulate_block_designs(scenario: sc.Scenario, n_per_arm: list[int], seed: int, block: int,
+                           n_trials: int | None = None, engine: str = "des") -> list[BlockOutcomes]:
+    """The same block of trials run at several sizes ``n_per_arm`` (common random numbers).
+
+    Only the target differs between the designs; the fates (referrals, patients, outcomes and
+    allocation sequences) are drawn once, for the largest.
+    """
+    if engine not in ENGINES:
+        raise ValueError(f"engine: got {engine!r}; allowed: {', '.join(ENGINES)}")
     size = scenario.simulation.block_size
     n_trials = size if n_trials is None else n_trials
-    fates = draw_fates(scenario, block_sequence(seed, block), size)
+    designs = [scenario if n == scenario.trial.n_per_arm else sc.with_overrides(scenario, {"trial.n_per_arm": int(n)})
+               for n in n_per_arm]
+    fates = draw_fates(scenario, block_sequence(seed, block), size, max(d.trial.n_target for d in designs))
     if engine == "des":
-        return outcomes_from_des(scenario, fates, n_trials)
-    if engine == "batch":
-        from simulate.engines.batch import outcomes_from_batch
+        return [outcomes_from_des(d, fates, n_trials) for d in designs]
+    from simulate.engines.batch import outcomes_from_batch
 
-        return outcomes_from_batch(scenario, fates, n_trials)
-    raise ValueError(f"engine: got {engine!r}; allowed: {', '.join(ENGINES)}")
+    return [outcomes_from_batch(d, fates, n_trials) for d in designs]

@@ -1,0 +1,91 @@
+"""Shared fixtures: the shipped scenario, and a way to call the ``trialsim`` command.
+
+``run_cli(args)`` calls :func:`simulate.cli.main` in-process (fast) and returns
+``(exit_code, stdout, stderr)``; ``run_console_script(args)`` runs the installed ``trialsim``
+console script in a subprocess, for the few tests that must prove the installed command works.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+from typing import Callable
+
+import pytest
+
+from simulate.scenario import Scenario, load_scenario
+
+ROOT = Path(__file__).resolve().parents[1]
+SCENARIOS_DIR = ROOT / "scenarios"
+DEFAULT_SCENARIO = SCENARIOS_DIR / "nct04743739.toml"
+SHIPPED_SCENARIOS = sorted(SCENARIOS_DIR.glob("*.toml"))
+
+CliResult = tuple[int, str, str]
+
+
+def edit_scenario_text(text: str, key: str, value: str | None = None, new_key: str | None = None) -> str:
+    """Change the first ``key = ...`` line of a scenario file's text: its value (the comment is
+    kept) and/or its key. Fails loudly if the key is not there, so edits never silently miss."""
+    pattern = re.compile(rf"^(?P<key>{re.escape(key)})(?P<eq>\s*=\s*)(?P<value>[^#\n]*?)(?P<rest>\s*(#.*)?)$",
+                         re.MULTILINE)
+    m = pattern.search(text)
+    assert m, f"no line '{key} = ...' in the scenario text"
+    line = (new_key or m["key"]) + m["eq"] + (m["value"] if value is None else value) + m["rest"]
+    return text[: m.start()] + line + text[m.end():]
+
+
+@pytest.fixture(scope="session")
+def scenario_path() -> Path:
+    """Path of the default (shipped) scenario file."""
+    return DEFAULT_SCENARIO
+
+
+@pytest.fixture(scope="session")
+def scenario() -> Scenario:
+    """The default scenario, loaded and validated (frozen, so safe to share)."""
+    return load_scenario(DEFAULT_SCENARIO)
+
+
+@pytest.fixture
+def scenario_data() -> dict:
+    """The default scenario file as a plain dict (a fresh copy per test: mutate freely)."""
+    return tomllib.loads(DEFAULT_SCENARIO.read_text(encoding="utf-8"))
+
+
+@pytest.fixture
+def run_cli(capsys: pytest.CaptureFixture[str]) -> Callable[[list[str]], CliResult]:
+    """Call ``trialsim ARGS`` in-process; returns (exit code, stdout, stderr)."""
+    from simulate.cli import main
+
+    def _run(args: list[str]) -> CliResult:
+        capsys.readouterr()  # drop anything printed before the call
+        code = main([str(a) for a in args])
+        out, err = capsys.readouterr()
+        return code, out, err
+
+    return _run
+
+
+def trialsim_executable() -> Path:
+    """The console script installed beside the running interpreter (the project's .venv)."""
+    return Path(sys.executable).parent / "trialsim"
+
+
+@pytest.fixture
+def run_console_script() -> Callable[[list[str]], CliResult]:
+    """Run the installed ``trialsim`` console script in a subprocess."""
+    exe = trialsim_executable()
+    if not exe.exists():
+        pytest.fail(f"console script not installed at {exe}; run `make install`")
+
+    def _run(args: list[str]) -> CliResult:
+        proc = subprocess.run(
+            [str(exe), *[str(a) for a in args]],
+            capture_output=True, text=True, timeout=120, cwd=ROOT,
+        )
+        return proc.returncode, proc.stdout, proc.stderr
+
+    return _run

@@ -1,0 +1,244 @@
+"""The ``trialsim`` command: validate, cohort, run; user mistakes exit 2 with one ``error:`` line
+per problem and write nothing."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from simulate.eligibility import RULE_NAMES
+
+from conftest import DEFAULT_SCENARIO, edit_scenario_text
+
+
+def error_lines(stderr: str) -> list[str]:
+    return [line for line in stderr.splitlines() if line.strip()]
+
+
+@pytest.fixture
+def bad_scenario(tmp_path: Path) -> Path:
+    """The shipped scenario with three problems: a typo, a probability > 1, a negative rate."""
+    text = DEFAULT_SCENARIO.read_text(encoding="utf-8")
+    text = edit_scenario_text(text, "n_per_arm", new_key="n_per_arms")
+    text = edit_scenario_text(text, "remission_at_endpoint", "1.85")  # the first arm, [arms.rtx]
+    text = edit_scenario_text(text, "rate_per_site_month", "-3.0")
+    path = tmp_path / "bad.toml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+# --------------------------------------------------------------------------- validate
+
+
+def test_validate_ok(run_cli, scenario_path: Path) -> None:
+    code, out, err = run_cli(["validate", scenario_path])
+    assert (code, out.strip(), err) == (0, "OK", "")
+
+
+def test_validate_with_good_override(run_cli, scenario_path: Path) -> None:
+    code, out, _ = run_cli(["validate", scenario_path, "--set", "trial.n_per_arm=70",
+                            "--set", "analysis.test=chi2"])
+    assert (code, out.strip()) == (0, "OK")
+
+
+def test_validate_bad_file(run_cli, bad_scenario: Path) -> None:
+    code, out, err = run_cli(["validate", bad_scenario])
+    assert code == 2
+    assert out == ""
+    lines = error_lines(err)
+    assert len(lines) == 3, lines
+    assert all(line.startswith("error: ") for line in lines)
+    assert any("trial.n_per_arms" in line and "did you mean 'n_per_arm'" in line for line in lines)
+    assert any("arms.rtx.remission_at_endpoint" in line and "1.85" in line for line in lines)
+    assert any("recruitment.rate_per_site_month" in line and "-3.0" in line for line in lines)
+    assert "Traceback" not in err
+
+
+@pytest.mark.parametrize("args, named", [
+    (["--set", "trial.n_per_arm"], "trial.n_per_arm"),
+    (["--set", "=3"], "=3"),
+    (["--set", "trial.n_per_arm="], "trial.n_per_arm="),
+    (["--set", "foo.bar=1"], "foo"),
+    (["--set", "dropout.probability_by_endpoint=1.5"], "1.5"),
+])
+def test_validate_bad_override(run_cli, scenario_path: Path, args: list[str], named: str) -> None:
+    code, out, err = run_cli(["validate", scenario_path, *args])
+    assert code == 2 and out == ""
+    lines = error_lines(err)
+    assert lines and all(line.startswith("error: ") for line in lines)
+    assert any(named in line for line in lines), lines
+
+
+def test_validate_missing_file(run_cli, tmp_path: Path) -> None:
+    missing = tmp_path / "missing.toml"
+    code, out, err = run_cli(["validate", missing])
+    assert code == 2 and out == ""
+    assert error_lines(err) == [f"error: {missing}: scenario file not found"]
+
+
+def test_validate_malformed_toml(run_cli, tmp_path: Path) -> None:
+    path = tmp_path / "broken.toml"
+    path.write_text("name = \n", encoding="utf-8")
+    code, _, err = run_cli(["validate", path])
+    assert code == 2
+    lines = error_lines(err)
+    assert len(lines) == 1 and "malformed TOML" in lines[0] and str(path) in lines[0]
+
+
+def test_version_and_help(run_cli) -> None:
+    code, out, _ = run_cli(["--version"])
+    assert code == 0 and "trialsim" in out
+    code, out, _ = run_cli(["--help"])
+    assert code == 0 and all(cmd in out for cmd in ("validate", "cohort", "run"))
+
+
+# --------------------------------------------------------------------------- cohort
+
+
+def test_cohort_json(run_cli, scenario_path: Path) -> None:
+    code, out, err = run_cli(["cohort", scenario_path, "--n", "2000", "--json"])
+    assert code == 0, err
+    summary = json.loads(out)  # exactly one JSON object, nothing else on stdout
+    assert isinstance(summary, dict)
+    assert summary["screened"] == 2000
+    assert [row["criterion"] for row in summary["funnel"]] == list(RULE_NAMES)
+    total = sum(r["excluded"] + r["deferred"] for r in summary["funnel"]) + summary["eligible"]
+    assert total == 2000
+
+
+def test_cohort_table(run_cli, scenario_path: Path) -> None:
+    code, out, _ = run_cli(["cohort", scenario_path, "--n", "500"])
+    assert code == 0
+    assert "Screening 500 referred patients" in out
+    assert all(name in out for name in RULE_NAMES)
+    assert "eligible now" in out
+
+
+def test_cohort_seed_option_changes_the_cohort(run_cli, scenario_path: Path) -> None:
+    outs = [json.loads(run_cli(["cohort", scenario_path, "--n", "2000", "--json", "--seed", s])[1])
+            for s in ("1", "2", "1")]
+    assert outs[0] == outs[2]
+    assert outs[0] != outs[1]
+
+
+def test_cohort_csv(run_cli, scenario_path: Path, tmp_path: Path) -> None:
+    out_csv = tmp_path / "sub" / "cohort.csv"
+    code, _, err = run_cli(["cohort", scenario_path, "--n", "300", "--out", out_csv])
+    assert code == 0, err
+    frame = pd.read_csv(out_csv)
+    assert len(frame) == 300
+    expected = {f"passes_{n}" for n in RULE_NAMES} | {"first_failure", "qualifies_in_months", "status",
+                                                        "age_years", "egfr_ml_min", "proteinuria_mean_g_day"}
+    assert expected <= set(frame.columns), expected - set(frame.columns)
+    assert set(frame["status"]) <= {"eligible", "deferred", "excluded"}
+    assert (frame.loc[frame["status"] == "eligible", [f"passes_{n}" for n in RULE_NAMES]]).all(axis=None)
+    # no temporary files left beside it
+    assert [p.name for p in out_csv.parent.iterdir()] == ["cohort.csv"]
+
+
+def test_cohort_csv_agrees_with_json(run_cli, scenario_path: Path, tmp_path: Path) -> None:
+    out_csv = tmp_path / "c.csv"
+    code, out, _ = run_cli(["cohort", scenario_path, "--n", "2000", "--json", "--out", out_csv])
+    assert code == 0
+    summary = json.loads(out)
+    frame = pd.read_csv(out_csv)
+    assert int((frame["status"] == "eligible").sum()) == summary["eligible"]
+
+
+def test_cohort_same_seed_same_csv(run_cli, scenario_path: Path, tmp_path: Path) -> None:
+    a, b, c = tmp_path / "a.csv", tmp_path / "b.csv", tmp_path / "c.csv"
+    for path, seed in [(a, "7"), (b, "7"), (c, "8")]:
+        assert run_cli(["cohort", scenario_path, "--n", "1000", "--seed", seed, "--out", path])[0] == 0
+    assert a.read_bytes() == b.read_bytes()
+    assert a.read_bytes() != c.read_bytes()
+
+
+@pytest.mark.parametrize("args", [
+    ["--set", "trial.n_per_arm"],
+    ["--set", "cohort.male_fraction=2"],
+    ["--set", "cohort.no_such_field=1"],
+    ["--n", "0"],
+    ["--n", "-5"],
+    ["--n", "many"],
+], ids=["set-no-equals", "set-out-of-range", "set-unknown", "n-zero", "n-negative", "n-not-a-number"])
+def test_cohort_bad_input_writes_nothing(run_cli, scenario_path: Path, tmp_path: Path, args: list[str]) -> None:
+    out_csv = tmp_path / "cohort.csv"
+    code, out, err = run_cli(["cohort", scenario_path, "--out", out_csv, *args])
+    assert code == 2
+    assert not out_csv.exists()
+    assert list(tmp_path.iterdir()) == []
+    assert err.strip() and "Traceback" not in err
+
+
+def test_cohort_out_must_be_csv(run_cli, scenario_path: Path, tmp_path: Path) -> None:
+    out_txt = tmp_path / "foo.txt"
+    code, out, err = run_cli(["cohort", scenario_path, "--n", "10", "--out", out_txt])
+    assert code == 2
+    assert not out_txt.exists() and list(tmp_path.iterdir()) == []
+    assert error_lines(err) == [f"error: --out: got '{out_txt}'; must be a .csv file name"]
+
+
+def test_cohort_bad_scenario_exits_2(run_cli, bad_scenario: Path, tmp_path: Path) -> None:
+    out_csv = tmp_path / "x.csv"
+    code, _, err = run_cli(["cohort", bad_scenario, "--n", "10", "--out", out_csv])
+    assert code == 2 and not out_csv.exists()
+    assert len(error_lines(err)) == 3
+
+
+# --------------------------------------------------------------------------- run
+
+
+def test_run_writes_results(run_cli, scenario_path: Path, tmp_path: Path) -> None:
+    out_dir = tmp_path / "results"
+    code, out, err = run_cli(["run", scenario_path, "--out", out_dir, "--n", "2000"])
+    assert code == 0, err
+    assert (out_dir / "funnel.csv").is_file() and (out_dir / "run.json").is_file()
+    funnel = pd.read_csv(out_dir / "funnel.csv")
+    assert list(funnel["criterion"]) == list(RULE_NAMES)
+    assert {"excluded", "deferred", "remaining", "failing"} <= set(funnel.columns)
+    meta = json.loads((out_dir / "run.json").read_text(encoding="utf-8"))
+    assert meta["scenario"]["name"] == "nct04743739"
+    assert meta["seed"] == 20210414 and meta["n_referred"] == 2000
+    assert {"trialsim_version", "numpy_version"} <= set(meta)
+    assert str(out_dir) in out
+
+
+def test_run_is_reproducible(run_cli, scenario_path: Path, tmp_path: Path) -> None:
+    for d in ("a", "b"):
+        assert run_cli(["run", scenario_path, "--out", tmp_path / d, "--n", "1000", "--seed", "5"])[0] == 0
+    assert (tmp_path / "a" / "funnel.csv").read_bytes() == (tmp_path / "b" / "funnel.csv").read_bytes()
+    assert (tmp_path / "a" / "run.json").read_bytes() == (tmp_path / "b" / "run.json").read_bytes()
+
+
+def test_run_records_overrides(run_cli, scenario_path: Path, tmp_path: Path) -> None:
+    code, _, _ = run_cli(["run", scenario_path, "--out", tmp_path, "--n", "100",
+                          "--set", "trial.n_per_arm=70"])
+    assert code == 0
+    meta = json.loads((tmp_path / "run.json").read_text(encoding="utf-8"))
+    assert meta["scenario"]["trial"]["n_per_arm"] == 70
+
+
+def test_run_bad_override_writes_nothing(run_cli, scenario_path: Path, tmp_path: Path) -> None:
+    out_dir = tmp_path / "results"
+    code, _, err = run_cli(["run", scenario_path, "--out", out_dir, "--set", "analysis.alpha=1.5"])
+    assert code == 2 and not out_dir.exists()
+    assert any("analysis.alpha" in line and "1.5" in line for line in error_lines(err))
+
+
+# --------------------------------------------------------------------------- the installed console script
+
+
+def test_console_script_validate(run_console_script, scenario_path: Path) -> None:
+    code, out, err = run_console_script(["validate", scenario_path])
+    assert (code, out.strip()) == (0, "OK"), err
+
+
+def test_console_script_bad_file(run_console_script, bad_scenario: Path) -> None:
+    code, out, err = run_console_script(["validate", bad_scenario])
+    assert code == 2 and out == ""
+    lines = error_lines(err)
+    assert len(lines) == 3 and all(line.startswith("error: ") for line in lines), lines
+    assert "Traceback" not in err
