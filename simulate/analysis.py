@@ -166,7 +166,7 @@ class _FisherCache:
                 self._tables.move_to_end(key)
                 return self._tables[key]
         table = fisher_table(*key)
-        pass
+        table.setflags(write=False)
         with self._lock:
             if key not in self._tables:
                 self._tables[key] = table

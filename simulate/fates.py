@@ -21,7 +21,8 @@ Arms are indexed 0 = RTX alone (control), 1 = RTX + CsA.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import json
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -62,6 +63,11 @@ class Fates:
     """Potential outcomes under arm 0 and arm 1."""
     allocation: np.ndarray
     """(n_trials, n_strata, length) int8: the permuted-block arm sequence of each stratum."""
+    u_outcome: np.ndarray
+    """(3, n_referrals) uniforms: response, time to remission, complete vs partial."""
+    e_outcome: np.ndarray
+    """(2, n_referrals) unit exponentials: relapse, dropout."""
+    u_withdrawal: np.ndarray
 
     def rows(self, trial: int) -> slice:
         return slice(int(self.offsets[trial]), int(self.offsets[trial + 1]))
@@ -152,23 +158,40 @@ def draw_fates(scenario: sc.Scenario, block_seq: np.random.SeedSequence, n_trial
     screening = screen(patients, scenario.eligibility)
     days = rng("screening_days").uniform(rec.screening_days_min, rec.screening_days_max, total)
     lost = rng("deferral_loss").random(total) < rec.loss_during_deferral_probability
-    withdrawal = rng("dropout_reason").random(total) < scenario.dropout.withdrawal_share
 
-    models = calibrate(scenario)
-    score = covariate_score(scenario, patients.pla2r_titre_ru_ml, patients.proteinuria_mean_g_day)
-    u = rng("outcome_uniforms").random((3, total))
-    e = rng("outcome_exponentials").standard_exponential((2, total))
-    outcomes = tuple(
-        potential_outcomes(models[name], score, u[0], u[1], e[0], u[2], e[1]) for name in sc.ARMS
-    )
-    return Fates(
+    fates = Fates(
         n_trials=n_trials, seed_sequence=block_seq, site_activation_months=activation,
         site_rate_per_month=rates, offsets=offsets, site=s_idx.astype(np.int32), referral_month=month,
         patients=patients, screening_months=days / DAYS_PER_MONTH,
         first_failure=screening.first_failure, qualifies_in_months=screening.qualifies_in_months,
-        lost_if_deferred=lost, withdrawal=withdrawal, stratum=strata_of(scenario, patients),
-        outcomes=outcomes, allocation=_allocation(scenario, block_seq, n_trials, n_target),
+        lost_if_deferred=lost, withdrawal=np.zeros(total, dtype=bool), stratum=strata_of(scenario, patients),
+        outcomes=(), allocation=_allocation(scenario, block_seq, n_trials, n_target),
+        u_outcome=rng("outcome_uniforms").random((3, total)),
+        e_outcome=rng("outcome_exponentials").standard_exponential((2, total)),
+        u_withdrawal=rng("dropout_reason").random(total),
     )
+    return with_outcomes(fates, scenario)
+
+
+def population_key(scenario: sc.Scenario) -> str:
+    """Scenarios with equal keys share referrals, patients and allocation sequences: only their
+    outcome model (arms, outcome, dropout) and the target may differ."""
+    data = scenario.model_dump(mode="json")
+    trial = {k: v for k, v in data["trial"].items() if k != "n_per_arm"}
+    return json.dumps({"trial": trial, "block_size": scenario.simulation.block_size,
+                       **{k: data[k] for k in ("recruitment", "cohort", "eligibility", "randomisation")}},
+                      sort_keys=True)
+
+
+def with_outcomes(fates: Fates, scenario: sc.Scenario) -> Fates:
+    """The same trials' potential outcomes under ``scenario``'s outcome model (arms, outcome,
+    dropout), from the fates' own uniforms: a sweep over effects or dropout re-uses its patients."""
+    models = calibrate(scenario)
+    p = fates.patients
+    score = covariate_score(scenario, p.pla2r_titre_ru_ml, p.proteinuria_mean_g_day)
+    u, e = fates.u_outcome, fates.e_outcome
+    outcomes = tuple(potential_outcomes(models[name], score, u[0], u[1], e[0], u[2], e[1]) for name in sc.ARMS)
+    return replace(fates, outcomes=outcomes, withdrawal=fates.u_withdrawal < scenario.dropout.withdrawal_share)
 
 
 def lab_uniforms(fates: Fates, n_visits: int) -> np.ndarray:

@@ -135,19 +135,32 @@ def covariate_score(scenario: sc.Scenario, titre: np.ndarray, proteinuria: np.nd
             + o.log_odds_per_g_day_proteinuria * proteinuria)
 
 
-def _reference_scores(scenario: sc.Scenario) -> np.ndarray:
-    """Covariate scores of the eligible part of a fixed reference cohort."""
+_REFERENCE: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+
+
+def _reference_covariates(scenario: sc.Scenario) -> tuple[np.ndarray, np.ndarray]:
+    """(titre, proteinuria) of the eligible part of a fixed reference cohort (cached)."""
     from simulate.cohort import draw_cohort
     from simulate.eligibility import screen
 
-    patients = draw_cohort(scenario.cohort, CALIBRATION_REFERRALS, CALIBRATION_SEED)
-    eligible = np.isfinite(screen(patients, scenario.eligibility).qualifies_in_months)
-    if eligible.sum() < 100:
-        raise ScenarioError(
-            "eligibility: fewer than 0.05% of the scenario's referred cohort pass the screen; "
-            "the cohort and the eligibility thresholds contradict each other"
-        )
-    return covariate_score(scenario, patients.pla2r_titre_ru_ml[eligible], patients.proteinuria_mean_g_day[eligible])
+    key = json.dumps({k: scenario.model_dump(mode="json")[k] for k in ("cohort", "eligibility")}, sort_keys=True)
+    if key not in _REFERENCE:
+        patients = draw_cohort(scenario.cohort, CALIBRATION_REFERRALS, CALIBRATION_SEED)
+        eligible = np.isfinite(screen(patients, scenario.eligibility).qualifies_in_months)
+        if eligible.sum() < 100:
+            raise ScenarioError(
+                "eligibility: fewer than 0.05% of the scenario's referred cohort pass the screen; "
+                "the cohort and the eligibility thresholds contradict each other"
+            )
+        if len(_REFERENCE) > 16:
+            _REFERENCE.clear()
+        _REFERENCE[key] = (patients.pla2r_titre_ru_ml[eligible], patients.proteinuria_mean_g_day[eligible])
+    return _REFERENCE[key]
+
+
+def _reference_scores(scenario: sc.Scenario) -> np.ndarray:
+    """Covariate scores of the eligible part of a fixed reference cohort."""
+    return covariate_score(scenario, *_reference_covariates(scenario))
 
 
 def _calibrate_intercept(scores: np.ndarray, target: float) -> float:

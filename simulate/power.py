@@ -38,20 +38,20 @@ def default_jobs() -> int:
 def simulate_replicates(scenario: sc.Scenario, replicates: int, seed: int, jobs: int | None = None,
                         engine: str = "des", progress: bool = False) -> BlockOutcomes:
     """The first ``replicates`` trials of the seed tree, run in blocks on ``jobs`` workers."""
-    return simulate_designs(scenario, [scenario.trial.n_per_arm], replicates, seed, jobs, engine, progress)[0]
+    return simulate_designs([scenario], replicates, seed, jobs, engine, progress)[0]
 
 
-def simulate_designs(scenario: sc.Scenario, n_per_arm: list[int], replicates: int, seed: int,
-                     jobs: int | None = None, engine: str = "des", progress: bool = False) -> list[BlockOutcomes]:
-    """The same replicate trials at several n per arm (common random numbers), in parallel blocks."""
+def simulate_designs(designs: list[sc.Scenario], replicates: int, seed: int, jobs: int | None = None,
+                     engine: str = "des", progress: bool = False) -> list[BlockOutcomes]:
+    """The same replicate trials under several designs (common random numbers), in parallel blocks."""
     from joblib import Parallel, delayed
 
-    size = scenario.simulation.block_size
+    size = designs[0].simulation.block_size
     n_blocks = -(-replicates // size)
     plan = [(b, min(size, replicates - b * size)) for b in range(n_blocks)]
     jobs = default_jobs() if jobs is None else jobs
-    tasks = [delayed(simulate_block_designs)(scenario, list(n_per_arm), seed, b, n, engine) for b, n in plan]
-    bar = _progress(n_blocks, replicates * len(n_per_arm), progress)
+    tasks = [delayed(simulate_block_designs)(list(designs), seed, b, n, engine) for b, n in plan]
+    bar = _progress(n_blocks, replicates * len(designs), progress)
     parts = []
     if jobs == 1 or n_blocks == 1:
         for fn, args, kwargs in tasks:
@@ -62,7 +62,7 @@ def simulate_designs(scenario: sc.Scenario, n_per_arm: list[int], replicates: in
             parts.append(part)
             bar.update(1)
     bar.close()
-    return [BlockOutcomes.concatenate([p[k] for p in parts]) for k in range(len(n_per_arm))]
+    return [BlockOutcomes.concatenate([p[k] for p in parts]) for k in range(len(designs))]
 
 
 def _progress(n_blocks: int, replicates: int, enabled: bool):
@@ -268,10 +268,10 @@ def power_curve(scenario: sc.Scenario, ns: list[int], replicates: int, seed: int
     if not ns:
         return {}
     t0 = time.perf_counter()
-    outcomes = simulate_designs(scenario, ns, replicates, seed, jobs, engine, progress)
+    designs = [sc.with_overrides(scenario, {"trial.n_per_arm": n}) for n in ns]
+    outcomes = simulate_designs(designs, replicates, seed, jobs, engine, progress)
     elapsed = (time.perf_counter() - t0) / len(ns)
-    return {n: summarise(sc.with_overrides(scenario, {"trial.n_per_arm": n}), o, seed, engine, elapsed)
-            for n, o in zip(ns, outcomes)}
+    return {n: summarise(d, o, seed, engine, elapsed) for n, d, o in zip(ns, designs, outcomes)}
 
 
 def find_sample_size(scenario: sc.Scenario, target: float = 0.8, replicates: int | None = None,
@@ -359,13 +359,16 @@ def sweep(scenario: sc.Scenario, replicates: int | None = None, seed: int | None
     """Power at every grid point, one tidy row each (grid values, power, MC SE, and more)."""
     replicates = scenario.simulation.replicates if replicates is None else replicates
     seed = scenario.simulation.seed if seed is None else seed
+    points = sweep_points(scenario)
+    designs = [sc.with_overrides(scenario, point) for point in points]
+    t0 = time.perf_counter()
+    outcomes = simulate_designs(designs, replicates, seed, jobs, engine, progress)
+    elapsed = (time.perf_counter() - t0) / len(points)
     rows = []
-    for point in sweep_points(scenario):
-        s = sc.with_overrides(scenario, point)
-        r = estimate_power(s, replicates, seed, jobs, engine, progress)
+    for point, d, o in zip(points, designs, outcomes):
+        r = summarise(d, o, seed, engine, elapsed)
         rows.append({**point, "power": r.power, "mc_se": r.mc_se, "ci_low": r.ci_low, "ci_high": r.ci_high,
                      "replicates": r.replicates, "n_per_arm": r.n_per_arm,
                      "mean_randomised": r.mean_randomised, "p_recruitment_on_time": r.p_recruitment_on_time,
                      "mean_duration_months": r.mean_duration_months, "mean_dropouts": r.mean_dropouts})
-        log.info("sweep point %s: power %.3f", point, r.power)
     return pd.DataFrame(rows)

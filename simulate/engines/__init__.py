@@ -11,7 +11,7 @@ from dataclasses import dataclass, fields
 import numpy as np
 
 from simulate import scenario as sc
-from simulate.fates import draw_fates, n_strata
+from simulate.fates import draw_fates, n_strata, population_key, with_outcomes
 from simulate.seeding import block_sequence
 
 ENGINES = ("des", "batch")
@@ -125,25 +125,35 @@ def simulate_block(scenario: sc.Scenario, seed: int, block: int, n_trials: int |
     The block's fates are always drawn for the full block size, so a trial's fate does not
     depend on how many trials of its block are run.
     """
-    return simulate_block_designs(scenario, [scenario.trial.n_per_arm], seed, block, n_trials, engine)[0]
+    return simulate_block_designs([scenario], seed, block, n_trials, engine)[0]
 
 
-def simulate_block_designs(scenario: sc.Scenario, n_per_arm: list[int], seed: int, block: int,
-                           n_trials: int | None = None, engine: str = "des") -> list[BlockOutcomes]:
-    """The same block of trials run at several sizes ``n_per_arm`` (common random numbers).
+def simulate_block_designs(designs: list[sc.Scenario], seed: int, block: int, n_trials: int | None = None,
+                           engine: str = "des") -> list[BlockOutcomes]:
+    """The same block of trials under several designs (common random numbers).
 
-    Only the target differs between the designs; the fates (referrals, patients, outcomes and
-    allocation sequences) are drawn once, for the largest.
+    Designs that share their population (recruitment, cohort, eligibility, randomisation and
+    trial calendar; see :func:`simulate.fates.population_key`) share one draw of fates, made for
+    the largest target; each design then only recomputes its potential outcomes. Every design's
+    trials are exactly those it would get on its own.
     """
     if engine not in ENGINES:
         raise ValueError(f"engine: got {engine!r}; allowed: {', '.join(ENGINES)}")
-    size = scenario.simulation.block_size
-    n_trials = size if n_trials is None else n_trials
-    designs = [scenario if n == scenario.trial.n_per_arm else sc.with_overrides(scenario, {"trial.n_per_arm": int(n)})
-               for n in n_per_arm]
-    fates = draw_fates(scenario, block_sequence(seed, block), size, max(d.trial.n_target for d in designs))
-    if engine == "des":
-        return [outcomes_from_des(d, fates, n_trials) for d in designs]
-    from simulate.engines.batch import outcomes_from_batch
-
-    return [outcomes_from_batch(d, fates, n_trials) for d in designs]
+    if engine == "batch":
+        from simulate.engines.batch import outcomes_from_batch as run
+    else:
+        run = outcomes_from_des
+    groups: dict[str, list[int]] = {}
+    for i, d in enumerate(designs):
+        groups.setdefault(population_key(d), []).append(i)
+    results: list[BlockOutcomes | None] = [None] * len(designs)
+    for members in groups.values():
+        first = designs[members[0]]
+        size = first.simulation.block_size
+        n = size if n_trials is None else n_trials
+        fates = draw_fates(first, block_sequence(seed, block), size,
+                           max(designs[i].trial.n_target for i in members))
+        for i in members:
+            f = fates if i == members[0] else with_outcomes(fates, designs[i])
+            results[i] = run(designs[i], f, n)
+    return results  # type: ignore[return-value]
