@@ -285,6 +285,15 @@ class Definitions(Model):
     partial_max_proteinuria_g_day: Positive = 3.5
 
 
+class Observed(Model):
+    """What the real trial achieved, for comparison in plots and the report (optional)."""
+
+    n_randomised: Annotated[int, Field(ge=0)]
+    months: Positive
+    """Months over which those patients were enrolled."""
+    source: str = ""
+
+
 class Simulation(Model):
     """How, not what: run settings that never change a trial's meaning."""
 
@@ -321,6 +330,7 @@ class Scenario(Model):
     cohort: Cohort = Cohort()
     eligibility: Eligibility = Eligibility()
     definitions: Definitions = Definitions()
+    observed: Observed | None = None
     simulation: Simulation = Simulation()
     sweep: tuple[SweepAxis, ...] = ()
     """Sensitivity grid, written as a table of dotted field path -> list of values; every
