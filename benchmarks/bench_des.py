@@ -4,7 +4,9 @@ Times what a power run does per replicate with the DES: draw the trial's fates
 (``draw_fates(scenario, block_sequence(seed, 0), 1)``) and run it with ``detail=False``, over
 ~200 seeds after a warm-up (the outcome model's calibration is cached per scenario, so it is paid
 once, in the warm-up). The story mode (``detail=True``: event log, visits, lab values) is timed
-separately and reported for information; the goal applies to the fast path.
+separately and reported for information; the goal applies to the fast path. Also reported:
+the mean cost per trial when a whole block's fates are drawn at once (``per_trial_in_block_ms``,
+as ``simulate.engines.simulate_block`` does).
 
 Run as a script (``python benchmarks/bench_des.py``) to print the result as JSON.
 """
@@ -38,14 +40,17 @@ FIRST_SEED = 1000
 """Timed seeds are FIRST_SEED, FIRST_SEED + 1, ...; warm-up seeds are 0 .. N_WARMUP - 1."""
 
 
-def _time_one(scenario, seed: int, detail: bool) -> tuple[float, float]:
-    """(fates ms, DES ms) for trial 0 of block 0 of ``seed``."""
+def _time_one(scenario, seed: int, detail: bool) -> tuple[float, float, float]:
+    """(fates ms, DES ms, CPU ms of both) for trial 0 of block 0 of ``seed`` (wall clock, and
+    process CPU time, which other jobs on a busy machine disturb less)."""
+    c0 = time.process_time()
     t0 = time.perf_counter()
     fates = draw_fates(scenario, block_sequence(seed, 0), 1)
     t1 = time.perf_counter()
     simulate_trial(scenario, fates, 0, detail=detail)
     t2 = time.perf_counter()
-    return (t1 - t0) * 1e3, (t2 - t1) * 1e3
+    c1 = time.process_time()
+    return (t1 - t0) * 1e3, (t2 - t1) * 1e3, (c1 - c0) * 1e3
 
 
 def _summary(ms: list[float]) -> dict:
@@ -62,17 +67,26 @@ def bench_one_trial(n_seeds: int = N_SEEDS, n_seeds_detail: int = N_SEEDS_DETAIL
         _time_one(scenario, seed, detail=False)
         _time_one(scenario, seed, detail=True)
 
-    fates_ms, des_ms = [], []
+    fates_ms, des_ms, cpu_ms = [], [], []
     for seed in range(FIRST_SEED, FIRST_SEED + n_seeds):
-        f, d = _time_one(scenario, seed, detail=False)
+        f, d, c = _time_one(scenario, seed, detail=False)
         fates_ms.append(f)
         des_ms.append(d)
+        cpu_ms.append(c)
     total = [f + d for f, d in zip(fates_ms, des_ms)]
 
     detail_total = []
     for seed in range(FIRST_SEED, FIRST_SEED + n_seeds_detail):
-        f, d = _time_one(scenario, seed, detail=True)
+        f, d, _ = _time_one(scenario, seed, detail=True)
         detail_total.append(f + d)
+
+    # as a power run does it: one block's fates drawn at once, then each trial through the DES
+    n_block = scenario.simulation.block_size
+    t0 = time.perf_counter()
+    fates = draw_fates(scenario, block_sequence(FIRST_SEED, 0), n_block)
+    for i in range(n_block):
+        simulate_trial(scenario, fates, i, detail=False)
+    per_trial_in_block = (time.perf_counter() - t0) * 1e3 / n_block
 
     s = _summary(total)
     return {
@@ -85,6 +99,9 @@ def bench_one_trial(n_seeds: int = N_SEEDS, n_seeds_detail: int = N_SEEDS_DETAIL
         "n_seeds": n_seeds,
         "fates_median_ms": round(statistics.median(fates_ms), 3),
         "des_median_ms": round(statistics.median(des_ms), 3),
+        "cpu_median_ms": round(statistics.median(cpu_ms), 3),
+        "per_trial_in_block_ms": round(per_trial_in_block, 3),
+        "block_size": n_block,
         "detail": {**_summary(detail_total), "goal": "none (story mode, reported for information)"},
     }
 

@@ -76,43 +76,70 @@ def _binomial_row(n: int):
     return mant, np.array(exps, dtype=np.int32)
 
 
+def _comb(n, j):
+    """C(n, j) as (mantissa, exponent) arrays, broadcasting n and j; 0 unless 0 <= j <= n."""
+    values, inv = np.unique(n, return_inverse=True)
+    inv = inv.reshape(np.shape(n))
+    mant = np.zeros((len(values), int(values.max()) + 1))
+    exp = np.zeros(mant.shape, dtype=np.int32)
+    for row, v in enumerate(values.tolist()):
+        mant[row, : v + 1], exp[row, : v + 1] = _binomial_row(v)
+    ok = (j >= 0) & (j <= n)
+    j = np.where(ok, j, 0)
+    return np.where(ok, mant[inv, j], 0.0), exp[inv, j]
+
+
+def _hypergeom_pmf(y, k, n_c, n_t):
+    """P(X_t = y | k responders) = C(n_t, y) C(n_c, k - y) / C(n_c + n_t, k), broadcast."""
+    (m1, e1), (m2, e2), (m3, e3) = _comb(n_t, y), _comb(n_c, k - y), _comb(n_c + n_t, k)
+    return np.ldexp(m1 * m2 / m3, e1 + e2 - e3)
+
+
 def fisher_table(n_c: int, n_t: int, alternative: str = "two-sided") -> np.ndarray:
     """Fisher p-values of every table with arm sizes (n_c, n_t): ``p[x_c, x_t]``, uncached.
 
-    Conditional on the responder total k, x_t is hypergeometric with pmf
-    C(n_t, x_t) C(n_c, k - x_t) / C(n_c + n_t, k).  One-sided ("greater"): P(X_t >= x_t).
-    Two-sided, exactly scipy's rule: p = 1 if pmf(x_t) ties with the pmf at the mode
-    floor((k + 1)(n_t + 1) / (N + 2)); otherwise the whole tail on the observed side of the
-    mode, plus the tables on the other side whose pmf is <= pmf(x_t) * (1 + 1e-14) (strictly
-    below when the observed table is left of the mode, as scipy's binary search does).
+    Conditional on the responder total k, x_t is hypergeometric.  One-sided ("greater"):
+    P(X_t >= x_t).  Two-sided, exactly scipy's rule: p = 1 if pmf(x_t) ties with the pmf at
+    the mode floor((k + 1)(n_t + 1) / (N + 2)); otherwise the whole tail on the observed side
+    of the mode, plus the tables on the other side whose pmf is <= pmf(x_t) * (1 + 1e-14)
+    (strictly below when the observed table is left of the mode, as in scipy).
     """
     _check_choice(alternative, ALTERNATIVES, "alternative")
     n_c, n_t = int(n_c), int(n_t)
-    N = n_c + n_t
-    mt, et = _binomial_row(n_t)
-    mc, ec = _binomial_row(n_c)
-    mN, eN = _binomial_row(N)
-    K = np.arange(N + 1)[:, None]
-    Y = np.arange(n_t + 1)[None, :]
-    J = np.clip(K - Y, 0, n_c)
-    valid = (Y <= K) & (K - Y <= n_c)
-    # pmf[k, y] = P(X_t = y | k responders), padded with a zero column at y = n_t + 1
-    pmf = np.zeros((N + 1, n_t + 2))
-    pmf[:, :-1] = np.where(valid, np.ldexp(mt[Y] * mc[J] / mN[K], et[Y] + ec[J] - eN[K]), 0.0)
-    upper = np.cumsum(pmf[:, ::-1], axis=1)[:, ::-1]  # upper[k, y] = P(X >= y)
-    lower = np.zeros_like(pmf)  # lower[k, y + 1] = P(X <= y)
-    lower[:, 1:] = np.cumsum(pmf[:, :-1], axis=1)
-
-    kk, yy = np.nonzero(valid)
-    if alternative == "greater":
-        p = upper[kk, yy]
-    else:
-        p = _fisher_two_sided(pmf, lower, upper, kk, yy, n_c, n_t)
-    p = np.minimum(p, 1.0)
-    p[(kk == 0) | (kk == N)] = 1.0  # zero margin: no evidence
+    K = np.arange(n_c + n_t + 1)[:, None]
+    Y = np.arange(n_t + 2)[None, :]  # a zero column at y = n_t + 1 pads the tails
+    kk, yy = np.nonzero((Y <= np.minimum(K, n_t)) & (K - Y <= n_c))
+    p = _fisher_from_pmf(_hypergeom_pmf(Y, K, n_c, n_t), kk, yy, kk, n_c, n_t, alternative)
     table = np.empty((n_c + 1, n_t + 1))
     table[kk - yy, yy] = p
     return table
+
+
+def _fisher_rows(x_c, n_c, x_t, n_t, alternative, cells=2**20):
+    """Fisher p-values trial by trial (one pmf row per trial), in chunks of ~``cells``."""
+    p = np.empty(x_c.shape)
+    step = max(1, cells // (int(n_t.max()) + 2))
+    for s in range(0, len(x_c), step):
+        xc, nc, xt, nt = (a[s : s + step, None] for a in (x_c, n_c, x_t, n_t))
+        pmf = _hypergeom_pmf(np.arange(int(nt.max()) + 2)[None, :], xc + xt, nc, nt)
+        k = (xc + xt)[:, 0]
+        p[s : s + step] = _fisher_from_pmf(pmf, np.arange(len(k)), xt[:, 0], k, nc[:, 0],
+                                           nt[:, 0], alternative)
+    return p
+
+
+def _fisher_from_pmf(pmf, rows, y, k, n_c, n_t, alternative):
+    """p-values of observed x_t = y, where pmf[rows] is the pmf given the margin k."""
+    upper = np.cumsum(pmf[:, ::-1], axis=1)[:, ::-1]  # upper[r, y] = P(X >= y)
+    lower = np.zeros_like(pmf)  # lower[r, y + 1] = P(X <= y)
+    lower[:, 1:] = np.cumsum(pmf[:, :-1], axis=1)
+    if alternative == "greater":
+        p = upper[rows, y]
+    else:
+        p = _fisher_two_sided(pmf, lower, upper, rows, y, *np.broadcast_arrays(k, n_c, n_t, y)[:3])
+    p = np.minimum(p, 1.0)
+    pass  # no evidence
+    return p
 
 
 def _bisect_last(ok, lo, hi):
@@ -127,26 +154,23 @@ def _bisect_last(ok, lo, hi):
     return lo
 
 
-def _fisher_two_sided(pmf, lower, upper, kk, yy, n_c, n_t):
-    N = n_c + n_t
-    mode = ((kk + 1) * (n_t + 1)) // (N + 2)
-    p_obs, p_mode = pmf[kk, yy], pmf[kk, mode]
+def _fisher_two_sided(pmf, lower, upper, rows, yy, k, n_c, n_t):
+    mode = ((k + 1) * (n_t + 1)) // (n_c + n_t + 2)
+    p_obs, p_mode = pmf[rows, yy], pmf[rows, mode]
     with np.errstate(invalid="ignore", divide="ignore"):
         tie = np.abs(p_obs - p_mode) / np.maximum(p_obs, p_mode) <= FISHER_RELATIVE_TOLERANCE
     thr = p_obs * (1.0 + FISHER_RELATIVE_TOLERANCE)
-    p = np.ones(kk.shape)
+    p = np.ones(yy.shape)
     # observed left of the mode: last y in [mode, min(k, n_t)] with pmf >= thr
-    left = ~tie & (yy < mode)
-    k, t = kk[left], thr[left]
-    lo, hi = mode[left] - 1, np.minimum(k, n_t)
-    lo = _bisect_last(lambda mid: pmf[k, mid] >= t, lo, hi)
-    p[left] = lower[k, yy[left] + 1] + upper[k, lo + 1]
+    sel = ~tie & (yy < mode)
+    r, t = rows[sel], thr[sel]
+    last = _bisect_last(lambda y: pmf[r, y] >= t, mode[sel] - 1, np.minimum(k, n_t)[sel])
+    p[sel] = lower[r, yy[sel] + 1] + upper[r, last + 1]
     # observed right of the mode: last y in [max(0, k - n_c), mode] with pmf <= thr
-    right = ~tie & (yy > mode)
-    k, t = kk[right], thr[right]
-    lo, hi = np.maximum(k - n_c, 0) - 1, mode[right]
-    lo = _bisect_last(lambda mid: pmf[k, mid] <= t, lo, hi)
-    p[right] = upper[k, yy[right]] + lower[k, lo + 1]
+    sel = ~tie & (yy > mode)
+    r, t = rows[sel], thr[sel]
+    last = _bisect_last(lambda y: pmf[r, y] <= t, np.maximum(k - n_c, 0)[sel] - 1, mode[sel])
+    p[sel] = upper[r, yy[sel]] + lower[r, last + 1]
     return p
 
 
@@ -175,33 +199,41 @@ class _FisherCache:
                     self._bytes -= self._tables.popitem(last=False)[1].nbytes
         return table
 
+    def __contains__(self, key) -> bool:
+        return key in self._tables
+
+    def __len__(self) -> int:
+        return len(self._tables)
+
     def clear(self) -> None:
         with self._lock:
             self._tables.clear()
             self._bytes = 0
-
-    def __len__(self) -> int:
-        return len(self._tables)
 
 
 FISHER_CACHE = _FisherCache()
 
 
 def _fisher_p(x_c, n_c, x_t, n_t, alternative):
-    """Group trials by their (n_c, n_t) pair and look p-values up in the cached tables."""
+    """Group trials by (n_c, n_t).  A pair gets a cached table when it is already cached or
+    has at least (n_c + 1) / 4 trials here (building it then costs no more than computing its
+    trials one by one); trials of rarer pairs are computed row by row (:func:`_fisher_rows`)."""
     p = np.empty(x_c.shape)
     if x_c.size == 0:
         return p
-    xc, nc, xt, nt = x_c.ravel(), n_c.ravel(), x_t.ravel(), n_t.ravel()
+    xc, nc, xt, nt, out = x_c.ravel(), n_c.ravel(), x_t.ravel(), n_t.ravel(), p.ravel()
     key = nc * (int(nt.max()) + 1) + nt  # one integer per (n_c, n_t) pair
-    if key.min() == key.max():
-        return FISHER_CACHE.get(nc[0], nt[0], alternative)[x_c, x_t]
     order = np.argsort(key, kind="stable")
-    starts = np.flatnonzero(np.diff(key[order], prepend=-1))
-    out = p.ravel()
-    for idx in np.split(order, starts[1:]):
-        i = idx[0]
-        out[idx] = FISHER_CACHE.get(nc[i], nt[i], alternative)[xc[idx], xt[idx]]
+    rare = []
+    for idx in np.split(order, np.flatnonzero(np.diff(key[order])) + 1):
+        pair = (int(nc[idx[0]]), int(nt[idx[0]]), alternative)
+        if pair in FISHER_CACHE or 4 * len(idx) >= pair[0] + 1:
+            out[idx] = FISHER_CACHE.get(*pair)[xc[idx], xt[idx]]
+        else:
+            rare.append(idx)
+    if rare:
+        idx = np.concatenate(rare)
+        out[idx] = _fisher_rows(xc[idx], nc[idx], xt[idx], nt[idx], alternative)
     return p
 
 
@@ -222,8 +254,7 @@ def _chi2_p(x_c, n_c, x_t, n_t, alternative, yates):
     min(0.5, |O - E|) as scipy.stats.chi2_contingency(correction=True) does.  Two-sided
     p = P(chi2_1 > X2); one-sided p = Phi(-sign(p_t - p_c) sqrt(X2)).
     """
-    N = n_c + n_t
-    k = x_c + x_t
+    N, k = n_c + n_t, x_c + x_t
     ad_bc = (x_t * (n_c - x_c) - (n_t - x_t) * x_c).astype(float)
     denom = n_t.astype(float) * n_c * k * (N - k)
     ok = denom > 0
@@ -235,7 +266,7 @@ def _chi2_p(x_c, n_c, x_t, n_t, alternative, yates):
     if alternative == "greater":
         p = special.ndtr(-np.sign(ad_bc) * np.sqrt(stat))
     else:
-        p = special.chdtrc(1, stat)
+        p = special.erfc(np.sqrt(stat / 2))  # = P(chi2_1 > stat), far faster than chdtrc
     return np.where(ok, p, 1.0)
 
 
@@ -259,7 +290,9 @@ def p_values(test, x_c, n_c, x_t, n_t, alternative="two-sided") -> np.ndarray:
     ztest: statsmodels proportions_ztest([x_t, x_c], [n_t, n_c]) ('larger' for "greater").
     Degenerate tables give 1.0.  Use :func:`cmh_p_values` for stratified data.
     """
-    _check_choice(test, TESTS[:-1], "test")
+    if test == "cmh":
+        raise ValueError("test 'cmh' needs stratified counts: use cmh_p_values or analyse")
+    _check_choice(test, TESTS, "test")
     _check_choice(alternative, ALTERNATIVES, "alternative")
     x_c, n_c, x_t, n_t = _as_counts(x_c, n_c, x_t, n_t)
     if test == "fisher":
@@ -283,15 +316,14 @@ def cmh_p_values(x_c, n_c, x_t, n_t, alternative="two-sided", correction=False) 
     x_c, n_c, x_t, n_t = _as_counts(x_c, n_c, x_t, n_t)
     if x_c.ndim != 2:
         raise ValueError(f"cmh_p_values needs 2-D (trials, strata) arrays, got {x_c.ndim}-D")
-    T = (n_c + n_t).astype(float)
-    m = (x_c + x_t).astype(float)
+    T, m = (n_c + n_t).astype(float), (x_c + x_t).astype(float)
     used = T >= 2
     with np.errstate(invalid="ignore", divide="ignore"):
         dev = np.where(used, x_t - n_t * m / T, 0.0).sum(axis=1)
         var = np.where(used, n_t * n_c * m * (T - m) / (T**2 * (T - 1)), 0.0).sum(axis=1)
         shrink = 0.5 * (np.abs(dev) >= 0.5) if correction else 0.0
         z = np.where(var > 0, np.sign(dev) * (np.abs(dev) - shrink) / np.sqrt(var), 0.0)
-    p = special.ndtr(-z) if alternative == "greater" else special.chdtrc(1, z**2)
+    p = special.ndtr(-z) if alternative == "greater" else special.erfc(np.abs(z) / np.sqrt(2))
     return np.where(var > 0, p, 1.0)
 
 
@@ -333,8 +365,7 @@ def risk_difference(x_c, n_c, x_t, n_t, method="newcombe", confidence=0.95):
         l_c, u_c = _wilson(x_c, n_c, z)
         low = est - np.sqrt((p_t - l_t) ** 2 + (u_c - p_c) ** 2)
         high = est + np.sqrt((u_t - p_t) ** 2 + (p_c - l_c) ** 2)
-    nan = np.nan
-    return np.where(empty, nan, est), np.where(empty, nan, low), np.where(empty, nan, high)
+    return tuple(np.where(empty, np.nan, a) for a in (est, low, high))
 
 
 @dataclass(frozen=True)
@@ -365,10 +396,10 @@ def analyse(test, alpha, x_c, n_c, x_t, n_t, alternative="two-sided", strata=Non
         raise ValueError(f"alpha must lie in (0, 1) (below 0.5 one-sided), got {alpha!r}")
     if test == "cmh":
         if strata is None:
-            strata = (x_c, n_c, x_t, n_t)
             if np.ndim(x_c) != 2:
                 raise ValueError("test 'cmh' needs stratified counts: 2-D arrays or strata=...")
-            x_c, n_c, x_t, n_t = (np.asarray(a).sum(axis=1) for a in strata)
+            strata = _as_counts(x_c, n_c, x_t, n_t)
+            x_c, n_c, x_t, n_t = (a.sum(axis=1) for a in strata)
         p = cmh_p_values(*strata, alternative=alternative)
     else:
         p = p_values(test, x_c, n_c, x_t, n_t, alternative)

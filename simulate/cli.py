@@ -36,7 +36,11 @@ def _load(path: Path, overrides: tuple[str, ...]) -> Scenario:
 
 
 def _echo_json(obj: dict) -> None:
-    click.echo(json.dumps(obj, indent=2, default=lambda o: o.item() if isinstance(o, np.generic) else str(o)))
+    """One JSON object on stdout; NaN (no data) becomes null so the output stays valid JSON."""
+    from simulate.io import json_ready
+
+    click.echo(json.dumps(json_ready(obj), indent=2, allow_nan=False,
+                          default=lambda o: o.item() if isinstance(o, np.generic) else str(o)))
 
 
 def _table(frame: pd.DataFrame) -> str:
@@ -133,7 +137,8 @@ def _one_trial(sc: Scenario, seed: int, detail: bool = True):
     from simulate.fates import draw_fates
     from simulate.seeding import block_sequence
 
-    return simulate_trial(sc, draw_fates(sc, block_sequence(seed, 0), 1), 0, detail=detail)
+    # trial 0 of block 0: the same trial as replicate 0 of a power run with this seed
+    return simulate_trial(sc, draw_fates(sc, block_sequence(seed, 0), sc.simulation.block_size), 0, detail=detail)
 
 
 def _trial_summary(sc: Scenario, seed: int, result) -> dict:
@@ -194,6 +199,9 @@ def trial(scenario: Path, seed: int | None, out_dir: Path | None, overrides: tup
     write_csv_atomic(out_dir / "patients.csv", result.patients)
     write_csv_atomic(out_dir / "visits.csv", result.visits)
     write_csv_atomic(out_dir / "events.csv", result.events)
+    from simulate.io import json_ready
+
+    summary = json_ready(summary)
     write_json_atomic(out_dir / "trial.json", summary)
     if as_json:
         _echo_json(summary)
@@ -353,27 +361,25 @@ def sweep(scenario: Path, replicates: int | None, seed: int | None, jobs: int | 
 
 @cli.command()
 @scenario_arg
+@reps_opt
 @seed_opt
+@jobs_opt
+@engine_opt
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Results folder (default results/<scenario-name>/).")
-@click.option("--n", "n", type=click.IntRange(1, 20_000_000), default=10_000, show_default=True,
-              help="Referred patients drawn for the screening funnel.")
 @set_opt
-def run(scenario: Path, seed: int | None, out_dir: Path | None, n: int, overrides: tuple[str, ...]) -> None:
-    """The main job on a scenario: screen a synthetic cohort and write the results folder."""
-    from simulate.io import write_csv_atomic, write_json_atomic
+def run(scenario: Path, replicates: int | None, seed: int | None, jobs: int | None, engine: str,
+        out_dir: Path | None, overrides: tuple[str, ...]) -> None:
+    """The main job: power, sample size, sweep, an example trial, plots and report.html."""
+    from simulate.pipeline import run_all
 
     sc = _load(scenario, overrides)
-    seed = sc.simulation.seed if seed is None else seed
     out_dir = out_dir or Path("results") / sc.name
-    screening, frame = _screen_cohort(sc, n, seed)
-    write_csv_atomic(out_dir / "funnel.csv", screening.funnel())
-    write_json_atomic(out_dir / "run.json", {
-        "scenario": sc.model_dump(mode="json"), "seed": seed, "n_referred": n,
-        "trialsim_version": __version__, "numpy_version": np.__version__,
-    })
-    _print_funnel(screening, n, seed, sc)
-    click.echo(f"\nresults written to {out_dir}/")
+    engine = _engine(sc, engine)
+    click.echo(f"Running '{sc.name}' into {out_dir}/ ...", err=True)
+    data = run_all(sc, out_dir, seed, replicates, jobs, engine, scenario_path=scenario)
+    click.echo("\n".join(data["summary"]))
+    click.echo(f"\nresults, plots and report.html written to {out_dir}/")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, replace
+from functools import cached_property
 
 import numpy as np
 
@@ -72,7 +73,7 @@ class Fates:
     def rows(self, trial: int) -> slice:
         return slice(int(self.offsets[trial]), int(self.offsets[trial + 1]))
 
-    @property
+    @cached_property
     def eligible_month(self) -> np.ndarray:
         """Calendar month a referral becomes randomisable (inf if never)."""
         done = self.referral_month + self.screening_months

@@ -49,6 +49,23 @@ def write_csv_atomic(path: str | Path, frame: pd.DataFrame) -> Path:
     return write_text_atomic(path, frame.to_csv(index=False))
 
 
+def json_ready(obj: Any) -> Any:
+    """Plain JSON values: numpy scalars to Python, NaN and infinities to None (null)."""
+    import math
+
+    import numpy as np
+
+    if isinstance(obj, np.generic):
+        obj = obj.item()
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    if isinstance(obj, dict):
+        return {k: json_ready(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [json_ready(v) for v in obj]
+    return obj
+
+
 def _jsonable(obj: Any) -> Any:
     import numpy as np
 

@@ -24,11 +24,13 @@ import pandas as pd
 
 from simulate import __version__
 from simulate import scenario as sc
-from simulate.io import write_csv_atomic, write_json_atomic
+from simulate.io import json_ready, write_csv_atomic, write_json_atomic
 
 log = logging.getLogger(__name__)
 
-PIECES = ("power", "samplesize", "sweep", "example_trial", "accrual")
+PIECES = ("screening", "power", "samplesize", "sweep", "example_trial", "accrual")
+SCREENED_REFERRALS = 100_000
+"""Referred patients drawn for the eligibility funnel."""
 ACCRUAL_TRIALS = 100
 """Simulated trials drawn in the accrual fan."""
 
@@ -58,25 +60,24 @@ def _cached(folder: Path, piece: str, key: str, compute: Callable[[], dict], tim
     return data
 
 
-def _nan_to_none(obj):
-    if isinstance(obj, float) and not math.isfinite(obj):
-        return None
-    if isinstance(obj, dict):
-        return {k: _nan_to_none(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_nan_to_none(v) for v in obj]
-    if isinstance(obj, np.generic):
-        return _nan_to_none(obj.item())
-    return obj
-
-
 # ----------------------------------------------------------------------------- pieces
+
+
+def compute_screening(scenario, seed) -> dict:
+    """The eligibility funnel of a large referred cohort."""
+    from simulate.cohort import draw_cohort
+    from simulate.eligibility import screen
+    from simulate.seeding import child_sequence, root_sequence
+
+    patients = draw_cohort(scenario.cohort, SCREENED_REFERRALS, child_sequence(root_sequence(seed), "cohort"))
+    s = screen(patients, scenario.eligibility)
+    return {"summary": s.summary(), "funnel": s.funnel().to_dict(orient="records")}
 
 
 def compute_power(scenario, seed, replicates, jobs, engine) -> dict:
     from simulate.power import estimate_power
 
-    return _nan_to_none(estimate_power(scenario, replicates, seed, jobs, engine).to_dict())
+    return json_ready(estimate_power(scenario, replicates, seed, jobs, engine).to_dict())
 
 
 def compute_samplesize(scenario, seed, replicates, jobs, engine) -> dict:
@@ -87,7 +88,7 @@ def compute_samplesize(scenario, seed, replicates, jobs, engine) -> dict:
     curve: dict[int, dict] = {}
     for target in (0.8, 0.9):
         r = find_sample_size(scenario, target, replicates, seed, jobs, engine)
-        out[f"target_{int(target * 100)}"] = _nan_to_none(r.to_dict())
+        out[f"target_{int(target * 100)}"] = json_ready(r.to_dict())
         for row in r.curve:
             curve[row["n_per_arm"]] = row
     rc, rt = scenario.arms.rtx.remission_at_endpoint, scenario.arms.rtx_csa.remission_at_endpoint
@@ -105,7 +106,7 @@ def compute_samplesize(scenario, seed, replicates, jobs, engine) -> dict:
                 if a.missing == "nonresponder" else formulas.power_pooled_normal(
                     max(1, int(n * (1 - d))), rc, rt, a.alpha, a.alternative),
             })
-    out["curve"] = [_nan_to_none(curve[n]) for n in ns]
+    out["curve"] = [json_ready(curve[n]) for n in ns]
     out["closed_form_curve"] = closed
     return out
 
@@ -114,7 +115,7 @@ def compute_sweep(scenario, seed, replicates, jobs, engine) -> dict:
     from simulate.power import sweep
 
     frame = sweep(scenario, replicates, seed, jobs, engine)
-    return {"axes": list(scenario.sweep_grid), "rows": _nan_to_none(frame.to_dict(orient="records"))}
+    return {"axes": list(scenario.sweep_grid), "rows": json_ready(frame.to_dict(orient="records"))}
 
 
 def compute_example_trial(scenario, seed) -> dict:
@@ -124,7 +125,7 @@ def compute_example_trial(scenario, seed) -> dict:
 
     fates = draw_fates(scenario, block_sequence(seed, 0), scenario.simulation.block_size)
     r = simulate_trial(scenario, fates, 0, detail=True)
-    return _nan_to_none({
+    return json_ready({
         "consort": r.consort, "calendar": r.calendar, "remission_at_endpoint": r.remission_at_endpoint(),
         "patients": r.patients.to_dict(orient="records"),
         "kaplan_meier": kaplan_meier_remission(r.patients, scenario),
@@ -182,6 +183,7 @@ def compute_accrual(scenario, seed) -> dict:
 
 
 def write_tables(folder: Path, scenario: sc.Scenario, data: dict) -> None:
+    write_csv_atomic(folder / "funnel.csv", pd.DataFrame(data["screening"]["funnel"]))
     p = data["power"]
     write_csv_atomic(folder / "power.csv", pd.DataFrame([{k: v for k, v in p.items() if k != "mean_consort"}]))
     ss = data["samplesize"]
@@ -246,7 +248,8 @@ def plain_summary(scenario: sc.Scenario, data: dict) -> list[str]:
 
 
 def run_all(scenario: sc.Scenario, out_dir: Path, seed: int | None = None, replicates: int | None = None,
-            jobs: int | None = None, engine: str = "batch", report: bool = True) -> dict:
+            jobs: int | None = None, engine: str = "batch", report: bool = True,
+            scenario_path: Path | None = None) -> dict:
     """Compute (or reuse) every piece, then write tables, plots, run.json and report.html."""
     seed = scenario.simulation.seed if seed is None else seed
     replicates = scenario.simulation.replicates if replicates is None else replicates
@@ -255,6 +258,7 @@ def run_all(scenario: sc.Scenario, out_dir: Path, seed: int | None = None, repli
     timings: dict = {}
     key = lambda piece: _piece_key(scenario, piece, seed, replicates, engine)  # noqa: E731
     data = {
+        "screening": _cached(out_dir, "screening", key("screening"), lambda: compute_screening(scenario, seed), timings),
         "power": _cached(out_dir, "power", key("power"),
                          lambda: compute_power(scenario, seed, replicates, jobs, engine), timings),
         "samplesize": _cached(out_dir, "samplesize", key("samplesize"),
@@ -273,7 +277,7 @@ def run_all(scenario: sc.Scenario, out_dir: Path, seed: int | None = None, repli
         from simulate.report import write_report
 
         t1 = time.perf_counter()
-        figures = write_report(out_dir, scenario, data, seed=seed)
+        figures = write_report(out_dir, scenario, data, seed=seed, scenario_path=scenario_path)
         timings["report"] = {"seconds": time.perf_counter() - t1, "reused": False}
     write_json_atomic(out_dir / "run.json", {
         "scenario": scenario.model_dump(mode="json"), "scenario_hash": sc.scenario_hash(scenario),

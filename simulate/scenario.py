@@ -331,6 +331,7 @@ class Scenario(Model):
     eligibility: Eligibility = Eligibility()
     definitions: Definitions = Definitions()
     observed: Observed | None = None
+    """The real trial's accrual, if known (shown beside the simulations; changes nothing simulated)."""
     simulation: Simulation = Simulation()
     sweep: tuple[SweepAxis, ...] = ()
     """Sensitivity grid, written as a table of dotted field path -> list of values; every

@@ -188,37 +188,7 @@ def test_cohort_bad_scenario_exits_2(run_cli, bad_scenario: Path, tmp_path: Path
     assert len(error_lines(err)) == 3
 
 
-# --------------------------------------------------------------------------- run
-
-
-def test_run_writes_results(run_cli, scenario_path: Path, tmp_path: Path) -> None:
-    out_dir = tmp_path / "results"
-    code, out, err = run_cli(["run", scenario_path, "--out", out_dir, "--n", "2000"])
-    assert code == 0, err
-    assert (out_dir / "funnel.csv").is_file() and (out_dir / "run.json").is_file()
-    funnel = pd.read_csv(out_dir / "funnel.csv")
-    assert list(funnel["criterion"]) == list(RULE_NAMES)
-    assert {"excluded", "deferred", "remaining", "failing"} <= set(funnel.columns)
-    meta = json.loads((out_dir / "run.json").read_text(encoding="utf-8"))
-    assert meta["scenario"]["name"] == "nct04743739"
-    assert meta["seed"] == 20210414 and meta["n_referred"] == 2000
-    assert {"trialsim_version", "numpy_version"} <= set(meta)
-    assert str(out_dir) in out
-
-
-def test_run_is_reproducible(run_cli, scenario_path: Path, tmp_path: Path) -> None:
-    for d in ("a", "b"):
-        assert run_cli(["run", scenario_path, "--out", tmp_path / d, "--n", "1000", "--seed", "5"])[0] == 0
-    assert (tmp_path / "a" / "funnel.csv").read_bytes() == (tmp_path / "b" / "funnel.csv").read_bytes()
-    assert (tmp_path / "a" / "run.json").read_bytes() == (tmp_path / "b" / "run.json").read_bytes()
-
-
-def test_run_records_overrides(run_cli, scenario_path: Path, tmp_path: Path) -> None:
-    code, _, _ = run_cli(["run", scenario_path, "--out", tmp_path, "--n", "100",
-                          "--set", "trial.n_per_arm=70"])
-    assert code == 0
-    meta = json.loads((tmp_path / "run.json").read_text(encoding="utf-8"))
-    assert meta["scenario"]["trial"]["n_per_arm"] == 70
+# `run` (the main job) is tested end to end in tests/test_run.py
 
 
 def test_run_bad_override_writes_nothing(run_cli, scenario_path: Path, tmp_path: Path) -> None:

@@ -32,6 +32,7 @@ from simulate.eligibility import RULE_NAMES
 from simulate.fates import DAYS_PER_MONTH, Fates, lab_uniforms
 
 STATUS = ("none", "partial", "complete")
+VISIT_COLUMNS = ["patient", "visit_month", "calendar_month", "status", "proteinuria_g_day", "albumin_g_l"]
 ARM_LABELS = sc.ARMS
 
 
@@ -151,7 +152,8 @@ class _Trial:
         arm = int(self.f.allocation[self.index, s, e.per_stratum[s]])
         e.per_stratum[s] += 1
         e.randomised.append(r)
-        self.arm[r], self.randomised_month[r] = arm, self.env.now
+        # the fated month; simpy's clock reaches it by adding waits, equal to ~1e-14
+        self.arm[r], self.randomised_month[r] = arm, float(self.f.eligible_month[r])
         self.event(pid, "randomised", f"{ARM_LABELS[arm]} (stratum {s})")
         if len(e.randomised) == e.target:
             self.close("target reached")
@@ -298,7 +300,8 @@ class _Trial:
         events = pd.DataFrame(self.log, columns=["month", "patient", "event", "detail"])
         if len(events):
             events = events.sort_values("month", kind="stable").reset_index(drop=True)
-        return TrialResult(patients=patients, visits=pd.DataFrame(self.visit_rows), events=events,
+        visits = pd.DataFrame(self.visit_rows, columns=VISIT_COLUMNS)
+        return TrialResult(patients=patients, visits=visits, events=events,
                            consort=consort, calendar=calendar)
 
 

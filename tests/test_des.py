@@ -1,0 +1,500 @@
+"""The discrete-event trial (simulate/engines/des.py), validated by what it must reproduce:
+
+* calibration: pooled over many small trials, the endpoint remission rate of each arm is the
+  scenario's ``remission_at_endpoint`` (3 Monte Carlo SE);
+* recruitment: referrals follow the Poisson-gamma model with uniform site activation
+  (closed-form mean, 3 SE from the sample variance across trials); deferred patients are
+  randomised only once they qualify; permuted blocks keep every stratum balanced;
+* the event log's invariants and the CONSORT identities, for many seeds;
+* ``detail=False`` (the fast path power runs use) gives the same trial as ``detail=True``;
+* reproducibility: same seed, same trial; another seed, another trial;
+* the shipped scenarios: the registered design usually recruits; the observed accrual never does;
+* visit lab values agree with the trial's CR / PR definitions.
+"""
+
+from __future__ import annotations
+
+import math
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import special
+
+from simulate import outcomes as om
+from simulate.eligibility import RULE_NAMES, RULES
+from simulate.engines.des import TrialResult, simulate_trial
+from simulate.fates import Fates, draw_fates
+from simulate.outcomes import calibrate, status_at
+from simulate.scenario import ARMS, Scenario, load_scenario, scenario_from_dict
+from simulate.seeding import block_sequence
+
+SCENARIOS = Path(__file__).resolve().parents[1] / "scenarios"
+REGISTERED = SCENARIOS / "nct04743739.toml"
+OBSERVED = SCENARIOS / "nct04743739_observed_accrual.toml"
+K = 3.0
+"""Tolerance in Monte Carlo standard errors."""
+TIME_TOL = 1e-9
+"""Months: simpy's clock adds up waits, so times agree with fate sums to rounding only."""
+REMISSION = ("partial", "complete")
+
+
+def scenario_with(*overrides: str, path: Path = REGISTERED) -> Scenario:
+    """A shipped scenario with ``path=value`` overrides, without the registered scenario's
+    sensitivity sweep (a sweep value contradicting an override is beside the point here)."""
+    if path != REGISTERED:
+        return load_scenario(path, list(overrides))
+    data = tomllib.loads(path.read_text(encoding="utf-8"))
+    data.pop("sweep", None)
+    data.setdefault("name", path.stem)
+    return scenario_from_dict(data, list(overrides))
+
+
+@dataclass(frozen=True)
+class Run:
+    scenario: Scenario
+    fates: Fates
+    index: int
+    result: TrialResult
+
+    @property
+    def base(self) -> int:
+        return self.fates.rows(self.index).start
+
+
+def one_trial(sc: Scenario, seed: int, detail: bool = True) -> Run:
+    """One trial the way ``trialsim trial --seed`` runs it: trial 0 of block 0 of the seed."""
+    fates = draw_fates(sc, block_sequence(seed, 0), 1)
+    return Run(sc, fates, 0, simulate_trial(sc, fates, 0, detail=detail))
+
+
+def block_of_trials(sc: Scenario, seed: int, n_trials: int, detail: bool = False) -> list[Run]:
+    fates = draw_fates(sc, block_sequence(seed, 0), n_trials)
+    return [Run(sc, fates, i, simulate_trial(sc, fates, i, detail=detail)) for i in range(n_trials)]
+
+
+@pytest.fixture(scope="module")
+def detailed_runs() -> list[Run]:
+    """Story-mode trials: 12 seeds of the registered scenario (target usually reached), 3 of the
+    observed accrual (closed at the hard stop), 2 stratified with informative dropout."""
+    registered, observed = scenario_with(), scenario_with(path=OBSERVED)
+    stratified = scenario_with('randomisation.stratify_by=["proteinuria_high", "pla2r_titre_high"]',
+                               'dropout.mechanism="informative"', "dropout.probability_by_endpoint=0.3")
+    runs = [one_trial(registered, seed) for seed in range(1, 13)]
+    runs += [one_trial(observed, seed) for seed in (1, 2, 3)]
+    runs += [one_trial(stratified, seed) for seed in (4, 5)]
+    return runs
+
+
+# ------------------------------------------------------------------ calibration through the DES
+
+
+def pooled_se(sc: Scenario, name: str, r: float, n: int) -> float:
+    """Binomial SE of a pooled rate, plus the sampling error of the covariate calibration's
+    reference cohort (its fitted population mean is exact only on that cohort)."""
+    var = r * (1 - r) / n
+    arm = calibrate(sc)[name]
+    if arm.intercept is not None:
+        scores = om._reference_scores(sc)
+        q = sc.arm(name).remission_at_endpoint / arm.responder_probability
+        var += float(np.var(q * special.expit(arm.intercept + scores))) / scores.size
+    return math.sqrt(var)
+
+
+SMALL = ("trial.n_per_arm=20", "dropout.probability_by_endpoint=0")
+
+
+@pytest.mark.parametrize("overrides", [
+    (),
+    ("outcome.covariate_effects=false", "outcome.relapse=false"),
+], ids=["covariates-relapse-on", "covariates-relapse-off"])
+def test_pooled_endpoint_remission_matches_scenario(overrides: tuple[str, ...]) -> None:
+    sc = scenario_with(*SMALL, *overrides)
+    runs = block_of_trials(sc, seed=101, n_trials=300)
+    patients = pd.concat([r.result.patients for r in runs], ignore_index=True)
+    assert (patients.endpoint_status != "missing").all()
+    for name in ARMS:
+        rows = patients[patients.arm == name]
+        r = sc.arm(name).remission_at_endpoint
+        p_hat = float(rows.endpoint_status.isin(REMISSION).mean())
+        se = pooled_se(sc, name, r, len(rows))
+        assert abs(p_hat - r) <= K * se, f"{name}: {p_hat:.4f} vs {r} (n {len(rows)}, 3 SE {K * se:.4f})"
+
+
+def test_mcar_dropout_through_the_des() -> None:
+    """With MCAR dropout d: missing share d, observed remission r (1 - d), per arm, 3 SE."""
+    d = 0.25
+    sc = scenario_with("trial.n_per_arm=20", f"dropout.probability_by_endpoint={d}", 'dropout.mechanism="mcar"')
+    runs = block_of_trials(sc, seed=102, n_trials=300)
+    patients = pd.concat([r.result.patients for r in runs], ignore_index=True)
+    for name in ARMS:
+        rows = patients[patients.arm == name]
+        n = len(rows)
+        missing = float((rows.endpoint_status == "missing").mean())
+        assert abs(missing - d) <= K * math.sqrt(d * (1 - d) / n), f"{name}: missing {missing:.4f} vs {d}"
+        r = sc.arm(name).remission_at_endpoint * (1 - d)
+        p_hat = float(rows.endpoint_status.isin(REMISSION).mean())
+        assert abs(p_hat - r) <= K * pooled_se(sc, name, r, n), f"{name}: {p_hat:.4f} vs {r:.4f}"
+
+
+# ------------------------------------------------------------------ recruitment
+
+
+def expected_referrals(sc: Scenario, t: float) -> float:
+    """E[N(t)] = sites * rate * E[max(t - A, 0)], A ~ U(0, a_max)."""
+    rec = sc.recruitment
+    a = rec.site_activation_months_max
+    if a == 0:
+        mean_open = t
+    elif t <= a:
+        mean_open = t * t / (2 * a)
+    else:
+        mean_open = t - a / 2
+    return rec.sites * rec.rate_per_site_month * mean_open
+
+
+@pytest.mark.parametrize("overrides", [
+    (),
+    ("recruitment.sites=10", "recruitment.rate_per_site_month=1.5", "recruitment.rate_gamma_shape=0.5",
+     "recruitment.site_activation_months_max=12"),
+], ids=["registered", "10-heterogeneous-sites"])
+def test_referrals_by_time_match_poisson_gamma_mean(overrides: tuple[str, ...]) -> None:
+    sc = scenario_with(*overrides)
+    n_trials = 400
+    fates = draw_fates(sc, block_sequence(7, 0), n_trials)
+    trial = np.repeat(np.arange(n_trials), np.diff(fates.offsets))
+    for t in (2.0, 5.0, 9.0, 20.0, sc.trial.hard_stop_months):
+        counts = np.bincount(trial[fates.referral_month < t], minlength=n_trials)
+        mean, se = counts.mean(), counts.std(ddof=1) / math.sqrt(n_trials)
+        expected = expected_referrals(sc, t)
+        assert abs(mean - expected) <= K * se, f"t={t}: {mean:.2f} vs {expected:.2f} (3 SE {K * se:.2f})"
+    # no referral before its site opens or after the hard stop; time order within each trial
+    opened = fates.site_activation_months[trial, fates.site]
+    assert np.all(fates.referral_month >= opened)
+    assert np.all(fates.referral_month <= sc.trial.hard_stop_months)
+    for i in range(n_trials):
+        assert np.all(np.diff(fates.referral_month[fates.rows(i)]) >= 0)
+
+
+def test_deferred_patients_are_randomised_only_after_they_qualify() -> None:
+    sc = scenario_with()
+    runs = block_of_trials(sc, seed=11, n_trials=40)
+    n_deferred = 0
+    for run in runs:
+        f, p = run.fates, run.result.patients
+        rows = run.base + p.patient.to_numpy()
+        qualifies = f.referral_month[rows] + f.screening_months[rows] + f.qualifies_in_months[rows]
+        rand = p.randomisation_month.to_numpy()
+        assert np.all(np.isfinite(qualifies)), "an excluded or lost patient was randomised"
+        assert not np.any(f.lost_if_deferred[rows] & (f.qualifies_in_months[rows] > 0))
+        assert np.all(rand >= qualifies - TIME_TOL), "randomised before qualifying"
+        # nothing else holds a qualified patient back while enrolment is open
+        np.testing.assert_allclose(rand, qualifies, rtol=0, atol=TIME_TOL)
+        n_deferred += int((f.qualifies_in_months[rows] > 0).sum())
+    assert n_deferred > 20, "the test needs deferred patients who came back and were randomised"
+
+
+def arms_in_randomisation_order(run: Run) -> pd.DataFrame:
+    p = run.result.patients.sort_values(["randomisation_month", "patient"], kind="stable")
+    return p.assign(arm_index=p.arm.map({a: i for i, a in enumerate(ARMS)}))
+
+
+@pytest.mark.parametrize("overrides", [
+    (),
+    ('randomisation.stratify_by=["proteinuria_high"]',),
+    ('randomisation.stratify_by=["proteinuria_high", "pla2r_titre_high"]', "randomisation.block_sizes=[6]"),
+], ids=["unstratified", "proteinuria-strata", "two-factors-blocks-of-6"])
+def test_permuted_blocks_keep_each_stratum_balanced(overrides: tuple[str, ...]) -> None:
+    sc = scenario_with(*overrides)
+    half = max(sc.randomisation.block_sizes) // 2
+    r = sc.randomisation
+    worst = 0
+    for run in block_of_trials(sc, seed=13, n_trials=20):
+        p = arms_in_randomisation_order(run)
+        # the stratum is the one its covariates define
+        expected = np.zeros(len(p), dtype=int)
+        for k, factor in enumerate(r.stratify_by):
+            high = (p.proteinuria_g_day >= r.proteinuria_high_g_day) if factor == "proteinuria_high" \
+                else (p.pla2r_titre_ru_ml >= r.pla2r_titre_high_ru_ml)
+            expected |= high.to_numpy().astype(int) << k
+        np.testing.assert_array_equal(p.stratum.to_numpy(), expected)
+        for s, rows in p.groupby("stratum"):
+            arms = rows.arm_index.to_numpy()
+            # the stratum's arms are its permuted-block sequence, in order
+            np.testing.assert_array_equal(arms, run.fates.allocation[run.index, s, :len(arms)])
+            imbalance = np.abs(np.cumsum(2 * arms - 1))
+            assert imbalance.max() <= half, f"stratum {s}: imbalance {imbalance.max()} > {half}"
+            worst = max(worst, int(imbalance.max()))
+    assert worst == half, "blocks never reached their largest possible imbalance: check the test"
+
+
+def test_balance_in_event_log_order(detailed_runs: list[Run]) -> None:
+    """The same check in the order the story tells (ties in time broken by the simulation)."""
+    for run in detailed_runs:
+        ev = run.result.events
+        rand = ev[ev.event == "randomised"]
+        stratum = rand.detail.str.extract(r"\(stratum (\d+)\)")[0].astype(int).to_numpy()
+        arm = rand.detail.str.split(" ").str[0].map({a: i for i, a in enumerate(ARMS)}).to_numpy()
+        half = max(run.scenario.randomisation.block_sizes) // 2
+        for s in np.unique(stratum):
+            a = arm[stratum == s]
+            np.testing.assert_array_equal(a, run.fates.allocation[run.index, s, :len(a)])
+            assert np.abs(np.cumsum(2 * a - 1)).max() <= half
+
+
+# ------------------------------------------------------------------ event log and CONSORT
+
+
+def check_event_log(run: Run) -> None:
+    sc, res = run.scenario, run.result
+    ev, p, c, cal = res.events, res.patients, res.consort, res.calendar
+    end = sc.trial.endpoint_month
+    count = ev.event.value_counts()
+    n = lambda what: int(count.get(what, 0))  # noqa: E731
+
+    # time order
+    assert (np.diff(ev.month.to_numpy()) >= 0).all(), "events out of time order"
+
+    # enrolment closes once; no randomisation after it
+    closed = ev.index[ev.event == "enrolment closed"]
+    assert len(closed) == 1
+    assert ev.month[closed[0]] == pytest.approx(cal["enrolment_closed_month"])
+    assert ev.detail[closed[0]] == cal["enrolment_close_reason"]
+    assert (ev.index[ev.event == "randomised"] < closed[0]).all(), "randomised after enrolment closed"
+    assert (ev.month[ev.event == "referred"] <= cal["enrolment_closed_month"]).all()
+    assert cal["enrolment_closed_month"] <= sc.trial.hard_stop_months + TIME_TOL
+    if cal["terminated"]:
+        assert cal["enrolment_close_reason"] == "hard stop"
+        assert cal["enrolment_closed_month"] == pytest.approx(sc.trial.hard_stop_months)
+    else:
+        assert cal["enrolment_close_reason"] == "target reached"
+
+    # per patient
+    by_patient = {pid: g for pid, g in ev[ev.patient >= 0].groupby("patient", sort=False)}
+    rand_month = dict(zip(p.patient, p.randomisation_month))
+    for pid, g in by_patient.items():
+        events = g.event.tolist()
+        assert events[0] == "referred", f"patient {pid}: first event {events[0]}"
+        assert events.count("referred") == 1
+        if "dropped out" in events:
+            assert events.count("dropped out") == 1
+            assert events[-1] == "dropped out", f"patient {pid}: events after dropping out: {events}"
+        if pid in rand_month:
+            k = events.index("randomised")
+            assert g.month.iloc[k] == pytest.approx(rand_month[pid], abs=TIME_TOL)
+            assert all(e in ("referred", "eligible", "deferred", "rescreened") for e in events[:k])
+            assert "visit" not in events[:k]
+            n_end, n_drop = events.count("endpoint"), events.count("dropped out")
+            dropped_before_end = n_drop == 1 and g.month[g.event == "dropped out"].iloc[0] < rand_month[pid] + end
+            assert (n_end == 1) != dropped_before_end, f"patient {pid}: endpoint {n_end}, dropped out {n_drop}"
+            assert n_end <= 1
+            if n_end:
+                assert g.month[g.event == "endpoint"].iloc[0] == pytest.approx(rand_month[pid] + end, abs=TIME_TOL)
+        else:
+            assert not set(events) & {"randomised", "visit", "endpoint", "dropped out", "remission", "relapse"}
+            assert events[-1] in ("excluded", "lost during deferral", "not randomised"), events
+    # every randomised patient's table status agrees with the log
+    for row in p.itertuples():
+        events = by_patient[row.patient].event.tolist()
+        assert (row.endpoint_status == "missing") == ("endpoint" not in events)
+        assert row.arm in by_patient[row.patient].detail[by_patient[row.patient].event == "randomised"].iloc[0]
+
+    # visits: after randomisation, on schedule, none after dropout
+    v = res.visits
+    if len(v):
+        rm = v.patient.map(rand_month)
+        assert rm.notna().all(), "a visit for a patient who was not randomised"
+        np.testing.assert_allclose(v.calendar_month, rm + v.visit_month, atol=TIME_TOL)
+        assert v.visit_month.isin(sc.trial.visit_months).all()
+        drop = v.patient.map(dict(zip(p.patient, p.dropout_month)))
+        assert not (v.visit_month >= drop).any(), "a visit after dropout"
+    assert len(v) == n("visit")
+    # every scheduled visit before the (fated) dropout is attended, all of them if none
+    f, schedule = run.fates, np.asarray(sc.trial.visit_months)
+    per_patient = v.patient.value_counts()
+    for row in p.itertuples():
+        drop = float(f.outcomes[ARMS.index(row.arm)].dropout_month[run.base + row.patient])
+        expected = len(schedule) if drop >= sc.trial.max_follow_up_months else int((schedule < drop).sum())
+        assert int(per_patient.get(row.patient, 0)) == expected, f"patient {row.patient}"
+
+    # CONSORT counts and their identities
+    assert len(p) == c["randomised"] == n("randomised") == sum(c["randomised_per_arm"].values())
+    assert set(p.patient) == set(ev.patient[ev.event == "randomised"])
+    assert c["referred"] == c["screened"] == n("referred")
+    assert c["excluded_total"] == sum(c["excluded"].values()) == n("excluded")
+    assert all(c["excluded"][r.name] == 0 for r in RULES if r.time_dependent)
+    excluded_detail = ev.detail[ev.event == "excluded"].value_counts()
+    assert all(c["excluded"][name] == int(excluded_detail.get(name, 0)) for name in RULE_NAMES)
+    assert c["deferred"] == n("deferred") == n("lost during deferral") + n("rescreened")
+    assert c["lost_during_deferral"] == n("lost during deferral")
+    assert c["not_randomised_enrolment_closed"] == n("not randomised")
+    assert c["referred"] == c["excluded_total"] + c["deferred"] + n("eligible")
+    assert (c["referred"] - c["excluded_total"] - c["lost_during_deferral"]
+            == c["randomised"] + c["not_randomised_enrolment_closed"])
+    assert n("eligible") + n("rescreened") == c["randomised"] + c["not_randomised_enrolment_closed"]
+    for name in ARMS:
+        rows = p[p.arm == name]
+        assert c["randomised_per_arm"][name] == len(rows)
+        assert c["discontinued_per_arm"][name] == int((rows.endpoint_status == "missing").sum())
+        assert c["analysed_per_arm"][name] == len(rows)  # nonresponder imputation analyses everyone
+    drops = ev[ev.event == "dropped out"]
+    before_end = drops.month.to_numpy() < drops.patient.map(rand_month).to_numpy() + end
+    assert sum(c["discontinued_per_arm"].values()) == int(before_end.sum())
+    assert cal["terminated"] == (c["randomised"] < sc.trial.n_target)
+    assert c["randomised"] <= sc.trial.n_target
+    # referrals are the fated ones up to the close
+    f, rows = run.fates, run.fates.rows(run.index)
+    assert c["referred"] == int((f.referral_month[rows] < cal["enrolment_closed_month"]).sum())
+
+
+def test_event_log_invariants_and_consort_identities(detailed_runs: list[Run]) -> None:
+    assert any(r.result.calendar["terminated"] for r in detailed_runs)
+    assert any(not r.result.calendar["terminated"] for r in detailed_runs)
+    assert sum(r.result.consort["not_randomised_enrolment_closed"] for r in detailed_runs) > 0
+    assert sum(sum(r.result.consort["discontinued_per_arm"].values()) for r in detailed_runs) > 0
+    for run in detailed_runs:
+        check_event_log(run)
+
+
+def test_event_log_with_follow_up_beyond_the_endpoint() -> None:
+    """With follow-up past the endpoint a patient can drop out after their endpoint visit: they
+    keep the endpoint, and the dropout is not a discontinuation before the endpoint."""
+    sc = scenario_with("trial.max_follow_up_months=36", "trial.visit_months=[0, 3, 6, 12, 24, 30, 36]",
+                       "dropout.probability_by_endpoint=0.3", "trial.n_per_arm=30")
+    n_after = 0
+    for seed in (1, 2):
+        run = one_trial(sc, seed)
+        check_event_log(run)
+        ev, p = run.result.events, run.result.patients
+        drops = ev[ev.event == "dropped out"]
+        n_after += int((drops.month > drops.patient.map(dict(zip(p.patient, p.randomisation_month)))
+                        + sc.trial.endpoint_month).sum())
+    assert n_after > 0, "no dropout after the endpoint: the test needs some"
+
+
+# ------------------------------------------------------------------ fast path and reproducibility
+
+
+def assert_same_trial(a: TrialResult, b: TrialResult, story: bool = True, exact: bool = True) -> None:
+    """Same patients, consort and calendar (and with ``story``, events and visits). With
+    ``exact=False`` float columns may differ by rounding (1e-12 months), nothing else may."""
+    tol = {"check_exact": True} if exact else {"check_exact": False, "rtol": 0.0, "atol": 1e-12}
+    pd.testing.assert_frame_equal(a.patients, b.patients, **tol)
+    assert a.consort == b.consort
+    if exact:
+        assert a.calendar == b.calendar
+    else:
+        assert a.calendar.keys() == b.calendar.keys()
+        for key, value in a.calendar.items():
+            if isinstance(value, float):
+                assert value == pytest.approx(b.calendar[key], rel=0.0, abs=1e-12), key
+            else:
+                assert value == b.calendar[key], key
+    if story:
+        pd.testing.assert_frame_equal(a.events, b.events, **tol)
+        pd.testing.assert_frame_equal(a.visits, b.visits, **tol)
+
+
+@pytest.mark.parametrize("path, overrides", [
+    (REGISTERED, ()),
+    (OBSERVED, ()),
+    (REGISTERED, ('randomisation.stratify_by=["proteinuria_high"]', 'dropout.mechanism="informative"')),
+], ids=["registered", "observed-accrual", "stratified-informative"])
+def test_detail_false_gives_the_same_trial(path: Path, overrides: tuple[str, ...]) -> None:
+    """Same patients (arms, statuses, dates to rounding), consort and calendar, several seeds."""
+    sc = scenario_with(*overrides, path=path)
+    for seed in (1, 2, 3, 7, 9, 16):
+        fates = draw_fates(sc, block_sequence(seed, 0), 2)
+        for index in (0, 1):
+            story = simulate_trial(sc, fates, index, detail=True)
+            fast = simulate_trial(sc, fates, index, detail=False)
+            assert_same_trial(story, fast, story=False, exact=False)
+            assert len(fast.events) == 0 and len(fast.visits) == 0
+
+
+@pytest.mark.parametrize("seed", [7, 16])
+def test_detail_false_gives_a_bit_identical_patient_table(seed: int) -> None:
+    sc = scenario_with(path=OBSERVED)
+    run_story, run_fast = one_trial(sc, seed, detail=True), one_trial(sc, seed, detail=False)
+    assert_same_trial(run_story.result, run_fast.result, story=False, exact=True)
+
+
+def test_same_seed_same_trial_different_seed_different_trial() -> None:
+    sc = scenario_with()
+    a, b, other = one_trial(sc, 5), one_trial(sc, 5), one_trial(sc, 6)
+    assert_same_trial(a.result, b.result)
+    assert not a.result.patients.equals(other.result.patients)
+    assert not a.result.events.equals(other.result.events)
+    # a trial is a function of its fates: running it twice on the same fates changes nothing
+    assert_same_trial(simulate_trial(sc, a.fates, 0), a.result)
+
+
+def test_trial_does_not_depend_on_its_block_neighbours() -> None:
+    """Trial i of a block is the same whatever trials are simulated before it."""
+    sc = scenario_with()
+    fates = draw_fates(sc, block_sequence(3, 0), 3)
+    alone = simulate_trial(sc, fates, 2, detail=False)
+    for i in (0, 1):
+        simulate_trial(sc, fates, i, detail=False)
+    assert_same_trial(simulate_trial(sc, fates, 2, detail=False), alone, story=False)
+
+
+# ------------------------------------------------------------------ the shipped scenarios
+
+
+def test_observed_accrual_is_terminated_far_short_of_target() -> None:
+    sc = load_scenario(OBSERVED)
+    for seed in range(1, 9):
+        res = one_trial(sc, seed, detail=False).result
+        assert res.calendar["terminated"], f"seed {seed}"
+        assert res.consort["randomised"] < 40, f"seed {seed}: {res.consort['randomised']} randomised"
+        assert res.calendar["enrolment_close_reason"] == "hard stop"
+
+
+def test_registered_scenario_usually_reaches_its_target() -> None:
+    sc = load_scenario(REGISTERED)
+    reached = [one_trial(sc, seed, detail=False).result.consort["randomised"] == sc.trial.n_target
+               for seed in range(1, 21)]
+    assert sum(reached) >= 15, f"{sum(reached)} of 20 trials reached the target"
+
+
+# ------------------------------------------------------------------ visit lab values
+
+
+def test_visit_lab_values_agree_with_the_status(detailed_runs: list[Run]) -> None:
+    n_status = {"none": 0, "partial": 0, "complete": 0}
+    for run in detailed_runs:
+        d = run.scenario.definitions
+        v, p, f = run.result.visits, run.result.patients, run.fates
+        if not len(v):
+            continue
+        rows = run.base + v.patient.to_numpy()
+        baseline = f.patients.proteinuria_baseline_g_day[rows]
+        prot, alb = v.proteinuria_g_day.to_numpy(), v.albumin_g_l.to_numpy()
+        cr = (prot <= d.complete_max_proteinuria_g_day) & (alb >= d.complete_min_albumin_g_l)
+        pr = ((prot > d.complete_max_proteinuria_g_day) & (prot < d.partial_max_proteinuria_g_day)
+              & (prot <= (1 - d.partial_min_reduction_fraction) * baseline))
+        status = v.status.to_numpy()
+        bad = (status == "complete") & ~cr
+        assert not bad.any(), v[bad]
+        bad = (status == "partial") & ~(pr & ~cr)
+        assert not bad.any(), v[bad].assign(baseline=baseline[bad])
+        bad = (status == "none") & (cr | pr)
+        assert not bad.any(), v[bad].assign(baseline=baseline[bad])
+        # the status is the model's status at that visit, under the patient's arm
+        arm = v.patient.map(dict(zip(p.patient, p.arm))).map({a: i for i, a in enumerate(ARMS)}).to_numpy()
+        for a in (0, 1):
+            m = arm == a
+            po = f.outcomes[a]
+            model = status_at(om.PotentialOutcomes(**{k: getattr(po, k)[rows[m]] for k in po.__dataclass_fields__}),
+                              v.visit_month.to_numpy()[m])
+            np.testing.assert_array_equal(np.array(["none", "partial", "complete"])[model], status[m])
+        # month 0 shows the screening values
+        base = v.visit_month.to_numpy() == 0
+        np.testing.assert_allclose(prot[base], f.patients.proteinuria_mean_g_day[rows[base]])
+        for s in n_status:
+            n_status[s] += int((status == s).sum())
+    assert all(n > 50 for n in n_status.values()), n_status
