@@ -71,7 +71,7 @@ def _binomial_row(n: int):
     exact = [1]
     for j in range(n):
         exact.append(exact[-1] * (n - j) // (j + 1))
-    exps = [max(v.bit_length() - 60, 0) for v in exact]
+    exps = [max(v.bit_length() - 20, 0) for v in exact]
     mant = np.array([v / (1 << e) for v, e in zip(exact, exps)], dtype=float)
     return mant, np.array(exps, dtype=np.int32)
 
@@ -138,7 +138,7 @@ def _fisher_from_pmf(pmf, rows, y, k, n_c, n_t, alternative):
     else:
         p = _fisher_two_sided(pmf, lower, upper, rows, y, *np.broadcast_arrays(k, n_c, n_t, y)[:3])
     p = np.minimum(p, 1.0)
-    pass  # no evidence
+    p[(k == 0) | (k == n_c + n_t) | (n_c == 0) | (n_t == 0)] = 1.0  # no evidence
     return p
 
 

@@ -276,7 +276,7 @@ def power(scenario: Path, replicates: int | None, seed: int | None, n_per_arm: i
     click.echo(f"  dropouts          mean {r.mean_dropouts:.1f} per trial")
     click.echo(f"  risk difference   true {r.true_difference:+.3f}, mean estimate {r.mean_risk_difference:+.3f} "
                f"(bias {r.risk_difference_bias:+.3f} ± {r.risk_difference_bias_se:.3f}); interval coverage "
-               f"{r.ci_coverage:.3f} ± {r.ci_coverage_se:.3f}")
+               f"{r.ci_coverage:.3f} ± {r.ci_coverage_se:.3f}; mean interval width {r.mean_ci_width:.3f}")
     click.echo(f"  per trial (mean)  referred {c['referred']:.0f}, excluded {c['excluded_total']:.0f}, "
                f"deferred {c['deferred']:.0f}, randomised {c['randomised']:.1f}")
     click.echo(f"  elapsed           {r.elapsed_seconds:.1f} s")

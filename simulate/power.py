@@ -141,6 +141,8 @@ class PowerResult:
     risk_difference_bias_se: float
     ci_coverage: float
     ci_coverage_se: float
+    mean_ci_width: float
+    """Mean width of the risk difference's interval: how precise one such trial is."""
     mean_consort: dict = field(default_factory=dict)
     elapsed_seconds: float = 0.0
 
@@ -201,6 +203,8 @@ def summarise(scenario: sc.Scenario, outcomes: BlockOutcomes, seed: int, engine:
         risk_difference_bias_se=float(est.std(ddof=1) / math.sqrt(len(est))) if len(est) > 1 else float("nan"),
         ci_coverage=float(covered.mean()) if len(covered) else float("nan"),
         ci_coverage_se=_binomial_se(float(covered.mean()), len(covered)) if len(covered) else float("nan"),
+        mean_ci_width=float(np.nanmean(res.ci_high - res.ci_low)) if np.isfinite(res.ci_high - res.ci_low).any()
+        else float("nan"),
         mean_consort=consort, elapsed_seconds=elapsed,
     )
 
