@@ -81,6 +81,36 @@ def bench_cohort(scenario, size: int) -> Callable[[], Any]:
     return work
 
 
+@benchmark("des_trial", size=200, unit="trials", goal_seconds=1.0)
+def bench_des_trial(scenario, size: int) -> Callable[[], Any]:
+    """One trial at a time through the DES (fates + simpy, detail off): goal median <= 5 ms a trial."""
+    from simulate.engines.des import simulate_trial
+    from simulate.fates import draw_fates
+    from simulate.seeding import block_sequence
+
+    def work():
+        for seed in range(size):
+            simulate_trial(scenario, draw_fates(scenario, block_sequence(seed, 0), 1), 0, detail=False)
+
+    return work
+
+
+@benchmark("power_des", size=1_000, unit="trials", goal_seconds=5.0)
+def bench_power_des(scenario, size: int) -> Callable[[], Any]:
+    """Power of the registered scenario with the DES engine on 2 jobs."""
+    from simulate.power import estimate_power
+
+    return lambda: estimate_power(scenario, size, 1, 2, "des")
+
+
+@benchmark("power_batch", size=10_000, unit="trials", goal_seconds=1.0)
+def bench_power_batch(scenario, size: int) -> Callable[[], Any]:
+    """Power of the registered scenario with the batch engine on 2 jobs (full model, Fisher)."""
+    from simulate.power import estimate_power
+
+    return lambda: estimate_power(scenario, size, 1, 2, "batch")
+
+
 # --------------------------------------------------------------------------- runner
 
 
@@ -205,6 +235,10 @@ def main(argv: list[str] | None = None) -> int:
         }, indent=2))
     else:
         print(table(results))
+        by = {r.name: r for r in results}
+        if "power_des" in by and "power_batch" in by:
+            ratio = by["power_batch"].rate / by["power_des"].rate
+            print(f"\nbatch engine / DES engine, trials per second: {ratio:.1f}x")
         print(f"\nbest of {args.repeat} after one warm-up; peak MB = peak traced allocations (tracemalloc)")
         print(f"machine: {info['platform']}; CPU {info['cpu']}, {info['cores']} cores "
               f"({info['cores_usable']} usable); Python {info['python']}; numpy {info['numpy']}")

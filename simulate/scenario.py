@@ -40,7 +40,7 @@ class Model(BaseModel):
     """Base of every scenario section: frozen, and typos are errors."""
 
     model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True, strict=True,
-                              allow_inf_nan=False)
+                              allow_inf_nan=False, use_attribute_docstrings=True)
 
 
 class Trial(Model):
@@ -104,6 +104,7 @@ class Arm(Model):
     """One arm's treatment and its assumed effect."""
 
     label: str
+    """Arm name shown in tables and plots."""
     remission_at_endpoint: Probability
     """P(complete or partial remission at the endpoint visit), over the eligible population."""
     median_months_to_remission: Positive
@@ -131,6 +132,7 @@ class Outcome(Model):
     log_odds_per_g_day_proteinuria: float = -0.10
     """Change in the log-odds of response per g/24h of screening proteinuria."""
     weibull_shape_time_to_remission: Positive = 1.5
+    """Weibull shape of the time to first remission (>1: hazard rises with time)."""
     relapse: bool = True
     """Patients in remission may relapse (hazards below); false = remission lasts."""
     relapse_hazard_per_month: NonNegative = 0.005
@@ -143,6 +145,7 @@ class Dropout(Model):
     probability_by_endpoint: Annotated[float, Field(ge=0.0, lt=1.0)] = 0.10
     """Chance a randomised patient drops out (loss to follow-up, withdrawal) before the endpoint."""
     mechanism: Literal["mcar", "informative"] = "mcar"
+    """mcar: dropout independent of outcome; informative: non-responders drop out faster."""
     informative_hazard_ratio: Annotated[float, Field(ge=1.0, le=100.0)] = 2.0
     """With mechanism = informative: dropout hazard of non-responders relative to responders."""
     withdrawal_share: Probability = 0.4
@@ -151,14 +154,18 @@ class Dropout(Model):
 
 class Analysis(Model):
     test: Literal["fisher", "chi2", "chi2_yates", "ztest", "cmh"] = "fisher"
+    """fisher (exact), chi2 (Pearson), chi2_yates, ztest (pooled), cmh (stratified by the randomisation strata)."""
     alpha: Annotated[float, Field(gt=0.0, lt=1.0)] = 0.05
+    """Significance level (two-sided unless alternative = greater)."""
     alternative: Literal["two-sided", "greater"] = "two-sided"
     """``greater``: one-sided, RTX+CsA better than RTX alone."""
     missing: Literal["nonresponder", "complete_case", "locf"] = "nonresponder"
+    """nonresponder (dropout = failure, ITT), complete_case, or locf (last visit's status)."""
 
 
 class Recruitment(Model):
     sites: Annotated[int, Field(ge=1, le=1000)] = 4
+    """Number of recruiting sites."""
     rate_per_site_month: NonNegative = 6.0
     """Mean referrals to screening per open site per month."""
     rate_gamma_shape: Positive = 2.0
@@ -166,6 +173,7 @@ class Recruitment(Model):
     site_activation_months_max: NonNegative = 6.0
     """Sites open at a uniform time between 0 and this month."""
     screening_days_min: NonNegative = 7.0
+    """Shortest screening (days from referral to the eligibility decision)."""
     screening_days_max: NonNegative = 14.0
     """Two 24-h collections within two weeks: screening takes a uniform time in this range."""
     loss_during_deferral_probability: Probability = 0.2
@@ -185,55 +193,100 @@ class Randomisation(Model):
     block_sizes: tuple[Annotated[int, Field(ge=1, le=1000)], ...] = (2, 4)
     """Permuted block sizes, drawn at random per block; each a multiple of the ratio's sum."""
     stratify_by: tuple[Literal["pla2r_titre_high", "proteinuria_high"], ...] = ()
+    """Stratification factors: pla2r_titre_high, proteinuria_high (2^k strata)."""
     pla2r_titre_high_ru_ml: Positive = 150.0
+    """Anti-PLA2R titre at or above which a patient is in the high stratum."""
     proteinuria_high_g_day: Positive = 8.0
+    """Screening proteinuria at or above which a patient is in the high stratum."""
 
 
 class Cohort(Model):
     """The referred population (see simulate/cohort.py for how each is drawn)."""
 
     age_mean_years: Positive = 47.0
+    """Mean age of referred patients (normal, truncated to the min-max range)."""
     age_sd_years: Positive = 14.0
+    """SD of age before truncation."""
     age_min_years: NonNegative = 16.0
+    """Youngest referral."""
     age_max_years: Positive = 90.0
+    """Oldest referral."""
     male_fraction: Fraction = 0.60
+    """Share of men."""
     menopause_age_mean_years: Positive = 49.5
+    """Mean age at natural menopause (a woman is post-menopausal once past it)."""
     menopause_age_sd_years: Positive = 3.5
+    """SD of the age at menopause."""
     contraception_or_sterile_fraction: Fraction = 0.80
+    """Pre-menopausal women using effective contraception or sterile."""
     pregnant_or_breastfeeding_fraction: Fraction = 0.03
+    """Pre-menopausal women pregnant or breast feeding."""
     proteinuria_mean_g_day: Positive = 5.3
+    """Mean current 24-h proteinuria (lognormal)."""
     proteinuria_sd_g_day: Positive = 2.7
+    """SD of current 24-h proteinuria."""
     acei_arb_reduction_mean_fraction: Annotated[float, Field(gt=0.0, lt=1.0)] = 0.25
+    """Mean fall of proteinuria from its pre-ACEI/ARB baseline (beta)."""
     acei_arb_reduction_sd_fraction: Positive = 0.15
+    """SD of that fall."""
     collection_cv: NonNegative = 0.25
+    """Coefficient of variation of one 24-h collection around the true level."""
     albumin_mean_g_l: Positive = 25.0
+    """Mean serum albumin."""
     albumin_sd_g_l: Positive = 8.0
+    """SD of serum albumin."""
     albumin_log_proteinuria_correlation: Annotated[float, Field(ge=-1.0, le=1.0)] = -0.5
+    """Correlation of albumin with log proteinuria (negative: albumin falls as proteinuria rises)."""
     egfr_mean_ml_min: Positive = 84.0
+    """Mean eGFR (mL/min/1.73 m2)."""
     egfr_sd_ml_min: Positive = 27.0
+    """SD of eGFR."""
     egfr_change_per_year_of_age_ml_min: float = -0.8
+    """eGFR change per year of age above the mean age."""
     pla2r_positive_fraction: Fraction = 0.68
+    """Share anti-PLA2R positive."""
     pla2r_positive_threshold_ru_ml: Positive = 14.0
+    """Titre at or above which a patient is anti-PLA2R positive."""
     pla2r_titre_median_ru_ml: Positive = 132.0
+    """Median titre among positives (lognormal)."""
     pla2r_titre_log_sd: Positive = 0.98
+    """SD of the log titre among positives."""
     pla2r_log_titre_log_proteinuria_correlation: Annotated[float, Field(ge=-1.0, le=1.0)] = 0.3
+    """Correlation of log titre with log proteinuria among positives."""
     diabetes_fraction: Fraction = 0.11
+    """Share with diabetes mellitus."""
     active_infection_fraction: Fraction = 0.03
+    """Share with an active infection."""
     secondary_cause_fraction: Fraction = 0.10
+    """Share with a secondary cause of MN."""
     prior_steroid_mmf_fraction: Fraction = 0.20
+    """Share recently on steroids or MMF."""
     months_since_steroid_mmf_mean: Positive = 6.0
+    """Mean months since the last steroid/MMF dose (exponential)."""
     prior_alkylating_fraction: Fraction = 0.08
+    """Share previously on alkylating agents."""
     months_since_alkylating_mean: Positive = 12.0
+    """Mean months since the last alkylating agent (exponential)."""
     acei_arb_intolerant_fraction: Fraction = 0.05
+    """Share intolerant of ACEI/ARB."""
     months_on_acei_arb_mean: Positive = 9.0
+    """Mean months on ACEI/ARB at referral (exponential)."""
     bp_controlled_fraction: Fraction = 0.85
+    """Share with controlled blood pressure."""
     resistant_cni_fraction: Fraction = 0.05
+    """Share with a history of resistance to CsA or another CNI."""
     resistant_rtx_fraction: Fraction = 0.04
+    """Share with a history of resistance to RTX."""
     resistant_alkylating_fraction: Fraction = 0.02
+    """Share with a history of resistance to alkylating agents."""
     prior_relapse_fraction: Fraction = 0.08
+    """Share with an earlier remission followed by relapse."""
     prior_relapse_drug_cni_fraction: Fraction = 0.5
+    """Of those, the share whose remission was on a CNI."""
     prior_relapse_drug_rtx_fraction: Fraction = 0.3
+    """Of those, the share on RTX (the rest: alkylating agents)."""
     months_off_drug_at_relapse_mean: Positive = 9.0
+    """Mean months from stopping that drug to the relapse (exponential)."""
 
     @model_validator(mode="after")
     def _check(self) -> "Cohort":
@@ -265,24 +318,38 @@ class Eligibility(Model):
     """Thresholds of the registered criteria (NCT04743739); see simulate/eligibility.py."""
 
     age_min_years: NonNegative = 18.0
+    """Youngest eligible age."""
     age_max_years: Positive = 80.0
+    """Oldest eligible age."""
     washout_steroid_mmf_months: NonNegative = 1.0
+    """Off steroid or MMF for more than this (time-dependent: deferral)."""
     washout_alkylating_months: NonNegative = 6.0
+    """Off alkylating agents for more than this (time-dependent: deferral)."""
     acei_arb_run_in_months: NonNegative = 3.0
+    """On ACEI/ARB for at least this before randomisation, unless intolerant (deferral)."""
     proteinuria_min_g_day: NonNegative = 4.0
+    """Minimum mean of the two screening collections."""
     proteinuria_max_reduction_fraction: Fraction = 0.5
+    """Largest allowed fall of proteinuria from the pre-ACEI/ARB baseline."""
     egfr_min_ml_min: NonNegative = 40.0
+    """Minimum eGFR."""
     relapse_off_cni_min_months: NonNegative = 3.0
+    """A relapse more than this long off a CNI is not resistance (eligible)."""
     relapse_off_rtx_or_alkylating_min_months: NonNegative = 6.0
+    """A relapse more than this long off RTX or alkylating agents is not resistance."""
 
 
 class Definitions(Model):
     """The trial's own remission definitions (used to show lab values at visits)."""
 
     complete_max_proteinuria_g_day: Positive = 0.5
+    """Complete remission: proteinuria at most this ..."""
     complete_min_albumin_g_l: Positive = 35.0
+    """... and albumin at least this."""
     partial_min_reduction_fraction: Fraction = 0.5
+    """Partial remission: proteinuria fallen by at least this fraction from baseline ..."""
     partial_max_proteinuria_g_day: Positive = 3.5
+    """... and below this."""
 
 
 class Observed(Model):
@@ -298,6 +365,7 @@ class Simulation(Model):
     """How, not what: run settings that never change a trial's meaning."""
 
     seed: Annotated[int, Field(ge=0, le=2**63 - 1)] = 20210414
+    """Root seed of the seed tree (replicates are reproducible from it)."""
     replicates: Annotated[int, Field(ge=1, le=100_000_000)] = 2000
     """Simulated trials per design point (power, each sample-size candidate, each sweep point)."""
     block_size: Annotated[int, Field(ge=1, le=100_000)] = 250
@@ -319,7 +387,9 @@ class SweepAxis(Model):
 
 class Scenario(Model):
     name: Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]+$", min_length=1, max_length=80)]
+    """Short name: results go to results/<name>/ (letters, digits, _ . -)."""
     description: str = ""
+    """One line saying what the scenario is for."""
     trial: Trial = Trial()
     arms: Arms
     outcome: Outcome = Outcome()

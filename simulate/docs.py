@@ -1,0 +1,93 @@
+"""The scenario reference, generated from the models and the shipped scenario's comments.
+
+``python -m simulate.docs`` prints a Markdown table of every scenario field: its dotted path,
+default, meaning (the field's docstring) and, from ``scenarios/nct04743739.toml``, the value and
+source used for the registered trial. The README's field reference is this output.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+import tomllib
+from pathlib import Path
+
+from pydantic import BaseModel
+
+from simulate.scenario import Scenario
+
+DEFAULT = Path(__file__).resolve().parents[1] / "scenarios" / "nct04743739.toml"
+_KEY = re.compile(r'^\s*("?[\w.]+"?)\s*=\s*(.*?)\s*(#\s*(.*))?$')
+_SECTION = re.compile(r"^\s*\[([\w.]+)\]")
+
+
+def scenario_comments(path: Path) -> dict[str, str]:
+    """{dotted path: comment} for every ``key = value  # comment`` line of a scenario file."""
+    out, section = {}, ""
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if m := _SECTION.match(line):
+            section = m.group(1)
+            continue
+        if (m := _KEY.match(line)) and m.group(4) and not line.lstrip().startswith("#"):
+            key = m.group(1).strip('"')
+            out[f"{section}.{key}" if section else key] = m.group(4).strip()
+    return out
+
+
+def field_rows(model: type[BaseModel] = Scenario, prefix: str = "") -> list[tuple[str, str, str]]:
+    rows = []
+    for name, field in model.model_fields.items():
+        ann = field.annotation
+        path = f"{prefix}{name}"
+        if isinstance(ann, type) and issubclass(ann, BaseModel):
+            rows.extend(field_rows(ann, path + "."))
+            continue
+        default = "required" if field.is_required() else repr(field.get_default(call_default_factory=True))
+        rows.append((path, default, (field.description or "").replace("\n", " ")))
+    return rows
+
+
+def _arm_rows(rows):
+    out = []
+    for path, default, doc in rows:
+        if path.startswith("arms.rtx."):
+            out.append((path.replace("arms.rtx.", "arms.<arm>."), default, doc))
+        elif not path.startswith("arms.rtx_csa."):
+            out.append((path, default, doc))
+    return out
+
+
+def markdown(scenario_path: Path = DEFAULT) -> str:
+    comments = scenario_comments(scenario_path)
+    values = tomllib.loads(scenario_path.read_text(encoding="utf-8"))
+
+    def value_of(path):
+        node = values
+        for k in path.split("."):
+            if not isinstance(node, dict) or k not in node:
+                return None
+            node = node[k]
+        return node
+
+    lines = ["| field | default | meaning | NCT04743739 value and source |", "|---|---|---|---|"]
+    for path, default, doc in _arm_rows(field_rows()):
+        if path == "sweep":
+            continue
+        if path.startswith("arms.<arm>."):
+            parts = []
+            for arm in ("rtx", "rtx_csa"):
+                p = path.replace("<arm>", arm)
+                v = value_of(p)
+                if v is not None:
+                    parts.append(f"{arm}: `{v}` {comments.get(p, '')}".strip())
+            source = "; ".join(parts)
+        else:
+            v = value_of(path)
+            source = f"`{v}` {comments.get(path, '')}".strip() if v is not None else ""
+        esc = lambda t: str(t).replace("|", "\\|")  # noqa: E731
+        lines.append(f"| `{path}` | `{esc(default)}` | {esc(doc)} | {esc(source)} |")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    sys.stdout.write(markdown(Path(sys.argv[1]) if len(sys.argv) > 1 else DEFAULT) + "\n")
