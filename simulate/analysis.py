@@ -71,7 +71,7 @@ def _binomial_row(n: int):
     exact = [1]
     for j in range(n):
         exact.append(exact[-1] * (n - j) // (j + 1))
-    exps = [max(v.bit_length() - 20, 0) for v in exact]
+    exps = [max(v.bit_length() - 60, 0) for v in exact]
     mant = np.array([v / (1 << e) for v, e in zip(exact, exps)], dtype=float)
     return mant, np.array(exps, dtype=np.int32)
 
