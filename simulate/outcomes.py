@@ -164,12 +164,15 @@ def _reference_scores(scenario: sc.Scenario) -> np.ndarray:
 
 
 def _calibrate_intercept(scores: np.ndarray, target: float) -> float:
-    if target <= 0.0:
+    """alpha with mean(expit(alpha + scores)) == target. The mean lies between
+    expit(alpha + min score) and expit(alpha + max score), which brackets the root exactly."""
+    if target <= 1e-12:
         return -np.inf
-    if target >= 1.0:
+    if target >= 1.0 - 1e-12:
         return np.inf
     gap = lambda a: special.expit(a + scores).mean() - target  # noqa: E731
-    lo, hi = -50.0 - scores.max(), 50.0 - scores.min()
+    lo = special.logit(target) - scores.max() - 1e-9
+    hi = special.logit(target) - scores.min() + 1e-9
     return optimize.brentq(gap, lo, hi, xtol=1e-12)
 
 
@@ -277,7 +280,7 @@ def potential_outcomes(arm: ArmModel, score: np.ndarray, u_response: np.ndarray,
     end = arm.endpoint_month
     at_end = responder & (t_rem <= end) & (t_rel > end)
     rate = np.where(at_end, arm.dropout_rate, arm.dropout_rate_nonresponder)
-    with np.errstate(divide="ignore"):
+    with np.errstate(divide="ignore", over="ignore"):
         t_drop = np.where(rate > 0, e_dropout / np.where(rate > 0, rate, 1.0), np.inf)
     return PotentialOutcomes(
         responder=responder, remission_month=t_rem, relapse_month=t_rel,

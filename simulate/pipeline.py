@@ -254,6 +254,8 @@ def run_all(scenario: sc.Scenario, out_dir: Path, seed: int | None = None, repli
     seed = scenario.simulation.seed if seed is None else seed
     replicates = scenario.simulation.replicates if replicates is None else replicates
     out_dir = Path(out_dir)
+    for stale in out_dir.glob("**/.*.tmp"):  # left by a run killed mid-write; never under a final name
+        stale.unlink(missing_ok=True)
     t0 = time.perf_counter()
     timings: dict = {}
     key = lambda piece: _piece_key(scenario, piece, seed, replicates, engine)  # noqa: E731
