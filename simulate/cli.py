@@ -217,6 +217,10 @@ engine_opt = click.option("--engine", type=click.Choice(["batch", "des"]), defau
                           help="batch: vectorised, identical trials, fast; des: the discrete-event reference.")
 jobs_opt = click.option("--jobs", type=click.IntRange(1, 512), default=None,
                         help="Parallel workers (default: all cores).")
+backend_opt = click.option("--backend", type=click.Choice(["loky", "dask"]), default="loky", show_default=True,
+                           help="loky: processes on this machine; dask: a Dask cluster (pip install 'trialsim[distributed]').")
+scheduler_opt = click.option("--scheduler", default=None, metavar="ADDRESS",
+                             help="Dask scheduler to use, e.g. tcp://host:8786 (default: start a local cluster).")
 reps_opt = click.option("--replicates", type=click.IntRange(1, 100_000_000), default=None,
                         help="Simulated trials per design (default: the scenario's simulation.replicates).")
 
@@ -234,6 +238,12 @@ def _engine(sc: Scenario, engine: str) -> str:
     return engine
 
 
+def _backend(name: str, jobs: int | None, scheduler: str | None):
+    from simulate.parallel import Backend
+
+    return Backend(name, jobs, scheduler)
+
+
 def _fmt_power(r) -> str:
     return f"{r.power:.3f} ± {r.mc_se:.3f} (95% CI {r.ci_low:.3f}-{r.ci_high:.3f})"
 
@@ -245,18 +255,23 @@ def _fmt_power(r) -> str:
 @click.option("--n-per-arm", type=click.IntRange(1, 100_000), default=None,
               help="Override trial.n_per_arm.")
 @jobs_opt
+@backend_opt
+@scheduler_opt
 @engine_opt
 @set_opt
 @json_opt
 def power(scenario: Path, replicates: int | None, seed: int | None, n_per_arm: int | None, jobs: int | None,
-          engine: str, overrides: tuple[str, ...], as_json: bool) -> None:
+          backend: str, scheduler: str | None, engine: str, overrides: tuple[str, ...], as_json: bool) -> None:
     """Estimate power (and operating characteristics) by simulating many trials."""
+    from simulate.parallel import session
     from simulate.power import estimate_power
 
     if n_per_arm is not None:
         overrides = overrides + (f"trial.n_per_arm={n_per_arm}",)
     sc = _load(scenario, overrides)
-    r = estimate_power(sc, replicates, seed, jobs, _engine(sc, engine), progress=not as_json)
+    where = _backend(backend, jobs, scheduler)
+    with session(where):
+        r = estimate_power(sc, replicates, seed, where, _engine(sc, engine), progress=not as_json)
     if as_json:
         _echo_json(r.to_dict())
         return
@@ -293,16 +308,23 @@ def power(scenario: Path, replicates: int | None, seed: int | None, n_per_arm: i
 @reps_opt
 @seed_opt
 @jobs_opt
+@backend_opt
+@scheduler_opt
 @engine_opt
 @set_opt
 @json_opt
 def samplesize(scenario: Path, target: float, window: int, n_max: int, replicates: int | None, seed: int | None,
-               jobs: int | None, engine: str, overrides: tuple[str, ...], as_json: bool) -> None:
+               jobs: int | None, backend: str, scheduler: str | None, engine: str, overrides: tuple[str, ...],
+               as_json: bool) -> None:
     """Smallest n per arm reaching the target power, beside the closed-form references."""
+    from simulate.parallel import session
     from simulate.power import find_sample_size
 
     sc = _load(scenario, overrides)
-    r = find_sample_size(sc, target, replicates, seed, jobs, _engine(sc, engine), window, n_max, progress=not as_json)
+    where = _backend(backend, jobs, scheduler)
+    with session(where):
+        r = find_sample_size(sc, target, replicates, seed, where, _engine(sc, engine), window, n_max,
+                             progress=not as_json)
     if as_json:
         _echo_json(r.to_dict())
         return
@@ -329,13 +351,15 @@ def samplesize(scenario: Path, target: float, window: int, n_max: int, replicate
 @reps_opt
 @seed_opt
 @jobs_opt
+@backend_opt
+@scheduler_opt
 @engine_opt
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="CSV file for the grid (default results/<scenario-name>/sweep.csv).")
 @set_opt
 @json_opt
-def sweep(scenario: Path, replicates: int | None, seed: int | None, jobs: int | None, engine: str,
-          out: Path | None, overrides: tuple[str, ...], as_json: bool) -> None:
+def sweep(scenario: Path, replicates: int | None, seed: int | None, jobs: int | None, backend: str,
+          scheduler: str | None, engine: str, out: Path | None, overrides: tuple[str, ...], as_json: bool) -> None:
     """Power over the scenario's [sweep] grid: one tidy CSV row per grid point."""
     from simulate.io import write_csv_atomic
     from simulate.power import sweep as run_sweep
@@ -347,7 +371,11 @@ def sweep(scenario: Path, replicates: int | None, seed: int | None, jobs: int | 
     if out is not None and out.suffix.lower() != ".csv":
         raise UsageError(f"--out: got '{out}'; must be a .csv file name")
     out = out or Path("results") / sc.name / "sweep.csv"
-    frame = run_sweep(sc, replicates, seed, jobs, _engine(sc, engine), progress=not as_json)
+    from simulate.parallel import session
+
+    where = _backend(backend, jobs, scheduler)
+    with session(where):
+        frame = run_sweep(sc, replicates, seed, where, _engine(sc, engine), progress=not as_json)
     write_csv_atomic(out, frame)
     if as_json:
         _echo_json({"grid": frame.to_dict(orient="records"), "out": str(out)})
@@ -364,12 +392,14 @@ def sweep(scenario: Path, replicates: int | None, seed: int | None, jobs: int | 
 @reps_opt
 @seed_opt
 @jobs_opt
+@backend_opt
+@scheduler_opt
 @engine_opt
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Results folder (default results/<scenario-name>/).")
 @set_opt
-def run(scenario: Path, replicates: int | None, seed: int | None, jobs: int | None, engine: str,
-        out_dir: Path | None, overrides: tuple[str, ...]) -> None:
+def run(scenario: Path, replicates: int | None, seed: int | None, jobs: int | None, backend: str,
+        scheduler: str | None, engine: str, out_dir: Path | None, overrides: tuple[str, ...]) -> None:
     """The main job: power, sample size, sweep, an example trial, plots and report.html."""
     from simulate.pipeline import run_all
 
@@ -377,7 +407,11 @@ def run(scenario: Path, replicates: int | None, seed: int | None, jobs: int | No
     out_dir = out_dir or Path("results") / sc.name
     engine = _engine(sc, engine)
     click.echo(f"Running '{sc.name}' into {out_dir}/ ...", err=True)
-    data = run_all(sc, out_dir, seed, replicates, jobs, engine, scenario_path=scenario)
+    from simulate.parallel import session
+
+    where = _backend(backend, jobs, scheduler)
+    with session(where):
+        data = run_all(sc, out_dir, seed, replicates, where, engine, scenario_path=scenario)
     click.echo("\n".join(data["summary"]))
     click.echo(f"\nresults, plots and report.html written to {out_dir}/")
 

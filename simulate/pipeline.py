@@ -247,6 +247,13 @@ def plain_summary(scenario: sc.Scenario, data: dict) -> list[str]:
 # ----------------------------------------------------------------------------- run
 
 
+def _describe(jobs) -> dict:
+    from simulate.parallel import Backend
+
+    b = jobs if isinstance(jobs, Backend) else Backend("loky", jobs)
+    return {"backend": b.name, "jobs": b.jobs, "scheduler": b.scheduler}
+
+
 def run_all(scenario: sc.Scenario, out_dir: Path, seed: int | None = None, replicates: int | None = None,
             jobs: int | None = None, engine: str = "batch", report: bool = True,
             scenario_path: Path | None = None) -> dict:
@@ -283,7 +290,7 @@ def run_all(scenario: sc.Scenario, out_dir: Path, seed: int | None = None, repli
         timings["report"] = {"seconds": time.perf_counter() - t1, "reused": False}
     write_json_atomic(out_dir / "run.json", {
         "scenario": scenario.model_dump(mode="json"), "scenario_hash": sc.scenario_hash(scenario),
-        "seed": seed, "replicates": replicates, "engine": engine, "jobs": jobs,
+        "seed": seed, "replicates": replicates, "engine": engine, "parallel": _describe(jobs),
         "trialsim_version": __version__, "numpy_version": np.__version__, "python": platform.python_version(),
         "machine": platform.platform(), "timings": timings, "elapsed_seconds": time.perf_counter() - t0,
         "summary": data["summary"], "figures": figures,

@@ -12,8 +12,6 @@ from __future__ import annotations
 import itertools
 import logging
 import math
-import os
-import sys
 import time
 from dataclasses import asdict, dataclass, field
 
@@ -24,58 +22,43 @@ from scipy import special
 from simulate import analysis, formulas
 from simulate import scenario as sc
 from simulate.engines import CONSORT_FIELDS, BlockOutcomes, simulate_block_designs
+from simulate.parallel import Backend, progress_bar, run_tasks
 
 log = logging.getLogger(__name__)
+
+Jobs = int | Backend | None
+"""Loky workers (None: all cores), or a Backend (loky or dask)."""
 
 
 # ----------------------------------------------------------------------------- replicates
 
 
-def default_jobs() -> int:
-    return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
-
-
-def simulate_replicates(scenario: sc.Scenario, replicates: int, seed: int, jobs: int | None = None,
+def simulate_replicates(scenario: sc.Scenario, replicates: int, seed: int, jobs: Jobs = None,
                         engine: str = "des", progress: bool = False) -> BlockOutcomes:
-    """The first ``replicates`` trials of the seed tree, run in blocks on ``jobs`` workers."""
+    """The first ``replicates`` trials of the seed tree, run in parallel blocks."""
     return simulate_designs([scenario], replicates, seed, jobs, engine, progress)[0]
 
 
-def simulate_designs(designs: list[sc.Scenario], replicates: int, seed: int, jobs: int | None = None,
+def simulate_designs(designs: list[sc.Scenario], replicates: int, seed: int, jobs: Jobs = None,
                      engine: str = "des", progress: bool = False) -> list[BlockOutcomes]:
-    """The same replicate trials under several designs (common random numbers), in parallel blocks."""
-    from joblib import Parallel, delayed
+    """The same replicate trials under several designs (common random numbers), in parallel blocks.
 
+    ``jobs`` is a number of loky workers (None: all cores) or a :class:`~simulate.parallel.Backend`.
+    """
+    backend = as_backend(jobs)
     size = designs[0].simulation.block_size
     n_blocks = -(-replicates // size)
-    plan = [(b, min(size, replicates - b * size)) for b in range(n_blocks)]
-    jobs = default_jobs() if jobs is None else jobs
-    tasks = [delayed(simulate_block_designs)(list(designs), seed, b, n, engine) for b, n in plan]
-    bar = _progress(n_blocks, replicates * len(designs), progress)
-    parts = []
-    if jobs == 1 or n_blocks == 1:
-        for fn, args, kwargs in tasks:
-            parts.append(fn(*args, **kwargs))
-            bar.update(1)
-    else:
-        for part in Parallel(n_jobs=min(jobs, n_blocks), return_as="generator")(tasks):
-            parts.append(part)
-            bar.update(1)
-    bar.close()
+    tasks = [(list(designs), seed, b, min(size, replicates - b * size), engine) for b in range(n_blocks)]
+    bar = progress_bar(n_blocks, f"{replicates * len(designs):,} trials", progress)
+    try:
+        parts = run_tasks(simulate_block_designs, tasks, backend, on_done=lambda: bar.update(1))
+    finally:
+        bar.close()
     return [BlockOutcomes.concatenate([p[k] for p in parts]) for k in range(len(designs))]
 
 
-def _progress(n_blocks: int, replicates: int, enabled: bool):
-    if enabled and n_blocks > 1 and sys.stderr.isatty():
-        from tqdm import tqdm
-
-        return tqdm(total=n_blocks, unit="block", desc=f"{replicates:,} trials", file=sys.stderr, leave=False)
-
-    class _Null:
-        def update(self, n: int) -> None: ...
-        def close(self) -> None: ...
-
-    return _Null()
+def as_backend(jobs: Jobs) -> Backend:
+    return jobs if isinstance(jobs, Backend) else Backend("loky", jobs)
 
 
 # ----------------------------------------------------------------------------- analysis
@@ -210,7 +193,7 @@ def summarise(scenario: sc.Scenario, outcomes: BlockOutcomes, seed: int, engine:
 
 
 def estimate_power(scenario: sc.Scenario, replicates: int | None = None, seed: int | None = None,
-                   jobs: int | None = None, engine: str = "des", progress: bool = False) -> PowerResult:
+                   jobs: Jobs = None, engine: str = "des", progress: bool = False) -> PowerResult:
     """Simulate ``replicates`` trials of the scenario and estimate its power."""
     replicates = scenario.simulation.replicates if replicates is None else replicates
     seed = scenario.simulation.seed if seed is None else seed
@@ -265,7 +248,7 @@ def analytic_references(scenario: sc.Scenario, target: float) -> dict:
     return out
 
 
-def power_curve(scenario: sc.Scenario, ns: list[int], replicates: int, seed: int, jobs: int | None,
+def power_curve(scenario: sc.Scenario, ns: list[int], replicates: int, seed: int, jobs: Jobs,
                 engine: str, progress: bool = False) -> dict[int, PowerResult]:
     """Power at each n per arm, all from the same replicate trials (common random numbers)."""
     ns = [int(n) for n in ns]
@@ -279,7 +262,7 @@ def power_curve(scenario: sc.Scenario, ns: list[int], replicates: int, seed: int
 
 
 def find_sample_size(scenario: sc.Scenario, target: float = 0.8, replicates: int | None = None,
-                     seed: int | None = None, jobs: int | None = None, engine: str = "des",
+                     seed: int | None = None, jobs: Jobs = None, engine: str = "des",
                      window: int = 10, n_max: int = 2000, progress: bool = False) -> SampleSizeResult:
     """Smallest n per arm with simulated power >= target, safe against the saw-tooth.
 
@@ -359,7 +342,7 @@ def sweep_points(scenario: sc.Scenario) -> list[dict]:
 
 
 def sweep(scenario: sc.Scenario, replicates: int | None = None, seed: int | None = None,
-          jobs: int | None = None, engine: str = "des", progress: bool = False) -> pd.DataFrame:
+          jobs: Jobs = None, engine: str = "des", progress: bool = False) -> pd.DataFrame:
     """Power at every grid point, one tidy row each (grid values, power, MC SE, and more)."""
     replicates = scenario.simulation.replicates if replicates is None else replicates
     seed = scenario.simulation.seed if seed is None else seed
