@@ -7,7 +7,6 @@ source used for the registered trial. The README's field reference is this outpu
 
 from __future__ import annotations
 
-import re
 import sys
 import tomllib
 from pathlib import Path
@@ -15,23 +14,9 @@ from pathlib import Path
 from pydantic import BaseModel
 
 from simulate.scenario import Scenario
+from simulate.sources import scenario_comments
 
 DEFAULT = Path(__file__).resolve().parents[1] / "scenarios" / "nct04743739.toml"
-_KEY = re.compile(r'^\s*("?[\w.]+"?)\s*=\s*(.*?)\s*(#\s*(.*))?$')
-_SECTION = re.compile(r"^\s*\[([\w.]+)\]")
-
-
-def scenario_comments(path: Path) -> dict[str, str]:
-    """{dotted path: comment} for every ``key = value  # comment`` line of a scenario file."""
-    out, section = {}, ""
-    for line in path.read_text(encoding="utf-8").splitlines():
-        if m := _SECTION.match(line):
-            section = m.group(1)
-            continue
-        if (m := _KEY.match(line)) and m.group(4) and not line.lstrip().startswith("#"):
-            key = m.group(1).strip('"')
-            out[f"{section}.{key}" if section else key] = m.group(4).strip()
-    return out
 
 
 def field_rows(model: type[BaseModel] = Scenario, prefix: str = "") -> list[tuple[str, str, str]]:
@@ -58,7 +43,7 @@ def _arm_rows(rows):
 
 
 def markdown(scenario_path: Path = DEFAULT) -> str:
-    comments = scenario_comments(scenario_path)
+    comments = scenario_comments(scenario_path)[1]
     values = tomllib.loads(scenario_path.read_text(encoding="utf-8"))
 
     def value_of(path):

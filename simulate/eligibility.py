@@ -52,11 +52,18 @@ RuleFn = Callable[[Patients, sc.Eligibility], np.ndarray]
 @dataclass(frozen=True)
 class Rule:
     name: str
-    description: str
+    template: str
+    """Description with the scenario's thresholds as ``{field}`` placeholders."""
     time_dependent: bool
     passes: RuleFn
     wait_months: Callable[[Patients, sc.Eligibility], np.ndarray] | None = None
     """For time-dependent rules: months from screening until the rule is met (0 if met)."""
+
+    def describe(self, e: sc.Eligibility) -> str:
+        """The rule in words, with the thresholds in force."""
+        values = e.model_dump()
+        values["proteinuria_max_reduction_pct"] = 100 * e.proteinuria_max_reduction_fraction
+        return self.template.format(**values)
 
 
 def _prior_resistance_free(p: Patients, e: sc.Eligibility) -> np.ndarray:
@@ -74,7 +81,7 @@ def _wait(elapsed: np.ndarray, needed: float) -> np.ndarray:
 
 
 RULES: tuple[Rule, ...] = (
-    Rule("age", "aged 18-80 years", False,
+    Rule("age", "aged {age_min_years:g}-{age_max_years:g} years", False,
          lambda p, e: (p.age_years >= e.age_min_years) & (p.age_years <= e.age_max_years)),
     Rule("idiopathic", "idiopathic MN: no secondary cause", False, lambda p, e: ~p.secondary_cause),
     Rule("no_active_infection", "no active infection", False, lambda p, e: ~p.active_infection),
@@ -82,22 +89,22 @@ RULES: tuple[Rule, ...] = (
     Rule("not_pregnant", "not pregnant or breast feeding", False, lambda p, e: ~p.pregnant_or_breastfeeding),
     Rule("contraception", "women post-menopausal, sterile or using effective contraception", False,
          lambda p, e: p.male | p.postmenopausal | p.contraception_or_sterile),
-    Rule("proteinuria_level", "proteinuria >= 4 g/24h (mean of two 24-h collections)", False,
+    Rule("proteinuria_level", "proteinuria >= {proteinuria_min_g_day:g} g/24h (mean of two 24-h collections)", False,
          lambda p, e: p.proteinuria_mean_g_day >= e.proteinuria_min_g_day),
-    Rule("proteinuria_reduction", "proteinuria decreased <= 50% from baseline", False,
+    Rule("proteinuria_reduction", "proteinuria decreased <= {proteinuria_max_reduction_pct:g}% from baseline", False,
          lambda p, e: p.proteinuria_reduction_fraction <= e.proteinuria_max_reduction_fraction),
-    Rule("egfr", "eGFR >= 40 mL/min/1.73 m2", False, lambda p, e: p.egfr_ml_min >= e.egfr_min_ml_min),
+    Rule("egfr", "eGFR >= {egfr_min_ml_min:g} mL/min/1.73 m2", False, lambda p, e: p.egfr_ml_min >= e.egfr_min_ml_min),
     Rule("blood_pressure", "blood pressure controlled on ACEI/ARB, or intolerant of them", False,
          lambda p, e: p.acei_arb_intolerant | p.bp_controlled),
     Rule("no_prior_resistance", "no resistance to CNI, RTX or alkylating agents (late relapse allowed)", False,
          _prior_resistance_free),
-    Rule("washout_steroid_mmf", "off steroid or MMF for > 1 month", True,
+    Rule("washout_steroid_mmf", "off steroid or MMF for > {washout_steroid_mmf_months:g} month(s)", True,
          lambda p, e: p.months_since_steroid_mmf > e.washout_steroid_mmf_months,
          lambda p, e: _wait(p.months_since_steroid_mmf, e.washout_steroid_mmf_months)),
-    Rule("washout_alkylating", "off alkylating agents for > 6 months", True,
+    Rule("washout_alkylating", "off alkylating agents for > {washout_alkylating_months:g} months", True,
          lambda p, e: p.months_since_alkylating > e.washout_alkylating_months,
          lambda p, e: _wait(p.months_since_alkylating, e.washout_alkylating_months)),
-    Rule("acei_arb_run_in", "ACEI/ARB for >= 3 months before randomisation, or intolerant", True,
+    Rule("acei_arb_run_in", "ACEI/ARB for >= {acei_arb_run_in_months:g} months before randomisation, or intolerant", True,
          lambda p, e: p.acei_arb_intolerant | (p.months_on_acei_arb >= e.acei_arb_run_in_months),
          lambda p, e: np.where(p.acei_arb_intolerant, 0.0, _wait(p.months_on_acei_arb, e.acei_arb_run_in_months))),
 )
@@ -114,6 +121,8 @@ class Screening:
     """Index of the first failing rule in CONSORT order, -1 if none fails."""
     qualifies_in_months: np.ndarray
     """0 = eligible now; > 0 = deferred, eligible after this many months; inf = excluded."""
+    rules: sc.Eligibility
+    """The thresholds the patients were screened against."""
 
     @property
     def eligible_now(self) -> np.ndarray:
@@ -149,7 +158,7 @@ class Screening:
             remaining -= k
             rows.append({
                 "criterion": rule.name,
-                "description": rule.description,
+                "description": rule.describe(self.rules),
                 "kind": "time-dependent" if rule.time_dependent else "permanent",
                 "failing": int(n - self.passes[i].sum()),
                 "excluded": 0 if rule.time_dependent else k,
@@ -193,4 +202,4 @@ def screen(patients: Patients, rules: sc.Eligibility) -> Screening:
     # a time-dependent rule failed at the exact threshold (strict >) still needs "no more" wait:
     # such patients qualify immediately after screening, recorded as a tiny positive wait
     qualifies = np.where(~excluded & any_fail & (qualifies == 0.0), np.finfo(float).tiny, qualifies)
-    return Screening(passes=passes, first_failure=first, qualifies_in_months=qualifies)
+    return Screening(passes=passes, first_failure=first, qualifies_in_months=qualifies, rules=rules)

@@ -13,7 +13,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import math
 import platform
 import time
 from pathlib import Path
@@ -185,7 +184,9 @@ def compute_accrual(scenario, seed) -> dict:
 def write_tables(folder: Path, scenario: sc.Scenario, data: dict) -> None:
     write_csv_atomic(folder / "funnel.csv", pd.DataFrame(data["screening"]["funnel"]))
     p = data["power"]
-    write_csv_atomic(folder / "power.csv", pd.DataFrame([{k: v for k, v in p.items() if k != "mean_consort"}]))
+    # timings go to run.json: the tables hold results only, so a resumed run writes the same bytes
+    write_csv_atomic(folder / "power.csv", pd.DataFrame([{k: v for k, v in p.items()
+                                                          if k not in ("mean_consort", "elapsed_seconds")}]))
     ss = data["samplesize"]
     rows = pd.DataFrame(ss["curve"])
     for t in ("80", "90"):

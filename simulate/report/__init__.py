@@ -67,6 +67,14 @@ def _close(fig: Figure) -> None:
     fig.clear()
 
 
+def _lookup(tree: dict, path: str):
+    for part in path.split("."):
+        if not isinstance(tree, dict) or part not in tree:
+            return None
+        tree = tree[part]
+    return tree
+
+
 def build_figures(scenario: sc.Scenario, data: dict) -> dict[str, Figure | None]:
     """Every figure of the report as a Figure (``None`` where the data has nothing to draw)."""
     arm_labels = {arm: scenario.arm(arm).label for arm in sc.ARMS}
@@ -74,19 +82,23 @@ def build_figures(scenario: sc.Scenario, data: dict) -> dict[str, Figure | None]
     acc = data["accrual"]
     sweep = data.get("sweep") or {}
     funnel = (data.get("screening") or {}).get("funnel") or []
+    dumped = scenario.model_dump(mode="json")
     missing = {"nonresponder": "dropouts counted as no remission", "complete_case": "complete cases only",
                "locf": "last observation carried forward"}.get(scenario.analysis.missing, scenario.analysis.missing)
     builders = {
         "power_curve": lambda: plots.power_curve(
             ss.get("curve") or [], ss.get("closed_form_curve") or [],
             {0.8: (ss.get("target_80") or {}).get("n_per_arm"), 0.9: (ss.get("target_90") or {}).get("n_per_arm")},
-            scenario.trial.n_per_arm, power.get("replicates")),
+            scenario.trial.n_per_arm, power.get("replicates"), power,
+            scenario.analysis.alpha),
         "power_heatmap": lambda: plots.power_heatmap(
             sweep.get("rows") or [], list(sweep.get("axes") or []),
-            {a: axis_label(scenario, a) for a in sweep.get("axes") or []}),
+            {a: axis_label(scenario, a) for a in sweep.get("axes") or []},
+            {a: _lookup(dumped, a) for a in sweep.get("axes") or []}),
         "consort": lambda: plots.consort(
             ex["consort"], power.get("mean_consort") or {}, power.get("replicates"), arm_labels,
-            {r["criterion"]: r["description"] for r in funnel if r.get("description")}, missing),
+            {r["criterion"]: r["description"] for r in funnel if r.get("description")}, missing,
+            scenario.trial.n_target),
         "accrual": lambda: plots.accrual(
             acc["curves"], acc["n_target"], acc["recruitment_months"], acc["hard_stop_months"], acc.get("observed")),
         "time_to_remission": lambda: plots.time_to_remission(

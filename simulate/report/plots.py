@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 import seaborn as sns
 from matplotlib.figure import Figure
-from matplotlib.patches import FancyBboxPatch
+from matplotlib.patches import FancyBboxPatch, Rectangle
 
 ARM_COLOURS = {"rtx": "#4C72B0", "rtx_csa": "#DD8452"}
 CR_COLOUR, PR_COLOUR, RELAPSE_COLOUR = "#1B7837", "#74C476", "#C0392B"
@@ -51,10 +51,12 @@ def _colour(arm: str, i: int) -> str:
 
 @_themed
 def power_curve(curve: list[dict], closed_form: list[dict], chosen: dict[float, int | None],
-                planned_n: int, replicates: int | None = None) -> Figure:
+                planned_n: int, replicates: int | None = None, planned: dict | None = None,
+                alpha: float | None = None) -> Figure:
     """Simulated power against n per arm with its 95% Monte Carlo band, the closed-form curves,
-    the power targets, the n chosen for each target and the planned n."""
-    fig = Figure(figsize=(10, 6), layout="constrained")
+    the power targets, the n chosen for each target and the planned n (with its simulated power
+    ``planned`` = {power, ci_low, ci_high}, if given)."""
+    fig = Figure(figsize=(10, 7.2), layout="constrained")
     ax = fig.add_subplot()
     sim = pd.DataFrame(curve).sort_values("n_per_arm") if curve else pd.DataFrame(
         columns=["n_per_arm", "power", "ci_low", "ci_high"])
@@ -70,30 +72,46 @@ def power_curve(curve: list[dict], closed_form: list[dict], chosen: dict[float, 
         if "pooled_normal_with_dropout" in cf:
             ax.plot(cf.n_per_arm, cf.pooled_normal_with_dropout, ":", color="0.15", lw=1.8,
                     label="Closed form, pooled normal, with dropout")
-    lows = [v for v in list(sim.ci_low) + ([] if not closed_form else list(cf.pooled_normal_with_dropout))
+    lows = [v for v in list(sim.ci_low) + [r.get("pooled_normal_with_dropout") for r in closed_form]
             if v is not None and not math.isnan(v)]
     bottom = max(0.0, math.floor(10 * (min(lows, default=0.5) - 0.03)) / 10)
     ax.set_ylim(bottom, 1.0)
+    if alpha is not None and alpha >= bottom:
+        ax.axhline(alpha, color="0.3", lw=1.2, ls=(0, (4, 2, 1, 2)),
+                   label=f"α = {alpha:g}: expected rate with no true difference")
     marks = {0.8: "C2", 0.9: "C4"}
+    largest = int(sim.n_per_arm.max()) if len(sim) else None
     for target, n in sorted(chosen.items()):
         colour = marks.get(target, "C3")
-        ax.axhline(target, color=colour, lw=1, alpha=0.8)
-        ax.text(0.005, target + 0.004, f"{target:.0%} target", color=colour, transform=ax.get_yaxis_transform(),
-                fontsize=9, va="bottom", ha="left")
+        ax.axhline(target, color=colour, lw=1.2, alpha=0.9, label=f"{target:.0%} power target")
         if n is not None:
             ax.vlines(n, bottom, target, color=colour, lw=1.4, ls="-.")
             ax.plot([n], [target], "D", color=colour, ms=8, mec="white",
                     label=f"{target:.0%} power reached at n = {n} per arm")
+        else:
+            where = f" up to n = {largest} per arm" if largest else ""
+            ax.plot([], [], " ", label=f"{target:.0%} power not reached{where}")
     ax.axvline(planned_n, color="C3", lw=2, ls="--", label=f"Planned design: n = {planned_n} per arm")
+    if planned and planned.get("power") is not None:
+        lo, hi = planned.get("ci_low"), planned.get("ci_high")
+        err = None if lo is None or hi is None else [[planned["power"] - lo], [hi - planned["power"]]]
+        ax.errorbar([planned_n], [planned["power"]], yerr=err, fmt="o", color="C3", ecolor="0.15", ms=8, mec="white",
+                    capsize=4, zorder=5, label=f"Planned design: simulated power {planned['power']:.2f} (95% interval)")
     ax.set_xlabel("Patients randomised per arm (n)")
     ax.set_ylabel("Power (probability of a significant result)")
     ax.yaxis.set_major_formatter(mpl.ticker.PercentFormatter(1.0))
     ax.set_title("Power vs sample size: simulated (with 95% Monte Carlo band) and closed form")
-    ax.legend(loc="lower right", fontsize=9)
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.11), ncol=2, fontsize=9, frameon=False)
     return fig
 
 
 # ----------------------------------------------------------------------------- 2. sweep heatmap
+
+
+def _same(a, b) -> bool:
+    if isinstance(a, (int, float)) and isinstance(b, (int, float)):
+        return math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-12)
+    return a == b
 
 
 def _tick(v) -> str:
@@ -101,53 +119,68 @@ def _tick(v) -> str:
 
 
 @_themed
-def power_heatmap(rows: list[dict], axes: list[str], labels: dict[str, str]) -> Figure | None:
+def power_heatmap(rows: list[dict], axes: list[str], labels: dict[str, str],
+                  planned: dict[str, object] | None = None) -> Figure | None:
     """Power over the sweep grid: a heatmap of the first two non-n axes, one facet per n per arm
     (and per value of a further axis); any axes beyond that are averaged. One axis: a line plot.
-    No grid: ``None``."""
+    No grid: ``None``. Cells with power >= 0.8 are outlined in white, the ``planned`` design
+    ({axis: value}) in red."""
     if not rows or not axes:
         return None
+    planned = planned or {}
     frame = pd.DataFrame(rows)
     name = lambda a: labels.get(a, a)  # noqa: E731
     n_axes = [a for a in axes if a.rsplit(".", 1)[-1] == "n_per_arm"]
-    order = [a for a in axes if a not in n_axes] + n_axes
+    others = [a for a in axes if a not in n_axes]
+    order = others[:2] + n_axes + others[2:]  # heatmap over two non-n axes, then one panel per n
     if len(order) == 1:
         return _sweep_line(frame, order[0], name(order[0]))
     x, y, *facets = order
     col, row, averaged = (facets + [None, None])[0], (facets + [None, None])[1], facets[2:]
     cols = sorted(frame[col].unique()) if col else [None]
     rws = sorted(frame[row].unique()) if row else [None]
+    panels = [(rv, cv) for rv in rws for cv in cols]
+    ncol = len(cols) if row else (len(cols) if len(cols) <= 3 else 2 if len(cols) == 4 else 3)
+    nrow = math.ceil(len(panels) / ncol)
     nx, ny = frame[x].nunique(), frame[y].nunique()
-    w, h = 0.8 * nx + 1.3, 0.55 * ny + 1.2
-    fig = Figure(figsize=(max(6.5, w * len(cols) + 1.2), h * len(rws) + 1.2), layout="constrained")
-    grid = fig.subplots(len(rws), len(cols), squeeze=False, sharex=True, sharey=True)
+    w, h = max(4.2, 0.85 * nx + 1.6), max(2.8, 0.6 * ny + 1.3)
+    fig = Figure(figsize=(max(7.0, w * ncol + 1.4), h * nrow + 0.8), layout="constrained")
+    grid = fig.subplots(nrow, ncol, squeeze=False)
     cmap = sns.color_palette("viridis", as_cmap=True)
-    for i, rv in enumerate(rws):
-        for j, cv in enumerate(cols):
-            ax = grid[i][j]
-            part = frame
-            if col:
-                part = part[part[col] == cv]
-            if row:
-                part = part[part[row] == rv]
-            table = part.pivot_table(index=y, columns=x, values="power", aggfunc="mean").sort_index(ascending=False)
-            sns.heatmap(table, ax=ax, vmin=0, vmax=1, cmap=cmap, annot=True, fmt=".2f", cbar=False,
-                        linewidths=0.6, linecolor="white", annot_kws={"fontsize": 10},
-                        xticklabels=[_tick(v) for v in table.columns], yticklabels=[_tick(v) for v in table.index])
-            title = []
-            if col:
-                title.append(f"n = {_tick(cv)} per arm" if col in n_axes else f"{name(col)} = {_tick(cv)}")
-            if row:
-                title.append(f"n = {_tick(rv)} per arm" if row in n_axes else f"{name(row)} = {_tick(rv)}")
-            ax.set_title(", ".join(title), fontsize=11)
-            ax.set_xlabel(name(x) if i == len(rws) - 1 else "")
-            ax.set_ylabel(name(y) if j == 0 else "")
-            ax.tick_params(axis="y", rotation=0)
+    shown_planned = False
+    facet = lambda a, v: f"n = {_tick(v)} per arm" if a in n_axes else f"{name(a)} = {_tick(v)}"  # noqa: E731
+    for k, ax in enumerate(grid.flat):
+        if k >= len(panels):
+            ax.set_visible(False)
+            continue
+        rv, cv = panels[k]
+        keep = pd.Series(True, index=frame.index)
+        for a, v in ((col, cv), (row, rv)):
+            keep &= (frame[a] == v) if a else True
+        part = frame[keep]
+        table = part.pivot_table(index=y, columns=x, values="power", aggfunc="mean").sort_index(ascending=False)
+        sns.heatmap(table, ax=ax, vmin=0, vmax=1, cmap=cmap, annot=True, fmt=".2f", cbar=False,
+                    linewidths=0.6, linecolor="white", annot_kws={"fontsize": 10},
+                    xticklabels=[_tick(v) for v in table.columns], yticklabels=[_tick(v) for v in table.index])
+        here = all(_same(planned.get(a), v) for a, v in ((col, cv), (row, rv)) if a)
+        for i, yv in enumerate(table.index):
+            for j, xv in enumerate(table.columns):
+                if table.iloc[i, j] >= 0.8:
+                    ax.add_patch(Rectangle((j + 0.06, i + 0.06), 0.88, 0.88, fill=False, ec="white", lw=2))
+                if here and _same(planned.get(x), xv) and _same(planned.get(y), yv):
+                    shown_planned = True
+                    ax.add_patch(Rectangle((j, i), 1, 1, fill=False, ec="#E41A1C", lw=3.5, clip_on=False))
+        ax.set_title(", ".join(facet(a, v) for a, v in ((col, cv), (row, rv)) if a), fontsize=11)
+        last_in_column = k + ncol >= len(panels)
+        ax.set_xlabel(textwrap.fill(name(x), 40) if last_in_column else "")
+        ax.set_ylabel(textwrap.fill(name(y), 26) if k % ncol == 0 else "")
+        ax.tick_params(rotation=0)
     sm = mpl.cm.ScalarMappable(norm=mpl.colors.Normalize(0, 1), cmap=cmap)
     fig.colorbar(sm, ax=grid, shrink=0.9, label="Simulated power", format=mpl.ticker.PercentFormatter(1.0))
     what = "Simulated power across the sensitivity grid"
     if averaged:
-        what += " (averaged over " + ", ".join(name(a) for a in averaged) + ")"
+        what += ", averaged over " + ", ".join(name(a) for a in averaged)
+    what += "\n(white outline: at least 80%" + ("; red: the planned design)" if shown_planned else ")")
     fig.suptitle(what)
     return fig
 
@@ -164,8 +197,8 @@ def _sweep_line(frame: pd.DataFrame, x: str, label: str) -> Figure:
     ax.yaxis.set_major_formatter(mpl.ticker.PercentFormatter(1.0))
     ax.set_xlabel(label)
     ax.set_ylabel("Power (probability of a significant result)")
-    ax.set_title(f"Simulated power by {label}")
-    ax.legend(loc="lower right")
+    ax.set_title("Simulated power across the sensitivity grid")
+    ax.legend(loc="best")
     return fig
 
 
@@ -197,77 +230,72 @@ def _arrow(ax, start: tuple[float, float], end: tuple[float, float], head: bool 
                 arrowprops=dict(arrowstyle="-|>" if head else "-", color="0.3", lw=1.2, shrinkA=0, shrinkB=0))
 
 
-def _mean(means: dict, key: str, n_trials: int | None) -> list[tuple[str, float, str, str]]:
-    v = means.get(key)
-    if v is None:
+def _mean(means: dict, key: str, n_trials: int | None, *more: tuple[str, str], what: str = ""
+          ) -> list[tuple[str, float, str, str]]:
+    """'mean over N simulated trials: 43.2 deferred, 8.7 lost' (keys absent from ``means`` are left out)."""
+    parts = [f"{means[k]:,.1f}{(' ' + w) if w else ''}" for k, w in ((key, what), *more) if means.get(k) is not None]
+    if not parts:
         return []
     trials = f"{n_trials:,} " if n_trials else ""
-    return [(f"mean over {trials}simulated trials: {v:,.1f}", 8.5, "normal", "0.4")]
+    return [(f"mean over {trials}simulated trials: {', '.join(parts)}", 8.5, "normal", "0.4")]
 
 
 @_themed
 def consort(counts: dict, means: dict, n_trials: int | None, arm_labels: dict[str, str],
-            exclusion_labels: dict[str, str], analysis_note: str) -> Figure:
+            exclusion_labels: dict[str, str], analysis_note: str, n_target: int | None = None) -> Figure:
     """The example trial's CONSORT flow: referred, excluded (by reason), deferred and lost,
     randomised, then per arm: allocated, dropped out, analysed."""
     fig = Figure(figsize=(10, 10))
     ax = fig.add_axes((0, 0, 1, 1))
     ax.set_axis_off()
-    W, main_x, main_w, side_l, side_w = 10.0, 2.3, 3.4, 4.6, 5.1
+    W, main_x, main_w, side_l, side_w = 10.0, 2.5, 3.4, 4.7, 5.1
     side_x = side_l + side_w / 2
     big, mid, small = 11.5, 10.0, 9.0
 
-    y = -0.7
+    T = lambda text, size=mid, weight="normal", colour="black": (text, size, weight, colour)  # noqa: E731
+    c = lambda k: f"{counts.get(k) or 0:,}"  # noqa: E731
     ax.text(W / 2, -0.35, "CONSORT flow of one simulated trial (the example trial)", fontsize=14,
             fontweight="bold", ha="center", va="center")
-    _, bottom = _box(ax, main_x, y, main_w, [("Referred and screened", big, "bold", "black"),
-                                             (f"n = {counts.get('referred', 0):,}", big, "normal", "black"),
-                                             *_mean(means, "referred", n_trials)])
-    spine_top = bottom
-    y = bottom - 0.35
-
+    _, spine_top = _box(ax, main_x, -0.7, main_w, [T("Referred and screened", big, "bold"),
+                                                  T(f"n = {c('referred')}", big), *_mean(means, "referred", n_trials)])
     reasons = sorted(((n, r) for r, n in (counts.get("excluded") or {}).items() if n), reverse=True)
-    lines = [(f"Excluded: criteria not met (n = {counts.get('excluded_total', 0):,})", mid, "bold", "black")]
-    for n, r in reasons:
-        text = textwrap.shorten(exclusion_labels.get(r, r.replace("_", " ")), 62, placeholder="…")
-        lines.append((f"•  {text}: {n:,}", small, "normal", "0.15"))
-    lines += _mean(means, "excluded_total", n_trials)
-    sides = [lines,
-             [(f"Deferred for washout or ACEI/ARB run-in (n = {counts.get('deferred', 0):,})", mid, "bold", "black"),
-              (f"lost while waiting, never randomised: n = {counts.get('lost_during_deferral', 0):,}",
-               small, "normal", "0.15"),
-              ("the others returned once eligible", small, "normal", "0.15"),
-              *_mean(means, "deferred", n_trials), *_mean(means, "lost_during_deferral", n_trials)],
-             [("Eligible, not randomised: enrolment closed", mid, "bold", "black"),
-              (f"n = {counts.get('not_randomised_enrolment_closed', 0):,}", mid, "normal", "black"),
-              *_mean(means, "not_randomised_enrolment_closed", n_trials)]]
+    deferred_back = (counts.get("deferred") or 0) > (counts.get("lost_during_deferral") or 0)
+    sides = [
+        [T(f"Excluded: criteria not met (n = {c('excluded_total')})", weight="bold"),
+         *[T("•  " + textwrap.shorten(exclusion_labels.get(r, r.replace("_", " ")), 70, placeholder="…")
+             + f": {n:,}", small, colour="0.15") for n, r in reasons],
+         *_mean(means, "excluded_total", n_trials)],
+        [T(f"Deferred for washout or ACEI/ARB run-in (n = {c('deferred')})", weight="bold"),
+         T(f"lost while waiting, never randomised: n = {c('lost_during_deferral')}", small, colour="0.15"),
+         *([T("the others returned once eligible", small, colour="0.15")] if deferred_back else []),
+         *_mean(means, "deferred", n_trials, ("lost_during_deferral", "lost"), what="deferred")],
+        [T("Eligible, not randomised: enrolment closed", weight="bold"),
+         T(f"n = {c('not_randomised_enrolment_closed')}"), *_mean(means, "not_randomised_enrolment_closed", n_trials)],
+    ]
+    y = spine_top - 0.35
     for lines in sides:
         top, bottom = _box(ax, side_x, y, side_w, lines, face="#F4F4F4", align="left")
         _arrow(ax, (main_x, (top + bottom) / 2), (side_l, (top + bottom) / 2))
         y = bottom - 0.25
     y -= 0.15
-    top, bottom = _box(ax, main_x, y, main_w, [("Randomised", big, "bold", "black"),
-                                               (f"n = {counts.get('randomised', 0):,}", big, "normal", "black"),
+    planned = f" of {n_target:,} planned" if n_target else ""
+    top, bottom = _box(ax, main_x, y, main_w, [T("Randomised", big, "bold"), T(f"n = {c('randomised')}{planned}", big),
                                                *_mean(means, "randomised", n_trials)], face="#EAF2E3")
     _arrow(ax, (main_x, spine_top), (main_x, top))
     split = bottom - 0.3
     arms = list(arm_labels)
     centres = [W * (2 * i + 1) / (2 * len(arms)) for i in range(len(arms))]
     _arrow(ax, (main_x, bottom), (main_x, split), head=False)
-    ax.plot([min(centres), max(centres)], [split, split], color="0.3", lw=1.2)
+    ax.plot([min(centres + [main_x]), max(centres + [main_x])], [split, split], color="0.3", lw=1.2)
     arm_w = W / len(arms) - 0.6
     lowest = split
     for i, (arm, cx) in enumerate(zip(arms, centres)):
         face = mpl.colors.to_hex(mpl.colors.to_rgba(_colour(arm, i), 0.18), keep_alpha=True)
         get = lambda k: (counts.get(k) or {}).get(arm, 0)  # noqa: E731
-        stages = [
-            [(f"Allocated to {arm_labels[arm]}", mid, "bold", "black"), (f"n = {get('randomised_per_arm'):,}",
-                                                                         mid, "normal", "black")],
-            [("Dropped out before the endpoint", mid, "bold", "black"),
-             (f"n = {get('discontinued_per_arm'):,}", mid, "normal", "black")],
-            [("Analysed", mid, "bold", "black"), (f"n = {get('analysed_per_arm'):,}", mid, "normal", "black"),
-             (analysis_note, small, "normal", "0.3")],
-        ]
+        stages = [[T(f"Allocated to {arm_labels[arm]}", weight="bold"), T(f"n = {get('randomised_per_arm'):,}")],
+                  [T("Dropped out before the endpoint", weight="bold"), T(f"n = {get('discontinued_per_arm'):,}")],
+                  [T("Analysed", weight="bold"), T(f"n = {get('analysed_per_arm'):,}"),
+                   T(analysis_note, small, colour="0.3")]]
         y = split - 0.3
         prev = None
         for lines in stages:
@@ -290,7 +318,7 @@ def accrual(curves: list[list[float]], n_target: int, recruitment_months: float,
             observed: dict | None) -> Figure:
     """Cumulative randomisations of each simulated trial (thin), their median (bold), the plan,
     the target and hard stop, and the real trial."""
-    fig = Figure(figsize=(10, 6), layout="constrained")
+    fig = Figure(figsize=(10, 6.6), layout="constrained")
     ax = fig.add_subplot()
     end = max([hard_stop_months] + [c[-1] for c in curves if c]
               + ([observed["months"]] if observed else []))
@@ -302,8 +330,7 @@ def accrual(curves: list[list[float]], n_target: int, recruitment_months: float,
     if curves:
         grid = np.linspace(0.0, end, 600)
         counts = np.array([np.searchsorted(np.asarray(c, dtype=float), grid, side="right") for c in curves])
-        ax.step(grid, np.median(counts, axis=0), where="post", color="#1F3A68", lw=2.8,
-                label="Median of the simulated trials")
+        ax.plot(grid, np.median(counts, axis=0), color="#1F3A68", lw=2.8, label="Median of the simulated trials")
     ax.plot([0, recruitment_months], [0, n_target], color="C3", lw=2, ls="--",
             label=f"Plan: {n_target} patients in {recruitment_months:g} months")
     ax.axhline(n_target, color="0.35", lw=1, ls=":", label=f"Target: {n_target} randomised")
@@ -322,7 +349,7 @@ def accrual(curves: list[list[float]], n_target: int, recruitment_months: float,
     ax.set_xlabel("Months since the trial opened")
     ax.set_ylabel("Patients randomised (cumulative)")
     ax.set_title("Recruitment: simulated trials vs the plan and the real trial")
-    ax.legend(loc="upper left", fontsize=9)
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.11), ncol=3, fontsize=9, frameon=False)
     return fig
 
 
@@ -361,78 +388,62 @@ def time_to_remission(km: dict[str, list[dict]], arm_labels: dict[str, str], end
 # ----------------------------------------------------------------------------- 6. swimmer
 
 
-def _present(v) -> bool:
-    return v is not None and not (isinstance(v, float) and math.isnan(v))
+def _m(v) -> float:
+    """A month that may be missing (None or NaN) as a float (NaN)."""
+    return math.nan if v is None else float(v)
 
 
 @_themed
 def swimmer(patients: list[dict], arm_labels: dict[str, str], endpoint_month: float) -> Figure:
     """One bar per patient of the example trial, from randomisation to the endpoint or dropout,
     with remission, relapse and dropout marked."""
-    frame = pd.DataFrame(patients)
-    arms = list(arm_labels)
-    gap = 3
-    rows: list[dict] = []
-    centres, ticks = [], []
-    y = 0
-    for arm in arms:
-        part = frame[frame.arm == arm] if len(frame) else frame
-        recs = part.to_dict(orient="records")
-        recs.sort(key=lambda p: (not _present(p["remission_month"]),
-                                 p["remission_month"] if _present(p["remission_month"]) else 0.0,
-                                 -(p["dropout_month"] if _present(p["dropout_month"]) else endpoint_month)))
-        start = y
-        for p in recs:
-            rows.append({**p, "y": y})
-            y += 1
-        centres.append((start + y - 1) / 2 if recs else start)
-        ticks.append(f"{arm_labels[arm]}\n(n = {len(recs)})")
-        y += gap
-    n = len(rows)
-    height = min(40.0, max(4.0, 0.12 * (n + gap * len(arms)) + 2.0))
+    gap, rows, centres, ticks, y = 3, [], [], [], 0
+    for arm in arm_labels:
+        mine = [{**p, "end": np.nanmin([endpoint_month, _m(p["dropout_month"])])} for p in patients if p["arm"] == arm]
+        mine.sort(key=lambda p: (math.inf if math.isnan(_m(p["remission_month"])) else p["remission_month"],
+                                 -p["end"]))
+        rows += [{**p, "y": y + k} for k, p in enumerate(mine)]
+        centres.append(y + (len(mine) - 1) / 2)
+        ticks.append(f"{arm_labels[arm]}\n(n = {len(mine)})")
+        y += len(mine) + gap
+    height = min(40.0, max(4.0, 0.12 * y + 2.0))
     fig = Figure(figsize=(10, height), layout="constrained")
     ax = fig.add_subplot()
     if not rows:
         ax.text(0.5, 0.5, "No patients were randomised in the example trial", ha="center", va="center",
                 transform=ax.transAxes, fontsize=12)
-    for i, arm in enumerate(arms):
+    for i, arm in enumerate(arm_labels):
         mine = [r for r in rows if r["arm"] == arm]
-        ends = [min(endpoint_month, r["dropout_month"]) if _present(r["dropout_month"]) else endpoint_month
-                for r in mine]
-        ax.barh([r["y"] for r in mine], ends, left=0, height=0.72, color=_colour(arm, i), alpha=0.45, lw=0,
-                label=f"Follow-up, {arm_labels[arm]}")
-    markers = {
-        "complete": dict(marker="*", s=70, color=CR_COLOUR, label="First remission; CR at the endpoint"),
-        "partial": dict(marker="^", s=34, color=PR_COLOUR, edgecolors=CR_COLOUR, linewidths=0.6,
-                        label="First remission; PR at the endpoint"),
-        "other": dict(marker="o", s=26, facecolors="white", edgecolors=CR_COLOUR, linewidths=1.2,
-                      label="First remission; not in remission at the endpoint"),
-    }
-    for kind, style in markers.items():
-        pts = [(r["remission_month"], r["y"]) for r in rows if _present(r["remission_month"])
-               and (r["endpoint_status"] == kind or (kind == "other" and r["endpoint_status"] not in markers))]
+        ax.barh([r["y"] for r in mine], [r["end"] for r in mine], height=0.72, color=_colour(arm, i), alpha=0.45,
+                lw=0, label=f"Follow-up, {arm_labels[arm]}")
+    status = lambda *ok: lambda r: r["endpoint_status"] in ok  # noqa: E731
+    reason = lambda *ok: lambda r: (r.get("dropout_reason") or "") in ok  # noqa: E731
+    reasons = ("withdrew consent", "lost to follow-up")
+    layers = [
+        ("remission_month", status("complete"),
+         dict(marker="*", s=70, color=CR_COLOUR, label="First remission; CR at the endpoint")),
+        ("remission_month", status("partial"), dict(marker="^", s=34, color=PR_COLOUR, edgecolors=CR_COLOUR,
+                                                    linewidths=0.6, label="First remission; PR at the endpoint")),
+        ("remission_month", lambda r: not status("complete", "partial")(r),
+         dict(marker="o", s=26, facecolors="white", edgecolors=CR_COLOUR, linewidths=1.2,
+              label="First remission; not in remission at the endpoint")),
+        ("relapse_month", lambda r: _m(r["relapse_month"]) <= r["end"],
+         dict(marker="v", s=34, color=RELAPSE_COLOUR, label="Relapse")),
+        ("dropout_month", reason(reasons[0]), dict(marker="X", s=40, color="black", label=f"Dropout: {reasons[0]}")),
+        ("dropout_month", reason(reasons[1]), dict(marker="X", s=40, facecolors="white", edgecolors="black",
+                                                   linewidths=0.9, label=f"Dropout: {reasons[1]}")),
+        ("dropout_month", lambda r: not reason(*reasons)(r), dict(marker="X", s=40, color="0.4", label="Dropout")),
+    ]
+    for key, keep, style in layers:
+        pts = [(_m(r[key]), r["y"]) for r in rows if not math.isnan(_m(r[key])) and keep(r)]
         if pts:
-            ax.scatter(*zip(*pts), zorder=3, **style)
-    rel = [(r["relapse_month"], r["y"]) for r in rows if _present(r["relapse_month"])
-           and (not _present(r["dropout_month"]) or r["relapse_month"] <= r["dropout_month"])]
-    if rel:
-        ax.scatter(*zip(*rel), marker="v", s=34, color=RELAPSE_COLOUR, zorder=4, label="Relapse")
-    for reason, style in (("withdrew consent", dict(marker="X", color="black")),
-                          ("lost to follow-up", dict(marker="X", facecolors="white", edgecolors="black"))):
-        pts = [(r["dropout_month"], r["y"]) for r in rows if _present(r["dropout_month"])
-               and (r.get("dropout_reason") or "") == reason]
-        if pts:
-            ax.scatter(*zip(*pts), s=40, zorder=4, linewidths=0.9, label=f"Dropout: {reason}", **style)
-    other = [(r["dropout_month"], r["y"]) for r in rows if _present(r["dropout_month"])
-             and (r.get("dropout_reason") or "") not in ("withdrew consent", "lost to follow-up")]
-    if other:
-        ax.scatter(*zip(*other), marker="X", s=40, color="0.4", zorder=4, label="Dropout")
+            ax.scatter(*zip(*pts), zorder=4, **style)
     ax.axvline(endpoint_month, color="0.2", lw=1.2, ls="--", label=f"Primary endpoint (month {endpoint_month:g})")
     ax.set_yticks(centres, ticks)
     ax.tick_params(axis="y", length=0)
     ax.grid(axis="y", visible=False)
     ax.set_ylim(max(y - gap, 0) + 0.5, -1.0)
-    ax.set_xlim(0, endpoint_month * 1.02)
+    ax.set_xlim(-0.02 * endpoint_month, endpoint_month * 1.02)
     ax.set_xticks(np.arange(0, endpoint_month + 0.01, 3 if endpoint_month <= 36 else 6))
     ax.set_xlabel("Months since randomisation")
     ax.set_title("Example trial: follow-up of each randomised patient (one bar per patient)")

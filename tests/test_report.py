@@ -1,0 +1,196 @@
+"""The report: every figure is written as a real PNG, and report.html is one self-contained page
+with the summary, every figure embedded, the tables, the assumptions with their sources and the
+command that reproduces the run.
+
+One small real run (100 replicates, a 2 x 2 x 2 sweep) is shared by the module's tests.
+"""
+
+from __future__ import annotations
+
+import base64
+import copy
+import re
+import struct
+from html import escape
+from pathlib import Path
+
+import pytest
+
+from simulate.pipeline import run_all
+from simulate.report import FIGURES, html, plots, write_report
+from simulate.scenario import load_scenario, with_overrides
+
+ROOT = Path(__file__).resolve().parents[1]
+DEFAULT = ROOT / "scenarios" / "nct04743739.toml"
+OBSERVED = ROOT / "scenarios" / "nct04743739_observed_accrual.toml"
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+SMALL_SWEEP = """[sweep]
+"dropout.probability_by_endpoint" = [0.0, 0.2]
+"arms.rtx_csa.remission_at_endpoint" = [0.80, 0.85]
+"trial.n_per_arm" = [40, 63]
+"""
+REPLICATES = 100
+SEED = 20210414
+
+
+@pytest.fixture(scope="module")
+def small_run(tmp_path_factory):
+    """(scenario, scenario file, data, output folder, figures) of one small real run."""
+    folder = tmp_path_factory.mktemp("report")
+    text = DEFAULT.read_text(encoding="utf-8")
+    path = folder / "small.toml"
+    path.write_text(text[: text.index("[sweep]")] + SMALL_SWEEP, encoding="utf-8")
+    scenario = load_scenario(path, ["simulation.block_size=100"])
+    out = folder / "out"
+    data = run_all(scenario, out, seed=SEED, replicates=REPLICATES, jobs=1, report=False)
+    figures = write_report(out, scenario, data, seed=SEED, scenario_path=path)
+    return scenario, path, data, out, figures
+
+
+@pytest.fixture(scope="module")
+def page(small_run) -> str:
+    return (small_run[3] / "report.html").read_text(encoding="utf-8")
+
+
+def png_size(data: bytes) -> tuple[int, int]:
+    return struct.unpack(">II", data[16:24])
+
+
+def test_every_figure_is_written_as_a_png(small_run):
+    *_, out, figures = small_run
+    assert list(figures) == list(FIGURES)
+    for name, file_name in figures.items():
+        data = (out / file_name).read_bytes()
+        assert file_name == f"{name}.png"
+        assert data.startswith(PNG_SIGNATURE), name
+        assert len(data) > 20_000, f"{name}: only {len(data)} bytes"
+        width, height = png_size(data)
+        assert width >= 600 and height >= 350, f"{name}: {width} x {height} px"
+    assert not list(out.glob(".*.tmp")), "temporary files left behind"
+
+
+def test_no_figure_is_left_open(small_run):
+    import matplotlib.pyplot as plt
+
+    assert plt.get_fignums() == []
+
+
+def test_report_opens_with_the_title_and_plain_language_summary(small_run, page):
+    scenario, _, data, *_ = small_run
+    assert data["summary"]
+    for sentence in data["summary"]:
+        assert escape(sentence) in page
+    first_figure = page.index("<figure")
+    assert page.index(escape(scenario.description)) < page.index(escape(data["summary"][0])) < first_figure
+
+
+def test_report_embeds_every_figure_as_a_data_uri(small_run, page):
+    *_, out, figures = small_run
+    embedded = re.findall(r'<img src="data:image/png;base64,([A-Za-z0-9+/=]+)"', page)
+    assert len(embedded) == len(figures)
+    assert {base64.b64decode(e) for e in embedded} == {(out / f).read_bytes() for f in figures.values()}
+    for name in figures:
+        assert f'<figure id="{name}">' in page
+    assert page.count("<figcaption>") == len(figures)
+
+
+def test_report_is_self_contained(page):
+    assert not re.search(r"""(?:src|href)\s*=\s*["']?\s*(?:https?:)?//""", page, re.IGNORECASE)
+    assert not re.search(r"url\(\s*['\"]?\s*(?:https?:)?//", page, re.IGNORECASE)
+    assert "<script" not in page.lower()
+    assert "<link" not in page.lower()
+
+
+def test_report_sections_come_in_order(page):
+    marks = ["<figure", "Power and operating characteristics", "Sample size per arm", "Sensitivity grid",
+             "CONSORT counts", "Assumptions and their sources", "How to reproduce"]
+    positions = [page.index(m) for m in marks]
+    assert positions == sorted(positions)
+
+
+def test_tables_show_the_run_results(small_run, page):
+    _, _, data, *_ = small_run
+    p = data["power"]
+    assert f"{p['power']:.3f} ± {p['mc_se']:.3f}" in page
+    for target in ("target_80", "target_90"):
+        n = data["samplesize"][target]["n_per_arm"]
+        if n is not None:
+            assert f'<td class="num">{n}</td>' in page
+    sweep_rows = re.findall(r"<td class=\"num(?: good)?\">\d\.\d{3} ± \d\.\d{3}</td>", page)
+    assert len(sweep_rows) >= len(data["sweep"]["rows"])
+    assert f"<td>Randomised</td><td class=\"num\">{data['example_trial']['consort']['randomised']}</td>" in page
+
+
+def test_assumptions_show_values_sources_and_flags(page):
+    start = page.index("Assumptions and their sources")
+    section = page[start: page.index("How to reproduce")]
+    assert "registry: planned enrolment 126" in section
+    row = re.search(r"<tr[^>]*><td>dropout\.probability_by_endpoint</td>.*?</tr>", section).group(0)
+    assert 'class="assumption"' in row and "0.1" in row and "no published figure" in row
+    row = re.search(r"<tr[^>]*><td>analysis\.test</td>.*?</tr>", section).group(0)
+    assert "assumption" not in row and "Fisher&#x27;s exact test" in row
+    for sec in ("trial.", "arms.rtx.", "arms.rtx_csa.", "outcome.", "dropout.", "analysis.", "recruitment."):
+        assert f"<td>{sec}" in section
+
+
+def test_reproduce_gives_the_exact_command_seed_and_versions(small_run, page):
+    import numpy as np
+
+    import simulate
+
+    _, path, *_ = small_run
+    section = page[page.index("How to reproduce"):]
+    command = (f"trialsim run {path} --seed {SEED} --replicates {REPLICATES} "
+               "--set simulation.block_size=100")
+    assert escape(command) in section
+    assert "make run" in section
+    assert f"<td>{SEED}</td>" in section
+    assert f"<td>{simulate.__version__}</td>" in section and f"<td>{np.__version__}</td>" in section
+
+
+def test_no_sweep_means_no_heatmap_and_no_stale_file(small_run, tmp_path):
+    scenario, path, data, out, _ = small_run
+    (tmp_path / "power_heatmap.png").write_bytes(b"stale")
+    figures = write_report(tmp_path, scenario, {**data, "sweep": None}, seed=SEED, scenario_path=path)
+    assert "power_heatmap" not in figures and len(figures) == len(FIGURES) - 1
+    assert not (tmp_path / "power_heatmap.png").exists()
+    page = (tmp_path / "report.html").read_text(encoding="utf-8")
+    assert page.count("data:image/png;base64,") == len(figures)
+    assert "Sensitivity grid" not in page
+
+
+def test_sweep_figure_adapts_to_the_grid(small_run):
+    rows = copy.deepcopy(small_run[2]["sweep"]["rows"])
+    one = [r for r in rows if r["trial.n_per_arm"] == 63 and r["arms.rtx_csa.remission_at_endpoint"] == 0.85]
+    line = plots.power_heatmap(one, ["dropout.probability_by_endpoint"], {})
+    assert len(line.axes) == 1 and line.axes[0].get_lines()
+    assert plots.power_heatmap([], [], {}) is None
+    axes = list(small_run[2]["sweep"]["axes"])
+    panels = lambda fig: [ax for ax in fig.axes if ax.get_visible() and ax.get_label() != "<colorbar>"]  # noqa: E731
+    assert len(panels(plots.power_heatmap(rows, axes, {}))) == 2  # one per n per arm
+    two = [r for r in rows if r["trial.n_per_arm"] == 63]
+    assert len(panels(plots.power_heatmap(two, axes[:2], {}))) == 1
+    four = [{**r, "outcome.relapse": v} for r in rows for v in (True, False)]
+    assert len(panels(plots.power_heatmap(four, axes + ["outcome.relapse"], {}))) == 4  # n x relapse
+    five = [{**r, "analysis.alpha": v} for r in four for v in (0.05, 0.025)]
+    fig = plots.power_heatmap(five, axes + ["outcome.relapse", "analysis.alpha"], {})
+    assert len(panels(fig)) == 4 and "averaged over analysis.alpha" in fig.get_suptitle()
+
+
+def test_text_is_escaped(small_run):
+    scenario, path, data, *_ = small_run
+    nasty = with_overrides(scenario, {"description": "<script>alert(1)</script> & co"})
+    page = html.render(nasty, {**data, "summary": ["a < b & c"]}, {}, seed=SEED, scenario_path=path)
+    assert "<script>" not in page
+    assert "&lt;script&gt;alert(1)&lt;/script&gt; &amp; co" in page
+    assert "a &lt; b &amp; c" in page
+
+
+def test_scenario_comments_follow_base_and_comment_blocks():
+    _, comments = html.scenario_comments(OBSERVED)
+    assert comments["trial.n_per_arm"].startswith("registry: planned enrolment 126")  # from the base file
+    assert "0.068 randomised per site-month" in comments["recruitment.rate_per_site_month"]  # block above the key
+    header, comments = html.scenario_comments(DEFAULT)
+    assert header.startswith("NCT04743739 as registered")
+    assert comments["arms.rtx.label"] == ""
+    assert "[assumption" in comments["dropout.mechanism"]
