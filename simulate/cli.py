@@ -238,6 +238,13 @@ def _engine(sc: Scenario, engine: str) -> str:
     return engine
 
 
+def simulation_opts(f):
+    """The options every simulating command shares: replicates, seed, where and how to run."""
+    for opt in reversed((reps_opt, seed_opt, jobs_opt, backend_opt, scheduler_opt, engine_opt)):
+        f = opt(f)
+    return f
+
+
 def _backend(name: str, jobs: int | None, scheduler: str | None):
     from simulate.parallel import Backend
 
@@ -250,14 +257,9 @@ def _fmt_power(r) -> str:
 
 @cli.command()
 @scenario_arg
-@reps_opt
-@seed_opt
+@simulation_opts
 @click.option("--n-per-arm", type=click.IntRange(1, 100_000), default=None,
               help="Override trial.n_per_arm.")
-@jobs_opt
-@backend_opt
-@scheduler_opt
-@engine_opt
 @set_opt
 @json_opt
 def power(scenario: Path, replicates: int | None, seed: int | None, n_per_arm: int | None, jobs: int | None,
@@ -305,12 +307,7 @@ def power(scenario: Path, replicates: int | None, seed: int | None, n_per_arm: i
               help="No n within this many above the answer may fall below target (saw-tooth guard).")
 @click.option("--n-max", type=click.IntRange(2, 100_000), default=2000, show_default=True,
               help="Largest n per arm searched.")
-@reps_opt
-@seed_opt
-@jobs_opt
-@backend_opt
-@scheduler_opt
-@engine_opt
+@simulation_opts
 @set_opt
 @json_opt
 def samplesize(scenario: Path, target: float, window: int, n_max: int, replicates: int | None, seed: int | None,
@@ -348,12 +345,7 @@ def samplesize(scenario: Path, target: float, window: int, n_max: int, replicate
 
 @cli.command()
 @scenario_arg
-@reps_opt
-@seed_opt
-@jobs_opt
-@backend_opt
-@scheduler_opt
-@engine_opt
+@simulation_opts
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="CSV file for the grid (default results/<scenario-name>/sweep.csv).")
 @set_opt
@@ -389,12 +381,7 @@ def sweep(scenario: Path, replicates: int | None, seed: int | None, jobs: int | 
 
 @cli.command()
 @scenario_arg
-@reps_opt
-@seed_opt
-@jobs_opt
-@backend_opt
-@scheduler_opt
-@engine_opt
+@simulation_opts
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Results folder (default results/<scenario-name>/).")
 @set_opt
