@@ -10,6 +10,7 @@ seed never reuses a stale piece.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import logging
@@ -34,9 +35,21 @@ ACCRUAL_TRIALS = 100
 """Simulated trials drawn in the accrual fan."""
 
 
+@functools.lru_cache(maxsize=1)
+def code_hash() -> str:
+    """A hash of trialsim's own source: a piece computed by other code is never reused."""
+    h = hashlib.sha256()
+    root = Path(__file__).resolve().parent
+    for path in sorted(root.rglob("*.py")):
+        h.update(path.relative_to(root).as_posix().encode())
+        h.update(path.read_bytes())
+    return h.hexdigest()[:16]
+
+
 def _piece_key(scenario: sc.Scenario, piece: str, seed: int, replicates: int, engine: str) -> str:
     text = json.dumps({"piece": piece, "scenario": sc.scenario_hash(scenario), "seed": seed,
-                       "replicates": replicates, "engine": engine, "version": __version__}, sort_keys=True)
+                       "replicates": replicates, "engine": engine, "version": __version__,
+                       "code": code_hash()}, sort_keys=True)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
@@ -215,19 +228,26 @@ def plain_summary(scenario: sc.Scenario, data: dict) -> list[str]:
     """The report's first paragraph, in plain language with the run's own figures."""
     p, ss = data["power"], data["samplesize"]
     d = scenario.dropout.probability_by_endpoint
+    null = p["true_difference"] == 0
+    what = "the chance of a significant result (here the type I error: the arms do not differ)" if null \
+        else "power"
     lines = [
-        f"With {scenario.trial.n_per_arm} per arm and {100 * d:.0f}% dropout, power is "
-        f"{p['power']:.2f} ± {p['mc_se']:.2f} ({p['test']} test, {p['missing_strategy']} analysis, "
-        f"{p['replicates']:,} simulated trials)."
+        f"With {scenario.trial.n_per_arm} per arm and {100 * d:.0f}% dropout, {what} is "
+        f"{p['power']:.3f} ± {p['mc_se']:.3f} ({p['test']} test at alpha {p['alpha']:g}, "
+        f"{p['missing_strategy']} analysis, {p['replicates']:,} simulated trials)."
     ]
+    notes = []
     for t in ("80", "90"):
         r = ss[f"target_{t}"]
         if r["n_per_arm"] is not None:
             lines.append(f"{t}% power needs {r['n_per_arm']} per arm (closed form without dropout: "
                          f"{r['analytic'].get('pooled_normal')} by the pooled normal approximation, "
                          f"{r['analytic'].get('fleiss_cc')} by Fleiss with continuity correction).")
+        elif r["note"] not in notes:
+            notes.append(r["note"])
+            lines.append(f"{t}% power is not reached: {r['note']}.")
         else:
-            lines.append(f"{t}% power is not reached: {r['note']}")
+            lines[-1] = lines[-1].replace(f"{int(t) - 10}% power is not", f"{int(t) - 10}% or {t}% power is not")
     lines.append(
         f"Recruitment finishes within the planned {scenario.trial.recruitment_months:g} months in "
         f"{100 * p['p_recruitment_on_time']:.0f}% of simulated trials (median "
@@ -292,7 +312,7 @@ def run_all(scenario: sc.Scenario, out_dir: Path, seed: int | None = None, repli
     write_json_atomic(out_dir / "run.json", {
         "scenario": scenario.model_dump(mode="json"), "scenario_hash": sc.scenario_hash(scenario),
         "seed": seed, "replicates": replicates, "engine": engine, "parallel": _describe(jobs),
-        "trialsim_version": __version__, "numpy_version": np.__version__, "python": platform.python_version(),
+        "trialsim_version": __version__, "code_hash": code_hash(), "numpy_version": np.__version__, "python": platform.python_version(),
         "machine": platform.platform(), "timings": timings, "elapsed_seconds": time.perf_counter() - t0,
         "summary": data["summary"], "figures": figures,
     })

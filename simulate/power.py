@@ -261,6 +261,19 @@ def power_curve(scenario: sc.Scenario, ns: list[int], replicates: int, seed: int
     return {n: summarise(d, o, seed, engine, elapsed) for n, d, o in zip(ns, designs, outcomes)}
 
 
+def _first_guess(scenario: sc.Scenario, target: float) -> int:
+    """Fleiss' continuity-corrected n for the rates the analysis sees, as a place to start."""
+    rc, rt, kept = _effective_rates(scenario)
+    a = scenario.analysis
+    n = formulas.n_per_arm_fleiss_cc(rc, rt, a.alpha, target, a.alternative)
+    return max(4, int(math.ceil(n / kept)))
+
+
+def _n_target(scenario: sc.Scenario, n_per_arm: int) -> int:
+    ratio = scenario.trial.allocation_ratio
+    return int(round(n_per_arm * sum(ratio) / min(ratio)))
+
+
 def find_sample_size(scenario: sc.Scenario, target: float = 0.8, replicates: int | None = None,
                      seed: int | None = None, jobs: Jobs = None, engine: str = "des",
                      window: int = 10, n_max: int = 2000, progress: bool = False) -> SampleSizeResult:
@@ -270,57 +283,60 @@ def find_sample_size(scenario: sc.Scenario, target: float = 0.8, replicates: int
     first hit is evaluated. The answer is the smallest n whose power reaches the target and from
     which no evaluated n within ``window`` falls below the target by more than two Monte Carlo
     standard errors. All points share one seed (common random numbers).
+
+    No n is returned, with a note saying why, when the arms do not differ in the tested
+    direction (power is then the type I error at every n), or when recruitment caps the trial
+    (at the largest n scanned, fewer than 80% of the target are randomised before the hard stop).
     """
     replicates = scenario.simulation.replicates if replicates is None else replicates
     seed = scenario.simulation.seed if seed is None else seed
     analytic = analytic_references(scenario, target)
-    rc, rt, kept = _effective_rates(scenario)
-    if rc == rt:
-        guess = 50
-    else:
-        guess = formulas.n_per_arm_fleiss_cc(rc, rt, scenario.analysis.alpha, target,
-                                             "two-sided" if scenario.analysis.alternative == "two-sided" else "greater") \
-            if (rt > rc or scenario.analysis.alternative == "two-sided") else 50
-        guess = max(4, int(math.ceil(guess / kept)))
     curve: dict[int, PowerResult] = {}
 
-    def evaluate(ns):
+    def evaluate(ns) -> None:
         todo = sorted({int(n) for n in ns if 2 <= n <= n_max} - set(curve))
         curve.update(power_curve(scenario, todo, replicates, seed, jobs, engine, progress))
 
+    def give_up(note: str) -> SampleSizeResult:
+        return SampleSizeResult(None, None, None, target, window, _curve_rows(curve), analytic, note)
+
+    rc, rt = scenario.arms.rtx.remission_at_endpoint, scenario.arms.rtx_csa.remission_at_endpoint
+    if rc == rt or (scenario.analysis.alternative == "greater" and rt < rc):
+        n = scenario.trial.n_per_arm
+        evaluate(range(max(2, n // 2), 2 * n + 1, max(1, n // 6)))
+        return give_up(f"no true benefit of RTX + CsA ({rt} vs {rc}): simulated power is the type I "
+                       "error at every n, and no n reaches the target")
+    guess = _first_guess(scenario, target)
     lo, hi = max(2, int(guess * 0.6)), max(int(guess * 1.4), 8)
     first_hit = None
     while first_hit is None:
-        step = max(1, (hi - lo) // 10)
-        evaluate(range(lo, hi + 1, step))
+        evaluate(range(lo, hi + 1, max(1, (hi - lo) // 10)))
         hits = [n for n in sorted(curve) if curve[n].power >= target]
         if hits:
             first_hit = hits[0]
             break
+        largest = curve[max(curve)]
+        if largest.mean_randomised < 0.8 * _n_target(scenario, largest.n_per_arm):
+            return give_up(
+                f"recruitment caps the trial: at n = {largest.n_per_arm} per arm only "
+                f"{largest.mean_randomised:.0f} of {_n_target(scenario, largest.n_per_arm)} patients are "
+                f"randomised on average before the hard stop ({scenario.trial.hard_stop_months:g} months), "
+                f"and power is {largest.power:.3f}")
         if hi >= n_max:
-            break
+            return give_up(f"power did not reach {target} up to n = {max(curve)} per arm")
         lo, hi = hi, min(n_max, hi * 2)
-    if first_hit is None:
-        note = (f"power did not reach {target} up to n = {max(curve)} per arm; recruitment may cap "
-                f"the randomised N (mean randomised {curve[max(curve)].mean_randomised:.0f})")
-        return SampleSizeResult(None, None, None, target, window, _curve_rows(curve), analytic, note)
     below = [n for n in curve if n < first_hit]
-    start = max(below) + 1 if below else first_hit
-    evaluate(range(start, first_hit + window + 1))
-    chosen = None
-    for n in sorted(curve):
-        r = curve[n]
-        if r.power < target:
-            continue
-        ahead = [curve[m] for m in curve if n < m <= n + window]
-        if all(m.power >= target - 2 * m.mc_se for m in ahead):
-            chosen = n
+    evaluate(range(max(below) + 1 if below else first_hit, first_hit + window + 1))
+    while True:
+        chosen = next((n for n in sorted(curve) if curve[n].power >= target and all(
+            curve[m].power >= target - 2 * curve[m].mc_se for m in curve if n < m <= n + window)), None)
+        if chosen is None or chosen + window <= max(curve) or max(curve) >= n_max:
             break
-    if chosen is not None and chosen + window > max(curve):
-        evaluate(range(max(curve) + 1, chosen + window + 1))
-    r = curve.get(chosen) if chosen is not None else None
-    return SampleSizeResult(chosen, r.power if r else None, r.mc_se if r else None, target, window,
-                            _curve_rows(curve), analytic)
+        evaluate(range(max(curve) + 1, min(n_max, chosen + window) + 1))
+    if chosen is None:
+        return give_up(f"no n up to {max(curve)} per arm stays at or above {target} over a window of {window}")
+    r = curve[chosen]
+    return SampleSizeResult(chosen, r.power, r.mc_se, target, window, _curve_rows(curve), analytic)
 
 
 def _curve_rows(curve: dict[int, PowerResult]) -> list[dict]:
