@@ -147,6 +147,10 @@ def power_heatmap(rows: list[dict], axes: list[str], labels: dict[str, str],
     fig = Figure(figsize=(max(7.0, w * ncol + 1.4), h * nrow + 0.8), layout="constrained")
     grid = fig.subplots(nrow, ncol, squeeze=False)
     cmap = sns.color_palette("viridis", as_cmap=True)
+    # a grid where nothing has power (a null scenario: these are type I errors) gets a scale that
+    # shows differences of a few percent instead of a uniformly dark map
+    top = float(frame["power"].max())
+    vmax = 1.0 if top > 0.3 else max(0.1, math.ceil(top * 20) / 20)
     shown_planned = False
     facet = lambda a, v: f"n = {_tick(v)} per arm" if a in n_axes else f"{name(a)} = {_tick(v)}"  # noqa: E731
     for k, ax in enumerate(grid.flat):
@@ -159,7 +163,7 @@ def power_heatmap(rows: list[dict], axes: list[str], labels: dict[str, str],
             keep &= (frame[a] == v) if a else True
         part = frame[keep]
         table = part.pivot_table(index=y, columns=x, values="power", aggfunc="mean").sort_index(ascending=False)
-        sns.heatmap(table, ax=ax, vmin=0, vmax=1, cmap=cmap, annot=True, fmt=".2f", cbar=False,
+        sns.heatmap(table, ax=ax, vmin=0, vmax=vmax, cmap=cmap, annot=True, fmt=".2f", cbar=False,
                     linewidths=0.6, linecolor="white", annot_kws={"fontsize": 10},
                     xticklabels=[_tick(v) for v in table.columns], yticklabels=[_tick(v) for v in table.index])
         here = all(_same(planned.get(a), v) for a, v in ((col, cv), (row, rv)) if a)
@@ -175,8 +179,9 @@ def power_heatmap(rows: list[dict], axes: list[str], labels: dict[str, str],
         ax.set_xlabel(textwrap.fill(name(x), 40) if last_in_column else "")
         ax.set_ylabel(textwrap.fill(name(y), 26) if k % ncol == 0 else "")
         ax.tick_params(rotation=0)
-    sm = mpl.cm.ScalarMappable(norm=mpl.colors.Normalize(0, 1), cmap=cmap)
-    fig.colorbar(sm, ax=grid, shrink=0.9, label="Simulated power", format=mpl.ticker.PercentFormatter(1.0))
+    sm = mpl.cm.ScalarMappable(norm=mpl.colors.Normalize(0, vmax), cmap=cmap)
+    label = "Simulated power" if vmax == 1.0 else f"Simulated power (scale 0-{vmax:.0%})"
+    fig.colorbar(sm, ax=grid, shrink=0.9, label=label, format=mpl.ticker.PercentFormatter(1.0))
     what = "Simulated power across the sensitivity grid"
     if averaged:
         what += ", averaged over " + ", ".join(name(a) for a in averaged)
