@@ -195,7 +195,9 @@ def with_outcomes(fates: Fates, scenario: sc.Scenario) -> Fates:
     return replace(fates, outcomes=outcomes, withdrawal=fates.u_withdrawal < scenario.dropout.withdrawal_share)
 
 
-def lab_uniforms(fates: Fates, n_visits: int) -> np.ndarray:
-    """(n_referrals, n_visits, 2) uniforms for the lab values shown at visits (story only)."""
-    rng = stream(fates.seed_sequence, "visit_labs")
-    return rng.random((len(fates.referral_month), n_visits, 2))
+def lab_uniforms(fates: Fates, trial: int, n_visits: int) -> np.ndarray:
+    """(n_referrals of the trial, n_visits, 2) uniforms for the lab values shown at visits
+    (story mode only), from the trial's own stream."""
+    rows = fates.rows(trial)
+    rng = stream(fates.seed_sequence, f"visit_labs/{trial}")
+    return rng.random((rows.stop - rows.start, n_visits, 2))

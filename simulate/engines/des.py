@@ -39,12 +39,11 @@ ARM_LABELS = sc.ARMS
 @dataclass
 class _Enrolment:
     target: int
-    n_strata: int
+    per_stratum: np.ndarray
+    """Patients randomised so far in each stratum (the next position in its block sequence)."""
     randomised: list = field(default_factory=list)
-    per_stratum: np.ndarray | None = None
     closed_month: float | None = None
     close_reason: str = ""
-    closed: simpy.Event | None = None
 
 
 @dataclass(frozen=True)
@@ -78,16 +77,14 @@ class _Trial:
         self.index = index
         self.env = simpy.Environment()
         t = scenario.trial
-        self.enrolment = _Enrolment(target=t.n_target, n_strata=fates.allocation.shape[1])
-        self.enrolment.per_stratum = np.zeros(fates.allocation.shape[1], dtype=int)
-        self.enrolment.closed = self.env.event()
+        self.enrolment = _Enrolment(target=t.n_target, per_stratum=np.zeros(fates.allocation.shape[1], dtype=int))
         self.log: list[tuple[float, int, str, str]] = []
         self.visit_rows: list[dict] = []
         self.arm: dict[int, int] = {}
         self.randomised_month: dict[int, float] = {}
         self.counts = {"referred": 0, "excluded": np.zeros(len(RULE_NAMES), dtype=int), "deferred": 0,
                        "lost_during_deferral": 0, "not_randomised_enrolment_closed": 0}
-        self.labs = lab_uniforms(fates, len(t.visit_months))[self.rows] if detail else None
+        self.labs = lab_uniforms(fates, index, len(t.visit_months)) if detail else None
 
     # -- helpers
     def event(self, patient: int, what: str, detail: str = "") -> None:
@@ -98,7 +95,6 @@ class _Trial:
         e = self.enrolment
         if e.closed_month is None:
             e.closed_month, e.close_reason = self.env.now, reason
-            e.closed.succeed()
             self.event(-1, "enrolment closed", reason)
 
     # -- processes
