@@ -415,7 +415,11 @@ def main(argv: list[str] | None = None) -> int:
         click.echo("aborted", err=True)
         return 130
     except click.ClickException as err:
-        err.show()
+        # a bad flag: one line naming the option, the value and what is allowed
+        hint = ""
+        if isinstance(err, click.UsageError) and err.ctx is not None:
+            hint = f" (see: {err.ctx.command_path} --help)"
+        click.echo(f"error: {err.format_message()}{hint}", err=True)
         return err.exit_code
     except click.exceptions.Exit as err:
         return err.exit_code
