@@ -498,3 +498,18 @@ def test_visit_lab_values_agree_with_the_status(detailed_runs: list[Run]) -> Non
         for s in n_status:
             n_status[s] += int((status == s).sum())
     assert all(n > 50 for n in n_status.values()), n_status
+
+
+def test_patient_table_status_columns_match_the_visits() -> None:
+    """The wide status_month_* columns (both modes) tell the same story as visits.csv."""
+    sc = scenario_with()
+    fates = draw_fates(sc, block_sequence(4, 0), 1)
+    story = simulate_trial(sc, fates, 0, detail=True)
+    visits = story.visits.set_index(["patient", "visit_month"]).status
+    for row in story.patients.itertuples():
+        for v in sc.trial.visit_months:
+            got = getattr(row, f"status_month_{v:g}")
+            expected = visits.get((row.patient, float(v)), "")
+            assert got == expected, (row.patient, v, got, expected)
+    assert (story.patients.status_month_24[story.patients.endpoint_status != "missing"]
+            == story.patients.endpoint_status[story.patients.endpoint_status != "missing"]).all()

@@ -297,6 +297,12 @@ class _Trial:
         if len(events):
             events = events.sort_values("month", kind="stable").reset_index(drop=True)
         visits = pd.DataFrame(self.visit_rows, columns=VISIT_COLUMNS)
+        # status at each scheduled visit ("" for a visit not attended: after dropout)
+        for v in t.visit_months:
+            attended = (v < drop) | (drop >= t.max_follow_up_months)
+            in_rem_v = (rem <= v) & (rel > v)
+            status_v = np.where(in_rem_v, np.where(comp, "complete", "partial"), "none")
+            patients[f"status_month_{v:g}"] = np.where(attended, status_v, "") if len(rand) else []
         return TrialResult(patients=patients, visits=visits, events=events,
                            consort=consort, calendar=calendar)
 
