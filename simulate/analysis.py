@@ -339,6 +339,11 @@ def _wilson(x, n, z):
     return np.clip(centre - half, 0, 1), np.clip(centre + half, 0, 1)
 
 
+def wilson_interval(x, n, confidence=0.95):
+    """Wilson score interval of the proportion x / n at the given two-sided confidence."""
+    return _wilson(np.asarray(x, dtype=float), np.asarray(n, dtype=float), special.ndtri(0.5 + confidence / 2))
+
+
 def risk_difference(x_c, n_c, x_t, n_t, method="newcombe", confidence=0.95):
     """Estimate and two-sided interval of p_t - p_c: arrays ``(estimate, low, high)``.
 

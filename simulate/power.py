@@ -17,7 +17,6 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 import pandas as pd
-from scipy import special
 
 from simulate import analysis, formulas
 from simulate import scenario as sc
@@ -80,11 +79,8 @@ def proportion_interval(k: int, n: int, confidence: float = 0.95) -> tuple[float
     """Wilson score interval of a Monte Carlo proportion (sensible also near 0 and 1)."""
     if n == 0:
         return float("nan"), float("nan")
-    z = special.ndtri(0.5 + confidence / 2)
-    p = k / n
-    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
-    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
-    return float(max(0.0, centre - half)), float(min(1.0, centre + half))
+    low, high = analysis.wilson_interval(k, n, confidence)
+    return float(low), float(high)
 
 
 @dataclass(frozen=True)
