@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import sys
 from pathlib import Path
 
@@ -294,6 +295,10 @@ def power(scenario: Path, replicates: int | None, seed: int | None, n_per_arm: i
     click.echo(f"  risk difference   true {r.true_difference:+.3f}, mean estimate {r.mean_risk_difference:+.3f} "
                f"(bias {r.risk_difference_bias:+.3f} ± {r.risk_difference_bias_se:.3f}); interval coverage "
                f"{r.ci_coverage:.3f} ± {r.ci_coverage_se:.3f}; mean interval width {r.mean_ci_width:.3f}")
+    if math.isfinite(r.mean_abs_risk_difference_if_significant):
+        click.echo(f"  when significant  mean |difference| {r.mean_abs_risk_difference_if_significant:.3f}"
+                   + (f", {r.exaggeration_ratio:.2f} x the true difference (winner's curse)"
+                      if math.isfinite(r.exaggeration_ratio) else " (all false positives: no true difference)"))
     click.echo(f"  per trial (mean)  referred {c['referred']:.0f}, excluded {c['excluded_total']:.0f}, "
                f"deferred {c['deferred']:.0f}, randomised {c['randomised']:.1f}")
     click.echo(f"  elapsed           {r.elapsed_seconds:.1f} s")

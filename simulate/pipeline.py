@@ -255,6 +255,14 @@ def plain_summary(scenario: sc.Scenario, data: dict) -> list[str]:
         f"{100 * p['p_terminated']:.0f}% are terminated at the hard stop "
         f"({scenario.trial.hard_stop_months:g} months) short of {scenario.trial.n_target} patients."
     )
+    sig = p.get("mean_abs_risk_difference_if_significant")
+    if null and sig is not None:
+        lines.append(f"Every significant result here is a false positive; those trials showed an average "
+                     f"difference in remission of {sig:.2f} in one direction or the other.")
+    elif p.get("exaggeration_ratio") is not None and p["exaggeration_ratio"] >= 1.1:
+        lines.append(f"Trials that come out significant overstate the true difference "
+                     f"({p['true_difference']:.2f}) by {100 * (p['exaggeration_ratio'] - 1):.0f}% on average "
+                     f"(the winner's curse: only the lucky ones reach significance).")
     obs = scenario.observed
     if obs is not None and obs.n_randomised > 0:
         months = scenario.trial.n_target / (obs.n_randomised / obs.months)

@@ -122,6 +122,11 @@ class PowerResult:
     ci_coverage_se: float
     mean_ci_width: float
     """Mean width of the risk difference's interval: how precise one such trial is."""
+    mean_abs_risk_difference_if_significant: float
+    """Mean |estimated difference| among trials that rejected H0 (nan if none did)."""
+    exaggeration_ratio: float
+    """That mean over the true |difference|: how much significant trials overstate the effect
+    (the winner's curse, or type M error); nan under no true difference."""
     mean_consort: dict = field(default_factory=dict)
     elapsed_seconds: float = 0.0
 
@@ -161,6 +166,8 @@ def summarise(scenario: sc.Scenario, outcomes: BlockOutcomes, seed: int, engine:
     est = res.risk_difference[np.isfinite(res.risk_difference)]
     covered = (res.ci_low <= truth) & (truth <= res.ci_high)
     covered = covered[np.isfinite(res.risk_difference)]
+    significant = res.reject & np.isfinite(res.risk_difference)
+    sig_abs = float(np.abs(res.risk_difference[significant]).mean()) if significant.any() else float("nan")
     on_time = float(outcomes.on_time.mean())
     rec = _quantiles(outcomes.recruitment_months)
     dur = _quantiles(outcomes.duration_months)
@@ -184,6 +191,8 @@ def summarise(scenario: sc.Scenario, outcomes: BlockOutcomes, seed: int, engine:
         ci_coverage_se=_binomial_se(float(covered.mean()), len(covered)) if len(covered) else float("nan"),
         mean_ci_width=float(np.nanmean(res.ci_high - res.ci_low)) if np.isfinite(res.ci_high - res.ci_low).any()
         else float("nan"),
+        mean_abs_risk_difference_if_significant=sig_abs,
+        exaggeration_ratio=sig_abs / abs(truth) if truth != 0 and math.isfinite(sig_abs) else float("nan"),
         mean_consort=consort, elapsed_seconds=elapsed,
     )
 

@@ -153,3 +153,26 @@ def test_sample_size_agrees_with_exact_fisher():
     for n, row in curve.items():
         within(row["power"], formulas.exact_power("fisher", n, n, 0.60, 0.85, 0.05), 2000, k=4.0)
     assert r.analytic["pooled_normal"] == 49 and r.analytic["fleiss_cc"] == 57
+
+
+def test_significant_small_trials_overstate_the_effect():
+    """Winner's curse: at 7 per arm only large observed differences reach significance, so the
+    mean |difference| of significant trials is at least the smallest significant one."""
+    from simulate import analysis
+
+    n = 7
+    r = estimate_power(bare(n), replicates=3000, seed=12, jobs=1, engine="batch")
+    x_c, x_t = np.meshgrid(np.arange(n + 1), np.arange(n + 1), indexing="ij")
+    p = analysis.p_values("fisher", x_c.ravel(), np.full(x_c.size, n), x_t.ravel(), np.full(x_c.size, n))
+    smallest = np.abs(x_t.ravel() - x_c.ravel())[p < 0.05].min() / n
+    assert r.rejections > 0
+    assert r.mean_abs_risk_difference_if_significant >= smallest - 1e-12
+    assert r.exaggeration_ratio >= smallest / 0.25 > 1.5
+
+
+def test_well_powered_trials_barely_overstate_the_effect():
+    r = estimate_power(bare(150), replicates=800, seed=13, jobs=1, engine="batch")
+    assert r.power > 0.99
+    # nearly every trial is significant, so the conditional mean is the plain mean: unbiased
+    se = r.risk_difference_bias_se
+    assert abs(r.mean_abs_risk_difference_if_significant - 0.25) <= 3 * se + 0.002
