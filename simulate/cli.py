@@ -72,12 +72,9 @@ def validate(scenario: Path, overrides: tuple[str, ...]) -> None:
 
 
 def _screen_cohort(sc: Scenario, n: int, seed: int):
-    from simulate.cohort import draw_cohort
-    from simulate.eligibility import RULE_NAMES, screen
-    from simulate.seeding import child_sequence, root_sequence
+    from simulate.eligibility import RULE_NAMES, screen_referrals
 
-    patients = draw_cohort(sc.cohort, n, child_sequence(root_sequence(seed), "cohort"))
-    screening = screen(patients, sc.eligibility)
+    patients, screening = screen_referrals(sc, n, seed)
     frame = patients.to_frame()
     for name, passes in zip(RULE_NAMES, screening.passes):
         frame[f"passes_{name}"] = passes
@@ -133,15 +130,6 @@ def cohort(scenario: Path, n: int, seed: int | None, out: Path | None, overrides
 # ----------------------------------------------------------------------------- trial
 
 
-def _one_trial(sc: Scenario, seed: int, detail: bool = True):
-    from simulate.engines.des import simulate_trial
-    from simulate.fates import draw_fates
-    from simulate.seeding import block_sequence
-
-    # trial 0 of block 0: the same trial as replicate 0 of a power run with this seed
-    return simulate_trial(sc, draw_fates(sc, block_sequence(seed, 0), sc.simulation.block_size), 0, detail=detail)
-
-
 def _trial_summary(sc: Scenario, seed: int, result) -> dict:
     c, cal = result.consort, result.calendar
     return {
@@ -195,7 +183,9 @@ def trial(scenario: Path, seed: int | None, out_dir: Path | None, overrides: tup
     sc = _load(scenario, overrides)
     seed = sc.simulation.seed if seed is None else seed
     out_dir = out_dir or Path("results") / sc.name / f"trial-{seed}"
-    result = _one_trial(sc, seed)
+    from simulate.engines.des import example_trial
+
+    result = example_trial(sc, seed)
     summary = _trial_summary(sc, seed, result)
     write_csv_atomic(out_dir / "patients.csv", result.patients)
     write_csv_atomic(out_dir / "visits.csv", result.visits)

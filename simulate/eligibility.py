@@ -203,3 +203,12 @@ def screen(patients: Patients, rules: sc.Eligibility) -> Screening:
     # such patients qualify immediately after screening, recorded as a tiny positive wait
     qualifies = np.where(~excluded & any_fail & (qualifies == 0.0), np.finfo(float).tiny, qualifies)
     return Screening(passes=passes, first_failure=first, qualifies_in_months=qualifies, rules=rules)
+
+
+def screen_referrals(scenario: sc.Scenario, n: int, seed: int) -> tuple[Patients, Screening]:
+    """Draw ``n`` referred patients from the seed's cohort stream and screen them."""
+    from simulate.cohort import draw_cohort
+    from simulate.seeding import child_sequence, root_sequence
+
+    patients = draw_cohort(scenario.cohort, n, child_sequence(root_sequence(seed), "cohort"))
+    return patients, screen(patients, scenario.eligibility)

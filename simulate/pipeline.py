@@ -77,12 +77,9 @@ def _cached(folder: Path, piece: str, key: str, compute: Callable[[], dict], tim
 
 def compute_screening(scenario, seed) -> dict:
     """The eligibility funnel of a large referred cohort."""
-    from simulate.cohort import draw_cohort
-    from simulate.eligibility import screen
-    from simulate.seeding import child_sequence, root_sequence
+    from simulate.eligibility import screen_referrals
 
-    patients = draw_cohort(scenario.cohort, SCREENED_REFERRALS, child_sequence(root_sequence(seed), "cohort"))
-    s = screen(patients, scenario.eligibility)
+    _, s = screen_referrals(scenario, SCREENED_REFERRALS, seed)
     return {"summary": s.summary(), "funnel": s.funnel().to_dict(orient="records")}
 
 
@@ -131,12 +128,9 @@ def compute_sweep(scenario, seed, replicates, jobs, engine) -> dict:
 
 
 def compute_example_trial(scenario, seed) -> dict:
-    from simulate.engines.des import simulate_trial
-    from simulate.fates import draw_fates
-    from simulate.seeding import block_sequence
+    from simulate.engines.des import example_trial
 
-    fates = draw_fates(scenario, block_sequence(seed, 0), scenario.simulation.block_size)
-    r = simulate_trial(scenario, fates, 0, detail=True)
+    r = example_trial(scenario, seed)
     return json_ready({
         "consort": r.consort, "calendar": r.calendar, "remission_at_endpoint": r.remission_at_endpoint(),
         "patients": r.patients.to_dict(orient="records"),

@@ -17,11 +17,9 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from simulate.engines.des import simulate_trial  # noqa: E402
-from simulate.fates import draw_fates  # noqa: E402
+from simulate.engines.des import example_trial  # noqa: E402
 from simulate.power import estimate_power  # noqa: E402
 from simulate.scenario import load_scenario  # noqa: E402
-from simulate.seeding import block_sequence  # noqa: E402
 
 GOLDEN = ROOT / "tests" / "golden"
 SCENARIOS = sorted((ROOT / "scenarios").glob("*.toml"))
@@ -34,7 +32,7 @@ KEYS = ("power", "rejections", "mean_randomised", "mean_dropouts", "p_recruitmen
 def produce(path: Path) -> dict:
     s = load_scenario(path, SETTINGS)
     r = estimate_power(s, REPLICATES, SEED, 1, "batch").to_dict()
-    trial = simulate_trial(s, draw_fates(s, block_sequence(SEED, 0), s.simulation.block_size), 0, detail=True)
+    trial = example_trial(s, SEED)
     return {
         "settings": {"overrides": SETTINGS, "replicates": REPLICATES, "seed": SEED, "engine": "batch"},
         "power": {k: r[k] for k in KEYS},

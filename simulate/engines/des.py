@@ -330,3 +330,12 @@ def _count_referrals(f: Fates, rows: slice, closed: float | None, randomised: np
 def simulate_trial(scenario: sc.Scenario, fates: Fates, index: int = 0, detail: bool = True) -> TrialResult:
     """Run trial ``index`` of a block of fates through the discrete-event model."""
     return _Trial(scenario, fates, index, detail).run()
+
+
+def example_trial(scenario: sc.Scenario, seed: int, detail: bool = True) -> TrialResult:
+    """Trial 0 of the seed: the same trial as replicate 0 of a power run with this seed."""
+    from simulate.fates import draw_fates
+    from simulate.seeding import block_sequence
+
+    fates = draw_fates(scenario, block_sequence(seed, 0), scenario.simulation.block_size)
+    return simulate_trial(scenario, fates, 0, detail=detail)
