@@ -15,13 +15,13 @@ import math
 import time
 from dataclasses import asdict, dataclass, field
 
-import numpy as np
 import pandas as pd
 
 from simulate import analysis, formulas
 from simulate import scenario as sc
-from simulate.engines import CONSORT_FIELDS, BlockOutcomes, simulate_block_designs
+from simulate.engines import BlockOutcomes, simulate_block_designs
 from simulate.parallel import Backend, progress_bar, run_tasks
+from simulate.tally import Tally, merge, tally
 
 log = logging.getLogger(__name__)
 
@@ -61,18 +61,6 @@ def as_backend(jobs: Jobs) -> Backend:
 
 
 # ----------------------------------------------------------------------------- analysis
-
-
-def analyse_outcomes(scenario: sc.Scenario, outcomes: BlockOutcomes) -> analysis.Analysis:
-    """Analyse every trial as the scenario's statistician would."""
-    a = scenario.analysis
-    x, n = outcomes.counts(a.missing)
-    x_c, n_c, x_t, n_t = x[..., 0], n[..., 0], x[..., 1], n[..., 1]
-    if a.test == "cmh":
-        return analysis.analyse("cmh", a.alpha, x_c.sum(1), n_c.sum(1), x_t.sum(1), n_t.sum(1),
-                                alternative=a.alternative, strata=(x_c, n_c, x_t, n_t))
-    return analysis.analyse(a.test, a.alpha, x_c.sum(1), n_c.sum(1), x_t.sum(1), n_t.sum(1),
-                            alternative=a.alternative)
 
 
 def proportion_interval(k: int, n: int, confidence: float = 0.95) -> tuple[float, float]:
@@ -146,55 +134,61 @@ def _binomial_se(p: float, n: int) -> float:
     return math.sqrt(p * (1 - p) / n) if n else float("nan")
 
 
-def _quantiles(x: np.ndarray) -> tuple[float, float, float, float]:
-    x = x[np.isfinite(x)]
-    if not len(x):
-        return (float("nan"),) * 4
-    q = np.quantile(x, [0.1, 0.5, 0.9])
-    return float(x.mean()), float(q[0]), float(q[1]), float(q[2])
-
-
-def summarise(scenario: sc.Scenario, outcomes: BlockOutcomes, seed: int, engine: str,
-              elapsed: float = 0.0) -> PowerResult:
-    """Power and operating characteristics from a set of simulated trials."""
-    res = analyse_outcomes(scenario, outcomes)
-    R = len(outcomes)
-    k = int(res.reject.sum())
-    power = k / R
-    lo, hi = proportion_interval(k, R)
+def summarise(scenario: sc.Scenario, t: Tally, seed: int, engine: str, elapsed: float = 0.0) -> PowerResult:
+    """Power and operating characteristics from the totals of a set of simulated trials."""
+    R = t.trials
+    power = t.rejections / R
+    lo, hi = proportion_interval(t.rejections, R)
     truth = scenario.arms.rtx_csa.remission_at_endpoint - scenario.arms.rtx.remission_at_endpoint
-    est = res.risk_difference[np.isfinite(res.risk_difference)]
-    covered = (res.ci_low <= truth) & (truth <= res.ci_high)
-    covered = covered[np.isfinite(res.risk_difference)]
-    significant = res.reject & np.isfinite(res.risk_difference)
-    sig_abs = float(np.abs(res.risk_difference[significant]).mean()) if significant.any() else float("nan")
-    on_time = float(outcomes.on_time.mean())
-    rec = _quantiles(outcomes.recruitment_months)
-    dur = _quantiles(outcomes.duration_months)
-    consort = {f: float(getattr(outcomes, f).mean()) for f in CONSORT_FIELDS if f != "randomised"}
-    consort["randomised"] = float(outcomes.randomised.mean())
+    nan = float("nan")
+    mean_est = t.estimate_sum / t.estimates if t.estimates else nan
+    var_est = ((t.estimate_sum_squares - t.estimates * mean_est**2) / (t.estimates - 1)
+               if t.estimates > 1 else nan)
+    coverage = t.covered / t.estimates if t.estimates else nan
+    sig_abs = t.significant_abs_sum / t.significant if t.significant else nan
+    on_time = t.on_time / R
+    rec, dur = t.recruitment, t.duration
     a = scenario.analysis
     return PowerResult(
         scenario=scenario.name, n_per_arm=scenario.trial.n_per_arm, replicates=R, seed=seed, engine=engine,
         test=a.test, alpha=a.alpha, alternative=a.alternative, missing_strategy=a.missing,
-        power=power, mc_se=_binomial_se(power, R), ci_low=lo, ci_high=hi, rejections=k,
-        mean_randomised=float(outcomes.randomised.mean()), mean_dropouts=float(outcomes.dropouts.mean()),
+        power=power, mc_se=_binomial_se(power, R), ci_low=lo, ci_high=hi, rejections=t.rejections,
+        mean_randomised=t.randomised / R, mean_dropouts=t.dropouts / R,
         p_recruitment_on_time=on_time, p_recruitment_on_time_se=_binomial_se(on_time, R),
-        p_terminated=float(outcomes.terminated.mean()),
-        mean_recruitment_months=rec[0], recruitment_months_q10=rec[1], recruitment_months_q50=rec[2],
-        recruitment_months_q90=rec[3],
-        mean_duration_months=dur[0], duration_months_q10=dur[1], duration_months_q50=dur[2], duration_months_q90=dur[3],
-        true_difference=truth, mean_risk_difference=float(est.mean()) if len(est) else float("nan"),
-        risk_difference_bias=float(est.mean() - truth) if len(est) else float("nan"),
-        risk_difference_bias_se=float(est.std(ddof=1) / math.sqrt(len(est))) if len(est) > 1 else float("nan"),
-        ci_coverage=float(covered.mean()) if len(covered) else float("nan"),
-        ci_coverage_se=_binomial_se(float(covered.mean()), len(covered)) if len(covered) else float("nan"),
-        mean_ci_width=float(np.nanmean(res.ci_high - res.ci_low)) if np.isfinite(res.ci_high - res.ci_low).any()
-        else float("nan"),
+        p_terminated=t.terminated / R,
+        mean_recruitment_months=rec.mean, recruitment_months_q10=rec.quantile(0.1),
+        recruitment_months_q50=rec.quantile(0.5), recruitment_months_q90=rec.quantile(0.9),
+        mean_duration_months=dur.mean, duration_months_q10=dur.quantile(0.1), duration_months_q50=dur.quantile(0.5),
+        duration_months_q90=dur.quantile(0.9),
+        true_difference=truth, mean_risk_difference=mean_est, risk_difference_bias=mean_est - truth,
+        risk_difference_bias_se=math.sqrt(max(var_est, 0.0) / t.estimates) if t.estimates > 1 else nan,
+        ci_coverage=coverage, ci_coverage_se=_binomial_se(coverage, t.estimates) if t.estimates else nan,
+        mean_ci_width=t.width_sum / t.estimates if t.estimates else nan,
         mean_abs_risk_difference_if_significant=sig_abs,
-        exaggeration_ratio=sig_abs / abs(truth) if truth != 0 and math.isfinite(sig_abs) else float("nan"),
-        mean_consort=consort, elapsed_seconds=elapsed,
+        exaggeration_ratio=sig_abs / abs(truth) if truth != 0 and math.isfinite(sig_abs) else nan,
+        mean_consort={k: v / R for k, v in t.consort.items()}, elapsed_seconds=elapsed,
     )
+
+
+def tally_designs(designs: list[sc.Scenario], replicates: int, seed: int, jobs: Jobs = None,
+                  engine: str = "des", progress: bool = False) -> list[Tally]:
+    """Like :func:`simulate_designs`, but each block is analysed and totalled where it ran, so
+    memory stays bounded whatever the replicate count."""
+    backend = as_backend(jobs)
+    size = designs[0].simulation.block_size
+    n_blocks = -(-replicates // size)
+    tasks = [(list(designs), seed, b, min(size, replicates - b * size), engine) for b in range(n_blocks)]
+    bar = progress_bar(n_blocks, f"{replicates * len(designs):,} trials", progress)
+    try:
+        parts = run_tasks(_tally_block, tasks, backend, on_done=lambda: bar.update(1))
+    finally:
+        bar.close()
+    return [merge([p[k] for p in parts]) for k in range(len(designs))]
+
+
+def _tally_block(designs: list[sc.Scenario], seed: int, block: int, n_trials: int, engine: str) -> list[Tally]:
+    outcomes = simulate_block_designs(designs, seed, block, n_trials, engine)
+    return [tally(d, o) for d, o in zip(designs, outcomes)]
 
 
 def estimate_power(scenario: sc.Scenario, replicates: int | None = None, seed: int | None = None,
@@ -203,8 +197,8 @@ def estimate_power(scenario: sc.Scenario, replicates: int | None = None, seed: i
     replicates = scenario.simulation.replicates if replicates is None else replicates
     seed = scenario.simulation.seed if seed is None else seed
     t0 = time.perf_counter()
-    outcomes = simulate_replicates(scenario, replicates, seed, jobs, engine, progress)
-    return summarise(scenario, outcomes, seed, engine, time.perf_counter() - t0)
+    (totals,) = tally_designs([scenario], replicates, seed, jobs, engine, progress)
+    return summarise(scenario, totals, seed, engine, time.perf_counter() - t0)
 
 
 # ----------------------------------------------------------------------------- sample size
@@ -261,9 +255,9 @@ def power_curve(scenario: sc.Scenario, ns: list[int], replicates: int, seed: int
         return {}
     t0 = time.perf_counter()
     designs = [sc.with_overrides(scenario, {"trial.n_per_arm": n}) for n in ns]
-    outcomes = simulate_designs(designs, replicates, seed, jobs, engine, progress)
+    totals = tally_designs(designs, replicates, seed, jobs, engine, progress)
     elapsed = (time.perf_counter() - t0) / len(ns)
-    return {n: summarise(d, o, seed, engine, elapsed) for n, d, o in zip(ns, designs, outcomes)}
+    return {n: summarise(d, t, seed, engine, elapsed) for n, d, t in zip(ns, designs, totals)}
 
 
 def _first_guess(scenario: sc.Scenario, target: float) -> int:
@@ -370,11 +364,11 @@ def sweep(scenario: sc.Scenario, replicates: int | None = None, seed: int | None
     points = sweep_points(scenario)
     designs = [sc.with_overrides(scenario, point) for point in points]
     t0 = time.perf_counter()
-    outcomes = simulate_designs(designs, replicates, seed, jobs, engine, progress)
+    totals = tally_designs(designs, replicates, seed, jobs, engine, progress)
     elapsed = (time.perf_counter() - t0) / len(points)
     rows = []
-    for point, d, o in zip(points, designs, outcomes):
-        r = summarise(d, o, seed, engine, elapsed)
+    for point, d, t in zip(points, designs, totals):
+        r = summarise(d, t, seed, engine, elapsed)
         rows.append({**point, "power": r.power, "mc_se": r.mc_se, "ci_low": r.ci_low, "ci_high": r.ci_high,
                      "replicates": r.replicates, "n_per_arm": r.n_per_arm,
                      "mean_randomised": r.mean_randomised, "p_recruitment_on_time": r.p_recruitment_on_time,
