@@ -93,40 +93,50 @@ def session(backend: Backend) -> Iterator[None]:
             cluster.close()
 
 
-def run_tasks(fn: Callable, tasks: Sequence[tuple], backend: Backend, on_done: Callable[[], None] | None = None) -> list:
-    """``[fn(*t) for t in tasks]``, computed in parallel, in task order."""
+def run_tasks(fn: Callable, tasks: Sequence[tuple], backend: Backend, on_done: Callable[[], None] | None = None,
+              consume: Callable[[Any], None] | None = None) -> list:
+    """``[fn(*t) for t in tasks]``, computed in parallel, in task order.
+
+    With ``consume``, each result is handed to it in task order as soon as its predecessors
+    are in, and nothing is kept: the caller folds results as they stream in (bounded memory).
+    """
     tick = on_done or (lambda: None)
+    kept: list = []
+    take = consume or kept.append
     if backend.name == "dask":
         with session(backend):
-            return _run_dask(fn, tasks, tick)
+            _run_dask(fn, tasks, tick, take)
+        return kept
     jobs = backend.jobs or default_jobs()
     if jobs == 1 or len(tasks) <= 1:
-        out = []
         for t in tasks:
-            out.append(fn(*t))
+            take(fn(*t))
             tick()
-        return out
+        return kept
     from joblib import Parallel, delayed
 
-    out = []
+    # the generator yields in task order
     for result in Parallel(n_jobs=min(jobs, len(tasks)), return_as="generator")(delayed(fn)(*t) for t in tasks):
-        out.append(result)
+        take(result)
         tick()
-    return out
+    return kept
 
 
-def _run_dask(fn: Callable, tasks: Sequence[tuple], tick: Callable[[], None]) -> list:
+def _run_dask(fn: Callable, tasks: Sequence[tuple], tick: Callable[[], None], take: Callable[[Any], None]) -> None:
     distributed = _require_dask()
     client = _CLIENT
     # pure=False: a lost result is recomputed by the scheduler from the same deterministic task
     futures = [client.submit(fn, *t, pure=False, retries=3) for t in tasks]
     index = {f.key: i for i, f in enumerate(futures)}
-    out: list = [None] * len(tasks)
+    waiting: dict[int, Any] = {}
+    next_up = 0
     for future in distributed.as_completed(futures):
-        out[index[future.key]] = future.result()
-        tick()
+        waiting[index[future.key]] = future.result()
         future.release()
-    return out
+        tick()
+        while next_up in waiting:            # hand results on in task order
+            take(waiting.pop(next_up))
+            next_up += 1
 
 
 def progress_bar(total: int, label: str, enabled: bool):

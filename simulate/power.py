@@ -21,7 +21,7 @@ from simulate import analysis, formulas
 from simulate import scenario as sc
 from simulate.engines import BlockOutcomes, simulate_block_designs
 from simulate.parallel import Backend, progress_bar, run_tasks
-from simulate.tally import Tally, merge, tally
+from simulate.tally import Tally, tally
 
 log = logging.getLogger(__name__)
 
@@ -178,12 +178,18 @@ def tally_designs(designs: list[sc.Scenario], replicates: int, seed: int, jobs: 
     size = designs[0].simulation.block_size
     n_blocks = -(-replicates // size)
     tasks = [(list(designs), seed, b, min(size, replicates - b * size), engine) for b in range(n_blocks)]
+    totals: list[Tally | None] = [None] * len(designs)
+
+    def fold(part: list[Tally]) -> None:          # called in block order
+        for k, t in enumerate(part):
+            totals[k] = t if totals[k] is None else totals[k] + t
+
     bar = progress_bar(n_blocks, f"{replicates * len(designs):,} trials", progress)
     try:
-        parts = run_tasks(_tally_block, tasks, backend, on_done=lambda: bar.update(1))
+        run_tasks(_tally_block, tasks, backend, on_done=lambda: bar.update(1), consume=fold)
     finally:
         bar.close()
-    return [merge([p[k] for p in parts]) for k in range(len(designs))]
+    return totals  # type: ignore[return-value]
 
 
 def _tally_block(designs: list[sc.Scenario], seed: int, block: int, n_trials: int, engine: str) -> list[Tally]:

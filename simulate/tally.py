@@ -38,7 +38,7 @@ class Histogram:
         values = values[np.isfinite(values)]
         n_bins = int(math.ceil(top_months / MONTHS_PER_BIN)) + 1
         index = np.minimum((np.maximum(values, 0.0) / MONTHS_PER_BIN).astype(np.int64), n_bins - 1)
-        return cls(np.bincount(index, minlength=n_bins), len(values), float(values.sum()))
+        return cls(np.bincount(index, minlength=n_bins).astype(np.int64), len(values), float(values.sum()))
 
     def __add__(self, other: "Histogram") -> "Histogram":
         return Histogram(self.counts + other.counts, self.n + other.n, self.total + other.total)
