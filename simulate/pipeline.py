@@ -28,7 +28,6 @@ from simulate.io import json_ready, write_csv_atomic, write_json_atomic
 
 log = logging.getLogger(__name__)
 
-PIECES = ("screening", "power", "samplesize", "sweep", "example_trial", "accrual")
 SCREENED_REFERRALS = 100_000
 """Referred patients drawn for the eligibility funnel."""
 ACCRUAL_TRIALS = 100

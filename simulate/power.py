@@ -44,16 +44,23 @@ def simulate_designs(designs: list[sc.Scenario], replicates: int, seed: int, job
 
     ``jobs`` is a number of loky workers (None: all cores) or a :class:`~simulate.parallel.Backend`.
     """
-    backend = as_backend(jobs)
+    parts: list[list[BlockOutcomes]] = []
+    _run_blocks(simulate_block_designs, designs, replicates, seed, jobs, engine, progress, parts.append)
+    return [BlockOutcomes.concatenate([p[k] for p in parts]) for k in range(len(designs))]
+
+
+def _run_blocks(fn, designs: list[sc.Scenario], replicates: int, seed: int, jobs: Jobs, engine: str,
+                progress: bool, consume) -> None:
+    """Run ``fn(designs, seed, block, n_trials, engine)`` for every block; results go to
+    ``consume`` in block order."""
     size = designs[0].simulation.block_size
     n_blocks = -(-replicates // size)
     tasks = [(list(designs), seed, b, min(size, replicates - b * size), engine) for b in range(n_blocks)]
     bar = progress_bar(n_blocks, f"{replicates * len(designs):,} trials", progress)
     try:
-        parts = run_tasks(simulate_block_designs, tasks, backend, on_done=lambda: bar.update(1))
+        run_tasks(fn, tasks, as_backend(jobs), on_done=lambda: bar.update(1), consume=consume)
     finally:
         bar.close()
-    return [BlockOutcomes.concatenate([p[k] for p in parts]) for k in range(len(designs))]
 
 
 def as_backend(jobs: Jobs) -> Backend:
@@ -174,21 +181,13 @@ def tally_designs(designs: list[sc.Scenario], replicates: int, seed: int, jobs: 
                   engine: str = "des", progress: bool = False) -> list[Tally]:
     """Like :func:`simulate_designs`, but each block is analysed and totalled where it ran, so
     memory stays bounded whatever the replicate count."""
-    backend = as_backend(jobs)
-    size = designs[0].simulation.block_size
-    n_blocks = -(-replicates // size)
-    tasks = [(list(designs), seed, b, min(size, replicates - b * size), engine) for b in range(n_blocks)]
     totals: list[Tally | None] = [None] * len(designs)
 
     def fold(part: list[Tally]) -> None:          # called in block order
         for k, t in enumerate(part):
             totals[k] = t if totals[k] is None else totals[k] + t
 
-    bar = progress_bar(n_blocks, f"{replicates * len(designs):,} trials", progress)
-    try:
-        run_tasks(_tally_block, tasks, backend, on_done=lambda: bar.update(1), consume=fold)
-    finally:
-        bar.close()
+    _run_blocks(_tally_block, designs, replicates, seed, jobs, engine, progress, fold)
     return totals  # type: ignore[return-value]
 
 
