@@ -172,7 +172,7 @@ def compute_accrual(scenario, seed) -> dict:
     n = min(ACCRUAL_TRIALS, scenario.simulation.block_size)
     fates = draw_fates(scenario, block_sequence(seed, 0), scenario.simulation.block_size)
     r = randomise_block(scenario, fates, n)
-    curves = [np.sort(r["month"][r["trial"] == i]).tolist() for i in range(n)]
+    curves = [np.sort(r["month"][i][r["randomised"][i]]).tolist() for i in range(n)]
     obs = scenario.observed
     return {
         "curves": curves,

@@ -56,9 +56,10 @@ def test_a_local_cluster_is_started_and_closed_without_a_scheduler():
 
 
 def test_run_survives_a_lost_worker(cluster):
-    s = load_scenario(DEFAULT, ["simulation.block_size=100"])
+    # the DES, so the run lasts a few seconds: long enough to lose a worker in the middle of it
+    s = load_scenario(DEFAULT, ["simulation.block_size=50"])
     backend = Backend("dask", scheduler=cluster.scheduler_address)
-    expected = simulate_replicates(s, 3000, 9, 2, "batch")
+    expected = simulate_replicates(s, 800, 9, 2, "des")
     killed = {}
     with session(backend):
         from simulate import parallel
@@ -75,7 +76,7 @@ def test_run_survives_a_lost_worker(cluster):
         done = threading.Event()
         t = threading.Thread(target=kill_one)
         t.start()
-        got = simulate_replicates(s, 3000, 9, backend, "batch")
+        got = simulate_replicates(s, 800, 9, backend, "des")
         done.set()
         t.join()
     assert killed["at_unfinished_run"], "the worker died while the run was still going"

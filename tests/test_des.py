@@ -27,7 +27,7 @@ from scipy import special
 from simulate import outcomes as om
 from simulate.eligibility import RULE_NAMES, RULES
 from simulate.engines.des import TrialResult, simulate_trial
-from simulate.fates import Fates, draw_fates
+from simulate.fates import Fates, draw_fates, trial_patients
 from simulate.outcomes import calibrate, status_at
 from simulate.scenario import ARMS, Scenario, load_scenario, scenario_from_dict
 from simulate.seeding import block_sequence
@@ -61,8 +61,16 @@ class Run:
     result: TrialResult
 
     @property
-    def base(self) -> int:
-        return self.fates.rows(self.index).start
+    def columns(self) -> dict[int, int]:
+        """Patient number -> the randomised patient's candidate column in the fates."""
+        months = self.fates.referral_month[self.index]
+        p = self.result.patients
+        return {int(n): int(np.flatnonzero(months == m)[0]) for n, m in zip(p.patient, p.referral_month)}
+
+    def slots(self, patients) -> np.ndarray:
+        """Pool slots (indices into the fates' per-patient outcome arrays) of patient numbers."""
+        cols = self.columns
+        return np.array([self.fates.slot[self.index, cols[int(n)]] for n in patients], dtype=int)
 
 
 def one_trial(sc: Scenario, seed: int, detail: bool = True) -> Run:
@@ -165,18 +173,19 @@ def test_referrals_by_time_match_poisson_gamma_mean(overrides: tuple[str, ...]) 
     sc = scenario_with(*overrides)
     n_trials = 400
     fates = draw_fates(sc, block_sequence(7, 0), n_trials)
-    trial = np.repeat(np.arange(n_trials), np.diff(fates.offsets))
+    months = np.concatenate([fates.excluded_month, fates.referral_month], axis=1)
+    sites = np.concatenate([fates.excluded_site, fates.site], axis=1)
     for t in (2.0, 5.0, 9.0, 20.0, sc.trial.hard_stop_months):
-        counts = np.bincount(trial[fates.referral_month < t], minlength=n_trials)
+        counts = (months < t).sum(axis=1)
         mean, se = counts.mean(), counts.std(ddof=1) / math.sqrt(n_trials)
         expected = expected_referrals(sc, t)
         assert abs(mean - expected) <= K * se, f"t={t}: {mean:.2f} vs {expected:.2f} (3 SE {K * se:.2f})"
-    # no referral before its site opens or after the hard stop; time order within each trial
-    opened = fates.site_activation_months[trial, fates.site]
-    assert np.all(fates.referral_month >= opened)
-    assert np.all(fates.referral_month <= sc.trial.hard_stop_months)
-    for i in range(n_trials):
-        assert np.all(np.diff(fates.referral_month[fates.rows(i)]) >= 0)
+    # no referral before its site opens or after the hard stop; padding is padding
+    real = sites >= 0
+    assert np.array_equal(real, np.isfinite(months))
+    opened = np.take_along_axis(fates.site_activation_months, np.maximum(sites, 0).astype(int), axis=1)
+    assert np.all(months[real] >= opened[real])
+    assert np.all(months[real] <= sc.trial.hard_stop_months)
 
 
 def test_deferred_patients_are_randomised_only_after_they_qualify() -> None:
@@ -184,16 +193,16 @@ def test_deferred_patients_are_randomised_only_after_they_qualify() -> None:
     runs = block_of_trials(sc, seed=11, n_trials=40)
     n_deferred = 0
     for run in runs:
-        f, p = run.fates, run.result.patients
-        rows = run.base + p.patient.to_numpy()
-        qualifies = f.referral_month[rows] + f.screening_months[rows] + f.qualifies_in_months[rows]
+        f, p, t = run.fates, run.result.patients, run.index
+        rows = np.array([run.columns[int(n)] for n in p.patient], dtype=int)
+        qualifies = f.referral_month[t, rows] + f.screening_months[t, rows] + f.qualifies_in_months[t, rows]
         rand = p.randomisation_month.to_numpy()
         assert np.all(np.isfinite(qualifies)), "an excluded or lost patient was randomised"
-        assert not np.any(f.lost_if_deferred[rows] & (f.qualifies_in_months[rows] > 0))
+        assert not np.any(f.lost_if_deferred[t, rows] & (f.qualifies_in_months[t, rows] > 0))
         assert np.all(rand >= qualifies - TIME_TOL), "randomised before qualifying"
         # nothing else holds a qualified patient back while enrolment is open
         np.testing.assert_allclose(rand, qualifies, rtol=0, atol=TIME_TOL)
-        n_deferred += int((f.qualifies_in_months[rows] > 0).sum())
+        n_deferred += int((f.qualifies_in_months[t, rows] > 0).sum())
     assert n_deferred > 20, "the test needs deferred patients who came back and were randomised"
 
 
@@ -315,8 +324,9 @@ def check_event_log(run: Run) -> None:
     # every scheduled visit before the (fated) dropout is attended, all of them if none
     f, schedule = run.fates, np.asarray(sc.trial.visit_months)
     per_patient = v.patient.value_counts()
+    slots = dict(zip(p.patient, run.slots(p.patient)))
     for row in p.itertuples():
-        drop = float(f.outcomes[ARMS.index(row.arm)].dropout_month[run.base + row.patient])
+        drop = float(f.outcomes[ARMS.index(row.arm)].dropout_month[run.index, slots[row.patient]])
         expected = len(schedule) if drop >= sc.trial.max_follow_up_months else int((schedule < drop).sum())
         assert int(per_patient.get(row.patient, 0)) == expected, f"patient {row.patient}"
 
@@ -346,8 +356,8 @@ def check_event_log(run: Run) -> None:
     assert cal["terminated"] == (c["randomised"] < sc.trial.n_target)
     assert c["randomised"] <= sc.trial.n_target
     # referrals are the fated ones up to the close
-    f, rows = run.fates, run.fates.rows(run.index)
-    assert c["referred"] == int((f.referral_month[rows] < cal["enrolment_closed_month"]).sum())
+    f, t, close = run.fates, run.index, cal["enrolment_closed_month"]
+    assert c["referred"] == int((f.referral_month[t] < close).sum() + (f.excluded_month[t] < close).sum())
 
 
 def test_event_log_invariants_and_consort_identities(detailed_runs: list[Run]) -> None:
@@ -378,12 +388,22 @@ def test_event_log_with_follow_up_beyond_the_endpoint() -> None:
 # ------------------------------------------------------------------ fast path and reproducibility
 
 
+STORY_ONLY = ("age_years", "male", "albumin_g_l", "egfr_ml_min")
+
+
 def assert_same_trial(a: TrialResult, b: TrialResult, story: bool = True, exact: bool = True) -> None:
     """Same patients, consort and calendar (and with ``story``, events and visits). With
     ``exact=False`` float columns may differ by rounding (1e-12 months), nothing else may."""
     tol = {"check_exact": True} if exact else {"check_exact": False, "rtol": 0.0, "atol": 1e-12}
-    pd.testing.assert_frame_equal(a.patients, b.patients, **tol)
-    assert a.consort == b.consort
+    if story:
+        pd.testing.assert_frame_equal(a.patients, b.patients, **tol)
+        assert a.consort == b.consort
+    else:  # without the story: no story-only covariates, exclusions counted in total only
+        assert b.patients[list(STORY_ONLY)].isna().all().all()
+        pd.testing.assert_frame_equal(a.patients.drop(columns=list(STORY_ONLY)),
+                                      b.patients.drop(columns=list(STORY_ONLY)), **tol)
+        assert b.consort["excluded"] == {}
+        assert {**a.consort, "excluded": {}} == b.consort
     if exact:
         assert a.calendar == b.calendar
     else:
@@ -471,8 +491,9 @@ def test_visit_lab_values_agree_with_the_status(detailed_runs: list[Run]) -> Non
         v, p, f = run.result.visits, run.result.patients, run.fates
         if not len(v):
             continue
-        rows = run.base + v.patient.to_numpy()
-        baseline = f.patients.proteinuria_baseline_g_day[rows]
+        rows = run.slots(v.patient.to_numpy())
+        patients = trial_patients(run.scenario, f, run.index)
+        baseline = patients.proteinuria_baseline_g_day[rows]
         prot, alb = v.proteinuria_g_day.to_numpy(), v.albumin_g_l.to_numpy()
         cr = (prot <= d.complete_max_proteinuria_g_day) & (alb >= d.complete_min_albumin_g_l)
         pr = ((prot > d.complete_max_proteinuria_g_day) & (prot < d.partial_max_proteinuria_g_day)
@@ -489,12 +510,13 @@ def test_visit_lab_values_agree_with_the_status(detailed_runs: list[Run]) -> Non
         for a in (0, 1):
             m = arm == a
             po = f.outcomes[a]
-            model = status_at(om.PotentialOutcomes(**{k: getattr(po, k)[rows[m]] for k in po.__dataclass_fields__}),
+            model = status_at(om.PotentialOutcomes(**{k: getattr(po, k)[run.index, rows[m]]
+                                                      for k in po.__dataclass_fields__}),
                               v.visit_month.to_numpy()[m])
             np.testing.assert_array_equal(np.array(["none", "partial", "complete"])[model], status[m])
         # month 0 shows the screening values
         base = v.visit_month.to_numpy() == 0
-        np.testing.assert_allclose(prot[base], f.patients.proteinuria_mean_g_day[rows[base]])
+        np.testing.assert_allclose(prot[base], patients.proteinuria_mean_g_day[rows[base]])
         for s in n_status:
             n_status[s] += int((status == s).sum())
     assert all(n > 50 for n in n_status.values()), n_status

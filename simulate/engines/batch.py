@@ -2,15 +2,17 @@
 
 From the same fates as the DES (simulate/engines/des.py) it computes, for every trial of a
 block at once, who is randomised and when, to which arm and stratum, and what happens to them.
-It relies on one property of the model: a referral's randomisation attempt happens at its
+It relies on one property of the model: a candidate's randomisation attempt happens at its
 *eligible month* (referral + screening + any deferral), and enrolment closes at the
-target-th such attempt or at the hard stop. So, per trial:
+target-th such attempt or at the hard stop. The fates already hold each trial's randomisable
+candidates in order of eligible month (the pool), so, with one row per trial:
 
-1. sort the randomisable referrals (finite eligible month before the hard stop) by eligible month;
-2. the first ``n_target`` are randomised; enrolment closes at the last of them, or at the hard stop;
-3. within each stratum, the j-th randomised patient takes arm ``allocation[trial, stratum, j]``;
-4. each patient's outcome is their potential outcome under that arm;
-5. counts are aggregated per (trial, stratum, arm).
+1. the first ``min(n_target, randomisable)`` pool slots are randomised; enrolment closes at the
+   last of them if the target is reached, else at the hard stop;
+2. within each stratum, the j-th randomised patient takes arm ``allocation[trial, stratum, j]``;
+3. each patient's outcome is their potential outcome under that arm;
+4. counts are aggregated per (trial, stratum, arm); CONSORT counts are the referrals (excluded
+   and candidates) referred before enrolment closed.
 
 Referrals arriving after enrolment closed were never referred (sites stop referring).
 """
@@ -25,47 +27,43 @@ from simulate.fates import Fates
 
 
 def randomise_block(scenario: sc.Scenario, fates: Fates, n_trials: int) -> dict:
-    """Who is randomised in the first ``n_trials`` trials of a block, when, to what."""
+    """Who is randomised in the first ``n_trials`` trials of a block, when, to what.
+
+    Arrays are (n_trials, n_target), one column per pool slot; ``randomised`` masks the slots
+    that were randomised (the first ``n_randomised`` of each row).
+    """
     t_cfg = scenario.trial
-    end_row = int(fates.offsets[n_trials])
-    trial = np.repeat(np.arange(n_trials), np.diff(fates.offsets[: n_trials + 1]))
-    em = fates.eligible_month[:end_row]
-    valid = em < t_cfg.hard_stop_months
-    key = np.where(valid, em, np.inf)
-    order = np.lexsort((key, trial))
-    starts = fates.offsets[:n_trials]
-    rank = np.arange(end_row) - starts[trial[order]]
-    n_valid = np.bincount(trial, weights=valid, minlength=n_trials).astype(int)
     target = t_cfg.n_target
-    chosen = order[valid[order] & (rank < target)]          # referral rows, trial-major, time order
-    ch_trial = trial[chosen]
-    # enrolment closes at the target-th randomisation, else at the hard stop
-    closed = np.full(n_trials, float(t_cfg.hard_stop_months))
-    full = n_valid >= target
-    last_of_target = order[starts[full] + target - 1] if full.any() else np.array([], dtype=int)
-    closed[full] = em[last_of_target]
-    # position within (trial, stratum), in randomisation order
-    strat = fates.stratum[chosen].astype(np.int64)
+    n_rand = np.minimum(fates.n_randomisable[:n_trials], target)
+    randomised = np.arange(target)[None, :] < n_rand[:, None]
+    month = fates.randomisable_month[:n_trials, :target]
+    full = n_rand == target
+    closed = np.where(full, month[:, target - 1], float(t_cfg.hard_stop_months))
+    strat = fates.stratum[:n_trials, :target].astype(np.intp)
     n_s = fates.allocation.shape[1]
-    group = ch_trial * n_s + strat
-    o2 = np.lexsort((np.arange(len(chosen)), group))
-    g_sorted = group[o2]
-    first = np.r_[True, g_sorted[1:] != g_sorted[:-1]] if len(g_sorted) else np.array([], dtype=bool)
-    idx = np.arange(len(g_sorted))
-    group_start = np.maximum.accumulate(np.where(first, idx, 0)) if len(g_sorted) else idx
-    pos = np.empty(len(chosen), dtype=np.int64)
-    pos[o2] = idx - group_start
-    arm = fates.allocation[ch_trial, strat, pos].astype(np.int64)
-    return {"rows": chosen, "trial": ch_trial, "stratum": strat, "arm": arm, "month": em[chosen],
-            "closed": closed, "n_trials": n_trials, "end_row": end_row, "trial_of_row": trial}
+    if n_s == 1:
+        pos = np.broadcast_to(np.arange(target), (n_trials, target))
+    else:
+        hits = (strat[..., None] == np.arange(n_s)) & randomised[..., None]
+        pos = np.take_along_axis(np.cumsum(hits, axis=1), strat[..., None], axis=2)[..., 0] - 1
+        pos = np.maximum(pos, 0)
+    alloc = fates.allocation[:n_trials]
+    arm = np.take_along_axis(alloc.reshape(n_trials, -1), strat * alloc.shape[2] + pos, axis=1).astype(np.intp)
+    return {"randomised": randomised, "n_randomised": n_rand, "stratum": strat, "arm": arm,
+            "month": np.where(randomised, month, np.nan), "closed": closed, "n_trials": n_trials}
 
 
 def outcomes_from_batch(scenario: sc.Scenario, fates: Fates, n_trials: int) -> BlockOutcomes:
     t_cfg = scenario.trial
+    target = t_cfg.n_target
     r = randomise_block(scenario, fates, n_trials)
-    rows, trial, strat, arm = r["rows"], r["trial"], r["stratum"], r["arm"]
+    rnd, strat, arm = r["randomised"], r["stratum"], r["arm"]
     po0, po1 = fates.outcomes
-    pick = lambda name: np.where(arm == 1, getattr(po1, name)[rows], getattr(po0, name)[rows])  # noqa: E731
+    on1 = arm == 1
+
+    def pick(name: str) -> np.ndarray:
+        return np.where(on1, getattr(po1, name)[:n_trials, :target], getattr(po0, name)[:n_trials, :target])
+
     end = t_cfg.endpoint_month
     drop, rem, rel = pick("dropout_month"), pick("remission_month"), pick("relapse_month")
     dropped = drop < end
@@ -75,39 +73,40 @@ def outcomes_from_batch(scenario: sc.Scenario, fates: Fates, n_trials: int) -> B
     locf = (rem <= last_visit) & (rel > last_visit)
 
     n_s = fates.allocation.shape[1]
-    cell = (trial * n_s + strat) * 2 + arm
+    cell = (np.arange(n_trials)[:, None] * n_s + strat) * 2 + arm
+    cell = cell[rnd]
     size = n_trials * n_s * 2
 
-    def count(mask):
-        return np.bincount(cell, weights=mask, minlength=size).astype(np.int32).reshape(n_trials, n_s, 2)
+    def count(mask: np.ndarray) -> np.ndarray:
+        return np.bincount(cell, weights=mask[rnd], minlength=size).astype(np.int32).reshape(n_trials, n_s, 2)
 
-    ones = np.ones(len(rows))
-    n_rand = count(ones)
+    n_rand = count(np.ones_like(dropped))
     n_comp = count(~dropped)
     x_end = count(in_rem & ~dropped)
     x_locf = count(locf)
-    total = n_rand.sum(axis=(1, 2))
+    total = r["n_randomised"]
     month = r["month"]
+    has = total > 0
     last = np.full(n_trials, np.nan)
-    np.fmax.at(last, trial, month)
-    finish = np.full(n_trials, -np.inf)
-    np.maximum.at(finish, trial, month + np.minimum(drop, end))
+    last[has] = month[has, total[has] - 1]
+    finish = np.where(rnd, month + np.minimum(drop, end), -np.inf).max(axis=1)
     closed = r["closed"]
-    duration = np.where(total > 0, finish, closed)
-    terminated = total < t_cfg.n_target
+    duration = np.where(has, finish, closed)
+    terminated = total < target
     on_time = ~terminated & (last <= t_cfg.recruitment_months)
 
     # CONSORT: referrals before closure
-    tr = r["trial_of_row"]
-    ref = fates.referral_month[: r["end_row"]] < closed[tr]
-    q = fates.qualifies_in_months[: r["end_row"]]
-    deferred = ref & np.isfinite(q) & (q > 0)
-    lost = deferred & fates.lost_if_deferred[: r["end_row"]]
-    came = ref & np.isfinite(fates.eligible_month[: r["end_row"]])
-    per_trial = lambda mask: np.bincount(tr, weights=mask, minlength=n_trials).astype(np.int32)  # noqa: E731
+    c = closed[:, None]
+    excluded = (fates.excluded_month[:n_trials] < c).sum(axis=1)
+    ref = fates.referral_month[:n_trials] < c
+    q = fates.qualifies_in_months[:n_trials]
+    deferred = ref & (q > 0)
+    lost = deferred & fates.lost_if_deferred[:n_trials]
+    came = ref & np.isfinite(fates.eligible_month[:n_trials])
+    as32 = lambda a: a.astype(np.int32)  # noqa: E731
     return BlockOutcomes(
         n_randomised=n_rand, n_completed=n_comp, x_endpoint=x_end, x_locf=x_locf,
         recruitment_months=last, duration_months=duration, terminated=terminated, on_time=on_time,
-        referred=per_trial(ref), excluded_total=per_trial(ref & np.isinf(q)), deferred=per_trial(deferred),
-        lost_during_deferral=per_trial(lost), not_randomised_enrolment_closed=per_trial(came) - total.astype(np.int32),
+        referred=as32(excluded + ref.sum(axis=1)), excluded_total=as32(excluded), deferred=as32(deferred.sum(axis=1)),
+        lost_during_deferral=as32(lost.sum(axis=1)), not_randomised_enrolment_closed=as32(came.sum(axis=1) - total),
     )

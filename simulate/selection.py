@@ -1,0 +1,274 @@
+"""The screen as probabilities: who passes, and the covariates of those who do.
+
+A referred patient is *excluded* when they fail a permanent eligibility rule. Only patients
+who are not excluded (*candidates*) can ever be randomised, and what a power run needs of an
+excluded referral is its referral date: nothing else about it changes a trial. So instead of
+drawing every referral's covariates and screening them, the fates (simulate/fates.py) split the
+Poisson referral process by exact thinning into an excluded process and a candidate process
+with rate ``rate x P(candidate)``, and draw covariates for candidates only, from their
+distribution *given* that they passed.
+
+This is exact because the cohort (simulate/cohort.py) falls into independent groups of
+covariates, each screened by its own permanent rules (see :data:`GROUPS`):
+
+* **demography**: age, sex, menopause, contraception, pregnancy and eGFR (eGFR depends on age);
+* **conditions**: a secondary cause, active infection and diabetes (independent Bernoullis);
+* **proteinuria**: the true level, the two 24-h collections, the ACEI/ARB reduction, ACEI/ARB
+  intolerance and blood pressure control;
+* **history**: resistance to earlier treatments and an earlier remission with relapse.
+
+Washout and ACEI/ARB run-in times are time-dependent rules (deferral, never exclusion), so a
+candidate's exposure times and months on ACEI/ARB keep their unconditional distribution, except
+that intolerance, which the blood-pressure and reduction rules read, is drawn given a pass.
+
+The probability of passing each group is computed by numerical integration to about 1e-12:
+closed forms for conditions and history, a one-dimensional integral over age for demography,
+and for proteinuria an integral over the two collection errors with the level and the
+ACEI/ARB reduction integrated in closed form (normal and beta CDFs). The product is
+P(candidate). Covariates given a pass are drawn by rejection from the cohort's own formulas
+(:func:`draw_proteinuria_given_pass`), which is exact whatever the acceptance rate.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import integrate, special
+
+from simulate import scenario as sc
+from simulate.cohort import beta_params, lognormal_params
+from simulate.errors import ScenarioError
+from simulate.seeding import stream
+
+GROUPS: dict[str, tuple[str, ...]] = {
+    "demography": ("age", "not_pregnant", "contraception", "egfr"),
+    "conditions": ("idiopathic", "no_active_infection", "no_diabetes"),
+    "proteinuria": ("proteinuria_level", "proteinuria_reduction", "blood_pressure"),
+    "history": ("no_prior_resistance",),
+}
+"""Which permanent rules screen which independent group of covariates."""
+TIME_RULES = ("washout_steroid_mmf", "washout_alkylating", "acei_arb_run_in")
+
+MIN_CANDIDATE_PROBABILITY = 5e-4
+"""Below this share of referrals passing the screen a scenario is rejected as contradictory."""
+QUADRATURE_NODES = 160
+"""Gauss-Legendre nodes per dimension and piece for the proteinuria integral."""
+_TAIL = 12.0
+"""Standard-normal scores beyond +-12 carry less than 1e-32 of the mass: integration bounds."""
+
+
+@dataclass(frozen=True)
+class PassProbabilities:
+    """P(pass) of each group of permanent rules for one cohort and one set of thresholds."""
+
+    demography: float
+    conditions: float
+    proteinuria: float
+    history: float
+    proteinuria_intolerant: float
+    """P(level and reduction rules pass | intolerant of ACEI/ARB) (no reduction: r = 0)."""
+    proteinuria_tolerant: float
+    """P(level and reduction rules pass | on ACEI/ARB) (blood pressure apart)."""
+    intolerant_given_pass: float
+    """P(intolerant of ACEI/ARB | the proteinuria group passes)."""
+
+    @property
+    def candidate(self) -> float:
+        """P(a referral passes every permanent rule): the thinning probability."""
+        return self.demography * self.conditions * self.proteinuria * self.history
+
+
+def _demography(c: sc.Cohort, e: sc.Eligibility) -> float:
+    lo, hi = max(c.age_min_years, e.age_min_years), min(c.age_max_years, e.age_max_years)
+    if lo >= hi:
+        return 0.0
+    mass = special.ndtr((c.age_max_years - c.age_mean_years) / c.age_sd_years) - \
+        special.ndtr((c.age_min_years - c.age_mean_years) / c.age_sd_years)
+    slope = c.egfr_change_per_year_of_age_ml_min
+    resid = math.sqrt(max(c.egfr_sd_ml_min**2 - (slope * c.age_sd_years) ** 2, 0.0))
+    thr = e.egfr_min_ml_min  # eGFR is clipped to 5-150: a threshold outside decides alone
+    women_ok = c.contraception_or_sterile_fraction * (1.0 - c.pregnant_or_breastfeeding_fraction)
+
+    def egfr_ok(age: float) -> float:
+        if thr <= 5.0:
+            return 1.0
+        if thr > 150.0:
+            return 0.0
+        centre = c.egfr_mean_ml_min + slope * (age - c.age_mean_years)
+        if resid == 0.0:
+            return float(centre >= thr)
+        return float(special.ndtr((centre - thr) / resid))
+
+    def integrand(age: float) -> float:
+        density = math.exp(-0.5 * ((age - c.age_mean_years) / c.age_sd_years) ** 2) / (
+            c.age_sd_years * math.sqrt(2 * math.pi) * mass)
+        post = float(special.ndtr((age - c.menopause_age_mean_years) / c.menopause_age_sd_years))
+        sex_ok = c.male_fraction + (1.0 - c.male_fraction) * (post + (1.0 - post) * women_ok)
+        return density * sex_ok * egfr_ok(age)
+
+    points = [c.menopause_age_mean_years, c.age_mean_years]
+    if resid == 0.0 and slope != 0.0 and 5.0 < thr <= 150.0:
+        points.append(c.age_mean_years + (thr - c.egfr_mean_ml_min) / slope)
+    points = sorted(p for p in points if lo < p < hi)
+    value, _ = integrate.quad(integrand, lo, hi, points=points or None, epsabs=1e-14, epsrel=1e-12, limit=200)
+    return float(value)
+
+
+def _conditions(c: sc.Cohort) -> float:
+    return (1.0 - c.secondary_cause_fraction) * (1.0 - c.active_infection_fraction) * (1.0 - c.diabetes_fraction)
+
+
+def _history(c: sc.Cohort, e: sc.Eligibility) -> float:
+    free = (1.0 - c.resistant_cni_fraction) * (1.0 - c.resistant_rtx_fraction) * (1.0 - c.resistant_alkylating_fraction)
+    m = c.months_off_drug_at_relapse_mean
+    cni = c.prior_relapse_drug_cni_fraction
+    late = cni * math.exp(-e.relapse_off_cni_min_months / m) + \
+        (1.0 - cni) * math.exp(-e.relapse_off_rtx_or_alkylating_min_months / m)
+    return free * ((1.0 - c.prior_relapse_fraction) + c.prior_relapse_fraction * late)
+
+
+def _collection_sigma(c: sc.Cohort) -> float:
+    return lognormal_params(1.0, c.collection_cv)[1] if c.collection_cv > 0 else 0.0
+
+
+def _proteinuria(c: sc.Cohort, e: sc.Eligibility) -> tuple[float, float]:
+    """(P(pass | intolerant), P(pass | tolerant)) of the level and reduction rules.
+
+    With m the mean of the two collections' error factors (mean one each), the level rule is
+    ``true * m >= T``: P = Phi((mu + log m - log T) / sigma) over the true level's normal score;
+    the reduction rule is ``m * (1 - r) >= 1 - R``: P = I_x(a, b) with x = 1 - (1 - R) / m for
+    r ~ beta(a, b), and ``m >= 1 - R`` for intolerant patients (r = 0). What is left is the
+    expectation over the two collection errors, integrated numerically.
+    """
+    mu, sigma = lognormal_params(c.proteinuria_mean_g_day, c.proteinuria_sd_g_day)
+    a, b = beta_params(c.acei_arb_reduction_mean_fraction, c.acei_arb_reduction_sd_fraction)
+    need = 1.0 - e.proteinuria_max_reduction_fraction
+    floor = e.proteinuria_min_g_day
+
+    def level(m: np.ndarray | float) -> np.ndarray | float:
+        if floor <= 0.0:
+            return np.ones_like(m) if isinstance(m, np.ndarray) else 1.0
+        return special.ndtr((mu + np.log(m) - math.log(floor)) / sigma)
+
+    def reduction(m: np.ndarray | float) -> np.ndarray | float:
+        return special.betainc(a, b, np.clip(1.0 - need / m, 0.0, 1.0))
+
+    s = _collection_sigma(c)
+    if s == 0.0:
+        return float(level(1.0) * (1.0 >= need)), float(level(1.0) * reduction(1.0))
+
+    nodes, weights = np.polynomial.legendre.leggauss(QUADRATURE_NODES)
+
+    def on(lo: np.ndarray | float, hi: float) -> tuple[np.ndarray, np.ndarray]:
+        """Gauss-Legendre nodes and weights on [lo, hi] (lo may be an array: one row each)."""
+        lo = np.asarray(lo, dtype=float)[..., None]
+        half = 0.5 * (hi - lo)
+        return lo + half * (nodes + 1.0), half * weights
+
+    def phi(x: np.ndarray) -> np.ndarray:
+        return np.exp(-0.5 * x * x) / math.sqrt(2 * math.pi)
+
+    def expectation(g) -> float:
+        # E[g(m)] over e1, e2 ~ N(0, 1), on the region m >= need where g lives. For given e1 the
+        # region is e2 >= lo(e1); once the first factor alone reaches 2 * need it is the whole
+        # line, so the outer integral is split there (a kink) and each piece is smooth.
+        split = (math.log(2.0 * need) + 0.5 * s * s) / s if need > 0 else -_TAIL
+        split = min(max(split, -_TAIL), _TAIL)
+        total = 0.0
+        for a_, b_ in ((-_TAIL, split), (split, _TAIL)):
+            if b_ <= a_:
+                continue
+            e1, w1 = on(a_, b_)
+            x1 = np.exp(s * e1 - 0.5 * s * s)
+            rest = 2.0 * need - x1
+            with np.errstate(divide="ignore", invalid="ignore"):
+                lo = np.where(rest > 0, (np.log(np.where(rest > 0, rest, 1.0)) + 0.5 * s * s) / s, -_TAIL)
+            lo = np.clip(lo, -_TAIL, _TAIL)
+            e2, w2 = on(lo, _TAIL)
+            m = 0.5 * (x1[:, None] + np.exp(s * e2 - 0.5 * s * s))
+            inner = (w2 * phi(e2) * g(m)).sum(axis=1)
+            total += float((w1 * phi(e1) * inner).sum())
+        return total
+
+    intolerant = expectation(lambda m: level(m) * (m >= need))
+    tolerant = expectation(lambda m: level(m) * reduction(m))
+    return intolerant, tolerant
+
+
+_CACHE: dict[str, PassProbabilities] = {}
+
+
+def pass_probabilities(cohort: sc.Cohort, rules: sc.Eligibility) -> PassProbabilities:
+    """Exact pass probabilities of the screen's groups (cached per cohort and thresholds)."""
+    key = json.dumps([cohort.model_dump(mode="json"), rules.model_dump(mode="json")], sort_keys=True)
+    if key not in _CACHE:
+        if len(_CACHE) > 64:
+            _CACHE.clear()
+        j_int, j_tol = _proteinuria(cohort, rules)
+        p_int = cohort.acei_arb_intolerant_fraction
+        weight_int = p_int * j_int
+        weight_tol = (1.0 - p_int) * cohort.bp_controlled_fraction * j_tol
+        prot = weight_int + weight_tol
+        probs = PassProbabilities(
+            demography=_demography(cohort, rules), conditions=_conditions(cohort), proteinuria=prot,
+            history=_history(cohort, rules), proteinuria_intolerant=j_int, proteinuria_tolerant=j_tol,
+            intolerant_given_pass=weight_int / prot if prot > 0 else 0.0,
+        )
+        if probs.candidate < MIN_CANDIDATE_PROBABILITY:
+            raise ScenarioError(
+                f"eligibility: only {100 * probs.candidate:.3g}% of the scenario's referred cohort pass "
+                f"the screen (at least {100 * MIN_CANDIDATE_PROBABILITY:g}% needed); the cohort and the "
+                "eligibility thresholds contradict each other"
+            )
+        _CACHE[key] = probs
+    return _CACHE[key]
+
+
+# --------------------------------------------------------------------------- sampling given a pass
+
+
+def draw_proteinuria_given_pass(cohort: sc.Cohort, rules: sc.Eligibility, intolerant: np.ndarray,
+                                seq: np.random.SeedSequence, name: str) -> dict[str, np.ndarray]:
+    """The proteinuria group of candidates (one per element of ``intolerant``), given a pass.
+
+    Exact rejection sampling from the cohort's own formulas (simulate/cohort.py): a candidate
+    draws the true level's normal score ``z`` and the two collection errors, then, if the level
+    rule passes and they are on ACEI/ARB, the reduction r ~ beta; they are kept when the level
+    and reduction rules pass (blood pressure is then controlled for every tolerant candidate).
+
+    Round j draws, from streams ``name/j/...``, one candidate for every slot still open, in
+    slot order, and only the candidates that need one draw a reduction. A slot's values depend
+    only on the slots before it, so the first n slots get the same values whatever the total:
+    the property that keeps common random numbers across designs of different size.
+
+    Returns ``z``, ``true`` level, collections ``c1`` and ``c2`` and ``reduction``, one per slot.
+    """
+    c, e = cohort, rules
+    mu, sigma = lognormal_params(c.proteinuria_mean_g_day, c.proteinuria_sd_g_day)
+    a, b = beta_params(c.acei_arb_reduction_mean_fraction, c.acei_arb_reduction_sd_fraction)
+    s = _collection_sigma(c)
+    n = len(intolerant)
+    out = {k: np.empty(n) for k in ("z", "true", "c1", "c2", "reduction")}
+    open_slots = np.arange(n)
+    rnd = 0
+    while len(open_slots):
+        if rnd > 100_000:
+            raise RuntimeError(f"{name}: rejection sampling did not finish")
+        normals = stream(seq, f"{name}/{rnd}/normals").standard_normal((3, len(open_slots)))
+        true_level = np.exp(mu + sigma * normals[0])
+        col = true_level * np.exp(s * normals[1:] - 0.5 * s * s)
+        mean = 0.5 * (col[0] + col[1])
+        ok = mean >= e.proteinuria_min_g_day
+        red = np.zeros(len(open_slots))
+        needs = ok & ~intolerant[open_slots]
+        red[needs] = stream(seq, f"{name}/{rnd}/reduction").beta(a, b, int(needs.sum()))
+        ok &= 1.0 - mean / (true_level / (1.0 - red)) <= e.proteinuria_max_reduction_fraction
+        done = open_slots[ok]
+        for k, v in (("z", normals[0]), ("true", true_level), ("c1", col[0]), ("c2", col[1]), ("reduction", red)):
+            out[k][done] = v[ok]
+        open_slots = open_slots[~ok]
+        rnd += 1
+    return out
