@@ -257,7 +257,9 @@ def draw_proteinuria_given_pass(cohort: sc.Cohort, rules: sc.Eligibility, intole
     while len(open_slots):
         if rnd > 100_000:
             raise RuntimeError(f"{name}: rejection sampling did not finish")
-        normals = stream(seq, f"{name}/{rnd}/normals").standard_normal((3, len(open_slots)))
+        # slot-major (one triple per slot, in slot order) so a slot's numbers never depend on
+        # how many slots come after it
+        normals = stream(seq, f"{name}/{rnd}/normals").standard_normal((len(open_slots), 3)).T
         true_level = np.exp(mu + sigma * normals[0])
         col = true_level * np.exp(s * normals[1:] - 0.5 * s * s)
         mean = 0.5 * (col[0] + col[1])
