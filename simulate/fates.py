@@ -44,7 +44,7 @@ from simulate.cohort import Patients, draw_cohort
 from simulate.eligibility import RULE_NAMES, RULES, screen
 from simulate.outcomes import PotentialOutcomes, calibrate, covariate_score, potential_outcomes
 from simulate.seeding import child_sequence, stream
-from simulate.selection import GROUPS, draw_proteinuria_given_pass, pass_probabilities
+from simulate.selection import GROUPS, draw_proteinuria_given_pass, pass_probabilities, reduction_from_uniform
 
 DAYS_PER_MONTH = 365.25 / 12.0
 """Unit conversion: the mean Gregorian month."""
@@ -62,8 +62,10 @@ class Fates:
     """(n_trials, n_sites)."""
     site_rate_per_month: np.ndarray
     """(n_trials, n_sites)."""
+    excluded_offsets: np.ndarray
+    """(n_trials + 1,) referrals excluded at screening: trial t's are rows offsets[t]:offsets[t+1]."""
     excluded_month: np.ndarray
-    """(n_trials, E) referral months of referrals excluded at screening (inf = padding)."""
+    """Referral month of each excluded referral (flat, trial by trial, site by site)."""
     excluded_site: np.ndarray
     n_candidates: np.ndarray
     """(n_trials,) candidates (referrals passing every permanent rule) up to the hard stop."""
@@ -92,7 +94,8 @@ class Fates:
     slot: np.ndarray
     """(n_trials, C) pool slot of each candidate (-1 if not in the pool): the inverse of order."""
     pool: dict
-    """Pool covariates, each (n_trials, n_max): z, true, c1, c2, reduction, pla2r_positive, titre."""
+    """Pool covariates, each (n_trials, n_max): z, true, c1, c2, u_reduction (see
+    :func:`simulate.selection.reduction_from_uniform`), pla2r_positive, titre."""
     stratum: np.ndarray
     """(n_trials, n_max) randomisation stratum of each pool slot."""
     u_outcome: np.ndarray
@@ -107,6 +110,12 @@ class Fates:
     allocation: np.ndarray
     """(n_trials, n_strata, length) int8: the permuted-block arm sequence of each stratum."""
 
+
+
+def excluded_of(fates: Fates, trial: int) -> tuple[np.ndarray, np.ndarray]:
+    """(referral months, sites) of one trial's excluded referrals."""
+    rows = slice(int(fates.excluded_offsets[trial]), int(fates.excluded_offsets[trial + 1]))
+    return fates.excluded_month[rows], fates.excluded_site[rows]
 
 
 def n_strata(scenario: sc.Scenario) -> int:
@@ -137,6 +146,8 @@ def _allocation(scenario: sc.Scenario, block_seq: np.random.SeedSequence, n_tria
     Blocks are drawn block-position-major (all groups' first blocks, then all second blocks,
     ...) from two streams, so a larger target only appends blocks: the sequences of a smaller
     target are a prefix of those of a larger one (common random numbers across n per arm).
+    Each block is filled slot by slot, slot j taking arm 1 with probability (arm-1 places
+    left) / (places left): every arrangement with the ratio's numbers is equally likely.
     """
     ratio = scenario.trial.allocation_ratio
     unit = sum(ratio)
@@ -149,10 +160,17 @@ def _allocation(scenario: sc.Scenario, block_seq: np.random.SeedSequence, n_tria
     keys = stream(block_seq, "allocation_keys").random((n_blocks, groups, bmax)).transpose(1, 0, 2)
     slot = np.arange(bmax)
     valid = slot < chosen[..., None]
-    order = np.argsort(np.where(valid, keys, np.inf), axis=-1, kind="stable")
-    # before shuffling, slot j of a block of size b holds arm 1 iff j >= b * ratio[0] / unit
-    arm_of_slot = (slot >= (chosen * ratio[0] // unit)[..., None]).astype(np.int8)
-    arms = np.take_along_axis(arm_of_slot, order, axis=-1)
+    # a uniformly random arrangement of each block, slot by slot: slot j takes arm 1 with
+    # probability (arm-1 places left) / (places left)
+    left1 = chosen - chosen * ratio[0] // unit
+    arms = np.zeros((groups, n_blocks, bmax), dtype=np.int8)
+    for j in range(bmax):
+        places = chosen - j
+        with np.errstate(divide="ignore", invalid="ignore"):
+            take = keys[..., j] * places < left1                      # u < left1 / places
+        take &= places > 0
+        arms[..., j] = take
+        left1 = left1 - take
     length = target
     # valid slots are the first `chosen` of each block: flatten them in order, per group
     flat = arms[valid]
@@ -162,16 +180,23 @@ def _allocation(scenario: sc.Scenario, block_seq: np.random.SeedSequence, n_tria
 
 
 def _poisson_referrals(rng_count: np.random.Generator, rng_time: np.random.Generator, activation: np.ndarray,
-                       rates: np.ndarray, window: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Poisson processes on each (trial, site) window, laid out one row per trial.
+                       rates: np.ndarray, window: np.ndarray, padded: bool):
+    """Poisson processes on each (trial, site) window: a Poisson count, then uniform times.
 
-    Returns (month, site, count): ``month`` (n_trials, width) with inf padding, ``site`` the
-    column's site (-1 padding), ``count`` per trial. Site s owns the columns
-    [sum of counts of sites < s, + its count); times within a site are not sorted.
+    Flat (``padded=False``): (month, site, offsets), trial by trial, site by site, with
+    ``offsets`` (n_trials + 1). Padded: (month, site, count), one row per trial with inf months
+    and site -1 past the trial's count; site s owns the columns [sum of counts of sites < s,
+    + its count). Times within a site are not sorted.
     """
     n_trials, n_sites = rates.shape
     counts = rng_count.poisson(rates * window)
+    flat = counts.ravel()
     total = counts.sum(axis=1)
+    if not padded:
+        u = rng_time.random(int(flat.sum()))
+        month = np.repeat(activation.ravel(), flat) + u * np.repeat(window.ravel(), flat)
+        site = np.repeat(np.tile(np.arange(n_sites, dtype=np.int16), n_trials), flat)
+        return month, site, np.concatenate([[0], np.cumsum(total)])
     width = int(total.max()) if n_trials else 0
     col = np.arange(width)[None, :]
     site = np.zeros((n_trials, width), dtype=np.int16)
@@ -205,10 +230,10 @@ def draw_fates(scenario: sc.Scenario, block_seq: np.random.SeedSequence, n_trial
     shape = rec.rate_gamma_shape
     rates = rng("site_rate").gamma(shape, rec.rate_per_site_month / shape, size=(n_trials, n_sites))
     window = np.maximum(trial.hard_stop_months - activation, 0.0)
-    ex_month, ex_site, _ = _poisson_referrals(rng("excluded_count"), rng("excluded_time"), activation,
-                                              rates * (1.0 - p_cand), window)
+    ex_month, ex_site, ex_offsets = _poisson_referrals(rng("excluded_count"), rng("excluded_time"), activation,
+                                                       rates * (1.0 - p_cand), window, padded=False)
     month, site, n_cand = _poisson_referrals(rng("candidate_count"), rng("candidate_time"), activation,
-                                             rates * p_cand, window)
+                                             rates * p_cand, window, padded=True)
     pad = site < 0
     width = month.shape[1]
 
@@ -265,7 +290,7 @@ def draw_fates(scenario: sc.Scenario, block_seq: np.random.SeedSequence, n_trial
     pool = _draw_pool(scenario, block_seq, intolerant, order, in_pool)
     fates = Fates(
         n_trials=n_trials, seed_sequence=block_seq, n_max=n_max, site_activation_months=activation,
-        site_rate_per_month=rates, excluded_month=ex_month, excluded_site=ex_site, n_candidates=n_cand,
+        site_rate_per_month=rates, excluded_offsets=ex_offsets, excluded_month=ex_month, excluded_site=ex_site, n_candidates=n_cand,
         site=site, referral_month=month, screening_months=np.where(pad, np.inf, screening_months),
         acei_arb_intolerant=intolerant, u_clocks=u[1:4], lost_if_deferred=lost, qualifies_in_months=wait,
         first_failure=first, eligible_month=eligible_month, n_randomisable=n_randomisable, order=order,
@@ -287,7 +312,7 @@ def _draw_pool(scenario: sc.Scenario, block_seq: np.random.SeedSequence, intoler
     slot_intolerant = intolerant[tt, order[tt, kk]]
     g3 = draw_proteinuria_given_pass(cohort, scenario.eligibility, slot_intolerant, block_seq, "pool_proteinuria")
     covariates = {}
-    for name, fill in (("z", 0.0), ("true", 1.0), ("c1", 1.0), ("c2", 1.0), ("reduction", 0.0)):
+    for name, fill in (("z", 0.0), ("true", 1.0), ("c1", 1.0), ("c2", 1.0), ("u_reduction", 0.0)):
         a = np.full((n_trials, n_max), fill)
         a[tt, kk] = g3[name]
         covariates[name] = a
@@ -410,7 +435,8 @@ def trial_patients(scenario: sc.Scenario, fates: Fates, trial: int) -> Patients:
         age_years=demo.age_years, male=demo.male, postmenopausal=demo.postmenopausal,
         contraception_or_sterile=demo.contraception_or_sterile,
         pregnant_or_breastfeeding=demo.pregnant_or_breastfeeding,
-        proteinuria_baseline_g_day=pool["true"] / (1.0 - pool["reduction"]), proteinuria_true_g_day=pool["true"],
+        proteinuria_baseline_g_day=pool["true"] / (1.0 - reduction_from_uniform(cohort, pool["u_reduction"])),
+        proteinuria_true_g_day=pool["true"],
         proteinuria_collection_1_g_day=pool["c1"], proteinuria_collection_2_g_day=pool["c2"],
         albumin_g_l=albumin, egfr_ml_min=demo.egfr_ml_min, pla2r_positive=pool["pla2r_positive"],
         pla2r_titre_ru_ml=pool["titre"], diabetes=false, active_infection=false, secondary_cause=false,
@@ -424,9 +450,9 @@ def trial_patients(scenario: sc.Scenario, fates: Fates, trial: int) -> Patients:
 
 
 def trial_exclusions(scenario: sc.Scenario, fates: Fates, trial: int) -> tuple[np.ndarray, np.ndarray]:
-    """(screening months, first failing rule) of each excluded referral of one trial (columns of
-    ``excluded_month``), drawn given exclusion from the trial's own stream (story mode only)."""
-    n = fates.excluded_month.shape[1]
+    """(screening months, first failing rule) of each excluded referral of one trial (in the
+    order of :func:`excluded_of`), drawn given exclusion from the trial's own stream (story mode only)."""
+    n = int(fates.excluded_offsets[trial + 1] - fates.excluded_offsets[trial])
     seq = child_sequence(fates.seed_sequence, f"story/{trial}")
     permanent = np.array([not r.time_dependent for r in RULES])
     excluded = _first_passing(scenario, child_sequence(seq, "excluded"), n,

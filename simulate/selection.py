@@ -230,28 +230,60 @@ def pass_probabilities(cohort: sc.Cohort, rules: sc.Eligibility) -> PassProbabil
 # --------------------------------------------------------------------------- sampling given a pass
 
 
+class _BetaCdf:
+    """P(r <= y) for r ~ beta(a, b), tested against uniforms exactly but fast: a table of the
+    CDF on a grid brackets the answer (the CDF is increasing), and only a uniform falling
+    between a cell's two bounds (about 1 in a thousand) needs the CDF itself."""
+
+    def __init__(self, a: float, b: float, cells: int = 4096):
+        self.a, self.b, self.cells = a, b, cells
+        self.table = special.betainc(a, b, np.linspace(0.0, 1.0, cells + 1))
+
+    def below(self, u: np.ndarray, y: np.ndarray) -> np.ndarray:
+        """u <= CDF(y), elementwise (y outside [0, 1] is clipped)."""
+        y = np.clip(y, 0.0, 1.0)
+        i = np.minimum((y * self.cells).astype(np.intp), self.cells - 1)
+        out = u < self.table[i]
+        unsure = ~out & (u < self.table[i + 1])
+        if unsure.any():
+            out[unsure] = u[unsure] <= special.betainc(self.a, self.b, y[unsure])
+        return out
+
+
+def reduction_from_uniform(cohort: sc.Cohort, u: np.ndarray) -> np.ndarray:
+    """The ACEI/ARB reduction r = beta quantile of ``u`` (how the pool stores it)."""
+    a, b = beta_params(cohort.acei_arb_reduction_mean_fraction, cohort.acei_arb_reduction_sd_fraction)
+    return special.betaincinv(a, b, u)
+
+
 def draw_proteinuria_given_pass(cohort: sc.Cohort, rules: sc.Eligibility, intolerant: np.ndarray,
                                 seq: np.random.SeedSequence, name: str) -> dict[str, np.ndarray]:
     """The proteinuria group of candidates (one per element of ``intolerant``), given a pass.
 
     Exact rejection sampling from the cohort's own formulas (simulate/cohort.py): a candidate
-    draws the true level's normal score ``z`` and the two collection errors, then, if the level
-    rule passes and they are on ACEI/ARB, the reduction r ~ beta; they are kept when the level
-    and reduction rules pass (blood pressure is then controlled for every tolerant candidate).
+    draws the true level's normal score ``z`` and the two collection errors; if the level rule
+    passes and they are on ACEI/ARB, a uniform ``u`` whose beta quantile is their reduction r.
+    They are kept when the level and reduction rules pass: for the reduction rule,
+    r <= 1 - (1 - R) / m (m the collections' mean error factor) is u <= I(1 - (1 - R) / m), the
+    beta CDF, so r itself is only computed when a patient's story needs it
+    (:func:`reduction_from_uniform`). Blood pressure is then controlled for every tolerant
+    candidate.
 
     Round j draws, from streams ``name/j/...``, one candidate for every slot still open, in
-    slot order, and only the candidates that need one draw a reduction. A slot's values depend
-    only on the slots before it, so the first n slots get the same values whatever the total:
-    the property that keeps common random numbers across designs of different size.
+    slot order, and only the candidates that need one draw a reduction uniform. A slot's values
+    depend only on the slots before it, so the first n slots get the same values whatever the
+    total: the property that keeps common random numbers across designs of different size.
 
-    Returns ``z``, ``true`` level, collections ``c1`` and ``c2`` and ``reduction``, one per slot.
+    Returns ``z``, the ``true`` level, collections ``c1`` and ``c2`` and ``u_reduction`` (0 for
+    intolerant candidates: r = 0), one per slot.
     """
     c, e = cohort, rules
     mu, sigma = lognormal_params(c.proteinuria_mean_g_day, c.proteinuria_sd_g_day)
-    a, b = beta_params(c.acei_arb_reduction_mean_fraction, c.acei_arb_reduction_sd_fraction)
+    cdf = _beta_cdf(c)
     s = _collection_sigma(c)
+    need = 1.0 - e.proteinuria_max_reduction_fraction
     n = len(intolerant)
-    out = {k: np.empty(n) for k in ("z", "true", "c1", "c2", "reduction")}
+    out = {k: np.empty(n) for k in ("z", "true", "c1", "c2", "u_reduction")}
     open_slots = np.arange(n)
     rnd = 0
     while len(open_slots):
@@ -261,16 +293,32 @@ def draw_proteinuria_given_pass(cohort: sc.Cohort, rules: sc.Eligibility, intole
         # how many slots come after it
         normals = stream(seq, f"{name}/{rnd}/normals").standard_normal((len(open_slots), 3)).T
         true_level = np.exp(mu + sigma * normals[0])
-        col = true_level * np.exp(s * normals[1:] - 0.5 * s * s)
-        mean = 0.5 * (col[0] + col[1])
-        ok = mean >= e.proteinuria_min_g_day
-        red = np.zeros(len(open_slots))
-        needs = ok & ~intolerant[open_slots]
-        red[needs] = stream(seq, f"{name}/{rnd}/reduction").beta(a, b, int(needs.sum()))
-        ok &= 1.0 - mean / (true_level / (1.0 - red)) <= e.proteinuria_max_reduction_fraction
+        factors = np.exp(s * normals[1:] - 0.5 * s * s)
+        m = 0.5 * (factors[0] + factors[1])
+        col = true_level * factors
+        ok = 0.5 * (col[0] + col[1]) >= e.proteinuria_min_g_day        # as the screen computes it
+        tol = ~intolerant[open_slots]
+        ok &= (m >= need) | tol                                   # intolerant: r = 0
+        needs = ok & tol
+        u = np.zeros(len(open_slots))
+        u[needs] = stream(seq, f"{name}/{rnd}/reduction").random(int(needs.sum()))
+        ok[needs] = cdf.below(u[needs], 1.0 - need / m[needs])
         done = open_slots[ok]
-        for k, v in (("z", normals[0]), ("true", true_level), ("c1", col[0]), ("c2", col[1]), ("reduction", red)):
-            out[k][done] = v[ok]
+        for k, v in (("z", normals[0][ok]), ("true", true_level[ok]), ("c1", col[0][ok]), ("c2", col[1][ok]),
+                     ("u_reduction", u[ok])):
+            out[k][done] = v
         open_slots = open_slots[~ok]
         rnd += 1
     return out
+
+
+_CDFS: dict[tuple[float, float], _BetaCdf] = {}
+
+
+def _beta_cdf(c: sc.Cohort) -> _BetaCdf:
+    key = beta_params(c.acei_arb_reduction_mean_fraction, c.acei_arb_reduction_sd_fraction)
+    if key not in _CDFS:
+        if len(_CDFS) > 64:
+            _CDFS.clear()
+        _CDFS[key] = _BetaCdf(*key)
+    return _CDFS[key]

@@ -27,7 +27,7 @@ from scipy import special
 from simulate import outcomes as om
 from simulate.eligibility import RULE_NAMES, RULES
 from simulate.engines.des import TrialResult, simulate_trial
-from simulate.fates import Fates, draw_fates, trial_patients
+from simulate.fates import Fates, draw_fates, excluded_of, trial_patients
 from simulate.outcomes import calibrate, status_at
 from simulate.scenario import ARMS, Scenario, load_scenario, scenario_from_dict
 from simulate.seeding import block_sequence
@@ -173,8 +173,12 @@ def test_referrals_by_time_match_poisson_gamma_mean(overrides: tuple[str, ...]) 
     sc = scenario_with(*overrides)
     n_trials = 400
     fates = draw_fates(sc, block_sequence(7, 0), n_trials)
-    months = np.concatenate([fates.excluded_month, fates.referral_month], axis=1)
-    sites = np.concatenate([fates.excluded_site, fates.site], axis=1)
+    excluded = [excluded_of(fates, i) for i in range(n_trials)]
+    width = max(len(m) for m, _ in excluded)
+    months = np.concatenate([np.array([np.pad(m, (0, width - len(m)), constant_values=np.inf) for m, _ in excluded]),
+                             fates.referral_month], axis=1)
+    sites = np.concatenate([np.array([np.pad(s, (0, width - len(s)), constant_values=-1) for _, s in excluded]),
+                            fates.site], axis=1)
     for t in (2.0, 5.0, 9.0, 20.0, sc.trial.hard_stop_months):
         counts = (months < t).sum(axis=1)
         mean, se = counts.mean(), counts.std(ddof=1) / math.sqrt(n_trials)
@@ -357,7 +361,7 @@ def check_event_log(run: Run) -> None:
     assert c["randomised"] <= sc.trial.n_target
     # referrals are the fated ones up to the close
     f, t, close = run.fates, run.index, cal["enrolment_closed_month"]
-    assert c["referred"] == int((f.referral_month[t] < close).sum() + (f.excluded_month[t] < close).sum())
+    assert c["referred"] == int((f.referral_month[t] < close).sum() + (excluded_of(f, t)[0] < close).sum())
 
 
 def test_event_log_invariants_and_consort_identities(detailed_runs: list[Run]) -> None:

@@ -97,7 +97,10 @@ def outcomes_from_batch(scenario: sc.Scenario, fates: Fates, n_trials: int) -> B
 
     # CONSORT: referrals before closure
     c = closed[:, None]
-    excluded = (fates.excluded_month[:n_trials] < c).sum(axis=1)
+    off = fates.excluded_offsets[: n_trials + 1]
+    before = fates.excluded_month[: off[-1]] < np.repeat(closed, np.diff(off))
+    excluded = np.concatenate([[0], np.cumsum(before)])[off]
+    excluded = excluded[1:] - excluded[:-1]
     ref = fates.referral_month[:n_trials] < c
     q = fates.qualifies_in_months[:n_trials]
     deferred = ref & (q > 0)

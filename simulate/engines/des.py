@@ -31,10 +31,13 @@ import simpy
 from simulate import scenario as sc
 from simulate.eligibility import RULE_NAMES
 from simulate.cohort import Patients
-from simulate.fates import DAYS_PER_MONTH, Fates, lab_uniforms, trial_exclusions, trial_patients
+from simulate.fates import DAYS_PER_MONTH, Fates, excluded_of, lab_uniforms, trial_exclusions, trial_patients
 
 STATUS = ("none", "partial", "complete")
 VISIT_COLUMNS = ["patient", "visit_month", "calendar_month", "status", "proteinuria_g_day", "albumin_g_l"]
+EVENT_COLUMNS = ["month", "patient", "event", "detail"]
+_EMPTY_EVENTS = pd.DataFrame([], columns=EVENT_COLUMNS)
+_EMPTY_VISITS = pd.DataFrame([], columns=VISIT_COLUMNS)
 ARM_LABELS = sc.ARMS
 
 
@@ -88,8 +91,8 @@ class _Trial:
         # referrals of this trial: candidates (columns of the fates' candidate arrays) and, in
         # story mode, excluded referrals; a patient's number is their place in referral order
         self.cand = np.flatnonzero(fates.site[t] >= 0)
-        self.excl = np.flatnonzero(np.isfinite(fates.excluded_month[t]))
-        months = np.concatenate([fates.referral_month[t, self.cand], fates.excluded_month[t, self.excl]])
+        self.excl_month, self.excl_site = excluded_of(fates, t)
+        months = np.concatenate([fates.referral_month[t, self.cand], self.excl_month])
         number = np.empty(len(months), dtype=int)
         number[np.argsort(months, kind="stable")] = np.arange(len(months))
         self.cand_number = dict(zip(self.cand.tolist(), number[: len(self.cand)].tolist()))
@@ -134,10 +137,10 @@ class _Trial:
 
     def excluded(self, col: int):
         """A referral who fails a permanent rule at screening (story mode only)."""
-        pid = int(self.excl_number[np.searchsorted(self.excl, col)])
+        pid = int(self.excl_number[col])
         screening, first = self._exclusions
         self.counts["referred"] += 1
-        self.event(pid, "referred", f"site {self.f.excluded_site[self.index, col] + 1}")
+        self.event(pid, "referred", f"site {self.excl_site[col] + 1}")
         yield self.env.timeout(float(screening[col]))
         self.counts["excluded"][first[col]] += 1
         self.event(pid, "excluded", RULE_NAMES[first[col]])
@@ -262,8 +265,8 @@ class _Trial:
         for s in range(self.sc.recruitment.sites):
             mine = [(float(f.referral_month[t, c]), False, int(c)) for c in cand[f.site[t, cand] == s]]
             if self.detail:
-                excl = self.excl[f.excluded_site[t, self.excl] == s]
-                mine += [(float(f.excluded_month[t, c]), True, int(c)) for c in excl]
+                excl = np.flatnonzero(self.excl_site == s)
+                mine += [(float(self.excl_month[c]), True, int(c)) for c in excl]
             mine.sort()
             self.env.process(self.site(s, mine))
         self.env.run()
@@ -279,13 +282,12 @@ class _Trial:
         end = t.endpoint_month
 
         def pick(name: str) -> np.ndarray:
-            return np.array([getattr(f.outcomes[a], name)[i, kk] for kk, a in zip(k, arm)])
+            """Each randomised patient's outcome under the arm they were randomised to."""
+            return np.where(arm == 1, getattr(f.outcomes[1], name)[i, k], getattr(f.outcomes[0], name)[i, k])
 
-        drop = pick("dropout_month") if len(cols) else np.array([])
+        drop, rem, rel = pick("dropout_month"), pick("remission_month"), pick("relapse_month")
         dropped = drop < end
-        rem = pick("remission_month") if len(cols) else np.array([])
-        rel = pick("relapse_month") if len(cols) else np.array([])
-        comp = pick("complete").astype(bool) if len(cols) else np.array([], dtype=bool)
+        comp = pick("complete").astype(bool)
         in_rem = (rem <= end) & (rel > end)
         status = np.where(dropped, "missing", np.where(in_rem, np.where(comp, "complete", "partial"), "none"))
         last_visit = _last_visit_month(np.asarray(t.visit_months), np.minimum(drop, end)) if len(cols) else np.array([])
@@ -298,7 +300,7 @@ class _Trial:
             pool = {"proteinuria_mean_g_day": 0.5 * (f.pool["c1"][i, k] + f.pool["c2"][i, k]),
                     "pla2r_titre_ru_ml": f.pool["titre"][i, k]}
             col = lambda name: np.full(len(k), np.nan) if name in story_only else pool[name]  # noqa: E731
-        patients = pd.DataFrame({
+        columns = {
             "patient": np.array([self.cand_number[c] for c in cols], dtype=int),
             "site": f.site[i, cols] + 1 if len(cols) else [],
             "referral_month": f.referral_month[i, cols], "randomisation_month": rmonth,
@@ -312,7 +314,7 @@ class _Trial:
             "dropout_month": np.where(dropped, drop, np.nan),
             "dropout_reason": np.where(dropped, np.where(f.withdrawal[i, k], "withdrew consent", "lost to follow-up"), "")
             if len(cols) else np.array([], dtype=str),
-        })
+        }
         n_arm = [int((arm == a).sum()) for a in (0, 1)]
         disc = [int(((arm == a) & dropped).sum()) for a in (0, 1)]
         missing = sc_.analysis.missing
@@ -341,16 +343,20 @@ class _Trial:
             "terminated": len(cols) < e.target,
             "recruited_on_time": len(cols) == e.target and float(rmonth.max()) <= t.recruitment_months,
         }
-        events = pd.DataFrame(self.log, columns=["month", "patient", "event", "detail"])
-        if len(events):
-            events = events.sort_values("month", kind="stable").reset_index(drop=True)
-        visits = pd.DataFrame(self.visit_rows, columns=VISIT_COLUMNS)
+        if self.detail:
+            events = pd.DataFrame(self.log, columns=EVENT_COLUMNS)
+            if len(events):
+                events = events.sort_values("month", kind="stable").reset_index(drop=True)
+            visits = pd.DataFrame(self.visit_rows, columns=VISIT_COLUMNS)
+        else:  # no story: no events or visits
+            events, visits = _EMPTY_EVENTS.copy(), _EMPTY_VISITS.copy()
         # status at each scheduled visit ("" for a visit not attended: after dropout)
         for v in t.visit_months:
             attended = (v < drop) | (drop >= t.max_follow_up_months)
             in_rem_v = (rem <= v) & (rel > v)
             status_v = np.where(in_rem_v, np.where(comp, "complete", "partial"), "none")
-            patients[f"status_month_{v:g}"] = np.where(attended, status_v, "") if len(cols) else []
+            columns[f"status_month_{v:g}"] = np.where(attended, status_v, "") if len(cols) else []
+        patients = pd.DataFrame(columns)
         return TrialResult(patients=patients, visits=visits, events=events,
                            consort=consort, calendar=calendar)
 
@@ -365,7 +371,7 @@ def _count_referrals(f: Fates, t: int, closed: float | None, n_randomised: int) 
     """CONSORT counts without simulating excluded referrals (same totals as the story mode;
     the exclusions are counted in total, not by rule)."""
     close = closed if closed is not None else np.inf
-    n_excluded = int((f.excluded_month[t] < close).sum())
+    n_excluded = int((excluded_of(f, t)[0] < close).sum())
     referred = f.referral_month[t] < close
     q = f.qualifies_in_months[t][referred]
     deferred = q > 0
