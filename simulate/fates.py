@@ -75,6 +75,7 @@ class Fates:
     """(n_trials, C) candidate's referral month (inf = padding)."""
     screening_months: np.ndarray
     acei_arb_intolerant: np.ndarray
+    """(n_trials, C) given a pass. Here and below, values in padding columns mean nothing."""
     u_clocks: np.ndarray
     """(3, n_trials, C) uniforms of ACEI/ARB (intolerance, months on), steroid/MMF and alkylating
     exposure (exposure, months since): see :func:`candidate_clocks`."""
@@ -198,16 +199,13 @@ def _poisson_referrals(rng_count: np.random.Generator, rng_time: np.random.Gener
         site = np.repeat(np.tile(np.arange(n_sites, dtype=np.int16), n_trials), flat)
         return month, site, np.concatenate([[0], np.cumsum(total)])
     width = int(total.max()) if n_trials else 0
-    col = np.arange(width)[None, :]
-    site = np.zeros((n_trials, width), dtype=np.int16)
-    for end in np.cumsum(counts, axis=1).T:                        # site s ends at column `end`
-        site += col >= end[:, None]
-    pad = site >= n_sites
-    index = np.arange(n_trials)[:, None] * n_sites + np.minimum(site, n_sites - 1)
+    row = np.repeat(np.arange(n_trials), total)
+    col = np.arange(len(row)) - np.repeat(np.cumsum(total) - total, total)
     u = rng_time.random((n_trials, width))
-    month = np.take(activation, index) + u * np.take(window, index)
-    month[pad] = np.inf
-    site[pad] = -1
+    month = np.full((n_trials, width), np.inf)
+    site = np.full((n_trials, width), -1, dtype=np.int16)
+    month[row, col] = np.repeat(activation.ravel(), flat) + u[row, col] * np.repeat(window.ravel(), flat)
+    site[row, col] = np.repeat(np.tile(np.arange(n_sites, dtype=np.int16), n_trials), flat)
     return month, site, total
 
 
@@ -243,36 +241,33 @@ def draw_fates(scenario: sc.Scenario, block_seq: np.random.SeedSequence, n_trial
     u = rng("candidate_uniforms").random((5, n_trials, width))
     screening_months = (rec.screening_days_min + (rec.screening_days_max - rec.screening_days_min) * u[0]) / DAYS_PER_MONTH
     p_int = probs.intolerant_given_pass
-    intolerant = (u[1] < p_int) & ~pad
+    intolerant = u[1] < p_int
     clocks = (
         (u[2], cohort.prior_steroid_mmf_fraction, cohort.months_since_steroid_mmf_mean, rules.washout_steroid_mmf_months),
         (u[3], cohort.prior_alkylating_fraction, cohort.months_since_alkylating_mean, rules.washout_alkylating_months),
     )
-    wait = np.zeros((n_trials, width))
-    first = np.full((n_trials, width), -1, dtype=np.int8)
     # the rules in reverse CONSORT order, so the first failing rule is written last
     run_in = rules.acei_arb_run_in_months
     fail = (u[1] >= p_int) & (u[1] < p_int + (1.0 - p_int) * -np.expm1(-run_in / cohort.months_on_acei_arb_mean))
-    fail &= ~pad
-    months_on = cohort.months_on_acei_arb_mean * -np.log((1.0 - u[1][fail]) / (1.0 - p_int))
-    wait[fail] = np.maximum(wait[fail], run_in - months_on)
-    first[fail] = _TIME_RULE["acei_arb_run_in"]
+    with np.errstate(divide="ignore", invalid="ignore"):             # (intolerant: not used)
+        months_on = cohort.months_on_acei_arb_mean * -np.log((1.0 - u[1]) / (1.0 - p_int))
+    wait = np.where(fail, run_in - months_on, 0.0)                     # a common deferral: dense
+    first = np.where(fail, _TIME_RULE["acei_arb_run_in"], -1).astype(np.int8)
     for (uu, frac, mean, thr), rule in zip(reversed(clocks), ("washout_alkylating", "washout_steroid_mmf")):
-        fail = (uu < frac) & (uu >= frac * np.exp(-thr / mean)) & ~pad     # exposed, since <= threshold
+        fail = (uu < frac) & (uu >= frac * np.exp(-thr / mean))           # exposed, since <= threshold
         since = mean * -np.log(uu[fail] / frac)
         wait[fail] = np.maximum(wait[fail], thr - since)
         first[fail] = _TIME_RULE[rule]
     # failed at the exact threshold (strict >): qualifies straight after screening (as screen())
     wait[(first >= 0) & (wait == 0.0)] = np.finfo(float).tiny
     wait[pad] = np.inf
-    lost = (u[4] < rec.loss_during_deferral_probability) & ~pad
-    reach = (wait == 0.0) | ~lost
-    eligible_month = np.where(reach & ~pad, month + screening_months + np.where(reach, wait, 0.0), np.inf)
+    lost = u[4] < rec.loss_during_deferral_probability
+    eligible_month = month + screening_months + wait                 # padding: inf
+    eligible_month[lost & (wait > 0.0)] = np.inf
 
     # the pool: randomisable candidates in order of eligible month, the first n_max of each trial
-    randomisable = eligible_month < trial.hard_stop_months
-    n_randomisable = randomisable.sum(axis=1)
-    key = np.where(randomisable, eligible_month, np.inf)
+    n_randomisable = (eligible_month < trial.hard_stop_months).sum(axis=1)
+    key = eligible_month             # the randomisable (before the hard stop) sort first
     if width > n_max:
         part = np.argpartition(key, n_max - 1, axis=1)[:, :n_max]
         order = np.take_along_axis(part, np.argsort(np.take_along_axis(key, part, axis=1), axis=1, kind="stable"), axis=1)
@@ -291,7 +286,7 @@ def draw_fates(scenario: sc.Scenario, block_seq: np.random.SeedSequence, n_trial
     fates = Fates(
         n_trials=n_trials, seed_sequence=block_seq, n_max=n_max, site_activation_months=activation,
         site_rate_per_month=rates, excluded_offsets=ex_offsets, excluded_month=ex_month, excluded_site=ex_site, n_candidates=n_cand,
-        site=site, referral_month=month, screening_months=np.where(pad, np.inf, screening_months),
+        site=site, referral_month=month, screening_months=screening_months,
         acei_arb_intolerant=intolerant, u_clocks=u[1:4], lost_if_deferred=lost, qualifies_in_months=wait,
         first_failure=first, eligible_month=eligible_month, n_randomisable=n_randomisable, order=order,
         randomisable_month=pool_month, slot=slot, pool=pool["covariates"], stratum=pool["stratum"], u_outcome=pool["u_outcome"],

@@ -178,17 +178,15 @@ def _calibrate_intercept(scores: np.ndarray, target: float) -> float:
 
 def calibrate(scenario: sc.Scenario) -> dict[str, ArmModel]:
     """The calibrated model of each arm (cached per relevant part of the scenario)."""
-    data = scenario.model_dump(mode="json")
-    key = json.dumps({"endpoint_month": scenario.trial.endpoint_month,
-                      **{k: data[k] for k in ("arms", "outcome", "dropout", "cohort", "eligibility")}},
-                     sort_keys=True)
+    s = scenario                                # frozen models: hashed and compared by value
+    key = (s.trial.endpoint_month, s.arms, s.outcome, s.dropout, s.cohort, s.eligibility)
     return _calibrate_cached(key, scenario)
 
 
-_CACHE: dict[str, dict[str, ArmModel]] = {}
+_CACHE: dict[tuple, dict[str, ArmModel]] = {}
 
 
-def _calibrate_cached(key: str, scenario: sc.Scenario) -> dict[str, ArmModel]:
+def _calibrate_cached(key: tuple, scenario: sc.Scenario) -> dict[str, ArmModel]:
     if key not in _CACHE:
         if len(_CACHE) > 64:
             _CACHE.clear()

@@ -31,7 +31,6 @@ P(candidate). Covariates given a pass are drawn by rejection from the cohort's o
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass
 
@@ -198,12 +197,12 @@ def _proteinuria(c: sc.Cohort, e: sc.Eligibility) -> tuple[float, float]:
     return intolerant, tolerant
 
 
-_CACHE: dict[str, PassProbabilities] = {}
+_CACHE: dict[tuple, PassProbabilities] = {}
 
 
 def pass_probabilities(cohort: sc.Cohort, rules: sc.Eligibility) -> PassProbabilities:
     """Exact pass probabilities of the screen's groups (cached per cohort and thresholds)."""
-    key = json.dumps([cohort.model_dump(mode="json"), rules.model_dump(mode="json")], sort_keys=True)
+    key = (cohort, rules)                       # frozen models: hashed and compared by value
     if key not in _CACHE:
         if len(_CACHE) > 64:
             _CACHE.clear()

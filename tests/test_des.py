@@ -539,3 +539,26 @@ def test_patient_table_status_columns_match_the_visits() -> None:
             assert got == expected, (row.patient, v, got, expected)
     assert (story.patients.status_month_24[story.patients.endpoint_status != "missing"]
             == story.patients.endpoint_status[story.patients.endpoint_status != "missing"]).all()
+
+
+@pytest.mark.parametrize("overrides, size, n_arrangements", [
+    (("randomisation.block_sizes=[4]",), 4, 6),
+    (("randomisation.block_sizes=[6]", "trial.allocation_ratio=[1, 2]"), 6, 15),
+])
+def test_every_arrangement_of_a_permuted_block_is_equally_likely(overrides, size, n_arrangements) -> None:
+    from collections import Counter
+
+    from simulate.fates import _allocation
+
+    sc = scenario_with(*overrides)
+    seqs = _allocation(sc, block_sequence(3, 0), 3000)
+    usable = (seqs.shape[2] // size) * size
+    blocks = seqs[:, 0, :usable].reshape(-1, size)
+    counts = Counter(map(tuple, blocks))
+    ratio = sc.trial.allocation_ratio
+    assert len(counts) == n_arrangements
+    assert all(sum(1 for a in arr if a == 0) * sum(ratio) == size * ratio[0] for arr in counts)
+    p = 1 / n_arrangements
+    se = math.sqrt(p * (1 - p) / len(blocks))
+    for arrangement, n in counts.items():
+        assert abs(n / len(blocks) - p) <= 4 * se, (arrangement, n / len(blocks), p)

@@ -84,3 +84,24 @@ def test_engines_agree_patient_by_patient():
                 np.testing.assert_array_equal((p.arm == "rtx_csa").to_numpy().astype(int), r["arm"][trial][mine])
                 np.testing.assert_array_equal(p.stratum.to_numpy(), r["stratum"][trial][mine])
                 np.testing.assert_allclose(p.randomisation_month.to_numpy(), r["month"][trial][mine], rtol=0, atol=1e-9)
+
+
+def test_a_scenario_beyond_the_batch_engine_runs_on_the_des(monkeypatch, capsys):
+    """If the batch engine cannot reproduce a scenario, one line says so and the DES runs."""
+    import json
+
+    import simulate.engines as engines
+    from simulate.cli import main
+
+    args = ["power", str(DEFAULT), "--replicates", "20", "--jobs", "1", "--json", "--set", "simulation.block_size=10"]
+    assert main([*args, "--engine", "des"]) == 0
+    expected = json.loads(capsys.readouterr().out)
+    monkeypatch.setattr(engines, "batch_unsupported", lambda scenario: "a feature only the DES has")
+    assert main(args) == 0
+    out, err = capsys.readouterr()
+    notes = [line for line in err.splitlines() if line.startswith("note:")]
+    assert notes == ["note: the batch engine cannot reproduce this scenario (a feature only the DES has); using the DES"]
+    got = json.loads(out)
+    assert got["engine"] == "des"
+    assert {k: v for k, v in got.items() if k != "elapsed_seconds"} == \
+        {k: v for k, v in expected.items() if k != "elapsed_seconds"}
