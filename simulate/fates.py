@@ -136,10 +136,6 @@ def strata_from(scenario: sc.Scenario, titre: np.ndarray, proteinuria: np.ndarra
     return index
 
 
-def strata_of(scenario: sc.Scenario, patients: Patients) -> np.ndarray:
-    return strata_from(scenario, patients.pla2r_titre_ru_ml, patients.proteinuria_mean_g_day)
-
-
 def _allocation(scenario: sc.Scenario, block_seq: np.random.SeedSequence, n_trials: int,
                 n_target: int | None = None) -> np.ndarray:
     """Permuted blocks for every (trial, stratum), each at least the target long.

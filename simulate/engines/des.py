@@ -1,7 +1,9 @@
 """The discrete-event trial: the reference semantics of trialsim, told patient by patient.
 
 One trial is a simpy model. Simpy owns the clock and the event queue; the model owns no
-randomness: every random quantity comes from the trial's :class:`~simulate.fates.Fates`.
+randomness: every random quantity comes from the trial's :class:`~simulate.fates.Fates`, and
+what only the story shows (the rule that excluded a referral, a randomised patient's age, sex,
+eGFR, albumin and history, lab values at visits) from the fates' per-trial story draws.
 
 * **Sites** open at their activation month and refer patients at their (fated) referral times
   until enrolment closes.
