@@ -1,24 +1,29 @@
 """Benchmarks of trialsim: how fast, how much memory, against a stated goal.
 
-    .venv/bin/python benchmarks/run.py                 # every benchmark
+    .venv/bin/python benchmarks/run.py                 # every default benchmark
     .venv/bin/python benchmarks/run.py --only cohort   # one (repeatable: --only a --only b)
+    .venv/bin/python benchmarks/run.py --all           # the heavy ones too (a million replicates)
     .venv/bin/python benchmarks/run.py --list
 
 Each benchmark is a function registered in :data:`BENCHMARKS` with :func:`benchmark`. It gets the
 loaded scenario and the size, and returns a zero-argument callable that does the timed work
 (anything built before the callable is returned is set-up and is not timed). The runner calls it
-once as a warm-up, then ``--repeat`` times (default 3), and reports the best time. Peak memory
-is the peak of Python-level allocations (tracemalloc, which numpy reports to) during one extra,
-untimed call, so tracing never slows the timed runs.
+once as a warm-up, then ``--repeat`` times (default 3), and reports the best time. Memory is
+measured during one extra, untimed call, two ways: ``py MB``, the peak of Python-level
+allocations in this process (tracemalloc, which numpy reports to), and ``RSS MB``, the peak of
+the summed resident memory of this process and all its children (the parallel workers),
+sampled every 50 ms from /proc (Linux; shared pages count once per process, so it errs high).
+A *heavy* benchmark runs once, without warm-up or tracemalloc, and that run is both timed and
+sampled.
 
 Add a benchmark:
 
-    @benchmark("power", size=2_000, unit="trials", goal_seconds=30.0)
+    @benchmark("power", size=2_000, unit="trials", goal_seconds=30.0, engine="batch")
     def bench_power(scenario, size):
         from simulate.power import estimate_power
         return lambda: estimate_power(scenario, size, 1, 1, "batch", progress=False)
 
-Exit code: 0 if every benchmark met its goal, 1 otherwise.
+Exit code: 0 if every benchmark met its goals (time, and memory where one is set), 1 otherwise.
 """
 
 from __future__ import annotations
@@ -29,6 +34,7 @@ import json
 import os
 import platform
 import sys
+import threading
 import time
 import tracemalloc
 from dataclasses import dataclass
@@ -49,18 +55,25 @@ class Benchmark:
     unit: str
     goal_seconds: float
     description: str
+    engine: str = "-"
+    goal_mb: float | None = None
+    """Goal for the peak resident memory of the process tree (RSS MB), if any."""
+    heavy: bool = False
+    """Run once (no warm-up, no tracemalloc) and only with --all or --only."""
 
 
 BENCHMARKS: dict[str, Benchmark] = {}
 
 
-def benchmark(name: str, *, size: int, unit: str, goal_seconds: float):
+def benchmark(name: str, *, size: int, unit: str, goal_seconds: float, engine: str = "-",
+              goal_mb: float | None = None, heavy: bool = False):
     """Register ``fn(scenario, size) -> work`` as benchmark ``name``."""
     def register(fn: Callable[[Any, int], Callable[[], Any]]) -> Callable[[Any, int], Callable[[], Any]]:
         if name in BENCHMARKS:
             raise ValueError(f"benchmark {name!r} registered twice")
         doc = (fn.__doc__ or "").strip().splitlines()
-        BENCHMARKS[name] = Benchmark(name, fn, size, unit, goal_seconds, doc[0] if doc else "")
+        BENCHMARKS[name] = Benchmark(name, fn, size, unit, goal_seconds, doc[0] if doc else "",
+                                     engine, goal_mb, heavy)
         return fn
     return register
 
@@ -81,7 +94,7 @@ def bench_cohort(scenario, size: int) -> Callable[[], Any]:
     return work
 
 
-@benchmark("des_trial", size=200, unit="trials", goal_seconds=1.0)
+@benchmark("des_trial", size=200, unit="trials", goal_seconds=1.0, engine="des")
 def bench_des_trial(scenario, size: int) -> Callable[[], Any]:
     """One trial at a time through the DES (fates + simpy, detail off): goal median <= 5 ms a trial."""
     from simulate.engines.des import simulate_trial
@@ -95,7 +108,7 @@ def bench_des_trial(scenario, size: int) -> Callable[[], Any]:
     return work
 
 
-@benchmark("power_des", size=1_000, unit="trials", goal_seconds=5.0)
+@benchmark("power_des", size=1_000, unit="trials", goal_seconds=5.0, engine="des")
 def bench_power_des(scenario, size: int) -> Callable[[], Any]:
     """Power of the registered scenario with the DES engine on 2 jobs."""
     from simulate.power import estimate_power
@@ -103,9 +116,18 @@ def bench_power_des(scenario, size: int) -> Callable[[], Any]:
     return lambda: estimate_power(scenario, size, 1, 2, "des")
 
 
-@benchmark("power_batch", size=10_000, unit="trials", goal_seconds=1.0)
+@benchmark("power_batch", size=10_000, unit="trials", goal_seconds=1.0, engine="batch")
 def bench_power_batch(scenario, size: int) -> Callable[[], Any]:
     """Power of the registered scenario with the batch engine on 2 jobs (full model, Fisher)."""
+    from simulate.power import estimate_power
+
+    return lambda: estimate_power(scenario, size, 1, 2, "batch")
+
+
+@benchmark("power_batch_million", size=1_000_000, unit="trials", goal_seconds=300.0, engine="batch",
+           goal_mb=1024.0, heavy=True)
+def bench_power_batch_million(scenario, size: int) -> Callable[[], Any]:
+    """A million replicates with the batch engine on 2 jobs: memory stays under 1 GB."""
     from simulate.power import estimate_power
 
     return lambda: estimate_power(scenario, size, 1, 2, "batch")
@@ -117,11 +139,14 @@ def bench_power_batch(scenario, size: int) -> Callable[[], Any]:
 @dataclass(frozen=True)
 class Result:
     name: str
+    engine: str
     size: int
     unit: str
     seconds: float
-    peak_mb: float
+    py_mb: float | None
+    rss_mb: float | None
     goal_seconds: float
+    goal_mb: float | None
 
     @property
     def rate(self) -> float:
@@ -129,11 +154,68 @@ class Result:
 
     @property
     def passed(self) -> bool:
-        return self.seconds <= self.goal_seconds
+        memory_ok = self.goal_mb is None or (self.rss_mb is not None and self.rss_mb <= self.goal_mb)
+        return self.seconds <= self.goal_seconds and memory_ok
+
+
+def _tree_rss_mb() -> float | None:
+    """Summed resident memory of this process and its descendants (None off Linux)."""
+    proc = Path("/proc")
+    if not proc.is_dir():
+        return None
+    parent: dict[int, int] = {}
+    rss: dict[int, int] = {}
+    for entry in proc.iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = dict(line.split(":", 1) for line in (entry / "status").read_text().splitlines() if ":" in line)
+        except OSError:
+            continue
+        parent[int(entry.name)] = int(fields.get("PPid", "0").strip() or 0)
+        rss[int(entry.name)] = int(fields.get("VmRSS", "0 kB").split()[0]) if "VmRSS" in fields else 0
+    mine, todo = {os.getpid()}, [os.getpid()]
+    while todo:
+        p = todo.pop()
+        kids = [c for c, pp in parent.items() if pp == p and c not in mine]
+        mine.update(kids)
+        todo.extend(kids)
+    return sum(rss.get(p, 0) for p in mine) / 1024.0
+
+
+class RssSampler:
+    """Samples the process tree's resident memory in a thread; ``peak`` after the block."""
+
+    def __init__(self, interval: float = 0.05):
+        self.interval, self.peak = interval, None
+        self._stop = threading.Event()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            now = _tree_rss_mb()
+            if now is not None:
+                self.peak = now if self.peak is None else max(self.peak, now)
+            self._stop.wait(self.interval)
+
+    def __enter__(self) -> "RssSampler":
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join()
 
 
 def run_one(b: Benchmark, scenario, size: int, repeat: int) -> Result:
     work = b.setup(scenario, size)
+    if b.heavy:
+        gc.collect()
+        with RssSampler() as sampler:
+            t0 = time.perf_counter()
+            work()
+            seconds = time.perf_counter() - t0
+        return Result(b.name, b.engine, size, b.unit, seconds, None, sampler.peak, b.goal_seconds, b.goal_mb)
     work()  # warm-up: imports, caches, page faults
     times = []
     for _ in range(repeat):
@@ -144,11 +226,12 @@ def run_one(b: Benchmark, scenario, size: int, repeat: int) -> Result:
     gc.collect()
     tracemalloc.start()
     try:
-        work()
+        with RssSampler() as sampler:
+            work()
         _, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
-    return Result(b.name, size, b.unit, min(times), peak / 2**20, b.goal_seconds)
+    return Result(b.name, b.engine, size, b.unit, min(times), peak / 2**20, sampler.peak, b.goal_seconds, b.goal_mb)
 
 
 def cpu_model() -> str:
@@ -186,9 +269,12 @@ def fmt_rate(rate: float, unit: str) -> str:
 
 
 def table(results: list[Result]) -> str:
-    head = ["benchmark", "size", "seconds", "rate", "peak MB", "goal", "result"]
-    rows = [[r.name, f"{r.size:,} {r.unit}", f"{r.seconds:.3f}", fmt_rate(r.rate, r.unit),
-             f"{r.peak_mb:.0f}", f"<= {r.goal_seconds:g} s", "PASS" if r.passed else "FAIL"]
+    head = ["benchmark", "engine", "size", "seconds", "rate", "py MB", "RSS MB", "goal", "result"]
+    mb = lambda v: "n/a" if v is None else f"{v:.0f}"  # noqa: E731
+    rows = [[r.name, r.engine, f"{r.size:,} {r.unit}", f"{r.seconds:.3f}", fmt_rate(r.rate, r.unit),
+             mb(r.py_mb), mb(r.rss_mb),
+             f"<= {r.goal_seconds:g} s" + (f", {r.goal_mb:g} MB" if r.goal_mb is not None else ""),
+             "PASS" if r.passed else "FAIL"]
             for r in results]
     widths = [max(len(x) for x in col) for col in zip(head, *rows)]
     line = lambda cells: "  ".join(c.ljust(w) for c, w in zip(cells, widths)).rstrip()  # noqa: E731
@@ -199,6 +285,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Time trialsim's benchmarks against their goals.")
     parser.add_argument("--only", action="append", choices=sorted(BENCHMARKS), metavar="NAME",
                         help=f"run only this benchmark (repeatable); one of: {', '.join(sorted(BENCHMARKS))}")
+    parser.add_argument("--all", action="store_true", help="run the heavy benchmarks too")
     parser.add_argument("--list", action="store_true", help="list the benchmarks and exit")
     parser.add_argument("--scenario", type=Path, default=DEFAULT_SCENARIO, help="scenario file (default: %(default)s)")
     parser.add_argument("--size", type=int, default=None, help="override every benchmark's size")
@@ -208,7 +295,8 @@ def main(argv: list[str] | None = None) -> int:
 
     if args.list:
         for b in BENCHMARKS.values():
-            print(f"{b.name:<12} {b.size:>12,} {b.unit:<10} goal <= {b.goal_seconds:g} s   {b.description}")
+            heavy = " (heavy: --all or --only)" if b.heavy else ""
+            print(f"{b.name:<20} {b.size:>12,} {b.unit:<10} goal <= {b.goal_seconds:g} s   {b.description}{heavy}")
         return 0
     if args.repeat < 1 or (args.size is not None and args.size < 1):
         parser.error("--repeat and --size must be >= 1")
@@ -223,14 +311,15 @@ def main(argv: list[str] | None = None) -> int:
             print(f"error: {line}", file=sys.stderr)
         return 2
 
-    names = args.only or list(BENCHMARKS)
+    names = args.only or [n for n, b in BENCHMARKS.items() if args.all or not b.heavy]
     results = [run_one(BENCHMARKS[n], scenario, args.size or BENCHMARKS[n].size, args.repeat) for n in names]
     info = machine()
     if args.json:
         print(json.dumps({
             "machine": info, "scenario": str(args.scenario), "repeat": args.repeat,
-            "results": [{"benchmark": r.name, "size": r.size, "unit": r.unit, "seconds": r.seconds,
-                         "rate_per_second": r.rate, "peak_mb": r.peak_mb, "goal_seconds": r.goal_seconds,
+            "results": [{"benchmark": r.name, "engine": r.engine, "size": r.size, "unit": r.unit,
+                         "seconds": r.seconds, "rate_per_second": r.rate, "py_peak_mb": r.py_mb,
+                         "rss_peak_mb": r.rss_mb, "goal_seconds": r.goal_seconds, "goal_mb": r.goal_mb,
                          "passed": r.passed} for r in results],
         }, indent=2))
     else:
@@ -239,7 +328,8 @@ def main(argv: list[str] | None = None) -> int:
         if "power_des" in by and "power_batch" in by:
             ratio = by["power_batch"].rate / by["power_des"].rate
             print(f"\nbatch engine / DES engine, trials per second: {ratio:.1f}x")
-        print(f"\nbest of {args.repeat} after one warm-up; peak MB = peak traced allocations (tracemalloc)")
+        print(f"\nbest of {args.repeat} after one warm-up (heavy: one run); py MB = peak Python allocations "
+              "of this process (tracemalloc); RSS MB = peak resident memory of this process and its workers")
         print(f"machine: {info['platform']}; CPU {info['cpu']}, {info['cores']} cores "
               f"({info['cores_usable']} usable); Python {info['python']}; numpy {info['numpy']}")
     return 0 if all(r.passed for r in results) else 1
