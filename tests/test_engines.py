@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from simulate.engines import BlockOutcomes, simulate_block
-from simulate.engines.batch import randomise_block
+from simulate.engines.batch import patient_outcomes, randomise_block
 from simulate.engines.des import simulate_trial
 from simulate.fates import draw_fates
 from simulate.scenario import load_scenario
@@ -68,10 +68,11 @@ def test_engines_agree_on_random_scenarios(case):
 
 
 def test_engines_agree_patient_by_patient():
-    """Arms, strata, randomisation dates (to 1e-9 months) and endpoint statuses, per patient."""
+    """Arms, strata, randomisation dates (to 1e-9 months), endpoint statuses, dropouts and LOCF
+    statuses, patient by patient, for many seeds."""
     for overrides in ([], ['randomisation.stratify_by=["pla2r_titre_high"]', "dropout.mechanism=informative"]):
         s = load_scenario(DEFAULT, ["simulation.block_size=20", *overrides])
-        for seed in (1, 2, 3):
+        for seed in (1, 2, 3, 4, 5, 6):
             fates = draw_fates(s, block_sequence(seed, 0), 20)
             r = randomise_block(s, fates, 20)
             for trial in range(20):
@@ -84,6 +85,13 @@ def test_engines_agree_patient_by_patient():
                 np.testing.assert_array_equal((p.arm == "rtx_csa").to_numpy().astype(int), r["arm"][trial][mine])
                 np.testing.assert_array_equal(p.stratum.to_numpy(), r["stratum"][trial][mine])
                 np.testing.assert_allclose(p.randomisation_month.to_numpy(), r["month"][trial][mine], rtol=0, atol=1e-9)
+                # and what happened to each of them
+                o = {k: v[trial][mine] for k, v in patient_outcomes(s, fates, r).items()}
+                status = np.where(o["dropped"], "missing", np.where(o["remission"], np.where(
+                    o["complete"], "complete", "partial"), "none"))
+                np.testing.assert_array_equal(p.endpoint_status.to_numpy(), status)
+                np.testing.assert_array_equal(p.dropout_month.notna().to_numpy(), o["dropped"])
+                np.testing.assert_array_equal(p.locf_remission.to_numpy(), o["locf"])
 
 
 def test_a_scenario_beyond_the_batch_engine_runs_on_the_des(monkeypatch, capsys):

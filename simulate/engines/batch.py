@@ -53,13 +53,16 @@ def randomise_block(scenario: sc.Scenario, fates: Fates, n_trials: int) -> dict:
             "month": np.where(randomised, month, np.nan), "closed": closed, "n_trials": n_trials}
 
 
-def outcomes_from_batch(scenario: sc.Scenario, fates: Fates, n_trials: int) -> BlockOutcomes:
+def patient_outcomes(scenario: sc.Scenario, fates: Fates, r: dict) -> dict:
+    """What happens to each pool slot under the arm it was randomised to, (n_trials, n_target)
+    arrays: ``dropout_month`` (months after randomisation), ``dropped`` (before the endpoint
+    visit), ``remission`` (seen in remission at the endpoint visit), ``complete`` (the type of a
+    remission) and ``locf`` (in remission at the last attended visit). Meaningful where
+    ``r["randomised"]`` (from :func:`randomise_block`)."""
     t_cfg = scenario.trial
-    target = t_cfg.n_target
-    r = randomise_block(scenario, fates, n_trials)
-    rnd, strat, arm = r["randomised"], r["stratum"], r["arm"]
+    n_trials, target = r["n_trials"], t_cfg.n_target
     po0, po1 = fates.outcomes
-    on1 = arm == 1
+    on1 = r["arm"] == 1
 
     def pick(name: str) -> np.ndarray:
         return np.where(on1, getattr(po1, name)[:n_trials, :target], getattr(po0, name)[:n_trials, :target])
@@ -67,10 +70,20 @@ def outcomes_from_batch(scenario: sc.Scenario, fates: Fates, n_trials: int) -> B
     end = t_cfg.endpoint_month
     drop, rem, rel = pick("dropout_month"), pick("remission_month"), pick("relapse_month")
     dropped = drop < end
-    in_rem = (rem <= end) & (rel > end)
     visits = np.asarray(t_cfg.visit_months, dtype=float)
     last_visit = visits[np.maximum(np.searchsorted(visits, np.minimum(drop, end), side="right") - 1, 0)]
-    locf = (rem <= last_visit) & (rel > last_visit)
+    return {"dropout_month": drop, "dropped": dropped, "remission": (rem <= end) & (rel > end) & ~dropped,
+            "complete": pick("complete"), "locf": (rem <= last_visit) & (rel > last_visit)}
+
+
+def outcomes_from_batch(scenario: sc.Scenario, fates: Fates, n_trials: int) -> BlockOutcomes:
+    t_cfg = scenario.trial
+    target = t_cfg.n_target
+    r = randomise_block(scenario, fates, n_trials)
+    rnd, strat, arm = r["randomised"], r["stratum"], r["arm"]
+    p = patient_outcomes(scenario, fates, r)
+    end = t_cfg.endpoint_month
+    drop, dropped, locf = p["dropout_month"], p["dropped"], p["locf"]
 
     n_s = fates.allocation.shape[1]
     cell = (np.arange(n_trials)[:, None] * n_s + strat) * 2 + arm
@@ -82,7 +95,7 @@ def outcomes_from_batch(scenario: sc.Scenario, fates: Fates, n_trials: int) -> B
 
     n_rand = count(np.ones_like(dropped))
     n_comp = count(~dropped)
-    x_end = count(in_rem & ~dropped)
+    x_end = count(p["remission"])
     x_locf = count(locf)
     total = r["n_randomised"]
     month = r["month"]
