@@ -235,12 +235,15 @@ def draw_fates(scenario: sc.Scenario, block_seq: np.random.SeedSequence, n_trial
     # exposed iff u < f, then months since = mean * -log(u / f) (u / f is uniform given u < f);
     # intolerant iff u < p, else months on ACEI/ARB = mean * -log((1 - u) / (1 - p)).
     u = rng("candidate_uniforms").random((5, n_trials, width))
-    screening_months = (rec.screening_days_min + (rec.screening_days_max - rec.screening_days_min) * u[0]) / DAYS_PER_MONTH
+    days = rec.screening_days_min + (rec.screening_days_max - rec.screening_days_min) * u[0]
+    screening_months = days / DAYS_PER_MONTH
     p_int = probs.intolerant_given_pass
     intolerant = u[1] < p_int
     clocks = (
-        (u[2], cohort.prior_steroid_mmf_fraction, cohort.months_since_steroid_mmf_mean, rules.washout_steroid_mmf_months),
-        (u[3], cohort.prior_alkylating_fraction, cohort.months_since_alkylating_mean, rules.washout_alkylating_months),
+        (u[2], cohort.prior_steroid_mmf_fraction, cohort.months_since_steroid_mmf_mean,
+         rules.washout_steroid_mmf_months),
+        (u[3], cohort.prior_alkylating_fraction, cohort.months_since_alkylating_mean,
+         rules.washout_alkylating_months),
     )
     # the rules in reverse CONSORT order, so the first failing rule is written last
     run_in = rules.acei_arb_run_in_months
@@ -266,7 +269,8 @@ def draw_fates(scenario: sc.Scenario, block_seq: np.random.SeedSequence, n_trial
     key = eligible_month             # the randomisable (before the hard stop) sort first
     if width > n_max:
         part = np.argpartition(key, n_max - 1, axis=1)[:, :n_max]
-        order = np.take_along_axis(part, np.argsort(np.take_along_axis(key, part, axis=1), axis=1, kind="stable"), axis=1)
+        within = np.argsort(np.take_along_axis(key, part, axis=1), axis=1, kind="stable")
+        order = np.take_along_axis(part, within, axis=1)
     else:
         order = np.argsort(key, axis=1, kind="stable")
         order = np.concatenate([order, np.zeros((n_trials, n_max - width), dtype=order.dtype)], axis=1)
@@ -281,12 +285,12 @@ def draw_fates(scenario: sc.Scenario, block_seq: np.random.SeedSequence, n_trial
     pool = _draw_pool(scenario, block_seq, intolerant, order, in_pool)
     fates = Fates(
         n_trials=n_trials, seed_sequence=block_seq, n_max=n_max, site_activation_months=activation,
-        site_rate_per_month=rates, excluded_offsets=ex_offsets, excluded_month=ex_month, excluded_site=ex_site, n_candidates=n_cand,
-        site=site, referral_month=month, screening_months=screening_months,
+        site_rate_per_month=rates, excluded_offsets=ex_offsets, excluded_month=ex_month, excluded_site=ex_site,
+        n_candidates=n_cand, site=site, referral_month=month, screening_months=screening_months,
         acei_arb_intolerant=intolerant, u_clocks=u[1:4], lost_if_deferred=lost, qualifies_in_months=wait,
         first_failure=first, eligible_month=eligible_month, n_randomisable=n_randomisable, order=order,
-        randomisable_month=pool_month, slot=slot, pool=pool["covariates"], stratum=pool["stratum"], u_outcome=pool["u_outcome"],
-        e_outcome=pool["e_outcome"], u_withdrawal=pool["u_withdrawal"],
+        randomisable_month=pool_month, slot=slot, pool=pool["covariates"], stratum=pool["stratum"],
+        u_outcome=pool["u_outcome"], e_outcome=pool["e_outcome"], u_withdrawal=pool["u_withdrawal"],
         withdrawal=np.zeros((n_trials, n_max), dtype=bool), outcomes=(),
         allocation=_allocation(scenario, block_seq, n_trials, n_target),
     )

@@ -314,8 +314,8 @@ class _Trial:
             "relapse_month": np.where(rel <= np.minimum(drop, t.max_follow_up_months), rel, np.nan),
             "endpoint_status": status, "locf_remission": locf,
             "dropout_month": np.where(dropped, drop, np.nan),
-            "dropout_reason": np.where(dropped, np.where(f.withdrawal[i, k], "withdrew consent", "lost to follow-up"), "")
-            if len(cols) else np.array([], dtype=str),
+            "dropout_reason": np.where(dropped, np.where(f.withdrawal[i, k], "withdrew consent",
+                                                         "lost to follow-up"), "") if len(cols) else np.array([], dtype=str),
         }
         n_arm = [int((arm == a).sum()) for a in (0, 1)]
         disc = [int(((arm == a) & dropped).sum()) for a in (0, 1)]
