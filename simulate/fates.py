@@ -67,8 +67,6 @@ class Fates:
     excluded_month: np.ndarray
     """Referral month of each excluded referral (flat, trial by trial, site by site)."""
     excluded_site: np.ndarray
-    n_candidates: np.ndarray
-    """(n_trials,) candidates (referrals passing every permanent rule) up to the hard stop."""
     site: np.ndarray
     """(n_trials, C) candidate's site (-1 = padding); columns are not in time order."""
     referral_month: np.ndarray
@@ -226,7 +224,7 @@ def draw_fates(scenario: sc.Scenario, block_seq: np.random.SeedSequence, n_trial
     window = np.maximum(trial.hard_stop_months - activation, 0.0)
     ex_month, ex_site, ex_offsets = _poisson_referrals(rng("excluded_count"), rng("excluded_time"), activation,
                                                        rates * (1.0 - p_cand), window, padded=False)
-    month, site, n_cand = _poisson_referrals(rng("candidate_count"), rng("candidate_time"), activation,
+    month, site, _ = _poisson_referrals(rng("candidate_count"), rng("candidate_time"), activation,
                                              rates * p_cand, window, padded=True)
     pad = site < 0
     width = month.shape[1]
@@ -286,7 +284,7 @@ def draw_fates(scenario: sc.Scenario, block_seq: np.random.SeedSequence, n_trial
     fates = Fates(
         n_trials=n_trials, seed_sequence=block_seq, n_max=n_max, site_activation_months=activation,
         site_rate_per_month=rates, excluded_offsets=ex_offsets, excluded_month=ex_month, excluded_site=ex_site,
-        n_candidates=n_cand, site=site, referral_month=month, screening_months=screening_months,
+        site=site, referral_month=month, screening_months=screening_months,
         acei_arb_intolerant=intolerant, u_clocks=u[1:4], lost_if_deferred=lost, qualifies_in_months=wait,
         first_failure=first, eligible_month=eligible_month, n_randomisable=n_randomisable, order=order,
         randomisable_month=pool_month, slot=slot, pool=pool["covariates"], stratum=pool["stratum"],
