@@ -302,7 +302,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--repeat and --size must be >= 1")
 
     from simulate.errors import TrialSimError
-    from simulate.scenario import load_scenario
+    from simulate.loader import load_scenario
 
     try:
         scenario = load_scenario(args.scenario)

@@ -18,7 +18,8 @@ import pandas as pd
 
 from simulate import __version__
 from simulate.errors import TrialSimError, UsageError
-from simulate.scenario import Scenario, load_scenario
+from simulate.loader import load_scenario
+from simulate.scenario import Scenario
 
 EXIT_USAGE = 2
 

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
+from simulate.loader import FILE_DEFAULTS
 from simulate.scenario import Scenario
 from simulate.sources import scenario_comments
 
@@ -27,7 +28,10 @@ def field_rows(model: type[BaseModel] = Scenario, prefix: str = "") -> list[tupl
         if isinstance(ann, type) and issubclass(ann, BaseModel):
             rows.extend(field_rows(ann, path + "."))
             continue
-        default = "required" if field.is_required() else repr(field.get_default(call_default_factory=True))
+        if path in FILE_DEFAULTS:
+            default = FILE_DEFAULTS[path]
+        else:
+            default = "required" if field.is_required() else repr(field.get_default(call_default_factory=True))
         rows.append((path, default, (field.description or "").replace("\n", " ")))
     return rows
 

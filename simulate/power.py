@@ -17,7 +17,7 @@ from dataclasses import asdict, dataclass, field
 
 import pandas as pd
 
-from simulate import analysis, formulas
+from simulate import analysis, formulas, loader
 from simulate import scenario as sc
 from simulate.engines import BlockOutcomes, simulate_block_designs
 from simulate.parallel import Backend, progress_bar, run_tasks
@@ -259,7 +259,7 @@ def power_curve(scenario: sc.Scenario, ns: list[int], replicates: int, seed: int
     if not ns:
         return {}
     t0 = time.perf_counter()
-    designs = [sc.with_overrides(scenario, {"trial.n_per_arm": n}) for n in ns]
+    designs = [loader.with_overrides(scenario, {"trial.n_per_arm": n}) for n in ns]
     totals = tally_designs(designs, replicates, seed, jobs, engine, progress)
     elapsed = (time.perf_counter() - t0) / len(ns)
     return {n: summarise(d, t, seed, engine, elapsed) for n, d, t in zip(ns, designs, totals)}
@@ -367,7 +367,7 @@ def sweep(scenario: sc.Scenario, replicates: int | None = None, seed: int | None
     replicates = scenario.simulation.replicates if replicates is None else replicates
     seed = scenario.simulation.seed if seed is None else seed
     points = sweep_points(scenario)
-    designs = [sc.with_overrides(scenario, point) for point in points]
+    designs = [loader.with_overrides(scenario, point) for point in points]
     t0 = time.perf_counter()
     totals = tally_designs(designs, replicates, seed, jobs, engine, progress)
     elapsed = (time.perf_counter() - t0) / len(points)

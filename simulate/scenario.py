@@ -1,9 +1,11 @@
-"""Scenario files: TOML in, a validated and frozen :class:`Scenario` out.
+"""The scenario models: a validated and frozen :class:`Scenario` and its sections.
 
 A scenario says *what* is simulated: the design, the population, the model's assumptions and
 the analysis. It is validated once, here, at the boundary: unknown keys, wrong types,
 out-of-range values and contradictions between fields each give one line naming the field path,
-the value received and what is allowed. Past :func:`load_scenario` nothing re-checks.
+the value received and what is allowed. Loading (files, overrides, ``base =``, sweeps) and the
+checks only the outcome model and the screen can make live in :mod:`simulate.loader`; past it
+nothing re-checks.
 
 Units live in field names (``_months``, ``_g_day``, ``_g_l``, ``_ml_min``). Every figure taken
 from the literature carries its source as a comment in the scenario file; see
@@ -12,18 +14,12 @@ from the literature carries its source as a comment in the scenario file; see
 
 from __future__ import annotations
 
-import copy
-import difflib
 import hashlib
 import json
 import math
-import tomllib
-from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
-
-from simulate.errors import ScenarioError
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 Probability = Annotated[float, Field(ge=0.0, le=1.0)]
 Fraction = Probability
@@ -386,8 +382,9 @@ class SweepAxis(Model):
 
 
 class Scenario(Model):
-    name: Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]+$", min_length=1, max_length=80)]
-    """Short name: results go to results/<name>/ (letters, digits, _ . -)."""
+    name: Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", min_length=1, max_length=80)]
+    """Short name: results go to results/<name>/ (a letter or digit, then letters, digits, _ . -);
+    defaults to the scenario file's name without .toml."""
     description: str = ""
     """One line saying what the scenario is for."""
     trial: Trial = Trial()
@@ -468,189 +465,6 @@ class Scenario(Model):
 
     def arm(self, name: str) -> Arm:
         return getattr(self.arms, name)
-
-
-# --------------------------------------------------------------------------- loading
-
-
-def _format_errors(err: ValidationError, prefix: str = "") -> list[str]:
-    lines = []
-    for e in err.errors(include_url=False):
-        loc = ".".join(str(p) for p in e["loc"] if not str(p).startswith("function-after"))
-        path = f"{prefix}{loc}" if loc else prefix.rstrip(".") or "scenario"
-        kind, msg, value = e["type"], e["msg"], e.get("input")
-        if kind == "value_error":
-            # our own cross-field checks already name their fields
-            text = msg.removeprefix("Value error, ")
-            lines.extend(prefix + line if prefix else line for line in text.split("\n"))
-            continue
-        if kind == "extra_forbidden":
-            lines.append(_unknown_field_line(path))
-            continue
-        if kind == "missing":
-            lines.append(f"{path}: missing; this field is required")
-            continue
-        lines.append(f"{path}: got {value!r}; {msg[0].lower() + msg[1:]}")
-    return lines
-
-
-def _unknown_field_line(path: str) -> str:
-    parts = path.split(".")
-    model: type[BaseModel] | None = Scenario
-    for p in parts[:-1]:
-        field = model.model_fields.get(p) if model else None
-        ann = field.annotation if field else None
-        model = ann if isinstance(ann, type) and issubclass(ann, BaseModel) else None
-    allowed = sorted(model.model_fields) if model else []
-    hint = difflib.get_close_matches(parts[-1], allowed, n=1)
-    tip = f" (did you mean '{hint[0]}'?)" if hint else ""
-    return f"{path}: unknown field{tip}; allowed here: {', '.join(allowed)}"
-
-
-def parse_override(text: str) -> tuple[list[str], Any]:
-    """``"a.b.c=value"`` -> (["a", "b", "c"], value). The value is read as a TOML value
-    (``0.6``, ``true``, ``[1, 2]``, ``"x"``), or as a bare string if it is not one."""
-    if "=" not in text:
-        raise ScenarioError(f"--set {text!r}: expected path=value, e.g. trial.n_per_arm=70")
-    path, raw = text.split("=", 1)
-    path, raw = path.strip(), raw.strip()
-    keys = path.split(".")
-    if not path or any(not k for k in keys):
-        raise ScenarioError(f"--set {text!r}: the path before '=' must be dotted names, e.g. dropout.mechanism")
-    if raw == "":
-        raise ScenarioError(f"--set {text!r}: no value after '='")
-    try:
-        value = tomllib.loads(f"v = {raw}")["v"]
-    except tomllib.TOMLDecodeError:
-        value = raw
-    return keys, value
-
-
-def _apply(data: dict, keys: list[str], value: Any, label: str) -> None:
-    node = data
-    for k in keys[:-1]:
-        nxt = node.setdefault(k, {})
-        if not isinstance(nxt, dict):
-            raise ScenarioError(f"{label}: '{k}' is a value, not a section")
-        node = nxt
-    node[keys[-1]] = value
-
-
-def scenario_from_dict(data: dict, overrides: list[str] | tuple[str, ...] = ()) -> Scenario:
-    """Validate a plain dict (as read from TOML) plus ``path=value`` overrides."""
-    data = _tuples(copy.deepcopy(data))
-    for text in overrides:
-        keys, value = parse_override(text)
-        _apply(data, keys, _tuples(value), f"--set {'.'.join(keys)}")
-    try:
-        scenario = Scenario.model_validate(data)
-    except ValidationError as err:
-        raise ScenarioError(_format_errors(err)) from None
-    _check_model(scenario)
-    _check_sweep(scenario, data)
-    return scenario
-
-
-def _check_model(scenario: Scenario, prefix: str = "") -> None:
-    """Contradictions between fields that only the outcome model can see."""
-    from simulate.outcomes import check_outcome_model
-
-    problems = check_outcome_model(scenario)
-    if problems:
-        raise ScenarioError([prefix + p for p in problems])
-
-
-def _tuples(value: Any) -> Any:
-    """TOML arrays arrive as lists; the frozen models hold tuples (strict validation)."""
-    if isinstance(value, list):
-        return tuple(_tuples(v) for v in value)
-    if isinstance(value, dict):
-        return {k: _tuples(v) for k, v in value.items()}
-    return value
-
-
-def _check_sweep(scenario: Scenario, data: dict) -> None:
-    problems = []
-    base = {k: v for k, v in data.items() if k != "sweep"}
-    for axis in scenario.sweep:
-        path, values = axis.path, axis.values
-        if not values:
-            problems.append(f"sweep.{path}: got []; give at least one value")
-        for value in values:
-            trial = copy.deepcopy(base)
-            try:
-                _apply(trial, path.split("."), value, f"sweep.{path}")
-                _check_model(Scenario.model_validate(trial), f"sweep.{path} = {value!r}: ")
-            except ValidationError as err:
-                for line in _format_errors(err):
-                    problems.append(f"sweep.{path} = {value!r}: {line}")
-            except ScenarioError as err:
-                problems.extend(err.problems)
-    if problems:
-        raise ScenarioError(problems)
-
-
-def load_scenario(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -> Scenario:
-    """Read, merge ``--set`` overrides into, and validate a scenario file.
-
-    Raises :class:`ScenarioError` with one line per problem.
-    """
-    p = Path(path)
-    data = _read_with_base(p, seen=())
-    data.setdefault("name", p.stem)
-    return scenario_from_dict(data, overrides)
-
-
-def _read_toml(p: Path) -> dict:
-    if not p.is_file():
-        raise ScenarioError(f"{p}: scenario file not found")
-    try:
-        return tomllib.loads(p.read_text(encoding="utf-8"))
-    except tomllib.TOMLDecodeError as err:
-        raise ScenarioError(f"{p}: malformed TOML: {err}") from None
-    except UnicodeDecodeError:
-        raise ScenarioError(f"{p}: not a UTF-8 text file") from None
-
-
-def _read_with_base(p: Path, seen: tuple[Path, ...]) -> dict:
-    """Read a scenario; a top-level ``base = "other.toml"`` (relative to this file) is read
-    first and this file's values are merged over it, section by section."""
-    data = _read_toml(p)
-    base = data.pop("base", None)
-    if base is None:
-        return data
-    if not isinstance(base, str):
-        raise ScenarioError(f"{p}: base: got {base!r}; must be a file name such as \"nct04743739.toml\"")
-    base_path = (p.parent / base).resolve()
-    if base_path in seen or base_path == p.resolve():
-        raise ScenarioError(f"{p}: base: '{base}' includes itself")
-    merged = _read_with_base(base_path, seen + (p.resolve(),))
-    merged.pop("name", None)
-    merged.pop("description", None)
-    if "sweep" in data:
-        merged.pop("sweep", None)
-    return _merge(merged, data)
-
-
-def _merge(base: dict, over: dict) -> dict:
-    out = dict(base)
-    for k, v in over.items():
-        out[k] = _merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
-    return out
-
-
-def with_overrides(scenario: Scenario, overrides: dict[str, Any]) -> Scenario:
-    """A new scenario with dotted-path values replaced (used by sweeps), validated again."""
-    data = scenario.model_dump(mode="python")
-    data.pop("sweep", None)
-    for path, value in overrides.items():
-        _apply(data, path.split("."), _tuples(value), path)
-    try:
-        scenario = Scenario.model_validate(data)
-    except ValidationError as err:
-        raise ScenarioError(_format_errors(err)) from None
-    _check_model(scenario)
-    return scenario
 
 
 def scenario_hash(scenario: Scenario) -> str:

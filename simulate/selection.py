@@ -39,7 +39,6 @@ from scipy import integrate, special
 
 from simulate import scenario as sc
 from simulate.cohort import beta_params, lognormal_params
-from simulate.errors import ScenarioError
 from simulate.seeding import stream
 
 GROUPS: dict[str, tuple[str, ...]] = {
@@ -52,7 +51,7 @@ GROUPS: dict[str, tuple[str, ...]] = {
 TIME_RULES = ("washout_steroid_mmf", "washout_alkylating", "acei_arb_run_in")
 
 MIN_CANDIDATE_PROBABILITY = 5e-4
-"""Below this share of referrals passing the screen a scenario is rejected as contradictory."""
+"""Below this share of referrals passing the screen the loader rejects a scenario as contradictory."""
 QUADRATURE_NODES = 160
 """Gauss-Legendre nodes per dimension and piece for the proteinuria integral."""
 _TAIL = 12.0
@@ -216,12 +215,6 @@ def pass_probabilities(cohort: sc.Cohort, rules: sc.Eligibility) -> PassProbabil
             history=_history(cohort, rules), proteinuria_intolerant=j_int, proteinuria_tolerant=j_tol,
             intolerant_given_pass=weight_int / prot if prot > 0 else 0.0,
         )
-        if probs.candidate < MIN_CANDIDATE_PROBABILITY:
-            raise ScenarioError(
-                f"eligibility: only {100 * probs.candidate:.3g}% of the scenario's referred cohort pass "
-                f"the screen (at least {100 * MIN_CANDIDATE_PROBABILITY:g}% needed); the cohort and the "
-                "eligibility thresholds contradict each other"
-            )
         _CACHE[key] = probs
     return _CACHE[key]
 

@@ -16,7 +16,8 @@ from typing import Callable
 
 import pytest
 
-from simulate.scenario import Scenario, load_scenario
+from simulate.loader import load_scenario
+from simulate.scenario import Scenario
 
 ROOT = Path(__file__).resolve().parents[1]
 SCENARIOS_DIR = ROOT / "scenarios"

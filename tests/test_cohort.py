@@ -15,7 +15,8 @@ import pytest
 from scipy import integrate, stats
 
 from simulate.cohort import RELAPSE_DRUGS, Patients, beta_params, draw_cohort, lognormal_params
-from simulate.scenario import Cohort, Scenario, with_overrides
+from simulate.loader import with_overrides
+from simulate.scenario import Cohort, Scenario
 
 N_LARGE = 200_000
 SEED = 20240611

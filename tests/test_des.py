@@ -29,7 +29,8 @@ from simulate.eligibility import RULE_NAMES, RULES
 from simulate.engines.des import TrialResult, simulate_trial
 from simulate.fates import Fates, draw_fates, excluded_of, trial_patients
 from simulate.outcomes import calibrate, status_at
-from simulate.scenario import ARMS, Scenario, load_scenario, scenario_from_dict
+from simulate.loader import load_scenario, scenario_from_dict
+from simulate.scenario import ARMS, Scenario
 from simulate.seeding import block_sequence
 
 SCENARIOS = Path(__file__).resolve().parents[1] / "scenarios"

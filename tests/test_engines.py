@@ -14,7 +14,7 @@ from simulate.engines import BlockOutcomes, simulate_block
 from simulate.engines.batch import patient_outcomes, randomise_block
 from simulate.engines.des import simulate_trial
 from simulate.fates import draw_fates
-from simulate.scenario import load_scenario
+from simulate.loader import load_scenario
 from simulate.seeding import block_sequence
 
 DEFAULT = Path(__file__).resolve().parents[1] / "scenarios" / "nct04743739.toml"

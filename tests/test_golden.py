@@ -19,7 +19,7 @@ sys.path.insert(0, str(ROOT))
 
 from simulate.engines.des import example_trial  # noqa: E402
 from simulate.power import estimate_power  # noqa: E402
-from simulate.scenario import load_scenario  # noqa: E402
+from simulate.loader import load_scenario  # noqa: E402
 
 GOLDEN = ROOT / "tests" / "golden"
 SCENARIOS = sorted((ROOT / "scenarios").glob("*.toml"))

@@ -28,7 +28,8 @@ from simulate.cohort import Patients, draw_cohort
 from simulate.eligibility import screen
 from simulate.errors import ScenarioError
 from simulate.outcomes import ArmModel, PotentialOutcomes, calibrate, covariate_score, potential_outcomes
-from simulate.scenario import ARMS, Scenario, load_scenario, scenario_from_dict
+from simulate.loader import load_scenario, scenario_from_dict
+from simulate.scenario import ARMS, Scenario
 
 SCENARIO = Path(__file__).resolve().parents[1] / "scenarios" / "nct04743739.toml"
 N_REFERRALS = 400_000

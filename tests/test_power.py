@@ -19,7 +19,7 @@ from scipy import stats
 from simulate import formulas
 from simulate.engines import simulate_block
 from simulate.power import estimate_power, find_sample_size, simulate_replicates
-from simulate.scenario import load_scenario
+from simulate.loader import load_scenario
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT = ROOT / "scenarios" / "nct04743739.toml"

@@ -18,7 +18,7 @@ import pytest
 
 from simulate.pipeline import run_all
 from simulate.report import FIGURES, html, plots, write_report
-from simulate.scenario import load_scenario, with_overrides
+from simulate.loader import load_scenario, with_overrides
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT = ROOT / "scenarios" / "nct04743739.toml"

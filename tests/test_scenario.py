@@ -16,14 +16,8 @@ from pydantic import BaseModel, ValidationError
 
 import simulate.scenario as scenario_module
 from simulate.errors import ScenarioError, TrialSimError
-from simulate.scenario import (
-    Scenario,
-    load_scenario,
-    parse_override,
-    scenario_from_dict,
-    scenario_hash,
-    with_overrides,
-)
+from simulate.loader import load_scenario, parse_override, scenario_from_dict, with_overrides
+from simulate.scenario import Scenario, scenario_hash
 
 from conftest import DEFAULT_SCENARIO, SHIPPED_SCENARIOS, edit_scenario_text
 
@@ -251,7 +245,7 @@ def test_missing_file(tmp_path: Path) -> None:
 
 
 def test_directory_is_not_a_scenario(tmp_path: Path) -> None:
-    with pytest.raises(ScenarioError, match="not found"):
+    with pytest.raises(ScenarioError, match="is a folder, not a scenario file"):
         load_scenario(tmp_path)
 
 

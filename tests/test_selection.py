@@ -20,7 +20,7 @@ from scipy import integrate, special
 from simulate.cohort import beta_params, draw_cohort, lognormal_params
 from simulate.eligibility import RULE_NAMES, RULES, screen
 from simulate.fates import candidate_clocks, draw_fates, proteinuria_mean, trial_exclusions, trial_patients
-from simulate.scenario import load_scenario
+from simulate.loader import load_scenario
 from simulate.seeding import block_sequence
 from simulate.selection import GROUPS, TIME_RULES, _collection_sigma, pass_probabilities, reduction_from_uniform
 
@@ -212,9 +212,11 @@ def test_a_larger_pool_only_appends_patients() -> None:
     np.testing.assert_array_equal(small.allocation, large.allocation[:, :, : small.allocation.shape[2]])
 
 
-def test_a_screen_nobody_passes_is_a_scenario_error() -> None:
+def test_a_screen_nobody_passes_is_a_scenario_error_at_load_time() -> None:
     from simulate.errors import ScenarioError
 
-    sc = load_scenario(REGISTERED, ["eligibility.proteinuria_min_g_day=60"])
-    with pytest.raises(ScenarioError, match="pass the screen"):
-        pass_probabilities(sc.cohort, sc.eligibility)
+    with pytest.raises(ScenarioError, match="eligibility: only .* pass the screen"):
+        load_scenario(REGISTERED, ["eligibility.proteinuria_min_g_day=60"])
+    # a sweep point that nobody passes is named with its value
+    with pytest.raises(ScenarioError, match=r"sweep.eligibility.proteinuria_min_g_day = 60: eligibility: only"):
+        load_scenario(REGISTERED, ["sweep={\"eligibility.proteinuria_min_g_day\" = [4, 60]}"])

@@ -150,8 +150,10 @@ def _locate(scenario: sc.Scenario, scenario_path: Path | None) -> tuple[Path | N
 
 def _file_values(path: Path) -> dict[str, Any] | None:
     """The scenario as the file alone defines it (no overrides), flattened; None if unreadable."""
+    from simulate.loader import load_scenario
+
     try:
-        return _flatten(sc.load_scenario(path).model_dump(mode="json"))
+        return _flatten(load_scenario(path).model_dump(mode="json"))
     except (TrialSimError, OSError, tomllib.TOMLDecodeError) as err:
         log.warning("could not re-read %s to find overrides: %s", path, err)
         return None

@@ -1,0 +1,284 @@
+"""Loading scenarios: TOML and ``--set`` overrides in, a validated and frozen Scenario out.
+
+This module sits above the scenario models (:mod:`simulate.scenario`) and the models that can
+see contradictions the field validators cannot (the outcome model's calibration, the screen's
+pass probability). Everything is checked here, once: past :func:`load_scenario` (or
+:func:`scenario_from_dict`, :func:`with_overrides`) no simulation raises a user's error.
+
+Every problem is one line naming the field path, the value received and what is allowed.
+"""
+
+from __future__ import annotations
+
+import copy
+import difflib
+import tomllib
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from simulate.errors import ScenarioError
+from simulate.scenario import Scenario
+
+# --------------------------------------------------------------------------- messages
+
+
+def _allowed(ctx: dict | None, kind: str) -> str:
+    """pydantic's constraint context as a plain rule, e.g. ``must be >= 0``."""
+    ctx = ctx or {}
+    for key, op in (("ge", ">="), ("gt", ">"), ("le", "<="), ("lt", "<")):
+        if key in ctx:
+            return f"must be {op} {ctx[key]}"
+    if "expected" in ctx:
+        return f"must be one of {ctx['expected'].replace(' or ', ', ')}"
+    return ""
+
+
+_PLAIN = {
+    "model_type": "must be a table (a [section] or {{key = value}})",
+    "dict_type": "must be a table (a [section] or {{key = value}})",
+    "tuple_type": "must be a list, e.g. [1, 2]",
+    "list_type": "must be a list, e.g. [1, 2]",
+    "int_type": "must be a whole number",
+    "int_from_float": "must be a whole number",
+    "int_parsing": "must be a whole number",
+    "float_type": "must be a number",
+    "float_parsing": "must be a number",
+    "finite_number": "must be a finite number",
+    "bool_type": "must be true or false",
+    "bool_parsing": "must be true or false",
+    "string_type": "must be text in quotes",
+    "string_too_short": "must not be empty",
+    "string_too_long": "must have at most {max_length} characters",
+    "too_short": "must have at least {min_length} value(s)",
+    "too_long": "must have at most {max_length} value(s)",
+    "string_pattern_mismatch": "must start with a letter or digit and use only letters, digits, _ . -",
+}
+
+
+def _rule(kind: str, msg: str, ctx: dict | None) -> str:
+    """What is allowed, in the scenario's own terms (never pydantic's wording)."""
+    rule = _allowed(ctx, kind)
+    if rule:
+        return rule
+    if kind in _PLAIN:
+        return _PLAIN[kind].format(**(ctx or {}))
+    text = msg.removeprefix("Input should be ").removeprefix("Value error, ")
+    return "must be " + text if msg.startswith("Input should be") else text[0].lower() + text[1:]
+
+
+def _format_errors(err: ValidationError, prefix: str = "") -> list[str]:
+    """One line per problem, each starting with ``prefix`` (e.g. the sweep point)."""
+    lines = []
+    for e in err.errors(include_url=False):
+        path = ".".join(str(p) for p in e["loc"] if not str(p).startswith("function-after")) or "scenario"
+        kind, msg, value = e["type"], e["msg"], e.get("input")
+        if kind == "value_error":
+            # our own cross-field checks already name their fields
+            lines.extend(msg.removeprefix("Value error, ").split("\n"))
+        elif kind == "extra_forbidden":
+            lines.append(_unknown_field_line(path))
+        elif kind == "missing":
+            lines.append(f"{path}: missing; this field is required")
+        else:
+            lines.append(f"{path}: got {_show(value)}; {_rule(kind, msg, e.get('ctx'))}")
+    return [prefix + line for line in lines]
+
+
+def _show(value: Any) -> str:
+    if isinstance(value, tuple):
+        return "[" + ", ".join(_show(v) for v in value) + "]"
+    if isinstance(value, dict):
+        return "a table"
+    return repr(value)
+
+
+def _unknown_field_line(path: str) -> str:
+    parts = path.split(".")
+    model: type[BaseModel] | None = Scenario
+    for p in parts[:-1]:
+        field = model.model_fields.get(p) if model else None
+        ann = field.annotation if field else None
+        model = ann if isinstance(ann, type) and issubclass(ann, BaseModel) else None
+    allowed = sorted(model.model_fields) if model else []
+    hint = difflib.get_close_matches(parts[-1], allowed, n=1)
+    tip = f" (did you mean '{hint[0]}'?)" if hint else ""
+    return f"{path}: unknown field{tip}; allowed here: {', '.join(allowed)}"
+
+
+# --------------------------------------------------------------------------- overrides
+
+
+def parse_override(text: str) -> tuple[list[str], Any]:
+    """``"a.b.c=value"`` -> (["a", "b", "c"], value). The value is read as a TOML value
+    (``0.6``, ``true``, ``[1, 2]``, ``"x"``), or as a bare string if it is not one."""
+    if "=" not in text:
+        raise ScenarioError(f"--set {text!r}: expected path=value, e.g. trial.n_per_arm=70")
+    path, raw = text.split("=", 1)
+    path, raw = path.strip(), raw.strip()
+    keys = path.split(".")
+    if not path or any(not k.strip() for k in keys):
+        raise ScenarioError(f"--set {text!r}: the path before '=' must be dotted names, e.g. dropout.mechanism")
+    if raw == "":
+        raise ScenarioError(f"--set {text!r}: no value after '='")
+    try:
+        value = tomllib.loads(f"v = {raw}")["v"]
+    except tomllib.TOMLDecodeError:
+        value = raw
+    return keys, value
+
+
+def _apply(data: dict, keys: list[str], value: Any, label: str) -> None:
+    node = data
+    for k in keys[:-1]:
+        nxt = node.setdefault(k, {})
+        if not isinstance(nxt, dict):
+            raise ScenarioError(f"{label}: '{k}' is a value, not a section")
+        node = nxt
+    node[keys[-1]] = value
+
+
+def _tuples(value: Any) -> Any:
+    """TOML arrays arrive as lists; the frozen models hold tuples (strict validation)."""
+    if isinstance(value, list):
+        return tuple(_tuples(v) for v in value)
+    if isinstance(value, dict):
+        return {k: _tuples(v) for k, v in value.items()}
+    return value
+
+
+# --------------------------------------------------------------------------- validation
+
+
+def _validate(data: dict, prefix: str = "") -> Scenario:
+    """The models' validation, then what only the models can see (one line per problem)."""
+    try:
+        scenario = Scenario.model_validate(data)
+    except ValidationError as err:
+        raise ScenarioError(_format_errors(err, prefix)) from None
+    problems = feasibility_problems(scenario)
+    if problems:
+        raise ScenarioError([prefix + p for p in problems])
+    return scenario
+
+
+def feasibility_problems(scenario: Scenario) -> list[str]:
+    """Contradictions between fields that only the outcome model and the screen can see: a
+    remission rate the relapse model cannot reach, a time to remission the endpoint cannot hold,
+    a screen (almost) nobody passes."""
+    from simulate.outcomes import check_outcome_model
+    from simulate.selection import MIN_CANDIDATE_PROBABILITY, pass_probabilities
+
+    problems = check_outcome_model(scenario)
+    p = pass_probabilities(scenario.cohort, scenario.eligibility).candidate
+    if p < MIN_CANDIDATE_PROBABILITY:
+        problems.append(
+            f"eligibility: only {100 * p:.3g}% of the scenario's referred cohort pass the screen "
+            f"(at least {100 * MIN_CANDIDATE_PROBABILITY:g}% needed); the cohort and the "
+            "eligibility thresholds contradict each other"
+        )
+    return problems
+
+
+def _check_sweep(scenario: Scenario, data: dict) -> None:
+    problems = []
+    base = {k: v for k, v in data.items() if k != "sweep"}
+    for axis in scenario.sweep:
+        path, values = axis.path, axis.values
+        if not values:
+            problems.append(f"sweep.{path}: got []; give at least one value")
+        for value in values:
+            point = copy.deepcopy(base)
+            label = f"sweep.{path} = {_show(value)}: "
+            try:
+                _apply(point, path.split("."), value, f"sweep.{path}")
+                _validate(point, label)
+            except ScenarioError as err:
+                problems.extend(p if p.startswith(label) else label + p for p in err.problems)
+    if problems:
+        raise ScenarioError(problems)
+
+
+def scenario_from_dict(data: dict, overrides: list[str] | tuple[str, ...] = ()) -> Scenario:
+    """Validate a plain dict (as read from TOML) plus ``path=value`` overrides."""
+    data = _tuples(copy.deepcopy(data))
+    for text in overrides:
+        keys, value = parse_override(text)
+        _apply(data, keys, _tuples(value), f"--set {'.'.join(keys)}")
+    scenario = _validate(data)
+    _check_sweep(scenario, data)
+    return scenario
+
+
+def with_overrides(scenario: Scenario, overrides: dict[str, Any]) -> Scenario:
+    """A new scenario with dotted-path values replaced (sweep points, sample-size candidates),
+    validated again like a file."""
+    data = scenario.model_dump(mode="python")
+    data.pop("sweep", None)
+    for path, value in overrides.items():
+        _apply(data, path.split("."), _tuples(value), path)
+    return _validate(data)
+
+
+# --------------------------------------------------------------------------- files
+
+FILE_DEFAULTS = {"name": "the file's stem"}
+"""Fields a scenario file may leave out although the model requires them, and what they take."""
+
+
+
+def load_scenario(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -> Scenario:
+    """Read, merge ``--set`` overrides into, and validate a scenario file.
+
+    ``name`` defaults to the file's stem. Raises :class:`ScenarioError` with one line per problem.
+    """
+    p = Path(path)
+    data = _read_with_base(p, seen=())
+    data.setdefault("name", p.stem)          # FILE_DEFAULTS
+    return scenario_from_dict(data, overrides)
+
+
+def _read_toml(p: Path) -> dict:
+    if not p.is_file():
+        what = "is a folder, not a scenario file" if p.is_dir() else "scenario file not found"
+        raise ScenarioError(f"{p}: {what}")
+    try:
+        raw = p.read_bytes()
+    except OSError as err:
+        raise ScenarioError(f"{p}: cannot be read ({err.strerror})") from None
+    try:
+        text = raw.decode("utf-8-sig")          # a byte-order mark is allowed
+    except UnicodeDecodeError:
+        raise ScenarioError(f"{p}: not a UTF-8 text file") from None
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as err:
+        raise ScenarioError(f"{p}: malformed TOML: {err}") from None
+
+
+def _read_with_base(p: Path, seen: tuple[Path, ...]) -> dict:
+    """Read a scenario; a top-level ``base = "other.toml"`` (relative to this file) is read
+    first and this file's values are merged over it, section by section."""
+    data = _read_toml(p)
+    base = data.pop("base", None)
+    if base is None:
+        return data
+    if not isinstance(base, str) or not base:
+        raise ScenarioError(f"{p}: base: got {base!r}; must be a file name such as \"nct04743739.toml\"")
+    base_path = (p.parent / base).resolve()
+    if base_path in seen or base_path == p.resolve():
+        raise ScenarioError(f"{p}: base: '{base}' includes itself")
+    merged = _read_with_base(base_path, seen + (p.resolve(),))
+    merged.pop("name", None)
+    merged.pop("description", None)
+    if "sweep" in data:
+        merged.pop("sweep", None)
+    return _merge(merged, data)
+
+
+def _merge(base: dict, over: dict) -> dict:
+    out = dict(base)
+    for k, v in over.items():
+        out[k] = _merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
+    return out
