@@ -2,7 +2,9 @@
 
 :func:`draw_cohort` draws N patients at once, as arrays, from named sub-streams of one seed
 (see :mod:`simulate.seeding`): each covariate has its own stream, so changing one parameter
-leaves every other covariate of every patient unchanged.
+leaves every other covariate of every patient unchanged. The streams' draws become covariates
+through the transforms of :mod:`simulate.population`, the same ones the fates and the story of
+a trial use.
 
 How each quantity is drawn (all parameters are fields of the scenario's ``[cohort]`` section):
 
@@ -23,9 +25,11 @@ How each quantity is drawn (all parameters are fields of the scenario's ``[cohor
   variation ``collection_cv`` (mean one).
 * **serum albumin**: normal(``albumin_mean_g_l``, ``albumin_sd_g_l``) with correlation
   ``albumin_log_proteinuria_correlation`` to ``z`` (albumin falls as proteinuria rises),
-  clipped to the physiological range 8-55 g/L.
+  clipped to the physiological range [``ALBUMIN_MIN_G_L``, ``ALBUMIN_MAX_G_L``] of
+  :mod:`simulate.population`.
 * **eGFR**: ``egfr_mean_ml_min`` + ``egfr_change_per_year_of_age_ml_min`` x (age - mean age) + a
-  normal residual whose sd keeps the marginal sd at ``egfr_sd_ml_min``; clipped to 5-150.
+  normal residual whose sd keeps the marginal sd at ``egfr_sd_ml_min``; clipped to
+  [``EGFR_MIN_ML_MIN``, ``EGFR_MAX_ML_MIN``].
 * **anti-PLA2R**: positive with probability ``pla2r_positive_fraction``. Among positives the log
   titre is normal(log ``pla2r_titre_median_ru_ml``, ``pla2r_titre_log_sd``) with correlation
   ``pla2r_log_titre_log_proteinuria_correlation`` to ``z`` (titre rises with proteinuria), and
@@ -43,15 +47,23 @@ How each quantity is drawn (all parameters are fields of the scenario's ``[cohor
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, fields
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
-from scipy import special
 
 from simulate import scenario as sc
+from simulate.population import (
+    age_years, albumin, beta_params, collection_errors, collections, draw_acei_arb_reduction, egfr,
+    lognormal_params, mean_of_collections, months_on_acei_arb, months_since, pla2r, prior_relapse,
+    proteinuria_baseline, proteinuria_level, reproductive_status,
+)
 from simulate.seeding import stream
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+__all__ = ["RELAPSE_DRUGS", "Patients", "beta_params", "draw_cohort", "lognormal_params"]
 
 RELAPSE_DRUGS = ("none", "cni", "rtx", "alkylating")
 
@@ -94,7 +106,7 @@ class Patients:
     @property
     def proteinuria_mean_g_day(self) -> np.ndarray:
         """Mean of the two screening collections (the registered criterion's measure)."""
-        return 0.5 * (self.proteinuria_collection_1_g_day + self.proteinuria_collection_2_g_day)
+        return mean_of_collections(self.proteinuria_collection_1_g_day, self.proteinuria_collection_2_g_day)
 
     @property
     def proteinuria_reduction_fraction(self) -> np.ndarray:
@@ -106,6 +118,8 @@ class Patients:
         return Patients(**{f.name: getattr(self, f.name)[index] for f in fields(self)})
 
     def to_frame(self) -> pd.DataFrame:
+        import pandas as pd
+
         data = {f.name: getattr(self, f.name) for f in fields(self)}
         data["prior_relapse_drug"] = np.asarray(RELAPSE_DRUGS, dtype=object)[self.prior_relapse_drug]
         frame = pd.DataFrame(data)
@@ -114,28 +128,9 @@ class Patients:
         return frame
 
 
-def lognormal_params(mean: float, sd: float) -> tuple[float, float]:
-    """(mu, sigma) of the lognormal with the given mean and sd."""
-    sigma2 = math.log1p((sd / mean) ** 2)
-    return math.log(mean) - 0.5 * sigma2, math.sqrt(sigma2)
-
-
-def beta_params(mean: float, sd: float) -> tuple[float, float]:
-    """(a, b) of the beta distribution with the given mean and sd (needs sd^2 < mean(1-mean))."""
-    k = mean * (1.0 - mean) / sd**2 - 1.0
-    return mean * k, (1.0 - mean) * k
-
-
-def _truncated_normal(rng: np.random.Generator, mean: float, sd: float, lo: float, hi: float, n: int) -> np.ndarray:
-    a, b = special.ndtr((lo - mean) / sd), special.ndtr((hi - mean) / sd)
-    u = a + (b - a) * rng.random(n)
-    return mean + sd * special.ndtri(u)
-
-
 def _exposure(rng: np.random.Generator, fraction: float, mean_months: float, n: int) -> np.ndarray:
     exposed = rng.random(n) < fraction
-    months = rng.exponential(mean_months, n)
-    return np.where(exposed, months, np.inf)
+    return months_since(exposed, rng.standard_exponential(n), mean_months)
 
 
 def draw_cohort(params: sc.Cohort, n: int, seed: np.random.SeedSequence | int) -> Patients:
@@ -148,43 +143,23 @@ def draw_cohort(params: sc.Cohort, n: int, seed: np.random.SeedSequence | int) -
     def rng(name: str) -> np.random.Generator:
         return stream(seq, name)
 
-    age = _truncated_normal(rng("age"), p.age_mean_years, p.age_sd_years, p.age_min_years, p.age_max_years, n)
+    age = age_years(p, rng("age").random(n))
     male = rng("sex").random(n) < p.male_fraction
-    r = rng("reproductive").random((3, n))
-    post = ~male & (r[0] < special.ndtr((age - p.menopause_age_mean_years) / p.menopause_age_sd_years))
-    premenopausal_woman = ~male & ~post
-    contraception = premenopausal_woman & (r[1] < p.contraception_or_sterile_fraction)
-    pregnant = premenopausal_woman & (r[2] < p.pregnant_or_breastfeeding_fraction)
+    post, contraception, pregnant = reproductive_status(p, male, age, rng("reproductive").random((3, n)))
 
     # proteinuria and its correlates
     z = rng("proteinuria").standard_normal(n)
-    mu, sigma = lognormal_params(p.proteinuria_mean_g_day, p.proteinuria_sd_g_day)
-    true_level = np.exp(mu + sigma * z)
+    true_level = proteinuria_level(p, z)
     acei = rng("acei_arb").random((2, n))
     intolerant = acei[0] < p.acei_arb_intolerant_fraction
-    months_on = np.where(intolerant, 0.0, -p.months_on_acei_arb_mean * np.log1p(-acei[1]))
-    a, b = beta_params(p.acei_arb_reduction_mean_fraction, p.acei_arb_reduction_sd_fraction)
-    reduction = np.where(intolerant, 0.0, rng("acei_arb_reduction").beta(a, b, n))
-    baseline = true_level / (1.0 - reduction)
-    _, cv_sigma = lognormal_params(1.0, p.collection_cv) if p.collection_cv > 0 else (0.0, 0.0)
-    err = rng("collections").standard_normal((2, n))
-    collections = true_level * np.exp(cv_sigma * err - 0.5 * cv_sigma**2)
-
-    rho = p.albumin_log_proteinuria_correlation
-    za = rho * z + math.sqrt(1.0 - rho**2) * rng("albumin").standard_normal(n)
-    albumin = np.clip(p.albumin_mean_g_l + p.albumin_sd_g_l * za, 8.0, 55.0)
-
-    slope = p.egfr_change_per_year_of_age_ml_min
-    resid_var = max(p.egfr_sd_ml_min**2 - (slope * p.age_sd_years) ** 2, 0.0)
-    egfr = p.egfr_mean_ml_min + slope * (age - p.age_mean_years) + math.sqrt(resid_var) * rng("egfr").standard_normal(n)
-    egfr = np.clip(egfr, 5.0, 150.0)
-
+    months_on = months_on_acei_arb(p, intolerant, -np.log1p(-acei[1]))
+    reduction = np.where(intolerant, 0.0, draw_acei_arb_reduction(p, rng("acei_arb_reduction"), n))
+    baseline = proteinuria_baseline(true_level, reduction)
+    collected = collections(true_level, collection_errors(p, rng("collections").standard_normal((2, n))))
+    alb = albumin(p, z, rng("albumin").standard_normal(n))
+    gfr = egfr(p, age, rng("egfr").standard_normal(n))
     t = rng("pla2r").random(2 * n).reshape(2, n)
-    positive = t[0] < p.pla2r_positive_fraction
-    rho_t = p.pla2r_log_titre_log_proteinuria_correlation
-    zt = rho_t * z + math.sqrt(1.0 - rho_t**2) * rng("pla2r_titre").standard_normal(n)
-    titre_pos = np.maximum(np.exp(math.log(p.pla2r_titre_median_ru_ml) + p.pla2r_titre_log_sd * zt), p.pla2r_positive_threshold_ru_ml)
-    titre = np.where(positive, titre_pos, t[1] * p.pla2r_positive_threshold_ru_ml)
+    positive, titre = pla2r(p, z, t[0], t[1], rng("pla2r_titre").standard_normal(n))
 
     c = rng("conditions").random((4, n))
     diabetes = c[0] < p.diabetes_fraction
@@ -199,12 +174,7 @@ def draw_cohort(params: sc.Cohort, n: int, seed: np.random.SeedSequence | int) -
     res_cni = h[0] < p.resistant_cni_fraction
     res_rtx = h[1] < p.resistant_rtx_fraction
     res_alk = h[2] < p.resistant_alkylating_fraction
-    relapsed = h[3] < p.prior_relapse_fraction
-    cut1 = p.prior_relapse_drug_cni_fraction
-    cut2 = cut1 + p.prior_relapse_drug_rtx_fraction
-    drug = np.where(h[4] < cut1, 1, np.where(h[4] < cut2, 2, 3))
-    drug = np.where(relapsed, drug, 0).astype(np.int8)
-    months_off = np.where(relapsed, -p.months_off_drug_at_relapse_mean * np.log1p(-h[5]), np.nan)
+    drug, months_off = prior_relapse(p, h[3], h[4], h[5])
 
     return Patients(
         age_years=age,
@@ -214,10 +184,10 @@ def draw_cohort(params: sc.Cohort, n: int, seed: np.random.SeedSequence | int) -
         pregnant_or_breastfeeding=pregnant,
         proteinuria_baseline_g_day=baseline,
         proteinuria_true_g_day=true_level,
-        proteinuria_collection_1_g_day=collections[0],
-        proteinuria_collection_2_g_day=collections[1],
-        albumin_g_l=albumin,
-        egfr_ml_min=egfr,
+        proteinuria_collection_1_g_day=collected[0],
+        proteinuria_collection_2_g_day=collected[1],
+        albumin_g_l=alb,
+        egfr_ml_min=gfr,
         pla2r_positive=positive,
         pla2r_titre_ru_ml=titre,
         diabetes=diabetes,

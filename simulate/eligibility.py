@@ -38,13 +38,15 @@ qualifies at the moment the washout has lasted its threshold.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 import numpy as np
-import pandas as pd
 
 from simulate import scenario as sc
 from simulate.cohort import Patients
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 RuleFn = Callable[[Patients, sc.Eligibility], np.ndarray]
 
@@ -109,6 +111,11 @@ RULES: tuple[Rule, ...] = (
          lambda p, e: np.where(p.acei_arb_intolerant, 0.0, _wait(p.months_on_acei_arb, e.acei_arb_run_in_months))),
 )
 RULE_NAMES = tuple(r.name for r in RULES)
+TIME_RULES = tuple(r.name for r in RULES if r.time_dependent)
+"""The time-dependent rules: failing only these defers a patient."""
+PERMANENT = np.array([not r.time_dependent for r in RULES])
+"""Boolean per rule (in :data:`RULES` order): failing it excludes."""
+PERMANENT.setflags(write=False)
 
 
 @dataclass(frozen=True)
@@ -150,6 +157,8 @@ class Screening:
         ``remaining``: patients still in after this step. Summed, excluded + deferred + eligible
         now = screened.
         """
+        import pandas as pd
+
         n = self.passes.shape[1]
         counts = np.bincount(self.first_failure[self.first_failure >= 0], minlength=len(RULES))
         rows, remaining = [], n
@@ -192,8 +201,7 @@ def screen(patients: Patients, rules: sc.Eligibility) -> Screening:
     fails = ~passes
     any_fail = fails.any(axis=0)
     first = np.where(any_fail, fails.argmax(axis=0), -1)
-    permanent = np.array([not r.time_dependent for r in RULES])
-    excluded = fails[permanent].any(axis=0)
+    excluded = fails[PERMANENT].any(axis=0)
     wait = np.zeros(n)
     for i, rule in enumerate(RULES):
         if rule.time_dependent:

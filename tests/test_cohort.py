@@ -14,9 +14,13 @@ import numpy as np
 import pytest
 from scipy import integrate, stats
 
+from simulate import population, selection
 from simulate.cohort import RELAPSE_DRUGS, Patients, beta_params, draw_cohort, lognormal_params
+from simulate.fates import draw_fates
 from simulate.loader import with_overrides
 from simulate.scenario import Cohort, Scenario
+from simulate.seeding import block_sequence, child_sequence, stream
+from simulate.story import trial_patients
 
 N_LARGE = 200_000
 SEED = 20240611
@@ -438,3 +442,103 @@ def test_one_parameter_changes_only_its_covariates(scenario: Scenario, param: st
                if not np.array_equal(getattr(base, n), getattr(changed, n), equal_nan=True)}
     assert differs, f"changing {param} changed nothing"
     assert differs <= allowed, f"changing {param} also changed {sorted(differs - allowed)}"
+
+
+# --------------------------------------------------------------------------- one population, three callers
+
+
+def test_cohort_pool_and_story_make_covariates_with_the_same_transforms(scenario: Scenario) -> None:
+    """Given the same random numbers, the screened cohort, the fates' pool and candidate clocks
+    and the story of a trial hold exactly what the transforms of simulate.population make of
+    them: each covariate's formula is written once."""
+    c = scenario.cohort
+    n, seq = 5_000, np.random.SeedSequence(77)
+    p = draw_cohort(c, n, seq)
+    z = stream(seq, "proteinuria").standard_normal(n)
+    level = population.proteinuria_level(c, z)
+    collected = population.collections(
+        level, population.collection_errors(c, stream(seq, "collections").standard_normal((2, n))))
+    acei = stream(seq, "acei_arb").random((2, n))
+    t = stream(seq, "pla2r").random((2, n))
+    positive, titre = population.pla2r(c, z, t[0], t[1], stream(seq, "pla2r_titre").standard_normal(n))
+    steroid = stream(seq, "steroid_mmf")
+    exposed = steroid.random(n) < c.prior_steroid_mmf_fraction
+    cohort_made = {
+        "age_years": population.age_years(c, stream(seq, "age").random(n)),
+        "proteinuria_true_g_day": level,
+        "proteinuria_collection_1_g_day": collected[0],
+        "proteinuria_collection_2_g_day": collected[1],
+        "albumin_g_l": population.albumin(c, z, stream(seq, "albumin").standard_normal(n)),
+        "egfr_ml_min": population.egfr(c, p.age_years, stream(seq, "egfr").standard_normal(n)),
+        "pla2r_positive": positive,
+        "pla2r_titre_ru_ml": titre,
+        "months_on_acei_arb": population.months_on_acei_arb(c, p.acei_arb_intolerant, -np.log1p(-acei[1])),
+        "months_since_steroid_mmf": population.months_since(exposed, steroid.standard_exponential(n),
+                                                            c.months_since_steroid_mmf_mean),
+    }
+    for name, made in cohort_made.items():
+        np.testing.assert_array_equal(getattr(p, name), made, err_msg=f"cohort: {name}")
+
+    # the pool: proteinuria given a pass and anti-PLA2R, from the pool's own streams
+    n_trials = 3
+    f = draw_fates(scenario, block_sequence(8, 0), n_trials)
+    in_pool = f.order >= 0
+    u = stream(f.seed_sequence, "pool_uniforms").random((f.n_max, 6, n_trials)).transpose(1, 2, 0)
+    normal = stream(f.seed_sequence, "pool_normals").standard_normal((f.n_max, n_trials)).T
+    positive, titre = population.pla2r(c, f.pool["z"], u[0], u[1], normal)
+    np.testing.assert_array_equal(f.pool["pla2r_positive"][in_pool], positive[in_pool])
+    np.testing.assert_array_equal(f.pool["titre"][in_pool], titre[in_pool])
+    np.testing.assert_array_equal(f.pool["true"][in_pool], population.proteinuria_level(c, f.pool["z"])[in_pool])
+
+    # the story of trial 0: albumin from the trial's stream, clocks from the candidates' uniforms
+    story = trial_patients(scenario, f, 0)
+    cols = np.maximum(f.order[0], 0)
+    p_int = selection.pass_probabilities(c, scenario.eligibility).intolerant_given_pass
+    normal = stream(child_sequence(f.seed_sequence, "story/0"), "albumin_bp").standard_normal(f.n_max)
+    story_made = {
+        "albumin_g_l": population.albumin(c, f.pool["z"][0], normal),
+        "proteinuria_baseline_g_day": population.proteinuria_baseline(
+            f.pool["true"][0], population.acei_arb_reduction(c, f.pool["u_reduction"][0])),
+        "months_on_acei_arb": population.acei_arb_clock(c, f.u_clocks[0, 0], p_int)[1][cols],
+        "months_since_steroid_mmf": population.exposure_months(
+            f.u_clocks[1, 0], c.prior_steroid_mmf_fraction, c.months_since_steroid_mmf_mean)[cols],
+        "months_since_alkylating": population.exposure_months(
+            f.u_clocks[2, 0], c.prior_alkylating_fraction, c.months_since_alkylating_mean)[cols],
+    }
+    for name, made in story_made.items():
+        np.testing.assert_array_equal(getattr(story, name), made, err_msg=f"story: {name}")
+
+
+def test_the_clip_bounds_are_the_population_modules_alone(scenario: Scenario, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Narrowing the physiological bounds in simulate.population narrows them for the cohort,
+    the story of a trial and the exact screen probabilities alike: no other module keeps a copy."""
+    c, e = scenario.cohort, scenario.eligibility
+    fates = draw_fates(scenario, block_sequence(2, 0), 1)      # (calibrated with the shipped bounds)
+    monkeypatch.setattr(population, "ALBUMIN_MIN_G_L", 20.0)
+    monkeypatch.setattr(population, "ALBUMIN_MAX_G_L", 30.0)
+    monkeypatch.setattr(population, "EGFR_MIN_ML_MIN", 50.0)
+    monkeypatch.setattr(population, "EGFR_MAX_ML_MIN", 90.0)
+    monkeypatch.setattr(selection, "_CACHE", {})
+
+    p = draw_cohort(c, 20_000, 3)
+    assert (p.albumin_g_l.min(), p.albumin_g_l.max()) == (20.0, 30.0)
+    assert (p.egfr_ml_min.min(), p.egfr_ml_min.max()) == (50.0, 90.0)
+    story = trial_patients(scenario, fates, 0)
+    assert np.all((story.albumin_g_l >= 20.0) & (story.albumin_g_l <= 30.0))
+    assert np.all((story.egfr_ml_min >= 50.0) & (story.egfr_ml_min <= 90.0))
+    # a threshold below the lower bound passes everyone, one above the upper bound no one
+    demography = {thr: selection.pass_probabilities(c, e.model_copy(update={"egfr_min_ml_min": thr})).demography
+                  for thr in (3.0, 45.0, 95.0)}
+    assert demography[45.0] == demography[3.0] > 0.0
+    assert demography[95.0] == 0.0
+
+
+@pytest.mark.parametrize("months", [0.25, 1.0, 6.0, 30.0])
+def test_the_clock_bounds_invert_the_clocks(params: Cohort, months: float) -> None:
+    """The fates defer a candidate by comparing a clock's uniform with the uniform at the rule's
+    threshold: that uniform gives back the threshold through the clock's own transform."""
+    mean = params.months_since_steroid_mmf_mean
+    at = population.exposure_uniform_at(months, 0.2, mean)
+    assert population.exposure_months(np.array([at]), 0.2, mean)[0] == pytest.approx(months, rel=1e-12)
+    at = population.acei_arb_uniform_at(params, months, 0.1)
+    assert population.acei_arb_clock(params, np.array([at]), 0.1)[1][0] == pytest.approx(months, rel=1e-12)

@@ -1,0 +1,70 @@
+"""Allocation: randomisation strata and each stratum's permuted-block sequence of arms.
+
+For each randomisation stratum of each trial, an allocation sequence of permuted blocks (block
+sizes drawn from ``block_sizes``) long enough for the whole target.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from simulate import scenario as sc
+from simulate.seeding import stream
+
+
+def n_strata(scenario: sc.Scenario) -> int:
+    return 2 ** len(scenario.randomisation.stratify_by)
+
+
+def strata_from(scenario: sc.Scenario, titre: np.ndarray, proteinuria: np.ndarray) -> np.ndarray:
+    """Stratum index: bit k set when stratification factor k is 'high'."""
+    r = scenario.randomisation
+    index = np.zeros(np.shape(titre), dtype=np.int16)
+    for k, factor in enumerate(r.stratify_by):
+        if factor == "pla2r_titre_high":
+            high = titre >= r.pla2r_titre_high_ru_ml
+        else:
+            high = proteinuria >= r.proteinuria_high_g_day
+        index |= (high.astype(np.int16) << k)
+    return index
+
+
+def permuted_blocks(scenario: sc.Scenario, block_seq: np.random.SeedSequence, n_trials: int,
+                    n_target: int | None = None) -> np.ndarray:
+    """Permuted blocks for every (trial, stratum), each at least the target long:
+    (n_trials, n_strata, length) int8 arms.
+
+    Blocks are drawn block-position-major (all groups' first blocks, then all second blocks,
+    ...) from two streams, so a larger target only appends blocks: the sequences of a smaller
+    target are a prefix of those of a larger one (common random numbers across n per arm).
+    Each block is filled slot by slot, slot j taking arm 1 with probability (arm-1 places
+    left) / (places left): every arrangement with the ratio's numbers is equally likely.
+    """
+    ratio = scenario.trial.allocation_ratio
+    unit = sum(ratio)
+    sizes = np.asarray(scenario.randomisation.block_sizes)
+    target = scenario.trial.n_target if n_target is None else max(n_target, scenario.trial.n_target)
+    n_blocks = -(-target // int(sizes.min()))
+    groups = n_trials * n_strata(scenario)
+    bmax = int(sizes.max())
+    chosen = sizes[stream(block_seq, "allocation_sizes").integers(0, len(sizes), size=(n_blocks, groups))].T
+    keys = stream(block_seq, "allocation_keys").random((n_blocks, groups, bmax)).transpose(1, 0, 2)
+    slot = np.arange(bmax)
+    valid = slot < chosen[..., None]
+    # a uniformly random arrangement of each block, slot by slot: slot j takes arm 1 with
+    # probability (arm-1 places left) / (places left)
+    left1 = chosen - chosen * ratio[0] // unit
+    arms = np.zeros((groups, n_blocks, bmax), dtype=np.int8)
+    for j in range(bmax):
+        places = chosen - j
+        with np.errstate(divide="ignore", invalid="ignore"):
+            take = keys[..., j] * places < left1                      # u < left1 / places
+        take &= places > 0
+        arms[..., j] = take
+        left1 = left1 - take
+    length = target
+    # valid slots are the first `chosen` of each block: flatten them in order, per group
+    flat = arms[valid]
+    starts = np.concatenate([[0], np.cumsum(chosen.sum(axis=1))[:-1]])
+    seqs = flat[starts[:, None] + np.arange(length)]
+    return seqs.reshape(n_trials, n_strata(scenario), length)

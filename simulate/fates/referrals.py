@@ -1,0 +1,142 @@
+"""Referrals: the sites, their referral processes and when each candidate becomes randomisable.
+
+For every trial of a block (arrays have one row per trial; ragged parts are padded):
+
+* each site's activation month (uniform on [0, ``site_activation_months_max``]) and its referral
+  rate (gamma with mean ``rate_per_site_month`` and shape ``rate_gamma_shape``: Poisson-gamma);
+* the site's referrals up to the hard stop, a Poisson process on [activation, hard stop] split
+  by exact thinning (:mod:`simulate.selection`) into two independent Poisson processes:
+  referrals **excluded** at screening (rate x (1 - P(candidate))), of which only the referral
+  month matters, and **candidates**, who pass every permanent rule (rate x P(candidate));
+* every candidate's screening duration, ACEI/ARB intolerance (given a pass), months on
+  ACEI/ARB, washout clocks and whether they would be lost if deferred: hence their deferral
+  and the month they become randomisable (*eligible month*).
+
+A candidate's clocks are kept as one uniform each (``u_clocks``): the transforms
+of :mod:`simulate.population` turn them into months (:func:`candidate_clocks`), and the
+deferral compares them with the uniform at each rule's threshold, so only the deferred need
+their months computed.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from simulate import scenario as sc
+from simulate.eligibility import RULE_NAMES, TIME_RULES
+from simulate.population import acei_arb_clock, acei_arb_uniform_at, exposure_months, exposure_uniform_at
+from simulate.seeding import stream
+from simulate.selection import pass_probabilities
+
+if TYPE_CHECKING:
+    from simulate.fates import Fates
+
+DAYS_PER_MONTH = 365.25 / 12.0
+"""Unit conversion: the mean Gregorian month."""
+
+_RULE_INDEX = {name: RULE_NAMES.index(name) for name in TIME_RULES}
+"""Index into RULES of each time-dependent rule (the rules a deferral can name)."""
+
+
+def _poisson_referrals(rng_count: np.random.Generator, rng_time: np.random.Generator, activation: np.ndarray,
+                       rates: np.ndarray, window: np.ndarray, padded: bool):
+    """Poisson processes on each (trial, site) window: a Poisson count, then uniform times.
+
+    Flat (``padded=False``): (month, site, offsets), trial by trial, site by site, with
+    ``offsets`` (n_trials + 1). Padded: (month, site, count), one row per trial with inf months
+    and site -1 past the trial's count; site s owns the columns [sum of counts of sites < s,
+    + its count). Times within a site are not sorted.
+    """
+    n_trials, n_sites = rates.shape
+    counts = rng_count.poisson(rates * window)
+    flat = counts.ravel()
+    total = counts.sum(axis=1)
+    if not padded:
+        u = rng_time.random(int(flat.sum()))
+        month = np.repeat(activation.ravel(), flat) + u * np.repeat(window.ravel(), flat)
+        site = np.repeat(np.tile(np.arange(n_sites, dtype=np.int16), n_trials), flat)
+        return month, site, np.concatenate([[0], np.cumsum(total)])
+    width = int(total.max()) if n_trials else 0
+    row = np.repeat(np.arange(n_trials), total)
+    col = np.arange(len(row)) - np.repeat(np.cumsum(total) - total, total)
+    u = rng_time.random((n_trials, width))
+    month = np.full((n_trials, width), np.inf)
+    site = np.full((n_trials, width), -1, dtype=np.int16)
+    month[row, col] = np.repeat(activation.ravel(), flat) + u[row, col] * np.repeat(window.ravel(), flat)
+    site[row, col] = np.repeat(np.tile(np.arange(n_sites, dtype=np.int16), n_trials), flat)
+    return month, site, total
+
+
+def draw_referrals(scenario: sc.Scenario, block_seq: np.random.SeedSequence, n_trials: int) -> dict[str, np.ndarray]:
+    """Sites, referrals and candidates of ``n_trials`` trials, from the block's streams: the
+    fields of the same names of :class:`~simulate.fates.Fates`, from ``site_activation_months``
+    to ``eligible_month``."""
+    rec, trial, cohort, rules = scenario.recruitment, scenario.trial, scenario.cohort, scenario.eligibility
+    n_sites = rec.sites
+    rng = lambda name: stream(block_seq, name)  # noqa: E731
+    probs = pass_probabilities(cohort, rules)
+    p_cand = probs.candidate
+
+    activation = rng("site_activation").random((n_trials, n_sites)) * rec.site_activation_months_max
+    shape = rec.rate_gamma_shape
+    rates = rng("site_rate").gamma(shape, rec.rate_per_site_month / shape, size=(n_trials, n_sites))
+    window = np.maximum(trial.hard_stop_months - activation, 0.0)
+    ex_month, ex_site, ex_offsets = _poisson_referrals(rng("excluded_count"), rng("excluded_time"), activation,
+                                                       rates * (1.0 - p_cand), window, padded=False)
+    month, site, _ = _poisson_referrals(rng("candidate_count"), rng("candidate_time"), activation,
+                                        rates * p_cand, window, padded=True)
+    pad = site < 0
+    width = month.shape[1]
+
+    # candidates: screening, then one uniform for each clock (ACEI/ARB, steroid/MMF, alkylating
+    # agents), then whether a deferred candidate is lost
+    u = rng("candidate_uniforms").random((5, n_trials, width))
+    days = rec.screening_days_min + (rec.screening_days_max - rec.screening_days_min) * u[0]
+    screening_months = days / DAYS_PER_MONTH
+    p_int = probs.intolerant_given_pass
+    intolerant, months_on = acei_arb_clock(cohort, u[1], p_int)
+    # the rules in reverse CONSORT order, so the first failing rule is written last
+    run_in = rules.acei_arb_run_in_months
+    fail = (u[1] >= p_int) & (u[1] < acei_arb_uniform_at(cohort, run_in, p_int))    # tolerant, too few months
+    wait = np.where(fail, run_in - months_on, 0.0)                     # a common deferral: dense
+    first = np.where(fail, _RULE_INDEX["acei_arb_run_in"], -1).astype(np.int8)
+    washouts = (
+        (u[3], cohort.prior_alkylating_fraction, cohort.months_since_alkylating_mean,
+         rules.washout_alkylating_months, "washout_alkylating"),
+        (u[2], cohort.prior_steroid_mmf_fraction, cohort.months_since_steroid_mmf_mean,
+         rules.washout_steroid_mmf_months, "washout_steroid_mmf"),
+    )
+    for uu, frac, mean, thr, rule in washouts:
+        fail = (uu < frac) & (uu >= exposure_uniform_at(thr, frac, mean))    # exposed, since <= threshold
+        since = exposure_months(uu[fail], frac, mean)
+        wait[fail] = np.maximum(wait[fail], thr - since)
+        first[fail] = _RULE_INDEX[rule]
+    # failed at the exact threshold (strict >): qualifies straight after screening (as screen())
+    wait[(first >= 0) & (wait == 0.0)] = np.finfo(float).tiny
+    wait[pad] = np.inf
+    lost = u[4] < rec.loss_during_deferral_probability
+    eligible_month = month + screening_months + wait                 # padding: inf
+    eligible_month[lost & (wait > 0.0)] = np.inf
+
+    return dict(
+        site_activation_months=activation, site_rate_per_month=rates, excluded_offsets=ex_offsets,
+        excluded_month=ex_month, excluded_site=ex_site, site=site, referral_month=month,
+        screening_months=screening_months, acei_arb_intolerant=intolerant, u_clocks=u[1:4],
+        lost_if_deferred=lost, qualifies_in_months=wait, first_failure=first, eligible_month=eligible_month,
+    )
+
+
+def candidate_clocks(scenario: sc.Scenario, fates: Fates, trial: int) -> dict[str, np.ndarray]:
+    """Months on ACEI/ARB (0 if intolerant) and months since steroid/MMF and alkylating agents
+    (inf if never exposed) of one trial's candidates, from the fates' uniforms."""
+    c = scenario.cohort
+    p_int = pass_probabilities(c, scenario.eligibility).intolerant_given_pass
+    u = fates.u_clocks[:, trial]
+    return {
+        "months_on_acei_arb": acei_arb_clock(c, u[0], p_int)[1],
+        "months_since_steroid_mmf": exposure_months(u[1], c.prior_steroid_mmf_fraction,
+                                                    c.months_since_steroid_mmf_mean),
+        "months_since_alkylating": exposure_months(u[2], c.prior_alkylating_fraction, c.months_since_alkylating_mean),
+    }
