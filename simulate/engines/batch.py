@@ -55,10 +55,10 @@ def randomise_block(scenario: sc.Scenario, fates: Fates, n_trials: int) -> dict:
 
 def patient_outcomes(scenario: sc.Scenario, fates: Fates, r: dict) -> dict:
     """What happens to each pool slot under the arm it was randomised to, (n_trials, n_target)
-    arrays: ``dropout_month`` (months after randomisation), ``dropped`` (before the endpoint
-    visit), ``remission`` (seen in remission at the endpoint visit), ``complete`` (the type of a
-    remission) and ``locf`` (in remission at the last attended visit). Meaningful where
-    ``r["randomised"]`` (from :func:`randomise_block`)."""
+    arrays: ``dropout_month`` (months after randomisation), ``dropped`` (missed the endpoint
+    visit: dropped out in its month or before), ``remission`` (seen in remission at the endpoint
+    visit), ``complete`` (the type of a remission) and ``locf`` (in remission at the last attended
+    visit up to the endpoint). Meaningful where ``r["randomised"]`` (from :func:`randomise_block`)."""
     t_cfg = scenario.trial
     n_trials, target = r["n_trials"], t_cfg.n_target
     po0, po1 = fates.outcomes
@@ -69,11 +69,13 @@ def patient_outcomes(scenario: sc.Scenario, fates: Fates, r: dict) -> dict:
 
     end = t_cfg.endpoint_month
     drop, rem, rel = pick("dropout_month"), pick("remission_month"), pick("relapse_month")
-    dropped = drop < end
+    # a dropout in a visit's month misses it; one at or after the end of follow-up is no dropout
+    dropped = (drop <= end) & (drop < t_cfg.max_follow_up_months)
     visits = np.asarray(t_cfg.visit_months, dtype=float)
-    last_visit = visits[np.maximum(np.searchsorted(visits, np.minimum(drop, end), side="right") - 1, 0)]
+    last = np.where(dropped, np.searchsorted(visits, drop, side="left"), np.searchsorted(visits, end, side="right")) - 1
+    last_visit = visits[np.maximum(last, 0)]
     return {"dropout_month": drop, "dropped": dropped, "remission": (rem <= end) & (rel > end) & ~dropped,
-            "complete": pick("complete"), "locf": (rem <= last_visit) & (rel > last_visit)}
+            "complete": pick("complete"), "locf": (last >= 0) & (rem <= last_visit) & (rel > last_visit)}
 
 
 def outcomes_from_batch(scenario: sc.Scenario, fates: Fates, n_trials: int) -> BlockOutcomes:

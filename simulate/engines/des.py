@@ -13,18 +13,32 @@ eGFR, albumin and history, lab values at visits) from the fates' per-trial story
 * **Randomisation**: an eligible patient takes the next arm of their stratum's permuted-block
   sequence. Enrolment closes when the target is reached or at the hard stop, whichever is first;
   a trial closing short of target is *terminated* (slow accrual).
-* **Follow-up**: RTX infusions and the CsA course, visits with remission status and lab values
-  consistent with the trial's CR/PR definitions, remission, relapse and dropout (no visits after
-  dropout), up to the endpoint visit.
+* **Follow-up**: each randomised patient's events in time order: the scheduled visits and their
+  fated remission, relapse and dropout (within follow-up: a dropout at or after its end is none).
+  The patient's state (in complete or partial remission, or not) is changed by the remission
+  and relapse events; each visit records the state; a dropout ends the follow-up, so a visit in
+  the dropout's month or later is not attended. A remission or relapse in a visit's month is
+  seen at that visit. The endpoint status is the status recorded at the endpoint visit (missing
+  if it was not attended), the LOCF status the one recorded at the last attended visit up to it.
+  The story adds RTX infusions, the CsA course and lab values consistent with the trial's CR/PR
+  definitions.
+* **Counts**: the CONSORT numbers are counted by these processes as they happen: referrals,
+  exclusions, deferrals and losses at screening, refusals once enrolment has closed,
+  randomisations, discontinuations (dropout before the endpoint visit) and the analysed, per arm.
 
-``detail=False`` runs the same model without the story (no event log, visits or doses, and
-excluded referrals are counted rather than simulated, in total rather than by rule); its
-outcomes are identical.
+``detail=False`` runs the same model without the story: no event log, visits or doses; excluded
+referrals are counted by their site as they arrive (in total, not by rule) rather than screened
+one by one; and a patient walks their follow-up events in order without the clock, since nothing
+else in the trial waits on them. Its outcomes and counts are identical. It hands back the
+patients as arrays (:class:`RandomisedPatients`); the table is built on first use.
 """
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from dataclasses import dataclass, field
+from functools import cached_property
+from operator import attrgetter, itemgetter
 
 import numpy as np
 import pandas as pd
@@ -33,14 +47,105 @@ import simpy
 from simulate import scenario as sc
 from simulate.eligibility import RULE_NAMES
 from simulate.cohort import Patients
-from simulate.fates import DAYS_PER_MONTH, Fates, excluded_of, lab_uniforms, trial_exclusions, trial_patients
+from simulate.fates import DAYS_PER_MONTH, Fates, excluded_of
+from simulate.story import lab_uniforms, trial_exclusions, trial_patients
 
 STATUS = ("none", "partial", "complete")
+NONE, PARTIAL, COMPLETE = 0, 1, 2
+NOT_SEEN = -1
+"""Status codes. At a visit (and so at the endpoint) NOT_SEEN means the visit was not attended:
+the patient had dropped out."""
 VISIT_COLUMNS = ["patient", "visit_month", "calendar_month", "status", "proteinuria_g_day", "albumin_g_l"]
 EVENT_COLUMNS = ["month", "patient", "event", "detail"]
 _EMPTY_EVENTS = pd.DataFrame([], columns=EVENT_COLUMNS)
 _EMPTY_VISITS = pd.DataFrame([], columns=VISIT_COLUMNS)
 ARM_LABELS = sc.ARMS
+
+# A patient's follow-up events, in the order they are handled when they fall in the same month:
+# a remission or relapse at a visit's month is seen at that visit, a dropout in a visit's month
+# means the visit is missed, and the story's own events (infusions, the CsA course, the endpoint
+# note) come after the visit.
+REMISSION, RELAPSE, DROPOUT, VISIT, STORY = range(5)
+
+_ENDPOINT_LABELS = np.array(["missing", *STATUS])
+_VISIT_LABELS = np.array(["", *STATUS])
+_STORY_ONLY = ("age_years", "male", "albumin_g_l", "egfr_ml_min")
+
+
+@dataclass(frozen=True)
+class RandomisedPatients:
+    """A trial's randomised patients as arrays, one entry per patient in referral order: who they
+    are, and what the follow-up observed (statuses as codes: NOT_SEEN, NONE, PARTIAL, COMPLETE)."""
+
+    patient: np.ndarray
+    """Number in referral order (excluded referrals included)."""
+    site: np.ndarray
+    """1-based."""
+    referral_month: np.ndarray
+    randomisation_month: np.ndarray
+    arm: np.ndarray
+    """Arm index into ``ARM_LABELS``."""
+    stratum: np.ndarray
+    covariates: dict
+    """Table column -> array; the story-only covariates are nan without the story."""
+    remission_month: np.ndarray
+    """Months after randomisation of a first remission seen during follow-up (nan if none)."""
+    relapse_month: np.ndarray
+    visit_months: tuple
+    visit_status: np.ndarray
+    """(patients, visits) status recorded at each scheduled visit; NOT_SEEN if not attended."""
+    endpoint_status: np.ndarray
+    """Status recorded at the endpoint visit; NOT_SEEN if the patient dropped out before it."""
+    locf_status: np.ndarray
+    """Status recorded at the last attended visit up to the endpoint visit."""
+    dropout_month: np.ndarray
+    """Months after randomisation of a dropout before the endpoint visit (nan if none)."""
+    dropout_reason: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.patient)
+
+    def to_frame(self) -> pd.DataFrame:
+        """One row per randomised patient (the ``patients`` table)."""
+        columns = {
+            "patient": self.patient, "site": self.site, "referral_month": self.referral_month,
+            "randomisation_month": self.randomisation_month, "arm": [ARM_LABELS[a] for a in self.arm],
+            "stratum": self.stratum, **self.covariates,
+            "remission_month": self.remission_month, "relapse_month": self.relapse_month,
+            "endpoint_status": _ENDPOINT_LABELS[self.endpoint_status + 1], "locf_remission": self.locf_status > NONE,
+            "dropout_month": self.dropout_month, "dropout_reason": self.dropout_reason,
+        }
+        for j, v in enumerate(self.visit_months):
+            columns[f"status_month_{v:g}"] = _VISIT_LABELS[self.visit_status[:, j] + 1]
+        return pd.DataFrame(columns)
+
+
+@dataclass(frozen=True)
+class TrialResult:
+    """One simulated trial: who was randomised, what happened to them, and the counts."""
+
+    randomised: RandomisedPatients
+    """The randomised patients as arrays (what a power run reads; ``patients`` is their table)."""
+    visits: pd.DataFrame
+    """One row per attended visit (story mode only; empty otherwise)."""
+    events: pd.DataFrame
+    """The event log: calendar month, patient, event, detail (story mode only)."""
+    consort: dict
+    calendar: dict
+
+    @cached_property
+    def patients(self) -> pd.DataFrame:
+        """One row per randomised patient (built on first use)."""
+        return self.randomised.to_frame()
+
+    def remission_at_endpoint(self) -> dict:
+        """Observed proportion in remission at the endpoint per arm (dropouts count as failures)."""
+        r = self.randomised
+        out = {}
+        for a, arm in enumerate(ARM_LABELS):
+            rows = r.arm == a
+            out[arm] = float((r.endpoint_status[rows] > NONE).mean()) if rows.any() else float("nan")
+        return out
 
 
 @dataclass
@@ -53,27 +158,23 @@ class _Enrolment:
     close_reason: str = ""
 
 
-@dataclass(frozen=True)
-class TrialResult:
-    """One simulated trial: who was randomised, what happened to them, and the counts."""
+class _Patient:
+    """A randomised patient during follow-up: the remission state their events change, and
+    what each visit recorded."""
 
-    patients: pd.DataFrame
-    """One row per randomised patient."""
-    visits: pd.DataFrame
-    """One row per attended visit (story mode only; empty otherwise)."""
-    events: pd.DataFrame
-    """The event log: calendar month, patient, event, detail (story mode only)."""
-    consort: dict
-    calendar: dict
+    __slots__ = ("col", "number", "slot", "arm", "month", "state", "visit_status", "locf",
+                 "remission_month", "relapse_month", "dropout_month", "dropout_reason", "finish")
 
-    def remission_at_endpoint(self) -> dict:
-        """Observed proportion in remission at the endpoint per arm (dropouts count as failures)."""
-        p = self.patients
-        out = {}
-        for arm in ARM_LABELS:
-            rows = p[p.arm == arm]
-            out[arm] = float((rows.endpoint_status.isin(["partial", "complete"])).mean()) if len(rows) else float("nan")
-        return out
+    def __init__(self, col: int, number: int, slot: int, arm: int, month: float, n_visits: int):
+        self.col, self.number, self.slot, self.arm, self.month = col, number, slot, arm, month
+        self.state = NONE
+        self.visit_status = [NOT_SEEN] * n_visits
+        self.locf = NONE
+        self.remission_month = self.relapse_month = self.dropout_month = np.nan
+        self.dropout_reason = ""
+        self.finish: float | None = None
+        """Months after randomisation at which the patient left the primary follow-up: the
+        endpoint visit, or a dropout before it (None while still followed)."""
 
 
 class _Trial:
@@ -83,15 +184,26 @@ class _Trial:
         self.env = simpy.Environment()
         tc = scenario.trial
         self.enrolment = _Enrolment(target=tc.n_target, per_stratum=np.zeros(fates.allocation.shape[1], dtype=int))
+        self.closed = self.env.event()
         self.log: list[tuple[float, int, str, str]] = []
         self.visit_rows: list[dict] = []
-        self.arm: dict[int, int] = {}
-        self.randomised_month: dict[int, float] = {}
-        self.counts = {"referred": 0, "excluded": np.zeros(len(RULE_NAMES), dtype=int), "deferred": 0,
-                       "lost_during_deferral": 0, "not_randomised_enrolment_closed": 0}
+        n_arms = len(ARM_LABELS)
+        self.counts = {"referred": 0, "excluded_total": 0, "excluded": [0] * len(RULE_NAMES), "deferred": 0,
+                       "lost_during_deferral": 0, "not_randomised_enrolment_closed": 0,
+                       "randomised_per_arm": [0] * n_arms, "discontinued_per_arm": [0] * n_arms,
+                       "analysed_per_arm": [0] * n_arms}
+        self.complete_case = scenario.analysis.missing == "complete_case"
+        # the follow-up: the visit schedule as events, the endpoint visit, each pool slot's fate
+        # under each arm (plain lists: read one patient at a time)
+        visits = [float(v) for v in tc.visit_months]
+        self.schedule = [(v, VISIT, j) for j, v in enumerate(visits)]
+        self.endpoint_visit = min(range(len(visits)), key=lambda j: abs(visits[j] - tc.endpoint_month))
+        self.fate = [(po.remission_month[t].tolist(), po.relapse_month[t].tolist(), po.dropout_month[t].tolist(),
+                      po.complete[t].tolist()) for po in fates.outcomes]
+        self.withdrew = fates.withdrawal[t].tolist()
         self.labs = lab_uniforms(fates, index, len(tc.visit_months)) if detail else None
-        # referrals of this trial: candidates (columns of the fates' candidate arrays) and, in
-        # story mode, excluded referrals; a patient's number is their place in referral order
+        # referrals of this trial: candidates (columns of the fates' candidate arrays) and
+        # excluded referrals; a patient's number is their place in referral order
         self.cand = np.flatnonzero(fates.site[t] >= 0)
         self.excl_month, self.excl_site = excluded_of(fates, t)
         months = np.concatenate([fates.referral_month[t, self.cand], self.excl_month])
@@ -119,23 +231,43 @@ class _Trial:
         if e.closed_month is None:
             e.closed_month, e.close_reason = self.env.now, reason
             self.event(-1, "enrolment closed", reason)
+            self.closed.succeed()
 
     # -- processes
     def hard_stop(self):
         yield self.env.timeout(self.sc.trial.hard_stop_months)
         self.close("hard stop")
 
-    def site(self, s: int, referrals: list[tuple[float, bool, int]]):
-        """Site ``s`` opens, then refers its (month, excluded?, column) referrals in time order."""
+    def site(self, s: int, referrals: list[tuple[float, bool, int]], excluded: list[float] | None):
+        """Site ``s`` opens, then refers its (month, excluded?, column) referrals in time order
+        until enrolment closes. Without the story, ``excluded`` holds the (sorted) months of the
+        site's excluded referrals instead: the site counts those that arrived while enrolment was
+        open, rather than screening each in a process of its own."""
+        e = self.enrolment
         yield self.env.timeout(float(self.f.site_activation_months[self.index, s]))
         self.event(-1, "site opened", f"site {s + 1}")
-        for month, excluded, col in referrals:
+        n_excluded = 0
+        for month, is_excluded, col in referrals:
             wait = month - self.env.now
             if wait > 0:
                 yield self.env.timeout(wait)
-            if self.enrolment.closed_month is not None:
+            if e.closed_month is not None:
+                break
+            if excluded is not None:  # excluded referrals since the last one, up to now
+                n = bisect_left(excluded, self.env.now)
+                self.counts["referred"] += n - n_excluded
+                self.counts["excluded_total"] += n - n_excluded
+                n_excluded = n
+            self.env.process(self.excluded(col) if is_excluded else self.candidate(col))
+        else:
+            if excluded is None:
                 return
-            self.env.process(self.excluded(col) if excluded else self.candidate(col))
+            if e.closed_month is None:
+                yield self.closed
+        if excluded is not None:  # the rest of those referred before enrolment closed
+            n = bisect_left(excluded, e.closed_month)
+            self.counts["referred"] += n - n_excluded
+            self.counts["excluded_total"] += n - n_excluded
 
     def excluded(self, col: int):
         """A referral who fails a permanent rule at screening (story mode only)."""
@@ -144,18 +276,21 @@ class _Trial:
         self.counts["referred"] += 1
         self.event(pid, "referred", f"site {self.excl_site[col] + 1}")
         yield self.env.timeout(float(screening[col]))
+        self.counts["excluded_total"] += 1
         self.counts["excluded"][first[col]] += 1
         self.event(pid, "excluded", RULE_NAMES[first[col]])
 
     def candidate(self, col: int):
         f, t, pid = self.f, self.index, self.cand_number[col]
         self.counts["referred"] += 1
-        self.event(pid, "referred", f"site {f.site[t, col] + 1}")
+        if self.detail:
+            self.event(pid, "referred", f"site {f.site[t, col] + 1}")
         yield self.env.timeout(float(f.screening_months[t, col]))
         wait = float(f.qualifies_in_months[t, col])
         if wait > 0:
             self.counts["deferred"] += 1
-            self.event(pid, "deferred", f"{RULE_NAMES[f.first_failure[t, col]]}; qualifies in {wait:.2f} months")
+            if self.detail:
+                self.event(pid, "deferred", f"{RULE_NAMES[f.first_failure[t, col]]}; qualifies in {wait:.2f} months")
             if f.lost_if_deferred[t, col]:
                 self.counts["lost_during_deferral"] += 1
                 self.event(pid, "lost during deferral")
@@ -178,72 +313,127 @@ class _Trial:
         s = int(f.stratum[t, k])
         arm = int(f.allocation[t, s, e.per_stratum[s]])
         e.per_stratum[s] += 1
-        e.randomised.append(col)
         # the fated month; simpy's clock reaches it by adding waits, equal to ~1e-14
-        self.arm[col], self.randomised_month[col] = arm, float(f.eligible_month[t, col])
-        self.event(pid, "randomised", f"{ARM_LABELS[arm]} (stratum {s})")
+        p = _Patient(col, pid, k, arm, float(f.eligible_month[t, col]), len(self.schedule))
+        e.randomised.append(p)
+        self.counts["randomised_per_arm"][arm] += 1
+        if not self.complete_case:  # every randomised patient is analysed
+            self.counts["analysed_per_arm"][arm] += 1
+        if self.detail:
+            self.event(pid, "randomised", f"{ARM_LABELS[arm]} (stratum {s})")
         if len(e.randomised) == e.target:
             self.close("target reached")
-        yield from self.follow_up(col, arm)
+        if self.detail:
+            yield from self.follow_up(p)
+        else:
+            self.walk(p)
 
-    def follow_up(self, col: int, arm: int):
-        f, t, pid = self.f, self.sc.trial, self.cand_number[col]
-        k = int(f.slot[self.index, col])
-        po = f.outcomes[arm]
-        end_rel = t.endpoint_month
-        drop = float(po.dropout_month[self.index, k])
-        if not self.detail:
-            yield self.env.timeout(min(drop, end_rel))
-            return
-        stop = min(drop, t.max_follow_up_months)
-        timeline = self._timeline(k, arm, stop)
-        start = self.env.now
-        for rel, what, detail, visit in timeline:
-            wait = start + rel - self.env.now
+    # -- follow-up: the patient's state, changed by their events, recorded at visits
+    def remission(self, p: _Patient, month: float, complete: bool) -> None:
+        p.state = COMPLETE if complete else PARTIAL
+        p.remission_month = month
+
+    def relapse(self, p: _Patient, month: float) -> None:
+        p.state = NONE
+        p.relapse_month = month
+
+    def drop_out(self, p: _Patient, month: float) -> str:
+        reason = "withdrew consent" if self.withdrew[p.slot] else "lost to follow-up"
+        if p.finish is None:  # before the endpoint visit: a discontinuation
+            p.finish, p.dropout_month, p.dropout_reason = month, month, reason
+            self.counts["discontinued_per_arm"][p.arm] += 1
+        return reason
+
+    def visit(self, p: _Patient, j: int) -> int:
+        """Scheduled visit ``j``, attended: it records the patient's state."""
+        status = p.visit_status[j] = p.state
+        if j <= self.endpoint_visit:
+            p.locf = status
+            if j == self.endpoint_visit:
+                p.finish = self.sc.trial.endpoint_month
+                if self.complete_case:
+                    self.counts["analysed_per_arm"][p.arm] += 1
+        return status
+
+    def sequence(self, p: _Patient) -> list[tuple[float, int, object]]:
+        """The patient's follow-up events, (months after randomisation, kind, argument), in the
+        order they happen: the scheduled visits, and the remission, relapse and dropout that fall
+        within follow-up (a dropout at or after its end is none: the patient completes)."""
+        k = p.slot
+        rem, rel, drop, complete = self.fate[p.arm]
+        rem, rel, drop, complete = rem[k], rel[k], drop[k], complete[k]
+        horizon = self.sc.trial.max_follow_up_months
+        seq = self.schedule.copy()
+        if rem <= horizon:
+            seq.append((rem, REMISSION, complete))
+        if rel <= horizon:
+            seq.append((rel, RELAPSE, None))
+        if drop < horizon:
+            seq.append((drop, DROPOUT, None))
+        seq.sort()
+        return seq
+
+    def walk(self, p: _Patient) -> None:
+        """Follow-up without the story: the patient walks their own events in order, off the
+        clock (nothing else in the trial waits on them)."""
+        for month, what, arg in self.sequence(p):
+            if what == VISIT:
+                self.visit(p, arg)
+            elif what == REMISSION:
+                self.remission(p, month, arg)
+            elif what == RELAPSE:
+                self.relapse(p, month)
+            else:
+                self.drop_out(p, month)
+                return
+
+    def follow_up(self, p: _Patient):
+        """Follow-up with the story: the same events on the trial's clock, with the story's own
+        (RTX infusions, the CsA course, the endpoint) and lab values at each visit."""
+        pid, start = p.number, self.env.now
+        horizon = self.sc.trial.max_follow_up_months
+        seq = self.sequence(p) + [x for x in self._story_events(p.arm) if x[0] <= horizon]
+        seq.sort(key=itemgetter(0, 1))
+        for month, what, arg in seq:
+            wait = start + month - self.env.now
             if wait > 0:
                 yield self.env.timeout(wait)
-            if visit is not None:
-                self._visit(pid, k, arm, visit, rel)
-            self.event(pid, what, detail)
-        if drop < t.max_follow_up_months:
-            yield self.env.timeout(max(start + drop - self.env.now, 0.0))
-            reason = "withdrew consent" if f.withdrawal[self.index, k] else "lost to follow-up"
-            self.event(pid, "dropped out", reason)
+            if what == VISIT:
+                self._record_visit(p, arg, month, self.visit(p, arg))
+                self.event(pid, "visit", f"month {month:g}")
+            elif what == REMISSION:
+                self.remission(p, month, arg)
+                self.event(pid, "remission", STATUS[p.state])
+            elif what == RELAPSE:
+                self.relapse(p, month)
+                self.event(pid, "relapse")
+            elif what == DROPOUT:
+                self.event(pid, "dropped out", self.drop_out(p, month))
+                return
+            else:
+                self.event(pid, *arg)
 
-    def _timeline(self, k: int, arm: int, stop: float) -> list:
-        po, a, t, i = self.f.outcomes[arm], self.sc.arm(ARM_LABELS[arm]), self.sc.trial, self.index
-        items = []
-        for d in a.rtx_dose_days:
-            items.append(((d - 1) / DAYS_PER_MONTH, "RTX infusion", f"day {d:g}", None))
+    def _story_events(self, arm: int) -> list[tuple[float, int, tuple[str, str]]]:
+        a, t = self.sc.arm(ARM_LABELS[arm]), self.sc.trial
+        items = [((d - 1) / DAYS_PER_MONTH, STORY, ("RTX infusion", f"day {d:g}")) for d in a.rtx_dose_days]
         if a.csa_course_months > 0:
-            items.append((0.0, "CsA started", "", None))
-            items.append((a.csa_course_months, "CsA stopped", "end of taper", None))
-        for j, v in enumerate(t.visit_months):
-            items.append((float(v), "visit", f"month {v:g}", j))
-        rem, rel = float(po.remission_month[i, k]), float(po.relapse_month[i, k])
-        if np.isfinite(rem):
-            items.append((rem, "remission", "complete" if po.complete[i, k] else "partial", None))
-        if np.isfinite(rel):
-            items.append((rel, "relapse", "", None))
-        items.append((t.endpoint_month, "endpoint", "", None))
-        completes = float(po.dropout_month[i, k]) >= t.max_follow_up_months
-        items = [x for x in items if x[0] < stop or (completes and x[0] <= stop)]
-        items.sort(key=lambda x: (x[0], x[1] != "visit"))
+            items.append((0.0, STORY, ("CsA started", "")))
+            items.append((a.csa_course_months, STORY, ("CsA stopped", "end of taper")))
+        items.append((t.endpoint_month, STORY, ("endpoint", "")))
         return items
 
-    def _visit(self, pid: int, k: int, arm: int, j: int, rel: float) -> None:
-        po, d, i = self.f.outcomes[arm], self.sc.definitions, self.index
-        in_remission = po.remission_month[i, k] <= rel < po.relapse_month[i, k]
-        status = (2 if po.complete[i, k] else 1) if in_remission else 0
+    def _record_visit(self, p: _Patient, j: int, month: float, status: int) -> None:
+        """The visit's row, with lab values consistent with the recorded status."""
+        d, k = self.sc.definitions, p.slot
         pts = self.patients
         base = float(pts.proteinuria_baseline_g_day[k])
         u1, u2 = self.labs[k, j]
         if j == 0:
             prot, alb = float(pts.proteinuria_mean_g_day[k]), float(pts.albumin_g_l[k])
-        elif status == 2:
+        elif status == COMPLETE:
             prot = 0.05 + u1 * (d.complete_max_proteinuria_g_day - 0.05)
             alb = d.complete_min_albumin_g_l + u2 * 10.0
-        elif status == 1:
+        elif status == PARTIAL:
             hi = min(d.partial_max_proteinuria_g_day, (1 - d.partial_min_reduction_fraction) * base)
             lo = d.complete_max_proteinuria_g_day
             prot = lo + (0.02 + 0.96 * u1) * max(hi - lo, 0.0)
@@ -253,7 +443,7 @@ class _Trial:
             prot = lo * 1.02 + u1 * max(1.2 * base - lo, 0.5)
             alb = 15.0 + u2 * 15.0
         self.visit_rows.append({
-            "patient": pid, "visit_month": rel, "calendar_month": self.env.now,
+            "patient": p.number, "visit_month": month, "calendar_month": self.env.now,
             "status": STATUS[status], "proteinuria_g_day": prot, "albumin_g_l": alb,
         })
 
@@ -261,89 +451,79 @@ class _Trial:
     def run(self) -> TrialResult:
         f, t = self.f, self.index
         self.env.process(self.hard_stop())
-        cand = self.cand
-        if not self.detail:
-            cand = cand[np.isfinite(f.eligible_month[t, cand])]
-        for s in range(self.sc.recruitment.sites):
-            mine = [(float(f.referral_month[t, c]), False, int(c)) for c in cand[f.site[t, cand] == s]]
+        n_sites = self.sc.recruitment.sites
+        # each site's candidates, (month, excluded?, column) in time order
+        cand, site, month = self.cand, f.site[t, self.cand], f.referral_month[t, self.cand]
+        by_site = np.lexsort((cand, month, site))
+        bounds = np.searchsorted(site[by_site], np.arange(n_sites + 1)).tolist()
+        referrals = list(zip(month[by_site].tolist(), [False] * len(cand), cand[by_site].tolist()))
+        if not self.detail:  # each site's excluded referrals, by month
+            by_site = np.lexsort((self.excl_month, self.excl_site))
+            months, sites = self.excl_month[by_site], self.excl_site[by_site]
+            excl_bounds = np.searchsorted(sites, np.arange(n_sites + 1)).tolist()
+        for s in range(n_sites):
+            mine = referrals[bounds[s]:bounds[s + 1]]
             if self.detail:
                 excl = np.flatnonzero(self.excl_site == s)
-                mine += [(float(self.excl_month[c]), True, int(c)) for c in excl]
-            mine.sort()
-            self.env.process(self.site(s, mine))
+                mine = sorted(mine + [(float(self.excl_month[c]), True, int(c)) for c in excl])
+                excluded = None
+            else:
+                excluded = months[excl_bounds[s]:excl_bounds[s + 1]].tolist()
+            self.env.process(self.site(s, mine, excluded))
         self.env.run()
         return self._result()
 
     def _result(self) -> TrialResult:
-        f, t, sc_, i = self.f, self.sc.trial, self.sc, self.index
+        f, t, i = self.f, self.sc.trial, self.index
         e = self.enrolment
-        cols = np.array(sorted(e.randomised, key=self.cand_number.__getitem__), dtype=int)
-        k = f.slot[i, cols] if len(cols) else np.array([], dtype=int)
-        arm = np.array([self.arm[c] for c in cols], dtype=int)
-        rmonth = np.array([self.randomised_month[c] for c in cols])
-        end = t.endpoint_month
-
-        def pick(name: str) -> np.ndarray:
-            """Each randomised patient's outcome under the arm they were randomised to."""
-            return np.where(arm == 1, getattr(f.outcomes[1], name)[i, k], getattr(f.outcomes[0], name)[i, k])
-
-        drop, rem, rel = pick("dropout_month"), pick("remission_month"), pick("relapse_month")
-        dropped = drop < end
-        comp = pick("complete").astype(bool)
-        in_rem = (rem <= end) & (rel > end)
-        status = np.where(dropped, "missing", np.where(in_rem, np.where(comp, "complete", "partial"), "none"))
-        last_visit = _last_visit_month(np.asarray(t.visit_months), np.minimum(drop, end)) if len(cols) else np.array([])
-        locf = (rem <= last_visit) & (rel > last_visit)
+        pts = sorted(e.randomised, key=attrgetter("number"))
+        n = len(pts)
+        cols = np.array([p.col for p in pts], dtype=int)
+        k = np.array([p.slot for p in pts], dtype=int)
+        rmonth = np.array([p.month for p in pts], dtype=float)
         if self.detail:
-            pts = self.patients.take(k)
-            col = lambda name: getattr(pts, name)  # noqa: E731
+            cov = self.patients.take(k)
+            col = lambda name: getattr(cov, name)  # noqa: E731
         else:  # story-only covariates are not drawn without the story
-            story_only = ("age_years", "male", "albumin_g_l", "egfr_ml_min")
             pool = {"proteinuria_mean_g_day": 0.5 * (f.pool["c1"][i, k] + f.pool["c2"][i, k]),
                     "pla2r_titre_ru_ml": f.pool["titre"][i, k]}
-            col = lambda name: np.full(len(k), np.nan) if name in story_only else pool[name]  # noqa: E731
-        columns = {
-            "patient": np.array([self.cand_number[c] for c in cols], dtype=int),
-            "site": f.site[i, cols] + 1 if len(cols) else [],
-            "referral_month": f.referral_month[i, cols], "randomisation_month": rmonth,
-            "arm": [ARM_LABELS[a] for a in arm], "stratum": f.stratum[i, k] if len(cols) else [],
-            "age_years": col("age_years"), "male": col("male"),
-            "proteinuria_g_day": col("proteinuria_mean_g_day"), "albumin_g_l": col("albumin_g_l"),
-            "egfr_ml_min": col("egfr_ml_min"), "pla2r_titre_ru_ml": col("pla2r_titre_ru_ml"),
-            "remission_month": np.where(rem <= np.minimum(drop, t.max_follow_up_months), rem, np.nan),
-            "relapse_month": np.where(rel <= np.minimum(drop, t.max_follow_up_months), rel, np.nan),
-            "endpoint_status": status, "locf_remission": locf,
-            "dropout_month": np.where(dropped, drop, np.nan),
-            "dropout_reason": np.where(dropped, np.where(f.withdrawal[i, k], "withdrew consent",
-                                                         "lost to follow-up"), "") if len(cols) else np.array([], dtype=str),
-        }
-        n_arm = [int((arm == a).sum()) for a in (0, 1)]
-        disc = [int(((arm == a) & dropped).sum()) for a in (0, 1)]
-        missing = sc_.analysis.missing
-        analysed = [n_arm[a] - disc[a] if missing == "complete_case" else n_arm[a] for a in (0, 1)]
-        counts = self.counts
-        if not self.detail:
-            counts = _count_referrals(f, i, e.closed_month, len(cols))
+            col = lambda name: np.full(n, np.nan) if name in _STORY_ONLY else pool[name]  # noqa: E731
+        visit_status = np.array([p.visit_status for p in pts], dtype=np.int8).reshape(n, len(self.schedule))
+        randomised = RandomisedPatients(
+            patient=np.array([p.number for p in pts], dtype=int), site=f.site[i, cols] + 1,
+            referral_month=f.referral_month[i, cols], randomisation_month=rmonth,
+            arm=np.array([p.arm for p in pts], dtype=np.int8), stratum=f.stratum[i, k],
+            covariates={"age_years": col("age_years"), "male": col("male"),
+                        "proteinuria_g_day": col("proteinuria_mean_g_day"), "albumin_g_l": col("albumin_g_l"),
+                        "egfr_ml_min": col("egfr_ml_min"), "pla2r_titre_ru_ml": col("pla2r_titre_ru_ml")},
+            remission_month=np.array([p.remission_month for p in pts], dtype=float),
+            relapse_month=np.array([p.relapse_month for p in pts], dtype=float),
+            visit_months=t.visit_months, visit_status=visit_status,
+            endpoint_status=visit_status[:, self.endpoint_visit],
+            locf_status=np.array([p.locf for p in pts], dtype=np.int8),
+            dropout_month=np.array([p.dropout_month for p in pts], dtype=float),
+            dropout_reason=np.array([p.dropout_reason for p in pts], dtype=str),
+        )
+        c = self.counts
         consort = {
-            "referred": int(counts["referred"]), "screened": int(counts["referred"]),
-            "excluded": {name: int(n) for name, n in zip(RULE_NAMES, counts["excluded"])} if self.detail else {},
-            "excluded_total": int(np.sum(counts["excluded"])),
-            "deferred": int(counts["deferred"]), "lost_during_deferral": int(counts["lost_during_deferral"]),
-            "not_randomised_enrolment_closed": int(counts["not_randomised_enrolment_closed"]),
-            "randomised": len(cols),
-            "randomised_per_arm": dict(zip(ARM_LABELS, n_arm)),
-            "discontinued_per_arm": dict(zip(ARM_LABELS, disc)),
-            "analysed_per_arm": dict(zip(ARM_LABELS, analysed)),
+            "referred": c["referred"], "screened": c["referred"],
+            "excluded": dict(zip(RULE_NAMES, c["excluded"])) if self.detail else {},
+            "excluded_total": c["excluded_total"],
+            "deferred": c["deferred"], "lost_during_deferral": c["lost_during_deferral"],
+            "not_randomised_enrolment_closed": c["not_randomised_enrolment_closed"],
+            "randomised": n,
+            "randomised_per_arm": dict(zip(ARM_LABELS, c["randomised_per_arm"])),
+            "discontinued_per_arm": dict(zip(ARM_LABELS, c["discontinued_per_arm"])),
+            "analysed_per_arm": dict(zip(ARM_LABELS, c["analysed_per_arm"])),
         }
-        finish = rmonth + np.minimum(drop, end) if len(cols) else np.array([])
+        last = float(rmonth.max()) if n else None
         calendar = {
-            "first_randomisation_month": float(rmonth.min()) if len(cols) else None,
-            "last_randomisation_month": float(rmonth.max()) if len(cols) else None,
-            "recruitment_months": float(rmonth.max()) if len(cols) else None,
+            "first_randomisation_month": float(rmonth.min()) if n else None,
+            "last_randomisation_month": last, "recruitment_months": last,
             "enrolment_closed_month": e.closed_month, "enrolment_close_reason": e.close_reason,
-            "duration_months": float(finish.max()) if len(cols) else float(e.closed_month or 0.0),
-            "terminated": len(cols) < e.target,
-            "recruited_on_time": len(cols) == e.target and float(rmonth.max()) <= t.recruitment_months,
+            "duration_months": max(p.month + p.finish for p in pts) if n else float(e.closed_month or 0.0),
+            "terminated": n < e.target,
+            "recruited_on_time": n == e.target and last <= t.recruitment_months,
         }
         if self.detail:
             events = pd.DataFrame(self.log, columns=EVENT_COLUMNS)
@@ -352,36 +532,7 @@ class _Trial:
             visits = pd.DataFrame(self.visit_rows, columns=VISIT_COLUMNS)
         else:  # no story: no events or visits
             events, visits = _EMPTY_EVENTS.copy(), _EMPTY_VISITS.copy()
-        # status at each scheduled visit ("" for a visit not attended: after dropout)
-        for v in t.visit_months:
-            attended = (v < drop) | (drop >= t.max_follow_up_months)
-            in_rem_v = (rem <= v) & (rel > v)
-            status_v = np.where(in_rem_v, np.where(comp, "complete", "partial"), "none")
-            columns[f"status_month_{v:g}"] = np.where(attended, status_v, "") if len(cols) else []
-        patients = pd.DataFrame(columns)
-        return TrialResult(patients=patients, visits=visits, events=events,
-                           consort=consort, calendar=calendar)
-
-
-def _last_visit_month(visits: np.ndarray, until: np.ndarray) -> np.ndarray:
-    """The last scheduled visit at or before ``until`` (months after randomisation)."""
-    k = np.searchsorted(visits, until, side="right") - 1
-    return visits[np.maximum(k, 0)]
-
-
-def _count_referrals(f: Fates, t: int, closed: float | None, n_randomised: int) -> dict:
-    """CONSORT counts without simulating excluded referrals (same totals as the story mode;
-    the exclusions are counted in total, not by rule)."""
-    close = closed if closed is not None else np.inf
-    n_excluded = int((excluded_of(f, t)[0] < close).sum())
-    referred = f.referral_month[t] < close
-    q = f.qualifies_in_months[t][referred]
-    deferred = q > 0
-    lost = deferred & f.lost_if_deferred[t][referred]
-    came = int(np.isfinite(f.eligible_month[t][referred]).sum())
-    return {"referred": n_excluded + int(referred.sum()), "excluded": np.array([n_excluded]),
-            "deferred": int(deferred.sum()), "lost_during_deferral": int(lost.sum()),
-            "not_randomised_enrolment_closed": came - n_randomised}
+        return TrialResult(randomised=randomised, visits=visits, events=events, consort=consort, calendar=calendar)
 
 
 def simulate_trial(scenario: sc.Scenario, fates: Fates, index: int = 0, detail: bool = True) -> TrialResult:
