@@ -28,8 +28,8 @@ from functools import lru_cache
 import numpy as np
 from scipy import special
 
-TESTS = ("fisher", "chi2", "chi2_yates", "ztest", "cmh")
-ALTERNATIVES = ("two-sided", "greater")
+from simulate.choices import ALTERNATIVES, MISSING_STRATEGIES, TESTS  # noqa: F401 - the analysis's choices, defined there
+
 CI_METHODS = ("newcombe", "wald")
 
 #: scipy.stats.fisher_exact (scipy >= 1.11) treats pmf values within this relative distance as

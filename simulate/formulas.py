@@ -22,7 +22,7 @@ import math
 from dataclasses import dataclass, field
 
 import numpy as np
-from scipy import special, stats
+from scipy import special
 
 from simulate import analysis
 
@@ -118,6 +118,8 @@ def exact_power(test, n_control, n_treat, p_control, p_treat, alpha=0.05,
     analysis._check_choice(alternative, analysis.ALTERNATIVES, "alternative")
     x_c, x_t = np.meshgrid(np.arange(n_control + 1), np.arange(n_treat + 1), indexing="ij")
     reject = analysis.p_values(test, x_c, n_control, x_t, n_treat, alternative) < alpha
+    from scipy import stats             # slow to import: only exact power needs it
+
     prob_c = stats.binom.pmf(np.arange(n_control + 1), n_control, p_control)
     prob_t = stats.binom.pmf(np.arange(n_treat + 1), n_treat, p_treat)
     return float(prob_c @ (reject @ prob_t))
@@ -186,3 +188,66 @@ def analytic_references(p_control, p_treat, alpha=0.05, power=0.8,
         "fleiss_cc": n_per_arm_fleiss_cc(*args),
         "arcsine": n_per_arm_arcsine(*args),
     }
+
+
+# ----------------------------------------------------------------------------- dropout
+
+
+@dataclass(frozen=True)
+class DropoutAdjustment:
+    """What the analysis sees of two arms once dropout is accounted for: the responder rate
+    among analysed patients in each arm, and the expected share of randomised patients analysed.
+    A closed form for the analysis then uses these rates with ``analysed_fraction * n`` patients
+    per arm."""
+
+    p_control: float
+    p_treat: float
+    analysed_fraction: float
+    missing: str
+    rule: str
+    """The rule and its rates, in words."""
+
+    def n_randomised(self, n_analysed: float) -> int:
+        """Patients to randomise per arm so that ``n_analysed`` are analysed on average."""
+        return _ceil(n_analysed / self.analysed_fraction)
+
+
+def adjust_for_dropout(p_control: float, p_treat: float, dropout: float, missing: str,
+                       dropout_if_in_remission: tuple[float, float] | None = None) -> DropoutAdjustment:
+    """The one dropout rule of every closed-form reference (power curve, n with dropout, the
+    first guess of the sample-size search).
+
+    ``dropout`` is the chance that a randomised patient drops out before the endpoint (the same
+    in both arms). ``dropout_if_in_remission`` is that chance for a patient who would be in
+    remission at the endpoint, per arm (control, treatment); it equals ``dropout`` when dropout
+    is unrelated to the outcome (MCAR, the default) and is lower when non-responders drop out
+    faster (informative dropout). With ``s`` = 1 - that chance:
+
+    * ``nonresponder``: all randomised are analysed and a responder is a patient in remission at
+      the endpoint who did not drop out, so the rates are ``p * s`` (``p (1 - d)`` under MCAR).
+      Exact: each patient is an independent Bernoulli trial with that probability.
+    * ``complete_case``: a share ``1 - d`` is analysed, with rates ``p * s / (1 - d)`` among them
+      (``p`` under MCAR). Approximate only in that the analysed count, Binomial(n, 1 - d), is
+      replaced by its mean.
+    * ``locf``: treated as ``nonresponder``. A dropout is counted with the status of their last
+      attended visit, which can only add responders to the nonresponder count, patient by
+      patient; how many depends on when remissions, relapses, visits and dropouts happen, which a
+      two-proportion formula cannot see. So the closed form takes the conservative end: its
+      rates are a lower bound of LOCF's.
+    """
+    analysis._check_choice(missing, analysis.MISSING_STRATEGIES, "missing")
+    if not 0 <= dropout < 1:
+        raise ValueError(f"dropout must lie in [0, 1), got {dropout!r}")
+    d_c, d_t = (dropout, dropout) if dropout_if_in_remission is None else dropout_if_in_remission
+    stays_c, stays_t = 1 - d_c, 1 - d_t
+    if missing == "complete_case":
+        kept = 1 - dropout
+        rates = (p_control * (stays_c / kept), p_treat * (stays_t / kept))  # exactly p under MCAR
+        rule = (f"complete cases only, {100 * kept:.0f}% of those randomised analysed, "
+                f"rates {rates[0]:.3f} vs {rates[1]:.3f}")
+        return DropoutAdjustment(*rates, kept, missing, rule)
+    rates = (p_control * stays_c, p_treat * stays_t)
+    counted = "LOCF at its lower bound, dropouts counted as no remission" if missing == "locf" \
+        else "dropouts counted as no remission"
+    rule = f"{counted}, all randomised analysed, rates {rates[0]:.3f} vs {rates[1]:.3f}"
+    return DropoutAdjustment(*rates, 1.0, missing, rule)

@@ -5,6 +5,10 @@ child *b* of the root seed. Blocks run in parallel with joblib and are gathered 
 so results are identical for any number of jobs, and asking for more replicates leaves the first
 ones unchanged. Sample-size searches and sweeps reuse the same seed at every point (common
 random numbers): neighbouring points differ by their design, not by their luck.
+
+The closed-form references beside the simulations (the power curve, the n per arm with dropout,
+the first guess of the sample-size search) all see dropout through one rule,
+:func:`dropout_adjustment`.
 """
 
 from __future__ import annotations
@@ -13,14 +17,15 @@ import itertools
 import logging
 import math
 import time
-from dataclasses import asdict, dataclass, field
 
-import pandas as pd
+import numpy as np
 
 from simulate import analysis, formulas, loader
 from simulate import scenario as sc
-from simulate.engines import BlockOutcomes, simulate_block_designs
+from simulate.engines import DEFAULT_ENGINE, BlockOutcomes, simulate_block_designs
 from simulate.parallel import Backend, progress_bar, run_tasks
+from simulate.results import (AnalyticReferences, ClosedFormPoint, PowerResult, SampleSizePoint,
+                              SampleSizeResult, SweepPoint, SweepResult)
 from simulate.tally import Tally, tally
 
 log = logging.getLogger(__name__)
@@ -33,13 +38,13 @@ Jobs = int | Backend | None
 
 
 def simulate_replicates(scenario: sc.Scenario, replicates: int, seed: int, jobs: Jobs = None,
-                        engine: str = "des", progress: bool = False) -> BlockOutcomes:
+                        engine: str = DEFAULT_ENGINE, progress: bool = False) -> BlockOutcomes:
     """The first ``replicates`` trials of the seed tree, run in parallel blocks."""
     return simulate_designs([scenario], replicates, seed, jobs, engine, progress)[0]
 
 
 def simulate_designs(designs: list[sc.Scenario], replicates: int, seed: int, jobs: Jobs = None,
-                     engine: str = "des", progress: bool = False) -> list[BlockOutcomes]:
+                     engine: str = DEFAULT_ENGINE, progress: bool = False) -> list[BlockOutcomes]:
     """The same replicate trials under several designs (common random numbers), in parallel blocks.
 
     ``jobs`` is a number of loky workers (None: all cores) or a :class:`~simulate.parallel.Backend`.
@@ -50,13 +55,15 @@ def simulate_designs(designs: list[sc.Scenario], replicates: int, seed: int, job
 
 
 def _run_blocks(fn, designs: list[sc.Scenario], replicates: int, seed: int, jobs: Jobs, engine: str,
-                progress: bool, consume) -> None:
+                progress: bool, consume, label: str | None = None) -> None:
     """Run ``fn(designs, seed, block, n_trials, engine)`` for every block; results go to
-    ``consume`` in block order."""
+    ``consume`` in block order. ``label`` names the work on the progress bar."""
     size = designs[0].simulation.block_size
     n_blocks = -(-replicates // size)
     tasks = [(list(designs), seed, b, min(size, replicates - b * size), engine) for b in range(n_blocks)]
-    bar = progress_bar(n_blocks, f"{replicates * len(designs):,} trials", progress)
+    if label is None:
+        label = f"{replicates:,} trials" if len(designs) == 1 else f"{len(designs)} designs, {replicates:,} trials each"
+    bar = progress_bar(n_blocks, label, progress)
     try:
         run_tasks(fn, tasks, as_backend(jobs), on_done=lambda: bar.update(1), consume=consume)
     finally:
@@ -76,65 +83,6 @@ def proportion_interval(k: int, n: int, confidence: float = 0.95) -> tuple[float
         return float("nan"), float("nan")
     low, high = analysis.wilson_interval(k, n, confidence)
     return float(low), float(high)
-
-
-@dataclass(frozen=True)
-class PowerResult:
-    """Operating characteristics of a design, each with its Monte Carlo error."""
-
-    scenario: str
-    n_per_arm: int
-    replicates: int
-    seed: int
-    engine: str
-    test: str
-    alpha: float
-    alternative: str
-    missing_strategy: str
-    power: float
-    mc_se: float
-    ci_low: float
-    ci_high: float
-    rejections: int
-    mean_randomised: float
-    mean_dropouts: float
-    p_recruitment_on_time: float
-    p_recruitment_on_time_se: float
-    p_terminated: float
-    mean_recruitment_months: float
-    recruitment_months_q10: float
-    recruitment_months_q50: float
-    recruitment_months_q90: float
-    mean_duration_months: float
-    duration_months_q10: float
-    duration_months_q50: float
-    duration_months_q90: float
-    true_difference: float
-    mean_risk_difference: float
-    risk_difference_bias: float
-    risk_difference_bias_se: float
-    ci_coverage: float
-    ci_coverage_se: float
-    mean_ci_width: float
-    """Mean width of the risk difference's interval: how precise one such trial is."""
-    mean_abs_risk_difference_if_significant: float
-    """Mean |estimated difference| among trials that rejected H0 (nan if none did)."""
-    exaggeration_ratio: float
-    """That mean over the true |difference|: how much significant trials overstate the effect
-    (the winner's curse, or type M error); nan under no true difference."""
-    mean_consort: dict = field(default_factory=dict)
-    elapsed_seconds: float = 0.0
-
-    def to_dict(self) -> dict:
-        d = asdict(self)
-        d["mean_duration_months"] = self.mean_duration_months
-        return d
-
-    def to_frame(self) -> pd.DataFrame:
-        d = self.to_dict()
-        consort = d.pop("mean_consort")
-        d.update({f"mean_{k}": v for k, v in consort.items()})
-        return pd.DataFrame([d])
 
 
 def _binomial_se(p: float, n: int) -> float:
@@ -178,7 +126,7 @@ def summarise(scenario: sc.Scenario, t: Tally, seed: int, engine: str, elapsed: 
 
 
 def tally_designs(designs: list[sc.Scenario], replicates: int, seed: int, jobs: Jobs = None,
-                  engine: str = "des", progress: bool = False) -> list[Tally]:
+                  engine: str = DEFAULT_ENGINE, progress: bool = False, label: str | None = None) -> list[Tally]:
     """Like :func:`simulate_designs`, but each block is analysed and totalled where it ran, so
     memory stays bounded whatever the replicate count."""
     totals: list[Tally | None] = [None] * len(designs)
@@ -187,7 +135,7 @@ def tally_designs(designs: list[sc.Scenario], replicates: int, seed: int, jobs: 
         for k, t in enumerate(part):
             totals[k] = t if totals[k] is None else totals[k] + t
 
-    _run_blocks(_tally_block, designs, replicates, seed, jobs, engine, progress, fold)
+    _run_blocks(_tally_block, designs, replicates, seed, jobs, engine, progress, fold, label)
     return totals  # type: ignore[return-value]
 
 
@@ -197,80 +145,113 @@ def _tally_block(designs: list[sc.Scenario], seed: int, block: int, n_trials: in
 
 
 def estimate_power(scenario: sc.Scenario, replicates: int | None = None, seed: int | None = None,
-                   jobs: Jobs = None, engine: str = "des", progress: bool = False) -> PowerResult:
+                   jobs: Jobs = None, engine: str = DEFAULT_ENGINE, progress: bool = False) -> PowerResult:
     """Simulate ``replicates`` trials of the scenario and estimate its power."""
     replicates = scenario.simulation.replicates if replicates is None else replicates
     seed = scenario.simulation.seed if seed is None else seed
     t0 = time.perf_counter()
-    (totals,) = tally_designs([scenario], replicates, seed, jobs, engine, progress)
+    (totals,) = tally_designs([scenario], replicates, seed, jobs, engine, progress,
+                              _sizes_label([scenario.trial.n_per_arm], replicates))
     return summarise(scenario, totals, seed, engine, time.perf_counter() - t0)
+
+
+def _sizes_label(ns: list[int], replicates: int) -> str:
+    """'n = 63 per arm, 2,000 trials' or 'n = 63-78 per arm, 2,000 trials each'."""
+    lo, hi = min(ns), max(ns)
+    if lo == hi:
+        return f"n = {lo} per arm, {replicates:,} trials"
+    gaps = "" if len(set(ns)) == hi - lo + 1 else f" ({len(set(ns))} sizes)"
+    return f"n = {lo}-{hi} per arm{gaps}, {replicates:,} trials each"
+
+
+# ----------------------------------------------------------------------------- closed forms
+
+
+def _rates(scenario: sc.Scenario) -> tuple[float, float]:
+    control, treat = scenario.arm_names
+    return scenario.arm(control).remission_at_endpoint, scenario.arm(treat).remission_at_endpoint
+
+
+def dropout_adjustment(scenario: sc.Scenario) -> formulas.DropoutAdjustment:
+    """The scenario's dropout as every closed-form reference sees it: the rates and the share of
+    patients the planned analysis sees (the rule: :func:`simulate.formulas.adjust_for_dropout`).
+
+    Under informative dropout, the chance that a patient in remission at the endpoint drops out
+    before it comes from the scenario's calibrated dropout hazards, arm by arm.
+    """
+    d = scenario.dropout
+    in_remission = None
+    if d.mechanism != "mcar" and d.probability_by_endpoint > 0:
+        from simulate.outcomes import calibrate
+
+        models = calibrate(scenario)
+        in_remission = tuple(-math.expm1(-models[arm].dropout_rate * models[arm].endpoint_month)
+                             for arm in scenario.arm_names)
+    return formulas.adjust_for_dropout(*_rates(scenario), d.probability_by_endpoint, scenario.analysis.missing,
+                                       in_remission)  # type: ignore[arg-type]
+
+
+def _no_benefit(scenario: sc.Scenario) -> bool:
+    """The arms do not differ in the direction the test looks for."""
+    rc, rt = _rates(scenario)
+    return rc == rt or (scenario.analysis.alternative == "greater" and rt < rc)
+
+
+def analytic_references(scenario: sc.Scenario, target: float) -> AnalyticReferences:
+    """Closed-form sample sizes for the scenario's two rates, without and with dropout."""
+    a = scenario.analysis
+    rc, rt = _rates(scenario)
+    given = dict(p_control=rc, p_treat=rt, alpha=a.alpha, power=target, alternative=a.alternative)
+    if _no_benefit(scenario):
+        return AnalyticReferences(**given, note="no benefit of treatment to detect: no sample size reaches the target")
+    refs = formulas.analytic_references(rc, rt, a.alpha, target, a.alternative)
+    adj = dropout_adjustment(scenario)
+    with_dropout = {}
+    if adj.p_control != adj.p_treat:
+        args = (adj.p_control, adj.p_treat, a.alpha, target, a.alternative)
+        with_dropout = {"pooled_normal_with_dropout": adj.n_randomised(formulas.n_per_arm_pooled_normal(*args)),
+                        "fleiss_cc_with_dropout": adj.n_randomised(formulas.n_per_arm_fleiss_cc(*args))}
+    return AnalyticReferences(**given, **refs, **with_dropout, dropout_rule=adj.rule)
+
+
+def closed_form_curve(scenario: sc.Scenario, ns) -> tuple[ClosedFormPoint, ...]:
+    """Pooled-normal power at each n per arm, without dropout and with it (empty when the arms
+    do not differ)."""
+    a = scenario.analysis
+    rc, rt = _rates(scenario)
+    adj = dropout_adjustment(scenario)
+    ns = [int(n) for n in ns]
+    if rc == rt or adj.p_control == adj.p_treat or not ns:
+        return ()
+    n = np.asarray(ns, dtype=float)
+    plain = formulas.power_pooled_normal(n, rc, rt, a.alpha, a.alternative)
+    dropped = formulas.power_pooled_normal(n * adj.analysed_fraction, adj.p_control, adj.p_treat, a.alpha,
+                                           a.alternative)
+    return tuple(ClosedFormPoint(k, float(p), float(q)) for k, p, q in zip(ns, plain, dropped))
 
 
 # ----------------------------------------------------------------------------- sample size
 
 
-@dataclass(frozen=True)
-class SampleSizeResult:
-    n_per_arm: int | None
-    """Smallest n per arm reaching the target and staying there over the window; None if none."""
-    power: float | None
-    mc_se: float | None
-    target: float
-    window: int
-    curve: list[dict]
-    analytic: dict
-    note: str = ""
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-
-def _effective_rates(scenario: sc.Scenario) -> tuple[float, float, float]:
-    """Rates and analysed fraction that the analysis sees once dropout is accounted for."""
-    rc = scenario.arms.rtx.remission_at_endpoint
-    rt = scenario.arms.rtx_csa.remission_at_endpoint
-    d = scenario.dropout.probability_by_endpoint
-    if scenario.analysis.missing == "nonresponder" and scenario.dropout.mechanism == "mcar":
-        return rc * (1 - d), rt * (1 - d), 1.0
-    return rc, rt, 1 - d if scenario.analysis.missing == "complete_case" else 1.0
-
-
-def analytic_references(scenario: sc.Scenario, target: float) -> dict:
-    """Closed-form sample sizes for the scenario's two rates, and dropout-adjusted variants."""
-    a = scenario.analysis
-    rc = scenario.arms.rtx.remission_at_endpoint
-    rt = scenario.arms.rtx_csa.remission_at_endpoint
-    out: dict = {"p_control": rc, "p_treat": rt, "alpha": a.alpha, "power": target, "alternative": a.alternative}
-    if rc == rt:
-        out["note"] = "no difference between the arms: no sample size reaches the target"
-        return out
-    refs = formulas.analytic_references(rc, rt, a.alpha, target, a.alternative)
-    out.update(refs)
-    d = scenario.dropout.probability_by_endpoint
-    out["pooled_normal_inflated_for_dropout"] = math.ceil(refs["pooled_normal"] / (1 - d) - 1e-9)
-    out["fleiss_cc_inflated_for_dropout"] = math.ceil(refs["fleiss_cc"] / (1 - d) - 1e-9)
-    return out
-
-
 def power_curve(scenario: sc.Scenario, ns: list[int], replicates: int, seed: int, jobs: Jobs,
-                engine: str, progress: bool = False) -> dict[int, PowerResult]:
+                engine: str = DEFAULT_ENGINE, progress: bool = False) -> dict[int, PowerResult]:
     """Power at each n per arm, all from the same replicate trials (common random numbers)."""
     ns = [int(n) for n in ns]
     if not ns:
         return {}
     t0 = time.perf_counter()
     designs = [loader.with_overrides(scenario, {"trial.n_per_arm": n}) for n in ns]
-    totals = tally_designs(designs, replicates, seed, jobs, engine, progress)
+    totals = tally_designs(designs, replicates, seed, jobs, engine, progress, _sizes_label(ns, replicates))
     elapsed = (time.perf_counter() - t0) / len(ns)
     return {n: summarise(d, t, seed, engine, elapsed) for n, d, t in zip(ns, designs, totals)}
 
 
 def _first_guess(scenario: sc.Scenario, target: float) -> int:
-    """Fleiss' continuity-corrected n for the rates the analysis sees, as a place to start."""
-    rc, rt, kept = _effective_rates(scenario)
+    """Fleiss' continuity-corrected n for what the analysis sees, as a place to start."""
+    adj = dropout_adjustment(scenario)
     a = scenario.analysis
-    n = formulas.n_per_arm_fleiss_cc(rc, rt, a.alpha, target, a.alternative)
-    return max(4, int(math.ceil(n / kept)))
+    n = formulas.n_per_arm_fleiss_cc(adj.p_control, adj.p_treat, a.alpha, target, a.alternative)
+    return max(4, adj.n_randomised(n))
 
 
 def _n_target(scenario: sc.Scenario, n_per_arm: int) -> int:
@@ -279,7 +260,7 @@ def _n_target(scenario: sc.Scenario, n_per_arm: int) -> int:
 
 
 def find_sample_size(scenario: sc.Scenario, target: float = 0.8, replicates: int | None = None,
-                     seed: int | None = None, jobs: Jobs = None, engine: str = "des",
+                     seed: int | None = None, jobs: Jobs = None, engine: str = DEFAULT_ENGINE,
                      window: int = 10, n_max: int = 2000, progress: bool = False) -> SampleSizeResult:
     """Smallest n per arm with simulated power >= target, safe against the saw-tooth.
 
@@ -302,13 +283,14 @@ def find_sample_size(scenario: sc.Scenario, target: float = 0.8, replicates: int
         curve.update(power_curve(scenario, todo, replicates, seed, jobs, engine, progress))
 
     def give_up(note: str) -> SampleSizeResult:
-        return SampleSizeResult(None, None, None, target, window, _curve_rows(curve), analytic, note)
+        return SampleSizeResult(None, None, None, target, window, _curve_points(curve), analytic, note)
 
-    rc, rt = scenario.arms.rtx.remission_at_endpoint, scenario.arms.rtx_csa.remission_at_endpoint
-    if rc == rt or (scenario.analysis.alternative == "greater" and rt < rc):
+    if _no_benefit(scenario):
+        rc, rt = _rates(scenario)
         n = scenario.trial.n_per_arm
         evaluate(range(max(2, n // 2), 2 * n + 1, max(1, n // 6)))
-        return give_up(f"no true benefit of RTX + CsA ({rt} vs {rc}): simulated power is the type I "
+        treat = scenario.arm(scenario.arm_names[1]).label
+        return give_up(f"no true benefit of {treat} ({rt} vs {rc}): simulated power is the type I "
                        "error at every n, and no n reaches the target")
     guess = _first_guess(scenario, target)
     lo, hi = max(2, int(guess * 0.6)), max(int(guess * 1.4), 8)
@@ -340,13 +322,12 @@ def find_sample_size(scenario: sc.Scenario, target: float = 0.8, replicates: int
     if chosen is None:
         return give_up(f"no n up to {max(curve)} per arm stays at or above {target} over a window of {window}")
     r = curve[chosen]
-    return SampleSizeResult(chosen, r.power, r.mc_se, target, window, _curve_rows(curve), analytic)
+    return SampleSizeResult(chosen, r.power, r.mc_se, target, window, _curve_points(curve), analytic)
 
 
-def _curve_rows(curve: dict[int, PowerResult]) -> list[dict]:
-    return [{"n_per_arm": n, "power": r.power, "mc_se": r.mc_se, "ci_low": r.ci_low, "ci_high": r.ci_high,
-             "mean_randomised": r.mean_randomised, "p_recruitment_on_time": r.p_recruitment_on_time}
-            for n, r in sorted(curve.items())]
+def _curve_points(curve: dict[int, PowerResult]) -> tuple[SampleSizePoint, ...]:
+    return tuple(SampleSizePoint(n, r.power, r.mc_se, r.ci_low, r.ci_high, r.mean_randomised,
+                                 r.p_recruitment_on_time) for n, r in sorted(curve.items()))
 
 
 # ----------------------------------------------------------------------------- sweeps
@@ -362,20 +343,22 @@ def sweep_points(scenario: sc.Scenario) -> list[dict]:
 
 
 def sweep(scenario: sc.Scenario, replicates: int | None = None, seed: int | None = None,
-          jobs: Jobs = None, engine: str = "des", progress: bool = False) -> pd.DataFrame:
-    """Power at every grid point, one tidy row each (grid values, power, MC SE, and more)."""
+          jobs: Jobs = None, engine: str = DEFAULT_ENGINE, progress: bool = False) -> SweepResult:
+    """Power at every grid point (grid values, power, MC SE, and more); ``.to_frame()`` gives one
+    tidy row each."""
     replicates = scenario.simulation.replicates if replicates is None else replicates
     seed = scenario.simulation.seed if seed is None else seed
     points = sweep_points(scenario)
     designs = [loader.with_overrides(scenario, point) for point in points]
     t0 = time.perf_counter()
-    totals = tally_designs(designs, replicates, seed, jobs, engine, progress)
+    totals = tally_designs(designs, replicates, seed, jobs, engine, progress,
+                           f"{len(points)} grid points, {replicates:,} trials each")
     elapsed = (time.perf_counter() - t0) / len(points)
-    rows = []
+    out = []
     for point, d, t in zip(points, designs, totals):
         r = summarise(d, t, seed, engine, elapsed)
-        rows.append({**point, "power": r.power, "mc_se": r.mc_se, "ci_low": r.ci_low, "ci_high": r.ci_high,
-                     "replicates": r.replicates, "n_per_arm": r.n_per_arm,
-                     "mean_randomised": r.mean_randomised, "p_recruitment_on_time": r.p_recruitment_on_time,
-                     "mean_duration_months": r.mean_duration_months, "mean_dropouts": r.mean_dropouts})
-    return pd.DataFrame(rows)
+        out.append(SweepPoint(values=dict(point), power=r.power, mc_se=r.mc_se, ci_low=r.ci_low, ci_high=r.ci_high,
+                              replicates=r.replicates, n_per_arm=r.n_per_arm, mean_randomised=r.mean_randomised,
+                              p_recruitment_on_time=r.p_recruitment_on_time,
+                              mean_duration_months=r.mean_duration_months, mean_dropouts=r.mean_dropouts))
+    return SweepResult(axes=tuple(scenario.sweep_grid), points=tuple(out))

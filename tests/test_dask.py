@@ -46,7 +46,7 @@ def test_sweep_on_dask_equals_loky(cluster):
     backend = Backend("dask", scheduler=cluster.scheduler_address)
     a = sweep(s, 60, 3, backend, "batch")
     b = sweep(s, 60, 3, 1, "batch")
-    pd.testing.assert_frame_equal(a, b)
+    pd.testing.assert_frame_equal(a.to_frame(), b.to_frame())
 
 
 def test_a_local_cluster_is_started_and_closed_without_a_scheduler():

@@ -184,3 +184,42 @@ def test_bad_arguments_raise():
         n_per_arm_fleiss_cc(0.6, 0.85, power=1.2)
     with pytest.raises(ValueError, match="n_min"):
         n_per_arm_exact("fisher", 0.6, 0.85, n_max=1, n_min=5)
+
+
+# ----------------------------------------------------------------------------- dropout
+
+
+def test_dropout_rule_by_strategy():
+    """MCAR dropout d = 0.2: nonresponder dilutes the rates, complete cases lose patients, LOCF is
+    taken at its lower bound (the nonresponder rates)."""
+    nr = formulas.adjust_for_dropout(P_C, P_T, 0.2, "nonresponder")
+    assert (nr.p_control, nr.p_treat, nr.analysed_fraction) == pytest.approx((0.48, 0.68, 1.0))
+    cc = formulas.adjust_for_dropout(P_C, P_T, 0.2, "complete_case")
+    assert (cc.p_control, cc.p_treat, cc.analysed_fraction) == (P_C, P_T, pytest.approx(0.8))
+    assert cc.n_randomised(57) == 72                      # 57 / 0.8 = 71.25
+    assert cc.n_randomised(56) == 70                      # 56 / 0.8 = 70 (no rounding noise)
+    locf = formulas.adjust_for_dropout(P_C, P_T, 0.2, "locf")
+    assert (locf.p_control, locf.p_treat, locf.analysed_fraction) == (nr.p_control, nr.p_treat, 1.0)
+    assert "lower bound" in locf.rule
+    none = formulas.adjust_for_dropout(P_C, P_T, 0.0, "complete_case")
+    assert (none.p_control, none.p_treat, none.analysed_fraction) == (P_C, P_T, 1.0)
+
+
+def test_dropout_rule_with_informative_dropout():
+    """Patients in remission at the endpoint drop out with chance 0.1 (control) and 0.15 (treated)
+    while the overall chance is 0.2: responders counted are p (1 - 0.1) and p (1 - 0.15); among
+    complete cases the rates are those over 1 - 0.2."""
+    nr = formulas.adjust_for_dropout(P_C, P_T, 0.2, "nonresponder", (0.1, 0.15))
+    assert (nr.p_control, nr.p_treat) == pytest.approx((0.54, 0.7225))
+    cc = formulas.adjust_for_dropout(P_C, P_T, 0.2, "complete_case", (0.1, 0.15))
+    assert (cc.p_control, cc.p_treat, cc.analysed_fraction) == pytest.approx((0.675, 0.903125, 0.8))
+    # unrelated to the outcome: the same as MCAR
+    assert formulas.adjust_for_dropout(P_C, P_T, 0.2, "nonresponder", (0.2, 0.2)) == \
+        formulas.adjust_for_dropout(P_C, P_T, 0.2, "nonresponder")
+
+
+def test_dropout_rule_rejects_bad_arguments():
+    with pytest.raises(ValueError, match="missing"):
+        formulas.adjust_for_dropout(P_C, P_T, 0.2, "impute")
+    with pytest.raises(ValueError, match="dropout"):
+        formulas.adjust_for_dropout(P_C, P_T, 1.0, "nonresponder")

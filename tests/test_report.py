@@ -8,17 +8,18 @@ One small real run (100 replicates, a 2 x 2 x 2 sweep) is shared by the module's
 from __future__ import annotations
 
 import base64
-import copy
 import re
 import struct
+from dataclasses import replace
 from html import escape
 from pathlib import Path
 
 import pytest
 
+from simulate.loader import load_scenario, with_overrides
 from simulate.pipeline import run_all
 from simulate.report import FIGURES, html, plots, write_report
-from simulate.loader import load_scenario, with_overrides
+from simulate.sources import scenario_comments
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT = ROOT / "scenarios" / "nct04743739.toml"
@@ -31,20 +32,22 @@ SMALL_SWEEP = """[sweep]
 """
 REPLICATES = 100
 SEED = 20210414
+OVERRIDES = ("simulation.block_size=100",)
 
 
 @pytest.fixture(scope="module")
 def small_run(tmp_path_factory):
-    """(scenario, scenario file, data, output folder, figures) of one small real run."""
+    """(scenario, scenario file, results, output folder, figures) of one small real run."""
     folder = tmp_path_factory.mktemp("report")
     text = DEFAULT.read_text(encoding="utf-8")
     path = folder / "small.toml"
     path.write_text(text[: text.index("[sweep]")] + SMALL_SWEEP, encoding="utf-8")
-    scenario = load_scenario(path, ["simulation.block_size=100"])
+    scenario = load_scenario(path, OVERRIDES)
     out = folder / "out"
-    data = run_all(scenario, out, seed=SEED, replicates=REPLICATES, jobs=1, report=False)
-    figures = write_report(out, scenario, data, seed=SEED, scenario_path=path)
-    return scenario, path, data, out, figures
+    results = run_all(scenario, out, seed=SEED, replicates=REPLICATES, jobs=1, report=False, scenario_path=path,
+                      overrides=OVERRIDES)
+    figures = write_report(out, results)
+    return scenario, path, results, out, figures
 
 
 @pytest.fixture(scope="module")
@@ -76,12 +79,12 @@ def test_no_figure_is_left_open(small_run):
 
 
 def test_report_opens_with_the_title_and_plain_language_summary(small_run, page):
-    scenario, _, data, *_ = small_run
-    assert data["summary"]
-    for sentence in data["summary"]:
+    scenario, _, results, *_ = small_run
+    assert results.summary
+    for sentence in results.summary:
         assert escape(sentence) in page
     first_figure = page.index("<figure")
-    assert page.index(escape(scenario.description)) < page.index(escape(data["summary"][0])) < first_figure
+    assert page.index(escape(scenario.description)) < page.index(escape(results.summary[0])) < first_figure
 
 
 def test_report_embeds_every_figure_as_a_data_uri(small_run, page):
@@ -109,16 +112,15 @@ def test_report_sections_come_in_order(page):
 
 
 def test_tables_show_the_run_results(small_run, page):
-    _, _, data, *_ = small_run
-    p = data["power"]
-    assert f"{p['power']:.3f} ± {p['mc_se']:.3f}" in page
-    for target in ("target_80", "target_90"):
-        n = data["samplesize"][target]["n_per_arm"]
-        if n is not None:
-            assert f'<td class="num">{n}</td>' in page
+    _, _, results, *_ = small_run
+    p = results.power
+    assert f"{p.power:.3f} ± {p.mc_se:.3f}" in page
+    for search in results.samplesize.searches:
+        if search.n_per_arm is not None:
+            assert f'<td class="num">{search.n_per_arm}</td>' in page
     sweep_rows = re.findall(r"<td class=\"num(?: good)?\">\d\.\d{3} ± \d\.\d{3}</td>", page)
-    assert len(sweep_rows) >= len(data["sweep"]["rows"])
-    assert f"<td>Randomised</td><td class=\"num\">{data['example_trial']['consort']['randomised']}</td>" in page
+    assert len(sweep_rows) >= len(results.sweep.points)
+    assert f"<td>Randomised</td><td class=\"num\">{results.example_trial.consort.randomised}</td>" in page
 
 
 def test_assumptions_show_values_sources_and_flags(page):
@@ -149,9 +151,9 @@ def test_reproduce_gives_the_exact_command_seed_and_versions(small_run, page):
 
 
 def test_no_sweep_means_no_heatmap_and_no_stale_file(small_run, tmp_path):
-    scenario, path, data, out, _ = small_run
+    results = small_run[2]
     (tmp_path / "power_heatmap.png").write_bytes(b"stale")
-    figures = write_report(tmp_path, scenario, {**data, "sweep": None}, seed=SEED, scenario_path=path)
+    figures = write_report(tmp_path, replace(results, sweep=None))
     assert "power_heatmap" not in figures and len(figures) == len(FIGURES) - 1
     assert not (tmp_path / "power_heatmap.png").exists()
     page = (tmp_path / "report.html").read_text(encoding="utf-8")
@@ -160,12 +162,12 @@ def test_no_sweep_means_no_heatmap_and_no_stale_file(small_run, tmp_path):
 
 
 def test_sweep_figure_adapts_to_the_grid(small_run):
-    rows = copy.deepcopy(small_run[2]["sweep"]["rows"])
+    rows = small_run[2].sweep.to_frame().to_dict(orient="records")
     one = [r for r in rows if r["trial.n_per_arm"] == 63 and r["arms.rtx_csa.remission_at_endpoint"] == 0.85]
     line = plots.power_heatmap(one, ["dropout.probability_by_endpoint"], {})
     assert len(line.axes) == 1 and line.axes[0].get_lines()
     assert plots.power_heatmap([], [], {}) is None
-    axes = list(small_run[2]["sweep"]["axes"])
+    axes = list(small_run[2].sweep.axes)
     panels = lambda fig: [ax for ax in fig.axes if ax.get_visible() and ax.get_label() != "<colorbar>"]  # noqa: E731
     assert len(panels(plots.power_heatmap(rows, axes, {}))) == 2  # one per n per arm
     two = [r for r in rows if r["trial.n_per_arm"] == 63]
@@ -178,19 +180,19 @@ def test_sweep_figure_adapts_to_the_grid(small_run):
 
 
 def test_text_is_escaped(small_run):
-    scenario, path, data, *_ = small_run
+    scenario, _, results, *_ = small_run
     nasty = with_overrides(scenario, {"description": "<script>alert(1)</script> & co"})
-    page = html.render(nasty, {**data, "summary": ["a < b & c"]}, {}, seed=SEED, scenario_path=path)
+    page = html.render(replace(results, scenario=nasty, summary=("a < b & c",)), {})
     assert "<script>" not in page
     assert "&lt;script&gt;alert(1)&lt;/script&gt; &amp; co" in page
     assert "a &lt; b &amp; c" in page
 
 
 def test_scenario_comments_follow_base_and_comment_blocks():
-    _, comments = html.scenario_comments(OBSERVED)
+    _, comments = scenario_comments(OBSERVED)
     assert comments["trial.n_per_arm"].startswith("registry: planned enrolment 126")  # from the base file
     assert "0.068 randomised per site-month" in comments["recruitment.rate_per_site_month"]  # block above the key
-    header, comments = html.scenario_comments(DEFAULT)
+    header, comments = scenario_comments(DEFAULT)
     assert header.startswith("NCT04743739 as registered")
     assert comments["arms.rtx.label"] == ""
     assert "[assumption" in comments["dropout.mechanism"]

@@ -107,6 +107,20 @@ def test_rerun_reuses_pieces_and_a_new_seed_does_not(finished: Path, small_scena
     assert (finished / "power.csv").read_bytes() != before
 
 
+def test_a_terminal_is_told_which_piece_is_computed(finished: Path, small_scenario: Path, tmp_path: Path,
+                                                   capsys, monkeypatch) -> None:
+    import shutil
+
+    out = Path(shutil.copytree(finished, tmp_path / "copy"))
+    (out / ".pieces" / "sweep.json").unlink()
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True)
+    code, _, err = cli(["run", small_scenario, "--out", out, *SMALL], capsys)
+    assert code == 0
+    assert "power at n = 63 per arm (60 trials): reused from an earlier run" in err
+    assert "sensitivity grid (4 points) ..." in err and "4 grid points, 60 trials each" in err  # its bar
+    assert "figures and report.html ..." in err
+
+
 def test_bad_input_writes_nothing(small_scenario: Path, tmp_path: Path, capsys) -> None:
     out = tmp_path / "res"
     code, _, err = cli(["run", small_scenario, "--out", out, "--set", "analysis.alpha=1.5"], capsys)

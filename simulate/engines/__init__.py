@@ -11,10 +11,10 @@ from dataclasses import dataclass, fields
 import numpy as np
 
 from simulate import scenario as sc
+from simulate.choices import DEFAULT_ENGINE, ENGINES  # noqa: F401 - the engines' names, defined there
 from simulate.fates import draw_fates, n_strata, population_key, with_outcomes
 from simulate.seeding import block_sequence
 
-ENGINES = ("des", "batch")
 CONSORT_FIELDS = ("referred", "excluded_total", "deferred", "lost_during_deferral",
                   "not_randomised_enrolment_closed", "randomised")
 
@@ -77,15 +77,6 @@ class BlockOutcomes:
         raise ValueError(f"missing: got {missing!r}; allowed: nonresponder, complete_case, locf")
 
 
-def batch_unsupported(scenario: sc.Scenario) -> str:
-    """Why the batch engine cannot reproduce this scenario ('' if it can)."""
-    try:
-        import simulate.engines.batch  # noqa: F401
-    except ImportError:
-        return "the batch engine is not available in this installation"
-    return ""
-
-
 def outcomes_from_des(scenario: sc.Scenario, fates, n_trials: int) -> BlockOutcomes:
     """Run the first ``n_trials`` trials of a block through the discrete-event engine."""
     from simulate.engines.des import simulate_trial
@@ -98,15 +89,16 @@ def outcomes_from_des(scenario: sc.Scenario, fates, n_trials: int) -> BlockOutco
     consort = {k: np.zeros(n_trials, dtype=np.int32) for k in CONSORT_FIELDS if k != "randomised"}
     for i in range(n_trials):
         res = simulate_trial(scenario, fates, i, detail=False)
-        p = res.patients
-        arm = (p.arm.to_numpy() == sc.ARMS[1]).astype(int)
-        stratum = p.stratum.to_numpy().astype(int)
-        completed = p.endpoint_status.to_numpy() != "missing"
-        remission = np.isin(p.endpoint_status.to_numpy(), ("partial", "complete"))
-        np.add.at(n_rand[i], (stratum, arm), 1)
-        np.add.at(n_comp[i], (stratum, arm), completed.astype(int))
-        np.add.at(x_end[i], (stratum, arm), remission.astype(int))
-        np.add.at(x_locf[i], (stratum, arm), p.locf_remission.to_numpy().astype(int))
+        p = res.randomised  # statuses as codes: < 0 not seen (dropped out), 0 none, > 0 in remission
+        cell = p.stratum.astype(np.intp) * 2 + p.arm
+
+        def tally(weights):
+            return np.bincount(cell, weights=weights, minlength=2 * S).reshape(S, 2)
+
+        n_rand[i] = tally(None)
+        n_comp[i] = tally(p.endpoint_status >= 0)
+        x_end[i] = tally(p.endpoint_status > 0)
+        x_locf[i] = tally(p.locf_status > 0)
         cal = res.calendar
         scalars["recruitment_months"][i] = np.nan if cal["recruitment_months"] is None else cal["recruitment_months"]
         scalars["duration_months"][i] = cal["duration_months"]
@@ -119,7 +111,7 @@ def outcomes_from_des(scenario: sc.Scenario, fates, n_trials: int) -> BlockOutco
 
 
 def simulate_block(scenario: sc.Scenario, seed: int, block: int, n_trials: int | None = None,
-                   engine: str = "des") -> BlockOutcomes:
+                   engine: str = DEFAULT_ENGINE) -> BlockOutcomes:
     """Trials ``block * block_size ...`` of the seed tree, the first ``n_trials`` of the block.
 
     The block's fates are always drawn for the full block size, so a trial's fate does not
@@ -129,7 +121,7 @@ def simulate_block(scenario: sc.Scenario, seed: int, block: int, n_trials: int |
 
 
 def simulate_block_designs(designs: list[sc.Scenario], seed: int, block: int, n_trials: int | None = None,
-                           engine: str = "des") -> list[BlockOutcomes]:
+                           engine: str = DEFAULT_ENGINE) -> list[BlockOutcomes]:
     """The same block of trials under several designs (common random numbers).
 
     Designs that share their population (recruitment, cohort, eligibility, randomisation and

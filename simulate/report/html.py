@@ -1,18 +1,18 @@
 """``report.html``: one self-contained page (inline CSS, figures as base64 data URIs).
 
 Order: title and plain-language summary, figures with captions, tables (power, sample size,
-sweep, CONSORT counts, eligibility funnel), assumptions with their sources (read from the
-scenario file's comments), and how to reproduce the run. Every piece of text is escaped.
+sweep, CONSORT counts, eligibility funnel), assumptions with their sources (the scenario file's
+comments, as the run recorded them), and how to reproduce the run. Every piece of text is
+escaped. The page renders a :class:`~simulate.results.RunResults` and the validated scenario in
+it; it reads no file and computes no statistic.
 """
 
 from __future__ import annotations
 
 import base64
-import json
 import logging
 import platform
 import shlex
-import tomllib
 from html import escape
 from pathlib import Path
 from typing import Any, Callable
@@ -24,8 +24,10 @@ import seaborn as sns
 
 import simulate
 from simulate import scenario as sc
-from simulate.errors import TrialSimError
-from simulate.sources import scenario_comments
+from simulate.engines import CONSORT_FIELDS, DEFAULT_ENGINE
+from simulate.loader import parse_override
+from simulate.results import (PowerResult, RunResults, SampleSizePlan, ScenarioSource, ScreeningFunnel,
+                              SweepResult)
 
 log = logging.getLogger(__name__)
 
@@ -140,30 +142,17 @@ def _flatten(obj: Any, prefix: str = "") -> dict[str, Any]:
     return {prefix.rstrip("."): obj}
 
 
-def _locate(scenario: sc.Scenario, scenario_path: Path | None) -> tuple[Path | None, bool]:
-    """The scenario file to read comments from, and whether it was guessed from the name."""
-    if scenario_path is not None:
-        return Path(scenario_path), False
-    guess = SHIPPED / f"{scenario.name}.toml"
-    return (guess, True) if guess.is_file() else (None, False)
-
-
-def _file_values(path: Path) -> dict[str, Any] | None:
-    """The scenario as the file alone defines it (no overrides), flattened; None if unreadable."""
-    from simulate.loader import load_scenario
-
-    try:
-        return _flatten(load_scenario(path).model_dump(mode="json"))
-    except (TrialSimError, OSError, tomllib.TOMLDecodeError) as err:
-        log.warning("could not re-read %s to find overrides: %s", path, err)
-        return None
+def _override_paths(overrides: tuple[str, ...]) -> set[str]:
+    """The dotted paths that ``--set PATH=VALUE`` texts set."""
+    return {".".join(parse_override(text)[0]) for text in overrides}
 
 
 # ----------------------------------------------------------------------------- sections
 
 
-def _summary(scenario: sc.Scenario, data: dict) -> str:
-    items = "".join(f"<li>{_e(s)}</li>" for s in data.get("summary") or [])
+def _summary(results: RunResults) -> str:
+    scenario = results.scenario
+    items = "".join(f"<li>{_e(s)}</li>" for s in results.summary)
     return (f"<h1>{_e(scenario.name)}</h1><p class=\"lead\">{_e(scenario.description)}</p>"
             f'<section class="summary"><strong>In plain language</strong><ul>{items}</ul></section>')
 
@@ -173,8 +162,8 @@ def _lower(label: str) -> str:
     return label[:1].lower() + label[1:] if label[1:2].islower() else label
 
 
-def _heatmap_caption(data: dict, axis_label: Callable[[str], str]) -> str:
-    axes = list((data.get("sweep") or {}).get("axes") or [])
+def _heatmap_caption(sweep: SweepResult | None, axis_label: Callable[[str], str]) -> str:
+    axes = list(sweep.axes) if sweep is not None else []
     n_axes = [a for a in axes if a.rsplit(".", 1)[-1] == "n_per_arm"]
     rest = [a for a in axes if a not in n_axes] + n_axes
     if len(rest) < 2:
@@ -187,10 +176,10 @@ def _heatmap_caption(data: dict, axis_label: Callable[[str], str]) -> str:
             "usual minimum.")
 
 
-def _figures(images: dict[str, bytes], data: dict, axis_label: Callable[[str], str]) -> str:
+def _figures(images: dict[str, bytes], sweep: SweepResult | None, axis_label: Callable[[str], str]) -> str:
     out = ["<h2>Figures</h2>"]
     for name, png in images.items():
-        caption = CAPTIONS.get(name) or (_heatmap_caption(data, axis_label) if name == "power_heatmap" else "")
+        caption = CAPTIONS.get(name) or (_heatmap_caption(sweep, axis_label) if name == "power_heatmap" else "")
         uri = "data:image/png;base64," + base64.b64encode(png).decode("ascii")
         title = TITLES.get(name, name.replace("_", " "))
         out.append(f'<figure id="{_e(name)}"><img src="{uri}" alt="{_e(title)}">'
@@ -198,74 +187,67 @@ def _figures(images: dict[str, bytes], data: dict, axis_label: Callable[[str], s
     return "".join(out)
 
 
-def _power_table(scenario: sc.Scenario, p: dict) -> str:
+def _power_table(scenario: sc.Scenario, p: PowerResult) -> str:
     t = scenario.trial
-    pct = lambda v, se=None: "—" if v is None else (  # noqa: E731
+    control, treat = (scenario.arm(a).label for a in scenario.arm_names)
+    pct = lambda v, se=None: (  # noqa: E731
         f"{100 * v:.1f}%" if se is None else f"{100 * v:.1f}% ± {100 * se:.1f}%")
-    q = lambda k: (f"{_f(p.get(f'mean_{k}'), '.1f')}; {_f(p.get(f'{k}_q10'), '.1f')} / "  # noqa: E731
-                   f"{_f(p.get(f'{k}_q50'), '.1f')} / {_f(p.get(f'{k}_q90'), '.1f')}")
+    q = lambda k: (f"{_f(getattr(p, f'mean_{k}'), '.1f')}; {_f(getattr(p, f'{k}_q10'), '.1f')} / "  # noqa: E731
+                   f"{_f(getattr(p, f'{k}_q50'), '.1f')} / {_f(getattr(p, f'{k}_q90'), '.1f')}")
     rows = [
-        ["Design", f"{p.get('n_per_arm', t.n_per_arm)} per arm ({t.n_target} in total); {p.get('test')} test, "
-                   f"{p.get('alternative')}, alpha = {p.get('alpha')}; {p.get('missing_strategy')} analysis"],
-        ["Power ± Monte Carlo SE", _pm(p.get("power"), p.get("mc_se"))],
-        ["95% interval for the power", f"{_f(p.get('ci_low'))} – {_f(p.get('ci_high'))}"],
-        ["Simulated trials (significant)", f"{_f(p.get('replicates'), ',')} ({_f(p.get('rejections'), ',')})"],
+        ["Design", f"{p.n_per_arm} per arm ({t.n_target} in total); {p.test} test, "
+                   f"{p.alternative}, alpha = {p.alpha}; {p.missing_strategy} analysis"],
+        ["Power ± Monte Carlo SE", _pm(p.power, p.mc_se)],
+        ["95% interval for the power", f"{_f(p.ci_low)} – {_f(p.ci_high)}"],
+        ["Simulated trials (significant)", f"{_f(p.replicates, ',')} ({_f(p.rejections, ',')})"],
         [f"Recruitment complete within {t.recruitment_months:g} months",
-         pct(p.get("p_recruitment_on_time"), p.get("p_recruitment_on_time_se"))],
-        [f"Terminated at the hard stop ({t.hard_stop_months:g} months) short of {t.n_target}",
-         pct(p.get("p_terminated"))],
-        ["Mean randomised", f"{_f(p.get('mean_randomised'), '.1f')} of {t.n_target}"],
-        ["Mean dropouts before the endpoint", _f(p.get("mean_dropouts"), ".1f")],
+         pct(p.p_recruitment_on_time, p.p_recruitment_on_time_se)],
+        [f"Terminated at the hard stop ({t.hard_stop_months:g} months) short of {t.n_target}", pct(p.p_terminated)],
+        ["Mean randomised", f"{_f(p.mean_randomised, '.1f')} of {t.n_target}"],
+        ["Mean dropouts before the endpoint", _f(p.mean_dropouts, ".1f")],
         ["Months to the last randomisation: mean; 10th / 50th / 90th percentile", q("recruitment_months")],
         ["Trial duration in months (to the last endpoint visit): mean; 10th / 50th / 90th percentile",
          q("duration_months")],
-        ["True risk difference (RTX + CsA − RTX)", _f(p.get("true_difference"))],
-        ["Mean estimated risk difference", _f(p.get("mean_risk_difference"))],
-        ["Bias of the risk difference ± SE", _pm(p.get("risk_difference_bias"), p.get("risk_difference_bias_se"))],
-        ["Coverage of the 95% CI for the risk difference ± SE", _pm(p.get("ci_coverage"), p.get("ci_coverage_se"))],
+        [f"True risk difference ({treat} − {control})", _f(p.true_difference)],
+        ["Mean estimated risk difference", _f(p.mean_risk_difference)],
+        ["Bias of the risk difference ± SE", _pm(p.risk_difference_bias, p.risk_difference_bias_se)],
+        ["Coverage of the 95% CI for the risk difference ± SE", _pm(p.ci_coverage, p.ci_coverage_se)],
+        ["Mean width of the 95% CI for the risk difference", _f(p.mean_ci_width)],
     ]
-    if p.get("mean_ci_width") is not None:
-        rows.append(["Mean width of the 95% CI for the risk difference", _f(p["mean_ci_width"])])
     return ("<h3>Power and operating characteristics at the planned size</h3>"
             + _table(["Quantity", "Value"], rows))
 
 
 _ANALYTIC = {"pooled_normal": "Pooled normal", "fleiss_cc": "Fleiss (continuity corr.)", "arcsine": "Arcsine",
-             "pooled_normal_inflated_for_dropout": "Pooled normal, inflated for dropout",
-             "fleiss_cc_inflated_for_dropout": "Fleiss, inflated for dropout"}
-_PARAMS = {"p_control", "p_treat", "alpha", "power", "alternative"}
+             "pooled_normal_with_dropout": "Pooled normal, with dropout",
+             "fleiss_cc_with_dropout": "Fleiss, with dropout"}
+"""The closed-form columns of the sample-size table (fields of AnalyticReferences), in order."""
 
 
-def _samplesize_table(ss: dict) -> str:
-    targets = [k for k in ("target_80", "target_90") if ss.get(k)]
-    keys: list[str] = []
-    for k in targets:
-        keys += [a for a in (ss[k].get("analytic") or {}) if a not in _PARAMS and a not in keys]
+def _samplesize_table(plan: SampleSizePlan) -> str:
     rows = []
-    for k in targets:
-        r = ss[k]
-        rows.append([f"{r.get('target', 0):.0%}", _f(r.get("n_per_arm"), "d"), _pm(r.get("power"), r.get("mc_se")),
-                     *[_f((r.get("analytic") or {}).get(a), "") for a in keys], r.get("note") or ""])
-    head = ["Target power", "Simulated n per arm", "Simulated power at that n",
-            *[_ANALYTIC.get(a, a.replace("_", " ")) for a in keys], "Note"]
+    for s in plan.searches:
+        refs = [_f(getattr(s.analytic, k), "") for k in _ANALYTIC]
+        rows.append([f"{s.target:.0%}", _f(s.n_per_arm, "d"), _pm(s.power, s.mc_se), *refs,
+                     s.note or s.analytic.note])
+    head = ["Target power", "Simulated n per arm", "Simulated power at that n", *_ANALYTIC.values(), "Note"]
+    rule = f" With dropout: {plan.dropout_rule}." if plan.dropout_rule else ""
     return ("<h3>Sample size per arm</h3><p class=\"note\">Simulated: the smallest n per arm whose simulated power "
             "reaches the target, with recruitment, dropout and the planned analysis. The closed-form columns are "
-            "the textbook references for two proportions.</p>"
+            f"the textbook references for two proportions.{_e(rule)}</p>"
             + _table(head, rows, numeric=set(range(1, len(head) - 1))))
 
 
-def _sweep_table(sweep: dict | None, axis_label: Callable[[str], str]) -> str:
-    if not sweep or not sweep.get("rows"):
+def _sweep_table(sweep: SweepResult | None, axis_label: Callable[[str], str]) -> str:
+    if sweep is None or not sweep.points:
         return ""
-    axes = list(sweep.get("axes") or [])
+    axes = list(sweep.axes)
     rows, cells = [], {}
-    for i, r in enumerate(sweep["rows"]):
-        power = r.get("power")
-        rows.append([*[_value(r.get(a)) for a in axes], _pm(power, r.get("mc_se")),
-                     f"{_f(r.get('ci_low'))} – {_f(r.get('ci_high'))}", _f(r.get("p_recruitment_on_time"), ".2f"),
-                     _f(r.get("mean_randomised"), ".1f"), _f(r.get("mean_duration_months"), ".1f"),
-                     _f(r.get("mean_dropouts"), ".1f")])
-        if power is not None and power >= 0.8:
+    for i, p in enumerate(sweep.points):
+        rows.append([*[_value(p.values.get(a)) for a in axes], _pm(p.power, p.mc_se),
+                     f"{_f(p.ci_low)} – {_f(p.ci_high)}", _f(p.p_recruitment_on_time, ".2f"),
+                     _f(p.mean_randomised, ".1f"), _f(p.mean_duration_months, ".1f"), _f(p.mean_dropouts, ".1f")])
+        if p.power >= 0.8:
             cells[(i, len(axes))] = "good"
     head = [*[axis_label(a) for a in axes], "Power ± MC SE", "95% interval", "P(recruited on time)",
             "Mean randomised", "Mean duration (months)", "Mean dropouts"]
@@ -273,62 +255,57 @@ def _sweep_table(sweep: dict | None, axis_label: Callable[[str], str]) -> str:
             + _table(head, rows, numeric=set(range(len(head))), cell_classes=cells))
 
 
-def _consort_table(scenario: sc.Scenario, data: dict) -> str:
-    ex = data["example_trial"]["consort"]
-    means = (data.get("power") or {}).get("mean_consort") or {}
-    names = {r["criterion"]: r.get("description") or r["criterion"]
-             for r in ((data.get("screening") or {}).get("funnel") or [])}
-    label = {"referred": "Referred and screened", "excluded_total": "Excluded (criteria not met)",
-             "deferred": "Deferred (washout or run-in)", "lost_during_deferral": "Lost while deferred",
-             "not_randomised_enrolment_closed": "Not randomised: enrolment closed", "randomised": "Randomised"}
-    rows = [[label[k], _f(ex.get(k), ","), _f(means.get(k), ",.1f")] for k in label]
-    rows += [[f"Excluded: {names.get(k, k.replace('_', ' '))}", _f(v, ","), "—"]
-             for k, v in (ex.get("excluded") or {}).items() if v]
-    for arm in sc.ARMS:
+_CONSORT_LABELS = {"referred": "Referred and screened", "excluded_total": "Excluded (criteria not met)",
+                   "deferred": "Deferred (washout or run-in)", "lost_during_deferral": "Lost while deferred",
+                   "not_randomised_enrolment_closed": "Not randomised: enrolment closed", "randomised": "Randomised"}
+"""How each of :data:`simulate.engines.CONSORT_FIELDS` is named in the CONSORT table."""
+
+
+def _consort_table(results: RunResults) -> str:
+    scenario, p = results.scenario, results.power
+    ex = results.example_trial.consort
+    names = {s.criterion: s.description or s.criterion for s in results.screening.steps}
+    rows = [[_CONSORT_LABELS[k], _f(getattr(ex, k), ","), _f(p.mean_consort[k], ",.1f")] for k in CONSORT_FIELDS]
+    rows += [[f"Excluded: {names.get(k, k.replace('_', ' '))}", _f(v, ","), "—"] for k, v in ex.excluded.items() if v]
+    for arm in scenario.arm_names:
         lab = scenario.arm(arm).label
-        for k, what in (("randomised_per_arm", "allocated"), ("discontinued_per_arm", "dropped out"),
-                        ("analysed_per_arm", "analysed")):
-            rows.append([f"{lab}: {what}", _f((ex.get(k) or {}).get(arm), ","), "—"])
-    n = (data.get("power") or {}).get("replicates")
+        for counts, what in ((ex.randomised_per_arm, "allocated"), (ex.discontinued_per_arm, "dropped out"),
+                             (ex.analysed_per_arm, "analysed")):
+            rows.append([f"{lab}: {what}", _f(counts.get(arm), ","), "—"])
     return ("<h3>CONSORT counts</h3>" + _table(
-        ["Count", "Example trial", f"Mean over {_f(n, ',')} simulated trials"], rows, numeric={1, 2}))
+        ["Count", "Example trial", f"Mean over {_f(p.replicates, ',')} simulated trials"], rows, numeric={1, 2}))
 
 
-def _funnel_table(data: dict) -> str:
-    screening = data.get("screening") or {}
-    funnel = screening.get("funnel") or []
-    if not funnel:
+def _funnel_table(screening: ScreeningFunnel) -> str:
+    if not screening.steps:
         return ""
-    rows = [[r.get("description") or r.get("criterion"), r.get("kind", ""), _f(r.get("failing"), ","),
-             _f(r.get("excluded"), ","), _f(r.get("deferred"), ","), _f(r.get("remaining"), ",")] for r in funnel]
-    n = (screening.get("summary") or {}).get("screened")
-    return (f"<h3>Eligibility funnel of {_f(n, ',')} simulated referrals</h3><p class=\"note\">Criteria in the "
-            "registry's order; a patient is counted at the first criterion failed. Time-dependent criteria "
-            "(washout, run-in) defer rather than exclude.</p>"
+    rows = [[s.description or s.criterion, s.kind, _f(s.failing, ","), _f(s.excluded, ","), _f(s.deferred, ","),
+             _f(s.remaining, ",")] for s in screening.steps]
+    return (f"<h3>Eligibility funnel of {_f(screening.screened, ',')} simulated referrals</h3><p class=\"note\">"
+            "Criteria in the registry's order; a patient is counted at the first criterion failed. Time-dependent "
+            "criteria (washout, run-in) defer rather than exclude.</p>"
             + _table(["Criterion", "Kind", "Failing", "Excluded here", "Deferred here", "Remaining"], rows,
                      numeric={2, 3, 4, 5}))
 
 
-def _assumptions(scenario: sc.Scenario, path: Path | None, guessed: bool, file_values: dict | None) -> str:
-    header, comments = "", {}
-    if path is not None:
-        try:
-            header, comments = scenario_comments(path)
-        except OSError as err:
-            log.warning("could not read scenario comments from %s: %s", path, err)
+def _assumptions(scenario: sc.Scenario, source: ScenarioSource | None, overrides: tuple[str, ...]) -> str:
+    header, comments = (source.header, source.comments) if source is not None else ("", {})
     values = _flatten(scenario.model_dump(mode="json"))
+    set_here = _override_paths(overrides)
     out = ["<h2>Assumptions and their sources</h2>"]
-    if path is None:
+    if source is None:
         out.append("<p class=\"note\">The scenario file was not given, so sources cannot be shown; they are the "
                    "comments of the scenario file.</p>")
     else:
-        src = f"{path} (the shipped file of the same name)" if guessed else str(path)
-        out.append(f"<p class=\"note\">Values as simulated; sources are the comments of <code>{_e(src)}</code>. "
+        out.append(f"<p class=\"note\">Values as simulated; sources are the comments of <code>{_e(source.path)}</code>. "
                    "Rows marked <span class=\"badge\">assumption</span> rest on an assumption rather than a "
                    "published figure or the registry; rows marked <span class=\"badge set\">set</span> were "
                    "overridden for this run.</p>")
     if header:
         out.append(f"<blockquote>{_e(header)}</blockquote>")
+
+    def overridden(key: str) -> bool:
+        return any(key == path or key.startswith(path + ".") for path in set_here)
 
     def table(sections: tuple[str, ...]) -> tuple[str, int, int]:
         rows, classes, n_assumed = [], [], 0
@@ -337,13 +314,13 @@ def _assumptions(scenario: sc.Scenario, path: Path | None, guessed: bool, file_v
                 continue
             note = comments.get(key, "")
             assumed = "[assumption" in note.lower()
-            overridden = file_values is not None and key in file_values and file_values[key] != v
-            flag = Raw("".join(b for b, on in (('<span class="badge set">set</span>', overridden),
+            is_set = overridden(key)
+            flag = Raw("".join(b for b, on in (('<span class="badge set">set</span>', is_set),
                                                 ('<span class="badge">assumption</span>', assumed)) if on))
-            if overridden:
-                note = f"overridden for this run (file: {_value(file_values[key])}). {note}".strip()
+            if is_set:
+                note = f"set for this run with --set. {note}".strip()
             rows.append([key, _value(v), flag, note or "—"])
-            classes.append("overridden" if overridden else "assumption" if assumed else "")
+            classes.append("overridden" if is_set else "assumption" if assumed else "")
             n_assumed += assumed
         return _table(["Parameter", "Value", "Flag", "Source (scenario file comment)"], rows,
                       row_classes=classes), n_assumed, len(rows)
@@ -357,32 +334,21 @@ def _assumptions(scenario: sc.Scenario, path: Path | None, guessed: bool, file_v
     return "".join(out)
 
 
-def _reproduce(scenario: sc.Scenario, data: dict, seed: int, path: Path | None, guessed: bool,
-               file_values: dict | None) -> str:
-    p = data.get("power") or {}
-    replicates = p.get("replicates", scenario.simulation.replicates)
-    engine = p.get("engine", "batch")
-    shown = str(path) if path is not None else f"scenarios/{scenario.name}.toml"
+def _reproduce(results: RunResults) -> str:
+    scenario, seed, replicates, engine = results.scenario, results.seed, results.replicates, results.engine
+    path = results.source.path if results.source is not None else None
+    shown = path if path is not None else f"scenarios/{scenario.name}.toml"
     cmd = ["trialsim", "run", shown, "--seed", str(seed), "--replicates", str(replicates)]
-    if engine != "batch":
+    if engine != DEFAULT_ENGINE:
         cmd += ["--engine", engine]
+    for text in results.overrides:
+        cmd += ["--set", text]
     notes = []
-    overrides = {}
-    if file_values is not None:
-        now = _flatten(scenario.model_dump(mode="json"))
-        overrides = {k: v for k, v in now.items() if not k.startswith("sweep") and file_values.get(k, v) != v}
-        if now.get("sweep") != file_values.get("sweep"):
-            notes.append("The sensitivity grid of this run differs from the scenario file's; edit the file's "
-                         "[sweep] table to match before running.")
     if path is None:
         notes.append("The scenario file was not recorded; use the file this scenario was loaded from.")
-    elif guessed:
-        notes.append(f"The scenario file was not recorded; {shown} is the shipped file of the same name.")
-    for k, v in overrides.items():
-        cmd += ["--set", f"{k}={json.dumps(v)}"]  # JSON numbers, strings and lists read as TOML
     command = " ".join(shlex.quote(c) for c in cmd)
-    make_ok = (not overrides and seed == scenario.simulation.seed and replicates == scenario.simulation.replicates
-               and engine == "batch")
+    make_ok = (not results.overrides and seed == scenario.simulation.seed
+               and replicates == scenario.simulation.replicates and engine == DEFAULT_ENGINE)
     default = path is None or Path(path).resolve() == (SHIPPED / "nct04743739.toml").resolve()
     target = "make run" if default else f"make run SCENARIO={shlex.quote(shown)}"
     make = (f"<p>Or, from the project folder:</p><pre>{_e(target)}</pre>" if make_ok else
@@ -403,23 +369,21 @@ def _reproduce(scenario: sc.Scenario, data: dict, seed: int, path: Path | None, 
             + "<h3>Versions</h3>" + _table(["Package", "Version"], versions))
 
 
-def render(scenario: sc.Scenario, data: dict, images: dict[str, bytes], seed: int,
-           scenario_path: Path | None = None, axis_label: Callable[[str], str] | None = None) -> str:
+def render(results: RunResults, images: dict[str, bytes], axis_label: Callable[[str], str] | None = None) -> str:
     """The report page as one HTML string; ``images`` maps figure names to PNG bytes, in order."""
     axis_label = axis_label or (lambda p: p)
-    path, guessed = _locate(scenario, scenario_path)
-    file_values = _file_values(path) if path is not None and path.is_file() else None
+    scenario = results.scenario
     body = [
-        _summary(scenario, data),
-        _figures(images, data, axis_label),
+        _summary(results),
+        _figures(images, results.sweep, axis_label),
         "<h2>Tables</h2>",
-        _power_table(scenario, data.get("power") or {}),
-        _samplesize_table(data.get("samplesize") or {}),
-        _sweep_table(data.get("sweep"), axis_label),
-        _consort_table(scenario, data),
-        _funnel_table(data),
-        _assumptions(scenario, path, guessed, file_values),
-        _reproduce(scenario, data, seed, path, guessed, file_values),
+        _power_table(scenario, results.power),
+        _samplesize_table(results.samplesize),
+        _sweep_table(results.sweep, axis_label),
+        _consort_table(results),
+        _funnel_table(results.screening),
+        _assumptions(scenario, results.source, results.overrides),
+        _reproduce(results),
     ]
     return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
             "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"

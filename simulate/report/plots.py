@@ -1,4 +1,5 @@
-"""One function per figure: plain data in, a :class:`matplotlib.figure.Figure` out.
+"""One function per figure: results in (the types of :mod:`simulate.results`, or plain values), a
+:class:`matplotlib.figure.Figure` out.
 
 Figures are built with the object-oriented API (``Figure`` directly, no pyplot state), inside
 :func:`theme`, so drawing them changes nothing global. They show results; the only arithmetic
@@ -11,7 +12,7 @@ import math
 import textwrap
 from contextlib import contextmanager
 from functools import wraps
-from typing import Iterator
+from typing import TYPE_CHECKING, Iterator, Sequence
 
 import matplotlib as mpl
 import numpy as np
@@ -19,6 +20,10 @@ import pandas as pd
 import seaborn as sns
 from matplotlib.figure import Figure
 from matplotlib.patches import FancyBboxPatch, Rectangle
+
+if TYPE_CHECKING:
+    from simulate.results import (Accrual, ClosedFormPoint, Consort, KaplanMeierStep, PatientCourse, PowerResult,
+                                  SampleSizePoint)
 
 ARM_COLOURS = {"rtx": "#4C72B0", "rtx_csa": "#DD8452"}
 CR_COLOUR, PR_COLOUR, RELAPSE_COLOUR = "#1B7837", "#74C476", "#C0392B"
@@ -50,12 +55,12 @@ def _colour(arm: str, i: int) -> str:
 
 
 @_themed
-def power_curve(curve: list[dict], closed_form: list[dict], chosen: dict[float, int | None],
-                planned_n: int, replicates: int | None = None, planned: dict | None = None,
-                alpha: float | None = None) -> Figure:
+def power_curve(curve: Sequence[SampleSizePoint], closed_form: Sequence[ClosedFormPoint],
+                chosen: dict[float, int | None], planned_n: int, replicates: int | None = None,
+                planned: PowerResult | None = None, alpha: float | None = None) -> Figure:
     """Simulated power against n per arm with its 95% Monte Carlo band, the closed-form curves,
     the power targets, the n chosen for each target and the planned n (with its simulated power
-    ``planned`` = {power, ci_low, ci_high}, if given)."""
+    and interval, ``planned``, if given)."""
     fig = Figure(figsize=(10, 7.2), layout="constrained")
     ax = fig.add_subplot()
     sim = pd.DataFrame(curve).sort_values("n_per_arm") if curve else pd.DataFrame(
@@ -69,11 +74,9 @@ def power_curve(curve: list[dict], closed_form: list[dict], chosen: dict[float, 
         cf = pd.DataFrame(closed_form).sort_values("n_per_arm")
         ax.plot(cf.n_per_arm, cf.pooled_normal, "--", color="0.35", lw=1.4,
                 label="Closed form, pooled normal, no dropout")
-        if "pooled_normal_with_dropout" in cf:
-            ax.plot(cf.n_per_arm, cf.pooled_normal_with_dropout, ":", color="0.15", lw=1.8,
-                    label="Closed form, pooled normal, with dropout")
-    lows = [v for v in list(sim.ci_low) + [r.get("pooled_normal_with_dropout") for r in closed_form]
-            if v is not None and not math.isnan(v)]
+        ax.plot(cf.n_per_arm, cf.pooled_normal_with_dropout, ":", color="0.15", lw=1.8,
+                label="Closed form, pooled normal, with dropout")
+    lows = [v for v in list(sim.ci_low) + [r.pooled_normal_with_dropout for r in closed_form] if not math.isnan(v)]
     bottom = max(0.0, math.floor(10 * (min(lows, default=0.5) - 0.03)) / 10)
     ax.set_ylim(bottom, 1.0)
     if alpha is not None and alpha >= bottom:
@@ -92,11 +95,11 @@ def power_curve(curve: list[dict], closed_form: list[dict], chosen: dict[float, 
             where = f" up to n = {largest} per arm" if largest else ""
             ax.plot([], [], " ", label=f"{target:.0%} power not reached{where}")
     ax.axvline(planned_n, color="C3", lw=2, ls="--", label=f"Planned design: n = {planned_n} per arm")
-    if planned and planned.get("power") is not None:
-        lo, hi = planned.get("ci_low"), planned.get("ci_high")
-        err = None if lo is None or hi is None else [[planned["power"] - lo], [hi - planned["power"]]]
-        ax.errorbar([planned_n], [planned["power"]], yerr=err, fmt="o", color="C3", ecolor="0.15", ms=8, mec="white",
-                    capsize=4, zorder=5, label=f"Planned design: simulated power {planned['power']:.2f} (95% interval)")
+    if planned is not None:
+        # the Wilson interval can sit a rounding error off a power of exactly 0 or 1
+        err = [[max(planned.power - planned.ci_low, 0.0)], [max(planned.ci_high - planned.power, 0.0)]]
+        ax.errorbar([planned_n], [planned.power], yerr=err, fmt="o", color="C3", ecolor="0.15", ms=8, mec="white",
+                    capsize=4, zorder=5, label=f"Planned design: simulated power {planned.power:.2f} (95% interval)")
     ax.set_xlabel("Patients randomised per arm (n)")
     ax.set_ylabel("Power (probability of a significant result)")
     ax.yaxis.set_major_formatter(mpl.ticker.PercentFormatter(1.0))
@@ -119,16 +122,16 @@ def _tick(v) -> str:
 
 
 @_themed
-def power_heatmap(rows: list[dict], axes: list[str], labels: dict[str, str],
+def power_heatmap(rows: list[dict] | pd.DataFrame, axes: list[str], labels: dict[str, str],
                   planned: dict[str, object] | None = None) -> Figure | None:
     """Power over the sweep grid: a heatmap of the first two non-n axes, one facet per n per arm
     (and per value of a further axis); any axes beyond that are averaged. One axis: a line plot.
     No grid: ``None``. Cells with power >= 0.8 are outlined in white, the ``planned`` design
     ({axis: value}) in red."""
-    if not rows or not axes:
+    frame = pd.DataFrame(rows)
+    if frame.empty or not axes:
         return None
     planned = planned or {}
-    frame = pd.DataFrame(rows)
     name = lambda a: labels.get(a, a)  # noqa: E731
     n_axes = [a for a in axes if a.rsplit(".", 1)[-1] == "n_per_arm"]
     others = [a for a in axes if a not in n_axes]
@@ -235,10 +238,10 @@ def _arrow(ax, start: tuple[float, float], end: tuple[float, float], head: bool 
                 arrowprops=dict(arrowstyle="-|>" if head else "-", color="0.3", lw=1.2, shrinkA=0, shrinkB=0))
 
 
-def _mean(means: dict, key: str, n_trials: int | None, *more: tuple[str, str], what: str = ""
+def _mean(means: dict[str, float], key: str, n_trials: int | None, *more: tuple[str, str], what: str = ""
           ) -> list[tuple[str, float, str, str]]:
     """'mean over N simulated trials: 43.2 deferred, 8.7 lost' (keys absent from ``means`` are left out)."""
-    parts = [f"{means[k]:,.1f}{(' ' + w) if w else ''}" for k, w in ((key, what), *more) if means.get(k) is not None]
+    parts = [f"{means[k]:,.1f}{(' ' + w) if w else ''}" for k, w in ((key, what), *more) if k in means]
     if not parts:
         return []
     trials = f"{n_trials:,} " if n_trials else ""
@@ -246,7 +249,7 @@ def _mean(means: dict, key: str, n_trials: int | None, *more: tuple[str, str], w
 
 
 @_themed
-def consort(counts: dict, means: dict, n_trials: int | None, arm_labels: dict[str, str],
+def consort(counts: Consort, means: dict[str, float], n_trials: int | None, arm_labels: dict[str, str],
             exclusion_labels: dict[str, str], analysis_note: str, n_target: int | None = None) -> Figure:
     """The example trial's CONSORT flow: referred, excluded (by reason), deferred and lost,
     randomised, then per arm: allocated, dropped out, analysed."""
@@ -258,13 +261,13 @@ def consort(counts: dict, means: dict, n_trials: int | None, arm_labels: dict[st
     big, mid, small = 11.5, 10.0, 9.0
 
     T = lambda text, size=mid, weight="normal", colour="black": (text, size, weight, colour)  # noqa: E731
-    c = lambda k: f"{counts.get(k) or 0:,}"  # noqa: E731
+    c = lambda k: f"{getattr(counts, k):,}"  # noqa: E731
     ax.text(W / 2, -0.35, "CONSORT flow of one simulated trial (the example trial)", fontsize=14,
             fontweight="bold", ha="center", va="center")
     _, spine_top = _box(ax, main_x, -0.7, main_w, [T("Referred and screened", big, "bold"),
                                                   T(f"n = {c('referred')}", big), *_mean(means, "referred", n_trials)])
-    reasons = sorted(((n, r) for r, n in (counts.get("excluded") or {}).items() if n), reverse=True)
-    deferred_back = (counts.get("deferred") or 0) > (counts.get("lost_during_deferral") or 0)
+    reasons = sorted(((n, r) for r, n in counts.excluded.items() if n), reverse=True)
+    deferred_back = counts.deferred > counts.lost_during_deferral
     sides = [
         [T(f"Excluded: criteria not met (n = {c('excluded_total')})", weight="bold"),
          *[T("•  " + textwrap.shorten(exclusion_labels.get(r, r.replace("_", " ")), 70, placeholder="…")
@@ -296,7 +299,7 @@ def consort(counts: dict, means: dict, n_trials: int | None, arm_labels: dict[st
     lowest = split
     for i, (arm, cx) in enumerate(zip(arms, centres)):
         face = mpl.colors.to_hex(mpl.colors.to_rgba(_colour(arm, i), 0.18), keep_alpha=True)
-        get = lambda k: (counts.get(k) or {}).get(arm, 0)  # noqa: E731
+        get = lambda k: getattr(counts, k).get(arm, 0)  # noqa: E731
         stages = [[T(f"Allocated to {arm_labels[arm]}", weight="bold"), T(f"n = {get('randomised_per_arm'):,}")],
                   [T("Dropped out before the endpoint", weight="bold"), T(f"n = {get('discontinued_per_arm'):,}")],
                   [T("Analysed", weight="bold"), T(f"n = {get('analysed_per_arm'):,}"),
@@ -319,14 +322,15 @@ def consort(counts: dict, means: dict, n_trials: int | None, arm_labels: dict[st
 
 
 @_themed
-def accrual(curves: list[list[float]], n_target: int, recruitment_months: float, hard_stop_months: float,
-            observed: dict | None) -> Figure:
+def accrual(fan: Accrual) -> Figure:
     """Cumulative randomisations of each simulated trial (thin), their median (bold), the plan,
     the target and hard stop, and the real trial."""
+    curves, n_target, observed = fan.curves, fan.n_target, fan.observed
+    recruitment_months, hard_stop_months = fan.recruitment_months, fan.hard_stop_months
     fig = Figure(figsize=(10, 6.6), layout="constrained")
     ax = fig.add_subplot()
     end = max([hard_stop_months] + [c[-1] for c in curves if c]
-              + ([observed["months"]] if observed else []))
+              + ([observed.months] if observed else []))
     for i, c in enumerate(curves):
         xs = np.concatenate([[0.0], c, [max(hard_stop_months, c[-1] if c else 0.0)]])
         ys = np.concatenate([[0], np.arange(1, len(c) + 1), [len(c)]])
@@ -342,7 +346,7 @@ def accrual(curves: list[list[float]], n_target: int, recruitment_months: float,
     ax.axvline(hard_stop_months, color="0.1", lw=1.4, ls="-.",
                label=f"Hard stop: enrolment closes at month {hard_stop_months:g}")
     if observed:
-        m, n = observed["months"], observed["n_randomised"]
+        m, n = observed.months, observed.n_randomised
         ax.plot([0, m], [0, n], color="black", lw=1, ls=(0, (1, 2)))
         ax.plot([m], [n], "*", color="black", ms=17, mec="white", zorder=5,
                 label=f"Real trial: {n} randomised in {m:g} months")
@@ -362,18 +366,20 @@ def accrual(curves: list[list[float]], n_target: int, recruitment_months: float,
 
 
 @_themed
-def time_to_remission(km: dict[str, list[dict]], arm_labels: dict[str, str], endpoint_month: float,
+def time_to_remission(km: dict[str, Sequence[KaplanMeierStep]], arm_labels: dict[str, str], endpoint_month: float,
                       assumed: dict[str, float] | None = None) -> Figure:
     """Cumulative first remission per arm (1 - Kaplan-Meier) in the example trial."""
     fig = Figure(figsize=(9, 5.5), layout="constrained")
     ax = fig.add_subplot()
     for i, arm in enumerate(arm_labels):
-        steps = km.get(arm) or [{"month": 0.0, "cumulative_remission": 0.0, "at_risk": 0}]
-        xs = [s["month"] for s in steps] + [endpoint_month]
-        ys = [s["cumulative_remission"] for s in steps] + [steps[-1]["cumulative_remission"]]
+        steps = km.get(arm) or ()
+        xs = [0.0, *(s.month for s in steps[1:]), endpoint_month]
+        ys = [0.0, *(s.cumulative_remission for s in steps[1:])]
+        ys.append(ys[-1])
+        n = steps[0].at_risk if steps else 0
         colour = _colour(arm, i)
         ax.step(xs, ys, where="post", color=colour, lw=2.2,
-                label=f"{arm_labels[arm]} (n = {steps[0].get('at_risk', 0)})")
+                label=f"{arm_labels[arm]} (n = {n})")
         ax.annotate(f"{ys[-1]:.0%}", (endpoint_month, ys[-1]), xytext=(5, 0), textcoords="offset points",
                     color=colour, fontweight="bold", va="center", fontsize=10)
         if assumed and arm in assumed:
@@ -393,21 +399,15 @@ def time_to_remission(km: dict[str, list[dict]], arm_labels: dict[str, str], end
 # ----------------------------------------------------------------------------- 6. swimmer
 
 
-def _m(v) -> float:
-    """A month that may be missing (None or NaN) as a float (NaN)."""
-    return math.nan if v is None else float(v)
-
-
 @_themed
-def swimmer(patients: list[dict], arm_labels: dict[str, str], endpoint_month: float) -> Figure:
+def swimmer(patients: Sequence[PatientCourse], arm_labels: dict[str, str], endpoint_month: float) -> Figure:
     """One bar per patient of the example trial, from randomisation to the endpoint or dropout,
     with remission, relapse and dropout marked."""
-    gap, rows, centres, ticks, y = 3, [], [], [], 0
+    gap, rows, centres, ticks, y = 3, [], [], [], 0  # rows: (patient, bar row, end of bar)
     for arm in arm_labels:
-        mine = [{**p, "end": np.nanmin([endpoint_month, _m(p["dropout_month"])])} for p in patients if p["arm"] == arm]
-        mine.sort(key=lambda p: (math.inf if math.isnan(_m(p["remission_month"])) else p["remission_month"],
-                                 -p["end"]))
-        rows += [{**p, "y": y + k} for k, p in enumerate(mine)]
+        mine = [(p, float(np.nanmin([endpoint_month, p.dropout_month]))) for p in patients if p.arm == arm]
+        mine.sort(key=lambda pe: (math.inf if math.isnan(pe[0].remission_month) else pe[0].remission_month, -pe[1]))
+        rows += [(p, y + k, end) for k, (p, end) in enumerate(mine)]
         centres.append(y + (len(mine) - 1) / 2)
         ticks.append(f"{arm_labels[arm]}\n(n = {len(mine)})")
         y += len(mine) + gap
@@ -418,29 +418,30 @@ def swimmer(patients: list[dict], arm_labels: dict[str, str], endpoint_month: fl
         ax.text(0.5, 0.5, "No patients were randomised in the example trial", ha="center", va="center",
                 transform=ax.transAxes, fontsize=12)
     for i, arm in enumerate(arm_labels):
-        mine = [r for r in rows if r["arm"] == arm]
-        ax.barh([r["y"] for r in mine], [r["end"] for r in mine], height=0.72, color=_colour(arm, i), alpha=0.45,
+        mine = [(row, end) for p, row, end in rows if p.arm == arm]
+        ax.barh([row for row, _ in mine], [end for _, end in mine], height=0.72, color=_colour(arm, i), alpha=0.45,
                 lw=0, label=f"Follow-up, {arm_labels[arm]}")
-    status = lambda *ok: lambda r: r["endpoint_status"] in ok  # noqa: E731
-    reason = lambda *ok: lambda r: (r.get("dropout_reason") or "") in ok  # noqa: E731
+    status = lambda *ok: lambda p, end: p.endpoint_status in ok  # noqa: E731
+    reason = lambda *ok: lambda p, end: p.dropout_reason in ok  # noqa: E731
     reasons = ("withdrew consent", "lost to follow-up")
     layers = [
         ("remission_month", status("complete"),
          dict(marker="*", s=70, color=CR_COLOUR, label="First remission; CR at the endpoint")),
         ("remission_month", status("partial"), dict(marker="^", s=34, color=PR_COLOUR, edgecolors=CR_COLOUR,
                                                     linewidths=0.6, label="First remission; PR at the endpoint")),
-        ("remission_month", lambda r: not status("complete", "partial")(r),
+        ("remission_month", lambda p, end: not status("complete", "partial")(p, end),
          dict(marker="o", s=26, facecolors="white", edgecolors=CR_COLOUR, linewidths=1.2,
               label="First remission; not in remission at the endpoint")),
-        ("relapse_month", lambda r: _m(r["relapse_month"]) <= r["end"],
+        ("relapse_month", lambda p, end: p.relapse_month <= end,
          dict(marker="v", s=34, color=RELAPSE_COLOUR, label="Relapse")),
         ("dropout_month", reason(reasons[0]), dict(marker="X", s=40, color="black", label=f"Dropout: {reasons[0]}")),
         ("dropout_month", reason(reasons[1]), dict(marker="X", s=40, facecolors="white", edgecolors="black",
                                                    linewidths=0.9, label=f"Dropout: {reasons[1]}")),
-        ("dropout_month", lambda r: not reason(*reasons)(r), dict(marker="X", s=40, color="0.4", label="Dropout")),
+        ("dropout_month", lambda p, end: not reason(*reasons)(p, end),
+         dict(marker="X", s=40, color="0.4", label="Dropout")),
     ]
     for key, keep, style in layers:
-        pts = [(_m(r[key]), r["y"]) for r in rows if not math.isnan(_m(r[key])) and keep(r)]
+        pts = [(getattr(p, key), row) for p, row, end in rows if not math.isnan(getattr(p, key)) and keep(p, end)]
         if pts:
             ax.scatter(*zip(*pts), zorder=4, **style)
     ax.axvline(endpoint_month, color="0.2", lw=1.2, ls="--", label=f"Primary endpoint (month {endpoint_month:g})")

@@ -1,0 +1,22 @@
+"""The named choices a scenario or a command may make, each list defined once.
+
+They live here, apart from the code that acts on them, so that reading a scenario or the
+command line's options imports no numerics; each is re-exported where it belongs:
+:data:`simulate.analysis.TESTS`, :data:`simulate.analysis.ALTERNATIVES`,
+:data:`simulate.analysis.MISSING_STRATEGIES`, :data:`simulate.engines.ENGINES` and
+:data:`simulate.engines.DEFAULT_ENGINE`. (The parallel backends are
+:data:`simulate.parallel.BACKENDS`.)
+"""
+
+TESTS = ("fisher", "chi2", "chi2_yates", "ztest", "cmh")
+"""The tests a scenario may name (``analysis.test``); cmh is stratified, the others compare two arms."""
+ALTERNATIVES = ("two-sided", "greater")
+"""``greater``: one-sided, the treatment arm better than the control."""
+MISSING_STRATEGIES = ("nonresponder", "complete_case", "locf")
+"""How dropouts enter the analysis: as failures (all randomised analysed), left out, or with the
+status of their last attended visit (see :meth:`simulate.engines.BlockOutcomes.counts`)."""
+ENGINES = ("batch", "des")
+"""The trial engines: ``batch`` (a block of trials as array arithmetic) and ``des`` (each trial as a
+discrete-event simulation). Both give the same trials from the same fates."""
+DEFAULT_ENGINE = "batch"
+"""The engine used unless another is asked for (the library's and the command line's default)."""

@@ -1,0 +1,37 @@
+"""The main job's own arithmetic: the Kaplan-Meier curves of the example trial (statsmodels),
+checked against a small example worked by hand."""
+
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+import pytest
+
+from simulate.pipeline import kaplan_meier_remission
+from simulate.results import KaplanMeierStep
+
+nan = math.nan
+
+
+def test_kaplan_meier_matches_a_hand_checked_example():
+    """Arm A, 5 patients: remissions at months 2 and 4, a dropout at 3, two in follow-up to the
+    endpoint (24). S(2) = 4/5; at 4 three are at risk, S(4) = 4/5 * 2/3 = 8/15.
+    Arm B, 5 patients: two remissions at month 6, tied with a dropout (at risk at 6, since
+    events come before censoring), one remission only after the endpoint (censored at 24), one
+    in follow-up: S(6) = 1 - 2/5 = 3/5."""
+    patients = pd.DataFrame({
+        "arm": ["A"] * 5 + ["B"] * 5,
+        "remission_month": [2.0, nan, 4.0, nan, nan, 6.0, 6.0, nan, 30.0, nan],
+        "dropout_month": [nan, 3.0, nan, nan, nan, nan, nan, 6.0, nan, nan],
+    })
+    km = kaplan_meier_remission(patients, ("A", "B", "C"), endpoint_month=24.0)
+    assert km["A"] == (KaplanMeierStep(0.0, 0.0, 5), KaplanMeierStep(2.0, pytest.approx(1 / 5), 5),
+                       KaplanMeierStep(4.0, pytest.approx(1 - 8 / 15), 3))
+    assert km["B"] == (KaplanMeierStep(0.0, 0.0, 5), KaplanMeierStep(6.0, pytest.approx(2 / 5), 5))
+    assert km["C"] == (KaplanMeierStep(0.0, 0.0, 0),)   # nobody randomised: a flat curve
+
+
+def test_kaplan_meier_without_any_remission_is_flat():
+    patients = pd.DataFrame({"arm": ["A", "A"], "remission_month": [nan, nan], "dropout_month": [5.0, nan]})
+    assert kaplan_meier_remission(patients, ("A",), 24.0) == {"A": (KaplanMeierStep(0.0, 0.0, 2),)}

@@ -1,0 +1,86 @@
+"""Result objects: what the piece cache stores reads back unchanged, and every list of choices
+(tests, missing-data strategies, alternatives, engines, backends, CONSORT counts) is defined
+once and read from there by the scenario, the library, the CLI and the report."""
+
+from __future__ import annotations
+
+import inspect
+import json
+import math
+import typing
+from dataclasses import fields
+from pathlib import Path
+
+import pytest
+
+from simulate import analysis, engines, parallel, power
+from simulate.loader import load_scenario
+from simulate.results import (Consort, ExampleTrial, KaplanMeierStep, PatientCourse, SweepPoint, SweepResult,
+                              TrialCalendar)
+from simulate.scenario import Analysis, Dropout
+
+DEFAULT = Path(__file__).resolve().parents[1] / "scenarios" / "nct04743739.toml"
+
+
+def through_json(value):
+    return type(value).from_json(json.loads(json.dumps(value.to_json(), allow_nan=False)))
+
+
+def test_power_result_reads_back_from_json_with_its_missing_values():
+    s = load_scenario(DEFAULT, ["simulation.block_size=20", "arms.rtx_csa.remission_at_endpoint=0.6"])
+    r = power.estimate_power(s, 20, 1, 1)
+    assert math.isnan(r.exaggeration_ratio)           # no true difference: nothing to overstate
+    back = through_json(r)
+    assert back.to_json() == r.to_json() and math.isnan(back.exaggeration_ratio)
+    assert back.to_frame().columns.tolist() == r.to_frame().columns.tolist()
+
+
+def test_nested_results_read_back_from_json():
+    trial = ExampleTrial(
+        consort=Consort(10, 4, 2, 1, 0, 5, {"age": 4}, {"a": 3, "b": 2}, {"a": 1, "b": 0}, {"a": 3, "b": 2}),
+        calendar=TrialCalendar(0.5, 7.25, 7.25, None, "target reached", 31.25, False, True),
+        remission_at_endpoint={"a": 1 / 3, "b": math.nan},
+        patients=(PatientCourse(1, "a", 2.5, math.nan, math.nan, "", "complete"),),
+        kaplan_meier={"a": (KaplanMeierStep(0.0, 0.0, 3), KaplanMeierStep(2.5, 1 / 3, 3))},
+    )
+    back = through_json(trial)
+    assert back.consort == trial.consort and back.calendar == trial.calendar
+    assert back.kaplan_meier == trial.kaplan_meier and isinstance(back.kaplan_meier["a"], tuple)
+    assert math.isnan(back.remission_at_endpoint["b"]) and math.isnan(back.patients[0].dropout_month)
+    sweep = SweepResult(("randomisation.block_sizes",), (SweepPoint({"randomisation.block_sizes": (2, 4)}, 0.5, 0.1,
+                                                                   0.3, 0.7, 25, 63, 126.0, 0.5, 40.0, 12.5),))
+    # grid values come back as JSON lists; reading a stored piece again changes nothing
+    assert through_json(sweep).to_frame().equals(through_json(through_json(sweep)).to_frame())
+
+
+def test_scenario_choices_are_the_analysis_lists():
+    literal = lambda model, name: typing.get_args(model.model_fields[name].annotation)  # noqa: E731
+    assert literal(Analysis, "test") == analysis.TESTS
+    assert literal(Analysis, "missing") == analysis.MISSING_STRATEGIES
+    assert literal(Analysis, "alternative") == analysis.ALTERNATIVES
+    assert literal(Dropout, "mechanism") == ("mcar", "informative")
+
+
+def test_cli_options_are_the_library_lists_and_defaults():
+    from simulate.cli import cli
+
+    params = {p.name: p for p in cli.commands["power"].params}
+    assert tuple(params["engine"].type.choices) == engines.ENGINES
+    assert params["engine"].default == engines.DEFAULT_ENGINE
+    assert tuple(params["backend"].type.choices) == parallel.BACKENDS
+
+
+@pytest.mark.parametrize("fn", [power.estimate_power, power.find_sample_size, power.sweep, power.tally_designs,
+                                power.simulate_replicates, power.simulate_designs, engines.simulate_block,
+                                engines.simulate_block_designs], ids=lambda f: f.__name__)
+def test_library_default_engine_is_the_cli_default(fn):
+    assert inspect.signature(fn).parameters["engine"].default == engines.DEFAULT_ENGINE
+
+
+def test_report_wording_covers_every_choice():
+    from simulate.report import MISSING_NOTES
+    from simulate.report.html import _CONSORT_LABELS
+
+    assert tuple(MISSING_NOTES) == analysis.MISSING_STRATEGIES
+    assert tuple(_CONSORT_LABELS) == engines.CONSORT_FIELDS
+    assert set(engines.CONSORT_FIELDS) <= {f.name for f in fields(Consort)}
