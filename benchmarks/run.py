@@ -133,6 +133,79 @@ def bench_power_batch_million(scenario, size: int) -> Callable[[], Any]:
     return lambda: estimate_power(scenario, size, 1, 2, "batch")
 
 
+# --------------------------------------------------------------------------- cold starts
+#
+# What a user waits for: the installed command, started as a new process (imports included),
+# timed from the outside. The warm-up run fills the file-system cache, as any second use does.
+
+RPACT_SECONDS_MEASURED_HERE = 1.1
+"""Seconds R's rpact took here for the script below (library load included), on the machine the
+README names; the comparison's goal when R and rpact are not installed."""
+RPACT_SCRIPT = """
+suppressMessages(library(rpact))
+design <- getDesignGroupSequential(kMax = 1, alpha = 0.025, sided = 1)   # rpact simulates one-sided tests
+sim <- getSimulationRates(design, groups = 2, pi1 = 0.85, pi2 = 0.60, plannedSubjects = 126,
+                          maxNumberOfIterations = 10000, seed = 20210414)
+cat(sim$overallReject, "\\n")
+"""
+
+
+def trialsim_command() -> list[str]:
+    """The console script beside this interpreter (the project's venv), else ``python -m``."""
+    exe = Path(sys.executable).parent / "trialsim"
+    return [str(exe)] if exe.exists() else [sys.executable, "-m", "simulate.cli"]
+
+
+def _subprocess_work(args: list[str]) -> Callable[[], Any]:
+    import subprocess
+
+    def work():
+        proc = subprocess.run(args, capture_output=True, text=True, cwd=ROOT)
+        if proc.returncode != 0:
+            raise RuntimeError(f"{' '.join(args)} failed ({proc.returncode}): {proc.stderr.strip()}")
+        return proc.stdout
+
+    return work
+
+
+def rpact_seconds(repeat: int = 3) -> float | None:
+    """Best time of the rpact script on this machine, or None without R and rpact."""
+    import shutil
+    import subprocess
+
+    rscript = shutil.which("Rscript")
+    if rscript is None:
+        return None
+    best = None
+    for _ in range(repeat + 1):                   # the first run is the warm-up
+        t0 = time.perf_counter()
+        proc = subprocess.run([rscript, "-e", RPACT_SCRIPT], capture_output=True, text=True)
+        seconds = time.perf_counter() - t0
+        if proc.returncode != 0:
+            return None                           # R without rpact
+        best = seconds if best is None else min(best, seconds)
+    return best
+
+
+@benchmark("cold_validate", size=1, unit="runs", goal_seconds=0.3)
+def bench_cold_validate(scenario, size: int) -> Callable[[], Any]:
+    """`trialsim validate` as a new process, imports included: goal <= 0.3 s."""
+    return _subprocess_work([*trialsim_command(), "validate", str(SCENARIO_PATH[0])])
+
+
+@benchmark("cold_power_10k", size=10_000, unit="trials", goal_seconds=RPACT_SECONDS_MEASURED_HERE,
+           engine="batch")
+def bench_cold_power(scenario, size: int) -> Callable[[], Any]:
+    """`trialsim power --replicates N` as a new process (default jobs): no slower than rpact's
+    getSimulationRates for as many trials (measured here when R and rpact are installed)."""
+    return _subprocess_work([*trialsim_command(), "power", str(SCENARIO_PATH[0]), "--replicates", str(size),
+                             "--json"])
+
+
+SCENARIO_PATH = [DEFAULT_SCENARIO]
+"""The scenario file the cold-start benchmarks give the command (set by --scenario)."""
+
+
 # --------------------------------------------------------------------------- runner
 
 
@@ -312,6 +385,12 @@ def main(argv: list[str] | None = None) -> int:
         return 2
 
     names = args.only or [n for n, b in BENCHMARKS.items() if args.all or not b.heavy]
+    SCENARIO_PATH[0] = args.scenario
+    rpact = rpact_seconds(args.repeat) if "cold_power_10k" in names else None
+    if rpact is not None:
+        b = BENCHMARKS["cold_power_10k"]
+        BENCHMARKS["cold_power_10k"] = Benchmark(b.name, b.setup, b.size, b.unit, rpact, b.description,
+                                                 b.engine, b.goal_mb, b.heavy)
     results = [run_one(BENCHMARKS[n], scenario, args.size or BENCHMARKS[n].size, args.repeat) for n in names]
     info = machine()
     if args.json:
@@ -328,6 +407,11 @@ def main(argv: list[str] | None = None) -> int:
         if "power_des" in by and "power_batch" in by:
             ratio = by["power_batch"].rate / by["power_des"].rate
             print(f"\nbatch engine / DES engine, trials per second: {ratio:.1f}x")
+        if "cold_power_10k" in by:
+            where = (f"rpact measured now: {rpact:.2f} s" if rpact is not None else
+                     f"R/rpact not installed: goal is rpact's {RPACT_SECONDS_MEASURED_HERE:g} s measured on the "
+                     "machine below (see README)")
+            print(f"\ncold_power_10k goal: rpact getSimulationRates, 10,000 trials, library load included ({where})")
         print(f"\nbest of {args.repeat} after one warm-up (heavy: one run); py MB = peak Python allocations "
               "of this process (tracemalloc); RSS MB = peak resident memory of this process and its workers")
         print(f"machine: {info['platform']}; CPU {info['cpu']}, {info['cores']} cores "

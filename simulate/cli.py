@@ -13,12 +13,12 @@ import sys
 from pathlib import Path
 
 import click
-import numpy as np
-import pandas as pd
 
 from simulate import __version__
+from simulate.choices import DEFAULT_ENGINE, ENGINES
 from simulate.errors import TrialSimError, UsageError
 from simulate.loader import load_scenario
+from simulate.parallel import BACKENDS
 from simulate.scenario import Scenario
 
 EXIT_USAGE = 2
@@ -37,15 +37,32 @@ def _load(path: Path, overrides: tuple[str, ...]) -> Scenario:
     return load_scenario(path, overrides)
 
 
+def _check_out_folder(folder: Path) -> Path:
+    """Before any work: the results folder can be written."""
+    from simulate.io import check_writable
+
+    return check_writable(folder, "--out")
+
+
+def _check_out_file(path: Path) -> Path:
+    """Before any work: the file can be written, and is not one of a `trialsim run`'s files."""
+    from simulate.io import check_writable, refuse_run_file
+
+    check_writable(path.parent, "--out")
+    return refuse_run_file(path, "--out")
+
+
 def _echo_json(obj: dict) -> None:
     """One JSON object on stdout; NaN (no data) becomes null so the output stays valid JSON."""
     from simulate.io import json_ready
 
     click.echo(json.dumps(json_ready(obj), indent=2, allow_nan=False,
-                          default=lambda o: o.item() if isinstance(o, np.generic) else str(o)))
+                          default=lambda o: o.item() if hasattr(o, "item") else str(o)))
 
 
-def _table(frame: pd.DataFrame) -> str:
+def _table(frame) -> str:
+    import pandas as pd
+
     with pd.option_context("display.width", 200, "display.max_columns", 50, "display.max_colwidth", 70):
         return frame.to_string(index=False)
 
@@ -61,6 +78,18 @@ def cli(verbose: int) -> None:
 
 
 @cli.command()
+def scenarios() -> None:
+    """List the shipped scenarios (give one by name to any command, e.g. `trialsim run nct04743739`)."""
+    from simulate.loader import scenario_description, shipped_scenarios
+
+    shipped = shipped_scenarios()
+    width = max(map(len, shipped), default=0)
+    for name, path in shipped.items():
+        click.echo(f"{name:<{width}}  {scenario_description(path)}")
+    click.echo(f"\n(files in {next(iter(shipped.values())).parent})" if shipped else "no shipped scenarios")
+
+
+@cli.command()
 @scenario_arg
 @set_opt
 def validate(scenario: Path, overrides: tuple[str, ...]) -> None:
@@ -73,6 +102,8 @@ def validate(scenario: Path, overrides: tuple[str, ...]) -> None:
 
 
 def _screen_cohort(sc: Scenario, n: int, seed: int):
+    import numpy as np
+
     from simulate.eligibility import RULE_NAMES, screen_referrals
 
     patients, screening = screen_referrals(sc, n, seed)
@@ -116,6 +147,8 @@ def cohort(scenario: Path, n: int, seed: int | None, out: Path | None, overrides
     if out is not None and out.suffix.lower() != ".csv":
         raise UsageError(f"--out: got '{out}'; must be a .csv file name")
     sc = _load(scenario, overrides)
+    if out is not None:
+        _check_out_file(out)
     seed = sc.simulation.seed if seed is None else seed
     screening, frame = _screen_cohort(sc, n, seed)
     if out is not None:
@@ -167,7 +200,8 @@ def _print_story(sc: Scenario, seed: int, result) -> None:
     rem = result.remission_at_endpoint()
     click.echo("  remission (CR or PR) at month "
                f"{sc.trial.endpoint_month:g}, dropouts as failures: "
-               + ", ".join(f"{arms[a]} {rem[a]:.2f}" for a in sc.arm_names))
+               + ", ".join(f"{arms[a]} {rem[a]:.2f}" if math.isfinite(rem[a]) else f"{arms[a]} - (none randomised)"
+                           for a in sc.arm_names))
 
 
 @cli.command()
@@ -184,6 +218,7 @@ def trial(scenario: Path, seed: int | None, out_dir: Path | None, overrides: tup
     sc = _load(scenario, overrides)
     seed = sc.simulation.seed if seed is None else seed
     out_dir = out_dir or Path("results") / sc.name / f"trial-{seed}"
+    _check_out_folder(out_dir)
     from simulate.engines.des import example_trial
 
     result = example_trial(sc, seed)
@@ -205,29 +240,16 @@ def trial(scenario: Path, seed: int | None, out_dir: Path | None, overrides: tup
 # ----------------------------------------------------------------------------- power
 
 
-engine_opt = click.option("--engine", type=click.Choice(["batch", "des"]), default="batch", show_default=True,
+engine_opt = click.option("--engine", type=click.Choice(ENGINES), default=DEFAULT_ENGINE, show_default=True,
                           help="batch: vectorised, identical trials, fast; des: the discrete-event reference.")
 jobs_opt = click.option("--jobs", type=click.IntRange(1, 512), default=None,
                         help="Parallel workers (default: all cores).")
-backend_opt = click.option("--backend", type=click.Choice(["loky", "dask"]), default="loky", show_default=True,
+backend_opt = click.option("--backend", type=click.Choice(BACKENDS), default=BACKENDS[0], show_default=True,
                            help="loky: processes on this machine; dask: a Dask cluster (pip install 'trialsim[distributed]').")
 scheduler_opt = click.option("--scheduler", default=None, metavar="ADDRESS",
                              help="Dask scheduler to use, e.g. tcp://host:8786 (default: start a local cluster).")
 reps_opt = click.option("--replicates", type=click.IntRange(1, 100_000_000), default=None,
                         help="Simulated trials per design (default: the scenario's simulation.replicates).")
-
-
-def _engine(sc: Scenario, engine: str) -> str:
-    """The batch engine, unless the scenario needs what only the DES does."""
-    if engine != "batch":
-        return engine
-    from simulate.engines import batch_unsupported
-
-    reason = batch_unsupported(sc)
-    if reason:
-        click.echo(f"note: the batch engine cannot reproduce this scenario ({reason}); using the DES", err=True)
-        return "des"
-    return engine
 
 
 def simulation_opts(f):
@@ -265,7 +287,7 @@ def power(scenario: Path, replicates: int | None, seed: int | None, n_per_arm: i
     sc = _load(scenario, overrides)
     where = _backend(backend, jobs, scheduler)
     with session(where):
-        r = estimate_power(sc, replicates, seed, where, _engine(sc, engine), progress=not as_json)
+        r = estimate_power(sc, replicates, seed, where, engine, progress=not as_json)
     if as_json:
         _echo_json(r.to_dict())
         return
@@ -276,16 +298,25 @@ def power(scenario: Path, replicates: int | None, seed: int | None, n_per_arm: i
     click.echo(f"  power             {_fmt_power(r)}")
     click.echo(f"  randomised        mean {r.mean_randomised:.1f} of {sc.trial.n_target}; "
                f"terminated for slow accrual in {100 * r.p_terminated:.1f}%")
-    click.echo(f"  recruitment       on time (<= {sc.trial.recruitment_months:g} months) in "
-               f"{100 * r.p_recruitment_on_time:.1f}% ± {100 * r.p_recruitment_on_time_se:.1f}%; months to last "
-               f"randomisation: mean {r.mean_recruitment_months:.1f}, 10-50-90% {r.recruitment_months_q10:.1f} / "
-               f"{r.recruitment_months_q50:.1f} / {r.recruitment_months_q90:.1f}")
+    if math.isfinite(r.mean_recruitment_months):
+        click.echo(f"  recruitment       on time (<= {sc.trial.recruitment_months:g} months) in "
+                   f"{100 * r.p_recruitment_on_time:.1f}% ± {100 * r.p_recruitment_on_time_se:.1f}%; months to last "
+                   f"randomisation: mean {r.mean_recruitment_months:.1f}, 10-50-90% {r.recruitment_months_q10:.1f} / "
+                   f"{r.recruitment_months_q50:.1f} / {r.recruitment_months_q90:.1f}")
+    else:
+        click.echo(f"  recruitment       no patient was randomised in any simulated trial (recruitment rate "
+                   f"{sc.recruitment.rate_per_site_month:g} referrals per site-month, hard stop at "
+                   f"{sc.trial.hard_stop_months:g} months)")
     click.echo(f"  trial duration    mean {r.mean_duration_months:.1f} months, 10-50-90% "
                f"{r.duration_months_q10:.1f} / {r.duration_months_q50:.1f} / {r.duration_months_q90:.1f}")
     click.echo(f"  dropouts          mean {r.mean_dropouts:.1f} per trial")
-    click.echo(f"  risk difference   true {r.true_difference:+.3f}, mean estimate {r.mean_risk_difference:+.3f} "
-               f"(bias {r.risk_difference_bias:+.3f} ± {r.risk_difference_bias_se:.3f}); interval coverage "
-               f"{r.ci_coverage:.3f} ± {r.ci_coverage_se:.3f}; mean interval width {r.mean_ci_width:.3f}")
+    if math.isfinite(r.mean_risk_difference):
+        click.echo(f"  risk difference   true {r.true_difference:+.3f}, mean estimate {r.mean_risk_difference:+.3f} "
+                   f"(bias {r.risk_difference_bias:+.3f} ± {r.risk_difference_bias_se:.3f}); interval coverage "
+                   f"{r.ci_coverage:.3f} ± {r.ci_coverage_se:.3f}; mean interval width {r.mean_ci_width:.3f}")
+    else:
+        click.echo(f"  risk difference   true {r.true_difference:+.3f}; not estimated: no simulated trial "
+                   "randomised patients to both arms")
     if math.isfinite(r.mean_abs_risk_difference_if_significant):
         click.echo(f"  when significant  mean |difference| {r.mean_abs_risk_difference_if_significant:.3f}"
                    + (f", {r.exaggeration_ratio:.2f} x the true difference (winner's curse)"
@@ -316,15 +347,13 @@ def samplesize(scenario: Path, target: float, window: int, n_max: int, replicate
     sc = _load(scenario, overrides)
     where = _backend(backend, jobs, scheduler)
     with session(where):
-        r = find_sample_size(sc, target, replicates, seed, where, _engine(sc, engine), window, n_max,
-                             progress=not as_json)
+        r = find_sample_size(sc, target, replicates, seed, where, engine, window, n_max, progress=not as_json)
     if as_json:
-        _echo_json(r.to_dict())
+        _echo_json(r.to_json())
         return
     click.echo(f"Sample size for '{sc.name}': target power {target}, {sc.analysis.test} test, "
                f"missing {sc.analysis.missing}, dropout {sc.dropout.probability_by_endpoint}\n")
-    click.echo(_table(pd.DataFrame(r.curve)[["n_per_arm", "power", "mc_se", "ci_low", "ci_high", "mean_randomised"]]
-                      .round(4)))
+    click.echo(_table(r.to_frame()[["n_per_arm", "power", "mc_se", "ci_low", "ci_high", "mean_randomised"]].round(4)))
     click.echo("")
     if r.n_per_arm is None:
         click.echo(f"  not reached: {r.note}")
@@ -332,18 +361,19 @@ def samplesize(scenario: Path, target: float, window: int, n_max: int, replicate
         click.echo(f"  simulated: {r.n_per_arm} per arm (power {r.power:.3f} ± {r.mc_se:.3f}; "
                    f"no n up to {r.n_per_arm + r.window} falls below target by more than 2 MC SE)")
     a = r.analytic
-    if "pooled_normal" in a:
-        click.echo(f"  closed form for {a['p_control']} vs {a['p_treat']} without dropout: pooled normal "
-                   f"{a['pooled_normal']}, Fleiss with continuity correction {a['fleiss_cc']}, arcsine {a['arcsine']}")
-        click.echo(f"  inflated for dropout (n / (1 - d)): pooled normal {a['pooled_normal_inflated_for_dropout']}, "
-                   f"Fleiss cc {a['fleiss_cc_inflated_for_dropout']}")
+    if a.pooled_normal is not None:
+        click.echo(f"  closed form for {a.p_control} vs {a.p_treat} without dropout: pooled normal "
+                   f"{a.pooled_normal}, Fleiss with continuity correction {a.fleiss_cc}, arcsine {a.arcsine}")
+    if a.pooled_normal_with_dropout is not None:
+        click.echo(f"  with dropout: pooled normal {a.pooled_normal_with_dropout}, Fleiss cc "
+                   f"{a.fleiss_cc_with_dropout} per arm randomised ({a.dropout_rule})")
 
 
 @cli.command()
 @scenario_arg
 @simulation_opts
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="CSV file for the grid (default results/<scenario-name>/sweep.csv).")
+              help="CSV file for the grid (default results/<scenario-name>/sweep/sweep.csv; never a file of a `trialsim run`).")
 @set_opt
 @json_opt
 def sweep(scenario: Path, replicates: int | None, seed: int | None, jobs: int | None, backend: str,
@@ -358,12 +388,12 @@ def sweep(scenario: Path, replicates: int | None, seed: int | None, jobs: int | 
                          "\"dropout.probability_by_endpoint\" = [0.0, 0.1, 0.2]")
     if out is not None and out.suffix.lower() != ".csv":
         raise UsageError(f"--out: got '{out}'; must be a .csv file name")
-    out = out or Path("results") / sc.name / "sweep.csv"
+    out = _check_out_file(out or Path("results") / sc.name / "sweep" / "sweep.csv")
     from simulate.parallel import session
 
     where = _backend(backend, jobs, scheduler)
     with session(where):
-        frame = run_sweep(sc, replicates, seed, where, _engine(sc, engine), progress=not as_json)
+        frame = run_sweep(sc, replicates, seed, where, engine, progress=not as_json).to_frame()
     write_csv_atomic(out, frame)
     if as_json:
         _echo_json({"grid": frame.to_dict(orient="records"), "out": str(out)})
@@ -387,27 +417,49 @@ def run(scenario: Path, replicates: int | None, seed: int | None, jobs: int | No
     from simulate.pipeline import run_all
 
     sc = _load(scenario, overrides)
-    out_dir = out_dir or Path("results") / sc.name
-    engine = _engine(sc, engine)
+    out_dir = _check_out_folder(out_dir or Path("results") / sc.name)
     click.echo(f"Running '{sc.name}' into {out_dir}/ ...", err=True)
     from simulate.parallel import session
 
     where = _backend(backend, jobs, scheduler)
+    tell = (lambda what: click.echo(f"  {what}", err=True)) if sys.stderr.isatty() else None
     with session(where):
-        data = run_all(sc, out_dir, seed, replicates, where, engine, scenario_path=scenario)
-    click.echo("\n".join(data["summary"]))
+        results = run_all(sc, out_dir, seed, replicates, where, engine, scenario_path=scenario,
+                          overrides=overrides, progress=True, on_piece=tell)
+    click.echo("\n".join(results.summary))
     click.echo(f"\nresults, plots and report.html written to {out_dir}/")
+
+
+class _Terminated(KeyboardInterrupt):
+    """SIGTERM, handled like Ctrl-C: workers are closed and nothing is left half-written."""
+
+
+def _on_sigterm(signum, frame) -> None:  # noqa: ARG001 - the signal handler's signature
+    global _TERMINATED
+    _TERMINATED = True
+    raise _Terminated()
+
+
+_TERMINATED = False
 
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the console script."""
+    import signal
+    import threading
+
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, _on_sigterm)
     try:
         cli.main(args=argv, prog_name="trialsim", standalone_mode=False)
     except TrialSimError as err:
         for line in err.problems:
             click.echo(f"error: {line}", err=True)
         return EXIT_USAGE
-    except click.exceptions.Abort:
+    except (click.exceptions.Abort, KeyboardInterrupt):
+        if _TERMINATED:
+            click.echo("terminated", err=True)
+            return 143
         click.echo("aborted", err=True)
         return 130
     except click.ClickException as err:

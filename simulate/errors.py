@@ -21,3 +21,7 @@ class ScenarioError(TrialSimError):
 
 class UsageError(TrialSimError):
     """A command-line option has a value outside its allowed range."""
+
+
+class OutputError(TrialSimError):
+    """An output location cannot be written (read-only, under a file, or another run's file)."""

@@ -1,4 +1,9 @@
-"""Writes that lose nothing: every file goes to a temporary name beside it, then is renamed."""
+"""Writes that lose nothing: every file goes to a temporary name beside it, then is renamed.
+
+An output location that cannot be written is the user's to fix: it raises
+:class:`~simulate.errors.OutputError` (one line naming the path), checked before any work
+starts by :func:`check_writable` and again by every write.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +13,10 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
+from simulate.errors import OutputError
+
+RUN_MARKER = "run.json"
+"""The file ``trialsim run`` writes last into its folder: a folder holding it belongs to a run."""
 
 
 def _current_umask() -> int:
@@ -20,8 +28,42 @@ def _current_umask() -> int:
 _UMASK = _current_umask()
 
 
+def check_writable(folder: str | Path, label: str) -> Path:
+    """Fail now, with one line, if files cannot be written into ``folder`` (created later if
+    missing): a path under a file, a folder that is a file, or a read-only location."""
+    folder = Path(folder)
+    probe = folder
+    while not probe.exists():
+        if probe.parent == probe:
+            break
+        probe = probe.parent
+    if probe.exists() and not probe.is_dir():
+        where = "is a file" if probe == folder else f"is under '{probe}', which is a file"
+        raise OutputError(f"{label}: got '{folder}'; it {where}, not a folder")
+    readonly = hasattr(os, "statvfs") and bool(os.statvfs(probe).f_flag & getattr(os, "ST_RDONLY", 1))
+    if readonly or not os.access(probe, os.W_OK | os.X_OK):
+        raise OutputError(f"{label}: got '{folder}'; '{probe}' is not writable; choose another location")
+    return folder
+
+
+def refuse_run_file(path: str | Path, label: str) -> Path:
+    """A standalone command never replaces a file of a ``trialsim run`` folder."""
+    path = Path(path)
+    if path.exists() and (path.parent / RUN_MARKER).is_file():
+        raise OutputError(f"{label}: got '{path}'; that file belongs to the `trialsim run` results in "
+                          f"'{path.parent}'; choose another file name or folder")
+    return path
+
+
 def write_bytes_atomic(path: str | Path, data: bytes) -> Path:
     path = Path(path)
+    try:
+        return _write_bytes_atomic(path, data)
+    except OSError as err:
+        raise OutputError(f"{path}: cannot write ({err.strerror or err})") from None
+
+
+def _write_bytes_atomic(path: Path, data: bytes) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
@@ -45,7 +87,8 @@ def write_json_atomic(path: str | Path, obj: Any) -> Path:
     return write_text_atomic(path, json.dumps(obj, indent=2, sort_keys=False, default=_jsonable) + "\n")
 
 
-def write_csv_atomic(path: str | Path, frame: pd.DataFrame) -> Path:
+def write_csv_atomic(path: str | Path, frame) -> Path:
+    """A DataFrame as CSV (no index)."""
     return write_text_atomic(path, frame.to_csv(index=False))
 
 

@@ -18,6 +18,7 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
+from simulate import feasibility
 from simulate.errors import ScenarioError
 from simulate.scenario import Scenario
 
@@ -157,28 +158,10 @@ def _validate(data: dict, prefix: str = "") -> Scenario:
         scenario = Scenario.model_validate(data)
     except ValidationError as err:
         raise ScenarioError(_format_errors(err, prefix)) from None
-    problems = feasibility_problems(scenario)
+    problems = feasibility.problems(scenario)
     if problems:
         raise ScenarioError([prefix + p for p in problems])
     return scenario
-
-
-def feasibility_problems(scenario: Scenario) -> list[str]:
-    """Contradictions between fields that only the outcome model and the screen can see: a
-    remission rate the relapse model cannot reach, a time to remission the endpoint cannot hold,
-    a screen (almost) nobody passes."""
-    from simulate.outcomes import check_outcome_model
-    from simulate.selection import MIN_CANDIDATE_PROBABILITY, pass_probabilities
-
-    problems = check_outcome_model(scenario)
-    p = pass_probabilities(scenario.cohort, scenario.eligibility).candidate
-    if p < MIN_CANDIDATE_PROBABILITY:
-        problems.append(
-            f"eligibility: only {100 * p:.3g}% of the scenario's referred cohort pass the screen "
-            f"(at least {100 * MIN_CANDIDATE_PROBABILITY:g}% needed); the cohort and the "
-            "eligibility thresholds contradict each other"
-        )
-    return problems
 
 
 def _check_sweep(scenario: Scenario, data: dict) -> None:
@@ -223,17 +206,48 @@ def with_overrides(scenario: Scenario, overrides: dict[str, Any]) -> Scenario:
 
 # --------------------------------------------------------------------------- files
 
+SHIPPED_DIR = Path(__file__).resolve().parent / "scenarios"
+"""The scenarios shipped with trialsim (package data: the repository's scenarios/ folder)."""
 FILE_DEFAULTS = {"name": "the file's stem"}
 """Fields a scenario file may leave out although the model requires them, and what they take."""
 
 
 
+def shipped_scenarios() -> dict[str, Path]:
+    """Name -> file of every shipped scenario, in name order."""
+    return {p.stem: p for p in sorted(SHIPPED_DIR.glob("*.toml"))}
+
+
+def scenario_description(path: Path) -> str:
+    """A scenario file's one-line description, read without validating it ('' if none)."""
+    try:
+        value = tomllib.loads(path.read_text(encoding="utf-8-sig")).get("description", "")
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+        return ""
+    return value if isinstance(value, str) else ""
+
+
+def resolve_scenario(path: str | Path) -> Path:
+    """A scenario given by path, or by the name of a shipped scenario (``nct04743739``, with or
+    without ``.toml``) when no such file exists here."""
+    p = Path(path)
+    if p.exists() or p.parent != Path("."):
+        return p
+    shipped = shipped_scenarios()
+    name = p.name.removesuffix(".toml")
+    if name in shipped:
+        return shipped[name]
+    raise ScenarioError(f"{p}: scenario file not found, and no shipped scenario has that name "
+                        f"(shipped: {', '.join(shipped)}; see `trialsim scenarios`)")
+
+
 def load_scenario(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -> Scenario:
-    """Read, merge ``--set`` overrides into, and validate a scenario file.
+    """Read, merge ``--set`` overrides into, and validate a scenario file (a path, or the name
+    of a shipped scenario).
 
     ``name`` defaults to the file's stem. Raises :class:`ScenarioError` with one line per problem.
     """
-    p = Path(path)
+    p = resolve_scenario(path)
     data = _read_with_base(p, seen=())
     data.setdefault("name", p.stem)          # FILE_DEFAULTS
     return scenario_from_dict(data, overrides)

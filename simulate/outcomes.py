@@ -25,7 +25,7 @@ For a randomised patient in arm *a* the model is:
   ``lambda_a`` solved so the chance of dropping out before the endpoint is exactly
   ``dropout.probability_by_endpoint`` in each arm.
 
-Everything random comes in as uniforms or unit exponentials from the fates (simulate/fates.py):
+Everything random comes in as uniforms or unit exponentials from the fates (simulate/fates/):
 this module only transforms them, so both engines get identical patients.
 """
 
@@ -40,6 +40,7 @@ from scipy import integrate, optimize, special
 
 from simulate import scenario as sc
 from simulate.errors import ScenarioError
+from simulate.parallel import shared_cache
 
 CALIBRATION_REFERRALS = 200_000
 """Size of the fixed reference cohort over which covariate effects are calibrated."""
@@ -180,7 +181,8 @@ def calibrate(scenario: sc.Scenario) -> dict[str, ArmModel]:
     return _calibrate_cached(key, scenario)
 
 
-_CACHE: dict[tuple, dict[str, ArmModel]] = {}
+_CACHE: dict[tuple, dict[str, ArmModel]] = shared_cache("outcomes.calibration")
+"""Calibrations by relevant part of the scenario; worker processes receive the parent's."""
 
 
 def _calibrate_cached(key: tuple, scenario: sc.Scenario) -> dict[str, ArmModel]:

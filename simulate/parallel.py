@@ -14,7 +14,9 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import signal
 import sys
+import threading
 from dataclasses import dataclass
 from typing import Any, Callable, Iterator, Sequence
 
@@ -24,6 +26,16 @@ log = logging.getLogger(__name__)
 
 BACKENDS = ("loky", "dask")
 DASK_INSTALL_HINT = "pip install 'trialsim[distributed]'"
+CONNECT_TIMEOUT_SECONDS = 10.0
+"""How long to try reaching a Dask scheduler before giving up with one line."""
+WORKER_START_SECONDS = 1.0
+"""What starting the worker processes costs before they help (each imports numpy, scipy and
+trialsim): work left in-process shorter than this, per core gained, is not worth them."""
+TASKS_IN_FLIGHT_PER_WORKER = 4
+"""Dask tasks queued per worker at a time: enough to keep every worker busy, few enough that the
+scheduler holds little and an interrupted run closes at once."""
+ORPHAN_CHECK_SECONDS = 0.5
+"""How often a worker process checks that the process that started it is still alive."""
 
 
 def default_jobs() -> int:
@@ -48,6 +60,8 @@ class Backend:
             raise UsageError(f"--scheduler: got {self.scheduler!r}; it needs --backend dask")
 
 
+_SILENT = logging.CRITICAL + 10
+"""A log level above every message: Dask's shutdown chatter after Ctrl-C is not the user's news."""
 _CLIENT: Any = None  # the Dask client of the open session, if any
 
 
@@ -70,17 +84,19 @@ def session(backend: Backend) -> Iterator[None]:
     cluster = None
     try:
         if backend.scheduler:
+            _probe_scheduler(backend.scheduler)
             try:
-                client = distributed.Client(backend.scheduler, timeout="20s")
-            except (OSError, TimeoutError) as err:
+                client = distributed.Client(backend.scheduler, timeout=f"{CONNECT_TIMEOUT_SECONDS:g}s")
+            except Exception as err:  # noqa: BLE001 - any failure to connect is the address's
                 raise UsageError(f"--scheduler: got {backend.scheduler!r}; cannot connect ({err})") from None
         else:
             workers = backend.jobs or default_jobs()
             if not log.isEnabledFor(logging.INFO):  # the local scheduler logs in this process
-                logging.getLogger("distributed").setLevel(logging.ERROR)
-            cluster = distributed.LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
-                                               host="127.0.0.1", dashboard_address=":0",
-                                               silence_logs=logging.ERROR)
+                logging.getLogger("distributed").setLevel(_SILENT)
+            with _children_ignore_sigint():
+                cluster = distributed.LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
+                                                   host="127.0.0.1", dashboard_address=":0",
+                                                   silence_logs=_SILENT)
             client = distributed.Client(cluster)
         log.info("dask client %s", client)
         _CLIENT = client
@@ -93,13 +109,104 @@ def session(backend: Backend) -> Iterator[None]:
             cluster.close()
 
 
+def _probe_scheduler(address: str) -> None:
+    """Reach the scheduler and complete Dask's handshake within the connect timeout, so that a
+    wrong address (a typo, a closed port, a server that is not Dask) fails in seconds with one
+    line instead of hanging."""
+    import asyncio
+
+    from distributed.comm import connect
+
+    async def probe() -> None:
+        comm = await asyncio.wait_for(connect(address, timeout=CONNECT_TIMEOUT_SECONDS),
+                                      CONNECT_TIMEOUT_SECONDS + 1.0)
+        await comm.close()
+
+    try:
+        asyncio.run(probe())
+    except Exception as err:  # noqa: BLE001 - whatever went wrong, the address is the problem
+        reason = str(err) or ("no Dask scheduler answered within "
+                              f"{CONNECT_TIMEOUT_SECONDS:g} s" if isinstance(err, TimeoutError) else type(err).__name__)
+        raise UsageError(f"--scheduler: got {address!r}; cannot reach a Dask scheduler there ({reason}); "
+                         "expected an address such as tcp://host:8786") from None
+
+
+@contextlib.contextmanager
+def _children_ignore_sigint() -> Iterator[None]:
+    """Start processes with Ctrl-C ignored (an ignored signal stays ignored in a child): the
+    command handles Ctrl-C once and closes them, instead of every worker printing its traceback.
+    A Ctrl-C pressed during these seconds of start-up is ignored too."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+_PARENT: int | None = None
+
+
+def _exit_with_parent() -> None:
+    """In a worker process: exit as soon as the process that started it is gone (killed, even
+    with SIGKILL), instead of lingering as an orphan. Started once per process."""
+    global _PARENT
+    if _PARENT is not None:
+        return
+    _PARENT = os.getppid()
+
+    def watch() -> None:
+        import time
+
+        while os.getppid() == _PARENT:
+            time.sleep(ORPHAN_CHECK_SECONDS)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="trialsim-orphan-watch", daemon=True).start()
+
+
+_SHARED: dict[str, dict] = {}
+
+
+def shared_cache(name: str) -> dict:
+    """A per-run cache (a calibration, the screen's pass probabilities: small values that are
+    costly to compute) that worker processes receive already filled by the parent."""
+    return _SHARED.setdefault(name, {})
+
+
+def _snapshot() -> dict[str, dict]:
+    return {name: dict(cache) for name, cache in _SHARED.items()}
+
+
+def _start_worker(caches: dict[str, dict]) -> None:
+    """A worker's start: watch the parent, and take its per-run caches."""
+    _exit_with_parent()
+    for name, entries in caches.items():
+        shared_cache(name).update(entries)
+
+
+def _in_worker(fn: Callable, *args: Any) -> Any:
+    """A task as a Dask worker runs it: watched for the parent's death first."""
+    _exit_with_parent()
+    return fn(*args)
+
+
 def run_tasks(fn: Callable, tasks: Sequence[tuple], backend: Backend, on_done: Callable[[], None] | None = None,
               consume: Callable[[Any], None] | None = None) -> list:
     """``[fn(*t) for t in tasks]``, computed in parallel, in task order.
 
     With ``consume``, each result is handed to it in task order as soon as its predecessors
     are in, and nothing is kept: the caller folds results as they stream in (bounded memory).
+
+    With the default number of jobs, tasks run in this process, one by one, for as long as the
+    work left would not repay starting the workers (:data:`WORKER_START_SECONDS`); then the rest
+    go to the workers, which start with this process's per-run caches (:func:`shared_cache`).
+    An explicit number of jobs is used as given. Either way the results are the same.
     """
+    import time
+
     tick = on_done or (lambda: None)
     kept: list = []
     take = consume or kept.append
@@ -108,15 +215,26 @@ def run_tasks(fn: Callable, tasks: Sequence[tuple], backend: Backend, on_done: C
             _run_dask(fn, tasks, tick, take)
         return kept
     jobs = backend.jobs or default_jobs()
-    if jobs == 1 or len(tasks) <= 1:
-        for t in tasks:
-            take(fn(*t))
-            tick()
+    adaptive = backend.jobs is None
+    done = 0
+    while done < len(tasks) and (jobs == 1 or len(tasks) - done <= 1 or adaptive):
+        t0 = time.perf_counter()
+        take(fn(*tasks[done]))
+        tick()
+        done += 1
+        left = (time.perf_counter() - t0) * (len(tasks) - done)
+        if adaptive and done >= 2 and left * (1.0 - 1.0 / jobs) > WORKER_START_SECONDS:
+            break                                 # the rest repays the workers' start
+    if done == len(tasks):
         return kept
     from joblib import Parallel, delayed
+    from joblib.parallel import LokyBackend
 
-    # the generator yields in task order
-    for result in Parallel(n_jobs=min(jobs, len(tasks)), return_as="generator")(delayed(fn)(*t) for t in tasks):
+    # the generator yields in task order; each worker watches for its parent's death from its
+    # start and receives the per-run caches filled so far
+    parallel = Parallel(n_jobs=min(jobs, len(tasks) - done), return_as="generator",
+                        backend=LokyBackend(initializer=_start_worker, initargs=(_snapshot(),)))
+    for result in parallel(delayed(fn)(*t) for t in tasks[done:]):
         take(result)
         tick()
     return kept
@@ -126,17 +244,76 @@ def _run_dask(fn: Callable, tasks: Sequence[tuple], tick: Callable[[], None], ta
     distributed = _require_dask()
     client = _CLIENT
     # pure=False: a lost result is recomputed by the scheduler from the same deterministic task
-    futures = [client.submit(fn, *t, pure=False, retries=3) for t in tasks]
-    index = {f.key: i for i, f in enumerate(futures)}
+    submit = lambda i: client.submit(_in_worker, fn, *tasks[i], pure=False, retries=3)  # noqa: E731
+    workers = max(1, len(client.scheduler_info().get("workers", {})))
+    in_flight = min(len(tasks), TASKS_IN_FLIGHT_PER_WORKER * workers)
+    futures = {submit(i): i for i in range(in_flight)}
+    queued = distributed.as_completed(list(futures))
     waiting: dict[int, Any] = {}
-    next_up = 0
-    for future in distributed.as_completed(futures):
-        waiting[index[future.key]] = future.result()
-        future.release()
-        tick()
-        while next_up in waiting:            # hand results on in task order
-            take(waiting.pop(next_up))
-            next_up += 1
+    next_up, next_submit = 0, in_flight
+    with _interrupts_noted() as interrupted:
+        try:
+            for future in queued:
+                interrupted.raise_if_noted()
+                waiting[futures.pop(future)] = future.result()
+                future.release()
+                tick()
+                if next_submit < len(tasks):
+                    new = submit(next_submit)
+                    futures[new] = next_submit
+                    queued.add(new)
+                    next_submit += 1
+                while next_up in waiting:            # hand results on in task order
+                    take(waiting.pop(next_up))
+                    next_up += 1
+        except BaseException:
+            client.cancel(list(futures))             # nothing left queued when the session closes
+            raise
+
+
+class _Noted:
+    """The signals noted while Dask works, raised again from a safe place."""
+
+    def __init__(self, previous: dict) -> None:
+        self.previous, self.signum = previous, None
+
+    def note(self, signum, frame) -> None:  # noqa: ARG002 - a signal handler's signature
+        self.signum = signum
+
+    def raise_if_noted(self) -> None:
+        signum, self.signum = self.signum, None
+        if signum is None:
+            return
+        handler = self.previous[signum]
+        if callable(handler):
+            handler(signum, None)                    # e.g. the command's own SIGTERM handler
+        if signum == signal.SIGINT or handler == signal.SIG_IGN:
+            if handler != signal.SIG_IGN:
+                raise KeyboardInterrupt
+            return
+        signal.signal(signum, signal.SIG_DFL)        # the default action, as if never caught
+        os.kill(os.getpid(), signum)
+
+
+@contextlib.contextmanager
+def _interrupts_noted() -> Iterator[_Noted]:
+    """While the block runs, Ctrl-C and SIGTERM are only noted, and the caller raises them with
+    :meth:`_Noted.raise_if_noted` between results: raised by the handler itself, the exception
+    could land inside one of Dask's callbacks (some run from the garbage collector), which would
+    swallow it and print its traceback."""
+    previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+    noted = _Noted(previous)
+    if threading.current_thread() is not threading.main_thread():
+        yield noted
+        return
+    for sig in previous:
+        signal.signal(sig, noted.note)
+    try:
+        yield noted
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        noted.raise_if_noted()
 
 
 def progress_bar(total: int, label: str, enabled: bool):

@@ -21,13 +21,14 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from simulate.choices import ALTERNATIVES, MISSING_STRATEGIES, TESTS
+
 Probability = Annotated[float, Field(ge=0.0, le=1.0)]
 Fraction = Probability
 NonNegative = Annotated[float, Field(ge=0.0)]
 Positive = Annotated[float, Field(gt=0.0)]
 
-TESTS = ("fisher", "chi2", "chi2_yates", "ztest", "cmh")
-MISSING_STRATEGIES = ("nonresponder", "complete_case", "locf")
+DROPOUT_MECHANISMS = ("mcar", "informative")
 STRATIFICATION_FACTORS = ("pla2r_titre_high", "proteinuria_high")
 ARMS = ("rtx", "rtx_csa")
 
@@ -140,7 +141,7 @@ class Outcome(Model):
 class Dropout(Model):
     probability_by_endpoint: Annotated[float, Field(ge=0.0, lt=1.0)] = 0.10
     """Chance a randomised patient drops out (loss to follow-up, withdrawal) before the endpoint."""
-    mechanism: Literal["mcar", "informative"] = "mcar"
+    mechanism: Literal[DROPOUT_MECHANISMS] = "mcar"
     """mcar: dropout independent of outcome; informative: non-responders drop out faster."""
     informative_hazard_ratio: Annotated[float, Field(ge=1.0, le=100.0)] = 2.0
     """With mechanism = informative: dropout hazard of non-responders relative to responders."""
@@ -149,13 +150,13 @@ class Dropout(Model):
 
 
 class Analysis(Model):
-    test: Literal["fisher", "chi2", "chi2_yates", "ztest", "cmh"] = "fisher"
+    test: Literal[TESTS] = "fisher"
     """fisher (exact), chi2 (Pearson), chi2_yates, ztest (pooled), cmh (stratified by the randomisation strata)."""
     alpha: Annotated[float, Field(gt=0.0, lt=1.0)] = 0.05
     """Significance level (two-sided unless alternative = greater)."""
-    alternative: Literal["two-sided", "greater"] = "two-sided"
+    alternative: Literal[ALTERNATIVES] = "two-sided"
     """``greater``: one-sided, RTX+CsA better than RTX alone."""
-    missing: Literal["nonresponder", "complete_case", "locf"] = "nonresponder"
+    missing: Literal[MISSING_STRATEGIES] = "nonresponder"
     """nonresponder (dropout = failure, ITT), complete_case, or locf (last visit's status)."""
 
 
@@ -188,7 +189,7 @@ class Recruitment(Model):
 class Randomisation(Model):
     block_sizes: tuple[Annotated[int, Field(ge=1, le=1000)], ...] = (2, 4)
     """Permuted block sizes, drawn at random per block; each a multiple of the ratio's sum."""
-    stratify_by: tuple[Literal["pla2r_titre_high", "proteinuria_high"], ...] = ()
+    stratify_by: tuple[Literal[STRATIFICATION_FACTORS], ...] = ()
     """Stratification factors: pla2r_titre_high, proteinuria_high (2^k strata)."""
     pla2r_titre_high_ru_ml: Positive = 150.0
     """Anti-PLA2R titre at or above which a patient is in the high stratum."""

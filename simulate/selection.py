@@ -3,7 +3,7 @@
 A referred patient is *excluded* when they fail a permanent eligibility rule. Only patients
 who are not excluded (*candidates*) can ever be randomised, and what a power run needs of an
 excluded referral is its referral date: nothing else about it changes a trial. So instead of
-drawing every referral's covariates and screening them, the fates (simulate/fates.py) split the
+drawing every referral's covariates and screening them, the fates (simulate/fates/) split the
 Poisson referral process by exact thinning into an excluded process and a candidate process
 with rate ``rate x P(candidate)``, and draw covariates for candidates only, from their
 distribution *given* that they passed.
@@ -25,8 +25,10 @@ The probability of passing each group is computed by numerical integration to ab
 closed forms for conditions and history, a one-dimensional integral over age for demography,
 and for proteinuria an integral over the two collection errors with the level and the
 ACEI/ARB reduction integrated in closed form (normal and beta CDFs). The product is
-P(candidate). Covariates given a pass are drawn by rejection from the cohort's own formulas
-(:func:`draw_proteinuria_given_pass`), which is exact whatever the acceptance rate.
+P(candidate). Covariates given a pass are drawn by rejection through the population's own
+transforms (:mod:`simulate.population`, :func:`draw_proteinuria_given_pass`), which is exact
+whatever the acceptance rate. The integrals take the distributions' parameters from the same
+module, so the probabilities and the draws describe one population.
 """
 
 from __future__ import annotations
@@ -37,9 +39,20 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import integrate, special
 
+from simulate import population
 from simulate import scenario as sc
-from simulate.cohort import beta_params, lognormal_params
+from simulate.eligibility import TIME_RULES
+from simulate.population import (
+    acei_arb_reduction, age_cdf_bounds, collection_errors, collections, egfr_centre, egfr_residual_sd,
+    mean_of_collections, postmenopausal_probability, proteinuria_level, proteinuria_lognormal, reduction_beta,
+)
+from simulate.population import collection_sigma as _collection_sigma
+from simulate.feasibility import conditions_pass_probability, history_pass_probability
+from simulate.parallel import shared_cache
 from simulate.seeding import stream
+
+__all__ = ["GROUPS", "TIME_RULES", "PassProbabilities", "pass_probabilities",
+           "draw_proteinuria_given_pass", "reduction_from_uniform"]
 
 GROUPS: dict[str, tuple[str, ...]] = {
     "demography": ("age", "not_pregnant", "contraception", "egfr"),
@@ -47,11 +60,9 @@ GROUPS: dict[str, tuple[str, ...]] = {
     "proteinuria": ("proteinuria_level", "proteinuria_reduction", "blood_pressure"),
     "history": ("no_prior_resistance",),
 }
-"""Which permanent rules screen which independent group of covariates."""
-TIME_RULES = ("washout_steroid_mmf", "washout_alkylating", "acei_arb_run_in")
+"""Which permanent rules screen which independent group of covariates (the time-dependent
+rules, :data:`TIME_RULES`, defer and never exclude)."""
 
-MIN_CANDIDATE_PROBABILITY = 5e-4
-"""Below this share of referrals passing the screen the loader rejects a scenario as contradictory."""
 QUADRATURE_NODES = 160
 """Gauss-Legendre nodes per dimension and piece for the proteinuria integral."""
 _TAIL = 12.0
@@ -83,19 +94,19 @@ def _demography(c: sc.Cohort, e: sc.Eligibility) -> float:
     lo, hi = max(c.age_min_years, e.age_min_years), min(c.age_max_years, e.age_max_years)
     if lo >= hi:
         return 0.0
-    mass = special.ndtr((c.age_max_years - c.age_mean_years) / c.age_sd_years) - \
-        special.ndtr((c.age_min_years - c.age_mean_years) / c.age_sd_years)
+    below, above = age_cdf_bounds(c)
+    mass = above - below
     slope = c.egfr_change_per_year_of_age_ml_min
-    resid = math.sqrt(max(c.egfr_sd_ml_min**2 - (slope * c.age_sd_years) ** 2, 0.0))
-    thr = e.egfr_min_ml_min  # eGFR is clipped to 5-150: a threshold outside decides alone
+    resid = egfr_residual_sd(c)
+    thr = e.egfr_min_ml_min  # eGFR is clipped: a threshold outside its range decides alone
     women_ok = c.contraception_or_sterile_fraction * (1.0 - c.pregnant_or_breastfeeding_fraction)
 
     def egfr_ok(age: float) -> float:
-        if thr <= 5.0:
+        if thr <= population.EGFR_MIN_ML_MIN:
             return 1.0
-        if thr > 150.0:
+        if thr > population.EGFR_MAX_ML_MIN:
             return 0.0
-        centre = c.egfr_mean_ml_min + slope * (age - c.age_mean_years)
+        centre = egfr_centre(c, age)
         if resid == 0.0:
             return float(centre >= thr)
         return float(special.ndtr((centre - thr) / resid))
@@ -103,33 +114,16 @@ def _demography(c: sc.Cohort, e: sc.Eligibility) -> float:
     def integrand(age: float) -> float:
         density = math.exp(-0.5 * ((age - c.age_mean_years) / c.age_sd_years) ** 2) / (
             c.age_sd_years * math.sqrt(2 * math.pi) * mass)
-        post = float(special.ndtr((age - c.menopause_age_mean_years) / c.menopause_age_sd_years))
+        post = float(postmenopausal_probability(c, age))
         sex_ok = c.male_fraction + (1.0 - c.male_fraction) * (post + (1.0 - post) * women_ok)
         return density * sex_ok * egfr_ok(age)
 
     points = [c.menopause_age_mean_years, c.age_mean_years]
-    if resid == 0.0 and slope != 0.0 and 5.0 < thr <= 150.0:
+    if resid == 0.0 and slope != 0.0 and population.EGFR_MIN_ML_MIN < thr <= population.EGFR_MAX_ML_MIN:
         points.append(c.age_mean_years + (thr - c.egfr_mean_ml_min) / slope)
     points = sorted(p for p in points if lo < p < hi)
     value, _ = integrate.quad(integrand, lo, hi, points=points or None, epsabs=1e-14, epsrel=1e-12, limit=200)
     return float(value)
-
-
-def _conditions(c: sc.Cohort) -> float:
-    return (1.0 - c.secondary_cause_fraction) * (1.0 - c.active_infection_fraction) * (1.0 - c.diabetes_fraction)
-
-
-def _history(c: sc.Cohort, e: sc.Eligibility) -> float:
-    free = (1.0 - c.resistant_cni_fraction) * (1.0 - c.resistant_rtx_fraction) * (1.0 - c.resistant_alkylating_fraction)
-    m = c.months_off_drug_at_relapse_mean
-    cni = c.prior_relapse_drug_cni_fraction
-    late = cni * math.exp(-e.relapse_off_cni_min_months / m) + \
-        (1.0 - cni) * math.exp(-e.relapse_off_rtx_or_alkylating_min_months / m)
-    return free * ((1.0 - c.prior_relapse_fraction) + c.prior_relapse_fraction * late)
-
-
-def _collection_sigma(c: sc.Cohort) -> float:
-    return lognormal_params(1.0, c.collection_cv)[1] if c.collection_cv > 0 else 0.0
 
 
 def _proteinuria(c: sc.Cohort, e: sc.Eligibility) -> tuple[float, float]:
@@ -141,8 +135,8 @@ def _proteinuria(c: sc.Cohort, e: sc.Eligibility) -> tuple[float, float]:
     r ~ beta(a, b), and ``m >= 1 - R`` for intolerant patients (r = 0). What is left is the
     expectation over the two collection errors, integrated numerically.
     """
-    mu, sigma = lognormal_params(c.proteinuria_mean_g_day, c.proteinuria_sd_g_day)
-    a, b = beta_params(c.acei_arb_reduction_mean_fraction, c.acei_arb_reduction_sd_fraction)
+    mu, sigma = proteinuria_lognormal(c)
+    a, b = reduction_beta(c)
     need = 1.0 - e.proteinuria_max_reduction_fraction
     floor = e.proteinuria_min_g_day
 
@@ -180,13 +174,13 @@ def _proteinuria(c: sc.Cohort, e: sc.Eligibility) -> tuple[float, float]:
             if b_ <= a_:
                 continue
             e1, w1 = on(a_, b_)
-            x1 = np.exp(s * e1 - 0.5 * s * s)
+            x1 = collection_errors(c, e1)
             rest = 2.0 * need - x1
             with np.errstate(divide="ignore", invalid="ignore"):
                 lo = np.where(rest > 0, (np.log(np.where(rest > 0, rest, 1.0)) + 0.5 * s * s) / s, -_TAIL)
             lo = np.clip(lo, -_TAIL, _TAIL)
             e2, w2 = on(lo, _TAIL)
-            m = 0.5 * (x1[:, None] + np.exp(s * e2 - 0.5 * s * s))
+            m = mean_of_collections(x1[:, None], collection_errors(c, e2))
             inner = (w2 * phi(e2) * g(m)).sum(axis=1)
             total += float((w1 * phi(e1) * inner).sum())
         return total
@@ -196,7 +190,8 @@ def _proteinuria(c: sc.Cohort, e: sc.Eligibility) -> tuple[float, float]:
     return intolerant, tolerant
 
 
-_CACHE: dict[tuple, PassProbabilities] = {}
+_CACHE: dict[tuple, PassProbabilities] = shared_cache("selection.pass_probabilities")
+"""Pass probabilities by cohort and thresholds; worker processes receive the parent's."""
 
 
 def pass_probabilities(cohort: sc.Cohort, rules: sc.Eligibility) -> PassProbabilities:
@@ -211,8 +206,8 @@ def pass_probabilities(cohort: sc.Cohort, rules: sc.Eligibility) -> PassProbabil
         weight_tol = (1.0 - p_int) * cohort.bp_controlled_fraction * j_tol
         prot = weight_int + weight_tol
         probs = PassProbabilities(
-            demography=_demography(cohort, rules), conditions=_conditions(cohort), proteinuria=prot,
-            history=_history(cohort, rules), proteinuria_intolerant=j_int, proteinuria_tolerant=j_tol,
+            demography=_demography(cohort, rules), conditions=conditions_pass_probability(cohort), proteinuria=prot,
+            history=history_pass_probability(cohort, rules), proteinuria_intolerant=j_int, proteinuria_tolerant=j_tol,
             intolerant_given_pass=weight_int / prot if prot > 0 else 0.0,
         )
         _CACHE[key] = probs
@@ -242,17 +237,15 @@ class _BetaCdf:
         return out
 
 
-def reduction_from_uniform(cohort: sc.Cohort, u: np.ndarray) -> np.ndarray:
-    """The ACEI/ARB reduction r = beta quantile of ``u`` (how the pool stores it)."""
-    a, b = beta_params(cohort.acei_arb_reduction_mean_fraction, cohort.acei_arb_reduction_sd_fraction)
-    return special.betaincinv(a, b, u)
+reduction_from_uniform = acei_arb_reduction
+"""The ACEI/ARB reduction r of a pool slot: the beta quantile of its stored uniform."""
 
 
 def draw_proteinuria_given_pass(cohort: sc.Cohort, rules: sc.Eligibility, intolerant: np.ndarray,
                                 seq: np.random.SeedSequence, name: str) -> dict[str, np.ndarray]:
     """The proteinuria group of candidates (one per element of ``intolerant``), given a pass.
 
-    Exact rejection sampling from the cohort's own formulas (simulate/cohort.py): a candidate
+    Exact rejection sampling through the population's transforms (simulate/population.py): a candidate
     draws the true level's normal score ``z`` and the two collection errors; if the level rule
     passes and they are on ACEI/ARB, a uniform ``u`` whose beta quantile is their reduction r.
     They are kept when the level and reduction rules pass: for the reduction rule,
@@ -270,9 +263,7 @@ def draw_proteinuria_given_pass(cohort: sc.Cohort, rules: sc.Eligibility, intole
     intolerant candidates: r = 0), one per slot.
     """
     c, e = cohort, rules
-    mu, sigma = lognormal_params(c.proteinuria_mean_g_day, c.proteinuria_sd_g_day)
     cdf = _beta_cdf(c)
-    s = _collection_sigma(c)
     need = 1.0 - e.proteinuria_max_reduction_fraction
     n = len(intolerant)
     out = {k: np.empty(n) for k in ("z", "true", "c1", "c2", "u_reduction")}
@@ -284,11 +275,11 @@ def draw_proteinuria_given_pass(cohort: sc.Cohort, rules: sc.Eligibility, intole
         # slot-major (one triple per slot, in slot order) so a slot's numbers never depend on
         # how many slots come after it
         normals = stream(seq, f"{name}/{rnd}/normals").standard_normal((len(open_slots), 3)).T
-        true_level = np.exp(mu + sigma * normals[0])
-        factors = np.exp(s * normals[1:] - 0.5 * s * s)
-        m = 0.5 * (factors[0] + factors[1])
-        col = true_level * factors
-        ok = 0.5 * (col[0] + col[1]) >= e.proteinuria_min_g_day        # as the screen computes it
+        true_level = proteinuria_level(c, normals[0])
+        factors = collection_errors(c, normals[1:])
+        m = mean_of_collections(factors[0], factors[1])
+        col = collections(true_level, factors)
+        ok = mean_of_collections(col[0], col[1]) >= e.proteinuria_min_g_day       # as the screen computes it
         tol = ~intolerant[open_slots]
         ok &= (m >= need) | tol                                   # intolerant: r = 0
         needs = ok & tol
@@ -308,7 +299,7 @@ _CDFS: dict[tuple[float, float], _BetaCdf] = {}
 
 
 def _beta_cdf(c: sc.Cohort) -> _BetaCdf:
-    key = beta_params(c.acei_arb_reduction_mean_fraction, c.acei_arb_reduction_sd_fraction)
+    key = reduction_beta(c)
     if key not in _CDFS:
         if len(_CDFS) > 64:
             _CDFS.clear()

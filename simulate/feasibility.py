@@ -1,0 +1,164 @@
+"""Can the scenario be simulated as written? Quick sufficient conditions, exact answers when needed.
+
+Two contradictions are invisible to the field validators: an arm's remission rate that the relapse
+model cannot reach (relapse before the endpoint caps the share in remission at q_a, see
+:mod:`simulate.outcomes`), and a screen that (almost) no referred patient passes (see
+:mod:`simulate.selection`). Both are decided exactly by numerical integration, which needs scipy
+(about half a second to import). Checking a scenario should be instant, so each check first tries
+a lower bound computed from closed forms with :mod:`math` alone: when the bound already clears
+the requirement the scenario is feasible and nothing more is computed; otherwise the exact value
+decides. The bounds are proved in their docstrings and tested against the exact values.
+"""
+
+from __future__ import annotations
+
+import math
+
+from simulate import scenario as sc
+
+MIN_CANDIDATE_PROBABILITY = 5e-4
+"""Below this share of referrals passing the screen a scenario is rejected as contradictory."""
+
+
+def _phi(x: float) -> float:
+    """Standard normal CDF."""
+    return 0.5 * math.erfc(-x / math.sqrt(2.0))
+
+
+# --------------------------------------------------------------------------- remission
+
+
+def _cumulative_relapse_hazard(scenario: sc.Scenario, arm: sc.Arm, t: float) -> float:
+    o = scenario.outcome
+    h = o.relapse_hazard_per_month if o.relapse else 0.0
+    c = arm.csa_course_months if arm.csa_course_months > 0 else math.inf
+    return h * min(t, c) + h * o.relapse_hazard_multiplier_after_csa * max(t - c, 0.0)
+
+
+def remission_lower_bound(scenario: sc.Scenario, name: str) -> float:
+    """A lower bound of q_a = E[exp(-(H(E) - H(T)))], the chance a responder of arm ``name`` is
+    still in remission at the endpoint E (T the time to first remission, H the cumulative relapse
+    hazard); 0 when the time to remission is itself impossible.
+
+    By Jensen's inequality q_a >= exp(-(H(E) - E[H(T)])); H is non-negative and increasing and
+    T exceeds its median M with probability one half, so E[H(T)] >= H(M) / 2.
+    """
+    arm, end = scenario.arm(name), scenario.trial.endpoint_month
+    median = arm.median_months_to_remission
+    if median >= end * 2.0 ** (-1.0 / scenario.outcome.weibull_shape_time_to_remission) * (1 - 1e-9):
+        return 0.0                        # no truncated Weibull has this median: the exact check says why
+    h_end = _cumulative_relapse_hazard(scenario, arm, end)
+    return math.exp(-(h_end - 0.5 * _cumulative_relapse_hazard(scenario, arm, median)))
+
+
+# --------------------------------------------------------------------------- the screen
+
+
+def _demography_lower_bound(c: sc.Cohort, e: sc.Eligibility) -> float:
+    """P(age, pregnancy, contraception and eGFR rules pass) >= P(eligible age) x the smallest,
+    over eligible ages, chance of passing the sex-specific rules x the smallest chance of the eGFR
+    rule: both chances are monotone in age, so their minima sit at the ends of the age range."""
+    lo, hi = max(c.age_min_years, e.age_min_years), min(c.age_max_years, e.age_max_years)
+    if lo >= hi:
+        return 0.0
+    z = lambda a: (a - c.age_mean_years) / c.age_sd_years  # noqa: E731
+    mass = _phi(z(c.age_max_years)) - _phi(z(c.age_min_years))
+    p_age = (_phi(z(hi)) - _phi(z(lo))) / mass
+    women_ok = c.contraception_or_sterile_fraction * (1.0 - c.pregnant_or_breastfeeding_fraction)
+    post = _phi((lo - c.menopause_age_mean_years) / c.menopause_age_sd_years)   # rises with age
+    sex_ok = c.male_fraction + (1.0 - c.male_fraction) * (post + (1.0 - post) * women_ok)
+    slope = c.egfr_change_per_year_of_age_ml_min
+    resid = math.sqrt(max(c.egfr_sd_ml_min**2 - (slope * c.age_sd_years) ** 2, 0.0))
+    thr = e.egfr_min_ml_min
+
+    def egfr_ok(age: float) -> float:
+        if thr <= 5.0:
+            return 1.0
+        if thr > 150.0:
+            return 0.0
+        centre = c.egfr_mean_ml_min + slope * (age - c.age_mean_years)
+        return float(centre >= thr) if resid == 0.0 else _phi((centre - thr) / resid)
+
+    return p_age * sex_ok * min(egfr_ok(lo), egfr_ok(hi))
+
+
+def _proteinuria_lower_bound(c: sc.Cohort, e: sc.Eligibility) -> float:
+    """P(level, reduction and blood-pressure rules pass), bounded below.
+
+    With X1, X2 the collections' error factors (lognormal, mean one), m = (X1 + X2) / 2 >= t when
+    both are, so P(m >= t) >= P(X >= t)^2. For a tolerant patient the rules pass when m >= t,
+    r <= r0 and the true level >= T / t, for any r0 with t (1 - r0) >= 1 - R: independent
+    events, and P(r <= r0) >= 1 - E[r] / r0 (Markov). Intolerant patients (r = 0) pass when
+    m >= t >= 1 - R and the true level >= T / t. The best of a few t is kept.
+    """
+    mu = math.log(c.proteinuria_mean_g_day) - 0.5 * math.log1p((c.proteinuria_sd_g_day / c.proteinuria_mean_g_day) ** 2)
+    sigma = math.sqrt(math.log1p((c.proteinuria_sd_g_day / c.proteinuria_mean_g_day) ** 2))
+    s = math.sqrt(math.log1p(c.collection_cv**2)) if c.collection_cv > 0 else 0.0
+    need = 1.0 - e.proteinuria_max_reduction_fraction
+    floor = e.proteinuria_min_g_day
+
+    def both_at_least(t: float) -> float:
+        if s == 0.0:
+            return float(t <= 1.0)
+        return _phi(-(math.log(t) + 0.5 * s * s) / s) ** 2
+
+    def level_given(t: float) -> float:
+        return 1.0 if floor <= 0 else _phi((mu - math.log(floor / t)) / sigma)
+
+    mean_r = c.acei_arb_reduction_mean_fraction
+    tolerant = intolerant = 0.0
+    for t in (0.5, 0.7, 0.85, 1.0, 1.2, 1.5):
+        if t >= need:
+            intolerant = max(intolerant, both_at_least(t) * level_given(t))
+        r0 = 1.0 - need / t
+        if r0 > mean_r:
+            tolerant = max(tolerant, both_at_least(t) * (1.0 - mean_r / r0) * level_given(t))
+    p_int = c.acei_arb_intolerant_fraction
+    return p_int * intolerant + (1.0 - p_int) * c.bp_controlled_fraction * tolerant
+
+
+def history_pass_probability(c: sc.Cohort, e: sc.Eligibility) -> float:
+    """P(no prior resistance, or only a late relapse): exact, in closed form (also the exact
+    factor of :func:`simulate.selection.pass_probabilities`)."""
+    free = (1.0 - c.resistant_cni_fraction) * (1.0 - c.resistant_rtx_fraction) * (1.0 - c.resistant_alkylating_fraction)
+    m = c.months_off_drug_at_relapse_mean
+    cni = c.prior_relapse_drug_cni_fraction
+    late = cni * math.exp(-e.relapse_off_cni_min_months / m) + \
+        (1.0 - cni) * math.exp(-e.relapse_off_rtx_or_alkylating_min_months / m)
+    return free * ((1.0 - c.prior_relapse_fraction) + c.prior_relapse_fraction * late)
+
+
+def conditions_pass_probability(c: sc.Cohort) -> float:
+    """P(idiopathic, no active infection, no diabetes): exact, in closed form (also the exact
+    factor of :func:`simulate.selection.pass_probabilities`)."""
+    return (1.0 - c.secondary_cause_fraction) * (1.0 - c.active_infection_fraction) * (1.0 - c.diabetes_fraction)
+
+
+def screen_lower_bound(cohort: sc.Cohort, rules: sc.Eligibility) -> float:
+    """A lower bound of P(a referral passes every permanent rule): the groups of covariates are
+    independent (see :mod:`simulate.selection`), so the product of their bounds bounds it."""
+    return (_demography_lower_bound(cohort, rules) * conditions_pass_probability(cohort)
+            * _proteinuria_lower_bound(cohort, rules) * history_pass_probability(cohort, rules))
+
+
+# --------------------------------------------------------------------------- the check
+
+
+def problems(scenario: sc.Scenario) -> list[str]:
+    """One line per contradiction the outcome model or the screen can see (empty if none)."""
+    out: list[str] = []
+    if any(scenario.arm(name).remission_at_endpoint > remission_lower_bound(scenario, name) for name in sc.ARMS):
+        from simulate.outcomes import check_outcome_model
+
+        out.extend(check_outcome_model(scenario))
+    if screen_lower_bound(scenario.cohort, scenario.eligibility) < MIN_CANDIDATE_PROBABILITY:
+        from simulate.selection import pass_probabilities
+
+        p = pass_probabilities(scenario.cohort, scenario.eligibility).candidate
+        if p < MIN_CANDIDATE_PROBABILITY:
+            out.append(
+                f"eligibility: only {100 * p:.3g}% of the scenario's referred cohort pass the screen "
+                f"(at least {100 * MIN_CANDIDATE_PROBABILITY:g}% needed); the cohort and the "
+                "eligibility thresholds contradict each other"
+            )
+    return out

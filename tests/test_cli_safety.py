@@ -1,0 +1,386 @@
+"""No input breaks out: a user's mistake is one ``error:`` line, exit code 2 and nothing written;
+names never leave results/; a standalone command never replaces a run's files; signals end a
+command cleanly and its workers with it."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, HTTPServer
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from simulate.cli import main
+
+from conftest import DEFAULT_SCENARIO, ROOT, edit_scenario_text, trialsim_executable
+
+COMMANDS = ("validate", "cohort", "trial", "power", "samplesize", "sweep", "run")
+
+
+def call(args: list, cwd: Path) -> tuple[int, str, str]:
+    """``trialsim ARGS`` in-process, from ``cwd``: (exit code, stdout, stderr)."""
+    out, err = io.StringIO(), io.StringIO()
+    here = os.getcwd()
+    os.chdir(cwd)
+    try:
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            code = main([str(a) for a in args])
+    finally:
+        os.chdir(here)
+    return code, out.getvalue(), err.getvalue()
+
+
+def files_under(folder: Path) -> set[Path]:
+    return {p.relative_to(folder) for p in folder.rglob("*")}
+
+
+def assert_user_error(code: int, err: str, *named: str) -> None:
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert code == 2, (code, err)
+    assert lines and all(line.startswith("error: ") for line in lines), err
+    assert "Traceback" not in err
+    for text in named:
+        assert any(text in line for line in lines), (text, lines)
+
+
+def scenario_copy(folder: Path, text: str | None = None, name: str = "s.toml") -> Path:
+    path = folder / name
+    path.write_text(DEFAULT_SCENARIO.read_text(encoding="utf-8") if text is None else text, encoding="utf-8")
+    return path
+
+
+# --------------------------------------------------------------------------- names and folders
+
+
+@pytest.mark.parametrize("name", ["..", ".", ".hidden", "../up", "a/b", "/abs"])
+@pytest.mark.parametrize("how", ["file", "set"])
+def test_a_name_never_resolves_outside_results(tmp_path: Path, name: str, how: str) -> None:
+    text = DEFAULT_SCENARIO.read_text(encoding="utf-8")
+    if how == "file":
+        path = scenario_copy(tmp_path, edit_scenario_text(text, "name", f'"{name}"'))
+        extra = []
+    else:
+        path = scenario_copy(tmp_path)
+        extra = ["--set", f"name={name}"]
+    before = files_under(tmp_path)
+    for command in ("validate", "run"):
+        code, out, err = call([command, path, *extra, "--replicates", "10"] if command == "run"
+                              else [command, path, *extra], tmp_path)
+        assert_user_error(code, err, "name", repr(name))
+        assert out == ""
+    assert files_under(tmp_path) == before
+
+
+def test_name_defaults_to_the_file_stem_and_a_bom_is_accepted(tmp_path: Path) -> None:
+    text = DEFAULT_SCENARIO.read_text(encoding="utf-8")
+    text = "\n".join(line for line in text.splitlines() if not line.startswith("name ="))
+    path = tmp_path / "my-variant.toml"
+    path.write_bytes(b"\xef\xbb\xbf" + text.encode("utf-8"))
+    from simulate.loader import load_scenario
+
+    assert load_scenario(path).name == "my-variant"
+    assert call(["validate", path], tmp_path)[0] == 0
+
+
+@pytest.mark.parametrize("edit, hidden", [
+    (("trial", None, None), "instance of"),
+    (("allocation_ratio", "3", None), "valid tuple"),
+    (("n_per_arm", '"many"', None), "valid integer"),
+])
+def test_messages_speak_of_the_scenario_not_the_validator(tmp_path: Path, edit, hidden: str) -> None:
+    text = DEFAULT_SCENARIO.read_text(encoding="utf-8")
+    key, value, _ = edit
+    if key == "trial":
+        text = text.replace("[trial]\n", "trial = 5\n[trial_unused]\n", 1)
+    else:
+        text = edit_scenario_text(text, key, value)
+    code, _, err = call(["validate", scenario_copy(tmp_path, text)], tmp_path)
+    assert code == 2
+    assert hidden not in err and "Input should" not in err, err
+
+
+def test_out_under_a_file_is_one_line(tmp_path: Path) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("x")
+    before = files_under(tmp_path)
+    for args in (["run", DEFAULT_SCENARIO, "--out", blocker / "sub", "--replicates", "10"],
+                 ["trial", DEFAULT_SCENARIO, "--out", blocker],
+                 ["cohort", DEFAULT_SCENARIO, "--out", blocker / "c.csv", "--n", "10"],
+                 ["sweep", DEFAULT_SCENARIO, "--out", blocker / "s.csv", "--replicates", "10"]):
+        code, _, err = call(args, tmp_path)
+        assert_user_error(code, err, "--out", str(blocker))
+    assert files_under(tmp_path) == before
+
+
+def test_out_on_a_read_only_location_is_one_line(tmp_path: Path) -> None:
+    if os.geteuid() == 0:
+        # root may write anywhere the file system allows: use a place no file can be created
+        target = Path("/proc/self/trialsim-results")
+    else:
+        locked = tmp_path / "locked"
+        locked.mkdir()
+        locked.chmod(0o555)
+        target = locked / "results"
+    code, _, err = call(["trial", DEFAULT_SCENARIO, "--out", target], tmp_path)
+    assert_user_error(code, err, str(target))
+
+
+def test_check_writable_names_a_read_only_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from simulate.errors import OutputError
+    from simulate.io import check_writable
+
+    monkeypatch.setattr(os, "access", lambda path, mode: False)
+    with pytest.raises(OutputError, match="is not writable"):
+        check_writable(tmp_path / "new", "--out")
+    assert not (tmp_path / "new").exists()
+
+
+def test_a_standalone_sweep_never_replaces_a_runs_files(tmp_path: Path) -> None:
+    run_folder = tmp_path / "results" / "nct04743739"
+    run_folder.mkdir(parents=True)
+    (run_folder / "run.json").write_text("{}")
+    (run_folder / "sweep.csv").write_text("the run's own\n")
+    small = ["--replicates", "10", "--jobs", "1",
+             "--set", 'sweep={"trial.n_per_arm" = [10]}', "--set", "simulation.block_size=10"]
+    code, _, err = call(["sweep", DEFAULT_SCENARIO, *small, "--out", run_folder / "sweep.csv"], tmp_path)
+    assert_user_error(code, err, "trialsim run", str(run_folder / "sweep.csv"))
+    code, out, err = call(["sweep", DEFAULT_SCENARIO, *small], tmp_path)
+    assert code == 0, err
+    assert (run_folder / "sweep.csv").read_text() == "the run's own\n"
+    assert (run_folder / "sweep" / "sweep.csv").is_file()
+
+
+# --------------------------------------------------------------------------- the scheduler
+
+
+def test_a_malformed_scheduler_address_is_one_line(tmp_path: Path) -> None:
+    pytest.importorskip("distributed")
+    code, _, err = call(["power", DEFAULT_SCENARIO, "--replicates", "10", "--backend", "dask",
+                         "--scheduler", "notanaddress"], tmp_path)
+    assert_user_error(code, err, "--scheduler", "notanaddress")
+
+
+def test_a_scheduler_address_that_is_not_dask_fails_within_the_timeout(tmp_path: Path) -> None:
+    pytest.importorskip("distributed")
+    from simulate.parallel import CONNECT_TIMEOUT_SECONDS
+
+    class Quiet(BaseHTTPRequestHandler):
+        def log_message(self, *args) -> None: ...
+
+    server = HTTPServer(("127.0.0.1", 0), Quiet)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        address = f"tcp://127.0.0.1:{server.server_port}"
+        t0 = time.monotonic()
+        code, _, err = call(["power", DEFAULT_SCENARIO, "--replicates", "10", "--backend", "dask",
+                             "--scheduler", address], tmp_path)
+        assert time.monotonic() - t0 < CONNECT_TIMEOUT_SECONDS + 10
+        assert_user_error(code, err, "--scheduler", address)
+    finally:
+        server.shutdown()
+
+
+def test_a_closed_port_fails_with_one_line(tmp_path: Path) -> None:
+    pytest.importorskip("distributed")
+    with socket.socket() as s:          # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    code, _, err = call(["power", DEFAULT_SCENARIO, "--replicates", "10", "--backend", "dask",
+                         "--scheduler", f"tcp://127.0.0.1:{port}"], tmp_path)
+    assert_user_error(code, err, "--scheduler")
+
+
+# --------------------------------------------------------------------------- signals
+
+
+def _children(pid: int) -> set[int]:
+    """Live descendants of ``pid`` (from /proc)."""
+    parent_of = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            parent_of[int(entry.name)] = int(stat.rsplit(")", 1)[1].split()[1])
+    found, frontier = set(), {pid}
+    while frontier:
+        frontier = {c for c, p in parent_of.items() if p in frontier} - found
+        found |= frontier
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+def _start_long_power(*extra: str) -> subprocess.Popen:
+    """A power run long enough to be interrupted (started in its own process group)."""
+    return subprocess.Popen([str(trialsim_executable()), "power", str(DEFAULT_SCENARIO), "--replicates",
+                             "5000000", "--jobs", "2", *extra], cwd=ROOT, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, start_new_session=True)
+
+
+def _wait_for_workers(proc: subprocess.Popen, n: int, seconds: float = 60) -> set[int]:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        kids = _children(proc.pid)
+        if len(kids) >= n:
+            time.sleep(2.0)                   # let them take their first tasks
+            return _children(proc.pid)
+        time.sleep(0.2)
+    proc.kill()
+    pytest.fail(f"workers did not start: {proc.communicate()}")
+
+
+@pytest.mark.skipif(not Path("/proc").is_dir(), reason="needs /proc")
+def test_loky_workers_exit_when_the_command_is_killed() -> None:
+    proc = _start_long_power()
+    try:
+        workers = _wait_for_workers(proc, 4)          # two workers and loky's two trackers
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
+        deadline = time.monotonic() + 15
+        while any(_alive(w) for w in workers) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        left = [w for w in workers if _alive(w)]
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+    assert not left, f"orphaned workers still running: {left}"
+
+
+@pytest.mark.skipif(not Path("/proc").is_dir(), reason="needs /proc")
+def test_sigterm_ends_the_command_like_ctrl_c() -> None:
+    proc = _start_long_power()
+    try:
+        workers = _wait_for_workers(proc, 4)
+        os.kill(proc.pid, signal.SIGTERM)
+        out, err = proc.communicate(timeout=60)
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+    assert proc.returncode == 143, err
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert lines[-1] == "terminated" and "Traceback" not in err and "leaked" not in err, err
+    deadline = time.monotonic() + 15
+    while any(_alive(w) for w in workers) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not [w for w in workers if _alive(w)]
+
+
+@pytest.mark.skipif(not Path("/proc").is_dir(), reason="needs /proc")
+def test_ctrl_c_on_dask_is_one_line() -> None:
+    pytest.importorskip("distributed")
+    proc = _start_long_power("--backend", "dask")
+    try:
+        _wait_for_workers(proc, 3, seconds=90)
+        time.sleep(10.0)                          # past the cluster's start, when Ctrl-C is ignored
+        os.killpg(proc.pid, signal.SIGINT)        # as a terminal does: the whole process group
+        out, err = proc.communicate(timeout=90)
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+    assert proc.returncode == 130, err
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert lines == ["aborted"], err
+
+
+# --------------------------------------------------------------------------- fuzz
+
+NUMBER_FIELDS = ("trial.n_per_arm", "trial.endpoint_month", "recruitment.rate_per_site_month",
+                 "dropout.probability_by_endpoint", "analysis.alpha", "cohort.male_fraction",
+                 "arms.rtx.remission_at_endpoint", "recruitment.sites", "simulation.replicates")
+CHOICE_FIELDS = ("analysis.test", "analysis.missing", "dropout.mechanism", "analysis.alternative")
+OUT_OF_RANGE = {
+    "trial.n_per_arm": ["0", "-1", "100001", "1.5"], "analysis.alpha": ["0", "1", "-0.1", "1.5"],
+    "dropout.probability_by_endpoint": ["1", "-0.01", "2"], "cohort.male_fraction": ["1.01", "-1"],
+    "arms.rtx.remission_at_endpoint": ["1.2", "-0.5"], "recruitment.rate_per_site_month": ["-1", "inf", "nan"],
+    "recruitment.sites": ["0", "1001"], "trial.endpoint_month": ["0", "-3", "99"],
+    "simulation.replicates": ["0"], "simulation.seed": ["-1"],
+}
+wrong_type_for_number = st.sampled_from(['"x"', "[1, 2]", "{a = 1}", "true", '""'])
+wrong_value_for_choice = st.sampled_from(["1", "[1]", '"nope"', "{a = 1}", "true"])
+
+
+@st.composite
+def bad_overrides(draw) -> list[str]:
+    kind = draw(st.sampled_from(["type", "choice", "range", "syntax", "path"]))
+    if kind == "type":
+        return ["--set", f"{draw(st.sampled_from(NUMBER_FIELDS))}={draw(wrong_type_for_number)}"]
+    if kind == "choice":
+        return ["--set", f"{draw(st.sampled_from(CHOICE_FIELDS))}={draw(wrong_value_for_choice)}"]
+    if kind == "range":
+        path = draw(st.sampled_from(sorted(OUT_OF_RANGE)))
+        return ["--set", f"{path}={draw(st.sampled_from(OUT_OF_RANGE[path]))}"]
+    if kind == "path":
+        key = draw(st.from_regex(r"[a-z]{1,8}(\.[a-z_]{1,10}){0,2}", fullmatch=True))
+        return ["--set", f"{key}.zz_unknown=1"]
+    text = draw(st.text(alphabet=st.characters(blacklist_characters="=\x00", blacklist_categories=("Cs",)),
+                        max_size=20))
+    return ["--set", text]                    # no '=': not path=value
+
+
+@st.composite
+def malformed_toml(draw) -> str:
+    base = DEFAULT_SCENARIO.read_text(encoding="utf-8")
+    junk = draw(st.sampled_from(["[trial\n", "n_per_arm = = 3\n", "x = [1, 2\n", "= 4\n", "[arms.rtx]\n",
+                                 'name = "a\n', "trial = 1\n", "\x00\n", "a.b = 1\na = 2\n"]))
+    cut = draw(st.integers(0, len(base)))
+    cut = base.rfind("\n", 0, cut) + 1
+    return base[:cut] + junk + base[cut:]
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(command=st.sampled_from(COMMANDS), overrides=bad_overrides())
+def test_fuzz_bad_overrides_exit_2_and_write_nothing(tmp_path_factory, command: str, overrides: list[str]) -> None:
+    folder = tmp_path_factory.mktemp("fuzz")
+    path = scenario_copy(folder)
+    before = files_under(folder)
+    code, out, err = call([command, path, *overrides], folder)
+    assert_user_error(code, err)
+    assert files_under(folder) == before
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(command=st.sampled_from(COMMANDS), text=malformed_toml())
+def test_fuzz_malformed_files_exit_2_and_write_nothing(tmp_path_factory, command: str, text: str) -> None:
+    folder = tmp_path_factory.mktemp("fuzz")
+    path = scenario_copy(folder, text)
+    before = files_under(folder)
+    code, out, err = call([command, path], folder)
+    assert_user_error(code, err)
+    assert files_under(folder) == before
+
+
+def test_the_repository_gains_no_results_from_the_fuzz() -> None:
+    """Runs last in this file: the fuzz above ran from temporary folders only."""
+    assert not (ROOT / "results" / "s").exists()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(pytest.main([__file__, "-q"]))
+
+
+def test_a_recruitment_rate_of_zero_says_nobody_was_randomised(tmp_path: Path) -> None:
+    zero = ["--set", "recruitment.rate_per_site_month=0"]
+    code, out, err = call(["power", DEFAULT_SCENARIO, *zero, "--replicates", "50", "--jobs", "1"], tmp_path)
+    assert code == 0, err
+    assert "no patient was randomised" in out and "nan" not in out
+    code, out, err = call(["trial", DEFAULT_SCENARIO, *zero, "--out", tmp_path / "t"], tmp_path)
+    assert code == 0, err
+    assert "none randomised" in out and "nan" not in out
