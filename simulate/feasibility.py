@@ -7,7 +7,8 @@ model cannot reach (relapse before the endpoint caps the share in remission at q
 (about half a second to import). Checking a scenario should be instant, so each check first tries
 a lower bound computed from closed forms with :mod:`math` alone: when the bound already clears
 the requirement the scenario is feasible and nothing more is computed; otherwise the exact value
-decides. The bounds are proved in their docstrings and tested against the exact values.
+decides (:func:`simulate.loader.feasibility_problems`). The bounds are proved in their
+docstrings and tested against the exact values.
 """
 
 from __future__ import annotations
@@ -139,26 +140,3 @@ def screen_lower_bound(cohort: sc.Cohort, rules: sc.Eligibility) -> float:
     independent (see :mod:`simulate.selection`), so the product of their bounds bounds it."""
     return (_demography_lower_bound(cohort, rules) * conditions_pass_probability(cohort)
             * _proteinuria_lower_bound(cohort, rules) * history_pass_probability(cohort, rules))
-
-
-# --------------------------------------------------------------------------- the check
-
-
-def problems(scenario: sc.Scenario) -> list[str]:
-    """One line per contradiction the outcome model or the screen can see (empty if none)."""
-    out: list[str] = []
-    if any(scenario.arm(name).remission_at_endpoint > remission_lower_bound(scenario, name) for name in sc.ARMS):
-        from simulate.outcomes import check_outcome_model
-
-        out.extend(check_outcome_model(scenario))
-    if screen_lower_bound(scenario.cohort, scenario.eligibility) < MIN_CANDIDATE_PROBABILITY:
-        from simulate.selection import pass_probabilities
-
-        p = pass_probabilities(scenario.cohort, scenario.eligibility).candidate
-        if p < MIN_CANDIDATE_PROBABILITY:
-            out.append(
-                f"eligibility: only {100 * p:.3g}% of the scenario's referred cohort pass the screen "
-                f"(at least {100 * MIN_CANDIDATE_PROBABILITY:g}% needed); the cohort and the "
-                "eligibility thresholds contradict each other"
-            )
-    return out

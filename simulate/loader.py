@@ -158,10 +158,34 @@ def _validate(data: dict, prefix: str = "") -> Scenario:
         scenario = Scenario.model_validate(data)
     except ValidationError as err:
         raise ScenarioError(_format_errors(err, prefix)) from None
-    problems = feasibility.problems(scenario)
+    problems = feasibility_problems(scenario)
     if problems:
         raise ScenarioError([prefix + p for p in problems])
     return scenario
+
+
+def feasibility_problems(scenario: Scenario) -> list[str]:
+    """One line per contradiction the outcome model or the screen can see (empty if none).
+
+    The closed-form bounds of :mod:`simulate.feasibility` decide most scenarios at once; only a
+    scenario near a limit needs the exact values (and scipy)."""
+    out: list[str] = []
+    if any(scenario.arm(name).remission_at_endpoint > feasibility.remission_lower_bound(scenario, name)
+           for name in scenario.arm_names):
+        from simulate.outcomes import check_outcome_model
+
+        out.extend(check_outcome_model(scenario))
+    if feasibility.screen_lower_bound(scenario.cohort, scenario.eligibility) < feasibility.MIN_CANDIDATE_PROBABILITY:
+        from simulate.selection import pass_probabilities
+
+        p = pass_probabilities(scenario.cohort, scenario.eligibility).candidate
+        if p < feasibility.MIN_CANDIDATE_PROBABILITY:
+            out.append(
+                f"eligibility: only {100 * p:.3g}% of the scenario's referred cohort pass the screen "
+                f"(at least {100 * feasibility.MIN_CANDIDATE_PROBABILITY:g}% needed); the cohort and the "
+                "eligibility thresholds contradict each other"
+            )
+    return out
 
 
 def _check_sweep(scenario: Scenario, data: dict) -> None:

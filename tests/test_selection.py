@@ -19,7 +19,8 @@ from scipy import integrate, special
 
 from simulate.cohort import beta_params, draw_cohort, lognormal_params
 from simulate.eligibility import RULE_NAMES, RULES, screen
-from simulate.fates import candidate_clocks, draw_fates, proteinuria_mean, trial_exclusions, trial_patients
+from simulate.fates import candidate_clocks, draw_fates, proteinuria_mean
+from simulate.story import trial_exclusions, trial_patients
 from simulate.loader import load_scenario
 from simulate.seeding import block_sequence
 from simulate.selection import GROUPS, TIME_RULES, _collection_sigma, pass_probabilities, reduction_from_uniform

@@ -160,15 +160,3 @@ def population_key(scenario: sc.Scenario) -> str:
     return json.dumps({"trial": trial, "block_size": scenario.simulation.block_size,
                        **{k: data[k] for k in ("recruitment", "cohort", "eligibility", "randomisation")}},
                       sort_keys=True)
-
-
-_STORY = ("lab_uniforms", "trial_patients", "trial_exclusions")
-
-
-def __getattr__(name: str):
-    # the story of one trial (simulate/story.py) reads the fates, so it is imported on first use
-    if name in _STORY:
-        from simulate import story
-
-        return getattr(story, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
