@@ -26,7 +26,8 @@ from scipy import special
 
 from simulate import outcomes as om
 from simulate.eligibility import RULE_NAMES, RULES
-from simulate.engines.des import TrialResult, simulate_trial
+from simulate.engines.des import simulate_trial
+from simulate.engines.trial import TrialResult
 from simulate.fates import Fates, draw_fates, excluded_of
 from simulate.story import trial_patients
 from simulate.outcomes import calibrate, status_at
