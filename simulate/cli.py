@@ -353,7 +353,9 @@ def samplesize(scenario: Path, target: float, window: int, n_max: int, replicate
         return
     click.echo(f"Sample size for '{sc.name}': target power {target}, {sc.analysis.test} test, "
                f"missing {sc.analysis.missing}, dropout {sc.dropout.probability_by_endpoint}\n")
-    click.echo(_table(r.to_frame()[["n_per_arm", "power", "mc_se", "ci_low", "ci_high", "mean_randomised"]].round(4)))
+    if r.curve:
+        click.echo(_table(r.to_frame()[["n_per_arm", "power", "mc_se", "ci_low", "ci_high",
+                                        "mean_randomised"]].round(4)))
     click.echo("")
     if r.n_per_arm is None:
         click.echo(f"  not reached: {r.note}")
@@ -434,35 +436,54 @@ class _Terminated(KeyboardInterrupt):
     """SIGTERM, handled like Ctrl-C: workers are closed and nothing is left half-written."""
 
 
-def _on_sigterm(signum, frame) -> None:  # noqa: ARG001 - the signal handler's signature
-    global _TERMINATED
-    _TERMINATED = True
-    raise _Terminated()
-
-
 _TERMINATED = False
 
 
+def _on_sigterm(signum, frame) -> None:  # noqa: ARG001 - the signal handler's signature
+    import signal
+
+    global _TERMINATED
+    _TERMINATED = True
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)      # a second SIGTERM does not cut the clean-up short
+    raise _Terminated()
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Entry point of the console script."""
+    """Entry point of the console script: SIGTERM is handled like Ctrl-C while it runs."""
     import signal
     import threading
 
+    global _TERMINATED
+    _TERMINATED = False
+    previous = None
     if threading.current_thread() is threading.main_thread():
-        signal.signal(signal.SIGTERM, _on_sigterm)
+        previous = signal.signal(signal.SIGTERM, _on_sigterm)
     try:
-        cli.main(args=argv, prog_name="trialsim", standalone_mode=False)
+        return _main(sys.argv[1:] if argv is None else list(argv))
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _main(args: list[str]) -> int:
+    try:
+        # not cli.main(): it prints a blank line of its own on Ctrl-C
+        with cli.make_context("trialsim", args) as ctx:
+            cli.invoke(ctx)
     except TrialSimError as err:
         for line in err.problems:
             click.echo(f"error: {line}", err=True)
         return EXIT_USAGE
-    except (click.exceptions.Abort, KeyboardInterrupt):
-        if _TERMINATED:
+    except (click.exceptions.Abort, KeyboardInterrupt) as err:
+        if _TERMINATED or isinstance(err, _Terminated):
             click.echo("terminated", err=True)
             return 143
         click.echo("aborted", err=True)
         return 130
     except click.ClickException as err:
+        if type(err).__name__ == "NoArgsIsHelpError":    # plain `trialsim`: the help, no error
+            click.echo(err.format_message(), err=True)
+            return err.exit_code
         # a bad flag: one line naming the option, the value and what is allowed
         hint = ""
         if isinstance(err, click.UsageError) and err.ctx is not None:

@@ -32,15 +32,18 @@ def check_writable(folder: str | Path, label: str) -> Path:
     """Fail now, with one line, if files cannot be written into ``folder`` (created later if
     missing): a path under a file, a folder that is a file, or a read-only location."""
     folder = Path(folder)
-    probe = folder
-    while not probe.exists():
-        if probe.parent == probe:
-            break
-        probe = probe.parent
-    if probe.exists() and not probe.is_dir():
-        where = "is a file" if probe == folder else f"is under '{probe}', which is a file"
-        raise OutputError(f"{label}: got '{folder}'; it {where}, not a folder")
-    readonly = hasattr(os, "statvfs") and bool(os.statvfs(probe).f_flag & getattr(os, "ST_RDONLY", 1))
+    try:
+        probe = folder
+        while not probe.exists():
+            if probe.parent == probe:
+                break
+            probe = probe.parent
+        if probe.exists() and not probe.is_dir():
+            where = "is a file" if probe == folder else f"is under '{probe}', which is a file"
+            raise OutputError(f"{label}: got '{folder}'; it {where}, not a folder")
+        readonly = hasattr(os, "statvfs") and bool(os.statvfs(probe).f_flag & getattr(os, "ST_RDONLY", 1))
+    except OSError as err:                     # e.g. a folder on the way that may not be looked into
+        raise OutputError(f"{label}: got '{folder}'; cannot be reached ({err.strerror or err})") from None
     if readonly or not os.access(probe, os.W_OK | os.X_OK):
         raise OutputError(f"{label}: got '{folder}'; '{probe}' is not writable; choose another location")
     return folder
@@ -49,7 +52,11 @@ def check_writable(folder: str | Path, label: str) -> Path:
 def refuse_run_file(path: str | Path, label: str) -> Path:
     """A standalone command never replaces a file of a ``trialsim run`` folder."""
     path = Path(path)
-    if path.exists() and (path.parent / RUN_MARKER).is_file():
+    try:
+        belongs = path.exists() and (path.parent / RUN_MARKER).is_file()
+    except OSError as err:
+        raise OutputError(f"{label}: got '{path}'; cannot be reached ({err.strerror or err})") from None
+    if belongs:
         raise OutputError(f"{label}: got '{path}'; that file belongs to the `trialsim run` results in "
                           f"'{path.parent}'; choose another file name or folder")
     return path

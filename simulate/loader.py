@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import copy
 import difflib
+import itertools
 import tomllib
 from pathlib import Path
 from typing import Any
@@ -189,6 +190,8 @@ def feasibility_problems(scenario: Scenario) -> list[str]:
 
 
 def _check_sweep(scenario: Scenario, data: dict) -> None:
+    """Each value of each axis, then every grid point (values valid alone may clash together,
+    e.g. an earlier endpoint with a visit schedule that lacks it)."""
     problems = []
     base = {k: v for k, v in data.items() if k != "sweep"}
     for axis in scenario.sweep:
@@ -203,6 +206,19 @@ def _check_sweep(scenario: Scenario, data: dict) -> None:
                 _validate(point, label)
             except ScenarioError as err:
                 problems.extend(p if p.startswith(label) else label + p for p in err.problems)
+    if problems:
+        raise ScenarioError(problems)
+    for combination in itertools.product(*(axis.values for axis in scenario.sweep)):
+        if len(combination) < 2:
+            break
+        point = copy.deepcopy(base)
+        for axis, value in zip(scenario.sweep, combination):
+            _apply(point, axis.path.split("."), value, f"sweep.{axis.path}")
+        label = "sweep point " + ", ".join(f"{a.path} = {_show(v)}" for a, v in zip(scenario.sweep, combination)) + ": "
+        try:
+            _validate(point, label)
+        except ScenarioError as err:
+            problems.extend(err.problems)
     if problems:
         raise ScenarioError(problems)
 
@@ -255,7 +271,11 @@ def resolve_scenario(path: str | Path) -> Path:
     """A scenario given by path, or by the name of a shipped scenario (``nct04743739``, with or
     without ``.toml``) when no such file exists here."""
     p = Path(path)
-    if p.exists() or p.parent != Path("."):
+    try:
+        here = p.exists()
+    except OSError as err:                     # a folder on the way that may not be looked into
+        raise ScenarioError(f"{p}: cannot be read ({err.strerror or err})") from None
+    if here or p.parent != Path("."):
         return p
     shipped = shipped_scenarios()
     name = p.name.removesuffix(".toml")
@@ -278,10 +298,10 @@ def load_scenario(path: str | Path, overrides: list[str] | tuple[str, ...] = ())
 
 
 def _read_toml(p: Path) -> dict:
-    if not p.is_file():
-        what = "is a folder, not a scenario file" if p.is_dir() else "scenario file not found"
-        raise ScenarioError(f"{p}: {what}")
     try:
+        if not p.is_file():
+            what = "is a folder, not a scenario file" if p.is_dir() else "scenario file not found"
+            raise ScenarioError(f"{p}: {what}")
         raw = p.read_bytes()
     except OSError as err:
         raise ScenarioError(f"{p}: cannot be read ({err.strerror})") from None

@@ -34,6 +34,8 @@ trialsim): work left in-process shorter than this, per core gained, is not worth
 TASKS_IN_FLIGHT_PER_WORKER = 4
 """Dask tasks queued per worker at a time: enough to keep every worker busy, few enough that the
 scheduler holds little and an interrupted run closes at once."""
+POLL_SECONDS = 0.05
+"""How often a command waiting on Dask looks for Ctrl-C or SIGTERM."""
 ORPHAN_CHECK_SECONDS = 0.5
 """How often a worker process checks that the process that started it is still alive."""
 
@@ -117,6 +119,14 @@ def _probe_scheduler(address: str) -> None:
 
     from distributed.comm import connect
 
+    try:
+        asyncio.get_running_loop()
+        return                      # inside an event loop (a notebook, an app): Client's own timeout
+    except RuntimeError:
+        pass
+    if not address.startswith(("tcp://", "inproc://")) and "://" in address:
+        return                      # tls:// and others need the cluster's security settings: left to Client
+
     async def probe() -> None:
         comm = await asyncio.wait_for(connect(address, timeout=CONNECT_TIMEOUT_SECONDS),
                                       CONNECT_TIMEOUT_SECONDS + 1.0)
@@ -149,11 +159,12 @@ def _children_ignore_sigint() -> Iterator[None]:
 _PARENT: int | None = None
 
 
-def _exit_with_parent() -> None:
+def _exit_with_parent(expected: int | None = None) -> None:
     """In a worker process: exit as soon as the process that started it is gone (killed, even
-    with SIGKILL), instead of lingering as an orphan. Started once per process."""
+    with SIGKILL), instead of lingering as an orphan. Started once per process, and only in a
+    worker this command started (``expected``: the command's pid), not in a shared cluster's."""
     global _PARENT
-    if _PARENT is not None:
+    if _PARENT is not None or (expected is not None and os.getppid() != expected):
         return
     _PARENT = os.getppid()
 
@@ -180,16 +191,12 @@ def _snapshot() -> dict[str, dict]:
     return {name: dict(cache) for name, cache in _SHARED.items()}
 
 
-def _start_worker(caches: dict[str, dict]) -> None:
-    """A worker's start: watch the parent, and take its per-run caches."""
-    _exit_with_parent()
+def _in_worker(fn: Callable, parent: int, caches: dict[str, dict], *args: Any) -> Any:
+    """A task as a worker runs it: the worker watches for the death of ``parent`` (if it is
+    its parent) and takes the per-run caches the command had filled before the task was sent."""
+    _exit_with_parent(parent)
     for name, entries in caches.items():
         shared_cache(name).update(entries)
-
-
-def _in_worker(fn: Callable, *args: Any) -> Any:
-    """A task as a Dask worker runs it: watched for the parent's death first."""
-    _exit_with_parent()
     return fn(*args)
 
 
@@ -231,10 +238,12 @@ def run_tasks(fn: Callable, tasks: Sequence[tuple], backend: Backend, on_done: C
     from joblib.parallel import LokyBackend
 
     # the generator yields in task order; each worker watches for its parent's death from its
-    # start and receives the per-run caches filled so far
+    # start, and each task carries the per-run caches filled so far (not the workers' start-up
+    # arguments, which would make loky restart them whenever the caches grow)
     parallel = Parallel(n_jobs=min(jobs, len(tasks) - done), return_as="generator",
-                        backend=LokyBackend(initializer=_start_worker, initargs=(_snapshot(),)))
-    for result in parallel(delayed(fn)(*t) for t in tasks[done:]):
+                        backend=LokyBackend(initializer=_exit_with_parent))
+    caches, me = _snapshot(), os.getpid()
+    for result in parallel(delayed(_in_worker)(fn, me, caches, *t) for t in tasks[done:]):
         take(result)
         tick()
     return kept
@@ -244,7 +253,8 @@ def _run_dask(fn: Callable, tasks: Sequence[tuple], tick: Callable[[], None], ta
     distributed = _require_dask()
     client = _CLIENT
     # pure=False: a lost result is recomputed by the scheduler from the same deterministic task
-    submit = lambda i: client.submit(_in_worker, fn, *tasks[i], pure=False, retries=3)  # noqa: E731
+    caches, me = _snapshot(), os.getpid()
+    submit = lambda i: client.submit(_in_worker, fn, me, caches, *tasks[i], pure=False, retries=3)  # noqa: E731
     workers = max(1, len(client.scheduler_info().get("workers", {})))
     in_flight = min(len(tasks), TASKS_IN_FLIGHT_PER_WORKER * workers)
     futures = {submit(i): i for i in range(in_flight)}
@@ -253,8 +263,7 @@ def _run_dask(fn: Callable, tasks: Sequence[tuple], tick: Callable[[], None], ta
     next_up, next_submit = 0, in_flight
     with _interrupts_noted() as interrupted:
         try:
-            for future in queued:
-                interrupted.raise_if_noted()
+            for future in _as_they_come(queued, interrupted):
                 waiting[futures.pop(future)] = future.result()
                 future.release()
                 tick()
@@ -269,6 +278,20 @@ def _run_dask(fn: Callable, tasks: Sequence[tuple], tick: Callable[[], None], ta
         except BaseException:
             client.cancel(list(futures))             # nothing left queued when the session closes
             raise
+
+
+def _as_they_come(queued: Any, interrupted: "_Noted") -> Iterator[Any]:
+    """Futures as they complete, looking for a noted Ctrl-C or SIGTERM every
+    :data:`POLL_SECONDS` meanwhile (a long task does not delay it)."""
+    import time
+
+    while not queued.is_empty():
+        interrupted.raise_if_noted()
+        if queued.has_ready():
+            yield from queued.next_batch(block=False)
+        else:
+            time.sleep(POLL_SECONDS)
+    interrupted.raise_if_noted()
 
 
 class _Noted:

@@ -310,7 +310,9 @@ def run_all(scenario: sc.Scenario, out_dir: Path, seed: int | None = None, repli
     replicates = scenario.simulation.replicates if replicates is None else replicates
     out_dir = Path(out_dir)
     tell = on_piece or (lambda what: None)
-    for stale in out_dir.glob("**/.*.tmp"):  # left by a run killed mid-write; never under a final name
+    # left by a run killed mid-write (never under a final name): the run's own files only, not
+    # those of a standalone command writing into a subfolder meanwhile
+    for stale in [*out_dir.glob(".*.tmp"), *(out_dir / ".pieces").glob(".*.tmp")]:
         stale.unlink(missing_ok=True)
     t0 = time.perf_counter()
     timings: dict = {}

@@ -63,11 +63,25 @@ def _run_blocks(fn, designs: list[sc.Scenario], replicates: int, seed: int, jobs
     tasks = [(list(designs), seed, b, min(size, replicates - b * size), engine) for b in range(n_blocks)]
     if label is None:
         label = f"{replicates:,} trials" if len(designs) == 1 else f"{len(designs)} designs, {replicates:,} trials each"
+    backend = as_backend(jobs)
+    if backend.jobs != 1:
+        _prepare(designs)          # once here, not once per worker: workers receive the results
     bar = progress_bar(n_blocks, label, progress)
     try:
-        run_tasks(fn, tasks, as_backend(jobs), on_done=lambda: bar.update(1), consume=consume)
+        run_tasks(fn, tasks, backend, on_done=lambda: bar.update(1), consume=consume)
     finally:
         bar.close()
+
+
+def _prepare(designs: list[sc.Scenario]) -> None:
+    """The per-run set-up of every design (the screen's pass probabilities, the outcome model's
+    calibration), computed into the caches that worker processes receive."""
+    from simulate.outcomes import calibrate
+    from simulate.selection import pass_probabilities
+
+    for design in designs:
+        pass_probabilities(design.cohort, design.eligibility)
+        calibrate(design)
 
 
 def as_backend(jobs: Jobs) -> Backend:
@@ -297,6 +311,9 @@ def find_sample_size(scenario: sc.Scenario, target: float = 0.8, replicates: int
     first_hit = None
     while first_hit is None:
         evaluate(range(lo, hi + 1, max(1, (hi - lo) // 10)))
+        if not curve:
+            return give_up(f"the search starts above n_max ({n_max} per arm): the closed form suggests "
+                           f"about {guess} per arm; raise n_max")
         hits = [n for n in sorted(curve) if curve[n].power >= target]
         if hits:
             first_hit = hits[0]

@@ -384,3 +384,41 @@ def test_a_recruitment_rate_of_zero_says_nobody_was_randomised(tmp_path: Path) -
     code, out, err = call(["trial", DEFAULT_SCENARIO, *zero, "--out", tmp_path / "t"], tmp_path)
     assert code == 0, err
     assert "none randomised" in out and "nan" not in out
+
+
+def test_a_path_that_cannot_be_looked_into_is_one_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """As a user without permission on a folder sees it: stat() fails with EACCES."""
+    locked = tmp_path / "locked"
+    real_exists = Path.exists
+
+    def exists(self: Path, *args, **kwargs) -> bool:
+        if str(self).startswith(str(locked)):
+            raise PermissionError(13, "Permission denied", str(self))
+        return real_exists(self, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "exists", exists)
+    code, _, err = call(["validate", locked / "s.toml"], tmp_path)
+    assert_user_error(code, err, str(locked / "s.toml"), "cannot be read")
+    code, _, err = call(["trial", DEFAULT_SCENARIO, "--out", locked / "out"], tmp_path)
+    assert_user_error(code, err, "--out", "cannot be reached")
+
+
+def test_a_sample_size_search_above_n_max_says_so(tmp_path: Path) -> None:
+    code, out, err = call(["samplesize", DEFAULT_SCENARIO, "--n-max", "20", "--replicates", "20", "--jobs", "1"],
+                          tmp_path)
+    assert code == 0, err
+    assert "raise n_max" in out and "Traceback" not in err
+
+
+def test_main_leaves_the_sigterm_handler_as_it_found_it(tmp_path: Path) -> None:
+    before = signal.getsignal(signal.SIGTERM)
+    assert call(["validate", DEFAULT_SCENARIO], tmp_path)[0] == 0
+    assert signal.getsignal(signal.SIGTERM) is before
+
+
+def test_a_sweep_point_whose_values_clash_is_found_at_load_time(tmp_path: Path) -> None:
+    path = scenario_copy(tmp_path, DEFAULT_SCENARIO.read_text(encoding="utf-8").split("[sweep]")[0] + (
+        '[sweep]\n"trial.endpoint_month" = [12.0, 24.0]\n'
+        '"trial.visit_months" = [[0, 1, 3, 6, 9, 12, 15, 18, 21, 24], [0, 1, 3, 6, 9, 15, 18, 21, 24]]\n'))
+    code, _, err = call(["validate", path], tmp_path)
+    assert_user_error(code, err, "sweep point trial.endpoint_month = 12.0", "must include trial.endpoint_month")

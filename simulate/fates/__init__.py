@@ -39,9 +39,8 @@ from simulate.fates.referrals import DAYS_PER_MONTH, candidate_clocks, draw_refe
 from simulate.outcomes import PotentialOutcomes, calibrate, covariate_score, potential_outcomes
 from simulate.population import mean_of_collections
 
-__all__ = ["DAYS_PER_MONTH", "Fates", "candidate_clocks", "draw_fates", "excluded_of", "lab_uniforms", "n_strata",
-           "population_key", "proteinuria_mean", "strata_from", "trial_exclusions", "trial_patients",
-           "with_outcomes"]
+__all__ = ["DAYS_PER_MONTH", "Fates", "candidate_clocks", "draw_fates", "excluded_of", "n_strata",
+           "population_key", "proteinuria_mean", "strata_from", "with_outcomes"]
 
 _allocation = permuted_blocks
 
