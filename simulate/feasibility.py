@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import math
 
+from simulate import parameters
 from simulate import scenario as sc
 
 MIN_CANDIDATE_PROBABILITY = 5e-4
@@ -29,13 +30,6 @@ def _phi(x: float) -> float:
 # --------------------------------------------------------------------------- remission
 
 
-def _cumulative_relapse_hazard(scenario: sc.Scenario, arm: sc.Arm, t: float) -> float:
-    o = scenario.outcome
-    h = o.relapse_hazard_per_month if o.relapse else 0.0
-    c = arm.csa_course_months if arm.csa_course_months > 0 else math.inf
-    return h * min(t, c) + h * o.relapse_hazard_multiplier_after_csa * max(t - c, 0.0)
-
-
 def remission_lower_bound(scenario: sc.Scenario, name: str) -> float:
     """A lower bound of q_a = E[exp(-(H(E) - H(T)))], the chance a responder of arm ``name`` is
     still in remission at the endpoint E (T the time to first remission, H the cumulative relapse
@@ -44,12 +38,14 @@ def remission_lower_bound(scenario: sc.Scenario, name: str) -> float:
     By Jensen's inequality q_a >= exp(-(H(E) - E[H(T)])); H is non-negative and increasing and
     T exceeds its median M with probability one half, so E[H(T)] >= H(M) / 2.
     """
-    arm, end = scenario.arm(name), scenario.trial.endpoint_month
-    median = arm.median_months_to_remission
-    if median >= end * 2.0 ** (-1.0 / scenario.outcome.weibull_shape_time_to_remission) * (1 - 1e-9):
+    end = scenario.trial.endpoint_month
+    median = scenario.arm(name).median_months_to_remission
+    limit = parameters.truncated_weibull_median_limit(end, scenario.outcome.weibull_shape_time_to_remission)
+    if median >= limit * (1 - 1e-9):
         return 0.0                        # no truncated Weibull has this median: the exact check says why
-    h_end = _cumulative_relapse_hazard(scenario, arm, end)
-    return math.exp(-(h_end - 0.5 * _cumulative_relapse_hazard(scenario, arm, median)))
+    hazards = parameters.relapse_hazards(scenario, name)
+    h_end = parameters.cumulative_relapse_hazard(*hazards, float(end))
+    return math.exp(-(h_end - 0.5 * parameters.cumulative_relapse_hazard(*hazards, float(median))))
 
 
 # --------------------------------------------------------------------------- the screen
@@ -68,16 +64,15 @@ def _demography_lower_bound(c: sc.Cohort, e: sc.Eligibility) -> float:
     women_ok = c.contraception_or_sterile_fraction * (1.0 - c.pregnant_or_breastfeeding_fraction)
     post = _phi((lo - c.menopause_age_mean_years) / c.menopause_age_sd_years)   # rises with age
     sex_ok = c.male_fraction + (1.0 - c.male_fraction) * (post + (1.0 - post) * women_ok)
-    slope = c.egfr_change_per_year_of_age_ml_min
-    resid = math.sqrt(max(c.egfr_sd_ml_min**2 - (slope * c.age_sd_years) ** 2, 0.0))
+    resid = parameters.egfr_residual_sd(c)
     thr = e.egfr_min_ml_min
 
     def egfr_ok(age: float) -> float:
-        if thr <= 5.0:
+        if thr <= parameters.EGFR_MIN_ML_MIN:       # eGFR is clipped: a threshold outside decides alone
             return 1.0
-        if thr > 150.0:
+        if thr > parameters.EGFR_MAX_ML_MIN:
             return 0.0
-        centre = c.egfr_mean_ml_min + slope * (age - c.age_mean_years)
+        centre = parameters.egfr_centre(c, age)
         return float(centre >= thr) if resid == 0.0 else _phi((centre - thr) / resid)
 
     return p_age * sex_ok * min(egfr_ok(lo), egfr_ok(hi))
@@ -92,9 +87,8 @@ def _proteinuria_lower_bound(c: sc.Cohort, e: sc.Eligibility) -> float:
     events, and P(r <= r0) >= 1 - E[r] / r0 (Markov). Intolerant patients (r = 0) pass when
     m >= t >= 1 - R and the true level >= T / t. The best of a few t is kept.
     """
-    mu = math.log(c.proteinuria_mean_g_day) - 0.5 * math.log1p((c.proteinuria_sd_g_day / c.proteinuria_mean_g_day) ** 2)
-    sigma = math.sqrt(math.log1p((c.proteinuria_sd_g_day / c.proteinuria_mean_g_day) ** 2))
-    s = math.sqrt(math.log1p(c.collection_cv**2)) if c.collection_cv > 0 else 0.0
+    mu, sigma = parameters.proteinuria_lognormal(c)
+    s = parameters.collection_sigma(c)
     need = 1.0 - e.proteinuria_max_reduction_fraction
     floor = e.proteinuria_min_g_day
 

@@ -38,6 +38,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import integrate, optimize, special
 
+from simulate import parameters
 from simulate import scenario as sc
 from simulate.errors import ScenarioError
 from simulate.parallel import shared_cache
@@ -71,8 +72,8 @@ class ArmModel:
         return self.weibull_scale * (-np.log1p(-u * self.weibull_cdf_at_endpoint)) ** (1.0 / self.weibull_shape)
 
     def cumulative_relapse_hazard(self, t: np.ndarray) -> np.ndarray:
-        c = self.csa_end_months
-        return self.relapse_hazard * np.minimum(t, c) + self.relapse_hazard_after_csa * np.maximum(t - c, 0.0)
+        return parameters.cumulative_relapse_hazard(self.relapse_hazard, self.relapse_hazard_after_csa,
+                                                    self.csa_end_months, np.asarray(t))
 
     def relapse_time(self, t_remission: np.ndarray, e: np.ndarray) -> np.ndarray:
         """Time of relapse for remission at ``t_remission`` and unit exponentials ``e``."""
@@ -91,7 +92,7 @@ def _truncated_weibull_scale(median: float, shape: float, end: float) -> float:
         f = lambda t: -math.expm1(-((t / lam) ** shape))  # noqa: E731
         return f(median) - 0.5 * f(end)
     # as scale -> 0 the truncated median -> 0; as scale -> inf it -> end * 2**(-1/shape)
-    upper_limit = end * 2.0 ** (-1.0 / shape)
+    upper_limit = parameters.truncated_weibull_median_limit(end, shape)
     if median >= upper_limit * (1 - 1e-9):
         raise ScenarioError(
             f"median_months_to_remission: got {median}; with weibull_shape_time_to_remission {shape} "
@@ -200,14 +201,13 @@ def _base_model(scenario: sc.Scenario, name: str) -> tuple[ArmModel, float]:
     end = t.endpoint_month
     scale = _truncated_weibull_scale(a.median_months_to_remission, o.weibull_shape_time_to_remission, end)
     cdf_end = -math.expm1(-((end / scale) ** o.weibull_shape_time_to_remission))
-    h = o.relapse_hazard_per_month if o.relapse else 0.0
-    csa_end = a.csa_course_months if a.csa_course_months > 0 else math.inf
+    h, h_after, csa_end = parameters.relapse_hazards(scenario, name)
     lam, lam_nr = _dropout_rates(dr.probability_by_endpoint, end, dr.mechanism,
                                  dr.informative_hazard_ratio, a.remission_at_endpoint)
     base = ArmModel(
         responder_probability=1.0, intercept=None, weibull_scale=scale,
         weibull_shape=o.weibull_shape_time_to_remission, weibull_cdf_at_endpoint=cdf_end,
-        relapse_hazard=h, relapse_hazard_after_csa=h * o.relapse_hazard_multiplier_after_csa,
+        relapse_hazard=h, relapse_hazard_after_csa=h_after,
         csa_end_months=csa_end, complete_share=a.complete_share_of_remission,
         dropout_rate=lam, dropout_rate_nonresponder=lam_nr, endpoint_month=end,
     )

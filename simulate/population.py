@@ -26,27 +26,13 @@ from scipy import special
 
 from simulate import scenario as sc
 
-ALBUMIN_MIN_G_L = 8.0
-ALBUMIN_MAX_G_L = 55.0
-"""Serum albumin is clipped to this physiological range."""
-EGFR_MIN_ML_MIN = 5.0
-EGFR_MAX_ML_MIN = 150.0
-"""eGFR is clipped to this range (mL/min/1.73 m2)."""
+from simulate.parameters import (  # noqa: F401 - the parameters are part of the population's vocabulary
+    ALBUMIN_MAX_G_L, ALBUMIN_MIN_G_L, EGFR_MAX_ML_MIN, EGFR_MIN_ML_MIN, beta_params, collection_sigma, egfr_centre,
+    egfr_residual_sd, lognormal_params, proteinuria_lognormal, reduction_beta,
+)
 
 
 # --------------------------------------------------------------------------- parameterisations
-
-
-def lognormal_params(mean: float, sd: float) -> tuple[float, float]:
-    """(mu, sigma) of the lognormal with the given mean and sd."""
-    sigma2 = math.log1p((sd / mean) ** 2)
-    return math.log(mean) - 0.5 * sigma2, math.sqrt(sigma2)
-
-
-def beta_params(mean: float, sd: float) -> tuple[float, float]:
-    """(a, b) of the beta distribution with the given mean and sd (needs sd^2 < mean(1-mean))."""
-    k = mean * (1.0 - mean) / sd**2 - 1.0
-    return mean * k, (1.0 - mean) * k
 
 
 def correlated_normal(z: np.ndarray, rho: float, normal: np.ndarray) -> np.ndarray:
@@ -85,17 +71,6 @@ def reproductive_status(c: sc.Cohort, male: np.ndarray, age: np.ndarray,
     return post, contraception, pregnant
 
 
-def egfr_centre(c: sc.Cohort, age: np.ndarray | float) -> np.ndarray | float:
-    """Mean eGFR at this age: the mean plus the age slope times the distance from the mean age."""
-    return c.egfr_mean_ml_min + c.egfr_change_per_year_of_age_ml_min * (age - c.age_mean_years)
-
-
-def egfr_residual_sd(c: sc.Cohort) -> float:
-    """SD of eGFR around its age line, so that the marginal sd is ``egfr_sd_ml_min``."""
-    slope = c.egfr_change_per_year_of_age_ml_min
-    return math.sqrt(max(c.egfr_sd_ml_min**2 - (slope * c.age_sd_years) ** 2, 0.0))
-
-
 def egfr(c: sc.Cohort, age: np.ndarray, normal: np.ndarray) -> np.ndarray:
     """eGFR: its age line plus a normal residual, clipped to [EGFR_MIN_ML_MIN, EGFR_MAX_ML_MIN]."""
     return np.clip(egfr_centre(c, age) + egfr_residual_sd(c) * normal, EGFR_MIN_ML_MIN, EGFR_MAX_ML_MIN)
@@ -104,20 +79,10 @@ def egfr(c: sc.Cohort, age: np.ndarray, normal: np.ndarray) -> np.ndarray:
 # --------------------------------------------------------------------------- proteinuria
 
 
-def proteinuria_lognormal(c: sc.Cohort) -> tuple[float, float]:
-    """(mu, sigma) of the current true 24-h proteinuria (lognormal with the cohort's mean and sd)."""
-    return lognormal_params(c.proteinuria_mean_g_day, c.proteinuria_sd_g_day)
-
-
 def proteinuria_level(c: sc.Cohort, z: np.ndarray) -> np.ndarray:
     """The current true 24-h proteinuria of normal scores ``z`` (g/day)."""
     mu, sigma = proteinuria_lognormal(c)
     return np.exp(mu + sigma * z)
-
-
-def collection_sigma(c: sc.Cohort) -> float:
-    """Log sd of one 24-h collection's error (lognormal, mean one, cv ``collection_cv``)."""
-    return lognormal_params(1.0, c.collection_cv)[1] if c.collection_cv > 0 else 0.0
 
 
 def collection_errors(c: sc.Cohort, normals: np.ndarray) -> np.ndarray:
@@ -134,11 +99,6 @@ def collections(level: np.ndarray, errors: np.ndarray) -> np.ndarray:
 def mean_of_collections(first: np.ndarray, second: np.ndarray) -> np.ndarray:
     """The mean of the two 24-h collections (what the registered criterion measures)."""
     return 0.5 * (first + second)
-
-
-def reduction_beta(c: sc.Cohort) -> tuple[float, float]:
-    """(a, b) of the beta distribution of the fall of proteinuria on ACEI/ARB."""
-    return beta_params(c.acei_arb_reduction_mean_fraction, c.acei_arb_reduction_sd_fraction)
 
 
 def acei_arb_reduction(c: sc.Cohort, u: np.ndarray) -> np.ndarray:

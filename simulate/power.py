@@ -108,7 +108,8 @@ def summarise(scenario: sc.Scenario, t: Tally, seed: int, engine: str, elapsed: 
     R = t.trials
     power = t.rejections / R
     lo, hi = proportion_interval(t.rejections, R)
-    truth = scenario.arms.rtx_csa.remission_at_endpoint - scenario.arms.rtx.remission_at_endpoint
+    control, treat = _rates(scenario)
+    truth = treat - control
     nan = float("nan")
     mean_est = t.estimate_sum / t.estimates if t.estimates else nan
     var_est = ((t.estimate_sum_squares - t.estimates * mean_est**2) / (t.estimates - 1)

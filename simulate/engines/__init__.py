@@ -11,7 +11,7 @@ from dataclasses import dataclass, fields
 import numpy as np
 
 from simulate import scenario as sc
-from simulate.choices import DEFAULT_ENGINE, ENGINES  # noqa: F401 - the engines' names, defined there
+from simulate.choices import DEFAULT_ENGINE, ENGINES, MISSING_STRATEGIES  # noqa: F401 - defined there
 from simulate.fates import draw_fates, n_strata, population_key, with_outcomes
 from simulate.seeding import block_sequence
 
@@ -74,7 +74,7 @@ class BlockOutcomes:
             return self.x_endpoint, self.n_completed
         if missing == "locf":
             return self.x_locf, self.n_randomised
-        raise ValueError(f"missing: got {missing!r}; allowed: nonresponder, complete_case, locf")
+        raise ValueError(f"missing: got {missing!r}; allowed: {', '.join(MISSING_STRATEGIES)}")
 
 
 def outcomes_from_des(scenario: sc.Scenario, fates, n_trials: int) -> BlockOutcomes:

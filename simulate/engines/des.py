@@ -49,6 +49,7 @@ from simulate.cohort import Patients
 from simulate.fates import DAYS_PER_MONTH, Fates, excluded_of
 from simulate.engines.trial import (ARM_LABELS, COMPLETE, EVENT_COLUMNS, NONE, NOT_SEEN, PARTIAL, STATUS,
                                     VISIT_COLUMNS, RandomisedPatients, TrialResult)
+from simulate.population import mean_of_collections
 from simulate.story import lab_uniforms, trial_exclusions, trial_patients
 
 _EMPTY_EVENTS = pd.DataFrame([], columns=EVENT_COLUMNS)
@@ -400,7 +401,7 @@ class _Trial:
             cov = self.patients.take(k)
             col = lambda name: getattr(cov, name)  # noqa: E731
         else:  # story-only covariates are not drawn without the story
-            pool = {"proteinuria_mean_g_day": 0.5 * (f.pool["c1"][i, k] + f.pool["c2"][i, k]),
+            pool = {"proteinuria_mean_g_day": mean_of_collections(f.pool["c1"][i, k], f.pool["c2"][i, k]),
                     "pla2r_titre_ru_ml": f.pool["titre"][i, k]}
             col = lambda name: np.full(n, np.nan) if name in _STORY_ONLY else pool[name]  # noqa: E731
         visit_status = np.array([p.visit_status for p in pts], dtype=np.int8).reshape(n, len(self.schedule))
