@@ -54,8 +54,8 @@ import numpy as np
 
 from simulate import scenario as sc
 from simulate.population import (
-    age_years, albumin, beta_params, collection_errors, collections, draw_acei_arb_reduction, egfr,
-    lognormal_params, mean_of_collections, months_on_acei_arb, months_since, pla2r, prior_relapse,
+    age_years, albumin, collection_errors, collections, draw_acei_arb_reduction, egfr,
+    mean_of_collections, months_on_acei_arb, months_since, pla2r, prior_relapse,
     proteinuria_baseline, proteinuria_level, reproductive_status,
 )
 from simulate.seeding import stream
@@ -63,7 +63,7 @@ from simulate.seeding import stream
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["RELAPSE_DRUGS", "Patients", "beta_params", "draw_cohort", "lognormal_params"]
+__all__ = ["RELAPSE_DRUGS", "Patients", "draw_cohort"]
 
 RELAPSE_DRUGS = ("none", "cni", "rtx", "alkylating")
 

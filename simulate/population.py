@@ -27,8 +27,8 @@ from scipy import special
 from simulate import scenario as sc
 
 from simulate.parameters import (  # noqa: F401 - the parameters are part of the population's vocabulary
-    ALBUMIN_MAX_G_L, ALBUMIN_MIN_G_L, EGFR_MAX_ML_MIN, EGFR_MIN_ML_MIN, beta_params, collection_sigma, egfr_centre,
-    egfr_residual_sd, lognormal_params, proteinuria_lognormal, reduction_beta,
+    ALBUMIN_MAX_G_L, ALBUMIN_MIN_G_L, EGFR_MAX_ML_MIN, EGFR_MIN_ML_MIN, collection_sigma, egfr_centre, egfr_residual_sd,
+    proteinuria_lognormal, reduction_beta,
 )
 
 

@@ -43,16 +43,15 @@ from simulate import population
 from simulate import scenario as sc
 from simulate.eligibility import TIME_RULES
 from simulate.population import (
-    acei_arb_reduction, age_cdf_bounds, collection_errors, collections, egfr_centre, egfr_residual_sd,
+    age_cdf_bounds, collection_errors, collections, egfr_centre, egfr_residual_sd,
     mean_of_collections, postmenopausal_probability, proteinuria_level, proteinuria_lognormal, reduction_beta,
 )
-from simulate.population import collection_sigma as _collection_sigma
 from simulate.feasibility import conditions_pass_probability, history_pass_probability
 from simulate.parallel import shared_cache
 from simulate.seeding import stream
 
 __all__ = ["GROUPS", "TIME_RULES", "PassProbabilities", "pass_probabilities",
-           "draw_proteinuria_given_pass", "reduction_from_uniform"]
+           "draw_proteinuria_given_pass"]
 
 GROUPS: dict[str, tuple[str, ...]] = {
     "demography": ("age", "not_pregnant", "contraception", "egfr"),
@@ -148,7 +147,7 @@ def _proteinuria(c: sc.Cohort, e: sc.Eligibility) -> tuple[float, float]:
     def reduction(m: np.ndarray | float) -> np.ndarray | float:
         return special.betainc(a, b, np.clip(1.0 - need / m, 0.0, 1.0))
 
-    s = _collection_sigma(c)
+    s = population.collection_sigma(c)
     if s == 0.0:
         return float(level(1.0) * (1.0 >= need)), float(level(1.0) * reduction(1.0))
 
@@ -237,7 +236,6 @@ class _BetaCdf:
         return out
 
 
-reduction_from_uniform = acei_arb_reduction
 """The ACEI/ARB reduction r of a pool slot: the beta quantile of its stored uniform."""
 
 
@@ -251,7 +249,7 @@ def draw_proteinuria_given_pass(cohort: sc.Cohort, rules: sc.Eligibility, intole
     They are kept when the level and reduction rules pass: for the reduction rule,
     r <= 1 - (1 - R) / m (m the collections' mean error factor) is u <= I(1 - (1 - R) / m), the
     beta CDF, so r itself is only computed when a patient's story needs it
-    (:func:`reduction_from_uniform`). Blood pressure is then controlled for every tolerant
+    (:func:`simulate.population.acei_arb_reduction`). Blood pressure is then controlled for every tolerant
     candidate.
 
     Round j draws, from streams ``name/j/...``, one candidate for every slot still open, in

@@ -15,7 +15,8 @@ import pytest
 from scipy import integrate, stats
 
 from simulate import population, selection
-from simulate.cohort import RELAPSE_DRUGS, Patients, beta_params, draw_cohort, lognormal_params
+from simulate.cohort import RELAPSE_DRUGS, Patients, draw_cohort
+from simulate.parameters import beta_params, lognormal_params
 from simulate.fates import draw_fates
 from simulate.loader import with_overrides
 from simulate.scenario import Cohort, Scenario

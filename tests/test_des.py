@@ -551,10 +551,10 @@ def test_patient_table_status_columns_match_the_visits() -> None:
 def test_every_arrangement_of_a_permuted_block_is_equally_likely(overrides, size, n_arrangements) -> None:
     from collections import Counter
 
-    from simulate.fates import _allocation
+    from simulate.fates.allocation import permuted_blocks
 
     sc = scenario_with(*overrides)
-    seqs = _allocation(sc, block_sequence(3, 0), 3000)
+    seqs = permuted_blocks(sc, block_sequence(3, 0), 3000)
     usable = (seqs.shape[2] // size) * size
     blocks = seqs[:, 0, :usable].reshape(-1, size)
     counts = Counter(map(tuple, blocks))

@@ -17,13 +17,15 @@ import numpy as np
 import pytest
 from scipy import integrate, special
 
-from simulate.cohort import beta_params, draw_cohort, lognormal_params
+from simulate.cohort import draw_cohort
+from simulate.parameters import beta_params, lognormal_params
 from simulate.eligibility import RULE_NAMES, RULES, screen
 from simulate.fates import candidate_clocks, draw_fates, proteinuria_mean
 from simulate.story import trial_exclusions, trial_patients
 from simulate.loader import load_scenario
 from simulate.seeding import block_sequence
-from simulate.selection import GROUPS, TIME_RULES, _collection_sigma, pass_probabilities, reduction_from_uniform
+from simulate.population import acei_arb_reduction, collection_sigma
+from simulate.selection import GROUPS, TIME_RULES, pass_probabilities
 
 K = 4.0
 REGISTERED = Path(__file__).resolve().parents[1] / "scenarios" / "nct04743739.toml"
@@ -80,7 +82,7 @@ def reference_proteinuria(sc) -> tuple[float, float]:
     c, e = sc.cohort, sc.eligibility
     mu, sigma = lognormal_params(c.proteinuria_mean_g_day, c.proteinuria_sd_g_day)
     a, b = beta_params(c.acei_arb_reduction_mean_fraction, c.acei_arb_reduction_sd_fraction)
-    s, need, floor = _collection_sigma(c), 1 - e.proteinuria_max_reduction_fraction, e.proteinuria_min_g_day
+    s, need, floor = collection_sigma(c), 1 - e.proteinuria_max_reduction_fraction, e.proteinuria_min_g_day
     phi = lambda x: math.exp(-0.5 * x * x) / math.sqrt(2 * math.pi)  # noqa: E731
     level = lambda m: special.ndtr((mu + math.log(m) - math.log(floor)) / sigma)  # noqa: E731
 
@@ -157,7 +159,7 @@ def test_pool_covariates_are_those_of_screened_candidates(registered_fates) -> N
     cols = np.maximum(f.order, 0)
     tolerant = in_pool & ~np.take_along_axis(f.acei_arb_intolerant, cols, axis=1)
     pool_mean = proteinuria_mean(f)
-    reduction = 1 - pool_mean / (f.pool["true"] / (1 - reduction_from_uniform(sc.cohort, f.pool["u_reduction"])))
+    reduction = 1 - pool_mean / (f.pool["true"] / (1 - acei_arb_reduction(sc.cohort, f.pool["u_reduction"])))
     two_sample_means(pool_mean[tolerant], patients.proteinuria_mean_g_day[cand], "proteinuria")
     two_sample_means(np.log(pool_mean[tolerant]), np.log(patients.proteinuria_mean_g_day[cand]), "log proteinuria")
     two_sample_means(reduction[tolerant], patients.proteinuria_reduction_fraction[cand], "reduction")

@@ -42,7 +42,6 @@ from simulate.population import mean_of_collections
 __all__ = ["DAYS_PER_MONTH", "Fates", "candidate_clocks", "draw_fates", "excluded_of", "n_strata",
            "population_key", "proteinuria_mean", "strata_from", "with_outcomes"]
 
-_allocation = permuted_blocks
 
 
 @dataclass(frozen=True)
