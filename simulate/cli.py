@@ -48,7 +48,7 @@ def _check_out_file(path: Path) -> Path:
     """Before any work: the file can be written, and is not one of a `trialsim run`'s files."""
     from simulate.io import check_writable, refuse_run_file
 
-    check_writable(path.parent, "--out")
+    check_writable(path.parent, "--out", shown=path)
     return refuse_run_file(path, "--out")
 
 
@@ -207,7 +207,7 @@ def _print_story(sc: Scenario, seed: int, result) -> None:
 @cli.command()
 @scenario_arg
 @seed_opt
-@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+@click.option("--out", "out_dir", type=click.Path(path_type=Path), default=None,
               help="Folder for the trial's tables (default results/<scenario-name>/trial-<seed>/).")
 @set_opt
 @json_opt
@@ -410,7 +410,7 @@ def sweep(scenario: Path, replicates: int | None, seed: int | None, jobs: int | 
 @cli.command()
 @scenario_arg
 @simulation_opts
-@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+@click.option("--out", "out_dir", type=click.Path(path_type=Path), default=None,
               help="Results folder (default results/<scenario-name>/).")
 @set_opt
 def run(scenario: Path, replicates: int | None, seed: int | None, jobs: int | None, backend: str,
@@ -420,12 +420,12 @@ def run(scenario: Path, replicates: int | None, seed: int | None, jobs: int | No
 
     sc = _load(scenario, overrides)
     out_dir = _check_out_folder(out_dir or Path("results") / sc.name)
-    click.echo(f"Running '{sc.name}' into {out_dir}/ ...", err=True)
     from simulate.parallel import session
 
     where = _backend(backend, jobs, scheduler)
     tell = (lambda what: click.echo(f"  {what}", err=True)) if sys.stderr.isatty() else None
     with session(where):
+        click.echo(f"Running '{sc.name}' into {out_dir}/ ...", err=True)
         results = run_all(sc, out_dir, seed, replicates, where, engine, scenario_path=scenario,
                           overrides=overrides, progress=True, on_piece=tell)
     click.echo("\n".join(results.summary))

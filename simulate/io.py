@@ -28,10 +28,12 @@ def _current_umask() -> int:
 _UMASK = _current_umask()
 
 
-def check_writable(folder: str | Path, label: str) -> Path:
+def check_writable(folder: str | Path, label: str, shown: str | Path | None = None) -> Path:
     """Fail now, with one line, if files cannot be written into ``folder`` (created later if
-    missing): a path under a file, a folder that is a file, or a read-only location."""
+    missing): a path under a file, a folder that is a file, or a read-only location. The line
+    quotes ``shown`` (the path the user gave, e.g. a file in that folder) if given."""
     folder = Path(folder)
+    given = Path(shown) if shown is not None else folder
     try:
         probe = folder
         while not probe.exists():
@@ -39,13 +41,13 @@ def check_writable(folder: str | Path, label: str) -> Path:
                 break
             probe = probe.parent
         if probe.exists() and not probe.is_dir():
-            where = "is a file" if probe == folder else f"is under '{probe}', which is a file"
-            raise OutputError(f"{label}: got '{folder}'; it {where}, not a folder")
+            where = "is a file" if probe == given else f"is under '{probe}', which is a file"
+            raise OutputError(f"{label}: got '{given}'; it {where}, not a folder")
         readonly = hasattr(os, "statvfs") and bool(os.statvfs(probe).f_flag & getattr(os, "ST_RDONLY", 1))
     except OSError as err:                     # e.g. a folder on the way that may not be looked into
-        raise OutputError(f"{label}: got '{folder}'; cannot be reached ({err.strerror or err})") from None
+        raise OutputError(f"{label}: got '{given}'; cannot be reached ({err.strerror or err})") from None
     if readonly or not os.access(probe, os.W_OK | os.X_OK):
-        raise OutputError(f"{label}: got '{folder}'; '{probe}' is not writable; choose another location")
+        raise OutputError(f"{label}: got '{given}'; '{probe}' is not writable; choose another location")
     return folder
 
 

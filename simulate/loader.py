@@ -89,6 +89,9 @@ def _format_errors(err: ValidationError, prefix: str = "") -> list[str]:
 
 
 def _show(value: Any) -> str:
+    """A value as the scenario file writes it (TOML: true, [1, 2], "text")."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
     if isinstance(value, tuple):
         return "[" + ", ".join(_show(v) for v in value) + "]"
     if isinstance(value, dict):

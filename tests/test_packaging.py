@@ -38,6 +38,7 @@ def run_installed(target: Path, code: str, cwd: Path) -> subprocess.CompletedPro
 
 @pytest.mark.slow
 def test_the_wheel_carries_the_scenarios_and_runs_them_by_name(installed_wheel: Path, tmp_path: Path) -> None:
+    assert list(installed_wheel.glob("trialsim-*.dist-info/licenses/LICENSE")), "the licence travels with the wheel"
     where = run_installed(installed_wheel, "import simulate; print(simulate.__file__)", tmp_path)
     assert where.stdout.strip().startswith(str(installed_wheel)), where
     cli = "import sys; from simulate.cli import main; sys.exit(main(sys.argv[1:]))"
