@@ -36,12 +36,13 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import integrate, optimize, special
+from scipy import special
 
 from simulate import parameters
 from simulate import scenario as sc
 from simulate.errors import ScenarioError
-from simulate.parallel import shared_cache
+from simulate.numerics import find_root, integrate
+from simulate.parallel import memo, shared_cache
 
 CALIBRATION_REFERRALS = 200_000
 """Size of the fixed reference cohort over which covariate effects are calibrated."""
@@ -98,7 +99,7 @@ def _truncated_weibull_scale(median: float, shape: float, end: float) -> float:
             f"median_months_to_remission: got {median}; with weibull_shape_time_to_remission {shape} "
             f"and endpoint {end} it must be < {upper_limit:.3f}"
         )
-    return math.exp(optimize.brentq(gap, math.log(median) - 20, math.log(median) + 40, xtol=1e-14))
+    return math.exp(find_root(gap, math.log(median) - 20, math.log(median) + 40, xtol=1e-14))
 
 
 def _no_relapse_probability(arm: ArmModel) -> float:
@@ -108,12 +109,18 @@ def _no_relapse_probability(arm: ArmModel) -> float:
     end = arm.endpoint_month
     h_end = float(arm.cumulative_relapse_hazard(np.array(end)))
 
-    def integrand(u: float) -> float:
-        t = float(arm.time_to_remission(np.array(u)))
-        return math.exp(-(h_end - float(arm.cumulative_relapse_hazard(np.array(t)))))
+    def integrand(u: np.ndarray) -> np.ndarray:
+        # remission by the endpoint (a uniform a hair below 1 may round past it when F(end) ~ 1)
+        with np.errstate(divide="ignore"):
+            t = np.minimum(arm.time_to_remission(u), end)
+        return np.exp(-(h_end - arm.cumulative_relapse_hazard(t)))
 
-    value, _ = integrate.quad(integrand, 0.0, 1.0, epsabs=1e-13, epsrel=1e-12, limit=200)
-    return value
+    # the hazard changes when the course ends: a kink at the uniform whose remission falls there
+    kinks = ()
+    if 0.0 < arm.csa_end_months < end:
+        kinks = (-math.expm1(-((arm.csa_end_months / arm.weibull_scale) ** arm.weibull_shape))
+                 / arm.weibull_cdf_at_endpoint,)
+    return integrate(integrand, 0.0, 1.0, points=kinks, epsabs=1e-13, epsrel=1e-12)
 
 
 def _dropout_rates(d: float, end: float, mechanism: str, hr: float, remission: float) -> tuple[float, float]:
@@ -124,7 +131,7 @@ def _dropout_rates(d: float, end: float, mechanism: str, hr: float, remission: f
         return lam, lam
     def gap(lam: float) -> float:
         return remission * -math.expm1(-lam * end) + (1 - remission) * -math.expm1(-hr * lam * end) - d
-    lam = optimize.brentq(gap, 0.0, -math.log1p(-d) / end * 10 + 1.0, xtol=1e-15)
+    lam = find_root(gap, 0.0, -math.log1p(-d) / end * 10 + 1.0, xtol=1e-15)
     return lam, hr * lam
 
 
@@ -146,15 +153,14 @@ def _reference_covariates(scenario: sc.Scenario) -> tuple[np.ndarray, np.ndarray
     from simulate.eligibility import screen
 
     key = json.dumps({k: scenario.model_dump(mode="json")[k] for k in ("cohort", "eligibility")}, sort_keys=True)
-    if key not in _REFERENCE:
+    def compute() -> tuple[np.ndarray, np.ndarray]:
         patients = draw_cohort(scenario.cohort, CALIBRATION_REFERRALS, CALIBRATION_SEED)
         eligible = np.isfinite(screen(patients, scenario.eligibility).qualifies_in_months)
         # the loader rejects screens passed by fewer than MIN_CANDIDATE_PROBABILITY of referrals,
         # so the reference cohort always holds about 100 or more eligible patients
-        if len(_REFERENCE) > 16:
-            _REFERENCE.clear()
-        _REFERENCE[key] = (patients.pla2r_titre_ru_ml[eligible], patients.proteinuria_mean_g_day[eligible])
-    return _REFERENCE[key]
+        return patients.pla2r_titre_ru_ml[eligible], patients.proteinuria_mean_g_day[eligible]
+
+    return memo(_REFERENCE, key, compute, limit=16)
 
 
 def _reference_scores(scenario: sc.Scenario) -> np.ndarray:
@@ -172,7 +178,7 @@ def _calibrate_intercept(scores: np.ndarray, target: float) -> float:
     gap = lambda a: special.expit(a + scores).mean() - target  # noqa: E731
     lo = special.logit(target) - scores.max() - 1e-9
     hi = special.logit(target) - scores.min() + 1e-9
-    return optimize.brentq(gap, lo, hi, xtol=1e-12)
+    return find_root(gap, lo, hi, xtol=1e-12)
 
 
 def calibrate(scenario: sc.Scenario) -> dict[str, ArmModel]:
@@ -187,11 +193,7 @@ _CACHE: dict[tuple, dict[str, ArmModel]] = shared_cache("outcomes.calibration")
 
 
 def _calibrate_cached(key: tuple, scenario: sc.Scenario) -> dict[str, ArmModel]:
-    if key not in _CACHE:
-        if len(_CACHE) > 64:
-            _CACHE.clear()
-        _CACHE[key] = _calibrate(scenario)
-    return _CACHE[key]
+    return memo(_CACHE, key, lambda: _calibrate(scenario))
 
 
 def _base_model(scenario: sc.Scenario, name: str) -> tuple[ArmModel, float]:

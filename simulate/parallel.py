@@ -187,6 +187,19 @@ def shared_cache(name: str) -> dict:
     return _SHARED.setdefault(name, {})
 
 
+def memo(cache: dict, key: Any, compute: Callable[[], Any], limit: int = 64) -> Any:
+    """``cache[key]``, computed by ``compute()`` on a miss; the cache is emptied past ``limit``
+    entries. Safe for the threads that run blocks side by side: two may compute the same value
+    once each, and neither can find its entry cleared between the check and the read."""
+    value = cache.get(key)
+    if value is None:
+        value = compute()
+        if len(cache) >= limit:
+            cache.clear()
+        cache[key] = value
+    return value
+
+
 def _snapshot() -> dict[str, dict]:
     return {name: dict(cache) for name, cache in _SHARED.items()}
 
@@ -207,13 +220,12 @@ def run_tasks(fn: Callable, tasks: Sequence[tuple], backend: Backend, on_done: C
     With ``consume``, each result is handed to it in task order as soon as its predecessors
     are in, and nothing is kept: the caller folds results as they stream in (bounded memory).
 
-    With the default number of jobs, tasks run in this process, one by one, for as long as the
-    work left would not repay starting the workers (:data:`WORKER_START_SECONDS`); then the rest
-    go to the workers, which start with this process's per-run caches (:func:`shared_cache`).
-    An explicit number of jobs is used as given. Either way the results are the same.
+    With the default number of jobs, tasks run in this process, on one thread per core, for as
+    long as the work left would not repay starting the workers (:data:`WORKER_START_SECONDS`);
+    then the rest go to the workers, which start with this process's per-run caches
+    (:func:`shared_cache`). An explicit number of jobs is used as given (one: this process, one
+    thread). Either way the results are the same.
     """
-    import time
-
     tick = on_done or (lambda: None)
     kept: list = []
     take = consume or kept.append
@@ -223,15 +235,8 @@ def run_tasks(fn: Callable, tasks: Sequence[tuple], backend: Backend, on_done: C
         return kept
     jobs = backend.jobs or default_jobs()
     adaptive = backend.jobs is None
-    done = 0
-    while done < len(tasks) and (jobs == 1 or len(tasks) - done <= 1 or adaptive):
-        t0 = time.perf_counter()
-        take(fn(*tasks[done]))
-        tick()
-        done += 1
-        left = (time.perf_counter() - t0) * (len(tasks) - done)
-        if adaptive and done >= 2 and left * (1.0 - 1.0 / jobs) > WORKER_START_SECONDS:
-            break                                 # the rest repays the workers' start
+    done = _run_in_process(fn, tasks, jobs if adaptive else 1, adaptive, tick, take) \
+        if adaptive or jobs == 1 or len(tasks) <= 1 else 0
     if done == len(tasks):
         return kept
     from joblib import Parallel, delayed
@@ -247,6 +252,48 @@ def run_tasks(fn: Callable, tasks: Sequence[tuple], backend: Backend, on_done: C
         take(result)
         tick()
     return kept
+
+
+def _run_in_process(fn: Callable, tasks: Sequence[tuple], threads: int, adaptive: bool,
+                    tick: Callable[[], None], take: Callable[[Any], None]) -> int:
+    """Run tasks in this process on ``threads`` threads (numpy releases the GIL in its array
+    work, so blocks overlap well), results taken in task order; return how many were run.
+    Adaptive: stop early once the work left would repay starting worker processes."""
+    import time
+    from collections import deque
+    from concurrent.futures import ThreadPoolExecutor
+
+    if threads <= 1 or len(tasks) <= 1:
+        done = 0
+        while done < len(tasks):
+            t0 = time.perf_counter()
+            take(fn(*tasks[done]))
+            tick()
+            done += 1
+            left = (time.perf_counter() - t0) * (len(tasks) - done)
+            if adaptive and done >= 2 and left * (1.0 - 1.0 / threads) > WORKER_START_SECONDS:
+                break
+        return done
+    pool = ThreadPoolExecutor(threads, thread_name_prefix="trialsim-block")
+    in_flight: deque = deque()
+    submitted = done = 0
+    stop = len(tasks)
+    t0 = time.perf_counter()
+    try:
+        while done < stop:
+            while submitted < stop and len(in_flight) <= threads:   # one queued behind the busy
+                in_flight.append(pool.submit(fn, *tasks[submitted]))
+                submitted += 1
+            take(in_flight.popleft().result())
+            tick()
+            done += 1
+            # the work left, at the pace the threads keep, against what the workers would save
+            left = (time.perf_counter() - t0) / done * (len(tasks) - done)
+            if adaptive and done >= threads and left * (1.0 - 1.0 / threads) > WORKER_START_SECONDS:
+                stop = submitted                      # finish the tasks in flight, then hand over
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+    return done
 
 
 def _run_dask(fn: Callable, tasks: Sequence[tuple], tick: Callable[[], None], take: Callable[[Any], None]) -> None:

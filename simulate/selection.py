@@ -37,7 +37,7 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import integrate, special
+from scipy import special
 
 from simulate import population
 from simulate import scenario as sc
@@ -47,7 +47,8 @@ from simulate.population import (
     mean_of_collections, postmenopausal_probability, proteinuria_level, proteinuria_lognormal, reduction_beta,
 )
 from simulate.feasibility import conditions_pass_probability, history_pass_probability
-from simulate.parallel import shared_cache
+from simulate.numerics import integrate
+from simulate.parallel import memo, shared_cache
 from simulate.seeding import stream
 
 __all__ = ["GROUPS", "TIME_RULES", "PassProbabilities", "pass_probabilities",
@@ -100,29 +101,27 @@ def _demography(c: sc.Cohort, e: sc.Eligibility) -> float:
     thr = e.egfr_min_ml_min  # eGFR is clipped: a threshold outside its range decides alone
     women_ok = c.contraception_or_sterile_fraction * (1.0 - c.pregnant_or_breastfeeding_fraction)
 
-    def egfr_ok(age: float) -> float:
+    def egfr_ok(age: np.ndarray) -> np.ndarray:
         if thr <= population.EGFR_MIN_ML_MIN:
-            return 1.0
+            return np.ones_like(age)
         if thr > population.EGFR_MAX_ML_MIN:
-            return 0.0
+            return np.zeros_like(age)
         centre = egfr_centre(c, age)
         if resid == 0.0:
-            return float(centre >= thr)
-        return float(special.ndtr((centre - thr) / resid))
+            return (centre >= thr).astype(float)
+        return special.ndtr((centre - thr) / resid)
 
-    def integrand(age: float) -> float:
-        density = math.exp(-0.5 * ((age - c.age_mean_years) / c.age_sd_years) ** 2) / (
+    def integrand(age: np.ndarray) -> np.ndarray:
+        density = np.exp(-0.5 * ((age - c.age_mean_years) / c.age_sd_years) ** 2) / (
             c.age_sd_years * math.sqrt(2 * math.pi) * mass)
-        post = float(postmenopausal_probability(c, age))
+        post = postmenopausal_probability(c, age)
         sex_ok = c.male_fraction + (1.0 - c.male_fraction) * (post + (1.0 - post) * women_ok)
         return density * sex_ok * egfr_ok(age)
 
     points = [c.menopause_age_mean_years, c.age_mean_years]
     if resid == 0.0 and slope != 0.0 and population.EGFR_MIN_ML_MIN < thr <= population.EGFR_MAX_ML_MIN:
         points.append(c.age_mean_years + (thr - c.egfr_mean_ml_min) / slope)
-    points = sorted(p for p in points if lo < p < hi)
-    value, _ = integrate.quad(integrand, lo, hi, points=points or None, epsabs=1e-14, epsrel=1e-12, limit=200)
-    return float(value)
+    return integrate(integrand, lo, hi, points=tuple(points), epsabs=1e-14, epsrel=1e-12)
 
 
 def _proteinuria(c: sc.Cohort, e: sc.Eligibility) -> tuple[float, float]:
@@ -195,22 +194,20 @@ _CACHE: dict[tuple, PassProbabilities] = shared_cache("selection.pass_probabilit
 
 def pass_probabilities(cohort: sc.Cohort, rules: sc.Eligibility) -> PassProbabilities:
     """Exact pass probabilities of the screen's groups (cached per cohort and thresholds)."""
-    key = (cohort, rules)                       # frozen models: hashed and compared by value
-    if key not in _CACHE:
-        if len(_CACHE) > 64:
-            _CACHE.clear()
-        j_int, j_tol = _proteinuria(cohort, rules)
-        p_int = cohort.acei_arb_intolerant_fraction
-        weight_int = p_int * j_int
-        weight_tol = (1.0 - p_int) * cohort.bp_controlled_fraction * j_tol
-        prot = weight_int + weight_tol
-        probs = PassProbabilities(
-            demography=_demography(cohort, rules), conditions=conditions_pass_probability(cohort), proteinuria=prot,
-            history=history_pass_probability(cohort, rules), proteinuria_intolerant=j_int, proteinuria_tolerant=j_tol,
-            intolerant_given_pass=weight_int / prot if prot > 0 else 0.0,
-        )
-        _CACHE[key] = probs
-    return _CACHE[key]
+    return memo(_CACHE, (cohort, rules), lambda: _pass_probabilities(cohort, rules))  # frozen: hashed by value
+
+
+def _pass_probabilities(cohort: sc.Cohort, rules: sc.Eligibility) -> PassProbabilities:
+    j_int, j_tol = _proteinuria(cohort, rules)
+    p_int = cohort.acei_arb_intolerant_fraction
+    weight_int = p_int * j_int
+    weight_tol = (1.0 - p_int) * cohort.bp_controlled_fraction * j_tol
+    prot = weight_int + weight_tol
+    return PassProbabilities(
+        demography=_demography(cohort, rules), conditions=conditions_pass_probability(cohort), proteinuria=prot,
+        history=history_pass_probability(cohort, rules), proteinuria_intolerant=j_int, proteinuria_tolerant=j_tol,
+        intolerant_given_pass=weight_int / prot if prot > 0 else 0.0,
+    )
 
 
 # --------------------------------------------------------------------------- sampling given a pass
@@ -298,8 +295,4 @@ _CDFS: dict[tuple[float, float], _BetaCdf] = {}
 
 def _beta_cdf(c: sc.Cohort) -> _BetaCdf:
     key = reduction_beta(c)
-    if key not in _CDFS:
-        if len(_CDFS) > 64:
-            _CDFS.clear()
-        _CDFS[key] = _BetaCdf(*key)
-    return _CDFS[key]
+    return memo(_CDFS, key, lambda: _BetaCdf(*key))

@@ -6,11 +6,21 @@ from __future__ import annotations
 import os
 import time
 
-from simulate.parallel import Backend, WORKER_START_SECONDS, run_tasks, shared_cache
+from simulate import parallel
+from simulate.parallel import Backend, run_tasks, shared_cache
 
 
 def _pid_after(seconds: float, k: int) -> tuple[int, int, object]:
     time.sleep(seconds)
+    return k, os.getpid(), shared_cache("test.parallel").get("answer")
+
+
+def _pid_after_work(seconds: float, k: int) -> tuple[int, int, object]:
+    """As _pid_after, but busy on this thread's CPU time (holding the GIL, as pure Python
+    work does), so that threads of one process cannot overlap it."""
+    start = time.thread_time()
+    while time.thread_time() - start < seconds:
+        sum(range(1000))
     return k, os.getpid(), shared_cache("test.parallel").get("answer")
 
 
@@ -20,15 +30,30 @@ def test_small_work_runs_in_this_process() -> None:
     assert {pid for _, pid, _ in out} == {os.getpid()}
 
 
-def test_large_work_goes_to_workers_with_the_caches_filled_here() -> None:
+def test_small_work_overlaps_on_threads() -> None:
+    """Tasks that wait (as numpy's array work releases the GIL) overlap on this process's threads."""
+    if parallel.default_jobs() < 2:
+        return
+    t0 = time.perf_counter()
+    out = run_tasks(_pid_after, [(0.1, k) for k in range(8)], Backend("loky", None))
+    assert time.perf_counter() - t0 < 0.8 * 0.1 * 8                 # serially: 0.8 s
+    assert [k for k, _, _ in out] == list(range(8))
+    t0 = time.perf_counter()
+    run_tasks(_pid_after, [(0.1, k) for k in range(4)], Backend("loky", 1))   # one job: one thread
+    assert time.perf_counter() - t0 >= 0.4
+
+
+def test_large_work_goes_to_workers_with_the_caches_filled_here(monkeypatch) -> None:
     shared_cache("test.parallel")["answer"] = 42
-    step = WORKER_START_SECONDS / 2.0
+    monkeypatch.setattr(parallel, "WORKER_START_SECONDS", 0.2)
+    step = 0.15
     out = run_tasks(_pid_after, [(step, k) for k in range(8)], Backend("loky", 2))
     assert [k for k, _, _ in out] == list(range(8))                  # in task order
     assert os.getpid() not in {pid for _, pid, _ in out}              # explicit jobs: all to workers
     assert {answer for _, _, answer in out} == {42}
-    adaptive = run_tasks(_pid_after, [(step, k) for k in range(8)], Backend("loky", None))
+    # CPU-bound tasks: 8 x 0.15 s left in this process would outlast the (patched) worker start
+    adaptive = run_tasks(_pid_after_work, [(step, k) for k in range(8)], Backend("loky", None))
     pids = [pid for _, pid, _ in adaptive]
-    if (os.cpu_count() or 1) > 1:
-        assert pids[:2] == [os.getpid()] * 2 and os.getpid() not in pids[3:]
+    if parallel.default_jobs() > 1:
+        assert pids[:2] == [os.getpid()] * 2 and os.getpid() not in pids[-2:]
     assert [k for k, _, _ in adaptive] == list(range(8))
