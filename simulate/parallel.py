@@ -214,14 +214,15 @@ def _in_worker(fn: Callable, parent: int, caches: dict[str, dict], *args: Any) -
 
 
 def run_tasks(fn: Callable, tasks: Sequence[tuple], backend: Backend, on_done: Callable[[], None] | None = None,
-              consume: Callable[[Any], None] | None = None) -> list:
+              consume: Callable[[Any], None] | None = None, threads: bool = False) -> list:
     """``[fn(*t) for t in tasks]``, computed in parallel, in task order.
 
     With ``consume``, each result is handed to it in task order as soon as its predecessors
     are in, and nothing is kept: the caller folds results as they stream in (bounded memory).
 
-    With the default number of jobs, tasks run in this process, on one thread per core, for as
-    long as the work left would not repay starting the workers (:data:`WORKER_START_SECONDS`);
+    With the default number of jobs, tasks run in this process (with ``threads``, for tasks that
+    spend their time in numpy, which releases the GIL: on one thread per core) for as long as
+    the work left would not repay starting the workers (:data:`WORKER_START_SECONDS`);
     then the rest go to the workers, which start with this process's per-run caches
     (:func:`shared_cache`). An explicit number of jobs is used as given (one: this process, one
     thread). Either way the results are the same.
@@ -235,7 +236,7 @@ def run_tasks(fn: Callable, tasks: Sequence[tuple], backend: Backend, on_done: C
         return kept
     jobs = backend.jobs or default_jobs()
     adaptive = backend.jobs is None
-    done = _run_in_process(fn, tasks, jobs if adaptive else 1, adaptive, tick, take) \
+    done = _run_in_process(fn, tasks, jobs if adaptive and threads else 1, adaptive, jobs, tick, take) \
         if adaptive or jobs == 1 or len(tasks) <= 1 else 0
     if done == len(tasks):
         return kept
@@ -254,11 +255,11 @@ def run_tasks(fn: Callable, tasks: Sequence[tuple], backend: Backend, on_done: C
     return kept
 
 
-def _run_in_process(fn: Callable, tasks: Sequence[tuple], threads: int, adaptive: bool,
+def _run_in_process(fn: Callable, tasks: Sequence[tuple], threads: int, adaptive: bool, jobs: int,
                     tick: Callable[[], None], take: Callable[[Any], None]) -> int:
-    """Run tasks in this process on ``threads`` threads (numpy releases the GIL in its array
-    work, so blocks overlap well), results taken in task order; return how many were run.
-    Adaptive: stop early once the work left would repay starting worker processes."""
+    """Run tasks in this process on ``threads`` threads, results taken in task order; return
+    how many were run. Adaptive: stop early once the work left would repay starting ``jobs``
+    worker processes."""
     import time
     from collections import deque
     from concurrent.futures import ThreadPoolExecutor
@@ -271,7 +272,7 @@ def _run_in_process(fn: Callable, tasks: Sequence[tuple], threads: int, adaptive
             tick()
             done += 1
             left = (time.perf_counter() - t0) * (len(tasks) - done)
-            if adaptive and done >= 2 and left * (1.0 - 1.0 / threads) > WORKER_START_SECONDS:
+            if adaptive and done >= 2 and left * (1.0 - 1.0 / jobs) > WORKER_START_SECONDS:
                 break
         return done
     pool = ThreadPoolExecutor(threads, thread_name_prefix="trialsim-block")
@@ -289,7 +290,7 @@ def _run_in_process(fn: Callable, tasks: Sequence[tuple], threads: int, adaptive
             done += 1
             # the work left, at the pace the threads keep, against what the workers would save
             left = (time.perf_counter() - t0) / done * (len(tasks) - done)
-            if adaptive and done >= threads and left * (1.0 - 1.0 / threads) > WORKER_START_SECONDS:
+            if adaptive and done >= threads and left * (1.0 - 1.0 / jobs) > WORKER_START_SECONDS:
                 stop = submitted                      # finish the tasks in flight, then hand over
     finally:
         pool.shutdown(wait=True, cancel_futures=True)

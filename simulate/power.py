@@ -68,7 +68,9 @@ def _run_blocks(fn, designs: list[sc.Scenario], replicates: int, seed: int, jobs
         _prepare(designs)          # once here, not once per worker: workers receive the results
     bar = progress_bar(n_blocks, label, progress)
     try:
-        run_tasks(fn, tasks, backend, on_done=lambda: bar.update(1), consume=consume)
+        # the batch engine's blocks are numpy array work, which overlaps on threads; the DES's
+        # are Python, which does not
+        run_tasks(fn, tasks, backend, on_done=lambda: bar.update(1), consume=consume, threads=engine == "batch")
     finally:
         bar.close()
 

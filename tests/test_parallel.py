@@ -31,16 +31,19 @@ def test_small_work_runs_in_this_process() -> None:
 
 
 def test_small_work_overlaps_on_threads() -> None:
-    """Tasks that wait (as numpy's array work releases the GIL) overlap on this process's threads."""
+    """Tasks that wait (as numpy's array work releases the GIL) overlap on this process's
+    threads when the caller says they may; otherwise (Python work such as the DES, which
+    threads would only slow down) and with one job they run one after the other."""
     if parallel.default_jobs() < 2:
         return
     t0 = time.perf_counter()
-    out = run_tasks(_pid_after, [(0.1, k) for k in range(8)], Backend("loky", None))
+    out = run_tasks(_pid_after, [(0.1, k) for k in range(8)], Backend("loky", None), threads=True)
     assert time.perf_counter() - t0 < 0.8 * 0.1 * 8                 # serially: 0.8 s
     assert [k for k, _, _ in out] == list(range(8))
-    t0 = time.perf_counter()
-    run_tasks(_pid_after, [(0.1, k) for k in range(4)], Backend("loky", 1))   # one job: one thread
-    assert time.perf_counter() - t0 >= 0.4
+    for backend, threads in ((Backend("loky", 1), True), (Backend("loky", None), False)):
+        t0 = time.perf_counter()
+        run_tasks(_pid_after, [(0.1, k) for k in range(4)], backend, threads=threads)
+        assert time.perf_counter() - t0 >= 0.4
 
 
 def test_large_work_goes_to_workers_with_the_caches_filled_here(monkeypatch) -> None:
@@ -52,7 +55,7 @@ def test_large_work_goes_to_workers_with_the_caches_filled_here(monkeypatch) -> 
     assert os.getpid() not in {pid for _, pid, _ in out}              # explicit jobs: all to workers
     assert {answer for _, _, answer in out} == {42}
     # CPU-bound tasks: 8 x 0.15 s left in this process would outlast the (patched) worker start
-    adaptive = run_tasks(_pid_after_work, [(step, k) for k in range(8)], Backend("loky", None))
+    adaptive = run_tasks(_pid_after_work, [(step, k) for k in range(8)], Backend("loky", None), threads=True)
     pids = [pid for _, pid, _ in adaptive]
     if parallel.default_jobs() > 1:
         assert pids[:2] == [os.getpid()] * 2 and os.getpid() not in pids[-2:]
