@@ -8,8 +8,12 @@ command line's options imports no numerics; each is re-exported where it belongs
 :data:`simulate.parallel.BACKENDS`.)
 """
 
-TESTS = ("fisher", "chi2", "chi2_yates", "ztest", "cmh")
-"""The tests a scenario may name (``analysis.test``); cmh is stratified, the others compare two arms."""
+TESTS = ("fisher", "chi2", "chi2_yates", "ztest", "farrington_manning", "cmh")
+"""The tests a scenario may name (``analysis.test``); cmh is stratified and stays last (``TESTS[:-1]``
+are the two-arm tests); farrington_manning is the score test of a risk difference against a
+non-inferiority margin."""
+MULTIPLICITY = ("none", "bonferroni", "holm")
+"""Adjustments for comparing several experimental arms with one control (``analysis.multiplicity``)."""
 ALTERNATIVES = ("two-sided", "greater")
 """``greater``: one-sided, the treatment arm better than the control."""
 MISSING_STRATEGIES = ("nonresponder", "complete_case", "locf")

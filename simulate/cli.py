@@ -187,7 +187,7 @@ def _print_story(sc: Scenario, seed: int, result) -> None:
             click.echo(f"    {rule:<24} {n}")
     click.echo(f"  deferred (washout/run-in)  {c['deferred']}  (lost meanwhile {c['lost_during_deferral']})")
     click.echo(f"  eligible, enrolment closed {c['not_randomised_enrolment_closed']}")
-    click.echo(f"  randomised                 {c['randomised']} of {sc.trial.n_target}")
+    click.echo(f"  randomised                 {c['randomised']} of {sc.n_target}")
     for a, label in arms.items():
         click.echo(f"    {label:<24} {c['randomised_per_arm'][a]} randomised, "
                    f"{c['discontinued_per_arm'][a]} dropped out, {c['analysed_per_arm'][a]} analysed")
@@ -296,7 +296,7 @@ def power(scenario: Path, replicates: int | None, seed: int | None, n_per_arm: i
     click.echo(f"  design            {r.n_per_arm} per arm; {r.test} test, {r.alternative}, alpha {r.alpha}; "
                f"missing: {r.missing_strategy}")
     click.echo(f"  power             {_fmt_power(r)}")
-    click.echo(f"  randomised        mean {r.mean_randomised:.1f} of {sc.trial.n_target}; "
+    click.echo(f"  randomised        mean {r.mean_randomised:.1f} of {sc.n_target}; "
                f"terminated for slow accrual in {100 * r.p_terminated:.1f}%")
     if math.isfinite(r.mean_recruitment_months):
         click.echo(f"  recruitment       on time (<= {sc.trial.recruitment_months:g} months) in "

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import sys
 import tomllib
+import typing
 from pathlib import Path
 
 from pydantic import BaseModel
@@ -28,22 +29,20 @@ def field_rows(model: type[BaseModel] = Scenario, prefix: str = "") -> list[tupl
         if isinstance(ann, type) and issubclass(ann, BaseModel):
             rows.extend(field_rows(ann, path + "."))
             continue
+        inner = [a for a in typing.get_args(ann) if isinstance(a, type) and issubclass(a, BaseModel)]
+        if typing.get_origin(ann) is dict and inner:          # the arms: one table per arm
+            rows.extend(field_rows(inner[-1], path + ".<arm>."))
+            continue
+        if typing.get_origin(ann) is tuple and inner:         # an arm's courses: a list of tables
+            rows.append((path, "[]", (field.description or "").replace("\n", " ")))
+            rows.extend(field_rows(inner[-1], path + "[]."))
+            continue
         if path in FILE_DEFAULTS:
             default = FILE_DEFAULTS[path]
         else:
             default = "required" if field.is_required() else repr(field.get_default(call_default_factory=True))
         rows.append((path, default, (field.description or "").replace("\n", " ")))
     return rows
-
-
-def _arm_rows(rows):
-    out = []
-    for path, default, doc in rows:
-        if path.startswith("arms.rtx."):
-            out.append((path.replace("arms.rtx.", "arms.<arm>."), default, doc))
-        elif not path.startswith("arms.rtx_csa."):
-            out.append((path, default, doc))
-    return out
 
 
 def markdown(scenario_path: Path = DEFAULT) -> str:
@@ -59,16 +58,17 @@ def markdown(scenario_path: Path = DEFAULT) -> str:
         return node
 
     lines = ["| field | default | meaning | NCT04743739 value and source |", "|---|---|---|---|"]
-    for path, default, doc in _arm_rows(field_rows()):
-        if path == "sweep":
+    for path, default, doc in field_rows():
+        if path == "sweep" or path.startswith("sweep["):
             continue
         if path.startswith("arms.<arm>."):
             parts = []
-            for arm in ("rtx", "rtx_csa"):
+            for arm in values.get("arms", {}):
                 p = path.replace("<arm>", arm)
-                v = value_of(p)
+                v = value_of(p) if "[]" not in p else None
                 if v is not None:
-                    parts.append(f"{arm}: `{v}` {comments.get(p, '')}".strip())
+                    shown = f"{len(v)} course(s)" if isinstance(v, list) and v and isinstance(v[0], dict) else f"`{v}`"
+                    parts.append(f"{arm}: {shown} {comments.get(p, '')}".strip())
             source = "; ".join(parts)
         else:
             v = value_of(path)

@@ -14,12 +14,13 @@ import copy
 import difflib
 import itertools
 import tomllib
+import typing
 from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from simulate import feasibility
+from simulate import feasibility, parameters
 from simulate.errors import ScenarioError
 from simulate.scenario import Scenario
 
@@ -101,12 +102,18 @@ def _show(value: Any) -> str:
 
 def _unknown_field_line(path: str) -> str:
     parts = path.split(".")
-    model: type[BaseModel] | None = Scenario
+    model: Any = Scenario
+    skip = False                      # the part after a table of tables (arms) or a list (courses)
     for p in parts[:-1]:
-        field = model.model_fields.get(p) if model else None
-        ann = field.annotation if field else None
-        model = ann if isinstance(ann, type) and issubclass(ann, BaseModel) else None
-    allowed = sorted(model.model_fields) if model else []
+        if skip:
+            skip = False
+            continue
+        field = model.model_fields.get(p) if isinstance(model, type) and issubclass(model, BaseModel) else None
+        model = field.annotation if field else None
+        if typing.get_origin(model) in (dict, tuple, list):
+            args = [a for a in typing.get_args(model) if a is not Ellipsis]
+            model, skip = (args[-1] if args else None), True
+    allowed = sorted(model.model_fields) if isinstance(model, type) and issubclass(model, BaseModel) else []
     hint = difflib.get_close_matches(parts[-1], allowed, n=1)
     tip = f" (did you mean '{hint[0]}'?)" if hint else ""
     return f"{path}: unknown field{tip}; allowed here: {', '.join(allowed)}"
@@ -156,8 +163,34 @@ def _tuples(value: Any) -> Any:
 # --------------------------------------------------------------------------- validation
 
 
+_MOVED = {
+    ("trial", "allocation_ratio"): "replaced by each arm's allocation (e.g. arms.rtx.allocation = 1)",
+    ("outcome", "relapse_hazard_per_month"): "now each arm's own: arms.<id>.relapse_hazard_per_month",
+    ("outcome", "relapse_hazard_multiplier_after_csa"):
+        "replaced by each arm's hazard once off a CNI: arms.<id>.relapse_hazard_off_cni_per_month",
+}
+_MOVED_ARM = {
+    "csa_course_months": "replaced by the arm's courses: a course with drug_class = \"cni\" and its months",
+    "rtx_dose_days": "replaced by the arm's courses: a course with drug_class = \"anti_cd20\" and its dose_days",
+}
+
+
+def _moved_fields(data: dict) -> list[str]:
+    """Lines for fields of earlier versions of the format, saying where they went."""
+    lines = [f"{sec}.{key}: {why}" for (sec, key), why in _MOVED.items()
+             if isinstance(data.get(sec), dict) and key in data[sec]]
+    arms = data.get("arms")
+    if isinstance(arms, dict):
+        lines += [f"arms.{arm}.{key}: {why}" for arm, table in arms.items() if isinstance(table, dict)
+                  for key, why in _MOVED_ARM.items() if key in table]
+    return lines
+
+
 def _validate(data: dict, prefix: str = "") -> Scenario:
     """The models' validation, then what only the models can see (one line per problem)."""
+    moved = _moved_fields(data)
+    if moved:
+        raise ScenarioError([prefix + line for line in moved])
     try:
         scenario = Scenario.model_validate(data)
     except ValidationError as err:
@@ -174,7 +207,7 @@ def feasibility_problems(scenario: Scenario) -> list[str]:
     The closed-form bounds of :mod:`simulate.feasibility` decide most scenarios at once; only a
     scenario near a limit needs the exact values (and scipy)."""
     out: list[str] = []
-    if any(scenario.arm(name).remission_at_endpoint > feasibility.remission_lower_bound(scenario, name)
+    if any(parameters.remission_target(scenario, name) > feasibility.remission_lower_bound(scenario, name)
            for name in scenario.arm_names):
         from simulate.outcomes import check_outcome_model
 

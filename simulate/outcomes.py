@@ -11,13 +11,17 @@ For a randomised patient in arm *a* the model is:
 * **Time to first remission** among responders is Weibull with shape ``k`` truncated to
   [0, endpoint]; its scale is solved so that the *median among responders* equals the arm's
   ``median_months_to_remission``.
-* **Relapse** after remission has hazard ``h`` per month, multiplied by
-  ``relapse_hazard_multiplier_after_csa`` once cyclosporine is stopped (arms with a CsA course).
-  A relapsed patient stays out of remission to the end of follow-up.
+* **Relapse** after remission has the arm's hazard ``relapse_hazard_per_month``, and
+  ``relapse_hazard_off_cni_per_month`` from the *rebound month*: the end of the arm's
+  calcineurin-inhibitor course (CNI dependence) or of the B-cell cover of its anti-CD20 course,
+  whichever is later (arms without a CNI keep the first hazard). A relapsed patient stays out
+  of remission to the end of follow-up.
 * **Calibration.** A responder is in remission at the endpoint unless they relapsed first, with
   probability ``q_a = E[exp(-(H(E) - H(T)))]`` (``H`` the cumulative relapse hazard, ``T`` the
   time to remission), which does not depend on covariates. Setting ``pi_a = r_a / q_a`` makes the
-  probability of remission at the endpoint exactly the scenario's ``remission_at_endpoint`` r_a.
+  probability of remission at the endpoint exactly the scenario's ``remission_at_endpoint`` r_a
+  (with a complete-remission endpoint, r_a is that rate over ``complete_share_of_remission``,
+  since the type of a remission is drawn independently).
 * **Type of remission.** Complete (CR) with probability ``complete_share_of_remission``, else
   partial (PR); the type holds from the first remission until any relapse.
 * **Dropout** is exponential with rate ``lambda_a`` (``mcar``) or ``lambda_a`` for patients in
@@ -61,8 +65,8 @@ class ArmModel:
     weibull_shape: float
     weibull_cdf_at_endpoint: float
     relapse_hazard: float
-    relapse_hazard_after_csa: float
-    csa_end_months: float
+    relapse_hazard_off_cni: float
+    rebound_month: float
     complete_share: float
     dropout_rate: float
     dropout_rate_nonresponder: float
@@ -73,15 +77,17 @@ class ArmModel:
         return self.weibull_scale * (-np.log1p(-u * self.weibull_cdf_at_endpoint)) ** (1.0 / self.weibull_shape)
 
     def cumulative_relapse_hazard(self, t: np.ndarray) -> np.ndarray:
-        return parameters.cumulative_relapse_hazard(self.relapse_hazard, self.relapse_hazard_after_csa,
-                                                    self.csa_end_months, np.asarray(t))
+        return parameters.cumulative_relapse_hazard(self.relapse_hazard, self.relapse_hazard_off_cni,
+                                                    self.rebound_month, np.asarray(t))
 
     def relapse_time(self, t_remission: np.ndarray, e: np.ndarray) -> np.ndarray:
         """Time of relapse for remission at ``t_remission`` and unit exponentials ``e``."""
         target = self.cumulative_relapse_hazard(t_remission) + e
-        c, h1, h2 = self.csa_end_months, self.relapse_hazard, self.relapse_hazard_after_csa
+        c, h1, h2 = self.rebound_month, self.relapse_hazard, self.relapse_hazard_off_cni
         with np.errstate(divide="ignore", invalid="ignore"):
             before = target / h1 if h1 > 0 else np.full_like(target, np.inf)
+            if not math.isfinite(c):                   # no rebound: the first hazard throughout
+                return before
             after = c + (target - h1 * c) / h2 if h2 > 0 else np.full_like(target, np.inf)
         return np.where(target <= h1 * c, before, after)
 
@@ -104,7 +110,7 @@ def _truncated_weibull_scale(median: float, shape: float, end: float) -> float:
 
 def _no_relapse_probability(arm: ArmModel) -> float:
     """q_a = P(no relapse by the endpoint | responder)."""
-    if arm.relapse_hazard == 0 and arm.relapse_hazard_after_csa == 0:
+    if arm.relapse_hazard == 0 and arm.relapse_hazard_off_cni == 0:
         return 1.0
     end = arm.endpoint_month
     h_end = float(arm.cumulative_relapse_hazard(np.array(end)))
@@ -117,8 +123,8 @@ def _no_relapse_probability(arm: ArmModel) -> float:
 
     # the hazard changes when the course ends: a kink at the uniform whose remission falls there
     kinks = ()
-    if 0.0 < arm.csa_end_months < end:
-        kinks = (-math.expm1(-((arm.csa_end_months / arm.weibull_scale) ** arm.weibull_shape))
+    if 0.0 < arm.rebound_month < end:
+        kinks = (-math.expm1(-((arm.rebound_month / arm.weibull_scale) ** arm.weibull_shape))
                  / arm.weibull_cdf_at_endpoint,)
     return integrate(integrand, 0.0, 1.0, points=kinks, epsabs=1e-13, epsrel=1e-12)
 
@@ -184,7 +190,8 @@ def _calibrate_intercept(scores: np.ndarray, target: float) -> float:
 def calibrate(scenario: sc.Scenario) -> dict[str, ArmModel]:
     """The calibrated model of each arm (cached per relevant part of the scenario)."""
     s = scenario                                # frozen models: hashed and compared by value
-    key = (s.trial.endpoint_month, s.arms, s.outcome, s.dropout, s.cohort, s.eligibility)
+    key = (s.trial.endpoint_month, s.trial.endpoint, tuple(s.arms.items()), s.outcome, s.dropout, s.cohort,
+           s.eligibility)
     return _calibrate_cached(key, scenario)
 
 
@@ -203,14 +210,14 @@ def _base_model(scenario: sc.Scenario, name: str) -> tuple[ArmModel, float]:
     end = t.endpoint_month
     scale = _truncated_weibull_scale(a.median_months_to_remission, o.weibull_shape_time_to_remission, end)
     cdf_end = -math.expm1(-((end / scale) ** o.weibull_shape_time_to_remission))
-    h, h_after, csa_end = parameters.relapse_hazards(scenario, name)
+    h, h_after, rebound = parameters.relapse_hazards(scenario, name)
     lam, lam_nr = _dropout_rates(dr.probability_by_endpoint, end, dr.mechanism,
-                                 dr.informative_hazard_ratio, a.remission_at_endpoint)
+                                 dr.informative_hazard_ratio, parameters.remission_target(scenario, name))
     base = ArmModel(
         responder_probability=1.0, intercept=None, weibull_scale=scale,
         weibull_shape=o.weibull_shape_time_to_remission, weibull_cdf_at_endpoint=cdf_end,
-        relapse_hazard=h, relapse_hazard_after_csa=h_after,
-        csa_end_months=csa_end, complete_share=a.complete_share_of_remission,
+        relapse_hazard=h, relapse_hazard_off_cni=h_after,
+        rebound_month=rebound, complete_share=a.complete_share_of_remission,
         dropout_rate=lam, dropout_rate_nonresponder=lam_nr, endpoint_month=end,
     )
     return base, _no_relapse_probability(base)
@@ -219,19 +226,21 @@ def _base_model(scenario: sc.Scenario, name: str) -> tuple[ArmModel, float]:
 def check_outcome_model(scenario: sc.Scenario) -> list[str]:
     """Contradictions only the outcome model can see (one line each; empty if none)."""
     problems = []
-    for name in sc.ARMS:
+    for name in scenario.arm_names:
         a = scenario.arm(name)
         try:
             _, q = _base_model(scenario, name)
         except ScenarioError as err:
             problems.extend(f"arms.{name}.{line}" for line in err.problems)
             continue
-        if a.remission_at_endpoint > q * (1 + 1e-12):
+        target = parameters.remission_target(scenario, name)
+        if target > q * (1 + 1e-12):
+            reachable = q if scenario.trial.endpoint == "cr_or_pr" else q * a.complete_share_of_remission
             problems.append(
                 f"arms.{name}.remission_at_endpoint: got {a.remission_at_endpoint}; with relapse "
-                f"(outcome.relapse_hazard_per_month {scenario.outcome.relapse_hazard_per_month}, "
-                f"x{scenario.outcome.relapse_hazard_multiplier_after_csa} after CsA) at most {q:.4f} "
-                "can be in remission at the endpoint; lower the relapse hazard or the remission rate"
+                f"(relapse_hazard_per_month {a.relapse_hazard_per_month}, {a.off_cni_hazard} once off a CNI) "
+                f"at most {reachable:.4f} can be in the endpoint state at the endpoint; lower the relapse "
+                "hazards or the rate"
             )
     return problems
 
@@ -240,9 +249,9 @@ def _calibrate(scenario: sc.Scenario) -> dict[str, ArmModel]:
     """Each arm's model (the loader has checked that every arm's rate is reachable)."""
     scores = _reference_scores(scenario) if scenario.outcome.covariate_effects else None
     models: dict[str, ArmModel] = {}
-    for name in sc.ARMS:
+    for name in scenario.arm_names:
         base, q = _base_model(scenario, name)
-        pi = min(scenario.arm(name).remission_at_endpoint / q, 1.0)
+        pi = min(parameters.remission_target(scenario, name) / q, 1.0)
         intercept = _calibrate_intercept(scores, pi) if scores is not None else None
         models[name] = ArmModel(**{**base.__dict__, "responder_probability": pi, "intercept": intercept})
     return models

@@ -59,13 +59,25 @@ def reduction_beta(c: sc.Cohort) -> tuple[float, float]:
     return beta_params(c.acei_arb_reduction_mean_fraction, c.acei_arb_reduction_sd_fraction)
 
 
+def remission_target(scenario: sc.Scenario, name: str) -> float:
+    """P(in remission, complete or partial, at the endpoint) that arm ``name`` must reach: its
+    ``remission_at_endpoint``, or with a complete-remission endpoint that rate divided by the
+    share of remissions that are complete (the type of a remission is drawn independently)."""
+    arm = scenario.arm(name)
+    if scenario.trial.endpoint == "cr_or_pr":
+        return arm.remission_at_endpoint
+    share = arm.complete_share_of_remission
+    return min(arm.remission_at_endpoint / share, 1.0) if share > 0 else 0.0
+
+
 def relapse_hazards(scenario: sc.Scenario, name: str) -> tuple[float, float, float]:
-    """(hazard per month while on treatment cover, hazard once the CsA course has ended, month
-    the course ends: inf without one) of arm ``name``'s relapse model (zero hazards without relapse)."""
-    o, arm = scenario.outcome, scenario.arm(name)
-    h = o.relapse_hazard_per_month if o.relapse else 0.0
-    end = arm.csa_course_months if arm.csa_course_months > 0 else math.inf
-    return h, h * o.relapse_hazard_multiplier_after_csa, end
+    """(relapse hazard per month before the rebound month, hazard from it, the rebound month:
+    the end of the arm's CNI course or of its B-cell cover, whichever is later, inf without a
+    CNI) of arm ``name`` (zero hazards with ``outcome.relapse`` off)."""
+    arm = scenario.arm(name)
+    if not scenario.outcome.relapse:
+        return 0.0, 0.0, math.inf
+    return arm.relapse_hazard_per_month, arm.off_cni_hazard, arm.rebound_month
 
 
 def cumulative_relapse_hazard(h_before: float, h_after: float, course_end: float, t):

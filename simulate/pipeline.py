@@ -176,7 +176,7 @@ def compute_accrual(scenario: sc.Scenario, seed: int) -> Accrual:
     obs = scenario.observed
     return Accrual(
         curves=tuple(tuple(np.sort(r["month"][i][r["randomised"][i]]).tolist()) for i in range(n)),
-        n_target=scenario.trial.n_target, recruitment_months=scenario.trial.recruitment_months,
+        n_target=scenario.n_target, recruitment_months=scenario.trial.recruitment_months,
         hard_stop_months=scenario.trial.hard_stop_months,
         observed=None if obs is None else ObservedAccrual(obs.n_randomised, obs.months, obs.source),
     )
@@ -259,12 +259,12 @@ def plain_summary(scenario: sc.Scenario, p: PowerResult, plan: SampleSizePlan) -
             f"{100 * p.p_recruitment_on_time:.0f}% of simulated trials (median "
             f"{p.recruitment_months_q50:.0f} months to the last randomisation); "
             f"{100 * p.p_terminated:.0f}% are terminated at the hard stop "
-            f"({scenario.trial.hard_stop_months:g} months) short of {scenario.trial.n_target} patients."
+            f"({scenario.trial.hard_stop_months:g} months) short of {scenario.n_target} patients."
         )
     else:
         lines.append(
             f"No patient was randomised in any simulated trial: every trial is terminated at the hard stop "
-            f"({scenario.trial.hard_stop_months:g} months) with none of its {scenario.trial.n_target} patients "
+            f"({scenario.trial.hard_stop_months:g} months) with none of its {scenario.n_target} patients "
             f"(recruitment rate {scenario.recruitment.rate_per_site_month:g} referrals per site-month)."
         )
     sig, ratio = p.mean_abs_risk_difference_if_significant, p.exaggeration_ratio
@@ -277,10 +277,10 @@ def plain_summary(scenario: sc.Scenario, p: PowerResult, plan: SampleSizePlan) -
                      f"(the winner's curse: only the lucky ones reach significance).")
     obs = scenario.observed
     if obs is not None and obs.n_randomised > 0:
-        months = scenario.trial.n_target / (obs.n_randomised / obs.months)
+        months = scenario.n_target / (obs.n_randomised / obs.months)
         lines.append(
             f"At the recruitment rate actually seen ({obs.n_randomised} patients in {obs.months:g} months), "
-            f"enrolling {scenario.trial.n_target} would take about {months / 12:.0f} years."
+            f"enrolling {scenario.n_target} would take about {months / 12:.0f} years."
         )
     return tuple(lines)
 

@@ -24,7 +24,7 @@ from simulate import analysis, formulas, loader
 from simulate import scenario as sc
 from simulate.engines import DEFAULT_ENGINE, BlockOutcomes, simulate_block_designs
 from simulate.parallel import Backend, progress_bar, run_tasks
-from simulate.results import (AnalyticReferences, ClosedFormPoint, PowerResult, SampleSizePoint,
+from simulate.results import (AnalyticReferences, ClosedFormPoint, Comparison, PowerResult, VisitRemission, SampleSizePoint,
                               SampleSizeResult, SweepPoint, SweepResult)
 from simulate.tally import Tally, tally
 
@@ -105,26 +105,66 @@ def _binomial_se(p: float, n: int) -> float:
     return math.sqrt(p * (1 - p) / n) if n else float("nan")
 
 
-def summarise(scenario: sc.Scenario, t: Tally, seed: int, engine: str, elapsed: float = 0.0) -> PowerResult:
-    """Power and operating characteristics from the totals of a set of simulated trials."""
-    R = t.trials
-    power = t.rejections / R
-    lo, hi = proportion_interval(t.rejections, R)
-    control, treat = _rates(scenario)
-    truth = treat - control
+def _comparison_stats(t: Tally, j: int, truth: float) -> dict:
+    """Estimate statistics of comparison ``j`` from the totals."""
     nan = float("nan")
-    mean_est = t.estimate_sum / t.estimates if t.estimates else nan
-    var_est = ((t.estimate_sum_squares - t.estimates * mean_est**2) / (t.estimates - 1)
-               if t.estimates > 1 else nan)
-    coverage = t.covered / t.estimates if t.estimates else nan
-    sig_abs = t.significant_abs_sum / t.significant if t.significant else nan
+    c = {k: v[j] for k, v in t.comparisons.items()}
+    n_est = int(c["estimates"])
+    mean_est = c["estimate_sum"] / n_est if n_est else nan
+    var_est = (c["estimate_sum_squares"] - n_est * mean_est**2) / (n_est - 1) if n_est > 1 else nan
+    coverage = c["covered"] / n_est if n_est else nan
+    sig_abs = c["significant_abs_sum"] / c["significant"] if c["significant"] else nan
+    return dict(
+        rejections=int(c["rejections"]), true_difference=truth, mean_risk_difference=mean_est,
+        risk_difference_bias=mean_est - truth,
+        risk_difference_bias_se=math.sqrt(max(var_est, 0.0) / n_est) if n_est > 1 else nan,
+        ci_coverage=coverage, ci_coverage_se=_binomial_se(coverage, n_est) if n_est else nan,
+        mean_ci_width=c["width_sum"] / n_est if n_est else nan,
+        mean_abs_risk_difference_if_significant=sig_abs,
+        exaggeration_ratio=sig_abs / abs(truth) if truth != 0 and math.isfinite(sig_abs) else nan,
+    )
+
+
+def _remission_by_visit(scenario: sc.Scenario, t: Tally) -> tuple[VisitRemission, ...]:
+    out = []
+    for k, arm in enumerate(scenario.arm_names):
+        n = int(t.visit_trials[k])
+        for v, month in enumerate(scenario.trial.visit_months):
+            mean = t.visit_sum[k, v] / n if n else float("nan")
+            var = (t.visit_sum_squares[k, v] - n * mean**2) / (n - 1) if n > 1 else float("nan")
+            out.append(VisitRemission(arm=arm, month=float(month), remission=float(mean),
+                                      mc_se=math.sqrt(max(var, 0.0) / n) if n > 1 else float("nan")))
+    return tuple(out)
+
+
+def summarise(scenario: sc.Scenario, t: Tally, seed: int, engine: str, elapsed: float = 0.0) -> PowerResult:
+    """Power and operating characteristics from the totals of a set of simulated trials.
+
+    ``power`` is the chance of success as ``analysis.success`` counts it; the estimate
+    statistics at the top level are those of the first experimental arm's comparison (with two
+    arms, the only one), each comparison's are in ``comparisons``."""
+    R = t.trials
+    power = t.successes / R
+    lo, hi = proportion_interval(t.successes, R)
+    control = scenario.arm(scenario.control_arm).remission_at_endpoint
+    stats = [_comparison_stats(t, j, scenario.arm(arm).remission_at_endpoint - control)
+             for j, arm in enumerate(scenario.experimental_arms)]
+    first = stats[0]
     on_time = t.on_time / R
     rec, dur = t.recruitment, t.duration
     a = scenario.analysis
+    any_, all_ = t.rejections_any / R, t.rejections_all / R
+    comparisons = tuple(
+        Comparison(arm=arm, control=scenario.control_arm, power=st["rejections"] / R,
+                   mc_se=_binomial_se(st["rejections"] / R, R), true_difference=st["true_difference"],
+                   mean_risk_difference=st["mean_risk_difference"], risk_difference_bias_se=st["risk_difference_bias_se"],
+                   ci_coverage=st["ci_coverage"], mean_ci_width=st["mean_ci_width"],
+                   exaggeration_ratio=st["exaggeration_ratio"])
+        for arm, st in zip(scenario.experimental_arms, stats))
     return PowerResult(
         scenario=scenario.name, n_per_arm=scenario.trial.n_per_arm, replicates=R, seed=seed, engine=engine,
         test=a.test, alpha=a.alpha, alternative=a.alternative, missing_strategy=a.missing,
-        power=power, mc_se=_binomial_se(power, R), ci_low=lo, ci_high=hi, rejections=t.rejections,
+        power=power, mc_se=_binomial_se(power, R), ci_low=lo, ci_high=hi, rejections=t.successes,
         mean_randomised=t.randomised / R, mean_dropouts=t.dropouts / R,
         p_recruitment_on_time=on_time, p_recruitment_on_time_se=_binomial_se(on_time, R),
         p_terminated=t.terminated / R,
@@ -132,13 +172,11 @@ def summarise(scenario: sc.Scenario, t: Tally, seed: int, engine: str, elapsed: 
         recruitment_months_q50=rec.quantile(0.5), recruitment_months_q90=rec.quantile(0.9),
         mean_duration_months=dur.mean, duration_months_q10=dur.quantile(0.1), duration_months_q50=dur.quantile(0.5),
         duration_months_q90=dur.quantile(0.9),
-        true_difference=truth, mean_risk_difference=mean_est, risk_difference_bias=mean_est - truth,
-        risk_difference_bias_se=math.sqrt(max(var_est, 0.0) / t.estimates) if t.estimates > 1 else nan,
-        ci_coverage=coverage, ci_coverage_se=_binomial_se(coverage, t.estimates) if t.estimates else nan,
-        mean_ci_width=t.width_sum / t.estimates if t.estimates else nan,
-        mean_abs_risk_difference_if_significant=sig_abs,
-        exaggeration_ratio=sig_abs / abs(truth) if truth != 0 and math.isfinite(sig_abs) else nan,
+        **{k: v for k, v in first.items() if k != "rejections"},
         mean_consort={k: v / R for k, v in t.consort.items()}, elapsed_seconds=elapsed,
+        hypothesis=a.hypothesis, margin=a.margin, multiplicity=a.multiplicity, success=a.success,
+        power_any=any_, power_any_mc_se=_binomial_se(any_, R), power_all=all_, power_all_mc_se=_binomial_se(all_, R),
+        comparisons=comparisons, remission_by_visit=_remission_by_visit(scenario, t),
     )
 
 
@@ -184,9 +222,17 @@ def _sizes_label(ns: list[int], replicates: int) -> str:
 # ----------------------------------------------------------------------------- closed forms
 
 
+def primary_arm(scenario: sc.Scenario) -> str:
+    """The experimental arm the closed forms speak of: the one ``analysis.success`` names, else
+    the first (with two arms, the only one)."""
+    success = scenario.analysis.success
+    return success if success in scenario.experimental_arms else scenario.experimental_arms[0]
+
+
 def _rates(scenario: sc.Scenario) -> tuple[float, float]:
-    control, treat = scenario.arm_names
-    return scenario.arm(control).remission_at_endpoint, scenario.arm(treat).remission_at_endpoint
+    """(control, primary experimental arm) endpoint rates."""
+    return (scenario.arm(scenario.control_arm).remission_at_endpoint,
+            scenario.arm(primary_arm(scenario)).remission_at_endpoint)
 
 
 def dropout_adjustment(scenario: sc.Scenario) -> formulas.DropoutAdjustment:
@@ -203,7 +249,7 @@ def dropout_adjustment(scenario: sc.Scenario) -> formulas.DropoutAdjustment:
 
         models = calibrate(scenario)
         in_remission = tuple(-math.expm1(-models[arm].dropout_rate * models[arm].endpoint_month)
-                             for arm in scenario.arm_names)
+                             for arm in (scenario.control_arm, primary_arm(scenario)))
     return formulas.adjust_for_dropout(*_rates(scenario), d.probability_by_endpoint, scenario.analysis.missing,
                                        in_remission)  # type: ignore[arg-type]
 
@@ -272,7 +318,7 @@ def _first_guess(scenario: sc.Scenario, target: float) -> int:
 
 
 def _n_target(scenario: sc.Scenario, n_per_arm: int) -> int:
-    ratio = scenario.trial.allocation_ratio
+    ratio = scenario.allocation
     return int(round(n_per_arm * sum(ratio) / min(ratio)))
 
 

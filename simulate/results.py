@@ -89,6 +89,34 @@ def _frame(rows: list[dict]) -> "pd.DataFrame":
 
 
 @dataclass(frozen=True)
+class Comparison(Record):
+    """One experimental arm against the control over the simulated trials."""
+
+    arm: str
+    control: str
+    power: float
+    """P(this comparison rejects), after any multiplicity adjustment."""
+    mc_se: float
+    true_difference: float
+    mean_risk_difference: float
+    risk_difference_bias_se: float
+    ci_coverage: float
+    mean_ci_width: float
+    exaggeration_ratio: float
+
+
+@dataclass(frozen=True)
+class VisitRemission(Record):
+    """The mean over trials of the share of an arm's randomised patients seen in the endpoint
+    state at a scheduled visit (dropouts count as not in it: intention to treat)."""
+
+    arm: str
+    month: float
+    remission: float
+    mc_se: float
+
+
+@dataclass(frozen=True)
 class PowerResult(Record):
     """Operating characteristics of a design, each with its Monte Carlo error."""
 
@@ -135,13 +163,31 @@ class PowerResult(Record):
     mean_consort: dict[str, float] = field(default_factory=dict)
     """Mean CONSORT counts per trial, keyed by :data:`simulate.engines.CONSORT_FIELDS`."""
     elapsed_seconds: float = 0.0
+    hypothesis: str = "superiority"
+    margin: float = 0.0
+    multiplicity: str = "none"
+    success: str = "any"
+    """What ``power`` counts with several experimental arms: any, all, or one arm's comparison."""
+    power_any: float = math.nan
+    """P(at least one comparison rejects), with its Monte Carlo SE below."""
+    power_any_mc_se: float = math.nan
+    power_all: float = math.nan
+    """P(every comparison rejects)."""
+    power_all_mc_se: float = math.nan
+    comparisons: tuple[Comparison, ...] = ()
+    """Each experimental arm against the control (with two arms: one, whose power is ``power``)."""
+    remission_by_visit: tuple[VisitRemission, ...] = ()
+    """Each arm's mean share in the endpoint state at each scheduled visit."""
 
     def to_dict(self) -> dict:
         return asdict(self)
 
     def to_frame(self, consort: bool = True, elapsed: bool = True) -> "pd.DataFrame":
-        """One row; the mean CONSORT counts as ``mean_<count>`` columns unless ``consort=False``."""
+        """One row; the mean CONSORT counts as ``mean_<count>`` columns unless ``consort=False``
+        (the comparisons and the remission by visit have tables of their own)."""
         d = self.to_dict()
+        d.pop("comparisons")
+        d.pop("remission_by_visit")
         means = d.pop("mean_consort")
         if not elapsed:
             d.pop("elapsed_seconds")

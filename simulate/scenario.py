@@ -17,11 +17,12 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import re
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from simulate.choices import ALTERNATIVES, MISSING_STRATEGIES, TESTS
+from simulate.choices import ALTERNATIVES, MISSING_STRATEGIES, MULTIPLICITY, TESTS
 
 Probability = Annotated[float, Field(ge=0.0, le=1.0)]
 Fraction = Probability
@@ -30,7 +31,36 @@ Positive = Annotated[float, Field(gt=0.0)]
 
 DROPOUT_MECHANISMS = ("mcar", "informative")
 STRATIFICATION_FACTORS = ("pla2r_titre_high", "proteinuria_high")
-ARMS = ("rtx", "rtx_csa")
+ENDPOINTS = ("cr_or_pr", "cr")
+"""The primary endpoint: complete or partial remission, or complete remission only."""
+HYPOTHESES = ("superiority", "non_inferiority")
+DRUG_CLASSES = ("anti_cd20", "cni", "alkylating", "steroid", "other")
+"""Classes of the drugs in an arm's courses; the relapse model reads anti-CD20 (B-cell cover)
+and CNI (dependence: relapse once the course ends) courses."""
+MAX_ARMS = 8
+ARM_ID_PATTERN = r"^[a-z][a-z0-9_]{0,31}$"
+SUCCESS_ALL = ("any", "all")
+"""With several experimental arms a trial succeeds when ``any`` comparison rejects, when
+``all`` do, or when the comparison of one named arm does (``analysis.success``)."""
+DAYS_PER_MONTH = 365.25 / 12.0
+"""Days are counted from day 1, the day of randomisation: day d falls (d - 1) / DAYS_PER_MONTH
+months after it."""
+
+
+class FrozenDict(dict):
+    """A dict that cannot change after it is built, and hashes by value: how a frozen scenario
+    holds its table of arms."""
+
+    def _refuse(self, *args: Any, **kwargs: Any) -> None:
+        raise TypeError("a scenario is frozen: build a new one (simulate.loader.with_overrides)")
+
+    __setitem__ = __delitem__ = clear = pop = popitem = setdefault = update = _refuse  # type: ignore[assignment]
+
+    def __hash__(self) -> int:  # type: ignore[override]
+        return hash(tuple(self.items()))
+
+    def __reduce__(self):                      # pickled and copied whole, never item by item
+        return FrozenDict, (dict(self),)
 
 
 class Model(BaseModel):
@@ -44,11 +74,14 @@ class Trial(Model):
     """The design as registered."""
 
     n_per_arm: Annotated[int, Field(ge=1, le=100_000)] = 63
-    """Target randomised patients in the smaller arm (63 per arm = the planned 126 at 1:1)."""
-    allocation_ratio: tuple[Annotated[int, Field(ge=1, le=10)], Annotated[int, Field(ge=1, le=10)]] = (1, 1)
-    """Allocation RTX : RTX+CsA."""
+    """Target randomised patients in the arm with the smallest allocation (63 per arm = the
+    planned 126 at 1:1)."""
+    control_arm: str | None = None
+    """Id of the control arm (an ``[arms.<id>]`` table); default: the first arm listed."""
+    endpoint: Literal[ENDPOINTS] = "cr_or_pr"
+    """The primary endpoint: cr_or_pr (complete or partial remission) or cr (complete only)."""
     endpoint_month: Positive = 24.0
-    """Month after randomisation of the primary endpoint visit (CR or PR)."""
+    """Month after randomisation of the primary endpoint visit."""
     max_follow_up_months: Positive = 24.0
     """Follow-up after randomisation; must reach the endpoint visit."""
     recruitment_months: Positive = 20.0
@@ -57,12 +90,6 @@ class Trial(Model):
     """Enrolment closes at this month whatever was reached; below target the trial is terminated."""
     visit_months: tuple[NonNegative, ...] = (0, 1, 3, 6, 9, 12, 15, 18, 21, 24)
     """Scheduled visits, months after randomisation; must include 0 and the endpoint."""
-
-    @property
-    def n_target(self) -> int:
-        """Total patients to randomise."""
-        small = min(self.allocation_ratio)
-        return int(round(self.n_per_arm * sum(self.allocation_ratio) / small))
 
     @model_validator(mode="after")
     def _check(self) -> "Trial":
@@ -97,26 +124,87 @@ class Trial(Model):
         return self
 
 
-class Arm(Model):
-    """One arm's treatment and its assumed effect."""
+class Course(Model):
+    """One drug course of an arm: infusions or pulses on given days, or a continuous course of
+    so many months at full dose and then a taper."""
 
-    label: str
+    drug: Annotated[str, Field(min_length=1, max_length=60)]
+    """The drug, as the protocol names it (e.g. rituximab, cyclosporine)."""
+    drug_class: Literal[DRUG_CLASSES]
+    """anti_cd20, cni (calcineurin inhibitor), alkylating, steroid or other."""
+    dose_days: tuple[Annotated[float, Field(ge=1.0)], ...] = ()
+    """Days of infusions or pulses after randomisation (day 1 = the day of randomisation)."""
+    start_month: NonNegative = 0.0
+    """A continuous course starts this many months after randomisation."""
+    months: NonNegative = 0.0
+    """Length at full dose of a continuous course (0 for infusions on ``dose_days``)."""
+    taper_months: NonNegative = 0.0
+    """Taper after the full-dose months; the course ends when the taper does."""
+    b_cell_cover_months: NonNegative = 0.0
+    """anti_cd20 only: months B cells stay depleted after the last dose (the cover that keeps a
+    CNI's withdrawal from raising the relapse hazard)."""
+
+    @property
+    def end_month(self) -> float:
+        """Month after randomisation the course ends: the last dose, or the end of the taper."""
+        last_dose = (max(self.dose_days) - 1.0) / DAYS_PER_MONTH if self.dose_days else 0.0
+        continuous = self.start_month + self.months + self.taper_months if self.months > 0 else 0.0
+        return max(last_dose, continuous)
+
+    @model_validator(mode="after")
+    def _check(self) -> "Course":
+        problems = []
+        if not self.dose_days and self.months <= 0:
+            problems.append("dose_days: got []; give dose_days (infusions) or months > 0 (a continuous course)")
+        if list(self.dose_days) != sorted(self.dose_days):
+            problems.append(f"dose_days: got {list(self.dose_days)}; must be in increasing order")
+        if self.b_cell_cover_months > 0 and self.drug_class != "anti_cd20":
+            problems.append(f"b_cell_cover_months: got {self.b_cell_cover_months}; only anti_cd20 courses "
+                            f"give B-cell cover (this one is {self.drug_class})")
+        if self.taper_months > 0 and self.months <= 0:
+            problems.append(f"taper_months: got {self.taper_months}; a taper follows a continuous course "
+                            "(set months)")
+        if problems:
+            raise ValueError("\n".join(problems))
+        return self
+
+
+class Arm(Model):
+    """One arm: its treatment (courses), its assumed effect and its relapse hazards."""
+
+    label: Annotated[str, Field(min_length=1, max_length=60)]
     """Arm name shown in tables and plots."""
+    allocation: Annotated[int, Field(ge=1, le=20)] = 1
+    """Allocation weight (e.g. 1 and 1 for 1:1, 2 and 1 for 2:1)."""
     remission_at_endpoint: Probability
-    """P(complete or partial remission at the endpoint visit), over the eligible population."""
+    """P(the endpoint) at the endpoint visit over the eligible population: complete or partial
+    remission, or complete remission only with ``trial.endpoint = "cr"``."""
     median_months_to_remission: Positive
     """Median time from randomisation to first remission among patients who remit by the endpoint."""
     complete_share_of_remission: Probability
     """Share of remissions that are complete (CR) rather than partial (PR)."""
-    rtx_dose_days: tuple[NonNegative, ...] = (1, 15, 181, 195)
-    """Days of rituximab infusions (1 g IV) after randomisation."""
-    csa_course_months: NonNegative = 0.0
-    """Length of the cyclosporine course including taper (0 = no CsA)."""
+    relapse_hazard_per_month: NonNegative = 0.0
+    """Relapse hazard after remission (per month), except after a CNI course as below."""
+    relapse_hazard_off_cni_per_month: NonNegative | None = None
+    """Relapse hazard once the arm's CNI course has ended and any B-cell cover has lapsed
+    (CNI dependence); default: the same as relapse_hazard_per_month."""
+    courses: tuple[Course, ...] = ()
+    """The arm's drug courses (an inline table each: drug, drug_class, dose_days or months, ...)."""
 
+    @property
+    def off_cni_hazard(self) -> float:
+        h = self.relapse_hazard_off_cni_per_month
+        return self.relapse_hazard_per_month if h is None else h
 
-class Arms(Model):
-    rtx: Arm
-    rtx_csa: Arm
+    @property
+    def rebound_month(self) -> float:
+        """Month after randomisation from which the off-CNI relapse hazard applies: the end of
+        the last CNI course or of the B-cell cover, whichever is later (inf without a CNI)."""
+        cni = [c.end_month for c in self.courses if c.drug_class == "cni"]
+        if not cni:
+            return math.inf
+        cover = [c.end_month + c.b_cell_cover_months for c in self.courses if c.drug_class == "anti_cd20"]
+        return max([*cni, *cover])
 
 
 class Outcome(Model):
@@ -131,11 +219,7 @@ class Outcome(Model):
     weibull_shape_time_to_remission: Positive = 1.5
     """Weibull shape of the time to first remission (>1: hazard rises with time)."""
     relapse: bool = True
-    """Patients in remission may relapse (hazards below); false = remission lasts."""
-    relapse_hazard_per_month: NonNegative = 0.005
-    """Relapse hazard after remission, while on treatment cover."""
-    relapse_hazard_multiplier_after_csa: Annotated[float, Field(ge=1.0)] = 1.5
-    """Relapse hazard multiplier once cyclosporine is withdrawn (RTX+CsA arm)."""
+    """Patients in remission may relapse (each arm's relapse hazards); false = remission lasts."""
 
 
 class Dropout(Model):
@@ -150,14 +234,57 @@ class Dropout(Model):
 
 
 class Analysis(Model):
+    hypothesis: Literal[HYPOTHESES] = "superiority"
+    """superiority (H0: no difference) or non_inferiority (H0: experimental - control <= -margin)."""
+    margin: Annotated[float, Field(ge=0.0, lt=1.0)] = 0.0
+    """Non-inferiority margin on the risk-difference scale (> 0; only with non_inferiority)."""
     test: Literal[TESTS] = "fisher"
-    """fisher (exact), chi2 (Pearson), chi2_yates, ztest (pooled), cmh (stratified by the randomisation strata)."""
+    """fisher (exact), chi2 (Pearson), chi2_yates, ztest (pooled), cmh (stratified by the
+    randomisation strata), farrington_manning (score test; the default and the only test for
+    non_inferiority)."""
     alpha: Annotated[float, Field(gt=0.0, lt=1.0)] = 0.05
-    """Significance level (two-sided unless alternative = greater)."""
+    """Significance level of each comparison before any multiplicity adjustment (two-sided
+    unless alternative = greater; one-sided for non_inferiority)."""
     alternative: Literal[ALTERNATIVES] = "two-sided"
-    """``greater``: one-sided, RTX+CsA better than RTX alone."""
+    """``greater``: one-sided, the experimental arm better than the control (required for
+    non_inferiority)."""
     missing: Literal[MISSING_STRATEGIES] = "nonresponder"
     """nonresponder (dropout = failure, ITT), complete_case, or locf (last visit's status)."""
+    multiplicity: Literal[MULTIPLICITY] = "none"
+    """With several experimental arms, each compared with the control: none, bonferroni or holm."""
+    success: str = "any"
+    """What power counts with several experimental arms: any (at least one comparison
+    rejects), all (every one does), or an arm id (that arm's comparison)."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _default_test(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "test" not in data and data.get("hypothesis") == "non_inferiority":
+            data = {**data, "test": "farrington_manning"}
+        return data
+
+    @model_validator(mode="after")
+    def _check(self) -> "Analysis":
+        problems = []
+        if self.hypothesis == "non_inferiority":
+            if self.margin <= 0:
+                problems.append("analysis.margin: got 0.0; non_inferiority needs a margin > 0 on the "
+                                "risk-difference scale (e.g. 0.15)")
+            if self.alternative != "greater":
+                problems.append(f"analysis.alternative: got {self.alternative!r}; non_inferiority is one-sided: "
+                                "set alternative = \"greater\" (alpha is then the one-sided level)")
+            if self.test != "farrington_manning":
+                problems.append(f"analysis.test: got {self.test!r}; non_inferiority is tested with "
+                                "farrington_manning")
+        elif self.margin != 0:
+            problems.append(f"analysis.margin: got {self.margin}; a margin is only used with "
+                            "hypothesis = \"non_inferiority\"")
+        if self.test == "farrington_manning" and self.alternative != "greater":
+            problems.append(f"analysis.alternative: got {self.alternative!r}; farrington_manning is "
+                            "one-sided: set alternative = \"greater\"")
+        if problems:
+            raise ValueError("\n".join(problems))
+        return self
 
 
 class Recruitment(Model):
@@ -188,7 +315,7 @@ class Recruitment(Model):
 
 class Randomisation(Model):
     block_sizes: tuple[Annotated[int, Field(ge=1, le=1000)], ...] = (2, 4)
-    """Permuted block sizes, drawn at random per block; each a multiple of the ratio's sum."""
+    """Permuted block sizes, drawn at random per block; each a multiple of the arms' summed allocation."""
     stratify_by: tuple[Literal[STRATIFICATION_FACTORS], ...] = ()
     """Stratification factors: pla2r_titre_high, proteinuria_high (2^k strata)."""
     pla2r_titre_high_ru_ml: Positive = 150.0
@@ -373,7 +500,9 @@ class SweepAxis(Model):
     """One axis of the sensitivity grid: a dotted field path and the values it takes."""
 
     path: str
+    """A dotted field path, e.g. arms.rtx_csa.remission_at_endpoint."""
     values: tuple[Any, ...]
+    """The values the field takes along this axis."""
 
     @model_validator(mode="after")
     def _check(self) -> "SweepAxis":
@@ -389,7 +518,8 @@ class Scenario(Model):
     description: str = ""
     """One line saying what the scenario is for."""
     trial: Trial = Trial()
-    arms: Arms
+    arms: dict[str, Arm]
+    """The arms, each an ``[arms.<id>]`` table, in the file's order (2 to MAX_ARMS)."""
     outcome: Outcome = Outcome()
     dropout: Dropout = Dropout()
     analysis: Analysis = Analysis()
@@ -419,15 +549,27 @@ class Scenario(Model):
 
     @model_validator(mode="after")
     def _check(self) -> "Scenario":
+        object.__setattr__(self, "arms", FrozenDict(self.arms))
         problems = []
-        unit = sum(self.trial.allocation_ratio)
+        ids = list(self.arms)
+        if not 2 <= len(ids) <= MAX_ARMS:
+            problems.append(f"arms: got {len(ids)} arm(s) ({', '.join(ids) or 'none'}); give 2 to {MAX_ARMS} "
+                            "[arms.<id>] tables")
+        bad_ids = [i for i in ids if not re.match(ARM_ID_PATTERN, i)]
+        if bad_ids:
+            problems.append(f"arms: got id {bad_ids[0]!r}; an arm id is a lower-case letter, then lower-case "
+                            "letters, digits or _ (at most 32)")
+        control = self.trial.control_arm
+        if control is not None and control not in self.arms:
+            problems.append(f"trial.control_arm: got {control!r}; must be one of the arms: {', '.join(ids)}")
+        unit = sum(a.allocation for a in self.arms.values())
         bad = [b for b in self.randomisation.block_sizes if b % unit]
         if not self.randomisation.block_sizes:
             problems.append("randomisation.block_sizes: got []; give at least one block size")
         elif bad:
             problems.append(
                 f"randomisation.block_sizes: got {list(self.randomisation.block_sizes)}; each must "
-                f"be a multiple of the allocation ratio's sum ({unit})"
+                f"be a multiple of the arms' summed allocation ({unit})"
             )
         if len(set(self.randomisation.stratify_by)) != len(self.randomisation.stratify_by):
             problems.append(
@@ -439,12 +581,21 @@ class Scenario(Model):
                 "analysis.test: got 'cmh'; the Cochran-Mantel-Haenszel test needs strata: "
                 "set randomisation.stratify_by"
             )
-        for arm in ARMS:
-            a = getattr(self.arms, arm)
+        success = self.analysis.success
+        if success not in SUCCESS_ALL and (success not in self.arms or success == self.control_arm):
+            allowed = [*SUCCESS_ALL, *(i for i in ids if i != self.control_arm)]
+            problems.append(f"analysis.success: got {success!r}; allowed: {', '.join(allowed)}")
+        for name, a in self.arms.items():
             if a.median_months_to_remission >= self.trial.endpoint_month:
                 problems.append(
-                    f"arms.{arm}.median_months_to_remission: got {a.median_months_to_remission}; "
+                    f"arms.{name}.median_months_to_remission: got {a.median_months_to_remission}; "
                     f"must be < trial.endpoint_month ({self.trial.endpoint_month})"
+                )
+            if self.trial.endpoint == "cr" and a.remission_at_endpoint > a.complete_share_of_remission:
+                problems.append(
+                    f"arms.{name}.remission_at_endpoint: got {a.remission_at_endpoint}; with trial.endpoint "
+                    f"= \"cr\" it is the rate of complete remission, at most the share of remissions "
+                    f"that are complete (complete_share_of_remission {a.complete_share_of_remission})"
                 )
         if self.eligibility.age_min_years >= self.eligibility.age_max_years:
             problems.append(
@@ -461,11 +612,37 @@ class Scenario(Model):
         return {axis.path: axis.values for axis in self.sweep}
 
     @property
-    def arm_names(self) -> tuple[str, str]:
-        return ARMS
+    def arm_names(self) -> tuple[str, ...]:
+        """Arm ids in the file's order; arm k of the engines' arrays is ``arm_names[k]``."""
+        return tuple(self.arms)
 
     def arm(self, name: str) -> Arm:
-        return getattr(self.arms, name)
+        return self.arms[name]
+
+    @property
+    def control_arm(self) -> str:
+        return self.trial.control_arm if self.trial.control_arm is not None else next(iter(self.arms))
+
+    @property
+    def control_index(self) -> int:
+        return self.arm_names.index(self.control_arm)
+
+    @property
+    def experimental_arms(self) -> tuple[str, ...]:
+        """The arms compared with the control, in the file's order."""
+        return tuple(a for a in self.arms if a != self.control_arm)
+
+    @property
+    def allocation(self) -> tuple[int, ...]:
+        """Allocation weights in arm order."""
+        return tuple(a.allocation for a in self.arms.values())
+
+    @property
+    def n_target(self) -> int:
+        """Total patients to randomise: n_per_arm in the smallest-allocation arm, the others in
+        proportion."""
+        alloc = self.allocation
+        return int(round(self.trial.n_per_arm * sum(alloc) / min(alloc)))
 
 
 def scenario_hash(scenario: Scenario) -> str:

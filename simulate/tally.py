@@ -59,69 +59,132 @@ class Histogram:
         return (b + inside) * MONTHS_PER_BIN
 
 
+COMPARISON_FIELDS = ("rejections", "estimates", "estimate_sum", "estimate_sum_squares", "covered", "width_sum",
+                     "significant", "significant_abs_sum")
+"""Totals kept for each comparison of an experimental arm with the control (arrays, one entry
+per comparison): rejections (after any multiplicity adjustment), trials with a risk difference
+(both arms analysed), its sum and sum of squares, intervals covering the true difference and
+their summed width, and the rejections' count and summed |difference| (the winner's curse)."""
+
+
 @dataclass(frozen=True)
 class Tally:
     """Totals over a set of simulated trials of one design."""
 
     trials: int
-    rejections: int
+    successes: int
+    """Trials that succeed as ``analysis.success`` counts them (with two arms: the rejections)."""
+    rejections_any: int
+    """Trials in which at least one comparison rejects."""
+    rejections_all: int
+    """Trials in which every comparison rejects."""
     on_time: int
     terminated: int
     randomised: float
     dropouts: float
     consort: dict = field(default_factory=dict)
     """Sums of the CONSORT counts over trials."""
-    estimates: int = 0
-    """Trials with a risk difference (both arms analysed)."""
-    estimate_sum: float = 0.0
-    estimate_sum_squares: float = 0.0
-    covered: int = 0
-    width_sum: float = 0.0
-    significant: int = 0
-    significant_abs_sum: float = 0.0
+    comparisons: dict = field(default_factory=dict)
+    """:data:`COMPARISON_FIELDS` -> array with one total per comparison, in the order of
+    :attr:`simulate.scenario.Scenario.experimental_arms`."""
+    visit_sum: np.ndarray | None = None
+    """(arms, visits) sum over trials of each arm's proportion seen in the endpoint state at
+    each visit (trials that randomised nobody to the arm count in neither sum)."""
+    visit_sum_squares: np.ndarray | None = None
+    visit_trials: np.ndarray | None = None
+    """(arms,) trials that randomised somebody to each arm."""
     recruitment: Histogram | None = None
     duration: Histogram | None = None
 
     def __add__(self, other: "Tally") -> "Tally":
         plain = {f: getattr(self, f) + getattr(other, f)
-                 for f in ("trials", "rejections", "on_time", "terminated", "randomised", "dropouts", "estimates",
-                           "estimate_sum", "estimate_sum_squares", "covered", "width_sum", "significant",
-                           "significant_abs_sum")}
+                 for f in ("trials", "successes", "rejections_any", "rejections_all", "on_time", "terminated",
+                           "randomised", "dropouts", "visit_sum", "visit_sum_squares", "visit_trials")}
         consort = {k: self.consort[k] + other.consort[k] for k in self.consort}
-        return replace(self, **plain, consort=consort, recruitment=self.recruitment + other.recruitment,
-                       duration=self.duration + other.duration)
+        comparisons = {k: self.comparisons[k] + other.comparisons[k] for k in self.comparisons}
+        return replace(self, **plain, consort=consort, comparisons=comparisons,
+                       recruitment=self.recruitment + other.recruitment, duration=self.duration + other.duration)
+
+    @property
+    def rejections(self) -> int:
+        """Trials counted as a success (the power's numerator)."""
+        return self.successes
 
 
-def analyse_outcomes(scenario: sc.Scenario, outcomes: BlockOutcomes) -> analysis.Analysis:
-    """Analyse every trial as the scenario's statistician would."""
+@dataclass(frozen=True)
+class Comparisons:
+    """Every trial's analysis of each experimental arm against the control."""
+
+    arms: tuple[str, ...]
+    """The experimental arms, in the scenario's order."""
+    analyses: tuple[analysis.Analysis, ...]
+    """Each comparison's p-values, risk differences and intervals (unadjusted)."""
+    reject: np.ndarray
+    """(trials, comparisons) rejections after the multiplicity adjustment."""
+
+    def success(self, rule: str) -> np.ndarray:
+        """Per trial: any comparison rejects, all do, or the named arm's does."""
+        if rule == "any":
+            return self.reject.any(axis=1)
+        if rule == "all":
+            return self.reject.all(axis=1)
+        return self.reject[:, self.arms.index(rule)]
+
+
+def analyse_outcomes(scenario: sc.Scenario, outcomes: BlockOutcomes) -> Comparisons:
+    """Analyse every trial as the scenario's statistician would: each experimental arm against
+    the control with the scenario's test, then the multiplicity adjustment."""
     a = scenario.analysis
     x, n = outcomes.counts(a.missing)
-    x_c, n_c, x_t, n_t = x[..., 0], n[..., 0], x[..., 1], n[..., 1]
-    if a.test == "cmh":
-        return analysis.analyse("cmh", a.alpha, x_c.sum(1), n_c.sum(1), x_t.sum(1), n_t.sum(1),
-                                alternative=a.alternative, strata=(x_c, n_c, x_t, n_t))
-    return analysis.analyse(a.test, a.alpha, x_c.sum(1), n_c.sum(1), x_t.sum(1), n_t.sum(1),
-                            alternative=a.alternative)
+    c = scenario.control_index
+    extra = {"margin": a.margin} if a.margin else {}
+    analyses = []
+    for arm in scenario.experimental_arms:
+        k = scenario.arm_names.index(arm)
+        x_c, n_c, x_t, n_t = x[..., c], n[..., c], x[..., k], n[..., k]
+        strata = (x_c, n_c, x_t, n_t) if a.test == "cmh" else None
+        analyses.append(analysis.analyse(a.test, a.alpha, x_c.sum(1), n_c.sum(1), x_t.sum(1), n_t.sum(1),
+                                         alternative=a.alternative, strata=strata, **extra))
+    if len(analyses) > 1 and a.multiplicity != "none":
+        p = np.stack([r.p_value for r in analyses], axis=1)
+        reject = analysis.adjust_rejections(p, a.alpha, a.multiplicity)
+    else:
+        reject = np.stack([r.reject for r in analyses], axis=1)
+    return Comparisons(arms=scenario.experimental_arms, analyses=tuple(analyses), reject=reject)
 
 
 def tally(scenario: sc.Scenario, outcomes: BlockOutcomes) -> Tally:
     """Analyse a block's trials as the scenario's statistician would, and total them."""
     res = analyse_outcomes(scenario, outcomes)
-    truth = scenario.arms.rtx_csa.remission_at_endpoint - scenario.arms.rtx.remission_at_endpoint
-    ok = np.isfinite(res.risk_difference)
-    est = res.risk_difference[ok]
-    significant = res.reject & ok
+    control = scenario.arm(scenario.control_arm).remission_at_endpoint
+    per: dict[str, list] = {k: [] for k in COMPARISON_FIELDS}
+    for j, (arm, r) in enumerate(zip(res.arms, res.analyses)):
+        truth = scenario.arm(arm).remission_at_endpoint - control
+        ok = np.isfinite(r.risk_difference)
+        est = r.risk_difference[ok]
+        significant = res.reject[:, j] & ok
+        for key, value in (
+            ("rejections", int(res.reject[:, j].sum())), ("estimates", int(ok.sum())),
+            ("estimate_sum", float(est.sum())), ("estimate_sum_squares", float((est**2).sum())),
+            ("covered", int(((r.ci_low <= truth) & (truth <= r.ci_high))[ok].sum())),
+            ("width_sum", float((r.ci_high - r.ci_low)[ok].sum())), ("significant", int(significant.sum())),
+            ("significant_abs_sum", float(np.abs(r.risk_difference[significant]).sum())),
+        ):
+            per[key].append(value)
     top = scenario.trial.hard_stop_months + scenario.trial.max_follow_up_months
     consort = {f: float(getattr(outcomes, f).sum()) for f in CONSORT_FIELDS if f != "randomised"}
     consort["randomised"] = float(outcomes.randomised.sum())
+    n_arm = outcomes.n_randomised.sum(axis=1)                      # (trials, arms)
+    has = n_arm > 0
+    with np.errstate(invalid="ignore", divide="ignore"):
+        share = np.where(has[..., None], outcomes.x_visits / np.maximum(n_arm, 1)[..., None], 0.0)
     return Tally(
-        trials=len(outcomes), rejections=int(res.reject.sum()), on_time=int(outcomes.on_time.sum()),
-        terminated=int(outcomes.terminated.sum()), randomised=float(outcomes.randomised.sum()),
-        dropouts=float(outcomes.dropouts.sum()), consort=consort,
-        estimates=int(ok.sum()), estimate_sum=float(est.sum()), estimate_sum_squares=float((est**2).sum()),
-        covered=int(((res.ci_low <= truth) & (truth <= res.ci_high))[ok].sum()),
-        width_sum=float((res.ci_high - res.ci_low)[ok].sum()),
-        significant=int(significant.sum()), significant_abs_sum=float(np.abs(res.risk_difference[significant]).sum()),
+        trials=len(outcomes), successes=int(res.success(scenario.analysis.success).sum()),
+        rejections_any=int(res.reject.any(axis=1).sum()), rejections_all=int(res.reject.all(axis=1).sum()),
+        on_time=int(outcomes.on_time.sum()), terminated=int(outcomes.terminated.sum()),
+        randomised=float(outcomes.randomised.sum()), dropouts=float(outcomes.dropouts.sum()), consort=consort,
+        comparisons={k: np.asarray(v) for k, v in per.items()},
+        visit_sum=share.sum(axis=0), visit_sum_squares=(share**2).sum(axis=0), visit_trials=has.sum(axis=0),
         recruitment=Histogram.of(outcomes.recruitment_months, top), duration=Histogram.of(outcomes.duration_months, top),
     )
 

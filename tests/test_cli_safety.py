@@ -94,7 +94,7 @@ def test_name_defaults_to_the_file_stem_and_a_bom_is_accepted(tmp_path: Path) ->
 
 @pytest.mark.parametrize("edit, hidden", [
     (("trial", None, None), "instance of"),
-    (("allocation_ratio", "3", None), "valid tuple"),
+    (("visit_months", "3", None), "valid tuple"),
     (("n_per_arm", '"many"', None), "valid integer"),
 ])
 def test_messages_speak_of_the_scenario_not_the_validator(tmp_path: Path, edit, hidden: str) -> None:

@@ -32,7 +32,10 @@ from simulate.fates import Fates, draw_fates, excluded_of
 from simulate.story import trial_patients
 from simulate.outcomes import calibrate, status_at
 from simulate.loader import load_scenario, scenario_from_dict
-from simulate.scenario import ARMS, Scenario
+from simulate.scenario import Scenario
+
+ARMS = ("rtx", "rtx_csa")
+"""The registered scenario's arms, control first."""
 from simulate.seeding import block_sequence
 
 SCENARIOS = Path(__file__).resolve().parents[1] / "scenarios"
@@ -360,8 +363,8 @@ def check_event_log(run: Run) -> None:
     drops = ev[ev.event == "dropped out"]
     before_end = drops.month.to_numpy() < drops.patient.map(rand_month).to_numpy() + end
     assert sum(c["discontinued_per_arm"].values()) == int(before_end.sum())
-    assert cal["terminated"] == (c["randomised"] < sc.trial.n_target)
-    assert c["randomised"] <= sc.trial.n_target
+    assert cal["terminated"] == (c["randomised"] < sc.n_target)
+    assert c["randomised"] <= sc.n_target
     # referrals are the fated ones up to the close
     f, t, close = run.fates, run.index, cal["enrolment_closed_month"]
     assert c["referred"] == int((f.referral_month[t] < close).sum() + (excluded_of(f, t)[0] < close).sum())
@@ -483,7 +486,7 @@ def test_observed_accrual_is_terminated_far_short_of_target() -> None:
 
 def test_registered_scenario_usually_reaches_its_target() -> None:
     sc = load_scenario(REGISTERED)
-    reached = [one_trial(sc, seed, detail=False).result.consort["randomised"] == sc.trial.n_target
+    reached = [one_trial(sc, seed, detail=False).result.consort["randomised"] == sc.n_target
                for seed in range(1, 21)]
     assert sum(reached) >= 15, f"{sum(reached)} of 20 trials reached the target"
 
@@ -544,9 +547,15 @@ def test_patient_table_status_columns_match_the_visits() -> None:
             == story.patients.endpoint_status[story.patients.endpoint_status != "missing"]).all()
 
 
+THIRD_ARM = ('arms.rtx_tac={ label = "RTX + TAC", remission_at_endpoint = 0.8, median_months_to_remission = 3.0, '
+             'complete_share_of_remission = 0.5 }')
+
+
 @pytest.mark.parametrize("overrides, size, n_arrangements", [
     (("randomisation.block_sizes=[4]",), 4, 6),
-    (("randomisation.block_sizes=[6]", "trial.allocation_ratio=[1, 2]"), 6, 15),
+    (("randomisation.block_sizes=[6]", "arms.rtx_csa.allocation=2"), 6, 15),
+    (("randomisation.block_sizes=[3]", THIRD_ARM), 3, 6),                               # 3!
+    (("randomisation.block_sizes=[4]", THIRD_ARM, "arms.rtx.allocation=2"), 4, 12),     # 4! / 2!
 ])
 def test_every_arrangement_of_a_permuted_block_is_equally_likely(overrides, size, n_arrangements) -> None:
     from collections import Counter
@@ -558,9 +567,9 @@ def test_every_arrangement_of_a_permuted_block_is_equally_likely(overrides, size
     usable = (seqs.shape[2] // size) * size
     blocks = seqs[:, 0, :usable].reshape(-1, size)
     counts = Counter(map(tuple, blocks))
-    ratio = sc.trial.allocation_ratio
+    ratio = sc.allocation
     assert len(counts) == n_arrangements
-    assert all(sum(1 for a in arr if a == 0) * sum(ratio) == size * ratio[0] for arr in counts)
+    assert all(sum(1 for a in arr if a == k) * sum(ratio) == size * r for arr in counts for k, r in enumerate(ratio))
     p = 1 / n_arrangements
     se = math.sqrt(p * (1 - p) / len(blocks))
     for arrangement, n in counts.items():

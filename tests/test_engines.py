@@ -26,7 +26,10 @@ from simulate.engines.des import simulate_trial
 from simulate.errors import ScenarioError
 from simulate.fates import Fates, draw_fates
 from simulate.loader import load_scenario
-from simulate.scenario import ARMS, Scenario
+from simulate.scenario import Scenario
+
+ARMS = ("rtx", "rtx_csa")
+"""The registered scenario's arms, control first."""
 from simulate.seeding import block_sequence
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -73,9 +76,14 @@ def assert_trials_agree(scenario: Scenario, seed: int, n_trials: int = 8, fates:
                                    err_msg=label)
         # what happened to each of them
         dropped = o["dropped"][t][mine]
-        status = np.where(dropped, -1, np.where(o["remission"][t][mine], np.where(o["complete"][t][mine], 2, 1), 0))
-        np.testing.assert_array_equal(p.endpoint_status[by_month], status, err_msg=f"{label}: endpoint status")
-        np.testing.assert_array_equal(p.locf_status[by_month] > 0, o["locf"][t][mine], err_msg=f"{label}: LOCF")
+        state = 2 if t_cfg.endpoint == "cr" else 1          # the lowest status in the endpoint state
+        np.testing.assert_array_equal(p.endpoint_status[by_month] < 0, dropped, err_msg=f"{label}: endpoint seen")
+        np.testing.assert_array_equal(p.endpoint_status[by_month] >= state, o["remission"][t][mine],
+                                      err_msg=f"{label}: endpoint status")
+        if t_cfg.endpoint == "cr_or_pr":
+            status = np.where(dropped, -1, np.where(o["remission"][t][mine], np.where(o["complete"][t][mine], 2, 1), 0))
+            np.testing.assert_array_equal(p.endpoint_status[by_month], status, err_msg=f"{label}: endpoint status")
+        np.testing.assert_array_equal(p.locf_status[by_month] >= state, o["locf"][t][mine], err_msg=f"{label}: LOCF")
         np.testing.assert_array_equal(p.dropout_month[by_month], np.where(dropped, o["dropout_month"][t][mine], np.nan),
                                       err_msg=f"{label}: dropout")
         # every visit: the model's status at its month, if attended (before any dropout)
@@ -91,7 +99,7 @@ def assert_trials_agree(scenario: Scenario, seed: int, n_trials: int = 8, fates:
         for name in ("referred", "excluded_total", "deferred", "lost_during_deferral",
                      "not_randomised_enrolment_closed", "randomised"):
             assert c[name] == getattr(b, name)[t], f"{label}: {name} {c[name]} != {getattr(b, name)[t]}"
-        for a, arm in enumerate(ARMS):
+        for a, arm in enumerate(scenario.arm_names):
             assert c["randomised_per_arm"][arm] == b.n_randomised[t, :, a].sum(), f"{label}: randomised {arm}"
             assert c["discontinued_per_arm"][arm] == (b.n_randomised - b.n_completed)[t, :, a].sum(), \
                 f"{label}: discontinued {arm}"
@@ -125,7 +133,7 @@ def test_engines_agree_patient_by_patient(overrides: tuple[str, ...]) -> None:
 @st.composite
 def scenarios(draw):
     strata = draw(st.sampled_from([[], ["proteinuria_high"], ["pla2r_titre_high", "proteinuria_high"]]))
-    blocks = draw(st.sampled_from([[2], [2, 4], [4, 6], [6]]))
+    blocks = draw(st.sampled_from([[1], [1, 2], [2, 3], [3]]))      # in units of the allocation's sum
     hard_stop = draw(st.floats(6.0, 48.0))
     endpoint = draw(st.sampled_from([6.0, 12.0, 24.0]))
     follow_up = endpoint + draw(st.sampled_from([0.0, 3.0, 12.0]))
@@ -134,7 +142,21 @@ def scenarios(draw):
     last = [follow_up] if draw(st.booleans()) else []
     visits = sorted({0.0, endpoint, *last, *(v for v in extra if v <= follow_up)})
     shape_factor = 2.0 ** (-1.0 / 1.5)  # the truncated Weibull's median is below endpoint * this
+    arms = list(ARMS)
+    extra_arms = []
+    if draw(st.booleans()):                   # a third arm, with a CNI course and B-cell cover
+        arms.append("rtx_tac")
+        extra_arms.append(
+            'arms.rtx_tac={ label = "RTX + TAC", remission_at_endpoint = 0.5, median_months_to_remission = 2.0, '
+            'complete_share_of_remission = 0.6, courses = [{ drug = "rituximab", drug_class = "anti_cd20", '
+            f'dose_days = [1, 15], b_cell_cover_months = {draw(st.sampled_from([0.0, 6.0]))} }}, '
+            '{ drug = "tacrolimus", drug_class = "cni", months = 3, taper_months = 2 }] }')
+        extra_arms.append(f'trial.control_arm="{draw(st.sampled_from(arms))}"')
+    weights = [draw(st.integers(1, 2)) for _ in arms]
+    csa = draw(st.sampled_from([0.0, 3.0, 9.0]))
+    courses = ('[{ drug = "cyclosporine", drug_class = "cni", months = %g }]' % csa) if csa else "[]"
     overrides = [
+        *extra_arms,
         f"trial.n_per_arm={draw(st.integers(1, 30))}",
         f"recruitment.sites={draw(st.integers(1, 6))}",
         f"recruitment.rate_per_site_month={draw(st.floats(0.0, 8.0))}",
@@ -147,17 +169,21 @@ def scenarios(draw):
         f"trial.max_follow_up_months={follow_up}",
         f"trial.visit_months={visits}",
         f"randomisation.stratify_by={strata}".replace("'", '"'),
-        f"randomisation.block_sizes={blocks}",
+        f"randomisation.block_sizes={[b * sum(weights) for b in blocks]}",
         f"dropout.probability_by_endpoint={draw(st.floats(0.0, 0.6))}",
         f"dropout.mechanism={draw(st.sampled_from(['mcar', 'informative']))}",
         f"analysis.missing={draw(st.sampled_from(['nonresponder', 'complete_case', 'locf']))}",
         f"outcome.covariate_effects={str(draw(st.booleans())).lower()}",
         f"outcome.relapse={str(draw(st.booleans())).lower()}",
-        f"outcome.relapse_hazard_per_month={draw(st.one_of(st.just(0.0), st.floats(1e-4, 0.02)))}",
+        *(f"arms.{arm}.relapse_hazard_per_month={draw(st.one_of(st.just(0.0), st.floats(1e-4, 0.02)))}"
+          for arm in arms),
+        f"arms.rtx_csa.relapse_hazard_off_cni_per_month={draw(st.one_of(st.just(0.0), st.floats(1e-4, 0.04)))}",
         f"arms.rtx.remission_at_endpoint={draw(st.floats(0.0, 0.75))}",
-        f"arms.rtx_csa.csa_course_months={draw(st.sampled_from([0.0, 3.0, 9.0]))}",
+        f"arms.rtx_csa.courses={courses}",
         *(f"arms.{arm}.median_months_to_remission={draw(st.floats(0.1, 0.9)) * endpoint * shape_factor}"
-          for arm in ARMS),
+          for arm in arms),
+        *(f"arms.{arm}.allocation={w}" for arm, w in zip(arms, weights)),
+        f'trial.endpoint="{draw(st.sampled_from(["cr_or_pr", "cr"]))}"',
         f"cohort.prior_steroid_mmf_fraction={draw(st.floats(0.0, 0.9))}",
         f"cohort.acei_arb_intolerant_fraction={draw(st.floats(0.0, 0.6))}",
         f"cohort.collection_cv={draw(st.sampled_from([0.0, 0.1, 0.25, 0.6]))}",
@@ -264,7 +290,7 @@ def _endpoint_one_visit_early(init):
 # Each DES rule broken on purpose, and the check of assert_trials_agree that catches it first.
 MUTATIONS = {
     # dropout no longer an event: patients are seen after they left
-    "dropout ignored": ("sequence", _without_dropout(des._Trial.sequence), "endpoint status"),
+    "dropout ignored": ("sequence", _without_dropout(des._Trial.sequence), "endpoint seen"),
     # every remission partial: complete there, partial here
     "remission type lost": ("remission", _always_partial, "endpoint status"),
     # a relapse does not end the remission
@@ -275,7 +301,7 @@ MUTATIONS = {
     # LOCF taken from visits after the endpoint: differs for patients who relapse after it
     "LOCF past the endpoint": ("visit", _locf_past_the_endpoint(des._Trial.visit), "LOCF"),
     # the endpoint read at the visit before it
-    "endpoint one visit early": ("__init__", _endpoint_one_visit_early(des._Trial.__init__), "endpoint status"),
+    "endpoint one visit early": ("__init__", _endpoint_one_visit_early(des._Trial.__init__), "endpoint (seen|status)"),
     # excluded referrals counted to the hard stop, not to the close of enrolment
     "exclusions counted after the close": (None, lambda a, x: len(a), "referred"),
 }

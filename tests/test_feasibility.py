@@ -13,7 +13,8 @@ from hypothesis import strategies as st
 from simulate import feasibility
 from simulate.loader import with_overrides
 from simulate.outcomes import _base_model
-from simulate.scenario import ARMS
+ARMS = ("rtx", "rtx_csa")
+"""The registered scenario's arms."""
 from simulate.selection import pass_probabilities
 
 from conftest import DEFAULT_SCENARIO
@@ -69,10 +70,11 @@ def test_remission_bound_never_exceeds_the_exact_ceiling(scenario, hazard, multi
     from simulate.scenario import Scenario
 
     data = scenario.model_dump(mode="python")
-    data["outcome"].update(relapse_hazard_per_month=hazard, relapse_hazard_multiplier_after_csa=multiplier,
-                           weibull_shape_time_to_remission=shape)
-    data["arms"]["rtx_csa"].update(csa_course_months=course, median_months_to_remission=median)
-    data["arms"]["rtx"].update(median_months_to_remission=median)
+    data["outcome"].update(weibull_shape_time_to_remission=shape)
+    cni = ({"drug": "cyclosporine", "drug_class": "cni", "months": course},) if course > 0 else ()
+    data["arms"]["rtx_csa"].update(courses=cni, median_months_to_remission=median, relapse_hazard_per_month=hazard,
+                                   relapse_hazard_off_cni_per_month=hazard * multiplier)
+    data["arms"]["rtx"].update(median_months_to_remission=median, relapse_hazard_per_month=hazard)
     s = Scenario.model_validate(data)
     for name in ARMS:
         bound = feasibility.remission_lower_bound(s, name)
@@ -91,7 +93,7 @@ def test_the_shipped_scenarios_are_decided_by_the_bounds(scenario) -> None:
 def test_near_the_limit_the_exact_check_decides(scenario) -> None:
     # 0.865 is above the bound (0.861) but below the exact ceiling (0.869): feasible
     ok = with_overrides(scenario, {"arms.rtx_csa.remission_at_endpoint": 0.865})
-    assert ok.arms.rtx_csa.remission_at_endpoint == 0.865
+    assert ok.arms["rtx_csa"].remission_at_endpoint == 0.865
     from simulate.errors import ScenarioError
 
     with pytest.raises(ScenarioError, match="at most 0.869"):

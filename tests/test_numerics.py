@@ -73,7 +73,7 @@ def test_no_relapse_probability_matches_integral_over_time(shape, end, scale_fac
     cdf_end = -math.expm1(-((end / scale) ** shape))
     h2 = h1 * multiplier
     arm = ArmModel(responder_probability=0.5, intercept=0.0, weibull_scale=scale, weibull_shape=shape, weibull_cdf_at_endpoint=cdf_end,
-                   relapse_hazard=h1, relapse_hazard_after_csa=h2, csa_end_months=course,
+                   relapse_hazard=h1, relapse_hazard_off_cni=h2, rebound_month=course,
                    complete_share=0.5, dropout_rate=0.0, dropout_rate_nonresponder=0.0, endpoint_month=end)
     H = lambda t: h1 * min(t, course) + h2 * max(t - course, 0.0)  # noqa: E731
 

@@ -29,7 +29,10 @@ from simulate.eligibility import screen
 from simulate.errors import ScenarioError
 from simulate.outcomes import ArmModel, PotentialOutcomes, calibrate, covariate_score, potential_outcomes
 from simulate.loader import load_scenario, scenario_from_dict
-from simulate.scenario import ARMS, Scenario
+from simulate.scenario import Scenario
+
+ARMS = ("rtx", "rtx_csa")
+"""The registered scenario's arms, control first."""
 
 SCENARIO = Path(__file__).resolve().parents[1] / "scenarios" / "nct04743739.toml"
 N_REFERRALS = 400_000
@@ -110,7 +113,8 @@ CALIBRATION_CASES = {
                                     "outcome.covariate_effects=false"),
     "rates-0.7-0.3-no-relapse": ("arms.rtx.remission_at_endpoint=0.7", "arms.rtx_csa.remission_at_endpoint=0.3",
                                  "outcome.relapse=false"),
-    "strong-relapse": ("outcome.relapse_hazard_per_month=0.006", "outcome.relapse_hazard_multiplier_after_csa=1.2",
+    "strong-relapse": ("arms.rtx.relapse_hazard_per_month=0.006", "arms.rtx_csa.relapse_hazard_per_month=0.006",
+                       "arms.rtx_csa.relapse_hazard_off_cni_per_month=0.0072",
                        "arms.rtx_csa.remission_at_endpoint=0.8"),
 }
 
@@ -261,16 +265,17 @@ def _empirical_hazard(start: np.ndarray, event: np.ndarray, lo: float, hi: float
 
 
 def test_relapse_hazard_rises_after_the_csa_course() -> None:
-    """Empirical relapse hazards before and after the end of CsA match h and h x multiplier
+    """Empirical relapse hazards before and after the end of CsA match the arm's two hazards
     (Poisson SE); in the RTX arm (no CsA) the hazard is the same in both windows."""
     sc = scenario_with()
     models = calibrate(sc)
-    h = sc.outcome.relapse_hazard_per_month
-    mult = sc.outcome.relapse_hazard_multiplier_after_csa
-    c = sc.arm("rtx_csa").csa_course_months
+    h = sc.arm("rtx_csa").relapse_hazard_per_month
+    h_off = sc.arm("rtx_csa").relapse_hazard_off_cni_per_month
+    c = sc.arm("rtx_csa").rebound_month
+    assert c == 9.0                                    # CsA 6 months, then a 3-month taper
     rng = np.random.Generator(np.random.PCG64(42))
     n = 2_000_000
-    for name, after_expected in (("rtx_csa", h * mult), ("rtx", h)):
+    for name, after_expected in (("rtx_csa", h_off), ("rtx", sc.arm("rtx").relapse_hazard_per_month)):
         arm = models[name]
         t_rem = arm.time_to_remission(rng.random(n))
         t_rel = arm.relapse_time(t_rem, rng.standard_exponential(n))
@@ -278,22 +283,22 @@ def test_relapse_hazard_rises_after_the_csa_course() -> None:
         after, se_a = _empirical_hazard(t_rem, t_rel, c, 48.0)
         assert abs(before - h) <= K * se_b, f"{name}: hazard before month {c} {before:.5f} vs {h}"
         assert abs(after - after_expected) <= K * se_a, f"{name}: hazard after {after:.5f} vs {after_expected}"
-    assert models["rtx_csa"].relapse_hazard_after_csa > models["rtx_csa"].relapse_hazard
+    assert models["rtx_csa"].relapse_hazard_off_cni > models["rtx_csa"].relapse_hazard
 
 
 def test_cumulative_relapse_hazard_slopes() -> None:
     sc = scenario_with()
     models = calibrate(sc)
-    h = sc.outcome.relapse_hazard_per_month
-    mult = sc.outcome.relapse_hazard_multiplier_after_csa
-    c = sc.arm("rtx_csa").csa_course_months
+    h = sc.arm("rtx").relapse_hazard_per_month
+    h_off = sc.arm("rtx_csa").relapse_hazard_off_cni_per_month
+    c = sc.arm("rtx_csa").rebound_month
 
     def slope(arm: ArmModel, a: float, b: float) -> float:
         h_a, h_b = arm.cumulative_relapse_hazard(np.array(a)), arm.cumulative_relapse_hazard(np.array(b))
         return float((h_b - h_a) / (b - a))
 
     assert slope(models["rtx_csa"], 0.0, c) == pytest.approx(h)
-    assert slope(models["rtx_csa"], c, 24.0) == pytest.approx(h * mult)
+    assert slope(models["rtx_csa"], c, 24.0) == pytest.approx(h_off)
     assert slope(models["rtx"], 0.0, c) == pytest.approx(h)
     assert slope(models["rtx"], c, 24.0) == pytest.approx(h)
     # relapse_time inverts the cumulative hazard
@@ -375,8 +380,8 @@ def test_status_at_endpoint_agrees_with_remission_at_endpoint(cohort: EligibleCo
 
 @pytest.mark.parametrize("overrides, arm", [
     (("arms.rtx_csa.remission_at_endpoint=0.99",), "rtx_csa"),
-    (("outcome.relapse_hazard_per_month=0.01",), "rtx_csa"),
-    (("outcome.relapse_hazard_per_month=0.05", "arms.rtx_csa.remission_at_endpoint=0.2"), "rtx"),
+    (("arms.rtx.relapse_hazard_per_month=0.01", "arms.rtx_csa.relapse_hazard_per_month=0.01", "arms.rtx_csa.relapse_hazard_off_cni_per_month=0.015",), "rtx_csa"),
+    (("arms.rtx.relapse_hazard_per_month=0.05", "arms.rtx_csa.relapse_hazard_per_month=0.05", "arms.rtx_csa.relapse_hazard_off_cni_per_month=0.075", "arms.rtx_csa.remission_at_endpoint=0.2"), "rtx"),
 ], ids=["rate-0.99", "hazard-0.01", "hazard-0.05-rtx"])
 def test_unreachable_remission_rate_is_rejected_at_load(overrides: tuple[str, ...], arm: str) -> None:
     with pytest.raises(ScenarioError) as info:
@@ -390,11 +395,15 @@ def test_unreachable_remission_rate_is_rejected_at_load(overrides: tuple[str, ..
     assert "at most" in line and "got" in line
 
 
+HAZARD_001 = ("arms.rtx.relapse_hazard_per_month=0.01", "arms.rtx_csa.relapse_hazard_per_month=0.01",
+              "arms.rtx_csa.relapse_hazard_off_cni_per_month=0.015")
+
+
 def test_reachable_limit_is_accepted() -> None:
     """Just below the ceiling q_a the scenario loads (so the check is not over-eager)."""
-    sc = scenario_with("outcome.relapse_hazard_per_month=0.01", "arms.rtx_csa.remission_at_endpoint=0.5")
+    sc = scenario_with(*HAZARD_001, "arms.rtx_csa.remission_at_endpoint=0.5")
     _, q = om._base_model(sc, "rtx_csa")
-    ok = scenario_with("outcome.relapse_hazard_per_month=0.01", f"arms.rtx_csa.remission_at_endpoint={q - 1e-6:.8f}")
+    ok = scenario_with(*HAZARD_001, f"arms.rtx_csa.remission_at_endpoint={q - 1e-6:.8f}")
     assert calibrate(ok)["rtx_csa"].responder_probability == pytest.approx(1.0, abs=1e-5)
     with pytest.raises(ScenarioError):
-        scenario_with("outcome.relapse_hazard_per_month=0.01", f"arms.rtx_csa.remission_at_endpoint={q + 1e-4:.8f}")
+        scenario_with(*HAZARD_001, f"arms.rtx_csa.remission_at_endpoint={q + 1e-4:.8f}")

@@ -8,6 +8,7 @@ import copy
 import math
 import re
 import tomllib
+import typing
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +25,7 @@ from conftest import DEFAULT_SCENARIO, SHIPPED_SCENARIOS, edit_scenario_text
 
 def get_path(obj: Any, dotted: str) -> Any:
     for part in dotted.split("."):
-        obj = getattr(obj, part)
+        obj = obj[part] if isinstance(obj, dict) else getattr(obj, part)
     return obj
 
 
@@ -86,13 +87,13 @@ def test_registered_design_values(scenario: Scenario) -> None:
     s = scenario
     assert s.name == "nct04743739"
     assert s.trial.n_per_arm == 63
-    assert s.trial.allocation_ratio == (1, 1)
-    assert s.trial.n_target == 126  # planned enrolment in the registry
+    assert s.allocation == (1, 1) and s.control_arm == "rtx" and s.experimental_arms == ("rtx_csa",)
+    assert s.n_target == 126  # planned enrolment in the registry
     assert s.recruitment.sites == 4  # PUMCH, Fuwai, Tongren, Luhe
     assert s.trial.endpoint_month == 24
     assert s.trial.endpoint_month in s.trial.visit_months
-    assert s.arms.rtx.remission_at_endpoint == 0.60
-    assert s.arms.rtx_csa.remission_at_endpoint == 0.85
+    assert s.arms["rtx"].remission_at_endpoint == 0.60
+    assert s.arms["rtx_csa"].remission_at_endpoint == 0.85
     assert s.analysis.test == "fisher"
     assert s.analysis.alpha == 0.05
     assert s.analysis.alternative == "two-sided"
@@ -102,9 +103,9 @@ def test_registered_design_values(scenario: Scenario) -> None:
     assert s.eligibility.egfr_min_ml_min == 40.0
 
 
-def test_n_target_follows_the_allocation_ratio(scenario: Scenario) -> None:
-    s = with_overrides(scenario, {"trial.allocation_ratio": [1, 2], "randomisation.block_sizes": [3, 6]})
-    assert s.trial.n_target == 63 * 3
+def test_n_target_follows_the_allocation(scenario: Scenario) -> None:
+    s = with_overrides(scenario, {"arms.rtx_csa.allocation": 2, "randomisation.block_sizes": [3, 6]})
+    assert s.n_target == 63 * 3
 
 
 # --------------------------------------------------------------------------- frozen
@@ -131,7 +132,11 @@ def test_nested_sections_are_frozen(scenario: Scenario, dotted: str) -> None:
 def test_sequences_are_immutable_tuples(scenario: Scenario) -> None:
     assert isinstance(scenario.trial.visit_months, tuple)
     assert isinstance(scenario.randomisation.block_sizes, tuple)
-    assert isinstance(scenario.arms.rtx.rtx_dose_days, tuple)
+    assert isinstance(scenario.arms["rtx"].courses, tuple)
+    assert isinstance(scenario.arms["rtx"].courses[0].dose_days, tuple)
+    with pytest.raises(TypeError, match="frozen"):
+        scenario.arms["rtx"] = scenario.arms["rtx_csa"]  # type: ignore[index]
+    assert hash(scenario) == hash(load_scenario(DEFAULT_SCENARIO))
 
 
 def test_sweep_table_cannot_be_mutated_after_loading() -> None:
@@ -160,7 +165,7 @@ BAD_OVERRIDES: list[tuple[str, list[str], list[tuple[str, str | None]]]] = [
      [("recruitment.loss_during_deferral_probability", "1.2")]),
     ("alpha-out-of-range", ["analysis.alpha=0"], [("analysis.alpha", "0")]),
     ("negative-rate", ["recruitment.rate_per_site_month=-1"], [("recruitment.rate_per_site_month", "-1")]),
-    ("negative-hazard", ["outcome.relapse_hazard_per_month=-0.01"], [("outcome.relapse_hazard_per_month", "-0.01")]),
+    ("negative-hazard", ["arms.rtx.relapse_hazard_per_month=-0.01"], [("arms.rtx.relapse_hazard_per_month", "-0.01")]),
     ("negative-duration", ["trial.recruitment_months=-3"], [("trial.recruitment_months", "-3")]),
     ("zero-duration", ["trial.hard_stop_months=0"], [("trial.hard_stop_months", "0")]),
     ("negative-mean-months", ["cohort.months_since_steroid_mmf_mean=-1"],
@@ -175,7 +180,7 @@ BAD_OVERRIDES: list[tuple[str, list[str], list[tuple[str, str | None]]]] = [
     ("visits-without-baseline", ["trial.visit_months=[3, 24]"], [("trial.visit_months", "must include 0")]),
     ("visits-unsorted", ["trial.visit_months=[0, 24, 12]"], [("trial.visit_months", "strictly increasing")]),
     ("block-not-multiple", ["randomisation.block_sizes=[3]"], [("randomisation.block_sizes", "[3]")]),
-    ("block-vs-ratio", ["trial.allocation_ratio=[1, 2]"], [("randomisation.block_sizes", "[2, 4]")]),
+    ("block-vs-ratio", ["arms.rtx_csa.allocation=2"], [("randomisation.block_sizes", "[2, 4]")]),
     ("block-empty", ["randomisation.block_sizes=[]"], [("randomisation.block_sizes", "[]")]),
     ("cmh-without-strata", ["analysis.test=cmh"], [("analysis.test", "'cmh'"), ("randomisation.stratify_by", None)]),
     ("unknown-stratum", ["randomisation.stratify_by=['sex']"], [("randomisation.stratify_by", "'sex'")]),
@@ -402,6 +407,8 @@ def _to_toml(data: dict) -> str:
             return '"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"'
         if isinstance(v, (list, tuple)):
             return "[" + ", ".join(value(x) for x in v) + "]"
+        if isinstance(v, dict):                       # an inline table (an arm's course)
+            return "{ " + ", ".join(f"{k} = {value(x)}" for k, x in v.items()) + " }"
         if isinstance(v, float) and math.isnan(v):
             return "nan"
         return repr(v)
@@ -429,8 +436,8 @@ def test_toml_writer_round_trips(scenario_data: dict) -> None:
 
 def test_with_overrides(scenario: Scenario) -> None:
     s = with_overrides(scenario, {"trial.n_per_arm": 70, "arms.rtx_csa.remission_at_endpoint": 0.8})
-    assert s.trial.n_per_arm == 70 and s.arms.rtx_csa.remission_at_endpoint == 0.8
-    assert scenario.trial.n_per_arm == 63 and scenario.arms.rtx_csa.remission_at_endpoint == 0.85
+    assert s.trial.n_per_arm == 70 and s.arms["rtx_csa"].remission_at_endpoint == 0.8
+    assert scenario.trial.n_per_arm == 63 and scenario.arms["rtx_csa"].remission_at_endpoint == 0.85
     assert s.cohort == scenario.cohort
     assert s.sweep == ()  # a grid point is not itself a sweep
 
@@ -568,6 +575,10 @@ def _field_cases() -> list[Any]:
     def walk(model: type[BaseModel], path: list[str]) -> None:
         for name, field in model.model_fields.items():
             ann = field.annotation
+            args = [a for a in typing.get_args(ann) if isinstance(a, type) and issubclass(a, BaseModel)]
+            if typing.get_origin(ann) in (dict, tuple) and args:   # the arms, an arm's courses
+                walk(args[-1], path + [name])
+                continue
             if isinstance(ann, type) and issubclass(ann, BaseModel):
                 walk(ann, path + [name])
                 continue

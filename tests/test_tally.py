@@ -34,24 +34,44 @@ def test_merged_block_tallies_equal_one_tally_of_all_trials(blocks):
     s, whole, parts = blocks
     a = summarise(s, merge([tally(s, p) for p in parts]), 3, "batch").to_dict()
     b = summarise(s, tally(s, whole), 3, "batch").to_dict()
-    for key in a:
-        if isinstance(a[key], float):
-            assert a[key] == pytest.approx(b[key], rel=1e-12, abs=1e-12, nan_ok=True), key
+    def same(x, y, key):
+        if isinstance(x, (float, np.floating)):
+            assert x == pytest.approx(y, rel=1e-12, abs=1e-12, nan_ok=True), key
+        elif isinstance(x, dict):
+            assert x.keys() == y.keys(), key
+            for k in x:
+                same(x[k], y[k], f"{key}.{k}")
+        elif isinstance(x, (list, tuple)):
+            assert len(x) == len(y), key
+            for i, (u, v) in enumerate(zip(x, y)):
+                same(u, v, f"{key}[{i}]")
         else:
-            assert a[key] == b[key], key
+            assert x == y, key
+
+    for key in a:
+        same(a[key], b[key], key)
 
 
 def test_summary_matches_the_trials(blocks):
     s, whole, _ = blocks
     r = summarise(s, tally(s, whole), 3, "batch")
     res = analyse_outcomes(s, whole)
-    assert r.rejections == int(res.reject.sum()) and r.replicates == 200
+    assert r.rejections == int(res.success("any").sum()) == int(res.reject.sum()) and r.replicates == 200
     assert r.mean_randomised == pytest.approx(whole.randomised.mean())
     assert r.mean_dropouts == pytest.approx(whole.dropouts.mean())
     assert r.p_terminated == pytest.approx(whole.terminated.mean())
-    ok = np.isfinite(res.risk_difference)
-    assert r.mean_risk_difference == pytest.approx(res.risk_difference[ok].mean())
-    assert r.risk_difference_bias_se == pytest.approx(res.risk_difference[ok].std(ddof=1) / np.sqrt(ok.sum()))
+    (only,) = res.analyses
+    ok = np.isfinite(only.risk_difference)
+    assert r.mean_risk_difference == pytest.approx(only.risk_difference[ok].mean())
+    assert r.risk_difference_bias_se == pytest.approx(only.risk_difference[ok].std(ddof=1) / np.sqrt(ok.sum()))
+    # the share in the endpoint state at the endpoint visit, per arm, as the trials counted it
+    end = s.trial.visit_months.index(s.trial.endpoint_month)
+    for k, arm in enumerate(s.arm_names):
+        share = whole.x_endpoint.sum(axis=1)[:, k] / whole.n_randomised.sum(axis=1)[:, k]
+        (row,) = [v for v in r.remission_by_visit if v.arm == arm and v.month == s.trial.endpoint_month]
+        assert row.remission == pytest.approx(share.mean())
+        assert row.mc_se == pytest.approx(share.std(ddof=1) / np.sqrt(len(share)))
+        np.testing.assert_array_equal(whole.x_visits[:, k, end], whole.x_endpoint.sum(axis=1)[:, k])
     for q, got in ((0.1, r.duration_months_q10), (0.5, r.duration_months_q50), (0.9, r.duration_months_q90)):
         assert_between_order_statistics(got, whole.duration_months, q)
     assert r.mean_duration_months == pytest.approx(whole.duration_months.mean())

@@ -21,16 +21,21 @@ CONSORT_FIELDS = ("referred", "excluded_total", "deferred", "lost_during_deferra
 
 @dataclass(frozen=True)
 class BlockOutcomes:
-    """Per-trial results of a block. Count arrays have shape (trials, strata, arms)."""
+    """Per-trial results of a block. Count arrays have shape (trials, strata, arms), arms in the
+    scenario's order; "in the endpoint state" means in remission (complete or partial) or, with
+    ``trial.endpoint = "cr"``, in complete remission."""
 
     n_randomised: np.ndarray
-    """(trials, strata, 2) randomised patients."""
+    """(trials, strata, arms) randomised patients."""
     n_completed: np.ndarray
-    """(trials, strata, 2) patients who reached the endpoint visit (did not drop out)."""
+    """(trials, strata, arms) patients who reached the endpoint visit (did not drop out)."""
     x_endpoint: np.ndarray
-    """(trials, strata, 2) patients seen in remission at the endpoint visit."""
+    """(trials, strata, arms) patients seen in the endpoint state at the endpoint visit."""
     x_locf: np.ndarray
-    """(trials, strata, 2) patients in remission at their last attended visit."""
+    """(trials, strata, arms) patients in the endpoint state at their last attended visit."""
+    x_visits: np.ndarray
+    """(trials, arms, visits) patients seen in the endpoint state at each scheduled visit (a
+    patient who dropped out before a visit is not seen in it)."""
     recruitment_months: np.ndarray
     """Month of the last randomisation (nan if nobody was randomised)."""
     duration_months: np.ndarray
@@ -81,24 +86,30 @@ def outcomes_from_des(scenario: sc.Scenario, fates, n_trials: int) -> BlockOutco
     """Run the first ``n_trials`` trials of a block through the discrete-event engine."""
     from simulate.engines.des import simulate_trial
 
-    S = n_strata(scenario)
-    shape = (n_trials, S, 2)
+    from simulate.engines.trial import COMPLETE, NONE
+
+    S, K, V = n_strata(scenario), len(scenario.arms), len(scenario.trial.visit_months)
+    shape = (n_trials, S, K)
     n_rand, n_comp, x_end, x_locf = (np.zeros(shape, dtype=np.int32) for _ in range(4))
+    x_visits = np.zeros((n_trials, K, V), dtype=np.int32)
+    state = COMPLETE if scenario.trial.endpoint == "cr" else NONE + 1   # the lowest status that counts
     scalars = {k: np.zeros(n_trials) for k in ("recruitment_months", "duration_months")}
     flags = {k: np.zeros(n_trials, dtype=bool) for k in ("terminated", "on_time")}
     consort = {k: np.zeros(n_trials, dtype=np.int32) for k in CONSORT_FIELDS if k != "randomised"}
     for i in range(n_trials):
         res = simulate_trial(scenario, fates, i, detail=False)
         p = res.randomised  # statuses as codes: < 0 not seen (dropped out), 0 none, > 0 in remission
-        cell = p.stratum.astype(np.intp) * 2 + p.arm
+        cell = p.stratum.astype(np.intp) * K + p.arm
 
         def tally(weights):
-            return np.bincount(cell, weights=weights, minlength=2 * S).reshape(S, 2)
+            return np.bincount(cell, weights=weights, minlength=K * S).reshape(S, K)
 
         n_rand[i] = tally(None)
         n_comp[i] = tally(p.endpoint_status >= 0)
-        x_end[i] = tally(p.endpoint_status > 0)
-        x_locf[i] = tally(p.locf_status > 0)
+        x_end[i] = tally(p.endpoint_status >= state)
+        x_locf[i] = tally(p.locf_status >= state)
+        for v in range(V):
+            x_visits[i, :, v] = np.bincount(p.arm, weights=p.visit_status[:, v] >= state, minlength=K)
         cal = res.calendar
         scalars["recruitment_months"][i] = np.nan if cal["recruitment_months"] is None else cal["recruitment_months"]
         scalars["duration_months"][i] = cal["duration_months"]
@@ -107,7 +118,7 @@ def outcomes_from_des(scenario: sc.Scenario, fates, n_trials: int) -> BlockOutco
         for k in consort:
             consort[k][i] = res.consort[k]
     return BlockOutcomes(n_randomised=n_rand, n_completed=n_comp, x_endpoint=x_end, x_locf=x_locf,
-                         **scalars, **flags, **consort)
+                         x_visits=x_visits, **scalars, **flags, **consort)
 
 
 def simulate_block(scenario: sc.Scenario, seed: int, block: int, n_trials: int | None = None,
@@ -144,7 +155,7 @@ def simulate_block_designs(designs: list[sc.Scenario], seed: int, block: int, n_
         size = first.simulation.block_size
         n = size if n_trials is None else n_trials
         fates = draw_fates(first, block_sequence(seed, block), size,
-                           max(designs[i].trial.n_target for i in members))
+                           max(designs[i].n_target for i in members))
         for i in members:
             f = fates if i == members[0] else with_outcomes(fates, designs[i])
             results[i] = run(designs[i], f, n)

@@ -10,7 +10,7 @@ candidates in order of eligible month (the pool), so, with one row per trial:
 1. the first ``min(n_target, randomisable)`` pool slots are randomised; enrolment closes at the
    last of them if the target is reached, else at the hard stop;
 2. within each stratum, the j-th randomised patient takes arm ``allocation[trial, stratum, j]``;
-3. each patient's outcome is their potential outcome under that arm;
+3. each patient's outcome is their potential outcome under that arm (of any number of arms);
 4. counts are aggregated per (trial, stratum, arm); CONSORT counts are the referrals (excluded
    and candidates) referred before enrolment closed.
 
@@ -33,7 +33,7 @@ def randomise_block(scenario: sc.Scenario, fates: Fates, n_trials: int) -> dict:
     that were randomised (the first ``n_randomised`` of each row).
     """
     t_cfg = scenario.trial
-    target = t_cfg.n_target
+    target = scenario.n_target
     n_rand = np.minimum(fates.n_randomisable[:n_trials], target)
     randomised = np.arange(target)[None, :] < n_rand[:, None]
     month = fates.randomisable_month[:n_trials, :target]
@@ -60,40 +60,58 @@ def patient_outcomes(scenario: sc.Scenario, fates: Fates, r: dict) -> dict:
     visit), ``complete`` (the type of a remission) and ``locf`` (in remission at the last attended
     visit up to the endpoint). Meaningful where ``r["randomised"]`` (from :func:`randomise_block`)."""
     t_cfg = scenario.trial
-    n_trials, target = r["n_trials"], t_cfg.n_target
-    po0, po1 = fates.outcomes
-    on1 = r["arm"] == 1
+    n_trials, target = r["n_trials"], scenario.n_target
+    arm = r["arm"]
+    if len(fates.outcomes) == 2:
+        po0, po1 = fates.outcomes
+        on1 = arm == 1
 
-    def pick(name: str) -> np.ndarray:
-        return np.where(on1, getattr(po1, name)[:n_trials, :target], getattr(po0, name)[:n_trials, :target])
+        def pick(name: str) -> np.ndarray:
+            return np.where(on1, getattr(po1, name)[:n_trials, :target], getattr(po0, name)[:n_trials, :target])
+    else:
+        def pick(name: str) -> np.ndarray:
+            stacked = np.stack([getattr(po, name)[:n_trials, :target] for po in fates.outcomes])
+            return np.take_along_axis(stacked, arm[None], axis=0)[0]
 
     end = t_cfg.endpoint_month
     drop, rem, rel = pick("dropout_month"), pick("remission_month"), pick("relapse_month")
+    complete = pick("complete")
+    cr_only = t_cfg.endpoint == "cr"
     # a dropout in a visit's month misses it; one at or after the end of follow-up is no dropout
     dropped = (drop <= end) & (drop < t_cfg.max_follow_up_months)
     visits = np.asarray(t_cfg.visit_months, dtype=float)
     last = np.where(dropped, np.searchsorted(visits, drop, side="left"), np.searchsorted(visits, end, side="right")) - 1
     last_visit = visits[np.maximum(last, 0)]
-    return {"dropout_month": drop, "dropped": dropped, "remission": (rem <= end) & (rel > end) & ~dropped,
-            "complete": pick("complete"), "locf": (last >= 0) & (rem <= last_visit) & (rel > last_visit)}
+    remission = (rem <= end) & (rel > end) & ~dropped
+    locf = (last >= 0) & (rem <= last_visit) & (rel > last_visit)
+    v = visits[:, None, None]
+    at_visits = (rem <= v) & (rel > v) & ((drop > v) | (drop >= t_cfg.max_follow_up_months))
+    if cr_only:
+        remission, locf, at_visits = remission & complete, locf & complete, at_visits & complete
+    return {"dropout_month": drop, "dropped": dropped, "remission": remission, "complete": complete,
+            "locf": locf, "at_visits": at_visits}
 
 
 def outcomes_from_batch(scenario: sc.Scenario, fates: Fates, n_trials: int) -> BlockOutcomes:
     t_cfg = scenario.trial
-    target = t_cfg.n_target
+    target = scenario.n_target
     r = randomise_block(scenario, fates, n_trials)
     rnd, strat, arm = r["randomised"], r["stratum"], r["arm"]
     p = patient_outcomes(scenario, fates, r)
     end = t_cfg.endpoint_month
     drop, dropped, locf = p["dropout_month"], p["dropped"], p["locf"]
 
-    n_s = fates.allocation.shape[1]
-    cell = (np.arange(n_trials)[:, None] * n_s + strat) * 2 + arm
+    n_s, K = fates.allocation.shape[1], len(scenario.arms)
+    cell = (np.arange(n_trials)[:, None] * n_s + strat) * K + arm
     cell = cell[rnd]
-    size = n_trials * n_s * 2
+    size = n_trials * n_s * K
 
     def count(mask: np.ndarray) -> np.ndarray:
-        return np.bincount(cell, weights=mask[rnd], minlength=size).astype(np.int32).reshape(n_trials, n_s, 2)
+        return np.bincount(cell, weights=mask[rnd], minlength=size).astype(np.int32).reshape(n_trials, n_s, K)
+
+    trial_arm = (np.arange(n_trials)[:, None] * K + arm)[rnd]
+    x_visits = np.stack([np.bincount(trial_arm, weights=seen[rnd], minlength=n_trials * K).reshape(n_trials, K)
+                         for seen in p["at_visits"]], axis=-1).astype(np.int32)
 
     n_rand = count(np.ones_like(dropped))
     n_comp = count(~dropped)
@@ -123,7 +141,7 @@ def outcomes_from_batch(scenario: sc.Scenario, fates: Fates, n_trials: int) -> B
     came = ref & np.isfinite(fates.eligible_month[:n_trials])
     as32 = lambda a: a.astype(np.int32)  # noqa: E731
     return BlockOutcomes(
-        n_randomised=n_rand, n_completed=n_comp, x_endpoint=x_end, x_locf=x_locf,
+        n_randomised=n_rand, n_completed=n_comp, x_endpoint=x_end, x_locf=x_locf, x_visits=x_visits,
         recruitment_months=last, duration_months=duration, terminated=terminated, on_time=on_time,
         referred=as32(excluded + ref.sum(axis=1)), excluded_total=as32(excluded), deferred=as32(deferred.sum(axis=1)),
         lost_during_deferral=as32(lost.sum(axis=1)), not_randomised_enrolment_closed=as32(came.sum(axis=1) - total),

@@ -20,7 +20,7 @@ eGFR, albumin and history, lab values at visits) from the fates' per-trial story
   the dropout's month or later is not attended. A remission or relapse in a visit's month is
   seen at that visit. The endpoint status is the status recorded at the endpoint visit (missing
   if it was not attended), the LOCF status the one recorded at the last attended visit up to it.
-  The story adds RTX infusions, the CsA course and lab values consistent with the trial's CR/PR
+  The story adds each arm's courses (infusions, the start, taper and end of a continuous course) and lab values consistent with the trial's CR/PR
   definitions.
 * **Counts**: the CONSORT numbers are counted by these processes as they happen: referrals,
   exclusions, deferrals and losses at screening, refusals once enrolment has closed,
@@ -47,7 +47,7 @@ from simulate import scenario as sc
 from simulate.eligibility import RULE_NAMES
 from simulate.cohort import Patients
 from simulate.fates import DAYS_PER_MONTH, Fates, excluded_of
-from simulate.engines.trial import (ARM_LABELS, COMPLETE, EVENT_COLUMNS, NONE, NOT_SEEN, PARTIAL, STATUS,
+from simulate.engines.trial import (COMPLETE, EVENT_COLUMNS, NONE, NOT_SEEN, PARTIAL, STATUS,
                                     VISIT_COLUMNS, RandomisedPatients, TrialResult)
 from simulate.population import mean_of_collections
 from simulate.story import lab_uniforms, trial_exclusions, trial_patients
@@ -99,11 +99,12 @@ class _Trial:
         self.index = t = index
         self.env = simpy.Environment()
         tc = scenario.trial
-        self.enrolment = _Enrolment(target=tc.n_target, per_stratum=np.zeros(fates.allocation.shape[1], dtype=int))
+        self.enrolment = _Enrolment(target=self.sc.n_target, per_stratum=np.zeros(fates.allocation.shape[1], dtype=int))
         self.closed = self.env.event()
         self.log: list[tuple[float, int, str, str]] = []
         self.visit_rows: list[dict] = []
-        n_arms = len(ARM_LABELS)
+        self.arm_names = scenario.arm_names
+        n_arms = len(self.arm_names)
         self.counts = {"referred": 0, "excluded_total": 0, "excluded": [0] * len(RULE_NAMES), "deferred": 0,
                        "lost_during_deferral": 0, "not_randomised_enrolment_closed": 0,
                        "randomised_per_arm": [0] * n_arms, "discontinued_per_arm": [0] * n_arms,
@@ -236,7 +237,7 @@ class _Trial:
         if not self.complete_case:  # every randomised patient is analysed
             self.counts["analysed_per_arm"][arm] += 1
         if self.detail:
-            self.event(pid, "randomised", f"{ARM_LABELS[arm]} (stratum {s})")
+            self.event(pid, "randomised", f"{self.arm_names[arm]} (stratum {s})")
         if len(e.randomised) == e.target:
             self.close("target reached")
         if self.detail:
@@ -305,7 +306,7 @@ class _Trial:
 
     def follow_up(self, p: _Patient):
         """Follow-up with the story: the same events on the trial's clock, with the story's own
-        (RTX infusions, the CsA course, the endpoint) and lab values at each visit."""
+        (the arm's courses, the endpoint) and lab values at each visit."""
         pid, start = p.number, self.env.now
         horizon = self.sc.trial.max_follow_up_months
         seq = self.sequence(p) + [x for x in self._story_events(p.arm) if x[0] <= horizon]
@@ -330,11 +331,17 @@ class _Trial:
                 self.event(pid, *arg)
 
     def _story_events(self, arm: int) -> list[tuple[float, int, tuple[str, str]]]:
-        a, t = self.sc.arm(ARM_LABELS[arm]), self.sc.trial
-        items = [((d - 1) / DAYS_PER_MONTH, STORY, ("RTX infusion", f"day {d:g}")) for d in a.rtx_dose_days]
-        if a.csa_course_months > 0:
-            items.append((0.0, STORY, ("CsA started", "")))
-            items.append((a.csa_course_months, STORY, ("CsA stopped", "end of taper")))
+        """The arm's courses as the story tells them (infusions, start, taper and stop of a
+        continuous course) and the endpoint."""
+        a, t = self.sc.arm(self.arm_names[arm]), self.sc.trial
+        items = []
+        for c in a.courses:
+            items += [((d - 1) / DAYS_PER_MONTH, STORY, (f"{c.drug} infusion", f"day {d:g}")) for d in c.dose_days]
+            if c.months > 0:
+                items.append((c.start_month, STORY, (f"{c.drug} started", "")))
+                if c.taper_months > 0:
+                    items.append((c.start_month + c.months, STORY, (f"{c.drug} taper", "")))
+                items.append((c.end_month, STORY, (f"{c.drug} stopped", "end of taper" if c.taper_months else "")))
         items.append((t.endpoint_month, STORY, ("endpoint", "")))
         return items
 
@@ -408,7 +415,7 @@ class _Trial:
         randomised = RandomisedPatients(
             patient=np.array([p.number for p in pts], dtype=int), site=f.site[i, cols] + 1,
             referral_month=f.referral_month[i, cols], randomisation_month=rmonth,
-            arm=np.array([p.arm for p in pts], dtype=np.int8), stratum=f.stratum[i, k],
+            arm=np.array([p.arm for p in pts], dtype=np.int8), arm_names=self.arm_names, stratum=f.stratum[i, k],
             covariates={"age_years": col("age_years"), "male": col("male"),
                         "proteinuria_g_day": col("proteinuria_mean_g_day"), "albumin_g_l": col("albumin_g_l"),
                         "egfr_ml_min": col("egfr_ml_min"), "pla2r_titre_ru_ml": col("pla2r_titre_ru_ml")},
@@ -428,9 +435,9 @@ class _Trial:
             "deferred": c["deferred"], "lost_during_deferral": c["lost_during_deferral"],
             "not_randomised_enrolment_closed": c["not_randomised_enrolment_closed"],
             "randomised": n,
-            "randomised_per_arm": dict(zip(ARM_LABELS, c["randomised_per_arm"])),
-            "discontinued_per_arm": dict(zip(ARM_LABELS, c["discontinued_per_arm"])),
-            "analysed_per_arm": dict(zip(ARM_LABELS, c["analysed_per_arm"])),
+            "randomised_per_arm": dict(zip(self.arm_names, c["randomised_per_arm"])),
+            "discontinued_per_arm": dict(zip(self.arm_names, c["discontinued_per_arm"])),
+            "analysed_per_arm": dict(zip(self.arm_names, c["analysed_per_arm"])),
         }
         last = float(rmonth.max()) if n else None
         calendar = {

@@ -9,7 +9,6 @@ from functools import cached_property
 import numpy as np
 import pandas as pd
 
-from simulate import scenario as sc
 
 STATUS = ("none", "partial", "complete")
 NONE, PARTIAL, COMPLETE = 0, 1, 2
@@ -18,7 +17,6 @@ NOT_SEEN = -1
 the patient had dropped out."""
 VISIT_COLUMNS = ["patient", "visit_month", "calendar_month", "status", "proteinuria_g_day", "albumin_g_l"]
 EVENT_COLUMNS = ["month", "patient", "event", "detail"]
-ARM_LABELS = sc.ARMS
 
 _ENDPOINT_LABELS = np.array(["missing", *STATUS])
 _VISIT_LABELS = np.array(["", *STATUS])
@@ -36,7 +34,8 @@ class RandomisedPatients:
     referral_month: np.ndarray
     randomisation_month: np.ndarray
     arm: np.ndarray
-    """Arm index into ``ARM_LABELS``."""
+    """Arm index into ``arm_names``."""
+    arm_names: tuple
     stratum: np.ndarray
     covariates: dict
     """Table column -> array; the story-only covariates are nan without the story."""
@@ -61,7 +60,7 @@ class RandomisedPatients:
         """One row per randomised patient (the ``patients`` table)."""
         columns = {
             "patient": self.patient, "site": self.site, "referral_month": self.referral_month,
-            "randomisation_month": self.randomisation_month, "arm": [ARM_LABELS[a] for a in self.arm],
+            "randomisation_month": self.randomisation_month, "arm": [self.arm_names[a] for a in self.arm],
             "stratum": self.stratum, **self.covariates,
             "remission_month": self.remission_month, "relapse_month": self.relapse_month,
             "endpoint_status": _ENDPOINT_LABELS[self.endpoint_status + 1], "locf_remission": self.locf_status > NONE,
@@ -94,7 +93,7 @@ class TrialResult:
         """Observed proportion in remission at the endpoint per arm (dropouts count as failures)."""
         r = self.randomised
         out = {}
-        for a, arm in enumerate(ARM_LABELS):
+        for a, arm in enumerate(r.arm_names):
             rows = r.arm == a
             out[arm] = float((r.endpoint_status[rows] > NONE).mean()) if rows.any() else float("nan")
         return out

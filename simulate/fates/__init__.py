@@ -22,7 +22,7 @@ What only the story of one trial shows (the rule that excluded each referral, a 
 patient's age, sex, eGFR, albumin and treatment history) is drawn per trial on demand from the
 trial's own streams (:mod:`simulate.story`); nothing a power run counts depends on it.
 
-Arms are indexed 0 = RTX alone (control), 1 = RTX + CsA.
+Arms are indexed in the scenario's order (:attr:`simulate.scenario.Scenario.arm_names`).
 """
 
 from __future__ import annotations
@@ -96,10 +96,10 @@ class Fates:
     u_withdrawal: np.ndarray
     withdrawal: np.ndarray
     """(n_trials, n_max) if this patient drops out, it is a withdrawal of consent."""
-    outcomes: tuple[PotentialOutcomes, PotentialOutcomes]
-    """Potential outcomes of each pool slot under arm 0 and arm 1, each (n_trials, n_max)."""
+    outcomes: tuple[PotentialOutcomes, ...]
+    """Potential outcomes of each pool slot under each arm (in arm order), each (n_trials, n_max)."""
     allocation: np.ndarray
-    """(n_trials, n_strata, length) int8: the permuted-block arm sequence of each stratum."""
+    """(n_trials, n_strata, length) int8: the permuted-block arm sequence (arm indices) of each stratum."""
 
 
 def draw_fates(scenario: sc.Scenario, block_seq: np.random.SeedSequence, n_trials: int,
@@ -110,8 +110,7 @@ def draw_fates(scenario: sc.Scenario, block_seq: np.random.SeedSequence, n_trial
     design up to that many randomised patients (those of smaller targets are prefixes of
     them); this is how a sample-size search evaluates every n on the same trials.
     """
-    trial = scenario.trial
-    n_max = trial.n_target if n_target is None else max(n_target, trial.n_target)
+    n_max = scenario.n_target if n_target is None else max(n_target, scenario.n_target)
     referrals = draw_referrals(scenario, block_seq, n_trials)
     pool = draw_pool(scenario, block_seq, referrals["eligible_month"], referrals["acei_arb_intolerant"], n_max)
     outcomes, withdrawal = _potential_outcomes(scenario, pool["pool"], pool["u_outcome"], pool["e_outcome"],
@@ -127,7 +126,8 @@ def _potential_outcomes(scenario: sc.Scenario, covariates: dict, u: np.ndarray, 
     outcome model (arms, outcome, dropout), from the pool's own uniforms and exponentials."""
     models = calibrate(scenario)
     score = covariate_score(scenario, covariates["titre"], mean_of_collections(covariates["c1"], covariates["c2"]))
-    outcomes = tuple(potential_outcomes(models[name], score, u[0], u[1], e[0], u[2], e[1]) for name in sc.ARMS)
+    outcomes = tuple(potential_outcomes(models[name], score, u[0], u[1], e[0], u[2], e[1])
+                     for name in scenario.arm_names)
     return outcomes, u_withdrawal < scenario.dropout.withdrawal_share
 
 
@@ -152,9 +152,10 @@ def proteinuria_mean(fates: Fates) -> np.ndarray:
 
 def population_key(scenario: sc.Scenario) -> str:
     """Scenarios with equal keys share referrals, patients and allocation sequences: only their
-    outcome model (arms, outcome, dropout) and the target may differ."""
+    outcome model (the arms' effects, outcome, dropout) and the target may differ."""
     data = scenario.model_dump(mode="json")
     trial = {k: v for k, v in data["trial"].items() if k != "n_per_arm"}
     return json.dumps({"trial": trial, "block_size": scenario.simulation.block_size,
+                       "allocation": list(scenario.allocation),
                        **{k: data[k] for k in ("recruitment", "cohort", "eligibility", "randomisation")}},
                       sort_keys=True)

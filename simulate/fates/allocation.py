@@ -37,13 +37,13 @@ def permuted_blocks(scenario: sc.Scenario, block_seq: np.random.SeedSequence, n_
     Blocks are drawn block-position-major (all groups' first blocks, then all second blocks,
     ...) from two streams, so a larger target only appends blocks: the sequences of a smaller
     target are a prefix of those of a larger one (common random numbers across n per arm).
-    Each block is filled slot by slot, slot j taking arm 1 with probability (arm-1 places
-    left) / (places left): every arrangement with the ratio's numbers is equally likely.
+    Each block is filled slot by slot, slot j taking arm k with probability (arm-k places
+    left) / (places left): every arrangement with the allocation's numbers is equally likely.
     """
-    ratio = scenario.trial.allocation_ratio
-    unit = sum(ratio)
+    ratio = np.asarray(scenario.allocation)
+    unit = int(ratio.sum())
     sizes = np.asarray(scenario.randomisation.block_sizes)
-    target = scenario.trial.n_target if n_target is None else max(n_target, scenario.trial.n_target)
+    target = scenario.n_target if n_target is None else max(n_target, scenario.n_target)
     n_blocks = -(-target // int(sizes.min()))
     groups = n_trials * n_strata(scenario)
     bmax = int(sizes.max())
@@ -51,17 +51,19 @@ def permuted_blocks(scenario: sc.Scenario, block_seq: np.random.SeedSequence, n_
     keys = stream(block_seq, "allocation_keys").random((n_blocks, groups, bmax)).transpose(1, 0, 2)
     slot = np.arange(bmax)
     valid = slot < chosen[..., None]
-    # a uniformly random arrangement of each block, slot by slot: slot j takes arm 1 with
-    # probability (arm-1 places left) / (places left)
-    left1 = chosen - chosen * ratio[0] // unit
+    # a uniformly random arrangement of each block, slot by slot: slot j takes arm k with
+    # probability (arm-k places left) / (places left), the arms tried from the last to the first
+    # (u * places < left[K-1]: arm K-1; else < left[K-1] + left[K-2]: arm K-2; ...)
+    left = chosen[..., None] * ratio // unit                           # (groups, n_blocks, K)
     arms = np.zeros((groups, n_blocks, bmax), dtype=np.int8)
     for j in range(bmax):
         places = chosen - j
-        with np.errstate(divide="ignore", invalid="ignore"):
-            take = keys[..., j] * places < left1                      # u < left1 / places
-        take &= places > 0
-        arms[..., j] = take
-        left1 = left1 - take
+        u_places = keys[..., j] * places
+        below = u_places[..., None] < np.cumsum(left[..., ::-1], axis=-1)   # cumulated from arm K-1
+        k = len(ratio) - 1 - np.argmax(below, axis=-1)                     # the first bracket it falls in
+        k = np.where(places > 0, k, 0)
+        arms[..., j] = k
+        left = left - (np.arange(len(ratio)) == k[..., None]) * (places > 0)[..., None]
     length = target
     # valid slots are the first `chosen` of each block: flatten them in order, per group
     flat = arms[valid]

@@ -33,8 +33,8 @@ from simulate.selection import pass_probabilities
 if TYPE_CHECKING:
     from simulate.fates import Fates
 
-DAYS_PER_MONTH = 365.25 / 12.0
-"""Unit conversion: the mean Gregorian month."""
+DAYS_PER_MONTH = sc.DAYS_PER_MONTH
+"""Unit conversion: the mean Gregorian month (defined with the scenario, whose courses count days)."""
 
 _RULE_INDEX = {name: RULE_NAMES.index(name) for name in TIME_RULES}
 """Index into RULES of each time-dependent rule (the rules a deferral can name)."""

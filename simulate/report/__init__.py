@@ -99,7 +99,7 @@ def build_figures(results: RunResults) -> dict[str, Figure | None]:
         "consort": lambda: plots.consort(
             ex.consort, power.mean_consort, power.replicates, arm_labels,
             {s.criterion: s.description for s in results.screening.steps if s.description},
-            MISSING_NOTES[scenario.analysis.missing], scenario.trial.n_target),
+            MISSING_NOTES[scenario.analysis.missing], scenario.n_target),
         "accrual": lambda: plots.accrual(results.accrual),
         "time_to_remission": lambda: plots.time_to_remission(
             ex.kaplan_meier, arm_labels, scenario.trial.endpoint_month,

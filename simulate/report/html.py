@@ -195,15 +195,15 @@ def _power_table(scenario: sc.Scenario, p: PowerResult) -> str:
     q = lambda k: (f"{_f(getattr(p, f'mean_{k}'), '.1f')}; {_f(getattr(p, f'{k}_q10'), '.1f')} / "  # noqa: E731
                    f"{_f(getattr(p, f'{k}_q50'), '.1f')} / {_f(getattr(p, f'{k}_q90'), '.1f')}")
     rows = [
-        ["Design", f"{p.n_per_arm} per arm ({t.n_target} in total); {p.test} test, "
+        ["Design", f"{p.n_per_arm} per arm ({scenario.n_target} in total); {p.test} test, "
                    f"{p.alternative}, alpha = {p.alpha}; {p.missing_strategy} analysis"],
         ["Power ± Monte Carlo SE", _pm(p.power, p.mc_se)],
         ["95% interval for the power", f"{_f(p.ci_low)} – {_f(p.ci_high)}"],
         ["Simulated trials (significant)", f"{_f(p.replicates, ',')} ({_f(p.rejections, ',')})"],
         [f"Recruitment complete within {t.recruitment_months:g} months",
          pct(p.p_recruitment_on_time, p.p_recruitment_on_time_se)],
-        [f"Terminated at the hard stop ({t.hard_stop_months:g} months) short of {t.n_target}", pct(p.p_terminated)],
-        ["Mean randomised", f"{_f(p.mean_randomised, '.1f')} of {t.n_target}"],
+        [f"Terminated at the hard stop ({t.hard_stop_months:g} months) short of {scenario.n_target}", pct(p.p_terminated)],
+        ["Mean randomised", f"{_f(p.mean_randomised, '.1f')} of {scenario.n_target}"],
         ["Mean dropouts before the endpoint", _f(p.mean_dropouts, ".1f")],
         ["Months to the last randomisation: mean; 10th / 50th / 90th percentile", q("recruitment_months")],
         ["Trial duration in months (to the last endpoint visit): mean; 10th / 50th / 90th percentile",
