@@ -17,6 +17,10 @@ Conventions
 * ``analyse`` rejects when ``p_value < alpha`` (strict).
 * Risk differences are treatment minus control; an arm of size 0 gives NaN for the estimate
   and both limits.
+* ``"farrington_manning"`` is the non-inferiority score test on the risk difference, with a
+  ``margin`` (H0: p_t - p_c <= -margin); every other test takes no margin (it must be 0).
+* Several experimental arms against one shared control: :func:`adjust_rejections` turns the
+  (trials, arms) p-values into decisions under no, Bonferroni or Holm multiplicity adjustment.
 """
 from __future__ import annotations
 
@@ -28,7 +32,12 @@ from functools import lru_cache
 import numpy as np
 from scipy import special
 
-from simulate.choices import ALTERNATIVES, MISSING_STRATEGIES, TESTS  # noqa: F401 - the analysis's choices, defined there
+from simulate.choices import (  # noqa: F401 - the analysis's choices, defined there
+    ALTERNATIVES,
+    MISSING_STRATEGIES,
+    MULTIPLICITY,
+    TESTS,
+)
 
 CI_METHODS = ("newcombe", "wald")
 
@@ -282,18 +291,194 @@ def _ztest_p(x_c, n_c, x_t, n_t, alternative):
     return np.where(ok, _normal_p(np.where(ok, z, 0.0), alternative), 1.0)
 
 
-def p_values(test, x_c, n_c, x_t, n_t, alternative="two-sided") -> np.ndarray:
-    """p-values of ``test`` in {"fisher", "chi2", "chi2_yates", "ztest"} for every trial.
+# --------------------------------------------------------------------------------------------
+# Non-inferiority on the risk-difference scale: Farrington-Manning / Miettinen-Nurminen
+# --------------------------------------------------------------------------------------------
+def _check_margin(test, alternative, margin, one_sided_only=True):
+    """A margin belongs to farrington_manning alone, lies in [0, 1), and (unless
+    ``one_sided_only`` is False) comes with alternative "greater"."""
+    if not np.isscalar(margin) or not np.isfinite(margin):
+        raise ValueError(f"margin must be a finite number, got {margin!r}")
+    if test != "farrington_manning":
+        if margin != 0:
+            raise ValueError(f"a margin is only used by test 'farrington_manning'; test {test!r} "
+                             f"needs margin=0, got {margin!r}")
+        return
+    if not 0 <= margin < 1:
+        raise ValueError(f"margin must lie in [0, 1), got {margin!r}")
+    if one_sided_only and alternative != "greater":
+        raise ValueError(f"test 'farrington_manning' is one-sided: alternative must be 'greater', "
+                         f"got {alternative!r}")
+
+
+def _restricted_rates(a_c, n_c, a_t, n_t, delta):
+    """Maximum-likelihood rates (p~_c, p~_t) of two binomial arms under p_t - p_c = delta.
+
+    ``a`` are responder counts (or any non-negative weights: expected counts n p for a sample
+    size), ``n`` the arm sizes (> 0); all broadcast, ``delta`` in (-1, 1) may be an array.  With
+    observed rates r = a / n, weights w = n / N and rbar = (a_c + a_t) / N, the score equation in
+    p = p~_c, w_c (r_c - p) p~_t (1 - p~_t) + w_t (r_t - p~_t) p (1 - p) = 0 with p~_t = p + delta,
+    is the cubic (Miettinen & Nurminen 1985; Farrington & Manning 1990, who solve it for the
+    other arm)::
+
+        p^3 + B p^2 + C p + D = 0,   B = delta (1 + w_c) - 1 - rbar,
+        C = rbar - delta (1 + 2 w_c r_c) + w_c delta^2,   D = w_c r_c delta (1 - delta).
+
+    The score is >= 0 at the lower end of the admissible range [max(0, -delta), min(1, 1 - delta)]
+    and <= 0 at its upper end, and the cubic tends to -/+ infinity at -/+ infinity, so its three
+    roots are real and the admissible one is the middle root.  By Viete's trigonometric form, with
+    s = sqrt(B^2/9 - C/3) and Q = 2 B^3/27 - B C/3 + D::
+
+        p = 2 s cos((2 pi - arccos(-Q / (2 s^3))) / 3) - B/3,
+
+    the formula of Farrington & Manning (1990) (they write it with u = sign(Q) s and
+    (pi + arccos(|Q| / (2 s^3))) / 3, the same root) as used by rpact's
+    ``.getFarringtonManningValuesDiff``.  Here the arccos argument is clipped to [-1, 1] and
+    s = 0 (a triple root) gives -B/3, the root is clipped into the admissible range, and
+    delta == 0 gives the pooled rate rbar exactly.  statsmodels 0.14-0.15
+    (``score_test_proportions_2indep``) has count0 where nobs0 belongs in C (statsmodels issue
+    #10269), so its constrained rates differ from these unless x_c = n_c or delta = 0.
+    """
+    a_c, n_c, a_t, n_t, delta = (np.asarray(v, dtype=float) for v in (a_c, n_c, a_t, n_t, delta))
+    total = n_c + n_t
+    r_c, w_c, rbar = a_c / n_c, n_c / total, (a_c + a_t) / total
+    b = delta * (1 + w_c) - 1 - rbar
+    c = rbar - delta * (1 + 2 * w_c * r_c) + w_c * delta**2
+    d = w_c * r_c * delta * (1 - delta)
+    s = np.sqrt(np.maximum(b * b / 9 - c / 3, 0.0))
+    q = 2 * b**3 / 27 - b * c / 3 + d
+    with np.errstate(invalid="ignore", divide="ignore"):
+        cos_arg = np.clip(np.where(s > 0, -q / (2 * s**3), 0.0), -1.0, 1.0)
+    root = 2 * s * np.cos((2 * np.pi - np.arccos(cos_arg)) / 3) - b / 3
+    p_c = np.clip(root, np.maximum(0.0, -delta), np.minimum(1.0, 1.0 - delta))
+    p_c = np.where(delta == 0, rbar, p_c)
+    return p_c, np.clip(p_c + delta, 0.0, 1.0)
+
+
+def _fm_parts(x_c, n_c, x_t, n_t, delta):
+    """Observed difference minus delta, and the restricted variance
+    p~_t (1 - p~_t) / n_t + p~_c (1 - p~_c) / n_c (arm sizes must be > 0).  1 - p~_t is taken
+    as (1 - p~_c) - delta, so that a tiny margin with p~_c = 1 keeps a tiny positive variance."""
+    p_c, p_t = _restricted_rates(x_c, n_c, x_t, n_t, delta)
+    q_c = 1 - p_c
+    q_t = np.clip(q_c - delta, 0.0, 1.0)
+    return x_t / n_t - x_c / n_c - delta, p_t * q_t / n_t + p_c * q_c / n_c
+
+
+def farrington_manning_statistic(x_c, n_c, x_t, n_t, margin):
+    """Farrington & Manning (1990) score statistic for H0: p_t - p_c = -margin, every trial:
+
+        z = (x_t/n_t - x_c/n_c + margin) / sqrt(p~_t (1 - p~_t)/n_t + p~_c (1 - p~_c)/n_c),
+
+    with (p~_c, p~_t) the maximum-likelihood rates under p_t - p_c = -margin (closed form, see
+    :func:`_restricted_rates`) and no n / (n - 1) factor.  Equals the ``statistic`` of statsmodels
+    test_proportions_2indep(x_t, n_t, x_c, n_c, value=-margin, method='score', compare='diff',
+    correction=False) where statsmodels' constrained rates are right (see
+    :func:`_restricted_rates`), and rpact's stage-wise statistic for rates with
+    ``thetaH0 = -margin``.  margin = 0 gives the pooled z statistic.  NaN where an arm is empty
+    or the restricted variance is 0: for 0 <= margin < 1 that is margin 0 with no responders or
+    only responders (numerator 0 too: no information), or a margin so small (below ~1e-300)
+    that the variance underflows.  (statsmodels gives NaN for 0 / 0 and +/-inf otherwise.)
+    """
+    _check_margin("farrington_manning", "greater", margin)
+    x_c, n_c, x_t, n_t = _as_counts(x_c, n_c, x_t, n_t)
+    empty = (n_c == 0) | (n_t == 0)
+    num, var = _fm_parts(x_c, np.maximum(n_c, 1), x_t, np.maximum(n_t, 1), -float(margin))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        z = num / np.sqrt(var)
+    return np.where(empty | (var == 0), np.nan, z)
+
+
+def farrington_manning_p(x_c, n_c, x_t, n_t, margin, alternative="greater"):
+    """p-value of the Farrington-Manning score test of non-inferiority, every trial.
+
+    "greater" (the non-inferiority test): H0 p_t - p_c <= -margin against H1 p_t - p_c > -margin,
+    p = Phi(-z) with z from :func:`farrington_manning_statistic` (Farrington & Manning 1990,
+    Stat Med 9:1447-1454; the unit-variance score test of Miettinen & Nurminen 1985 without
+    their N / (N - 1) factor).  "two-sided": 2 Phi(-|z|), the score test of p_t - p_c = -margin.
+    Where z is NaN (an empty arm, or margin 0 with no responders or only responders) p = 1.
+    margin = 0 is the pooled two-proportion z-test (statsmodels
+    proportions_ztest), equal to :func:`_ztest_p` up to rounding.
+    """
+    _check_choice(alternative, ALTERNATIVES, "alternative")
+    z = farrington_manning_statistic(x_c, n_c, x_t, n_t, margin)
+    nan = np.isnan(z)
+    z = np.where(nan, 0.0, z)
+    return np.where(nan, 1.0, _normal_p(z, alternative))
+
+
+#: Bisection steps of :func:`miettinen_nurminen_interval`: a bracket of width <= 2 shrinks to
+#: <= 2 * 2**-42 < 1e-12.
+_MN_BISECTION_STEPS = 42
+
+
+def miettinen_nurminen_interval(x_c, n_c, x_t, n_t, confidence=0.95):
+    """Two-sided Miettinen & Nurminen (1985) score interval for p_t - p_c: arrays ``(low, high)``.
+
+    The interval holds every delta with |T(delta)| < z_{(1 + confidence)/2}, where
+    T(delta) = (d - delta) / sqrt(N / (N - 1) V(delta)), d = x_t/n_t - x_c/n_c, N = n_c + n_t
+    and V(delta) the restricted variance of :func:`farrington_manning_statistic` at
+    p_t - p_c = delta (Miettinen & Nurminen 1985, Stat Med 4:213-226).  T decreases in delta
+    (statsmodels' and R's root finders assume so too), so each limit is found by bisection,
+    vectorised over the distinct tables among the trials, on [-1, d] and [d, 1] (42 halvings:
+    within 1e-12).  Equals statsmodels
+    confint_proportions_2indep(x_t, n_t, x_c, n_c, method='score', compare='diff',
+    correction=True) where statsmodels' constrained rates are right (x_c = n_c; see
+    :func:`_restricted_rates`), and R's PropCIs::diffscoreci.  d = -1 or 1 gives the limit -1
+    or 1 itself.  An empty arm gives NaN for both limits.
+    """
+    if not 0 < confidence < 1:
+        raise ValueError(f"confidence must lie in (0, 1), got {confidence!r}")
+    x_c, n_c, x_t, n_t = _as_counts(x_c, n_c, x_t, n_t)
+    shape = x_c.shape
+    # simulated trials repeat tables: bisect each distinct table once
+    tables, inverse = np.unique(np.stack([a.ravel() for a in (x_c, n_c, x_t, n_t)], axis=1),
+                                axis=0, return_inverse=True)
+    low, high = _mn_limits(*tables.T, special.ndtri(0.5 + confidence / 2))
+    inverse = inverse.reshape(-1)
+    return low[inverse].reshape(shape), high[inverse].reshape(shape)
+
+
+def _mn_limits(x_c, n_c, x_t, n_t, z):
+    """The limits of :func:`miettinen_nurminen_interval` for 1-D count arrays."""
+    empty = (n_c == 0) | (n_t == 0)
+    n_c, n_t = np.maximum(n_c, 1), np.maximum(n_t, 1)  # x = 0 there; results masked below
+    inflate = (n_c + n_t) / (n_c + n_t - 1.0)
+    est = x_t / n_t - x_c / n_c
+    # row 0 searches the lower limit in [-1, d], row 1 the upper limit in [d, 1]; ``near`` stays
+    # inside the interval, ``far`` outside it
+    away = np.array([[-1.0], [1.0]])
+    near = np.stack([est, est])
+    far = np.broadcast_to(away, near.shape)
+    for _ in range(_MN_BISECTION_STEPS):
+        mid = 0.5 * (near + far)
+        num, var = _fm_parts(x_c, n_c, x_t, n_t, mid)  # num = d - mid
+        outside = -away * num > z * np.sqrt(inflate * var)
+        far = np.where(outside, mid, far)
+        near = np.where(outside, near, mid)
+    limits = np.where(empty, np.nan, 0.5 * (near + far))
+    return limits[0], limits[1]
+
+
+def p_values(test, x_c, n_c, x_t, n_t, alternative="two-sided", margin=0.0) -> np.ndarray:
+    """p-values of ``test`` in {"fisher", "chi2", "chi2_yates", "ztest", "farrington_manning"}
+    for every trial.
 
     fisher: Fisher's exact test, equal to scipy.stats.fisher_exact on the table in the module
     docstring; chi2 / chi2_yates: scipy.stats.chi2_contingency(correction=False / True);
-    ztest: statsmodels proportions_ztest([x_t, x_c], [n_t, n_c]) ('larger' for "greater").
-    Degenerate tables give 1.0.  Use :func:`cmh_p_values` for stratified data.
+    ztest: statsmodels proportions_ztest([x_t, x_c], [n_t, n_c]) ('larger' for "greater");
+    farrington_manning: :func:`farrington_manning_p` at ``margin`` (its two-sided form too, the
+    score test of p_t - p_c = -margin; :func:`analyse` allows only "greater").  ``margin`` must
+    be 0 for every other test.  Degenerate tables give 1.0.  Use :func:`cmh_p_values` for
+    stratified data.
     """
     if test == "cmh":
         raise ValueError("test 'cmh' needs stratified counts: use cmh_p_values or analyse")
     _check_choice(test, TESTS, "test")
     _check_choice(alternative, ALTERNATIVES, "alternative")
+    _check_margin(test, alternative, margin, one_sided_only=False)
+    if test == "farrington_manning":
+        return farrington_manning_p(x_c, n_c, x_t, n_t, margin, alternative)
     x_c, n_c, x_t, n_t = _as_counts(x_c, n_c, x_t, n_t)
     if test == "fisher":
         return _fisher_p(x_c, n_c, x_t, n_t, alternative)
@@ -376,7 +561,8 @@ def risk_difference(x_c, n_c, x_t, n_t, method="newcombe", confidence=0.95):
 @dataclass(frozen=True)
 class Analysis:
     """Per-trial results: p-value, ``reject = p_value < alpha``, and the risk difference
-    (treatment minus control) with its Newcombe interval."""
+    (treatment minus control) with its interval (Newcombe by default; Miettinen-Nurminen for
+    farrington_manning)."""
 
     p_value: np.ndarray
     reject: np.ndarray
@@ -386,7 +572,7 @@ class Analysis:
 
 
 def analyse(test, alpha, x_c, n_c, x_t, n_t, alternative="two-sided", strata=None,
-            ci_method="newcombe") -> Analysis:
+            ci_method="newcombe", margin=0.0) -> Analysis:
     """Run ``test`` on every trial and decide at level ``alpha`` (reject when p < alpha).
 
     For ``test == "cmh"`` the stratified counts are either ``strata = (x_c, n_c, x_t, n_t)``
@@ -394,9 +580,16 @@ def analyse(test, alpha, x_c, n_c, x_t, n_t, alternative="two-sided", strata=Non
     is None, the main arguments themselves in 2-D (totals are then their sums over strata).
     Other tests ignore ``strata``.  The interval is two-sided at 1 - alpha, or at 1 - 2 alpha
     for "greater" so that ``ci_low`` is the matching one-sided bound.
+
+    ``test == "farrington_manning"`` is the non-inferiority test of H0: p_t - p_c <= -margin
+    (:func:`farrington_manning_p`); it needs ``alternative="greater"``, and its interval is the
+    Miettinen-Nurminen score interval (:func:`miettinen_nurminen_interval`, ``ci_method`` is not
+    used).  That interval carries the N / (N - 1) factor the test does not, so ``ci_low > -margin``
+    and ``reject`` can disagree on tables at the edge.  Every other test needs ``margin == 0``.
     """
     _check_choice(test, TESTS, "test")
     _check_choice(alternative, ALTERNATIVES, "alternative")
+    _check_margin(test, alternative, margin)
     if not 0 < alpha < (0.5 if alternative == "greater" else 1):
         raise ValueError(f"alpha must lie in (0, 1) (below 0.5 one-sided), got {alpha!r}")
     if test == "cmh":
@@ -407,7 +600,42 @@ def analyse(test, alpha, x_c, n_c, x_t, n_t, alternative="two-sided", strata=Non
             x_c, n_c, x_t, n_t = (a.sum(axis=1) for a in strata)
         p = cmh_p_values(*strata, alternative=alternative)
     else:
-        p = p_values(test, x_c, n_c, x_t, n_t, alternative)
+        p = p_values(test, x_c, n_c, x_t, n_t, alternative, margin=margin)
     confidence = 1 - alpha if alternative == "two-sided" else 1 - 2 * alpha
     est, low, high = risk_difference(x_c, n_c, x_t, n_t, ci_method, confidence)
+    if test == "farrington_manning":
+        low, high = miettinen_nurminen_interval(x_c, n_c, x_t, n_t, confidence)
     return Analysis(p_value=p, reject=p < alpha, risk_difference=est, ci_low=low, ci_high=high)
+
+
+# --------------------------------------------------------------------------------------------
+# Several experimental arms against one control
+# --------------------------------------------------------------------------------------------
+def adjust_rejections(p_values, alpha, method) -> np.ndarray:
+    """Decisions for m comparisons per trial, from p-values of shape (trials, m) (any leading
+    shape; the comparisons run along the last axis); returns booleans of the same shape.
+
+    none: p < alpha each.  bonferroni: p < alpha / m.  holm (Holm 1979, Scand J Stat 6:65-70):
+    with each trial's p-values sorted, p_(1) <= ... <= p_(m), the j-th smallest is rejected when
+    p_(i) < alpha / (m - i + 1) for every i <= j (step-down; the first failure stops it).  Tied
+    p-values get the same decision whatever their order.  Strict ``<`` throughout, as in
+    :func:`analyse`; statsmodels multipletests rejects at ``<=`` instead, which differs only for a
+    p-value exactly on a threshold.  NaN never rejects (and stops Holm's steps).
+    """
+    _check_choice(method, MULTIPLICITY, "multiplicity")
+    if not 0 < alpha < 1:
+        raise ValueError(f"alpha must lie in (0, 1), got {alpha!r}")
+    p = np.asarray(p_values, dtype=float)
+    if p.ndim == 0:
+        raise ValueError("p_values needs a last axis of comparisons, got a scalar")
+    m = p.shape[-1]
+    if method == "none" or m == 0:
+        return p < alpha
+    if method == "bonferroni":
+        return p < alpha / m
+    order = np.argsort(p, axis=-1, kind="stable")  # NaN sorts last
+    passed = np.take_along_axis(p, order, axis=-1) < alpha / np.arange(m, 0, -1)
+    passed = np.logical_and.accumulate(passed, axis=-1)
+    reject = np.empty_like(passed)
+    np.put_along_axis(reject, order, passed, axis=-1)
+    return reject

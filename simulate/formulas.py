@@ -12,6 +12,11 @@ d > 0.  Sample sizes are per arm and rounded up (after removing floating-point n
 * arcsine (Cohen's h = 2 asin sqrt(p_t) - 2 asin sqrt(p_c)): n = 2 ((z_a + z_b) / h)^2,
   as statsmodels NormalIndPower with effect size h and equal arms.
 * exact: power summed over every 2x2 table, see :func:`exact_power`.
+* non-inferiority on the risk difference (Farrington & Manning 1990), margin M, one-sided
+  alpha: n = (z_a sqrt(V0) + z_b sqrt(V1))^2 / (d + M)^2, V1 = p_c q_c + p_t q_t and V0 the
+  same at the rates restricted to p_t - p_c = -M, see :func:`n_per_arm_farrington_manning`.
+* several arms against one control, with a multiplicity adjustment: the exact chance of each
+  rejection, of any and of all, see :func:`exact_rejection_probabilities`.
 
 For 60% vs 85%, two-sided alpha 0.05: pooled 49 / 65, Fleiss cc 57 / 73, arcsine 48 / 64 at
 80% / 90% power.
@@ -110,19 +115,135 @@ def _power_normal(signal, p_control, p_treat, z_a):
         return special.ndtr((signal - z_a * spread_h0) / spread_h1)
 
 
-def exact_power(test, n_control, n_treat, p_control, p_treat, alpha=0.05,
-                alternative="two-sided") -> float:
-    """Exact power: the binomial probability of every table (x_c, x_t) in 0..n_c x 0..n_t
-    whose p-value from :func:`simulate.analysis.p_values` is below alpha, summed."""
-    analysis._check_choice(test, analysis.TESTS[:-1], "test")
+def _two_arm_test(test, alternative, margin):
+    """The checks of :func:`simulate.analysis.analyse` for a two-arm test (not cmh)."""
+    analysis._check_choice(test, [t for t in analysis.TESTS if t != "cmh"], "test")
     analysis._check_choice(alternative, analysis.ALTERNATIVES, "alternative")
-    x_c, x_t = np.meshgrid(np.arange(n_control + 1), np.arange(n_treat + 1), indexing="ij")
-    reject = analysis.p_values(test, x_c, n_control, x_t, n_treat, alternative) < alpha
+    analysis._check_margin(test, alternative, margin)
+
+
+def _binomial_pmf(n: int, p: float) -> np.ndarray:
+    """P(X = x), x = 0..n, for X ~ Binomial(n, p)."""
     from scipy import stats             # slow to import: only exact power needs it
 
-    prob_c = stats.binom.pmf(np.arange(n_control + 1), n_control, p_control)
-    prob_t = stats.binom.pmf(np.arange(n_treat + 1), n_treat, p_treat)
+    return stats.binom.pmf(np.arange(n + 1), n, p)
+
+
+def exact_power(test, n_control, n_treat, p_control, p_treat, alpha=0.05,
+                alternative="two-sided", margin=0.0) -> float:
+    """Exact power: the binomial probability of every table (x_c, x_t) in 0..n_c x 0..n_t
+    whose p-value from :func:`simulate.analysis.p_values` is below alpha, summed:
+    sum Binom(x_c; n_c, p_c) Binom(x_t; n_t, p_t) 1[p(x_c, x_t) < alpha].
+
+    ``margin`` is the non-inferiority margin of test "farrington_manning" (which needs
+    alternative "greater", as in :func:`simulate.analysis.analyse`); with p_treat = p_control -
+    margin the result is the exact size of that test.  Other tests need margin 0."""
+    _two_arm_test(test, alternative, margin)
+    x_c, x_t = np.meshgrid(np.arange(n_control + 1), np.arange(n_treat + 1), indexing="ij")
+    reject = analysis.p_values(test, x_c, n_control, x_t, n_treat, alternative, margin=margin) < alpha
+    prob_c, prob_t = _binomial_pmf(n_control, p_control), _binomial_pmf(n_treat, p_treat)
     return float(prob_c @ (reject @ prob_t))
+
+
+def n_per_arm_farrington_manning(p_control, p_treat, margin, alpha=0.025, power=0.8) -> int:
+    """Farrington & Manning (1990, Stat Med 9:1447-1454, section 3) sample size per arm (1:1)
+    for non-inferiority on the risk difference: H0 p_t - p_c <= -margin, one-sided ``alpha``::
+
+        n = (z_{1-alpha} sqrt(V0) + z_{power} sqrt(V1))^2 / (p_t - p_c + margin)^2,
+        V1 = p_t (1 - p_t) + p_c (1 - p_c),   V0 = p~_t (1 - p~_t) + p~_c (1 - p~_c),
+
+    where (p~_c, p~_t) are the rates restricted to p_t - p_c = -margin that the score test
+    would estimate from a sample with observed rates (p_c, p_t) (the closed form of
+    :func:`simulate.analysis.farrington_manning_statistic`, in which the arm size cancels).
+    Rounded up.  This is rpact's getSampleSizeRates(getDesignGroupSequential(kMax = 1,
+    alpha = alpha, sided = 1, beta = 1 - power), pi1 = p_treat, pi2 = p_control,
+    thetaH0 = -margin, normalApproximation = TRUE) with ``nFixed1`` rounded up, and PASS's
+    "Non-Inferiority Tests for the Difference Between Two Proportions" (Farrington-Manning).
+    margin = 0 gives :func:`n_per_arm_pooled_normal` with alternative "greater".
+    """
+    analysis._check_margin("farrington_manning", "greater", margin)
+    for name, p in (("p_control", p_control), ("p_treat", p_treat)):
+        if not 0 <= p <= 1:
+            raise ValueError(f"{name} must lie in [0, 1], got {p!r}")
+    if not 0 < alpha < 0.5:
+        raise ValueError(f"one-sided alpha must lie in (0, 0.5), got {alpha!r}")
+    if not 0 < power < 1:
+        raise ValueError(f"power must lie in (0, 1), got {power!r}")
+    gap = p_treat - p_control + margin
+    if gap <= 0:
+        raise ValueError(f"p_treat - p_control must exceed -margin, got {p_treat - p_control!r} "
+                         f"with margin {margin!r}")
+    r_c, r_t = analysis._restricted_rates(p_control, 1.0, p_treat, 1.0, -float(margin))
+    spread_h0 = math.sqrt(r_c * (1 - r_c) + r_t * (1 - r_t))
+    spread_h1 = math.sqrt(p_control * (1 - p_control) + p_treat * (1 - p_treat))
+    z_a, z_b = special.ndtri(1 - alpha), special.ndtri(power)
+    return _ceil((z_a * spread_h0 + z_b * spread_h1) ** 2 / gap**2)
+
+
+#: Largest number of tables :func:`exact_rejection_probabilities` enumerates.
+MAX_EXACT_TABLES = 20_000_000
+
+
+@dataclass(frozen=True)
+class RejectionProbabilities:
+    """Exact chances for m experimental arms compared with one shared control.
+
+    ``per_comparison[k]``: P(comparison k rejects), after the multiplicity adjustment.
+    ``any_rejected``: P(at least one rejects), the family-wise error rate when every rate
+    equals the control's.  ``all_rejected``: P(every comparison rejects)."""
+
+    per_comparison: tuple[float, ...]
+    any_rejected: float
+    all_rejected: float
+
+
+def exact_rejection_probabilities(test, n_control, n_arms, p_control, p_arms, alpha, alternative,
+                                  multiplicity, margin=0.0) -> RejectionProbabilities:
+    """Enumerate every outcome (x_c, x_1, ..., x_m) of a control arm and m experimental arms
+    sharing it, independent binomials; each table is decided as a trial would be (p-values from
+    :func:`simulate.analysis.p_values` for each arm against the control, then
+    :func:`simulate.analysis.adjust_rejections`), and the decisions are weighted by
+    Binom(x_c; n_c, p_c) prod_k Binom(x_k; n_k, p_k) and summed.
+
+    The comparisons are dependent through the shared control, which is why this is summed over
+    the whole (m + 1)-dimensional table: given x_c the arms are independent, so the sum runs
+    over x_c outside and over the arms' joint outcomes inside.  At most
+    :data:`MAX_EXACT_TABLES` tables (e.g. n <= 40 per arm for m = 2 is 41^3 = 68,921,
+    n <= 15 for m = 3 is 16^4 = 65,536).
+    """
+    _two_arm_test(test, alternative, margin)
+    analysis._check_choice(multiplicity, analysis.MULTIPLICITY, "multiplicity")
+    n_arms, p_arms = [int(n) for n in n_arms], [float(p) for p in p_arms]
+    if not n_arms or len(n_arms) != len(p_arms):
+        raise ValueError(f"n_arms and p_arms need one entry per experimental arm, got "
+                         f"{len(n_arms)} and {len(p_arms)}")
+    if min([n_control] + n_arms) < 0:
+        raise ValueError("arm sizes must be >= 0")
+    for p in [p_control] + p_arms:
+        if not 0 <= p <= 1:
+            raise ValueError(f"rates must lie in [0, 1], got {p!r}")
+    grid = tuple(n + 1 for n in n_arms)
+    if (n_control + 1) * math.prod(grid) > MAX_EXACT_TABLES:
+        raise ValueError(f"{(n_control + 1) * math.prod(grid):,} tables: more than "
+                         f"MAX_EXACT_TABLES = {MAX_EXACT_TABLES:,}")
+    m = len(n_arms)
+    x_c = np.arange(n_control + 1)[:, None]
+    # p_k[x_c, x_k]: each comparison's p-value, by the control's and the arm's responders
+    p_k = [analysis.p_values(test, x_c, n_control, np.arange(n + 1)[None, :], n, alternative,
+                             margin=margin) for n in n_arms]
+    weight = np.ones(grid)
+    for k, (n, p) in enumerate(zip(n_arms, p_arms)):
+        weight = weight * _binomial_pmf(n, p).reshape([-1 if j == k else 1 for j in range(m)])
+    each, any_, all_ = np.zeros(m), 0.0, 0.0
+    for x, prob in enumerate(_binomial_pmf(n_control, p_control)):
+        p = np.stack(np.broadcast_arrays(
+            *(pk[x].reshape([-1 if j == k else 1 for j in range(m)]) for k, pk in enumerate(p_k))),
+            axis=-1)
+        reject = analysis.adjust_rejections(p, alpha, multiplicity)
+        each += prob * np.tensordot(weight, reject, axes=m)
+        any_ += prob * float(np.sum(weight * reject.any(axis=-1)))
+        all_ += prob * float(np.sum(weight * reject.all(axis=-1)))
+    return RejectionProbabilities(tuple(float(v) for v in each), float(any_), float(all_))
 
 
 @dataclass(frozen=True)
