@@ -295,7 +295,24 @@ def power(scenario: Path, replicates: int | None, seed: int | None, n_per_arm: i
     click.echo(f"Power of '{sc.name}': {r.replicates:,} simulated trials, seed {r.seed}, engine {r.engine}\n")
     click.echo(f"  design            {r.n_per_arm} per arm; {r.test} test, {r.alternative}, alpha {r.alpha}; "
                f"missing: {r.missing_strategy}")
+    labels = {a: sc.arm(a).label for a in sc.arm_names}
+    control = labels[sc.control_arm]
+    if r.hypothesis == "non_inferiority":
+        click.echo(f"  hypothesis        non-inferiority, margin {r.margin:g}: H0 experimental - control <= "
+                   f"-{r.margin:g} (one-sided alpha {r.alpha})")
+    many = len(r.comparisons) > 1
+    if many:
+        rule = {"any": "at least one comparison rejects", "all": "every comparison rejects"}.get(
+            r.success, f"{labels.get(r.success, r.success)} vs {control} rejects")
+        click.echo(f"  comparisons       {len(r.comparisons)} arms vs {control}; multiplicity: {r.multiplicity}; "
+                   f"power counts trials in which {rule}")
     click.echo(f"  power             {_fmt_power(r)}")
+    if many:
+        for comp in r.comparisons:
+            click.echo(f"    {labels[comp.arm] + ' vs ' + control:<28} {comp.power:.3f} ± {comp.mc_se:.3f}  "
+                       f"(true difference {comp.true_difference:+.3f}, mean estimate {comp.mean_risk_difference:+.3f})")
+        click.echo(f"    {'any comparison':<28} {r.power_any:.3f} ± {r.power_any_mc_se:.3f}")
+        click.echo(f"    {'every comparison':<28} {r.power_all:.3f} ± {r.power_all_mc_se:.3f}")
     click.echo(f"  randomised        mean {r.mean_randomised:.1f} of {sc.n_target}; "
                f"terminated for slow accrual in {100 * r.p_terminated:.1f}%")
     if math.isfinite(r.mean_recruitment_months):
@@ -310,14 +327,16 @@ def power(scenario: Path, replicates: int | None, seed: int | None, n_per_arm: i
     click.echo(f"  trial duration    mean {r.mean_duration_months:.1f} months, 10-50-90% "
                f"{r.duration_months_q10:.1f} / {r.duration_months_q50:.1f} / {r.duration_months_q90:.1f}")
     click.echo(f"  dropouts          mean {r.mean_dropouts:.1f} per trial")
-    if math.isfinite(r.mean_risk_difference):
+    if many:
+        pass                                       # each comparison's estimate is listed above
+    elif math.isfinite(r.mean_risk_difference):
         click.echo(f"  risk difference   true {r.true_difference:+.3f}, mean estimate {r.mean_risk_difference:+.3f} "
                    f"(bias {r.risk_difference_bias:+.3f} ± {r.risk_difference_bias_se:.3f}); interval coverage "
                    f"{r.ci_coverage:.3f} ± {r.ci_coverage_se:.3f}; mean interval width {r.mean_ci_width:.3f}")
     else:
         click.echo(f"  risk difference   true {r.true_difference:+.3f}; not estimated: no simulated trial "
                    "randomised patients to both arms")
-    if math.isfinite(r.mean_abs_risk_difference_if_significant):
+    if not many and r.hypothesis == "superiority" and math.isfinite(r.mean_abs_risk_difference_if_significant):
         click.echo(f"  when significant  mean |difference| {r.mean_abs_risk_difference_if_significant:.3f}"
                    + (f", {r.exaggeration_ratio:.2f} x the true difference (winner's curse)"
                       if math.isfinite(r.exaggeration_ratio) else " (all false positives: no true difference)"))
@@ -334,17 +353,25 @@ def power(scenario: Path, replicates: int | None, seed: int | None, n_per_arm: i
               help="No n within this many above the answer may fall below target (saw-tooth guard).")
 @click.option("--n-max", type=click.IntRange(2, 100_000), default=2000, show_default=True,
               help="Largest n per arm searched.")
+@click.option("--power", "power_of", metavar="any|all|ARM", default=None,
+              help="With several experimental arms, the power to reach: at least one comparison (any), "
+                   "every one (all), or one arm's (its id). Default: the scenario's analysis.success.")
 @simulation_opts
 @set_opt
 @json_opt
 def samplesize(scenario: Path, target: float, window: int, n_max: int, replicates: int | None, seed: int | None,
                jobs: int | None, backend: str, scheduler: str | None, engine: str, overrides: tuple[str, ...],
-               as_json: bool) -> None:
+               as_json: bool, power_of: str | None) -> None:
     """Smallest n per arm reaching the target power, beside the closed-form references."""
     from simulate.parallel import session
     from simulate.power import find_sample_size
 
     sc = _load(scenario, overrides)
+    if power_of is not None:
+        allowed = ("any", "all", *sc.experimental_arms)
+        if power_of not in allowed:
+            raise UsageError(f"--power: got {power_of!r}; allowed: {', '.join(allowed)}")
+        sc = _load(scenario, overrides + (f'analysis.success="{power_of}"',))
     where = _backend(backend, jobs, scheduler)
     with session(where):
         r = find_sample_size(sc, target, replicates, seed, where, engine, window, n_max, progress=not as_json)
@@ -363,6 +390,11 @@ def samplesize(scenario: Path, target: float, window: int, n_max: int, replicate
         click.echo(f"  simulated: {r.n_per_arm} per arm (power {r.power:.3f} ± {r.mc_se:.3f}; "
                    f"no n up to {r.n_per_arm + r.window} falls below target by more than 2 MC SE)")
     a = r.analytic
+    if a.farrington_manning is not None:
+        click.echo(f"  closed form for {a.p_control} vs {a.p_treat}, non-inferiority margin {a.margin:g}: "
+                   f"Farrington-Manning {a.farrington_manning} per arm without dropout"
+                   + (f", {a.farrington_manning_with_dropout} randomised with it ({a.dropout_rule})"
+                      if a.farrington_manning_with_dropout is not None else ""))
     if a.pooled_normal is not None:
         click.echo(f"  closed form for {a.p_control} vs {a.p_treat} without dropout: pooled normal "
                    f"{a.pooled_normal}, Fleiss with continuity correction {a.fleiss_cc}, arcsine {a.arcsine}")

@@ -255,23 +255,46 @@ def dropout_adjustment(scenario: sc.Scenario) -> formulas.DropoutAdjustment:
 
 
 def _no_benefit(scenario: sc.Scenario) -> bool:
-    """The arms do not differ in the direction the test looks for."""
+    """The arms do not differ in the direction the test looks for (for non-inferiority: the
+    experimental arm is at least the margin worse)."""
     rc, rt = _rates(scenario)
-    return rc == rt or (scenario.analysis.alternative == "greater" and rt < rc)
+    a = scenario.analysis
+    if a.hypothesis == "non_inferiority":
+        return rt - rc <= -a.margin
+    return rc == rt or (a.alternative == "greater" and rt < rc)
+
+
+def _alpha_per_comparison(scenario: sc.Scenario) -> float:
+    """alpha as the closed forms use it: split by Bonferroni over the comparisons when the
+    analysis adjusts for multiplicity (Holm's first step; conservative for the others)."""
+    a = scenario.analysis
+    m = len(scenario.experimental_arms)
+    return a.alpha / m if m > 1 and a.multiplicity != "none" else a.alpha
 
 
 def analytic_references(scenario: sc.Scenario, target: float) -> AnalyticReferences:
-    """Closed-form sample sizes for the scenario's two rates, without and with dropout."""
+    """Closed-form sample sizes for the control's and the primary experimental arm's rates,
+    without and with dropout: pooled normal, Fleiss and arcsine for superiority, Farrington and
+    Manning for non-inferiority (alpha split over the comparisons when they are adjusted)."""
     a = scenario.analysis
+    alpha = _alpha_per_comparison(scenario)
     rc, rt = _rates(scenario)
-    given = dict(p_control=rc, p_treat=rt, alpha=a.alpha, power=target, alternative=a.alternative)
+    given = dict(p_control=rc, p_treat=rt, alpha=alpha, power=target, alternative=a.alternative, margin=a.margin)
     if _no_benefit(scenario):
-        return AnalyticReferences(**given, note="no benefit of treatment to detect: no sample size reaches the target")
-    refs = formulas.analytic_references(rc, rt, a.alpha, target, a.alternative)
+        what = ("the experimental arm is worse than the control by the margin or more"
+                if a.hypothesis == "non_inferiority" else "no benefit of treatment to detect")
+        return AnalyticReferences(**given, note=f"{what}: no sample size reaches the target")
     adj = dropout_adjustment(scenario)
+    if a.hypothesis == "non_inferiority":
+        n = formulas.n_per_arm_farrington_manning(rc, rt, a.margin, alpha, target)
+        seen = formulas.n_per_arm_farrington_manning(adj.p_control, adj.p_treat, a.margin, alpha, target) \
+            if adj.p_treat - adj.p_control > -a.margin else None
+        return AnalyticReferences(**given, farrington_manning=n, dropout_rule=adj.rule,
+                                  farrington_manning_with_dropout=None if seen is None else adj.n_randomised(seen))
+    refs = formulas.analytic_references(rc, rt, alpha, target, a.alternative)
     with_dropout = {}
     if adj.p_control != adj.p_treat:
-        args = (adj.p_control, adj.p_treat, a.alpha, target, a.alternative)
+        args = (adj.p_control, adj.p_treat, alpha, target, a.alternative)
         with_dropout = {"pooled_normal_with_dropout": adj.n_randomised(formulas.n_per_arm_pooled_normal(*args)),
                         "fleiss_cc_with_dropout": adj.n_randomised(formulas.n_per_arm_fleiss_cc(*args))}
     return AnalyticReferences(**given, **refs, **with_dropout, dropout_rule=adj.rule)
@@ -279,16 +302,17 @@ def analytic_references(scenario: sc.Scenario, target: float) -> AnalyticReferen
 
 def closed_form_curve(scenario: sc.Scenario, ns) -> tuple[ClosedFormPoint, ...]:
     """Pooled-normal power at each n per arm, without dropout and with it (empty when the arms
-    do not differ)."""
+    do not differ, and for non-inferiority, whose closed form is the sample size only)."""
     a = scenario.analysis
     rc, rt = _rates(scenario)
     adj = dropout_adjustment(scenario)
     ns = [int(n) for n in ns]
-    if rc == rt or adj.p_control == adj.p_treat or not ns:
+    if rc == rt or adj.p_control == adj.p_treat or not ns or a.hypothesis == "non_inferiority":
         return ()
+    alpha = _alpha_per_comparison(scenario)
     n = np.asarray(ns, dtype=float)
-    plain = formulas.power_pooled_normal(n, rc, rt, a.alpha, a.alternative)
-    dropped = formulas.power_pooled_normal(n * adj.analysed_fraction, adj.p_control, adj.p_treat, a.alpha,
+    plain = formulas.power_pooled_normal(n, rc, rt, alpha, a.alternative)
+    dropped = formulas.power_pooled_normal(n * adj.analysed_fraction, adj.p_control, adj.p_treat, alpha,
                                            a.alternative)
     return tuple(ClosedFormPoint(k, float(p), float(q)) for k, p, q in zip(ns, plain, dropped))
 
@@ -310,10 +334,17 @@ def power_curve(scenario: sc.Scenario, ns: list[int], replicates: int, seed: int
 
 
 def _first_guess(scenario: sc.Scenario, target: float) -> int:
-    """Fleiss' continuity-corrected n for what the analysis sees, as a place to start."""
+    """Fleiss' continuity-corrected n (Farrington and Manning's for non-inferiority) for what the
+    analysis sees, as a place to start."""
     adj = dropout_adjustment(scenario)
     a = scenario.analysis
-    n = formulas.n_per_arm_fleiss_cc(adj.p_control, adj.p_treat, a.alpha, target, a.alternative)
+    alpha = _alpha_per_comparison(scenario)
+    if a.hypothesis == "non_inferiority":
+        if adj.p_treat - adj.p_control <= -a.margin:
+            return 4
+        n = formulas.n_per_arm_farrington_manning(adj.p_control, adj.p_treat, a.margin, alpha, target)
+    else:
+        n = formulas.n_per_arm_fleiss_cc(adj.p_control, adj.p_treat, alpha, target, a.alternative)
     return max(4, adj.n_randomised(n))
 
 

@@ -232,6 +232,11 @@ class AnalyticReferences(Record):
     dropout_rule: str = ""
     """How dropout was accounted for, in words."""
     note: str = ""
+    margin: float = 0.0
+    """Non-inferiority margin (0: superiority, and the three forms above apply)."""
+    farrington_manning: int | None = None
+    """Non-inferiority: Farrington and Manning's n per arm (the forms above do not apply)."""
+    farrington_manning_with_dropout: int | None = None
 
 
 @dataclass(frozen=True)

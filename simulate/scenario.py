@@ -275,7 +275,7 @@ class Analysis(Model):
                                 "set alternative = \"greater\" (alpha is then the one-sided level)")
             if self.test != "farrington_manning":
                 problems.append(f"analysis.test: got {self.test!r}; non_inferiority is tested with "
-                                "farrington_manning")
+                                "the Farrington-Manning score test: set test = \"farrington_manning\"")
         elif self.margin != 0:
             problems.append(f"analysis.margin: got {self.margin}; a margin is only used with "
                             "hypothesis = \"non_inferiority\"")
@@ -476,13 +476,41 @@ class Definitions(Model):
     """... and below this."""
 
 
-class Observed(Model):
-    """What the real trial achieved, for comparison in plots and the report (optional)."""
+class ObservedRemission(Model):
+    """A published share of an arm's randomised patients in the endpoint state at a month."""
 
-    n_randomised: Annotated[int, Field(ge=0)]
-    months: Positive
-    """Months over which those patients were enrolled."""
+    arm: str
+    """The arm's id."""
+    month: Positive
+    """Months after randomisation."""
+    remission: Probability
+    """The published proportion (intention to treat: of all randomised to the arm)."""
     source: str = ""
+
+
+class Observed(Model):
+    """What the real trial achieved, for comparison in plots and the report (optional; changes
+    nothing simulated)."""
+
+    n_randomised: Annotated[int, Field(ge=0)] | None = None
+    """Patients the real trial randomised ..."""
+    months: Positive | None = None
+    """... over this many months of enrolment."""
+    source: str = ""
+    remission: tuple[ObservedRemission, ...] = ()
+    """Published remission by arm and month, shown beside the simulated time course."""
+
+    @model_validator(mode="after")
+    def _check(self) -> "Observed":
+        if (self.n_randomised is None) != (self.months is None):
+            raise ValueError("observed.n_randomised: give it together with observed.months (the real "
+                             "trial's accrual), or neither")
+        return self
+
+    @property
+    def accrual(self) -> bool:
+        """The real trial's accrual is known."""
+        return self.n_randomised is not None
 
 
 class Simulation(Model):
@@ -597,6 +625,13 @@ class Scenario(Model):
                     f"= \"cr\" it is the rate of complete remission, at most the share of remissions "
                     f"that are complete (complete_share_of_remission {a.complete_share_of_remission})"
                 )
+        for i, point in enumerate(self.observed.remission if self.observed else ()):
+            if point.arm not in self.arms:
+                problems.append(f"observed.remission[{i}].arm: got {point.arm!r}; must be one of the arms: "
+                                f"{', '.join(ids)}")
+            if point.month > self.trial.max_follow_up_months:
+                problems.append(f"observed.remission[{i}].month: got {point.month}; must be <= "
+                                f"trial.max_follow_up_months ({self.trial.max_follow_up_months})")
         if self.eligibility.age_min_years >= self.eligibility.age_max_years:
             problems.append(
                 f"eligibility.age_min_years: got {self.eligibility.age_min_years}; must be < "
