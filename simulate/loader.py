@@ -353,7 +353,9 @@ def _read_toml(p: Path) -> dict:
 
 def _read_with_base(p: Path, seen: tuple[Path, ...]) -> dict:
     """Read a scenario; a top-level ``base = "other.toml"`` (relative to this file) is read
-    first and this file's values are merged over it, section by section."""
+    first and this file's values are merged over it, section by section (an arm over the
+    base's arm of the same id). ``replace = ["arms", "observed"]`` names sections of the base
+    this file replaces whole (a trial with other arms); a [sweep] always replaces the base's."""
     data = _read_toml(p)
     base = data.pop("base", None)
     if base is None:
@@ -363,11 +365,16 @@ def _read_with_base(p: Path, seen: tuple[Path, ...]) -> dict:
     base_path = (p.parent / base).resolve()
     if base_path in seen or base_path == p.resolve():
         raise ScenarioError(f"{p}: base: '{base}' includes itself")
+    replace = data.pop("replace", [])
+    sections = sorted(Scenario.model_fields)
+    if not isinstance(replace, list) or any(not isinstance(r, str) or r not in sections for r in replace):
+        raise ScenarioError(f"{p}: replace: got {replace!r}; must be a list of sections of the base to replace "
+                            f"whole rather than merge over, from: {', '.join(sections)}")
     merged = _read_with_base(base_path, seen + (p.resolve(),))
     merged.pop("name", None)
     merged.pop("description", None)
-    if "sweep" in data:
-        merged.pop("sweep", None)
+    for section in {*replace, *(["sweep"] if "sweep" in data else [])}:
+        merged.pop(section, None)
     return _merge(merged, data)
 
 
