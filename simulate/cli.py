@@ -171,7 +171,7 @@ def _trial_summary(sc: Scenario, seed: int, result) -> dict:
         "n_randomised": c["randomised"], "n_per_arm": c["randomised_per_arm"],
         "recruitment_months": cal["recruitment_months"], "duration_months": cal["duration_months"],
         "terminated": cal["terminated"], "calendar": cal,
-        "remission_at_endpoint": result.remission_at_endpoint(),
+        "remission_at_endpoint": result.remission_at_endpoint(sc.trial.endpoint == "cr"),
     }
 
 
@@ -197,8 +197,9 @@ def _print_story(sc: Scenario, seed: int, result) -> None:
     click.echo(f"  enrolment closed at month {fmt(cal['enrolment_closed_month'])}: {cal['enrolment_close_reason']}")
     click.echo(f"  trial duration {fmt(cal['duration_months'])} months"
                + ("   TERMINATED for slow accrual" if cal["terminated"] else ""))
-    rem = result.remission_at_endpoint()
-    click.echo("  remission (CR or PR) at month "
+    rem = result.remission_at_endpoint(sc.trial.endpoint == "cr")
+    what = "complete remission" if sc.trial.endpoint == "cr" else "remission (CR or PR)"
+    click.echo(f"  {what} at month "
                f"{sc.trial.endpoint_month:g}, dropouts as failures: "
                + ", ".join(f"{arms[a]} {rem[a]:.2f}" if math.isfinite(rem[a]) else f"{arms[a]} - (none randomised)"
                            for a in sc.arm_names))

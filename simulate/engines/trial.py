@@ -89,11 +89,13 @@ class TrialResult:
         """One row per randomised patient (built on first use)."""
         return self.randomised.to_frame()
 
-    def remission_at_endpoint(self) -> dict:
-        """Observed proportion in remission at the endpoint per arm (dropouts count as failures)."""
+    def remission_at_endpoint(self, complete_only: bool = False) -> dict:
+        """Observed proportion in the endpoint state at the endpoint per arm (dropouts count as
+        failures): in remission, or with ``complete_only`` in complete remission."""
         r = self.randomised
+        state = COMPLETE if complete_only else PARTIAL
         out = {}
         for a, arm in enumerate(r.arm_names):
             rows = r.arm == a
-            out[arm] = float((r.endpoint_status[rows] > NONE).mean()) if rows.any() else float("nan")
+            out[arm] = float((r.endpoint_status[rows] >= state).mean()) if rows.any() else float("nan")
         return out
