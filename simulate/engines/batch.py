@@ -109,9 +109,10 @@ def outcomes_from_batch(scenario: sc.Scenario, fates: Fates, n_trials: int) -> B
     def count(mask: np.ndarray) -> np.ndarray:
         return np.bincount(cell, weights=mask[rnd], minlength=size).astype(np.int32).reshape(n_trials, n_s, K)
 
-    trial_arm = (np.arange(n_trials)[:, None] * K + arm)[rnd]
-    x_visits = np.stack([np.bincount(trial_arm, weights=seen[rnd], minlength=n_trials * K).reshape(n_trials, K)
-                         for seen in p["at_visits"]], axis=-1).astype(np.int32)
+    # seen in the endpoint state at each visit, per trial and arm: (trials, arms, visits)
+    seen = p["at_visits"] & rnd
+    x_visits = np.stack([(seen & (arm == k)).sum(axis=2, dtype=np.int32) for k in range(K)], axis=0)
+    x_visits = x_visits.transpose(2, 0, 1)
 
     n_rand = count(np.ones_like(dropped))
     n_comp = count(~dropped)
