@@ -308,6 +308,26 @@ def power(scenario: Path, replicates: int | None, seed: int | None, n_per_arm: i
         click.echo(f"  comparisons       {len(r.comparisons)} arms vs {control}; multiplicity: {r.multiplicity}; "
                    f"power counts trials in which {rule}")
     click.echo(f"  power             {_fmt_power(r)}")
+    if r.looks:
+        i = sc.interim
+        rule = i.efficacy_spending.replace("_", " ") + (f" (gamma {i.hsd_gamma:g})" if i.efficacy_spending ==
+                                                        "hwang_shih_decani" else "")
+        futility = {"none": "no futility stop", "beta_spending": "beta-spending futility "
+                    + ("(binding)" if i.futility_binding else "(non-binding)"),
+                    "conditional_power": f"futility if conditional power < {i.futility_conditional_power:g}"}
+        click.echo(f"  looks             {len(r.looks)}: alpha spending {rule}; {futility[i.futility]}; "
+                   f"decision {i.decision_lag_months:g} months after each data cut")
+        for k, look in enumerate(r.looks):
+            bound = f"z >= {look.efficacy_z:.3f}" + ("" if look.futility_z is None or k == len(r.looks) - 1
+                                                    else f", < {look.futility_z:.3f} stops")
+            what = "rejects" if k == len(r.looks) - 1 else "stops for efficacy"
+            click.echo(f"    {look.information_fraction:>5.0%} information  {bound:<26} {what} "
+                       f"{look.p_stop_efficacy:.3f} ± {look.p_stop_efficacy_se:.3f}"
+                       + (f", for futility {look.p_stop_futility:.3f}" if k < len(r.looks) - 1 else "")
+                       + f"; held by month {look.mean_month:.1f} with {look.mean_randomised:.1f} randomised")
+        click.echo(f"    expected randomised {r.expected_randomised:.1f}; decision at month "
+                   f"{r.expected_duration_months:.1f} on average; overrun reverses an efficacy stop in "
+                   f"{r.p_overrun_reversal:.3f}")
     if many:
         for comp in r.comparisons:
             click.echo(f"    {labels[comp.arm] + ' vs ' + control:<28} {comp.power:.3f} ± {comp.mc_se:.3f}  "

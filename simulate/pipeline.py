@@ -18,7 +18,7 @@ import logging
 import math
 import platform
 import time
-from dataclasses import fields
+from dataclasses import asdict, fields
 from pathlib import Path
 from typing import Callable, TypeVar
 
@@ -29,9 +29,9 @@ from simulate import __version__
 from simulate import scenario as sc
 from simulate.engines import CONSORT_FIELDS, DEFAULT_ENGINE
 from simulate.io import write_csv_atomic, write_json_atomic
-from simulate.results import (Accrual, Consort, ExampleTrial, FunnelStep, KaplanMeierStep, ObservedAccrual,
-                              PatientCourse, PowerResult, Record, RunResults, SampleSizePlan, ScenarioSource,
-                              ScreeningFunnel, SweepResult, TrialCalendar)
+from simulate.results import (Accrual, Comparison, Consort, ExampleTrial, FunnelStep, KaplanMeierStep,
+                              ObservedAccrual, PatientCourse, PowerResult, Record, RunResults, SampleSizePlan,
+                              ScenarioSource, ScreeningFunnel, SweepResult, TrialCalendar, VisitRemission)
 
 log = logging.getLogger(__name__)
 
@@ -178,7 +178,7 @@ def compute_accrual(scenario: sc.Scenario, seed: int) -> Accrual:
         curves=tuple(tuple(np.sort(r["month"][i][r["randomised"][i]]).tolist()) for i in range(n)),
         n_target=scenario.n_target, recruitment_months=scenario.trial.recruitment_months,
         hard_stop_months=scenario.trial.hard_stop_months,
-        observed=None if obs is None else ObservedAccrual(obs.n_randomised, obs.months, obs.source),
+        observed=None if obs is None or not obs.accrual else ObservedAccrual(obs.n_randomised, obs.months, obs.source),
     )
 
 
@@ -216,10 +216,32 @@ def consort_table(example: ExampleTrial, power: PowerResult, arms: tuple[str, ..
     return pd.DataFrame(rows)
 
 
+REMISSION_COLUMNS = tuple(f.name for f in fields(VisitRemission))
+"""Columns of ``remission_by_visit.csv``: arm, month, remission, mc_se."""
+
+
+def remission_table(power: PowerResult) -> pd.DataFrame:
+    """Each arm's mean share in the endpoint state at each scheduled visit, one row per arm and
+    visit (arms in the scenario's order), as the power piece computed it."""
+    return pd.DataFrame([asdict(v) for v in power.remission_by_visit], columns=list(REMISSION_COLUMNS))
+
+
+def comparisons_table(power: PowerResult, scenario: sc.Scenario) -> pd.DataFrame:
+    """One row per experimental arm against the control (its fields of
+    :class:`~simulate.results.Comparison`, with both arms' labels)."""
+    rows = [{**asdict(c), "arm_label": scenario.arm(c.arm).label, "control_label": scenario.arm(c.control).label}
+            for c in power.comparisons]
+    return pd.DataFrame(rows, columns=[*(f.name for f in fields(Comparison)), "arm_label", "control_label"])
+
+
 def write_tables(folder: Path, results: RunResults) -> None:
+    """The run's CSVs: funnel, power (one row), comparisons (one row per experimental arm),
+    remission_by_visit (one row per arm and visit), samplesize, sweep and consort."""
     write_csv_atomic(folder / "funnel.csv", results.screening.to_frame())
     # timings go to run.json: the tables hold results only, so a resumed run writes the same bytes
     write_csv_atomic(folder / "power.csv", results.power.to_frame(consort=False, elapsed=False))
+    write_csv_atomic(folder / "comparisons.csv", comparisons_table(results.power, results.scenario))
+    write_csv_atomic(folder / "remission_by_visit.csv", remission_table(results.power))
     write_csv_atomic(folder / "samplesize.csv", results.samplesize.to_frame())
     if results.sweep is not None:
         write_csv_atomic(folder / "sweep.csv", results.sweep.to_frame())
@@ -227,23 +249,69 @@ def write_tables(folder: Path, results: RunResults) -> None:
                      consort_table(results.example_trial, results.power, results.scenario.arm_names))
 
 
+def _is_null(p: PowerResult) -> bool:
+    """No experimental arm is better than the null hypothesis allows: the power is a type I error."""
+    truths = [c.true_difference for c in p.comparisons] or [p.true_difference]
+    if p.hypothesis == "non_inferiority":
+        return all(t <= -p.margin + 1e-12 for t in truths)
+    return all(t == 0 for t in truths)
+
+
 def plain_summary(scenario: sc.Scenario, p: PowerResult, plan: SampleSizePlan) -> tuple[str, ...]:
-    """The report's first paragraph, in plain language with the run's own figures."""
+    """The report's first paragraph, in plain language with the run's own figures: the arms by
+    their labels, each experimental arm against the control."""
+    from simulate.power import primary_arm
+    from simulate.report.html import (ENDPOINT_WORDS, MULTIPLICITY_SHORT, TEST_NAMES, comparison_name,
+                                      significant_word, success_phrase)
+
     d = scenario.dropout.probability_by_endpoint
-    null = p.true_difference == 0
-    what = "the chance of a significant result (here the type I error: the arms do not differ)" if null \
-        else "power"
+    null, ni, many = _is_null(p), p.hypothesis == "non_inferiority", len(p.comparisons) > 1
+    control = scenario.arm(scenario.control_arm).label
+    first = scenario.arm(p.comparisons[0].arm if p.comparisons else scenario.experimental_arms[0]).label
+    k = len(p.comparisons)
+    counted = success_phrase(scenario, p.success, k, p.hypothesis)
+    if many:
+        what = (f"the chance that {counted} (here a type I error: no experimental arm "
+                + ("is better than the margin allows)" if ni else "differs from the control)")) if null \
+            else f"power (the chance that {counted})"
+    elif ni:
+        what = (f"the chance of concluding that {first} is non-inferior to {control} (here the type I error: it is "
+                f"worse by the margin, {p.margin:g})") if null \
+            else f"power to show that {first} is non-inferior to {control} (margin {p.margin:g})"
+    else:
+        what = "the chance of a significant result (here the type I error: the arms do not differ)" if null \
+            else "power"
+    level = f"{'one-sided ' if p.alternative == 'greater' else ''}alpha {p.alpha:g}"
+    adjust = f" with {MULTIPLICITY_SHORT.get(p.multiplicity, p.multiplicity)}" if many else ""
+    t = scenario.trial
+    design = (f"{t.n_per_arm} per arm and {100 * d:.0f}% dropout" if t.endpoint == "cr_or_pr" else
+              f"{t.n_per_arm} per arm, {100 * d:.0f}% dropout and {ENDPOINT_WORDS[t.endpoint]} at month "
+              f"{t.endpoint_month:g} as the primary endpoint")
     lines = [
-        f"With {scenario.trial.n_per_arm} per arm and {100 * d:.0f}% dropout, {what} is "
-        f"{p.power:.3f} ± {p.mc_se:.3f} ({p.test} test at alpha {p.alpha:g}, "
+        f"With {design}, {what} is "
+        f"{p.power:.3f} ± {p.mc_se:.3f} ({TEST_NAMES.get(p.test, p.test)} at {level}{adjust}, "
         f"{p.missing_strategy} analysis, {p.replicates:,} simulated trials)."
     ]
+    if many:
+        word = significant_word(p.hypothesis)
+        lines.append(
+            f"The chance of each comparison being {word}: "
+            + "; ".join(f"{comparison_name(scenario, c.arm)} {c.power:.3f} ± {c.mc_se:.3f}" for c in p.comparisons)
+            + f"; at least one of them: {p.power_any:.3f} ± {p.power_any_mc_se:.3f}; all {k} together: "
+              f"{p.power_all:.3f} ± {p.power_all_mc_se:.3f}.")
     not_reached: dict[str, tuple[int, list[str]]] = {}  # note -> (its line, the targets it applies to)
     for s in plan.searches:
         pct = f"{round(100 * s.target)}%"
         if s.n_per_arm is not None:
             a = s.analytic
-            lines.append(f"{pct} power needs {s.n_per_arm} per arm (closed form without dropout: "
+            which = (f" for one comparison, {comparison_name(scenario, primary_arm(scenario))}, at alpha "
+                     f"{a.alpha:g}, without dropout" if many else " without dropout")
+            if ni:
+                closed = (f" (closed form{which}: {a.farrington_manning} by Farrington and Manning)"
+                          if a.farrington_manning is not None else "")
+                lines.append(f"{pct} power needs {s.n_per_arm} per arm{closed}.")
+                continue
+            lines.append(f"{pct} power needs {s.n_per_arm} per arm (closed form{which}: "
                          f"{a.pooled_normal} by the pooled normal approximation, "
                          f"{a.fleiss_cc} by Fleiss with continuity correction).")
         elif s.note in not_reached:
@@ -267,22 +335,39 @@ def plain_summary(scenario: sc.Scenario, p: PowerResult, plan: SampleSizePlan) -
             f"({scenario.trial.hard_stop_months:g} months) with none of its {scenario.n_target} patients "
             f"(recruitment rate {scenario.recruitment.rate_per_site_month:g} referrals per site-month)."
         )
-    sig, ratio = p.mean_abs_risk_difference_if_significant, p.exaggeration_ratio
-    if null and np.isfinite(sig):
-        lines.append(f"Every significant result here is a false positive; those trials showed an average "
-                     f"difference in remission of {sig:.2f} in one direction or the other.")
-    elif np.isfinite(ratio) and ratio >= 1.1:
-        lines.append(f"Trials that come out significant overstate the true difference "
-                     f"({p.true_difference:.2f}) by {100 * (ratio - 1):.0f}% on average "
-                     f"(the winner's curse: only the lucky ones reach significance).")
+    if not ni:
+        lines += _winners_curse(scenario, p, null, many)
     obs = scenario.observed
-    if obs is not None and obs.n_randomised > 0:
+    if obs is not None and obs.accrual and obs.n_randomised > 0:
         months = scenario.n_target / (obs.n_randomised / obs.months)
         lines.append(
             f"At the recruitment rate actually seen ({obs.n_randomised} patients in {obs.months:g} months), "
             f"enrolling {scenario.n_target} would take about {months / 12:.0f} years."
         )
     return tuple(lines)
+
+
+def _winners_curse(scenario: sc.Scenario, p: PowerResult, null: bool, many: bool) -> list[str]:
+    """How far significant trials overstate the true difference (superiority only)."""
+    from simulate.report.html import comparison_name
+
+    if not many:
+        sig, ratio = p.mean_abs_risk_difference_if_significant, p.exaggeration_ratio
+        if null and np.isfinite(sig):
+            return [f"Every significant result here is a false positive; those trials showed an average "
+                    f"difference in remission of {sig:.2f} in one direction or the other."]
+        if np.isfinite(ratio) and ratio >= 1.1:
+            return [f"Trials that come out significant overstate the true difference "
+                    f"({p.true_difference:.2f}) by {100 * (ratio - 1):.0f}% on average "
+                    f"(the winner's curse: only the lucky ones reach significance)."]
+        return []
+    over = [f"{comparison_name(scenario, c.arm)} by {100 * (c.exaggeration_ratio - 1):.0f}% (true difference "
+            f"{c.true_difference:.2f})" for c in p.comparisons
+            if np.isfinite(c.exaggeration_ratio) and c.exaggeration_ratio >= 1.1]
+    if not over:
+        return []
+    return ["Comparisons that come out significant overstate their true difference on average (the winner's "
+            "curse: only the lucky ones reach significance): " + "; ".join(over) + "."]
 
 
 # ----------------------------------------------------------------------------- run

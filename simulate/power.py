@@ -24,8 +24,9 @@ from simulate import analysis, formulas, loader
 from simulate import scenario as sc
 from simulate.engines import DEFAULT_ENGINE, BlockOutcomes, simulate_block_designs
 from simulate.parallel import Backend, progress_bar, run_tasks
-from simulate.results import (AnalyticReferences, ClosedFormPoint, Comparison, PowerResult, VisitRemission, SampleSizePoint,
+from simulate.results import (AnalyticReferences, ClosedFormPoint, Comparison, Look, PowerResult, VisitRemission, SampleSizePoint,
                               SampleSizeResult, SweepPoint, SweepResult)
+from simulate.assumed import dropout_adjustment, primary_arm, rates as _rates  # noqa: F401 - used here and by the report
 from simulate.tally import Tally, tally
 
 log = logging.getLogger(__name__)
@@ -177,7 +178,34 @@ def summarise(scenario: sc.Scenario, t: Tally, seed: int, engine: str, elapsed: 
         hypothesis=a.hypothesis, margin=a.margin, multiplicity=a.multiplicity, success=a.success,
         power_any=any_, power_any_mc_se=_binomial_se(any_, R), power_all=all_, power_all_mc_se=_binomial_se(all_, R),
         comparisons=comparisons, remission_by_visit=_remission_by_visit(scenario, t),
+        expected_randomised=t.randomised / R, **_looks(scenario, t),
     )
+
+
+def _looks(scenario: sc.Scenario, t: Tally) -> dict:
+    """The looks of a group-sequential design from the totals (nothing without one)."""
+    if t.looks is None:
+        return {}
+    from simulate import interim
+
+    design = interim.design_for(scenario)
+    R, lk = t.trials, t.looks
+    looks = []
+    for k, f in enumerate(design.fractions):
+        held = int(lk["held"][k])
+        eff, fut = lk["stop_efficacy"][k] / R, lk["stop_futility"][k] / R
+        looks.append(Look(
+            information_fraction=f, efficacy_z=float(design.efficacy[k]),
+            futility_z=None if design.futility is None else float(design.futility[k]),
+            p_stop_efficacy=float(eff), p_stop_efficacy_se=_binomial_se(eff, R),
+            p_stop_futility=float(fut), p_stop_futility_se=_binomial_se(fut, R), p_held=held / R,
+            mean_month=float(lk["month_sum"][k] / held) if held else float("nan"),
+            mean_randomised=float(lk["randomised_sum"][k] / held) if held else float("nan")))
+    reversal = float(lk["overrun_reversals"][0] / R)
+    decided = int(lk["decided"][0])
+    return dict(looks=tuple(looks),
+                expected_duration_months=float(lk["decision_month_sum"][0] / decided) if decided else float("nan"),
+                p_overrun_reversal=reversal, p_overrun_reversal_se=_binomial_se(reversal, R))
 
 
 def tally_designs(designs: list[sc.Scenario], replicates: int, seed: int, jobs: Jobs = None,
@@ -220,38 +248,6 @@ def _sizes_label(ns: list[int], replicates: int) -> str:
 
 
 # ----------------------------------------------------------------------------- closed forms
-
-
-def primary_arm(scenario: sc.Scenario) -> str:
-    """The experimental arm the closed forms speak of: the one ``analysis.success`` names, else
-    the first (with two arms, the only one)."""
-    success = scenario.analysis.success
-    return success if success in scenario.experimental_arms else scenario.experimental_arms[0]
-
-
-def _rates(scenario: sc.Scenario) -> tuple[float, float]:
-    """(control, primary experimental arm) endpoint rates."""
-    return (scenario.arm(scenario.control_arm).remission_at_endpoint,
-            scenario.arm(primary_arm(scenario)).remission_at_endpoint)
-
-
-def dropout_adjustment(scenario: sc.Scenario) -> formulas.DropoutAdjustment:
-    """The scenario's dropout as every closed-form reference sees it: the rates and the share of
-    patients the planned analysis sees (the rule: :func:`simulate.formulas.adjust_for_dropout`).
-
-    Under informative dropout, the chance that a patient in remission at the endpoint drops out
-    before it comes from the scenario's calibrated dropout hazards, arm by arm.
-    """
-    d = scenario.dropout
-    in_remission = None
-    if d.mechanism != "mcar" and d.probability_by_endpoint > 0:
-        from simulate.outcomes import calibrate
-
-        models = calibrate(scenario)
-        in_remission = tuple(-math.expm1(-models[arm].dropout_rate * models[arm].endpoint_month)
-                             for arm in (scenario.control_arm, primary_arm(scenario)))
-    return formulas.adjust_for_dropout(*_rates(scenario), d.probability_by_endpoint, scenario.analysis.missing,
-                                       in_remission)  # type: ignore[arg-type]
 
 
 def _no_benefit(scenario: sc.Scenario) -> bool:

@@ -117,6 +117,29 @@ class VisitRemission(Record):
 
 
 @dataclass(frozen=True)
+class Look(Record):
+    """One planned look of a group-sequential design over the simulated trials."""
+
+    information_fraction: float
+    efficacy_z: float
+    """The planned efficacy boundary (z); at the final look, for a trial that randomised the target."""
+    futility_z: float | None
+    """The planned beta-spending futility boundary (z), or None."""
+    p_stop_efficacy: float
+    """P(stop for efficacy here); at the final look, P(reject H0 there)."""
+    p_stop_efficacy_se: float
+    p_stop_futility: float
+    """P(stop for futility here); at the final look, P(not reject H0 there)."""
+    p_stop_futility_se: float
+    p_held: float
+    """P(the trial reaches this look): it did not stop before, and had patients enough."""
+    mean_month: float
+    """Mean calendar month of the look's data cut, over the trials that held it."""
+    mean_randomised: float
+    """Mean patients randomised by then."""
+
+
+@dataclass(frozen=True)
 class PowerResult(Record):
     """Operating characteristics of a design, each with its Monte Carlo error."""
 
@@ -178,6 +201,16 @@ class PowerResult(Record):
     """Each experimental arm against the control (with two arms: one, whose power is ``power``)."""
     remission_by_visit: tuple[VisitRemission, ...] = ()
     """Each arm's mean share in the endpoint state at each scheduled visit."""
+    looks: tuple[Look, ...] = ()
+    """With interim looks: each planned look (empty for a single final analysis)."""
+    expected_randomised: float = math.nan
+    """Mean patients randomised (with interim looks: fewer when trials stop early)."""
+    expected_duration_months: float = math.nan
+    """With interim looks: mean calendar month of the decision (a stop, or the final analysis)."""
+    p_overrun_reversal: float = math.nan
+    """With interim looks: P(a trial stopped for efficacy whose overrun analysis, with every
+    patient randomised by the decision, falls below the boundary it crossed)."""
+    p_overrun_reversal_se: float = math.nan
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -188,6 +221,7 @@ class PowerResult(Record):
         d = self.to_dict()
         d.pop("comparisons")
         d.pop("remission_by_visit")
+        d.pop("looks")
         means = d.pop("mean_consort")
         if not elapsed:
             d.pop("elapsed_seconds")
@@ -215,7 +249,7 @@ class SampleSizePoint(Record):
 @dataclass(frozen=True)
 class AnalyticReferences(Record):
     """Closed-form n per arm for the scenario's two rates, without dropout and with it (by the
-    one rule of :func:`simulate.power.dropout_adjustment`); None where the arms do not differ."""
+    one rule of :func:`simulate.assumed.dropout_adjustment`); None where the arms do not differ."""
 
     p_control: float
     p_treat: float
@@ -267,7 +301,7 @@ class ClosedFormPoint(Record):
     pooled_normal: float
     """Without dropout: every randomised patient analysed at the scenario's rates."""
     pooled_normal_with_dropout: float
-    """With dropout, by the rule of :func:`simulate.power.dropout_adjustment`."""
+    """With dropout, by the rule of :func:`simulate.assumed.dropout_adjustment`."""
 
 
 @dataclass(frozen=True)

@@ -39,6 +39,9 @@ DRUG_CLASSES = ("anti_cd20", "cni", "alkylating", "steroid", "other")
 and CNI (dependence: relapse once the course ends) courses."""
 MAX_ARMS = 8
 ARM_ID_PATTERN = r"^[a-z][a-z0-9_]{0,31}$"
+EFFICACY_SPENDING = ("none", "obrien_fleming", "pocock", "hwang_shih_decani")
+"""Lan-DeMets alpha-spending functions of the interim looks' efficacy boundaries."""
+FUTILITY_RULES = ("none", "beta_spending", "conditional_power")
 SUCCESS_ALL = ("any", "all")
 """With several experimental arms a trial succeeds when ``any`` comparison rejects, when
 ``all`` do, or when the comparison of one named arm does (``analysis.success``)."""
@@ -285,6 +288,55 @@ class Analysis(Model):
         if problems:
             raise ValueError("\n".join(problems))
         return self
+
+
+class Interim(Model):
+    """Interim analyses in calendar time (a group-sequential design); see simulate/sequential.py."""
+
+    information_fractions: tuple[Annotated[float, Field(gt=0.0, le=1.0)], ...] = (1.0,)
+    """Looks, as fractions of the planned patients whose endpoint is determined (reached the
+    endpoint visit or dropped out before it); the last is 1 (the final analysis)."""
+    efficacy_spending: Literal[EFFICACY_SPENDING] = "obrien_fleming"
+    """Lan-DeMets spending of alpha over the looks: obrien_fleming, pocock, hwang_shih_decani,
+    or none (no efficacy stop before the final look)."""
+    hsd_gamma: Annotated[float, Field(ge=-40.0, le=40.0)] = -4.0
+    """The Hwang-Shih-DeCani spending function's gamma (used with hwang_shih_decani)."""
+    futility: Literal[FUTILITY_RULES] = "none"
+    """Stop for futility: none, beta_spending (O'Brien-Fleming-type beta spending at the design
+    effect), or conditional_power (conditional power under the design effect below a threshold)."""
+    futility_binding: bool = False
+    """Binding futility bounds lower the efficacy bounds; non-binding ones leave them as without."""
+    futility_beta: Annotated[float, Field(gt=0.0, lt=0.5)] = 0.2
+    """With futility = beta_spending: the type II error the futility bounds spend (as rpact's
+    beta: the bounds are those of the design with power 1 - beta)."""
+    futility_conditional_power: Annotated[float, Field(gt=0.0, lt=1.0)] = 0.1
+    """With futility = conditional_power: stop when the conditional power under the design
+    effect falls below this."""
+    decision_lag_months: NonNegative = 0.0
+    """Months from a look's data cut to its decision; recruitment goes on meanwhile."""
+
+    @model_validator(mode="after")
+    def _check(self) -> "Interim":
+        problems = []
+        f = list(self.information_fractions)
+        if f != sorted(set(f)):
+            problems.append(f"interim.information_fractions: got {f}; must be strictly increasing")
+        elif f[-1] != 1.0:
+            problems.append(f"interim.information_fractions: got {f}; the last look is the final analysis: "
+                            "end with 1.0")
+        if self.futility == "beta_spending" and self.efficacy_spending == "none":
+            problems.append("interim.futility: got 'beta_spending'; beta-spending futility bounds are those of "
+                            "a design that also spends alpha: set interim.efficacy_spending")
+        if self.futility_binding and self.futility != "beta_spending":
+            problems.append("interim.futility_binding: got true; only beta_spending futility bounds can bind "
+                            f"(futility is {self.futility!r})")
+        if problems:
+            raise ValueError("\n".join(problems))
+        return self
+
+    @property
+    def looks(self) -> int:
+        return len(self.information_fractions)
 
 
 class Recruitment(Model):
@@ -551,6 +603,8 @@ class Scenario(Model):
     outcome: Outcome = Outcome()
     dropout: Dropout = Dropout()
     analysis: Analysis = Analysis()
+    interim: Interim | None = None
+    """Interim looks (a group-sequential design); without it, one final analysis."""
     recruitment: Recruitment = Recruitment()
     randomisation: Randomisation = Randomisation()
     cohort: Cohort = Cohort()
@@ -625,6 +679,17 @@ class Scenario(Model):
                     f"= \"cr\" it is the rate of complete remission, at most the share of remissions "
                     f"that are complete (complete_share_of_remission {a.complete_share_of_remission})"
                 )
+        if self.interim is not None and self.interim.looks > 1:
+            a = self.analysis
+            if len(ids) != 2:
+                problems.append(f"interim: a group-sequential design compares two arms; this scenario has "
+                                f"{len(ids)}")
+            if a.alternative != "greater":
+                problems.append(f"analysis.alternative: got {a.alternative!r}; interim looks test one-sided: set "
+                                "alternative = \"greater\" (alpha is then the one-sided level)")
+            if a.test not in ("ztest", "farrington_manning"):
+                problems.append(f"analysis.test: got {a.test!r}; interim looks use the score statistic: set "
+                                "test = \"ztest\" (superiority) or \"farrington_manning\" (non-inferiority)")
         for i, point in enumerate(self.observed.remission if self.observed else ()):
             if point.arm not in self.arms:
                 problems.append(f"observed.remission[{i}].arm: got {point.arm!r}; must be one of the arms: "

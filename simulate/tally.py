@@ -59,6 +59,11 @@ class Histogram:
         return (b + inside) * MONTHS_PER_BIN
 
 
+LOOK_FIELDS = ("held", "stop_efficacy", "stop_futility", "month_sum", "randomised_sum")
+"""Totals kept per planned look of a group-sequential design: trials that held it, stopped at it
+for efficacy (at the final look: rejected there) or for futility (at the final look: did not
+reject), and the sums of its calendar month and of the patients randomised by it."""
+
 COMPARISON_FIELDS = ("rejections", "estimates", "estimate_sum", "estimate_sum_squares", "covered", "width_sum",
                      "significant", "significant_abs_sum")
 """Totals kept for each comparison of an experimental arm with the control (arrays, one entry
@@ -95,6 +100,9 @@ class Tally:
     """(arms,) trials that randomised somebody to each arm."""
     recruitment: Histogram | None = None
     duration: Histogram | None = None
+    looks: dict | None = None
+    """With interim looks: :data:`LOOK_FIELDS` -> array with one total per planned look, and
+    ``decision_month_sum`` and ``overrun_reversals``."""
 
     def __add__(self, other: "Tally") -> "Tally":
         plain = {f: getattr(self, f) + getattr(other, f)
@@ -102,7 +110,8 @@ class Tally:
                            "randomised", "dropouts", "visit_sum", "visit_sum_squares", "visit_trials")}
         consort = {k: self.consort[k] + other.consort[k] for k in self.consort}
         comparisons = {k: self.comparisons[k] + other.comparisons[k] for k in self.comparisons}
-        return replace(self, **plain, consort=consort, comparisons=comparisons,
+        looks = None if self.looks is None else {k: self.looks[k] + other.looks[k] for k in self.looks}
+        return replace(self, **plain, consort=consort, comparisons=comparisons, looks=looks,
                        recruitment=self.recruitment + other.recruitment, duration=self.duration + other.duration)
 
     @property
@@ -145,7 +154,9 @@ def analyse_outcomes(scenario: sc.Scenario, outcomes: BlockOutcomes) -> Comparis
         strata = (x_c, n_c, x_t, n_t) if a.test == "cmh" else None
         analyses.append(analysis.analyse(a.test, a.alpha, x_c.sum(1), n_c.sum(1), x_t.sum(1), n_t.sum(1),
                                          alternative=a.alternative, strata=strata, **extra))
-    if len(analyses) > 1 and a.multiplicity != "none":
+    if outcomes.sequential_reject is not None:          # a group-sequential design decides at its looks
+        reject = outcomes.sequential_reject[:, None]
+    elif len(analyses) > 1 and a.multiplicity != "none":
         p = np.stack([r.p_value for r in analyses], axis=1)
         reject = analysis.adjust_rejections(p, a.alpha, a.multiplicity)
     else:
@@ -186,7 +197,35 @@ def tally(scenario: sc.Scenario, outcomes: BlockOutcomes) -> Tally:
         comparisons={k: np.asarray(v) for k, v in per.items()},
         visit_sum=share.sum(axis=0), visit_sum_squares=(share**2).sum(axis=0), visit_trials=has.sum(axis=0),
         recruitment=Histogram.of(outcomes.recruitment_months, top), duration=Histogram.of(outcomes.duration_months, top),
+        looks=_look_totals(scenario, outcomes),
     )
+
+
+def _look_totals(scenario: sc.Scenario, o: BlockOutcomes) -> dict | None:
+    if o.look_month is None:
+        return None
+    from simulate import interim
+    from simulate.interim import EFFICACY, FUTILITY
+
+    design = interim.design_for(scenario)
+    held = ~np.isnan(o.look_month)
+    L = o.look_month.shape[1]
+    at = o.stop_look[:, None] == np.arange(L)
+    final = o.stop_look < 0
+    efficacy = (at & (o.stop_reason == EFFICACY)[:, None])
+    futility = (at & (o.stop_reason == FUTILITY)[:, None])
+    efficacy[:, -1] = final & o.sequential_reject & held[:, -1]
+    futility[:, -1] = final & ~o.sequential_reject & held[:, -1]
+    stopped_eff = o.stop_reason == EFFICACY
+    stop_bound = design.efficacy[np.maximum(o.stop_look, 0)]
+    return {
+        "held": held.sum(axis=0), "stop_efficacy": efficacy.sum(axis=0), "stop_futility": futility.sum(axis=0),
+        "month_sum": np.where(held, o.look_month, 0.0).sum(axis=0),
+        "randomised_sum": np.where(held, o.look_randomised, 0).sum(axis=0).astype(float),
+        "decision_month_sum": np.array([np.nansum(o.decision_month)]),
+        "decided": np.array([np.isfinite(o.decision_month).sum()]),
+        "overrun_reversals": np.array([(stopped_eff & (o.overrun_z < stop_bound)).sum()]),
+    }
 
 
 def merge(tallies: list[Tally]) -> Tally:

@@ -44,8 +44,10 @@ LONG_FOLLOW_UP = (
 
 def assert_same(a: BlockOutcomes, b: BlockOutcomes, label: str) -> None:
     for f in fields(BlockOutcomes):
-        np.testing.assert_allclose(getattr(a, f.name), getattr(b, f.name), rtol=0, atol=1e-9,
-                                   err_msg=f"{label}: {f.name}")
+        x, y = getattr(a, f.name), getattr(b, f.name)
+        assert (x is None) == (y is None), f"{label}: {f.name} given by one engine only"
+        if x is not None:
+            np.testing.assert_allclose(x, y, rtol=0, atol=1e-9, err_msg=f"{label}: {f.name}")
 
 
 def assert_trials_agree(scenario: Scenario, seed: int, n_trials: int = 8, fates: Fates | None = None) -> None:

@@ -35,3 +35,43 @@ def test_kaplan_meier_matches_a_hand_checked_example():
 def test_kaplan_meier_without_any_remission_is_flat():
     patients = pd.DataFrame({"arm": ["A", "A"], "remission_month": [nan, nan], "dropout_month": [5.0, nan]})
     assert kaplan_meier_remission(patients, ("A",), 24.0) == {"A": (KaplanMeierStep(0.0, 0.0, 2),)}
+
+
+def _power(**values):
+    """A PowerResult with every required field zero (or an empty string) but ``values``."""
+    from dataclasses import MISSING, fields
+
+    from simulate.results import PowerResult
+
+    required = {f.name: "" if f.type == "str" else 0 for f in fields(PowerResult)
+                if f.default is MISSING and f.default_factory is MISSING}
+    return PowerResult(**{**required, **values})
+
+
+def _comparison(arm: str, truth: float):
+    from simulate.results import Comparison
+
+    return Comparison(arm=arm, control="c", power=0.5, mc_se=0.01, true_difference=truth, mean_risk_difference=truth,
+                      risk_difference_bias_se=0.01, ci_coverage=0.95, mean_ci_width=0.3, exaggeration_ratio=nan)
+
+
+def test_a_null_design_is_recognised_for_each_hypothesis():
+    """The summary calls power a type I error when no arm beats the null: no difference for
+    superiority, a deficit of the margin or more for non-inferiority (0.45 - 0.6 is not exactly -0.15)."""
+    from simulate.pipeline import _is_null
+
+    assert _is_null(_power(comparisons=(_comparison("a", 0.0), _comparison("b", 0.0))))
+    assert not _is_null(_power(comparisons=(_comparison("a", 0.0), _comparison("b", 0.2))))
+    assert _is_null(_power(hypothesis="non_inferiority", margin=0.15, comparisons=(_comparison("a", 0.45 - 0.6),)))
+    assert not _is_null(_power(hypothesis="non_inferiority", margin=0.15, comparisons=(_comparison("a", 0.0),)))
+
+
+def test_remission_table_has_its_columns_even_when_empty():
+    from simulate.pipeline import remission_table
+    from simulate.results import VisitRemission
+
+    assert list(remission_table(_power()).columns) == ["arm", "month", "remission", "mc_se"]
+    rows = (VisitRemission("c", 0.0, 0.0, 0.0), VisitRemission("c", 24.0, 0.6, 0.01))
+    assert remission_table(_power(remission_by_visit=rows)).to_dict(orient="records") == [
+        {"arm": "c", "month": 0.0, "remission": 0.0, "mc_se": 0.0},
+        {"arm": "c", "month": 24.0, "remission": 0.6, "mc_se": 0.01}]

@@ -105,8 +105,9 @@ def test_report_is_self_contained(page):
 
 
 def test_report_sections_come_in_order(page):
-    marks = ["<figure", "Power and operating characteristics", "Sample size per arm", "Sensitivity grid",
-             "CONSORT counts", "Assumptions and their sources", "How to reproduce"]
+    marks = ["<figure", "Power and operating characteristics", "Remission (CR or PR) over follow-up",
+             "Sample size per arm", "Sensitivity grid", "CONSORT counts", "The example trial",
+             "Assumptions and their sources", "How to reproduce"]
     positions = [page.index(m) for m in marks]
     assert positions == sorted(positions)
 
@@ -121,6 +122,36 @@ def test_tables_show_the_run_results(small_run, page):
     sweep_rows = re.findall(r"<td class=\"num(?: good)?\">\d\.\d{3} ± \d\.\d{3}</td>", page)
     assert len(sweep_rows) >= len(results.sweep.points)
     assert f"<td>Randomised</td><td class=\"num\">{results.example_trial.consort.randomised}</td>" in page
+
+
+def test_remission_by_visit_is_written_and_shown_as_computed(small_run, page):
+    import pandas as pd
+
+    scenario, _, results, out, _ = small_run
+    p = results.power
+    table = pd.read_csv(out / "remission_by_visit.csv")
+    assert list(table.columns) == ["arm", "month", "remission", "mc_se"]
+    assert len(table) == len(scenario.arm_names) * len(scenario.trial.visit_months) == len(p.remission_by_visit)
+    for row, v in zip(table.itertuples(), p.remission_by_visit):
+        assert (row.arm, row.month, row.remission, row.mc_se) == (v.arm, v.month, v.remission, v.mc_se)
+        assert f"{v.remission:.3f} ± {v.mc_se:.3f}" in page
+    comparisons = pd.read_csv(out / "comparisons.csv")
+    assert list(comparisons.arm) == ["rtx_csa"] and comparisons.power[0] == p.power
+    assert "Comparisons with" not in page       # two arms: the main table says it all
+    assert '<figure id="remission_by_visit">' in page
+
+
+def test_example_trial_is_told_per_arm(small_run, page):
+    scenario, _, results, *_ = small_run
+    ex = results.example_trial
+    story = page[page.index("<h3>The example trial</h3>"):]
+    story = story[: story.index("<h3>", 4)]
+    assert f"{ex.consort.randomised:,} of {scenario.n_target:,} patients were randomised" in story
+    for arm in scenario.arm_names:
+        share = ex.remission_at_endpoint[arm]
+        assert (f"<td>{escape(scenario.arm(arm).label)}{' (control)' if arm == scenario.control_arm else ''}</td>"
+                f"<td class=\"num\">{ex.consort.randomised_per_arm[arm]}</td>") in story
+        assert f"<td class=\"num\">{share:.2f}</td>" in story
 
 
 def test_assumptions_show_values_sources_and_flags(page):

@@ -17,9 +17,10 @@ from simulate.cli import main
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT = ROOT / "scenarios" / "nct04743739.toml"
-FILES = ("run.json", "power.csv", "samplesize.csv", "sweep.csv", "consort.csv", "funnel.csv", "report.html")
-FIGURES = ("power_curve.png", "power_heatmap.png", "consort.png", "accrual.png", "time_to_remission.png",
-           "swimmer.png")
+FILES = ("run.json", "power.csv", "comparisons.csv", "remission_by_visit.csv", "samplesize.csv", "sweep.csv",
+         "consort.csv", "funnel.csv", "report.html")
+FIGURES = ("power_curve.png", "power_heatmap.png", "consort.png", "accrual.png", "remission_by_visit.png",
+           "time_to_remission.png", "swimmer.png")
 SMALL = ["--replicates", "60", "--set", "simulation.block_size=30", "--jobs", "1"]
 
 
@@ -55,7 +56,8 @@ def test_every_output_exists_and_parses(finished: Path) -> None:
         assert path.is_file() and path.stat().st_size > 0, name
     for name in FIGURES:
         assert (finished / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", name
-    for name in ("power.csv", "samplesize.csv", "sweep.csv", "consort.csv", "funnel.csv"):
+    for name in ("power.csv", "comparisons.csv", "remission_by_visit.csv", "samplesize.csv", "sweep.csv",
+                 "consort.csv", "funnel.csv"):
         assert len(pd.read_csv(finished / name)) > 0, name
     meta = json.loads((finished / "run.json").read_text())
     assert meta["seed"] == 20210414 and meta["replicates"] == 60
@@ -71,6 +73,10 @@ def test_power_csv_equals_the_power_command(finished: Path, small_scenario: Path
     row = pd.read_csv(finished / "power.csv").iloc[0]
     assert row["power"] == direct["power"] and row["mc_se"] == direct["mc_se"]
     assert row["replicates"] == 60 and row["p_recruitment_on_time"] == direct["p_recruitment_on_time"]
+    visits = pd.read_csv(finished / "remission_by_visit.csv")
+    assert visits.to_dict(orient="records") == direct["remission_by_visit"]
+    comparisons = pd.read_csv(finished / "comparisons.csv")
+    assert comparisons.drop(columns=["arm_label", "control_label"]).to_dict(orient="records") == direct["comparisons"]
 
 
 def test_tables_are_consistent(finished: Path, small_scenario: Path, capsys) -> None:
@@ -142,6 +148,7 @@ def test_killed_run_resumes_to_the_same_results(small_scenario: Path, finished: 
     assert (out / ".pieces" / "power.json").exists(), "the run got as far as its first piece"
     assert not (out / "report.html").exists(), "killed before it finished"
     assert subprocess.run(cmd, capture_output=True).returncode == 0
-    for name in ("power.csv", "samplesize.csv", "sweep.csv", "consort.csv", "funnel.csv"):
+    for name in ("power.csv", "comparisons.csv", "remission_by_visit.csv", "samplesize.csv", "sweep.csv",
+                 "consort.csv", "funnel.csv"):
         assert (out / name).read_bytes() == (finished / name).read_bytes(), name
     assert not list(out.glob("**/*.tmp"))

@@ -46,6 +46,24 @@ class BlockOutcomes:
     deferred: np.ndarray
     lost_during_deferral: np.ndarray
     not_randomised_enrolment_closed: np.ndarray
+    # with interim looks (a group-sequential design), else None:
+    look_month: np.ndarray | None = None
+    """(trials, looks) calendar month of each look's data cut (nan: not held); the last column is
+    the final analysis, once every randomised patient's endpoint is determined."""
+    look_randomised: np.ndarray | None = None
+    """(trials, looks) patients randomised by each look's data cut."""
+    look_z: np.ndarray | None = None
+    """(trials, looks) the score z at each look held."""
+    stop_look: np.ndarray | None = None
+    """(trials,) the interim look that stopped the trial (-1: none)."""
+    stop_reason: np.ndarray | None = None
+    """(trials,) what it stopped for: :data:`simulate.interim.EFFICACY` or ``FUTILITY`` (0: none)."""
+    decision_month: np.ndarray | None = None
+    """(trials,) month of the decision: a stop's (data cut + lag) or the final analysis's."""
+    sequential_reject: np.ndarray | None = None
+    """(trials,) H0 rejected: an efficacy stop, or the final look's bound crossed."""
+    overrun_z: np.ndarray | None = None
+    """(trials,) z of the analysis of every randomised patient (after a stop: the overrun)."""
 
     def __len__(self) -> int:
         return len(self.terminated)
@@ -59,11 +77,13 @@ class BlockOutcomes:
         return self.n_randomised.sum(axis=(1, 2))
 
     def take(self, index) -> "BlockOutcomes":
-        return BlockOutcomes(**{f.name: getattr(self, f.name)[index] for f in fields(self)})
+        return BlockOutcomes(**{f.name: None if getattr(self, f.name) is None else getattr(self, f.name)[index]
+                                for f in fields(self)})
 
     @staticmethod
     def concatenate(parts: list["BlockOutcomes"]) -> "BlockOutcomes":
-        return BlockOutcomes(**{f.name: np.concatenate([getattr(p, f.name) for p in parts])
+        return BlockOutcomes(**{f.name: None if getattr(parts[0], f.name) is None
+                                else np.concatenate([getattr(p, f.name) for p in parts])
                                 for f in fields(BlockOutcomes)})
 
     def counts(self, missing: str) -> tuple[np.ndarray, np.ndarray]:
@@ -96,6 +116,7 @@ def outcomes_from_des(scenario: sc.Scenario, fates, n_trials: int) -> BlockOutco
     scalars = {k: np.zeros(n_trials) for k in ("recruitment_months", "duration_months")}
     flags = {k: np.zeros(n_trials, dtype=bool) for k in ("terminated", "on_time")}
     consort = {k: np.zeros(n_trials, dtype=np.int32) for k in CONSORT_FIELDS if k != "randomised"}
+    seq: list[dict] = []
     for i in range(n_trials):
         res = simulate_trial(scenario, fates, i, detail=False)
         p = res.randomised  # statuses as codes: < 0 not seen (dropped out), 0 none, > 0 in remission
@@ -117,8 +138,15 @@ def outcomes_from_des(scenario: sc.Scenario, fates, n_trials: int) -> BlockOutco
         flags["on_time"][i] = cal["recruited_on_time"]
         for k in consort:
             consort[k][i] = res.consort[k]
+        if res.sequential is not None:
+            seq.append(res.sequential)
+    sequential = {k: np.array([row[k] for row in seq]) for k in seq[0]} if seq else {}
+    if sequential:
+        for k, dtype in (("stop_look", np.int8), ("stop_reason", np.int8), ("sequential_reject", bool),
+                         ("decision_month", float), ("look_randomised", np.int32)):
+            sequential[k] = sequential[k].astype(dtype)
     return BlockOutcomes(n_randomised=n_rand, n_completed=n_comp, x_endpoint=x_end, x_locf=x_locf,
-                         x_visits=x_visits, **scalars, **flags, **consort)
+                         x_visits=x_visits, **scalars, **flags, **consort, **sequential)
 
 
 def simulate_block(scenario: sc.Scenario, seed: int, block: int, n_trials: int | None = None,

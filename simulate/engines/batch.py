@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from simulate import interim
 from simulate import scenario as sc
 from simulate.engines import BlockOutcomes
 from simulate.fates import Fates
@@ -92,12 +93,77 @@ def patient_outcomes(scenario: sc.Scenario, fates: Fates, r: dict) -> dict:
             "locf": locf, "at_visits": at_visits}
 
 
+def _analysed(scenario: sc.Scenario, p: dict, among: np.ndarray, arm: np.ndarray) -> tuple[np.ndarray, ...]:
+    """(x_c, n_c, x_t, n_t) per trial of the patients ``among`` as the analysis counts them
+    (the missing-data strategy), control and experimental arm."""
+    missing = scenario.analysis.missing
+    x = p["locf"] if missing == "locf" else p["remission"]
+    n = among & ~p["dropped"] if missing == "complete_case" else among
+    c = scenario.control_index
+    on_c, on_t = arm == c, arm != c
+    return ((x & n & on_c).sum(axis=1), (n & on_c).sum(axis=1), (x & n & on_t).sum(axis=1), (n & on_t).sum(axis=1))
+
+
+def group_sequential(scenario: sc.Scenario, design: interim.Design, r: dict, p: dict) -> dict:
+    """The interim looks of every trial of the block, from arrays: each look at the calendar
+    month its count of determined endpoints is reached, its z and decision, the first stop and
+    its decision month (inf without a stop). The final look is left to the caller."""
+    n_trials = r["n_trials"]
+    end = scenario.trial.endpoint_month
+    rnd, month = r["randomised"], r["month"]
+    det = np.where(rnd, month + np.where(p["dropped"], p["dropout_month"], end), np.inf)
+    ordered = np.sort(det, axis=1)
+    L = design.looks
+    look_month = np.full((n_trials, L), np.nan)
+    look_randomised = np.zeros((n_trials, L), dtype=np.int32)
+    look_z = np.full((n_trials, L), np.nan)
+    stop_look = np.full(n_trials, -1, dtype=np.int8)
+    stop_reason = np.zeros(n_trials, dtype=np.int8)
+    active = np.ones(n_trials, dtype=bool)
+    total = r["n_randomised"]
+    closed = r["closed"]
+    for k in range(L - 1):
+        m = design.counts[k]
+        cut = ordered[:, min(m, ordered.shape[1]) - 1] if m <= ordered.shape[1] else np.full(n_trials, np.inf)
+        # held when its count of endpoints is reached before the final analysis: enrolment is
+        # still open then, or some randomised patient's endpoint is still to come
+        held = active & np.isfinite(cut) & ((m < total) | (closed > cut))
+        if not held.any():
+            break
+        among = det <= cut[:, None]
+        z = interim.statistic(*_analysed(scenario, p, among, r["arm"]), design.margin)
+        look_month[held, k] = cut[held]
+        look_randomised[held, k] = (rnd & (month < cut[:, None])).sum(axis=1)[held]
+        look_z[held, k] = z[held]
+        decision = interim.decide(design, k, z)
+        stops = held & (decision != interim.NONE)
+        stop_look[stops], stop_reason[stops] = k, decision[stops]
+        active &= ~stops
+    at_stop = np.take_along_axis(look_month, np.maximum(stop_look, 0)[:, None].astype(np.intp), axis=1)[:, 0]
+    decision_month = np.where(stop_look >= 0, at_stop + design.lag_months, np.inf)
+    return {"look_month": look_month, "look_randomised": look_randomised, "look_z": look_z,
+            "stop_look": stop_look, "stop_reason": stop_reason, "decision_month": decision_month}
+
+
+def _cut(r: dict, stop: np.ndarray) -> dict:
+    """The randomisation of a block once trials that stopped at a look close enrolment at their
+    decision month: patients randomised after it never were."""
+    randomised = r["randomised"] & (r["month"] < stop[:, None])
+    return {**r, "randomised": randomised, "n_randomised": randomised.sum(axis=1),
+            "month": np.where(randomised, r["month"], np.nan), "closed": np.minimum(r["closed"], stop)}
+
+
 def outcomes_from_batch(scenario: sc.Scenario, fates: Fates, n_trials: int) -> BlockOutcomes:
     t_cfg = scenario.trial
     target = scenario.n_target
     r = randomise_block(scenario, fates, n_trials)
-    rnd, strat, arm = r["randomised"], r["stratum"], r["arm"]
     p = patient_outcomes(scenario, fates, r)
+    design = interim.design_for(scenario)
+    looks = None
+    if design is not None:
+        looks = group_sequential(scenario, design, r, p)
+        r = _cut(r, looks["decision_month"])
+    rnd, strat, arm = r["randomised"], r["stratum"], r["arm"]
     end = t_cfg.endpoint_month
     drop, dropped, locf = p["dropout_month"], p["dropped"], p["locf"]
 
@@ -126,8 +192,9 @@ def outcomes_from_batch(scenario: sc.Scenario, fates: Fates, n_trials: int) -> B
     finish = np.where(rnd, month + np.minimum(drop, end), -np.inf).max(axis=1)
     closed = r["closed"]
     duration = np.where(has, finish, closed)
-    terminated = total < target
-    on_time = ~terminated & (last <= t_cfg.recruitment_months)
+    stopped = np.zeros(n_trials, dtype=bool) if looks is None else looks["stop_look"] >= 0
+    terminated = (total < target) & ~stopped
+    on_time = (total == target) & (last <= t_cfg.recruitment_months)
 
     # CONSORT: referrals before closure
     c = closed[:, None]
@@ -141,9 +208,36 @@ def outcomes_from_batch(scenario: sc.Scenario, fates: Fates, n_trials: int) -> B
     lost = deferred & fates.lost_if_deferred[:n_trials]
     came = ref & np.isfinite(fates.eligible_month[:n_trials])
     as32 = lambda a: a.astype(np.int32)  # noqa: E731
-    return BlockOutcomes(
+    sequential = {}
+    if looks is not None:
+        sequential = _final_look(scenario, design, looks, p, r, finish)
+    return BlockOutcomes(**sequential,
         n_randomised=n_rand, n_completed=n_comp, x_endpoint=x_end, x_locf=x_locf, x_visits=x_visits,
         recruitment_months=last, duration_months=duration, terminated=terminated, on_time=on_time,
         referred=as32(excluded + ref.sum(axis=1)), excluded_total=as32(excluded), deferred=as32(deferred.sum(axis=1)),
         lost_during_deferral=as32(lost.sum(axis=1)), not_randomised_enrolment_closed=as32(came.sum(axis=1) - total),
     )
+
+
+def _final_look(scenario: sc.Scenario, design: interim.Design, looks: dict, p: dict, r: dict,
+                finish: np.ndarray) -> dict:
+    """The final analysis of every trial (all randomised patients, the overrun included) and
+    the group-sequential decision: an efficacy stop at a look, or rejection at the final look
+    (its bound spending all remaining alpha at the information reached)."""
+    total = r["n_randomised"]
+    z = interim.statistic(*_analysed(scenario, p, r["randomised"], r["arm"]), design.margin)
+    stop_look, stop_reason = looks["stop_look"], looks["stop_reason"]
+    reached = np.where(stop_look >= 0, stop_look, (~np.isnan(looks["look_month"][:, :-1])).sum(axis=1))
+    bound = np.array([design.final_bound(int(k), int(n)) if n else np.inf for k, n in zip(reached, total)])
+    last = stop_look < 0
+    has = total > 0
+    look_month, look_z, look_randomised = looks["look_month"].copy(), looks["look_z"].copy(), looks["look_randomised"].copy()
+    # the final analysis: every randomised patient's endpoint determined, and enrolment closed
+    final_month = np.maximum(finish, r["closed"])
+    look_month[last & has, -1] = final_month[last & has]
+    look_z[last & has, -1] = z[last & has]
+    look_randomised[last, -1] = total[last]
+    reject = np.where(last, has & (z >= bound), stop_reason == interim.EFFICACY)
+    decision = np.where(last, np.where(has, final_month, np.nan), looks["decision_month"])
+    return {"look_month": look_month, "look_z": look_z, "look_randomised": look_randomised, "stop_look": stop_look,
+            "stop_reason": stop_reason, "decision_month": decision, "sequential_reject": reject, "overrun_z": z}

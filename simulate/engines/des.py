@@ -43,6 +43,7 @@ import numpy as np
 import pandas as pd
 import simpy
 
+from simulate import interim
 from simulate import scenario as sc
 from simulate.eligibility import RULE_NAMES
 from simulate.cohort import Patients
@@ -110,6 +111,14 @@ class _Trial:
                        "randomised_per_arm": [0] * n_arms, "discontinued_per_arm": [0] * n_arms,
                        "analysed_per_arm": [0] * n_arms}
         self.complete_case = scenario.analysis.missing == "complete_case"
+        # interim looks (a group-sequential design): patients whose endpoint is determined, in
+        # the order it was, and the looks held so far
+        self.design = interim.design_for(scenario)
+        self.determined: list[_Patient] = []
+        self.next_look = 0
+        self.look_rows: list[tuple[float, int, float]] = []
+        self.stop: tuple[int, int] | None = None
+        self.decision_month: float | None = None
         # the follow-up: the visit schedule as events, the endpoint visit, each pool slot's fate
         # under each arm (plain lists: read one patient at a time)
         visits = [float(v) for v in tc.visit_months]
@@ -244,6 +253,80 @@ class _Trial:
             yield from self.follow_up(p)
         else:
             self.walk(p)
+            if self.design is not None:
+                self.env.process(self.determination(p))
+
+    # -- interim looks
+    def determination(self, p: _Patient):
+        """Without the story: the patient's endpoint is determined (endpoint visit, or dropout
+        before it) this long after randomisation, on the trial's clock."""
+        yield self.env.timeout(p.finish)
+        self.determined_now(p)
+
+    def determined_now(self, p: _Patient) -> None:
+        """A patient's endpoint has just been determined: hold every look whose count of
+        determined endpoints this completes, unless it is the final analysis (enrolment closed
+        and nobody left to determine)."""
+        self.determined.append(p)
+        d, e = self.design, self.enrolment
+        while self.stop is None and self.next_look < d.looks - 1 and len(self.determined) == d.counts[self.next_look]:
+            if e.closed_month is not None and len(e.randomised) == len(self.determined):
+                return
+            k = self.next_look
+            self.next_look += 1
+            z = self.z_of(self.determined)
+            self.look_rows.append((self.env.now, len(e.randomised), z))
+            decision = int(interim.decide(d, k, np.array([z]))[0])
+            self.event(-1, f"interim look {k + 1}", f"z = {z:.3f}, {len(self.determined)} endpoints")
+            if decision != interim.NONE:
+                self.stop = (k, decision)
+                self.env.process(self.stop_after(k, decision))
+
+    def stop_after(self, k: int, decision: int):
+        """The decision to stop, the decision lag after the look's data cut: enrolment closes."""
+        yield self.env.timeout(self.design.lag_months)
+        self.decision_month = self.env.now
+        self.close(f"stopped for {'efficacy' if decision == interim.EFFICACY else 'futility'} at look {k + 1}")
+
+    def z_of(self, patients: list[_Patient]) -> float:
+        """The score z of these patients' data as the analysis counts it."""
+        missing = self.sc.analysis.missing
+        state = COMPLETE if self.sc.trial.endpoint == "cr" else PARTIAL
+        c = self.sc.control_index
+        x, n = [0, 0], [0, 0]
+        for p in patients:
+            dropped = p.dropout_month == p.dropout_month        # not nan: dropped before the endpoint
+            if missing == "complete_case" and dropped:
+                continue
+            status = p.locf if missing == "locf" else p.visit_status[self.endpoint_visit]
+            g = 0 if p.arm == c else 1
+            n[g] += 1
+            x[g] += status >= state
+        return float(interim.statistic(np.array([x[0]]), np.array([n[0]]), np.array([x[1]]), np.array([n[1]]),
+                                       self.design.margin)[0])
+
+    def sequential_result(self) -> dict:
+        """The looks held, the stop if any, and the final analysis (every randomised patient)."""
+        d, e = self.design, self.enrolment
+        L, n = d.looks, len(e.randomised)
+        look_month, look_randomised, look_z = np.full(L, np.nan), np.zeros(L, dtype=np.int32), np.full(L, np.nan)
+        for j, (month, randomised, z) in enumerate(self.look_rows):
+            look_month[j], look_randomised[j], look_z[j] = month, randomised, z
+        z_all = self.z_of(e.randomised)
+        if self.stop is None:
+            look_randomised[-1] = n
+            reject, decision_month = False, np.nan
+            if n:
+                final = max(max(p.month + p.finish for p in e.randomised), e.closed_month)
+                look_month[-1], look_z[-1], decision_month = final, z_all, final
+                reject = z_all >= d.final_bound(len(self.look_rows), n)
+            stop_look, stop_reason = -1, interim.NONE
+        else:
+            (stop_look, stop_reason), decision_month = self.stop, self.decision_month
+            reject = stop_reason == interim.EFFICACY
+        return {"look_month": look_month, "look_randomised": look_randomised, "look_z": look_z,
+                "stop_look": stop_look, "stop_reason": stop_reason, "decision_month": decision_month,
+                "sequential_reject": bool(reject), "overrun_z": z_all}
 
     # -- follow-up: the patient's state, changed by their events, recorded at visits
     def remission(self, p: _Patient, month: float, complete: bool) -> None:
@@ -315,6 +398,7 @@ class _Trial:
             wait = start + month - self.env.now
             if wait > 0:
                 yield self.env.timeout(wait)
+            followed = p.finish is None
             if what == VISIT:
                 self._record_visit(p, arg, month, self.visit(p, arg))
                 self.event(pid, "visit", f"month {month:g}")
@@ -326,9 +410,12 @@ class _Trial:
                 self.event(pid, "relapse")
             elif what == DROPOUT:
                 self.event(pid, "dropped out", self.drop_out(p, month))
-                return
             else:
                 self.event(pid, *arg)
+            if followed and p.finish is not None and self.design is not None:
+                self.determined_now(p)                  # the endpoint visit, or a dropout before it
+            if what == DROPOUT:
+                return
 
     def _story_events(self, arm: int) -> list[tuple[float, int, tuple[str, str]]]:
         """The arm's courses as the story tells them (infusions, start, taper and stop of a
@@ -445,7 +532,7 @@ class _Trial:
             "last_randomisation_month": last, "recruitment_months": last,
             "enrolment_closed_month": e.closed_month, "enrolment_close_reason": e.close_reason,
             "duration_months": max(p.month + p.finish for p in pts) if n else float(e.closed_month or 0.0),
-            "terminated": n < e.target,
+            "terminated": n < e.target and self.stop is None,   # short of target without a stop at a look
             "recruited_on_time": n == e.target and last <= t.recruitment_months,
         }
         if self.detail:
@@ -455,7 +542,8 @@ class _Trial:
             visits = pd.DataFrame(self.visit_rows, columns=VISIT_COLUMNS)
         else:  # no story: no events or visits
             events, visits = _EMPTY_EVENTS.copy(), _EMPTY_VISITS.copy()
-        return TrialResult(randomised=randomised, visits=visits, events=events, consort=consort, calendar=calendar)
+        return TrialResult(randomised=randomised, visits=visits, events=events, consort=consort, calendar=calendar,
+                           sequential=None if self.design is None else self.sequential_result())
 
 
 def simulate_trial(scenario: sc.Scenario, fates: Fates, index: int = 0, detail: bool = True) -> TrialResult:

@@ -83,6 +83,9 @@ class TrialResult:
     """The event log: calendar month, patient, event, detail (story mode only)."""
     consort: dict
     calendar: dict
+    sequential: dict | None = None
+    """With interim looks: the looks held, any stop and the final analysis (the fields of the
+    same names of :class:`simulate.engines.BlockOutcomes`, for this trial)."""
 
     @cached_property
     def patients(self) -> pd.DataFrame:

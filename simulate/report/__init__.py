@@ -31,7 +31,8 @@ from simulate.results import RunResults  # noqa: E402
 log = logging.getLogger(__name__)
 
 DPI = 110
-FIGURES = ("power_curve", "power_heatmap", "consort", "accrual", "time_to_remission", "swimmer")
+FIGURES = ("power_curve", "power_heatmap", "consort", "accrual", "remission_by_visit", "time_to_remission",
+           "swimmer")
 """Figure names, in the report's order; each is written as ``<name>.png``."""
 
 _PHRASES = {
@@ -46,7 +47,8 @@ def axis_label(scenario: sc.Scenario, path: str) -> str:
     parts = path.split(".")
     field = parts[-1]
     if field == "remission_at_endpoint":
-        phrase = f"remission at month {scenario.trial.endpoint_month:g} (probability)"
+        what = "remission" if scenario.trial.endpoint == "cr_or_pr" else "complete remission"
+        phrase = f"{what} at month {scenario.trial.endpoint_month:g} (probability)"
     else:
         phrase = _PHRASES.get(field, field.replace("_", " "))
     if parts[0] == "arms" and len(parts) == 3 and parts[1] in scenario.arm_names:
@@ -86,6 +88,9 @@ def build_figures(results: RunResults) -> dict[str, Figure | None]:
     """Every figure of the report as a Figure (``None`` where the results have nothing to draw)."""
     scenario, power, plan, ex = results.scenario, results.power, results.samplesize, results.example_trial
     arm_labels = {arm: scenario.arm(arm).label for arm in scenario.arm_names}
+    colours = plots.arm_colours(scenario.arm_names, scenario.control_arm)
+    endpoint = scenario.trial.endpoint
+    observed = scenario.observed.remission if scenario.observed is not None else ()
     sweep = results.sweep
     axes = list(sweep.axes) if sweep is not None else []
     dumped = scenario.model_dump(mode="json")
@@ -99,12 +104,16 @@ def build_figures(results: RunResults) -> dict[str, Figure | None]:
         "consort": lambda: plots.consort(
             ex.consort, power.mean_consort, power.replicates, arm_labels,
             {s.criterion: s.description for s in results.screening.steps if s.description},
-            MISSING_NOTES[scenario.analysis.missing], scenario.n_target),
+            MISSING_NOTES[scenario.analysis.missing], scenario.n_target, colours),
         "accrual": lambda: plots.accrual(results.accrual),
+        "remission_by_visit": lambda: plots.remission_by_visit(
+            power.remission_by_visit, arm_labels, scenario.trial.endpoint_month, html.ENDPOINT_WORDS[endpoint],
+            power.replicates, observed, colours),
         "time_to_remission": lambda: plots.time_to_remission(
             ex.kaplan_meier, arm_labels, scenario.trial.endpoint_month,
-            {arm: scenario.arm(arm).remission_at_endpoint for arm in scenario.arm_names}),
-        "swimmer": lambda: plots.swimmer(ex.patients, arm_labels, scenario.trial.endpoint_month),
+            {arm: scenario.arm(arm).remission_at_endpoint for arm in scenario.arm_names}, colours,
+            html.ENDPOINT_SHORT[endpoint]),
+        "swimmer": lambda: plots.swimmer(ex.patients, arm_labels, scenario.trial.endpoint_month, colours),
     }
     return {name: builders[name]() for name in FIGURES}
 

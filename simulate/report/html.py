@@ -1,9 +1,11 @@
 """``report.html``: one self-contained page (inline CSS, figures as base64 data URIs).
 
-Order: title and plain-language summary, figures with captions, tables (power, sample size,
-sweep, CONSORT counts, eligibility funnel), assumptions with their sources (the scenario file's
-comments, as the run recorded them), and how to reproduce the run. Every piece of text is
-escaped. The page renders a :class:`~simulate.results.RunResults` and the validated scenario in
+Order: title and plain-language summary, figures with captions, tables (power, each comparison
+with the control when there are several, remission at each visit per arm with any published
+figures beside it, sample size, sweep, CONSORT counts, the example trial per arm, eligibility
+funnel), assumptions with their sources (the scenario file's comments, as the run recorded
+them), and how to reproduce the run. Arms appear in the scenario's order and by their labels;
+each experimental arm is named against the control. Every piece of text is escaped. The page renders a :class:`~simulate.results.RunResults` and the validated scenario in
 it; it reads no file and computes no statistic.
 """
 
@@ -26,14 +28,31 @@ import simulate
 from simulate import scenario as sc
 from simulate.engines import CONSORT_FIELDS, DEFAULT_ENGINE
 from simulate.loader import parse_override
-from simulate.results import (PowerResult, RunResults, SampleSizePlan, ScenarioSource, ScreeningFunnel,
-                              SweepResult)
+from simulate.results import (ExampleTrial, PowerResult, RunResults, SampleSizePlan, ScenarioSource,
+                              ScreeningFunnel, SweepResult)
 
 log = logging.getLogger(__name__)
 
 MAIN_SECTIONS = ("trial", "arms", "outcome", "dropout", "analysis", "recruitment")
 OTHER_SECTIONS = ("randomisation", "cohort", "eligibility", "definitions", "observed")
 SHIPPED = Path(simulate.__file__).resolve().parents[1] / "scenarios"
+
+TEST_NAMES = {"fisher": "Fisher's exact test", "chi2": "Pearson's chi-squared test",
+              "chi2_yates": "chi-squared test with Yates' continuity correction", "ztest": "pooled z-test",
+              "farrington_manning": "Farrington–Manning score test",
+              "cmh": "Cochran–Mantel–Haenszel test (stratified by the randomisation strata)"}
+"""How each of :data:`simulate.choices.TESTS` is named in the report."""
+ENDPOINT_WORDS = {"cr_or_pr": "remission (CR or PR)", "cr": "complete remission (CR)"}
+"""What each ``trial.endpoint`` counts, in words."""
+ENDPOINT_SHORT = {"cr_or_pr": "CR/PR", "cr": "CR"}
+MULTIPLICITY_WORDS = {"none": "no multiplicity adjustment (each comparison at the full alpha)",
+                      "bonferroni": "Bonferroni's adjustment (each comparison at alpha divided by the number of "
+                                    "comparisons)",
+                      "holm": "Holm's step-down adjustment (the family-wise error rate stays at most alpha)"}
+"""How each of :data:`simulate.choices.MULTIPLICITY` is described."""
+MULTIPLICITY_SHORT = {"none": "no multiplicity adjustment", "bonferroni": "Bonferroni's adjustment",
+                      "holm": "Holm's adjustment"}
+"""The same, in a few words."""
 
 CSS = """
 body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,Helvetica,Arial,sans-serif;color:#222;
@@ -80,6 +99,7 @@ TITLES = {
     "power_curve": "Power against sample size", "power_heatmap": "Sensitivity of power",
     "consort": "CONSORT flow of the example trial", "accrual": "Recruitment against the plan",
     "time_to_remission": "Time to remission", "swimmer": "Patients of the example trial",
+    "remission_by_visit": "Remission over follow-up",
 }
 
 
@@ -128,6 +148,8 @@ def _value(v: Any) -> str:
         return f"{v:g}"
     if isinstance(v, (list, tuple)):
         return "[" + ", ".join(_value(x) for x in v) + "]"
+    if isinstance(v, dict):        # an inline table (a course, a published remission figure)
+        return "{" + ", ".join(f"{k} = {_value(x)}" for k, x in v.items()) + "}"
     if v is None:
         return "—"
     return str(v)
@@ -145,6 +167,48 @@ def _flatten(obj: Any, prefix: str = "") -> dict[str, Any]:
 def _override_paths(overrides: tuple[str, ...]) -> set[str]:
     """The dotted paths that ``--set PATH=VALUE`` texts set."""
     return {".".join(parse_override(text)[0]) for text in overrides}
+
+
+def label(scenario: sc.Scenario, arm: str) -> str:
+    return scenario.arm(arm).label
+
+
+def comparison_name(scenario: sc.Scenario, arm: str) -> str:
+    """'RTX + CsA vs RTX alone': an experimental arm against the control, by their labels."""
+    return f"{label(scenario, arm)} vs {label(scenario, scenario.control_arm)}"
+
+
+def significant_word(hypothesis: str) -> str:
+    return "non-inferiority shown" if hypothesis == "non_inferiority" else "significant"
+
+
+def success_phrase(scenario: sc.Scenario, success: str, n_comparisons: int, hypothesis: str) -> str:
+    """What ``power`` counts, as the end of 'the chance that ...'."""
+    control, word = label(scenario, scenario.control_arm), significant_word(hypothesis)
+    if n_comparisons <= 1 or success not in ("any", "all"):
+        arm = success if success in scenario.experimental_arms else scenario.experimental_arms[0]
+        return f"{comparison_name(scenario, arm)} is {word}"
+    which = "at least one" if success == "any" else "every one"
+    return f"{which} of the {n_comparisons} comparisons with {control} is {word}"
+
+
+def hypothesis_phrase(scenario: sc.Scenario, p: PowerResult) -> str:
+    """The null hypothesis of each comparison and its level, in words."""
+    control = label(scenario, scenario.control_arm)
+    what = ENDPOINT_WORDS[scenario.trial.endpoint]
+    if p.hypothesis == "non_inferiority":
+        return (f"Non-inferiority, margin {p.margin:g} on the difference in the share with {what}. "
+                f"H0: experimental − control ≤ −{p.margin:g} (the experimental arm is worse than {control} by "
+                f"the margin or more); H1: experimental − control > −{p.margin:g}. One-sided alpha = {p.alpha:g}: "
+                f"non-inferiority is shown when the test rejects H0.")
+    if p.alternative == "greater":
+        return (f"Superiority: H0: experimental − control ≤ 0 in the share with {what}; "
+                f"one-sided alpha = {p.alpha:g}.")
+    return f"Superiority: H0: no difference from {control} in the share with {what}; two-sided alpha = {p.alpha:g}."
+
+
+def _level(p: PowerResult) -> str:
+    return f"{'one-sided ' if p.alternative == 'greater' else ''}alpha {p.alpha:g}"
 
 
 # ----------------------------------------------------------------------------- sections
@@ -176,10 +240,41 @@ def _heatmap_caption(sweep: SweepResult | None, axis_label: Callable[[str], str]
             "usual minimum.")
 
 
-def _figures(images: dict[str, bytes], sweep: SweepResult | None, axis_label: Callable[[str], str]) -> str:
+def _captions(results: RunResults) -> dict[str, str]:
+    """The captions that depend on the design: the arms, the endpoint, the success rule, the real trial."""
+    scenario, p = results.scenario, results.power
+    what = ENDPOINT_WORDS[scenario.trial.endpoint]
+    out = dict(CAPTIONS)
+    if len(p.comparisons) > 1:
+        out["power_curve"] = CAPTIONS["power_curve"].replace(
+            "with a significant result",
+            f"in which {success_phrase(scenario, p.success, len(p.comparisons), p.hypothesis)} "
+            f"({MULTIPLICITY_SHORT.get(p.multiplicity, p.multiplicity)})")
+    if p.hypothesis == "non_inferiority":
+        out["power_curve"] = out["power_curve"].replace("with a significant result", "showing non-inferiority"
+                                                        ).replace("grey lines are closed-form approximations, ", "")
+    if results.accrual.observed is None:
+        out["accrual"] = CAPTIONS["accrual"].replace(", and with the star that marks what the real trial achieved", "")
+    out["remission_by_visit"] = (
+        f"Each line is one arm's mean share of its randomised patients in {what} at each scheduled visit, over "
+        f"{p.replicates:,} simulated trials (band and bars: ±2 Monte Carlo SE; dropouts count as not in "
+        "remission); the dashed line marks the primary endpoint"
+        + ("; stars are the published figures the scenario gives (observed.remission)."
+           if scenario.observed is not None and scenario.observed.remission else "."))
+    if scenario.trial.endpoint != "cr_or_pr":
+        out["time_to_remission"] = (
+            "Each step curve is the share of one arm of the example trial that has reached a first remission "
+            "(complete or partial) by each month after randomisation; diamonds mark the rates of complete remission "
+            "assumed at the endpoint (the primary endpoint here), which sit lower because partial remissions do not "
+            "count and some remissions are lost to relapse.")
+    return out
+
+
+def _figures(images: dict[str, bytes], sweep: SweepResult | None, axis_label: Callable[[str], str],
+             captions: dict[str, str] = CAPTIONS) -> str:
     out = ["<h2>Figures</h2>"]
     for name, png in images.items():
-        caption = CAPTIONS.get(name) or (_heatmap_caption(sweep, axis_label) if name == "power_heatmap" else "")
+        caption = captions.get(name) or (_heatmap_caption(sweep, axis_label) if name == "power_heatmap" else "")
         uri = "data:image/png;base64," + base64.b64encode(png).decode("ascii")
         title = TITLES.get(name, name.replace("_", " "))
         out.append(f'<figure id="{_e(name)}"><img src="{uri}" alt="{_e(title)}">'
@@ -189,17 +284,48 @@ def _figures(images: dict[str, bytes], sweep: SweepResult | None, axis_label: Ca
 
 def _power_table(scenario: sc.Scenario, p: PowerResult) -> str:
     t = scenario.trial
-    control, treat = (scenario.arm(a).label for a in scenario.arm_names)
+    control = label(scenario, scenario.control_arm)
+    many = len(p.comparisons) > 1
     pct = lambda v, se=None: (  # noqa: E731
         f"{100 * v:.1f}%" if se is None else f"{100 * v:.1f}% ± {100 * se:.1f}%")
     q = lambda k: (f"{_f(getattr(p, f'mean_{k}'), '.1f')}; {_f(getattr(p, f'{k}_q10'), '.1f')} / "  # noqa: E731
                    f"{_f(getattr(p, f'{k}_q50'), '.1f')} / {_f(getattr(p, f'{k}_q90'), '.1f')}")
+    arms = "; ".join(f"{label(scenario, a)}{' (control)' if a == scenario.control_arm else ''}: assumed "
+                     f"{scenario.arm(a).remission_at_endpoint:g}" for a in scenario.arm_names)
+    ratio = ":".join(str(k) for k in scenario.allocation)
+    unequal = " in the arm with the smallest allocation, the others in proportion" \
+        if len(set(scenario.allocation)) > 1 else ""
     rows = [
-        ["Design", f"{p.n_per_arm} per arm ({scenario.n_target} in total); {p.test} test, "
-                   f"{p.alternative}, alpha = {p.alpha}; {p.missing_strategy} analysis"],
+        ["Arms (allocation " + ratio + ")", arms],
+        ["Primary endpoint", f"{ENDPOINT_WORDS[t.endpoint]} at month {t.endpoint_month:g}, as a share of the "
+                             "patients analysed"],
+        ["Design", f"{p.n_per_arm} per arm{unequal} ({scenario.n_target} in total); {TEST_NAMES.get(p.test, p.test)}, "
+                   f"{'one-sided' if p.alternative == 'greater' else p.alternative}, alpha = {p.alpha}; "
+                   f"{p.missing_strategy} analysis"],
+        ["Hypothesis", hypothesis_phrase(scenario, p)],
+    ]
+    if many:
+        rows += [
+            ["Comparisons", f"{len(p.comparisons)}, each experimental arm against {control}: "
+                            + ", ".join(comparison_name(scenario, c.arm) for c in p.comparisons)],
+            ["Multiplicity adjustment", f"{MULTIPLICITY_WORDS.get(p.multiplicity, p.multiplicity)}; "
+                                        f"analysis.multiplicity = {p.multiplicity}"],
+            ["What power counts", f"trials in which "
+                                  f"{success_phrase(scenario, p.success, len(p.comparisons), p.hypothesis)}; "
+                                  f"analysis.success = {p.success}"],
+        ]
+    rows += [
         ["Power ± Monte Carlo SE", _pm(p.power, p.mc_se)],
         ["95% interval for the power", f"{_f(p.ci_low)} – {_f(p.ci_high)}"],
-        ["Simulated trials (significant)", f"{_f(p.replicates, ',')} ({_f(p.rejections, ',')})"],
+        [f"Simulated trials ({'successful' if many else significant_word(p.hypothesis)})",
+         f"{_f(p.replicates, ',')} ({_f(p.rejections, ',')})"],
+    ]
+    if many:
+        rows += [["P(at least one comparison " + significant_word(p.hypothesis) + ") ± Monte Carlo SE",
+                  _pm(p.power_any, p.power_any_mc_se)],
+                 ["P(every comparison " + significant_word(p.hypothesis) + ") ± Monte Carlo SE",
+                  _pm(p.power_all, p.power_all_mc_se)]]
+    rows += [
         [f"Recruitment complete within {t.recruitment_months:g} months",
          pct(p.p_recruitment_on_time, p.p_recruitment_on_time_se)],
         [f"Terminated at the hard stop ({t.hard_stop_months:g} months) short of {scenario.n_target}", pct(p.p_terminated)],
@@ -208,33 +334,109 @@ def _power_table(scenario: sc.Scenario, p: PowerResult) -> str:
         ["Months to the last randomisation: mean; 10th / 50th / 90th percentile", q("recruitment_months")],
         ["Trial duration in months (to the last endpoint visit): mean; 10th / 50th / 90th percentile",
          q("duration_months")],
-        [f"True risk difference ({treat} − {control})", _f(p.true_difference)],
-        ["Mean estimated risk difference", _f(p.mean_risk_difference)],
-        ["Bias of the risk difference ± SE", _pm(p.risk_difference_bias, p.risk_difference_bias_se)],
-        ["Coverage of the 95% CI for the risk difference ± SE", _pm(p.ci_coverage, p.ci_coverage_se)],
-        ["Mean width of the 95% CI for the risk difference", _f(p.mean_ci_width)],
     ]
+    if not many:
+        treat = label(scenario, p.comparisons[0].arm if p.comparisons else scenario.experimental_arms[0])
+        rows += [
+            [f"True risk difference ({treat} − {control})", _f(p.true_difference)],
+            ["Mean estimated risk difference", _f(p.mean_risk_difference)],
+            ["Bias of the risk difference ± SE", _pm(p.risk_difference_bias, p.risk_difference_bias_se)],
+            ["Coverage of the 95% CI for the risk difference ± SE", _pm(p.ci_coverage, p.ci_coverage_se)],
+            ["Mean width of the 95% CI for the risk difference", _f(p.mean_ci_width)],
+        ]
     return ("<h3>Power and operating characteristics at the planned size</h3>"
             + _table(["Quantity", "Value"], rows))
+
+
+def _comparisons_table(scenario: sc.Scenario, p: PowerResult) -> str:
+    """Each experimental arm against the control, then any and all (with several comparisons)."""
+    if len(p.comparisons) <= 1:
+        return ""
+    word = significant_word(p.hypothesis)
+    rows = [[comparison_name(scenario, c.arm), _pm(c.power, c.mc_se), _f(c.true_difference),
+             _pm(c.mean_risk_difference, c.risk_difference_bias_se), _f(c.ci_coverage), _f(c.mean_ci_width),
+             _f(c.exaggeration_ratio, ".2f")] for c in p.comparisons]
+    rows += [[f"At least one comparison {word} (any)", _pm(p.power_any, p.power_any_mc_se), *["—"] * 5],
+             [f"Every comparison {word} (all)", _pm(p.power_all, p.power_all_mc_se), *["—"] * 5]]
+    counted = success_phrase(scenario, p.success, len(p.comparisons), p.hypothesis)
+    note = (f"Each comparison's power is the share of simulated trials in which it is {word}, "
+            f"{_level(p)} with {MULTIPLICITY_WORDS.get(p.multiplicity, p.multiplicity)}; "
+            f"analysis.multiplicity = {p.multiplicity}. The power above counts the trials in "
+            f"which {counted}; analysis.success = {p.success}. Differences are experimental − control in the "
+            f"share with {ENDPOINT_WORDS[scenario.trial.endpoint]}; the mean estimate is over the simulated trials "
+            "(± its Monte Carlo SE); coverage is that of the 95% interval for the difference; exaggeration is the "
+            "mean |estimate| of the trials in which the comparison is " + word + " over the true |difference|.")
+    head = ["Comparison", "Power ± MC SE", "True difference", "Mean estimated difference ± MC SE",
+            "Coverage of the 95% CI", "Mean CI width", "Exaggeration when " + word]
+    return (f"<h3>Comparisons with {_e(label(scenario, scenario.control_arm))}</h3><p class=\"note\">{_e(note)}</p>"
+            + _table(head, rows, numeric=set(range(1, len(head)))))
+
+
+def _remission_tables(scenario: sc.Scenario, p: PowerResult) -> str:
+    """The simulated share in the endpoint state at each visit per arm (as remission_by_visit.csv),
+    and the published figures beside the simulated ones where the scenario gives them."""
+    if not p.remission_by_visit:
+        return ""
+    what = ENDPOINT_WORDS[scenario.trial.endpoint]
+    arms = list(scenario.arm_names)
+    by = {(v.arm, v.month): v for v in p.remission_by_visit}
+    months = sorted({v.month for v in p.remission_by_visit})
+    rows = [[_value(m) + (" (endpoint)" if np.isclose(m, scenario.trial.endpoint_month) else ""),
+             *[_pm(by[(a, m)].remission, by[(a, m)].mc_se) if (a, m) in by else "—" for a in arms]] for m in months]
+    out = [f"<h3>{_e(what[:1].upper() + what[1:])} over follow-up</h3><p class=\"note\">Mean over "
+           f"{_f(p.replicates, ',')} simulated trials of each arm's share of its randomised patients in {_e(what)} "
+           "at each scheduled visit (dropouts count as not in it), ± its Monte Carlo SE; the same numbers as "
+           "<code>remission_by_visit.csv</code>.</p>",
+           _table(["Month", *[label(scenario, a) for a in arms]], rows, numeric=set(range(1, len(arms) + 1)))]
+    observed = scenario.observed.remission if scenario.observed is not None else ()
+    if observed:
+        visits = ", ".join(_value(m) for m in months)
+        prow = []
+        for o in observed:
+            match = next((by[(o.arm, m)] for m in months if (o.arm, m) in by and np.isclose(m, o.month)), None)
+            sim = _pm(match.remission, match.mc_se) if match is not None else f"not at a visit (visits: {visits})"
+            prow.append([label(scenario, o.arm), _value(o.month), _f(o.remission), sim, o.source or "—"])
+        out.append("<h3>Simulated vs published</h3><p class=\"note\">Each published figure "
+                   "(<code>observed.remission</code> in the scenario) beside the simulated mean at the same month "
+                   f"(share of randomised patients in {_e(what)}, ± Monte Carlo SE).</p>"
+                   + _table(["Arm", "Month", "Published", "Simulated ± MC SE", "Source"], prow, numeric={1, 2}))
+    return "".join(out)
 
 
 _ANALYTIC = {"pooled_normal": "Pooled normal", "fleiss_cc": "Fleiss (continuity corr.)", "arcsine": "Arcsine",
              "pooled_normal_with_dropout": "Pooled normal, with dropout",
              "fleiss_cc_with_dropout": "Fleiss, with dropout"}
-"""The closed-form columns of the sample-size table (fields of AnalyticReferences), in order."""
+"""The closed-form columns of the sample-size table for superiority (fields of AnalyticReferences), in order."""
+_ANALYTIC_NI = {"farrington_manning": "Farrington–Manning", "farrington_manning_with_dropout":
+                "Farrington–Manning, with dropout"}
+"""The same for non-inferiority."""
 
 
-def _samplesize_table(plan: SampleSizePlan) -> str:
+def _samplesize_table(plan: SampleSizePlan, scenario: sc.Scenario, p: PowerResult) -> str:
+    from simulate.power import primary_arm
+
+    ni, many = p.hypothesis == "non_inferiority", len(p.comparisons) > 1
+    columns = _ANALYTIC_NI if ni else _ANALYTIC
     rows = []
     for s in plan.searches:
-        refs = [_f(getattr(s.analytic, k), "") for k in _ANALYTIC]
+        refs = [_f(getattr(s.analytic, k, None), "") for k in columns]
         rows.append([f"{s.target:.0%}", _f(s.n_per_arm, "d"), _pm(s.power, s.mc_se), *refs,
                      s.note or s.analytic.note])
-    head = ["Target power", "Simulated n per arm", "Simulated power at that n", *_ANALYTIC.values(), "Note"]
+    head = ["Target power", "Simulated n per arm", "Simulated power at that n", *columns.values(), "Note"]
     rule = f" With dropout: {plan.dropout_rule}." if plan.dropout_rule else ""
+    refs = ("Farrington and Manning's sample size for non-inferiority of two proportions (margin "
+            f"{p.margin:g}, one-sided)" if ni else "the textbook references for two proportions")
+    if many:
+        used = {s.analytic.alpha for s in plan.searches}
+        at = f"alpha {_value(used.pop())}" if len(used) == 1 else "alpha"
+        split = (" (alpha divided among the comparisons, as Bonferroni and Holm's first step do)"
+                 if p.multiplicity != "none" else " (no multiplicity adjustment)")
+        refs += f", for one comparison ({comparison_name(scenario, primary_arm(scenario))}) at {at}{split}"
+    counted = (f" (power as counted above: trials in which "
+               f"{success_phrase(scenario, p.success, len(p.comparisons), p.hypothesis)})" if many else "")
     return ("<h3>Sample size per arm</h3><p class=\"note\">Simulated: the smallest n per arm whose simulated power "
-            "reaches the target, with recruitment, dropout and the planned analysis. The closed-form columns are "
-            f"the textbook references for two proportions.{_e(rule)}</p>"
+            f"reaches the target{_e(counted)}, with recruitment, dropout and the planned analysis. The closed-form "
+            f"columns are {_e(refs)}.{_e(rule)}</p>"
             + _table(head, rows, numeric=set(range(1, len(head) - 1))))
 
 
@@ -274,6 +476,34 @@ def _consort_table(results: RunResults) -> str:
             rows.append([f"{lab}: {what}", _f(counts.get(arm), ","), "—"])
     return ("<h3>CONSORT counts</h3>" + _table(
         ["Count", "Example trial", f"Mean over {_f(p.replicates, ',')} simulated trials"], rows, numeric={1, 2}))
+
+
+def _example_trial(scenario: sc.Scenario, ex: ExampleTrial, seed: int) -> str:
+    """The example trial's story in a few lines: its calendar, then each arm's patients and result."""
+    c, cal = ex.consort, ex.calendar
+    month = lambda v: "—" if v is None else f"{v:.1f}"  # noqa: E731
+    if c.randomised:
+        when = (f"{c.randomised:,} of {scenario.n_target:,} patients were randomised between months "
+                f"{month(cal.first_randomisation_month)} and {month(cal.last_randomisation_month)} (planned window "
+                f"{scenario.trial.recruitment_months:g} months); enrolment closed at month "
+                f"{month(cal.enrolment_closed_month)} ({cal.enrolment_close_reason}), and the trial lasted "
+                f"{month(cal.duration_months)} months")
+    else:
+        when = f"no patient was randomised before enrolment closed (target {scenario.n_target:,})"
+    story = (f"Trial 0 of seed {seed} (the trial <code>trialsim trial</code> tells patient by patient): "
+             f"{_e(when)}{_e(', terminated short of its target' if cal.terminated else '')}.")
+    what = ENDPOINT_WORDS[scenario.trial.endpoint]
+    rows = []
+    for arm in scenario.arm_names:
+        share = ex.remission_at_endpoint.get(arm)
+        rows.append([label(scenario, arm) + (" (control)" if arm == scenario.control_arm else ""),
+                     _f(c.randomised_per_arm.get(arm), ","), _f(c.discontinued_per_arm.get(arm), ","),
+                     _f(c.analysed_per_arm.get(arm), ","), _f(share, ".2f"),
+                     _f(scenario.arm(arm).remission_at_endpoint, ".2f")])
+    head = ["Arm", "Randomised", "Dropped out", "Analysed",
+            f"In {what} at month {scenario.trial.endpoint_month:g} (dropouts as failures)", "Assumed"]
+    return (f"<h3>The example trial</h3><p>{story}</p>"
+            + _table(head, rows, numeric={1, 2, 3, 4, 5}))
 
 
 def _funnel_table(screening: ScreeningFunnel) -> str:
@@ -375,12 +605,15 @@ def render(results: RunResults, images: dict[str, bytes], axis_label: Callable[[
     scenario = results.scenario
     body = [
         _summary(results),
-        _figures(images, results.sweep, axis_label),
+        _figures(images, results.sweep, axis_label, _captions(results)),
         "<h2>Tables</h2>",
         _power_table(scenario, results.power),
-        _samplesize_table(results.samplesize),
+        _comparisons_table(scenario, results.power),
+        _remission_tables(scenario, results.power),
+        _samplesize_table(results.samplesize, scenario, results.power),
         _sweep_table(results.sweep, axis_label),
         _consort_table(results),
+        _example_trial(scenario, results.example_trial, results.seed),
         _funnel_table(results.screening),
         _assumptions(scenario, results.source, results.overrides),
         _reproduce(results),

@@ -23,10 +23,23 @@ from matplotlib.patches import FancyBboxPatch, Rectangle
 
 if TYPE_CHECKING:
     from simulate.results import (Accrual, ClosedFormPoint, Consort, KaplanMeierStep, PatientCourse, PowerResult,
-                                  SampleSizePoint)
+                                  SampleSizePoint, VisitRemission)
+    from simulate.scenario import ObservedRemission
 
-ARM_COLOURS = {"rtx": "#4C72B0", "rtx_csa": "#DD8452"}
+ARM_PALETTE = ("#0072B2", "#E69F00", "#CC79A7", "#56B4E9", "#009E73", "#D55E00", "#000000", "#F0E442")
+"""One colour per arm, by the arm's place: the control first, then the experimental arms in the
+scenario's order (Okabe and Ito's colour-blind-safe palette; green, which the swimmer plot's remission
+markers use, fifth, and yellow, the faintest on white, last)."""
 CR_COLOUR, PR_COLOUR, RELAPSE_COLOUR = "#1B7837", "#74C476", "#C0392B"
+
+
+def arm_colours(arms: Sequence[str], control: str | None = None) -> dict[str, str]:
+    """{arm: colour}: the control (default: the first arm) gets the first colour of
+    :data:`ARM_PALETTE`, the other arms the next ones in their order; the same arms always get
+    the same colours, in every figure."""
+    control = control if control in arms else (arms[0] if arms else None)
+    order = [control, *(a for a in arms if a != control)] if control is not None else []
+    return {arm: ARM_PALETTE[i % len(ARM_PALETTE)] for i, arm in enumerate(order)}
 
 
 @contextmanager
@@ -47,8 +60,10 @@ def _themed(fn):
     return wrapper
 
 
-def _colour(arm: str, i: int) -> str:
-    return ARM_COLOURS.get(arm, mpl.colors.to_hex(sns.color_palette("deep")[i % 10]))
+def _colours(arm_labels: dict[str, str], colours: dict[str, str] | None) -> dict[str, str]:
+    """The given colours, any arm they miss coloured by :func:`arm_colours` (first arm = control)."""
+    default = arm_colours(list(arm_labels))
+    return {arm: (colours or {}).get(arm, default[arm]) for arm in arm_labels}
 
 
 # ----------------------------------------------------------------------------- 1. power curve
@@ -80,8 +95,9 @@ def power_curve(curve: Sequence[SampleSizePoint], closed_form: Sequence[ClosedFo
     bottom = max(0.0, math.floor(10 * (min(lows, default=0.5) - 0.03)) / 10)
     ax.set_ylim(bottom, 1.0)
     if alpha is not None and alpha >= bottom:
-        ax.axhline(alpha, color="0.3", lw=1.2, ls=(0, (4, 2, 1, 2)),
-                   label=f"α = {alpha:g}: expected rate with no true difference")
+        at = (f"at the margin (true difference −{planned.margin:g})"
+              if planned is not None and planned.hypothesis == "non_inferiority" else "with no true difference")
+        ax.axhline(alpha, color="0.3", lw=1.2, ls=(0, (4, 2, 1, 2)), label=f"α = {alpha:g}: expected rate {at}")
     marks = {0.8: "C2", 0.9: "C4"}
     largest = int(sim.n_per_arm.max()) if len(sim) else None
     for target, n in sorted(chosen.items()):
@@ -103,7 +119,8 @@ def power_curve(curve: Sequence[SampleSizePoint], closed_form: Sequence[ClosedFo
     ax.set_xlabel("Patients randomised per arm (n)")
     ax.set_ylabel("Power (probability of a significant result)")
     ax.yaxis.set_major_formatter(mpl.ticker.PercentFormatter(1.0))
-    ax.set_title("Power vs sample size: simulated (with 95% Monte Carlo band) and closed form")
+    ax.set_title("Power vs sample size: simulated (with 95% Monte Carlo band)"
+                 + (" and closed form" if closed_form else ""))
     ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.11), ncol=2, fontsize=9, frameon=False)
     return fig
 
@@ -250,13 +267,18 @@ def _mean(means: dict[str, float], key: str, n_trials: int | None, *more: tuple[
 
 @_themed
 def consort(counts: Consort, means: dict[str, float], n_trials: int | None, arm_labels: dict[str, str],
-            exclusion_labels: dict[str, str], analysis_note: str, n_target: int | None = None) -> Figure:
+            exclusion_labels: dict[str, str], analysis_note: str, n_target: int | None = None,
+            colours: dict[str, str] | None = None) -> Figure:
     """The example trial's CONSORT flow: referred, excluded (by reason), deferred and lost,
-    randomised, then per arm: allocated, dropped out, analysed."""
-    fig = Figure(figsize=(10, 10))
+    randomised, then per arm (in ``arm_labels``' order, coloured by ``colours``): allocated,
+    dropped out, analysed. The page widens with the number of arms, so each arm's boxes keep a
+    readable width."""
+    colours = _colours(arm_labels, colours)
+    W = max(10.0, 3.4 * len(arm_labels))
+    fig = Figure(figsize=(W, 10))
     ax = fig.add_axes((0, 0, 1, 1))
     ax.set_axis_off()
-    W, main_x, main_w, side_l, side_w = 10.0, 2.5, 3.4, 4.7, 5.1
+    main_x, main_w, side_l, side_w = 2.5, 3.4, 4.7, 5.1
     side_x = side_l + side_w / 2
     big, mid, small = 11.5, 10.0, 9.0
 
@@ -297,17 +319,20 @@ def consort(counts: Consort, means: dict[str, float], n_trials: int | None, arm_
     ax.plot([min(centres + [main_x]), max(centres + [main_x])], [split, split], color="0.3", lw=1.2)
     arm_w = W / len(arms) - 0.6
     lowest = split
-    for i, (arm, cx) in enumerate(zip(arms, centres)):
-        face = mpl.colors.to_hex(mpl.colors.to_rgba(_colour(arm, i), 0.18), keep_alpha=True)
+    for arm, cx in zip(arms, centres):
+        face = mpl.colors.to_hex(mpl.colors.to_rgba(colours[arm], 0.18), keep_alpha=True)
         get = lambda k: getattr(counts, k).get(arm, 0)  # noqa: E731
-        stages = [[T(f"Allocated to {arm_labels[arm]}", weight="bold"), T(f"n = {get('randomised_per_arm'):,}")],
-                  [T("Dropped out before the endpoint", weight="bold"), T(f"n = {get('discontinued_per_arm'):,}")],
+        wrap = lambda text, size=mid, **kw: [  # noqa: E731  (lines that fit the arm's box)
+            T(line, size, **kw) for line in textwrap.wrap(text, max(12, int(arm_w * 120 / size)))]
+        stages = [[*wrap(f"Allocated to {arm_labels[arm]}", weight="bold"), T(f"n = {get('randomised_per_arm'):,}")],
+                  [*wrap("Dropped out before the endpoint", weight="bold"),
+                   T(f"n = {get('discontinued_per_arm'):,}")],
                   [T("Analysed", weight="bold"), T(f"n = {get('analysed_per_arm'):,}"),
-                   T(analysis_note, small, colour="0.3")]]
+                   *wrap(analysis_note, small, colour="0.3")]]
         y = split - 0.3
         prev = None
         for lines in stages:
-            top, bottom = _box(ax, cx, y, arm_w, lines, face=face, edge=_colour(arm, i))
+            top, bottom = _box(ax, cx, y, arm_w, lines, face=face, edge=colours[arm])
             _arrow(ax, (cx, split if prev is None else prev), (cx, top))
             prev, y = bottom, bottom - 0.3
         lowest = min(lowest, prev)
@@ -367,24 +392,27 @@ def accrual(fan: Accrual) -> Figure:
 
 @_themed
 def time_to_remission(km: dict[str, Sequence[KaplanMeierStep]], arm_labels: dict[str, str], endpoint_month: float,
-                      assumed: dict[str, float] | None = None) -> Figure:
-    """Cumulative first remission per arm (1 - Kaplan-Meier) in the example trial."""
+                      assumed: dict[str, float] | None = None, colours: dict[str, str] | None = None,
+                      endpoint: str = "CR/PR") -> Figure:
+    """Cumulative first remission per arm (1 - Kaplan-Meier) in the example trial, with the
+    ``assumed`` rate of the primary endpoint (``endpoint``: what it counts, e.g. 'CR') per arm."""
+    colours = _colours(arm_labels, colours)
     fig = Figure(figsize=(9, 5.5), layout="constrained")
     ax = fig.add_subplot()
-    for i, arm in enumerate(arm_labels):
+    for arm in arm_labels:
         steps = km.get(arm) or ()
         xs = [0.0, *(s.month for s in steps[1:]), endpoint_month]
         ys = [0.0, *(s.cumulative_remission for s in steps[1:])]
         ys.append(ys[-1])
         n = steps[0].at_risk if steps else 0
-        colour = _colour(arm, i)
+        colour = colours[arm]
         ax.step(xs, ys, where="post", color=colour, lw=2.2,
                 label=f"{arm_labels[arm]} (n = {n})")
         ax.annotate(f"{ys[-1]:.0%}", (endpoint_month, ys[-1]), xytext=(5, 0), textcoords="offset points",
                     color=colour, fontweight="bold", va="center", fontsize=10)
         if assumed and arm in assumed:
             ax.plot([endpoint_month], [assumed[arm]], "D", color=colour, mec="black", ms=7, clip_on=False,
-                    label=f"{arm_labels[arm]}: assumed CR/PR at month {endpoint_month:g} ({assumed[arm]:.0%})")
+                    label=f"{arm_labels[arm]}: assumed {endpoint} at month {endpoint_month:g} ({assumed[arm]:.0%})")
     ax.set_xlim(0, endpoint_month)
     ax.set_ylim(0, 1.0)
     ax.set_xticks(np.arange(0, endpoint_month + 0.01, 3 if endpoint_month <= 36 else 6))
@@ -396,13 +424,61 @@ def time_to_remission(km: dict[str, Sequence[KaplanMeierStep]], arm_labels: dict
     return fig
 
 
+# ----------------------------------------------------------------------------- 5b. remission by visit
+
+
+@_themed
+def remission_by_visit(points: Sequence[VisitRemission], arm_labels: dict[str, str], endpoint_month: float,
+                       endpoint: str = "remission", replicates: int | None = None,
+                       observed: Sequence[ObservedRemission] = (), colours: dict[str, str] | None = None
+                       ) -> Figure | None:
+    """Each arm's mean share of randomised patients in the endpoint state (``endpoint``, e.g.
+    'complete remission') at each scheduled visit, over the simulated trials, with a band and
+    bars of ±2 Monte Carlo SE; the endpoint visit marked, and published figures (``observed``)
+    as black-edged stars in their arm's colour. ``None`` when there is nothing to draw."""
+    if not points:
+        return None
+    colours = _colours(arm_labels, colours)
+    frame = pd.DataFrame(points)
+    fig = Figure(figsize=(10, 6.4), layout="constrained")
+    ax = fig.add_subplot()
+    for arm, label in arm_labels.items():
+        mine = frame[frame.arm == arm].sort_values("month")
+        if mine.empty:
+            continue
+        m, y, se = mine.month.to_numpy(float), mine.remission.to_numpy(float), mine.mc_se.to_numpy(float)
+        se = np.where(np.isfinite(se), se, 0.0)
+        ax.fill_between(m, y - 2 * se, y + 2 * se, color=colours[arm], alpha=0.2, lw=0)
+        ax.errorbar(m, y, yerr=2 * se, fmt="o-", color=colours[arm], ms=4.5, lw=1.8, capsize=3,
+                    label=f"{label}: simulated mean ± 2 Monte Carlo SE")
+    for arm, label in arm_labels.items():
+        pts = [o for o in observed if o.arm == arm]
+        if pts:
+            ax.scatter([o.month for o in pts], [o.remission for o in pts], marker="*", s=230, color=colours[arm],
+                       edgecolors="black", linewidths=1.1, zorder=6, label=f"{label}: published")
+    ax.axvline(endpoint_month, color="0.2", lw=1.2, ls="--", label=f"Primary endpoint (month {endpoint_month:g})")
+    months = sorted(set(frame.month)) + [o.month for o in observed]
+    ax.set_xlim(0, max(months) * 1.02 if months else endpoint_month)
+    ax.set_xticks(sorted(set(frame.month)))
+    ax.set_ylim(0, 1.0)
+    ax.yaxis.set_major_formatter(mpl.ticker.PercentFormatter(1.0))
+    ax.set_xlabel("Months since randomisation (scheduled visits)")
+    ax.set_ylabel(textwrap.fill(f"In {endpoint}: share of randomised patients", 48))
+    trials = f"mean over {replicates:,} simulated trials" if replicates else "mean over the simulated trials"
+    ax.set_title(f"{endpoint[:1].upper()}{endpoint[1:]} at each visit, per arm ({trials})")
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.12), ncol=2, fontsize=9, frameon=False)
+    return fig
+
+
 # ----------------------------------------------------------------------------- 6. swimmer
 
 
 @_themed
-def swimmer(patients: Sequence[PatientCourse], arm_labels: dict[str, str], endpoint_month: float) -> Figure:
+def swimmer(patients: Sequence[PatientCourse], arm_labels: dict[str, str], endpoint_month: float,
+            colours: dict[str, str] | None = None) -> Figure:
     """One bar per patient of the example trial, from randomisation to the endpoint or dropout,
-    with remission, relapse and dropout marked."""
+    with remission, relapse and dropout marked; one group (and colour) per arm."""
+    colours = _colours(arm_labels, colours)
     gap, rows, centres, ticks, y = 3, [], [], [], 0  # rows: (patient, bar row, end of bar)
     for arm in arm_labels:
         mine = [(p, float(np.nanmin([endpoint_month, p.dropout_month]))) for p in patients if p.arm == arm]
@@ -417,9 +493,9 @@ def swimmer(patients: Sequence[PatientCourse], arm_labels: dict[str, str], endpo
     if not rows:
         ax.text(0.5, 0.5, "No patients were randomised in the example trial", ha="center", va="center",
                 transform=ax.transAxes, fontsize=12)
-    for i, arm in enumerate(arm_labels):
+    for arm in arm_labels:
         mine = [(row, end) for p, row, end in rows if p.arm == arm]
-        ax.barh([row for row, _ in mine], [end for _, end in mine], height=0.72, color=_colour(arm, i), alpha=0.45,
+        ax.barh([row for row, _ in mine], [end for _, end in mine], height=0.72, color=colours[arm], alpha=0.45,
                 lw=0, label=f"Follow-up, {arm_labels[arm]}")
     status = lambda *ok: lambda p, end: p.endpoint_status in ok  # noqa: E731
     reason = lambda *ok: lambda p, end: p.dropout_reason in ok  # noqa: E731

@@ -1,0 +1,42 @@
+"""What a design assumes, as the closed forms and the group-sequential design read it: the
+control's and the primary experimental arm's endpoint rates, and the rates and share of
+patients the planned analysis sees once dropout is accounted for."""
+
+from __future__ import annotations
+
+import math
+
+from simulate import formulas
+from simulate import scenario as sc
+
+
+def primary_arm(scenario: sc.Scenario) -> str:
+    """The experimental arm the closed forms speak of: the one ``analysis.success`` names, else
+    the first (with two arms, the only one)."""
+    success = scenario.analysis.success
+    return success if success in scenario.experimental_arms else scenario.experimental_arms[0]
+
+
+def rates(scenario: sc.Scenario) -> tuple[float, float]:
+    """(control, primary experimental arm) endpoint rates."""
+    return (scenario.arm(scenario.control_arm).remission_at_endpoint,
+            scenario.arm(primary_arm(scenario)).remission_at_endpoint)
+
+
+def dropout_adjustment(scenario: sc.Scenario) -> formulas.DropoutAdjustment:
+    """The scenario's dropout as every closed-form reference sees it: the rates and the share of
+    patients the planned analysis sees (the rule: :func:`simulate.formulas.adjust_for_dropout`).
+
+    Under informative dropout, the chance that a patient in remission at the endpoint drops out
+    before it comes from the scenario's calibrated dropout hazards, arm by arm.
+    """
+    d = scenario.dropout
+    in_remission = None
+    if d.mechanism != "mcar" and d.probability_by_endpoint > 0:
+        from simulate.outcomes import calibrate
+
+        models = calibrate(scenario)
+        in_remission = tuple(-math.expm1(-models[arm].dropout_rate * models[arm].endpoint_month)
+                             for arm in (scenario.control_arm, primary_arm(scenario)))
+    return formulas.adjust_for_dropout(*rates(scenario), d.probability_by_endpoint, scenario.analysis.missing,
+                                       in_remission)  # type: ignore[arg-type]

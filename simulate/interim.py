@@ -1,0 +1,183 @@
+"""Interim analyses in calendar time: when each look happens, what it decides, and the overrun.
+
+A group-sequential design (``[interim]`` in a scenario) looks at the data when a planned
+fraction of the planned patients have their endpoint *determined*: they reached the endpoint
+visit, or dropped out before it. Look k happens at the calendar month the
+``ceil(f_k x N)``-th randomised patient's endpoint is determined (N the planned total). At a look
+the score statistic of the patients determined so far (the pooled z for superiority, the
+Farrington-Manning z for non-inferiority: :func:`simulate.analysis.farrington_manning_statistic`
+with the margin, which is the pooled z at margin 0) is compared with the look's boundaries
+(:mod:`simulate.sequential`): at or above the efficacy bound the trial stops for efficacy; below
+the futility bound (beta spending), or with conditional power under the design effect below the
+threshold, it stops for futility. The decision comes ``decision_lag_months`` after the data cut;
+enrolment closes then, and every patient randomised by then is followed to the endpoint (the
+overrun): the final analysis of all of them is reported beside the decision.
+
+Without a stop the final look comes when every randomised patient's endpoint is determined. A
+trial that closes enrolment short of target skips the looks it never reaches and analyses at
+the information it has, the final look spending all the remaining alpha.
+
+This module holds what both engines share: the design (its boundaries, once per scenario), the
+statistic, and the decision at a look. *When* looks happen is each engine's own: the batch
+engine computes it from arrays (:func:`simulate.engines.batch.outcomes_from_batch`), the DES
+from its events (:mod:`simulate.engines.des`); the agreement tests compare them trial by trial.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from simulate import scenario as sc
+from simulate.parallel import memo, shared_cache
+
+NONE, EFFICACY, FUTILITY = 0, 1, 2
+"""What a look decided (the codes of :attr:`simulate.engines.BlockOutcomes.stop_reason`)."""
+
+
+def look_counts(fractions, n_target: int) -> tuple[int, ...]:
+    """Patients with a determined endpoint that trigger each look: ceil(f N) (the final look:
+    N)."""
+    return tuple(min(n_target, max(1, math.ceil(f * n_target - 1e-9))) for f in fractions)
+
+
+@dataclass
+class Design:
+    """A scenario's group-sequential design: boundaries on the z scale, computed once."""
+
+    fractions: tuple[float, ...]
+    """Planned information fractions of the looks (the last is 1)."""
+    counts: tuple[int, ...]
+    """Determined endpoints that trigger each look."""
+    n_target: int
+    efficacy: np.ndarray
+    """Efficacy boundary of each planned look (inf: no efficacy stop there)."""
+    futility: np.ndarray | None
+    """Beta-spending futility boundary of each look, or None."""
+    conditional_power_below: float | None
+    """Stop for futility when the conditional power under the design effect is below this."""
+    drift: float
+    """The design effect as the expected z at full information."""
+    lag_months: float
+    margin: float
+    alpha: float
+    spending: str
+    gamma: float | None
+    binding: bool
+    _final: dict = field(default_factory=dict, repr=False)
+
+    @property
+    def looks(self) -> int:
+        return len(self.fractions)
+
+    def final_bound(self, reached: int, n_randomised: int) -> float:
+        """The final look's efficacy bound for a trial that held ``reached`` interim looks and
+        analyses ``n_randomised`` patients at the end: the planned bound when it randomised the
+        target, else the bound spending all the remaining alpha at the observed fraction."""
+        if n_randomised >= self.n_target and reached == self.looks - 1:
+            return float(self.efficacy[-1])
+        key = (reached, n_randomised)
+        if key not in self._final:
+            from simulate import sequential
+
+            fractions = [*self.fractions[:reached], n_randomised / self.n_target]
+            if reached and fractions[-1] <= fractions[-2] + 1e-12:
+                fractions.pop()                 # no data since the last look: it becomes the final one
+            if self.spending == "none":
+                bounds = [math.inf] * (len(fractions) - 1) + [_z(1.0 - self.alpha)]
+            else:
+                futility = None if self.futility is None or not self.binding else \
+                    list(self.futility[:len(fractions) - 1])
+                bounds = sequential.efficacy_bounds(fractions, self.alpha, self.spending, self.gamma,
+                                                    futility=futility, binding=self.binding, final_is_last=True)
+            self._final[key] = float(bounds[-1])
+        return self._final[key]
+
+
+def _z(p: float) -> float:
+    from scipy import special
+
+    return float(special.ndtri(p))
+
+
+def design_of(scenario: sc.Scenario) -> Design | None:
+    """The scenario's group-sequential design, or None without interim looks."""
+    interim = scenario.interim
+    if interim is None or interim.looks < 2:
+        return None
+    from simulate import sequential
+
+    a = scenario.analysis
+    fractions = tuple(interim.information_fractions)
+    gamma = interim.hsd_gamma if interim.efficacy_spending == "hwang_shih_decani" else None
+    drift = design_drift(scenario)
+    futility = None
+    if interim.efficacy_spending == "none":
+        efficacy = np.array([math.inf] * (len(fractions) - 1) + [_z(1.0 - a.alpha)])
+    else:
+        efficacy = np.asarray(sequential.efficacy_bounds(fractions, a.alpha, interim.efficacy_spending, gamma),
+                              dtype=float)
+    if interim.futility == "beta_spending":
+        efficacy, futility = sequential.beta_spending_design(fractions, a.alpha, interim.futility_beta,
+                                                             interim.efficacy_spending, gamma,
+                                                             binding=interim.futility_binding)
+        efficacy, futility = np.asarray(efficacy, dtype=float), np.asarray(futility, dtype=float)
+    return Design(
+        fractions=fractions, counts=look_counts(fractions, scenario.n_target), n_target=scenario.n_target,
+        efficacy=efficacy, futility=futility,
+        conditional_power_below=interim.futility_conditional_power if interim.futility == "conditional_power" else None,
+        drift=drift, lag_months=interim.decision_lag_months, margin=a.margin, alpha=a.alpha,
+        spending=interim.efficacy_spending, gamma=gamma, binding=interim.futility_binding,
+    )
+
+
+_DESIGNS: dict = shared_cache("interim.designs")
+"""Designs by the parts of the scenario they depend on; worker processes receive the parent's."""
+
+
+def design_for(scenario: sc.Scenario) -> Design | None:
+    """:func:`design_of`, computed once per design (cached)."""
+    if scenario.interim is None or scenario.interim.looks < 2:
+        return None
+    s = scenario
+    key = (s.interim, s.analysis, s.n_target, s.dropout, tuple(s.arms.items()), s.trial.endpoint)
+    return memo(_DESIGNS, key, lambda: design_of(scenario))
+
+
+def design_drift(scenario: sc.Scenario) -> float:
+    """The design effect as the expected z at full information: the difference the analysis
+    sees under the scenario's rates (after dropout, :func:`simulate.assumed.dropout_adjustment`),
+    plus the margin, over its standard error with the planned patients per arm."""
+    from simulate.assumed import dropout_adjustment
+
+    adj = dropout_adjustment(scenario)
+    n_c = n_t = scenario.n_target / 2 * adj.analysed_fraction
+    p_c, p_t = adj.p_control, adj.p_treat
+    se = math.sqrt(p_c * (1 - p_c) / n_c + p_t * (1 - p_t) / n_t) if n_c > 0 else math.inf
+    return (p_t - p_c + scenario.analysis.margin) / se if se > 0 else math.inf
+
+
+def statistic(x_c, n_c, x_t, n_t, margin: float) -> np.ndarray:
+    """The score z of each trial's data (pooled z at margin 0, Farrington-Manning otherwise);
+    0 where it is undefined (no patient in an arm, or no variance: no evidence either way)."""
+    from simulate.analysis import farrington_manning_statistic
+
+    z = farrington_manning_statistic(x_c, n_c, x_t, n_t, margin)
+    return np.where(np.isfinite(z), z, 0.0)
+
+
+def decide(design: Design, look: int, z: np.ndarray) -> np.ndarray:
+    """What interim look ``look`` (0-based, not the final one) decides for each z: NONE,
+    EFFICACY or FUTILITY."""
+    out = np.full(np.shape(z), NONE, dtype=np.int8)
+    out[z >= design.efficacy[look]] = EFFICACY
+    if design.futility is not None:
+        out[(out == NONE) & (z < design.futility[look])] = FUTILITY
+    if design.conditional_power_below is not None:
+        from simulate import sequential
+
+        cp = sequential.conditional_power(z, design.fractions[look], float(design.efficacy[-1]), design.drift)
+        out[(out == NONE) & (cp < design.conditional_power_below)] = FUTILITY
+    return out
