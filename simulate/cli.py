@@ -172,6 +172,8 @@ def _trial_summary(sc: Scenario, seed: int, result) -> dict:
         "recruitment_months": cal["recruitment_months"], "duration_months": cal["duration_months"],
         "terminated": cal["terminated"], "calendar": cal,
         "remission_at_endpoint": result.remission_at_endpoint(sc.trial.endpoint == "cr"),
+        **({} if result.sequential is None else {"sequential": {
+            k: (v.tolist() if hasattr(v, "tolist") else v) for k, v in result.sequential.items()}}),
     }
 
 
@@ -197,6 +199,19 @@ def _print_story(sc: Scenario, seed: int, result) -> None:
     click.echo(f"  enrolment closed at month {fmt(cal['enrolment_closed_month'])}: {cal['enrolment_close_reason']}")
     click.echo(f"  trial duration {fmt(cal['duration_months'])} months"
                + ("   TERMINATED for slow accrual" if cal["terminated"] else ""))
+    seq = result.sequential
+    if seq is not None:
+        for k, (month, z, n) in enumerate(zip(seq["look_month"], seq["look_z"], seq["look_randomised"])):
+            if month == month:                                  # held (not nan)
+                final = k == len(seq["look_month"]) - 1
+                click.echo(f"  {'final analysis' if final else f'interim look {k + 1}'} at month {month:.1f}: "
+                           f"z = {z:.3f} with {n} randomised")
+        if seq["stop_look"] >= 0:
+            why = "efficacy" if seq["stop_reason"] == 1 else "futility"
+            click.echo(f"  stopped for {why} at look {seq['stop_look'] + 1}, decided at month "
+                       f"{seq['decision_month']:.1f}; the overrun analysis of all randomised gives z = "
+                       f"{seq['overrun_z']:.3f}")
+        click.echo(f"  H0 {'rejected' if seq['sequential_reject'] else 'not rejected'}")
     rem = result.remission_at_endpoint(sc.trial.endpoint == "cr")
     what = "complete remission" if sc.trial.endpoint == "cr" else "remission (CR or PR)"
     click.echo(f"  {what} at month "
@@ -374,6 +389,9 @@ def power(scenario: Path, replicates: int | None, seed: int | None, n_per_arm: i
               help="No n within this many above the answer may fall below target (saw-tooth guard).")
 @click.option("--n-max", type=click.IntRange(2, 100_000), default=2000, show_default=True,
               help="Largest n per arm searched.")
+@click.option("--precision", type=click.IntRange(1, 100), default=None,
+              help="Resolve n to +-this at 95%: more trials near the answer (same seed) until its Monte "
+                   "Carlo range is that narrow.")
 @click.option("--power", "power_of", metavar="any|all|ARM", default=None,
               help="With several experimental arms, the power to reach: at least one comparison (any), "
                    "every one (all), or one arm's (its id). Default: the scenario's analysis.success.")
@@ -382,7 +400,7 @@ def power(scenario: Path, replicates: int | None, seed: int | None, n_per_arm: i
 @json_opt
 def samplesize(scenario: Path, target: float, window: int, n_max: int, replicates: int | None, seed: int | None,
                jobs: int | None, backend: str, scheduler: str | None, engine: str, overrides: tuple[str, ...],
-               as_json: bool, power_of: str | None) -> None:
+               as_json: bool, power_of: str | None, precision: int | None) -> None:
     """Smallest n per arm reaching the target power, beside the closed-form references."""
     from simulate.parallel import session
     from simulate.power import find_sample_size
@@ -395,7 +413,8 @@ def samplesize(scenario: Path, target: float, window: int, n_max: int, replicate
         sc = _load(scenario, overrides + (f'analysis.success="{power_of}"',))
     where = _backend(backend, jobs, scheduler)
     with session(where):
-        r = find_sample_size(sc, target, replicates, seed, where, engine, window, n_max, progress=not as_json)
+        r = find_sample_size(sc, target, replicates, seed, where, engine, window, n_max, progress=not as_json,
+                             precision=precision)
     if as_json:
         _echo_json(r.to_json())
         return
@@ -410,6 +429,16 @@ def samplesize(scenario: Path, target: float, window: int, n_max: int, replicate
     else:
         click.echo(f"  simulated: {r.n_per_arm} per arm (power {r.power:.3f} ± {r.mc_se:.3f}; "
                    f"no n up to {r.n_per_arm + r.window} falls below target by more than 2 MC SE)")
+        lo, hi = r.n_range
+        click.echo(f"  Monte Carlo range: {lo}-{hi} per arm ({r.replicates:,} trials per n near the answer"
+                   + ("; --precision P narrows it" if hi - lo > 2 and precision is None else "") + ")")
+        if r.fixed_n_per_arm is not None or r.expected_randomised_h1 is not None:
+            click.echo(f"  with interim looks: at most {r.n_per_arm} per arm; expected "
+                       f"randomised {r.expected_randomised_h1:.1f} under the effect, {r.expected_randomised_h0:.1f} "
+                       f"under H0; the fixed design needs "
+                       + (f"{r.fixed_n_per_arm} per arm" if r.fixed_n_per_arm is not None else "(not reached)"))
+    if r.note and r.n_per_arm is not None:
+        click.echo(f"  note: {r.note}")
     a = r.analytic
     if a.farrington_manning is not None:
         click.echo(f"  closed form for {a.p_control} vs {a.p_treat}, non-inferiority margin {a.margin:g}: "

@@ -351,13 +351,20 @@ def _n_target(scenario: sc.Scenario, n_per_arm: int) -> int:
 
 def find_sample_size(scenario: sc.Scenario, target: float = 0.8, replicates: int | None = None,
                      seed: int | None = None, jobs: Jobs = None, engine: str = DEFAULT_ENGINE,
-                     window: int = 10, n_max: int = 2000, progress: bool = False) -> SampleSizeResult:
+                     window: int = 10, n_max: int = 2000, progress: bool = False,
+                     precision: int | None = None) -> SampleSizeResult:
     """Smallest n per arm with simulated power >= target, safe against the saw-tooth.
 
     A coarse scan brackets the target, then every n from the bracket to ``window`` above the
     first hit is evaluated. The answer is the smallest n whose power reaches the target and from
     which no evaluated n within ``window`` falls below the target by more than two Monte Carlo
     standard errors. All points share one seed (common random numbers).
+
+    ``n_range`` brackets the answer by its Monte Carlo error; with ``precision`` the n near the
+    crossing get twice the replicates, again and again (common random numbers: the first trials
+    stay the same), until that range is at most ``2 * precision`` wide (or the replicates have
+    grown :data:`MAX_REFINEMENT` times). With interim looks the result also gives the expected
+    randomised under the effect and under H0 at the answer, and the fixed design's n.
 
     No n is returned, with a note saying why, when the arms do not differ in the tested
     direction (power is then the type I error at every n), or when recruitment caps the trial
@@ -414,8 +421,59 @@ def find_sample_size(scenario: sc.Scenario, target: float = 0.8, replicates: int
         evaluate(range(max(curve) + 1, min(n_max, chosen + window) + 1))
     if chosen is None:
         return give_up(f"no n up to {max(curve)} per arm stays at or above {target} over a window of {window}")
+    # every n between the last whose interval stays below the target and the answer, so that
+    # the range of n the Monte Carlo error allows is read off a dense curve
+    below = [n for n in curve if n < chosen and curve[n].ci_high < target]
+    evaluate(range(max(below) + 1 if below else chosen, chosen))
+    n_range = _n_range(curve, chosen, target, window)
+    used = replicates
+    while precision is not None and n_range[1] - n_range[0] > 2 * precision and used < replicates * MAX_REFINEMENT:
+        # more trials for every n near the crossing; the first ones are the same (common random numbers)
+        used *= 2
+        near = range(max(2, n_range[0] - 1), min(n_max, n_range[1] + window) + 1)
+        curve.update(power_curve(scenario, list(near), used, seed, jobs, engine, progress))
+        chosen = next((n for n in sorted(curve) if curve[n].power >= target and all(
+            curve[m].power >= target - 2 * curve[m].mc_se for m in curve if n < m <= n + window)), chosen)
+        n_range = _n_range(curve, chosen, target, window)
+    note = ""
+    if precision is not None and n_range[1] - n_range[0] > 2 * precision:
+        note = (f"n resolved to {n_range[0]}-{n_range[1]} after {used:,} trials per n near the answer, short of "
+                f"+-{precision}: raise --replicates")
     r = curve[chosen]
-    return SampleSizeResult(chosen, r.power, r.mc_se, target, window, _curve_points(curve), analytic)
+    extra = _sequential_sizes(scenario, chosen, target, replicates, seed, jobs, engine, window, n_max) \
+        if scenario.interim is not None and scenario.interim.looks > 1 else {}
+    return SampleSizeResult(chosen, r.power, r.mc_se, target, window, _curve_points(curve), analytic, note,
+                            n_range=n_range, replicates=used, **extra)
+
+
+MAX_REFINEMENT = 64
+"""With a precision asked for, replicates near the answer grow at most this many times."""
+
+
+def _n_range(curve: dict[int, PowerResult], chosen: int, target: float, window: int) -> tuple[int, int]:
+    """(smallest evaluated n whose power interval reaches the target, smallest n from which
+    every evaluated interval within the window lies at or above it)."""
+    ns = sorted(curve)
+    low = next((n for n in ns if curve[n].ci_high >= target), chosen)
+    high = next((n for n in ns if n >= low and all(curve[m].ci_low >= target for m in ns if n <= m <= n + window)),
+                max(ns))
+    return min(low, chosen), max(high, chosen)
+
+
+def _sequential_sizes(scenario: sc.Scenario, n: int, target: float, replicates: int, seed: int, jobs: Jobs,
+                      engine: str, window: int, n_max: int) -> dict:
+    """For a group-sequential design at n per arm: the expected randomised under the effect and
+    under H0, and the fixed design's n for the same target."""
+    h1 = power_curve(scenario, [n], replicates, seed, jobs, engine)[n]
+    a = scenario.analysis
+    control = scenario.arm(scenario.control_arm).remission_at_endpoint
+    null_rate = max(0.0, control - a.margin) if a.hypothesis == "non_inferiority" else control
+    null = loader.with_overrides(scenario, {f"arms.{primary_arm(scenario)}.remission_at_endpoint": null_rate})
+    h0 = power_curve(null, [n], replicates, seed, jobs, engine)[n]
+    fixed = find_sample_size(loader.with_overrides(scenario, {"interim": None}), target, replicates, seed, jobs,
+                             engine, window, n_max)
+    return {"expected_randomised_h1": h1.expected_randomised, "expected_randomised_h0": h0.expected_randomised,
+            "fixed_n_per_arm": fixed.n_per_arm}
 
 
 def _curve_points(curve: dict[int, PowerResult]) -> tuple[SampleSizePoint, ...]:

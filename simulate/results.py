@@ -287,6 +287,18 @@ class SampleSizeResult(Record):
     """Every n evaluated, in increasing order."""
     analytic: AnalyticReferences
     note: str = ""
+    n_range: tuple[int, int] | None = None
+    """The n per arm the Monte Carlo error cannot tell apart from the answer: from the smallest
+    evaluated n whose 95% power interval reaches the target to the smallest from which every
+    interval within the window lies at or above it."""
+    replicates: int | None = None
+    """Simulated trials per n near the answer (more than asked for when a precision was set)."""
+    expected_randomised_h1: float | None = None
+    """With interim looks: mean patients randomised at the answer under the scenario's effect ..."""
+    expected_randomised_h0: float | None = None
+    """... and with no true difference (or, for non-inferiority, at the margin)."""
+    fixed_n_per_arm: int | None = None
+    """With interim looks: the same search for the design without them."""
 
     def to_frame(self) -> "pd.DataFrame":
         """The evaluated curve, one row per n."""

@@ -190,3 +190,15 @@ def test_interim_mistakes_are_named(overrides, line):
     with pytest.raises(ScenarioError) as info:
         load_scenario(DEFAULT_SCENARIO, overrides)
     assert any(line in p for p in info.value.problems), info.value.problems
+
+
+def test_group_sequential_sample_size_reports_expected_numbers_and_the_fixed_design():
+    from simulate.power import find_sample_size
+
+    s = bare(40, "ztest", extra=[*ONE_SIDED, "interim.information_fractions=[0.5, 1.0]",
+                                 'interim.futility="beta_spending"'])
+    r = find_sample_size(s, 0.8, replicates=400, seed=5, jobs=1, engine="batch", window=4)
+    assert r.n_per_arm is not None and r.fixed_n_per_arm is not None
+    assert r.expected_randomised_h1 <= 2 * r.n_per_arm and r.expected_randomised_h0 <= 2 * r.n_per_arm
+    # a futility look makes the maximum n at least about the fixed design's
+    assert r.n_per_arm >= r.fixed_n_per_arm - 6

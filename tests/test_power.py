@@ -234,3 +234,19 @@ def test_well_powered_trials_barely_overstate_the_effect():
     # nearly every trial is significant, so the conditional mean is the plain mean: unbiased
     se = r.risk_difference_bias_se
     assert abs(r.mean_abs_risk_difference_if_significant - 0.25) <= 3 * se + 0.002
+
+
+def test_sample_size_range_holds_the_exact_answer_and_precision_narrows_it():
+    """The Monte Carlo range of n brackets the exact Fisher answer; asking for +-1 adds trials
+    near the crossing (same seed) until the range is that narrow."""
+    s = bare(50)
+    exact = formulas.n_per_arm_exact("fisher", 0.60, 0.85, 0.05, 0.8, window=6)
+    rough = find_sample_size(s, 0.8, replicates=500, seed=9, jobs=1, engine="batch", window=6)
+    fine = find_sample_size(s, 0.8, replicates=500, seed=9, jobs=1, engine="batch", window=6, precision=1)
+    assert rough.n_range[0] <= rough.n_per_arm <= rough.n_range[1]
+    assert rough.n_range[1] - rough.n_range[0] > 2                  # 500 trials cannot resolve n to +-1
+    assert fine.n_range[1] - fine.n_range[0] <= 2 or fine.note
+    assert fine.replicates > rough.replicates == 500
+    assert fine.n_range[1] - fine.n_range[0] < rough.n_range[1] - rough.n_range[0]
+    first_hit = exact.first_n                                        # the exact first n reaching 80%
+    assert fine.n_range[0] - 2 <= first_hit <= fine.n_range[1] + 2, (fine.n_range, first_hit)
