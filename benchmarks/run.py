@@ -124,6 +124,36 @@ def bench_power_batch(scenario, size: int) -> Callable[[], Any]:
     return lambda: estimate_power(scenario, size, 1, 2, "batch")
 
 
+ONE_SIDED_Z = ('analysis.alternative="greater"', 'analysis.test="ztest"', "analysis.alpha=0.025")
+TWO_LOOKS = ("interim.information_fractions=[0.5, 1.0]", 'interim.futility="beta_spending"')
+INTERIM_COST_FACTOR = 2.0
+"""A two-look design may cost at most this many times the fixed design's time per trial."""
+
+
+@benchmark("power_fixed_1job", size=10_000, unit="trials", goal_seconds=3.0, engine="batch")
+def bench_power_fixed(scenario, size: int) -> Callable[[], Any]:
+    """The registered scenario's fixed design, one-sided z-test, on 1 job: the reference for power_interim_1job."""
+    from simulate.loader import with_overrides, parse_override
+    from simulate.power import estimate_power
+
+    fixed = with_overrides(scenario, dict(_parsed(ONE_SIDED_Z, parse_override)))
+    return lambda: estimate_power(fixed, size, 1, 1, "batch")
+
+
+@benchmark("power_interim_1job", size=10_000, unit="trials", goal_seconds=6.0, engine="batch")
+def bench_power_interim(scenario, size: int) -> Callable[[], Any]:
+    """The same with an interim look at half the endpoints (OBF efficacy, beta-spending futility): goal at most 2x the fixed design's time."""
+    from simulate.loader import with_overrides, parse_override
+    from simulate.power import estimate_power
+
+    looks = with_overrides(scenario, dict(_parsed(ONE_SIDED_Z + TWO_LOOKS, parse_override)))
+    return lambda: estimate_power(looks, size, 1, 1, "batch")
+
+
+def _parsed(overrides, parse) -> list[tuple[str, Any]]:
+    return [(".".join(path), value) for path, value in map(parse, overrides)]
+
+
 @benchmark("power_batch_million", size=1_000_000, unit="trials", goal_seconds=300.0, engine="batch",
            goal_mb=1024.0, heavy=True)
 def bench_power_batch_million(scenario, size: int) -> Callable[[], Any]:
@@ -391,7 +421,14 @@ def main(argv: list[str] | None = None) -> int:
         b = BENCHMARKS["cold_power_10k"]
         BENCHMARKS["cold_power_10k"] = Benchmark(b.name, b.setup, b.size, b.unit, round(rpact, 2), b.description,
                                                  b.engine, b.goal_mb, b.heavy)
-    results = [run_one(BENCHMARKS[n], scenario, args.size or BENCHMARKS[n].size, args.repeat) for n in names]
+    results = []
+    for n in names:
+        b = BENCHMARKS[n]
+        fixed = next((r for r in results if r.name == "power_fixed_1job"), None)
+        if n == "power_interim_1job" and fixed is not None:   # relative goal: against the fixed design just timed
+            b = Benchmark(b.name, b.setup, b.size, b.unit, round(INTERIM_COST_FACTOR * fixed.seconds, 3),
+                          b.description, b.engine, b.goal_mb, b.heavy)
+        results.append(run_one(b, scenario, args.size or b.size, args.repeat))
     info = machine()
     if args.json:
         print(json.dumps({

@@ -144,6 +144,8 @@ def parse_override(text: str) -> tuple[list[str], Any]:
 def _apply(data: dict, keys: list[str], value: Any, label: str) -> None:
     node = data
     for k in keys[:-1]:
+        if node.get(k, 0) is None:            # an optional section left out ([interim], [observed])
+            node[k] = {}
         nxt = node.setdefault(k, {})
         if not isinstance(nxt, dict):
             raise ScenarioError(f"{label}: '{k}' is a value, not a section")
