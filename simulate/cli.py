@@ -574,6 +574,11 @@ def _main(args: list[str]) -> int:
         return err.exit_code
     except click.exceptions.Exit as err:
         return err.exit_code
+    except BrokenPipeError:                              # the reader went away (`| head`): stop quietly
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error at exit
+        return 141
     return 0
 
 

@@ -422,3 +422,17 @@ def test_a_sweep_point_whose_values_clash_is_found_at_load_time(tmp_path: Path) 
         '"trial.visit_months" = [[0, 1, 3, 6, 9, 12, 15, 18, 21, 24], [0, 1, 3, 6, 9, 15, 18, 21, 24]]\n'))
     code, _, err = call(["validate", path], tmp_path)
     assert_user_error(code, err, "sweep point trial.endpoint_month = 12.0", "must include trial.endpoint_month")
+
+
+def test_a_closed_pipe_ends_quietly(tmp_path: Path) -> None:
+    """`trialsim power ... | head -1`: the reader leaves early; no traceback, the shell's 141."""
+    import subprocess
+    import sys
+
+    cmd = (f"{sys.executable} -m simulate.cli power {DEFAULT_SCENARIO} --replicates 200 --set simulation.block_size=50"
+           " | head -1")
+    out = subprocess.run(["bash", "-o", "pipefail", "-c", cmd], capture_output=True, text=True, timeout=120,
+                         cwd=tmp_path)
+    assert out.stdout.startswith("Power of"), out.stdout
+    assert "Traceback" not in out.stderr and "Error" not in out.stderr, out.stderr
+    assert out.returncode in (0, 141)
