@@ -1,8 +1,9 @@
 """The main job: every planning answer for a scenario, written to ``results/<scenario>/``.
 
 :func:`run_all` computes the pieces (power at the planned size, the sample-size curve for 80%
-and 90%, the sensitivity sweep, an example trial, accrual curves, the eligibility funnel), each
-a frozen result object of :mod:`simulate.results`, and hands them to the report as one
+and 90%, the sensitivity sweep, an example trial, accrual curves, the eligibility funnel, and
+with interim looks the fixed design beside it and the z paths of the first trials), each a
+frozen result object of :mod:`simulate.results`, and hands them to the report as one
 :class:`~simulate.results.RunResults`. Each piece is stored under ``.pieces/`` as its JSON,
 keyed by the scenario's hash, the seed, the replicate count and the engine: a re-run with the
 same inputs reuses finished pieces, a run killed midway leaves no half-written file (every write
@@ -29,9 +30,9 @@ from simulate import __version__
 from simulate import scenario as sc
 from simulate.engines import CONSORT_FIELDS, DEFAULT_ENGINE
 from simulate.io import write_csv_atomic, write_json_atomic
-from simulate.results import (Accrual, Comparison, Consort, ExampleTrial, FunnelStep, KaplanMeierStep,
+from simulate.results import (Accrual, Comparison, Consort, ExampleTrial, FunnelStep, KaplanMeierStep, Look,
                               ObservedAccrual, PatientCourse, PowerResult, Record, RunResults, SampleSizePlan,
-                              ScenarioSource, ScreeningFunnel, SweepResult, TrialCalendar, VisitRemission)
+                              ScenarioSource, ScreeningFunnel, SweepResult, TrialCalendar, VisitRemission, InterimDetail, ZPath)
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +42,8 @@ ACCRUAL_TRIALS = 100
 """Simulated trials drawn in the accrual fan."""
 TARGETS = (0.8, 0.9)
 """Power targets of the sample-size piece."""
+PATH_TRIALS = 20
+"""Trials whose z paths the boundary plot draws (the first of the run's seed)."""
 
 R = TypeVar("R", bound=Record)
 
@@ -199,6 +202,58 @@ def read_source(scenario_path: Path | str | None) -> ScenarioSource | None:
     return ScenarioSource(str(scenario_path), header, comments)
 
 
+# ----------------------------------------------------------------------------- interim looks
+
+
+STOPPED_FOR = {1: "efficacy", 2: "futility"}
+"""The outcome of a trial's path by :attr:`simulate.engines.BlockOutcomes.stop_reason` (else ``final``)."""
+
+
+def fixed_design(scenario: sc.Scenario) -> sc.Scenario:
+    """The scenario without its interim looks: one final analysis of every randomised patient."""
+    return scenario.model_copy(update={"interim": None})
+
+
+def interim_paths(scenario: sc.Scenario, seed: int, engine: str, n_trials: int = PATH_TRIALS
+                  ) -> tuple[ZPath, ...]:
+    """The z paths of the first ``n_trials`` trials of the seed (block 0: the trials the power
+    piece counts first), each look as the engine held it."""
+    from simulate.engines import simulate_block
+    from simulate.interim import design_for
+
+    design = design_for(scenario)
+    n = min(n_trials, scenario.simulation.block_size)
+    b = simulate_block(scenario, seed, 0, n_trials=n, engine=engine)
+    N = design.n_target
+    interim_info = [c / N for c in design.counts[:-1]]
+    out = []
+    for i in range(n):
+        stop, reason = int(b.stop_look[i]), int(b.stop_reason[i])
+        held = ~np.isnan(b.look_z[i])
+        info = [*interim_info, b.look_randomised[i, -1] / N]
+        looks = [k for k in range(design.looks) if held[k]]
+        outcome = STOPPED_FOR.get(reason, "final") if stop >= 0 else "final"
+        final_bound = overrun_info = overrun_z = math.nan
+        if outcome == "final" and looks and looks[-1] == design.looks - 1:
+            reached = int(held[:-1].sum())
+            final_bound = design.final_bound(reached, int(b.look_randomised[i, -1]))
+        if outcome == "efficacy":
+            overrun_info = float(b.randomised[i] / N)
+            overrun_z = float(b.overrun_z[i])
+        out.append(ZPath(
+            trial=i, information=tuple(float(info[k]) for k in looks), z=tuple(float(b.look_z[i, k]) for k in looks),
+            month=tuple(float(b.look_month[i, k]) for k in looks), outcome=outcome,
+            rejected=bool(b.sequential_reject[i]), final_bound=float(final_bound),
+            overrun_information=overrun_info, overrun_z=overrun_z))
+    return tuple(out)
+
+
+def compute_interim(scenario, seed, replicates, jobs, engine, progress=False) -> InterimDetail:
+    """The fixed design's power run (the same trials without the looks) and the first trials' z paths."""
+    return InterimDetail(fixed=compute_power(fixed_design(scenario), seed, replicates, jobs, engine, progress),
+                         paths=interim_paths(scenario, seed, engine))
+
+
 # ----------------------------------------------------------------------------- tables
 
 
@@ -234,9 +289,22 @@ def comparisons_table(power: PowerResult, scenario: sc.Scenario) -> pd.DataFrame
     return pd.DataFrame(rows, columns=[*(f.name for f in fields(Comparison)), "arm_label", "control_label"])
 
 
+LOOK_COLUMNS = tuple(f.name for f in fields(Look))
+"""Columns of ``looks.csv``: the fields of :class:`~simulate.results.Look`."""
+INTERIM_TABLES = ("looks.csv", "fixed_design.csv")
+"""The tables written only with interim looks."""
+
+
+def looks_table(power: PowerResult) -> pd.DataFrame:
+    """One row per planned look of a group-sequential design, as the power piece computed it."""
+    return pd.DataFrame([asdict(k) for k in power.looks], columns=list(LOOK_COLUMNS))
+
+
 def write_tables(folder: Path, results: RunResults) -> None:
     """The run's CSVs: funnel, power (one row), comparisons (one row per experimental arm),
-    remission_by_visit (one row per arm and visit), samplesize, sweep and consort."""
+    remission_by_visit (one row per arm and visit), samplesize, sweep and consort; with interim
+    looks also looks (one row per look) and fixed_design (the power row of the same scenario
+    without the looks)."""
     write_csv_atomic(folder / "funnel.csv", results.screening.to_frame())
     # timings go to run.json: the tables hold results only, so a resumed run writes the same bytes
     write_csv_atomic(folder / "power.csv", results.power.to_frame(consort=False, elapsed=False))
@@ -247,6 +315,14 @@ def write_tables(folder: Path, results: RunResults) -> None:
         write_csv_atomic(folder / "sweep.csv", results.sweep.to_frame())
     write_csv_atomic(folder / "consort.csv",
                      consort_table(results.example_trial, results.power, results.scenario.arm_names))
+    detail = getattr(results, "interim", None)
+    if results.power.looks:
+        write_csv_atomic(folder / "looks.csv", looks_table(results.power))
+    if results.power.looks and detail is not None:
+        write_csv_atomic(folder / "fixed_design.csv", detail.fixed.to_frame(consort=False, elapsed=False))
+    for name in INTERIM_TABLES:  # a stale table from an earlier run with looks would mislead
+        if not results.power.looks or (name == "fixed_design.csv" and detail is None):
+            (folder / name).unlink(missing_ok=True)
 
 
 def _is_null(p: PowerResult) -> bool:
@@ -257,9 +333,11 @@ def _is_null(p: PowerResult) -> bool:
     return all(t == 0 for t in truths)
 
 
-def plain_summary(scenario: sc.Scenario, p: PowerResult, plan: SampleSizePlan) -> tuple[str, ...]:
+def plain_summary(scenario: sc.Scenario, p: PowerResult, plan: SampleSizePlan,
+                  fixed: PowerResult | None = None) -> tuple[str, ...]:
     """The report's first paragraph, in plain language with the run's own figures: the arms by
-    their labels, each experimental arm against the control."""
+    their labels, each experimental arm against the control; with interim looks, one line on
+    what they stop and save (against ``fixed``, the same trials without the looks, if given)."""
     from simulate.power import primary_arm
     from simulate.report.html import (ENDPOINT_WORDS, MULTIPLICITY_SHORT, TEST_NAMES, comparison_name,
                                       significant_word, success_phrase)
@@ -299,6 +377,8 @@ def plain_summary(scenario: sc.Scenario, p: PowerResult, plan: SampleSizePlan) -
             + "; ".join(f"{comparison_name(scenario, c.arm)} {c.power:.3f} ± {c.mc_se:.3f}" for c in p.comparisons)
             + f"; at least one of them: {p.power_any:.3f} ± {p.power_any_mc_se:.3f}; all {k} together: "
               f"{p.power_all:.3f} ± {p.power_all_mc_se:.3f}.")
+    if p.looks:
+        lines.append(interim_sentence(scenario, p, fixed))
     not_reached: dict[str, tuple[int, list[str]]] = {}  # note -> (its line, the targets it applies to)
     for s in plan.searches:
         pct = f"{round(100 * s.target)}%"
@@ -345,6 +425,45 @@ def plain_summary(scenario: sc.Scenario, p: PowerResult, plan: SampleSizePlan) -
             f"enrolling {scenario.n_target} would take about {months / 12:.0f} years."
         )
     return tuple(lines)
+
+
+def interim_sentence(scenario: sc.Scenario, p: PowerResult, fixed: PowerResult | None = None) -> str:
+    """One plain line on the interim looks: when they come, what they stop, what they save."""
+    from simulate.report.html import and_list, percent_list, recruitment_done_at_first_look
+
+    interim_looks = p.looks[:-1]
+    rule = scenario.interim.futility if scenario.interim is not None else "none"
+    at = percent_list([k.information_fraction for k in interim_looks])
+    months = and_list([f"{k.mean_month:.0f}" for k in interim_looks])
+    one = len(interim_looks) == 1
+    verb = f"stop{'s' if one else ''}"
+    efficacy = scenario.interim is None or scenario.interim.efficacy_spending != "none"
+    if efficacy:
+        stops = f"{verb} {percent_list([k.p_stop_efficacy for k in interim_looks])} of trials for efficacy"
+        if rule != "none":
+            stops += f" and {percent_list([k.p_stop_futility for k in interim_looks])} for futility"
+    else:
+        stops = (f"{verb} {percent_list([k.p_stop_futility for k in interim_looks])} of trials for futility "
+                 "(no efficacy stop before the final analysis)")
+    head = (f"{'An interim look' if one else 'Interim looks'} at {at} of the endpoints "
+            f"(month{'' if one else 's'} {months} on average) {stops}")
+    if fixed is not None:
+        same = f"{p.expected_randomised:.1f}" == f"{fixed.mean_randomised:.1f}"
+        without = f"without the look{'' if one else 's'}"
+        decide = (f"as {without}" if f"{p.expected_duration_months:.0f}" == f"{fixed.mean_duration_months:.0f}"
+                  else f"instead of {fixed.mean_duration_months:.0f} {without}")
+        tail = (f"trials decide at month {p.expected_duration_months:.0f} on average {decide}, and randomise "
+                + (f"as many patients ({p.expected_randomised:.1f} on average)" if same else
+                   f"{p.expected_randomised:.1f} patients on average instead of {fixed.mean_randomised:.1f}"))
+    else:
+        tail = (f"trials decide at month {p.expected_duration_months:.0f} on average and randomise "
+                f"{p.expected_randomised:.1f} patients of the planned {scenario.n_target}")
+    line = f"{head}; {tail}."
+    if recruitment_done_at_first_look(p, fixed, scenario.n_target):
+        line += (f" Recruitment is over by the first look, which waits for the month-"
+                 f"{scenario.trial.endpoint_month:g} endpoints: the look{'' if one else 's'} "
+                 f"save{'s' if one else ''} follow-up time, not patients.")
+    return line
 
 
 def _winners_curse(scenario: sc.Scenario, p: PowerResult, null: bool, many: bool) -> list[str]:
@@ -418,11 +537,16 @@ def run_all(scenario: sc.Scenario, out_dir: Path, seed: int | None = None, repli
                   ) if scenario.sweep else None
     example = piece("example_trial", ExampleTrial, lambda: compute_example_trial(scenario, seed), "example trial")
     accrual = piece("accrual", Accrual, lambda: compute_accrual(scenario, seed), "recruitment of the first trials")
-    results = RunResults(
-        scenario=scenario, seed=seed, replicates=replicates, engine=engine, screening=screening, power=power,
-        samplesize=samplesize, sweep=sweep, example_trial=example, accrual=accrual,
-        summary=plain_summary(scenario, power, samplesize), source=read_source(scenario_path),
-        overrides=tuple(overrides))
+    common = dict(scenario=scenario, seed=seed, replicates=replicates, engine=engine, screening=screening,
+                  power=power, samplesize=samplesize, sweep=sweep, example_trial=example, accrual=accrual,
+                  source=read_source(scenario_path), overrides=tuple(overrides))
+    if power.looks:
+        detail = piece("interim", InterimDetail, lambda: compute_interim(*args),
+                       f"interim looks: the fixed design ({replicates:,} trials) and {PATH_TRIALS} z paths")
+        results = RunResults(**common, summary=plain_summary(scenario, power, samplesize, detail.fixed),
+                             interim=detail)
+    else:
+        results = RunResults(**common, summary=plain_summary(scenario, power, samplesize))
     write_tables(out_dir, results)
     figures = {}
     if report:

@@ -513,6 +513,41 @@ class ScenarioSource(Record):
 
 
 @dataclass(frozen=True)
+class ZPath(Record):
+    """One simulated trial's path through a group-sequential design: its z at each look held."""
+
+    trial: int
+    """The trial's index in the run (block 0)."""
+    information: tuple[float, ...]
+    """Information fraction of each look held: determined endpoints over the planned total at an
+    interim look, patients analysed over the planned total at the final look."""
+    z: tuple[float, ...]
+    month: tuple[float, ...]
+    """Calendar month of each look's data cut."""
+    outcome: str
+    """``efficacy`` or ``futility`` (stopped at an interim look), or ``final``."""
+    rejected: bool
+    """H0 rejected: an efficacy stop, or the final bound crossed."""
+    final_bound: float
+    """The efficacy bound of the final look the trial reached (nan after a stop): the planned one,
+    or the one spending the remaining alpha at the information of a trial short of its target."""
+    overrun_information: float
+    """After an efficacy stop: patients randomised by the decision over the planned total (nan otherwise)."""
+    overrun_z: float
+    """The z of that overrun analysis (nan otherwise)."""
+
+
+@dataclass(frozen=True)
+class InterimDetail(Record):
+    """What the report shows of a group-sequential design beyond the power piece's looks: the
+    same scenario without ``[interim]`` (same seed and trials: the fixed design it replaces) and
+    the z paths of the first trials of the run."""
+
+    fixed: PowerResult
+    paths: tuple[ZPath, ...]
+
+
+@dataclass(frozen=True)
 class RunResults:
     """Everything the main job computed for one scenario: what the report renders."""
 
@@ -531,3 +566,5 @@ class RunResults:
     source: ScenarioSource | None = None
     overrides: tuple[str, ...] = ()
     """The ``--set PATH=VALUE`` texts the scenario was loaded with."""
+    interim: InterimDetail | None = None
+    """With interim looks: the fixed design and the first trials' z paths."""

@@ -34,6 +34,8 @@ DPI = 110
 FIGURES = ("power_curve", "power_heatmap", "consort", "accrual", "remission_by_visit", "time_to_remission",
            "swimmer")
 """Figure names, in the report's order; each is written as ``<name>.png``."""
+INTERIM_FIGURES = html.INTERIM_FIGURES
+"""The figures of a design with interim looks (its own section of the report), after :data:`FIGURES`."""
 
 _PHRASES = {
     "probability_by_endpoint": "dropout by the endpoint (probability)",
@@ -115,7 +117,32 @@ def build_figures(results: RunResults) -> dict[str, Figure | None]:
             html.ENDPOINT_SHORT[endpoint]),
         "swimmer": lambda: plots.swimmer(ex.patients, arm_labels, scenario.trial.endpoint_month, colours),
     }
-    return {name: builders[name]() for name in FIGURES}
+    figures = {name: builders[name]() for name in FIGURES}
+    if power.looks:
+        figures.update(_interim_figures(results))
+    return figures
+
+
+def _interim_figures(results: RunResults) -> dict[str, Figure | None]:
+    """The boundary plot (with the first trials' z paths, if the results carry them) and the
+    stopping probabilities per look with what the looks save."""
+    scenario, power = results.scenario, results.power
+    detail = getattr(results, "interim", None)
+    interim = scenario.interim
+    experimental = scenario.arm(scenario.experimental_arms[0]).label
+    control = scenario.arm(scenario.control_arm).label
+    cp = interim.futility_conditional_power if interim is not None and interim.futility == "conditional_power" \
+        else None
+    favours = (f"stronger evidence that {experimental} is non-inferior to {control}, margin {power.margin:g}"
+               if power.hypothesis == "non_inferiority" else f"{experimental} better than {control}")
+    return {
+        "boundaries": plots.boundaries(
+            power.looks, detail.paths if detail is not None else (), favours, futility_conditional_power=cp),
+        "stopping": plots.stopping(
+            power.looks, power.expected_randomised, power.expected_duration_months, power.mean_duration_months,
+            scenario.n_target, detail.fixed if detail is not None else None,
+            futility=interim is not None and interim.futility != "none"),
+    }
 
 
 def write_report(out_dir: Path, results: RunResults) -> dict[str, str]:
@@ -124,7 +151,11 @@ def write_report(out_dir: Path, results: RunResults) -> dict[str, str]:
     t0 = time.perf_counter()
     written: dict[str, str] = {}
     images: dict[str, bytes] = {}
-    for name, fig in build_figures(results).items():
+    built = build_figures(results)
+    for name in INTERIM_FIGURES:
+        if name not in built:
+            (out_dir / f"{name}.png").unlink(missing_ok=True)  # a stale figure from a run with looks
+    for name, fig in built.items():
         path = out_dir / f"{name}.png"
         if fig is None:
             path.unlink(missing_ok=True)  # a stale figure from an earlier run would mislead
