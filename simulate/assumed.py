@@ -11,10 +11,18 @@ from simulate import scenario as sc
 
 
 def primary_arm(scenario: sc.Scenario) -> str:
-    """The experimental arm the closed forms speak of: the one ``analysis.success`` names, else
-    the first (with two arms, the only one)."""
+    """The experimental arm the closed forms speak of: the one ``analysis.success`` names; with
+    ``any``, the arm with the largest difference from the control (it drives the chance that at
+    least one comparison succeeds); with ``all``, the one with the smallest (it limits the chance
+    that every one does). Ties go to the first listed; with two arms it is the only one."""
     success = scenario.analysis.success
-    return success if success in scenario.experimental_arms else scenario.experimental_arms[0]
+    arms = scenario.experimental_arms
+    if success in arms:
+        return success
+    gap = {a: scenario.arm(a).remission_at_endpoint for a in arms}
+    pick = max if success == "any" else min
+    best = pick(gap.values())
+    return next(a for a in arms if gap[a] == best)
 
 
 def rates(scenario: sc.Scenario) -> tuple[float, float]:

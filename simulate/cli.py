@@ -339,10 +339,16 @@ def power(scenario: Path, replicates: int | None, seed: int | None, n_per_arm: i
             click.echo(f"    {look.information_fraction:>5.0%} information  {bound:<26} {what} "
                        f"{look.p_stop_efficacy:.3f} ± {look.p_stop_efficacy_se:.3f}"
                        + (f", for futility {look.p_stop_futility:.3f}" if k < len(r.looks) - 1 else "")
-                       + f"; held by month {look.mean_month:.1f} with {look.mean_randomised:.1f} randomised")
+                       + (f"; held by month {look.mean_month:.1f} with {look.mean_randomised:.1f} randomised"
+                          if look.p_held > 0 else "; never held"))
         click.echo(f"    expected randomised {r.expected_randomised:.1f}; decision at month "
-                   f"{r.expected_duration_months:.1f} on average; overrun reverses an efficacy stop in "
-                   f"{r.p_overrun_reversal:.3f}")
+                   f"{r.expected_duration_months:.1f} on average; the overrun analysis falls below the final "
+                   f"critical value after an efficacy stop in {r.p_overrun_reversal:.3f}")
+    if r.hypothesis == "non_inferiority" and r.missing_strategy == "nonresponder" \
+            and sc.dropout.probability_by_endpoint > 0:
+        click.echo("  note              counting dropouts as failures moves both arms' rates down alike, which "
+                   "shrinks their difference and makes a non-inferiority test anti-conservative; compare "
+                   "--set analysis.missing=\"complete_case\"")
     if many:
         for comp in r.comparisons:
             click.echo(f"    {labels[comp.arm] + ' vs ' + control:<28} {comp.power:.3f} ± {comp.mc_se:.3f}  "

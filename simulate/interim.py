@@ -142,7 +142,7 @@ def design_for(scenario: sc.Scenario) -> Design | None:
     if scenario.interim is None or scenario.interim.looks < 2:
         return None
     s = scenario
-    key = (s.interim, s.analysis, s.n_target, s.dropout, tuple(s.arms.items()), s.trial.endpoint)
+    key = (s.interim, s.analysis, s.n_target, s.dropout, tuple(s.arms.items()), s.trial.endpoint, s.control_arm)
     return memo(_DESIGNS, key, lambda: design_of(scenario))
 
 
@@ -152,8 +152,13 @@ def design_drift(scenario: sc.Scenario) -> float:
     plus the margin, over its standard error with the planned patients per arm."""
     from simulate.assumed import dropout_adjustment
 
+    from simulate.assumed import primary_arm
+
     adj = dropout_adjustment(scenario)
-    n_c = n_t = scenario.n_target / 2 * adj.analysed_fraction
+    weights = scenario.allocation
+    total = sum(weights)
+    n_c = scenario.n_target * scenario.arm(scenario.control_arm).allocation / total * adj.analysed_fraction
+    n_t = scenario.n_target * scenario.arm(primary_arm(scenario)).allocation / total * adj.analysed_fraction
     p_c, p_t = adj.p_control, adj.p_treat
     se = math.sqrt(p_c * (1 - p_c) / n_c + p_t * (1 - p_t) / n_t) if n_c > 0 else math.inf
     return (p_t - p_c + scenario.analysis.margin) / se if se > 0 else math.inf

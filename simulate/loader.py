@@ -14,6 +14,7 @@ import copy
 import difflib
 import itertools
 import tomllib
+import types
 import typing
 from pathlib import Path
 from typing import Any
@@ -78,8 +79,12 @@ def _format_errors(err: ValidationError, prefix: str = "") -> list[str]:
         path = ".".join(str(p) for p in e["loc"] if not str(p).startswith("function-after")) or "scenario"
         kind, msg, value = e["type"], e["msg"], e.get("input")
         if kind == "value_error":
-            # our own cross-field checks already name their fields
-            lines.extend(msg.removeprefix("Value error, ").split("\n"))
+            # our own cross-field checks name their fields from their section on; a check of a
+            # table inside a list or table of tables (an arm, a course) gets its place in front
+            where = [str(p) for p in e["loc"] if not str(p).startswith("function-after")]
+            for line in msg.removeprefix("Value error, ").split("\n"):
+                lines.append(line if not where or line.startswith(where[0] + ".") or line.startswith(where[0] + ":")
+                             else ".".join(where) + "." + line)
         elif kind == "extra_forbidden":
             lines.append(_unknown_field_line(path))
         elif kind == "missing":
@@ -110,6 +115,8 @@ def _unknown_field_line(path: str) -> str:
             continue
         field = model.model_fields.get(p) if isinstance(model, type) and issubclass(model, BaseModel) else None
         model = field.annotation if field else None
+        if typing.get_origin(model) in (typing.Union, types.UnionType):   # an optional section: X | None
+            model = next((a for a in typing.get_args(model) if a is not type(None)), None)
         if typing.get_origin(model) in (dict, tuple, list):
             args = [a for a in typing.get_args(model) if a is not Ellipsis]
             model, skip = (args[-1] if args else None), True
@@ -214,6 +221,13 @@ def feasibility_problems(scenario: Scenario) -> list[str]:
         from simulate.outcomes import check_outcome_model
 
         out.extend(check_outcome_model(scenario))
+    if scenario.interim is not None and scenario.interim.looks > 1:
+        from simulate.interim import design_for
+
+        try:
+            design_for(scenario)
+        except ValueError as err:               # e.g. no design effect gives beta-spending bounds
+            out.append(f"interim: the group-sequential design cannot be built: {err}")
     if feasibility.screen_lower_bound(scenario.cohort, scenario.eligibility) < feasibility.MIN_CANDIDATE_PROBABILITY:
         from simulate.selection import pass_probabilities
 
@@ -361,6 +375,9 @@ def _read_with_base(p: Path, seen: tuple[Path, ...]) -> dict:
     data = _read_toml(p)
     base = data.pop("base", None)
     if base is None:
+        if "replace" in data:
+            raise ScenarioError(f"{p}: replace: got {data['replace']!r}; it names sections of a base scenario to "
+                                "replace, so it needs base = \"other.toml\"")
         return data
     if not isinstance(base, str) or not base:
         raise ScenarioError(f"{p}: base: got {base!r}; must be a file name such as \"nct04743739.toml\"")

@@ -250,14 +250,32 @@ def _sizes_label(ns: list[int], replicates: int) -> str:
 # ----------------------------------------------------------------------------- closed forms
 
 
-def _no_benefit(scenario: sc.Scenario) -> bool:
-    """The arms do not differ in the direction the test looks for (for non-inferiority: the
-    experimental arm is at least the margin worse)."""
-    rc, rt = _rates(scenario)
+def _benefit(scenario: sc.Scenario, arm: str) -> bool:
+    """The arm differs from the control in the direction the test looks for (for
+    non-inferiority: it is less than the margin worse)."""
+    rc = scenario.arm(scenario.control_arm).remission_at_endpoint
+    rt = scenario.arm(arm).remission_at_endpoint
     a = scenario.analysis
     if a.hypothesis == "non_inferiority":
-        return rt - rc <= -a.margin
-    return rc == rt or (a.alternative == "greater" and rt < rc)
+        return rt - rc > -a.margin + 1e-12
+    return rt != rc and (a.alternative != "greater" or rt > rc)
+
+
+def _no_benefit(scenario: sc.Scenario) -> bool:
+    """No n can reach a target: none of the comparisons ``analysis.success`` counts has a
+    benefit to detect (any: no arm has one; all: some arm lacks one; a named arm: it lacks one)."""
+    success = scenario.analysis.success
+    arms = scenario.experimental_arms
+    if success == "any":
+        return not any(_benefit(scenario, a) for a in arms)
+    if success == "all":
+        return not all(_benefit(scenario, a) for a in arms)
+    return not _benefit(scenario, success)
+
+
+def _equal_allocation(scenario: sc.Scenario) -> bool:
+    """The closed forms here are for 1:1 allocation of the control and the primary arm."""
+    return scenario.arm(scenario.control_arm).allocation == scenario.arm(primary_arm(scenario)).allocation
 
 
 def _alpha_per_comparison(scenario: sc.Scenario) -> float:
@@ -280,6 +298,8 @@ def analytic_references(scenario: sc.Scenario, target: float) -> AnalyticReferen
         what = ("the experimental arm is worse than the control by the margin or more"
                 if a.hypothesis == "non_inferiority" else "no benefit of treatment to detect")
         return AnalyticReferences(**given, note=f"{what}: no sample size reaches the target")
+    if not _equal_allocation(scenario):
+        return AnalyticReferences(**given, note="the closed forms are for 1:1 allocation; this design's is not")
     adj = dropout_adjustment(scenario)
     if a.hypothesis == "non_inferiority":
         n = formulas.n_per_arm_farrington_manning(rc, rt, a.margin, alpha, target)
@@ -303,7 +323,8 @@ def closed_form_curve(scenario: sc.Scenario, ns) -> tuple[ClosedFormPoint, ...]:
     rc, rt = _rates(scenario)
     adj = dropout_adjustment(scenario)
     ns = [int(n) for n in ns]
-    if rc == rt or adj.p_control == adj.p_treat or not ns or a.hypothesis == "non_inferiority":
+    if rc == rt or adj.p_control == adj.p_treat or not ns or a.hypothesis == "non_inferiority" \
+            or not _equal_allocation(scenario):
         return ()
     alpha = _alpha_per_comparison(scenario)
     n = np.asarray(ns, dtype=float)
@@ -386,8 +407,11 @@ def find_sample_size(scenario: sc.Scenario, target: float = 0.8, replicates: int
         rc, rt = _rates(scenario)
         n = scenario.trial.n_per_arm
         evaluate(range(max(2, n // 2), 2 * n + 1, max(1, n // 6)))
-        treat = scenario.arm(scenario.arm_names[1]).label
-        return give_up(f"no true benefit of {treat} ({rt} vs {rc}): simulated power is the type I "
+        treat, control = scenario.arm(primary_arm(scenario)).label, scenario.arm(scenario.control_arm).label
+        if scenario.analysis.hypothesis == "non_inferiority":
+            return give_up(f"{treat} ({rt}) is worse than {control} ({rc}) by the margin "
+                           f"({scenario.analysis.margin:g}) or more: no n reaches the target")
+        return give_up(f"no true benefit of {treat} over {control} ({rt} vs {rc}): simulated power is the type I "
                        "error at every n, and no n reaches the target")
     guess = _first_guess(scenario, target)
     lo, hi = max(2, int(guess * 0.6)), max(int(guess * 1.4), 8)
@@ -440,7 +464,7 @@ def find_sample_size(scenario: sc.Scenario, target: float = 0.8, replicates: int
         note = (f"n resolved to {n_range[0]}-{n_range[1]} after {used:,} trials per n near the answer, short of "
                 f"+-{precision}: raise --replicates")
     r = curve[chosen]
-    extra = _sequential_sizes(scenario, chosen, target, replicates, seed, jobs, engine, window, n_max) \
+    extra = _sequential_sizes(scenario, chosen, target, used, seed, jobs, engine, window, n_max, precision) \
         if scenario.interim is not None and scenario.interim.looks > 1 else {}
     return SampleSizeResult(chosen, r.power, r.mc_se, target, window, _curve_points(curve), analytic, note,
                             n_range=n_range, replicates=used, **extra)
@@ -461,7 +485,7 @@ def _n_range(curve: dict[int, PowerResult], chosen: int, target: float, window: 
 
 
 def _sequential_sizes(scenario: sc.Scenario, n: int, target: float, replicates: int, seed: int, jobs: Jobs,
-                      engine: str, window: int, n_max: int) -> dict:
+                      engine: str, window: int, n_max: int, precision: int | None) -> dict:
     """For a group-sequential design at n per arm: the expected randomised under the effect and
     under H0, and the fixed design's n for the same target."""
     h1 = power_curve(scenario, [n], replicates, seed, jobs, engine)[n]
@@ -471,7 +495,7 @@ def _sequential_sizes(scenario: sc.Scenario, n: int, target: float, replicates: 
     null = loader.with_overrides(scenario, {f"arms.{primary_arm(scenario)}.remission_at_endpoint": null_rate})
     h0 = power_curve(null, [n], replicates, seed, jobs, engine)[n]
     fixed = find_sample_size(loader.with_overrides(scenario, {"interim": None}), target, replicates, seed, jobs,
-                             engine, window, n_max)
+                             engine, window, n_max, precision=precision)
     return {"expected_randomised_h1": h1.expected_randomised, "expected_randomised_h0": h0.expected_randomised,
             "fixed_n_per_arm": fixed.n_per_arm}
 

@@ -209,7 +209,7 @@ class PowerResult(Record):
     """With interim looks: mean calendar month of the decision (a stop, or the final analysis)."""
     p_overrun_reversal: float = math.nan
     """With interim looks: P(a trial stopped for efficacy whose overrun analysis, with every
-    patient randomised by the decision, falls below the boundary it crossed)."""
+    patient randomised by the decision, falls below the planned final look's critical value)."""
     p_overrun_reversal_se: float = math.nan
 
     def to_dict(self) -> dict:

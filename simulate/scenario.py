@@ -57,7 +57,7 @@ class FrozenDict(dict):
     def _refuse(self, *args: Any, **kwargs: Any) -> None:
         raise TypeError("a scenario is frozen: build a new one (simulate.loader.with_overrides)")
 
-    __setitem__ = __delitem__ = clear = pop = popitem = setdefault = update = _refuse  # type: ignore[assignment]
+    __setitem__ = __delitem__ = __ior__ = clear = pop = popitem = setdefault = update = _refuse  # type: ignore[assignment]
 
     def __hash__(self) -> int:  # type: ignore[override]
         return hash(tuple(self.items()))
@@ -194,6 +194,21 @@ class Arm(Model):
     courses: tuple[Course, ...] = ()
     """The arm's drug courses (an inline table each: drug, drug_class, dose_days or months, ...)."""
 
+    @model_validator(mode="after")
+    def _check(self) -> "Arm":
+        problems = []
+        has_cni = any(c.drug_class == "cni" for c in self.courses)
+        if self.relapse_hazard_off_cni_per_month is not None and not has_cni:
+            problems.append(f"relapse_hazard_off_cni_per_month: got {self.relapse_hazard_off_cni_per_month}; the "
+                            "arm has no CNI course (drug_class = \"cni\"), so it would never apply")
+        covered = [c.b_cell_cover_months for c in self.courses if c.b_cell_cover_months > 0]
+        if covered and not has_cni:
+            problems.append(f"courses: b_cell_cover_months {covered[0]} given but the arm has no CNI course: the "
+                            "cover only delays the relapse that follows a CNI's end")
+        if problems:
+            raise ValueError("\n".join(problems))
+        return self
+
     @property
     def off_cni_hazard(self) -> float:
         h = self.relapse_hazard_off_cni_per_month
@@ -282,6 +297,8 @@ class Analysis(Model):
         elif self.margin != 0:
             problems.append(f"analysis.margin: got {self.margin}; a margin is only used with "
                             "hypothesis = \"non_inferiority\"")
+        if self.alternative == "greater" and self.alpha >= 0.5:
+            problems.append(f"analysis.alpha: got {self.alpha}; a one-sided level must be < 0.5")
         if self.test == "farrington_manning" and self.alternative != "greater":
             problems.append(f"analysis.alternative: got {self.alternative!r}; farrington_manning is "
                             "one-sided: set alternative = \"greater\"")
@@ -319,7 +336,10 @@ class Interim(Model):
     def _check(self) -> "Interim":
         problems = []
         f = list(self.information_fractions)
-        if f != sorted(set(f)):
+        if not f:
+            problems.append("interim.information_fractions: got []; give the looks, ending with the final "
+                            "analysis at 1.0 (e.g. [0.5, 1.0])")
+        elif f != sorted(set(f)):
             problems.append(f"interim.information_fractions: got {f}; must be strictly increasing")
         elif f[-1] != 1.0:
             problems.append(f"interim.information_fractions: got {f}; the last look is the final analysis: "
@@ -687,6 +707,13 @@ class Scenario(Model):
             if a.alternative != "greater":
                 problems.append(f"analysis.alternative: got {a.alternative!r}; interim looks test one-sided: set "
                                 "alternative = \"greater\" (alpha is then the one-sided level)")
+            f = list(self.interim.information_fractions)
+            counts = [min(self.n_target, max(1, math.ceil(x * self.n_target - 1e-9))) for x in f]
+            same = next((k for k in range(1, len(counts)) if counts[k] == counts[k - 1]), None)
+            if same is not None:
+                problems.append(f"interim.information_fractions: got {f}; with {self.n_target} patients looks "
+                                f"{same} and {same + 1} would both come at {counts[same]} determined endpoints: "
+                                "space them further apart")
             if a.test not in ("ztest", "farrington_manning"):
                 problems.append(f"analysis.test: got {a.test!r}; interim looks use the score statistic: set "
                                 "test = \"ztest\" (superiority) or \"farrington_manning\" (non-inferiority)")

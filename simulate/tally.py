@@ -217,14 +217,14 @@ def _look_totals(scenario: sc.Scenario, o: BlockOutcomes) -> dict | None:
     efficacy[:, -1] = final & o.sequential_reject & held[:, -1]
     futility[:, -1] = final & ~o.sequential_reject & held[:, -1]
     stopped_eff = o.stop_reason == EFFICACY
-    stop_bound = design.efficacy[np.maximum(o.stop_look, 0)]
+    final_bound = design.efficacy[-1]            # the planned final look's critical value
     return {
         "held": held.sum(axis=0), "stop_efficacy": efficacy.sum(axis=0), "stop_futility": futility.sum(axis=0),
         "month_sum": np.where(held, o.look_month, 0.0).sum(axis=0),
         "randomised_sum": np.where(held, o.look_randomised, 0).sum(axis=0).astype(float),
         "decision_month_sum": np.array([np.nansum(o.decision_month)]),
         "decided": np.array([np.isfinite(o.decision_month).sum()]),
-        "overrun_reversals": np.array([(stopped_eff & (o.overrun_z < stop_bound)).sum()]),
+        "overrun_reversals": np.array([(stopped_eff & (o.overrun_z < final_bound)).sum()]),
     }
 
 

@@ -222,3 +222,49 @@ def test_a_derived_scenario_can_replace_the_base_arms(tmp_path):
                     encoding="utf-8")
     with pytest.raises(ScenarioError, match="replace: got \\['armz'\\]; must be a list of sections"):
         load_scenario(path)
+
+
+def test_sample_size_with_any_counts_every_arm_with_a_benefit():
+    """success = "any": the first experimental arm has no benefit but the second has one, so a
+    sample size exists; the closed forms speak of the primary (first) arm and say it has none."""
+    from simulate.power import find_sample_size
+
+    s = bare(30, "fisher", rates=(0.6, 0.6), extra=(THIRD_ARM.replace("remission_at_endpoint = 0.6",
+                                                                      "remission_at_endpoint = 0.9"),
+                                                    "randomisation.block_sizes=[3]",
+                                                    f"recruitment.rate_per_site_month={referrals_for(600)}"))
+    r = find_sample_size(s, 0.8, replicates=300, seed=1, jobs=1, engine="batch", window=3)
+    assert r.n_per_arm is not None, r.note
+    none = bare(30, "fisher", rates=(0.6, 0.6), extra=(THIRD_ARM, "randomisation.block_sizes=[3]"))
+    gave_up = find_sample_size(none, 0.8, replicates=100, seed=1, jobs=1, engine="batch")
+    assert gave_up.n_per_arm is None and "RTX + CsA over RTX alone" in gave_up.note
+
+
+def test_closed_forms_are_not_quoted_for_unequal_allocation():
+    from simulate.power import analytic_references, closed_form_curve
+
+    s = load_scenario(DEFAULT_SCENARIO, ["arms.rtx_csa.allocation=2", "randomisation.block_sizes=[3, 6]"])
+    refs = analytic_references(s, 0.8)
+    assert refs.pooled_normal is None and "1:1" in refs.note
+    assert closed_form_curve(s, [40, 60]) == ()
+
+
+@pytest.mark.parametrize("overrides, line", [
+    (["arms.rtx.relapse_hazard_off_cni_per_month=0.5"], "the arm has no CNI course"),
+    (['arms.rtx.courses=[{ drug = "x", drug_class = "cni" }]'], "arms.rtx.courses.0.dose_days: got []"),
+    (["interim.bogus=3"], "interim.bogus: unknown field; allowed here: decision_lag_months"),
+])
+def test_more_design_mistakes_are_named(overrides, line):
+    with pytest.raises(ScenarioError) as info:
+        load_scenario(DEFAULT_SCENARIO, overrides)
+    assert any(line in p for p in info.value.problems), info.value.problems
+
+
+def test_replace_needs_a_base_and_arms_stay_frozen(tmp_path):
+    path = tmp_path / "x.toml"
+    path.write_text('replace = ["arms"]\n', encoding="utf-8")
+    with pytest.raises(ScenarioError, match="replace: got \\['arms'\\]; .* needs base"):
+        load_scenario(path)
+    arms = load_scenario(DEFAULT_SCENARIO).arms
+    with pytest.raises(TypeError, match="frozen"):
+        arms |= {"x": 1}

@@ -73,7 +73,7 @@ def test_remission_bound_never_exceeds_the_exact_ceiling(scenario, hazard, multi
     data["outcome"].update(weibull_shape_time_to_remission=shape)
     cni = ({"drug": "cyclosporine", "drug_class": "cni", "months": course},) if course > 0 else ()
     data["arms"]["rtx_csa"].update(courses=cni, median_months_to_remission=median, relapse_hazard_per_month=hazard,
-                                   relapse_hazard_off_cni_per_month=hazard * multiplier)
+                                   relapse_hazard_off_cni_per_month=hazard * multiplier if cni else None)
     data["arms"]["rtx"].update(median_months_to_remission=median, relapse_hazard_per_month=hazard)
     s = Scenario.model_validate(data)
     for name in ARMS:

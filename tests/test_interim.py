@@ -202,3 +202,41 @@ def test_group_sequential_sample_size_reports_expected_numbers_and_the_fixed_des
     assert r.expected_randomised_h1 <= 2 * r.n_per_arm and r.expected_randomised_h0 <= 2 * r.n_per_arm
     # a futility look makes the maximum n at least about the fixed design's
     assert r.n_per_arm >= r.fixed_n_per_arm - 6
+
+
+def test_a_decision_after_the_final_analysis_stops_nothing():
+    """With a decision lag longer than the rest of the trial, a look's stop would come after the
+    final analysis: it is void, the final look decides, in both engines."""
+    s = load_scenario(DEFAULT_SCENARIO, gs("interim.information_fractions=[0.5, 1.0]", "interim.decision_lag_months=60",
+                                           "simulation.block_size=40"))
+    a = simulate_block(s, 1, 0, engine="des")
+    b = simulate_block(s, 1, 0, engine="batch")
+    assert_same(a, b, "long lag")
+    assert (b.stop_look == -1).all()
+    held = ~np.isnan(b.look_month[:, 0])
+    assert held.any() and (b.decision_month[held] >= b.look_month[held, 0]).all()
+
+
+def test_unequal_allocation_enters_the_design_effect():
+    base = load_scenario(DEFAULT_SCENARIO, gs("interim.information_fractions=[0.5, 1.0]",
+                                              'interim.futility="conditional_power"'))
+    skewed = load_scenario(DEFAULT_SCENARIO, gs("interim.information_fractions=[0.5, 1.0]",
+                                                'interim.futility="conditional_power"', "arms.rtx_csa.allocation=3",
+                                                "randomisation.block_sizes=[4]", "trial.n_per_arm=32"))
+    assert skewed.n_target == 128
+    # the same total split 1:3 carries less information than 1:1
+    assert interim.design_drift(skewed) < interim.design_drift(base) * (128 / 126) ** 0.5
+
+
+@pytest.mark.parametrize("overrides, line", [
+    (gs("interim.information_fractions=[]"), "interim.information_fractions: got []; give the looks"),
+    (gs("interim.information_fractions=[0.51, 0.55, 1.0]", "trial.n_per_arm=5"),
+     "looks 1 and 2 would both come at 6 determined endpoints"),
+    (gs("analysis.alpha=0.6"), "analysis.alpha: got 0.6; a one-sided level must be < 0.5"),
+    (gs("interim.information_fractions=[0.99, 1.0]", 'interim.efficacy_spending="hwang_shih_decani"',
+        "interim.hsd_gamma=40", 'interim.futility="beta_spending"'), "interim: the group-sequential design cannot"),
+])
+def test_interim_designs_that_cannot_run_are_named_at_load(overrides, line):
+    with pytest.raises(ScenarioError) as info:
+        load_scenario(DEFAULT_SCENARIO, overrides)
+    assert any(line in p for p in info.value.problems), info.value.problems

@@ -141,6 +141,11 @@ def group_sequential(scenario: sc.Scenario, design: interim.Design, r: dict, p: 
         active &= ~stops
     at_stop = np.take_along_axis(look_month, np.maximum(stop_look, 0)[:, None].astype(np.intp), axis=1)[:, 0]
     decision_month = np.where(stop_look >= 0, at_stop + design.lag_months, np.inf)
+    # a decision that would come after the final analysis (every endpoint in, enrolment closed)
+    # comes too late to stop anything: the final look decides
+    natural_final = np.maximum(np.where(rnd, det, -np.inf).max(axis=1), closed)
+    late = (stop_look >= 0) & (decision_month >= natural_final)
+    stop_look[late], stop_reason[late], decision_month[late] = -1, interim.NONE, np.inf
     return {"look_month": look_month, "look_randomised": look_randomised, "look_z": look_z,
             "stop_look": stop_look, "stop_reason": stop_reason, "decision_month": decision_month}
 

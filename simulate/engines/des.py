@@ -285,6 +285,11 @@ class _Trial:
     def stop_after(self, k: int, decision: int):
         """The decision to stop, the decision lag after the look's data cut: enrolment closes."""
         yield self.env.timeout(self.design.lag_months)
+        e = self.enrolment
+        if e.closed_month is not None and len(self.determined) == len(e.randomised):
+            self.stop = None                    # the final analysis came first: it decides
+            self.event(-1, f"decision of look {k + 1} void", "after the final analysis")
+            return
         self.decision_month = self.env.now
         self.close(f"stopped for {'efficacy' if decision == interim.EFFICACY else 'futility'} at look {k + 1}")
 

@@ -403,8 +403,8 @@ def _interim(results: RunResults, images: dict[str, bytes]) -> str:
             "with these results.")
     text.append(
         "An overrun reversal is a trial that stops for efficacy at an interim look, yet whose analysis of every "
-        "patient randomised by the decision (the overrun followed to the endpoint) falls below the boundary it "
-        f"crossed: {p.p_overrun_reversal:.3f} ± {p.p_overrun_reversal_se:.3f} of the simulated trials.")
+        "patient randomised by the decision (the overrun followed to the endpoint) falls below the final look's "
+        f"critical value: {p.p_overrun_reversal:.3f} ± {p.p_overrun_reversal_se:.3f} of the simulated trials.")
 
     rows = []
     for i, k in enumerate(looks):
