@@ -577,3 +577,28 @@ def test_imports_fast():
     assert out.returncode == 0, out.stderr
     loaded = set(eval(out.stdout))
     assert not loaded & {"stats", "optimize", "integrate", "interpolate", "linalg", "sparse"}, loaded
+
+
+# ------------------------------------------------------------------ gsDesign's published values
+# gsDesign is not installable here (no Debian package, CRAN unreachable); these are values its own
+# test suite publishes (github.com/keaven/gsDesign, tests/testthat/).
+
+
+def test_hwang_shih_decani_bounds_match_gsdesign_default_design():
+    """gsDesign(nFixSurv = 0, k = 5, test.type = 1, n.fix = 1): the default one-sided design,
+    sfHSD with gamma = -4, alpha = 0.025, equal spacing; gsBoundSummary prints Z to 4 decimals
+    (tests/testthat/_snaps/independent-test-gsBoundSummary.md)."""
+    published = (3.2527, 2.9860, 2.6917, 2.3737, 2.0253)
+    ours = sequential.efficacy_bounds([0.2, 0.4, 0.6, 0.8, 1.0], 0.025, "hwang_shih_decani", -4.0)
+    np.testing.assert_allclose(ours, published, atol=0.5e-4 + 1e-9)
+
+
+@pytest.mark.parametrize("k, published", [(2, 0.042), (4, 0.063), (10, 0.097), (20, 0.124)])
+def test_repeated_testing_inflation_matches_gsdesign(k, published):
+    """gsProbability(k, theta = 0, n.I = 1:k, a = qnorm(.025), b = qnorm(.975)): the chance of
+    crossing 1.96 at some look when testing k times at the unadjusted level, rounded to 3
+    decimals in gsDesign's tests (test-outputs.R, "test.Deming.gsProb")."""
+    fractions = [i / k for i in range(1, k + 1)]
+    z = 1.959963984540054
+    probs = sequential.crossing_probabilities([z] * k, [-z] * (k - 1), fractions, 0.0)  # the last lower bound stops nothing more
+    assert round(float(np.sum(probs.efficacy)), 3) == published
