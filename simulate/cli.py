@@ -201,11 +201,23 @@ def _print_story(sc: Scenario, seed: int, result) -> None:
                + ("   TERMINATED for slow accrual" if cal["terminated"] else ""))
     seq = result.sequential
     if seq is not None:
+        from simulate.interim import design_for
+
+        design = design_for(sc)
         for k, (month, z, n) in enumerate(zip(seq["look_month"], seq["look_z"], seq["look_randomised"])):
             if month == month:                                  # held (not nan)
                 final = k == len(seq["look_month"]) - 1
+                if final:
+                    held = sum(m == m for m in seq["look_month"][:-1])
+                    bound = f"efficacy bound {design.final_bound(held, n):.3f}"
+                    verdict = "rejects H0" if seq["sequential_reject"] else "does not reject H0"
+                else:
+                    bound = f"efficacy bound {design.efficacy[k]:.3f}" + (
+                        f", futility bound {design.futility[k]:.3f}" if design.futility is not None else "")
+                    verdict = ("stops for efficacy" if seq["stop_look"] == k and seq["stop_reason"] == 1 else
+                               "stops for futility" if seq["stop_look"] == k else "continues")
                 click.echo(f"  {'final analysis' if final else f'interim look {k + 1}'} at month {month:.1f}: "
-                           f"z = {z:.3f} with {n} randomised")
+                           f"z = {z:.3f} ({bound}) with {n} randomised: {verdict}")
         if seq["stop_look"] >= 0:
             why = "efficacy" if seq["stop_reason"] == 1 else "futility"
             click.echo(f"  stopped for {why} at look {seq['stop_look'] + 1}, decided at month "
@@ -322,7 +334,18 @@ def power(scenario: Path, replicates: int | None, seed: int | None, n_per_arm: i
             r.success, f"{labels.get(r.success, r.success)} vs {control} rejects")
         click.echo(f"  comparisons       {len(r.comparisons)} arms vs {control}; multiplicity: {r.multiplicity}; "
                    f"power counts trials in which {rule}")
-    click.echo(f"  power             {_fmt_power(r)}")
+    from simulate.power import _no_benefit
+
+    null = _no_benefit(sc)
+    label = "type I error" if null else "power"
+    click.echo(f"  {label:<17} {_fmt_power(r)}")
+    if null:
+        click.echo("                    (no comparison has the benefit the test looks for: this is the chance of a "
+                   "significant result by chance, or in the wrong direction)")
+    elif r.alternative == "two-sided" and any(c.true_difference < 0 for c in r.comparisons):
+        worse = [labels[c.arm] for c in r.comparisons if c.true_difference < 0]
+        click.echo(f"  note              {', '.join(worse)} is worse than {control}: with a two-sided test "
+                   "this 'power' is mostly the chance of showing that harm")
     if r.looks:
         i = sc.interim
         rule = i.efficacy_spending.replace("_", " ") + (f" (gamma {i.hsd_gamma:g})" if i.efficacy_spending ==
@@ -339,8 +362,8 @@ def power(scenario: Path, replicates: int | None, seed: int | None, n_per_arm: i
             click.echo(f"    {look.information_fraction:>5.0%} information  {bound:<26} {what} "
                        f"{look.p_stop_efficacy:.3f} ± {look.p_stop_efficacy_se:.3f}"
                        + (f", for futility {look.p_stop_futility:.3f}" if k < len(r.looks) - 1 else "")
-                       + (f"; held by month {look.mean_month:.1f} with {look.mean_randomised:.1f} randomised"
-                          if look.p_held > 0 else "; never held"))
+                       + (f"; held in {look.p_held:.0%} of trials, by month {look.mean_month:.1f} with "
+                          f"{look.mean_randomised:.1f} randomised" if look.p_held > 0 else "; never held"))
         click.echo(f"    expected randomised {r.expected_randomised:.1f}; decision at month "
                    f"{r.expected_duration_months:.1f} on average; the overrun analysis falls below the final "
                    f"critical value after an efficacy stop in {r.p_overrun_reversal:.3f}")
@@ -372,9 +395,18 @@ def power(scenario: Path, replicates: int | None, seed: int | None, n_per_arm: i
     if many:
         pass                                       # each comparison's estimate is listed above
     elif math.isfinite(r.mean_risk_difference):
+        level = 1 - r.alpha if r.alternative == "two-sided" else 1 - 2 * r.alpha
         click.echo(f"  risk difference   true {r.true_difference:+.3f}, mean estimate {r.mean_risk_difference:+.3f} "
-                   f"(bias {r.risk_difference_bias:+.3f} ± {r.risk_difference_bias_se:.3f}); interval coverage "
-                   f"{r.ci_coverage:.3f} ± {r.ci_coverage_se:.3f}; mean interval width {r.mean_ci_width:.3f}")
+                   f"(bias {r.risk_difference_bias:+.3f} ± {r.risk_difference_bias_se:.3f}); {level:.0%} interval "
+                   f"coverage {r.ci_coverage:.3f} ± {r.ci_coverage_se:.3f}; mean interval width {r.mean_ci_width:.3f}")
+        if sc.dropout.probability_by_endpoint > 0 and r.missing_strategy != "complete_case":
+            from simulate.power import dropout_adjustment
+
+            adj = dropout_adjustment(sc)
+            click.echo(f"                    (true: the assumed difference in endpoint rates; with dropouts counted "
+                       f"as {'failures' if r.missing_strategy == 'nonresponder' else 'their last status'} the "
+                       f"estimate targets about {adj.p_treat - adj.p_control:+.3f}, so bias and coverage include "
+                       "the missing-data rule's own)")
     else:
         click.echo(f"  risk difference   true {r.true_difference:+.3f}; not estimated: no simulated trial "
                    "randomised patients to both arms")

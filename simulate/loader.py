@@ -259,7 +259,7 @@ def _check_sweep(scenario: Scenario, data: dict) -> None:
             except ScenarioError as err:
                 problems.extend(p if p.startswith(label) else label + p for p in err.problems)
     if problems:
-        raise ScenarioError(problems)
+        raise ScenarioError(_unique(problems) + [SWEEP_HINT])
     for combination in itertools.product(*(axis.values for axis in scenario.sweep)):
         if len(combination) < 2:
             break
@@ -272,7 +272,15 @@ def _check_sweep(scenario: Scenario, data: dict) -> None:
         except ScenarioError as err:
             problems.extend(err.problems)
     if problems:
-        raise ScenarioError(problems)
+        raise ScenarioError(_unique(problems) + [SWEEP_HINT])
+
+
+SWEEP_HINT = ("sweep: the scenario's [sweep] grid no longer fits the design; give it one that does, e.g. "
+              "--set 'sweep={\"trial.n_per_arm\" = [40, 60]}', or none with --set 'sweep={}'")
+
+
+def _unique(lines: list[str]) -> list[str]:
+    return list(dict.fromkeys(lines))
 
 
 def scenario_from_dict(data: dict, overrides: list[str] | tuple[str, ...] = ()) -> Scenario:

@@ -445,6 +445,12 @@ def find_sample_size(scenario: sc.Scenario, target: float = 0.8, replicates: int
         evaluate(range(max(curve) + 1, min(n_max, chosen + window) + 1))
     if chosen is None:
         return give_up(f"no n up to {max(curve)} per arm stays at or above {target} over a window of {window}")
+    at = curve[chosen]
+    if at.mean_randomised < 0.8 * _n_target(scenario, chosen):
+        return give_up(
+            f"recruitment caps the trial: at n = {chosen} per arm only {at.mean_randomised:.0f} of "
+            f"{_n_target(scenario, chosen)} patients are randomised on average before the hard stop "
+            f"({scenario.trial.hard_stop_months:g} months), though power reaches {at.power:.3f} with those")
     # every n between the last whose interval stays below the target and the answer, so that
     # the range of n the Monte Carlo error allows is read off a dense curve
     below = [n for n in curve if n < chosen and curve[n].ci_high < target]

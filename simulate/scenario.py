@@ -157,6 +157,9 @@ class Course(Model):
     @model_validator(mode="after")
     def _check(self) -> "Course":
         problems = []
+        if self.dose_days and self.months > 0:
+            problems.append(f"months: got {self.months}; a course is either infusions on dose_days or a continuous "
+                            "course of months, not both (write two courses)")
         if not self.dose_days and self.months <= 0:
             problems.append("dose_days: got []; give dose_days (infusions) or months > 0 (a continuous course)")
         if list(self.dose_days) != sorted(self.dose_days):
