@@ -268,3 +268,22 @@ def test_replace_needs_a_base_and_arms_stay_frozen(tmp_path):
     arms = load_scenario(DEFAULT_SCENARIO).arms
     with pytest.raises(TypeError, match="frozen"):
         arms |= {"x": 1}
+
+
+def test_a_sweep_that_no_longer_fits_says_how_to_replace_it():
+    with pytest.raises(ScenarioError) as info:
+        load_scenario(DEFAULT_SCENARIO, ['trial.endpoint="cr"', "arms.rtx.remission_at_endpoint=0.35",
+                                         "arms.rtx_csa.remission_at_endpoint=0.5"])
+    problems = info.value.problems
+    assert len(problems) == len(set(problems))
+    assert problems[-1].startswith("sweep: the scenario's [sweep] grid no longer fits the design")
+    fixed = load_scenario(DEFAULT_SCENARIO, ['trial.endpoint="cr"', "arms.rtx.remission_at_endpoint=0.35",
+                                             "arms.rtx_csa.remission_at_endpoint=0.5", "sweep={}"])
+    assert fixed.sweep == ()
+
+
+def test_a_course_is_infusions_or_continuous_not_both():
+    with pytest.raises(ScenarioError) as info:
+        load_scenario(DEFAULT_SCENARIO, ['arms.rtx.courses=[{ drug = "x", drug_class = "anti_cd20", '
+                                         'dose_days = [1], months = 6 }]'])
+    assert any("arms.rtx.courses.0.months: got 6.0; a course is either infusions" in p for p in info.value.problems)
