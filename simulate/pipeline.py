@@ -19,6 +19,7 @@ import logging
 import math
 import platform
 import time
+from datetime import datetime, timezone
 from dataclasses import asdict, fields
 from pathlib import Path
 from typing import Callable, TypeVar
@@ -539,7 +540,8 @@ def run_all(scenario: sc.Scenario, out_dir: Path, seed: int | None = None, repli
     accrual = piece("accrual", Accrual, lambda: compute_accrual(scenario, seed), "recruitment of the first trials")
     common = dict(scenario=scenario, seed=seed, replicates=replicates, engine=engine, screening=screening,
                   power=power, samplesize=samplesize, sweep=sweep, example_trial=example, accrual=accrual,
-                  source=read_source(scenario_path), overrides=tuple(overrides))
+                  source=read_source(scenario_path), overrides=tuple(overrides),
+                  created=datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"), code_hash=code_hash())
     if power.looks:
         detail = piece("interim", InterimDetail, lambda: compute_interim(*args),
                        f"interim looks: the fixed design ({replicates:,} trials) and {PATH_TRIALS} z paths")
@@ -559,7 +561,7 @@ def run_all(scenario: sc.Scenario, out_dir: Path, seed: int | None = None, repli
     write_json_atomic(out_dir / "run.json", {
         "scenario": scenario.model_dump(mode="json"), "scenario_hash": sc.scenario_hash(scenario),
         "seed": seed, "replicates": replicates, "engine": engine, "parallel": _describe(jobs),
-        "trialsim_version": __version__, "code_hash": code_hash(), "numpy_version": np.__version__,
+        "trialsim_version": __version__, "code_hash": results.code_hash, "created": results.created, "numpy_version": np.__version__,
         "python": platform.python_version(), "machine": platform.platform(), "timings": timings,
         "elapsed_seconds": time.perf_counter() - t0, "summary": list(results.summary), "figures": figures,
     })

@@ -11,7 +11,7 @@ import base64
 import re
 import struct
 from dataclasses import replace
-from html import escape
+from markupsafe import escape
 from pathlib import Path
 
 import pytest
@@ -161,7 +161,7 @@ def test_assumptions_show_values_sources_and_flags(page):
     row = re.search(r"<tr[^>]*><td>dropout\.probability_by_endpoint</td>.*?</tr>", section).group(0)
     assert 'class="assumption"' in row and "0.1" in row and "no published figure" in row
     row = re.search(r"<tr[^>]*><td>analysis\.test</td>.*?</tr>", section).group(0)
-    assert "assumption" not in row and "Fisher&#x27;s exact test" in row
+    assert "assumption" not in row and "Fisher&#39;s exact test" in row
     for sec in ("trial.", "arms.rtx.", "arms.rtx_csa.", "outcome.", "dropout.", "analysis.", "recruitment."):
         assert f"<td>{sec}" in section
 
