@@ -33,7 +33,8 @@ class Verdict:
 
 
 def _pct(v: float) -> str:
-    return f"{100 * v:.0f}%"
+    """Whole percentages, one decimal below 10% (so a small power is not shown as 0%)."""
+    return f"{100 * v:.1f}%" if 0 < v < 0.1 else f"{100 * v:.0f}%"
 
 
 def _what(results: RunResults) -> str:
@@ -104,14 +105,15 @@ def verdict(results: RunResults) -> Verdict:
                     f"{level}.")
     else:
         target = low.target if low is not None else 0.8
+        what = _what(results)
+        lead = (f"At {p.n_per_arm} per arm, {what} is {_pct(p.power)}" if what.startswith("the chance") else
+                f"The design has {_pct(p.power)} {what} at {p.n_per_arm} per arm")
         if p.power >= target:
             kind, tone = "powered", "good"
-            headline = (f"The design has {_pct(p.power)} {_what(results)} at {p.n_per_arm} per arm, meeting its "
-                        f"{_pct(target)} target.")
+            headline = f"{lead}, meeting its {_pct(target)} target."
         else:
             kind, tone = "under_powered", "warn"
-            headline = (f"The design has {_pct(p.power)} {_what(results)} at {p.n_per_arm} per arm, below its "
-                        f"{_pct(target)} target.")
+            headline = f"{lead}, below its {_pct(target)} target."
             if low is not None and low.n_per_arm is not None:
                 on_time = _on_time_at(results, low.n_per_arm)
                 need = f"{_pct(target)} power needs {low.n_per_arm} per arm"
@@ -120,9 +122,11 @@ def verdict(results: RunResults) -> Verdict:
                 lines.append(need + ".")
             elif low is not None:
                 lines.append(f"{_pct(target)} power is not reached{': ' + low.note if low.note else ''}.")
-        if limited and kind != "null":
-            kind = "recruitment_limited" if kind == "under_powered" or p.p_recruitment_on_time < ON_TIME_LOW else kind
+        if limited:
+            kind = "recruitment_limited"
             tone = "bad" if p.p_recruitment_on_time < ON_TIME_LOW / 2 else "warn"
+            lines.insert(0, f"Recruitment is the limit: only {_pct(p.p_recruitment_on_time)} of simulated trials "
+                            f"recruit {s.n_target} patients within the planned {s.trial.recruitment_months:g} months.")
     if len(p.comparisons) > 1:
         lines.append("Each comparison: " + "; ".join(
             f"{comparison_name(s, c.arm)} {_pct(c.power)}" for c in p.comparisons) + ".")
