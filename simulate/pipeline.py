@@ -327,11 +327,10 @@ def write_tables(folder: Path, results: RunResults) -> None:
 
 
 def _is_null(p: PowerResult) -> bool:
-    """No experimental arm is better than the null hypothesis allows: the power is a type I error."""
-    truths = [c.true_difference for c in p.comparisons] or [p.true_difference]
-    if p.hypothesis == "non_inferiority":
-        return all(t <= -p.margin + 1e-12 for t in truths)
-    return all(t == 0 for t in truths)
+    """No experimental arm is better than the null hypothesis allows (:func:`simulate.report.verdict.is_null`)."""
+    from simulate.report.verdict import is_null
+
+    return is_null(p)
 
 
 def plain_summary(scenario: sc.Scenario, p: PowerResult, plan: SampleSizePlan,

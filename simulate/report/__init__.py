@@ -26,6 +26,7 @@ from matplotlib.figure import Figure  # noqa: E402
 from simulate import scenario as sc  # noqa: E402
 from simulate.io import write_bytes_atomic, write_text_atomic  # noqa: E402
 from simulate.report import html, plots  # noqa: E402
+from simulate.report.verdict import verdict  # noqa: E402
 from simulate.results import RunResults  # noqa: E402
 
 log = logging.getLogger(__name__)
@@ -171,7 +172,8 @@ def write_report(out_dir: Path, results: RunResults) -> dict[str, str]:
         write_bytes_atomic(path, images[name])
         written[name] = path.name
         log.debug("figure %s written (%d bytes)", name, len(images[name]))
-    page = html.render(results, images, axis_label=lambda p: axis_label(results.scenario, p), scale=SCALE)
+    page = html.render(results, images, axis_label=lambda p: axis_label(results.scenario, p), scale=SCALE,
+                       verdict=verdict(results))
     write_text_atomic(out_dir / "report.html", page)
     log.info("report written to %s in %.1f s", out_dir / "report.html", time.perf_counter() - t0)
     return written

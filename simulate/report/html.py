@@ -918,11 +918,10 @@ def _meta(results: RunResults) -> str:
 
 
 def render(results: RunResults, images: dict[str, bytes], axis_label: Callable[[str], str] | None = None,
-           scale: float = 1.0) -> str:
+           scale: float = 1.0, verdict: Any = None) -> str:
     """The report page as one HTML string; ``images`` maps figure names to PNG bytes, in order
-    (``scale``: their pixels per CSS pixel)."""
-    from simulate.report.verdict import verdict
-
+    (``scale``: their pixels per CSS pixel); ``verdict``, a :class:`simulate.report.verdict.Verdict`,
+    is the card at the top (none without it)."""
     axis_label = axis_label or (lambda p: p)
     scenario = results.scenario
     alts = _alts(results)
@@ -932,12 +931,13 @@ def render(results: RunResults, images: dict[str, bytes], axis_label: Callable[[
               _consort_table(results), _example_trial(scenario, results.example_trial, results.seed),
               _funnel_table(results.screening)]
     interim = _interim(results, images, scale)
-    toc = [("verdict", "Verdict"), ("summary", "In plain language"), ("figures", "Figures")]
+    toc = [("verdict", "Verdict")] if verdict is not None else []
+    toc += [("summary", "In plain language"), ("figures", "Figures")]
     if interim:
         toc.append(("interim", "Interim analyses"))
     toc += [("tables", "Tables"), ("assumptions", "Assumptions"), ("reproduce", "Reproducing the run")]
     return _ENV.get_template("report.html.j2").render(
-        name=scenario.name, description=scenario.description, meta=_meta(results), verdict=verdict(results),
+        name=scenario.name, description=scenario.description, meta=_meta(results), verdict=verdict,
         summary=_summary(results), toc=toc,
         figures=_figures(images, results.sweep, axis_label, _captions(results), alts, scale),
         interim=interim, tables=[b for b in blocks if b is not None],

@@ -32,6 +32,14 @@ class Verdict:
     """``null``, ``powered``, ``under_powered`` or ``recruitment_limited``."""
 
 
+def is_null(p: PowerResult) -> bool:
+    """No experimental arm is better than the null hypothesis allows: the power is a type I error."""
+    truths = [c.true_difference for c in p.comparisons] or [p.true_difference]
+    if p.hypothesis == "non_inferiority":
+        return all(t <= -p.margin + 1e-12 for t in truths)
+    return all(t == 0 for t in truths)
+
+
 def _pct(v: float) -> str:
     """Whole percentages, one decimal below 10% (so a small power is not shown as 0%)."""
     return f"{100 * v:.1f}%" if 0 < v < 0.1 else f"{100 * v:.0f}%"
@@ -85,7 +93,6 @@ def _looks_line(p: PowerResult) -> str:
 
 def verdict(results: RunResults) -> Verdict:
     """The verdict for any design the results describe."""
-    from simulate.pipeline import _is_null
     from simulate.report.html import comparison_name
 
     s, p = results.scenario, results.power
@@ -93,7 +100,7 @@ def verdict(results: RunResults) -> Verdict:
     limited = p.p_recruitment_on_time < ON_TIME_LOW or p.p_terminated > TERMINATED_HIGH
     low = _lowest_target(results)
     level = f"{'one-sided ' if p.alternative == 'greater' else ''}alpha {p.alpha:g}"
-    if _is_null(p):
+    if is_null(p):
         kind = "null"
         excess = p.power - p.alpha
         if excess > 2 * p.mc_se:
