@@ -19,6 +19,7 @@ import logging
 import math
 import platform
 import time
+from datetime import datetime, timezone
 from dataclasses import asdict, fields
 from pathlib import Path
 from typing import Callable, TypeVar
@@ -326,11 +327,10 @@ def write_tables(folder: Path, results: RunResults) -> None:
 
 
 def _is_null(p: PowerResult) -> bool:
-    """No experimental arm is better than the null hypothesis allows: the power is a type I error."""
-    truths = [c.true_difference for c in p.comparisons] or [p.true_difference]
-    if p.hypothesis == "non_inferiority":
-        return all(t <= -p.margin + 1e-12 for t in truths)
-    return all(t == 0 for t in truths)
+    """No experimental arm is better than the null hypothesis allows (:func:`simulate.report.verdict.is_null`)."""
+    from simulate.report.verdict import is_null
+
+    return is_null(p)
 
 
 def plain_summary(scenario: sc.Scenario, p: PowerResult, plan: SampleSizePlan,
@@ -539,7 +539,8 @@ def run_all(scenario: sc.Scenario, out_dir: Path, seed: int | None = None, repli
     accrual = piece("accrual", Accrual, lambda: compute_accrual(scenario, seed), "recruitment of the first trials")
     common = dict(scenario=scenario, seed=seed, replicates=replicates, engine=engine, screening=screening,
                   power=power, samplesize=samplesize, sweep=sweep, example_trial=example, accrual=accrual,
-                  source=read_source(scenario_path), overrides=tuple(overrides))
+                  source=read_source(scenario_path), overrides=tuple(overrides),
+                  created=datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"), code_hash=code_hash())
     if power.looks:
         detail = piece("interim", InterimDetail, lambda: compute_interim(*args),
                        f"interim looks: the fixed design ({replicates:,} trials) and {PATH_TRIALS} z paths")
@@ -559,7 +560,7 @@ def run_all(scenario: sc.Scenario, out_dir: Path, seed: int | None = None, repli
     write_json_atomic(out_dir / "run.json", {
         "scenario": scenario.model_dump(mode="json"), "scenario_hash": sc.scenario_hash(scenario),
         "seed": seed, "replicates": replicates, "engine": engine, "parallel": _describe(jobs),
-        "trialsim_version": __version__, "code_hash": code_hash(), "numpy_version": np.__version__,
+        "trialsim_version": __version__, "code_hash": results.code_hash, "created": results.created, "numpy_version": np.__version__,
         "python": platform.python_version(), "machine": platform.platform(), "timings": timings,
         "elapsed_seconds": time.perf_counter() - t0, "summary": list(results.summary), "figures": figures,
     })

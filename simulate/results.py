@@ -568,3 +568,7 @@ class RunResults:
     """The ``--set PATH=VALUE`` texts the scenario was loaded with."""
     interim: InterimDetail | None = None
     """With interim looks: the fixed design and the first trials' z paths."""
+    created: str = ""
+    """When the run was made (UTC, ISO 8601 to the minute), as run.json records it."""
+    code_hash: str = ""
+    """A hash of trialsim's source (:func:`simulate.pipeline.code_hash`), as run.json records it."""

@@ -11,7 +11,7 @@ import base64
 import re
 import struct
 from dataclasses import replace
-from html import escape
+from markupsafe import escape
 from pathlib import Path
 
 import pytest
@@ -161,7 +161,7 @@ def test_assumptions_show_values_sources_and_flags(page):
     row = re.search(r"<tr[^>]*><td>dropout\.probability_by_endpoint</td>.*?</tr>", section).group(0)
     assert 'class="assumption"' in row and "0.1" in row and "no published figure" in row
     row = re.search(r"<tr[^>]*><td>analysis\.test</td>.*?</tr>", section).group(0)
-    assert "assumption" not in row and "Fisher&#x27;s exact test" in row
+    assert "assumption" not in row and "Fisher&#39;s exact test" in row
     for sec in ("trial.", "arms.rtx.", "arms.rtx_csa.", "outcome.", "dropout.", "analysis.", "recruitment."):
         assert f"<td>{sec}" in section
 
@@ -227,3 +227,34 @@ def test_scenario_comments_follow_base_and_comment_blocks():
     assert header.startswith("NCT04743739 as registered")
     assert comments["arms.rtx.label"] == ""
     assert "[assumption" in comments["dropout.mechanism"]
+
+
+def test_the_verdict_card_states_the_conclusion(small_run, page):
+    from simulate.report.verdict import verdict
+
+    results = small_run[2]
+    v = verdict(results)
+    p = results.power
+    assert v.kind in ("powered", "under_powered", "recruitment_limited")
+    assert f"{100 * p.power:.0f}%" in v.headline and f"{p.n_per_arm} per arm" in v.headline
+    low = min(results.samplesize.searches, key=lambda s: s.target)
+    if p.power < low.target and low.n_per_arm is not None:
+        assert any(f"needs {low.n_per_arm} per arm" in line for line in v.lines)
+    assert any("12 of its 126 planned patients in 44 months" in line for line in v.lines)
+    assert page.index('class="verdict') < page.index(escape(results.summary[0]))
+    null = replace(results, power=replace(p, power=0.049, mc_se=0.005, true_difference=0.0, comparisons=()))
+    assert verdict(null).kind == "null" and "type I error" in verdict(null).headline
+
+
+def test_the_page_has_landmarks_contents_and_accessible_tables(small_run, page):
+    results = small_run[2]
+    assert page.count("<main") == 1 and '<nav class="toc"' in page
+    assert '<h2 id="summary-title">In plain language</h2><ul>' in page
+    assert "<th>" not in page and page.count('<th scope="col">') > 20
+    assert page.count("<table>") == page.count("<caption>")
+    assert results.created and results.created in page and results.code_hash in page
+    for name in ("power_curve", "accrual", "consort"):
+        alt = re.search(rf'<figure id="{name}"><div class="zoom" id="{name}-full"><img src="[^"]+" alt="([^"]+)"',
+                        page).group(1)
+        assert len(alt) > 60 and any(ch.isdigit() for ch in alt), alt
+    assert "@media (max-width:600px)" in page and "@media print" in page and "break-inside:avoid" in page

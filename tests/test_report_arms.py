@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import re
-from html import escape
+from markupsafe import escape
 from pathlib import Path
 
 import pandas as pd
@@ -205,7 +205,7 @@ def test_three_arm_comparisons_match_the_csv_and_the_power_command(three_arm: Pa
     assert power.success == "any" and power.power == power.power_any
     main_table = section(text, "Power and operating characteristics")
     assert f'<td>Power ± Monte Carlo SE</td><td>{pm(power.power, power.mc_se)}</td>' in main_table
-    assert "Holm&#x27;s step-down adjustment" in main_table and "analysis.multiplicity = holm" in main_table
+    assert "Holm&#39;s step-down adjustment" in main_table and "analysis.multiplicity = holm" in main_table
     assert "at least one of the 2 comparisons with RTX alone is significant" in main_table
     assert "analysis.success = any" in main_table
 

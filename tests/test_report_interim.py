@@ -17,7 +17,7 @@ import shutil
 import subprocess
 import sys
 from dataclasses import fields, replace
-from html import escape
+from markupsafe import escape
 from pathlib import Path
 
 import numpy as np

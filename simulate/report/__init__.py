@@ -26,11 +26,15 @@ from matplotlib.figure import Figure  # noqa: E402
 from simulate import scenario as sc  # noqa: E402
 from simulate.io import write_bytes_atomic, write_text_atomic  # noqa: E402
 from simulate.report import html, plots  # noqa: E402
+from simulate.report.verdict import verdict  # noqa: E402
 from simulate.results import RunResults  # noqa: E402
 
 log = logging.getLogger(__name__)
 
-DPI = 110
+DPI = 220
+"""Figures are drawn at twice their display size (110 px per inch), sharp on HiDPI screens."""
+SCALE = 2.0
+"""Pixels per CSS pixel of the embedded figures."""
 FIGURES = ("power_curve", "power_heatmap", "consort", "accrual", "remission_by_visit", "time_to_remission",
            "swimmer")
 """Figure names, in the report's order; each is written as ``<name>.png``."""
@@ -168,7 +172,8 @@ def write_report(out_dir: Path, results: RunResults) -> dict[str, str]:
         write_bytes_atomic(path, images[name])
         written[name] = path.name
         log.debug("figure %s written (%d bytes)", name, len(images[name]))
-    page = html.render(results, images, axis_label=lambda p: axis_label(results.scenario, p))
+    page = html.render(results, images, axis_label=lambda p: axis_label(results.scenario, p), scale=SCALE,
+                       verdict=verdict(results))
     write_text_atomic(out_dir / "report.html", page)
     log.info("report written to %s in %.1f s", out_dir / "report.html", time.perf_counter() - t0)
     return written

@@ -16,9 +16,13 @@ import base64
 import logging
 import platform
 import shlex
-from html import escape
+import struct
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
+
+import jinja2
+from markupsafe import Markup
 
 import matplotlib
 import numpy as np
@@ -55,28 +59,11 @@ MULTIPLICITY_SHORT = {"none": "no multiplicity adjustment", "bonferroni": "Bonfe
                       "holm": "Holm's adjustment"}
 """The same, in a few words."""
 
-CSS = """
-body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,Helvetica,Arial,sans-serif;color:#222;
- max-width:1120px;margin:0 auto;padding:1.5rem 2rem 4rem;line-height:1.5}
-h1{font-size:1.7rem;margin-bottom:.2rem}h2{margin-top:2.6rem;border-bottom:2px solid #ddd;padding-bottom:.2rem}
-h3{margin-top:1.8rem}.lead{color:#555;margin-top:0}
-.summary{background:#eef4fb;border-left:6px solid #4c72b0;padding:.8rem 1.2rem;font-size:1.08rem;margin:1.2rem 0}
-.summary li{margin:.35rem 0}
-figure{margin:2rem 0;text-align:center}figure img{max-width:100%;height:auto;border:1px solid #e3e3e3}
-figcaption{color:#444;font-size:.95rem;max-width:900px;margin:.4rem auto 0;text-align:left}
-figcaption b{color:#222}
-table{border-collapse:collapse;margin:.8rem 0;font-size:.9rem}
-th,td{border:1px solid #d6d6d6;padding:.28rem .6rem;text-align:left;vertical-align:top}
-th{background:#f2f2f2}tr:nth-child(even) td{background:#fafafa}
-td.num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
-tr.assumption td{background:#fff6d6}tr.overridden td{background:#fde2e1}
-td.good{font-weight:bold;color:#1b5e20}
-.badge{display:inline-block;font-size:.75rem;padding:0 .4rem;border-radius:.6rem;background:#f0c24b;color:#3b2f00;
- margin-right:.3rem}.badge.set{background:#e57373;color:#fff}
-pre{background:#f5f5f5;padding:.7rem 1rem;overflow-x:auto;border-radius:4px}
-.note{color:#555;font-size:.92rem}details{margin:1rem 0}summary{cursor:pointer;font-weight:bold}
-blockquote{color:#555;border-left:4px solid #ddd;margin:.8rem 0;padding:.2rem 1rem}
-"""
+_ENV = jinja2.Environment(loader=jinja2.PackageLoader("simulate.report", "templates"),
+                          autoescape=True, undefined=jinja2.StrictUndefined, keep_trailing_newline=True)
+"""The report's templates (``simulate/report/templates``: the page, its macros and its CSS), autoescaped."""
+CSS = _ENV.loader.get_source(_ENV, "report.css")[0]
+"""The page's stylesheet (inlined into the page)."""
 
 CAPTIONS = {
     "power_curve": "Each blue point is the share of simulated trials with a significant result at that number "
@@ -115,12 +102,12 @@ TITLES = {
 # ----------------------------------------------------------------------------- small helpers
 
 
-class Raw(str):
-    """Markup built here from escaped parts: :func:`_table` inserts it as is."""
+Raw = Markup
+"""Markup built from escaped parts (a badge): a table cell inserts it as is."""
 
 
-def _e(value: Any) -> str:
-    return value if isinstance(value, Raw) else escape(str(value), quote=True)
+def _e(value: Any) -> Markup:
+    return Markup.escape(value)
 
 
 def _f(value: Any, fmt: str = ".3f") -> str:
@@ -135,19 +122,53 @@ def _pm(value: Any, se: Any, fmt: str = ".3f") -> str:
     return _f(value, fmt) if se is None else f"{_f(value, fmt)} ± {_f(se, fmt)}"
 
 
+@dataclass(frozen=True)
+class Cell:
+    text: str
+    cls: str = ""
+
+
+@dataclass(frozen=True)
+class Row:
+    cells: tuple[Cell, ...]
+    cls: str = ""
+
+
+@dataclass(frozen=True)
+class Table:
+    """A table as the template draws it: a caption, column headers, rows of cells (plain text,
+    escaped by the template, or :class:`Markup`)."""
+
+    caption: str
+    headers: tuple[str, ...]
+    rows: tuple[Row, ...]
+
+
 def _table(headers: list[str], rows: list[list[Any]], numeric: set[int] = frozenset(),
-           row_classes: list[str] | None = None, cell_classes: dict[tuple[int, int], str] | None = None) -> str:
-    """An HTML table; cells are escaped here, so pass plain text."""
-    out = ["<table><thead><tr>", *(f"<th>{_e(h)}</th>" for h in headers), "</tr></thead><tbody>"]
+           row_classes: list[str] | None = None, cell_classes: dict[tuple[int, int], str] | None = None,
+           caption: str = "") -> Table:
+    """A :class:`Table`; pass plain text (the template escapes it) or Markup."""
+    out = []
     for i, row in enumerate(rows):
-        cls = row_classes[i] if row_classes and row_classes[i] else ""
-        out.append(f'<tr class="{cls}">' if cls else "<tr>")
-        for j, cell in enumerate(row):
-            classes = " ".join(c for c in ("num" if j in numeric else "", (cell_classes or {}).get((i, j), "")) if c)
-            out.append(f'<td class="{classes}">{_e(cell)}</td>' if classes else f"<td>{_e(cell)}</td>")
-        out.append("</tr>")
-    out.append("</tbody></table>")
-    return "".join(out)
+        cells = tuple(Cell(cell if isinstance(cell, Markup) else str(cell),
+                           " ".join(c for c in ("num" if j in numeric else "", (cell_classes or {}).get((i, j), ""))
+                                    if c))
+                      for j, cell in enumerate(row))
+        out.append(Row(cells, (row_classes[i] if row_classes and row_classes[i] else "")))
+    return Table(caption or (headers[0] if headers else ""), tuple(str(h) for h in headers), tuple(out))
+
+
+@dataclass(frozen=True)
+class Block:
+    """A part of the tables section: an optional heading, paragraphs (``(text, is_note)``) and tables."""
+
+    heading: str = ""
+    paragraphs: tuple[dict, ...] = ()
+    tables: tuple[Table, ...] = ()
+
+
+def _p(text: str, note: bool = True) -> dict:
+    return {"text": text, "note": note}
 
 
 def _value(v: Any) -> str:
@@ -223,11 +244,8 @@ def _level(p: PowerResult) -> str:
 # ----------------------------------------------------------------------------- sections
 
 
-def _summary(results: RunResults) -> str:
-    scenario = results.scenario
-    items = "".join(f"<li>{_e(s)}</li>" for s in results.summary)
-    return (f"<h1>{_e(scenario.name)}</h1><p class=\"lead\">{_e(scenario.description)}</p>"
-            f'<section class="summary"><strong>In plain language</strong><ul>{items}</ul></section>')
+def _summary(results: RunResults) -> tuple[str, ...]:
+    return tuple(results.summary)
 
 
 def _lower(label: str) -> str:
@@ -279,23 +297,99 @@ def _captions(results: RunResults) -> dict[str, str]:
     return out
 
 
-def _figure(name: str, png: bytes, caption: str) -> str:
-    """One embedded figure with its title and caption."""
+def _png_size(png: bytes) -> tuple[int, int]:
+    """Width and height in pixels of a PNG (from its header; (0, 0) if it is not one)."""
+    if png[:8] != b"\x89PNG\r\n\x1a\n" or len(png) < 24:
+        return 0, 0
+    return struct.unpack(">II", png[16:24])
+
+
+def _alts(results: RunResults) -> dict[str, str]:
+    """Each figure's alt text: what it shows, with the run's own figures."""
+    scenario, p, plan, ex = results.scenario, results.power, results.samplesize, results.example_trial
+    arms = scenario.arm_names
+    out: dict[str, str] = {}
+    curve = sorted(plan.curve, key=lambda c: c.n_per_arm)
+    reached = "; ".join(f"{s.target:.0%} power at {s.n_per_arm} per arm" if s.n_per_arm is not None else
+                        f"{s.target:.0%} power not reached" for s in plan.searches)
+    if curve:
+        out["power_curve"] = (f"Line chart of simulated power against n per arm, from {curve[0].power:.3f} at "
+                              f"{curve[0].n_per_arm} to {curve[-1].power:.3f} at {curve[-1].n_per_arm} per arm; the "
+                              f"planned {p.n_per_arm} per arm gives {p.power:.3f}; {reached}.")
+    if results.sweep is not None and results.sweep.points:
+        powers = [x.power for x in results.sweep.points]
+        out["power_heatmap"] = (f"Simulated power over the {len(powers)} points of the sensitivity grid, from "
+                                f"{min(powers):.3f} to {max(powers):.3f}; {sum(x >= 0.8 for x in powers)} of them "
+                                "reach 0.80.")
+    c = ex.consort
+    out["consort"] = (f"CONSORT flow of the example trial: {c.referred:,} referred, {c.excluded_total:,} excluded, "
+                      f"{c.randomised:,} randomised of {scenario.n_target:,} planned, "
+                      + ", ".join(f"{c.analysed_per_arm.get(a, 0):,} analysed on {label(scenario, a)}" for a in arms)
+                      + ".")
+    acc = results.accrual
+    text = (f"Cumulative randomisations of {len(acc.curves)} simulated trials against the plan of {acc.n_target} "
+            f"patients in {acc.recruitment_months:g} months: {p.p_recruitment_on_time:.0%} of trials recruit on time, "
+            f"{p.p_terminated:.0%} stop at the hard stop at month {acc.hard_stop_months:g}")
+    if acc.observed is not None:
+        text += f"; the real trial randomised {acc.observed.n_randomised} in {acc.observed.months:g} months"
+    out["accrual"] = text + "."
+    end = scenario.trial.endpoint_month
+    at_end = {v.arm: v.remission for v in p.remission_by_visit if np.isclose(v.month, end)}
+    if at_end:
+        out["remission_by_visit"] = (f"Line chart of each arm's share in {ENDPOINT_WORDS[scenario.trial.endpoint]} "
+                                     f"at each visit; at month {end:g}: "
+                                     + ", ".join(f"{label(scenario, a)} {at_end[a]:.0%}" for a in arms if a in at_end)
+                                     + ".")
+    last = {a: steps[-1].cumulative_remission for a, steps in ex.kaplan_meier.items() if steps}
+    if last:
+        out["time_to_remission"] = ("Step curves of first remission in the example trial; by the end of follow-up "
+                                    + ", ".join(f"{label(scenario, a)} {last[a]:.0%} (assumed at the endpoint "
+                                                f"{scenario.arm(a).remission_at_endpoint:.0%})" for a in arms if a in last)
+                                    + ".")
+    pts = ex.patients
+    if pts:
+        remitted = sum(bool(np.isfinite(x.remission_month)) for x in pts)
+        dropped = sum(bool(np.isfinite(x.dropout_month)) for x in pts)
+        out["swimmer"] = (f"One bar per patient of the example trial ({len(pts)} patients): {remitted} reach a first "
+                          f"remission, {dropped} drop out before the endpoint.")
+    return out
+
+
+def _interim_alts(results: RunResults) -> dict[str, str]:
+    p = results.power
+    inner = p.looks[:-1]
+    if not p.looks:
+        return {}
+    bounds = ", ".join(f"{k.efficacy_z:.2f}" for k in p.looks)
+    return {"boundaries": f"Efficacy boundaries on the z scale at the {len(p.looks)} looks ({bounds}) with the "
+                          "simulated z paths of the first trials.",
+            "stopping": "Bar charts: "
+                        + "; ".join(f"look {i + 1} stops {k.p_stop_efficacy:.0%} for efficacy and "
+                                    f"{k.p_stop_futility:.0%} for futility" for i, k in enumerate(inner))
+                        + f"; expected N {p.expected_randomised:.0f}, decision at month "
+                          f"{p.expected_duration_months:.0f} on average."}
+
+
+def _figure(name: str, png: bytes, caption: str, alt: str = "", scale: float = 1.0) -> dict:
+    """One embedded figure: its title, caption, alt text (what it shows) and data URI; ``scale`` is
+    pixels per CSS pixel (2 for figures drawn at twice the display resolution)."""
     uri = "data:image/png;base64," + base64.b64encode(png).decode("ascii")
     title = TITLES.get(name, name.replace("_", " "))
-    return (f'<figure id="{_e(name)}"><img src="{uri}" alt="{_e(title)}">'
-            f"<figcaption><b>{_e(title)}.</b> {_e(caption)}</figcaption></figure>")
+    width, height = _png_size(png)
+    return {"name": name, "uri": uri, "title": title, "caption": caption, "alt": alt or title,
+            "width": round(width / scale) if width else "", "height": round(height / scale) if height else ""}
 
 
 def _figures(images: dict[str, bytes], sweep: SweepResult | None, axis_label: Callable[[str], str],
-             captions: dict[str, str] = CAPTIONS) -> str:
-    out = ["<h2>Figures</h2>"]
+             captions: dict[str, str] = CAPTIONS, alts: dict[str, str] | None = None,
+             scale: float = 1.0) -> list[dict]:
+    out = []
     for name, png in images.items():
         if name in INTERIM_FIGURES:  # shown in the interim section
             continue
         caption = captions.get(name) or (_heatmap_caption(sweep, axis_label) if name == "power_heatmap" else "")
-        out.append(_figure(name, png, caption))
-    return "".join(out)
+        out.append(_figure(name, png, caption, (alts or {}).get(name, ""), scale))
+    return out
 
 
 def and_list(items: list[str]) -> str:
@@ -316,7 +410,7 @@ def recruitment_done_at_first_look(p: PowerResult, fixed: PowerResult | None, n_
     return bool(np.isfinite(first.mean_randomised) and first.mean_randomised >= 0.99 * reference)
 
 
-def _interim(results: RunResults, images: dict[str, bytes]) -> str:
+def _interim(results: RunResults, images: dict[str, bytes], scale: float = 1.0) -> dict | None:
     """The interim looks: what they are and when they come, in words; their table (as looks.csv);
     what they give against the same trials without them (as power.csv and fixed_design.csv);
     the boundary and stopping figures."""
@@ -324,7 +418,7 @@ def _interim(results: RunResults, images: dict[str, bytes]) -> str:
 
     p = results.power
     if not p.looks:
-        return ""
+        return None
     scenario, t = results.scenario, results.scenario.trial
     interim = scenario.interim
     detail = getattr(results, "interim", None)
@@ -414,12 +508,13 @@ def _interim(results: RunResults, images: dict[str, bytes]) -> str:
                      _f(k.p_held), _f(k.mean_month, ".1f"), _f(k.mean_randomised, ".1f")])
     head = ["Look", "Information fraction", "Efficacy z", "Futility z", "P(stop for efficacy) ± MC SE",
             "P(stop for futility) ± MC SE", "P(look held)", "Mean month", "Mean randomised"]
-    note = (f"Over {p.replicates:,} simulated trials; the same numbers as <code>looks.csv</code>. Boundaries on the "
-            f"z scale of {_e(statistic)}: stop for efficacy at or above the efficacy z, for futility below the "
-            "futility z. At the final look the efficacy z is the bound of a trial that randomised its target (a "
-            "trial short of it spends the remaining alpha at its own information), and the two probabilities are "
-            "those of rejecting H0 there and of not rejecting it. Mean month and mean randomised: at the look's "
-            "data cut, over the trials that held it (at the final look, over those that reached it).")
+    note = Markup("Over {} simulated trials; the same numbers as <code>looks.csv</code>. Boundaries on the "
+                  "z scale of {}: stop for efficacy at or above the efficacy z, for futility below the "
+                  "futility z. At the final look the efficacy z is the bound of a trial that randomised its target (a "
+                  "trial short of it spends the remaining alpha at its own information), and the two probabilities "
+                  "are those of rejecting H0 there and of not rejecting it. Mean month and mean randomised: at the "
+                  "look's data cut, over the trials that held it (at the final look, over those that reached it)."
+                  ).format(f"{p.replicates:,}", statistic)
     if rule == "conditional_power":
         note += " Futility here is by conditional power, which has no fixed z bound."
     compare_head = ["Quantity", "With the looks"] + (["Fixed design (no looks)"] if fixed is not None else [])
@@ -435,17 +530,19 @@ def _interim(results: RunResults, images: dict[str, bytes]) -> str:
          *fx(_f(fixed.mean_duration_months, ".1f") if fixed else "")],
         ["P(overrun reversal) ± MC SE", _pm(p.p_overrun_reversal, p.p_overrun_reversal_se), *fx("—")],
     ]
-    source = ("<code>power.csv</code> and <code>fixed_design.csv</code> (the same scenario, seed and trials "
-              "without <code>[interim]</code>)" if fixed is not None else "<code>power.csv</code>")
+    source = (Markup("<code>power.csv</code> and <code>fixed_design.csv</code> (the same scenario, seed and trials "
+                     "without <code>[interim]</code>)") if fixed is not None else Markup("<code>power.csv</code>"))
     caps = _interim_captions(results, fixed is not None)
-    figures = "".join(_figure(name, images[name], caps[name]) for name in INTERIM_FIGURES if name in images)
-    return ("<h2 id=\"interim\">Interim analyses</h2>"
-            + "".join(f"<p>{_e(s)}</p>" for s in text)
-            + "<h3>The looks</h3><p class=\"note\">" + note + "</p>"
-            + _table(head, rows, numeric=set(range(1, len(head))))
-            + "<h3>With and without the looks</h3><p class=\"note\">From " + source + ".</p>"
-            + _table(compare_head, compare, numeric=set(range(1, len(compare_head))))
-            + figures)
+    alts = _interim_alts(results)
+    figures = [_figure(name, images[name], caps[name], alts.get(name, ""), scale)
+               for name in INTERIM_FIGURES if name in images]
+    return {"text": text, "note": note,
+            "looks": _table(head, rows, numeric=set(range(1, len(head))),
+                            caption="Each look: its boundaries and how often it stops the trial"),
+            "source": source,
+            "compare": _table(compare_head, compare, numeric=set(range(1, len(compare_head))),
+                              caption="The design with interim looks against the same trials without them"),
+            "figures": figures}
 
 
 def _interim_captions(results: RunResults, with_fixed: bool) -> dict[str, str]:
@@ -488,7 +585,7 @@ def _interim_captions(results: RunResults, with_fixed: bool) -> dict[str, str]:
     return {"boundaries": boundaries, "stopping": stopping}
 
 
-def _power_table(scenario: sc.Scenario, p: PowerResult) -> str:
+def _power_table(scenario: sc.Scenario, p: PowerResult) -> Block:
     t = scenario.trial
     control = label(scenario, scenario.control_arm)
     many = len(p.comparisons) > 1
@@ -550,14 +647,15 @@ def _power_table(scenario: sc.Scenario, p: PowerResult) -> str:
             ["Coverage of the 95% CI for the risk difference ± SE", _pm(p.ci_coverage, p.ci_coverage_se)],
             ["Mean width of the 95% CI for the risk difference", _f(p.mean_ci_width)],
         ]
-    return ("<h3>Power and operating characteristics at the planned size</h3>"
-            + _table(["Quantity", "Value"], rows))
+    return Block("Power and operating characteristics at the planned size", (), (
+        _table(["Quantity", "Value"], rows, caption=f"The design as simulated and its operating characteristics "
+                                                    f"over {p.replicates:,} simulated trials (as power.csv)"),))
 
 
-def _comparisons_table(scenario: sc.Scenario, p: PowerResult) -> str:
+def _comparisons_table(scenario: sc.Scenario, p: PowerResult) -> Block | None:
     """Each experimental arm against the control, then any and all (with several comparisons)."""
     if len(p.comparisons) <= 1:
-        return ""
+        return None
     word = significant_word(p.hypothesis)
     rows = [[comparison_name(scenario, c.arm), _pm(c.power, c.mc_se), _f(c.true_difference),
              _pm(c.mean_risk_difference, c.risk_difference_bias_se), _f(c.ci_coverage), _f(c.mean_ci_width),
@@ -574,26 +672,28 @@ def _comparisons_table(scenario: sc.Scenario, p: PowerResult) -> str:
             "mean |estimate| of the trials in which the comparison is " + word + " over the true |difference|.")
     head = ["Comparison", "Power ± MC SE", "True difference", "Mean estimated difference ± MC SE",
             "Coverage of the 95% CI", "Mean CI width", "Exaggeration when " + word]
-    return (f"<h3>Comparisons with {_e(label(scenario, scenario.control_arm))}</h3><p class=\"note\">{_e(note)}</p>"
-            + _table(head, rows, numeric=set(range(1, len(head)))))
+    return Block(f"Comparisons with {label(scenario, scenario.control_arm)}", (_p(note),), (
+        _table(head, rows, numeric=set(range(1, len(head))),
+               caption="Each experimental arm against the control (as comparisons.csv)"),))
 
 
-def _remission_tables(scenario: sc.Scenario, p: PowerResult) -> str:
+def _remission_tables(scenario: sc.Scenario, p: PowerResult) -> list[Block]:
     """The simulated share in the endpoint state at each visit per arm (as remission_by_visit.csv),
     and the published figures beside the simulated ones where the scenario gives them."""
     if not p.remission_by_visit:
-        return ""
+        return []
     what = ENDPOINT_WORDS[scenario.trial.endpoint]
     arms = list(scenario.arm_names)
     by = {(v.arm, v.month): v for v in p.remission_by_visit}
     months = sorted({v.month for v in p.remission_by_visit})
     rows = [[_value(m) + (" (endpoint)" if np.isclose(m, scenario.trial.endpoint_month) else ""),
              *[_pm(by[(a, m)].remission, by[(a, m)].mc_se) if (a, m) in by else "—" for a in arms]] for m in months]
-    out = [f"<h3>{_e(what[:1].upper() + what[1:])} over follow-up</h3><p class=\"note\">Mean over "
-           f"{_f(p.replicates, ',')} simulated trials of each arm's share of its randomised patients in {_e(what)} "
-           "at each scheduled visit (dropouts count as not in it), ± its Monte Carlo SE; the same numbers as "
-           "<code>remission_by_visit.csv</code>.</p>",
-           _table(["Month", *[label(scenario, a) for a in arms]], rows, numeric=set(range(1, len(arms) + 1)))]
+    out = [Block(f"{what[:1].upper() + what[1:]} over follow-up", (_p(Markup(
+        "Mean over {} simulated trials of each arm's share of its randomised patients in {} at each scheduled "
+        "visit (dropouts count as not in it), ± its Monte Carlo SE; the same numbers as "
+        "<code>remission_by_visit.csv</code>.").format(_f(p.replicates, ","), what)),), (
+        _table(["Month", *[label(scenario, a) for a in arms]], rows, numeric=set(range(1, len(arms) + 1)),
+               caption=f"Share of each arm in {what} at each visit, ± Monte Carlo SE"),))]
     observed = scenario.observed.remission if scenario.observed is not None else ()
     if observed:
         visits = ", ".join(_value(m) for m in months)
@@ -602,11 +702,12 @@ def _remission_tables(scenario: sc.Scenario, p: PowerResult) -> str:
             match = next((by[(o.arm, m)] for m in months if (o.arm, m) in by and np.isclose(m, o.month)), None)
             sim = _pm(match.remission, match.mc_se) if match is not None else f"not at a visit (visits: {visits})"
             prow.append([label(scenario, o.arm), _value(o.month), _f(o.remission), sim, o.source or "—"])
-        out.append("<h3>Simulated vs published</h3><p class=\"note\">Each published figure "
-                   "(<code>observed.remission</code> in the scenario) beside the simulated mean at the same month "
-                   f"(share of randomised patients in {_e(what)}, ± Monte Carlo SE).</p>"
-                   + _table(["Arm", "Month", "Published", "Simulated ± MC SE", "Source"], prow, numeric={1, 2}))
-    return "".join(out)
+        out.append(Block("Simulated vs published", (_p(Markup(
+            "Each published figure (<code>observed.remission</code> in the scenario) beside the simulated mean at "
+            "the same month (share of randomised patients in {}, ± Monte Carlo SE).").format(what)),), (
+            _table(["Arm", "Month", "Published", "Simulated ± MC SE", "Source"], prow, numeric={1, 2},
+                   caption="Published figures beside the simulated ones"),)))
+    return out
 
 
 _ANALYTIC = {"pooled_normal": "Pooled normal", "fleiss_cc": "Fleiss (continuity corr.)", "arcsine": "Arcsine",
@@ -618,7 +719,7 @@ _ANALYTIC_NI = {"farrington_manning": "Farrington–Manning", "farrington_mannin
 """The same for non-inferiority."""
 
 
-def _samplesize_table(plan: SampleSizePlan, scenario: sc.Scenario, p: PowerResult) -> str:
+def _samplesize_table(plan: SampleSizePlan, scenario: sc.Scenario, p: PowerResult) -> Block:
     from simulate.power import primary_arm
 
     ni, many = p.hypothesis == "non_inferiority", len(p.comparisons) > 1
@@ -640,15 +741,16 @@ def _samplesize_table(plan: SampleSizePlan, scenario: sc.Scenario, p: PowerResul
         refs += f", for one comparison ({comparison_name(scenario, primary_arm(scenario))}) at {at}{split}"
     counted = (f" (power as counted above: trials in which "
                f"{success_phrase(scenario, p.success, len(p.comparisons), p.hypothesis)})" if many else "")
-    return ("<h3>Sample size per arm</h3><p class=\"note\">Simulated: the smallest n per arm whose simulated power "
-            f"reaches the target{_e(counted)}, with recruitment, dropout and the planned analysis. The closed-form "
-            f"columns are {_e(refs)}.{_e(rule)}</p>"
-            + _table(head, rows, numeric=set(range(1, len(head) - 1))))
+    return Block("Sample size per arm", (_p(
+        f"Simulated: the smallest n per arm whose simulated power reaches the target{counted}, with recruitment, "
+        f"dropout and the planned analysis. The closed-form columns are {refs}.{rule}"),), (
+        _table(head, rows, numeric=set(range(1, len(head) - 1)),
+               caption="n per arm for each power target: simulated and closed-form (as samplesize.csv)"),))
 
 
-def _sweep_table(sweep: SweepResult | None, axis_label: Callable[[str], str]) -> str:
+def _sweep_table(sweep: SweepResult | None, axis_label: Callable[[str], str]) -> Block | None:
     if sweep is None or not sweep.points:
-        return ""
+        return None
     axes = list(sweep.axes)
     rows, cells = [], {}
     for i, p in enumerate(sweep.points):
@@ -659,8 +761,9 @@ def _sweep_table(sweep: SweepResult | None, axis_label: Callable[[str], str]) ->
             cells[(i, len(axes))] = "good"
     head = [*[axis_label(a) for a in axes], "Power ± MC SE", "95% interval", "P(recruited on time)",
             "Mean randomised", "Mean duration (months)", "Mean dropouts"]
-    return ("<h3>Sensitivity grid</h3><p class=\"note\">Power of at least 0.80 in bold.</p>"
-            + _table(head, rows, numeric=set(range(len(head))), cell_classes=cells))
+    return Block("Sensitivity grid", (_p("Power of at least 0.80 in bold."),), (
+        _table(head, rows, numeric=set(range(len(head))), cell_classes=cells,
+               caption="Power at each point of the sensitivity grid (as sweep.csv)"),))
 
 
 _CONSORT_LABELS = {"referred": "Referred and screened", "excluded_total": "Excluded (criteria not met)",
@@ -669,7 +772,7 @@ _CONSORT_LABELS = {"referred": "Referred and screened", "excluded_total": "Exclu
 """How each of :data:`simulate.engines.CONSORT_FIELDS` is named in the CONSORT table."""
 
 
-def _consort_table(results: RunResults) -> str:
+def _consort_table(results: RunResults) -> Block:
     scenario, p = results.scenario, results.power
     ex = results.example_trial.consort
     names = {s.criterion: s.description or s.criterion for s in results.screening.steps}
@@ -680,11 +783,12 @@ def _consort_table(results: RunResults) -> str:
         for counts, what in ((ex.randomised_per_arm, "allocated"), (ex.discontinued_per_arm, "dropped out"),
                              (ex.analysed_per_arm, "analysed")):
             rows.append([f"{lab}: {what}", _f(counts.get(arm), ","), "—"])
-    return ("<h3>CONSORT counts</h3>" + _table(
-        ["Count", "Example trial", f"Mean over {_f(p.replicates, ',')} simulated trials"], rows, numeric={1, 2}))
+    return Block("CONSORT counts", (), (_table(
+        ["Count", "Example trial", f"Mean over {_f(p.replicates, ',')} simulated trials"], rows, numeric={1, 2},
+        caption="CONSORT counts of the example trial and their means (as consort.csv)"),))
 
 
-def _example_trial(scenario: sc.Scenario, ex: ExampleTrial, seed: int) -> str:
+def _example_trial(scenario: sc.Scenario, ex: ExampleTrial, seed: int) -> Block:
     """The example trial's story in a few lines: its calendar, then each arm's patients and result."""
     c, cal = ex.consort, ex.calendar
     month = lambda v: "—" if v is None else f"{v:.1f}"  # noqa: E731
@@ -696,8 +800,8 @@ def _example_trial(scenario: sc.Scenario, ex: ExampleTrial, seed: int) -> str:
                 f"{month(cal.duration_months)} months")
     else:
         when = f"no patient was randomised before enrolment closed (target {scenario.n_target:,})"
-    story = (f"Trial 0 of seed {seed} (the trial <code>trialsim trial</code> tells patient by patient): "
-             f"{_e(when)}{_e(', terminated short of its target' if cal.terminated else '')}.")
+    story = Markup("Trial 0 of seed {} (the trial <code>trialsim trial</code> tells patient by patient): {}{}.").format(
+        seed, when, ", terminated short of its target" if cal.terminated else "")
     what = ENDPOINT_WORDS[scenario.trial.endpoint]
     rows = []
     for arm in scenario.arm_names:
@@ -708,42 +812,39 @@ def _example_trial(scenario: sc.Scenario, ex: ExampleTrial, seed: int) -> str:
                      _f(scenario.arm(arm).remission_at_endpoint, ".2f")])
     head = ["Arm", "Randomised", "Dropped out", "Analysed",
             f"In {what} at month {scenario.trial.endpoint_month:g} (dropouts as failures)", "Assumed"]
-    return (f"<h3>The example trial</h3><p>{story}</p>"
-            + _table(head, rows, numeric={1, 2, 3, 4, 5}))
+    return Block("The example trial", (_p(story, note=False),), (
+        _table(head, rows, numeric={1, 2, 3, 4, 5}, caption="The example trial per arm"),))
 
 
-def _funnel_table(screening: ScreeningFunnel) -> str:
+def _funnel_table(screening: ScreeningFunnel) -> Block | None:
     if not screening.steps:
-        return ""
+        return None
     rows = [[s.description or s.criterion, s.kind, _f(s.failing, ","), _f(s.excluded, ","), _f(s.deferred, ","),
              _f(s.remaining, ",")] for s in screening.steps]
-    return (f"<h3>Eligibility funnel of {_f(screening.screened, ',')} simulated referrals</h3><p class=\"note\">"
-            "Criteria in the registry's order; a patient is counted at the first criterion failed. Time-dependent "
-            "criteria (washout, run-in) defer rather than exclude.</p>"
-            + _table(["Criterion", "Kind", "Failing", "Excluded here", "Deferred here", "Remaining"], rows,
-                     numeric={2, 3, 4, 5}))
+    return Block(f"Eligibility funnel of {_f(screening.screened, ',')} simulated referrals", (_p(
+        "Criteria in the registry's order; a patient is counted at the first criterion failed. Time-dependent "
+        "criteria (washout, run-in) defer rather than exclude."),), (
+        _table(["Criterion", "Kind", "Failing", "Excluded here", "Deferred here", "Remaining"], rows,
+               numeric={2, 3, 4, 5}, caption="Eligibility funnel (as funnel.csv)"),))
 
 
-def _assumptions(scenario: sc.Scenario, source: ScenarioSource | None, overrides: tuple[str, ...]) -> str:
+def _assumptions(scenario: sc.Scenario, source: ScenarioSource | None, overrides: tuple[str, ...]) -> dict:
     header, comments = (source.header, source.comments) if source is not None else ("", {})
     values = _flatten(scenario.model_dump(mode="json"))
     set_here = _override_paths(overrides)
-    out = ["<h2>Assumptions and their sources</h2>"]
     if source is None:
-        out.append("<p class=\"note\">The scenario file was not given, so sources cannot be shown; they are the "
-                   "comments of the scenario file.</p>")
+        intro = Markup("The scenario file was not given, so sources cannot be shown; they are the comments of the "
+                       "scenario file.")
     else:
-        out.append(f"<p class=\"note\">Values as simulated; sources are the comments of <code>{_e(source.path)}</code>. "
-                   "Rows marked <span class=\"badge\">assumption</span> rest on an assumption rather than a "
-                   "published figure or the registry; rows marked <span class=\"badge set\">set</span> were "
-                   "overridden for this run.</p>")
-    if header:
-        out.append(f"<blockquote>{_e(header)}</blockquote>")
+        intro = Markup("Values as simulated; sources are the comments of <code>{}</code>. Rows marked "
+                       '<span class="badge">assumption</span> rest on an assumption rather than a published figure '
+                       'or the registry; rows marked <span class="badge set">set</span> were overridden for this '
+                       "run.").format(source.path)
 
     def overridden(key: str) -> bool:
         return any(key == path or key.startswith(path + ".") for path in set_here)
 
-    def table(sections: tuple[str, ...]) -> tuple[str, int, int]:
+    def table(sections: tuple[str, ...], caption: str) -> tuple[Table, int, int]:
         rows, classes, n_assumed = [], [], 0
         for key, v in values.items():
             if key.split(".", 1)[0] not in sections:
@@ -751,26 +852,27 @@ def _assumptions(scenario: sc.Scenario, source: ScenarioSource | None, overrides
             note = comments.get(key, "")
             assumed = "[assumption" in note.lower()
             is_set = overridden(key)
-            flag = Raw("".join(b for b, on in (('<span class="badge set">set</span>', is_set),
-                                                ('<span class="badge">assumption</span>', assumed)) if on))
+            flag = Markup("".join(b for b, on in (('<span class="badge set">set</span>', is_set),
+                                                   ('<span class="badge">assumption</span>', assumed)) if on))
             if is_set:
                 note = f"set for this run with --set. {note}".strip()
             rows.append([key, _value(v), flag, note or "—"])
             classes.append("overridden" if is_set else "assumption" if assumed else "")
             n_assumed += assumed
         return _table(["Parameter", "Value", "Flag", "Source (scenario file comment)"], rows,
-                      row_classes=classes), n_assumed, len(rows)
+                      row_classes=classes, caption=caption), n_assumed, len(rows)
 
-    main, k, n = table(MAIN_SECTIONS + (("interim",) if scenario.interim is not None else ()))
-    out.append(f"<p>{k} of these {n} design and model values are marked as assumptions.</p>" if comments else "")
-    out.append(main)
-    rest, k2, n2 = table(OTHER_SECTIONS)
-    out.append(f"<details><summary>Randomisation, referred population, eligibility thresholds, remission "
-               f"definitions and the real trial ({n2} values, {k2} assumptions)</summary>{rest}</details>")
-    return "".join(out)
+    main, k, n = table(MAIN_SECTIONS + (("interim",) if scenario.interim is not None else ()),
+                       "Design and model values with their sources")
+    rest, k2, n2 = table(OTHER_SECTIONS, "Randomisation, population, eligibility, definitions and the real trial")
+    return {"intro": intro, "header": header,
+            "count": f"{k} of these {n} design and model values are marked as assumptions." if comments else "",
+            "main": main, "more": rest,
+            "more_title": f"Randomisation, referred population, eligibility thresholds, remission definitions and "
+                          f"the real trial ({n2} values, {k2} assumptions)"}
 
 
-def _reproduce(results: RunResults) -> str:
+def _reproduce(results: RunResults) -> dict:
     scenario, seed, replicates, engine = results.scenario, results.seed, results.replicates, results.engine
     path = results.source.path if results.source is not None else None
     shown = path if path is not None else f"scenarios/{scenario.name}.toml"
@@ -782,50 +884,61 @@ def _reproduce(results: RunResults) -> str:
     notes = []
     if path is None:
         notes.append("The scenario file was not recorded; use the file this scenario was loaded from.")
-    command = " ".join(shlex.quote(c) for c in cmd)
     make_ok = (not results.overrides and seed == scenario.simulation.seed
                and replicates == scenario.simulation.replicates and engine == DEFAULT_ENGINE)
     default = path is None or Path(path).resolve() == (SHIPPED / "nct04743739.toml").resolve()
-    target = "make run" if default else f"make run SCENARIO={shlex.quote(shown)}"
-    make = (f"<p>Or, from the project folder:</p><pre>{_e(target)}</pre>" if make_ok else
-            f"<p class=\"note\"><code>{_e(target)}</code> uses the scenario's own seed "
-            f"({scenario.simulation.seed}) and replicate count ({scenario.simulation.replicates:,}) with no "
-            "overrides, so it reproduces this run only when those match; the command above always does.</p>")
     versions = [["trialsim", simulate.__version__], ["Python", platform.python_version()],
                 ["numpy", np.__version__], ["pandas", pd.__version__], ["matplotlib", matplotlib.__version__],
                 ["seaborn", sns.__version__]]
+    if getattr(results, "code_hash", ""):
+        versions.insert(1, ["trialsim code hash (of its source files)", results.code_hash])
     settings = [["Seed", str(seed)], ["Replicates per design point", f"{replicates:,}"], ["Engine", engine],
                 ["Trials per seeded block", str(scenario.simulation.block_size)],
                 ["Scenario hash", sc.scenario_hash(scenario)]]
-    return ("<h2>How to reproduce</h2><p>The same command, seed and versions give the same numbers "
-            "(for any number of jobs):</p>"
-            f"<pre>{_e(command)}</pre>{make}"
-            + "".join(f'<p class="note">{_e(n)}</p>' for n in notes)
-            + "<h3>Run settings</h3>" + _table(["Setting", "Value"], settings)
-            + "<h3>Versions</h3>" + _table(["Package", "Version"], versions))
+    if getattr(results, "created", ""):
+        settings.append(["Run on", results.created])
+    return {"command": " ".join(shlex.quote(c) for c in cmd), "make_ok": make_ok,
+            "make": "make run" if default else f"make run SCENARIO={shlex.quote(shown)}",
+            "own_seed": scenario.simulation.seed, "own_replicates": f"{scenario.simulation.replicates:,}",
+            "notes": notes, "settings": _table(["Setting", "Value"], settings, caption="Run settings"),
+            "versions": _table(["Package", "Version"], versions, caption="Versions of the code that ran")}
 
 
-def render(results: RunResults, images: dict[str, bytes], axis_label: Callable[[str], str] | None = None) -> str:
-    """The report page as one HTML string; ``images`` maps figure names to PNG bytes, in order."""
+def _meta(results: RunResults) -> str:
+    """The line under the title: when the run was made and by which code."""
+    parts = []
+    if getattr(results, "created", ""):
+        parts.append(f"Run on {results.created}")
+    code = f"trialsim {simulate.__version__}"
+    if getattr(results, "code_hash", ""):
+        code += f" (code {results.code_hash})"
+    parts.append(code)
+    parts.append(f"seed {results.seed}, {results.replicates:,} simulated trials per design point")
+    return "; ".join(parts) + "."
+
+
+def render(results: RunResults, images: dict[str, bytes], axis_label: Callable[[str], str] | None = None,
+           scale: float = 1.0, verdict: Any = None) -> str:
+    """The report page as one HTML string; ``images`` maps figure names to PNG bytes, in order
+    (``scale``: their pixels per CSS pixel); ``verdict``, a :class:`simulate.report.verdict.Verdict`,
+    is the card at the top (none without it)."""
     axis_label = axis_label or (lambda p: p)
     scenario = results.scenario
-    body = [
-        _summary(results),
-        _figures(images, results.sweep, axis_label, _captions(results)),
-        _interim(results, images),
-        "<h2>Tables</h2>",
-        _power_table(scenario, results.power),
-        _comparisons_table(scenario, results.power),
-        _remission_tables(scenario, results.power),
-        _samplesize_table(results.samplesize, scenario, results.power),
-        _sweep_table(results.sweep, axis_label),
-        _consort_table(results),
-        _example_trial(scenario, results.example_trial, results.seed),
-        _funnel_table(results.screening),
-        _assumptions(scenario, results.source, results.overrides),
-        _reproduce(results),
-    ]
-    return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
-            "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
-            f"<title>{_e(scenario.name)}: trial simulation report</title><style>{CSS}</style></head><body>"
-            + "\n".join(b for b in body if b) + "</body></html>\n")
+    alts = _alts(results)
+    blocks = [_power_table(scenario, results.power), _comparisons_table(scenario, results.power),
+              *_remission_tables(scenario, results.power),
+              _samplesize_table(results.samplesize, scenario, results.power), _sweep_table(results.sweep, axis_label),
+              _consort_table(results), _example_trial(scenario, results.example_trial, results.seed),
+              _funnel_table(results.screening)]
+    interim = _interim(results, images, scale)
+    toc = [("verdict", "Verdict")] if verdict is not None else []
+    toc += [("summary", "In plain language"), ("figures", "Figures")]
+    if interim:
+        toc.append(("interim", "Interim analyses"))
+    toc += [("tables", "Tables"), ("assumptions", "Assumptions"), ("reproduce", "Reproducing the run")]
+    return _ENV.get_template("report.html.j2").render(
+        name=scenario.name, description=scenario.description, meta=_meta(results), verdict=verdict,
+        summary=_summary(results), toc=toc,
+        figures=_figures(images, results.sweep, axis_label, _captions(results), alts, scale),
+        interim=interim, tables=[b for b in blocks if b is not None],
+        assumptions=_assumptions(scenario, results.source, results.overrides), reproduce=_reproduce(results))

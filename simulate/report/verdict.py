@@ -1,0 +1,149 @@
+"""The verdict card at the top of the report: the conclusion, in words, from the run's results.
+
+One kind of sentence per kind of design: a null scenario (the power is a type I error), a design
+that reaches its lowest power target, one that falls short of it (with the n that reaches it and
+how often a trial of that size recruits on time), one limited by recruitment; several arms,
+non-inferiority and interim looks add their own line; a real trial's accrual closes it.
+Every figure comes from :class:`~simulate.results.RunResults`; nothing is computed here beyond
+choosing which sentence applies.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from simulate.results import PowerResult, RunResults, SampleSizeResult
+
+ON_TIME_LOW = 0.5
+"""Below this chance of recruiting within the planned window, recruitment is called the limit."""
+TERMINATED_HIGH = 0.2
+"""Above this chance of termination at the hard stop, likewise."""
+
+
+@dataclass(frozen=True)
+class Verdict:
+    headline: str
+    lines: tuple[str, ...]
+    tone: str
+    """``good``, ``warn`` or ``bad``: the card's border colour."""
+    kind: str
+    """``null``, ``powered``, ``under_powered`` or ``recruitment_limited``."""
+
+
+def is_null(p: PowerResult) -> bool:
+    """No experimental arm is better than the null hypothesis allows: the power is a type I error."""
+    truths = [c.true_difference for c in p.comparisons] or [p.true_difference]
+    if p.hypothesis == "non_inferiority":
+        return all(t <= -p.margin + 1e-12 for t in truths)
+    return all(t == 0 for t in truths)
+
+
+def _pct(v: float) -> str:
+    """Whole percentages, one decimal below 10% (so a small power is not shown as 0%)."""
+    return f"{100 * v:.1f}%" if 0 < v < 0.1 else f"{100 * v:.0f}%"
+
+
+def _what(results: RunResults) -> str:
+    """What the power counts, briefly."""
+    from simulate.report.html import comparison_name, success_phrase
+
+    s, p = results.scenario, results.power
+    if len(p.comparisons) > 1:
+        return f"the chance that {success_phrase(s, p.success, len(p.comparisons), p.hypothesis)}"
+    arm = p.comparisons[0].arm if p.comparisons else s.experimental_arms[0]
+    if p.hypothesis == "non_inferiority":
+        return f"power to show {comparison_name(s, arm).replace(' vs ', ' non-inferior to ')} (margin {p.margin:g})"
+    return "power"
+
+
+def _lowest_target(results: RunResults) -> SampleSizeResult | None:
+    searches = sorted(results.samplesize.searches, key=lambda x: x.target)
+    return searches[0] if searches else None
+
+
+def _on_time_at(results: RunResults, n: int) -> float | None:
+    for point in results.samplesize.curve:
+        if point.n_per_arm == n:
+            return point.p_recruitment_on_time
+    return None
+
+
+def _recruitment_line(results: RunResults) -> str:
+    s, p = results.scenario, results.power
+    t = s.trial
+    if not np.isfinite(p.recruitment_months_q50):
+        return (f"No simulated trial randomised a patient: every one ends at the hard stop ({t.hard_stop_months:g} "
+                "months).")
+    return (f"Recruitment finishes within the planned {t.recruitment_months:g} months in {_pct(p.p_recruitment_on_time)} "
+            f"of simulated trials; {_pct(p.p_terminated)} stop at the hard stop ({t.hard_stop_months:g} months, the "
+            f"date by which enrolment closes whatever the count) short of {s.n_target} patients.")
+
+
+def _looks_line(p: PowerResult) -> str:
+    inner = p.looks[:-1]
+    eff = sum(k.p_stop_efficacy for k in inner)
+    fut = sum(k.p_stop_futility for k in inner)
+    n = len(inner)
+    return (f"With {n} interim look{'s' if n != 1 else ''}, {_pct(eff)} of trials stop early for efficacy and "
+            f"{_pct(fut)} for futility; the decision comes at month {p.expected_duration_months:.0f} on average, "
+            f"with {p.expected_randomised:.0f} patients randomised on average.")
+
+
+def verdict(results: RunResults) -> Verdict:
+    """The verdict for any design the results describe."""
+    from simulate.report.html import comparison_name
+
+    s, p = results.scenario, results.power
+    lines: list[str] = []
+    limited = p.p_recruitment_on_time < ON_TIME_LOW or p.p_terminated > TERMINATED_HIGH
+    low = _lowest_target(results)
+    level = f"{'one-sided ' if p.alternative == 'greater' else ''}alpha {p.alpha:g}"
+    if is_null(p):
+        kind = "null"
+        excess = p.power - p.alpha
+        if excess > 2 * p.mc_se:
+            tone, judged = "bad", "above"
+        else:
+            tone, judged = "good", "within Monte Carlo error of" if abs(excess) <= 2 * p.mc_se else "below"
+        headline = (f"No true effect here: the chance of a {'non-inferiority claim' if p.hypothesis == 'non_inferiority' else 'significant result'} "
+                    f"is the type I error, {p.power:.3f} (Monte Carlo SE {p.mc_se:.3f}), {judged} the nominal "
+                    f"{level}.")
+    else:
+        target = low.target if low is not None else 0.8
+        what = _what(results)
+        lead = (f"At {p.n_per_arm} per arm, {what} is {_pct(p.power)}" if what.startswith("the chance") else
+                f"The design has {_pct(p.power)} {what} at {p.n_per_arm} per arm")
+        if p.power >= target:
+            kind, tone = "powered", "good"
+            headline = f"{lead}, meeting its {_pct(target)} target."
+        else:
+            kind, tone = "under_powered", "warn"
+            headline = f"{lead}, below its {_pct(target)} target."
+            if low is not None and low.n_per_arm is not None:
+                on_time = _on_time_at(results, low.n_per_arm)
+                need = f"{_pct(target)} power needs {low.n_per_arm} per arm"
+                if on_time is not None:
+                    need += f", at which {_pct(on_time)} of simulated trials recruit on time"
+                lines.append(need + ".")
+            elif low is not None:
+                lines.append(f"{_pct(target)} power is not reached{': ' + low.note if low.note else ''}.")
+        if limited:
+            kind = "recruitment_limited"
+            tone = "bad" if p.p_recruitment_on_time < ON_TIME_LOW / 2 else "warn"
+            lines.insert(0, f"Recruitment is the limit: only {_pct(p.p_recruitment_on_time)} of simulated trials "
+                            f"recruit {s.n_target} patients within the planned {s.trial.recruitment_months:g} months.")
+    if len(p.comparisons) > 1:
+        lines.append("Each comparison: " + "; ".join(
+            f"{comparison_name(s, c.arm)} {_pct(c.power)}" for c in p.comparisons) + ".")
+    if p.looks:
+        lines.append(_looks_line(p))
+    lines.append(_recruitment_line(results))
+    obs = s.observed
+    if obs is not None and obs.accrual:
+        lines.append(f"The real trial randomised {obs.n_randomised} of its {s.n_target} planned patients in "
+                     f"{obs.months:g} months.")
+    lines.append(f"Percentages are over {p.replicates:,} simulated trials; the report's tables give each with its "
+                 "Monte Carlo standard error (the ± figures).")
+    return Verdict(headline, tuple(lines), tone, kind)
