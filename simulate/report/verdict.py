@@ -70,15 +70,18 @@ def _on_time_at(results: RunResults, n: int) -> float | None:
     return None
 
 
-def _recruitment_line(results: RunResults) -> str:
+def _recruitment_line(results: RunResults, on_time_said: bool = False) -> str:
     s, p = results.scenario, results.power
     t = s.trial
     if not np.isfinite(p.recruitment_months_q50):
         return (f"No simulated trial randomised a patient: every one ends at the hard stop ({t.hard_stop_months:g} "
                 "months).")
+    stop = (f"{_pct(p.p_terminated)} stop at the hard stop ({t.hard_stop_months:g} months, the date by which "
+            f"enrolment closes whatever the count) short of {s.n_target} patients.")
+    if on_time_said:                                  # the share on time is the verdict's first line
+        return stop[0].upper() + stop[1:]
     return (f"Recruitment finishes within the planned {t.recruitment_months:g} months in {_pct(p.p_recruitment_on_time)} "
-            f"of simulated trials; {_pct(p.p_terminated)} stop at the hard stop ({t.hard_stop_months:g} months, the "
-            f"date by which enrolment closes whatever the count) short of {s.n_target} patients.")
+            f"of simulated trials; " + stop)
 
 
 def _looks_line(p: PowerResult) -> str:
@@ -139,7 +142,7 @@ def verdict(results: RunResults) -> Verdict:
             f"{comparison_name(s, c.arm)} {_pct(c.power)}" for c in p.comparisons) + ".")
     if p.looks:
         lines.append(_looks_line(p))
-    lines.append(_recruitment_line(results))
+    lines.append(_recruitment_line(results, on_time_said=kind == "recruitment_limited"))
     obs = s.observed
     if obs is not None and obs.accrual:
         lines.append(f"The real trial randomised {obs.n_randomised} of its {s.n_target} planned patients in "
