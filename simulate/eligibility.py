@@ -63,9 +63,36 @@ class Rule:
 
     def describe(self, e: sc.Eligibility) -> str:
         """The rule in words, with the thresholds in force."""
-        values = e.model_dump()
-        values["proteinuria_max_reduction_pct"] = 100 * e.proteinuria_max_reduction_fraction
-        return self.template.format(**values)
+        return self.template.format(**_values(e))
+
+    def describe_failure(self, e: sc.Eligibility) -> str:
+        """Why a patient fails the rule, in words (how an exclusion reads in a CONSORT diagram)."""
+        return FAILURES[self.name].format(**_values(e))
+
+
+def _values(e: sc.Eligibility) -> dict:
+    values = e.model_dump()
+    values["proteinuria_max_reduction_pct"] = 100 * e.proteinuria_max_reduction_fraction
+    return values
+
+
+FAILURES = {
+    "age": "age < {age_min_years:g} or > {age_max_years:g} years",
+    "idiopathic": "secondary cause of MN",
+    "no_active_infection": "active infection",
+    "no_diabetes": "diabetes mellitus",
+    "not_pregnant": "pregnant or breast feeding",
+    "contraception": "no effective contraception (woman of child-bearing potential)",
+    "proteinuria_level": "proteinuria < {proteinuria_min_g_day:g} g/24h",
+    "proteinuria_reduction": "proteinuria fell > {proteinuria_max_reduction_pct:g}% on ACEI/ARB",
+    "egfr": "eGFR < {egfr_min_ml_min:g} mL/min/1.73 m2",
+    "blood_pressure": "blood pressure uncontrolled on ACEI/ARB",
+    "no_prior_resistance": "resistant to CNI, RTX or alkylating agents, or relapsed early",
+    "washout_steroid_mmf": "steroid or MMF within {washout_steroid_mmf_months:g} month(s)",
+    "washout_alkylating": "alkylating agents within {washout_alkylating_months:g} months",
+    "acei_arb_run_in": "on ACEI/ARB for < {acei_arb_run_in_months:g} months",
+}
+"""Each rule's failure in words: the condition that excludes (or defers), not the criterion."""
 
 
 def _prior_resistance_free(p: Patients, e: sc.Eligibility) -> np.ndarray:
@@ -168,6 +195,7 @@ class Screening:
             rows.append({
                 "criterion": rule.name,
                 "description": rule.describe(self.rules),
+                "exclusion": rule.describe_failure(self.rules),
                 "kind": "time-dependent" if rule.time_dependent else "permanent",
                 "failing": int(n - self.passes[i].sum()),
                 "excluded": 0 if rule.time_dependent else k,

@@ -387,6 +387,9 @@ class FunnelStep(Record):
     excluded: int
     deferred: int
     remaining: int
+    exclusion: str = ""
+    """The failed condition in words ("diabetes mellitus", "age < 18 or > 80 years"): how an
+    exclusion reads in the CONSORT diagram."""
 
 
 @dataclass(frozen=True)

@@ -109,7 +109,7 @@ def build_figures(results: RunResults) -> dict[str, Figure | None]:
             {a: axis_label(scenario, a) for a in axes}, {a: _lookup(dumped, a) for a in axes}),
         "consort": lambda: plots.consort(
             ex.consort, power.mean_consort, power.replicates, arm_labels,
-            {s.criterion: s.description for s in results.screening.steps if s.description},
+            {s.criterion: s.exclusion or s.description for s in results.screening.steps if s.description},
             MISSING_NOTES[scenario.analysis.missing], scenario.n_target, colours),
         "accrual": lambda: plots.accrual(results.accrual),
         "remission_by_visit": lambda: plots.remission_by_visit(

@@ -775,7 +775,7 @@ _CONSORT_LABELS = {"referred": "Referred and screened", "excluded_total": "Exclu
 def _consort_table(results: RunResults) -> Block:
     scenario, p = results.scenario, results.power
     ex = results.example_trial.consort
-    names = {s.criterion: s.description or s.criterion for s in results.screening.steps}
+    names = {s.criterion: s.exclusion or s.description or s.criterion for s in results.screening.steps}
     rows = [[_CONSORT_LABELS[k], _f(getattr(ex, k), ","), _f(p.mean_consort[k], ",.1f")] for k in CONSORT_FIELDS]
     rows += [[f"Excluded: {names.get(k, k.replace('_', ' '))}", _f(v, ","), "—"] for k, v in ex.excluded.items() if v]
     for arm in scenario.arm_names:
