@@ -339,8 +339,8 @@ def plain_summary(scenario: sc.Scenario, p: PowerResult, plan: SampleSizePlan,
     their labels, each experimental arm against the control; with interim looks, one line on
     what they stop and save (against ``fixed``, the same trials without the looks, if given)."""
     from simulate.power import primary_arm
-    from simulate.report.html import (ENDPOINT_WORDS, MULTIPLICITY_SHORT, TEST_NAMES, comparison_name,
-                                      significant_word, success_phrase)
+    from simulate.report.html import (ENDPOINT_WORDS, MISSING_WORDS, MULTIPLICITY_SHORT, TEST_NAMES,
+                                      comparison_name, significant_word, success_phrase)
 
     d = scenario.dropout.probability_by_endpoint
     null, ni, many = _is_null(p), p.hypothesis == "non_inferiority", len(p.comparisons) > 1
@@ -368,7 +368,7 @@ def plain_summary(scenario: sc.Scenario, p: PowerResult, plan: SampleSizePlan,
     lines = [
         f"With {design}, {what} is "
         f"{p.power:.3f} ± {p.mc_se:.3f} ({TEST_NAMES.get(p.test, p.test)} at {level}{adjust}, "
-        f"{p.missing_strategy} analysis, {p.replicates:,} simulated trials)."
+        f"{MISSING_WORDS.get(p.missing_strategy, p.missing_strategy)}, {p.replicates:,} simulated trials)."
     ]
     if many:
         word = significant_word(p.hypothesis)

@@ -47,6 +47,9 @@ TEST_NAMES = {"fisher": "Fisher's exact test", "chi2": "Pearson's chi-squared te
               "farrington_manning": "Farrington–Manning score test",
               "cmh": "Cochran–Mantel–Haenszel test (stratified by the randomisation strata)"}
 """How each of :data:`simulate.choices.TESTS` is named in the report."""
+MISSING_WORDS = {"nonresponder": "non-responder analysis (dropouts as failures)",
+                 "complete_case": "complete-case analysis", "locf": "last observation carried forward"}
+"""How each of :data:`simulate.choices.MISSING_STRATEGIES` is named in the report."""
 ENDPOINT_WORDS = {"cr_or_pr": "remission (CR or PR)", "cr": "complete remission (CR)"}
 """What each ``trial.endpoint`` counts, in words."""
 ENDPOINT_SHORT = {"cr_or_pr": "CR/PR", "cr": "CR"}
@@ -604,7 +607,7 @@ def _power_table(scenario: sc.Scenario, p: PowerResult) -> Block:
                              "patients analysed"],
         ["Design", f"{p.n_per_arm} per arm{unequal} ({scenario.n_target} in total); {TEST_NAMES.get(p.test, p.test)}, "
                    f"{'one-sided' if p.alternative == 'greater' else p.alternative}, alpha = {p.alpha}; "
-                   f"{p.missing_strategy} analysis"],
+                   f"{MISSING_WORDS.get(p.missing_strategy, p.missing_strategy)}"],
         ["Hypothesis", hypothesis_phrase(scenario, p)],
     ]
     if many:
