@@ -341,6 +341,7 @@ def plain_summary(scenario: sc.Scenario, p: PowerResult, plan: SampleSizePlan,
     from simulate.power import primary_arm
     from simulate.report.html import (ENDPOINT_WORDS, MISSING_WORDS, MULTIPLICITY_SHORT, TEST_NAMES,
                                       comparison_name, significant_word, success_phrase)
+    from simulate.report.verdict import percent as _pct
 
     d = scenario.dropout.probability_by_endpoint
     null, ni, many = _is_null(p), p.hypothesis == "non_inferiority", len(p.comparisons) > 1
@@ -404,9 +405,9 @@ def plain_summary(scenario: sc.Scenario, p: PowerResult, plan: SampleSizePlan,
     if np.isfinite(p.recruitment_months_q50):
         lines.append(
             f"Recruitment finishes within the planned {scenario.trial.recruitment_months:g} months in "
-            f"{100 * p.p_recruitment_on_time:.0f}% of simulated trials (median "
+            f"{_pct(p.p_recruitment_on_time)} of simulated trials (median "
             f"{p.recruitment_months_q50:.0f} months to the last randomisation); "
-            f"{100 * p.p_terminated:.0f}% are terminated at the hard stop "
+            f"{_pct(p.p_terminated)} are terminated at the hard stop "
             f"({scenario.trial.hard_stop_months:g} months) short of {scenario.n_target} patients."
         )
     else:

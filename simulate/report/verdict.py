@@ -40,9 +40,13 @@ def is_null(p: PowerResult) -> bool:
     return all(t == 0 for t in truths)
 
 
-def _pct(v: float) -> str:
-    """Whole percentages, one decimal below 10% (so a small power is not shown as 0%)."""
+def percent(v: float) -> str:
+    """Whole percentages, one decimal below 10% (so a small power is not shown as 0%): how the
+    verdict and the plain-language summary both round."""
     return f"{100 * v:.1f}%" if 0 < v < 0.1 else f"{100 * v:.0f}%"
+
+
+_pct = percent
 
 
 def _what(results: RunResults) -> str:
