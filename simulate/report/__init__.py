@@ -176,7 +176,7 @@ def write_report(out_dir: Path, results: RunResults) -> dict[str, str]:
         written[name] = path.name
         log.debug("figure %s written (%d bytes)", name, len(images[name]))
     page = html.render(results, images, axis_label=lambda p: axis_label(results.scenario, p), scale=SCALE,
-                       verdict=verdict(results))
+                       verdict=verdict(results), null=is_null(results.power))
     write_text_atomic(out_dir / "report.html", page)
     log.info("report written to %s in %.1f s", out_dir / "report.html", time.perf_counter() - t0)
     return written
