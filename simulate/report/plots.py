@@ -544,6 +544,16 @@ def remission_by_visit(points: Sequence[VisitRemission], arm_labels: dict[str, s
 # ----------------------------------------------------------------------------- 6. swimmer
 
 
+SWIMMER_MAX_HEIGHT = 10.0
+"""Inches (1,100 CSS px on the page): more patients make thinner rows, not a taller figure."""
+DROPOUT_MARKERS = {
+    "withdrew consent": dict(marker="X", s=46, color="black"),
+    "lost to follow-up": dict(marker="s", s=30, facecolors="white", edgecolors="black", linewidths=1.2),
+}
+"""The swimmer plot's dropout markers, one shape per reason: a black cross for consent withdrawn,
+an open square for lost to follow-up (other reasons: a grey cross)."""
+
+
 @_themed
 def swimmer(patients: Sequence[PatientCourse], arm_labels: dict[str, str], endpoint_month: float,
             colours: dict[str, str] | None = None) -> Figure:
@@ -558,7 +568,10 @@ def swimmer(patients: Sequence[PatientCourse], arm_labels: dict[str, str], endpo
         centres.append(y + (len(mine) - 1) / 2)
         ticks.append(f"{arm_labels[arm]}\n(n = {len(mine)})")
         y += len(mine) + gap
-    height = min(40.0, max(4.0, 0.12 * y + 2.0))
+    height = min(SWIMMER_MAX_HEIGHT, max(4.0, 0.12 * y + 2.0))
+    # rows shrink to fit the capped height; markers shrink with them (area with the row pitch)
+    pitch = 72 * (height - 2.0) / max(y, 1)  # points per row
+    k = min(1.0, pitch / (72 * 0.12))
     fig = Figure(figsize=(10, height), layout="constrained")
     ax = fig.add_subplot()
     if not rows:
@@ -573,19 +586,19 @@ def swimmer(patients: Sequence[PatientCourse], arm_labels: dict[str, str], endpo
     reasons = ("withdrew consent", "lost to follow-up")
     layers = [
         ("remission_month", status("complete"),
-         dict(marker="*", s=70, color=CR_COLOUR, label="First remission; CR at the endpoint")),
-        ("remission_month", status("partial"), dict(marker="^", s=34, color=PR_COLOUR, edgecolors=CR_COLOUR,
+         dict(marker="*", s=70 * k, color=CR_COLOUR, label="First remission; CR at the endpoint")),
+        ("remission_month", status("partial"), dict(marker="^", s=34 * k, color=PR_COLOUR, edgecolors=CR_COLOUR,
                                                     linewidths=0.6, label="First remission; PR at the endpoint")),
         ("remission_month", lambda p, end: not status("complete", "partial")(p, end),
-         dict(marker="o", s=26, facecolors="white", edgecolors=CR_COLOUR, linewidths=1.2,
+         dict(marker="o", s=26 * k, facecolors="white", edgecolors=CR_COLOUR, linewidths=1.2,
               label="First remission; not in remission at the endpoint")),
         ("relapse_month", lambda p, end: p.relapse_month <= end,
-         dict(marker="v", s=34, color=RELAPSE_COLOUR, label="Relapse")),
-        ("dropout_month", reason(reasons[0]), dict(marker="X", s=40, color="black", label=f"Dropout: {reasons[0]}")),
-        ("dropout_month", reason(reasons[1]), dict(marker="X", s=40, facecolors="white", edgecolors="black",
-                                                   linewidths=0.9, label=f"Dropout: {reasons[1]}")),
+         dict(marker="v", s=34 * k, color=RELAPSE_COLOUR, label="Relapse")),
+        *((key, keep, {**DROPOUT_MARKERS[r], "s": DROPOUT_MARKERS[r]["s"] * k, "label": f"Dropout: {r}"})
+          for key, keep, r in (("dropout_month", reason(reasons[0]), reasons[0]),
+                               ("dropout_month", reason(reasons[1]), reasons[1]))),
         ("dropout_month", lambda p, end: not reason(*reasons)(p, end),
-         dict(marker="X", s=40, color="0.4", label="Dropout")),
+         dict(marker="X", s=40 * k, color="0.4", label="Dropout")),
     ]
     for key, keep, style in layers:
         pts = [(getattr(p, key), row) for p, row, end in rows if not math.isnan(getattr(p, key)) and keep(p, end)]
@@ -600,7 +613,10 @@ def swimmer(patients: Sequence[PatientCourse], arm_labels: dict[str, str], endpo
     ax.set_xticks(np.arange(0, endpoint_month + 0.01, 3 if endpoint_month <= 36 else 6))
     ax.set_xlabel("Months since randomisation")
     ax.set_title("Example trial: follow-up of each randomised patient (one bar per patient)")
-    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.9 / height), ncol=3, fontsize=9, frameon=False)
+    legend = ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.9 / height), ncol=3, fontsize=9, frameon=False)
+    for handle in legend.legend_handles:  # full-size markers in the legend, whatever the rows
+        if hasattr(handle, "set_sizes") and k < 1:
+            handle.set_sizes(np.asarray(handle.get_sizes()) / k)
     return fig
 
 
