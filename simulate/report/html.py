@@ -84,7 +84,8 @@ CAPTIONS = {
                          "at the endpoint, which sit lower because some remissions are lost to relapse.",
     "swimmer": "Each bar is one patient of the example trial, from randomisation to the endpoint or dropout; stars "
                "and triangles mark first remission (CR or PR at the endpoint), open circles remissions lost by the "
-               "endpoint, red triangles relapses and crosses dropouts.",
+               "endpoint, red triangles relapses; black crosses mark consent withdrawn, open squares loss to follow-up "
+               "and grey crosses other dropouts.",
 }
 NULL_TITLES = {"power_curve": "Type I error against sample size", "power_heatmap": "Sensitivity of the type I error"}
 """The titles that change when there is no true effect (the power is a type I error)."""
