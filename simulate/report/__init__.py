@@ -26,7 +26,7 @@ from matplotlib.figure import Figure  # noqa: E402
 from simulate import scenario as sc  # noqa: E402
 from simulate.io import write_bytes_atomic, write_text_atomic  # noqa: E402
 from simulate.report import html, plots  # noqa: E402
-from simulate.report.verdict import verdict  # noqa: E402
+from simulate.report.verdict import is_null, verdict  # noqa: E402
 from simulate.results import RunResults  # noqa: E402
 
 log = logging.getLogger(__name__)
@@ -100,13 +100,16 @@ def build_figures(results: RunResults) -> dict[str, Figure | None]:
     sweep = results.sweep
     axes = list(sweep.axes) if sweep is not None else []
     dumped = scenario.model_dump(mode="json")
+    null = is_null(power)
     builders = {
         "power_curve": lambda: plots.power_curve(
             plan.curve, plan.closed_form, {s.target: s.n_per_arm for s in plan.searches},
-            scenario.trial.n_per_arm, power.replicates, power, scenario.analysis.alpha),
+            scenario.trial.n_per_arm, power.replicates, power, scenario.analysis.alpha, null=null,
+            searched={s.target: max(c.n_per_arm for c in s.curve) for s in plan.searches if s.curve}),
         "power_heatmap": lambda: plots.power_heatmap(
             sweep.to_frame() if sweep is not None else [], axes,
-            {a: axis_label(scenario, a) for a in axes}, {a: _lookup(dumped, a) for a in axes}),
+            {a: axis_label(scenario, a) for a in axes}, {a: _lookup(dumped, a) for a in axes},
+            alpha=scenario.analysis.alpha if null else None),
         "consort": lambda: plots.consort(
             ex.consort, power.mean_consort, power.replicates, arm_labels,
             {s.criterion: s.exclusion or s.description for s in results.screening.steps if s.description},
@@ -173,7 +176,7 @@ def write_report(out_dir: Path, results: RunResults) -> dict[str, str]:
         written[name] = path.name
         log.debug("figure %s written (%d bytes)", name, len(images[name]))
     page = html.render(results, images, axis_label=lambda p: axis_label(results.scenario, p), scale=SCALE,
-                       verdict=verdict(results))
+                       verdict=verdict(results), null=is_null(results.power))
     write_text_atomic(out_dir / "report.html", page)
     log.info("report written to %s in %.1f s", out_dir / "report.html", time.perf_counter() - t0)
     return written

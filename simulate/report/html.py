@@ -84,8 +84,11 @@ CAPTIONS = {
                          "at the endpoint, which sit lower because some remissions are lost to relapse.",
     "swimmer": "Each bar is one patient of the example trial, from randomisation to the endpoint or dropout; stars "
                "and triangles mark first remission (CR or PR at the endpoint), open circles remissions lost by the "
-               "endpoint, red triangles relapses and crosses dropouts.",
+               "endpoint, red triangles relapses; black crosses mark consent withdrawn, open squares loss to follow-up "
+               "and grey crosses other dropouts.",
 }
+NULL_TITLES = {"power_curve": "Type I error against sample size", "power_heatmap": "Sensitivity of the type I error"}
+"""The titles that change when there is no true effect (the power is a type I error)."""
 INTERIM_FIGURES = ("boundaries", "stopping")
 """The figures of a design with interim looks, shown in its own section."""
 SPENDING_WORDS = {"obrien_fleming": "O'Brien–Fleming-type Lan–DeMets alpha spending",
@@ -256,10 +259,21 @@ def _lower(label: str) -> str:
     return label[:1].lower() + label[1:] if label[1:2].islower() else label
 
 
-def _heatmap_caption(sweep: SweepResult | None, axis_label: Callable[[str], str]) -> str:
+def _heatmap_caption(sweep: SweepResult | None, axis_label: Callable[[str], str],
+                     alpha: float | None = None) -> str:
+    """The heatmap's caption; ``alpha`` given: a null scenario's, where the power is a type I error."""
     axes = list(sweep.axes) if sweep is not None else []
     n_axes = [a for a in axes if a.rsplit(".", 1)[-1] == "n_per_arm"]
     rest = [a for a in axes if a not in n_axes] + n_axes
+    if alpha is not None and rest:
+        if len(rest) < 2:
+            return (f"Simulated type I error (no true difference between the arms) as {_lower(axis_label(rest[0]))} "
+                    f"changes (bars: 95% Monte Carlo intervals); the dashed line is alpha = {alpha:.3f}.")
+        panels = ", one panel per n per arm" if n_axes and len(rest) > 2 else ""
+        return (f"Each cell is the simulated type I error (the share of significant results with no true difference "
+                f"between the arms) for one combination of {_lower(axis_label(rest[0]))} and "
+                f"{_lower(axis_label(rest[1]))}{panels}, to three decimals; white outlines mark cells above alpha "
+                f"({alpha:.3f}, the red mark on the colour bar) and the red one the planned design.")
     if len(rest) < 2:
         return (f"Simulated power as {_lower(axis_label(rest[0]))} changes (bars: 95% Monte Carlo intervals); the "
                 "horizontal lines are the 80% and 90% targets.") if rest else ""
@@ -270,13 +284,20 @@ def _heatmap_caption(sweep: SweepResult | None, axis_label: Callable[[str], str]
             "usual minimum.")
 
 
-def _captions(results: RunResults) -> dict[str, str]:
-    """The captions that depend on the design: the arms, the endpoint, the success rule, the real trial."""
+def _captions(results: RunResults, null: bool = False) -> dict[str, str]:
+    """The captions that depend on the design: the arms, the endpoint, the success rule, the real trial
+    (``null``: no true effect, the power is a type I error)."""
     scenario, p = results.scenario, results.power
     what = ENDPOINT_WORDS[scenario.trial.endpoint]
     out = dict(CAPTIONS)
+    if null:
+        out["power_curve"] = (
+            "Each blue point is the share of simulated trials with a significant result at that number per arm "
+            "when the arms do not differ: the type I error (shaded: its 95% Monte Carlo interval); the dash-dot "
+            f"line is alpha ({p.alpha:.3f}), the rate a test that keeps its level should not exceed, and the "
+            "dashed line the planned n.")
     if len(p.comparisons) > 1:
-        out["power_curve"] = CAPTIONS["power_curve"].replace(
+        out["power_curve"] = out["power_curve"].replace(
             "with a significant result",
             f"in which {success_phrase(scenario, p.success, len(p.comparisons), p.hypothesis)} "
             f"({MULTIPLICITY_SHORT.get(p.multiplicity, p.multiplicity)})")
@@ -307,7 +328,7 @@ def _png_size(png: bytes) -> tuple[int, int]:
     return struct.unpack(">II", png[16:24])
 
 
-def _alts(results: RunResults) -> dict[str, str]:
+def _alts(results: RunResults, null: bool = False) -> dict[str, str]:
     """Each figure's alt text: what it shows, with the run's own figures."""
     scenario, p, plan, ex = results.scenario, results.power, results.samplesize, results.example_trial
     arms = scenario.arm_names
@@ -315,11 +336,21 @@ def _alts(results: RunResults) -> dict[str, str]:
     curve = sorted(plan.curve, key=lambda c: c.n_per_arm)
     reached = "; ".join(f"{s.target:.0%} power at {s.n_per_arm} per arm" if s.n_per_arm is not None else
                         f"{s.target:.0%} power not reached" for s in plan.searches)
-    if curve:
+    if curve and null:
+        out["power_curve"] = (f"Line chart of the simulated type I error against n per arm, from {curve[0].power:.3f} "
+                              f"at {curve[0].n_per_arm} to {curve[-1].power:.3f} at {curve[-1].n_per_arm} per arm, "
+                              f"against alpha {p.alpha:.3f}; the planned {p.n_per_arm} per arm gives {p.power:.3f}.")
+    elif curve:
         out["power_curve"] = (f"Line chart of simulated power against n per arm, from {curve[0].power:.3f} at "
                               f"{curve[0].n_per_arm} to {curve[-1].power:.3f} at {curve[-1].n_per_arm} per arm; the "
                               f"planned {p.n_per_arm} per arm gives {p.power:.3f}; {reached}.")
-    if results.sweep is not None and results.sweep.points:
+    if results.sweep is not None and results.sweep.points and null:
+        powers = [x.power for x in results.sweep.points]
+        out["power_heatmap"] = (f"Simulated type I error over the {len(powers)} points of the sensitivity grid, "
+                                f"from {min(powers):.3f} to {max(powers):.3f}; "
+                                f"{sum(x.power > _alpha_at(x, p.alpha) for x in results.sweep.points)} of them "
+                                f"above alpha.")
+    elif results.sweep is not None and results.sweep.points:
         powers = [x.power for x in results.sweep.points]
         out["power_heatmap"] = (f"Simulated power over the {len(powers)} points of the sensitivity grid, from "
                                 f"{min(powers):.3f} to {max(powers):.3f}; {sum(x >= 0.8 for x in powers)} of them "
@@ -373,11 +404,11 @@ def _interim_alts(results: RunResults) -> dict[str, str]:
                           f"{p.expected_duration_months:.0f} on average."}
 
 
-def _figure(name: str, png: bytes, caption: str, alt: str = "", scale: float = 1.0) -> dict:
+def _figure(name: str, png: bytes, caption: str, alt: str = "", scale: float = 1.0, title: str = "") -> dict:
     """One embedded figure: its title, caption, alt text (what it shows) and data URI; ``scale`` is
     pixels per CSS pixel (2 for figures drawn at twice the display resolution)."""
     uri = "data:image/png;base64," + base64.b64encode(png).decode("ascii")
-    title = TITLES.get(name, name.replace("_", " "))
+    title = title or TITLES.get(name, name.replace("_", " "))
     width, height = _png_size(png)
     return {"name": name, "uri": uri, "title": title, "caption": caption, "alt": alt or title,
             "width": round(width / scale) if width else "", "height": round(height / scale) if height else ""}
@@ -385,13 +416,15 @@ def _figure(name: str, png: bytes, caption: str, alt: str = "", scale: float = 1
 
 def _figures(images: dict[str, bytes], sweep: SweepResult | None, axis_label: Callable[[str], str],
              captions: dict[str, str] = CAPTIONS, alts: dict[str, str] | None = None,
-             scale: float = 1.0) -> list[dict]:
+             scale: float = 1.0, alpha: float | None = None) -> list[dict]:
     out = []
     for name, png in images.items():
         if name in INTERIM_FIGURES:  # shown in the interim section
             continue
-        caption = captions.get(name) or (_heatmap_caption(sweep, axis_label) if name == "power_heatmap" else "")
-        out.append(_figure(name, png, caption, (alts or {}).get(name, ""), scale))
+        caption = captions.get(name) or (_heatmap_caption(sweep, axis_label, alpha) if name == "power_heatmap"
+                                         else "")
+        title = NULL_TITLES.get(name, "") if alpha is not None else ""
+        out.append(_figure(name, png, caption, (alts or {}).get(name, ""), scale, title))
     return out
 
 
@@ -727,6 +760,9 @@ def _samplesize_table(plan: SampleSizePlan, scenario: sc.Scenario, p: PowerResul
 
     ni, many = p.hypothesis == "non_inferiority", len(p.comparisons) > 1
     columns = _ANALYTIC_NI if ni else _ANALYTIC
+    # closed forms only where at least one target has one (none when the arms do not differ)
+    columns = {k: v for k, v in columns.items()
+               if any(getattr(s.analytic, k, None) is not None for s in plan.searches)}
     rows = []
     for s in plan.searches:
         refs = [_f(getattr(s.analytic, k, None), "") for k in columns]
@@ -744,14 +780,28 @@ def _samplesize_table(plan: SampleSizePlan, scenario: sc.Scenario, p: PowerResul
         refs += f", for one comparison ({comparison_name(scenario, primary_arm(scenario))}) at {at}{split}"
     counted = (f" (power as counted above: trials in which "
                f"{success_phrase(scenario, p.success, len(p.comparisons), p.hypothesis)})" if many else "")
+    if columns:
+        closed = f" The closed-form columns are {refs}.{rule}"
+        caption = "n per arm for each power target: simulated and closed-form (as samplesize.csv)"
+    else:
+        closed = (" No closed-form n is given: the formulas need a difference between the arms"
+                  + (" beyond the margin" if ni else "") + ", and there is none here.")
+        caption = "n per arm for each power target, as simulated (as samplesize.csv)"
     return Block("Sample size per arm", (_p(
         f"Simulated: the smallest n per arm whose simulated power reaches the target{counted}, with recruitment, "
-        f"dropout and the planned analysis. The closed-form columns are {refs}.{rule}"),), (
-        _table(head, rows, numeric=set(range(1, len(head) - 1)),
-               caption="n per arm for each power target: simulated and closed-form (as samplesize.csv)"),))
+        f"dropout and the planned analysis.{closed}"),), (
+        _table(head, rows, numeric=set(range(1, len(head) - 1)), caption=caption),))
 
 
-def _sweep_table(sweep: SweepResult | None, axis_label: Callable[[str], str]) -> Block | None:
+def _alpha_at(point, alpha: float) -> float:
+    """The level at a sweep point: its own where ``analysis.alpha`` is swept, else the scenario's."""
+    level = point.values.get("analysis.alpha")
+    return float(level) if isinstance(level, (int, float)) else alpha
+
+
+def _sweep_table(sweep: SweepResult | None, axis_label: Callable[[str], str], alpha: float | None = None
+                 ) -> Block | None:
+    """The sweep as a table; ``alpha`` given (a null scenario): type I errors above alpha in bold."""
     if sweep is None or not sweep.points:
         return None
     axes = list(sweep.axes)
@@ -760,11 +810,13 @@ def _sweep_table(sweep: SweepResult | None, axis_label: Callable[[str], str]) ->
         rows.append([*[_value(p.values.get(a)) for a in axes], _pm(p.power, p.mc_se),
                      f"{_f(p.ci_low)} – {_f(p.ci_high)}", _f(p.p_recruitment_on_time, ".2f"),
                      _f(p.mean_randomised, ".1f"), _f(p.mean_duration_months, ".1f"), _f(p.mean_dropouts, ".1f")])
-        if p.power >= 0.8:
+        if (p.power > _alpha_at(p, alpha)) if alpha is not None else p.power >= 0.8:
             cells[(i, len(axes))] = "good"
     head = [*[axis_label(a) for a in axes], "Power ± MC SE", "95% interval", "P(recruited on time)",
             "Mean randomised", "Mean duration (months)", "Mean dropouts"]
-    return Block("Sensitivity grid", (_p("Power of at least 0.80 in bold."),), (
+    lead = (f"No true difference here, so power is the type I error; above alpha ({alpha:.3f}) in bold."
+            if alpha is not None else "Power of at least 0.80 in bold.")
+    return Block("Sensitivity grid", (_p(lead),), (
         _table(head, rows, numeric=set(range(len(head))), cell_classes=cells,
                caption="Power at each point of the sensitivity grid (as sweep.csv)"),))
 
@@ -921,16 +973,18 @@ def _meta(results: RunResults) -> str:
 
 
 def render(results: RunResults, images: dict[str, bytes], axis_label: Callable[[str], str] | None = None,
-           scale: float = 1.0, verdict: Any = None) -> str:
+           scale: float = 1.0, verdict: Any = None, null: bool = False) -> str:
     """The report page as one HTML string; ``images`` maps figure names to PNG bytes, in order
     (``scale``: their pixels per CSS pixel); ``verdict``, a :class:`simulate.report.verdict.Verdict`,
-    is the card at the top (none without it)."""
+    is the card at the top (none without it); ``null``: no true effect
+    (:func:`simulate.report.verdict.is_null`), so the power is worded as a type I error."""
     axis_label = axis_label or (lambda p: p)
     scenario = results.scenario
-    alts = _alts(results)
+    alts = _alts(results, null)
+    alpha = results.power.alpha if null else None
     blocks = [_power_table(scenario, results.power), _comparisons_table(scenario, results.power),
               *_remission_tables(scenario, results.power),
-              _samplesize_table(results.samplesize, scenario, results.power), _sweep_table(results.sweep, axis_label),
+              _samplesize_table(results.samplesize, scenario, results.power), _sweep_table(results.sweep, axis_label, alpha),
               _consort_table(results), _example_trial(scenario, results.example_trial, results.seed),
               _funnel_table(results.screening)]
     interim = _interim(results, images, scale)
@@ -942,6 +996,6 @@ def render(results: RunResults, images: dict[str, bytes], axis_label: Callable[[
     return _ENV.get_template("report.html.j2").render(
         name=scenario.name, description=scenario.description, meta=_meta(results), verdict=verdict,
         summary=_summary(results), toc=toc,
-        figures=_figures(images, results.sweep, axis_label, _captions(results), alts, scale),
+        figures=_figures(images, results.sweep, axis_label, _captions(results, null), alts, scale, alpha),
         interim=interim, tables=[b for b in blocks if b is not None],
         assumptions=_assumptions(scenario, results.source, results.overrides), reproduce=_reproduce(results))

@@ -69,38 +69,64 @@ def _colours(arm_labels: dict[str, str], colours: dict[str, str] | None) -> dict
 # ----------------------------------------------------------------------------- 1. power curve
 
 
+def power_ylim(curve: Sequence[SampleSizePoint], closed_form: Sequence[ClosedFormPoint] = (),
+               planned: PowerResult | None = None, alpha: float | None = None, null: bool = False
+               ) -> tuple[float, float]:
+    """The y limits of :func:`power_curve`: every simulated point with its interval, the closed
+    forms and the planned design (its interval too) inside them. Power: from a round tenth below
+    the lowest of these to 1. A null scenario (the power is a type I error): from 0 to a little
+    above the largest of alpha and the data."""
+    planned_values = [planned.power, planned.ci_low, planned.ci_high] if planned is not None else []
+    if null:
+        highs = [v for v in [*(c.ci_high for c in curve), *(c.power for c in curve), *planned_values,
+                             *(r.pooled_normal_with_dropout for r in closed_form), alpha or 0.0]
+                 if v is not None and not math.isnan(v)]
+        top = max(highs, default=0.05)
+        return 0.0, min(1.0, max(0.01, top * 1.15 + 0.002))
+    lows = [v for v in [*(c.ci_low for c in curve), *(r.pooled_normal_with_dropout for r in closed_form),
+                        *planned_values] if v is not None and not math.isnan(v)]
+    return max(0.0, math.floor(10 * (min(lows, default=0.5) - 0.03)) / 10), 1.0
+
+
 @_themed
 def power_curve(curve: Sequence[SampleSizePoint], closed_form: Sequence[ClosedFormPoint],
                 chosen: dict[float, int | None], planned_n: int, replicates: int | None = None,
-                planned: PowerResult | None = None, alpha: float | None = None) -> Figure:
+                planned: PowerResult | None = None, alpha: float | None = None, null: bool = False,
+                searched: dict[float, int] | None = None) -> Figure:
     """Simulated power against n per arm with its 95% Monte Carlo band, the closed-form curves,
     the power targets, the n chosen for each target and the planned n (with its simulated power
-    and interval, ``planned``, if given)."""
+    and interval, ``planned``, if given). ``searched``: the largest n each target's search
+    evaluated (what "not reached" refers to; default: the largest n of ``curve``).
+
+    ``null`` (no true effect: :func:`simulate.report.verdict.is_null`): the curve is a type I
+    error curve: the y axis from 0 to a little above alpha and the data, three decimals, the alpha
+    line and no power targets."""
     fig = Figure(figsize=(10, 7.2), layout="constrained")
     ax = fig.add_subplot()
     sim = pd.DataFrame(curve).sort_values("n_per_arm") if curve else pd.DataFrame(
         columns=["n_per_arm", "power", "ci_low", "ci_high"])
     each = f", {replicates:,} trials per point" if replicates else ""
+    what = "type I error" if null else "power"
     ax.fill_between(sim.n_per_arm, sim.ci_low, sim.ci_high, color="C0", alpha=0.22, lw=0,
                     label="Simulated: 95% Monte Carlo interval")
     ax.plot(sim.n_per_arm, sim.power, "o-", color="C0", ms=3.5, lw=1.6,
-            label=f"Simulated power (recruitment, dropout, analysis{each})")
+            label=f"Simulated {what} (recruitment, dropout, analysis{each})")
     if closed_form:
         cf = pd.DataFrame(closed_form).sort_values("n_per_arm")
         ax.plot(cf.n_per_arm, cf.pooled_normal, "--", color="0.35", lw=1.4,
                 label="Closed form, pooled normal, no dropout")
         ax.plot(cf.n_per_arm, cf.pooled_normal_with_dropout, ":", color="0.15", lw=1.8,
                 label="Closed form, pooled normal, with dropout")
-    lows = [v for v in list(sim.ci_low) + [r.pooled_normal_with_dropout for r in closed_form] if not math.isnan(v)]
-    bottom = max(0.0, math.floor(10 * (min(lows, default=0.5) - 0.03)) / 10)
-    ax.set_ylim(bottom, 1.0)
-    if alpha is not None and alpha >= bottom:
+    bottom, top = power_ylim(curve, closed_form, planned, alpha, null)
+    ax.set_ylim(bottom, top)
+    if alpha is not None and bottom <= alpha <= top:
         at = (f"at the margin (true difference −{planned.margin:g})"
               if planned is not None and planned.hypothesis == "non_inferiority" else "with no true difference")
-        ax.axhline(alpha, color="0.3", lw=1.2, ls=(0, (4, 2, 1, 2)), label=f"α = {alpha:g}: expected rate {at}")
+        ax.axhline(alpha, color="C3" if null else "0.3", lw=1.6 if null else 1.2, ls=(0, (4, 2, 1, 2)),
+                   label=f"α = {alpha:.3f}: expected rate {at}" if null else f"α = {alpha:g}: expected rate {at}")
     marks = {0.8: "C2", 0.9: "C4"}
     largest = int(sim.n_per_arm.max()) if len(sim) else None
-    for target, n in sorted(chosen.items()):
+    for target, n in ([] if null else sorted(chosen.items())):
         colour = marks.get(target, "C3")
         ax.axhline(target, color=colour, lw=1.2, alpha=0.9, label=f"{target:.0%} power target")
         if n is not None:
@@ -108,19 +134,28 @@ def power_curve(curve: Sequence[SampleSizePoint], closed_form: Sequence[ClosedFo
             ax.plot([n], [target], "D", color=colour, ms=8, mec="white",
                     label=f"{target:.0%} power reached at n = {n} per arm")
         else:
-            where = f" up to n = {largest} per arm" if largest else ""
+            upto = (searched or {}).get(target, largest)
+            where = f" (searched up to n = {upto} per arm)" if upto else ""
             ax.plot([], [], " ", label=f"{target:.0%} power not reached{where}")
-    ax.axvline(planned_n, color="C3", lw=2, ls="--", label=f"Planned design: n = {planned_n} per arm")
+    ax.axvline(planned_n, color="0.2" if null else "C3", lw=2, ls="--", label=f"Planned design: n = {planned_n} per arm")
     if planned is not None:
         # the Wilson interval can sit a rounding error off a power of exactly 0 or 1
         err = [[max(planned.power - planned.ci_low, 0.0)], [max(planned.ci_high - planned.power, 0.0)]]
-        ax.errorbar([planned_n], [planned.power], yerr=err, fmt="o", color="C3", ecolor="0.15", ms=8, mec="white",
-                    capsize=4, zorder=5, label=f"Planned design: simulated power {planned.power:.2f} (95% interval)")
+        value = f"{planned.power:.3f}" if null else f"{planned.power:.2f}"
+        ax.errorbar([planned_n], [planned.power], yerr=err, fmt="o", color="0.2" if null else "C3", ecolor="0.15",
+                    ms=8, mec="white", capsize=4, zorder=5,
+                    label=f"Planned design: simulated {what} {value} (95% interval)")
     ax.set_xlabel("Patients randomised per arm (n)")
-    ax.set_ylabel("Power (probability of a significant result)")
-    ax.yaxis.set_major_formatter(mpl.ticker.PercentFormatter(1.0))
-    ax.set_title("Power vs sample size: simulated (with 95% Monte Carlo band)"
-                 + (" and closed form" if closed_form else ""))
+    if null:
+        ax.set_ylabel("Type I error (probability of a significant result\nwith no true difference)")
+        ax.yaxis.set_major_formatter(mpl.ticker.FormatStrFormatter("%.3f"))
+        ax.set_title("Type I error vs sample size: simulated (with 95% Monte Carlo band)"
+                     + (" and closed form" if closed_form else ""))
+    else:
+        ax.set_ylabel("Power (probability of a significant result)")
+        ax.yaxis.set_major_formatter(mpl.ticker.PercentFormatter(1.0))
+        ax.set_title("Power vs sample size: simulated (with 95% Monte Carlo band)"
+                     + (" and closed form" if closed_form else ""))
     ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.11), ncol=2, fontsize=9, frameon=False)
     return fig
 
@@ -140,11 +175,16 @@ def _tick(v) -> str:
 
 @_themed
 def power_heatmap(rows: list[dict] | pd.DataFrame, axes: list[str], labels: dict[str, str],
-                  planned: dict[str, object] | None = None) -> Figure | None:
+                  planned: dict[str, object] | None = None, alpha: float | None = None) -> Figure | None:
     """Power over the sweep grid: a heatmap of the first two non-n axes, one facet per n per arm
     (and per value of a further axis); any axes beyond that are averaged. One axis: a line plot.
     No grid: ``None``. Cells with power >= 0.8 are outlined in white, the ``planned`` design
-    ({axis: value}) in red."""
+    ({axis: value}) in red.
+
+    ``alpha`` given: a null scenario, where the power is a type I error. Cells show three
+    decimals on a colour scale from 0 to a little above alpha and the data (the colour bar in the
+    same decimals), and the cells above alpha (a swept ``analysis.alpha`` counts per cell) are
+    outlined instead."""
     frame = pd.DataFrame(rows)
     if frame.empty or not axes:
         return None
@@ -154,7 +194,7 @@ def power_heatmap(rows: list[dict] | pd.DataFrame, axes: list[str], labels: dict
     others = [a for a in axes if a not in n_axes]
     order = others[:2] + n_axes + others[2:]  # heatmap over two non-n axes, then one panel per n
     if len(order) == 1:
-        return _sweep_line(frame, order[0], name(order[0]))
+        return _sweep_line(frame, order[0], name(order[0]), alpha)
     x, y, *facets = order
     col, row, averaged = (facets + [None, None])[0], (facets + [None, None])[1], facets[2:]
     cols = sorted(frame[col].unique()) if col else [None]
@@ -170,7 +210,15 @@ def power_heatmap(rows: list[dict] | pd.DataFrame, axes: list[str], labels: dict
     # a grid where nothing has power (a null scenario: these are type I errors) gets a scale that
     # shows differences of a few percent instead of a uniformly dark map
     top = float(frame["power"].max())
-    vmax = 1.0 if top > 0.3 else max(0.1, math.ceil(top * 20) / 20)
+    null = alpha is not None
+    swept_alpha = "analysis.alpha" in frame.columns
+    if null:
+        top = max(top, float(frame["analysis.alpha"].max()) if swept_alpha else alpha)
+        vmax = max(0.01, math.ceil(top * 1.2 * 100) / 100)
+    else:
+        vmax = 1.0 if top > 0.3 else max(0.1, math.ceil(top * 20) / 20)
+    digits = 3 if null else 2
+    flagged = 0
     shown_planned = False
     facet = lambda a, v: f"n = {_tick(v)} per arm" if a in n_axes else f"{name(a)} = {_tick(v)}"  # noqa: E731
     for k, ax in enumerate(grid.flat):
@@ -183,13 +231,19 @@ def power_heatmap(rows: list[dict] | pd.DataFrame, axes: list[str], labels: dict
             keep &= (frame[a] == v) if a else True
         part = frame[keep]
         table = part.pivot_table(index=y, columns=x, values="power", aggfunc="mean").sort_index(ascending=False)
-        sns.heatmap(table, ax=ax, vmin=0, vmax=vmax, cmap=cmap, annot=True, fmt=".2f", cbar=False,
+        if null and swept_alpha:
+            level = part.pivot_table(index=y, columns=x, values="analysis.alpha", aggfunc="mean").reindex_like(table)
+        else:
+            level = None
+        sns.heatmap(table, ax=ax, vmin=0, vmax=vmax, cmap=cmap, annot=True, fmt=f".{digits}f", cbar=False,
                     linewidths=0.6, linecolor="white", annot_kws={"fontsize": 10},
                     xticklabels=[_tick(v) for v in table.columns], yticklabels=[_tick(v) for v in table.index])
         here = all(_same(planned.get(a), v) for a, v in ((col, cv), (row, rv)) if a)
         for i, yv in enumerate(table.index):
             for j, xv in enumerate(table.columns):
-                if table.iloc[i, j] >= 0.8:
+                limit = (level.iloc[i, j] if level is not None else alpha) if null else 0.8
+                if table.iloc[i, j] > limit if null else table.iloc[i, j] >= limit:
+                    flagged += 1
                     ax.add_patch(Rectangle((j + 0.06, i + 0.06), 0.88, 0.88, fill=False, ec="white", lw=2))
                 if here and _same(planned.get(x), xv) and _same(planned.get(y), yv):
                     shown_planned = True
@@ -200,29 +254,46 @@ def power_heatmap(rows: list[dict] | pd.DataFrame, axes: list[str], labels: dict
         ax.set_ylabel(textwrap.fill(name(y), 26) if k % ncol == 0 else "")
         ax.tick_params(rotation=0)
     sm = mpl.cm.ScalarMappable(norm=mpl.colors.Normalize(0, vmax), cmap=cmap)
-    label = "Simulated power" if vmax == 1.0 else f"Simulated power (scale 0-{vmax:.0%})"
-    fig.colorbar(sm, ax=grid, shrink=0.9, label=label, format=mpl.ticker.PercentFormatter(1.0))
-    what = "Simulated power across the sensitivity grid"
+    if null:
+        label = f"Simulated type I error (scale 0-{vmax:.{digits}f})"
+    else:
+        label = "Simulated power" if vmax == 1.0 else f"Simulated power (scale 0-{vmax:.{digits}f})"
+    bar = fig.colorbar(sm, ax=grid, shrink=0.9, label=label, format=mpl.ticker.FormatStrFormatter(f"%.{digits}f"))
+    if null and not swept_alpha:
+        bar.ax.axhline(alpha, color="#E41A1C", lw=2)
+    what = ("Simulated type I error across the sensitivity grid" if null
+            else "Simulated power across the sensitivity grid")
     if averaged:
         what += ", averaged over " + ", ".join(name(a) for a in averaged)
-    what += "\n(white outline: at least 80%" + ("; red: the planned design)" if shown_planned else ")")
+    mark = ("white outline: above alpha" + ("" if swept_alpha else f" = {alpha:.3f}") if null
+            else "white outline: at least 0.80")
+    what += f"\n({mark}" + ("; red: the planned design)" if shown_planned else ")")
     fig.suptitle(what)
+    fig.trialsim_marked = flagged  # the number of outlined cells, for tests and captions
     return fig
 
 
-def _sweep_line(frame: pd.DataFrame, x: str, label: str) -> Figure:
+def _sweep_line(frame: pd.DataFrame, x: str, label: str, alpha: float | None = None) -> Figure:
     fig = Figure(figsize=(8, 5), layout="constrained")
     ax = fig.add_subplot()
     frame = frame.sort_values(x)
+    what = "type I error" if alpha is not None else "power"
     ax.errorbar(frame[x], frame.power, yerr=1.96 * frame.mc_se, fmt="o-", capsize=3,
-                label="Simulated power ± 1.96 Monte Carlo SE")
-    ax.axhline(0.8, color="C2", lw=1, label="80% target")
-    ax.axhline(0.9, color="C4", lw=1, label="90% target")
-    ax.set_ylim(0, 1)
-    ax.yaxis.set_major_formatter(mpl.ticker.PercentFormatter(1.0))
+                label=f"Simulated {what} ± 1.96 Monte Carlo SE")
+    if alpha is not None:
+        top = max(alpha, float((frame.power + 1.96 * frame.mc_se).max()))
+        ax.axhline(alpha, color="C3", lw=1.4, ls=(0, (4, 2, 1, 2)), label=f"α = {alpha:.3f}")
+        ax.set_ylim(0, min(1.0, top * 1.15 + 0.002))
+        ax.yaxis.set_major_formatter(mpl.ticker.FormatStrFormatter("%.3f"))
+        ax.set_ylabel("Type I error (probability of a significant result)")
+    else:
+        ax.axhline(0.8, color="C2", lw=1, label="80% target")
+        ax.axhline(0.9, color="C4", lw=1, label="90% target")
+        ax.set_ylim(0, 1)
+        ax.yaxis.set_major_formatter(mpl.ticker.PercentFormatter(1.0))
+        ax.set_ylabel("Power (probability of a significant result)")
     ax.set_xlabel(label)
-    ax.set_ylabel("Power (probability of a significant result)")
-    ax.set_title("Simulated power across the sensitivity grid")
+    ax.set_title(f"Simulated {what} across the sensitivity grid")
     ax.legend(loc="best")
     return fig
 
@@ -473,6 +544,16 @@ def remission_by_visit(points: Sequence[VisitRemission], arm_labels: dict[str, s
 # ----------------------------------------------------------------------------- 6. swimmer
 
 
+SWIMMER_MAX_HEIGHT = 10.0
+"""Inches (1,100 CSS px on the page): more patients make thinner rows, not a taller figure."""
+DROPOUT_MARKERS = {
+    "withdrew consent": dict(marker="X", s=46, color="black"),
+    "lost to follow-up": dict(marker="s", s=30, facecolors="white", edgecolors="black", linewidths=1.2),
+}
+"""The swimmer plot's dropout markers, one shape per reason: a black cross for consent withdrawn,
+an open square for lost to follow-up (other reasons: a grey cross)."""
+
+
 @_themed
 def swimmer(patients: Sequence[PatientCourse], arm_labels: dict[str, str], endpoint_month: float,
             colours: dict[str, str] | None = None) -> Figure:
@@ -487,7 +568,10 @@ def swimmer(patients: Sequence[PatientCourse], arm_labels: dict[str, str], endpo
         centres.append(y + (len(mine) - 1) / 2)
         ticks.append(f"{arm_labels[arm]}\n(n = {len(mine)})")
         y += len(mine) + gap
-    height = min(40.0, max(4.0, 0.12 * y + 2.0))
+    height = min(SWIMMER_MAX_HEIGHT, max(4.0, 0.12 * y + 2.0))
+    # rows shrink to fit the capped height; markers shrink with them (area with the row pitch)
+    pitch = 72 * (height - 2.0) / max(y, 1)  # points per row
+    k = min(1.0, pitch / (72 * 0.12))
     fig = Figure(figsize=(10, height), layout="constrained")
     ax = fig.add_subplot()
     if not rows:
@@ -502,19 +586,19 @@ def swimmer(patients: Sequence[PatientCourse], arm_labels: dict[str, str], endpo
     reasons = ("withdrew consent", "lost to follow-up")
     layers = [
         ("remission_month", status("complete"),
-         dict(marker="*", s=70, color=CR_COLOUR, label="First remission; CR at the endpoint")),
-        ("remission_month", status("partial"), dict(marker="^", s=34, color=PR_COLOUR, edgecolors=CR_COLOUR,
+         dict(marker="*", s=70 * k, color=CR_COLOUR, label="First remission; CR at the endpoint")),
+        ("remission_month", status("partial"), dict(marker="^", s=34 * k, color=PR_COLOUR, edgecolors=CR_COLOUR,
                                                     linewidths=0.6, label="First remission; PR at the endpoint")),
         ("remission_month", lambda p, end: not status("complete", "partial")(p, end),
-         dict(marker="o", s=26, facecolors="white", edgecolors=CR_COLOUR, linewidths=1.2,
+         dict(marker="o", s=26 * k, facecolors="white", edgecolors=CR_COLOUR, linewidths=1.2,
               label="First remission; not in remission at the endpoint")),
         ("relapse_month", lambda p, end: p.relapse_month <= end,
-         dict(marker="v", s=34, color=RELAPSE_COLOUR, label="Relapse")),
-        ("dropout_month", reason(reasons[0]), dict(marker="X", s=40, color="black", label=f"Dropout: {reasons[0]}")),
-        ("dropout_month", reason(reasons[1]), dict(marker="X", s=40, facecolors="white", edgecolors="black",
-                                                   linewidths=0.9, label=f"Dropout: {reasons[1]}")),
+         dict(marker="v", s=34 * k, color=RELAPSE_COLOUR, label="Relapse")),
+        *((key, keep, {**DROPOUT_MARKERS[r], "s": DROPOUT_MARKERS[r]["s"] * k, "label": f"Dropout: {r}"})
+          for key, keep, r in (("dropout_month", reason(reasons[0]), reasons[0]),
+                               ("dropout_month", reason(reasons[1]), reasons[1]))),
         ("dropout_month", lambda p, end: not reason(*reasons)(p, end),
-         dict(marker="X", s=40, color="0.4", label="Dropout")),
+         dict(marker="X", s=40 * k, color="0.4", label="Dropout")),
     ]
     for key, keep, style in layers:
         pts = [(getattr(p, key), row) for p, row, end in rows if not math.isnan(getattr(p, key)) and keep(p, end)]
@@ -529,7 +613,10 @@ def swimmer(patients: Sequence[PatientCourse], arm_labels: dict[str, str], endpo
     ax.set_xticks(np.arange(0, endpoint_month + 0.01, 3 if endpoint_month <= 36 else 6))
     ax.set_xlabel("Months since randomisation")
     ax.set_title("Example trial: follow-up of each randomised patient (one bar per patient)")
-    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.9 / height), ncol=3, fontsize=9, frameon=False)
+    legend = ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.9 / height), ncol=3, fontsize=9, frameon=False)
+    for handle in legend.legend_handles:  # full-size markers in the legend, whatever the rows
+        if hasattr(handle, "set_sizes") and k < 1:
+            handle.set_sizes(np.asarray(handle.get_sizes()) / k)
     return fig
 
 

@@ -1,0 +1,212 @@
+"""The plots follow the scenario (issue 14): a null scenario's power curve and sweep heatmap are
+type I error plots (axis from 0 to a little above alpha, three decimals, an alpha line, cells
+above alpha marked, no power targets); a small pilot's planned design is inside the axis; the
+sample-size table has one note column and promises only the columns it has; "not reached" says
+up to the n its search evaluated, as the summary does; the swimmer plot keeps a capped height
+and one marker per dropout reason.
+
+Small real runs of the shipped scenarios; the figures are read as Figure objects (limits, texts,
+artists), never as images.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from pathlib import Path
+
+import matplotlib as mpl
+import numpy as np
+import pytest
+
+from simulate.loader import load_scenario
+from simulate.pipeline import run_all
+from simulate.report import build_figures, plots, write_report
+from simulate.report.verdict import is_null
+from simulate.results import PatientCourse
+
+ROOT = Path(__file__).resolve().parents[1]
+REPLICATES = 60
+OVERRIDES = ("simulation.block_size=60",)
+
+
+def _run(tmp_path_factory, name: str):
+    out = tmp_path_factory.mktemp(name)
+    path = ROOT / "scenarios" / f"{name}.toml"
+    scenario = load_scenario(path, OVERRIDES)
+    results = run_all(scenario, out, replicates=REPLICATES, jobs=1, report=False, scenario_path=path,
+                      overrides=OVERRIDES)
+    write_report(out, results)
+    return results, build_figures(results), (out / "report.html").read_text(encoding="utf-8")
+
+
+@pytest.fixture(scope="module")
+def null_run(tmp_path_factory):
+    return _run(tmp_path_factory, "teaching_null")
+
+
+@pytest.fixture(scope="module")
+def pilot_run(tmp_path_factory):
+    return _run(tmp_path_factory, "teaching_small_pilot")
+
+
+@pytest.fixture(scope="module")
+def observed_run(tmp_path_factory):
+    return _run(tmp_path_factory, "nct04743739_observed_accrual")
+
+
+def legend_texts(ax) -> list[str]:
+    legend = ax.get_legend() or ax.figure.legends[0]
+    return [t.get_text() for t in legend.get_texts()]
+
+
+def tick_labels(ax, axis: str = "y") -> list[str]:
+    ticks = ax.get_yticks() if axis == "y" else ax.get_xticks()
+    fmt = (ax.yaxis if axis == "y" else ax.xaxis).get_major_formatter()
+    return [fmt(v, i) for i, v in enumerate(ticks)]
+
+
+# ----------------------------------------------------------------------------- null scenario
+
+
+def test_null_power_curve_is_a_type_one_error_curve(null_run):
+    results, figures, _ = null_run
+    assert is_null(results.power)
+    alpha = results.scenario.analysis.alpha
+    ax = figures["power_curve"].axes[0]
+    bottom, top = ax.get_ylim()
+    data = [v for c in results.samplesize.curve for v in (c.power, c.ci_high)] + [results.power.ci_high]
+    highest = max(alpha, *data)
+    assert bottom == 0.0 and highest <= top <= 1.3 * highest + 0.01  # a little above, not 0 to 100%
+    assert all(re.fullmatch(r"\d\.\d{3}", t) for t in tick_labels(ax)), tick_labels(ax)
+    texts = legend_texts(ax)
+    assert any(t.startswith(f"α = {alpha:.3f}") for t in texts), texts
+    assert not any("power target" in t or "not reached" in t or "80%" in t or "90%" in t for t in texts), texts
+    assert any(np.allclose(line.get_ydata(), alpha) for line in ax.get_lines() if len(line.get_ydata()) == 2)
+    assert "Type I error" in ax.get_ylabel() and "Type I error" in ax.get_title()
+
+
+def test_null_heatmap_shows_three_decimals_and_marks_cells_above_alpha(null_run):
+    results, figures, _ = null_run
+    alpha = results.scenario.analysis.alpha
+    fig = figures["power_heatmap"]
+    annotations = [t.get_text() for ax in fig.axes for t in ax.texts]
+    points = results.sweep.points
+    assert len(annotations) == len(points) and all(re.fullmatch(r"\d\.\d{3}", t) for t in annotations)
+    assert sorted(annotations) == sorted(f"{p.power:.3f}" for p in points)  # the numbers of sweep.csv
+    assert fig.trialsim_marked == sum(p.power > alpha for p in points)
+    title = fig._suptitle.get_text()
+    assert f"above alpha = {alpha:.3f}" in title and "80%" not in title and "0.80" not in title
+    bar = fig.axes[-1]  # the colour bar: the same three decimals, and a scale near alpha, not 0-100%
+    labels = tick_labels(bar)
+    assert all(re.fullmatch(r"\d\.\d{3}", t) for t in labels), labels
+    assert max(bar.get_ylim()) < 0.2 and "type I error" in bar.get_ylabel()
+
+
+def test_null_report_speaks_of_type_one_error_not_power_targets(null_run):
+    results, _, page = null_run
+    alpha = results.scenario.analysis.alpha
+    assert "horizontal lines the 80% and 90% targets" not in page
+    assert "white outlines mark at least 80% power" not in page and "Power of at least 0.80 in bold" not in page
+    assert f"alpha ({alpha:.3f})" in page and "Type I error against sample size" in page
+
+
+def test_null_sample_size_table_has_one_note_column_and_no_promised_closed_forms(null_run):
+    _, _, page = null_run
+    table = page[page.index("Sample size per arm"):]
+    table = table[: table.index("</table>")]
+    headers = re.findall(r"<th[^>]*>([^<]*)</th>", table)
+    assert [h.lower() for h in headers].count("note") == 1, headers
+    assert not any(h.startswith(("Pooled normal", "Fleiss", "Arcsine")) for h in headers), headers
+    assert "closed-form columns are" not in table and "and closed-form" not in table
+    assert "No closed-form n is given" in table
+
+
+def test_sample_size_table_keeps_its_closed_forms_when_the_arms_differ(pilot_run):
+    _, _, page = pilot_run
+    table = page[page.index("Sample size per arm"):]
+    table = table[: table.index("</table>")]
+    headers = re.findall(r"<th[^>]*>([^<]*)</th>", table)
+    assert [h.lower() for h in headers].count("note") == 1 and "Pooled normal" in headers
+    assert "closed-form columns are" in table
+
+
+# ----------------------------------------------------------------------------- small pilot
+
+
+def test_pilot_power_axis_contains_the_design_point_and_every_simulated_point(pilot_run):
+    results, figures, _ = pilot_run
+    p = results.power
+    assert results.scenario.trial.n_per_arm == 7 and p.power < 0.2
+    ax = figures["power_curve"].axes[0]
+    bottom, top = ax.get_ylim()
+    for v in (p.power, p.ci_low, p.ci_high, *(c.ci_low for c in results.samplesize.curve),
+              *(c.ci_high for c in results.samplesize.curve)):
+        assert bottom <= v <= top
+    left, right = ax.get_xlim()
+    assert left <= 7 <= right and all(left <= c.n_per_arm <= right for c in results.samplesize.curve)
+
+
+def test_power_ylim_takes_in_points_below_the_search_and_the_planned_design():
+    from simulate.results import SampleSizePoint
+
+    fields = SampleSizePoint.__dataclass_fields__
+    def point(n, power, low, high):
+        values = dict(n_per_arm=n, power=power, mc_se=0.01, ci_low=low, ci_high=high)
+        return SampleSizePoint(**{k: values.get(k, 0.0) for k in fields})
+
+    curve = [point(10, 0.12, 0.08, 0.17), point(46, 0.53, 0.46, 0.60), point(100, 0.9, 0.86, 0.93)]
+    bottom, top = plots.power_ylim(curve)
+    assert bottom <= 0.08 and top == 1.0
+    null_bottom, null_top = plots.power_ylim([point(31, 0.025, 0.011, 0.057)], alpha=0.05, null=True)
+    assert null_bottom == 0.0 and 0.057 < null_top < 0.08
+
+
+# ----------------------------------------------------------------------------- not reached
+
+
+def test_not_reached_names_the_n_its_search_evaluated_as_the_summary_does(observed_run):
+    results, figures, page = observed_run
+    texts = legend_texts(figures["power_curve"].axes[0])
+    missed = [s for s in results.samplesize.searches if s.n_per_arm is None]
+    assert missed
+    for s in missed:
+        largest = max(c.n_per_arm for c in s.curve)
+        label = next(t for t in texts if t.startswith(f"{s.target:.0%} power not reached"))
+        assert f"up to n = {largest} per arm" in label, label
+        said = re.search(r"at n = (\d+) per arm", s.note)
+        if said:  # the summary's number and the plot's agree
+            assert int(said.group(1)) == largest
+            assert s.note.replace("<", "&lt;")[:40] in page
+
+
+# ----------------------------------------------------------------------------- swimmer
+
+
+def _patients(n: int) -> list[PatientCourse]:
+    nan = math.nan
+    reasons = ("withdrew consent", "lost to follow-up", "")
+    out = []
+    for i in range(n):
+        drop = 6.0 + i % 12 if i % 9 == 0 else nan
+        out.append(PatientCourse(i, "a" if i % 2 else "b", 2.0 + i % 10, nan, drop,
+                                 reasons[(i // 9) % 2] if not math.isnan(drop) else "",
+                                 "missing" if not math.isnan(drop) else "complete"))
+    return out
+
+
+def test_swimmer_height_is_capped_and_dropout_reasons_have_distinct_markers():
+    labels = {"a": "Arm A", "b": "Arm B"}
+    fig = plots.swimmer(_patients(126), labels, 24.0)
+    assert fig.get_size_inches()[1] <= plots.SWIMMER_MAX_HEIGHT
+    small = plots.swimmer(_patients(12), labels, 24.0)
+    assert small.get_size_inches()[1] < plots.SWIMMER_MAX_HEIGHT  # few patients: no padding to the cap
+    ax = fig.axes[0]
+    by_label = {c.get_label(): c for c in ax.collections if c.get_label().startswith("Dropout: ")}
+    consent, lost = by_label["Dropout: withdrew consent"], by_label["Dropout: lost to follow-up"]
+    assert plots.DROPOUT_MARKERS["withdrew consent"]["marker"] != plots.DROPOUT_MARKERS["lost to follow-up"]["marker"]
+    same_shape = np.allclose(consent.get_paths()[0].vertices.shape, lost.get_paths()[0].vertices.shape) and \
+        np.allclose(consent.get_paths()[0].vertices, lost.get_paths()[0].vertices)
+    assert not same_shape
+    assert not np.allclose(mpl.colors.to_rgba_array(consent.get_facecolor())[0],
+                           mpl.colors.to_rgba_array(lost.get_facecolor())[0])
