@@ -123,7 +123,8 @@ def power_curve(curve: Sequence[SampleSizePoint], closed_form: Sequence[ClosedFo
         at = (f"at the margin (true difference −{planned.margin:g})"
               if planned is not None and planned.hypothesis == "non_inferiority" else "with no true difference")
         ax.axhline(alpha, color="C3" if null else "0.3", lw=1.6 if null else 1.2, ls=(0, (4, 2, 1, 2)),
-                   label=f"α = {alpha:.3f}: expected rate {at}" if null else f"α = {alpha:g}: expected rate {at}")
+                   label=(f"α = {alpha:.3f}: the nominal level, the most a valid test rejects {at}" if null
+                          else f"α = {alpha:g}: the nominal level, the most a valid test rejects {at}"))
     marks = {0.8: "C2", 0.9: "C4"}
     largest = int(sim.n_per_arm.max()) if len(sim) else None
     for target, n in ([] if null else sorted(chosen.items())):
