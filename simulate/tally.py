@@ -114,11 +114,6 @@ class Tally:
         return replace(self, **plain, consort=consort, comparisons=comparisons, looks=looks,
                        recruitment=self.recruitment + other.recruitment, duration=self.duration + other.duration)
 
-    @property
-    def rejections(self) -> int:
-        """Trials counted as a success (the power's numerator)."""
-        return self.successes
-
 
 @dataclass(frozen=True)
 class Comparisons:

@@ -124,7 +124,7 @@ def group_sequential(scenario: sc.Scenario, design: interim.Design, r: dict, p: 
     closed = r["closed"]
     for k in range(L - 1):
         m = design.counts[k]
-        cut = ordered[:, min(m, ordered.shape[1]) - 1] if m <= ordered.shape[1] else np.full(n_trials, np.inf)
+        cut = ordered[:, m - 1]                    # look counts never exceed the target (the columns)
         # held when its count of endpoints is reached before the final analysis: enrolment is
         # still open then, or some randomised patient's endpoint is still to come
         held = active & np.isfinite(cut) & ((m < total) | (closed > cut))
