@@ -261,33 +261,36 @@ def draw_proteinuria_given_pass(cohort: sc.Cohort, rules: sc.Eligibility, intole
     cdf = _beta_cdf(c)
     need = 1.0 - e.proteinuria_max_reduction_fraction
     n = len(intolerant)
-    out = {k: np.empty(n) for k in ("z", "true", "c1", "c2", "u_reduction")}
+    names = ("z", "true", "c1", "c2", "u_reduction")
+    out = np.empty((len(names), n))
     open_slots = np.arange(n)
     rnd = 0
     while len(open_slots):
         if rnd > 100_000:
             raise RuntimeError(f"{name}: rejection sampling did not finish")
         # slot-major (one triple per slot, in slot order) so a slot's numbers never depend on
-        # how many slots come after it
-        normals = stream(seq, f"{name}/{rnd}/normals").standard_normal((len(open_slots), 3)).T
-        true_level = proteinuria_level(c, normals[0])
+        # how many slots come after it; then one row per variate, for contiguous arithmetic
+        k = len(open_slots)
+        normals = np.ascontiguousarray(stream(seq, f"{name}/{rnd}/normals").standard_normal((k, 3)).T)
+        drawn = np.empty((len(names), k))
+        drawn[0] = normals[0]
+        drawn[1] = proteinuria_level(c, normals[0])
         factors = collection_errors(c, normals[1:])
         m = mean_of_collections(factors[0], factors[1])
-        col = collections(true_level, factors)
-        ok = mean_of_collections(col[0], col[1]) >= e.proteinuria_min_g_day       # as the screen computes it
+        drawn[2:4] = collections(drawn[1], factors)
+        ok = mean_of_collections(drawn[2], drawn[3]) >= e.proteinuria_min_g_day       # as the screen computes it
         tol = ~intolerant[open_slots]
         ok &= (m >= need) | tol                                   # intolerant: r = 0
-        needs = ok & tol
-        u = np.zeros(len(open_slots))
-        u[needs] = stream(seq, f"{name}/{rnd}/reduction").random(int(needs.sum()))
-        ok[needs] = cdf.below(u[needs], 1.0 - need / m[needs])
-        done = open_slots[ok]
-        for k, v in (("z", normals[0][ok]), ("true", true_level[ok]), ("c1", col[0][ok]), ("c2", col[1][ok]),
-                     ("u_reduction", u[ok])):
-            out[k][done] = v
+        needs = np.flatnonzero(ok & tol)
+        u = stream(seq, f"{name}/{rnd}/reduction").random(len(needs))
+        drawn[4] = 0.0
+        drawn[4, needs] = u
+        ok[needs] = cdf.below(u, 1.0 - need / m[needs])
+        kept = np.flatnonzero(ok)
+        out[:, open_slots[kept]] = drawn[:, kept]
         open_slots = open_slots[~ok]
         rnd += 1
-    return out
+    return dict(zip(names, out))
 
 
 _CDFS: dict[tuple[float, float], _BetaCdf] = {}

@@ -19,7 +19,7 @@ import numpy as np
 from simulate import scenario as sc
 from simulate.cohort import Patients, draw_cohort
 from simulate.eligibility import PERMANENT, RULE_NAMES, Screening, screen
-from simulate.fates.referrals import DAYS_PER_MONTH, candidate_clocks
+from simulate.fates.referrals import DAYS_PER_MONTH, candidate_clocks, rows_of
 from simulate.population import acei_arb_reduction, albumin, proteinuria_baseline
 from simulate.seeding import child_sequence, stream
 from simulate.selection import GROUPS
@@ -73,11 +73,12 @@ def trial_patients(scenario: sc.Scenario, fates: Fates, trial: int) -> Patients:
     z = fates.pool["z"][trial]
     alb = albumin(cohort, z, rng.standard_normal(n))
     cols = np.maximum(fates.order[trial], 0)
-    if fates.site.shape[1] == 0:            # no candidate at all: the pool slots are unused
+    rows = rows_of(fates.candidate_offsets, trial)
+    if rows.stop == rows.start:              # no candidate at all: the pool slots are unused
         cols = np.zeros(0, dtype=int)
         n = 0
         alb = alb[:0]
-    intolerant = fates.acei_arb_intolerant[trial, cols]
+    intolerant = fates.acei_arb_intolerant[rows][cols]
     bp = np.where(intolerant, rng.random(n) < cohort.bp_controlled_fraction, True)
     pool = {k: v[trial][:n] for k, v in fates.pool.items()}
     clocks = candidate_clocks(scenario, fates, trial)

@@ -17,7 +17,7 @@ from scipy import integrate, stats
 from simulate import population, selection
 from simulate.cohort import RELAPSE_DRUGS, Patients, draw_cohort
 from simulate.parameters import beta_params, lognormal_params
-from simulate.fates import draw_fates
+from simulate.fates import candidates_of, draw_fates
 from simulate.loader import with_overrides
 from simulate.scenario import Cohort, Scenario
 from simulate.seeding import block_sequence, child_sequence, stream
@@ -494,17 +494,18 @@ def test_cohort_pool_and_story_make_covariates_with_the_same_transforms(scenario
     # the story of trial 0: albumin from the trial's stream, clocks from the candidates' uniforms
     story = trial_patients(scenario, f, 0)
     cols = np.maximum(f.order[0], 0)
+    u_clocks = f.u_clocks[:, candidates_of(f, 0)]
     p_int = selection.pass_probabilities(c, scenario.eligibility).intolerant_given_pass
     normal = stream(child_sequence(f.seed_sequence, "story/0"), "albumin_bp").standard_normal(f.n_max)
     story_made = {
         "albumin_g_l": population.albumin(c, f.pool["z"][0], normal),
         "proteinuria_baseline_g_day": population.proteinuria_baseline(
             f.pool["true"][0], population.acei_arb_reduction(c, f.pool["u_reduction"][0])),
-        "months_on_acei_arb": population.acei_arb_clock(c, f.u_clocks[0, 0], p_int)[1][cols],
+        "months_on_acei_arb": population.acei_arb_clock(c, u_clocks[0], p_int)[1][cols],
         "months_since_steroid_mmf": population.exposure_months(
-            f.u_clocks[1, 0], c.prior_steroid_mmf_fraction, c.months_since_steroid_mmf_mean)[cols],
+            u_clocks[1], c.prior_steroid_mmf_fraction, c.months_since_steroid_mmf_mean)[cols],
         "months_since_alkylating": population.exposure_months(
-            f.u_clocks[2, 0], c.prior_alkylating_fraction, c.months_since_alkylating_mean)[cols],
+            u_clocks[2], c.prior_alkylating_fraction, c.months_since_alkylating_mean)[cols],
     }
     for name, made in story_made.items():
         np.testing.assert_array_equal(getattr(story, name), made, err_msg=f"story: {name}")

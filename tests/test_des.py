@@ -28,7 +28,7 @@ from simulate import outcomes as om
 from simulate.eligibility import RULE_NAMES, RULES
 from simulate.engines.des import simulate_trial
 from simulate.engines.trial import TrialResult
-from simulate.fates import Fates, draw_fates, excluded_of
+from simulate.fates import Fates, candidates_of, draw_fates, excluded_of
 from simulate.story import trial_patients
 from simulate.outcomes import calibrate, status_at
 from simulate.loader import load_scenario, scenario_from_dict
@@ -69,14 +69,15 @@ class Run:
     @property
     def columns(self) -> dict[int, int]:
         """Patient number -> the randomised patient's candidate column in the fates."""
-        months = self.fates.referral_month[self.index]
+        months = self.fates.referral_month[candidates_of(self.fates, self.index)]
         p = self.result.patients
         return {int(n): int(np.flatnonzero(months == m)[0]) for n, m in zip(p.patient, p.referral_month)}
 
     def slots(self, patients) -> np.ndarray:
         """Pool slots (indices into the fates' per-patient outcome arrays) of patient numbers."""
         cols = self.columns
-        return np.array([self.fates.slot[self.index, cols[int(n)]] for n in patients], dtype=int)
+        slot = self.fates.slot[candidates_of(self.fates, self.index)]
+        return np.array([slot[cols[int(n)]] for n in patients], dtype=int)
 
 
 def one_trial(sc: Scenario, seed: int, detail: bool = True) -> Run:
@@ -179,12 +180,12 @@ def test_referrals_by_time_match_poisson_gamma_mean(overrides: tuple[str, ...]) 
     sc = scenario_with(*overrides)
     n_trials = 400
     fates = draw_fates(sc, block_sequence(7, 0), n_trials)
-    excluded = [excluded_of(fates, i) for i in range(n_trials)]
-    width = max(len(m) for m, _ in excluded)
-    months = np.concatenate([np.array([np.pad(m, (0, width - len(m)), constant_values=np.inf) for m, _ in excluded]),
-                             fates.referral_month], axis=1)
-    sites = np.concatenate([np.array([np.pad(s, (0, width - len(s)), constant_values=-1) for _, s in excluded]),
-                            fates.site], axis=1)
+    referrals = [(np.concatenate([excluded_of(fates, i)[0], fates.referral_month[candidates_of(fates, i)]]),
+                  np.concatenate([excluded_of(fates, i)[1], fates.site[candidates_of(fates, i)]]))
+                 for i in range(n_trials)]
+    width = max(len(m) for m, _ in referrals)
+    months = np.array([np.pad(m, (0, width - len(m)), constant_values=np.inf) for m, _ in referrals])
+    sites = np.array([np.pad(s, (0, width - len(s)), constant_values=-1) for _, s in referrals])
     for t in (2.0, 5.0, 9.0, 20.0, sc.trial.hard_stop_months):
         counts = (months < t).sum(axis=1)
         mean, se = counts.mean(), counts.std(ddof=1) / math.sqrt(n_trials)
@@ -203,16 +204,16 @@ def test_deferred_patients_are_randomised_only_after_they_qualify() -> None:
     runs = block_of_trials(sc, seed=11, n_trials=40)
     n_deferred = 0
     for run in runs:
-        f, p, t = run.fates, run.result.patients, run.index
-        rows = np.array([run.columns[int(n)] for n in p.patient], dtype=int)
-        qualifies = f.referral_month[t, rows] + f.screening_months[t, rows] + f.qualifies_in_months[t, rows]
+        f, p = run.fates, run.result.patients
+        rows = candidates_of(f, run.index).start + np.array([run.columns[int(n)] for n in p.patient], dtype=int)
+        qualifies = f.referral_month[rows] + f.screening_months[rows] + f.qualifies_in_months[rows]
         rand = p.randomisation_month.to_numpy()
         assert np.all(np.isfinite(qualifies)), "an excluded or lost patient was randomised"
-        assert not np.any(f.lost_if_deferred[t, rows] & (f.qualifies_in_months[t, rows] > 0))
+        assert not np.any(f.lost_if_deferred[rows] & (f.qualifies_in_months[rows] > 0))
         assert np.all(rand >= qualifies - TIME_TOL), "randomised before qualifying"
         # nothing else holds a qualified patient back while enrolment is open
         np.testing.assert_allclose(rand, qualifies, rtol=0, atol=TIME_TOL)
-        n_deferred += int((f.qualifies_in_months[t, rows] > 0).sum())
+        n_deferred += int((f.qualifies_in_months[rows] > 0).sum())
     assert n_deferred > 20, "the test needs deferred patients who came back and were randomised"
 
 
@@ -367,7 +368,7 @@ def check_event_log(run: Run) -> None:
     assert c["randomised"] <= sc.n_target
     # referrals are the fated ones up to the close
     f, t, close = run.fates, run.index, cal["enrolment_closed_month"]
-    assert c["referred"] == int((f.referral_month[t] < close).sum() + (excluded_of(f, t)[0] < close).sum())
+    assert c["referred"] == int((f.referral_month[candidates_of(f, t)] < close).sum() + (excluded_of(f, t)[0] < close).sum())
 
 
 def test_event_log_invariants_and_consort_identities(detailed_runs: list[Run]) -> None:

@@ -24,7 +24,7 @@ from simulate.engines import BlockOutcomes, des, outcomes_from_des
 from simulate.engines.batch import outcomes_from_batch, patient_outcomes, randomise_block
 from simulate.engines.des import simulate_trial
 from simulate.errors import ScenarioError
-from simulate.fates import Fates, draw_fates
+from simulate.fates import Fates, candidates_of, draw_fates
 from simulate.loader import load_scenario
 from simulate.scenario import Scenario
 
@@ -70,7 +70,7 @@ def assert_trials_agree(scenario: Scenario, seed: int, n_trials: int = 8, fates:
         mine = r["randomised"][t]
         slots = np.flatnonzero(mine)
         # who: the same referrals, randomised in the same order, to the same arm and stratum
-        np.testing.assert_array_equal(p.referral_month[by_month], fates.referral_month[t, fates.order[t][mine]],
+        np.testing.assert_array_equal(p.referral_month[by_month], fates.referral_month[candidates_of(fates, t)][fates.order[t][mine]],
                                       err_msg=label)
         np.testing.assert_array_equal(p.arm[by_month], r["arm"][t][mine], err_msg=label)
         np.testing.assert_array_equal(p.stratum[by_month], r["stratum"][t][mine], err_msg=label)

@@ -20,7 +20,7 @@ from scipy import integrate, special
 from simulate.cohort import draw_cohort
 from simulate.parameters import beta_params, lognormal_params
 from simulate.eligibility import RULE_NAMES, RULES, screen
-from simulate.fates import candidate_clocks, draw_fates, proteinuria_mean
+from simulate.fates import candidate_clocks, candidates_of, draw_fates, proteinuria_mean
 from simulate.story import trial_exclusions, trial_patients
 from simulate.loader import load_scenario
 from simulate.seeding import block_sequence
@@ -117,8 +117,8 @@ def test_candidates_defer_as_screened_candidates_do(registered_fates) -> None:
     sc, f = registered_fates
     patients, s = cohort_screen(sc)
     cand = np.isfinite(s.qualifies_in_months)
-    real = f.site >= 0
-    n = int(real.sum())
+    real = slice(None)                     # every candidate (flat arrays, no padding)
+    n = len(f.site)
     # deferral and which time rule defers, among candidates
     deferred = s.qualifies_in_months[cand] > 0
     within(float((f.qualifies_in_months[real] > 0).mean()), float(deferred.mean()), n, "deferred")
@@ -127,20 +127,21 @@ def test_candidates_defer_as_screened_candidates_do(registered_fates) -> None:
         within(float((f.first_failure[real] == k).mean()), float((s.first_failure[cand] == k).mean()), n, rule)
     # the wait of the deferred: same mean within 4 SE (of the cohort's sd)
     waits = s.qualifies_in_months[cand][deferred]
-    fw = f.qualifies_in_months[real & (f.qualifies_in_months > 0)]
+    fw = f.qualifies_in_months[f.qualifies_in_months > 0]
     assert abs(fw.mean() - waits.mean()) <= K * waits.std() * math.sqrt(1 / len(fw) + 1 / len(waits))
     # the clocks behind it reproduce the waits exactly
     clocks = candidate_clocks(sc, f, 0)
-    row = f.qualifies_in_months[0][f.site[0] >= 0]
+    first = candidates_of(f, 0)
+    row = f.qualifies_in_months[first]
     e = sc.eligibility
     need = np.maximum.reduce([
         np.where(clocks["months_since_steroid_mmf"] <= e.washout_steroid_mmf_months,
                  e.washout_steroid_mmf_months - clocks["months_since_steroid_mmf"], 0.0),
         np.where(clocks["months_since_alkylating"] <= e.washout_alkylating_months,
                  e.washout_alkylating_months - clocks["months_since_alkylating"], 0.0),
-        np.where(~f.acei_arb_intolerant[0] & (clocks["months_on_acei_arb"] < e.acei_arb_run_in_months),
+        np.where(~f.acei_arb_intolerant[first] & (clocks["months_on_acei_arb"] < e.acei_arb_run_in_months),
                  e.acei_arb_run_in_months - clocks["months_on_acei_arb"], 0.0),
-    ])[f.site[0] >= 0]
+    ])
     np.testing.assert_allclose(np.where(row > 1e-300, row, 0.0), need, rtol=0, atol=1e-9)
 
 
@@ -157,7 +158,7 @@ def test_pool_covariates_are_those_of_screened_candidates(registered_fates) -> N
     cand = np.isfinite(s.qualifies_in_months) & ~patients.acei_arb_intolerant
     in_pool = f.order >= 0
     cols = np.maximum(f.order, 0)
-    tolerant = in_pool & ~np.take_along_axis(f.acei_arb_intolerant, cols, axis=1)
+    tolerant = in_pool & ~f.acei_arb_intolerant[f.candidate_offsets[:-1, None] + cols]
     pool_mean = proteinuria_mean(f)
     reduction = 1 - pool_mean / (f.pool["true"] / (1 - acei_arb_reduction(sc.cohort, f.pool["u_reduction"])))
     two_sample_means(pool_mean[tolerant], patients.proteinuria_mean_g_day[cand], "proteinuria")

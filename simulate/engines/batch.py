@@ -25,6 +25,7 @@ from simulate import interim
 from simulate import scenario as sc
 from simulate.engines import BlockOutcomes
 from simulate.fates import Fates
+from simulate.fates.referrals import sum_by_trial
 
 
 def randomise_block(scenario: sc.Scenario, fates: Fates, n_trials: int) -> dict:
@@ -202,16 +203,14 @@ def outcomes_from_batch(scenario: sc.Scenario, fates: Fates, n_trials: int) -> B
     on_time = (total == target) & (last <= t_cfg.recruitment_months)
 
     # CONSORT: referrals before closure
-    c = closed[:, None]
     off = fates.excluded_offsets[: n_trials + 1]
-    before = fates.excluded_month[: off[-1]] < np.repeat(closed, np.diff(off))
-    excluded = np.concatenate([[0], np.cumsum(before)])[off]
-    excluded = excluded[1:] - excluded[:-1]
-    ref = fates.referral_month[:n_trials] < c
-    q = fates.qualifies_in_months[:n_trials]
-    deferred = ref & (q > 0)
-    lost = deferred & fates.lost_if_deferred[:n_trials]
-    came = ref & np.isfinite(fates.eligible_month[:n_trials])
+    excluded = sum_by_trial(fates.excluded_month[: off[-1]] < np.repeat(closed, np.diff(off)), off)
+    off = fates.candidate_offsets[: n_trials + 1]
+    rows = slice(0, off[-1])
+    ref = fates.referral_month[rows] < np.repeat(closed, np.diff(off))
+    deferred = ref & (fates.qualifies_in_months[rows] > 0)
+    lost = deferred & fates.lost_if_deferred[rows]
+    came = ref & np.isfinite(fates.eligible_month[rows])
     as32 = lambda a: a.astype(np.int32)  # noqa: E731
     sequential = {}
     if looks is not None:
@@ -219,8 +218,9 @@ def outcomes_from_batch(scenario: sc.Scenario, fates: Fates, n_trials: int) -> B
     return BlockOutcomes(**sequential,
         n_randomised=n_rand, n_completed=n_comp, x_endpoint=x_end, x_locf=x_locf, x_visits=x_visits,
         recruitment_months=last, duration_months=duration, terminated=terminated, on_time=on_time,
-        referred=as32(excluded + ref.sum(axis=1)), excluded_total=as32(excluded), deferred=as32(deferred.sum(axis=1)),
-        lost_during_deferral=as32(lost.sum(axis=1)), not_randomised_enrolment_closed=as32(came.sum(axis=1) - total),
+        referred=as32(excluded + sum_by_trial(ref, off)), excluded_total=as32(excluded),
+        deferred=as32(sum_by_trial(deferred, off)), lost_during_deferral=as32(sum_by_trial(lost, off)),
+        not_randomised_enrolment_closed=as32(sum_by_trial(came, off) - total),
     )
 
 

@@ -38,6 +38,7 @@ from __future__ import annotations
 from bisect import bisect_left
 from dataclasses import dataclass, field
 from operator import attrgetter, itemgetter
+from types import SimpleNamespace
 
 import numpy as np
 import pandas as pd
@@ -47,7 +48,7 @@ from simulate import interim
 from simulate import scenario as sc
 from simulate.eligibility import RULE_NAMES
 from simulate.cohort import Patients
-from simulate.fates import DAYS_PER_MONTH, Fates, excluded_of
+from simulate.fates import DAYS_PER_MONTH, Fates, candidates_of, excluded_of
 from simulate.engines.trial import (COMPLETE, EVENT_COLUMNS, NONE, NOT_SEEN, PARTIAL, STATUS,
                                     VISIT_COLUMNS, RandomisedPatients, TrialResult)
 from simulate.population import mean_of_collections
@@ -130,9 +131,13 @@ class _Trial:
         self.labs = lab_uniforms(fates, index, len(tc.visit_months)) if detail else None
         # referrals of this trial: candidates (columns of the fates' candidate arrays) and
         # excluded referrals; a patient's number is their place in referral order
-        self.cand = np.flatnonzero(fates.site[t] >= 0)
+        rows = candidates_of(fates, t)
+        self.c = SimpleNamespace(**{name: getattr(fates, name)[rows] for name in (
+            "site", "referral_month", "screening_months", "qualifies_in_months", "first_failure", "lost_if_deferred",
+            "eligible_month", "slot")})
+        self.cand = np.arange(rows.stop - rows.start)
         self.excl_month, self.excl_site = excluded_of(fates, t)
-        months = np.concatenate([fates.referral_month[t, self.cand], self.excl_month])
+        months = np.concatenate([self.c.referral_month, self.excl_month])
         number = np.empty(len(months), dtype=int)
         number[np.argsort(months, kind="stable")] = np.arange(len(months))
         self.cand_number = dict(zip(self.cand.tolist(), number[: len(self.cand)].tolist()))
@@ -207,17 +212,17 @@ class _Trial:
         self.event(pid, "excluded", RULE_NAMES[first[col]])
 
     def candidate(self, col: int):
-        f, t, pid = self.f, self.index, self.cand_number[col]
+        c, pid = self.c, self.cand_number[col]
         self.counts["referred"] += 1
         if self.detail:
-            self.event(pid, "referred", f"site {f.site[t, col] + 1}")
-        yield self.env.timeout(float(f.screening_months[t, col]))
-        wait = float(f.qualifies_in_months[t, col])
+            self.event(pid, "referred", f"site {c.site[col] + 1}")
+        yield self.env.timeout(float(c.screening_months[col]))
+        wait = float(c.qualifies_in_months[col])
         if wait > 0:
             self.counts["deferred"] += 1
             if self.detail:
-                self.event(pid, "deferred", f"{RULE_NAMES[f.first_failure[t, col]]}; qualifies in {wait:.2f} months")
-            if f.lost_if_deferred[t, col]:
+                self.event(pid, "deferred", f"{RULE_NAMES[c.first_failure[col]]}; qualifies in {wait:.2f} months")
+            if c.lost_if_deferred[col]:
                 self.counts["lost_during_deferral"] += 1
                 self.event(pid, "lost during deferral")
                 return
@@ -233,14 +238,14 @@ class _Trial:
             self.counts["not_randomised_enrolment_closed"] += 1
             self.event(pid, "not randomised", "enrolment closed")
             return
-        k = int(f.slot[t, col])
+        k = int(self.c.slot[col])
         if k < 0:
             raise RuntimeError(f"trial {t}: candidate {col} randomised but not in the fates' pool")
         s = int(f.stratum[t, k])
         arm = int(f.allocation[t, s, e.per_stratum[s]])
         e.per_stratum[s] += 1
         # the fated month; simpy's clock reaches it by adding waits, equal to ~1e-14
-        p = _Patient(col, pid, k, arm, float(f.eligible_month[t, col]), len(self.schedule))
+        p = _Patient(col, pid, k, arm, float(self.c.eligible_month[col]), len(self.schedule))
         e.randomised.append(p)
         self.counts["randomised_per_arm"][arm] += 1
         if not self.complete_case:  # every randomised patient is analysed
@@ -468,7 +473,7 @@ class _Trial:
         self.env.process(self.hard_stop())
         n_sites = self.sc.recruitment.sites
         # each site's candidates, (month, excluded?, column) in time order
-        cand, site, month = self.cand, f.site[t, self.cand], f.referral_month[t, self.cand]
+        cand, site, month = self.cand, self.c.site, self.c.referral_month
         by_site = np.lexsort((cand, month, site))
         bounds = np.searchsorted(site[by_site], np.arange(n_sites + 1)).tolist()
         referrals = list(zip(month[by_site].tolist(), [False] * len(cand), cand[by_site].tolist()))
@@ -505,8 +510,8 @@ class _Trial:
             col = lambda name: np.full(n, np.nan) if name in _STORY_ONLY else pool[name]  # noqa: E731
         visit_status = np.array([p.visit_status for p in pts], dtype=np.int8).reshape(n, len(self.schedule))
         randomised = RandomisedPatients(
-            patient=np.array([p.number for p in pts], dtype=int), site=f.site[i, cols] + 1,
-            referral_month=f.referral_month[i, cols], randomisation_month=rmonth,
+            patient=np.array([p.number for p in pts], dtype=int), site=self.c.site[cols] + 1,
+            referral_month=self.c.referral_month[cols], randomisation_month=rmonth,
             arm=np.array([p.arm for p in pts], dtype=np.int8), arm_names=self.arm_names, stratum=f.stratum[i, k],
             covariates={"age_years": col("age_years"), "male": col("male"),
                         "proteinuria_g_day": col("proteinuria_mean_g_day"), "albumin_g_l": col("albumin_g_l"),

@@ -35,11 +35,11 @@ import numpy as np
 from simulate import scenario as sc
 from simulate.fates.allocation import n_strata, permuted_blocks, strata_from
 from simulate.fates.pool import draw_pool
-from simulate.fates.referrals import DAYS_PER_MONTH, candidate_clocks, draw_referrals
+from simulate.fates.referrals import DAYS_PER_MONTH, candidate_clocks, draw_referrals, rows_of
 from simulate.outcomes import PotentialOutcomes, calibrate, covariate_score, potential_outcomes
 from simulate.population import mean_of_collections
 
-__all__ = ["DAYS_PER_MONTH", "Fates", "candidate_clocks", "draw_fates", "excluded_of", "n_strata",
+__all__ = ["DAYS_PER_MONTH", "Fates", "candidate_clocks", "candidates_of", "draw_fates", "excluded_of", "n_strata",
            "population_key", "proteinuria_mean", "strata_from", "with_outcomes"]
 
 
@@ -59,31 +59,34 @@ class Fates:
     excluded_month: np.ndarray
     """Referral month of each excluded referral (flat, trial by trial, site by site)."""
     excluded_site: np.ndarray
+    candidate_offsets: np.ndarray
+    """(n_trials + 1,) candidates: trial t's are rows offsets[t]:offsets[t+1] of the candidate
+    arrays below (flat, trial by trial, site by site; a candidate's *column* is its row within
+    its trial). Within a trial they are not in time order."""
     site: np.ndarray
-    """(n_trials, C) candidate's site (-1 = padding); columns are not in time order."""
+    """Candidate's site."""
     referral_month: np.ndarray
-    """(n_trials, C) candidate's referral month (inf = padding)."""
     screening_months: np.ndarray
     acei_arb_intolerant: np.ndarray
-    """(n_trials, C) given a pass. Here and below, values in padding columns mean nothing."""
+    """Given a pass."""
     u_clocks: np.ndarray
-    """(3, n_trials, C) uniforms of ACEI/ARB (intolerance, months on), steroid/MMF and alkylating
+    """(3, candidates) uniforms of ACEI/ARB (intolerance, months on), steroid/MMF and alkylating
     exposure (exposure, months since): see :func:`candidate_clocks`."""
     lost_if_deferred: np.ndarray
     qualifies_in_months: np.ndarray
-    """(n_trials, C) 0 eligible at screening, > 0 deferred that long (inf = padding)."""
+    """0 eligible at screening, > 0 deferred that long."""
     first_failure: np.ndarray
-    """(n_trials, C) first failing (time-dependent) rule, index into RULES; -1 if none."""
+    """First failing (time-dependent) rule, index into RULES; -1 if none."""
     eligible_month: np.ndarray
-    """(n_trials, C) calendar month the candidate becomes randomisable (inf if lost or padding)."""
+    """Calendar month the candidate becomes randomisable (inf if lost)."""
     n_randomisable: np.ndarray
     """(n_trials,) candidates randomisable before the hard stop."""
     order: np.ndarray
-    """(n_trials, n_max) candidate column of the k-th randomisable candidate (-1 past the last)."""
+    """(n_trials, n_max) column (row within its trial) of the k-th randomisable candidate (-1 past the last)."""
     randomisable_month: np.ndarray
     """(n_trials, n_max) eligible month of each pool slot, ascending (inf past the last)."""
     slot: np.ndarray
-    """(n_trials, C) pool slot of each candidate (-1 if not in the pool): the inverse of order."""
+    """Pool slot of each candidate (flat, as the candidate arrays; -1 if not in the pool): the inverse of order."""
     pool: dict
     """Pool covariates, each (n_trials, n_max): z, true, c1, c2, u_reduction (see
     :func:`simulate.population.acei_arb_reduction`), pla2r_positive, titre."""
@@ -112,7 +115,8 @@ def draw_fates(scenario: sc.Scenario, block_seq: np.random.SeedSequence, n_trial
     """
     n_max = scenario.n_target if n_target is None else max(n_target, scenario.n_target)
     referrals = draw_referrals(scenario, block_seq, n_trials)
-    pool = draw_pool(scenario, block_seq, referrals["eligible_month"], referrals["acei_arb_intolerant"], n_max)
+    pool = draw_pool(scenario, block_seq, referrals["candidate_offsets"], referrals["eligible_month"],
+                     referrals["acei_arb_intolerant"], n_max)
     outcomes, withdrawal = _potential_outcomes(scenario, pool["pool"], pool["u_outcome"], pool["e_outcome"],
                                                pool["u_withdrawal"])
     return Fates(n_trials=n_trials, seed_sequence=block_seq, n_max=n_max, **referrals, **pool,
@@ -141,8 +145,13 @@ def with_outcomes(fates: Fates, scenario: sc.Scenario) -> Fates:
 
 def excluded_of(fates: Fates, trial: int) -> tuple[np.ndarray, np.ndarray]:
     """(referral months, sites) of one trial's excluded referrals."""
-    rows = slice(int(fates.excluded_offsets[trial]), int(fates.excluded_offsets[trial + 1]))
+    rows = rows_of(fates.excluded_offsets, trial)
     return fates.excluded_month[rows], fates.excluded_site[rows]
+
+
+def candidates_of(fates: Fates, trial: int) -> slice:
+    """The rows of one trial's candidates in the fates' candidate arrays (index them by column)."""
+    return rows_of(fates.candidate_offsets, trial)
 
 
 def proteinuria_mean(fates: Fates) -> np.ndarray:

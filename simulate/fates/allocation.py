@@ -54,16 +54,23 @@ def permuted_blocks(scenario: sc.Scenario, block_seq: np.random.SeedSequence, n_
     # a uniformly random arrangement of each block, slot by slot: slot j takes arm k with
     # probability (arm-k places left) / (places left), the arms tried from the last to the first
     # (u * places < left[K-1]: arm K-1; else < left[K-1] + left[K-2]: arm K-2; ...)
-    left = chosen[..., None] * ratio // unit                           # (groups, n_blocks, K)
+    left = chosen[None] * ratio[:, None, None] // unit                  # (K, groups, n_blocks)
     arms = np.zeros((groups, n_blocks, bmax), dtype=np.int8)
     for j in range(bmax):
         places = chosen - j
+        open_ = places > 0
         u_places = keys[..., j] * places
-        below = u_places[..., None] < np.cumsum(left[..., ::-1], axis=-1)   # cumulated from arm K-1
-        k = len(ratio) - 1 - np.argmax(below, axis=-1)                     # the first bracket it falls in
-        k = np.where(places > 0, k, 0)
+        k = np.zeros(places.shape, dtype=np.int8)
+        bracket = np.zeros(places.shape, dtype=left.dtype)
+        found = ~open_                                                     # past the block: arm 0
+        for arm in range(len(ratio) - 1, -1, -1):                          # the first bracket it falls in
+            bracket += left[arm]
+            hit = ~found & (u_places < bracket)
+            k += hit.view(np.int8) * np.int8(arm)
+            found |= hit
         arms[..., j] = k
-        left = left - (np.arange(len(ratio)) == k[..., None]) * (places > 0)[..., None]
+        for arm in range(len(ratio)):
+            left[arm] -= (k == arm) & open_
     length = target
     # valid slots are the first `chosen` of each block: flatten them in order, per group
     flat = arms[valid]

@@ -15,35 +15,43 @@ import numpy as np
 
 from simulate import scenario as sc
 from simulate.fates.allocation import strata_from
+from simulate.fates.referrals import sum_by_trial
 from simulate.population import mean_of_collections, pla2r
 from simulate.seeding import stream
 from simulate.selection import draw_proteinuria_given_pass
 
-def draw_pool(scenario: sc.Scenario, block_seq: np.random.SeedSequence, eligible_month: np.ndarray,
-              intolerant: np.ndarray, n_max: int) -> dict:
-    """The first ``n_max`` randomisable candidates of each trial (by ``eligible_month``, one row
-    per trial) with their covariates and outcome draws: the fields of the same names of
+def draw_pool(scenario: sc.Scenario, block_seq: np.random.SeedSequence, offsets: np.ndarray,
+              eligible_month: np.ndarray, intolerant: np.ndarray, n_max: int) -> dict:
+    """The first ``n_max`` randomisable candidates of each trial (by ``eligible_month``; the
+    candidate arrays are flat, trial t's at rows ``offsets[t]:offsets[t+1]``) with their
+    covariates and outcome draws: the fields of the same names of
     :class:`~simulate.fates.Fates`, from ``n_randomisable`` to ``u_withdrawal`` (``pool``: the
     covariates)."""
-    n_trials, width = eligible_month.shape
-    n_randomisable = (eligible_month < scenario.trial.hard_stop_months).sum(axis=1)
-    key = eligible_month             # the randomisable (before the hard stop) sort first
-    if width > n_max:
-        part = np.argpartition(key, n_max - 1, axis=1)[:, :n_max]
-        within = np.argsort(np.take_along_axis(key, part, axis=1), axis=1, kind="stable")
-        order = np.take_along_axis(part, within, axis=1)
-    else:
-        order = np.argsort(key, axis=1, kind="stable")
+    n_trials = len(offsets) - 1
+    count = np.diff(offsets)
+    width = int(count.max()) if n_trials else 0
+    first = offsets[:-1]
+    n_randomisable = sum_by_trial(eligible_month < scenario.trial.hard_stop_months, offsets)
+    # one row per trial (inf past its candidates) to order each trial's candidates
+    key = np.full((n_trials, width), np.inf)
+    key[np.arange(width)[None, :] < count[:, None]] = eligible_month  # row-major: the flat order
+    # a full sort of each row is faster than a partition and a sort of its head (equal finite
+    # eligible months have probability zero; the infinite ones never enter the pool)
+    order = np.argsort(key, axis=1)[:, :n_max]
+    if width < n_max:
         order = np.concatenate([order, np.zeros((n_trials, n_max - width), dtype=order.dtype)], axis=1)
     in_pool = np.arange(n_max)[None, :] < np.minimum(n_randomisable, n_max)[:, None]
     order = np.where(in_pool, order, -1)
-    slot = np.full((n_trials, width), -1, dtype=np.int32)
     tt, kk = np.nonzero(in_pool)
-    slot[tt, order[tt, kk]] = kk
+    row = first[tt] + order[tt, kk]                                   # the pool's candidates, flat
+    slot = np.full(len(eligible_month), -1, dtype=np.int32)
+    slot[row] = kk
     pool_month = np.full((n_trials, n_max), np.inf)
-    pool_month[tt, kk] = eligible_month[tt, order[tt, kk]]
+    pool_month[tt, kk] = eligible_month[row]
+    slot_intolerant = np.zeros((n_trials, n_max), dtype=bool)
+    slot_intolerant[tt, kk] = intolerant[row]
 
-    covariates = _proteinuria_group(scenario, block_seq, intolerant, order, in_pool)
+    covariates = _proteinuria_group(scenario, block_seq, slot_intolerant, in_pool)
     # the other pool draws: one row of (trial) values per slot row, so rows are prefixes too
     u = stream(block_seq, "pool_uniforms").random((n_max, 6, n_trials)).transpose(1, 2, 0)
     e = stream(block_seq, "pool_exponentials").standard_exponential((n_max, 2, n_trials)).transpose(1, 2, 0)
@@ -55,14 +63,14 @@ def draw_pool(scenario: sc.Scenario, block_seq: np.random.SeedSequence, eligible
 
 
 def _proteinuria_group(scenario: sc.Scenario, block_seq: np.random.SeedSequence, intolerant: np.ndarray,
-                       order: np.ndarray, in_pool: np.ndarray) -> dict[str, np.ndarray]:
-    """The proteinuria group of the pool slots given a pass, drawn slot-row by slot-row (k-major);
-    (n_trials, n_max) each, with neutral values past a trial's last slot."""
-    n_trials, n_max = order.shape
+                       in_pool: np.ndarray) -> dict[str, np.ndarray]:
+    """The proteinuria group of the pool slots given a pass (``intolerant``: of ACEI/ARB, per
+    slot), drawn slot-row by slot-row (k-major); (n_trials, n_max) each, with neutral values
+    past a trial's last slot."""
+    n_trials, n_max = in_pool.shape
     # valid slots in k-major order: (k, trial) for k < the trial's pool length
     kk, tt = np.nonzero(in_pool.T)
-    slot_intolerant = intolerant[tt, order[tt, kk]]
-    drawn = draw_proteinuria_given_pass(scenario.cohort, scenario.eligibility, slot_intolerant, block_seq,
+    drawn = draw_proteinuria_given_pass(scenario.cohort, scenario.eligibility, intolerant[tt, kk], block_seq,
                                         "pool_proteinuria")
     covariates = {}
     for name, fill in (("z", 0.0), ("true", 1.0), ("c1", 1.0), ("c2", 1.0), ("u_reduction", 0.0)):

@@ -1,6 +1,7 @@
 """Referrals: the sites, their referral processes and when each candidate becomes randomisable.
 
-For every trial of a block (arrays have one row per trial; ragged parts are padded):
+For every trial of a block (per-site arrays have one row per trial; referrals and candidates are
+flat, trial by trial, with each trial's offsets, so the work is proportional to the referrals):
 
 * each site's activation month (uniform on [0, ``site_activation_months_max``]) and its referral
   rate (gamma with mean ``rate_per_site_month`` and shape ``rate_gamma_shape``: Poisson-gamma);
@@ -41,32 +42,18 @@ _RULE_INDEX = {name: RULE_NAMES.index(name) for name in TIME_RULES}
 
 
 def _poisson_referrals(rng_count: np.random.Generator, rng_time: np.random.Generator, activation: np.ndarray,
-                       rates: np.ndarray, window: np.ndarray, padded: bool):
+                       rates: np.ndarray, window: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Poisson processes on each (trial, site) window: a Poisson count, then uniform times.
 
-    Flat (``padded=False``): (month, site, offsets), trial by trial, site by site, with
-    ``offsets`` (n_trials + 1). Padded: (month, site, count), one row per trial with inf months
-    and site -1 past the trial's count; site s owns the columns [sum of counts of sites < s,
-    + its count). Times within a site are not sorted.
+    Returns (month, site, count), flat: trial by trial, site by site (times within a site are not
+    sorted), with ``count`` (n_trials,) each trial's total.
     """
     n_trials, n_sites = rates.shape
-    counts = rng_count.poisson(rates * window)
-    flat = counts.ravel()
-    total = counts.sum(axis=1)
-    if not padded:
-        u = rng_time.random(int(flat.sum()))
-        month = np.repeat(activation.ravel(), flat) + u * np.repeat(window.ravel(), flat)
-        site = np.repeat(np.tile(np.arange(n_sites, dtype=np.int16), n_trials), flat)
-        return month, site, np.concatenate([[0], np.cumsum(total)])
-    width = int(total.max()) if n_trials else 0
-    row = np.repeat(np.arange(n_trials), total)
-    col = np.arange(len(row)) - np.repeat(np.cumsum(total) - total, total)
-    u = rng_time.random((n_trials, width))
-    month = np.full((n_trials, width), np.inf)
-    site = np.full((n_trials, width), -1, dtype=np.int16)
-    month[row, col] = np.repeat(activation.ravel(), flat) + u[row, col] * np.repeat(window.ravel(), flat)
-    site[row, col] = np.repeat(np.tile(np.arange(n_sites, dtype=np.int16), n_trials), flat)
-    return month, site, total
+    counts = rng_count.poisson(rates * window).ravel()
+    u = rng_time.random(int(counts.sum()))
+    month = np.repeat(activation.ravel(), counts) + u * np.repeat(window.ravel(), counts)
+    site = np.repeat(np.tile(np.arange(n_sites, dtype=np.int16), n_trials), counts)
+    return month, site, counts.reshape(n_trials, n_sites).sum(axis=1)
 
 
 def draw_referrals(scenario: sc.Scenario, block_seq: np.random.SeedSequence, n_trials: int) -> dict[str, np.ndarray]:
@@ -83,25 +70,25 @@ def draw_referrals(scenario: sc.Scenario, block_seq: np.random.SeedSequence, n_t
     shape = rec.rate_gamma_shape
     rates = rng("site_rate").gamma(shape, rec.rate_per_site_month / shape, size=(n_trials, n_sites))
     window = np.maximum(trial.hard_stop_months - activation, 0.0)
-    ex_month, ex_site, ex_offsets = _poisson_referrals(rng("excluded_count"), rng("excluded_time"), activation,
-                                                       rates * (1.0 - p_cand), window, padded=False)
-    month, site, _ = _poisson_referrals(rng("candidate_count"), rng("candidate_time"), activation,
-                                        rates * p_cand, window, padded=True)
-    pad = site < 0
-    width = month.shape[1]
+    ex_month, ex_site, ex_count = _poisson_referrals(rng("excluded_count"), rng("excluded_time"), activation,
+                                                     rates * (1.0 - p_cand), window)
+    month, site, count = _poisson_referrals(rng("candidate_count"), rng("candidate_time"), activation,
+                                            rates * p_cand, window)
 
-    # candidates: screening, then one uniform for each clock (ACEI/ARB, steroid/MMF, alkylating
-    # agents), then whether a deferred candidate is lost
-    u = rng("candidate_uniforms").random((5, n_trials, width))
+    # candidates (flat): screening, then one uniform for each clock (ACEI/ARB, steroid/MMF,
+    # alkylating agents), then whether a deferred candidate is lost
+    u = rng("candidate_uniforms").random((5, len(month)))
     days = rec.screening_days_min + (rec.screening_days_max - rec.screening_days_min) * u[0]
     screening_months = days / DAYS_PER_MONTH
     p_int = probs.intolerant_given_pass
-    intolerant, months_on = acei_arb_clock(cohort, u[1], p_int)
+    intolerant = u[1] < p_int
     # the rules in reverse CONSORT order, so the first failing rule is written last
     run_in = rules.acei_arb_run_in_months
-    fail = (u[1] >= p_int) & (u[1] < acei_arb_uniform_at(cohort, run_in, p_int))    # tolerant, too few months
-    wait = np.where(fail, run_in - months_on, 0.0)                     # a common deferral: dense
-    first = np.where(fail, _RULE_INDEX["acei_arb_run_in"], -1).astype(np.int8)
+    fail = ~intolerant & (u[1] < acei_arb_uniform_at(cohort, run_in, p_int))    # tolerant, too few months
+    wait = np.zeros(len(month))
+    wait[fail] = run_in - acei_arb_clock(cohort, u[1][fail], p_int)[1]          # only the deferred need months
+    first = np.full(len(month), -1, dtype=np.int8)
+    first[fail] = _RULE_INDEX["acei_arb_run_in"]
     washouts = (
         (u[3], cohort.prior_alkylating_fraction, cohort.months_since_alkylating_mean,
          rules.washout_alkylating_months, "washout_alkylating"),
@@ -115,17 +102,31 @@ def draw_referrals(scenario: sc.Scenario, block_seq: np.random.SeedSequence, n_t
         first[fail] = _RULE_INDEX[rule]
     # failed at the exact threshold (strict >): qualifies straight after screening (as screen())
     wait[(first >= 0) & (wait == 0.0)] = np.finfo(float).tiny
-    wait[pad] = np.inf
     lost = u[4] < rec.loss_during_deferral_probability
-    eligible_month = month + screening_months + wait                 # padding: inf
+    eligible_month = month + screening_months + wait
     eligible_month[lost & (wait > 0.0)] = np.inf
 
-    return dict(
-        site_activation_months=activation, site_rate_per_month=rates, excluded_offsets=ex_offsets,
-        excluded_month=ex_month, excluded_site=ex_site, site=site, referral_month=month,
-        screening_months=screening_months, acei_arb_intolerant=intolerant, u_clocks=u[1:4],
-        lost_if_deferred=lost, qualifies_in_months=wait, first_failure=first, eligible_month=eligible_month,
-    )
+    return dict(site_activation_months=activation, site_rate_per_month=rates,
+                excluded_offsets=_offsets(ex_count), excluded_month=ex_month, excluded_site=ex_site,
+                candidate_offsets=_offsets(count), site=site, referral_month=month,
+                screening_months=screening_months, acei_arb_intolerant=intolerant, u_clocks=u[1:4],
+                lost_if_deferred=lost, qualifies_in_months=wait, first_failure=first, eligible_month=eligible_month)
+
+
+def _offsets(count: np.ndarray) -> np.ndarray:
+    """(n_trials + 1,) offsets of each trial's rows in flat arrays, from the trials' counts."""
+    return np.concatenate([[0], np.cumsum(count)])
+
+
+def sum_by_trial(flags: np.ndarray, offsets: np.ndarray) -> np.ndarray:
+    """(n_trials,) how many of each trial's rows of a flat array are flagged."""
+    running = np.concatenate([[0], np.cumsum(flags[: offsets[-1]])])
+    return running[offsets[1:]] - running[offsets[:-1]]
+
+
+def rows_of(offsets: np.ndarray, trial: int) -> slice:
+    """The rows of one trial in flat arrays with these offsets."""
+    return slice(int(offsets[trial]), int(offsets[trial + 1]))
 
 
 def candidate_clocks(scenario: sc.Scenario, fates: Fates, trial: int) -> dict[str, np.ndarray]:
@@ -133,7 +134,7 @@ def candidate_clocks(scenario: sc.Scenario, fates: Fates, trial: int) -> dict[st
     (inf if never exposed) of one trial's candidates, from the fates' uniforms."""
     c = scenario.cohort
     p_int = pass_probabilities(c, scenario.eligibility).intolerant_given_pass
-    u = fates.u_clocks[:, trial]
+    u = fates.u_clocks[:, rows_of(fates.candidate_offsets, trial)]
     return {
         "months_on_acei_arb": acei_arb_clock(c, u[0], p_int)[1],
         "months_since_steroid_mmf": exposure_months(u[1], c.prior_steroid_mmf_fraction,
