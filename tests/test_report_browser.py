@@ -1,8 +1,9 @@
 """The report in a real browser: every shipped scenario's report.html, opened in headless Chromium
 (Debian's ``chromium`` driven by Playwright for Python), makes no network request, logs no
-console error, fits a 390 px phone screen, and axe-core finds no serious or critical violation.
+console error, fits a 390 px phone screen, axe-core finds no serious or critical violation, and
+its print PDF keeps each figure whole on one page (read back with pypdf).
 
-Skips with a one-line reason when Chromium, Playwright or axe-core is absent. Marked ``browser``
+Skips with a one-line reason when Chromium, Playwright, axe-core or pypdf is absent. Marked ``browser``
 so a quick lane can leave it out (``pytest -m "not browser"``).
 
 axe-core is looked for at ``$AXE_CORE_JS``, else in ``.ci/node/node_modules/axe-core/`` (where
@@ -116,3 +117,82 @@ def test_print_opens_the_collapsed_details_and_keeps_figures_whole(browser, repo
     assert set(styles) == {"avoid"}, set(styles)
     assert colours == "exact"
     assert pdf[:4] == b"%PDF"
+
+
+def _image_draws(reader) -> list[tuple[int, tuple[int, int], tuple[float, float, float, float]]]:
+    """Every image the PDF draws: (page index, its (width, height) in pixels, the box it is drawn
+    in on the page, (x0, y0, x1, y1) in points). The content stream is walked with its graphics
+    state (q/Q, cm), into form XObjects too: an image is drawn in the unit square mapped by the
+    current transformation matrix."""
+    from pypdf.generic import ContentStream
+
+    def times(m, n):
+        a, b, c, d, e, f = m
+        A, B, C, D, E, F = n
+        return (a * A + b * C, a * B + b * D, c * A + d * C, c * B + d * D, e * A + f * C + E, e * B + f * D + F)
+
+    out = []
+
+    def walk(index, stream, resources, ctm):
+        xobjects = resources.get("/XObject")
+        xobjects = xobjects.get_object() if xobjects is not None else {}
+        stack = []
+        for operands, op in ContentStream(stream, reader).operations:
+            if op == b"q":
+                stack.append(ctm)
+            elif op == b"Q":
+                ctm = stack.pop()
+            elif op == b"cm":
+                ctm = times([float(v) for v in operands], ctm)
+            elif op == b"Do":
+                xo = xobjects[operands[0]].get_object()
+                if xo["/Subtype"] == "/Image":
+                    a, b, c, d, e, f = ctm
+                    xs, ys = (e, e + a, e + c, e + a + c), (f, f + b, f + d, f + b + d)
+                    out.append((index, (int(xo["/Width"]), int(xo["/Height"])), (min(xs), min(ys), max(xs), max(ys))))
+                elif xo["/Subtype"] == "/Form":
+                    matrix = [float(v) for v in xo.get("/Matrix", (1, 0, 0, 1, 0, 0))]
+                    walk(index, xo, xo.get("/Resources", resources).get_object(), times(matrix, ctm))
+
+    for i, page in enumerate(reader.pages):
+        walk(i, page.get_contents(), page["/Resources"].get_object(), (1, 0, 0, 1, 0, 0))
+    return out
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_the_print_pdf_keeps_each_figure_whole_on_one_page(browser, reports, name):
+    """The printed PDF (Chromium's ``page.pdf``, A4), read back with pypdf: every figure's image
+    is drawn exactly once, in the figures' order, and wholly inside its page, and the figure's
+    caption is on that same page.
+
+    Why this shows that no figure is split: when Chromium breaks a figure across pages it draws
+    the image on each page it touches, each time clipped by the page edge; a figure that fits
+    is drawn once, inside the page. So one draw per figure, a drawn box inside the page's
+    media box, and the caption's title in the text of that page together mean that image and
+    caption are whole on a single page. Images are matched to figures by their pixel size (the
+    PDF keeps the embedded PNG's) in document order."""
+    import io
+    import unicodedata
+
+    pypdf = pytest.importorskip("pypdf", reason="pypdf is not installed (pip install pypdf)")
+    page, *_ = open_page(browser, reports[name])
+    figures = page.evaluate("""() => [...document.querySelectorAll('figure')].map(f => {
+        const img = f.querySelector('img');
+        return {id: f.id, title: f.querySelector('figcaption b').textContent,
+                size: [img.naturalWidth, img.naturalHeight]};
+    })""")
+    pdf = page.pdf(format="A4")
+    page.close()
+    reader = pypdf.PdfReader(io.BytesIO(pdf))
+    sizes = [tuple(f["size"]) for f in figures]
+    draws = [d for d in _image_draws(reader) if d[1] in sizes]
+    assert len(figures) >= 6
+    assert [d[1] for d in draws] == sizes, "each figure's image is drawn once, in order"
+    words = lambda text: " ".join(unicodedata.normalize("NFKC", text).split())  # noqa: E731 (ligatures, line breaks)
+    texts = [words(p.extract_text()) for p in reader.pages]
+    for figure, (index, _, (x0, y0, x1, y1)) in zip(figures, draws):
+        box = reader.pages[index].mediabox
+        inside = (x0 >= float(box.left) - 0.5 and y0 >= float(box.bottom) - 0.5
+                  and x1 <= float(box.right) + 0.5 and y1 <= float(box.top) + 0.5)
+        assert inside, f"{figure['id']}: drawn at {(x0, y0, x1, y1)}, beyond page {index + 1} ({box})"
+        assert words(figure["title"]) in texts[index], f"{figure['id']}: its caption is not on page {index + 1}"

@@ -121,7 +121,9 @@ def build_figures(results: RunResults) -> dict[str, Figure | None]:
         "time_to_remission": lambda: plots.time_to_remission(
             ex.kaplan_meier, arm_labels, scenario.trial.endpoint_month,
             {arm: scenario.arm(arm).remission_at_endpoint for arm in scenario.arm_names}, colours,
-            html.ENDPOINT_SHORT[endpoint]),
+            html.ENDPOINT_SHORT[endpoint],
+            {a.arm: a.first_remission for a in results.remission_model.arms} if results.remission_model else None,
+            complete_only=endpoint != "cr_or_pr"),
         "swimmer": lambda: plots.swimmer(ex.patients, arm_labels, scenario.trial.endpoint_month, colours),
     }
     figures = {name: builders[name]() for name in FIGURES}

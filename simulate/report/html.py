@@ -77,8 +77,9 @@ CAPTIONS = {
                "criterion failed), deferred or lost, randomised, and then allocated, dropped out and analysed in "
                "each arm; grey text gives the mean over all simulated trials.",
     "accrual": "Each thin line is one simulated trial's cumulative randomisations (bold: their median); compare "
-               "them with the planned straight line to the target before the hard stop, and with the star that "
-               "marks what the real trial achieved.",
+               "them with the plan (red dashed line) up to the target (grey dotted line), and with the hard stop "
+               "(dash-dot line), the month at which enrolment closes whatever the count, and with the star that "
+               "marks what the real trial achieved (the black dotted line is its average pace).",
     "time_to_remission": "Each step curve is the share of one arm of the example trial that has reached a first "
                          "remission by each month after randomisation; diamonds mark the remission rates assumed "
                          "at the endpoint, which sit lower because some remissions are lost to relapse.",
@@ -305,20 +306,63 @@ def _captions(results: RunResults, null: bool = False) -> dict[str, str]:
         out["power_curve"] = out["power_curve"].replace("with a significant result", "showing non-inferiority"
                                                         ).replace("grey lines are closed-form approximations, ", "")
     if results.accrual.observed is None:
-        out["accrual"] = CAPTIONS["accrual"].replace(", and with the star that marks what the real trial achieved", "")
+        out["accrual"] = CAPTIONS["accrual"].replace(
+            ", and with the star that marks what the real trial achieved (the black dotted line is its average pace)",
+            "")
     out["remission_by_visit"] = (
         f"Each line is one arm's mean share of its randomised patients in {what} at each scheduled visit, over "
         f"{p.replicates:,} simulated trials (band and bars: ±2 Monte Carlo SE; dropouts count as not in "
         "remission); the dashed line marks the primary endpoint"
         + ("; stars are the published figures the scenario gives (observed.remission)."
            if scenario.observed is not None and scenario.observed.remission else "."))
-    if scenario.trial.endpoint != "cr_or_pr":
-        out["time_to_remission"] = (
-            "Each step curve is the share of one arm of the example trial that has reached a first remission "
-            "(complete or partial) by each month after randomisation; diamonds mark the rates of complete remission "
-            "assumed at the endpoint (the primary endpoint here), which sit lower because partial remissions do not "
-            "count and some remissions are lost to relapse.")
+    out["time_to_remission"] = _remission_caption(results)
     return out
+
+
+def _remission_caption(results: RunResults) -> str:
+    """The time-to-remission caption: what the curves estimate, the first-remission rate the
+    outcome model implies per arm, and why the endpoint rate is lower (relapse, partial
+    remissions under a CR endpoint, dropout), with the run's own figures."""
+    scenario, p, model = results.scenario, results.power, results.remission_model
+    t = scenario.trial
+    cr = t.endpoint != "cr_or_pr"
+    text = ("Each step curve is the share of one arm of the example trial that has reached a first remission "
+            "(complete or partial) by each month after randomisation (1 − Kaplan–Meier: dropouts are censored, so "
+            "the curve estimates the chance of a first remission, not the endpoint).")
+    if model is None or not model.arms:
+        return text + (f" Diamonds mark the rates of {ENDPOINT_WORDS[t.endpoint]} assumed at month "
+                       f"{t.endpoint_month:g}, which sit lower because some remissions are lost to relapse.")
+    arms = model.arms
+    name = lambda a: label(scenario, a.arm)  # noqa: E731
+    each = lambda values: and_list([f"{v} on {name(a)}" for a, v in zip(arms, values)])  # noqa: E731
+    text += (f" In the outcome model a first remission by month {t.endpoint_month:g} comes to "
+             f"{each(percent(a.first_remission) for a in arms)} (dashed lines).")
+    parts = []
+    if cr:
+        shares = (percent(scenario.arm(a.arm).complete_share_of_remission) for a in arms)
+        parts.append(f"of first remissions, {each(shares)} are complete")
+    if any(a.lasting < 1 for a in arms):
+        relapse = (f"{'' if cr else 'of first remissions, '}{each(percent(1 - a.lasting) for a in arms)} are lost to relapse "
+                   f"before month {t.endpoint_month:g}")
+        rising = [a for a in arms if np.isfinite(a.rebound_month)
+                  and scenario.arm(a.arm).off_cni_hazard > scenario.arm(a.arm).relapse_hazard_per_month]
+        if rising:
+            relapse += " (" + "; ".join(
+                f"on {name(a)} the relapse hazard rises from month {a.rebound_month:.0f}, when the calcineurin-"
+                "inhibitor course and any B-cell cover end" for a in rising) + ")"
+        parts.append(relapse)
+    if parts:
+        text += (f" The primary endpoint counts only patients in {ENDPOINT_WORDS[t.endpoint]} at month "
+                 f"{t.endpoint_month:g}: " + "; ".join(parts) + ", which leaves the assumed "
+                 f"{each(percent(a.endpoint_rate) for a in arms)} (diamonds).")
+    else:
+        text += f" Diamonds mark the assumed rates at month {t.endpoint_month:g}."
+    at_end = {v.arm: v.remission for v in p.remission_by_visit if np.isclose(v.month, t.endpoint_month)}
+    if scenario.dropout.probability_by_endpoint > 0 and all(a.arm in at_end for a in arms):
+        text += (f" Counting the {percent(scenario.dropout.probability_by_endpoint)} who drop out before month "
+                 f"{t.endpoint_month:g} as not in remission, the simulated trials see {each(percent(at_end[a.arm]) for a in arms)} at month "
+                 f"{t.endpoint_month:g} (Remission over follow-up).")
+    return text
 
 
 def _png_size(png: bytes) -> tuple[int, int]:
@@ -376,9 +420,13 @@ def _alts(results: RunResults, null: bool = False) -> dict[str, str]:
                                      + ".")
     last = {a: steps[-1].cumulative_remission for a, steps in ex.kaplan_meier.items() if steps}
     if last:
+        first = {a.arm: a.first_remission for a in results.remission_model.arms} if results.remission_model else {}
         out["time_to_remission"] = ("Step curves of first remission in the example trial; by the end of follow-up "
-                                    + ", ".join(f"{label(scenario, a)} {last[a]:.0%} (assumed at the endpoint "
-                                                f"{scenario.arm(a).remission_at_endpoint:.0%})" for a in arms if a in last)
+                                    + ", ".join(f"{label(scenario, a)} {last[a]:.0%}"
+                                                + (f" (model {first[a]:.0%}" if a in first else " (")
+                                                + ("; " if a in first else "")
+                                                + f"assumed at the endpoint {scenario.arm(a).remission_at_endpoint:.0%})"
+                                                for a in arms if a in last)
                                     + ".")
     pts = ex.patients
     if pts:
@@ -431,6 +479,12 @@ def _figures(images: dict[str, bytes], sweep: SweepResult | None, axis_label: Ca
 def and_list(items: list[str]) -> str:
     """'a', 'a and b', 'a, b and c'."""
     return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
+
+
+def percent(v: float) -> str:
+    """Whole percentages, one decimal below 10% (so a small power is not shown as 0%): how the
+    verdict, the plain-language summary and the captions all round."""
+    return f"{100 * v:.1f}%" if 0 < v < 0.1 else f"{100 * v:.0f}%"
 
 
 def percent_list(values) -> str:
