@@ -515,12 +515,14 @@ def _winners_curse(scenario: sc.Scenario, p: PowerResult, null: bool, many: bool
             return [f"Every significant result here is a false positive; those trials showed an average "
                     f"difference in remission of {sig:.2f} in one direction or the other."]
         if np.isfinite(ratio) and ratio >= 1.1:
-            return [f"Trials that come out significant estimate a difference of {sig:.2f} on average, "
-                    f"{ratio:.1f} times the true {p.true_difference:.2f} (the winner's curse: only the lucky ones "
-                    f"reach significance)."]
+            size = "" if p.true_difference > 0 else " in size"  # a harm: sizes compared, signs aside
+            return [f"Trials that come out significant estimate a difference of {sig:.2f}{size} on average, "
+                    f"{ratio:.1f} times the{size and ' size of the'} true {p.true_difference:.2f} (the winner's curse: "
+                    f"only the lucky ones reach significance)."]
         return []
-    over = [f"{comparison_name(scenario, c.arm)} {c.exaggeration_ratio:.1f} times its true difference "
-            f"{c.true_difference:.2f}" for c in p.comparisons
+    over = [f"{comparison_name(scenario, c.arm)} {c.exaggeration_ratio:.1f} times "
+            f"{'its' if c.true_difference > 0 else 'the size of its'} true difference {c.true_difference:.2f}"
+            for c in p.comparisons
             if np.isfinite(c.exaggeration_ratio) and c.exaggeration_ratio >= 1.1]
     if not over:
         return []

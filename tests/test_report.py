@@ -263,3 +263,17 @@ def test_the_page_has_landmarks_contents_and_accessible_tables(small_run, page):
                         page).group(1)
         assert len(alt) > 60 and any(ch.isdigit() for ch in alt), alt
     assert "@media (max-width:600px)" in page and "@media print" in page and "break-inside:avoid" in page
+
+
+def test_the_winners_curse_of_a_harm_compares_sizes_not_signed_differences(small_run):
+    from simulate.pipeline import _winners_curse
+
+    results = small_run[2]
+    p = results.power
+    harm = replace(p, true_difference=-0.17, mean_abs_risk_difference_if_significant=0.27,
+                   exaggeration_ratio=0.27 / 0.17, comparisons=())
+    (line,) = _winners_curse(results.scenario, harm, null=False, many=False)
+    assert "a difference of 0.27 in size on average, 1.6 times the size of the true -0.17" in line, line
+    benefit = replace(harm, true_difference=0.17)
+    (line,) = _winners_curse(results.scenario, benefit, null=False, many=False)
+    assert "a difference of 0.27 on average, 1.6 times the true 0.17" in line, line

@@ -159,40 +159,70 @@ def _image_draws(reader) -> list[tuple[int, tuple[int, int], tuple[float, float,
     return out
 
 
-@pytest.mark.parametrize("name", NAMES)
-def test_the_print_pdf_keeps_each_figure_whole_on_one_page(browser, reports, name):
-    """The printed PDF (Chromium's ``page.pdf``, A4), read back with pypdf: every figure's image
-    is drawn exactly once, in the figures' order, and wholly inside its page, and the figure's
-    caption is on that same page.
+def figures_not_whole(page, paper: str = "A4") -> tuple[int, list[str]]:
+    """Print ``page`` to PDF (Chromium's ``page.pdf``) and read it back with pypdf: (the number
+    of figures, a line for each figure that is not whole on one page).
 
-    Why this shows that no figure is split: when Chromium breaks a figure across pages it draws
-    the image on each page it touches, each time clipped by the page edge; a figure that fits
-    is drawn once, inside the page. So one draw per figure, a drawn box inside the page's
-    media box, and the caption's title in the text of that page together mean that image and
-    caption are whole on a single page. Images are matched to figures by their pixel size (the
-    PDF keeps the embedded PNG's) in document order."""
+    The method: every figure's image must be drawn exactly once, in the figures' order, wholly
+    inside its page's media box, and the figure's caption title must be in the text of that same
+    page. When Chromium breaks a figure across pages it draws its image on each page it touches,
+    each time shifted past the page edge (and clipped there); a figure that fits is drawn once,
+    inside the page. So one draw per figure, a drawn box inside the page and the caption on the
+    page of the image together mean that image and caption are whole on a single page. Images
+    are matched to figures by their pixel size (the PDF keeps the embedded PNG's) in document
+    order; the drawn box comes from the content stream's transformation matrix."""
     import io
     import unicodedata
 
     pypdf = pytest.importorskip("pypdf", reason="pypdf is not installed (pip install pypdf)")
-    page, *_ = open_page(browser, reports[name])
     figures = page.evaluate("""() => [...document.querySelectorAll('figure')].map(f => {
         const img = f.querySelector('img');
         return {id: f.id, title: f.querySelector('figcaption b').textContent,
                 size: [img.naturalWidth, img.naturalHeight]};
     })""")
-    pdf = page.pdf(format="A4")
-    page.close()
-    reader = pypdf.PdfReader(io.BytesIO(pdf))
+    reader = pypdf.PdfReader(io.BytesIO(page.pdf(format=paper)))
     sizes = [tuple(f["size"]) for f in figures]
     draws = [d for d in _image_draws(reader) if d[1] in sizes]
-    assert len(figures) >= 6
-    assert [d[1] for d in draws] == sizes, "each figure's image is drawn once, in order"
+    if [d[1] for d in draws] != sizes:
+        return len(figures), [f"images drawn {[d[1] for d in draws]}, figures {sizes}: not one draw per figure"]
     words = lambda text: " ".join(unicodedata.normalize("NFKC", text).split())  # noqa: E731 (ligatures, line breaks)
     texts = [words(p.extract_text()) for p in reader.pages]
+    problems = []
     for figure, (index, _, (x0, y0, x1, y1)) in zip(figures, draws):
         box = reader.pages[index].mediabox
-        inside = (x0 >= float(box.left) - 0.5 and y0 >= float(box.bottom) - 0.5
-                  and x1 <= float(box.right) + 0.5 and y1 <= float(box.top) + 0.5)
-        assert inside, f"{figure['id']}: drawn at {(x0, y0, x1, y1)}, beyond page {index + 1} ({box})"
-        assert words(figure["title"]) in texts[index], f"{figure['id']}: its caption is not on page {index + 1}"
+        if not (x0 >= float(box.left) - 0.5 and y0 >= float(box.bottom) - 0.5
+                and x1 <= float(box.right) + 0.5 and y1 <= float(box.top) + 0.5):
+            problems.append(f"{figure['id']}: drawn at {(x0, y0, x1, y1)}, beyond page {index + 1} ({box})")
+        if words(figure["title"]) not in texts[index]:
+            problems.append(f"{figure['id']}: its caption is not on page {index + 1}, with its image")
+    return len(figures), problems
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_the_print_pdf_keeps_each_figure_whole_on_one_page(browser, reports, name):
+    """Each figure of the report, image and caption, on one page of the A4 print (the method:
+    :func:`figures_not_whole`)."""
+    page, *_ = open_page(browser, reports[name])
+    n_figures, problems = figures_not_whole(page)
+    page.close()
+    assert n_figures >= 6 and problems == [], problems
+
+
+def test_the_pdf_check_sees_a_figure_split_across_pages(browser, tmp_path):
+    """The check above can fail: a figure taller than the page is split, and it says so."""
+    import base64
+    import io
+
+    from matplotlib.figure import Figure
+
+    buf = io.BytesIO()
+    Figure(figsize=(2, 2)).savefig(buf, format="png", dpi=50)
+    uri = "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
+    page_file = tmp_path / "tall.html"
+    page_file.write_text(f"<!doctype html><html><body><p>Before.</p><figure id='tall'><img src='{uri}' alt='x' "
+                         "style='width:100%;height:1600px'><figcaption><b>A tall figure.</b> Its caption."
+                         "</figcaption></figure></body></html>", encoding="utf-8")
+    page, *_ = open_page(browser, page_file)
+    n_figures, problems = figures_not_whole(page, paper="A6")
+    page.close()
+    assert n_figures == 1 and problems and "not one draw per figure" in problems[0], problems
