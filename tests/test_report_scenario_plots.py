@@ -109,6 +109,14 @@ def test_null_report_speaks_of_type_one_error_not_power_targets(null_run):
     assert "horizontal lines the 80% and 90% targets" not in page
     assert "white outlines mark at least 80% power" not in page and "Power of at least 0.80 in bold" not in page
     assert f"alpha ({alpha:.3f})" in page and "Type I error against sample size" in page
+    # the tables too: the power row, the sweep's column and the type I error at each simulated n
+    p = results.power
+    assert f"<td>Type I error (power with no true effect) ± Monte Carlo SE</td><td>{p.power:.3f} ± {p.mc_se:.3f}</td>" in page
+    assert "Power ± MC SE" not in page and "Type I error ± MC SE" in page
+    curve = page[page.index("Type I error at each n simulated (as samplesize.csv)"):]
+    curve = curve[: curve.index("</table>")]
+    for c in results.samplesize.curve:
+        assert f"<td class=\"num\">{c.n_per_arm}</td>" in curve and f"{c.power:.3f} ± {c.mc_se:.3f}" in curve
 
 
 def test_null_sample_size_table_has_one_note_column_and_no_promised_closed_forms(null_run):

@@ -675,7 +675,8 @@ def _interim_captions(results: RunResults, with_fixed: bool) -> dict[str, str]:
     return {"boundaries": boundaries, "stopping": stopping}
 
 
-def _power_table(scenario: sc.Scenario, p: PowerResult) -> Block:
+def _power_table(scenario: sc.Scenario, p: PowerResult, null: bool = False) -> Block:
+    """The design and its operating characteristics (``null``: the power is a type I error)."""
     t = scenario.trial
     control = label(scenario, scenario.control_arm)
     many = len(p.comparisons) > 1
@@ -708,8 +709,9 @@ def _power_table(scenario: sc.Scenario, p: PowerResult) -> Block:
                                   f"analysis.success = {p.success}"],
         ]
     rows += [
-        ["Power ± Monte Carlo SE", _pm(p.power, p.mc_se)],
-        ["95% interval for the power", f"{_f(p.ci_low)} – {_f(p.ci_high)}"],
+        ["Type I error (power with no true effect) ± Monte Carlo SE" if null else "Power ± Monte Carlo SE",
+         _pm(p.power, p.mc_se)],
+        [f"95% interval for the {'type I error' if null else 'power'}", f"{_f(p.ci_low)} – {_f(p.ci_high)}"],
         [f"Simulated trials ({'successful' if many else significant_word(p.hypothesis)})",
          f"{_f(p.replicates, ',')} ({_f(p.rejections, ',')})"],
     ]
@@ -809,7 +811,9 @@ _ANALYTIC_NI = {"farrington_manning": "Farrington–Manning", "farrington_mannin
 """The same for non-inferiority."""
 
 
-def _samplesize_table(plan: SampleSizePlan, scenario: sc.Scenario, p: PowerResult) -> Block:
+def _samplesize_table(plan: SampleSizePlan, scenario: sc.Scenario, p: PowerResult, null: bool = False) -> Block:
+    """n per arm for each power target; ``null`` (no true effect): with the type I error at each
+    simulated n, against alpha, since no n reaches a power target."""
     from simulate.power import primary_arm
 
     ni, many = p.hypothesis == "non_inferiority", len(p.comparisons) > 1
@@ -841,10 +845,21 @@ def _samplesize_table(plan: SampleSizePlan, scenario: sc.Scenario, p: PowerResul
         closed = (" No closed-form n is given: the formulas need a difference between the arms"
                   + (" beyond the margin" if ni else "") + ", and there is none here.")
         caption = "n per arm for each power target, as simulated (as samplesize.csv)"
-    return Block("Sample size per arm", (_p(
-        f"Simulated: the smallest n per arm whose simulated power reaches the target{counted}, with recruitment, "
-        f"dropout and the planned analysis.{closed}"),), (
-        _table(head, rows, numeric=set(range(1, len(head) - 1)), caption=caption),))
+    tables = [_table(head, rows, numeric=set(range(1, len(head) - 1)), caption=caption)]
+    lead = (f"Simulated: the smallest n per arm whose simulated power reaches the target{counted}, with recruitment, "
+            f"dropout and the planned analysis.{closed}")
+    if null and plan.curve:
+        curve = sorted(plan.curve, key=lambda c: c.n_per_arm)
+        above = {i: "good" for i, c in enumerate(curve) if c.power - p.alpha > 2 * c.mc_se}
+        tables.append(_table(
+            ["Patients per arm (n)", "Type I error ± MC SE", "95% interval", "P(recruited on time)", "Mean randomised"],
+            [[str(c.n_per_arm), _pm(c.power, c.mc_se), f"{_f(c.ci_low)} – {_f(c.ci_high)}",
+              _f(c.p_recruitment_on_time, ".2f"), _f(c.mean_randomised, ".1f")] for c in curve],
+            numeric=set(range(5)), cell_classes={(i, 1): c for i, c in above.items()},
+            caption="Type I error at each n simulated (as samplesize.csv)"))
+        lead += (f" H0 holds here, so no n reaches a power target; the second table gives the type I error at each "
+                 f"n simulated against alpha ({p.alpha:.3f}); above it by more than 2 Monte Carlo SE in bold.")
+    return Block("Sample size per arm", (_p(lead),), tuple(tables))
 
 
 def _alpha_at(point, alpha: float) -> float:
@@ -861,18 +876,21 @@ def _sweep_table(sweep: SweepResult | None, axis_label: Callable[[str], str], al
     axes = list(sweep.axes)
     rows, cells = [], {}
     for i, p in enumerate(sweep.points):
-        rows.append([*[_value(p.values.get(a)) for a in axes], _pm(p.power, p.mc_se),
+        rows.append([*[TEST_NAMES.get(p.values.get(a), _value(p.values.get(a))) if a == "analysis.test"
+                       else _value(p.values.get(a)) for a in axes], _pm(p.power, p.mc_se),
                      f"{_f(p.ci_low)} – {_f(p.ci_high)}", _f(p.p_recruitment_on_time, ".2f"),
                      _f(p.mean_randomised, ".1f"), _f(p.mean_duration_months, ".1f"), _f(p.mean_dropouts, ".1f")])
         if (p.power > _alpha_at(p, alpha)) if alpha is not None else p.power >= 0.8:
             cells[(i, len(axes))] = "good"
-    head = [*[axis_label(a) for a in axes], "Power ± MC SE", "95% interval", "P(recruited on time)",
+    head = [*[axis_label(a) for a in axes], "Type I error ± MC SE" if alpha is not None else "Power ± MC SE",
+            "95% interval", "P(recruited on time)",
             "Mean randomised", "Mean duration (months)", "Mean dropouts"]
     lead = (f"No true difference here, so power is the type I error; above alpha ({alpha:.3f}) in bold."
             if alpha is not None else "Power of at least 0.80 in bold.")
     return Block("Sensitivity grid", (_p(lead),), (
         _table(head, rows, numeric=set(range(len(head))), cell_classes=cells,
-               caption="Power at each point of the sensitivity grid (as sweep.csv)"),))
+               caption=f"{'Type I error' if alpha is not None else 'Power'} at each point of the sensitivity grid "
+                       "(as sweep.csv)"),))
 
 
 _CONSORT_LABELS = {"referred": "Referred and screened", "excluded_total": "Excluded (criteria not met)",
@@ -1036,9 +1054,10 @@ def render(results: RunResults, images: dict[str, bytes], axis_label: Callable[[
     scenario = results.scenario
     alts = _alts(results, null)
     alpha = results.power.alpha if null else None
-    blocks = [_power_table(scenario, results.power), _comparisons_table(scenario, results.power),
+    blocks = [_power_table(scenario, results.power, null), _comparisons_table(scenario, results.power),
               *_remission_tables(scenario, results.power),
-              _samplesize_table(results.samplesize, scenario, results.power), _sweep_table(results.sweep, axis_label, alpha),
+              _samplesize_table(results.samplesize, scenario, results.power, null),
+              _sweep_table(results.sweep, axis_label, alpha),
               _consort_table(results), _example_trial(scenario, results.example_trial, results.seed),
               _funnel_table(results.screening)]
     interim = _interim(results, images, scale)

@@ -73,10 +73,11 @@ def _recruitment_line(results: RunResults, on_time_said: bool = False) -> str:
     s, p = results.scenario, results.power
     t = s.trial
     if not np.isfinite(p.recruitment_months_q50):
-        return (f"No simulated trial randomised a patient: every one ends at the hard stop ({t.hard_stop_months:g} "
-                "months).")
-    stop = (f"{_pct(p.p_terminated)} stop at the hard stop (month {t.hard_stop_months:g}, when enrolment closes "
-            f"whatever the count) short of {s.n_target} patients.")
+        return (f"No simulated trial randomised a patient: every one ends at the hard stop (month "
+                f"{t.hard_stop_months:g}, when enrolment closes whatever the count).")
+    who = "no simulated trial stops" if p.p_terminated == 0 else f"{_pct(p.p_terminated)} stop"
+    stop = (f"{who} at the hard stop (month {t.hard_stop_months:g}, when enrolment closes whatever the count) "
+            f"short of {s.n_target} patients.")
     if on_time_said:                                  # the share on time is the verdict's first line
         return stop[0].upper() + stop[1:]
     return (f"Recruitment finishes within the planned {t.recruitment_months:g} months in {_pct(p.p_recruitment_on_time)} "
@@ -127,7 +128,8 @@ def verdict(results: RunResults) -> Verdict:
                 on_time = _on_time_at(results, low.n_per_arm)
                 need = f"{_pct(target)} power needs {low.n_per_arm} per arm"
                 if on_time is not None:
-                    need += f", at which {_pct(on_time)} of simulated trials recruit on time"
+                    need += (", at which no simulated trial recruits on time" if on_time == 0 else
+                             f", at which {_pct(on_time)} of simulated trials recruit on time")
                 lines.append(need + ".")
             elif low is not None:
                 lines.append(f"{_pct(target)} power is not reached{': ' + low.note if low.note else ''}.")
@@ -146,8 +148,8 @@ def verdict(results: RunResults) -> Verdict:
     lines.append(_recruitment_line(results, on_time_said=kind == "recruitment_limited"))
     obs = s.observed
     if obs is not None and obs.accrual:
-        lines.append(f"The real trial randomised {obs.n_randomised} patients in {obs.months:g} months "
-                     f"({obs.source}).")
+        lines.append(f"The real trial randomised {obs.n_randomised} patients in {obs.months:g} months; source: "
+                     f"{obs.source}.")
     lines.append(f"Percentages are over {p.replicates:,} simulated trials; the report's tables give each with its "
                  "Monte Carlo standard error (the ± figures).")
     return Verdict(headline, tuple(lines), tone, kind)
