@@ -523,7 +523,9 @@ def time_to_remission(km: dict[str, Sequence[KaplanMeierStep]], arm_labels: dict
     they coincide)."""
     colours = _colours(arm_labels, colours)
     first_remission = first_remission or {}
-    fig = Figure(figsize=(9, 6.2), layout="constrained")
+    ncol = 2 if len(arm_labels) <= 2 else 1
+    entries = len(arm_labels) * (1 + bool(first_remission) + bool(assumed))
+    fig = Figure(figsize=(9, 5.5 + 0.22 * math.ceil(entries / ncol)), layout="constrained")  # the axes keep ~4.6 in
     ax = fig.add_subplot()
     ends: dict[str, float] = {}
     diamonds = {}
@@ -559,7 +561,7 @@ def time_to_remission(km: dict[str, Sequence[KaplanMeierStep]], arm_labels: dict
     if diamonds:
         note.append(f"Diamonds: {endpoint} at month {endpoint_month:g} as assumed, lower: it counts only "
                     + ("complete remissions " if complete_only else "remissions ") + "not yet lost to relapse.")
-    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.12), ncol=2 if len(arm_labels) <= 2 else 1, fontsize=9,
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.12), ncol=ncol, fontsize=9,
               frameon=False, title="\n".join(note) or None, title_fontsize=9)
     fig.draw_without_rendering()  # the axes' final size, to space the labels in data units
     height_points = ax.get_window_extent().height * 72 / fig.dpi  # the y axis spans 0-1
