@@ -347,3 +347,16 @@ def test_null_summary_speaks_of_type_one_error_against_alpha_not_power_targets(n
     assert f"alpha {results.scenario.analysis.alpha:g}" in line and "Monte Carlo SE" in line
     verdict = page[page.index('id="verdict"'): page.index("</section>", page.index('id="verdict"'))]
     assert "type I error" in verdict and not re.search(r"\b(80|90)% (power|target)", verdict)
+
+
+def test_null_heatmap_names_the_swept_tests_in_words_and_keeps_the_planned_cell(null_run):
+    from simulate.report import html
+
+    results, figures, _ = null_run
+    assert "analysis.test" in results.sweep.axes
+    fig = figures["power_heatmap"]
+    ticks = {t.get_text() for ax in fig.axes[:-1] for t in ax.get_xticklabels() + ax.get_yticklabels()}
+    swept = {p.values["analysis.test"] for p in results.sweep.points}
+    assert {html.TEST_SHORT[t] for t in swept} <= ticks and not swept & ticks, ticks
+    red = [p for ax in fig.axes for p in ax.patches if mpl.colors.same_color(p.get_edgecolor(), "#E41A1C")]
+    assert len(red) == 1  # the planned design (Fisher's test at n = 63) is still found and outlined

@@ -47,6 +47,9 @@ TEST_NAMES = {"fisher": "Fisher's exact test", "chi2": "Pearson's chi-squared te
               "farrington_manning": "Farrington–Manning score test",
               "cmh": "Cochran–Mantel–Haenszel test (stratified by the randomisation strata)"}
 """How each of :data:`simulate.choices.TESTS` is named in the report."""
+TEST_SHORT = {"fisher": "Fisher exact", "chi2": "chi-squared", "chi2_yates": "chi-squared, Yates", "ztest": "pooled z",
+              "farrington_manning": "Farrington–Manning", "cmh": "CMH (stratified)"}
+"""The same in a few words, where space is short (a heatmap's tick labels)."""
 MISSING_WORDS = {"nonresponder": "non-responder analysis (dropouts as failures)",
                  "complete_case": "complete-case analysis", "locf": "last observation carried forward"}
 """How each of :data:`simulate.choices.MISSING_STRATEGIES` is named in the report."""
