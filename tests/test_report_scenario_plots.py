@@ -360,3 +360,19 @@ def test_null_heatmap_names_the_swept_tests_in_words_and_keeps_the_planned_cell(
     assert {html.TEST_SHORT[t] for t in swept} <= ticks and not swept & ticks, ticks
     red = [p for ax in fig.axes for p in ax.patches if mpl.colors.same_color(p.get_edgecolor(), "#E41A1C")]
     assert len(red) == 1  # the planned design (Fisher's test at n = 63) is still found and outlined
+
+
+def test_dodge_spaces_any_labels_and_keeps_their_order():
+    from hypothesis import given, settings, strategies as st
+
+    @settings(max_examples=200, deadline=None)
+    @given(st.lists(st.floats(0.0, 1.0), min_size=1, max_size=8), st.floats(0.005, 0.1))
+    def check(values, gap):
+        out = plots.dodge(values, gap, low=gap / 2, high=1 - gap / 2)
+        order = sorted(range(len(values)), key=values.__getitem__)
+        placed = [out[i] for i in order]
+        assert all(b - a >= gap * (1 - 1e-9) for a, b in zip(placed, placed[1:]))
+        if len(values) * gap <= 1 - gap:  # room for all: every label inside the range
+            assert all(gap / 2 - 1e-9 <= y <= 1 - gap / 2 + 1e-9 for y in out), (values, gap, out)
+
+    check()

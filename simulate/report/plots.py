@@ -479,28 +479,21 @@ def accrual(fan: Accrual) -> Figure:
 def dodge(values: Sequence[float], gap: float, low: float = -math.inf, high: float = math.inf) -> list[float]:
     """Positions near ``values`` (in their order) that are at least ``gap`` apart, kept within
     [``low``, ``high``] where there is room: labels that would overlap are pushed apart as
-    little as possible (each cluster spreads evenly around its mean)."""
-    order = sorted(range(len(values)), key=lambda i: values[i])
-    clusters: list[list[int]] = []  # runs of labels (by index) that touch, with their centre
-    for i in order:
+    little as possible (each cluster spreads evenly around its mean, moved inside the range)."""
+    def first(cluster: list[int]) -> float:
+        span = (len(cluster) - 1) * gap
+        start = sum(values[j] for j in cluster) / len(cluster) - span / 2
+        return min(max(start, low), high - span) if high - low >= span else start
+
+    clusters: list[list[int]] = []  # runs of labels (by index) that would touch, in value order
+    for i in sorted(range(len(values)), key=lambda i: values[i]):
         clusters.append([i])
-        while len(clusters) > 1:
-            a, b = clusters[-2], clusters[-1]
-            centre_a = sum(values[j] for j in a) / len(a)
-            centre_b = sum(values[j] for j in b) / len(b)
-            if (centre_b - (len(b) - 1) * gap / 2) - (centre_a + (len(a) - 1) * gap / 2) >= gap:
-                break
-            clusters[-2:] = [a + b]
+        while len(clusters) > 1 and first(clusters[-1]) - (first(clusters[-2]) + (len(clusters[-2]) - 1) * gap) < gap:
+            clusters[-2:] = [clusters[-2] + clusters[-1]]
     out = [0.0] * len(values)
     for c in clusters:
-        span = (len(c) - 1) * gap
-        first = sum(values[j] for j in c) / len(c) - span / 2
-        first = min(max(first, low), high - span) if high - low >= span else first
         for k, j in enumerate(c):
-            out[j] = first + k * gap
-    # clusters shifted into [low, high] may now touch their neighbours: one more pass settles it
-    for a, b in zip(order, order[1:]):
-        out[b] = max(out[b], out[a] + gap)
+            out[j] = first(c) + k * gap
     return out
 
 
