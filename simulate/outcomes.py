@@ -71,6 +71,8 @@ class ArmModel:
     dropout_rate: float
     dropout_rate_nonresponder: float
     endpoint_month: float
+    no_relapse_probability: float = 1.0
+    """q_a: the chance that a first remission lasts to the endpoint (no relapse before it)."""
 
     def time_to_remission(self, u: np.ndarray) -> np.ndarray:
         """Inverse CDF of the truncated Weibull at uniforms ``u``."""
@@ -253,7 +255,8 @@ def _calibrate(scenario: sc.Scenario) -> dict[str, ArmModel]:
         base, q = _base_model(scenario, name)
         pi = min(parameters.remission_target(scenario, name) / q, 1.0)
         intercept = _calibrate_intercept(scores, pi) if scores is not None else None
-        models[name] = ArmModel(**{**base.__dict__, "responder_probability": pi, "intercept": intercept})
+        models[name] = ArmModel(**{**base.__dict__, "responder_probability": pi, "intercept": intercept,
+                                   "no_relapse_probability": q})
     return models
 
 

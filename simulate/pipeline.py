@@ -31,8 +31,8 @@ from simulate import __version__
 from simulate import scenario as sc
 from simulate.engines import CONSORT_FIELDS, DEFAULT_ENGINE
 from simulate.io import write_csv_atomic, write_json_atomic
-from simulate.results import (Accrual, Comparison, Consort, ExampleTrial, FunnelStep, KaplanMeierStep, Look,
-                              ObservedAccrual, PatientCourse, PowerResult, Record, RunResults, SampleSizePlan,
+from simulate.results import (Accrual, ArmRemission, Comparison, Consort, ExampleTrial, FunnelStep, KaplanMeierStep, Look,
+                              ObservedAccrual, PatientCourse, PowerResult, Record, RemissionModel, RunResults, SampleSizePlan,
                               ScenarioSource, ScreeningFunnel, SweepResult, TrialCalendar, VisitRemission, InterimDetail, ZPath)
 
 log = logging.getLogger(__name__)
@@ -166,6 +166,23 @@ def kaplan_meier_remission(patients: pd.DataFrame, arms: tuple[str, ...], endpoi
                       for t, s, n in zip(km.surv_times, km.surv_prob, km.n_risk)]
         out[arm] = tuple(steps)
     return out
+
+
+def compute_remission_model(scenario: sc.Scenario) -> RemissionModel:
+    """What the calibrated outcome model implies per arm: the chance of a first remission by the
+    endpoint, the chance that it lasts to the endpoint, and the assumed endpoint rate."""
+    from simulate.outcomes import calibrate
+
+    models = calibrate(scenario)
+    end = scenario.trial.endpoint_month
+    arms = []
+    for name in scenario.arm_names:
+        arm, m = scenario.arm(name), models[name]
+        rebound = arm.rebound_month if scenario.outcome.relapse else math.inf
+        arms.append(ArmRemission(arm=name, first_remission=m.responder_probability,
+                                 lasting=m.no_relapse_probability, endpoint_rate=arm.remission_at_endpoint,
+                                 rebound_month=rebound if rebound < end else math.nan))
+    return RemissionModel(endpoint_month=end, arms=tuple(arms))
 
 
 def compute_accrual(scenario: sc.Scenario, seed: int) -> Accrual:
@@ -316,6 +333,8 @@ def write_tables(folder: Path, results: RunResults) -> None:
         write_csv_atomic(folder / "sweep.csv", results.sweep.to_frame())
     write_csv_atomic(folder / "consort.csv",
                      consort_table(results.example_trial, results.power, results.scenario.arm_names))
+    if results.remission_model is not None:
+        write_csv_atomic(folder / "remission_model.csv", results.remission_model.to_frame())
     detail = getattr(results, "interim", None)
     if results.power.looks:
         write_csv_atomic(folder / "looks.csv", looks_table(results.power))
@@ -341,7 +360,7 @@ def plain_summary(scenario: sc.Scenario, p: PowerResult, plan: SampleSizePlan,
     from simulate.power import primary_arm
     from simulate.report.html import (ENDPOINT_WORDS, MISSING_WORDS, MULTIPLICITY_SHORT, TEST_NAMES,
                                       comparison_name, significant_word, success_phrase)
-    from simulate.report.verdict import percent as _pct
+    from simulate.report.html import percent as _pct
 
     d = scenario.dropout.probability_by_endpoint
     null, ni, many = _is_null(p), p.hypothesis == "non_inferiority", len(p.comparisons) > 1
@@ -381,7 +400,9 @@ def plain_summary(scenario: sc.Scenario, p: PowerResult, plan: SampleSizePlan,
     if p.looks:
         lines.append(interim_sentence(scenario, p, fixed))
     not_reached: dict[str, tuple[int, list[str]]] = {}  # note -> (its line, the targets it applies to)
-    for s in plan.searches:
+    if null:
+        lines += _type_one_error_line(plan, p, level)
+    for s in ([] if null else plan.searches):
         pct = f"{round(100 * s.target)}%"
         if s.n_per_arm is not None:
             a = s.analytic
@@ -407,8 +428,9 @@ def plain_summary(scenario: sc.Scenario, p: PowerResult, plan: SampleSizePlan,
             f"Recruitment finishes within the planned {scenario.trial.recruitment_months:g} months in "
             f"{_pct(p.p_recruitment_on_time)} of simulated trials (median "
             f"{p.recruitment_months_q50:.0f} months to the last randomisation); "
-            f"{_pct(p.p_terminated)} are terminated at the hard stop "
-            f"({scenario.trial.hard_stop_months:g} months) short of {scenario.n_target} patients."
+            f"{_pct(p.p_terminated)} are terminated at the hard stop (month "
+            f"{scenario.trial.hard_stop_months:g}, when enrolment closes whatever the count) short of "
+            f"{scenario.n_target} patients."
         )
     else:
         lines.append(
@@ -426,6 +448,22 @@ def plain_summary(scenario: sc.Scenario, p: PowerResult, plan: SampleSizePlan,
             f"enrolling {scenario.n_target} would take about {months / 12:.0f} years."
         )
     return tuple(lines)
+
+
+def _type_one_error_line(plan: SampleSizePlan, p: PowerResult, level: str) -> list[str]:
+    """A null scenario's answer to the sample-size question: H0 holds, so no n reaches a power
+    target; the type I error over the simulated sizes against alpha (judged within 2 Monte Carlo SE)."""
+    curve = sorted(plan.curve, key=lambda c: c.n_per_arm)
+    if not curve:
+        return []
+    above = [c.n_per_arm for c in curve if c.power - p.alpha > 2 * c.mc_se]
+    lowest, highest = min(c.power for c in curve), max(c.power for c in curve)
+    judged = (f"none is above it by more than 2 Monte Carlo SE" if not above else
+              f"{len(above)} {'is' if len(above) == 1 else 'are'} above it by more than 2 Monte Carlo SE "
+              f"(n = {', '.join(str(n) for n in above)} per arm)")
+    return [f"H0 holds here, so there is no power target to reach: at the {len(curve)} sizes simulated "
+            f"(n = {curve[0].n_per_arm} to {curve[-1].n_per_arm} per arm) the type I error is between {lowest:.3f} "
+            f"and {highest:.3f}, against the nominal {level}; {judged}."]
 
 
 def interim_sentence(scenario: sc.Scenario, p: PowerResult, fixed: PowerResult | None = None) -> str:
@@ -477,12 +515,14 @@ def _winners_curse(scenario: sc.Scenario, p: PowerResult, null: bool, many: bool
             return [f"Every significant result here is a false positive; those trials showed an average "
                     f"difference in remission of {sig:.2f} in one direction or the other."]
         if np.isfinite(ratio) and ratio >= 1.1:
-            return [f"Trials that come out significant estimate a difference of {sig:.2f} on average, "
-                    f"{ratio:.1f} times the true {p.true_difference:.2f} (the winner's curse: only the lucky ones "
-                    f"reach significance)."]
+            size = "" if p.true_difference > 0 else " in size"  # a harm: sizes compared, signs aside
+            return [f"Trials that come out significant estimate a difference of {sig:.2f}{size} on average, "
+                    f"{ratio:.1f} times the{size and ' size of the'} true {p.true_difference:.2f} (the winner's curse: "
+                    f"only the lucky ones reach significance)."]
         return []
-    over = [f"{comparison_name(scenario, c.arm)} {c.exaggeration_ratio:.1f} times its true difference "
-            f"{c.true_difference:.2f}" for c in p.comparisons
+    over = [f"{comparison_name(scenario, c.arm)} {c.exaggeration_ratio:.1f} times "
+            f"{'its' if c.true_difference > 0 else 'the size of its'} true difference {c.true_difference:.2f}"
+            for c in p.comparisons
             if np.isfinite(c.exaggeration_ratio) and c.exaggeration_ratio >= 1.1]
     if not over:
         return []
@@ -538,8 +578,11 @@ def run_all(scenario: sc.Scenario, out_dir: Path, seed: int | None = None, repli
                   ) if scenario.sweep else None
     example = piece("example_trial", ExampleTrial, lambda: compute_example_trial(scenario, seed), "example trial")
     accrual = piece("accrual", Accrual, lambda: compute_accrual(scenario, seed), "recruitment of the first trials")
+    remission = piece("remission_model", RemissionModel, lambda: compute_remission_model(scenario),
+                      "first remission and relapse in the outcome model")
     common = dict(scenario=scenario, seed=seed, replicates=replicates, engine=engine, screening=screening,
                   power=power, samplesize=samplesize, sweep=sweep, example_trial=example, accrual=accrual,
+                  remission_model=remission,
                   source=read_source(scenario_path), overrides=tuple(overrides),
                   created=datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"), code_hash=code_hash())
     if power.looks:

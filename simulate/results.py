@@ -477,6 +477,35 @@ class ExampleTrial(Record):
     """Cumulative first remission per arm (1 - Kaplan-Meier), from month 0."""
 
 
+@dataclass(frozen=True)
+class ArmRemission(Record):
+    """What the calibrated outcome model (:mod:`simulate.outcomes`) implies for one arm over the
+    eligible population, dropout aside."""
+
+    arm: str
+    first_remission: float
+    """P(a first remission, complete or partial, by the endpoint): what a time-to-first-remission
+    curve with dropouts censored estimates at the endpoint."""
+    lasting: float
+    """P(no relapse before the endpoint | a first remission)."""
+    endpoint_rate: float
+    """P(in the endpoint state at the endpoint): the arm's assumed ``remission_at_endpoint``."""
+    rebound_month: float
+    """Month from which the off-CNI relapse hazard applies (the end of the CNI course or of the
+    B-cell cover, whichever is later); nan without a CNI, or when it falls after the endpoint."""
+
+
+@dataclass(frozen=True)
+class RemissionModel(Record):
+    """Each arm's :class:`ArmRemission`, in the scenario's order (as remission_model.csv)."""
+
+    endpoint_month: float
+    arms: tuple[ArmRemission, ...]
+
+    def to_frame(self) -> "pd.DataFrame":
+        return _frame([asdict(a) for a in self.arms])
+
+
 # ----------------------------------------------------------------------------- accrual
 
 
@@ -575,3 +604,5 @@ class RunResults:
     """When the run was made (UTC, ISO 8601 to the minute), as run.json records it."""
     code_hash: str = ""
     """A hash of trialsim's source (:func:`simulate.pipeline.code_hash`), as run.json records it."""
+    remission_model: RemissionModel | None = None
+    """What the outcome model implies per arm (first remission, how much of it lasts)."""

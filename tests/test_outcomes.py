@@ -140,6 +140,7 @@ def test_calibration_is_exact_on_the_reference_cohort() -> None:
         assert special.expit(arm.intercept + scores).mean() == pytest.approx(arm.responder_probability, abs=1e-9)
         _, q = om._base_model(sc, name)
         assert arm.responder_probability * q == pytest.approx(sc.arm(name).remission_at_endpoint, abs=1e-9)
+        assert arm.no_relapse_probability == q  # kept on the model, for the report's time-to-remission plot
 
 
 def test_without_relapse_every_responder_is_in_remission_at_the_endpoint(cohort: EligibleCohort) -> None:

@@ -75,3 +75,26 @@ def test_remission_table_has_its_columns_even_when_empty():
     assert remission_table(_power(remission_by_visit=rows)).to_dict(orient="records") == [
         {"arm": "c", "month": 0.0, "remission": 0.0, "mc_se": 0.0},
         {"arm": "c", "month": 24.0, "remission": 0.6, "mc_se": 0.01}]
+
+
+@pytest.mark.parametrize("name", ["nct04743739", "ri_cyclo"])
+def test_remission_model_reports_first_remission_and_what_relapse_leaves(name):
+    """First remission x lasting (x the complete share with a CR endpoint) gives back the assumed
+    endpoint rate; the rebound month is the end of the CNI course (none without a CNI)."""
+    from pathlib import Path
+
+    from simulate.loader import load_scenario
+    from simulate.pipeline import compute_remission_model
+
+    scenario = load_scenario(Path(__file__).resolve().parents[1] / "scenarios" / f"{name}.toml")
+    model = compute_remission_model(scenario)
+    assert [a.arm for a in model.arms] == list(scenario.arm_names)
+    for a in model.arms:
+        arm = scenario.arm(a.arm)
+        share = 1.0 if scenario.trial.endpoint == "cr_or_pr" else arm.complete_share_of_remission
+        assert a.first_remission * a.lasting * share == pytest.approx(arm.remission_at_endpoint, abs=1e-9)
+        assert a.endpoint_rate == arm.remission_at_endpoint and 0 < a.lasting < 1
+        has_cni = any(c.drug_class == "cni" for c in arm.courses)
+        assert math.isfinite(a.rebound_month) == has_cni
+    if name == "nct04743739":  # CsA: 6 months at full dose, then a 3-month taper
+        assert {a.arm: a.rebound_month for a in model.arms}["rtx_csa"] == 9.0

@@ -240,7 +240,12 @@ def test_the_verdict_card_states_the_conclusion(small_run, page):
     low = min(results.samplesize.searches, key=lambda s: s.target)
     if p.power < low.target and low.n_per_arm is not None:
         assert any(f"needs {low.n_per_arm} per arm" in line for line in v.lines)
-    assert any("12 of its 126 planned patients in 44 months" in line for line in v.lines)
+    real = [line for line in v.lines if line.startswith("The real trial")]
+    assert len(real) == 1 and "12 patients in 44 months" in real[0] and "12 of 126" in real[0], real
+    # a scenario that inherits the real trial's accrual but plans another size does not call 126 its own
+    pilot = replace(results, scenario=load_scenario(ROOT / "scenarios" / "teaching_small_pilot.toml"))
+    assert pilot.scenario.n_target != 126
+    assert not any(f"of its {pilot.scenario.n_target} planned" in line for line in verdict(pilot).lines)
     assert page.index('class="verdict') < page.index(escape(results.summary[0]))
     null = replace(results, power=replace(p, power=0.049, mc_se=0.005, true_difference=0.0, comparisons=()))
     assert verdict(null).kind == "null" and "type I error" in verdict(null).headline
@@ -258,3 +263,17 @@ def test_the_page_has_landmarks_contents_and_accessible_tables(small_run, page):
                         page).group(1)
         assert len(alt) > 60 and any(ch.isdigit() for ch in alt), alt
     assert "@media (max-width:600px)" in page and "@media print" in page and "break-inside:avoid" in page
+
+
+def test_the_winners_curse_of_a_harm_compares_sizes_not_signed_differences(small_run):
+    from simulate.pipeline import _winners_curse
+
+    results = small_run[2]
+    p = results.power
+    harm = replace(p, true_difference=-0.17, mean_abs_risk_difference_if_significant=0.27,
+                   exaggeration_ratio=0.27 / 0.17, comparisons=())
+    (line,) = _winners_curse(results.scenario, harm, null=False, many=False)
+    assert "a difference of 0.27 in size on average, 1.6 times the size of the true -0.17" in line, line
+    benefit = replace(harm, true_difference=0.17)
+    (line,) = _winners_curse(results.scenario, benefit, null=False, many=False)
+    assert "a difference of 0.27 on average, 1.6 times the true 0.17" in line, line

@@ -109,6 +109,14 @@ def test_null_report_speaks_of_type_one_error_not_power_targets(null_run):
     assert "horizontal lines the 80% and 90% targets" not in page
     assert "white outlines mark at least 80% power" not in page and "Power of at least 0.80 in bold" not in page
     assert f"alpha ({alpha:.3f})" in page and "Type I error against sample size" in page
+    # the tables too: the power row, the sweep's column and the type I error at each simulated n
+    p = results.power
+    assert f"<td>Type I error (power with no true effect) ± Monte Carlo SE</td><td>{p.power:.3f} ± {p.mc_se:.3f}</td>" in page
+    assert "Power ± MC SE" not in page and "Type I error ± MC SE" in page
+    curve = page[page.index("Type I error at each n simulated (as samplesize.csv)"):]
+    curve = curve[: curve.index("</table>")]
+    for c in results.samplesize.curve:
+        assert f"<td class=\"num\">{c.n_per_arm}</td>" in curve and f"{c.power:.3f} ± {c.mc_se:.3f}" in curve
 
 
 def test_null_sample_size_table_has_one_note_column_and_no_promised_closed_forms(null_run):
@@ -210,3 +218,161 @@ def test_swimmer_height_is_capped_and_dropout_reasons_have_distinct_markers():
     assert not same_shape
     assert not np.allclose(mpl.colors.to_rgba_array(consent.get_facecolor())[0],
                            mpl.colors.to_rgba_array(lost.get_facecolor())[0])
+
+
+# ----------------------------------------------------------------------------- time to remission
+
+
+def _km(end_values: dict[str, float], n: int = 60):
+    """Cumulative-remission steps per arm: a rise over the first months to ``end_values``."""
+    from simulate.results import KaplanMeierStep
+
+    return {arm: (KaplanMeierStep(0.0, 0.0, n), *(KaplanMeierStep(float(m), end * m / 6, n - m) for m in range(1, 7)))
+            for arm, end in end_values.items()}
+
+
+def _end_labels(fig):
+    """The end-of-curve labels (texts like '60%') with their boxes on the canvas."""
+    fig.draw_without_rendering()
+    ax = fig.axes[0]
+    texts = [t for t in ax.texts if re.fullmatch(r"\d+%", t.get_text())]
+    return texts, [t.get_window_extent() for t in texts]
+
+
+@pytest.mark.parametrize("ends", [{"a": 0.60, "b": 0.60}, {"a": 0.60, "b": 0.605, "c": 0.61},
+                                  {"a": 0.99, "b": 1.0}, {"a": 0.30, "b": 0.85}])
+def test_end_labels_never_overlap_even_when_the_arms_end_together(ends):
+    labels = {a: f"Arm {a.upper()}" for a in ends}
+    fig = plots.time_to_remission(_km(ends), labels, 24.0, assumed={a: 0.6 for a in ends},
+                                  first_remission={a: 0.65 for a in ends})
+    texts, boxes = _end_labels(fig)
+    assert sorted(t.get_text() for t in texts) == sorted(f"{v:.0%}" for v in ends.values())
+    height = max(b.height for b in boxes)
+    centres = sorted((b.y0 + b.y1) / 2 for b in boxes)
+    assert all(hi - lo >= height * 0.999 for lo, hi in zip(centres, centres[1:])), (centres, height)
+    canvas = fig.bbox
+    assert all(canvas.y0 <= b.y0 and b.y1 <= canvas.y1 and b.x1 <= canvas.x1 for b in boxes)
+    if len(set(ends.values())) > 1 and min(abs(x - y) for x in ends.values() for y in ends.values() if x != y) > 0.2:
+        # arms far apart: each label sits at its own curve's end
+        ax = fig.axes[0]
+        for t in texts:
+            assert math.isclose(t.get_position()[1], float(t.get_text()[:-1]) / 100, abs_tol=0.01)
+
+
+def test_coinciding_assumed_rates_are_drawn_side_by_side():
+    ends = {"a": 0.6, "b": 0.6}
+    fig = plots.time_to_remission(_km(ends), {"a": "A", "b": "B"}, 24.0, assumed={"a": 0.6, "b": 0.6})
+    fig.draw_without_rendering()
+    diamonds = [line for line in fig.axes[0].lines if line.get_marker() == "D"]
+    centres = [d.get_transform().transform((d.get_xdata()[0], d.get_ydata()[0])) for d in diamonds]
+    size = max(d.get_markersize() for d in diamonds) * fig.dpi / 72  # pixels
+    assert len(centres) == 2 and abs(centres[0][0] - centres[1][0]) >= size, (centres, size)
+    assert centres[0][1] == pytest.approx(centres[1][1])  # still at the same (assumed) level
+
+
+def test_dodge_keeps_order_and_spacing_and_moves_nothing_already_apart():
+    assert plots.dodge([0.1, 0.5, 0.9], 0.05) == [0.1, 0.5, 0.9]
+    out = plots.dodge([0.6, 0.6, 0.6], 0.04)
+    assert out == pytest.approx([0.56, 0.60, 0.64])             # spread evenly around where they were
+    out = plots.dodge([0.99, 1.0], 0.04, low=0.02, high=0.98)
+    assert out[1] - out[0] >= 0.04 - 1e-12 and out[1] <= 0.98 + 1e-12
+    values = [0.30, 0.31, 0.7, 0.305]
+    out = plots.dodge(values, 0.03)
+    order = sorted(range(4), key=values.__getitem__)
+    assert [out[i] for i in order] == sorted(out)
+    assert all(b - a >= 0.03 - 1e-12 for a, b in zip(sorted(out), sorted(out)[1:]))
+    assert out[2] == 0.7
+
+
+def test_null_time_to_remission_labels_and_caption(null_run):
+    results, figures, page = null_run
+    fig = figures["time_to_remission"]
+    texts, boxes = _end_labels(fig)
+    centres = sorted((b.y0 + b.y1) / 2 for b in boxes)
+    assert len(texts) == 2 and centres[1] - centres[0] >= max(b.height for b in boxes) * 0.999
+    model = results.remission_model
+    ax = fig.axes[0]
+    for a in model.arms:  # the model's first remission as a dashed line per arm, named in the legend
+        assert any(np.allclose(line.get_ydata(), a.first_remission) for line in ax.get_lines())
+        assert any(f"({a.first_remission:.0%})" in t for t in legend_texts(ax))
+
+
+def test_time_to_remission_caption_gives_the_models_first_remission_and_why_the_endpoint_is_lower(observed_run):
+    from simulate.report.html import percent
+
+    results, _, page = observed_run
+    caption = page[page.index('<figure id="time_to_remission">'):]
+    caption = caption[caption.index("<figcaption>"): caption.index("</figcaption>")]
+    for a in results.remission_model.arms:
+        label = results.scenario.arm(a.arm).label
+        assert f"{percent(a.first_remission)} on {label}" in caption
+        assert f"{percent(1 - a.lasting)} on {label}" in caption and "relapse" in caption
+        assert f"{percent(a.endpoint_rate)} on {label}" in caption
+        assert a.first_remission > a.endpoint_rate  # the reason for the sentence
+    assert "relapse hazard rises from month 9" in caption and "drop out" in caption
+
+
+# ----------------------------------------------------------------------------- accrual
+
+
+def _style(line) -> tuple:
+    colour = tuple(np.round(mpl.colors.to_rgb(line.get_color()), 3))
+    return colour, line.get_linestyle(), line.get_marker() if line.get_marker() not in (None, "None", "") else ""
+
+
+def test_every_accrual_line_has_a_visible_legend_entry(observed_run):
+    fig = observed_run[1]["accrual"]
+    ax = fig.axes[0]
+    legend = ax.get_legend()
+    drawn = {_style(line) for line in ax.get_lines() if line.get_visible()}
+    keyed = [h for h in legend.findobj(mpl.lines.Line2D) if h.get_visible()]
+    assert drawn <= {_style(h) for h in keyed}, drawn - {_style(h) for h in keyed}
+    for h in keyed:  # no faint swatch
+        assert (h.get_alpha() or 1.0) >= 0.5
+        assert h.get_linestyle() in ("None", "") or h.get_linewidth() >= 1.0
+    texts = legend_texts(ax)
+    assert any("dotted: its average pace" in t for t in texts) and any("whatever the count" in t for t in texts)
+
+
+# ----------------------------------------------------------------------------- null summary
+
+
+def test_null_summary_speaks_of_type_one_error_against_alpha_not_power_targets(null_run):
+    results, _, page = null_run
+    text = " ".join(results.summary)
+    assert not re.search(r"\b(80|90)% power", text), text
+    curve = results.samplesize.curve
+    line = next(s for s in results.summary if s.startswith("H0 holds here"))
+    assert f"between {min(c.power for c in curve):.3f} and {max(c.power for c in curve):.3f}" in line
+    assert f"alpha {results.scenario.analysis.alpha:g}" in line and "Monte Carlo SE" in line
+    verdict = page[page.index('id="verdict"'): page.index("</section>", page.index('id="verdict"'))]
+    assert "type I error" in verdict and not re.search(r"\b(80|90)% (power|target)", verdict)
+
+
+def test_null_heatmap_names_the_swept_tests_in_words_and_keeps_the_planned_cell(null_run):
+    from simulate.report import html
+
+    results, figures, _ = null_run
+    assert "analysis.test" in results.sweep.axes
+    fig = figures["power_heatmap"]
+    ticks = {t.get_text() for ax in fig.axes[:-1] for t in ax.get_xticklabels() + ax.get_yticklabels()}
+    swept = {p.values["analysis.test"] for p in results.sweep.points}
+    assert {html.TEST_SHORT[t] for t in swept} <= ticks and not swept & ticks, ticks
+    red = [p for ax in fig.axes for p in ax.patches if mpl.colors.same_color(p.get_edgecolor(), "#E41A1C")]
+    assert len(red) == 1  # the planned design (Fisher's test at n = 63) is still found and outlined
+
+
+def test_dodge_spaces_any_labels_and_keeps_their_order():
+    from hypothesis import given, settings, strategies as st
+
+    @settings(max_examples=200, deadline=None)
+    @given(st.lists(st.floats(0.0, 1.0), min_size=1, max_size=8), st.floats(0.005, 0.1))
+    def check(values, gap):
+        out = plots.dodge(values, gap, low=gap / 2, high=1 - gap / 2)
+        order = sorted(range(len(values)), key=values.__getitem__)
+        placed = [out[i] for i in order]
+        assert all(b - a >= gap * (1 - 1e-9) for a, b in zip(placed, placed[1:]))
+        if len(values) * gap <= 1 - gap:  # room for all: every label inside the range
+            assert all(gap / 2 - 1e-9 <= y <= 1 - gap / 2 + 1e-9 for y in out), (values, gap, out)
+
+    check()

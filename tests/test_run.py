@@ -17,8 +17,8 @@ from simulate.cli import main
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT = ROOT / "scenarios" / "nct04743739.toml"
-FILES = ("run.json", "power.csv", "comparisons.csv", "remission_by_visit.csv", "samplesize.csv", "sweep.csv",
-         "consort.csv", "funnel.csv", "report.html")
+FILES = ("run.json", "power.csv", "comparisons.csv", "remission_by_visit.csv", "remission_model.csv", "samplesize.csv",
+         "sweep.csv", "consort.csv", "funnel.csv", "report.html")
 FIGURES = ("power_curve.png", "power_heatmap.png", "consort.png", "accrual.png", "remission_by_visit.png",
            "time_to_remission.png", "swimmer.png")
 SMALL = ["--replicates", "60", "--set", "simulation.block_size=30", "--jobs", "1"]

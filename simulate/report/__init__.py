@@ -90,6 +90,13 @@ MISSING_NOTES = {"nonresponder": "dropouts counted as no remission", "complete_c
 """How each of :data:`simulate.analysis.MISSING_STRATEGIES` is described under the analysed counts."""
 
 
+def _named_tests(frame):
+    """The sweep's table with any swept test named in words (:data:`html.TEST_SHORT`), not by its id."""
+    if "analysis.test" in frame:
+        frame = frame.assign(**{"analysis.test": frame["analysis.test"].map(lambda v: html.TEST_SHORT.get(v, v))})
+    return frame
+
+
 def build_figures(results: RunResults) -> dict[str, Figure | None]:
     """Every figure of the report as a Figure (``None`` where the results have nothing to draw)."""
     scenario, power, plan, ex = results.scenario, results.power, results.samplesize, results.example_trial
@@ -107,8 +114,10 @@ def build_figures(results: RunResults) -> dict[str, Figure | None]:
             scenario.trial.n_per_arm, power.replicates, power, scenario.analysis.alpha, null=null,
             searched={s.target: max(c.n_per_arm for c in s.curve) for s in plan.searches if s.curve}),
         "power_heatmap": lambda: plots.power_heatmap(
-            sweep.to_frame() if sweep is not None else [], axes,
-            {a: axis_label(scenario, a) for a in axes}, {a: _lookup(dumped, a) for a in axes},
+            _named_tests(sweep.to_frame()) if sweep is not None else [], axes,
+            {a: axis_label(scenario, a) for a in axes},
+            {a: html.TEST_SHORT.get(v, v) if a == "analysis.test" else v for a, v in
+             ((a, _lookup(dumped, a)) for a in axes)},
             alpha=scenario.analysis.alpha if null else None),
         "consort": lambda: plots.consort(
             ex.consort, power.mean_consort, power.replicates, arm_labels,
@@ -121,7 +130,9 @@ def build_figures(results: RunResults) -> dict[str, Figure | None]:
         "time_to_remission": lambda: plots.time_to_remission(
             ex.kaplan_meier, arm_labels, scenario.trial.endpoint_month,
             {arm: scenario.arm(arm).remission_at_endpoint for arm in scenario.arm_names}, colours,
-            html.ENDPOINT_SHORT[endpoint]),
+            html.ENDPOINT_SHORT[endpoint],
+            {a.arm: a.first_remission for a in results.remission_model.arms} if results.remission_model else None,
+            complete_only=endpoint != "cr_or_pr"),
         "swimmer": lambda: plots.swimmer(ex.patients, arm_labels, scenario.trial.endpoint_month, colours),
     }
     figures = {name: builders[name]() for name in FIGURES}

@@ -47,6 +47,9 @@ TEST_NAMES = {"fisher": "Fisher's exact test", "chi2": "Pearson's chi-squared te
               "farrington_manning": "Farrington–Manning score test",
               "cmh": "Cochran–Mantel–Haenszel test (stratified by the randomisation strata)"}
 """How each of :data:`simulate.choices.TESTS` is named in the report."""
+TEST_SHORT = {"fisher": "Fisher exact", "chi2": "chi-squared", "chi2_yates": "chi-squared, Yates", "ztest": "pooled z",
+              "farrington_manning": "Farrington–Manning", "cmh": "CMH (stratified)"}
+"""The same in a few words, where space is short (a heatmap's tick labels)."""
 MISSING_WORDS = {"nonresponder": "non-responder analysis (dropouts as failures)",
                  "complete_case": "complete-case analysis", "locf": "last observation carried forward"}
 """How each of :data:`simulate.choices.MISSING_STRATEGIES` is named in the report."""
@@ -77,8 +80,9 @@ CAPTIONS = {
                "criterion failed), deferred or lost, randomised, and then allocated, dropped out and analysed in "
                "each arm; grey text gives the mean over all simulated trials.",
     "accrual": "Each thin line is one simulated trial's cumulative randomisations (bold: their median); compare "
-               "them with the planned straight line to the target before the hard stop, and with the star that "
-               "marks what the real trial achieved.",
+               "them with the plan (red dashed line) up to the target (grey dotted line), and with the hard stop "
+               "(dash-dot line), the month at which enrolment closes whatever the count, and with the star that "
+               "marks what the real trial achieved (the black dotted line is its average pace).",
     "time_to_remission": "Each step curve is the share of one arm of the example trial that has reached a first "
                          "remission by each month after randomisation; diamonds mark the remission rates assumed "
                          "at the endpoint, which sit lower because some remissions are lost to relapse.",
@@ -305,20 +309,63 @@ def _captions(results: RunResults, null: bool = False) -> dict[str, str]:
         out["power_curve"] = out["power_curve"].replace("with a significant result", "showing non-inferiority"
                                                         ).replace("grey lines are closed-form approximations, ", "")
     if results.accrual.observed is None:
-        out["accrual"] = CAPTIONS["accrual"].replace(", and with the star that marks what the real trial achieved", "")
+        out["accrual"] = CAPTIONS["accrual"].replace(
+            ", and with the star that marks what the real trial achieved (the black dotted line is its average pace)",
+            "")
     out["remission_by_visit"] = (
         f"Each line is one arm's mean share of its randomised patients in {what} at each scheduled visit, over "
         f"{p.replicates:,} simulated trials (band and bars: ±2 Monte Carlo SE; dropouts count as not in "
         "remission); the dashed line marks the primary endpoint"
         + ("; stars are the published figures the scenario gives (observed.remission)."
            if scenario.observed is not None and scenario.observed.remission else "."))
-    if scenario.trial.endpoint != "cr_or_pr":
-        out["time_to_remission"] = (
-            "Each step curve is the share of one arm of the example trial that has reached a first remission "
-            "(complete or partial) by each month after randomisation; diamonds mark the rates of complete remission "
-            "assumed at the endpoint (the primary endpoint here), which sit lower because partial remissions do not "
-            "count and some remissions are lost to relapse.")
+    out["time_to_remission"] = _remission_caption(results)
     return out
+
+
+def _remission_caption(results: RunResults) -> str:
+    """The time-to-remission caption: what the curves estimate, the first-remission rate the
+    outcome model implies per arm, and why the endpoint rate is lower (relapse, partial
+    remissions under a CR endpoint, dropout), with the run's own figures."""
+    scenario, p, model = results.scenario, results.power, results.remission_model
+    t = scenario.trial
+    cr = t.endpoint != "cr_or_pr"
+    text = ("Each step curve is the share of one arm of the example trial that has reached a first remission "
+            "(complete or partial) by each month after randomisation (1 − Kaplan–Meier: dropouts are censored, so "
+            "the curve estimates the chance of a first remission, not the endpoint).")
+    if model is None or not model.arms:
+        return text + (f" Diamonds mark the rates of {ENDPOINT_WORDS[t.endpoint]} assumed at month "
+                       f"{t.endpoint_month:g}, which sit lower because some remissions are lost to relapse.")
+    arms = model.arms
+    name = lambda a: label(scenario, a.arm)  # noqa: E731
+    each = lambda values: and_list([f"{v} on {name(a)}" for a, v in zip(arms, values)])  # noqa: E731
+    text += (f" In the outcome model a first remission by month {t.endpoint_month:g} comes to "
+             f"{each(percent(a.first_remission) for a in arms)} (dashed lines).")
+    parts = []
+    if cr:
+        shares = (percent(scenario.arm(a.arm).complete_share_of_remission) for a in arms)
+        parts.append(f"of first remissions, {each(shares)} are complete")
+    if any(a.lasting < 1 for a in arms):
+        relapse = (f"{'' if cr else 'of first remissions, '}{each(percent(1 - a.lasting) for a in arms)} are lost to relapse "
+                   f"before month {t.endpoint_month:g}")
+        rising = [a for a in arms if np.isfinite(a.rebound_month)
+                  and scenario.arm(a.arm).off_cni_hazard > scenario.arm(a.arm).relapse_hazard_per_month]
+        if rising:
+            relapse += " (" + "; ".join(
+                f"on {name(a)} the relapse hazard rises from month {a.rebound_month:.0f}, when the calcineurin-"
+                "inhibitor course and any B-cell cover end" for a in rising) + ")"
+        parts.append(relapse)
+    if parts:
+        text += (f" The primary endpoint counts only patients in {ENDPOINT_WORDS[t.endpoint]} at month "
+                 f"{t.endpoint_month:g}: " + "; ".join(parts) + ", which leaves the assumed "
+                 f"{each(percent(a.endpoint_rate) for a in arms)} (diamonds).")
+    else:
+        text += f" Diamonds mark the assumed rates at month {t.endpoint_month:g}."
+    at_end = {v.arm: v.remission for v in p.remission_by_visit if np.isclose(v.month, t.endpoint_month)}
+    if scenario.dropout.probability_by_endpoint > 0 and all(a.arm in at_end for a in arms):
+        text += (f" Counting the {percent(scenario.dropout.probability_by_endpoint)} who drop out before month "
+                 f"{t.endpoint_month:g} as not in remission, the simulated trials see {each(percent(at_end[a.arm]) for a in arms)} at month "
+                 f"{t.endpoint_month:g} (Remission over follow-up).")
+    return text
 
 
 def _png_size(png: bytes) -> tuple[int, int]:
@@ -376,9 +423,13 @@ def _alts(results: RunResults, null: bool = False) -> dict[str, str]:
                                      + ".")
     last = {a: steps[-1].cumulative_remission for a, steps in ex.kaplan_meier.items() if steps}
     if last:
+        first = {a.arm: a.first_remission for a in results.remission_model.arms} if results.remission_model else {}
         out["time_to_remission"] = ("Step curves of first remission in the example trial; by the end of follow-up "
-                                    + ", ".join(f"{label(scenario, a)} {last[a]:.0%} (assumed at the endpoint "
-                                                f"{scenario.arm(a).remission_at_endpoint:.0%})" for a in arms if a in last)
+                                    + ", ".join(f"{label(scenario, a)} {last[a]:.0%}"
+                                                + (f" (model {first[a]:.0%}" if a in first else " (")
+                                                + ("; " if a in first else "")
+                                                + f"assumed at the endpoint {scenario.arm(a).remission_at_endpoint:.0%})"
+                                                for a in arms if a in last)
                                     + ".")
     pts = ex.patients
     if pts:
@@ -431,6 +482,12 @@ def _figures(images: dict[str, bytes], sweep: SweepResult | None, axis_label: Ca
 def and_list(items: list[str]) -> str:
     """'a', 'a and b', 'a, b and c'."""
     return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
+
+
+def percent(v: float) -> str:
+    """Whole percentages, one decimal below 10% (so a small power is not shown as 0%): how the
+    verdict, the plain-language summary and the captions all round."""
+    return f"{100 * v:.1f}%" if 0 < v < 0.1 else f"{100 * v:.0f}%"
 
 
 def percent_list(values) -> str:
@@ -621,7 +678,8 @@ def _interim_captions(results: RunResults, with_fixed: bool) -> dict[str, str]:
     return {"boundaries": boundaries, "stopping": stopping}
 
 
-def _power_table(scenario: sc.Scenario, p: PowerResult) -> Block:
+def _power_table(scenario: sc.Scenario, p: PowerResult, null: bool = False) -> Block:
+    """The design and its operating characteristics (``null``: the power is a type I error)."""
     t = scenario.trial
     control = label(scenario, scenario.control_arm)
     many = len(p.comparisons) > 1
@@ -654,8 +712,9 @@ def _power_table(scenario: sc.Scenario, p: PowerResult) -> Block:
                                   f"analysis.success = {p.success}"],
         ]
     rows += [
-        ["Power ± Monte Carlo SE", _pm(p.power, p.mc_se)],
-        ["95% interval for the power", f"{_f(p.ci_low)} – {_f(p.ci_high)}"],
+        ["Type I error (power with no true effect) ± Monte Carlo SE" if null else "Power ± Monte Carlo SE",
+         _pm(p.power, p.mc_se)],
+        [f"95% interval for the {'type I error' if null else 'power'}", f"{_f(p.ci_low)} – {_f(p.ci_high)}"],
         [f"Simulated trials ({'successful' if many else significant_word(p.hypothesis)})",
          f"{_f(p.replicates, ',')} ({_f(p.rejections, ',')})"],
     ]
@@ -755,7 +814,9 @@ _ANALYTIC_NI = {"farrington_manning": "Farrington–Manning", "farrington_mannin
 """The same for non-inferiority."""
 
 
-def _samplesize_table(plan: SampleSizePlan, scenario: sc.Scenario, p: PowerResult) -> Block:
+def _samplesize_table(plan: SampleSizePlan, scenario: sc.Scenario, p: PowerResult, null: bool = False) -> Block:
+    """n per arm for each power target; ``null`` (no true effect): with the type I error at each
+    simulated n, against alpha, since no n reaches a power target."""
     from simulate.power import primary_arm
 
     ni, many = p.hypothesis == "non_inferiority", len(p.comparisons) > 1
@@ -787,10 +848,21 @@ def _samplesize_table(plan: SampleSizePlan, scenario: sc.Scenario, p: PowerResul
         closed = (" No closed-form n is given: the formulas need a difference between the arms"
                   + (" beyond the margin" if ni else "") + ", and there is none here.")
         caption = "n per arm for each power target, as simulated (as samplesize.csv)"
-    return Block("Sample size per arm", (_p(
-        f"Simulated: the smallest n per arm whose simulated power reaches the target{counted}, with recruitment, "
-        f"dropout and the planned analysis.{closed}"),), (
-        _table(head, rows, numeric=set(range(1, len(head) - 1)), caption=caption),))
+    tables = [_table(head, rows, numeric=set(range(1, len(head) - 1)), caption=caption)]
+    lead = (f"Simulated: the smallest n per arm whose simulated power reaches the target{counted}, with recruitment, "
+            f"dropout and the planned analysis.{closed}")
+    if null and plan.curve:
+        curve = sorted(plan.curve, key=lambda c: c.n_per_arm)
+        above = {i: "good" for i, c in enumerate(curve) if c.power - p.alpha > 2 * c.mc_se}
+        tables.append(_table(
+            ["Patients per arm (n)", "Type I error ± MC SE", "95% interval", "P(recruited on time)", "Mean randomised"],
+            [[str(c.n_per_arm), _pm(c.power, c.mc_se), f"{_f(c.ci_low)} – {_f(c.ci_high)}",
+              _f(c.p_recruitment_on_time, ".2f"), _f(c.mean_randomised, ".1f")] for c in curve],
+            numeric=set(range(5)), cell_classes={(i, 1): c for i, c in above.items()},
+            caption="Type I error at each n simulated (as samplesize.csv)"))
+        lead += (f" H0 holds here, so no n reaches a power target; the second table gives the type I error at each "
+                 f"n simulated against alpha ({p.alpha:.3f}); above it by more than 2 Monte Carlo SE in bold.")
+    return Block("Sample size per arm", (_p(lead),), tuple(tables))
 
 
 def _alpha_at(point, alpha: float) -> float:
@@ -807,18 +879,21 @@ def _sweep_table(sweep: SweepResult | None, axis_label: Callable[[str], str], al
     axes = list(sweep.axes)
     rows, cells = [], {}
     for i, p in enumerate(sweep.points):
-        rows.append([*[_value(p.values.get(a)) for a in axes], _pm(p.power, p.mc_se),
+        rows.append([*[TEST_NAMES.get(p.values.get(a), _value(p.values.get(a))) if a == "analysis.test"
+                       else _value(p.values.get(a)) for a in axes], _pm(p.power, p.mc_se),
                      f"{_f(p.ci_low)} – {_f(p.ci_high)}", _f(p.p_recruitment_on_time, ".2f"),
                      _f(p.mean_randomised, ".1f"), _f(p.mean_duration_months, ".1f"), _f(p.mean_dropouts, ".1f")])
         if (p.power > _alpha_at(p, alpha)) if alpha is not None else p.power >= 0.8:
             cells[(i, len(axes))] = "good"
-    head = [*[axis_label(a) for a in axes], "Power ± MC SE", "95% interval", "P(recruited on time)",
+    head = [*[axis_label(a) for a in axes], "Type I error ± MC SE" if alpha is not None else "Power ± MC SE",
+            "95% interval", "P(recruited on time)",
             "Mean randomised", "Mean duration (months)", "Mean dropouts"]
     lead = (f"No true difference here, so power is the type I error; above alpha ({alpha:.3f}) in bold."
             if alpha is not None else "Power of at least 0.80 in bold.")
     return Block("Sensitivity grid", (_p(lead),), (
         _table(head, rows, numeric=set(range(len(head))), cell_classes=cells,
-               caption="Power at each point of the sensitivity grid (as sweep.csv)"),))
+               caption=f"{'Type I error' if alpha is not None else 'Power'} at each point of the sensitivity grid "
+                       "(as sweep.csv)"),))
 
 
 _CONSORT_LABELS = {"referred": "Referred and screened", "excluded_total": "Excluded (criteria not met)",
@@ -982,9 +1057,10 @@ def render(results: RunResults, images: dict[str, bytes], axis_label: Callable[[
     scenario = results.scenario
     alts = _alts(results, null)
     alpha = results.power.alpha if null else None
-    blocks = [_power_table(scenario, results.power), _comparisons_table(scenario, results.power),
+    blocks = [_power_table(scenario, results.power, null), _comparisons_table(scenario, results.power),
               *_remission_tables(scenario, results.power),
-              _samplesize_table(results.samplesize, scenario, results.power), _sweep_table(results.sweep, axis_label, alpha),
+              _samplesize_table(results.samplesize, scenario, results.power, null),
+              _sweep_table(results.sweep, axis_label, alpha),
               _consort_table(results), _example_trial(scenario, results.example_trial, results.seed),
               _funnel_table(results.screening)]
     interim = _interim(results, images, scale)

@@ -19,7 +19,9 @@ import numpy as np
 import pandas as pd
 import seaborn as sns
 from matplotlib.figure import Figure
+from matplotlib.legend_handler import HandlerTuple
 from matplotlib.patches import FancyBboxPatch, Rectangle
+from matplotlib.transforms import offset_copy
 
 if TYPE_CHECKING:
     from simulate.results import (Accrual, ClosedFormPoint, Consort, KaplanMeierStep, Look, PatientCourse,
@@ -418,10 +420,15 @@ def consort(counts: Consort, means: dict[str, float], n_trials: int | None, arm_
 # ----------------------------------------------------------------------------- 4. accrual
 
 
+FAN_ALPHA = 0.15
+"""Opacity of each simulated trial's line in the accrual fan (its legend swatch is drawn opaque)."""
+
+
 @_themed
 def accrual(fan: Accrual) -> Figure:
     """Cumulative randomisations of each simulated trial (thin), their median (bold), the plan,
-    the target and hard stop, and the real trial."""
+    the target and hard stop, and the real trial (a star, joined to the origin by a dotted line:
+    its average pace). Every line has a legend entry, each entry drawn opaque."""
     curves, n_target, observed = fan.curves, fan.n_target, fan.observed
     recruitment_months, hard_stop_months = fan.recruitment_months, fan.hard_stop_months
     fig = Figure(figsize=(10, 6.6), layout="constrained")
@@ -431,7 +438,7 @@ def accrual(fan: Accrual) -> Figure:
     for i, c in enumerate(curves):
         xs = np.concatenate([[0.0], c, [max(hard_stop_months, c[-1] if c else 0.0)]])
         ys = np.concatenate([[0], np.arange(1, len(c) + 1), [len(c)]])
-        ax.step(xs, ys, where="post", color="C0", alpha=0.15, lw=0.8,
+        ax.step(xs, ys, where="post", color="C0", alpha=FAN_ALPHA, lw=0.8,
                 label=f"One simulated trial ({len(curves)} shown)" if i == 0 else None)
     if curves:
         grid = np.linspace(0.0, end, 600)
@@ -439,14 +446,16 @@ def accrual(fan: Accrual) -> Figure:
         ax.plot(grid, np.median(counts, axis=0), color="#1F3A68", lw=2.8, label="Median of the simulated trials")
     ax.plot([0, recruitment_months], [0, n_target], color="C3", lw=2, ls="--",
             label=f"Plan: {n_target} patients in {recruitment_months:g} months")
-    ax.axhline(n_target, color="0.35", lw=1, ls=":", label=f"Target: {n_target} randomised")
+    ax.axhline(n_target, color="0.35", lw=1.4, ls=":", zorder=3, label=f"Target: {n_target} randomised")
     ax.axvline(hard_stop_months, color="0.1", lw=1.4, ls="-.",
-               label=f"Hard stop: enrolment closes at month {hard_stop_months:g}")
+               label=f"Hard stop: enrolment closes at month {hard_stop_months:g}, whatever the count")
+    handles, labels = ax.get_legend_handles_labels()
     if observed:
         m, n = observed.months, observed.n_randomised
-        ax.plot([0, m], [0, n], color="black", lw=1, ls=(0, (1, 2)))
-        ax.plot([m], [n], "*", color="black", ms=17, mec="white", zorder=5,
-                label=f"Real trial: {n} randomised in {m:g} months")
+        pace, = ax.plot([0, m], [0, n], color="black", lw=1.2, ls=(0, (1, 2)))
+        star, = ax.plot([m], [n], "*", color="black", ms=17, mec="white", zorder=5)
+        handles.append((pace, star))
+        labels.append(f"Real trial: {n} randomised in {m:g} months (dotted: its average pace)")
         ax.annotate(f"Real trial: {n} in {m:g} months", (m, n), xytext=(-12, 18), textcoords="offset points",
                     ha="right", fontsize=10, fontweight="bold",
                     bbox=dict(boxstyle="round,pad=0.25", fc="white", ec="0.6", alpha=0.9))
@@ -455,22 +464,64 @@ def accrual(fan: Accrual) -> Figure:
     ax.set_xlabel("Months since the trial opened")
     ax.set_ylabel("Patients randomised (cumulative)")
     ax.set_title("Recruitment: simulated trials vs the plan and the real trial")
-    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.11), ncol=3, fontsize=9, frameon=False)
+    legend = ax.legend(handles, labels, loc="upper center", bbox_to_anchor=(0.5, -0.11), ncol=2, fontsize=9,
+                       frameon=False, handler_map={tuple: HandlerTuple(ndivide=None)})
+    for handle in legend.legend_handles:  # the faint fan line, drawn solid in the legend
+        if handle is not None and (handle.get_alpha() or 1.0) < 1.0:
+            handle.set_alpha(1.0)
+            handle.set_linewidth(max(handle.get_linewidth(), 1.6))
     return fig
 
 
 # ----------------------------------------------------------------------------- 5. time to remission
 
 
+def dodge(values: Sequence[float], gap: float, low: float = -math.inf, high: float = math.inf) -> list[float]:
+    """Positions near ``values`` (in their order) that are at least ``gap`` apart, kept within
+    [``low``, ``high``] where there is room: labels that would overlap are pushed apart as
+    little as possible (each cluster spreads evenly around its mean, moved inside the range)."""
+    def first(cluster: list[int]) -> float:
+        span = (len(cluster) - 1) * gap
+        start = sum(values[j] for j in cluster) / len(cluster) - span / 2
+        return min(max(start, low), high - span) if high - low >= span else start
+
+    clusters: list[list[int]] = []  # runs of labels (by index) that would touch, in value order
+    for i in sorted(range(len(values)), key=lambda i: values[i]):
+        clusters.append([i])
+        while len(clusters) > 1 and first(clusters[-1]) - (first(clusters[-2]) + (len(clusters[-2]) - 1) * gap) < gap:
+            clusters[-2:] = [clusters[-2] + clusters[-1]]
+    out = [0.0] * len(values)
+    for c in clusters:
+        for k, j in enumerate(c):
+            out[j] = first(c) + k * gap
+    return out
+
+
+END_LABEL_POINTS = 10
+"""Font size of the end-of-curve labels of :func:`time_to_remission`."""
+DIAMOND_POINTS = 7
+"""Size of its diamonds (the assumed endpoint rates)."""
+
+
 @_themed
 def time_to_remission(km: dict[str, Sequence[KaplanMeierStep]], arm_labels: dict[str, str], endpoint_month: float,
                       assumed: dict[str, float] | None = None, colours: dict[str, str] | None = None,
-                      endpoint: str = "CR/PR") -> Figure:
-    """Cumulative first remission per arm (1 - Kaplan-Meier) in the example trial, with the
-    ``assumed`` rate of the primary endpoint (``endpoint``: what it counts, e.g. 'CR') per arm."""
+                      endpoint: str = "CR/PR", first_remission: dict[str, float] | None = None,
+                      complete_only: bool = False) -> Figure:
+    """Cumulative first remission per arm (1 - Kaplan-Meier, dropouts censored) in the example
+    trial, each curve's end value beside it (the labels pushed apart where the curves end close
+    together), the ``first_remission`` by the endpoint that the outcome model implies (dashed
+    lines) and the ``assumed`` rate of the primary endpoint (``endpoint``: what it counts, e.g.
+    'CR'; ``complete_only``: partial remissions do not count) per arm (diamonds, side by side where
+    they coincide)."""
     colours = _colours(arm_labels, colours)
-    fig = Figure(figsize=(9, 5.5), layout="constrained")
+    first_remission = first_remission or {}
+    ncol = 2 if len(arm_labels) <= 2 else 1
+    entries = len(arm_labels) * (1 + bool(first_remission) + bool(assumed))
+    fig = Figure(figsize=(9, 5.5 + 0.22 * math.ceil(entries / ncol)), layout="constrained")  # the axes keep ~4.6 in
     ax = fig.add_subplot()
+    ends: dict[str, float] = {}
+    diamonds = {}
     for arm in arm_labels:
         steps = km.get(arm) or ()
         xs = [0.0, *(s.month for s in steps[1:]), endpoint_month]
@@ -478,13 +529,17 @@ def time_to_remission(km: dict[str, Sequence[KaplanMeierStep]], arm_labels: dict
         ys.append(ys[-1])
         n = steps[0].at_risk if steps else 0
         colour = colours[arm]
-        ax.step(xs, ys, where="post", color=colour, lw=2.2,
-                label=f"{arm_labels[arm]} (n = {n})")
-        ax.annotate(f"{ys[-1]:.0%}", (endpoint_month, ys[-1]), xytext=(5, 0), textcoords="offset points",
-                    color=colour, fontweight="bold", va="center", fontsize=10)
+        ax.step(xs, ys, where="post", color=colour, lw=2.2, label=f"{arm_labels[arm]}: example trial (n = {n})")
+        ends[arm] = ys[-1]
+        if arm in first_remission:
+            ax.axhline(first_remission[arm], color=colour, lw=1.3, ls=(0, (5, 3)), alpha=0.9,
+                       label=f"{arm_labels[arm]}: first remission by month {endpoint_month:g} in the model "
+                             f"({first_remission[arm]:.0%})")
         if assumed and arm in assumed:
-            ax.plot([endpoint_month], [assumed[arm]], "D", color=colour, mec="black", ms=7, clip_on=False,
-                    label=f"{arm_labels[arm]}: assumed {endpoint} at month {endpoint_month:g} ({assumed[arm]:.0%})")
+            diamonds[arm], = ax.plot([endpoint_month], [assumed[arm]], "D", color=colour, mec="black",
+                                     ms=DIAMOND_POINTS, clip_on=False, zorder=5,
+                                     label=f"{arm_labels[arm]}: assumed {endpoint} at month {endpoint_month:g} "
+                                           f"({assumed[arm]:.0%})")
     ax.set_xlim(0, endpoint_month)
     ax.set_ylim(0, 1.0)
     ax.set_xticks(np.arange(0, endpoint_month + 0.01, 3 if endpoint_month <= 36 else 6))
@@ -492,8 +547,47 @@ def time_to_remission(km: dict[str, Sequence[KaplanMeierStep]], arm_labels: dict
     ax.set_xlabel("Months since randomisation")
     ax.set_ylabel("Reached first remission (CR or PR)")
     ax.set_title("Time to first remission in the example trial (1 − Kaplan–Meier)")
-    ax.legend(loc="lower right", fontsize=9)
+    note = []
+    if first_remission:
+        note.append(f"Dashed: first remission by month {endpoint_month:g} in the model, which the example trial's "
+                    "curves estimate (dropouts censored).")
+    if diamonds:
+        note.append(f"Diamonds: {endpoint} at month {endpoint_month:g} as assumed, lower: it counts only "
+                    + ("complete remissions " if complete_only else "remissions ") + "not yet lost to relapse.")
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.12), ncol=ncol, fontsize=9,
+              frameon=False, title="\n".join(note) or None, title_fontsize=9)
+    fig.draw_without_rendering()  # the axes' final size, to space the labels in data units
+    height_points = ax.get_window_extent().height * 72 / fig.dpi  # the y axis spans 0-1
+    gap = 1.3 * END_LABEL_POINTS / height_points                 # a line of text, in data units
+    arms = list(ends)
+    placed = dodge([ends[a] for a in arms], gap, low=gap / 2, high=1.0 - gap / 2)
+    beside = offset_copy(ax.transData, fig=fig, x=2 * DIAMOND_POINTS, y=0, units="points")
+    for arm, y in zip(arms, placed):
+        ax.text(endpoint_month, y, f"{ends[arm]:.0%}", transform=beside, color=colours[arm], fontweight="bold",
+                va="center", ha="left", fontsize=END_LABEL_POINTS, clip_on=False)
+    # diamonds closer than their own height sit side by side across the endpoint
+    level = [diamonds[a].get_ydata()[0] for a in diamonds]
+    if level:
+        marker_gap = 1.2 * DIAMOND_POINTS / height_points
+        for cluster in _clusters(level, marker_gap):
+            shifts = dodge([0.0] * len(cluster), 1.2 * DIAMOND_POINTS)
+            for k, dx in zip(cluster, shifts):
+                arm = list(diamonds)[k]
+                diamonds[arm].set_transform(offset_copy(ax.transData, fig=fig, x=dx, y=0,
+                                                                       units="points"))
     return fig
+
+
+def _clusters(values: Sequence[float], gap: float) -> list[list[int]]:
+    """Indices of ``values`` grouped into runs whose neighbours (in value order) are closer than ``gap``."""
+    order = sorted(range(len(values)), key=lambda i: values[i])
+    out: list[list[int]] = []
+    for i in order:
+        if out and values[i] - values[out[-1][-1]] < gap:
+            out[-1].append(i)
+        else:
+            out.append([i])
+    return out
 
 
 # ----------------------------------------------------------------------------- 5b. remission by visit

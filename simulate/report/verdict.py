@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from simulate.report.html import percent
 from simulate.results import PowerResult, RunResults, SampleSizeResult
 
 ON_TIME_LOW = 0.5
@@ -38,12 +39,6 @@ def is_null(p: PowerResult) -> bool:
     if p.hypothesis == "non_inferiority":
         return all(t <= -p.margin + 1e-12 for t in truths)
     return all(t == 0 for t in truths)
-
-
-def percent(v: float) -> str:
-    """Whole percentages, one decimal below 10% (so a small power is not shown as 0%): how the
-    verdict and the plain-language summary both round."""
-    return f"{100 * v:.1f}%" if 0 < v < 0.1 else f"{100 * v:.0f}%"
 
 
 _pct = percent
@@ -78,10 +73,11 @@ def _recruitment_line(results: RunResults, on_time_said: bool = False) -> str:
     s, p = results.scenario, results.power
     t = s.trial
     if not np.isfinite(p.recruitment_months_q50):
-        return (f"No simulated trial randomised a patient: every one ends at the hard stop ({t.hard_stop_months:g} "
-                "months).")
-    stop = (f"{_pct(p.p_terminated)} stop at the hard stop ({t.hard_stop_months:g} months, the date by which "
-            f"enrolment closes whatever the count) short of {s.n_target} patients.")
+        return (f"No simulated trial randomised a patient: every one ends at the hard stop (month "
+                f"{t.hard_stop_months:g}, when enrolment closes whatever the count).")
+    who = "no simulated trial stops" if p.p_terminated == 0 else f"{_pct(p.p_terminated)} stop"
+    stop = (f"{who} at the hard stop (month {t.hard_stop_months:g}, when enrolment closes whatever the count) "
+            f"short of {s.n_target} patients.")
     if on_time_said:                                  # the share on time is the verdict's first line
         return stop[0].upper() + stop[1:]
     return (f"Recruitment finishes within the planned {t.recruitment_months:g} months in {_pct(p.p_recruitment_on_time)} "
@@ -132,15 +128,18 @@ def verdict(results: RunResults) -> Verdict:
                 on_time = _on_time_at(results, low.n_per_arm)
                 need = f"{_pct(target)} power needs {low.n_per_arm} per arm"
                 if on_time is not None:
-                    need += f", at which {_pct(on_time)} of simulated trials recruit on time"
+                    need += (", at which no simulated trial recruits on time" if on_time == 0 else
+                             f", at which {_pct(on_time)} of simulated trials recruit on time")
                 lines.append(need + ".")
             elif low is not None:
                 lines.append(f"{_pct(target)} power is not reached{': ' + low.note if low.note else ''}.")
         if limited:
             kind = "recruitment_limited"
             tone = "bad" if p.p_recruitment_on_time < ON_TIME_LOW / 2 else "warn"
-            lines.insert(0, f"Recruitment is the limit: only {_pct(p.p_recruitment_on_time)} of simulated trials "
-                            f"recruit {s.n_target} patients within the planned {s.trial.recruitment_months:g} months.")
+            share = (f"no simulated trial recruits" if p.p_recruitment_on_time == 0 else
+                     f"only {_pct(p.p_recruitment_on_time)} of simulated trials recruit")
+            lines.insert(0, f"Recruitment is the limit: {share} {s.n_target} patients within the planned "
+                            f"{s.trial.recruitment_months:g} months.")
     if len(p.comparisons) > 1:
         lines.append("Each comparison: " + "; ".join(
             f"{comparison_name(s, c.arm)} {_pct(c.power)}" for c in p.comparisons) + ".")
@@ -149,8 +148,8 @@ def verdict(results: RunResults) -> Verdict:
     lines.append(_recruitment_line(results, on_time_said=kind == "recruitment_limited"))
     obs = s.observed
     if obs is not None and obs.accrual:
-        lines.append(f"The real trial randomised {obs.n_randomised} of its {s.n_target} planned patients in "
-                     f"{obs.months:g} months.")
+        lines.append(f"The real trial randomised {obs.n_randomised} patients in {obs.months:g} months; source: "
+                     f"{obs.source}.")
     lines.append(f"Percentages are over {p.replicates:,} simulated trials; the report's tables give each with its "
                  "Monte Carlo standard error (the ± figures).")
     return Verdict(headline, tuple(lines), tone, kind)
