@@ -119,15 +119,16 @@ def test_null_report_speaks_of_type_one_error_not_power_targets(null_run):
         assert f"<td class=\"num\">{c.n_per_arm}</td>" in curve and f"{c.power:.3f} ± {c.mc_se:.3f}" in curve
 
 
-def test_null_sample_size_table_has_one_note_column_and_no_promised_closed_forms(null_run):
+def test_null_sample_size_section_is_the_type_i_error_without_power_targets(null_run):
     _, _, page = null_run
-    table = page[page.index("Sample size per arm"):]
-    table = table[: table.index("</table>")]
-    headers = re.findall(r"<th[^>]*>([^<]*)</th>", table)
-    assert [h.lower() for h in headers].count("note") == 1, headers
+    assert "Sample size per arm" not in page
+    section = page[page.index("Type I error by n per arm"):]
+    section = section[: section.index("</section>")]
+    headers = re.findall(r"<th[^>]*>([^<]*)</th>", section)
+    assert "Target power" not in headers and "Type I error ± MC SE" in headers, headers
     assert not any(h.startswith(("Pooled normal", "Fleiss", "Arcsine")) for h in headers), headers
-    assert "closed-form columns are" not in table and "and closed-form" not in table
-    assert "No closed-form n is given" in table
+    assert "not reached" not in section and "80%" not in section
+    assert "no power target to reach" in section
 
 
 def test_sample_size_table_keeps_its_closed_forms_when_the_arms_differ(pilot_run):

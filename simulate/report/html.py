@@ -683,8 +683,6 @@ def _power_table(scenario: sc.Scenario, p: PowerResult, null: bool = False) -> B
     t = scenario.trial
     control = label(scenario, scenario.control_arm)
     many = len(p.comparisons) > 1
-    pct = lambda v, se=None: (  # noqa: E731
-        f"{100 * v:.1f}%" if se is None else f"{100 * v:.1f}% ± {100 * se:.1f}%")
     q = lambda k: (f"{_f(getattr(p, f'mean_{k}'), '.1f')}; {_f(getattr(p, f'{k}_q10'), '.1f')} / "  # noqa: E731
                    f"{_f(getattr(p, f'{k}_q50'), '.1f')} / {_f(getattr(p, f'{k}_q90'), '.1f')}")
     arms = "; ".join(f"{label(scenario, a)}{' (control)' if a == scenario.control_arm else ''}: assumed "
@@ -724,9 +722,11 @@ def _power_table(scenario: sc.Scenario, p: PowerResult, null: bool = False) -> B
                  ["P(every comparison " + significant_word(p.hypothesis) + ") ± Monte Carlo SE",
                   _pm(p.power_all, p.power_all_mc_se)]]
     rows += [
-        [f"Recruitment complete within {t.recruitment_months:g} months",
-         pct(p.p_recruitment_on_time, p.p_recruitment_on_time_se)],
-        [f"Terminated at the hard stop ({t.hard_stop_months:g} months) short of {scenario.n_target}", pct(p.p_terminated)],
+        # shares of trials as proportions, as the power is (the prose gives percentages)
+        [f"P(recruitment complete within {t.recruitment_months:g} months) ± Monte Carlo SE",
+         _pm(p.p_recruitment_on_time, p.p_recruitment_on_time_se)],
+        [f"P(terminated at the hard stop, month {t.hard_stop_months:g}, short of {scenario.n_target})",
+         _f(p.p_terminated)],
         ["Mean randomised", f"{_f(p.mean_randomised, '.1f')} of {scenario.n_target}"],
         ["Mean dropouts before the endpoint", _f(p.mean_dropouts, ".1f")],
         ["Months to the last randomisation: mean; 10th / 50th / 90th percentile", q("recruitment_months")],
@@ -848,21 +848,24 @@ def _samplesize_table(plan: SampleSizePlan, scenario: sc.Scenario, p: PowerResul
         closed = (" No closed-form n is given: the formulas need a difference between the arms"
                   + (" beyond the margin" if ni else "") + ", and there is none here.")
         caption = "n per arm for each power target, as simulated (as samplesize.csv)"
-    tables = [_table(head, rows, numeric=set(range(1, len(head) - 1)), caption=caption)]
-    lead = (f"Simulated: the smallest n per arm whose simulated power reaches the target{counted}, with recruitment, "
-            f"dropout and the planned analysis.{closed}")
     if null and plan.curve:
+        # H0 holds: no n reaches a power target, so the section is the type I error at each n
         curve = sorted(plan.curve, key=lambda c: c.n_per_arm)
         above = {i: "good" for i, c in enumerate(curve) if c.power - p.alpha > 2 * c.mc_se}
-        tables.append(_table(
+        table = _table(
             ["Patients per arm (n)", "Type I error ± MC SE", "95% interval", "P(recruited on time)", "Mean randomised"],
             [[str(c.n_per_arm), _pm(c.power, c.mc_se), f"{_f(c.ci_low)} – {_f(c.ci_high)}",
-              _f(c.p_recruitment_on_time, ".2f"), _f(c.mean_randomised, ".1f")] for c in curve],
+              _f(c.p_recruitment_on_time, ".3f"), _f(c.mean_randomised, ".1f")] for c in curve],
             numeric=set(range(5)), cell_classes={(i, 1): c for i, c in above.items()},
-            caption="Type I error at each n simulated (as samplesize.csv)"))
-        lead += (f" H0 holds here, so no n reaches a power target; the second table gives the type I error at each "
-                 f"n simulated against alpha ({p.alpha:.3f}); above it by more than 2 Monte Carlo SE in bold.")
-    return Block("Sample size per arm", (_p(lead),), tuple(tables))
+            caption="Type I error at each n simulated (as samplesize.csv)")
+        lead = (f"H0 holds here (the arms do not differ), so there is no power target to reach: the table gives "
+                f"the type I error at each n per arm simulated, with recruitment, dropout and the planned analysis, "
+                f"against alpha ({p.alpha:.3f}); above it by more than 2 Monte Carlo SE in bold.")
+        return Block("Type I error by n per arm", (_p(lead),), (table,))
+    tables = (_table(head, rows, numeric=set(range(1, len(head) - 1)), caption=caption),)
+    lead = (f"Simulated: the smallest n per arm whose simulated power reaches the target{counted}, with recruitment, "
+            f"dropout and the planned analysis.{closed}")
+    return Block("Sample size per arm", (_p(lead),), tables)
 
 
 def _alpha_at(point, alpha: float) -> float:
