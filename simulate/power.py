@@ -51,12 +51,12 @@ def simulate_designs(designs: list[sc.Scenario], replicates: int, seed: int, job
     ``jobs`` is a number of loky workers (None: all cores) or a :class:`~simulate.parallel.Backend`.
     """
     parts: list[list[BlockOutcomes]] = []
-    _run_blocks(simulate_block_designs, designs, replicates, seed, jobs, engine, progress, parts.append)
+    run_blocks(simulate_block_designs, designs, replicates, seed, jobs, engine, progress, parts.append)
     return [BlockOutcomes.concatenate([p[k] for p in parts]) for k in range(len(designs))]
 
 
-def _run_blocks(fn, designs: list[sc.Scenario], replicates: int, seed: int, jobs: Jobs, engine: str,
-                progress: bool, consume, label: str | None = None) -> None:
+def run_blocks(fn, designs: list[sc.Scenario], replicates: int, seed: int, jobs: Jobs, engine: str,
+               progress: bool, consume, label: str | None = None) -> None:
     """Run ``fn(designs, seed, block, n_trials, engine)`` for every block; results go to
     ``consume`` in block order. ``label`` names the work on the progress bar."""
     size = designs[0].simulation.block_size
@@ -218,7 +218,7 @@ def tally_designs(designs: list[sc.Scenario], replicates: int, seed: int, jobs: 
         for k, t in enumerate(part):
             totals[k] = t if totals[k] is None else totals[k] + t
 
-    _run_blocks(_tally_block, designs, replicates, seed, jobs, engine, progress, fold, label)
+    run_blocks(_tally_block, designs, replicates, seed, jobs, engine, progress, fold, label)
     return totals  # type: ignore[return-value]
 
 

@@ -418,10 +418,18 @@ def consort(counts: Consort, means: dict[str, float], n_trials: int | None, arm_
 # ----------------------------------------------------------------------------- 4. accrual
 
 
+def _accrual_steps(months: Sequence[float], hard_stop_months: float) -> tuple[np.ndarray, np.ndarray]:
+    """A trial's cumulative randomisations as step coordinates, held flat to the hard stop."""
+    last = months[-1] if len(months) else 0.0
+    return (np.concatenate([[0.0], months, [max(hard_stop_months, last)]]),
+            np.concatenate([[0], np.arange(1, len(months) + 1), [len(months)]]))
+
+
 @_themed
-def accrual(fan: Accrual) -> Figure:
+def accrual(fan: Accrual, highlight: Sequence[float] | None = None, highlight_label: str = "This trial") -> Figure:
     """Cumulative randomisations of each simulated trial (thin), their median (bold), the plan,
-    the target and hard stop, and the real trial."""
+    the target and hard stop, and the real trial; ``highlight``, one trial's randomisation months
+    in increasing order, drawn over the fan."""
     curves, n_target, observed = fan.curves, fan.n_target, fan.observed
     recruitment_months, hard_stop_months = fan.recruitment_months, fan.hard_stop_months
     fig = Figure(figsize=(10, 6.6), layout="constrained")
@@ -429,14 +437,14 @@ def accrual(fan: Accrual) -> Figure:
     end = max([hard_stop_months] + [c[-1] for c in curves if c]
               + ([observed.months] if observed else []))
     for i, c in enumerate(curves):
-        xs = np.concatenate([[0.0], c, [max(hard_stop_months, c[-1] if c else 0.0)]])
-        ys = np.concatenate([[0], np.arange(1, len(c) + 1), [len(c)]])
-        ax.step(xs, ys, where="post", color="C0", alpha=0.15, lw=0.8,
+        ax.step(*_accrual_steps(c, hard_stop_months), where="post", color="C0", alpha=0.15, lw=0.8,
                 label=f"One simulated trial ({len(curves)} shown)" if i == 0 else None)
     if curves:
         grid = np.linspace(0.0, end, 600)
         counts = np.array([np.searchsorted(np.asarray(c, dtype=float), grid, side="right") for c in curves])
         ax.plot(grid, np.median(counts, axis=0), color="#1F3A68", lw=2.8, label="Median of the simulated trials")
+    if highlight is not None:
+        ax.step(*_accrual_steps(highlight, hard_stop_months), where="post", color="#E69F00", lw=2.6, label=f"{highlight_label}: {len(highlight)} randomised")
     ax.plot([0, recruitment_months], [0, n_target], color="C3", lw=2, ls="--",
             label=f"Plan: {n_target} patients in {recruitment_months:g} months")
     ax.axhline(n_target, color="0.35", lw=1, ls=":", label=f"Target: {n_target} randomised")
