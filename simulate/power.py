@@ -13,10 +13,13 @@ the first guess of the sample-size search) all see dropout through one rule,
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import itertools
 import logging
 import math
 import time
+from typing import Callable, Iterator
 
 import numpy as np
 
@@ -68,12 +71,36 @@ def run_blocks(fn, designs: list[sc.Scenario], replicates: int, seed: int, jobs:
     if backend.jobs != 1:
         _prepare(designs)          # once here, not once per worker: workers receive the results
     bar = progress_bar(n_blocks, label, progress)
+    watcher = _WATCHER.get()
+    done = itertools.count(1)
+
+    def tick() -> None:
+        bar.update(1)
+        if watcher is not None:
+            watcher(next(done), n_blocks, label)
+
     try:
         # the batch engine's blocks are numpy array work, which overlaps on threads; the DES's
         # are Python, which does not
-        run_tasks(fn, tasks, backend, on_done=lambda: bar.update(1), consume=consume, threads=engine == "batch")
+        run_tasks(fn, tasks, backend, on_done=tick, consume=consume, threads=engine == "batch")
     finally:
         bar.close()
+
+
+_WATCHER: contextvars.ContextVar[Callable[[int, int, str], None] | None] = contextvars.ContextVar(
+    "trialsim_block_watcher", default=None)
+
+
+@contextlib.contextmanager
+def watching(callback: Callable[[int, int, str], None]) -> Iterator[None]:
+    """Inside the ``with`` block (in this thread or task), ``callback(blocks_done, blocks_total,
+    label)`` is called as each block of every run is gathered; an exception it raises stops the
+    run (how an interactive caller shows progress and cancels)."""
+    token = _WATCHER.set(callback)
+    try:
+        yield
+    finally:
+        _WATCHER.reset(token)
 
 
 def _prepare(designs: list[sc.Scenario]) -> None:
