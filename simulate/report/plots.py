@@ -52,7 +52,8 @@ def theme() -> Iterator[None]:
         yield
 
 
-def _themed(fn):
+def themed(fn):
+    """A figure function drawn in the house look (:func:`theme`)."""
     @wraps(fn)
     def wrapper(*args, **kwargs):
         with theme():
@@ -88,7 +89,7 @@ def power_ylim(curve: Sequence[SampleSizePoint], closed_form: Sequence[ClosedFor
     return max(0.0, math.floor(10 * (min(lows, default=0.5) - 0.03)) / 10), 1.0
 
 
-@_themed
+@themed
 def power_curve(curve: Sequence[SampleSizePoint], closed_form: Sequence[ClosedFormPoint],
                 chosen: dict[float, int | None], planned_n: int, replicates: int | None = None,
                 planned: PowerResult | None = None, alpha: float | None = None, null: bool = False,
@@ -174,7 +175,7 @@ def _tick(v) -> str:
     return f"{v:g}" if isinstance(v, (int, float)) else str(v)
 
 
-@_themed
+@themed
 def power_heatmap(rows: list[dict] | pd.DataFrame, axes: list[str], labels: dict[str, str],
                   planned: dict[str, object] | None = None, alpha: float | None = None) -> Figure | None:
     """Power over the sweep grid: a heatmap of the first two non-n axes, one facet per n per arm
@@ -337,7 +338,7 @@ def _mean(means: dict[str, float], key: str, n_trials: int | None, *more: tuple[
     return [(f"mean over {trials}simulated trials: {', '.join(parts)}", 8.5, "normal", "0.4")]
 
 
-@_themed
+@themed
 def consort(counts: Consort, means: dict[str, float], n_trials: int | None, arm_labels: dict[str, str],
             exclusion_labels: dict[str, str], analysis_note: str, n_target: int | None = None,
             colours: dict[str, str] | None = None) -> Figure:
@@ -425,7 +426,7 @@ def _accrual_steps(months: Sequence[float], hard_stop_months: float) -> tuple[np
             np.concatenate([[0], np.arange(1, len(months) + 1), [len(months)]]))
 
 
-@_themed
+@themed
 def accrual(fan: Accrual, highlight: Sequence[float] | None = None, highlight_label: str = "This trial") -> Figure:
     """Cumulative randomisations of each simulated trial (thin), their median (bold), the plan,
     the target and hard stop, and the real trial; ``highlight``, one trial's randomisation months
@@ -470,7 +471,7 @@ def accrual(fan: Accrual, highlight: Sequence[float] | None = None, highlight_la
 # ----------------------------------------------------------------------------- 5. time to remission
 
 
-@_themed
+@themed
 def time_to_remission(km: dict[str, Sequence[KaplanMeierStep]], arm_labels: dict[str, str], endpoint_month: float,
                       assumed: dict[str, float] | None = None, colours: dict[str, str] | None = None,
                       endpoint: str = "CR/PR") -> Figure:
@@ -507,7 +508,7 @@ def time_to_remission(km: dict[str, Sequence[KaplanMeierStep]], arm_labels: dict
 # ----------------------------------------------------------------------------- 5b. remission by visit
 
 
-@_themed
+@themed
 def remission_by_visit(points: Sequence[VisitRemission], arm_labels: dict[str, str], endpoint_month: float,
                        endpoint: str = "remission", replicates: int | None = None,
                        observed: Sequence[ObservedRemission] = (), colours: dict[str, str] | None = None
@@ -563,7 +564,7 @@ DROPOUT_MARKERS = {
 an open square for lost to follow-up (other reasons: a grey cross)."""
 
 
-@_themed
+@themed
 def swimmer(patients: Sequence[PatientCourse], arm_labels: dict[str, str], endpoint_month: float,
             colours: dict[str, str] | None = None) -> Figure:
     """One bar per patient of the example trial, from randomisation to the endpoint or dropout,
@@ -643,7 +644,7 @@ def _finite(values) -> np.ndarray:
     return out
 
 
-@_themed
+@themed
 def boundaries(looks: Sequence[Look], paths: Sequence = (), favours: str = "",
                futility_conditional_power: float | None = None) -> Figure:
     """The efficacy (and any futility) z boundaries against the information fraction, markers at
@@ -737,7 +738,7 @@ def boundaries(looks: Sequence[Look], paths: Sequence = (), favours: str = "",
     return fig
 
 
-@_themed
+@themed
 def stopping(looks: Sequence[Look], expected_randomised: float, expected_decision_month: float,
              mean_duration_months: float, n_target: int, fixed: PowerResult | None = None,
              futility: bool = True) -> Figure:
