@@ -504,6 +504,33 @@ def run(scenario: Path, replicates: int | None, seed: int | None, jobs: int | No
     click.echo(f"\nresults, plots and report.html written to {out_dir}/")
 
 
+# ----------------------------------------------------------------------------- teach
+
+
+TEACH_INSTALL_HINT = "pip install 'trialsim[teach]'"
+DEFAULT_TEACH_SCENARIO = "nct04743739"
+
+
+@cli.command()
+@click.argument("scenario", type=click.Path(dir_okay=False, path_type=Path), required=False)
+@click.option("--port", type=click.IntRange(1, 65535), default=8000, show_default=True,
+              help="Port of the lab on 127.0.0.1.")
+def teach(scenario: Path | None, port: int) -> None:
+    """The teaching lab in the browser: design a trial, watch one run, simulate many
+    (default scenario: the registered NCT04743739 design)."""
+    try:
+        import shiny
+    except ImportError:
+        raise UsageError(f"teach: the teaching lab needs Shiny for Python; install it with: {TEACH_INSTALL_HINT}") from None
+    path = scenario if scenario is not None else Path(DEFAULT_TEACH_SCENARIO)
+    sc = _load(path, ())
+    from simulate.teach.app import build_app
+
+    click.echo(f"trialsim teaching lab for '{sc.name}' at http://127.0.0.1:{port}/ (Ctrl-C to stop)", err=True)
+    shiny.run_app(build_app(path, sc), host="127.0.0.1", port=port, launch_browser=False, dev_mode=False,
+                  log_level="warning")
+
+
 class _Terminated(KeyboardInterrupt):
     """SIGTERM, handled like Ctrl-C: workers are closed and nothing is left half-written."""
 

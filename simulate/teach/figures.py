@@ -23,10 +23,10 @@ def estimates(many: ManyTrials, what: str) -> Figure:
     ax.bar(centres, s.not_significant, width, color=NOT_SIGNIFICANT, label="Not significant")
     ax.bar(centres, s.significant, width, bottom=s.not_significant, color=SIGNIFICANT, label="Significant")
     ax.axvline(many.true_difference, color="black", lw=2, label=f"True difference {many.true_difference:+.2f}")
-    if np.isfinite(p.mean_abs_risk_difference_if_significant) and s.significant.sum():
-        mean_sig = float((centres * s.significant).sum() / s.significant.sum())
+    if np.isfinite(p.mean_abs_risk_difference_if_significant):
+        mean_sig = p.mean_abs_risk_difference_if_significant * (-1 if many.true_difference < 0 else 1)
         ax.axvline(mean_sig, color=SIGNIFICANT, lw=2, ls="--",
-                   label=f"Mean of the significant ones {mean_sig:+.2f}")
+                   label=f"Significant trials: mean size {p.mean_abs_risk_difference_if_significant:.2f}")
     filled = np.flatnonzero(s.significant + s.not_significant)
     if filled.size:
         lo, hi = s.edges[filled[0]], s.edges[filled[-1] + 1]

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import math
 import re
+import shlex
 import threading
 import time
 from dataclasses import dataclass
@@ -92,6 +93,8 @@ class Checked:
     """Input id -> the command line's error lines for it (``error: ...``), only inputs with one."""
     other: tuple[str, ...] = ()
     """Error lines that belong to no single input (values that clash together)."""
+    changed: tuple[str, ...] = ()
+    """The ``--set`` texts of the inputs that differ from the scenario file's values."""
 
     @property
     def ok(self) -> bool:
@@ -105,8 +108,10 @@ def check(path: str | Path, base: sc.Scenario, values: dict[str, Any]) -> Checke
     contradict is left in ``other``."""
     texts = overrides(base, values)
     ordered = tuple(texts[k] for k in INPUTS if k in texts)
+    start = overrides(base, input_values(base))
+    changed = tuple(texts[k] for k in INPUTS if k in texts and texts[k] != start[k])
     try:
-        return Checked(loader.load_scenario(path, ordered), ordered, {})
+        return Checked(loader.load_scenario(path, ordered), ordered, {}, changed=changed)
     except ScenarioError as err:
         together = err.problems
     problems: dict[str, tuple[str, ...]] = {}
@@ -127,15 +132,13 @@ def check(path: str | Path, base: sc.Scenario, values: dict[str, Any]) -> Checke
             other.append(shown)
         else:
             problems[key] = problems.get(key, ()) + (shown,)
-    return Checked(None, ordered, problems, tuple(other))
+    return Checked(None, ordered, problems, tuple(other), changed)
 
 
 def command(scenario_arg: str, checked: Checked, what: str = "power") -> str:
-    """The command line that gives the same answer, e.g. ``trialsim power nct04743739 --set ...``."""
-    def quote(text: str) -> str:
-        return text if re.fullmatch(r"[A-Za-z0-9_.=/+-]+", text) else "'" + text.replace("'", "'\\''") + "'"
-
-    return " ".join(["trialsim", what, quote(scenario_arg), *(f"--set {quote(t)}" for t in checked.overrides)])
+    """The command line that gives the same answer, e.g. ``trialsim power nct04743739 --set
+    trial.n_per_arm=50``: the inputs changed from the scenario file, as ``--set`` overrides."""
+    return " ".join(["trialsim", what, shlex.quote(scenario_arg), *(f"--set {shlex.quote(t)}" for t in checked.changed)])
 
 
 # ----------------------------------------------------------------------------- progress
@@ -345,6 +348,8 @@ class OneTrial:
     ci_low: float
     ci_high: float
     reject: bool
+    story: tuple[str, ...]
+    """The trial's story as ``trialsim trial`` prints it."""
 
 
 def one_trial(scenario: sc.Scenario, replicate: int = 0, engine: str = DEFAULT_ENGINE) -> OneTrial:
@@ -353,6 +358,7 @@ def one_trial(scenario: sc.Scenario, replicate: int = 0, engine: str = DEFAULT_E
     from simulate.engines import simulate_block
     from simulate.engines.des import example_trial
     from simulate.pipeline import compute_accrual, trial_record
+    from simulate.story import story_lines
     from simulate.tally import analyse_outcomes
 
     seed = scenario.simulation.seed
@@ -369,19 +375,24 @@ def one_trial(scenario: sc.Scenario, replicate: int = 0, engine: str = DEFAULT_E
         randomisation_months=tuple(np.sort(result.randomised.randomisation_month).tolist()),
         fan=compute_accrual(scenario, seed), table=table, p_value=float(r.p_value[0]),
         risk_difference=float(r.risk_difference[0]), ci_low=float(r.ci_low[0]), ci_high=float(r.ci_high[0]),
-        reject=bool(analysed.reject[0, j]))
+        reject=bool(analysed.reject[0, j]), story=tuple(story_lines(scenario, seed, result)))
 
 
 # ----------------------------------------------------------------------------- how many patients
 
 
-def how_many(scenario: sc.Scenario, jobs=None, engine: str = DEFAULT_ENGINE) -> SampleSizePlan:
+def how_many(scenario: sc.Scenario, progress: Progress | None = None, jobs=None,
+             engine: str = DEFAULT_ENGINE) -> SampleSizePlan:
     """The sample-size piece of ``trialsim run``: n for 80% and 90% power, the simulated curve
-    and the closed forms."""
+    and the closed forms. ``progress`` is told of each block; it stops the search when cancelled."""
     from simulate.pipeline import compute_samplesize
+    from simulate.power import watching
 
     s = scenario.simulation
-    return compute_samplesize(scenario, s.seed, s.replicates, jobs, engine)
+    if progress is None:
+        return compute_samplesize(scenario, s.seed, s.replicates, jobs, engine)
+    with watching(progress.update):
+        return compute_samplesize(scenario, s.seed, s.replicates, jobs, engine)
 
 
 # ----------------------------------------------------------------------------- export
