@@ -318,3 +318,10 @@ def test_the_app_builds_with_every_input_and_button(base):
     page = str(build_app(NAME, base).ui["html"])
     for element in [*lab.INPUTS, "simulate", "one_trial", "another_trial", "null_world", "how_many"]:
         assert f'id="{element}"' in page, element
+
+
+def test_a_whole_number_sent_for_a_decimal_field_is_the_same_design(base):
+    checked = lab.check(NAME, base, values(base, rate_per_site_month=6, n_per_arm=63))
+    assert checked.changed == ()
+    assert checked.scenario == base
+    assert lab.overrides(base, {"rate_per_site_month": 3})["rate_per_site_month"] == "recruitment.rate_per_site_month=3.0"

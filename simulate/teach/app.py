@@ -12,6 +12,7 @@ import base64
 import html
 import math
 import threading
+import warnings
 from pathlib import Path
 
 from shiny import App, reactive, render, ui
@@ -89,6 +90,8 @@ def _inputs(base: sc.Scenario) -> list:
         *numeric("replicates", "Simulated trials", 500),
         *numeric("seed", "Seed", 1),
         ui.output_ui("other_message"),
+        ui.p("The same design on the command line:", class_="small text-muted mb-1"),
+        ui.output_ui("design_command"),
     ]
 
 
@@ -96,6 +99,9 @@ def build_app(scenario_path: str | Path, base: sc.Scenario) -> App:
     """The lab for the scenario file ``scenario_path`` (already validated as ``base``)."""
     scenario_arg = str(scenario_path)
     threading.Thread(target=_warm, args=(base,), daemon=True).start()
+    # a cancelled run leaves the blocks its workers had started: expected, not worth a warning
+    warnings.filterwarnings("ignore", message=r".*tasks which were still being processed by the workers have "
+                            "been cancelled", category=UserWarning)
     what = "complete remission" if base.trial.endpoint == "cr" else "remission"
 
     app_ui = ui.page_sidebar(
@@ -170,6 +176,11 @@ def build_app(scenario_path: str | Path, base: sc.Scenario) -> App:
             lines = checked().other
             return ui.div(*(ui.div(line) for line in lines), class_="lab-error", id="other_error") if lines else None
 
+        @render.ui
+        def design_command():
+            c = checked()
+            return ui.code(lab.command(scenario_arg, c), id="command", class_="lab-command") if c.ok else None
+
         def start(name: str, task, design: sc.Scenario) -> None:
             for p in running.values():
                 p.cancel()
@@ -187,6 +198,13 @@ def build_app(scenario_path: str | Path, base: sc.Scenario) -> App:
         def invalid_note() -> ui.Tag:
             return ui.div("Fix the inputs marked in red first.", class_="lab-error")
 
+        def design_or_note() -> sc.Scenario | None:
+            """The design, or None after telling the person at the lab to fix the inputs."""
+            c = checked()
+            if not c.ok:
+                ui.notification_show("Fix the inputs marked in red first.", type="error", duration=4)
+            return c.scenario
+
         # ------------------------------------------------------------------ many trials
 
         @reactive.extended_task
@@ -196,13 +214,12 @@ def build_app(scenario_path: str | Path, base: sc.Scenario) -> App:
         @reactive.effect
         @reactive.event(input.simulate)
         def _simulate():
-            if checked().ok:
-                start("many", many_task, checked().scenario)
+            design = design_or_note()
+            if design is not None:
+                start("many", many_task, design)
 
         @render.ui
         def many_view():
-            if not checked().ok:
-                return invalid_note()
             status = many_task.status()
             if status == "initial":
                 return None
@@ -218,9 +235,7 @@ def build_app(scenario_path: str | Path, base: sc.Scenario) -> App:
                 done, total, label, partial = progress.read()
                 return ui.div(ui.p(f"Cancelled after {label}.", class_="text-muted"), _power_box(partial),
                               _many_figures(design, partial, what) if partial is not None else None)
-            return ui.div(_power_box(result), ui.p(ui.code(lab.command(scenario_arg, checked(), "power")),
-                                                   class_="lab-command", title="the same answer on the command line"),
-                          _many_figures(design, result, what))
+            return ui.div(_power_box(result), _many_figures(design, result, what))
 
         # ------------------------------------------------------------------ the null world
 
@@ -231,13 +246,12 @@ def build_app(scenario_path: str | Path, base: sc.Scenario) -> App:
         @reactive.effect
         @reactive.event(input.null_world)
         def _null():
-            if checked().ok:
-                start("null", null_task, checked().scenario)
+            design = design_or_note()
+            if design is not None:
+                start("null", null_task, design)
 
         @render.ui
         def null_view():
-            if not checked().ok:
-                return invalid_note()
             status = null_task.status()
             if status == "initial":
                 return None
@@ -259,13 +273,12 @@ def build_app(scenario_path: str | Path, base: sc.Scenario) -> App:
         @reactive.effect
         @reactive.event(input.how_many)
         def _how_many():
-            if checked().ok:
-                start("how_many", how_many_task, checked().scenario)
+            design = design_or_note()
+            if design is not None:
+                start("how_many", how_many_task, design)
 
         @render.ui
         def how_many_view():
-            if not checked().ok:
-                return invalid_note()
             status = how_many_task.status()
             if status == "initial":
                 return None
@@ -280,28 +293,29 @@ def build_app(scenario_path: str | Path, base: sc.Scenario) -> App:
 
         # ------------------------------------------------------------------ one trial
 
-        replicate = reactive.value(None)
+        shown = reactive.value(None)                 # (design, replicate) of the trial on show
 
         @reactive.effect
         @reactive.event(input.one_trial)
         def _one():
-            replicate.set(0)
+            design = design_or_note()
+            if design is not None:
+                shown.set((design, 0))
 
         @reactive.effect
         @reactive.event(input.another_trial)
         def _another():
-            with reactive.isolate():
-                k = replicate()
-            replicate.set(0 if k is None else k + 1)
+            design = design_or_note()
+            if design is not None:
+                with reactive.isolate():
+                    last = shown()
+                shown.set((design, 0 if last is None else last[1] + 1))
 
         @render.ui
         def one_view():
-            k = replicate()
-            if k is None:
+            if shown() is None:
                 return None
-            if not checked().ok:
-                return invalid_note()
-            design = checked().scenario
+            design, k = shown()
             return _one_view(design, lab.one_trial(design, k), what)
 
         # ------------------------------------------------------------------ export

@@ -76,9 +76,15 @@ def override_text(path: str, value: Any) -> str:
 
 
 def overrides(scenario: sc.Scenario, values: dict[str, Any]) -> dict[str, str]:
-    """Input id -> its ``--set`` text, for the inputs given."""
-    paths = field_paths(scenario)
-    return {key: override_text(paths[key], value) for key, value in values.items() if key in paths}
+    """Input id -> its ``--set`` text, for the inputs given. A whole number in a box whose field
+    holds a decimal (a browser sends 6 for 6.0) is written as the decimal."""
+    paths, start = field_paths(scenario), input_values(scenario)
+    return {key: override_text(paths[key], float(value) if _whole_for_decimal(value, start[key]) else value)
+            for key, value in values.items() if key in paths}
+
+
+def _whole_for_decimal(value: Any, start: Any) -> bool:
+    return isinstance(start, float) and isinstance(value, int) and not isinstance(value, bool)
 
 
 @dataclass(frozen=True)
