@@ -284,12 +284,18 @@ def test_every_shipped_scenario_exports_as_toml_that_reads_back_the_same(path, t
 
 def test_the_exported_design_validates_on_the_command_line(base, run_cli, tmp_path):
     checked = lab.check(NAME, base, values(base, n_per_arm=30, remission_experimental=0.8, missing="locf"))
-    out = tmp_path / lab.export_name(checked.scenario)
-    out.write_text(lab.to_toml(checked.scenario), encoding="utf-8")
+    design = lab.export_design(checked.scenario, checked.changed)
+    out = tmp_path / lab.export_name(design)
+    out.write_text(lab.to_toml(design), encoding="utf-8")
     code, stdout, err = run_cli(["validate", out])
     assert (code, stdout.strip(), err) == (0, "OK", "")
-    assert load_scenario(out) == checked.scenario
-    assert out.name == "nct04743739-lab.toml"
+    assert load_scenario(out) == design
+    assert out.name == "nct04743739-lab.toml" and design.name == "nct04743739-lab"
+    assert design.description.endswith("(changed in the teaching lab: trial.n_per_arm=30; "
+                                       "arms.rtx_csa.remission_at_endpoint=0.8; analysis.missing=locf)")
+    same = {"name": base.name, "description": base.description}
+    assert design.model_copy(update=same) == checked.scenario.model_copy(update=same)
+    assert lab.export_design(base.model_copy(update={"name": "x" * 80})).name == "x" * 76 + "-lab"
 
 
 # ----------------------------------------------------------------------------- the command

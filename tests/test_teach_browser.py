@@ -186,7 +186,10 @@ def test_the_exported_design_validates_on_the_command_line(page, tmp_path):
     assert (out.returncode, out.stdout.strip()) == (0, "OK"), out.stderr
     from simulate.loader import load_scenario
 
-    assert load_scenario(saved) == load_scenario(SCENARIO, ("trial.n_per_arm=40", "analysis.missing=complete_case"))
+    expected = load_scenario(SCENARIO, ("trial.n_per_arm=40", "analysis.missing=complete_case"))
+    loaded = load_scenario(saved)
+    assert loaded.name == "nct04743739-lab"
+    assert loaded.model_copy(update={"name": expected.name, "description": expected.description}) == expected
 
 
 def test_a_long_run_shows_progress_and_can_be_cancelled(page):

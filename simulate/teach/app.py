@@ -320,26 +320,31 @@ def build_app(scenario_path: str | Path, base: sc.Scenario) -> App:
 
         # ------------------------------------------------------------------ export
 
+        @reactive.calc
+        def exported() -> sc.Scenario | None:
+            c = checked()
+            return lab.export_design(c.scenario, c.changed) if c.ok else None
+
         @render.ui
         def export_view():
-            c = checked()
-            if not c.ok:
+            design = exported()
+            if design is None:
                 return invalid_note()
-            return ui.div(ui.download_button("export", f"Download {lab.export_name(c.scenario)}"),
+            file = lab.export_name(design)
+            return ui.div(ui.download_button("export", f"Download {file}"),
                           ui.p("Then, in a terminal:", class_="mt-3 mb-1"),
-                          ui.pre(f"trialsim validate {lab.export_name(c.scenario)}\n"
-                                 f"trialsim power {lab.export_name(c.scenario)}\n"
-                                 f"trialsim run {lab.export_name(c.scenario)}"))
+                          ui.pre(f"trialsim validate {file}\ntrialsim power {file}\ntrialsim run {file}"
+                                 f"      # results in results/{design.name}/"))
 
-        @render.download_button(filename=lambda: lab.export_name(checked().scenario), media_type="application/toml")
+        @render.download_button(filename=lambda: lab.export_name(exported()), media_type="application/toml")
         def export():
-            c = checked()
-            header = (f"{c.scenario.name}: exported from the trialsim teaching lab.\n"
-                      f"The design of {scenario_arg} with\n"
-                      + "".join(f"  --set {t}\n" for t in c.overrides)
+            design, c = exported(), checked()
+            header = (f"{design.name}: exported from the trialsim teaching lab.\n"
+                      f"The design of {scenario_arg}"
+                      + (" with\n" + "".join(f"  --set {t}\n" for t in c.changed) if c.changed else "\n")
                       + f"The sources of its figures are in the comments of {scenario_arg}.\n"
-                        f"Check it with: trialsim validate {lab.export_name(c.scenario)}")
-            yield lab.to_toml(c.scenario, header)
+                        f"Check it with: trialsim validate {lab.export_name(design)}")
+            yield lab.to_toml(design, header)
 
     return App(app_ui, server)
 

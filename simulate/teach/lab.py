@@ -451,8 +451,21 @@ def to_toml(scenario: sc.Scenario, header: str = "") -> str:
     return "\n".join(lines).lstrip("\n") + "\n"
 
 
+EXPORT_SUFFIX = "-lab"
+"""Added to an exported design's name, so that its results never land in the folder of the
+scenario it came from."""
+
+
+def export_design(scenario: sc.Scenario, changed: tuple[str, ...] = ()) -> sc.Scenario:
+    """The design as the lab exports it: named ``<name>-lab``, its description saying what the
+    lab changed (the ``--set`` texts ``changed``)."""
+    name = scenario.name[: 80 - len(EXPORT_SUFFIX)] + EXPORT_SUFFIX
+    described = scenario.description + (f" (changed in the teaching lab: {'; '.join(changed)})" if changed else "")
+    return scenario.model_copy(update={"name": name, "description": described})
+
+
 def export_name(scenario: sc.Scenario) -> str:
-    """The file name a download of the design gets."""
-    return f"{scenario.name}-lab.toml"
+    """The file name of an exported design (:func:`export_design`)."""
+    return f"{scenario.name}.toml"
 
 
