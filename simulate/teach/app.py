@@ -205,91 +205,45 @@ def build_app(scenario_path: str | Path, base: sc.Scenario) -> App:
                 ui.notification_show("Fix the inputs marked in red first.", type="error", duration=4)
             return c.scenario
 
-        # ------------------------------------------------------------------ many trials
+        def background(view: str, button: str, compute, done, running_view=None, cancelled=None) -> None:
+            """A view computed on a thread when ``button`` is pressed: progress while it runs
+            (``running_view(progress)``), then ``done(design, result)``, or ``cancelled(design,
+            progress)`` if the Cancel button stopped it."""
+            @reactive.extended_task
+            async def task(design: sc.Scenario, progress: lab.Progress):
+                return design, progress, await _in_thread(compute, design, progress)
 
-        @reactive.extended_task
-        async def many_task(design: sc.Scenario, progress: lab.Progress):
-            return design, progress, await _in_thread(lab.many_trials, design, progress)
+            @reactive.effect
+            @reactive.event(input[button])
+            def _start():
+                design = design_or_note()
+                if design is not None:
+                    start(view, task, design)
 
-        @reactive.effect
-        @reactive.event(input.simulate)
-        def _simulate():
-            design = design_or_note()
-            if design is not None:
-                start("many", many_task, design)
-
-        @render.ui
-        def many_view():
-            status = many_task.status()
-            if status == "initial":
-                return None
-            if status == "running":
-                reactive.invalidate_later(0.25)
-                p = running.get("many")
-                if p is None:
+            def show():
+                status = task.status()
+                if status == "initial":
                     return None
-                done, total, label, partial = p.read()
-                return ui.div(_power_box(partial), _progress(done, total, label))
-            design, progress, result = many_task.result()
-            if result is None:                                 # cancelled
-                done, total, label, partial = progress.read()
-                return ui.div(ui.p(f"Cancelled after {label}.", class_="text-muted"), _power_box(partial),
-                              _many_figures(design, partial, what) if partial is not None else None)
-            return ui.div(_power_box(result), _many_figures(design, result, what))
+                if status == "running":
+                    reactive.invalidate_later(0.25)
+                    p = running.get(view)
+                    return None if p is None else (running_view or _running)(p)
+                design, progress, result = task.result()
+                if result is None:
+                    return (cancelled or _cancelled)(design, progress)
+                return done(design, result)
 
-        # ------------------------------------------------------------------ the null world
+            show.__name__ = view
+            render.ui(show)
 
-        @reactive.extended_task
-        async def null_task(design: sc.Scenario, progress: lab.Progress):
-            return design, progress, await _in_thread(lab.null_world, design, progress)
-
-        @reactive.effect
-        @reactive.event(input.null_world)
-        def _null():
-            design = design_or_note()
-            if design is not None:
-                start("null", null_task, design)
-
-        @render.ui
-        def null_view():
-            status = null_task.status()
-            if status == "initial":
-                return None
-            if status == "running":
-                reactive.invalidate_later(0.25)
-                p = running.get("null")
-                return _progress(*p.read()[:3]) if p is not None else None
-            design, progress, result = null_task.result()
-            if result is None:
-                return ui.p(f"Cancelled after {progress.read()[2]}.", class_="text-muted")
-            return _null_view(design, result)
-
-        # ------------------------------------------------------------------ how many patients
-
-        @reactive.extended_task
-        async def how_many_task(design: sc.Scenario, progress: lab.Progress):
-            return design, progress, await _in_thread(lab.how_many, design, progress)
-
-        @reactive.effect
-        @reactive.event(input.how_many)
-        def _how_many():
-            design = design_or_note()
-            if design is not None:
-                start("how_many", how_many_task, design)
-
-        @render.ui
-        def how_many_view():
-            status = how_many_task.status()
-            if status == "initial":
-                return None
-            if status == "running":
-                reactive.invalidate_later(0.25)
-                p = running.get("how_many")
-                return _progress(*p.read()[:3]) if p is not None else None
-            design, progress, result = how_many_task.result()
-            if result is None:
-                return ui.p(f"Cancelled while simulating {progress.read()[2]}.", class_="text-muted")
-            return _how_many_view(design, result)
+        background("many_view", "simulate", lab.many_trials,
+                   done=lambda design, many: ui.div(_power_box(many), _many_figures(design, many, what)),
+                   running_view=lambda p: ui.div(_power_box(p.read()[3]), _running(p)),
+                   cancelled=lambda design, p: ui.div(
+                       _cancelled(design, p), _power_box(p.read()[3]),
+                       _many_figures(design, p.read()[3], what) if p.read()[3] is not None else None))
+        background("null_view", "null_world", lab.null_world, done=_null_view)
+        background("how_many_view", "how_many", lab.how_many, done=_how_many_view)
 
         # ------------------------------------------------------------------ one trial
 
@@ -370,6 +324,14 @@ def _warm(base: sc.Scenario) -> None:
 
 
 # ----------------------------------------------------------------------------- views
+
+
+def _running(progress: lab.Progress) -> ui.Tag:
+    return _progress(*progress.read()[:3])
+
+
+def _cancelled(design: sc.Scenario, progress: lab.Progress) -> ui.Tag:
+    return ui.p(f"Cancelled ({progress.read()[2] or 'before the first block'}).", class_="text-muted")
 
 
 def _power_box(many: lab.ManyTrials | None) -> ui.Tag:
