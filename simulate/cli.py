@@ -511,6 +511,19 @@ TEACH_INSTALL_HINT = "pip install 'trialsim[teach]'"
 DEFAULT_TEACH_SCENARIO = "nct04743739"
 
 
+def _check_port_free(port: int) -> None:
+    """Before starting: 127.0.0.1:port can be listened on."""
+    import socket
+
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)       # as the server itself binds
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError as err:
+            raise UsageError(f"--port: got {port}; 127.0.0.1:{port} cannot be used ({err.strerror or err}); "
+                             "choose another, e.g. --port 8050") from None
+
+
 @cli.command()
 @click.argument("scenario", type=click.Path(dir_okay=False, path_type=Path), required=False)
 @click.option("--port", type=click.IntRange(1, 65535), default=8000, show_default=True,
@@ -524,6 +537,7 @@ def teach(scenario: Path | None, port: int) -> None:
         raise UsageError(f"teach: the teaching lab needs Shiny for Python; install it with: {TEACH_INSTALL_HINT}") from None
     path = scenario if scenario is not None else Path(DEFAULT_TEACH_SCENARIO)
     sc = _load(path, ())
+    _check_port_free(port)
     from simulate.teach.app import build_app
 
     click.echo(f"trialsim teaching lab for '{sc.name}' at http://127.0.0.1:{port}/ (Ctrl-C to stop)", err=True)

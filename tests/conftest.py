@@ -95,6 +95,8 @@ def run_console_script() -> Callable[[list[str]], CliResult]:
 
 CHROMIUM = Path(os.environ.get("CHROMIUM", "/usr/lib/chromium/chromium"))
 """Debian's Chromium, which the browser tests drive (Playwright's own browser download is not used)."""
+AXE = Path(os.environ.get("AXE_CORE_JS", ROOT / ".ci" / "node" / "node_modules" / "axe-core" / "axe.min.js"))
+"""axe-core, the accessibility checker the browser tests run in pages (.ci/run installs it with npm)."""
 
 
 def require_chromium() -> None:

@@ -11,16 +11,14 @@ axe-core is looked for at ``$AXE_CORE_JS``, else in ``.ci/node/node_modules/axe-
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
 
-from conftest import ROOT, SHIPPED_SCENARIOS, require_chromium
+from conftest import AXE, SHIPPED_SCENARIOS, require_chromium
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
-AXE = Path(os.environ.get("AXE_CORE_JS", ROOT / ".ci" / "node" / "node_modules" / "axe-core" / "axe.min.js"))
 REPLICATES = 40
 PHONE = 390
 

@@ -317,6 +317,19 @@ def test_teach_checks_its_port_and_scenario_before_starting(run_cli, tmp_path):
     assert code == 2 and err.strip() == "error: trial.n_per_arm: got 0; must be >= 1"
 
 
+def test_teach_refuses_a_port_in_use_with_one_line(run_cli):
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        code, out, err = run_cli(["teach", "--port", port])
+    assert code == 2
+    assert err.startswith(f"error: --port: got {port}; 127.0.0.1:{port} cannot be used (")
+    assert len(err.strip().splitlines()) == 1
+
+
 def test_the_app_builds_with_every_input_and_button(base):
     pytest.importorskip("shiny")
     from simulate.teach.app import build_app

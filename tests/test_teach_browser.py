@@ -18,7 +18,7 @@ import urllib.request
 
 import pytest
 
-from conftest import ROOT, require_chromium, trialsim_executable
+from conftest import AXE, ROOT, require_chromium, trialsim_executable
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -211,3 +211,18 @@ def test_at_phone_width_the_lab_is_no_wider_than_the_screen(browser, lab_url):
     width = page.evaluate("document.documentElement.scrollWidth")
     page.close()
     assert width <= PHONE
+
+
+def test_axe_finds_no_serious_or_critical_violation_in_the_lab(page):
+    if not AXE.exists():
+        pytest.skip(f"no axe-core at {AXE} (npm install --prefix .ci/node axe-core)")
+    run_view(page, "many", "simulate", replicates=250)
+    page.wait_for_selector("#many_view img", timeout=60_000)
+    page.click("a[data-value='one']")
+    page.click("#one_trial")
+    page.wait_for_selector("#two_by_two", timeout=60_000)
+    page.add_script_tag(content=AXE.read_text(encoding="utf-8"))
+    result = page.evaluate("async () => await axe.run(document, {resultTypes: ['violations']})")
+    bad = [(v["id"], v["impact"], len(v["nodes"]), v["nodes"][0]["target"]) for v in result["violations"]
+           if v["impact"] in ("serious", "critical")]
+    assert bad == [], bad

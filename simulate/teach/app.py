@@ -50,6 +50,15 @@ def _image(fig, alt: str) -> ui.Tag:
     return ui.img(src=f"data:image/png;base64,{data}", alt=alt, class_="lab-figure")
 
 
+def _panel(value: str, title: str, note: str, *controls) -> ui.Tag:
+    """A view: its text for students, its controls, and its output (``<value>_view``)."""
+    return ui.nav_panel(title, _note(note), *controls, ui.output_ui(f"{value}_view"), value=value)
+
+
+def _button(id: str, label: str) -> ui.Tag:  # noqa: A002 - Shiny's name
+    return ui.input_action_button(id, label, class_="btn-primary mb-2")
+
+
 def _note(*paragraphs: str) -> ui.Tag:
     return ui.div(*(ui.p(ui.HTML(p)) for p in paragraphs), class_="lab-note")
 
@@ -105,52 +114,36 @@ def build_app(scenario_path: str | Path, base: sc.Scenario) -> App:
     what = "complete remission" if base.trial.endpoint == "cr" else "remission"
 
     app_ui = ui.page_sidebar(
-        ui.sidebar(ui.h5("The design"), *_inputs(base), width=300, open="desktop"),
+        ui.sidebar(ui.h5("The design"), *_inputs(base), width=300, open="desktop", resizable=False),
         ui.tags.style(CSS),
         ui.navset_card_underline(
-            ui.nav_panel(
-                "One trial",
-                _note("One run of the trial as it might happen: referrals screened and turned away, sites "
-                      "opening, patients randomised, remissions, relapses and dropouts. <b>Another trial</b> draws "
-                      "the next one with the same design: watch the answer change."),
-                ui.div(ui.input_action_button("one_trial", "One trial", class_="btn-primary me-2"),
-                       ui.input_action_button("another_trial", "Another trial"), class_="mb-2"),
-                ui.output_ui("one_view"),
-                value="one"),
-            ui.nav_panel(
-                "Many trials",
-                _note("<b>Power</b> is the chance that the trial ends with a significant result when the treatment "
-                      "works as assumed. Simulate the same trial many times and count: the share that come out "
-                      "significant is the power, ± its Monte Carlo standard error (more trials, smaller error)."),
-                ui.input_action_button("simulate", "Simulate many trials", class_="btn-primary mb-2"),
-                ui.output_ui("many_view"),
-                value="many"),
-            ui.nav_panel(
-                "The null world",
-                _note("The same design when the treatment does nothing (both arms at the control's rate). A "
-                      "test at level α should then call about α of the trials significant: that is its "
-                      "<b>type I error</b>."),
-                ui.input_action_button("null_world", "Simulate with no true difference", class_="btn-primary mb-2"),
-                ui.output_ui("null_view"),
-                value="null"),
-            ui.nav_panel(
-                "How many patients?",
-                _note("Power at each n per arm, simulated, beside the closed-form formulas, and the smallest n "
-                      "that reaches 80% and 90% power. The search simulates many designs: it takes a few "
-                      "seconds."),
-                ui.input_action_button("how_many", "Find the sample size", class_="btn-primary mb-2"),
-                ui.output_ui("how_many_view"),
-                value="how_many"),
-            ui.nav_panel(
-                "Export",
-                _note("Take this design to the command line: the file is a complete scenario that "
-                      "<code>trialsim validate</code> accepts."),
-                ui.output_ui("export_view"),
-                value="export"),
+            _panel("one", "One trial",
+                   "One run of the trial as it might happen: referrals screened and turned away, sites opening, "
+                   "patients randomised, remissions, relapses and dropouts. <b>Another trial</b> draws the next one "
+                   "with the same design: watch the answer change.",
+                   ui.div(ui.input_action_button("one_trial", "One trial", class_="btn-primary me-2"),
+                          ui.input_action_button("another_trial", "Another trial"), class_="mb-2")),
+            _panel("many", "Many trials",
+                   "<b>Power</b> is the chance that the trial ends with a significant result when the treatment "
+                   "works as assumed. Simulate the same trial many times and count: the share that come out "
+                   "significant is the power, ± its Monte Carlo standard error (more trials, smaller error).",
+                   _button("simulate", "Simulate many trials")),
+            _panel("null", "The null world",
+                   "The same design when the treatment does nothing (both arms at the control's rate). A test at "
+                   "level α should then call about α of the trials significant: that is its <b>type I error</b>.",
+                   _button("null_world", "Simulate with no true difference")),
+            _panel("how_many", "How many patients?",
+                   "Power at each n per arm, simulated, beside the closed-form formulas, and the smallest n that "
+                   "reaches 80% and 90% power. The search simulates many designs: it takes a few seconds.",
+                   _button("how_many", "Find the sample size")),
+            _panel("export", "Export",
+                   "Take this design to the command line: the file is a complete scenario that "
+                   "<code>trialsim validate</code> accepts."),
             id="view",
         ),
         title=f"trialsim teaching lab: {base.name}",
         fillable=False,
+        lang="en",
     )
 
     def server(input, output, session):  # noqa: A002 - Shiny's names
