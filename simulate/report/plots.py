@@ -341,7 +341,8 @@ def _mean(means: dict[str, float], key: str, n_trials: int | None, *more: tuple[
 @themed
 def consort(counts: Consort, means: dict[str, float], n_trials: int | None, arm_labels: dict[str, str],
             exclusion_labels: dict[str, str], analysis_note: str, n_target: int | None = None,
-            colours: dict[str, str] | None = None) -> Figure:
+            colours: dict[str, str] | None = None,
+            title: str = "CONSORT flow of one simulated trial (the example trial)") -> Figure:
     """The example trial's CONSORT flow: referred, excluded (by reason), deferred and lost,
     randomised, then per arm (in ``arm_labels``' order, coloured by ``colours``): allocated,
     dropped out, analysed. The page widens with the number of arms, so each arm's boxes keep a
@@ -357,7 +358,7 @@ def consort(counts: Consort, means: dict[str, float], n_trials: int | None, arm_
 
     T = lambda text, size=mid, weight="normal", colour="black": (text, size, weight, colour)  # noqa: E731
     c = lambda k: f"{getattr(counts, k):,}"  # noqa: E731
-    ax.text(W / 2, -0.35, "CONSORT flow of one simulated trial (the example trial)", fontsize=14,
+    ax.text(W / 2, -0.35, title, fontsize=14,
             fontweight="bold", ha="center", va="center")
     _, spine_top = _box(ax, main_x, -0.7, main_w, [T("Referred and screened", big, "bold"),
                                                   T(f"n = {c('referred')}", big), *_mean(means, "referred", n_trials)])
@@ -566,7 +567,8 @@ an open square for lost to follow-up (other reasons: a grey cross)."""
 
 @themed
 def swimmer(patients: Sequence[PatientCourse], arm_labels: dict[str, str], endpoint_month: float,
-            colours: dict[str, str] | None = None) -> Figure:
+            colours: dict[str, str] | None = None,
+            title: str = "Example trial: follow-up of each randomised patient (one bar per patient)") -> Figure:
     """One bar per patient of the example trial, from randomisation to the endpoint or dropout,
     with remission, relapse and dropout marked; one group (and colour) per arm."""
     colours = _colours(arm_labels, colours)
@@ -622,7 +624,7 @@ def swimmer(patients: Sequence[PatientCourse], arm_labels: dict[str, str], endpo
     ax.set_xlim(-0.02 * endpoint_month, endpoint_month * 1.02)
     ax.set_xticks(np.arange(0, endpoint_month + 0.01, 3 if endpoint_month <= 36 else 6))
     ax.set_xlabel("Months since randomisation")
-    ax.set_title("Example trial: follow-up of each randomised patient (one bar per patient)")
+    ax.set_title(title)
     legend = ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.9 / height), ncol=3, fontsize=9, frameon=False)
     for handle in legend.legend_handles:  # full-size markers in the legend, whatever the rows
         if hasattr(handle, "set_sizes") and k < 1:

@@ -460,8 +460,10 @@ def _one_view(design: sc.Scenario, trial: lab.OneTrial, what: str) -> ui.Tag:
         _note("Recruitment: the orange line is this trial, the thin blue ones other trials of the same design. "
               "Sites open one by one and refer patients at random, so some trials finish early and some never."),
         _image(plots.consort(c, {}, None, labels, exclusions, MISSING_NOTES[design.analysis.missing],
-                             design.n_target, colours), "CONSORT flow of this trial"),
-        _image(plots.swimmer(rec.patients, labels, design.trial.endpoint_month, colours),
+                             design.n_target, colours, title=f"CONSORT flow of trial {trial.replicate + 1}"),
+               "CONSORT flow of this trial"),
+        _image(plots.swimmer(rec.patients, labels, design.trial.endpoint_month, colours,
+                             title=f"Trial {trial.replicate + 1}: follow-up of each randomised patient"),
                "Swimmer plot: each patient's follow-up"),
         ui.tags.details(ui.tags.summary("The story as trialsim trial prints it"),
                         ui.pre("\n".join(trial.story), class_="lab-story")),
