@@ -10,7 +10,6 @@ and ``slow`` like the report's browser tests.
 from __future__ import annotations
 
 import json
-import os
 import socket
 import subprocess
 import time

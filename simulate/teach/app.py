@@ -307,13 +307,15 @@ async def _in_thread(fn, design, progress):
 def _warm(base: sc.Scenario) -> None:
     """Before the first click: the per-design set-up (calibration, the screen) and the modules
     the views use, so that the first answer comes as fast as the next."""
+    import importlib
+
     from simulate.outcomes import calibrate
     from simulate.selection import pass_probabilities
 
     pass_probabilities(base.cohort, base.eligibility)
     calibrate(base)
-    import simulate.report.plots  # noqa: F401
-    import simulate.tally  # noqa: F401
+    for module in ("simulate.tally", "simulate.engines.batch", "simulate.engines.des", "simulate.teach.figures"):
+        importlib.import_module(module)
 
 
 # ----------------------------------------------------------------------------- views
