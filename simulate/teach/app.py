@@ -240,30 +240,38 @@ def build_app(scenario_path: str | Path, base: sc.Scenario) -> App:
 
         # ------------------------------------------------------------------ one trial
 
-        shown = reactive.value(None)                 # (design, replicate) of the trial on show
+        shown = reactive.value(-1)                  # the replicate on show (-1: none yet)
+
+        @reactive.extended_task
+        async def one_task(design: sc.Scenario, replicate: int):
+            # drawn on a thread: a large trial takes seconds, and the page stays live meanwhile
+            return await asyncio.to_thread(_one_page, design, replicate, what)
+
+        def draw(replicate: int) -> None:
+            design = design_or_note()
+            if design is not None:
+                shown.set(replicate)
+                one_task.invoke(design, replicate)
 
         @reactive.effect
         @reactive.event(input.one_trial)
         def _one():
-            design = design_or_note()
-            if design is not None:
-                shown.set((design, 0))
+            draw(0)
 
         @reactive.effect
         @reactive.event(input.another_trial)
         def _another():
-            design = design_or_note()
-            if design is not None:
-                with reactive.isolate():
-                    last = shown()
-                shown.set((design, 0 if last is None else last[1] + 1))
+            with reactive.isolate():
+                draw(shown() + 1)
 
         @render.ui
         def one_view():
-            if shown() is None:
+            status = one_task.status()
+            if status == "initial":
                 return None
-            design, k = shown()
-            return _one_view(design, lab.one_trial(design, k), what)
+            if status == "running":
+                return ui.p(f"Drawing trial {shown() + 1} ...", class_="text-muted", id="one_running")
+            return one_task.result()
 
         # ------------------------------------------------------------------ export
 
@@ -420,6 +428,10 @@ def _how_many_view(design: sc.Scenario, plan) -> ui.Tag:
     return ui.div(_image(fig, "Power against n per arm, simulated and closed form"), _note(*lines),
                   _note("The simulated curve sits below the formulas: an exact test is conservative, dropouts "
                         "dilute the difference, and at large n some trials never finish recruiting."))
+
+
+def _one_page(design: sc.Scenario, replicate: int, what: str) -> ui.Tag:
+    return _one_view(design, lab.one_trial(design, replicate), what)
 
 
 def _one_view(design: sc.Scenario, trial: lab.OneTrial, what: str) -> ui.Tag:
