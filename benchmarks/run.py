@@ -234,7 +234,7 @@ def bench_cold_power(scenario, size: int) -> Callable[[], Any]:
 
 @benchmark("teach_many_trials", size=2_000, unit="trials", goal_seconds=2.0, engine="batch")
 def bench_teach_many(scenario, size: int) -> Callable[[], Any]:
-    """The teaching lab's Many trials view, warm (default jobs): power in blocks and its two figures as PNG: goal <= 2 s."""
+    """The teaching lab's Many trials view, warm (default jobs): power and its two figures as PNG: goal <= 2 s."""
     from simulate.loader import with_overrides
     from simulate.report import close_figure, figure_png
     from simulate.teach import figures, lab

@@ -12,11 +12,12 @@ import numpy as np
 import pytest
 
 from conftest import DEFAULT_SCENARIO, SHIPPED_SCENARIOS
-from simulate.loader import load_scenario, with_overrides
+from simulate.loader import load_scenario, read_scenario_data, with_overrides
 from simulate.power import estimate_power
 from simulate.teach import lab
 
 NAME = "nct04743739"
+DATA = read_scenario_data(NAME)
 
 
 @pytest.fixture(scope="module")
@@ -66,7 +67,7 @@ def test_values_become_set_overrides_and_an_empty_box_an_empty_value(base):
 
 
 def test_valid_inputs_give_the_scenario_the_loader_gives(base):
-    checked = lab.check(NAME, base, values(base, n_per_arm=50, dropout=0.2, test="chi2", seed=7))
+    checked = lab.check(DATA, base, values(base, n_per_arm=50, dropout=0.2, test="chi2", seed=7))
     assert checked.ok and checked.problems == {} and checked.other == ()
     assert checked.scenario == load_scenario(NAME, checked.overrides)
     assert checked.scenario.trial.n_per_arm == 50 and checked.scenario.simulation.seed == 7
@@ -84,7 +85,7 @@ def test_valid_inputs_give_the_scenario_the_loader_gives(base):
     ("missing", "impute"), ("rate_per_site_month", -1), ("replicates", 0), ("seed", -3),
 ])
 def test_a_bad_value_gets_the_command_lines_message_beside_its_input(base, run_cli, key, value):
-    checked = lab.check(NAME, base, values(base, **{key: value}))
+    checked = lab.check(DATA, base, values(base, **{key: value}))
     assert not checked.ok
     assert set(checked.problems) == {key}
     text = lab.overrides(base, {key: value})[key]
@@ -94,7 +95,7 @@ def test_a_bad_value_gets_the_command_lines_message_beside_its_input(base, run_c
 
 
 def test_several_bad_values_each_get_their_own_message(base):
-    checked = lab.check(NAME, base, values(base, n_per_arm=0, remission_control=1.5, alpha=None))
+    checked = lab.check(DATA, base, values(base, n_per_arm=0, remission_control=1.5, alpha=None))
     assert set(checked.problems) == {"n_per_arm", "remission_control", "alpha"}
     assert checked.problems["n_per_arm"] == ("error: trial.n_per_arm: got 0; must be >= 1",)
 
@@ -115,7 +116,7 @@ def test_power_is_trialsim_powers_for_the_same_design_and_seed(base):
 
 
 def test_power_printed_by_the_command_line_is_the_labs(base, run_cli):
-    checked = lab.check(NAME, base, values(base, n_per_arm=45, dropout=0.2, replicates=300, seed=5))
+    checked = lab.check(DATA, base, values(base, n_per_arm=45, dropout=0.2, replicates=300, seed=5))
     many = lab.many_trials(checked.scenario)
     code, out, err = run_cli(["power", NAME, "--replicates", 300, "--seed", 5, "--json",
                               *sum((["--set", t] for t in checked.changed), [])])
@@ -283,7 +284,7 @@ def test_every_shipped_scenario_exports_as_toml_that_reads_back_the_same(path, t
 
 
 def test_the_exported_design_validates_on_the_command_line(base, run_cli, tmp_path):
-    checked = lab.check(NAME, base, values(base, n_per_arm=30, remission_experimental=0.8, missing="locf"))
+    checked = lab.check(DATA, base, values(base, n_per_arm=30, remission_experimental=0.8, missing="locf"))
     design = lab.export_design(checked.scenario, checked.changed)
     out = tmp_path / lab.export_name(design)
     out.write_text(lab.to_toml(design), encoding="utf-8")
@@ -305,7 +306,8 @@ def test_teach_without_shiny_says_how_to_install_it(run_cli, monkeypatch):
     monkeypatch.setitem(sys.modules, "shiny", None)
     code, out, err = run_cli(["teach"])
     assert code == 2
-    assert err == "error: teach: the teaching lab needs Shiny for Python; install it with: pip install 'trialsim[teach]'\n"
+    assert err == ("error: teach: the teaching lab needs Shiny for Python; install it with: "
+                   "pip install 'trialsim[teach]'\n")
 
 
 def test_teach_checks_its_port_and_scenario_before_starting(run_cli, tmp_path):
@@ -340,7 +342,8 @@ def test_the_app_builds_with_every_input_and_button(base):
 
 
 def test_a_whole_number_sent_for_a_decimal_field_is_the_same_design(base):
-    checked = lab.check(NAME, base, values(base, rate_per_site_month=6, n_per_arm=63))
+    checked = lab.check(DATA, base, values(base, rate_per_site_month=6, n_per_arm=63))
     assert checked.changed == ()
     assert checked.scenario == base
-    assert lab.overrides(base, {"rate_per_site_month": 3})["rate_per_site_month"] == "recruitment.rate_per_site_month=3.0"
+    three = lab.overrides(base, {"rate_per_site_month": 3})
+    assert three["rate_per_site_month"] == "recruitment.rate_per_site_month=3.0"

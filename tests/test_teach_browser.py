@@ -81,11 +81,12 @@ def set_inputs(page, **values) -> None:
         else:
             page.fill(f"#{key}", str(value))
             page.press(f"#{key}", "Tab")
-    from simulate.loader import load_scenario
+    from simulate.loader import load_scenario, read_scenario_data
     from simulate.teach import lab
 
     base = load_scenario(SCENARIO)
-    expected = lab.command(SCENARIO, lab.check(SCENARIO, base, {**lab.input_values(base), **values}))
+    checked = lab.check(read_scenario_data(SCENARIO), base, {**lab.input_values(base), **values})
+    expected = lab.command(SCENARIO, checked)
     page.wait_for_function("text => document.querySelector('#command')?.textContent === text", arg=expected)
 
 

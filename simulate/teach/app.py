@@ -91,8 +91,8 @@ def _inputs(base: sc.Scenario) -> list:
         *numeric("dropout", "Dropout by the endpoint (probability)", 0.01),
         ui.input_select("test", "Test", {t: TEST_LABELS.get(t, t) for t in TESTS}, selected=v["test"]),
         ui.output_ui("test_message"),
-        ui.input_select("missing", "Dropouts in the analysis", {m: MISSING_LABELS.get(m, m) for m in MISSING_STRATEGIES},
-                        selected=v["missing"]),
+        ui.input_select("missing", "Dropouts in the analysis",
+                        {m: MISSING_LABELS.get(m, m) for m in MISSING_STRATEGIES}, selected=v["missing"]),
         ui.output_ui("missing_message"),
         *numeric("alpha", "Significance level α", 0.01),
         *numeric("rate_per_site_month", "Referrals per site per month", 0.5),
@@ -105,8 +105,12 @@ def _inputs(base: sc.Scenario) -> list:
 
 
 def build_app(scenario_path: str | Path, base: sc.Scenario) -> App:
-    """The lab for the scenario file ``scenario_path`` (already validated as ``base``)."""
+    """The lab for the scenario file ``scenario_path`` (already validated as ``base``), read
+    once here."""
+    from simulate.loader import read_scenario_data
+
     scenario_arg = str(scenario_path)
+    data = read_scenario_data(scenario_path)
     threading.Thread(target=_warm, args=(base,), daemon=True).start()
     # a cancelled run leaves the blocks its workers had started: expected, not worth a warning
     warnings.filterwarnings("ignore", message=r".*tasks which were still being processed by the workers have "
@@ -151,7 +155,7 @@ def build_app(scenario_path: str | Path, base: sc.Scenario) -> App:
 
         @reactive.calc
         def checked() -> lab.Checked:
-            return lab.check(scenario_arg, base, {key: input[key]() for key in lab.INPUTS})
+            return lab.check(data, base, {key: input[key]() for key in lab.INPUTS})
 
         def message_output(key: str):
             def show():

@@ -57,7 +57,8 @@ def p_values(many: ManyTrials, alpha: float) -> Figure:
     return fig
 
 
-TEST_LABELS = {"fisher": "Fisher exact", "chi2": "Pearson χ²", "chi2_yates": "χ² with Yates", "ztest": "z test (pooled)",
+TEST_LABELS = {"fisher": "Fisher exact", "chi2": "Pearson χ²", "chi2_yates": "χ² with Yates",
+               "ztest": "z test (pooled)",
                "farrington_manning": "Farrington-Manning", "cmh": "CMH (stratified)"}
 
 

@@ -15,7 +15,6 @@ import shlex
 import threading
 import time
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -107,23 +106,24 @@ class Checked:
         return self.scenario is not None
 
 
-def check(path: str | Path, base: sc.Scenario, values: dict[str, Any]) -> Checked:
-    """Validate the inputs over the scenario file ``path`` (whose validated form is ``base``)
-    through :func:`simulate.loader.load_scenario`. A rejected design is checked input by input
-    too, so each message sits beside the input it is about; what only the inputs together
-    contradict is left in ``other``."""
+def check(data: dict, base: sc.Scenario, values: dict[str, Any]) -> Checked:
+    """Validate the inputs as ``--set`` overrides of the scenario file read as ``data``
+    (:func:`simulate.loader.read_scenario_data`; ``base`` is its validated form) by
+    :func:`simulate.loader.scenario_from_dict`, as ``trialsim`` validates a file and its
+    overrides. A rejected design is checked input by input too, so each message sits beside the
+    input it is about; what only the inputs together contradict is left in ``other``."""
     texts = overrides(base, values)
     ordered = tuple(texts[k] for k in INPUTS if k in texts)
     start = overrides(base, input_values(base))
     changed = tuple(texts[k] for k in INPUTS if k in texts and texts[k] != start[k])
     try:
-        return Checked(loader.load_scenario(path, ordered), ordered, {}, changed=changed)
+        return Checked(loader.scenario_from_dict(data, ordered), ordered, {}, changed=changed)
     except ScenarioError as err:
         together = err.problems
     problems: dict[str, tuple[str, ...]] = {}
     for key, text in texts.items():
         try:
-            loader.load_scenario(path, (text,))
+            loader.scenario_from_dict(data, (text,))
         except ScenarioError as err:
             problems[key] = tuple(f"error: {line}" for line in err.problems)
     seen = {line for lines in problems.values() for line in lines}
@@ -144,7 +144,8 @@ def check(path: str | Path, base: sc.Scenario, values: dict[str, Any]) -> Checke
 def command(scenario_arg: str, checked: Checked, what: str = "power") -> str:
     """The command line that gives the same answer, e.g. ``trialsim power nct04743739 --set
     trial.n_per_arm=50``: the inputs changed from the scenario file, as ``--set`` overrides."""
-    return " ".join(["trialsim", what, shlex.quote(scenario_arg), *(f"--set {shlex.quote(t)}" for t in checked.changed)])
+    sets = (f"--set {shlex.quote(t)}" for t in checked.changed)
+    return " ".join(["trialsim", what, shlex.quote(scenario_arg), *sets])
 
 
 # ----------------------------------------------------------------------------- progress
