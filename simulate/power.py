@@ -29,7 +29,7 @@ from simulate.engines import DEFAULT_ENGINE, BlockOutcomes, simulate_block_desig
 from simulate.parallel import Backend, progress_bar, run_tasks
 from simulate.results import (AnalyticReferences, ClosedFormPoint, Comparison, Look, PowerResult, VisitRemission, SampleSizePoint,
                               SampleSizeResult, SweepPoint, SweepResult)
-from simulate.assumed import dropout_adjustment, primary_arm, rates as _rates  # noqa: F401 - used here and by the report
+from simulate.assumed import dropout_adjustment, null_rate, primary_arm, rates as _rates  # noqa: F401 - used here and by the report
 from simulate.tally import Tally, tally
 
 log = logging.getLogger(__name__)
@@ -522,10 +522,8 @@ def _sequential_sizes(scenario: sc.Scenario, n: int, target: float, replicates: 
     """For a group-sequential design at n per arm: the expected randomised under the effect and
     under H0, and the fixed design's n for the same target."""
     h1 = power_curve(scenario, [n], replicates, seed, jobs, engine)[n]
-    a = scenario.analysis
-    control = scenario.arm(scenario.control_arm).remission_at_endpoint
-    null_rate = max(0.0, control - a.margin) if a.hypothesis == "non_inferiority" else control
-    null = loader.with_overrides(scenario, {f"arms.{primary_arm(scenario)}.remission_at_endpoint": null_rate})
+    null = loader.with_overrides(scenario,
+                                 {f"arms.{primary_arm(scenario)}.remission_at_endpoint": null_rate(scenario)})
     h0 = power_curve(null, [n], replicates, seed, jobs, engine)[n]
     fixed = find_sample_size(loader.with_overrides(scenario, {"interim": None}), target, replicates, seed, jobs,
                              engine, window, n_max, precision=precision)

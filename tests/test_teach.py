@@ -196,6 +196,31 @@ def test_the_null_world_gives_each_allowed_tests_type_one_error_as_trialsim_powe
         assert many.true_difference == 0
 
 
+def test_a_non_inferiority_null_puts_the_experimental_arm_worse_by_the_margin():
+    mentor = load_scenario("mentor")
+    design, note = lab.null_design(mentor)
+    control = mentor.arm(mentor.control_arm).remission_at_endpoint
+    (arm,) = mentor.experimental_arms
+    assert note == ""
+    assert design.arm(arm).remission_at_endpoint == pytest.approx(control - mentor.analysis.margin)
+    assert design == with_overrides(mentor, {f"arms.{arm}.remission_at_endpoint": control - mentor.analysis.margin})
+
+
+@pytest.mark.parametrize("name", ["ri_cyclo", "starmen"])
+def test_where_the_rate_alone_cannot_be_the_controls_the_arm_takes_the_controls_model(name, run_cli):
+    scenario = load_scenario(name)
+    design, note = lab.null_design(scenario)
+    control = scenario.arm(scenario.control_arm)
+    for arm in scenario.experimental_arms:
+        mine = design.arm(arm)
+        assert mine.model_copy(update={"label": control.label, "allocation": control.allocation}) == control
+        assert mine.label == scenario.arm(arm).label
+        code, out, err = run_cli(["validate", name, "--set",
+                                  f"arms.{arm}.remission_at_endpoint={control.remission_at_endpoint}"])
+        assert code == 2 and err.splitlines()[0].removeprefix("error: ") in note
+    assert note.startswith("Setting the rate alone is refused (")
+
+
 @pytest.mark.slow
 def test_fishers_type_one_error_stays_at_or_below_alpha(base):
     """Fisher's exact test is conservative: its type I error is at most alpha (here within 3

@@ -133,8 +133,9 @@ def build_app(scenario_path: str | Path, base: sc.Scenario) -> App:
                    "significant is the power, ± its Monte Carlo standard error (more trials, smaller error).",
                    _button("simulate", "Simulate many trials")),
             _panel("null", "The null world",
-                   "The same design when the treatment does nothing (both arms at the control's rate). A test at "
-                   "level α should then call about α of the trials significant: that is its <b>type I error</b>.",
+                   "The same design when the treatment does nothing: every arm at the control's rate (for a "
+                   "non-inferiority design, worse by the margin). A test at level α should then call about α of "
+                   "the trials significant: that is its <b>type I error</b>.",
                    _button("null_world", "Simulate with no true difference")),
             _panel("how_many", "How many patients?",
                    "Power at each n per arm, simulated, beside the closed-form formulas, and the smallest n that "
@@ -361,7 +362,7 @@ def _many_figures(design: sc.Scenario, many: lab.ManyTrials, what: str) -> ui.Ta
 
     p = many.power
     notes = []
-    if math.isfinite(p.exaggeration_ratio) and p.exaggeration_ratio > 1:
+    if p.hypothesis == "superiority" and math.isfinite(p.exaggeration_ratio) and p.exaggeration_ratio > 1:
         notes.append(f"<b>The winner's curse.</b> The orange trials are the significant ones. On average they "
                      f"estimate a difference of {p.mean_abs_risk_difference_if_significant:.2f}, "
                      f"{p.exaggeration_ratio:.1f} times the true {abs(p.true_difference):.2f}: when power is low, "
@@ -392,15 +393,19 @@ def _null_view(design: sc.Scenario, null: lab.NullWorld) -> ui.Tag:
     rows = [ui.tags.tr(ui.tags.td(TEST_LABELS.get(t, t)), ui.tags.td(f"{m.power.power:.3f}", id=f"type1_{t}"),
                        ui.tags.td(f"± {m.power.mc_se:.3f}")) for t, m in null.results.items()]
     refused = [ui.tags.li(f"{TEST_LABELS.get(t, t)}: {why}") for t, why in null.refused.items()]
-    return ui.div(
+    shown = [
         _image(figures.type_one_errors(null, alpha), "Type I error of each test with no true difference"),
         ui.tags.table(ui.tags.thead(ui.tags.tr(ui.tags.th("Test"), ui.tags.th("Type I error"), ui.tags.th("MC SE"))),
                       ui.tags.tbody(*rows), class_="lab-table mb-3"),
-        _note(f"<b>Why Fisher is conservative.</b> With counts, only some p-values can occur. Fisher's exact test "
+    ] if null.results else []
+    fisher = ("<b>Why Fisher is conservative.</b> With counts, only some p-values can occur. Fisher's exact test "
               f"never rejects more often than α = {alpha:g}, so it usually rejects less: its type I error sits "
               "below α, and the same caution costs power when there is an effect. Yates' correction does the "
-              "same to the χ² test; Pearson's χ² and the z test land near α."),
-        ui.p("Not used by this design: ", ui.tags.ul(*refused), class_="small text-muted") if refused else None)
+              "same to the χ² test; Pearson's χ² and the z test land near α.")
+    return ui.div(
+        _note(html.escape(null.note)) if null.note else None, *shown,
+        _note(fisher) if "fisher" in null.results else None,
+        ui.div("Not used by this design: ", ui.tags.ul(*refused), class_="small text-muted") if refused else None)
 
 
 def _how_many_view(design: sc.Scenario, plan) -> ui.Tag:

@@ -311,29 +311,47 @@ class NullWorld:
     """Test -> its trials (tests the design allows)."""
     refused: dict[str, str]
     """Test -> why the design cannot use it (the loader's message)."""
+    note: str = ""
+    """How the null was made, when setting the rate alone was not enough."""
 
 
-def null_design(scenario: sc.Scenario, test: str | None = None) -> sc.Scenario:
-    """Every experimental arm at the control's rate (and ``test``, if given): validated like a file."""
-    control = scenario.arm(scenario.control_arm).remission_at_endpoint
-    changes: dict[str, Any] = {f"arms.{arm}.remission_at_endpoint": control for arm in scenario.experimental_arms}
-    if test is not None:
-        changes["analysis.test"] = test
-    return loader.with_overrides(scenario, changes)
+def null_design(scenario: sc.Scenario) -> tuple[sc.Scenario, str]:
+    """The design under the null hypothesis, validated like a file, and how it was made: every
+    experimental arm at :func:`simulate.assumed.null_rate` (the command line's ``--set
+    arms.<id>.remission_at_endpoint=...``); where the arm's own model cannot reach that rate,
+    the arm takes the control arm's whole outcome model (its label and allocation kept)."""
+    from simulate.assumed import null_rate
+
+    rate = null_rate(scenario)
+    arms = scenario.experimental_arms
+    try:
+        return loader.with_overrides(scenario, {f"arms.{a}.remission_at_endpoint": rate for a in arms}), ""
+    except ScenarioError as err:
+        why = err.problems[0]
+    control = scenario.arm(scenario.control_arm).model_dump(mode="python")
+    changes = {f"arms.{a}": {**control, "label": scenario.arm(a).label, "allocation": scenario.arm(a).allocation,
+                             "remission_at_endpoint": rate} for a in arms}
+    note = (f"Setting the rate alone is refused ({why}), so {', '.join(scenario.arm(a).label for a in arms)} "
+            f"takes {scenario.arm(scenario.control_arm).label}'s whole outcome model here.")
+    return loader.with_overrides(scenario, changes), note
 
 
 def null_world(scenario: sc.Scenario, progress: Progress | None = None, jobs=None,
                engine: str = DEFAULT_ENGINE) -> NullWorld:
     """The type I error of every test of :data:`simulate.choices.TESTS` the design allows, on
-    the same simulated trials."""
+    the same simulated trials of the design under the null (:func:`null_design`)."""
+    try:
+        null, note = null_design(scenario)
+    except ScenarioError as err:
+        return NullWorld({}, {}, f"No null design could be built: {err.problems[0]}")
     designs, refused = {}, {}
     for test in TESTS:
         try:
-            designs[test] = null_design(scenario, test)
+            designs[test] = loader.with_overrides(null, {"analysis.test": test})
         except ScenarioError as err:
             refused[test] = err.problems[0]
-    runs = simulate_many(list(designs.values()), progress, jobs, engine)
-    return NullWorld(dict(zip(designs, runs)), refused)
+    runs = simulate_many(list(designs.values()), progress, jobs, engine) if designs else []
+    return NullWorld(dict(zip(designs, runs)), refused, note)
 
 
 # ----------------------------------------------------------------------------- one trial
