@@ -14,6 +14,7 @@ import socket
 import subprocess
 import time
 import urllib.request
+from pathlib import Path
 
 import pytest
 
@@ -35,11 +36,9 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="module")
-def lab_url(tmp_path_factory):
-    """``trialsim teach`` on a free port, in a subprocess, until the module's tests are done."""
+def start_lab(workdir: Path) -> tuple[subprocess.Popen, str]:
+    """``trialsim teach`` on a free port, in a subprocess, once its page answers."""
     port = free_port()
-    workdir = tmp_path_factory.mktemp("teach")           # nothing may be written here, or anywhere
     proc = subprocess.Popen([str(trialsim_executable()), "teach", SCENARIO, "--port", str(port)], cwd=workdir,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     url = f"http://127.0.0.1:{port}/"
@@ -47,12 +46,19 @@ def lab_url(tmp_path_factory):
     while True:
         try:
             urllib.request.urlopen(url, timeout=1)
-            break
+            return proc, url
         except OSError:
             if proc.poll() is not None or time.monotonic() > deadline:
                 proc.kill()
                 pytest.fail(f"the lab did not start: {proc.communicate()[1].decode()[-2000:]}")
             time.sleep(0.1)
+
+
+@pytest.fixture(scope="module")
+def lab_url(tmp_path_factory):
+    """The lab, until the module's tests are done; it writes nothing, here or anywhere."""
+    workdir = tmp_path_factory.mktemp("teach")
+    proc, url = start_lab(workdir)
     yield url
     proc.terminate()
     _, err = proc.communicate(timeout=30)
@@ -226,3 +232,22 @@ def test_axe_finds_no_serious_or_critical_violation_in_the_lab(page):
     bad = [(v["id"], v["impact"], len(v["nodes"]), v["nodes"][0]["target"]) for v in result["violations"]
            if v["impact"] in ("serious", "critical")]
     assert bad == [], bad
+
+
+def test_ctrl_c_stops_the_lab_promptly_even_during_a_long_run(browser, tmp_path):
+    import signal
+
+    proc, url = start_lab(tmp_path)
+    page = browser.new_page()
+    page.goto(url)
+    page.wait_for_selector("#command")
+    run_view(page, "many", "simulate", replicates=20_000_000)
+    page.wait_for_selector("#power_value[data-complete='false']", timeout=30_000)
+    proc.send_signal(signal.SIGINT)
+    try:
+        proc.wait(timeout=20)
+    finally:
+        proc.kill()
+        page.close()
+    err = proc.stderr.read().decode()
+    assert "Traceback" not in err and "leaked" not in err, err[-2000:]

@@ -306,7 +306,9 @@ def build_app(scenario_path: str | Path, base: sc.Scenario) -> App:
                         f"Check it with: trialsim validate {lab.export_name(design)}")
             yield lab.to_toml(design, header)
 
-    return App(app_ui, server)
+    app = App(app_ui, server)
+    app.on_shutdown(lab.cancel_all)             # a run in progress must not hold the process open
+    return app
 
 
 async def _in_thread(fn, design, progress):

@@ -14,6 +14,7 @@ import re
 import shlex
 import threading
 import time
+import weakref
 from dataclasses import dataclass
 from typing import Any
 
@@ -155,6 +156,16 @@ class Cancelled(Exception):
     """The person at the lab stopped the computation."""
 
 
+_LIVE: weakref.WeakSet = weakref.WeakSet()
+"""Every :class:`Progress` not yet forgotten (so that a shutdown can stop them all)."""
+
+
+def cancel_all() -> None:
+    """Stop every computation still running (the lab is shutting down)."""
+    for progress in list(_LIVE):
+        progress.cancel()
+
+
 class Progress:
     """What a running computation has done, read by the page while it runs (thread-safe)."""
 
@@ -164,6 +175,7 @@ class Progress:
         self.done = self.total = 0
         self.label = ""
         self.partial: Any = None
+        _LIVE.add(self)
 
     def cancel(self) -> None:
         self._stop.set()
