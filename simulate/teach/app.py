@@ -180,18 +180,22 @@ def build_app(scenario_path: str | Path, base: sc.Scenario) -> App:
             return ui.code(lab.command(scenario_arg, c), id="command", class_="lab-command") if c.ok else None
 
         def start(name: str, task, design: sc.Scenario) -> None:
-            for p in running.values():
-                p.cancel()
+            cancel()
             progress = lab.Progress()
             running.clear()
             running[name] = progress
             task.invoke(design, progress)
 
+        def cancel() -> None:
+            for p in running.values():
+                p.cancel()
+
+        session.on_ended(cancel)                     # a closed page stops its computation
+
         @reactive.effect
         @reactive.event(input.cancel)
         def _cancel():
-            for p in running.values():
-                p.cancel()
+            cancel()
 
         def invalid_note() -> ui.Tag:
             return ui.div("Fix the inputs marked in red first.", class_="lab-error")
