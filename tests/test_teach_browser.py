@@ -131,6 +131,11 @@ def test_a_bad_input_shows_the_command_lines_message_beside_it(page, key, value,
     assert out.returncode == 2
     assert page.text_content(f"#{key}_error").strip() == out.stderr.strip()
     assert page.locator("#command").count() == 0          # no design to run while an input is wrong
+    page.click("a[data-value='many']")
+    page.click("#simulate")
+    page.wait_for_selector(".shiny-notification-error", timeout=10_000)
+    assert "Fix the inputs marked in red first." in page.text_content(".shiny-notification-error")
+    assert page.locator("#power_value").count() == 0
     set_inputs(page, **{key: {"remission_control": "0.6", "n_per_arm": "63"}[key]})
     page.wait_for_selector(f"#{key}_error", state="detached", timeout=10_000)
 
