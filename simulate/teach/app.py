@@ -21,14 +21,12 @@ from simulate import scenario as sc
 from simulate.assumed import primary_arm
 from simulate.choices import MISSING_STRATEGIES, TESTS
 from simulate.report import close_figure, figure_png
+from simulate.report.html import MISSING_WORDS
 from simulate.teach import lab
 from simulate.teach.figures import TEST_LABELS
 
 DPI = 120
 """Pixels per inch of the lab's figures (they scale down to the page's width)."""
-
-MISSING_LABELS = {"nonresponder": "Dropouts count as failures (ITT)", "complete_case": "Complete cases only",
-                  "locf": "Last observation carried forward"}
 
 CSS = """
 .lab-figure { width: 100%; height: auto; max-width: 900px; display: block; margin: .5rem 0 1rem; }
@@ -92,7 +90,7 @@ def _inputs(base: sc.Scenario) -> list:
         ui.input_select("test", "Test", {t: TEST_LABELS.get(t, t) for t in TESTS}, selected=v["test"]),
         ui.output_ui("test_message"),
         ui.input_select("missing", "Dropouts in the analysis",
-                        {m: MISSING_LABELS.get(m, m) for m in MISSING_STRATEGIES}, selected=v["missing"]),
+                        {m: MISSING_WORDS.get(m, m) for m in MISSING_STRATEGIES}, selected=v["missing"]),
         ui.output_ui("missing_message"),
         *numeric("alpha", "Significance level α", 0.01),
         *numeric("rate_per_site_month", "Referrals per site per month", 0.5),
@@ -377,7 +375,9 @@ def _many_figures(design: sc.Scenario, many: lab.ManyTrials, what: str) -> ui.Ta
     d = design.dropout.probability_by_endpoint
     if d > 0 and design.analysis.missing != "complete_case":
         adj = dropout_adjustment(design)
-        notes.append(f"<b>Why dropout costs power.</b> With {d:.0%} dropout counted as failures, the rates "
+        counted = "counted as failures" if design.analysis.missing == "nonresponder" else \
+            "carried forward from their last visit (at worst, as failures)"
+        notes.append(f"<b>Why dropout costs power.</b> With {d:.0%} dropout {counted}, the rates "
                      f"the analysis sees fall to {adj.p_control:.3f} and {adj.p_treat:.3f}: the difference shrinks "
                      f"from {abs(p.true_difference):.3f} to {abs(adj.p_treat - adj.p_control):.3f}, and a smaller "
                      "difference is harder to detect.")
@@ -415,6 +415,7 @@ def _null_view(design: sc.Scenario, null: lab.NullWorld) -> ui.Tag:
 
 
 def _how_many_view(design: sc.Scenario, plan) -> ui.Tag:
+    from simulate.loader import with_overrides
     from simulate.report import plots
 
     curve = {p.n_per_arm: p for p in plan.curve}
@@ -433,7 +434,7 @@ def _how_many_view(design: sc.Scenario, plan) -> ui.Tag:
                   f"{a.pooled_normal} (pooled normal) or {a.fleiss_cc} (Fleiss, continuity corrected)"
                   + (f", {a.pooled_normal_with_dropout} allowing for dropout" if a.pooled_normal_with_dropout else "")
                   + ".") if a.pooled_normal is not None else ""
-        n_total = s.n_per_arm * design.n_target // design.trial.n_per_arm
+        n_total = with_overrides(design, {"trial.n_per_arm": s.n_per_arm}).n_target
         feasible = (f" At that size recruitment finishes within the planned {design.trial.recruitment_months:g} "
                     f"months in {at.p_recruitment_on_time:.0%} of simulated trials, and {at.mean_randomised:.0f} "
                     f"of {n_total} patients are randomised on average before the hard stop."
@@ -451,6 +452,7 @@ def _one_page(design: sc.Scenario, replicate: int, what: str) -> ui.Tag:
 
 def _one_view(design: sc.Scenario, trial: lab.OneTrial, what: str) -> ui.Tag:
     from simulate.eligibility import RULES
+    from simulate.engines import CONSORT_FIELDS
     from simulate.report import MISSING_NOTES, plots
 
     rec, c = trial.record, trial.record.consort
@@ -464,12 +466,11 @@ def _one_view(design: sc.Scenario, trial: lab.OneTrial, what: str) -> ui.Tag:
     p_text = "-" if not math.isfinite(trial.p_value) else f"{trial.p_value:.4f}"
     verdict = "significant" if trial.reject else "not significant"
     level = 1 - design.analysis.alpha if design.analysis.alternative == "two-sided" else 1 - 2 * design.analysis.alpha
-    estimate = (f"Difference {trial.risk_difference:+.3f} ({level:.0%} interval {trial.ci_low:+.3f} to "
+    compared = f"{labels[primary_arm(design)]} − {labels[design.control_arm]}"
+    estimate = (f"Difference {compared}: {trial.risk_difference:+.3f} ({level:.0%} interval {trial.ci_low:+.3f} to "
                 f"{trial.ci_high:+.3f}); {TEST_LABELS.get(design.analysis.test, design.analysis.test)} p = {p_text}: "
                 f"{verdict} at α = {design.analysis.alpha:g}.") if math.isfinite(trial.risk_difference) else \
         "No estimate: an arm has no analysed patient."
-    consort_ids = ("referred", "excluded_total", "deferred", "lost_during_deferral", "not_randomised_enrolment_closed",
-                   "randomised")
     seed = design.simulation.seed
     return ui.div(
         ui.h5(f"Trial {trial.replicate + 1} of seed {seed}"),
@@ -480,7 +481,7 @@ def _one_view(design: sc.Scenario, trial: lab.OneTrial, what: str) -> ui.Tag:
                                                ui.tags.th("Analysed"), ui.tags.th("Share"))),
                       ui.tags.tbody(*table_rows), class_="lab-table", id="two_by_two"),
         ui.p(ui.tags.b(estimate), id="one_estimate", class_="mt-2"),
-        ui.div(*(ui.span(str(getattr(c, k)), id=f"consort_{k}", hidden=True) for k in consort_ids),
+        ui.div(*(ui.span(str(getattr(c, k)), id=f"consort_{k}", hidden=True) for k in CONSORT_FIELDS),
                *(ui.span(str(v), id=f"consort_{k}_{arm}", hidden=True)
                  for k in ("randomised_per_arm", "discontinued_per_arm", "analysed_per_arm")
                  for arm, v in getattr(c, k).items())),
