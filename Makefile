@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 SCENARIO ?= scenarios/nct04743739.toml
 
-.PHONY: run test install install-test bench clean
+.PHONY: run test teach install install-test install-teach bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -19,14 +19,24 @@ $(VENV)/.installed-test: pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e '.[test]'
 	touch $@ $(VENV)/.installed
 
+$(VENV)/.installed-teach: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e '.[teach]'
+	touch $@ $(VENV)/.installed
+
 install: $(VENV)/.installed
 install-test: $(VENV)/.installed-test
+install-teach: $(VENV)/.installed-teach
 
 run: install
 	$(BIN)/trialsim run $(SCENARIO)
 
 test: install-test
 	$(BIN)/python -m pytest -q
+
+# the teaching lab in the browser at http://127.0.0.1:$(PORT)/
+PORT ?= 8000
+teach: install-teach
+	$(BIN)/trialsim teach $(SCENARIO) --port $(PORT)
 
 bench: install
 	$(BIN)/python benchmarks/run.py

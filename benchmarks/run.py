@@ -232,6 +232,57 @@ def bench_cold_power(scenario, size: int) -> Callable[[], Any]:
                              "--json"])
 
 
+@benchmark("teach_many_trials", size=2_000, unit="trials", goal_seconds=2.0, engine="batch")
+def bench_teach_many(scenario, size: int) -> Callable[[], Any]:
+    """The teaching lab's Many trials view, warm (default jobs): power and its two figures as PNG: goal <= 2 s."""
+    from simulate.loader import with_overrides
+    from simulate.report import close_figure, figure_png
+    from simulate.teach import figures, lab
+
+    design = with_overrides(scenario, {"simulation.replicates": size})
+
+    def work():
+        many = lab.many_trials(design)
+        for fig in (figures.estimates(many, "remission"), figures.p_values(many, design.analysis.alpha)):
+            figure_png(fig, 120)
+            close_figure(fig)
+        return many
+
+    return work
+
+
+TEACH_START_SECONDS = 60.0
+
+
+@benchmark("cold_teach", size=1, unit="runs", goal_seconds=5.0, heavy=True)
+def bench_cold_teach(scenario, size: int) -> Callable[[], Any]:
+    """`trialsim teach` as a new process until its page answers on 127.0.0.1 (needs the teach extra)."""
+    import socket
+    import subprocess
+    import urllib.request
+
+    def work():
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        proc = subprocess.Popen([*trialsim_command(), "teach", str(SCENARIO_PATH[0]), "--port", str(port)],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=ROOT)
+        try:
+            deadline = time.monotonic() + TEACH_START_SECONDS
+            while True:
+                try:
+                    return urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=1).status
+                except OSError:
+                    if proc.poll() is not None or time.monotonic() > deadline:
+                        raise RuntimeError(f"trialsim teach did not start: {proc.stderr.read().decode().strip()}")
+                    time.sleep(0.02)
+        finally:
+            proc.terminate()
+            proc.wait(timeout=30)
+
+    return work
+
+
 SCENARIO_PATH = [DEFAULT_SCENARIO]
 """The scenario file the cold-start benchmarks give the command (set by --scenario)."""
 

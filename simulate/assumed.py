@@ -31,6 +31,14 @@ def rates(scenario: sc.Scenario) -> tuple[float, float]:
             scenario.arm(primary_arm(scenario)).remission_at_endpoint)
 
 
+def null_rate(scenario: sc.Scenario) -> float:
+    """An experimental arm's endpoint rate under the null hypothesis: the control's, or for
+    non-inferiority the control's less the margin (the rate at which H0 just holds)."""
+    control = scenario.arm(scenario.control_arm).remission_at_endpoint
+    a = scenario.analysis
+    return max(0.0, control - a.margin) if a.hypothesis == "non_inferiority" else control
+
+
 def dropout_adjustment(scenario: sc.Scenario) -> formulas.DropoutAdjustment:
     """The scenario's dropout as every closed-form reference sees it: the rates and the share of
     patients the planned analysis sees (the rule: :func:`simulate.formulas.adjust_for_dropout`).

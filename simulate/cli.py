@@ -178,58 +178,10 @@ def _trial_summary(sc: Scenario, seed: int, result) -> dict:
 
 
 def _print_story(sc: Scenario, seed: int, result) -> None:
-    c, cal = result.consort, result.calendar
-    arms = {a: sc.arm(a).label for a in sc.arm_names}
-    fmt = lambda x: "-" if x is None else f"{x:.1f}"  # noqa: E731
-    click.echo(f"One simulated trial of '{sc.name}' (seed {seed})\n")
-    click.echo(f"  referred and screened      {c['referred']}")
-    click.echo(f"  excluded                   {c['excluded_total']}")
-    for rule, n in c["excluded"].items():
-        if n:
-            click.echo(f"    {rule:<24} {n}")
-    click.echo(f"  deferred (washout/run-in)  {c['deferred']}  (lost meanwhile {c['lost_during_deferral']})")
-    click.echo(f"  eligible, enrolment closed {c['not_randomised_enrolment_closed']}")
-    click.echo(f"  randomised                 {c['randomised']} of {sc.n_target}")
-    for a, label in arms.items():
-        click.echo(f"    {label:<24} {c['randomised_per_arm'][a]} randomised, "
-                   f"{c['discontinued_per_arm'][a]} dropped out, {c['analysed_per_arm'][a]} analysed")
-    click.echo("")
-    click.echo(f"  first / last randomisation month {fmt(cal['first_randomisation_month'])} / "
-               f"{fmt(cal['last_randomisation_month'])} (planned window {sc.trial.recruitment_months:g})")
-    click.echo(f"  enrolment closed at month {fmt(cal['enrolment_closed_month'])}: {cal['enrolment_close_reason']}")
-    click.echo(f"  trial duration {fmt(cal['duration_months'])} months"
-               + ("   TERMINATED for slow accrual" if cal["terminated"] else ""))
-    seq = result.sequential
-    if seq is not None:
-        from simulate.interim import design_for
+    from simulate.story import story_lines
 
-        design = design_for(sc)
-        for k, (month, z, n) in enumerate(zip(seq["look_month"], seq["look_z"], seq["look_randomised"])):
-            if month == month:                                  # held (not nan)
-                final = k == len(seq["look_month"]) - 1
-                if final:
-                    held = sum(m == m for m in seq["look_month"][:-1])
-                    bound = f"efficacy bound {design.final_bound(held, n):.3f}"
-                    verdict = "rejects H0" if seq["sequential_reject"] else "does not reject H0"
-                else:
-                    bound = f"efficacy bound {design.efficacy[k]:.3f}" + (
-                        f", futility bound {design.futility[k]:.3f}" if design.futility is not None else "")
-                    verdict = ("stops for efficacy" if seq["stop_look"] == k and seq["stop_reason"] == 1 else
-                               "stops for futility" if seq["stop_look"] == k else "continues")
-                click.echo(f"  {'final analysis' if final else f'interim look {k + 1}'} at month {month:.1f}: "
-                           f"z = {z:.3f} ({bound}) with {n} randomised: {verdict}")
-        if seq["stop_look"] >= 0:
-            why = "efficacy" if seq["stop_reason"] == 1 else "futility"
-            click.echo(f"  stopped for {why} at look {seq['stop_look'] + 1}, decided at month "
-                       f"{seq['decision_month']:.1f}; the overrun analysis of all randomised gives z = "
-                       f"{seq['overrun_z']:.3f}")
-        click.echo(f"  H0 {'rejected' if seq['sequential_reject'] else 'not rejected'}")
-    rem = result.remission_at_endpoint(sc.trial.endpoint == "cr")
-    what = "complete remission" if sc.trial.endpoint == "cr" else "remission (CR or PR)"
-    click.echo(f"  {what} at month "
-               f"{sc.trial.endpoint_month:g}, dropouts as failures: "
-               + ", ".join(f"{arms[a]} {rem[a]:.2f}" if math.isfinite(rem[a]) else f"{arms[a]} - (none randomised)"
-                           for a in sc.arm_names))
+    for line in story_lines(sc, seed, result):
+        click.echo(line)
 
 
 @cli.command()
@@ -550,6 +502,47 @@ def run(scenario: Path, replicates: int | None, seed: int | None, jobs: int | No
                           overrides=overrides, progress=True, on_piece=tell)
     click.echo("\n".join(results.summary))
     click.echo(f"\nresults, plots and report.html written to {out_dir}/")
+
+
+# ----------------------------------------------------------------------------- teach
+
+
+TEACH_INSTALL_HINT = "pip install 'trialsim[teach]'"
+DEFAULT_TEACH_SCENARIO = "nct04743739"
+
+
+def _check_port_free(port: int) -> None:
+    """Before starting: 127.0.0.1:port can be listened on."""
+    import socket
+
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)       # as the server itself binds
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError as err:
+            raise UsageError(f"--port: got {port}; 127.0.0.1:{port} cannot be used ({err.strerror or err}); "
+                             "choose another, e.g. --port 8050") from None
+
+
+@cli.command()
+@click.argument("scenario", type=click.Path(dir_okay=False, path_type=Path), required=False)
+@click.option("--port", type=click.IntRange(1, 65535), default=8000, show_default=True,
+              help="Port of the lab on 127.0.0.1.")
+def teach(scenario: Path | None, port: int) -> None:
+    """The teaching lab in the browser: design a trial, watch one run, simulate many
+    (default scenario: the registered NCT04743739 design)."""
+    try:
+        import shiny
+    except ImportError:
+        raise UsageError(f"teach: the teaching lab needs Shiny for Python; install it with: {TEACH_INSTALL_HINT}") from None
+    path = scenario if scenario is not None else Path(DEFAULT_TEACH_SCENARIO)
+    sc = _load(path, ())
+    _check_port_free(port)
+    from simulate.teach.app import build_app
+
+    click.echo(f"trialsim teaching lab for '{sc.name}' at http://127.0.0.1:{port}/ (Ctrl-C to stop)", err=True)
+    shiny.run_app(build_app(path, sc), host="127.0.0.1", port=port, launch_browser=False, dev_mode=False,
+                  log_level="warning")
 
 
 class _Terminated(KeyboardInterrupt):

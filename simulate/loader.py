@@ -351,10 +351,17 @@ def load_scenario(path: str | Path, overrides: list[str] | tuple[str, ...] = ())
 
     ``name`` defaults to the file's stem. Raises :class:`ScenarioError` with one line per problem.
     """
+    return scenario_from_dict(read_scenario_data(path), overrides)
+
+
+def read_scenario_data(path: str | Path) -> dict:
+    """A scenario file (a path, or the name of a shipped scenario) as the plain dict
+    :func:`scenario_from_dict` validates: its ``base`` merged in, ``name`` defaulted to the
+    file's stem. Raises :class:`ScenarioError` if it cannot be read."""
     p = resolve_scenario(path)
     data = _read_with_base(p, seen=())
     data.setdefault("name", p.stem)          # FILE_DEFAULTS
-    return scenario_from_dict(data, overrides)
+    return data
 
 
 def _read_toml(p: Path) -> dict:

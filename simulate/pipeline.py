@@ -135,7 +135,12 @@ def compute_sweep(scenario, seed, replicates, jobs, engine, progress=False) -> S
 def compute_example_trial(scenario: sc.Scenario, seed: int) -> ExampleTrial:
     from simulate.engines.des import example_trial
 
-    r = example_trial(scenario, seed)
+    return trial_record(scenario, example_trial(scenario, seed))
+
+
+def trial_record(scenario: sc.Scenario, r) -> ExampleTrial:
+    """One trial of the discrete-event engine (a :class:`~simulate.engines.trial.TrialResult`)
+    as the report and the teaching lab show it."""
     columns = [f.name for f in fields(PatientCourse)]
     return ExampleTrial(
         consort=Consort.from_json(r.consort), calendar=TrialCalendar.from_json(r.calendar),

@@ -13,10 +13,13 @@ the first guess of the sample-size search) all see dropout through one rule,
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import itertools
 import logging
 import math
 import time
+from typing import Callable, Iterator
 
 import numpy as np
 
@@ -26,7 +29,7 @@ from simulate.engines import DEFAULT_ENGINE, BlockOutcomes, simulate_block_desig
 from simulate.parallel import Backend, progress_bar, run_tasks
 from simulate.results import (AnalyticReferences, ClosedFormPoint, Comparison, Look, PowerResult, VisitRemission, SampleSizePoint,
                               SampleSizeResult, SweepPoint, SweepResult)
-from simulate.assumed import dropout_adjustment, primary_arm, rates as _rates  # noqa: F401 - used here and by the report
+from simulate.assumed import dropout_adjustment, null_rate, primary_arm, rates as _rates  # noqa: F401 - used here and by the report
 from simulate.tally import Tally, tally
 
 log = logging.getLogger(__name__)
@@ -51,12 +54,12 @@ def simulate_designs(designs: list[sc.Scenario], replicates: int, seed: int, job
     ``jobs`` is a number of loky workers (None: all cores) or a :class:`~simulate.parallel.Backend`.
     """
     parts: list[list[BlockOutcomes]] = []
-    _run_blocks(simulate_block_designs, designs, replicates, seed, jobs, engine, progress, parts.append)
+    run_blocks(simulate_block_designs, designs, replicates, seed, jobs, engine, progress, parts.append)
     return [BlockOutcomes.concatenate([p[k] for p in parts]) for k in range(len(designs))]
 
 
-def _run_blocks(fn, designs: list[sc.Scenario], replicates: int, seed: int, jobs: Jobs, engine: str,
-                progress: bool, consume, label: str | None = None) -> None:
+def run_blocks(fn, designs: list[sc.Scenario], replicates: int, seed: int, jobs: Jobs, engine: str,
+               progress: bool, consume, label: str | None = None) -> None:
     """Run ``fn(designs, seed, block, n_trials, engine)`` for every block; results go to
     ``consume`` in block order. ``label`` names the work on the progress bar."""
     size = designs[0].simulation.block_size
@@ -68,12 +71,36 @@ def _run_blocks(fn, designs: list[sc.Scenario], replicates: int, seed: int, jobs
     if backend.jobs != 1:
         _prepare(designs)          # once here, not once per worker: workers receive the results
     bar = progress_bar(n_blocks, label, progress)
+    watcher = _WATCHER.get()
+    done = itertools.count(1)
+
+    def tick() -> None:
+        bar.update(1)
+        if watcher is not None:
+            watcher(next(done), n_blocks, label)
+
     try:
         # the batch engine's blocks are numpy array work, which overlaps on threads; the DES's
         # are Python, which does not
-        run_tasks(fn, tasks, backend, on_done=lambda: bar.update(1), consume=consume, threads=engine == "batch")
+        run_tasks(fn, tasks, backend, on_done=tick, consume=consume, threads=engine == "batch")
     finally:
         bar.close()
+
+
+_WATCHER: contextvars.ContextVar[Callable[[int, int, str], None] | None] = contextvars.ContextVar(
+    "trialsim_block_watcher", default=None)
+
+
+@contextlib.contextmanager
+def watching(callback: Callable[[int, int, str], None]) -> Iterator[None]:
+    """Inside the ``with`` block (in this thread or task), ``callback(blocks_done, blocks_total,
+    label)`` is called as each block of every run is gathered; an exception it raises stops the
+    run (how an interactive caller shows progress and cancels)."""
+    token = _WATCHER.set(callback)
+    try:
+        yield
+    finally:
+        _WATCHER.reset(token)
 
 
 def _prepare(designs: list[sc.Scenario]) -> None:
@@ -218,7 +245,7 @@ def tally_designs(designs: list[sc.Scenario], replicates: int, seed: int, jobs: 
         for k, t in enumerate(part):
             totals[k] = t if totals[k] is None else totals[k] + t
 
-    _run_blocks(_tally_block, designs, replicates, seed, jobs, engine, progress, fold, label)
+    run_blocks(_tally_block, designs, replicates, seed, jobs, engine, progress, fold, label)
     return totals  # type: ignore[return-value]
 
 
@@ -495,10 +522,8 @@ def _sequential_sizes(scenario: sc.Scenario, n: int, target: float, replicates: 
     """For a group-sequential design at n per arm: the expected randomised under the effect and
     under H0, and the fixed design's n for the same target."""
     h1 = power_curve(scenario, [n], replicates, seed, jobs, engine)[n]
-    a = scenario.analysis
-    control = scenario.arm(scenario.control_arm).remission_at_endpoint
-    null_rate = max(0.0, control - a.margin) if a.hypothesis == "non_inferiority" else control
-    null = loader.with_overrides(scenario, {f"arms.{primary_arm(scenario)}.remission_at_endpoint": null_rate})
+    null = loader.with_overrides(scenario,
+                                 {f"arms.{primary_arm(scenario)}.remission_at_endpoint": null_rate(scenario)})
     h0 = power_curve(null, [n], replicates, seed, jobs, engine)[n]
     fixed = find_sample_size(loader.with_overrides(scenario, {"interim": None}), target, replicates, seed, jobs,
                              engine, window, n_max, precision=precision)

@@ -159,9 +159,10 @@ def analyse_outcomes(scenario: sc.Scenario, outcomes: BlockOutcomes) -> Comparis
     return Comparisons(arms=scenario.experimental_arms, analyses=tuple(analyses), reject=reject)
 
 
-def tally(scenario: sc.Scenario, outcomes: BlockOutcomes) -> Tally:
-    """Analyse a block's trials as the scenario's statistician would, and total them."""
-    res = analyse_outcomes(scenario, outcomes)
+def tally(scenario: sc.Scenario, outcomes: BlockOutcomes, analysed: Comparisons | None = None) -> Tally:
+    """Analyse a block's trials as the scenario's statistician would (unless ``analysed`` is
+    that analysis, already made), and total them."""
+    res = analyse_outcomes(scenario, outcomes) if analysed is None else analysed
     control = scenario.arm(scenario.control_arm).remission_at_endpoint
     per: dict[str, list] = {k: [] for k in COMPARISON_FIELDS}
     for j, (arm, r) in enumerate(zip(res.arms, res.analyses)):

@@ -7,6 +7,7 @@ console script in a subprocess, for the few tests that must prove the installed 
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import sys
@@ -90,3 +91,27 @@ def run_console_script() -> Callable[[list[str]], CliResult]:
         return proc.returncode, proc.stdout, proc.stderr
 
     return _run
+
+
+CHROMIUM = Path(os.environ.get("CHROMIUM", "/usr/lib/chromium/chromium"))
+"""Debian's Chromium, which the browser tests drive (Playwright's own browser download is not used)."""
+AXE = Path(os.environ.get("AXE_CORE_JS", ROOT / ".ci" / "node" / "node_modules" / "axe-core" / "axe.min.js"))
+"""axe-core, the accessibility checker the browser tests run in pages (.ci/run installs it with npm)."""
+
+
+def require_chromium() -> None:
+    """Skip the calling test module, with a one-line reason, without Chromium or Playwright."""
+    if not CHROMIUM.exists():
+        pytest.skip(f"no Chromium at {CHROMIUM} (apt-get install chromium)", allow_module_level=True)
+    pytest.importorskip("playwright.sync_api", reason="playwright is not installed (pip install playwright)")
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """Headless Chromium driven by Playwright for Python (its module calls require_chromium())."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        b = pw.chromium.launch(executable_path=str(CHROMIUM), args=["--no-sandbox"])
+        yield b
+        b.close()

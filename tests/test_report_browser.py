@@ -12,23 +12,18 @@ axe-core is looked for at ``$AXE_CORE_JS``, else in ``.ci/node/node_modules/axe-
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
 
-from conftest import ROOT, SHIPPED_SCENARIOS
+from conftest import AXE, SHIPPED_SCENARIOS, require_chromium
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
-CHROMIUM = Path(os.environ.get("CHROMIUM", "/usr/lib/chromium/chromium"))
-AXE = Path(os.environ.get("AXE_CORE_JS", ROOT / ".ci" / "node" / "node_modules" / "axe-core" / "axe.min.js"))
 REPLICATES = 40
 PHONE = 390
 
-if not CHROMIUM.exists():
-    pytest.skip(f"no Chromium at {CHROMIUM} (apt-get install chromium)", allow_module_level=True)
-playwright_sync = pytest.importorskip("playwright.sync_api", reason="playwright is not installed (pip install playwright)")
+require_chromium()
 
 
 @pytest.fixture(scope="module")
@@ -45,14 +40,6 @@ def reports(tmp_path_factory) -> dict[str, Path]:
                 overrides=("simulation.block_size=40",))
         out[path.stem] = folder / "report.html"
     return out
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with playwright_sync.sync_playwright() as pw:
-        b = pw.chromium.launch(executable_path=str(CHROMIUM), args=["--no-sandbox"])
-        yield b
-        b.close()
 
 
 def open_page(browser, report: Path, width: int = 1200):

@@ -561,10 +561,12 @@ def simulate_trial(scenario: sc.Scenario, fates: Fates, index: int = 0, detail: 
     return _Trial(scenario, fates, index, detail).run()
 
 
-def example_trial(scenario: sc.Scenario, seed: int, detail: bool = True) -> TrialResult:
-    """Trial 0 of the seed: the same trial as replicate 0 of a power run with this seed."""
+def example_trial(scenario: sc.Scenario, seed: int, detail: bool = True, replicate: int = 0) -> TrialResult:
+    """Trial ``replicate`` of the seed (by default trial 0): the same trial as that replicate of
+    a power run with this seed."""
     from simulate.fates import draw_fates
     from simulate.seeding import block_sequence
 
-    fates = draw_fates(scenario, block_sequence(seed, 0), scenario.simulation.block_size)
-    return simulate_trial(scenario, fates, 0, detail=detail)
+    block, index = divmod(int(replicate), scenario.simulation.block_size)
+    fates = draw_fates(scenario, block_sequence(seed, block), scenario.simulation.block_size)
+    return simulate_trial(scenario, fates, index, detail=detail)

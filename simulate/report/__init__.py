@@ -62,15 +62,16 @@ def axis_label(scenario: sc.Scenario, path: str) -> str:
     return phrase[0].upper() + phrase[1:]
 
 
-def _png(fig: Figure) -> bytes:
+def figure_png(fig: Figure, dpi: int = DPI) -> bytes:
+    """A figure as PNG bytes on a white background."""
     buf = io.BytesIO()
     with plots.theme():
         FigureCanvasAgg(fig)
-        fig.savefig(buf, format="png", dpi=DPI, facecolor="white")
+        fig.savefig(buf, format="png", dpi=dpi, facecolor="white")
     return buf.getvalue()
 
 
-def _close(fig: Figure) -> None:
+def close_figure(fig: Figure) -> None:
     import matplotlib.pyplot as plt
 
     plt.close(fig)  # a no-op for figures pyplot never saw, kept so nothing can linger
@@ -180,9 +181,9 @@ def write_report(out_dir: Path, results: RunResults) -> dict[str, str]:
             log.info("figure %s: nothing to draw, skipped", name)
             continue
         try:
-            images[name] = _png(fig)
+            images[name] = figure_png(fig)
         finally:
-            _close(fig)
+            close_figure(fig)
         write_bytes_atomic(path, images[name])
         written[name] = path.name
         log.debug("figure %s written (%d bytes)", name, len(images[name]))

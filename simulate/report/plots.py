@@ -54,7 +54,8 @@ def theme() -> Iterator[None]:
         yield
 
 
-def _themed(fn):
+def themed(fn):
+    """A figure function drawn in the house look (:func:`theme`)."""
     @wraps(fn)
     def wrapper(*args, **kwargs):
         with theme():
@@ -90,7 +91,7 @@ def power_ylim(curve: Sequence[SampleSizePoint], closed_form: Sequence[ClosedFor
     return max(0.0, math.floor(10 * (min(lows, default=0.5) - 0.03)) / 10), 1.0
 
 
-@_themed
+@themed
 def power_curve(curve: Sequence[SampleSizePoint], closed_form: Sequence[ClosedFormPoint],
                 chosen: dict[float, int | None], planned_n: int, replicates: int | None = None,
                 planned: PowerResult | None = None, alpha: float | None = None, null: bool = False,
@@ -176,7 +177,7 @@ def _tick(v) -> str:
     return f"{v:g}" if isinstance(v, (int, float)) else str(v)
 
 
-@_themed
+@themed
 def power_heatmap(rows: list[dict] | pd.DataFrame, axes: list[str], labels: dict[str, str],
                   planned: dict[str, object] | None = None, alpha: float | None = None) -> Figure | None:
     """Power over the sweep grid: a heatmap of the first two non-n axes, one facet per n per arm
@@ -339,10 +340,11 @@ def _mean(means: dict[str, float], key: str, n_trials: int | None, *more: tuple[
     return [(f"mean over {trials}simulated trials: {', '.join(parts)}", 8.5, "normal", "0.4")]
 
 
-@_themed
+@themed
 def consort(counts: Consort, means: dict[str, float], n_trials: int | None, arm_labels: dict[str, str],
             exclusion_labels: dict[str, str], analysis_note: str, n_target: int | None = None,
-            colours: dict[str, str] | None = None) -> Figure:
+            colours: dict[str, str] | None = None,
+            title: str = "CONSORT flow of one simulated trial (the example trial)") -> Figure:
     """The example trial's CONSORT flow: referred, excluded (by reason), deferred and lost,
     randomised, then per arm (in ``arm_labels``' order, coloured by ``colours``): allocated,
     dropped out, analysed. The page widens with the number of arms, so each arm's boxes keep a
@@ -358,7 +360,7 @@ def consort(counts: Consort, means: dict[str, float], n_trials: int | None, arm_
 
     T = lambda text, size=mid, weight="normal", colour="black": (text, size, weight, colour)  # noqa: E731
     c = lambda k: f"{getattr(counts, k):,}"  # noqa: E731
-    ax.text(W / 2, -0.35, "CONSORT flow of one simulated trial (the example trial)", fontsize=14,
+    ax.text(W / 2, -0.35, title, fontsize=14,
             fontweight="bold", ha="center", va="center")
     _, spine_top = _box(ax, main_x, -0.7, main_w, [T("Referred and screened", big, "bold"),
                                                   T(f"n = {c('referred')}", big), *_mean(means, "referred", n_trials)])
@@ -424,11 +426,19 @@ FAN_ALPHA = 0.15
 """Opacity of each simulated trial's line in the accrual fan (its legend swatch is drawn opaque)."""
 
 
-@_themed
-def accrual(fan: Accrual) -> Figure:
+def _accrual_steps(months: Sequence[float], hard_stop_months: float) -> tuple[np.ndarray, np.ndarray]:
+    """A trial's cumulative randomisations as step coordinates, held flat to the hard stop."""
+    last = months[-1] if len(months) else 0.0
+    return (np.concatenate([[0.0], months, [max(hard_stop_months, last)]]),
+            np.concatenate([[0], np.arange(1, len(months) + 1), [len(months)]]))
+
+
+@themed
+def accrual(fan: Accrual, highlight: Sequence[float] | None = None, highlight_label: str = "This trial") -> Figure:
     """Cumulative randomisations of each simulated trial (thin), their median (bold), the plan,
     the target and hard stop, and the real trial (a star, joined to the origin by a dotted line:
-    its average pace). Every line has a legend entry, each entry drawn opaque."""
+    its average pace); ``highlight``, one trial's randomisation months in increasing order, drawn
+    over the fan. Every line has a legend entry, each entry drawn opaque."""
     curves, n_target, observed = fan.curves, fan.n_target, fan.observed
     recruitment_months, hard_stop_months = fan.recruitment_months, fan.hard_stop_months
     fig = Figure(figsize=(10, 6.6), layout="constrained")
@@ -436,14 +446,14 @@ def accrual(fan: Accrual) -> Figure:
     end = max([hard_stop_months] + [c[-1] for c in curves if c]
               + ([observed.months] if observed else []))
     for i, c in enumerate(curves):
-        xs = np.concatenate([[0.0], c, [max(hard_stop_months, c[-1] if c else 0.0)]])
-        ys = np.concatenate([[0], np.arange(1, len(c) + 1), [len(c)]])
-        ax.step(xs, ys, where="post", color="C0", alpha=FAN_ALPHA, lw=0.8,
+        ax.step(*_accrual_steps(c, hard_stop_months), where="post", color="C0", alpha=FAN_ALPHA, lw=0.8,
                 label=f"One simulated trial ({len(curves)} shown)" if i == 0 else None)
     if curves:
         grid = np.linspace(0.0, end, 600)
         counts = np.array([np.searchsorted(np.asarray(c, dtype=float), grid, side="right") for c in curves])
         ax.plot(grid, np.median(counts, axis=0), color="#1F3A68", lw=2.8, label="Median of the simulated trials")
+    if highlight is not None:
+        ax.step(*_accrual_steps(highlight, hard_stop_months), where="post", color="#E69F00", lw=2.6, label=f"{highlight_label}: {len(highlight)} randomised")
     ax.plot([0, recruitment_months], [0, n_target], color="C3", lw=2, ls="--",
             label=f"Plan: {n_target} patients in {recruitment_months:g} months")
     ax.axhline(n_target, color="0.35", lw=1.4, ls=":", zorder=3, label=f"Target: {n_target} randomised")
@@ -503,7 +513,7 @@ DIAMOND_POINTS = 7
 """Size of its diamonds (the assumed endpoint rates)."""
 
 
-@_themed
+@themed
 def time_to_remission(km: dict[str, Sequence[KaplanMeierStep]], arm_labels: dict[str, str], endpoint_month: float,
                       assumed: dict[str, float] | None = None, colours: dict[str, str] | None = None,
                       endpoint: str = "CR/PR", first_remission: dict[str, float] | None = None,
@@ -593,7 +603,7 @@ def _clusters(values: Sequence[float], gap: float) -> list[list[int]]:
 # ----------------------------------------------------------------------------- 5b. remission by visit
 
 
-@_themed
+@themed
 def remission_by_visit(points: Sequence[VisitRemission], arm_labels: dict[str, str], endpoint_month: float,
                        endpoint: str = "remission", replicates: int | None = None,
                        observed: Sequence[ObservedRemission] = (), colours: dict[str, str] | None = None
@@ -649,9 +659,10 @@ DROPOUT_MARKERS = {
 an open square for lost to follow-up (other reasons: a grey cross)."""
 
 
-@_themed
+@themed
 def swimmer(patients: Sequence[PatientCourse], arm_labels: dict[str, str], endpoint_month: float,
-            colours: dict[str, str] | None = None) -> Figure:
+            colours: dict[str, str] | None = None,
+            title: str = "Example trial: follow-up of each randomised patient (one bar per patient)") -> Figure:
     """One bar per patient of the example trial, from randomisation to the endpoint or dropout,
     with remission, relapse and dropout marked; one group (and colour) per arm."""
     colours = _colours(arm_labels, colours)
@@ -707,7 +718,7 @@ def swimmer(patients: Sequence[PatientCourse], arm_labels: dict[str, str], endpo
     ax.set_xlim(-0.02 * endpoint_month, endpoint_month * 1.02)
     ax.set_xticks(np.arange(0, endpoint_month + 0.01, 3 if endpoint_month <= 36 else 6))
     ax.set_xlabel("Months since randomisation")
-    ax.set_title("Example trial: follow-up of each randomised patient (one bar per patient)")
+    ax.set_title(title)
     legend = ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.9 / height), ncol=3, fontsize=9, frameon=False)
     for handle in legend.legend_handles:  # full-size markers in the legend, whatever the rows
         if hasattr(handle, "set_sizes") and k < 1:
@@ -729,7 +740,7 @@ def _finite(values) -> np.ndarray:
     return out
 
 
-@_themed
+@themed
 def boundaries(looks: Sequence[Look], paths: Sequence = (), favours: str = "",
                futility_conditional_power: float | None = None) -> Figure:
     """The efficacy (and any futility) z boundaries against the information fraction, markers at
@@ -823,7 +834,7 @@ def boundaries(looks: Sequence[Look], paths: Sequence = (), favours: str = "",
     return fig
 
 
-@_themed
+@themed
 def stopping(looks: Sequence[Look], expected_randomised: float, expected_decision_month: float,
              mean_duration_months: float, n_target: int, fixed: PowerResult | None = None,
              futility: bool = True) -> Figure:

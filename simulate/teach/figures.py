@@ -1,0 +1,86 @@
+"""The lab's own figures: how the answers of many trials spread, and each test's type I error.
+Like :mod:`simulate.report.plots`, they draw results and compute nothing else."""
+
+from __future__ import annotations
+
+import numpy as np
+from matplotlib.figure import Figure
+
+from simulate.report.plots import ARM_PALETTE, themed
+from simulate.teach.lab import ManyTrials, NullWorld
+
+SIGNIFICANT, NOT_SIGNIFICANT = ARM_PALETTE[1], "#9AA5B1"
+
+
+@themed
+def estimates(many: ManyTrials, what: str) -> Figure:
+    """The estimated differences of every trial, significant ones highlighted, with the true
+    difference and the mean of the significant estimates (the winner's curse)."""
+    s, p = many.spread, many.power
+    fig = Figure(figsize=(7.5, 4.4), layout="constrained")
+    ax = fig.add_subplot()
+    centres, width = (s.edges[:-1] + s.edges[1:]) / 2, np.diff(s.edges)
+    ax.bar(centres, s.not_significant, width, color=NOT_SIGNIFICANT, label="Not significant")
+    ax.bar(centres, s.significant, width, bottom=s.not_significant, color=SIGNIFICANT, label="Significant")
+    ax.axvline(many.true_difference, color="black", lw=2, label=f"True difference {many.true_difference:+.2f}")
+    if np.isfinite(p.mean_abs_risk_difference_if_significant):
+        mean_sig = p.mean_abs_risk_difference_if_significant * (-1 if many.true_difference < 0 else 1)
+        ax.axvline(mean_sig, color=SIGNIFICANT, lw=2, ls="--",
+                   label=f"Significant trials: mean size {p.mean_abs_risk_difference_if_significant:.2f}")
+    filled = np.flatnonzero(s.significant + s.not_significant)
+    if filled.size:
+        lo, hi = s.edges[filled[0]], s.edges[filled[-1] + 1]
+        pad = 0.05 * (hi - lo) + 0.02
+        ax.set_xlim(min(lo, many.true_difference) - pad, max(hi, many.true_difference) + pad)
+    ax.set_xlabel(f"Estimated difference in {what} (experimental − control)")
+    ax.set_ylabel("Simulated trials")
+    ax.set_title(f"What {p.replicates:,} trials of the same design estimate")
+    ax.legend(loc="upper left", fontsize=8.5)
+    return fig
+
+
+@themed
+def p_values(many: ManyTrials, alpha: float) -> Figure:
+    """The p-values of every trial, the bins below alpha highlighted."""
+    s = many.spread
+    fig = Figure(figsize=(7.5, 3.8), layout="constrained")
+    ax = fig.add_subplot()
+    centres, width = (s.p_edges[:-1] + s.p_edges[1:]) / 2, np.diff(s.p_edges)
+    colours = [SIGNIFICANT if hi <= alpha + 1e-12 else NOT_SIGNIFICANT for hi in s.p_edges[1:]]
+    ax.bar(centres, s.p_counts, width, color=colours, edgecolor="white", lw=0.6)
+    ax.axvline(alpha, color="black", lw=1.6, ls="--", label=f"α = {alpha:g}")
+    ax.set_xlim(0, 1)
+    ax.set_xlabel("p-value")
+    ax.set_ylabel("Simulated trials")
+    ax.set_title("p-values of the simulated trials")
+    ax.legend(loc="upper right", fontsize=9)
+    return fig
+
+
+TEST_LABELS = {"fisher": "Fisher exact", "chi2": "Pearson χ²", "chi2_yates": "χ² with Yates",
+               "ztest": "z test (pooled)",
+               "farrington_manning": "Farrington-Manning", "cmh": "CMH (stratified)"}
+
+
+@themed
+def type_one_errors(null: NullWorld, alpha: float) -> Figure:
+    """Each test's type I error with ±2 Monte Carlo SE, against the nominal alpha."""
+    tests = list(null.results)
+    errors = np.array([null.results[t].power.power for t in tests])
+    se = np.array([null.results[t].power.mc_se for t in tests])
+    fig = Figure(figsize=(7.5, 4.0), layout="constrained")
+    ax = fig.add_subplot()
+    colours = [SIGNIFICANT if e - 2 * s > alpha else ARM_PALETTE[0] for e, s in zip(errors, se)]
+    ax.bar(range(len(tests)), errors, 0.6, yerr=2 * se, capsize=5, color=colours, ecolor="0.2")
+    for i, e in enumerate(errors):
+        ax.annotate(f"{e:.3f}", (i, e), xytext=(0, 14), textcoords="offset points", ha="center", fontsize=10,
+                    fontweight="bold")
+    ax.axhline(alpha, color="black", lw=1.6, ls="--", label=f"Nominal α = {alpha:g}")
+    ax.set_xticks(range(len(tests)), [TEST_LABELS.get(t, t) for t in tests])
+    top = max([alpha, *(errors + 2 * se)]) if tests else alpha
+    ax.set_ylim(0, top * 1.3)
+    ax.set_ylabel("Type I error (± 2 Monte Carlo SE)")
+    replicates = next(iter(null.results.values())).power.replicates if tests else 0
+    ax.set_title(f"No true difference: how often each test says there is one ({replicates:,} trials)")
+    ax.legend(loc="upper right", fontsize=9)
+    return fig

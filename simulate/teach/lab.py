@@ -1,0 +1,502 @@
+"""What the teaching lab computes, without a browser: its inputs as ``--set`` overrides validated
+by the loader, one trial, many trials (in blocks, so partial answers can be shown), the null
+world, the sample size, and the design as a scenario file.
+
+Every answer comes from the functions the command line uses: for the same inputs and seed the
+lab's power is ``trialsim power``'s, digit for digit.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+import shlex
+import threading
+import time
+import weakref
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from simulate import loader
+from simulate import scenario as sc
+from simulate.assumed import primary_arm
+from simulate.choices import TESTS
+from simulate.engines import DEFAULT_ENGINE, simulate_block_designs
+from simulate.errors import ScenarioError
+from simulate.results import Accrual, ExampleTrial, PowerResult, SampleSizePlan
+
+# ----------------------------------------------------------------------------- inputs
+
+INPUTS: dict[str, str] = {
+    "n_per_arm": "trial.n_per_arm",
+    "remission_control": "arms.{control}.remission_at_endpoint",
+    "remission_experimental": "arms.{experimental}.remission_at_endpoint",
+    "dropout": "dropout.probability_by_endpoint",
+    "test": "analysis.test",
+    "missing": "analysis.missing",
+    "alpha": "analysis.alpha",
+    "rate_per_site_month": "recruitment.rate_per_site_month",
+    "replicates": "simulation.replicates",
+    "seed": "simulation.seed",
+}
+"""The lab's inputs (element ids) and the scenario field each sets ({control}: the control arm's
+id; {experimental}: the experimental arm the closed forms speak of, :func:`primary_arm`)."""
+
+
+def field_paths(scenario: sc.Scenario) -> dict[str, str]:
+    """Input id -> the dotted scenario path it sets, with the scenario's arm ids."""
+    arms = {"control": scenario.control_arm, "experimental": primary_arm(scenario)}
+    return {key: path.format(**arms) for key, path in INPUTS.items()}
+
+
+def _lookup(tree: dict, path: str) -> Any:
+    for part in path.split("."):
+        tree = tree[part]
+    return tree
+
+
+def input_values(scenario: sc.Scenario) -> dict[str, Any]:
+    """Each input's value in the scenario (where the lab starts)."""
+    dumped = scenario.model_dump(mode="json")
+    return {key: _lookup(dumped, path) for key, path in field_paths(scenario).items()}
+
+
+def override_text(path: str, value: Any) -> str:
+    """``path=value`` as it would be given to ``--set`` (an empty box gives ``path=``)."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return f"{path}="
+    if isinstance(value, bool):
+        return f"{path}={'true' if value else 'false'}"
+    if isinstance(value, (int, float)):
+        return f"{path}={value!r}"
+    return f"{path}={str(value).strip()}"
+
+
+def overrides(scenario: sc.Scenario, values: dict[str, Any]) -> dict[str, str]:
+    """Input id -> its ``--set`` text, for the inputs given. A whole number in a box whose field
+    holds a decimal (a browser sends 6 for 6.0) is written as the decimal."""
+    paths, start = field_paths(scenario), input_values(scenario)
+    return {key: override_text(paths[key], float(value) if _whole_for_decimal(value, start[key]) else value)
+            for key, value in values.items() if key in paths}
+
+
+def _whole_for_decimal(value: Any, start: Any) -> bool:
+    return isinstance(start, float) and isinstance(value, int) and not isinstance(value, bool)
+
+
+@dataclass(frozen=True)
+class Checked:
+    """The lab's inputs validated by the loader, as ``trialsim`` validates ``--set`` overrides."""
+
+    scenario: sc.Scenario | None
+    """The validated design (None if any input is rejected)."""
+    overrides: tuple[str, ...]
+    """The ``--set`` texts of the inputs, in :data:`INPUTS` order."""
+    problems: dict[str, tuple[str, ...]]
+    """Input id -> the command line's error lines for it (``error: ...``), only inputs with one."""
+    other: tuple[str, ...] = ()
+    """Error lines that belong to no single input (values that clash together)."""
+    changed: tuple[str, ...] = ()
+    """The ``--set`` texts of the inputs that differ from the scenario file's values."""
+
+    @property
+    def ok(self) -> bool:
+        return self.scenario is not None
+
+
+def check(data: dict, base: sc.Scenario, values: dict[str, Any]) -> Checked:
+    """Validate the inputs as ``--set`` overrides of the scenario file read as ``data``
+    (:func:`simulate.loader.read_scenario_data`; ``base`` is its validated form) by
+    :func:`simulate.loader.scenario_from_dict`, as ``trialsim`` validates a file and its
+    overrides. A rejected design is checked input by input too, so each message sits beside the
+    input it is about; what only the inputs together contradict is left in ``other``."""
+    texts = overrides(base, values)
+    ordered = tuple(texts[k] for k in INPUTS if k in texts)
+    start = overrides(base, input_values(base))
+    changed = tuple(texts[k] for k in INPUTS if k in texts and texts[k] != start[k])
+    try:
+        return Checked(loader.scenario_from_dict(data, ordered), ordered, {}, changed=changed)
+    except ScenarioError as err:
+        together = err.problems
+    problems: dict[str, tuple[str, ...]] = {}
+    for key, text in texts.items():
+        try:
+            loader.scenario_from_dict(data, (text,))
+        except ScenarioError as err:
+            problems[key] = tuple(f"error: {line}" for line in err.problems)
+    seen = {line for lines in problems.values() for line in lines}
+    paths = field_paths(base)
+    other = []
+    for line in together:
+        shown = f"error: {line}"
+        if shown in seen:
+            continue
+        key = next((k for k, p in paths.items() if line.startswith((f"{p}:", f"--set '{p}="))), None)
+        if key is None:
+            other.append(shown)
+        else:
+            problems[key] = problems.get(key, ()) + (shown,)
+    return Checked(None, ordered, problems, tuple(other), changed)
+
+
+def command(scenario_arg: str, checked: Checked, what: str = "power") -> str:
+    """The command line that gives the same answer, e.g. ``trialsim power nct04743739 --set
+    trial.n_per_arm=50``: the inputs changed from the scenario file, as ``--set`` overrides."""
+    sets = (f"--set {shlex.quote(t)}" for t in checked.changed)
+    return " ".join(["trialsim", what, shlex.quote(scenario_arg), *sets])
+
+
+# ----------------------------------------------------------------------------- progress
+
+
+class Cancelled(Exception):
+    """The person at the lab stopped the computation."""
+
+
+_LIVE: weakref.WeakSet = weakref.WeakSet()
+"""Every :class:`Progress` not yet forgotten (so that a shutdown can stop them all)."""
+
+
+def cancel_all() -> None:
+    """Stop every computation still running (the lab is shutting down)."""
+    for progress in list(_LIVE):
+        progress.cancel()
+
+
+class Progress:
+    """What a running computation has done, read by the page while it runs (thread-safe)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self.done = self.total = 0
+        self.label = ""
+        self.partial: Any = None
+        _LIVE.add(self)
+
+    def cancel(self) -> None:
+        self._stop.set()
+
+    @property
+    def cancelled(self) -> bool:
+        return self._stop.is_set()
+
+    def update(self, done: int, total: int, label: str, partial: Any = None) -> None:
+        """Note a gathered block; raises :class:`Cancelled` if the lab asked to stop."""
+        with self._lock:
+            self.done, self.total, self.label = done, total, label
+            if partial is not None:
+                self.partial = partial
+        if self._stop.is_set():
+            raise Cancelled()
+
+    def read(self) -> tuple[int, int, str, Any]:
+        with self._lock:
+            return self.done, self.total, self.label, self.partial
+
+
+# ----------------------------------------------------------------------------- many trials
+
+
+@dataclass(frozen=True)
+class Spread:
+    """Counts of one comparison's estimates and p-values over trials (the primary comparison)."""
+
+    edges: np.ndarray
+    """Bin edges of the estimated risk difference (experimental minus control)."""
+    significant: np.ndarray
+    """Trials with the estimate in each bin that rejected H0."""
+    not_significant: np.ndarray
+    p_edges: np.ndarray
+    p_counts: np.ndarray
+    """Trials with the (unadjusted) p-value in each bin."""
+
+    def __add__(self, other: "Spread") -> "Spread":
+        return Spread(self.edges, self.significant + other.significant, self.not_significant + other.not_significant,
+                      self.p_edges, self.p_counts + other.p_counts)
+
+
+P_BINS = 20
+"""Bins of the p-value histogram on [0, 1] (each 0.05 wide)."""
+ESTIMATE_BIN = 0.025
+"""About this wide, the bins of the estimated difference (a whole number of 1/n steps)."""
+
+
+def estimate_edges(n_per_arm: int) -> np.ndarray:
+    """Bin edges on [-1, 1] centred on multiples of a whole number of 1/n steps, so that the
+    estimates of n-patient arms (multiples of 1/n) fall evenly into them."""
+    step = 1.0 / n_per_arm
+    width = step * max(1, round(ESTIMATE_BIN / step))
+    m = math.ceil(1.0 / width)
+    return (np.arange(-m, m + 2) - 0.5) * width
+
+
+def _spread(scenario: sc.Scenario, analysed) -> Spread:
+    j = scenario.experimental_arms.index(primary_arm(scenario))
+    r = analysed.analyses[j]
+    ok = np.isfinite(r.risk_difference)
+    edges = estimate_edges(scenario.trial.n_per_arm)
+    significant = analysed.reject[:, j] & ok
+    sig, _ = np.histogram(r.risk_difference[significant], edges)
+    non, _ = np.histogram(r.risk_difference[ok & ~significant], edges)
+    p_edges = np.linspace(0.0, 1.0, P_BINS + 1)
+    p = r.p_value[np.isfinite(r.p_value)]
+    p_counts, _ = np.histogram(np.clip(p, 0.0, 1.0), p_edges)
+    return Spread(edges, sig, non, p_edges, p_counts)
+
+
+def _lab_block(designs: list[sc.Scenario], seed: int, block: int, n_trials: int, engine: str) -> list[tuple]:
+    """A block of trials of each design, analysed once: its tally (what ``trialsim power``
+    totals) and the spread of its estimates and p-values."""
+    from simulate.tally import analyse_outcomes, tally
+
+    out = []
+    for design, outcomes in zip(designs, simulate_block_designs(designs, seed, block, n_trials, engine)):
+        analysed = analyse_outcomes(design, outcomes)
+        out.append((tally(design, outcomes, analysed), _spread(design, analysed)))
+    return out
+
+
+@dataclass(frozen=True)
+class ManyTrials:
+    """A design's power (exactly ``trialsim power``'s) and how its trials' answers spread."""
+
+    power: PowerResult
+    spread: Spread
+    true_difference: float
+    complete: bool = True
+    """False while blocks are still arriving."""
+
+
+def simulate_many(designs: list[sc.Scenario], progress: Progress | None = None, jobs=None,
+                  engine: str = DEFAULT_ENGINE) -> list[ManyTrials]:
+    """Each design's ``simulation.replicates`` trials from its ``simulation.seed`` (the designs
+    share both: common random numbers), gathered block by block. ``progress`` is told of each
+    block, with the first design's answer so far; it stops the run when cancelled."""
+    from simulate.power import run_blocks, summarise
+
+    first = designs[0]
+    seed, replicates = first.simulation.seed, first.simulation.replicates
+    totals: list[tuple | None] = [None] * len(designs)
+    n_blocks = -(-replicates // first.simulation.block_size)
+    done = 0
+    t0 = time.perf_counter()
+
+    def result(k: int, complete: bool) -> ManyTrials:
+        t, s = totals[k]  # type: ignore[misc]
+        d = designs[k]
+        truth = d.arm(primary_arm(d)).remission_at_endpoint - d.arm(d.control_arm).remission_at_endpoint
+        return ManyTrials(summarise(d, t, seed, engine, time.perf_counter() - t0), s, truth, complete)
+
+    def fold(part: list[tuple]) -> None:             # in block order, as trialsim power folds them
+        nonlocal done
+        for k, (t, s) in enumerate(part):
+            totals[k] = (t, s) if totals[k] is None else (totals[k][0] + t, totals[k][1] + s)  # type: ignore[index]
+        done += 1
+        if progress is not None:
+            progress.update(done, n_blocks, f"{min(done * first.simulation.block_size, replicates):,} of "
+                            f"{replicates:,} trials", result(0, done == n_blocks))
+
+    if progress is not None and progress.cancelled:
+        raise Cancelled()
+    run_blocks(_lab_block, designs, replicates, seed, jobs, engine, False, fold)
+    return [result(k, True) for k in range(len(designs))]
+
+
+def many_trials(scenario: sc.Scenario, progress: Progress | None = None, jobs=None,
+                engine: str = DEFAULT_ENGINE) -> ManyTrials:
+    """The design's power over its replicates, as ``trialsim power`` estimates it."""
+    return simulate_many([scenario], progress, jobs, engine)[0]
+
+
+# ----------------------------------------------------------------------------- the null world
+
+
+@dataclass(frozen=True)
+class NullWorld:
+    """Each test's type I error: the same design and trials with no true difference."""
+
+    results: dict[str, ManyTrials]
+    """Test -> its trials (tests the design allows)."""
+    refused: dict[str, str]
+    """Test -> why the design cannot use it (the loader's message)."""
+    note: str = ""
+    """How the null was made, when setting the rate alone was not enough."""
+
+
+def null_design(scenario: sc.Scenario) -> tuple[sc.Scenario, str]:
+    """The design under the null hypothesis, validated like a file, and how it was made: every
+    experimental arm at :func:`simulate.assumed.null_rate` (the command line's ``--set
+    arms.<id>.remission_at_endpoint=...``); where the arm's own model cannot reach that rate,
+    the arm takes the control arm's whole outcome model (its label and allocation kept)."""
+    from simulate.assumed import null_rate
+
+    rate = null_rate(scenario)
+    arms = scenario.experimental_arms
+    try:
+        return loader.with_overrides(scenario, {f"arms.{a}.remission_at_endpoint": rate for a in arms}), ""
+    except ScenarioError as err:
+        why = err.problems[0]
+    control = scenario.arm(scenario.control_arm).model_dump(mode="python")
+    changes = {f"arms.{a}": {**control, "label": scenario.arm(a).label, "allocation": scenario.arm(a).allocation,
+                             "remission_at_endpoint": rate} for a in arms}
+    note = (f"Setting the rate alone is refused ({why}), so {', '.join(scenario.arm(a).label for a in arms)} "
+            f"takes {scenario.arm(scenario.control_arm).label}'s whole outcome model here.")
+    return loader.with_overrides(scenario, changes), note
+
+
+def null_world(scenario: sc.Scenario, progress: Progress | None = None, jobs=None,
+               engine: str = DEFAULT_ENGINE) -> NullWorld:
+    """The type I error of every test of :data:`simulate.choices.TESTS` the design allows, on
+    the same simulated trials of the design under the null (:func:`null_design`)."""
+    try:
+        null, note = null_design(scenario)
+    except ScenarioError as err:
+        return NullWorld({}, {}, f"No null design could be built: {err.problems[0]}")
+    designs, refused = {}, {}
+    for test in TESTS:
+        try:
+            designs[test] = loader.with_overrides(null, {"analysis.test": test})
+        except ScenarioError as err:
+            refused[test] = err.problems[0]
+    runs = simulate_many(list(designs.values()), progress, jobs, engine) if designs else []
+    return NullWorld(dict(zip(designs, runs)), refused, note)
+
+
+# ----------------------------------------------------------------------------- one trial
+
+
+@dataclass(frozen=True)
+class OneTrial:
+    """One replicate of the seed: its story (the ``trial`` command's), its analysis, and the
+    randomisation months beside the first trials' accrual."""
+
+    replicate: int
+    record: ExampleTrial
+    randomisation_months: tuple[float, ...]
+    fan: Accrual
+    table: dict[str, tuple[int, int]]
+    """Arm -> (responders, analysed) as the planned analysis counts them."""
+    p_value: float
+    risk_difference: float
+    ci_low: float
+    ci_high: float
+    reject: bool
+    story: tuple[str, ...]
+    """The trial's story as ``trialsim trial`` prints it."""
+
+
+def one_trial(scenario: sc.Scenario, replicate: int = 0, engine: str = DEFAULT_ENGINE) -> OneTrial:
+    """Trial ``replicate`` of the seed: told by the discrete-event engine (as ``trialsim
+    trial``), analysed as replicate ``replicate`` of ``trialsim power`` analyses it."""
+    from simulate.engines import simulate_block
+    from simulate.engines.des import example_trial
+    from simulate.pipeline import compute_accrual, trial_record
+    from simulate.story import story_lines
+    from simulate.tally import analyse_outcomes
+
+    seed = scenario.simulation.seed
+    result = example_trial(scenario, seed, replicate=replicate)
+    block, index = divmod(replicate, scenario.simulation.block_size)
+    outcomes = simulate_block(scenario, seed, block, index + 1, engine).take(slice(index, index + 1))
+    x, n = outcomes.counts(scenario.analysis.missing)
+    analysed = analyse_outcomes(scenario, outcomes)
+    j = scenario.experimental_arms.index(primary_arm(scenario))
+    r = analysed.analyses[j]
+    table = {arm: (int(x[0, :, k].sum()), int(n[0, :, k].sum())) for k, arm in enumerate(scenario.arm_names)}
+    return OneTrial(
+        replicate=replicate, record=trial_record(scenario, result),
+        randomisation_months=tuple(np.sort(result.randomised.randomisation_month).tolist()),
+        fan=compute_accrual(scenario, seed), table=table, p_value=float(r.p_value[0]),
+        risk_difference=float(r.risk_difference[0]), ci_low=float(r.ci_low[0]), ci_high=float(r.ci_high[0]),
+        reject=bool(analysed.reject[0, j]), story=tuple(story_lines(scenario, seed, result)))
+
+
+# ----------------------------------------------------------------------------- how many patients
+
+
+def how_many(scenario: sc.Scenario, progress: Progress | None = None, jobs=None,
+             engine: str = DEFAULT_ENGINE) -> SampleSizePlan:
+    """The sample-size piece of ``trialsim run``: n for 80% and 90% power, the simulated curve
+    and the closed forms. ``progress`` is told of each block; it stops the search when cancelled."""
+    from simulate.pipeline import compute_samplesize
+    from simulate.power import watching
+
+    s = scenario.simulation
+    if progress is None:
+        return compute_samplesize(scenario, s.seed, s.replicates, jobs, engine)
+    with watching(progress.update):
+        return compute_samplesize(scenario, s.seed, s.replicates, jobs, engine)
+
+
+# ----------------------------------------------------------------------------- export
+
+
+_BARE_KEY = re.compile(r"^[A-Za-z0-9_-]+$")
+
+
+def _key(k: str) -> str:
+    return k if _BARE_KEY.match(k) else json.dumps(k)
+
+
+def _value(v: Any) -> str:
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, (int, float)):
+        return repr(v)
+    if isinstance(v, str):
+        return json.dumps(v, ensure_ascii=False)
+    if isinstance(v, (list, tuple)):
+        return "[" + ", ".join(_value(x) for x in v) + "]"
+    if isinstance(v, dict):
+        return "{ " + ", ".join(f"{_key(k)} = {_value(x)}" for k, x in v.items() if x is not None) + " }"
+    raise TypeError(f"cannot write {v!r} as TOML")
+
+
+def _table(lines: list[str], name: str, table: dict) -> None:
+    plain = {k: v for k, v in table.items() if v is not None and not isinstance(v, dict)}
+    sub = {k: v for k, v in table.items() if isinstance(v, dict)}
+    if plain or not sub:
+        lines += ["", f"[{name}]", *(f"{_key(k)} = {_value(v)}" for k, v in plain.items())]
+    for k, v in sub.items():
+        _table(lines, f"{name}.{_key(k)}", v)
+
+
+def to_toml(scenario: sc.Scenario, header: str = "") -> str:
+    """The scenario as a self-contained TOML file that ``trialsim validate`` accepts and
+    :func:`simulate.loader.load_scenario` reads back as the same scenario."""
+    data = scenario.model_dump(mode="json")
+    sweep = data.pop("sweep", [])
+    lines = [f"# {line}" if line else "#" for line in header.splitlines()]
+    for k, v in data.items():
+        if v is not None and not isinstance(v, dict):
+            lines.append(f"{_key(k)} = {_value(v)}")
+    for k, v in data.items():
+        if isinstance(v, dict):
+            _table(lines, _key(k), v)
+    if sweep:
+        lines += ["", "[sweep]", *(f"{json.dumps(axis['path'])} = {_value(axis['values'])}" for axis in sweep)]
+    return "\n".join(lines).lstrip("\n") + "\n"
+
+
+EXPORT_SUFFIX = "-lab"
+"""Added to an exported design's name, so that its results never land in the folder of the
+scenario it came from."""
+
+
+def export_design(scenario: sc.Scenario, changed: tuple[str, ...] = ()) -> sc.Scenario:
+    """The design as the lab exports it: named ``<name>-lab``, its description saying what the
+    lab changed (the ``--set`` texts ``changed``)."""
+    name = scenario.name[: 80 - len(EXPORT_SUFFIX)] + EXPORT_SUFFIX
+    described = scenario.description + (f" (changed in the teaching lab: {'; '.join(changed)})" if changed else "")
+    return scenario.model_copy(update={"name": name, "description": described})
+
+
+def export_name(scenario: sc.Scenario) -> str:
+    """The file name of an exported design (:func:`export_design`)."""
+    return f"{scenario.name}.toml"
+
+

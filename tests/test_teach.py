@@ -1,0 +1,374 @@
+"""The teaching lab's logic, without a browser: its inputs are the command line's ``--set``
+overrides, checked by the same loader with the same messages; its power is ``trialsim power``'s;
+its one trial is ``trialsim trial``'s; its exported design reads back as the same scenario."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import sys
+
+import numpy as np
+import pytest
+
+from conftest import DEFAULT_SCENARIO, SHIPPED_SCENARIOS
+from simulate.loader import load_scenario, read_scenario_data, with_overrides
+from simulate.power import estimate_power
+from simulate.teach import lab
+
+NAME = "nct04743739"
+DATA = read_scenario_data(NAME)
+
+
+@pytest.fixture(scope="module")
+def base():
+    return load_scenario(NAME)
+
+
+def values(base, **changes):
+    return {**lab.input_values(base), **changes}
+
+
+def same_power(a, b) -> bool:
+    """Every field of two power results but the time taken."""
+    x, y = dataclasses.asdict(a), dataclasses.asdict(b)
+    x.pop("elapsed_seconds"), y.pop("elapsed_seconds")
+    return json.dumps(x, sort_keys=True, default=str) == json.dumps(y, sort_keys=True, default=str)
+
+
+# ----------------------------------------------------------------------------- inputs
+
+
+def test_each_input_sets_the_scenario_field_the_command_line_would(base):
+    assert lab.field_paths(base) == {
+        "n_per_arm": "trial.n_per_arm", "remission_control": "arms.rtx.remission_at_endpoint",
+        "remission_experimental": "arms.rtx_csa.remission_at_endpoint",
+        "dropout": "dropout.probability_by_endpoint", "test": "analysis.test", "missing": "analysis.missing",
+        "alpha": "analysis.alpha", "rate_per_site_month": "recruitment.rate_per_site_month",
+        "replicates": "simulation.replicates", "seed": "simulation.seed"}
+    assert lab.input_values(base) == {
+        "n_per_arm": 63, "remission_control": 0.6, "remission_experimental": 0.85, "dropout": 0.1, "test": "fisher",
+        "missing": "nonresponder", "alpha": 0.05, "rate_per_site_month": 6.0, "replicates": 2000,
+        "seed": 20210414}
+
+
+def test_with_several_experimental_arms_the_input_sets_the_primary_one():
+    three = load_scenario("three_arm")
+    from simulate.assumed import primary_arm
+
+    assert lab.field_paths(three)["remission_experimental"] == f"arms.{primary_arm(three)}.remission_at_endpoint"
+
+
+def test_values_become_set_overrides_and_an_empty_box_an_empty_value(base):
+    texts = lab.overrides(base, {"n_per_arm": 50, "remission_control": 0.55, "test": "chi2", "alpha": None,
+                                 "missing": " "})
+    assert texts == {"n_per_arm": "trial.n_per_arm=50", "remission_control": "arms.rtx.remission_at_endpoint=0.55",
+                     "test": "analysis.test=chi2", "alpha": "analysis.alpha=", "missing": "analysis.missing="}
+
+
+def test_valid_inputs_give_the_scenario_the_loader_gives(base):
+    checked = lab.check(DATA, base, values(base, n_per_arm=50, dropout=0.2, test="chi2", seed=7))
+    assert checked.ok and checked.problems == {} and checked.other == ()
+    assert checked.scenario == load_scenario(NAME, checked.overrides)
+    assert checked.scenario.trial.n_per_arm == 50 and checked.scenario.simulation.seed == 7
+    assert checked.changed == ("trial.n_per_arm=50", "dropout.probability_by_endpoint=0.2", "analysis.test=chi2",
+                               "simulation.seed=7")
+    assert lab.command(NAME, checked) == (f"trialsim power {NAME} --set trial.n_per_arm=50 --set "
+                                          "dropout.probability_by_endpoint=0.2 --set analysis.test=chi2 "
+                                          "--set simulation.seed=7")
+
+
+@pytest.mark.parametrize("key, value", [
+    ("n_per_arm", 0), ("n_per_arm", 2.5), ("remission_control", 1.5), ("remission_experimental", -0.1),
+    ("remission_experimental", 0.9),
+    ("dropout", 1.0), ("alpha", None), ("alpha", 0), ("test", "cmh"), ("test", "farrington_manning"),
+    ("missing", "impute"), ("rate_per_site_month", -1), ("replicates", 0), ("seed", -3),
+])
+def test_a_bad_value_gets_the_command_lines_message_beside_its_input(base, run_cli, key, value):
+    checked = lab.check(DATA, base, values(base, **{key: value}))
+    assert not checked.ok
+    assert set(checked.problems) == {key}
+    text = lab.overrides(base, {key: value})[key]
+    code, out, err = run_cli(["validate", NAME, "--set", text])
+    assert code == 2
+    assert list(checked.problems[key]) == err.strip().splitlines()
+
+
+def test_several_bad_values_each_get_their_own_message(base):
+    checked = lab.check(DATA, base, values(base, n_per_arm=0, remission_control=1.5, alpha=None))
+    assert set(checked.problems) == {"n_per_arm", "remission_control", "alpha"}
+    assert checked.problems["n_per_arm"] == ("error: trial.n_per_arm: got 0; must be >= 1",)
+
+
+# ----------------------------------------------------------------------------- many trials
+
+
+def small(base, **changes):
+    """The design with a small block so that few replicates make several blocks."""
+    return with_overrides(base, {"simulation.block_size": 40, **changes})
+
+
+def test_power_is_trialsim_powers_for_the_same_design_and_seed(base):
+    design = small(base, **{"trial.n_per_arm": 40, "simulation.replicates": 130, "simulation.seed": 11})
+    many = lab.many_trials(design)
+    assert same_power(many.power, estimate_power(design))
+    assert many.complete
+
+
+def test_power_printed_by_the_command_line_is_the_labs(base, run_cli):
+    checked = lab.check(DATA, base, values(base, n_per_arm=45, dropout=0.2, replicates=300, seed=5))
+    many = lab.many_trials(checked.scenario)
+    code, out, err = run_cli(["power", NAME, "--replicates", 300, "--seed", 5, "--json",
+                              *sum((["--set", t] for t in checked.changed), [])])
+    assert code == 0, err
+    assert f"{json.loads(out)['power']:.3f}" == f"{many.power.power:.3f}"
+    assert json.loads(out)["rejections"] == many.power.rejections
+
+
+def test_partial_answers_arrive_block_by_block_and_the_last_is_the_whole(base):
+    design = small(base, **{"simulation.replicates": 100})
+    seen = []
+
+    class Watch(lab.Progress):
+        def update(self, done, total, label, partial=None):
+            seen.append((done, total, label, partial.power.replicates, partial.complete))
+            super().update(done, total, label, partial)
+
+    many = lab.many_trials(design, Watch())
+    assert [s[:2] for s in seen] == [(1, 3), (2, 3), (3, 3)]
+    assert [s[3] for s in seen] == [40, 80, 100]
+    assert [s[4] for s in seen] == [False, False, True]
+    assert seen[-1][2] == "100 of 100 trials"
+    assert many.power.replicates == 100
+
+
+def test_a_cancelled_run_stops_at_the_next_block(base):
+    design = small(base, **{"simulation.replicates": 400})
+    progress = lab.Progress()
+    calls = []
+
+    class StopAfterTwo(lab.Progress):
+        def update(self, done, total, label, partial=None):
+            calls.append(done)
+            if done == 2:
+                self.cancel()
+            super().update(done, total, label, partial)
+
+    with pytest.raises(lab.Cancelled):
+        lab.many_trials(design, StopAfterTwo())
+    assert calls[:2] == [1, 2] and len(calls) <= 4        # the blocks in flight finish, no more start
+    progress.cancel()
+    with pytest.raises(lab.Cancelled):
+        lab.many_trials(design, progress)
+
+
+def test_the_spread_counts_every_trial_and_highlights_exactly_the_significant_ones(base):
+    design = small(base, **{"simulation.replicates": 200})
+    many = lab.many_trials(design)
+    s = many.spread
+    assert s.significant.sum() == many.power.rejections
+    assert s.significant.sum() + s.not_significant.sum() == 200
+    assert s.p_counts.sum() == 200
+    assert many.true_difference == pytest.approx(0.25)
+
+
+@pytest.mark.parametrize("n", [10, 40, 63, 200])
+def test_estimate_bins_are_centred_on_whole_steps_of_one_over_n(n):
+    edges = lab.estimate_edges(n)
+    centres = (edges[:-1] + edges[1:]) / 2
+    steps = centres * n
+    assert np.allclose(steps, np.round(steps))
+    assert edges[0] < -1 and edges[-1] > 1
+
+
+# ----------------------------------------------------------------------------- the null world
+
+
+def test_the_null_world_gives_each_allowed_tests_type_one_error_as_trialsim_power_does(base):
+    design = small(base, **{"simulation.replicates": 120})
+    null = lab.null_world(design)
+    assert list(null.results) == ["fisher", "chi2", "chi2_yates", "ztest"]
+    assert set(null.refused) == {"farrington_manning", "cmh"}
+    for test, many in null.results.items():
+        expected = estimate_power(with_overrides(design, {"arms.rtx_csa.remission_at_endpoint": 0.6,
+                                                          "analysis.test": test}))
+        assert same_power(many.power, expected), test
+        assert many.true_difference == 0
+
+
+def test_a_non_inferiority_null_puts_the_experimental_arm_worse_by_the_margin():
+    mentor = load_scenario("mentor")
+    design, note = lab.null_design(mentor)
+    control = mentor.arm(mentor.control_arm).remission_at_endpoint
+    (arm,) = mentor.experimental_arms
+    assert note == ""
+    assert design.arm(arm).remission_at_endpoint == pytest.approx(control - mentor.analysis.margin)
+    assert design == with_overrides(mentor, {f"arms.{arm}.remission_at_endpoint": control - mentor.analysis.margin})
+
+
+@pytest.mark.parametrize("name", ["ri_cyclo", "starmen"])
+def test_where_the_rate_alone_cannot_be_the_controls_the_arm_takes_the_controls_model(name, run_cli):
+    scenario = load_scenario(name)
+    design, note = lab.null_design(scenario)
+    control = scenario.arm(scenario.control_arm)
+    for arm in scenario.experimental_arms:
+        mine = design.arm(arm)
+        assert mine.model_copy(update={"label": control.label, "allocation": control.allocation}) == control
+        assert mine.label == scenario.arm(arm).label
+        code, out, err = run_cli(["validate", name, "--set",
+                                  f"arms.{arm}.remission_at_endpoint={control.remission_at_endpoint}"])
+        assert code == 2 and err.splitlines()[0].removeprefix("error: ") in note
+    assert note.startswith("Setting the rate alone is refused (")
+
+
+@pytest.mark.slow
+def test_fishers_type_one_error_stays_at_or_below_alpha(base):
+    """Fisher's exact test is conservative: its type I error is at most alpha (here within 3
+    Monte Carlo SE, 4,000 trials, seed 20210414); Pearson's chi-squared rejects at least as often."""
+    design = with_overrides(base, {"simulation.replicates": 4000})
+    null = lab.null_world(design)
+    fisher, chi2 = null.results["fisher"].power, null.results["chi2"].power
+    assert fisher.power <= 0.05 + 3 * fisher.mc_se
+    assert chi2.power >= fisher.power
+
+
+# ----------------------------------------------------------------------------- one trial
+
+
+def test_one_trial_is_trialsim_trials_story_and_its_counts_add_up(base, run_cli, tmp_path):
+    trial = lab.one_trial(base, 0)
+    code, out, err = run_cli(["trial", NAME, "--out", tmp_path])
+    assert code == 0, err
+    assert out.startswith("\n".join(trial.story))
+    c = trial.record.consort
+    assert c.referred == c.excluded_total + c.lost_during_deferral + c.not_randomised_enrolment_closed + c.randomised
+    assert sum(c.randomised_per_arm.values()) == c.randomised
+    assert {arm: n for arm, (x, n) in trial.table.items()} == c.analysed_per_arm
+    assert all(0 <= x <= n for x, n in trial.table.values())
+    assert len(trial.randomisation_months) == c.randomised
+
+
+def test_another_trial_is_the_next_replicate_also_past_the_first_block(base):
+    design = small(base)
+    trials = [lab.one_trial(design, k) for k in (0, 1, 41)]
+    assert len({t.story for t in trials}) == 3
+    from simulate.engines.des import example_trial
+
+    told = example_trial(design, design.simulation.seed, replicate=41)
+    assert trials[2].record.consort.randomised == told.consort["randomised"]
+    assert {arm: n for arm, (x, n) in trials[2].table.items()} == told.consort["analysed_per_arm"]
+
+
+def test_the_one_trials_analysis_is_that_replicate_of_the_power_run(base):
+    design = small(base, **{"simulation.replicates": 40})
+    from simulate.engines import simulate_block
+    from simulate.tally import analyse_outcomes
+
+    block = simulate_block(design, design.simulation.seed, 0)
+    p = analyse_outcomes(design, block).analyses[0].p_value
+    for k in (0, 7):
+        assert lab.one_trial(design, k).p_value == pytest.approx(p[k], abs=0, rel=1e-12)
+
+
+# ----------------------------------------------------------------------------- how many patients
+
+
+def test_how_many_is_the_sample_size_piece_of_trialsim_run(base):
+    from simulate.pipeline import compute_samplesize
+
+    design = with_overrides(base, {"simulation.replicates": 100})
+    seen = []
+
+    class Watch(lab.Progress):
+        def update(self, done, total, label, partial=None):
+            seen.append(label)
+            super().update(done, total, label, partial)
+
+    plan = lab.how_many(design, Watch())
+    assert plan == compute_samplesize(design, design.simulation.seed, 100, None, "batch")
+    assert seen and all("per arm" in label for label in seen)
+
+
+def test_how_many_can_be_cancelled(base):
+    design = with_overrides(base, {"simulation.replicates": 100})
+    progress = lab.Progress()
+    progress.cancel()
+    with pytest.raises(lab.Cancelled):
+        lab.how_many(design, progress)
+
+
+# ----------------------------------------------------------------------------- export
+
+
+@pytest.mark.parametrize("path", SHIPPED_SCENARIOS, ids=[p.stem for p in SHIPPED_SCENARIOS])
+def test_every_shipped_scenario_exports_as_toml_that_reads_back_the_same(path, tmp_path):
+    scenario = load_scenario(path)
+    out = tmp_path / "exported.toml"
+    out.write_text(lab.to_toml(scenario, "a header\n\nover two paragraphs"), encoding="utf-8")
+    assert load_scenario(out) == scenario
+
+
+def test_the_exported_design_validates_on_the_command_line(base, run_cli, tmp_path):
+    checked = lab.check(DATA, base, values(base, n_per_arm=30, remission_experimental=0.8, missing="locf"))
+    design = lab.export_design(checked.scenario, checked.changed)
+    out = tmp_path / lab.export_name(design)
+    out.write_text(lab.to_toml(design), encoding="utf-8")
+    code, stdout, err = run_cli(["validate", out])
+    assert (code, stdout.strip(), err) == (0, "OK", "")
+    assert load_scenario(out) == design
+    assert out.name == "nct04743739-lab.toml" and design.name == "nct04743739-lab"
+    assert design.description.endswith("(changed in the teaching lab: trial.n_per_arm=30; "
+                                       "arms.rtx_csa.remission_at_endpoint=0.8; analysis.missing=locf)")
+    same = {"name": base.name, "description": base.description}
+    assert design.model_copy(update=same) == checked.scenario.model_copy(update=same)
+    assert lab.export_design(base.model_copy(update={"name": "x" * 80})).name == "x" * 76 + "-lab"
+
+
+# ----------------------------------------------------------------------------- the command
+
+
+def test_teach_without_shiny_says_how_to_install_it(run_cli, monkeypatch):
+    monkeypatch.setitem(sys.modules, "shiny", None)
+    code, out, err = run_cli(["teach"])
+    assert code == 2
+    assert err == ("error: teach: the teaching lab needs Shiny for Python; install it with: "
+                   "pip install 'trialsim[teach]'\n")
+
+
+def test_teach_checks_its_port_and_scenario_before_starting(run_cli, tmp_path):
+    code, out, err = run_cli(["teach", "--port", "0"])
+    assert code == 2 and "--port" in err and len(err.strip().splitlines()) == 1
+    bad = tmp_path / "bad.toml"
+    bad.write_text(DEFAULT_SCENARIO.read_text().replace("n_per_arm = 63", "n_per_arm = 0"))
+    code, out, err = run_cli(["teach", bad])
+    assert code == 2 and err.strip() == "error: trial.n_per_arm: got 0; must be >= 1"
+
+
+def test_teach_refuses_a_port_in_use_with_one_line(run_cli):
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        code, out, err = run_cli(["teach", "--port", port])
+    assert code == 2
+    assert err.startswith(f"error: --port: got {port}; 127.0.0.1:{port} cannot be used (")
+    assert len(err.strip().splitlines()) == 1
+
+
+def test_the_app_builds_with_every_input_and_button(base):
+    pytest.importorskip("shiny")
+    from simulate.teach.app import build_app
+
+    page = str(build_app(NAME, base).ui["html"])
+    for element in [*lab.INPUTS, "simulate", "one_trial", "another_trial", "null_world", "how_many"]:
+        assert f'id="{element}"' in page, element
+
+
+def test_a_whole_number_sent_for_a_decimal_field_is_the_same_design(base):
+    checked = lab.check(DATA, base, values(base, rate_per_site_month=6, n_per_arm=63))
+    assert checked.changed == ()
+    assert checked.scenario == base
+    three = lab.overrides(base, {"rate_per_site_month": 3})
+    assert three["rate_per_site_month"] == "recruitment.rate_per_site_month=3.0"

@@ -1,0 +1,258 @@
+"""The teaching lab in a real browser: ``trialsim teach`` started on a free port, driven by
+Playwright for Python in Debian's Chromium. What appears must be the command line's: the power
+``trialsim power`` prints for the same inputs and seed, the loader's message beside a bad input,
+a trial whose CONSORT counts add up, an exported design that ``trialsim validate`` accepts.
+
+Skips with a one-line reason when Chromium, Playwright or Shiny is absent. Marked ``browser``
+and ``slow`` like the report's browser tests.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from conftest import AXE, ROOT, require_chromium, trialsim_executable
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+PHONE = 390
+SCENARIO = "nct04743739"
+START_SECONDS = 60
+
+require_chromium()
+pytest.importorskip("shiny", reason="shiny is not installed (pip install 'trialsim[teach]')")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_lab(workdir: Path) -> tuple[subprocess.Popen, str]:
+    """``trialsim teach`` on a free port, in a subprocess, once its page answers."""
+    port = free_port()
+    proc = subprocess.Popen([str(trialsim_executable()), "teach", SCENARIO, "--port", str(port)], cwd=workdir,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    url = f"http://127.0.0.1:{port}/"
+    deadline = time.monotonic() + START_SECONDS
+    while True:
+        try:
+            urllib.request.urlopen(url, timeout=1)
+            return proc, url
+        except OSError:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                proc.kill()
+                pytest.fail(f"the lab did not start: {proc.communicate()[1].decode()[-2000:]}")
+            time.sleep(0.1)
+
+
+@pytest.fixture(scope="module")
+def lab_url(tmp_path_factory):
+    """The lab, until the module's tests are done; it writes nothing, here or anywhere."""
+    workdir = tmp_path_factory.mktemp("teach")
+    proc, url = start_lab(workdir)
+    yield url
+    proc.terminate()
+    _, err = proc.communicate(timeout=30)
+    assert "Traceback" not in err.decode(), err.decode()[-3000:]
+    assert list(workdir.iterdir()) == []
+
+
+@pytest.fixture
+def page(browser, lab_url):
+    page = browser.new_page(viewport={"width": 1280, "height": 900}, accept_downloads=True)
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.goto(lab_url)
+    page.wait_for_selector("#command")
+    yield page
+    page.close()
+    assert errors == [], errors
+
+
+def set_inputs(page, **values) -> None:
+    """Type each value into its box (or choose it), then wait until the lab has taken them all:
+    the command beside the inputs is the one for the design with these values."""
+    for key, value in values.items():
+        if page.eval_on_selector(f"#{key}", "e => e.tagName") == "SELECT":
+            page.select_option(f"#{key}", str(value))
+        else:
+            page.fill(f"#{key}", str(value))
+            page.press(f"#{key}", "Tab")
+    from simulate.loader import load_scenario, read_scenario_data
+    from simulate.teach import lab
+
+    base = load_scenario(SCENARIO)
+    checked = lab.check(read_scenario_data(SCENARIO), base, {**lab.input_values(base), **values})
+    expected = lab.command(SCENARIO, checked)
+    page.wait_for_function("text => document.querySelector('#command')?.textContent === text", arg=expected)
+
+
+def run_view(page, tab: str, button: str, **values) -> None:
+    """The design with ``values``, computed in view ``tab`` by pressing ``button``."""
+    set_inputs(page, **values)
+    page.click(f"a[data-value='{tab}']")
+    page.click(f"#{button}")
+
+
+def cli(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([str(trialsim_executable()), *args], capture_output=True, text=True, cwd=ROOT, timeout=300)
+
+
+def test_power_value_is_what_trialsim_power_prints_for_the_same_inputs_and_seed(page):
+    run_view(page, "many", "simulate", n_per_arm=50, dropout=0.2, test="chi2", replicates=300, seed=7)
+    page.wait_for_selector("#power_value[data-complete='true'][data-replicates='300']", timeout=60_000)
+    shown = page.text_content("#power_value")
+    out = cli("power", SCENARIO, "--replicates", "300", "--seed", "7", "--json", "--set", "trial.n_per_arm=50",
+              "--set", "dropout.probability_by_endpoint=0.2", "--set", "analysis.test=chi2")
+    assert out.returncode == 0, out.stderr
+    assert shown == f"{json.loads(out.stdout)['power']:.3f}"
+    page.wait_for_selector("#many_view img", timeout=30_000)
+    assert page.locator("#many_view img").count() == 2
+
+
+@pytest.mark.parametrize("key, value, override", [
+    ("remission_control", "1.5", "arms.rtx.remission_at_endpoint=1.5"),
+    ("n_per_arm", "0", "trial.n_per_arm=0"),
+])
+def test_a_bad_input_shows_the_command_lines_message_beside_it(page, key, value, override):
+    page.fill(f"#{key}", value)
+    page.press(f"#{key}", "Tab")
+    page.wait_for_selector(f"#{key}_error", timeout=10_000)
+    out = cli("validate", SCENARIO, "--set", override)
+    assert out.returncode == 2
+    assert page.text_content(f"#{key}_error").strip() == out.stderr.strip()
+    assert page.locator("#command").count() == 0          # no design to run while an input is wrong
+    page.click("a[data-value='many']")
+    page.click("#simulate")
+    page.wait_for_selector(".shiny-notification-error", timeout=10_000)
+    assert "Fix the inputs marked in red first." in page.text_content(".shiny-notification-error")
+    assert page.locator("#power_value").count() == 0
+    set_inputs(page, **{key: {"remission_control": "0.6", "n_per_arm": "63"}[key]})
+    page.wait_for_selector(f"#{key}_error", state="detached", timeout=10_000)
+
+
+def test_one_trials_consort_numbers_add_up_and_another_trial_differs(page):
+    page.click("#one_trial")
+    page.wait_for_selector("#two_by_two", timeout=60_000)
+
+    def count(name: str) -> int:
+        return int(page.text_content(f"#consort_{name}"))
+
+    def consort() -> dict[str, int]:
+        arms = ("rtx", "rtx_csa")
+        c = {k: count(k) for k in ("referred", "excluded_total", "deferred", "lost_during_deferral",
+                                   "not_randomised_enrolment_closed", "randomised")}
+        for k in ("randomised_per_arm", "discontinued_per_arm", "analysed_per_arm"):
+            c.update({f"{k}_{a}": count(f"{k}_{a}") for a in arms})
+        for a in arms:
+            c[f"table_analysed_{a}"] = int(page.text_content(f"#analysed_{a}"))
+            c[f"table_responders_{a}"] = int(page.text_content(f"#responders_{a}"))
+        return c
+
+    first = consort()
+    assert first["referred"] == (first["excluded_total"] + first["lost_during_deferral"]
+                                 + first["not_randomised_enrolment_closed"] + first["randomised"])
+    assert first["randomised_per_arm_rtx"] + first["randomised_per_arm_rtx_csa"] == first["randomised"]
+    for a in ("rtx", "rtx_csa"):
+        assert first[f"table_analysed_{a}"] == first[f"analysed_per_arm_{a}"]
+        assert 0 <= first[f"table_responders_{a}"] <= first[f"table_analysed_{a}"]
+        assert first[f"discontinued_per_arm_{a}"] <= first[f"randomised_per_arm_{a}"]
+    assert "Trial 1 of seed" in page.text_content("#one_view")
+    page.click("#another_trial")
+    page.wait_for_function("document.querySelector('#one_view h5')?.textContent.startsWith('Trial 2 ')",
+                           timeout=60_000)
+    second = consort()
+    assert second != first
+    assert page.locator("#one_view img").count() == 3
+
+
+def test_the_exported_design_validates_on_the_command_line(page, tmp_path):
+    set_inputs(page, n_per_arm=40, missing="complete_case")
+    page.click("a[data-value='export']")
+    page.wait_for_selector("#export", timeout=10_000)
+    with page.expect_download() as download:
+        page.click("#export")
+    saved = tmp_path / download.value.suggested_filename
+    download.value.save_as(saved)
+    assert saved.name == "nct04743739-lab.toml"
+    out = cli("validate", str(saved))
+    assert (out.returncode, out.stdout.strip()) == (0, "OK"), out.stderr
+    from simulate.loader import load_scenario
+
+    expected = load_scenario(SCENARIO, ("trial.n_per_arm=40", "analysis.missing=complete_case"))
+    loaded = load_scenario(saved)
+    assert loaded.name == "nct04743739-lab"
+    assert loaded.model_copy(update={"name": expected.name, "description": expected.description}) == expected
+
+
+def test_a_long_run_shows_progress_and_can_be_cancelled(page):
+    run_view(page, "many", "simulate", replicates=5_000_000)
+    page.wait_for_selector("#progress .progress-bar", timeout=30_000)
+    page.wait_for_selector("#power_value[data-complete='false']", timeout=30_000)
+    page.click("#cancel")
+    page.wait_for_function("document.querySelector('#many_view').textContent.includes('Cancelled (')",
+                           timeout=30_000)
+    assert page.locator("#progress").count() == 0
+
+
+def test_the_null_world_shows_each_tests_type_one_error(page):
+    run_view(page, "null", "null_world", replicates=250)
+    page.wait_for_selector("#type1_fisher", timeout=60_000)
+    out = cli("power", SCENARIO, "--replicates", "250", "--json", "--set", "arms.rtx_csa.remission_at_endpoint=0.6")
+    assert page.text_content("#type1_fisher") == f"{json.loads(out.stdout)['power']:.3f}"
+    for test in ("chi2", "chi2_yates", "ztest"):
+        assert page.locator(f"#type1_{test}").count() == 1
+
+
+def test_at_phone_width_the_lab_is_no_wider_than_the_screen(browser, lab_url):
+    page = browser.new_page(viewport={"width": PHONE, "height": 800})
+    page.goto(lab_url)
+    page.wait_for_selector("#one_trial")
+    page.click("#one_trial")
+    page.wait_for_selector("#two_by_two", timeout=60_000)
+    width = page.evaluate("document.documentElement.scrollWidth")
+    page.close()
+    assert width <= PHONE
+
+
+def test_axe_finds_no_serious_or_critical_violation_in_the_lab(page):
+    if not AXE.exists():
+        pytest.skip(f"no axe-core at {AXE} (npm install --prefix .ci/node axe-core)")
+    run_view(page, "many", "simulate", replicates=250)
+    page.wait_for_selector("#many_view img", timeout=60_000)
+    page.click("a[data-value='one']")
+    page.click("#one_trial")
+    page.wait_for_selector("#two_by_two", timeout=60_000)
+    page.add_script_tag(content=AXE.read_text(encoding="utf-8"))
+    result = page.evaluate("async () => await axe.run(document, {resultTypes: ['violations']})")
+    bad = [(v["id"], v["impact"], len(v["nodes"]), v["nodes"][0]["target"]) for v in result["violations"]
+           if v["impact"] in ("serious", "critical")]
+    assert bad == [], bad
+
+
+def test_ctrl_c_stops_the_lab_promptly_even_during_a_long_run(browser, tmp_path):
+    import signal
+
+    proc, url = start_lab(tmp_path)
+    page = browser.new_page()
+    page.goto(url)
+    page.wait_for_selector("#command")
+    run_view(page, "many", "simulate", replicates=20_000_000)
+    page.wait_for_selector("#power_value[data-complete='false']", timeout=30_000)
+    proc.send_signal(signal.SIGINT)
+    try:
+        proc.wait(timeout=20)
+    finally:
+        proc.kill()
+        page.close()
+    err = proc.stderr.read().decode()
+    assert "Traceback" not in err and "leaked" not in err, err[-2000:]
