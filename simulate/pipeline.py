@@ -363,9 +363,9 @@ def plain_summary(scenario: sc.Scenario, p: PowerResult, plan: SampleSizePlan,
     their labels, each experimental arm against the control; with interim looks, one line on
     what they stop and save (against ``fixed``, the same trials without the looks, if given)."""
     from simulate.power import primary_arm
-    from simulate.report.html import (ENDPOINT_WORDS, MISSING_WORDS, MULTIPLICITY_SHORT, TEST_NAMES,
-                                      comparison_name, significant_word, success_phrase)
-    from simulate.report.html import percent as _pct
+    from simulate.report.words import (ENDPOINT_WORDS, MISSING_WORDS, MULTIPLICITY_SHORT, TEST_NAMES,
+                                       comparison_name, significant_word, success_phrase)
+    from simulate.report.words import percent as _pct
 
     d = scenario.dropout.probability_by_endpoint
     null, ni, many = _is_null(p), p.hypothesis == "non_inferiority", len(p.comparisons) > 1
@@ -473,7 +473,8 @@ def _type_one_error_line(plan: SampleSizePlan, p: PowerResult, level: str) -> li
 
 def interim_sentence(scenario: sc.Scenario, p: PowerResult, fixed: PowerResult | None = None) -> str:
     """One plain line on the interim looks: when they come, what they stop, what they save."""
-    from simulate.report.html import and_list, percent_list, recruitment_done_at_first_look
+    from simulate.report.interim_section import recruitment_done_at_first_look
+    from simulate.report.words import and_list, percent_list
 
     interim_looks = p.looks[:-1]
     rule = scenario.interim.futility if scenario.interim is not None else "none"
@@ -512,7 +513,7 @@ def interim_sentence(scenario: sc.Scenario, p: PowerResult, fixed: PowerResult |
 
 def _winners_curse(scenario: sc.Scenario, p: PowerResult, null: bool, many: bool) -> list[str]:
     """How far significant trials overstate the true difference (superiority only)."""
-    from simulate.report.html import comparison_name
+    from simulate.report.words import comparison_name
 
     if not many:
         sig, ratio = p.mean_abs_risk_difference_if_significant, p.exaggeration_ratio

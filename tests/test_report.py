@@ -18,7 +18,7 @@ import pytest
 
 from simulate.loader import load_scenario, with_overrides
 from simulate.pipeline import run_all
-from simulate.report import FIGURES, html, plots, write_report
+from simulate.report import FIGURES, html, power_plots, write_report
 from simulate.sources import scenario_comments
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -195,18 +195,18 @@ def test_no_sweep_means_no_heatmap_and_no_stale_file(small_run, tmp_path):
 def test_sweep_figure_adapts_to_the_grid(small_run):
     rows = small_run[2].sweep.to_frame().to_dict(orient="records")
     one = [r for r in rows if r["trial.n_per_arm"] == 63 and r["arms.rtx_csa.remission_at_endpoint"] == 0.85]
-    line = plots.power_heatmap(one, ["dropout.probability_by_endpoint"], {})
+    line = power_plots.power_heatmap(one, ["dropout.probability_by_endpoint"], {})
     assert len(line.axes) == 1 and line.axes[0].get_lines()
-    assert plots.power_heatmap([], [], {}) is None
+    assert power_plots.power_heatmap([], [], {}) is None
     axes = list(small_run[2].sweep.axes)
     panels = lambda fig: [ax for ax in fig.axes if ax.get_visible() and ax.get_label() != "<colorbar>"]  # noqa: E731
-    assert len(panels(plots.power_heatmap(rows, axes, {}))) == 2  # one per n per arm
+    assert len(panels(power_plots.power_heatmap(rows, axes, {}))) == 2  # one per n per arm
     two = [r for r in rows if r["trial.n_per_arm"] == 63]
-    assert len(panels(plots.power_heatmap(two, axes[:2], {}))) == 1
+    assert len(panels(power_plots.power_heatmap(two, axes[:2], {}))) == 1
     four = [{**r, "outcome.relapse": v} for r in rows for v in (True, False)]
-    assert len(panels(plots.power_heatmap(four, axes + ["outcome.relapse"], {}))) == 4  # n x relapse
+    assert len(panels(power_plots.power_heatmap(four, axes + ["outcome.relapse"], {}))) == 4  # n x relapse
     five = [{**r, "analysis.alpha": v} for r in four for v in (0.05, 0.025)]
-    fig = plots.power_heatmap(five, axes + ["outcome.relapse", "analysis.alpha"], {})
+    fig = power_plots.power_heatmap(five, axes + ["outcome.relapse", "analysis.alpha"], {})
     assert len(panels(fig)) == 4 and "averaged over analysis.alpha" in fig.get_suptitle()
 
 

@@ -19,7 +19,7 @@ import pytest
 from simulate import choices
 from simulate.cli import main
 from simulate.loader import load_scenario, with_overrides
-from simulate.report import html, plots
+from simulate.report import style, words
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT = ROOT / "scenarios" / "nct04743739.toml"
@@ -147,7 +147,7 @@ def test_every_arm_is_in_the_report_tables_and_figures(name: str, request) -> No
 def test_remission_table_matches_the_csv(name: str, request) -> None:
     folder = request.getfixturevalue(name)
     scenario = scenario_of(folder)
-    what = html.ENDPOINT_WORDS[scenario.trial.endpoint]
+    what = words.ENDPOINT_WORDS[scenario.trial.endpoint]
     table = section(page(folder), what[:1].upper() + what[1:] + " over follow-up")
     csv = pd.read_csv(folder / "remission_by_visit.csv")
     for month, rows in csv.groupby("month", sort=True):
@@ -215,8 +215,8 @@ def test_three_arm_colours_and_consort_follow_the_arms(three_arm: Path) -> None:
     consort = pd.read_csv(three_arm / "consort.csv").set_index("count")
     for arm in scenario.arm_names:
         assert f"randomised_{arm}" in consort.index and f"analysed_{arm}" in consort.index
-    colours = plots.arm_colours(scenario.arm_names, scenario.control_arm)
-    assert list(colours.values()) == list(plots.ARM_PALETTE[:3])
+    colours = style.arm_colours(scenario.arm_names, scenario.control_arm)
+    assert list(colours.values()) == list(style.ARM_PALETTE[:3])
 
 
 # ----------------------------------------------------------------------------- (b) non-inferiority
@@ -290,15 +290,15 @@ def test_observed_without_accrual_is_handled_everywhere(cr_file: Path, tmp_path:
 def test_report_wording_covers_every_choice() -> None:
     from simulate.scenario import ENDPOINTS
 
-    assert set(html.TEST_NAMES) == set(choices.TESTS)
-    assert set(html.MULTIPLICITY_WORDS) == set(html.MULTIPLICITY_SHORT) == set(choices.MULTIPLICITY)
-    assert set(html.ENDPOINT_WORDS) == set(html.ENDPOINT_SHORT) == set(ENDPOINTS)
+    assert set(words.TEST_NAMES) == set(choices.TESTS)
+    assert set(words.MULTIPLICITY_WORDS) == set(words.MULTIPLICITY_SHORT) == set(choices.MULTIPLICITY)
+    assert set(words.ENDPOINT_WORDS) == set(words.ENDPOINT_SHORT) == set(ENDPOINTS)
 
 
 def test_arm_colours_are_fixed_by_place_with_the_control_first() -> None:
     arms = [f"arm{i}" for i in range(8)]
-    colours = plots.arm_colours(arms)
-    assert list(colours.values()) == list(plots.ARM_PALETTE) and len(set(colours.values())) == 8
-    moved = plots.arm_colours(["a", "b", "c"], control="b")
-    assert moved == {"b": plots.ARM_PALETTE[0], "a": plots.ARM_PALETTE[1], "c": plots.ARM_PALETTE[2]}
-    assert plots.arm_colours(["a", "b", "c"], control="b") == moved          # stable
+    colours = style.arm_colours(arms)
+    assert list(colours.values()) == list(style.ARM_PALETTE) and len(set(colours.values())) == 8
+    moved = style.arm_colours(["a", "b", "c"], control="b")
+    assert moved == {"b": style.ARM_PALETTE[0], "a": style.ARM_PALETTE[1], "c": style.ARM_PALETTE[2]}
+    assert style.arm_colours(["a", "b", "c"], control="b") == moved          # stable

@@ -21,7 +21,7 @@ import pytest
 
 from simulate.loader import load_scenario
 from simulate.pipeline import run_all
-from simulate.report import build_figures, plots, write_report
+from simulate.report import build_figures, power_plots, remission_plots, write_report
 from simulate.report.verdict import is_null
 from simulate.results import PatientCourse
 
@@ -165,9 +165,9 @@ def test_power_ylim_takes_in_points_below_the_search_and_the_planned_design():
         return SampleSizePoint(**{k: values.get(k, 0.0) for k in fields})
 
     curve = [point(10, 0.12, 0.08, 0.17), point(46, 0.53, 0.46, 0.60), point(100, 0.9, 0.86, 0.93)]
-    bottom, top = plots.power_ylim(curve)
+    bottom, top = power_plots.power_ylim(curve)
     assert bottom <= 0.08 and top == 1.0
-    null_bottom, null_top = plots.power_ylim([point(31, 0.025, 0.011, 0.057)], alpha=0.05, null=True)
+    null_bottom, null_top = power_plots.power_ylim([point(31, 0.025, 0.011, 0.057)], alpha=0.05, null=True)
     assert null_bottom == 0.0 and 0.057 < null_top < 0.08
 
 
@@ -206,14 +206,15 @@ def _patients(n: int) -> list[PatientCourse]:
 
 def test_swimmer_height_is_capped_and_dropout_reasons_have_distinct_markers():
     labels = {"a": "Arm A", "b": "Arm B"}
-    fig = plots.swimmer(_patients(126), labels, 24.0)
-    assert fig.get_size_inches()[1] <= plots.SWIMMER_MAX_HEIGHT
-    small = plots.swimmer(_patients(12), labels, 24.0)
-    assert small.get_size_inches()[1] < plots.SWIMMER_MAX_HEIGHT  # few patients: no padding to the cap
+    fig = remission_plots.swimmer(_patients(126), labels, 24.0)
+    assert fig.get_size_inches()[1] <= remission_plots.SWIMMER_MAX_HEIGHT
+    small = remission_plots.swimmer(_patients(12), labels, 24.0)
+    assert small.get_size_inches()[1] < remission_plots.SWIMMER_MAX_HEIGHT  # few patients: no padding to the cap
     ax = fig.axes[0]
     by_label = {c.get_label(): c for c in ax.collections if c.get_label().startswith("Dropout: ")}
     consent, lost = by_label["Dropout: withdrew consent"], by_label["Dropout: lost to follow-up"]
-    assert plots.DROPOUT_MARKERS["withdrew consent"]["marker"] != plots.DROPOUT_MARKERS["lost to follow-up"]["marker"]
+    markers = remission_plots.DROPOUT_MARKERS
+    assert markers["withdrew consent"]["marker"] != markers["lost to follow-up"]["marker"]
     same_shape = np.allclose(consent.get_paths()[0].vertices.shape, lost.get_paths()[0].vertices.shape) and \
         np.allclose(consent.get_paths()[0].vertices, lost.get_paths()[0].vertices)
     assert not same_shape
@@ -244,7 +245,7 @@ def _end_labels(fig):
                                   {"a": 0.99, "b": 1.0}, {"a": 0.30, "b": 0.85}])
 def test_end_labels_never_overlap_even_when_the_arms_end_together(ends):
     labels = {a: f"Arm {a.upper()}" for a in ends}
-    fig = plots.time_to_remission(_km(ends), labels, 24.0, assumed={a: 0.6 for a in ends},
+    fig = remission_plots.time_to_remission(_km(ends), labels, 24.0, assumed={a: 0.6 for a in ends},
                                   first_remission={a: 0.65 for a in ends})
     texts, boxes = _end_labels(fig)
     assert sorted(t.get_text() for t in texts) == sorted(f"{v:.0%}" for v in ends.values())
@@ -262,7 +263,7 @@ def test_end_labels_never_overlap_even_when_the_arms_end_together(ends):
 
 def test_coinciding_assumed_rates_are_drawn_side_by_side():
     ends = {"a": 0.6, "b": 0.6}
-    fig = plots.time_to_remission(_km(ends), {"a": "A", "b": "B"}, 24.0, assumed={"a": 0.6, "b": 0.6})
+    fig = remission_plots.time_to_remission(_km(ends), {"a": "A", "b": "B"}, 24.0, assumed={"a": 0.6, "b": 0.6})
     fig.draw_without_rendering()
     diamonds = [line for line in fig.axes[0].lines if line.get_marker() == "D"]
     centres = [d.get_transform().transform((d.get_xdata()[0], d.get_ydata()[0])) for d in diamonds]
@@ -272,13 +273,13 @@ def test_coinciding_assumed_rates_are_drawn_side_by_side():
 
 
 def test_dodge_keeps_order_and_spacing_and_moves_nothing_already_apart():
-    assert plots.dodge([0.1, 0.5, 0.9], 0.05) == [0.1, 0.5, 0.9]
-    out = plots.dodge([0.6, 0.6, 0.6], 0.04)
+    assert remission_plots.dodge([0.1, 0.5, 0.9], 0.05) == [0.1, 0.5, 0.9]
+    out = remission_plots.dodge([0.6, 0.6, 0.6], 0.04)
     assert out == pytest.approx([0.56, 0.60, 0.64])             # spread evenly around where they were
-    out = plots.dodge([0.99, 1.0], 0.04, low=0.02, high=0.98)
+    out = remission_plots.dodge([0.99, 1.0], 0.04, low=0.02, high=0.98)
     assert out[1] - out[0] >= 0.04 - 1e-12 and out[1] <= 0.98 + 1e-12
     values = [0.30, 0.31, 0.7, 0.305]
-    out = plots.dodge(values, 0.03)
+    out = remission_plots.dodge(values, 0.03)
     order = sorted(range(4), key=values.__getitem__)
     assert [out[i] for i in order] == sorted(out)
     assert all(b - a >= 0.03 - 1e-12 for a, b in zip(sorted(out), sorted(out)[1:]))
@@ -299,7 +300,7 @@ def test_null_time_to_remission_labels_and_caption(null_run):
 
 
 def test_time_to_remission_caption_gives_the_models_first_remission_and_why_the_endpoint_is_lower(observed_run):
-    from simulate.report.html import percent
+    from simulate.report.words import percent
 
     results, _, page = observed_run
     caption = page[page.index('<figure id="time_to_remission">'):]
@@ -351,14 +352,14 @@ def test_null_summary_speaks_of_type_one_error_against_alpha_not_power_targets(n
 
 
 def test_null_heatmap_names_the_swept_tests_in_words_and_keeps_the_planned_cell(null_run):
-    from simulate.report import html
+    from simulate.report import words
 
     results, figures, _ = null_run
     assert "analysis.test" in results.sweep.axes
     fig = figures["power_heatmap"]
     ticks = {t.get_text() for ax in fig.axes[:-1] for t in ax.get_xticklabels() + ax.get_yticklabels()}
     swept = {p.values["analysis.test"] for p in results.sweep.points}
-    assert {html.TEST_SHORT[t] for t in swept} <= ticks and not swept & ticks, ticks
+    assert {words.TEST_SHORT[t] for t in swept} <= ticks and not swept & ticks, ticks
     red = [p for ax in fig.axes for p in ax.patches if mpl.colors.same_color(p.get_edgecolor(), "#E41A1C")]
     assert len(red) == 1  # the planned design (Fisher's test at n = 63) is still found and outlined
 
@@ -369,7 +370,7 @@ def test_dodge_spaces_any_labels_and_keeps_their_order():
     @settings(max_examples=200, deadline=None)
     @given(st.lists(st.floats(0.0, 1.0), min_size=1, max_size=8), st.floats(0.005, 0.1))
     def check(values, gap):
-        out = plots.dodge(values, gap, low=gap / 2, high=1 - gap / 2)
+        out = remission_plots.dodge(values, gap, low=gap / 2, high=1 - gap / 2)
         order = sorted(range(len(values)), key=values.__getitem__)
         placed = [out[i] for i in order]
         assert all(b - a >= gap * (1 - 1e-9) for a, b in zip(placed, placed[1:]))

@@ -79,7 +79,7 @@ def test_library_default_engine_is_the_cli_default(fn):
 
 def test_report_wording_covers_every_choice():
     from simulate.report import MISSING_NOTES
-    from simulate.report.html import _CONSORT_LABELS
+    from simulate.report.trial_tables import _CONSORT_LABELS
 
     assert tuple(MISSING_NOTES) == analysis.MISSING_STRATEGIES
     assert tuple(_CONSORT_LABELS) == engines.CONSORT_FIELDS

@@ -25,7 +25,8 @@ from matplotlib.figure import Figure  # noqa: E402
 
 from simulate import scenario as sc  # noqa: E402
 from simulate.io import write_bytes_atomic, write_text_atomic  # noqa: E402
-from simulate.report import html, plots  # noqa: E402
+from simulate.report import (captions, flow_plots, html, interim_plots, power_plots, remission_plots,  # noqa: E402
+                             style, words)
 from simulate.report.verdict import is_null, verdict  # noqa: E402
 from simulate.results import RunResults  # noqa: E402
 
@@ -38,7 +39,7 @@ SCALE = 2.0
 FIGURES = ("power_curve", "power_heatmap", "consort", "accrual", "remission_by_visit", "time_to_remission",
            "swimmer")
 """Figure names, in the report's order; each is written as ``<name>.png``."""
-INTERIM_FIGURES = html.INTERIM_FIGURES
+INTERIM_FIGURES = captions.INTERIM_FIGURES
 """The figures of a design with interim looks (its own section of the report), after :data:`FIGURES`."""
 
 _PHRASES = {
@@ -65,7 +66,7 @@ def axis_label(scenario: sc.Scenario, path: str) -> str:
 def figure_png(fig: Figure, dpi: int = DPI) -> bytes:
     """A figure as PNG bytes on a white background."""
     buf = io.BytesIO()
-    with plots.theme():
+    with style.theme():
         FigureCanvasAgg(fig)
         fig.savefig(buf, format="png", dpi=dpi, facecolor="white")
     return buf.getvalue()
@@ -92,9 +93,9 @@ MISSING_NOTES = {"nonresponder": "dropouts counted as no remission", "complete_c
 
 
 def _named_tests(frame):
-    """The sweep's table with any swept test named in words (:data:`html.TEST_SHORT`), not by its id."""
+    """The sweep's table with any swept test named in words (:data:`words.TEST_SHORT`), not by its id."""
     if "analysis.test" in frame:
-        frame = frame.assign(**{"analysis.test": frame["analysis.test"].map(lambda v: html.TEST_SHORT.get(v, v))})
+        frame = frame.assign(**{"analysis.test": frame["analysis.test"].map(lambda v: words.TEST_SHORT.get(v, v))})
     return frame
 
 
@@ -102,7 +103,7 @@ def build_figures(results: RunResults) -> dict[str, Figure | None]:
     """Every figure of the report as a Figure (``None`` where the results have nothing to draw)."""
     scenario, power, plan, ex = results.scenario, results.power, results.samplesize, results.example_trial
     arm_labels = {arm: scenario.arm(arm).label for arm in scenario.arm_names}
-    colours = plots.arm_colours(scenario.arm_names, scenario.control_arm)
+    colours = style.arm_colours(scenario.arm_names, scenario.control_arm)
     endpoint = scenario.trial.endpoint
     observed = scenario.observed.remission if scenario.observed is not None else ()
     sweep = results.sweep
@@ -110,31 +111,31 @@ def build_figures(results: RunResults) -> dict[str, Figure | None]:
     dumped = scenario.model_dump(mode="json")
     null = is_null(power)
     builders = {
-        "power_curve": lambda: plots.power_curve(
+        "power_curve": lambda: power_plots.power_curve(
             plan.curve, plan.closed_form, {s.target: s.n_per_arm for s in plan.searches},
             scenario.trial.n_per_arm, power.replicates, power, scenario.analysis.alpha, null=null,
             searched={s.target: max(c.n_per_arm for c in s.curve) for s in plan.searches if s.curve}),
-        "power_heatmap": lambda: plots.power_heatmap(
+        "power_heatmap": lambda: power_plots.power_heatmap(
             _named_tests(sweep.to_frame()) if sweep is not None else [], axes,
             {a: axis_label(scenario, a) for a in axes},
-            {a: html.TEST_SHORT.get(v, v) if a == "analysis.test" else v for a, v in
+            {a: words.TEST_SHORT.get(v, v) if a == "analysis.test" else v for a, v in
              ((a, _lookup(dumped, a)) for a in axes)},
             alpha=scenario.analysis.alpha if null else None),
-        "consort": lambda: plots.consort(
+        "consort": lambda: flow_plots.consort(
             ex.consort, power.mean_consort, power.replicates, arm_labels,
             {s.criterion: s.exclusion or s.description for s in results.screening.steps if s.description},
             MISSING_NOTES[scenario.analysis.missing], scenario.n_target, colours),
-        "accrual": lambda: plots.accrual(results.accrual),
-        "remission_by_visit": lambda: plots.remission_by_visit(
-            power.remission_by_visit, arm_labels, scenario.trial.endpoint_month, html.ENDPOINT_WORDS[endpoint],
+        "accrual": lambda: flow_plots.accrual(results.accrual),
+        "remission_by_visit": lambda: remission_plots.remission_by_visit(
+            power.remission_by_visit, arm_labels, scenario.trial.endpoint_month, words.ENDPOINT_WORDS[endpoint],
             power.replicates, observed, colours),
-        "time_to_remission": lambda: plots.time_to_remission(
+        "time_to_remission": lambda: remission_plots.time_to_remission(
             ex.kaplan_meier, arm_labels, scenario.trial.endpoint_month,
             {arm: scenario.arm(arm).remission_at_endpoint for arm in scenario.arm_names}, colours,
-            html.ENDPOINT_SHORT[endpoint],
+            words.ENDPOINT_SHORT[endpoint],
             {a.arm: a.first_remission for a in results.remission_model.arms} if results.remission_model else None,
             complete_only=endpoint != "cr_or_pr"),
-        "swimmer": lambda: plots.swimmer(ex.patients, arm_labels, scenario.trial.endpoint_month, colours),
+        "swimmer": lambda: remission_plots.swimmer(ex.patients, arm_labels, scenario.trial.endpoint_month, colours),
     }
     figures = {name: builders[name]() for name in FIGURES}
     if power.looks:
@@ -155,9 +156,9 @@ def _interim_figures(results: RunResults) -> dict[str, Figure | None]:
     favours = (f"stronger evidence that {experimental} is non-inferior to {control}, margin {power.margin:g}"
                if power.hypothesis == "non_inferiority" else f"{experimental} better than {control}")
     return {
-        "boundaries": plots.boundaries(
+        "boundaries": interim_plots.boundaries(
             power.looks, detail.paths if detail is not None else (), favours, futility_conditional_power=cp),
-        "stopping": plots.stopping(
+        "stopping": interim_plots.stopping(
             power.looks, power.expected_randomised, power.expected_duration_months, power.mean_duration_months,
             scenario.n_target, detail.fixed if detail is not None else None,
             futility=interim is not None and interim.futility != "none"),

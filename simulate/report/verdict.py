@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from simulate.report.html import percent
+from simulate.report.words import comparison_name, percent, success_phrase
 from simulate.results import PowerResult, RunResults, SampleSizeResult
 
 ON_TIME_LOW = 0.5
@@ -46,8 +46,6 @@ _pct = percent
 
 def _what(results: RunResults) -> str:
     """What the power counts, briefly."""
-    from simulate.report.html import comparison_name, success_phrase
-
     s, p = results.scenario, results.power
     if len(p.comparisons) > 1:
         return f"the chance that {success_phrase(s, p.success, len(p.comparisons), p.hypothesis)}"
@@ -96,8 +94,6 @@ def _looks_line(p: PowerResult) -> str:
 
 def verdict(results: RunResults) -> Verdict:
     """The verdict for any design the results describe."""
-    from simulate.report.html import comparison_name
-
     s, p = results.scenario, results.power
     lines: list[str] = []
     limited = p.p_recruitment_on_time < ON_TIME_LOW or p.p_terminated > TERMINATED_HIGH

@@ -21,7 +21,7 @@ from simulate import scenario as sc
 from simulate.assumed import primary_arm
 from simulate.choices import MISSING_STRATEGIES, TESTS
 from simulate.report import close_figure, figure_png
-from simulate.report.html import MISSING_WORDS
+from simulate.report.words import MISSING_WORDS
 from simulate.teach import lab
 from simulate.teach.figures import TEST_LABELS
 
@@ -416,13 +416,13 @@ def _null_view(design: sc.Scenario, null: lab.NullWorld) -> ui.Tag:
 
 def _how_many_view(design: sc.Scenario, plan) -> ui.Tag:
     from simulate.loader import with_overrides
-    from simulate.report import plots
+    from simulate.report import power_plots
 
     curve = {p.n_per_arm: p for p in plan.curve}
     chosen = {s.target: s.n_per_arm for s in plan.searches}
-    fig = plots.power_curve(plan.curve, plan.closed_form, chosen, design.trial.n_per_arm,
-                            design.simulation.replicates, alpha=design.analysis.alpha,
-                            searched={s.target: max(c.n_per_arm for c in s.curve) for s in plan.searches if s.curve})
+    fig = power_plots.power_curve(plan.curve, plan.closed_form, chosen, design.trial.n_per_arm,
+                                  design.simulation.replicates, alpha=design.analysis.alpha,
+                                  searched={s.target: max(c.n_per_arm for c in s.curve) for s in plan.searches if s.curve})
     lines = []
     for s in plan.searches:
         pct = f"{round(100 * s.target)}%"
@@ -453,11 +453,11 @@ def _one_page(design: sc.Scenario, replicate: int, what: str) -> ui.Tag:
 def _one_view(design: sc.Scenario, trial: lab.OneTrial, what: str) -> ui.Tag:
     from simulate.eligibility import RULES
     from simulate.engines import CONSORT_FIELDS
-    from simulate.report import MISSING_NOTES, plots
+    from simulate.report import MISSING_NOTES, flow_plots, remission_plots, style
 
     rec, c = trial.record, trial.record.consort
     labels = {arm: design.arm(arm).label for arm in design.arm_names}
-    colours = plots.arm_colours(design.arm_names, design.control_arm)
+    colours = style.arm_colours(design.arm_names, design.control_arm)
     exclusions = {r.name: r.describe_failure(design.eligibility) for r in RULES}
     table_rows = [ui.tags.tr(ui.tags.td(labels[arm]), ui.tags.td(str(x), id=f"responders_{arm}"),
                              ui.tags.td(str(n - x)), ui.tags.td(str(n), id=f"analysed_{arm}"),
@@ -485,14 +485,14 @@ def _one_view(design: sc.Scenario, trial: lab.OneTrial, what: str) -> ui.Tag:
                *(ui.span(str(v), id=f"consort_{k}_{arm}", hidden=True)
                  for k in ("randomised_per_arm", "discontinued_per_arm", "analysed_per_arm")
                  for arm, v in getattr(c, k).items())),
-        _image(plots.accrual(trial.fan, trial.randomisation_months),
+        _image(flow_plots.accrual(trial.fan, trial.randomisation_months),
                "Recruitment of this trial against the plan and other simulated trials"),
         _note("Recruitment: the orange line is this trial, the thin blue ones other trials of the same design. "
               "Sites open one by one and refer patients at random, so some trials finish early and some never."),
-        _image(plots.consort(c, {}, None, labels, exclusions, MISSING_NOTES[design.analysis.missing],
+        _image(flow_plots.consort(c, {}, None, labels, exclusions, MISSING_NOTES[design.analysis.missing],
                              design.n_target, colours, title=f"CONSORT flow of trial {trial.replicate + 1}"),
                "CONSORT flow of this trial"),
-        _image(plots.swimmer(rec.patients, labels, design.trial.endpoint_month, colours,
+        _image(remission_plots.swimmer(rec.patients, labels, design.trial.endpoint_month, colours,
                              title=f"Trial {trial.replicate + 1}: follow-up of each randomised patient"),
                "Swimmer plot: each patient's follow-up"),
         ui.tags.details(ui.tags.summary("The story as trialsim trial prints it"),

@@ -1,12 +1,12 @@
 """The lab's own figures: how the answers of many trials spread, and each test's type I error.
-Like :mod:`simulate.report.plots`, they draw results and compute nothing else."""
+Like the report's figures (:mod:`simulate.report`), they draw results and compute nothing else."""
 
 from __future__ import annotations
 
 import numpy as np
 from matplotlib.figure import Figure
 
-from simulate.report.plots import ARM_PALETTE, themed
+from simulate.report.style import ARM_PALETTE, themed
 from simulate.teach.lab import ManyTrials, NullWorld
 
 SIGNIFICANT, NOT_SIGNIFICANT = ARM_PALETTE[1], "#9AA5B1"
