@@ -7,9 +7,13 @@ source used for the registered trial. The README's field reference is this outpu
 
 from __future__ import annotations
 
+import ast
+import inspect
 import sys
+import textwrap
 import tomllib
 import typing
+from functools import cache
 from pathlib import Path
 
 from pydantic import BaseModel
@@ -21,8 +25,27 @@ from simulate.sources import scenario_comments
 DEFAULT = Path(__file__).resolve().parents[1] / "scenarios" / "nct04743739.toml"
 
 
+@cache
+def field_docstrings(model: type[BaseModel]) -> dict[str, str]:
+    """The docstring written under each field of a model (and of the models it extends), read
+    from their source. pydantic can collect these itself (``use_attribute_docstrings``), but it
+    then reads every model's source whenever trialsim starts, for this page alone."""
+    docs: dict[str, str] = {}
+    for cls in reversed(model.__mro__):
+        if not (isinstance(cls, type) and issubclass(cls, BaseModel)) or cls is BaseModel:
+            continue
+        body = ast.parse(textwrap.dedent(inspect.getsource(cls))).body[0].body
+        for stmt, after in zip(body, body[1:]):
+            if (isinstance(stmt, ast.AnnAssign) and isinstance(stmt.target, ast.Name)
+                    and isinstance(after, ast.Expr) and isinstance(after.value, ast.Constant)
+                    and isinstance(after.value.value, str)):
+                docs[stmt.target.id] = inspect.cleandoc(after.value.value)
+    return docs
+
+
 def field_rows(model: type[BaseModel] = Scenario, prefix: str = "") -> list[tuple[str, str, str]]:
     rows = []
+    docs = field_docstrings(model)
     for name, field in model.model_fields.items():
         ann = field.annotation
         path = f"{prefix}{name}"
@@ -34,14 +57,14 @@ def field_rows(model: type[BaseModel] = Scenario, prefix: str = "") -> list[tupl
             rows.extend(field_rows(inner[-1], path + ".<arm>."))
             continue
         if typing.get_origin(ann) is tuple and inner:         # an arm's courses: a list of tables
-            rows.append((path, "[]", (field.description or "").replace("\n", " ")))
+            rows.append((path, "[]", docs.get(name, field.description or "").replace("\n", " ")))
             rows.extend(field_rows(inner[-1], path + "[]."))
             continue
         if path in FILE_DEFAULTS:
             default = FILE_DEFAULTS[path]
         else:
             default = "required" if field.is_required() else repr(field.get_default(call_default_factory=True))
-        rows.append((path, default, (field.description or "").replace("\n", " ")))
+        rows.append((path, default, docs.get(name, field.description or "").replace("\n", " ")))
     return rows
 
 

@@ -97,7 +97,7 @@ class Design:
 
 
 def _z(p: float) -> float:
-    from scipy import special
+    from simulate.scipy_lean import special
 
     return float(special.ndtri(p))
 

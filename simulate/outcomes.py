@@ -40,7 +40,7 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import special
+from simulate.scipy_lean import special
 
 from simulate import parameters
 from simulate import scenario as sc
@@ -48,8 +48,8 @@ from simulate.errors import ScenarioError
 from simulate.numerics import find_root, integrate
 from simulate.parallel import memo, shared_cache
 
-CALIBRATION_REFERRALS = 200_000
-"""Size of the fixed reference cohort over which covariate effects are calibrated."""
+CALIBRATION_PATIENTS = 60_000
+"""Size of the fixed reference sample of eligible patients over which covariate effects are calibrated."""
 CALIBRATION_SEED = 0x7A1A15
 
 
@@ -156,23 +156,30 @@ _REFERENCE: dict[str, tuple[np.ndarray, np.ndarray]] = {}
 
 
 def _reference_covariates(scenario: sc.Scenario) -> tuple[np.ndarray, np.ndarray]:
-    """(titre, proteinuria) of the eligible part of a fixed reference cohort (cached)."""
-    from simulate.cohort import draw_cohort
-    from simulate.eligibility import screen
+    """(titre, proteinuria) of a fixed reference sample of patients who pass the screen, drawn
+    as the trials' pool draws its patients: ACEI/ARB intolerance given a pass, the proteinuria
+    group given a pass, then anti-PLA2R (cached)."""
+    from simulate.population import mean_of_collections, pla2r
+    from simulate.seeding import stream
+    from simulate.selection import draw_proteinuria_given_pass, pass_probabilities
 
+    c, e = scenario.cohort, scenario.eligibility
     key = json.dumps({k: scenario.model_dump(mode="json")[k] for k in ("cohort", "eligibility")}, sort_keys=True)
+
     def compute() -> tuple[np.ndarray, np.ndarray]:
-        patients = draw_cohort(scenario.cohort, CALIBRATION_REFERRALS, CALIBRATION_SEED)
-        eligible = np.isfinite(screen(patients, scenario.eligibility).qualifies_in_months)
-        # the loader rejects screens passed by fewer than MIN_CANDIDATE_PROBABILITY of referrals,
-        # so the reference cohort always holds about 100 or more eligible patients
-        return patients.pla2r_titre_ru_ml[eligible], patients.proteinuria_mean_g_day[eligible]
+        seq = np.random.SeedSequence(CALIBRATION_SEED)
+        u = stream(seq, "reference_uniforms").random((3, CALIBRATION_PATIENTS))
+        intolerant = u[0] < pass_probabilities(c, e).intolerant_given_pass
+        group = draw_proteinuria_given_pass(c, e, intolerant, seq, "reference_proteinuria")
+        normals = stream(seq, "reference_normals").standard_normal(CALIBRATION_PATIENTS)
+        _, titre = pla2r(c, group["z"], u[1], u[2], normals)
+        return titre, mean_of_collections(group["c1"], group["c2"])
 
     return memo(_REFERENCE, key, compute, limit=16)
 
 
 def _reference_scores(scenario: sc.Scenario) -> np.ndarray:
-    """Covariate scores of the eligible part of a fixed reference cohort."""
+    """Covariate scores of the fixed reference sample of eligible patients."""
     return covariate_score(scenario, *_reference_covariates(scenario))
 
 

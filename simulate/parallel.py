@@ -200,6 +200,38 @@ def memo(cache: dict, key: Any, compute: Callable[[], Any], limit: int = 64) -> 
     return value
 
 
+ALLOCATOR_MMAP_THRESHOLD_BYTES = 32 << 20
+"""Blocks below this size come from the heap, not a fresh mapping of their own (glibc's largest)."""
+ALLOCATOR_TRIM_THRESHOLD_BYTES = 128 << 20
+"""Freed heap memory up to this much stays in the process for the next block."""
+_allocator_tuned = False
+
+
+def keep_freed_memory() -> None:
+    """Let glibc's allocator reuse the memory of one block's arrays for the next (Linux only).
+
+    A block allocates and frees the same few-megabyte arrays again and again. By default glibc
+    maps each one afresh and unmaps it when freed, so every block pays again for the kernel to
+    hand out and zero those pages (about a sixth of a cold run's simulation time); its adaptive
+    threshold learns otherwise only after a first large free. Set once per process: arrays up to
+    :data:`ALLOCATOR_MMAP_THRESHOLD_BYTES` come from the heap, which keeps up to
+    :data:`ALLOCATOR_TRIM_THRESHOLD_BYTES` of freed memory. Elsewhere (another C library, another
+    system) nothing changes."""
+    global _allocator_tuned
+    if _allocator_tuned or not sys.platform.startswith("linux"):
+        return
+    _allocator_tuned = True
+    import ctypes
+
+    try:
+        mallopt = ctypes.CDLL(None).mallopt   # the C library this process runs on
+    except (OSError, AttributeError):         # one without mallopt
+        return
+    m_trim_threshold, m_mmap_threshold = -1, -3   # glibc's <malloc.h>
+    mallopt(m_mmap_threshold, ALLOCATOR_MMAP_THRESHOLD_BYTES)
+    mallopt(m_trim_threshold, ALLOCATOR_TRIM_THRESHOLD_BYTES)
+
+
 def _snapshot() -> dict[str, dict]:
     return {name: dict(cache) for name, cache in _SHARED.items()}
 
@@ -208,6 +240,7 @@ def _in_worker(fn: Callable, parent: int, caches: dict[str, dict], *args: Any) -
     """A task as a worker runs it: the worker watches for the death of ``parent`` (if it is
     its parent) and takes the per-run caches the command had filled before the task was sent."""
     _exit_with_parent(parent)
+    keep_freed_memory()
     for name, entries in caches.items():
         shared_cache(name).update(entries)
     return fn(*args)
@@ -227,6 +260,7 @@ def run_tasks(fn: Callable, tasks: Sequence[tuple], backend: Backend, on_done: C
     (:func:`shared_cache`). An explicit number of jobs is used as given (one: this process, one
     thread). Either way the results are the same.
     """
+    keep_freed_memory()
     tick = on_done or (lambda: None)
     kept: list = []
     take = consume or kept.append

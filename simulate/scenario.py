@@ -70,7 +70,7 @@ class Model(BaseModel):
     """Base of every scenario section: frozen, and typos are errors."""
 
     model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True, strict=True,
-                              allow_inf_nan=False, use_attribute_docstrings=True)
+                              allow_inf_nan=False)
 
 
 class Trial(Model):

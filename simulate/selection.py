@@ -37,7 +37,7 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import special
+from simulate.scipy_lean import special
 
 from simulate import population
 from simulate import scenario as sc

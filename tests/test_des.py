@@ -109,7 +109,7 @@ def detailed_runs() -> list[Run]:
 
 def pooled_se(sc: Scenario, name: str, r: float, n: int) -> float:
     """Binomial SE of a pooled rate, plus the sampling error of the covariate calibration's
-    reference cohort (its fitted population mean is exact only on that cohort)."""
+    reference sample (its fitted population mean is exact only on that sample)."""
     var = r * (1 - r) / n
     arm = calibrate(sc)[name]
     if arm.intercept is not None:

@@ -2,13 +2,13 @@
 remission, type of remission, relapse and dropout, validated against the scenario's own figures.
 
 Everything here is vectorised: a large synthetic cohort is drawn and screened once
-(``draw_cohort`` + ``screen``, a seed different from the calibration's reference cohort), and
+(``draw_cohort`` + ``screen``, a seed different from the calibration's reference sample), and
 fresh uniforms / unit exponentials from fixed-seed Generators go through ``potential_outcomes``.
 No trial engine is involved.
 
 Tolerances are stated in Monte Carlo standard errors (3 SE unless said otherwise). Where the
-covariate model is on, the arm's intercept is calibrated on a fixed reference cohort of finite
-size, so the population mean of p_i differs from the target by that cohort's sampling error
+covariate model is on, the arm's intercept is calibrated on a fixed reference sample of finite
+size, so the population mean of p_i differs from the target by that sample's sampling error
 too; its variance is added to the binomial one (:func:`calibration_se`).
 """
 
@@ -88,7 +88,7 @@ def calibration_se(sc: Scenario, name: str, n: int) -> float:
     """SE of an arm's remission rate estimated on n fresh eligible patients.
 
     Binomial variance r(1-r)/n, plus (covariate effects on) the variance of the calibrated
-    population mean: the intercept is fitted on a reference cohort of n_ref eligible patients,
+    population mean: the intercept is fitted on a reference sample of n_ref eligible patients,
     so the population mean of q_a * p_i differs from r_a by about sd(q_a * p_i) / sqrt(n_ref).
     """
     r = sc.arm(name).remission_at_endpoint
@@ -130,8 +130,8 @@ def test_remission_at_endpoint_matches_scenario_within_3_se(cohort: EligibleCoho
         assert abs(p_hat - r) <= K * se, f"{case} {name}: {p_hat:.4f} vs {r} (3 SE = {K * se:.4f})"
 
 
-def test_calibration_is_exact_on_the_reference_cohort() -> None:
-    """The intercept makes mean p_i over the reference cohort equal pi_a, and pi_a * q_a = r_a."""
+def test_calibration_is_exact_on_the_reference_sample() -> None:
+    """The intercept makes mean p_i over the reference sample equal pi_a, and pi_a * q_a = r_a."""
     sc = scenario_with()
     scores = om._reference_scores(sc)
     for name in ARMS:
