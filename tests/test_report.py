@@ -277,3 +277,12 @@ def test_the_winners_curse_of_a_harm_compares_sizes_not_signed_differences(small
     benefit = replace(harm, true_difference=0.17)
     (line,) = _winners_curse(results.scenario, benefit, null=False, many=False)
     assert "a difference of 0.27 on average, 1.6 times the true 0.17" in line, line
+
+
+def test_the_page_is_titled_by_the_scenario_description_not_its_slug(small_run, page) -> None:
+    scenario = small_run[0]
+    import html as html_lib
+
+    heading = re.search(r"<h1>(.*?)</h1>", page).group(1)
+    assert html_lib.unescape(heading) == scenario.description != scenario.name
+    assert f"<code>{scenario.name}</code>" in page
