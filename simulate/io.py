@@ -48,7 +48,29 @@ def check_writable(folder: str | Path, label: str, shown: str | Path | None = No
         raise OutputError(f"{label}: got '{given}'; cannot be reached ({err.strerror or err})") from None
     if readonly or not os.access(probe, os.W_OK | os.X_OK):
         raise OutputError(f"{label}: got '{given}'; '{probe}' is not writable; choose another location")
+    _try_to_create(folder, probe, label, given)
     return folder
+
+
+def _try_to_create(folder: Path, existing: Path, label: str, given: Path) -> None:
+    """Create the missing folders from ``existing`` down to ``folder`` and remove them again: some
+    places refuse new folders that the permission bits allow (/proc, /sys), so only trying tells."""
+    missing = []
+    part = folder
+    while part != existing and part.parent != part:
+        missing.append(part)
+        part = part.parent
+    made = []
+    try:
+        for part in reversed(missing):
+            part.mkdir()
+            made.append(part)
+    except OSError as err:
+        raise OutputError(f"{label}: got '{given}'; cannot create '{part}' ({err.strerror or err}); "
+                          "choose another location") from None
+    finally:
+        for part in reversed(made):
+            part.rmdir()
 
 
 def refuse_run_file(path: str | Path, label: str) -> Path:

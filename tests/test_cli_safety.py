@@ -436,3 +436,13 @@ def test_a_closed_pipe_ends_quietly(tmp_path: Path) -> None:
     assert out.stdout.startswith("Power of"), out.stdout
     assert "Traceback" not in out.stderr and "Error" not in out.stderr, out.stderr
     assert out.returncode in (0, 141)
+
+
+@pytest.mark.skipif(not Path("/proc/self").is_dir(), reason="needs /proc (Linux)")
+def test_out_where_no_folder_can_be_made_is_one_line_before_any_work(tmp_path: Path) -> None:
+    """/proc allows a new folder by its permission bits but refuses it: the run says so at once,
+    naming the folder given (not a file inside it), and starts nothing."""
+    target = Path("/proc/trialsim-results") / "nested"
+    code, out, err = call(["run", DEFAULT_SCENARIO, "--out", target, "--replicates", "10"], tmp_path)
+    assert_user_error(code, err, "--out", str(target))
+    assert "Running" not in err and ".pieces" not in err and out == ""

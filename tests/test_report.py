@@ -286,3 +286,32 @@ def test_the_page_is_titled_by_the_scenario_description_not_its_slug(small_run, 
     heading = re.search(r"<h1>(.*?)</h1>", page).group(1)
     assert html_lib.unescape(heading) == scenario.description != scenario.name
     assert f"<code>{scenario.name}</code>" in page
+
+
+def test_the_verdict_separates_what_costs_power_from_what_risks_recruitment(small_run, page):
+    """Short of power and slow to recruit are two problems: the card does not blame recruitment
+    for the power, it names dropout's cost by the closed form, and the power table says what the
+    estimate targets once dropouts count as failures."""
+    from simulate.assumed import dropout_adjustment
+    from simulate.report.verdict import verdict
+
+    scenario, results = small_run[0], small_run[2]
+    p = results.power
+    low = min(results.samplesize.searches, key=lambda s: s.target)
+    slow = replace(results, power=replace(p, power=min(p.power, low.target - 0.05), p_recruitment_on_time=0.2))
+    v = verdict(slow)
+    assert v.kind == "recruitment_limited"
+    assert not any(line.startswith("Recruitment is the limit") for line in v.lines)
+    second = [i for i, line in enumerate(v.lines) if line.startswith("Recruitment is a second, separate risk")]
+    assert len(second) == 1 and "only 20% of simulated trials recruit" in v.lines[second[0]]
+    a = low.analytic
+    assert a.fleiss_cc_with_dropout > a.fleiss_cc        # the registered design loses 10% as failures
+    dropout = [line for line in v.lines if line.startswith("Dropout costs power")]
+    assert len(dropout) == 1 and f"{a.fleiss_cc} per arm with no dropout and {a.fleiss_cc_with_dropout}" in dropout[0]
+    assert v.lines.index(dropout[0]) < second[0]              # why it is short first, then the other risk
+    powered = replace(results, power=replace(p, power=max(p.power, low.target + 0.05), p_recruitment_on_time=0.2))
+    assert verdict(powered).lines[0].startswith("Recruitment is the limit")
+    adj = dropout_adjustment(scenario)
+    assert (f"Risk difference the estimate targets (dropouts counted as failures)</td><td>"
+            f"{adj.p_treat - adj.p_control:.3f}</td>") in page
+    assert f"so the estimate targets {adj.p_treat - adj.p_control:.3f}" in page

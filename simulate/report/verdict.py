@@ -82,6 +82,17 @@ def _recruitment_line(results: RunResults, on_time_said: bool = False) -> str:
             f"of simulated trials; " + stop)
 
 
+def _dropout_line(low: SampleSizeResult | None, target: float) -> str:
+    """What dropout costs, by the closed form for the design's test with and without it (empty
+    where the closed forms do not apply or dropout changes nothing)."""
+    a = low.analytic if low is not None else None
+    if a is None or a.fleiss_cc is None or a.fleiss_cc_with_dropout is None or a.fleiss_cc_with_dropout <= a.fleiss_cc:
+        return ""
+    return (f"Dropout costs power: by the closed form (Fleiss, with continuity correction), {_pct(target)} power "
+            f"needs {a.fleiss_cc} per arm with no dropout and {a.fleiss_cc_with_dropout} randomised with it "
+            f"({a.dropout_rule}).")
+
+
 def _looks_line(p: PowerResult) -> str:
     inner = p.looks[:-1]
     eff = sum(k.p_stop_efficacy for k in inner)
@@ -129,13 +140,19 @@ def verdict(results: RunResults) -> Verdict:
                 lines.append(need + ".")
             elif low is not None:
                 lines.append(f"{_pct(target)} power is not reached{': ' + low.note if low.note else ''}.")
+            why = _dropout_line(low, target)
+            if why:
+                lines.append(why)
         if limited:
+            under = kind == "under_powered"
             kind = "recruitment_limited"
             tone = "bad" if p.p_recruitment_on_time < ON_TIME_LOW / 2 else "warn"
             share = (f"no simulated trial recruits" if p.p_recruitment_on_time == 0 else
                      f"only {_pct(p.p_recruitment_on_time)} of simulated trials recruit")
-            lines.insert(0, f"Recruitment is the limit: {share} {s.n_target} patients within the planned "
-                            f"{s.trial.recruitment_months:g} months.")
+            # short of power and slow to recruit are separate problems: say which is which
+            what = "Recruitment is a second, separate risk" if under else "Recruitment is the limit"
+            lines.insert(len(lines) if under else 0, f"{what}: {share} {s.n_target} patients within the planned "
+                                                     f"{s.trial.recruitment_months:g} months.")
     if len(p.comparisons) > 1:
         lines.append("Each comparison: " + "; ".join(
             f"{comparison_name(s, c.arm)} {_pct(c.power)}" for c in p.comparisons) + ".")
