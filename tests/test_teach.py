@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 import sys
 
 import numpy as np
@@ -59,11 +60,34 @@ def test_with_several_experimental_arms_the_input_sets_the_primary_one():
     assert lab.field_paths(three)["remission_experimental"] == f"arms.{primary_arm(three)}.remission_at_endpoint"
 
 
-def test_values_become_set_overrides_and_an_empty_box_an_empty_value(base):
+def test_values_become_set_overrides_and_an_empty_box_the_empty_text(base):
     texts = lab.overrides(base, {"n_per_arm": 50, "remission_control": 0.55, "test": "chi2", "alpha": None,
-                                 "missing": " "})
+                                 "missing": " ", "dropout": "0.2", "seed": "7", "replicates": "abc"})
     assert texts == {"n_per_arm": "trial.n_per_arm=50", "remission_control": "arms.rtx.remission_at_endpoint=0.55",
-                     "test": "analysis.test=chi2", "alpha": "analysis.alpha=", "missing": "analysis.missing="}
+                     "test": "analysis.test=chi2", "alpha": "analysis.alpha=''", "missing": "analysis.missing=''",
+                     "dropout": "dropout.probability_by_endpoint=0.2", "seed": "simulation.seed=7",
+                     "replicates": "simulation.replicates=abc"}
+
+
+@pytest.mark.parametrize("key, typed, override", [
+    ("n_per_arm", "abc", "trial.n_per_arm=abc"), ("n_per_arm", "", "trial.n_per_arm=''"),
+    ("n_per_arm", "  ", "trial.n_per_arm=''"), ("alpha", "0.o5", "analysis.alpha=0.o5"),
+    ("alpha", "", "analysis.alpha=''"), ("seed", "1e", "simulation.seed=1e"),
+])
+def test_text_or_nothing_in_a_number_box_gets_the_command_lines_message_for_a_non_number(
+        base, run_cli, key, typed, override):
+    checked = lab.check(DATA, base, values(base, **{key: typed}))
+    code, out, err = run_cli(["validate", NAME, "--set", override])
+    assert code == 2
+    assert list(checked.problems[key]) == err.strip().splitlines()
+    assert "no value after" not in err and "must be a" in err
+
+
+def test_a_number_typed_as_text_is_the_same_design_as_the_number(base):
+    typed = {k: repr(v) for k, v in lab.input_values(base).items() if isinstance(v, (int, float))}
+    checked = lab.check(DATA, base, values(base, **typed))
+    assert checked.changed == () and checked.scenario == base
+    assert lab.check(DATA, base, values(base, n_per_arm="50")) == lab.check(DATA, base, values(base, n_per_arm=50))
 
 
 def test_valid_inputs_give_the_scenario_the_loader_gives(base):
@@ -196,6 +220,43 @@ def test_the_null_world_gives_each_allowed_tests_type_one_error_as_trialsim_powe
         assert many.true_difference == 0
 
 
+def test_the_tests_offered_are_those_the_design_can_use_with_the_reason_for_the_others(base):
+    pytest.importorskip("shiny")
+    from simulate.teach.app import build_app
+
+    usable, refused = lab.usable_tests(base)
+    assert list(usable) == ["fisher", "chi2", "chi2_yates", "ztest"]
+    assert set(refused) == {"farrington_manning", "cmh"}
+    page = str(build_app(NAME, base).ui["html"])
+    select = page[page.index('id="test">'):]
+    select = select[:select.index("</select>")]
+    assert all(f'value="{t}"' in select for t in usable)
+    assert not any(f'value="{t}"' in select for t in refused)
+    note = page[page.index('id="test_refused"'):]
+    assert 'set alternative = "greater"' in note and "set randomisation.stratify_by" in note
+
+
+@pytest.mark.parametrize("rate, verdict", [
+    (0.060, "above α: the test is anti-conservative here"), (0.040, "below α: the test is conservative here"),
+    (0.055, "within Monte Carlo error of α"), (0.045, "within Monte Carlo error of α"),
+])
+def test_each_tests_type_one_error_is_judged_against_its_monte_carlo_error(rate, verdict):
+    assert lab.type_one_verdict(rate, 0.004, 0.05) == verdict
+
+
+def test_the_null_view_says_near_alpha_of_no_test_without_its_monte_carlo_error(base):
+    pytest.importorskip("shiny")
+    from simulate.teach.app import _null_view
+
+    design = small(base, **{"simulation.replicates": 120})
+    null = lab.null_world(design)
+    page = str(_null_view(design, null))
+    assert "near α" not in page
+    for test, many in null.results.items():
+        p = many.power
+        assert re.search(f'id="verdict_{test}"[^>]*>{lab.type_one_verdict(p.power, p.mc_se, 0.05)}<', page), test
+
+
 def test_a_non_inferiority_null_puts_the_experimental_arm_worse_by_the_margin():
     mentor = load_scenario("mentor")
     design, note = lab.null_design(mentor)
@@ -259,6 +320,16 @@ def test_another_trial_is_the_next_replicate_also_past_the_first_block(base):
     assert {arm: n for arm, (x, n) in trials[2].table.items()} == told.consort["analysed_per_arm"]
 
 
+def test_the_lab_numbers_a_trial_as_the_report_and_trialsim_trial_do(base, tmp_path):
+    pytest.importorskip("shiny")
+    from simulate.teach.app import _one_view
+
+    page = str(_one_view(base, lab.one_trial(base, 0), "remission"))
+    assert f"Trial 0 of seed {base.simulation.seed}" in page        # the report's "Trial 0 of seed"
+    assert "Trial 1 " not in page and "trial 1" not in page
+    assert f"Trial 1 of seed {base.simulation.seed}" in str(_one_view(base, lab.one_trial(base, 1), "remission"))
+
+
 def test_the_one_trials_analysis_is_that_replicate_of_the_power_run(base):
     design = small(base, **{"simulation.replicates": 40})
     from simulate.engines import simulate_block
@@ -287,6 +358,21 @@ def test_how_many_is_the_sample_size_piece_of_trialsim_run(base):
     plan = lab.how_many(design, Watch())
     assert plan == compute_samplesize(design, design.simulation.seed, 100, None, "batch")
     assert seen and all("per arm" in label for label in seen)
+
+
+def test_how_many_rounds_as_the_report_and_names_the_closed_form_allowing_for_dropout(base):
+    pytest.importorskip("shiny")
+    from types import SimpleNamespace
+
+    from simulate.report.words import percent
+    from simulate.teach.app import _how_many_lines
+
+    analytic = SimpleNamespace(pooled_normal=60, fleiss_cc=66, pooled_normal_with_dropout=70)
+    search = SimpleNamespace(target=0.8, n_per_arm=63, analytic=analytic, power=0.81, mc_se=0.01, note="")
+    point = SimpleNamespace(n_per_arm=63, p_recruitment_on_time=0.095, mean_randomised=120.0)
+    (line,) = _how_many_lines(base, SimpleNamespace(searches=[search], curve=[point]))
+    assert f"in {percent(0.095)} of simulated trials" in line and percent(0.095) == "9.5%"
+    assert "allowing for dropout, the pooled normal says 70." in line
 
 
 def test_how_many_can_be_cancelled(base):

@@ -71,6 +71,8 @@ def page(browser, lab_url):
     page = browser.new_page(viewport={"width": 1280, "height": 900}, accept_downloads=True)
     errors: list[str] = []
     page.on("pageerror", lambda e: errors.append(str(e)))
+    page.on("console", lambda m: errors.append(f"console {m.type}: {m.text} ({m.location})") if m.type == "error"
+            else None)
     page.goto(lab_url)
     page.wait_for_selector("#command")
     yield page
@@ -122,6 +124,9 @@ def test_power_value_is_what_trialsim_power_prints_for_the_same_inputs_and_seed(
 @pytest.mark.parametrize("key, value, override", [
     ("remission_control", "1.5", "arms.rtx.remission_at_endpoint=1.5"),
     ("n_per_arm", "0", "trial.n_per_arm=0"),
+    ("n_per_arm", "abc", "trial.n_per_arm=abc"),            # text where a number belongs
+    ("n_per_arm", "", "trial.n_per_arm=''"),                # a cleared box: the empty text
+    ("alpha", "", "analysis.alpha=''"),
 ])
 def test_a_bad_input_shows_the_command_lines_message_beside_it(page, key, value, override):
     page.fill(f"#{key}", value)
@@ -136,7 +141,7 @@ def test_a_bad_input_shows_the_command_lines_message_beside_it(page, key, value,
     page.wait_for_selector(".shiny-notification-error", timeout=10_000)
     assert "Fix the inputs marked in red first." in page.text_content(".shiny-notification-error")
     assert page.locator("#power_value").count() == 0
-    set_inputs(page, **{key: {"remission_control": "0.6", "n_per_arm": "63"}[key]})
+    set_inputs(page, **{key: {"remission_control": "0.6", "n_per_arm": "63", "alpha": "0.05"}[key]})
     page.wait_for_selector(f"#{key}_error", state="detached", timeout=10_000)
 
 
@@ -166,13 +171,30 @@ def test_one_trials_consort_numbers_add_up_and_another_trial_differs(page):
         assert first[f"table_analysed_{a}"] == first[f"analysed_per_arm_{a}"]
         assert 0 <= first[f"table_responders_{a}"] <= first[f"table_analysed_{a}"]
         assert first[f"discontinued_per_arm_{a}"] <= first[f"randomised_per_arm_{a}"]
-    assert "Trial 1 of seed" in page.text_content("#one_view")
+    assert "Trial 0 of seed " in page.text_content("#one_view h5")
     page.click("#another_trial")
-    page.wait_for_function("document.querySelector('#one_view h5')?.textContent.startsWith('Trial 2 ')",
+    page.wait_for_function("document.querySelector('#one_view h5')?.textContent.startsWith('Trial 1 ')",
                            timeout=60_000)
     second = consort()
     assert second != first
     assert page.locator("#one_view img").count() == 3
+
+
+def test_trials_are_numbered_as_trialsim_trial_and_the_report_number_them_and_restart_with_a_new_seed(page):
+    from simulate.loader import load_scenario
+
+    seed = load_scenario(SCENARIO).simulation.seed
+    heading = "text => document.querySelector('#one_view h5')?.textContent === text"
+    page.click("#one_trial")
+    page.wait_for_function(heading, arg=f"Trial 0 of seed {seed}", timeout=60_000)
+    assert f"trialsim trial --seed {seed}" in page.text_content("#one_view")
+    page.click("#another_trial")
+    page.wait_for_function(heading, arg=f"Trial 1 of seed {seed}", timeout=60_000)
+    set_inputs(page, seed=5)
+    page.click("#another_trial")
+    page.wait_for_function(heading, arg="Trial 0 of seed 5", timeout=60_000)
+    page.click("#another_trial")
+    page.wait_for_function(heading, arg="Trial 1 of seed 5", timeout=60_000)
 
 
 def test_the_exported_design_validates_on_the_command_line(page, tmp_path):
@@ -213,15 +235,87 @@ def test_the_null_world_shows_each_tests_type_one_error(page):
         assert page.locator(f"#type1_{test}").count() == 1
 
 
-def test_at_phone_width_the_lab_is_no_wider_than_the_screen(browser, lab_url):
+STALE = "The design has changed: click"
+
+
+@pytest.mark.parametrize("tab, button, done", [
+    ("one", "one_trial", "#two_by_two"),
+    ("many", "simulate", "#power_value[data-complete='true']"),
+    ("null", "null_world", "#type1_fisher"),
+    ("how_many", "how_many", "#n_for_80"),
+])
+def test_a_result_is_marked_out_of_date_once_an_input_changes(page, tab, button, done):
+    run_view(page, tab, button, replicates=200)
+    page.wait_for_selector(done, timeout=120_000)
+    view = f"#{tab}_view > [data-stale]"
+    assert page.get_attribute(view, "data-stale") == "false"
+    assert STALE not in page.text_content(f"#{tab}_view")
+    set_inputs(page, replicates=200, n_per_arm=100)     # the lab keeps the replicates set above
+    page.wait_for_selector(f"#{tab}_view > [data-stale='true']", timeout=10_000)
+    assert STALE in page.text_content(f"#{tab}_view_stale")
+    assert page.is_visible(f"#{tab}_view_stale")
+    if tab == "many":
+        assert page.get_attribute("#power_value", "data-stale") == "true"
+        page.fill("#alpha", "2")                         # an invalid design: still not this result's
+        page.press("#alpha", "Tab")
+        page.wait_for_selector("#alpha_error", timeout=10_000)
+        assert page.get_attribute("#power_value", "data-stale") == "true"
+        set_inputs(page, replicates=200, alpha="0.05", n_per_arm=63)   # back to the design it was computed for
+        page.wait_for_selector("#power_value[data-stale='false']", timeout=10_000)
+        assert page.locator("#many_view_stale").count() == 0
+
+
+def test_the_test_menu_offers_only_the_tests_this_design_can_use(page):
+    offered = page.eval_on_selector_all("#test option", "os => os.map(o => o.value)")
+    assert offered == ["fisher", "chi2", "chi2_yates", "ztest"]
+    refused = page.text_content("#test_refused")
+    assert "Farrington-Manning" in refused and 'alternative = "greater"' in refused
+    assert "CMH" in refused and "randomisation.stratify_by" in refused
+
+
+def test_the_page_logs_no_console_error_and_has_an_icon(browser, lab_url):
+    page = browser.new_page()
+    logged: list[str] = []
+    failed: list[str] = []
+    page.on("console", lambda m: logged.append(m.text) if m.type == "error" else None)
+    page.on("response", lambda r: failed.append(r.url) if r.status >= 400 else None)
+    page.goto(lab_url)
+    page.wait_for_selector("#command")
+    page.wait_for_timeout(1000)
+    icons = page.eval_on_selector_all("link[rel='icon']", "ls => ls.map(l => l.getAttribute('href'))")
+    page.close()
+    assert (logged, failed) == ([], [])
+    assert len(icons) == 1 and icons[0].startswith("data:image/")
+
+
+def clipped_tables(page) -> list[dict]:
+    """Each table on show in the main panel: clipped if wider than its box and the box does not scroll."""
+    return page.evaluate("""() => [...document.querySelectorAll('main table')]
+        .filter(t => t.offsetParent !== null)
+        .map(t => {
+            const box = t.parentElement, overflow = getComputedStyle(box).overflowX;
+            const scrolls = overflow === 'auto' || overflow === 'scroll';
+            return {id: t.id || t.className, table: t.scrollWidth, box: box.clientWidth, scrolls,
+                    clipped: !(t.scrollWidth <= box.clientWidth || scrolls)};
+        })""")
+
+
+def test_at_phone_width_the_lab_is_no_wider_than_the_screen_and_clips_no_table(browser, lab_url):
     page = browser.new_page(viewport={"width": PHONE, "height": 800})
     page.goto(lab_url)
     page.wait_for_selector("#one_trial")
     page.click("#one_trial")
     page.wait_for_selector("#two_by_two", timeout=60_000)
     width = page.evaluate("document.documentElement.scrollWidth")
+    seen = clipped_tables(page)                     # the page's width alone misses a table cut off in its card
+    page.click("a[data-value='null']")
+    page.click("#null_world")
+    page.wait_for_selector("#type1_fisher", timeout=120_000)
+    seen += clipped_tables(page)
     page.close()
     assert width <= PHONE
+    assert len(seen) == 2
+    assert [t for t in seen if t["clipped"]] == []
 
 
 def test_axe_finds_no_serious_or_critical_violation_in_the_lab(page):

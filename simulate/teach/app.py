@@ -19,9 +19,9 @@ from shiny import App, reactive, render, ui
 
 from simulate import scenario as sc
 from simulate.assumed import primary_arm
-from simulate.choices import MISSING_STRATEGIES, TESTS
+from simulate.choices import MISSING_STRATEGIES
 from simulate.report import close_figure, figure_png
-from simulate.report.words import MISSING_WORDS
+from simulate.report.words import MISSING_WORDS, percent
 from simulate.teach import lab
 from simulate.teach.figures import TEST_LABELS
 
@@ -37,7 +37,32 @@ CSS = """
 .lab-table td, .lab-table th { padding: .25rem .6rem; text-align: right; }
 .lab-table th:first-child, .lab-table td:first-child { text-align: left; }
 .lab-command { font-size: .8rem; overflow-wrap: anywhere; }
+.lab-table-wrap { overflow-x: auto; max-width: 100%; }
+.lab-stale-note { font-weight: 600; color: #7a4b00; background: #fff4df; padding: .3rem .6rem; display: inline-block; }
+.lab-stale-body { opacity: .4; }
 """
+
+FAVICON = ("data:image/svg+xml,%3Csvg xmlns='http://www.w3.org/2000/svg' viewBox='0 0 16 16'%3E"
+           "%3Crect width='16' height='16' rx='3' fill='%230b5cad'/%3E%3C/svg%3E")
+"""The lab's icon, inline (so that the browser asks the server for no favicon.ico)."""
+
+BUTTONS = {"one_view": "One trial", "many_view": "Simulate many trials",
+           "null_view": "Simulate with no true difference", "how_many_view": "Find the sample size"}
+"""Each view's button, as the note on an out-of-date result names it."""
+
+
+def _result(body, stale: bool, view: str) -> ui.Tag:
+    """A view's result, dimmed under a note when the inputs have changed since it was computed."""
+    if not stale:
+        return ui.div(body, **{"data-stale": "false"})
+    return ui.div(ui.p(ui.HTML(f"The design has changed: click <b>{BUTTONS[view]}</b> to simulate it."),
+                       class_="lab-stale-note", id=f"{view}_stale"),
+                  ui.div(body, class_="lab-stale-body"), **{"data-stale": "true"})
+
+
+def _table(*children, **attrs) -> ui.Tag:
+    """A table of the lab, scrolling sideways inside its card when the screen is narrower."""
+    return ui.div(ui.tags.table(*children, **attrs), class_="lab-table-wrap")
 
 
 def _image(fig, alt: str) -> ui.Tag:
@@ -79,23 +104,32 @@ def _inputs(base: sc.Scenario) -> list:
     what = "complete remission" if base.trial.endpoint == "cr" else "remission"
     month = f"{base.trial.endpoint_month:g}"
 
-    def numeric(key: str, label: str, step: float | None = None) -> list:
-        return [ui.input_numeric(key, label, v[key], step=step), ui.output_ui(f"{key}_message")]
+    def numeric(key: str, label: str) -> list:
+        # a text box: what was typed reaches the loader as typed (a number box would send
+        # nothing for text it cannot read), so a non-number gets the command line's message
+        box = ui.input_text(key, label, f"{v[key]!r}")
+        box.children[1].attrs["inputmode"] = "decimal" if isinstance(v[key], float) else "numeric"
+        return [box, ui.output_ui(f"{key}_message")]
+
+    usable, refused = lab.usable_tests(base)
 
     return [
-        *numeric("n_per_arm", "Patients per arm (n)", 1),
-        *numeric("remission_control", f"{control}: {what} at month {month}", 0.01),
-        *numeric("remission_experimental", f"{experimental}: {what} at month {month}", 0.01),
-        *numeric("dropout", "Dropout by the endpoint (probability)", 0.01),
-        ui.input_select("test", "Test", {t: TEST_LABELS.get(t, t) for t in TESTS}, selected=v["test"]),
+        *numeric("n_per_arm", "Patients per arm (n)"),
+        *numeric("remission_control", f"{control}: {what} at month {month}"),
+        *numeric("remission_experimental", f"{experimental}: {what} at month {month}"),
+        *numeric("dropout", "Dropout by the endpoint (probability)"),
+        ui.input_select("test", "Test", {t: TEST_LABELS.get(t, t) for t in usable}, selected=v["test"]),
+        ui.div("Not offered for this design: ", ui.tags.ul(*(ui.tags.li(f"{TEST_LABELS.get(t, t)}: {why}")
+                                                            for t, why in refused.items())),
+               class_="small text-muted", id="test_refused") if refused else None,
         ui.output_ui("test_message"),
         ui.input_select("missing", "Dropouts in the analysis",
                         {m: MISSING_WORDS.get(m, m) for m in MISSING_STRATEGIES}, selected=v["missing"]),
         ui.output_ui("missing_message"),
-        *numeric("alpha", "Significance level α", 0.01),
-        *numeric("rate_per_site_month", "Referrals per site per month", 0.5),
-        *numeric("replicates", "Simulated trials", 500),
-        *numeric("seed", "Seed", 1),
+        *numeric("alpha", "Significance level α"),
+        *numeric("rate_per_site_month", "Referrals per site per month"),
+        *numeric("replicates", "Simulated trials"),
+        *numeric("seed", "Seed"),
         ui.output_ui("other_message"),
         ui.p("The same design on the command line:", class_="small text-muted mb-1"),
         ui.output_ui("design_command"),
@@ -118,6 +152,7 @@ def build_app(scenario_path: str | Path, base: sc.Scenario) -> App:
     app_ui = ui.page_sidebar(
         ui.sidebar(ui.h5("The design"), *_inputs(base), width=300, open="desktop", resizable=False),
         ui.tags.style(CSS),
+        ui.head_content(ui.tags.link(rel="icon", href=FAVICON)),
         ui.navset_card_underline(
             _panel("one", "One trial",
                    "One run of the trial as it might happen: referrals screened and turned away, sites opening, "
@@ -205,10 +240,18 @@ def build_app(scenario_path: str | Path, base: sc.Scenario) -> App:
                 ui.notification_show("Fix the inputs marked in red first.", type="error", duration=4)
             return c.scenario
 
-        def background(view: str, button: str, compute, done, running_view=None, cancelled=None) -> None:
+        def stale(sets: tuple[str, ...] | None) -> bool:
+            """Whether the inputs now differ from ``sets``, those a result was computed for."""
+            return checked().overrides != sets
+
+        def background(view: str, button: str, compute, done, head=None, running_view=None, cancelled=None) -> None:
             """A view computed on a thread when ``button`` is pressed: progress while it runs
-            (``running_view(progress)``), then ``done(design, result)``, or ``cancelled(design,
-            progress)`` if the Cancel button stopped it."""
+            (``running_view(progress, stale)``), then ``head(result, stale)`` above ``done(design,
+            result)`` (drawn once per result), or ``cancelled(design, progress, stale)`` if the
+            Cancel button stopped it; marked out of date once the inputs change."""
+            computed_for: dict[str, tuple[str, ...]] = {}
+            drawn: list = [None, None]                  # the result last drawn, and its drawing
+
             @reactive.extended_task
             async def task(design: sc.Scenario, progress: lab.Progress):
                 return design, progress, await _in_thread(compute, design, progress)
@@ -218,29 +261,34 @@ def build_app(scenario_path: str | Path, base: sc.Scenario) -> App:
             def _start():
                 design = design_or_note()
                 if design is not None:
+                    computed_for["sets"] = checked().overrides
                     start(view, task, design)
 
             def show():
                 status = task.status()
                 if status == "initial":
                     return None
+                old = stale(computed_for.get("sets"))
                 if status == "running":
                     reactive.invalidate_later(0.25)
                     p = running.get(view)
-                    return None if p is None else (running_view or _running)(p)
+                    return None if p is None else _result((running_view or _running)(p, old), old, view)
                 design, progress, result = task.result()
                 if result is None:
-                    return (cancelled or _cancelled)(design, progress)
-                return done(design, result)
+                    return _result((cancelled or _cancelled)(design, progress, old), old, view)
+                if drawn[0] is not result:
+                    drawn[:] = [result, done(design, result)]
+                return _result(ui.div(head(result, old) if head else None, drawn[1]), old, view)
 
             show.__name__ = view
             render.ui(show)
 
         background("many_view", "simulate", lab.many_trials,
-                   done=lambda design, many: ui.div(_power_box(many), _many_figures(design, many, what)),
-                   running_view=lambda p: ui.div(_power_box(p.read()[3]), _running(p)),
-                   cancelled=lambda design, p: ui.div(
-                       _cancelled(design, p), _power_box(p.read()[3]),
+                   done=lambda design, many: _many_figures(design, many, what),
+                   head=_power_box,
+                   running_view=lambda p, old: ui.div(_power_box(p.read()[3], old), _running(p, old)),
+                   cancelled=lambda design, p, old: ui.div(
+                       _cancelled(design, p, old), _power_box(p.read()[3], old),
                        _many_figures(design, p.read()[3], what) if p.read()[3] is not None else None))
         background("null_view", "null_world", lab.null_world, done=_null_view)
         background("how_many_view", "how_many", lab.how_many, done=_how_many_view)
@@ -248,6 +296,7 @@ def build_app(scenario_path: str | Path, base: sc.Scenario) -> App:
         # ------------------------------------------------------------------ one trial
 
         shown = reactive.value(-1)                  # the replicate on show (-1: none yet)
+        shown_for = reactive.value(None)            # the inputs it was drawn for
 
         @reactive.extended_task
         async def one_task(design: sc.Scenario, replicate: int):
@@ -258,6 +307,7 @@ def build_app(scenario_path: str | Path, base: sc.Scenario) -> App:
             design = design_or_note()
             if design is not None:
                 shown.set(replicate)
+                shown_for.set(checked().overrides)
                 one_task.invoke(design, replicate)
 
         @reactive.effect
@@ -268,17 +318,19 @@ def build_app(scenario_path: str | Path, base: sc.Scenario) -> App:
         @reactive.effect
         @reactive.event(input.another_trial)
         def _another():
-            with reactive.isolate():
-                draw(shown() + 1)
+            with reactive.isolate():            # a new design or seed starts again at trial 0
+                draw(0 if stale(shown_for()) else shown() + 1)
 
         @render.ui
         def one_view():
             status = one_task.status()
             if status == "initial":
                 return None
+            old = stale(shown_for())
             if status == "running":
-                return ui.p(f"Drawing trial {shown() + 1} ...", class_="text-muted", id="one_running")
-            return one_task.result()
+                return _result(ui.p(f"Drawing trial {shown()} ...", class_="text-muted", id="one_running"),
+                               old, "one_view")
+            return _result(one_task.result(), old, "one_view")
 
         # ------------------------------------------------------------------ export
 
@@ -338,22 +390,25 @@ def _warm(base: sc.Scenario) -> None:
 # ----------------------------------------------------------------------------- views
 
 
-def _running(progress: lab.Progress) -> ui.Tag:
+def _running(progress: lab.Progress, stale: bool = False) -> ui.Tag:
     return _progress(*progress.read()[:3])
 
 
-def _cancelled(design: sc.Scenario, progress: lab.Progress) -> ui.Tag:
+def _cancelled(design: sc.Scenario, progress: lab.Progress, stale: bool = False) -> ui.Tag:
     return ui.p(f"Cancelled ({progress.read()[2] or 'before the first block'}).", class_="text-muted")
 
 
-def _power_box(many: lab.ManyTrials | None) -> ui.Tag:
+def _power_box(many: lab.ManyTrials | None, stale: bool = False) -> ui.Tag:
+    """The power so far; ``stale``: it belongs to a design the inputs no longer describe."""
+    flag = {"data-stale": "true" if stale else "false"}
     if many is None:
-        return ui.div(ui.span("…", id="power_value", class_="lab-big"), id="power_box")
+        return ui.div(ui.span("…", id="power_value", class_="lab-big", **flag), id="power_box")
     p = many.power
     return ui.div(
         ui.span("Power ", class_="text-muted"),
         ui.span(f"{p.power:.3f}", id="power_value", class_="lab-big",
-                **{"data-complete": "true" if many.complete else "false", "data-replicates": str(p.replicates)}),
+                **{"data-complete": "true" if many.complete else "false", "data-replicates": str(p.replicates)},
+                **flag),
         ui.span(f" ± {p.mc_se:.3f}", id="power_se"),
         ui.div(f"{p.rejections:,} of {p.replicates:,} simulated trials significant (Monte Carlo SE {p.mc_se:.3f}; "
                f"95% interval {p.ci_low:.3f}-{p.ci_high:.3f})", class_="small text-muted"),
@@ -377,13 +432,13 @@ def _many_figures(design: sc.Scenario, many: lab.ManyTrials, what: str) -> ui.Ta
         adj = dropout_adjustment(design)
         counted = "counted as failures" if design.analysis.missing == "nonresponder" else \
             "carried forward from their last visit (at worst, as failures)"
-        notes.append(f"<b>Why dropout costs power.</b> With {d:.0%} dropout {counted}, the rates "
+        notes.append(f"<b>Why dropout costs power.</b> With {percent(d)} dropout {counted}, the rates "
                      f"the analysis sees fall to {adj.p_control:.3f} and {adj.p_treat:.3f}: the difference shrinks "
                      f"from {abs(p.true_difference):.3f} to {abs(adj.p_treat - adj.p_control):.3f}, and a smaller "
                      "difference is harder to detect.")
     elif d > 0:
         notes.append(f"<b>Why dropout costs power.</b> Analysing complete cases keeps the rates but loses "
-                     f"{d:.0%} of the patients: fewer patients, wider intervals, less power.")
+                     f"{percent(d)} of the patients: fewer patients, wider intervals, less power.")
     return ui.div(
         _image(figures.estimates(many, what), "Histogram of the estimated differences, significant trials highlighted"),
         _note(*notes) if notes else None,
@@ -397,17 +452,22 @@ def _null_view(design: sc.Scenario, null: lab.NullWorld) -> ui.Tag:
 
     alpha = design.analysis.alpha
     rows = [ui.tags.tr(ui.tags.td(TEST_LABELS.get(t, t)), ui.tags.td(f"{m.power.power:.3f}", id=f"type1_{t}"),
-                       ui.tags.td(f"± {m.power.mc_se:.3f}")) for t, m in null.results.items()]
+                       ui.tags.td(f"± {m.power.mc_se:.3f}"),
+                       ui.tags.td(lab.type_one_verdict(m.power.power, m.power.mc_se, alpha), id=f"verdict_{t}",
+                                  style="text-align: left"))
+            for t, m in null.results.items()]
     refused = [ui.tags.li(f"{TEST_LABELS.get(t, t)}: {why}") for t, why in null.refused.items()]
     shown = [
         _image(figures.type_one_errors(null, alpha), "Type I error of each test with no true difference"),
-        ui.tags.table(ui.tags.thead(ui.tags.tr(ui.tags.th("Test"), ui.tags.th("Type I error"), ui.tags.th("MC SE"))),
-                      ui.tags.tbody(*rows), class_="lab-table mb-3"),
+        _table(ui.tags.thead(ui.tags.tr(ui.tags.th("Test"), ui.tags.th("Type I error"), ui.tags.th("MC SE"),
+                                        ui.tags.th("Against α", style="text-align: left"))),
+               ui.tags.tbody(*rows), class_="lab-table mb-3"),
     ] if null.results else []
     fisher = ("<b>Why Fisher is conservative.</b> With counts, only some p-values can occur. Fisher's exact test "
               f"never rejects more often than α = {alpha:g}, so it usually rejects less: its type I error sits "
               "below α, and the same caution costs power when there is an effect. Yates' correction does the "
-              "same to the χ² test; Pearson's χ² and the z test land near α.")
+              "same to the χ² test. The table says where each test lands against α, given its Monte Carlo "
+              "error (more than 2 standard errors away is more than chance).")
     return ui.div(
         _note(html.escape(null.note)) if null.note else None, *shown,
         _note(fisher) if "fisher" in null.results else None,
@@ -415,14 +475,22 @@ def _null_view(design: sc.Scenario, null: lab.NullWorld) -> ui.Tag:
 
 
 def _how_many_view(design: sc.Scenario, plan) -> ui.Tag:
-    from simulate.loader import with_overrides
     from simulate.report import power_plots
 
-    curve = {p.n_per_arm: p for p in plan.curve}
     chosen = {s.target: s.n_per_arm for s in plan.searches}
     fig = power_plots.power_curve(plan.curve, plan.closed_form, chosen, design.trial.n_per_arm,
                                   design.simulation.replicates, alpha=design.analysis.alpha,
                                   searched={s.target: max(c.n_per_arm for c in s.curve) for s in plan.searches if s.curve})
+    return ui.div(_image(fig, "Power against n per arm, simulated and closed form"), _note(*_how_many_lines(design, plan)),
+                  _note("The simulated curve sits below the formulas: an exact test is conservative, dropouts "
+                        "dilute the difference, and at large n some trials never finish recruiting."))
+
+
+def _how_many_lines(design: sc.Scenario, plan) -> list[str]:
+    """What the sample-size search found, a paragraph per target (percentages as the report rounds them)."""
+    from simulate.loader import with_overrides
+
+    curve = {p.n_per_arm: p for p in plan.curve}
     lines = []
     for s in plan.searches:
         pct = f"{round(100 * s.target)}%"
@@ -432,18 +500,17 @@ def _how_many_view(design: sc.Scenario, plan) -> ui.Tag:
         a, at = s.analytic, curve.get(s.n_per_arm)
         closed = (f" The closed forms, which assume every patient is recruited and analysed, say "
                   f"{a.pooled_normal} (pooled normal) or {a.fleiss_cc} (Fleiss, continuity corrected)"
-                  + (f", {a.pooled_normal_with_dropout} allowing for dropout" if a.pooled_normal_with_dropout else "")
+                  + (f"; allowing for dropout, the pooled normal says {a.pooled_normal_with_dropout}"
+                     if a.pooled_normal_with_dropout else "")
                   + ".") if a.pooled_normal is not None else ""
         n_total = with_overrides(design, {"trial.n_per_arm": s.n_per_arm}).n_target
         feasible = (f" At that size recruitment finishes within the planned {design.trial.recruitment_months:g} "
-                    f"months in {at.p_recruitment_on_time:.0%} of simulated trials, and {at.mean_randomised:.0f} "
+                    f"months in {percent(at.p_recruitment_on_time)} of simulated trials, and {at.mean_randomised:.0f} "
                     f"of {n_total} patients are randomised on average before the hard stop."
                     if at is not None else "")
         lines.append(f"<b>{pct} power</b> needs <b id='n_for_{round(100 * s.target)}'>{s.n_per_arm}</b> per arm "
                      f"(power {s.power:.3f} ± {s.mc_se:.3f}).{closed}{feasible}")
-    return ui.div(_image(fig, "Power against n per arm, simulated and closed form"), _note(*lines),
-                  _note("The simulated curve sits below the formulas: an exact test is conservative, dropouts "
-                        "dilute the difference, and at large n some trials never finish recruiting."))
+    return lines
 
 
 def _one_page(design: sc.Scenario, replicate: int, what: str) -> ui.Tag:
@@ -473,13 +540,13 @@ def _one_view(design: sc.Scenario, trial: lab.OneTrial, what: str) -> ui.Tag:
         "No estimate: an arm has no analysed patient."
     seed = design.simulation.seed
     return ui.div(
-        ui.h5(f"Trial {trial.replicate + 1} of seed {seed}"),
+        ui.h5(f"Trial {trial.replicate} of seed {seed}"),
         ui.p(f"Replicate {trial.replicate} of ", ui.code("trialsim power"), " with this seed",
              *(["; ", ui.code(f"trialsim trial --seed {seed}"), " tells the same trial."] if trial.replicate == 0
                else ["."]), class_="small text-muted"),
-        ui.tags.table(ui.tags.thead(ui.tags.tr(ui.tags.th("Arm"), ui.tags.th(f"In {what}"), ui.tags.th("Not"),
-                                               ui.tags.th("Analysed"), ui.tags.th("Share"))),
-                      ui.tags.tbody(*table_rows), class_="lab-table", id="two_by_two"),
+        _table(ui.tags.thead(ui.tags.tr(ui.tags.th("Arm"), ui.tags.th(f"In {what}"), ui.tags.th("Not"),
+                                        ui.tags.th("Analysed"), ui.tags.th("Share"))),
+               ui.tags.tbody(*table_rows), class_="lab-table", id="two_by_two"),
         ui.p(ui.tags.b(estimate), id="one_estimate", class_="mt-2"),
         ui.div(*(ui.span(str(getattr(c, k)), id=f"consort_{k}", hidden=True) for k in CONSORT_FIELDS),
                *(ui.span(str(v), id=f"consort_{k}_{arm}", hidden=True)
@@ -490,10 +557,10 @@ def _one_view(design: sc.Scenario, trial: lab.OneTrial, what: str) -> ui.Tag:
         _note("Recruitment: the orange line is this trial, the thin blue ones other trials of the same design. "
               "Sites open one by one and refer patients at random, so some trials finish early and some never."),
         _image(flow_plots.consort(c, {}, None, labels, exclusions, MISSING_NOTES[design.analysis.missing],
-                             design.n_target, colours, title=f"CONSORT flow of trial {trial.replicate + 1}"),
+                             design.n_target, colours, title=f"CONSORT flow of trial {trial.replicate}"),
                "CONSORT flow of this trial"),
         _image(remission_plots.swimmer(rec.patients, labels, design.trial.endpoint_month, colours,
-                             title=f"Trial {trial.replicate + 1}: follow-up of each randomised patient"),
+                             title=f"Trial {trial.replicate}: follow-up of each randomised patient"),
                "Swimmer plot: each patient's follow-up"),
         ui.tags.details(ui.tags.summary("The story as trialsim trial prints it"),
                         ui.pre("\n".join(trial.story), class_="lab-story")),

@@ -65,9 +65,10 @@ def input_values(scenario: sc.Scenario) -> dict[str, Any]:
 
 
 def override_text(path: str, value: Any) -> str:
-    """``path=value`` as it would be given to ``--set`` (an empty box gives ``path=``)."""
+    """``path=value`` as it would be given to ``--set``. An empty box gives ``path=''`` (the
+    empty text, which the loader refuses as it refuses any text where a number belongs)."""
     if value is None or (isinstance(value, str) and not value.strip()):
-        return f"{path}="
+        return f"{path}=''"
     if isinstance(value, bool):
         return f"{path}={'true' if value else 'false'}"
     if isinstance(value, (int, float)):
@@ -76,15 +77,35 @@ def override_text(path: str, value: Any) -> str:
 
 
 def overrides(scenario: sc.Scenario, values: dict[str, Any]) -> dict[str, str]:
-    """Input id -> its ``--set`` text, for the inputs given. A whole number in a box whose field
-    holds a decimal (a browser sends 6 for 6.0) is written as the decimal."""
+    """Input id -> its ``--set`` text, for the inputs given. A number box's text is read as a
+    number where it is one (anything else goes to the loader as typed, so that it answers as
+    it answers ``--set``); a whole number in a box whose field holds a decimal (6 for 6.0) is
+    written as the decimal."""
     paths, start = field_paths(scenario), input_values(scenario)
-    return {key: override_text(paths[key], float(value) if _whole_for_decimal(value, start[key]) else value)
-            for key, value in values.items() if key in paths}
+    out = {}
+    for key, value in values.items():
+        if key not in paths:
+            continue
+        if _is_number(start[key]) and isinstance(value, str):
+            value = _number(value)
+        if isinstance(start[key], float) and _is_number(value) and isinstance(value, int):
+            value = float(value)
+        out[key] = override_text(paths[key], value)
+    return out
 
 
-def _whole_for_decimal(value: Any, start: Any) -> bool:
-    return isinstance(start, float) and isinstance(value, int) and not isinstance(value, bool)
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _number(text: str) -> int | float | str:
+    """The number a box's text spells (``'63'``, ``'0.6'``, ``'1e3'``), else the text itself."""
+    for kind in (int, float):
+        try:
+            return kind(text.strip())
+        except ValueError:
+            pass
+    return text
 
 
 @dataclass(frozen=True)
@@ -348,6 +369,28 @@ def null_design(scenario: sc.Scenario) -> tuple[sc.Scenario, str]:
     return loader.with_overrides(scenario, changes), note
 
 
+def usable_tests(scenario: sc.Scenario) -> tuple[dict[str, sc.Scenario], dict[str, str]]:
+    """The tests of :data:`simulate.choices.TESTS` the design can use (test -> the design with
+    it, ``--set analysis.test=<test>``) and those it cannot (test -> the loader's reason)."""
+    designs, refused = {}, {}
+    for test in TESTS:
+        try:
+            designs[test] = loader.with_overrides(scenario, {"analysis.test": test})
+        except ScenarioError as err:
+            refused[test] = err.problems[0]
+    return designs, refused
+
+
+def type_one_verdict(rate: float, mc_se: float, alpha: float) -> str:
+    """What a test's simulated type I error ``rate`` (± ``mc_se``) says against ``alpha``: more
+    than 2 Monte Carlo SE above or below it, or within that error."""
+    if rate - alpha > 2 * mc_se:
+        return "above α: the test is anti-conservative here"
+    if alpha - rate > 2 * mc_se:
+        return "below α: the test is conservative here"
+    return "within Monte Carlo error of α"
+
+
 def null_world(scenario: sc.Scenario, progress: Progress | None = None, jobs=None,
                engine: str = DEFAULT_ENGINE) -> NullWorld:
     """The type I error of every test of :data:`simulate.choices.TESTS` the design allows, on
@@ -356,12 +399,7 @@ def null_world(scenario: sc.Scenario, progress: Progress | None = None, jobs=Non
         null, note = null_design(scenario)
     except ScenarioError as err:
         return NullWorld({}, {}, f"No null design could be built: {err.problems[0]}")
-    designs, refused = {}, {}
-    for test in TESTS:
-        try:
-            designs[test] = loader.with_overrides(null, {"analysis.test": test})
-        except ScenarioError as err:
-            refused[test] = err.problems[0]
+    designs, refused = usable_tests(null)
     runs = simulate_many(list(designs.values()), progress, jobs, engine) if designs else []
     return NullWorld(dict(zip(designs, runs)), refused, note)
 
