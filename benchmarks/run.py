@@ -274,7 +274,9 @@ def bench_cold_teach(scenario, size: int) -> Callable[[], Any]:
                     return urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=1).status
                 except OSError:
                     if proc.poll() is not None or time.monotonic() > deadline:
-                        raise RuntimeError(f"trialsim teach did not start: {proc.stderr.read().decode().strip()}")
+                        proc.terminate()
+                        _, err = proc.communicate(timeout=30)
+                        raise RuntimeError(f"trialsim teach did not start: {err.decode().strip()}")
                     time.sleep(0.02)
         finally:
             proc.terminate()

@@ -43,6 +43,9 @@ ACCRUAL_TRIALS = 100
 """Simulated trials drawn in the accrual fan."""
 TARGETS = (0.8, 0.9)
 """Power targets of the sample-size piece."""
+NOTABLE_EXAGGERATION = 1.1
+"""Significant trials overstating the true difference by at least this factor are worth a word
+(the winner's curse), in the summary and the teaching lab."""
 PATH_TRIALS = 20
 """Trials whose z paths the boundary plot draws (the first of the run's seed)."""
 
@@ -520,7 +523,7 @@ def _winners_curse(scenario: sc.Scenario, p: PowerResult, null: bool, many: bool
         if null and np.isfinite(sig):
             return [f"Every significant result here is a false positive; those trials showed an average "
                     f"difference in remission of {sig:.2f} in one direction or the other."]
-        if np.isfinite(ratio) and ratio >= 1.1:
+        if np.isfinite(ratio) and ratio >= NOTABLE_EXAGGERATION:
             size = "" if p.true_difference > 0 else " in size"  # a harm: sizes compared, signs aside
             return [f"Trials that come out significant estimate a difference of {sig:.2f}{size} on average, "
                     f"{ratio:.1f} times the{size and ' size of the'} true {p.true_difference:.2f} (the winner's curse: "
@@ -529,7 +532,7 @@ def _winners_curse(scenario: sc.Scenario, p: PowerResult, null: bool, many: bool
     over = [f"{comparison_name(scenario, c.arm)} {c.exaggeration_ratio:.1f} times "
             f"{'its' if c.true_difference > 0 else 'the size of its'} true difference {c.true_difference:.2f}"
             for c in p.comparisons
-            if np.isfinite(c.exaggeration_ratio) and c.exaggeration_ratio >= 1.1]
+            if np.isfinite(c.exaggeration_ratio) and c.exaggeration_ratio >= NOTABLE_EXAGGERATION]
     if not over:
         return []
     return ["Comparisons that come out significant estimate on average (the winner's curse: only the lucky ones "

@@ -307,7 +307,7 @@ def test_the_verdict_separates_what_costs_power_from_what_risks_recruitment(smal
     a = low.analytic
     assert a.fleiss_cc_with_dropout > a.fleiss_cc        # the registered design loses 10% as failures
     dropout = [line for line in v.lines if line.startswith("Dropout costs power")]
-    assert len(dropout) == 1 and f"{a.fleiss_cc} per arm with no dropout and {a.fleiss_cc_with_dropout}" in dropout[0]
+    assert len(dropout) == 1 and f"{a.fleiss_cc} per arm with no dropout and {a.fleiss_cc_with_dropout} per arm" in dropout[0]
     assert v.lines.index(dropout[0]) < second[0]              # why it is short first, then the other risk
     powered = replace(results, power=replace(p, power=max(p.power, low.target + 0.05), p_recruitment_on_time=0.2))
     assert verdict(powered).lines[0].startswith("Recruitment is the limit")

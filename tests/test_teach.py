@@ -196,6 +196,16 @@ def test_the_spread_counts_every_trial_and_highlights_exactly_the_significant_on
     assert many.true_difference == pytest.approx(0.25)
 
 
+def test_trials_without_an_estimate_are_in_neither_histogram(base):
+    """A trial that randomised nobody to an arm has no estimate, and no p-value bar either (its
+    p of 1 would make a false spike)."""
+    design = small(base, **{"simulation.replicates": 200, "recruitment.rate_per_site_month": 0.002})
+    s = lab.many_trials(design).spread
+    estimated = int(s.significant.sum() + s.not_significant.sum())
+    assert estimated < 200                                  # some trials recruited too few
+    assert s.p_counts.sum() == estimated
+
+
 @pytest.mark.parametrize("n", [10, 40, 63, 200])
 def test_estimate_bins_are_centred_on_whole_steps_of_one_over_n(n):
     edges = lab.estimate_edges(n)

@@ -83,14 +83,14 @@ def _recruitment_line(results: RunResults, on_time_said: bool = False) -> str:
 
 
 def _dropout_line(low: SampleSizeResult | None, target: float) -> str:
-    """What dropout costs, by the closed form for the design's test with and without it (empty
-    where the closed forms do not apply or dropout changes nothing)."""
+    """What dropout costs, by one closed form (Fleiss, with continuity correction) with and
+    without it (empty where the closed forms do not apply or dropout changes nothing)."""
     a = low.analytic if low is not None else None
     if a is None or a.fleiss_cc is None or a.fleiss_cc_with_dropout is None or a.fleiss_cc_with_dropout <= a.fleiss_cc:
         return ""
-    return (f"Dropout costs power: by the closed form (Fleiss, with continuity correction), {_pct(target)} power "
-            f"needs {a.fleiss_cc} per arm with no dropout and {a.fleiss_cc_with_dropout} randomised with it "
-            f"({a.dropout_rule}).")
+    return (f"Dropout costs power: the closed form (Fleiss, with continuity correction; an approximation that "
+            f"leaves recruitment out) puts {_pct(target)} power at {a.fleiss_cc} per arm with no dropout and "
+            f"{a.fleiss_cc_with_dropout} per arm randomised with it ({a.dropout_rule}).")
 
 
 def _looks_line(p: PowerResult) -> str:

@@ -421,14 +421,19 @@ def _many_figures(design: sc.Scenario, many: lab.ManyTrials, what: str) -> ui.Ta
 
     p = many.power
     notes = []
-    if p.hypothesis == "superiority" and math.isfinite(p.exaggeration_ratio) and p.exaggeration_ratio > 1:
+    from simulate.pipeline import NOTABLE_EXAGGERATION
+
+    if (p.hypothesis == "superiority" and math.isfinite(p.exaggeration_ratio)
+            and p.exaggeration_ratio >= NOTABLE_EXAGGERATION):
         notes.append(f"<b>The winner's curse.</b> The orange trials are the significant ones. On average they "
                      f"estimate a difference of {p.mean_abs_risk_difference_if_significant:.2f}, "
                      f"{p.exaggeration_ratio:.1f} times the true {abs(p.true_difference):.2f}: when power is low, "
                      "only the lucky trials reach significance, so a published significant result tends to "
                      "overstate the effect.")
     d = design.dropout.probability_by_endpoint
-    if d > 0 and design.analysis.missing != "complete_case":
+    if design.analysis.hypothesis != "superiority":
+        pass                                        # the margin, not the difference, decides: see the report
+    elif d > 0 and design.analysis.missing != "complete_case":
         adj = dropout_adjustment(design)
         counted = "counted as failures" if design.analysis.missing == "nonresponder" else \
             "carried forward from their last visit (at worst, as failures)"
@@ -482,8 +487,20 @@ def _how_many_view(design: sc.Scenario, plan) -> ui.Tag:
                                   design.simulation.replicates, alpha=design.analysis.alpha,
                                   searched={s.target: max(c.n_per_arm for c in s.curve) for s in plan.searches if s.curve})
     return ui.div(_image(fig, "Power against n per arm, simulated and closed form"), _note(*_how_many_lines(design, plan)),
-                  _note("The simulated curve sits below the formulas: an exact test is conservative, dropouts "
-                        "dilute the difference, and at large n some trials never finish recruiting."))
+                  _note(_below_formulas(design)))
+
+
+def _below_formulas(design: sc.Scenario) -> str:
+    """Why the simulated curve may sit below the closed forms, for this design's own reasons."""
+    a = design.analysis
+    reasons = []
+    if a.test in ("fisher", "chi2_yates"):
+        reasons.append(f"{'Fisher' if a.test == 'fisher' else 'Yates'}' test is conservative")
+    if design.dropout.probability_by_endpoint > 0:
+        reasons.append("dropouts dilute the difference or shrink the sample the test sees")
+    reasons.append("at large n some trials never finish recruiting before the hard stop")
+    return ("The simulated curve can sit below the formulas, which assume every patient recruited and "
+            "analysed: " + "; ".join(reasons) + ".")
 
 
 def _how_many_lines(design: sc.Scenario, plan) -> list[str]:

@@ -264,7 +264,7 @@ def _spread(scenario: sc.Scenario, analysed) -> Spread:
     sig, _ = np.histogram(r.risk_difference[significant], edges)
     non, _ = np.histogram(r.risk_difference[ok & ~significant], edges)
     p_edges = np.linspace(0.0, 1.0, P_BINS + 1)
-    p = r.p_value[np.isfinite(r.p_value)]
+    p = r.p_value[ok & np.isfinite(r.p_value)]              # the same trials as the estimates
     p_counts, _ = np.histogram(np.clip(p, 0.0, 1.0), p_edges)
     return Spread(edges, sig, non, p_edges, p_counts)
 
