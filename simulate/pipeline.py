@@ -33,7 +33,8 @@ from simulate.engines import CONSORT_FIELDS, DEFAULT_ENGINE
 from simulate.io import write_csv_atomic, write_json_atomic
 from simulate.results import (Accrual, ArmRemission, Comparison, Consort, ExampleTrial, FunnelStep, KaplanMeierStep, Look,
                               ObservedAccrual, PatientCourse, PowerResult, Record, RemissionModel, RunResults, SampleSizePlan,
-                              ScenarioSource, ScreeningFunnel, SweepResult, TrialCalendar, VisitRemission, InterimDetail, ZPath)
+                              ScenarioSource, ScreeningFunnel, SweepResult, TrialCalendar, VisitRemission, InterimDetail, ZPath,
+                              TYPE_ONE_SE, against_alpha)
 
 log = logging.getLogger(__name__)
 
@@ -464,10 +465,10 @@ def _type_one_error_line(plan: SampleSizePlan, p: PowerResult, level: str) -> li
     curve = sorted(plan.curve, key=lambda c: c.n_per_arm)
     if not curve:
         return []
-    above = [c.n_per_arm for c in curve if c.power - p.alpha > 2 * c.mc_se]
+    above = [c.n_per_arm for c in curve if against_alpha(c.power, c.mc_se, p.alpha) > 0]
     lowest, highest = min(c.power for c in curve), max(c.power for c in curve)
-    judged = (f"none is above it by more than 2 Monte Carlo SE" if not above else
-              f"{len(above)} {'is' if len(above) == 1 else 'are'} above it by more than 2 Monte Carlo SE "
+    judged = (f"none is above it by more than {TYPE_ONE_SE:g} Monte Carlo SE" if not above else
+              f"{len(above)} {'is' if len(above) == 1 else 'are'} above it by more than {TYPE_ONE_SE:g} Monte Carlo SE "
               f"(n = {', '.join(str(n) for n in above)} per arm)")
     return [f"H0 holds here, so there is no power target to reach: at the {len(curve)} sizes simulated "
             f"(n = {curve[0].n_per_arm} to {curve[-1].n_per_arm} per arm) the type I error is between {lowest:.3f} "

@@ -27,6 +27,21 @@ if TYPE_CHECKING:
 # ----------------------------------------------------------------------------- JSON
 
 
+TYPE_ONE_SE = 2.0
+"""A simulated type I error further than this many Monte Carlo SE from alpha is called above or
+below it (the report, the summary and the teaching lab all judge it so)."""
+
+
+def against_alpha(rate: float, mc_se: float, alpha: float) -> int:
+    """+1 if a simulated type I error ``rate`` (± ``mc_se``) is above ``alpha`` by more than
+    :data:`TYPE_ONE_SE` Monte Carlo SE, -1 if below by more, 0 if within that error."""
+    if rate - alpha > TYPE_ONE_SE * mc_se:
+        return 1
+    if alpha - rate > TYPE_ONE_SE * mc_se:
+        return -1
+    return 0
+
+
 class Record:
     """Base of the result types: JSON out and back in, driven by the declared field types."""
 

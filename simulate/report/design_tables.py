@@ -16,7 +16,7 @@ from simulate import scenario as sc
 from simulate.report.formatting import Block, _f, _p, _pm, _table, _value
 from simulate.report.words import (ENDPOINT_WORDS, MISSING_WORDS, MULTIPLICITY_WORDS, TEST_NAMES, _level,
                                    comparison_name, hypothesis_phrase, label, significant_word, success_phrase)
-from simulate.results import PowerResult, SampleSizePlan, SweepResult
+from simulate.results import PowerResult, SampleSizePlan, SweepResult, TYPE_ONE_SE, against_alpha
 
 
 def _power_table(scenario: sc.Scenario, p: PowerResult, null: bool = False) -> Block:
@@ -204,7 +204,7 @@ def _samplesize_table(plan: SampleSizePlan, scenario: sc.Scenario, p: PowerResul
     if null and plan.curve:
         # H0 holds: no n reaches a power target, so the section is the type I error at each n
         curve = sorted(plan.curve, key=lambda c: c.n_per_arm)
-        above = {i: "good" for i, c in enumerate(curve) if c.power - p.alpha > 2 * c.mc_se}
+        above = {i: "good" for i, c in enumerate(curve) if against_alpha(c.power, c.mc_se, p.alpha) > 0}
         table = _table(
             ["Patients per arm (n)", "Type I error ± MC SE", "95% interval", "P(recruited on time)", "Mean randomised"],
             [[str(c.n_per_arm), _pm(c.power, c.mc_se), f"{_f(c.ci_low)} – {_f(c.ci_high)}",
@@ -213,7 +213,7 @@ def _samplesize_table(plan: SampleSizePlan, scenario: sc.Scenario, p: PowerResul
             caption="Type I error at each n simulated (as samplesize.csv)")
         lead = (f"H0 holds here (the arms do not differ), so there is no power target to reach: the table gives "
                 f"the type I error at each n per arm simulated, with recruitment, dropout and the planned analysis, "
-                f"against alpha ({p.alpha:.3f}); above it by more than 2 Monte Carlo SE in bold.")
+                f"against alpha ({p.alpha:.3f}); above it by more than {TYPE_ONE_SE:g} Monte Carlo SE in bold.")
         return Block("Type I error by n per arm", (_p(lead),), (table,))
     tables = (_table(head, rows, numeric=set(range(1, len(head) - 1)), caption=caption),)
     lead = (f"Simulated: the smallest n per arm whose simulated power reaches the target{counted}, with recruitment, "

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from simulate.report.words import comparison_name, percent, success_phrase
-from simulate.results import PowerResult, RunResults, SampleSizeResult
+from simulate.results import PowerResult, RunResults, SampleSizeResult, against_alpha
 
 ON_TIME_LOW = 0.5
 """Below this chance of recruiting within the planned window, recruitment is called the limit."""
@@ -112,11 +112,9 @@ def verdict(results: RunResults) -> Verdict:
     level = f"{'one-sided ' if p.alternative == 'greater' else ''}alpha {p.alpha:g}"
     if is_null(p):
         kind = "null"
-        excess = p.power - p.alpha
-        if excess > 2 * p.mc_se:
-            tone, judged = "bad", "above"
-        else:
-            tone, judged = "good", "within Monte Carlo error of" if abs(excess) <= 2 * p.mc_se else "below"
+        side = against_alpha(p.power, p.mc_se, p.alpha)
+        tone = "bad" if side > 0 else "good"
+        judged = {1: "above", 0: "within Monte Carlo error of", -1: "below"}[side]
         headline = (f"No true effect here: the chance of a {'non-inferiority claim' if p.hypothesis == 'non_inferiority' else 'significant result'} "
                     f"is the type I error, {p.power:.3f} (Monte Carlo SE {p.mc_se:.3f}), {judged} the nominal "
                     f"{level}.")

@@ -26,7 +26,7 @@ from simulate.assumed import primary_arm
 from simulate.choices import TESTS
 from simulate.engines import DEFAULT_ENGINE, simulate_block_designs
 from simulate.errors import ScenarioError
-from simulate.results import Accrual, ExampleTrial, PowerResult, SampleSizePlan
+from simulate.results import Accrual, ExampleTrial, PowerResult, SampleSizePlan, against_alpha
 
 # ----------------------------------------------------------------------------- inputs
 
@@ -384,11 +384,8 @@ def usable_tests(scenario: sc.Scenario) -> tuple[dict[str, sc.Scenario], dict[st
 def type_one_verdict(rate: float, mc_se: float, alpha: float) -> str:
     """What a test's simulated type I error ``rate`` (± ``mc_se``) says against ``alpha``: more
     than 2 Monte Carlo SE above or below it, or within that error."""
-    if rate - alpha > 2 * mc_se:
-        return "above α: the test is anti-conservative here"
-    if alpha - rate > 2 * mc_se:
-        return "below α: the test is conservative here"
-    return "within Monte Carlo error of α"
+    return {1: "above α: the test is anti-conservative here", -1: "below α: the test is conservative here",
+            0: "within Monte Carlo error of α"}[against_alpha(rate, mc_se, alpha)]
 
 
 def null_world(scenario: sc.Scenario, progress: Progress | None = None, jobs=None,
