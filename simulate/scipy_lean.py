@@ -3,43 +3,66 @@
 Importing scipy.special (scipy 1.17) builds an array-API copy of the numpy namespace, which reads
 every attribute numpy exports and so imports numpy.f2py (Fortran wrapping), numpy.testing,
 numpy.ma and others that a power run never uses: up to 50 ms of every cold start. Those not
-imported yet are registered first as lazy modules (the standard library's
-:class:`importlib.util.LazyLoader`): each is loaded in full the first time anything reads from it,
-so nothing changes for code that does use them.
+imported yet are first put in place as stand-ins that import the real module the first time
+anything reads from them, and hand every read on to it; the real module then replaces the
+stand-in in ``sys.modules`` and on numpy, so nothing changes for code that does use them.
+
+The standard library's :class:`importlib.util.LazyLoader` does the same but is not thread-safe
+before Python 3.12.3 (a second thread can find the module half loaded), and the teaching lab
+loads libraries that read numpy.ma on background threads; hence this small stand-in, whose
+first read imports through the ordinary import system, which makes other threads wait.
 """
 
 from __future__ import annotations
 
+import importlib
 import importlib.util
 import sys
+import threading
+import types
 
 import numpy
 
-_UNUSED = ("numpy.f2py", "numpy.ctypeslib")
-"""numpy submodules the array-API copy touches that nothing trialsim runs (or imports) uses."""
-_USED_BY_OTHERS = ("numpy.testing", "numpy.ma", "numpy.polynomial", "numpy.char", "numpy.rec", "numpy.strings")
-"""Those that pandas, matplotlib or statsmodels read when they load, possibly on two threads at
-once (the teaching lab loads them in the background): deferred only where the standard
-library's lazy loading is thread-safe (Python 3.12.3 on; on 3.11 a second thread can find the
-module half loaded)."""
-THREAD_SAFE_LAZY_LOADING = sys.version_info >= (3, 12, 3)
+DEFERRED = ("numpy.f2py", "numpy.testing", "numpy.ma", "numpy.polynomial", "numpy.ctypeslib", "numpy.char",
+            "numpy.rec", "numpy.strings")
+"""numpy submodules the array-API copy touches that a power run does not otherwise need."""
+
+_LOCK = threading.Lock()
+
+
+class Deferred(types.ModuleType):
+    """Stands in for a module not imported yet; the first attribute read imports it."""
+
+    def __getattr__(self, attr: str):
+        return getattr(self._load(), attr)
+
+    def __dir__(self) -> list[str]:
+        return dir(self._load())
+
+    def _load(self) -> types.ModuleType:
+        name = self.__name__
+        with _LOCK:                               # the first reader takes the stand-in out
+            if sys.modules.get(name) is self:
+                del sys.modules[name]
+        # the import system's own per-module lock makes any other thread wait for this import
+        module = importlib.import_module(name)
+        parent, _, child = name.rpartition(".")
+        if getattr(sys.modules[parent], child, None) is self:
+            setattr(sys.modules[parent], child, module)
+        return module
 
 
 def _defer(name: str) -> None:
-    spec = importlib.util.find_spec(name)
-    if spec is None or spec.loader is None:
+    if name in sys.modules or importlib.util.find_spec(name) is None:
         return
-    spec.loader = importlib.util.LazyLoader(spec.loader)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
+    stand_in = Deferred(name)
+    sys.modules[name] = stand_in
     parent, _, child = name.rpartition(".")
-    setattr(sys.modules[parent], child, module)   # what a real import does, so numpy.<child> finds it
+    setattr(sys.modules[parent], child, stand_in)   # numpy.<child> finds it, as after a real import
 
 
-for _name in _UNUSED + (_USED_BY_OTHERS if THREAD_SAFE_LAZY_LOADING else ()):
-    if _name not in sys.modules:
-        _defer(_name)
+for _name in DEFERRED:
+    _defer(_name)
 
 from scipy import special  # noqa: E402
 
