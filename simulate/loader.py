@@ -318,6 +318,16 @@ def shipped_scenarios() -> dict[str, Path]:
     return {p.stem: p for p in sorted(SHIPPED_DIR.glob("*.toml"))}
 
 
+def value_at(tree: dict, path: str):
+    """The value at a dotted path (``arms.rtx.remission_at_endpoint``) of a dumped scenario, or
+    None where the path leads nowhere."""
+    for part in path.split("."):
+        if not isinstance(tree, dict) or part not in tree:
+            return None
+        tree = tree[part]
+    return tree
+
+
 def scenario_description(path: Path) -> str:
     """A scenario file's one-line description, read without validating it ('' if none)."""
     try:

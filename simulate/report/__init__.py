@@ -24,6 +24,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
 from simulate import scenario as sc  # noqa: E402
+from simulate.loader import value_at  # noqa: E402
 from simulate.io import write_bytes_atomic, write_text_atomic  # noqa: E402
 from simulate.report import (captions, flow_plots, html, interim_plots, power_plots, remission_plots,  # noqa: E402
                              style, words)
@@ -79,14 +80,6 @@ def close_figure(fig: Figure) -> None:
     fig.clear()
 
 
-def _lookup(tree: dict, path: str):
-    for part in path.split("."):
-        if not isinstance(tree, dict) or part not in tree:
-            return None
-        tree = tree[part]
-    return tree
-
-
 MISSING_NOTES = {"nonresponder": "dropouts counted as no remission", "complete_case": "complete cases only",
                  "locf": "last observation carried forward"}
 """How each of :data:`simulate.analysis.MISSING_STRATEGIES` is described under the analysed counts."""
@@ -119,7 +112,7 @@ def build_figures(results: RunResults) -> dict[str, Figure | None]:
             _named_tests(sweep.to_frame()) if sweep is not None else [], axes,
             {a: axis_label(scenario, a) for a in axes},
             {a: words.TEST_SHORT.get(v, v) if a == "analysis.test" else v for a, v in
-             ((a, _lookup(dumped, a)) for a in axes)},
+             ((a, value_at(dumped, a)) for a in axes)},
             alpha=scenario.analysis.alpha if null else None),
         "consort": lambda: flow_plots.consort(
             ex.consort, power.mean_consort, power.replicates, arm_labels,

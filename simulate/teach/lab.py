@@ -52,16 +52,10 @@ def field_paths(scenario: sc.Scenario) -> dict[str, str]:
     return {key: path.format(**arms) for key, path in INPUTS.items()}
 
 
-def _lookup(tree: dict, path: str) -> Any:
-    for part in path.split("."):
-        tree = tree[part]
-    return tree
-
-
 def input_values(scenario: sc.Scenario) -> dict[str, Any]:
     """Each input's value in the scenario (where the lab starts)."""
     dumped = scenario.model_dump(mode="json")
-    return {key: _lookup(dumped, path) for key, path in field_paths(scenario).items()}
+    return {key: loader.value_at(dumped, path) for key, path in field_paths(scenario).items()}
 
 
 def override_text(path: str, value: Any) -> str:
@@ -287,9 +281,12 @@ class ManyTrials:
 
     power: PowerResult
     spread: Spread
-    true_difference: float
     complete: bool = True
     """False while blocks are still arriving."""
+
+    @property
+    def true_difference(self) -> float:
+        return self.power.true_difference
 
 
 def simulate_many(designs: list[sc.Scenario], progress: Progress | None = None, jobs=None,
@@ -308,9 +305,7 @@ def simulate_many(designs: list[sc.Scenario], progress: Progress | None = None, 
 
     def result(k: int, complete: bool) -> ManyTrials:
         t, s = totals[k]  # type: ignore[misc]
-        d = designs[k]
-        truth = d.arm(primary_arm(d)).remission_at_endpoint - d.arm(d.control_arm).remission_at_endpoint
-        return ManyTrials(summarise(d, t, seed, engine, time.perf_counter() - t0), s, truth, complete)
+        return ManyTrials(summarise(designs[k], t, seed, engine, time.perf_counter() - t0), s, complete)
 
     def fold(part: list[tuple]) -> None:             # in block order, as trialsim power folds them
         nonlocal done
