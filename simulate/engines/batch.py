@@ -31,20 +31,21 @@ from simulate.fates.referrals import sum_by_trial
 def randomise_block(scenario: sc.Scenario, fates: Fates, n_trials: int) -> dict:
     """Who is randomised in the first ``n_trials`` trials of a block, when, to what.
 
-    Arrays are (n_trials, n_target), one column per pool slot; ``randomised`` masks the slots
+    Arrays are (n_trials, min(n_target, pool width)), one column per pool slot; ``randomised`` masks the slots
     that were randomised (the first ``n_randomised`` of each row).
     """
     t_cfg = scenario.trial
     target = scenario.n_target
+    width = min(target, fates.randomisable_month.shape[1])    # the pool may be narrower than the target
     n_rand = np.minimum(fates.n_randomisable[:n_trials], target)
-    randomised = np.arange(target)[None, :] < n_rand[:, None]
-    month = fates.randomisable_month[:n_trials, :target]
+    randomised = np.arange(width)[None, :] < n_rand[:, None]
+    month = fates.randomisable_month[:n_trials, :width]
     full = n_rand == target
-    closed = np.where(full, month[:, target - 1], float(t_cfg.hard_stop_months))
-    strat = fates.stratum[:n_trials, :target].astype(np.intp)
+    closed = np.where(full, month[:, width - 1], float(t_cfg.hard_stop_months))
+    strat = fates.stratum[:n_trials, :width].astype(np.intp)
     n_s = fates.allocation.shape[1]
     if n_s == 1:
-        pos = np.broadcast_to(np.arange(target), (n_trials, target))
+        pos = np.broadcast_to(np.arange(width), (n_trials, width))
     else:
         hits = (strat[..., None] == np.arange(n_s)) & randomised[..., None]
         pos = np.take_along_axis(np.cumsum(hits, axis=1), strat[..., None], axis=2)[..., 0] - 1
@@ -125,7 +126,9 @@ def group_sequential(scenario: sc.Scenario, design: interim.Design, r: dict, p: 
     closed = r["closed"]
     for k in range(L - 1):
         m = design.counts[k]
-        cut = ordered[:, m - 1]                    # look counts never exceed the target (the columns)
+        if m > ordered.shape[1]:                   # more endpoints than any trial of the block randomises
+            break
+        cut = ordered[:, m - 1]
         # held when its count of endpoints is reached before the final analysis: enrolment is
         # still open then, or some randomised patient's endpoint is still to come
         held = active & np.isfinite(cut) & ((m < total) | (closed > cut))

@@ -49,7 +49,8 @@ class Fates:
     n_trials: int
     seed_sequence: np.random.SeedSequence
     n_max: int
-    """Pool length: the largest target these fates serve."""
+    """Pool length: the largest target these fates serve, or the most randomisable candidates
+    of any trial of the block if fewer (no trial can randomise more)."""
     site_activation_months: np.ndarray
     """(n_trials, n_sites)."""
     site_rate_per_month: np.ndarray
@@ -119,9 +120,10 @@ def draw_fates(scenario: sc.Scenario, block_seq: np.random.SeedSequence, n_trial
                      referrals["acei_arb_intolerant"], n_max)
     outcomes, withdrawal = _potential_outcomes(scenario, pool["pool"], pool["u_outcome"], pool["e_outcome"],
                                                pool["u_withdrawal"])
-    return Fates(n_trials=n_trials, seed_sequence=block_seq, n_max=n_max, **referrals, **pool,
+    width = pool["order"].shape[1]
+    return Fates(n_trials=n_trials, seed_sequence=block_seq, n_max=width, **referrals, **pool,
                  withdrawal=withdrawal, outcomes=outcomes,
-                 allocation=permuted_blocks(scenario, block_seq, n_trials, n_target))
+                 allocation=permuted_blocks(scenario, block_seq, n_trials, n_target, longest=width))
 
 
 def _potential_outcomes(scenario: sc.Scenario, covariates: dict, u: np.ndarray, e: np.ndarray,

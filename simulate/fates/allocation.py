@@ -30,7 +30,7 @@ def strata_from(scenario: sc.Scenario, titre: np.ndarray, proteinuria: np.ndarra
 
 
 def permuted_blocks(scenario: sc.Scenario, block_seq: np.random.SeedSequence, n_trials: int,
-                    n_target: int | None = None) -> np.ndarray:
+                    n_target: int | None = None, longest: int | None = None) -> np.ndarray:
     """Permuted blocks for every (trial, stratum), each at least the target long:
     (n_trials, n_strata, length) int8 arms.
 
@@ -39,11 +39,15 @@ def permuted_blocks(scenario: sc.Scenario, block_seq: np.random.SeedSequence, n_
     target are a prefix of those of a larger one (common random numbers across n per arm).
     Each block is filled slot by slot, slot j taking arm k with probability (arm-k places
     left) / (places left): every arrangement with the allocation's numbers is equally likely.
+    ``longest`` caps the length at the most patients any trial can randomise (the pool's width):
+    the sequences are then prefixes of the full ones.
     """
     ratio = np.asarray(scenario.allocation)
     unit = int(ratio.sum())
     sizes = np.asarray(scenario.randomisation.block_sizes)
     target = scenario.n_target if n_target is None else max(n_target, scenario.n_target)
+    if longest is not None:
+        target = max(1, min(target, longest))
     n_blocks = -(-target // int(sizes.min()))
     groups = n_trials * n_strata(scenario)
     bmax = int(sizes.max())

@@ -1,7 +1,7 @@
 """The pool: the candidates a trial could randomise, in order of eligible month.
 
 The first ``n_max`` randomisable candidates of each trial in order of eligible month (those
-that could be randomised, whatever happens) get the rest of their covariates: the proteinuria
+that could be randomised, whatever happens; no wider than the most any trial of the block has) get the rest of their covariates: the proteinuria
 group given a pass (:func:`simulate.selection.draw_proteinuria_given_pass`) and anti-PLA2R
 (:func:`simulate.population.pla2r`), hence their stratum; and the uniforms and exponentials
 their potential outcomes are made of. Pool draws are made slot-row by slot-row across trials
@@ -32,6 +32,10 @@ def draw_pool(scenario: sc.Scenario, block_seq: np.random.SeedSequence, offsets:
     width = int(count.max()) if n_trials else 0
     first = offsets[:-1]
     n_randomisable = sum_by_trial(eligible_month < scenario.trial.hard_stop_months, offsets)
+    # no trial of the block can randomise more than its randomisable candidates: the pool is
+    # no wider than the most of them in any trial (the draws are k-major, so the slots kept are
+    # exactly those of a wider pool, and a design of huge target costs what its referrals cost)
+    n_max = max(1, min(n_max, int(n_randomisable.max()) if n_trials else 0))
     # one row per trial (inf past its candidates) to order each trial's candidates
     key = np.full((n_trials, width), np.inf)
     key[np.arange(width)[None, :] < count[:, None]] = eligible_month  # row-major: the flat order
