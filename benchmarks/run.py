@@ -314,8 +314,8 @@ class Result:
         return self.seconds <= self.goal_seconds and memory_ok
 
 
-def _tree_rss_mb() -> float | None:
-    """Summed resident memory of this process and its descendants (None off Linux)."""
+def _tree_rss_mb(root: int | None = None) -> float | None:
+    """Summed resident memory of a process (default: this one) and its descendants (None off Linux)."""
     proc = Path("/proc")
     if not proc.is_dir():
         return None
@@ -330,7 +330,8 @@ def _tree_rss_mb() -> float | None:
             continue
         parent[int(entry.name)] = int(fields.get("PPid", "0").strip() or 0)
         rss[int(entry.name)] = int(fields.get("VmRSS", "0 kB").split()[0]) if "VmRSS" in fields else 0
-    mine, todo = {os.getpid()}, [os.getpid()]
+    root = os.getpid() if root is None else root
+    mine, todo = {root}, [root]
     while todo:
         p = todo.pop()
         kids = [c for c, pp in parent.items() if pp == p and c not in mine]
@@ -342,13 +343,13 @@ def _tree_rss_mb() -> float | None:
 class RssSampler:
     """Samples the process tree's resident memory in a thread; ``peak`` after the block."""
 
-    def __init__(self, interval: float = 0.05):
-        self.interval, self.peak = interval, None
+    def __init__(self, interval: float = 0.05, root: int | None = None):
+        self.interval, self.peak, self.root = interval, None, root
         self._stop = threading.Event()
 
     def _run(self) -> None:
         while not self._stop.is_set():
-            now = _tree_rss_mb()
+            now = _tree_rss_mb(self.root)
             if now is not None:
                 self.peak = now if self.peak is None else max(self.peak, now)
             self._stop.wait(self.interval)

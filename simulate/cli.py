@@ -6,6 +6,7 @@ nothing and exits with code 2. Results go to stdout (tables, or one JSON object 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import math
@@ -31,6 +32,18 @@ set_opt = click.option(
 seed_opt = click.option("--seed", type=click.IntRange(0, 2**63 - 1), default=None,
                         help="Root seed (default: the scenario's simulation.seed).")
 json_opt = click.option("--json", "as_json", is_flag=True, help="Print one JSON object on stdout.")
+memory_opt = click.option("--max-memory", metavar="SIZE", default=None,
+                          help="Memory budget, e.g. 4G or 512M (default: half the memory available, or "
+                               "$TRIALSIM_MAX_MEMORY). Work that cannot fit is refused before it starts.")
+minutes_opt = click.option("--max-minutes", metavar="M", default=None,
+                           help="Refuse work estimated to take longer (default 30, or $TRIALSIM_MAX_MINUTES).")
+
+
+def limit_opts(f):
+    """The resource limits every command that simulates takes."""
+    return memory_opt(minutes_opt(f))
+
+
 
 
 def _load(path: Path, overrides: tuple[str, ...]) -> Scenario:
@@ -92,9 +105,16 @@ def scenarios() -> None:
 @cli.command()
 @scenario_arg
 @set_opt
-def validate(scenario: Path, overrides: tuple[str, ...]) -> None:
-    """Check a scenario file; print OK or one line per problem (exit 2)."""
-    _load(scenario, overrides)
+@limit_opts
+def validate(scenario: Path, overrides: tuple[str, ...], max_memory: str | None, max_minutes: str | None) -> None:
+    """Check a scenario file; print OK or one line per problem (exit 2). OK also means one of
+    its trials fits the memory budget, so every command can plan its work."""
+    from simulate import plan
+
+    sc = _load(scenario, overrides)
+    with plan.limits(max_memory, max_minutes):
+        budget, _ = plan.current_limits()
+        plan.check(plan.plan_trial(sc), budget, (math.inf, ""))
     click.echo("OK")
 
 
@@ -139,9 +159,11 @@ def _print_funnel(screening, n: int, seed: int, sc: Scenario) -> None:
               help="Write the cohort with its eligibility columns to this CSV file.")
 @set_opt
 @json_opt
+@limit_opts
 def cohort(scenario: Path, n: int, seed: int | None, out: Path | None, overrides: tuple[str, ...],
-           as_json: bool) -> None:
+           as_json: bool, max_memory: str | None, max_minutes: str | None) -> None:
     """Draw a synthetic referred cohort and screen it against the registered criteria."""
+    from simulate import plan
     from simulate.io import write_csv_atomic
 
     if out is not None and out.suffix.lower() != ".csv":
@@ -150,7 +172,8 @@ def cohort(scenario: Path, n: int, seed: int | None, out: Path | None, overrides
     if out is not None:
         _check_out_file(out)
     seed = sc.simulation.seed if seed is None else seed
-    screening, frame = _screen_cohort(sc, n, seed)
+    with _planned(lambda: plan.plan_cohort(n), max_memory, max_minutes):
+        screening, frame = _screen_cohort(sc, n, seed)
     if out is not None:
         write_csv_atomic(out, frame)
     if as_json:
@@ -191,8 +214,11 @@ def _print_story(sc: Scenario, seed: int, result) -> None:
               help="Folder for the trial's tables (default results/<scenario-name>/trial-<seed>/).")
 @set_opt
 @json_opt
-def trial(scenario: Path, seed: int | None, out_dir: Path | None, overrides: tuple[str, ...], as_json: bool) -> None:
+@limit_opts
+def trial(scenario: Path, seed: int | None, out_dir: Path | None, overrides: tuple[str, ...], as_json: bool,
+          max_memory: str | None, max_minutes: str | None) -> None:
     """Simulate one trial, patient by patient, and tell its story."""
+    from simulate import plan
     from simulate.io import write_csv_atomic, write_json_atomic
 
     sc = _load(scenario, overrides)
@@ -201,7 +227,8 @@ def trial(scenario: Path, seed: int | None, out_dir: Path | None, overrides: tup
     _check_out_folder(out_dir)
     from simulate.engines.des import example_trial
 
-    result = example_trial(sc, seed)
+    with _planned(lambda: plan.plan_trial(sc), max_memory, max_minutes):
+        result = example_trial(sc, seed)
     summary = _trial_summary(sc, seed, result)
     write_csv_atomic(out_dir / "patients.csv", result.patients)
     write_csv_atomic(out_dir / "visits.csv", result.visits)
@@ -230,13 +257,40 @@ scheduler_opt = click.option("--scheduler", default=None, metavar="ADDRESS",
                              help="Dask scheduler to use, e.g. tcp://host:8786 (default: start a local cluster).")
 reps_opt = click.option("--replicates", type=click.IntRange(1, 100_000_000), default=None,
                         help="Simulated trials per design (default: the scenario's simulation.replicates).")
-
-
 def simulation_opts(f):
-    """The options every simulating command shares: replicates, seed, where and how to run."""
-    for opt in reversed((reps_opt, seed_opt, jobs_opt, backend_opt, scheduler_opt, engine_opt)):
+    """The options every simulating command shares: replicates, seed, where and how to run, limits."""
+    for opt in reversed((reps_opt, seed_opt, jobs_opt, backend_opt, scheduler_opt, engine_opt, memory_opt,
+                         minutes_opt)):
         f = opt(f)
     return f
+
+
+def _planned(make_plan, max_memory: str | None, max_minutes: str | None):
+    """Set the limits for the command, plan its work and refuse what cannot fit (exit 2, one
+    line), all before anything is drawn; on a terminal, say what the work will cost."""
+    from simulate import plan
+
+    stack = contextlib.ExitStack()
+    stack.enter_context(plan.limits(max_memory, max_minutes))
+    try:
+        budget, limit = plan.current_limits()
+        p = plan.check(make_plan(), budget, limit)
+    except BaseException:
+        stack.close()
+        raise
+    if sys.stderr.isatty():
+        click.echo(f"plan: {p.describe()} (memory budget {plan.format_bytes(budget[0])})", err=True)
+    return stack
+
+
+def _few_replicates(replicates: int, mc_se: float | None = None) -> None:
+    from simulate.plan import FEW_REPLICATES
+
+    if replicates < FEW_REPLICATES:
+        se = "" if mc_se is None else f" (Monte Carlo SE up to ±{max(mc_se, 0.5 / replicates ** 0.5):.3f})"
+        trials = "1 simulated trial" if replicates == 1 else f"{replicates:,} simulated trials"
+        click.echo(f"warning: only {trials}{se}: the Monte Carlo error makes the figures "
+                   f"unusable for planning; use at least {FEW_REPLICATES} (--replicates)", err=True)
 
 
 def _backend(name: str, jobs: int | None, scheduler: str | None):
@@ -257,8 +311,10 @@ def _fmt_power(r) -> str:
 @set_opt
 @json_opt
 def power(scenario: Path, replicates: int | None, seed: int | None, n_per_arm: int | None, jobs: int | None,
-          backend: str, scheduler: str | None, engine: str, overrides: tuple[str, ...], as_json: bool) -> None:
+          backend: str, scheduler: str | None, engine: str, overrides: tuple[str, ...], as_json: bool,
+          max_memory: str | None, max_minutes: str | None) -> None:
     """Estimate power (and operating characteristics) by simulating many trials."""
+    from simulate import plan
     from simulate.parallel import session
     from simulate.power import estimate_power
 
@@ -266,8 +322,10 @@ def power(scenario: Path, replicates: int | None, seed: int | None, n_per_arm: i
         overrides = overrides + (f"trial.n_per_arm={n_per_arm}",)
     sc = _load(scenario, overrides)
     where = _backend(backend, jobs, scheduler)
-    with session(where):
+    reps = replicates or sc.simulation.replicates
+    with _planned(lambda: plan.plan_power(sc, reps, jobs, engine), max_memory, max_minutes), session(where):
         r = estimate_power(sc, replicates, seed, where, engine, progress=not as_json)
+    _few_replicates(r.replicates, r.mc_se)
     if as_json:
         _echo_json(r.to_dict())
         return
@@ -286,9 +344,9 @@ def power(scenario: Path, replicates: int | None, seed: int | None, n_per_arm: i
             r.success, f"{labels.get(r.success, r.success)} vs {control} rejects")
         click.echo(f"  comparisons       {len(r.comparisons)} arms vs {control}; multiplicity: {r.multiplicity}; "
                    f"power counts trials in which {rule}")
-    from simulate.power import _no_benefit
+    from simulate.power import no_benefit
 
-    null = _no_benefit(sc)
+    null = no_benefit(sc)
     label = "type I error" if null else "power"
     click.echo(f"  {label:<17} {_fmt_power(r)}")
     if null:
@@ -390,8 +448,10 @@ def power(scenario: Path, replicates: int | None, seed: int | None, n_per_arm: i
 @json_opt
 def samplesize(scenario: Path, target: float, window: int, n_max: int, replicates: int | None, seed: int | None,
                jobs: int | None, backend: str, scheduler: str | None, engine: str, overrides: tuple[str, ...],
-               as_json: bool, power_of: str | None, precision: int | None) -> None:
+               as_json: bool, power_of: str | None, precision: int | None, max_memory: str | None,
+               max_minutes: str | None) -> None:
     """Smallest n per arm reaching the target power, beside the closed-form references."""
+    from simulate import plan
     from simulate.parallel import session
     from simulate.power import find_sample_size
 
@@ -402,9 +462,12 @@ def samplesize(scenario: Path, target: float, window: int, n_max: int, replicate
             raise UsageError(f"--power: got {power_of!r}; allowed: {', '.join(allowed)}")
         sc = _load(scenario, overrides + (f'analysis.success="{power_of}"',))
     where = _backend(backend, jobs, scheduler)
-    with session(where):
+    reps = replicates or sc.simulation.replicates
+    with _planned(lambda: plan.plan_samplesize(sc, reps, jobs, engine, target, n_max), max_memory, max_minutes), \
+            session(where):
         r = find_sample_size(sc, target, replicates, seed, where, engine, window, n_max, progress=not as_json,
                              precision=precision)
+    _few_replicates(reps)
     if as_json:
         _echo_json(r.to_json())
         return
@@ -451,8 +514,10 @@ def samplesize(scenario: Path, target: float, window: int, n_max: int, replicate
 @set_opt
 @json_opt
 def sweep(scenario: Path, replicates: int | None, seed: int | None, jobs: int | None, backend: str,
-          scheduler: str | None, engine: str, out: Path | None, overrides: tuple[str, ...], as_json: bool) -> None:
+          scheduler: str | None, engine: str, out: Path | None, overrides: tuple[str, ...], as_json: bool,
+          max_memory: str | None, max_minutes: str | None) -> None:
     """Power over the scenario's [sweep] grid: one tidy CSV row per grid point."""
+    from simulate import plan
     from simulate.io import write_csv_atomic
     from simulate.power import sweep as run_sweep
 
@@ -466,8 +531,10 @@ def sweep(scenario: Path, replicates: int | None, seed: int | None, jobs: int | 
     from simulate.parallel import session
 
     where = _backend(backend, jobs, scheduler)
-    with session(where):
+    reps = replicates or sc.simulation.replicates
+    with _planned(lambda: plan.plan_sweep(sc, reps, jobs, engine), max_memory, max_minutes), session(where):
         frame = run_sweep(sc, replicates, seed, where, engine, progress=not as_json).to_frame()
+    _few_replicates(reps)
     write_csv_atomic(out, frame)
     if as_json:
         _echo_json({"grid": frame.to_dict(orient="records"), "out": str(out)})
@@ -486,8 +553,10 @@ def sweep(scenario: Path, replicates: int | None, seed: int | None, jobs: int | 
               help="Results folder (default results/<scenario-name>/).")
 @set_opt
 def run(scenario: Path, replicates: int | None, seed: int | None, jobs: int | None, backend: str,
-        scheduler: str | None, engine: str, out_dir: Path | None, overrides: tuple[str, ...]) -> None:
+        scheduler: str | None, engine: str, out_dir: Path | None, overrides: tuple[str, ...],
+        max_memory: str | None, max_minutes: str | None) -> None:
     """The main job: power, sample size, sweep, an example trial, plots and report.html."""
+    from simulate import plan
     from simulate.pipeline import run_all
 
     sc = _load(scenario, overrides)
@@ -496,7 +565,9 @@ def run(scenario: Path, replicates: int | None, seed: int | None, jobs: int | No
 
     where = _backend(backend, jobs, scheduler)
     tell = (lambda what: click.echo(f"  {what}", err=True)) if sys.stderr.isatty() else None
-    with session(where):
+    reps = replicates or sc.simulation.replicates
+    _few_replicates(reps)
+    with _planned(lambda: plan.plan_run(sc, reps, jobs, engine), max_memory, max_minutes), session(where):
         click.echo(f"Running '{sc.name}' into {out_dir}/ ...", err=True)
         results = run_all(sc, out_dir, seed, replicates, where, engine, scenario_path=scenario,
                           overrides=overrides, progress=True, on_piece=tell)

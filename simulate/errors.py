@@ -25,3 +25,8 @@ class UsageError(TrialSimError):
 
 class OutputError(TrialSimError):
     """An output location cannot be written (read-only, under a file, or another run's file)."""
+
+
+class ResourceError(TrialSimError):
+    """Work that cannot fit the memory budget, or would pass the time limit: refused before it
+    starts (see :mod:`simulate.plan`)."""

@@ -31,6 +31,7 @@ from simulate import __version__
 from simulate import scenario as sc
 from simulate.engines import CONSORT_FIELDS, DEFAULT_ENGINE
 from simulate.io import write_csv_atomic, write_json_atomic
+from simulate.plan import trials_per_block
 from simulate.results import (Accrual, ArmRemission, Comparison, Consort, ExampleTrial, FunnelStep, KaplanMeierStep, Look,
                               ObservedAccrual, PatientCourse, PowerResult, Record, RemissionModel, RunResults, SampleSizePlan,
                               ScenarioSource, ScreeningFunnel, SweepResult, TrialCalendar, VisitRemission, InterimDetail, ZPath,
@@ -200,8 +201,9 @@ def compute_accrual(scenario: sc.Scenario, seed: int) -> Accrual:
     from simulate.fates import draw_fates
     from simulate.seeding import block_sequence
 
-    n = min(ACCRUAL_TRIALS, scenario.simulation.block_size)
-    fates = draw_fates(scenario, block_sequence(seed, 0), scenario.simulation.block_size)
+    size = trials_per_block(scenario)
+    n = min(ACCRUAL_TRIALS, size)
+    fates = draw_fates(scenario, block_sequence(seed, 0), size)
     r = randomise_block(scenario, fates, n)
     obs = scenario.observed
     return Accrual(
@@ -249,7 +251,7 @@ def interim_paths(scenario: sc.Scenario, seed: int, engine: str, n_trials: int =
     from simulate.interim import design_for
 
     design = design_for(scenario)
-    n = min(n_trials, scenario.simulation.block_size)
+    n = min(n_trials, trials_per_block(scenario))
     b = simulate_block(scenario, seed, 0, n_trials=n, engine=engine)
     N = design.n_target
     interim_info = [c / N for c in design.counts[:-1]]

@@ -27,6 +27,7 @@ from simulate import analysis, formulas, loader
 from simulate import scenario as sc
 from simulate.engines import DEFAULT_ENGINE, BlockOutcomes, simulate_block_designs
 from simulate.parallel import Backend, progress_bar, run_tasks
+from simulate.plan import trials_per_block
 from simulate.results import (AnalyticReferences, ClosedFormPoint, Comparison, Look, PowerResult, VisitRemission, SampleSizePoint,
                               SampleSizeResult, SweepPoint, SweepResult)
 from simulate.assumed import dropout_adjustment, null_rate, primary_arm, rates as _rates  # noqa: F401 - used here and by the report
@@ -62,12 +63,12 @@ def run_blocks(fn, designs: list[sc.Scenario], replicates: int, seed: int, jobs:
                progress: bool, consume, label: str | None = None) -> None:
     """Run ``fn(designs, seed, block, n_trials, engine)`` for every block; results go to
     ``consume`` in block order. ``label`` names the work on the progress bar."""
-    size = designs[0].simulation.block_size
+    size = trials_per_block(*designs)
     n_blocks = -(-replicates // size)
     tasks = [(list(designs), seed, b, min(size, replicates - b * size), engine) for b in range(n_blocks)]
     if label is None:
         label = f"{replicates:,} trials" if len(designs) == 1 else f"{len(designs)} designs, {replicates:,} trials each"
-    backend = as_backend(jobs)
+    backend = _within_budget(designs, replicates, as_backend(jobs), engine, label)
     if backend.jobs != 1:
         _prepare(designs)          # once here, not once per worker: workers receive the results
     bar = progress_bar(n_blocks, label, progress)
@@ -85,6 +86,21 @@ def run_blocks(fn, designs: list[sc.Scenario], replicates: int, seed: int, jobs:
         run_tasks(fn, tasks, backend, on_done=tick, consume=consume, threads=engine == "batch")
     finally:
         bar.close()
+
+
+def _within_budget(designs: list[sc.Scenario], replicates: int, backend: Backend, engine: str, label: str) -> Backend:
+    """The backend with no more blocks at once than the memory budget holds; refused before
+    anything is drawn if not even one block fits (:func:`simulate.plan.fit_memory`)."""
+    from simulate import plan
+
+    local = backend.name == "loky"
+    p = plan.fit_memory(plan.plan_trials(designs, replicates, backend.jobs if local else 1, engine, what=label))
+    log.info("%s in blocks of %d trials, %d at once: %s", label, p.trials_per_block, p.at_once, plan.describe_short(p))
+    wanted = backend.jobs or plan.default_jobs()
+    if local and p.at_once < wanted and -(-replicates // p.trials_per_block) > 1:
+        log.info("the memory budget holds %d blocks at once, not %d: running %d at once", p.at_once, wanted, p.at_once)
+        return Backend("loky", p.at_once)
+    return backend
 
 
 _WATCHER: contextvars.ContextVar[Callable[[int, int, str], None] | None] = contextvars.ContextVar(
@@ -288,7 +304,7 @@ def _benefit(scenario: sc.Scenario, arm: str) -> bool:
     return rt != rc and (a.alternative != "greater" or rt > rc)
 
 
-def _no_benefit(scenario: sc.Scenario) -> bool:
+def no_benefit(scenario: sc.Scenario) -> bool:
     """No n can reach a target: none of the comparisons ``analysis.success`` counts has a
     benefit to detect (any: no arm has one; all: some arm lacks one; a named arm: it lacks one)."""
     success = scenario.analysis.success
@@ -321,7 +337,7 @@ def analytic_references(scenario: sc.Scenario, target: float) -> AnalyticReferen
     alpha = _alpha_per_comparison(scenario)
     rc, rt = _rates(scenario)
     given = dict(p_control=rc, p_treat=rt, alpha=alpha, power=target, alternative=a.alternative, margin=a.margin)
-    if _no_benefit(scenario):
+    if no_benefit(scenario):
         what = ("the experimental arm is worse than the control by the margin or more"
                 if a.hypothesis == "non_inferiority" else "no benefit of treatment to detect")
         return AnalyticReferences(**given, note=f"{what}: no sample size reaches the target")
@@ -377,7 +393,7 @@ def power_curve(scenario: sc.Scenario, ns: list[int], replicates: int, seed: int
     return {n: summarise(d, t, seed, engine, elapsed) for n, d, t in zip(ns, designs, totals)}
 
 
-def _first_guess(scenario: sc.Scenario, target: float) -> int:
+def first_guess(scenario: sc.Scenario, target: float) -> int:
     """Fleiss' continuity-corrected n (Farrington and Manning's for non-inferiority) for what the
     analysis sees, as a place to start."""
     adj = dropout_adjustment(scenario)
@@ -430,7 +446,7 @@ def find_sample_size(scenario: sc.Scenario, target: float = 0.8, replicates: int
     def give_up(note: str) -> SampleSizeResult:
         return SampleSizeResult(None, None, None, target, window, _curve_points(curve), analytic, note)
 
-    if _no_benefit(scenario):
+    if no_benefit(scenario):
         rc, rt = _rates(scenario)
         n = scenario.trial.n_per_arm
         evaluate(range(max(2, n // 2), 2 * n + 1, max(1, n // 6)))
@@ -440,7 +456,7 @@ def find_sample_size(scenario: sc.Scenario, target: float = 0.8, replicates: int
                            f"({scenario.analysis.margin:g}) or more: no n reaches the target")
         return give_up(f"no true benefit of {treat} over {control} ({rt} vs {rc}): simulated power is the type I "
                        "error at every n, and no n reaches the target")
-    guess = _first_guess(scenario, target)
+    guess = first_guess(scenario, target)
     lo, hi = max(2, int(guess * 0.6)), max(int(guess * 1.4), 8)
     first_hit = None
     while first_hit is None:

@@ -13,6 +13,7 @@ import numpy as np
 from simulate import scenario as sc
 from simulate.choices import DEFAULT_ENGINE, ENGINES, MISSING_STRATEGIES  # noqa: F401 - defined there
 from simulate.fates import draw_fates, n_strata, population_key, with_outcomes
+from simulate.plan import trials_per_block
 from simulate.seeding import block_sequence
 
 CONSORT_FIELDS = ("referred", "excluded_total", "deferred", "lost_during_deferral",
@@ -151,7 +152,8 @@ def outcomes_from_des(scenario: sc.Scenario, fates, n_trials: int) -> BlockOutco
 
 def simulate_block(scenario: sc.Scenario, seed: int, block: int, n_trials: int | None = None,
                    engine: str = DEFAULT_ENGINE) -> BlockOutcomes:
-    """Trials ``block * block_size ...`` of the seed tree, the first ``n_trials`` of the block.
+    """Trials ``block * size ...`` of the seed tree (``size``: :func:`simulate.plan.trials_per_block`),
+    the first ``n_trials`` of the block.
 
     The block's fates are always drawn for the full block size, so a trial's fate does not
     depend on how many trials of its block are run.
@@ -178,9 +180,9 @@ def simulate_block_designs(designs: list[sc.Scenario], seed: int, block: int, n_
     for i, d in enumerate(designs):
         groups.setdefault(population_key(d), []).append(i)
     results: list[BlockOutcomes | None] = [None] * len(designs)
+    size = trials_per_block(*designs)
     for members in groups.values():
         first = designs[members[0]]
-        size = first.simulation.block_size
         n = size if n_trials is None else n_trials
         fates = draw_fates(first, block_sequence(seed, block), size,
                            max(designs[i].n_target for i in members))

@@ -51,6 +51,7 @@ from simulate.cohort import Patients
 from simulate.fates import DAYS_PER_MONTH, Fates, candidates_of, excluded_of
 from simulate.engines.trial import (COMPLETE, EVENT_COLUMNS, NONE, NOT_SEEN, PARTIAL, STATUS,
                                     VISIT_COLUMNS, RandomisedPatients, TrialResult)
+from simulate.plan import trials_per_block
 from simulate.population import mean_of_collections
 from simulate.story import lab_uniforms, trial_exclusions, trial_patients
 
@@ -567,6 +568,7 @@ def example_trial(scenario: sc.Scenario, seed: int, detail: bool = True, replica
     from simulate.fates import draw_fates
     from simulate.seeding import block_sequence
 
-    block, index = divmod(int(replicate), scenario.simulation.block_size)
-    fates = draw_fates(scenario, block_sequence(seed, block), scenario.simulation.block_size)
+    size = trials_per_block(scenario)
+    block, index = divmod(int(replicate), size)
+    fates = draw_fates(scenario, block_sequence(seed, block), size)
     return simulate_trial(scenario, fates, index, detail=detail)

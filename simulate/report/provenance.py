@@ -108,7 +108,7 @@ def _reproduce(results: RunResults) -> dict:
     if getattr(results, "code_hash", ""):
         versions.insert(1, ["trialsim code hash (of its source files)", results.code_hash])
     settings = [["Seed", str(seed)], ["Replicates per design point", f"{replicates:,}"], ["Engine", engine],
-                ["Trials per seeded block", str(scenario.simulation.block_size)],
+                ["Trials per seeded block", _block_note(scenario)],
                 ["Scenario hash", sc.scenario_hash(scenario)]]
     if getattr(results, "created", ""):
         settings.append(["Run on", results.created])
@@ -130,3 +130,14 @@ def _meta(results: RunResults) -> str:
     parts.append(code)
     parts.append(f"seed {results.seed}, {results.replicates:,} simulated trials per design point")
     return "; ".join(parts) + "."
+
+
+def _block_note(scenario) -> str:
+    """The trials per seeded block, and why if fewer than the scenario's ``simulation.block_size``."""
+    from simulate.plan import BLOCK_MEMORY_BYTES, format_bytes, trials_per_block
+
+    size = trials_per_block(scenario)
+    if size == scenario.simulation.block_size:
+        return str(size)
+    return (f"{size} (simulation.block_size {scenario.simulation.block_size}: a block of this design's trials "
+            f"would need more than {format_bytes(BLOCK_MEMORY_BYTES)})")

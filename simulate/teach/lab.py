@@ -26,6 +26,7 @@ from simulate.assumed import primary_arm
 from simulate.choices import TESTS
 from simulate.engines import DEFAULT_ENGINE, simulate_block_designs
 from simulate.errors import ScenarioError
+from simulate.plan import trials_per_block
 from simulate.results import Accrual, ExampleTrial, PowerResult, SampleSizePlan, against_alpha
 
 # ----------------------------------------------------------------------------- inputs
@@ -299,7 +300,8 @@ def simulate_many(designs: list[sc.Scenario], progress: Progress | None = None, 
     first = designs[0]
     seed, replicates = first.simulation.seed, first.simulation.replicates
     totals: list[tuple | None] = [None] * len(designs)
-    n_blocks = -(-replicates // first.simulation.block_size)
+    size = trials_per_block(*designs)
+    n_blocks = -(-replicates // size)
     done = 0
     t0 = time.perf_counter()
 
@@ -313,7 +315,7 @@ def simulate_many(designs: list[sc.Scenario], progress: Progress | None = None, 
             totals[k] = (t, s) if totals[k] is None else (totals[k][0] + t, totals[k][1] + s)  # type: ignore[index]
         done += 1
         if progress is not None:
-            progress.update(done, n_blocks, f"{min(done * first.simulation.block_size, replicates):,} of "
+            progress.update(done, n_blocks, f"{min(done * size, replicates):,} of "
                             f"{replicates:,} trials", result(0, done == n_blocks))
 
     if progress is not None and progress.cancelled:
@@ -430,7 +432,7 @@ def one_trial(scenario: sc.Scenario, replicate: int = 0, engine: str = DEFAULT_E
 
     seed = scenario.simulation.seed
     result = example_trial(scenario, seed, replicate=replicate)
-    block, index = divmod(replicate, scenario.simulation.block_size)
+    block, index = divmod(replicate, trials_per_block(scenario))
     outcomes = simulate_block(scenario, seed, block, index + 1, engine).take(slice(index, index + 1))
     x, n = outcomes.counts(scenario.analysis.missing)
     analysed = analyse_outcomes(scenario, outcomes)

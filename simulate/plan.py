@@ -1,0 +1,510 @@
+"""The resource plan: peak memory and wall time of a piece of work, estimated before it starts.
+
+Every command (and every action of the teaching lab) asks :func:`plan_trials` (or
+:func:`plan_cohort`, :func:`plan_trial`) what its work will cost *before anything is drawn*,
+and :func:`check` refuses, in one line, work that cannot fit the memory budget or whose
+estimate passes the time limit. The estimate reads only the design:
+
+* the referrals a trial draws (sites x rate x the months from each site's activation to the
+  hard stop), split by the screen's pass probability into excluded referrals and candidates;
+* the pool: the most randomisable candidates of any trial of a block (no more than the
+  target), with its arms, visits and strata;
+* the trials per block, the designs evaluated side by side (a sweep, a sample-size scan), and
+  the blocks run at once.
+
+Memory is planned per block: a block of trials holds its fates and its outcomes at once, so a
+block's size is capped by :data:`BLOCK_MEMORY_BYTES` (:func:`trials_per_block`), a constant of
+the design rather than of the machine, so the seed tree (and every result) is the same on any
+machine. The budget (:func:`memory_budget`) then decides how many blocks may run at once;
+work whose single block does not fit is refused.
+
+The per-unit costs below were measured with ``tracemalloc`` and timed on the 2-core machine of
+the benchmarks (``benchmarks/plan.py`` prints estimate against measured peak for the shipped
+scenarios and the large cases); the estimate aims to lie within a factor of 2 of the peak.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import contextvars
+import dataclasses
+import functools
+import logging
+import math
+import os
+import resource
+from dataclasses import dataclass
+from typing import Iterator
+
+from simulate import scenario as sc
+from simulate.errors import ResourceError
+
+log = logging.getLogger(__name__)
+
+# ------------------------------------------------------------------ measured costs (see module doc)
+
+BYTES_PER_EXCLUDED = 20
+"""Peak bytes per excluded referral drawn (its month and site, and the draws that make them)."""
+BYTES_PER_CANDIDATE = 104
+"""Peak bytes per candidate: screening, clocks, deferral and the sort of each trial's pool."""
+BYTES_PER_SLOT = 130
+"""Peak bytes per pool slot of a trial: covariates, uniforms, stratum and the engine's arrays."""
+BYTES_PER_SLOT_ARM = 36
+"""Peak bytes per pool slot and arm: the potential outcomes and their selection."""
+BYTES_PER_SLOT_VISIT = 2.5
+"""Peak bytes per pool slot, arm and visit: the status at every scheduled visit."""
+BYTES_PER_SLOT_STRATUM = 8
+"""Peak bytes per pool slot and stratum: the permuted-block sequences and their draws."""
+BYTES_PER_TRIAL = 1_600
+"""Per trial of a block: site arrays, counts and the tallies."""
+PROCESS_BYTES = 90 << 20
+"""Resident memory of a process that has imported trialsim, numpy, scipy and pandas."""
+WORKER_BYTES = 110 << 20
+"""Each extra worker process (it imports the same)."""
+DES_BYTES_PER_PATIENT = 3_000
+"""The discrete-event engine's Python objects per randomised patient of the trial it holds."""
+
+SECONDS_PER_REFERRAL = 2.5e-8
+SECONDS_PER_CANDIDATE = 2.6e-8
+SECONDS_PER_SLOT = 5.1e-7
+SECONDS_PER_TRIAL = 1.4e-5
+"""Batch engine time per unit (one core), and a trial's fixed cost."""
+SHARED_DESIGN_SHARE = 0.5
+"""A design that shares its population's fates with another of the run costs about this share
+of a slot's time (its outcomes and the engine; the pool is drawn once)."""
+DES_SECONDS_PER_TRIAL = 6e-4
+DES_SECONDS_PER_REFERRAL = 3.3e-7
+DES_SECONDS_PER_PATIENT = 1.0e-5
+"""The discrete-event engine: per referral handled and per randomised patient followed."""
+START_SECONDS = 0.4
+"""Imports and set-up before the first block."""
+BYTES_PER_COHORT_PATIENT = 700
+"""`trialsim cohort`: a referred patient's covariates, screen and table row."""
+SECONDS_PER_COHORT_PATIENT = 4e-6
+
+BLOCK_MEMORY_BYTES = 512 << 20
+"""The most one block of trials may need: a design whose trials are larger runs as more,
+smaller blocks (:func:`trials_per_block`)."""
+BLOCK_SPREAD_SD = 4.0
+"""How far above the mean (in standard deviations) the largest trial of a block is planned:
+the pool is as wide as the most candidates of any of its trials."""
+
+MEMORY_SHARE = 0.5
+"""Default budget: this share of the memory available when the command starts."""
+FALLBACK_MEMORY_BYTES = 4 << 30
+"""Budget where the available memory cannot be read."""
+MEMORY_ENV = "TRIALSIM_MAX_MEMORY"
+TIME_ENV = "TRIALSIM_MAX_MINUTES"
+DEFAULT_MAX_MINUTES = 30.0
+"""Work estimated to take longer is refused until the limit is raised (--max-minutes)."""
+FEW_REPLICATES = 100
+"""Below this many simulated trials a power figure's Monte Carlo error makes it unusable."""
+
+
+# ------------------------------------------------------------------ the design's sizes
+
+
+@dataclass(frozen=True)
+class TrialSize:
+    """What one trial of a design draws, on average, and the widest pool of a block."""
+
+    referrals: float
+    candidates: float
+    widest: float
+    """Candidates of a block's widest trial (planned :data:`BLOCK_SPREAD_SD` SDs above the mean)."""
+    target: int
+    arms: int
+    visits: int
+    strata: int
+
+    @property
+    def excluded(self) -> float:
+        return self.referrals - self.candidates
+
+    @property
+    def pool(self) -> float:
+        """Pool slots of a block's widest trial: no more than the target."""
+        return min(float(self.target), self.widest)
+
+
+def _site_months(scenario: sc.Scenario) -> float:
+    """Expected months a site refers for: from its activation, uniform on [0, A], to the hard stop."""
+    h, a = scenario.trial.hard_stop_months, scenario.recruitment.site_activation_months_max
+    if a <= 0:
+        return h
+    if h >= a:
+        return h - a / 2
+    return h * h / (2 * a)
+
+
+def trial_size(scenario: sc.Scenario) -> TrialSize:
+    """The referrals and candidates a trial draws, and the widest pool of a block."""
+    from simulate.selection import pass_probabilities
+
+    rec = scenario.recruitment
+    referrals = rec.sites * rec.rate_per_site_month * _site_months(scenario)
+    p = pass_probabilities(scenario.cohort, scenario.eligibility).candidate
+    candidates = referrals * p
+    # the widest trial of a block: site rates are gamma (cv 1/sqrt(shape)) and counts Poisson
+    cv = 1.0 / math.sqrt(max(rec.rate_gamma_shape * rec.sites, 1e-9))
+    widest = candidates * (1 + BLOCK_SPREAD_SD * cv) + BLOCK_SPREAD_SD * math.sqrt(candidates) + 1
+    return TrialSize(referrals=referrals, candidates=candidates, widest=widest, target=scenario.n_target,
+                     arms=len(scenario.arms), visits=len(scenario.trial.visit_months),
+                     strata=2 ** len(scenario.randomisation.stratify_by))
+
+
+def bytes_per_trial(size: TrialSize, designs: int = 1) -> float:
+    """Peak bytes one trial adds to its block (the fates once; outcomes per design)."""
+    slot = (BYTES_PER_SLOT + size.strata * BYTES_PER_SLOT_STRATUM
+            + designs * size.arms * (BYTES_PER_SLOT_ARM + size.visits * BYTES_PER_SLOT_VISIT))
+    return (BYTES_PER_TRIAL + size.excluded * BYTES_PER_EXCLUDED + size.candidates * BYTES_PER_CANDIDATE
+            + size.pool * slot)
+
+
+def trials_per_block(*designs: sc.Scenario) -> int:
+    """Trials per seeded block: ``simulation.block_size``, or fewer where a block of a design's
+    trials would need more than :data:`BLOCK_MEMORY_BYTES` whatever its target (so every n of
+    a sample-size search shares its trials). Designs run side by side (a sweep) share the
+    smallest. A property of the designs, never of the machine: a seed gives the same trials
+    everywhere."""
+    return min(_trials_per_block(d) for d in designs)
+
+
+@functools.lru_cache(maxsize=256)
+def _trials_per_block(scenario: sc.Scenario) -> int:
+    size = trial_size(scenario)
+    per = bytes_per_trial(dataclasses.replace(size, target=max(size.target, math.ceil(size.widest))))
+    fit = int(BLOCK_MEMORY_BYTES // per) if per > 0 else scenario.simulation.block_size
+    return max(1, min(scenario.simulation.block_size, fit))
+
+
+# ------------------------------------------------------------------ the budget
+
+
+def _available_bytes() -> int | None:
+    """Memory available now (Linux: MemAvailable), or None."""
+    try:
+        with open("/proc/meminfo", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        return None
+    return None
+
+
+def _cgroup_bytes() -> int | None:
+    """The memory limit of this process's control group (a container's), if any."""
+    for path in ("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes"):
+        try:
+            text = open(path, encoding="ascii").read().strip()
+        except OSError:
+            continue
+        if text.isdigit() and int(text) < 1 << 60:
+            return int(text)
+    return None
+
+
+def _rlimit_bytes() -> int | None:
+    """This process's own address-space or data limit (``ulimit -v``, ``prlimit``), if set."""
+    limits = []
+    for which in (resource.RLIMIT_AS, getattr(resource, "RLIMIT_DATA", None)):
+        if which is None:
+            continue
+        soft, _ = resource.getrlimit(which)
+        if soft != resource.RLIM_INFINITY:
+            limits.append(soft)
+    return min(limits) if limits else None
+
+
+def parse_bytes(text: str, label: str) -> int:
+    """``"2G"``, ``"512M"``, ``"1.5GiB"``, ``"2000000000"`` -> bytes (powers of 1024)."""
+    units = {"": 1, "B": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}
+    s = str(text).strip().upper().removesuffix("IB").removesuffix("B")
+    number = s.rstrip("KMGT")
+    unit = s[len(number):]
+    try:
+        value = float(number) * units[unit]
+    except (ValueError, KeyError):
+        value = math.nan
+    if not math.isfinite(value) or value < 64 << 20 or value > 1 << 50:
+        raise ResourceError(f"{label}: got {text!r}; must be a size such as 2G, 512M or 1.5GiB, at least 64M")
+    return int(value)
+
+
+def parse_minutes(text: str, label: str) -> float:
+    try:
+        value = float(text)
+    except (TypeError, ValueError):
+        value = math.nan
+    if not math.isfinite(value) or value <= 0:
+        raise ResourceError(f"{label}: got {text!r}; must be a number of minutes > 0, e.g. 120")
+    return value
+
+
+def memory_budget(max_memory: str | int | None = None) -> tuple[int, str]:
+    """(bytes, where it comes from): ``--max-memory``, else :data:`MEMORY_ENV`, else
+    :data:`MEMORY_SHARE` of the memory available now; never above a limit set on the process."""
+    if max_memory is not None:
+        budget = max_memory if isinstance(max_memory, int) else parse_bytes(max_memory, "--max-memory")
+        source = "--max-memory"
+    elif os.environ.get(MEMORY_ENV):
+        budget, source = parse_bytes(os.environ[MEMORY_ENV], MEMORY_ENV), MEMORY_ENV
+    else:
+        available = _available_bytes()
+        budget = int(MEMORY_SHARE * available) if available else FALLBACK_MEMORY_BYTES
+        source = f"{MEMORY_SHARE:.0%} of the memory available"
+    for cap, what in ((_cgroup_bytes(), "the container's memory limit"), (_rlimit_bytes(), "the process's memory limit")):
+        if cap is not None and cap * MEMORY_SHARE < budget:
+            budget, source = int(cap * MEMORY_SHARE), f"{MEMORY_SHARE:.0%} of {what}"
+    return budget, source
+
+
+def time_limit(max_minutes: str | float | None = None) -> tuple[float, str]:
+    """(seconds, where it comes from): ``--max-minutes``, else :data:`TIME_ENV`, else the default."""
+    if max_minutes is not None:
+        return 60 * parse_minutes(max_minutes, "--max-minutes"), "--max-minutes"
+    if os.environ.get(TIME_ENV):
+        return 60 * parse_minutes(os.environ[TIME_ENV], TIME_ENV), TIME_ENV
+    return 60 * DEFAULT_MAX_MINUTES, "the default"
+
+
+# ------------------------------------------------------------------ plans
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What a piece of work will cost: its peak resident memory (all processes) and wall time."""
+
+    what: str
+    """The work in a few words, e.g. ``2,000 trials of 1 design``."""
+    peak_bytes: float
+    seconds: float
+    block_bytes: float = 0.0
+    """One block's own peak (the part that multiplies with blocks run at once)."""
+    trials_per_block: int = 0
+    at_once: int = 1
+    """Blocks run at the same time (threads or worker processes)."""
+    referrals_per_trial: float = 0.0
+
+    def describe(self) -> str:
+        return f"{self.what}: about {format_bytes(self.peak_bytes)} and {format_seconds(self.seconds)}"
+
+
+def format_bytes(n: float) -> str:
+    for unit, size in (("TB", 1 << 40), ("GB", 1 << 30), ("MB", 1 << 20)):
+        if n >= size:
+            return f"{n / size:.3g} {unit}"
+    return f"{max(n, 0) / 1024:.3g} kB"
+
+
+def format_seconds(s: float) -> str:
+    if s < 60:
+        return f"{max(s, 0.1):.2g} s" if s < 10 else f"{s:.0f} s"
+    if s < 3600:
+        return f"{s / 60:.0f} min"
+    if s < 48 * 3600:
+        return f"{s / 3600:.1f} h"
+    return f"{s / 86400:.0f} days"
+
+
+def _seconds_per_trial(size: TrialSize, engine: str, designs: int) -> float:
+    if engine == "des":
+        patients = min(size.pool, size.candidates)
+        return designs * (DES_SECONDS_PER_TRIAL + size.referrals * DES_SECONDS_PER_REFERRAL
+                          + patients * size.arms / 2 * DES_SECONDS_PER_PATIENT)
+    return (SECONDS_PER_TRIAL + size.referrals * SECONDS_PER_REFERRAL + size.candidates * SECONDS_PER_CANDIDATE
+            + designs * min(size.pool, size.candidates) * size.arms / 2 * SECONDS_PER_SLOT)
+
+
+def plan_trials(designs: list[sc.Scenario], replicates: int, jobs: int | None = None, engine: str = "batch",
+                what: str | None = None, passes: int = 1) -> Plan:
+    """Simulating ``replicates`` trials of each design side by side (common random numbers), in
+    blocks; ``passes`` such runs one after another (a sample-size search's rounds)."""
+    from simulate.parallel import default_jobs
+
+    sizes = [trial_size(d) for d in designs]
+    # designs side by side share a draw of fates where they can, and each design's arrays are
+    # freed before the next design's are made: a block holds about the widest design's
+    widest = max(sizes, key=lambda s: bytes_per_trial(s))
+    per_trial = bytes_per_trial(widest)
+    block = trials_per_block(*designs)
+    in_block = min(block, replicates)
+    block_bytes = in_block * per_trial
+    n_blocks = -(-replicates // block)
+    workers = jobs or default_jobs()
+    at_once = max(1, min(workers, n_blocks))
+    if engine == "des":
+        block_bytes += widest.pool * widest.arms * DES_BYTES_PER_PATIENT
+    if engine == "des":
+        per_trial_s = sum(_seconds_per_trial(s, engine, 1) for s in sizes)
+    else:   # designs of one population share its referrals; each design computes its own outcomes
+        from simulate.fates import population_key
+
+        keys = [population_key(d) for d in designs]
+        first = {k: i for i, k in reversed(list(enumerate(keys)))}
+        draw = lambda s: _seconds_per_trial(dataclasses.replace(s, target=0), engine, 1)  # noqa: E731
+        per_trial_s = sum(draw(sizes[i]) for i in first.values()) + sum(
+            (_seconds_per_trial(s, engine, 1) - draw(s)) * (1.0 if first[k] == i else SHARED_DESIGN_SHARE)
+            for i, (k, s) in enumerate(zip(keys, sizes)))
+    serial = passes * replicates * per_trial_s
+    # as simulate.parallel.run_tasks does: an explicit number of jobs starts that many workers;
+    # by default the work runs in this process (the batch engine on a thread per core) unless
+    # what it would save repays starting the workers
+    from simulate.parallel import WORKER_START_SECONDS
+
+    if jobs is None:
+        processes = at_once if at_once > 1 and serial * (1 - 1 / at_once) > WORKER_START_SECONDS else 0
+        if engine == "des" and not processes:
+            at_once = 1
+    else:
+        processes = at_once if at_once > 1 else 0
+    peak = PROCESS_BYTES + processes * WORKER_BYTES + at_once * block_bytes
+    seconds = START_SECONDS + serial / at_once + (WORKER_START_SECONDS if processes else 0.0)
+    label = what or (f"{replicates:,} simulated trials" + (f" of {len(designs)} designs" if len(designs) > 1 else ""))
+    return Plan(what=label, peak_bytes=peak, seconds=seconds, block_bytes=block_bytes, trials_per_block=block,
+                at_once=at_once, referrals_per_trial=widest.referrals)
+
+
+def plan_trial(scenario: sc.Scenario) -> Plan:
+    """One trial told patient by patient (``trialsim trial``): a block's fates, one trial followed."""
+    size = trial_size(scenario)
+    block = trials_per_block(scenario)
+    fates = block * bytes_per_trial(size)
+    des = size.pool * size.arms * DES_BYTES_PER_PATIENT * 4   # the story keeps every event and visit
+    seconds = START_SECONDS + block * _seconds_per_trial(size, "batch", 1) + _seconds_per_trial(size, "des", 1) * 4
+    return Plan(what="one trial", peak_bytes=PROCESS_BYTES + fates + des, seconds=seconds, block_bytes=fates + des,
+                trials_per_block=block, referrals_per_trial=size.referrals)
+
+
+def plan_cohort(n: int) -> Plan:
+    """``trialsim cohort --n N``: N referred patients drawn, screened and tabled at once."""
+    return Plan(what=f"a cohort of {n:,} referred patients", peak_bytes=PROCESS_BYTES + n * BYTES_PER_COHORT_PATIENT,
+                seconds=START_SECONDS + n * SECONDS_PER_COHORT_PATIENT, block_bytes=n * BYTES_PER_COHORT_PATIENT)
+
+
+def check(plan: Plan, budget: tuple[int, str], limit: tuple[float, str], memory_flag: str = "--max-memory",
+          time_flag: str = "--max-minutes") -> Plan:
+    """Refuse, in one line, work that cannot fit the memory budget or would pass the time limit."""
+    memory, memory_source = budget
+    seconds, time_source = limit
+    if math.isfinite(seconds):
+        log.info("plan: %s (memory budget %s from %s; time limit %s from %s)", plan.describe(), format_bytes(memory),
+                 memory_source, format_seconds(seconds), time_source)
+    if plan.peak_bytes > memory:
+        one = PROCESS_BYTES + plan.block_bytes
+        if plan.at_once > 1 and one <= memory:
+            return check(_fewer_at_once(plan, memory), budget, limit, memory_flag, time_flag)
+        trials = "one trial" if plan.trials_per_block == 1 else f"a block of {plan.trials_per_block} trials"
+        per = f" ({trials}: {format_bytes(plan.block_bytes)})" if plan.trials_per_block else ""
+        size = f"; each trial draws about {plan.referrals_per_trial:,.0f} referrals" if plan.referrals_per_trial else ""
+        raise ResourceError(
+            f"{plan.what} need about {format_bytes(one)}{per}{size}, more than the memory budget of "
+            f"{format_bytes(memory)} ({memory_source}); make the design smaller, or raise the budget with "
+            f"{memory_flag} (or {MEMORY_ENV}) if this machine has the memory")
+    if plan.seconds > seconds:
+        raise ResourceError(
+            f"{plan.what} would take about {format_seconds(plan.seconds)}, past the time limit of "
+            f"{format_seconds(seconds)} ({time_source}); ask for fewer replicates, or raise the limit with "
+            f"{time_flag} (or {TIME_ENV})")
+    return plan
+
+
+def _fewer_at_once(plan: Plan, memory: int) -> Plan:
+    """The same work with only as many blocks at once as the budget holds (slower, never more)."""
+    at_once = max(1, int((memory - PROCESS_BYTES) // max(plan.block_bytes + WORKER_BYTES, 1)))
+    at_once = min(at_once, plan.at_once)
+    peak = PROCESS_BYTES + (at_once * (plan.block_bytes + WORKER_BYTES) if at_once > 1 else plan.block_bytes)
+    return Plan(what=plan.what, peak_bytes=peak, seconds=plan.seconds * plan.at_once / at_once,
+                block_bytes=plan.block_bytes, trials_per_block=plan.trials_per_block, at_once=at_once,
+                referrals_per_trial=plan.referrals_per_trial)
+
+
+# ------------------------------------------------------------------ the commands' work
+
+SEARCH_DESIGNS = 30
+"""Designs (n per arm) a sample-size search typically evaluates: a scan, the window above the
+first hit and the n below it (the search's own rounds decide; this is for the estimate)."""
+SCAN_DESIGNS = 11
+"""Designs a sample-size scan evaluates side by side in one round."""
+
+
+def plan_power(scenario: sc.Scenario, replicates: int, jobs: int | None = None, engine: str = "batch") -> Plan:
+    return plan_trials([scenario], replicates, jobs, engine, what=f"{replicates:,} simulated trials")
+
+
+def plan_samplesize(scenario: sc.Scenario, replicates: int, jobs: int | None = None, engine: str = "batch",
+                    target: float = 0.8, n_max: int = 2000) -> Plan:
+    """A search around the closed form's n: :data:`SCAN_DESIGNS` side by side at most, about
+    :data:`SEARCH_DESIGNS` in all."""
+    from simulate.loader import with_overrides
+    from simulate.power import first_guess, no_benefit
+
+    guess = 2 * scenario.trial.n_per_arm if no_benefit(scenario) else first_guess(scenario, target)
+    n = min(n_max, max(4, int(1.4 * guess)))
+    wide = with_overrides(scenario, {"trial.n_per_arm": n})
+    scan = plan_trials([wide] * SCAN_DESIGNS, replicates, jobs, engine)
+    one = plan_trials([wide], replicates, jobs, engine)
+    seconds = START_SECONDS + SEARCH_DESIGNS * (one.seconds - START_SECONDS)
+    return dataclasses.replace(scan, what=f"a sample-size search ({replicates:,} trials per n)", seconds=seconds)
+
+
+def plan_sweep(scenario: sc.Scenario, replicates: int, jobs: int | None = None, engine: str = "batch") -> Plan:
+    from simulate.loader import with_overrides
+    from simulate.power import sweep_points
+
+    designs = [with_overrides(scenario, point) for point in sweep_points(scenario)]
+    return plan_trials(designs, replicates, jobs, engine,
+                       what=f"a sweep of {len(designs)} grid points ({replicates:,} trials each)")
+
+
+def plan_run(scenario: sc.Scenario, replicates: int, jobs: int | None = None, engine: str = "batch") -> Plan:
+    """``trialsim run``: power, a sample-size search per target, the sweep, the fixed design
+    beside interim looks, an example trial and the eligibility funnel, one after another."""
+    from simulate.pipeline import SCREENED_REFERRALS, TARGETS
+
+    parts = [plan_power(scenario, replicates, jobs, engine), plan_trial(scenario), plan_cohort(SCREENED_REFERRALS)]
+    parts += [plan_samplesize(scenario, replicates, jobs, engine, t) for t in TARGETS]
+    if scenario.sweep:
+        parts.append(plan_sweep(scenario, replicates, jobs, engine))
+    if scenario.interim is not None:
+        parts.append(plan_power(scenario, replicates, jobs, engine))
+    widest = max(parts, key=lambda p: p.peak_bytes)
+    seconds = START_SECONDS + sum(p.seconds - START_SECONDS for p in parts)
+    return dataclasses.replace(widest, what=f"the main job ({replicates:,} trials per design)", seconds=seconds)
+
+
+_LIMITS: contextvars.ContextVar[tuple | None] = contextvars.ContextVar("trialsim_limits", default=None)
+
+
+@contextlib.contextmanager
+def limits(max_memory: str | int | None = None, max_minutes: str | float | None = None) -> Iterator[None]:
+    """Inside the ``with`` block, work is planned against this budget and time limit (the
+    command line's ``--max-memory`` and ``--max-minutes``); outside, the defaults."""
+    token = _LIMITS.set((memory_budget(max_memory), time_limit(max_minutes)))
+    try:
+        yield
+    finally:
+        _LIMITS.reset(token)
+
+
+def current_limits() -> tuple[tuple[int, str], tuple[float, str]]:
+    """((budget bytes, source), (time limit seconds, source)) in force here."""
+    return _LIMITS.get() or (memory_budget(), time_limit())
+
+
+def fit_memory(plan: Plan) -> Plan:
+    """The plan with as many blocks at once as the budget in force holds; refused in one line
+    (:class:`~simulate.errors.ResourceError`) if not even one block fits. Time is not checked."""
+    budget, _ = current_limits()
+    return check(plan, budget, (math.inf, ""))
+
+
+def describe_short(plan: Plan) -> str:
+    return f"about {format_bytes(plan.peak_bytes)} and {format_seconds(plan.seconds)}"
+
+
+def default_jobs() -> int:
+    from simulate.parallel import default_jobs as jobs
+
+    return jobs()
