@@ -54,6 +54,9 @@ class Backend:
     name: str = "loky"
     jobs: int | None = None
     scheduler: str | None = None
+    processes: bool = True
+    """With loky: hand work to worker processes when it pays (False: this process's threads only,
+    for a long-lived server whose memory must return to its idle level after each computation)."""
 
     def __post_init__(self) -> None:
         if self.name not in BACKENDS:
@@ -208,7 +211,8 @@ _allocator_tuned = False
 
 
 def keep_freed_memory() -> None:
-    """Let glibc's allocator reuse the memory of one block's arrays for the next (Linux only).
+    """In a worker process: let glibc's allocator reuse the memory of one block's arrays for the
+    next (Linux only). Never called in the caller's process.
 
     A block allocates and frees the same few-megabyte arrays again and again. By default glibc
     maps each one afresh and unmaps it when freed, so every block pays again for the kernel to
@@ -258,9 +262,12 @@ def run_tasks(fn: Callable, tasks: Sequence[tuple], backend: Backend, on_done: C
     the work left would not repay starting the workers (:data:`WORKER_START_SECONDS`);
     then the rest go to the workers, which start with this process's per-run caches
     (:func:`shared_cache`). An explicit number of jobs is used as given (one: this process, one
-    thread). Either way the results are the same.
+    thread). Either way the results are the same. A backend without ``processes`` (the teaching
+    lab's) runs every task in this process, on one thread per core.
+
+    This process's allocator is left as it is (its freed memory returns to the system); only
+    worker processes, which exist for this work, tune theirs (:func:`keep_freed_memory`).
     """
-    keep_freed_memory()
     tick = on_done or (lambda: None)
     kept: list = []
     take = consume or kept.append
@@ -269,6 +276,9 @@ def run_tasks(fn: Callable, tasks: Sequence[tuple], backend: Backend, on_done: C
             _run_dask(fn, tasks, tick, take)
         return kept
     jobs = backend.jobs or default_jobs()
+    if not backend.processes:
+        _run_in_process(fn, tasks, jobs if threads else 1, False, jobs, tick, take)
+        return kept
     adaptive = backend.jobs is None
     done = _run_in_process(fn, tasks, jobs if adaptive and threads else 1, adaptive, jobs, tick, take) \
         if adaptive or jobs == 1 or len(tasks) <= 1 else 0

@@ -90,6 +90,7 @@ def _cached(folder: Path, piece: str, key: str, kind: type[R], compute: Callable
         except (json.JSONDecodeError, OSError, KeyError, TypeError, ValueError) as err:
             log.info("not reusing %s: %s", piece, err)
     tell(f"{what} ...")
+    log.info("computing %s", what)
     t0 = time.perf_counter()
     data = json.loads(json.dumps(compute().to_json(), allow_nan=False))
     seconds = time.perf_counter() - t0

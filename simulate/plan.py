@@ -78,7 +78,7 @@ DES_SECONDS_PER_PATIENT = 1.0e-5
 """The discrete-event engine: per referral handled and per randomised patient followed."""
 START_SECONDS = 0.4
 """Imports and set-up before the first block."""
-BYTES_PER_COHORT_PATIENT = 700
+BYTES_PER_COHORT_PATIENT = 500
 """`trialsim cohort`: a referred patient's covariates, screen and table row."""
 SECONDS_PER_COHORT_PATIENT = 4e-6
 
@@ -318,9 +318,10 @@ def _seconds_per_trial(size: TrialSize, engine: str, designs: int) -> float:
 
 
 def plan_trials(designs: list[sc.Scenario], replicates: int, jobs: int | None = None, engine: str = "batch",
-                what: str | None = None, passes: int = 1) -> Plan:
+                what: str | None = None, passes: int = 1, processes: bool = True) -> Plan:
     """Simulating ``replicates`` trials of each design side by side (common random numbers), in
-    blocks; ``passes`` such runs one after another (a sample-size search's rounds)."""
+    blocks; ``passes`` such runs one after another (a sample-size search's rounds).
+    ``processes=False``: this process's threads only (see :class:`simulate.parallel.Backend`)."""
     from simulate.parallel import default_jobs
 
     sizes = [trial_size(d) for d in designs]
@@ -353,7 +354,11 @@ def plan_trials(designs: list[sc.Scenario], replicates: int, jobs: int | None = 
     # what it would save repays starting the workers
     from simulate.parallel import WORKER_START_SECONDS
 
-    if jobs is None:
+    if not processes:
+        processes = 0
+        if engine == "des":
+            at_once = 1
+    elif jobs is None:
         processes = at_once if at_once > 1 and serial * (1 - 1 / at_once) > WORKER_START_SECONDS else 0
         if engine == "des" and not processes:
             at_once = 1
@@ -383,8 +388,12 @@ def plan_cohort(n: int) -> Plan:
                 seconds=START_SECONDS + n * SECONDS_PER_COHORT_PATIENT, block_bytes=n * BYTES_PER_COHORT_PATIENT)
 
 
-def check(plan: Plan, budget: tuple[int, str], limit: tuple[float, str], memory_flag: str = "--max-memory",
-          time_flag: str = "--max-minutes") -> Plan:
+MEMORY_HINT = f"make the work smaller, or raise the budget with --max-memory (or {MEMORY_ENV}) if this machine has the memory"
+TIME_HINT = f"ask for fewer replicates, or raise the limit with --max-minutes (or {TIME_ENV})"
+
+
+def check(plan: Plan, budget: tuple[int, str], limit: tuple[float, str], memory_hint: str = MEMORY_HINT,
+          time_hint: str = TIME_HINT) -> Plan:
     """Refuse, in one line, work that cannot fit the memory budget or would pass the time limit."""
     memory, memory_source = budget
     seconds, time_source = limit
@@ -394,19 +403,20 @@ def check(plan: Plan, budget: tuple[int, str], limit: tuple[float, str], memory_
     if plan.peak_bytes > memory:
         one = PROCESS_BYTES + plan.block_bytes
         if plan.at_once > 1 and one <= memory:
-            return check(_fewer_at_once(plan, memory), budget, limit, memory_flag, time_flag)
-        trials = "one trial" if plan.trials_per_block == 1 else f"a block of {plan.trials_per_block} trials"
-        per = f" ({trials}: {format_bytes(plan.block_bytes)})" if plan.trials_per_block else ""
-        size = f"; each trial draws about {plan.referrals_per_trial:,.0f} referrals" if plan.referrals_per_trial else ""
+            return check(_fewer_at_once(plan, memory), budget, limit, memory_hint, time_hint)
+        unit = ("one trial" if plan.trials_per_block <= 1 else f"a block of {plan.trials_per_block} trials") \
+            if plan.trials_per_block else "it"
+        n = plan.referrals_per_trial
+        size = f" (each trial draws about {n:,.0f} referrals)" if 0 < n < 1e9 else \
+            f" (each trial draws about {n:.2g} referrals)" if n else ""
+        head = "" if plan.what == unit else f"{plan.what}: "
         raise ResourceError(
-            f"{plan.what} need about {format_bytes(one)}{per}{size}, more than the memory budget of "
-            f"{format_bytes(memory)} ({memory_source}); make the design smaller, or raise the budget with "
-            f"{memory_flag} (or {MEMORY_ENV}) if this machine has the memory")
+            f"{head}{unit} needs about {format_bytes(one)} of memory{size}, more than the memory budget of "
+            f"{format_bytes(memory)} ({memory_source}); {memory_hint}")
     if plan.seconds > seconds:
         raise ResourceError(
             f"{plan.what} would take about {format_seconds(plan.seconds)}, past the time limit of "
-            f"{format_seconds(seconds)} ({time_source}); ask for fewer replicates, or raise the limit with "
-            f"{time_flag} (or {TIME_ENV})")
+            f"{format_seconds(seconds)} ({time_source}); {time_hint}")
     return plan
 
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import dataclasses
 import itertools
 import logging
 import math
@@ -94,12 +95,13 @@ def _within_budget(designs: list[sc.Scenario], replicates: int, backend: Backend
     from simulate import plan
 
     local = backend.name == "loky"
-    p = plan.fit_memory(plan.plan_trials(designs, replicates, backend.jobs if local else 1, engine, what=label))
+    p = plan.fit_memory(plan.plan_trials(designs, replicates, backend.jobs if local else 1, engine, what=label,
+                                         processes=backend.processes))
     log.info("%s in blocks of %d trials, %d at once: %s", label, p.trials_per_block, p.at_once, plan.describe_short(p))
     wanted = backend.jobs or plan.default_jobs()
     if local and p.at_once < wanted and -(-replicates // p.trials_per_block) > 1:
         log.info("the memory budget holds %d blocks at once, not %d: running %d at once", p.at_once, wanted, p.at_once)
-        return Backend("loky", p.at_once)
+        return dataclasses.replace(backend, jobs=p.at_once)
     return backend
 
 

@@ -62,9 +62,9 @@ def test_large_work_goes_to_workers_with_the_caches_filled_here(monkeypatch) -> 
     assert [k for k, _, _ in adaptive] == list(range(8))
 
 
-def test_workers_and_this_process_keep_freed_block_memory(monkeypatch) -> None:
-    """Running tasks tunes this process's allocator once (Linux: glibc's mallopt), and worker
-    processes tune their own before their first task."""
+def test_workers_keep_freed_block_memory_and_this_process_is_left_as_it_was(monkeypatch) -> None:
+    """Running tasks in this process leaves its allocator alone; worker processes tune their
+    own (Linux: glibc's mallopt) once, before their first task."""
     import sys
 
     import pytest
@@ -75,9 +75,8 @@ def test_workers_and_this_process_keep_freed_block_memory(monkeypatch) -> None:
     monkeypatch.setattr(parallel, "_allocator_tuned", False)
     monkeypatch.setattr("ctypes.CDLL", lambda name: type("C", (), {"mallopt": lambda self, *a: calls.append(a) or 1})())
     run_tasks(_pid_after, [(0.0, k) for k in range(3)], Backend("loky", 1))
-    run_tasks(_pid_after, [(0.0, k) for k in range(3)], Backend("loky", 1))
-    assert calls == [(-3, parallel.ALLOCATOR_MMAP_THRESHOLD_BYTES), (-1, parallel.ALLOCATOR_TRIM_THRESHOLD_BYTES)]
-    calls.clear()
-    monkeypatch.setattr(parallel, "_allocator_tuned", False)
+    run_tasks(_pid_after, [(0.0, k) for k in range(3)], Backend("loky", None, processes=False))
+    assert calls == []
     parallel._in_worker(_pid_after, -1, {}, 0.0, 0)
-    assert len(calls) == 2
+    parallel._in_worker(_pid_after, -1, {}, 0.0, 1)
+    assert calls == [(-3, parallel.ALLOCATOR_MMAP_THRESHOLD_BYTES), (-1, parallel.ALLOCATOR_TRIM_THRESHOLD_BYTES)]

@@ -55,15 +55,40 @@ def start_lab(workdir: Path) -> tuple[subprocess.Popen, str]:
 
 
 @pytest.fixture(scope="module")
-def lab_url(tmp_path_factory):
+def lab_server(tmp_path_factory):
     """The lab, until the module's tests are done; it writes nothing, here or anywhere."""
     workdir = tmp_path_factory.mktemp("teach")
     proc, url = start_lab(workdir)
-    yield url
+    yield proc, url
     proc.terminate()
     _, err = proc.communicate(timeout=30)
     assert "Traceback" not in err.decode(), err.decode()[-3000:]
     assert list(workdir.iterdir()) == []
+
+
+@pytest.fixture(scope="module")
+def lab_url(lab_server):
+    return lab_server[1]
+
+
+def tree_rss_mb(root: int) -> float:
+    """Resident memory of a process and all its descendants (MB), from /proc."""
+    parent, rss = {}, {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                fields = dict(line.split(":", 1) for line in (entry / "status").read_text().splitlines() if ":" in line)
+            except OSError:
+                continue
+            parent[int(entry.name)] = int(fields.get("PPid", "0").strip() or 0)
+            rss[int(entry.name)] = int(fields.get("VmRSS", "0 kB").split()[0]) if "VmRSS" in fields else 0
+    mine, todo = {root}, [root]
+    while todo:
+        here = todo.pop()
+        kids = [c for c, p in parent.items() if p == here and c not in mine]
+        mine.update(kids)
+        todo.extend(kids)
+    return sum(rss.get(p, 0) for p in mine) / 1024
 
 
 @pytest.fixture
@@ -340,7 +365,7 @@ def test_ctrl_c_stops_the_lab_promptly_even_during_a_long_run(browser, tmp_path)
     page = browser.new_page()
     page.goto(url)
     page.wait_for_selector("#command")
-    run_view(page, "many", "simulate", replicates=20_000_000)
+    run_view(page, "many", "simulate", replicates=2_000_000)       # minutes of work, within the lab's limit
     page.wait_for_selector("#power_value[data-complete='false']", timeout=30_000)
     proc.send_signal(signal.SIGINT)
     try:
@@ -350,3 +375,61 @@ def test_ctrl_c_stops_the_lab_promptly_even_during_a_long_run(browser, tmp_path)
         page.close()
     err = proc.stderr.read().decode()
     assert "Traceback" not in err and "leaked" not in err, err[-2000:]
+
+
+IDLE_MARGIN_MB = 200
+"""After a computation the lab's memory (its process and any workers) returns to within this of
+its level before it."""
+
+
+def test_memory_returns_near_its_idle_level_after_a_large_computation(page, lab_server):
+    proc, _ = lab_server
+    time.sleep(1.0)
+    idle = tree_rss_mb(proc.pid)
+    run_view(page, "many", "simulate", n_per_arm=500, rate_per_site_month=20, replicates=6000, seed=3)
+    page.wait_for_selector("#power_value[data-complete='true'][data-replicates='6000']", timeout=120_000)
+    page.wait_for_selector("#many_view img", timeout=60_000)
+    deadline = time.monotonic() + 10
+    while (after := tree_rss_mb(proc.pid)) > idle + IDLE_MARGIN_MB and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert after <= idle + IDLE_MARGIN_MB, f"idle {idle:.0f} MB, after the computation {after:.0f} MB"
+    set_inputs(page, n_per_arm=63, rate_per_site_month=6.0, replicates=2000, seed=20210414)
+
+
+@pytest.mark.parametrize("key, value, words", [
+    ("replicates", "50000000", "past the time limit"),
+    ("rate_per_site_month", "10000000", "memory budget"),
+])
+def test_a_design_past_the_plan_shows_one_line_under_its_input_and_computes_nothing(page, key, value, words):
+    from simulate.loader import load_scenario, read_scenario_data
+    from simulate.teach import lab
+
+    page.fill(f"#{key}", value)
+    page.press(f"#{key}", "Tab")
+    page.wait_for_selector(f"#{key}_error", timeout=30_000)
+    shown = page.text_content(f"#{key}_error").strip()
+    base = load_scenario(SCENARIO)
+    expected = lab.check(read_scenario_data(SCENARIO), base, {**lab.input_values(base), key: value}).problems[key]
+    assert shown == "\n".join(expected) and words in shown and len(expected) == 1
+    assert page.locator("#command").count() == 0
+    page.click("a[data-value='many']")
+    page.click("#simulate")
+    page.wait_for_selector(".shiny-notification-error", timeout=10_000)
+    assert page.locator("#power_value").count() == 0
+    set_inputs(page, **{key: {"replicates": "2000", "rate_per_site_month": "6.0"}[key]})
+    page.wait_for_selector(f"#{key}_error", state="detached", timeout=10_000)
+
+
+def test_a_view_past_the_plan_is_refused_when_asked_for_and_computes_nothing(page):
+    from simulate.loader import load_scenario
+    from simulate.teach import lab
+
+    design = load_scenario(SCENARIO, ["simulation.replicates=60000"])
+    assert lab.view_problem(design, "many_view") is None          # the design itself fits
+    line = lab.view_problem(design, "how_many_view")
+    assert line is not None and "past the time limit" in line
+    run_view(page, "how_many", "how_many", replicates=60000)
+    page.wait_for_selector("#how_many_view_refused", timeout=30_000)
+    assert page.text_content("#how_many_view_refused").strip() == f"error: {line}"
+    assert page.locator("#how_many_view img").count() == 0
+    set_inputs(page, replicates=2000)

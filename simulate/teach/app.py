@@ -20,6 +20,7 @@ from shiny import App, reactive, render, ui
 from simulate import scenario as sc
 from simulate.assumed import primary_arm
 from simulate.choices import MISSING_STRATEGIES
+from simulate.plan import FEW_REPLICATES
 from simulate.report import close_figure, figure_png
 from simulate.report.words import MISSING_WORDS, percent
 from simulate.teach import lab
@@ -251,6 +252,7 @@ def build_app(scenario_path: str | Path, base: sc.Scenario) -> App:
             Cancel button stopped it; marked out of date once the inputs change."""
             computed_for: dict[str, tuple[str, ...]] = {}
             drawn: list = [None, None]                  # the result last drawn, and its drawing
+            refused = reactive.value(None)              # the plan's one line when a click was refused
 
             @reactive.extended_task
             async def task(design: sc.Scenario, progress: lab.Progress):
@@ -260,11 +262,21 @@ def build_app(scenario_path: str | Path, base: sc.Scenario) -> App:
             @reactive.event(input[button])
             def _start():
                 design = design_or_note()
-                if design is not None:
-                    computed_for["sets"] = checked().overrides
-                    start(view, task, design)
+                if design is None:
+                    return
+                line = lab.view_problem(design, view)      # planned before anything is drawn
+                refused.set(None if line is None else (line, checked().overrides))
+                if line is not None:
+                    ui.notification_show(line, type="error", duration=8)
+                    return
+                computed_for["sets"] = checked().overrides
+                start(view, task, design)
 
             def show():
+                if refused() is not None:
+                    line, sets = refused()
+                    return _result(ui.div(f"error: {line}", class_="lab-error", id=f"{view}_refused"),
+                                   stale(sets), view)
                 status = task.status()
                 if status == "initial":
                     return None
@@ -412,6 +424,12 @@ def _power_box(many: lab.ManyTrials | None, stale: bool = False) -> ui.Tag:
         ui.span(f" ± {p.mc_se:.3f}", id="power_se"),
         ui.div(f"{p.rejections:,} of {p.replicates:,} simulated trials significant (Monte Carlo SE {p.mc_se:.3f}; "
                f"95% interval {p.ci_low:.3f}-{p.ci_high:.3f})", class_="small text-muted"),
+        ui.div("No patient was randomised in any simulated trial: no trial took place, so nothing could be "
+               "significant. Raise the referrals per site per month.", class_="lab-error", id="nobody_randomised")
+        if p.mean_randomised == 0 and many.complete else None,
+        ui.div(f"Only {p.replicates:,} simulated trials: the Monte Carlo error makes this figure unusable for "
+               f"planning; simulate at least {FEW_REPLICATES}.", class_="small lab-error", id="few_replicates")
+        if p.replicates < FEW_REPLICATES and many.complete else None,
         id="power_box")
 
 
@@ -431,7 +449,11 @@ def _many_figures(design: sc.Scenario, many: lab.ManyTrials, what: str) -> ui.Ta
                      "only the lucky trials reach significance, so a published significant result tends to "
                      "overstate the effect.")
     d = design.dropout.probability_by_endpoint
-    if design.analysis.hypothesis != "superiority":
+    if p.mean_randomised == 0:
+        notes = [f"<b>No trial took place.</b> At {design.recruitment.rate_per_site_month:g} referrals per site "
+                 f"per month no patient was randomised before the hard stop (month "
+                 f"{design.trial.hard_stop_months:g}) in any simulated trial: there is nothing to estimate."]
+    elif design.analysis.hypothesis != "superiority":
         pass                                        # the margin, not the difference, decides: see the report
     elif d > 0 and design.analysis.missing != "complete_case":
         adj = dropout_adjustment(design)

@@ -15,6 +15,7 @@ import shlex
 import threading
 import time
 import weakref
+import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,6 +27,7 @@ from simulate.assumed import primary_arm
 from simulate.choices import TESTS
 from simulate.engines import DEFAULT_ENGINE, simulate_block_designs
 from simulate.errors import ScenarioError
+from simulate.parallel import Backend
 from simulate.plan import trials_per_block
 from simulate.results import Accrual, ExampleTrial, PowerResult, SampleSizePlan, against_alpha
 
@@ -134,9 +136,14 @@ def check(data: dict, base: sc.Scenario, values: dict[str, Any]) -> Checked:
     start = overrides(base, input_values(base))
     changed = tuple(texts[k] for k in INPUTS if k in texts and texts[k] != start[k])
     try:
-        return Checked(loader.scenario_from_dict(data, ordered), ordered, {}, changed=changed)
+        design = loader.scenario_from_dict(data, ordered)
     except ScenarioError as err:
         together = err.problems
+    else:
+        too_big = plan_problems(design, base, values)
+        if too_big:
+            return Checked(None, ordered, too_big, changed=changed)
+        return Checked(design, ordered, {}, changed=changed)
     problems: dict[str, tuple[str, ...]] = {}
     for key, text in texts.items():
         try:
@@ -156,6 +163,80 @@ def check(data: dict, base: sc.Scenario, values: dict[str, Any]) -> Checked:
         else:
             problems[key] = problems.get(key, ()) + (shown,)
     return Checked(None, ordered, problems, tuple(other), changed)
+
+
+IN_PROCESS = Backend("loky", None, processes=False)
+"""The lab computes on its own process's threads, one per core, and starts no worker
+processes: a long-lived server's memory returns to its idle level after each computation."""
+LAB_MAX_MINUTES = 5.0
+"""The lab refuses work estimated to take longer (a class waits for it); the command line,
+whose limit can be raised, takes the rest."""
+LAB_MEMORY_HINT = "make the design smaller here (fewer referrals per site-month)"
+LAB_TIME_HINT = ("ask for fewer simulated trials here, or take the design to the command line (Export), whose "
+                 "--max-minutes raises the limit")
+VIEWS = ("many_view", "null_view", "how_many_view")
+"""The lab's views that simulate many trials, each planned before it starts (:func:`plan_view`)."""
+
+
+def plan_view(scenario: sc.Scenario, view: str, jobs=None, engine: str = DEFAULT_ENGINE):
+    """What a view's computation will cost (:mod:`simulate.plan`): many trials, the null world
+    (the same trials once per usable test) or the sample-size search (one per target)."""
+    from simulate import plan
+    from simulate.pipeline import TARGETS
+
+    reps = scenario.simulation.replicates
+    if view == "many_view":
+        return plan.plan_power(scenario, reps, jobs, engine)
+    if view == "null_view":
+        designs = list(usable_tests(scenario)[0].values()) or [scenario]
+        return plan.plan_trials(designs, reps, jobs, engine, what=f"the null world ({len(designs)} tests, "
+                                f"{reps:,} trials each)")
+    parts = [plan.plan_samplesize(scenario, reps, jobs, engine, t) for t in TARGETS]
+    return dataclasses.replace(max(parts, key=lambda p: p.peak_bytes), what=f"the sample-size search ({reps:,} "
+                               "trials per n)", seconds=sum(p.seconds for p in parts))
+
+
+def view_problem(scenario: sc.Scenario, view: str) -> str | None:
+    """The one line that refuses a view's computation before it starts (None: it fits the
+    memory budget and the lab's time limit)."""
+    from simulate import plan
+    from simulate.errors import ResourceError
+
+    budget, _ = plan.current_limits()
+    try:
+        plan.check(plan_view(scenario, view), budget, (60 * LAB_MAX_MINUTES, "the lab's limit"),
+                   memory_hint=LAB_MEMORY_HINT, time_hint=LAB_TIME_HINT)
+    except ResourceError as err:
+        return err.problems[0]
+    return None
+
+
+def plan_problems(scenario: sc.Scenario, base: sc.Scenario, values: dict[str, Any]) -> dict[str, tuple[str, ...]]:
+    """Input id -> the plan's refusal of this design, under the input that drives it: the
+    number of simulated trials for time, else the referral rate, which makes trials large.
+    Checked for the Many trials view and one trial, the lab's first steps; the other views are
+    planned when asked for (:func:`view_problem`)."""
+    from simulate import plan
+    from simulate.errors import ResourceError
+
+    line = view_problem(scenario, "many_view")
+    if line is None:
+        budget, _ = plan.current_limits()
+        try:
+            plan.check(plan.plan_trial(scenario), budget, (math.inf, ""))
+        except ResourceError as err:
+            line = err.problems[0]
+    if line is None:
+        return {}
+    # trials grow with the referrals they draw (the pool is no wider than their candidates): the
+    # rate is to blame if the design at the scenario's own rate would fit
+    key = "rate_per_site_month"
+    if "time limit" in line:
+        rate = "recruitment.rate_per_site_month"
+        at_base = loader.with_overrides(scenario, {rate: base.recruitment.rate_per_site_month})
+        if at_base == scenario or view_problem(at_base, "many_view") is not None:
+            key = "replicates"
+    return {key if key in values else next(iter(values)): (f"error: {line}",)}
 
 
 def command(scenario_arg: str, checked: Checked, what: str = "power") -> str:
@@ -290,7 +371,7 @@ class ManyTrials:
         return self.power.true_difference
 
 
-def simulate_many(designs: list[sc.Scenario], progress: Progress | None = None, jobs=None,
+def simulate_many(designs: list[sc.Scenario], progress: Progress | None = None, jobs=IN_PROCESS,
                   engine: str = DEFAULT_ENGINE) -> list[ManyTrials]:
     """Each design's ``simulation.replicates`` trials from its ``simulation.seed`` (the designs
     share both: common random numbers), gathered block by block. ``progress`` is told of each
@@ -324,7 +405,7 @@ def simulate_many(designs: list[sc.Scenario], progress: Progress | None = None, 
     return [result(k, True) for k in range(len(designs))]
 
 
-def many_trials(scenario: sc.Scenario, progress: Progress | None = None, jobs=None,
+def many_trials(scenario: sc.Scenario, progress: Progress | None = None, jobs=IN_PROCESS,
                 engine: str = DEFAULT_ENGINE) -> ManyTrials:
     """The design's power over its replicates, as ``trialsim power`` estimates it."""
     return simulate_many([scenario], progress, jobs, engine)[0]
@@ -385,7 +466,7 @@ def type_one_verdict(rate: float, mc_se: float, alpha: float) -> str:
             0: "within Monte Carlo error of α"}[against_alpha(rate, mc_se, alpha)]
 
 
-def null_world(scenario: sc.Scenario, progress: Progress | None = None, jobs=None,
+def null_world(scenario: sc.Scenario, progress: Progress | None = None, jobs=IN_PROCESS,
                engine: str = DEFAULT_ENGINE) -> NullWorld:
     """The type I error of every test of :data:`simulate.choices.TESTS` the design allows, on
     the same simulated trials of the design under the null (:func:`null_design`)."""
@@ -450,7 +531,7 @@ def one_trial(scenario: sc.Scenario, replicate: int = 0, engine: str = DEFAULT_E
 # ----------------------------------------------------------------------------- how many patients
 
 
-def how_many(scenario: sc.Scenario, progress: Progress | None = None, jobs=None,
+def how_many(scenario: sc.Scenario, progress: Progress | None = None, jobs=IN_PROCESS,
              engine: str = DEFAULT_ENGINE) -> SampleSizePlan:
     """The sample-size piece of ``trialsim run``: n for 80% and 90% power, the simulated curve
     and the closed forms. ``progress`` is told of each block; it stops the search when cancelled."""
