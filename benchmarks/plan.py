@@ -45,6 +45,9 @@ LARGE = [
     ("samplesize", "nct04743739", ["--replicates", "1000"]),
     ("sweep", "nct04743739", ["--replicates", "1000", "--out", "{tmp}/sweep.csv"]),
     ("trial", "nct04743739", ["--out", "{tmp}/trial"]),
+    ("trial", "nct04743739", ["--out", "{tmp}/trial-big", "--set", "recruitment.rate_per_site_month=100",
+                              "--set", "trial.n_per_arm=2000"]),
+    ("run", "nct04743739", ["--replicates", "1000", "--out", "{tmp}/run"]),
     ("cohort", "nct04743739", ["--n", "2000000"]),
 ]
 QUICK = [("power", "nct04743739", ["--replicates", "2000"]), LARGE[0], ("cohort", "nct04743739", ["--n", "2000000"])]
@@ -66,11 +69,17 @@ def estimate(command: str, name: str, args: list[str]):
     if command == "power":
         return plan.plan_power(sc, reps, jobs, engine)
     if command == "samplesize":
-        return plan.plan_samplesize(sc, reps, jobs, engine)
+        from simulate.power import plan_samplesize
+
+        return plan_samplesize(sc, reps, jobs, engine)
     if command == "sweep":
-        return plan.plan_sweep(sc, reps, jobs, engine)
+        from simulate.power import plan_sweep
+
+        return plan_sweep(sc, reps, jobs, engine)
     if command == "run":
-        return plan.plan_run(sc, reps, jobs, engine)
+        from simulate.pipeline import plan_run
+
+        return plan_run(sc, reps, jobs, engine)
     if command == "trial":
         return plan.plan_trial(sc)
     return plan.plan_cohort(int(flags.get("--n", 10_000)))

@@ -113,8 +113,7 @@ def validate(scenario: Path, overrides: tuple[str, ...], max_memory: str | None,
 
     sc = _load(scenario, overrides)
     with plan.limits(max_memory, max_minutes):
-        budget, _ = plan.current_limits()
-        plan.check(plan.plan_trial(sc), budget, (math.inf, ""))
+        plan.check_one_trial(sc)
     click.echo("OK")
 
 
@@ -463,7 +462,9 @@ def samplesize(scenario: Path, target: float, window: int, n_max: int, replicate
         sc = _load(scenario, overrides + (f'analysis.success="{power_of}"',))
     where = _backend(backend, jobs, scheduler)
     reps = replicates or sc.simulation.replicates
-    with _planned(lambda: plan.plan_samplesize(sc, reps, jobs, engine, target, n_max), max_memory, max_minutes), \
+    from simulate.power import plan_samplesize
+
+    with _planned(lambda: plan_samplesize(sc, reps, jobs, engine, target, n_max), max_memory, max_minutes), \
             session(where):
         r = find_sample_size(sc, target, replicates, seed, where, engine, window, n_max, progress=not as_json,
                              precision=precision)
@@ -532,7 +533,9 @@ def sweep(scenario: Path, replicates: int | None, seed: int | None, jobs: int | 
 
     where = _backend(backend, jobs, scheduler)
     reps = replicates or sc.simulation.replicates
-    with _planned(lambda: plan.plan_sweep(sc, reps, jobs, engine), max_memory, max_minutes), session(where):
+    from simulate.power import plan_sweep
+
+    with _planned(lambda: plan_sweep(sc, reps, jobs, engine), max_memory, max_minutes), session(where):
         frame = run_sweep(sc, replicates, seed, where, engine, progress=not as_json).to_frame()
     _few_replicates(reps)
     write_csv_atomic(out, frame)
@@ -567,7 +570,9 @@ def run(scenario: Path, replicates: int | None, seed: int | None, jobs: int | No
     tell = (lambda what: click.echo(f"  {what}", err=True)) if sys.stderr.isatty() else None
     reps = replicates or sc.simulation.replicates
     _few_replicates(reps)
-    with _planned(lambda: plan.plan_run(sc, reps, jobs, engine), max_memory, max_minutes), session(where):
+    from simulate.pipeline import plan_run
+
+    with _planned(lambda: plan_run(sc, reps, jobs, engine), max_memory, max_minutes), session(where):
         click.echo(f"Running '{sc.name}' into {out_dir}/ ...", err=True)
         results = run_all(sc, out_dir, seed, replicates, where, engine, scenario_path=scenario,
                           overrides=overrides, progress=True, on_piece=tell)

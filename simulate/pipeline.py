@@ -12,6 +12,7 @@ is a rename), and a different scenario or seed never reuses a stale piece.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import hashlib
 import json
@@ -31,6 +32,7 @@ from simulate import __version__
 from simulate import scenario as sc
 from simulate.engines import CONSORT_FIELDS, DEFAULT_ENGINE
 from simulate.io import write_csv_atomic, write_json_atomic
+from simulate import plan
 from simulate.plan import trials_per_block
 from simulate.results import (Accrual, ArmRemission, Comparison, Consort, ExampleTrial, FunnelStep, KaplanMeierStep, Look,
                               ObservedAccrual, PatientCourse, PowerResult, Record, RemissionModel, RunResults, SampleSizePlan,
@@ -544,6 +546,24 @@ def _winners_curse(scenario: sc.Scenario, p: PowerResult, null: bool, many: bool
 
 
 # ----------------------------------------------------------------------------- run
+
+
+def plan_run(scenario: sc.Scenario, replicates: int, jobs: int | None = None, engine: str = "batch") -> plan.Plan:
+    """What :func:`run_all` will cost (:mod:`simulate.plan`): power, a sample-size search per
+    target, the sweep, the fixed design beside interim looks, an example trial and the
+    eligibility funnel, one after another."""
+    from simulate.power import plan_samplesize, plan_sweep
+
+    parts = [plan.plan_power(scenario, replicates, jobs, engine), plan.plan_trial(scenario),
+             plan.plan_cohort(SCREENED_REFERRALS)]
+    parts += [plan_samplesize(scenario, replicates, jobs, engine, t) for t in TARGETS]
+    if scenario.sweep:
+        parts.append(plan_sweep(scenario, replicates, jobs, engine))
+    if scenario.interim is not None:
+        parts.append(plan.plan_power(scenario, replicates, jobs, engine))
+    widest = max(parts, key=lambda p: p.peak_bytes)
+    seconds = plan.START_SECONDS + sum(p.seconds - plan.START_SECONDS for p in parts)
+    return dataclasses.replace(widest, what=f"the main job ({replicates:,} trials per design)", seconds=seconds)
 
 
 def _describe(jobs) -> dict:

@@ -76,6 +76,11 @@ DES_SECONDS_PER_TRIAL = 6e-4
 DES_SECONDS_PER_REFERRAL = 3.3e-7
 DES_SECONDS_PER_PATIENT = 1.0e-5
 """The discrete-event engine: per referral handled and per randomised patient followed."""
+STORY_BYTES_PER_REFERRAL = 500
+STORY_BYTES_PER_PATIENT = 12_000
+STORY_SECONDS_PER_REFERRAL = 2e-5
+STORY_SECONDS_PER_PATIENT = 1.7e-3
+"""One trial told patient by patient: every referral's events and every patient's visits kept."""
 START_SECONDS = 0.4
 """Imports and set-up before the first block."""
 BYTES_PER_COHORT_PATIENT = 500
@@ -137,13 +142,21 @@ def _site_months(scenario: sc.Scenario) -> float:
     return h * h / (2 * a)
 
 
-def trial_size(scenario: sc.Scenario) -> TrialSize:
-    """The referrals and candidates a trial draws, and the widest pool of a block."""
-    from simulate.selection import pass_probabilities
-
+def trial_size(scenario: sc.Scenario, exact: bool = True) -> TrialSize:
+    """The referrals and candidates a trial draws, and the widest pool of a block. Not
+    ``exact``: candidates from an upper bound of the screen's pass probability, with
+    :mod:`math` alone (the closed forms of :mod:`simulate.feasibility`; no scipy)."""
     rec = scenario.recruitment
     referrals = rec.sites * rec.rate_per_site_month * _site_months(scenario)
-    p = pass_probabilities(scenario.cohort, scenario.eligibility).candidate
+    if exact:
+        from simulate.selection import pass_probabilities
+
+        p = pass_probabilities(scenario.cohort, scenario.eligibility).candidate
+    else:
+        from simulate.feasibility import conditions_pass_probability, history_pass_probability
+
+        p = conditions_pass_probability(scenario.cohort) * history_pass_probability(scenario.cohort,
+                                                                                   scenario.eligibility)
     candidates = referrals * p
     # the widest trial of a block: site rates are gamma (cv 1/sqrt(shape)) and counts Poisson
     cv = 1.0 / math.sqrt(max(rec.rate_gamma_shape * rec.sites, 1e-9))
@@ -172,7 +185,10 @@ def trials_per_block(*designs: sc.Scenario) -> int:
 
 @functools.lru_cache(maxsize=256)
 def _trials_per_block(scenario: sc.Scenario) -> int:
-    size = trial_size(scenario)
+    return _block_for(scenario, trial_size(scenario))
+
+
+def _block_for(scenario: sc.Scenario, size: TrialSize) -> int:
     per = bytes_per_trial(dataclasses.replace(size, target=max(size.target, math.ceil(size.widest))))
     fit = int(BLOCK_MEMORY_BYTES // per) if per > 0 else scenario.simulation.block_size
     return max(1, min(scenario.simulation.block_size, fit))
@@ -371,15 +387,29 @@ def plan_trials(designs: list[sc.Scenario], replicates: int, jobs: int | None = 
                 at_once=at_once, referrals_per_trial=widest.referrals)
 
 
-def plan_trial(scenario: sc.Scenario) -> Plan:
-    """One trial told patient by patient (``trialsim trial``): a block's fates, one trial followed."""
-    size = trial_size(scenario)
-    block = trials_per_block(scenario)
+def plan_trial(scenario: sc.Scenario, exact: bool = True) -> Plan:
+    """One trial told patient by patient (``trialsim trial``): a block's fates, one trial followed
+    with every event and visit kept (not ``exact``: an upper bound, see :func:`trial_size`)."""
+    size = trial_size(scenario, exact)
+    block = trials_per_block(scenario) if exact else _block_for(scenario, size)
     fates = block * bytes_per_trial(size)
-    des = size.pool * size.arms * DES_BYTES_PER_PATIENT * 4   # the story keeps every event and visit
-    seconds = START_SECONDS + block * _seconds_per_trial(size, "batch", 1) + _seconds_per_trial(size, "des", 1) * 4
+    patients = min(size.pool, size.candidates)
+    des = size.referrals * STORY_BYTES_PER_REFERRAL + patients * STORY_BYTES_PER_PATIENT
+    seconds = (START_SECONDS + block * _seconds_per_trial(size, "batch", 1) + size.referrals * STORY_SECONDS_PER_REFERRAL
+               + patients * STORY_SECONDS_PER_PATIENT)
     return Plan(what="one trial", peak_bytes=PROCESS_BYTES + fates + des, seconds=seconds, block_bytes=fates + des,
                 trials_per_block=block, referrals_per_trial=size.referrals)
+
+
+def check_one_trial(scenario: sc.Scenario) -> None:
+    """Refuse (:class:`~simulate.errors.ResourceError`) a design of which not even one trial
+    fits the memory budget in force: what ``trialsim validate`` adds to the scenario's checks.
+    The bound decides most designs without scipy; only one near the budget needs the exact plan."""
+    budget, _ = current_limits()
+    try:
+        check(plan_trial(scenario, exact=False), budget, (math.inf, ""))
+    except ResourceError:
+        check(plan_trial(scenario), budget, (math.inf, ""))
 
 
 def plan_cohort(n: int) -> Plan:
@@ -441,47 +471,6 @@ SCAN_DESIGNS = 11
 
 def plan_power(scenario: sc.Scenario, replicates: int, jobs: int | None = None, engine: str = "batch") -> Plan:
     return plan_trials([scenario], replicates, jobs, engine, what=f"{replicates:,} simulated trials")
-
-
-def plan_samplesize(scenario: sc.Scenario, replicates: int, jobs: int | None = None, engine: str = "batch",
-                    target: float = 0.8, n_max: int = 2000) -> Plan:
-    """A search around the closed form's n: :data:`SCAN_DESIGNS` side by side at most, about
-    :data:`SEARCH_DESIGNS` in all."""
-    from simulate.loader import with_overrides
-    from simulate.power import first_guess, no_benefit
-
-    guess = 2 * scenario.trial.n_per_arm if no_benefit(scenario) else first_guess(scenario, target)
-    n = min(n_max, max(4, int(1.4 * guess)))
-    wide = with_overrides(scenario, {"trial.n_per_arm": n})
-    scan = plan_trials([wide] * SCAN_DESIGNS, replicates, jobs, engine)
-    one = plan_trials([wide], replicates, jobs, engine)
-    seconds = START_SECONDS + SEARCH_DESIGNS * (one.seconds - START_SECONDS)
-    return dataclasses.replace(scan, what=f"a sample-size search ({replicates:,} trials per n)", seconds=seconds)
-
-
-def plan_sweep(scenario: sc.Scenario, replicates: int, jobs: int | None = None, engine: str = "batch") -> Plan:
-    from simulate.loader import with_overrides
-    from simulate.power import sweep_points
-
-    designs = [with_overrides(scenario, point) for point in sweep_points(scenario)]
-    return plan_trials(designs, replicates, jobs, engine,
-                       what=f"a sweep of {len(designs)} grid points ({replicates:,} trials each)")
-
-
-def plan_run(scenario: sc.Scenario, replicates: int, jobs: int | None = None, engine: str = "batch") -> Plan:
-    """``trialsim run``: power, a sample-size search per target, the sweep, the fixed design
-    beside interim looks, an example trial and the eligibility funnel, one after another."""
-    from simulate.pipeline import SCREENED_REFERRALS, TARGETS
-
-    parts = [plan_power(scenario, replicates, jobs, engine), plan_trial(scenario), plan_cohort(SCREENED_REFERRALS)]
-    parts += [plan_samplesize(scenario, replicates, jobs, engine, t) for t in TARGETS]
-    if scenario.sweep:
-        parts.append(plan_sweep(scenario, replicates, jobs, engine))
-    if scenario.interim is not None:
-        parts.append(plan_power(scenario, replicates, jobs, engine))
-    widest = max(parts, key=lambda p: p.peak_bytes)
-    seconds = START_SECONDS + sum(p.seconds - START_SECONDS for p in parts)
-    return dataclasses.replace(widest, what=f"the main job ({replicates:,} trials per design)", seconds=seconds)
 
 
 _LIMITS: contextvars.ContextVar[tuple | None] = contextvars.ContextVar("trialsim_limits", default=None)

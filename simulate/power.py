@@ -24,7 +24,7 @@ from typing import Callable, Iterator
 
 import numpy as np
 
-from simulate import analysis, formulas, loader
+from simulate import analysis, formulas, loader, plan
 from simulate import scenario as sc
 from simulate.engines import DEFAULT_ENGINE, BlockOutcomes, simulate_block_designs
 from simulate.parallel import Backend, progress_bar, run_tasks
@@ -554,6 +554,20 @@ def _curve_points(curve: dict[int, PowerResult]) -> tuple[SampleSizePoint, ...]:
                                  r.p_recruitment_on_time) for n, r in sorted(curve.items()))
 
 
+def plan_samplesize(scenario: sc.Scenario, replicates: int, jobs: int | None = None, engine: str = "batch",
+                    target: float = 0.8, n_max: int = 2000) -> plan.Plan:
+    """What :func:`find_sample_size` will cost (:mod:`simulate.plan`): a search around the
+    closed form's n, :data:`simulate.plan.SCAN_DESIGNS` designs side by side at most, about
+    :data:`simulate.plan.SEARCH_DESIGNS` in all."""
+    guess = 2 * scenario.trial.n_per_arm if no_benefit(scenario) else first_guess(scenario, target)
+    n = min(n_max, max(4, int(1.4 * guess)))
+    wide = loader.with_overrides(scenario, {"trial.n_per_arm": n})
+    scan = plan.plan_trials([wide] * plan.SCAN_DESIGNS, replicates, jobs, engine)
+    one = plan.plan_trials([wide], replicates, jobs, engine)
+    seconds = plan.START_SECONDS + plan.SEARCH_DESIGNS * (one.seconds - plan.START_SECONDS)
+    return dataclasses.replace(scan, what=f"a sample-size search ({replicates:,} trials per n)", seconds=seconds)
+
+
 # ----------------------------------------------------------------------------- sweeps
 
 
@@ -586,3 +600,10 @@ def sweep(scenario: sc.Scenario, replicates: int | None = None, seed: int | None
                               p_recruitment_on_time=r.p_recruitment_on_time,
                               mean_duration_months=r.mean_duration_months, mean_dropouts=r.mean_dropouts))
     return SweepResult(axes=tuple(scenario.sweep_grid), points=tuple(out))
+
+
+def plan_sweep(scenario: sc.Scenario, replicates: int, jobs: int | None = None, engine: str = "batch") -> plan.Plan:
+    """What :func:`sweep` will cost (:mod:`simulate.plan`): every grid point side by side."""
+    designs = [loader.with_overrides(scenario, point) for point in sweep_points(scenario)]
+    return plan.plan_trials(designs, replicates, jobs, engine,
+                            what=f"a sweep of {len(designs)} grid points ({replicates:,} trials each)")

@@ -191,7 +191,9 @@ def plan_view(scenario: sc.Scenario, view: str, jobs=None, engine: str = DEFAULT
         designs = list(usable_tests(scenario)[0].values()) or [scenario]
         return plan.plan_trials(designs, reps, jobs, engine, what=f"the null world ({len(designs)} tests, "
                                 f"{reps:,} trials each)")
-    parts = [plan.plan_samplesize(scenario, reps, jobs, engine, t) for t in TARGETS]
+    from simulate.power import plan_samplesize
+
+    parts = [plan_samplesize(scenario, reps, jobs, engine, t) for t in TARGETS]
     return dataclasses.replace(max(parts, key=lambda p: p.peak_bytes), what=f"the sample-size search ({reps:,} "
                                "trials per n)", seconds=sum(p.seconds for p in parts))
 

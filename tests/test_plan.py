@@ -1,0 +1,276 @@
+"""The resource plan: every command estimates memory and time before it draws anything, runs in
+blocks sized to a budget, and refuses in one line (exit 2, nothing written) what cannot fit.
+
+The cost model is checked against measurement (tracemalloc's peak of one block, whose arrays
+numpy reports to it) within the factor of 2 the plan promises; the command-level estimates
+against the measured peak of whole processes are in ``benchmarks/plan.py``.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import threading
+import time
+import tracemalloc
+from pathlib import Path
+
+import pytest
+
+from conftest import ROOT, trialsim_executable
+from simulate import plan
+from simulate.errors import ResourceError
+from simulate.loader import load_scenario
+
+SCENARIO = "nct04743739"
+
+
+def _tree_rss_mb(root: int) -> float:
+    parent, rss = {}, {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                fields = dict(line.split(":", 1) for line in (entry / "status").read_text().splitlines() if ":" in line)
+            except OSError:
+                continue
+            parent[int(entry.name)] = int(fields.get("PPid", "0").strip() or 0)
+            rss[int(entry.name)] = int(fields.get("VmRSS", "0 kB").split()[0]) if "VmRSS" in fields else 0
+    mine, todo = {root}, [root]
+    while todo:
+        here = todo.pop()
+        kids = [c for c, p in parent.items() if p == here and c not in mine]
+        mine.update(kids)
+        todo.extend(kids)
+    return sum(rss.get(p, 0) for p in mine) / 1024
+
+
+def peak_of(args: list[str], cwd: Path, env: dict | None = None) -> tuple[int, float, str]:
+    """(exit code, peak resident MB of the process and its children, stderr) of a trialsim command."""
+    proc = subprocess.Popen([str(trialsim_executable()), *args], cwd=cwd, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, text=True, env={**os.environ, **(env or {})})
+    peak = [0.0]
+
+    def sample() -> None:
+        while proc.poll() is None:
+            peak[0] = max(peak[0], _tree_rss_mb(proc.pid))
+            time.sleep(0.02)
+
+    t = threading.Thread(target=sample)
+    t.start()
+    _, err = proc.communicate(timeout=300)
+    t.join()
+    return proc.returncode, peak[0], err
+
+
+# ------------------------------------------------------------------ the measured cases
+
+
+@pytest.mark.skipif(not Path("/proc").is_dir(), reason="reads resident memory from /proc (Linux)")
+def test_100000_per_arm_with_10_replicates_stays_under_2_gb(tmp_path) -> None:
+    """The advertised maximum n per arm: 11.9 GB before the pool was sized by its candidates."""
+    code, peak_mb, err = peak_of(["power", SCENARIO, "--n-per-arm", "100000", "--replicates", "10", "--jobs", "1"],
+                                 tmp_path)
+    assert code == 0, err
+    assert peak_mb <= 2048, f"peak {peak_mb:.0f} MB"
+    est = plan.plan_power(load_scenario(SCENARIO, ["trial.n_per_arm=100000"]), 10, 1).peak_bytes / 2**20
+    assert peak_mb / 2 <= est <= 2 * peak_mb
+
+
+@pytest.mark.parametrize("override", ["trial.hard_stop_months=600", "recruitment.rate_per_site_month=1e6",
+                                      "recruitment.sites=1000"])
+def test_a_design_too_large_for_the_budget_is_refused_in_one_line_before_any_work(run_cli, tmp_path, override):
+    out = tmp_path / "out"
+    code, stdout, err = run_cli(["run", SCENARIO, "--set", override, "--out", out, "--max-memory", "200M",
+                                 "--max-minutes", "1"])
+    assert code == 2 and stdout == ""
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), err
+    assert "--max-memory" in lines[0] or "--max-minutes" in lines[0]
+    assert not out.exists()
+
+
+def test_validate_says_when_not_even_one_trial_fits(run_cli) -> None:
+    code, _, err = run_cli(["validate", SCENARIO, "--set", "recruitment.rate_per_site_month=1e6",
+                            "--max-memory", "1G"])
+    assert code == 2
+    assert err.startswith("error: one trial needs about") and "referrals" in err and "--max-memory" in err
+    assert run_cli(["validate", SCENARIO])[0] == 0
+
+
+def test_work_past_the_time_limit_is_refused_with_the_flag_that_raises_it(run_cli) -> None:
+    code, _, err = run_cli(["power", SCENARIO, "--replicates", "100000000"])
+    assert code == 2
+    assert err.startswith("error: 100,000,000 simulated trials would take about") and "--max-minutes" in err
+    assert len(err.strip().splitlines()) == 1
+    code, _, err = run_cli(["power", SCENARIO, "--replicates", "3000", "--max-minutes", "0.0001"])
+    assert code == 2 and "past the time limit of" in err and "(--max-minutes)" in err
+
+
+@pytest.mark.parametrize("flag, value", [("--max-memory", "lots"), ("--max-memory", "1K"), ("--max-memory", "-2G"),
+                                         ("--max-minutes", "0"), ("--max-minutes", "soon")])
+def test_a_bad_limit_names_the_flag_and_what_is_allowed(run_cli, flag, value) -> None:
+    code, _, err = run_cli(["power", SCENARIO, "--replicates", "100", flag, value])
+    assert code == 2
+    assert err.startswith(f"error: {flag}: got '{value}'; must be"), err
+
+
+def test_the_budget_comes_from_the_flag_the_environment_or_the_memory_available(monkeypatch) -> None:
+    assert plan.memory_budget("3G") == (3 << 30, "--max-memory")
+    monkeypatch.setenv(plan.MEMORY_ENV, "512M")
+    assert plan.memory_budget() == (512 << 20, plan.MEMORY_ENV)
+    monkeypatch.delenv(plan.MEMORY_ENV)
+    budget, source = plan.memory_budget()
+    assert source.endswith("of the memory available") or "limit" in source
+    assert 0 < budget
+    monkeypatch.setenv(plan.TIME_ENV, "90")
+    assert plan.time_limit() == (5400.0, plan.TIME_ENV)
+
+
+def test_a_process_memory_limit_caps_the_budget(tmp_path) -> None:
+    """Under ``ulimit -v`` (RLIMIT_AS) the budget is a share of that limit, so work planned for
+    the machine's memory is refused in one line instead of failing midway."""
+    code = ("import resource, sys; resource.setrlimit(resource.RLIMIT_AS, (3 << 30, 3 << 30));"
+            "from simulate.cli import main; sys.exit(main(['power', 'nct04743739', '--replicates', '100',"
+            "'--set', 'recruitment.rate_per_site_month=3e5', '--max-minutes', '1e6']))")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path, timeout=120,
+                          env={**os.environ, "OPENBLAS_NUM_THREADS": "1"})
+    assert proc.returncode == 2, proc.stderr
+    assert "one trial needs about" in proc.stderr and "of the process's memory limit" in proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+def test_a_budget_too_small_for_all_workers_runs_fewer_blocks_at_once_not_fewer_trials() -> None:
+    s = load_scenario(SCENARIO, ["recruitment.rate_per_site_month=60"])
+    p = plan.plan_trials([s], 5000, 2)
+    one_block = plan.PROCESS_BYTES + p.block_bytes
+    fitted = plan.check(p, (int(one_block * 1.2), "test"), (1e9, "test"))
+    assert p.at_once == 2 and fitted.at_once == 1 and fitted.seconds > p.seconds
+    with pytest.raises(ResourceError, match="needs about"):
+        plan.check(p, (int(one_block * 0.9), "test"), (1e9, "test"))
+
+
+# ------------------------------------------------------------------ blocks and the cost model
+
+
+def test_blocks_keep_the_scenarios_size_unless_a_block_would_pass_the_cap() -> None:
+    s = load_scenario(SCENARIO)
+    assert plan.trials_per_block(s) == s.simulation.block_size
+    big = load_scenario(SCENARIO, ["recruitment.rate_per_site_month=1000"])
+    n = plan.trials_per_block(big)
+    assert 1 <= n < big.simulation.block_size
+    assert n * plan.bytes_per_trial(plan.trial_size(big)) <= plan.BLOCK_MEMORY_BYTES
+    # a property of the design, not of n per arm: every n of a sample-size search shares its trials
+    assert plan.trials_per_block(load_scenario(SCENARIO, ["recruitment.rate_per_site_month=1000",
+                                                          "trial.n_per_arm=2000"])) == n
+
+
+def test_a_design_in_smaller_blocks_gives_the_same_trials_for_any_number_of_jobs() -> None:
+    from simulate.power import estimate_power
+
+    s = load_scenario(SCENARIO, ["recruitment.rate_per_site_month=400", "simulation.block_size=100"])
+    size = plan.trials_per_block(s)
+    assert size < 100
+    one = estimate_power(s, 2 * size + 3, 5, 1).to_dict()
+    two = estimate_power(s, 2 * size + 3, 5, 2).to_dict()
+    for key in ("power", "mean_randomised", "mean_dropouts", "mean_duration_months"):
+        assert one[key] == two[key]
+
+
+@pytest.mark.parametrize("overrides", [
+    [], ["recruitment.rate_per_site_month=20", "trial.n_per_arm=500"], ["trial.hard_stop_months=200"],
+    ["recruitment.sites=40", "trial.n_per_arm=2000"],
+])
+def test_the_estimate_of_a_block_lies_within_a_factor_2_of_its_measured_peak(overrides) -> None:
+    from simulate.engines import simulate_block_designs
+
+    s = load_scenario(SCENARIO, [*overrides, "simulation.block_size=60"])
+    simulate_block_designs([s], 1, 0)                    # calibration and pass probabilities, cached
+    tracemalloc.start()
+    try:
+        simulate_block_designs([s], 1, 1)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    estimate = 60 * plan.bytes_per_trial(plan.trial_size(s))
+    assert peak / 2 <= estimate <= 2 * peak, f"estimate {estimate / 2**20:.1f} MB, peak {peak / 2**20:.1f} MB"
+
+
+def test_the_pool_is_no_wider_than_any_trial_can_randomise_and_trials_are_unchanged() -> None:
+    """A target far above what recruitment can deliver costs what the referrals cost, and the
+    trials are those a narrower target's fates give (the slots kept are a prefix)."""
+    from simulate.fates import draw_fates
+    from simulate.seeding import block_sequence
+
+    small = load_scenario(SCENARIO, ["trial.n_per_arm=63"])
+    huge = load_scenario(SCENARIO, ["trial.n_per_arm=100000"])
+    f_small = draw_fates(small, block_sequence(1, 0), 50)
+    f_huge = draw_fates(huge, block_sequence(1, 0), 50)
+    widest = int(f_huge.n_randomisable.max())
+    assert f_huge.randomisable_month.shape == (50, widest) and f_huge.allocation.shape[2] == widest
+    k = f_small.randomisable_month.shape[1]
+    assert (f_small.randomisable_month == f_huge.randomisable_month[:, :k]).all()
+    assert (f_small.allocation == f_huge.allocation[:, :, :k]).all()
+
+
+# ------------------------------------------------------------------ feedback
+
+
+def test_fewer_than_100_replicates_are_warned_about(run_cli) -> None:
+    code, out, err = run_cli(["power", SCENARIO, "--replicates", "20"])
+    assert code == 0 and "power" in out
+    assert err.startswith("warning: only 20 simulated trials") and "unusable" in err
+    assert run_cli(["power", SCENARIO, "--replicates", "100"])[2] == ""
+
+
+def test_verbose_logs_the_plan_and_each_stage(tmp_path) -> None:
+    proc = subprocess.run([str(trialsim_executable()), "-v", "power", SCENARIO, "--replicates", "300"],
+                          capture_output=True, text=True, cwd=tmp_path, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert "INFO simulate.plan: plan: 300 simulated trials: about" in proc.stderr
+    assert "in blocks of 250 trials" in proc.stderr
+
+
+def test_a_design_where_nobody_is_randomised_says_so(run_cli) -> None:
+    code, out, _ = run_cli(["power", SCENARIO, "--replicates", "100", "--set", "recruitment.rate_per_site_month=0"])
+    assert code == 0
+    assert "no patient was randomised in any simulated trial" in out
+
+
+def test_the_plan_is_printed_on_a_terminal_only(tmp_path) -> None:
+    """Piped, a command prints its results only; the plan line is for a person at a terminal."""
+    proc = subprocess.run([str(trialsim_executable()), "power", SCENARIO, "--replicates", "200"],
+                          capture_output=True, text=True, cwd=tmp_path, timeout=120)
+    assert proc.returncode == 0 and "plan:" not in proc.stderr
+    pty = pytest.importorskip("pty")
+    out = []
+
+    def read(fd):
+        data = os.read(fd, 4096)
+        out.append(data)
+        return data
+
+    env = {**os.environ, "COLUMNS": "120"}
+    old = os.getcwd()
+    os.chdir(tmp_path)
+    try:
+        saved = os.environ.copy()
+        os.environ.update(env)
+        pty.spawn([str(trialsim_executable()), "power", SCENARIO, "--replicates", "200"], read)
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+        os.chdir(old)
+    text = b"".join(out).decode(errors="replace")
+    assert "plan: 200 simulated trials: about" in text and "memory budget" in text
+
+
+def test_the_benchmark_compares_estimate_and_peak(tmp_path) -> None:
+    """benchmarks/plan.py runs and reports estimate against measured peak (its quick lane)."""
+    proc = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "plan.py"), "--quick", "--json"],
+                          capture_output=True, text=True, timeout=300)
+    import json
+
+    rows = json.loads(proc.stdout)["results"]
+    assert len(rows) == 3 and all(r["exit"] == 0 for r in rows)
+    assert all(r["peak_mb"] > 10 and r["estimate_mb"] > 10 for r in rows)
