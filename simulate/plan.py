@@ -83,6 +83,9 @@ STORY_SECONDS_PER_PATIENT = 1.7e-3
 """One trial told patient by patient: every referral's events and every patient's visits kept."""
 START_SECONDS = 0.4
 """Imports and set-up before the first block."""
+REPORT_BYTES = 200 << 20
+REPORT_SECONDS = 6.0
+"""``trialsim run``'s report: the plotting libraries, its figures and the page."""
 BYTES_PER_COHORT_PATIENT = 500
 """`trialsim cohort`: a referred patient's covariates, screen and table row."""
 SECONDS_PER_COHORT_PATIENT = 4e-6
