@@ -14,7 +14,6 @@ from pathlib import Path
 
 import pytest
 
-from simulate import folders
 from simulate.errors import OutputError
 from simulate.loader import load_scenario
 from simulate.scenario import scenario_hash
@@ -35,10 +34,12 @@ block_size = 20
 "trial.n_per_arm" = [40]
 '''
 OTHER_DROPOUT = ["--set", "dropout.probability_by_endpoint=0.2"]
+MANIFEST = "manifest.json"
+HASH_CHARS = 8
 
 
 def short_hash(path: Path, overrides: list[str] = ()) -> str:
-    return scenario_hash(load_scenario(path, tuple(overrides[1::2])))[:folders.HASH_CHARS]
+    return scenario_hash(load_scenario(path, tuple(overrides[1::2])))[:HASH_CHARS]
 
 
 def snapshot(folder: Path) -> dict[Path, bytes]:
@@ -71,8 +72,8 @@ def here(work, tmp_path: Path) -> Path:
 def test_the_manifest_lists_exactly_what_the_run_wrote(work) -> None:
     folder, out = work
     run = folder / "results" / "tiny"
-    manifest = json.loads((run / folders.MANIFEST).read_text())
-    present = {p.relative_to(run).as_posix() for p in run.rglob("*") if p.is_file()} - {folders.MANIFEST}
+    manifest = json.loads((run / MANIFEST).read_text())
+    present = {p.relative_to(run).as_posix() for p in run.rglob("*") if p.is_file()} - {MANIFEST}
     assert set(manifest["files"]) == present
     assert {"run.json", "report.html", "power.csv", ".pieces/power.json"} <= present
     assert manifest["kind"] == "run" and manifest["complete"] is True and manifest["overrides"] == []
@@ -89,7 +90,7 @@ def test_a_run_with_set_overrides_goes_to_a_folder_of_its_own(here: Path) -> Non
     short = short_hash(here / "tiny.toml", OTHER_DROPOUT)
     own = here / "results" / f"tiny-{short}"
     assert snapshot(here / "results" / "tiny") == before, "the file's own run is untouched"
-    manifest = json.loads((own / folders.MANIFEST).read_text())
+    manifest = json.loads((own / MANIFEST).read_text())
     assert manifest["scenario_hash"][:8] == short and manifest["overrides"] == [OTHER_DROPOUT[1]]
     # the summary and the report name the override and the folder
     line = f"--set {OTHER_DROPOUT[1]} (scenario hash {short}); its results are in results/tiny-{short}/."
@@ -130,7 +131,7 @@ def test_a_rerun_reuses_its_pieces_and_keeps_every_file_it_did_not_write(here: P
     assert not leftover.exists()
     timings = json.loads((run / "run.json").read_text())["timings"]
     assert all(timings[p]["reused"] for p in ("power", "samplesize", "sweep", "example_trial"))
-    assert not set(mine) & set(json.loads((run / folders.MANIFEST).read_text())["files"])
+    assert not set(mine) & set(json.loads((run / MANIFEST).read_text())["files"])
 
 
 def test_a_rerun_with_other_settings_replaces_it_and_says_so(here: Path) -> None:
@@ -174,10 +175,12 @@ def test_out_into_results_of_another_scenario_content_or_command_is_refused(here
 def test_a_killed_run_is_recognised_by_its_first_manifest(here: Path) -> None:
     """The manifest is written before the first file: a run killed midway leaves a folder the
     next run of the same scenario completes (and says so)."""
+    from simulate import folders
+
     run = here / "results" / "tiny"
-    manifest = json.loads((run / folders.MANIFEST).read_text())
+    manifest = json.loads((run / MANIFEST).read_text())
     manifest["complete"] = False
-    (run / folders.MANIFEST).write_text(json.dumps(manifest))
+    (run / MANIFEST).write_text(json.dumps(manifest))
     (run / "report.html").unlink()
     scenario = load_scenario(here / "tiny.toml")
     taken = folders.claim(run, "run", scenario, manifest["settings"], manifest["files"], "--out")
@@ -188,11 +191,13 @@ def test_a_killed_run_is_recognised_by_its_first_manifest(here: Path) -> None:
 
 
 def test_trial_and_sweep_default_folders_follow_the_scenario_content(here: Path) -> None:
+    from simulate import folders
+
     seed = "20210414"
     code, _, err = call(["trial", "tiny.toml"], here)               # the run's own scenario: beside it
     assert code == 0, err
     trial = here / "results" / "tiny" / f"trial-{seed}"
-    assert json.loads((trial / folders.MANIFEST).read_text())["kind"] == "trial"
+    assert json.loads((trial / MANIFEST).read_text())["kind"] == "trial"
     first = snapshot(trial)
     code, _, err = call(["trial", "tiny.toml"], here)               # a rerun: the same trial, no note
     assert code == 0 and notes(err) == [] and snapshot(trial) == first
@@ -203,7 +208,7 @@ def test_trial_and_sweep_default_folders_follow_the_scenario_content(here: Path)
     code, _, err = call(["sweep", "tiny.toml", "--replicates", "20", *FAST, *OTHER_DROPOUT], here)
     assert code == 0, err
     sweep = here / "results" / f"tiny-{short_hash(here / 'tiny.toml', OTHER_DROPOUT)}" / "sweep"
-    assert (sweep / "sweep.csv").is_file() and (sweep / folders.MANIFEST).is_file()
+    assert (sweep / "sweep.csv").is_file() and (sweep / MANIFEST).is_file()
     assert not (here / "results" / "tiny" / "sweep").exists()
     # the run's folder with its trial beside it is still the run's, for a rerun
     assert folders.claim(here / "results" / "tiny", "run", load_scenario(here / "tiny.toml"),
@@ -223,8 +228,10 @@ def test_a_standalone_command_never_replaces_a_file_of_a_trial(here: Path) -> No
 
 
 def test_a_folder_of_an_earlier_trialsim_is_recognised_by_its_run_json(here: Path) -> None:
+    from simulate import folders
+
     run = here / "results" / "tiny"
-    (run / folders.MANIFEST).unlink()
+    (run / MANIFEST).unlink()
     (run / "stopping.png").write_bytes(b"mine")
     legacy = folders.read_manifest(run)
     assert legacy.legacy and legacy.kind == "run" and "power.csv" in legacy.files
@@ -238,10 +245,12 @@ def test_a_folder_of_an_earlier_trialsim_is_recognised_by_its_run_json(here: Pat
 
 
 def test_a_manifest_that_points_outside_its_folder_is_not_trusted(tmp_path: Path) -> None:
+    from simulate import folders
+
     folder = tmp_path / "out"
     folder.mkdir()
     (tmp_path / "precious.txt").write_text("keep")
-    (folder / folders.MANIFEST).write_text(json.dumps({
+    (folder / MANIFEST).write_text(json.dumps({
         "written_by": "trialsim", "kind": "trial", "scenario": "x", "scenario_hash": None, "settings": {},
         "files": ["../precious.txt"]}))
     assert folders.read_manifest(folder) is None
