@@ -57,8 +57,15 @@ RESULTS = Path("results")
 """Where the default folders are, relative to the working directory."""
 SHOWN = 3
 """Files named in a refusal before '... and N more'."""
-PIECES = ".pieces"
+CACHE_DIR = ".pieces"
 """The run's cache of finished pieces: listed files in it are kept by a rerun (they are reused)."""
+RUN_TABLES = ("funnel.csv", "power.csv", "comparisons.csv", "remission_by_visit.csv", "samplesize.csv", "consort.csv",
+              "remission_model.csv")
+"""The tables of every run (:func:`simulate.pipeline.write_tables`)."""
+SWEEP_TABLE = "sweep.csv"
+"""The table of a run whose scenario has a [sweep] grid."""
+INTERIM_TABLES = ("looks.csv", "fixed_design.csv")
+"""The tables written only with interim looks."""
 TRIAL_FILES = ("patients.csv", "visits.csv", "events.csv", "trial.json")
 """What ``trialsim trial`` writes into its folder."""
 SWEEP_FILES = ("sweep.csv",)
@@ -92,7 +99,7 @@ def _safe(rel: object) -> bool:
         return False
     parts = PurePosixPath(rel).parts
     return (not PurePosixPath(rel).is_absolute() and 1 <= len(parts) <= 2 and ".." not in parts
-            and "." not in parts and (len(parts) == 1 or parts[0] == PIECES))
+            and "." not in parts and (len(parts) == 1 or parts[0] == CACHE_DIR))
 
 
 def _from_json(data: object) -> Manifest | None:
@@ -120,15 +127,13 @@ def _legacy(folder: Path) -> Manifest | None:
     or trial.json."""
     run = _read_json(folder / RUN_MARKER) if (folder / RUN_MARKER).is_file() else None
     if isinstance(run, dict) and isinstance(run.get("scenario_hash"), str):
-        from simulate.pipeline import run_tables
-
         scenario = run.get("scenario") if isinstance(run.get("scenario"), dict) else {}
         figures = run.get("figures") if isinstance(run.get("figures"), dict) else {}
         names = {*run_tables(bool(scenario.get("sweep")), scenario.get("interim") is not None),
                  *(f for f in figures.values() if _safe(f)), "report.html", RUN_MARKER}
-        pieces = folder / PIECES
+        pieces = folder / CACHE_DIR
         if pieces.is_dir():
-            names |= {f"{PIECES}/{p.name}" for p in pieces.glob("*.json") if p.is_file()}
+            names |= {f"{CACHE_DIR}/{p.name}" for p in pieces.glob("*.json") if p.is_file()}
         return Manifest(kind="run", scenario=str(scenario.get("name", "")), scenario_hash=run["scenario_hash"],
                         settings={k: run.get(k) for k in ("seed", "replicates", "engine")},
                         files=tuple(sorted(n for n in names if (folder / n).is_file())), legacy=True)
@@ -151,6 +156,11 @@ def read_manifest(folder: str | Path) -> Manifest | None:
         return _legacy(folder)
     except OSError:
         return None
+
+
+def run_tables(sweep: bool, looks: bool) -> tuple[str, ...]:
+    """The tables a run writes, for a scenario with or without a [sweep] grid and interim looks."""
+    return RUN_TABLES + ((SWEEP_TABLE,) if sweep else ()) + (INTERIM_TABLES if looks else ())
 
 
 # ----------------------------------------------------------------------------- what is in a folder
@@ -181,9 +191,9 @@ def survey(folder: str | Path, planned: Iterable[str] = ()) -> Survey:
 
     def classify(entry: Path, rel: str) -> None:
         if entry.is_dir() and not entry.is_symlink():
-            if rel == PIECES:
+            if rel == CACHE_DIR:
                 for child in sorted(entry.iterdir()):
-                    classify(child, f"{PIECES}/{child.name}")
+                    classify(child, f"{CACHE_DIR}/{child.name}")
             elif "/" in rel or read_manifest(entry) is None:
                 foreign.append(rel + "/")
             return                             # a trialsim folder of its own: left alone
@@ -253,7 +263,7 @@ class Claim:
         kept = set()
         for rel in sorted(self.owned - written):
             path = self.folder / rel
-            if rel.startswith(PIECES + "/"):
+            if rel.startswith(CACHE_DIR + "/"):
                 if path.is_file():
                     kept.add(rel)
             else:
@@ -331,7 +341,7 @@ def _contents(folder: Path) -> list[Manifest]:
     """The manifests of a results folder and of its subfolders (a run's, its trials', its sweep's)."""
     found = [read_manifest(folder)]
     try:
-        found += [read_manifest(d) for d in sorted(folder.iterdir()) if d.is_dir() and d.name != PIECES]
+        found += [read_manifest(d) for d in sorted(folder.iterdir()) if d.is_dir() and d.name != CACHE_DIR]
     except OSError:
         pass
     return [m for m in found if m is not None]

@@ -30,6 +30,7 @@ import pandas as pd
 from simulate import __version__
 from simulate import scenario as sc
 from simulate.engines import CONSORT_FIELDS, DEFAULT_ENGINE
+from simulate.folders import CACHE_DIR, SWEEP_TABLE, run_tables
 from simulate.io import write_csv_atomic, write_json_atomic
 from simulate.results import (Accrual, ArmRemission, Comparison, Consort, ExampleTrial, FunnelStep, KaplanMeierStep, Look,
                               ObservedAccrual, PatientCourse, PowerResult, Record, RemissionModel, RunResults, SampleSizePlan,
@@ -318,21 +319,9 @@ def comparisons_table(power: PowerResult, scenario: sc.Scenario) -> pd.DataFrame
 
 LOOK_COLUMNS = tuple(f.name for f in fields(Look))
 """Columns of ``looks.csv``: the fields of :class:`~simulate.results.Look`."""
-TABLES = ("funnel.csv", "power.csv", "comparisons.csv", "remission_by_visit.csv", "samplesize.csv", "consort.csv",
-          "remission_model.csv")
-"""The tables of every run."""
-SWEEP_TABLE = "sweep.csv"
-"""The table of a run whose scenario has a [sweep] grid."""
-INTERIM_TABLES = ("looks.csv", "fixed_design.csv")
-"""The tables written only with interim looks."""
 PIECES = ("screening", "power", "samplesize", "example_trial", "accrual", "remission_model")
 """The pieces of every run, each cached as ``.pieces/<piece>.json``; ``sweep`` and ``interim`` when the
 scenario has them."""
-
-
-def run_tables(sweep: bool, looks: bool) -> tuple[str, ...]:
-    """The tables a run writes, for a scenario with or without a [sweep] grid and interim looks."""
-    return TABLES + ((SWEEP_TABLE,) if sweep else ()) + (INTERIM_TABLES if looks else ())
 
 
 def has_looks(scenario: sc.Scenario) -> bool:
@@ -343,14 +332,13 @@ def has_looks(scenario: sc.Scenario) -> bool:
 def run_files(scenario: sc.Scenario) -> frozenset[str]:
     """Every file :func:`run_all` may write for the scenario, relative to its folder (a figure
     with nothing to draw is not written, so a run may write fewer)."""
-    from simulate.folders import PIECES as CACHE
     from simulate.report import FIGURES, INTERIM_FIGURES
 
     looks, sweep = has_looks(scenario), bool(scenario.sweep)
     figures = FIGURES + (INTERIM_FIGURES if looks else ())
     pieces = PIECES + (("sweep",) if sweep else ()) + (("interim",) if looks else ())
     return frozenset({*run_tables(sweep, looks), *(f"{f}.png" for f in figures), "report.html", "run.json",
-                      *(f"{CACHE}/{p}.json" for p in pieces)})
+                      *(f"{CACHE_DIR}/{p}.json" for p in pieces)})
 
 
 def looks_table(power: PowerResult) -> pd.DataFrame:
@@ -634,7 +622,7 @@ def run_all(scenario: sc.Scenario, out_dir: Path, seed: int | None = None, repli
 
     def piece(name: str, kind: type[R], compute: Callable[[], R], what: str) -> R:
         key = _piece_key(scenario, name, seed, replicates, engine)
-        written.append(f"{folders.PIECES}/{name}.json")
+        written.append(f"{CACHE_DIR}/{name}.json")
         return _cached(out_dir, name, key, kind, compute, timings, what, tell)
 
     args = (scenario, seed, replicates, jobs, engine, progress)
