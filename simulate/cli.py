@@ -533,8 +533,8 @@ def sweep(scenario: Path, replicates: int | None, seed: int | None, jobs: int | 
 @scenario_arg
 @simulation_opts
 @click.option("--out", "out_dir", type=click.Path(path_type=Path), default=None,
-              help="Results folder: new, empty, or an earlier run of the same scenario (default results/<scenario-name>/, "
-                   "or results/<scenario-name>-<hash>/ when --set changes the scenario).")
+              help="Results folder: new, empty, or an earlier run of the same scenario (default "
+                   "results/<scenario-name>/, or results/<scenario-name>-<hash>/ when --set changes the scenario).")
 @set_opt
 def run(scenario: Path, replicates: int | None, seed: int | None, jobs: int | None, backend: str,
         scheduler: str | None, engine: str, out_dir: Path | None, overrides: tuple[str, ...]) -> None:

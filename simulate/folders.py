@@ -288,23 +288,24 @@ def claim(folder: str | Path, kind: str, scenario: Scenario, settings: dict, pla
     if m is None:
         if s.foreign:
             raise OutputError(f"{where}; it holds files trialsim did not write ({_some(s.foreign)}); trialsim writes "
-                              "only into a new or empty folder or one holding its own results: choose another folder, "
-                              "or move those files")
+                              "only into a new or empty folder or one holding its own results: choose another folder "
+                              "with --out, or move those files")
     else:
         if m.kind != kind:
             raise OutputError(f"{where}; it holds the results of `trialsim {m.kind}`"
                               + (f" for '{m.scenario}'" if m.scenario else "") + f", which this {kind} would mix "
-                              "with its own: choose another folder")
+                              "with its own: choose another folder with --out")
         if m.scenario_hash is not None and m.scenario_hash != h:
-            raise OutputError(f"{where}; it holds a {m.kind} of another scenario content ('{m.scenario}', scenario hash "
-                              f"{m.scenario_hash[:HASH_CHARS]}; this is '{scenario.name}', {h[:HASH_CHARS]}), which "
-                              "this one would replace: choose another folder")
+            raise OutputError(f"{where}; it holds a {m.kind} of another scenario content ('{m.scenario}', "
+                              f"scenario hash {m.scenario_hash[:HASH_CHARS]}; this is '{scenario.name}', "
+                              f"{h[:HASH_CHARS]}), which "
+                              "this one would replace: choose another folder with --out")
         clash = sorted(planned & set(s.foreign))
         if clash:
             verb = "is" if len(clash) == 1 else "are"
             raise OutputError(f"{where}; {_some(clash)} there {verb} not trialsim's (not in its {MANIFEST}) and this "
                               f"{kind} would replace {'it' if len(clash) == 1 else 'them'}: move "
-                              f"{'it' if len(clash) == 1 else 'them'}, or choose another folder")
+                              f"{'it' if len(clash) == 1 else 'them'}, or choose another folder with --out")
         if m.scenario_hash is None:
             note = (f"replacing the {m.kind} in {folder}/, written by an earlier trialsim that did not record its "
                     "scenario")

@@ -161,6 +161,17 @@ def test_out_into_a_folder_of_other_files_is_refused_before_any_work(tmp_path: P
     assert code == 0, err
 
 
+def test_a_default_folder_of_other_files_is_refused_too(tmp_path: Path) -> None:
+    (tmp_path / "tiny.toml").write_text(TINY)
+    theirs = tmp_path / "results" / "tiny"
+    theirs.mkdir(parents=True)
+    (theirs / "notes.txt").write_text("mine")
+    before = files_under(tmp_path)
+    code, out, err = call(["run", "tiny.toml", *FAST], tmp_path)
+    assert_user_error(code, err, "--out not given", "results/tiny", "notes.txt", "choose another folder with --out")
+    assert files_under(tmp_path) == before and out == ""
+
+
 def test_out_into_results_of_another_scenario_content_or_command_is_refused(here: Path) -> None:
     run = here / "results" / "tiny"
     before = snapshot(run)
@@ -204,7 +215,8 @@ def test_trial_and_sweep_default_folders_follow_the_scenario_content(here: Path)
     changed = ["--set", "trial.n_per_arm=30"]
     code, _, err = call(["trial", "tiny.toml", *changed], here)
     assert code == 0, err
-    assert (here / "results" / f"tiny-{short_hash(here / 'tiny.toml', changed)}" / f"trial-{seed}" / "trial.json").is_file()
+    changed_folder = here / "results" / f"tiny-{short_hash(here / 'tiny.toml', changed)}"
+    assert (changed_folder / f"trial-{seed}" / "trial.json").is_file()
     code, _, err = call(["sweep", "tiny.toml", "--replicates", "20", *FAST, *OTHER_DROPOUT], here)
     assert code == 0, err
     sweep = here / "results" / f"tiny-{short_hash(here / 'tiny.toml', OTHER_DROPOUT)}" / "sweep"

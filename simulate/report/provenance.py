@@ -104,7 +104,8 @@ def _reproduce(results: RunResults) -> dict:
 
         notes.append(f"Overrides that change the scenario send the command's results to results/{scenario.name}-"
                      f"{sc.scenario_hash(scenario)[:HASH_CHARS]}/ (the scenario hash's first {HASH_CHARS} "
-                     f"characters) unless --out names a folder, never to the scenario file's own results/{scenario.name}/.")
+                     f"characters) unless --out names a folder, never to the scenario file's own "
+                     f"results/{scenario.name}/.")
     make_ok = (not results.overrides and seed == scenario.simulation.seed
                and replicates == scenario.simulation.replicates and engine == DEFAULT_ENGINE)
     default = path is None or Path(path).resolve() == (SHIPPED / "nct04743739.toml").resolve()
