@@ -24,7 +24,8 @@ from simulate.scenario import Scenario
 
 EXIT_USAGE = 2
 
-scenario_arg = click.argument("scenario", type=click.Path(dir_okay=False, path_type=Path))
+# not dir_okay=False: a folder named like a shipped scenario is the loader's to judge (it says so)
+scenario_arg = click.argument("scenario", type=click.Path(path_type=Path))
 set_opt = click.option(
     "--set", "overrides", multiple=True, metavar="PATH=VALUE",
     help="Override a scenario field, e.g. --set dropout.probability_by_endpoint=0.2 (repeatable).",
@@ -46,20 +47,48 @@ def limit_opts(f):
 
 
 
+def _note(line: str | None) -> None:
+    if line:
+        click.echo(f"note: {line}", err=True)
+
+
 def _load(path: Path, overrides: tuple[str, ...]) -> Scenario:
-    return load_scenario(path, overrides)
+    """The scenario, after a note if a folder (or other non-file) here was passed over for the
+    shipped scenario of its name."""
+    from simulate.loader import locate_scenario
+
+    found, note = locate_scenario(path)
+    sc = load_scenario(found, overrides)
+    _note(note)
+    return sc
 
 
-def _check_out_folder(folder: Path) -> Path:
-    """Before any work: the results folder can be written."""
+def _claim_folder(kind: str, scenario_path: Path, overrides: tuple[str, ...], sc: Scenario, out: Path | None,
+                  settings: dict, planned, sub: str | None = None):
+    """Before any work: the folder the command writes (``--out``, else the default folder of
+    :func:`simulate.folders.default_folder`) can be written and holds nothing this command may
+    not replace. Notes (another scenario content in results/<name>/, earlier results replaced)
+    go to stderr once every check has passed."""
+    from simulate.folders import claim, default_folder, overridden
     from simulate.io import check_writable
 
-    return check_writable(folder, "--out")
+    if out is None:
+        folder, note = default_folder(sc, overridden(scenario_path, overrides, sc), sub)
+        where = f"--out not given: the default folder '{folder}'"
+    else:
+        folder, note, where = out, None, f"--out: got '{out}'"
+    check_writable(folder, "--out")
+    taken = claim(folder, kind, sc, settings, planned, where, overrides)
+    _note(note)
+    _note(taken.note)
+    return taken
 
 
 def _check_out_file(path: Path) -> Path:
-    """Before any work: the file can be written, and is not one of a `trialsim run`'s files."""
-    from simulate.io import check_writable, refuse_run_file
+    """Before any work: the file can be written, and is not one of the files of a folder
+    trialsim filled (a run's, a trial's, a sweep's)."""
+    from simulate.folders import refuse_run_file
+    from simulate.io import check_writable
 
     check_writable(path.parent, "--out", shown=path)
     return refuse_run_file(path, "--out")
@@ -210,7 +239,8 @@ def _print_story(sc: Scenario, seed: int, result) -> None:
 @scenario_arg
 @seed_opt
 @click.option("--out", "out_dir", type=click.Path(path_type=Path), default=None,
-              help="Folder for the trial's tables (default results/<scenario-name>/trial-<seed>/).")
+              help="Folder for the trial's tables (default results/<scenario-name>/trial-<seed>/, or "
+                   "results/<scenario-name>-<hash>/trial-<seed>/ when --set changes the scenario).")
 @set_opt
 @json_opt
 @limit_opts
@@ -218,17 +248,20 @@ def trial(scenario: Path, seed: int | None, out_dir: Path | None, overrides: tup
           max_memory: str | None, max_minutes: str | None) -> None:
     """Simulate one trial, patient by patient, and tell its story."""
     from simulate import plan
+    from simulate.folders import TRIAL_FILES
     from simulate.io import write_csv_atomic, write_json_atomic
 
     sc = _load(scenario, overrides)
     seed = sc.simulation.seed if seed is None else seed
-    out_dir = out_dir or Path("results") / sc.name / f"trial-{seed}"
-    _check_out_folder(out_dir)
     from simulate.engines.des import example_trial
 
     with _planned(lambda: plan.plan_trial(sc), max_memory, max_minutes):
+        taken = _claim_folder("trial", scenario, overrides, sc, out_dir, {"seed": seed}, TRIAL_FILES,
+                              sub=f"trial-{seed}")
+        out_dir = taken.folder
         result = example_trial(sc, seed)
     summary = _trial_summary(sc, seed, result)
+    taken.begin()
     write_csv_atomic(out_dir / "patients.csv", result.patients)
     write_csv_atomic(out_dir / "visits.csv", result.visits)
     write_csv_atomic(out_dir / "events.csv", result.events)
@@ -236,6 +269,7 @@ def trial(scenario: Path, seed: int | None, out_dir: Path | None, overrides: tup
 
     summary = json_ready(summary)
     write_json_atomic(out_dir / "trial.json", summary)
+    taken.finish(TRIAL_FILES)
     if as_json:
         _echo_json(summary)
     else:
@@ -511,14 +545,15 @@ def samplesize(scenario: Path, target: float, window: int, n_max: int, replicate
 @scenario_arg
 @simulation_opts
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="CSV file for the grid (default results/<scenario-name>/sweep/sweep.csv; never a file of a `trialsim run`).")
+              help="CSV file for the grid (default results/<scenario-name>/sweep/sweep.csv, or "
+                   "results/<scenario-name>-<hash>/sweep/sweep.csv when --set changes the scenario; never a file "
+                   "of a folder trialsim filled).")
 @set_opt
 @json_opt
 def sweep(scenario: Path, replicates: int | None, seed: int | None, jobs: int | None, backend: str,
           scheduler: str | None, engine: str, out: Path | None, overrides: tuple[str, ...], as_json: bool,
           max_memory: str | None, max_minutes: str | None) -> None:
     """Power over the scenario's [sweep] grid: one tidy CSV row per grid point."""
-    from simulate import plan
     from simulate.io import write_csv_atomic
     from simulate.power import sweep as run_sweep
 
@@ -528,17 +563,32 @@ def sweep(scenario: Path, replicates: int | None, seed: int | None, jobs: int | 
                          "\"dropout.probability_by_endpoint\" = [0.0, 0.1, 0.2]")
     if out is not None and out.suffix.lower() != ".csv":
         raise UsageError(f"--out: got '{out}'; must be a .csv file name")
-    out = _check_out_file(out or Path("results") / sc.name / "sweep" / "sweep.csv")
     from simulate.parallel import session
+    from simulate.power import plan_sweep
 
     where = _backend(backend, jobs, scheduler)
     reps = replicates or sc.simulation.replicates
-    from simulate.power import plan_sweep
+    from simulate.folders import SWEEP_FILES
 
-    with _planned(lambda: plan_sweep(sc, reps, jobs, engine), max_memory, max_minutes), session(where):
-        frame = run_sweep(sc, replicates, seed, where, engine, progress=not as_json).to_frame()
+    with _planned(lambda: plan_sweep(sc, reps, jobs, engine), max_memory, max_minutes):
+        taken = None
+        if out is None:                 # the default folder is the sweep's own, with its manifest
+            from simulate.pipeline import run_settings
+
+            settings = run_settings(sc.simulation.seed if seed is None else seed,
+                                    sc.simulation.replicates if replicates is None else replicates, engine)
+            taken = _claim_folder("sweep", scenario, overrides, sc, None, settings, SWEEP_FILES, sub="sweep")
+            out = taken.folder / SWEEP_FILES[0]
+        else:
+            out = _check_out_file(out)
+        with session(where):
+            frame = run_sweep(sc, replicates, seed, where, engine, progress=not as_json).to_frame()
     _few_replicates(reps)
+    if taken is not None:
+        taken.begin()
     write_csv_atomic(out, frame)
+    if taken is not None:
+        taken.finish(SWEEP_FILES)
     if as_json:
         _echo_json({"grid": frame.to_dict(orient="records"), "out": str(out)})
     else:
@@ -553,29 +603,30 @@ def sweep(scenario: Path, replicates: int | None, seed: int | None, jobs: int | 
 @scenario_arg
 @simulation_opts
 @click.option("--out", "out_dir", type=click.Path(path_type=Path), default=None,
-              help="Results folder (default results/<scenario-name>/).")
+              help="Results folder: new, empty, or an earlier run of the same scenario (default "
+                   "results/<scenario-name>/, or results/<scenario-name>-<hash>/ when --set changes the scenario).")
 @set_opt
 def run(scenario: Path, replicates: int | None, seed: int | None, jobs: int | None, backend: str,
         scheduler: str | None, engine: str, out_dir: Path | None, overrides: tuple[str, ...],
         max_memory: str | None, max_minutes: str | None) -> None:
     """The main job: power, sample size, sweep, an example trial, plots and report.html."""
-    from simulate import plan
-    from simulate.pipeline import run_all
+    from simulate.parallel import session
+    from simulate.pipeline import plan_run, run_all, run_files, run_settings
 
     sc = _load(scenario, overrides)
-    out_dir = _check_out_folder(out_dir or Path("results") / sc.name)
-    from simulate.parallel import session
-
+    settings = run_settings(sc.simulation.seed if seed is None else seed,
+                            sc.simulation.replicates if replicates is None else replicates, engine)
     where = _backend(backend, jobs, scheduler)
     tell = (lambda what: click.echo(f"  {what}", err=True)) if sys.stderr.isatty() else None
     reps = replicates or sc.simulation.replicates
-    _few_replicates(reps)
-    from simulate.pipeline import plan_run
-
-    with _planned(lambda: plan_run(sc, reps, jobs, engine), max_memory, max_minutes), session(where):
-        click.echo(f"Running '{sc.name}' into {out_dir}/ ...", err=True)
-        results = run_all(sc, out_dir, seed, replicates, where, engine, scenario_path=scenario,
-                          overrides=overrides, progress=True, on_piece=tell)
+    with _planned(lambda: plan_run(sc, reps, jobs, engine), max_memory, max_minutes):
+        taken = _claim_folder("run", scenario, overrides, sc, out_dir, settings, run_files(sc))
+        out_dir = taken.folder
+        _few_replicates(reps)
+        with session(where):
+            click.echo(f"Running '{sc.name}' into {out_dir}/ ...", err=True)
+            results = run_all(sc, out_dir, seed, replicates, where, engine, scenario_path=scenario,
+                              overrides=overrides, progress=True, on_piece=tell, claim=taken)
     click.echo("\n".join(results.summary))
     click.echo(f"\nresults, plots and report.html written to {out_dir}/")
 
@@ -601,7 +652,7 @@ def _check_port_free(port: int) -> None:
 
 
 @cli.command()
-@click.argument("scenario", type=click.Path(dir_okay=False, path_type=Path), required=False)
+@click.argument("scenario", type=click.Path(path_type=Path), required=False)
 @click.option("--port", type=click.IntRange(1, 65535), default=8000, show_default=True,
               help="Port of the lab on 127.0.0.1.")
 def teach(scenario: Path | None, port: int) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -16,7 +17,16 @@ from typing import Any
 from simulate.errors import OutputError
 
 RUN_MARKER = "run.json"
-"""The file ``trialsim run`` writes last into its folder: a folder holding it belongs to a run."""
+"""The file ``trialsim run`` writes with its results: a folder holding it belongs to a run."""
+TEMPORARY = re.compile(r"^\.(?P<name>.+)\.[a-z0-9_]{8}\.tmp$")
+"""The name :func:`write_bytes_atomic` gives a file while writing it: ``.<final name>.<8 random>.tmp``."""
+
+
+def temporary_of(name: str) -> str | None:
+    """The final file name a temporary file of the atomic writer was written for, or None if
+    ``name`` is not one of its temporary names."""
+    m = TEMPORARY.match(name)
+    return m["name"] if m else None
 
 
 def _current_umask() -> int:
@@ -71,19 +81,6 @@ def _try_to_create(folder: Path, existing: Path, label: str, given: Path) -> Non
     finally:
         for part in reversed(made):
             part.rmdir()
-
-
-def refuse_run_file(path: str | Path, label: str) -> Path:
-    """A standalone command never replaces a file of a ``trialsim run`` folder."""
-    path = Path(path)
-    try:
-        belongs = path.exists() and (path.parent / RUN_MARKER).is_file()
-    except OSError as err:
-        raise OutputError(f"{label}: got '{path}'; cannot be reached ({err.strerror or err})") from None
-    if belongs:
-        raise OutputError(f"{label}: got '{path}'; that file belongs to the `trialsim run` results in "
-                          f"'{path.parent}'; choose another file name or folder")
-    return path
 
 
 def write_bytes_atomic(path: str | Path, data: bytes) -> Path:

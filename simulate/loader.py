@@ -13,6 +13,8 @@ from __future__ import annotations
 import copy
 import difflib
 import itertools
+import logging
+import re
 import tomllib
 import types
 import typing
@@ -24,6 +26,8 @@ from pydantic import BaseModel, ValidationError
 from simulate import feasibility, parameters
 from simulate.errors import ScenarioError
 from simulate.scenario import Scenario
+
+log = logging.getLogger(__name__)
 
 # --------------------------------------------------------------------------- messages
 
@@ -337,22 +341,79 @@ def scenario_description(path: Path) -> str:
     return value if isinstance(value, str) else ""
 
 
-def resolve_scenario(path: str | Path) -> Path:
-    """A scenario given by path, or by the name of a shipped scenario (``nct04743739``, with or
-    without ``.toml``) when no such file exists here."""
+def _kind_of(p: Path) -> str:
+    """What a path that is not a regular file is, in a user's words."""
+    if p.is_dir():
+        return "a folder"
+    if p.is_symlink() and not p.exists():
+        return "a link to nothing"
+    return "not a regular file"
+
+
+def locate_scenario(path: str | Path) -> tuple[Path, str | None]:
+    """The scenario file a command means, and a note if something in the way was passed over.
+
+    A path that is a file is that file. A bare name (no folder: ``nct04743739``, with or without
+    ``.toml``) that is not a file here is the shipped scenario of that name; if a folder (or
+    anything else that is not a file) of that name is here, the note says it was passed over
+    for the shipped scenario, so it never hides the shipped one silently."""
     p = Path(path)
     try:
-        here = p.exists()
+        is_file = p.is_file()
+        here = is_file or p.exists() or p.is_symlink()
+        kind = "" if is_file or not here else _kind_of(p)
     except OSError as err:                     # a folder on the way that may not be looked into
         raise ScenarioError(f"{p}: cannot be read ({err.strerror or err})") from None
-    if here or p.parent != Path("."):
-        return p
+    if is_file:
+        return p, None
     shipped = shipped_scenarios()
     name = p.name.removesuffix(".toml")
-    if name in shipped:
-        return shipped[name]
+    if p.parent == Path(".") and name in shipped:
+        note = None if not here else (f"./{p} is {kind}, not a scenario file; using the shipped scenario "
+                                      f"'{name}' ({shipped[name]})")
+        return shipped[name], note
+    if here:
+        raise ScenarioError(f"{p}: is {kind}, not a scenario file"
+                            + (", and no shipped scenario has that name" if p.parent == Path(".") else ""))
+    if p.parent != Path("."):
+        return p, None                         # _read_toml says it is not found
     raise ScenarioError(f"{p}: scenario file not found, and no shipped scenario has that name "
                         f"(shipped: {', '.join(shipped)}; see `trialsim scenarios`)")
+
+
+def resolve_scenario(path: str | Path) -> Path:
+    """A scenario given by path, or by the name of a shipped scenario (``nct04743739``, with or
+    without ``.toml``) when no such file exists here (:func:`locate_scenario`)."""
+    found, note = locate_scenario(path)
+    if note:
+        log.info("%s", note)
+    return found
+
+
+def locate_base(scenario_file: Path, base: str) -> Path | None:
+    """The file a ``base = "..."`` of ``scenario_file`` names: a file of that name relative to
+    the scenario file if there is one, else the shipped scenario of that name (with or without
+    ``.toml``), else None."""
+    beside = Path(scenario_file).parent / base
+    try:
+        if beside.is_file():
+            return beside
+    except OSError:
+        pass
+    if Path(base).parent != Path("."):
+        return None                            # a path, not a name: only the file itself
+    return shipped_scenarios().get(Path(base).name.removesuffix(".toml"))
+
+
+def top_level_line(text: str, key: str) -> int | None:
+    """The line number (from 1) of a top-level ``key = ...`` in a TOML text, or None."""
+    pattern = re.compile(rf"""^\s*(?:{re.escape(key)}|"{re.escape(key)}"|'{re.escape(key)}')\s*=""")
+    for number, line in enumerate(text.splitlines(), 1):
+        if line.lstrip().startswith("["):
+            return None                        # past the top-level keys
+        if pattern.match(line):
+            return number
+    return None
 
 
 def load_scenario(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -> Scenario:
@@ -375,6 +436,10 @@ def read_scenario_data(path: str | Path) -> dict:
 
 
 def _read_toml(p: Path) -> dict:
+    return _read_toml_text(p)[0]
+
+
+def _read_toml_text(p: Path) -> tuple[dict, str]:
     try:
         if not p.is_file():
             what = "is a folder, not a scenario file" if p.is_dir() else "scenario file not found"
@@ -387,28 +452,37 @@ def _read_toml(p: Path) -> dict:
     except UnicodeDecodeError:
         raise ScenarioError(f"{p}: not a UTF-8 text file") from None
     try:
-        return tomllib.loads(text)
+        return tomllib.loads(text), text
     except tomllib.TOMLDecodeError as err:
         raise ScenarioError(f"{p}: malformed TOML: {err}") from None
 
 
 def _read_with_base(p: Path, seen: tuple[Path, ...]) -> dict:
-    """Read a scenario; a top-level ``base = "other.toml"`` (relative to this file) is read
-    first and this file's values are merged over it, section by section (an arm over the
-    base's arm of the same id). ``replace = ["arms", "observed"]`` names sections of the base
-    this file replaces whole (a trial with other arms); a [sweep] always replaces the base's."""
-    data = _read_toml(p)
+    """Read a scenario; a top-level ``base = "..."`` is read first and this file's values are
+    merged over it, section by section (an arm over the base's arm of the same id). The base is
+    a file relative to this one if there is one, else a shipped scenario of that name
+    (``base = "nct04743739"``), so a copy of a shipped scenario works in any folder.
+    ``replace = ["arms", "observed"]`` names sections of the base this file replaces whole (a
+    trial with other arms); a [sweep] always replaces the base's."""
+    data, text = _read_toml_text(p)
     base = data.pop("base", None)
     if base is None:
         if "replace" in data:
             raise ScenarioError(f"{p}: replace: got {data['replace']!r}; it names sections of a base scenario to "
-                                "replace, so it needs base = \"other.toml\"")
+                                "replace, so it needs base = \"nct04743739\" (a file or a shipped scenario)")
         return data
+    line = top_level_line(text, "base")
+    where = f"base = {base!r} ({p}" + (f" line {line})" if line else ")")
     if not isinstance(base, str) or not base:
-        raise ScenarioError(f"{p}: base: got {base!r}; must be a file name such as \"nct04743739.toml\"")
-    base_path = (p.parent / base).resolve()
+        raise ScenarioError(f"{where}: must be a scenario file relative to this one or the name of a shipped "
+                            "scenario, such as \"nct04743739\"")
+    found = locate_base(p, base)
+    if found is None:
+        raise ScenarioError(f"{where}: no such file or shipped scenario; allowed: a file relative to "
+                            f"{p.parent}/, or a shipped scenario: {', '.join(shipped_scenarios())}")
+    base_path = found.resolve()
     if base_path in seen or base_path == p.resolve():
-        raise ScenarioError(f"{p}: base: '{base}' includes itself")
+        raise ScenarioError(f"{where}: includes itself")
     replace = data.pop("replace", [])
     sections = sorted(Scenario.model_fields)
     if not isinstance(replace, list) or any(not isinstance(r, str) or r not in sections for r in replace):

@@ -31,6 +31,7 @@ import pandas as pd
 from simulate import __version__
 from simulate import scenario as sc
 from simulate.engines import CONSORT_FIELDS, DEFAULT_ENGINE
+from simulate.folders import CACHE_DIR, SWEEP_TABLE, run_tables
 from simulate.io import write_csv_atomic, write_json_atomic
 from simulate import plan
 from simulate.plan import trials_per_block
@@ -323,8 +324,26 @@ def comparisons_table(power: PowerResult, scenario: sc.Scenario) -> pd.DataFrame
 
 LOOK_COLUMNS = tuple(f.name for f in fields(Look))
 """Columns of ``looks.csv``: the fields of :class:`~simulate.results.Look`."""
-INTERIM_TABLES = ("looks.csv", "fixed_design.csv")
-"""The tables written only with interim looks."""
+PIECES = ("screening", "power", "samplesize", "example_trial", "accrual", "remission_model")
+"""The pieces of every run, each cached as ``.pieces/<piece>.json``; ``sweep`` and ``interim`` when the
+scenario has them."""
+
+
+def has_looks(scenario: sc.Scenario) -> bool:
+    """The scenario is group-sequential: its run has interim looks, their tables and figures."""
+    return scenario.interim is not None and scenario.interim.looks > 1
+
+
+def run_files(scenario: sc.Scenario) -> frozenset[str]:
+    """Every file :func:`run_all` may write for the scenario, relative to its folder (a figure
+    with nothing to draw is not written, so a run may write fewer)."""
+    from simulate.report import FIGURES, INTERIM_FIGURES
+
+    looks, sweep = has_looks(scenario), bool(scenario.sweep)
+    figures = FIGURES + (INTERIM_FIGURES if looks else ())
+    pieces = PIECES + (("sweep",) if sweep else ()) + (("interim",) if looks else ())
+    return frozenset({*run_tables(sweep, looks), *(f"{f}.png" for f in figures), "report.html", "run.json",
+                      *(f"{CACHE_DIR}/{p}.json" for p in pieces)})
 
 
 def looks_table(power: PowerResult) -> pd.DataFrame:
@@ -332,31 +351,34 @@ def looks_table(power: PowerResult) -> pd.DataFrame:
     return pd.DataFrame([asdict(k) for k in power.looks], columns=list(LOOK_COLUMNS))
 
 
-def write_tables(folder: Path, results: RunResults) -> None:
+def write_tables(folder: Path, results: RunResults) -> list[str]:
     """The run's CSVs: funnel, power (one row), comparisons (one row per experimental arm),
     remission_by_visit (one row per arm and visit), samplesize, sweep and consort; with interim
     looks also looks (one row per look) and fixed_design (the power row of the same scenario
-    without the looks)."""
-    write_csv_atomic(folder / "funnel.csv", results.screening.to_frame())
+    without the looks). Returns the names written; nothing else in the folder is touched."""
+    written = []
+
+    def write(name: str, frame: pd.DataFrame) -> None:
+        write_csv_atomic(folder / name, frame)
+        written.append(name)
+
+    write("funnel.csv", results.screening.to_frame())
     # timings go to run.json: the tables hold results only, so a resumed run writes the same bytes
-    write_csv_atomic(folder / "power.csv", results.power.to_frame(consort=False, elapsed=False))
-    write_csv_atomic(folder / "comparisons.csv", comparisons_table(results.power, results.scenario))
-    write_csv_atomic(folder / "remission_by_visit.csv", remission_table(results.power))
-    write_csv_atomic(folder / "samplesize.csv", results.samplesize.to_frame())
+    write("power.csv", results.power.to_frame(consort=False, elapsed=False))
+    write("comparisons.csv", comparisons_table(results.power, results.scenario))
+    write("remission_by_visit.csv", remission_table(results.power))
+    write("samplesize.csv", results.samplesize.to_frame())
     if results.sweep is not None:
-        write_csv_atomic(folder / "sweep.csv", results.sweep.to_frame())
-    write_csv_atomic(folder / "consort.csv",
-                     consort_table(results.example_trial, results.power, results.scenario.arm_names))
+        write(SWEEP_TABLE, results.sweep.to_frame())
+    write("consort.csv", consort_table(results.example_trial, results.power, results.scenario.arm_names))
     if results.remission_model is not None:
-        write_csv_atomic(folder / "remission_model.csv", results.remission_model.to_frame())
+        write("remission_model.csv", results.remission_model.to_frame())
     detail = getattr(results, "interim", None)
     if results.power.looks:
-        write_csv_atomic(folder / "looks.csv", looks_table(results.power))
+        write("looks.csv", looks_table(results.power))
     if results.power.looks and detail is not None:
-        write_csv_atomic(folder / "fixed_design.csv", detail.fixed.to_frame(consort=False, elapsed=False))
-    for name in INTERIM_TABLES:  # a stale table from an earlier run with looks would mislead
-        if not results.power.looks or (name == "fixed_design.csv" and detail is None):
-            (folder / name).unlink(missing_ok=True)
+        write("fixed_design.csv", detail.fixed.to_frame(consort=False, elapsed=False))
+    return written
 
 
 def _is_null(p: PowerResult) -> bool:
@@ -575,30 +597,57 @@ def _describe(jobs) -> dict:
     return {"backend": b.name, "jobs": b.jobs, "scheduler": b.scheduler}
 
 
+def folder_sentence(scenario: sc.Scenario, out_dir: Path, overrides: tuple[str, ...]) -> str | None:
+    """The summary's line on the overrides and where the results are: for a run with ``--set``
+    overrides, or in a folder not named after the scenario (None otherwise, as for the
+    scenario file's own run in ``results/<name>/``)."""
+    from simulate.folders import HASH_CHARS
+
+    short = sc.scenario_hash(scenario)[:HASH_CHARS]
+    if overrides:
+        sets = ", ".join(f"--set {text}" for text in overrides)
+        return (f"This run changes the scenario file with {sets} (scenario hash {short}); its results are in "
+                f"{out_dir}/.")
+    if out_dir.name != scenario.name:
+        return f"The results of this run are in {out_dir}/ (scenario hash {short})."
+    return None
+
+
 def run_all(scenario: sc.Scenario, out_dir: Path, seed: int | None = None, replicates: int | None = None,
             jobs=None, engine: str = DEFAULT_ENGINE, report: bool = True, scenario_path: Path | None = None,
             overrides: tuple[str, ...] = (), progress: bool = False,
-            on_piece: Callable[[str], None] | None = None) -> RunResults:
-    """Compute (or reuse) every piece, then write tables, plots, run.json and report.html.
+            on_piece: Callable[[str], None] | None = None, claim=None) -> RunResults:
+    """Compute (or reuse) every piece, then write tables, plots, run.json, report.html and the
+    folder's manifest.json (:mod:`simulate.folders`).
 
     ``scenario_path`` and ``overrides`` say where the scenario came from (the file and its
     ``--set PATH=VALUE`` texts): the report shows the file's sources and the command that
     reproduces the run. ``progress`` draws progress bars on a terminal; ``on_piece`` is told, in
-    a short sentence, which piece is computed or reused.
+    a short sentence, which piece is computed or reused. ``claim`` is the folder's
+    :class:`~simulate.folders.Claim` if the caller checked it already; otherwise the folder is
+    checked here, and :class:`~simulate.errors.OutputError` raised before any work if it holds
+    files this run may not replace.
     """
+    from simulate import folders
+
     seed = scenario.simulation.seed if seed is None else seed
     replicates = scenario.simulation.replicates if replicates is None else replicates
     out_dir = Path(out_dir)
     tell = on_piece or (lambda what: None)
-    # left by a run killed mid-write (never under a final name): the run's own files only, not
-    # those of a standalone command writing into a subfolder meanwhile
-    for stale in [*out_dir.glob(".*.tmp"), *(out_dir / ".pieces").glob(".*.tmp")]:
-        stale.unlink(missing_ok=True)
+    if claim is None:
+        claim = folders.claim(out_dir, "run", scenario, run_settings(seed, replicates, engine), run_files(scenario),
+                              f"out_dir: got '{out_dir}'", overrides)
+        if claim.note:
+            log.warning("%s", claim.note)
+    # the manifest first, then the run's own temporary leftovers (a run killed mid-write) go
+    claim.begin()
     t0 = time.perf_counter()
     timings: dict = {}
+    written: list[str] = []
 
     def piece(name: str, kind: type[R], compute: Callable[[], R], what: str) -> R:
         key = _piece_key(scenario, name, seed, replicates, engine)
+        written.append(f"{CACHE_DIR}/{name}.json")
         return _cached(out_dir, name, key, kind, compute, timings, what, tell)
 
     args = (scenario, seed, replicates, jobs, engine, progress)
@@ -619,15 +668,18 @@ def run_all(scenario: sc.Scenario, out_dir: Path, seed: int | None = None, repli
                   power=power, samplesize=samplesize, sweep=sweep, example_trial=example, accrual=accrual,
                   remission_model=remission,
                   source=read_source(scenario_path), overrides=tuple(overrides),
-                  created=datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"), code_hash=code_hash())
+                  created=datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"), code_hash=code_hash(),
+                  folder=str(out_dir))
+    where = folder_sentence(scenario, out_dir, tuple(overrides))
     if power.looks:
         detail = piece("interim", InterimDetail, lambda: compute_interim(*args),
                        f"interim looks: the fixed design ({replicates:,} trials) and {PATH_TRIALS} z paths")
-        results = RunResults(**common, summary=plain_summary(scenario, power, samplesize, detail.fixed),
-                             interim=detail)
+        summary = plain_summary(scenario, power, samplesize, detail.fixed)
+        results = RunResults(**common, summary=summary + ((where,) if where else ()), interim=detail)
     else:
-        results = RunResults(**common, summary=plain_summary(scenario, power, samplesize))
-    write_tables(out_dir, results)
+        summary = plain_summary(scenario, power, samplesize)
+        results = RunResults(**common, summary=summary + ((where,) if where else ()))
+    written += write_tables(out_dir, results)
     figures = {}
     if report:
         from simulate.report import write_report
@@ -635,12 +687,21 @@ def run_all(scenario: sc.Scenario, out_dir: Path, seed: int | None = None, repli
         tell("figures and report.html ...")
         t1 = time.perf_counter()
         figures = write_report(out_dir, results)
+        written += [*figures.values(), "report.html"]
         timings["report"] = {"seconds": time.perf_counter() - t1, "reused": False}
     write_json_atomic(out_dir / "run.json", {
         "scenario": scenario.model_dump(mode="json"), "scenario_hash": sc.scenario_hash(scenario),
+        "overrides": list(overrides),
         "seed": seed, "replicates": replicates, "engine": engine, "parallel": _describe(jobs),
         "trialsim_version": __version__, "code_hash": results.code_hash, "created": results.created, "numpy_version": np.__version__,
         "python": platform.python_version(), "machine": platform.platform(), "timings": timings,
         "elapsed_seconds": time.perf_counter() - t0, "summary": list(results.summary), "figures": figures,
     })
+    written.append("run.json")
+    claim.finish(written)
     return results
+
+
+def run_settings(seed: int, replicates: int, engine: str) -> dict:
+    """The settings of a run that are not its scenario (recorded in its manifest)."""
+    return {"seed": seed, "replicates": replicates, "engine": engine}

@@ -621,3 +621,5 @@ class RunResults:
     """A hash of trialsim's source (:func:`simulate.pipeline.code_hash`), as run.json records it."""
     remission_model: RemissionModel | None = None
     """What the outcome model implies per arm (first remission, how much of it lasts)."""
+    folder: str = ""
+    """The folder the run wrote (as given or chosen by the default-folder rule)."""

@@ -616,8 +616,9 @@ class SweepAxis(Model):
 
 class Scenario(Model):
     name: Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", min_length=1, max_length=80)]
-    """Short name: results go to results/<name>/ (a letter or digit, then letters, digits, _ . -);
-    defaults to the scenario file's name without .toml."""
+    """Short name: results go to results/<name>/, or results/<name>-<hash>/ for another content of
+    the same name (a letter or digit, then letters, digits, _ . -); defaults to the scenario
+    file's name without .toml."""
     description: str = ""
     """One line saying what the scenario is for."""
     trial: Trial = Trial()

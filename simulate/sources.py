@@ -33,11 +33,15 @@ def scenario_comments(path: Path, _seen: tuple[Path, ...] = ()) -> tuple[str, di
     comments: dict[str, str] = {}
     header: list[str] = []
     base = re.search(r'^base\s*=\s*"([^"]+)"', text, re.MULTILINE)
-    if base and (path.parent / base[1]).resolve() not in _seen + (path.resolve(),):
-        try:
-            comments.update(scenario_comments(path.parent / base[1], _seen + (path.resolve(),))[1])
-        except OSError:
-            pass
+    if base:
+        from simulate.loader import locate_base
+
+        found = locate_base(path, base[1])     # a file beside this one, else a shipped scenario
+        if found is not None and found.resolve() not in _seen + (path.resolve(),):
+            try:
+                comments.update(scenario_comments(found, _seen + (path.resolve(),))[1])
+            except OSError:
+                pass
     section, pending, in_header = "", [], True
     for raw in text.splitlines():
         s = raw.strip()

@@ -157,7 +157,13 @@ def test_a_standalone_sweep_never_replaces_a_runs_files(tmp_path: Path) -> None:
     code, out, err = call(["sweep", DEFAULT_SCENARIO, *small], tmp_path)
     assert code == 0, err
     assert (run_folder / "sweep.csv").read_text() == "the run's own\n"
-    assert (run_folder / "sweep" / "sweep.csv").is_file()
+    # --set changes the scenario: its sweep goes to a folder of its own content
+    from simulate.loader import load_scenario
+    from simulate.scenario import scenario_hash
+
+    short = scenario_hash(load_scenario(DEFAULT_SCENARIO, small[5::2]))[:8]
+    assert (tmp_path / "results" / f"nct04743739-{short}" / "sweep" / "sweep.csv").is_file()
+    assert not (run_folder / "sweep").exists()
 
 
 # --------------------------------------------------------------------------- the scheduler

@@ -181,12 +181,12 @@ def test_reproduce_gives_the_exact_command_seed_and_versions(small_run, page):
     assert f"<td>{simulate.__version__}</td>" in section and f"<td>{np.__version__}</td>" in section
 
 
-def test_no_sweep_means_no_heatmap_and_no_stale_file(small_run, tmp_path):
+def test_no_sweep_means_no_heatmap_and_no_file_of_others_is_touched(small_run, tmp_path):
     results = small_run[2]
-    (tmp_path / "power_heatmap.png").write_bytes(b"stale")
+    (tmp_path / "power_heatmap.png").write_bytes(b"someone else's")
     figures = write_report(tmp_path, replace(results, sweep=None))
     assert "power_heatmap" not in figures and len(figures) == len(FIGURES) - 1
-    assert not (tmp_path / "power_heatmap.png").exists()
+    assert (tmp_path / "power_heatmap.png").read_bytes() == b"someone else's"   # not the report's to delete
     page = (tmp_path / "report.html").read_text(encoding="utf-8")
     assert page.count("data:image/png;base64,") == len(figures)
     assert "Sensitivity grid" not in page

@@ -207,13 +207,37 @@ def test_a_rerun_reuses_the_interim_piece_and_without_looks_nothing_is_left(out:
     text = (tmp_path / "plain" / "report.html").read_text(encoding="utf-8")
     assert "Interim analyses" in text and "The fixed design was not run" in text
 
-    # the same folder written without looks: no section, and no stale interim file
+    # the same folder written without looks: no section; the report and the tables touch no file
+    # they do not write (a user's, or an earlier run's: the run removes those from its manifest)
     without = replace(plain, power=replace(results.power, looks=()))
     figures = write_report(folder, without)
     assert list(figures) == list(FIGURES)
-    assert not (folder / "boundaries.png").exists() and not (folder / "stopping.png").exists()
     assert "Interim analyses" not in (folder / "report.html").read_text(encoding="utf-8")
     from simulate.pipeline import write_tables
 
-    write_tables(folder, without)
-    assert not (folder / "looks.csv").exists() and not (folder / "fixed_design.csv").exists()
+    assert "looks.csv" not in write_tables(folder, without)
+    assert (folder / "looks.csv").read_bytes() == (out / "looks.csv").read_bytes()
+
+
+def test_a_rerun_removes_only_what_the_previous_manifest_lists(out: Path, tmp_path: Path) -> None:
+    """A rerun that no longer writes the interim tables and figures removes them, because the
+    previous run's manifest lists them; a file the manifest does not list stays."""
+    from simulate import folders
+    from simulate.loader import load_scenario
+    from simulate.pipeline import run_files, run_settings
+
+    folder = Path(shutil.copytree(out, tmp_path / "copy"))
+    (folder / "notes.txt").write_text("mine")
+    listed = set(json.loads((folder / folders.MANIFEST).read_text())["files"])
+    assert {"looks.csv", "fixed_design.csv", "boundaries.png", "stopping.png", ".pieces/interim.json"} <= listed
+    scenario = load_scenario(SCENARIO, SMALL)
+    taken = folders.claim(folder, "run", scenario, run_settings(SEED, REPLICATES, "batch"), run_files(scenario),
+                          "--out", SMALL)
+    assert taken.note is None and "notes.txt" not in taken.owned
+    taken.begin()
+    interim = {"looks.csv", "fixed_design.csv", "boundaries.png", "stopping.png"}
+    taken.finish(listed - interim - {".pieces/interim.json"})
+    assert not any((folder / name).exists() for name in interim)
+    assert (folder / ".pieces" / "interim.json").is_file(), "a cached piece is kept for the next run"
+    assert (folder / "notes.txt").read_text() == "mine"
+    assert set(json.loads((folder / folders.MANIFEST).read_text())["files"]) == (listed - interim)

@@ -19,6 +19,7 @@ SCENARIOS = Path(__file__).resolve().parents[1] / "scenarios"
 REGISTERED = SCENARIOS / "nct04743739.toml"
 OBSERVED = SCENARIOS / "nct04743739_observed_accrual.toml"
 FILES = ("patients.csv", "visits.csv", "events.csv", "trial.json")
+WRITTEN = (*FILES, "manifest.json")          # the folder's list of what the trial wrote
 SUMMARY_KEYS = {"consort", "n_randomised", "n_per_arm", "recruitment_months", "duration_months",
                 "terminated", "remission_at_endpoint"}
 
@@ -48,7 +49,7 @@ def test_trial_json_summary_and_tables(trialsim, tmp_path: Path) -> None:
     summary = strict_json(stdout)  # the whole of stdout is one JSON object
     assert isinstance(summary, dict)
     assert SUMMARY_KEYS <= summary.keys()
-    assert sorted(p.name for p in out.iterdir()) == sorted(FILES)
+    assert sorted(p.name for p in out.iterdir()) == sorted(WRITTEN)
     assert strict_json((out / "trial.json").read_text()) == summary
 
     patients = pd.read_csv(out / "patients.csv")
@@ -98,7 +99,7 @@ def test_story_mode_prints_the_consort_flow(trialsim, tmp_path: Path) -> None:
     assert code == 0, stderr
     assert "randomised" in stdout and "TERMINATED" in stdout
     assert str(tmp_path) in stdout
-    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(FILES)
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(WRITTEN)
 
 
 @pytest.mark.parametrize("bad", [

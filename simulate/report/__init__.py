@@ -159,19 +159,18 @@ def _interim_figures(results: RunResults) -> dict[str, Figure | None]:
 
 
 def write_report(out_dir: Path, results: RunResults) -> dict[str, str]:
-    """Write every figure as PNG and ``report.html`` into ``out_dir``; returns {figure name: file name}."""
+    """Write every figure as PNG and ``report.html`` into ``out_dir``; returns {figure name: file name}.
+
+    Nothing else in the folder is touched: a figure from an earlier run that this one does not
+    draw is removed by the run (:func:`simulate.pipeline.run_all`, from the folder's manifest)."""
     out_dir = Path(out_dir)
     t0 = time.perf_counter()
     written: dict[str, str] = {}
     images: dict[str, bytes] = {}
     built = build_figures(results)
-    for name in INTERIM_FIGURES:
-        if name not in built:
-            (out_dir / f"{name}.png").unlink(missing_ok=True)  # a stale figure from a run with looks
     for name, fig in built.items():
         path = out_dir / f"{name}.png"
         if fig is None:
-            path.unlink(missing_ok=True)  # a stale figure from an earlier run would mislead
             log.info("figure %s: nothing to draw, skipped", name)
             continue
         try:

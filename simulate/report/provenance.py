@@ -99,6 +99,13 @@ def _reproduce(results: RunResults) -> dict:
     notes = []
     if path is None:
         notes.append("The scenario file was not recorded; use the file this scenario was loaded from.")
+    if results.overrides:
+        from simulate.folders import HASH_CHARS
+
+        notes.append(f"Overrides that change the scenario send the command's results to results/{scenario.name}-"
+                     f"{sc.scenario_hash(scenario)[:HASH_CHARS]}/ (the scenario hash's first {HASH_CHARS} "
+                     f"characters) unless --out names a folder, never to the scenario file's own "
+                     f"results/{scenario.name}/.")
     make_ok = (not results.overrides and seed == scenario.simulation.seed
                and replicates == scenario.simulation.replicates and engine == DEFAULT_ENGINE)
     default = path is None or Path(path).resolve() == (SHIPPED / "nct04743739.toml").resolve()
@@ -110,6 +117,11 @@ def _reproduce(results: RunResults) -> dict:
     settings = [["Seed", str(seed)], ["Replicates per design point", f"{replicates:,}"], ["Engine", engine],
                 ["Trials per seeded block", _block_note(scenario)],
                 ["Scenario hash", sc.scenario_hash(scenario)]]
+    if results.overrides:
+        settings.append(["Overrides of the scenario file", " ".join(f"--set {shlex.quote(t)}"
+                                                                    for t in results.overrides)])
+    if getattr(results, "folder", ""):
+        settings.append(["Results folder", f"{results.folder}/"])
     if getattr(results, "created", ""):
         settings.append(["Run on", results.created])
     return {"command": " ".join(shlex.quote(c) for c in cmd), "make_ok": make_ok,
