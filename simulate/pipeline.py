@@ -34,7 +34,7 @@ from simulate.engines import CONSORT_FIELDS, DEFAULT_ENGINE
 from simulate.folders import CACHE_DIR, SWEEP_TABLE, run_tables
 from simulate.io import write_csv_atomic, write_json_atomic
 from simulate import plan
-from simulate.plan import trials_per_block
+from simulate.plan import FEW_REPLICATES, trials_per_block
 from simulate.results import (Accrual, ArmRemission, Comparison, Consort, ExampleTrial, FunnelStep, KaplanMeierStep, Look,
                               ObservedAccrual, PatientCourse, PowerResult, Record, RemissionModel, RunResults, SampleSizePlan,
                               ScenarioSource, ScreeningFunnel, SweepResult, TrialCalendar, VisitRemission, InterimDetail, ZPath,
@@ -483,6 +483,9 @@ def plain_summary(scenario: sc.Scenario, p: PowerResult, plan: SampleSizePlan,
             f"At the recruitment rate actually seen ({obs.n_randomised} patients in {obs.months:g} months), "
             f"enrolling {scenario.n_target} would take about {months / 12:.0f} years."
         )
+    if p.replicates < FEW_REPLICATES:
+        lines.append(f"Only {p.replicates:,} simulated trial{'' if p.replicates == 1 else 's'}: the Monte Carlo "
+                     f"error makes these figures unusable for planning; run at least {FEW_REPLICATES}.")
     return tuple(lines)
 
 

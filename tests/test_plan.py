@@ -274,3 +274,57 @@ def test_the_benchmark_compares_estimate_and_peak(tmp_path) -> None:
     rows = json.loads(proc.stdout)["results"]
     assert len(rows) == 3 and all(r["exit"] == 0 for r in rows)
     assert all(r["peak_mb"] > 10 and r["estimate_mb"] > 10 for r in rows)
+
+
+# ------------------------------------------------------------------ the lab
+
+
+def _lab_check(**values):
+    from simulate.loader import read_scenario_data
+    from simulate.teach import lab
+
+    base = load_scenario(SCENARIO)
+    return lab.check(read_scenario_data(SCENARIO), base, {**lab.input_values(base), **values})
+
+
+def test_the_lab_takes_100000_per_arm_and_computes_it_in_bounded_memory() -> None:
+    """Measured before: the lab's server grew to 23 GB at n = 100000 per arm."""
+    from simulate.teach import lab
+
+    checked = _lab_check(n_per_arm=100000, replicates=50)
+    assert checked.ok
+    tracemalloc.start()
+    try:
+        many = lab.many_trials(checked.scenario)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert many.complete and many.power.replicates == 50
+    assert peak < 200 << 20, f"peak {peak / 2**20:.0f} MB"
+
+
+def test_the_lab_refuses_50_million_trials_under_the_trials_box() -> None:
+    checked = _lab_check(replicates=50_000_000)
+    assert not checked.ok
+    (line,) = checked.problems["replicates"]
+    assert line.startswith("error: 50,000,000 simulated trials would take about") and "lab's limit" in line
+
+
+def test_the_lab_puts_a_referral_rate_too_large_for_memory_under_its_box() -> None:
+    checked = _lab_check(rate_per_site_month=1e7)
+    assert not checked.ok and list(checked.problems) == ["rate_per_site_month"]
+    assert "memory budget" in checked.problems["rate_per_site_month"][0]
+
+
+def test_the_summary_of_a_run_says_when_its_trials_are_too_few_or_nobody_is_randomised(scenario) -> None:
+    from simulate.pipeline import plain_summary
+    from simulate.power import estimate_power, find_sample_size
+    from simulate.results import SampleSizePlan
+
+    nobody = load_scenario(SCENARIO, ["recruitment.rate_per_site_month=0"])
+    p = estimate_power(nobody, 40, 1, 1)
+    plan_ = SampleSizePlan(searches=(find_sample_size(nobody, 0.8, 40, 1, 1),), curve=(), closed_form=(),
+                           dropout_rule="")
+    lines = plain_summary(nobody, p, plan_)
+    assert any(line.startswith("No patient was randomised in any simulated trial") for line in lines)
+    assert lines[-1].startswith("Only 40 simulated trials: the Monte Carlo error makes these figures unusable")
