@@ -32,7 +32,6 @@ import functools
 import logging
 import math
 import os
-import resource
 from dataclasses import dataclass
 from typing import Iterator
 
@@ -226,6 +225,10 @@ def _cgroup_bytes() -> int | None:
 
 def _rlimit_bytes() -> int | None:
     """This process's own address-space or data limit (``ulimit -v``, ``prlimit``), if set."""
+    try:
+        import resource
+    except ImportError:                        # not a Unix system
+        return None
     limits = []
     for which in (resource.RLIMIT_AS, getattr(resource, "RLIMIT_DATA", None)):
         if which is None:

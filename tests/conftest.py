@@ -115,3 +115,17 @@ def browser():
         b = pw.chromium.launch(executable_path=str(CHROMIUM), args=["--no-sandbox"])
         yield b
         b.close()
+
+
+def tree_rss_mb(root: int) -> float | None:
+    """Resident memory (MB) of a process and all its descendants, from /proc (None off Linux):
+    the benchmarks' own measurement (``benchmarks/run.py``), so tests and benchmarks agree."""
+    import importlib.util
+
+    module = sys.modules.get("bench_run")
+    if module is None:
+        spec = importlib.util.spec_from_file_location("bench_run", ROOT / "benchmarks" / "run.py")
+        module = importlib.util.module_from_spec(spec)
+        sys.modules["bench_run"] = module
+        spec.loader.exec_module(module)
+    return module._tree_rss_mb(root)

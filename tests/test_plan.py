@@ -18,31 +18,12 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ROOT, trialsim_executable
+from conftest import ROOT, tree_rss_mb, trialsim_executable
 from simulate import plan
 from simulate.errors import ResourceError
 from simulate.loader import load_scenario
 
 SCENARIO = "nct04743739"
-
-
-def _tree_rss_mb(root: int) -> float:
-    parent, rss = {}, {}
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                fields = dict(line.split(":", 1) for line in (entry / "status").read_text().splitlines() if ":" in line)
-            except OSError:
-                continue
-            parent[int(entry.name)] = int(fields.get("PPid", "0").strip() or 0)
-            rss[int(entry.name)] = int(fields.get("VmRSS", "0 kB").split()[0]) if "VmRSS" in fields else 0
-    mine, todo = {root}, [root]
-    while todo:
-        here = todo.pop()
-        kids = [c for c, p in parent.items() if p == here and c not in mine]
-        mine.update(kids)
-        todo.extend(kids)
-    return sum(rss.get(p, 0) for p in mine) / 1024
 
 
 def peak_of(args: list[str], cwd: Path, env: dict | None = None) -> tuple[int, float, str]:
@@ -53,7 +34,7 @@ def peak_of(args: list[str], cwd: Path, env: dict | None = None) -> tuple[int, f
 
     def sample() -> None:
         while proc.poll() is None:
-            peak[0] = max(peak[0], _tree_rss_mb(proc.pid))
+            peak[0] = max(peak[0], tree_rss_mb(proc.pid) or 0.0)
             time.sleep(0.02)
 
     t = threading.Thread(target=sample)

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import AXE, ROOT, require_chromium, trialsim_executable
+from conftest import AXE, ROOT, require_chromium, tree_rss_mb, trialsim_executable
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -69,26 +69,6 @@ def lab_server(tmp_path_factory):
 @pytest.fixture(scope="module")
 def lab_url(lab_server):
     return lab_server[1]
-
-
-def tree_rss_mb(root: int) -> float:
-    """Resident memory of a process and all its descendants (MB), from /proc."""
-    parent, rss = {}, {}
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                fields = dict(line.split(":", 1) for line in (entry / "status").read_text().splitlines() if ":" in line)
-            except OSError:
-                continue
-            parent[int(entry.name)] = int(fields.get("PPid", "0").strip() or 0)
-            rss[int(entry.name)] = int(fields.get("VmRSS", "0 kB").split()[0]) if "VmRSS" in fields else 0
-    mine, todo = {root}, [root]
-    while todo:
-        here = todo.pop()
-        kids = [c for c, p in parent.items() if p == here and c not in mine]
-        mine.update(kids)
-        todo.extend(kids)
-    return sum(rss.get(p, 0) for p in mine) / 1024
 
 
 @pytest.fixture
