@@ -68,6 +68,9 @@ SECONDS_PER_CANDIDATE = 2.6e-8
 SECONDS_PER_SLOT = 5.1e-7
 SECONDS_PER_TRIAL = 1.4e-5
 """Batch engine time per unit (one core), and a trial's fixed cost."""
+THREAD_SHARE = 0.3
+"""What each extra thread of one process adds to the first's pace (numpy releases the GIL in
+its array work, not in the Python around it)."""
 SHARED_DESIGN_SHARE = 0.5
 """A design that shares its population's fates with another of the run costs about this share
 of a slot's time (its outcomes and the engine; the pool is drawn once)."""
@@ -387,7 +390,9 @@ def plan_trials(designs: list[sc.Scenario], replicates: int, jobs: int | None = 
     else:
         processes = at_once if at_once > 1 else 0
     peak = PROCESS_BYTES + processes * WORKER_BYTES + at_once * block_bytes
-    seconds = START_SECONDS + serial / at_once + (WORKER_START_SECONDS if processes else 0.0)
+    # worker processes share the work fully; threads of one process only partly (the GIL)
+    speedup = at_once if processes else 1 + (at_once - 1) * THREAD_SHARE
+    seconds = START_SECONDS + serial / speedup + (WORKER_START_SECONDS if processes else 0.0)
     label = what or (f"{replicates:,} simulated trials" + (f" of {len(designs)} designs" if len(designs) > 1 else ""))
     return Plan(what=label, peak_bytes=peak, seconds=seconds, block_bytes=block_bytes, trials_per_block=block,
                 at_once=at_once, referrals_per_trial=widest.referrals)
@@ -475,8 +480,10 @@ SCAN_DESIGNS = 11
 """Designs a sample-size scan evaluates side by side in one round."""
 
 
-def plan_power(scenario: sc.Scenario, replicates: int, jobs: int | None = None, engine: str = "batch") -> Plan:
-    return plan_trials([scenario], replicates, jobs, engine, what=f"{replicates:,} simulated trials")
+def plan_power(scenario: sc.Scenario, replicates: int, jobs: int | None = None, engine: str = "batch",
+               processes: bool = True) -> Plan:
+    return plan_trials([scenario], replicates, jobs, engine, what=f"{replicates:,} simulated trials",
+                       processes=processes)
 
 
 _LIMITS: contextvars.ContextVar[tuple | None] = contextvars.ContextVar("trialsim_limits", default=None)

@@ -555,15 +555,15 @@ def _curve_points(curve: dict[int, PowerResult]) -> tuple[SampleSizePoint, ...]:
 
 
 def plan_samplesize(scenario: sc.Scenario, replicates: int, jobs: int | None = None, engine: str = "batch",
-                    target: float = 0.8, n_max: int = 2000) -> plan.Plan:
+                    target: float = 0.8, n_max: int = 2000, processes: bool = True) -> plan.Plan:
     """What :func:`find_sample_size` will cost (:mod:`simulate.plan`): a search around the
     closed form's n, :data:`simulate.plan.SCAN_DESIGNS` designs side by side at most, about
     :data:`simulate.plan.SEARCH_DESIGNS` in all."""
     guess = 2 * scenario.trial.n_per_arm if no_benefit(scenario) else first_guess(scenario, target)
     n = min(n_max, max(4, int(1.4 * guess)))
     wide = loader.with_overrides(scenario, {"trial.n_per_arm": n})
-    scan = plan.plan_trials([wide] * plan.SCAN_DESIGNS, replicates, jobs, engine)
-    one = plan.plan_trials([wide], replicates, jobs, engine)
+    scan = plan.plan_trials([wide] * plan.SCAN_DESIGNS, replicates, jobs, engine, processes=processes)
+    one = plan.plan_trials([wide], replicates, jobs, engine, processes=processes)
     seconds = plan.START_SECONDS + plan.SEARCH_DESIGNS * (one.seconds - plan.START_SECONDS)
     return dataclasses.replace(scan, what=f"a sample-size search ({replicates:,} trials per n)", seconds=seconds)
 

@@ -222,7 +222,7 @@ def test_the_exported_design_validates_on_the_command_line(page, tmp_path):
 
 
 def test_a_long_run_shows_progress_and_can_be_cancelled(page):
-    run_view(page, "many", "simulate", replicates=5_000_000)
+    run_view(page, "many", "simulate", replicates=1_000_000)     # minutes of work, within the lab's limit
     page.wait_for_selector("#progress .progress-bar", timeout=30_000)
     page.wait_for_selector("#power_value[data-complete='false']", timeout=30_000)
     page.click("#cancel")
@@ -345,7 +345,7 @@ def test_ctrl_c_stops_the_lab_promptly_even_during_a_long_run(browser, tmp_path)
     page = browser.new_page()
     page.goto(url)
     page.wait_for_selector("#command")
-    run_view(page, "many", "simulate", replicates=2_000_000)       # minutes of work, within the lab's limit
+    run_view(page, "many", "simulate", replicates=1_000_000)       # minutes of work, within the lab's limit
     page.wait_for_selector("#power_value[data-complete='false']", timeout=30_000)
     proc.send_signal(signal.SIGINT)
     try:

@@ -178,22 +178,23 @@ VIEWS = ("many_view", "null_view", "how_many_view")
 """The lab's views that simulate many trials, each planned before it starts (:func:`plan_view`)."""
 
 
-def plan_view(scenario: sc.Scenario, view: str, jobs=None, engine: str = DEFAULT_ENGINE):
-    """What a view's computation will cost (:mod:`simulate.plan`): many trials, the null world
-    (the same trials once per usable test) or the sample-size search (one per target)."""
+def plan_view(scenario: sc.Scenario, view: str, engine: str = DEFAULT_ENGINE):
+    """What a view's computation will cost (:mod:`simulate.plan`) on the lab's own threads
+    (:data:`IN_PROCESS`): many trials, the null world (the same trials once per usable test)
+    or the sample-size search (one per target)."""
     from simulate import plan
     from simulate.pipeline import TARGETS
 
     reps = scenario.simulation.replicates
     if view == "many_view":
-        return plan.plan_power(scenario, reps, jobs, engine)
+        return plan.plan_power(scenario, reps, None, engine, processes=False)
     if view == "null_view":
         designs = list(usable_tests(scenario)[0].values()) or [scenario]
-        return plan.plan_trials(designs, reps, jobs, engine, what=f"the null world ({len(designs)} tests, "
-                                f"{reps:,} trials each)")
+        return plan.plan_trials(designs, reps, None, engine, what=f"the null world ({len(designs)} tests, "
+                                f"{reps:,} trials each)", processes=False)
     from simulate.power import plan_samplesize
 
-    parts = [plan_samplesize(scenario, reps, jobs, engine, t) for t in TARGETS]
+    parts = [plan_samplesize(scenario, reps, None, engine, t, processes=False) for t in TARGETS]
     return dataclasses.replace(max(parts, key=lambda p: p.peak_bytes), what=f"the sample-size search ({reps:,} "
                                "trials per n)", seconds=sum(p.seconds for p in parts))
 
