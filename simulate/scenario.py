@@ -80,6 +80,9 @@ HYPOTHESES = ("superiority", "non_inferiority")
 DRUG_CLASSES = ("anti_cd20", "cni", "alkylating", "steroid", "other")
 """Classes of the drugs in an arm's courses; the relapse model reads anti-CD20 (B-cell cover)
 and CNI (dependence: relapse once the course ends) courses."""
+AGE_RANGE_MASS_MIN = 1e-6
+"""The least share of the cohort's normal ages that must fall in its age range: referrals are
+drawn from the normal truncated to the range, which needs the range to hold some of it."""
 MIN_ARMS = 2
 MAX_ARMS = 8
 MAX_VISITS = 250
@@ -127,7 +130,7 @@ class Trial(Model):
 
     n_per_arm: Annotated[int, Field(ge=1, le=100_000)] = 63
     """Target randomised patients in the arm with the smallest allocation (63 per arm = the
-    planned 126 at 1:1)."""
+    planned 126 at 1:1); at most 100,000, more than any trial has randomised to one arm."""
     control_arm: str | None = None
     """Id of the control arm (an ``[arms.<id>]`` table); default: the first arm listed."""
     endpoint: Literal[ENDPOINTS] = "cr_or_pr"
@@ -232,7 +235,7 @@ class Arm(Model):
     label: Annotated[str, Field(min_length=1, max_length=60)]
     """Arm name shown in tables and plots."""
     allocation: Annotated[int, Field(ge=1, le=20)] = 1
-    """Allocation weight (e.g. 1 and 1 for 1:1, 2 and 1 for 2:1)."""
+    """Allocation weight (e.g. 1 and 1 for 1:1, 2 and 1 for 2:1); at most 20 (20:1)."""
     remission_at_endpoint: Probability
     """P(the endpoint) at the endpoint visit over the eligible population: complete or partial
     remission, or complete remission only with ``trial.endpoint = "cr"``."""
@@ -288,21 +291,23 @@ class Outcome(Model):
     """Change in the log-odds of response per doubling of the anti-PLA2R titre (RU/mL)."""
     log_odds_per_g_day_proteinuria: LogOddsSlope = -0.10
     """Change in the log-odds of response per g/24h of screening proteinuria."""
-    weibull_shape_time_to_remission: Annotated[float, Field(ge=0.25, le=20.0)] = 1.5
+    weibull_shape_time_to_remission: Annotated[float, Field(ge=0.25, le=10.0)] = 1.5
     """Weibull shape of the time to first remission (>1: hazard rises with time). From 0.25 (a
     hazard falling so steeply that the median among responders must lie below 1/16 of the
-    endpoint month) to 20 (nearly every responder remits at the same time)."""
+    endpoint month) to 10 (responders remit within about 12% of the same time)."""
     relapse: bool = True
     """Patients in remission may relapse (each arm's relapse hazards); false = remission lasts."""
 
 
 class Dropout(Model):
     probability_by_endpoint: Annotated[float, Field(ge=0.0, lt=1.0)] = 0.10
-    """Chance a randomised patient drops out (loss to follow-up, withdrawal) before the endpoint."""
+    """Chance a randomised patient drops out (loss to follow-up, withdrawal) before the endpoint;
+    below 1, so that some patients reach it."""
     mechanism: Literal[DROPOUT_MECHANISMS] = "mcar"
     """mcar: dropout independent of outcome; informative: non-responders drop out faster."""
     informative_hazard_ratio: Annotated[float, Field(ge=1.0, le=100.0)] = 2.0
-    """With mechanism = informative: dropout hazard of non-responders relative to responders."""
+    """With mechanism = informative: dropout hazard of non-responders relative to responders
+    (1, as for mcar, to 100)."""
     withdrawal_share: Probability = 0.4
     """Share of dropouts that are withdrawals of consent (the rest: lost to follow-up)."""
 
@@ -311,7 +316,8 @@ class Analysis(Model):
     hypothesis: Literal[HYPOTHESES] = "superiority"
     """superiority (H0: no difference) or non_inferiority (H0: experimental - control <= -margin)."""
     margin: Annotated[float, Field(ge=0.0, lt=1.0)] = 0.0
-    """Non-inferiority margin on the risk-difference scale (> 0; only with non_inferiority)."""
+    """Non-inferiority margin on the risk-difference scale (> 0; only with non_inferiority);
+    below 1, the largest difference of two rates."""
     test: Literal[TESTS] = "fisher"
     """fisher (exact), chi2 (Pearson), chi2_yates, ztest (pooled), cmh (stratified by the
     randomisation strata), farrington_manning (score test; the default and the only test for
@@ -375,7 +381,9 @@ class Interim(Model):
     """Lan-DeMets spending of alpha over the looks: obrien_fleming, pocock, hwang_shih_decani,
     or none (no efficacy stop before the final look)."""
     hsd_gamma: Annotated[float, Field(ge=-40.0, le=40.0)] = -4.0
-    """The Hwang-Shih-DeCani spending function's gamma (used with hwang_shih_decani)."""
+    """The Hwang-Shih-DeCani spending function's gamma (used with hwang_shih_decani); from -40
+    to 40, beyond which the spending no longer changes (all alpha at the last look, or at the
+    first)."""
     futility: Literal[FUTILITY_RULES] = "none"
     """Stop for futility: none, beta_spending (O'Brien-Fleming-type beta spending at the design
     effect), or conditional_power (conditional power under the design effect below a threshold)."""
@@ -383,7 +391,7 @@ class Interim(Model):
     """Binding futility bounds lower the efficacy bounds; non-binding ones leave them as without."""
     futility_beta: Annotated[float, Field(gt=0.0, lt=0.5)] = 0.2
     """With futility = beta_spending: the type II error the futility bounds spend (as rpact's
-    beta: the bounds are those of the design with power 1 - beta)."""
+    beta: the bounds are those of the design with power 1 - beta, so below 0.5)."""
     futility_conditional_power: Annotated[float, Field(gt=0.0, lt=1.0)] = 0.1
     """With futility = conditional_power: stop when the conditional power under the design
     effect falls below this."""
@@ -419,7 +427,7 @@ class Interim(Model):
 
 class Recruitment(Model):
     sites: Annotated[int, Field(ge=1, le=1000)] = 4
-    """Number of recruiting sites."""
+    """Number of recruiting sites; at most 1,000, as many as the largest trials have opened."""
     rate_per_site_month: Annotated[float, Field(ge=0.0, le=100.0)] = 6.0
     """Mean referrals to screening per open site per month; at most 100 (several a day at every
     site, more than any trial's sites screen)."""
@@ -447,7 +455,8 @@ class Recruitment(Model):
 
 class Randomisation(Model):
     block_sizes: tuple[Annotated[int, Field(ge=1, le=1000)], ...] = (2, 4)
-    """Permuted block sizes, drawn at random per block; each a multiple of the arms' summed allocation."""
+    """Permuted block sizes, drawn at random per block; each a multiple of the arms' summed
+    allocation, and at most 1,000 (more than the largest summed allocation, 8 arms x 20)."""
     stratify_by: tuple[Literal[STRATIFICATION_FACTORS], ...] = ()
     """Stratification factors: pla2r_titre_high, proteinuria_high (2^k strata)."""
     pla2r_titre_high_ru_ml: Titre = 150.0
@@ -483,8 +492,9 @@ class Cohort(Model):
     """SD of current 24-h proteinuria."""
     acei_arb_reduction_mean_fraction: Annotated[float, Field(gt=0.0, lt=1.0)] = 0.25
     """Mean fall of proteinuria from its pre-ACEI/ARB baseline (beta)."""
-    acei_arb_reduction_sd_fraction: Annotated[float, Field(gt=0.0, lt=0.5)] = 0.15
-    """SD of that fall."""
+    acei_arb_reduction_sd_fraction: Annotated[float, Field(ge=1e-4, lt=0.5)] = 0.15
+    """SD of that fall: at least 1e-4 (the same fall in every patient, to a hundredth of a
+    percentage point), below 0.5 (the largest SD of a fraction)."""
     collection_cv: Annotated[float, Field(ge=0.0, le=1.0)] = 0.25
     """Coefficient of variation of one 24-h collection around the true level (at most 1: an
     error as large as the level)."""
@@ -547,6 +557,18 @@ class Cohort(Model):
     months_off_drug_at_relapse_mean: PositiveCalendarMonths = 9.0
     """Mean months from stopping that drug to the relapse (exponential)."""
 
+    def age_mass(self, lo: float, hi: float) -> float:
+        """The share of the untruncated normal's ages between ``lo`` and ``hi`` (from the tail
+        the range lies in, so that no difference of two numbers near 1 is taken)."""
+        a, b = ((x - self.age_mean_years) / self.age_sd_years for x in (lo, hi))
+        tail = lambda z: 0.5 * math.erfc(z / math.sqrt(2.0))  # noqa: E731 - P(Z > z)
+        return tail(a) - tail(b) if a > 0 else tail(-b) - tail(-a)
+
+    @property
+    def age_range_mass(self) -> float:
+        """The share of the untruncated normal's ages in the cohort's age range."""
+        return self.age_mass(self.age_min_years, self.age_max_years)
+
     @model_validator(mode="after")
     def _check(self) -> "Cohort":
         problems = []
@@ -554,6 +576,13 @@ class Cohort(Model):
             problems.append(
                 f"cohort.age_min_years: got {self.age_min_years}; must be < cohort.age_max_years "
                 f"({self.age_max_years})"
+            )
+        elif (mass := self.age_range_mass) < AGE_RANGE_MASS_MIN:
+            problems.append(
+                f"cohort.age_mean_years: got {self.age_mean_years}; with cohort.age_sd_years "
+                f"({self.age_sd_years}) {mass:.3g} of the normal's ages fall between cohort.age_min_years and "
+                f"age_max_years ({self.age_min_years} to {self.age_max_years}); at least {AGE_RANGE_MASS_MIN:g} "
+                "must: bring the mean nearer the range or widen the sd"
             )
         s = self.prior_relapse_drug_cni_fraction + self.prior_relapse_drug_rtx_fraction
         if s > 1.0:
@@ -566,7 +595,7 @@ class Cohort(Model):
         if sd * sd >= m * (1.0 - m):
             problems.append(
                 f"cohort.acei_arb_reduction_sd_fraction: got {sd}; a beta distribution with mean "
-                f"{m} needs sd < {math.sqrt(m * (1 - m)):.4f}"
+                f"{m} needs sd < {math.sqrt(m * (1 - m)):.4g}"
             )
         if problems:
             raise ValueError("\n".join(problems))
@@ -654,11 +683,15 @@ class Simulation(Model):
     """How, not what: run settings that never change a trial's meaning."""
 
     seed: Annotated[int, Field(ge=0, le=2**63 - 1)] = 20210414
-    """Root seed of the seed tree (replicates are reproducible from it)."""
+    """Root seed of the seed tree (replicates are reproducible from it); any non-negative 64-bit
+    signed integer."""
     replicates: Annotated[int, Field(ge=1, le=100_000_000)] = 2000
-    """Simulated trials per design point (power, each sample-size candidate, each sweep point)."""
-    block_size: Annotated[int, Field(ge=1, le=100_000)] = 250
-    """Trials per seeded block (fixed, so results do not depend on the number of jobs)."""
+    """Simulated trials per design point (power, each sample-size candidate, each sweep point);
+    at most 10^8, where the Monte Carlo error of a power is below 0.0001."""
+    block_size: Annotated[int, Field(ge=1, le=10_000)] = 250
+    """Trials per seeded block (fixed, so results do not depend on the number of jobs). A block
+    is drawn at once (an example trial draws its whole block): 10,000 trials of the registered
+    design take about 0.7 GB, so no block is larger."""
 
 
 class SweepAxis(Model):
