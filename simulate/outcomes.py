@@ -271,7 +271,7 @@ def check_outcome_model(scenario: sc.Scenario) -> list[str]:
             problems.append(
                 f"arms.{name}.remission_at_endpoint: got {a.remission_at_endpoint}; with relapse "
                 f"(relapse_hazard_per_month {a.relapse_hazard_per_month}, {a.off_cni_hazard} once off a CNI) "
-                f"at most {reachable:.4f} can be in the endpoint state at the endpoint; lower the relapse "
+                f"at most {reachable:.4g} can be in the endpoint state at the endpoint; lower the relapse "
                 "hazards or the rate"
             )
     return problems

@@ -115,10 +115,12 @@ def toml(x) -> str:
 
 
 @st.composite
-def arm_table(draw, allocation_free: bool) -> dict:
+def arm_table(draw, allocation_free: bool, any_median: bool) -> dict:
+    """One arm, each number within its bounds (the median, unless ``any_median``, one the
+    endpoint leaves room for)."""
     arm = {k: draw(number(RULES[f"arms.<arm>.{k}"])) for k in ARM_TEMPLATE if RULES[f"arms.<arm>.{k}"].numeric}
     median = RULES["arms.<arm>.median_months_to_remission"]
-    if draw(st.integers(0, 9)):                  # mostly a median the endpoint leaves room for
+    if not any_median:
         arm["median_months_to_remission"] = draw(st.floats(_edges(median)[0], BASE["trial"]["endpoint_month"] / 2))
     arm["label"] = draw(st.sampled_from(["A", "Control", "RTX + CsA"]))
     allocation = RULES["arms.<arm>.allocation"]
@@ -134,11 +136,11 @@ def arm_table(draw, allocation_free: bool) -> dict:
 def arms_overrides(draw) -> tuple[list[str], list[str]]:
     """A whole table of arms (2 to MAX_ARMS, now and then too few or too many), the control
     arm and blocks that fit its allocation: (overrides, the arms' ids)."""
-    n = draw(st.one_of(st.sampled_from([2, 3, MAX_ARMS]), st.integers(0, MAX_ARMS + 1)))
+    n = draw(st.sampled_from([2, 3, MAX_ARMS]) if draw(st.integers(0, 4)) else st.integers(0, MAX_ARMS + 1))
     free = draw(st.booleans())
     ids = [f"arm{i}" for i in range(n)]
-    arms = {i: draw(arm_table(free)) for i in ids}
-    out = [f"arms={toml(arms)}"]
+    arms = {i: draw(arm_table(free, any_median=k == 0 and draw(st.integers(0, 4)) == 0)) for k, i in enumerate(ids)}
+    out = [f"arms={toml(arms)}", "sweep={}"]     # the shipped grid names the shipped arms
     if ids:
         out.append(f"trial.control_arm={toml(ids[0])}")
         unit = sum(a["allocation"] for a in arms.values())
