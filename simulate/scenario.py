@@ -46,7 +46,8 @@ PositiveFollowUpMonths = Annotated[float, Field(ge=FOLLOW_UP_MONTHS_MIN, le=FOLL
 CalendarMonths = Annotated[float, Field(ge=0.0, le=CALENDAR_MONTHS_MAX)]
 PositiveCalendarMonths = Annotated[float, Field(gt=0.0, le=CALENDAR_MONTHS_MAX)]
 AGE_YEARS_MAX = 120.0
-"""No patient is older (the oldest documented person lived to 122)."""
+"""An age hardly anyone reaches (the oldest documented person lived to 122): older than any
+patient a trial will meet."""
 Age = Annotated[float, Field(ge=0.0, le=AGE_YEARS_MAX)]
 PROTEINURIA_G_DAY_MAX = 100.0
 """Ten times the top of the usual nephrotic range (about 10 g/24h): no 24-h collection reaches it."""
