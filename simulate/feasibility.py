@@ -58,9 +58,7 @@ def _demography_lower_bound(c: sc.Cohort, e: sc.Eligibility) -> float:
     lo, hi = max(c.age_min_years, e.age_min_years), min(c.age_max_years, e.age_max_years)
     if lo >= hi:
         return 0.0
-    z = lambda a: (a - c.age_mean_years) / c.age_sd_years  # noqa: E731
-    mass = _phi(z(c.age_max_years)) - _phi(z(c.age_min_years))
-    p_age = (_phi(z(hi)) - _phi(z(lo))) / mass
+    p_age = c.age_mass(lo, hi) / c.age_range_mass
     women_ok = c.contraception_or_sterile_fraction * (1.0 - c.pregnant_or_breastfeeding_fraction)
     post = _phi((lo - c.menopause_age_mean_years) / c.menopause_age_sd_years)   # rises with age
     sex_ok = c.male_fraction + (1.0 - c.male_fraction) * (post + (1.0 - post) * women_ok)

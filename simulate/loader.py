@@ -93,6 +93,11 @@ def _format_errors(err: ValidationError, prefix: str = "") -> list[str]:
             lines.append(_unknown_field_line(path))
         elif kind == "missing":
             lines.append(f"{path}: missing; this field is required")
+        elif kind in ("too_short", "too_long") and isinstance(value, dict):    # a table of tables (arms)
+            ctx = e.get("ctx") or {}
+            rule = f"at least {ctx['min_length']}" if kind == "too_short" else f"at most {ctx['max_length']}"
+            lines.append(f"{path}: got {_tables(len(value))} ({', '.join(value) or 'none'}); must have {rule} "
+                         f"[{path}.<id>] tables")
         else:
             lines.append(f"{path}: got {_show(value)}; {_rule(kind, msg, e.get('ctx'))}")
     return [prefix + line for line in lines]
@@ -107,6 +112,10 @@ def _show(value: Any) -> str:
     if isinstance(value, dict):
         return "a table"
     return repr(value)
+
+
+def _tables(n: int) -> str:
+    return f"{n} table" + ("" if n == 1 else "s")
 
 
 def _unknown_field_line(path: str) -> str:

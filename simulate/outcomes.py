@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import json
 import math
+import sys
 from dataclasses import dataclass
 
 import numpy as np
@@ -78,6 +79,10 @@ class ArmModel:
         """Inverse CDF of the truncated Weibull at uniforms ``u``."""
         return self.weibull_scale * (-np.log1p(-u * self.weibull_cdf_at_endpoint)) ** (1.0 / self.weibull_shape)
 
+    def remission_cdf(self, t: float) -> float:
+        """F(t) of the (untruncated) Weibull of the time to first remission."""
+        return _weibull_cdf(t, self.weibull_scale, self.weibull_shape)
+
     def cumulative_relapse_hazard(self, t: np.ndarray) -> np.ndarray:
         return parameters.cumulative_relapse_hazard(self.relapse_hazard, self.relapse_hazard_off_cni,
                                                     self.rebound_month, np.asarray(t))
@@ -94,20 +99,40 @@ class ArmModel:
         return np.where(target <= h1 * c, before, after)
 
 
-def _truncated_weibull_scale(median: float, shape: float, end: float) -> float:
-    """Scale such that the Weibull truncated to [0, end] has the given median."""
-    def gap(log_scale: float) -> float:
-        lam = math.exp(log_scale)
-        f = lambda t: -math.expm1(-((t / lam) ** shape))  # noqa: E731
-        return f(median) - 0.5 * f(end)
+_LOG_FLOAT_MAX = math.log(sys.float_info.max)
+
+
+def _weibull_cdf(t: float, scale: float, shape: float) -> float:
+    """1 - exp(-(t / scale)^shape), computed through logarithms: no power overflows."""
+    if t <= 0:
+        return 0.0
+    return -math.expm1(-math.exp(min(shape * (math.log(t) - math.log(scale)), _LOG_FLOAT_MAX)))
+
+
+def _truncated_weibull(median: float, shape: float, end: float) -> tuple[float, float]:
+    """(scale, F(end)) of the Weibull whose truncation to [0, end] has the given median.
+
+    With x = (end / scale)^shape and r = (median / end)^shape the median's condition
+    F(median) = F(end) / 2 reads g(x) = (1 - exp(-r x)) - (1 - exp(-x)) / 2 = 0. As
+    1 - exp(-r x) <= r x and 1 - exp(-x) >= x - x^2 / 2, g(x) <= x (r - 1/2 + x / 4) < 0 at
+    x = 1 - 2r (r < 1/2: the median is below its limit), and g(4 ln 2 / r) >= 1/2 - 1/16 > 0;
+    the root between is found in log x, where no power of the scale over- or underflows,
+    whatever the shape.
+    """
     # as scale -> 0 the truncated median -> 0; as scale -> inf it -> end * 2**(-1/shape)
     upper_limit = parameters.truncated_weibull_median_limit(end, shape)
     if median >= upper_limit * (1 - 1e-9):
         raise ScenarioError(
             f"median_months_to_remission: got {median}; with weibull_shape_time_to_remission {shape} "
-            f"and endpoint {end} it must be < {upper_limit:.3f}"
+            f"and endpoint {end} it must be < {upper_limit:.4g}"
         )
-    return math.exp(find_root(gap, math.log(median) - 20, math.log(median) + 40, xtol=1e-14))
+    log_r = shape * math.log(median / end)
+
+    def gap(log_x: float) -> float:
+        return -math.expm1(-math.exp(log_r + log_x)) + 0.5 * math.expm1(-math.exp(min(log_x, _LOG_FLOAT_MAX)))
+
+    log_x = find_root(gap, math.log1p(-2.0 * math.exp(log_r)), math.log(4.0 * math.log(2.0)) - log_r, xtol=1e-14)
+    return end * math.exp(-log_x / shape), -math.expm1(-math.exp(min(log_x, _LOG_FLOAT_MAX)))
 
 
 def _no_relapse_probability(arm: ArmModel) -> float:
@@ -126,8 +151,7 @@ def _no_relapse_probability(arm: ArmModel) -> float:
     # the hazard changes when the course ends: a kink at the uniform whose remission falls there
     kinks = ()
     if 0.0 < arm.rebound_month < end:
-        kinks = (-math.expm1(-((arm.rebound_month / arm.weibull_scale) ** arm.weibull_shape))
-                 / arm.weibull_cdf_at_endpoint,)
+        kinks = (arm.remission_cdf(arm.rebound_month) / arm.weibull_cdf_at_endpoint,)
     return integrate(integrand, 0.0, 1.0, points=kinks, epsabs=1e-13, epsrel=1e-12)
 
 
@@ -217,8 +241,7 @@ def _base_model(scenario: sc.Scenario, name: str) -> tuple[ArmModel, float]:
     o, t, dr = scenario.outcome, scenario.trial, scenario.dropout
     a = scenario.arm(name)
     end = t.endpoint_month
-    scale = _truncated_weibull_scale(a.median_months_to_remission, o.weibull_shape_time_to_remission, end)
-    cdf_end = -math.expm1(-((end / scale) ** o.weibull_shape_time_to_remission))
+    scale, cdf_end = _truncated_weibull(a.median_months_to_remission, o.weibull_shape_time_to_remission, end)
     h, h_after, rebound = parameters.relapse_hazards(scenario, name)
     lam, lam_nr = _dropout_rates(dr.probability_by_endpoint, end, dr.mechanism,
                                  dr.informative_hazard_ratio, parameters.remission_target(scenario, name))
@@ -248,7 +271,7 @@ def check_outcome_model(scenario: sc.Scenario) -> list[str]:
             problems.append(
                 f"arms.{name}.remission_at_endpoint: got {a.remission_at_endpoint}; with relapse "
                 f"(relapse_hazard_per_month {a.relapse_hazard_per_month}, {a.off_cni_hazard} once off a CNI) "
-                f"at most {reachable:.4f} can be in the endpoint state at the endpoint; lower the relapse "
+                f"at most {reachable:.4g} can be in the endpoint state at the endpoint; lower the relapse "
                 "hazards or the rate"
             )
     return problems
@@ -260,7 +283,8 @@ def _calibrate(scenario: sc.Scenario) -> dict[str, ArmModel]:
     models: dict[str, ArmModel] = {}
     for name in scenario.arm_names:
         base, q = _base_model(scenario, name)
-        pi = min(parameters.remission_target(scenario, name) / q, 1.0)
+        target = parameters.remission_target(scenario, name)
+        pi = min(target / q, 1.0) if target > 0 else 0.0           # q may be 0: then so is the target
         intercept = _calibrate_intercept(scores, pi) if scores is not None else None
         models[name] = ArmModel(**{**base.__dict__, "responder_probability": pi, "intercept": intercept,
                                    "no_relapse_probability": q})

@@ -43,15 +43,15 @@ def correlated_normal(z: np.ndarray, rho: float, normal: np.ndarray) -> np.ndarr
 # --------------------------------------------------------------------------- demography
 
 
-def age_cdf_bounds(c: sc.Cohort) -> tuple[float, float]:
-    """Phi at the truncation bounds of age: the normal's mass lies between them."""
-    return (special.ndtr((c.age_min_years - c.age_mean_years) / c.age_sd_years),
-            special.ndtr((c.age_max_years - c.age_mean_years) / c.age_sd_years))
-
-
 def age_years(c: sc.Cohort, u: np.ndarray) -> np.ndarray:
-    """Age: normal(mean, sd) truncated to [min, max] by the exact inverse CDF of uniforms ``u``."""
-    a, b = age_cdf_bounds(c)
+    """Age: normal(mean, sd) truncated to [min, max] by the exact inverse CDF of uniforms ``u``.
+    A range above the mean is drawn by the mirror image from the upper tail, where Phi's
+    complement keeps its precision (Phi itself would round to 1 there)."""
+    lo, hi = ((x - c.age_mean_years) / c.age_sd_years for x in (c.age_min_years, c.age_max_years))
+    if lo > 0:
+        a, b = special.ndtr(-lo), special.ndtr(-hi)
+        return c.age_mean_years - c.age_sd_years * special.ndtri(a - (a - b) * u)
+    a, b = special.ndtr(lo), special.ndtr(hi)
     return c.age_mean_years + c.age_sd_years * special.ndtri(a + (b - a) * u)
 
 

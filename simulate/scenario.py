@@ -26,8 +26,52 @@ from simulate.choices import ALTERNATIVES, MISSING_STRATEGIES, MULTIPLICITY, TES
 
 Probability = Annotated[float, Field(ge=0.0, le=1.0)]
 Fraction = Probability
-NonNegative = Annotated[float, Field(ge=0.0)]
-Positive = Annotated[float, Field(gt=0.0)]
+
+# Every number of a scenario is bounded, each bound for a reason given here or in the field's
+# docstring: within the bounds a scenario that validates runs to the end (the simulation holds
+# at every edge), and nothing a trial could mean is refused.
+
+FOLLOW_UP_MONTHS_MAX = 240.0
+"""Twenty years, longer than any trial follows its patients to a primary endpoint: the bound of
+every month counted from randomisation (endpoint, follow-up, visits, courses, medians)."""
+CALENDAR_MONTHS_MAX = 600.0
+"""Fifty years, longer than any trial has recruited: the bound of every month of the trial's
+calendar (recruitment window, hard stop, site activation, a look's decision lag) and of the
+cohort's clocks (months since a drug, months on ACEI/ARB)."""
+FOLLOW_UP_MONTHS_MIN = 0.01
+"""About seven hours: the shortest endpoint, follow-up or median time to remission, below the
+resolution of any visit schedule."""
+FollowUpMonths = Annotated[float, Field(ge=0.0, le=FOLLOW_UP_MONTHS_MAX)]
+PositiveFollowUpMonths = Annotated[float, Field(ge=FOLLOW_UP_MONTHS_MIN, le=FOLLOW_UP_MONTHS_MAX)]
+CalendarMonths = Annotated[float, Field(ge=0.0, le=CALENDAR_MONTHS_MAX)]
+PositiveCalendarMonths = Annotated[float, Field(gt=0.0, le=CALENDAR_MONTHS_MAX)]
+AGE_YEARS_MAX = 120.0
+"""An age hardly anyone reaches (the oldest documented person lived to 122): older than any
+patient a trial will meet."""
+Age = Annotated[float, Field(ge=0.0, le=AGE_YEARS_MAX)]
+PROTEINURIA_G_DAY_MAX = 100.0
+"""Ten times the top of the usual nephrotic range (about 10 g/24h): no 24-h collection reaches it."""
+Proteinuria = Annotated[float, Field(ge=0.0, le=PROTEINURIA_G_DAY_MAX)]
+PositiveProteinuria = Annotated[float, Field(gt=0.0, le=PROTEINURIA_G_DAY_MAX)]
+ALBUMIN_G_L_MAX = 100.0
+"""Twice the top of the normal range of serum albumin (35-50 g/L)."""
+Albumin = Annotated[float, Field(gt=0.0, le=ALBUMIN_G_L_MAX)]
+EGFR_ML_MIN_MAX = 200.0
+"""Above any measured glomerular filtration rate (mL/min/1.73 m2; the model clips eGFR to 150)."""
+Egfr = Annotated[float, Field(gt=0.0, le=EGFR_ML_MIN_MAX)]
+TITRE_RU_ML_MAX = 100_000.0
+"""Far above the anti-PLA2R titres reported in membranous nephropathy (hundreds to a few
+thousand RU/mL)."""
+Titre = Annotated[float, Field(gt=0.0, le=TITRE_RU_ML_MAX)]
+LOG_ODDS_SLOPE_MAX = 3.0
+"""A covariate's change in the log-odds of response per unit of at most 3 (an odds ratio of 20
+per unit) either way: far beyond any published effect, and the calibrated intercept stays well
+conditioned."""
+LogOddsSlope = Annotated[float, Field(ge=-LOG_ODDS_SLOPE_MAX, le=LOG_ODDS_SLOPE_MAX)]
+RELAPSE_HAZARD_MAX = 1.0
+"""A relapse hazard of one a month (a remission lasting a month on average), far above any
+published relapse rate (about 0.01 a month in membranous nephropathy)."""
+RelapseHazard = Annotated[float, Field(ge=0.0, le=RELAPSE_HAZARD_MAX)]
 
 DROPOUT_MECHANISMS = ("mcar", "informative")
 STRATIFICATION_FACTORS = ("pla2r_titre_high", "proteinuria_high")
@@ -37,7 +81,16 @@ HYPOTHESES = ("superiority", "non_inferiority")
 DRUG_CLASSES = ("anti_cd20", "cni", "alkylating", "steroid", "other")
 """Classes of the drugs in an arm's courses; the relapse model reads anti-CD20 (B-cell cover)
 and CNI (dependence: relapse once the course ends) courses."""
+AGE_RANGE_MASS_MIN = 1e-6
+"""The least share of the cohort's normal ages that must fall in its age range: referrals are
+drawn from the normal truncated to the range, which needs the range to hold some of it."""
+MIN_ARMS = 2
 MAX_ARMS = 8
+MAX_VISITS = 250
+"""At most this many scheduled visits: more than a visit a month over the longest follow-up
+(FOLLOW_UP_MONTHS_MAX), and the visit tables grow with visits x patients."""
+MAX_LOOKS = 20
+"""At most this many looks of a group-sequential design, as in rpact (kMax <= 20)."""
 ARM_ID_PATTERN = r"^[a-z][a-z0-9_]{0,31}$"
 EFFICACY_SPENDING = ("none", "obrien_fleming", "pocock", "hwang_shih_decani")
 """Lan-DeMets alpha-spending functions of the interim looks' efficacy boundaries."""
@@ -78,20 +131,21 @@ class Trial(Model):
 
     n_per_arm: Annotated[int, Field(ge=1, le=100_000)] = 63
     """Target randomised patients in the arm with the smallest allocation (63 per arm = the
-    planned 126 at 1:1)."""
+    planned 126 at 1:1); at most 100,000, more than any trial has randomised to one arm."""
     control_arm: str | None = None
     """Id of the control arm (an ``[arms.<id>]`` table); default: the first arm listed."""
     endpoint: Literal[ENDPOINTS] = "cr_or_pr"
     """The primary endpoint: cr_or_pr (complete or partial remission) or cr (complete only)."""
-    endpoint_month: Positive = 24.0
+    endpoint_month: PositiveFollowUpMonths = 24.0
     """Month after randomisation of the primary endpoint visit."""
-    max_follow_up_months: Positive = 24.0
+    max_follow_up_months: PositiveFollowUpMonths = 24.0
     """Follow-up after randomisation; must reach the endpoint visit."""
-    recruitment_months: Positive = 20.0
+    recruitment_months: PositiveCalendarMonths = 20.0
     """Planned recruitment window from the trial's start."""
-    hard_stop_months: Positive = 44.0
+    hard_stop_months: PositiveCalendarMonths = 44.0
     """Enrolment closes at this month whatever was reached; below target the trial is terminated."""
-    visit_months: tuple[NonNegative, ...] = (0, 1, 3, 6, 9, 12, 15, 18, 21, 24)
+    visit_months: Annotated[tuple[FollowUpMonths, ...], Field(max_length=MAX_VISITS)] = (
+        0, 1, 3, 6, 9, 12, 15, 18, 21, 24)
     """Scheduled visits, months after randomisation; must include 0 and the endpoint."""
 
     @model_validator(mode="after")
@@ -135,15 +189,16 @@ class Course(Model):
     """The drug, as the protocol names it (e.g. rituximab, cyclosporine)."""
     drug_class: Literal[DRUG_CLASSES]
     """anti_cd20, cni (calcineurin inhibitor), alkylating, steroid or other."""
-    dose_days: tuple[Annotated[float, Field(ge=1.0)], ...] = ()
-    """Days of infusions or pulses after randomisation (day 1 = the day of randomisation)."""
-    start_month: NonNegative = 0.0
+    dose_days: tuple[Annotated[float, Field(ge=1.0, le=FOLLOW_UP_MONTHS_MAX * DAYS_PER_MONTH + 1.0)], ...] = ()
+    """Days of infusions or pulses after randomisation (day 1 = the day of randomisation), up to
+    the last day of the longest follow-up."""
+    start_month: FollowUpMonths = 0.0
     """A continuous course starts this many months after randomisation."""
-    months: NonNegative = 0.0
+    months: FollowUpMonths = 0.0
     """Length at full dose of a continuous course (0 for infusions on ``dose_days``)."""
-    taper_months: NonNegative = 0.0
+    taper_months: FollowUpMonths = 0.0
     """Taper after the full-dose months; the course ends when the taper does."""
-    b_cell_cover_months: NonNegative = 0.0
+    b_cell_cover_months: FollowUpMonths = 0.0
     """anti_cd20 only: months B cells stay depleted after the last dose (the cover that keeps a
     CNI's withdrawal from raising the relapse hazard)."""
 
@@ -181,17 +236,17 @@ class Arm(Model):
     label: Annotated[str, Field(min_length=1, max_length=60)]
     """Arm name shown in tables and plots."""
     allocation: Annotated[int, Field(ge=1, le=20)] = 1
-    """Allocation weight (e.g. 1 and 1 for 1:1, 2 and 1 for 2:1)."""
+    """Allocation weight (e.g. 1 and 1 for 1:1, 2 and 1 for 2:1); at most 20 (20:1)."""
     remission_at_endpoint: Probability
     """P(the endpoint) at the endpoint visit over the eligible population: complete or partial
     remission, or complete remission only with ``trial.endpoint = "cr"``."""
-    median_months_to_remission: Positive
+    median_months_to_remission: PositiveFollowUpMonths
     """Median time from randomisation to first remission among patients who remit by the endpoint."""
     complete_share_of_remission: Probability
     """Share of remissions that are complete (CR) rather than partial (PR)."""
-    relapse_hazard_per_month: NonNegative = 0.0
+    relapse_hazard_per_month: RelapseHazard = 0.0
     """Relapse hazard after remission (per month), except after a CNI course as below."""
-    relapse_hazard_off_cni_per_month: NonNegative | None = None
+    relapse_hazard_off_cni_per_month: RelapseHazard | None = None
     """Relapse hazard once the arm's CNI course has ended and any B-cell cover has lapsed
     (CNI dependence); default: the same as relapse_hazard_per_month."""
     courses: tuple[Course, ...] = ()
@@ -233,23 +288,27 @@ class Outcome(Model):
 
     covariate_effects: bool = True
     """Shift individual remission odds by covariates while each arm's marginal rate stays put."""
-    log_odds_per_doubling_pla2r_titre: float = -0.25
+    log_odds_per_doubling_pla2r_titre: LogOddsSlope = -0.25
     """Change in the log-odds of response per doubling of the anti-PLA2R titre (RU/mL)."""
-    log_odds_per_g_day_proteinuria: float = -0.10
+    log_odds_per_g_day_proteinuria: LogOddsSlope = -0.10
     """Change in the log-odds of response per g/24h of screening proteinuria."""
-    weibull_shape_time_to_remission: Positive = 1.5
-    """Weibull shape of the time to first remission (>1: hazard rises with time)."""
+    weibull_shape_time_to_remission: Annotated[float, Field(ge=0.25, le=10.0)] = 1.5
+    """Weibull shape of the time to first remission (>1: hazard rises with time). From 0.25 (a
+    hazard falling so steeply that the median among responders must lie below 1/16 of the
+    endpoint month) to 10 (responders remit within about 12% of the same time)."""
     relapse: bool = True
     """Patients in remission may relapse (each arm's relapse hazards); false = remission lasts."""
 
 
 class Dropout(Model):
     probability_by_endpoint: Annotated[float, Field(ge=0.0, lt=1.0)] = 0.10
-    """Chance a randomised patient drops out (loss to follow-up, withdrawal) before the endpoint."""
+    """Chance a randomised patient drops out (loss to follow-up, withdrawal) before the endpoint;
+    below 1, so that some patients reach it."""
     mechanism: Literal[DROPOUT_MECHANISMS] = "mcar"
     """mcar: dropout independent of outcome; informative: non-responders drop out faster."""
     informative_hazard_ratio: Annotated[float, Field(ge=1.0, le=100.0)] = 2.0
-    """With mechanism = informative: dropout hazard of non-responders relative to responders."""
+    """With mechanism = informative: dropout hazard of non-responders relative to responders
+    (1, as for mcar, to 100)."""
     withdrawal_share: Probability = 0.4
     """Share of dropouts that are withdrawals of consent (the rest: lost to follow-up)."""
 
@@ -258,14 +317,16 @@ class Analysis(Model):
     hypothesis: Literal[HYPOTHESES] = "superiority"
     """superiority (H0: no difference) or non_inferiority (H0: experimental - control <= -margin)."""
     margin: Annotated[float, Field(ge=0.0, lt=1.0)] = 0.0
-    """Non-inferiority margin on the risk-difference scale (> 0; only with non_inferiority)."""
+    """Non-inferiority margin on the risk-difference scale (> 0; only with non_inferiority);
+    below 1, the largest difference of two rates."""
     test: Literal[TESTS] = "fisher"
     """fisher (exact), chi2 (Pearson), chi2_yates, ztest (pooled), cmh (stratified by the
     randomisation strata), farrington_manning (score test; the default and the only test for
     non_inferiority)."""
-    alpha: Annotated[float, Field(gt=0.0, lt=1.0)] = 0.05
+    alpha: Annotated[float, Field(ge=1e-6, le=0.5)] = 0.05
     """Significance level of each comparison before any multiplicity adjustment (two-sided
-    unless alternative = greater; one-sided for non_inferiority)."""
+    unless alternative = greater; one-sided for non_inferiority). From 1e-6, stricter than any
+    trial's level, to 0.5 (a one-sided level must be below it)."""
     alternative: Literal[ALTERNATIVES] = "two-sided"
     """``greater``: one-sided, the experimental arm better than the control (required for
     non_inferiority)."""
@@ -313,14 +374,17 @@ class Analysis(Model):
 class Interim(Model):
     """Interim analyses in calendar time (a group-sequential design); see simulate/sequential.py."""
 
-    information_fractions: tuple[Annotated[float, Field(gt=0.0, le=1.0)], ...] = (1.0,)
+    information_fractions: Annotated[tuple[Annotated[float, Field(gt=0.0, le=1.0)], ...],
+                                     Field(max_length=MAX_LOOKS)] = (1.0,)
     """Looks, as fractions of the planned patients whose endpoint is determined (reached the
     endpoint visit or dropped out before it); the last is 1 (the final analysis)."""
     efficacy_spending: Literal[EFFICACY_SPENDING] = "obrien_fleming"
     """Lan-DeMets spending of alpha over the looks: obrien_fleming, pocock, hwang_shih_decani,
     or none (no efficacy stop before the final look)."""
     hsd_gamma: Annotated[float, Field(ge=-40.0, le=40.0)] = -4.0
-    """The Hwang-Shih-DeCani spending function's gamma (used with hwang_shih_decani)."""
+    """The Hwang-Shih-DeCani spending function's gamma (used with hwang_shih_decani); from -40
+    to 40, beyond which the spending no longer changes (all alpha at the last look, or at the
+    first)."""
     futility: Literal[FUTILITY_RULES] = "none"
     """Stop for futility: none, beta_spending (O'Brien-Fleming-type beta spending at the design
     effect), or conditional_power (conditional power under the design effect below a threshold)."""
@@ -328,11 +392,11 @@ class Interim(Model):
     """Binding futility bounds lower the efficacy bounds; non-binding ones leave them as without."""
     futility_beta: Annotated[float, Field(gt=0.0, lt=0.5)] = 0.2
     """With futility = beta_spending: the type II error the futility bounds spend (as rpact's
-    beta: the bounds are those of the design with power 1 - beta)."""
+    beta: the bounds are those of the design with power 1 - beta, so below 0.5)."""
     futility_conditional_power: Annotated[float, Field(gt=0.0, lt=1.0)] = 0.1
     """With futility = conditional_power: stop when the conditional power under the design
     effect falls below this."""
-    decision_lag_months: NonNegative = 0.0
+    decision_lag_months: CalendarMonths = 0.0
     """Months from a look's data cut to its decision; recruitment goes on meanwhile."""
 
     @model_validator(mode="after")
@@ -364,16 +428,18 @@ class Interim(Model):
 
 class Recruitment(Model):
     sites: Annotated[int, Field(ge=1, le=1000)] = 4
-    """Number of recruiting sites."""
-    rate_per_site_month: NonNegative = 6.0
-    """Mean referrals to screening per open site per month."""
-    rate_gamma_shape: Positive = 2.0
-    """Shape of the gamma distribution of site rates (Poisson-gamma model); large = homogeneous."""
-    site_activation_months_max: NonNegative = 6.0
+    """Number of recruiting sites; at most 1,000, as many as the largest trials have opened."""
+    rate_per_site_month: Annotated[float, Field(ge=0.0, le=100.0)] = 6.0
+    """Mean referrals to screening per open site per month; at most 100 (several a day at every
+    site, more than any trial's sites screen)."""
+    rate_gamma_shape: Annotated[float, Field(ge=0.1, le=1e6)] = 2.0
+    """Shape of the gamma distribution of site rates (Poisson-gamma model); large = homogeneous.
+    From 0.1 (site rates varying with a coefficient of variation of 3) to 1e6 (all sites alike)."""
+    site_activation_months_max: CalendarMonths = 6.0
     """Sites open at a uniform time between 0 and this month."""
-    screening_days_min: NonNegative = 7.0
-    """Shortest screening (days from referral to the eligibility decision)."""
-    screening_days_max: NonNegative = 14.0
+    screening_days_min: Annotated[float, Field(ge=0.0, le=365.0)] = 7.0
+    """Shortest screening (days from referral to the eligibility decision; at most a year)."""
+    screening_days_max: Annotated[float, Field(ge=0.0, le=365.0)] = 14.0
     """Two 24-h collections within two weeks: screening takes a uniform time in this range."""
     loss_during_deferral_probability: Probability = 0.2
     """Chance a patient deferred by a time-dependent rule never comes back."""
@@ -390,66 +456,71 @@ class Recruitment(Model):
 
 class Randomisation(Model):
     block_sizes: tuple[Annotated[int, Field(ge=1, le=1000)], ...] = (2, 4)
-    """Permuted block sizes, drawn at random per block; each a multiple of the arms' summed allocation."""
+    """Permuted block sizes, drawn at random per block; each a multiple of the arms' summed
+    allocation, and at most 1,000 (more than the largest summed allocation, 8 arms x 20)."""
     stratify_by: tuple[Literal[STRATIFICATION_FACTORS], ...] = ()
     """Stratification factors: pla2r_titre_high, proteinuria_high (2^k strata)."""
-    pla2r_titre_high_ru_ml: Positive = 150.0
+    pla2r_titre_high_ru_ml: Titre = 150.0
     """Anti-PLA2R titre at or above which a patient is in the high stratum."""
-    proteinuria_high_g_day: Positive = 8.0
+    proteinuria_high_g_day: PositiveProteinuria = 8.0
     """Screening proteinuria at or above which a patient is in the high stratum."""
 
 
 class Cohort(Model):
     """The referred population (see simulate/cohort.py for how each is drawn)."""
 
-    age_mean_years: Positive = 47.0
+    age_mean_years: Age = 47.0
     """Mean age of referred patients (normal, truncated to the min-max range)."""
-    age_sd_years: Positive = 14.0
-    """SD of age before truncation."""
-    age_min_years: NonNegative = 16.0
+    age_sd_years: Annotated[float, Field(ge=0.1, le=AGE_YEARS_MAX)] = 14.0
+    """SD of age before truncation (at least 0.1 year)."""
+    age_min_years: Age = 16.0
     """Youngest referral."""
-    age_max_years: Positive = 90.0
+    age_max_years: Age = 90.0
     """Oldest referral."""
     male_fraction: Fraction = 0.60
     """Share of men."""
-    menopause_age_mean_years: Positive = 49.5
+    menopause_age_mean_years: Age = 49.5
     """Mean age at natural menopause (a woman is post-menopausal once past it)."""
-    menopause_age_sd_years: Positive = 3.5
+    menopause_age_sd_years: Annotated[float, Field(gt=0.0, le=AGE_YEARS_MAX)] = 3.5
     """SD of the age at menopause."""
     contraception_or_sterile_fraction: Fraction = 0.80
     """Pre-menopausal women using effective contraception or sterile."""
     pregnant_or_breastfeeding_fraction: Fraction = 0.03
     """Pre-menopausal women pregnant or breast feeding."""
-    proteinuria_mean_g_day: Positive = 5.3
-    """Mean current 24-h proteinuria (lognormal)."""
-    proteinuria_sd_g_day: Positive = 2.7
+    proteinuria_mean_g_day: Annotated[float, Field(ge=0.01, le=PROTEINURIA_G_DAY_MAX)] = 5.3
+    """Mean current 24-h proteinuria (lognormal); at least 0.01 g/24h, a tenth of normal urine protein."""
+    proteinuria_sd_g_day: Annotated[float, Field(ge=0.01, le=PROTEINURIA_G_DAY_MAX)] = 2.7
     """SD of current 24-h proteinuria."""
     acei_arb_reduction_mean_fraction: Annotated[float, Field(gt=0.0, lt=1.0)] = 0.25
     """Mean fall of proteinuria from its pre-ACEI/ARB baseline (beta)."""
-    acei_arb_reduction_sd_fraction: Positive = 0.15
-    """SD of that fall."""
-    collection_cv: NonNegative = 0.25
-    """Coefficient of variation of one 24-h collection around the true level."""
-    albumin_mean_g_l: Positive = 25.0
+    acei_arb_reduction_sd_fraction: Annotated[float, Field(ge=1e-4, lt=0.5)] = 0.15
+    """SD of that fall: at least 1e-4 (the same fall in every patient, to a hundredth of a
+    percentage point), below 0.5 (the largest SD of a fraction)."""
+    collection_cv: Annotated[float, Field(ge=0.0, le=1.0)] = 0.25
+    """Coefficient of variation of one 24-h collection around the true level (at most 1: an
+    error as large as the level)."""
+    albumin_mean_g_l: Albumin = 25.0
     """Mean serum albumin."""
-    albumin_sd_g_l: Positive = 8.0
+    albumin_sd_g_l: Albumin = 8.0
     """SD of serum albumin."""
     albumin_log_proteinuria_correlation: Annotated[float, Field(ge=-1.0, le=1.0)] = -0.5
     """Correlation of albumin with log proteinuria (negative: albumin falls as proteinuria rises)."""
-    egfr_mean_ml_min: Positive = 84.0
+    egfr_mean_ml_min: Egfr = 84.0
     """Mean eGFR (mL/min/1.73 m2)."""
-    egfr_sd_ml_min: Positive = 27.0
+    egfr_sd_ml_min: Egfr = 27.0
     """SD of eGFR."""
-    egfr_change_per_year_of_age_ml_min: float = -0.8
-    """eGFR change per year of age above the mean age."""
+    egfr_change_per_year_of_age_ml_min: Annotated[float, Field(ge=-10.0, le=10.0)] = -0.8
+    """eGFR change per year of age above the mean age (at most 10 either way, ten times the
+    usual fall of about 1 a year)."""
     pla2r_positive_fraction: Fraction = 0.68
     """Share anti-PLA2R positive."""
-    pla2r_positive_threshold_ru_ml: Positive = 14.0
+    pla2r_positive_threshold_ru_ml: Titre = 14.0
     """Titre at or above which a patient is anti-PLA2R positive."""
-    pla2r_titre_median_ru_ml: Positive = 132.0
+    pla2r_titre_median_ru_ml: Titre = 132.0
     """Median titre among positives (lognormal)."""
-    pla2r_titre_log_sd: Positive = 0.98
-    """SD of the log titre among positives."""
+    pla2r_titre_log_sd: Annotated[float, Field(gt=0.0, le=3.0)] = 0.98
+    """SD of the log titre among positives; at most 3 (the middle 95% of titres then spans a
+    factor of 10^5)."""
     pla2r_log_titre_log_proteinuria_correlation: Annotated[float, Field(ge=-1.0, le=1.0)] = 0.3
     """Correlation of log titre with log proteinuria among positives."""
     diabetes_fraction: Fraction = 0.11
@@ -460,15 +531,15 @@ class Cohort(Model):
     """Share with a secondary cause of MN."""
     prior_steroid_mmf_fraction: Fraction = 0.20
     """Share recently on steroids or MMF."""
-    months_since_steroid_mmf_mean: Positive = 6.0
+    months_since_steroid_mmf_mean: PositiveCalendarMonths = 6.0
     """Mean months since the last steroid/MMF dose (exponential)."""
     prior_alkylating_fraction: Fraction = 0.08
     """Share previously on alkylating agents."""
-    months_since_alkylating_mean: Positive = 12.0
+    months_since_alkylating_mean: PositiveCalendarMonths = 12.0
     """Mean months since the last alkylating agent (exponential)."""
     acei_arb_intolerant_fraction: Fraction = 0.05
     """Share intolerant of ACEI/ARB."""
-    months_on_acei_arb_mean: Positive = 9.0
+    months_on_acei_arb_mean: PositiveCalendarMonths = 9.0
     """Mean months on ACEI/ARB at referral (exponential)."""
     bp_controlled_fraction: Fraction = 0.85
     """Share with controlled blood pressure."""
@@ -484,8 +555,20 @@ class Cohort(Model):
     """Of those, the share whose remission was on a CNI."""
     prior_relapse_drug_rtx_fraction: Fraction = 0.3
     """Of those, the share on RTX (the rest: alkylating agents)."""
-    months_off_drug_at_relapse_mean: Positive = 9.0
+    months_off_drug_at_relapse_mean: PositiveCalendarMonths = 9.0
     """Mean months from stopping that drug to the relapse (exponential)."""
+
+    def age_mass(self, lo: float, hi: float) -> float:
+        """The share of the untruncated normal's ages between ``lo`` and ``hi`` (from the tail
+        the range lies in, so that no difference of two numbers near 1 is taken)."""
+        a, b = ((x - self.age_mean_years) / self.age_sd_years for x in (lo, hi))
+        tail = lambda z: 0.5 * math.erfc(z / math.sqrt(2.0))  # noqa: E731 - P(Z > z)
+        return tail(a) - tail(b) if a > 0 else tail(-b) - tail(-a)
+
+    @property
+    def age_range_mass(self) -> float:
+        """The share of the untruncated normal's ages in the cohort's age range."""
+        return self.age_mass(self.age_min_years, self.age_max_years)
 
     @model_validator(mode="after")
     def _check(self) -> "Cohort":
@@ -494,6 +577,13 @@ class Cohort(Model):
             problems.append(
                 f"cohort.age_min_years: got {self.age_min_years}; must be < cohort.age_max_years "
                 f"({self.age_max_years})"
+            )
+        elif (mass := self.age_range_mass) < AGE_RANGE_MASS_MIN:
+            problems.append(
+                f"cohort.age_mean_years: got {self.age_mean_years}; with cohort.age_sd_years "
+                f"({self.age_sd_years}) {mass:.3g} of the normal's ages fall between cohort.age_min_years and "
+                f"age_max_years ({self.age_min_years} to {self.age_max_years}); at least {AGE_RANGE_MASS_MIN:g} "
+                "must: bring the mean nearer the range or widen the sd"
             )
         s = self.prior_relapse_drug_cni_fraction + self.prior_relapse_drug_rtx_fraction
         if s > 1.0:
@@ -506,7 +596,7 @@ class Cohort(Model):
         if sd * sd >= m * (1.0 - m):
             problems.append(
                 f"cohort.acei_arb_reduction_sd_fraction: got {sd}; a beta distribution with mean "
-                f"{m} needs sd < {math.sqrt(m * (1 - m)):.4f}"
+                f"{m} needs sd < {math.sqrt(m * (1 - m)):.4g}"
             )
         if problems:
             raise ValueError("\n".join(problems))
@@ -516,38 +606,38 @@ class Cohort(Model):
 class Eligibility(Model):
     """Thresholds of the registered criteria (NCT04743739); see simulate/eligibility.py."""
 
-    age_min_years: NonNegative = 18.0
+    age_min_years: Age = 18.0
     """Youngest eligible age."""
-    age_max_years: Positive = 80.0
+    age_max_years: Age = 80.0
     """Oldest eligible age."""
-    washout_steroid_mmf_months: NonNegative = 1.0
+    washout_steroid_mmf_months: CalendarMonths = 1.0
     """Off steroid or MMF for more than this (time-dependent: deferral)."""
-    washout_alkylating_months: NonNegative = 6.0
+    washout_alkylating_months: CalendarMonths = 6.0
     """Off alkylating agents for more than this (time-dependent: deferral)."""
-    acei_arb_run_in_months: NonNegative = 3.0
+    acei_arb_run_in_months: CalendarMonths = 3.0
     """On ACEI/ARB for at least this before randomisation, unless intolerant (deferral)."""
-    proteinuria_min_g_day: NonNegative = 4.0
+    proteinuria_min_g_day: Proteinuria = 4.0
     """Minimum mean of the two screening collections."""
     proteinuria_max_reduction_fraction: Fraction = 0.5
     """Largest allowed fall of proteinuria from the pre-ACEI/ARB baseline."""
-    egfr_min_ml_min: NonNegative = 40.0
+    egfr_min_ml_min: Annotated[float, Field(ge=0.0, le=EGFR_ML_MIN_MAX)] = 40.0
     """Minimum eGFR."""
-    relapse_off_cni_min_months: NonNegative = 3.0
+    relapse_off_cni_min_months: CalendarMonths = 3.0
     """A relapse more than this long off a CNI is not resistance (eligible)."""
-    relapse_off_rtx_or_alkylating_min_months: NonNegative = 6.0
+    relapse_off_rtx_or_alkylating_min_months: CalendarMonths = 6.0
     """A relapse more than this long off RTX or alkylating agents is not resistance."""
 
 
 class Definitions(Model):
     """The trial's own remission definitions (used to show lab values at visits)."""
 
-    complete_max_proteinuria_g_day: Positive = 0.5
+    complete_max_proteinuria_g_day: PositiveProteinuria = 0.5
     """Complete remission: proteinuria at most this ..."""
-    complete_min_albumin_g_l: Positive = 35.0
+    complete_min_albumin_g_l: Albumin = 35.0
     """... and albumin at least this."""
     partial_min_reduction_fraction: Fraction = 0.5
     """Partial remission: proteinuria fallen by at least this fraction from baseline ..."""
-    partial_max_proteinuria_g_day: Positive = 3.5
+    partial_max_proteinuria_g_day: PositiveProteinuria = 3.5
     """... and below this."""
 
 
@@ -556,22 +646,24 @@ class ObservedRemission(Model):
 
     arm: str
     """The arm's id."""
-    month: Positive
+    month: PositiveFollowUpMonths
     """Months after randomisation."""
     remission: Probability
     """The published proportion (intention to treat: of all randomised to the arm)."""
     source: str = ""
+    """Where the proportion was published."""
 
 
 class Observed(Model):
     """What the real trial achieved, for comparison in plots and the report (optional; changes
     nothing simulated)."""
 
-    n_randomised: Annotated[int, Field(ge=0)] | None = None
-    """Patients the real trial randomised ..."""
-    months: Positive | None = None
+    n_randomised: Annotated[int, Field(ge=0, le=10_000_000)] | None = None
+    """Patients the real trial randomised (at most ten million, more than any trial has) ..."""
+    months: PositiveCalendarMonths | None = None
     """... over this many months of enrolment."""
     source: str = ""
+    """Where the real trial's accrual was published."""
     remission: tuple[ObservedRemission, ...] = ()
     """Published remission by arm and month, shown beside the simulated time course."""
 
@@ -592,11 +684,15 @@ class Simulation(Model):
     """How, not what: run settings that never change a trial's meaning."""
 
     seed: Annotated[int, Field(ge=0, le=2**63 - 1)] = 20210414
-    """Root seed of the seed tree (replicates are reproducible from it)."""
+    """Root seed of the seed tree (replicates are reproducible from it); any non-negative 64-bit
+    signed integer."""
     replicates: Annotated[int, Field(ge=1, le=100_000_000)] = 2000
-    """Simulated trials per design point (power, each sample-size candidate, each sweep point)."""
-    block_size: Annotated[int, Field(ge=1, le=100_000)] = 250
-    """Trials per seeded block (fixed, so results do not depend on the number of jobs)."""
+    """Simulated trials per design point (power, each sample-size candidate, each sweep point);
+    at most 10^8, where the Monte Carlo error of a power is below 0.0001."""
+    block_size: Annotated[int, Field(ge=1, le=10_000)] = 250
+    """Trials per seeded block (fixed, so results do not depend on the number of jobs). A block
+    is drawn at once (an example trial draws its whole block): 10,000 trials of the registered
+    design take about 0.7 GB, so no block is larger."""
 
 
 class SweepAxis(Model):
@@ -622,8 +718,8 @@ class Scenario(Model):
     description: str = ""
     """One line saying what the scenario is for."""
     trial: Trial = Trial()
-    arms: dict[str, Arm]
-    """The arms, each an ``[arms.<id>]`` table, in the file's order (2 to MAX_ARMS)."""
+    arms: Annotated[dict[str, Arm], Field(min_length=MIN_ARMS, max_length=MAX_ARMS)]
+    """The arms, each an ``[arms.<id>]`` table, in the file's order."""
     outcome: Outcome = Outcome()
     dropout: Dropout = Dropout()
     analysis: Analysis = Analysis()
@@ -658,9 +754,6 @@ class Scenario(Model):
         object.__setattr__(self, "arms", FrozenDict(self.arms))
         problems = []
         ids = list(self.arms)
-        if not 2 <= len(ids) <= MAX_ARMS:
-            problems.append(f"arms: got {len(ids)} arm(s) ({', '.join(ids) or 'none'}); give 2 to {MAX_ARMS} "
-                            "[arms.<id>] tables")
         bad_ids = [i for i in ids if not re.match(ARM_ID_PATTERN, i)]
         if bad_ids:
             problems.append(f"arms: got id {bad_ids[0]!r}; an arm id is a lower-case letter, then lower-case "

@@ -43,7 +43,7 @@ from simulate import population
 from simulate import scenario as sc
 from simulate.eligibility import TIME_RULES
 from simulate.population import (
-    age_cdf_bounds, collection_errors, collections, egfr_centre, egfr_residual_sd,
+    collection_errors, collections, egfr_centre, egfr_residual_sd,
     mean_of_collections, postmenopausal_probability, proteinuria_level, proteinuria_lognormal, reduction_beta,
 )
 from simulate.feasibility import conditions_pass_probability, history_pass_probability
@@ -94,8 +94,7 @@ def _demography(c: sc.Cohort, e: sc.Eligibility) -> float:
     lo, hi = max(c.age_min_years, e.age_min_years), min(c.age_max_years, e.age_max_years)
     if lo >= hi:
         return 0.0
-    below, above = age_cdf_bounds(c)
-    mass = above - below
+    mass = c.age_range_mass
     slope = c.egfr_change_per_year_of_age_ml_min
     resid = egfr_residual_sd(c)
     thr = e.egfr_min_ml_min  # eGFR is clipped: a threshold outside its range decides alone

@@ -198,6 +198,37 @@ def test_run_bad_override_writes_nothing(run_cli, scenario_path: Path, tmp_path:
     assert any("analysis.alpha" in line and "1.5" in line for line in error_lines(err))
 
 
+# --------------------------------------------------------------------------- values a run could not take
+
+
+@pytest.mark.parametrize("override, line", [
+    ("analysis.alpha=1e-20", "analysis.alpha: got 1e-20; must be >= 1e-06"),
+    ("outcome.weibull_shape_time_to_remission=20", "outcome.weibull_shape_time_to_remission: got 20; must be <= 10.0"),
+    ("outcome.weibull_shape_time_to_remission=50", "outcome.weibull_shape_time_to_remission: got 50; must be <= 10.0"),
+    ("cohort.pla2r_titre_log_sd=300", "cohort.pla2r_titre_log_sd: got 300; must be <= 3.0"),
+    ("arms={}", "arms: got 0 tables (none); must have at least 2 [arms.<id>] tables"),
+    ("trial.hard_stop_months=1e9", "trial.hard_stop_months: got 1000000000.0; must be <= 600.0"),
+    ("recruitment.rate_per_site_month=1e6", "recruitment.rate_per_site_month: got 1000000.0; must be <= 100.0"),
+])
+def test_a_value_a_run_could_not_take_is_refused_before_it(run_cli, tmp_path: Path, override: str, line: str) -> None:
+    out_dir = tmp_path / "trial"
+    for command in (["validate"], ["power", "--replicates", "50", "--jobs", "1"], ["trial", "--out", out_dir]):
+        code, out, err = run_cli([command[0], "nct04743739", *command[1:], "--set", override])
+        assert (code, out, error_lines(err)) == (2, "", [f"error: {line}"]), command[0]
+    assert not out_dir.exists()
+
+
+def test_an_empty_arms_table_is_refused(run_cli, tmp_path: Path) -> None:
+    text = DEFAULT_SCENARIO.read_text(encoding="utf-8")
+    text = text[:text.index("[arms.rtx]")] + "[arms]\n\n" + text[text.index("[outcome]"):]
+    path = tmp_path / "no_arms.toml"
+    path.write_text(text, encoding="utf-8")
+    for command in ("validate", "power"):
+        code, out, err = run_cli([command, path, "--set", "sweep={}"])
+        assert (code, out, error_lines(err)) == (
+            2, "", ["error: arms: got 0 tables (none); must have at least 2 [arms.<id>] tables"]), command
+
+
 # --------------------------------------------------------------------------- the installed console script
 
 

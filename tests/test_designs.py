@@ -167,7 +167,7 @@ def test_one_arm_is_not_a_trial(tmp_path):
     path.write_text(text[:start] + text[end:], encoding="utf-8")
     with pytest.raises(ScenarioError) as info:
         load_scenario(path)
-    assert any(p.startswith("arms: got 1 arm(s) (rtx); give 2 to 8") for p in info.value.problems)
+    assert "arms: got 1 table (rtx); must have at least 2 [arms.<id>] tables" in info.value.problems
 
 
 def test_power_json_reports_comparisons_and_remission_by_visit(run_cli):

@@ -232,7 +232,7 @@ def test_unequal_allocation_enters_the_design_effect():
     (gs("interim.information_fractions=[]"), "interim.information_fractions: got []; give the looks"),
     (gs("interim.information_fractions=[0.51, 0.55, 1.0]", "trial.n_per_arm=5"),
      "looks 1 and 2 would both come at 6 determined endpoints"),
-    (gs("analysis.alpha=0.6"), "analysis.alpha: got 0.6; a one-sided level must be < 0.5"),
+    (gs("analysis.alpha=0.5"), "analysis.alpha: got 0.5; a one-sided level must be < 0.5"),
     (gs("interim.information_fractions=[0.99, 1.0]", 'interim.efficacy_spending="hwang_shih_decani"',
         "interim.hsd_gamma=40", 'interim.futility="beta_spending"'), "interim: the group-sequential design cannot"),
 ])

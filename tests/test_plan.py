@@ -58,12 +58,16 @@ def test_100000_per_arm_with_10_replicates_stays_under_2_gb(tmp_path) -> None:
     assert peak_mb / 2 <= est <= 2 * peak_mb
 
 
-@pytest.mark.parametrize("override", ["trial.hard_stop_months=600", "recruitment.rate_per_site_month=1e6",
-                                      "recruitment.sites=1000"])
-def test_a_design_too_large_for_the_budget_is_refused_in_one_line_before_any_work(run_cli, tmp_path, override):
+LARGEST = ["recruitment.sites=1000", "recruitment.rate_per_site_month=100", "trial.hard_stop_months=600"]
+"""The largest trial the scenario's bounds allow: 60 million referrals."""
+
+
+@pytest.mark.parametrize("overrides", [["trial.hard_stop_months=600"], ["recruitment.rate_per_site_month=100"],
+                                       ["recruitment.sites=1000"], LARGEST])
+def test_a_design_too_large_for_the_budget_is_refused_in_one_line_before_any_work(run_cli, tmp_path, overrides):
     out = tmp_path / "out"
-    code, stdout, err = run_cli(["run", SCENARIO, "--set", override, "--out", out, "--max-memory", "200M",
-                                 "--max-minutes", "1"])
+    sets = [a for o in overrides for a in ("--set", o)]
+    code, stdout, err = run_cli(["run", SCENARIO, *sets, "--out", out, "--max-memory", "200M", "--max-minutes", "1"])
     assert code == 2 and stdout == ""
     lines = err.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: "), err
@@ -72,8 +76,7 @@ def test_a_design_too_large_for_the_budget_is_refused_in_one_line_before_any_wor
 
 
 def test_validate_says_when_not_even_one_trial_fits(run_cli) -> None:
-    code, _, err = run_cli(["validate", SCENARIO, "--set", "recruitment.rate_per_site_month=1e6",
-                            "--max-memory", "1G"])
+    code, _, err = run_cli(["validate", SCENARIO, *[a for o in LARGEST for a in ("--set", o)], "--max-memory", "1G"])
     assert code == 2
     assert err.startswith("error: one trial needs about") and "referrals" in err and "--max-memory" in err
     assert run_cli(["validate", SCENARIO])[0] == 0
@@ -113,7 +116,8 @@ def test_a_process_memory_limit_caps_the_budget(tmp_path) -> None:
     the machine's memory is refused in one line instead of failing midway."""
     code = ("import resource, sys; resource.setrlimit(resource.RLIMIT_AS, (3 << 30, 3 << 30));"
             "from simulate.cli import main; sys.exit(main(['power', 'nct04743739', '--replicates', '100',"
-            "'--set', 'recruitment.rate_per_site_month=3e5', '--max-minutes', '1e6']))")
+            "'--set', 'recruitment.sites=1000', '--set', 'recruitment.rate_per_site_month=100',"
+            "'--set', 'trial.hard_stop_months=600', '--max-minutes', '1e6']))")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path, timeout=120,
                           env={**os.environ, "OPENBLAS_NUM_THREADS": "1"})
     assert proc.returncode == 2, proc.stderr
@@ -137,19 +141,20 @@ def test_a_budget_too_small_for_all_workers_runs_fewer_blocks_at_once_not_fewer_
 def test_blocks_keep_the_scenarios_size_unless_a_block_would_pass_the_cap() -> None:
     s = load_scenario(SCENARIO)
     assert plan.trials_per_block(s) == s.simulation.block_size
-    big = load_scenario(SCENARIO, ["recruitment.rate_per_site_month=1000"])
+    big = load_scenario(SCENARIO, ["recruitment.rate_per_site_month=100", "recruitment.sites=40"])
     n = plan.trials_per_block(big)
     assert 1 <= n < big.simulation.block_size
     assert n * plan.bytes_per_trial(plan.trial_size(big)) <= plan.BLOCK_MEMORY_BYTES
     # a property of the design, not of n per arm: every n of a sample-size search shares its trials
-    assert plan.trials_per_block(load_scenario(SCENARIO, ["recruitment.rate_per_site_month=1000",
+    assert plan.trials_per_block(load_scenario(SCENARIO, ["recruitment.rate_per_site_month=100", "recruitment.sites=40",
                                                           "trial.n_per_arm=2000"])) == n
 
 
 def test_a_design_in_smaller_blocks_gives_the_same_trials_for_any_number_of_jobs() -> None:
     from simulate.power import estimate_power
 
-    s = load_scenario(SCENARIO, ["recruitment.rate_per_site_month=400", "simulation.block_size=100"])
+    s = load_scenario(SCENARIO, ["recruitment.rate_per_site_month=100", "recruitment.sites=40",
+                                 "simulation.block_size=100"])
     size = plan.trials_per_block(s)
     assert size < 100
     one = estimate_power(s, 2 * size + 3, 5, 1).to_dict()
@@ -291,10 +296,14 @@ def test_the_lab_refuses_50_million_trials_under_the_trials_box() -> None:
     assert line.startswith("error: 50,000,000 simulated trials would take about") and "lab's limit" in line
 
 
-def test_the_lab_puts_a_referral_rate_too_large_for_memory_under_its_box() -> None:
-    checked = _lab_check(rate_per_site_month=1e7)
+def test_the_lab_puts_a_refusal_under_the_input_to_blame() -> None:
+    """Two million trials fit the lab's time limit at the scenario's referral rate, not at 100
+    referrals per site-month: the rate is to blame. Fifty million fit at neither rate."""
+    checked = _lab_check(rate_per_site_month=100, replicates=2_000_000)
     assert not checked.ok and list(checked.problems) == ["rate_per_site_month"]
-    assert "memory budget" in checked.problems["rate_per_site_month"][0]
+    assert "past the time limit" in checked.problems["rate_per_site_month"][0]
+    checked = _lab_check(rate_per_site_month=100, replicates=50_000_000)
+    assert list(checked.problems) == ["replicates"]
 
 
 def test_the_summary_of_a_run_says_when_its_trials_are_too_few_or_nobody_is_randomised(scenario) -> None:

@@ -25,7 +25,7 @@ from simulate.loader import load_scenario
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT = ROOT / "scenarios" / "nct04743739.toml"
 ALL_ELIGIBLE = [
-    "eligibility.age_min_years=0", "eligibility.age_max_years=200", "eligibility.proteinuria_min_g_day=0",
+    "eligibility.age_min_years=0", "eligibility.age_max_years=120", "eligibility.proteinuria_min_g_day=0",
     "eligibility.proteinuria_max_reduction_fraction=1", "eligibility.egfr_min_ml_min=0",
     "cohort.diabetes_fraction=0", "cohort.active_infection_fraction=0", "cohort.secondary_cause_fraction=0",
     "cohort.pregnant_or_breastfeeding_fraction=0", "cohort.contraception_or_sterile_fraction=1",

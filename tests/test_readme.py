@@ -64,3 +64,32 @@ def test_every_option_in_the_usage_lines_exists() -> None:
 def test_field_reference_is_current() -> None:
     table = markdown()
     assert table in README, "regenerate the README's field reference with `python -m simulate.docs`"
+
+
+def test_every_bound_is_in_the_field_reference() -> None:
+    from simulate.docs import _number, field_rows, rule_of, walk_fields
+
+    allowed = {path: text for path, _, text, _ in field_rows()}
+    rows = {path: line for line in markdown().splitlines() if line.startswith("| `")
+            for path in [line.split("`")[1]]}
+    checked = 0
+    for path, _, _, field in walk_fields():
+        rule = rule_of(field)
+        for bound in (rule.lower, rule.upper):
+            if bound is not None:
+                assert _number(bound) in allowed[path], f"{path}: {_number(bound)} not in {allowed[path]!r}"
+                assert f"| {allowed[path]} |" in rows[path]
+                checked += 1
+        if rule.max_length is not None:
+            assert f"at most {rule.max_length}" in allowed[path]
+    assert checked > 200
+    assert "| 1e-06 to 0.5 |" in rows["analysis.alpha"] and "| 2 to 8 [arms.<id>] tables |" in rows["arms"]
+
+
+def test_the_shared_bounds_are_explained_under_the_field_reference() -> None:
+    from simulate import scenario
+
+    table = markdown()
+    for name in ("FOLLOW_UP_MONTHS_MAX", "CALENDAR_MONTHS_MAX", "AGE_YEARS_MAX", "MAX_VISITS", "MAX_LOOKS"):
+        line = next(line for line in table.splitlines() if line.startswith(f"* `{name}` = "))
+        assert len(line) > len(f"* `{name}` = {getattr(scenario, name)}: ") + 20, line

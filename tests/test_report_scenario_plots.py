@@ -171,6 +171,14 @@ def test_power_ylim_takes_in_points_below_the_search_and_the_planned_design():
     assert null_bottom == 0.0 and 0.057 < null_top < 0.08
 
 
+def test_a_power_curve_without_simulated_points_is_still_drawn():
+    # every search starts above n_max (e.g. with 99% dropout): no n was simulated
+    fig = power_plots.power_curve([], [], {0.8: None, 0.9: None}, planned_n=63)
+    ax = fig.axes[0]
+    assert not any(len(line.get_xdata()) for line in ax.get_lines() if line.get_color() == "C0")
+    assert any("not reached" in t for t in legend_texts(ax))
+
+
 # ----------------------------------------------------------------------------- not reached
 
 

@@ -378,7 +378,6 @@ def test_memory_returns_near_its_idle_level_after_a_large_computation(page, lab_
 
 @pytest.mark.parametrize("key, value, words", [
     ("replicates", "50000000", "past the time limit"),
-    ("rate_per_site_month", "10000000", "memory budget"),
 ])
 def test_a_design_past_the_plan_shows_one_line_under_its_input_and_computes_nothing(page, key, value, words):
     from simulate.loader import load_scenario, read_scenario_data

@@ -55,8 +55,8 @@ def power_curve(curve: Sequence[SampleSizePoint], closed_form: Sequence[ClosedFo
     line and no power targets."""
     fig = Figure(figsize=(10, 7.2), layout="constrained")
     ax = fig.add_subplot()
-    sim = pd.DataFrame(curve).sort_values("n_per_arm") if curve else pd.DataFrame(
-        columns=["n_per_arm", "power", "ci_low", "ci_high"])
+    sim = pd.DataFrame(curve).sort_values("n_per_arm") if curve else pd.DataFrame(  # no n simulated: no points
+        {k: pd.Series(dtype=float) for k in ("n_per_arm", "power", "ci_low", "ci_high")})
     each = f", {replicates:,} trials per point" if replicates else ""
     what = "type I error" if null else "power"
     ax.fill_between(sim.n_per_arm, sim.ci_low, sim.ci_high, color="C0", alpha=0.22, lw=0,
