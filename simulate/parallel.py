@@ -323,7 +323,7 @@ def _run_in_process(fn: Callable, tasks: Sequence[tuple], threads: int, adaptive
     in_flight: deque = deque()
     submitted = done = 0
     stop = len(tasks)
-    t0 = time.perf_counter()
+    warm = 0.0
     try:
         while done < stop:
             while submitted < stop and len(in_flight) <= threads:   # one queued behind the busy
@@ -332,9 +332,13 @@ def _run_in_process(fn: Callable, tasks: Sequence[tuple], threads: int, adaptive
             take(in_flight.popleft().result())
             tick()
             done += 1
-            # the work left, at the pace the threads keep, against what the workers would save
-            left = (time.perf_counter() - t0) / done * (len(tasks) - done)
-            if adaptive and done >= threads and left * (1.0 - 1.0 / jobs) > WORKER_START_SECONDS:
+            if done == threads:                       # each thread's first task paid its cold start
+                warm = time.perf_counter()
+            if not adaptive or done <= threads:
+                continue
+            # the work left, at the pace the warm threads keep, against what the workers would save
+            left = (time.perf_counter() - warm) / (done - threads) * (len(tasks) - done)
+            if left * (1.0 - 1.0 / jobs) > WORKER_START_SECONDS:
                 stop = submitted                      # finish the tasks in flight, then hand over
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
