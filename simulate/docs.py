@@ -149,8 +149,8 @@ def rule_of(field: FieldInfo) -> Rule:
     if typing.get_origin(ann) is typing.Literal:
         return Rule(kind=str, choices=typing.get_args(ann), many=many, **outer)
     kind = ann if ann in (int, float, bool, str) else None
-    inner = {k: v for k, v in _bounds(metadata).items() if k not in ("min_length", "max_length")} if kind in (int, float) else {}
-    return Rule(kind=kind, many=many, **inner, **outer)
+    inner = {k: v for k, v in _bounds(metadata).items() if k not in ("min_length", "max_length")}
+    return Rule(kind=kind, many=many, **(inner if kind in (int, float) else {}), **outer)
 
 
 def _section(ann) -> type[BaseModel] | None:

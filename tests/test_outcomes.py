@@ -408,3 +408,25 @@ def test_reachable_limit_is_accepted() -> None:
     assert calibrate(ok)["rtx_csa"].responder_probability == pytest.approx(1.0, abs=1e-5)
     with pytest.raises(ScenarioError):
         scenario_with(*HAZARD_001, f"arms.rtx_csa.remission_at_endpoint={q + 1e-4:.8f}")
+
+
+@pytest.mark.parametrize("shape", [0.25, 0.8, 1.5, 10.0, 20.0, 50.0])
+@pytest.mark.parametrize("share", [1e-6, 0.01, 0.3, 0.99])
+def test_the_truncated_weibull_has_its_median_at_any_shape(shape: float, share: float) -> None:
+    # the median as a share of its largest possible value, end x 2^(-1/shape): powers of
+    # end / scale overflow at large shapes, so the scale is solved in log space
+    end = 24.0
+    median = share * end * 2.0 ** (-1.0 / shape)
+    scale, cdf_end = om._truncated_weibull(median, shape, end)
+    cdf = lambda t: -math.expm1(-math.exp(shape * (math.log(t) - math.log(scale))))  # noqa: E731
+    assert 0.0 < cdf_end <= 1.0 and cdf_end == pytest.approx(cdf(end), rel=1e-12)
+    assert cdf(median) / cdf_end == pytest.approx(0.5, rel=1e-9)
+
+
+def test_an_arm_whose_remissions_never_last_calibrates_without_dividing_by_zero(monkeypatch) -> None:
+    # q = 0 (no remission lasts to the endpoint) with a target of 0: no responder, not 0 / 0
+    s = load_scenario(SCENARIO, ["arms.rtx.remission_at_endpoint=0", "arms.rtx_csa.remission_at_endpoint=0",
+                                 "outcome.weibull_shape_time_to_remission=10", "sweep={}"])
+    monkeypatch.setattr(om, "_no_relapse_probability", lambda arm: 0.0)
+    models = om._calibrate(s)
+    assert models["rtx"].responder_probability == 0.0 and models["rtx"].no_relapse_probability == 0.0

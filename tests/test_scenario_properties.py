@@ -5,9 +5,10 @@ fields come from walking the scenario models (:func:`simulate.docs.walk_fields`)
 anywhere in its bounds, the edges included, so a new field is drawn without being listed here;
 lists of numbers, an arm's courses, published remission points, the choices of the fields that
 have them and whole tables of 2 to 8 arms are drawn too. Each scenario goes through the command
-line in a subprocess under a memory limit: ``validate``, and when it says OK, ``power`` and
-``trial``. None may end in a traceback: a scenario is refused (exit code 2, one ``error:`` line
-per problem) or runs (exit code 0); a run may still be refused for its size, with one line.
+line in a subprocess under a memory limit: ``validate``, and when it says OK, ``cohort``,
+``power`` and ``trial`` (and in the longer run, now and then the main job, ``run``). None may
+end in a traceback: a scenario is refused (exit code 2, one ``error:`` line per problem) or
+runs (exit code 0); a run may still be refused for its size, with one line.
 """
 
 from __future__ import annotations
@@ -46,6 +47,8 @@ TIMEOUT_SECONDS = 600
 ENV = {**os.environ, "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
        "PYTHONHASHSEED": "0"}
 REPLICATES = "20"
+COHORT = "2000"
+"""Simulated trials of each power run, and referred patients of each cohort drawn."""
 
 
 # --------------------------------------------------------------------------- drawing values
@@ -228,18 +231,25 @@ def check(command: str, overrides: list[str], result: subprocess.CompletedProces
     assert most_lines is None or len(lines) <= most_lines, why
 
 
-def validate_then_run(overrides: list[str], out: Path) -> str:
-    """Validate the scenario and, if it is valid, run it; what happened, in a word."""
+def validate_then_run(overrides: list[str], out: Path, main_job: bool = False) -> str:
+    """Validate the scenario and, if it is valid, run it (power and one trial, and with
+    ``main_job`` the main job too); what happened, in a word."""
     sets = [a for o in overrides for a in ("--set", o)]
     result = trialsim(["validate", str(DEFAULT_SCENARIO), *sets], out)
     check("validate", overrides, result, None)
     if result.returncode != 0:
         return "refused"
     assert result.stdout.strip() == "OK", _explain("validate", overrides, result)
+    result = trialsim(["cohort", str(DEFAULT_SCENARIO), "--n", COHORT, "--json", *sets], out)
+    check("cohort", overrides, result, 1)
     result = trialsim(["power", str(DEFAULT_SCENARIO), "--replicates", REPLICATES, "--jobs", "1", *sets], out)
     check("power", overrides, result, 1)
     result = trialsim(["trial", str(DEFAULT_SCENARIO), "--out", str(out / "trial"), *sets], out)
     check("trial", overrides, result, 1)
+    if main_job and result.returncode == 0:
+        result = trialsim(["run", str(DEFAULT_SCENARIO), "--replicates", REPLICATES, "--jobs", "1",
+                           "--out", str(out / "run"), *sets], out)
+        check("run", overrides, result, 1)
     return "run" if result.returncode == 0 else "refused for its size"
 
 
@@ -256,9 +266,11 @@ def test_a_valid_scenario_runs_to_the_end(overrides: list[str], tmp_path_factory
 
 @pytest.mark.slow
 @settings(max_examples=int(os.environ.get("TRIALSIM_PROPERTY_EXAMPLES", "100")), **PROPERTY)
-@given(overrides=scenario_overrides())
-def test_a_valid_scenario_runs_to_the_end_many(overrides: list[str], tmp_path_factory) -> None:
-    event(validate_then_run(overrides, tmp_path_factory.mktemp("run")))
+@given(overrides=scenario_overrides(), main_job=st.integers(0, 3).map(lambda k: k == 0))
+def test_a_valid_scenario_runs_to_the_end_many(overrides: list[str], main_job: bool, tmp_path_factory) -> None:
+    """More scenarios, a quarter of them also through the main job (`trialsim run`: sample
+    size, report and plots)."""
+    event(validate_then_run(overrides, tmp_path_factory.mktemp("run"), main_job))
 
 
 # --------------------------------------------------------------------------- the harness itself
