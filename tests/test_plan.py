@@ -318,3 +318,25 @@ def test_the_summary_of_a_run_says_when_its_trials_are_too_few_or_nobody_is_rand
     lines = plain_summary(nobody, p, plan_)
     assert any(line.startswith("No patient was randomised in any simulated trial") for line in lines)
     assert lines[-1].startswith("Only 40 simulated trials: the Monte Carlo error makes these figures unusable")
+
+
+def test_a_cohort_larger_than_the_budget_is_refused_before_it_is_drawn(run_cli, tmp_path) -> None:
+    """Measured before: `cohort --n 20000000` took 8.2 GB."""
+    out = tmp_path / "cohort.csv"
+    code, stdout, err = run_cli(["cohort", SCENARIO, "--n", "20000000", "--max-memory", "2G", "--out", out])
+    assert code == 2 and stdout == "" and not out.exists()
+    assert err.startswith("error: a cohort of 20,000,000 referred patients: it needs about") and "--max-memory" in err
+
+
+def test_the_lab_says_when_no_patient_was_randomised() -> None:
+    """Measured before: at a referral rate of 0 the lab showed power 0.000 with a dropout note
+    and nothing said that no patient was randomised."""
+    pytest.importorskip("shiny", reason="the lab needs Shiny (pip install 'trialsim[teach]')")
+    from simulate.teach import app, lab
+
+    checked = _lab_check(rate_per_site_month=0, replicates=100)
+    many = lab.many_trials(checked.scenario)
+    box = str(app._power_box(many))
+    figures = str(app._many_figures(checked.scenario, many, "remission"))
+    assert "No patient was randomised in any simulated trial" in box
+    assert "No trial took place" in figures and "Why dropout costs power" not in figures
