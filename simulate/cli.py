@@ -484,7 +484,6 @@ def samplesize(scenario: Path, target: float, window: int, n_max: int, replicate
                as_json: bool, power_of: str | None, precision: int | None, max_memory: str | None,
                max_minutes: str | None) -> None:
     """Smallest n per arm reaching the target power, beside the closed-form references."""
-    from simulate import plan
     from simulate.parallel import session
     from simulate.power import find_sample_size
 

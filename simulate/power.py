@@ -92,8 +92,6 @@ def run_blocks(fn, designs: list[sc.Scenario], replicates: int, seed: int, jobs:
 def _within_budget(designs: list[sc.Scenario], replicates: int, backend: Backend, engine: str, label: str) -> Backend:
     """The backend with no more blocks at once than the memory budget holds; refused before
     anything is drawn if not even one block fits (:func:`simulate.plan.fit_memory`)."""
-    from simulate import plan
-
     local = backend.name == "loky"
     p = plan.fit_memory(plan.plan_trials(designs, replicates, backend.jobs if local else 1, engine, what=label,
                                          processes=backend.processes))
