@@ -347,7 +347,7 @@ def plan_trials(designs: list[sc.Scenario], replicates: int, jobs: int | None = 
     """Simulating ``replicates`` trials of each design side by side (common random numbers), in
     blocks; ``passes`` such runs one after another (a sample-size search's rounds).
     ``processes=False``: this process's threads only (see :class:`simulate.parallel.Backend`)."""
-    from simulate.parallel import default_jobs
+    from simulate.parallel import WORKER_START_SECONDS, default_jobs
 
     sizes = [trial_size(d) for d in designs]
     # designs side by side share a draw of fates where they can, and each design's arrays are
@@ -377,8 +377,6 @@ def plan_trials(designs: list[sc.Scenario], replicates: int, jobs: int | None = 
     # as simulate.parallel.run_tasks does: an explicit number of jobs starts that many workers;
     # by default the work runs in this process (the batch engine on a thread per core) unless
     # what it would save repays starting the workers
-    from simulate.parallel import WORKER_START_SECONDS
-
     if not processes:
         processes = 0
         if engine == "des":
@@ -514,9 +512,3 @@ def fit_memory(plan: Plan) -> Plan:
 
 def describe_short(plan: Plan) -> str:
     return f"about {format_bytes(plan.peak_bytes)} and {format_seconds(plan.seconds)}"
-
-
-def default_jobs() -> int:
-    from simulate.parallel import default_jobs as jobs
-
-    return jobs()

@@ -27,7 +27,7 @@ import numpy as np
 from simulate import analysis, formulas, loader, plan
 from simulate import scenario as sc
 from simulate.engines import DEFAULT_ENGINE, BlockOutcomes, simulate_block_designs
-from simulate.parallel import Backend, progress_bar, run_tasks
+from simulate.parallel import Backend, default_jobs, progress_bar, run_tasks
 from simulate.plan import trials_per_block
 from simulate.results import (AnalyticReferences, ClosedFormPoint, Comparison, Look, PowerResult, VisitRemission, SampleSizePoint,
                               SampleSizeResult, SweepPoint, SweepResult)
@@ -96,7 +96,7 @@ def _within_budget(designs: list[sc.Scenario], replicates: int, backend: Backend
     p = plan.fit_memory(plan.plan_trials(designs, replicates, backend.jobs if local else 1, engine, what=label,
                                          processes=backend.processes))
     log.info("%s in blocks of %d trials, %d at once: %s", label, p.trials_per_block, p.at_once, plan.describe_short(p))
-    wanted = backend.jobs or plan.default_jobs()
+    wanted = backend.jobs or default_jobs()
     if local and p.at_once < wanted and -(-replicates // p.trials_per_block) > 1:
         log.info("the memory budget holds %d blocks at once, not %d: running %d at once", p.at_once, wanted, p.at_once)
         return dataclasses.replace(backend, jobs=p.at_once)
