@@ -1,0 +1,1 @@
+"""Running the design: the budget, blocks in parallel, tallies, power, sample size and sweeps."""
