@@ -6,7 +6,7 @@ random numbers: the screened cohort (:func:`simulate.cohort.draw_cohort`, one na
 covariate), the fates (the candidates' clocks and the pool's proteinuria and anti-PLA2R, see
 :mod:`simulate.fates`) and the story of one trial (:mod:`simulate.story`). So a change to a
 covariate's distribution is a change here and nowhere else. The exact screen probabilities
-(:mod:`simulate.selection`) integrate over these distributions and take their parameters from
+(:mod:`simulate.screening.probabilities`) integrate over these distributions and take their parameters from
 the helpers here (:func:`proteinuria_lognormal`, :func:`reduction_beta`,
 :func:`collection_sigma`, :func:`egfr_centre`, ...).
 

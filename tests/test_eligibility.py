@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from simulate.cohort import Patients, draw_cohort
-from simulate.eligibility import RULE_NAMES, RULES, Screening, screen
+from simulate.screening.criteria import RULE_NAMES, RULES, Screening, screen
 from simulate.scenario import Eligibility, Scenario
 
 TINY = np.finfo(float).tiny

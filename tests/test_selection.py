@@ -1,4 +1,4 @@
-"""The screen as probabilities (simulate/selection.py) and the fates built on it.
+"""The screen as probabilities (simulate/screening/probabilities.py) and the fates built on it.
 
 The fates never screen a referral: they thin the referral process by the exact probability of
 passing every permanent rule and draw the candidates' covariates given a pass. Each test here
@@ -19,13 +19,13 @@ from scipy import integrate, special
 
 from simulate.cohort import draw_cohort
 from simulate.parameters import beta_params, lognormal_params
-from simulate.eligibility import RULE_NAMES, RULES, screen
+from simulate.screening.criteria import RULE_NAMES, RULES, screen
 from simulate.fates import candidate_clocks, candidates_of, draw_fates, proteinuria_mean
 from simulate.story import trial_exclusions, trial_patients
 from simulate.loader import load_scenario
 from simulate.seeding import block_sequence
 from simulate.population import acei_arb_reduction, collection_sigma
-from simulate.selection import GROUPS, TIME_RULES, pass_probabilities
+from simulate.screening.probabilities import GROUPS, TIME_RULES, pass_probabilities
 
 K = 4.0
 REGISTERED = Path(__file__).resolve().parents[1] / "scenarios" / "nct04743739.toml"

@@ -6,7 +6,7 @@ flat, trial by trial, with each trial's offsets, so the work is proportional to 
 * each site's activation month (uniform on [0, ``site_activation_months_max``]) and its referral
   rate (gamma with mean ``rate_per_site_month`` and shape ``rate_gamma_shape``: Poisson-gamma);
 * the site's referrals up to the hard stop, a Poisson process on [activation, hard stop] split
-  by exact thinning (:mod:`simulate.selection`) into two independent Poisson processes:
+  by exact thinning (:mod:`simulate.screening.probabilities`) into two independent Poisson processes:
   referrals **excluded** at screening (rate x (1 - P(candidate))), of which only the referral
   month matters, and **candidates**, who pass every permanent rule (rate x P(candidate));
 * every candidate's screening duration, ACEI/ARB intolerance (given a pass), months on
@@ -26,10 +26,10 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from simulate import scenario as sc
-from simulate.eligibility import RULE_NAMES, TIME_RULES
+from simulate.screening.criteria import RULE_NAMES, TIME_RULES
 from simulate.population import acei_arb_clock, acei_arb_uniform_at, exposure_months, exposure_uniform_at
 from simulate.seeding import stream
-from simulate.selection import pass_probabilities
+from simulate.screening.probabilities import pass_probabilities
 
 if TYPE_CHECKING:
     from simulate.fates import Fates

@@ -41,12 +41,12 @@ from simulate.scipy_lean import special
 
 from simulate import population
 from simulate import scenario as sc
-from simulate.eligibility import TIME_RULES
+from simulate.screening.criteria import TIME_RULES
 from simulate.population import (
     collection_errors, collections, egfr_centre, egfr_residual_sd,
     mean_of_collections, postmenopausal_probability, proteinuria_level, proteinuria_lognormal, reduction_beta,
 )
-from simulate.feasibility import conditions_pass_probability, history_pass_probability
+from simulate.screening.feasibility import conditions_pass_probability, history_pass_probability
 from simulate.numerics import integrate
 from simulate.parallel import memo, shared_cache
 from simulate.seeding import stream

@@ -3,7 +3,7 @@
 Two contradictions are invisible to the field validators: an arm's remission rate that the relapse
 model cannot reach (relapse before the endpoint caps the share in remission at q_a, see
 :mod:`simulate.outcomes`), and a screen that (almost) no referred patient passes (see
-:mod:`simulate.selection`). Both are decided exactly by numerical integration, which needs scipy
+:mod:`simulate.screening.probabilities`). Both are decided exactly by numerical integration, which needs scipy
 (about half a second to import). Checking a scenario should be instant, so each check first tries
 a lower bound computed from closed forms with :mod:`math` alone: when the bound already clears
 the requirement the scenario is feasible and nothing more is computed; otherwise the exact value
@@ -112,7 +112,7 @@ def _proteinuria_lower_bound(c: sc.Cohort, e: sc.Eligibility) -> float:
 
 def history_pass_probability(c: sc.Cohort, e: sc.Eligibility) -> float:
     """P(no prior resistance, or only a late relapse): exact, in closed form (also the exact
-    factor of :func:`simulate.selection.pass_probabilities`)."""
+    factor of :func:`simulate.screening.probabilities.pass_probabilities`)."""
     free = (1.0 - c.resistant_cni_fraction) * (1.0 - c.resistant_rtx_fraction) * (1.0 - c.resistant_alkylating_fraction)
     m = c.months_off_drug_at_relapse_mean
     cni = c.prior_relapse_drug_cni_fraction
@@ -123,12 +123,12 @@ def history_pass_probability(c: sc.Cohort, e: sc.Eligibility) -> float:
 
 def conditions_pass_probability(c: sc.Cohort) -> float:
     """P(idiopathic, no active infection, no diabetes): exact, in closed form (also the exact
-    factor of :func:`simulate.selection.pass_probabilities`)."""
+    factor of :func:`simulate.screening.probabilities.pass_probabilities`)."""
     return (1.0 - c.secondary_cause_fraction) * (1.0 - c.active_infection_fraction) * (1.0 - c.diabetes_fraction)
 
 
 def screen_lower_bound(cohort: sc.Cohort, rules: sc.Eligibility) -> float:
     """A lower bound of P(a referral passes every permanent rule): the groups of covariates are
-    independent (see :mod:`simulate.selection`), so the product of their bounds bounds it."""
+    independent (see :mod:`simulate.screening.probabilities`), so the product of their bounds bounds it."""
     return (_demography_lower_bound(cohort, rules) * conditions_pass_probability(cohort)
             * _proteinuria_lower_bound(cohort, rules) * history_pass_probability(cohort, rules))
