@@ -158,7 +158,7 @@ def trial_size(scenario: sc.Scenario, exact: bool = True) -> TrialSize:
 
         p = pass_probabilities(scenario.cohort, scenario.eligibility).candidate
     else:
-        from simulate.screening.feasibility import conditions_pass_probability, history_pass_probability
+        from simulate.screening.closed_forms import conditions_pass_probability, history_pass_probability
 
         p = conditions_pass_probability(scenario.cohort) * history_pass_probability(scenario.cohort,
                                                                                    scenario.eligibility)

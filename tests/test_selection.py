@@ -19,13 +19,14 @@ from scipy import integrate, special
 
 from simulate.cohort import draw_cohort
 from simulate.parameters import beta_params, lognormal_params
-from simulate.screening.criteria import RULE_NAMES, RULES, screen
+from simulate.screening.criteria import GROUPS, RULE_NAMES, RULES, TIME_RULES
+from simulate.screening.screen import screen
 from simulate.fates import candidate_clocks, candidates_of, draw_fates, proteinuria_mean
 from simulate.story import trial_exclusions, trial_patients
 from simulate.loader import load_scenario
 from simulate.seeding import block_sequence
 from simulate.population import acei_arb_reduction, collection_sigma
-from simulate.screening.probabilities import GROUPS, TIME_RULES, pass_probabilities
+from simulate.screening.probabilities import pass_probabilities
 
 K = 4.0
 REGISTERED = Path(__file__).resolve().parents[1] / "scenarios" / "nct04743739.toml"

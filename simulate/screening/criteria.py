@@ -1,11 +1,22 @@
-"""The registered eligibility criteria of NCT04743739 as named rules.
+"""The registered eligibility criteria of NCT04743739, each defined once, as data.
 
-Each rule is a small function of the patients and the scenario's ``[eligibility]`` thresholds
-returning a boolean "passes" array. Rules are listed in CONSORT order: permanent exclusions
-first, then the time-dependent rules (washout, ACEI/ARB run-in) that a patient can meet later by
-waiting. A patient failing only time-dependent rules is *deferred*; :func:`screen` reports, for
-each patient, how many months from screening until they would qualify (0 = eligible now,
-inf = excluded), so the trial engine can let deferred patients come back.
+A criterion (:class:`Rule`) says which covariates it reads, its bounds (a covariate, a
+comparison and the ``[eligibility]`` field holding the threshold), the flags that fail it or
+exempt a patient from it, the covariate group it belongs to, whether failing it defers (a
+time-dependent rule, met later by waiting) or excludes, and the words for both. :data:`RULES`
+lists them in CONSORT order: permanent exclusions first, then the time-dependent rules
+(washouts, ACEI/ARB run-in).
+
+Everything else about the screen derives from these definitions:
+
+* the cohort's screen (:mod:`simulate.screening.screen`): each rule's :meth:`Rule.passes` on
+  drawn patients, and the wait of a time-dependent rule from its one bound;
+* the fates' screen on uniforms (:mod:`simulate.screening.uniforms`): the time-dependent rules
+  in reverse CONSORT order, each bound compared with the uniform of its clock;
+* the exact pass probabilities (:mod:`simulate.screening.probabilities`), one per covariate
+  group of :data:`GROUPS`, and the quick feasibility bounds
+  (:mod:`simulate.screening.feasibility`): both read the thresholds through the rules
+  (:meth:`Rule.threshold`) and the closed forms of :mod:`simulate.screening.closed_forms`.
 
 Boundaries are as registered:
 
@@ -33,33 +44,118 @@ acei_arb_run_in           ACEI/ARB for >= 3 months, or intolerant of them       
 
 The strict ">" of the washout rules has no effect in continuous time: a deferred patient
 qualifies at the moment the washout has lasted its threshold.
+
+This module needs neither numpy nor scipy (validating a scenario reads it): the comparisons are
+:mod:`operator`'s, which numpy arrays and plain numbers both understand.
 """
 
 from __future__ import annotations
 
+import operator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Callable
-
-import numpy as np
+from functools import reduce
+from typing import Any
 
 from simulate import scenario as sc
-from simulate.cohort import Patients
 
-if TYPE_CHECKING:
-    import pandas as pd
+COMPARISONS = {">=": operator.ge, "<=": operator.le, ">": operator.gt, "<": operator.lt}
+"""The comparisons a bound may make, by their symbol."""
 
-RuleFn = Callable[[Patients, sc.Eligibility], np.ndarray]
+GROUP_NAMES = ("demography", "conditions", "proteinuria", "history", "clocks")
+"""The covariate groups a rule reads. The first four are independent of each other in the
+referred cohort (:mod:`simulate.screening.probabilities`); ``clocks`` (months since a drug, on
+ACEI/ARB) only ever defer."""
+
+
+@dataclass(frozen=True)
+class Bound:
+    """``measure op threshold``: a covariate (a field or property of
+    :class:`~simulate.cohort.Patients`), a comparison of :data:`COMPARISONS` and the
+    ``[eligibility]`` field holding the threshold. With ``among`` (a covariate and the values
+    it takes), the bound applies only to those patients: the others meet it."""
+
+    measure: str
+    op: str
+    threshold: str
+    among: tuple[str, tuple[int, ...]] | None = None
+
+    def __post_init__(self) -> None:
+        if self.op not in COMPARISONS:
+            raise ValueError(f"Bound.op: got {self.op!r}; must be one of {sorted(COMPARISONS)}")
+        if self.threshold not in sc.Eligibility.model_fields:
+            raise ValueError(f"Bound.threshold: got {self.threshold!r}; not a field of [eligibility]")
+
+    def value(self, e: sc.Eligibility) -> float:
+        """The threshold in force."""
+        return getattr(e, self.threshold)
+
+    def holds(self, patients: Any, e: sc.Eligibility) -> Any:
+        """Whether each patient meets the bound (a boolean array)."""
+        ok = COMPARISONS[self.op](getattr(patients, self.measure), self.value(e))
+        if self.among is None:
+            return ok
+        field, values = self.among
+        applies = reduce(operator.or_, (getattr(patients, field) == v for v in values))
+        return ~applies | ok
 
 
 @dataclass(frozen=True)
 class Rule:
+    """One registered criterion.
+
+    A patient passes when every bound holds, every ``present`` flag is set and no ``absent``
+    flag is, or when any ``exempt`` flag is set. A time-dependent rule has one bound, on a
+    clock that grows while the patient waits (``>`` or ``>=``): failing it defers by the time
+    the clock needs to reach its threshold."""
+
     name: str
+    group: str
+    """The covariate group it reads (one of :data:`GROUP_NAMES`)."""
     template: str
-    """Description with the scenario's thresholds as ``{field}`` placeholders."""
-    time_dependent: bool
-    passes: RuleFn
-    wait_months: Callable[[Patients, sc.Eligibility], np.ndarray] | None = None
-    """For time-dependent rules: months from screening until the rule is met (0 if met)."""
+    """The criterion in words, with the scenario's thresholds as ``{field}`` placeholders."""
+    failure: str
+    """Why a patient fails it (how an exclusion or deferral reads in a CONSORT diagram)."""
+    bounds: tuple[Bound, ...] = ()
+    present: tuple[str, ...] = ()
+    absent: tuple[str, ...] = ()
+    exempt: tuple[str, ...] = ()
+    time_dependent: bool = False
+
+    def __post_init__(self) -> None:
+        if self.group not in GROUP_NAMES:
+            raise ValueError(f"Rule {self.name}: group {self.group!r}; must be one of {GROUP_NAMES}")
+        if not (self.bounds or self.present or self.absent):
+            raise ValueError(f"Rule {self.name}: needs a bound, a present or an absent flag")
+        if self.time_dependent != (self.group == "clocks"):
+            raise ValueError(f"Rule {self.name}: the time-dependent rules, and only they, read the clocks")
+        if self.time_dependent and (len(self.bounds) != 1 or self.bounds[0].op not in (">", ">=")
+                                    or self.present or self.absent):
+            raise ValueError(f"Rule {self.name}: a time-dependent rule is one bound 'clock > or >= threshold'")
+
+    @property
+    def clock(self) -> Bound:
+        """The one bound of a time-dependent rule: the clock and its threshold."""
+        if not self.time_dependent:
+            raise ValueError(f"Rule {self.name}: permanent, it has no clock")
+        return self.bounds[0]
+
+    def threshold(self, e: sc.Eligibility, op: str | None = None, among: int | None = None) -> float:
+        """The threshold in force of the rule's one bound with comparison ``op`` (any if None)
+        that applies to patients with the ``among`` value (or to all patients, if None)."""
+        found = [b for b in self.bounds if (op is None or b.op == op)
+                 and (b.among is None if among is None else b.among is not None and among in b.among[1])]
+        if len(found) != 1:
+            raise ValueError(f"Rule {self.name}: {len(found)} bounds with op {op!r} among {among!r}; need one")
+        return found[0].value(e)
+
+    def passes(self, patients: Any, e: sc.Eligibility) -> Any:
+        """Whether each patient passes the rule (a boolean array, one per patient)."""
+        parts = ([b.holds(patients, e) for b in self.bounds] + [getattr(patients, f) for f in self.present]
+                 + [~getattr(patients, f) for f in self.absent])
+        ok = reduce(operator.and_, parts)
+        for flag in self.exempt:
+            ok = ok | getattr(patients, flag)
+        return ok
 
     def describe(self, e: sc.Eligibility) -> str:
         """The rule in words, with the thresholds in force."""
@@ -67,7 +163,7 @@ class Rule:
 
     def describe_failure(self, e: sc.Eligibility) -> str:
         """Why a patient fails the rule, in words (how an exclusion reads in a CONSORT diagram)."""
-        return FAILURES[self.name].format(**_values(e))
+        return self.failure.format(**_values(e))
 
 
 def _values(e: sc.Eligibility) -> dict:
@@ -76,175 +172,61 @@ def _values(e: sc.Eligibility) -> dict:
     return values
 
 
-FAILURES = {
-    "age": "age < {age_min_years:g} or > {age_max_years:g} years",
-    "idiopathic": "secondary cause of MN",
-    "no_active_infection": "active infection",
-    "no_diabetes": "diabetes mellitus",
-    "not_pregnant": "pregnant or breast feeding",
-    "contraception": "no effective contraception (woman of child-bearing potential)",
-    "proteinuria_level": "proteinuria < {proteinuria_min_g_day:g} g/24h",
-    "proteinuria_reduction": "proteinuria fell > {proteinuria_max_reduction_pct:g}% on ACEI/ARB",
-    "egfr": "eGFR < {egfr_min_ml_min:g} mL/min/1.73 m2",
-    "blood_pressure": "blood pressure uncontrolled on ACEI/ARB",
-    "no_prior_resistance": "resistant to CNI, RTX or alkylating agents, or relapsed early",
-    "washout_steroid_mmf": "steroid or MMF within {washout_steroid_mmf_months:g} month(s)",
-    "washout_alkylating": "alkylating agents within {washout_alkylating_months:g} months",
-    "acei_arb_run_in": "on ACEI/ARB for < {acei_arb_run_in_months:g} months",
-}
-"""Each rule's failure in words: the condition that excludes (or defers), not the criterion."""
-
-
-def _prior_resistance_free(p: Patients, e: sc.Eligibility) -> np.ndarray:
-    resistant = p.resistant_cni | p.resistant_rtx | p.resistant_alkylating
-    drug = p.prior_relapse_drug
-    off = p.months_off_drug_at_relapse
-    # NaN (no relapse) compares False, so only real early relapses count
-    early_cni = (drug == 1) & (off <= e.relapse_off_cni_min_months)
-    early_other = (drug >= 2) & (off <= e.relapse_off_rtx_or_alkylating_min_months)
-    return ~(resistant | early_cni | early_other)
-
-
-def _wait(elapsed: np.ndarray, needed: float) -> np.ndarray:
-    return np.maximum(needed - elapsed, 0.0)
-
-
 RULES: tuple[Rule, ...] = (
-    Rule("age", "aged {age_min_years:g}-{age_max_years:g} years", False,
-         lambda p, e: (p.age_years >= e.age_min_years) & (p.age_years <= e.age_max_years)),
-    Rule("idiopathic", "idiopathic MN: no secondary cause", False, lambda p, e: ~p.secondary_cause),
-    Rule("no_active_infection", "no active infection", False, lambda p, e: ~p.active_infection),
-    Rule("no_diabetes", "no diabetes mellitus", False, lambda p, e: ~p.diabetes),
-    Rule("not_pregnant", "not pregnant or breast feeding", False, lambda p, e: ~p.pregnant_or_breastfeeding),
-    Rule("contraception", "women post-menopausal, sterile or using effective contraception", False,
-         lambda p, e: p.male | p.postmenopausal | p.contraception_or_sterile),
-    Rule("proteinuria_level", "proteinuria >= {proteinuria_min_g_day:g} g/24h (mean of two 24-h collections)", False,
-         lambda p, e: p.proteinuria_mean_g_day >= e.proteinuria_min_g_day),
-    Rule("proteinuria_reduction", "proteinuria decreased <= {proteinuria_max_reduction_pct:g}% from baseline", False,
-         lambda p, e: p.proteinuria_reduction_fraction <= e.proteinuria_max_reduction_fraction),
-    Rule("egfr", "eGFR >= {egfr_min_ml_min:g} mL/min/1.73 m2", False, lambda p, e: p.egfr_ml_min >= e.egfr_min_ml_min),
-    Rule("blood_pressure", "blood pressure controlled on ACEI/ARB, or intolerant of them", False,
-         lambda p, e: p.acei_arb_intolerant | p.bp_controlled),
-    Rule("no_prior_resistance", "no resistance to CNI, RTX or alkylating agents (late relapse allowed)", False,
-         _prior_resistance_free),
-    Rule("washout_steroid_mmf", "off steroid or MMF for > {washout_steroid_mmf_months:g} month(s)", True,
-         lambda p, e: p.months_since_steroid_mmf > e.washout_steroid_mmf_months,
-         lambda p, e: _wait(p.months_since_steroid_mmf, e.washout_steroid_mmf_months)),
-    Rule("washout_alkylating", "off alkylating agents for > {washout_alkylating_months:g} months", True,
-         lambda p, e: p.months_since_alkylating > e.washout_alkylating_months,
-         lambda p, e: _wait(p.months_since_alkylating, e.washout_alkylating_months)),
-    Rule("acei_arb_run_in", "ACEI/ARB for >= {acei_arb_run_in_months:g} months before randomisation, or intolerant", True,
-         lambda p, e: p.acei_arb_intolerant | (p.months_on_acei_arb >= e.acei_arb_run_in_months),
-         lambda p, e: np.where(p.acei_arb_intolerant, 0.0, _wait(p.months_on_acei_arb, e.acei_arb_run_in_months))),
+    Rule("age", "demography", "aged {age_min_years:g}-{age_max_years:g} years",
+         "age < {age_min_years:g} or > {age_max_years:g} years",
+         bounds=(Bound("age_years", ">=", "age_min_years"), Bound("age_years", "<=", "age_max_years"))),
+    Rule("idiopathic", "conditions", "idiopathic MN: no secondary cause", "secondary cause of MN",
+         absent=("secondary_cause",)),
+    Rule("no_active_infection", "conditions", "no active infection", "active infection",
+         absent=("active_infection",)),
+    Rule("no_diabetes", "conditions", "no diabetes mellitus", "diabetes mellitus", absent=("diabetes",)),
+    Rule("not_pregnant", "demography", "not pregnant or breast feeding", "pregnant or breast feeding",
+         absent=("pregnant_or_breastfeeding",)),
+    Rule("contraception", "demography", "women post-menopausal, sterile or using effective contraception",
+         "no effective contraception (woman of child-bearing potential)",
+         present=("contraception_or_sterile",), exempt=("male", "postmenopausal")),
+    Rule("proteinuria_level", "proteinuria",
+         "proteinuria >= {proteinuria_min_g_day:g} g/24h (mean of two 24-h collections)",
+         "proteinuria < {proteinuria_min_g_day:g} g/24h",
+         bounds=(Bound("proteinuria_mean_g_day", ">=", "proteinuria_min_g_day"),)),
+    Rule("proteinuria_reduction", "proteinuria",
+         "proteinuria decreased <= {proteinuria_max_reduction_pct:g}% from baseline",
+         "proteinuria fell > {proteinuria_max_reduction_pct:g}% on ACEI/ARB",
+         bounds=(Bound("proteinuria_reduction_fraction", "<=", "proteinuria_max_reduction_fraction"),)),
+    Rule("egfr", "demography", "eGFR >= {egfr_min_ml_min:g} mL/min/1.73 m2", "eGFR < {egfr_min_ml_min:g} mL/min/1.73 m2",
+         bounds=(Bound("egfr_ml_min", ">=", "egfr_min_ml_min"),)),
+    Rule("blood_pressure", "proteinuria", "blood pressure controlled on ACEI/ARB, or intolerant of them",
+         "blood pressure uncontrolled on ACEI/ARB", present=("bp_controlled",), exempt=("acei_arb_intolerant",)),
+    Rule("no_prior_resistance", "history", "no resistance to CNI, RTX or alkylating agents (late relapse allowed)",
+         "resistant to CNI, RTX or alkylating agents, or relapsed early",
+         bounds=(Bound("months_off_drug_at_relapse", ">", "relapse_off_cni_min_months", ("prior_relapse_drug", (1,))),
+                 Bound("months_off_drug_at_relapse", ">", "relapse_off_rtx_or_alkylating_min_months",
+                       ("prior_relapse_drug", (2, 3)))),
+         absent=("resistant_cni", "resistant_rtx", "resistant_alkylating")),
+    Rule("washout_steroid_mmf", "clocks", "off steroid or MMF for > {washout_steroid_mmf_months:g} month(s)",
+         "steroid or MMF within {washout_steroid_mmf_months:g} month(s)",
+         bounds=(Bound("months_since_steroid_mmf", ">", "washout_steroid_mmf_months"),), time_dependent=True),
+    Rule("washout_alkylating", "clocks", "off alkylating agents for > {washout_alkylating_months:g} months",
+         "alkylating agents within {washout_alkylating_months:g} months",
+         bounds=(Bound("months_since_alkylating", ">", "washout_alkylating_months"),), time_dependent=True),
+    Rule("acei_arb_run_in", "clocks",
+         "ACEI/ARB for >= {acei_arb_run_in_months:g} months before randomisation, or intolerant",
+         "on ACEI/ARB for < {acei_arb_run_in_months:g} months",
+         bounds=(Bound("months_on_acei_arb", ">=", "acei_arb_run_in_months"),), exempt=("acei_arb_intolerant",),
+         time_dependent=True),
 )
+"""Every criterion, in CONSORT order (permanent rules first)."""
 RULE_NAMES = tuple(r.name for r in RULES)
+BY_NAME: dict[str, Rule] = {r.name: r for r in RULES}
 TIME_RULES = tuple(r.name for r in RULES if r.time_dependent)
 """The time-dependent rules: failing only these defers a patient."""
-PERMANENT = np.array([not r.time_dependent for r in RULES])
-"""Boolean per rule (in :data:`RULES` order): failing it excludes."""
-PERMANENT.setflags(write=False)
+GROUPS: dict[str, tuple[str, ...]] = {
+    g: tuple(r.name for r in RULES if r.group == g and not r.time_dependent) for g in GROUP_NAMES[:-1]}
+"""Which permanent rules screen which independent group of covariates (in CONSORT order)."""
 
 
-@dataclass(frozen=True)
-class Screening:
-    """The outcome of screening N patients against every rule."""
-
-    passes: np.ndarray
-    """Boolean (n_rules, N): rule r passed by patient i (rules in :data:`RULES` order)."""
-    first_failure: np.ndarray
-    """Index of the first failing rule in CONSORT order, -1 if none fails."""
-    qualifies_in_months: np.ndarray
-    """0 = eligible now; > 0 = deferred, eligible after this many months; inf = excluded."""
-    rules: sc.Eligibility
-    """The thresholds the patients were screened against."""
-
-    @property
-    def eligible_now(self) -> np.ndarray:
-        return self.qualifies_in_months == 0.0
-
-    @property
-    def deferred(self) -> np.ndarray:
-        return np.isfinite(self.qualifies_in_months) & (self.qualifies_in_months > 0.0)
-
-    @property
-    def excluded(self) -> np.ndarray:
-        return np.isinf(self.qualifies_in_months)
-
-    @property
-    def first_failure_name(self) -> np.ndarray:
-        names = np.asarray(RULE_NAMES + ("",), dtype=object)
-        return names[self.first_failure]
-
-    def funnel(self) -> pd.DataFrame:
-        """One row per rule in CONSORT order.
-
-        ``failing``: patients failing the rule (whatever else they fail); ``excluded``: patients
-        excluded with this rule as their first failing permanent rule; ``deferred``: patients
-        whose first failing rule is this time-dependent one and who fail no permanent rule;
-        ``remaining``: patients still in after this step. Summed, excluded + deferred + eligible
-        now = screened.
-        """
-        import pandas as pd
-
-        n = self.passes.shape[1]
-        counts = np.bincount(self.first_failure[self.first_failure >= 0], minlength=len(RULES))
-        rows, remaining = [], n
-        for i, rule in enumerate(RULES):
-            k = int(counts[i])
-            remaining -= k
-            rows.append({
-                "criterion": rule.name,
-                "description": rule.describe(self.rules),
-                "exclusion": rule.describe_failure(self.rules),
-                "kind": "time-dependent" if rule.time_dependent else "permanent",
-                "failing": int(n - self.passes[i].sum()),
-                "excluded": 0 if rule.time_dependent else k,
-                "deferred": k if rule.time_dependent else 0,
-                "remaining": remaining,
-            })
-        return pd.DataFrame(rows)
-
-    def summary(self) -> dict:
-        """The funnel as a plain dict (what ``trialsim cohort --json`` prints)."""
-        f = self.funnel()
-        return {
-            "screened": int(self.passes.shape[1]),
-            "eligible": int(self.eligible_now.sum()),
-            "deferred": int(self.deferred.sum()),
-            "excluded": int(self.excluded.sum()),
-            "funnel": [
-                {"criterion": r.criterion, "excluded": int(r.excluded), "deferred": int(r.deferred),
-                 "failing": int(r.failing), "kind": r.kind}
-                for r in f.itertuples()
-            ],
-        }
-
-
-def screen(patients: Patients, rules: sc.Eligibility) -> Screening:
-    """Apply every registered rule to every patient (vectorised)."""
-    n = len(patients)
-    passes = np.empty((len(RULES), n), dtype=bool)
-    for i, rule in enumerate(RULES):
-        passes[i] = rule.passes(patients, rules)
-    fails = ~passes
-    any_fail = fails.any(axis=0)
-    first = np.where(any_fail, fails.argmax(axis=0), -1)
-    excluded = fails[PERMANENT].any(axis=0)
-    wait = np.zeros(n)
-    for i, rule in enumerate(RULES):
-        if rule.time_dependent:
-            wait = np.maximum(wait, np.where(fails[i], rule.wait_months(patients, rules), 0.0))
-    qualifies = np.where(excluded, np.inf, wait)
-    # a time-dependent rule failed at the exact threshold (strict >) still needs "no more" wait:
-    # such patients qualify immediately after screening, recorded as a tiny positive wait
-    qualifies = np.where(~excluded & any_fail & (qualifies == 0.0), np.finfo(float).tiny, qualifies)
-    return Screening(passes=passes, first_failure=first, qualifies_in_months=qualifies, rules=rules)
-
-
-def screen_referrals(scenario: sc.Scenario, n: int, seed: int) -> tuple[Patients, Screening]:
-    """Draw ``n`` referred patients from the seed's cohort stream and screen them."""
-    from simulate.cohort import draw_cohort
-    from simulate.seeding import child_sequence, root_sequence
-
-    patients = draw_cohort(scenario.cohort, n, child_sequence(root_sequence(seed), "cohort"))
-    return patients, screen(patients, scenario.eligibility)
+def flag_fraction(c: sc.Cohort, flag: str) -> float:
+    """P(a referred patient has a yes/no covariate): the ``[cohort]`` field ``<flag>_fraction``
+    of a covariate drawn as an independent Bernoulli (:mod:`simulate.cohort`)."""
+    return getattr(c, f"{flag}_fraction")
