@@ -26,7 +26,7 @@ from simulate.story import trial_exclusions, trial_patients
 from simulate.loader import load_scenario
 from simulate.seeding import block_sequence
 from simulate.population import acei_arb_reduction, collection_sigma
-from simulate.screening.probabilities import pass_probabilities
+from simulate.screening.probabilities import beta_cdf, pass_probabilities
 
 K = 4.0
 REGISTERED = Path(__file__).resolve().parents[1] / "scenarios" / "nct04743739.toml"
@@ -76,6 +76,19 @@ def test_pass_probabilities_match_a_screened_cohort(variant: str) -> None:
     g3 = s.passes[[RULE_NAMES.index(r) for r in GROUPS["proteinuria"]]].all(axis=0)
     within(float(patients.acei_arb_intolerant[g3].mean()), probs.intolerant_given_pass, int(g3.sum()),
            "intolerant given a pass")
+
+
+def test_the_tabulated_beta_cdf_is_exact_shared_and_read_only() -> None:
+    """The rejection sampler's beta CDF: the table brackets, betainc decides; one table per
+    (a, b), computed once and never written to."""
+    a, b = beta_params(0.3, 0.12)
+    cdf = beta_cdf(a, b)
+    assert beta_cdf(a, b) is cdf and beta_cdf(b, a) is not cdf
+    assert not cdf.table.flags.writeable
+    rng = np.random.default_rng(4)
+    y = np.concatenate([rng.random(200_000), np.linspace(0, 1, 4097), [-0.5, 1.5]])
+    u = np.concatenate([rng.random(200_000), special.betainc(a, b, np.linspace(0, 1, 4097)), [0.5, 0.5]])
+    np.testing.assert_array_equal(cdf.below(u, y), u <= special.betainc(a, b, np.clip(y, 0, 1)))
 
 
 def reference_proteinuria(sc) -> tuple[float, float]:

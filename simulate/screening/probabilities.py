@@ -9,7 +9,9 @@ with rate ``rate x P(candidate)``, and draw covariates for candidates only, from
 distribution *given* that they passed.
 
 This is exact because the cohort (simulate/cohort.py) falls into independent groups of
-covariates, each screened by its own permanent rules (see :data:`GROUPS`):
+covariates, each screened by its own permanent rules (each criterion names its group:
+:data:`simulate.screening.criteria.GROUPS`; :data:`GROUP_PROBABILITIES` has one exact
+probability per group):
 
 * **demography**: age, sex, menopause, contraception, pregnancy and eGFR (eGFR depends on age);
 * **conditions**: a secondary cause, active infection and diabetes (independent Bernoullis);
@@ -24,8 +26,11 @@ that intolerance, which the blood-pressure and reduction rules read, is drawn gi
 The probability of passing each group is computed by numerical integration to about 1e-12:
 closed forms for conditions and history, a one-dimensional integral over age for demography,
 and for proteinuria an integral over the two collection errors with the level and the
-ACEI/ARB reduction integrated in closed form (normal and beta CDFs). The product is
-P(candidate). Covariates given a pass are drawn by rejection through the population's own
+ACEI/ARB reduction integrated in closed form (normal and beta CDFs), by a fixed-order
+Gauss-Legendre product rule (:func:`simulate.numerics.gauss_legendre`: the inner limit moves
+with the outer variable). The product is P(candidate). Every threshold is read through its
+criterion (:meth:`~simulate.screening.criteria.Rule.threshold`), and the closed forms shared
+with the feasibility bounds live in :mod:`simulate.screening.closed_forms`. Covariates given a pass are drawn by rejection through the population's own
 transforms (:mod:`simulate.population`, :func:`draw_proteinuria_given_pass`), which is exact
 whatever the acceptance rate. The integrals take the distributions' parameters from the same
 module, so the probabilities and the draws describe one population.
@@ -40,22 +45,22 @@ from functools import lru_cache
 import numpy as np
 from simulate.scipy_lean import special
 
-from simulate import population
+from simulate import parameters
 from simulate import scenario as sc
 from simulate.numerics import gauss_legendre, integrate
 from simulate.parallel import memo, shared_cache
 from simulate.population import (
-    collection_errors, collections, egfr_residual_sd, mean_of_collections, postmenopausal_probability,
+    collection_errors, collection_sigma, collections, egfr_residual_sd, mean_of_collections, postmenopausal_probability,
     proteinuria_level, proteinuria_lognormal, reduction_beta,
 )
 from simulate.screening.closed_forms import (
     conditions_pass_probability, egfr_pass_probability, history_pass_probability, reproductive_pass_probability,
 )
-from simulate.screening.criteria import BY_NAME, GROUPS, TIME_RULES, flag_fraction
+from simulate.screening.criteria import BY_NAME, GROUPS, flag_fraction
 from simulate.seeding import stream
 
-__all__ = ["GROUPS", "TIME_RULES", "PassProbabilities", "pass_probabilities", "exact_pass_probabilities",
-           "draw_proteinuria_given_pass"]
+__all__ = ["GROUP_PROBABILITIES", "PassProbabilities", "beta_cdf", "draw_proteinuria_given_pass",
+           "exact_pass_probabilities", "pass_probabilities"]
 
 QUADRATURE_NODES = 160
 """Gauss-Legendre nodes per dimension and piece for the proteinuria integral."""
@@ -104,7 +109,7 @@ def _demography(c: sc.Cohort, e: sc.Eligibility) -> float:
         return density * sex_ok * egfr_pass_probability(c, e, age, special.ndtr)
 
     points = [c.menopause_age_mean_years, c.age_mean_years]
-    if resid == 0.0 and slope != 0.0 and population.EGFR_MIN_ML_MIN < thr <= population.EGFR_MAX_ML_MIN:
+    if resid == 0.0 and slope != 0.0 and parameters.EGFR_MIN_ML_MIN < thr <= parameters.EGFR_MAX_ML_MIN:
         points.append(c.age_mean_years + (thr - c.egfr_mean_ml_min) / slope)
     return integrate(integrand, lo, hi, points=tuple(points), epsabs=1e-14, epsrel=1e-12)
 
@@ -131,7 +136,7 @@ def _proteinuria(c: sc.Cohort, e: sc.Eligibility) -> tuple[float, float]:
     def reduction(m: np.ndarray | float) -> np.ndarray | float:
         return special.betainc(a, b, np.clip(1.0 - need / m, 0.0, 1.0))
 
-    s = population.collection_sigma(c)
+    s = collection_sigma(c)
     if s == 0.0:
         return float(level(1.0) * (1.0 >= need)), float(level(1.0) * reduction(1.0))
 
@@ -232,7 +237,7 @@ class _BetaCdf:
         y = np.clip(y, 0.0, 1.0)
         i = np.minimum((y * self.cells).astype(np.intp), self.cells - 1)
         out = u < self.table[i]
-        unsure = ~out & (u < self.table[i + 1])
+        unsure = ~out & (u <= self.table[i + 1])        # a tie with the table decides nothing
         if unsure.any():
             out[unsure] = u[unsure] <= special.betainc(self.a, self.b, y[unsure])
         return out
