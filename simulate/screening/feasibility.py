@@ -8,7 +8,9 @@ model cannot reach (relapse before the endpoint caps the share in remission at q
 a lower bound computed from closed forms with :mod:`math` alone: when the bound already clears
 the requirement the scenario is feasible and nothing more is computed; otherwise the exact value
 decides (:func:`simulate.loader.feasibility_problems`). The bounds are proved in their
-docstrings and tested against the exact values.
+docstrings and tested against the exact values. The screen's bounds read each threshold through
+its criterion (:mod:`simulate.screening.criteria`) and share the closed forms of
+:mod:`simulate.screening.closed_forms` with the exact probabilities.
 """
 
 from __future__ import annotations
