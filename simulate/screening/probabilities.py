@@ -41,6 +41,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from functools import lru_cache
+from types import SimpleNamespace
 
 import numpy as np
 from simulate.scipy_lean import special
@@ -275,7 +276,7 @@ def draw_proteinuria_given_pass(cohort: sc.Cohort, rules: sc.Eligibility, intole
     c, e = cohort, rules
     cdf = beta_cdf(*reduction_beta(c))
     need = 1.0 - BY_NAME["proteinuria_reduction"].threshold(e, "<=")
-    floor = BY_NAME["proteinuria_level"].threshold(e, ">=")
+    level = BY_NAME["proteinuria_level"]
     n = len(intolerant)
     names = ("z", "true", "c1", "c2", "u_reduction")
     out = np.empty((len(names), n))
@@ -294,7 +295,8 @@ def draw_proteinuria_given_pass(cohort: sc.Cohort, rules: sc.Eligibility, intole
         factors = collection_errors(c, normals[1:])
         m = mean_of_collections(factors[0], factors[1])
         drawn[2:4] = collections(drawn[1], factors)
-        ok = mean_of_collections(drawn[2], drawn[3]) >= floor       # as the screen computes it
+        measured = SimpleNamespace(proteinuria_mean_g_day=mean_of_collections(drawn[2], drawn[3]))
+        ok = level.passes(measured, e)                            # the level rule, as the screen applies it
         tol = ~intolerant[open_slots]
         ok &= (m >= need) | tol                                   # intolerant: r = 0
         needs = np.flatnonzero(ok & tol)
