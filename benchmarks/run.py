@@ -85,7 +85,7 @@ def benchmark(name: str, *, size: int, unit: str, goal_seconds: float, engine: s
 def bench_cohort(scenario, size: int) -> Callable[[], Any]:
     """Draw and screen N referred patients of the scenario (draw_cohort + screen)."""
     from simulate.cohort import draw_cohort
-    from simulate.eligibility import screen
+    from simulate.screening.screen import screen
 
     def work():
         patients = draw_cohort(scenario.cohort, size, 20210414)

@@ -152,7 +152,8 @@ def validate(scenario: Path, overrides: tuple[str, ...], max_memory: str | None,
 def _screen_cohort(sc: Scenario, n: int, seed: int):
     import numpy as np
 
-    from simulate.eligibility import RULE_NAMES, screen_referrals
+    from simulate.screening.criteria import RULE_NAMES
+    from simulate.screening.screen import screen_referrals
 
     patients, screening = screen_referrals(sc, n, seed)
     frame = patients.to_frame()

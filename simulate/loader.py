@@ -20,7 +20,8 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from simulate import feasibility, parameters
+from simulate import parameters
+from simulate.screening import feasibility
 from simulate.errors import ScenarioError
 from simulate.design.messages import format_errors, show
 from simulate.scenario import Scenario
@@ -114,7 +115,7 @@ def _validate(data: dict, prefix: str = "") -> Scenario:
 def feasibility_problems(scenario: Scenario) -> list[str]:
     """One line per contradiction the outcome model or the screen can see (empty if none).
 
-    The closed-form bounds of :mod:`simulate.feasibility` decide most scenarios at once; only a
+    The closed-form bounds of :mod:`simulate.screening.feasibility` decide most scenarios at once; only a
     scenario near a limit needs the exact values (and scipy)."""
     out: list[str] = []
     if any(parameters.remission_target(scenario, name) > feasibility.remission_lower_bound(scenario, name)
@@ -130,7 +131,7 @@ def feasibility_problems(scenario: Scenario) -> list[str]:
         except ValueError as err:               # e.g. no design effect gives beta-spending bounds
             out.append(f"interim: the group-sequential design cannot be built: {err}")
     if feasibility.screen_lower_bound(scenario.cohort, scenario.eligibility) < feasibility.MIN_CANDIDATE_PROBABILITY:
-        from simulate.selection import pass_probabilities
+        from simulate.screening.probabilities import pass_probabilities
 
         p = pass_probabilities(scenario.cohort, scenario.eligibility).candidate
         if p < feasibility.MIN_CANDIDATE_PROBABILITY:

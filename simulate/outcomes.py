@@ -185,7 +185,7 @@ def _reference_covariates(scenario: sc.Scenario) -> tuple[np.ndarray, np.ndarray
     group given a pass, then anti-PLA2R (cached)."""
     from simulate.population import mean_of_collections, pla2r
     from simulate.seeding import stream
-    from simulate.selection import draw_proteinuria_given_pass, pass_probabilities
+    from simulate.screening.probabilities import draw_proteinuria_given_pass, pass_probabilities
 
     c, e = scenario.cohort, scenario.eligibility
     key = json.dumps({k: scenario.model_dump(mode="json")[k] for k in ("cohort", "eligibility")}, sort_keys=True)

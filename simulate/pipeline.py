@@ -107,7 +107,7 @@ def _cached(folder: Path, piece: str, key: str, kind: type[R], compute: Callable
 
 def compute_screening(scenario: sc.Scenario, seed: int) -> ScreeningFunnel:
     """The eligibility funnel of a large referred cohort."""
-    from simulate.eligibility import screen_referrals
+    from simulate.screening.screen import screen_referrals
 
     _, s = screen_referrals(scenario, SCREENED_REFERRALS, seed)
     return ScreeningFunnel(

@@ -142,15 +142,15 @@ def _site_months(scenario: sc.Scenario) -> float:
 def trial_size(scenario: sc.Scenario, exact: bool = True) -> TrialSize:
     """The referrals and candidates a trial draws, and the widest pool of a block. Not
     ``exact``: candidates from an upper bound of the screen's pass probability, with
-    :mod:`math` alone (the closed forms of :mod:`simulate.feasibility`; no scipy)."""
+    :mod:`math` alone (the closed forms of :mod:`simulate.screening.feasibility`; no scipy)."""
     rec = scenario.recruitment
     referrals = rec.sites * rec.rate_per_site_month * _site_months(scenario)
     if exact:
-        from simulate.selection import pass_probabilities
+        from simulate.screening.probabilities import pass_probabilities
 
         p = pass_probabilities(scenario.cohort, scenario.eligibility).candidate
     else:
-        from simulate.feasibility import conditions_pass_probability, history_pass_probability
+        from simulate.screening.closed_forms import conditions_pass_probability, history_pass_probability
 
         p = conditions_pass_probability(scenario.cohort) * history_pass_probability(scenario.cohort,
                                                                                    scenario.eligibility)

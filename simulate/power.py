@@ -123,7 +123,7 @@ def _prepare(designs: list[sc.Scenario]) -> None:
     """The per-run set-up of every design (the screen's pass probabilities, the outcome model's
     calibration), computed into the caches that worker processes receive."""
     from simulate.outcomes import calibrate
-    from simulate.selection import pass_probabilities
+    from simulate.screening.probabilities import pass_probabilities
 
     for design in designs:
         pass_probabilities(design.cohort, design.eligibility)

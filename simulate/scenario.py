@@ -604,7 +604,7 @@ class Cohort(Model):
 
 
 class Eligibility(Model):
-    """Thresholds of the registered criteria (NCT04743739); see simulate/eligibility.py."""
+    """Thresholds of the registered criteria (NCT04743739); see simulate/screening/criteria.py."""
 
     age_min_years: Age = 18.0
     """Youngest eligible age."""

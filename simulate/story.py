@@ -19,11 +19,11 @@ import numpy as np
 
 from simulate import scenario as sc
 from simulate.cohort import Patients, draw_cohort
-from simulate.eligibility import PERMANENT, RULE_NAMES, Screening, screen
+from simulate.screening.criteria import GROUPS, RULE_NAMES
+from simulate.screening.screen import PERMANENT, Screening, screen
 from simulate.fates.referrals import DAYS_PER_MONTH, candidate_clocks, rows_of
 from simulate.population import acei_arb_reduction, albumin, proteinuria_baseline
 from simulate.seeding import child_sequence, stream
-from simulate.selection import GROUPS
 
 if TYPE_CHECKING:
     from simulate.fates import Fates

@@ -9,7 +9,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from simulate.eligibility import RULE_NAMES
+from simulate.screening.criteria import RULE_NAMES
 
 from conftest import DEFAULT_SCENARIO, edit_scenario_text
 

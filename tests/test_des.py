@@ -25,7 +25,7 @@ import pytest
 from scipy import special
 
 from simulate import outcomes as om
-from simulate.eligibility import RULE_NAMES, RULES
+from simulate.screening.criteria import RULE_NAMES, RULES
 from simulate.engines.des import simulate_trial
 from simulate.engines.trial import TrialResult
 from simulate.fates import Fates, candidates_of, draw_fates, excluded_of

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from scipy import integrate as scipy_integrate
 from scipy import optimize
 
-from simulate.numerics import NumericsError, find_root, integrate
+from simulate.numerics import NumericsError, find_root, gauss_legendre, integrate
 
 
 @pytest.mark.parametrize("f, lo, hi", [
@@ -52,6 +52,26 @@ def test_find_root_refuses_an_unbracketed_interval():
 ])
 def test_integrate_exact_values(f, lo, hi, points, exact):
     assert integrate(f, lo, hi, points=points) == pytest.approx(exact, rel=1e-12, abs=1e-13)
+
+
+@pytest.mark.parametrize("nodes", [4, 32, 160])
+def test_gauss_legendre_is_exact_for_polynomials_up_to_its_degree(nodes):
+    x, w = gauss_legendre(-0.5, 2.0, nodes)
+    for degree in (0, 1, nodes, 2 * nodes - 1):
+        exact = (2.0 ** (degree + 1) - (-0.5) ** (degree + 1)) / (degree + 1)
+        assert float((w * x**degree).sum()) == pytest.approx(exact, rel=1e-11)
+
+
+def test_gauss_legendre_takes_one_interval_per_row_and_agrees_with_integrate():
+    """A lower limit per outer node (as in an inner integral over a moving region): each row is
+    that interval's rule, and a smooth integral agrees with the adaptive integrator."""
+    lo = np.array([[-3.0, 0.0], [0.5, 1.9]])
+    x, w = gauss_legendre(lo, 2.0, 40)
+    assert x.shape == w.shape == (2, 2, 40)
+    got = (w * np.exp(-x * x)).sum(axis=-1)
+    for i, j in np.ndindex(lo.shape):
+        assert got[i, j] == pytest.approx(integrate(lambda t: np.exp(-t * t), lo[i, j], 2.0), rel=1e-13, abs=1e-15)
+        assert x[i, j].min() > lo[i, j] and x[i, j].max() < 2.0
 
 
 def test_integrate_empty_interval_and_no_convergence():

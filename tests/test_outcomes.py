@@ -25,7 +25,7 @@ from scipy import special
 
 from simulate import outcomes as om
 from simulate.cohort import Patients, draw_cohort
-from simulate.eligibility import screen
+from simulate.screening.screen import screen
 from simulate.errors import ScenarioError
 from simulate.outcomes import ArmModel, PotentialOutcomes, calibrate, covariate_score, potential_outcomes
 from simulate.loader import load_scenario, scenario_from_dict

@@ -46,7 +46,7 @@ import simpy
 
 from simulate import interim
 from simulate import scenario as sc
-from simulate.eligibility import RULE_NAMES
+from simulate.screening.criteria import RULE_NAMES
 from simulate.cohort import Patients
 from simulate.fates import DAYS_PER_MONTH, Fates, candidates_of, excluded_of
 from simulate.engines.trial import (COMPLETE, EVENT_COLUMNS, NONE, NOT_SEEN, PARTIAL, STATUS,

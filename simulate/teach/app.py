@@ -391,7 +391,7 @@ def _warm(base: sc.Scenario) -> None:
     import importlib
 
     from simulate.outcomes import calibrate
-    from simulate.selection import pass_probabilities
+    from simulate.screening.probabilities import pass_probabilities
 
     pass_probabilities(base.cohort, base.eligibility)
     calibrate(base)
@@ -557,7 +557,7 @@ def _one_page(design: sc.Scenario, replicate: int, what: str) -> ui.Tag:
 
 
 def _one_view(design: sc.Scenario, trial: lab.OneTrial, what: str) -> ui.Tag:
-    from simulate.eligibility import RULES
+    from simulate.screening.criteria import RULES
     from simulate.engines import CONSORT_FIELDS
     from simulate.report import MISSING_NOTES, flow_plots, remission_plots, style
 
