@@ -33,11 +33,12 @@ module, so the probabilities and the draws describe one population.
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 
 import numpy as np
-from simulate.scipy_lean import special
+from scipy import special
 
 from simulate import population
 from simulate import scenario as sc
@@ -48,7 +49,6 @@ from simulate.population import (
 )
 from simulate.feasibility import conditions_pass_probability, history_pass_probability
 from simulate.numerics import integrate
-from simulate.parallel import memo, shared_cache
 from simulate.seeding import stream
 
 __all__ = ["GROUPS", "TIME_RULES", "PassProbabilities", "pass_probabilities",
@@ -187,13 +187,10 @@ def _proteinuria(c: sc.Cohort, e: sc.Eligibility) -> tuple[float, float]:
     return intolerant, tolerant
 
 
-_CACHE: dict[tuple, PassProbabilities] = shared_cache("selection.pass_probabilities")
-"""Pass probabilities by cohort and thresholds; worker processes receive the parent's."""
-
-
+@functools.lru_cache(maxsize=64)                # frozen models: hashed by value
 def pass_probabilities(cohort: sc.Cohort, rules: sc.Eligibility) -> PassProbabilities:
     """Exact pass probabilities of the screen's groups (cached per cohort and thresholds)."""
-    return memo(_CACHE, (cohort, rules), lambda: _pass_probabilities(cohort, rules))  # frozen: hashed by value
+    return _pass_probabilities(cohort, rules)
 
 
 def _pass_probabilities(cohort: sc.Cohort, rules: sc.Eligibility) -> PassProbabilities:
@@ -292,9 +289,10 @@ def draw_proteinuria_given_pass(cohort: sc.Cohort, rules: sc.Eligibility, intole
     return dict(zip(names, out))
 
 
-_CDFS: dict[tuple[float, float], _BetaCdf] = {}
-
-
 def _beta_cdf(c: sc.Cohort) -> _BetaCdf:
-    key = reduction_beta(c)
-    return memo(_CDFS, key, lambda: _BetaCdf(*key))
+    return _beta_cdf_of(*reduction_beta(c))
+
+
+@functools.lru_cache(maxsize=16)
+def _beta_cdf_of(a: float, b: float) -> _BetaCdf:
+    return _BetaCdf(a, b)

@@ -29,7 +29,7 @@ from simulate import scenario as sc
 from simulate.eligibility import RULE_NAMES, TIME_RULES
 from simulate.population import acei_arb_clock, acei_arb_uniform_at, exposure_months, exposure_uniform_at
 from simulate.seeding import stream
-from simulate.selection import pass_probabilities
+from simulate.selection import PassProbabilities, pass_probabilities
 
 if TYPE_CHECKING:
     from simulate.fates import Fates
@@ -56,14 +56,15 @@ def _poisson_referrals(rng_count: np.random.Generator, rng_time: np.random.Gener
     return month, site, counts.reshape(n_trials, n_sites).sum(axis=1)
 
 
-def draw_referrals(scenario: sc.Scenario, block_seq: np.random.SeedSequence, n_trials: int) -> dict[str, np.ndarray]:
+def draw_referrals(scenario: sc.Scenario, block_seq: np.random.SeedSequence, n_trials: int,
+                   probs: PassProbabilities | None = None) -> dict[str, np.ndarray]:
     """Sites, referrals and candidates of ``n_trials`` trials, from the block's streams: the
     fields of the same names of :class:`~simulate.fates.Fates`, from ``site_activation_months``
-    to ``eligible_month``."""
+    to ``eligible_month``. ``probs``: the screen's pass probabilities, if already computed."""
     rec, trial, cohort, rules = scenario.recruitment, scenario.trial, scenario.cohort, scenario.eligibility
     n_sites = rec.sites
     rng = lambda name: stream(block_seq, name)  # noqa: E731
-    probs = pass_probabilities(cohort, rules)
+    probs = pass_probabilities(cohort, rules) if probs is None else probs
     p_cand = probs.candidate
 
     activation = rng("site_activation").random((n_trials, n_sites)) * rec.site_activation_months_max

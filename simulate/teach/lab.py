@@ -348,13 +348,15 @@ def _spread(scenario: sc.Scenario, analysed) -> Spread:
     return Spread(edges, sig, non, p_edges, p_counts)
 
 
-def _lab_block(designs: list[sc.Scenario], seed: int, block: int, n_trials: int, engine: str) -> list[tuple]:
-    """A block of trials of each design, analysed once: its tally (what ``trialsim power``
-    totals) and the spread of its estimates and p-values."""
+def _lab_block(designs: list, seed: int, block: int, n_trials: int, engine: str) -> list[tuple]:
+    """A block of trials of each design (prepared: :class:`~simulate.run.prepared.PreparedDesign`),
+    analysed once: its tally (what ``trialsim power`` totals) and the spread of its estimates
+    and p-values."""
     from simulate.tally import analyse_outcomes, tally
 
     out = []
-    for design, outcomes in zip(designs, simulate_block_designs(designs, seed, block, n_trials, engine)):
+    for prepared, outcomes in zip(designs, simulate_block_designs(designs, seed, block, n_trials, engine)):
+        design = prepared.scenario
         analysed = analyse_outcomes(design, outcomes)
         out.append((tally(design, outcomes, analysed), _spread(design, analysed)))
     return out

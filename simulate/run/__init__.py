@@ -1,0 +1,1 @@
+"""Running designs: the prepared design (simulate.run.prepared)."""
