@@ -107,7 +107,8 @@ class BlockOutcomes:
         raise ValueError(f"missing: got {missing!r}; allowed: {', '.join(MISSING_STRATEGIES)}")
 
 
-def outcomes_from_des(scenario: sc.Scenario, fates, n_trials: int, prepared: PreparedDesign | None = None) -> BlockOutcomes:
+def outcomes_from_des(scenario: sc.Scenario, fates, n_trials: int,
+                      prepared: PreparedDesign | None = None) -> BlockOutcomes:
     """Run the first ``n_trials`` trials of a block through the discrete-event engine (which
     takes the group-sequential design from :func:`simulate.interim.design_for`; ``prepared`` is
     accepted for a signature common to the engines)."""
