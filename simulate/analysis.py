@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
-from simulate.scipy_lean import special
+from scipy import special
 
 from simulate.choices import (  # noqa: F401 - the analysis's choices, defined there
     ALTERNATIVES,

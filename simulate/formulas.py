@@ -27,7 +27,7 @@ import math
 from dataclasses import dataclass, field
 
 import numpy as np
-from simulate.scipy_lean import special
+from scipy import special
 
 from simulate import analysis
 

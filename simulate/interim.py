@@ -25,13 +25,13 @@ from its events (:mod:`simulate.engines.des`); the agreement tests compare them 
 
 from __future__ import annotations
 
+import functools
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
 from simulate import scenario as sc
-from simulate.parallel import memo, shared_cache
 
 NONE, EFFICACY, FUTILITY = 0, 1, 2
 """What a look decided (the codes of :attr:`simulate.engines.BlockOutcomes.stop_reason`)."""
@@ -43,7 +43,7 @@ def look_counts(fractions, n_target: int) -> tuple[int, ...]:
     return tuple(min(n_target, max(1, math.ceil(f * n_target - 1e-9))) for f in fractions)
 
 
-@dataclass
+@dataclass(frozen=True, eq=False)
 class Design:
     """A scenario's group-sequential design: boundaries on the z scale, computed once."""
 
@@ -66,7 +66,6 @@ class Design:
     spending: str
     gamma: float | None
     binding: bool
-    _final: dict = field(default_factory=dict, repr=False)
 
     @property
     def looks(self) -> int:
@@ -78,26 +77,31 @@ class Design:
         target, else the bound spending all the remaining alpha at the observed fraction."""
         if n_randomised >= self.n_target and reached == self.looks - 1:
             return float(self.efficacy[-1])
-        key = (reached, n_randomised)
-        if key not in self._final:
-            from simulate import sequential
+        futility = None if self.futility is None or not self.binding else tuple(map(float, self.futility))
+        return _final_bound(self.fractions, reached, n_randomised / self.n_target, self.spending, self.alpha,
+                            self.gamma, futility, self.binding)
 
-            fractions = [*self.fractions[:reached], n_randomised / self.n_target]
-            if reached and fractions[-1] <= fractions[-2] + 1e-12:
-                fractions.pop()                 # no data since the last look: it becomes the final one
-            if self.spending == "none":
-                bounds = [math.inf] * (len(fractions) - 1) + [_z(1.0 - self.alpha)]
-            else:
-                futility = None if self.futility is None or not self.binding else \
-                    list(self.futility[:len(fractions) - 1])
-                bounds = sequential.efficacy_bounds(fractions, self.alpha, self.spending, self.gamma,
-                                                    futility=futility, binding=self.binding, final_is_last=True)
-            self._final[key] = float(bounds[-1])
-        return self._final[key]
+
+@functools.lru_cache(maxsize=4096)
+def _final_bound(planned: tuple[float, ...], reached: int, fraction: float, spending: str, alpha: float,
+                 gamma: float | None, futility: tuple[float, ...] | None, binding: bool) -> float:
+    """:meth:`Design.final_bound` of a trial that held ``reached`` of the ``planned`` looks and
+    ends at information ``fraction`` (cached: hashable arguments only)."""
+    from simulate import sequential
+
+    fractions = [*planned[:reached], fraction]
+    if reached and fractions[-1] <= fractions[-2] + 1e-12:
+        fractions.pop()                 # no data since the last look: it becomes the final one
+    if spending == "none":
+        return _z(1.0 - alpha)
+    bounds = sequential.efficacy_bounds(fractions, alpha, spending, gamma,
+                                        futility=None if futility is None else list(futility[:len(fractions) - 1]),
+                                        binding=binding, final_is_last=True)
+    return float(bounds[-1])
 
 
 def _z(p: float) -> float:
-    from simulate.scipy_lean import special
+    from scipy import special
 
     return float(special.ndtri(p))
 
@@ -133,17 +137,19 @@ def design_of(scenario: sc.Scenario) -> Design | None:
     )
 
 
-_DESIGNS: dict = shared_cache("interim.designs")
-"""Designs by the parts of the scenario they depend on; worker processes receive the parent's."""
-
-
 def design_for(scenario: sc.Scenario) -> Design | None:
-    """:func:`design_of`, computed once per design (cached)."""
+    """:func:`design_of`, computed once per design (cached per the parts of the scenario it
+    depends on)."""
     if scenario.interim is None or scenario.interim.looks < 2:
         return None
     s = scenario
     key = (s.interim, s.analysis, s.n_target, s.dropout, tuple(s.arms.items()), s.trial.endpoint, s.control_arm)
-    return memo(_DESIGNS, key, lambda: design_of(scenario))
+    return _design_of(sc.Parts(scenario, key))
+
+
+@functools.lru_cache(maxsize=64)
+def _design_of(parts: sc.Parts) -> Design | None:
+    return design_of(parts.scenario)
 
 
 def design_drift(scenario: sc.Scenario) -> float:

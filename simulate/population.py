@@ -22,7 +22,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from simulate.scipy_lean import special
+from scipy import special
 
 from simulate import parameters
 from simulate import scenario as sc

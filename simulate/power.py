@@ -20,7 +20,7 @@ import itertools
 import logging
 import math
 import time
-from typing import Callable, Iterator
+from typing import TYPE_CHECKING, Callable, Iterator
 
 import numpy as np
 
@@ -33,6 +33,9 @@ from simulate.results import (AnalyticReferences, ClosedFormPoint, Comparison, L
                               SampleSizeResult, SweepPoint, SweepResult)
 from simulate.assumed import dropout_adjustment, null_rate, primary_arm, rates as _rates  # noqa: F401 - used here and by the report
 from simulate.tally import Tally, tally
+
+if TYPE_CHECKING:
+    from simulate.run.prepared import PreparedDesign
 
 log = logging.getLogger(__name__)
 
@@ -62,16 +65,19 @@ def simulate_designs(designs: list[sc.Scenario], replicates: int, seed: int, job
 
 def run_blocks(fn, designs: list[sc.Scenario], replicates: int, seed: int, jobs: Jobs, engine: str,
                progress: bool, consume, label: str | None = None) -> None:
-    """Run ``fn(designs, seed, block, n_trials, engine)`` for every block; results go to
-    ``consume`` in block order. ``label`` names the work on the progress bar."""
+    """Run ``fn(prepared, seed, block, n_trials, engine)`` for every block, ``prepared`` the
+    designs prepared once (:class:`~simulate.run.prepared.PreparedDesign`, in the order of
+    ``designs``); results go to ``consume`` in block order. ``label`` names the work on the
+    progress bar."""
+    from simulate.run.prepared import prepare
+
     size = trials_per_block(*designs)
     n_blocks = -(-replicates // size)
-    tasks = [(list(designs), seed, b, min(size, replicates - b * size), engine) for b in range(n_blocks)]
     if label is None:
         label = f"{replicates:,} trials" if len(designs) == 1 else f"{len(designs)} designs, {replicates:,} trials each"
     backend = _within_budget(designs, replicates, as_backend(jobs), engine, label)
-    if backend.jobs != 1:
-        _prepare(designs)          # once here, not once per worker: workers receive the results
+    ready = [prepare(d) for d in designs]      # once here; every task carries them to its worker
+    tasks = [(ready, seed, b, min(size, replicates - b * size), engine) for b in range(n_blocks)]
     bar = progress_bar(n_blocks, label, progress)
     watcher = _WATCHER.get()
     done = itertools.count(1)
@@ -117,17 +123,6 @@ def watching(callback: Callable[[int, int, str], None]) -> Iterator[None]:
         yield
     finally:
         _WATCHER.reset(token)
-
-
-def _prepare(designs: list[sc.Scenario]) -> None:
-    """The per-run set-up of every design (the screen's pass probabilities, the outcome model's
-    calibration), computed into the caches that worker processes receive."""
-    from simulate.outcomes import calibrate
-    from simulate.screening.probabilities import pass_probabilities
-
-    for design in designs:
-        pass_probabilities(design.cohort, design.eligibility)
-        calibrate(design)
 
 
 def as_backend(jobs: Jobs) -> Backend:
@@ -265,9 +260,9 @@ def tally_designs(designs: list[sc.Scenario], replicates: int, seed: int, jobs: 
     return totals  # type: ignore[return-value]
 
 
-def _tally_block(designs: list[sc.Scenario], seed: int, block: int, n_trials: int, engine: str) -> list[Tally]:
+def _tally_block(designs: list[PreparedDesign], seed: int, block: int, n_trials: int, engine: str) -> list[Tally]:
     outcomes = simulate_block_designs(designs, seed, block, n_trials, engine)
-    return [tally(d, o) for d, o in zip(designs, outcomes)]
+    return [tally(d.scenario, o) for d, o in zip(designs, outcomes)]
 
 
 def estimate_power(scenario: sc.Scenario, replicates: int | None = None, seed: int | None = None,

@@ -873,3 +873,21 @@ def scenario_hash(scenario: Scenario) -> str:
     """A short stable hash of the scenario's content (keys results on disk)."""
     text = json.dumps(scenario.model_dump(mode="json"), sort_keys=True)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+class Parts:
+    """A scenario as a computation sees it when it reads only some of its parts: hashed and
+    compared by ``key`` (those parts, frozen values), so a :func:`functools.lru_cache` keyed on
+    it shares one result among scenarios that differ elsewhere (another ``n_per_arm``, another
+    seed). ``key`` must hold every part the computation reads."""
+
+    __slots__ = ("scenario", "key")
+
+    def __init__(self, scenario: Scenario, key: tuple) -> None:
+        self.scenario, self.key = scenario, key
+
+    def __hash__(self) -> int:
+        return hash(self.key)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Parts) and self.key == other.key

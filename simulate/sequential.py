@@ -96,7 +96,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
-from simulate.scipy_lean import special
+from scipy import special
 
 from simulate.numerics import find_root
 

@@ -512,7 +512,8 @@ def test_cohort_pool_and_story_make_covariates_with_the_same_transforms(scenario
         np.testing.assert_array_equal(getattr(story, name), made, err_msg=f"story: {name}")
 
 
-def test_the_clip_bounds_are_the_parameters_modules_alone(scenario: Scenario, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_clip_bounds_are_the_parameters_modules_alone(scenario: Scenario, monkeypatch: pytest.MonkeyPatch,
+                                                          request: pytest.FixtureRequest) -> None:
     """Narrowing the physiological bounds in simulate.parameters narrows them for the cohort,
     the story of a trial, the exact screen probabilities and the feasibility bounds alike: no
     other module keeps a copy."""
@@ -522,7 +523,8 @@ def test_the_clip_bounds_are_the_parameters_modules_alone(scenario: Scenario, mo
     monkeypatch.setattr(parameters, "ALBUMIN_MAX_G_L", 30.0)
     monkeypatch.setattr(parameters, "EGFR_MIN_ML_MIN", 50.0)
     monkeypatch.setattr(parameters, "EGFR_MAX_ML_MIN", 90.0)
-    monkeypatch.setattr(probabilities, "_CACHE", {})
+    probabilities.pass_probabilities.cache_clear()     # computed afresh with these bounds, and forgotten after
+    request.addfinalizer(probabilities.pass_probabilities.cache_clear)
 
     p = draw_cohort(c, 20_000, 3)
     assert (p.albumin_g_l.min(), p.albumin_g_l.max()) == (20.0, 30.0)

@@ -19,6 +19,8 @@ Referrals arriving after enrolment closed were never referred (sites stop referr
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
 from simulate import interim
@@ -26,6 +28,9 @@ from simulate import scenario as sc
 from simulate.engines import BlockOutcomes
 from simulate.fates import Fates
 from simulate.fates.referrals import sum_by_trial
+
+if TYPE_CHECKING:
+    from simulate.run.prepared import PreparedDesign
 
 
 def randomise_block(scenario: sc.Scenario, fates: Fates, n_trials: int) -> dict:
@@ -162,12 +167,15 @@ def _cut(r: dict, stop: np.ndarray) -> dict:
             "month": np.where(randomised, r["month"], np.nan), "closed": np.minimum(r["closed"], stop)}
 
 
-def outcomes_from_batch(scenario: sc.Scenario, fates: Fates, n_trials: int) -> BlockOutcomes:
+def outcomes_from_batch(scenario: sc.Scenario, fates: Fates, n_trials: int,
+                        prepared: PreparedDesign | None = None) -> BlockOutcomes:
+    """The first ``n_trials`` trials of a block, from the fates, as arrays. ``prepared``: the
+    scenario's per-design values (its group-sequential design), computed here if not given."""
     t_cfg = scenario.trial
     target = scenario.n_target
     r = randomise_block(scenario, fates, n_trials)
     p = patient_outcomes(scenario, fates, r)
-    design = interim.design_for(scenario)
+    design = interim.design_for(scenario) if prepared is None else prepared.sequential
     looks = None
     if design is not None:
         looks = group_sequential(scenario, design, r, p)

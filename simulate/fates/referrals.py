@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from simulate import scenario as sc
-from simulate.screening.probabilities import pass_probabilities
+from simulate.screening.probabilities import PassProbabilities, pass_probabilities
 from simulate.screening.uniforms import CLOCKS, clock_of, defer_on_uniforms
 from simulate.seeding import stream
 
@@ -52,14 +52,15 @@ def _poisson_referrals(rng_count: np.random.Generator, rng_time: np.random.Gener
     return month, site, counts.reshape(n_trials, n_sites).sum(axis=1)
 
 
-def draw_referrals(scenario: sc.Scenario, block_seq: np.random.SeedSequence, n_trials: int) -> dict[str, np.ndarray]:
+def draw_referrals(scenario: sc.Scenario, block_seq: np.random.SeedSequence, n_trials: int,
+                   probs: PassProbabilities | None = None) -> dict[str, np.ndarray]:
     """Sites, referrals and candidates of ``n_trials`` trials, from the block's streams: the
     fields of the same names of :class:`~simulate.fates.Fates`, from ``site_activation_months``
-    to ``eligible_month``."""
+    to ``eligible_month``. ``probs``: the screen's pass probabilities, if already computed."""
     rec, trial, cohort, rules = scenario.recruitment, scenario.trial, scenario.cohort, scenario.eligibility
     n_sites = rec.sites
     rng = lambda name: stream(block_seq, name)  # noqa: E731
-    probs = pass_probabilities(cohort, rules)
+    probs = pass_probabilities(cohort, rules) if probs is None else probs
     p_cand = probs.candidate
 
     activation = rng("site_activation").random((n_trials, n_sites)) * rec.site_activation_months_max

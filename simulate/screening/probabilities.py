@@ -38,18 +38,18 @@ module, so the probabilities and the draws describe one population.
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 from functools import lru_cache
 from types import SimpleNamespace
 
 import numpy as np
-from simulate.scipy_lean import special
+from scipy import special
 
 from simulate import parameters
 from simulate import scenario as sc
 from simulate.numerics import gauss_legendre, integrate
-from simulate.parallel import memo, shared_cache
 from simulate.population import (
     collection_errors, collection_sigma, collections, egfr_residual_sd, mean_of_collections, postmenopausal_probability,
     proteinuria_level, proteinuria_lognormal, reduction_beta,
@@ -206,13 +206,10 @@ def exact_pass_probabilities(cohort: sc.Cohort, rules: sc.Eligibility) -> PassPr
                              intolerant_given_pass=int_given_pass)
 
 
-_CACHE: dict[tuple, PassProbabilities] = shared_cache("screening.pass_probabilities")
-"""Pass probabilities by cohort and thresholds; worker processes receive the parent's."""
-
-
+@functools.lru_cache(maxsize=64)                # frozen models: hashed by value
 def pass_probabilities(cohort: sc.Cohort, rules: sc.Eligibility) -> PassProbabilities:
-    """:func:`exact_pass_probabilities`, cached per cohort and thresholds (frozen: hashed by value)."""
-    return memo(_CACHE, (cohort, rules), lambda: exact_pass_probabilities(cohort, rules))
+    """:func:`exact_pass_probabilities`, cached per cohort and thresholds."""
+    return exact_pass_probabilities(cohort, rules)
 
 
 # --------------------------------------------------------------------------- sampling given a pass

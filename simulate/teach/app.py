@@ -12,7 +12,6 @@ import base64
 import html
 import math
 import threading
-import warnings
 from pathlib import Path
 
 from shiny import App, reactive, render, ui
@@ -145,9 +144,6 @@ def build_app(scenario_path: str | Path, base: sc.Scenario) -> App:
     scenario_arg = str(scenario_path)
     data = read_scenario_data(scenario_path)
     threading.Thread(target=_warm, args=(base,), daemon=True).start()
-    # a cancelled run leaves the blocks its workers had started: expected, not worth a warning
-    warnings.filterwarnings("ignore", message=r".*tasks which were still being processed by the workers have "
-                            "been cancelled", category=UserWarning)
     what = "complete remission" if base.trial.endpoint == "cr" else "remission"
 
     app_ui = ui.page_sidebar(
@@ -386,15 +382,14 @@ async def _in_thread(fn, design, progress):
 
 
 def _warm(base: sc.Scenario) -> None:
-    """Before the first click: the per-design set-up (calibration, the screen) and the modules
-    the views use, so that the first answer comes as fast as the next."""
+    """Before the first click: the per-design set-up (calibration, the screen; kept by their
+    functools caches) and the modules the views use, so that the first answer comes as fast as
+    the next."""
     import importlib
 
-    from simulate.outcomes import calibrate
-    from simulate.screening.probabilities import pass_probabilities
+    from simulate.run.prepared import prepare
 
-    pass_probabilities(base.cohort, base.eligibility)
-    calibrate(base)
+    prepare(base)
     for module in ("simulate.tally", "simulate.engines.batch", "simulate.engines.des", "simulate.teach.figures"):
         importlib.import_module(module)
 

@@ -8,9 +8,7 @@ lab's power is ``trialsim power``'s, digit for digit.
 
 from __future__ import annotations
 
-import json
 import math
-import re
 import shlex
 import threading
 import time
@@ -348,13 +346,15 @@ def _spread(scenario: sc.Scenario, analysed) -> Spread:
     return Spread(edges, sig, non, p_edges, p_counts)
 
 
-def _lab_block(designs: list[sc.Scenario], seed: int, block: int, n_trials: int, engine: str) -> list[tuple]:
-    """A block of trials of each design, analysed once: its tally (what ``trialsim power``
-    totals) and the spread of its estimates and p-values."""
+def _lab_block(designs: list, seed: int, block: int, n_trials: int, engine: str) -> list[tuple]:
+    """A block of trials of each design (prepared: :class:`~simulate.run.prepared.PreparedDesign`),
+    analysed once: its tally (what ``trialsim power`` totals) and the spread of its estimates
+    and p-values."""
     from simulate.tally import analyse_outcomes, tally
 
     out = []
-    for design, outcomes in zip(designs, simulate_block_designs(designs, seed, block, n_trials, engine)):
+    for prepared, outcomes in zip(designs, simulate_block_designs(designs, seed, block, n_trials, engine)):
+        design = prepared.scenario
         analysed = analyse_outcomes(design, outcomes)
         out.append((tally(design, outcomes, analysed), _spread(design, analysed)))
     return out
@@ -551,51 +551,28 @@ def how_many(scenario: sc.Scenario, progress: Progress | None = None, jobs=IN_PR
 # ----------------------------------------------------------------------------- export
 
 
-_BARE_KEY = re.compile(r"^[A-Za-z0-9_-]+$")
-
-
-def _key(k: str) -> str:
-    return k if _BARE_KEY.match(k) else json.dumps(k)
-
-
-def _value(v: Any) -> str:
-    if isinstance(v, bool):
-        return "true" if v else "false"
-    if isinstance(v, (int, float)):
-        return repr(v)
-    if isinstance(v, str):
-        return json.dumps(v, ensure_ascii=False)
-    if isinstance(v, (list, tuple)):
-        return "[" + ", ".join(_value(x) for x in v) + "]"
-    if isinstance(v, dict):
-        return "{ " + ", ".join(f"{_key(k)} = {_value(x)}" for k, x in v.items() if x is not None) + " }"
-    raise TypeError(f"cannot write {v!r} as TOML")
-
-
-def _table(lines: list[str], name: str, table: dict) -> None:
-    plain = {k: v for k, v in table.items() if v is not None and not isinstance(v, dict)}
-    sub = {k: v for k, v in table.items() if isinstance(v, dict)}
-    if plain or not sub:
-        lines += ["", f"[{name}]", *(f"{_key(k)} = {_value(v)}" for k, v in plain.items())]
-    for k, v in sub.items():
-        _table(lines, f"{name}.{_key(k)}", v)
+def _without_none(value: Any) -> Any:
+    """``value`` with every None left out of its tables (TOML has no null: an absent optional
+    field reads back as None)."""
+    if isinstance(value, dict):
+        return {k: _without_none(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list):
+        return [_without_none(v) for v in value]
+    return value
 
 
 def to_toml(scenario: sc.Scenario, header: str = "") -> str:
-    """The scenario as a self-contained TOML file that ``trialsim validate`` accepts and
-    :func:`simulate.loader.load_scenario` reads back as the same scenario."""
-    data = scenario.model_dump(mode="json")
+    """The scenario as a self-contained TOML file (written by tomli_w) that ``trialsim
+    validate`` accepts and :func:`simulate.loader.load_scenario` reads back as the same
+    scenario; ``header`` becomes its opening comment."""
+    import tomli_w
+
+    data = _without_none(scenario.model_dump(mode="json"))
     sweep = data.pop("sweep", [])
-    lines = [f"# {line}" if line else "#" for line in header.splitlines()]
-    for k, v in data.items():
-        if v is not None and not isinstance(v, dict):
-            lines.append(f"{_key(k)} = {_value(v)}")
-    for k, v in data.items():
-        if isinstance(v, dict):
-            _table(lines, _key(k), v)
-    if sweep:
-        lines += ["", "[sweep]", *(f"{json.dumps(axis['path'])} = {_value(axis['values'])}" for axis in sweep)]
-    return "\n".join(lines).lstrip("\n") + "\n"
+    if sweep:                                   # written as the file gives it: dotted path -> values
+        data["sweep"] = {axis["path"]: axis["values"] for axis in sweep}
+    comment = "".join(f"# {line}\n" if line else "#\n" for line in header.splitlines())
+    return comment + tomli_w.dumps(data)
 
 
 EXPORT_SUFFIX = "-lab"
