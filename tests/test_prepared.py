@@ -9,7 +9,8 @@ import pickle
 import numpy as np
 import pytest
 
-from simulate import interim, outcomes, selection
+from simulate import interim, outcomes
+from simulate.screening import probabilities as selection
 from simulate.engines import simulate_block_designs
 from simulate.loader import load_scenario
 from simulate.power import _tally_block
@@ -69,7 +70,7 @@ def test_a_block_needs_nothing_but_what_its_task_carries(scenario, monkeypatch) 
         raise AssertionError("computed again in the block")
 
     monkeypatch.setattr(outcomes, "_calibrate", refused)
-    monkeypatch.setattr(selection, "_pass_probabilities", refused)
+    monkeypatch.setattr(selection, "exact_pass_probabilities", refused)
     got = simulate_block_designs(shipped, 11, 0, 30, "batch")[0]
     for field in dataclasses.fields(expected):
         a, b = getattr(expected, field.name), getattr(got, field.name)
