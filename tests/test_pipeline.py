@@ -58,7 +58,7 @@ def _comparison(arm: str, truth: float):
 def test_a_null_design_is_recognised_for_each_hypothesis():
     """The summary calls power a type I error when no arm beats the null: no difference for
     superiority, a deficit of the margin or more for non-inferiority (0.45 - 0.6 is not exactly -0.15)."""
-    from simulate.pipeline import _is_null
+    from simulate.assumed import result_has_no_benefit as _is_null
 
     assert _is_null(_power(comparisons=(_comparison("a", 0.0), _comparison("b", 0.0))))
     assert not _is_null(_power(comparisons=(_comparison("a", 0.0), _comparison("b", 0.2))))
