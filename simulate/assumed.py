@@ -67,8 +67,13 @@ def result_has_no_benefit(p: PowerResult) -> bool:
     """:func:`no_true_benefit` for a power result, from its comparisons' true differences: the
     same answer as :func:`no_benefit` for the scenario it was simulated from, so the power it
     reports is a type I error."""
-    benefit = {c.arm: has_benefit(c.true_difference, p.hypothesis, p.alternative, p.margin) for c in p.comparisons}
+    benefit = result_benefits(p)
     return no_true_benefit(benefit, p.success if p.success == "all" or p.success in benefit else "any")
+
+
+def result_benefits(p: PowerResult) -> dict[str, bool]:
+    """:func:`has_benefit` for each comparison of a power result, by experimental arm."""
+    return {c.arm: has_benefit(c.true_difference, p.hypothesis, p.alternative, p.margin) for c in p.comparisons}
 
 
 def primary_arm(scenario: sc.Scenario) -> str:

@@ -108,7 +108,9 @@ def verdict(results: RunResults) -> Verdict:
         kind = "null"
         judged = against_alpha_word(p.power, p.mc_se, p.alpha)
         tone = "bad" if judged == "above" else "good"
-        headline = (f"No true effect here: the chance of a {'non-inferiority claim' if p.hypothesis == 'non_inferiority' else 'significant result'} "
+        effect = "effect" if p.hypothesis == "non_inferiority" or all(c.true_difference == 0 for c in p.comparisons) \
+            else "benefit"              # an arm worse than the control, tested one-sided: an effect, no benefit
+        headline = (f"No true {effect} here: the chance of a {'non-inferiority claim' if p.hypothesis == 'non_inferiority' else 'significant result'} "
                     f"is the type I error, {p.power:.3f} (Monte Carlo SE {p.mc_se:.3f}), {judged} the nominal "
                     f"{level}.")
     else:

@@ -9,7 +9,8 @@ from __future__ import annotations
 import math
 
 from simulate import scenario as sc
-from simulate.report.words import comparison_name, percent
+from simulate.assumed import result_benefits
+from simulate.report.words import and_list, comparison_name, label, percent
 from simulate.results import TYPE_ONE_SE, PowerResult, against_alpha
 
 NOTABLE_EXAGGERATION = 1.1
@@ -32,6 +33,27 @@ def above_alpha_clause(above: list[int]) -> str:
         return f"none is above it by more than {TYPE_ONE_SE:g} Monte Carlo SE"
     return (f"{len(above)} {'is' if len(above) == 1 else 'are'} above it by more than {TYPE_ONE_SE:g} Monte Carlo SE "
             f"(n = {', '.join(str(n) for n in above)} per arm)")
+
+
+def no_benefit_reason(scenario: sc.Scenario, p: PowerResult) -> str:
+    """Why the power of a world with no true benefit (:func:`simulate.assumed.result_has_no_benefit`)
+    is a type I error, as the end of '(here the type I error: ...)'."""
+    many = len(p.comparisons) > 1
+    if p.hypothesis == "non_inferiority":
+        return "no experimental arm is better than the margin allows" if many else \
+            f"it is worse by the margin, {p.margin:g}"
+    if all(c.true_difference == 0 for c in p.comparisons):
+        return "no experimental arm differs from the control" if many else "the arms do not differ"
+    lacking = [label(scenario, arm) for arm, ok in result_benefits(p).items() if not ok]
+    control = label(scenario, scenario.control_arm)
+    if not many:
+        return f"{lacking[0]} is not better than {control}, and the test looks for a benefit only"
+    if len(lacking) == len(p.comparisons):
+        return f"no experimental arm is better than {control}"
+    one = len(lacking) == 1
+    verb = ("is not better than" if one else "are not better than") if p.alternative == "greater" else \
+        ("does not differ from" if one else "do not differ from")
+    return f"{and_list(lacking)} {verb} {control}, and every success needs {'it' if one else 'them'}"
 
 
 def on_time_clause(scenario: sc.Scenario, p: PowerResult) -> str:

@@ -11,8 +11,8 @@ import numpy as np
 from simulate import scenario as sc
 from simulate.assumed import primary_arm, result_has_no_benefit
 from simulate.plan import FEW_REPLICATES
-from simulate.report.sentences.common import (above_alpha_clause, few_trials, hard_stop_clause, observed_rate_sentence,
-                                              on_time_clause, winners_curse)
+from simulate.report.sentences.common import (above_alpha_clause, few_trials, hard_stop_clause, no_benefit_reason,
+                                              observed_rate_sentence, on_time_clause, winners_curse)
 from simulate.report.words import (ENDPOINT_WORDS, MISSING_WORDS, MULTIPLICITY_SHORT, TEST_NAMES, _level, and_list,
                                    comparison_name, percent, percent_list, significant_word, success_phrase)
 from simulate.results import PowerResult, SampleSizePlan, against_alpha
@@ -29,17 +29,15 @@ def plain_summary(scenario: sc.Scenario, p: PowerResult, plan: SampleSizePlan,
     first = scenario.arm(p.comparisons[0].arm if p.comparisons else scenario.experimental_arms[0]).label
     k = len(p.comparisons)
     counted = success_phrase(scenario, p.success, k, p.hypothesis)
+    why = no_benefit_reason(scenario, p) if null else ""
     if many:
-        what = (f"the chance that {counted} (here a type I error: no experimental arm "
-                + ("is better than the margin allows)" if ni else "differs from the control)")) if null \
+        what = f"the chance that {counted} (here a type I error: {why})" if null \
             else f"power (the chance that {counted})"
     elif ni:
-        what = (f"the chance of concluding that {first} is non-inferior to {control} (here the type I error: it is "
-                f"worse by the margin, {p.margin:g})") if null \
-            else f"power to show that {first} is non-inferior to {control} (margin {p.margin:g})"
+        what = f"the chance of concluding that {first} is non-inferior to {control} (here the type I error: {why})" \
+            if null else f"power to show that {first} is non-inferior to {control} (margin {p.margin:g})"
     else:
-        what = "the chance of a significant result (here the type I error: the arms do not differ)" if null \
-            else "power"
+        what = f"the chance of a significant result (here the type I error: {why})" if null else "power"
     level = _level(p)
     adjust = f" with {MULTIPLICITY_SHORT.get(p.multiplicity, p.multiplicity)}" if many else ""
     t = scenario.trial
