@@ -1,7 +1,8 @@
 """What each stage hands on: frozen result objects, with their JSON form and their tables.
 
-Every type here is a frozen dataclass. ``to_json()`` gives plain JSON values (NaN becomes null)
-and ``from_json()`` reads them back (null becomes NaN where the field is a float); the main job
+Every type here is a frozen dataclass. ``to_json()`` gives plain JSON values through pydantic
+(NaN becomes null) and ``from_json()`` validates them back (null becomes NaN where the field is a
+:data:`Float`); the main job
 stores its finished pieces this way under ``.pieces/``. ``to_frame()`` gives the table a result
 is written as. Nothing here computes a statistic: the numbers are made where the work is done
 (:mod:`simulate.power`, :mod:`simulate.run`), and the CLI and the report only show them.

@@ -309,3 +309,14 @@ def test_several_arms_read_the_rule_by_what_power_counts(sets: list[str], null: 
     scenario = load_scenario("three_arm", ["simulation.block_size=20", *sets])
     assert no_benefit(scenario) is null
     assert result_has_no_benefit(estimate_power(scenario, 20, 1, 1)) is null
+
+
+def test_the_lab_reads_the_same_rule() -> None:
+    from simulate.loader import load_scenario
+    from simulate.teach.lab import many_trials
+
+    scenario = load_scenario(DEFAULT_SCENARIO, ["simulation.block_size=20", "simulation.replicates=20",
+                                                *[a for a in HARM_ONE_SIDED if a != "--set"]])
+    assert many_trials(scenario).null
+    assert not many_trials(load_scenario(DEFAULT_SCENARIO, ["simulation.block_size=20",
+                                                            "simulation.replicates=20"])).null

@@ -373,6 +373,14 @@ class ManyTrials:
     def true_difference(self) -> float:
         return self.power.true_difference
 
+    @property
+    def null(self) -> bool:
+        """No true benefit in this world (:func:`simulate.assumed.result_has_no_benefit`, the rule
+        the CLI and the report read): its power is a type I error."""
+        from simulate.assumed import result_has_no_benefit
+
+        return result_has_no_benefit(self.power)
+
 
 def simulate_many(designs: list[sc.Scenario], progress: Progress | None = None, jobs=IN_PROCESS,
                   engine: str = DEFAULT_ENGINE) -> list[ManyTrials]:

@@ -58,10 +58,33 @@ def plain_summary(scenario: sc.Scenario, p: PowerResult, plan: SampleSizePlan,
               f"{p.power_all:.3f} ± {p.power_all_mc_se:.3f}.")
     if p.looks:
         lines.append(interim_sentence(scenario, p, fixed))
+    lines += type_one_error_line(plan, p, level) if null else sample_size_lines(scenario, plan, many, ni)
+    if np.isfinite(p.recruitment_months_q50):
+        lines.append(f"{on_time_clause(scenario, p)} (median {p.recruitment_months_q50:.0f} months to the last "
+                     f"randomisation); {percent(p.p_terminated)} are terminated {hard_stop_clause(scenario)}.")
+    else:
+        lines.append(
+            f"No patient was randomised in any simulated trial: every trial is terminated at the hard stop "
+            f"({scenario.trial.hard_stop_months:g} months) with none of its {scenario.n_target} patients "
+            f"(recruitment rate {scenario.recruitment.rate_per_site_month:g} referrals per site-month)."
+        )
+    if not ni:
+        lines += winners_curse(scenario, p, null, many)
+    observed = observed_rate_sentence(scenario)
+    if observed:
+        lines.append(observed)
+    if p.replicates < FEW_REPLICATES:
+        lines.append(f"Only {few_trials(p.replicates)}: the Monte Carlo "
+                     f"error makes these figures unusable for planning; run at least {FEW_REPLICATES}.")
+    return tuple(lines)
+
+
+def sample_size_lines(scenario: sc.Scenario, plan: SampleSizePlan, many: bool, ni: bool) -> list[str]:
+    """The n per arm each power target needs, beside the closed form; or why it is not reached
+    (one line for the targets that share a reason)."""
+    lines: list[str] = []
     not_reached: dict[str, tuple[int, list[str]]] = {}  # note -> (its line, the targets it applies to)
-    if null:
-        lines += type_one_error_line(plan, p, level)
-    for s in ([] if null else plan.searches):
+    for s in plan.searches:
         pct = f"{round(100 * s.target)}%"
         if s.n_per_arm is not None:
             a = s.analytic
@@ -82,24 +105,7 @@ def plain_summary(scenario: sc.Scenario, p: PowerResult, plan: SampleSizePlan,
         else:
             not_reached[s.note] = (len(lines), [pct])
             lines.append(f"{pct} power is not reached: {s.note}.")
-    if np.isfinite(p.recruitment_months_q50):
-        lines.append(f"{on_time_clause(scenario, p)} (median {p.recruitment_months_q50:.0f} months to the last "
-                     f"randomisation); {percent(p.p_terminated)} are terminated {hard_stop_clause(scenario)}.")
-    else:
-        lines.append(
-            f"No patient was randomised in any simulated trial: every trial is terminated at the hard stop "
-            f"({scenario.trial.hard_stop_months:g} months) with none of its {scenario.n_target} patients "
-            f"(recruitment rate {scenario.recruitment.rate_per_site_month:g} referrals per site-month)."
-        )
-    if not ni:
-        lines += winners_curse(scenario, p, null, many)
-    observed = observed_rate_sentence(scenario)
-    if observed:
-        lines.append(observed)
-    if p.replicates < FEW_REPLICATES:
-        lines.append(f"Only {few_trials(p.replicates)}: the Monte Carlo "
-                     f"error makes these figures unusable for planning; run at least {FEW_REPLICATES}.")
-    return tuple(lines)
+    return lines
 
 
 def type_one_error_line(plan: SampleSizePlan, p: PowerResult, level: str) -> list[str]:
