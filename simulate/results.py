@@ -1,23 +1,24 @@
 """What each stage hands on: frozen result objects, with their JSON form and their tables.
 
-Every type here is a frozen dataclass. ``to_json()`` gives plain JSON values through pydantic
-(NaN becomes null) and ``from_json()`` validates them back (null becomes NaN where the field is a
-:data:`Float`); the main job
-stores its finished pieces this way under ``.pieces/``. ``to_frame()`` gives the table a result
-is written as. Nothing here computes a statistic: the numbers are made where the work is done
+Every type here is a frozen dataclass (:class:`simulate.run.record.Record`): ``to_json()`` gives
+plain JSON values through pydantic (NaN becomes null) and ``from_json()`` validates them back
+(null becomes NaN where the field is a :data:`~simulate.run.record.Float`); the main job stores
+its finished pieces this way under ``.pieces/``. ``to_frame()`` gives the table a result is
+written as. The records of the example trial, the funnel, the accrual and the outcome model are
+:mod:`simulate.run.trial_results`'s, named here too. Nothing here computes a statistic: the numbers are made where the work is done
 (:mod:`simulate.power`, :mod:`simulate.run`), and the CLI and the report only show them.
 """
 
 from __future__ import annotations
 
-import functools
-import json
 import math
 from dataclasses import asdict, dataclass, field
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
-from pydantic import BeforeValidator, ConfigDict, TypeAdapter
+from simulate.run.record import Float, Record, frame
+from simulate.run.trial_results import (Accrual, ArmRemission, Consort, ExampleTrial, FunnelStep,  # noqa: F401
+                                        KaplanMeierStep, ObservedAccrual, PatientCourse, RemissionModel,
+                                        ScenarioSource, ScreeningFunnel, TrialCalendar, ZPath)
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -25,7 +26,7 @@ if TYPE_CHECKING:
     from simulate.scenario import Scenario
 
 
-# ----------------------------------------------------------------------------- JSON
+# ----------------------------------------------------------------------------- type I error
 
 
 TYPE_ONE_SE = 2.0
@@ -41,47 +42,6 @@ def against_alpha(rate: float, mc_se: float, alpha: float) -> int:
     if alpha - rate > TYPE_ONE_SE * mc_se:
         return -1
     return 0
-
-
-_NUMPY_SCALAR = (np.generic,)
-
-
-def _nan_if_none(value: Any) -> Any:
-    return math.nan if value is None else value
-
-
-Float = Annotated[float, BeforeValidator(_nan_if_none)]
-"""A float that is NaN where there was nothing to estimate: written as JSON null, read back as NaN."""
-
-
-def _plain(value: Any) -> Any:
-    """numpy scalars (which results may hold as computed) as the Python values they stand for."""
-    return value.item() if isinstance(value, _NUMPY_SCALAR) else value
-
-
-class Record:
-    """Base of the result types: JSON out and back in through pydantic, driven by the declared
-    field types (NaN and infinities become null; null read into a :data:`Float` becomes NaN)."""
-
-    __pydantic_config__ = ConfigDict(ser_json_inf_nan="null")
-
-    def to_json(self) -> dict:
-        return json.loads(_adapter(type(self)).dump_json(self, fallback=_plain, warnings=False))
-
-    @classmethod
-    def from_json(cls, data: dict):
-        return _adapter(cls).validate_python(data)
-
-
-@functools.cache
-def _adapter(cls: type) -> TypeAdapter:
-    return TypeAdapter(cls)
-
-
-def _frame(rows: list[dict]) -> "pd.DataFrame":
-    import pandas as pd
-
-    return pd.DataFrame(rows)
 
 
 # ----------------------------------------------------------------------------- power
@@ -299,7 +259,7 @@ class PowerResult(Record):
         if consort:
             d.update({f"mean_{k}": v for k, v in means.items()})
             d.update({f"mean_{k}_mc_se": v for k, v in ses.items()})
-        return _frame([d])
+        return frame([d])
 
 
 # ----------------------------------------------------------------------------- sample size
@@ -376,7 +336,7 @@ class SampleSizeResult(Record):
 
     def to_frame(self) -> "pd.DataFrame":
         """The evaluated curve, one row per n."""
-        return _frame([asdict(p) for p in self.curve])
+        return frame([asdict(p) for p in self.curve])
 
 
 @dataclass(frozen=True)
@@ -402,7 +362,7 @@ class SampleSizePlan(Record):
 
     def to_frame(self) -> "pd.DataFrame":
         """The simulated curve with a ``chosen_for_<target %>`` column per search."""
-        rows = _frame([asdict(p) for p in self.curve])
+        rows = frame([asdict(p) for p in self.curve])
         for s in self.searches:
             chosen = rows.n_per_arm == s.n_per_arm if s.n_per_arm is not None else False
             rows[f"chosen_for_{round(100 * s.target)}"] = chosen
@@ -447,204 +407,10 @@ class SweepResult(Record):
         for p in self.points:
             row = asdict(p)
             rows.append({**row.pop("values"), **row})
-        return _frame(rows)
-
-
-# ----------------------------------------------------------------------------- screening
-
-
-@dataclass(frozen=True)
-class FunnelStep(Record):
-    """One eligibility criterion of the funnel, in the registry's order."""
-
-    criterion: str
-    description: str
-    kind: str
-    """``permanent`` (excludes) or ``time-dependent`` (defers)."""
-    failing: int
-    excluded: int
-    deferred: int
-    remaining: int
-    exclusion: str = ""
-    """The failed condition in words ("diabetes mellitus", "age < 18 or > 80 years"): how an
-    exclusion reads in the CONSORT diagram."""
-
-
-@dataclass(frozen=True)
-class ScreeningFunnel(Record):
-    """The eligibility funnel of a large simulated referred cohort."""
-
-    screened: int
-    eligible: int
-    deferred: int
-    excluded: int
-    steps: tuple[FunnelStep, ...]
-
-    def to_frame(self) -> "pd.DataFrame":
-        return _frame([asdict(s) for s in self.steps])
-
-
-# ----------------------------------------------------------------------------- example trial
-
-
-@dataclass(frozen=True)
-class Consort(Record):
-    """The CONSORT counts of one trial. The totals are :data:`simulate.engines.CONSORT_FIELDS`."""
-
-    referred: int
-    excluded_total: int
-    deferred: int
-    lost_during_deferral: int
-    not_randomised_enrolment_closed: int
-    randomised: int
-    excluded: dict[str, int]
-    """Excluded patients by the first criterion they failed."""
-    randomised_per_arm: dict[str, int]
-    discontinued_per_arm: dict[str, int]
-    analysed_per_arm: dict[str, int]
-
-
-@dataclass(frozen=True)
-class TrialCalendar(Record):
-    """When one trial recruited and ended (months from its start; None if nobody was randomised)."""
-
-    first_randomisation_month: float | None
-    last_randomisation_month: float | None
-    recruitment_months: float | None
-    enrolment_closed_month: float | None
-    enrolment_close_reason: str
-    duration_months: Float
-    terminated: bool
-    recruited_on_time: bool
-
-
-@dataclass(frozen=True)
-class PatientCourse(Record):
-    """One randomised patient's course (months from randomisation; NaN where it did not happen)."""
-
-    patient: int
-    arm: str
-    remission_month: Float
-    relapse_month: Float
-    dropout_month: Float
-    dropout_reason: str
-    endpoint_status: str
-    """``complete``, ``partial``, ``none`` or ``missing`` (dropped out)."""
-
-
-@dataclass(frozen=True)
-class KaplanMeierStep(Record):
-    """A step of a cumulative-incidence curve: its month, the share reached by then, and the
-    patients at risk just before it."""
-
-    month: Float
-    cumulative_remission: Float
-    at_risk: int
-
-
-@dataclass(frozen=True)
-class ExampleTrial(Record):
-    """Trial 0 of the seed (the ``trial`` command's trial): its counts, calendar and patients."""
-
-    consort: Consort
-    calendar: TrialCalendar
-    remission_at_endpoint: dict[str, Float]
-    """Observed share in remission at the endpoint per arm (dropouts count as failures)."""
-    patients: tuple[PatientCourse, ...]
-    kaplan_meier: dict[str, tuple[KaplanMeierStep, ...]]
-    """Cumulative first remission per arm (1 - Kaplan-Meier), from month 0."""
-
-
-@dataclass(frozen=True)
-class ArmRemission(Record):
-    """What the calibrated outcome model (:mod:`simulate.outcomes`) implies for one arm over the
-    eligible population, dropout aside."""
-
-    arm: str
-    first_remission: Float
-    """P(a first remission, complete or partial, by the endpoint): what a time-to-first-remission
-    curve with dropouts censored estimates at the endpoint."""
-    lasting: Float
-    """P(no relapse before the endpoint | a first remission)."""
-    endpoint_rate: Float
-    """P(in the endpoint state at the endpoint): the arm's assumed ``remission_at_endpoint``."""
-    rebound_month: Float
-    """Month from which the off-CNI relapse hazard applies (the end of the CNI course or of the
-    B-cell cover, whichever is later); nan without a CNI, or when it falls after the endpoint."""
-
-
-@dataclass(frozen=True)
-class RemissionModel(Record):
-    """Each arm's :class:`ArmRemission`, in the scenario's order (as remission_model.csv)."""
-
-    endpoint_month: Float
-    arms: tuple[ArmRemission, ...]
-
-    def to_frame(self) -> "pd.DataFrame":
-        return _frame([asdict(a) for a in self.arms])
-
-
-# ----------------------------------------------------------------------------- accrual
-
-
-@dataclass(frozen=True)
-class ObservedAccrual(Record):
-    """What the real trial achieved."""
-
-    n_randomised: int
-    months: Float
-    source: str
-
-
-@dataclass(frozen=True)
-class Accrual(Record):
-    """Randomisation months of the first simulated trials (the fan), beside the plan."""
-
-    curves: tuple[tuple[Float, ...], ...]
-    """Per trial, its randomisation months in increasing order."""
-    n_target: int
-    recruitment_months: Float
-    hard_stop_months: Float
-    observed: ObservedAccrual | None
+        return frame(rows)
 
 
 # ----------------------------------------------------------------------------- the run
-
-
-@dataclass(frozen=True)
-class ScenarioSource(Record):
-    """The scenario file a run was loaded from, with the sources written beside its figures."""
-
-    path: str
-    header: str
-    """The file's opening comment."""
-    comments: dict[str, str]
-    """Each dotted key's comment (its source or assumption)."""
-
-
-@dataclass(frozen=True)
-class ZPath(Record):
-    """One simulated trial's path through a group-sequential design: its z at each look held."""
-
-    trial: int
-    """The trial's index in the run (block 0)."""
-    information: tuple[Float, ...]
-    """Information fraction of each look held: determined endpoints over the planned total at an
-    interim look, patients analysed over the planned total at the final look."""
-    z: tuple[Float, ...]
-    month: tuple[Float, ...]
-    """Calendar month of each look's data cut."""
-    outcome: str
-    """``efficacy`` or ``futility`` (stopped at an interim look), or ``final``."""
-    rejected: bool
-    """H0 rejected: an efficacy stop, or the final bound crossed."""
-    final_bound: Float
-    """The efficacy bound of the final look the trial reached (nan after a stop): the planned one,
-    or the one spending the remaining alpha at the information of a trial short of its target."""
-    overrun_information: Float
-    """After an efficacy stop: patients randomised by the decision over the planned total (nan otherwise)."""
-    overrun_z: Float
-    """The z of that overrun analysis (nan otherwise)."""
 
 
 @dataclass(frozen=True)
