@@ -140,8 +140,9 @@ def interim_sentence(scenario: sc.Scenario, p: PowerResult, fixed: PowerResult |
     else:
         stops = (f"{verb} {percent_list([k.p_stop_futility for k in interim_looks])} of trials for futility "
                  "(no efficacy stop before the final analysis)")
-    head = (f"{'An interim look' if one else 'Interim looks'} at {at} of the endpoints "
-            f"(month{'' if one else 's'} {months} on average) {stops}")
+    when = (f"month{'' if one else 's'} {months} on average" if all(k.p_held > 0 for k in interim_looks) else
+            f"held in {percent_list([k.p_held for k in interim_looks])} of trials")   # a look no trial reached has no month
+    head = f"{'An interim look' if one else 'Interim looks'} at {at} of the endpoints ({when}) {stops}"
     if fixed is not None:
         same = f"{p.expected_randomised:.1f}" == f"{fixed.mean_randomised:.1f}"
         without = f"without the look{'' if one else 's'}"
