@@ -524,7 +524,8 @@ def _sequential_sizes(scenario: sc.Scenario, n: int, target: float, replicates: 
     fixed = find_sample_size(loader.with_overrides(scenario, {"interim": None}), target, replicates, seed, jobs,
                              engine, window, n_max, precision=precision)
     return {"expected_randomised_h1": h1.expected_randomised, "expected_randomised_h0": h0.expected_randomised,
-            "fixed_n_per_arm": fixed.n_per_arm}
+            "expected_randomised_h1_mc_se": h1.expected_randomised_mc_se,
+            "expected_randomised_h0_mc_se": h0.expected_randomised_mc_se, "fixed_n_per_arm": fixed.n_per_arm}
 
 
 def _curve_points(curve: dict[int, PowerResult]) -> tuple[SampleSizePoint, ...]:

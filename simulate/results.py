@@ -331,6 +331,8 @@ class SampleSizeResult(Record):
     """With interim looks: mean patients randomised at the answer under the scenario's effect ..."""
     expected_randomised_h0: float | None = None
     """... and with no true difference (or, for non-inferiority, at the margin)."""
+    expected_randomised_h1_mc_se: float | None = None
+    expected_randomised_h0_mc_se: float | None = None
     fixed_n_per_arm: int | None = None
     """With interim looks: the same search for the design without them."""
 
