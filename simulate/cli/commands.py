@@ -14,9 +14,10 @@ from pathlib import Path
 import click
 
 from simulate import __version__
-from simulate.cli.support import (DEFAULT_TEACH_SCENARIO, EXIT_USAGE, TEACH_INSTALL_HINT, check_out_file,
-                                  check_port_free, claim_folder, echo_json, few_replicates, json_opt, limit_opts, load,
-                                  make_backend, planned, scenario_arg, seed_opt, set_opt, simulation_opts, table)
+from simulate.cli.support import (DEFAULT_TEACH_SCENARIO, EXIT_USAGE, TEACH_INSTALL_HINT, _backend,
+                                  _check_out_file, _check_port_free, _claim_folder, _echo_json, _few_replicates,
+                                  _load, _planned, _table, json_opt, limit_opts, scenario_arg, seed_opt, set_opt,
+                                  simulation_opts)
 from simulate.errors import TrialSimError, UsageError
 from simulate.scenario import Scenario
 
@@ -52,7 +53,7 @@ def validate(scenario: Path, overrides: tuple[str, ...], max_memory: str | None,
     its trials fits the memory budget, so every command can plan its work."""
     from simulate import plan
 
-    sc = load(scenario, overrides)
+    sc = _load(scenario, overrides)
     with plan.limits(max_memory, max_minutes):
         plan.check_one_trial(sc)
     click.echo("OK")
@@ -82,7 +83,7 @@ def _print_funnel(screening, n: int, seed: int, sc: Scenario) -> None:
     from simulate.report.sentences.console import FUNNEL_COLUMNS, funnel_heading, funnel_totals
 
     click.echo(funnel_heading(sc, n, seed))
-    click.echo(table(screening.funnel()[list(FUNNEL_COLUMNS)]))
+    click.echo(_table(screening.funnel()[list(FUNNEL_COLUMNS)]))
     click.echo(funnel_totals(screening.summary(), n))
 
 
@@ -104,16 +105,16 @@ def cohort(scenario: Path, n: int, seed: int | None, out: Path | None, overrides
 
     if out is not None and out.suffix.lower() != ".csv":
         raise UsageError(f"--out: got '{out}'; must be a .csv file name")
-    sc = load(scenario, overrides)
+    sc = _load(scenario, overrides)
     if out is not None:
-        check_out_file(out)
+        _check_out_file(out)
     seed = sc.simulation.seed if seed is None else seed
-    with planned(lambda: plan.plan_cohort(n), max_memory, max_minutes):
+    with _planned(lambda: plan.plan_cohort(n), max_memory, max_minutes):
         screening, frame = _screen_cohort(sc, n, seed)
     if out is not None:
         write_csv_atomic(out, frame)
     if as_json:
-        echo_json(screening.summary())
+        _echo_json(screening.summary())
     else:
         _print_funnel(screening, n, seed, sc)
         if out is not None:
@@ -159,12 +160,12 @@ def trial(scenario: Path, seed: int | None, out_dir: Path | None, overrides: tup
     from simulate.folders import TRIAL_FILES
     from simulate.io import write_csv_atomic, write_json_atomic
 
-    sc = load(scenario, overrides)
+    sc = _load(scenario, overrides)
     seed = sc.simulation.seed if seed is None else seed
     from simulate.engines.des import example_trial
 
-    with planned(lambda: plan.plan_trial(sc), max_memory, max_minutes):
-        taken = claim_folder("trial", scenario, overrides, sc, out_dir, {"seed": seed}, TRIAL_FILES,
+    with _planned(lambda: plan.plan_trial(sc), max_memory, max_minutes):
+        taken = _claim_folder("trial", scenario, overrides, sc, out_dir, {"seed": seed}, TRIAL_FILES,
                               sub=f"trial-{seed}")
         out_dir = taken.folder
         result = example_trial(sc, seed)
@@ -179,7 +180,7 @@ def trial(scenario: Path, seed: int | None, out_dir: Path | None, overrides: tup
     write_json_atomic(out_dir / "trial.json", summary)
     taken.finish(TRIAL_FILES)
     if as_json:
-        echo_json(summary)
+        _echo_json(summary)
     else:
         _print_story(sc, seed, result)
         click.echo(f"\ntables written to {out_dir}/")
@@ -205,14 +206,14 @@ def power(scenario: Path, replicates: int | None, seed: int | None, n_per_arm: i
 
     if n_per_arm is not None:
         overrides = overrides + (f"trial.n_per_arm={n_per_arm}",)
-    sc = load(scenario, overrides)
-    where = make_backend(backend, jobs, scheduler)
+    sc = _load(scenario, overrides)
+    where = _backend(backend, jobs, scheduler)
     reps = replicates or sc.simulation.replicates
-    with planned(lambda: plan.plan_power(sc, reps, jobs, engine), max_memory, max_minutes), session(where):
+    with _planned(lambda: plan.plan_power(sc, reps, jobs, engine), max_memory, max_minutes), session(where):
         r = estimate_power(sc, replicates, seed, where, engine, progress=not as_json)
-    few_replicates(r.replicates, r.mc_se)
+    _few_replicates(r.replicates, r.mc_se)
     if as_json:
-        echo_json(r.to_dict())
+        _echo_json(r.to_dict())
         return
     from simulate.report.sentences.console import power_lines
 
@@ -244,29 +245,29 @@ def samplesize(scenario: Path, target: float, window: int, n_max: int, replicate
     from simulate.parallel import session
     from simulate.power import find_sample_size
 
-    sc = load(scenario, overrides)
+    sc = _load(scenario, overrides)
     if power_of is not None:
         allowed = ("any", "all", *sc.experimental_arms)
         if power_of not in allowed:
             raise UsageError(f"--power: got {power_of!r}; allowed: {', '.join(allowed)}")
-        sc = load(scenario, overrides + (f'analysis.success="{power_of}"',))
-    where = make_backend(backend, jobs, scheduler)
+        sc = _load(scenario, overrides + (f'analysis.success="{power_of}"',))
+    where = _backend(backend, jobs, scheduler)
     reps = replicates or sc.simulation.replicates
     from simulate.power import plan_samplesize
 
-    with planned(lambda: plan_samplesize(sc, reps, jobs, engine, target, n_max), max_memory, max_minutes), \
+    with _planned(lambda: plan_samplesize(sc, reps, jobs, engine, target, n_max), max_memory, max_minutes), \
             session(where):
         r = find_sample_size(sc, target, replicates, seed, where, engine, window, n_max, progress=not as_json,
                              precision=precision)
-    few_replicates(reps)
+    _few_replicates(reps)
     if as_json:
-        echo_json(r.to_json())
+        _echo_json(r.to_json())
         return
     from simulate.report.sentences.console import SAMPLESIZE_COLUMNS, samplesize_heading, samplesize_lines
 
     click.echo(samplesize_heading(sc, target))
     if r.curve:
-        click.echo(table(r.to_frame()[list(SAMPLESIZE_COLUMNS)].round(4)))
+        click.echo(_table(r.to_frame()[list(SAMPLESIZE_COLUMNS)].round(4)))
     click.echo("\n".join(samplesize_lines(r, precision)))
 
 
@@ -286,7 +287,7 @@ def sweep(scenario: Path, replicates: int | None, seed: int | None, jobs: int | 
     from simulate.io import write_csv_atomic
     from simulate.power import sweep as run_sweep
 
-    sc = load(scenario, overrides)
+    sc = _load(scenario, overrides)
     if not sc.sweep:
         raise UsageError(f"{scenario}: sweep: the scenario has no [sweep] table; add one such as "
                          "\"dropout.probability_by_endpoint\" = [0.0, 0.1, 0.2]")
@@ -295,33 +296,33 @@ def sweep(scenario: Path, replicates: int | None, seed: int | None, jobs: int | 
     from simulate.parallel import session
     from simulate.power import plan_sweep
 
-    where = make_backend(backend, jobs, scheduler)
+    where = _backend(backend, jobs, scheduler)
     reps = replicates or sc.simulation.replicates
     from simulate.folders import SWEEP_FILES
 
-    with planned(lambda: plan_sweep(sc, reps, jobs, engine), max_memory, max_minutes):
+    with _planned(lambda: plan_sweep(sc, reps, jobs, engine), max_memory, max_minutes):
         taken = None
         if out is None:                 # the default folder is the sweep's own, with its manifest
             from simulate.run.main_job import run_settings
 
             settings = run_settings(sc.simulation.seed if seed is None else seed,
                                     sc.simulation.replicates if replicates is None else replicates, engine)
-            taken = claim_folder("sweep", scenario, overrides, sc, None, settings, SWEEP_FILES, sub="sweep")
+            taken = _claim_folder("sweep", scenario, overrides, sc, None, settings, SWEEP_FILES, sub="sweep")
             out = taken.folder / SWEEP_FILES[0]
         else:
-            out = check_out_file(out)
+            out = _check_out_file(out)
         with session(where):
             frame = run_sweep(sc, replicates, seed, where, engine, progress=not as_json).to_frame()
-    few_replicates(reps)
+    _few_replicates(reps)
     if taken is not None:
         taken.begin()
     write_csv_atomic(out, frame)
     if taken is not None:
         taken.finish(SWEEP_FILES)
     if as_json:
-        echo_json({"grid": frame.to_dict(orient="records"), "out": str(out)})
+        _echo_json({"grid": frame.to_dict(orient="records"), "out": str(out)})
     else:
-        click.echo(table(frame.round(4)))
+        click.echo(_table(frame.round(4)))
         click.echo(f"\nsweep written to {out}")
 
 
@@ -342,16 +343,16 @@ def run(scenario: Path, replicates: int | None, seed: int | None, jobs: int | No
     from simulate.parallel import session
     from simulate.run.main_job import plan_run, run_all, run_files, run_settings
 
-    sc = load(scenario, overrides)
+    sc = _load(scenario, overrides)
     settings = run_settings(sc.simulation.seed if seed is None else seed,
                             sc.simulation.replicates if replicates is None else replicates, engine)
-    where = make_backend(backend, jobs, scheduler)
+    where = _backend(backend, jobs, scheduler)
     tell = (lambda what: click.echo(f"  {what}", err=True)) if sys.stderr.isatty() else None
     reps = replicates or sc.simulation.replicates
-    with planned(lambda: plan_run(sc, reps, jobs, engine), max_memory, max_minutes):
-        taken = claim_folder("run", scenario, overrides, sc, out_dir, settings, run_files(sc))
+    with _planned(lambda: plan_run(sc, reps, jobs, engine), max_memory, max_minutes):
+        taken = _claim_folder("run", scenario, overrides, sc, out_dir, settings, run_files(sc))
         out_dir = taken.folder
-        few_replicates(reps)
+        _few_replicates(reps)
         with session(where):
             click.echo(f"Running '{sc.name}' into {out_dir}/ ...", err=True)
             results = run_all(sc, out_dir, seed, replicates, where, engine, scenario_path=scenario,
@@ -375,8 +376,8 @@ def teach(scenario: Path | None, port: int) -> None:
     except ImportError:
         raise UsageError(f"teach: the teaching lab needs Shiny for Python; install it with: {TEACH_INSTALL_HINT}") from None
     path = scenario if scenario is not None else Path(DEFAULT_TEACH_SCENARIO)
-    sc = load(path, ())
-    check_port_free(port)
+    sc = _load(path, ())
+    _check_port_free(port)
     from simulate.teach.app import build_app
 
     click.echo(f"trialsim teaching lab for '{sc.name}' at http://127.0.0.1:{port}/ (Ctrl-C to stop)", err=True)

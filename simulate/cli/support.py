@@ -1,5 +1,6 @@
 """What the ``trialsim`` commands share: their options, loading a scenario with its notes, claiming
-the output folder, planning the work before it starts, and printing tables and JSON."""
+the output folder, planning the work before it starts, and printing tables and JSON (the names
+with a leading underscore are the command package's own)."""
 
 from __future__ import annotations
 
@@ -39,23 +40,23 @@ def limit_opts(f):
     return memory_opt(minutes_opt(f))
 
 
-def echo_note(line: str | None) -> None:
+def _note(line: str | None) -> None:
     if line:
         click.echo(f"note: {line}", err=True)
 
 
-def load(path: Path, overrides: tuple[str, ...]) -> Scenario:
+def _load(path: Path, overrides: tuple[str, ...]) -> Scenario:
     """The scenario, after a note if a folder (or other non-file) here was passed over for the
     shipped scenario of its name."""
     from simulate.loader import locate_scenario
 
     found, note = locate_scenario(path)
     sc = load_scenario(found, overrides)
-    echo_note(note)
+    _note(note)
     return sc
 
 
-def claim_folder(kind: str, scenario_path: Path, overrides: tuple[str, ...], sc: Scenario, out: Path | None,
+def _claim_folder(kind: str, scenario_path: Path, overrides: tuple[str, ...], sc: Scenario, out: Path | None,
                   settings: dict, planned, sub: str | None = None):
     """Before any work: the folder the command writes (``--out``, else the default folder of
     :func:`simulate.folders.default_folder`) can be written and holds nothing this command may
@@ -71,12 +72,12 @@ def claim_folder(kind: str, scenario_path: Path, overrides: tuple[str, ...], sc:
         folder, note, where = out, None, f"--out: got '{out}'"
     check_writable(folder, "--out")
     taken = claim(folder, kind, sc, settings, planned, where, overrides)
-    echo_note(note)
-    echo_note(taken.note)
+    _note(note)
+    _note(taken.note)
     return taken
 
 
-def check_out_file(path: Path) -> Path:
+def _check_out_file(path: Path) -> Path:
     """Before any work: the file can be written, and is not one of the files of a folder
     trialsim filled (a run's, a trial's, a sweep's)."""
     from simulate.folders import refuse_run_file
@@ -86,7 +87,7 @@ def check_out_file(path: Path) -> Path:
     return refuse_run_file(path, "--out")
 
 
-def echo_json(obj: dict) -> None:
+def _echo_json(obj: dict) -> None:
     """One JSON object on stdout; NaN (no data) becomes null so the output stays valid JSON."""
     from simulate.io import json_ready
 
@@ -94,7 +95,7 @@ def echo_json(obj: dict) -> None:
                           default=lambda o: o.item() if hasattr(o, "item") else str(o)))
 
 
-def table(frame) -> str:
+def _table(frame) -> str:
     import pandas as pd
 
     with pd.option_context("display.width", 200, "display.max_columns", 50, "display.max_colwidth", 70):
@@ -119,7 +120,7 @@ def simulation_opts(f):
     return f
 
 
-def planned(make_plan, max_memory: str | None, max_minutes: str | None):
+def _planned(make_plan, max_memory: str | None, max_minutes: str | None):
     """Set the limits for the command, plan its work and refuse what cannot fit (exit 2, one
     line), all before anything is drawn; on a terminal, say what the work will cost."""
     from simulate import plan
@@ -137,7 +138,7 @@ def planned(make_plan, max_memory: str | None, max_minutes: str | None):
     return stack
 
 
-def few_replicates(replicates: int, mc_se: float | None = None) -> None:
+def _few_replicates(replicates: int, mc_se: float | None = None) -> None:
     from simulate.plan import FEW_REPLICATES
 
     if replicates < FEW_REPLICATES:
@@ -146,7 +147,7 @@ def few_replicates(replicates: int, mc_se: float | None = None) -> None:
         click.echo(f"warning: {few_replicates_warning(replicates, FEW_REPLICATES, mc_se)}", err=True)
 
 
-def make_backend(name: str, jobs: int | None, scheduler: str | None):
+def _backend(name: str, jobs: int | None, scheduler: str | None):
     from simulate.parallel import Backend
 
     return Backend(name, jobs, scheduler)
@@ -156,7 +157,7 @@ TEACH_INSTALL_HINT = "pip install 'trialsim[teach]'"
 DEFAULT_TEACH_SCENARIO = "nct04743739"
 
 
-def check_port_free(port: int) -> None:
+def _check_port_free(port: int) -> None:
     """Before starting: 127.0.0.1:port can be listened on."""
     import socket
 
