@@ -140,7 +140,7 @@ def verdict(results: RunResults) -> Verdict:
             under = kind == "under_powered"
             kind = "recruitment_limited"
             tone = "bad" if p.p_recruitment_on_time < ON_TIME_LOW / 2 else "warn"
-            share = (f"no simulated trial recruits" if p.p_recruitment_on_time == 0 else
+            share = ("no simulated trial recruits" if p.p_recruitment_on_time == 0 else
                      f"only {_pct(p.p_recruitment_on_time)} of simulated trials recruit")
             # short of power and slow to recruit are separate problems: say which is which
             what = "Recruitment is a second, separate risk" if under else "Recruitment is the limit"
