@@ -84,3 +84,44 @@ def test_report_wording_covers_every_choice():
     assert tuple(MISSING_NOTES) == analysis.MISSING_STRATEGIES
     assert tuple(_CONSORT_LABELS) == engines.CONSORT_FIELDS
     assert set(engines.CONSORT_FIELDS) <= {f.name for f in fields(Consort)}
+
+
+JSON_KEYS = ("scenario n_per_arm replicates seed engine test alpha alternative missing_strategy power mc_se ci_low "
+             "ci_high rejections mean_randomised mean_dropouts p_recruitment_on_time p_recruitment_on_time_se "
+             "p_terminated mean_recruitment_months recruitment_months_q10 recruitment_months_q50 recruitment_months_q90 "
+             "mean_duration_months duration_months_q10 duration_months_q50 duration_months_q90 true_difference "
+             "mean_risk_difference risk_difference_bias risk_difference_bias_se ci_coverage ci_coverage_se "
+             "mean_ci_width mean_abs_risk_difference_if_significant exaggeration_ratio mean_consort elapsed_seconds "
+             "hypothesis margin multiplicity success power_any power_any_mc_se power_all power_all_mc_se comparisons "
+             "remission_by_visit looks expected_randomised expected_duration_months p_overrun_reversal "
+             "p_overrun_reversal_se").split()
+"""The keys of ``trialsim power --json`` that readers used before the comparisons became the record."""
+
+
+def test_power_json_keeps_every_key_readers_use_and_adds_each_mc_se(run_cli):
+    code, out, err = run_cli(["power", DEFAULT, "--replicates", "20", "--jobs", "1", "--json",
+                              "--set", "simulation.block_size=20"])
+    assert code == 0, err
+    data = json.loads(out)
+    assert [k for k in JSON_KEYS if k not in data] == []
+    for name in ("mean_randomised", "mean_dropouts", "p_terminated", "mean_duration_months",
+                 "mean_recruitment_months", "expected_duration_months", "mean_ci_width"):
+        assert f"{name}_mc_se" in data, name
+    assert data["mean_duration_months_mc_se"] > 0 and data["true_difference"] == data["comparisons"][0]["true_difference"]
+
+
+def test_json_is_pydantics_and_writes_nan_as_null_and_reads_it_back():
+    """Every NaN of a result (a float field, a float in a dict or a tuple) is JSON null, and null
+    reads back as NaN where the field is a float, None where it may be None."""
+    from simulate.results import Look, VisitRemission
+
+    look = Look(0.5, 2.8, None, math.nan, 0.01, 0.1, 0.02, 0.9, math.inf, 60.0)
+    data = look.to_json()
+    assert data["p_stop_efficacy"] is None and data["mean_month"] is None and data["futility_z"] is None
+    assert data["mean_randomised_mc_se"] is None                  # a default NaN too
+    json.dumps(data, allow_nan=False)
+    back = Look.from_json(data)
+    assert math.isnan(back.p_stop_efficacy) and math.isnan(back.mean_month) and back.futility_z is None
+    assert back.mean_randomised == 60.0 and isinstance(back.mean_randomised, float)
+    with pytest.raises(Exception, match="arm"):                   # pydantic validates what it reads
+        VisitRemission.from_json({"month": 6.0, "remission": 0.5, "mc_se": 0.01})

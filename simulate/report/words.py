@@ -2,7 +2,8 @@
 adjustment and alpha-spending function is named, and the phrases built from a scenario's arms
 (an arm's label, a comparison, what power counts, the hypothesis), with the house rounding of
 percentages. The page, the verdict, the plain-language summary and the figures all word things
-through this module, so they say the same thing the same way.
+through this module, so they say the same thing the same way; the sentences built from these
+words, each written once, are :mod:`simulate.report.sentences`'s.
 """
 
 from __future__ import annotations

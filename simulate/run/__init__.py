@@ -1,1 +1,1 @@
-"""Running the design: the budget, blocks in parallel, tallies, power, sample size and sweeps."""
+"""Running the design: the budget, the prepared design, blocks in parallel, the main job and its pieces."""

@@ -27,7 +27,7 @@ from simulate.engines import DEFAULT_ENGINE, simulate_block_designs
 from simulate.errors import ScenarioError
 from simulate.parallel import Backend
 from simulate.plan import trials_per_block
-from simulate.results import Accrual, ExampleTrial, PowerResult, SampleSizePlan, against_alpha
+from simulate.results import Accrual, ExampleTrial, PowerResult, SampleSizePlan
 
 # ----------------------------------------------------------------------------- inputs
 
@@ -373,6 +373,14 @@ class ManyTrials:
     def true_difference(self) -> float:
         return self.power.true_difference
 
+    @property
+    def null(self) -> bool:
+        """No true benefit in this world (:func:`simulate.assumed.result_has_no_benefit`, the rule
+        the CLI and the report read): its power is a type I error."""
+        from simulate.assumed import result_has_no_benefit
+
+        return result_has_no_benefit(self.power)
+
 
 def simulate_many(designs: list[sc.Scenario], progress: Progress | None = None, jobs=IN_PROCESS,
                   engine: str = DEFAULT_ENGINE) -> list[ManyTrials]:
@@ -464,9 +472,12 @@ def usable_tests(scenario: sc.Scenario) -> tuple[dict[str, sc.Scenario], dict[st
 
 def type_one_verdict(rate: float, mc_se: float, alpha: float) -> str:
     """What a test's simulated type I error ``rate`` (± ``mc_se``) says against ``alpha``: more
-    than 2 Monte Carlo SE above or below it, or within that error."""
-    return {1: "above α: the test is anti-conservative here", -1: "below α: the test is conservative here",
-            0: "within Monte Carlo error of α"}[against_alpha(rate, mc_se, alpha)]
+    than 2 Monte Carlo SE above or below it, or within that error (the report's words)."""
+    from simulate.report.sentences.common import against_alpha_word
+
+    word = against_alpha_word(rate, mc_se, alpha)
+    return f"{word} α" + {"above": ": the test is anti-conservative here",
+                          "below": ": the test is conservative here"}.get(word, "")
 
 
 def null_world(scenario: sc.Scenario, progress: Progress | None = None, jobs=IN_PROCESS,
@@ -511,7 +522,7 @@ def one_trial(scenario: sc.Scenario, replicate: int = 0, engine: str = DEFAULT_E
     from simulate.engines import simulate_block
     from simulate.engines.des import example_trial
     from simulate.pipeline import compute_accrual, trial_record
-    from simulate.story import story_lines
+    from simulate.report.sentences.trial import story_lines
     from simulate.tally import analyse_outcomes
 
     seed = scenario.simulation.seed
