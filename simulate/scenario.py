@@ -20,9 +20,10 @@ import math
 import re
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from simulate.choices import ALTERNATIVES, MISSING_STRATEGIES, MULTIPLICITY, TESTS
+from simulate.analysis import registry
+from simulate.choices import ALTERNATIVES, MISSING_STRATEGIES, MULTIPLICITY
 
 Probability = Annotated[float, Field(ge=0.0, le=1.0)]
 Fraction = Probability
@@ -319,10 +320,9 @@ class Analysis(Model):
     margin: Annotated[float, Field(ge=0.0, lt=1.0)] = 0.0
     """Non-inferiority margin on the risk-difference scale (> 0; only with non_inferiority);
     below 1, the largest difference of two rates."""
-    test: Literal[TESTS] = "fisher"
-    """fisher (exact), chi2 (Pearson), chi2_yates, ztest (pooled), cmh (stratified by the
-    randomisation strata), farrington_manning (score test; the default and the only test for
-    non_inferiority)."""
+    test: Annotated[str, registry.RegisteredName()] = "fisher"
+    """The analysis of each comparison, one of the registered analyses (simulate/analysis/registry.py;
+    farrington_manning is the default for non_inferiority):"""
     alpha: Annotated[float, Field(ge=1e-6, le=0.5)] = 0.05
     """Significance level of each comparison before any multiplicity adjustment (two-sided
     unless alternative = greater; one-sided for non_inferiority). From 1e-6, stricter than any
@@ -345,6 +345,16 @@ class Analysis(Model):
             data = {**data, "test": "farrington_manning"}
         return data
 
+    @field_validator("test", mode="before")
+    @classmethod
+    def _registered(cls, value: Any) -> Any:
+        """One of the analyses registered when the scenario is read."""
+        if not isinstance(value, str) or value not in registry.names():
+            shown = repr(value) if isinstance(value, str) else json.dumps(value, default=str)
+            raise ValueError(f"analysis.test: got {shown}; must be one of "
+                             f"{', '.join(map(repr, registry.names()))}")
+        return value
+
     @model_validator(mode="after")
     def _check(self) -> "Analysis":
         problems = []
@@ -355,24 +365,24 @@ class Analysis(Model):
             if self.alternative != "greater":
                 problems.append(f"analysis.alternative: got {self.alternative!r}; non_inferiority is one-sided: "
                                 "set alternative = \"greater\" (alpha is then the one-sided level)")
-            if self.test != "farrington_manning":
-                problems.append(f"analysis.test: got {self.test!r}; non_inferiority is tested with "
-                                "the Farrington-Manning score test: set test = \"farrington_manning\"")
         elif self.margin != 0:
             problems.append(f"analysis.margin: got {self.margin}; a margin is only used with "
                             "hypothesis = \"non_inferiority\"")
         if self.alternative == "greater" and self.alpha >= 0.5:
             problems.append(f"analysis.alpha: got {self.alpha}; a one-sided level must be < 0.5")
-        if self.test == "farrington_manning" and self.alternative != "greater":
-            problems.append(f"analysis.alternative: got {self.alternative!r}; farrington_manning is "
-                            "one-sided: set alternative = \"greater\"")
+        entry = registry.get(self.test)
+        problems += entry.problems(self.hypothesis, self.alternative)
+        if self.multiplicity != "none" and entry.statistic != "p_value":
+            problems.append(f"analysis.multiplicity: got {self.multiplicity!r}; {self.test} decides on a "
+                            f"{entry.statistic.replace('_', ' ')}, which no multiplicity adjustment reads: "
+                            "set multiplicity = \"none\"")
         if problems:
             raise ValueError("\n".join(problems))
         return self
 
 
 class Interim(Model):
-    """Interim analyses in calendar time (a group-sequential design); see simulate/sequential.py."""
+    """Interim analyses in calendar time (a group-sequential design); see simulate/analysis/sequential.py."""
 
     information_fractions: Annotated[tuple[Annotated[float, Field(gt=0.0, le=1.0)], ...],
                                      Field(max_length=MAX_LOOKS)] = (1.0,)
@@ -775,9 +785,10 @@ class Scenario(Model):
                 f"randomisation.stratify_by: got {list(self.randomisation.stratify_by)}; "
                 "list each factor once"
             )
-        if self.analysis.test == "cmh" and not self.randomisation.stratify_by:
+        test = registry.get(self.analysis.test)
+        if test.strata and not self.randomisation.stratify_by:
             problems.append(
-                "analysis.test: got 'cmh'; the Cochran-Mantel-Haenszel test needs strata: "
+                f"analysis.test: got {test.name!r}; the {test.title.split(' (')[0]} needs strata: "
                 "set randomisation.stratify_by"
             )
         success = self.analysis.success
@@ -811,9 +822,10 @@ class Scenario(Model):
                 problems.append(f"interim.information_fractions: got {f}; with {self.n_target} patients looks "
                                 f"{same} and {same + 1} would both come at {counts[same]} determined endpoints: "
                                 "space them further apart")
-            if a.test not in ("ztest", "farrington_manning"):
+            if not test.interim:
+                usable = " or ".join(f'"{e.name}"' for e in registry.entries() if e.interim)
                 problems.append(f"analysis.test: got {a.test!r}; interim looks use the score statistic: set "
-                                "test = \"ztest\" (superiority) or \"farrington_manning\" (non-inferiority)")
+                                f"test = {usable}")
         for i, point in enumerate(self.observed.remission if self.observed else ()):
             if point.arm not in self.arms:
                 problems.append(f"observed.remission[{i}].arm: got {point.arm!r}; must be one of the arms: "

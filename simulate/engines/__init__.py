@@ -58,7 +58,7 @@ class BlockOutcomes:
     stop_look: np.ndarray | None = None
     """(trials,) the interim look that stopped the trial (-1: none)."""
     stop_reason: np.ndarray | None = None
-    """(trials,) what it stopped for: :data:`simulate.interim.EFFICACY` or ``FUTILITY`` (0: none)."""
+    """(trials,) what it stopped for: :data:`simulate.analysis.interim.EFFICACY` or ``FUTILITY`` (0: none)."""
     decision_month: np.ndarray | None = None
     """(trials,) month of the decision: a stop's (data cut + lag) or the final analysis's."""
     sequential_reject: np.ndarray | None = None

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from simulate import interim
+from simulate.analysis import interim
 from simulate import scenario as sc
 from simulate.engines import BlockOutcomes
 from simulate.fates import Fates

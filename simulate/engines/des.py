@@ -44,7 +44,7 @@ import numpy as np
 import pandas as pd
 import simpy
 
-from simulate import interim
+from simulate.analysis import interim
 from simulate import scenario as sc
 from simulate.eligibility import RULE_NAMES
 from simulate.cohort import Patients

@@ -26,7 +26,7 @@ def _interim(results: RunResults, images: dict[str, bytes], scale: float = 1.0) 
     """The interim looks: what they are and when they come, in words; their table (as looks.csv);
     what they give against the same trials without them (as power.csv and fixed_design.csv);
     the boundary and stopping figures."""
-    from simulate.interim import look_counts
+    from simulate.analysis.interim import look_counts
 
     p = results.power
     if not p.looks:
