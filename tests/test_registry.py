@@ -152,6 +152,26 @@ def test_scenario_validation_reads_the_capabilities() -> None:
                                  "analysis.alternative=greater", "analysis.alpha=0.025", "analysis.test=chi2"])
 
 
+def test_the_group_sequential_rule_reads_the_registered_look_statistic() -> None:
+    from simulate.analysis import interim
+
+    for test in ("ztest", "farrington_manning"):
+        extra = ["analysis.hypothesis=non_inferiority", "analysis.margin=0.15"] if test != "ztest" else []
+        s = load_scenario(SCENARIO, [*extra, f"analysis.test={test}", "analysis.alternative=greater",
+                                     "analysis.alpha=0.025", "interim.information_fractions=[0.5, 1.0]",
+                                     'interim.futility="beta_spending"'])
+        design = interim.design_for(s)
+        rng = np.random.default_rng(3)
+        n = rng.integers(0, 30, size=(2, 500))
+        x = rng.binomial(n, 0.6)
+        z = design.statistic(x[0], n[0], x[1], n[1])
+        np.testing.assert_array_equal(z, interim.statistic(x[0], n[0], x[1], n[1], design.margin))
+        codes = design.decide(z, 0)
+        np.testing.assert_array_equal(codes, interim.decide(design, 0, z))
+        assert set(np.unique(codes)) <= {CONTINUE, REJECT, FUTILITY} and (codes == FUTILITY).any()
+        assert (codes[z >= design.efficacy[0]] == REJECT).all()
+
+
 def test_rules_decide_on_their_own_scale() -> None:
     p = np.array([[0.001, 0.03], [0.2, 0.04]])
     assert (Level.of(0.05).decide(p) == [[REJECT, REJECT], [CONTINUE, REJECT]]).all()

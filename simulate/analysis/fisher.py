@@ -15,7 +15,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from simulate.analysis.base import Estimates, TwoArms, Setting, check_choice
+from simulate.analysis.base import Estimates, Setting, TwoArms, check_choice
 from simulate.analysis.intervals import difference
 from simulate.choices import ALTERNATIVES
 

@@ -35,7 +35,7 @@ from functools import lru_cache
 import numpy as np
 
 from simulate import scenario as sc
-from simulate.analysis import rules
+from simulate.analysis import registry, rules
 
 NONE, EFFICACY, FUTILITY = rules.CONTINUE, rules.REJECT, rules.FUTILITY
 """What a look decided (the codes of :attr:`simulate.engines.BlockOutcomes.stop_reason`): the
@@ -72,12 +72,24 @@ class Design:
     spending: str
     gamma: float | None
     binding: bool
+    test: str = "ztest"
+    """The registered analysis whose look statistic (:meth:`statistic`) the bounds are for."""
     scale: str = field(default="z_score")
     """The scale of the statistic the rule reads (the score z)."""
 
     @property
     def looks(self) -> int:
         return len(self.fractions)
+
+    def statistic(self, x_c, n_c, x_t, n_t) -> np.ndarray:
+        """The look statistic of each trial's data, from the registered analysis
+        (:attr:`simulate.analysis.registry.Entry.interim`); 0 where it is undefined (no patient
+        in an arm, or no variance: no evidence either way). For the built-in analyses this is
+        :func:`statistic` at the design's margin."""
+        from simulate.analysis.base import TwoArms
+
+        z = registry.get(self.test).look_statistic()(TwoArms.of(x_c, n_c, x_t, n_t), self.margin)
+        return np.where(np.isfinite(z), z, 0.0)
 
     def decide(self, statistic, look: int = -1) -> np.ndarray:
         """What interim look ``look`` (0-based, not the final one) decides for each z:
@@ -156,7 +168,7 @@ def design_of(scenario: sc.Scenario) -> Design | None:
         efficacy=efficacy, futility=futility,
         conditional_power_below=interim.futility_conditional_power if interim.futility == "conditional_power" else None,
         drift=drift, lag_months=interim.decision_lag_months, margin=a.margin, alpha=a.alpha,
-        spending=interim.efficacy_spending, gamma=gamma, binding=interim.futility_binding,
+        spending=interim.efficacy_spending, gamma=gamma, binding=interim.futility_binding, test=a.test,
     )
 
 

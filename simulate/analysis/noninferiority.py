@@ -166,6 +166,12 @@ def _mn_limits(x_c, n_c, x_t, n_t, z):
 
 
 
+def score_z(data: TwoArms, margin: float) -> np.ndarray:
+    """The score z of H0: p_t - p_c = -margin (:func:`farrington_manning_statistic`; the pooled
+    z at margin 0): the statistic group-sequential looks compare with their bounds."""
+    return farrington_manning_statistic(data.x_c, data.n_c, data.x_t, data.n_t, margin)
+
+
 def evaluate(data: TwoArms, setting: Setting) -> Estimates:
     """The Farrington-Manning test at the setting's margin, and the risk difference with its
     Miettinen-Nurminen interval (``setting.ci_method`` is not used)."""

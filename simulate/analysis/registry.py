@@ -57,8 +57,10 @@ class Entry:
     """The hypotheses it tests (``analysis.hypothesis``); non_inferiority takes a margin."""
     alternatives: tuple[str, ...] = ("two-sided", "greater")
     """The alternatives it allows (``analysis.alternative``)."""
-    interim: bool = False
-    """Its score statistic can be monitored at group-sequential looks (``[interim]``)."""
+    interim: str | None = None
+    """``"module:function"`` of its statistic at group-sequential looks (``[interim]``), on the z
+    scale the boundaries are on: ``score_z(data: TwoArms, margin) -> z``; None when it cannot
+    be monitored at looks."""
     conservative: bool = False
     """Its type I error stays below alpha by construction (an exact or continuity-corrected
     test on counts): the lab says so when it explains a low power."""
@@ -67,7 +69,7 @@ class Entry:
         if self.statistic not in SCALES:
             raise ValueError(f"analysis {self.name!r}: statistic {self.statistic!r} is not one of "
                              f"{', '.join(map(repr, SCALES))}")
-        for what in (self.implementation, self.sample_size):
+        for what in (self.implementation, self.sample_size, self.interim):
             if what is not None and ":" not in what:
                 raise ValueError(f"analysis {self.name!r}: {what!r} must read 'module:function'")
 
@@ -78,6 +80,10 @@ class Entry:
     def sample_size_formula(self) -> Callable | None:
         """Its closed-form n per arm, or None."""
         return None if self.sample_size is None else _resolve(self.sample_size)
+
+    def look_statistic(self) -> Callable | None:
+        """Its statistic at group-sequential looks (z scale), or None."""
+        return None if self.interim is None else _resolve(self.interim)
 
     def problems(self, hypothesis: str, alternative: str) -> list[str]:
         """What in an ``[analysis]`` table this analysis cannot do, one line each (the scenario's
@@ -118,12 +124,13 @@ BUILT_IN: tuple[Entry, ...] = (
     Entry("ztest", "z test (pooled)", "pooled z", "pooled z-test",
           "Two-proportion z-test with the variance pooled under H0.",
           f"{_IMPL}.large_sample:evaluate_ztest", sample_size=f"{_FORMULAS}:n_per_arm_pooled_normal",
-          interim=True),
+          interim=f"{_IMPL}.noninferiority:score_z"),
     Entry("farrington_manning", "Farrington-Manning", "Farrington–Manning", "Farrington–Manning score test",
           "Score test of the risk difference against a non-inferiority margin (one-sided), with the "
           "Miettinen-Nurminen interval.",
           f"{_IMPL}.noninferiority:evaluate", sample_size=f"{_FORMULAS}:n_per_arm_farrington_manning",
-          hypotheses=("superiority", "non_inferiority"), alternatives=("greater",), interim=True),
+          hypotheses=("superiority", "non_inferiority"), alternatives=("greater",),
+          interim=f"{_IMPL}.noninferiority:score_z"),
     Entry("cmh", "CMH (stratified)", "CMH (stratified)",
           "Cochran–Mantel–Haenszel test (stratified by the randomisation strata)",
           "Cochran-Mantel-Haenszel test of a common odds ratio across the randomisation strata.",
