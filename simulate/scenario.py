@@ -342,7 +342,8 @@ class Analysis(Model):
     @classmethod
     def _default_test(cls, data: Any) -> Any:
         if isinstance(data, dict) and "test" not in data and data.get("hypothesis") == "non_inferiority":
-            data = {**data, "test": "farrington_manning"}
+            # the first registered analysis that tests non-inferiority (farrington_manning)
+            data = {**data, "test": next(e.name for e in registry.entries() if "non_inferiority" in e.hypotheses)}
         return data
 
     @field_validator("test", mode="before")
@@ -787,10 +788,8 @@ class Scenario(Model):
             )
         test = registry.get(self.analysis.test)
         if test.strata and not self.randomisation.stratify_by:
-            problems.append(
-                f"analysis.test: got {test.name!r}; the {test.title.split(' (')[0]} needs strata: "
-                "set randomisation.stratify_by"
-            )
+            problems.append(f"analysis.test: got {test.name!r}; the {test.title.split(' (')[0]} needs strata: "
+                            "set randomisation.stratify_by")
         success = self.analysis.success
         if success not in SUCCESS_ALL and (success not in self.arms or success == self.control_arm):
             allowed = [*SUCCESS_ALL, *(i for i in ids if i != self.control_arm)]
@@ -807,25 +806,7 @@ class Scenario(Model):
                     f"= \"cr\" it is the rate of complete remission, at most the share of remissions "
                     f"that are complete (complete_share_of_remission {a.complete_share_of_remission})"
                 )
-        if self.interim is not None and self.interim.looks > 1:
-            a = self.analysis
-            if len(ids) != 2:
-                problems.append(f"interim: a group-sequential design compares two arms; this scenario has "
-                                f"{len(ids)}")
-            if a.alternative != "greater":
-                problems.append(f"analysis.alternative: got {a.alternative!r}; interim looks test one-sided: set "
-                                "alternative = \"greater\" (alpha is then the one-sided level)")
-            f = list(self.interim.information_fractions)
-            counts = [min(self.n_target, max(1, math.ceil(x * self.n_target - 1e-9))) for x in f]
-            same = next((k for k in range(1, len(counts)) if counts[k] == counts[k - 1]), None)
-            if same is not None:
-                problems.append(f"interim.information_fractions: got {f}; with {self.n_target} patients looks "
-                                f"{same} and {same + 1} would both come at {counts[same]} determined endpoints: "
-                                "space them further apart")
-            if not test.interim:
-                usable = " or ".join(f'"{e.name}"' for e in registry.entries() if e.interim)
-                problems.append(f"analysis.test: got {a.test!r}; interim looks use the score statistic: set "
-                                f"test = {usable}")
+        problems += self._interim_problems()
         for i, point in enumerate(self.observed.remission if self.observed else ()):
             if point.arm not in self.arms:
                 problems.append(f"observed.remission[{i}].arm: got {point.arm!r}; must be one of the arms: "
@@ -841,6 +822,33 @@ class Scenario(Model):
         if problems:
             raise ValueError("\n".join(problems))
         return self
+
+    def _interim_problems(self) -> list[str]:
+        """What a group-sequential design (``[interim]`` with looks) needs of the arms and the
+        analysis: two arms, a one-sided test whose registered analysis has a look statistic, and
+        looks that come at different counts of determined endpoints."""
+        if self.interim is None or self.interim.looks < 2:
+            return []
+        problems, ids, test = [], list(self.arms), registry.get(self.analysis.test)
+        a = self.analysis
+        if len(ids) != 2:
+            problems.append(f"interim: a group-sequential design compares two arms; this scenario has "
+                            f"{len(ids)}")
+        if a.alternative != "greater":
+            problems.append(f"analysis.alternative: got {a.alternative!r}; interim looks test one-sided: set "
+                            "alternative = \"greater\" (alpha is then the one-sided level)")
+        f = list(self.interim.information_fractions)
+        counts = [min(self.n_target, max(1, math.ceil(x * self.n_target - 1e-9))) for x in f]
+        same = next((k for k in range(1, len(counts)) if counts[k] == counts[k - 1]), None)
+        if same is not None:
+            problems.append(f"interim.information_fractions: got {f}; with {self.n_target} patients looks "
+                            f"{same} and {same + 1} would both come at {counts[same]} determined endpoints: "
+                            "space them further apart")
+        if not test.interim:
+            usable = " or ".join(f'"{e.name}"' for e in registry.entries() if e.interim)
+            problems.append(f"analysis.test: got {a.test!r}; interim looks use the score statistic: set "
+                            f"test = {usable}")
+        return problems
 
     @property
     def sweep_grid(self) -> dict[str, tuple[Any, ...]]:
