@@ -184,3 +184,15 @@ def test_rules_decide_on_their_own_scale() -> None:
     with pytest.raises(ValueError, match="adjusts p-values"):
         decision_rule(0.05, "bonferroni", "posterior_probability", 2)
     assert FUTILITY not in (REJECT, CONTINUE)
+
+
+def test_the_closed_form_n_is_the_registered_formula() -> None:
+    from simulate.analysis import formulas
+
+    assert formulas.closed_form_n("fisher", 0.6, 0.85) == formulas.n_per_arm_fleiss_cc(0.6, 0.85) == 57
+    assert formulas.closed_form_n("chi2", 0.6, 0.85) == formulas.n_per_arm_pooled_normal(0.6, 0.85) == 49
+    assert formulas.closed_form_n("farrington_manning", 0.6, 0.6, 0.025, 0.8, "greater", 0.15) == \
+        formulas.n_per_arm_farrington_manning(0.6, 0.6, 0.15, 0.025, 0.8) == 166
+    assert formulas.closed_form_n("cmh", 0.6, 0.85) is None
+    with pytest.raises(ValueError, match="margin must be 0"):
+        formulas.closed_form_n("ztest", 0.6, 0.85, margin=0.1)
