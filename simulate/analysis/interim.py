@@ -215,7 +215,9 @@ def design_drift(scenario: sc.Scenario) -> float:
 
 def statistic(x_c, n_c, x_t, n_t, margin: float) -> np.ndarray:
     """The score z of each trial's data (pooled z at margin 0, Farrington-Manning otherwise);
-    0 where it is undefined (no patient in an arm, or no variance: no evidence either way)."""
+    0 where it is undefined (no patient in an arm, or no variance: no evidence either way).
+    The engines read a design's statistic through :meth:`Design.statistic`, which is this for
+    every built-in analysis."""
     from simulate.analysis.noninferiority import farrington_manning_statistic
 
     z = farrington_manning_statistic(x_c, n_c, x_t, n_t, margin)
