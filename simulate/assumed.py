@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING, Mapping
 
-from simulate import formulas
+from simulate.analysis import formulas
 from simulate import scenario as sc
 
 if TYPE_CHECKING:
@@ -107,7 +107,7 @@ def null_rate(scenario: sc.Scenario) -> float:
 
 def dropout_adjustment(scenario: sc.Scenario) -> formulas.DropoutAdjustment:
     """The scenario's dropout as every closed-form reference sees it: the rates and the share of
-    patients the planned analysis sees (the rule: :func:`simulate.formulas.adjust_for_dropout`).
+    patients the planned analysis sees (the rule: :func:`simulate.analysis.formulas.adjust_for_dropout`).
 
     Under informative dropout, the chance that a patient in remission at the endpoint drops out
     before it comes from the scenario's calibrated dropout hazards, arm by arm.

@@ -124,7 +124,7 @@ def feasibility_problems(scenario: Scenario) -> list[str]:
 
         out.extend(check_outcome_model(scenario))
     if scenario.interim is not None and scenario.interim.looks > 1:
-        from simulate.interim import design_for
+        from simulate.analysis.interim import design_for
 
         try:
             design_for(scenario)

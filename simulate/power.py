@@ -24,7 +24,8 @@ from typing import TYPE_CHECKING, Callable, Iterator
 
 import numpy as np
 
-from simulate import analysis, formulas, loader, plan
+from simulate import loader, plan
+from simulate.analysis import formulas, intervals
 from simulate import scenario as sc
 from simulate.engines import DEFAULT_ENGINE, BlockOutcomes, simulate_block_designs
 from simulate.parallel import Backend, default_jobs, progress_bar, run_tasks
@@ -137,7 +138,7 @@ def proportion_interval(k: int, n: int, confidence: float = 0.95) -> tuple[float
     """Wilson score interval of a Monte Carlo proportion (sensible also near 0 and 1)."""
     if n == 0:
         return float("nan"), float("nan")
-    low, high = analysis.wilson_interval(k, n, confidence)
+    low, high = intervals.wilson_interval(k, n, confidence)
     return float(low), float(high)
 
 
@@ -222,7 +223,7 @@ def _looks(scenario: sc.Scenario, t: Tally) -> dict:
     """The looks of a group-sequential design from the totals (nothing without one)."""
     if t.looks is None:
         return {}
-    from simulate import interim
+    from simulate.analysis import interim
 
     design = interim.design_for(scenario)
     R, lk = t.trials, t.looks

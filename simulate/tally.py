@@ -16,8 +16,10 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from simulate import analysis
 from simulate import scenario as sc
+from simulate.analysis import registry
+from simulate.analysis.compare import Analysis, analyse
+from simulate.analysis.rules import decision_rule
 from simulate.engines import CONSORT_FIELDS, BlockOutcomes
 
 MONTHS_PER_BIN = 0.01
@@ -148,8 +150,8 @@ class Comparisons:
 
     arms: tuple[str, ...]
     """The experimental arms, in the scenario's order."""
-    analyses: tuple[analysis.Analysis, ...]
-    """Each comparison's p-values, risk differences and intervals (unadjusted)."""
+    analyses: tuple[Analysis, ...]
+    """Each comparison's statistics (p-values), risk differences and intervals (unadjusted)."""
     reject: np.ndarray
     """(trials, comparisons) rejections after the multiplicity adjustment."""
 
@@ -164,8 +166,11 @@ class Comparisons:
 
 def analyse_outcomes(scenario: sc.Scenario, outcomes: BlockOutcomes) -> Comparisons:
     """Analyse every trial as the scenario's statistician would: each experimental arm against
-    the control with the scenario's test, then the multiplicity adjustment."""
+    the control with the scenario's registered analysis, then its decision rule (the
+    group-sequential decision when the design has interim looks, else the level with any
+    multiplicity adjustment: :func:`simulate.analysis.rules.decision_rule`)."""
     a = scenario.analysis
+    entry = registry.get(a.test)
     x, n = outcomes.counts(a.missing)
     c = scenario.control_index
     extra = {"margin": a.margin} if a.margin else {}
@@ -173,16 +178,14 @@ def analyse_outcomes(scenario: sc.Scenario, outcomes: BlockOutcomes) -> Comparis
     for arm in scenario.experimental_arms:
         k = scenario.arm_names.index(arm)
         x_c, n_c, x_t, n_t = x[..., c], n[..., c], x[..., k], n[..., k]
-        strata = (x_c, n_c, x_t, n_t) if a.test == "cmh" else None
-        analyses.append(analysis.analyse(a.test, a.alpha, x_c.sum(1), n_c.sum(1), x_t.sum(1), n_t.sum(1),
-                                         alternative=a.alternative, strata=strata, **extra))
+        strata = (x_c, n_c, x_t, n_t) if entry.strata else None
+        analyses.append(analyse(a.test, a.alpha, x_c.sum(1), n_c.sum(1), x_t.sum(1), n_t.sum(1),
+                                alternative=a.alternative, strata=strata, **extra))
     if outcomes.sequential_reject is not None:          # a group-sequential design decides at its looks
         reject = outcomes.sequential_reject[:, None]
-    elif len(analyses) > 1 and a.multiplicity != "none":
-        p = np.stack([r.p_value for r in analyses], axis=1)
-        reject = analysis.adjust_rejections(p, a.alpha, a.multiplicity)
     else:
-        reject = np.stack([r.reject for r in analyses], axis=1)
+        rule = decision_rule(a.alpha, a.multiplicity, entry.statistic, len(analyses))
+        reject = rule.rejects(np.stack([r.statistic for r in analyses], axis=1))
     return Comparisons(arms=scenario.experimental_arms, analyses=tuple(analyses), reject=reject)
 
 
@@ -233,8 +236,8 @@ def tally(scenario: sc.Scenario, outcomes: BlockOutcomes, analysed: Comparisons 
 def _look_totals(scenario: sc.Scenario, o: BlockOutcomes) -> dict | None:
     if o.look_month is None:
         return None
-    from simulate import interim
-    from simulate.interim import EFFICACY, FUTILITY
+    from simulate.analysis import interim
+    from simulate.analysis.interim import EFFICACY, FUTILITY
 
     design = interim.design_for(scenario)
     held = ~np.isnan(o.look_month)

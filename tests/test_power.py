@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from simulate import formulas
+from simulate.analysis import formulas
 from simulate.engines import simulate_block
 from simulate.power import (analytic_references, closed_form_curve, dropout_adjustment, estimate_power,
                             find_sample_size, simulate_replicates)
@@ -216,12 +216,12 @@ def test_sample_size_agrees_with_exact_fisher():
 def test_significant_small_trials_overstate_the_effect():
     """Winner's curse: at 7 per arm only large observed differences reach significance, so the
     mean |difference| of significant trials is at least the smallest significant one."""
-    from simulate import analysis
+    from simulate.analysis import compare
 
     n = 7
     r = estimate_power(bare(n), replicates=3000, seed=12, jobs=1, engine="batch")
     x_c, x_t = np.meshgrid(np.arange(n + 1), np.arange(n + 1), indexing="ij")
-    p = analysis.p_values("fisher", x_c.ravel(), np.full(x_c.size, n), x_t.ravel(), np.full(x_c.size, n))
+    p = compare.p_values("fisher", x_c.ravel(), np.full(x_c.size, n), x_t.ravel(), np.full(x_c.size, n))
     smallest = np.abs(x_t.ravel() - x_c.ravel())[p < 0.05].min() / n
     assert r.rejections > 0
     assert r.mean_abs_risk_difference_if_significant >= smallest - 1e-12

@@ -9,7 +9,8 @@ import pickle
 import numpy as np
 import pytest
 
-from simulate import interim, outcomes
+from simulate import outcomes
+from simulate.analysis import interim
 from simulate.screening import probabilities as selection
 from simulate.engines import simulate_block_designs
 from simulate.loader import load_scenario

@@ -13,7 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from simulate import analysis, engines, parallel, power
+from simulate import choices, engines, parallel, power
+from simulate.analysis import registry
 from simulate.loader import load_scenario
 from simulate.results import (Consort, ExampleTrial, KaplanMeierStep, PatientCourse, SweepPoint, SweepResult,
                               TrialCalendar)
@@ -55,9 +56,10 @@ def test_nested_results_read_back_from_json():
 
 def test_scenario_choices_are_the_analysis_lists():
     literal = lambda model, name: typing.get_args(model.model_fields[name].annotation)  # noqa: E731
-    assert literal(Analysis, "test") == analysis.TESTS
-    assert literal(Analysis, "missing") == analysis.MISSING_STRATEGIES
-    assert literal(Analysis, "alternative") == analysis.ALTERNATIVES
+    assert any(isinstance(m, registry.RegisteredName) for m in Analysis.model_fields["test"].metadata)
+    assert choices.TESTS == registry.names()
+    assert literal(Analysis, "missing") == choices.MISSING_STRATEGIES
+    assert literal(Analysis, "alternative") == choices.ALTERNATIVES
     assert literal(Dropout, "mechanism") == ("mcar", "informative")
 
 
@@ -81,7 +83,7 @@ def test_report_wording_covers_every_choice():
     from simulate.report import MISSING_NOTES
     from simulate.report.trial_tables import _CONSORT_LABELS
 
-    assert tuple(MISSING_NOTES) == analysis.MISSING_STRATEGIES
+    assert tuple(MISSING_NOTES) == choices.MISSING_STRATEGIES
     assert tuple(_CONSORT_LABELS) == engines.CONSORT_FIELDS
     assert set(engines.CONSORT_FIELDS) <= {f.name for f in fields(Consort)}
 

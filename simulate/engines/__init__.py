@@ -62,7 +62,7 @@ class BlockOutcomes:
     stop_look: np.ndarray | None = None
     """(trials,) the interim look that stopped the trial (-1: none)."""
     stop_reason: np.ndarray | None = None
-    """(trials,) what it stopped for: :data:`simulate.interim.EFFICACY` or ``FUTILITY`` (0: none)."""
+    """(trials,) what it stopped for: :data:`simulate.analysis.interim.EFFICACY` or ``FUTILITY`` (0: none)."""
     decision_month: np.ndarray | None = None
     """(trials,) month of the decision: a stop's (data cut + lag) or the final analysis's."""
     sequential_reject: np.ndarray | None = None
@@ -110,7 +110,7 @@ class BlockOutcomes:
 def outcomes_from_des(scenario: sc.Scenario, fates, n_trials: int,
                       prepared: PreparedDesign | None = None) -> BlockOutcomes:
     """Run the first ``n_trials`` trials of a block through the discrete-event engine (which
-    takes the group-sequential design from :func:`simulate.interim.design_for`; ``prepared`` is
+    takes the group-sequential design from :func:`simulate.analysis.interim.design_for`; ``prepared`` is
     accepted for a signature common to the engines)."""
     from simulate.engines.des import simulate_trial
 

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from simulate import interim
+from simulate.analysis import interim
 from simulate import scenario as sc
 from simulate.engines import BlockOutcomes
 from simulate.fates import Fates
@@ -140,7 +140,7 @@ def group_sequential(scenario: sc.Scenario, design: interim.Design, r: dict, p: 
         if not held.any():
             break
         among = det <= cut[:, None]
-        z = interim.statistic(*_analysed(scenario, p, among, r["arm"]), design.margin)
+        z = design.statistic(*_analysed(scenario, p, among, r["arm"]))
         look_month[held, k] = cut[held]
         look_randomised[held, k] = (rnd & (month < cut[:, None])).sum(axis=1)[held]
         look_z[held, k] = z[held]
@@ -241,7 +241,7 @@ def _final_look(scenario: sc.Scenario, design: interim.Design, looks: dict, p: d
     the group-sequential decision: an efficacy stop at a look, or rejection at the final look
     (its bound spending all remaining alpha at the information reached)."""
     total = r["n_randomised"]
-    z = interim.statistic(*_analysed(scenario, p, r["randomised"], r["arm"]), design.margin)
+    z = design.statistic(*_analysed(scenario, p, r["randomised"], r["arm"]))
     stop_look, stop_reason = looks["stop_look"], looks["stop_reason"]
     reached = np.where(stop_look >= 0, stop_look, (~np.isnan(looks["look_month"][:, :-1])).sum(axis=1))
     bound = np.array([design.final_bound(int(k), int(n)) if n else np.inf for k, n in zip(reached, total)])

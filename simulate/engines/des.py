@@ -44,7 +44,7 @@ import numpy as np
 import pandas as pd
 import simpy
 
-from simulate import interim
+from simulate.analysis import interim
 from simulate import scenario as sc
 from simulate.screening.criteria import RULE_NAMES
 from simulate.cohort import Patients
@@ -313,8 +313,7 @@ class _Trial:
             g = 0 if p.arm == c else 1
             n[g] += 1
             x[g] += status >= state
-        return float(interim.statistic(np.array([x[0]]), np.array([n[0]]), np.array([x[1]]), np.array([n[1]]),
-                                       self.design.margin)[0])
+        return float(self.design.statistic(np.array([x[0]]), np.array([n[0]]), np.array([x[1]]), np.array([n[1]]))[0])
 
     def sequential_result(self) -> dict:
         """The looks held, the stop if any, and the final analysis (every randomised patient)."""

@@ -82,7 +82,7 @@ def close_figure(fig: Figure) -> None:
 
 MISSING_NOTES = {"nonresponder": "dropouts counted as no remission", "complete_case": "complete cases only",
                  "locf": "last observation carried forward"}
-"""How each of :data:`simulate.analysis.MISSING_STRATEGIES` is described under the analysed counts."""
+"""How each of :data:`simulate.choices.MISSING_STRATEGIES` is described under the analysed counts."""
 
 
 def _named_tests(frame):

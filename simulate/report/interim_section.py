@@ -83,7 +83,7 @@ def _interim(results: RunResults, images: dict[str, bytes], scale: float = 1.0) 
 
 def _interim_text(results: RunResults, fixed, statistic: str) -> list[str]:
     """The looks in words: what they are, when they come, and what they give against the fixed design."""
-    from simulate.interim import look_counts
+    from simulate.analysis.interim import look_counts
 
     p = results.power
     scenario, t = results.scenario, results.scenario.trial

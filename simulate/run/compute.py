@@ -178,7 +178,7 @@ def interim_paths(scenario: sc.Scenario, seed: int, engine: str, n_trials: int =
     """The z paths of the first ``n_trials`` trials of the seed (block 0: the trials the power
     piece counts first), each look as the engine held it."""
     from simulate.engines import simulate_block
-    from simulate.interim import design_for
+    from simulate.analysis.interim import design_for
 
     design = design_for(scenario)
     n = min(n_trials, trials_per_block(scenario))

@@ -17,6 +17,7 @@ from pathlib import Path
 from shiny import App, reactive, render, ui
 
 from simulate import scenario as sc
+from simulate.analysis import registry
 from simulate.assumed import primary_arm
 from simulate.choices import MISSING_STRATEGIES
 from simulate.plan import FEW_REPLICATES
@@ -511,8 +512,9 @@ def _below_formulas(design: sc.Scenario) -> str:
     """Why the simulated curve may sit below the closed forms, for this design's own reasons."""
     a = design.analysis
     reasons = []
-    if a.test in ("fisher", "chi2_yates"):
-        reasons.append(f"{'Fisher' if a.test == 'fisher' else 'Yates'}' test is conservative")
+    test = registry.get(a.test)
+    if test.conservative:
+        reasons.append(f"{test.title[0].upper()}{test.title[1:]} is conservative")
     if design.dropout.probability_by_endpoint > 0:
         reasons.append("dropouts dilute the difference or shrink the sample the test sees")
     reasons.append("at large n some trials never finish recruiting before the hard stop")

@@ -22,7 +22,7 @@ import numpy as np
 from simulate import loader
 from simulate import scenario as sc
 from simulate.assumed import primary_arm
-from simulate.choices import TESTS
+from simulate.analysis import registry
 from simulate.engines import DEFAULT_ENGINE, simulate_block_designs
 from simulate.errors import ScenarioError
 from simulate.parallel import Backend
@@ -459,10 +459,11 @@ def null_design(scenario: sc.Scenario) -> tuple[sc.Scenario, str]:
 
 
 def usable_tests(scenario: sc.Scenario) -> tuple[dict[str, sc.Scenario], dict[str, str]]:
-    """The tests of :data:`simulate.choices.TESTS` the design can use (test -> the design with
-    it, ``--set analysis.test=<test>``) and those it cannot (test -> the loader's reason)."""
+    """The registered analyses (:mod:`simulate.analysis.registry`) the design can use (test ->
+    the design with it, ``--set analysis.test=<test>``) and those it cannot (test -> the loader's
+    reason)."""
     designs, refused = {}, {}
-    for test in TESTS:
+    for test in registry.names():
         try:
             designs[test] = loader.with_overrides(scenario, {"analysis.test": test})
         except ScenarioError as err:
@@ -482,7 +483,7 @@ def type_one_verdict(rate: float, mc_se: float, alpha: float) -> str:
 
 def null_world(scenario: sc.Scenario, progress: Progress | None = None, jobs=IN_PROCESS,
                engine: str = DEFAULT_ENGINE) -> NullWorld:
-    """The type I error of every test of :data:`simulate.choices.TESTS` the design allows, on
+    """The type I error of every registered analysis the design allows, on
     the same simulated trials of the design under the null (:func:`null_design`)."""
     try:
         null, note = null_design(scenario)

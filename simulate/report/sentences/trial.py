@@ -36,7 +36,7 @@ def story_lines(scenario: sc.Scenario, seed: int, result) -> list[str]:
          + ("   TERMINATED for slow accrual" if cal["terminated"] else ""))
     seq = result.sequential
     if seq is not None:
-        from simulate.interim import design_for
+        from simulate.analysis.interim import design_for
 
         design = design_for(scenario)
         for k, (month, z, n) in enumerate(zip(seq["look_month"], seq["look_z"], seq["look_randomised"])):

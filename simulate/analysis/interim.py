@@ -5,9 +5,10 @@ fraction of the planned patients have their endpoint *determined*: they reached 
 visit, or dropped out before it. Look k happens at the calendar month the
 ``ceil(f_k x N)``-th randomised patient's endpoint is determined (N the planned total). At a look
 the score statistic of the patients determined so far (the pooled z for superiority, the
-Farrington-Manning z for non-inferiority: :func:`simulate.analysis.farrington_manning_statistic`
+Farrington-Manning z for non-inferiority:
+:func:`simulate.analysis.noninferiority.farrington_manning_statistic`
 with the margin, which is the pooled z at margin 0) is compared with the look's boundaries
-(:mod:`simulate.sequential`): at or above the efficacy bound the trial stops for efficacy; below
+(:mod:`simulate.analysis.sequential`): at or above the efficacy bound the trial stops for efficacy; below
 the futility bound (beta spending), or with conditional power under the design effect below the
 threshold, it stops for futility. The decision comes ``decision_lag_months`` after the data cut;
 enrolment closes then, and every patient randomised by then is followed to the endpoint (the
@@ -18,23 +19,27 @@ trial that closes enrolment short of target skips the looks it never reaches and
 the information it has, the final look spending all the remaining alpha.
 
 This module holds what both engines share: the design (its boundaries, once per scenario), the
-statistic, and the decision at a look. *When* looks happen is each engine's own: the batch
+statistic, and the decision at a look. The design is the group-sequential decision rule of
+:mod:`simulate.analysis.rules`: ``design.decide(statistic, look)`` answers CONTINUE, REJECT
+(stop for efficacy) or FUTILITY, as every rule does. *When* looks happen is each engine's own: the batch
 engine computes it from arrays (:func:`simulate.engines.batch.outcomes_from_batch`), the DES
 from its events (:mod:`simulate.engines.des`); the agreement tests compare them trial by trial.
 """
 
 from __future__ import annotations
 
-import functools
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import lru_cache
 
 import numpy as np
 
 from simulate import scenario as sc
+from simulate.analysis import registry, rules
 
-NONE, EFFICACY, FUTILITY = 0, 1, 2
-"""What a look decided (the codes of :attr:`simulate.engines.BlockOutcomes.stop_reason`)."""
+NONE, EFFICACY, FUTILITY = rules.CONTINUE, rules.REJECT, rules.FUTILITY
+"""What a look decided (the codes of :attr:`simulate.engines.BlockOutcomes.stop_reason`): the
+codes of every decision rule (:mod:`simulate.analysis.rules`)."""
 
 
 def look_counts(fractions, n_target: int) -> tuple[int, ...]:
@@ -45,7 +50,8 @@ def look_counts(fractions, n_target: int) -> tuple[int, ...]:
 
 @dataclass(frozen=True, eq=False)
 class Design:
-    """A scenario's group-sequential design: boundaries on the z scale, computed once."""
+    """A scenario's group-sequential design: boundaries on the z scale, computed once; the
+    decision rule of its looks (:meth:`decide`)."""
 
     fractions: tuple[float, ...]
     """Planned information fractions of the looks (the last is 1)."""
@@ -66,10 +72,39 @@ class Design:
     spending: str
     gamma: float | None
     binding: bool
+    test: str = "ztest"
+    """The registered analysis whose look statistic (:meth:`statistic`) the bounds are for."""
+    scale: str = field(default="z_score")
+    """The scale of the statistic the rule reads (the score z)."""
 
     @property
     def looks(self) -> int:
         return len(self.fractions)
+
+    def statistic(self, x_c, n_c, x_t, n_t) -> np.ndarray:
+        """The look statistic of each trial's data, from the registered analysis
+        (:attr:`simulate.analysis.registry.Entry.interim`); 0 where it is undefined (no patient
+        in an arm, or no variance: no evidence either way). For the built-in analyses this is
+        :func:`statistic` at the design's margin."""
+        from simulate.analysis.base import TwoArms
+
+        z = registry.get(self.test).look_statistic()(TwoArms.of(x_c, n_c, x_t, n_t), self.margin)
+        return np.where(np.isfinite(z), z, 0.0)
+
+    def decide(self, statistic, look: int = -1) -> np.ndarray:
+        """What interim look ``look`` (0-based, not the final one) decides for each z:
+        NONE (continue), EFFICACY or FUTILITY."""
+        z = np.asarray(statistic)
+        out = np.full(np.shape(z), NONE, dtype=np.int8)
+        out[z >= self.efficacy[look]] = EFFICACY
+        if self.futility is not None:
+            out[(out == NONE) & (z < self.futility[look])] = FUTILITY
+        if self.conditional_power_below is not None:
+            from simulate.analysis import sequential
+
+            cp = sequential.conditional_power(z, self.fractions[look], float(self.efficacy[-1]), self.drift)
+            out[(out == NONE) & (cp < self.conditional_power_below)] = FUTILITY
+        return out
 
     def final_bound(self, reached: int, n_randomised: int) -> float:
         """The final look's efficacy bound for a trial that held ``reached`` interim looks and
@@ -77,23 +112,23 @@ class Design:
         target, else the bound spending all the remaining alpha at the observed fraction."""
         if n_randomised >= self.n_target and reached == self.looks - 1:
             return float(self.efficacy[-1])
-        futility = None if self.futility is None or not self.binding else tuple(map(float, self.futility))
-        return _final_bound(self.fractions, reached, n_randomised / self.n_target, self.spending, self.alpha,
-                            self.gamma, futility, self.binding)
+        futility = None if self.futility is None or not self.binding else tuple(float(a) for a in self.futility)
+        return _final_bound(self.fractions, self.alpha, self.spending, self.gamma, futility, self.binding, reached,
+                            n_randomised / self.n_target)
 
 
-@functools.lru_cache(maxsize=4096)
-def _final_bound(planned: tuple[float, ...], reached: int, fraction: float, spending: str, alpha: float,
-                 gamma: float | None, futility: tuple[float, ...] | None, binding: bool) -> float:
-    """:meth:`Design.final_bound` of a trial that held ``reached`` of the ``planned`` looks and
-    ends at information ``fraction`` (cached: hashable arguments only)."""
-    from simulate import sequential
+@lru_cache(maxsize=1024)
+def _final_bound(fractions: tuple, alpha: float, spending: str, gamma: float | None, futility: tuple | None,
+                 binding: bool, reached: int, last: float) -> float:
+    """The efficacy bound of a final look at fraction ``last`` after ``reached`` interim looks,
+    spending all the remaining alpha (cached over its immutable arguments)."""
+    from simulate.analysis import sequential
 
-    fractions = [*planned[:reached], fraction]
+    fractions = [*fractions[:reached], last]
     if reached and fractions[-1] <= fractions[-2] + 1e-12:
         fractions.pop()                 # no data since the last look: it becomes the final one
     if spending == "none":
-        return _z(1.0 - alpha)
+        return float(_z(1.0 - alpha))
     bounds = sequential.efficacy_bounds(fractions, alpha, spending, gamma,
                                         futility=None if futility is None else list(futility[:len(fractions) - 1]),
                                         binding=binding, final_is_last=True)
@@ -111,7 +146,7 @@ def design_of(scenario: sc.Scenario) -> Design | None:
     interim = scenario.interim
     if interim is None or interim.looks < 2:
         return None
-    from simulate import sequential
+    from simulate.analysis import sequential
 
     a = scenario.analysis
     fractions = tuple(interim.information_fractions)
@@ -133,23 +168,31 @@ def design_of(scenario: sc.Scenario) -> Design | None:
         efficacy=efficacy, futility=futility,
         conditional_power_below=interim.futility_conditional_power if interim.futility == "conditional_power" else None,
         drift=drift, lag_months=interim.decision_lag_months, margin=a.margin, alpha=a.alpha,
-        spending=interim.efficacy_spending, gamma=gamma, binding=interim.futility_binding,
+        spending=interim.efficacy_spending, gamma=gamma, binding=interim.futility_binding, test=a.test,
     )
 
 
+@dataclass(frozen=True)
+class _Inputs:
+    """A scenario, compared and hashed by the parts its design depends on."""
+
+    key: tuple
+    scenario: sc.Scenario = field(compare=False, hash=False)
+
+
+@lru_cache(maxsize=16)
+def _design(inputs: _Inputs) -> Design | None:
+    return design_of(inputs.scenario)
+
+
 def design_for(scenario: sc.Scenario) -> Design | None:
-    """:func:`design_of`, computed once per design (cached per the parts of the scenario it
-    depends on)."""
+    """:func:`design_of`, computed once per design in a process (a bounded cache keyed by the
+    parts of the scenario the design depends on)."""
     if scenario.interim is None or scenario.interim.looks < 2:
         return None
     s = scenario
     key = (s.interim, s.analysis, s.n_target, s.dropout, tuple(s.arms.items()), s.trial.endpoint, s.control_arm)
-    return _design_of(sc.Parts(scenario, key))
-
-
-@functools.lru_cache(maxsize=64)
-def _design_of(parts: sc.Parts) -> Design | None:
-    return design_of(parts.scenario)
+    return _design(_Inputs(key, scenario))
 
 
 def design_drift(scenario: sc.Scenario) -> float:
@@ -172,8 +215,10 @@ def design_drift(scenario: sc.Scenario) -> float:
 
 def statistic(x_c, n_c, x_t, n_t, margin: float) -> np.ndarray:
     """The score z of each trial's data (pooled z at margin 0, Farrington-Manning otherwise);
-    0 where it is undefined (no patient in an arm, or no variance: no evidence either way)."""
-    from simulate.analysis import farrington_manning_statistic
+    0 where it is undefined (no patient in an arm, or no variance: no evidence either way).
+    The engines read a design's statistic through :meth:`Design.statistic`, which is this for
+    every built-in analysis."""
+    from simulate.analysis.noninferiority import farrington_manning_statistic
 
     z = farrington_manning_statistic(x_c, n_c, x_t, n_t, margin)
     return np.where(np.isfinite(z), z, 0.0)
@@ -181,14 +226,5 @@ def statistic(x_c, n_c, x_t, n_t, margin: float) -> np.ndarray:
 
 def decide(design: Design, look: int, z: np.ndarray) -> np.ndarray:
     """What interim look ``look`` (0-based, not the final one) decides for each z: NONE,
-    EFFICACY or FUTILITY."""
-    out = np.full(np.shape(z), NONE, dtype=np.int8)
-    out[z >= design.efficacy[look]] = EFFICACY
-    if design.futility is not None:
-        out[(out == NONE) & (z < design.futility[look])] = FUTILITY
-    if design.conditional_power_below is not None:
-        from simulate import sequential
-
-        cp = sequential.conditional_power(z, design.fractions[look], float(design.efficacy[-1]), design.drift)
-        out[(out == NONE) & (cp < design.conditional_power_below)] = FUTILITY
-    return out
+    EFFICACY or FUTILITY (the design's rule, :meth:`Design.decide`)."""
+    return design.decide(z, look)
