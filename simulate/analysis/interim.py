@@ -172,17 +172,9 @@ def design_of(scenario: sc.Scenario) -> Design | None:
     )
 
 
-@dataclass(frozen=True)
-class _Inputs:
-    """A scenario, compared and hashed by the parts its design depends on."""
-
-    key: tuple
-    scenario: sc.Scenario = field(compare=False, hash=False)
-
-
 @lru_cache(maxsize=16)
-def _design(inputs: _Inputs) -> Design | None:
-    return design_of(inputs.scenario)
+def _design(parts: sc.Parts) -> Design | None:
+    return design_of(parts.scenario)
 
 
 def design_for(scenario: sc.Scenario) -> Design | None:
@@ -192,7 +184,7 @@ def design_for(scenario: sc.Scenario) -> Design | None:
         return None
     s = scenario
     key = (s.interim, s.analysis, s.n_target, s.dropout, tuple(s.arms.items()), s.trial.endpoint, s.control_arm)
-    return _design(_Inputs(key, scenario))
+    return _design(sc.Parts(scenario, key))
 
 
 def design_drift(scenario: sc.Scenario) -> float:
