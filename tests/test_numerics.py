@@ -109,14 +109,16 @@ def test_no_relapse_probability_matches_integral_over_time(shape, end, scale_fac
 
 
 def test_power_imports_neither_scipy_integrate_nor_optimize() -> None:
-    """What these tools are for: a cold `trialsim power` does without the two slow packages."""
+    """What these tools are for: a cold `trialsim power` does without the two slow packages; and
+    its printed summary, whose words live beside the report's, draws in no plotting library."""
     import subprocess
     import sys
     from pathlib import Path
 
     scenario = Path(__file__).resolve().parents[1] / "scenarios" / "nct04743739.toml"
     code = ("import sys; from simulate.cli import main; main(['power', %r, '--replicates', '20']); "
-            "print(sorted(m for m in ('scipy.integrate', 'scipy.optimize', 'scipy.stats', 'pandas', 'simpy') "
+            "print(sorted(m for m in ('scipy.integrate', 'scipy.optimize', 'scipy.stats', 'pandas', 'simpy', 'matplotlib', "
+            "'seaborn') "
             "if m in sys.modules))" % str(scenario))
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr

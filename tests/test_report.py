@@ -18,7 +18,8 @@ import pytest
 
 from simulate.loader import load_scenario, with_overrides
 from simulate.pipeline import run_all
-from simulate.report import FIGURES, html, power_plots, write_report
+from simulate.report import html, power_plots
+from simulate.report.page import FIGURES, write_report
 from simulate.sources import scenario_comments
 
 ROOT = Path(__file__).resolve().parents[1]

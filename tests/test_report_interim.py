@@ -189,7 +189,7 @@ def test_the_paths_are_the_engines_looks(out: Path) -> None:
 def test_a_rerun_reuses_the_interim_piece_and_without_looks_nothing_is_left(out: Path, tmp_path: Path) -> None:
     from simulate.loader import load_scenario
     from simulate.pipeline import run_all
-    from simulate.report import FIGURES, write_report
+    from simulate.report.page import FIGURES, write_report
 
     folder = Path(shutil.copytree(out, tmp_path / "copy"))
     scenario = load_scenario(SCENARIO, SMALL)

@@ -21,7 +21,8 @@ import pytest
 
 from simulate.loader import load_scenario
 from simulate.pipeline import run_all
-from simulate.report import build_figures, power_plots, remission_plots, write_report
+from simulate.report import power_plots, remission_plots
+from simulate.report.page import build_figures, write_report
 from simulate.report.verdict import is_null
 from simulate.results import PatientCourse
 

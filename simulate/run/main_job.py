@@ -47,7 +47,7 @@ def has_looks(scenario: sc.Scenario) -> bool:
 def run_files(scenario: sc.Scenario) -> frozenset[str]:
     """Every file :func:`run_all` may write for the scenario, relative to its folder (a figure
     with nothing to draw is not written, so a run may write fewer)."""
-    from simulate.report import FIGURES, INTERIM_FIGURES
+    from simulate.report.page import FIGURES, INTERIM_FIGURES
 
     looks, sweep = has_looks(scenario), bool(scenario.sweep)
     figures = FIGURES + (INTERIM_FIGURES if looks else ())
@@ -125,7 +125,7 @@ def run_all(scenario: sc.Scenario, out_dir: Path, seed: int | None = None, repli
     written += write_tables(out_dir, results)
     figures = {}
     if report:
-        from simulate.report import write_report
+        from simulate.report.page import write_report
 
         tell("figures and report.html ...")
         t1 = time.perf_counter()

@@ -21,7 +21,7 @@ from simulate.analysis import registry
 from simulate.assumed import primary_arm
 from simulate.choices import MISSING_STRATEGIES
 from simulate.plan import FEW_REPLICATES
-from simulate.report import close_figure, figure_png
+from simulate.report.page import close_figure, figure_png
 from simulate.report.words import MISSING_WORDS, percent
 from simulate.teach import lab
 from simulate.teach.figures import TEST_LABELS
@@ -556,7 +556,8 @@ def _one_page(design: sc.Scenario, replicate: int, what: str) -> ui.Tag:
 def _one_view(design: sc.Scenario, trial: lab.OneTrial, what: str) -> ui.Tag:
     from simulate.screening.criteria import RULES
     from simulate.engines import CONSORT_FIELDS
-    from simulate.report import MISSING_NOTES, flow_plots, remission_plots, style
+    from simulate.report import flow_plots, remission_plots, style
+    from simulate.report.page import MISSING_NOTES
 
     rec, c = trial.record, trial.record.consort
     labels = {arm: design.arm(arm).label for arm in design.arm_names}
