@@ -5,7 +5,7 @@ plain JSON values through pydantic (NaN becomes null) and ``from_json()`` valida
 (null becomes NaN where the field is a :data:`~simulate.run.record.Float`); the main job stores
 its finished pieces this way under ``.pieces/``. ``to_frame()`` gives the table a result is
 written as. The records of the example trial, the funnel, the accrual and the outcome model are
-:mod:`simulate.run.trial_results`'s, named here too. Nothing here computes a statistic: the numbers are made where the work is done
+:mod:`simulate.run.trial_results`'s. Nothing here computes a statistic: the numbers are made where the work is done
 (:mod:`simulate.power`, :mod:`simulate.run`), and the CLI and the report only show them.
 """
 
@@ -16,9 +16,8 @@ from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from simulate.run.record import Float, Record, frame
-from simulate.run.trial_results import (Accrual, ArmRemission, Consort, ExampleTrial, FunnelStep,  # noqa: F401
-                                        KaplanMeierStep, ObservedAccrual, PatientCourse, RemissionModel,
-                                        ScenarioSource, ScreeningFunnel, TrialCalendar, ZPath)
+from simulate.run.trial_results import (Accrual, ExampleTrial, RemissionModel, ScenarioSource, ScreeningFunnel,
+                                        ZPath)
 
 if TYPE_CHECKING:
     import pandas as pd

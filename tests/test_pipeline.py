@@ -8,8 +8,8 @@ import math
 import pandas as pd
 import pytest
 
-from simulate.pipeline import kaplan_meier_remission
-from simulate.results import KaplanMeierStep
+from simulate.run.compute import kaplan_meier_remission
+from simulate.run.trial_results import KaplanMeierStep
 
 nan = math.nan
 
@@ -67,7 +67,7 @@ def test_a_null_design_is_recognised_for_each_hypothesis():
 
 
 def test_remission_table_has_its_columns_even_when_empty():
-    from simulate.pipeline import remission_table
+    from simulate.report.tables import remission_table
     from simulate.results import VisitRemission
 
     assert list(remission_table(_power()).columns) == ["arm", "month", "remission", "mc_se"]
@@ -84,7 +84,7 @@ def test_remission_model_reports_first_remission_and_what_relapse_leaves(name):
     from pathlib import Path
 
     from simulate.loader import load_scenario
-    from simulate.pipeline import compute_remission_model
+    from simulate.run.compute import compute_remission_model
 
     scenario = load_scenario(Path(__file__).resolve().parents[1] / "scenarios" / f"{name}.toml")
     model = compute_remission_model(scenario)

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from simulate.loader import load_scenario, with_overrides
-from simulate.pipeline import run_all
+from simulate.run.main_job import run_all
 from simulate.report import html, power_plots
 from simulate.report.page import FIGURES, write_report
 from simulate.sources import scenario_comments

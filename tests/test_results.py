@@ -16,8 +16,8 @@ import pytest
 from simulate import choices, engines, parallel, power
 from simulate.analysis import registry
 from simulate.loader import load_scenario
-from simulate.results import (Consort, ExampleTrial, KaplanMeierStep, PatientCourse, SweepPoint, SweepResult,
-                              TrialCalendar)
+from simulate.results import SweepPoint, SweepResult
+from simulate.run.trial_results import Consort, ExampleTrial, KaplanMeierStep, PatientCourse, TrialCalendar
 from simulate.scenario import Analysis, Dropout
 
 DEFAULT = Path(__file__).resolve().parents[1] / "scenarios" / "nct04743739.toml"

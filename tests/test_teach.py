@@ -355,7 +355,7 @@ def test_the_one_trials_analysis_is_that_replicate_of_the_power_run(base):
 
 
 def test_how_many_is_the_sample_size_piece_of_trialsim_run(base):
-    from simulate.pipeline import compute_samplesize
+    from simulate.run.compute import compute_samplesize
 
     design = with_overrides(base, {"simulation.replicates": 100})
     seen = []

@@ -1,7 +1,7 @@
 """The report: figures (PNG) and one self-contained ``report.html`` from a run's results.
 
 :func:`write_report` takes the :class:`~simulate.results.RunResults` that
-:func:`simulate.pipeline.run_all` builds and computes nothing of substance: every number shown
+:func:`simulate.run.main_job.run_all` builds and computes nothing of substance: every number shown
 comes from those results or the validated scenario; no file is read.
 Figures are drawn with the Agg backend and written atomically; the HTML embeds them as base64
 data URIs so the page opens offline as a single file.
@@ -162,7 +162,7 @@ def write_report(out_dir: Path, results: RunResults) -> dict[str, str]:
     """Write every figure as PNG and ``report.html`` into ``out_dir``; returns {figure name: file name}.
 
     Nothing else in the folder is touched: a figure from an earlier run that this one does not
-    draw is removed by the run (:func:`simulate.pipeline.run_all`, from the folder's manifest)."""
+    draw is removed by the run (:func:`simulate.run.main_job.run_all`, from the folder's manifest)."""
     out_dir = Path(out_dir)
     t0 = time.perf_counter()
     written: dict[str, str] = {}

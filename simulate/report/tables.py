@@ -13,7 +13,8 @@ from simulate import scenario as sc
 from simulate.engines import CONSORT_FIELDS
 from simulate.folders import SWEEP_TABLE
 from simulate.io import write_csv_atomic
-from simulate.results import Comparison, ExampleTrial, Look, PowerResult, RunResults, VisitRemission
+from simulate.results import Comparison, Look, PowerResult, RunResults, VisitRemission
+from simulate.run.trial_results import ExampleTrial
 
 
 def consort_table(example: ExampleTrial, power: PowerResult, arms: tuple[str, ...]) -> pd.DataFrame:

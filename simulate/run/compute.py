@@ -15,9 +15,10 @@ import pandas as pd
 
 from simulate import scenario as sc
 from simulate.plan import trials_per_block
-from simulate.results import (Accrual, ArmRemission, Consort, ExampleTrial, FunnelStep, InterimDetail, KaplanMeierStep,
-                              ObservedAccrual, PatientCourse, PowerResult, RemissionModel, SampleSizePlan,
-                              ScenarioSource, ScreeningFunnel, SweepResult, TrialCalendar, ZPath)
+from simulate.results import InterimDetail, PowerResult, SampleSizePlan, SweepResult
+from simulate.run.trial_results import (Accrual, ArmRemission, Consort, ExampleTrial, FunnelStep, KaplanMeierStep,
+                                        ObservedAccrual, PatientCourse, RemissionModel, ScenarioSource, ScreeningFunnel,
+                                        TrialCalendar, ZPath)
 
 log = logging.getLogger(__name__)
 

@@ -29,8 +29,8 @@ from simulate.folders import CACHE_DIR, run_tables
 from simulate.io import write_json_atomic
 from simulate.report.sentences.summary import folder_sentence, plain_summary
 from simulate.report.tables import write_tables
-from simulate.results import (Accrual, ExampleTrial, InterimDetail, PowerResult, RemissionModel, RunResults,
-                              SampleSizePlan, ScreeningFunnel, SweepResult)
+from simulate.results import InterimDetail, PowerResult, RunResults, SampleSizePlan, SweepResult
+from simulate.run.trial_results import Accrual, ExampleTrial, RemissionModel, ScreeningFunnel
 from simulate.run.compute import (PATH_TRIALS, SCREENED_REFERRALS, TARGETS, compute_accrual, compute_example_trial,
                                   compute_interim, compute_power, compute_remission_model, compute_samplesize,
                                   compute_screening, compute_sweep, read_source)

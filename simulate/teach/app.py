@@ -435,7 +435,7 @@ def _many_figures(design: sc.Scenario, many: lab.ManyTrials, what: str) -> ui.Ta
 
     p = many.power
     notes = []
-    from simulate.pipeline import NOTABLE_EXAGGERATION
+    from simulate.report.sentences.common import NOTABLE_EXAGGERATION
 
     if (p.hypothesis == "superiority" and math.isfinite(p.exaggeration_ratio)
             and p.exaggeration_ratio >= NOTABLE_EXAGGERATION):

@@ -27,7 +27,8 @@ from simulate.engines import DEFAULT_ENGINE, simulate_block_designs
 from simulate.errors import ScenarioError
 from simulate.parallel import Backend
 from simulate.plan import trials_per_block
-from simulate.results import Accrual, ExampleTrial, PowerResult, SampleSizePlan
+from simulate.results import PowerResult, SampleSizePlan
+from simulate.run.trial_results import Accrual, ExampleTrial
 
 # ----------------------------------------------------------------------------- inputs
 
@@ -181,7 +182,7 @@ def plan_view(scenario: sc.Scenario, view: str, engine: str = DEFAULT_ENGINE):
     (:data:`IN_PROCESS`): many trials, the null world (the same trials once per usable test)
     or the sample-size search (one per target)."""
     from simulate import plan
-    from simulate.pipeline import TARGETS
+    from simulate.run.compute import TARGETS
 
     reps = scenario.simulation.replicates
     if view == "many_view":
@@ -522,7 +523,7 @@ def one_trial(scenario: sc.Scenario, replicate: int = 0, engine: str = DEFAULT_E
     trial``), analysed as replicate ``replicate`` of ``trialsim power`` analyses it."""
     from simulate.engines import simulate_block
     from simulate.engines.des import example_trial
-    from simulate.pipeline import compute_accrual, trial_record
+    from simulate.run.compute import compute_accrual, trial_record
     from simulate.report.sentences.trial import story_lines
     from simulate.tally import analyse_outcomes
 
@@ -550,7 +551,7 @@ def how_many(scenario: sc.Scenario, progress: Progress | None = None, jobs=IN_PR
              engine: str = DEFAULT_ENGINE) -> SampleSizePlan:
     """The sample-size piece of ``trialsim run``: n for 80% and 90% power, the simulated curve
     and the closed forms. ``progress`` is told of each block; it stops the search when cancelled."""
-    from simulate.pipeline import compute_samplesize
+    from simulate.run.compute import compute_samplesize
     from simulate.power import watching
 
     s = scenario.simulation
