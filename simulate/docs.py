@@ -26,7 +26,7 @@ from typing import Any
 from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 
-from simulate import scenario as scenario_module
+from simulate.design import fields
 from simulate.analysis.registry import RegisteredName, entries
 from simulate.loader import FILE_DEFAULTS
 from simulate.scenario import Scenario
@@ -211,7 +211,7 @@ def field_rows() -> list[tuple[str, str, str, str]]:
     return rows
 
 
-def constant_docstrings(module=scenario_module) -> dict[str, str]:
+def constant_docstrings(module=fields) -> dict[str, str]:
     """The docstring written under each module-level constant of a module."""
     body = ast.parse(inspect.getsource(module)).body
     return {stmt.targets[0].id: inspect.cleandoc(after.value.value)
@@ -260,7 +260,7 @@ def markdown(scenario_path: Path = DEFAULT) -> str:
     lines += ["", "Bounds shared by several fields, and why:", ""]
     for name, doc in constant_docstrings().items():
         if SHARED_BOUNDS.match(name):
-            lines.append(f"* `{name}` = {_number(getattr(scenario_module, name))}: {' '.join(doc.split())}")
+            lines.append(f"* `{name}` = {_number(getattr(fields, name))}: {' '.join(doc.split())}")
     return "\n".join(lines)
 
 

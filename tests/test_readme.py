@@ -87,7 +87,7 @@ def test_every_bound_is_in_the_field_reference() -> None:
 
 
 def test_the_shared_bounds_are_explained_under_the_field_reference() -> None:
-    from simulate import scenario
+    from simulate.design import fields as scenario
 
     table = markdown()
     for name in ("FOLLOW_UP_MONTHS_MAX", "CALENDAR_MONTHS_MAX", "AGE_YEARS_MAX", "MAX_VISITS", "MAX_LOOKS"):

@@ -130,7 +130,7 @@ def test_every_built_in_analysis_agrees_with_its_own_functions(entry) -> None:
 
 @pytest.mark.parametrize("entry", registry.BUILT_IN, ids=lambda e: e.name)
 def test_every_built_in_analysis_is_described_and_loadable(entry) -> None:
-    from simulate.scenario import HYPOTHESES
+    from simulate.design.fields import HYPOTHESES
 
     assert entry.label and entry.short and entry.title and entry.description.endswith(".")
     assert set(entry.hypotheses) <= set(HYPOTHESES) and set(entry.alternatives) <= set(choices.ALTERNATIVES)

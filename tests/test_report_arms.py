@@ -289,7 +289,7 @@ def test_observed_without_accrual_is_handled_everywhere(cr_file: Path, tmp_path:
 
 
 def test_report_wording_covers_every_choice() -> None:
-    from simulate.scenario import ENDPOINTS
+    from simulate.design.fields import ENDPOINTS
 
     assert set(words.TEST_NAMES) == set(choices.TESTS)
     assert set(words.MULTIPLICITY_WORDS) == set(words.MULTIPLICITY_SHORT) == set(choices.MULTIPLICITY)

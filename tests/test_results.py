@@ -18,7 +18,8 @@ from simulate.analysis import registry
 from simulate.loader import load_scenario
 from simulate.results import SweepPoint, SweepResult
 from simulate.run.trial_results import Consort, ExampleTrial, KaplanMeierStep, PatientCourse, TrialCalendar
-from simulate.scenario import Analysis, Dropout
+from simulate.design.analysis_plan import Analysis
+from simulate.design.arms import Dropout
 
 DEFAULT = Path(__file__).resolve().parents[1] / "scenarios" / "nct04743739.toml"
 

@@ -552,10 +552,13 @@ def test_every_figure_has_a_comment(path: Path, section: str, key: str, document
 
 
 def _attribute_docstrings() -> set[tuple[str, str]]:
-    """(class name, field name) of every field followed by a docstring in simulate/scenario.py."""
-    tree = ast.parse(Path(scenario_module.__file__).read_text(encoding="utf-8"))
+    """(class name, field name) of every field followed by a docstring in the scenario's models."""
+    from simulate.design import analysis_plan, arms, cohort
+
     found = set()
-    for node in tree.body:
+    nodes = [node for module in (scenario_module, analysis_plan, arms, cohort)
+             for node in ast.parse(Path(module.__file__).read_text(encoding="utf-8")).body]
+    for node in nodes:
         if not isinstance(node, ast.ClassDef):
             continue
         for st, nxt in zip(node.body, node.body[1:]):

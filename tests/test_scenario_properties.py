@@ -26,7 +26,7 @@ from hypothesis import strategies as st
 
 from simulate.docs import Rule, rule_of, walk_fields
 from simulate.loader import read_scenario_data
-from simulate.scenario import MAX_ARMS
+from simulate.design.fields import MAX_ARMS
 
 from conftest import DEFAULT_SCENARIO
 

@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from simulate import scenario as sc
+from simulate.design.fields import DAYS_PER_MONTH
 from simulate.screening.probabilities import PassProbabilities, pass_probabilities
 from simulate.screening.uniforms import CLOCKS, clock_of, defer_on_uniforms
 from simulate.seeding import stream
@@ -33,7 +34,6 @@ from simulate.seeding import stream
 if TYPE_CHECKING:
     from simulate.fates import Fates
 
-DAYS_PER_MONTH = sc.DAYS_PER_MONTH
 """Unit conversion: the mean Gregorian month (defined with the scenario, whose courses count days)."""
 
 

@@ -1,0 +1,137 @@
+"""The analysis plan: the test, its level and hypothesis, missing data, multiplicity, and the
+interim looks of a group-sequential design."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any, Literal
+
+from pydantic import Field, field_validator, model_validator
+
+from simulate.analysis import registry
+from simulate.choices import ALTERNATIVES, MISSING_STRATEGIES, MULTIPLICITY
+from simulate.design.fields import (CalendarMonths, EFFICACY_SPENDING, FUTILITY_RULES, HYPOTHESES, MAX_LOOKS,
+                                    Model)
+
+
+class Analysis(Model):
+    hypothesis: Literal[HYPOTHESES] = "superiority"
+    """superiority (H0: no difference) or non_inferiority (H0: experimental - control <= -margin)."""
+    margin: Annotated[float, Field(ge=0.0, lt=1.0)] = 0.0
+    """Non-inferiority margin on the risk-difference scale (> 0; only with non_inferiority);
+    below 1, the largest difference of two rates."""
+    test: Annotated[str, registry.RegisteredName()] = "fisher"
+    """The analysis of each comparison, one of the registered analyses (simulate/analysis/registry.py;
+    farrington_manning is the default for non_inferiority):"""
+    alpha: Annotated[float, Field(ge=1e-6, le=0.5)] = 0.05
+    """Significance level of each comparison before any multiplicity adjustment (two-sided
+    unless alternative = greater; one-sided for non_inferiority). From 1e-6, stricter than any
+    trial's level, to 0.5 (a one-sided level must be below it)."""
+    alternative: Literal[ALTERNATIVES] = "two-sided"
+    """``greater``: one-sided, the experimental arm better than the control (required for
+    non_inferiority)."""
+    missing: Literal[MISSING_STRATEGIES] = "nonresponder"
+    """nonresponder (dropout = failure, ITT), complete_case, or locf (last visit's status)."""
+    multiplicity: Literal[MULTIPLICITY] = "none"
+    """With several experimental arms, each compared with the control: none, bonferroni or holm."""
+    success: str = "any"
+    """What power counts with several experimental arms: any (at least one comparison
+    rejects), all (every one does), or an arm id (that arm's comparison)."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _default_test(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "test" not in data and data.get("hypothesis") == "non_inferiority":
+            # the first registered analysis that tests non-inferiority (farrington_manning)
+            data = {**data, "test": next(e.name for e in registry.entries() if "non_inferiority" in e.hypotheses)}
+        return data
+
+    @field_validator("test", mode="before")
+    @classmethod
+    def _registered(cls, value: Any) -> Any:
+        """One of the analyses registered when the scenario is read."""
+        if not isinstance(value, str) or value not in registry.names():
+            shown = repr(value) if isinstance(value, str) else json.dumps(value, default=str)
+            raise ValueError(f"analysis.test: got {shown}; must be one of "
+                             f"{', '.join(map(repr, registry.names()))}")
+        return value
+
+    @model_validator(mode="after")
+    def _check(self) -> "Analysis":
+        problems = []
+        if self.hypothesis == "non_inferiority":
+            if self.margin <= 0:
+                problems.append("analysis.margin: got 0.0; non_inferiority needs a margin > 0 on the "
+                                "risk-difference scale (e.g. 0.15)")
+            if self.alternative != "greater":
+                problems.append(f"analysis.alternative: got {self.alternative!r}; non_inferiority is one-sided: "
+                                "set alternative = \"greater\" (alpha is then the one-sided level)")
+        elif self.margin != 0:
+            problems.append(f"analysis.margin: got {self.margin}; a margin is only used with "
+                            "hypothesis = \"non_inferiority\"")
+        if self.alternative == "greater" and self.alpha >= 0.5:
+            problems.append(f"analysis.alpha: got {self.alpha}; a one-sided level must be < 0.5")
+        entry = registry.get(self.test)
+        problems += entry.problems(self.hypothesis, self.alternative)
+        if self.multiplicity != "none" and entry.statistic != "p_value":
+            problems.append(f"analysis.multiplicity: got {self.multiplicity!r}; {self.test} decides on a "
+                            f"{entry.statistic.replace('_', ' ')}, which no multiplicity adjustment reads: "
+                            "set multiplicity = \"none\"")
+        if problems:
+            raise ValueError("\n".join(problems))
+        return self
+
+
+class Interim(Model):
+    """Interim analyses in calendar time (a group-sequential design); see simulate/analysis/sequential.py."""
+
+    information_fractions: Annotated[tuple[Annotated[float, Field(gt=0.0, le=1.0)], ...],
+                                     Field(max_length=MAX_LOOKS)] = (1.0,)
+    """Looks, as fractions of the planned patients whose endpoint is determined (reached the
+    endpoint visit or dropped out before it); the last is 1 (the final analysis)."""
+    efficacy_spending: Literal[EFFICACY_SPENDING] = "obrien_fleming"
+    """Lan-DeMets spending of alpha over the looks: obrien_fleming, pocock, hwang_shih_decani,
+    or none (no efficacy stop before the final look)."""
+    hsd_gamma: Annotated[float, Field(ge=-40.0, le=40.0)] = -4.0
+    """The Hwang-Shih-DeCani spending function's gamma (used with hwang_shih_decani); from -40
+    to 40, beyond which the spending no longer changes (all alpha at the last look, or at the
+    first)."""
+    futility: Literal[FUTILITY_RULES] = "none"
+    """Stop for futility: none, beta_spending (O'Brien-Fleming-type beta spending at the design
+    effect), or conditional_power (conditional power under the design effect below a threshold)."""
+    futility_binding: bool = False
+    """Binding futility bounds lower the efficacy bounds; non-binding ones leave them as without."""
+    futility_beta: Annotated[float, Field(gt=0.0, lt=0.5)] = 0.2
+    """With futility = beta_spending: the type II error the futility bounds spend (as rpact's
+    beta: the bounds are those of the design with power 1 - beta, so below 0.5)."""
+    futility_conditional_power: Annotated[float, Field(gt=0.0, lt=1.0)] = 0.1
+    """With futility = conditional_power: stop when the conditional power under the design
+    effect falls below this."""
+    decision_lag_months: CalendarMonths = 0.0
+    """Months from a look's data cut to its decision; recruitment goes on meanwhile."""
+
+    @model_validator(mode="after")
+    def _check(self) -> "Interim":
+        problems = []
+        f = list(self.information_fractions)
+        if not f:
+            problems.append("interim.information_fractions: got []; give the looks, ending with the final "
+                            "analysis at 1.0 (e.g. [0.5, 1.0])")
+        elif f != sorted(set(f)):
+            problems.append(f"interim.information_fractions: got {f}; must be strictly increasing")
+        elif f[-1] != 1.0:
+            problems.append(f"interim.information_fractions: got {f}; the last look is the final analysis: "
+                            "end with 1.0")
+        if self.futility == "beta_spending" and self.efficacy_spending == "none":
+            problems.append("interim.futility: got 'beta_spending'; beta-spending futility bounds are those of "
+                            "a design that also spends alpha: set interim.efficacy_spending")
+        if self.futility_binding and self.futility != "beta_spending":
+            problems.append("interim.futility_binding: got true; only beta_spending futility bounds can bind "
+                            f"(futility is {self.futility!r})")
+        if problems:
+            raise ValueError("\n".join(problems))
+        return self
+
+    @property
+    def looks(self) -> int:
+        return len(self.information_fractions)
