@@ -69,11 +69,11 @@ def estimate(command: str, name: str, args: list[str]):
     if command == "power":
         return plan.plan_power(sc, reps, jobs, engine)
     if command == "samplesize":
-        from simulate.power import plan_samplesize
+        from simulate.run.samplesize import plan_samplesize
 
         return plan_samplesize(sc, reps, jobs, engine)
     if command == "sweep":
-        from simulate.power import plan_sweep
+        from simulate.run.sweep import plan_sweep
 
         return plan_sweep(sc, reps, jobs, engine)
     if command == "run":

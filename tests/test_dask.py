@@ -14,7 +14,8 @@ import pytest
 distributed = pytest.importorskip("distributed")
 
 from simulate.parallel import Backend, session  # noqa: E402
-from simulate.power import estimate_power, simulate_replicates, sweep  # noqa: E402
+from simulate.power import estimate_power, simulate_replicates
+from simulate.run.sweep import sweep  # noqa: E402
 from simulate.loader import load_scenario  # noqa: E402
 
 DEFAULT = Path(__file__).resolve().parents[1] / "scenarios" / "nct04743739.toml"

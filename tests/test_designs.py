@@ -227,7 +227,7 @@ def test_a_derived_scenario_can_replace_the_base_arms(tmp_path):
 def test_sample_size_with_any_counts_every_arm_with_a_benefit():
     """success = "any": the first experimental arm has no benefit but the second has one, so a
     sample size exists; the closed forms speak of the primary (first) arm and say it has none."""
-    from simulate.power import find_sample_size
+    from simulate.run.samplesize import find_sample_size
 
     s = bare(30, "fisher", rates=(0.6, 0.6), extra=(THIRD_ARM.replace("remission_at_endpoint = 0.6",
                                                                       "remission_at_endpoint = 0.9"),
@@ -241,7 +241,7 @@ def test_sample_size_with_any_counts_every_arm_with_a_benefit():
 
 
 def test_closed_forms_are_not_quoted_for_unequal_allocation():
-    from simulate.power import analytic_references, closed_form_curve
+    from simulate.run.samplesize import analytic_references, closed_form_curve
 
     s = load_scenario(DEFAULT_SCENARIO, ["arms.rtx_csa.allocation=2", "randomisation.block_sizes=[3, 6]"])
     refs = analytic_references(s, 0.8)

@@ -193,7 +193,7 @@ def test_interim_mistakes_are_named(overrides, line):
 
 
 def test_group_sequential_sample_size_reports_expected_numbers_and_the_fixed_design():
-    from simulate.power import find_sample_size
+    from simulate.run.samplesize import find_sample_size
 
     s = bare(40, "ztest", extra=[*ONE_SIDED, "interim.information_fractions=[0.5, 1.0]",
                                  'interim.futility="beta_spending"'])

@@ -309,7 +309,8 @@ def test_the_lab_puts_a_refusal_under_the_input_to_blame() -> None:
 
 def test_the_summary_of_a_run_says_when_its_trials_are_too_few_or_nobody_is_randomised(scenario) -> None:
     from simulate.report.sentences.summary import plain_summary
-    from simulate.power import estimate_power, find_sample_size
+    from simulate.power import estimate_power
+    from simulate.run.samplesize import find_sample_size
     from simulate.results import SampleSizePlan
 
     nobody = load_scenario(SCENARIO, ["recruitment.rate_per_site_month=0"])

@@ -18,8 +18,9 @@ from scipy import stats
 
 from simulate.analysis import formulas
 from simulate.engines import simulate_block
-from simulate.power import (analytic_references, closed_form_curve, dropout_adjustment, estimate_power,
-                            find_sample_size, simulate_replicates)
+from simulate.run.samplesize import analytic_references, closed_form_curve, find_sample_size
+from simulate.assumed import dropout_adjustment
+from simulate.power import estimate_power, simulate_replicates
 from simulate.loader import load_scenario
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -134,11 +135,11 @@ def test_every_closed_form_reference_uses_the_one_dropout_rule(missing):
 
 
 def test_sample_size_progress_is_labelled_by_n_per_arm():
-    from simulate.power import _sizes_label
+    from simulate.power import sizes_label
 
-    assert _sizes_label(list(range(63, 79)), 2000) == "n = 63-78 per arm, 2,000 trials each"
-    assert _sizes_label([40, 50, 60], 500) == "n = 40-60 per arm (3 sizes), 500 trials each"
-    assert _sizes_label([63], 2000) == "n = 63 per arm, 2,000 trials"
+    assert sizes_label(list(range(63, 79)), 2000) == "n = 63-78 per arm, 2,000 trials each"
+    assert sizes_label([40, 50, 60], 500) == "n = 40-60 per arm (3 sizes), 500 trials each"
+    assert sizes_label([63], 2000) == "n = 63 per arm, 2,000 trials"
 
 
 def test_fisher_type_one_error_at_most_alpha():

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from simulate import choices, engines, parallel, power
+from simulate.run import samplesize, sweep
 from simulate.analysis import registry
 from simulate.loader import load_scenario
 from simulate.results import SweepPoint, SweepResult
@@ -73,7 +74,7 @@ def test_cli_options_are_the_library_lists_and_defaults():
     assert tuple(params["backend"].type.choices) == parallel.BACKENDS
 
 
-@pytest.mark.parametrize("fn", [power.estimate_power, power.find_sample_size, power.sweep, power.tally_designs,
+@pytest.mark.parametrize("fn", [power.estimate_power, samplesize.find_sample_size, sweep.sweep, power.tally_designs,
                                 power.simulate_replicates, power.simulate_designs, engines.simulate_block,
                                 engines.simulate_block_designs], ids=lambda f: f.__name__)
 def test_library_default_engine_is_the_cli_default(fn):

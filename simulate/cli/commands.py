@@ -244,7 +244,7 @@ def samplesize(scenario: Path, target: float, window: int, n_max: int, replicate
                max_minutes: str | None) -> None:
     """Smallest n per arm reaching the target power, beside the closed-form references."""
     from simulate.parallel import session
-    from simulate.power import find_sample_size
+    from simulate.run.samplesize import find_sample_size
 
     sc = _load(scenario, overrides)
     if power_of is not None:
@@ -254,7 +254,7 @@ def samplesize(scenario: Path, target: float, window: int, n_max: int, replicate
         sc = _load(scenario, overrides + (f'analysis.success="{power_of}"',))
     where = _backend(backend, jobs, scheduler)
     reps = replicates or sc.simulation.replicates
-    from simulate.power import plan_samplesize
+    from simulate.run.samplesize import plan_samplesize
 
     with _planned(lambda: plan_samplesize(sc, reps, jobs, engine, target, n_max), max_memory, max_minutes), \
             session(where):
@@ -286,7 +286,7 @@ def sweep(scenario: Path, replicates: int | None, seed: int | None, jobs: int | 
           max_memory: str | None, max_minutes: str | None) -> None:
     """Power over the scenario's [sweep] grid: one tidy CSV row per grid point."""
     from simulate.io import write_csv_atomic
-    from simulate.power import sweep as run_sweep
+    from simulate.run.sweep import sweep as run_sweep
 
     sc = _load(scenario, overrides)
     if not sc.sweep:
@@ -295,7 +295,7 @@ def sweep(scenario: Path, replicates: int | None, seed: int | None, jobs: int | 
     if out is not None and out.suffix.lower() != ".csv":
         raise UsageError(f"--out: got '{out}'; must be a .csv file name")
     from simulate.parallel import session
-    from simulate.power import plan_sweep
+    from simulate.run.sweep import plan_sweep
 
     where = _backend(backend, jobs, scheduler)
     reps = replicates or sc.simulation.replicates

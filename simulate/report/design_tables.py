@@ -170,7 +170,7 @@ _ANALYTIC_NI = {"farrington_manning": "Farrington–Manning", "farrington_mannin
 def _samplesize_table(plan: SampleSizePlan, scenario: sc.Scenario, p: PowerResult, null: bool = False) -> Block:
     """n per arm for each power target; ``null`` (no true effect): with the type I error at each
     simulated n, against alpha, since no n reaches a power target."""
-    from simulate.power import primary_arm
+    from simulate.assumed import primary_arm
 
     ni, many = p.hypothesis == "non_inferiority", len(p.comparisons) > 1
     columns = _ANALYTIC_NI if ni else _ANALYTIC

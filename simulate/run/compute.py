@@ -51,7 +51,8 @@ def compute_power(scenario, seed, replicates, jobs, engine, progress=False) -> P
 
 def compute_samplesize(scenario, seed, replicates, jobs, engine, progress=False) -> SampleSizePlan:
     """A search per target power, their simulated curve, and the closed-form curve over its range."""
-    from simulate.power import closed_form_curve, dropout_adjustment, find_sample_size
+    from simulate.run.samplesize import closed_form_curve, find_sample_size
+    from simulate.assumed import dropout_adjustment
 
     searches = tuple(find_sample_size(scenario, target, replicates, seed, jobs, engine, progress=progress)
                      for target in TARGETS)
@@ -63,7 +64,7 @@ def compute_samplesize(scenario, seed, replicates, jobs, engine, progress=False)
 
 
 def compute_sweep(scenario, seed, replicates, jobs, engine, progress=False) -> SweepResult:
-    from simulate.power import sweep
+    from simulate.run.sweep import sweep
 
     return sweep(scenario, replicates, seed, jobs, engine, progress)
 

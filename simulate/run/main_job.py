@@ -60,7 +60,8 @@ def plan_run(scenario: sc.Scenario, replicates: int, jobs: int | None = None, en
     """What :func:`run_all` will cost (:mod:`simulate.plan`): power, a sample-size search per
     target, the sweep, the fixed design beside interim looks, an example trial and the
     eligibility funnel, one after another."""
-    from simulate.power import plan_samplesize, plan_sweep
+    from simulate.run.samplesize import plan_samplesize
+    from simulate.run.sweep import plan_sweep
 
     parts = [plan.plan_power(scenario, replicates, jobs, engine), plan.plan_trial(scenario),
              plan.plan_cohort(SCREENED_REFERRALS)]

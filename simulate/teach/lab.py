@@ -191,7 +191,7 @@ def plan_view(scenario: sc.Scenario, view: str, engine: str = DEFAULT_ENGINE):
         designs = list(usable_tests(scenario)[0].values()) or [scenario]
         return plan.plan_trials(designs, reps, None, engine, what=f"the null world ({len(designs)} tests, "
                                 f"{reps:,} trials each)", processes=False)
-    from simulate.power import plan_samplesize
+    from simulate.run.samplesize import plan_samplesize
 
     parts = [plan_samplesize(scenario, reps, None, engine, t, processes=False) for t in TARGETS]
     return dataclasses.replace(max(parts, key=lambda p: p.peak_bytes), what=f"the sample-size search ({reps:,} "

@@ -1,0 +1,55 @@
+"""Sensitivity sweeps: power at every point of a scenario's ``[sweep]`` grid, all from the same
+seed (common random numbers)."""
+
+from __future__ import annotations
+
+import itertools
+import time
+
+from simulate import loader, plan
+from simulate import scenario as sc
+from simulate.engines import DEFAULT_ENGINE
+from simulate.power import Jobs, summarise, tally_designs
+from simulate.results import SweepPoint, SweepResult
+
+
+def sweep_points(scenario: sc.Scenario) -> list[dict]:
+    """Every combination of the scenario's ``[sweep]`` grid, as {path: value} dicts."""
+    grid = scenario.sweep_grid
+    if not grid:
+        return [{}]
+    keys = list(grid)
+    return [dict(zip(keys, combo)) for combo in itertools.product(*(grid[k] for k in keys))]
+
+
+def sweep(scenario: sc.Scenario, replicates: int | None = None, seed: int | None = None,
+          jobs: Jobs = None, engine: str = DEFAULT_ENGINE, progress: bool = False) -> SweepResult:
+    """Power at every grid point (grid values, power, MC SE, and more); ``.to_frame()`` gives one
+    tidy row each."""
+    replicates = scenario.simulation.replicates if replicates is None else replicates
+    seed = scenario.simulation.seed if seed is None else seed
+    points = sweep_points(scenario)
+    designs = [loader.with_overrides(scenario, point) for point in points]
+    t0 = time.perf_counter()
+    totals = tally_designs(designs, replicates, seed, jobs, engine, progress,
+                           f"{len(points)} grid points, {replicates:,} trials each")
+    elapsed = (time.perf_counter() - t0) / len(points)
+    out = []
+    for point, d, t in zip(points, designs, totals):
+        r = summarise(d, t, seed, engine, elapsed)
+        out.append(SweepPoint(values=dict(point), power=r.power, mc_se=r.mc_se, ci_low=r.ci_low, ci_high=r.ci_high,
+                              replicates=r.replicates, n_per_arm=r.n_per_arm, mean_randomised=r.mean_randomised,
+                              p_recruitment_on_time=r.p_recruitment_on_time,
+                              mean_duration_months=r.mean_duration_months, mean_dropouts=r.mean_dropouts,
+                              mean_randomised_mc_se=r.mean_randomised_mc_se,
+                              p_recruitment_on_time_se=r.p_recruitment_on_time_se,
+                              mean_duration_months_mc_se=r.mean_duration_months_mc_se,
+                              mean_dropouts_mc_se=r.mean_dropouts_mc_se))
+    return SweepResult(axes=tuple(scenario.sweep_grid), points=tuple(out))
+
+
+def plan_sweep(scenario: sc.Scenario, replicates: int, jobs: int | None = None, engine: str = "batch") -> plan.Plan:
+    """What :func:`sweep` will cost (:mod:`simulate.plan`): every grid point side by side."""
+    designs = [loader.with_overrides(scenario, point) for point in sweep_points(scenario)]
+    return plan.plan_trials(designs, replicates, jobs, engine,
+                            what=f"a sweep of {len(designs)} grid points ({replicates:,} trials each)")
