@@ -6,7 +6,9 @@
   (closed-form mean, 3 SE from the sample variance across trials); deferred patients are
   randomised only once they qualify; permuted blocks keep every stratum balanced;
 * the event log's invariants and the CONSORT identities, for many seeds;
-* ``detail=False`` (the fast path power runs use) gives the same trial as ``detail=True``;
+* ``detail=False`` (the power-mode DES) gives the same trial as ``detail=True`` (the story);
+* the clock: it lands exactly on each fated referral month, and a patient's randomisation month
+  is read off it (the fates' eligible months are never read);
 * reproducibility: same seed, same trial; another seed, another trial;
 * the shipped scenarios: the registered design usually recruits; the observed accrual never does;
 * visit lab values agree with the trial's CR / PR definitions.
@@ -16,20 +18,22 @@ from __future__ import annotations
 
 import math
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+import simpy
 from scipy import special
 
 from simulate import outcomes as om
 from simulate.eligibility import RULE_NAMES, RULES
 from simulate.engines.des import simulate_trial
+from simulate.engines.des_model import step_towards
 from simulate.engines.trial import TrialResult
 from simulate.fates import Fates, candidates_of, draw_fates, excluded_of
-from simulate.story import trial_patients
+from simulate.story import excluded_screening_months, trial_patients
 from simulate.outcomes import calibrate, status_at
 from simulate.loader import load_scenario, scenario_from_dict
 from simulate.scenario import Scenario
@@ -44,7 +48,9 @@ OBSERVED = SCENARIOS / "nct04743739_observed_accrual.toml"
 K = 3.0
 """Tolerance in Monte Carlo standard errors."""
 TIME_TOL = 1e-9
-"""Months: simpy's clock adds up waits, so times agree with fate sums to rounding only."""
+"""Months after randomisation, on the story's clock: the follow-up waits from one event to the
+next, so its months agree with the randomisation month plus the fate's to rounding only (the
+months up to randomisation are exact)."""
 REMISSION = ("partial", "complete")
 
 
@@ -210,9 +216,9 @@ def test_deferred_patients_are_randomised_only_after_they_qualify() -> None:
         rand = p.randomisation_month.to_numpy()
         assert np.all(np.isfinite(qualifies)), "an excluded or lost patient was randomised"
         assert not np.any(f.lost_if_deferred[rows] & (f.qualifies_in_months[rows] > 0))
-        assert np.all(rand >= qualifies - TIME_TOL), "randomised before qualifying"
-        # nothing else holds a qualified patient back while enrolment is open
-        np.testing.assert_allclose(rand, qualifies, rtol=0, atol=TIME_TOL)
+        # nothing else holds a qualified patient back while enrolment is open: randomised the
+        # moment they qualify, on a clock that adds the same terms as this sum, in its order
+        np.testing.assert_array_equal(rand, qualifies)
         n_deferred += int((f.qualifies_in_months[rows] > 0).sum())
     assert n_deferred > 20, "the test needs deferred patients who came back and were randomised"
 
@@ -281,7 +287,7 @@ def check_event_log(run: Run) -> None:
     # enrolment closes once; no randomisation after it
     closed = ev.index[ev.event == "enrolment closed"]
     assert len(closed) == 1
-    assert ev.month[closed[0]] == pytest.approx(cal["enrolment_closed_month"])
+    assert ev.month[closed[0]] == cal["enrolment_closed_month"]
     assert ev.detail[closed[0]] == cal["enrolment_close_reason"]
     assert (ev.index[ev.event == "randomised"] < closed[0]).all(), "randomised after enrolment closed"
     assert (ev.month[ev.event == "referred"] <= cal["enrolment_closed_month"]).all()
@@ -304,7 +310,7 @@ def check_event_log(run: Run) -> None:
             assert events[-1] == "dropped out", f"patient {pid}: events after dropping out: {events}"
         if pid in rand_month:
             k = events.index("randomised")
-            assert g.month.iloc[k] == pytest.approx(rand_month[pid], abs=TIME_TOL)
+            assert g.month.iloc[k] == rand_month[pid]
             assert all(e in ("referred", "eligible", "deferred", "rescreened") for e in events[:k])
             assert "visit" not in events[:k]
             n_end, n_drop = events.count("endpoint"), events.count("dropped out")
@@ -366,9 +372,14 @@ def check_event_log(run: Run) -> None:
     assert sum(c["discontinued_per_arm"].values()) == int(before_end.sum())
     assert cal["terminated"] == (c["randomised"] < sc.n_target)
     assert c["randomised"] <= sc.n_target
-    # referrals are the fated ones up to the close
+    # referrals are the fated ones up to the close, each referred at its fated month exactly (the
+    # clock lands on it), and each excluded referral excluded once its screening is over
     f, t, close = run.fates, run.index, cal["enrolment_closed_month"]
-    assert c["referred"] == int((f.referral_month[candidates_of(f, t)] < close).sum() + (excluded_of(f, t)[0] < close).sum())
+    fated = np.sort(np.concatenate([f.referral_month[candidates_of(f, t)], excluded_of(f, t)[0]]))
+    np.testing.assert_array_equal(np.sort(ev.month[ev.event == "referred"].to_numpy()), fated[fated < close])
+    excluded_month = excluded_of(f, t)[0]
+    screened = (excluded_month + excluded_screening_months(sc, f, t))[excluded_month < close]
+    np.testing.assert_array_equal(np.sort(ev.month[ev.event == "excluded"].to_numpy()), np.sort(screened))
 
 
 def test_event_log_invariants_and_consort_identities(detailed_runs: list[Run]) -> None:
@@ -402,31 +413,21 @@ def test_event_log_with_follow_up_beyond_the_endpoint() -> None:
 STORY_ONLY = ("age_years", "male", "albumin_g_l", "egfr_ml_min")
 
 
-def assert_same_trial(a: TrialResult, b: TrialResult, story: bool = True, exact: bool = True) -> None:
-    """Same patients, consort and calendar (and with ``story``, events and visits). With
-    ``exact=False`` float columns may differ by rounding (1e-12 months), nothing else may."""
-    tol = {"check_exact": True} if exact else {"check_exact": False, "rtol": 0.0, "atol": 1e-12}
+def assert_same_trial(a: TrialResult, b: TrialResult, story: bool = True) -> None:
+    """Same patients, consort and calendar, bit for bit (and with ``story``, events and visits)."""
     if story:
-        pd.testing.assert_frame_equal(a.patients, b.patients, **tol)
+        pd.testing.assert_frame_equal(a.patients, b.patients, check_exact=True)
         assert a.consort == b.consort
     else:  # without the story: no story-only covariates, exclusions counted in total only
         assert b.patients[list(STORY_ONLY)].isna().all().all()
         pd.testing.assert_frame_equal(a.patients.drop(columns=list(STORY_ONLY)),
-                                      b.patients.drop(columns=list(STORY_ONLY)), **tol)
+                                      b.patients.drop(columns=list(STORY_ONLY)), check_exact=True)
         assert b.consort["excluded"] == {}
         assert {**a.consort, "excluded": {}} == b.consort
-    if exact:
-        assert a.calendar == b.calendar
-    else:
-        assert a.calendar.keys() == b.calendar.keys()
-        for key, value in a.calendar.items():
-            if isinstance(value, float):
-                assert value == pytest.approx(b.calendar[key], rel=0.0, abs=1e-12), key
-            else:
-                assert value == b.calendar[key], key
+    assert a.calendar == b.calendar
     if story:
-        pd.testing.assert_frame_equal(a.events, b.events, **tol)
-        pd.testing.assert_frame_equal(a.visits, b.visits, **tol)
+        pd.testing.assert_frame_equal(a.events, b.events, check_exact=True)
+        pd.testing.assert_frame_equal(a.visits, b.visits, check_exact=True)
 
 
 @pytest.mark.parametrize("path, overrides", [
@@ -435,22 +436,15 @@ def assert_same_trial(a: TrialResult, b: TrialResult, story: bool = True, exact:
     (REGISTERED, ('randomisation.stratify_by=["proteinuria_high"]', 'dropout.mechanism="informative"')),
 ], ids=["registered", "observed-accrual", "stratified-informative"])
 def test_detail_false_gives_the_same_trial(path: Path, overrides: tuple[str, ...]) -> None:
-    """Same patients (arms, statuses, dates to rounding), consort and calendar, several seeds."""
+    """Same patients (arms, statuses, dates), consort and calendar, bit for bit, several seeds."""
     sc = scenario_with(*overrides, path=path)
     for seed in (1, 2, 3, 7, 9, 16):
         fates = draw_fates(sc, block_sequence(seed, 0), 2)
         for index in (0, 1):
             story = simulate_trial(sc, fates, index, detail=True)
             fast = simulate_trial(sc, fates, index, detail=False)
-            assert_same_trial(story, fast, story=False, exact=False)
+            assert_same_trial(story, fast, story=False)
             assert len(fast.events) == 0 and len(fast.visits) == 0
-
-
-@pytest.mark.parametrize("seed", [7, 16])
-def test_detail_false_gives_a_bit_identical_patient_table(seed: int) -> None:
-    sc = scenario_with(path=OBSERVED)
-    run_story, run_fast = one_trial(sc, seed, detail=True), one_trial(sc, seed, detail=False)
-    assert_same_trial(run_story.result, run_fast.result, story=False, exact=True)
 
 
 def test_same_seed_same_trial_different_seed_different_trial() -> None:
@@ -471,6 +465,44 @@ def test_trial_does_not_depend_on_its_block_neighbours() -> None:
     for i in (0, 1):
         simulate_trial(sc, fates, i, detail=False)
     assert_same_trial(simulate_trial(sc, fates, 2, detail=False), alone, story=False)
+
+
+# ------------------------------------------------------------------ the clock
+
+
+def test_the_clock_lands_exactly_on_each_month() -> None:
+    """From any reading up to a month, the site's steps land simpy's clock on the month exactly,
+    also where the plain wait does not (``now + (month - now)`` rounds off the month)."""
+    rng = np.random.default_rng(5)
+    now, month = rng.random(4000) * 8.0, 8.0 + rng.random(4000) * 56.0
+    misses = now + (month - now) != month
+    assert misses.sum() > 20, "the test needs months the plain wait misses"
+    cases = [*zip(now[misses].tolist(), month[misses].tolist()), (0.0, 3.7), (1e-6, 43.9), (2.5, 2.5)]
+    for start, target in cases:
+        env = simpy.Environment()
+
+        def site():
+            yield env.timeout(start)
+            while env.now < target:
+                yield step_towards(env, target)
+
+        env.process(site())
+        env.run()
+        assert env.now == target, (start, target, env.now)
+
+
+def test_the_des_never_reads_the_fated_eligible_months() -> None:
+    """With the fates' eligible months (and the pool's copy of them) blanked out, the same
+    trials in both modes: the DES reads each randomisation month off its own clock."""
+    sc = scenario_with()
+    fates = draw_fates(sc, block_sequence(8, 0), 3)
+    blind = replace(fates, eligible_month=np.full_like(fates.eligible_month, np.nan),
+                    randomisable_month=np.full_like(fates.randomisable_month, np.nan))
+    for index in range(3):
+        seen = simulate_trial(sc, blind, index, detail=False)
+        assert seen.consort["randomised"] > 0
+        assert_same_trial(simulate_trial(sc, fates, index, detail=False), seen, story=False)
+    assert_same_trial(simulate_trial(sc, fates, 0), simulate_trial(sc, blind, 0))
 
 
 # ------------------------------------------------------------------ the shipped scenarios
