@@ -77,7 +77,7 @@ def estimate(command: str, name: str, args: list[str]):
 
         return plan_sweep(sc, reps, jobs, engine)
     if command == "run":
-        from simulate.pipeline import plan_run
+        from simulate.run.main_job import plan_run
 
         return plan_run(sc, reps, jobs, engine)
     if command == "trial":

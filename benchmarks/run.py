@@ -85,7 +85,7 @@ def benchmark(name: str, *, size: int, unit: str, goal_seconds: float, engine: s
 def bench_cohort(scenario, size: int) -> Callable[[], Any]:
     """Draw and screen N referred patients of the scenario (draw_cohort + screen)."""
     from simulate.cohort import draw_cohort
-    from simulate.eligibility import screen
+    from simulate.screening.screen import screen
 
     def work():
         patients = draw_cohort(scenario.cohort, size, 20210414)
@@ -236,7 +236,7 @@ def bench_cold_power(scenario, size: int) -> Callable[[], Any]:
 def bench_teach_many(scenario, size: int) -> Callable[[], Any]:
     """The teaching lab's Many trials view, warm (default jobs): power and its two figures as PNG: goal <= 2 s."""
     from simulate.loader import with_overrides
-    from simulate.report import close_figure, figure_png
+    from simulate.report.page import close_figure, figure_png
     from simulate.teach import figures, lab
 
     design = with_overrides(scenario, {"simulation.replicates": size})

@@ -1,13 +1,79 @@
 """What a design assumes, as the closed forms and the group-sequential design read it: the
 control's and the primary experimental arm's endpoint rates, and the rates and share of
-patients the planned analysis sees once dropout is accounted for."""
+patients the planned analysis sees once dropout is accounted for; and, next to the design's
+hypotheses, the one rule for "this world has no true benefit" (:func:`has_benefit`,
+:func:`no_true_benefit`), read by the sample-size search, the CLI, the report, the story and
+the teaching lab alike."""
 
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING, Mapping
 
-from simulate import formulas
+from simulate.analysis import formulas
 from simulate import scenario as sc
+
+if TYPE_CHECKING:
+    from simulate.results import PowerResult
+
+NI_TOLERANCE = 1e-12
+"""A difference within this of the non-inferiority margin counts as at the margin (0.45 - 0.6
+is not exactly -0.15 in floating point)."""
+
+
+def has_benefit(true_difference: float, hypothesis: str, alternative: str, margin: float = 0.0) -> bool:
+    """One comparison's world holds a true benefit: its null hypothesis is false in the direction
+    the test can claim. Superiority, one-sided (``greater``): the experimental arm is better than
+    the control (an arm worse than the control is still a world of no benefit: every rejection
+    is a type I error). Superiority, two-sided: the arms differ (a rejection of a true harm is a
+    correct rejection of H0, not a type I error). Non-inferiority: the experimental arm is less
+    than the margin worse (at or below the margin H0 holds)."""
+    if hypothesis == "non_inferiority":
+        return true_difference > -margin + NI_TOLERANCE
+    if alternative == "greater":
+        return true_difference > 0
+    return true_difference != 0
+
+
+def no_true_benefit(benefit: Mapping[str, bool], success: str) -> bool:
+    """The whole design's world holds no true benefit for what its power counts, so every success
+    is a type I error and no n reaches a power target: with ``success = "any"``, no comparison
+    has a benefit (the global null: the chance of success is the family-wise error rate); with
+    ``"all"``, some comparison lacks one (every success includes a false rejection, so its
+    chance is at most that comparison's type I error); with a named arm, that arm lacks one.
+    ``benefit`` is :func:`has_benefit` per experimental arm. Multiplicity adjustment changes the
+    level of each test, not which world this is."""
+    if success == "any":
+        return not any(benefit.values())
+    if success == "all":
+        return not all(benefit.values())
+    return not benefit[success]
+
+
+def arm_has_benefit(scenario: sc.Scenario, arm: str) -> bool:
+    """:func:`has_benefit` for one experimental arm of a scenario, from its assumed rates."""
+    a = scenario.analysis
+    control = scenario.arm(scenario.control_arm).remission_at_endpoint
+    return has_benefit(scenario.arm(arm).remission_at_endpoint - control, a.hypothesis, a.alternative, a.margin)
+
+
+def no_benefit(scenario: sc.Scenario) -> bool:
+    """:func:`no_true_benefit` for a scenario, before anything is simulated."""
+    return no_true_benefit({arm: arm_has_benefit(scenario, arm) for arm in scenario.experimental_arms},
+                           scenario.analysis.success)
+
+
+def result_has_no_benefit(p: PowerResult) -> bool:
+    """:func:`no_true_benefit` for a power result, from its comparisons' true differences: the
+    same answer as :func:`no_benefit` for the scenario it was simulated from, so the power it
+    reports is a type I error."""
+    benefit = result_benefits(p)
+    return no_true_benefit(benefit, p.success if p.success == "all" or p.success in benefit else "any")
+
+
+def result_benefits(p: PowerResult) -> dict[str, bool]:
+    """:func:`has_benefit` for each comparison of a power result, by experimental arm."""
+    return {c.arm: has_benefit(c.true_difference, p.hypothesis, p.alternative, p.margin) for c in p.comparisons}
 
 
 def primary_arm(scenario: sc.Scenario) -> str:
@@ -41,7 +107,7 @@ def null_rate(scenario: sc.Scenario) -> float:
 
 def dropout_adjustment(scenario: sc.Scenario) -> formulas.DropoutAdjustment:
     """The scenario's dropout as every closed-form reference sees it: the rates and the share of
-    patients the planned analysis sees (the rule: :func:`simulate.formulas.adjust_for_dropout`).
+    patients the planned analysis sees (the rule: :func:`simulate.analysis.formulas.adjust_for_dropout`).
 
     Under informative dropout, the chance that a patient in remission at the endpoint drops out
     before it comes from the scenario's calibrated dropout hazards, arm by arm.

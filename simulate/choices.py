@@ -1,17 +1,12 @@
 """The named choices a scenario or a command may make, each list defined once.
 
 They live here, apart from the code that acts on them, so that reading a scenario or the
-command line's options imports no numerics; each is re-exported where it belongs:
-:data:`simulate.analysis.TESTS`, :data:`simulate.analysis.ALTERNATIVES`,
-:data:`simulate.analysis.MISSING_STRATEGIES`, :data:`simulate.engines.ENGINES` and
-:data:`simulate.engines.DEFAULT_ENGINE`. (The parallel backends are
-:data:`simulate.parallel.BACKENDS`.)
+command line's options imports no numerics; some are re-exported where they belong:
+:data:`simulate.engines.ENGINES` and :data:`simulate.engines.DEFAULT_ENGINE`. (The parallel
+backends are :data:`simulate.parallel.BACKENDS`.) The tests a scenario may name
+(``analysis.test``) are the registered analyses: ``TESTS`` reads
+:func:`simulate.analysis.registry.names` whenever it is read.
 """
-
-TESTS = ("fisher", "chi2", "chi2_yates", "ztest", "farrington_manning", "cmh")
-"""The tests a scenario may name (``analysis.test``); cmh is stratified and stays last (``TESTS[:-1]``
-are the two-arm tests); farrington_manning is the score test of a risk difference against a
-non-inferiority margin."""
 MULTIPLICITY = ("none", "bonferroni", "holm")
 """Adjustments for comparing several experimental arms with one control (``analysis.multiplicity``)."""
 ALTERNATIVES = ("two-sided", "greater")
@@ -24,3 +19,12 @@ ENGINES = ("batch", "des")
 discrete-event simulation). Both give the same trials from the same fates."""
 DEFAULT_ENGINE = "batch"
 """The engine used unless another is asked for (the library's and the command line's default)."""
+
+
+def __getattr__(name: str):
+    """``TESTS``: the registered analyses' ids, as registered now."""
+    if name == "TESTS":
+        from simulate.analysis.registry import names
+
+        return names()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -26,7 +26,7 @@ How each quantity is drawn (all parameters are fields of the scenario's ``[cohor
 * **serum albumin**: normal(``albumin_mean_g_l``, ``albumin_sd_g_l``) with correlation
   ``albumin_log_proteinuria_correlation`` to ``z`` (albumin falls as proteinuria rises),
   clipped to the physiological range [``ALBUMIN_MIN_G_L``, ``ALBUMIN_MAX_G_L``] of
-  :mod:`simulate.population`.
+  :mod:`simulate.parameters`.
 * **eGFR**: ``egfr_mean_ml_min`` + ``egfr_change_per_year_of_age_ml_min`` x (age - mean age) + a
   normal residual whose sd keeps the marginal sd at ``egfr_sd_ml_min``; clipped to
   [``EGFR_MIN_ML_MIN``, ``EGFR_MAX_ML_MIN``].

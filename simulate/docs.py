@@ -2,7 +2,8 @@
 
 ``python -m simulate.docs`` prints a Markdown table of every scenario field: its dotted path,
 default, what it allows (its bounds, choices or number of values, read from the model), meaning
-(the field's docstring) and, from ``scenarios/nct04743739.toml``, the value and source used for
+(the field's docstring; for a field naming a registered analysis, each analysis's one-line
+description, read from :mod:`simulate.analysis.registry`) and, from ``scenarios/nct04743739.toml``, the value and source used for
 the registered trial; then the bounds several fields share, each with its reason. The README's
 field reference is this output.
 """
@@ -26,6 +27,7 @@ from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 
 from simulate import scenario as scenario_module
+from simulate.analysis.registry import RegisteredName, entries
 from simulate.loader import FILE_DEFAULTS
 from simulate.scenario import Scenario
 from simulate.sources import scenario_comments
@@ -148,6 +150,9 @@ def rule_of(field: FieldInfo) -> Rule:
         ann, metadata = _unwrap(typing.get_args(ann)[0])
     if typing.get_origin(ann) is typing.Literal:
         return Rule(kind=str, choices=typing.get_args(ann), many=many, **outer)
+    registered = next((m for m in metadata if isinstance(m, RegisteredName)), None)
+    if registered is not None:                              # a registered analysis: the registry's ids
+        return Rule(kind=str, choices=registered.choices(), many=many, **outer)
     kind = ann if ann in (int, float, bool, str) else None
     inner = {k: v for k, v in _bounds(metadata).items() if k not in ("min_length", "max_length")}
     return Rule(kind=kind, many=many, **(inner if kind in (int, float) else {}), **outer)
@@ -200,6 +205,8 @@ def field_rows() -> list[tuple[str, str, str, str]]:
                 default = FILE_DEFAULTS[path]
             else:
                 default = "required" if field.is_required() else repr(field.get_default(call_default_factory=True))
+            if any(isinstance(m, RegisteredName) for m in field.metadata):
+                doc = " ".join([doc, *(f"{e.name}: {e.description}" for e in entries())])
             rows.append((path, default, rule_of(field).text(), doc))
     return rows
 

@@ -11,133 +11,22 @@ Every problem is one line naming the field path, the value received and what is 
 from __future__ import annotations
 
 import copy
-import difflib
 import itertools
 import logging
 import re
 import tomllib
-import types
-import typing
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ValidationError
+from pydantic import ValidationError
 
-from simulate import feasibility, parameters
+from simulate import parameters
+from simulate.screening import feasibility
 from simulate.errors import ScenarioError
+from simulate.design.messages import format_errors, show
 from simulate.scenario import Scenario
 
 log = logging.getLogger(__name__)
-
-# --------------------------------------------------------------------------- messages
-
-
-def _allowed(ctx: dict | None, kind: str) -> str:
-    """pydantic's constraint context as a plain rule, e.g. ``must be >= 0``."""
-    ctx = ctx or {}
-    for key, op in (("ge", ">="), ("gt", ">"), ("le", "<="), ("lt", "<")):
-        if key in ctx:
-            return f"must be {op} {ctx[key]}"
-    if "expected" in ctx:
-        return f"must be one of {ctx['expected'].replace(' or ', ', ')}"
-    return ""
-
-
-_PLAIN = {
-    "model_type": "must be a table (a [section] or {{key = value}})",
-    "dict_type": "must be a table (a [section] or {{key = value}})",
-    "tuple_type": "must be a list, e.g. [1, 2]",
-    "list_type": "must be a list, e.g. [1, 2]",
-    "int_type": "must be a whole number",
-    "int_from_float": "must be a whole number",
-    "int_parsing": "must be a whole number",
-    "float_type": "must be a number",
-    "float_parsing": "must be a number",
-    "finite_number": "must be a finite number",
-    "bool_type": "must be true or false",
-    "bool_parsing": "must be true or false",
-    "string_type": "must be text in quotes",
-    "string_too_short": "must not be empty",
-    "string_too_long": "must have at most {max_length} characters",
-    "too_short": "must have at least {min_length} value(s)",
-    "too_long": "must have at most {max_length} value(s)",
-    "string_pattern_mismatch": "must start with a letter or digit and use only letters, digits, _ . -",
-}
-
-
-def _rule(kind: str, msg: str, ctx: dict | None) -> str:
-    """What is allowed, in the scenario's own terms (never pydantic's wording)."""
-    rule = _allowed(ctx, kind)
-    if rule:
-        return rule
-    if kind in _PLAIN:
-        return _PLAIN[kind].format(**(ctx or {}))
-    text = msg.removeprefix("Input should be ").removeprefix("Value error, ")
-    return "must be " + text if msg.startswith("Input should be") else text[0].lower() + text[1:]
-
-
-def _format_errors(err: ValidationError, prefix: str = "") -> list[str]:
-    """One line per problem, each starting with ``prefix`` (e.g. the sweep point)."""
-    lines = []
-    for e in err.errors(include_url=False):
-        path = ".".join(str(p) for p in e["loc"] if not str(p).startswith("function-after")) or "scenario"
-        kind, msg, value = e["type"], e["msg"], e.get("input")
-        if kind == "value_error":
-            # our own cross-field checks name their fields from their section on; a check of a
-            # table inside a list or table of tables (an arm, a course) gets its place in front
-            where = [str(p) for p in e["loc"] if not str(p).startswith("function-after")]
-            for line in msg.removeprefix("Value error, ").split("\n"):
-                lines.append(line if not where or line.startswith(where[0] + ".") or line.startswith(where[0] + ":")
-                             else ".".join(where) + "." + line)
-        elif kind == "extra_forbidden":
-            lines.append(_unknown_field_line(path))
-        elif kind == "missing":
-            lines.append(f"{path}: missing; this field is required")
-        elif kind in ("too_short", "too_long") and isinstance(value, dict):    # a table of tables (arms)
-            ctx = e.get("ctx") or {}
-            rule = f"at least {ctx['min_length']}" if kind == "too_short" else f"at most {ctx['max_length']}"
-            lines.append(f"{path}: got {_tables(len(value))} ({', '.join(value) or 'none'}); must have {rule} "
-                         f"[{path}.<id>] tables")
-        else:
-            lines.append(f"{path}: got {_show(value)}; {_rule(kind, msg, e.get('ctx'))}")
-    return [prefix + line for line in lines]
-
-
-def _show(value: Any) -> str:
-    """A value as the scenario file writes it (TOML: true, [1, 2], "text")."""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, tuple):
-        return "[" + ", ".join(_show(v) for v in value) + "]"
-    if isinstance(value, dict):
-        return "a table"
-    return repr(value)
-
-
-def _tables(n: int) -> str:
-    return f"{n} table" + ("" if n == 1 else "s")
-
-
-def _unknown_field_line(path: str) -> str:
-    parts = path.split(".")
-    model: Any = Scenario
-    skip = False                      # the part after a table of tables (arms) or a list (courses)
-    for p in parts[:-1]:
-        if skip:
-            skip = False
-            continue
-        field = model.model_fields.get(p) if isinstance(model, type) and issubclass(model, BaseModel) else None
-        model = field.annotation if field else None
-        if typing.get_origin(model) in (typing.Union, types.UnionType):   # an optional section: X | None
-            model = next((a for a in typing.get_args(model) if a is not type(None)), None)
-        if typing.get_origin(model) in (dict, tuple, list):
-            args = [a for a in typing.get_args(model) if a is not Ellipsis]
-            model, skip = (args[-1] if args else None), True
-    allowed = sorted(model.model_fields) if isinstance(model, type) and issubclass(model, BaseModel) else []
-    hint = difflib.get_close_matches(parts[-1], allowed, n=1)
-    tip = f" (did you mean '{hint[0]}'?)" if hint else ""
-    return f"{path}: unknown field{tip}; allowed here: {', '.join(allowed)}"
-
 
 # --------------------------------------------------------------------------- overrides
 
@@ -216,7 +105,7 @@ def _validate(data: dict, prefix: str = "") -> Scenario:
     try:
         scenario = Scenario.model_validate(data)
     except ValidationError as err:
-        raise ScenarioError(_format_errors(err, prefix)) from None
+        raise ScenarioError(format_errors(err, prefix)) from None
     problems = feasibility_problems(scenario)
     if problems:
         raise ScenarioError([prefix + p for p in problems])
@@ -226,7 +115,7 @@ def _validate(data: dict, prefix: str = "") -> Scenario:
 def feasibility_problems(scenario: Scenario) -> list[str]:
     """One line per contradiction the outcome model or the screen can see (empty if none).
 
-    The closed-form bounds of :mod:`simulate.feasibility` decide most scenarios at once; only a
+    The closed-form bounds of :mod:`simulate.screening.feasibility` decide most scenarios at once; only a
     scenario near a limit needs the exact values (and scipy)."""
     out: list[str] = []
     if any(parameters.remission_target(scenario, name) > feasibility.remission_lower_bound(scenario, name)
@@ -235,14 +124,14 @@ def feasibility_problems(scenario: Scenario) -> list[str]:
 
         out.extend(check_outcome_model(scenario))
     if scenario.interim is not None and scenario.interim.looks > 1:
-        from simulate.interim import design_for
+        from simulate.analysis.interim import design_for
 
         try:
             design_for(scenario)
         except ValueError as err:               # e.g. no design effect gives beta-spending bounds
             out.append(f"interim: the group-sequential design cannot be built: {err}")
     if feasibility.screen_lower_bound(scenario.cohort, scenario.eligibility) < feasibility.MIN_CANDIDATE_PROBABILITY:
-        from simulate.selection import pass_probabilities
+        from simulate.screening.probabilities import pass_probabilities
 
         p = pass_probabilities(scenario.cohort, scenario.eligibility).candidate
         if p < feasibility.MIN_CANDIDATE_PROBABILITY:
@@ -265,7 +154,7 @@ def _check_sweep(scenario: Scenario, data: dict) -> None:
             problems.append(f"sweep.{path}: got []; give at least one value")
         for value in values:
             point = copy.deepcopy(base)
-            label = f"sweep.{path} = {_show(value)}: "
+            label = f"sweep.{path} = {show(value)}: "
             try:
                 _apply(point, path.split("."), value, f"sweep.{path}")
                 _validate(point, label)
@@ -279,7 +168,7 @@ def _check_sweep(scenario: Scenario, data: dict) -> None:
         point = copy.deepcopy(base)
         for axis, value in zip(scenario.sweep, combination):
             _apply(point, axis.path.split("."), value, f"sweep.{axis.path}")
-        label = "sweep point " + ", ".join(f"{a.path} = {_show(v)}" for a, v in zip(scenario.sweep, combination)) + ": "
+        label = "sweep point " + ", ".join(f"{a.path} = {show(v)}" for a, v in zip(scenario.sweep, combination)) + ": "
         try:
             _validate(point, label)
         except ScenarioError as err:

@@ -11,6 +11,9 @@ a few lines each, and tested against scipy's (tests/test_numerics.py):
   :func:`numpy.polynomial.legendre.leggauss`) with a vectorised integrand, splitting at the
   given break points (kinks) and bisecting the pieces whose two halves disagree with the whole
   by more than their share of the tolerance, until the disagreements add up to less than it.
+* :func:`gauss_legendre`: the same rule's nodes and weights on one interval, for a fixed-order
+  product rule over an inner integral whose limits move with the outer variable (one row of
+  nodes per outer node), which :func:`integrate` (one interval at a time) cannot take.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ from typing import Callable
 
 import numpy as np
 
-__all__ = ["find_root", "integrate", "NumericsError"]
+__all__ = ["find_root", "gauss_legendre", "integrate", "NumericsError"]
 
 _EPS = np.finfo(float).eps
 
@@ -80,7 +83,21 @@ def find_root(f: Callable[[float], float], lo: float, hi: float, xtol: float = 1
 
 @lru_cache(maxsize=4)
 def _rule(nodes: int) -> tuple[np.ndarray, np.ndarray]:
-    return np.polynomial.legendre.leggauss(nodes)
+    x, w = np.polynomial.legendre.leggauss(nodes)
+    x.setflags(write=False)
+    w.setflags(write=False)
+    return x, w
+
+
+def gauss_legendre(lo, hi, nodes: int) -> tuple[np.ndarray, np.ndarray]:
+    """Nodes and weights of the ``nodes``-point Gauss-Legendre rule on [lo, hi], exact for
+    polynomials of degree up to 2 nodes - 1. ``lo`` and ``hi`` may be arrays (broadcast
+    together): one row of nodes and weights per element, so an inner integral with a lower limit
+    per outer node is one weighted sum along the last axis."""
+    x, w = _rule(nodes)
+    lo = np.asarray(lo, dtype=float)[..., None]
+    half = 0.5 * (np.asarray(hi, dtype=float)[..., None] - lo)
+    return lo + half * (x + 1.0), half * w
 
 
 def integrate(f: Callable[[np.ndarray], np.ndarray], lo: float, hi: float, points: tuple[float, ...] = (),

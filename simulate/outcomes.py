@@ -35,19 +35,18 @@ this module only transforms them, so both engines get identical patients.
 
 from __future__ import annotations
 
-import json
+import functools
 import math
 import sys
 from dataclasses import dataclass
 
 import numpy as np
-from simulate.scipy_lean import special
+from scipy import special
 
 from simulate import parameters
 from simulate import scenario as sc
 from simulate.errors import ScenarioError
 from simulate.numerics import find_root, integrate
-from simulate.parallel import memo, shared_cache
 
 CALIBRATION_PATIENTS = 60_000
 """Size of the fixed reference sample of eligible patients over which covariate effects are calibrated."""
@@ -176,35 +175,29 @@ def covariate_score(scenario: sc.Scenario, titre: np.ndarray, proteinuria: np.nd
             + o.log_odds_per_g_day_proteinuria * proteinuria)
 
 
-_REFERENCE: dict[str, tuple[np.ndarray, np.ndarray]] = {}
-
-
-def _reference_covariates(scenario: sc.Scenario) -> tuple[np.ndarray, np.ndarray]:
+@functools.lru_cache(maxsize=16)
+def _reference_covariates(c: sc.Cohort, e: sc.Eligibility) -> tuple[np.ndarray, np.ndarray]:
     """(titre, proteinuria) of a fixed reference sample of patients who pass the screen, drawn
     as the trials' pool draws its patients: ACEI/ARB intolerance given a pass, the proteinuria
-    group given a pass, then anti-PLA2R (cached)."""
+    group given a pass, then anti-PLA2R (cached per cohort and thresholds; read-only arrays)."""
     from simulate.population import mean_of_collections, pla2r
     from simulate.seeding import stream
-    from simulate.selection import draw_proteinuria_given_pass, pass_probabilities
+    from simulate.screening.probabilities import draw_proteinuria_given_pass, pass_probabilities
 
-    c, e = scenario.cohort, scenario.eligibility
-    key = json.dumps({k: scenario.model_dump(mode="json")[k] for k in ("cohort", "eligibility")}, sort_keys=True)
-
-    def compute() -> tuple[np.ndarray, np.ndarray]:
-        seq = np.random.SeedSequence(CALIBRATION_SEED)
-        u = stream(seq, "reference_uniforms").random((3, CALIBRATION_PATIENTS))
-        intolerant = u[0] < pass_probabilities(c, e).intolerant_given_pass
-        group = draw_proteinuria_given_pass(c, e, intolerant, seq, "reference_proteinuria")
-        normals = stream(seq, "reference_normals").standard_normal(CALIBRATION_PATIENTS)
-        _, titre = pla2r(c, group["z"], u[1], u[2], normals)
-        return titre, mean_of_collections(group["c1"], group["c2"])
-
-    return memo(_REFERENCE, key, compute, limit=16)
+    seq = np.random.SeedSequence(CALIBRATION_SEED)
+    u = stream(seq, "reference_uniforms").random((3, CALIBRATION_PATIENTS))
+    intolerant = u[0] < pass_probabilities(c, e).intolerant_given_pass
+    group = draw_proteinuria_given_pass(c, e, intolerant, seq, "reference_proteinuria")
+    normals = stream(seq, "reference_normals").standard_normal(CALIBRATION_PATIENTS)
+    _, titre = pla2r(c, group["z"], u[1], u[2], normals)
+    proteinuria = mean_of_collections(group["c1"], group["c2"])
+    titre.flags.writeable = proteinuria.flags.writeable = False
+    return titre, proteinuria
 
 
 def _reference_scores(scenario: sc.Scenario) -> np.ndarray:
     """Covariate scores of the fixed reference sample of eligible patients."""
-    return covariate_score(scenario, *_reference_covariates(scenario))
+    return covariate_score(scenario, *_reference_covariates(scenario.cohort, scenario.eligibility))
 
 
 def _calibrate_intercept(scores: np.ndarray, target: float) -> float:
@@ -220,20 +213,18 @@ def _calibrate_intercept(scores: np.ndarray, target: float) -> float:
     return find_root(gap, lo, hi, xtol=1e-12)
 
 
-def calibrate(scenario: sc.Scenario) -> dict[str, ArmModel]:
-    """The calibrated model of each arm (cached per relevant part of the scenario)."""
+def calibrate(scenario: sc.Scenario) -> sc.FrozenDict:
+    """The calibrated model of each arm, by arm id (cached per relevant part of the scenario:
+    designs that differ only in size or analysis share one calibration)."""
     s = scenario                                # frozen models: hashed and compared by value
     key = (s.trial.endpoint_month, s.trial.endpoint, tuple(s.arms.items()), s.outcome, s.dropout, s.cohort,
            s.eligibility)
-    return _calibrate_cached(key, scenario)
+    return _calibrated(sc.Parts(scenario, key))
 
 
-_CACHE: dict[tuple, dict[str, ArmModel]] = shared_cache("outcomes.calibration")
-"""Calibrations by relevant part of the scenario; worker processes receive the parent's."""
-
-
-def _calibrate_cached(key: tuple, scenario: sc.Scenario) -> dict[str, ArmModel]:
-    return memo(_CACHE, key, lambda: _calibrate(scenario))
+@functools.lru_cache(maxsize=64)
+def _calibrated(parts: sc.Parts) -> sc.FrozenDict:
+    return sc.FrozenDict(_calibrate(parts.scenario))
 
 
 def _base_model(scenario: sc.Scenario, name: str) -> tuple[ArmModel, float]:

@@ -181,28 +181,6 @@ def _exit_with_parent(expected: int | None = None) -> None:
     threading.Thread(target=watch, name="trialsim-orphan-watch", daemon=True).start()
 
 
-_SHARED: dict[str, dict] = {}
-
-
-def shared_cache(name: str) -> dict:
-    """A per-run cache (a calibration, the screen's pass probabilities: small values that are
-    costly to compute) that worker processes receive already filled by the parent."""
-    return _SHARED.setdefault(name, {})
-
-
-def memo(cache: dict, key: Any, compute: Callable[[], Any], limit: int = 64) -> Any:
-    """``cache[key]``, computed by ``compute()`` on a miss; the cache is emptied past ``limit``
-    entries. Safe for the threads that run blocks side by side: two may compute the same value
-    once each, and neither can find its entry cleared between the check and the read."""
-    value = cache.get(key)
-    if value is None:
-        value = compute()
-        if len(cache) >= limit:
-            cache.clear()
-        cache[key] = value
-    return value
-
-
 ALLOCATOR_MMAP_THRESHOLD_BYTES = 32 << 20
 """Blocks below this size come from the heap, not a fresh mapping of their own (glibc's largest)."""
 ALLOCATOR_TRIM_THRESHOLD_BYTES = 128 << 20
@@ -236,17 +214,14 @@ def keep_freed_memory() -> None:
     mallopt(m_trim_threshold, ALLOCATOR_TRIM_THRESHOLD_BYTES)
 
 
-def _snapshot() -> dict[str, dict]:
-    return {name: dict(cache) for name, cache in _SHARED.items()}
-
-
-def _in_worker(fn: Callable, parent: int, caches: dict[str, dict], *args: Any) -> Any:
-    """A task as a worker runs it: the worker watches for the death of ``parent`` (if it is
-    its parent) and takes the per-run caches the command had filled before the task was sent."""
-    _exit_with_parent(parent)
-    keep_freed_memory()
-    for name, entries in caches.items():
-        shared_cache(name).update(entries)
+def _in_worker(fn: Callable, parent: int, *args: Any) -> Any:
+    """A task as a worker runs it. In a worker process this command started (its parent is
+    ``parent``), the worker watches for the command's death and keeps freed memory for the next
+    block (:func:`keep_freed_memory`); a shared cluster's workers are left as they are. Every
+    per-design value a task needs travels in its arguments."""
+    if os.getppid() == parent:
+        _exit_with_parent(parent)
+        keep_freed_memory()
     return fn(*args)
 
 
@@ -260,8 +235,7 @@ def run_tasks(fn: Callable, tasks: Sequence[tuple], backend: Backend, on_done: C
     With the default number of jobs, tasks run in this process (with ``threads``, for tasks that
     spend their time in numpy, which releases the GIL: on one thread per core) for as long as
     the work left would not repay starting the workers (:data:`WORKER_START_SECONDS`);
-    then the rest go to the workers, which start with this process's per-run caches
-    (:func:`shared_cache`). An explicit number of jobs is used as given (one: this process, one
+    then the rest go to the workers. An explicit number of jobs is used as given (one: this process, one
     thread). Either way the results are the same. A backend without ``processes`` (the teaching
     lab's) runs every task in this process, on one thread per core.
 
@@ -287,13 +261,11 @@ def run_tasks(fn: Callable, tasks: Sequence[tuple], backend: Backend, on_done: C
     from joblib import Parallel, delayed
     from joblib.parallel import LokyBackend
 
-    # the generator yields in task order; each worker watches for its parent's death from its
-    # start, and each task carries the per-run caches filled so far (not the workers' start-up
-    # arguments, which would make loky restart them whenever the caches grow)
+    # the generator yields in task order; each worker watches for its parent's death from its start
     parallel = Parallel(n_jobs=min(jobs, len(tasks) - done), return_as="generator",
                         backend=LokyBackend(initializer=_exit_with_parent))
-    caches, me = _snapshot(), os.getpid()
-    for result in parallel(delayed(_in_worker)(fn, me, caches, *t) for t in tasks[done:]):
+    me = os.getpid()
+    for result in parallel(delayed(_in_worker)(fn, me, *t) for t in tasks[done:]):
         take(result)
         tick()
     return kept
@@ -349,8 +321,8 @@ def _run_dask(fn: Callable, tasks: Sequence[tuple], tick: Callable[[], None], ta
     distributed = _require_dask()
     client = _CLIENT
     # pure=False: a lost result is recomputed by the scheduler from the same deterministic task
-    caches, me = _snapshot(), os.getpid()
-    submit = lambda i: client.submit(_in_worker, fn, me, caches, *tasks[i], pure=False, retries=3)  # noqa: E731
+    me = os.getpid()
+    submit = lambda i: client.submit(_in_worker, fn, me, *tasks[i], pure=False, retries=3)  # noqa: E731
     workers = max(1, len(client.scheduler_info().get("workers", {})))
     in_flight = min(len(tasks), TASKS_IN_FLIGHT_PER_WORKER * workers)
     futures = {submit(i): i for i in range(in_flight)}

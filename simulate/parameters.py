@@ -2,8 +2,8 @@
 
 Each distribution of the population and of the outcome model is parameterised here once, with
 :mod:`math` alone, so that the samplers (:mod:`simulate.population`, :mod:`simulate.outcomes`),
-the exact screen probabilities (:mod:`simulate.selection`) and the quick feasibility bounds of
-:mod:`simulate.feasibility` (which must stay cheap to import) all read the same numbers.
+the exact screen probabilities (:mod:`simulate.screening.probabilities`) and the quick feasibility bounds of
+:mod:`simulate.screening.feasibility` (which must stay cheap to import) all read the same numbers.
 """
 
 from __future__ import annotations

@@ -6,7 +6,7 @@ random numbers: the screened cohort (:func:`simulate.cohort.draw_cohort`, one na
 covariate), the fates (the candidates' clocks and the pool's proteinuria and anti-PLA2R, see
 :mod:`simulate.fates`) and the story of one trial (:mod:`simulate.story`). So a change to a
 covariate's distribution is a change here and nowhere else. The exact screen probabilities
-(:mod:`simulate.selection`) integrate over these distributions and take their parameters from
+(:mod:`simulate.screening.probabilities`) integrate over these distributions and take their parameters from
 the helpers here (:func:`proteinuria_lognormal`, :func:`reduction_beta`,
 :func:`collection_sigma`, :func:`egfr_centre`, ...).
 
@@ -22,13 +22,13 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from simulate.scipy_lean import special
+from scipy import special
 
+from simulate import parameters
 from simulate import scenario as sc
 
 from simulate.parameters import (  # noqa: F401 - the parameters are part of the population's vocabulary
-    ALBUMIN_MAX_G_L, ALBUMIN_MIN_G_L, EGFR_MAX_ML_MIN, EGFR_MIN_ML_MIN, collection_sigma, egfr_centre, egfr_residual_sd,
-    proteinuria_lognormal, reduction_beta,
+    collection_sigma, egfr_centre, egfr_residual_sd, proteinuria_lognormal, reduction_beta,
 )
 
 
@@ -72,8 +72,10 @@ def reproductive_status(c: sc.Cohort, male: np.ndarray, age: np.ndarray,
 
 
 def egfr(c: sc.Cohort, age: np.ndarray, normal: np.ndarray) -> np.ndarray:
-    """eGFR: its age line plus a normal residual, clipped to [EGFR_MIN_ML_MIN, EGFR_MAX_ML_MIN]."""
-    return np.clip(egfr_centre(c, age) + egfr_residual_sd(c) * normal, EGFR_MIN_ML_MIN, EGFR_MAX_ML_MIN)
+    """eGFR: its age line plus a normal residual, clipped to the physiological range
+    [EGFR_MIN_ML_MIN, EGFR_MAX_ML_MIN] of :mod:`simulate.parameters` (read at each call)."""
+    return np.clip(egfr_centre(c, age) + egfr_residual_sd(c) * normal, parameters.EGFR_MIN_ML_MIN,
+                   parameters.EGFR_MAX_ML_MIN)
 
 
 # --------------------------------------------------------------------------- proteinuria
@@ -122,9 +124,9 @@ def proteinuria_baseline(level: np.ndarray, reduction: np.ndarray) -> np.ndarray
 
 def albumin(c: sc.Cohort, z: np.ndarray, normal: np.ndarray) -> np.ndarray:
     """Serum albumin (g/L): normal, correlated with the proteinuria score ``z``, clipped to
-    [ALBUMIN_MIN_G_L, ALBUMIN_MAX_G_L]."""
+    [ALBUMIN_MIN_G_L, ALBUMIN_MAX_G_L] of :mod:`simulate.parameters` (read at each call)."""
     za = correlated_normal(z, c.albumin_log_proteinuria_correlation, normal)
-    return np.clip(c.albumin_mean_g_l + c.albumin_sd_g_l * za, ALBUMIN_MIN_G_L, ALBUMIN_MAX_G_L)
+    return np.clip(c.albumin_mean_g_l + c.albumin_sd_g_l * za, parameters.ALBUMIN_MIN_G_L, parameters.ALBUMIN_MAX_G_L)
 
 
 def pla2r(c: sc.Cohort, z: np.ndarray, u_positive: np.ndarray, u_negative: np.ndarray,

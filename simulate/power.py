@@ -20,19 +20,24 @@ import itertools
 import logging
 import math
 import time
-from typing import Callable, Iterator
+from typing import TYPE_CHECKING, Callable, Iterator
 
 import numpy as np
 
-from simulate import analysis, formulas, loader, plan
+from simulate import loader, plan
+from simulate.analysis import formulas, intervals
 from simulate import scenario as sc
 from simulate.engines import DEFAULT_ENGINE, BlockOutcomes, simulate_block_designs
 from simulate.parallel import Backend, default_jobs, progress_bar, run_tasks
 from simulate.plan import trials_per_block
 from simulate.results import (AnalyticReferences, ClosedFormPoint, Comparison, Look, PowerResult, VisitRemission, SampleSizePoint,
                               SampleSizeResult, SweepPoint, SweepResult)
-from simulate.assumed import dropout_adjustment, null_rate, primary_arm, rates as _rates  # noqa: F401 - used here and by the report
-from simulate.tally import Tally, tally
+from simulate.assumed import (dropout_adjustment, no_benefit, null_rate, primary_arm,  # noqa: F401 - used here and by the report
+                              rates as _rates)
+from simulate.tally import Tally, mean_se, tally
+
+if TYPE_CHECKING:
+    from simulate.run.prepared import PreparedDesign
 
 log = logging.getLogger(__name__)
 
@@ -62,16 +67,19 @@ def simulate_designs(designs: list[sc.Scenario], replicates: int, seed: int, job
 
 def run_blocks(fn, designs: list[sc.Scenario], replicates: int, seed: int, jobs: Jobs, engine: str,
                progress: bool, consume, label: str | None = None) -> None:
-    """Run ``fn(designs, seed, block, n_trials, engine)`` for every block; results go to
-    ``consume`` in block order. ``label`` names the work on the progress bar."""
+    """Run ``fn(prepared, seed, block, n_trials, engine)`` for every block, ``prepared`` the
+    designs prepared once (:class:`~simulate.run.prepared.PreparedDesign`, in the order of
+    ``designs``); results go to ``consume`` in block order. ``label`` names the work on the
+    progress bar."""
+    from simulate.run.prepared import prepare
+
     size = trials_per_block(*designs)
     n_blocks = -(-replicates // size)
-    tasks = [(list(designs), seed, b, min(size, replicates - b * size), engine) for b in range(n_blocks)]
     if label is None:
         label = f"{replicates:,} trials" if len(designs) == 1 else f"{len(designs)} designs, {replicates:,} trials each"
     backend = _within_budget(designs, replicates, as_backend(jobs), engine, label)
-    if backend.jobs != 1:
-        _prepare(designs)          # once here, not once per worker: workers receive the results
+    ready = [prepare(d) for d in designs]      # once here; every task carries them to its worker
+    tasks = [(ready, seed, b, min(size, replicates - b * size), engine) for b in range(n_blocks)]
     bar = progress_bar(n_blocks, label, progress)
     watcher = _WATCHER.get()
     done = itertools.count(1)
@@ -119,17 +127,6 @@ def watching(callback: Callable[[int, int, str], None]) -> Iterator[None]:
         _WATCHER.reset(token)
 
 
-def _prepare(designs: list[sc.Scenario]) -> None:
-    """The per-run set-up of every design (the screen's pass probabilities, the outcome model's
-    calibration), computed into the caches that worker processes receive."""
-    from simulate.outcomes import calibrate
-    from simulate.selection import pass_probabilities
-
-    for design in designs:
-        pass_probabilities(design.cohort, design.eligibility)
-        calibrate(design)
-
-
 def as_backend(jobs: Jobs) -> Backend:
     return jobs if isinstance(jobs, Backend) else Backend("loky", jobs)
 
@@ -141,7 +138,7 @@ def proportion_interval(k: int, n: int, confidence: float = 0.95) -> tuple[float
     """Wilson score interval of a Monte Carlo proportion (sensible also near 0 and 1)."""
     if n == 0:
         return float("nan"), float("nan")
-    low, high = analysis.wilson_interval(k, n, confidence)
+    low, high = intervals.wilson_interval(k, n, confidence)
     return float(low), float(high)
 
 
@@ -149,23 +146,27 @@ def _binomial_se(p: float, n: int) -> float:
     return math.sqrt(p * (1 - p) / n) if n else float("nan")
 
 
-def _comparison_stats(t: Tally, j: int, truth: float) -> dict:
-    """Estimate statistics of comparison ``j`` from the totals."""
+def _comparison(t: Tally, j: int, arm: str, control: str, truth: float) -> Comparison:
+    """Comparison ``j`` (``arm`` against the control) from the totals, each estimate with its
+    Monte Carlo SE."""
     nan = float("nan")
     c = {k: v[j] for k, v in t.comparisons.items()}
-    n_est = int(c["estimates"])
-    mean_est = c["estimate_sum"] / n_est if n_est else nan
-    var_est = (c["estimate_sum_squares"] - n_est * mean_est**2) / (n_est - 1) if n_est > 1 else nan
+    R, n_est, n_sig = t.trials, int(c["estimates"]), int(c["significant"])
+    rejections = int(c["rejections"])
     coverage = c["covered"] / n_est if n_est else nan
-    sig_abs = c["significant_abs_sum"] / c["significant"] if c["significant"] else nan
-    return dict(
-        rejections=int(c["rejections"]), true_difference=truth, mean_risk_difference=mean_est,
-        risk_difference_bias=mean_est - truth,
-        risk_difference_bias_se=math.sqrt(max(var_est, 0.0) / n_est) if n_est > 1 else nan,
-        ci_coverage=coverage, ci_coverage_se=_binomial_se(coverage, n_est) if n_est else nan,
-        mean_ci_width=c["width_sum"] / n_est if n_est else nan,
-        mean_abs_risk_difference_if_significant=sig_abs,
-        exaggeration_ratio=sig_abs / abs(truth) if truth != 0 and math.isfinite(sig_abs) else nan,
+    sig_abs = c["significant_abs_sum"] / n_sig if n_sig else nan
+    sig_abs_se = mean_se(c["significant_abs_sum"], c["significant_abs_sum_squares"], n_sig)
+    scaled = truth != 0 and math.isfinite(sig_abs)
+    return Comparison(
+        arm=arm, control=control, power=rejections / R, mc_se=_binomial_se(rejections / R, R), true_difference=truth,
+        mean_risk_difference=c["estimate_sum"] / n_est if n_est else nan,
+        risk_difference_bias_se=mean_se(c["estimate_sum"], c["estimate_sum_squares"], n_est),
+        ci_coverage=coverage, mean_ci_width=c["width_sum"] / n_est if n_est else nan,
+        exaggeration_ratio=sig_abs / abs(truth) if scaled else nan, rejections=rejections,
+        ci_coverage_se=_binomial_se(coverage, n_est) if n_est else nan,
+        mean_ci_width_mc_se=mean_se(c["width_sum"], c["width_sum_squares"], n_est),
+        mean_abs_risk_difference_if_significant=sig_abs, mean_abs_risk_difference_if_significant_mc_se=sig_abs_se,
+        exaggeration_ratio_mc_se=sig_abs_se / abs(truth) if scaled else nan,
     )
 
 
@@ -175,53 +176,46 @@ def _remission_by_visit(scenario: sc.Scenario, t: Tally) -> tuple[VisitRemission
         n = int(t.visit_trials[k])
         for v, month in enumerate(scenario.trial.visit_months):
             mean = t.visit_sum[k, v] / n if n else float("nan")
-            var = (t.visit_sum_squares[k, v] - n * mean**2) / (n - 1) if n > 1 else float("nan")
             out.append(VisitRemission(arm=arm, month=float(month), remission=float(mean),
-                                      mc_se=math.sqrt(max(var, 0.0) / n) if n > 1 else float("nan")))
+                                      mc_se=mean_se(t.visit_sum[k, v], t.visit_sum_squares[k, v], n)))
     return tuple(out)
 
 
 def summarise(scenario: sc.Scenario, t: Tally, seed: int, engine: str, elapsed: float = 0.0) -> PowerResult:
-    """Power and operating characteristics from the totals of a set of simulated trials.
+    """Power and operating characteristics from the totals of a set of simulated trials, each
+    estimate with its Monte Carlo SE.
 
-    ``power`` is the chance of success as ``analysis.success`` counts it; the estimate
-    statistics at the top level are those of the first experimental arm's comparison (with two
-    arms, the only one), each comparison's are in ``comparisons``."""
+    ``power`` is the chance of success as ``analysis.success`` counts it; each comparison's
+    estimates are in ``comparisons`` (the top-level estimate figures are the first's)."""
     R = t.trials
     power = t.successes / R
     lo, hi = proportion_interval(t.successes, R)
     control = scenario.arm(scenario.control_arm).remission_at_endpoint
-    stats = [_comparison_stats(t, j, scenario.arm(arm).remission_at_endpoint - control)
-             for j, arm in enumerate(scenario.experimental_arms)]
-    first = stats[0]
-    on_time = t.on_time / R
+    comparisons = tuple(_comparison(t, j, arm, scenario.control_arm, scenario.arm(arm).remission_at_endpoint - control)
+                        for j, arm in enumerate(scenario.experimental_arms))
+    on_time, terminated = t.on_time / R, t.terminated / R
     rec, dur = t.recruitment, t.duration
     a = scenario.analysis
     any_, all_ = t.rejections_any / R, t.rejections_all / R
-    comparisons = tuple(
-        Comparison(arm=arm, control=scenario.control_arm, power=st["rejections"] / R,
-                   mc_se=_binomial_se(st["rejections"] / R, R), true_difference=st["true_difference"],
-                   mean_risk_difference=st["mean_risk_difference"], risk_difference_bias_se=st["risk_difference_bias_se"],
-                   ci_coverage=st["ci_coverage"], mean_ci_width=st["mean_ci_width"],
-                   exaggeration_ratio=st["exaggeration_ratio"])
-        for arm, st in zip(scenario.experimental_arms, stats))
     return PowerResult(
         scenario=scenario.name, n_per_arm=scenario.trial.n_per_arm, replicates=R, seed=seed, engine=engine,
         test=a.test, alpha=a.alpha, alternative=a.alternative, missing_strategy=a.missing,
         power=power, mc_se=_binomial_se(power, R), ci_low=lo, ci_high=hi, rejections=t.successes,
-        mean_randomised=t.randomised / R, mean_dropouts=t.dropouts / R,
+        mean_randomised=t.randomised / R, mean_randomised_mc_se=mean_se(t.randomised, t.randomised_squares, R),
+        mean_dropouts=t.dropouts / R, mean_dropouts_mc_se=mean_se(t.dropouts, t.dropouts_squares, R),
         p_recruitment_on_time=on_time, p_recruitment_on_time_se=_binomial_se(on_time, R),
-        p_terminated=t.terminated / R,
-        mean_recruitment_months=rec.mean, recruitment_months_q10=rec.quantile(0.1),
-        recruitment_months_q50=rec.quantile(0.5), recruitment_months_q90=rec.quantile(0.9),
-        mean_duration_months=dur.mean, duration_months_q10=dur.quantile(0.1), duration_months_q50=dur.quantile(0.5),
-        duration_months_q90=dur.quantile(0.9),
-        **{k: v for k, v in first.items() if k != "rejections"},
-        mean_consort={k: v / R for k, v in t.consort.items()}, elapsed_seconds=elapsed,
-        hypothesis=a.hypothesis, margin=a.margin, multiplicity=a.multiplicity, success=a.success,
+        p_terminated=terminated, p_terminated_mc_se=_binomial_se(terminated, R),
+        mean_recruitment_months=rec.mean, mean_recruitment_months_mc_se=rec.mc_se,
+        recruitment_months_q10=rec.quantile(0.1), recruitment_months_q50=rec.quantile(0.5),
+        recruitment_months_q90=rec.quantile(0.9),
+        mean_duration_months=dur.mean, mean_duration_months_mc_se=dur.mc_se, duration_months_q10=dur.quantile(0.1),
+        duration_months_q50=dur.quantile(0.5), duration_months_q90=dur.quantile(0.9),
+        mean_consort={k: v / R for k, v in t.consort.items()},
+        mean_consort_mc_se={k: mean_se(t.consort[k], t.consort_squares[k], R) for k in t.consort},
+        elapsed_seconds=elapsed, hypothesis=a.hypothesis, margin=a.margin, multiplicity=a.multiplicity,
+        success=a.success,
         power_any=any_, power_any_mc_se=_binomial_se(any_, R), power_all=all_, power_all_mc_se=_binomial_se(all_, R),
-        comparisons=comparisons, remission_by_visit=_remission_by_visit(scenario, t),
-        expected_randomised=t.randomised / R, **_looks(scenario, t),
+        comparisons=comparisons, remission_by_visit=_remission_by_visit(scenario, t), **_looks(scenario, t),
     )
 
 
@@ -229,7 +223,7 @@ def _looks(scenario: sc.Scenario, t: Tally) -> dict:
     """The looks of a group-sequential design from the totals (nothing without one)."""
     if t.looks is None:
         return {}
-    from simulate import interim
+    from simulate.analysis import interim
 
     design = interim.design_for(scenario)
     R, lk = t.trials, t.looks
@@ -237,17 +231,22 @@ def _looks(scenario: sc.Scenario, t: Tally) -> dict:
     for k, f in enumerate(design.fractions):
         held = int(lk["held"][k])
         eff, fut = lk["stop_efficacy"][k] / R, lk["stop_futility"][k] / R
+        se = {"p_held_mc_se": _binomial_se(held / R, R),
+              "mean_month_mc_se": mean_se(lk["month_sum"][k], lk["month_sum_squares"][k], held),
+              "mean_randomised_mc_se": mean_se(lk["randomised_sum"][k], lk["randomised_sum_squares"][k], held)}
         looks.append(Look(
             information_fraction=f, efficacy_z=float(design.efficacy[k]),
             futility_z=None if design.futility is None else float(design.futility[k]),
             p_stop_efficacy=float(eff), p_stop_efficacy_se=_binomial_se(eff, R),
             p_stop_futility=float(fut), p_stop_futility_se=_binomial_se(fut, R), p_held=held / R,
             mean_month=float(lk["month_sum"][k] / held) if held else float("nan"),
-            mean_randomised=float(lk["randomised_sum"][k] / held) if held else float("nan")))
+            mean_randomised=float(lk["randomised_sum"][k] / held) if held else float("nan"), **se))
     reversal = float(lk["overrun_reversals"][0] / R)
     decided = int(lk["decided"][0])
     return dict(looks=tuple(looks),
                 expected_duration_months=float(lk["decision_month_sum"][0] / decided) if decided else float("nan"),
+                expected_duration_months_mc_se=mean_se(lk["decision_month_sum"][0],
+                                                       lk["decision_month_sum_squares"][0], decided),
                 p_overrun_reversal=reversal, p_overrun_reversal_se=_binomial_se(reversal, R))
 
 
@@ -265,9 +264,9 @@ def tally_designs(designs: list[sc.Scenario], replicates: int, seed: int, jobs: 
     return totals  # type: ignore[return-value]
 
 
-def _tally_block(designs: list[sc.Scenario], seed: int, block: int, n_trials: int, engine: str) -> list[Tally]:
+def _tally_block(designs: list[PreparedDesign], seed: int, block: int, n_trials: int, engine: str) -> list[Tally]:
     outcomes = simulate_block_designs(designs, seed, block, n_trials, engine)
-    return [tally(d, o) for d, o in zip(designs, outcomes)]
+    return [tally(d.scenario, o) for d, o in zip(designs, outcomes)]
 
 
 def estimate_power(scenario: sc.Scenario, replicates: int | None = None, seed: int | None = None,
@@ -291,29 +290,6 @@ def _sizes_label(ns: list[int], replicates: int) -> str:
 
 
 # ----------------------------------------------------------------------------- closed forms
-
-
-def _benefit(scenario: sc.Scenario, arm: str) -> bool:
-    """The arm differs from the control in the direction the test looks for (for
-    non-inferiority: it is less than the margin worse)."""
-    rc = scenario.arm(scenario.control_arm).remission_at_endpoint
-    rt = scenario.arm(arm).remission_at_endpoint
-    a = scenario.analysis
-    if a.hypothesis == "non_inferiority":
-        return rt - rc > -a.margin + 1e-12
-    return rt != rc and (a.alternative != "greater" or rt > rc)
-
-
-def no_benefit(scenario: sc.Scenario) -> bool:
-    """No n can reach a target: none of the comparisons ``analysis.success`` counts has a
-    benefit to detect (any: no arm has one; all: some arm lacks one; a named arm: it lacks one)."""
-    success = scenario.analysis.success
-    arms = scenario.experimental_arms
-    if success == "any":
-        return not any(_benefit(scenario, a) for a in arms)
-    if success == "all":
-        return not all(_benefit(scenario, a) for a in arms)
-    return not _benefit(scenario, success)
 
 
 def _equal_allocation(scenario: sc.Scenario) -> bool:
@@ -544,12 +520,14 @@ def _sequential_sizes(scenario: sc.Scenario, n: int, target: float, replicates: 
     fixed = find_sample_size(loader.with_overrides(scenario, {"interim": None}), target, replicates, seed, jobs,
                              engine, window, n_max, precision=precision)
     return {"expected_randomised_h1": h1.expected_randomised, "expected_randomised_h0": h0.expected_randomised,
-            "fixed_n_per_arm": fixed.n_per_arm}
+            "expected_randomised_h1_mc_se": h1.expected_randomised_mc_se,
+            "expected_randomised_h0_mc_se": h0.expected_randomised_mc_se, "fixed_n_per_arm": fixed.n_per_arm}
 
 
 def _curve_points(curve: dict[int, PowerResult]) -> tuple[SampleSizePoint, ...]:
     return tuple(SampleSizePoint(n, r.power, r.mc_se, r.ci_low, r.ci_high, r.mean_randomised,
-                                 r.p_recruitment_on_time) for n, r in sorted(curve.items()))
+                                 r.p_recruitment_on_time, r.mean_randomised_mc_se, r.p_recruitment_on_time_se)
+                 for n, r in sorted(curve.items()))
 
 
 def plan_samplesize(scenario: sc.Scenario, replicates: int, jobs: int | None = None, engine: str = "batch",
@@ -596,7 +574,11 @@ def sweep(scenario: sc.Scenario, replicates: int | None = None, seed: int | None
         out.append(SweepPoint(values=dict(point), power=r.power, mc_se=r.mc_se, ci_low=r.ci_low, ci_high=r.ci_high,
                               replicates=r.replicates, n_per_arm=r.n_per_arm, mean_randomised=r.mean_randomised,
                               p_recruitment_on_time=r.p_recruitment_on_time,
-                              mean_duration_months=r.mean_duration_months, mean_dropouts=r.mean_dropouts))
+                              mean_duration_months=r.mean_duration_months, mean_dropouts=r.mean_dropouts,
+                              mean_randomised_mc_se=r.mean_randomised_mc_se,
+                              p_recruitment_on_time_se=r.p_recruitment_on_time_se,
+                              mean_duration_months_mc_se=r.mean_duration_months_mc_se,
+                              mean_dropouts_mc_se=r.mean_dropouts_mc_se))
     return SweepResult(axes=tuple(scenario.sweep_grid), points=tuple(out))
 
 

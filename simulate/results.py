@@ -1,22 +1,23 @@
 """What each stage hands on: frozen result objects, with their JSON form and their tables.
 
-Every type here is a frozen dataclass. ``to_json()`` gives plain JSON values (NaN becomes null)
-and ``from_json()`` reads them back (null becomes NaN where the field is a float); the main job
-stores its finished pieces this way under ``.pieces/``. ``to_frame()`` gives the table a result
-is written as. Nothing here computes a statistic: the numbers are made where the work is done
-(:mod:`simulate.power`, :mod:`simulate.pipeline`), and the CLI and the report only show them.
+Every type here is a frozen dataclass (:class:`simulate.run.record.Record`): ``to_json()`` gives
+plain JSON values through pydantic (NaN becomes null) and ``from_json()`` validates them back
+(null becomes NaN where the field is a :data:`~simulate.run.record.Float`); the main job stores
+its finished pieces this way under ``.pieces/``. ``to_frame()`` gives the table a result is
+written as. The records of the example trial, the funnel, the accrual and the outcome model are
+:mod:`simulate.run.trial_results`'s. Nothing here computes a statistic: the numbers are made where the work is done
+(:mod:`simulate.power`, :mod:`simulate.run`), and the CLI and the report only show them.
 """
 
 from __future__ import annotations
 
-import functools
 import math
-import types
-import typing
-from dataclasses import asdict, dataclass, field, fields
-from typing import TYPE_CHECKING, Any, Union
+from dataclasses import asdict, dataclass, field
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
+from simulate.run.record import Float, Record, frame
+from simulate.run.trial_results import (Accrual, ExampleTrial, RemissionModel, ScenarioSource, ScreeningFunnel,
+                                        ZPath)
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -24,7 +25,7 @@ if TYPE_CHECKING:
     from simulate.scenario import Scenario
 
 
-# ----------------------------------------------------------------------------- JSON
+# ----------------------------------------------------------------------------- type I error
 
 
 TYPE_ONE_SE = 2.0
@@ -42,82 +43,42 @@ def against_alpha(rate: float, mc_se: float, alpha: float) -> int:
     return 0
 
 
-class Record:
-    """Base of the result types: JSON out and back in, driven by the declared field types."""
-
-    def to_json(self) -> dict:
-        return {f.name: _encode(getattr(self, f.name)) for f in fields(self)}  # type: ignore[arg-type]
-
-    @classmethod
-    def from_json(cls, data: dict):
-        hints = _hints(cls)
-        return cls(**{f.name: _decode(data[f.name], hints[f.name])  # type: ignore[call-arg]
-                      for f in fields(cls) if f.name in data})  # type: ignore[arg-type]
-
-
-@functools.cache
-def _hints(cls: type) -> dict[str, Any]:
-    return typing.get_type_hints(cls)
-
-
-def _encode(value: Any) -> Any:
-    if isinstance(value, Record):
-        return value.to_json()
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if isinstance(value, (list, tuple)):
-        return [_encode(v) for v in value]
-    if isinstance(value, dict):
-        return {str(k): _encode(v) for k, v in value.items()}
-    return value
-
-
-def _decode(value: Any, hint: Any) -> Any:
-    origin, args = typing.get_origin(hint), typing.get_args(hint)
-    if origin in (Union, types.UnionType):
-        if value is None and type(None) in args:
-            return None
-        (hint,) = [a for a in args if a is not type(None)]
-        return _decode(value, hint)
-    if hint is float:
-        return math.nan if value is None else float(value)
-    if isinstance(hint, type) and issubclass(hint, Record):
-        return hint.from_json(value)
-    if origin is tuple:
-        if len(args) == 2 and args[1] is Ellipsis:
-            return tuple(_decode(v, args[0]) for v in value)
-        return tuple(_decode(v, a) for v, a in zip(value, args))
-    if origin is dict:
-        return {k: _decode(v, args[1]) for k, v in value.items()}
-    return value
-
-
-def _frame(rows: list[dict]) -> "pd.DataFrame":
-    import pandas as pd
-
-    return pd.DataFrame(rows)
-
-
 # ----------------------------------------------------------------------------- power
 
 
 @dataclass(frozen=True)
 class Comparison(Record):
-    """One experimental arm against the control over the simulated trials."""
+    """One experimental arm against the control over the simulated trials: the record of each
+    comparison's estimates, each with its Monte Carlo standard error."""
 
     arm: str
     control: str
-    power: float
+    power: Float
     """P(this comparison rejects), after any multiplicity adjustment."""
-    mc_se: float
-    true_difference: float
-    mean_risk_difference: float
-    risk_difference_bias_se: float
-    ci_coverage: float
-    mean_ci_width: float
-    exaggeration_ratio: float
+    mc_se: Float
+    true_difference: Float
+    mean_risk_difference: Float
+    risk_difference_bias_se: Float
+    """Monte Carlo SE of the mean estimate (and so of its bias)."""
+    ci_coverage: Float
+    mean_ci_width: Float
+    """Mean width of the risk difference's interval: how precise one such trial is."""
+    exaggeration_ratio: Float
+    """:attr:`mean_abs_risk_difference_if_significant` over the true |difference|: how much
+    significant trials overstate the effect (the winner's curse, or type M error); nan under no
+    true difference."""
+    rejections: int = 0
+    ci_coverage_se: Float = math.nan
+    mean_ci_width_mc_se: Float = math.nan
+    mean_abs_risk_difference_if_significant: Float = math.nan
+    """Mean |estimated difference| among trials that rejected H0 (nan if none did)."""
+    mean_abs_risk_difference_if_significant_mc_se: Float = math.nan
+    exaggeration_ratio_mc_se: Float = math.nan
+
+    @property
+    def risk_difference_bias(self) -> float:
+        """Mean estimate less the true difference (its SE: :attr:`risk_difference_bias_se`)."""
+        return self.mean_risk_difference - self.true_difference
 
 
 @dataclass(frozen=True)
@@ -126,37 +87,65 @@ class VisitRemission(Record):
     state at a scheduled visit (dropouts count as not in it: intention to treat)."""
 
     arm: str
-    month: float
-    remission: float
-    mc_se: float
+    month: Float
+    remission: Float
+    mc_se: Float
 
 
 @dataclass(frozen=True)
 class Look(Record):
     """One planned look of a group-sequential design over the simulated trials."""
 
-    information_fraction: float
-    efficacy_z: float
+    information_fraction: Float
+    efficacy_z: Float
     """The planned efficacy boundary (z); at the final look, for a trial that randomised the target."""
     futility_z: float | None
     """The planned beta-spending futility boundary (z), or None."""
-    p_stop_efficacy: float
+    p_stop_efficacy: Float
     """P(stop for efficacy here); at the final look, P(reject H0 there)."""
-    p_stop_efficacy_se: float
-    p_stop_futility: float
+    p_stop_efficacy_se: Float
+    p_stop_futility: Float
     """P(stop for futility here); at the final look, P(not reject H0 there)."""
-    p_stop_futility_se: float
-    p_held: float
+    p_stop_futility_se: Float
+    p_held: Float
     """P(the trial reaches this look): it did not stop before, and had patients enough."""
-    mean_month: float
+    mean_month: Float
     """Mean calendar month of the look's data cut, over the trials that held it."""
-    mean_randomised: float
+    mean_randomised: Float
     """Mean patients randomised by then."""
+    p_held_mc_se: Float = math.nan
+    mean_month_mc_se: Float = math.nan
+    mean_randomised_mc_se: Float = math.nan
+
+
+class _FirstComparison:
+    """A top-level figure of a power result that is its first comparison's (with two arms, the
+    only one): a view of the record in :attr:`PowerResult.comparisons`, never a stored copy."""
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+
+    def __get__(self, obj: Any, owner: type | None = None) -> Any:
+        if obj is None:
+            return self
+        return getattr(obj.comparisons[0], self.name) if obj.comparisons else math.nan
+
+
+FIRST_COMPARISON_VIEW = ("true_difference", "mean_risk_difference", "risk_difference_bias", "risk_difference_bias_se",
+                         "ci_coverage", "ci_coverage_se", "mean_ci_width", "mean_ci_width_mc_se",
+                         "mean_abs_risk_difference_if_significant", "mean_abs_risk_difference_if_significant_mc_se",
+                         "exaggeration_ratio", "exaggeration_ratio_mc_se")
+"""The first comparison's figures a power result shows at its top level (``--json``, power.csv)."""
 
 
 @dataclass(frozen=True)
 class PowerResult(Record):
-    """Operating characteristics of a design, each with its Monte Carlo error."""
+    """Operating characteristics of a design, each with its Monte Carlo error.
+
+    The comparisons are the record of each arm's estimates; the estimate figures at the top
+    level (:data:`FIRST_COMPARISON_VIEW`) are read from the first of them, and
+    ``expected_randomised`` is ``mean_randomised``: views, not copies.
+    """
 
     scenario: str
     n_per_arm: int
@@ -164,71 +153,96 @@ class PowerResult(Record):
     seed: int
     engine: str
     test: str
-    alpha: float
+    alpha: Float
     alternative: str
     missing_strategy: str
-    power: float
-    mc_se: float
-    ci_low: float
-    ci_high: float
+    power: Float
+    mc_se: Float
+    ci_low: Float
+    ci_high: Float
     rejections: int
-    mean_randomised: float
-    mean_dropouts: float
-    p_recruitment_on_time: float
-    p_recruitment_on_time_se: float
-    p_terminated: float
-    mean_recruitment_months: float
-    recruitment_months_q10: float
-    recruitment_months_q50: float
-    recruitment_months_q90: float
-    mean_duration_months: float
-    duration_months_q10: float
-    duration_months_q50: float
-    duration_months_q90: float
-    true_difference: float
-    mean_risk_difference: float
-    risk_difference_bias: float
-    risk_difference_bias_se: float
-    ci_coverage: float
-    ci_coverage_se: float
-    mean_ci_width: float
-    """Mean width of the risk difference's interval: how precise one such trial is."""
-    mean_abs_risk_difference_if_significant: float
-    """Mean |estimated difference| among trials that rejected H0 (nan if none did)."""
-    exaggeration_ratio: float
-    """That mean over the true |difference|: how much significant trials overstate the effect
-    (the winner's curse, or type M error); nan under no true difference."""
-    mean_consort: dict[str, float] = field(default_factory=dict)
+    mean_randomised: Float
+    """Mean patients randomised (with interim looks: fewer when trials stop early)."""
+    mean_randomised_mc_se: Float
+    mean_dropouts: Float
+    mean_dropouts_mc_se: Float
+    p_recruitment_on_time: Float
+    p_recruitment_on_time_se: Float
+    p_terminated: Float
+    p_terminated_mc_se: Float
+    mean_recruitment_months: Float
+    mean_recruitment_months_mc_se: Float
+    recruitment_months_q10: Float
+    recruitment_months_q50: Float
+    recruitment_months_q90: Float
+    mean_duration_months: Float
+    mean_duration_months_mc_se: Float
+    duration_months_q10: Float
+    duration_months_q50: Float
+    duration_months_q90: Float
+    mean_consort: dict[str, Float] = field(default_factory=dict)
     """Mean CONSORT counts per trial, keyed by :data:`simulate.engines.CONSORT_FIELDS`."""
-    elapsed_seconds: float = 0.0
+    mean_consort_mc_se: dict[str, Float] = field(default_factory=dict)
+    elapsed_seconds: Float = 0.0
     hypothesis: str = "superiority"
-    margin: float = 0.0
+    margin: Float = 0.0
     multiplicity: str = "none"
     success: str = "any"
     """What ``power`` counts with several experimental arms: any, all, or one arm's comparison."""
-    power_any: float = math.nan
+    power_any: Float = math.nan
     """P(at least one comparison rejects), with its Monte Carlo SE below."""
-    power_any_mc_se: float = math.nan
-    power_all: float = math.nan
+    power_any_mc_se: Float = math.nan
+    power_all: Float = math.nan
     """P(every comparison rejects)."""
-    power_all_mc_se: float = math.nan
+    power_all_mc_se: Float = math.nan
     comparisons: tuple[Comparison, ...] = ()
     """Each experimental arm against the control (with two arms: one, whose power is ``power``)."""
     remission_by_visit: tuple[VisitRemission, ...] = ()
     """Each arm's mean share in the endpoint state at each scheduled visit."""
     looks: tuple[Look, ...] = ()
     """With interim looks: each planned look (empty for a single final analysis)."""
-    expected_randomised: float = math.nan
-    """Mean patients randomised (with interim looks: fewer when trials stop early)."""
-    expected_duration_months: float = math.nan
+    expected_duration_months: Float = math.nan
     """With interim looks: mean calendar month of the decision (a stop, or the final analysis)."""
-    p_overrun_reversal: float = math.nan
+    expected_duration_months_mc_se: Float = math.nan
+    p_overrun_reversal: Float = math.nan
     """With interim looks: P(a trial stopped for efficacy whose overrun analysis, with every
     patient randomised by the decision, falls below the planned final look's critical value)."""
-    p_overrun_reversal_se: float = math.nan
+    p_overrun_reversal_se: Float = math.nan
+
+    true_difference = _FirstComparison()
+    mean_risk_difference = _FirstComparison()
+    risk_difference_bias = _FirstComparison()
+    risk_difference_bias_se = _FirstComparison()
+    ci_coverage = _FirstComparison()
+    ci_coverage_se = _FirstComparison()
+    mean_ci_width = _FirstComparison()
+    mean_ci_width_mc_se = _FirstComparison()
+    mean_abs_risk_difference_if_significant = _FirstComparison()
+    mean_abs_risk_difference_if_significant_mc_se = _FirstComparison()
+    exaggeration_ratio = _FirstComparison()
+    exaggeration_ratio_mc_se = _FirstComparison()
+
+    @property
+    def expected_randomised(self) -> float:
+        """Mean patients randomised: with interim looks, fewer when trials stop early."""
+        return self.mean_randomised
+
+    @property
+    def expected_randomised_mc_se(self) -> float:
+        return self.mean_randomised_mc_se
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        """Every field, with the derived top-level figures where readers find them: the first
+        comparison's after the durations, ``expected_randomised`` before the expected duration."""
+        out: dict = {}
+        for key, value in asdict(self).items():
+            if key == "mean_consort":
+                out.update({name: getattr(self, name) for name in FIRST_COMPARISON_VIEW})
+            if key == "expected_duration_months":
+                out.update(expected_randomised=self.expected_randomised,
+                           expected_randomised_mc_se=self.expected_randomised_mc_se)
+            out[key] = value
+        return out
 
     def to_frame(self, consort: bool = True, elapsed: bool = True) -> "pd.DataFrame":
         """One row; the mean CONSORT counts as ``mean_<count>`` columns unless ``consort=False``
@@ -238,11 +252,13 @@ class PowerResult(Record):
         d.pop("remission_by_visit")
         d.pop("looks")
         means = d.pop("mean_consort")
+        ses = d.pop("mean_consort_mc_se")
         if not elapsed:
             d.pop("elapsed_seconds")
         if consort:
             d.update({f"mean_{k}": v for k, v in means.items()})
-        return _frame([d])
+            d.update({f"mean_{k}_mc_se": v for k, v in ses.items()})
+        return frame([d])
 
 
 # ----------------------------------------------------------------------------- sample size
@@ -253,12 +269,14 @@ class SampleSizePoint(Record):
     """Simulated power at one n per arm."""
 
     n_per_arm: int
-    power: float
-    mc_se: float
-    ci_low: float
-    ci_high: float
-    mean_randomised: float
-    p_recruitment_on_time: float
+    power: Float
+    mc_se: Float
+    ci_low: Float
+    ci_high: Float
+    mean_randomised: Float
+    p_recruitment_on_time: Float
+    mean_randomised_mc_se: Float = math.nan
+    p_recruitment_on_time_se: Float = math.nan
 
 
 @dataclass(frozen=True)
@@ -266,10 +284,10 @@ class AnalyticReferences(Record):
     """Closed-form n per arm for the scenario's two rates, without dropout and with it (by the
     one rule of :func:`simulate.assumed.dropout_adjustment`); None where the arms do not differ."""
 
-    p_control: float
-    p_treat: float
-    alpha: float
-    power: float
+    p_control: Float
+    p_treat: Float
+    alpha: Float
+    power: Float
     alternative: str
     pooled_normal: int | None = None
     fleiss_cc: int | None = None
@@ -281,7 +299,7 @@ class AnalyticReferences(Record):
     dropout_rule: str = ""
     """How dropout was accounted for, in words."""
     note: str = ""
-    margin: float = 0.0
+    margin: Float = 0.0
     """Non-inferiority margin (0: superiority, and the three forms above apply)."""
     farrington_manning: int | None = None
     """Non-inferiority: Farrington and Manning's n per arm (the forms above do not apply)."""
@@ -296,7 +314,7 @@ class SampleSizeResult(Record):
     """Smallest n per arm reaching the target and staying there over the window; None if none."""
     power: float | None
     mc_se: float | None
-    target: float
+    target: Float
     window: int
     curve: tuple[SampleSizePoint, ...]
     """Every n evaluated, in increasing order."""
@@ -312,12 +330,14 @@ class SampleSizeResult(Record):
     """With interim looks: mean patients randomised at the answer under the scenario's effect ..."""
     expected_randomised_h0: float | None = None
     """... and with no true difference (or, for non-inferiority, at the margin)."""
+    expected_randomised_h1_mc_se: float | None = None
+    expected_randomised_h0_mc_se: float | None = None
     fixed_n_per_arm: int | None = None
     """With interim looks: the same search for the design without them."""
 
     def to_frame(self) -> "pd.DataFrame":
         """The evaluated curve, one row per n."""
-        return _frame([asdict(p) for p in self.curve])
+        return frame([asdict(p) for p in self.curve])
 
 
 @dataclass(frozen=True)
@@ -325,9 +345,9 @@ class ClosedFormPoint(Record):
     """Closed-form power (pooled normal approximation) at one n per arm."""
 
     n_per_arm: int
-    pooled_normal: float
+    pooled_normal: Float
     """Without dropout: every randomised patient analysed at the scenario's rates."""
-    pooled_normal_with_dropout: float
+    pooled_normal_with_dropout: Float
     """With dropout, by the rule of :func:`simulate.assumed.dropout_adjustment`."""
 
 
@@ -343,7 +363,7 @@ class SampleSizePlan(Record):
 
     def to_frame(self) -> "pd.DataFrame":
         """The simulated curve with a ``chosen_for_<target %>`` column per search."""
-        rows = _frame([asdict(p) for p in self.curve])
+        rows = frame([asdict(p) for p in self.curve])
         for s in self.searches:
             chosen = rows.n_per_arm == s.n_per_arm if s.n_per_arm is not None else False
             rows[f"chosen_for_{round(100 * s.target)}"] = chosen
@@ -359,16 +379,20 @@ class SweepPoint(Record):
 
     values: dict[str, Any]
     """The grid's values at this point, by dotted scenario path."""
-    power: float
-    mc_se: float
-    ci_low: float
-    ci_high: float
+    power: Float
+    mc_se: Float
+    ci_low: Float
+    ci_high: Float
     replicates: int
     n_per_arm: int
-    mean_randomised: float
-    p_recruitment_on_time: float
-    mean_duration_months: float
-    mean_dropouts: float
+    mean_randomised: Float
+    p_recruitment_on_time: Float
+    mean_duration_months: Float
+    mean_dropouts: Float
+    mean_randomised_mc_se: Float = math.nan
+    p_recruitment_on_time_se: Float = math.nan
+    mean_duration_months_mc_se: Float = math.nan
+    mean_dropouts_mc_se: Float = math.nan
 
 
 @dataclass(frozen=True)
@@ -384,204 +408,10 @@ class SweepResult(Record):
         for p in self.points:
             row = asdict(p)
             rows.append({**row.pop("values"), **row})
-        return _frame(rows)
-
-
-# ----------------------------------------------------------------------------- screening
-
-
-@dataclass(frozen=True)
-class FunnelStep(Record):
-    """One eligibility criterion of the funnel, in the registry's order."""
-
-    criterion: str
-    description: str
-    kind: str
-    """``permanent`` (excludes) or ``time-dependent`` (defers)."""
-    failing: int
-    excluded: int
-    deferred: int
-    remaining: int
-    exclusion: str = ""
-    """The failed condition in words ("diabetes mellitus", "age < 18 or > 80 years"): how an
-    exclusion reads in the CONSORT diagram."""
-
-
-@dataclass(frozen=True)
-class ScreeningFunnel(Record):
-    """The eligibility funnel of a large simulated referred cohort."""
-
-    screened: int
-    eligible: int
-    deferred: int
-    excluded: int
-    steps: tuple[FunnelStep, ...]
-
-    def to_frame(self) -> "pd.DataFrame":
-        return _frame([asdict(s) for s in self.steps])
-
-
-# ----------------------------------------------------------------------------- example trial
-
-
-@dataclass(frozen=True)
-class Consort(Record):
-    """The CONSORT counts of one trial. The totals are :data:`simulate.engines.CONSORT_FIELDS`."""
-
-    referred: int
-    excluded_total: int
-    deferred: int
-    lost_during_deferral: int
-    not_randomised_enrolment_closed: int
-    randomised: int
-    excluded: dict[str, int]
-    """Excluded patients by the first criterion they failed."""
-    randomised_per_arm: dict[str, int]
-    discontinued_per_arm: dict[str, int]
-    analysed_per_arm: dict[str, int]
-
-
-@dataclass(frozen=True)
-class TrialCalendar(Record):
-    """When one trial recruited and ended (months from its start; None if nobody was randomised)."""
-
-    first_randomisation_month: float | None
-    last_randomisation_month: float | None
-    recruitment_months: float | None
-    enrolment_closed_month: float | None
-    enrolment_close_reason: str
-    duration_months: float
-    terminated: bool
-    recruited_on_time: bool
-
-
-@dataclass(frozen=True)
-class PatientCourse(Record):
-    """One randomised patient's course (months from randomisation; NaN where it did not happen)."""
-
-    patient: int
-    arm: str
-    remission_month: float
-    relapse_month: float
-    dropout_month: float
-    dropout_reason: str
-    endpoint_status: str
-    """``complete``, ``partial``, ``none`` or ``missing`` (dropped out)."""
-
-
-@dataclass(frozen=True)
-class KaplanMeierStep(Record):
-    """A step of a cumulative-incidence curve: its month, the share reached by then, and the
-    patients at risk just before it."""
-
-    month: float
-    cumulative_remission: float
-    at_risk: int
-
-
-@dataclass(frozen=True)
-class ExampleTrial(Record):
-    """Trial 0 of the seed (the ``trial`` command's trial): its counts, calendar and patients."""
-
-    consort: Consort
-    calendar: TrialCalendar
-    remission_at_endpoint: dict[str, float]
-    """Observed share in remission at the endpoint per arm (dropouts count as failures)."""
-    patients: tuple[PatientCourse, ...]
-    kaplan_meier: dict[str, tuple[KaplanMeierStep, ...]]
-    """Cumulative first remission per arm (1 - Kaplan-Meier), from month 0."""
-
-
-@dataclass(frozen=True)
-class ArmRemission(Record):
-    """What the calibrated outcome model (:mod:`simulate.outcomes`) implies for one arm over the
-    eligible population, dropout aside."""
-
-    arm: str
-    first_remission: float
-    """P(a first remission, complete or partial, by the endpoint): what a time-to-first-remission
-    curve with dropouts censored estimates at the endpoint."""
-    lasting: float
-    """P(no relapse before the endpoint | a first remission)."""
-    endpoint_rate: float
-    """P(in the endpoint state at the endpoint): the arm's assumed ``remission_at_endpoint``."""
-    rebound_month: float
-    """Month from which the off-CNI relapse hazard applies (the end of the CNI course or of the
-    B-cell cover, whichever is later); nan without a CNI, or when it falls after the endpoint."""
-
-
-@dataclass(frozen=True)
-class RemissionModel(Record):
-    """Each arm's :class:`ArmRemission`, in the scenario's order (as remission_model.csv)."""
-
-    endpoint_month: float
-    arms: tuple[ArmRemission, ...]
-
-    def to_frame(self) -> "pd.DataFrame":
-        return _frame([asdict(a) for a in self.arms])
-
-
-# ----------------------------------------------------------------------------- accrual
-
-
-@dataclass(frozen=True)
-class ObservedAccrual(Record):
-    """What the real trial achieved."""
-
-    n_randomised: int
-    months: float
-    source: str
-
-
-@dataclass(frozen=True)
-class Accrual(Record):
-    """Randomisation months of the first simulated trials (the fan), beside the plan."""
-
-    curves: tuple[tuple[float, ...], ...]
-    """Per trial, its randomisation months in increasing order."""
-    n_target: int
-    recruitment_months: float
-    hard_stop_months: float
-    observed: ObservedAccrual | None
+        return frame(rows)
 
 
 # ----------------------------------------------------------------------------- the run
-
-
-@dataclass(frozen=True)
-class ScenarioSource(Record):
-    """The scenario file a run was loaded from, with the sources written beside its figures."""
-
-    path: str
-    header: str
-    """The file's opening comment."""
-    comments: dict[str, str]
-    """Each dotted key's comment (its source or assumption)."""
-
-
-@dataclass(frozen=True)
-class ZPath(Record):
-    """One simulated trial's path through a group-sequential design: its z at each look held."""
-
-    trial: int
-    """The trial's index in the run (block 0)."""
-    information: tuple[float, ...]
-    """Information fraction of each look held: determined endpoints over the planned total at an
-    interim look, patients analysed over the planned total at the final look."""
-    z: tuple[float, ...]
-    month: tuple[float, ...]
-    """Calendar month of each look's data cut."""
-    outcome: str
-    """``efficacy`` or ``futility`` (stopped at an interim look), or ``final``."""
-    rejected: bool
-    """H0 rejected: an efficacy stop, or the final bound crossed."""
-    final_bound: float
-    """The efficacy bound of the final look the trial reached (nan after a stop): the planned one,
-    or the one spending the remaining alpha at the information of a trial short of its target."""
-    overrun_information: float
-    """After an efficacy stop: patients randomised by the decision over the planned total (nan otherwise)."""
-    overrun_z: float
-    """The z of that overrun analysis (nan otherwise)."""
 
 
 @dataclass(frozen=True)
@@ -618,7 +448,7 @@ class RunResults:
     created: str = ""
     """When the run was made (UTC, ISO 8601 to the minute), as run.json records it."""
     code_hash: str = ""
-    """A hash of trialsim's source (:func:`simulate.pipeline.code_hash`), as run.json records it."""
+    """A hash of trialsim's source (:func:`simulate.run.pieces.code_hash`), as run.json records it."""
     remission_model: RemissionModel | None = None
     """What the outcome model implies per arm (first remission, how much of it lasts)."""
     folder: str = ""

@@ -20,9 +20,10 @@ import math
 import re
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from simulate.choices import ALTERNATIVES, MISSING_STRATEGIES, MULTIPLICITY, TESTS
+from simulate.analysis import registry
+from simulate.choices import ALTERNATIVES, MISSING_STRATEGIES, MULTIPLICITY
 
 Probability = Annotated[float, Field(ge=0.0, le=1.0)]
 Fraction = Probability
@@ -319,10 +320,9 @@ class Analysis(Model):
     margin: Annotated[float, Field(ge=0.0, lt=1.0)] = 0.0
     """Non-inferiority margin on the risk-difference scale (> 0; only with non_inferiority);
     below 1, the largest difference of two rates."""
-    test: Literal[TESTS] = "fisher"
-    """fisher (exact), chi2 (Pearson), chi2_yates, ztest (pooled), cmh (stratified by the
-    randomisation strata), farrington_manning (score test; the default and the only test for
-    non_inferiority)."""
+    test: Annotated[str, registry.RegisteredName()] = "fisher"
+    """The analysis of each comparison, one of the registered analyses (simulate/analysis/registry.py;
+    farrington_manning is the default for non_inferiority):"""
     alpha: Annotated[float, Field(ge=1e-6, le=0.5)] = 0.05
     """Significance level of each comparison before any multiplicity adjustment (two-sided
     unless alternative = greater; one-sided for non_inferiority). From 1e-6, stricter than any
@@ -342,8 +342,19 @@ class Analysis(Model):
     @classmethod
     def _default_test(cls, data: Any) -> Any:
         if isinstance(data, dict) and "test" not in data and data.get("hypothesis") == "non_inferiority":
-            data = {**data, "test": "farrington_manning"}
+            # the first registered analysis that tests non-inferiority (farrington_manning)
+            data = {**data, "test": next(e.name for e in registry.entries() if "non_inferiority" in e.hypotheses)}
         return data
+
+    @field_validator("test", mode="before")
+    @classmethod
+    def _registered(cls, value: Any) -> Any:
+        """One of the analyses registered when the scenario is read."""
+        if not isinstance(value, str) or value not in registry.names():
+            shown = repr(value) if isinstance(value, str) else json.dumps(value, default=str)
+            raise ValueError(f"analysis.test: got {shown}; must be one of "
+                             f"{', '.join(map(repr, registry.names()))}")
+        return value
 
     @model_validator(mode="after")
     def _check(self) -> "Analysis":
@@ -355,24 +366,24 @@ class Analysis(Model):
             if self.alternative != "greater":
                 problems.append(f"analysis.alternative: got {self.alternative!r}; non_inferiority is one-sided: "
                                 "set alternative = \"greater\" (alpha is then the one-sided level)")
-            if self.test != "farrington_manning":
-                problems.append(f"analysis.test: got {self.test!r}; non_inferiority is tested with "
-                                "the Farrington-Manning score test: set test = \"farrington_manning\"")
         elif self.margin != 0:
             problems.append(f"analysis.margin: got {self.margin}; a margin is only used with "
                             "hypothesis = \"non_inferiority\"")
         if self.alternative == "greater" and self.alpha >= 0.5:
             problems.append(f"analysis.alpha: got {self.alpha}; a one-sided level must be < 0.5")
-        if self.test == "farrington_manning" and self.alternative != "greater":
-            problems.append(f"analysis.alternative: got {self.alternative!r}; farrington_manning is "
-                            "one-sided: set alternative = \"greater\"")
+        entry = registry.get(self.test)
+        problems += entry.problems(self.hypothesis, self.alternative)
+        if self.multiplicity != "none" and entry.statistic != "p_value":
+            problems.append(f"analysis.multiplicity: got {self.multiplicity!r}; {self.test} decides on a "
+                            f"{entry.statistic.replace('_', ' ')}, which no multiplicity adjustment reads: "
+                            "set multiplicity = \"none\"")
         if problems:
             raise ValueError("\n".join(problems))
         return self
 
 
 class Interim(Model):
-    """Interim analyses in calendar time (a group-sequential design); see simulate/sequential.py."""
+    """Interim analyses in calendar time (a group-sequential design); see simulate/analysis/sequential.py."""
 
     information_fractions: Annotated[tuple[Annotated[float, Field(gt=0.0, le=1.0)], ...],
                                      Field(max_length=MAX_LOOKS)] = (1.0,)
@@ -604,7 +615,7 @@ class Cohort(Model):
 
 
 class Eligibility(Model):
-    """Thresholds of the registered criteria (NCT04743739); see simulate/eligibility.py."""
+    """Thresholds of the registered criteria (NCT04743739); see simulate/screening/criteria.py."""
 
     age_min_years: Age = 18.0
     """Youngest eligible age."""
@@ -775,11 +786,10 @@ class Scenario(Model):
                 f"randomisation.stratify_by: got {list(self.randomisation.stratify_by)}; "
                 "list each factor once"
             )
-        if self.analysis.test == "cmh" and not self.randomisation.stratify_by:
-            problems.append(
-                "analysis.test: got 'cmh'; the Cochran-Mantel-Haenszel test needs strata: "
-                "set randomisation.stratify_by"
-            )
+        test = registry.get(self.analysis.test)
+        if test.strata and not self.randomisation.stratify_by:
+            problems.append(f"analysis.test: got {test.name!r}; the {test.title.split(' (')[0]} needs strata: "
+                            "set randomisation.stratify_by")
         success = self.analysis.success
         if success not in SUCCESS_ALL and (success not in self.arms or success == self.control_arm):
             allowed = [*SUCCESS_ALL, *(i for i in ids if i != self.control_arm)]
@@ -796,24 +806,7 @@ class Scenario(Model):
                     f"= \"cr\" it is the rate of complete remission, at most the share of remissions "
                     f"that are complete (complete_share_of_remission {a.complete_share_of_remission})"
                 )
-        if self.interim is not None and self.interim.looks > 1:
-            a = self.analysis
-            if len(ids) != 2:
-                problems.append(f"interim: a group-sequential design compares two arms; this scenario has "
-                                f"{len(ids)}")
-            if a.alternative != "greater":
-                problems.append(f"analysis.alternative: got {a.alternative!r}; interim looks test one-sided: set "
-                                "alternative = \"greater\" (alpha is then the one-sided level)")
-            f = list(self.interim.information_fractions)
-            counts = [min(self.n_target, max(1, math.ceil(x * self.n_target - 1e-9))) for x in f]
-            same = next((k for k in range(1, len(counts)) if counts[k] == counts[k - 1]), None)
-            if same is not None:
-                problems.append(f"interim.information_fractions: got {f}; with {self.n_target} patients looks "
-                                f"{same} and {same + 1} would both come at {counts[same]} determined endpoints: "
-                                "space them further apart")
-            if a.test not in ("ztest", "farrington_manning"):
-                problems.append(f"analysis.test: got {a.test!r}; interim looks use the score statistic: set "
-                                "test = \"ztest\" (superiority) or \"farrington_manning\" (non-inferiority)")
+        problems += self._interim_problems()
         for i, point in enumerate(self.observed.remission if self.observed else ()):
             if point.arm not in self.arms:
                 problems.append(f"observed.remission[{i}].arm: got {point.arm!r}; must be one of the arms: "
@@ -829,6 +822,33 @@ class Scenario(Model):
         if problems:
             raise ValueError("\n".join(problems))
         return self
+
+    def _interim_problems(self) -> list[str]:
+        """What a group-sequential design (``[interim]`` with looks) needs of the arms and the
+        analysis: two arms, a one-sided test whose registered analysis has a look statistic, and
+        looks that come at different counts of determined endpoints."""
+        if self.interim is None or self.interim.looks < 2:
+            return []
+        problems, ids, test = [], list(self.arms), registry.get(self.analysis.test)
+        a = self.analysis
+        if len(ids) != 2:
+            problems.append(f"interim: a group-sequential design compares two arms; this scenario has "
+                            f"{len(ids)}")
+        if a.alternative != "greater":
+            problems.append(f"analysis.alternative: got {a.alternative!r}; interim looks test one-sided: set "
+                            "alternative = \"greater\" (alpha is then the one-sided level)")
+        f = list(self.interim.information_fractions)
+        counts = [min(self.n_target, max(1, math.ceil(x * self.n_target - 1e-9))) for x in f]
+        same = next((k for k in range(1, len(counts)) if counts[k] == counts[k - 1]), None)
+        if same is not None:
+            problems.append(f"interim.information_fractions: got {f}; with {self.n_target} patients looks "
+                            f"{same} and {same + 1} would both come at {counts[same]} determined endpoints: "
+                            "space them further apart")
+        if not test.interim:
+            usable = " or ".join(f'"{e.name}"' for e in registry.entries() if e.interim)
+            problems.append(f"analysis.test: got {a.test!r}; interim looks use the score statistic: set "
+                            f"test = {usable}")
+        return problems
 
     @property
     def sweep_grid(self) -> dict[str, tuple[Any, ...]]:
@@ -873,3 +893,21 @@ def scenario_hash(scenario: Scenario) -> str:
     """A short stable hash of the scenario's content (keys results on disk)."""
     text = json.dumps(scenario.model_dump(mode="json"), sort_keys=True)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+class Parts:
+    """A scenario as a computation sees it when it reads only some of its parts: hashed and
+    compared by ``key`` (those parts, frozen values), so a :func:`functools.lru_cache` keyed on
+    it shares one result among scenarios that differ elsewhere (another ``n_per_arm``, another
+    seed). ``key`` must hold every part the computation reads."""
+
+    __slots__ = ("scenario", "key")
+
+    def __init__(self, scenario: Scenario, key: tuple) -> None:
+        self.scenario, self.key = scenario, key
+
+    def __hash__(self) -> int:
+        return hash(self.key)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Parts) and self.key == other.key

@@ -16,8 +16,10 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from simulate import analysis
 from simulate import scenario as sc
+from simulate.analysis import registry
+from simulate.analysis.compare import Analysis, analyse
+from simulate.analysis.rules import decision_rule
 from simulate.engines import CONSORT_FIELDS, BlockOutcomes
 
 MONTHS_PER_BIN = 0.01
@@ -27,25 +29,33 @@ MONTHS_PER_BIN = 0.01
 @dataclass(frozen=True)
 class Histogram:
     """Counts of values in bins of ``MONTHS_PER_BIN`` from 0 (values above the top go to the
-    last bin), with their exact count and sum."""
+    last bin), with their exact count, sum and sum of squares."""
 
     counts: np.ndarray
     n: int = 0
     total: float = 0.0
+    total_squares: float = 0.0
 
     @classmethod
     def of(cls, values: np.ndarray, top_months: float) -> "Histogram":
         values = values[np.isfinite(values)]
         n_bins = int(math.ceil(top_months / MONTHS_PER_BIN)) + 1
         index = np.minimum((np.maximum(values, 0.0) / MONTHS_PER_BIN).astype(np.int64), n_bins - 1)
-        return cls(np.bincount(index, minlength=n_bins).astype(np.int64), len(values), float(values.sum()))
+        return cls(np.bincount(index, minlength=n_bins).astype(np.int64), len(values), float(values.sum()),
+                   float((values**2).sum()))
 
     def __add__(self, other: "Histogram") -> "Histogram":
-        return Histogram(self.counts + other.counts, self.n + other.n, self.total + other.total)
+        return Histogram(self.counts + other.counts, self.n + other.n, self.total + other.total,
+                         self.total_squares + other.total_squares)
 
     @property
     def mean(self) -> float:
         return self.total / self.n if self.n else float("nan")
+
+    @property
+    def mc_se(self) -> float:
+        """Monte Carlo SE of :attr:`mean`."""
+        return mean_se(self.total, self.total_squares, self.n)
 
     def quantile(self, q: float) -> float:
         """The q-quantile, interpolated linearly within its bin."""
@@ -59,17 +69,29 @@ class Histogram:
         return (b + inside) * MONTHS_PER_BIN
 
 
-LOOK_FIELDS = ("held", "stop_efficacy", "stop_futility", "month_sum", "randomised_sum")
+def mean_se(total: float, squares: float, n: int) -> float:
+    """Monte Carlo SE of a mean over ``n`` replicates from their sum and sum of squares: the
+    sample standard deviation over sqrt(n) (nan below two replicates)."""
+    if n < 2:
+        return float("nan")
+    mean = total / n
+    return math.sqrt(max((squares - n * mean**2) / (n - 1), 0.0) / n)
+
+
+LOOK_FIELDS = ("held", "stop_efficacy", "stop_futility", "month_sum", "randomised_sum", "month_sum_squares",
+               "randomised_sum_squares")
 """Totals kept per planned look of a group-sequential design: trials that held it, stopped at it
 for efficacy (at the final look: rejected there) or for futility (at the final look: did not
-reject), and the sums of its calendar month and of the patients randomised by it."""
+reject), and the sums (and sums of squares) of its calendar month and of the patients
+randomised by it."""
 
 COMPARISON_FIELDS = ("rejections", "estimates", "estimate_sum", "estimate_sum_squares", "covered", "width_sum",
-                     "significant", "significant_abs_sum")
+                     "significant", "significant_abs_sum", "width_sum_squares", "significant_abs_sum_squares")
 """Totals kept for each comparison of an experimental arm with the control (arrays, one entry
 per comparison): rejections (after any multiplicity adjustment), trials with a risk difference
 (both arms analysed), its sum and sum of squares, intervals covering the true difference and
-their summed width, and the rejections' count and summed |difference| (the winner's curse)."""
+their summed width, and the rejections' count and summed |difference| (the winner's curse);
+then the sums of squares of the widths and of those |differences| (their Monte Carlo SE)."""
 
 
 @dataclass(frozen=True)
@@ -89,6 +111,10 @@ class Tally:
     dropouts: float
     consort: dict = field(default_factory=dict)
     """Sums of the CONSORT counts over trials."""
+    consort_squares: dict = field(default_factory=dict)
+    """Sums of their squares (the Monte Carlo SE of their means)."""
+    randomised_squares: float = 0.0
+    dropouts_squares: float = 0.0
     comparisons: dict = field(default_factory=dict)
     """:data:`COMPARISON_FIELDS` -> array with one total per comparison, in the order of
     :attr:`simulate.scenario.Scenario.experimental_arms`."""
@@ -102,16 +128,19 @@ class Tally:
     duration: Histogram | None = None
     looks: dict | None = None
     """With interim looks: :data:`LOOK_FIELDS` -> array with one total per planned look, and
-    ``decision_month_sum`` and ``overrun_reversals``."""
+    ``decision_month_sum`` (and its sum of squares), ``decided`` and ``overrun_reversals``."""
 
     def __add__(self, other: "Tally") -> "Tally":
         plain = {f: getattr(self, f) + getattr(other, f)
                  for f in ("trials", "successes", "rejections_any", "rejections_all", "on_time", "terminated",
-                           "randomised", "dropouts", "visit_sum", "visit_sum_squares", "visit_trials")}
+                           "randomised", "dropouts", "randomised_squares", "dropouts_squares", "visit_sum",
+                           "visit_sum_squares", "visit_trials")}
         consort = {k: self.consort[k] + other.consort[k] for k in self.consort}
+        consort_squares = {k: self.consort_squares[k] + other.consort_squares[k] for k in self.consort_squares}
         comparisons = {k: self.comparisons[k] + other.comparisons[k] for k in self.comparisons}
         looks = None if self.looks is None else {k: self.looks[k] + other.looks[k] for k in self.looks}
-        return replace(self, **plain, consort=consort, comparisons=comparisons, looks=looks,
+        return replace(self, **plain, consort=consort, consort_squares=consort_squares, comparisons=comparisons,
+                       looks=looks,
                        recruitment=self.recruitment + other.recruitment, duration=self.duration + other.duration)
 
 
@@ -121,8 +150,8 @@ class Comparisons:
 
     arms: tuple[str, ...]
     """The experimental arms, in the scenario's order."""
-    analyses: tuple[analysis.Analysis, ...]
-    """Each comparison's p-values, risk differences and intervals (unadjusted)."""
+    analyses: tuple[Analysis, ...]
+    """Each comparison's statistics (p-values), risk differences and intervals (unadjusted)."""
     reject: np.ndarray
     """(trials, comparisons) rejections after the multiplicity adjustment."""
 
@@ -137,8 +166,11 @@ class Comparisons:
 
 def analyse_outcomes(scenario: sc.Scenario, outcomes: BlockOutcomes) -> Comparisons:
     """Analyse every trial as the scenario's statistician would: each experimental arm against
-    the control with the scenario's test, then the multiplicity adjustment."""
+    the control with the scenario's registered analysis, then its decision rule (the
+    group-sequential decision when the design has interim looks, else the level with any
+    multiplicity adjustment: :func:`simulate.analysis.rules.decision_rule`)."""
     a = scenario.analysis
+    entry = registry.get(a.test)
     x, n = outcomes.counts(a.missing)
     c = scenario.control_index
     extra = {"margin": a.margin} if a.margin else {}
@@ -146,16 +178,14 @@ def analyse_outcomes(scenario: sc.Scenario, outcomes: BlockOutcomes) -> Comparis
     for arm in scenario.experimental_arms:
         k = scenario.arm_names.index(arm)
         x_c, n_c, x_t, n_t = x[..., c], n[..., c], x[..., k], n[..., k]
-        strata = (x_c, n_c, x_t, n_t) if a.test == "cmh" else None
-        analyses.append(analysis.analyse(a.test, a.alpha, x_c.sum(1), n_c.sum(1), x_t.sum(1), n_t.sum(1),
-                                         alternative=a.alternative, strata=strata, **extra))
+        strata = (x_c, n_c, x_t, n_t) if entry.strata else None
+        analyses.append(analyse(a.test, a.alpha, x_c.sum(1), n_c.sum(1), x_t.sum(1), n_t.sum(1),
+                                alternative=a.alternative, strata=strata, **extra))
     if outcomes.sequential_reject is not None:          # a group-sequential design decides at its looks
         reject = outcomes.sequential_reject[:, None]
-    elif len(analyses) > 1 and a.multiplicity != "none":
-        p = np.stack([r.p_value for r in analyses], axis=1)
-        reject = analysis.adjust_rejections(p, a.alpha, a.multiplicity)
     else:
-        reject = np.stack([r.reject for r in analyses], axis=1)
+        rule = decision_rule(a.alpha, a.multiplicity, entry.statistic, len(analyses))
+        reject = rule.rejects(np.stack([r.statistic for r in analyses], axis=1))
     return Comparisons(arms=scenario.experimental_arms, analyses=tuple(analyses), reject=reject)
 
 
@@ -170,17 +200,21 @@ def tally(scenario: sc.Scenario, outcomes: BlockOutcomes, analysed: Comparisons 
         ok = np.isfinite(r.risk_difference)
         est = r.risk_difference[ok]
         significant = res.reject[:, j] & ok
+        width = (r.ci_high - r.ci_low)[ok]
         for key, value in (
             ("rejections", int(res.reject[:, j].sum())), ("estimates", int(ok.sum())),
             ("estimate_sum", float(est.sum())), ("estimate_sum_squares", float((est**2).sum())),
             ("covered", int(((r.ci_low <= truth) & (truth <= r.ci_high))[ok].sum())),
             ("width_sum", float((r.ci_high - r.ci_low)[ok].sum())), ("significant", int(significant.sum())),
             ("significant_abs_sum", float(np.abs(r.risk_difference[significant]).sum())),
+            ("width_sum_squares", float((width**2).sum())),
+            ("significant_abs_sum_squares", float((r.risk_difference[significant] ** 2).sum())),
         ):
             per[key].append(value)
     top = scenario.trial.hard_stop_months + scenario.trial.max_follow_up_months
     consort = {f: float(getattr(outcomes, f).sum()) for f in CONSORT_FIELDS if f != "randomised"}
     consort["randomised"] = float(outcomes.randomised.sum())
+    consort_squares = {f: float((getattr(outcomes, f).astype(float) ** 2).sum()) for f in CONSORT_FIELDS}
     n_arm = outcomes.n_randomised.sum(axis=1)                      # (trials, arms)
     has = n_arm > 0
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -190,6 +224,8 @@ def tally(scenario: sc.Scenario, outcomes: BlockOutcomes, analysed: Comparisons 
         rejections_any=int(res.reject.any(axis=1).sum()), rejections_all=int(res.reject.all(axis=1).sum()),
         on_time=int(outcomes.on_time.sum()), terminated=int(outcomes.terminated.sum()),
         randomised=float(outcomes.randomised.sum()), dropouts=float(outcomes.dropouts.sum()), consort=consort,
+        consort_squares=consort_squares, randomised_squares=float((outcomes.randomised.astype(float) ** 2).sum()),
+        dropouts_squares=float((outcomes.dropouts.astype(float) ** 2).sum()),
         comparisons={k: np.asarray(v) for k, v in per.items()},
         visit_sum=share.sum(axis=0), visit_sum_squares=(share**2).sum(axis=0), visit_trials=has.sum(axis=0),
         recruitment=Histogram.of(outcomes.recruitment_months, top), duration=Histogram.of(outcomes.duration_months, top),
@@ -200,8 +236,8 @@ def tally(scenario: sc.Scenario, outcomes: BlockOutcomes, analysed: Comparisons 
 def _look_totals(scenario: sc.Scenario, o: BlockOutcomes) -> dict | None:
     if o.look_month is None:
         return None
-    from simulate import interim
-    from simulate.interim import EFFICACY, FUTILITY
+    from simulate.analysis import interim
+    from simulate.analysis.interim import EFFICACY, FUTILITY
 
     design = interim.design_for(scenario)
     held = ~np.isnan(o.look_month)
@@ -218,7 +254,10 @@ def _look_totals(scenario: sc.Scenario, o: BlockOutcomes) -> dict | None:
         "held": held.sum(axis=0), "stop_efficacy": efficacy.sum(axis=0), "stop_futility": futility.sum(axis=0),
         "month_sum": np.where(held, o.look_month, 0.0).sum(axis=0),
         "randomised_sum": np.where(held, o.look_randomised, 0).sum(axis=0).astype(float),
+        "month_sum_squares": (np.where(held, o.look_month, 0.0) ** 2).sum(axis=0),
+        "randomised_sum_squares": (np.where(held, o.look_randomised, 0).astype(float) ** 2).sum(axis=0),
         "decision_month_sum": np.array([np.nansum(o.decision_month)]),
+        "decision_month_sum_squares": np.array([np.nansum(o.decision_month**2)]),
         "decided": np.array([np.isfinite(o.decision_month).sum()]),
         "overrun_reversals": np.array([(stopped_eff & (o.overrun_z < final_bound)).sum()]),
     }

@@ -1,4 +1,4 @@
-"""simulate.analysis against scipy / statsmodels, on drawn and on hand-picked tables."""
+"""simulate.analysis's tests against scipy / statsmodels, on drawn and on hand-picked tables."""
 import dataclasses
 
 import numpy as np
@@ -9,17 +9,15 @@ from scipy import stats
 from statsmodels.stats.contingency_tables import StratifiedTable
 from statsmodels.stats.proportion import confint_proportions_2indep, proportions_ztest
 
-from simulate import analysis
-from simulate.analysis import (
-    ALTERNATIVES,
-    TESTS,
-    Analysis,
-    analyse,
-    cmh_p_values,
-    fisher_table,
-    p_values,
-    risk_difference,
-)
+from simulate.analysis import fisher
+from simulate.analysis.cmh import cmh_p_values
+from simulate.analysis.compare import Analysis, analyse, p_values
+from simulate.analysis.fisher import fisher_table
+from simulate.analysis.intervals import risk_difference
+from simulate.analysis.registry import names
+from simulate.choices import ALTERNATIVES
+
+TESTS = names()
 
 pytestmark = pytest.mark.filterwarnings("error::RuntimeWarning")  # no NaN/inf leaks
 
@@ -149,9 +147,9 @@ def test_fisher_cache_matches_uncached_computation():
     x_c = rng.binomial(n_c, 0.6)
     x_t = rng.binomial(n_t, 0.85)
     for alternative in ALTERNATIVES:
-        analysis.FISHER_CACHE.clear()
+        fisher.cached_table.cache_clear()
         cold = p_values("fisher", x_c, n_c, x_t, n_t, alternative)
-        assert len(analysis.FISHER_CACHE) > 0
+        assert fisher.cached_table.cache_info().currsize > 0
         warm = p_values("fisher", x_c, n_c, x_t, n_t, alternative)
         direct = np.array([fisher_table(c, t, alternative)[a, b]
                            for a, c, b, t in zip(x_c, n_c, x_t, n_t)])
@@ -166,22 +164,31 @@ def test_rare_arm_size_pairs_computed_row_by_row_agree_with_tables():
     n_t = rng.integers(200, 300, size=400)
     x_c, x_t = rng.binomial(n_c, 0.6), rng.binomial(n_t, 0.85)
     for alternative in ALTERNATIVES:
-        analysis.FISHER_CACHE.clear()
+        fisher.cached_table.cache_clear()
         got = p_values("fisher", x_c, n_c, x_t, n_t, alternative)
-        assert len(analysis.FISHER_CACHE) == 0
+        assert fisher.cached_table.cache_info().currsize == 0
         direct = [fisher_table(c, t, alternative)[a, b]
                   for a, c, b, t in zip(x_c[:80], n_c[:80], x_t[:80], n_t[:80])]
         np.testing.assert_array_equal(got[:80], direct)
 
 
 def test_fisher_cache_is_bounded():
-    cache = analysis._FisherCache(max_bytes=3 * fisher_table(30, 30).nbytes)
-    for n in range(25, 31):
-        cache.get(n, n, "two-sided")
-    assert len(cache) <= 3
-    np.testing.assert_array_equal(cache.get(30, 30, "two-sided"), fisher_table(30, 30))
+    """At most TABLES_KEPT tables of at most TABLE_CELLS_MAX cells: a pair too large for the
+    cache goes row by row however many trials share it; cached tables are read-only."""
+    assert fisher.cached_table.cache_info().maxsize == fisher.TABLES_KEPT
+    fisher.cached_table.cache_clear()
+    for n in range(1, fisher.TABLES_KEPT + 10):
+        fisher.cached_table(n, n, "two-sided")
+    assert fisher.cached_table.cache_info().currsize == fisher.TABLES_KEPT
+    np.testing.assert_array_equal(fisher.cached_table(30, 30, "two-sided"), fisher_table(30, 30))
     with pytest.raises(ValueError):
-        cache.get(30, 30, "two-sided")[0, 0] = 0.5  # cached tables are read-only
+        fisher.cached_table(30, 30, "two-sided")[0, 0] = 0.5
+    fisher.cached_table.cache_clear()
+    big = int(fisher.TABLE_CELLS_MAX**0.5)                 # (big + 1)^2 cells: one too many
+    x = np.arange(0, big, 7)
+    got = p_values("fisher", x, big, x[::-1], big)
+    assert fisher.cached_table.cache_info().currsize == 0
+    np.testing.assert_array_equal(got, fisher_table(big, big)[x, x[::-1]])
 
 
 def test_ten_thousand_fisher_decisions_match_scipy():

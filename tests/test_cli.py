@@ -9,7 +9,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from simulate.eligibility import RULE_NAMES
+from simulate.screening.criteria import RULE_NAMES
 
 from conftest import DEFAULT_SCENARIO, edit_scenario_text
 
@@ -243,3 +243,80 @@ def test_console_script_bad_file(run_console_script, bad_scenario: Path) -> None
     lines = error_lines(err)
     assert len(lines) == 3 and all(line.startswith("error: ") for line in lines), lines
     assert "Traceback" not in err
+
+
+# --------------------------------------------------------------------------- no true benefit
+
+
+HARM_ONE_SIDED = ["--set", 'analysis.alternative="greater"', "--set", "arms.rtx_csa.remission_at_endpoint=0.5"]
+"""RTX + CsA at 0.5, below RTX alone at 0.6, tested one-sided for superiority: a world with no
+true benefit, so every rejection is a type I error."""
+
+
+def test_cli_and_report_agree_that_a_harm_tested_one_sided_is_a_type_one_error_world(run_cli) -> None:
+    from simulate.assumed import no_benefit
+    from simulate.loader import load_scenario
+    from simulate.report.sentences.summary import plain_summary
+    from simulate.report.verdict import is_null
+    from simulate.results import PowerResult, SampleSizePlan
+
+    code, out, err = run_cli(["power", DEFAULT_SCENARIO, "--replicates", "100", "--jobs", "1", *HARM_ONE_SIDED])
+    assert code == 0, err
+    label = [line.split()[0:3] for line in out.splitlines() if line.startswith("  type I error") or
+             line.startswith("  power ")]
+    assert label == [["type", "I", "error"]], out
+    code, out, err = run_cli(["power", DEFAULT_SCENARIO, "--replicates", "100", "--jobs", "1", "--json",
+                              *HARM_ONE_SIDED])
+    assert code == 0, err
+    p = PowerResult.from_json(json.loads(out))
+    scenario = load_scenario(DEFAULT_SCENARIO, [a for a in HARM_ONE_SIDED if a != "--set"])
+    assert p.true_difference == pytest.approx(-0.1)
+    assert is_null(p) and no_benefit(scenario)                 # the report's rule is the CLI's
+    summary = plain_summary(scenario, p, SampleSizePlan((), (), ()))
+    assert "here the type I error" in summary[0], summary[0]
+
+
+@pytest.mark.parametrize("sets, null", [
+    (["arms.rtx_csa.remission_at_endpoint=0.5"], False),                  # two-sided: a harm is a difference
+    (['analysis.alternative="greater"'], False),                          # one-sided, a true benefit
+    (['analysis.alternative="greater"', "arms.rtx_csa.remission_at_endpoint=0.6"], True),
+    (['analysis.hypothesis="non_inferiority"', "analysis.margin=0.1", 'analysis.alternative="greater"',
+      'analysis.test="farrington_manning"', "arms.rtx_csa.remission_at_endpoint=0.5"], True),   # at the margin
+    (['analysis.hypothesis="non_inferiority"', "analysis.margin=0.1", 'analysis.alternative="greater"',
+      'analysis.test="farrington_manning"', "arms.rtx_csa.remission_at_endpoint=0.55"], False),
+])
+def test_the_scenario_and_its_result_read_the_one_rule_alike(sets: list[str], null: bool) -> None:
+    from simulate.assumed import no_benefit, result_has_no_benefit
+    from simulate.loader import load_scenario
+    from simulate.power import estimate_power
+
+    scenario = load_scenario(DEFAULT_SCENARIO, ["simulation.block_size=20", *sets])
+    assert no_benefit(scenario) is null
+    assert result_has_no_benefit(estimate_power(scenario, 20, 1, 1)) is null
+
+
+@pytest.mark.parametrize("sets, null", [
+    (["arms.rtx_tac.remission_at_endpoint=0.6"], False),                  # any: the other arm still has a benefit
+    (['analysis.success="all"', "arms.rtx_tac.remission_at_endpoint=0.6"], True),   # all: one arm lacks it
+    (['analysis.success="rtx_tac"', "arms.rtx_tac.remission_at_endpoint=0.6"], True),
+    (['analysis.success="rtx_csa"', "arms.rtx_tac.remission_at_endpoint=0.6"], False),
+])
+def test_several_arms_read_the_rule_by_what_power_counts(sets: list[str], null: bool) -> None:
+    from simulate.assumed import no_benefit, result_has_no_benefit
+    from simulate.loader import load_scenario
+    from simulate.power import estimate_power
+
+    scenario = load_scenario("three_arm", ["simulation.block_size=20", *sets])
+    assert no_benefit(scenario) is null
+    assert result_has_no_benefit(estimate_power(scenario, 20, 1, 1)) is null
+
+
+def test_the_lab_reads_the_same_rule() -> None:
+    from simulate.loader import load_scenario
+    from simulate.teach.lab import many_trials
+
+    scenario = load_scenario(DEFAULT_SCENARIO, ["simulation.block_size=20", "simulation.replicates=20",
+                                                *[a for a in HARM_ONE_SIDED if a != "--set"]])
+    assert many_trials(scenario).null
+    assert not many_trials(load_scenario(DEFAULT_SCENARIO, ["simulation.block_size=20",
+                                                            "simulation.replicates=20"])).null

@@ -14,7 +14,8 @@ import numpy as np
 import pytest
 from scipy import integrate, stats
 
-from simulate import population, selection
+from simulate import parameters, population
+from simulate.screening import feasibility, probabilities
 from simulate.cohort import RELAPSE_DRUGS, Patients, draw_cohort
 from simulate.parameters import beta_params, lognormal_params
 from simulate.fates import candidates_of, draw_fates
@@ -495,7 +496,7 @@ def test_cohort_pool_and_story_make_covariates_with_the_same_transforms(scenario
     story = trial_patients(scenario, f, 0)
     cols = np.maximum(f.order[0], 0)
     u_clocks = f.u_clocks[:, candidates_of(f, 0)]
-    p_int = selection.pass_probabilities(c, scenario.eligibility).intolerant_given_pass
+    p_int = probabilities.pass_probabilities(c, scenario.eligibility).intolerant_given_pass
     normal = stream(child_sequence(f.seed_sequence, "story/0"), "albumin_bp").standard_normal(f.n_max)
     story_made = {
         "albumin_g_l": population.albumin(c, f.pool["z"][0], normal),
@@ -511,16 +512,19 @@ def test_cohort_pool_and_story_make_covariates_with_the_same_transforms(scenario
         np.testing.assert_array_equal(getattr(story, name), made, err_msg=f"story: {name}")
 
 
-def test_the_clip_bounds_are_the_population_modules_alone(scenario: Scenario, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Narrowing the physiological bounds in simulate.population narrows them for the cohort,
-    the story of a trial and the exact screen probabilities alike: no other module keeps a copy."""
+def test_the_clip_bounds_are_the_parameters_modules_alone(scenario: Scenario, monkeypatch: pytest.MonkeyPatch,
+                                                          request: pytest.FixtureRequest) -> None:
+    """Narrowing the physiological bounds in simulate.parameters narrows them for the cohort,
+    the story of a trial, the exact screen probabilities and the feasibility bounds alike: no
+    other module keeps a copy."""
     c, e = scenario.cohort, scenario.eligibility
     fates = draw_fates(scenario, block_sequence(2, 0), 1)      # (calibrated with the shipped bounds)
-    monkeypatch.setattr(population, "ALBUMIN_MIN_G_L", 20.0)
-    monkeypatch.setattr(population, "ALBUMIN_MAX_G_L", 30.0)
-    monkeypatch.setattr(population, "EGFR_MIN_ML_MIN", 50.0)
-    monkeypatch.setattr(population, "EGFR_MAX_ML_MIN", 90.0)
-    monkeypatch.setattr(selection, "_CACHE", {})
+    monkeypatch.setattr(parameters, "ALBUMIN_MIN_G_L", 20.0)
+    monkeypatch.setattr(parameters, "ALBUMIN_MAX_G_L", 30.0)
+    monkeypatch.setattr(parameters, "EGFR_MIN_ML_MIN", 50.0)
+    monkeypatch.setattr(parameters, "EGFR_MAX_ML_MIN", 90.0)
+    probabilities.pass_probabilities.cache_clear()     # computed afresh with these bounds, and forgotten after
+    request.addfinalizer(probabilities.pass_probabilities.cache_clear)
 
     p = draw_cohort(c, 20_000, 3)
     assert (p.albumin_g_l.min(), p.albumin_g_l.max()) == (20.0, 30.0)
@@ -529,10 +533,12 @@ def test_the_clip_bounds_are_the_population_modules_alone(scenario: Scenario, mo
     assert np.all((story.albumin_g_l >= 20.0) & (story.albumin_g_l <= 30.0))
     assert np.all((story.egfr_ml_min >= 50.0) & (story.egfr_ml_min <= 90.0))
     # a threshold below the lower bound passes everyone, one above the upper bound no one
-    demography = {thr: selection.pass_probabilities(c, e.model_copy(update={"egfr_min_ml_min": thr})).demography
-                  for thr in (3.0, 45.0, 95.0)}
+    at = {thr: e.model_copy(update={"egfr_min_ml_min": thr}) for thr in (3.0, 45.0, 95.0)}
+    demography = {thr: probabilities.pass_probabilities(c, rules).demography for thr, rules in at.items()}
     assert demography[45.0] == demography[3.0] > 0.0
     assert demography[95.0] == 0.0
+    bound = {thr: feasibility.screen_lower_bound(c, rules) for thr, rules in at.items()}
+    assert bound[45.0] == bound[3.0] > 0.0 and bound[95.0] == 0.0
 
 
 @pytest.mark.parametrize("months", [0.25, 1.0, 6.0, 30.0])

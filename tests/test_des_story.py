@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from simulate import outcomes as om
-from simulate.eligibility import RULE_NAMES, RULES
+from simulate.screening.criteria import RULE_NAMES, RULES
 from simulate.engines.des import simulate_trial
 from simulate.fates import candidates_of, draw_fates, excluded_of
 from simulate.outcomes import status_at

@@ -14,7 +14,7 @@ import json
 import numpy as np
 import pytest
 
-from simulate import formulas
+from simulate.analysis import formulas
 from simulate.errors import ScenarioError
 from simulate.loader import load_scenario
 from simulate.power import estimate_power

@@ -15,7 +15,8 @@ import numpy as np
 import pytest
 
 from simulate.cohort import Patients, draw_cohort
-from simulate.eligibility import RULE_NAMES, RULES, Screening, screen
+from simulate.screening.criteria import RULE_NAMES, RULES, Bound, Rule
+from simulate.screening.screen import Screening, screen
 from simulate.scenario import Eligibility, Scenario
 
 TINY = np.finfo(float).tiny
@@ -105,7 +106,24 @@ def test_rules_in_consort_order() -> None:
     )
     kinds = [r.time_dependent for r in RULES]
     assert kinds == sorted(kinds), "permanent rules must come before time-dependent ones"
-    assert all((r.wait_months is not None) == r.time_dependent for r in RULES)
+    # a time-dependent rule waits on one clock; a permanent one has none
+    assert all(r.clock.op in (">", ">=") for r in RULES if r.time_dependent)
+    for r in RULES:
+        if not r.time_dependent:
+            with pytest.raises(ValueError, match="no clock"):
+                r.clock
+
+
+def test_a_malformed_criterion_is_refused_where_it_is_defined() -> None:
+    with pytest.raises(ValueError, match="Bound.threshold: got 'age_min'"):
+        Bound("age_years", ">=", "age_min")
+    with pytest.raises(ValueError, match="Bound.op"):
+        Bound("age_years", "=>", "age_min_years")
+    with pytest.raises(ValueError, match="one bound 'clock > or >= threshold'"):
+        Rule("late", "clocks", "", "", bounds=(Bound("months_on_acei_arb", "<=", "acei_arb_run_in_months"),),
+             time_dependent=True)
+    with pytest.raises(ValueError, match="only they, read the clocks"):
+        Rule("washout", "clocks", "", "", bounds=(Bound("months_since_alkylating", ">", "washout_alkylating_months"),))
 
 
 # --------------------------------------------------------------------------- boundaries, rule by rule

@@ -29,7 +29,7 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from simulate import interim
+from simulate.analysis import interim
 from simulate.engines import BlockOutcomes, des_model, outcomes_from_des
 from simulate.engines.batch import group_sequential, outcomes_from_batch, patient_outcomes, randomise_block
 from simulate.engines.des import Trial, simulate_trial

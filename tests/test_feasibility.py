@@ -10,12 +10,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from simulate import feasibility
+from simulate.screening import feasibility
 from simulate.loader import with_overrides
 from simulate.outcomes import _base_model
 ARMS = ("rtx", "rtx_csa")
 """The registered scenario's arms."""
-from simulate.selection import pass_probabilities
+from simulate.screening.probabilities import pass_probabilities
 
 from conftest import DEFAULT_SCENARIO
 

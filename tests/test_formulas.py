@@ -1,4 +1,4 @@
-"""simulate.formulas: the literature sample sizes for NCT04743739 and independent cross-checks."""
+"""simulate.analysis.formulas: the literature sample sizes for NCT04743739 and independent cross-checks."""
 import itertools
 import math
 
@@ -8,8 +8,8 @@ from scipy import optimize, stats
 from statsmodels.stats.power import NormalIndPower
 from statsmodels.stats.proportion import samplesize_proportions_2indep_onetail
 
-from simulate import formulas
-from simulate.formulas import (
+from simulate.analysis import formulas
+from simulate.analysis.formulas import (
     ExactSampleSize,
     analytic_references,
     cohens_h,

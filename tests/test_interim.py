@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from simulate import interim, sequential
+from simulate.analysis import interim, sequential
 from simulate.engines import simulate_block
 from simulate.errors import ScenarioError
 from simulate.loader import load_scenario

@@ -11,13 +11,15 @@ from hypothesis import strategies as st
 from scipy import stats
 from statsmodels.stats.multitest import multipletests
 
-from simulate import analysis
-from simulate.analysis import MULTIPLICITY, adjust_rejections, p_values
-from simulate.formulas import (
+from simulate import choices
+from simulate.analysis.compare import p_values
+from simulate.analysis.formulas import (
     MAX_EXACT_TABLES,
     exact_power,
     exact_rejection_probabilities,
 )
+from simulate.analysis.rules import adjust_rejections
+from simulate.choices import MULTIPLICITY
 
 SETTINGS = settings(derandomize=True, max_examples=300, deadline=None)
 ALPHA = 0.05
@@ -252,4 +254,4 @@ def test_bad_arguments_raise():
         big = int(round(MAX_EXACT_TABLES ** (1 / 3))) + 1
         exact_rejection_probabilities("fisher", big, [big, big], 0.5, [0.5, 0.5], ALPHA,
                                       "two-sided", "holm")
-    assert analysis.MULTIPLICITY == ("none", "bonferroni", "holm")
+    assert choices.MULTIPLICITY == ("none", "bonferroni", "holm")

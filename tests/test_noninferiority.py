@@ -23,16 +23,16 @@ from hypothesis import strategies as st
 from scipy import optimize, special, stats
 from statsmodels.stats import proportion as smp
 
-from simulate import analysis, formulas
-from simulate.analysis import (
-    analyse,
+from simulate.analysis import formulas, noninferiority
+from simulate.analysis.compare import analyse, p_values
+from simulate.analysis.formulas import exact_power, n_per_arm_farrington_manning, n_per_arm_pooled_normal
+from simulate.analysis.intervals import risk_difference
+from simulate.analysis.large_sample import ztest_p
+from simulate.analysis.noninferiority import (
     farrington_manning_p,
     farrington_manning_statistic,
     miettinen_nurminen_interval,
-    p_values,
-    risk_difference,
 )
-from simulate.formulas import exact_power, n_per_arm_farrington_manning, n_per_arm_pooled_normal
 
 pytestmark = pytest.mark.filterwarnings("error::RuntimeWarning")  # no NaN/inf leaks from ours
 
@@ -153,7 +153,7 @@ def test_statsmodels_bug_is_what_the_tests_assume():
     """Our constrained rates zero the score equation; statsmodels' do exactly when the probe
     says so (documenting why most comparisons with statsmodels are restricted)."""
     x_c, n_c, x_t, n_t, delta = 10, 40, 12, 30, -0.1
-    p_c, p_t = analysis._restricted_rates(x_c, n_c, x_t, n_t, delta)
+    p_c, p_t = noninferiority._restricted_rates(x_c, n_c, x_t, n_t, delta)
     assert p_t - p_c == pytest.approx(delta, abs=1e-15)
     assert abs(score_residual(x_c, n_c, x_t, n_t, p_c, delta)) < 1e-12
     assert p_c == pytest.approx(ref_restricted_rates(x_c, n_c, x_t, n_t, delta)[0], abs=1e-13)
@@ -169,7 +169,7 @@ def test_statsmodels_bug_is_what_the_tests_assume():
 @pytest.mark.parametrize("margin", MARGINS + (0.5, 0.9))
 def test_restricted_rates_maximise_the_likelihood_on_every_table(n_c, n_t, margin):
     x_c, x_t = all_tables(n_c, n_t)
-    p_c, p_t = analysis._restricted_rates(x_c, n_c, x_t, n_t, -margin)
+    p_c, p_t = noninferiority._restricted_rates(x_c, n_c, x_t, n_t, -margin)
     np.testing.assert_allclose(p_t - p_c, -margin, atol=1e-12)
     assert np.all((p_c >= margin) & (p_c <= 1) & (p_t >= 0) & (p_t <= 1 - margin))
     ref = np.array([ref_restricted_rates(a, n_c, b, n_t, -margin)[0] for a, b in zip(x_c, x_t)])
@@ -258,7 +258,7 @@ def test_fm_matches_rpact(x_c, n_c, x_t, n_t, margin, z, p):
 def test_margin_zero_is_the_pooled_z_test(n_c, n_t, alternative):
     x_c, x_t = all_tables(n_c, n_t)
     got = farrington_manning_p(x_c, n_c, x_t, n_t, 0.0, alternative)
-    np.testing.assert_allclose(got, analysis._ztest_p(x_c, n_c, x_t, n_t, alternative), rtol=1e-12)
+    np.testing.assert_allclose(got, ztest_p(x_c, n_c, x_t, n_t, alternative), rtol=1e-12)
     np.testing.assert_allclose(p_values("farrington_manning", x_c, n_c, x_t, n_t, alternative),
                                p_values("ztest", x_c, n_c, x_t, n_t, alternative), rtol=1e-12)
 
@@ -472,7 +472,7 @@ RPACT_N = [  # p_control, p_treat, margin, alpha, power, nFixed1
 def test_farrington_manning_sample_size_matches_rpact(p_c, p_t, margin, alpha, power, n_rpact):
     assert n_per_arm_farrington_manning(p_c, p_t, margin, alpha, power) == int(np.ceil(n_rpact))
     # the docstring's formula, unrounded, to rpact's 10 decimals: the same restricted rates
-    r_c, r_t = analysis._restricted_rates(p_c, 1.0, p_t, 1.0, -margin)
+    r_c, r_t = noninferiority._restricted_rates(p_c, 1.0, p_t, 1.0, -margin)
     spread_h0 = np.sqrt(r_c * (1 - r_c) + r_t * (1 - r_t))
     spread_h1 = np.sqrt(p_c * (1 - p_c) + p_t * (1 - p_t))
     raw = ((special.ndtri(1 - alpha) * spread_h0 + special.ndtri(power) * spread_h1)

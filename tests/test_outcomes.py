@@ -25,7 +25,7 @@ from scipy import special
 
 from simulate import outcomes as om
 from simulate.cohort import Patients, draw_cohort
-from simulate.eligibility import screen
+from simulate.screening.screen import screen
 from simulate.errors import ScenarioError
 from simulate.outcomes import ArmModel, PotentialOutcomes, calibrate, covariate_score, potential_outcomes
 from simulate.loader import load_scenario, scenario_from_dict
@@ -430,3 +430,21 @@ def test_an_arm_whose_remissions_never_last_calibrates_without_dividing_by_zero(
     monkeypatch.setattr(om, "_no_relapse_probability", lambda arm: 0.0)
     models = om._calibrate(s)
     assert models["rtx"].responder_probability == 0.0 and models["rtx"].no_relapse_probability == 0.0
+
+
+def test_a_calibration_is_shared_by_designs_that_differ_only_where_it_does_not_look() -> None:
+    """Cached per the parts of the scenario it reads: another size or test shares it; another
+    remission rate gets its own. The arms' models and the reference sample cannot be changed
+    in place (the cache hands the same objects to every caller)."""
+    base = scenario_with()
+    assert calibrate(scenario_with("trial.n_per_arm=40", 'analysis.test="chi2"')) is calibrate(base)
+    other = calibrate(scenario_with("arms.rtx_csa.remission_at_endpoint=0.7"))
+    assert other is not calibrate(base)
+    assert other["rtx_csa"].responder_probability != calibrate(base)["rtx_csa"].responder_probability
+    with pytest.raises(TypeError):
+        calibrate(base)["rtx"] = other["rtx"]                     # type: ignore[index]
+    titre, proteinuria = om._reference_covariates(base.cohort, base.eligibility)
+    with pytest.raises(ValueError):
+        titre[0] = 1.0
+    with pytest.raises(ValueError):
+        proteinuria[0] = 1.0

@@ -1,18 +1,19 @@
-"""Where tasks run: small work stays in this process, large work goes to workers that start with
-this process's per-run caches; the results are the same either way."""
+"""Where tasks run: small work stays in this process, large work goes to workers; every value a
+task needs travels in its arguments, and the results are the same either way."""
 
 from __future__ import annotations
 
 import os
+import threading
 import time
 
 from simulate import parallel
-from simulate.parallel import Backend, run_tasks, shared_cache
+from simulate.parallel import Backend, run_tasks
 
 
 def _pid_after(seconds: float, k: int) -> tuple[int, int, object]:
     time.sleep(seconds)
-    return k, os.getpid(), shared_cache("test.parallel").get("answer")
+    return k, os.getpid(), globals().get("_ANSWER")
 
 
 def _pid_after_work(seconds: float, k: int) -> tuple[int, int, object]:
@@ -21,7 +22,7 @@ def _pid_after_work(seconds: float, k: int) -> tuple[int, int, object]:
     start = time.thread_time()
     while time.thread_time() - start < seconds:
         sum(range(1000))
-    return k, os.getpid(), shared_cache("test.parallel").get("answer")
+    return k, os.getpid(), globals().get("_ANSWER")
 
 
 def test_small_work_runs_in_this_process() -> None:
@@ -30,41 +31,60 @@ def test_small_work_runs_in_this_process() -> None:
     assert {pid for _, pid, _ in out} == {os.getpid()}
 
 
-def test_small_work_overlaps_on_threads() -> None:
-    """Tasks that wait (as numpy's array work releases the GIL) overlap on this process's
-    threads when the caller says they may; otherwise (Python work such as the DES, which
-    threads would only slow down) and with one job they run one after the other."""
+class _Overlap:
+    """Counts how many tasks run at the same moment (no clock involved)."""
+
+    def __init__(self) -> None:
+        self.lock, self.now, self.most = threading.Lock(), 0, 0
+
+    def task(self, k: int) -> int:
+        with self.lock:
+            self.now += 1
+            self.most = max(self.most, self.now)
+        time.sleep(0.02)                         # a wait that releases the GIL, as numpy's work does
+        with self.lock:
+            self.now -= 1
+        return k
+
+
+def test_small_work_overlaps_on_threads_only_when_allowed() -> None:
+    """Tasks that release the GIL (numpy's array work) overlap on this process's threads when
+    the caller says they may; otherwise (Python work such as the DES) and with one job they run
+    one after the other."""
     if parallel.default_jobs() < 2:
         return
-    t0 = time.perf_counter()
-    out = run_tasks(_pid_after, [(0.1, k) for k in range(8)], Backend("loky", None), threads=True)
-    assert time.perf_counter() - t0 < 0.8 * 0.1 * 8                 # serially: 0.8 s
-    assert [k for k, _, _ in out] == list(range(8))
+    overlap = _Overlap()
+    assert run_tasks(overlap.task, [(k,) for k in range(8)], Backend("loky", None), threads=True) == list(range(8))
+    assert overlap.most > 1
     for backend, threads in ((Backend("loky", 1), True), (Backend("loky", None), False)):
-        t0 = time.perf_counter()
-        run_tasks(_pid_after, [(0.1, k) for k in range(4)], backend, threads=threads)
-        assert time.perf_counter() - t0 >= 0.4
+        overlap = _Overlap()
+        assert run_tasks(overlap.task, [(k,) for k in range(4)], backend, threads=threads) == list(range(4))
+        assert overlap.most == 1
 
 
-def test_large_work_goes_to_workers_with_the_caches_filled_here(monkeypatch) -> None:
-    shared_cache("test.parallel")["answer"] = 42
+def test_large_work_goes_to_workers_which_see_only_their_arguments(monkeypatch) -> None:
+    """Workers get what the tasks carry and nothing else: a value set in this process's module
+    globals is not shipped behind the tasks' backs."""
+    monkeypatch.setitem(globals(), "_ANSWER", 42)
     monkeypatch.setattr(parallel, "WORKER_START_SECONDS", 0.2)
     step = 0.15
     out = run_tasks(_pid_after, [(step, k) for k in range(8)], Backend("loky", 2))
     assert [k for k, _, _ in out] == list(range(8))                  # in task order
     assert os.getpid() not in {pid for _, pid, _ in out}              # explicit jobs: all to workers
-    assert {answer for _, _, answer in out} == {42}
+    assert {answer for _, _, answer in out} == {None}
     # CPU-bound tasks: 8 x 0.15 s left in this process would outlast the (patched) worker start
     adaptive = run_tasks(_pid_after_work, [(step, k) for k in range(8)], Backend("loky", None), threads=True)
     pids = [pid for _, pid, _ in adaptive]
     if parallel.default_jobs() > 1:
         assert pids[:2] == [os.getpid()] * 2 and os.getpid() not in pids[-2:]
+        assert all(answer is None for _, pid, answer in adaptive if pid != os.getpid())
     assert [k for k, _, _ in adaptive] == list(range(8))
 
 
-def test_workers_keep_freed_block_memory_and_this_process_is_left_as_it_was(monkeypatch) -> None:
-    """Running tasks in this process leaves its allocator alone; worker processes tune their
-    own (Linux: glibc's mallopt) once, before their first task."""
+def test_only_workers_this_command_started_tune_their_allocator(monkeypatch) -> None:
+    """Running tasks in this process leaves its allocator alone; a worker process this command
+    started tunes its own (Linux: glibc's mallopt) once, before its first task; a worker of a
+    shared cluster (another parent) is left as it is."""
     import sys
 
     import pytest
@@ -73,10 +93,13 @@ def test_workers_keep_freed_block_memory_and_this_process_is_left_as_it_was(monk
         pytest.skip("the allocator is tuned on Linux only")
     calls = []
     monkeypatch.setattr(parallel, "_allocator_tuned", False)
+    monkeypatch.setattr(parallel, "_exit_with_parent", lambda parent=None: None)
     monkeypatch.setattr("ctypes.CDLL", lambda name: type("C", (), {"mallopt": lambda self, *a: calls.append(a) or 1})())
     run_tasks(_pid_after, [(0.0, k) for k in range(3)], Backend("loky", 1))
     run_tasks(_pid_after, [(0.0, k) for k in range(3)], Backend("loky", None, processes=False))
     assert calls == []
-    parallel._in_worker(_pid_after, -1, {}, 0.0, 0)
-    parallel._in_worker(_pid_after, -1, {}, 0.0, 1)
+    assert parallel._in_worker(_pid_after, -1, 0.0, 0)[0] == 0        # not started by this command
+    assert calls == []
+    parallel._in_worker(_pid_after, os.getppid(), 0.0, 0)
+    parallel._in_worker(_pid_after, os.getppid(), 0.0, 1)
     assert calls == [(-3, parallel.ALLOCATOR_MMAP_THRESHOLD_BYTES), (-1, parallel.ALLOCATOR_TRIM_THRESHOLD_BYTES)]

@@ -8,8 +8,8 @@ import math
 import pandas as pd
 import pytest
 
-from simulate.pipeline import kaplan_meier_remission
-from simulate.results import KaplanMeierStep
+from simulate.run.compute import kaplan_meier_remission
+from simulate.run.trial_results import KaplanMeierStep
 
 nan = math.nan
 
@@ -58,7 +58,7 @@ def _comparison(arm: str, truth: float):
 def test_a_null_design_is_recognised_for_each_hypothesis():
     """The summary calls power a type I error when no arm beats the null: no difference for
     superiority, a deficit of the margin or more for non-inferiority (0.45 - 0.6 is not exactly -0.15)."""
-    from simulate.pipeline import _is_null
+    from simulate.assumed import result_has_no_benefit as _is_null
 
     assert _is_null(_power(comparisons=(_comparison("a", 0.0), _comparison("b", 0.0))))
     assert not _is_null(_power(comparisons=(_comparison("a", 0.0), _comparison("b", 0.2))))
@@ -67,7 +67,7 @@ def test_a_null_design_is_recognised_for_each_hypothesis():
 
 
 def test_remission_table_has_its_columns_even_when_empty():
-    from simulate.pipeline import remission_table
+    from simulate.report.tables import remission_table
     from simulate.results import VisitRemission
 
     assert list(remission_table(_power()).columns) == ["arm", "month", "remission", "mc_se"]
@@ -84,7 +84,7 @@ def test_remission_model_reports_first_remission_and_what_relapse_leaves(name):
     from pathlib import Path
 
     from simulate.loader import load_scenario
-    from simulate.pipeline import compute_remission_model
+    from simulate.run.compute import compute_remission_model
 
     scenario = load_scenario(Path(__file__).resolve().parents[1] / "scenarios" / f"{name}.toml")
     model = compute_remission_model(scenario)
@@ -98,3 +98,19 @@ def test_remission_model_reports_first_remission_and_what_relapse_leaves(name):
         assert math.isfinite(a.rebound_month) == has_cni
     if name == "nct04743739":  # CsA: 6 months at full dose, then a 3-month taper
         assert {a.arm: a.rebound_month for a in model.arms}["rtx_csa"] == 9.0
+
+
+def test_an_interim_look_no_trial_reached_is_said_so_not_given_a_month():
+    from simulate.loader import load_scenario
+    from simulate.report.sentences.summary import interim_sentence
+    from simulate.results import Look
+
+    scenario = load_scenario("nct04743739", ['analysis.alternative="greater"', 'analysis.test="ztest"',
+                                             "analysis.alpha=0.025", "interim.information_fractions=[0.5, 1.0]"])
+    never = Look(0.5, 2.96, None, 0.0, 0.0, 0.0, 0.0, 0.0, nan, nan)
+    final = Look(1.0, 1.97, None, 0.1, 0.03, 0.9, 0.03, 1.0, 64.0, 11.6)
+    line = interim_sentence(scenario, _power(looks=(never, final), expected_duration_months=64.0,
+                                             mean_randomised=11.6))
+    assert "nan" not in line and "(held in 0% of trials)" in line, line
+    held = Look(0.5, 2.96, None, 0.05, 0.01, 0.1, 0.01, 1.0, 38.0, 126.0)
+    assert "(month 38 on average)" in interim_sentence(scenario, _power(looks=(held, final)))

@@ -20,6 +20,7 @@ import pytest
 
 from conftest import ROOT, tree_rss_mb, trialsim_executable
 from simulate import plan
+from simulate.run import budget
 from simulate.errors import ResourceError
 from simulate.loader import load_scenario
 
@@ -100,15 +101,15 @@ def test_a_bad_limit_names_the_flag_and_what_is_allowed(run_cli, flag, value) ->
 
 
 def test_the_budget_comes_from_the_flag_the_environment_or_the_memory_available(monkeypatch) -> None:
-    assert plan.memory_budget("3G") == (3 << 30, "--max-memory")
-    monkeypatch.setenv(plan.MEMORY_ENV, "512M")
-    assert plan.memory_budget() == (512 << 20, plan.MEMORY_ENV)
-    monkeypatch.delenv(plan.MEMORY_ENV)
-    budget, source = plan.memory_budget()
+    assert budget.memory_budget("3G") == (3 << 30, "--max-memory")
+    monkeypatch.setenv(budget.MEMORY_ENV, "512M")
+    assert budget.memory_budget() == (512 << 20, budget.MEMORY_ENV)
+    monkeypatch.delenv(budget.MEMORY_ENV)
+    size, source = budget.memory_budget()
     assert source.endswith("of the memory available") or "limit" in source
-    assert 0 < budget
-    monkeypatch.setenv(plan.TIME_ENV, "90")
-    assert plan.time_limit() == (5400.0, plan.TIME_ENV)
+    assert 0 < size
+    monkeypatch.setenv(budget.TIME_ENV, "90")
+    assert budget.time_limit() == (5400.0, budget.TIME_ENV)
 
 
 def test_a_process_memory_limit_caps_the_budget(tmp_path) -> None:
@@ -307,7 +308,7 @@ def test_the_lab_puts_a_refusal_under_the_input_to_blame() -> None:
 
 
 def test_the_summary_of_a_run_says_when_its_trials_are_too_few_or_nobody_is_randomised(scenario) -> None:
-    from simulate.pipeline import plain_summary
+    from simulate.report.sentences.summary import plain_summary
     from simulate.power import estimate_power, find_sample_size
     from simulate.results import SampleSizePlan
 

@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from simulate import formulas
+from simulate.analysis import formulas
 from simulate.engines import simulate_block
 from simulate.power import (analytic_references, closed_form_curve, dropout_adjustment, estimate_power,
                             find_sample_size, simulate_replicates)
@@ -216,12 +216,12 @@ def test_sample_size_agrees_with_exact_fisher():
 def test_significant_small_trials_overstate_the_effect():
     """Winner's curse: at 7 per arm only large observed differences reach significance, so the
     mean |difference| of significant trials is at least the smallest significant one."""
-    from simulate import analysis
+    from simulate.analysis import compare
 
     n = 7
     r = estimate_power(bare(n), replicates=3000, seed=12, jobs=1, engine="batch")
     x_c, x_t = np.meshgrid(np.arange(n + 1), np.arange(n + 1), indexing="ij")
-    p = analysis.p_values("fisher", x_c.ravel(), np.full(x_c.size, n), x_t.ravel(), np.full(x_c.size, n))
+    p = compare.p_values("fisher", x_c.ravel(), np.full(x_c.size, n), x_t.ravel(), np.full(x_c.size, n))
     smallest = np.abs(x_t.ravel() - x_c.ravel())[p < 0.05].min() / n
     assert r.rejections > 0
     assert r.mean_abs_risk_difference_if_significant >= smallest - 1e-12
@@ -250,3 +250,65 @@ def test_sample_size_range_holds_the_exact_answer_and_precision_narrows_it():
     assert fine.n_range[1] - fine.n_range[0] < rough.n_range[1] - rough.n_range[0]
     first_hit = exact.first_n                                        # the exact first n reaching 80%
     assert fine.n_range[0] - 2 <= first_hit <= fine.n_range[1] + 2, (fine.n_range, first_hit)
+
+
+def _se(values) -> float:
+    """Monte Carlo SE of a mean: the sample SD of the finite replicates over sqrt(their count)."""
+    x = np.asarray(values, dtype=float)
+    x = x[np.isfinite(x)]
+    return float(x.std(ddof=1) / math.sqrt(len(x)))
+
+
+INTERIM = ['analysis.alternative="greater"', 'analysis.test="ztest"', "analysis.alpha=0.025",
+           "interim.information_fractions=[0.5, 1.0]", 'interim.futility="beta_spending"']
+
+
+@pytest.mark.parametrize("sets", [[], INTERIM], ids=["fixed", "interim"])
+def test_every_mean_carries_the_monte_carlo_se_of_its_replicates(sets):
+    """The SE of each mean, totalled block by block (three blocks here), is the sample SD of the
+    replicates over sqrt(n) as numpy computes it from the same trials; proportions are binomial."""
+    from simulate.power import simulate_replicates
+    from simulate.tally import analyse_outcomes
+
+    s = load_scenario(DEFAULT, ["simulation.block_size=30", *sets])
+    r = estimate_power(s, 90, 3, 1, "batch")
+    o = simulate_replicates(s, 90, 3, 1, "batch")
+    assert r.mean_randomised_mc_se == pytest.approx(_se(o.randomised), rel=1e-9)
+    assert r.mean_dropouts_mc_se == pytest.approx(_se(o.dropouts), rel=1e-9)
+    assert r.mean_duration_months_mc_se == pytest.approx(_se(o.duration_months), rel=1e-9)
+    assert r.mean_recruitment_months_mc_se == pytest.approx(_se(o.recruitment_months), rel=1e-9)
+    assert r.mean_consort_mc_se["referred"] == pytest.approx(_se(o.referred), rel=1e-9)
+    p = o.terminated.mean()
+    assert r.p_terminated == p and r.p_terminated_mc_se == pytest.approx(math.sqrt(p * (1 - p) / 90), rel=1e-12)
+    a = analyse_outcomes(s, o).analyses[0]
+    ok = np.isfinite(a.risk_difference)
+    assert r.mean_ci_width_mc_se == pytest.approx(_se((a.ci_high - a.ci_low)[ok]), rel=1e-9)
+    assert r.risk_difference_bias_se == pytest.approx(_se(a.risk_difference[ok]), rel=1e-9)
+    assert r.expected_randomised_mc_se == r.mean_randomised_mc_se
+    if sets:
+        assert r.expected_duration_months_mc_se == pytest.approx(_se(o.decision_month), rel=1e-9)
+        first = r.looks[0]
+        held = ~np.isnan(o.look_month[:, 0])
+        assert first.mean_month_mc_se == pytest.approx(_se(o.look_month[held, 0]), rel=1e-9)
+        assert first.mean_randomised_mc_se == pytest.approx(_se(o.look_randomised[held, 0]), rel=1e-9)
+    else:
+        assert math.isnan(r.expected_duration_months_mc_se)
+
+
+def test_the_top_level_estimates_are_the_first_comparisons():
+    """A power result stores each estimate once, in its comparisons: the top-level figures read
+    the first, and ``expected_randomised`` is ``mean_randomised``."""
+    from dataclasses import fields
+
+    from simulate.results import FIRST_COMPARISON_VIEW, PowerResult
+
+    s = load_scenario("three_arm", ["simulation.block_size=20"])
+    r = estimate_power(s, 40, 1, 1)
+    stored = {f.name for f in fields(PowerResult)}
+    assert not stored & set(FIRST_COMPARISON_VIEW) and "expected_randomised" not in stored
+    d = r.to_dict()
+    first = r.comparisons[0]
+    for name in FIRST_COMPARISON_VIEW:
+        assert d[name] == getattr(first, name) or (math.isnan(d[name]) and math.isnan(getattr(first, name)))
+    assert d["expected_randomised"] == d["mean_randomised"]
+    assert first.risk_difference_bias == first.mean_risk_difference - first.true_difference

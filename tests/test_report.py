@@ -17,8 +17,9 @@ from pathlib import Path
 import pytest
 
 from simulate.loader import load_scenario, with_overrides
-from simulate.pipeline import run_all
-from simulate.report import FIGURES, html, power_plots, write_report
+from simulate.run.main_job import run_all
+from simulate.report import html, power_plots
+from simulate.report.page import FIGURES, write_report
 from simulate.sources import scenario_comments
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -247,7 +248,8 @@ def test_the_verdict_card_states_the_conclusion(small_run, page):
     assert pilot.scenario.n_target != 126
     assert not any(f"of its {pilot.scenario.n_target} planned" in line for line in verdict(pilot).lines)
     assert page.index('class="verdict') < page.index(escape(results.summary[0]))
-    null = replace(results, power=replace(p, power=0.049, mc_se=0.005, true_difference=0.0, comparisons=()))
+    null = replace(results, power=replace(p, power=0.049, mc_se=0.005,
+                                          comparisons=tuple(replace(c, true_difference=0.0) for c in p.comparisons)))
     assert verdict(null).kind == "null" and "type I error" in verdict(null).headline
 
 
@@ -266,16 +268,17 @@ def test_the_page_has_landmarks_contents_and_accessible_tables(small_run, page):
 
 
 def test_the_winners_curse_of_a_harm_compares_sizes_not_signed_differences(small_run):
-    from simulate.pipeline import _winners_curse
+    from simulate.report.sentences.common import winners_curse
 
     results = small_run[2]
     p = results.power
-    harm = replace(p, true_difference=-0.17, mean_abs_risk_difference_if_significant=0.27,
-                   exaggeration_ratio=0.27 / 0.17, comparisons=())
-    (line,) = _winners_curse(results.scenario, harm, null=False, many=False)
+    first = replace(p.comparisons[0], true_difference=-0.17, mean_abs_risk_difference_if_significant=0.27,
+                    exaggeration_ratio=0.27 / 0.17)
+    harm = replace(p, comparisons=(first,))
+    (line,) = winners_curse(results.scenario, harm, null=False, many=False)
     assert "a difference of 0.27 in size on average, 1.6 times the size of the true -0.17" in line, line
-    benefit = replace(harm, true_difference=0.17)
-    (line,) = _winners_curse(results.scenario, benefit, null=False, many=False)
+    benefit = replace(p, comparisons=(replace(first, true_difference=0.17),))
+    (line,) = winners_curse(results.scenario, benefit, null=False, many=False)
     assert "a difference of 0.27 on average, 1.6 times the true 0.17" in line, line
 
 

@@ -269,7 +269,8 @@ def test_published_remission_is_shown_beside_the_simulated(complete_remission: P
 def test_observed_without_accrual_is_handled_everywhere(cr_file: Path, tmp_path: Path) -> None:
     """Published remission but no accrual: no real-trial star, no 'rate actually seen' line,
     the published points still in the report."""
-    from simulate.pipeline import compute_accrual, run_all
+    from simulate.run.compute import compute_accrual
+    from simulate.run.main_job import run_all
 
     scenario = load_scenario(cr_file, ("simulation.block_size=30",))
     points = tuple({"arm": a, "month": m, "remission": v, "source": s} for a, m, v, s in PUBLISHED)

@@ -30,7 +30,7 @@ require_chromium()
 def reports(tmp_path_factory) -> dict[str, Path]:
     """report.html of every shipped scenario, from a small run (few replicates, a one-point sweep)."""
     from simulate.loader import load_scenario
-    from simulate.pipeline import run_all
+    from simulate.run.main_job import run_all
 
     out = {}
     for path in SHIPPED_SCENARIOS:

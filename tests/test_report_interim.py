@@ -188,8 +188,8 @@ def test_the_paths_are_the_engines_looks(out: Path) -> None:
 
 def test_a_rerun_reuses_the_interim_piece_and_without_looks_nothing_is_left(out: Path, tmp_path: Path) -> None:
     from simulate.loader import load_scenario
-    from simulate.pipeline import run_all
-    from simulate.report import FIGURES, write_report
+    from simulate.run.main_job import run_all
+    from simulate.report.page import FIGURES, write_report
 
     folder = Path(shutil.copytree(out, tmp_path / "copy"))
     scenario = load_scenario(SCENARIO, SMALL)
@@ -213,7 +213,7 @@ def test_a_rerun_reuses_the_interim_piece_and_without_looks_nothing_is_left(out:
     figures = write_report(folder, without)
     assert list(figures) == list(FIGURES)
     assert "Interim analyses" not in (folder / "report.html").read_text(encoding="utf-8")
-    from simulate.pipeline import write_tables
+    from simulate.report.tables import write_tables
 
     assert "looks.csv" not in write_tables(folder, without)
     assert (folder / "looks.csv").read_bytes() == (out / "looks.csv").read_bytes()
@@ -224,7 +224,7 @@ def test_a_rerun_removes_only_what_the_previous_manifest_lists(out: Path, tmp_pa
     previous run's manifest lists them; a file the manifest does not list stays."""
     from simulate import folders
     from simulate.loader import load_scenario
-    from simulate.pipeline import run_files, run_settings
+    from simulate.run.main_job import run_files, run_settings
 
     folder = Path(shutil.copytree(out, tmp_path / "copy"))
     (folder / "notes.txt").write_text("mine")

@@ -20,10 +20,11 @@ import numpy as np
 import pytest
 
 from simulate.loader import load_scenario
-from simulate.pipeline import run_all
-from simulate.report import build_figures, power_plots, remission_plots, write_report
+from simulate.run.main_job import run_all
+from simulate.report import power_plots, remission_plots
+from simulate.report.page import build_figures, write_report
 from simulate.report.verdict import is_null
-from simulate.results import PatientCourse
+from simulate.run.trial_results import PatientCourse
 
 ROOT = Path(__file__).resolve().parents[1]
 REPLICATES = 60
@@ -235,7 +236,7 @@ def test_swimmer_height_is_capped_and_dropout_reasons_have_distinct_markers():
 
 def _km(end_values: dict[str, float], n: int = 60):
     """Cumulative-remission steps per arm: a rise over the first months to ``end_values``."""
-    from simulate.results import KaplanMeierStep
+    from simulate.run.trial_results import KaplanMeierStep
 
     return {arm: (KaplanMeierStep(0.0, 0.0, n), *(KaplanMeierStep(float(m), end * m / 6, n - m) for m in range(1, 7)))
             for arm, end in end_values.items()}

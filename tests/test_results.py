@@ -13,10 +13,11 @@ from pathlib import Path
 
 import pytest
 
-from simulate import analysis, engines, parallel, power
+from simulate import choices, engines, parallel, power
+from simulate.analysis import registry
 from simulate.loader import load_scenario
-from simulate.results import (Consort, ExampleTrial, KaplanMeierStep, PatientCourse, SweepPoint, SweepResult,
-                              TrialCalendar)
+from simulate.results import SweepPoint, SweepResult
+from simulate.run.trial_results import Consort, ExampleTrial, KaplanMeierStep, PatientCourse, TrialCalendar
 from simulate.scenario import Analysis, Dropout
 
 DEFAULT = Path(__file__).resolve().parents[1] / "scenarios" / "nct04743739.toml"
@@ -55,9 +56,10 @@ def test_nested_results_read_back_from_json():
 
 def test_scenario_choices_are_the_analysis_lists():
     literal = lambda model, name: typing.get_args(model.model_fields[name].annotation)  # noqa: E731
-    assert literal(Analysis, "test") == analysis.TESTS
-    assert literal(Analysis, "missing") == analysis.MISSING_STRATEGIES
-    assert literal(Analysis, "alternative") == analysis.ALTERNATIVES
+    assert any(isinstance(m, registry.RegisteredName) for m in Analysis.model_fields["test"].metadata)
+    assert choices.TESTS == registry.names()
+    assert literal(Analysis, "missing") == choices.MISSING_STRATEGIES
+    assert literal(Analysis, "alternative") == choices.ALTERNATIVES
     assert literal(Dropout, "mechanism") == ("mcar", "informative")
 
 
@@ -78,9 +80,50 @@ def test_library_default_engine_is_the_cli_default(fn):
 
 
 def test_report_wording_covers_every_choice():
-    from simulate.report import MISSING_NOTES
+    from simulate.report.page import MISSING_NOTES
     from simulate.report.trial_tables import _CONSORT_LABELS
 
-    assert tuple(MISSING_NOTES) == analysis.MISSING_STRATEGIES
+    assert tuple(MISSING_NOTES) == choices.MISSING_STRATEGIES
     assert tuple(_CONSORT_LABELS) == engines.CONSORT_FIELDS
     assert set(engines.CONSORT_FIELDS) <= {f.name for f in fields(Consort)}
+
+
+JSON_KEYS = ("scenario n_per_arm replicates seed engine test alpha alternative missing_strategy power mc_se ci_low "
+             "ci_high rejections mean_randomised mean_dropouts p_recruitment_on_time p_recruitment_on_time_se "
+             "p_terminated mean_recruitment_months recruitment_months_q10 recruitment_months_q50 recruitment_months_q90 "
+             "mean_duration_months duration_months_q10 duration_months_q50 duration_months_q90 true_difference "
+             "mean_risk_difference risk_difference_bias risk_difference_bias_se ci_coverage ci_coverage_se "
+             "mean_ci_width mean_abs_risk_difference_if_significant exaggeration_ratio mean_consort elapsed_seconds "
+             "hypothesis margin multiplicity success power_any power_any_mc_se power_all power_all_mc_se comparisons "
+             "remission_by_visit looks expected_randomised expected_duration_months p_overrun_reversal "
+             "p_overrun_reversal_se").split()
+"""The keys of ``trialsim power --json`` that readers used before the comparisons became the record."""
+
+
+def test_power_json_keeps_every_key_readers_use_and_adds_each_mc_se(run_cli):
+    code, out, err = run_cli(["power", DEFAULT, "--replicates", "20", "--jobs", "1", "--json",
+                              "--set", "simulation.block_size=20"])
+    assert code == 0, err
+    data = json.loads(out)
+    assert [k for k in JSON_KEYS if k not in data] == []
+    for name in ("mean_randomised", "mean_dropouts", "p_terminated", "mean_duration_months",
+                 "mean_recruitment_months", "expected_duration_months", "mean_ci_width"):
+        assert f"{name}_mc_se" in data, name
+    assert data["mean_duration_months_mc_se"] > 0 and data["true_difference"] == data["comparisons"][0]["true_difference"]
+
+
+def test_json_is_pydantics_and_writes_nan_as_null_and_reads_it_back():
+    """Every NaN of a result (a float field, a float in a dict or a tuple) is JSON null, and null
+    reads back as NaN where the field is a float, None where it may be None."""
+    from simulate.results import Look, VisitRemission
+
+    look = Look(0.5, 2.8, None, math.nan, 0.01, 0.1, 0.02, 0.9, math.inf, 60.0)
+    data = look.to_json()
+    assert data["p_stop_efficacy"] is None and data["mean_month"] is None and data["futility_z"] is None
+    assert data["mean_randomised_mc_se"] is None                  # a default NaN too
+    json.dumps(data, allow_nan=False)
+    back = Look.from_json(data)
+    assert math.isnan(back.p_stop_efficacy) and math.isnan(back.mean_month) and back.futility_z is None
+    assert back.mean_randomised == 60.0 and isinstance(back.mean_randomised, float)
+    with pytest.raises(Exception, match="arm"):                   # pydantic validates what it reads
+        VisitRemission.from_json({"month": 6.0, "remission": 0.5, "mc_se": 0.01})

@@ -1,4 +1,4 @@
-"""The screen as probabilities (simulate/selection.py) and the fates built on it.
+"""The screen as probabilities (simulate/screening/probabilities.py) and the fates built on it.
 
 The fates never screen a referral: they thin the referral process by the exact probability of
 passing every permanent rule and draw the candidates' covariates given a pass. Each test here
@@ -19,13 +19,14 @@ from scipy import integrate, special
 
 from simulate.cohort import draw_cohort
 from simulate.parameters import beta_params, lognormal_params
-from simulate.eligibility import RULE_NAMES, RULES, screen
+from simulate.screening.criteria import GROUPS, RULE_NAMES, RULES, TIME_RULES
+from simulate.screening.screen import screen
 from simulate.fates import candidate_clocks, candidates_of, draw_fates, proteinuria_mean
 from simulate.story import trial_exclusions, trial_patients
 from simulate.loader import load_scenario
 from simulate.seeding import block_sequence
 from simulate.population import acei_arb_reduction, collection_sigma
-from simulate.selection import GROUPS, TIME_RULES, pass_probabilities
+from simulate.screening.probabilities import beta_cdf, pass_probabilities
 
 K = 4.0
 REGISTERED = Path(__file__).resolve().parents[1] / "scenarios" / "nct04743739.toml"
@@ -75,6 +76,19 @@ def test_pass_probabilities_match_a_screened_cohort(variant: str) -> None:
     g3 = s.passes[[RULE_NAMES.index(r) for r in GROUPS["proteinuria"]]].all(axis=0)
     within(float(patients.acei_arb_intolerant[g3].mean()), probs.intolerant_given_pass, int(g3.sum()),
            "intolerant given a pass")
+
+
+def test_the_tabulated_beta_cdf_is_exact_shared_and_read_only() -> None:
+    """The rejection sampler's beta CDF: the table brackets, betainc decides; one table per
+    (a, b), computed once and never written to."""
+    a, b = beta_params(0.3, 0.12)
+    cdf = beta_cdf(a, b)
+    assert beta_cdf(a, b) is cdf and beta_cdf(b, a) is not cdf
+    assert not cdf.table.flags.writeable
+    rng = np.random.default_rng(4)
+    y = np.concatenate([rng.random(200_000), np.linspace(0, 1, 4097), [-0.5, 1.5]])
+    u = np.concatenate([rng.random(200_000), special.betainc(a, b, np.linspace(0, 1, 4097)), [0.5, 0.5]])
+    np.testing.assert_array_equal(cdf.below(u, y), u <= special.betainc(a, b, np.clip(y, 0, 1)))
 
 
 def reference_proteinuria(sc) -> tuple[float, float]:

@@ -1,4 +1,4 @@
-"""simulate.sequential: group-sequential boundaries against R's rpact, Monte Carlo paths and
+"""simulate.analysis.sequential: group-sequential boundaries against R's rpact, Monte Carlo paths and
 published constants.
 
 Every reference number below was produced by R 4.2.2 with rpact 3.3.4 (the call is in the comment
@@ -20,9 +20,9 @@ import pytest
 from scipy import special
 
 from conftest import ROOT
-from simulate import sequential
+from simulate.analysis import sequential
 from simulate.numerics import find_root, integrate
-from simulate.sequential import (
+from simulate.analysis.sequential import (
     beta_spending_design,
     beta_spending_futility,
     conditional_power,
@@ -571,7 +571,7 @@ def test_invalid_spending_and_other_inputs():
 
 def test_imports_fast():
     """Only numpy and scipy.special: the slow scipy subpackages stay unloaded."""
-    code = ("import sys, simulate.sequential; "
+    code = ("import sys, simulate.analysis.sequential; "
             "print(sorted({m.split('.')[1] for m in sys.modules if m.startswith('scipy.')}))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=60)
     assert out.returncode == 0, out.stderr

@@ -355,7 +355,7 @@ def test_the_one_trials_analysis_is_that_replicate_of_the_power_run(base):
 
 
 def test_how_many_is_the_sample_size_piece_of_trialsim_run(base):
-    from simulate.pipeline import compute_samplesize
+    from simulate.run.compute import compute_samplesize
 
     design = with_overrides(base, {"simulation.replicates": 100})
     seen = []
@@ -402,6 +402,31 @@ def test_every_shipped_scenario_exports_as_toml_that_reads_back_the_same(path, t
     out = tmp_path / "exported.toml"
     out.write_text(lab.to_toml(scenario, "a header\n\nover two paragraphs"), encoding="utf-8")
     assert load_scenario(out) == scenario
+
+
+def test_an_exported_group_sequential_design_with_a_sweep_reads_back_the_same(tmp_path):
+    """Optional tables present and absent, dotted sweep paths and a header of several
+    paragraphs: the file loads to the same scenario, and the header is its opening comment."""
+    import tomllib
+
+    scenario = load_scenario(DEFAULT_SCENARIO, ['analysis.alternative="greater"', 'analysis.test="ztest"',
+                                                "analysis.alpha=0.025", "interim.information_fractions=[0.5, 1.0]",
+                                                'interim.futility="beta_spending"'])
+    assert scenario.interim is not None and scenario.sweep
+    text = lab.to_toml(scenario, "first line\n\nthird line")
+    assert text.startswith("# first line\n#\n# third line\n")
+    data = tomllib.loads(text)
+    assert data["sweep"] == {axis.path: list(axis.values) for axis in scenario.sweep}
+    assert data["interim"]["futility"] == "beta_spending"
+    out = tmp_path / "exported.toml"
+    out.write_text(text, encoding="utf-8")
+    assert load_scenario(out) == scenario
+    plain = load_scenario("three_arm")                    # no interim looks, no observed accrual
+    assert plain.interim is None and plain.observed is None
+    data = tomllib.loads(lab.to_toml(plain))
+    assert "interim" not in data and "observed" not in data
+    out.write_text(lab.to_toml(plain), encoding="utf-8")
+    assert load_scenario(out) == plain
 
 
 def test_the_exported_design_validates_on_the_command_line(base, run_cli, tmp_path):

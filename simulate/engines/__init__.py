@@ -7,6 +7,7 @@ downstream (analysis, power, sweeps) reads only that.
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
+from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
 
@@ -15,6 +16,9 @@ from simulate.choices import DEFAULT_ENGINE, ENGINES, MISSING_STRATEGIES  # noqa
 from simulate.fates import draw_fates, n_strata, population_key, with_outcomes
 from simulate.plan import trials_per_block
 from simulate.seeding import block_sequence
+
+if TYPE_CHECKING:
+    from simulate.run.prepared import PreparedDesign
 
 CONSORT_FIELDS = ("referred", "excluded_total", "deferred", "lost_during_deferral",
                   "not_randomised_enrolment_closed", "randomised")
@@ -58,7 +62,7 @@ class BlockOutcomes:
     stop_look: np.ndarray | None = None
     """(trials,) the interim look that stopped the trial (-1: none)."""
     stop_reason: np.ndarray | None = None
-    """(trials,) what it stopped for: :data:`simulate.interim.EFFICACY` or ``FUTILITY`` (0: none)."""
+    """(trials,) what it stopped for: :data:`simulate.analysis.interim.EFFICACY` or ``FUTILITY`` (0: none)."""
     decision_month: np.ndarray | None = None
     """(trials,) month of the decision: a stop's (data cut + lag) or the final analysis's."""
     sequential_reject: np.ndarray | None = None
@@ -103,8 +107,11 @@ class BlockOutcomes:
         raise ValueError(f"missing: got {missing!r}; allowed: {', '.join(MISSING_STRATEGIES)}")
 
 
-def outcomes_from_des(scenario: sc.Scenario, fates, n_trials: int) -> BlockOutcomes:
-    """Run the first ``n_trials`` trials of a block through the discrete-event engine."""
+def outcomes_from_des(scenario: sc.Scenario, fates, n_trials: int,
+                      prepared: PreparedDesign | None = None) -> BlockOutcomes:
+    """Run the first ``n_trials`` trials of a block through the discrete-event engine (which
+    takes the group-sequential design from :func:`simulate.analysis.interim.design_for`; ``prepared`` is
+    accepted for a signature common to the engines)."""
     from simulate.engines.des import simulate_trial
 
     from simulate.engines.trial import COMPLETE, NONE
@@ -161,21 +168,28 @@ def simulate_block(scenario: sc.Scenario, seed: int, block: int, n_trials: int |
     return simulate_block_designs([scenario], seed, block, n_trials, engine)[0]
 
 
-def simulate_block_designs(designs: list[sc.Scenario], seed: int, block: int, n_trials: int | None = None,
-                           engine: str = DEFAULT_ENGINE) -> list[BlockOutcomes]:
+def simulate_block_designs(designs: Sequence[sc.Scenario | PreparedDesign], seed: int, block: int,
+                           n_trials: int | None = None, engine: str = DEFAULT_ENGINE) -> list[BlockOutcomes]:
     """The same block of trials under several designs (common random numbers).
 
     Designs that share their population (recruitment, cohort, eligibility, randomisation and
     trial calendar; see :func:`simulate.fates.population_key`) share one draw of fates, made for
     the largest target; each design then only recomputes its potential outcomes. Every design's
     trials are exactly those it would get on its own.
+
+    Each design is a scenario or a :class:`~simulate.run.prepared.PreparedDesign` (a run's
+    blocks receive them prepared; a scenario is prepared here).
     """
+    from simulate.run.prepared import prepared as as_prepared
+
     if engine not in ENGINES:
         raise ValueError(f"engine: got {engine!r}; allowed: {', '.join(ENGINES)}")
     if engine == "batch":
         from simulate.engines.batch import outcomes_from_batch as run
     else:
         run = outcomes_from_des
+    ready = [as_prepared(d) for d in designs]
+    designs = [p.scenario for p in ready]
     groups: dict[str, list[int]] = {}
     for i, d in enumerate(designs):
         groups.setdefault(population_key(d), []).append(i)
@@ -185,8 +199,8 @@ def simulate_block_designs(designs: list[sc.Scenario], seed: int, block: int, n_
         first = designs[members[0]]
         n = size if n_trials is None else n_trials
         fates = draw_fates(first, block_sequence(seed, block), size,
-                           max(designs[i].n_target for i in members))
+                           max(designs[i].n_target for i in members), prepared=ready[members[0]])
         for i in members:
-            f = fates if i == members[0] else with_outcomes(fates, designs[i])
-            results[i] = run(designs[i], f, n)
+            f = fates if i == members[0] else with_outcomes(fates, designs[i], ready[i])
+            results[i] = run(designs[i], f, n, ready[i])
     return results  # type: ignore[return-value]

@@ -19,13 +19,18 @@ Referrals arriving after enrolment closed were never referred (sites stop referr
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
-from simulate import interim
+from simulate.analysis import interim
 from simulate import scenario as sc
 from simulate.engines import BlockOutcomes
 from simulate.fates import Fates
 from simulate.fates.referrals import sum_by_trial
+
+if TYPE_CHECKING:
+    from simulate.run.prepared import PreparedDesign
 
 
 def randomise_block(scenario: sc.Scenario, fates: Fates, n_trials: int) -> dict:
@@ -135,7 +140,7 @@ def group_sequential(scenario: sc.Scenario, design: interim.Design, r: dict, p: 
         if not held.any():
             break
         among = det <= cut[:, None]
-        z = interim.statistic(*_analysed(scenario, p, among, r["arm"]), design.margin)
+        z = design.statistic(*_analysed(scenario, p, among, r["arm"]))
         look_month[held, k] = cut[held]
         look_randomised[held, k] = (rnd & (month < cut[:, None])).sum(axis=1)[held]
         look_z[held, k] = z[held]
@@ -162,12 +167,15 @@ def _cut(r: dict, stop: np.ndarray) -> dict:
             "month": np.where(randomised, r["month"], np.nan), "closed": np.minimum(r["closed"], stop)}
 
 
-def outcomes_from_batch(scenario: sc.Scenario, fates: Fates, n_trials: int) -> BlockOutcomes:
+def outcomes_from_batch(scenario: sc.Scenario, fates: Fates, n_trials: int,
+                        prepared: PreparedDesign | None = None) -> BlockOutcomes:
+    """The first ``n_trials`` trials of a block, from the fates, as arrays. ``prepared``: the
+    scenario's per-design values (its group-sequential design), computed here if not given."""
     t_cfg = scenario.trial
     target = scenario.n_target
     r = randomise_block(scenario, fates, n_trials)
     p = patient_outcomes(scenario, fates, r)
-    design = interim.design_for(scenario)
+    design = interim.design_for(scenario) if prepared is None else prepared.sequential
     looks = None
     if design is not None:
         looks = group_sequential(scenario, design, r, p)
@@ -233,7 +241,7 @@ def _final_look(scenario: sc.Scenario, design: interim.Design, looks: dict, p: d
     the group-sequential decision: an efficacy stop at a look, or rejection at the final look
     (its bound spending all remaining alpha at the information reached)."""
     total = r["n_randomised"]
-    z = interim.statistic(*_analysed(scenario, p, r["randomised"], r["arm"]), design.margin)
+    z = design.statistic(*_analysed(scenario, p, r["randomised"], r["arm"]))
     stop_look, stop_reason = looks["stop_look"], looks["stop_reason"]
     reached = np.where(stop_look >= 0, stop_look, (~np.isnan(looks["look_month"][:, :-1])).sum(axis=1))
     bound = np.array([design.final_bound(int(k), int(n)) if n else np.inf for k, n in zip(reached, total)])

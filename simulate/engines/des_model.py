@@ -46,7 +46,7 @@ import numpy as np
 import pandas as pd
 import simpy
 
-from simulate import interim
+from simulate.analysis import interim
 from simulate import scenario as sc
 from simulate.engines.trial import COMPLETE, NONE, NOT_SEEN, PARTIAL, RandomisedPatients, TrialResult
 from simulate.fates import Fates, candidates_of, excluded_of
@@ -349,8 +349,7 @@ class TrialModel(ABC):
             g = 0 if p.arm == c else 1
             n[g] += 1
             x[g] += status >= state
-        return float(interim.statistic(np.array([x[0]]), np.array([n[0]]), np.array([x[1]]), np.array([n[1]]),
-                                       self.design.margin)[0])
+        return float(self.design.statistic(np.array([x[0]]), np.array([n[0]]), np.array([x[1]]), np.array([n[1]]))[0])
 
     def sequential_result(self) -> dict:
         """The looks held, the stop if any, and the final analysis (every randomised patient)."""

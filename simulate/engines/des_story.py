@@ -18,7 +18,7 @@ import simpy
 
 from simulate import scenario as sc
 from simulate.cohort import Patients
-from simulate.eligibility import RULE_NAMES
+from simulate.screening.criteria import RULE_NAMES
 from simulate.engines.des_model import COVARIATES, DROPOUT, RELAPSE, REMISSION, STORY, VISIT, Patient, TrialModel
 from simulate.engines.trial import COMPLETE, EVENT_COLUMNS, PARTIAL, STATUS, VISIT_COLUMNS
 from simulate.fates import DAYS_PER_MONTH, Fates

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -38,6 +39,9 @@ from simulate.fates.pool import draw_pool
 from simulate.fates.referrals import DAYS_PER_MONTH, candidate_clocks, draw_referrals, rows_of
 from simulate.outcomes import PotentialOutcomes, calibrate, covariate_score, potential_outcomes
 from simulate.population import mean_of_collections
+
+if TYPE_CHECKING:
+    from simulate.run.prepared import PreparedDesign
 
 __all__ = ["DAYS_PER_MONTH", "Fates", "candidate_clocks", "candidates_of", "draw_fates", "excluded_of", "n_strata",
            "population_key", "proteinuria_mean", "strata_from", "with_outcomes"]
@@ -107,41 +111,50 @@ class Fates:
 
 
 def draw_fates(scenario: sc.Scenario, block_seq: np.random.SeedSequence, n_trials: int,
-               n_target: int | None = None) -> Fates:
+               n_target: int | None = None, prepared: PreparedDesign | None = None) -> Fates:
     """Draw everything random for ``n_trials`` trials from the block's seed.
 
     ``n_target`` lengthens the pool and the allocation sequences so the same fates serve every
     design up to that many randomised patients (those of smaller targets are prefixes of
     them); this is how a sample-size search evaluates every n on the same trials.
+    ``prepared``: the scenario's per-design values (:mod:`simulate.run.prepared`), computed
+    here if not given.
     """
     n_max = scenario.n_target if n_target is None else max(n_target, scenario.n_target)
-    referrals = draw_referrals(scenario, block_seq, n_trials)
+    referrals = draw_referrals(scenario, block_seq, n_trials,
+                               None if prepared is None else prepared.pass_probabilities)
     pool = draw_pool(scenario, block_seq, referrals["candidate_offsets"], referrals["eligible_month"],
                      referrals["acei_arb_intolerant"], n_max)
     outcomes, withdrawal = _potential_outcomes(scenario, pool["pool"], pool["u_outcome"], pool["e_outcome"],
-                                               pool["u_withdrawal"])
+                                               pool["u_withdrawal"], _models(scenario, prepared))
     width = pool["order"].shape[1]
     return Fates(n_trials=n_trials, seed_sequence=block_seq, n_max=width, **referrals, **pool,
                  withdrawal=withdrawal, outcomes=outcomes,
                  allocation=permuted_blocks(scenario, block_seq, n_trials, n_target, longest=width))
 
 
+def _models(scenario: sc.Scenario, prepared: PreparedDesign | None):
+    """The calibrated model of each arm: the prepared design's, else computed (cached)."""
+    return calibrate(scenario) if prepared is None else prepared.arm_models
+
+
 def _potential_outcomes(scenario: sc.Scenario, covariates: dict, u: np.ndarray, e: np.ndarray,
-                        u_withdrawal: np.ndarray) -> tuple[tuple[PotentialOutcomes, ...], np.ndarray]:
+                        u_withdrawal: np.ndarray, models) -> tuple[tuple[PotentialOutcomes, ...], np.ndarray]:
     """(potential outcomes under each arm, withdrawal) of the pool slots under ``scenario``'s
-    outcome model (arms, outcome, dropout), from the pool's own uniforms and exponentials."""
-    models = calibrate(scenario)
+    outcome model (arms, outcome, dropout; each arm's calibrated model in ``models``), from the
+    pool's own uniforms and exponentials."""
     score = covariate_score(scenario, covariates["titre"], mean_of_collections(covariates["c1"], covariates["c2"]))
     outcomes = tuple(potential_outcomes(models[name], score, u[0], u[1], e[0], u[2], e[1])
                      for name in scenario.arm_names)
     return outcomes, u_withdrawal < scenario.dropout.withdrawal_share
 
 
-def with_outcomes(fates: Fates, scenario: sc.Scenario) -> Fates:
+def with_outcomes(fates: Fates, scenario: sc.Scenario, prepared: PreparedDesign | None = None) -> Fates:
     """The same trials' potential outcomes under ``scenario``'s outcome model (arms, outcome,
-    dropout), from the fates' own uniforms: a sweep over effects or dropout re-uses its patients."""
+    dropout), from the fates' own uniforms: a sweep over effects or dropout re-uses its patients.
+    ``prepared``: the scenario's per-design values, computed here if not given."""
     outcomes, withdrawal = _potential_outcomes(scenario, fates.pool, fates.u_outcome, fates.e_outcome,
-                                               fates.u_withdrawal)
+                                               fates.u_withdrawal, _models(scenario, prepared))
     return replace(fates, outcomes=outcomes, withdrawal=withdrawal)
 
 

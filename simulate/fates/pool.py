@@ -2,7 +2,7 @@
 
 The first ``n_max`` randomisable candidates of each trial in order of eligible month (those
 that could be randomised, whatever happens; no wider than the most any trial of the block has) get the rest of their covariates: the proteinuria
-group given a pass (:func:`simulate.selection.draw_proteinuria_given_pass`) and anti-PLA2R
+group given a pass (:func:`simulate.screening.probabilities.draw_proteinuria_given_pass`) and anti-PLA2R
 (:func:`simulate.population.pla2r`), hence their stratum; and the uniforms and exponentials
 their potential outcomes are made of. Pool draws are made slot-row by slot-row across trials
 (``k``-major), so a larger ``n_max`` only appends slots: the patients of a smaller target are a
@@ -18,7 +18,7 @@ from simulate.fates.allocation import strata_from
 from simulate.fates.referrals import sum_by_trial
 from simulate.population import mean_of_collections, pla2r
 from simulate.seeding import stream
-from simulate.selection import draw_proteinuria_given_pass
+from simulate.screening.probabilities import draw_proteinuria_given_pass
 
 def draw_pool(scenario: sc.Scenario, block_seq: np.random.SeedSequence, offsets: np.ndarray,
               eligible_month: np.ndarray, intolerant: np.ndarray, n_max: int) -> dict:

@@ -6,7 +6,7 @@ flat, trial by trial, with each trial's offsets, so the work is proportional to 
 * each site's activation month (uniform on [0, ``site_activation_months_max``]) and its referral
   rate (gamma with mean ``rate_per_site_month`` and shape ``rate_gamma_shape``: Poisson-gamma);
 * the site's referrals up to the hard stop, a Poisson process on [activation, hard stop] split
-  by exact thinning (:mod:`simulate.selection`) into two independent Poisson processes:
+  by exact thinning (:mod:`simulate.screening.probabilities`) into two independent Poisson processes:
   referrals **excluded** at screening (rate x (1 - P(candidate))), of which only the referral
   month matters, and **candidates**, who pass every permanent rule (rate x P(candidate));
 * every candidate's screening duration, ACEI/ARB intolerance (given a pass), months on
@@ -15,8 +15,8 @@ flat, trial by trial, with each trial's offsets, so the work is proportional to 
 
 A candidate's clocks are kept as one uniform each (``u_clocks``): the transforms
 of :mod:`simulate.population` turn them into months (:func:`candidate_clocks`), and the
-deferral compares them with the uniform at each rule's threshold, so only the deferred need
-their months computed.
+deferral is the screen on uniforms of :mod:`simulate.screening.uniforms`, derived from the
+criteria themselves.
 """
 
 from __future__ import annotations
@@ -26,19 +26,15 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from simulate import scenario as sc
-from simulate.eligibility import RULE_NAMES, TIME_RULES
-from simulate.population import acei_arb_clock, acei_arb_uniform_at, exposure_months, exposure_uniform_at
+from simulate.screening.probabilities import PassProbabilities, pass_probabilities
+from simulate.screening.uniforms import CLOCKS, clock_of, defer_on_uniforms
 from simulate.seeding import stream
-from simulate.selection import pass_probabilities
 
 if TYPE_CHECKING:
     from simulate.fates import Fates
 
 DAYS_PER_MONTH = sc.DAYS_PER_MONTH
 """Unit conversion: the mean Gregorian month (defined with the scenario, whose courses count days)."""
-
-_RULE_INDEX = {name: RULE_NAMES.index(name) for name in TIME_RULES}
-"""Index into RULES of each time-dependent rule (the rules a deferral can name)."""
 
 
 def _poisson_referrals(rng_count: np.random.Generator, rng_time: np.random.Generator, activation: np.ndarray,
@@ -56,14 +52,15 @@ def _poisson_referrals(rng_count: np.random.Generator, rng_time: np.random.Gener
     return month, site, counts.reshape(n_trials, n_sites).sum(axis=1)
 
 
-def draw_referrals(scenario: sc.Scenario, block_seq: np.random.SeedSequence, n_trials: int) -> dict[str, np.ndarray]:
+def draw_referrals(scenario: sc.Scenario, block_seq: np.random.SeedSequence, n_trials: int,
+                   probs: PassProbabilities | None = None) -> dict[str, np.ndarray]:
     """Sites, referrals and candidates of ``n_trials`` trials, from the block's streams: the
     fields of the same names of :class:`~simulate.fates.Fates`, from ``site_activation_months``
-    to ``eligible_month``."""
+    to ``eligible_month``. ``probs``: the screen's pass probabilities, if already computed."""
     rec, trial, cohort, rules = scenario.recruitment, scenario.trial, scenario.cohort, scenario.eligibility
     n_sites = rec.sites
     rng = lambda name: stream(block_seq, name)  # noqa: E731
-    probs = pass_probabilities(cohort, rules)
+    probs = pass_probabilities(cohort, rules) if probs is None else probs
     p_cand = probs.candidate
 
     activation = rng("site_activation").random((n_trials, n_sites)) * rec.site_activation_months_max
@@ -82,26 +79,7 @@ def draw_referrals(scenario: sc.Scenario, block_seq: np.random.SeedSequence, n_t
     screening_months = days / DAYS_PER_MONTH
     p_int = probs.intolerant_given_pass
     intolerant = u[1] < p_int
-    # the rules in reverse CONSORT order, so the first failing rule is written last
-    run_in = rules.acei_arb_run_in_months
-    fail = ~intolerant & (u[1] < acei_arb_uniform_at(cohort, run_in, p_int))    # tolerant, too few months
-    wait = np.zeros(len(month))
-    wait[fail] = run_in - acei_arb_clock(cohort, u[1][fail], p_int)[1]          # only the deferred need months
-    first = np.full(len(month), -1, dtype=np.int8)
-    first[fail] = _RULE_INDEX["acei_arb_run_in"]
-    washouts = (
-        (u[3], cohort.prior_alkylating_fraction, cohort.months_since_alkylating_mean,
-         rules.washout_alkylating_months, "washout_alkylating"),
-        (u[2], cohort.prior_steroid_mmf_fraction, cohort.months_since_steroid_mmf_mean,
-         rules.washout_steroid_mmf_months, "washout_steroid_mmf"),
-    )
-    for uu, frac, mean, thr, rule in washouts:
-        fail = (uu < frac) & (uu >= exposure_uniform_at(thr, frac, mean))    # exposed, since <= threshold
-        since = exposure_months(uu[fail], frac, mean)
-        wait[fail] = np.maximum(wait[fail], thr - since)
-        first[fail] = _RULE_INDEX[rule]
-    # failed at the exact threshold (strict >): qualifies straight after screening (as screen())
-    wait[(first >= 0) & (wait == 0.0)] = np.finfo(float).tiny
+    wait, first = defer_on_uniforms(cohort, rules, u[1:4], p_int)
     lost = u[4] < rec.loss_during_deferral_probability
     eligible_month = month + screening_months + wait
     eligible_month[lost & (wait > 0.0)] = np.inf
@@ -135,9 +113,4 @@ def candidate_clocks(scenario: sc.Scenario, fates: Fates, trial: int) -> dict[st
     c = scenario.cohort
     p_int = pass_probabilities(c, scenario.eligibility).intolerant_given_pass
     u = fates.u_clocks[:, rows_of(fates.candidate_offsets, trial)]
-    return {
-        "months_on_acei_arb": acei_arb_clock(c, u[0], p_int)[1],
-        "months_since_steroid_mmf": exposure_months(u[1], c.prior_steroid_mmf_fraction,
-                                                    c.months_since_steroid_mmf_mean),
-        "months_since_alkylating": exposure_months(u[2], c.prior_alkylating_fraction, c.months_since_alkylating_mean),
-    }
+    return {name: clock_of(c, name, p_int).months(u[row]) for row, name in enumerate(CLOCKS)}

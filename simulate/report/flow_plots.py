@@ -16,7 +16,7 @@ from matplotlib.patches import FancyBboxPatch
 from simulate.report.style import _colours, themed
 
 if TYPE_CHECKING:
-    from simulate.results import Accrual, Consort
+    from simulate.run.trial_results import Accrual, Consort
 
 _LINE = 1.3 / 72  # inches per point of font size, line spacing included
 

@@ -27,6 +27,40 @@ def _finite(values) -> np.ndarray:
     return out
 
 
+def _draw_paths(ax, paths: Sequence, last: float) -> None:
+    """The simulated trials' z paths on the boundary plot, coloured by what happened to each;
+    ``last`` is the final look's information fraction."""
+    colours = {"efficacy": EFFICACY_COLOUR, "futility": FUTILITY_COLOUR, "final": FINAL_COLOUR}
+    counts = {o: sum(p.outcome == o for p in paths) for o in colours}
+    words = {"efficacy": "Stopped for efficacy at an interim look", "futility": "Stopped for futility at an "
+             "interim look", "final": "Went to the final analysis (filled: H0 rejected)"}
+    labelled: set[str] = set()
+    short = False
+    for p in paths:
+        if not p.z:
+            continue
+        c = colours.get(p.outcome, "0.4")
+        label = None
+        if p.outcome not in labelled:
+            labelled.add(p.outcome)
+            label = f"{words.get(p.outcome, p.outcome)}: {counts[p.outcome]} of {len(paths)} trials"
+        ax.plot(p.information, p.z, "-", color=c, lw=1.0, alpha=0.65, zorder=2, label=label)
+        ax.plot(p.information[:-1], p.z[:-1], "o", color=c, ms=3.5, alpha=0.8, zorder=3)
+        ax.plot(p.information[-1:], p.z[-1:], "o", ms=6.5, zorder=5, mec=c, mew=1.3,
+                color=c if p.rejected else "white")
+        if p.outcome == "efficacy" and np.isfinite(p.overrun_z):
+            ax.plot([p.information[-1], p.overrun_information], [p.z[-1], p.overrun_z], ":", color=c, lw=1.0,
+                    alpha=0.8, zorder=2)
+            ax.plot([p.overrun_information], [p.overrun_z], "d", ms=6, color="white", mec=c, mew=1.2, zorder=5,
+                    label=None if "overrun" in labelled else
+                    "Overrun analysis after an efficacy stop")
+            labelled.add("overrun")
+        if np.isfinite(p.final_bound) and p.information[-1] < last - 1e-9:
+            ax.plot(p.information[-1:], [p.final_bound], "_", color="0.3", ms=14, mew=2, zorder=5,
+                    label=None if short else "Final bound of a trial short of its target")
+            short = True
+
+
 @themed
 def boundaries(looks: Sequence[Look], paths: Sequence = (), favours: str = "",
                futility_conditional_power: float | None = None) -> Figure:
@@ -73,35 +107,7 @@ def boundaries(looks: Sequence[Look], paths: Sequence = (), favours: str = "",
     if ok[-1]:
         ax.plot([f[-1]], [eff[-1]], "D", color="black", ms=10, mec="white", zorder=6,
                 label=f"Final analysis: reject H0 at z ≥ {eff[-1]:.2f} (the target randomised)")
-    colours = {"efficacy": EFFICACY_COLOUR, "futility": FUTILITY_COLOUR, "final": FINAL_COLOUR}
-    counts = {o: sum(p.outcome == o for p in paths) for o in colours}
-    words = {"efficacy": "Stopped for efficacy at an interim look", "futility": "Stopped for futility at an "
-             "interim look", "final": "Went to the final analysis (filled: H0 rejected)"}
-    labelled: set[str] = set()
-    short = False
-    for p in paths:
-        if not p.z:
-            continue
-        c = colours.get(p.outcome, "0.4")
-        label = None
-        if p.outcome not in labelled:
-            labelled.add(p.outcome)
-            label = f"{words.get(p.outcome, p.outcome)}: {counts[p.outcome]} of {len(paths)} trials"
-        ax.plot(p.information, p.z, "-", color=c, lw=1.0, alpha=0.65, zorder=2, label=label)
-        ax.plot(p.information[:-1], p.z[:-1], "o", color=c, ms=3.5, alpha=0.8, zorder=3)
-        ax.plot(p.information[-1:], p.z[-1:], "o", ms=6.5, zorder=5, mec=c, mew=1.3,
-                color=c if p.rejected else "white")
-        if p.outcome == "efficacy" and np.isfinite(p.overrun_z):
-            ax.plot([p.information[-1], p.overrun_information], [p.z[-1], p.overrun_z], ":", color=c, lw=1.0,
-                    alpha=0.8, zorder=2)
-            ax.plot([p.overrun_information], [p.overrun_z], "d", ms=6, color="white", mec=c, mew=1.2, zorder=5,
-                    label=None if "overrun" in labelled else
-                    "Overrun analysis after an efficacy stop")
-            labelled.add("overrun")
-        if np.isfinite(p.final_bound) and p.information[-1] < f[-1] - 1e-9:
-            ax.plot(p.information[-1:], [p.final_bound], "_", color="0.3", ms=14, mew=2, zorder=5,
-                    label=None if short else "Final bound of a trial short of its target")
-            short = True
+    _draw_paths(ax, paths, f[-1])
     ax.axhline(0, color="0.4", lw=0.8)
     ax.set_xlim(left, 1.04 * max(1.0, *infos) if infos else 1.04)
     ax.set_ylim(lo, hi)

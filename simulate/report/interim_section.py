@@ -26,92 +26,16 @@ def _interim(results: RunResults, images: dict[str, bytes], scale: float = 1.0) 
     """The interim looks: what they are and when they come, in words; their table (as looks.csv);
     what they give against the same trials without them (as power.csv and fixed_design.csv);
     the boundary and stopping figures."""
-    from simulate.interim import look_counts
-
     p = results.power
     if not p.looks:
         return None
-    scenario, t = results.scenario, results.scenario.trial
-    interim = scenario.interim
     detail = getattr(results, "interim", None)
     fixed = detail.fixed if detail is not None else None
-    looks, n = p.looks, scenario.n_target
-    inner = looks[:-1]
-    counts = look_counts([k.information_fraction for k in looks], n)
-    one = len(inner) == 1
     statistic = ("the Farrington–Manning z at the margin" if p.hypothesis == "non_inferiority"
                  else "the pooled z (the score statistic)")
-    at = percent_list([k.information_fraction for k in inner])
-    who = ", ".join(f"{c:,}" for c in counts[:-1])
-    spending = SPENDING_WORDS.get(interim.efficacy_spending, interim.efficacy_spending) if interim else "—"
-    if interim is not None and interim.efficacy_spending == "hwang_shih_decani":
-        spending += f" (gamma {interim.hsd_gamma:g})"
-    rule = interim.futility if interim is not None else "none"
-    if rule == "beta_spending":
-        binding = ("binding: the efficacy boundaries count on it" if interim.futility_binding else
-                   "non-binding: the efficacy boundaries keep alpha whether or not it is followed")
-        futility = (f"below the futility boundary it stops for futility (beta spending of beta "
-                    f"{interim.futility_beta:g} at the design effect; {binding})")
-    elif rule == "conditional_power":
-        futility = (f"it stops for futility when the conditional power under the design effect falls below "
-                    f"{interim.futility_conditional_power:.0%}")
-    else:
-        futility = "there is no futility stop"
-    lag = interim.decision_lag_months if interim is not None else 0.0
-    text = [
-        f"The trial looks at its data {'once' if one else f'{len(inner)} times'} before the final analysis: at "
-        f"{at} of the planned {n:,} patients' endpoints determined ({who} patients who reached the month-"
-        f"{t.endpoint_month:g} visit or dropped out before it). At {'the' if one else 'each'} interim look "
-        f"{statistic} of the patients determined so far is compared with the boundaries: at or above the efficacy "
-        f"boundary the trial stops and rejects H0 ({spending}, {_level(p)} over all looks); {futility}. "
-        + (f"The decision comes {lag:g} month{'' if lag == 1 else 's'} after the data cut; " if lag > 0 else
-           "The decision is taken at the data cut (no decision lag); ")
-        + "enrolment closes then, and every patient randomised by then is followed to the endpoint and analysed "
-        "(the overrun). Without a stop the final analysis comes when every randomised patient's endpoint is "
-        "determined."
-    ]
-    when = []
-    for i, k in enumerate(inner):
-        if not np.isfinite(k.mean_month):
-            when.append(f"Look {i + 1} is never held (no simulated trial reached {counts[i]:,} determined endpoints "
-                        "before its final analysis).")
-            continue
-        when.append(f"Look {i + 1} comes at month {k.mean_month:.1f} on average (held in {100 * k.p_held:.1f}% of "
-                    f"the trials), when {k.mean_randomised:.1f} patients have been randomised on average.")
-    when.append(f"A patient's endpoint is determined {t.endpoint_month:g} months after randomisation (or at an "
-                f"earlier dropout), so the looks wait for the month-{t.endpoint_month:g} visits of the first "
-                "patients.")
-    if recruitment_done_at_first_look(p, fixed, n):
-        ref = (f"the fixed design randomises {fixed.mean_randomised:.1f} patients on average, its last at month "
-               f"{fixed.mean_recruitment_months:.1f} on average" if fixed is not None else
-               f"{inner[0].mean_randomised:.1f} of {n:,} planned")
-        when.append(f"Recruitment is therefore already over at the first look ({ref}): a stop saves follow-up "
-                    "time and gives an earlier answer, but saves no patients.")
-    elif fixed is not None:
-        when.append(f"Recruitment is still going on at the first look, so a stop also saves patients: "
-                    f"{p.expected_randomised:.1f} are randomised on average against {fixed.mean_randomised:.1f} "
-                    "without the looks.")
-    text.append(" ".join(when))
-    if fixed is not None:
-        text.append(
-            f"With the looks, H0 is rejected (at any look) in {p.power:.3f} ± {p.mc_se:.3f} of the trials, against "
-            f"{fixed.power:.3f} ± {fixed.mc_se:.3f} for the same trials with one final analysis (the fixed design: "
-            f"the same scenario, seed and trials without [interim]). The decision comes at month "
-            f"{p.expected_duration_months:.1f} on average, against month {fixed.mean_duration_months:.1f} for the "
-            f"fixed design (its last endpoint visit, when its analysis can be done); trials with looks randomise "
-            f"{p.expected_randomised:.1f} patients on average (fixed design: {fixed.mean_randomised:.1f}; "
-            f"planned: {n:,}).")
-    else:
-        text.append(
-            f"With the looks, H0 is rejected (at any look) in {p.power:.3f} ± {p.mc_se:.3f} of the trials; the "
-            f"decision comes at month {p.expected_duration_months:.1f} on average and trials randomise "
-            f"{p.expected_randomised:.1f} patients on average (planned: {n:,}). The fixed design was not run "
-            "with these results.")
-    text.append(
-        "An overrun reversal is a trial that stops for efficacy at an interim look, yet whose analysis of every "
-        "patient randomised by the decision (the overrun followed to the endpoint) falls below the final look's "
-        f"critical value: {p.p_overrun_reversal:.3f} ± {p.p_overrun_reversal_se:.3f} of the simulated trials.")
-
+    text = _interim_text(results, fixed, statistic)
+    looks = p.looks
+    rule = results.scenario.interim.futility if results.scenario.interim is not None else "none"
     rows = []
     for i, k in enumerate(looks):
         name = f"{i + 1} (final)" if i == len(looks) - 1 else f"{i + 1} (interim)"
@@ -155,6 +79,96 @@ def _interim(results: RunResults, images: dict[str, bytes], scale: float = 1.0) 
             "compare": _table(compare_head, compare, numeric=set(range(1, len(compare_head))),
                               caption="The design with interim looks against the same trials without them"),
             "figures": figures}
+
+
+def _interim_text(results: RunResults, fixed, statistic: str) -> list[str]:
+    """The looks in words: what they are, when they come, and what they give against the fixed design."""
+    from simulate.analysis.interim import look_counts
+
+    p = results.power
+    scenario, t = results.scenario, results.scenario.trial
+    interim = scenario.interim
+    looks, n = p.looks, scenario.n_target
+    inner = looks[:-1]
+    counts = look_counts([k.information_fraction for k in looks], n)
+    one = len(inner) == 1
+    at = percent_list([k.information_fraction for k in inner])
+    who = ", ".join(f"{c:,}" for c in counts[:-1])
+    spending = SPENDING_WORDS.get(interim.efficacy_spending, interim.efficacy_spending) if interim else "—"
+    if interim is not None and interim.efficacy_spending == "hwang_shih_decani":
+        spending += f" (gamma {interim.hsd_gamma:g})"
+    rule = interim.futility if interim is not None else "none"
+    if rule == "beta_spending":
+        binding = ("binding: the efficacy boundaries count on it" if interim.futility_binding else
+                   "non-binding: the efficacy boundaries keep alpha whether or not it is followed")
+        futility = (f"below the futility boundary it stops for futility (beta spending of beta "
+                    f"{interim.futility_beta:g} at the design effect; {binding})")
+    elif rule == "conditional_power":
+        futility = (f"it stops for futility when the conditional power under the design effect falls below "
+                    f"{interim.futility_conditional_power:.0%}")
+    else:
+        futility = "there is no futility stop"
+    lag = interim.decision_lag_months if interim is not None else 0.0
+    text = [
+        f"The trial looks at its data {'once' if one else f'{len(inner)} times'} before the final analysis: at "
+        f"{at} of the planned {n:,} patients' endpoints determined ({who} patients who reached the month-"
+        f"{t.endpoint_month:g} visit or dropped out before it). At {'the' if one else 'each'} interim look "
+        f"{statistic} of the patients determined so far is compared with the boundaries: at or above the efficacy "
+        f"boundary the trial stops and rejects H0 ({spending}, {_level(p)} over all looks); {futility}. "
+        + (f"The decision comes {lag:g} month{'' if lag == 1 else 's'} after the data cut; " if lag > 0 else
+           "The decision is taken at the data cut (no decision lag); ")
+        + "enrolment closes then, and every patient randomised by then is followed to the endpoint and analysed "
+        "(the overrun). Without a stop the final analysis comes when every randomised patient's endpoint is "
+        "determined."
+    ]
+    text.append(" ".join(_interim_when(p, fixed, counts, t.endpoint_month, n)))
+    if fixed is not None:
+        text.append(
+            f"With the looks, H0 is rejected (at any look) in {p.power:.3f} ± {p.mc_se:.3f} of the trials, against "
+            f"{fixed.power:.3f} ± {fixed.mc_se:.3f} for the same trials with one final analysis (the fixed design: "
+            f"the same scenario, seed and trials without [interim]). The decision comes at month "
+            f"{p.expected_duration_months:.1f} on average, against month {fixed.mean_duration_months:.1f} for the "
+            f"fixed design (its last endpoint visit, when its analysis can be done); trials with looks randomise "
+            f"{p.expected_randomised:.1f} patients on average (fixed design: {fixed.mean_randomised:.1f}; "
+            f"planned: {n:,}).")
+    else:
+        text.append(
+            f"With the looks, H0 is rejected (at any look) in {p.power:.3f} ± {p.mc_se:.3f} of the trials; the "
+            f"decision comes at month {p.expected_duration_months:.1f} on average and trials randomise "
+            f"{p.expected_randomised:.1f} patients on average (planned: {n:,}). The fixed design was not run "
+            "with these results.")
+    text.append(
+        "An overrun reversal is a trial that stops for efficacy at an interim look, yet whose analysis of every "
+        "patient randomised by the decision (the overrun followed to the endpoint) falls below the final look's "
+        f"critical value: {p.p_overrun_reversal:.3f} ± {p.p_overrun_reversal_se:.3f} of the simulated trials.")
+    return text
+
+
+def _interim_when(p, fixed, counts: list[int], endpoint_month: float, n: int) -> list[str]:
+    """When each look comes, and whether recruitment is over by the first."""
+    inner = p.looks[:-1]
+    when = []
+    for i, k in enumerate(inner):
+        if not np.isfinite(k.mean_month):
+            when.append(f"Look {i + 1} is never held (no simulated trial reached {counts[i]:,} determined endpoints "
+                        "before its final analysis).")
+            continue
+        when.append(f"Look {i + 1} comes at month {k.mean_month:.1f} on average (held in {100 * k.p_held:.1f}% of "
+                    f"the trials), when {k.mean_randomised:.1f} patients have been randomised on average.")
+    when.append(f"A patient's endpoint is determined {endpoint_month:g} months after randomisation (or at an "
+                f"earlier dropout), so the looks wait for the month-{endpoint_month:g} visits of the first "
+                "patients.")
+    if recruitment_done_at_first_look(p, fixed, n):
+        ref = (f"the fixed design randomises {fixed.mean_randomised:.1f} patients on average, its last at month "
+               f"{fixed.mean_recruitment_months:.1f} on average" if fixed is not None else
+               f"{inner[0].mean_randomised:.1f} of {n:,} planned")
+        when.append(f"Recruitment is therefore already over at the first look ({ref}): a stop saves follow-up "
+                    "time and gives an earlier answer, but saves no patients.")
+    elif fixed is not None:
+        when.append(f"Recruitment is still going on at the first look, so a stop also saves patients: "
+                    f"{p.expected_randomised:.1f} are randomised on average against {fixed.mean_randomised:.1f} "
+                    "without the looks.")
+    return when
 
 
 def _interim_captions(results: RunResults, with_fixed: bool) -> dict[str, str]:

@@ -123,6 +123,56 @@ def _tick(v) -> str:
     return f"{v:g}" if isinstance(v, (int, float)) else str(v)
 
 
+def _heatmap_panel(ax, part: pd.DataFrame, x: str, y: str, vmax: float, cmap, digits: int,
+                   alpha: float | None, planned: dict | None) -> tuple[int, bool]:
+    """One panel of :func:`power_heatmap`: the cells, outlined where power reaches 0.8 (a null
+    grid, ``alpha`` given: where the type I error passes alpha), and the planned cell in red.
+    Returns (cells outlined, whether the planned cell is here)."""
+    null = alpha is not None
+    swept_alpha = "analysis.alpha" in part.columns
+    table = part.pivot_table(index=y, columns=x, values="power", aggfunc="mean").sort_index(ascending=False)
+    if null and swept_alpha:
+        level = part.pivot_table(index=y, columns=x, values="analysis.alpha", aggfunc="mean").reindex_like(table)
+    else:
+        level = None
+    sns.heatmap(table, ax=ax, vmin=0, vmax=vmax, cmap=cmap, annot=True, fmt=f".{digits}f", cbar=False,
+                linewidths=0.6, linecolor="white", annot_kws={"fontsize": 10},
+                xticklabels=[_tick(v) for v in table.columns], yticklabels=[_tick(v) for v in table.index])
+    flagged, shown = 0, False
+    for i, yv in enumerate(table.index):
+        for j, xv in enumerate(table.columns):
+            limit = (level.iloc[i, j] if level is not None else alpha) if null else 0.8
+            if table.iloc[i, j] > limit if null else table.iloc[i, j] >= limit:
+                flagged += 1
+                ax.add_patch(Rectangle((j + 0.06, i + 0.06), 0.88, 0.88, fill=False, ec="white", lw=2))
+            if planned is not None and _same(planned[x], xv) and _same(planned[y], yv):
+                shown = True
+                ax.add_patch(Rectangle((j, i), 1, 1, fill=False, ec="#E41A1C", lw=3.5, clip_on=False))
+    return flagged, shown
+
+
+def _heatmap_legend(fig: Figure, grid, vmax: float, cmap, digits: int, alpha: float | None, swept_alpha: bool,
+                    averaged: list[str], shown_planned: bool) -> None:
+    """The heatmap's colour bar (alpha marked on a null grid) and its title, naming the outlines."""
+    null = alpha is not None
+    sm = mpl.cm.ScalarMappable(norm=mpl.colors.Normalize(0, vmax), cmap=cmap)
+    if null:
+        label = f"Simulated type I error (scale 0-{vmax:.{digits}f})"
+    else:
+        label = "Simulated power" if vmax == 1.0 else f"Simulated power (scale 0-{vmax:.{digits}f})"
+    bar = fig.colorbar(sm, ax=grid, shrink=0.9, label=label, format=mpl.ticker.FormatStrFormatter(f"%.{digits}f"))
+    if null and not swept_alpha:
+        bar.ax.axhline(alpha, color="#E41A1C", lw=2)
+    what = ("Simulated type I error across the sensitivity grid" if null
+            else "Simulated power across the sensitivity grid")
+    if averaged:
+        what += ", averaged over " + ", ".join(a for a in averaged)
+    mark = ("white outline: above alpha" + ("" if swept_alpha else f" = {alpha:.3f}") if null
+            else "white outline: at least 0.80")
+    what += f"\n({mark}" + ("; red: the planned design)" if shown_planned else ")")
+    fig.suptitle(what)
+
+
 @themed
 def power_heatmap(rows: list[dict] | pd.DataFrame, axes: list[str], labels: dict[str, str],
                   planned: dict[str, object] | None = None, alpha: float | None = None) -> Figure | None:
@@ -180,45 +230,18 @@ def power_heatmap(rows: list[dict] | pd.DataFrame, axes: list[str], labels: dict
         for a, v in ((col, cv), (row, rv)):
             keep &= (frame[a] == v) if a else True
         part = frame[keep]
-        table = part.pivot_table(index=y, columns=x, values="power", aggfunc="mean").sort_index(ascending=False)
-        if null and swept_alpha:
-            level = part.pivot_table(index=y, columns=x, values="analysis.alpha", aggfunc="mean").reindex_like(table)
-        else:
-            level = None
-        sns.heatmap(table, ax=ax, vmin=0, vmax=vmax, cmap=cmap, annot=True, fmt=f".{digits}f", cbar=False,
-                    linewidths=0.6, linecolor="white", annot_kws={"fontsize": 10},
-                    xticklabels=[_tick(v) for v in table.columns], yticklabels=[_tick(v) for v in table.index])
         here = all(_same(planned.get(a), v) for a, v in ((col, cv), (row, rv)) if a)
-        for i, yv in enumerate(table.index):
-            for j, xv in enumerate(table.columns):
-                limit = (level.iloc[i, j] if level is not None else alpha) if null else 0.8
-                if table.iloc[i, j] > limit if null else table.iloc[i, j] >= limit:
-                    flagged += 1
-                    ax.add_patch(Rectangle((j + 0.06, i + 0.06), 0.88, 0.88, fill=False, ec="white", lw=2))
-                if here and _same(planned.get(x), xv) and _same(planned.get(y), yv):
-                    shown_planned = True
-                    ax.add_patch(Rectangle((j, i), 1, 1, fill=False, ec="#E41A1C", lw=3.5, clip_on=False))
+        marked, planned_here = _heatmap_panel(ax, part, x, y, vmax, cmap, digits, alpha if null else None,
+                                              {x: planned.get(x), y: planned.get(y)} if here else None)
+        flagged += marked
+        shown_planned |= planned_here
         ax.set_title(", ".join(facet(a, v) for a, v in ((col, cv), (row, rv)) if a), fontsize=11)
         last_in_column = k + ncol >= len(panels)
         ax.set_xlabel(textwrap.fill(name(x), 40) if last_in_column else "")
         ax.set_ylabel(textwrap.fill(name(y), 26) if k % ncol == 0 else "")
         ax.tick_params(rotation=0)
-    sm = mpl.cm.ScalarMappable(norm=mpl.colors.Normalize(0, vmax), cmap=cmap)
-    if null:
-        label = f"Simulated type I error (scale 0-{vmax:.{digits}f})"
-    else:
-        label = "Simulated power" if vmax == 1.0 else f"Simulated power (scale 0-{vmax:.{digits}f})"
-    bar = fig.colorbar(sm, ax=grid, shrink=0.9, label=label, format=mpl.ticker.FormatStrFormatter(f"%.{digits}f"))
-    if null and not swept_alpha:
-        bar.ax.axhline(alpha, color="#E41A1C", lw=2)
-    what = ("Simulated type I error across the sensitivity grid" if null
-            else "Simulated power across the sensitivity grid")
-    if averaged:
-        what += ", averaged over " + ", ".join(name(a) for a in averaged)
-    mark = ("white outline: above alpha" + ("" if swept_alpha else f" = {alpha:.3f}") if null
-            else "white outline: at least 0.80")
-    what += f"\n({mark}" + ("; red: the planned design)" if shown_planned else ")")
-    fig.suptitle(what)
+    _heatmap_legend(fig, grid, vmax, cmap, digits, alpha if null else None, swept_alpha,
+                    [name(a) for a in averaged], shown_planned)
     fig.trialsim_marked = flagged  # the number of outlined cells, for tests and captions
     return fig
 

@@ -22,7 +22,8 @@ from simulate import scenario as sc
 from simulate.engines import DEFAULT_ENGINE
 from simulate.loader import parse_override
 from simulate.report.formatting import Table, _table, _value
-from simulate.results import RunResults, ScenarioSource
+from simulate.results import RunResults
+from simulate.run.trial_results import ScenarioSource
 
 MAIN_SECTIONS = ("trial", "arms", "outcome", "dropout", "analysis", "recruitment")
 OTHER_SECTIONS = ("randomisation", "cohort", "eligibility", "definitions", "observed")

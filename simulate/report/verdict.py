@@ -5,7 +5,8 @@ that reaches its lowest power target, one that falls short of it (with the n tha
 how often a trial of that size recruits on time), one limited by recruitment; several arms,
 non-inferiority and interim looks add their own line; a real trial's accrual closes it.
 Every figure comes from :class:`~simulate.results.RunResults`; nothing is computed here beyond
-choosing which sentence applies.
+choosing which sentence applies. Whether the power is a type I error is the design's one rule,
+:func:`simulate.assumed.result_has_no_benefit` (``is_null`` here).
 """
 
 from __future__ import annotations
@@ -14,8 +15,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from simulate.report.words import comparison_name, percent, success_phrase
-from simulate.results import PowerResult, RunResults, SampleSizeResult, against_alpha
+from simulate.assumed import result_has_no_benefit as is_null
+from simulate.report.sentences.common import (against_alpha_word, hard_stop_clause, observed_accrual_sentence,
+                                              on_time_clause)
+from simulate.report.words import _level, comparison_name, percent, success_phrase
+from simulate.results import PowerResult, RunResults, SampleSizeResult
 
 ON_TIME_LOW = 0.5
 """Below this chance of recruiting within the planned window, recruitment is called the limit."""
@@ -31,14 +35,6 @@ class Verdict:
     """``good``, ``warn`` or ``bad``: the card's border colour."""
     kind: str
     """``null``, ``powered``, ``under_powered`` or ``recruitment_limited``."""
-
-
-def is_null(p: PowerResult) -> bool:
-    """No experimental arm is better than the null hypothesis allows: the power is a type I error."""
-    truths = [c.true_difference for c in p.comparisons] or [p.true_difference]
-    if p.hypothesis == "non_inferiority":
-        return all(t <= -p.margin + 1e-12 for t in truths)
-    return all(t == 0 for t in truths)
 
 
 _pct = percent
@@ -74,12 +70,10 @@ def _recruitment_line(results: RunResults, on_time_said: bool = False) -> str:
         return (f"No simulated trial randomised a patient: every one ends at the hard stop (month "
                 f"{t.hard_stop_months:g}, when enrolment closes whatever the count).")
     who = "no simulated trial stops" if p.p_terminated == 0 else f"{_pct(p.p_terminated)} stop"
-    stop = (f"{who} at the hard stop (month {t.hard_stop_months:g}, when enrolment closes whatever the count) "
-            f"short of {s.n_target} patients.")
+    stop = f"{who} {hard_stop_clause(s)}."
     if on_time_said:                                  # the share on time is the verdict's first line
         return stop[0].upper() + stop[1:]
-    return (f"Recruitment finishes within the planned {t.recruitment_months:g} months in {_pct(p.p_recruitment_on_time)} "
-            f"of simulated trials; " + stop)
+    return f"{on_time_clause(s, p)}; {stop}"
 
 
 def _dropout_line(low: SampleSizeResult | None, target: float) -> str:
@@ -109,13 +103,14 @@ def verdict(results: RunResults) -> Verdict:
     lines: list[str] = []
     limited = p.p_recruitment_on_time < ON_TIME_LOW or p.p_terminated > TERMINATED_HIGH
     low = _lowest_target(results)
-    level = f"{'one-sided ' if p.alternative == 'greater' else ''}alpha {p.alpha:g}"
+    level = _level(p)
     if is_null(p):
         kind = "null"
-        side = against_alpha(p.power, p.mc_se, p.alpha)
-        tone = "bad" if side > 0 else "good"
-        judged = {1: "above", 0: "within Monte Carlo error of", -1: "below"}[side]
-        headline = (f"No true effect here: the chance of a {'non-inferiority claim' if p.hypothesis == 'non_inferiority' else 'significant result'} "
+        judged = against_alpha_word(p.power, p.mc_se, p.alpha)
+        tone = "bad" if judged == "above" else "good"
+        effect = "effect" if p.hypothesis == "non_inferiority" or all(c.true_difference == 0 for c in p.comparisons) \
+            else "benefit"              # an arm worse than the control, tested one-sided: an effect, no benefit
+        headline = (f"No true {effect} here: the chance of a {'non-inferiority claim' if p.hypothesis == 'non_inferiority' else 'significant result'} "
                     f"is the type I error, {p.power:.3f} (Monte Carlo SE {p.mc_se:.3f}), {judged} the nominal "
                     f"{level}.")
     else:
@@ -145,7 +140,7 @@ def verdict(results: RunResults) -> Verdict:
             under = kind == "under_powered"
             kind = "recruitment_limited"
             tone = "bad" if p.p_recruitment_on_time < ON_TIME_LOW / 2 else "warn"
-            share = (f"no simulated trial recruits" if p.p_recruitment_on_time == 0 else
+            share = ("no simulated trial recruits" if p.p_recruitment_on_time == 0 else
                      f"only {_pct(p.p_recruitment_on_time)} of simulated trials recruit")
             # short of power and slow to recruit are separate problems: say which is which
             what = "Recruitment is a second, separate risk" if under else "Recruitment is the limit"
@@ -157,10 +152,9 @@ def verdict(results: RunResults) -> Verdict:
     if p.looks:
         lines.append(_looks_line(p))
     lines.append(_recruitment_line(results, on_time_said=kind == "recruitment_limited"))
-    obs = s.observed
-    if obs is not None and obs.accrual:
-        lines.append(f"The real trial randomised {obs.n_randomised} patients in {obs.months:g} months; source: "
-                     f"{obs.source}.")
+    observed = observed_accrual_sentence(s)
+    if observed:
+        lines.append(observed)
     lines.append(f"Percentages are over {p.replicates:,} simulated trials; the report's tables give each with its "
                  "Monte Carlo standard error (the ± figures).")
     return Verdict(headline, tuple(lines), tone, kind)

@@ -2,24 +2,23 @@
 adjustment and alpha-spending function is named, and the phrases built from a scenario's arms
 (an arm's label, a comparison, what power counts, the hypothesis), with the house rounding of
 percentages. The page, the verdict, the plain-language summary and the figures all word things
-through this module, so they say the same thing the same way.
+through this module, so they say the same thing the same way; the sentences built from these
+words, each written once, are :mod:`simulate.report.sentences`'s.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from simulate.analysis.registry import Labels
+
 if TYPE_CHECKING:
     from simulate import scenario as sc
     from simulate.results import PowerResult
 
-TEST_NAMES = {"fisher": "Fisher's exact test", "chi2": "Pearson's chi-squared test",
-              "chi2_yates": "chi-squared test with Yates' continuity correction", "ztest": "pooled z-test",
-              "farrington_manning": "Farrington–Manning score test",
-              "cmh": "Cochran–Mantel–Haenszel test (stratified by the randomisation strata)"}
-"""How each of :data:`simulate.choices.TESTS` is named in the report."""
-TEST_SHORT = {"fisher": "Fisher exact", "chi2": "chi-squared", "chi2_yates": "chi-squared, Yates", "ztest": "pooled z",
-              "farrington_manning": "Farrington–Manning", "cmh": "CMH (stratified)"}
+TEST_NAMES = Labels("title")
+"""How each registered analysis (:mod:`simulate.analysis.registry`) is named in the report."""
+TEST_SHORT = Labels("short")
 """The same in a few words, where space is short (a heatmap's tick labels)."""
 MISSING_WORDS = {"nonresponder": "non-responder analysis (dropouts as failures)",
                  "complete_case": "complete-case analysis", "locf": "last observation carried forward"}

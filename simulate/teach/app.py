@@ -12,16 +12,16 @@ import base64
 import html
 import math
 import threading
-import warnings
 from pathlib import Path
 
 from shiny import App, reactive, render, ui
 
 from simulate import scenario as sc
+from simulate.analysis import registry
 from simulate.assumed import primary_arm
 from simulate.choices import MISSING_STRATEGIES
 from simulate.plan import FEW_REPLICATES
-from simulate.report import close_figure, figure_png
+from simulate.report.page import close_figure, figure_png
 from simulate.report.words import MISSING_WORDS, percent
 from simulate.teach import lab
 from simulate.teach.figures import TEST_LABELS
@@ -145,12 +145,24 @@ def build_app(scenario_path: str | Path, base: sc.Scenario) -> App:
     scenario_arg = str(scenario_path)
     data = read_scenario_data(scenario_path)
     threading.Thread(target=_warm, args=(base,), daemon=True).start()
-    # a cancelled run leaves the blocks its workers had started: expected, not worth a warning
-    warnings.filterwarnings("ignore", message=r".*tasks which were still being processed by the workers have "
-                            "been cancelled", category=UserWarning)
     what = "complete remission" if base.trial.endpoint == "cr" else "remission"
 
-    app_ui = ui.page_sidebar(
+    def server(input, output, session):  # noqa: A002 - Shiny's names
+        s = _Session(input, data, base, scenario_arg)
+        session.on_ended(s.cancel)                   # a closed page stops its computation
+        _messages(s)
+        _background_views(s, what)
+        _one_trial_view(s, what)
+        _export_view(s)
+
+    app = App(_page(base), server)
+    app.on_shutdown(lab.cancel_all)             # a run in progress must not hold the process open
+    return app
+
+
+def _page(base: sc.Scenario) -> ui.Tag:
+    """The lab's page: the design's inputs in the sidebar, one tab per view."""
+    return ui.page_sidebar(
         ui.sidebar(ui.h5("The design"), *_inputs(base), width=300, open="desktop", resizable=False),
         ui.tags.style(CSS),
         ui.head_content(ui.tags.link(rel="icon", href=FAVICON)),
@@ -185,196 +197,200 @@ def build_app(scenario_path: str | Path, base: sc.Scenario) -> App:
         lang="en",
     )
 
-    def server(input, output, session):  # noqa: A002 - Shiny's names
-        running: dict[str, lab.Progress] = {}
 
-        @reactive.calc
-        def checked() -> lab.Checked:
-            return lab.check(data, base, {key: input[key]() for key in lab.INPUTS})
+class _Session:
+    """What every view of one browser session shares: the inputs checked into a design, the
+    computation running (one at a time), and whether a result is out of date."""
 
-        def message_output(key: str):
-            def show():
-                lines = checked().problems.get(key, ())
-                return ui.div(*(ui.div(line) for line in lines), class_="lab-error", id=f"{key}_error") \
-                    if lines else None
-            show.__name__ = f"{key}_message"
-            return render.ui(show)
-
-        for key in lab.INPUTS:
-            message_output(key)
-
-        @render.ui
-        def other_message():
-            lines = checked().other
-            return ui.div(*(ui.div(line) for line in lines), class_="lab-error", id="other_error") if lines else None
-
-        @render.ui
-        def design_command():
-            c = checked()
-            return ui.code(lab.command(scenario_arg, c), id="command", class_="lab-command") if c.ok else None
-
-        def start(name: str, task, design: sc.Scenario) -> None:
-            cancel()
-            progress = lab.Progress()
-            running.clear()
-            running[name] = progress
-            task.invoke(design, progress)
-
-        def cancel() -> None:
-            for p in running.values():
-                p.cancel()
-
-        session.on_ended(cancel)                     # a closed page stops its computation
+    def __init__(self, input, data: dict, base: sc.Scenario, scenario_arg: str) -> None:  # noqa: A002
+        self.input, self.scenario_arg = input, scenario_arg
+        self.running: dict[str, lab.Progress] = {}
+        self.checked = reactive.calc(lambda: lab.check(data, base, {key: input[key]() for key in lab.INPUTS}))
 
         @reactive.effect
         @reactive.event(input.cancel)
         def _cancel():
-            cancel()
+            self.cancel()
 
-        def invalid_note() -> ui.Tag:
+    def start(self, name: str, task, design: sc.Scenario) -> None:
+        self.cancel()
+        progress = lab.Progress()
+        self.running.clear()
+        self.running[name] = progress
+        task.invoke(design, progress)
+
+    def cancel(self) -> None:
+        for p in self.running.values():
+            p.cancel()
+
+    def design_or_note(self) -> sc.Scenario | None:
+        """The design, or None after telling the person at the lab to fix the inputs."""
+        c = self.checked()
+        if not c.ok:
+            ui.notification_show("Fix the inputs marked in red first.", type="error", duration=4)
+        return c.scenario
+
+    def stale(self, sets: tuple[str, ...] | None) -> bool:
+        """Whether the inputs now differ from ``sets``, those a result was computed for."""
+        return self.checked().overrides != sets
+
+
+def _messages(s: _Session) -> None:
+    """Each input's problems under it, the others under the inputs, and the command line of the design."""
+    def message_output(key: str):
+        def show():
+            lines = s.checked().problems.get(key, ())
+            return ui.div(*(ui.div(line) for line in lines), class_="lab-error", id=f"{key}_error") \
+                if lines else None
+        show.__name__ = f"{key}_message"
+        return render.ui(show)
+
+    for key in lab.INPUTS:
+        message_output(key)
+
+    @render.ui
+    def other_message():
+        lines = s.checked().other
+        return ui.div(*(ui.div(line) for line in lines), class_="lab-error", id="other_error") if lines else None
+
+    @render.ui
+    def design_command():
+        c = s.checked()
+        return ui.code(lab.command(s.scenario_arg, c), id="command", class_="lab-command") if c.ok else None
+
+
+def _background_views(s: _Session, what: str) -> None:
+    """The views computed on a thread: many trials, the null world, how many patients."""
+    _background(s, "many_view", "simulate", lab.many_trials,
+                done=lambda design, many: _many_figures(design, many, what),
+                head=_power_box,
+                running_view=lambda p, old: ui.div(_power_box(p.read()[3], old), _running(p, old)),
+                cancelled=lambda design, p, old: ui.div(
+                    _cancelled(design, p, old), _power_box(p.read()[3], old),
+                    _many_figures(design, p.read()[3], what) if p.read()[3] is not None else None))
+    _background(s, "null_view", "null_world", lab.null_world, done=_null_view)
+    _background(s, "how_many_view", "how_many", lab.how_many, done=_how_many_view)
+
+
+def _background(s: _Session, view: str, button: str, compute, done, head=None, running_view=None,
+                cancelled=None) -> None:
+    """A view computed on a thread when ``button`` is pressed: progress while it runs
+    (``running_view(progress, stale)``), then ``head(result, stale)`` above ``done(design,
+    result)`` (drawn once per result), or ``cancelled(design, progress, stale)`` if the
+    Cancel button stopped it; marked out of date once the inputs change."""
+    computed_for: dict[str, tuple[str, ...]] = {}
+    drawn: list = [None, None]                  # the result last drawn, and its drawing
+    refused = reactive.value(None)              # the plan's one line when a click was refused
+
+    @reactive.extended_task
+    async def task(design: sc.Scenario, progress: lab.Progress):
+        return design, progress, await _in_thread(compute, design, progress)
+
+    @reactive.effect
+    @reactive.event(s.input[button])
+    def _start():
+        design = s.design_or_note()
+        if design is None:
+            return
+        line = lab.view_problem(design, view)      # planned before anything is drawn
+        refused.set(None if line is None else (line, s.checked().overrides))
+        if line is not None:
+            ui.notification_show(line, type="error", duration=8)
+            return
+        computed_for["sets"] = s.checked().overrides
+        s.start(view, task, design)
+
+    def show():
+        if refused() is not None:
+            line, sets = refused()
+            return _result(ui.div(f"error: {line}", class_="lab-error", id=f"{view}_refused"),
+                           s.stale(sets), view)
+        status = task.status()
+        if status == "initial":
+            return None
+        old = s.stale(computed_for.get("sets"))
+        if status == "running":
+            reactive.invalidate_later(0.25)
+            p = s.running.get(view)
+            return None if p is None else _result((running_view or _running)(p, old), old, view)
+        design, progress, result = task.result()
+        if result is None:
+            return _result((cancelled or _cancelled)(design, progress, old), old, view)
+        if drawn[0] is not result:
+            drawn[:] = [result, done(design, result)]
+        return _result(ui.div(head(result, old) if head else None, drawn[1]), old, view)
+
+    show.__name__ = view
+    render.ui(show)
+
+
+def _one_trial_view(s: _Session, what: str) -> None:
+    """One trial, drawn on a thread; Another trial draws the next replicate of the same design."""
+    shown = reactive.value(-1)                  # the replicate on show (-1: none yet)
+    shown_for = reactive.value(None)            # the inputs it was drawn for
+
+    @reactive.extended_task
+    async def one_task(design: sc.Scenario, replicate: int):
+        # drawn on a thread: a large trial takes seconds, and the page stays live meanwhile
+        return await asyncio.to_thread(_one_page, design, replicate, what)
+
+    def draw(replicate: int) -> None:
+        design = s.design_or_note()
+        if design is not None:
+            shown.set(replicate)
+            shown_for.set(s.checked().overrides)
+            one_task.invoke(design, replicate)
+
+    @reactive.effect
+    @reactive.event(s.input.one_trial)
+    def _one():
+        draw(0)
+
+    @reactive.effect
+    @reactive.event(s.input.another_trial)
+    def _another():
+        with reactive.isolate():            # a new design or seed starts again at trial 0
+            draw(0 if s.stale(shown_for()) else shown() + 1)
+
+    @render.ui
+    def one_view():
+        status = one_task.status()
+        if status == "initial":
+            return None
+        old = s.stale(shown_for())
+        if status == "running":
+            return _result(ui.p(f"Drawing trial {shown()} ...", class_="text-muted", id="one_running"),
+                           old, "one_view")
+        return _result(one_task.result(), old, "one_view")
+
+
+def _export_view(s: _Session) -> None:
+    """The design as a scenario file to download, and the commands to run it."""
+    @reactive.calc
+    def exported() -> sc.Scenario | None:
+        c = s.checked()
+        return lab.export_design(c.scenario, c.changed) if c.ok else None
+
+    @render.ui
+    def export_view():
+        design = exported()
+        if design is None:
             return ui.div("Fix the inputs marked in red first.", class_="lab-error")
+        file = lab.export_name(design)
+        return ui.div(ui.download_button("export", f"Download {file}"),
+                      ui.p("Then, in a terminal:", class_="mt-3 mb-1"),
+                      ui.pre(f"trialsim validate {file}\ntrialsim power {file}\ntrialsim run {file}"
+                             f"      # results in results/{design.name}/"))
 
-        def design_or_note() -> sc.Scenario | None:
-            """The design, or None after telling the person at the lab to fix the inputs."""
-            c = checked()
-            if not c.ok:
-                ui.notification_show("Fix the inputs marked in red first.", type="error", duration=4)
-            return c.scenario
-
-        def stale(sets: tuple[str, ...] | None) -> bool:
-            """Whether the inputs now differ from ``sets``, those a result was computed for."""
-            return checked().overrides != sets
-
-        def background(view: str, button: str, compute, done, head=None, running_view=None, cancelled=None) -> None:
-            """A view computed on a thread when ``button`` is pressed: progress while it runs
-            (``running_view(progress, stale)``), then ``head(result, stale)`` above ``done(design,
-            result)`` (drawn once per result), or ``cancelled(design, progress, stale)`` if the
-            Cancel button stopped it; marked out of date once the inputs change."""
-            computed_for: dict[str, tuple[str, ...]] = {}
-            drawn: list = [None, None]                  # the result last drawn, and its drawing
-            refused = reactive.value(None)              # the plan's one line when a click was refused
-
-            @reactive.extended_task
-            async def task(design: sc.Scenario, progress: lab.Progress):
-                return design, progress, await _in_thread(compute, design, progress)
-
-            @reactive.effect
-            @reactive.event(input[button])
-            def _start():
-                design = design_or_note()
-                if design is None:
-                    return
-                line = lab.view_problem(design, view)      # planned before anything is drawn
-                refused.set(None if line is None else (line, checked().overrides))
-                if line is not None:
-                    ui.notification_show(line, type="error", duration=8)
-                    return
-                computed_for["sets"] = checked().overrides
-                start(view, task, design)
-
-            def show():
-                if refused() is not None:
-                    line, sets = refused()
-                    return _result(ui.div(f"error: {line}", class_="lab-error", id=f"{view}_refused"),
-                                   stale(sets), view)
-                status = task.status()
-                if status == "initial":
-                    return None
-                old = stale(computed_for.get("sets"))
-                if status == "running":
-                    reactive.invalidate_later(0.25)
-                    p = running.get(view)
-                    return None if p is None else _result((running_view or _running)(p, old), old, view)
-                design, progress, result = task.result()
-                if result is None:
-                    return _result((cancelled or _cancelled)(design, progress, old), old, view)
-                if drawn[0] is not result:
-                    drawn[:] = [result, done(design, result)]
-                return _result(ui.div(head(result, old) if head else None, drawn[1]), old, view)
-
-            show.__name__ = view
-            render.ui(show)
-
-        background("many_view", "simulate", lab.many_trials,
-                   done=lambda design, many: _many_figures(design, many, what),
-                   head=_power_box,
-                   running_view=lambda p, old: ui.div(_power_box(p.read()[3], old), _running(p, old)),
-                   cancelled=lambda design, p, old: ui.div(
-                       _cancelled(design, p, old), _power_box(p.read()[3], old),
-                       _many_figures(design, p.read()[3], what) if p.read()[3] is not None else None))
-        background("null_view", "null_world", lab.null_world, done=_null_view)
-        background("how_many_view", "how_many", lab.how_many, done=_how_many_view)
-
-        # ------------------------------------------------------------------ one trial
-
-        shown = reactive.value(-1)                  # the replicate on show (-1: none yet)
-        shown_for = reactive.value(None)            # the inputs it was drawn for
-
-        @reactive.extended_task
-        async def one_task(design: sc.Scenario, replicate: int):
-            # drawn on a thread: a large trial takes seconds, and the page stays live meanwhile
-            return await asyncio.to_thread(_one_page, design, replicate, what)
-
-        def draw(replicate: int) -> None:
-            design = design_or_note()
-            if design is not None:
-                shown.set(replicate)
-                shown_for.set(checked().overrides)
-                one_task.invoke(design, replicate)
-
-        @reactive.effect
-        @reactive.event(input.one_trial)
-        def _one():
-            draw(0)
-
-        @reactive.effect
-        @reactive.event(input.another_trial)
-        def _another():
-            with reactive.isolate():            # a new design or seed starts again at trial 0
-                draw(0 if stale(shown_for()) else shown() + 1)
-
-        @render.ui
-        def one_view():
-            status = one_task.status()
-            if status == "initial":
-                return None
-            old = stale(shown_for())
-            if status == "running":
-                return _result(ui.p(f"Drawing trial {shown()} ...", class_="text-muted", id="one_running"),
-                               old, "one_view")
-            return _result(one_task.result(), old, "one_view")
-
-        # ------------------------------------------------------------------ export
-
-        @reactive.calc
-        def exported() -> sc.Scenario | None:
-            c = checked()
-            return lab.export_design(c.scenario, c.changed) if c.ok else None
-
-        @render.ui
-        def export_view():
-            design = exported()
-            if design is None:
-                return invalid_note()
-            file = lab.export_name(design)
-            return ui.div(ui.download_button("export", f"Download {file}"),
-                          ui.p("Then, in a terminal:", class_="mt-3 mb-1"),
-                          ui.pre(f"trialsim validate {file}\ntrialsim power {file}\ntrialsim run {file}"
-                                 f"      # results in results/{design.name}/"))
-
-        @render.download_button(filename=lambda: lab.export_name(exported()), media_type="application/toml")
-        def export():
-            design, c = exported(), checked()
-            header = (f"{design.name}: exported from the trialsim teaching lab.\n"
-                      f"The design of {scenario_arg}"
-                      + (" with\n" + "".join(f"  --set {t}\n" for t in c.changed) if c.changed else "\n")
-                      + f"The sources of its figures are in the comments of {scenario_arg}.\n"
-                        f"Check it with: trialsim validate {lab.export_name(design)}")
-            yield lab.to_toml(design, header)
-
-    app = App(app_ui, server)
-    app.on_shutdown(lab.cancel_all)             # a run in progress must not hold the process open
-    return app
+    @render.download_button(filename=lambda: lab.export_name(exported()), media_type="application/toml")
+    def export():
+        design, c = exported(), s.checked()
+        header = (f"{design.name}: exported from the trialsim teaching lab.\n"
+                  f"The design of {s.scenario_arg}"
+                  + (" with\n" + "".join(f"  --set {t}\n" for t in c.changed) if c.changed else "\n")
+                  + f"The sources of its figures are in the comments of {s.scenario_arg}.\n"
+                    f"Check it with: trialsim validate {lab.export_name(design)}")
+        yield lab.to_toml(design, header)
 
 
 async def _in_thread(fn, design, progress):
@@ -386,15 +402,14 @@ async def _in_thread(fn, design, progress):
 
 
 def _warm(base: sc.Scenario) -> None:
-    """Before the first click: the per-design set-up (calibration, the screen) and the modules
-    the views use, so that the first answer comes as fast as the next."""
+    """Before the first click: the per-design set-up (calibration, the screen; kept by their
+    functools caches) and the modules the views use, so that the first answer comes as fast as
+    the next."""
     import importlib
 
-    from simulate.outcomes import calibrate
-    from simulate.selection import pass_probabilities
+    from simulate.run.prepared import prepare
 
-    pass_probabilities(base.cohort, base.eligibility)
-    calibrate(base)
+    prepare(base)
     for module in ("simulate.tally", "simulate.engines.batch", "simulate.engines.des", "simulate.teach.figures"):
         importlib.import_module(module)
 
@@ -439,7 +454,7 @@ def _many_figures(design: sc.Scenario, many: lab.ManyTrials, what: str) -> ui.Ta
 
     p = many.power
     notes = []
-    from simulate.pipeline import NOTABLE_EXAGGERATION
+    from simulate.report.sentences.common import NOTABLE_EXAGGERATION
 
     if (p.hypothesis == "superiority" and math.isfinite(p.exaggeration_ratio)
             and p.exaggeration_ratio >= NOTABLE_EXAGGERATION):
@@ -516,8 +531,9 @@ def _below_formulas(design: sc.Scenario) -> str:
     """Why the simulated curve may sit below the closed forms, for this design's own reasons."""
     a = design.analysis
     reasons = []
-    if a.test in ("fisher", "chi2_yates"):
-        reasons.append(f"{'Fisher' if a.test == 'fisher' else 'Yates'}' test is conservative")
+    test = registry.get(a.test)
+    if test.conservative:
+        reasons.append(f"{test.title[0].upper()}{test.title[1:]} is conservative")
     if design.dropout.probability_by_endpoint > 0:
         reasons.append("dropouts dilute the difference or shrink the sample the test sees")
     reasons.append("at large n some trials never finish recruiting before the hard stop")
@@ -557,9 +573,10 @@ def _one_page(design: sc.Scenario, replicate: int, what: str) -> ui.Tag:
 
 
 def _one_view(design: sc.Scenario, trial: lab.OneTrial, what: str) -> ui.Tag:
-    from simulate.eligibility import RULES
+    from simulate.screening.criteria import RULES
     from simulate.engines import CONSORT_FIELDS
-    from simulate.report import MISSING_NOTES, flow_plots, remission_plots, style
+    from simulate.report import flow_plots, remission_plots, style
+    from simulate.report.page import MISSING_NOTES
 
     rec, c = trial.record, trial.record.consort
     labels = {arm: design.arm(arm).label for arm in design.arm_names}

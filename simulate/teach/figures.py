@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 from matplotlib.figure import Figure
 
+from simulate.analysis.registry import Labels
 from simulate.report.style import ARM_PALETTE, themed
 from simulate.teach.lab import ManyTrials, NullWorld
 
@@ -57,9 +58,8 @@ def p_values(many: ManyTrials, alpha: float) -> Figure:
     return fig
 
 
-TEST_LABELS = {"fisher": "Fisher exact", "chi2": "Pearson χ²", "chi2_yates": "χ² with Yates",
-               "ztest": "z test (pooled)",
-               "farrington_manning": "Farrington-Manning", "cmh": "CMH (stratified)"}
+TEST_LABELS = Labels("label")
+"""How the lab names each registered analysis (:mod:`simulate.analysis.registry`)."""
 
 
 @themed

@@ -8,9 +8,7 @@ lab's power is ``trialsim power``'s, digit for digit.
 
 from __future__ import annotations
 
-import json
 import math
-import re
 import shlex
 import threading
 import time
@@ -24,12 +22,13 @@ import numpy as np
 from simulate import loader
 from simulate import scenario as sc
 from simulate.assumed import primary_arm
-from simulate.choices import TESTS
+from simulate.analysis import registry
 from simulate.engines import DEFAULT_ENGINE, simulate_block_designs
 from simulate.errors import ScenarioError
 from simulate.parallel import Backend
 from simulate.plan import trials_per_block
-from simulate.results import Accrual, ExampleTrial, PowerResult, SampleSizePlan, against_alpha
+from simulate.results import PowerResult, SampleSizePlan
+from simulate.run.trial_results import Accrual, ExampleTrial
 
 # ----------------------------------------------------------------------------- inputs
 
@@ -183,7 +182,7 @@ def plan_view(scenario: sc.Scenario, view: str, engine: str = DEFAULT_ENGINE):
     (:data:`IN_PROCESS`): many trials, the null world (the same trials once per usable test)
     or the sample-size search (one per target)."""
     from simulate import plan
-    from simulate.pipeline import TARGETS
+    from simulate.run.compute import TARGETS
 
     reps = scenario.simulation.replicates
     if view == "many_view":
@@ -348,13 +347,15 @@ def _spread(scenario: sc.Scenario, analysed) -> Spread:
     return Spread(edges, sig, non, p_edges, p_counts)
 
 
-def _lab_block(designs: list[sc.Scenario], seed: int, block: int, n_trials: int, engine: str) -> list[tuple]:
-    """A block of trials of each design, analysed once: its tally (what ``trialsim power``
-    totals) and the spread of its estimates and p-values."""
+def _lab_block(designs: list, seed: int, block: int, n_trials: int, engine: str) -> list[tuple]:
+    """A block of trials of each design (prepared: :class:`~simulate.run.prepared.PreparedDesign`),
+    analysed once: its tally (what ``trialsim power`` totals) and the spread of its estimates
+    and p-values."""
     from simulate.tally import analyse_outcomes, tally
 
     out = []
-    for design, outcomes in zip(designs, simulate_block_designs(designs, seed, block, n_trials, engine)):
+    for prepared, outcomes in zip(designs, simulate_block_designs(designs, seed, block, n_trials, engine)):
+        design = prepared.scenario
         analysed = analyse_outcomes(design, outcomes)
         out.append((tally(design, outcomes, analysed), _spread(design, analysed)))
     return out
@@ -372,6 +373,14 @@ class ManyTrials:
     @property
     def true_difference(self) -> float:
         return self.power.true_difference
+
+    @property
+    def null(self) -> bool:
+        """No true benefit in this world (:func:`simulate.assumed.result_has_no_benefit`, the rule
+        the CLI and the report read): its power is a type I error."""
+        from simulate.assumed import result_has_no_benefit
+
+        return result_has_no_benefit(self.power)
 
 
 def simulate_many(designs: list[sc.Scenario], progress: Progress | None = None, jobs=IN_PROCESS,
@@ -451,10 +460,11 @@ def null_design(scenario: sc.Scenario) -> tuple[sc.Scenario, str]:
 
 
 def usable_tests(scenario: sc.Scenario) -> tuple[dict[str, sc.Scenario], dict[str, str]]:
-    """The tests of :data:`simulate.choices.TESTS` the design can use (test -> the design with
-    it, ``--set analysis.test=<test>``) and those it cannot (test -> the loader's reason)."""
+    """The registered analyses (:mod:`simulate.analysis.registry`) the design can use (test ->
+    the design with it, ``--set analysis.test=<test>``) and those it cannot (test -> the loader's
+    reason)."""
     designs, refused = {}, {}
-    for test in TESTS:
+    for test in registry.names():
         try:
             designs[test] = loader.with_overrides(scenario, {"analysis.test": test})
         except ScenarioError as err:
@@ -464,14 +474,17 @@ def usable_tests(scenario: sc.Scenario) -> tuple[dict[str, sc.Scenario], dict[st
 
 def type_one_verdict(rate: float, mc_se: float, alpha: float) -> str:
     """What a test's simulated type I error ``rate`` (± ``mc_se``) says against ``alpha``: more
-    than 2 Monte Carlo SE above or below it, or within that error."""
-    return {1: "above α: the test is anti-conservative here", -1: "below α: the test is conservative here",
-            0: "within Monte Carlo error of α"}[against_alpha(rate, mc_se, alpha)]
+    than 2 Monte Carlo SE above or below it, or within that error (the report's words)."""
+    from simulate.report.sentences.common import against_alpha_word
+
+    word = against_alpha_word(rate, mc_se, alpha)
+    return f"{word} α" + {"above": ": the test is anti-conservative here",
+                          "below": ": the test is conservative here"}.get(word, "")
 
 
 def null_world(scenario: sc.Scenario, progress: Progress | None = None, jobs=IN_PROCESS,
                engine: str = DEFAULT_ENGINE) -> NullWorld:
-    """The type I error of every test of :data:`simulate.choices.TESTS` the design allows, on
+    """The type I error of every registered analysis the design allows, on
     the same simulated trials of the design under the null (:func:`null_design`)."""
     try:
         null, note = null_design(scenario)
@@ -510,8 +523,8 @@ def one_trial(scenario: sc.Scenario, replicate: int = 0, engine: str = DEFAULT_E
     trial``), analysed as replicate ``replicate`` of ``trialsim power`` analyses it."""
     from simulate.engines import simulate_block
     from simulate.engines.des import example_trial
-    from simulate.pipeline import compute_accrual, trial_record
-    from simulate.story import story_lines
+    from simulate.run.compute import compute_accrual, trial_record
+    from simulate.report.sentences.trial import story_lines
     from simulate.tally import analyse_outcomes
 
     seed = scenario.simulation.seed
@@ -538,7 +551,7 @@ def how_many(scenario: sc.Scenario, progress: Progress | None = None, jobs=IN_PR
              engine: str = DEFAULT_ENGINE) -> SampleSizePlan:
     """The sample-size piece of ``trialsim run``: n for 80% and 90% power, the simulated curve
     and the closed forms. ``progress`` is told of each block; it stops the search when cancelled."""
-    from simulate.pipeline import compute_samplesize
+    from simulate.run.compute import compute_samplesize
     from simulate.power import watching
 
     s = scenario.simulation
@@ -551,51 +564,28 @@ def how_many(scenario: sc.Scenario, progress: Progress | None = None, jobs=IN_PR
 # ----------------------------------------------------------------------------- export
 
 
-_BARE_KEY = re.compile(r"^[A-Za-z0-9_-]+$")
-
-
-def _key(k: str) -> str:
-    return k if _BARE_KEY.match(k) else json.dumps(k)
-
-
-def _value(v: Any) -> str:
-    if isinstance(v, bool):
-        return "true" if v else "false"
-    if isinstance(v, (int, float)):
-        return repr(v)
-    if isinstance(v, str):
-        return json.dumps(v, ensure_ascii=False)
-    if isinstance(v, (list, tuple)):
-        return "[" + ", ".join(_value(x) for x in v) + "]"
-    if isinstance(v, dict):
-        return "{ " + ", ".join(f"{_key(k)} = {_value(x)}" for k, x in v.items() if x is not None) + " }"
-    raise TypeError(f"cannot write {v!r} as TOML")
-
-
-def _table(lines: list[str], name: str, table: dict) -> None:
-    plain = {k: v for k, v in table.items() if v is not None and not isinstance(v, dict)}
-    sub = {k: v for k, v in table.items() if isinstance(v, dict)}
-    if plain or not sub:
-        lines += ["", f"[{name}]", *(f"{_key(k)} = {_value(v)}" for k, v in plain.items())]
-    for k, v in sub.items():
-        _table(lines, f"{name}.{_key(k)}", v)
+def _without_none(value: Any) -> Any:
+    """``value`` with every None left out of its tables (TOML has no null: an absent optional
+    field reads back as None)."""
+    if isinstance(value, dict):
+        return {k: _without_none(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list):
+        return [_without_none(v) for v in value]
+    return value
 
 
 def to_toml(scenario: sc.Scenario, header: str = "") -> str:
-    """The scenario as a self-contained TOML file that ``trialsim validate`` accepts and
-    :func:`simulate.loader.load_scenario` reads back as the same scenario."""
-    data = scenario.model_dump(mode="json")
+    """The scenario as a self-contained TOML file (written by tomli_w) that ``trialsim
+    validate`` accepts and :func:`simulate.loader.load_scenario` reads back as the same
+    scenario; ``header`` becomes its opening comment."""
+    import tomli_w
+
+    data = _without_none(scenario.model_dump(mode="json"))
     sweep = data.pop("sweep", [])
-    lines = [f"# {line}" if line else "#" for line in header.splitlines()]
-    for k, v in data.items():
-        if v is not None and not isinstance(v, dict):
-            lines.append(f"{_key(k)} = {_value(v)}")
-    for k, v in data.items():
-        if isinstance(v, dict):
-            _table(lines, _key(k), v)
-    if sweep:
-        lines += ["", "[sweep]", *(f"{json.dumps(axis['path'])} = {_value(axis['values'])}" for axis in sweep)]
-    return "\n".join(lines).lstrip("\n") + "\n"
+    if sweep:                                   # written as the file gives it: dotted path -> values
+        data["sweep"] = {axis["path"]: axis["values"] for axis in sweep}
+    comment = "".join(f"# {line}\n" if line else "#\n" for line in header.splitlines())
+    return comment + tomli_w.dumps(data)
 
 
 EXPORT_SUFFIX = "-lab"

@@ -27,15 +27,17 @@ import math
 from dataclasses import dataclass, field
 
 import numpy as np
-from simulate.scipy_lean import special
+from scipy import special
 
-from simulate import analysis
+from simulate.analysis import registry
+from simulate.analysis.base import check_choice, check_margin
+from simulate.choices import ALTERNATIVES, MISSING_STRATEGIES, MULTIPLICITY
 
 _ROUNDING_SLACK = 1e-9
 
 
 def _check(p_control, p_treat, alpha, alternative, power=None):
-    analysis._check_choice(alternative, analysis.ALTERNATIVES, "alternative")
+    check_choice(alternative, ALTERNATIVES, "alternative")
     for name, p in (("p_control", p_control), ("p_treat", p_treat)):
         if not 0 <= p <= 1:
             raise ValueError(f"{name} must lie in [0, 1], got {p!r}")
@@ -65,14 +67,16 @@ def _n_pooled_raw(p_control, p_treat, alpha, power, alternative) -> float:
 
 
 def n_per_arm_pooled_normal(p_control, p_treat, alpha=0.05, power=0.8,
-                            alternative="two-sided") -> int:
+                            alternative="two-sided", margin=0.0) -> int:
     """Pooled-variance normal approximation (variance pooled under H0, unpooled under H1)."""
+    _no_margin(margin)
     return _ceil(_n_pooled_raw(p_control, p_treat, alpha, power, alternative))
 
 
 def n_per_arm_fleiss_cc(p_control, p_treat, alpha=0.05, power=0.8,
-                        alternative="two-sided") -> int:
+                        alternative="two-sided", margin=0.0) -> int:
     """Fleiss with continuity correction: n'/4 (1 + sqrt(1 + 4/(n'|d|)))^2, n' unrounded."""
+    _no_margin(margin)
     n = _n_pooled_raw(p_control, p_treat, alpha, power, alternative)
     d = abs(p_treat - p_control)
     return _ceil(n / 4 * (1 + math.sqrt(1 + 4 / (n * d))) ** 2)
@@ -83,8 +87,10 @@ def cohens_h(p_control, p_treat) -> float:
     return 2 * math.asin(math.sqrt(p_treat)) - 2 * math.asin(math.sqrt(p_control))
 
 
-def n_per_arm_arcsine(p_control, p_treat, alpha=0.05, power=0.8, alternative="two-sided") -> int:
+def n_per_arm_arcsine(p_control, p_treat, alpha=0.05, power=0.8, alternative="two-sided",
+                      margin=0.0) -> int:
     """Arcsine (variance-stabilising) approximation: n = 2 ((z_a + z_b) / h)^2."""
+    _no_margin(margin)
     _, z_a = _check(p_control, p_treat, alpha, alternative, power)
     h = cohens_h(p_control, p_treat)
     h = abs(h) if alternative == "two-sided" else h
@@ -116,10 +122,28 @@ def _power_normal(signal, p_control, p_treat, z_a):
 
 
 def _two_arm_test(test, alternative, margin):
-    """The checks of :func:`simulate.analysis.analyse` for a two-arm test (not cmh)."""
-    analysis._check_choice(test, [t for t in analysis.TESTS if t != "cmh"], "test")
-    analysis._check_choice(alternative, analysis.ALTERNATIVES, "alternative")
-    analysis._check_margin(test, alternative, margin)
+    """The checks of :func:`simulate.analysis.compare.analyse` for a two-arm test (not a
+    stratified one such as cmh)."""
+    if registry.get(test).strata:
+        raise ValueError(f"test {test!r} needs stratified counts: exact enumeration covers two-arm tests")
+    check_choice(alternative, ALTERNATIVES, "alternative")
+    check_margin(test, alternative, margin)
+
+
+def _no_margin(margin) -> None:
+    if margin != 0:
+        raise ValueError(f"this closed form is for superiority: margin must be 0, got {margin!r}")
+
+
+def closed_form_n(test, p_control, p_treat, alpha=0.05, power=0.8, alternative="two-sided",
+                  margin=0.0) -> int | None:
+    """The registered closed-form n per arm of ``test``
+    (:attr:`simulate.analysis.registry.Entry.sample_size`), or None when it has none."""
+    formula = registry.get(test).sample_size_formula()
+    if formula is None:
+        return None
+    return formula(p_control=p_control, p_treat=p_treat, alpha=alpha, power=power, alternative=alternative,
+                   margin=margin)
 
 
 def _binomial_pmf(n: int, p: float) -> np.ndarray:
@@ -132,20 +156,23 @@ def _binomial_pmf(n: int, p: float) -> np.ndarray:
 def exact_power(test, n_control, n_treat, p_control, p_treat, alpha=0.05,
                 alternative="two-sided", margin=0.0) -> float:
     """Exact power: the binomial probability of every table (x_c, x_t) in 0..n_c x 0..n_t
-    whose p-value from :func:`simulate.analysis.p_values` is below alpha, summed:
+    whose p-value from :func:`simulate.analysis.compare.p_values` is below alpha, summed:
     sum Binom(x_c; n_c, p_c) Binom(x_t; n_t, p_t) 1[p(x_c, x_t) < alpha].
 
     ``margin`` is the non-inferiority margin of test "farrington_manning" (which needs
-    alternative "greater", as in :func:`simulate.analysis.analyse`); with p_treat = p_control -
+    alternative "greater", as in :func:`simulate.analysis.compare.analyse`); with p_treat = p_control -
     margin the result is the exact size of that test.  Other tests need margin 0."""
     _two_arm_test(test, alternative, margin)
     x_c, x_t = np.meshgrid(np.arange(n_control + 1), np.arange(n_treat + 1), indexing="ij")
-    reject = analysis.p_values(test, x_c, n_control, x_t, n_treat, alternative, margin=margin) < alpha
+    from simulate.analysis.compare import p_values
+
+    reject = p_values(test, x_c, n_control, x_t, n_treat, alternative, margin=margin) < alpha
     prob_c, prob_t = _binomial_pmf(n_control, p_control), _binomial_pmf(n_treat, p_treat)
     return float(prob_c @ (reject @ prob_t))
 
 
-def n_per_arm_farrington_manning(p_control, p_treat, margin, alpha=0.025, power=0.8) -> int:
+def n_per_arm_farrington_manning(p_control, p_treat, margin, alpha=0.025, power=0.8,
+                                 alternative="greater") -> int:
     """Farrington & Manning (1990, Stat Med 9:1447-1454, section 3) sample size per arm (1:1)
     for non-inferiority on the risk difference: H0 p_t - p_c <= -margin, one-sided ``alpha``::
 
@@ -154,14 +181,17 @@ def n_per_arm_farrington_manning(p_control, p_treat, margin, alpha=0.025, power=
 
     where (p~_c, p~_t) are the rates restricted to p_t - p_c = -margin that the score test
     would estimate from a sample with observed rates (p_c, p_t) (the closed form of
-    :func:`simulate.analysis.farrington_manning_statistic`, in which the arm size cancels).
+    :func:`simulate.analysis.noninferiority.farrington_manning_statistic`, in which the arm size
+    cancels).
     Rounded up.  This is rpact's getSampleSizeRates(getDesignGroupSequential(kMax = 1,
     alpha = alpha, sided = 1, beta = 1 - power), pi1 = p_treat, pi2 = p_control,
     thetaH0 = -margin, normalApproximation = TRUE) with ``nFixed1`` rounded up, and PASS's
     "Non-Inferiority Tests for the Difference Between Two Proportions" (Farrington-Manning).
     margin = 0 gives :func:`n_per_arm_pooled_normal` with alternative "greater".
     """
-    analysis._check_margin("farrington_manning", "greater", margin)
+    from simulate.analysis.noninferiority import _restricted_rates
+
+    check_margin("farrington_manning", alternative, margin)
     for name, p in (("p_control", p_control), ("p_treat", p_treat)):
         if not 0 <= p <= 1:
             raise ValueError(f"{name} must lie in [0, 1], got {p!r}")
@@ -173,7 +203,7 @@ def n_per_arm_farrington_manning(p_control, p_treat, margin, alpha=0.025, power=
     if gap <= 0:
         raise ValueError(f"p_treat - p_control must exceed -margin, got {p_treat - p_control!r} "
                          f"with margin {margin!r}")
-    r_c, r_t = analysis._restricted_rates(p_control, 1.0, p_treat, 1.0, -float(margin))
+    r_c, r_t = _restricted_rates(p_control, 1.0, p_treat, 1.0, -float(margin))
     spread_h0 = math.sqrt(r_c * (1 - r_c) + r_t * (1 - r_t))
     spread_h1 = math.sqrt(p_control * (1 - p_control) + p_treat * (1 - p_treat))
     z_a, z_b = special.ndtri(1 - alpha), special.ndtri(power)
@@ -201,8 +231,8 @@ def exact_rejection_probabilities(test, n_control, n_arms, p_control, p_arms, al
                                   multiplicity, margin=0.0) -> RejectionProbabilities:
     """Enumerate every outcome (x_c, x_1, ..., x_m) of a control arm and m experimental arms
     sharing it, independent binomials; each table is decided as a trial would be (p-values from
-    :func:`simulate.analysis.p_values` for each arm against the control, then
-    :func:`simulate.analysis.adjust_rejections`), and the decisions are weighted by
+    :func:`simulate.analysis.compare.p_values` for each arm against the control, then
+    :func:`simulate.analysis.rules.adjust_rejections`), and the decisions are weighted by
     Binom(x_c; n_c, p_c) prod_k Binom(x_k; n_k, p_k) and summed.
 
     The comparisons are dependent through the shared control, which is why this is summed over
@@ -211,8 +241,11 @@ def exact_rejection_probabilities(test, n_control, n_arms, p_control, p_arms, al
     :data:`MAX_EXACT_TABLES` tables (e.g. n <= 40 per arm for m = 2 is 41^3 = 68,921,
     n <= 15 for m = 3 is 16^4 = 65,536).
     """
+    from simulate.analysis.compare import p_values
+    from simulate.analysis.rules import adjust_rejections
+
     _two_arm_test(test, alternative, margin)
-    analysis._check_choice(multiplicity, analysis.MULTIPLICITY, "multiplicity")
+    check_choice(multiplicity, MULTIPLICITY, "multiplicity")
     n_arms, p_arms = [int(n) for n in n_arms], [float(p) for p in p_arms]
     if not n_arms or len(n_arms) != len(p_arms):
         raise ValueError(f"n_arms and p_arms need one entry per experimental arm, got "
@@ -229,7 +262,7 @@ def exact_rejection_probabilities(test, n_control, n_arms, p_control, p_arms, al
     m = len(n_arms)
     x_c = np.arange(n_control + 1)[:, None]
     # p_k[x_c, x_k]: each comparison's p-value, by the control's and the arm's responders
-    p_k = [analysis.p_values(test, x_c, n_control, np.arange(n + 1)[None, :], n, alternative,
+    p_k = [p_values(test, x_c, n_control, np.arange(n + 1)[None, :], n, alternative,
                              margin=margin) for n in n_arms]
     weight = np.ones(grid)
     for k, (n, p) in enumerate(zip(n_arms, p_arms)):
@@ -239,7 +272,7 @@ def exact_rejection_probabilities(test, n_control, n_arms, p_control, p_arms, al
         p = np.stack(np.broadcast_arrays(
             *(pk[x].reshape([-1 if j == k else 1 for j in range(m)]) for k, pk in enumerate(p_k))),
             axis=-1)
-        reject = analysis.adjust_rejections(p, alpha, multiplicity)
+        reject = adjust_rejections(p, alpha, multiplicity)
         each += prob * np.tensordot(weight, reject, axes=m)
         any_ += prob * float(np.sum(weight * reject.any(axis=-1)))
         all_ += prob * float(np.sum(weight * reject.all(axis=-1)))
@@ -356,7 +389,7 @@ def adjust_for_dropout(p_control: float, p_treat: float, dropout: float, missing
       two-proportion formula cannot see. So the closed form takes the conservative end: its
       rates are a lower bound of LOCF's.
     """
-    analysis._check_choice(missing, analysis.MISSING_STRATEGIES, "missing")
+    check_choice(missing, MISSING_STRATEGIES, "missing")
     if not 0 <= dropout < 1:
         raise ValueError(f"dropout must lie in [0, 1), got {dropout!r}")
     d_c, d_t = (dropout, dropout) if dropout_if_in_remission is None else dropout_if_in_remission

@@ -3,12 +3,14 @@
 Two contradictions are invisible to the field validators: an arm's remission rate that the relapse
 model cannot reach (relapse before the endpoint caps the share in remission at q_a, see
 :mod:`simulate.outcomes`), and a screen that (almost) no referred patient passes (see
-:mod:`simulate.selection`). Both are decided exactly by numerical integration, which needs scipy
+:mod:`simulate.screening.probabilities`). Both are decided exactly by numerical integration, which needs scipy
 (about half a second to import). Checking a scenario should be instant, so each check first tries
 a lower bound computed from closed forms with :mod:`math` alone: when the bound already clears
 the requirement the scenario is feasible and nothing more is computed; otherwise the exact value
 decides (:func:`simulate.loader.feasibility_problems`). The bounds are proved in their
-docstrings and tested against the exact values.
+docstrings and tested against the exact values. The screen's bounds read each threshold through
+its criterion (:mod:`simulate.screening.criteria`) and share the closed forms of
+:mod:`simulate.screening.closed_forms` with the exact probabilities.
 """
 
 from __future__ import annotations
@@ -17,6 +19,10 @@ import math
 
 from simulate import parameters
 from simulate import scenario as sc
+from simulate.screening.closed_forms import (
+    conditions_pass_probability, egfr_pass_probability, history_pass_probability, reproductive_pass_probability,
+)
+from simulate.screening.criteria import BY_NAME, flag_fraction
 
 MIN_CANDIDATE_PROBABILITY = 5e-4
 """Below this share of referrals passing the screen a scenario is rejected as contradictory."""
@@ -55,25 +61,15 @@ def _demography_lower_bound(c: sc.Cohort, e: sc.Eligibility) -> float:
     """P(age, pregnancy, contraception and eGFR rules pass) >= P(eligible age) x the smallest,
     over eligible ages, chance of passing the sex-specific rules x the smallest chance of the eGFR
     rule: both chances are monotone in age, so their minima sit at the ends of the age range."""
-    lo, hi = max(c.age_min_years, e.age_min_years), min(c.age_max_years, e.age_max_years)
+    age = BY_NAME["age"]
+    lo = max(c.age_min_years, age.threshold(e, ">="))
+    hi = min(c.age_max_years, age.threshold(e, "<="))
     if lo >= hi:
         return 0.0
     p_age = c.age_mass(lo, hi) / c.age_range_mass
-    women_ok = c.contraception_or_sterile_fraction * (1.0 - c.pregnant_or_breastfeeding_fraction)
     post = _phi((lo - c.menopause_age_mean_years) / c.menopause_age_sd_years)   # rises with age
-    sex_ok = c.male_fraction + (1.0 - c.male_fraction) * (post + (1.0 - post) * women_ok)
-    resid = parameters.egfr_residual_sd(c)
-    thr = e.egfr_min_ml_min
-
-    def egfr_ok(age: float) -> float:
-        if thr <= parameters.EGFR_MIN_ML_MIN:       # eGFR is clipped: a threshold outside decides alone
-            return 1.0
-        if thr > parameters.EGFR_MAX_ML_MIN:
-            return 0.0
-        centre = parameters.egfr_centre(c, age)
-        return float(centre >= thr) if resid == 0.0 else _phi((centre - thr) / resid)
-
-    return p_age * sex_ok * min(egfr_ok(lo), egfr_ok(hi))
+    sex_ok = reproductive_pass_probability(c, post)
+    return p_age * sex_ok * min(egfr_pass_probability(c, e, lo, _phi), egfr_pass_probability(c, e, hi, _phi))
 
 
 def _proteinuria_lower_bound(c: sc.Cohort, e: sc.Eligibility) -> float:
@@ -87,8 +83,8 @@ def _proteinuria_lower_bound(c: sc.Cohort, e: sc.Eligibility) -> float:
     """
     mu, sigma = parameters.proteinuria_lognormal(c)
     s = parameters.collection_sigma(c)
-    need = 1.0 - e.proteinuria_max_reduction_fraction
-    floor = e.proteinuria_min_g_day
+    need = 1.0 - BY_NAME["proteinuria_reduction"].threshold(e, "<=")
+    floor = BY_NAME["proteinuria_level"].threshold(e, ">=")
 
     def both_at_least(t: float) -> float:
         if s == 0.0:
@@ -106,29 +102,13 @@ def _proteinuria_lower_bound(c: sc.Cohort, e: sc.Eligibility) -> float:
         r0 = 1.0 - need / t
         if r0 > mean_r:
             tolerant = max(tolerant, both_at_least(t) * (1.0 - mean_r / r0) * level_given(t))
-    p_int = c.acei_arb_intolerant_fraction
-    return p_int * intolerant + (1.0 - p_int) * c.bp_controlled_fraction * tolerant
-
-
-def history_pass_probability(c: sc.Cohort, e: sc.Eligibility) -> float:
-    """P(no prior resistance, or only a late relapse): exact, in closed form (also the exact
-    factor of :func:`simulate.selection.pass_probabilities`)."""
-    free = (1.0 - c.resistant_cni_fraction) * (1.0 - c.resistant_rtx_fraction) * (1.0 - c.resistant_alkylating_fraction)
-    m = c.months_off_drug_at_relapse_mean
-    cni = c.prior_relapse_drug_cni_fraction
-    late = cni * math.exp(-e.relapse_off_cni_min_months / m) + \
-        (1.0 - cni) * math.exp(-e.relapse_off_rtx_or_alkylating_min_months / m)
-    return free * ((1.0 - c.prior_relapse_fraction) + c.prior_relapse_fraction * late)
-
-
-def conditions_pass_probability(c: sc.Cohort) -> float:
-    """P(idiopathic, no active infection, no diabetes): exact, in closed form (also the exact
-    factor of :func:`simulate.selection.pass_probabilities`)."""
-    return (1.0 - c.secondary_cause_fraction) * (1.0 - c.active_infection_fraction) * (1.0 - c.diabetes_fraction)
+    p_int = flag_fraction(c, "acei_arb_intolerant")
+    return p_int * intolerant + (1.0 - p_int) * flag_fraction(c, "bp_controlled") * tolerant
 
 
 def screen_lower_bound(cohort: sc.Cohort, rules: sc.Eligibility) -> float:
     """A lower bound of P(a referral passes every permanent rule): the groups of covariates are
-    independent (see :mod:`simulate.selection`), so the product of their bounds bounds it."""
+    independent (see :mod:`simulate.screening.probabilities`), so the product of their bounds
+    bounds it; the conditions and history groups are exact closed forms."""
     return (_demography_lower_bound(cohort, rules) * conditions_pass_probability(cohort)
             * _proteinuria_lower_bound(cohort, rules) * history_pass_probability(cohort, rules))

@@ -1,4 +1,5 @@
-"""The ``trialsim`` command: parse, load, run, write. Nothing else.
+"""The ``trialsim`` commands: parse, load, run, print (the words are :mod:`simulate.report.sentences`'s,
+the options and checks :mod:`simulate.cli.support`'s). Nothing else.
 
 A user's mistake (a bad scenario, a bad flag) prints one line per problem on stderr, writes
 nothing and exits with code 2. Results go to stdout (tables, or one JSON object with --json).
@@ -6,107 +7,19 @@ nothing and exits with code 2. Results go to stdout (tables, or one JSON object 
 
 from __future__ import annotations
 
-import contextlib
-import json
 import logging
-import math
 import sys
 from pathlib import Path
 
 import click
 
 from simulate import __version__
-from simulate.choices import DEFAULT_ENGINE, ENGINES
+from simulate.cli.support import (DEFAULT_TEACH_SCENARIO, EXIT_USAGE, TEACH_INSTALL_HINT, _backend,
+                                  _check_out_file, _check_port_free, _claim_folder, _echo_json, _few_replicates,
+                                  _load, _planned, _table, json_opt, limit_opts, scenario_arg, seed_opt, set_opt,
+                                  simulation_opts)
 from simulate.errors import TrialSimError, UsageError
-from simulate.loader import load_scenario
-from simulate.parallel import BACKENDS
 from simulate.scenario import Scenario
-
-EXIT_USAGE = 2
-
-# not dir_okay=False: a folder named like a shipped scenario is the loader's to judge (it says so)
-scenario_arg = click.argument("scenario", type=click.Path(path_type=Path))
-set_opt = click.option(
-    "--set", "overrides", multiple=True, metavar="PATH=VALUE",
-    help="Override a scenario field, e.g. --set dropout.probability_by_endpoint=0.2 (repeatable).",
-)
-seed_opt = click.option("--seed", type=click.IntRange(0, 2**63 - 1), default=None,
-                        help="Root seed (default: the scenario's simulation.seed).")
-json_opt = click.option("--json", "as_json", is_flag=True, help="Print one JSON object on stdout.")
-memory_opt = click.option("--max-memory", metavar="SIZE", default=None,
-                          help="Memory budget, e.g. 4G or 512M (default: half the memory available, or "
-                               "$TRIALSIM_MAX_MEMORY). Work that cannot fit is refused before it starts.")
-minutes_opt = click.option("--max-minutes", metavar="M", default=None,
-                           help="Refuse work estimated to take longer (default 30, or $TRIALSIM_MAX_MINUTES).")
-
-
-def limit_opts(f):
-    """The resource limits every command that simulates takes."""
-    return memory_opt(minutes_opt(f))
-
-
-
-
-def _note(line: str | None) -> None:
-    if line:
-        click.echo(f"note: {line}", err=True)
-
-
-def _load(path: Path, overrides: tuple[str, ...]) -> Scenario:
-    """The scenario, after a note if a folder (or other non-file) here was passed over for the
-    shipped scenario of its name."""
-    from simulate.loader import locate_scenario
-
-    found, note = locate_scenario(path)
-    sc = load_scenario(found, overrides)
-    _note(note)
-    return sc
-
-
-def _claim_folder(kind: str, scenario_path: Path, overrides: tuple[str, ...], sc: Scenario, out: Path | None,
-                  settings: dict, planned, sub: str | None = None):
-    """Before any work: the folder the command writes (``--out``, else the default folder of
-    :func:`simulate.folders.default_folder`) can be written and holds nothing this command may
-    not replace. Notes (another scenario content in results/<name>/, earlier results replaced)
-    go to stderr once every check has passed."""
-    from simulate.folders import claim, default_folder, overridden
-    from simulate.io import check_writable
-
-    if out is None:
-        folder, note = default_folder(sc, overridden(scenario_path, overrides, sc), sub)
-        where = f"--out not given: the default folder '{folder}'"
-    else:
-        folder, note, where = out, None, f"--out: got '{out}'"
-    check_writable(folder, "--out")
-    taken = claim(folder, kind, sc, settings, planned, where, overrides)
-    _note(note)
-    _note(taken.note)
-    return taken
-
-
-def _check_out_file(path: Path) -> Path:
-    """Before any work: the file can be written, and is not one of the files of a folder
-    trialsim filled (a run's, a trial's, a sweep's)."""
-    from simulate.folders import refuse_run_file
-    from simulate.io import check_writable
-
-    check_writable(path.parent, "--out", shown=path)
-    return refuse_run_file(path, "--out")
-
-
-def _echo_json(obj: dict) -> None:
-    """One JSON object on stdout; NaN (no data) becomes null so the output stays valid JSON."""
-    from simulate.io import json_ready
-
-    click.echo(json.dumps(json_ready(obj), indent=2, allow_nan=False,
-                          default=lambda o: o.item() if hasattr(o, "item") else str(o)))
-
-
-def _table(frame) -> str:
-    import pandas as pd
-
-    with pd.option_context("display.width", 200, "display.max_columns", 50, "display.max_colwidth", 70):
-        return frame.to_string(index=False)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -152,7 +65,8 @@ def validate(scenario: Path, overrides: tuple[str, ...], max_memory: str | None,
 def _screen_cohort(sc: Scenario, n: int, seed: int):
     import numpy as np
 
-    from simulate.eligibility import RULE_NAMES, screen_referrals
+    from simulate.screening.criteria import RULE_NAMES
+    from simulate.screening.screen import screen_referrals
 
     patients, screening = screen_referrals(sc, n, seed)
     frame = patients.to_frame()
@@ -167,15 +81,11 @@ def _screen_cohort(sc: Scenario, n: int, seed: int):
 
 
 def _print_funnel(screening, n: int, seed: int, sc: Scenario) -> None:
-    s = screening.summary()
-    click.echo(f"Screening {n:,} referred patients of scenario '{sc.name}' (seed {seed})\n")
-    f = screening.funnel()[["criterion", "kind", "failing", "excluded", "deferred", "remaining"]]
-    click.echo(_table(f))
-    pct = lambda k: f"{k:,} ({100 * k / max(n, 1):.1f}%)"  # noqa: E731
-    click.echo(
-        f"\nscreened {n:,}   excluded {pct(s['excluded'])}   deferred {pct(s['deferred'])}   "
-        f"eligible now {pct(s['eligible'])}"
-    )
+    from simulate.report.sentences.console import FUNNEL_COLUMNS, funnel_heading, funnel_totals
+
+    click.echo(funnel_heading(sc, n, seed))
+    click.echo(_table(screening.funnel()[list(FUNNEL_COLUMNS)]))
+    click.echo(funnel_totals(screening.summary(), n))
 
 
 @cli.command()
@@ -229,7 +139,7 @@ def _trial_summary(sc: Scenario, seed: int, result) -> dict:
 
 
 def _print_story(sc: Scenario, seed: int, result) -> None:
-    from simulate.story import story_lines
+    from simulate.report.sentences.trial import story_lines
 
     for line in story_lines(sc, seed, result):
         click.echo(line)
@@ -280,62 +190,6 @@ def trial(scenario: Path, seed: int | None, out_dir: Path | None, overrides: tup
 # ----------------------------------------------------------------------------- power
 
 
-engine_opt = click.option("--engine", type=click.Choice(ENGINES), default=DEFAULT_ENGINE, show_default=True,
-                          help="batch: vectorised, identical trials, fast; des: the discrete-event reference.")
-jobs_opt = click.option("--jobs", type=click.IntRange(1, 512), default=None,
-                        help="Parallel workers (default: all cores).")
-backend_opt = click.option("--backend", type=click.Choice(BACKENDS), default=BACKENDS[0], show_default=True,
-                           help="loky: processes on this machine; dask: a Dask cluster (pip install 'trialsim[distributed]').")
-scheduler_opt = click.option("--scheduler", default=None, metavar="ADDRESS",
-                             help="Dask scheduler to use, e.g. tcp://host:8786 (default: start a local cluster).")
-reps_opt = click.option("--replicates", type=click.IntRange(1, 100_000_000), default=None,
-                        help="Simulated trials per design (default: the scenario's simulation.replicates).")
-def simulation_opts(f):
-    """The options every simulating command shares: replicates, seed, where and how to run, limits."""
-    for opt in reversed((reps_opt, seed_opt, jobs_opt, backend_opt, scheduler_opt, engine_opt, memory_opt,
-                         minutes_opt)):
-        f = opt(f)
-    return f
-
-
-def _planned(make_plan, max_memory: str | None, max_minutes: str | None):
-    """Set the limits for the command, plan its work and refuse what cannot fit (exit 2, one
-    line), all before anything is drawn; on a terminal, say what the work will cost."""
-    from simulate import plan
-
-    stack = contextlib.ExitStack()
-    stack.enter_context(plan.limits(max_memory, max_minutes))
-    try:
-        budget, limit = plan.current_limits()
-        p = plan.check(make_plan(), budget, limit)
-    except BaseException:
-        stack.close()
-        raise
-    if sys.stderr.isatty():
-        click.echo(f"plan: {p.describe()} (memory budget {plan.format_bytes(budget[0])})", err=True)
-    return stack
-
-
-def _few_replicates(replicates: int, mc_se: float | None = None) -> None:
-    from simulate.plan import FEW_REPLICATES
-
-    if replicates < FEW_REPLICATES:
-        se = "" if mc_se is None else f" (Monte Carlo SE up to ±{max(mc_se, 0.5 / replicates ** 0.5):.3f})"
-        trials = "1 simulated trial" if replicates == 1 else f"{replicates:,} simulated trials"
-        click.echo(f"warning: only {trials}{se}: the Monte Carlo error makes the figures "
-                   f"unusable for planning; use at least {FEW_REPLICATES} (--replicates)", err=True)
-
-
-def _backend(name: str, jobs: int | None, scheduler: str | None):
-    from simulate.parallel import Backend
-
-    return Backend(name, jobs, scheduler)
-
-
-def _fmt_power(r) -> str:
-    return f"{r.power:.3f} ± {r.mc_se:.3f} (95% CI {r.ci_low:.3f}-{r.ci_high:.3f})"
-
-
 @cli.command()
 @scenario_arg
 @simulation_opts
@@ -362,104 +216,9 @@ def power(scenario: Path, replicates: int | None, seed: int | None, n_per_arm: i
     if as_json:
         _echo_json(r.to_dict())
         return
-    c = r.mean_consort
-    click.echo(f"Power of '{sc.name}': {r.replicates:,} simulated trials, seed {r.seed}, engine {r.engine}\n")
-    click.echo(f"  design            {r.n_per_arm} per arm; {r.test} test, {r.alternative}, alpha {r.alpha}; "
-               f"missing: {r.missing_strategy}")
-    labels = {a: sc.arm(a).label for a in sc.arm_names}
-    control = labels[sc.control_arm]
-    if r.hypothesis == "non_inferiority":
-        click.echo(f"  hypothesis        non-inferiority, margin {r.margin:g}: H0 experimental - control <= "
-                   f"-{r.margin:g} (one-sided alpha {r.alpha})")
-    many = len(r.comparisons) > 1
-    if many:
-        rule = {"any": "at least one comparison rejects", "all": "every comparison rejects"}.get(
-            r.success, f"{labels.get(r.success, r.success)} vs {control} rejects")
-        click.echo(f"  comparisons       {len(r.comparisons)} arms vs {control}; multiplicity: {r.multiplicity}; "
-                   f"power counts trials in which {rule}")
-    from simulate.power import no_benefit
+    from simulate.report.sentences.console import power_lines
 
-    null = no_benefit(sc)
-    label = "type I error" if null else "power"
-    click.echo(f"  {label:<17} {_fmt_power(r)}")
-    if null:
-        click.echo("                    (no comparison has the benefit the test looks for: this is the chance of a "
-                   "significant result by chance, or in the wrong direction)")
-    elif r.alternative == "two-sided" and any(c.true_difference < 0 for c in r.comparisons):
-        worse = [labels[c.arm] for c in r.comparisons if c.true_difference < 0]
-        click.echo(f"  note              {', '.join(worse)} is worse than {control}: with a two-sided test "
-                   "this 'power' is mostly the chance of showing that harm")
-    if r.looks:
-        i = sc.interim
-        rule = i.efficacy_spending.replace("_", " ") + (f" (gamma {i.hsd_gamma:g})" if i.efficacy_spending ==
-                                                        "hwang_shih_decani" else "")
-        futility = {"none": "no futility stop", "beta_spending": "beta-spending futility "
-                    + ("(binding)" if i.futility_binding else "(non-binding)"),
-                    "conditional_power": f"futility if conditional power < {i.futility_conditional_power:g}"}
-        click.echo(f"  looks             {len(r.looks)}: alpha spending {rule}; {futility[i.futility]}; "
-                   f"decision {i.decision_lag_months:g} months after each data cut")
-        for k, look in enumerate(r.looks):
-            bound = f"z >= {look.efficacy_z:.3f}" + ("" if look.futility_z is None or k == len(r.looks) - 1
-                                                    else f", < {look.futility_z:.3f} stops")
-            what = "rejects" if k == len(r.looks) - 1 else "stops for efficacy"
-            click.echo(f"    {look.information_fraction:>5.0%} information  {bound:<26} {what} "
-                       f"{look.p_stop_efficacy:.3f} ± {look.p_stop_efficacy_se:.3f}"
-                       + (f", for futility {look.p_stop_futility:.3f}" if k < len(r.looks) - 1 else "")
-                       + (f"; held in {look.p_held:.0%} of trials, by month {look.mean_month:.1f} with "
-                          f"{look.mean_randomised:.1f} randomised" if look.p_held > 0 else "; never held"))
-        click.echo(f"    expected randomised {r.expected_randomised:.1f}; decision at month "
-                   f"{r.expected_duration_months:.1f} on average; the overrun analysis falls below the final "
-                   f"critical value after an efficacy stop in {r.p_overrun_reversal:.3f}")
-    if r.hypothesis == "non_inferiority" and r.missing_strategy == "nonresponder" \
-            and sc.dropout.probability_by_endpoint > 0:
-        click.echo("  note              counting dropouts as failures moves both arms' rates down alike, which "
-                   "shrinks their difference and makes a non-inferiority test anti-conservative; compare "
-                   "--set analysis.missing=\"complete_case\"")
-    if many:
-        for comp in r.comparisons:
-            click.echo(f"    {labels[comp.arm] + ' vs ' + control:<28} {comp.power:.3f} ± {comp.mc_se:.3f}  "
-                       f"(true difference {comp.true_difference:+.3f}, mean estimate {comp.mean_risk_difference:+.3f})")
-        click.echo(f"    {'any comparison':<28} {r.power_any:.3f} ± {r.power_any_mc_se:.3f}")
-        click.echo(f"    {'every comparison':<28} {r.power_all:.3f} ± {r.power_all_mc_se:.3f}")
-    click.echo(f"  randomised        mean {r.mean_randomised:.1f} of {sc.n_target}; "
-               f"terminated for slow accrual in {100 * r.p_terminated:.1f}%")
-    if math.isfinite(r.mean_recruitment_months):
-        click.echo(f"  recruitment       on time (<= {sc.trial.recruitment_months:g} months) in "
-                   f"{100 * r.p_recruitment_on_time:.1f}% ± {100 * r.p_recruitment_on_time_se:.1f}%; months to last "
-                   f"randomisation: mean {r.mean_recruitment_months:.1f}, 10-50-90% {r.recruitment_months_q10:.1f} / "
-                   f"{r.recruitment_months_q50:.1f} / {r.recruitment_months_q90:.1f}")
-    else:
-        click.echo(f"  recruitment       no patient was randomised in any simulated trial (recruitment rate "
-                   f"{sc.recruitment.rate_per_site_month:g} referrals per site-month, hard stop at "
-                   f"{sc.trial.hard_stop_months:g} months)")
-    click.echo(f"  trial duration    mean {r.mean_duration_months:.1f} months, 10-50-90% "
-               f"{r.duration_months_q10:.1f} / {r.duration_months_q50:.1f} / {r.duration_months_q90:.1f}")
-    click.echo(f"  dropouts          mean {r.mean_dropouts:.1f} per trial")
-    if many:
-        pass                                       # each comparison's estimate is listed above
-    elif math.isfinite(r.mean_risk_difference):
-        level = 1 - r.alpha if r.alternative == "two-sided" else 1 - 2 * r.alpha
-        click.echo(f"  risk difference   true {r.true_difference:+.3f}, mean estimate {r.mean_risk_difference:+.3f} "
-                   f"(bias {r.risk_difference_bias:+.3f} ± {r.risk_difference_bias_se:.3f}); {level:.0%} interval "
-                   f"coverage {r.ci_coverage:.3f} ± {r.ci_coverage_se:.3f}; mean interval width {r.mean_ci_width:.3f}")
-        if sc.dropout.probability_by_endpoint > 0 and r.missing_strategy != "complete_case":
-            from simulate.power import dropout_adjustment
-
-            adj = dropout_adjustment(sc)
-            click.echo(f"                    (true: the assumed difference in endpoint rates; with dropouts counted "
-                       f"as {'failures' if r.missing_strategy == 'nonresponder' else 'their last status'} the "
-                       f"estimate targets about {adj.p_treat - adj.p_control:+.3f}, so bias and coverage include "
-                       "the missing-data rule's own)")
-    else:
-        click.echo(f"  risk difference   true {r.true_difference:+.3f}; not estimated: no simulated trial "
-                   "randomised patients to both arms")
-    if not many and r.hypothesis == "superiority" and math.isfinite(r.mean_abs_risk_difference_if_significant):
-        click.echo(f"  when significant  mean |difference| {r.mean_abs_risk_difference_if_significant:.3f}"
-                   + (f", {r.exaggeration_ratio:.2f} x the true difference (winner's curse)"
-                      if math.isfinite(r.exaggeration_ratio) else " (all false positives: no true difference)"))
-    click.echo(f"  per trial (mean)  referred {c['referred']:.0f}, excluded {c['excluded_total']:.0f}, "
-               f"deferred {c['deferred']:.0f}, randomised {c['randomised']:.1f}")
-    click.echo(f"  elapsed           {r.elapsed_seconds:.1f} s")
+    click.echo("\n".join(power_lines(sc, r)))
 
 
 @cli.command()
@@ -505,39 +264,12 @@ def samplesize(scenario: Path, target: float, window: int, n_max: int, replicate
     if as_json:
         _echo_json(r.to_json())
         return
-    click.echo(f"Sample size for '{sc.name}': target power {target}, {sc.analysis.test} test, "
-               f"missing {sc.analysis.missing}, dropout {sc.dropout.probability_by_endpoint}\n")
+    from simulate.report.sentences.console import SAMPLESIZE_COLUMNS, samplesize_heading, samplesize_lines
+
+    click.echo(samplesize_heading(sc, target))
     if r.curve:
-        click.echo(_table(r.to_frame()[["n_per_arm", "power", "mc_se", "ci_low", "ci_high",
-                                        "mean_randomised"]].round(4)))
-    click.echo("")
-    if r.n_per_arm is None:
-        click.echo(f"  not reached: {r.note}")
-    else:
-        click.echo(f"  simulated: {r.n_per_arm} per arm (power {r.power:.3f} ± {r.mc_se:.3f}; "
-                   f"no n up to {r.n_per_arm + r.window} falls below target by more than 2 MC SE)")
-        lo, hi = r.n_range
-        click.echo(f"  Monte Carlo range: {lo}-{hi} per arm ({r.replicates:,} trials per n near the answer"
-                   + ("; --precision P narrows it" if hi - lo > 2 and precision is None else "") + ")")
-        if r.fixed_n_per_arm is not None or r.expected_randomised_h1 is not None:
-            click.echo(f"  with interim looks: at most {r.n_per_arm} per arm; expected "
-                       f"randomised {r.expected_randomised_h1:.1f} under the effect, {r.expected_randomised_h0:.1f} "
-                       f"under H0; the fixed design needs "
-                       + (f"{r.fixed_n_per_arm} per arm" if r.fixed_n_per_arm is not None else "(not reached)"))
-    if r.note and r.n_per_arm is not None:
-        click.echo(f"  note: {r.note}")
-    a = r.analytic
-    if a.farrington_manning is not None:
-        click.echo(f"  closed form for {a.p_control} vs {a.p_treat}, non-inferiority margin {a.margin:g}: "
-                   f"Farrington-Manning {a.farrington_manning} per arm without dropout"
-                   + (f", {a.farrington_manning_with_dropout} randomised with it ({a.dropout_rule})"
-                      if a.farrington_manning_with_dropout is not None else ""))
-    if a.pooled_normal is not None:
-        click.echo(f"  closed form for {a.p_control} vs {a.p_treat} without dropout: pooled normal "
-                   f"{a.pooled_normal}, Fleiss with continuity correction {a.fleiss_cc}, arcsine {a.arcsine}")
-    if a.pooled_normal_with_dropout is not None:
-        click.echo(f"  with dropout: pooled normal {a.pooled_normal_with_dropout}, Fleiss cc "
-                   f"{a.fleiss_cc_with_dropout} per arm randomised ({a.dropout_rule})")
+        click.echo(_table(r.to_frame()[list(SAMPLESIZE_COLUMNS)].round(4)))
+    click.echo("\n".join(samplesize_lines(r, precision)))
 
 
 @cli.command()
@@ -572,7 +304,7 @@ def sweep(scenario: Path, replicates: int | None, seed: int | None, jobs: int | 
     with _planned(lambda: plan_sweep(sc, reps, jobs, engine), max_memory, max_minutes):
         taken = None
         if out is None:                 # the default folder is the sweep's own, with its manifest
-            from simulate.pipeline import run_settings
+            from simulate.run.main_job import run_settings
 
             settings = run_settings(sc.simulation.seed if seed is None else seed,
                                     sc.simulation.replicates if replicates is None else replicates, engine)
@@ -610,7 +342,7 @@ def run(scenario: Path, replicates: int | None, seed: int | None, jobs: int | No
         max_memory: str | None, max_minutes: str | None) -> None:
     """The main job: power, sample size, sweep, an example trial, plots and report.html."""
     from simulate.parallel import session
-    from simulate.pipeline import plan_run, run_all, run_files, run_settings
+    from simulate.run.main_job import plan_run, run_all, run_files, run_settings
 
     sc = _load(scenario, overrides)
     settings = run_settings(sc.simulation.seed if seed is None else seed,
@@ -631,23 +363,6 @@ def run(scenario: Path, replicates: int | None, seed: int | None, jobs: int | No
 
 
 # ----------------------------------------------------------------------------- teach
-
-
-TEACH_INSTALL_HINT = "pip install 'trialsim[teach]'"
-DEFAULT_TEACH_SCENARIO = "nct04743739"
-
-
-def _check_port_free(port: int) -> None:
-    """Before starting: 127.0.0.1:port can be listened on."""
-    import socket
-
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)       # as the server itself binds
-        try:
-            s.bind(("127.0.0.1", port))
-        except OSError as err:
-            raise UsageError(f"--port: got {port}; 127.0.0.1:{port} cannot be used ({err.strerror or err}); "
-                             "choose another, e.g. --port 8050") from None
 
 
 @cli.command()
@@ -738,6 +453,3 @@ def _main(args: list[str]) -> int:
         return 141
     return 0
 
-
-if __name__ == "__main__":
-    sys.exit(main())

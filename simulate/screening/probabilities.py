@@ -9,7 +9,9 @@ with rate ``rate x P(candidate)``, and draw covariates for candidates only, from
 distribution *given* that they passed.
 
 This is exact because the cohort (simulate/cohort.py) falls into independent groups of
-covariates, each screened by its own permanent rules (see :data:`GROUPS`):
+covariates, each screened by its own permanent rules (each criterion names its group:
+:data:`simulate.screening.criteria.GROUPS`; :data:`GROUP_PROBABILITIES` has one exact
+probability per group):
 
 * **demography**: age, sex, menopause, contraception, pregnancy and eGFR (eGFR depends on age);
 * **conditions**: a secondary cause, active infection and diabetes (independent Bernoullis);
@@ -24,8 +26,11 @@ that intolerance, which the blood-pressure and reduction rules read, is drawn gi
 The probability of passing each group is computed by numerical integration to about 1e-12:
 closed forms for conditions and history, a one-dimensional integral over age for demography,
 and for proteinuria an integral over the two collection errors with the level and the
-ACEI/ARB reduction integrated in closed form (normal and beta CDFs). The product is
-P(candidate). Covariates given a pass are drawn by rejection through the population's own
+ACEI/ARB reduction integrated in closed form (normal and beta CDFs), by a fixed-order
+Gauss-Legendre product rule (:func:`simulate.numerics.gauss_legendre`: the inner limit moves
+with the outer variable). The product is P(candidate). Every threshold is read through its
+criterion (:meth:`~simulate.screening.criteria.Rule.threshold`), and the closed forms shared
+with the feasibility bounds live in :mod:`simulate.screening.closed_forms`. Covariates given a pass are drawn by rejection through the population's own
 transforms (:mod:`simulate.population`, :func:`draw_proteinuria_given_pass`), which is exact
 whatever the acceptance rate. The integrals take the distributions' parameters from the same
 module, so the probabilities and the draws describe one population.
@@ -33,35 +38,30 @@ module, so the probabilities and the draws describe one population.
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
+from functools import lru_cache
+from types import SimpleNamespace
 
 import numpy as np
-from simulate.scipy_lean import special
+from scipy import special
 
-from simulate import population
+from simulate import parameters
 from simulate import scenario as sc
-from simulate.eligibility import TIME_RULES
+from simulate.numerics import gauss_legendre, integrate
 from simulate.population import (
-    collection_errors, collections, egfr_centre, egfr_residual_sd,
-    mean_of_collections, postmenopausal_probability, proteinuria_level, proteinuria_lognormal, reduction_beta,
+    collection_errors, collection_sigma, collections, egfr_residual_sd, mean_of_collections, postmenopausal_probability,
+    proteinuria_level, proteinuria_lognormal, reduction_beta,
 )
-from simulate.feasibility import conditions_pass_probability, history_pass_probability
-from simulate.numerics import integrate
-from simulate.parallel import memo, shared_cache
+from simulate.screening.closed_forms import (
+    conditions_pass_probability, egfr_pass_probability, history_pass_probability, reproductive_pass_probability,
+)
+from simulate.screening.criteria import BY_NAME, GROUPS, flag_fraction
 from simulate.seeding import stream
 
-__all__ = ["GROUPS", "TIME_RULES", "PassProbabilities", "pass_probabilities",
-           "draw_proteinuria_given_pass"]
-
-GROUPS: dict[str, tuple[str, ...]] = {
-    "demography": ("age", "not_pregnant", "contraception", "egfr"),
-    "conditions": ("idiopathic", "no_active_infection", "no_diabetes"),
-    "proteinuria": ("proteinuria_level", "proteinuria_reduction", "blood_pressure"),
-    "history": ("no_prior_resistance",),
-}
-"""Which permanent rules screen which independent group of covariates (the time-dependent
-rules, :data:`TIME_RULES`, defer and never exclude)."""
+__all__ = ["GROUP_PROBABILITIES", "PassProbabilities", "beta_cdf", "draw_proteinuria_given_pass",
+           "exact_pass_probabilities", "pass_probabilities"]
 
 QUADRATURE_NODES = 160
 """Gauss-Legendre nodes per dimension and piece for the proteinuria integral."""
@@ -91,34 +91,26 @@ class PassProbabilities:
 
 
 def _demography(c: sc.Cohort, e: sc.Eligibility) -> float:
-    lo, hi = max(c.age_min_years, e.age_min_years), min(c.age_max_years, e.age_max_years)
+    """P(the demography group passes): an integral over age of the reproductive and eGFR rules'
+    chances given age (:mod:`simulate.screening.closed_forms`), over the eligible ages."""
+    age = BY_NAME["age"]
+    lo = max(c.age_min_years, age.threshold(e, ">="))
+    hi = min(c.age_max_years, age.threshold(e, "<="))
     if lo >= hi:
         return 0.0
     mass = c.age_range_mass
     slope = c.egfr_change_per_year_of_age_ml_min
     resid = egfr_residual_sd(c)
-    thr = e.egfr_min_ml_min  # eGFR is clipped: a threshold outside its range decides alone
-    women_ok = c.contraception_or_sterile_fraction * (1.0 - c.pregnant_or_breastfeeding_fraction)
-
-    def egfr_ok(age: np.ndarray) -> np.ndarray:
-        if thr <= population.EGFR_MIN_ML_MIN:
-            return np.ones_like(age)
-        if thr > population.EGFR_MAX_ML_MIN:
-            return np.zeros_like(age)
-        centre = egfr_centre(c, age)
-        if resid == 0.0:
-            return (centre >= thr).astype(float)
-        return special.ndtr((centre - thr) / resid)
+    thr = BY_NAME["egfr"].threshold(e, ">=")
 
     def integrand(age: np.ndarray) -> np.ndarray:
         density = np.exp(-0.5 * ((age - c.age_mean_years) / c.age_sd_years) ** 2) / (
             c.age_sd_years * math.sqrt(2 * math.pi) * mass)
-        post = postmenopausal_probability(c, age)
-        sex_ok = c.male_fraction + (1.0 - c.male_fraction) * (post + (1.0 - post) * women_ok)
-        return density * sex_ok * egfr_ok(age)
+        sex_ok = reproductive_pass_probability(c, postmenopausal_probability(c, age))
+        return density * sex_ok * egfr_pass_probability(c, e, age, special.ndtr)
 
     points = [c.menopause_age_mean_years, c.age_mean_years]
-    if resid == 0.0 and slope != 0.0 and population.EGFR_MIN_ML_MIN < thr <= population.EGFR_MAX_ML_MIN:
+    if resid == 0.0 and slope != 0.0 and parameters.EGFR_MIN_ML_MIN < thr <= parameters.EGFR_MAX_ML_MIN:
         points.append(c.age_mean_years + (thr - c.egfr_mean_ml_min) / slope)
     return integrate(integrand, lo, hi, points=tuple(points), epsabs=1e-14, epsrel=1e-12)
 
@@ -134,8 +126,8 @@ def _proteinuria(c: sc.Cohort, e: sc.Eligibility) -> tuple[float, float]:
     """
     mu, sigma = proteinuria_lognormal(c)
     a, b = reduction_beta(c)
-    need = 1.0 - e.proteinuria_max_reduction_fraction
-    floor = e.proteinuria_min_g_day
+    need = 1.0 - BY_NAME["proteinuria_reduction"].threshold(e, "<=")
+    floor = BY_NAME["proteinuria_level"].threshold(e, ">=")
 
     def level(m: np.ndarray | float) -> np.ndarray | float:
         if floor <= 0.0:
@@ -145,17 +137,9 @@ def _proteinuria(c: sc.Cohort, e: sc.Eligibility) -> tuple[float, float]:
     def reduction(m: np.ndarray | float) -> np.ndarray | float:
         return special.betainc(a, b, np.clip(1.0 - need / m, 0.0, 1.0))
 
-    s = population.collection_sigma(c)
+    s = collection_sigma(c)
     if s == 0.0:
         return float(level(1.0) * (1.0 >= need)), float(level(1.0) * reduction(1.0))
-
-    nodes, weights = np.polynomial.legendre.leggauss(QUADRATURE_NODES)
-
-    def on(lo: np.ndarray | float, hi: float) -> tuple[np.ndarray, np.ndarray]:
-        """Gauss-Legendre nodes and weights on [lo, hi] (lo may be an array: one row each)."""
-        lo = np.asarray(lo, dtype=float)[..., None]
-        half = 0.5 * (hi - lo)
-        return lo + half * (nodes + 1.0), half * weights
 
     def phi(x: np.ndarray) -> np.ndarray:
         return np.exp(-0.5 * x * x) / math.sqrt(2 * math.pi)
@@ -170,13 +154,13 @@ def _proteinuria(c: sc.Cohort, e: sc.Eligibility) -> tuple[float, float]:
         for a_, b_ in ((-_TAIL, split), (split, _TAIL)):
             if b_ <= a_:
                 continue
-            e1, w1 = on(a_, b_)
+            e1, w1 = gauss_legendre(a_, b_, QUADRATURE_NODES)
             x1 = collection_errors(c, e1)
             rest = 2.0 * need - x1
             with np.errstate(divide="ignore", invalid="ignore"):
                 lo = np.where(rest > 0, (np.log(np.where(rest > 0, rest, 1.0)) + 0.5 * s * s) / s, -_TAIL)
             lo = np.clip(lo, -_TAIL, _TAIL)
-            e2, w2 = on(lo, _TAIL)
+            e2, w2 = gauss_legendre(lo, _TAIL, QUADRATURE_NODES)
             m = mean_of_collections(x1[:, None], collection_errors(c, e2))
             inner = (w2 * phi(e2) * g(m)).sum(axis=1)
             total += float((w1 * phi(e1) * inner).sum())
@@ -187,52 +171,82 @@ def _proteinuria(c: sc.Cohort, e: sc.Eligibility) -> tuple[float, float]:
     return intolerant, tolerant
 
 
-_CACHE: dict[tuple, PassProbabilities] = shared_cache("selection.pass_probabilities")
-"""Pass probabilities by cohort and thresholds; worker processes receive the parent's."""
-
-
-def pass_probabilities(cohort: sc.Cohort, rules: sc.Eligibility) -> PassProbabilities:
-    """Exact pass probabilities of the screen's groups (cached per cohort and thresholds)."""
-    return memo(_CACHE, (cohort, rules), lambda: _pass_probabilities(cohort, rules))  # frozen: hashed by value
-
-
-def _pass_probabilities(cohort: sc.Cohort, rules: sc.Eligibility) -> PassProbabilities:
-    j_int, j_tol = _proteinuria(cohort, rules)
-    p_int = cohort.acei_arb_intolerant_fraction
+def _proteinuria_group(c: sc.Cohort, e: sc.Eligibility) -> tuple[float, float, float, float]:
+    """(P(the proteinuria group passes), P(level and reduction pass | intolerant), the same |
+    tolerant, P(intolerant | the group passes)). The blood-pressure rule exempts patients
+    intolerant of ACEI/ARB and asks the others for controlled blood pressure (independent)."""
+    j_int, j_tol = _proteinuria(c, e)
+    bp = BY_NAME["blood_pressure"]
+    (exempt,), (controlled,) = bp.exempt, bp.present
+    p_int = flag_fraction(c, exempt)
     weight_int = p_int * j_int
-    weight_tol = (1.0 - p_int) * cohort.bp_controlled_fraction * j_tol
+    weight_tol = (1.0 - p_int) * flag_fraction(c, controlled) * j_tol
     prot = weight_int + weight_tol
-    return PassProbabilities(
-        demography=_demography(cohort, rules), conditions=conditions_pass_probability(cohort), proteinuria=prot,
-        history=history_pass_probability(cohort, rules), proteinuria_intolerant=j_int, proteinuria_tolerant=j_tol,
-        intolerant_given_pass=weight_int / prot if prot > 0 else 0.0,
-    )
+    return prot, j_int, j_tol, weight_int / prot if prot > 0 else 0.0
+
+
+GROUP_PROBABILITIES = {
+    "demography": _demography,
+    "conditions": lambda c, e: conditions_pass_probability(c),
+    "proteinuria": lambda c, e: _proteinuria_group(c, e)[0],
+    "history": history_pass_probability,
+}
+"""P(pass) of each covariate group of :data:`~simulate.screening.criteria.GROUPS`, as a
+function of the cohort and the thresholds."""
+
+
+def exact_pass_probabilities(cohort: sc.Cohort, rules: sc.Eligibility) -> PassProbabilities:
+    """Exact pass probabilities of the screen's groups (computed afresh: a pure function of its
+    frozen arguments)."""
+    if set(GROUP_PROBABILITIES) != set(GROUPS):
+        raise ValueError(f"screen groups {sorted(GROUPS)} but pass probabilities for {sorted(GROUP_PROBABILITIES)}")
+    prot, j_int, j_tol, int_given_pass = _proteinuria_group(cohort, rules)
+    groups = {g: prot if g == "proteinuria" else f(cohort, rules) for g, f in GROUP_PROBABILITIES.items()}
+    return PassProbabilities(**groups, proteinuria_intolerant=j_int, proteinuria_tolerant=j_tol,
+                             intolerant_given_pass=int_given_pass)
+
+
+@functools.lru_cache(maxsize=64)                # frozen models: hashed by value
+def pass_probabilities(cohort: sc.Cohort, rules: sc.Eligibility) -> PassProbabilities:
+    """:func:`exact_pass_probabilities`, cached per cohort and thresholds."""
+    return exact_pass_probabilities(cohort, rules)
 
 
 # --------------------------------------------------------------------------- sampling given a pass
 
 
+@dataclass(frozen=True)
 class _BetaCdf:
     """P(r <= y) for r ~ beta(a, b), tested against uniforms exactly but fast: a table of the
     CDF on a grid brackets the answer (the CDF is increasing), and only a uniform falling
     between a cell's two bounds (about 1 in a thousand) needs the CDF itself."""
 
-    def __init__(self, a: float, b: float, cells: int = 4096):
-        self.a, self.b, self.cells = a, b, cells
-        self.table = special.betainc(a, b, np.linspace(0.0, 1.0, cells + 1))
+    a: float
+    b: float
+    table: np.ndarray
+    """The CDF at ``cells + 1`` equally spaced points of [0, 1] (read-only)."""
+
+    @property
+    def cells(self) -> int:
+        return len(self.table) - 1
 
     def below(self, u: np.ndarray, y: np.ndarray) -> np.ndarray:
         """u <= CDF(y), elementwise (y outside [0, 1] is clipped)."""
         y = np.clip(y, 0.0, 1.0)
         i = np.minimum((y * self.cells).astype(np.intp), self.cells - 1)
         out = u < self.table[i]
-        unsure = ~out & (u < self.table[i + 1])
+        unsure = ~out & (u <= self.table[i + 1])        # a tie with the table decides nothing
         if unsure.any():
             out[unsure] = u[unsure] <= special.betainc(self.a, self.b, y[unsure])
         return out
 
 
-"""The ACEI/ARB reduction r of a pool slot: the beta quantile of its stored uniform."""
+@lru_cache(maxsize=16)
+def beta_cdf(a: float, b: float, cells: int = 4096) -> _BetaCdf:
+    """The tabulated beta(a, b) CDF of :class:`_BetaCdf` (cached by its parameters)."""
+    table = special.betainc(a, b, np.linspace(0.0, 1.0, cells + 1))
+    table.setflags(write=False)
+    return _BetaCdf(a, b, table)
 
 
 def draw_proteinuria_given_pass(cohort: sc.Cohort, rules: sc.Eligibility, intolerant: np.ndarray,
@@ -257,8 +271,9 @@ def draw_proteinuria_given_pass(cohort: sc.Cohort, rules: sc.Eligibility, intole
     intolerant candidates: r = 0), one per slot.
     """
     c, e = cohort, rules
-    cdf = _beta_cdf(c)
-    need = 1.0 - e.proteinuria_max_reduction_fraction
+    cdf = beta_cdf(*reduction_beta(c))
+    need = 1.0 - BY_NAME["proteinuria_reduction"].threshold(e, "<=")
+    level = BY_NAME["proteinuria_level"]
     n = len(intolerant)
     names = ("z", "true", "c1", "c2", "u_reduction")
     out = np.empty((len(names), n))
@@ -277,7 +292,8 @@ def draw_proteinuria_given_pass(cohort: sc.Cohort, rules: sc.Eligibility, intole
         factors = collection_errors(c, normals[1:])
         m = mean_of_collections(factors[0], factors[1])
         drawn[2:4] = collections(drawn[1], factors)
-        ok = mean_of_collections(drawn[2], drawn[3]) >= e.proteinuria_min_g_day       # as the screen computes it
+        measured = SimpleNamespace(proteinuria_mean_g_day=mean_of_collections(drawn[2], drawn[3]))
+        ok = level.passes(measured, e)                            # the level rule, as the screen applies it
         tol = ~intolerant[open_slots]
         ok &= (m >= need) | tol                                   # intolerant: r = 0
         needs = np.flatnonzero(ok & tol)
@@ -290,11 +306,3 @@ def draw_proteinuria_given_pass(cohort: sc.Cohort, rules: sc.Eligibility, intole
         open_slots = open_slots[~ok]
         rnd += 1
     return dict(zip(names, out))
-
-
-_CDFS: dict[tuple[float, float], _BetaCdf] = {}
-
-
-def _beta_cdf(c: sc.Cohort) -> _BetaCdf:
-    key = reduction_beta(c)
-    return memo(_CDFS, key, lambda: _BetaCdf(*key))

@@ -5,9 +5,10 @@ fraction of the planned patients have their endpoint *determined*: they reached 
 visit, or dropped out before it. Look k happens at the calendar month the
 ``ceil(f_k x N)``-th randomised patient's endpoint is determined (N the planned total). At a look
 the score statistic of the patients determined so far (the pooled z for superiority, the
-Farrington-Manning z for non-inferiority: :func:`simulate.analysis.farrington_manning_statistic`
+Farrington-Manning z for non-inferiority:
+:func:`simulate.analysis.noninferiority.farrington_manning_statistic`
 with the margin, which is the pooled z at margin 0) is compared with the look's boundaries
-(:mod:`simulate.sequential`): at or above the efficacy bound the trial stops for efficacy; below
+(:mod:`simulate.analysis.sequential`): at or above the efficacy bound the trial stops for efficacy; below
 the futility bound (beta spending), or with conditional power under the design effect below the
 threshold, it stops for futility. The decision comes ``decision_lag_months`` after the data cut;
 enrolment closes then, and every patient randomised by then is followed to the endpoint (the
@@ -18,7 +19,9 @@ trial that closes enrolment short of target skips the looks it never reaches and
 the information it has, the final look spending all the remaining alpha.
 
 This module holds what both engines share: the design (its boundaries, once per scenario), the
-statistic, and the decision at a look. *When* looks happen is each engine's own: the batch
+statistic, and the decision at a look. The design is the group-sequential decision rule of
+:mod:`simulate.analysis.rules`: ``design.decide(statistic, look)`` answers CONTINUE, REJECT
+(stop for efficacy) or FUTILITY, as every rule does. *When* looks happen is each engine's own: the batch
 engine computes it from arrays (:func:`simulate.engines.batch.outcomes_from_batch`), the DES
 from its events (:mod:`simulate.engines.des`); the agreement tests compare them trial by trial.
 """
@@ -27,14 +30,16 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 import numpy as np
 
 from simulate import scenario as sc
-from simulate.parallel import memo, shared_cache
+from simulate.analysis import registry, rules
 
-NONE, EFFICACY, FUTILITY = 0, 1, 2
-"""What a look decided (the codes of :attr:`simulate.engines.BlockOutcomes.stop_reason`)."""
+NONE, EFFICACY, FUTILITY = rules.CONTINUE, rules.REJECT, rules.FUTILITY
+"""What a look decided (the codes of :attr:`simulate.engines.BlockOutcomes.stop_reason`): the
+codes of every decision rule (:mod:`simulate.analysis.rules`)."""
 
 
 def look_counts(fractions, n_target: int) -> tuple[int, ...]:
@@ -43,9 +48,10 @@ def look_counts(fractions, n_target: int) -> tuple[int, ...]:
     return tuple(min(n_target, max(1, math.ceil(f * n_target - 1e-9))) for f in fractions)
 
 
-@dataclass
+@dataclass(frozen=True, eq=False)
 class Design:
-    """A scenario's group-sequential design: boundaries on the z scale, computed once."""
+    """A scenario's group-sequential design: boundaries on the z scale, computed once; the
+    decision rule of its looks (:meth:`decide`)."""
 
     fractions: tuple[float, ...]
     """Planned information fractions of the looks (the last is 1)."""
@@ -66,11 +72,39 @@ class Design:
     spending: str
     gamma: float | None
     binding: bool
-    _final: dict = field(default_factory=dict, repr=False)
+    test: str = "ztest"
+    """The registered analysis whose look statistic (:meth:`statistic`) the bounds are for."""
+    scale: str = field(default="z_score")
+    """The scale of the statistic the rule reads (the score z)."""
 
     @property
     def looks(self) -> int:
         return len(self.fractions)
+
+    def statistic(self, x_c, n_c, x_t, n_t) -> np.ndarray:
+        """The look statistic of each trial's data, from the registered analysis
+        (:attr:`simulate.analysis.registry.Entry.interim`); 0 where it is undefined (no patient
+        in an arm, or no variance: no evidence either way). For the built-in analyses this is
+        :func:`statistic` at the design's margin."""
+        from simulate.analysis.base import TwoArms
+
+        z = registry.get(self.test).look_statistic()(TwoArms.of(x_c, n_c, x_t, n_t), self.margin)
+        return np.where(np.isfinite(z), z, 0.0)
+
+    def decide(self, statistic, look: int = -1) -> np.ndarray:
+        """What interim look ``look`` (0-based, not the final one) decides for each z:
+        NONE (continue), EFFICACY or FUTILITY."""
+        z = np.asarray(statistic)
+        out = np.full(np.shape(z), NONE, dtype=np.int8)
+        out[z >= self.efficacy[look]] = EFFICACY
+        if self.futility is not None:
+            out[(out == NONE) & (z < self.futility[look])] = FUTILITY
+        if self.conditional_power_below is not None:
+            from simulate.analysis import sequential
+
+            cp = sequential.conditional_power(z, self.fractions[look], float(self.efficacy[-1]), self.drift)
+            out[(out == NONE) & (cp < self.conditional_power_below)] = FUTILITY
+        return out
 
     def final_bound(self, reached: int, n_randomised: int) -> float:
         """The final look's efficacy bound for a trial that held ``reached`` interim looks and
@@ -78,26 +112,31 @@ class Design:
         target, else the bound spending all the remaining alpha at the observed fraction."""
         if n_randomised >= self.n_target and reached == self.looks - 1:
             return float(self.efficacy[-1])
-        key = (reached, n_randomised)
-        if key not in self._final:
-            from simulate import sequential
+        futility = None if self.futility is None or not self.binding else tuple(float(a) for a in self.futility)
+        return _final_bound(self.fractions, self.alpha, self.spending, self.gamma, futility, self.binding, reached,
+                            n_randomised / self.n_target)
 
-            fractions = [*self.fractions[:reached], n_randomised / self.n_target]
-            if reached and fractions[-1] <= fractions[-2] + 1e-12:
-                fractions.pop()                 # no data since the last look: it becomes the final one
-            if self.spending == "none":
-                bounds = [math.inf] * (len(fractions) - 1) + [_z(1.0 - self.alpha)]
-            else:
-                futility = None if self.futility is None or not self.binding else \
-                    list(self.futility[:len(fractions) - 1])
-                bounds = sequential.efficacy_bounds(fractions, self.alpha, self.spending, self.gamma,
-                                                    futility=futility, binding=self.binding, final_is_last=True)
-            self._final[key] = float(bounds[-1])
-        return self._final[key]
+
+@lru_cache(maxsize=1024)
+def _final_bound(fractions: tuple, alpha: float, spending: str, gamma: float | None, futility: tuple | None,
+                 binding: bool, reached: int, last: float) -> float:
+    """The efficacy bound of a final look at fraction ``last`` after ``reached`` interim looks,
+    spending all the remaining alpha (cached over its immutable arguments)."""
+    from simulate.analysis import sequential
+
+    fractions = [*fractions[:reached], last]
+    if reached and fractions[-1] <= fractions[-2] + 1e-12:
+        fractions.pop()                 # no data since the last look: it becomes the final one
+    if spending == "none":
+        return float(_z(1.0 - alpha))
+    bounds = sequential.efficacy_bounds(fractions, alpha, spending, gamma,
+                                        futility=None if futility is None else list(futility[:len(fractions) - 1]),
+                                        binding=binding, final_is_last=True)
+    return float(bounds[-1])
 
 
 def _z(p: float) -> float:
-    from simulate.scipy_lean import special
+    from scipy import special
 
     return float(special.ndtri(p))
 
@@ -107,7 +146,7 @@ def design_of(scenario: sc.Scenario) -> Design | None:
     interim = scenario.interim
     if interim is None or interim.looks < 2:
         return None
-    from simulate import sequential
+    from simulate.analysis import sequential
 
     a = scenario.analysis
     fractions = tuple(interim.information_fractions)
@@ -129,21 +168,23 @@ def design_of(scenario: sc.Scenario) -> Design | None:
         efficacy=efficacy, futility=futility,
         conditional_power_below=interim.futility_conditional_power if interim.futility == "conditional_power" else None,
         drift=drift, lag_months=interim.decision_lag_months, margin=a.margin, alpha=a.alpha,
-        spending=interim.efficacy_spending, gamma=gamma, binding=interim.futility_binding,
+        spending=interim.efficacy_spending, gamma=gamma, binding=interim.futility_binding, test=a.test,
     )
 
 
-_DESIGNS: dict = shared_cache("interim.designs")
-"""Designs by the parts of the scenario they depend on; worker processes receive the parent's."""
+@lru_cache(maxsize=16)
+def _design(parts: sc.Parts) -> Design | None:
+    return design_of(parts.scenario)
 
 
 def design_for(scenario: sc.Scenario) -> Design | None:
-    """:func:`design_of`, computed once per design (cached)."""
+    """:func:`design_of`, computed once per design in a process (a bounded cache keyed by the
+    parts of the scenario the design depends on)."""
     if scenario.interim is None or scenario.interim.looks < 2:
         return None
     s = scenario
     key = (s.interim, s.analysis, s.n_target, s.dropout, tuple(s.arms.items()), s.trial.endpoint, s.control_arm)
-    return memo(_DESIGNS, key, lambda: design_of(scenario))
+    return _design(sc.Parts(scenario, key))
 
 
 def design_drift(scenario: sc.Scenario) -> float:
@@ -166,8 +207,10 @@ def design_drift(scenario: sc.Scenario) -> float:
 
 def statistic(x_c, n_c, x_t, n_t, margin: float) -> np.ndarray:
     """The score z of each trial's data (pooled z at margin 0, Farrington-Manning otherwise);
-    0 where it is undefined (no patient in an arm, or no variance: no evidence either way)."""
-    from simulate.analysis import farrington_manning_statistic
+    0 where it is undefined (no patient in an arm, or no variance: no evidence either way).
+    The engines read a design's statistic through :meth:`Design.statistic`, which is this for
+    every built-in analysis."""
+    from simulate.analysis.noninferiority import farrington_manning_statistic
 
     z = farrington_manning_statistic(x_c, n_c, x_t, n_t, margin)
     return np.where(np.isfinite(z), z, 0.0)
@@ -175,14 +218,5 @@ def statistic(x_c, n_c, x_t, n_t, margin: float) -> np.ndarray:
 
 def decide(design: Design, look: int, z: np.ndarray) -> np.ndarray:
     """What interim look ``look`` (0-based, not the final one) decides for each z: NONE,
-    EFFICACY or FUTILITY."""
-    out = np.full(np.shape(z), NONE, dtype=np.int8)
-    out[z >= design.efficacy[look]] = EFFICACY
-    if design.futility is not None:
-        out[(out == NONE) & (z < design.futility[look])] = FUTILITY
-    if design.conditional_power_below is not None:
-        from simulate import sequential
-
-        cp = sequential.conditional_power(z, design.fractions[look], float(design.efficacy[-1]), design.drift)
-        out[(out == NONE) & (cp < design.conditional_power_below)] = FUTILITY
-    return out
+    EFFICACY or FUTILITY (the design's rule, :meth:`Design.decide`)."""
+    return design.decide(z, look)

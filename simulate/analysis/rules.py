@@ -1,0 +1,115 @@
+"""Decision rules: what a decision statistic decides at a look.
+
+A rule maps the statistics of a block of trials (shape (trials, comparisons)) to a decision per
+trial and comparison: :data:`CONTINUE`, :data:`REJECT` (stop for efficacy / success) or
+:data:`FUTILITY`. At a trial's last look, anything but REJECT means H0 stands. The rules here:
+
+* :class:`Level` (one look, each comparison on its own): p < alpha on the p-value scale, or a
+  posterior probability above a threshold on that scale;
+* :class:`Multiplicity` (one look, several comparisons with one control): Bonferroni or Holm
+  over the comparisons' p-values (:func:`adjust_rejections`);
+* the group-sequential rule of a design with interim looks, on the score z:
+  :class:`simulate.analysis.interim.Design` (its ``decide(statistic, look)``).
+
+:func:`decision_rule` picks the rule of a fixed design from the scenario's ``[analysis]`` and the
+scale of its analysis's statistic (:attr:`simulate.analysis.registry.Entry.statistic`), so a new
+scale plugs in here without touching the callers.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+import numpy as np
+
+from simulate.analysis.base import check_choice
+from simulate.choices import MULTIPLICITY
+
+CONTINUE, REJECT, FUTILITY = 0, 1, 2
+"""What a rule decides for a trial and comparison at a look."""
+
+
+class Rule(Protocol):
+    """What every decision rule offers."""
+
+    def decide(self, statistic: np.ndarray, look: int = -1) -> np.ndarray:
+        """int8 codes (:data:`CONTINUE`, :data:`REJECT`, :data:`FUTILITY`), shaped as ``statistic``."""
+
+
+@dataclass(frozen=True)
+class Level:
+    """Reject where the statistic passes a fixed threshold: p < ``threshold`` on the p-value
+    scale (strict), posterior probability > ``threshold`` on that scale."""
+
+    threshold: float
+    scale: str = "p_value"
+
+    @classmethod
+    def of(cls, alpha: float, scale: str = "p_value") -> "Level":
+        """The rule of a test at level ``alpha``: p < alpha, or a posterior probability of
+        benefit above 1 - alpha."""
+        return cls(alpha if scale == "p_value" else 1.0 - alpha, scale)
+
+    def rejects(self, statistic) -> np.ndarray:
+        s = np.asarray(statistic)
+        return s < self.threshold if self.scale == "p_value" else s > self.threshold
+
+    def decide(self, statistic, look: int = -1) -> np.ndarray:
+        return np.where(self.rejects(statistic), REJECT, CONTINUE).astype(np.int8)
+
+
+@dataclass(frozen=True)
+class Multiplicity:
+    """Several comparisons with one control at a family-wise level ``alpha``
+    (:func:`adjust_rejections`); the comparisons run along the last axis."""
+
+    alpha: float
+    method: str
+
+    def rejects(self, statistic) -> np.ndarray:
+        return adjust_rejections(statistic, self.alpha, self.method)
+
+    def decide(self, statistic, look: int = -1) -> np.ndarray:
+        return np.where(self.rejects(statistic), REJECT, CONTINUE).astype(np.int8)
+
+
+def decision_rule(alpha: float, multiplicity: str, scale: str, n_comparisons: int) -> Level | Multiplicity:
+    """The rule of a design without interim looks: :class:`Multiplicity` for several
+    comparisons adjusted for multiplicity (p-values only), else :class:`Level`."""
+    check_choice(multiplicity, MULTIPLICITY, "multiplicity")
+    if n_comparisons > 1 and multiplicity != "none":
+        if scale != "p_value":
+            raise ValueError(f"multiplicity {multiplicity!r} adjusts p-values; this analysis's statistic is a "
+                             f"{scale.replace('_', ' ')}")
+        return Multiplicity(alpha, multiplicity)
+    return Level.of(alpha, scale)
+
+
+def adjust_rejections(p_values, alpha, method) -> np.ndarray:
+    """Decisions for m comparisons per trial, from p-values of shape (trials, m) (any leading
+    shape; the comparisons run along the last axis); returns booleans of the same shape.
+
+    none: p < alpha each.  bonferroni: p < alpha / m.  holm (Holm 1979, Scand J Stat 6:65-70):
+    with each trial's p-values sorted, p_(1) <= ... <= p_(m), the j-th smallest is rejected when
+    p_(i) < alpha / (m - i + 1) for every i <= j (step-down; the first failure stops it).  Tied
+    p-values get the same decision whatever their order.  Strict ``<`` throughout, as in
+    :class:`Level`; statsmodels multipletests rejects at ``<=`` instead, which differs only for a
+    p-value exactly on a threshold.  NaN never rejects (and stops Holm's steps).
+    """
+    check_choice(method, MULTIPLICITY, "multiplicity")
+    if not 0 < alpha < 1:
+        raise ValueError(f"alpha must lie in (0, 1), got {alpha!r}")
+    p = np.asarray(p_values, dtype=float)
+    if p.ndim == 0:
+        raise ValueError("p_values needs a last axis of comparisons, got a scalar")
+    m = p.shape[-1]
+    if method == "none" or m == 0:
+        return p < alpha
+    if method == "bonferroni":
+        return p < alpha / m
+    order = np.argsort(p, axis=-1, kind="stable")  # NaN sorts last
+    passed = np.take_along_axis(p, order, axis=-1) < alpha / np.arange(m, 0, -1)
+    passed = np.logical_and.accumulate(passed, axis=-1)
+    reject = np.empty_like(passed)
+    np.put_along_axis(reject, order, passed, axis=-1)
+    return reject

@@ -1,0 +1,3 @@
+"""The ``trialsim`` command (:mod:`.commands`): parse, load, run, print. Nothing else."""
+
+from simulate.cli.commands import cli, main  # noqa: F401

@@ -1,0 +1,1 @@
+"""The design: scenario models, loading, overrides and their messages, the field reference."""

@@ -1,0 +1,86 @@
+"""The main job's CSV tables: the funnel, power (one row), each comparison, remission by visit,
+the sample-size curve, the sweep, CONSORT counts, the outcome model per arm, and with interim
+looks each look and the fixed design beside them."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, fields
+from pathlib import Path
+
+import pandas as pd
+
+from simulate import scenario as sc
+from simulate.engines import CONSORT_FIELDS
+from simulate.folders import SWEEP_TABLE
+from simulate.io import write_csv_atomic
+from simulate.results import Comparison, Look, PowerResult, RunResults, VisitRemission
+from simulate.run.trial_results import ExampleTrial
+
+
+def consort_table(example: ExampleTrial, power: PowerResult, arms: tuple[str, ...]) -> pd.DataFrame:
+    """The example trial's CONSORT counts beside their means over the replicates."""
+    ex = example.consort
+    rows = [{"count": k, "example_trial": getattr(ex, k), "mean_over_replicates": power.mean_consort[k]}
+            for k in CONSORT_FIELDS]
+    rows += [{"count": f"excluded_{k}", "example_trial": v, "mean_over_replicates": None}
+             for k, v in ex.excluded.items()]
+    for arm in arms:
+        for k in ("randomised_per_arm", "discontinued_per_arm", "analysed_per_arm"):
+            rows.append({"count": f"{k.replace('_per_arm', '')}_{arm}", "example_trial": getattr(ex, k)[arm],
+                         "mean_over_replicates": None})
+    return pd.DataFrame(rows)
+
+
+REMISSION_COLUMNS = tuple(f.name for f in fields(VisitRemission))
+"""Columns of ``remission_by_visit.csv``: arm, month, remission, mc_se."""
+
+
+def remission_table(power: PowerResult) -> pd.DataFrame:
+    """Each arm's mean share in the endpoint state at each scheduled visit, one row per arm and
+    visit (arms in the scenario's order), as the power piece computed it."""
+    return pd.DataFrame([asdict(v) for v in power.remission_by_visit], columns=list(REMISSION_COLUMNS))
+
+
+def comparisons_table(power: PowerResult, scenario: sc.Scenario) -> pd.DataFrame:
+    """One row per experimental arm against the control (its fields of
+    :class:`~simulate.results.Comparison`, with both arms' labels)."""
+    rows = [{**asdict(c), "arm_label": scenario.arm(c.arm).label, "control_label": scenario.arm(c.control).label}
+            for c in power.comparisons]
+    return pd.DataFrame(rows, columns=[*(f.name for f in fields(Comparison)), "arm_label", "control_label"])
+
+
+LOOK_COLUMNS = tuple(f.name for f in fields(Look))
+"""Columns of ``looks.csv``: the fields of :class:`~simulate.results.Look`."""
+def looks_table(power: PowerResult) -> pd.DataFrame:
+    """One row per planned look of a group-sequential design, as the power piece computed it."""
+    return pd.DataFrame([asdict(k) for k in power.looks], columns=list(LOOK_COLUMNS))
+
+
+def write_tables(folder: Path, results: RunResults) -> list[str]:
+    """The run's CSVs: funnel, power (one row), comparisons (one row per experimental arm),
+    remission_by_visit (one row per arm and visit), samplesize, sweep and consort; with interim
+    looks also looks (one row per look) and fixed_design (the power row of the same scenario
+    without the looks). Returns the names written; nothing else in the folder is touched."""
+    written = []
+
+    def write(name: str, frame: pd.DataFrame) -> None:
+        write_csv_atomic(folder / name, frame)
+        written.append(name)
+
+    write("funnel.csv", results.screening.to_frame())
+    # timings go to run.json: the tables hold results only, so a resumed run writes the same bytes
+    write("power.csv", results.power.to_frame(consort=False, elapsed=False))
+    write("comparisons.csv", comparisons_table(results.power, results.scenario))
+    write("remission_by_visit.csv", remission_table(results.power))
+    write("samplesize.csv", results.samplesize.to_frame())
+    if results.sweep is not None:
+        write(SWEEP_TABLE, results.sweep.to_frame())
+    write("consort.csv", consort_table(results.example_trial, results.power, results.scenario.arm_names))
+    if results.remission_model is not None:
+        write("remission_model.csv", results.remission_model.to_frame())
+    detail = getattr(results, "interim", None)
+    if results.power.looks:
+        write("looks.csv", looks_table(results.power))
+    if results.power.looks and detail is not None:
+        write("fixed_design.csv", detail.fixed.to_frame(consort=False, elapsed=False))
+    return written

@@ -1,0 +1,198 @@
+"""The registry of analyses: one registration adds an analysis everywhere (scenario, docs,
+report words, lab menus, power), its metadata loads without numerics, every built-in analysis
+gives through the registry what its own functions give, and the decision rules plug in by scale."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from conftest import DEFAULT_SCENARIO, ROOT
+from simulate import choices
+from simulate.analysis import registry
+from simulate.analysis.base import Estimates, Setting, TwoArms
+from simulate.analysis.compare import analyse, p_values
+from simulate.analysis.rules import CONTINUE, FUTILITY, REJECT, Level, Multiplicity, decision_rule
+from simulate.errors import ScenarioError
+from simulate.loader import load_scenario
+
+SCENARIO = DEFAULT_SCENARIO
+
+
+def evaluate_unpooled(data: TwoArms, setting: Setting) -> Estimates:
+    """A small extra analysis for the tests: the Wald z-test (unpooled variance), defined here
+    as an analysis module of its own would define it."""
+    from simulate.analysis.intervals import difference
+    from simulate.analysis.large_sample import normal_p
+
+    est, low, high = difference(data, setting)
+    n_c, n_t = np.maximum(data.n_c, 1), np.maximum(data.n_t, 1)
+    p_c, p_t = data.x_c / n_c, data.x_t / n_t
+    var = p_c * (1 - p_c) / n_c + p_t * (1 - p_t) / n_t
+    ok = (data.n_c > 0) & (data.n_t > 0) & (var > 0)
+    z = np.where(ok, (p_t - p_c) / np.sqrt(np.where(ok, var, 1.0)), 0.0)
+    return Estimates(est, low, high, np.where(ok, normal_p(z, setting.alternative), 1.0))
+
+
+UNPOOLED = registry.Entry("wald_unpooled", "Wald z", "Wald z", "Wald z-test (unpooled)",
+                          "Two-proportion z-test with the unpooled (Wald) variance.",
+                          f"{__name__}:evaluate_unpooled", sample_size="simulate.analysis.formulas:n_per_arm_pooled_normal")
+
+
+def test_a_registered_analysis_is_offered_everywhere_and_runs_a_power() -> None:
+    from simulate.docs import field_rows
+    from simulate.power import estimate_power
+    from simulate.report import words
+    from simulate.teach import lab
+    from simulate.teach.figures import TEST_LABELS
+
+    before = registry.names()
+    with registry.registered(UNPOOLED):
+        assert choices.TESTS == (*before, "wald_unpooled")
+        scenario = load_scenario(SCENARIO, ["analysis.test=wald_unpooled", "trial.n_per_arm=30"])
+        assert scenario.analysis.test == "wald_unpooled"
+        assert words.TEST_NAMES["wald_unpooled"] == "Wald z-test (unpooled)"
+        assert TEST_LABELS["wald_unpooled"] == "Wald z"
+        assert "wald_unpooled" in lab.usable_tests(scenario)[0]
+        row = next(r for r in field_rows() if r[0] == "analysis.test")
+        assert "`wald_unpooled`" in row[2] and "unpooled (Wald) variance" in row[3]
+        result = estimate_power(scenario, replicates=200, seed=11, jobs=1)
+        pooled = estimate_power(load_scenario(SCENARIO, ["analysis.test=ztest", "trial.n_per_arm=30"]),
+                                replicates=200, seed=11, jobs=1)
+    assert registry.names() == before
+    with pytest.raises(ScenarioError, match="analysis.test: got 'wald_unpooled'; must be one of"):
+        load_scenario(SCENARIO, ["analysis.test=wald_unpooled"])
+    # the same trials under both z-tests: Wald's variance is at least the pooled one's smaller
+    # neighbour, so the two powers differ by a handful of borderline trials, not by chance
+    assert result.replicates == pooled.replicates == 200
+    assert abs(result.power - pooled.power) <= 0.05, (result.power, pooled.power)
+    assert 0.3 < result.power < 1.0
+
+
+def test_a_scoped_registration_is_undone_when_its_block_fails() -> None:
+    before = registry.names()
+    with pytest.raises(RuntimeError):
+        with registry.registered(UNPOOLED):
+            raise RuntimeError("inside")
+    assert registry.names() == before
+    with pytest.raises(ValueError, match="already registered"):
+        with registry.registered(registry.get("fisher")):
+            pass
+    assert registry.names() == before
+
+
+def test_registry_and_scenario_load_without_numerics() -> None:
+    code = ("import sys; from simulate.analysis import registry; from simulate.loader import load_scenario; "
+            f"load_scenario({str(SCENARIO)!r}); registry.get('fisher').title; "
+            "print(sorted(m for m in ('numpy', 'scipy') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert "scipy" not in out.stdout.strip().splitlines()[-1], out.stdout
+
+
+@pytest.mark.parametrize("entry", registry.BUILT_IN, ids=lambda e: e.name)
+def test_every_built_in_analysis_agrees_with_its_own_functions(entry) -> None:
+    """Through the registry (``analyse``), each analysis gives the statistic of its own
+    module's function, the risk difference and the interval of today's definitions."""
+    from simulate.analysis import cmh, fisher, intervals, large_sample, noninferiority
+
+    rng = np.random.default_rng(7)
+    n_c, n_t = rng.integers(0, 40, size=(2, 300, 2))
+    x_c, x_t = rng.binomial(n_c, 0.5), rng.binomial(n_t, 0.7)
+    totals = [a.sum(axis=1) for a in (x_c, n_c, x_t, n_t)]
+    alternative = entry.alternatives[-1]
+    margin = 0.1 if "non_inferiority" in entry.hypotheses else 0.0
+    res = analyse(entry.name, 0.05, *totals, alternative=alternative, margin=margin,
+                  strata=(x_c, n_c, x_t, n_t) if entry.strata else None)
+    confidence = 0.95 if alternative == "two-sided" else 0.9
+    counts = [np.asarray(a, dtype=np.int64) for a in totals]
+    expected = {
+        "fisher": lambda: fisher.fisher_p(*counts, alternative),
+        "chi2": lambda: large_sample.chi2_p(*counts, alternative, False),
+        "chi2_yates": lambda: large_sample.chi2_p(*counts, alternative, True),
+        "ztest": lambda: large_sample.ztest_p(*counts, alternative),
+        "farrington_manning": lambda: noninferiority.farrington_manning_p(*counts, margin, alternative),
+        "cmh": lambda: cmh.cmh_p_values(x_c, n_c, x_t, n_t, alternative),
+    }[entry.name]()
+    np.testing.assert_array_equal(res.statistic, expected)
+    np.testing.assert_array_equal(res.reject, expected < 0.05)
+    est, low, high = intervals.risk_difference(*totals, "newcombe", confidence)
+    if entry.name == "farrington_manning":
+        low, high = noninferiority.miettinen_nurminen_interval(*totals, confidence)
+    for got, want in ((res.risk_difference, est), (res.ci_low, low), (res.ci_high, high)):
+        np.testing.assert_array_equal(got, want)
+    if not entry.strata:
+        np.testing.assert_array_equal(p_values(entry.name, *totals, alternative, margin=margin), expected)
+
+
+@pytest.mark.parametrize("entry", registry.BUILT_IN, ids=lambda e: e.name)
+def test_every_built_in_analysis_is_described_and_loadable(entry) -> None:
+    from simulate.scenario import HYPOTHESES
+
+    assert entry.label and entry.short and entry.title and entry.description.endswith(".")
+    assert set(entry.hypotheses) <= set(HYPOTHESES) and set(entry.alternatives) <= set(choices.ALTERNATIVES)
+    assert callable(entry.load())
+    formula = entry.sample_size_formula()
+    if formula is not None:
+        margin = 0.1 if entry.hypotheses[-1] == "non_inferiority" else 0.0
+        n = formula(p_control=0.6, p_treat=0.85, alpha=0.025, power=0.8, alternative="greater", margin=margin)
+        assert isinstance(n, int) and 10 < n < 200
+
+
+def test_scenario_validation_reads_the_capabilities() -> None:
+    with pytest.raises(ScenarioError, match="the Cochran–Mantel–Haenszel test needs strata"):
+        load_scenario(SCENARIO, ["analysis.test=cmh", "randomisation.stratify_by=[]"])
+    with pytest.raises(ScenarioError, match="farrington_manning is one-sided"):
+        load_scenario(SCENARIO, ["analysis.test=farrington_manning"])
+    with pytest.raises(ScenarioError, match="does not test non_inferiority: set test = \"farrington_manning\""):
+        load_scenario(SCENARIO, ["analysis.hypothesis=non_inferiority", "analysis.margin=0.1",
+                                 "analysis.alternative=greater", "analysis.alpha=0.025", "analysis.test=chi2"])
+
+
+def test_the_group_sequential_rule_reads_the_registered_look_statistic() -> None:
+    from simulate.analysis import interim
+
+    for test in ("ztest", "farrington_manning"):
+        extra = ["analysis.hypothesis=non_inferiority", "analysis.margin=0.15"] if test != "ztest" else []
+        s = load_scenario(SCENARIO, [*extra, f"analysis.test={test}", "analysis.alternative=greater",
+                                     "analysis.alpha=0.025", "interim.information_fractions=[0.5, 1.0]",
+                                     'interim.futility="beta_spending"'])
+        design = interim.design_for(s)
+        rng = np.random.default_rng(3)
+        n = rng.integers(0, 30, size=(2, 500))
+        x = rng.binomial(n, 0.6)
+        z = design.statistic(x[0], n[0], x[1], n[1])
+        np.testing.assert_array_equal(z, interim.statistic(x[0], n[0], x[1], n[1], design.margin))
+        codes = design.decide(z, 0)
+        np.testing.assert_array_equal(codes, interim.decide(design, 0, z))
+        assert set(np.unique(codes)) <= {CONTINUE, REJECT, FUTILITY} and (codes == FUTILITY).any()
+        assert (codes[z >= design.efficacy[0]] == REJECT).all()
+
+
+def test_rules_decide_on_their_own_scale() -> None:
+    p = np.array([[0.001, 0.03], [0.2, 0.04]])
+    assert (Level.of(0.05).decide(p) == [[REJECT, REJECT], [CONTINUE, REJECT]]).all()
+    holm = decision_rule(0.05, "holm", "p_value", 2)
+    assert isinstance(holm, Multiplicity)
+    assert (holm.decide(p) == [[REJECT, REJECT], [CONTINUE, CONTINUE]]).all()
+    assert decision_rule(0.05, "holm", "p_value", 1) == Level(0.05, "p_value")
+    posterior = decision_rule(0.025, "none", "posterior_probability", 1)
+    assert (posterior.rejects(np.array([0.99, 0.975, 0.5])) == [True, False, False]).all()
+    with pytest.raises(ValueError, match="adjusts p-values"):
+        decision_rule(0.05, "bonferroni", "posterior_probability", 2)
+    assert FUTILITY not in (REJECT, CONTINUE)
+
+
+def test_the_closed_form_n_is_the_registered_formula() -> None:
+    from simulate.analysis import formulas
+
+    assert formulas.closed_form_n("fisher", 0.6, 0.85) == formulas.n_per_arm_fleiss_cc(0.6, 0.85) == 57
+    assert formulas.closed_form_n("chi2", 0.6, 0.85) == formulas.n_per_arm_pooled_normal(0.6, 0.85) == 49
+    assert formulas.closed_form_n("farrington_manning", 0.6, 0.6, 0.025, 0.8, "greater", 0.15) == \
+        formulas.n_per_arm_farrington_manning(0.6, 0.6, 0.15, 0.025, 0.8) == 166
+    assert formulas.closed_form_n("cmh", 0.6, 0.85) is None
+    with pytest.raises(ValueError, match="margin must be 0"):
+        formulas.closed_form_n("ztest", 0.6, 0.85, margin=0.1)
