@@ -417,7 +417,8 @@ class TrialModel(ABC):
         visit_status = np.array([p.visit_status for p in pts], dtype=np.int8).reshape(n, len(self.schedule))
         return RandomisedPatients(
             patient=np.array([p.number for p in pts], dtype=int), site=f.site[rows][cols] + 1,
-            referral_month=f.referral_month[rows][cols], randomisation_month=np.array([p.month for p in pts], dtype=float),
+            referral_month=f.referral_month[rows][cols],
+            randomisation_month=np.array([p.month for p in pts], dtype=float),
             arm=np.array([p.arm for p in pts], dtype=np.int8), arm_names=self.arm_names, stratum=f.stratum[i, k],
             covariates=self.covariates(k),
             remission_month=np.array([p.remission_month for p in pts], dtype=float),
