@@ -1,6 +1,7 @@
 """The story of one trial: what only a trial's story shows, drawn on demand.
 
-A power run needs nothing of an excluded referral but its referral month, and nothing of a
+A power run counts nothing of an excluded referral but its referral month (the discrete-event
+engine also waits out its screening, whose length is drawn here), and needs nothing of a
 randomised patient beyond the pool's covariates (:mod:`simulate.fates`). The story of a trial
 also shows the rule that excluded each referral, each randomised patient's age, sex, eGFR,
 albumin, blood pressure and treatment history, and the lab values at their visits. These are
@@ -102,15 +103,28 @@ def trial_patients(scenario: sc.Scenario, fates: Fates, trial: int) -> Patients:
     )
 
 
-def trial_exclusions(scenario: sc.Scenario, fates: Fates, trial: int) -> tuple[np.ndarray, np.ndarray]:
-    """(screening months, first failing rule) of each excluded referral of one trial (in the
+def excluded_screening_months(scenario: sc.Scenario, fates: Fates, trial: int) -> np.ndarray:
+    """How long screening takes (months) for each excluded referral of one trial (in the order
+    of :func:`simulate.fates.excluded_of`), from the trial's own stream. The discrete-event
+    engine screens every referral as an event, in both modes; no count depends on these."""
+    n = int(fates.excluded_offsets[trial + 1] - fates.excluded_offsets[trial])
+    seq = child_sequence(fates.seed_sequence, f"story/{trial}")
+    rec = scenario.recruitment
+    days = stream(seq, "excluded_screening").uniform(rec.screening_days_min, rec.screening_days_max, n)
+    return days / DAYS_PER_MONTH
+
+
+def excluded_first_failures(scenario: sc.Scenario, fates: Fates, trial: int) -> np.ndarray:
+    """The first failing rule (index into RULES) of each excluded referral of one trial (in the
     order of :func:`simulate.fates.excluded_of`), drawn given exclusion from the trial's own
     stream (story mode only)."""
     n = int(fates.excluded_offsets[trial + 1] - fates.excluded_offsets[trial])
     seq = child_sequence(fates.seed_sequence, f"story/{trial}")
     excluded = _first_passing(scenario, child_sequence(seq, "excluded"), n,
                               lambda p, s: (~s.passes[PERMANENT]).any(axis=0))
-    first = screen(excluded, scenario.eligibility).first_failure
-    rec = scenario.recruitment
-    days = stream(seq, "excluded_screening").uniform(rec.screening_days_min, rec.screening_days_max, n)
-    return days / DAYS_PER_MONTH, first
+    return screen(excluded, scenario.eligibility).first_failure
+
+
+def trial_exclusions(scenario: sc.Scenario, fates: Fates, trial: int) -> tuple[np.ndarray, np.ndarray]:
+    """(screening months, first failing rule) of each excluded referral of one trial."""
+    return excluded_screening_months(scenario, fates, trial), excluded_first_failures(scenario, fates, trial)

@@ -1,28 +1,38 @@
 """Double programming: the batch engine and the discrete-event engine, given the same fates,
 must produce the same trials.
 
-The DES derives each patient's status at every visit, at the endpoint and by LOCF from the
-patient's own events (remission, relapse, dropout, visits), and its processes count the CONSORT
-numbers as they run; the batch engine computes the same with array arithmetic. They share only
-the fates. Checked patient by patient (referral, arm, stratum, randomisation month, endpoint
-status, LOCF status, dropout, and the DES's status at every visit) and trial by trial (every
-CONSORT count, the calendar), on every shipped scenario, on variants and on scenarios drawn at
-random, for several seeds; at hand-placed ties; and each DES rule broken on purpose makes the
-check fail."""
+The DES derives each patient's randomisation month from its own clock (each referral an event
+at its fated month, then the screening and any deferral as events), each patient's status at
+every visit, at the endpoint and by LOCF from the patient's own events (remission, relapse,
+dropout, visits), and its processes count the CONSORT numbers as they run (every referral,
+excluded or not, screened as events); the batch engine computes the same with array arithmetic.
+They share only the fates. Checked patient by patient (referral, arm, stratum, randomisation
+month, endpoint status, LOCF status, dropout, and the DES's status at every visit) and trial by
+trial (every CONSORT count, the calendar: the months of the first and last randomisation, of the
+close of enrolment and of the end of the trial, and interim looks' months), on every shipped
+scenario, on variants and on scenarios drawn at random, for several seeds; at hand-placed ties;
+and each DES rule broken on purpose makes the check fail.
+
+Months are compared exactly, bit for bit: the DES's clock adds the same terms in the same order
+as the batch engine's arithmetic (referral month, + screening, + deferral; + the months to the
+endpoint or a dropout), and lands exactly on each referral month (see
+:func:`simulate.engines.des_model.step_towards`)."""
 
 from __future__ import annotations
 
 from dataclasses import fields, replace
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from simulate.engines import BlockOutcomes, des, outcomes_from_des
-from simulate.engines.batch import outcomes_from_batch, patient_outcomes, randomise_block
-from simulate.engines.des import simulate_trial
+from simulate.analysis import interim
+from simulate.engines import BlockOutcomes, des_model, outcomes_from_des
+from simulate.engines.batch import group_sequential, outcomes_from_batch, patient_outcomes, randomise_block
+from simulate.engines.des import Trial, simulate_trial
 from simulate.errors import ScenarioError
 from simulate.fates import Fates, candidates_of, draw_fates
 from simulate.loader import load_scenario
@@ -35,6 +45,8 @@ from simulate.seeding import block_sequence
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT = ROOT / "scenarios" / "nct04743739.toml"
 SHIPPED = sorted((ROOT / "scenarios").glob("*.toml"))
+ONE_SIDED = ('analysis.alternative="greater"', 'analysis.test="ztest"', "analysis.alpha=0.025")
+"""What a group-sequential design needs (one-sided, the score statistic)."""
 LONG_FOLLOW_UP = (
     # follow-up past the endpoint and frequent dropout: the rules around the endpoint matter
     "trial.max_follow_up_months=36", "trial.visit_months=[0, 1, 3, 6, 9, 12, 15, 18, 21, 24, 30, 36]",
@@ -43,11 +55,26 @@ LONG_FOLLOW_UP = (
 
 
 def assert_same(a: BlockOutcomes, b: BlockOutcomes, label: str) -> None:
+    """Every field of two blocks' outcomes equal, bit for bit (nan equal to nan)."""
     for f in fields(BlockOutcomes):
         x, y = getattr(a, f.name), getattr(b, f.name)
         assert (x is None) == (y is None), f"{label}: {f.name} given by one engine only"
         if x is not None:
-            np.testing.assert_allclose(x, y, rtol=0, atol=1e-9, err_msg=f"{label}: {f.name}")
+            np.testing.assert_array_equal(x, y, err_msg=f"{label}: {f.name}")
+
+
+def batch_trials(scenario: Scenario, fates: Fates, n_trials: int) -> tuple[dict, dict]:
+    """The batch engine's randomisation and patient outcomes of a block; with interim looks, as
+    cut by a stop (patients randomised after the decision never were, enrolment closed then)."""
+    r = randomise_block(scenario, fates, n_trials)
+    o = patient_outcomes(scenario, fates, r)
+    design = interim.design_for(scenario)
+    if design is not None:
+        stop = group_sequential(scenario, design, r, o)["decision_month"]
+        randomised = r["randomised"] & (r["month"] < stop[:, None])
+        r = {**r, "randomised": randomised, "month": np.where(randomised, r["month"], np.nan),
+             "closed": np.minimum(r["closed"], stop)}
+    return r, o
 
 
 def assert_trials_agree(scenario: Scenario, seed: int, n_trials: int = 8, fates: Fates | None = None) -> None:
@@ -58,24 +85,27 @@ def assert_trials_agree(scenario: Scenario, seed: int, n_trials: int = 8, fates:
     fates = fates if fates is not None else draw_fates(scenario, block_sequence(seed, 0), n_trials)
     t_cfg = scenario.trial
     b = outcomes_from_batch(scenario, fates, n_trials)
-    r = randomise_block(scenario, fates, n_trials)
-    o = patient_outcomes(scenario, fates, r)
+    r, o = batch_trials(scenario, fates, n_trials)
     analysed = b.counts(scenario.analysis.missing)[1]
     visits = np.asarray(t_cfg.visit_months, dtype=float)
     for t in range(n_trials):
         label = f"seed {seed}, trial {t}"
         res = simulate_trial(scenario, fates, t, detail=False)
         p = res.randomised
-        by_month = np.argsort(p.randomisation_month, kind="stable")  # randomisation order, as the pool
         mine = r["randomised"][t]
         slots = np.flatnonzero(mine)
-        # who: the same referrals, randomised in the same order, to the same arm and stratum
-        np.testing.assert_array_equal(p.referral_month[by_month], fates.referral_month[candidates_of(fates, t)][fates.order[t][mine]],
-                                      err_msg=label)
-        np.testing.assert_array_equal(p.arm[by_month], r["arm"][t][mine], err_msg=label)
-        np.testing.assert_array_equal(p.stratum[by_month], r["stratum"][t][mine], err_msg=label)
-        np.testing.assert_allclose(p.randomisation_month[by_month], r["month"][t][mine], rtol=0, atol=1e-9,
-                                   err_msg=label)
+        # who: the same candidates (found by their referral month) randomised; then in the pool's
+        # order (the batch engine's order of randomisation), each in the same month, to the same
+        # arm and stratum
+        rows = candidates_of(fates, t)
+        column = {m: c for c, m in enumerate(fates.referral_month[rows].tolist())}
+        slot = fates.slot[rows][[column[m] for m in p.referral_month.tolist()]]
+        by_month = np.argsort(slot)
+        np.testing.assert_array_equal(slot[by_month], slots, err_msg=f"{label}: who")
+        np.testing.assert_array_equal(p.arm[by_month], r["arm"][t][mine], err_msg=f"{label}: arm")
+        np.testing.assert_array_equal(p.stratum[by_month], r["stratum"][t][mine], err_msg=f"{label}: stratum")
+        np.testing.assert_array_equal(p.randomisation_month[by_month], r["month"][t][mine],
+                                      err_msg=f"{label}: randomisation month")
         # what happened to each of them
         dropped = o["dropped"][t][mine]
         state = 2 if t_cfg.endpoint == "cr" else 1          # the lowest status in the endpoint state
@@ -106,8 +136,22 @@ def assert_trials_agree(scenario: Scenario, seed: int, n_trials: int = 8, fates:
             assert c["discontinued_per_arm"][arm] == (b.n_randomised - b.n_completed)[t, :, a].sum(), \
                 f"{label}: discontinued {arm}"
             assert c["analysed_per_arm"][arm] == analysed[t, :, a].sum(), f"{label}: analysed {arm}"
-    # and the block as power runs see it (counts per stratum and arm, calendar)
+        assert_same_calendar(res.calendar, r, b, t, label)
+    # and the block as power runs see it (counts per stratum and arm, calendar, looks)
     assert_same(outcomes_from_des(scenario, fates, n_trials), b, f"seed {seed}")
+
+
+def assert_same_calendar(cal: dict, r: dict, b: BlockOutcomes, t: int, label: str) -> None:
+    """The DES's calendar of trial ``t`` (months as its clock read them) is the batch engine's,
+    bit for bit: first and last randomisation, the close of enrolment and the end of the trial."""
+    month = r["month"][t][r["randomised"][t]]
+    expected = {"first_randomisation_month": float(month.min()) if len(month) else None,
+                "last_randomisation_month": float(month.max()) if len(month) else None,
+                "enrolment_closed_month": float(r["closed"][t]),
+                "duration_months": float(b.duration_months[t])}
+    for key, value in expected.items():
+        assert cal[key] == value, f"{label}: {key} {cal[key]!r} != {value!r}"
+    assert cal["terminated"] == b.terminated[t], f"{label}: terminated"
 
 
 @pytest.mark.parametrize("path", SHIPPED, ids=lambda p: p.stem)
@@ -125,7 +169,12 @@ def test_engines_agree_on_every_shipped_scenario(path: Path) -> None:
     ("trial.endpoint_month=12", "trial.max_follow_up_months=24", "trial.visit_months=[0, 3, 6, 12, 18, 24]",
      "arms.rtx.median_months_to_remission=4.0", "dropout.probability_by_endpoint=0.3",
      'analysis.missing="complete_case"'),
-], ids=["stratified-informative", "two-strata-complete-case", "long-follow-up-locf", "endpoint-before-follow-up-end"])
+    (*ONE_SIDED, "interim.information_fractions=[0.3, 0.6, 1.0]", 'interim.futility="beta_spending"',
+     "interim.decision_lag_months=3"),
+    (*ONE_SIDED, "interim.information_fractions=[0.5, 1.0]", "recruitment.rate_per_site_month=2",
+     'interim.futility="beta_spending"', "interim.futility_binding=true", 'analysis.missing="locf"'),
+], ids=["stratified-informative", "two-strata-complete-case", "long-follow-up-locf", "endpoint-before-follow-up-end",
+        "looks-with-lag", "looks-short-of-target"])
 def test_engines_agree_patient_by_patient(overrides: tuple[str, ...]) -> None:
     scenario = load_scenario(DEFAULT, list(overrides))
     for seed in (1, 2, 3, 4):
@@ -255,12 +304,12 @@ def test_engines_agree_at_ties() -> None:
 
 def _without_dropout(sequence):
     def broken(self, p):
-        return [x for x in sequence(self, p) if x[1] != des.DROPOUT]
+        return [x for x in sequence(self, p) if x[1] != des_model.DROPOUT]
     return broken
 
 
 def _always_partial(self, p, month, complete):
-    p.state, p.remission_month = des.PARTIAL, month
+    p.state, p.remission_month = des_model.PARTIAL, month
 
 
 def _relapse_unseen(self, p, month):
@@ -289,10 +338,29 @@ def _endpoint_one_visit_early(init):
     return broken
 
 
+def _month_of_referral(randomise):
+    def broken(self, col):
+        randomise(self, col)
+        if self.enrolment.randomised and self.enrolment.randomised[-1].col == col:
+            self.enrolment.randomised[-1].month = float(self.f.referral_month[self.cand_rows][col])
+    return broken
+
+
+def _screening_skipped(self, col):
+    self.counts["referred"] += 1
+    self.screened(SimpleNamespace(value=col))
+
+
+def _closed_at_the_hard_stop(self, reason):
+    e = self.enrolment
+    if e.closed_month is None:
+        e.closed_month, e.close_reason = self.sc.trial.hard_stop_months, reason
+
+
 # Each DES rule broken on purpose, and the check of assert_trials_agree that catches it first.
 MUTATIONS = {
     # dropout no longer an event: patients are seen after they left
-    "dropout ignored": ("sequence", _without_dropout(des._Trial.sequence), "endpoint seen"),
+    "dropout ignored": ("sequence", _without_dropout(Trial.sequence), "endpoint seen"),
     # every remission partial: complete there, partial here
     "remission type lost": ("remission", _always_partial, "endpoint status"),
     # a relapse does not end the remission
@@ -301,11 +369,19 @@ MUTATIONS = {
     # counts and the trial's duration would fail next)
     "late dropout discontinues": ("drop_out", _every_dropout_discontinues, "dropout"),
     # LOCF taken from visits after the endpoint: differs for patients who relapse after it
-    "LOCF past the endpoint": ("visit", _locf_past_the_endpoint(des._Trial.visit), "LOCF"),
+    "LOCF past the endpoint": ("visit", _locf_past_the_endpoint(Trial.visit), "LOCF"),
     # the endpoint read at the visit before it
-    "endpoint one visit early": ("__init__", _endpoint_one_visit_early(des._Trial.__init__), "endpoint (seen|status)"),
-    # excluded referrals counted to the hard stop, not to the close of enrolment
-    "exclusions counted after the close": (None, lambda a, x: len(a), "referred"),
+    "endpoint one visit early": ("__init__", _endpoint_one_visit_early(Trial.__init__), "endpoint (seen|status)"),
+    # the randomisation month taken from the referral, not read off the clock
+    "randomisation month from the referral": ("randomise", _month_of_referral(Trial.randomise),
+                                              "randomisation month"),
+    # eligible at referral: the screening's time not waited (randomised earlier, so perhaps in
+    # another order, hence to another arm)
+    "screening not waited": ("refer", _screening_skipped, "(who|arm|stratum|randomisation month)"),
+    # an excluded referral's screening ends without an exclusion
+    "exclusion not counted": ("exclude", lambda self, screened: None, "excluded_total"),
+    # enrolment recorded as closed at the hard stop, whenever it closed
+    "close of enrolment misdated": ("close", _closed_at_the_hard_stop, "enrolment_closed_month"),
 }
 
 
@@ -315,10 +391,7 @@ def test_a_broken_des_rule_is_caught(name: str, monkeypatch) -> None:
     for seed in (1, 2):  # the DES as written agrees...
         assert_trials_agree(scenario, seed, n_trials=4)
     method, broken, caught_by = MUTATIONS[name]
-    if method is None:
-        monkeypatch.setattr(des, "bisect_left", broken)
-    else:
-        monkeypatch.setattr(des._Trial, method, broken)
+    monkeypatch.setattr(Trial, method, broken)
     with pytest.raises(AssertionError, match=rf"trial \d+: {caught_by}\b"):  # ...the broken one does not
         for seed in (1, 2):
             assert_trials_agree(scenario, seed, n_trials=4)
