@@ -293,6 +293,7 @@ def test_sigterm_ends_the_command_like_ctrl_c() -> None:
     assert not [w for w in workers if _alive(w)]
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not Path("/proc").is_dir(), reason="needs /proc")
 def test_ctrl_c_on_dask_is_one_line() -> None:
     pytest.importorskip("distributed")

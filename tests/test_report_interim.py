@@ -186,6 +186,7 @@ def test_the_paths_are_the_engines_looks(out: Path) -> None:
         assert p.information[0] == 0.5 and (p.outcome != "final" or p.information[-1] == b.randomised[i] / 126)
 
 
+@pytest.mark.slow
 def test_a_rerun_reuses_the_interim_piece_and_without_looks_nothing_is_left(out: Path, tmp_path: Path) -> None:
     from simulate.loader import load_scenario
     from simulate.run.main_job import run_all
