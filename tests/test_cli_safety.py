@@ -257,6 +257,7 @@ def _wait_for_workers(proc: subprocess.Popen, n: int, seconds: float = 60) -> se
     pytest.fail(f"workers did not start: {proc.communicate()}")
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not Path("/proc").is_dir(), reason="needs /proc")
 def test_loky_workers_exit_when_the_command_is_killed() -> None:
     proc = _start_long_power()
@@ -274,6 +275,7 @@ def test_loky_workers_exit_when_the_command_is_killed() -> None:
     assert not left, f"orphaned workers still running: {left}"
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not Path("/proc").is_dir(), reason="needs /proc")
 def test_sigterm_ends_the_command_like_ctrl_c() -> None:
     proc = _start_long_power()

@@ -34,6 +34,7 @@ INTERIM = ['analysis.alternative="greater"', 'analysis.test="ztest"', "analysis.
 SMALL = [*INTERIM, "simulation.block_size=50", 'sweep={"dropout.probability_by_endpoint" = [0.0, 0.2]}']
 SETS = [a for s in SMALL for a in ("--set", s)]
 COMMON = ["--replicates", str(REPLICATES), "--seed", str(SEED), "--jobs", "1"]
+pytestmark = pytest.mark.slow       # runs of the command in subprocesses: left out of the quick lane
 
 
 def trialsim(*args) -> subprocess.CompletedProcess:
@@ -186,7 +187,6 @@ def test_the_paths_are_the_engines_looks(out: Path) -> None:
         assert p.information[0] == 0.5 and (p.outcome != "final" or p.information[-1] == b.randomised[i] / 126)
 
 
-@pytest.mark.slow
 def test_a_rerun_reuses_the_interim_piece_and_without_looks_nothing_is_left(out: Path, tmp_path: Path) -> None:
     from simulate.loader import load_scenario
     from simulate.run.main_job import run_all
