@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 SCENARIO ?= scenarios/nct04743739.toml
 
-.PHONY: run test teach install install-test install-teach bench clean
+.PHONY: run test test-fast teach install install-test install-teach bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -30,8 +30,14 @@ install-teach: $(VENV)/.installed-teach
 run: install
 	$(BIN)/trialsim run $(SCENARIO)
 
+# the whole suite (CI's), on TEST_JOBS processes; the quick lane leaves out the browser tests and
+# those marked slow (end-to-end runs in subprocesses, signals, clusters, the long property test)
+TEST_JOBS ?= 2
 test: install-test
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n $(TEST_JOBS) --dist loadfile
+
+test-fast: install-test
+	$(BIN)/python -m pytest -q -n $(TEST_JOBS) --dist loadfile -m "not browser and not slow"
 
 # the teaching lab in the browser at http://127.0.0.1:$(PORT)/
 PORT ?= 8000

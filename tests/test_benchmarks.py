@@ -8,6 +8,8 @@ import json
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -19,6 +21,7 @@ def load_runner():
     return module
 
 
+@pytest.mark.slow
 def test_a_small_run_reports_time_rate_and_memory(capsys) -> None:
     run = load_runner()
     code = run.main(["--only", "power_batch", "--only", "power_des", "--size", "100", "--repeat", "1", "--json"])

@@ -12,6 +12,7 @@ import pandas as pd
 import pytest
 
 distributed = pytest.importorskip("distributed")
+pytestmark = pytest.mark.slow       # clusters of worker processes: left out of the quick lane
 
 from simulate.parallel import Backend, session  # noqa: E402
 from simulate.power import estimate_power, simulate_replicates

@@ -252,6 +252,7 @@ def test_the_plan_is_printed_on_a_terminal_only(tmp_path) -> None:
     assert "plan: 200 simulated trials: about" in text and "memory budget" in text
 
 
+@pytest.mark.slow
 def test_the_benchmark_compares_estimate_and_peak(tmp_path) -> None:
     """benchmarks/plan.py runs and reports estimate against measured peak (its quick lane)."""
     proc = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "plan.py"), "--quick", "--json"],

@@ -113,6 +113,7 @@ ALL_RUNS = ["three_arm", "non_inferiority", "complete_remission"]
 # ----------------------------------------------------------------------------- every run
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", ALL_RUNS)
 def test_remission_by_visit_csv_has_one_row_per_arm_and_visit(name: str, request) -> None:
     folder = request.getfixturevalue(name)
@@ -126,6 +127,7 @@ def test_remission_by_visit_csv_has_one_row_per_arm_and_visit(name: str, request
     assert (table[table.month == scenario.trial.endpoint_month].remission > 0).all()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", ALL_RUNS)
 def test_every_arm_is_in_the_report_tables_and_figures(name: str, request) -> None:
     folder = request.getfixturevalue(name)
@@ -143,6 +145,7 @@ def test_every_arm_is_in_the_report_tables_and_figures(name: str, request) -> No
     assert "<script" not in text.lower()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", ALL_RUNS)
 def test_remission_table_matches_the_csv(name: str, request) -> None:
     folder = request.getfixturevalue(name)
@@ -158,6 +161,7 @@ def test_remission_table_matches_the_csv(name: str, request) -> None:
         assert f"<tr><td>{label}</td>{cells}</tr>" in table, month
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", ALL_RUNS)
 def test_summary_names_each_experimental_arm_against_the_control(name: str, request) -> None:
     folder = request.getfixturevalue(name)
@@ -176,6 +180,7 @@ def test_summary_names_each_experimental_arm_against_the_control(name: str, requ
 # ----------------------------------------------------------------------------- (a) three arms
 
 
+@pytest.mark.slow
 def test_three_arm_comparisons_match_the_csv_and_the_power_command(three_arm: Path, capsys) -> None:
     scenario, text = scenario_of(three_arm), page(three_arm)
     comparisons = pd.read_csv(three_arm / "comparisons.csv")
@@ -210,6 +215,7 @@ def test_three_arm_comparisons_match_the_csv_and_the_power_command(three_arm: Pa
     assert "analysis.success = any" in main_table
 
 
+@pytest.mark.slow
 def test_three_arm_colours_and_consort_follow_the_arms(three_arm: Path) -> None:
     scenario = scenario_of(three_arm)
     consort = pd.read_csv(three_arm / "consort.csv").set_index("count")
@@ -222,6 +228,7 @@ def test_three_arm_colours_and_consort_follow_the_arms(three_arm: Path) -> None:
 # ----------------------------------------------------------------------------- (b) non-inferiority
 
 
+@pytest.mark.slow
 def test_non_inferiority_is_stated_in_words(non_inferiority: Path) -> None:
     text = page(non_inferiority)
     power = pd.read_csv(non_inferiority / "power.csv").iloc[0]
@@ -241,6 +248,7 @@ def test_non_inferiority_is_stated_in_words(non_inferiority: Path) -> None:
 # ----------------------------------------------------------------------------- (c) CR endpoint, published figures
 
 
+@pytest.mark.slow
 def test_complete_remission_endpoint_is_named(complete_remission: Path) -> None:
     text = page(complete_remission)
     summary = json.loads((complete_remission / "run.json").read_text())["summary"]
@@ -249,6 +257,7 @@ def test_complete_remission_endpoint_is_named(complete_remission: Path) -> None:
     assert "complete remission (CR) at month 24" in section(text, "Power and operating characteristics")
 
 
+@pytest.mark.slow
 def test_published_remission_is_shown_beside_the_simulated(complete_remission: Path) -> None:
     scenario = scenario_of(complete_remission)
     assert scenario.observed.accrual and len(scenario.observed.remission) == len(PUBLISHED)
@@ -266,6 +275,7 @@ def test_published_remission_is_shown_beside_the_simulated(complete_remission: P
     assert "stars are the published figures" in page(complete_remission)
 
 
+@pytest.mark.slow
 def test_observed_without_accrual_is_handled_everywhere(cr_file: Path, tmp_path: Path) -> None:
     """Published remission but no accrual: no real-trial star, no 'rate actually seen' line,
     the published points still in the report."""

@@ -34,6 +34,7 @@ INTERIM = ['analysis.alternative="greater"', 'analysis.test="ztest"', "analysis.
 SMALL = [*INTERIM, "simulation.block_size=50", 'sweep={"dropout.probability_by_endpoint" = [0.0, 0.2]}']
 SETS = [a for s in SMALL for a in ("--set", s)]
 COMMON = ["--replicates", str(REPLICATES), "--seed", str(SEED), "--jobs", "1"]
+pytestmark = pytest.mark.slow       # runs of the command in subprocesses: left out of the quick lane
 
 
 def trialsim(*args) -> subprocess.CompletedProcess:

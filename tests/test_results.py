@@ -7,20 +7,19 @@ from __future__ import annotations
 import inspect
 import json
 import math
-import typing
 from dataclasses import fields
 from pathlib import Path
 
 import pytest
 
 from simulate import choices, engines, parallel, power
-from simulate.run import samplesize, sweep
+from simulate.run import samplesize
+from simulate.run import sweep as sweeps
 from simulate.analysis import registry
-from simulate.loader import load_scenario
+from simulate.errors import ScenarioError
+from simulate.loader import load_scenario, with_overrides
 from simulate.results import SweepPoint, SweepResult
 from simulate.run.trial_results import Consort, ExampleTrial, KaplanMeierStep, PatientCourse, TrialCalendar
-from simulate.design.analysis_plan import Analysis
-from simulate.design.arms import Dropout
 
 DEFAULT = Path(__file__).resolve().parents[1] / "scenarios" / "nct04743739.toml"
 
@@ -56,25 +55,47 @@ def test_nested_results_read_back_from_json():
     assert through_json(sweep).to_frame().equals(through_json(through_json(sweep)).to_frame())
 
 
-def test_scenario_choices_are_the_analysis_lists():
-    literal = lambda model, name: typing.get_args(model.model_fields[name].annotation)  # noqa: E731
-    assert any(isinstance(m, registry.RegisteredName) for m in Analysis.model_fields["test"].metadata)
+def test_the_scenario_tests_are_the_registered_analyses():
     assert choices.TESTS == registry.names()
-    assert literal(Analysis, "missing") == choices.MISSING_STRATEGIES
-    assert literal(Analysis, "alternative") == choices.ALTERNATIVES
-    assert literal(Dropout, "mechanism") == ("mcar", "informative")
 
 
-def test_cli_options_are_the_library_lists_and_defaults():
-    from simulate.cli import cli
-
-    params = {p.name: p for p in cli.commands["power"].params}
-    assert tuple(params["engine"].type.choices) == engines.ENGINES
-    assert params["engine"].default == engines.DEFAULT_ENGINE
-    assert tuple(params["backend"].type.choices) == parallel.BACKENDS
+CHOICE_FIELDS = {"analysis.test": choices.TESTS, "analysis.missing": choices.MISSING_STRATEGIES,
+                 "analysis.alternative": choices.ALTERNATIVES, "dropout.mechanism": ("mcar", "informative")}
 
 
-@pytest.mark.parametrize("fn", [power.estimate_power, samplesize.find_sample_size, sweep.sweep, power.tally_designs,
+def test_the_scenario_offers_exactly_the_analysis_lists():
+    """A value outside a list is refused with the whole list; every value on it is known to the
+    scenario (accepted, or refused only for a missing companion setting, such as strata for cmh)."""
+    s = load_scenario(DEFAULT)
+    for path, allowed in CHOICE_FIELDS.items():
+        with pytest.raises(ScenarioError) as refused:
+            with_overrides(s, {path: "nope"})
+        assert refused.value.problems == [f"{path}: got 'nope'; must be one of {', '.join(map(repr, allowed))}"]
+        for value in allowed:
+            try:
+                with_overrides(s, {path: value})
+            except ScenarioError as e:
+                assert not any("must be one of" in line for line in e.problems), (path, value, e.problems)
+
+
+def test_the_cli_offers_exactly_the_library_lists(run_cli):
+    """An unknown engine or backend is refused with the library's whole list; every engine on
+    the list runs from the command line, and they give the same trials."""
+    for flag, allowed in (("--engine", engines.ENGINES), ("--backend", parallel.BACKENDS)):
+        code, _, err = run_cli(["power", DEFAULT, flag, "nope"])
+        assert code == 2
+        assert f"'nope' is not one of {', '.join(map(repr, allowed))}." in err
+    runs = {}
+    for engine in engines.ENGINES:
+        code, out, err = run_cli(["power", DEFAULT, "--engine", engine, "--replicates", "10", "--jobs", "1",
+                                  "--set", "simulation.block_size=10", "--json"])
+        assert code == 0, err
+        runs[engine] = json.loads(out)
+        assert runs[engine]["engine"] == engine
+    assert len({r["power"] for r in runs.values()}) == 1
+
+
+@pytest.mark.parametrize("fn", [power.estimate_power, samplesize.find_sample_size, sweeps.sweep, power.tally_designs,
                                 power.simulate_replicates, power.simulate_designs, engines.simulate_block,
                                 engines.simulate_block_designs], ids=lambda f: f.__name__)
 def test_library_default_engine_is_the_cli_default(fn):

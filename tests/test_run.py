@@ -98,6 +98,7 @@ def test_tables_are_consistent(finished: Path, small_scenario: Path, capsys) -> 
     assert json.loads((finished / "run.json").read_text())["summary"][0].split(",")[0] in html
 
 
+@pytest.mark.slow
 def test_rerun_reuses_pieces_and_a_new_seed_does_not(finished: Path, small_scenario: Path, tmp_path: Path) -> None:
     import shutil
 
@@ -113,6 +114,7 @@ def test_rerun_reuses_pieces_and_a_new_seed_does_not(finished: Path, small_scena
     assert (finished / "power.csv").read_bytes() != before
 
 
+@pytest.mark.slow
 def test_a_terminal_is_told_which_piece_is_computed(finished: Path, small_scenario: Path, tmp_path: Path,
                                                    capsys, monkeypatch) -> None:
     import shutil

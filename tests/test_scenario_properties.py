@@ -258,6 +258,7 @@ PROPERTY = dict(deadline=None, derandomize=True, database=None,
                                        HealthCheck.function_scoped_fixture])
 
 
+@pytest.mark.slow
 @settings(max_examples=15, **PROPERTY)
 @given(overrides=scenario_overrides())
 def test_a_valid_scenario_runs_to_the_end(overrides: list[str], tmp_path_factory) -> None:
@@ -265,7 +266,7 @@ def test_a_valid_scenario_runs_to_the_end(overrides: list[str], tmp_path_factory
 
 
 @pytest.mark.slow
-@settings(max_examples=int(os.environ.get("TRIALSIM_PROPERTY_EXAMPLES", "100")), **PROPERTY)
+@settings(max_examples=int(os.environ.get("TRIALSIM_PROPERTY_EXAMPLES", "50")), **PROPERTY)
 @given(overrides=scenario_overrides(), main_job=st.integers(0, 3).map(lambda k: k == 0))
 def test_a_valid_scenario_runs_to_the_end_many(overrides: list[str], main_job: bool, tmp_path_factory) -> None:
     """More scenarios, a quarter of them also through the main job (`trialsim run`: sample
@@ -298,6 +299,7 @@ def test_drawn_numbers_stay_within_their_bounds(rule) -> None:
     assert lo <= x <= hi
 
 
+@pytest.mark.slow
 def test_the_shipped_scenario_runs_under_the_memory_limit(tmp_path: Path) -> None:
     assert validate_then_run(["sweep={}"], tmp_path) == "run"
     assert (tmp_path / "trial" / "patients.csv").is_file()

@@ -330,6 +330,7 @@ def test_another_trial_is_the_next_replicate_also_past_the_first_block(base):
     assert {arm: n for arm, (x, n) in trials[2].table.items()} == told.consort["analysed_per_arm"]
 
 
+@pytest.mark.slow
 def test_the_lab_numbers_a_trial_as_the_report_and_trialsim_trial_do(base, tmp_path):
     pytest.importorskip("shiny")
     from simulate.teach.app import _one_view
@@ -354,6 +355,7 @@ def test_the_one_trials_analysis_is_that_replicate_of_the_power_run(base):
 # ----------------------------------------------------------------------------- how many patients
 
 
+@pytest.mark.slow
 def test_how_many_is_the_sample_size_piece_of_trialsim_run(base):
     from simulate.run.compute import compute_samplesize
 
