@@ -27,8 +27,8 @@ import numpy as np  # noqa: E402
 
 from simulate.engines.des import simulate_trial  # noqa: E402
 from simulate.fates import draw_fates  # noqa: E402
-from simulate.outcomes import calibrate  # noqa: E402
-from simulate.loader import load_scenario  # noqa: E402
+from simulate.population.outcomes import calibrate  # noqa: E402
+from simulate.design.loader import load_scenario  # noqa: E402
 from simulate.seeding import block_sequence  # noqa: E402
 
 SCENARIO = ROOT / "scenarios" / "nct04743739.toml"

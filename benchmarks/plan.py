@@ -7,7 +7,7 @@ memory (all processes) and wall time.
 
 Each case is a ``trialsim`` command run as a new process (cold, as a user waits for it); its
 process tree's resident memory is sampled every 20 ms from /proc. The estimate is what the
-command plans before it starts (:mod:`simulate.plan`), for the same scenario, replicates and
+command plans before it starts (:mod:`simulate.run.plan`), for the same scenario, replicates and
 jobs. A case passes when the estimated peak lies within a factor of 2 of the measured one;
 the exit code is 1 if any case does not, or if a command meant to finish is refused.
 """
@@ -55,8 +55,8 @@ QUICK = [("power", "nct04743739", ["--replicates", "2000"]), LARGE[0], ("cohort"
 
 def estimate(command: str, name: str, args: list[str]):
     """What the command plans before it starts, parsed from the same flags."""
-    from simulate import plan
-    from simulate.loader import load_scenario
+    from simulate.run import plan
+    from simulate.design.loader import load_scenario
 
     flags = dict(zip(args[::2], args[1::2]))
     sets = [args[i + 1] for i, a in enumerate(args) if a == "--set"]

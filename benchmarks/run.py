@@ -20,7 +20,7 @@ Add a benchmark:
 
     @benchmark("power", size=2_000, unit="trials", goal_seconds=30.0, engine="batch")
     def bench_power(scenario, size):
-        from simulate.power import estimate_power
+        from simulate.run.power import estimate_power
         return lambda: estimate_power(scenario, size, 1, 1, "batch", progress=False)
 
 Exit code: 0 if every benchmark met its goals (time, and memory where one is set), 1 otherwise.
@@ -84,7 +84,7 @@ def benchmark(name: str, *, size: int, unit: str, goal_seconds: float, engine: s
 @benchmark("cohort", size=1_000_000, unit="patients", goal_seconds=2.0)
 def bench_cohort(scenario, size: int) -> Callable[[], Any]:
     """Draw and screen N referred patients of the scenario (draw_cohort + screen)."""
-    from simulate.cohort import draw_cohort
+    from simulate.population.cohort import draw_cohort
     from simulate.screening.screen import screen
 
     def work():
@@ -111,7 +111,7 @@ def bench_des_trial(scenario, size: int) -> Callable[[], Any]:
 @benchmark("power_des", size=1_000, unit="trials", goal_seconds=5.0, engine="des")
 def bench_power_des(scenario, size: int) -> Callable[[], Any]:
     """Power of the registered scenario with the DES engine on 2 jobs."""
-    from simulate.power import estimate_power
+    from simulate.run.power import estimate_power
 
     return lambda: estimate_power(scenario, size, 1, 2, "des")
 
@@ -119,7 +119,7 @@ def bench_power_des(scenario, size: int) -> Callable[[], Any]:
 @benchmark("power_batch", size=10_000, unit="trials", goal_seconds=1.0, engine="batch")
 def bench_power_batch(scenario, size: int) -> Callable[[], Any]:
     """Power of the registered scenario with the batch engine on 2 jobs (full model, Fisher)."""
-    from simulate.power import estimate_power
+    from simulate.run.power import estimate_power
 
     return lambda: estimate_power(scenario, size, 1, 2, "batch")
 
@@ -133,8 +133,8 @@ INTERIM_COST_FACTOR = 2.0
 @benchmark("power_fixed_1job", size=10_000, unit="trials", goal_seconds=3.0, engine="batch")
 def bench_power_fixed(scenario, size: int) -> Callable[[], Any]:
     """The registered scenario's fixed design, one-sided z-test, on 1 job: the reference for power_interim_1job."""
-    from simulate.loader import with_overrides, parse_override
-    from simulate.power import estimate_power
+    from simulate.design.loader import with_overrides, parse_override
+    from simulate.run.power import estimate_power
 
     fixed = with_overrides(scenario, dict(_parsed(ONE_SIDED_Z, parse_override)))
     return lambda: estimate_power(fixed, size, 1, 1, "batch")
@@ -143,8 +143,8 @@ def bench_power_fixed(scenario, size: int) -> Callable[[], Any]:
 @benchmark("power_interim_1job", size=10_000, unit="trials", goal_seconds=6.0, engine="batch")
 def bench_power_interim(scenario, size: int) -> Callable[[], Any]:
     """The same with an interim look at half the endpoints (OBF efficacy, beta-spending futility): goal at most 2x the fixed design's time."""
-    from simulate.loader import with_overrides, parse_override
-    from simulate.power import estimate_power
+    from simulate.design.loader import with_overrides, parse_override
+    from simulate.run.power import estimate_power
 
     looks = with_overrides(scenario, dict(_parsed(ONE_SIDED_Z + TWO_LOOKS, parse_override)))
     return lambda: estimate_power(looks, size, 1, 1, "batch")
@@ -158,7 +158,7 @@ def _parsed(overrides, parse) -> list[tuple[str, Any]]:
            goal_mb=1024.0, heavy=True)
 def bench_power_batch_million(scenario, size: int) -> Callable[[], Any]:
     """A million replicates with the batch engine on 2 jobs: memory stays under 1 GB."""
-    from simulate.power import estimate_power
+    from simulate.run.power import estimate_power
 
     return lambda: estimate_power(scenario, size, 1, 2, "batch")
 
@@ -235,7 +235,7 @@ def bench_cold_power(scenario, size: int) -> Callable[[], Any]:
 @benchmark("teach_many_trials", size=2_000, unit="trials", goal_seconds=2.0, engine="batch")
 def bench_teach_many(scenario, size: int) -> Callable[[], Any]:
     """The teaching lab's Many trials view, warm (default jobs): power and its two figures as PNG: goal <= 2 s."""
-    from simulate.loader import with_overrides
+    from simulate.design.loader import with_overrides
     from simulate.report.page import close_figure, figure_png
     from simulate.teach import figures, lab
 
@@ -459,7 +459,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--repeat and --size must be >= 1")
 
     from simulate.errors import TrialSimError
-    from simulate.loader import load_scenario
+    from simulate.design.loader import load_scenario
 
     try:
         scenario = load_scenario(args.scenario)

@@ -29,4 +29,4 @@ class OutputError(TrialSimError):
 
 class ResourceError(TrialSimError):
     """Work that cannot fit the memory budget, or would pass the time limit: refused before it
-    starts (see :mod:`simulate.plan`)."""
+    starts (see :mod:`simulate.run.plan`)."""

@@ -17,8 +17,8 @@ from typing import Callable
 
 import pytest
 
-from simulate.loader import load_scenario
-from simulate.scenario import Scenario
+from simulate.design.loader import load_scenario
+from simulate.design.scenario import Scenario
 
 ROOT = Path(__file__).resolve().parents[1]
 SCENARIOS_DIR = ROOT / "scenarios"

@@ -15,7 +15,7 @@ from simulate.analysis.compare import Analysis, analyse, p_values
 from simulate.analysis.fisher import fisher_table
 from simulate.analysis.intervals import risk_difference
 from simulate.analysis.registry import names
-from simulate.choices import ALTERNATIVES
+from simulate.design.choices import ALTERNATIVES
 
 TESTS = names()
 

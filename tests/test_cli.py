@@ -254,11 +254,11 @@ true benefit, so every rejection is a type I error."""
 
 
 def test_cli_and_report_agree_that_a_harm_tested_one_sided_is_a_type_one_error_world(run_cli) -> None:
-    from simulate.assumed import no_benefit
-    from simulate.loader import load_scenario
+    from simulate.design.assumed import no_benefit
+    from simulate.design.loader import load_scenario
     from simulate.report.sentences.summary import plain_summary
     from simulate.report.verdict import is_null
-    from simulate.results import PowerResult, SampleSizePlan
+    from simulate.run.results import PowerResult, SampleSizePlan
 
     code, out, err = run_cli(["power", DEFAULT_SCENARIO, "--replicates", "100", "--jobs", "1", *HARM_ONE_SIDED])
     assert code == 0, err
@@ -286,9 +286,9 @@ def test_cli_and_report_agree_that_a_harm_tested_one_sided_is_a_type_one_error_w
       'analysis.test="farrington_manning"', "arms.rtx_csa.remission_at_endpoint=0.55"], False),
 ])
 def test_the_scenario_and_its_result_read_the_one_rule_alike(sets: list[str], null: bool) -> None:
-    from simulate.assumed import no_benefit, result_has_no_benefit
-    from simulate.loader import load_scenario
-    from simulate.power import estimate_power
+    from simulate.design.assumed import no_benefit, result_has_no_benefit
+    from simulate.design.loader import load_scenario
+    from simulate.run.power import estimate_power
 
     scenario = load_scenario(DEFAULT_SCENARIO, ["simulation.block_size=20", *sets])
     assert no_benefit(scenario) is null
@@ -302,9 +302,9 @@ def test_the_scenario_and_its_result_read_the_one_rule_alike(sets: list[str], nu
     (['analysis.success="rtx_csa"', "arms.rtx_tac.remission_at_endpoint=0.6"], False),
 ])
 def test_several_arms_read_the_rule_by_what_power_counts(sets: list[str], null: bool) -> None:
-    from simulate.assumed import no_benefit, result_has_no_benefit
-    from simulate.loader import load_scenario
-    from simulate.power import estimate_power
+    from simulate.design.assumed import no_benefit, result_has_no_benefit
+    from simulate.design.loader import load_scenario
+    from simulate.run.power import estimate_power
 
     scenario = load_scenario("three_arm", ["simulation.block_size=20", *sets])
     assert no_benefit(scenario) is null
@@ -312,7 +312,7 @@ def test_several_arms_read_the_rule_by_what_power_counts(sets: list[str], null: 
 
 
 def test_the_lab_reads_the_same_rule() -> None:
-    from simulate.loader import load_scenario
+    from simulate.design.loader import load_scenario
     from simulate.teach.lab import many_trials
 
     scenario = load_scenario(DEFAULT_SCENARIO, ["simulation.block_size=20", "simulation.replicates=20",

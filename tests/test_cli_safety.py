@@ -86,7 +86,7 @@ def test_name_defaults_to_the_file_stem_and_a_bom_is_accepted(tmp_path: Path) ->
     text = "\n".join(line for line in text.splitlines() if not line.startswith("name ="))
     path = tmp_path / "my-variant.toml"
     path.write_bytes(b"\xef\xbb\xbf" + text.encode("utf-8"))
-    from simulate.loader import load_scenario
+    from simulate.design.loader import load_scenario
 
     assert load_scenario(path).name == "my-variant"
     assert call(["validate", path], tmp_path)[0] == 0
@@ -158,8 +158,8 @@ def test_a_standalone_sweep_never_replaces_a_runs_files(tmp_path: Path) -> None:
     assert code == 0, err
     assert (run_folder / "sweep.csv").read_text() == "the run's own\n"
     # --set changes the scenario: its sweep goes to a folder of its own content
-    from simulate.loader import load_scenario
-    from simulate.scenario import scenario_hash
+    from simulate.design.loader import load_scenario
+    from simulate.design.scenario import scenario_hash
 
     short = scenario_hash(load_scenario(DEFAULT_SCENARIO, small[5::2]))[:8]
     assert (tmp_path / "results" / f"nct04743739-{short}" / "sweep" / "sweep.csv").is_file()
@@ -179,7 +179,7 @@ def test_a_malformed_scheduler_address_is_one_line(tmp_path: Path) -> None:
 def test_a_scheduler_address_that_is_not_dask_fails_within_the_timeout(tmp_path: Path, monkeypatch) -> None:
     """The command gives up after the connection timeout (shortened here), and says so."""
     pytest.importorskip("distributed")
-    from simulate import parallel
+    from simulate.run import parallel
 
     monkeypatch.setattr(parallel, "CONNECT_TIMEOUT_SECONDS", 1.5)
 
@@ -199,7 +199,7 @@ def test_a_scheduler_address_that_is_not_dask_fails_within_the_timeout(tmp_path:
 
 def test_a_closed_port_fails_with_one_line(tmp_path: Path, monkeypatch) -> None:
     pytest.importorskip("distributed")
-    from simulate import parallel
+    from simulate.run import parallel
 
     monkeypatch.setattr(parallel, "CONNECT_TIMEOUT_SECONDS", 1.5)        # the test's speed only
     with socket.socket() as s:          # a port nobody listens on

@@ -14,15 +14,16 @@ import numpy as np
 import pytest
 from scipy import integrate, stats
 
-from simulate import parameters, population
+from simulate.design import parameters
+from simulate.population import covariates as population
 from simulate.screening import feasibility, probabilities
-from simulate.cohort import RELAPSE_DRUGS, Patients, draw_cohort
-from simulate.parameters import beta_params, lognormal_params
+from simulate.population.cohort import RELAPSE_DRUGS, Patients, draw_cohort
+from simulate.design.parameters import beta_params, lognormal_params
 from simulate.fates import candidates_of, draw_fates
-from simulate.loader import with_overrides
-from simulate.scenario import Cohort, Scenario
+from simulate.design.loader import with_overrides
+from simulate.design.scenario import Cohort, Scenario
 from simulate.seeding import block_sequence, child_sequence, stream
-from simulate.story import trial_patients
+from simulate.engines.story import trial_patients
 
 N_LARGE = 200_000
 SEED = 20240611
@@ -451,7 +452,7 @@ def test_one_parameter_changes_only_its_covariates(scenario: Scenario, param: st
 
 def test_cohort_pool_and_story_make_covariates_with_the_same_transforms(scenario: Scenario) -> None:
     """Given the same random numbers, the screened cohort, the fates' pool and candidate clocks
-    and the story of a trial hold exactly what the transforms of simulate.population make of
+    and the story of a trial hold exactly what the transforms of simulate.population.covariates make of
     them: each covariate's formula is written once."""
     c = scenario.cohort
     n, seq = 5_000, np.random.SeedSequence(77)
@@ -514,7 +515,7 @@ def test_cohort_pool_and_story_make_covariates_with_the_same_transforms(scenario
 
 def test_the_clip_bounds_are_the_parameters_modules_alone(scenario: Scenario, monkeypatch: pytest.MonkeyPatch,
                                                           request: pytest.FixtureRequest) -> None:
-    """Narrowing the physiological bounds in simulate.parameters narrows them for the cohort,
+    """Narrowing the physiological bounds in simulate.design.parameters narrows them for the cohort,
     the story of a trial, the exact screen probabilities and the feasibility bounds alike: no
     other module keeps a copy."""
     c, e = scenario.cohort, scenario.eligibility

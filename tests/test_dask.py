@@ -14,10 +14,10 @@ import pytest
 distributed = pytest.importorskip("distributed")
 pytestmark = pytest.mark.slow       # clusters of worker processes: left out of the quick lane
 
-from simulate.parallel import Backend, session  # noqa: E402
-from simulate.power import estimate_power, simulate_replicates
+from simulate.run.parallel import Backend, session  # noqa: E402
+from simulate.run.power import estimate_power, simulate_replicates
 from simulate.run.sweep import sweep  # noqa: E402
-from simulate.loader import load_scenario  # noqa: E402
+from simulate.design.loader import load_scenario  # noqa: E402
 
 DEFAULT = Path(__file__).resolve().parents[1] / "scenarios" / "nct04743739.toml"
 
@@ -64,7 +64,7 @@ def test_run_survives_a_lost_worker(cluster):
     expected = simulate_replicates(s, 800, 9, 2, "des")
     killed = {}
     with session(backend):
-        from simulate import parallel
+        from simulate.run import parallel
 
         client = parallel._CLIENT
         pids = client.run(os.getpid)                 # worker address -> process id

@@ -28,14 +28,14 @@ import pytest
 import simpy
 from scipy import special
 
-from simulate import outcomes as om
+from simulate.population import outcomes as om
 from simulate.engines.des import simulate_trial
 from simulate.engines.des_model import step_towards
 from simulate.engines.trial import TrialResult
 from simulate.fates import Fates, candidates_of, draw_fates, excluded_of
-from simulate.outcomes import calibrate
-from simulate.loader import load_scenario, scenario_from_dict
-from simulate.scenario import Scenario
+from simulate.population.outcomes import calibrate
+from simulate.design.loader import load_scenario, scenario_from_dict
+from simulate.design.scenario import Scenario
 
 ARMS = ("rtx", "rtx_csa")
 """The registered scenario's arms, control first."""

@@ -12,13 +12,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from simulate import outcomes as om
+from simulate.population import outcomes as om
 from simulate.screening.criteria import RULE_NAMES, RULES
 from simulate.engines.des import simulate_trial
 from simulate.fates import candidates_of, draw_fates, excluded_of
-from simulate.outcomes import status_at
+from simulate.population.outcomes import status_at
 from simulate.seeding import block_sequence
-from simulate.story import excluded_screening_months, trial_patients
+from simulate.engines.story import excluded_screening_months, trial_patients
 
 from test_des import ARMS, OBSERVED, TIME_TOL, Run, one_trial, scenario_with
 

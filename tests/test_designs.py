@@ -16,8 +16,8 @@ import pytest
 
 from simulate.analysis import formulas
 from simulate.errors import ScenarioError
-from simulate.loader import load_scenario
-from simulate.power import estimate_power
+from simulate.design.loader import load_scenario
+from simulate.run.power import estimate_power
 
 from conftest import DEFAULT_SCENARIO
 from test_power import bare, within

@@ -14,10 +14,10 @@ from dataclasses import fields
 import numpy as np
 import pytest
 
-from simulate.cohort import Patients, draw_cohort
+from simulate.population.cohort import Patients, draw_cohort
 from simulate.screening.criteria import RULE_NAMES, RULES, Bound, Rule
 from simulate.screening.screen import Screening, screen
-from simulate.scenario import Eligibility, Scenario
+from simulate.design.scenario import Eligibility, Scenario
 
 TINY = np.finfo(float).tiny
 

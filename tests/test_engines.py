@@ -35,8 +35,8 @@ from simulate.engines.batch import group_sequential, outcomes_from_batch, patien
 from simulate.engines.des import Trial, simulate_trial
 from simulate.errors import ScenarioError
 from simulate.fates import Fates, candidates_of, draw_fates
-from simulate.loader import load_scenario
-from simulate.scenario import Scenario
+from simulate.design.loader import load_scenario
+from simulate.design.scenario import Scenario
 
 ARMS = ("rtx", "rtx_csa")
 """The registered scenario's arms, control first."""

@@ -11,8 +11,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from simulate.screening import feasibility
-from simulate.loader import with_overrides
-from simulate.outcomes import _base_model
+from simulate.design.loader import with_overrides
+from simulate.population.outcomes import _base_model
 ARMS = ("rtx", "rtx_csa")
 """The registered scenario's arms."""
 from simulate.screening.probabilities import pass_probabilities
@@ -49,7 +49,7 @@ def _valid(scenario, overrides: dict):
 @settings(max_examples=60, deadline=None)
 @given(overrides=cohort_and_rules())
 def test_screen_bound_never_exceeds_the_exact_probability(scenario, overrides: dict) -> None:
-    from simulate.scenario import Scenario
+    from simulate.design.scenario import Scenario
 
     data = scenario.model_dump(mode="python")
     for path, value in overrides.items():
@@ -67,7 +67,7 @@ def test_screen_bound_never_exceeds_the_exact_probability(scenario, overrides: d
 @given(hazard=st.floats(0, 0.08), multiplier=st.floats(1, 5), course=st.floats(0, 23),
        median=st.floats(0.5, 14), shape=st.floats(0.6, 4))
 def test_remission_bound_never_exceeds_the_exact_ceiling(scenario, hazard, multiplier, course, median, shape) -> None:
-    from simulate.scenario import Scenario
+    from simulate.design.scenario import Scenario
 
     data = scenario.model_dump(mode="python")
     data["outcome"].update(weibull_shape_time_to_remission=shape)

@@ -18,8 +18,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from simulate.engines.des import example_trial  # noqa: E402
-from simulate.power import estimate_power  # noqa: E402
-from simulate.loader import load_scenario  # noqa: E402
+from simulate.run.power import estimate_power  # noqa: E402
+from simulate.design.loader import load_scenario  # noqa: E402
 
 GOLDEN = ROOT / "tests" / "golden"
 SCENARIOS = sorted((ROOT / "scenarios").glob("*.toml"))

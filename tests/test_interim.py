@@ -21,8 +21,8 @@ from scipy import stats
 from simulate.analysis import interim, sequential
 from simulate.engines import simulate_block
 from simulate.errors import ScenarioError
-from simulate.loader import load_scenario
-from simulate.power import estimate_power
+from simulate.design.loader import load_scenario
+from simulate.run.power import estimate_power
 
 from conftest import DEFAULT_SCENARIO
 from test_engines import assert_same

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from scipy import stats
 from statsmodels.stats.multitest import multipletests
 
-from simulate import choices
+from simulate.design import choices
 from simulate.analysis.compare import p_values
 from simulate.analysis.formulas import (
     MAX_EXACT_TABLES,
@@ -19,7 +19,7 @@ from simulate.analysis.formulas import (
     exact_rejection_probabilities,
 )
 from simulate.analysis.rules import adjust_rejections
-from simulate.choices import MULTIPLICITY
+from simulate.design.choices import MULTIPLICITY
 
 SETTINGS = settings(derandomize=True, max_examples=300, deadline=None)
 ALPHA = 0.05

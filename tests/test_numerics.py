@@ -87,7 +87,7 @@ def test_integrate_empty_interval_and_no_convergence():
 def test_no_relapse_probability_matches_integral_over_time(shape, end, scale_factor, h1, multiplier, course):
     """q = P(no relapse by the endpoint | remission), as the outcome model integrates it over
     the remission uniform, equals scipy's quad of the same integral over remission time."""
-    from simulate.outcomes import ArmModel, _no_relapse_probability
+    from simulate.population.outcomes import ArmModel, _no_relapse_probability
 
     scale = end * scale_factor
     cdf_end = -math.expm1(-((end / scale) ** shape))

@@ -1,4 +1,4 @@
-"""The outcome model (simulate/outcomes.py): calibration of remission at the endpoint, time to
+"""The outcome model (simulate/population/outcomes.py): calibration of remission at the endpoint, time to
 remission, type of remission, relapse and dropout, validated against the scenario's own figures.
 
 Everything here is vectorised: a large synthetic cohort is drawn and screened once
@@ -23,13 +23,13 @@ import numpy as np
 import pytest
 from scipy import special
 
-from simulate import outcomes as om
-from simulate.cohort import Patients, draw_cohort
+from simulate.population import outcomes as om
+from simulate.population.cohort import Patients, draw_cohort
 from simulate.screening.screen import screen
 from simulate.errors import ScenarioError
-from simulate.outcomes import ArmModel, PotentialOutcomes, calibrate, covariate_score, potential_outcomes
-from simulate.loader import load_scenario, scenario_from_dict
-from simulate.scenario import Scenario
+from simulate.population.outcomes import ArmModel, PotentialOutcomes, calibrate, covariate_score, potential_outcomes
+from simulate.design.loader import load_scenario, scenario_from_dict
+from simulate.design.scenario import Scenario
 
 ARMS = ("rtx", "rtx_csa")
 """The registered scenario's arms, control first."""

@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 
 from simulate.errors import OutputError
-from simulate.loader import load_scenario
-from simulate.scenario import scenario_hash
+from simulate.design.loader import load_scenario
+from simulate.design.scenario import scenario_hash
 
 from conftest import DEFAULT_SCENARIO, SHIPPED_SCENARIOS
 from test_cli_safety import assert_user_error, call, files_under
@@ -186,7 +186,7 @@ def test_out_into_results_of_another_scenario_content_or_command_is_refused(here
 def test_a_killed_run_is_recognised_by_its_first_manifest(here: Path) -> None:
     """The manifest is written before the first file: a run killed midway leaves a folder the
     next run of the same scenario completes (and says so)."""
-    from simulate import folders
+    from simulate.run import folders
 
     run = here / "results" / "tiny"
     manifest = json.loads((run / MANIFEST).read_text())
@@ -202,7 +202,7 @@ def test_a_killed_run_is_recognised_by_its_first_manifest(here: Path) -> None:
 
 
 def test_trial_and_sweep_default_folders_follow_the_scenario_content(here: Path) -> None:
-    from simulate import folders
+    from simulate.run import folders
 
     seed = "20210414"
     code, _, err = call(["trial", "tiny.toml"], here)               # the run's own scenario: beside it
@@ -240,7 +240,7 @@ def test_a_standalone_command_never_replaces_a_file_of_a_trial(here: Path) -> No
 
 
 def test_a_folder_of_an_earlier_trialsim_is_recognised_by_its_run_json(here: Path) -> None:
-    from simulate import folders
+    from simulate.run import folders
 
     run = here / "results" / "tiny"
     (run / MANIFEST).unlink()
@@ -257,7 +257,7 @@ def test_a_folder_of_an_earlier_trialsim_is_recognised_by_its_run_json(here: Pat
 
 
 def test_a_manifest_that_points_outside_its_folder_is_not_trusted(tmp_path: Path) -> None:
-    from simulate import folders
+    from simulate.run import folders
 
     folder = tmp_path / "out"
     folder.mkdir()

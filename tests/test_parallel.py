@@ -7,8 +7,8 @@ import os
 import threading
 import time
 
-from simulate import parallel
-from simulate.parallel import Backend, run_tasks
+from simulate.run import parallel
+from simulate.run.parallel import Backend, run_tasks
 
 
 def _pid_after(seconds: float, k: int) -> tuple[int, int, object]:

@@ -41,7 +41,7 @@ def _power(**values):
     """A PowerResult with every required field zero (or an empty string) but ``values``."""
     from dataclasses import MISSING, fields
 
-    from simulate.results import PowerResult
+    from simulate.run.results import PowerResult
 
     required = {f.name: "" if f.type == "str" else 0 for f in fields(PowerResult)
                 if f.default is MISSING and f.default_factory is MISSING}
@@ -49,7 +49,7 @@ def _power(**values):
 
 
 def _comparison(arm: str, truth: float):
-    from simulate.results import Comparison
+    from simulate.run.results import Comparison
 
     return Comparison(arm=arm, control="c", power=0.5, mc_se=0.01, true_difference=truth, mean_risk_difference=truth,
                       risk_difference_bias_se=0.01, ci_coverage=0.95, mean_ci_width=0.3, exaggeration_ratio=nan)
@@ -58,7 +58,7 @@ def _comparison(arm: str, truth: float):
 def test_a_null_design_is_recognised_for_each_hypothesis():
     """The summary calls power a type I error when no arm beats the null: no difference for
     superiority, a deficit of the margin or more for non-inferiority (0.45 - 0.6 is not exactly -0.15)."""
-    from simulate.assumed import result_has_no_benefit as _is_null
+    from simulate.design.assumed import result_has_no_benefit as _is_null
 
     assert _is_null(_power(comparisons=(_comparison("a", 0.0), _comparison("b", 0.0))))
     assert not _is_null(_power(comparisons=(_comparison("a", 0.0), _comparison("b", 0.2))))
@@ -68,7 +68,7 @@ def test_a_null_design_is_recognised_for_each_hypothesis():
 
 def test_remission_table_has_its_columns_even_when_empty():
     from simulate.report.tables import remission_table
-    from simulate.results import VisitRemission
+    from simulate.run.results import VisitRemission
 
     assert list(remission_table(_power()).columns) == ["arm", "month", "remission", "mc_se"]
     rows = (VisitRemission("c", 0.0, 0.0, 0.0), VisitRemission("c", 24.0, 0.6, 0.01))
@@ -83,7 +83,7 @@ def test_remission_model_reports_first_remission_and_what_relapse_leaves(name):
     endpoint rate; the rebound month is the end of the CNI course (none without a CNI)."""
     from pathlib import Path
 
-    from simulate.loader import load_scenario
+    from simulate.design.loader import load_scenario
     from simulate.run.compute import compute_remission_model
 
     scenario = load_scenario(Path(__file__).resolve().parents[1] / "scenarios" / f"{name}.toml")
@@ -101,9 +101,9 @@ def test_remission_model_reports_first_remission_and_what_relapse_leaves(name):
 
 
 def test_an_interim_look_no_trial_reached_is_said_so_not_given_a_month():
-    from simulate.loader import load_scenario
+    from simulate.design.loader import load_scenario
     from simulate.report.sentences.summary import interim_sentence
-    from simulate.results import Look
+    from simulate.run.results import Look
 
     scenario = load_scenario("nct04743739", ['analysis.alternative="greater"', 'analysis.test="ztest"',
                                              "analysis.alpha=0.025", "interim.information_fractions=[0.5, 1.0]"])

@@ -19,10 +19,10 @@ from pathlib import Path
 import pytest
 
 from conftest import ROOT, tree_rss_mb, trialsim_executable
-from simulate import plan
+from simulate.run import plan
 from simulate.run import budget
 from simulate.errors import ResourceError
-from simulate.loader import load_scenario
+from simulate.design.loader import load_scenario
 
 SCENARIO = "nct04743739"
 
@@ -152,7 +152,7 @@ def test_blocks_keep_the_scenarios_size_unless_a_block_would_pass_the_cap() -> N
 
 
 def test_a_design_in_smaller_blocks_gives_the_same_trials_for_any_number_of_jobs() -> None:
-    from simulate.power import estimate_power
+    from simulate.run.power import estimate_power
 
     s = load_scenario(SCENARIO, ["recruitment.rate_per_site_month=100", "recruitment.sites=40",
                                  "simulation.block_size=100"])
@@ -214,7 +214,7 @@ def test_verbose_logs_the_plan_and_each_stage(tmp_path) -> None:
     proc = subprocess.run([str(trialsim_executable()), "-v", "power", SCENARIO, "--replicates", "300"],
                           capture_output=True, text=True, cwd=tmp_path, timeout=120)
     assert proc.returncode == 0, proc.stderr
-    assert "INFO simulate.plan: plan: 300 simulated trials: about" in proc.stderr
+    assert "INFO simulate.run.plan: plan: 300 simulated trials: about" in proc.stderr
     assert "in blocks of 250 trials" in proc.stderr
 
 
@@ -268,7 +268,7 @@ def test_the_benchmark_compares_estimate_and_peak(tmp_path) -> None:
 
 
 def _lab_check(**values):
-    from simulate.loader import read_scenario_data
+    from simulate.design.loader import read_scenario_data
     from simulate.teach import lab
 
     base = load_scenario(SCENARIO)
@@ -310,9 +310,9 @@ def test_the_lab_puts_a_refusal_under_the_input_to_blame() -> None:
 
 def test_the_summary_of_a_run_says_when_its_trials_are_too_few_or_nobody_is_randomised(scenario) -> None:
     from simulate.report.sentences.summary import plain_summary
-    from simulate.power import estimate_power
+    from simulate.run.power import estimate_power
     from simulate.run.samplesize import find_sample_size
-    from simulate.results import SampleSizePlan
+    from simulate.run.results import SampleSizePlan
 
     nobody = load_scenario(SCENARIO, ["recruitment.rate_per_site_month=0"])
     p = estimate_power(nobody, 40, 1, 1)

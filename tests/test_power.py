@@ -19,9 +19,9 @@ from scipy import stats
 from simulate.analysis import formulas
 from simulate.engines import simulate_block
 from simulate.run.samplesize import analytic_references, closed_form_curve, find_sample_size
-from simulate.assumed import dropout_adjustment
-from simulate.power import estimate_power, simulate_replicates
-from simulate.loader import load_scenario
+from simulate.design.assumed import dropout_adjustment
+from simulate.run.power import estimate_power, simulate_replicates
+from simulate.design.loader import load_scenario
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT = ROOT / "scenarios" / "nct04743739.toml"
@@ -135,7 +135,7 @@ def test_every_closed_form_reference_uses_the_one_dropout_rule(missing):
 
 
 def test_sample_size_progress_is_labelled_by_n_per_arm():
-    from simulate.power import sizes_label
+    from simulate.run.power import sizes_label
 
     assert sizes_label(list(range(63, 79)), 2000) == "n = 63-78 per arm, 2,000 trials each"
     assert sizes_label([40, 50, 60], 500) == "n = 40-60 per arm (3 sizes), 500 trials each"
@@ -268,8 +268,8 @@ INTERIM = ['analysis.alternative="greater"', 'analysis.test="ztest"', "analysis.
 def test_every_mean_carries_the_monte_carlo_se_of_its_replicates(sets):
     """The SE of each mean, totalled block by block (three blocks here), is the sample SD of the
     replicates over sqrt(n) as numpy computes it from the same trials; proportions are binomial."""
-    from simulate.power import simulate_replicates
-    from simulate.tally import analyse_outcomes
+    from simulate.run.power import simulate_replicates
+    from simulate.run.tally import analyse_outcomes
 
     s = load_scenario(DEFAULT, ["simulation.block_size=30", *sets])
     r = estimate_power(s, 90, 3, 1, "batch")
@@ -301,7 +301,7 @@ def test_the_top_level_estimates_are_the_first_comparisons():
     the first, and ``expected_randomised`` is ``mean_randomised``."""
     from dataclasses import fields
 
-    from simulate.results import FIRST_COMPARISON_VIEW, PowerResult
+    from simulate.run.results import FIRST_COMPARISON_VIEW, PowerResult
 
     s = load_scenario("three_arm", ["simulation.block_size=20"])
     r = estimate_power(s, 40, 1, 1)

@@ -9,12 +9,12 @@ import pickle
 import numpy as np
 import pytest
 
-from simulate import outcomes
+from simulate.population import outcomes
 from simulate.analysis import interim
 from simulate.screening import probabilities as selection
 from simulate.engines import simulate_block_designs
-from simulate.loader import load_scenario
-from simulate.power import _tally_block
+from simulate.design.loader import load_scenario
+from simulate.run.power import _tally_block
 from simulate.run.prepared import PreparedDesign, prepare, prepared
 
 from conftest import DEFAULT_SCENARIO

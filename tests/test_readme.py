@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from simulate.cli import cli, main
-from simulate.docs import markdown
+from simulate.design.reference import markdown
 
 ROOT = Path(__file__).resolve().parents[1]
 README = (ROOT / "README.md").read_text(encoding="utf-8")
@@ -63,11 +63,11 @@ def test_every_option_in_the_usage_lines_exists() -> None:
 
 def test_field_reference_is_current() -> None:
     table = markdown()
-    assert table in README, "regenerate the README's field reference with `python -m simulate.docs`"
+    assert table in README, "regenerate the README's field reference with `python -m simulate.design.reference`"
 
 
 def test_every_bound_is_in_the_field_reference() -> None:
-    from simulate.docs import _number, field_rows, rule_of, walk_fields
+    from simulate.design.reference import _number, field_rows, rule_of, walk_fields
 
     allowed = {path: text for path, _, text, _ in field_rows()}
     rows = {path: line for line in markdown().splitlines() if line.startswith("| `")

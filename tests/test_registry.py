@@ -11,13 +11,13 @@ import numpy as np
 import pytest
 
 from conftest import DEFAULT_SCENARIO, ROOT
-from simulate import choices
+from simulate.design import choices
 from simulate.analysis import registry
 from simulate.analysis.base import Estimates, Setting, TwoArms
 from simulate.analysis.compare import analyse, p_values
 from simulate.analysis.rules import CONTINUE, FUTILITY, REJECT, Level, Multiplicity, decision_rule
 from simulate.errors import ScenarioError
-from simulate.loader import load_scenario
+from simulate.design.loader import load_scenario
 
 SCENARIO = DEFAULT_SCENARIO
 
@@ -43,8 +43,8 @@ UNPOOLED = registry.Entry("wald_unpooled", "Wald z", "Wald z", "Wald z-test (unp
 
 
 def test_a_registered_analysis_is_offered_everywhere_and_runs_a_power() -> None:
-    from simulate.docs import field_rows
-    from simulate.power import estimate_power
+    from simulate.design.reference import field_rows
+    from simulate.run.power import estimate_power
     from simulate.report import words
     from simulate.teach import lab
     from simulate.teach.figures import TEST_LABELS
@@ -85,7 +85,7 @@ def test_a_scoped_registration_is_undone_when_its_block_fails() -> None:
 
 
 def test_registry_and_scenario_load_without_numerics() -> None:
-    code = ("import sys; from simulate.analysis import registry; from simulate.loader import load_scenario; "
+    code = ("import sys; from simulate.analysis import registry; from simulate.design.loader import load_scenario; "
             f"load_scenario({str(SCENARIO)!r}); registry.get('fisher').title; "
             "print(sorted(m for m in ('numpy', 'scipy') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=120)

@@ -16,11 +16,11 @@ from pathlib import Path
 
 import pytest
 
-from simulate.loader import load_scenario, with_overrides
+from simulate.design.loader import load_scenario, with_overrides
 from simulate.run.main_job import run_all
 from simulate.report import html, power_plots
 from simulate.report.page import FIGURES, write_report
-from simulate.sources import scenario_comments
+from simulate.design.sources import scenario_comments
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT = ROOT / "scenarios" / "nct04743739.toml"
@@ -295,7 +295,7 @@ def test_the_verdict_separates_what_costs_power_from_what_risks_recruitment(smal
     """Short of power and slow to recruit are two problems: the card does not blame recruitment
     for the power, it names dropout's cost by the closed form, and the power table says what the
     estimate targets once dropouts count as failures."""
-    from simulate.assumed import dropout_adjustment
+    from simulate.design.assumed import dropout_adjustment
     from simulate.report.verdict import verdict
 
     scenario, results = small_run[0], small_run[2]

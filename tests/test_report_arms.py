@@ -16,9 +16,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from simulate import choices
+from simulate.design import choices
 from simulate.cli import main
-from simulate.loader import load_scenario, with_overrides
+from simulate.design.loader import load_scenario, with_overrides
 from simulate.report import style, words
 
 ROOT = Path(__file__).resolve().parents[1]

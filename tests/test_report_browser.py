@@ -29,7 +29,7 @@ require_chromium()
 @pytest.fixture(scope="module")
 def reports(tmp_path_factory) -> dict[str, Path]:
     """report.html of every shipped scenario, from a small run (few replicates, a one-point sweep)."""
-    from simulate.loader import load_scenario
+    from simulate.design.loader import load_scenario
     from simulate.run.main_job import run_all
 
     out = {}

@@ -86,7 +86,7 @@ def test_the_run_writes_looks_fixed_design_and_figures(out: Path) -> None:
 
 
 def test_looks_csv_rows_equal_the_power_commands_looks(out: Path, direct: dict) -> None:
-    from simulate.results import Look
+    from simulate.run.results import Look
 
     table = pd.read_csv(out / "looks.csv")
     assert list(table.columns) == [f.name for f in fields(Look)]
@@ -171,8 +171,8 @@ def test_the_summary_has_one_line_on_the_looks(out: Path, page: str) -> None:
 def test_the_paths_are_the_engines_looks(out: Path) -> None:
     """The boundary plot's paths: trials 0-19 of the seed, each look's z as the engine held it."""
     from simulate.engines import simulate_block
-    from simulate.loader import load_scenario
-    from simulate.results import InterimDetail
+    from simulate.design.loader import load_scenario
+    from simulate.run.results import InterimDetail
 
     piece = json.loads((out / ".pieces" / "interim.json").read_text())["data"]
     paths = InterimDetail.from_json(piece).paths
@@ -188,7 +188,7 @@ def test_the_paths_are_the_engines_looks(out: Path) -> None:
 
 
 def test_a_rerun_reuses_the_interim_piece_and_without_looks_nothing_is_left(out: Path, tmp_path: Path) -> None:
-    from simulate.loader import load_scenario
+    from simulate.design.loader import load_scenario
     from simulate.run.main_job import run_all
     from simulate.report.page import FIGURES, write_report
 
@@ -223,8 +223,8 @@ def test_a_rerun_reuses_the_interim_piece_and_without_looks_nothing_is_left(out:
 def test_a_rerun_removes_only_what_the_previous_manifest_lists(out: Path, tmp_path: Path) -> None:
     """A rerun that no longer writes the interim tables and figures removes them, because the
     previous run's manifest lists them; a file the manifest does not list stays."""
-    from simulate import folders
-    from simulate.loader import load_scenario
+    from simulate.run import folders
+    from simulate.design.loader import load_scenario
     from simulate.run.main_job import run_files, run_settings
 
     folder = Path(shutil.copytree(out, tmp_path / "copy"))

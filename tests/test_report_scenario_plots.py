@@ -19,7 +19,7 @@ import matplotlib as mpl
 import numpy as np
 import pytest
 
-from simulate.loader import load_scenario
+from simulate.design.loader import load_scenario
 from simulate.run.main_job import run_all
 from simulate.report import power_plots, remission_plots
 from simulate.report.page import build_figures, write_report
@@ -158,7 +158,7 @@ def test_pilot_power_axis_contains_the_design_point_and_every_simulated_point(pi
 
 
 def test_power_ylim_takes_in_points_below_the_search_and_the_planned_design():
-    from simulate.results import SampleSizePoint
+    from simulate.run.results import SampleSizePoint
 
     fields = SampleSizePoint.__dataclass_fields__
     def point(n, power, low, high):

@@ -12,13 +12,15 @@ from pathlib import Path
 
 import pytest
 
-from simulate import choices, engines, parallel, power
+from simulate.design import choices
+from simulate import engines
+from simulate.run import parallel, power
 from simulate.run import samplesize
 from simulate.run import sweep as sweeps
 from simulate.analysis import registry
 from simulate.errors import ScenarioError
-from simulate.loader import load_scenario, with_overrides
-from simulate.results import SweepPoint, SweepResult
+from simulate.design.loader import load_scenario, with_overrides
+from simulate.run.results import SweepPoint, SweepResult
 from simulate.run.trial_results import Consort, ExampleTrial, KaplanMeierStep, PatientCourse, TrialCalendar
 
 DEFAULT = Path(__file__).resolve().parents[1] / "scenarios" / "nct04743739.toml"
@@ -138,7 +140,7 @@ def test_power_json_keeps_every_key_readers_use_and_adds_each_mc_se(run_cli):
 def test_json_is_pydantics_and_writes_nan_as_null_and_reads_it_back():
     """Every NaN of a result (a float field, a float in a dict or a tuple) is JSON null, and null
     reads back as NaN where the field is a float, None where it may be None."""
-    from simulate.results import Look, VisitRemission
+    from simulate.run.results import Look, VisitRemission
 
     look = Look(0.5, 2.8, None, math.nan, 0.01, 0.1, 0.02, 0.9, math.inf, 60.0)
     data = look.to_json()

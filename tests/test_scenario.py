@@ -15,10 +15,10 @@ from typing import Any
 import pytest
 from pydantic import BaseModel, ValidationError
 
-import simulate.scenario as scenario_module
+import simulate.design.scenario as scenario_module
 from simulate.errors import ScenarioError, TrialSimError
-from simulate.loader import load_scenario, parse_override, scenario_from_dict, with_overrides
-from simulate.scenario import Scenario, scenario_hash
+from simulate.design.loader import load_scenario, parse_override, scenario_from_dict, with_overrides
+from simulate.design.scenario import Scenario, scenario_hash
 
 from conftest import DEFAULT_SCENARIO, SHIPPED_SCENARIOS, edit_scenario_text
 
@@ -579,7 +579,7 @@ KNOWN_FIELD_GAPS: set[tuple[str, str]] = set()
 
 def field_documentation() -> dict[tuple[str, str], bool]:
     """(model, field) -> documented, for every leaf field of :class:`Scenario`: by a docstring in
-    simulate/scenario.py or a comment in any shipped scenario (a model used twice, as Arm is, is
+    simulate/design/scenario.py or a comment in any shipped scenario (a model used twice, as Arm is, is
     documented if any use is)."""
     docstrings = _attribute_docstrings()
     commented = {(s, k) for p in SHIPPED_SCENARIOS for s, k, doc in scenario_key_lines(p) if doc}
@@ -614,12 +614,12 @@ def test_docstring_finder_sees_known_docstrings() -> None:
 
 def test_every_model_field_is_documented() -> None:
     """Every field a scenario can set says what it is: a docstring under it in
-    simulate/scenario.py, or a comment beside it in a shipped scenario."""
+    simulate/design/scenario.py, or a comment beside it in a shipped scenario."""
     found = field_documentation()
     assert len(found) > 100
     offenders = sorted(f"{model}.{name}" for (model, name), documented in found.items()
                        if not documented and (model, name) not in KNOWN_FIELD_GAPS)
-    assert not offenders, ("give each a docstring in simulate/scenario.py or a comment in the shipped "
+    assert not offenders, ("give each a docstring in simulate/design/scenario.py or a comment in the shipped "
                            "scenario:\n  " + "\n  ".join(offenders))
     fixed = sorted(gap for gap in KNOWN_FIELD_GAPS if found.get(gap, True))
     assert not fixed, f"documented now (or gone): remove from KNOWN_FIELD_GAPS: {fixed}"

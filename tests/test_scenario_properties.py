@@ -1,7 +1,7 @@
 """Property: a scenario that ``trialsim validate`` accepts runs to the end.
 
 Scenarios are drawn around the shipped NCT04743739, a few ``--set`` overrides at once. The
-fields come from walking the scenario models (:func:`simulate.docs.walk_fields`), each number
+fields come from walking the scenario models (:func:`simulate.design.reference.walk_fields`), each number
 anywhere in its bounds, the edges included, so a new field is drawn without being listed here;
 lists of numbers, an arm's courses, published remission points, the choices of the fields that
 have them and whole tables of 2 to 8 arms are drawn too. Each scenario goes through the command
@@ -24,8 +24,8 @@ import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from simulate.docs import Rule, rule_of, walk_fields
-from simulate.loader import read_scenario_data
+from simulate.design.reference import Rule, rule_of, walk_fields
+from simulate.design.loader import read_scenario_data
 from simulate.design.fields import MAX_ARMS
 
 from conftest import DEFAULT_SCENARIO

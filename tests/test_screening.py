@@ -16,9 +16,9 @@ import math
 import numpy as np
 import pytest
 
-from simulate.cohort import Patients, draw_cohort
-from simulate.loader import load_scenario
-from simulate.scenario import Eligibility
+from simulate.population.cohort import Patients, draw_cohort
+from simulate.design.loader import load_scenario
+from simulate.design.scenario import Eligibility
 from simulate.screening import feasibility
 from simulate.screening.criteria import BY_NAME, GROUPS, RULE_NAMES, RULES
 from simulate.screening.probabilities import GROUP_PROBABILITIES, exact_pass_probabilities

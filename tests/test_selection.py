@@ -17,15 +17,15 @@ import numpy as np
 import pytest
 from scipy import integrate, special
 
-from simulate.cohort import draw_cohort
-from simulate.parameters import beta_params, lognormal_params
+from simulate.population.cohort import draw_cohort
+from simulate.design.parameters import beta_params, lognormal_params
 from simulate.screening.criteria import GROUPS, RULE_NAMES, RULES, TIME_RULES
 from simulate.screening.screen import screen
 from simulate.fates import candidate_clocks, candidates_of, draw_fates, proteinuria_mean
-from simulate.story import trial_exclusions, trial_patients
-from simulate.loader import load_scenario
+from simulate.engines.story import trial_exclusions, trial_patients
+from simulate.design.loader import load_scenario
 from simulate.seeding import block_sequence
-from simulate.population import acei_arb_reduction, collection_sigma
+from simulate.population.covariates import acei_arb_reduction, collection_sigma
 from simulate.screening.probabilities import beta_cdf, pass_probabilities
 
 K = 4.0

@@ -58,8 +58,8 @@ def changes(before, after, when):
 
 start = state()
 import simulate
-from simulate.loader import load_scenario
-from simulate.power import estimate_power
+from simulate.design.loader import load_scenario
+from simulate.run.power import estimate_power
 imported = state()
 problems = changes(start, imported, "import")
 scenario = load_scenario("nct04743739")
@@ -74,7 +74,7 @@ try:
 except ImportError:
     pass
 if shiny:
-    from simulate.loader import resolve_scenario
+    from simulate.design.loader import resolve_scenario
     from simulate.teach.app import build_app
     before_app = state()
     build_app(resolve_scenario("nct04743739"), scenario)

@@ -7,9 +7,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from simulate.power import simulate_replicates, summarise
-from simulate.loader import load_scenario
-from simulate.tally import MONTHS_PER_BIN, Histogram, analyse_outcomes, merge, tally
+from simulate.run.power import simulate_replicates, summarise
+from simulate.design.loader import load_scenario
+from simulate.run.tally import MONTHS_PER_BIN, Histogram, analyse_outcomes, merge, tally
 
 DEFAULT = Path(__file__).resolve().parents[1] / "scenarios" / "nct04743739.toml"
 

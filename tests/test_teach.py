@@ -13,8 +13,8 @@ import numpy as np
 import pytest
 
 from conftest import DEFAULT_SCENARIO, SHIPPED_SCENARIOS
-from simulate.loader import load_scenario, read_scenario_data, with_overrides
-from simulate.power import estimate_power
+from simulate.design.loader import load_scenario, read_scenario_data, with_overrides
+from simulate.run.power import estimate_power
 from simulate.teach import lab
 
 NAME = "nct04743739"
@@ -55,7 +55,7 @@ def test_each_input_sets_the_scenario_field_the_command_line_would(base):
 
 def test_with_several_experimental_arms_the_input_sets_the_primary_one():
     three = load_scenario("three_arm")
-    from simulate.assumed import primary_arm
+    from simulate.design.assumed import primary_arm
 
     assert lab.field_paths(three)["remission_experimental"] == f"arms.{primary_arm(three)}.remission_at_endpoint"
 
@@ -344,7 +344,7 @@ def test_the_lab_numbers_a_trial_as_the_report_and_trialsim_trial_do(base, tmp_p
 def test_the_one_trials_analysis_is_that_replicate_of_the_power_run(base):
     design = small(base, **{"simulation.replicates": 40})
     from simulate.engines import simulate_block
-    from simulate.tally import analyse_outcomes
+    from simulate.run.tally import analyse_outcomes
 
     block = simulate_block(design, design.simulation.seed, 0)
     p = analyse_outcomes(design, block).analyses[0].p_value

@@ -94,7 +94,7 @@ def set_inputs(page, **values) -> None:
         else:
             page.fill(f"#{key}", str(value))
             page.press(f"#{key}", "Tab")
-    from simulate.loader import load_scenario, read_scenario_data
+    from simulate.design.loader import load_scenario, read_scenario_data
     from simulate.teach import lab
 
     base = load_scenario(SCENARIO)
@@ -186,7 +186,7 @@ def test_one_trials_consort_numbers_add_up_and_another_trial_differs(page):
 
 
 def test_trials_are_numbered_as_trialsim_trial_and_the_report_number_them_and_restart_with_a_new_seed(page):
-    from simulate.loader import load_scenario
+    from simulate.design.loader import load_scenario
 
     seed = load_scenario(SCENARIO).simulation.seed
     heading = "text => document.querySelector('#one_view h5')?.textContent === text"
@@ -213,7 +213,7 @@ def test_the_exported_design_validates_on_the_command_line(page, tmp_path):
     assert saved.name == "nct04743739-lab.toml"
     out = cli("validate", str(saved))
     assert (out.returncode, out.stdout.strip()) == (0, "OK"), out.stderr
-    from simulate.loader import load_scenario
+    from simulate.design.loader import load_scenario
 
     expected = load_scenario(SCENARIO, ("trial.n_per_arm=40", "analysis.missing=complete_case"))
     loaded = load_scenario(saved)
@@ -380,7 +380,7 @@ def test_memory_returns_near_its_idle_level_after_a_large_computation(page, lab_
     ("replicates", "50000000", "past the time limit"),
 ])
 def test_a_design_past_the_plan_shows_one_line_under_its_input_and_computes_nothing(page, key, value, words):
-    from simulate.loader import load_scenario, read_scenario_data
+    from simulate.design.loader import load_scenario, read_scenario_data
     from simulate.teach import lab
 
     page.fill(f"#{key}", value)
@@ -400,7 +400,7 @@ def test_a_design_past_the_plan_shows_one_line_under_its_input_and_computes_noth
 
 
 def test_a_view_past_the_plan_is_refused_when_asked_for_and_computes_nothing(page):
-    from simulate.loader import load_scenario
+    from simulate.design.loader import load_scenario
     from simulate.teach import lab
 
     design = load_scenario(SCENARIO, ["simulation.replicates=60000"])

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from simulate.analysis import registry
-from simulate.choices import ALTERNATIVES
+from simulate.design.choices import ALTERNATIVES
 
 CI_METHODS = ("newcombe", "wald")
 """Intervals of a risk difference for analyses without one of their own

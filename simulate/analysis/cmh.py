@@ -6,7 +6,7 @@ from scipy import special
 
 from simulate.analysis.base import Estimates, Setting, TwoArms, as_counts, check_choice
 from simulate.analysis.intervals import difference
-from simulate.choices import ALTERNATIVES
+from simulate.design.choices import ALTERNATIVES
 
 
 def cmh_p_values(x_c, n_c, x_t, n_t, alternative="two-sided", correction=False) -> np.ndarray:

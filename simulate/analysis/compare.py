@@ -26,7 +26,7 @@ import numpy as np
 from simulate.analysis import registry
 from simulate.analysis.base import CI_METHODS, Setting, TwoArms, check_choice, check_margin
 from simulate.analysis.rules import Level
-from simulate.choices import ALTERNATIVES
+from simulate.design.choices import ALTERNATIVES
 
 
 def p_values(test, x_c, n_c, x_t, n_t, alternative="two-sided", margin=0.0) -> np.ndarray:

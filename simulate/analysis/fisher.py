@@ -17,7 +17,7 @@ import numpy as np
 
 from simulate.analysis.base import Estimates, Setting, TwoArms, check_choice
 from simulate.analysis.intervals import difference
-from simulate.choices import ALTERNATIVES
+from simulate.design.choices import ALTERNATIVES
 
 #: scipy.stats.fisher_exact (scipy >= 1.11) treats pmf values within this relative distance as
 #: ties (``epsilon = 1e-14``, ``gamma = 1 + epsilon``).  R's fisher.test uses 1e-7 instead.

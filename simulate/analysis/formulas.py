@@ -31,7 +31,7 @@ from scipy import special
 
 from simulate.analysis import registry
 from simulate.analysis.base import check_choice, check_margin
-from simulate.choices import ALTERNATIVES, MISSING_STRATEGIES, MULTIPLICITY
+from simulate.design.choices import ALTERNATIVES, MISSING_STRATEGIES, MULTIPLICITY
 
 _ROUNDING_SLACK = 1e-9
 

@@ -34,7 +34,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from simulate import scenario as sc
+from simulate.design import scenario as sc
 from simulate.analysis import registry, rules
 
 NONE, EFFICACY, FUTILITY = rules.CONTINUE, rules.REJECT, rules.FUTILITY
@@ -189,11 +189,11 @@ def design_for(scenario: sc.Scenario) -> Design | None:
 
 def design_drift(scenario: sc.Scenario) -> float:
     """The design effect as the expected z at full information: the difference the analysis
-    sees under the scenario's rates (after dropout, :func:`simulate.assumed.dropout_adjustment`),
+    sees under the scenario's rates (after dropout, :func:`simulate.design.assumed.dropout_adjustment`),
     plus the margin, over its standard error with the planned patients per arm."""
-    from simulate.assumed import dropout_adjustment
+    from simulate.design.assumed import dropout_adjustment
 
-    from simulate.assumed import primary_arm
+    from simulate.design.assumed import primary_arm
 
     adj = dropout_adjustment(scenario)
     weights = scenario.allocation

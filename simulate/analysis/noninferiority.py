@@ -13,7 +13,7 @@ from scipy import special
 
 from simulate.analysis.base import Estimates, Setting, TwoArms, as_counts, check_choice, check_margin
 from simulate.analysis.large_sample import normal_p
-from simulate.choices import ALTERNATIVES
+from simulate.design.choices import ALTERNATIVES
 
 
 def _restricted_rates(a_c, n_c, a_t, n_t, delta):

@@ -23,7 +23,7 @@ from typing import Protocol
 import numpy as np
 
 from simulate.analysis.base import check_choice
-from simulate.choices import MULTIPLICITY
+from simulate.design.choices import MULTIPLICITY
 
 CONTINUE, REJECT, FUTILITY = 0, 1, 2
 """What a rule decides for a trial and comparison at a look."""

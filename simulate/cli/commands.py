@@ -19,7 +19,7 @@ from simulate.cli.support import (DEFAULT_TEACH_SCENARIO, EXIT_USAGE, TEACH_INST
                                   _load, _planned, _table, json_opt, limit_opts, scenario_arg, seed_opt, set_opt,
                                   simulation_opts)
 from simulate.errors import TrialSimError, UsageError
-from simulate.scenario import Scenario
+from simulate.design.scenario import Scenario
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -35,7 +35,7 @@ def cli(verbose: int) -> None:
 @cli.command()
 def scenarios() -> None:
     """List the shipped scenarios (give one by name to any command, e.g. `trialsim run nct04743739`)."""
-    from simulate.loader import scenario_description, shipped_scenarios
+    from simulate.design.loader import scenario_description, shipped_scenarios
 
     shipped = shipped_scenarios()
     width = max(map(len, shipped), default=0)
@@ -51,7 +51,7 @@ def scenarios() -> None:
 def validate(scenario: Path, overrides: tuple[str, ...], max_memory: str | None, max_minutes: str | None) -> None:
     """Check a scenario file; print OK or one line per problem (exit 2). OK also means one of
     its trials fits the memory budget, so every command can plan its work."""
-    from simulate import plan
+    from simulate.run import plan
 
     sc = _load(scenario, overrides)
     with plan.limits(max_memory, max_minutes):
@@ -101,7 +101,7 @@ def _print_funnel(screening, n: int, seed: int, sc: Scenario) -> None:
 def cohort(scenario: Path, n: int, seed: int | None, out: Path | None, overrides: tuple[str, ...],
            as_json: bool, max_memory: str | None, max_minutes: str | None) -> None:
     """Draw a synthetic referred cohort and screen it against the registered criteria."""
-    from simulate import plan
+    from simulate.run import plan
     from simulate.io import write_csv_atomic
 
     if out is not None and out.suffix.lower() != ".csv":
@@ -157,8 +157,8 @@ def _print_story(sc: Scenario, seed: int, result) -> None:
 def trial(scenario: Path, seed: int | None, out_dir: Path | None, overrides: tuple[str, ...], as_json: bool,
           max_memory: str | None, max_minutes: str | None) -> None:
     """Simulate one trial, patient by patient, and tell its story."""
-    from simulate import plan
-    from simulate.folders import TRIAL_FILES
+    from simulate.run import plan
+    from simulate.run.folders import TRIAL_FILES
     from simulate.io import write_csv_atomic, write_json_atomic
 
     sc = _load(scenario, overrides)
@@ -201,9 +201,9 @@ def power(scenario: Path, replicates: int | None, seed: int | None, n_per_arm: i
           backend: str, scheduler: str | None, engine: str, overrides: tuple[str, ...], as_json: bool,
           max_memory: str | None, max_minutes: str | None) -> None:
     """Estimate power (and operating characteristics) by simulating many trials."""
-    from simulate import plan
-    from simulate.parallel import session
-    from simulate.power import estimate_power
+    from simulate.run import plan
+    from simulate.run.parallel import session
+    from simulate.run.power import estimate_power
 
     if n_per_arm is not None:
         overrides = overrides + (f"trial.n_per_arm={n_per_arm}",)
@@ -243,7 +243,7 @@ def samplesize(scenario: Path, target: float, window: int, n_max: int, replicate
                as_json: bool, power_of: str | None, precision: int | None, max_memory: str | None,
                max_minutes: str | None) -> None:
     """Smallest n per arm reaching the target power, beside the closed-form references."""
-    from simulate.parallel import session
+    from simulate.run.parallel import session
     from simulate.run.samplesize import find_sample_size
 
     sc = _load(scenario, overrides)
@@ -294,12 +294,12 @@ def sweep(scenario: Path, replicates: int | None, seed: int | None, jobs: int | 
                          "\"dropout.probability_by_endpoint\" = [0.0, 0.1, 0.2]")
     if out is not None and out.suffix.lower() != ".csv":
         raise UsageError(f"--out: got '{out}'; must be a .csv file name")
-    from simulate.parallel import session
+    from simulate.run.parallel import session
     from simulate.run.sweep import plan_sweep
 
     where = _backend(backend, jobs, scheduler)
     reps = replicates or sc.simulation.replicates
-    from simulate.folders import SWEEP_FILES
+    from simulate.run.folders import SWEEP_FILES
 
     with _planned(lambda: plan_sweep(sc, reps, jobs, engine), max_memory, max_minutes):
         taken = None
@@ -341,7 +341,7 @@ def run(scenario: Path, replicates: int | None, seed: int | None, jobs: int | No
         scheduler: str | None, engine: str, out_dir: Path | None, overrides: tuple[str, ...],
         max_memory: str | None, max_minutes: str | None) -> None:
     """The main job: power, sample size, sweep, an example trial, plots and report.html."""
-    from simulate.parallel import session
+    from simulate.run.parallel import session
     from simulate.run.main_job import plan_run, run_all, run_files, run_settings
 
     sc = _load(scenario, overrides)

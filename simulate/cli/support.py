@@ -11,11 +11,11 @@ from pathlib import Path
 
 import click
 
-from simulate.choices import DEFAULT_ENGINE, ENGINES
+from simulate.design.choices import DEFAULT_ENGINE, ENGINES
 from simulate.errors import UsageError
-from simulate.loader import load_scenario
-from simulate.parallel import BACKENDS
-from simulate.scenario import Scenario
+from simulate.design.loader import load_scenario
+from simulate.run.parallel import BACKENDS
+from simulate.design.scenario import Scenario
 
 EXIT_USAGE = 2
 
@@ -48,7 +48,7 @@ def _note(line: str | None) -> None:
 def _load(path: Path, overrides: tuple[str, ...]) -> Scenario:
     """The scenario, after a note if a folder (or other non-file) here was passed over for the
     shipped scenario of its name."""
-    from simulate.loader import locate_scenario
+    from simulate.design.loader import locate_scenario
 
     found, note = locate_scenario(path)
     sc = load_scenario(found, overrides)
@@ -59,10 +59,10 @@ def _load(path: Path, overrides: tuple[str, ...]) -> Scenario:
 def _claim_folder(kind: str, scenario_path: Path, overrides: tuple[str, ...], sc: Scenario, out: Path | None,
                   settings: dict, planned, sub: str | None = None):
     """Before any work: the folder the command writes (``--out``, else the default folder of
-    :func:`simulate.folders.default_folder`) can be written and holds nothing this command may
+    :func:`simulate.run.folders.default_folder`) can be written and holds nothing this command may
     not replace. Notes (another scenario content in results/<name>/, earlier results replaced)
     go to stderr once every check has passed."""
-    from simulate.folders import claim, default_folder, overridden
+    from simulate.run.folders import claim, default_folder, overridden
     from simulate.io import check_writable
 
     if out is None:
@@ -80,7 +80,7 @@ def _claim_folder(kind: str, scenario_path: Path, overrides: tuple[str, ...], sc
 def _check_out_file(path: Path) -> Path:
     """Before any work: the file can be written, and is not one of the files of a folder
     trialsim filled (a run's, a trial's, a sweep's)."""
-    from simulate.folders import refuse_run_file
+    from simulate.run.folders import refuse_run_file
     from simulate.io import check_writable
 
     check_writable(path.parent, "--out", shown=path)
@@ -123,7 +123,7 @@ def simulation_opts(f):
 def _planned(make_plan, max_memory: str | None, max_minutes: str | None):
     """Set the limits for the command, plan its work and refuse what cannot fit (exit 2, one
     line), all before anything is drawn; on a terminal, say what the work will cost."""
-    from simulate import plan
+    from simulate.run import plan
 
     stack = contextlib.ExitStack()
     stack.enter_context(plan.limits(max_memory, max_minutes))
@@ -139,7 +139,7 @@ def _planned(make_plan, max_memory: str | None, max_minutes: str | None):
 
 
 def _few_replicates(replicates: int, mc_se: float | None = None) -> None:
-    from simulate.plan import FEW_REPLICATES
+    from simulate.run.plan import FEW_REPLICATES
 
     if replicates < FEW_REPLICATES:
         from simulate.report.sentences.common import few_replicates_warning
@@ -148,7 +148,7 @@ def _few_replicates(replicates: int, mc_se: float | None = None) -> None:
 
 
 def _backend(name: str, jobs: int | None, scheduler: str | None):
-    from simulate.parallel import Backend
+    from simulate.run.parallel import Backend
 
     return Backend(name, jobs, scheduler)
 

@@ -9,7 +9,7 @@ from typing import Annotated, Any, Literal
 from pydantic import Field, field_validator, model_validator
 
 from simulate.analysis import registry
-from simulate.choices import ALTERNATIVES, MISSING_STRATEGIES, MULTIPLICITY
+from simulate.design.choices import ALTERNATIVES, MISSING_STRATEGIES, MULTIPLICITY
 from simulate.design.fields import (CalendarMonths, EFFICACY_SPENDING, FUTILITY_RULES, HYPOTHESES, MAX_LOOKS,
                                     Model)
 

@@ -171,7 +171,7 @@ class Arm(Model):
 
 
 class Outcome(Model):
-    """The remission, relapse and covariate model (see simulate/outcomes.py)."""
+    """The remission, relapse and covariate model (see simulate/population/outcomes.py)."""
 
     covariate_effects: bool = True
     """Shift individual remission odds by covariates while each arm's marginal rate stays put."""

@@ -14,7 +14,7 @@ from simulate.design.fields import (AGE_RANGE_MASS_MIN, AGE_YEARS_MAX, Age, Albu
 
 
 class Cohort(Model):
-    """The referred population (see simulate/cohort.py for how each is drawn)."""
+    """The referred population (see simulate/population/cohort.py for how each is drawn)."""
 
     age_mean_years: Age = 47.0
     """Mean age of referred patients (normal, truncated to the min-max range)."""

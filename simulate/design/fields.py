@@ -94,7 +94,7 @@ class FrozenDict(dict):
     holds its table of arms."""
 
     def _refuse(self, *args: Any, **kwargs: Any) -> None:
-        raise TypeError("a scenario is frozen: build a new one (simulate.loader.with_overrides)")
+        raise TypeError("a scenario is frozen: build a new one (simulate.design.loader.with_overrides)")
 
     __setitem__ = __delitem__ = __ior__ = clear = pop = popitem = setdefault = update = _refuse  # type: ignore[assignment]
 

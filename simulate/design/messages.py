@@ -14,7 +14,7 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from simulate.scenario import Scenario
+from simulate.design.scenario import Scenario
 
 
 def _allowed(ctx: dict | None, kind: str) -> str:

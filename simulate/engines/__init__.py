@@ -11,10 +11,10 @@ from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
 
-from simulate import scenario as sc
-from simulate.choices import DEFAULT_ENGINE, ENGINES, MISSING_STRATEGIES  # noqa: F401 - defined there
+from simulate.design import scenario as sc
+from simulate.design.choices import DEFAULT_ENGINE, ENGINES, MISSING_STRATEGIES  # noqa: F401 - defined there
 from simulate.fates import draw_fates, n_strata, population_key, with_outcomes
-from simulate.plan import trials_per_block
+from simulate.run.plan import trials_per_block
 from simulate.seeding import block_sequence
 
 if TYPE_CHECKING:
@@ -159,7 +159,7 @@ def outcomes_from_des(scenario: sc.Scenario, fates, n_trials: int,
 
 def simulate_block(scenario: sc.Scenario, seed: int, block: int, n_trials: int | None = None,
                    engine: str = DEFAULT_ENGINE) -> BlockOutcomes:
-    """Trials ``block * size ...`` of the seed tree (``size``: :func:`simulate.plan.trials_per_block`),
+    """Trials ``block * size ...`` of the seed tree (``size``: :func:`simulate.run.plan.trials_per_block`),
     the first ``n_trials`` of the block.
 
     The block's fates are always drawn for the full block size, so a trial's fate does not

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from simulate.analysis import interim
-from simulate import scenario as sc
+from simulate.design import scenario as sc
 from simulate.engines import BlockOutcomes
 from simulate.fates import Fates
 from simulate.fates.referrals import sum_by_trial

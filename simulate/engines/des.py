@@ -16,12 +16,12 @@ import numpy as np
 import pandas as pd
 import simpy
 
-from simulate import scenario as sc
+from simulate.design import scenario as sc
 from simulate.engines.des_model import COVARIATES, RELAPSE, REMISSION, VISIT, Patient, TrialModel
 from simulate.engines.trial import EVENT_COLUMNS, VISIT_COLUMNS, TrialResult
 from simulate.fates import Fates
-from simulate.plan import trials_per_block
-from simulate.population import mean_of_collections
+from simulate.run.plan import trials_per_block
+from simulate.population.covariates import mean_of_collections
 
 
 class Trial(TrialModel):

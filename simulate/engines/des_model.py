@@ -3,7 +3,7 @@
 One trial is a simpy model. Simpy owns the clock and the event queue; the model owns no
 randomness: every random quantity comes from the trial's :class:`~simulate.fates.Fates` (and,
 for how long an excluded referral's screening takes, from the trial's own stream,
-:func:`simulate.story.excluded_screening_months`).
+:func:`simulate.engines.story.excluded_screening_months`).
 
 * **Sites** open at their activation month and refer patients at their (fated) referral months
   until enrolment closes. Every referral, excluded or not, is an event.
@@ -47,10 +47,10 @@ import pandas as pd
 import simpy
 
 from simulate.analysis import interim
-from simulate import scenario as sc
+from simulate.design import scenario as sc
 from simulate.engines.trial import COMPLETE, NONE, NOT_SEEN, PARTIAL, RandomisedPatients, TrialResult
 from simulate.fates import Fates, candidates_of, excluded_of
-from simulate.story import excluded_screening_months
+from simulate.engines.story import excluded_screening_months
 
 # A patient's follow-up events, in the order they are handled when they fall in the same month:
 # a remission or relapse at a visit's month is seen at that visit, a dropout in a visit's month

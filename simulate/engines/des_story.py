@@ -4,7 +4,7 @@ The same model, the same events and counts, and in addition what only the story 
 event log (who was referred, excluded by which rule, deferred, randomised, seen at each visit,
 ...), the visits with lab values consistent with the trial's CR/PR definitions, each arm's
 courses (infusions, the start, taper and end of a continuous course), and every randomised
-patient's covariates (drawn on demand by :mod:`simulate.story`). A randomised patient's
+patient's covariates (drawn on demand by :mod:`simulate.engines.story`). A randomised patient's
 follow-up runs on the trial's clock, event by event. This is what ``trialsim trial`` shows.
 """
 
@@ -16,16 +16,16 @@ import numpy as np
 import pandas as pd
 import simpy
 
-from simulate import scenario as sc
-from simulate.cohort import Patients
+from simulate.design import scenario as sc
+from simulate.population.cohort import Patients
 from simulate.screening.criteria import RULE_NAMES
 from simulate.engines.des_model import COVARIATES, DROPOUT, RELAPSE, REMISSION, STORY, VISIT, Patient, TrialModel
 from simulate.engines.trial import COMPLETE, EVENT_COLUMNS, PARTIAL, STATUS, VISIT_COLUMNS
 from simulate.fates import DAYS_PER_MONTH, Fates
-from simulate.story import excluded_first_failures, lab_uniforms, trial_patients
+from simulate.engines.story import excluded_first_failures, lab_uniforms, trial_patients
 
 _TABLE_COLUMN = {"proteinuria_g_day": "proteinuria_mean_g_day"}
-"""The patient table's covariate columns named otherwise in :class:`~simulate.cohort.Patients`."""
+"""The patient table's covariate columns named otherwise in :class:`~simulate.population.cohort.Patients`."""
 
 
 class StoryTrial(TrialModel):

@@ -12,17 +12,17 @@ The fates of a block come in three parts, each its own module:
 * **the pool** (:mod:`simulate.fates.pool`): the randomisable candidates of each trial in order
   of eligible month, with the rest of their covariates (the proteinuria group given a pass,
   anti-PLA2R, hence stratum) and the draws behind their potential outcomes under either arm
-  (:func:`simulate.outcomes.potential_outcomes`, computed here);
+  (:func:`simulate.population.outcomes.potential_outcomes`, computed here);
 * **allocation** (:mod:`simulate.fates.allocation`): each stratum's permuted-block sequence.
 
 Each part draws from its own named streams of the block's seed (:mod:`simulate.seeding`), and
-covariates are made from their draws by the transforms of :mod:`simulate.population`.
+covariates are made from their draws by the transforms of :mod:`simulate.population.covariates`.
 
 What only the story of one trial shows (the rule that excluded each referral, a randomised
 patient's age, sex, eGFR, albumin and treatment history) is drawn per trial on demand from the
-trial's own streams (:mod:`simulate.story`); nothing a power run counts depends on it.
+trial's own streams (:mod:`simulate.engines.story`); nothing a power run counts depends on it.
 
-Arms are indexed in the scenario's order (:attr:`simulate.scenario.Scenario.arm_names`).
+Arms are indexed in the scenario's order (:attr:`simulate.design.scenario.Scenario.arm_names`).
 """
 
 from __future__ import annotations
@@ -33,12 +33,12 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from simulate import scenario as sc
+from simulate.design import scenario as sc
 from simulate.fates.allocation import n_strata, permuted_blocks, strata_from
 from simulate.fates.pool import draw_pool
 from simulate.fates.referrals import DAYS_PER_MONTH, candidate_clocks, draw_referrals, rows_of
-from simulate.outcomes import PotentialOutcomes, calibrate, covariate_score, potential_outcomes
-from simulate.population import mean_of_collections
+from simulate.population.outcomes import PotentialOutcomes, calibrate, covariate_score, potential_outcomes
+from simulate.population.covariates import mean_of_collections
 
 if TYPE_CHECKING:
     from simulate.run.prepared import PreparedDesign
@@ -94,7 +94,7 @@ class Fates:
     """Pool slot of each candidate (flat, as the candidate arrays; -1 if not in the pool): the inverse of order."""
     pool: dict
     """Pool covariates, each (n_trials, n_max): z, true, c1, c2, u_reduction (see
-    :func:`simulate.population.acei_arb_reduction`), pla2r_positive, titre."""
+    :func:`simulate.population.covariates.acei_arb_reduction`), pla2r_positive, titre."""
     stratum: np.ndarray
     """(n_trials, n_max) randomisation stratum of each pool slot."""
     u_outcome: np.ndarray

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from simulate import scenario as sc
+from simulate.design import scenario as sc
 from simulate.seeding import stream
 
 

@@ -3,7 +3,7 @@
 The first ``n_max`` randomisable candidates of each trial in order of eligible month (those
 that could be randomised, whatever happens; no wider than the most any trial of the block has) get the rest of their covariates: the proteinuria
 group given a pass (:func:`simulate.screening.probabilities.draw_proteinuria_given_pass`) and anti-PLA2R
-(:func:`simulate.population.pla2r`), hence their stratum; and the uniforms and exponentials
+(:func:`simulate.population.covariates.pla2r`), hence their stratum; and the uniforms and exponentials
 their potential outcomes are made of. Pool draws are made slot-row by slot-row across trials
 (``k``-major), so a larger ``n_max`` only appends slots: the patients of a smaller target are a
 prefix of those of a larger one.
@@ -13,10 +13,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from simulate import scenario as sc
+from simulate.design import scenario as sc
 from simulate.fates.allocation import strata_from
 from simulate.fates.referrals import sum_by_trial
-from simulate.population import mean_of_collections, pla2r
+from simulate.population.covariates import mean_of_collections, pla2r
 from simulate.seeding import stream
 from simulate.screening.probabilities import draw_proteinuria_given_pass
 

@@ -14,7 +14,7 @@ flat, trial by trial, with each trial's offsets, so the work is proportional to 
   and the month they become randomisable (*eligible month*).
 
 A candidate's clocks are kept as one uniform each (``u_clocks``): the transforms
-of :mod:`simulate.population` turn them into months (:func:`candidate_clocks`), and the
+of :mod:`simulate.population.covariates` turn them into months (:func:`candidate_clocks`), and the
 deferral is the screen on uniforms of :mod:`simulate.screening.uniforms`, derived from the
 criteria themselves.
 """
@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from simulate import scenario as sc
+from simulate.design import scenario as sc
 from simulate.design.fields import DAYS_PER_MONTH
 from simulate.screening.probabilities import PassProbabilities, pass_probabilities
 from simulate.screening.uniforms import CLOCKS, clock_of, defer_on_uniforms

@@ -15,7 +15,7 @@ import numpy as np
 from simulate.report.design_tables import _alpha_at
 from simulate.report.words import (ENDPOINT_WORDS, MULTIPLICITY_SHORT, and_list, label, percent,
                                    success_phrase)
-from simulate.results import RunResults, SweepResult
+from simulate.run.results import RunResults, SweepResult
 
 CAPTIONS = {
     "power_curve": "Each blue point is the share of simulated trials with a significant result at that number "

@@ -12,11 +12,11 @@ from typing import Callable
 import numpy as np
 from markupsafe import Markup
 
-from simulate import scenario as sc
+from simulate.design import scenario as sc
 from simulate.report.formatting import Block, _f, _p, _pm, _table, _value
 from simulate.report.words import (ENDPOINT_WORDS, MISSING_WORDS, MULTIPLICITY_WORDS, TEST_NAMES, _level,
                                    comparison_name, hypothesis_phrase, label, significant_word, success_phrase)
-from simulate.results import PowerResult, SampleSizePlan, SweepResult, TYPE_ONE_SE, against_alpha
+from simulate.run.results import PowerResult, SampleSizePlan, SweepResult, TYPE_ONE_SE, against_alpha
 
 
 def _power_table(scenario: sc.Scenario, p: PowerResult, null: bool = False) -> Block:
@@ -85,7 +85,7 @@ def _power_table(scenario: sc.Scenario, p: PowerResult, null: bool = False) -> B
             ["Mean width of the 95% CI for the risk difference", _f(p.mean_ci_width)],
         ]
         if scenario.dropout.probability_by_endpoint > 0 and p.missing_strategy != "complete_case":
-            from simulate.assumed import dropout_adjustment
+            from simulate.design.assumed import dropout_adjustment
 
             adj = dropout_adjustment(scenario)
             counted = "as failures" if p.missing_strategy == "nonresponder" else "at their last status"
@@ -170,7 +170,7 @@ _ANALYTIC_NI = {"farrington_manning": "Farrington–Manning", "farrington_mannin
 def _samplesize_table(plan: SampleSizePlan, scenario: sc.Scenario, p: PowerResult, null: bool = False) -> Block:
     """n per arm for each power target; ``null`` (no true effect): with the type I error at each
     simulated n, against alpha, since no n reaches a power target."""
-    from simulate.assumed import primary_arm
+    from simulate.design.assumed import primary_arm
 
     ni, many = p.hypothesis == "non_inferiority", len(p.comparisons) > 1
     columns = _ANALYTIC_NI if ni else _ANALYTIC

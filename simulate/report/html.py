@@ -6,7 +6,7 @@ with the control when there are several, remission at each visit per arm with an
 figures beside it, sample size, sweep, CONSORT counts, the example trial per arm, eligibility
 funnel), assumptions with their sources (the scenario file's comments, as the run recorded
 them), and how to reproduce the run. Arms appear in the scenario's order and by their labels;
-each experimental arm is named against the control. Every piece of text is escaped. The page renders a :class:`~simulate.results.RunResults` and the validated scenario in
+each experimental arm is named against the control. Every piece of text is escaped. The page renders a :class:`~simulate.run.results.RunResults` and the validated scenario in
 it; it reads no file and computes no statistic.
 
 The sections are built by the modules beside this one: :mod:`~simulate.report.design_tables`
@@ -30,7 +30,7 @@ from simulate.report.design_tables import (_comparisons_table, _power_table, _re
 from simulate.report.interim_section import _interim
 from simulate.report.provenance import _assumptions, _meta, _reproduce
 from simulate.report.trial_tables import _consort_table, _example_trial, _funnel_table
-from simulate.results import RunResults
+from simulate.run.results import RunResults
 
 log = logging.getLogger(__name__)
 _ENV = jinja2.Environment(loader=jinja2.PackageLoader("simulate.report", "templates"),

@@ -14,7 +14,7 @@ from matplotlib.figure import Figure
 from simulate.report.style import themed
 
 if TYPE_CHECKING:
-    from simulate.results import Look, PowerResult
+    from simulate.run.results import Look, PowerResult
 
 EFFICACY_COLOUR, FUTILITY_COLOUR, FINAL_COLOUR = "#1B7837", "#C0392B", "#4C72B0"
 """Stopped for efficacy, for futility, went to the final analysis (boundaries and paths alike)."""

@@ -11,7 +11,7 @@ from markupsafe import Markup
 from simulate.report.captions import INTERIM_FIGURES, _figure
 from simulate.report.formatting import _f, _pm, _table
 from simulate.report.words import SPENDING_WORDS, _level, percent_list
-from simulate.results import PowerResult, RunResults
+from simulate.run.results import PowerResult, RunResults
 
 
 def recruitment_done_at_first_look(p: PowerResult, fixed: PowerResult | None, n_target: int) -> bool:

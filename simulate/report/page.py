@@ -1,6 +1,6 @@
 """The report: figures (PNG) and one self-contained ``report.html`` from a run's results.
 
-:func:`write_report` takes the :class:`~simulate.results.RunResults` that
+:func:`write_report` takes the :class:`~simulate.run.results.RunResults` that
 :func:`simulate.run.main_job.run_all` builds and computes nothing of substance: every number shown
 comes from those results or the validated scenario; no file is read.
 Figures are drawn with the Agg backend and written atomically; the HTML embeds them as base64
@@ -23,13 +23,13 @@ if "matplotlib.pyplot" not in sys.modules:  # never switch the backend under a r
 from matplotlib.backends.backend_agg import FigureCanvasAgg  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
-from simulate import scenario as sc  # noqa: E402
-from simulate.loader import value_at  # noqa: E402
+from simulate.design import scenario as sc  # noqa: E402
+from simulate.design.loader import value_at  # noqa: E402
 from simulate.io import write_bytes_atomic, write_text_atomic  # noqa: E402
 from simulate.report import (captions, flow_plots, html, interim_plots, power_plots, remission_plots,  # noqa: E402
                              style, words)
 from simulate.report.verdict import is_null, verdict  # noqa: E402
-from simulate.results import RunResults  # noqa: E402
+from simulate.run.results import RunResults  # noqa: E402
 
 log = logging.getLogger(__name__)
 
@@ -82,7 +82,7 @@ def close_figure(fig: Figure) -> None:
 
 MISSING_NOTES = {"nonresponder": "dropouts counted as no remission", "complete_case": "complete cases only",
                  "locf": "last observation carried forward"}
-"""How each of :data:`simulate.choices.MISSING_STRATEGIES` is described under the analysed counts."""
+"""How each of :data:`simulate.design.choices.MISSING_STRATEGIES` is described under the analysed counts."""
 
 
 def _named_tests(frame):

@@ -18,7 +18,7 @@ from matplotlib.patches import Rectangle
 from simulate.report.style import themed
 
 if TYPE_CHECKING:
-    from simulate.results import ClosedFormPoint, PowerResult, SampleSizePoint
+    from simulate.run.results import ClosedFormPoint, PowerResult, SampleSizePoint
 
 
 def power_ylim(curve: Sequence[SampleSizePoint], closed_form: Sequence[ClosedFormPoint] = (),

@@ -18,11 +18,11 @@ import seaborn as sns
 from markupsafe import Markup
 
 import simulate
-from simulate import scenario as sc
+from simulate.design import scenario as sc
 from simulate.engines import DEFAULT_ENGINE
-from simulate.loader import parse_override
+from simulate.design.loader import parse_override
 from simulate.report.formatting import Table, _table, _value
-from simulate.results import RunResults
+from simulate.run.results import RunResults
 from simulate.run.trial_results import ScenarioSource
 
 MAIN_SECTIONS = ("trial", "arms", "outcome", "dropout", "analysis", "recruitment")
@@ -101,7 +101,7 @@ def _reproduce(results: RunResults) -> dict:
     if path is None:
         notes.append("The scenario file was not recorded; use the file this scenario was loaded from.")
     if results.overrides:
-        from simulate.folders import HASH_CHARS
+        from simulate.run.folders import HASH_CHARS
 
         notes.append(f"Overrides that change the scenario send the command's results to results/{scenario.name}-"
                      f"{sc.scenario_hash(scenario)[:HASH_CHARS]}/ (the scenario hash's first {HASH_CHARS} "
@@ -147,7 +147,7 @@ def _meta(results: RunResults) -> str:
 
 def _block_note(scenario) -> str:
     """The trials per seeded block, and why if fewer than the scenario's ``simulation.block_size``."""
-    from simulate.plan import BLOCK_MEMORY_BYTES, format_bytes, trials_per_block
+    from simulate.run.plan import BLOCK_MEMORY_BYTES, format_bytes, trials_per_block
 
     size = trials_per_block(scenario)
     if size == scenario.simulation.block_size:

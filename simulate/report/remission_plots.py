@@ -19,9 +19,9 @@ from matplotlib.transforms import offset_copy
 from simulate.report.style import _colours, themed
 
 if TYPE_CHECKING:
-    from simulate.results import VisitRemission
+    from simulate.run.results import VisitRemission
     from simulate.run.trial_results import KaplanMeierStep, PatientCourse
-    from simulate.scenario import ObservedRemission
+    from simulate.design.scenario import ObservedRemission
 
 CR_COLOUR, PR_COLOUR, RELAPSE_COLOUR = "#1B7837", "#74C476", "#C0392B"
 """The swimmer plot's marks of a remission (CR, PR at the endpoint) and of a relapse."""

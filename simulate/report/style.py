@@ -3,7 +3,7 @@ every figure) and the house theme (seaborn whitegrid).
 
 Each figure function (in :mod:`~simulate.report.power_plots`, :mod:`~simulate.report.flow_plots`,
 :mod:`~simulate.report.remission_plots` and :mod:`~simulate.report.interim_plots`) takes results in
-(the types of :mod:`simulate.results`, or plain values) and gives a
+(the types of :mod:`simulate.run.results`, or plain values) and gives a
 :class:`matplotlib.figure.Figure` out. Figures are built with the object-oriented API (``Figure``
 directly, no pyplot state), inside :func:`theme`, so drawing them changes nothing global. They show
 results; the only arithmetic there is what a picture needs (the median of the accrual fan, bar

@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pandas as pd
 
-from simulate import scenario as sc
+from simulate.design import scenario as sc
 from simulate.engines import CONSORT_FIELDS
-from simulate.folders import SWEEP_TABLE
+from simulate.run.folders import SWEEP_TABLE
 from simulate.io import write_csv_atomic
-from simulate.results import Comparison, Look, PowerResult, RunResults, VisitRemission
+from simulate.run.results import Comparison, Look, PowerResult, RunResults, VisitRemission
 from simulate.run.trial_results import ExampleTrial
 
 
@@ -43,14 +43,14 @@ def remission_table(power: PowerResult) -> pd.DataFrame:
 
 def comparisons_table(power: PowerResult, scenario: sc.Scenario) -> pd.DataFrame:
     """One row per experimental arm against the control (its fields of
-    :class:`~simulate.results.Comparison`, with both arms' labels)."""
+    :class:`~simulate.run.results.Comparison`, with both arms' labels)."""
     rows = [{**asdict(c), "arm_label": scenario.arm(c.arm).label, "control_label": scenario.arm(c.control).label}
             for c in power.comparisons]
     return pd.DataFrame(rows, columns=[*(f.name for f in fields(Comparison)), "arm_label", "control_label"])
 
 
 LOOK_COLUMNS = tuple(f.name for f in fields(Look))
-"""Columns of ``looks.csv``: the fields of :class:`~simulate.results.Look`."""
+"""Columns of ``looks.csv``: the fields of :class:`~simulate.run.results.Look`."""
 def looks_table(power: PowerResult) -> pd.DataFrame:
     """One row per planned look of a group-sequential design, as the power piece computed it."""
     return pd.DataFrame([asdict(k) for k in power.looks], columns=list(LOOK_COLUMNS))

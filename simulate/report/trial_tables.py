@@ -7,11 +7,11 @@ from __future__ import annotations
 
 from markupsafe import Markup
 
-from simulate import scenario as sc
+from simulate.design import scenario as sc
 from simulate.engines import CONSORT_FIELDS
 from simulate.report.formatting import Block, _f, _p, _table
 from simulate.report.words import ENDPOINT_WORDS, label
-from simulate.results import RunResults
+from simulate.run.results import RunResults
 from simulate.run.trial_results import ExampleTrial, ScreeningFunnel
 
 _CONSORT_LABELS = {"referred": "Referred and screened", "excluded_total": "Excluded (criteria not met)",

@@ -4,9 +4,9 @@ One kind of sentence per kind of design: a null scenario (the power is a type I 
 that reaches its lowest power target, one that falls short of it (with the n that reaches it and
 how often a trial of that size recruits on time), one limited by recruitment; several arms,
 non-inferiority and interim looks add their own line; a real trial's accrual closes it.
-Every figure comes from :class:`~simulate.results.RunResults`; nothing is computed here beyond
+Every figure comes from :class:`~simulate.run.results.RunResults`; nothing is computed here beyond
 choosing which sentence applies. Whether the power is a type I error is the design's one rule,
-:func:`simulate.assumed.result_has_no_benefit` (``is_null`` here).
+:func:`simulate.design.assumed.result_has_no_benefit` (``is_null`` here).
 """
 
 from __future__ import annotations
@@ -15,11 +15,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from simulate.assumed import result_has_no_benefit as is_null
+from simulate.design.assumed import result_has_no_benefit as is_null
 from simulate.report.sentences.common import (against_alpha_word, hard_stop_clause, observed_accrual_sentence,
                                               on_time_clause)
 from simulate.report.words import _level, comparison_name, percent, success_phrase
-from simulate.results import PowerResult, RunResults, SampleSizeResult
+from simulate.run.results import PowerResult, RunResults, SampleSizeResult
 
 ON_TIME_LOW = 0.5
 """Below this chance of recruiting within the planned window, recruitment is called the limit."""

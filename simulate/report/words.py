@@ -13,8 +13,8 @@ from typing import TYPE_CHECKING
 from simulate.analysis.registry import Labels
 
 if TYPE_CHECKING:
-    from simulate import scenario as sc
-    from simulate.results import PowerResult
+    from simulate.design import scenario as sc
+    from simulate.run.results import PowerResult
 
 TEST_NAMES = Labels("title")
 """How each registered analysis (:mod:`simulate.analysis.registry`) is named in the report."""
@@ -22,7 +22,7 @@ TEST_SHORT = Labels("short")
 """The same in a few words, where space is short (a heatmap's tick labels)."""
 MISSING_WORDS = {"nonresponder": "non-responder analysis (dropouts as failures)",
                  "complete_case": "complete-case analysis", "locf": "last observation carried forward"}
-"""How each of :data:`simulate.choices.MISSING_STRATEGIES` is named in the report."""
+"""How each of :data:`simulate.design.choices.MISSING_STRATEGIES` is named in the report."""
 ENDPOINT_WORDS = {"cr_or_pr": "remission (CR or PR)", "cr": "complete remission (CR)"}
 """What each ``trial.endpoint`` counts, in words."""
 ENDPOINT_SHORT = {"cr_or_pr": "CR/PR", "cr": "CR"}
@@ -30,7 +30,7 @@ MULTIPLICITY_WORDS = {"none": "no multiplicity adjustment (each comparison at th
                       "bonferroni": "Bonferroni's adjustment (each comparison at alpha divided by the number of "
                                     "comparisons)",
                       "holm": "Holm's step-down adjustment (the family-wise error rate stays at most alpha)"}
-"""How each of :data:`simulate.choices.MULTIPLICITY` is described."""
+"""How each of :data:`simulate.design.choices.MULTIPLICITY` is described."""
 MULTIPLICITY_SHORT = {"none": "no multiplicity adjustment", "bonferroni": "Bonferroni's adjustment",
                       "holm": "Holm's adjustment"}
 """The same, in a few words."""

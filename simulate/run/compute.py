@@ -1,4 +1,4 @@
-"""The pieces of the main job, each a frozen result object of :mod:`simulate.results`: the
+"""The pieces of the main job, each a frozen result object of :mod:`simulate.run.results`: the
 eligibility funnel, power at the planned size, the sample-size searches, the sweep, an example
 trial, the accrual fan, the outcome model per arm, the scenario's sources, and with interim
 looks the fixed design beside them and the z paths of the first trials."""
@@ -13,9 +13,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from simulate import scenario as sc
-from simulate.plan import trials_per_block
-from simulate.results import InterimDetail, PowerResult, SampleSizePlan, SweepResult
+from simulate.design import scenario as sc
+from simulate.run.plan import trials_per_block
+from simulate.run.results import InterimDetail, PowerResult, SampleSizePlan, SweepResult
 from simulate.run.trial_results import (Accrual, ArmRemission, Consort, ExampleTrial, FunnelStep, KaplanMeierStep,
                                         ObservedAccrual, PatientCourse, RemissionModel, ScenarioSource, ScreeningFunnel,
                                         TrialCalendar, ZPath)
@@ -44,7 +44,7 @@ def compute_screening(scenario: sc.Scenario, seed: int) -> ScreeningFunnel:
 
 
 def compute_power(scenario, seed, replicates, jobs, engine, progress=False) -> PowerResult:
-    from simulate.power import estimate_power
+    from simulate.run.power import estimate_power
 
     return estimate_power(scenario, replicates, seed, jobs, engine, progress)
 
@@ -52,7 +52,7 @@ def compute_power(scenario, seed, replicates, jobs, engine, progress=False) -> P
 def compute_samplesize(scenario, seed, replicates, jobs, engine, progress=False) -> SampleSizePlan:
     """A search per target power, their simulated curve, and the closed-form curve over its range."""
     from simulate.run.samplesize import closed_form_curve, find_sample_size
-    from simulate.assumed import dropout_adjustment
+    from simulate.design.assumed import dropout_adjustment
 
     searches = tuple(find_sample_size(scenario, target, replicates, seed, jobs, engine, progress=progress)
                      for target in TARGETS)
@@ -113,7 +113,7 @@ def kaplan_meier_remission(patients: pd.DataFrame, arms: tuple[str, ...], endpoi
 def compute_remission_model(scenario: sc.Scenario) -> RemissionModel:
     """What the calibrated outcome model implies per arm: the chance of a first remission by the
     endpoint, the chance that it lasts to the endpoint, and the assumed endpoint rate."""
-    from simulate.outcomes import calibrate
+    from simulate.population.outcomes import calibrate
 
     models = calibrate(scenario)
     end = scenario.trial.endpoint_month
@@ -150,8 +150,8 @@ def read_source(scenario_path: Path | str | None) -> ScenarioSource | None:
     """The scenario file's comments (the sources of its figures), if the file is known; the
     path is kept as given (a file, or the name of a shipped scenario)."""
     from simulate.errors import ScenarioError
-    from simulate.loader import resolve_scenario
-    from simulate.sources import scenario_comments
+    from simulate.design.loader import resolve_scenario
+    from simulate.design.sources import scenario_comments
 
     if scenario_path is None:
         return None

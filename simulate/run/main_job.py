@@ -6,7 +6,7 @@ eligibility funnel, and with interim looks the fixed design beside it and the z 
 first trials), each reused from the piece cache (:mod:`simulate.run.pieces`) when its inputs
 are unchanged, and hands them to the tables (:mod:`simulate.report.tables`), the summary
 (:mod:`simulate.report.sentences.summary`) and the report as one
-:class:`~simulate.results.RunResults`.
+:class:`~simulate.run.results.RunResults`.
 """
 
 from __future__ import annotations
@@ -22,14 +22,15 @@ from typing import Callable
 
 import numpy as np
 
-from simulate import __version__, plan
-from simulate import scenario as sc
+from simulate import __version__
+from simulate.run import plan
+from simulate.design import scenario as sc
 from simulate.engines import DEFAULT_ENGINE
-from simulate.folders import CACHE_DIR, run_tables
+from simulate.run.folders import CACHE_DIR, run_tables
 from simulate.io import write_json_atomic
 from simulate.report.sentences.summary import folder_sentence, plain_summary
 from simulate.report.tables import write_tables
-from simulate.results import InterimDetail, PowerResult, RunResults, SampleSizePlan, SweepResult
+from simulate.run.results import InterimDetail, PowerResult, RunResults, SampleSizePlan, SweepResult
 from simulate.run.trial_results import Accrual, ExampleTrial, RemissionModel, ScreeningFunnel
 from simulate.run.compute import (PATH_TRIALS, SCREENED_REFERRALS, TARGETS, compute_accrual, compute_example_trial,
                                   compute_interim, compute_power, compute_remission_model, compute_samplesize,
@@ -57,7 +58,7 @@ def run_files(scenario: sc.Scenario) -> frozenset[str]:
 
 
 def plan_run(scenario: sc.Scenario, replicates: int, jobs: int | None = None, engine: str = "batch") -> plan.Plan:
-    """What :func:`run_all` will cost (:mod:`simulate.plan`): power, a sample-size search per
+    """What :func:`run_all` will cost (:mod:`simulate.run.plan`): power, a sample-size search per
     target, the sweep, the fixed design beside interim looks, an example trial and the
     eligibility funnel, one after another."""
     from simulate.run.samplesize import plan_samplesize
@@ -78,7 +79,7 @@ def plan_run(scenario: sc.Scenario, replicates: int, jobs: int | None = None, en
 
 
 def _describe(jobs) -> dict:
-    from simulate.parallel import Backend
+    from simulate.run.parallel import Backend
 
     b = jobs if isinstance(jobs, Backend) else Backend("loky", jobs)
     return {"backend": b.name, "jobs": b.jobs, "scheduler": b.scheduler}
@@ -89,17 +90,17 @@ def run_all(scenario: sc.Scenario, out_dir: Path, seed: int | None = None, repli
             overrides: tuple[str, ...] = (), progress: bool = False,
             on_piece: Callable[[str], None] | None = None, claim=None) -> RunResults:
     """Compute (or reuse) every piece, then write tables, plots, run.json, report.html and the
-    folder's manifest.json (:mod:`simulate.folders`).
+    folder's manifest.json (:mod:`simulate.run.folders`).
 
     ``scenario_path`` and ``overrides`` say where the scenario came from (the file and its
     ``--set PATH=VALUE`` texts): the report shows the file's sources and the command that
     reproduces the run. ``progress`` draws progress bars on a terminal; ``on_piece`` is told, in
     a short sentence, which piece is computed or reused. ``claim`` is the folder's
-    :class:`~simulate.folders.Claim` if the caller checked it already; otherwise the folder is
+    :class:`~simulate.run.folders.Claim` if the caller checked it already; otherwise the folder is
     checked here, and :class:`~simulate.errors.OutputError` raised before any work if it holds
     files this run may not replace.
     """
-    from simulate import folders
+    from simulate.run import folders
 
     seed = scenario.simulation.seed if seed is None else seed
     replicates = scenario.simulation.replicates if replicates is None else replicates

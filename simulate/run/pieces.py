@@ -15,9 +15,9 @@ from pathlib import Path
 from typing import Callable, TypeVar
 
 from simulate import __version__
-from simulate import scenario as sc
+from simulate.design import scenario as sc
 from simulate.io import write_json_atomic
-from simulate.results import Record
+from simulate.run.results import Record
 
 log = logging.getLogger(__name__)
 

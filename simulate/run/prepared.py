@@ -10,7 +10,7 @@ a Dask cluster), so no worker computes them again and nothing is kept in module 
 runs or shipped behind the tasks' backs.
 
 Each value comes from its module's public function (:func:`simulate.selection.pass_probabilities`,
-:func:`simulate.outcomes.calibrate`, :func:`simulate.analysis.interim.design_for`), which caches it with
+:func:`simulate.population.outcomes.calibrate`, :func:`simulate.analysis.interim.design_for`), which caches it with
 :mod:`functools` per the parts of the scenario it depends on: designs of a sample-size search,
 which differ only in their size, share one calibration.
 """
@@ -21,8 +21,8 @@ from dataclasses import dataclass
 from typing import Mapping
 
 from simulate.analysis import interim
-from simulate import scenario as sc
-from simulate.outcomes import ArmModel, calibrate
+from simulate.design import scenario as sc
+from simulate.population.outcomes import ArmModel, calibrate
 from simulate.screening.probabilities import PassProbabilities, pass_probabilities
 
 __all__ = ["PreparedDesign", "prepare", "prepared"]

@@ -3,7 +3,7 @@ closed forms (pooled normal, Fleiss, arcsine; Farrington and Manning for non-inf
 
 Every n of a search is simulated from the same seed (common random numbers): neighbouring n
 differ by their design, not by their luck. The closed forms see dropout through one rule,
-:func:`simulate.assumed.dropout_adjustment`.
+:func:`simulate.design.assumed.dropout_adjustment`.
 """
 
 from __future__ import annotations
@@ -13,13 +13,14 @@ import time
 
 import numpy as np
 
-from simulate import loader, plan
-from simulate import scenario as sc
+from simulate.design import loader
+from simulate.run import plan
+from simulate.design import scenario as sc
 from simulate.analysis import formulas
-from simulate.assumed import dropout_adjustment, no_benefit, null_rate, primary_arm, rates as _rates
+from simulate.design.assumed import dropout_adjustment, no_benefit, null_rate, primary_arm, rates as _rates
 from simulate.engines import DEFAULT_ENGINE
-from simulate.power import Jobs, sizes_label, summarise, tally_designs
-from simulate.results import (AnalyticReferences, ClosedFormPoint, PowerResult, SampleSizePoint, SampleSizeResult)
+from simulate.run.power import Jobs, sizes_label, summarise, tally_designs
+from simulate.run.results import (AnalyticReferences, ClosedFormPoint, PowerResult, SampleSizePoint, SampleSizeResult)
 
 
 def _equal_allocation(scenario: sc.Scenario) -> bool:
@@ -298,9 +299,9 @@ def _curve_points(curve: dict[int, PowerResult]) -> tuple[SampleSizePoint, ...]:
 
 def plan_samplesize(scenario: sc.Scenario, replicates: int, jobs: int | None = None, engine: str = "batch",
                     target: float = 0.8, n_max: int = 2000, processes: bool = True) -> plan.Plan:
-    """What :func:`find_sample_size` will cost (:mod:`simulate.plan`): a search around the
-    closed form's n, :data:`simulate.plan.SCAN_DESIGNS` designs side by side at most, about
-    :data:`simulate.plan.SEARCH_DESIGNS` in all."""
+    """What :func:`find_sample_size` will cost (:mod:`simulate.run.plan`): a search around the
+    closed form's n, :data:`simulate.run.plan.SCAN_DESIGNS` designs side by side at most, about
+    :data:`simulate.run.plan.SEARCH_DESIGNS` in all."""
     guess = 2 * scenario.trial.n_per_arm if no_benefit(scenario) else first_guess(scenario, target)
     n = min(n_max, max(4, int(1.4 * guess)))
     wide = loader.with_overrides(scenario, {"trial.n_per_arm": n})

@@ -6,11 +6,12 @@ from __future__ import annotations
 import itertools
 import time
 
-from simulate import loader, plan
-from simulate import scenario as sc
+from simulate.design import loader
+from simulate.run import plan
+from simulate.design import scenario as sc
 from simulate.engines import DEFAULT_ENGINE
-from simulate.power import Jobs, summarise, tally_designs
-from simulate.results import SweepPoint, SweepResult
+from simulate.run.power import Jobs, summarise, tally_designs
+from simulate.run.results import SweepPoint, SweepResult
 
 
 def sweep_points(scenario: sc.Scenario) -> list[dict]:
@@ -49,7 +50,7 @@ def sweep(scenario: sc.Scenario, replicates: int | None = None, seed: int | None
 
 
 def plan_sweep(scenario: sc.Scenario, replicates: int, jobs: int | None = None, engine: str = "batch") -> plan.Plan:
-    """What :func:`sweep` will cost (:mod:`simulate.plan`): every grid point side by side."""
+    """What :func:`sweep` will cost (:mod:`simulate.run.plan`): every grid point side by side."""
     designs = [loader.with_overrides(scenario, point) for point in sweep_points(scenario)]
     return plan.plan_trials(designs, replicates, jobs, engine,
                             what=f"a sweep of {len(designs)} grid points ({replicates:,} trials each)")

@@ -122,7 +122,7 @@ class ExampleTrial(Record):
 
 @dataclass(frozen=True)
 class ArmRemission(Record):
-    """What the calibrated outcome model (:mod:`simulate.outcomes`) implies for one arm over the
+    """What the calibrated outcome model (:mod:`simulate.population.outcomes`) implies for one arm over the
     eligible population, dropout aside."""
 
     arm: str

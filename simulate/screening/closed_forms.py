@@ -10,8 +10,8 @@ from __future__ import annotations
 import math
 from typing import Callable
 
-from simulate import parameters
-from simulate import scenario as sc
+from simulate.design import parameters
+from simulate.design import scenario as sc
 from simulate.screening.criteria import BY_NAME, GROUPS, flag_fraction
 
 
@@ -20,7 +20,7 @@ def reproductive_pass_probability(c: sc.Cohort, postmenopausal):
     | age) (a number or an array): men are exempt from both; a woman past her menopause is
     neither pregnant nor of child-bearing potential; a pre-menopausal woman passes when she uses
     contraception (or is sterile) and is not pregnant, independently
-    (:func:`simulate.population.reproductive_status`)."""
+    (:func:`simulate.population.covariates.reproductive_status`)."""
     women_ok = flag_fraction(c, "contraception_or_sterile") * (1.0 - flag_fraction(c, "pregnant_or_breastfeeding"))
     male = flag_fraction(c, "male")
     return male + (1.0 - male) * (postmenopausal + (1.0 - postmenopausal) * women_ok)

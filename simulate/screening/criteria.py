@@ -56,7 +56,7 @@ from dataclasses import dataclass
 from functools import reduce
 from typing import Any
 
-from simulate import scenario as sc
+from simulate.design import scenario as sc
 
 COMPARISONS = {">=": operator.ge, "<=": operator.le, ">": operator.gt, "<": operator.lt}
 """The comparisons a bound may make, by their symbol."""
@@ -70,7 +70,7 @@ ACEI/ARB) only ever defer."""
 @dataclass(frozen=True)
 class Bound:
     """``measure op threshold``: a covariate (a field or property of
-    :class:`~simulate.cohort.Patients`), a comparison of :data:`COMPARISONS` and the
+    :class:`~simulate.population.cohort.Patients`), a comparison of :data:`COMPARISONS` and the
     ``[eligibility]`` field holding the threshold. With ``among`` (a covariate and the values
     it takes), the bound applies only to those patients: the others meet it."""
 
@@ -228,5 +228,5 @@ GROUPS: dict[str, tuple[str, ...]] = {
 
 def flag_fraction(c: sc.Cohort, flag: str) -> float:
     """P(a referred patient has a yes/no covariate): the ``[cohort]`` field ``<flag>_fraction``
-    of a covariate drawn as an independent Bernoulli (:mod:`simulate.cohort`)."""
+    of a covariate drawn as an independent Bernoulli (:mod:`simulate.population.cohort`)."""
     return getattr(c, f"{flag}_fraction")

@@ -2,12 +2,12 @@
 
 Two contradictions are invisible to the field validators: an arm's remission rate that the relapse
 model cannot reach (relapse before the endpoint caps the share in remission at q_a, see
-:mod:`simulate.outcomes`), and a screen that (almost) no referred patient passes (see
+:mod:`simulate.population.outcomes`), and a screen that (almost) no referred patient passes (see
 :mod:`simulate.screening.probabilities`). Both are decided exactly by numerical integration, which needs scipy
 (about half a second to import). Checking a scenario should be instant, so each check first tries
 a lower bound computed from closed forms with :mod:`math` alone: when the bound already clears
 the requirement the scenario is feasible and nothing more is computed; otherwise the exact value
-decides (:func:`simulate.loader.feasibility_problems`). The bounds are proved in their
+decides (:func:`simulate.design.loader.feasibility_problems`). The bounds are proved in their
 docstrings and tested against the exact values. The screen's bounds read each threshold through
 its criterion (:mod:`simulate.screening.criteria`) and share the closed forms of
 :mod:`simulate.screening.closed_forms` with the exact probabilities.
@@ -17,8 +17,8 @@ from __future__ import annotations
 
 import math
 
-from simulate import parameters
-from simulate import scenario as sc
+from simulate.design import parameters
+from simulate.design import scenario as sc
 from simulate.screening.closed_forms import (
     conditions_pass_probability, egfr_pass_probability, history_pass_probability, reproductive_pass_probability,
 )

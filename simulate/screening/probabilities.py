@@ -8,7 +8,7 @@ Poisson referral process by exact thinning into an excluded process and a candid
 with rate ``rate x P(candidate)``, and draw covariates for candidates only, from their
 distribution *given* that they passed.
 
-This is exact because the cohort (simulate/cohort.py) falls into independent groups of
+This is exact because the cohort (simulate/population/cohort.py) falls into independent groups of
 covariates, each screened by its own permanent rules (each criterion names its group:
 :data:`simulate.screening.criteria.GROUPS`; :data:`GROUP_PROBABILITIES` has one exact
 probability per group):
@@ -31,7 +31,7 @@ Gauss-Legendre product rule (:func:`simulate.numerics.gauss_legendre`: the inner
 with the outer variable). The product is P(candidate). Every threshold is read through its
 criterion (:meth:`~simulate.screening.criteria.Rule.threshold`), and the closed forms shared
 with the feasibility bounds live in :mod:`simulate.screening.closed_forms`. Covariates given a pass are drawn by rejection through the population's own
-transforms (:mod:`simulate.population`, :func:`draw_proteinuria_given_pass`), which is exact
+transforms (:mod:`simulate.population.covariates`, :func:`draw_proteinuria_given_pass`), which is exact
 whatever the acceptance rate. The integrals take the distributions' parameters from the same
 module, so the probabilities and the draws describe one population.
 """
@@ -47,10 +47,10 @@ from types import SimpleNamespace
 import numpy as np
 from scipy import special
 
-from simulate import parameters
-from simulate import scenario as sc
+from simulate.design import parameters
+from simulate.design import scenario as sc
 from simulate.numerics import gauss_legendre, integrate
-from simulate.population import (
+from simulate.population.covariates import (
     collection_errors, collection_sigma, collections, egfr_residual_sd, mean_of_collections, postmenopausal_probability,
     proteinuria_level, proteinuria_lognormal, reduction_beta,
 )
@@ -253,13 +253,13 @@ def draw_proteinuria_given_pass(cohort: sc.Cohort, rules: sc.Eligibility, intole
                                 seq: np.random.SeedSequence, name: str) -> dict[str, np.ndarray]:
     """The proteinuria group of candidates (one per element of ``intolerant``), given a pass.
 
-    Exact rejection sampling through the population's transforms (simulate/population.py): a candidate
+    Exact rejection sampling through the population's transforms (simulate/population/covariates.py): a candidate
     draws the true level's normal score ``z`` and the two collection errors; if the level rule
     passes and they are on ACEI/ARB, a uniform ``u`` whose beta quantile is their reduction r.
     They are kept when the level and reduction rules pass: for the reduction rule,
     r <= 1 - (1 - R) / m (m the collections' mean error factor) is u <= I(1 - (1 - R) / m), the
     beta CDF, so r itself is only computed when a patient's story needs it
-    (:func:`simulate.population.acei_arb_reduction`). Blood pressure is then controlled for every tolerant
+    (:func:`simulate.population.covariates.acei_arb_reduction`). Blood pressure is then controlled for every tolerant
     candidate.
 
     Round j draws, from streams ``name/j/...``, one candidate for every slot still open, in

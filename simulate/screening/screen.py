@@ -14,8 +14,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from simulate import scenario as sc
-from simulate.cohort import Patients
+from simulate.design import scenario as sc
+from simulate.population.cohort import Patients
 from simulate.screening.criteria import RULE_NAMES, RULES, Rule
 
 if TYPE_CHECKING:
@@ -136,7 +136,7 @@ def screen(patients: Patients, rules: sc.Eligibility) -> Screening:
 
 def screen_referrals(scenario: sc.Scenario, n: int, seed: int) -> tuple[Patients, Screening]:
     """Draw ``n`` referred patients from the seed's cohort stream and screen them."""
-    from simulate.cohort import draw_cohort
+    from simulate.population.cohort import draw_cohort
     from simulate.seeding import child_sequence, root_sequence
 
     patients = draw_cohort(scenario.cohort, n, child_sequence(root_sequence(seed), "cohort"))

@@ -2,7 +2,7 @@
 
 The fates (:mod:`simulate.fates.referrals`) keep each candidate's clocks (months on ACEI/ARB,
 months since steroid/MMF and since alkylating agents) as one uniform each, in the rows of
-``u_clocks`` named by :data:`CLOCKS`. The transforms of :mod:`simulate.population` turn a
+``u_clocks`` named by :data:`CLOCKS`. The transforms of :mod:`simulate.population.covariates` turn a
 uniform into months; each clock reads monotonically in its uniform, so a time-dependent rule of
 :mod:`simulate.screening.criteria` fails exactly on an interval of uniforms, found from the
 uniform at the rule's threshold, and only the deferred need their months computed. A clock that
@@ -17,8 +17,8 @@ from typing import Callable
 
 import numpy as np
 
-from simulate import scenario as sc
-from simulate.population import acei_arb_clock, acei_arb_uniform_at, exposure_months, exposure_uniform_at
+from simulate.design import scenario as sc
+from simulate.population.covariates import acei_arb_clock, acei_arb_uniform_at, exposure_months, exposure_uniform_at
 from simulate.screening.criteria import RULES
 
 __all__ = ["CLOCKS", "UniformClock", "clock_of", "defer_on_uniforms"]

@@ -16,11 +16,11 @@ from pathlib import Path
 
 from shiny import App, reactive, render, ui
 
-from simulate import scenario as sc
+from simulate.design import scenario as sc
 from simulate.analysis import registry
-from simulate.assumed import primary_arm
-from simulate.choices import MISSING_STRATEGIES
-from simulate.plan import FEW_REPLICATES
+from simulate.design.assumed import primary_arm
+from simulate.design.choices import MISSING_STRATEGIES
+from simulate.run.plan import FEW_REPLICATES
 from simulate.report.page import close_figure, figure_png
 from simulate.report.words import MISSING_WORDS, percent
 from simulate.teach import lab
@@ -140,7 +140,7 @@ def _inputs(base: sc.Scenario) -> list:
 def build_app(scenario_path: str | Path, base: sc.Scenario) -> App:
     """The lab for the scenario file ``scenario_path`` (already validated as ``base``), read
     once here."""
-    from simulate.loader import read_scenario_data
+    from simulate.design.loader import read_scenario_data
 
     scenario_arg = str(scenario_path)
     data = read_scenario_data(scenario_path)
@@ -410,7 +410,7 @@ def _warm(base: sc.Scenario) -> None:
     from simulate.run.prepared import prepare
 
     prepare(base)
-    for module in ("simulate.tally", "simulate.engines.batch", "simulate.engines.des", "simulate.teach.figures"):
+    for module in ("simulate.run.tally", "simulate.engines.batch", "simulate.engines.des", "simulate.teach.figures"):
         importlib.import_module(module)
 
 
@@ -449,7 +449,7 @@ def _power_box(many: lab.ManyTrials | None, stale: bool = False) -> ui.Tag:
 
 
 def _many_figures(design: sc.Scenario, many: lab.ManyTrials, what: str) -> ui.Tag:
-    from simulate.assumed import dropout_adjustment
+    from simulate.design.assumed import dropout_adjustment
     from simulate.teach import figures
 
     p = many.power
@@ -543,7 +543,7 @@ def _below_formulas(design: sc.Scenario) -> str:
 
 def _how_many_lines(design: sc.Scenario, plan) -> list[str]:
     """What the sample-size search found, a paragraph per target (percentages as the report rounds them)."""
-    from simulate.loader import with_overrides
+    from simulate.design.loader import with_overrides
 
     curve = {p.n_per_arm: p for p in plan.curve}
     lines = []

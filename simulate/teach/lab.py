@@ -19,15 +19,15 @@ from typing import Any
 
 import numpy as np
 
-from simulate import loader
-from simulate import scenario as sc
-from simulate.assumed import primary_arm
+from simulate.design import loader
+from simulate.design import scenario as sc
+from simulate.design.assumed import primary_arm
 from simulate.analysis import registry
 from simulate.engines import DEFAULT_ENGINE, simulate_block_designs
 from simulate.errors import ScenarioError
-from simulate.parallel import Backend
-from simulate.plan import trials_per_block
-from simulate.results import PowerResult, SampleSizePlan
+from simulate.run.parallel import Backend
+from simulate.run.plan import trials_per_block
+from simulate.run.results import PowerResult, SampleSizePlan
 from simulate.run.trial_results import Accrual, ExampleTrial
 
 # ----------------------------------------------------------------------------- inputs
@@ -126,8 +126,8 @@ class Checked:
 
 def check(data: dict, base: sc.Scenario, values: dict[str, Any]) -> Checked:
     """Validate the inputs as ``--set`` overrides of the scenario file read as ``data``
-    (:func:`simulate.loader.read_scenario_data`; ``base`` is its validated form) by
-    :func:`simulate.loader.scenario_from_dict`, as ``trialsim`` validates a file and its
+    (:func:`simulate.design.loader.read_scenario_data`; ``base`` is its validated form) by
+    :func:`simulate.design.loader.scenario_from_dict`, as ``trialsim`` validates a file and its
     overrides. A rejected design is checked input by input too, so each message sits beside the
     input it is about; what only the inputs together contradict is left in ``other``."""
     texts = overrides(base, values)
@@ -178,10 +178,10 @@ VIEWS = ("many_view", "null_view", "how_many_view")
 
 
 def plan_view(scenario: sc.Scenario, view: str, engine: str = DEFAULT_ENGINE):
-    """What a view's computation will cost (:mod:`simulate.plan`) on the lab's own threads
+    """What a view's computation will cost (:mod:`simulate.run.plan`) on the lab's own threads
     (:data:`IN_PROCESS`): many trials, the null world (the same trials once per usable test)
     or the sample-size search (one per target)."""
-    from simulate import plan
+    from simulate.run import plan
     from simulate.run.compute import TARGETS
 
     reps = scenario.simulation.replicates
@@ -201,7 +201,7 @@ def plan_view(scenario: sc.Scenario, view: str, engine: str = DEFAULT_ENGINE):
 def view_problem(scenario: sc.Scenario, view: str) -> str | None:
     """The one line that refuses a view's computation before it starts (None: it fits the
     memory budget and the lab's time limit)."""
-    from simulate import plan
+    from simulate.run import plan
     from simulate.errors import ResourceError
 
     budget, _ = plan.current_limits()
@@ -218,7 +218,7 @@ def plan_problems(scenario: sc.Scenario, base: sc.Scenario, values: dict[str, An
     number of simulated trials for time, else the referral rate, which makes trials large.
     Checked for the Many trials view and one trial, the lab's first steps; the other views are
     planned when asked for (:func:`view_problem`)."""
-    from simulate import plan
+    from simulate.run import plan
     from simulate.errors import ResourceError
 
     line = view_problem(scenario, "many_view")
@@ -351,7 +351,7 @@ def _lab_block(designs: list, seed: int, block: int, n_trials: int, engine: str)
     """A block of trials of each design (prepared: :class:`~simulate.run.prepared.PreparedDesign`),
     analysed once: its tally (what ``trialsim power`` totals) and the spread of its estimates
     and p-values."""
-    from simulate.tally import analyse_outcomes, tally
+    from simulate.run.tally import analyse_outcomes, tally
 
     out = []
     for prepared, outcomes in zip(designs, simulate_block_designs(designs, seed, block, n_trials, engine)):
@@ -376,9 +376,9 @@ class ManyTrials:
 
     @property
     def null(self) -> bool:
-        """No true benefit in this world (:func:`simulate.assumed.result_has_no_benefit`, the rule
+        """No true benefit in this world (:func:`simulate.design.assumed.result_has_no_benefit`, the rule
         the CLI and the report read): its power is a type I error."""
-        from simulate.assumed import result_has_no_benefit
+        from simulate.design.assumed import result_has_no_benefit
 
         return result_has_no_benefit(self.power)
 
@@ -388,7 +388,7 @@ def simulate_many(designs: list[sc.Scenario], progress: Progress | None = None, 
     """Each design's ``simulation.replicates`` trials from its ``simulation.seed`` (the designs
     share both: common random numbers), gathered block by block. ``progress`` is told of each
     block, with the first design's answer so far; it stops the run when cancelled."""
-    from simulate.power import run_blocks, summarise
+    from simulate.run.power import run_blocks, summarise
 
     first = designs[0]
     seed, replicates = first.simulation.seed, first.simulation.replicates
@@ -440,10 +440,10 @@ class NullWorld:
 
 def null_design(scenario: sc.Scenario) -> tuple[sc.Scenario, str]:
     """The design under the null hypothesis, validated like a file, and how it was made: every
-    experimental arm at :func:`simulate.assumed.null_rate` (the command line's ``--set
+    experimental arm at :func:`simulate.design.assumed.null_rate` (the command line's ``--set
     arms.<id>.remission_at_endpoint=...``); where the arm's own model cannot reach that rate,
     the arm takes the control arm's whole outcome model (its label and allocation kept)."""
-    from simulate.assumed import null_rate
+    from simulate.design.assumed import null_rate
 
     rate = null_rate(scenario)
     arms = scenario.experimental_arms
@@ -525,7 +525,7 @@ def one_trial(scenario: sc.Scenario, replicate: int = 0, engine: str = DEFAULT_E
     from simulate.engines.des import example_trial
     from simulate.run.compute import compute_accrual, trial_record
     from simulate.report.sentences.trial import story_lines
-    from simulate.tally import analyse_outcomes
+    from simulate.run.tally import analyse_outcomes
 
     seed = scenario.simulation.seed
     result = example_trial(scenario, seed, replicate=replicate)
@@ -552,7 +552,7 @@ def how_many(scenario: sc.Scenario, progress: Progress | None = None, jobs=IN_PR
     """The sample-size piece of ``trialsim run``: n for 80% and 90% power, the simulated curve
     and the closed forms. ``progress`` is told of each block; it stops the search when cancelled."""
     from simulate.run.compute import compute_samplesize
-    from simulate.power import watching
+    from simulate.run.power import watching
 
     s = scenario.simulation
     if progress is None:
@@ -576,7 +576,7 @@ def _without_none(value: Any) -> Any:
 
 def to_toml(scenario: sc.Scenario, header: str = "") -> str:
     """The scenario as a self-contained TOML file (written by tomli_w) that ``trialsim
-    validate`` accepts and :func:`simulate.loader.load_scenario` reads back as the same
+    validate`` accepts and :func:`simulate.design.loader.load_scenario` reads back as the same
     scenario; ``header`` becomes its opening comment."""
     import tomli_w
 

@@ -8,22 +8,22 @@ from __future__ import annotations
 
 import math
 
-from simulate import scenario as sc
-from simulate.assumed import result_benefits
+from simulate.design import scenario as sc
+from simulate.design.assumed import result_benefits
 from simulate.report.words import and_list, comparison_name, label, percent
-from simulate.results import TYPE_ONE_SE, PowerResult, against_alpha
+from simulate.run.results import TYPE_ONE_SE, PowerResult, against_alpha
 
 NOTABLE_EXAGGERATION = 1.1
 """Significant trials overstating the true difference by at least this factor are worth a word
 (the winner's curse), in the summary and the teaching lab."""
 
 AGAINST_ALPHA = {1: "above", 0: "within Monte Carlo error of", -1: "below"}
-"""Where a simulated type I error stands against alpha (:func:`simulate.results.against_alpha`)."""
+"""Where a simulated type I error stands against alpha (:func:`simulate.run.results.against_alpha`)."""
 
 
 def against_alpha_word(rate: float, mc_se: float, alpha: float) -> str:
     """'above', 'within Monte Carlo error of' or 'below' (alpha): judged within
-    :data:`simulate.results.TYPE_ONE_SE` Monte Carlo SE."""
+    :data:`simulate.run.results.TYPE_ONE_SE` Monte Carlo SE."""
     return AGAINST_ALPHA[against_alpha(rate, mc_se, alpha)]
 
 
@@ -36,7 +36,7 @@ def above_alpha_clause(above: list[int]) -> str:
 
 
 def no_benefit_reason(scenario: sc.Scenario, p: PowerResult) -> str:
-    """Why the power of a world with no true benefit (:func:`simulate.assumed.result_has_no_benefit`)
+    """Why the power of a world with no true benefit (:func:`simulate.design.assumed.result_has_no_benefit`)
     is a type I error, as the end of '(here the type I error: ...)'."""
     many = len(p.comparisons) > 1
     if p.hypothesis == "non_inferiority":

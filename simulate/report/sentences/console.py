@@ -7,9 +7,9 @@ from __future__ import annotations
 import math
 from typing import Callable
 
-from simulate import scenario as sc
-from simulate.assumed import dropout_adjustment, result_has_no_benefit
-from simulate.results import PowerResult, SampleSizeResult
+from simulate.design import scenario as sc
+from simulate.design.assumed import dropout_adjustment, result_has_no_benefit
+from simulate.run.results import PowerResult, SampleSizeResult
 
 
 def power_with_interval(r) -> str:
@@ -65,7 +65,7 @@ def power_lines(scenario: sc.Scenario, r: PowerResult) -> list[str]:
 
 
 def _power_line(scenario: sc.Scenario, r: PowerResult, labels: dict[str, str], control: str) -> list[str]:
-    """Power, or the type I error in a world with no true benefit (:func:`simulate.assumed.result_has_no_benefit`)."""
+    """Power, or the type I error in a world with no true benefit (:func:`simulate.design.assumed.result_has_no_benefit`)."""
     lines, echo = _lines()
     null = result_has_no_benefit(r)
     label = "type I error" if null else "power"

@@ -8,14 +8,14 @@ from pathlib import Path
 
 import numpy as np
 
-from simulate import scenario as sc
-from simulate.assumed import primary_arm, result_has_no_benefit
-from simulate.plan import FEW_REPLICATES
+from simulate.design import scenario as sc
+from simulate.design.assumed import primary_arm, result_has_no_benefit
+from simulate.run.plan import FEW_REPLICATES
 from simulate.report.sentences.common import (above_alpha_clause, few_trials, hard_stop_clause, no_benefit_reason,
                                               observed_rate_sentence, on_time_clause, winners_curse)
 from simulate.report.words import (ENDPOINT_WORDS, MISSING_WORDS, MULTIPLICITY_SHORT, TEST_NAMES, _level, and_list,
                                    comparison_name, percent, percent_list, significant_word, success_phrase)
-from simulate.results import PowerResult, SampleSizePlan, against_alpha
+from simulate.run.results import PowerResult, SampleSizePlan, against_alpha
 
 
 def plain_summary(scenario: sc.Scenario, p: PowerResult, plan: SampleSizePlan,
@@ -166,7 +166,7 @@ def folder_sentence(scenario: sc.Scenario, out_dir: Path, overrides: tuple[str, 
     """The summary's line on the overrides and where the results are: for a run with ``--set``
     overrides, or in a folder not named after the scenario (None otherwise, as for the
     scenario file's own run in ``results/<name>/``)."""
-    from simulate.folders import HASH_CHARS
+    from simulate.run.folders import HASH_CHARS
 
     short = sc.scenario_hash(scenario)[:HASH_CHARS]
     if overrides:

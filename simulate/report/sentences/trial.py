@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import math
 
-from simulate import scenario as sc
+from simulate.design import scenario as sc
 
 
 def story_lines(scenario: sc.Scenario, seed: int, result) -> list[str]:

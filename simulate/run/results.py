@@ -6,7 +6,7 @@ plain JSON values through pydantic (NaN becomes null) and ``from_json()`` valida
 its finished pieces this way under ``.pieces/``. ``to_frame()`` gives the table a result is
 written as. The records of the example trial, the funnel, the accrual and the outcome model are
 :mod:`simulate.run.trial_results`'s. Nothing here computes a statistic: the numbers are made where the work is done
-(:mod:`simulate.power`, :mod:`simulate.run`), and the CLI and the report only show them.
+(:mod:`simulate.run.power`, :mod:`simulate.run`), and the CLI and the report only show them.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from simulate.run.trial_results import (Accrual, ExampleTrial, RemissionModel, S
 if TYPE_CHECKING:
     import pandas as pd
 
-    from simulate.scenario import Scenario
+    from simulate.design.scenario import Scenario
 
 
 # ----------------------------------------------------------------------------- type I error
@@ -282,7 +282,7 @@ class SampleSizePoint(Record):
 @dataclass(frozen=True)
 class AnalyticReferences(Record):
     """Closed-form n per arm for the scenario's two rates, without dropout and with it (by the
-    one rule of :func:`simulate.assumed.dropout_adjustment`); None where the arms do not differ."""
+    one rule of :func:`simulate.design.assumed.dropout_adjustment`); None where the arms do not differ."""
 
     p_control: Float
     p_treat: Float
@@ -348,7 +348,7 @@ class ClosedFormPoint(Record):
     pooled_normal: Float
     """Without dropout: every randomised patient analysed at the scenario's rates."""
     pooled_normal_with_dropout: Float
-    """With dropout, by the rule of :func:`simulate.assumed.dropout_adjustment`."""
+    """With dropout, by the rule of :func:`simulate.design.assumed.dropout_adjustment`."""
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,7 @@
 :func:`draw_cohort` draws N patients at once, as arrays, from named sub-streams of one seed
 (see :mod:`simulate.seeding`): each covariate has its own stream, so changing one parameter
 leaves every other covariate of every patient unchanged. The streams' draws become covariates
-through the transforms of :mod:`simulate.population`, the same ones the fates and the story of
+through the transforms of :mod:`simulate.population.covariates`, the same ones the fates and the story of
 a trial use.
 
 How each quantity is drawn (all parameters are fields of the scenario's ``[cohort]`` section):
@@ -26,7 +26,7 @@ How each quantity is drawn (all parameters are fields of the scenario's ``[cohor
 * **serum albumin**: normal(``albumin_mean_g_l``, ``albumin_sd_g_l``) with correlation
   ``albumin_log_proteinuria_correlation`` to ``z`` (albumin falls as proteinuria rises),
   clipped to the physiological range [``ALBUMIN_MIN_G_L``, ``ALBUMIN_MAX_G_L``] of
-  :mod:`simulate.parameters`.
+  :mod:`simulate.design.parameters`.
 * **eGFR**: ``egfr_mean_ml_min`` + ``egfr_change_per_year_of_age_ml_min`` x (age - mean age) + a
   normal residual whose sd keeps the marginal sd at ``egfr_sd_ml_min``; clipped to
   [``EGFR_MIN_ML_MIN``, ``EGFR_MAX_ML_MIN``].
@@ -52,8 +52,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from simulate import scenario as sc
-from simulate.population import (
+from simulate.design import scenario as sc
+from simulate.population.covariates import (
     age_years, albumin, collection_errors, collections, draw_acei_arb_reduction, egfr,
     mean_of_collections, months_on_acei_arb, months_since, pla2r, prior_relapse,
     proteinuria_baseline, proteinuria_level, reproductive_status,

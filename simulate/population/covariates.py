@@ -2,9 +2,9 @@
 
 Every covariate group has one transform here, a small pure function of the random numbers it
 needs and the scenario's ``[cohort]`` parameters. Three callers feed them, each from its own
-random numbers: the screened cohort (:func:`simulate.cohort.draw_cohort`, one named stream per
+random numbers: the screened cohort (:func:`simulate.population.cohort.draw_cohort`, one named stream per
 covariate), the fates (the candidates' clocks and the pool's proteinuria and anti-PLA2R, see
-:mod:`simulate.fates`) and the story of one trial (:mod:`simulate.story`). So a change to a
+:mod:`simulate.fates`) and the story of one trial (:mod:`simulate.engines.story`). So a change to a
 covariate's distribution is a change here and nowhere else. The exact screen probabilities
 (:mod:`simulate.screening.probabilities`) integrate over these distributions and take their parameters from
 the helpers here (:func:`proteinuria_lognormal`, :func:`reduction_beta`,
@@ -24,10 +24,10 @@ import math
 import numpy as np
 from scipy import special
 
-from simulate import parameters
-from simulate import scenario as sc
+from simulate.design import parameters
+from simulate.design import scenario as sc
 
-from simulate.parameters import (  # noqa: F401 - the parameters are part of the population's vocabulary
+from simulate.design.parameters import (  # noqa: F401 - the parameters are part of the population's vocabulary
     collection_sigma, egfr_centre, egfr_residual_sd, proteinuria_lognormal, reduction_beta,
 )
 
@@ -73,7 +73,7 @@ def reproductive_status(c: sc.Cohort, male: np.ndarray, age: np.ndarray,
 
 def egfr(c: sc.Cohort, age: np.ndarray, normal: np.ndarray) -> np.ndarray:
     """eGFR: its age line plus a normal residual, clipped to the physiological range
-    [EGFR_MIN_ML_MIN, EGFR_MAX_ML_MIN] of :mod:`simulate.parameters` (read at each call)."""
+    [EGFR_MIN_ML_MIN, EGFR_MAX_ML_MIN] of :mod:`simulate.design.parameters` (read at each call)."""
     return np.clip(egfr_centre(c, age) + egfr_residual_sd(c) * normal, parameters.EGFR_MIN_ML_MIN,
                    parameters.EGFR_MAX_ML_MIN)
 
@@ -124,7 +124,7 @@ def proteinuria_baseline(level: np.ndarray, reduction: np.ndarray) -> np.ndarray
 
 def albumin(c: sc.Cohort, z: np.ndarray, normal: np.ndarray) -> np.ndarray:
     """Serum albumin (g/L): normal, correlated with the proteinuria score ``z``, clipped to
-    [ALBUMIN_MIN_G_L, ALBUMIN_MAX_G_L] of :mod:`simulate.parameters` (read at each call)."""
+    [ALBUMIN_MIN_G_L, ALBUMIN_MAX_G_L] of :mod:`simulate.design.parameters` (read at each call)."""
     za = correlated_normal(z, c.albumin_log_proteinuria_correlation, normal)
     return np.clip(c.albumin_mean_g_l + c.albumin_sd_g_l * za, parameters.ALBUMIN_MIN_G_L, parameters.ALBUMIN_MAX_G_L)
 
@@ -188,7 +188,7 @@ def exposure_uniform_at(months: float, fraction: float, mean_months: float) -> f
 def prior_relapse(c: sc.Cohort, u_relapsed: np.ndarray, u_drug: np.ndarray,
                   u_months: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(drug, months off it at relapse) of an earlier remission followed by relapse: drug is an
-    index into :data:`simulate.cohort.RELAPSE_DRUGS` (0 = none, months NaN), months exponential."""
+    index into :data:`simulate.population.cohort.RELAPSE_DRUGS` (0 = none, months NaN), months exponential."""
     relapsed = u_relapsed < c.prior_relapse_fraction
     cut1 = c.prior_relapse_drug_cni_fraction
     cut2 = cut1 + c.prior_relapse_drug_rtx_fraction

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from simulate import scenario as sc
+from simulate.design import scenario as sc
 from simulate.analysis import registry
 from simulate.analysis.compare import Analysis, analyse
 from simulate.analysis.rules import decision_rule
@@ -117,7 +117,7 @@ class Tally:
     dropouts_squares: float = 0.0
     comparisons: dict = field(default_factory=dict)
     """:data:`COMPARISON_FIELDS` -> array with one total per comparison, in the order of
-    :attr:`simulate.scenario.Scenario.experimental_arms`."""
+    :attr:`simulate.design.scenario.Scenario.experimental_arms`."""
     visit_sum: np.ndarray | None = None
     """(arms, visits) sum over trials of each arm's proportion seen in the endpoint state at
     each visit (trials that randomised nobody to the arm count in neither sum)."""

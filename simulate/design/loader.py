@@ -1,6 +1,6 @@
 """Loading scenarios: TOML and ``--set`` overrides in, a validated and frozen Scenario out.
 
-This module sits above the scenario models (:mod:`simulate.scenario`) and the models that can
+This module sits above the scenario models (:mod:`simulate.design.scenario`) and the models that can
 see contradictions the field validators cannot (the outcome model's calibration, the screen's
 pass probability). Everything is checked here, once: past :func:`load_scenario` (or
 :func:`scenario_from_dict`, :func:`with_overrides`) no simulation raises a user's error.
@@ -20,11 +20,11 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from simulate import parameters
+from simulate.design import parameters
 from simulate.screening import feasibility
 from simulate.errors import ScenarioError
 from simulate.design.messages import format_errors, show
-from simulate.scenario import Scenario
+from simulate.design.scenario import Scenario
 
 log = logging.getLogger(__name__)
 
@@ -120,7 +120,7 @@ def feasibility_problems(scenario: Scenario) -> list[str]:
     out: list[str] = []
     if any(parameters.remission_target(scenario, name) > feasibility.remission_lower_bound(scenario, name)
            for name in scenario.arm_names):
-        from simulate.outcomes import check_outcome_model
+        from simulate.population.outcomes import check_outcome_model
 
         out.extend(check_outcome_model(scenario))
     if scenario.interim is not None and scenario.interim.looks > 1:
@@ -208,7 +208,7 @@ def with_overrides(scenario: Scenario, overrides: dict[str, Any]) -> Scenario:
 
 # --------------------------------------------------------------------------- files
 
-SHIPPED_DIR = Path(__file__).resolve().parent / "scenarios"
+SHIPPED_DIR = Path(__file__).resolve().parents[1] / "scenarios"
 """The scenarios shipped with trialsim (package data: the repository's scenarios/ folder)."""
 FILE_DEFAULTS = {"name": "the file's stem"}
 """Fields a scenario file may leave out although the model requires them, and what they take."""

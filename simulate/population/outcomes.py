@@ -43,8 +43,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import special
 
-from simulate import parameters
-from simulate import scenario as sc
+from simulate.design import parameters
+from simulate.design import scenario as sc
 from simulate.errors import ScenarioError
 from simulate.numerics import find_root, integrate
 
@@ -180,7 +180,7 @@ def _reference_covariates(c: sc.Cohort, e: sc.Eligibility) -> tuple[np.ndarray, 
     """(titre, proteinuria) of a fixed reference sample of patients who pass the screen, drawn
     as the trials' pool draws its patients: ACEI/ARB intolerance given a pass, the proteinuria
     group given a pass, then anti-PLA2R (cached per cohort and thresholds; read-only arrays)."""
-    from simulate.population import mean_of_collections, pla2r
+    from simulate.population.covariates import mean_of_collections, pla2r
     from simulate.seeding import stream
     from simulate.screening.probabilities import draw_proteinuria_given_pass, pass_probabilities
 

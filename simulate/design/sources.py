@@ -34,7 +34,7 @@ def scenario_comments(path: Path, _seen: tuple[Path, ...] = ()) -> tuple[str, di
     header: list[str] = []
     base = re.search(r'^base\s*=\s*"([^"]+)"', text, re.MULTILINE)
     if base:
-        from simulate.loader import locate_base
+        from simulate.design.loader import locate_base
 
         found = locate_base(path, base[1])     # a file beside this one, else a shipped scenario
         if found is not None and found.resolve() not in _seen + (path.resolve(),):

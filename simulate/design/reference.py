@@ -1,6 +1,6 @@
 """The scenario reference, generated from the models and the shipped scenario's comments.
 
-``python -m simulate.docs`` prints a Markdown table of every scenario field: its dotted path,
+``python -m simulate.design.reference`` prints a Markdown table of every scenario field: its dotted path,
 default, what it allows (its bounds, choices or number of values, read from the model), meaning
 (the field's docstring; for a field naming a registered analysis, each analysis's one-line
 description, read from :mod:`simulate.analysis.registry`) and, from ``scenarios/nct04743739.toml``, the value and source used for
@@ -28,11 +28,11 @@ from pydantic.fields import FieldInfo
 
 from simulate.design import fields
 from simulate.analysis.registry import RegisteredName, entries
-from simulate.loader import FILE_DEFAULTS
-from simulate.scenario import Scenario
-from simulate.sources import scenario_comments
+from simulate.design.loader import FILE_DEFAULTS
+from simulate.design.scenario import Scenario
+from simulate.design.sources import scenario_comments
 
-DEFAULT = Path(__file__).resolve().parents[1] / "scenarios" / "nct04743739.toml"
+DEFAULT = Path(__file__).resolve().parents[2] / "scenarios" / "nct04743739.toml"
 
 
 @cache

@@ -7,7 +7,7 @@ A scenario says *what* is simulated: the design, the population, the model's ass
 the analysis. It is validated once, here, at the boundary: unknown keys, wrong types,
 out-of-range values and contradictions between fields each give one line naming the field path,
 the value received and what is allowed. Loading (files, overrides, ``base =``, sweeps) and the
-checks only the outcome model and the screen can make live in :mod:`simulate.loader`; past it
+checks only the outcome model and the screen can make live in :mod:`simulate.design.loader`; past it
 nothing re-checks.
 
 Units live in field names (``_months``, ``_g_day``, ``_g_l``, ``_ml_min``). Every figure taken

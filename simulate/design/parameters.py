@@ -1,7 +1,7 @@
 """The model's distributions as parameters: plain arithmetic on the scenario's fields.
 
 Each distribution of the population and of the outcome model is parameterised here once, with
-:mod:`math` alone, so that the samplers (:mod:`simulate.population`, :mod:`simulate.outcomes`),
+:mod:`math` alone, so that the samplers (:mod:`simulate.population.covariates`, :mod:`simulate.population.outcomes`),
 the exact screen probabilities (:mod:`simulate.screening.probabilities`) and the quick feasibility bounds of
 :mod:`simulate.screening.feasibility` (which must stay cheap to import) all read the same numbers.
 """
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 
-from simulate import scenario as sc
+from simulate.design import scenario as sc
 
 ALBUMIN_MIN_G_L = 8.0
 ALBUMIN_MAX_G_L = 55.0

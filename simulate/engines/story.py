@@ -7,7 +7,7 @@ also shows the rule that excluded each referral, each randomised patient's age, 
 albumin, blood pressure and treatment history, and the lab values at their visits. These are
 drawn here, per trial, from the trial's own streams (``story/<trial>`` and
 ``visit_labs/<trial>`` of the block's seed), through the same transforms as the cohort
-(:mod:`simulate.population`), and given what the fates already fixed: a pool patient passed the
+(:mod:`simulate.population.covariates`), and given what the fates already fixed: a pool patient passed the
 screen, an excluded referral failed it. Nothing a power run counts depends on them.
 """
 
@@ -17,12 +17,12 @@ from typing import TYPE_CHECKING, Callable
 
 import numpy as np
 
-from simulate import scenario as sc
-from simulate.cohort import Patients, draw_cohort
+from simulate.design import scenario as sc
+from simulate.population.cohort import Patients, draw_cohort
 from simulate.screening.criteria import GROUPS, RULE_NAMES
 from simulate.screening.screen import PERMANENT, Screening, screen
 from simulate.fates.referrals import DAYS_PER_MONTH, candidate_clocks, rows_of
-from simulate.population import acei_arb_reduction, albumin, proteinuria_baseline
+from simulate.population.covariates import acei_arb_reduction, albumin, proteinuria_baseline
 from simulate.seeding import child_sequence, stream
 
 if TYPE_CHECKING:

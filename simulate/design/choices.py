@@ -3,7 +3,7 @@
 They live here, apart from the code that acts on them, so that reading a scenario or the
 command line's options imports no numerics; some are re-exported where they belong:
 :data:`simulate.engines.ENGINES` and :data:`simulate.engines.DEFAULT_ENGINE`. (The parallel
-backends are :data:`simulate.parallel.BACKENDS`.) The tests a scenario may name
+backends are :data:`simulate.run.parallel.BACKENDS`.) The tests a scenario may name
 (``analysis.test``) are the registered analyses: ``TESTS`` reads
 :func:`simulate.analysis.registry.names` whenever it is read.
 """

@@ -34,7 +34,7 @@ import math
 from dataclasses import dataclass
 from typing import Iterator
 
-from simulate import scenario as sc
+from simulate.design import scenario as sc
 from simulate.errors import ResourceError
 from simulate.run.budget import MEMORY_ENV, TIME_ENV, memory_budget, time_limit
 
@@ -243,8 +243,8 @@ def plan_trials(designs: list[sc.Scenario], replicates: int, jobs: int | None = 
                 what: str | None = None, passes: int = 1, processes: bool = True) -> Plan:
     """Simulating ``replicates`` trials of each design side by side (common random numbers), in
     blocks; ``passes`` such runs one after another (a sample-size search's rounds).
-    ``processes=False``: this process's threads only (see :class:`simulate.parallel.Backend`)."""
-    from simulate.parallel import WORKER_START_SECONDS, default_jobs
+    ``processes=False``: this process's threads only (see :class:`simulate.run.parallel.Backend`)."""
+    from simulate.run.parallel import WORKER_START_SECONDS, default_jobs
 
     sizes = [trial_size(d) for d in designs]
     # designs side by side share a draw of fates where they can, and each design's arrays are
@@ -271,7 +271,7 @@ def plan_trials(designs: list[sc.Scenario], replicates: int, jobs: int | None = 
             (_seconds_per_trial(s, engine, 1) - draw(s)) * (1.0 if first[k] == i else SHARED_DESIGN_SHARE)
             for i, (k, s) in enumerate(zip(keys, sizes)))
     serial = passes * replicates * per_trial_s
-    # as simulate.parallel.run_tasks does: an explicit number of jobs starts that many workers;
+    # as simulate.run.parallel.run_tasks does: an explicit number of jobs starts that many workers;
     # by default the work runs in this process (the batch engine on a thread per core) unless
     # what it would save repays starting the workers
     if not processes:

@@ -22,14 +22,14 @@ import math
 import time
 from typing import TYPE_CHECKING, Callable, Iterator
 
-from simulate import plan
+from simulate.run import plan
 from simulate.analysis import intervals
-from simulate import scenario as sc
+from simulate.design import scenario as sc
 from simulate.engines import DEFAULT_ENGINE, BlockOutcomes, simulate_block_designs
-from simulate.parallel import Backend, default_jobs, progress_bar, run_tasks
-from simulate.plan import trials_per_block
-from simulate.results import Comparison, Look, PowerResult, VisitRemission
-from simulate.tally import Tally, mean_se, tally
+from simulate.run.parallel import Backend, default_jobs, progress_bar, run_tasks
+from simulate.run.plan import trials_per_block
+from simulate.run.results import Comparison, Look, PowerResult, VisitRemission
+from simulate.run.tally import Tally, mean_se, tally
 
 if TYPE_CHECKING:
     from simulate.run.prepared import PreparedDesign
@@ -53,7 +53,7 @@ def simulate_designs(designs: list[sc.Scenario], replicates: int, seed: int, job
                      engine: str = DEFAULT_ENGINE, progress: bool = False) -> list[BlockOutcomes]:
     """The same replicate trials under several designs (common random numbers), in parallel blocks.
 
-    ``jobs`` is a number of loky workers (None: all cores) or a :class:`~simulate.parallel.Backend`.
+    ``jobs`` is a number of loky workers (None: all cores) or a :class:`~simulate.run.parallel.Backend`.
     """
     parts: list[list[BlockOutcomes]] = []
     run_blocks(simulate_block_designs, designs, replicates, seed, jobs, engine, progress, parts.append)
@@ -94,7 +94,7 @@ def run_blocks(fn, designs: list[sc.Scenario], replicates: int, seed: int, jobs:
 
 def _within_budget(designs: list[sc.Scenario], replicates: int, backend: Backend, engine: str, label: str) -> Backend:
     """The backend with no more blocks at once than the memory budget holds; refused before
-    anything is drawn if not even one block fits (:func:`simulate.plan.fit_memory`)."""
+    anything is drawn if not even one block fits (:func:`simulate.run.plan.fit_memory`)."""
     local = backend.name == "loky"
     p = plan.fit_memory(plan.plan_trials(designs, replicates, backend.jobs if local else 1, engine, what=label,
                                          processes=backend.processes))

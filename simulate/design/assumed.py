@@ -11,10 +11,10 @@ import math
 from typing import TYPE_CHECKING, Mapping
 
 from simulate.analysis import formulas
-from simulate import scenario as sc
+from simulate.design import scenario as sc
 
 if TYPE_CHECKING:
-    from simulate.results import PowerResult
+    from simulate.run.results import PowerResult
 
 NI_TOLERANCE = 1e-12
 """A difference within this of the non-inferiority margin counts as at the margin (0.45 - 0.6
@@ -115,7 +115,7 @@ def dropout_adjustment(scenario: sc.Scenario) -> formulas.DropoutAdjustment:
     d = scenario.dropout
     in_remission = None
     if d.mechanism != "mcar" and d.probability_by_endpoint > 0:
-        from simulate.outcomes import calibrate
+        from simulate.population.outcomes import calibrate
 
         models = calibrate(scenario)
         in_remission = tuple(-math.expm1(-models[arm].dropout_rate * models[arm].endpoint_month)

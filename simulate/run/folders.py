@@ -43,7 +43,7 @@ from typing import Iterable
 
 from simulate.errors import OutputError
 from simulate.io import RUN_MARKER, json_ready, temporary_of, write_json_atomic
-from simulate.scenario import Scenario, scenario_hash
+from simulate.design.scenario import Scenario, scenario_hash
 
 log = logging.getLogger(__name__)
 
@@ -329,7 +329,7 @@ def overridden(scenario_path: str | Path, overrides: Iterable[str], scenario: Sc
     if not overrides:
         return False
     from simulate.errors import TrialSimError
-    from simulate.loader import load_scenario
+    from simulate.design.loader import load_scenario
 
     try:
         own = load_scenario(scenario_path)
