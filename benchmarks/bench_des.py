@@ -6,7 +6,7 @@ Times what a power run does per replicate with the DES: draw the trial's fates
 once, in the warm-up). The story mode (``detail=True``: event log, visits, lab values) is timed
 separately and reported for information; the goal applies to the fast path. Also reported:
 the mean cost per trial when a whole block's fates are drawn at once (``per_trial_in_block_ms``,
-as ``simulate.engines.simulate_block`` does).
+as ``simulate.engines.blocks.simulate_block`` does).
 
 Run as a script (``python benchmarks/bench_des.py``) to print the result as JSON.
 """
@@ -26,7 +26,7 @@ if str(ROOT) not in sys.path:
 import numpy as np  # noqa: E402
 
 from simulate.engines.des import simulate_trial  # noqa: E402
-from simulate.fates import draw_fates  # noqa: E402
+from simulate.fates.draw import draw_fates  # noqa: E402
 from simulate.population.outcomes import calibrate  # noqa: E402
 from simulate.design.loader import load_scenario  # noqa: E402
 from simulate.seeding import block_sequence  # noqa: E402

@@ -98,7 +98,7 @@ def bench_cohort(scenario, size: int) -> Callable[[], Any]:
 def bench_des_trial(scenario, size: int) -> Callable[[], Any]:
     """One trial at a time through the DES (fates + simpy, detail off): goal median <= 5 ms a trial."""
     from simulate.engines.des import simulate_trial
-    from simulate.fates import draw_fates
+    from simulate.fates.draw import draw_fates
     from simulate.seeding import block_sequence
 
     def work():

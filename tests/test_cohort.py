@@ -19,7 +19,7 @@ from simulate.population import covariates as population
 from simulate.screening import feasibility, probabilities
 from simulate.population.cohort import RELAPSE_DRUGS, Patients, draw_cohort
 from simulate.design.parameters import beta_params, lognormal_params
-from simulate.fates import candidates_of, draw_fates
+from simulate.fates.draw import candidates_of, draw_fates
 from simulate.design.loader import with_overrides
 from simulate.design.scenario import Cohort, Scenario
 from simulate.seeding import block_sequence, child_sequence, stream

@@ -32,7 +32,8 @@ from simulate.population import outcomes as om
 from simulate.engines.des import simulate_trial
 from simulate.engines.des_model import step_towards
 from simulate.engines.trial import TrialResult
-from simulate.fates import Fates, candidates_of, draw_fates, excluded_of
+from simulate.fates.draw import candidates_of, draw_fates, excluded_of
+from simulate.fates.record import Fates
 from simulate.population.outcomes import calibrate
 from simulate.design.loader import load_scenario, scenario_from_dict
 from simulate.design.scenario import Scenario

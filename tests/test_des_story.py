@@ -15,7 +15,7 @@ import pytest
 from simulate.population import outcomes as om
 from simulate.screening.criteria import RULE_NAMES, RULES
 from simulate.engines.des import simulate_trial
-from simulate.fates import candidates_of, draw_fates, excluded_of
+from simulate.fates.draw import candidates_of, draw_fates, excluded_of
 from simulate.population.outcomes import status_at
 from simulate.seeding import block_sequence
 from simulate.engines.story import excluded_screening_months, trial_patients

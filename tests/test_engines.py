@@ -30,11 +30,14 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from simulate.analysis import interim
-from simulate.engines import BlockOutcomes, des_model, outcomes_from_des
+from simulate.engines.blocks import outcomes_from_des
+from simulate.engines.block_outcomes import BlockOutcomes
+from simulate.engines import des_model
 from simulate.engines.batch import group_sequential, outcomes_from_batch, patient_outcomes, randomise_block
 from simulate.engines.des import Trial, simulate_trial
 from simulate.errors import ScenarioError
-from simulate.fates import Fates, candidates_of, draw_fates
+from simulate.fates.draw import candidates_of, draw_fates
+from simulate.fates.record import Fates
 from simulate.design.loader import load_scenario
 from simulate.design.scenario import Scenario
 

@@ -19,7 +19,7 @@ import pytest
 from scipy import stats
 
 from simulate.analysis import interim, sequential
-from simulate.engines import simulate_block
+from simulate.engines.blocks import simulate_block
 from simulate.errors import ScenarioError
 from simulate.design.loader import load_scenario
 from simulate.run.power import estimate_power
@@ -66,7 +66,7 @@ def test_engines_agree_on_looks_decisions_and_overrun(overrides):
 
 def test_the_story_shows_the_looks():
     from simulate.engines.des import simulate_trial
-    from simulate.fates import draw_fates
+    from simulate.fates.draw import draw_fates
     from simulate.seeding import block_sequence
 
     s = load_scenario(DEFAULT_SCENARIO, gs("interim.information_fractions=[0.5, 1.0]", "trial.n_per_arm=20"))

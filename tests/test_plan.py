@@ -169,7 +169,7 @@ def test_a_design_in_smaller_blocks_gives_the_same_trials_for_any_number_of_jobs
     ["recruitment.sites=40", "trial.n_per_arm=2000"],
 ])
 def test_the_estimate_of_a_block_lies_within_a_factor_2_of_its_measured_peak(overrides) -> None:
-    from simulate.engines import simulate_block_designs
+    from simulate.engines.blocks import simulate_block_designs
 
     s = load_scenario(SCENARIO, [*overrides, "simulation.block_size=60"])
     simulate_block_designs([s], 1, 0)                    # calibration and pass probabilities, cached
@@ -186,7 +186,7 @@ def test_the_estimate_of_a_block_lies_within_a_factor_2_of_its_measured_peak(ove
 def test_the_pool_is_no_wider_than_any_trial_can_randomise_and_trials_are_unchanged() -> None:
     """A target far above what recruitment can deliver costs what the referrals cost, and the
     trials are those a narrower target's fates give (the slots kept are a prefix)."""
-    from simulate.fates import draw_fates
+    from simulate.fates.draw import draw_fates
     from simulate.seeding import block_sequence
 
     small = load_scenario(SCENARIO, ["trial.n_per_arm=63"])

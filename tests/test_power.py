@@ -17,7 +17,7 @@ import pytest
 from scipy import stats
 
 from simulate.analysis import formulas
-from simulate.engines import simulate_block
+from simulate.engines.blocks import simulate_block
 from simulate.run.samplesize import analytic_references, closed_form_curve, find_sample_size
 from simulate.design.assumed import dropout_adjustment
 from simulate.run.power import estimate_power, simulate_replicates
@@ -179,7 +179,7 @@ def test_adding_replicates_leaves_the_first_unchanged():
 def test_batch_engine_reproduces_the_des_trial_by_trial(scenario):
     from dataclasses import fields
 
-    from simulate.engines import BlockOutcomes
+    from simulate.engines.block_outcomes import BlockOutcomes
 
     s = load_scenario(scenario, ["simulation.block_size=30"])
     for seed in (1, 2):

@@ -12,7 +12,7 @@ import pytest
 from simulate.population import outcomes
 from simulate.analysis import interim
 from simulate.screening import probabilities as selection
-from simulate.engines import simulate_block_designs
+from simulate.engines.blocks import simulate_block_designs
 from simulate.design.loader import load_scenario
 from simulate.run.power import _tally_block
 from simulate.run.prepared import PreparedDesign, prepare, prepared

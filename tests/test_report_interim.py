@@ -170,7 +170,7 @@ def test_the_summary_has_one_line_on_the_looks(out: Path, page: str) -> None:
 
 def test_the_paths_are_the_engines_looks(out: Path) -> None:
     """The boundary plot's paths: trials 0-19 of the seed, each look's z as the engine held it."""
-    from simulate.engines import simulate_block
+    from simulate.engines.blocks import simulate_block
     from simulate.design.loader import load_scenario
     from simulate.run.results import InterimDetail
 

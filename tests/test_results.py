@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from simulate.design import choices
-from simulate import engines
+from simulate.engines import blocks as engines
 from simulate.run import parallel, power
 from simulate.run import samplesize
 from simulate.run import sweep as sweeps
@@ -83,12 +83,12 @@ def test_the_scenario_offers_exactly_the_analysis_lists():
 def test_the_cli_offers_exactly_the_library_lists(run_cli):
     """An unknown engine or backend is refused with the library's whole list; every engine on
     the list runs from the command line, and they give the same trials."""
-    for flag, allowed in (("--engine", engines.ENGINES), ("--backend", parallel.BACKENDS)):
+    for flag, allowed in (("--engine", choices.ENGINES), ("--backend", parallel.BACKENDS)):
         code, _, err = run_cli(["power", DEFAULT, flag, "nope"])
         assert code == 2
         assert f"'nope' is not one of {', '.join(map(repr, allowed))}." in err
     runs = {}
-    for engine in engines.ENGINES:
+    for engine in choices.ENGINES:
         code, out, err = run_cli(["power", DEFAULT, "--engine", engine, "--replicates", "10", "--jobs", "1",
                                   "--set", "simulation.block_size=10", "--json"])
         assert code == 0, err
@@ -101,7 +101,7 @@ def test_the_cli_offers_exactly_the_library_lists(run_cli):
                                 power.simulate_replicates, power.simulate_designs, engines.simulate_block,
                                 engines.simulate_block_designs], ids=lambda f: f.__name__)
 def test_library_default_engine_is_the_cli_default(fn):
-    assert inspect.signature(fn).parameters["engine"].default == engines.DEFAULT_ENGINE
+    assert inspect.signature(fn).parameters["engine"].default == choices.DEFAULT_ENGINE
 
 
 def test_report_wording_covers_every_choice():

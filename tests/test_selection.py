@@ -21,7 +21,8 @@ from simulate.population.cohort import draw_cohort
 from simulate.design.parameters import beta_params, lognormal_params
 from simulate.screening.criteria import GROUPS, RULE_NAMES, RULES, TIME_RULES
 from simulate.screening.screen import screen
-from simulate.fates import candidate_clocks, candidates_of, draw_fates, proteinuria_mean
+from simulate.fates.referrals import candidate_clocks
+from simulate.fates.draw import candidates_of, draw_fates, proteinuria_mean
 from simulate.engines.story import trial_exclusions, trial_patients
 from simulate.design.loader import load_scenario
 from simulate.seeding import block_sequence

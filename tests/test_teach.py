@@ -343,7 +343,7 @@ def test_the_lab_numbers_a_trial_as_the_report_and_trialsim_trial_do(base, tmp_p
 
 def test_the_one_trials_analysis_is_that_replicate_of_the_power_run(base):
     design = small(base, **{"simulation.replicates": 40})
-    from simulate.engines import simulate_block
+    from simulate.engines.blocks import simulate_block
     from simulate.run.tally import analyse_outcomes
 
     block = simulate_block(design, design.simulation.seed, 0)

@@ -38,7 +38,7 @@ from simulate.design import scenario as sc
 from simulate.analysis import registry, rules
 
 NONE, EFFICACY, FUTILITY = rules.CONTINUE, rules.REJECT, rules.FUTILITY
-"""What a look decided (the codes of :attr:`simulate.engines.BlockOutcomes.stop_reason`): the
+"""What a look decided (the codes of :attr:`simulate.engines.block_outcomes.BlockOutcomes.stop_reason`): the
 codes of every decision rule (:mod:`simulate.analysis.rules`)."""
 
 

@@ -13,7 +13,7 @@ ALTERNATIVES = ("two-sided", "greater")
 """``greater``: one-sided, the treatment arm better than the control."""
 MISSING_STRATEGIES = ("nonresponder", "complete_case", "locf")
 """How dropouts enter the analysis: as failures (all randomised analysed), left out, or with the
-status of their last attended visit (see :meth:`simulate.engines.BlockOutcomes.counts`)."""
+status of their last attended visit (see :meth:`simulate.engines.block_outcomes.BlockOutcomes.counts`)."""
 ENGINES = ("batch", "des")
 """The trial engines: ``batch`` (a block of trials as array arithmetic) and ``des`` (each trial as a
 discrete-event simulation). Both give the same trials from the same fates."""

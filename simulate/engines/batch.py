@@ -25,8 +25,8 @@ import numpy as np
 
 from simulate.analysis import interim
 from simulate.design import scenario as sc
-from simulate.engines import BlockOutcomes
-from simulate.fates import Fates
+from simulate.engines.block_outcomes import BlockOutcomes
+from simulate.fates.record import Fates
 from simulate.fates.referrals import sum_by_trial
 
 if TYPE_CHECKING:

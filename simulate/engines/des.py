@@ -19,7 +19,7 @@ import simpy
 from simulate.design import scenario as sc
 from simulate.engines.des_model import COVARIATES, RELAPSE, REMISSION, VISIT, Patient, TrialModel
 from simulate.engines.trial import EVENT_COLUMNS, VISIT_COLUMNS, TrialResult
-from simulate.fates import Fates
+from simulate.fates.record import Fates
 from simulate.run.plan import trials_per_block
 from simulate.population.covariates import mean_of_collections
 
@@ -80,7 +80,7 @@ def simulate_trial(scenario: sc.Scenario, fates: Fates, index: int = 0, detail: 
 def example_trial(scenario: sc.Scenario, seed: int, detail: bool = True, replicate: int = 0) -> TrialResult:
     """Trial ``replicate`` of the seed (by default trial 0): the same trial as that replicate of
     a power run with this seed."""
-    from simulate.fates import draw_fates
+    from simulate.fates.draw import draw_fates
     from simulate.seeding import block_sequence
 
     size = trials_per_block(scenario)

@@ -1,7 +1,7 @@
 """The discrete-event trial's model: the reference semantics of trialsim, patient by patient.
 
 One trial is a simpy model. Simpy owns the clock and the event queue; the model owns no
-randomness: every random quantity comes from the trial's :class:`~simulate.fates.Fates` (and,
+randomness: every random quantity comes from the trial's :class:`~simulate.fates.record.Fates` (and,
 for how long an excluded referral's screening takes, from the trial's own stream,
 :func:`simulate.engines.story.excluded_screening_months`).
 
@@ -49,7 +49,8 @@ import simpy
 from simulate.analysis import interim
 from simulate.design import scenario as sc
 from simulate.engines.trial import COMPLETE, NONE, NOT_SEEN, PARTIAL, RandomisedPatients, TrialResult
-from simulate.fates import Fates, candidates_of, excluded_of
+from simulate.fates.draw import candidates_of, excluded_of
+from simulate.fates.record import Fates
 from simulate.engines.story import excluded_screening_months
 
 # A patient's follow-up events, in the order they are handled when they fall in the same month:

@@ -21,7 +21,8 @@ from simulate.population.cohort import Patients
 from simulate.screening.criteria import RULE_NAMES
 from simulate.engines.des_model import COVARIATES, DROPOUT, RELAPSE, REMISSION, STORY, VISIT, Patient, TrialModel
 from simulate.engines.trial import COMPLETE, EVENT_COLUMNS, PARTIAL, STATUS, VISIT_COLUMNS
-from simulate.fates import DAYS_PER_MONTH, Fates
+from simulate.design.fields import DAYS_PER_MONTH
+from simulate.fates.record import Fates
 from simulate.engines.story import excluded_first_failures, lab_uniforms, trial_patients
 
 _TABLE_COLUMN = {"proteinuria_g_day": "proteinuria_mean_g_day"}

@@ -26,7 +26,7 @@ from simulate.population.covariates import acei_arb_reduction, albumin, proteinu
 from simulate.seeding import child_sequence, stream
 
 if TYPE_CHECKING:
-    from simulate.fates import Fates
+    from simulate.fates.record import Fates
 
 
 def lab_uniforms(fates: Fates, trial: int, n_visits: int) -> np.ndarray:
@@ -105,7 +105,7 @@ def trial_patients(scenario: sc.Scenario, fates: Fates, trial: int) -> Patients:
 
 def excluded_screening_months(scenario: sc.Scenario, fates: Fates, trial: int) -> np.ndarray:
     """How long screening takes (months) for each excluded referral of one trial (in the order
-    of :func:`simulate.fates.excluded_of`), from the trial's own stream. The discrete-event
+    of :func:`simulate.fates.draw.excluded_of`), from the trial's own stream. The discrete-event
     engine screens every referral as an event, in both modes; no count depends on these."""
     n = int(fates.excluded_offsets[trial + 1] - fates.excluded_offsets[trial])
     seq = child_sequence(fates.seed_sequence, f"story/{trial}")
@@ -116,7 +116,7 @@ def excluded_screening_months(scenario: sc.Scenario, fates: Fates, trial: int) -
 
 def excluded_first_failures(scenario: sc.Scenario, fates: Fates, trial: int) -> np.ndarray:
     """The first failing rule (index into RULES) of each excluded referral of one trial (in the
-    order of :func:`simulate.fates.excluded_of`), drawn given exclusion from the trial's own
+    order of :func:`simulate.fates.draw.excluded_of`), drawn given exclusion from the trial's own
     stream (story mode only)."""
     n = int(fates.excluded_offsets[trial + 1] - fates.excluded_offsets[trial])
     seq = child_sequence(fates.seed_sequence, f"story/{trial}")

@@ -85,7 +85,7 @@ class TrialResult:
     calendar: dict
     sequential: dict | None = None
     """With interim looks: the looks held, any stop and the final analysis (the fields of the
-    same names of :class:`simulate.engines.BlockOutcomes`, for this trial)."""
+    same names of :class:`simulate.engines.block_outcomes.BlockOutcomes`, for this trial)."""
 
     @cached_property
     def patients(self) -> pd.DataFrame:

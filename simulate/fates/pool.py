@@ -25,7 +25,7 @@ def draw_pool(scenario: sc.Scenario, block_seq: np.random.SeedSequence, offsets:
     """The first ``n_max`` randomisable candidates of each trial (by ``eligible_month``; the
     candidate arrays are flat, trial t's at rows ``offsets[t]:offsets[t+1]``) with their
     covariates and outcome draws: the fields of the same names of
-    :class:`~simulate.fates.Fates`, from ``n_randomisable`` to ``u_withdrawal`` (``pool``: the
+    :class:`~simulate.fates.record.Fates`, from ``n_randomisable`` to ``u_withdrawal`` (``pool``: the
     covariates)."""
     n_trials = len(offsets) - 1
     count = np.diff(offsets)

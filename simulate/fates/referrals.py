@@ -32,7 +32,7 @@ from simulate.screening.uniforms import CLOCKS, clock_of, defer_on_uniforms
 from simulate.seeding import stream
 
 if TYPE_CHECKING:
-    from simulate.fates import Fates
+    from simulate.fates.record import Fates
 
 """Unit conversion: the mean Gregorian month (defined with the scenario, whose courses count days)."""
 
@@ -55,7 +55,7 @@ def _poisson_referrals(rng_count: np.random.Generator, rng_time: np.random.Gener
 def draw_referrals(scenario: sc.Scenario, block_seq: np.random.SeedSequence, n_trials: int,
                    probs: PassProbabilities | None = None) -> dict[str, np.ndarray]:
     """Sites, referrals and candidates of ``n_trials`` trials, from the block's streams: the
-    fields of the same names of :class:`~simulate.fates.Fates`, from ``site_activation_months``
+    fields of the same names of :class:`~simulate.fates.record.Fates`, from ``site_activation_months``
     to ``eligible_month``. ``probs``: the screen's pass probabilities, if already computed."""
     rec, trial, cohort, rules = scenario.recruitment, scenario.trial, scenario.cohort, scenario.eligibility
     n_sites = rec.sites

@@ -19,7 +19,7 @@ from markupsafe import Markup
 
 import simulate
 from simulate.design import scenario as sc
-from simulate.engines import DEFAULT_ENGINE
+from simulate.design.choices import DEFAULT_ENGINE
 from simulate.design.loader import parse_override
 from simulate.report.formatting import Table, _table, _value
 from simulate.run.results import RunResults

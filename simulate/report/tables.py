@@ -10,7 +10,7 @@ from pathlib import Path
 import pandas as pd
 
 from simulate.design import scenario as sc
-from simulate.engines import CONSORT_FIELDS
+from simulate.engines.block_outcomes import CONSORT_FIELDS
 from simulate.run.folders import SWEEP_TABLE
 from simulate.io import write_csv_atomic
 from simulate.run.results import Comparison, Look, PowerResult, RunResults, VisitRemission

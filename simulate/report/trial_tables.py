@@ -8,7 +8,7 @@ from __future__ import annotations
 from markupsafe import Markup
 
 from simulate.design import scenario as sc
-from simulate.engines import CONSORT_FIELDS
+from simulate.engines.block_outcomes import CONSORT_FIELDS
 from simulate.report.formatting import Block, _f, _p, _table
 from simulate.report.words import ENDPOINT_WORDS, label
 from simulate.run.results import RunResults
@@ -17,7 +17,7 @@ from simulate.run.trial_results import ExampleTrial, ScreeningFunnel
 _CONSORT_LABELS = {"referred": "Referred and screened", "excluded_total": "Excluded (criteria not met)",
                    "deferred": "Deferred (washout or run-in)", "lost_during_deferral": "Lost while deferred",
                    "not_randomised_enrolment_closed": "Not randomised: enrolment closed", "randomised": "Randomised"}
-"""How each of :data:`simulate.engines.CONSORT_FIELDS` is named in the CONSORT table."""
+"""How each of :data:`simulate.engines.blocks.CONSORT_FIELDS` is named in the CONSORT table."""
 
 
 def _consort_table(results: RunResults) -> Block:

@@ -130,7 +130,7 @@ def compute_remission_model(scenario: sc.Scenario) -> RemissionModel:
 def compute_accrual(scenario: sc.Scenario, seed: int) -> Accrual:
     """Randomisation months of the first trials (the fan), with the plan and the real trial."""
     from simulate.engines.batch import randomise_block
-    from simulate.fates import draw_fates
+    from simulate.fates.draw import draw_fates
     from simulate.seeding import block_sequence
 
     size = trials_per_block(scenario)
@@ -167,7 +167,7 @@ def read_source(scenario_path: Path | str | None) -> ScenarioSource | None:
 
 
 STOPPED_FOR = {1: "efficacy", 2: "futility"}
-"""The outcome of a trial's path by :attr:`simulate.engines.BlockOutcomes.stop_reason` (else ``final``)."""
+"""The outcome of a trial's path by :attr:`simulate.engines.block_outcomes.BlockOutcomes.stop_reason` (else ``final``)."""
 
 
 def fixed_design(scenario: sc.Scenario) -> sc.Scenario:
@@ -179,7 +179,7 @@ def interim_paths(scenario: sc.Scenario, seed: int, engine: str, n_trials: int =
                   ) -> tuple[ZPath, ...]:
     """The z paths of the first ``n_trials`` trials of the seed (block 0: the trials the power
     piece counts first), each look as the engine held it."""
-    from simulate.engines import simulate_block
+    from simulate.engines.blocks import simulate_block
     from simulate.analysis.interim import design_for
 
     design = design_for(scenario)

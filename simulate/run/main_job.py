@@ -25,7 +25,7 @@ import numpy as np
 from simulate import __version__
 from simulate.run import plan
 from simulate.design import scenario as sc
-from simulate.engines import DEFAULT_ENGINE
+from simulate.design.choices import DEFAULT_ENGINE
 from simulate.run.folders import CACHE_DIR, run_tables
 from simulate.io import write_json_atomic
 from simulate.report.sentences.summary import folder_sentence, plain_summary

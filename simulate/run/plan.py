@@ -262,7 +262,7 @@ def plan_trials(designs: list[sc.Scenario], replicates: int, jobs: int | None = 
     if engine == "des":
         per_trial_s = sum(_seconds_per_trial(s, engine, 1) for s in sizes)
     else:   # designs of one population share its referrals; each design computes its own outcomes
-        from simulate.fates import population_key
+        from simulate.fates.draw import population_key
 
         keys = [population_key(d) for d in designs]
         first = {k: i for i, k in reversed(list(enumerate(keys)))}

@@ -25,7 +25,9 @@ from typing import TYPE_CHECKING, Callable, Iterator
 from simulate.run import plan
 from simulate.analysis import intervals
 from simulate.design import scenario as sc
-from simulate.engines import DEFAULT_ENGINE, BlockOutcomes, simulate_block_designs
+from simulate.design.choices import DEFAULT_ENGINE
+from simulate.engines.blocks import simulate_block_designs
+from simulate.engines.block_outcomes import BlockOutcomes
 from simulate.run.parallel import Backend, default_jobs, progress_bar, run_tasks
 from simulate.run.plan import trials_per_block
 from simulate.run.results import Comparison, Look, PowerResult, VisitRemission

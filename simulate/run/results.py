@@ -181,7 +181,7 @@ class PowerResult(Record):
     duration_months_q50: Float
     duration_months_q90: Float
     mean_consort: dict[str, Float] = field(default_factory=dict)
-    """Mean CONSORT counts per trial, keyed by :data:`simulate.engines.CONSORT_FIELDS`."""
+    """Mean CONSORT counts per trial, keyed by :data:`simulate.engines.blocks.CONSORT_FIELDS`."""
     mean_consort_mc_se: dict[str, Float] = field(default_factory=dict)
     elapsed_seconds: Float = 0.0
     hypothesis: str = "superiority"

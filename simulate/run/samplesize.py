@@ -18,7 +18,7 @@ from simulate.run import plan
 from simulate.design import scenario as sc
 from simulate.analysis import formulas
 from simulate.design.assumed import dropout_adjustment, no_benefit, null_rate, primary_arm, rates as _rates
-from simulate.engines import DEFAULT_ENGINE
+from simulate.design.choices import DEFAULT_ENGINE
 from simulate.run.power import Jobs, sizes_label, summarise, tally_designs
 from simulate.run.results import (AnalyticReferences, ClosedFormPoint, PowerResult, SampleSizePoint, SampleSizeResult)
 

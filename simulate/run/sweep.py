@@ -9,7 +9,7 @@ import time
 from simulate.design import loader
 from simulate.run import plan
 from simulate.design import scenario as sc
-from simulate.engines import DEFAULT_ENGINE
+from simulate.design.choices import DEFAULT_ENGINE
 from simulate.run.power import Jobs, summarise, tally_designs
 from simulate.run.results import SweepPoint, SweepResult
 

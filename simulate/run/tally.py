@@ -20,7 +20,7 @@ from simulate.design import scenario as sc
 from simulate.analysis import registry
 from simulate.analysis.compare import Analysis, analyse
 from simulate.analysis.rules import decision_rule
-from simulate.engines import CONSORT_FIELDS, BlockOutcomes
+from simulate.engines.block_outcomes import CONSORT_FIELDS, BlockOutcomes
 
 MONTHS_PER_BIN = 0.01
 """Resolution of the duration histograms (quantiles of recruitment and trial duration)."""

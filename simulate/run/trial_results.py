@@ -54,7 +54,7 @@ class ScreeningFunnel(Record):
 
 @dataclass(frozen=True)
 class Consort(Record):
-    """The CONSORT counts of one trial. The totals are :data:`simulate.engines.CONSORT_FIELDS`."""
+    """The CONSORT counts of one trial. The totals are :data:`simulate.engines.blocks.CONSORT_FIELDS`."""
 
     referred: int
     excluded_total: int

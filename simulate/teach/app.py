@@ -574,7 +574,7 @@ def _one_page(design: sc.Scenario, replicate: int, what: str) -> ui.Tag:
 
 def _one_view(design: sc.Scenario, trial: lab.OneTrial, what: str) -> ui.Tag:
     from simulate.screening.criteria import RULES
-    from simulate.engines import CONSORT_FIELDS
+    from simulate.engines.block_outcomes import CONSORT_FIELDS
     from simulate.report import flow_plots, remission_plots, style
     from simulate.report.page import MISSING_NOTES
 

@@ -23,7 +23,8 @@ from simulate.design import loader
 from simulate.design import scenario as sc
 from simulate.design.assumed import primary_arm
 from simulate.analysis import registry
-from simulate.engines import DEFAULT_ENGINE, simulate_block_designs
+from simulate.design.choices import DEFAULT_ENGINE
+from simulate.engines.blocks import simulate_block_designs
 from simulate.errors import ScenarioError
 from simulate.run.parallel import Backend
 from simulate.run.plan import trials_per_block
@@ -521,7 +522,7 @@ class OneTrial:
 def one_trial(scenario: sc.Scenario, replicate: int = 0, engine: str = DEFAULT_ENGINE) -> OneTrial:
     """Trial ``replicate`` of the seed: told by the discrete-event engine (as ``trialsim
     trial``), analysed as replicate ``replicate`` of ``trialsim power`` analyses it."""
-    from simulate.engines import simulate_block
+    from simulate.engines.blocks import simulate_block
     from simulate.engines.des import example_trial
     from simulate.run.compute import compute_accrual, trial_record
     from simulate.report.sentences.trial import story_lines

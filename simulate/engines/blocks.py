@@ -1,0 +1,118 @@
+"""A block of trials through an engine: its fates drawn once, then the batch engine or the DES
+turns them into one :class:`~simulate.engines.block_outcomes.BlockOutcomes` per design."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Sequence
+
+import numpy as np
+
+from simulate.design import scenario as sc
+from simulate.design.choices import DEFAULT_ENGINE, ENGINES
+from simulate.engines.block_outcomes import CONSORT_FIELDS, BlockOutcomes
+from simulate.fates.draw import draw_fates, population_key, with_outcomes
+from simulate.fates.allocation import n_strata
+from simulate.run.plan import trials_per_block
+from simulate.seeding import block_sequence
+
+if TYPE_CHECKING:
+    from simulate.run.prepared import PreparedDesign
+
+
+def outcomes_from_des(scenario: sc.Scenario, fates, n_trials: int,
+                      prepared: PreparedDesign | None = None) -> BlockOutcomes:
+    """Run the first ``n_trials`` trials of a block through the discrete-event engine (which
+    takes the group-sequential design from :func:`simulate.analysis.interim.design_for`; ``prepared`` is
+    accepted for a signature common to the engines)."""
+    from simulate.engines.des import simulate_trial
+
+    from simulate.engines.trial import COMPLETE, NONE
+
+    S, K, V = n_strata(scenario), len(scenario.arms), len(scenario.trial.visit_months)
+    shape = (n_trials, S, K)
+    n_rand, n_comp, x_end, x_locf = (np.zeros(shape, dtype=np.int32) for _ in range(4))
+    x_visits = np.zeros((n_trials, K, V), dtype=np.int32)
+    state = COMPLETE if scenario.trial.endpoint == "cr" else NONE + 1   # the lowest status that counts
+    scalars = {k: np.zeros(n_trials) for k in ("recruitment_months", "duration_months")}
+    flags = {k: np.zeros(n_trials, dtype=bool) for k in ("terminated", "on_time")}
+    consort = {k: np.zeros(n_trials, dtype=np.int32) for k in CONSORT_FIELDS if k != "randomised"}
+    seq: list[dict] = []
+    for i in range(n_trials):
+        res = simulate_trial(scenario, fates, i, detail=False)
+        p = res.randomised  # statuses as codes: < 0 not seen (dropped out), 0 none, > 0 in remission
+        cell = p.stratum.astype(np.intp) * K + p.arm
+
+        def tally(weights):
+            return np.bincount(cell, weights=weights, minlength=K * S).reshape(S, K)
+
+        n_rand[i] = tally(None)
+        n_comp[i] = tally(p.endpoint_status >= 0)
+        x_end[i] = tally(p.endpoint_status >= state)
+        x_locf[i] = tally(p.locf_status >= state)
+        for v in range(V):
+            x_visits[i, :, v] = np.bincount(p.arm, weights=p.visit_status[:, v] >= state, minlength=K)
+        cal = res.calendar
+        scalars["recruitment_months"][i] = np.nan if cal["recruitment_months"] is None else cal["recruitment_months"]
+        scalars["duration_months"][i] = cal["duration_months"]
+        flags["terminated"][i] = cal["terminated"]
+        flags["on_time"][i] = cal["recruited_on_time"]
+        for k in consort:
+            consort[k][i] = res.consort[k]
+        if res.sequential is not None:
+            seq.append(res.sequential)
+    sequential = {k: np.array([row[k] for row in seq]) for k in seq[0]} if seq else {}
+    if sequential:
+        for k, dtype in (("stop_look", np.int8), ("stop_reason", np.int8), ("sequential_reject", bool),
+                         ("decision_month", float), ("look_randomised", np.int32)):
+            sequential[k] = sequential[k].astype(dtype)
+    return BlockOutcomes(n_randomised=n_rand, n_completed=n_comp, x_endpoint=x_end, x_locf=x_locf,
+                         x_visits=x_visits, **scalars, **flags, **consort, **sequential)
+
+
+def simulate_block(scenario: sc.Scenario, seed: int, block: int, n_trials: int | None = None,
+                   engine: str = DEFAULT_ENGINE) -> BlockOutcomes:
+    """Trials ``block * size ...`` of the seed tree (``size``: :func:`simulate.run.plan.trials_per_block`),
+    the first ``n_trials`` of the block.
+
+    The block's fates are always drawn for the full block size, so a trial's fate does not
+    depend on how many trials of its block are run.
+    """
+    return simulate_block_designs([scenario], seed, block, n_trials, engine)[0]
+
+
+def simulate_block_designs(designs: Sequence[sc.Scenario | PreparedDesign], seed: int, block: int,
+                           n_trials: int | None = None, engine: str = DEFAULT_ENGINE) -> list[BlockOutcomes]:
+    """The same block of trials under several designs (common random numbers).
+
+    Designs that share their population (recruitment, cohort, eligibility, randomisation and
+    trial calendar; see :func:`simulate.fates.draw.population_key`) share one draw of fates, made for
+    the largest target; each design then only recomputes its potential outcomes. Every design's
+    trials are exactly those it would get on its own.
+
+    Each design is a scenario or a :class:`~simulate.run.prepared.PreparedDesign` (a run's
+    blocks receive them prepared; a scenario is prepared here).
+    """
+    from simulate.run.prepared import prepared as as_prepared
+
+    if engine not in ENGINES:
+        raise ValueError(f"engine: got {engine!r}; allowed: {', '.join(ENGINES)}")
+    if engine == "batch":
+        from simulate.engines.batch import outcomes_from_batch as run
+    else:
+        run = outcomes_from_des
+    ready = [as_prepared(d) for d in designs]
+    designs = [p.scenario for p in ready]
+    groups: dict[str, list[int]] = {}
+    for i, d in enumerate(designs):
+        groups.setdefault(population_key(d), []).append(i)
+    results: list[BlockOutcomes | None] = [None] * len(designs)
+    size = trials_per_block(*designs)
+    for members in groups.values():
+        first = designs[members[0]]
+        n = size if n_trials is None else n_trials
+        fates = draw_fates(first, block_sequence(seed, block), size,
+                           max(designs[i].n_target for i in members), prepared=ready[members[0]])
+        for i in members:
+            f = fates if i == members[0] else with_outcomes(fates, designs[i], ready[i])
+            results[i] = run(designs[i], f, n, ready[i])
+    return results  # type: ignore[return-value]

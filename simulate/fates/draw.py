@@ -1,0 +1,120 @@
+"""Everything random about a block of trials, drawn once, as arrays.
+
+:func:`draw_fates` is the only place a trial's randomness is drawn. Both engines (the
+discrete-event reference in :mod:`simulate.engines.des` and the vectorised batch engine) only
+read these arrays, so for the same seed they simulate the same trials, patient by patient.
+
+The fates of a block come in three parts, each its own module:
+
+* **referrals** (:mod:`simulate.fates.referrals`): each site's activation and referral rate,
+  the referrals of each site split by exact thinning into those excluded at screening and the
+  candidates, and each candidate's screening, deferral clocks and eligible month;
+* **the pool** (:mod:`simulate.fates.pool`): the randomisable candidates of each trial in order
+  of eligible month, with the rest of their covariates (the proteinuria group given a pass,
+  anti-PLA2R, hence stratum) and the draws behind their potential outcomes under either arm
+  (:func:`simulate.population.outcomes.potential_outcomes`, computed here);
+* **allocation** (:mod:`simulate.fates.allocation`): each stratum's permuted-block sequence.
+
+Each part draws from its own named streams of the block's seed (:mod:`simulate.seeding`), and
+covariates are made from their draws by the transforms of :mod:`simulate.population.covariates`.
+
+What only the story of one trial shows (the rule that excluded each referral, a randomised
+patient's age, sex, eGFR, albumin and treatment history) is drawn per trial on demand from the
+trial's own streams (:mod:`simulate.engines.story`); nothing a power run counts depends on it.
+
+Arms are indexed in the scenario's order (:attr:`simulate.design.scenario.Scenario.arm_names`).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from simulate.design import scenario as sc
+from simulate.fates.allocation import permuted_blocks
+from simulate.fates.pool import draw_pool
+from simulate.fates.record import Fates
+from simulate.fates.referrals import draw_referrals, rows_of
+from simulate.population.outcomes import PotentialOutcomes, calibrate, covariate_score, potential_outcomes
+from simulate.population.covariates import mean_of_collections
+
+if TYPE_CHECKING:
+    from simulate.run.prepared import PreparedDesign
+
+
+def draw_fates(scenario: sc.Scenario, block_seq: np.random.SeedSequence, n_trials: int,
+               n_target: int | None = None, prepared: PreparedDesign | None = None) -> Fates:
+    """Draw everything random for ``n_trials`` trials from the block's seed.
+
+    ``n_target`` lengthens the pool and the allocation sequences so the same fates serve every
+    design up to that many randomised patients (those of smaller targets are prefixes of
+    them); this is how a sample-size search evaluates every n on the same trials.
+    ``prepared``: the scenario's per-design values (:mod:`simulate.run.prepared`), computed
+    here if not given.
+    """
+    n_max = scenario.n_target if n_target is None else max(n_target, scenario.n_target)
+    referrals = draw_referrals(scenario, block_seq, n_trials,
+                               None if prepared is None else prepared.pass_probabilities)
+    pool = draw_pool(scenario, block_seq, referrals["candidate_offsets"], referrals["eligible_month"],
+                     referrals["acei_arb_intolerant"], n_max)
+    outcomes, withdrawal = _potential_outcomes(scenario, pool["pool"], pool["u_outcome"], pool["e_outcome"],
+                                               pool["u_withdrawal"], _models(scenario, prepared))
+    width = pool["order"].shape[1]
+    return Fates(n_trials=n_trials, seed_sequence=block_seq, n_max=width, **referrals, **pool,
+                 withdrawal=withdrawal, outcomes=outcomes,
+                 allocation=permuted_blocks(scenario, block_seq, n_trials, n_target, longest=width))
+
+
+def _models(scenario: sc.Scenario, prepared: PreparedDesign | None):
+    """The calibrated model of each arm: the prepared design's, else computed (cached)."""
+    return calibrate(scenario) if prepared is None else prepared.arm_models
+
+
+def _potential_outcomes(scenario: sc.Scenario, covariates: dict, u: np.ndarray, e: np.ndarray,
+                        u_withdrawal: np.ndarray, models) -> tuple[tuple[PotentialOutcomes, ...], np.ndarray]:
+    """(potential outcomes under each arm, withdrawal) of the pool slots under ``scenario``'s
+    outcome model (arms, outcome, dropout; each arm's calibrated model in ``models``), from the
+    pool's own uniforms and exponentials."""
+    score = covariate_score(scenario, covariates["titre"], mean_of_collections(covariates["c1"], covariates["c2"]))
+    outcomes = tuple(potential_outcomes(models[name], score, u[0], u[1], e[0], u[2], e[1])
+                     for name in scenario.arm_names)
+    return outcomes, u_withdrawal < scenario.dropout.withdrawal_share
+
+
+def with_outcomes(fates: Fates, scenario: sc.Scenario, prepared: PreparedDesign | None = None) -> Fates:
+    """The same trials' potential outcomes under ``scenario``'s outcome model (arms, outcome,
+    dropout), from the fates' own uniforms: a sweep over effects or dropout re-uses its patients.
+    ``prepared``: the scenario's per-design values, computed here if not given."""
+    outcomes, withdrawal = _potential_outcomes(scenario, fates.pool, fates.u_outcome, fates.e_outcome,
+                                               fates.u_withdrawal, _models(scenario, prepared))
+    return replace(fates, outcomes=outcomes, withdrawal=withdrawal)
+
+
+def excluded_of(fates: Fates, trial: int) -> tuple[np.ndarray, np.ndarray]:
+    """(referral months, sites) of one trial's excluded referrals."""
+    rows = rows_of(fates.excluded_offsets, trial)
+    return fates.excluded_month[rows], fates.excluded_site[rows]
+
+
+def candidates_of(fates: Fates, trial: int) -> slice:
+    """The rows of one trial's candidates in the fates' candidate arrays (index them by column)."""
+    return rows_of(fates.candidate_offsets, trial)
+
+
+def proteinuria_mean(fates: Fates) -> np.ndarray:
+    """(n_trials, n_max) mean of the two screening collections of each pool slot."""
+    return mean_of_collections(fates.pool["c1"], fates.pool["c2"])
+
+
+def population_key(scenario: sc.Scenario) -> str:
+    """Scenarios with equal keys share referrals, patients and allocation sequences: only their
+    outcome model (the arms' effects, outcome, dropout) and the target may differ."""
+    data = scenario.model_dump(mode="json")
+    trial = {k: v for k, v in data["trial"].items() if k != "n_per_arm"}
+    return json.dumps({"trial": trial, "block_size": scenario.simulation.block_size,
+                       "allocation": list(scenario.allocation),
+                       **{k: data[k] for k in ("recruitment", "cohort", "eligibility", "randomisation")}},
+                      sort_keys=True)
