@@ -269,10 +269,10 @@ def test_the_benchmark_compares_estimate_and_peak(tmp_path) -> None:
 
 def _lab_check(**values):
     from simulate.design.loader import read_scenario_data
-    from simulate.teach import lab
+    from simulate.teach import inputs
 
     base = load_scenario(SCENARIO)
-    return lab.check(read_scenario_data(SCENARIO), base, {**lab.input_values(base), **values})
+    return inputs.check(read_scenario_data(SCENARIO), base, {**inputs.input_values(base), **values})
 
 
 def test_the_lab_takes_100000_per_arm_and_computes_it_in_bounded_memory() -> None:
@@ -335,11 +335,11 @@ def test_the_lab_says_when_no_patient_was_randomised() -> None:
     """Measured before: at a referral rate of 0 the lab showed power 0.000 with a dropout note
     and nothing said that no patient was randomised."""
     pytest.importorskip("shiny", reason="the lab needs Shiny (pip install 'trialsim[teach]')")
-    from simulate.teach import app, lab
+    from simulate.teach import lab, views
 
     checked = _lab_check(rate_per_site_month=0, replicates=100)
     many = lab.many_trials(checked.scenario)
-    box = str(app._power_box(many))
-    figures = str(app._many_figures(checked.scenario, many, "remission"))
+    box = str(views.power_box(many))
+    figures = str(views.many_figures(checked.scenario, many, "remission"))
     assert "No patient was randomised in any simulated trial" in box
     assert "No trial took place" in figures and "Why dropout costs power" not in figures

@@ -15,7 +15,7 @@ import pytest
 from conftest import DEFAULT_SCENARIO, SHIPPED_SCENARIOS
 from simulate.design.loader import load_scenario, read_scenario_data, with_overrides
 from simulate.run.power import estimate_power
-from simulate.teach import lab
+from simulate.teach import inputs, lab
 
 NAME = "nct04743739"
 DATA = read_scenario_data(NAME)
@@ -27,7 +27,7 @@ def base():
 
 
 def values(base, **changes):
-    return {**lab.input_values(base), **changes}
+    return {**inputs.input_values(base), **changes}
 
 
 def same_power(a, b) -> bool:
@@ -41,13 +41,13 @@ def same_power(a, b) -> bool:
 
 
 def test_each_input_sets_the_scenario_field_the_command_line_would(base):
-    assert lab.field_paths(base) == {
+    assert inputs.field_paths(base) == {
         "n_per_arm": "trial.n_per_arm", "remission_control": "arms.rtx.remission_at_endpoint",
         "remission_experimental": "arms.rtx_csa.remission_at_endpoint",
         "dropout": "dropout.probability_by_endpoint", "test": "analysis.test", "missing": "analysis.missing",
         "alpha": "analysis.alpha", "rate_per_site_month": "recruitment.rate_per_site_month",
         "replicates": "simulation.replicates", "seed": "simulation.seed"}
-    assert lab.input_values(base) == {
+    assert inputs.input_values(base) == {
         "n_per_arm": 63, "remission_control": 0.6, "remission_experimental": 0.85, "dropout": 0.1, "test": "fisher",
         "missing": "nonresponder", "alpha": 0.05, "rate_per_site_month": 6.0, "replicates": 2000,
         "seed": 20210414}
@@ -57,11 +57,11 @@ def test_with_several_experimental_arms_the_input_sets_the_primary_one():
     three = load_scenario("three_arm")
     from simulate.design.assumed import primary_arm
 
-    assert lab.field_paths(three)["remission_experimental"] == f"arms.{primary_arm(three)}.remission_at_endpoint"
+    assert inputs.field_paths(three)["remission_experimental"] == f"arms.{primary_arm(three)}.remission_at_endpoint"
 
 
 def test_values_become_set_overrides_and_an_empty_box_the_empty_text(base):
-    texts = lab.overrides(base, {"n_per_arm": 50, "remission_control": 0.55, "test": "chi2", "alpha": None,
+    texts = inputs.overrides(base, {"n_per_arm": 50, "remission_control": 0.55, "test": "chi2", "alpha": None,
                                  "missing": " ", "dropout": "0.2", "seed": "7", "replicates": "abc"})
     assert texts == {"n_per_arm": "trial.n_per_arm=50", "remission_control": "arms.rtx.remission_at_endpoint=0.55",
                      "test": "analysis.test=chi2", "alpha": "analysis.alpha=''", "missing": "analysis.missing=''",
@@ -76,7 +76,7 @@ def test_values_become_set_overrides_and_an_empty_box_the_empty_text(base):
 ])
 def test_text_or_nothing_in_a_number_box_gets_the_command_lines_message_for_a_non_number(
         base, run_cli, key, typed, override):
-    checked = lab.check(DATA, base, values(base, **{key: typed}))
+    checked = inputs.check(DATA, base, values(base, **{key: typed}))
     code, out, err = run_cli(["validate", NAME, "--set", override])
     assert code == 2
     assert list(checked.problems[key]) == err.strip().splitlines()
@@ -84,20 +84,20 @@ def test_text_or_nothing_in_a_number_box_gets_the_command_lines_message_for_a_no
 
 
 def test_a_number_typed_as_text_is_the_same_design_as_the_number(base):
-    typed = {k: repr(v) for k, v in lab.input_values(base).items() if isinstance(v, (int, float))}
-    checked = lab.check(DATA, base, values(base, **typed))
+    typed = {k: repr(v) for k, v in inputs.input_values(base).items() if isinstance(v, (int, float))}
+    checked = inputs.check(DATA, base, values(base, **typed))
     assert checked.changed == () and checked.scenario == base
-    assert lab.check(DATA, base, values(base, n_per_arm="50")) == lab.check(DATA, base, values(base, n_per_arm=50))
+    assert inputs.check(DATA, base, values(base, n_per_arm="50")) == inputs.check(DATA, base, values(base, n_per_arm=50))
 
 
 def test_valid_inputs_give_the_scenario_the_loader_gives(base):
-    checked = lab.check(DATA, base, values(base, n_per_arm=50, dropout=0.2, test="chi2", seed=7))
+    checked = inputs.check(DATA, base, values(base, n_per_arm=50, dropout=0.2, test="chi2", seed=7))
     assert checked.ok and checked.problems == {} and checked.other == ()
     assert checked.scenario == load_scenario(NAME, checked.overrides)
     assert checked.scenario.trial.n_per_arm == 50 and checked.scenario.simulation.seed == 7
     assert checked.changed == ("trial.n_per_arm=50", "dropout.probability_by_endpoint=0.2", "analysis.test=chi2",
                                "simulation.seed=7")
-    assert lab.command(NAME, checked) == (f"trialsim power {NAME} --set trial.n_per_arm=50 --set "
+    assert inputs.command(NAME, checked) == (f"trialsim power {NAME} --set trial.n_per_arm=50 --set "
                                           "dropout.probability_by_endpoint=0.2 --set analysis.test=chi2 "
                                           "--set simulation.seed=7")
 
@@ -109,17 +109,17 @@ def test_valid_inputs_give_the_scenario_the_loader_gives(base):
     ("missing", "impute"), ("rate_per_site_month", -1), ("replicates", 0), ("seed", -3),
 ])
 def test_a_bad_value_gets_the_command_lines_message_beside_its_input(base, run_cli, key, value):
-    checked = lab.check(DATA, base, values(base, **{key: value}))
+    checked = inputs.check(DATA, base, values(base, **{key: value}))
     assert not checked.ok
     assert set(checked.problems) == {key}
-    text = lab.overrides(base, {key: value})[key]
+    text = inputs.overrides(base, {key: value})[key]
     code, out, err = run_cli(["validate", NAME, "--set", text])
     assert code == 2
     assert list(checked.problems[key]) == err.strip().splitlines()
 
 
 def test_several_bad_values_each_get_their_own_message(base):
-    checked = lab.check(DATA, base, values(base, n_per_arm=0, remission_control=1.5, alpha=None))
+    checked = inputs.check(DATA, base, values(base, n_per_arm=0, remission_control=1.5, alpha=None))
     assert set(checked.problems) == {"n_per_arm", "remission_control", "alpha"}
     assert checked.problems["n_per_arm"] == ("error: trial.n_per_arm: got 0; must be >= 1",)
 
@@ -140,7 +140,7 @@ def test_power_is_trialsim_powers_for_the_same_design_and_seed(base):
 
 
 def test_power_printed_by_the_command_line_is_the_labs(base, run_cli):
-    checked = lab.check(DATA, base, values(base, n_per_arm=45, dropout=0.2, replicates=300, seed=5))
+    checked = inputs.check(DATA, base, values(base, n_per_arm=45, dropout=0.2, replicates=300, seed=5))
     many = lab.many_trials(checked.scenario)
     code, out, err = run_cli(["power", NAME, "--replicates", 300, "--seed", 5, "--json",
                               *sum((["--set", t] for t in checked.changed), [])])
@@ -256,7 +256,7 @@ def test_each_tests_type_one_error_is_judged_against_its_monte_carlo_error(rate,
 
 def test_the_null_view_says_near_alpha_of_no_test_without_its_monte_carlo_error(base):
     pytest.importorskip("shiny")
-    from simulate.teach.app import _null_view
+    from simulate.teach.views import null_view as _null_view
 
     design = small(base, **{"simulation.replicates": 120})
     null = lab.null_world(design)
@@ -333,7 +333,7 @@ def test_another_trial_is_the_next_replicate_also_past_the_first_block(base):
 @pytest.mark.slow
 def test_the_lab_numbers_a_trial_as_the_report_and_trialsim_trial_do(base, tmp_path):
     pytest.importorskip("shiny")
-    from simulate.teach.app import _one_view
+    from simulate.teach.views import one_view as _one_view
 
     page = str(_one_view(base, lab.one_trial(base, 0), "remission"))
     assert f"Trial 0 of seed {base.simulation.seed}" in page        # the report's "Trial 0 of seed"
@@ -377,7 +377,7 @@ def test_how_many_rounds_as_the_report_and_names_the_closed_form_allowing_for_dr
     from types import SimpleNamespace
 
     from simulate.report.words import percent
-    from simulate.teach.app import _how_many_lines
+    from simulate.teach.views import how_many_lines as _how_many_lines
 
     analytic = SimpleNamespace(pooled_normal=60, fleiss_cc=66, pooled_normal_with_dropout=70)
     search = SimpleNamespace(target=0.8, n_per_arm=63, analytic=analytic, power=0.81, mc_se=0.01, note="")
@@ -402,7 +402,7 @@ def test_how_many_can_be_cancelled(base):
 def test_every_shipped_scenario_exports_as_toml_that_reads_back_the_same(path, tmp_path):
     scenario = load_scenario(path)
     out = tmp_path / "exported.toml"
-    out.write_text(lab.to_toml(scenario, "a header\n\nover two paragraphs"), encoding="utf-8")
+    out.write_text(inputs.to_toml(scenario, "a header\n\nover two paragraphs"), encoding="utf-8")
     assert load_scenario(out) == scenario
 
 
@@ -415,7 +415,7 @@ def test_an_exported_group_sequential_design_with_a_sweep_reads_back_the_same(tm
                                                 "analysis.alpha=0.025", "interim.information_fractions=[0.5, 1.0]",
                                                 'interim.futility="beta_spending"'])
     assert scenario.interim is not None and scenario.sweep
-    text = lab.to_toml(scenario, "first line\n\nthird line")
+    text = inputs.to_toml(scenario, "first line\n\nthird line")
     assert text.startswith("# first line\n#\n# third line\n")
     data = tomllib.loads(text)
     assert data["sweep"] == {axis.path: list(axis.values) for axis in scenario.sweep}
@@ -425,17 +425,17 @@ def test_an_exported_group_sequential_design_with_a_sweep_reads_back_the_same(tm
     assert load_scenario(out) == scenario
     plain = load_scenario("three_arm")                    # no interim looks, no observed accrual
     assert plain.interim is None and plain.observed is None
-    data = tomllib.loads(lab.to_toml(plain))
+    data = tomllib.loads(inputs.to_toml(plain))
     assert "interim" not in data and "observed" not in data
-    out.write_text(lab.to_toml(plain), encoding="utf-8")
+    out.write_text(inputs.to_toml(plain), encoding="utf-8")
     assert load_scenario(out) == plain
 
 
 def test_the_exported_design_validates_on_the_command_line(base, run_cli, tmp_path):
-    checked = lab.check(DATA, base, values(base, n_per_arm=30, remission_experimental=0.8, missing="locf"))
-    design = lab.export_design(checked.scenario, checked.changed)
-    out = tmp_path / lab.export_name(design)
-    out.write_text(lab.to_toml(design), encoding="utf-8")
+    checked = inputs.check(DATA, base, values(base, n_per_arm=30, remission_experimental=0.8, missing="locf"))
+    design = inputs.export_design(checked.scenario, checked.changed)
+    out = tmp_path / inputs.export_name(design)
+    out.write_text(inputs.to_toml(design), encoding="utf-8")
     code, stdout, err = run_cli(["validate", out])
     assert (code, stdout.strip(), err) == (0, "OK", "")
     assert load_scenario(out) == design
@@ -444,7 +444,7 @@ def test_the_exported_design_validates_on_the_command_line(base, run_cli, tmp_pa
                                        "arms.rtx_csa.remission_at_endpoint=0.8; analysis.missing=locf)")
     same = {"name": base.name, "description": base.description}
     assert design.model_copy(update=same) == checked.scenario.model_copy(update=same)
-    assert lab.export_design(base.model_copy(update={"name": "x" * 80})).name == "x" * 76 + "-lab"
+    assert inputs.export_design(base.model_copy(update={"name": "x" * 80})).name == "x" * 76 + "-lab"
 
 
 # ----------------------------------------------------------------------------- the command
@@ -485,13 +485,13 @@ def test_the_app_builds_with_every_input_and_button(base):
     from simulate.teach.app import build_app
 
     page = str(build_app(NAME, base).ui["html"])
-    for element in [*lab.INPUTS, "simulate", "one_trial", "another_trial", "null_world", "how_many"]:
+    for element in [*inputs.INPUTS, "simulate", "one_trial", "another_trial", "null_world", "how_many"]:
         assert f'id="{element}"' in page, element
 
 
 def test_a_whole_number_sent_for_a_decimal_field_is_the_same_design(base):
-    checked = lab.check(DATA, base, values(base, rate_per_site_month=6, n_per_arm=63))
+    checked = inputs.check(DATA, base, values(base, rate_per_site_month=6, n_per_arm=63))
     assert checked.changed == ()
     assert checked.scenario == base
-    three = lab.overrides(base, {"rate_per_site_month": 3})
+    three = inputs.overrides(base, {"rate_per_site_month": 3})
     assert three["rate_per_site_month"] == "recruitment.rate_per_site_month=3.0"

@@ -95,11 +95,11 @@ def set_inputs(page, **values) -> None:
             page.fill(f"#{key}", str(value))
             page.press(f"#{key}", "Tab")
     from simulate.design.loader import load_scenario, read_scenario_data
-    from simulate.teach import lab
+    from simulate.teach import inputs
 
     base = load_scenario(SCENARIO)
-    checked = lab.check(read_scenario_data(SCENARIO), base, {**lab.input_values(base), **values})
-    expected = lab.command(SCENARIO, checked)
+    checked = inputs.check(read_scenario_data(SCENARIO), base, {**inputs.input_values(base), **values})
+    expected = inputs.command(SCENARIO, checked)
     page.wait_for_function("text => document.querySelector('#command')?.textContent === text", arg=expected)
 
 
@@ -381,14 +381,14 @@ def test_memory_returns_near_its_idle_level_after_a_large_computation(page, lab_
 ])
 def test_a_design_past_the_plan_shows_one_line_under_its_input_and_computes_nothing(page, key, value, words):
     from simulate.design.loader import load_scenario, read_scenario_data
-    from simulate.teach import lab
+    from simulate.teach import inputs
 
     page.fill(f"#{key}", value)
     page.press(f"#{key}", "Tab")
     page.wait_for_selector(f"#{key}_error", timeout=30_000)
     shown = page.text_content(f"#{key}_error").strip()
     base = load_scenario(SCENARIO)
-    expected = lab.check(read_scenario_data(SCENARIO), base, {**lab.input_values(base), key: value}).problems[key]
+    expected = inputs.check(read_scenario_data(SCENARIO), base, {**inputs.input_values(base), key: value}).problems[key]
     assert shown == "\n".join(expected) and words in shown and len(expected) == 1
     assert page.locator("#command").count() == 0
     page.click("a[data-value='many']")

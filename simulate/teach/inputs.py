@@ -1,0 +1,199 @@
+"""The teaching lab's inputs: each one a ``--set`` override of the scenario file, validated by the
+loader as ``trialsim`` validates a file and its overrides, with each problem shown under the
+input it is about; the command line that gives the same answer; and the design exported as a
+scenario file.
+"""
+
+from __future__ import annotations
+
+import shlex
+from dataclasses import dataclass
+from typing import Any
+
+
+from simulate.design import loader
+from simulate.design import scenario as sc
+from simulate.design.assumed import primary_arm
+from simulate.errors import ScenarioError
+from simulate.teach.lab import plan_problems
+
+
+INPUTS: dict[str, str] = {
+    "n_per_arm": "trial.n_per_arm",
+    "remission_control": "arms.{control}.remission_at_endpoint",
+    "remission_experimental": "arms.{experimental}.remission_at_endpoint",
+    "dropout": "dropout.probability_by_endpoint",
+    "test": "analysis.test",
+    "missing": "analysis.missing",
+    "alpha": "analysis.alpha",
+    "rate_per_site_month": "recruitment.rate_per_site_month",
+    "replicates": "simulation.replicates",
+    "seed": "simulation.seed",
+}
+"""The lab's inputs (element ids) and the scenario field each sets ({control}: the control arm's
+id; {experimental}: the experimental arm the closed forms speak of, :func:`primary_arm`)."""
+
+
+def field_paths(scenario: sc.Scenario) -> dict[str, str]:
+    """Input id -> the dotted scenario path it sets, with the scenario's arm ids."""
+    arms = {"control": scenario.control_arm, "experimental": primary_arm(scenario)}
+    return {key: path.format(**arms) for key, path in INPUTS.items()}
+
+
+def input_values(scenario: sc.Scenario) -> dict[str, Any]:
+    """Each input's value in the scenario (where the lab starts)."""
+    dumped = scenario.model_dump(mode="json")
+    return {key: loader.value_at(dumped, path) for key, path in field_paths(scenario).items()}
+
+
+def override_text(path: str, value: Any) -> str:
+    """``path=value`` as it would be given to ``--set``. An empty box gives ``path=''`` (the
+    empty text, which the loader refuses as it refuses any text where a number belongs)."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return f"{path}=''"
+    if isinstance(value, bool):
+        return f"{path}={'true' if value else 'false'}"
+    if isinstance(value, (int, float)):
+        return f"{path}={value!r}"
+    return f"{path}={str(value).strip()}"
+
+
+def overrides(scenario: sc.Scenario, values: dict[str, Any]) -> dict[str, str]:
+    """Input id -> its ``--set`` text, for the inputs given. A number box's text is read as a
+    number where it is one (anything else goes to the loader as typed, so that it answers as
+    it answers ``--set``); a whole number in a box whose field holds a decimal (6 for 6.0) is
+    written as the decimal."""
+    paths, start = field_paths(scenario), input_values(scenario)
+    out = {}
+    for key, value in values.items():
+        if key not in paths:
+            continue
+        if _is_number(start[key]) and isinstance(value, str):
+            value = _number(value)
+        if isinstance(start[key], float) and _is_number(value) and isinstance(value, int):
+            value = float(value)
+        out[key] = override_text(paths[key], value)
+    return out
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _number(text: str) -> int | float | str:
+    """The number a box's text spells (``'63'``, ``'0.6'``, ``'1e3'``), else the text itself."""
+    for kind in (int, float):
+        try:
+            return kind(text.strip())
+        except ValueError:
+            pass
+    return text
+
+
+@dataclass(frozen=True)
+class Checked:
+    """The lab's inputs validated by the loader, as ``trialsim`` validates ``--set`` overrides."""
+
+    scenario: sc.Scenario | None
+    """The validated design (None if any input is rejected)."""
+    overrides: tuple[str, ...]
+    """The ``--set`` texts of the inputs, in :data:`INPUTS` order."""
+    problems: dict[str, tuple[str, ...]]
+    """Input id -> the command line's error lines for it (``error: ...``), only inputs with one."""
+    other: tuple[str, ...] = ()
+    """Error lines that belong to no single input (values that clash together)."""
+    changed: tuple[str, ...] = ()
+    """The ``--set`` texts of the inputs that differ from the scenario file's values."""
+
+    @property
+    def ok(self) -> bool:
+        return self.scenario is not None
+
+
+def check(data: dict, base: sc.Scenario, values: dict[str, Any]) -> Checked:
+    """Validate the inputs as ``--set`` overrides of the scenario file read as ``data``
+    (:func:`simulate.design.loader.read_scenario_data`; ``base`` is its validated form) by
+    :func:`simulate.design.loader.scenario_from_dict`, as ``trialsim`` validates a file and its
+    overrides. A rejected design is checked input by input too, so each message sits beside the
+    input it is about; what only the inputs together contradict is left in ``other``."""
+    texts = overrides(base, values)
+    ordered = tuple(texts[k] for k in INPUTS if k in texts)
+    start = overrides(base, input_values(base))
+    changed = tuple(texts[k] for k in INPUTS if k in texts and texts[k] != start[k])
+    try:
+        design = loader.scenario_from_dict(data, ordered)
+    except ScenarioError as err:
+        together = err.problems
+    else:
+        too_big = plan_problems(design, base, values)
+        if too_big:
+            return Checked(None, ordered, too_big, changed=changed)
+        return Checked(design, ordered, {}, changed=changed)
+    problems: dict[str, tuple[str, ...]] = {}
+    for key, text in texts.items():
+        try:
+            loader.scenario_from_dict(data, (text,))
+        except ScenarioError as err:
+            problems[key] = tuple(f"error: {line}" for line in err.problems)
+    seen = {line for lines in problems.values() for line in lines}
+    paths = field_paths(base)
+    other = []
+    for line in together:
+        shown = f"error: {line}"
+        if shown in seen:
+            continue
+        key = next((k for k, p in paths.items() if line.startswith((f"{p}:", f"--set '{p}="))), None)
+        if key is None:
+            other.append(shown)
+        else:
+            problems[key] = problems.get(key, ()) + (shown,)
+    return Checked(None, ordered, problems, tuple(other), changed)
+
+
+def command(scenario_arg: str, checked: Checked, what: str = "power") -> str:
+    """The command line that gives the same answer, e.g. ``trialsim power nct04743739 --set
+    trial.n_per_arm=50``: the inputs changed from the scenario file, as ``--set`` overrides."""
+    sets = (f"--set {shlex.quote(t)}" for t in checked.changed)
+    return " ".join(["trialsim", what, shlex.quote(scenario_arg), *sets])
+
+
+def _without_none(value: Any) -> Any:
+    """``value`` with every None left out of its tables (TOML has no null: an absent optional
+    field reads back as None)."""
+    if isinstance(value, dict):
+        return {k: _without_none(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list):
+        return [_without_none(v) for v in value]
+    return value
+
+
+def to_toml(scenario: sc.Scenario, header: str = "") -> str:
+    """The scenario as a self-contained TOML file (written by tomli_w) that ``trialsim
+    validate`` accepts and :func:`simulate.design.loader.load_scenario` reads back as the same
+    scenario; ``header`` becomes its opening comment."""
+    import tomli_w
+
+    data = _without_none(scenario.model_dump(mode="json"))
+    sweep = data.pop("sweep", [])
+    if sweep:                                   # written as the file gives it: dotted path -> values
+        data["sweep"] = {axis["path"]: axis["values"] for axis in sweep}
+    comment = "".join(f"# {line}\n" if line else "#\n" for line in header.splitlines())
+    return comment + tomli_w.dumps(data)
+
+
+EXPORT_SUFFIX = "-lab"
+"""Added to an exported design's name, so that its results never land in the folder of the
+scenario it came from."""
+
+
+def export_design(scenario: sc.Scenario, changed: tuple[str, ...] = ()) -> sc.Scenario:
+    """The design as the lab exports it: named ``<name>-lab``, its description saying what the
+    lab changed (the ``--set`` texts ``changed``)."""
+    name = scenario.name[: 80 - len(EXPORT_SUFFIX)] + EXPORT_SUFFIX
+    described = scenario.description + (f" (changed in the teaching lab: {'; '.join(changed)})" if changed else "")
+    return scenario.model_copy(update={"name": name, "description": described})
+
+
+def export_name(scenario: sc.Scenario) -> str:
+    """The file name of an exported design (:func:`export_design`)."""
+    return f"{scenario.name}.toml"
