@@ -39,3 +39,29 @@ def test_searches_side_by_side_give_what_each_gives_alone():
     for target, r in zip((0.8, 0.9), together):
         alone = find_sample_size(s, target, replicates=REPLICATES, seed=SEED, jobs=1, engine="batch", window=4)
         assert r.to_json() == alone.to_json(), target
+
+
+def test_a_grid_point_that_is_the_scenario_gives_its_power_as_estimate_power_does(tmp_path):
+    """The main job takes the power at the planned size from the sensitivity grid when one of
+    its points is the scenario itself: the same result as simulating it alone."""
+    from simulate.design.loader import load_scenario
+    from simulate.run.power import estimate_power
+    from simulate.run.sweep import sweep
+
+    from conftest import DEFAULT_SCENARIO
+
+    text = DEFAULT_SCENARIO.read_text(encoding="utf-8")
+    text = text[: text.index("[sweep]")] + "[sweep]\n"
+
+    def grid(sizes: str):
+        path = tmp_path / "grid.toml"
+        path.write_text(text + f'"trial.n_per_arm" = {sizes}\n', encoding="utf-8")
+        return load_scenario(path, ["simulation.block_size=60"])
+
+    s = grid("[40, 63]")
+    planned: dict = {}
+    sweep(s, REPLICATES, SEED, 1, "batch", planned=planned)
+    assert _same(planned["power"], estimate_power(s, REPLICATES, SEED, 1, "batch"))
+    none: dict = {}
+    sweep(grid("[40, 50]"), REPLICATES, SEED, 1, "batch", planned=none)
+    assert none == {}

@@ -63,10 +63,12 @@ def compute_samplesize(scenario, seed, replicates, jobs, engine, progress=False)
                           dropout_rule=dropout_adjustment(scenario).rule)
 
 
-def compute_sweep(scenario, seed, replicates, jobs, engine, progress=False) -> SweepResult:
+def compute_sweep(scenario, seed, replicates, jobs, engine, progress=False, planned=None) -> SweepResult:
+    """The sensitivity grid; ``planned`` receives the scenario's own power if a grid point is the
+    scenario itself (:func:`simulate.run.sweep.sweep`)."""
     from simulate.run.sweep import sweep
 
-    return sweep(scenario, replicates, seed, jobs, engine, progress)
+    return sweep(scenario, replicates, seed, jobs, engine, progress, planned)
 
 
 def compute_example_trial(scenario: sc.Scenario, seed: int) -> ExampleTrial:
