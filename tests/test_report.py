@@ -73,6 +73,22 @@ def test_every_figure_is_written_as_a_png(small_run):
     assert not list(out.glob(".*.tmp")), "temporary files left behind"
 
 
+def test_figures_compressed_on_a_second_thread_are_the_same_png(small_run):
+    """The report compresses each figure while the next is drawn: the bytes of the PNG are
+    those that drawing and compressing it at once gives."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from simulate.report.page import build_figures, close_figure, figure_png, figure_png_later
+
+    results = small_run[2]
+    now, later = build_figures(results)["consort"], build_figures(results)["consort"]
+    with ThreadPoolExecutor(1) as encoder:
+        png = figure_png_later(later, encoder).result()
+    assert png == figure_png(now)
+    close_figure(now)
+    close_figure(later)
+
+
 def test_no_figure_is_left_open(small_run):
     import matplotlib.pyplot as plt
 

@@ -50,12 +50,12 @@ def compute_power(scenario, seed, replicates, jobs, engine, progress=False) -> P
 
 
 def compute_samplesize(scenario, seed, replicates, jobs, engine, progress=False) -> SampleSizePlan:
-    """A search per target power, their simulated curve, and the closed-form curve over its range."""
-    from simulate.run.samplesize import closed_form_curve, find_sample_size
+    """A search per target power (side by side, each n simulated once), their simulated curve,
+    and the closed-form curve over its range."""
+    from simulate.run.samplesize import closed_form_curve, find_sample_sizes
     from simulate.design.assumed import dropout_adjustment
 
-    searches = tuple(find_sample_size(scenario, target, replicates, seed, jobs, engine, progress=progress)
-                     for target in TARGETS)
+    searches = find_sample_sizes(scenario, TARGETS, replicates, seed, jobs, engine, progress=progress)
     curve = {p.n_per_arm: p for s in searches for p in s.curve}  # the same n gives the same trials in both
     ns = sorted(curve)
     closed = closed_form_curve(scenario, range(max(2, ns[0]), ns[-1] + 1)) if ns else ()
@@ -63,10 +63,12 @@ def compute_samplesize(scenario, seed, replicates, jobs, engine, progress=False)
                           dropout_rule=dropout_adjustment(scenario).rule)
 
 
-def compute_sweep(scenario, seed, replicates, jobs, engine, progress=False) -> SweepResult:
+def compute_sweep(scenario, seed, replicates, jobs, engine, progress=False, planned=None) -> SweepResult:
+    """The sensitivity grid; ``planned`` receives the scenario's own power if a grid point is the
+    scenario itself (:func:`simulate.run.sweep.sweep`)."""
     from simulate.run.sweep import sweep
 
-    return sweep(scenario, replicates, seed, jobs, engine, progress)
+    return sweep(scenario, replicates, seed, jobs, engine, progress, planned)
 
 
 def compute_example_trial(scenario: sc.Scenario, seed: int) -> ExampleTrial:

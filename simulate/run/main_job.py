@@ -7,6 +7,10 @@ first trials), each reused from the piece cache (:mod:`simulate.run.pieces`) whe
 are unchanged, and hands them to the tables (:mod:`simulate.report.tables`), the summary
 (:mod:`simulate.report.sentences.summary`) and the report as one
 :class:`~simulate.run.results.RunResults`.
+
+No design is simulated twice where the answer is already in hand: the sweep runs before the
+power piece, which is the sweep's point for the scenario itself when it has one, and the two
+sample-size searches share what they simulate (:mod:`simulate.run.evaluations`).
 """
 
 from __future__ import annotations
@@ -150,13 +154,15 @@ def _compute(scenario: sc.Scenario, out_dir: Path, seed: int, replicates: int, j
     args = (scenario, seed, replicates, jobs, engine, progress)
     screening = piece("screening", ScreeningFunnel, lambda: compute_screening(scenario, seed),
                       f"eligibility funnel of {SCREENED_REFERRALS:,} referrals")
-    power = piece("power", PowerResult, lambda: compute_power(*args),
+    # the grid first: where one of its points is the scenario itself, the power piece is that point
+    planned: dict[str, PowerResult] = {}
+    sweep = piece("sweep", SweepResult, lambda: compute_sweep(*args, planned=planned),
+                  f"sensitivity grid ({math.prod(len(v) for v in scenario.sweep_grid.values())} points)"
+                  ) if scenario.sweep else None
+    power = piece("power", PowerResult, lambda: planned.get("power") or compute_power(*args),
                   f"power at n = {scenario.trial.n_per_arm} per arm ({replicates:,} trials)")
     samplesize = piece("samplesize", SampleSizePlan, lambda: compute_samplesize(*args),
                        " and ".join(f"{round(100 * t)}%" for t in TARGETS) + " power: sample size search")
-    sweep = piece("sweep", SweepResult, lambda: compute_sweep(*args),
-                  f"sensitivity grid ({math.prod(len(v) for v in scenario.sweep_grid.values())} points)"
-                  ) if scenario.sweep else None
     example = piece("example_trial", ExampleTrial, lambda: compute_example_trial(scenario, seed), "example trial")
     accrual = piece("accrual", Accrual, lambda: compute_accrual(scenario, seed), "recruitment of the first trials")
     remission = piece("remission_model", RemissionModel, lambda: compute_remission_model(scenario),

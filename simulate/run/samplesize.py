@@ -19,6 +19,7 @@ from simulate.design import scenario as sc
 from simulate.analysis import formulas
 from simulate.design.assumed import dropout_adjustment, no_benefit, null_rate, primary_arm, rates as _rates
 from simulate.design.choices import DEFAULT_ENGINE
+from simulate.run.evaluations import Evaluations
 from simulate.run.power import Jobs, sizes_label, summarise, tally_designs
 from simulate.run.results import (AnalyticReferences, ClosedFormPoint, PowerResult, SampleSizePoint, SampleSizeResult)
 
@@ -138,9 +139,28 @@ def find_sample_size(scenario: sc.Scenario, target: float = 0.8, replicates: int
     direction (power is then the type I error at every n), or when recruitment caps the trial
     (at the largest n scanned, fewer than 80% of the target are randomised before the hard stop).
     """
+    (result,) = find_sample_sizes(scenario, (target,), replicates, seed, jobs, engine, window, n_max, progress,
+                                  precision)
+    return result
+
+
+def find_sample_sizes(scenario: sc.Scenario, targets: tuple[float, ...], replicates: int | None = None,
+                      seed: int | None = None, jobs: Jobs = None, engine: str = DEFAULT_ENGINE,
+                      window: int = 10, n_max: int = 2000, progress: bool = False,
+                      precision: int | None = None) -> tuple[SampleSizeResult, ...]:
+    """:func:`find_sample_size` for each target, one after another; an n that an earlier search
+    simulated is not simulated again (:class:`~simulate.run.evaluations.Evaluations`): each
+    search's answer and curve are those it gives on its own."""
     replicates = scenario.simulation.replicates if replicates is None else replicates
     seed = scenario.simulation.seed if seed is None else seed
-    search = _Search(scenario, target, replicates, seed, jobs, engine, window, n_max, progress)
+    evaluations = Evaluations(seed, jobs, engine, progress)
+    return tuple(_search(scenario, t, replicates, evaluations, window, n_max, precision) for t in targets)
+
+
+def _search(scenario: sc.Scenario, target: float, replicates: int, evaluations: Evaluations, window: int,
+            n_max: int, precision: int | None) -> SampleSizeResult:
+    """The steps of :func:`find_sample_size`, its powers from (and into) ``evaluations``."""
+    search = _Search(scenario, target, replicates, evaluations, window, n_max)
     analytic = analytic_references(scenario, target)
     give_up = lambda note: SampleSizeResult(None, None, None, target, window, _curve_points(search.curve),  # noqa: E731
                                             analytic, note)
@@ -158,7 +178,7 @@ def find_sample_size(scenario: sc.Scenario, target: float = 0.8, replicates: int
         note = (f"n resolved to {n_range[0]}-{n_range[1]} after {used:,} trials per n near the answer, short of "
                 f"+-{precision}: raise --replicates")
     r = search.curve[chosen]
-    extra = _sequential_sizes(scenario, chosen, target, used, seed, jobs, engine, window, n_max, precision) \
+    extra = _sequential_sizes(scenario, chosen, target, used, evaluations, window, n_max, precision) \
         if scenario.interim is not None and scenario.interim.looks > 1 else {}
     return SampleSizeResult(chosen, r.power, r.mc_se, target, window, _curve_points(search.curve), analytic, note,
                             n_range=n_range, replicates=used, **extra)
@@ -169,16 +189,21 @@ class _Search:
     (common random numbers), and the steps of :func:`find_sample_size`. A step that finds no
     answer returns the note saying why."""
 
-    def __init__(self, scenario: sc.Scenario, target: float, replicates: int, seed: int, jobs: Jobs, engine: str,
-                 window: int, n_max: int, progress: bool) -> None:
-        self.scenario, self.target, self.replicates, self.seed = scenario, target, replicates, seed
-        self.jobs, self.engine, self.window, self.n_max, self.progress = jobs, engine, window, n_max, progress
+    def __init__(self, scenario: sc.Scenario, target: float, replicates: int, evaluations: Evaluations,
+                 window: int, n_max: int) -> None:
+        self.scenario, self.target, self.replicates, self.evaluations = scenario, target, replicates, evaluations
+        self.window, self.n_max = window, n_max
         self.curve: dict[int, PowerResult] = {}
 
-    def evaluate(self, ns) -> None:
-        todo = sorted({int(n) for n in ns if 2 <= n <= self.n_max} - set(self.curve))
-        self.curve.update(power_curve(self.scenario, todo, self.replicates, self.seed, self.jobs, self.engine,
-                                      self.progress))
+    def _new(self, ns) -> set[int]:
+        return {int(n) for n in ns if 2 <= n <= self.n_max} - set(self.curve)
+
+    def evaluate(self, ns, ahead=()) -> None:
+        """Power at each n of ``ns`` not on the curve yet, onto it; the n of ``ahead`` (which a
+        later step will ask for) are simulated in the same pass, not put on the curve."""
+        todo = self._new(ns)
+        if todo:
+            self.curve.update(self.evaluations.power(self.scenario, self.replicates, todo, self._new(ahead)))
 
     def no_benefit(self) -> str:
         """A scan around the planned n (power is the type I error there), and why no n is the answer."""
@@ -229,9 +254,15 @@ class _Search:
             c[m].power >= target - 2 * c[m].mc_se for m in c if n < m <= n + self.window)), default)
 
     def settle(self, first_hit: int) -> int | str:
-        """Every n from the bracket to the window above the first hit, then :meth:`choose`."""
+        """Every n from the bracket to the window above the first hit, then :meth:`choose`.
+
+        :meth:`refine` asks next for the n from the last below the bracket whose interval stays
+        under the target (or a later one evaluated here) to the answer: those below the bracket
+        are simulated ahead, in the same pass."""
         below = [n for n in self.curve if n < first_hit]
-        self.evaluate(range(max(below) + 1 if below else first_hit, first_hit + self.window + 1))
+        start = max(below) + 1 if below else first_hit
+        under = [n for n in below if self.curve[n].ci_high < self.target]
+        self.evaluate(range(start, first_hit + self.window + 1), ahead=range(max(under) + 1, start) if under else ())
         while True:
             chosen = self.choose()
             if chosen is None or chosen + self.window <= max(self.curve) or max(self.curve) >= self.n_max:
@@ -255,8 +286,7 @@ class _Search:
             # more trials for every n near the crossing; the first ones are the same (common random numbers)
             used *= 2
             near = range(max(2, n_range[0] - 1), min(self.n_max, n_range[1] + self.window) + 1)
-            self.curve.update(power_curve(self.scenario, list(near), used, self.seed, self.jobs, self.engine,
-                                          self.progress))
+            self.curve.update(self.evaluations.power(self.scenario, used, near))
             chosen = self.choose(chosen)
             n_range = _n_range(self.curve, chosen, self.target, self.window)
         return chosen, n_range, used
@@ -276,16 +306,16 @@ def _n_range(curve: dict[int, PowerResult], chosen: int, target: float, window: 
     return min(low, chosen), max(high, chosen)
 
 
-def _sequential_sizes(scenario: sc.Scenario, n: int, target: float, replicates: int, seed: int, jobs: Jobs,
-                      engine: str, window: int, n_max: int, precision: int | None) -> dict:
+def _sequential_sizes(scenario: sc.Scenario, n: int, target: float, replicates: int, evaluations: Evaluations,
+                      window: int, n_max: int, precision: int | None) -> dict:
     """For a group-sequential design at n per arm: the expected randomised under the effect and
     under H0, and the fixed design's n for the same target."""
-    h1 = power_curve(scenario, [n], replicates, seed, jobs, engine)[n]
+    h1 = evaluations.power(scenario, replicates, [n])[n]
     null = loader.with_overrides(scenario,
                                  {f"arms.{primary_arm(scenario)}.remission_at_endpoint": null_rate(scenario)})
-    h0 = power_curve(null, [n], replicates, seed, jobs, engine)[n]
-    fixed = find_sample_size(loader.with_overrides(scenario, {"interim": None}), target, replicates, seed, jobs,
-                             engine, window, n_max, precision=precision)
+    h0 = evaluations.power(null, replicates, [n])[n]
+    fixed = _search(loader.with_overrides(scenario, {"interim": None}), target, replicates, evaluations, window,
+                    n_max, precision)
     return {"expected_randomised_h1": h1.expected_randomised, "expected_randomised_h0": h0.expected_randomised,
             "expected_randomised_h1_mc_se": h1.expected_randomised_mc_se,
             "expected_randomised_h0_mc_se": h0.expected_randomised_mc_se, "fixed_n_per_arm": fixed.n_per_arm}

@@ -10,8 +10,9 @@ from simulate.design import loader
 from simulate.run import plan
 from simulate.design import scenario as sc
 from simulate.design.choices import DEFAULT_ENGINE
+from simulate.run.plan import trials_per_block
 from simulate.run.power import Jobs, summarise, tally_designs
-from simulate.run.results import SweepPoint, SweepResult
+from simulate.run.results import PowerResult, SweepPoint, SweepResult
 
 
 def sweep_points(scenario: sc.Scenario) -> list[dict]:
@@ -24,9 +25,14 @@ def sweep_points(scenario: sc.Scenario) -> list[dict]:
 
 
 def sweep(scenario: sc.Scenario, replicates: int | None = None, seed: int | None = None,
-          jobs: Jobs = None, engine: str = DEFAULT_ENGINE, progress: bool = False) -> SweepResult:
+          jobs: Jobs = None, engine: str = DEFAULT_ENGINE, progress: bool = False,
+          planned: dict[str, PowerResult] | None = None) -> SweepResult:
     """Power at every grid point (grid values, power, MC SE, and more); ``.to_frame()`` gives one
-    tidy row each."""
+    tidy row each.
+
+    ``planned``: where one grid point is the scenario itself, simulated on the blocks it has on
+    its own, its full power result (what :func:`simulate.run.power.estimate_power` gives) is put
+    there under ``"power"``."""
     replicates = scenario.simulation.replicates if replicates is None else replicates
     seed = scenario.simulation.seed if seed is None else seed
     points = sweep_points(scenario)
@@ -35,6 +41,10 @@ def sweep(scenario: sc.Scenario, replicates: int | None = None, seed: int | None
     totals = tally_designs(designs, replicates, seed, jobs, engine, progress,
                            f"{len(points)} grid points, {replicates:,} trials each")
     elapsed = (time.perf_counter() - t0) / len(points)
+    if planned is not None:
+        itself = _planned_point(scenario, designs)
+        if itself is not None:
+            planned["power"] = summarise(scenario, totals[itself], seed, engine, elapsed)
     out = []
     for point, d, t in zip(points, designs, totals):
         r = summarise(d, t, seed, engine, elapsed)
@@ -47,6 +57,15 @@ def sweep(scenario: sc.Scenario, replicates: int | None = None, seed: int | None
                               mean_duration_months_mc_se=r.mean_duration_months_mc_se,
                               mean_dropouts_mc_se=r.mean_dropouts_mc_se))
     return SweepResult(axes=tuple(scenario.sweep_grid), points=tuple(out))
+
+
+def _planned_point(scenario: sc.Scenario, designs: list[sc.Scenario]) -> int | None:
+    """The index of the design that is the scenario itself (its grid values are the scenario's),
+    if the grid's blocks are the size the scenario has alone: its trials are then the same."""
+    if trials_per_block(*designs) != trials_per_block(scenario):
+        return None
+    itself = loader.with_overrides(scenario, {})
+    return next((i for i, d in enumerate(designs) if d == itself), None)
 
 
 def plan_sweep(scenario: sc.Scenario, replicates: int, jobs: int | None = None, engine: str = "batch") -> plan.Plan:
