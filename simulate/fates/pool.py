@@ -46,14 +46,13 @@ def draw_pool(scenario: sc.Scenario, block_seq: np.random.SeedSequence, offsets:
         order = np.concatenate([order, np.zeros((n_trials, n_max - width), dtype=order.dtype)], axis=1)
     in_pool = np.arange(n_max)[None, :] < np.minimum(n_randomisable, n_max)[:, None]
     order = np.where(in_pool, order, -1)
-    tt, kk = np.nonzero(in_pool)
-    row = first[tt] + order[tt, kk]                                   # the pool's candidates, flat
-    slot = np.full(len(eligible_month), -1, dtype=np.int32)
-    slot[row] = kk
+    row = (first[:, None] + order)[in_pool]                          # the pool's candidates, flat
     pool_month = np.full((n_trials, n_max), np.inf)
-    pool_month[tt, kk] = eligible_month[row]
+    pool_month[in_pool] = eligible_month[row]
     slot_intolerant = np.zeros((n_trials, n_max), dtype=bool)
-    slot_intolerant[tt, kk] = intolerant[row]
+    slot_intolerant[in_pool] = intolerant[row]
+    slot = np.full(len(eligible_month), -1, dtype=np.int32)
+    slot[row] = np.nonzero(in_pool)[1]
 
     covariates = _proteinuria_group(scenario, block_seq, slot_intolerant, in_pool)
     # the other pool draws: one row of (trial) values per slot row, so rows are prefixes too
@@ -71,14 +70,13 @@ def _proteinuria_group(scenario: sc.Scenario, block_seq: np.random.SeedSequence,
     """The proteinuria group of the pool slots given a pass (``intolerant``: of ACEI/ARB, per
     slot), drawn slot-row by slot-row (k-major); (n_trials, n_max) each, with neutral values
     past a trial's last slot."""
-    n_trials, n_max = in_pool.shape
     # valid slots in k-major order: (k, trial) for k < the trial's pool length
-    kk, tt = np.nonzero(in_pool.T)
-    drawn = draw_proteinuria_given_pass(scenario.cohort, scenario.eligibility, intolerant[tt, kk], block_seq,
+    by_slot = in_pool.T
+    drawn = draw_proteinuria_given_pass(scenario.cohort, scenario.eligibility, intolerant.T[by_slot], block_seq,
                                         "pool_proteinuria")
     covariates = {}
     for name, fill in (("z", 0.0), ("true", 1.0), ("c1", 1.0), ("c2", 1.0), ("u_reduction", 0.0)):
-        a = np.full((n_trials, n_max), fill)
-        a[tt, kk] = drawn[name]
-        covariates[name] = a
+        a = np.full(by_slot.shape, fill)
+        a[by_slot] = drawn[name]
+        covariates[name] = np.ascontiguousarray(a.T)
     return covariates
