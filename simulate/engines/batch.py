@@ -65,8 +65,10 @@ def patient_outcomes(scenario: sc.Scenario, fates: Fates, r: dict) -> dict:
     """What happens to each pool slot under the arm it was randomised to, (n_trials, n_target)
     arrays: ``dropout_month`` (months after randomisation), ``dropped`` (missed the endpoint
     visit: dropped out in its month or before), ``remission`` (seen in remission at the endpoint
-    visit), ``complete`` (the type of a remission) and ``locf`` (in remission at the last attended
-    visit up to the endpoint). Meaningful where ``r["randomised"]`` (from :func:`randomise_block`)."""
+    visit), ``complete`` (the type of a remission), ``locf`` (in remission at the last attended
+    visit up to the endpoint) and ``visits_seen``: (first, stop), the scheduled visits
+    ``first <= j < stop`` at which the patient is seen in the endpoint state (none if
+    ``stop <= first``). Meaningful where ``r["randomised"]`` (from :func:`randomise_block`)."""
     t_cfg = scenario.trial
     n_trials, target = r["n_trials"], scenario.n_target
     arm = r["arm"]
@@ -92,12 +94,16 @@ def patient_outcomes(scenario: sc.Scenario, fates: Fates, r: dict) -> dict:
     last_visit = visits[np.maximum(last, 0)]
     remission = (rem <= end) & (rel > end) & ~dropped
     locf = (last >= 0) & (rem <= last_visit) & (rel > last_visit)
-    v = visits[:, None, None]
-    at_visits = (rem <= v) & (rel > v) & ((drop > v) | (drop >= t_cfg.max_follow_up_months))
+    # seen in remission at visit v: remission <= v < relapse, and v < dropout unless the dropout
+    # is at or after the end of follow-up (none); the visits seen are a run of the schedule
+    first_seen = np.searchsorted(visits, rem, side="left")
+    gone = np.minimum(rel, np.where(drop >= t_cfg.max_follow_up_months, np.inf, drop))
+    after_seen = np.searchsorted(visits, gone, side="left")
     if cr_only:
-        remission, locf, at_visits = remission & complete, locf & complete, at_visits & complete
+        remission, locf = remission & complete, locf & complete
+        after_seen = np.where(complete, after_seen, 0)
     return {"dropout_month": drop, "dropped": dropped, "remission": remission, "complete": complete,
-            "locf": locf, "at_visits": at_visits}
+            "locf": locf, "visits_seen": (first_seen, after_seen)}
 
 
 def _analysed(scenario: sc.Scenario, p: dict, among: np.ndarray, arm: np.ndarray) -> tuple[np.ndarray, ...]:
@@ -192,10 +198,7 @@ def outcomes_from_batch(scenario: sc.Scenario, fates: Fates, n_trials: int,
     def count(mask: np.ndarray) -> np.ndarray:
         return np.bincount(cell, weights=mask[rnd], minlength=size).astype(np.int32).reshape(n_trials, n_s, K)
 
-    # seen in the endpoint state at each visit, per trial and arm: (trials, arms, visits)
-    seen = p["at_visits"] & rnd
-    x_visits = np.stack([(seen & (arm == k)).sum(axis=2, dtype=np.int32) for k in range(K)], axis=0)
-    x_visits = x_visits.transpose(2, 0, 1)
+    x_visits = _seen_at_visits(p["visits_seen"], rnd, arm, K, len(t_cfg.visit_months))
 
     n_rand = count(np.ones_like(dropped))
     n_comp = count(~dropped)
@@ -233,6 +236,23 @@ def outcomes_from_batch(scenario: sc.Scenario, fates: Fates, n_trials: int,
         deferred=as32(sum_by_trial(deferred, off)), lost_during_deferral=as32(sum_by_trial(lost, off)),
         not_randomised_enrolment_closed=as32(sum_by_trial(came, off) - total),
     )
+
+
+def _seen_at_visits(visits_seen: tuple[np.ndarray, np.ndarray], rnd: np.ndarray, arm: np.ndarray, K: int,
+                    V: int) -> np.ndarray:
+    """(trials, arms, visits) int32: the randomised patients seen in the endpoint state at each
+    visit, from each patient's run of such visits (+1 where the run starts, -1 where it stops,
+    summed along the schedule)."""
+    first, stop = visits_seen
+    n_trials = len(rnd)
+    counted = rnd & (stop > first)
+    # one cell per (arm, visit, trial): the layout of a stack of per-arm (visit, trial) counts
+    base = arm * ((V + 1) * n_trials) + np.arange(n_trials)[:, None]
+    size = K * (V + 1) * n_trials
+    marks = (np.bincount((base + first * n_trials)[counted], minlength=size)
+             - np.bincount((base + stop * n_trials)[counted], minlength=size))
+    seen = np.cumsum(marks.reshape(K, V + 1, n_trials), axis=1)[:, :V].astype(np.int32)
+    return seen.transpose(2, 0, 1)
 
 
 def _final_look(scenario: sc.Scenario, design: interim.Design, looks: dict, p: dict, r: dict,
