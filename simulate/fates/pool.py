@@ -29,21 +29,13 @@ def draw_pool(scenario: sc.Scenario, block_seq: np.random.SeedSequence, offsets:
     covariates)."""
     n_trials = len(offsets) - 1
     count = np.diff(offsets)
-    width = int(count.max()) if n_trials else 0
     first = offsets[:-1]
     n_randomisable = sum_by_trial(eligible_month < scenario.trial.hard_stop_months, offsets)
     # no trial of the block can randomise more than its randomisable candidates: the pool is
     # no wider than the most of them in any trial (the draws are k-major, so the slots kept are
     # exactly those of a wider pool, and a design of huge target costs what its referrals cost)
     n_max = max(1, min(n_max, int(n_randomisable.max()) if n_trials else 0))
-    # one row per trial (inf past its candidates) to order each trial's candidates
-    key = np.full((n_trials, width), np.inf)
-    key[np.arange(width)[None, :] < count[:, None]] = eligible_month  # row-major: the flat order
-    # a full sort of each row is faster than a partition and a sort of its head (equal finite
-    # eligible months have probability zero; the infinite ones never enter the pool)
-    order = np.argsort(key, axis=1)[:, :n_max]
-    if width < n_max:
-        order = np.concatenate([order, np.zeros((n_trials, n_max - width), dtype=order.dtype)], axis=1)
+    order = _first_by_month(eligible_month, first, count, n_max)
     in_pool = np.arange(n_max)[None, :] < np.minimum(n_randomisable, n_max)[:, None]
     order = np.where(in_pool, order, -1)
     row = (first[:, None] + order)[in_pool]                          # the pool's candidates, flat
@@ -63,6 +55,36 @@ def draw_pool(scenario: sc.Scenario, block_seq: np.random.SeedSequence, offsets:
     stratum = strata_from(scenario, covariates["titre"], mean_of_collections(covariates["c1"], covariates["c2"]))
     return dict(n_randomisable=n_randomisable, order=order, randomisable_month=pool_month, slot=slot,
                 pool=covariates, stratum=stratum, u_outcome=u[2:5], e_outcome=e, u_withdrawal=u[5])
+
+
+SORTED_TOGETHER = 32
+"""Trials whose candidates are ordered in one sort: trials of similar candidate counts, so
+that few padding cells are sorted with them."""
+
+
+def _first_by_month(eligible_month: np.ndarray, first: np.ndarray, count: np.ndarray, n_max: int) -> np.ndarray:
+    """(n_trials, n_max) the columns (rows within their trial) of each trial's first ``n_max``
+    candidates by eligible month (arbitrary past its candidates).
+
+    Trials are sorted a few at a time, those of similar counts together, one row each padded
+    with inf (a full sort of each row is faster than a partition and a sort of its head). Equal
+    finite eligible months have probability zero, and the infinite ones never enter the pool,
+    so the order is the same whatever the padding."""
+    n_trials = len(count)
+    order = np.zeros((n_trials, n_max), dtype=np.intp)
+    by_count = np.argsort(count, kind="stable")
+    for g in range(0, n_trials, SORTED_TOGETHER):
+        rows = by_count[g: g + SORTED_TOGETHER]
+        width = int(count[rows[-1]])
+        if width == 0:
+            continue
+        columns = np.arange(width)
+        real = columns[None, :] < count[rows][:, None]
+        key = np.full(real.shape, np.inf)
+        key[real] = eligible_month[(first[rows][:, None] + columns)[real]]
+        head = np.argsort(key, axis=1)[:, :n_max]
+        order[rows, : head.shape[1]] = head
+    return order
 
 
 def _proteinuria_group(scenario: sc.Scenario, block_seq: np.random.SeedSequence, intolerant: np.ndarray,
