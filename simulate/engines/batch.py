@@ -216,26 +216,49 @@ def outcomes_from_batch(scenario: sc.Scenario, fates: Fates, n_trials: int,
     terminated = (total < target) & ~stopped
     on_time = (total == target) & (last <= t_cfg.recruitment_months)
 
-    # CONSORT: referrals before closure
-    off = fates.excluded_offsets[: n_trials + 1]
-    excluded = sum_by_trial(fates.excluded_month[: off[-1]] < np.repeat(closed, np.diff(off)), off)
-    off = fates.candidate_offsets[: n_trials + 1]
-    rows = slice(0, off[-1])
-    ref = fates.referral_month[rows] < np.repeat(closed, np.diff(off))
-    deferred = ref & (fates.qualifies_in_months[rows] > 0)
-    lost = deferred & fates.lost_if_deferred[rows]
-    came = ref & np.isfinite(fates.eligible_month[rows])
-    as32 = lambda a: a.astype(np.int32)  # noqa: E731
     sequential = {}
     if looks is not None:
         sequential = _final_look(scenario, design, looks, p, r, finish)
     return BlockOutcomes(**sequential,
         n_randomised=n_rand, n_completed=n_comp, x_endpoint=x_end, x_locf=x_locf, x_visits=x_visits,
         recruitment_months=last, duration_months=duration, terminated=terminated, on_time=on_time,
-        referred=as32(excluded + sum_by_trial(ref, off)), excluded_total=as32(excluded),
-        deferred=as32(sum_by_trial(deferred, off)), lost_during_deferral=as32(sum_by_trial(lost, off)),
-        not_randomised_enrolment_closed=as32(sum_by_trial(came, off) - total),
+        **_consort(fates, closed, total),
     )
+
+
+TRIALS_AT_ONCE = 32
+"""Trials whose referrals are counted together: small work arrays, reused from chunk to chunk."""
+
+
+def _consort(fates: Fates, closed: np.ndarray, n_randomised: np.ndarray) -> dict:
+    """The CONSORT counts of each trial (int32): the referrals (excluded and candidates) referred
+    before enrolment closed at ``closed``, the deferred and the lost among the candidates, and
+    those who became randomisable but were not randomised (``n_randomised`` were)."""
+    n_trials = len(closed)
+    names = ("referred", "excluded_total", "deferred", "lost_during_deferral", "not_randomised_enrolment_closed")
+    out = {name: np.zeros(n_trials, dtype=np.int32) for name in names}
+    for lo in range(0, n_trials, TRIALS_AT_ONCE):
+        trials = slice(lo, min(lo + TRIALS_AT_ONCE, n_trials))
+        excluded = _sum_before(fates.excluded_offsets, trials, closed, fates.excluded_month)
+        off = fates.candidate_offsets[trials.start: trials.stop + 1]
+        rows = slice(off[0], off[-1])
+        ref = fates.referral_month[rows] < np.repeat(closed[trials], np.diff(off))
+        deferred = ref & (fates.qualifies_in_months[rows] > 0)
+        off = off - off[0]
+        out["referred"][trials] = excluded + sum_by_trial(ref, off)
+        out["excluded_total"][trials] = excluded
+        out["deferred"][trials] = sum_by_trial(deferred, off)
+        out["lost_during_deferral"][trials] = sum_by_trial(deferred & fates.lost_if_deferred[rows], off)
+        came = ref & np.isfinite(fates.eligible_month[rows])
+        out["not_randomised_enrolment_closed"][trials] = sum_by_trial(came, off) - n_randomised[trials]
+    return out
+
+
+def _sum_before(offsets: np.ndarray, trials: slice, closed: np.ndarray, months: np.ndarray) -> np.ndarray:
+    """How many of each of ``trials``' rows of a flat array of months fall before its ``closed``."""
+    off = offsets[trials.start: trials.stop + 1]
+    before = months[off[0]: off[-1]] < np.repeat(closed[trials], np.diff(off))
+    return sum_by_trial(before, off - off[0])
 
 
 def _seen_at_visits(visits_seen: tuple[np.ndarray, np.ndarray], rnd: np.ndarray, arm: np.ndarray, K: int,

@@ -46,8 +46,9 @@ def _poisson_referrals(rng_count: np.random.Generator, rng_time: np.random.Gener
     """
     n_trials, n_sites = rates.shape
     counts = rng_count.poisson(rates * window).ravel()
-    u = rng_time.random(int(counts.sum()))
-    month = np.repeat(activation.ravel(), counts) + u * np.repeat(window.ravel(), counts)
+    month = rng_time.random(int(counts.sum()))                     # uniforms, made months in place:
+    month *= np.repeat(window.ravel(), counts)                      # activation + u * window
+    month += np.repeat(activation.ravel(), counts)
     site = np.repeat(np.tile(np.arange(n_sites, dtype=np.int16), n_trials), counts)
     return month, site, counts.reshape(n_trials, n_sites).sum(axis=1)
 
