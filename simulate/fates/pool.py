@@ -44,7 +44,7 @@ def draw_pool(scenario: sc.Scenario, block_seq: np.random.SeedSequence, offsets:
     slot_intolerant = np.zeros((n_trials, n_max), dtype=bool)
     slot_intolerant[in_pool] = intolerant[row]
     slot = np.full(len(eligible_month), -1, dtype=np.int32)
-    slot[row] = np.nonzero(in_pool)[1]
+    slot[row] = np.broadcast_to(np.arange(n_max, dtype=np.int32), in_pool.shape)[in_pool]
 
     covariates = _proteinuria_group(scenario, block_seq, slot_intolerant, in_pool)
     # the other pool draws: one row of (trial) values per slot row, so rows are prefixes too
