@@ -164,15 +164,15 @@ def fisher_p(x_c, n_c, x_t, n_t, alternative):
     xc, nc, xt, nt, out = x_c.ravel(), n_c.ravel(), x_t.ravel(), n_t.ravel(), p.ravel()
     key = nc * (int(nt.max()) + 1) + nt  # one integer per (n_c, n_t) pair
     order = np.argsort(key, kind="stable")
-    rare = []
-    for idx in np.split(order, np.flatnonzero(np.diff(key[order])) + 1):
-        pair = (int(nc[idx[0]]), int(nt[idx[0]]), alternative)
-        if 4 * len(idx) >= pair[0] + 1 and (pair[0] + 1) * (pair[1] + 1) <= TABLE_CELLS_MAX:
-            out[idx] = cached_table(*pair)[xc[idx], xt[idx]]
-        else:
-            rare.append(idx)
-    if rare:
-        idx = np.concatenate(rare)
+    starts = np.flatnonzero(np.diff(key[order], prepend=-1))     # each pair's first trial in ``order``
+    sizes = np.diff(starts, append=len(order))
+    pc, pt = nc[order[starts]], nt[order[starts]]
+    tabled = (4 * sizes >= pc + 1) & ((pc + 1) * (pt + 1) <= TABLE_CELLS_MAX)
+    for g in np.flatnonzero(tabled).tolist():
+        idx = order[starts[g]: starts[g] + sizes[g]]
+        out[idx] = cached_table(int(pc[g]), int(pt[g]), alternative)[xc[idx], xt[idx]]
+    if not tabled.all():
+        idx = order[np.repeat(~tabled, sizes)]
         out[idx] = _fisher_rows(xc[idx], nc[idx], xt[idx], nt[idx], alternative)
     return p
 

@@ -65,8 +65,10 @@ def patient_outcomes(scenario: sc.Scenario, fates: Fates, r: dict) -> dict:
     """What happens to each pool slot under the arm it was randomised to, (n_trials, n_target)
     arrays: ``dropout_month`` (months after randomisation), ``dropped`` (missed the endpoint
     visit: dropped out in its month or before), ``remission`` (seen in remission at the endpoint
-    visit), ``complete`` (the type of a remission) and ``locf`` (in remission at the last attended
-    visit up to the endpoint). Meaningful where ``r["randomised"]`` (from :func:`randomise_block`)."""
+    visit), ``complete`` (the type of a remission), ``locf`` (in remission at the last attended
+    visit up to the endpoint) and ``visits_seen``: (first, stop), the scheduled visits
+    ``first <= j < stop`` at which the patient is seen in the endpoint state (none if
+    ``stop <= first``). Meaningful where ``r["randomised"]`` (from :func:`randomise_block`)."""
     t_cfg = scenario.trial
     n_trials, target = r["n_trials"], scenario.n_target
     arm = r["arm"]
@@ -92,12 +94,16 @@ def patient_outcomes(scenario: sc.Scenario, fates: Fates, r: dict) -> dict:
     last_visit = visits[np.maximum(last, 0)]
     remission = (rem <= end) & (rel > end) & ~dropped
     locf = (last >= 0) & (rem <= last_visit) & (rel > last_visit)
-    v = visits[:, None, None]
-    at_visits = (rem <= v) & (rel > v) & ((drop > v) | (drop >= t_cfg.max_follow_up_months))
+    # seen in remission at visit v: remission <= v < relapse, and v < dropout unless the dropout
+    # is at or after the end of follow-up (none); the visits seen are a run of the schedule
+    first_seen = np.searchsorted(visits, rem, side="left")
+    gone = np.minimum(rel, np.where(drop >= t_cfg.max_follow_up_months, np.inf, drop))
+    after_seen = np.searchsorted(visits, gone, side="left")
     if cr_only:
-        remission, locf, at_visits = remission & complete, locf & complete, at_visits & complete
+        remission, locf = remission & complete, locf & complete
+        after_seen = np.where(complete, after_seen, 0)
     return {"dropout_month": drop, "dropped": dropped, "remission": remission, "complete": complete,
-            "locf": locf, "at_visits": at_visits}
+            "locf": locf, "visits_seen": (first_seen, after_seen)}
 
 
 def _analysed(scenario: sc.Scenario, p: dict, among: np.ndarray, arm: np.ndarray) -> tuple[np.ndarray, ...]:
@@ -192,10 +198,7 @@ def outcomes_from_batch(scenario: sc.Scenario, fates: Fates, n_trials: int,
     def count(mask: np.ndarray) -> np.ndarray:
         return np.bincount(cell, weights=mask[rnd], minlength=size).astype(np.int32).reshape(n_trials, n_s, K)
 
-    # seen in the endpoint state at each visit, per trial and arm: (trials, arms, visits)
-    seen = p["at_visits"] & rnd
-    x_visits = np.stack([(seen & (arm == k)).sum(axis=2, dtype=np.int32) for k in range(K)], axis=0)
-    x_visits = x_visits.transpose(2, 0, 1)
+    x_visits = _seen_at_visits(p["visits_seen"], rnd, arm, K, len(t_cfg.visit_months))
 
     n_rand = count(np.ones_like(dropped))
     n_comp = count(~dropped)
@@ -213,26 +216,66 @@ def outcomes_from_batch(scenario: sc.Scenario, fates: Fates, n_trials: int,
     terminated = (total < target) & ~stopped
     on_time = (total == target) & (last <= t_cfg.recruitment_months)
 
-    # CONSORT: referrals before closure
-    off = fates.excluded_offsets[: n_trials + 1]
-    excluded = sum_by_trial(fates.excluded_month[: off[-1]] < np.repeat(closed, np.diff(off)), off)
-    off = fates.candidate_offsets[: n_trials + 1]
-    rows = slice(0, off[-1])
-    ref = fates.referral_month[rows] < np.repeat(closed, np.diff(off))
-    deferred = ref & (fates.qualifies_in_months[rows] > 0)
-    lost = deferred & fates.lost_if_deferred[rows]
-    came = ref & np.isfinite(fates.eligible_month[rows])
-    as32 = lambda a: a.astype(np.int32)  # noqa: E731
     sequential = {}
     if looks is not None:
         sequential = _final_look(scenario, design, looks, p, r, finish)
     return BlockOutcomes(**sequential,
         n_randomised=n_rand, n_completed=n_comp, x_endpoint=x_end, x_locf=x_locf, x_visits=x_visits,
         recruitment_months=last, duration_months=duration, terminated=terminated, on_time=on_time,
-        referred=as32(excluded + sum_by_trial(ref, off)), excluded_total=as32(excluded),
-        deferred=as32(sum_by_trial(deferred, off)), lost_during_deferral=as32(sum_by_trial(lost, off)),
-        not_randomised_enrolment_closed=as32(sum_by_trial(came, off) - total),
+        **_consort(fates, closed, total),
     )
+
+
+TRIALS_AT_ONCE = 32
+"""Trials whose referrals are counted together: small work arrays, reused from chunk to chunk."""
+
+
+def _consort(fates: Fates, closed: np.ndarray, n_randomised: np.ndarray) -> dict:
+    """The CONSORT counts of each trial (int32): the referrals (excluded and candidates) referred
+    before enrolment closed at ``closed``, the deferred and the lost among the candidates, and
+    those who became randomisable but were not randomised (``n_randomised`` were)."""
+    n_trials = len(closed)
+    names = ("referred", "excluded_total", "deferred", "lost_during_deferral", "not_randomised_enrolment_closed")
+    out = {name: np.zeros(n_trials, dtype=np.int32) for name in names}
+    for lo in range(0, n_trials, TRIALS_AT_ONCE):
+        trials = slice(lo, min(lo + TRIALS_AT_ONCE, n_trials))
+        excluded = _sum_before(fates.excluded_offsets, trials, closed, fates.excluded_month)
+        off = fates.candidate_offsets[trials.start: trials.stop + 1]
+        rows = slice(off[0], off[-1])
+        ref = fates.referral_month[rows] < np.repeat(closed[trials], np.diff(off))
+        deferred = ref & (fates.qualifies_in_months[rows] > 0)
+        off = off - off[0]
+        out["referred"][trials] = excluded + sum_by_trial(ref, off)
+        out["excluded_total"][trials] = excluded
+        out["deferred"][trials] = sum_by_trial(deferred, off)
+        out["lost_during_deferral"][trials] = sum_by_trial(deferred & fates.lost_if_deferred[rows], off)
+        came = ref & np.isfinite(fates.eligible_month[rows])
+        out["not_randomised_enrolment_closed"][trials] = sum_by_trial(came, off) - n_randomised[trials]
+    return out
+
+
+def _sum_before(offsets: np.ndarray, trials: slice, closed: np.ndarray, months: np.ndarray) -> np.ndarray:
+    """How many of each of ``trials``' rows of a flat array of months fall before its ``closed``."""
+    off = offsets[trials.start: trials.stop + 1]
+    before = months[off[0]: off[-1]] < np.repeat(closed[trials], np.diff(off))
+    return sum_by_trial(before, off - off[0])
+
+
+def _seen_at_visits(visits_seen: tuple[np.ndarray, np.ndarray], rnd: np.ndarray, arm: np.ndarray, K: int,
+                    V: int) -> np.ndarray:
+    """(trials, arms, visits) int32: the randomised patients seen in the endpoint state at each
+    visit, from each patient's run of such visits (+1 where the run starts, -1 where it stops,
+    summed along the schedule)."""
+    first, stop = visits_seen
+    n_trials = len(rnd)
+    counted = rnd & (stop > first)
+    # one cell per (arm, visit, trial): the layout of a stack of per-arm (visit, trial) counts
+    base = arm * ((V + 1) * n_trials) + np.arange(n_trials)[:, None]
+    size = K * (V + 1) * n_trials
+    marks = (np.bincount((base + first * n_trials)[counted], minlength=size)
+             - np.bincount((base + stop * n_trials)[counted], minlength=size))
+    seen = np.cumsum(marks.reshape(K, V + 1, n_trials), axis=1)[:, :V].astype(np.int32)
+    return seen.transpose(2, 0, 1)
 
 
 def _final_look(scenario: sc.Scenario, design: interim.Design, looks: dict, p: dict, r: dict,

@@ -29,31 +29,22 @@ def draw_pool(scenario: sc.Scenario, block_seq: np.random.SeedSequence, offsets:
     covariates)."""
     n_trials = len(offsets) - 1
     count = np.diff(offsets)
-    width = int(count.max()) if n_trials else 0
     first = offsets[:-1]
     n_randomisable = sum_by_trial(eligible_month < scenario.trial.hard_stop_months, offsets)
     # no trial of the block can randomise more than its randomisable candidates: the pool is
     # no wider than the most of them in any trial (the draws are k-major, so the slots kept are
     # exactly those of a wider pool, and a design of huge target costs what its referrals cost)
     n_max = max(1, min(n_max, int(n_randomisable.max()) if n_trials else 0))
-    # one row per trial (inf past its candidates) to order each trial's candidates
-    key = np.full((n_trials, width), np.inf)
-    key[np.arange(width)[None, :] < count[:, None]] = eligible_month  # row-major: the flat order
-    # a full sort of each row is faster than a partition and a sort of its head (equal finite
-    # eligible months have probability zero; the infinite ones never enter the pool)
-    order = np.argsort(key, axis=1)[:, :n_max]
-    if width < n_max:
-        order = np.concatenate([order, np.zeros((n_trials, n_max - width), dtype=order.dtype)], axis=1)
+    order = _first_by_month(eligible_month, first, count, n_max)
     in_pool = np.arange(n_max)[None, :] < np.minimum(n_randomisable, n_max)[:, None]
     order = np.where(in_pool, order, -1)
-    tt, kk = np.nonzero(in_pool)
-    row = first[tt] + order[tt, kk]                                   # the pool's candidates, flat
-    slot = np.full(len(eligible_month), -1, dtype=np.int32)
-    slot[row] = kk
+    row = (first[:, None] + order)[in_pool]                          # the pool's candidates, flat
     pool_month = np.full((n_trials, n_max), np.inf)
-    pool_month[tt, kk] = eligible_month[row]
+    pool_month[in_pool] = eligible_month[row]
     slot_intolerant = np.zeros((n_trials, n_max), dtype=bool)
-    slot_intolerant[tt, kk] = intolerant[row]
+    slot_intolerant[in_pool] = intolerant[row]
+    slot = np.full(len(eligible_month), -1, dtype=np.int32)
+    slot[row] = np.broadcast_to(np.arange(n_max, dtype=np.int32), in_pool.shape)[in_pool]
 
     covariates = _proteinuria_group(scenario, block_seq, slot_intolerant, in_pool)
     # the other pool draws: one row of (trial) values per slot row, so rows are prefixes too
@@ -66,19 +57,48 @@ def draw_pool(scenario: sc.Scenario, block_seq: np.random.SeedSequence, offsets:
                 pool=covariates, stratum=stratum, u_outcome=u[2:5], e_outcome=e, u_withdrawal=u[5])
 
 
+SORTED_TOGETHER = 32
+"""Trials whose candidates are ordered in one sort: trials of similar candidate counts, so
+that few padding cells are sorted with them."""
+
+
+def _first_by_month(eligible_month: np.ndarray, first: np.ndarray, count: np.ndarray, n_max: int) -> np.ndarray:
+    """(n_trials, n_max) the columns (rows within their trial) of each trial's first ``n_max``
+    candidates by eligible month (arbitrary past its candidates).
+
+    Trials are sorted a few at a time, those of similar counts together, one row each padded
+    with inf (a full sort of each row is faster than a partition and a sort of its head). Equal
+    finite eligible months have probability zero, and the infinite ones never enter the pool,
+    so the order is the same whatever the padding."""
+    n_trials = len(count)
+    order = np.zeros((n_trials, n_max), dtype=np.intp)
+    by_count = np.argsort(count, kind="stable")
+    for g in range(0, n_trials, SORTED_TOGETHER):
+        rows = by_count[g: g + SORTED_TOGETHER]
+        width = int(count[rows[-1]])
+        if width == 0:
+            continue
+        columns = np.arange(width)
+        real = columns[None, :] < count[rows][:, None]
+        key = np.full(real.shape, np.inf)
+        key[real] = eligible_month[(first[rows][:, None] + columns)[real]]
+        head = np.argsort(key, axis=1)[:, :n_max]
+        order[rows, : head.shape[1]] = head
+    return order
+
+
 def _proteinuria_group(scenario: sc.Scenario, block_seq: np.random.SeedSequence, intolerant: np.ndarray,
                        in_pool: np.ndarray) -> dict[str, np.ndarray]:
     """The proteinuria group of the pool slots given a pass (``intolerant``: of ACEI/ARB, per
     slot), drawn slot-row by slot-row (k-major); (n_trials, n_max) each, with neutral values
     past a trial's last slot."""
-    n_trials, n_max = in_pool.shape
     # valid slots in k-major order: (k, trial) for k < the trial's pool length
-    kk, tt = np.nonzero(in_pool.T)
-    drawn = draw_proteinuria_given_pass(scenario.cohort, scenario.eligibility, intolerant[tt, kk], block_seq,
+    by_slot = in_pool.T
+    drawn = draw_proteinuria_given_pass(scenario.cohort, scenario.eligibility, intolerant.T[by_slot], block_seq,
                                         "pool_proteinuria")
     covariates = {}
     for name, fill in (("z", 0.0), ("true", 1.0), ("c1", 1.0), ("c2", 1.0), ("u_reduction", 0.0)):
-        a = np.full((n_trials, n_max), fill)
-        a[tt, kk] = drawn[name]
-        covariates[name] = a
+        a = np.full(by_slot.shape, fill)
+        a[by_slot] = drawn[name]
+        covariates[name] = np.ascontiguousarray(a.T)
     return covariates

@@ -46,8 +46,9 @@ def _poisson_referrals(rng_count: np.random.Generator, rng_time: np.random.Gener
     """
     n_trials, n_sites = rates.shape
     counts = rng_count.poisson(rates * window).ravel()
-    u = rng_time.random(int(counts.sum()))
-    month = np.repeat(activation.ravel(), counts) + u * np.repeat(window.ravel(), counts)
+    month = rng_time.random(int(counts.sum()))                     # uniforms, made months in place:
+    month *= np.repeat(window.ravel(), counts)                      # activation + u * window
+    month += np.repeat(activation.ravel(), counts)
     site = np.repeat(np.tile(np.arange(n_sites, dtype=np.int16), n_trials), counts)
     return month, site, counts.reshape(n_trials, n_sites).sum(axis=1)
 
@@ -82,7 +83,7 @@ def draw_referrals(scenario: sc.Scenario, block_seq: np.random.SeedSequence, n_t
     wait, first = defer_on_uniforms(cohort, rules, u[1:4], p_int)
     lost = u[4] < rec.loss_during_deferral_probability
     eligible_month = month + screening_months + wait
-    eligible_month[lost & (wait > 0.0)] = np.inf
+    np.putmask(eligible_month, lost & (wait > 0.0), np.inf)
 
     return dict(site_activation_months=activation, site_rate_per_month=rates,
                 excluded_offsets=_offsets(ex_count), excluded_month=ex_month, excluded_site=ex_site,
@@ -98,8 +99,12 @@ def _offsets(count: np.ndarray) -> np.ndarray:
 
 def sum_by_trial(flags: np.ndarray, offsets: np.ndarray) -> np.ndarray:
     """(n_trials,) how many of each trial's rows of a flat array are flagged."""
-    running = np.concatenate([[0], np.cumsum(flags[: offsets[-1]])])
-    return running[offsets[1:]] - running[offsets[:-1]]
+    starts = offsets[:-1]
+    count = np.zeros(len(starts), dtype=np.intp)
+    rows = np.flatnonzero(offsets[1:] > starts)          # trials with rows (reduceat needs them)
+    if len(rows):
+        count[rows] = np.add.reduceat(flags[: offsets[-1]], starts[rows], dtype=np.intp)
+    return count
 
 
 def rows_of(offsets: np.ndarray, trial: int) -> slice:

@@ -275,34 +275,51 @@ def draw_proteinuria_given_pass(cohort: sc.Cohort, rules: sc.Eligibility, intole
     need = 1.0 - BY_NAME["proteinuria_reduction"].threshold(e, "<=")
     level = BY_NAME["proteinuria_level"]
     n = len(intolerant)
-    names = ("z", "true", "c1", "c2", "u_reduction")
-    out = np.empty((len(names), n))
-    open_slots = np.arange(n)
+    out = np.empty((len(_GIVEN_PASS), n))
+    open_slots = None                                   # round 0: every slot, in slot order
     rnd = 0
-    while len(open_slots):
+    while open_slots is None or len(open_slots):
         if rnd > 100_000:
             raise RuntimeError(f"{name}: rejection sampling did not finish")
-        # slot-major (one triple per slot, in slot order) so a slot's numbers never depend on
-        # how many slots come after it; then one row per variate, for contiguous arithmetic
-        k = len(open_slots)
-        normals = np.ascontiguousarray(stream(seq, f"{name}/{rnd}/normals").standard_normal((k, 3)).T)
-        drawn = np.empty((len(names), k))
-        drawn[0] = normals[0]
-        drawn[1] = proteinuria_level(c, normals[0])
-        factors = collection_errors(c, normals[1:])
-        m = mean_of_collections(factors[0], factors[1])
-        drawn[2:4] = collections(drawn[1], factors)
-        measured = SimpleNamespace(proteinuria_mean_g_day=mean_of_collections(drawn[2], drawn[3]))
-        ok = level.passes(measured, e)                            # the level rule, as the screen applies it
-        tol = ~intolerant[open_slots]
-        ok &= (m >= need) | tol                                   # intolerant: r = 0
-        needs = np.flatnonzero(ok & tol)
-        u = stream(seq, f"{name}/{rnd}/reduction").random(len(needs))
-        drawn[4] = 0.0
-        drawn[4, needs] = u
-        ok[needs] = cdf.below(u, 1.0 - need / m[needs])
-        kept = np.flatnonzero(ok)
-        out[:, open_slots[kept]] = drawn[:, kept]
-        open_slots = open_slots[~ok]
+        k = n if open_slots is None else len(open_slots)
+        # round 0 writes straight into the result; later rounds fill their open slots, so a
+        # slot keeps the values of the round that accepts it
+        drawn = out if open_slots is None else np.empty((len(_GIVEN_PASS), k))
+        tolerant = ~intolerant if open_slots is None else ~intolerant[open_slots]
+        ok = _draw_round(c, e, level, cdf, need, tolerant, drawn, seq, f"{name}/{rnd}")
+        if open_slots is None:
+            open_slots = np.flatnonzero(~ok)
+        else:
+            for row in range(len(_GIVEN_PASS)):
+                out[row, open_slots] = drawn[row]
+            open_slots = open_slots[~ok]
         rnd += 1
-    return dict(zip(names, out))
+    return dict(zip(_GIVEN_PASS, out))
+
+
+_GIVEN_PASS = ("z", "true", "c1", "c2", "u_reduction")
+"""The rows of :func:`draw_proteinuria_given_pass`'s draws, in order."""
+
+
+def _draw_round(c: sc.Cohort, e: sc.Eligibility, level, cdf: _BetaCdf, need: float, tolerant: np.ndarray,
+                drawn: np.ndarray, seq: np.random.SeedSequence, name: str) -> np.ndarray:
+    """One round of :func:`draw_proteinuria_given_pass` for ``len(tolerant)`` open slots: their
+    draws into the rows of ``drawn`` (:data:`_GIVEN_PASS`), and whether each is accepted."""
+    k = len(tolerant)
+    # slot-major (one triple per slot, in slot order) so a slot's numbers never depend on
+    # how many slots come after it; then one row per variate, for contiguous arithmetic
+    normals = np.ascontiguousarray(stream(seq, f"{name}/normals").standard_normal((k, 3)).T)
+    drawn[0] = normals[0]
+    drawn[1] = proteinuria_level(c, normals[0])
+    factors = collection_errors(c, normals[1:])
+    m = mean_of_collections(factors[0], factors[1])
+    drawn[2:4] = collections(drawn[1], factors)
+    measured = SimpleNamespace(proteinuria_mean_g_day=mean_of_collections(drawn[2], drawn[3]))
+    ok = level.passes(measured, e)                                 # the level rule, as the screen applies it
+    ok &= (m >= need) | tolerant                                   # intolerant: r = 0
+    needs = np.flatnonzero(ok & tolerant)
+    u = stream(seq, f"{name}/reduction").random(len(needs))
+    drawn[4] = 0.0
+    drawn[4, needs] = u
+    ok[needs] = cdf.below(u, 1.0 - need / m[needs])
+    return ok

@@ -82,8 +82,8 @@ def defer_on_uniforms(cohort: sc.Cohort, rules: sc.Eligibility, u_clocks: np.nda
         clock = clock_of(cohort, bound.measure, p_intolerant)
         u = u_clocks[CLOCKS.index(bound.measure)]
         threshold = bound.value(rules)
-        fail = clock.below(u, threshold, strict=bound.op == ">=")
+        fail = np.flatnonzero(clock.below(u, threshold, strict=bound.op == ">="))
         wait[fail] = np.maximum(wait[fail], threshold - clock.months(u[fail]))   # only the deferred need months
         first[fail] = index
-    wait[(first >= 0) & (wait == 0.0)] = np.finfo(float).tiny
+    np.putmask(wait, (first >= 0) & (wait == 0.0), np.finfo(float).tiny)
     return wait, first
