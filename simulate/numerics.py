@@ -24,7 +24,7 @@ from typing import Callable
 
 import numpy as np
 
-__all__ = ["find_root", "gauss_legendre", "integrate", "NumericsError"]
+__all__ = ["find_root", "gauss_legendre", "integrate", "legendre_rule", "NumericsError"]
 
 _EPS = np.finfo(float).eps
 
@@ -81,8 +81,10 @@ def find_root(f: Callable[[float], float], lo: float, hi: float, xtol: float = 1
     raise NumericsError(f"find_root: no convergence in {max_iterations} iterations on [{lo}, {hi}]")
 
 
-@lru_cache(maxsize=4)
-def _rule(nodes: int) -> tuple[np.ndarray, np.ndarray]:
+@lru_cache(maxsize=8)
+def legendre_rule(nodes: int) -> tuple[np.ndarray, np.ndarray]:
+    """The ``nodes``-point Gauss-Legendre nodes and weights on [-1, 1] (read-only, computed once):
+    the one rule every integral of trialsim is built from."""
     x, w = np.polynomial.legendre.leggauss(nodes)
     x.setflags(write=False)
     w.setflags(write=False)
@@ -94,7 +96,7 @@ def gauss_legendre(lo, hi, nodes: int) -> tuple[np.ndarray, np.ndarray]:
     polynomials of degree up to 2 nodes - 1. ``lo`` and ``hi`` may be arrays (broadcast
     together): one row of nodes and weights per element, so an inner integral with a lower limit
     per outer node is one weighted sum along the last axis."""
-    x, w = _rule(nodes)
+    x, w = legendre_rule(nodes)
     lo = np.asarray(lo, dtype=float)[..., None]
     half = 0.5 * (np.asarray(hi, dtype=float)[..., None] - lo)
     return lo + half * (x + 1.0), half * w
@@ -107,7 +109,7 @@ def integrate(f: Callable[[np.ndarray], np.ndarray], lo: float, hi: float, point
     estimates (their two halves against the whole) add up to at most
     ``max(epsabs, epsrel * |integral|)``; an endpoint where f is continuous but not smooth
     (e.g. like the cube root of x) costs a few dozen bisections of the piece next to it."""
-    x, w = _rule(nodes)
+    x, w = legendre_rule(nodes)
     width = hi - lo
     if width <= 0:
         return 0.0

@@ -93,7 +93,6 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from functools import lru_cache
 
 import numpy as np
 from scipy import special
@@ -108,7 +107,7 @@ from simulate.analysis.spending import (
     cumulative_spending,
     spending,
 )
-from simulate.numerics import find_root
+from simulate.numerics import find_root, legendre_rule
 
 __all__ = [
     "SPENDING_FUNCTIONS",
@@ -135,11 +134,6 @@ _INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
 
 
 # ----------------------------------------------------------------------------- the recursion
-
-
-@lru_cache(maxsize=8)
-def _rule(nodes: int) -> tuple[np.ndarray, np.ndarray]:
-    return np.polynomial.legendre.leggauss(nodes)
 
 
 @dataclass(frozen=True)
@@ -190,7 +184,7 @@ def _advance(state: _Running, t: float, drift: float, lower: float, upper: float
     d = t - state.t
     scale = math.sqrt(min(d, t_next - t) / t)
     panels = max(1, min(math.ceil((hi - lo) / (_PANEL * scale)), _MAX_NODES // _NODES))
-    x, w = _rule(_NODES)
+    x, w = legendre_rule(_NODES)
     half = 0.5 * (hi - lo) / panels
     centres = lo + half * (2 * np.arange(panels) + 1)
     nodes = (centres[:, None] + half * x).ravel()
