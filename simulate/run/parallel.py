@@ -31,6 +31,10 @@ CONNECT_TIMEOUT_SECONDS = 10.0
 WORKER_START_SECONDS = 1.0
 """What starting the worker processes costs before they help (each imports numpy, scipy and
 trialsim): work left in-process shorter than this, per core gained, is not worth them."""
+THREAD_SHARE = 0.3
+"""What each extra thread of one process adds to the first's pace (numpy releases the GIL in
+its array work, not in the Python around it); the plan and the hand-over to worker processes
+both count threads so."""
 TASKS_IN_FLIGHT_PER_WORKER = 4
 """Dask tasks queued per worker at a time: enough to keep every worker busy, few enough that the
 scheduler holds little and an interrupted run closes at once."""
@@ -308,9 +312,11 @@ def _run_in_process(fn: Callable, tasks: Sequence[tuple], threads: int, adaptive
                 warm = time.perf_counter()
             if not adaptive or done <= threads:
                 continue
-            # the work left, at the pace the warm threads keep, against what the workers would save
+            # the work left, at the pace the warm threads keep, against what the workers would
+            # save: they share it fully, where the threads already share it in part
             left = (time.perf_counter() - warm) / (done - threads) * (len(tasks) - done)
-            if left * (1.0 - 1.0 / jobs) > WORKER_START_SECONDS:
+            threads_pace = 1.0 + (threads - 1) * THREAD_SHARE
+            if left * (1.0 - threads_pace / jobs) > WORKER_START_SECONDS:
                 stop = submitted                      # finish the tasks in flight, then hand over
     finally:
         pool.shutdown(wait=True, cancel_futures=True)

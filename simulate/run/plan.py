@@ -68,9 +68,6 @@ SECONDS_PER_CANDIDATE = 2.6e-8
 SECONDS_PER_SLOT = 5.1e-7
 SECONDS_PER_TRIAL = 1.4e-5
 """Batch engine time per unit (one core), and a trial's fixed cost."""
-THREAD_SHARE = 0.3
-"""What each extra thread of one process adds to the first's pace (numpy releases the GIL in
-its array work, not in the Python around it)."""
 SHARED_DESIGN_SHARE = 0.5
 """A design that shares its population's fates with another of the run costs about this share
 of a slot's time (its outcomes and the engine; the pool is drawn once)."""
@@ -244,7 +241,7 @@ def plan_trials(designs: list[sc.Scenario], replicates: int, jobs: int | None = 
     """Simulating ``replicates`` trials of each design side by side (common random numbers), in
     blocks; ``passes`` such runs one after another (a sample-size search's rounds).
     ``processes=False``: this process's threads only (see :class:`simulate.run.parallel.Backend`)."""
-    from simulate.run.parallel import WORKER_START_SECONDS, default_jobs
+    from simulate.run.parallel import THREAD_SHARE, WORKER_START_SECONDS, default_jobs
 
     sizes = [trial_size(d) for d in designs]
     # designs side by side share a draw of fates where they can, and each design's arrays are
