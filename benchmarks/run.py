@@ -236,7 +236,7 @@ def bench_cold_power(scenario, size: int) -> Callable[[], Any]:
 def bench_teach_many(scenario, size: int) -> Callable[[], Any]:
     """The teaching lab's Many trials view, warm (default jobs): power and its two figures as PNG: goal <= 2 s."""
     from simulate.design.loader import with_overrides
-    from simulate.report.page import close_figure, figure_png
+    from simulate.report.drawing import close_figure, figure_png
     from simulate.teach import figures, lab
 
     design = with_overrides(scenario, {"simulation.replicates": size})

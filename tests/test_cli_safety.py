@@ -259,10 +259,10 @@ def _wait_for_workers(proc: subprocess.Popen, n: int, seconds: float = 60) -> se
 
 @pytest.mark.slow
 @pytest.mark.skipif(not Path("/proc").is_dir(), reason="needs /proc")
-def test_loky_workers_exit_when_the_command_is_killed() -> None:
+def test_workers_exit_when_the_command_is_killed() -> None:
     proc = _start_long_power()
     try:
-        workers = _wait_for_workers(proc, 4)          # two workers and loky's two trackers
+        workers = _wait_for_workers(proc, 2)          # two workers (on Linux forked; elsewhere loky's, and its trackers)
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait()
         deadline = time.monotonic() + 15
@@ -280,7 +280,7 @@ def test_loky_workers_exit_when_the_command_is_killed() -> None:
 def test_sigterm_ends_the_command_like_ctrl_c() -> None:
     proc = _start_long_power()
     try:
-        workers = _wait_for_workers(proc, 4)
+        workers = _wait_for_workers(proc, 2)
         os.kill(proc.pid, signal.SIGTERM)
         out, err = proc.communicate(timeout=60)
     finally:

@@ -47,12 +47,14 @@ class _Overlap:
         return k
 
 
-def test_small_work_overlaps_on_threads_only_when_allowed() -> None:
-    """Tasks that release the GIL (numpy's array work) overlap on this process's threads when
-    the caller says they may; otherwise (Python work such as the DES) and with one job they run
-    one after the other."""
+def test_small_work_overlaps_on_threads_only_when_allowed(monkeypatch) -> None:
+    """Where workers are costly to start (loky's fresh interpreters: every system but Linux),
+    tasks that release the GIL (numpy's array work) overlap on this process's threads when the
+    caller says they may; otherwise (Python work such as the DES) and with one job they run one
+    after the other."""
     if parallel.default_jobs() < 2:
         return
+    monkeypatch.setattr(parallel, "_fork_context", lambda: None)
     overlap = _Overlap()
     assert run_tasks(overlap.task, [(k,) for k in range(8)], Backend("loky", None), threads=True) == list(range(8))
     assert overlap.most > 1
@@ -63,9 +65,10 @@ def test_small_work_overlaps_on_threads_only_when_allowed() -> None:
 
 
 def test_large_work_goes_to_workers_which_see_only_their_arguments(monkeypatch) -> None:
-    """Workers get what the tasks carry and nothing else: a value set in this process's module
-    globals is not shipped behind the tasks' backs."""
+    """Loky's workers (every system but Linux) get what the tasks carry and nothing else: a
+    value set in this process's module globals is not shipped behind the tasks' backs."""
     monkeypatch.setitem(globals(), "_ANSWER", 42)
+    monkeypatch.setattr(parallel, "_fork_context", lambda: None)
     monkeypatch.setattr(parallel, "WORKER_START_SECONDS", 0.2)
     step = 0.15
     out = run_tasks(_pid_after, [(step, k) for k in range(8)], Backend("loky", 2))
@@ -79,6 +82,29 @@ def test_large_work_goes_to_workers_which_see_only_their_arguments(monkeypatch) 
         assert pids[:2] == [os.getpid()] * 2 and os.getpid() not in pids[-2:]
         assert all(answer is None for _, pid, answer in adaptive if pid != os.getpid())
     assert [k for k, _, _ in adaptive] == list(range(8))
+
+
+def test_on_linux_large_work_goes_to_forked_workers_after_one_task() -> None:
+    """Forked workers cost little: after the first task (which shows the work is large) the
+    rest go to them, results in task order, and they tune their own allocator, not this one."""
+    import sys
+
+    import pytest
+
+    if not sys.platform.startswith("linux") or parallel.default_jobs() < 2:
+        pytest.skip("forked workers: Linux with two cores or more")
+    out = run_tasks(_tuned_after_work, [(0.1, k) for k in range(6)], Backend("loky", None))
+    assert [k for k, _, _ in out] == list(range(6))
+    pids = [pid for _, pid, _ in out]
+    assert pids[0] == os.getpid() and os.getpid() not in pids[1:] and len(set(pids[1:])) == 2
+    assert [tuned for _, pid, tuned in out] == [False] + [True] * 5
+    assert parallel._allocator_tuned is False
+    explicit = run_tasks(_tuned_after_work, [(0.0, k) for k in range(3)], Backend("loky", 2))
+    assert os.getpid() not in {pid for _, pid, _ in explicit}
+
+
+def _tuned_after_work(seconds: float, k: int) -> tuple[int, int, bool]:
+    return _pid_after_work(seconds, k)[0], os.getpid(), parallel._allocator_tuned
 
 
 def test_only_workers_this_command_started_tune_their_allocator(monkeypatch) -> None:

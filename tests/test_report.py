@@ -78,7 +78,7 @@ def test_figures_compressed_on_a_second_thread_are_the_same_png(small_run):
     those that drawing and compressing it at once gives."""
     from concurrent.futures import ThreadPoolExecutor
 
-    from simulate.report.page import build_figures, close_figure, figure_png, figure_png_later
+    from simulate.report.drawing import build_figures, close_figure, figure_png, figure_png_later
 
     results = small_run[2]
     now, later = build_figures(results)["consort"], build_figures(results)["consort"]

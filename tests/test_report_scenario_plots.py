@@ -22,7 +22,8 @@ import pytest
 from simulate.design.loader import load_scenario
 from simulate.run.main_job import run_all
 from simulate.report import power_plots, remission_plots
-from simulate.report.page import build_figures, write_report
+from simulate.report.drawing import build_figures
+from simulate.report.page import write_report
 from simulate.report.verdict import is_null
 from simulate.run.trial_results import PatientCourse
 

@@ -105,7 +105,7 @@ def test_library_default_engine_is_the_cli_default(fn):
 
 
 def test_report_wording_covers_every_choice():
-    from simulate.report.page import MISSING_NOTES
+    from simulate.report.words import MISSING_NOTES
     from simulate.report.trial_tables import _CONSORT_LABELS
 
     assert tuple(MISSING_NOTES) == choices.MISSING_STRATEGIES

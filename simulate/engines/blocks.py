@@ -10,7 +10,7 @@ import numpy as np
 from simulate.design import scenario as sc
 from simulate.design.choices import DEFAULT_ENGINE, ENGINES
 from simulate.engines.block_outcomes import CONSORT_FIELDS, BlockOutcomes
-from simulate.fates.draw import draw_fates, population_key, with_outcomes
+from simulate.fates.draw import draw_fates, outcome_key, population_key, with_outcomes
 from simulate.fates.allocation import n_strata
 from simulate.run.plan import trials_per_block
 from simulate.seeding import block_sequence
@@ -86,7 +86,10 @@ def simulate_block_designs(designs: Sequence[sc.Scenario | PreparedDesign], seed
 
     Designs that share their population (recruitment, cohort, eligibility, randomisation and
     trial calendar; see :func:`simulate.fates.draw.population_key`) share one draw of fates, made for
-    the largest target; each design then only recomputes its potential outcomes. Every design's
+    the largest target; the potential outcomes are computed once for each outcome model among
+    them (:func:`simulate.fates.draw.outcome_key`), and the designs of one model that differ only
+    in their target (a sample-size search's, a sweep's over n) and have no interim looks are
+    followed in one pass (:func:`simulate.engines.by_target.outcomes_by_target`). Every design's
     trials are exactly those it would get on its own.
 
     Each design is a scenario or a :class:`~simulate.run.prepared.PreparedDesign` (a run's
@@ -98,6 +101,7 @@ def simulate_block_designs(designs: Sequence[sc.Scenario | PreparedDesign], seed
         raise ValueError(f"engine: got {engine!r}; allowed: {', '.join(ENGINES)}")
     if engine == "batch":
         from simulate.engines.batch import outcomes_from_batch as run
+        from simulate.engines.by_target import outcomes_by_target
     else:
         run = outcomes_from_des
     ready = [as_prepared(d) for d in designs]
@@ -112,7 +116,19 @@ def simulate_block_designs(designs: Sequence[sc.Scenario | PreparedDesign], seed
         n = size if n_trials is None else n_trials
         fates = draw_fates(first, block_sequence(seed, block), size,
                            max(designs[i].n_target for i in members), prepared=ready[members[0]])
+        # designs with the first's outcome model use its outcomes; each other model's outcomes
+        # are computed once; designs of one model that differ only in their target (and have no
+        # looks) are followed in one pass
+        models: dict[str, list[int]] = {}
         for i in members:
-            f = fates if i == members[0] else with_outcomes(fates, designs[i], ready[i])
-            results[i] = run(designs[i], f, n, ready[i])
+            models.setdefault(outcome_key(designs[i]), []).append(i)
+        for same in models.values():
+            f = fates if same[0] == members[0] else with_outcomes(fates, designs[same[0]], ready[same[0]])
+            passed = [i for i in same if engine == "batch" and ready[i].sequential is None]
+            if len(passed) > 1:
+                for i, o in zip(passed, outcomes_by_target([designs[i] for i in passed], f, n)):
+                    results[i] = o
+            for i in same:
+                if results[i] is None:
+                    results[i] = run(designs[i], f, n, ready[i])
     return results  # type: ignore[return-value]

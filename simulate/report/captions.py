@@ -39,6 +39,9 @@ CAPTIONS = {
 }
 NULL_TITLES = {"power_curve": "Type I error against sample size", "power_heatmap": "Sensitivity of the type I error"}
 """The titles that change when there is no true effect (the power is a type I error)."""
+FIGURES = ("power_curve", "power_heatmap", "consort", "accrual", "remission_by_visit", "time_to_remission",
+           "swimmer")
+"""Figure names, in the report's order; each is written as ``<name>.png``."""
 INTERIM_FIGURES = ("boundaries", "stopping")
 """The figures of a design with interim looks, shown in its own section."""
 TITLES = {

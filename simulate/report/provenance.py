@@ -11,10 +11,8 @@ import shlex
 from pathlib import Path
 from typing import Any
 
-import matplotlib
 import numpy as np
 import pandas as pd
-import seaborn as sns
 from markupsafe import Markup
 
 import simulate
@@ -111,8 +109,8 @@ def _reproduce(results: RunResults) -> dict:
                and replicates == scenario.simulation.replicates and engine == DEFAULT_ENGINE)
     default = path is None or Path(path).resolve() == (SHIPPED / "nct04743739.toml").resolve()
     versions = [["trialsim", simulate.__version__], ["Python", platform.python_version()],
-                ["numpy", np.__version__], ["pandas", pd.__version__], ["matplotlib", matplotlib.__version__],
-                ["seaborn", sns.__version__]]
+                ["numpy", np.__version__], ["pandas", pd.__version__],
+                *([name, installed_version(name)] for name in ("matplotlib", "seaborn"))]
     if getattr(results, "code_hash", ""):
         versions.insert(1, ["trialsim code hash (of its source files)", results.code_hash])
     settings = [["Seed", str(seed)], ["Replicates per design point", f"{replicates:,}"], ["Engine", engine],
@@ -154,3 +152,14 @@ def _block_note(scenario) -> str:
         return str(size)
     return (f"{size} (simulation.block_size {scenario.simulation.block_size}: a block of this design's trials "
             f"would need more than {format_bytes(BLOCK_MEMORY_BYTES)})")
+
+
+def installed_version(distribution: str) -> str:
+    """The installed version of a package, read from its metadata (the figures' libraries are
+    not imported where the page is written)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version(distribution)
+    except PackageNotFoundError:
+        return "not installed"

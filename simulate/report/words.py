@@ -97,3 +97,29 @@ def percent(v: float) -> str:
 def percent_list(values) -> str:
     """'10%', '3% and 8%', '1%, 3% and 8%' (whole percentages)."""
     return and_list([f"{100 * v:.0f}%" for v in values])
+
+
+_PHRASES = {
+    "probability_by_endpoint": "dropout by the endpoint (probability)",
+    "n_per_arm": "patients per arm (n)",
+    "rate_per_site_month": "referrals per site per month",
+}
+
+
+def axis_label(scenario: sc.Scenario, path: str) -> str:
+    """A readable name for a dotted scenario path, e.g. 'RTX + CsA: remission at month 24 (probability)'."""
+    parts = path.split(".")
+    field = parts[-1]
+    if field == "remission_at_endpoint":
+        what = "remission" if scenario.trial.endpoint == "cr_or_pr" else "complete remission"
+        phrase = f"{what} at month {scenario.trial.endpoint_month:g} (probability)"
+    else:
+        phrase = _PHRASES.get(field, field.replace("_", " "))
+    if parts[0] == "arms" and len(parts) == 3 and parts[1] in scenario.arm_names:
+        return f"{scenario.arm(parts[1]).label}: {phrase}"
+    return phrase[0].upper() + phrase[1:]
+
+
+MISSING_NOTES = {"nonresponder": "dropouts counted as no remission", "complete_case": "complete cases only",
+                 "locf": "last observation carried forward"}
+"""How each of :data:`simulate.design.choices.MISSING_STRATEGIES` is described under the analysed counts."""

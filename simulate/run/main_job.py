@@ -52,7 +52,7 @@ def has_looks(scenario: sc.Scenario) -> bool:
 def run_files(scenario: sc.Scenario) -> frozenset[str]:
     """Every file :func:`run_all` may write for the scenario, relative to its folder (a figure
     with nothing to draw is not written, so a run may write fewer)."""
-    from simulate.report.page import FIGURES, INTERIM_FIGURES
+    from simulate.report.captions import FIGURES, INTERIM_FIGURES
 
     looks, sweep = has_looks(scenario), bool(scenario.sweep)
     figures = FIGURES + (INTERIM_FIGURES if looks else ())

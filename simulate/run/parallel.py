@@ -1,4 +1,5 @@
-"""Where blocks of trials run: joblib's loky processes on this machine, or a Dask cluster.
+"""Where blocks of trials run: processes on this machine (forked on Linux, else joblib's loky),
+or a Dask cluster.
 
 Work is shipped as independent, deterministic tasks (the designs, the root seed, a block
 number), and results are put back in task order, so the answer is the same whatever runs it:
@@ -29,8 +30,13 @@ DASK_INSTALL_HINT = "pip install 'trialsim[distributed]'"
 CONNECT_TIMEOUT_SECONDS = 10.0
 """How long to try reaching a Dask scheduler before giving up with one line."""
 WORKER_START_SECONDS = 1.0
-"""What starting the worker processes costs before they help (each imports numpy, scipy and
-trialsim): work left in-process shorter than this, per core gained, is not worth them."""
+"""What starting loky's worker processes costs before they help (each is a new interpreter that
+imports numpy, scipy and trialsim): work left in-process shorter than this, per core gained, is
+not worth them."""
+FORK_START_SECONDS = 0.05
+"""What starting worker processes by forking this one costs (Linux): they begin with its imports
+and its prepared designs, so little more than the copying of its page tables is paid."""
+
 THREAD_SHARE = 0.3
 """What each extra thread of one process adds to the first's pace (numpy releases the GIL in
 its array work, not in the Python around it); the plan and the hand-over to worker processes
@@ -72,6 +78,7 @@ class Backend:
 _SILENT = logging.CRITICAL + 10
 """A log level above every message: Dask's shutdown chatter after Ctrl-C is not the user's news."""
 _CLIENT: Any = None  # the Dask client of the open session, if any
+_FORKED: dict[int, Any] | None = None  # the open session's pools of forked workers, by size
 
 
 def _require_dask():
@@ -84,9 +91,23 @@ def _require_dask():
 
 @contextlib.contextmanager
 def session(backend: Backend) -> Iterator[None]:
-    """Keep one Dask client (and a LocalCluster if no scheduler was given) for the block."""
-    global _CLIENT
-    if backend.name != "dask" or _CLIENT is not None:
+    """Keep one Dask client (and a LocalCluster if no scheduler was given) for the block; on
+    this machine, keep the forked workers from one pass over the blocks to the next (they
+    stay warm: their caches filled, their memory mapped), and end them with the block."""
+    global _CLIENT, _FORKED
+    if backend.name != "dask":
+        if _FORKED is not None:
+            yield
+            return
+        _FORKED = {}
+        try:
+            yield
+        finally:
+            pools, _FORKED = _FORKED, None
+            for pool in pools.values():
+                _end(pool)
+        return
+    if _CLIENT is not None:
         yield
         return
     distributed = _require_dask()
@@ -230,18 +251,24 @@ def _in_worker(fn: Callable, parent: int, *args: Any) -> Any:
 
 
 def run_tasks(fn: Callable, tasks: Sequence[tuple], backend: Backend, on_done: Callable[[], None] | None = None,
-              consume: Callable[[Any], None] | None = None, threads: bool = False) -> list:
+              consume: Callable[[Any], None] | None = None, threads: bool = False,
+              expected_seconds: float | None = None) -> list:
     """``[fn(*t) for t in tasks]``, computed in parallel, in task order.
 
     With ``consume``, each result is handed to it in task order as soon as its predecessors
     are in, and nothing is kept: the caller folds results as they stream in (bounded memory).
 
-    With the default number of jobs, tasks run in this process (with ``threads``, for tasks that
-    spend their time in numpy, which releases the GIL: on one thread per core) for as long as
-    the work left would not repay starting the workers (:data:`WORKER_START_SECONDS`);
-    then the rest go to the workers. An explicit number of jobs is used as given (one: this process, one
-    thread). Either way the results are the same. A backend without ``processes`` (the teaching
-    lab's) runs every task in this process, on one thread per core.
+    With the default number of jobs, tasks run in this process for as long as the work left
+    would not repay starting the workers; then the rest go to the workers. On Linux the workers
+    are forked from this process (:func:`_run_forked`), which costs little
+    (:data:`FORK_START_SECONDS`), so the work's ``expected_seconds`` on one core (the plan's,
+    :mod:`simulate.run.plan`) decides at once, or else the first task. Elsewhere they are loky's fresh
+    interpreters (:data:`WORKER_START_SECONDS`), and meanwhile tasks with ``threads`` (numpy
+    work, which releases the GIL) run on one thread per core. An explicit number of jobs is used
+    as given (one: this process, one thread). Either way the results are the same: a task
+    depends on its arguments only (a forked worker inherits this process's memory, but nothing
+    in a task reads it). A backend without ``processes`` (the teaching lab's) runs every task in
+    this process, on one thread per core.
 
     This process's allocator is left as it is (its freed memory returns to the system); only
     worker processes, which exist for this work, tune theirs (:func:`keep_freed_memory`).
@@ -258,6 +285,18 @@ def run_tasks(fn: Callable, tasks: Sequence[tuple], backend: Backend, on_done: C
         _run_in_process(fn, tasks, jobs if threads else 1, False, jobs, tick, take)
         return kept
     adaptive = backend.jobs is None
+    forked = _fork_context() if jobs > 1 and len(tasks) > 1 else None
+    if forked is not None:        # forked workers start in milliseconds
+        if not adaptive or (expected_seconds is not None and workers_repay(expected_seconds, jobs,
+                                                                            FORK_START_SECONDS)):
+            done = 0
+        else:                     # too little work for them, or judged after the first task
+            done = _run_in_process(fn, tasks, 1, expected_seconds is None, jobs, tick, take, FORK_START_SECONDS,
+                                   gauge=1)
+        if done < len(tasks):
+            workers = jobs if _FORKED is not None else min(jobs, len(tasks) - done)
+            _run_forked(forked, fn, tasks[done:], workers, tick, take)
+        return kept
     done = _run_in_process(fn, tasks, jobs if adaptive and threads else 1, adaptive, jobs, tick, take) \
         if adaptive or jobs == 1 or len(tasks) <= 1 else 0
     if done == len(tasks):
@@ -275,15 +314,95 @@ def run_tasks(fn: Callable, tasks: Sequence[tuple], backend: Backend, on_done: C
     return kept
 
 
+def start_seconds() -> float:
+    """What starting worker processes costs here, before they help: forked ones on Linux
+    (:data:`FORK_START_SECONDS`), loky's fresh interpreters elsewhere (:data:`WORKER_START_SECONDS`)."""
+    return FORK_START_SECONDS if forks_cheaply() else WORKER_START_SECONDS
+
+
+def forks_cheaply() -> bool:
+    """Worker processes start here by forking this one (Linux, from the main thread): cheap
+    enough for a few seconds of work (:data:`FORK_START_SECONDS`)."""
+    return _fork_context() is not None
+
+
+def workers_repay(seconds: float, jobs: int, start: float) -> bool:
+    """Work of ``seconds`` on one core, shared by ``jobs`` workers, saves more than starting
+    them costs (``start``)."""
+    return jobs > 1 and seconds * (1.0 - 1.0 / jobs) > start
+
+
+def _fork_context() -> Any:
+    """multiprocessing's ``fork`` context where worker processes may start so: on Linux, from
+    the main thread (the one thread a fork copies; as joblib, never from another). Elsewhere
+    (macOS, Windows, a server's worker thread) None, and loky starts fresh interpreters."""
+    if not sys.platform.startswith("linux") or threading.current_thread() is not threading.main_thread():
+        return None
+    import multiprocessing
+
+    if multiprocessing.current_process().daemon:   # a daemonic process may not have children
+        return None
+    return multiprocessing.get_context("fork")
+
+
+def _forked_worker(parent: int) -> None:
+    """A forked worker's set-up: the command's own SIGTERM handler is not the worker's (it
+    simply ends), it exits with the command (:func:`_exit_with_parent`) and keeps freed memory
+    for the next block (:func:`keep_freed_memory`)."""
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    _exit_with_parent(parent)
+    keep_freed_memory()
+
+
+def _run_forked(context: Any, fn: Callable, tasks: Sequence[tuple], workers: int,
+                tick: Callable[[], None], take: Callable[[Any], None]) -> None:
+    """Run tasks on ``workers`` processes forked from this one (multiprocessing's pool), results
+    taken in task order as they come. The pool is the open session's (:func:`session`), kept
+    for its next pass, or one for these tasks alone. However it ends (an error, Ctrl-C,
+    SIGTERM), the workers of an interrupted pass are terminated before this returns."""
+    kept = _FORKED is not None
+    pool = _FORKED.get(workers) if kept else None
+    if pool is None:
+        with _children_ignore_sigint():               # forked now, before the pool's threads start
+            pool = context.Pool(workers, initializer=_forked_worker, initargs=(os.getpid(),))
+        if kept:
+            _FORKED[workers] = pool
+    finished = False
+    try:
+        for result in pool.imap(_call, ((fn, t) for t in tasks)):
+            take(result)
+            tick()
+        finished = True
+    finally:
+        if not (finished and kept):
+            if kept:
+                _FORKED.pop(workers, None)
+            _end(pool)
+
+
+def _end(pool: Any) -> None:
+    """Stop a pool of forked workers at once (queued tasks dropped) and reap them."""
+    pool.terminate()
+    pool.join()
+
+
+def _call(job: tuple[Callable, tuple]) -> Any:
+    fn, args = job
+    return fn(*args)
+
+
 def _run_in_process(fn: Callable, tasks: Sequence[tuple], threads: int, adaptive: bool, jobs: int,
-                    tick: Callable[[], None], take: Callable[[Any], None]) -> int:
+                    tick: Callable[[], None], take: Callable[[Any], None],
+                    start_seconds: float | None = None, gauge: int = 2) -> int:
     """Run tasks in this process on ``threads`` threads, results taken in task order; return
     how many were run. Adaptive: stop early once the work left would repay starting ``jobs``
-    worker processes."""
+    worker processes (``start_seconds``, by default :data:`WORKER_START_SECONDS`; on one
+    thread, judged after ``gauge`` tasks)."""
     import time
     from collections import deque
     from concurrent.futures import ThreadPoolExecutor
 
+    start_seconds = WORKER_START_SECONDS if start_seconds is None else start_seconds
     if threads <= 1 or len(tasks) <= 1:
         done = 0
         while done < len(tasks):
@@ -292,7 +411,7 @@ def _run_in_process(fn: Callable, tasks: Sequence[tuple], threads: int, adaptive
             tick()
             done += 1
             left = (time.perf_counter() - t0) * (len(tasks) - done)
-            if adaptive and done >= 2 and left * (1.0 - 1.0 / jobs) > WORKER_START_SECONDS:
+            if adaptive and done >= gauge and workers_repay(left, jobs, start_seconds):
                 break
         return done
     pool = ThreadPoolExecutor(threads, thread_name_prefix="trialsim-block")
@@ -316,7 +435,7 @@ def _run_in_process(fn: Callable, tasks: Sequence[tuple], threads: int, adaptive
             # save: they share it fully, where the threads already share it in part
             left = (time.perf_counter() - warm) / (done - threads) * (len(tasks) - done)
             threads_pace = 1.0 + (threads - 1) * THREAD_SHARE
-            if left * (1.0 - threads_pace / jobs) > WORKER_START_SECONDS:
+            if left * (1.0 - threads_pace / jobs) > start_seconds:
                 stop = submitted                      # finish the tasks in flight, then hand over
     finally:
         pool.shutdown(wait=True, cancel_futures=True)

@@ -71,6 +71,9 @@ SECONDS_PER_TRIAL = 1.4e-5
 SHARED_DESIGN_SHARE = 0.5
 """A design that shares its population's fates with another of the run costs about this share
 of a slot's time (its outcomes and the engine; the pool is drawn once)."""
+BY_TARGET_SHARE = 0.15
+"""A design that differs from another of the run only in its target costs about this share:
+both are followed in one pass (:mod:`simulate.engines.by_target`)."""
 DES_SECONDS_PER_TRIAL = 6e-4
 DES_SECONDS_PER_REFERRAL = 3.3e-7
 DES_SECONDS_PER_PATIENT = 1.0e-5
@@ -204,6 +207,9 @@ class Plan:
     trials_per_block: int = 0
     at_once: int = 1
     """Blocks run at the same time (threads or worker processes)."""
+    work_seconds: float = 0.0
+    """The simulations' time on one core, before it is shared (what decides whether worker
+    processes are started: :func:`simulate.run.parallel.workers_repay`)."""
     referrals_per_trial: float = 0.0
 
     def describe(self) -> str:
@@ -241,7 +247,7 @@ def plan_trials(designs: list[sc.Scenario], replicates: int, jobs: int | None = 
     """Simulating ``replicates`` trials of each design side by side (common random numbers), in
     blocks; ``passes`` such runs one after another (a sample-size search's rounds).
     ``processes=False``: this process's threads only (see :class:`simulate.run.parallel.Backend`)."""
-    from simulate.run.parallel import THREAD_SHARE, WORKER_START_SECONDS, default_jobs
+    from simulate.run.parallel import THREAD_SHARE, default_jobs, start_seconds, workers_repay
 
     sizes = [trial_size(d) for d in designs]
     # designs side by side share a draw of fates where they can, and each design's arrays are
@@ -258,15 +264,19 @@ def plan_trials(designs: list[sc.Scenario], replicates: int, jobs: int | None = 
         block_bytes += widest.pool * widest.arms * DES_BYTES_PER_PATIENT
     if engine == "des":
         per_trial_s = sum(_seconds_per_trial(s, engine, 1) for s in sizes)
-    else:   # designs of one population share its referrals; each design computes its own outcomes
-        from simulate.fates.draw import population_key
+    else:   # designs of one population share its referrals; each design computes its own outcomes,
+        # or follows an earlier one's in its pass when it differs from it only in its target
+        # (neither has looks)
+        from simulate.fates.draw import outcome_key, population_key
 
         keys = [population_key(d) for d in designs]
         first = {k: i for i, k in reversed(list(enumerate(keys)))}
+        models = [(k, outcome_key(d), d.interim is None) for k, d in zip(keys, designs)]
+        by_target = [m[2] and m in models[:i] for i, m in enumerate(models)]
         draw = lambda s: _seconds_per_trial(dataclasses.replace(s, target=0), engine, 1)  # noqa: E731
+        share = lambda i, k: 1.0 if first[k] == i else BY_TARGET_SHARE if by_target[i] else SHARED_DESIGN_SHARE  # noqa: E731
         per_trial_s = sum(draw(sizes[i]) for i in first.values()) + sum(
-            (_seconds_per_trial(s, engine, 1) - draw(s)) * (1.0 if first[k] == i else SHARED_DESIGN_SHARE)
-            for i, (k, s) in enumerate(zip(keys, sizes)))
+            (_seconds_per_trial(s, engine, 1) - draw(s)) * share(i, k) for i, (k, s) in enumerate(zip(keys, sizes)))
     serial = passes * replicates * per_trial_s
     # as simulate.run.parallel.run_tasks does: an explicit number of jobs starts that many workers;
     # by default the work runs in this process (the batch engine on a thread per core) unless
@@ -276,7 +286,8 @@ def plan_trials(designs: list[sc.Scenario], replicates: int, jobs: int | None = 
         if engine == "des":
             at_once = 1
     elif jobs is None:
-        processes = at_once if at_once > 1 and serial * (1 - 1 / at_once) > WORKER_START_SECONDS else 0
+        start = start_seconds()
+        processes = at_once if workers_repay(serial, at_once, start) else 0
         if engine == "des" and not processes:
             at_once = 1
     else:
@@ -284,10 +295,10 @@ def plan_trials(designs: list[sc.Scenario], replicates: int, jobs: int | None = 
     peak = PROCESS_BYTES + processes * WORKER_BYTES + at_once * block_bytes
     # worker processes share the work fully; threads of one process only partly (the GIL)
     speedup = at_once if processes else 1 + (at_once - 1) * THREAD_SHARE
-    seconds = START_SECONDS + serial / speedup + (WORKER_START_SECONDS if processes else 0.0)
+    seconds = START_SECONDS + serial / speedup + (start_seconds() if processes else 0.0)
     label = what or (f"{replicates:,} simulated trials" + (f" of {len(designs)} designs" if len(designs) > 1 else ""))
     return Plan(what=label, peak_bytes=peak, seconds=seconds, block_bytes=block_bytes, trials_per_block=block,
-                at_once=at_once, referrals_per_trial=widest.referrals)
+                at_once=at_once, referrals_per_trial=widest.referrals, work_seconds=serial)
 
 
 def plan_trial(scenario: sc.Scenario, exact: bool = True) -> Plan:

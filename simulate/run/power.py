@@ -74,7 +74,7 @@ def run_blocks(fn, designs: list[sc.Scenario], replicates: int, seed: int, jobs:
     n_blocks = -(-replicates // size)
     if label is None:
         label = f"{replicates:,} trials" if len(designs) == 1 else f"{len(designs)} designs, {replicates:,} trials each"
-    backend = _within_budget(designs, replicates, as_backend(jobs), engine, label)
+    backend, planned = _within_budget(designs, replicates, as_backend(jobs), engine, label)
     ready = [prepare(d) for d in designs]      # once here; every task carries them to its worker
     tasks = [(ready, seed, b, min(size, replicates - b * size), engine) for b in range(n_blocks)]
     bar = progress_bar(n_blocks, label, progress)
@@ -89,14 +89,16 @@ def run_blocks(fn, designs: list[sc.Scenario], replicates: int, seed: int, jobs:
     try:
         # the batch engine's blocks are numpy array work, which overlaps on threads; the DES's
         # are Python, which does not
-        run_tasks(fn, tasks, backend, on_done=tick, consume=consume, threads=engine == "batch")
+        run_tasks(fn, tasks, backend, on_done=tick, consume=consume, threads=engine == "batch",
+                  expected_seconds=planned.work_seconds)
     finally:
         bar.close()
 
 
-def _within_budget(designs: list[sc.Scenario], replicates: int, backend: Backend, engine: str, label: str) -> Backend:
-    """The backend with no more blocks at once than the memory budget holds; refused before
-    anything is drawn if not even one block fits (:func:`simulate.run.plan.fit_memory`)."""
+def _within_budget(designs: list[sc.Scenario], replicates: int, backend: Backend, engine: str,
+                   label: str) -> tuple[Backend, plan.Plan]:
+    """The backend with no more blocks at once than the memory budget holds, and the plan;
+    refused before anything is drawn if not even one block fits (:func:`simulate.run.plan.fit_memory`)."""
     local = backend.name == "loky"
     p = plan.fit_memory(plan.plan_trials(designs, replicates, backend.jobs if local else 1, engine, what=label,
                                          processes=backend.processes))
@@ -104,8 +106,8 @@ def _within_budget(designs: list[sc.Scenario], replicates: int, backend: Backend
     wanted = backend.jobs or default_jobs()
     if local and p.at_once < wanted and -(-replicates // p.trials_per_block) > 1:
         log.info("the memory budget holds %d blocks at once, not %d: running %d at once", p.at_once, wanted, p.at_once)
-        return dataclasses.replace(backend, jobs=p.at_once)
-    return backend
+        return dataclasses.replace(backend, jobs=p.at_once), p
+    return backend, p
 
 
 _WATCHER: contextvars.ContextVar[Callable[[int, int, str], None] | None] = contextvars.ContextVar(

@@ -16,7 +16,7 @@ from simulate.design import scenario as sc
 from simulate.analysis import registry
 from simulate.design.assumed import primary_arm
 from simulate.run.plan import FEW_REPLICATES
-from simulate.report.page import close_figure, figure_png
+from simulate.report.drawing import close_figure, figure_png
 from simulate.report.words import percent
 from simulate.teach import lab
 from simulate.teach.figures import TEST_LABELS
@@ -215,7 +215,7 @@ def one_view(design: sc.Scenario, trial: lab.OneTrial, what: str) -> ui.Tag:
     from simulate.screening.criteria import RULES
     from simulate.engines.block_outcomes import CONSORT_FIELDS
     from simulate.report import flow_plots, remission_plots, style
-    from simulate.report.page import MISSING_NOTES
+    from simulate.report.words import MISSING_NOTES
 
     rec, c = trial.record, trial.record.consort
     labels = {arm: design.arm(arm).label for arm in design.arm_names}
