@@ -67,7 +67,7 @@ def test_designs_with_looks_or_another_outcome_model_are_not_passed_together(mon
     import simulate.engines.by_target as by_target
 
     real = by_target.outcomes_by_target
-    monkeypatch.setattr(by_target, "outcomes_by_target", lambda d, f, n: seen.append(len(d)) or real(d, f, n))
+    monkeypatch.setattr(by_target, "outcomes_by_target", lambda d, f, n, s=None: seen.append(len(d)) or real(d, f, n, s))
     base = _designs("nct04743739", [30])[0]
     looks = with_overrides(base, {"interim.information_fractions": [0.5, 1.0], "analysis.test": "ztest",
                                  "analysis.alternative": "greater", "trial.n_per_arm": 40})

@@ -119,6 +119,7 @@ def simulate_block_designs(designs: Sequence[sc.Scenario | PreparedDesign], seed
         # designs with the first's outcome model use its outcomes; each other model's outcomes
         # are computed once; designs of one model that differ only in their target (and have no
         # looks) are followed in one pass
+        shared: dict = {}                     # what every outcome model's pass shares (by_target)
         models: dict[str, list[int]] = {}
         for i in members:
             models.setdefault(outcome_key(designs[i]), []).append(i)
@@ -126,7 +127,7 @@ def simulate_block_designs(designs: Sequence[sc.Scenario | PreparedDesign], seed
             f = fates if same[0] == members[0] else with_outcomes(fates, designs[same[0]], ready[same[0]])
             passed = [i for i in same if engine == "batch" and ready[i].sequential is None]
             if len(passed) > 1:
-                for i, o in zip(passed, outcomes_by_target([designs[i] for i in passed], f, n)):
+                for i, o in zip(passed, outcomes_by_target([designs[i] for i in passed], f, n, shared)):
                     results[i] = o
             for i in same:
                 if results[i] is None:

@@ -30,65 +30,82 @@ from simulate.engines.block_outcomes import BlockOutcomes
 from simulate.fates.record import Fates
 
 
-def outcomes_by_target(designs: Sequence[sc.Scenario], fates: Fates, n_trials: int) -> list[BlockOutcomes]:
+def outcomes_by_target(designs: Sequence[sc.Scenario], fates: Fates, n_trials: int,
+                       shared: dict | None = None) -> list[BlockOutcomes]:
     """:func:`~simulate.engines.batch.outcomes_from_batch` for each design (in the order given)
-    of designs that share their fates and outcome model and have no interim looks."""
-    order = sorted(range(len(designs)), key=lambda i: designs[i].n_target)
-    targets = np.array([designs[i].n_target for i in order])
-    widest = designs[order[-1]]
-    r = randomise_block(widest, fates, n_trials)
-    p = patient_outcomes(widest, fates, r)
-    D, K = len(order), len(widest.arms)
-    n_s = fates.allocation.shape[1]
-    n_rand = np.minimum(fates.n_randomisable[:n_trials][None, :], targets[:, None])      # (designs, trials)
-    width = r["randomised"].shape[1]
-    # the first design whose prefix holds each slot (D: none): slot j is in design k's iff j < n_rand[k]
-    label = np.zeros((n_trials, width), dtype=np.intp)
-    slot = np.arange(width)
-    for k in range(D):
-        label += slot[None, :] >= n_rand[k][:, None]
-    held = label < D
-    trial = np.arange(n_trials)[:, None]
-    arm = r["arm"]
+    of designs that share their fates and outcome model and have no interim looks.
 
-    cell = (((trial * D + label) * n_s + r["stratum"]) * K + arm)[held]
+    ``shared``: a dict kept by the caller for these fates, across calls for designs of other
+    outcome models (a sweep's): who is randomised when, each design's close of enrolment and its
+    CONSORT counts depend on the population and the targets only, and are computed once."""
+    order = sorted(range(len(designs)), key=lambda i: designs[i].n_target)
+    targets = tuple(designs[i].n_target for i in order)
+    widest = designs[order[-1]]
+    shared = {} if shared is None else shared
+    if ("frame", targets, n_trials) not in shared:
+        shared["frame", targets, n_trials] = _Frame(widest, fates, n_trials, np.array(targets))
+    f: _Frame = shared["frame", targets, n_trials]
+    p = patient_outcomes(widest, fates, f.r)
+    D, K = len(order), len(widest.arms)
 
     def count(mask: np.ndarray) -> np.ndarray:
-        once = np.bincount(cell, weights=mask[held], minlength=n_trials * D * n_s * K)
-        return np.cumsum(once.reshape(n_trials, D, n_s, K), axis=1).astype(np.int32)
+        once = np.bincount(f.cell, weights=mask[f.held], minlength=n_trials * D * f.n_s * K)
+        return np.cumsum(once.reshape(n_trials, D, f.n_s, K), axis=1).astype(np.int32)
 
     dropped = p["dropped"]
     n_randomised, n_completed = count(np.ones_like(dropped)), count(~dropped)
     x_endpoint, x_locf = count(p["remission"]), count(p["locf"])
-    x_visits = _seen_at_visits(p["visits_seen"], held, label, arm, D, K, len(widest.trial.visit_months))
-
+    x_visits = _seen_at_visits(p["visits_seen"], f.held, f.label, f.r["arm"], D, K, len(widest.trial.visit_months))
     end = widest.trial.endpoint_month
-    month = r["month"]
-    reach = np.maximum.accumulate(np.where(r["randomised"], month + np.minimum(p["dropout_month"], end), -np.inf),
-                                  axis=1)
-    closed = np.empty((D, n_trials))
+    reach = np.maximum.accumulate(np.where(f.r["randomised"], f.r["month"] + np.minimum(p["dropout_month"], end),
+                                           -np.inf), axis=1)
+    rows = np.arange(n_trials)
     out: list[BlockOutcomes | None] = [None] * D
-    parts = []
     for k in range(D):
-        total, target = n_rand[k], int(targets[k])
-        has = total > 0
-        at = np.maximum(total - 1, 0)
-        last = np.where(has, month[np.arange(n_trials), at], np.nan)
-        finish = np.where(has, reach[np.arange(n_trials), at], -np.inf)
+        total, target, has = f.n_rand[k], targets[k], f.n_rand[k] > 0
+        finish = np.where(has, reach[rows, np.maximum(total - 1, 0)], -np.inf)
         full = total == target
-        ends = fates.randomisable_month[:n_trials, min(target, fates.randomisable_month.shape[1]) - 1] \
-            if target > 0 else np.zeros(n_trials)
-        closed[k] = np.where(full, ends, float(widest.trial.hard_stop_months))
-        t_cfg = designs[order[k]].trial
-        parts.append(dict(
+        out[order[k]] = BlockOutcomes(
             n_randomised=n_randomised[:, k], n_completed=n_completed[:, k], x_endpoint=x_endpoint[:, k],
-            x_locf=x_locf[:, k], x_visits=x_visits[k], recruitment_months=last,
-            duration_months=np.where(has, finish, closed[k]), terminated=total < target,
-            on_time=full & (last <= t_cfg.recruitment_months)))
-    consort = _consort(fates, n_trials, closed, n_rand)
-    for k in range(D):
-        out[order[k]] = BlockOutcomes(**parts[k], **{name: v[k] for name, v in consort.items()})
+            x_locf=x_locf[:, k], x_visits=x_visits[k], recruitment_months=f.last[k],
+            duration_months=np.where(has, finish, f.closed[k]), terminated=total < target,
+            on_time=full & (f.last[k] <= designs[order[k]].trial.recruitment_months),
+            **{name: v[k] for name, v in f.consort.items()})
     return out  # type: ignore[return-value]
+
+
+class _Frame:
+    """What designs of one population that differ only in their target share whatever their
+    outcome model: who is randomised when and to what under the widest (``r``), each design's
+    number randomised per trial (``n_rand``, designs in order of target), each pool slot's
+    label (the first design whose prefix holds it; D: none) and count cell, the month of each
+    design's last randomisation and close of enrolment, and its CONSORT counts."""
+
+    def __init__(self, widest: sc.Scenario, fates: Fates, n_trials: int, targets: np.ndarray) -> None:
+        self.r = r = randomise_block(widest, fates, n_trials)
+        D, K = len(targets), len(widest.arms)
+        self.n_s = n_s = fates.allocation.shape[1]
+        self.n_rand = n_rand = np.minimum(fates.n_randomisable[:n_trials][None, :], targets[:, None])
+        width = r["randomised"].shape[1]
+        # slot j is in design k's prefix iff j < n_rand[k]
+        self.label = label = np.zeros((n_trials, width), dtype=np.intp)
+        slot = np.arange(width)
+        for k in range(D):
+            label += slot[None, :] >= n_rand[k][:, None]
+        self.held = held = label < D
+        trial = np.arange(n_trials)[:, None]
+        self.cell = (((trial * D + label) * n_s + r["stratum"]) * K + r["arm"])[held]
+        rows = np.arange(n_trials)
+        self.last = np.empty((D, n_trials))
+        self.closed = np.empty((D, n_trials))
+        pool_width = fates.randomisable_month.shape[1]
+        for k, target in enumerate(targets.tolist()):
+            total = n_rand[k]
+            self.last[k] = np.where(total > 0, r["month"][rows, np.maximum(total - 1, 0)], np.nan)
+            ends = fates.randomisable_month[:n_trials, min(target, pool_width) - 1] if target > 0 \
+                else np.zeros(n_trials)
+            self.closed[k] = np.where(total == target, ends, float(widest.trial.hard_stop_months))
+        self.consort = _consort(fates, n_trials, self.closed, n_rand)
 
 
 def _seen_at_visits(visits_seen: tuple[np.ndarray, np.ndarray], held: np.ndarray, label: np.ndarray,

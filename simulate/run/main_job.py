@@ -127,7 +127,7 @@ def run_all(scenario: sc.Scenario, out_dir: Path, seed: int | None = None, repli
         return cached(out_dir, name, key, kind, compute, timings, what, tell)
 
     results = _compute(scenario, out_dir, seed, replicates, jobs, engine, scenario_path, tuple(overrides), progress,
-                       piece)
+                       piece, report)
     written += write_tables(out_dir, results)
     figures = {}
     if report:
@@ -149,8 +149,13 @@ Piece = Callable[[str, type, Callable[[], R], str], R]
 
 
 def _compute(scenario: sc.Scenario, out_dir: Path, seed: int, replicates: int, jobs, engine: str,
-             scenario_path: Path | None, overrides: tuple[str, ...], progress: bool, piece: Piece) -> RunResults:
-    """Every piece, computed or reused, with the plain-language summary: the run's results."""
+             scenario_path: Path | None, overrides: tuple[str, ...], progress: bool, piece: Piece,
+             report: bool = False) -> RunResults:
+    """Every piece, computed or reused, with the plain-language summary: the run's results.
+    With a ``report`` to draw and no simulation left after the sample size, the idle worker
+    processes import the plotting libraries while this process tells the example trial."""
+    from simulate.run.parallel import warm_workers
+
     args = (scenario, seed, replicates, jobs, engine, progress)
     screening = piece("screening", ScreeningFunnel, lambda: compute_screening(scenario, seed),
                       f"eligibility funnel of {SCREENED_REFERRALS:,} referrals")
@@ -163,6 +168,8 @@ def _compute(scenario: sc.Scenario, out_dir: Path, seed: int, replicates: int, j
                   f"power at n = {scenario.trial.n_per_arm} per arm ({replicates:,} trials)")
     samplesize = piece("samplesize", SampleSizePlan, lambda: compute_samplesize(*args),
                        " and ".join(f"{round(100 * t)}%" for t in TARGETS) + " power: sample size search")
+    if report and not power.looks:
+        warm_workers("simulate.report.drawing")
     example = piece("example_trial", ExampleTrial, lambda: compute_example_trial(scenario, seed), "example trial")
     accrual = piece("accrual", Accrual, lambda: compute_accrual(scenario, seed), "recruitment of the first trials")
     remission = piece("remission_model", RemissionModel, lambda: compute_remission_model(scenario),

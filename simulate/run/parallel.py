@@ -380,6 +380,17 @@ def _run_forked(context: Any, fn: Callable, tasks: Sequence[tuple], workers: int
             _end(pool)
 
 
+def warm_workers(module: str) -> None:
+    """Have the open session's forked workers import ``module`` now, while this process works
+    on something of its own: a later task that needs it (the report's figures need the plotting
+    libraries) then starts at once. Without an open session of forked workers, nothing happens."""
+    import importlib
+
+    for workers, pool in (_FORKED or {}).items():
+        for _ in range(workers):
+            pool.apply_async(importlib.import_module, (module,))
+
+
 def _end(pool: Any) -> None:
     """Stop a pool of forked workers at once (queued tasks dropped) and reap them."""
     pool.terminate()
