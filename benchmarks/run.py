@@ -232,6 +232,31 @@ def bench_cold_power(scenario, size: int) -> Callable[[], Any]:
                              "--json"])
 
 
+@benchmark("cold_samplesize", size=2_000, unit="trials/n", goal_seconds=1.5, engine="batch")
+def bench_cold_samplesize(scenario, size: int) -> Callable[[], Any]:
+    """`trialsim samplesize` as a new process (default jobs, N trials per n searched): goal <= 1.5 s."""
+    return _subprocess_work([*trialsim_command(), "samplesize", str(SCENARIO_PATH[0]), "--replicates", str(size),
+                             "--json"])
+
+
+@benchmark("cold_run", size=2_000, unit="trials/design", goal_seconds=6.0, engine="batch")
+def bench_cold_run(scenario, size: int) -> Callable[[], Any]:
+    """`trialsim run` as a new process into a new folder (the main job: power, both sample-size
+    searches, the sweep, the example trial, the figures and the report): goal <= 6 s."""
+    import shutil
+    import tempfile
+
+    def work():
+        out = Path(tempfile.mkdtemp(prefix="trialsim-bench-run-"))
+        try:
+            return _subprocess_work([*trialsim_command(), "run", str(SCENARIO_PATH[0]), "--replicates", str(size),
+                                     "--out", str(out / "run")])()
+        finally:
+            shutil.rmtree(out, ignore_errors=True)
+
+    return work
+
+
 @benchmark("teach_many_trials", size=2_000, unit="trials", goal_seconds=2.0, engine="batch")
 def bench_teach_many(scenario, size: int) -> Callable[[], Any]:
     """The teaching lab's Many trials view, warm (default jobs): power and its two figures as PNG: goal <= 2 s."""
