@@ -1,8 +1,8 @@
 """The registry of analyses: one registration adds an analysis everywhere (scenario, docs,
-report words, lab menus, power), its metadata loads without numerics, every built-in analysis
-gives through the registry what its own functions give, the decision rules plug in by scale (the
-final look of a group-sequential design included), and a scoped registration travels with the
-prepared design to the processes that run its trials."""
+report words, lab menus, power, the sample-size search's start), its metadata loads without
+numerics, every built-in analysis gives through the registry what its own functions give, the
+decision rules plug in by scale (the final look of a group-sequential design included), and a
+scoped registration travels with the prepared design to the processes that run its trials."""
 
 from __future__ import annotations
 
@@ -251,6 +251,40 @@ def test_both_engines_take_the_final_decision_from_the_design(monkeypatch) -> No
         assert final.any() and o.sequential_reject[final].all()
         np.testing.assert_array_equal(o.sequential_reject[~final], o.stop_reason[~final] == REJECT)
     assert asked
+
+
+def n_per_arm_doubled(p_control, p_treat, alpha, power, alternative, margin) -> int:
+    """A closed form for the tests: twice the pooled normal's n."""
+    from simulate.analysis import formulas
+
+    return 2 * formulas.n_per_arm_pooled_normal(p_control, p_treat, alpha, power, alternative, margin)
+
+
+def test_the_search_starts_from_the_registered_closed_form(monkeypatch) -> None:
+    """The sample-size search starts from the closed form the analysis registers (for what the
+    analysis sees after dropout), Fleiss' n when it has none; the report's closed forms stay the
+    references they are, whatever the analysis."""
+    from simulate.analysis import formulas
+    from simulate.design.assumed import dropout_adjustment
+    from simulate.run import samplesize
+
+    fisher = load_scenario(SCENARIO)
+    adj = dropout_adjustment(fisher)
+    rates = (adj.p_control, adj.p_treat, 0.05, 0.8)
+    fleiss = adj.n_randomised(formulas.n_per_arm_fleiss_cc(*rates))
+    doubled = adj.n_randomised(2 * formulas.n_per_arm_pooled_normal(*rates))
+    assert samplesize.first_guess(fisher, 0.8) == fleiss != doubled
+    started = []
+    monkeypatch.setattr(samplesize._Search, "bracket", lambda self, guess: started.append(guess) or "stopped")
+    with registry.registered(dataclasses.replace(UNPOOLED, name="wald_sized",
+                                                 sample_size=f"{__name__}:n_per_arm_doubled")):
+        sized = load_scenario(SCENARIO, ["analysis.test=wald_sized"])
+        assert samplesize.first_guess(sized, 0.8) == doubled
+        assert samplesize.find_sample_size(sized, 0.8, replicates=10, jobs=1).note == "stopped"
+        assert samplesize.analytic_references(sized, 0.8) == samplesize.analytic_references(fisher, 0.8)
+    assert started == [doubled]
+    stratified = load_scenario(SCENARIO, ["analysis.test=cmh", 'randomisation.stratify_by=["proteinuria_high"]'])
+    assert registry.get("cmh").sample_size is None and samplesize.first_guess(stratified, 0.8) == fleiss
 
 
 def _worker_record(parent: int) -> Path:
