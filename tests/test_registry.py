@@ -1,11 +1,17 @@
 """The registry of analyses: one registration adds an analysis everywhere (scenario, docs,
-report words, lab menus, power), its metadata loads without numerics, every built-in analysis
-gives through the registry what its own functions give, and the decision rules plug in by scale."""
+report words, lab menus, power, the sample-size search's start), its metadata loads without
+numerics, every built-in analysis gives through the registry what its own functions give, the
+decision rules plug in by scale (the final look of a group-sequential design included), and a
+scoped registration travels with the prepared design to the processes that run its trials."""
 
 from __future__ import annotations
 
+import dataclasses
+import os
 import subprocess
 import sys
+import tempfile
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -196,3 +202,142 @@ def test_the_closed_form_n_is_the_registered_formula() -> None:
     assert formulas.closed_form_n("cmh", 0.6, 0.85) is None
     with pytest.raises(ValueError, match="margin must be 0"):
         formulas.closed_form_n("ztest", 0.6, 0.85, margin=0.1)
+
+
+GROUP_SEQUENTIAL = ['analysis.alternative="greater"', 'analysis.test="ztest"', "analysis.alpha=0.025",
+                    "interim.information_fractions=[0.5, 1.0]", 'interim.futility="beta_spending"']
+
+
+def test_the_final_look_decides_by_the_designs_rule() -> None:
+    """REJECT where the z reaches the final bound of the interim looks held and the patients
+    analysed (a tie rejects), CONTINUE (H0 stands) below it and for a trial without patients."""
+    from simulate.analysis import interim
+
+    design = interim.design_for(load_scenario(SCENARIO, GROUP_SEQUENTIAL))
+    full, half = design.n_target, design.n_target // 2
+    planned, short = design.final_bound(1, full), design.final_bound(1, half)
+    assert planned == design.efficacy[-1] and short != planned
+    z = np.array([planned, np.nextafter(planned, 0.0), short, np.nextafter(short, 0.0), 10.0, np.nan])
+    n = np.array([full, full, half, half, 0, full])
+    codes = design.decide_final(z, np.ones(6, dtype=int), n)
+    assert codes.dtype == np.int8
+    assert codes.tolist() == [REJECT, CONTINUE, REJECT, CONTINUE, CONTINUE, CONTINUE]
+    assert design.decide_final(planned, 1, full) == REJECT          # one trial: the arguments broadcast
+
+
+def test_both_engines_take_the_final_decision_from_the_design(monkeypatch) -> None:
+    """The engines hold the looks and ask the design what its final look decides: a final rule
+    that rejects whatever it is given makes a rejection of every trial that reached the final
+    look, in both engines; a stop at an interim look keeps its own decision."""
+    from simulate.analysis import interim
+    from simulate.engines.batch import outcomes_from_batch
+    from simulate.engines.blocks import outcomes_from_des
+    from simulate.fates.draw import draw_fates
+    from simulate.seeding import block_sequence
+
+    s = load_scenario(SCENARIO, [*GROUP_SEQUENTIAL, "trial.n_per_arm=30"])
+    fates = draw_fates(s, block_sequence(3, 0), 16)
+    by_bound = outcomes_from_batch(s, fates, 16)
+    assert not by_bound.sequential_reject[by_bound.stop_look < 0].all()   # the bound rejects some, not all
+    asked = []
+
+    def reject_all(self, statistic, reached, n_randomised):
+        asked.append(np.size(statistic))
+        return np.full(np.shape(statistic), REJECT, dtype=np.int8)
+
+    monkeypatch.setattr(interim.Design, "decide_final", reject_all)
+    for o in (outcomes_from_batch(s, fates, 16), outcomes_from_des(s, fates, 16)):
+        final = o.stop_look < 0
+        assert final.any() and o.sequential_reject[final].all()
+        np.testing.assert_array_equal(o.sequential_reject[~final], o.stop_reason[~final] == REJECT)
+    assert asked
+
+
+def n_per_arm_doubled(p_control, p_treat, alpha, power, alternative, margin) -> int:
+    """A closed form for the tests: twice the pooled normal's n."""
+    from simulate.analysis import formulas
+
+    return 2 * formulas.n_per_arm_pooled_normal(p_control, p_treat, alpha, power, alternative, margin)
+
+
+def test_the_search_starts_from_the_registered_closed_form(monkeypatch) -> None:
+    """The sample-size search starts from the closed form the analysis registers (for what the
+    analysis sees after dropout), Fleiss' n when it has none; the report's closed forms stay the
+    references they are, whatever the analysis."""
+    from simulate.analysis import formulas
+    from simulate.design.assumed import dropout_adjustment
+    from simulate.run import samplesize
+
+    fisher = load_scenario(SCENARIO)
+    adj = dropout_adjustment(fisher)
+    rates = (adj.p_control, adj.p_treat, 0.05, 0.8)
+    fleiss = adj.n_randomised(formulas.n_per_arm_fleiss_cc(*rates))
+    doubled = adj.n_randomised(2 * formulas.n_per_arm_pooled_normal(*rates))
+    assert samplesize.first_guess(fisher, 0.8) == fleiss != doubled
+    started = []
+    monkeypatch.setattr(samplesize._Search, "bracket", lambda self, guess: started.append(guess) or "stopped")
+    with registry.registered(dataclasses.replace(UNPOOLED, name="wald_sized",
+                                                 sample_size=f"{__name__}:n_per_arm_doubled")):
+        sized = load_scenario(SCENARIO, ["analysis.test=wald_sized"])
+        assert samplesize.first_guess(sized, 0.8) == doubled
+        assert samplesize.find_sample_size(sized, 0.8, replicates=10, jobs=1).note == "stopped"
+        assert samplesize.analytic_references(sized, 0.8) == samplesize.analytic_references(fisher, 0.8)
+    assert started == [doubled]
+    stratified = load_scenario(SCENARIO, ["analysis.test=cmh", 'randomisation.stratify_by=["proteinuria_high"]'])
+    assert registry.get("cmh").sample_size is None and samplesize.first_guess(stratified, 0.8) == fleiss
+
+
+def _worker_record(parent: int) -> Path:
+    """Where the workers of process ``parent`` note what they analysed (when that process made
+    the file)."""
+    return Path(tempfile.gettempdir()) / f"trialsim-test-registry-{parent}.txt"
+
+
+def evaluate_recorded(data: TwoArms, setting: Setting) -> Estimates:
+    """:func:`evaluate_unpooled`, noting in a worker process its id and whether its own registry
+    holds the analysis (in the file its parent made: :func:`_worker_record`)."""
+    record = _worker_record(os.getppid())
+    if record.exists():
+        with record.open("a", encoding="utf-8") as f:
+            f.write(f"{os.getpid()} {'wald_recorded' in registry.names()}\n")
+    return evaluate_unpooled(data, setting)
+
+
+RECORDED = dataclasses.replace(UNPOOLED, name="wald_recorded", implementation=f"{__name__}:evaluate_recorded",
+                               interim="simulate.analysis.noninferiority:score_z")
+
+
+@pytest.mark.parametrize("workers", ["forked", "loky"])
+def test_a_scoped_registration_is_used_by_worker_processes(workers, monkeypatch) -> None:
+    """Power inside a scoped registration, its blocks on two worker processes that never saw the
+    registration: forked before it (the session keeps them) or loky's fresh interpreters. The
+    workers analyse with the analysis the prepared design brings, a fixed design and a
+    group-sequential one, and the results are those of this process."""
+    from simulate.run import parallel
+    from simulate.run.power import summarise, tally_designs
+
+    if workers == "loky":
+        monkeypatch.setattr(parallel, "_fork_context", lambda: None)
+    elif not parallel.forks_cheaply():
+        pytest.skip("worker processes are not forked here")
+    record = _worker_record(os.getpid())
+    fixed = load_scenario(SCENARIO, ["trial.n_per_arm=30"])
+    try:
+        with parallel.session(parallel.Backend("loky", 2)):
+            tally_designs([fixed], 500, 11, jobs=2)          # the workers start before the registration
+            with registry.registered(RECORDED):
+                designs = [load_scenario(SCENARIO, ["analysis.test=wald_recorded", "trial.n_per_arm=30"]),
+                           load_scenario(SCENARIO, [*GROUP_SEQUENTIAL, "analysis.test=wald_recorded",
+                                                    "trial.n_per_arm=30"])]
+                record.write_text("", encoding="utf-8")
+                there = [summarise(d, t, 11, "batch") for d, t in zip(designs, tally_designs(designs, 500, 11, 2))]
+                here = [summarise(d, t, 11, "batch") for d, t in zip(designs, tally_designs(designs, 500, 11, 1))]
+        notes = [line.split() for line in record.read_text(encoding="utf-8").splitlines()]
+    finally:
+        record.unlink(missing_ok=True)
+    assert notes and {int(pid) for pid, _ in notes}.isdisjoint({os.getpid()})
+    assert {known for _, known in notes} == {"False"}      # their registries never held it
+    for mine, theirs in zip(here, there):
+        assert theirs.replicates == 500 and (theirs.rejections, theirs.power) == (mine.rejections, mine.power)
+        assert theirs.comparisons[0].mean_ci_width == mine.comparisons[0].mean_ci_width
+    assert there[1].looks and not there[0].looks               # the group-sequential design's looks

@@ -50,8 +50,9 @@ def as_counts(x_c, n_c, x_t, n_t):
     return x_c, n_c, x_t, n_t
 
 
-def takes_margin(test: str) -> bool:
-    """Whether ``test`` tests non-inferiority (and so takes a margin)."""
+def takes_margin(test: str | registry.Entry) -> bool:
+    """Whether ``test`` (an id or a registered :class:`~simulate.analysis.registry.Entry`) tests
+    non-inferiority (and so takes a margin)."""
     return "non_inferiority" in registry.get(test).hypotheses
 
 
@@ -61,16 +62,16 @@ def check_margin(test, alternative, margin, one_sided_only=True):
     if not np.isscalar(margin) or not np.isfinite(margin):
         raise ValueError(f"margin must be a finite number, got {margin!r}")
     entry = registry.get(test)
-    if not takes_margin(test):
+    if not takes_margin(entry):
         if margin != 0:
             users = [e.name for e in registry.entries() if "non_inferiority" in e.hypotheses]
-            raise ValueError(f"a margin is only used by test {' or '.join(map(repr, users))}; test {test!r} "
+            raise ValueError(f"a margin is only used by test {' or '.join(map(repr, users))}; test {entry.name!r} "
                              f"needs margin=0, got {margin!r}")
         return
     if not 0 <= margin < 1:
         raise ValueError(f"margin must lie in [0, 1), got {margin!r}")
     if one_sided_only and alternative not in entry.alternatives:
-        raise ValueError(f"test {test!r} is one-sided: alternative must be "
+        raise ValueError(f"test {entry.name!r} is one-sided: alternative must be "
                          f"{' or '.join(map(repr, entry.alternatives))}, got {alternative!r}")
 
 

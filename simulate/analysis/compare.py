@@ -43,7 +43,7 @@ def p_values(test, x_c, n_c, x_t, n_t, alternative="two-sided", margin=0.0) -> n
     """
     entry = registry.get(test)
     if entry.strata:
-        raise ValueError(f"test {test!r} needs stratified counts: use analyse or {entry.implementation}")
+        raise ValueError(f"test {entry.name!r} needs stratified counts: use analyse or {entry.implementation}")
     check_choice(alternative, ALTERNATIVES, "alternative")
     check_margin(test, alternative, margin, one_sided_only=False)
     setting = Setting(alternative, margin, confidence=None)
@@ -79,18 +79,20 @@ def two_arms(test, x_c, n_c, x_t, n_t, strata=None) -> TwoArms:
     """The counts ``test`` analyses: for a stratified test either ``strata = (x_c, n_c, x_t,
     n_t)`` of shape (trials, strata) beside the 1-D totals, or the main arguments themselves in
     2-D (the totals are then their sums over strata); other tests ignore ``strata``."""
-    if not registry.get(test).strata:
+    entry = registry.get(test)
+    if not entry.strata:
         return TwoArms.of(x_c, n_c, x_t, n_t)
     if strata is not None:
         return TwoArms.of(x_c, n_c, x_t, n_t, strata)
     if np.ndim(x_c) != 2:
-        raise ValueError(f"test {test!r} needs stratified counts: 2-D arrays or strata=...")
+        raise ValueError(f"test {entry.name!r} needs stratified counts: 2-D arrays or strata=...")
     return TwoArms.stratified(x_c, n_c, x_t, n_t)
 
 
 def analyse(test, alpha, x_c, n_c, x_t, n_t, alternative="two-sided", strata=None,
             ci_method="newcombe", margin=0.0) -> Analysis:
-    """Run the registered analysis ``test`` on every trial and decide at level ``alpha``
+    """Run the registered analysis ``test`` (its id, or its
+    :class:`~simulate.analysis.registry.Entry`) on every trial and decide at level ``alpha``
     (reject when p < alpha).
 
     Stratified counts as :func:`two_arms` takes them.  The interval is two-sided at 1 - alpha,
@@ -104,11 +106,11 @@ def analyse(test, alpha, x_c, n_c, x_t, n_t, alternative="two-sided", strata=Non
     """
     entry = registry.get(test)
     check_choice(alternative, ALTERNATIVES, "alternative")
-    check_margin(test, alternative, margin)
+    check_margin(entry, alternative, margin)
     check_choice(ci_method, CI_METHODS, "method")
     if not 0 < alpha < (0.5 if alternative == "greater" else 1):
         raise ValueError(f"alpha must lie in (0, 1) (below 0.5 one-sided), got {alpha!r}")
-    data = two_arms(test, x_c, n_c, x_t, n_t, strata)
+    data = two_arms(entry, x_c, n_c, x_t, n_t, strata)
     res = entry.load()(data, Setting.at_level(alpha, alternative, margin, ci_method))
     rule = Level.of(alpha, entry.statistic)
     return Analysis(statistic=res.statistic, reject=rule.rejects(res.statistic), risk_difference=res.estimate,

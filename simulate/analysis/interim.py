@@ -20,8 +20,10 @@ the information it has, the final look spending all the remaining alpha.
 
 This module holds what both engines share: the design (its boundaries, once per scenario), the
 statistic, and the decision at a look. The design is the group-sequential decision rule of
-:mod:`simulate.analysis.rules`: ``design.decide(statistic, look)`` answers CONTINUE, REJECT
-(stop for efficacy) or FUTILITY, as every rule does. *When* looks happen is each engine's own: the batch
+:mod:`simulate.analysis.rules` (:class:`simulate.analysis.rules.Sequential`):
+``design.decide(statistic, look)`` answers CONTINUE, REJECT (stop for efficacy) or FUTILITY at an
+interim look, as every rule does, and ``design.decide_final(statistic, reached, n_randomised)``
+REJECT or CONTINUE (H0 stands) at the final one. *When* looks happen is each engine's own: the batch
 engine computes it from arrays (:func:`simulate.engines.batch.outcomes_from_batch`), the DES
 from its events (:mod:`simulate.engines.des`); the agreement tests compare them trial by trial.
 """
@@ -72,8 +74,9 @@ class Design:
     spending: str
     gamma: float | None
     binding: bool
-    test: str = "ztest"
-    """The registered analysis whose look statistic (:meth:`statistic`) the bounds are for."""
+    analysis: registry.Entry
+    """The registered analysis whose look statistic (:meth:`statistic`) the bounds are for,
+    resolved when the design was made (it travels with the design to worker processes)."""
     scale: str = field(default="z_score")
     """The scale of the statistic the rule reads (the score z)."""
 
@@ -82,13 +85,13 @@ class Design:
         return len(self.fractions)
 
     def statistic(self, x_c, n_c, x_t, n_t) -> np.ndarray:
-        """The look statistic of each trial's data, from the registered analysis
+        """The look statistic of each trial's data, from the design's registered analysis
         (:attr:`simulate.analysis.registry.Entry.interim`); 0 where it is undefined (no patient
         in an arm, or no variance: no evidence either way). For the built-in analyses this is
         :func:`statistic` at the design's margin."""
         from simulate.analysis.base import TwoArms
 
-        z = registry.get(self.test).look_statistic()(TwoArms.of(x_c, n_c, x_t, n_t), self.margin)
+        z = self.analysis.look_statistic()(TwoArms.of(x_c, n_c, x_t, n_t), self.margin)
         return np.where(np.isfinite(z), z, 0.0)
 
     def decide(self, statistic, look: int = -1) -> np.ndarray:
@@ -105,6 +108,18 @@ class Design:
             cp = sequential.conditional_power(z, self.fractions[look], float(self.efficacy[-1]), self.drift)
             out[(out == NONE) & (cp < self.conditional_power_below)] = FUTILITY
         return out
+
+    def decide_final(self, statistic, reached, n_randomised) -> np.ndarray:
+        """What the final look decides for each trial: EFFICACY (reject H0) where its z reaches
+        the final bound (:meth:`final_bound`) of a trial that held ``reached`` interim looks and
+        analyses ``n_randomised`` patients, else NONE (H0 stands: the trial ends). A trial
+        without patients never rejects. The arguments broadcast; each bound is computed once
+        for every trial that shares it."""
+        z, reached, n = np.broadcast_arrays(np.asarray(statistic), np.asarray(reached), np.asarray(n_randomised))
+        pairs, where = np.unique(np.stack([reached.ravel(), n.ravel()]), axis=1, return_inverse=True)
+        bounds = np.array([self.final_bound(int(k), int(m)) if m > 0 else np.inf for k, m in pairs.T])
+        bound = bounds[where.reshape(-1)].reshape(z.shape)
+        return np.where(z >= bound, EFFICACY, NONE).astype(np.int8)
 
     def final_bound(self, reached: int, n_randomised: int) -> float:
         """The final look's efficacy bound for a trial that held ``reached`` interim looks and
@@ -168,7 +183,8 @@ def design_of(scenario: sc.Scenario) -> Design | None:
         efficacy=efficacy, futility=futility,
         conditional_power_below=interim.futility_conditional_power if interim.futility == "conditional_power" else None,
         drift=drift, lag_months=interim.decision_lag_months, margin=a.margin, alpha=a.alpha,
-        spending=interim.efficacy_spending, gamma=gamma, binding=interim.futility_binding, test=a.test,
+        spending=interim.efficacy_spending, gamma=gamma, binding=interim.futility_binding,
+        analysis=registry.get(a.test),
     )
 
 
@@ -179,11 +195,13 @@ def _design(parts: sc.Parts) -> Design | None:
 
 def design_for(scenario: sc.Scenario) -> Design | None:
     """:func:`design_of`, computed once per design in a process (a bounded cache keyed by the
-    parts of the scenario the design depends on)."""
+    parts of the scenario the design depends on, and by the analysis registered under its test's
+    id now)."""
     if scenario.interim is None or scenario.interim.looks < 2:
         return None
     s = scenario
-    key = (s.interim, s.analysis, s.n_target, s.dropout, tuple(s.arms.items()), s.trial.endpoint, s.control_arm)
+    key = (s.interim, s.analysis, registry.get(s.analysis.test), s.n_target, s.dropout, tuple(s.arms.items()),
+           s.trial.endpoint, s.control_arm)
     return _design(sc.Parts(scenario, key))
 
 

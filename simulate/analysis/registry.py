@@ -15,6 +15,12 @@ Adding an analysis is one module and one registration: write
 ``evaluate(data: TwoArms, setting: Setting) -> Estimates`` (:mod:`simulate.analysis.base`) in a
 module of its own and add an :class:`Entry` naming it to :data:`BUILT_IN` (or call
 :func:`register`, or :func:`registered` for a scoped registration, as the tests do).
+
+A design resolves its analysis's entry once, when it is prepared
+(:class:`simulate.run.prepared.PreparedDesign`), and its trials are analysed with that entry
+wherever they run: a worker process needs the implementing module importable, not the analysis
+registered. Every function here and in :mod:`simulate.analysis.compare` that takes a test's id
+takes its :class:`Entry` as well (:func:`get`).
 """
 
 from __future__ import annotations
@@ -154,8 +160,9 @@ def register(entry: Entry) -> Entry:
 @contextmanager
 def registered(*added: Entry) -> Iterator[tuple[Entry, ...]]:
     """Register ``added`` for the duration of a ``with`` block; the registry is restored after,
-    whatever happens inside. In-process only: worker processes see the analyses registered when
-    their modules are imported."""
+    whatever happens inside. The registry of worker processes is not changed, but a design
+    prepared inside the block carries its analysis's entry to whatever runs its trials
+    (:class:`simulate.run.prepared.PreparedDesign`), so runs inside the block use it there too."""
     saved = dict(_REGISTRY)
     try:
         yield tuple(register(e) for e in added)
@@ -173,8 +180,12 @@ def entries() -> tuple[Entry, ...]:
     return tuple(_REGISTRY.values())
 
 
-def get(name: str) -> Entry:
-    """The entry of ``name``; a ValueError naming the registered ids otherwise."""
+def get(name: str | Entry) -> Entry:
+    """The entry of ``name``; a ValueError naming the registered ids otherwise. An :class:`Entry`
+    is its own entry, registered here or not (a prepared design's, resolved where the design was
+    prepared)."""
+    if isinstance(name, Entry):
+        return name
     try:
         return _REGISTRY[name]
     except (KeyError, TypeError):

@@ -9,11 +9,14 @@ trial and comparison: :data:`CONTINUE`, :data:`REJECT` (stop for efficacy / succ
 * :class:`Multiplicity` (one look, several comparisons with one control): Bonferroni or Holm
   over the comparisons' p-values (:func:`adjust_rejections`);
 * the group-sequential rule of a design with interim looks, on the score z:
-  :class:`simulate.analysis.interim.Design` (its ``decide(statistic, look)``).
+  :class:`simulate.analysis.interim.Design` (its ``decide(statistic, look)`` at the interim looks
+  and ``decide_final(statistic, reached, n_randomised)`` at the final one).
 
 :func:`decision_rule` picks the rule of a fixed design from the scenario's ``[analysis]`` and the
 scale of its analysis's statistic (:attr:`simulate.analysis.registry.Entry.statistic`), so a new
-scale plugs in here without touching the callers.
+scale plugs in here without touching the callers. The engines read a design with interim looks
+through :class:`Sequential` alone, so a group-sequential rule on another scale plugs in beside
+:class:`~simulate.analysis.interim.Design` without touching them.
 """
 from __future__ import annotations
 
@@ -34,6 +37,30 @@ class Rule(Protocol):
 
     def decide(self, statistic: np.ndarray, look: int = -1) -> np.ndarray:
         """int8 codes (:data:`CONTINUE`, :data:`REJECT`, :data:`FUTILITY`), shaped as ``statistic``."""
+
+
+class Sequential(Rule, Protocol):
+    """What the engines read of a design with interim looks: when its looks come, its statistic
+    of the patients determined so far, and what it decides at each interim look
+    (:meth:`Rule.decide`) and at the final one (:meth:`decide_final`)."""
+
+    counts: tuple[int, ...]
+    """Determined endpoints that trigger each planned look (the last: the final look)."""
+    n_target: int
+    """The patients the design plans to randomise."""
+    lag_months: float
+    """Months from an interim look's data cut to its decision."""
+
+    @property
+    def looks(self) -> int:
+        """Planned looks, the final one included."""
+
+    def statistic(self, x_c, n_c, x_t, n_t) -> np.ndarray:
+        """The decision statistic of each trial's counts (control and experimental arm)."""
+
+    def decide_final(self, statistic, reached, n_randomised) -> np.ndarray:
+        """int8 codes at the final look of trials that held ``reached`` interim looks and analyse
+        ``n_randomised`` patients: :data:`REJECT`, or :data:`CONTINUE` where H0 stands."""
 
 
 @dataclass(frozen=True)

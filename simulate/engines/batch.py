@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from simulate.analysis import interim
+from simulate.analysis import interim, rules
 from simulate.design import scenario as sc
 from simulate.engines.block_outcomes import BlockOutcomes
 from simulate.fates.record import Fates
@@ -117,7 +117,7 @@ def _analysed(scenario: sc.Scenario, p: dict, among: np.ndarray, arm: np.ndarray
     return ((x & n & on_c).sum(axis=1), (n & on_c).sum(axis=1), (x & n & on_t).sum(axis=1), (n & on_t).sum(axis=1))
 
 
-def group_sequential(scenario: sc.Scenario, design: interim.Design, r: dict, p: dict) -> dict:
+def group_sequential(scenario: sc.Scenario, design: rules.Sequential, r: dict, p: dict) -> dict:
     """The interim looks of every trial of the block, from arrays: each look at the calendar
     month its count of determined endpoints is reached, its z and decision, the first stop and
     its decision month (inf without a stop). The final look is left to the caller."""
@@ -278,16 +278,16 @@ def _seen_at_visits(visits_seen: tuple[np.ndarray, np.ndarray], rnd: np.ndarray,
     return seen.transpose(2, 0, 1)
 
 
-def _final_look(scenario: sc.Scenario, design: interim.Design, looks: dict, p: dict, r: dict,
+def _final_look(scenario: sc.Scenario, design: rules.Sequential, looks: dict, p: dict, r: dict,
                 finish: np.ndarray) -> dict:
     """The final analysis of every trial (all randomised patients, the overrun included) and
     the group-sequential decision: an efficacy stop at a look, or rejection at the final look
-    (its bound spending all remaining alpha at the information reached)."""
+    (the design's ``decide_final`` at the information reached:
+    :meth:`simulate.analysis.interim.Design.decide_final`)."""
     total = r["n_randomised"]
     z = design.statistic(*_analysed(scenario, p, r["randomised"], r["arm"]))
     stop_look, stop_reason = looks["stop_look"], looks["stop_reason"]
     reached = np.where(stop_look >= 0, stop_look, (~np.isnan(looks["look_month"][:, :-1])).sum(axis=1))
-    bound = np.array([design.final_bound(int(k), int(n)) if n else np.inf for k, n in zip(reached, total)])
     last = stop_look < 0
     has = total > 0
     look_month, look_z, look_randomised = looks["look_month"].copy(), looks["look_z"].copy(), looks["look_randomised"].copy()
@@ -296,7 +296,8 @@ def _final_look(scenario: sc.Scenario, design: interim.Design, looks: dict, p: d
     look_month[last & has, -1] = final_month[last & has]
     look_z[last & has, -1] = z[last & has]
     look_randomised[last, -1] = total[last]
-    reject = np.where(last, has & (z >= bound), stop_reason == interim.EFFICACY)
+    reject = np.where(last, design.decide_final(z, reached, total) == interim.EFFICACY,
+                      stop_reason == interim.EFFICACY)
     decision = np.where(last, np.where(has, final_month, np.nan), looks["decision_month"])
     return {"look_month": look_month, "look_z": look_z, "look_randomised": look_randomised, "stop_look": stop_look,
             "stop_reason": stop_reason, "decision_month": decision, "sequential_reject": reject, "overrun_z": z}

@@ -21,9 +21,9 @@ if TYPE_CHECKING:
 
 def outcomes_from_des(scenario: sc.Scenario, fates, n_trials: int,
                       prepared: PreparedDesign | None = None) -> BlockOutcomes:
-    """Run the first ``n_trials`` trials of a block through the discrete-event engine (which
-    takes the group-sequential design from :func:`simulate.analysis.interim.design_for`; ``prepared`` is
-    accepted for a signature common to the engines)."""
+    """Run the first ``n_trials`` trials of a block through the discrete-event engine.
+    ``prepared``: the scenario's per-design values (its group-sequential design), computed by
+    the engine if not given."""
     from simulate.engines.des import simulate_trial
 
     from simulate.engines.trial import COMPLETE, NONE
@@ -38,7 +38,7 @@ def outcomes_from_des(scenario: sc.Scenario, fates, n_trials: int,
     consort = {k: np.zeros(n_trials, dtype=np.int32) for k in CONSORT_FIELDS if k != "randomised"}
     seq: list[dict] = []
     for i in range(n_trials):
-        res = simulate_trial(scenario, fates, i, detail=False)
+        res = simulate_trial(scenario, fates, i, detail=False, prepared=prepared)
         p = res.randomised  # statuses as codes: < 0 not seen (dropped out), 0 none, > 0 in remission
         cell = p.stratum.astype(np.intp) * K + p.arm
 

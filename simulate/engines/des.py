@@ -12,6 +12,8 @@ power run.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 import pandas as pd
 import simpy
@@ -22,6 +24,9 @@ from simulate.engines.trial import EVENT_COLUMNS, VISIT_COLUMNS, TrialResult
 from simulate.fates.record import Fates
 from simulate.run.plan import trials_per_block
 from simulate.population.covariates import mean_of_collections
+
+if TYPE_CHECKING:
+    from simulate.run.prepared import PreparedDesign
 
 
 class Trial(TrialModel):
@@ -67,14 +72,17 @@ class Trial(TrialModel):
         return pd.DataFrame([], columns=EVENT_COLUMNS), pd.DataFrame([], columns=VISIT_COLUMNS)
 
 
-def simulate_trial(scenario: sc.Scenario, fates: Fates, index: int = 0, detail: bool = True) -> TrialResult:
+def simulate_trial(scenario: sc.Scenario, fates: Fates, index: int = 0, detail: bool = True,
+                   prepared: PreparedDesign | None = None) -> TrialResult:
     """Run trial ``index`` of a block of fates through the discrete-event model: told as a story
-    (event log, visits, story covariates) with ``detail``, as a power run needs it without."""
+    (event log, visits, story covariates) with ``detail``, as a power run needs it without.
+    ``prepared``: the scenario's per-design values (its group-sequential design), computed here
+    if not given."""
     if not detail:
-        return Trial(scenario, fates, index).run()
+        return Trial(scenario, fates, index, prepared).run()
     from simulate.engines.des_story import StoryTrial
 
-    return StoryTrial(scenario, fates, index).run()
+    return StoryTrial(scenario, fates, index, prepared).run()
 
 
 def example_trial(scenario: sc.Scenario, seed: int, detail: bool = True, replicate: int = 0) -> TrialResult:

@@ -41,6 +41,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from operator import attrgetter
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -52,6 +53,9 @@ from simulate.engines.trial import COMPLETE, NONE, NOT_SEEN, PARTIAL, Randomised
 from simulate.fates.draw import candidates_of, excluded_of
 from simulate.fates.record import Fates
 from simulate.engines.story import excluded_screening_months
+
+if TYPE_CHECKING:
+    from simulate.run.prepared import PreparedDesign
 
 # A patient's follow-up events, in the order they are handled when they fall in the same month:
 # a remission or relapse at a visit's month is seen at that visit, a dropout in a visit's month
@@ -107,9 +111,11 @@ class Patient:
 
 
 class TrialModel(ABC):
-    """One trial of a block of fates as simpy processes and events; built per trial, run once."""
+    """One trial of a block of fates as simpy processes and events; built per trial, run once.
+    ``prepared``: the scenario's per-design values (its group-sequential design), computed here
+    if not given."""
 
-    def __init__(self, scenario: sc.Scenario, fates: Fates, index: int):
+    def __init__(self, scenario: sc.Scenario, fates: Fates, index: int, prepared: PreparedDesign | None = None):
         self.sc, self.f, self.index = scenario, fates, index
         t, tc = index, scenario.trial
         self.env = simpy.Environment()
@@ -123,7 +129,7 @@ class TrialModel(ABC):
         self.complete_case = scenario.analysis.missing == "complete_case"
         # interim looks (a group-sequential design): patients whose endpoint is determined, in
         # the order it was, and the looks held so far
-        self.design = interim.design_for(scenario)
+        self.design = interim.design_for(scenario) if prepared is None else prepared.sequential
         self.determined: list[Patient] = []
         self.next_look = 0
         self.look_rows: list[tuple[float, int, float]] = []
@@ -366,7 +372,7 @@ class TrialModel(ABC):
             if n:
                 final = max(max(p.month + p.finish for p in e.randomised), e.closed_month)
                 look_month[-1], look_z[-1], decision_month = final, z_all, final
-                reject = z_all >= d.final_bound(len(self.look_rows), n)
+                reject = d.decide_final(z_all, len(self.look_rows), n) == interim.EFFICACY
             stop_look, stop_reason = -1, interim.NONE
         else:
             (stop_look, stop_reason), decision_month = self.stop, self.decision_month

@@ -11,6 +11,7 @@ follow-up runs on the trial's clock, event by event. This is what ``trialsim tri
 from __future__ import annotations
 
 from operator import itemgetter
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -25,6 +26,9 @@ from simulate.design.fields import DAYS_PER_MONTH
 from simulate.fates.record import Fates
 from simulate.engines.story import excluded_first_failures, lab_uniforms, trial_patients
 
+if TYPE_CHECKING:
+    from simulate.run.prepared import PreparedDesign
+
 _TABLE_COLUMN = {"proteinuria_g_day": "proteinuria_mean_g_day"}
 """The patient table's covariate columns named otherwise in :class:`~simulate.population.cohort.Patients`."""
 
@@ -32,8 +36,8 @@ _TABLE_COLUMN = {"proteinuria_g_day": "proteinuria_mean_g_day"}
 class StoryTrial(TrialModel):
     """One trial of a block of fates, told: its event log, visits and story covariates."""
 
-    def __init__(self, scenario: sc.Scenario, fates: Fates, index: int):
-        super().__init__(scenario, fates, index)
+    def __init__(self, scenario: sc.Scenario, fates: Fates, index: int, prepared: PreparedDesign | None = None):
+        super().__init__(scenario, fates, index, prepared)
         self.log: list[tuple[float, int, str, str]] = []
         self.visit_rows: list[dict] = []
         self.labs = lab_uniforms(fates, index, len(scenario.trial.visit_months))

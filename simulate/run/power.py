@@ -275,7 +275,7 @@ def tally_designs(designs: list[sc.Scenario], replicates: int, seed: int, jobs: 
 
 def _tally_block(designs: list[PreparedDesign], seed: int, block: int, n_trials: int, engine: str) -> list[Tally]:
     outcomes = simulate_block_designs(designs, seed, block, n_trials, engine)
-    return [tally(d.scenario, o) for d, o in zip(designs, outcomes)]
+    return [tally(d, o) for d, o in zip(designs, outcomes)]
 
 
 def estimate_power(scenario: sc.Scenario, replicates: int | None = None, seed: int | None = None,

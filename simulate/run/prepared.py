@@ -5,9 +5,16 @@ they weigh: the screen's exact pass probabilities (the fates thin the referral p
 the outcome model's calibration of each arm (on a fixed reference sample of 60,000 eligible
 patients) and, with interim looks, the group-sequential boundaries. :func:`prepare` computes
 them once, in the command's process, into a :class:`PreparedDesign`; every task of the run
-carries its designs' prepared values to whatever runs it (this process's threads, loky workers,
-a Dask cluster), so no worker computes them again and nothing is kept in module globals between
-runs or shipped behind the tasks' backs.
+carries its designs' prepared values to whatever runs it (this process's threads, forked or
+loky workers, a Dask cluster), so no worker computes them again and nothing is kept in module
+globals between runs or shipped behind the tasks' backs.
+
+The design's analysis travels the same way: its registered
+:class:`~simulate.analysis.registry.Entry` and the rule that decides on its statistic are
+resolved here (:func:`analysis_of`), and the engines and the tally read them from the prepared
+design. An analysis registered in the command's process alone (a scoped registration,
+:func:`simulate.analysis.registry.registered`) is so used wherever the blocks run, as long as
+its implementing module can be imported there.
 
 Each value comes from its module's public function (:func:`simulate.selection.pass_probabilities`,
 :func:`simulate.population.outcomes.calibrate`, :func:`simulate.analysis.interim.design_for`), which caches it with
@@ -20,12 +27,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Mapping
 
-from simulate.analysis import interim
+from simulate.analysis import interim, registry, rules
 from simulate.design import scenario as sc
 from simulate.population.outcomes import ArmModel, calibrate
 from simulate.screening.probabilities import PassProbabilities, pass_probabilities
 
-__all__ = ["PreparedDesign", "prepare", "prepared"]
+__all__ = ["PreparedDesign", "analysis_of", "prepare", "prepared"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -39,13 +46,32 @@ class PreparedDesign:
     """The calibrated outcome model of each arm, by arm id (a read-only mapping)."""
     sequential: interim.Design | None
     """The group-sequential design (boundaries on the z scale), or None without interim looks."""
+    analysis: registry.Entry
+    """The registered analysis of ``analysis.test``, as registered where the design was prepared."""
+    rule: rules.Rule
+    """What decides on the analysis's statistic: the group-sequential design, or the level with
+    any multiplicity adjustment (:func:`analysis_of`)."""
+
+
+def analysis_of(scenario: sc.Scenario) -> tuple[registry.Entry, rules.Rule]:
+    """The scenario's registered analysis and its decision rule: the group-sequential design
+    with interim looks (:func:`simulate.analysis.interim.design_for`), else the level with any
+    multiplicity adjustment over the comparisons (:func:`simulate.analysis.rules.decision_rule`)."""
+    a = scenario.analysis
+    entry = registry.get(a.test)
+    sequential = interim.design_for(scenario)
+    if sequential is not None:
+        return entry, sequential
+    return entry, rules.decision_rule(a.alpha, a.multiplicity, entry.statistic, len(scenario.experimental_arms))
 
 
 def prepare(scenario: sc.Scenario) -> PreparedDesign:
     """The design's per-design values, computed (or taken from their caches) once."""
+    analysis, rule = analysis_of(scenario)
     return PreparedDesign(scenario=scenario,
                           pass_probabilities=pass_probabilities(scenario.cohort, scenario.eligibility),
-                          arm_models=calibrate(scenario), sequential=interim.design_for(scenario))
+                          arm_models=calibrate(scenario), sequential=interim.design_for(scenario),
+                          analysis=analysis, rule=rule)
 
 
 def prepared(design: sc.Scenario | PreparedDesign) -> PreparedDesign:

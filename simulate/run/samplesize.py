@@ -99,17 +99,21 @@ def power_curve(scenario: sc.Scenario, ns: list[int], replicates: int, seed: int
 
 
 def first_guess(scenario: sc.Scenario, target: float) -> int:
-    """Fleiss' continuity-corrected n (Farrington and Manning's for non-inferiority) for what the
-    analysis sees, as a place to start."""
+    """The analysis's own closed-form n for what it sees, as a place to start: the one its
+    registration names (:attr:`simulate.analysis.registry.Entry.sample_size`, through
+    :func:`simulate.analysis.formulas.closed_form_n`: Fleiss' continuity-corrected n for Fisher's
+    test, Farrington and Manning's for theirs), or for an analysis without one Fleiss' n
+    (Farrington and Manning's for non-inferiority)."""
     adj = dropout_adjustment(scenario)
     a = scenario.analysis
-    alpha = _alpha_per_comparison(scenario)
-    if a.hypothesis == "non_inferiority":
-        if adj.p_treat - adj.p_control <= -a.margin:
-            return 4
-        n = formulas.n_per_arm_farrington_manning(adj.p_control, adj.p_treat, a.margin, alpha, target)
-    else:
-        n = formulas.n_per_arm_fleiss_cc(adj.p_control, adj.p_treat, alpha, target, a.alternative)
+    if a.hypothesis == "non_inferiority" and adj.p_treat - adj.p_control <= -a.margin:
+        return 4
+    given = dict(p_control=adj.p_control, p_treat=adj.p_treat, alpha=_alpha_per_comparison(scenario), power=target,
+                 alternative=a.alternative, margin=a.margin)
+    n = formulas.closed_form_n(a.test, **given)
+    if n is None:
+        n = (formulas.n_per_arm_farrington_manning if a.hypothesis == "non_inferiority"
+             else formulas.n_per_arm_fleiss_cc)(**given)
     return max(4, adj.n_randomised(n))
 
 

@@ -17,10 +17,10 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from simulate.design import scenario as sc
-from simulate.analysis import registry
+from simulate.analysis import registry, rules
 from simulate.analysis.compare import Analysis, analyse
-from simulate.analysis.rules import decision_rule
 from simulate.engines.block_outcomes import CONSORT_FIELDS, BlockOutcomes
+from simulate.run.prepared import PreparedDesign, analysis_of
 
 MONTHS_PER_BIN = 0.01
 """Resolution of the duration histograms (quantiles of recruitment and trial duration)."""
@@ -164,13 +164,23 @@ class Comparisons:
         return self.reject[:, self.arms.index(rule)]
 
 
-def analyse_outcomes(scenario: sc.Scenario, outcomes: BlockOutcomes) -> Comparisons:
-    """Analyse every trial as the scenario's statistician would: each experimental arm against
-    the control with the scenario's registered analysis, then its decision rule (the
-    group-sequential decision when the design has interim looks, else the level with any
-    multiplicity adjustment: :func:`simulate.analysis.rules.decision_rule`)."""
+def _resolved(design: sc.Scenario | PreparedDesign) -> tuple[sc.Scenario, registry.Entry, rules.Rule]:
+    """The scenario, its registered analysis and its decision rule: those the prepared design
+    carries, or a scenario's resolved here (:func:`simulate.run.prepared.analysis_of`)."""
+    if isinstance(design, PreparedDesign):
+        return design.scenario, design.analysis, design.rule
+    return (design, *analysis_of(design))
+
+
+def analyse_outcomes(design: sc.Scenario | PreparedDesign, outcomes: BlockOutcomes) -> Comparisons:
+    """Analyse every trial as the design's statistician would: each experimental arm against
+    the control with the design's registered analysis, then its decision rule (the
+    group-sequential decision the engine made at the looks when the design has interim looks,
+    else the level with any multiplicity adjustment: :func:`simulate.analysis.rules.decision_rule`).
+    A prepared design brings its analysis and rule (:class:`~simulate.run.prepared.PreparedDesign`:
+    where it runs, the analysis need not be registered); a scenario's are resolved here."""
+    scenario, entry, rule = _resolved(design)
     a = scenario.analysis
-    entry = registry.get(a.test)
     x, n = outcomes.counts(a.missing)
     c = scenario.control_index
     extra = {"margin": a.margin} if a.margin else {}
@@ -179,20 +189,21 @@ def analyse_outcomes(scenario: sc.Scenario, outcomes: BlockOutcomes) -> Comparis
         k = scenario.arm_names.index(arm)
         x_c, n_c, x_t, n_t = x[..., c], n[..., c], x[..., k], n[..., k]
         strata = (x_c, n_c, x_t, n_t) if entry.strata else None
-        analyses.append(analyse(a.test, a.alpha, x_c.sum(1), n_c.sum(1), x_t.sum(1), n_t.sum(1),
+        analyses.append(analyse(entry, a.alpha, x_c.sum(1), n_c.sum(1), x_t.sum(1), n_t.sum(1),
                                 alternative=a.alternative, strata=strata, **extra))
     if outcomes.sequential_reject is not None:          # a group-sequential design decides at its looks
         reject = outcomes.sequential_reject[:, None]
     else:
-        rule = decision_rule(a.alpha, a.multiplicity, entry.statistic, len(analyses))
-        reject = rule.rejects(np.stack([r.statistic for r in analyses], axis=1))
+        reject = rule.decide(np.stack([r.statistic for r in analyses], axis=1)) == rules.REJECT
     return Comparisons(arms=scenario.experimental_arms, analyses=tuple(analyses), reject=reject)
 
 
-def tally(scenario: sc.Scenario, outcomes: BlockOutcomes, analysed: Comparisons | None = None) -> Tally:
-    """Analyse a block's trials as the scenario's statistician would (unless ``analysed`` is
-    that analysis, already made), and total them."""
-    res = analyse_outcomes(scenario, outcomes) if analysed is None else analysed
+def tally(design: sc.Scenario | PreparedDesign, outcomes: BlockOutcomes,
+          analysed: Comparisons | None = None) -> Tally:
+    """Analyse a block's trials as the design's statistician would (unless ``analysed`` is
+    that analysis, already made: :func:`analyse_outcomes`), and total them."""
+    scenario, _, rule = _resolved(design)
+    res = analyse_outcomes(design, outcomes) if analysed is None else analysed
     control = scenario.arm(scenario.control_arm).remission_at_endpoint
     per: dict[str, list] = {k: [] for k in COMPARISON_FIELDS}
     for j, (arm, r) in enumerate(zip(res.arms, res.analyses)):
@@ -229,17 +240,16 @@ def tally(scenario: sc.Scenario, outcomes: BlockOutcomes, analysed: Comparisons 
         comparisons={k: np.asarray(v) for k, v in per.items()},
         visit_sum=share.sum(axis=0), visit_sum_squares=(share**2).sum(axis=0), visit_trials=has.sum(axis=0),
         recruitment=Histogram.of(outcomes.recruitment_months, top), duration=Histogram.of(outcomes.duration_months, top),
-        looks=_look_totals(scenario, outcomes),
+        looks=_look_totals(rule, outcomes),
     )
 
 
-def _look_totals(scenario: sc.Scenario, o: BlockOutcomes) -> dict | None:
+def _look_totals(design: rules.Sequential, o: BlockOutcomes) -> dict | None:
+    """The totals per look of a group-sequential design's trials (None without looks)."""
     if o.look_month is None:
         return None
-    from simulate.analysis import interim
     from simulate.analysis.interim import EFFICACY, FUTILITY
 
-    design = interim.design_for(scenario)
     held = ~np.isnan(o.look_month)
     L = o.look_month.shape[1]
     at = o.stop_look[:, None] == np.arange(L)
@@ -249,7 +259,8 @@ def _look_totals(scenario: sc.Scenario, o: BlockOutcomes) -> dict | None:
     efficacy[:, -1] = final & o.sequential_reject & held[:, -1]
     futility[:, -1] = final & ~o.sequential_reject & held[:, -1]
     stopped_eff = o.stop_reason == EFFICACY
-    final_bound = design.efficacy[-1]            # the planned final look's critical value
+    # what the planned final look would have decided on the overrun's data
+    overrun = design.decide_final(o.overrun_z, design.looks - 1, design.n_target)
     return {
         "held": held.sum(axis=0), "stop_efficacy": efficacy.sum(axis=0), "stop_futility": futility.sum(axis=0),
         "month_sum": np.where(held, o.look_month, 0.0).sum(axis=0),
@@ -259,7 +270,7 @@ def _look_totals(scenario: sc.Scenario, o: BlockOutcomes) -> dict | None:
         "decision_month_sum": np.array([np.nansum(o.decision_month)]),
         "decision_month_sum_squares": np.array([np.nansum(o.decision_month**2)]),
         "decided": np.array([np.isfinite(o.decision_month).sum()]),
-        "overrun_reversals": np.array([(stopped_eff & (o.overrun_z < final_bound)).sum()]),
+        "overrun_reversals": np.array([(stopped_eff & (overrun != EFFICACY)).sum()]),
     }
 
 

@@ -217,9 +217,8 @@ def _lab_block(designs: list, seed: int, block: int, n_trials: int, engine: str)
 
     out = []
     for prepared, outcomes in zip(designs, simulate_block_designs(designs, seed, block, n_trials, engine)):
-        design = prepared.scenario
-        analysed = analyse_outcomes(design, outcomes)
-        out.append((tally(design, outcomes, analysed), _spread(design, analysed)))
+        analysed = analyse_outcomes(prepared, outcomes)
+        out.append((tally(prepared, outcomes, analysed), _spread(prepared.scenario, analysed)))
     return out
 
 
