@@ -7,7 +7,7 @@ import os
 import threading
 import time
 
-from simulate.run import parallel
+from simulate.run import parallel, workers
 from simulate.run.parallel import Backend, run_tasks
 
 
@@ -98,13 +98,13 @@ def test_on_linux_large_work_goes_to_forked_workers_after_one_task() -> None:
     pids = [pid for _, pid, _ in out]
     assert pids[0] == os.getpid() and os.getpid() not in pids[1:] and len(set(pids[1:])) == 2
     assert [tuned for _, pid, tuned in out] == [False] + [True] * 5
-    assert parallel._allocator_tuned is False
+    assert workers._allocator_tuned is False
     explicit = run_tasks(_tuned_after_work, [(0.0, k) for k in range(3)], Backend("loky", 2))
     assert os.getpid() not in {pid for _, pid, _ in explicit}
 
 
 def _tuned_after_work(seconds: float, k: int) -> tuple[int, int, bool]:
-    return _pid_after_work(seconds, k)[0], os.getpid(), parallel._allocator_tuned
+    return _pid_after_work(seconds, k)[0], os.getpid(), workers._allocator_tuned
 
 
 def test_only_workers_this_command_started_tune_their_allocator(monkeypatch) -> None:
@@ -118,14 +118,14 @@ def test_only_workers_this_command_started_tune_their_allocator(monkeypatch) -> 
     if not sys.platform.startswith("linux"):
         pytest.skip("the allocator is tuned on Linux only")
     calls = []
-    monkeypatch.setattr(parallel, "_allocator_tuned", False)
-    monkeypatch.setattr(parallel, "_exit_with_parent", lambda parent=None: None)
+    monkeypatch.setattr(workers, "_allocator_tuned", False)
+    monkeypatch.setattr(workers, "exit_with_parent", lambda parent=None: None)
     monkeypatch.setattr("ctypes.CDLL", lambda name: type("C", (), {"mallopt": lambda self, *a: calls.append(a) or 1})())
     run_tasks(_pid_after, [(0.0, k) for k in range(3)], Backend("loky", 1))
     run_tasks(_pid_after, [(0.0, k) for k in range(3)], Backend("loky", None, processes=False))
     assert calls == []
-    assert parallel._in_worker(_pid_after, -1, 0.0, 0)[0] == 0        # not started by this command
+    assert workers.in_worker(_pid_after, -1, 0.0, 0)[0] == 0        # not started by this command
     assert calls == []
-    parallel._in_worker(_pid_after, os.getppid(), 0.0, 0)
-    parallel._in_worker(_pid_after, os.getppid(), 0.0, 1)
-    assert calls == [(-3, parallel.ALLOCATOR_MMAP_THRESHOLD_BYTES), (-1, parallel.ALLOCATOR_TRIM_THRESHOLD_BYTES)]
+    workers.in_worker(_pid_after, os.getppid(), 0.0, 0)
+    workers.in_worker(_pid_after, os.getppid(), 0.0, 1)
+    assert calls == [(-3, workers.ALLOCATOR_MMAP_THRESHOLD_BYTES), (-1, workers.ALLOCATOR_TRIM_THRESHOLD_BYTES)]

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, Iterator, Sequence
 
 from simulate.errors import UsageError
+from simulate.run.workers import children_ignore_sigint, exit_with_parent, forked_worker, in_worker
 
 log = logging.getLogger(__name__)
 
@@ -46,8 +47,6 @@ TASKS_IN_FLIGHT_PER_WORKER = 4
 scheduler holds little and an interrupted run closes at once."""
 POLL_SECONDS = 0.05
 """How often a command waiting on Dask looks for Ctrl-C or SIGTERM."""
-ORPHAN_CHECK_SECONDS = 0.5
-"""How often a worker process checks that the process that started it is still alive."""
 
 
 def default_jobs() -> int:
@@ -123,7 +122,7 @@ def session(backend: Backend) -> Iterator[None]:
             workers = backend.jobs or default_jobs()
             if not log.isEnabledFor(logging.INFO):  # the local scheduler logs in this process
                 logging.getLogger("distributed").setLevel(_SILENT)
-            with _children_ignore_sigint():
+            with children_ignore_sigint():
                 cluster = distributed.LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
                                                    host="127.0.0.1", dashboard_address=":0",
                                                    silence_logs=_SILENT)
@@ -169,87 +168,6 @@ def _probe_scheduler(address: str) -> None:
                          "expected an address such as tcp://host:8786") from None
 
 
-@contextlib.contextmanager
-def _children_ignore_sigint() -> Iterator[None]:
-    """Start processes with Ctrl-C ignored (an ignored signal stays ignored in a child): the
-    command handles Ctrl-C once and closes them, instead of every worker printing its traceback.
-    A Ctrl-C pressed during these seconds of start-up is ignored too."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, previous)
-
-
-_PARENT: int | None = None
-
-
-def _exit_with_parent(expected: int | None = None) -> None:
-    """In a worker process: exit as soon as the process that started it is gone (killed, even
-    with SIGKILL), instead of lingering as an orphan. Started once per process, and only in a
-    worker this command started (``expected``: the command's pid), not in a shared cluster's."""
-    global _PARENT
-    if _PARENT is not None or (expected is not None and os.getppid() != expected):
-        return
-    _PARENT = os.getppid()
-
-    def watch() -> None:
-        import time
-
-        while os.getppid() == _PARENT:
-            time.sleep(ORPHAN_CHECK_SECONDS)
-        os._exit(1)
-
-    threading.Thread(target=watch, name="trialsim-orphan-watch", daemon=True).start()
-
-
-ALLOCATOR_MMAP_THRESHOLD_BYTES = 32 << 20
-"""Blocks below this size come from the heap, not a fresh mapping of their own (glibc's largest)."""
-ALLOCATOR_TRIM_THRESHOLD_BYTES = 128 << 20
-"""Freed heap memory up to this much stays in the process for the next block."""
-_allocator_tuned = False
-
-
-def keep_freed_memory() -> None:
-    """In a worker process: let glibc's allocator reuse the memory of one block's arrays for the
-    next (Linux only). Never called in the caller's process.
-
-    A block allocates and frees the same few-megabyte arrays again and again. By default glibc
-    maps each one afresh and unmaps it when freed, so every block pays again for the kernel to
-    hand out and zero those pages (about a sixth of a cold run's simulation time); its adaptive
-    threshold learns otherwise only after a first large free. Set once per process: arrays up to
-    :data:`ALLOCATOR_MMAP_THRESHOLD_BYTES` come from the heap, which keeps up to
-    :data:`ALLOCATOR_TRIM_THRESHOLD_BYTES` of freed memory. Elsewhere (another C library, another
-    system) nothing changes."""
-    global _allocator_tuned
-    if _allocator_tuned or not sys.platform.startswith("linux"):
-        return
-    _allocator_tuned = True
-    import ctypes
-
-    try:
-        mallopt = ctypes.CDLL(None).mallopt   # the C library this process runs on
-    except (OSError, AttributeError):         # one without mallopt
-        return
-    m_trim_threshold, m_mmap_threshold = -1, -3   # glibc's <malloc.h>
-    mallopt(m_mmap_threshold, ALLOCATOR_MMAP_THRESHOLD_BYTES)
-    mallopt(m_trim_threshold, ALLOCATOR_TRIM_THRESHOLD_BYTES)
-
-
-def _in_worker(fn: Callable, parent: int, *args: Any) -> Any:
-    """A task as a worker runs it. In a worker process this command started (its parent is
-    ``parent``), the worker watches for the command's death and keeps freed memory for the next
-    block (:func:`keep_freed_memory`); a shared cluster's workers are left as they are. Every
-    per-design value a task needs travels in its arguments."""
-    if os.getppid() == parent:
-        _exit_with_parent(parent)
-        keep_freed_memory()
-    return fn(*args)
-
-
 def run_tasks(fn: Callable, tasks: Sequence[tuple], backend: Backend, on_done: Callable[[], None] | None = None,
               consume: Callable[[Any], None] | None = None, threads: bool = False,
               expected_seconds: float | None = None) -> list:
@@ -271,7 +189,7 @@ def run_tasks(fn: Callable, tasks: Sequence[tuple], backend: Backend, on_done: C
     this process, on one thread per core.
 
     This process's allocator is left as it is (its freed memory returns to the system); only
-    worker processes, which exist for this work, tune theirs (:func:`keep_freed_memory`).
+    worker processes, which exist for this work, tune theirs (:func:`~simulate.run.workers.keep_freed_memory`).
     """
     tick = on_done or (lambda: None)
     kept: list = []
@@ -306,9 +224,9 @@ def run_tasks(fn: Callable, tasks: Sequence[tuple], backend: Backend, on_done: C
 
     # the generator yields in task order; each worker watches for its parent's death from its start
     parallel = Parallel(n_jobs=min(jobs, len(tasks) - done), return_as="generator",
-                        backend=LokyBackend(initializer=_exit_with_parent))
+                        backend=LokyBackend(initializer=exit_with_parent))
     me = os.getpid()
-    for result in parallel(delayed(_in_worker)(fn, me, *t) for t in tasks[done:]):
+    for result in parallel(delayed(in_worker)(fn, me, *t) for t in tasks[done:]):
         take(result)
         tick()
     return kept
@@ -345,15 +263,6 @@ def _fork_context() -> Any:
     return multiprocessing.get_context("fork")
 
 
-def _forked_worker(parent: int) -> None:
-    """A forked worker's set-up: the command's own SIGTERM handler is not the worker's (it
-    simply ends), it exits with the command (:func:`_exit_with_parent`) and keeps freed memory
-    for the next block (:func:`keep_freed_memory`)."""
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)
-    _exit_with_parent(parent)
-    keep_freed_memory()
-
-
 def _run_forked(context: Any, fn: Callable, tasks: Sequence[tuple], workers: int,
                 tick: Callable[[], None], take: Callable[[Any], None]) -> None:
     """Run tasks on ``workers`` processes forked from this one (multiprocessing's pool), results
@@ -363,8 +272,8 @@ def _run_forked(context: Any, fn: Callable, tasks: Sequence[tuple], workers: int
     kept = _FORKED is not None
     pool = _FORKED.get(workers) if kept else None
     if pool is None:
-        with _children_ignore_sigint():               # forked now, before the pool's threads start
-            pool = context.Pool(workers, initializer=_forked_worker, initargs=(os.getpid(),))
+        with children_ignore_sigint():               # forked now, before the pool's threads start
+            pool = context.Pool(workers, initializer=forked_worker, initargs=(os.getpid(),))
         if kept:
             _FORKED[workers] = pool
     finished = False
@@ -458,7 +367,7 @@ def _run_dask(fn: Callable, tasks: Sequence[tuple], tick: Callable[[], None], ta
     client = _CLIENT
     # pure=False: a lost result is recomputed by the scheduler from the same deterministic task
     me = os.getpid()
-    submit = lambda i: client.submit(_in_worker, fn, me, *tasks[i], pure=False, retries=3)  # noqa: E731
+    submit = lambda i: client.submit(in_worker, fn, me, *tasks[i], pure=False, retries=3)  # noqa: E731
     workers = max(1, len(client.scheduler_info().get("workers", {})))
     in_flight = min(len(tasks), TASKS_IN_FLIGHT_PER_WORKER * workers)
     futures = {submit(i): i for i in range(in_flight)}
