@@ -276,20 +276,20 @@ PROPERTY = dict(deadline=None, derandomize=True, database=None,
                                        HealthCheck.function_scoped_fixture])
 
 
-@pytest.mark.slow
-@settings(max_examples=15, **PROPERTY)
-@given(overrides=scenario_overrides())
-def test_a_valid_scenario_runs_to_the_end(overrides: list[str], tmp_path_factory, forked: Command) -> None:
-    event(validate_then_run(overrides, tmp_path_factory.mktemp("run"), trialsim=forked))
+EXAMPLES = int(os.environ.get("TRIALSIM_PROPERTY_EXAMPLES", "50"))
+"""Scenarios of the longer run, drawn in two halves: this file's and test_scenario_properties_more.py's
+(each file on a test process of its own, under ``pytest -n``)."""
+MANY = dict(overrides=scenario_overrides(), main_job=st.integers(0, 3).map(lambda k: k == 0))
+"""What the longer run draws: a scenario, and whether the main job runs too (a quarter of them)."""
 
 
 @pytest.mark.slow
-@settings(max_examples=int(os.environ.get("TRIALSIM_PROPERTY_EXAMPLES", "50")), **PROPERTY)
-@given(overrides=scenario_overrides(), main_job=st.integers(0, 3).map(lambda k: k == 0))
+@settings(max_examples=max(1, (EXAMPLES + 1) // 2), **PROPERTY)
+@given(**MANY)
 def test_a_valid_scenario_runs_to_the_end_many(overrides: list[str], main_job: bool, tmp_path_factory,
                                                forked: Command) -> None:
     """More scenarios, a quarter of them also through the main job (`trialsim run`: sample
-    size, report and plots)."""
+    size, report and plots); the other half in test_scenario_properties_more.py."""
     event(validate_then_run(overrides, tmp_path_factory.mktemp("run"), main_job, trialsim=forked))
 
 
