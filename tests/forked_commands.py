@@ -50,14 +50,14 @@ def _child(request: dict) -> None:
     import simulate.cli.__main__ as entry
     from simulate.cli import main
 
-    os.chdir(request["cwd"])
-    sys.path[0] = request["cwd"]             # where ``python -m`` starts looking, as from that folder
     for fd, path, flags in ((0, os.devnull, os.O_RDONLY),
                             (1, request["stdout"], os.O_WRONLY | os.O_CREAT | os.O_TRUNC),
                             (2, request["stderr"], os.O_WRONLY | os.O_CREAT | os.O_TRUNC)):
         opened = os.open(path, flags, 0o600)
         os.dup2(opened, fd)
         os.close(opened)
+    os.chdir(request["cwd"])
+    sys.path[0] = request["cwd"]             # where ``python -m`` starts looking, as from that folder
     sys.argv = [entry.__file__, *request["args"]]
     sys.exit(main())
 
@@ -109,11 +109,13 @@ class ForkedCommands:
         self._server = subprocess.Popen([sys.executable, str(HERE)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                         text=True, env=env, preexec_fn=preexec_fn)
 
-    def run(self, args: list[str], cwd: Path) -> subprocess.CompletedProcess:
-        """``trialsim ARGS`` from ``cwd`` in a forked child: its exit code, stdout and stderr."""
+    def run(self, args: list[str], cwd: Path, timeout: float | None = None) -> subprocess.CompletedProcess:
+        """``trialsim ARGS`` from ``cwd`` in a forked child: its exit code, stdout and stderr
+        (``timeout``: this command's, instead of the server's)."""
         args = [str(a) for a in args]
+        timeout = self.timeout if timeout is None else timeout
         out, err = Path(self._files.name, "stdout"), Path(self._files.name, "stderr")
-        request = {"args": args, "cwd": str(cwd), "stdout": str(out), "stderr": str(err), "timeout": self.timeout}
+        request = {"args": args, "cwd": str(cwd), "stdout": str(out), "stderr": str(err), "timeout": timeout}
         self._server.stdin.write(json.dumps(request) + "\n")
         self._server.stdin.flush()
         answer = self._server.stdout.readline()
@@ -123,7 +125,7 @@ class ForkedCommands:
         encoding = locale.getpreferredencoding(False)
         stdout, stderr = out.read_text(encoding=encoding), err.read_text(encoding=encoding)
         if answer["timed_out"]:
-            raise subprocess.TimeoutExpired(["trialsim", *args], self.timeout, stdout, stderr)
+            raise subprocess.TimeoutExpired(["trialsim", *args], timeout, stdout, stderr)
         return subprocess.CompletedProcess(["trialsim", *args], answer["returncode"], stdout, stderr)
 
     __call__ = run

@@ -224,10 +224,18 @@ def trialsim(args: list[str], cwd: Path) -> subprocess.CompletedProcess:
 Command = Callable[[list[str], Path], subprocess.CompletedProcess]
 
 
+FORKS = sys.platform.startswith("linux")
+"""Whether commands are forked from a server (Linux); elsewhere each is a subprocess of its own."""
+
+
 @pytest.fixture(scope="module")
-def forked() -> Iterator[ForkedCommands]:
+def forked() -> Iterator[Command]:
     """``trialsim ARGS`` in a process forked from a server that has imported the package, with
-    the same environment and under the same memory limit as :func:`trialsim`."""
+    the same environment and under the same memory limit as :func:`trialsim` (on Linux;
+    elsewhere :func:`trialsim` itself)."""
+    if not FORKS:
+        yield trialsim
+        return
     with ForkedCommands(ENV, _limit_memory, TIMEOUT_SECONDS) as server:
         yield server
 
@@ -340,6 +348,7 @@ def test_a_refusal_is_seen_as_one(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.skipif(not FORKS, reason="commands are forked from a server on Linux only")
 def test_a_forked_command_is_seen_as_a_subprocess_sees_it(tmp_path: Path, forked: Command) -> None:
     for args in (["--version"], ["validate", str(DEFAULT_SCENARIO), "--set", "sweep={}"],
                  ["validate", str(DEFAULT_SCENARIO), "--set", "analysis.alpha=1e-20", "--set", "trial.n_per_arm=0"],
@@ -350,7 +359,28 @@ def test_a_forked_command_is_seen_as_a_subprocess_sees_it(tmp_path: Path, forked
 
 
 @pytest.mark.slow
+@pytest.mark.skipif(not FORKS, reason="commands are forked from a server on Linux only")
 def test_the_forked_commands_run_under_the_memory_limit(forked: ForkedCommands) -> None:
     limits = Path(f"/proc/{forked.pid}/limits").read_text(encoding="utf-8")
     address_space = next(line.split() for line in limits.splitlines() if line.startswith("Max address space"))
     assert address_space[3:5] == [str(MEMORY_LIMIT)] * 2
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not FORKS, reason="commands are forked from a server on Linux only")
+def test_an_exception_in_a_forked_command_is_its_traceback_and_the_server_goes_on(tmp_path: Path,
+                                                                                   forked: ForkedCommands) -> None:
+    failed = forked(["--version"], tmp_path / "no-such-folder")      # the child cannot enter it
+    assert failed.returncode == 1 and "Traceback" in failed.stderr and "FileNotFoundError" in failed.stderr
+    with pytest.raises(AssertionError, match="Traceback"):
+        check("--version", [], failed, 1)
+    assert forked(["--version"], tmp_path).returncode == 0
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not FORKS, reason="commands are forked from a server on Linux only")
+def test_a_forked_command_past_its_time_is_ended_as_subprocess_run_ends_it(tmp_path: Path,
+                                                                            forked: ForkedCommands) -> None:
+    with pytest.raises(subprocess.TimeoutExpired):
+        forked.run(["power", str(DEFAULT_SCENARIO), "--replicates", "1000000", "--jobs", "1"], tmp_path, timeout=0.5)
+    assert forked(["--version"], tmp_path).returncode == 0
