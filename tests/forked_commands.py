@@ -5,9 +5,10 @@ each request (one JSON line on stdin), forks a child that runs one command exact
 ``python -m simulate.cli`` does: ``sys.exit(main(args))`` and the interpreter's own exit, so an
 uncaught exception prints its traceback and exits 1, and exit handlers and threads are seen to as
 in any process. The child writes its stdout and stderr to files, from the folder asked for. It
-is a fresh process as far as trialsim can tell: the server has done nothing but import, so its
-caches, globals, warnings and logging are untouched, and a limit set on the server (such as
-RLIMIT_AS) holds in every child. The server answers one JSON line, the child's exit code (minus
+is a fresh process as far as trialsim can tell: the server has done nothing but import (and
+freeze what it imported, out of the garbage collector's sight, so that a child's collections
+and exit leave those pages shared), so its caches, globals, warnings and logging are untouched,
+and a limit set on the server (such as RLIMIT_AS) holds in every child. The server answers one JSON line, the child's exit code (minus
 the signal's number if a signal ended it, as :mod:`subprocess` reports).
 
 :class:`ForkedCommands` starts the server and returns each command's result as a
