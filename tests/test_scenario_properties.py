@@ -5,10 +5,15 @@ fields come from walking the scenario models (:func:`simulate.design.reference.w
 anywhere in its bounds, the edges included, so a new field is drawn without being listed here;
 lists of numbers, an arm's courses, published remission points, the choices of the fields that
 have them and whole tables of 2 to 8 arms are drawn too. Each scenario goes through the command
-line in a subprocess under a memory limit: ``validate``, and when it says OK, ``cohort``,
-``power`` and ``trial`` (and in the longer run, now and then the main job, ``run``). None may
-end in a traceback: a scenario is refused (exit code 2, one ``error:`` line per problem) or
-runs (exit code 0); a run may still be refused for its size, with one line.
+line, each command a process of its own under a memory limit: ``validate``, and when it says OK,
+``cohort``, ``power`` and ``trial`` (and in the longer run, now and then the main job, ``run``).
+None may end in a traceback: a scenario is refused (exit code 2, one ``error:`` line per problem)
+or runs (exit code 0); a run may still be refused for its size, with one line.
+
+The drawn scenarios' commands are forked from a server that has imported the package once
+(:mod:`forked_commands`: each child runs ``main()`` as ``python -m simulate.cli`` does, under the
+same limit); the shipped scenario's go through ``python -m simulate.cli`` itself, and the harness
+checks that both ways give the same exit code, stdout and stderr.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ import resource
 import subprocess
 import sys
 from pathlib import Path
+from typing import Callable, Iterator
 
 import pytest
 from hypothesis import HealthCheck, event, given, settings
@@ -29,6 +35,7 @@ from simulate.design.loader import read_scenario_data
 from simulate.design.fields import MAX_ARMS
 
 from conftest import DEFAULT_SCENARIO
+from forked_commands import ForkedCommands
 
 RULES: dict[str, Rule] = {path: rule_of(field) for path, _, _, field in walk_fields()}
 """What every field of the scenario allows, by dotted path (``arms.<arm>.`` for an arm's fields,
@@ -214,6 +221,25 @@ def trialsim(args: list[str], cwd: Path) -> subprocess.CompletedProcess:
                           env=ENV, preexec_fn=_limit_memory, timeout=TIMEOUT_SECONDS)
 
 
+Command = Callable[[list[str], Path], subprocess.CompletedProcess]
+
+
+FORKS = sys.platform.startswith("linux")
+"""Whether commands are forked from a server (Linux); elsewhere each is a subprocess of its own."""
+
+
+@pytest.fixture(scope="module")
+def forked() -> Iterator[Command]:
+    """``trialsim ARGS`` in a process forked from a server that has imported the package, with
+    the same environment and under the same memory limit as :func:`trialsim` (on Linux;
+    elsewhere :func:`trialsim` itself)."""
+    if not FORKS:
+        yield trialsim
+        return
+    with ForkedCommands(ENV, _limit_memory, TIMEOUT_SECONDS) as server:
+        yield server
+
+
 def _explain(command: str, overrides: list[str], result: subprocess.CompletedProcess) -> str:
     sets = " ".join(f"--set '{o}'" for o in overrides)
     return f"trialsim {command} nct04743739 {sets}\nexit {result.returncode}\n{result.stderr[-4000:]}"
@@ -231,9 +257,9 @@ def check(command: str, overrides: list[str], result: subprocess.CompletedProces
     assert most_lines is None or len(lines) <= most_lines, why
 
 
-def validate_then_run(overrides: list[str], out: Path, main_job: bool = False) -> str:
+def validate_then_run(overrides: list[str], out: Path, main_job: bool = False, trialsim: Command = trialsim) -> str:
     """Validate the scenario and, if it is valid, run it (power and one trial, and with
-    ``main_job`` the main job too); what happened, in a word."""
+    ``main_job`` the main job too), each command through ``trialsim``; what happened, in a word."""
     sets = [a for o in overrides for a in ("--set", o)]
     result = trialsim(["validate", str(DEFAULT_SCENARIO), *sets], out)
     check("validate", overrides, result, None)
@@ -258,20 +284,21 @@ PROPERTY = dict(deadline=None, derandomize=True, database=None,
                                        HealthCheck.function_scoped_fixture])
 
 
-@pytest.mark.slow
-@settings(max_examples=15, **PROPERTY)
-@given(overrides=scenario_overrides())
-def test_a_valid_scenario_runs_to_the_end(overrides: list[str], tmp_path_factory) -> None:
-    event(validate_then_run(overrides, tmp_path_factory.mktemp("run")))
+EXAMPLES = int(os.environ.get("TRIALSIM_PROPERTY_EXAMPLES", "50"))
+"""Scenarios of the longer run, drawn in two halves: this file's and test_scenario_properties_more.py's
+(each file on a test process of its own, under ``pytest -n``)."""
+MANY = dict(overrides=scenario_overrides(), main_job=st.integers(0, 3).map(lambda k: k == 0))
+"""What the longer run draws: a scenario, and whether the main job runs too (a quarter of them)."""
 
 
 @pytest.mark.slow
-@settings(max_examples=int(os.environ.get("TRIALSIM_PROPERTY_EXAMPLES", "50")), **PROPERTY)
-@given(overrides=scenario_overrides(), main_job=st.integers(0, 3).map(lambda k: k == 0))
-def test_a_valid_scenario_runs_to_the_end_many(overrides: list[str], main_job: bool, tmp_path_factory) -> None:
+@settings(max_examples=max(1, (EXAMPLES + 1) // 2), **PROPERTY)
+@given(**MANY)
+def test_a_valid_scenario_runs_to_the_end_many(overrides: list[str], main_job: bool, tmp_path_factory,
+                                               forked: Command) -> None:
     """More scenarios, a quarter of them also through the main job (`trialsim run`: sample
-    size, report and plots)."""
-    event(validate_then_run(overrides, tmp_path_factory.mktemp("run"), main_job))
+    size, report and plots); the other half in test_scenario_properties_more.py."""
+    event(validate_then_run(overrides, tmp_path_factory.mktemp("run"), main_job, trialsim=forked))
 
 
 # --------------------------------------------------------------------------- the harness itself
@@ -318,3 +345,42 @@ def test_a_refusal_is_seen_as_one(tmp_path: Path) -> None:
     result = trialsim(["validate", str(DEFAULT_SCENARIO), "--set", overrides[0]], tmp_path)
     check("validate", overrides, result, 1)
     assert result.returncode == 2 and result.stderr.startswith("error: analysis.alpha: got 1e-20;")
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not FORKS, reason="commands are forked from a server on Linux only")
+def test_a_forked_command_is_seen_as_a_subprocess_sees_it(tmp_path: Path, forked: Command) -> None:
+    for args in (["--version"], ["validate", str(DEFAULT_SCENARIO), "--set", "sweep={}"],
+                 ["validate", str(DEFAULT_SCENARIO), "--set", "analysis.alpha=1e-20", "--set", "trial.n_per_arm=0"],
+                 ["cohort", str(DEFAULT_SCENARIO), "--n", "500", "--json"], ["power", "no-such-scenario.toml"]):
+        alone, fork = trialsim(args, tmp_path), forked(args, tmp_path)
+        assert (fork.returncode, fork.stdout, fork.stderr) == (alone.returncode, alone.stdout, alone.stderr), args
+        assert alone.stdout or alone.stderr
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not FORKS, reason="commands are forked from a server on Linux only")
+def test_the_forked_commands_run_under_the_memory_limit(forked: ForkedCommands) -> None:
+    limits = Path(f"/proc/{forked.pid}/limits").read_text(encoding="utf-8")
+    address_space = next(line.split() for line in limits.splitlines() if line.startswith("Max address space"))
+    assert address_space[3:5] == [str(MEMORY_LIMIT)] * 2
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not FORKS, reason="commands are forked from a server on Linux only")
+def test_an_exception_in_a_forked_command_is_its_traceback_and_the_server_goes_on(tmp_path: Path,
+                                                                                   forked: ForkedCommands) -> None:
+    failed = forked(["--version"], tmp_path / "no-such-folder")      # the child cannot enter it
+    assert failed.returncode == 1 and "Traceback" in failed.stderr and "FileNotFoundError" in failed.stderr
+    with pytest.raises(AssertionError, match="Traceback"):
+        check("--version", [], failed, 1)
+    assert forked(["--version"], tmp_path).returncode == 0
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not FORKS, reason="commands are forked from a server on Linux only")
+def test_a_forked_command_past_its_time_is_ended_as_subprocess_run_ends_it(tmp_path: Path,
+                                                                            forked: ForkedCommands) -> None:
+    with pytest.raises(subprocess.TimeoutExpired):
+        forked.run(["power", str(DEFAULT_SCENARIO), "--replicates", "1000000", "--jobs", "1"], tmp_path, timeout=0.5)
+    assert forked(["--version"], tmp_path).returncode == 0
