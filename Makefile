@@ -10,17 +10,25 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
-# Installs are stamped so repeated runs are quick; pyproject changes reinstall.
+# Installs are stamped so repeated runs are quick; pyproject changes reinstall. The package's
+# bytecode is compiled as a regular (non-editable) pip install compiles it, so that a command
+# started cold does not compile its modules first (a source file edited later is recompiled as
+# Python does).
+COMPILE := $(BIN)/python -m compileall -q simulate
+
 $(VENV)/.installed: pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e .
+	$(COMPILE)
 	touch $@
 
 $(VENV)/.installed-test: pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e '.[test]'
+	$(COMPILE)
 	touch $@ $(VENV)/.installed
 
 $(VENV)/.installed-teach: pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e '.[teach]'
+	$(COMPILE)
 	touch $@ $(VENV)/.installed
 
 install: $(VENV)/.installed

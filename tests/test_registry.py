@@ -275,7 +275,13 @@ def test_the_search_starts_from_the_registered_closed_form(monkeypatch) -> None:
     doubled = adj.n_randomised(2 * formulas.n_per_arm_pooled_normal(*rates))
     assert samplesize.first_guess(fisher, 0.8) == fleiss != doubled
     started = []
-    monkeypatch.setattr(samplesize._Search, "bracket", lambda self, guess: started.append(guess) or "stopped")
+
+    def bracket(self, guess: int):                # a step of the search: it asks nothing and stops
+        started.append(guess)
+        return "stopped"
+        yield
+
+    monkeypatch.setattr(samplesize._Search, "bracket", bracket)
     with registry.registered(dataclasses.replace(UNPOOLED, name="wald_sized",
                                                  sample_size=f"{__name__}:n_per_arm_doubled")):
         sized = load_scenario(SCENARIO, ["analysis.test=wald_sized"])

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import dataclasses
 import time
+from collections.abc import Generator
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -20,6 +22,7 @@ from simulate.analysis import formulas
 from simulate.design.assumed import dropout_adjustment, no_benefit, null_rate, primary_arm, rates as _rates
 from simulate.design.choices import DEFAULT_ENGINE
 from simulate.run.evaluations import Evaluations
+from simulate.run.plan import trials_per_block
 from simulate.run.power import Jobs, sizes_label, summarise, tally_designs
 from simulate.run.results import (AnalyticReferences, ClosedFormPoint, PowerResult, SampleSizePoint, SampleSizeResult)
 
@@ -158,31 +161,79 @@ def find_sample_sizes(scenario: sc.Scenario, targets: tuple[float, ...], replica
     replicates = scenario.simulation.replicates if replicates is None else replicates
     seed = scenario.simulation.seed if seed is None else seed
     evaluations = Evaluations(seed, jobs, engine, progress)
-    return tuple(_search(scenario, t, replicates, evaluations, window, n_max, precision) for t in targets)
+    return _side_by_side([_search(scenario, t, replicates, evaluations, window, n_max, precision) for t in targets],
+                         evaluations)
+
+
+@dataclass(frozen=True)
+class _Ask:
+    """What a search step asks next: the power of ``scenario`` at each n of ``ns`` from
+    ``replicates`` trials, and the n of ``ahead`` that a later step of it will ask for."""
+
+    scenario: sc.Scenario
+    replicates: int
+    ns: frozenset[int]
+    ahead: frozenset[int] = frozenset()
+
+
+Steps = Generator[_Ask, None, SampleSizeResult]
+"""A search as its steps: it yields what it asks next, and returns its result."""
+
+
+def _side_by_side(searches: list[Steps], evaluations: Evaluations) -> tuple[SampleSizeResult, ...]:
+    """Run the searches step by step together: what all of them ask next is simulated in one
+    pass over the blocks of trials (designs side by side), then each reads its answers from
+    ``evaluations`` and takes its next step. A search's powers do not depend on the designs
+    beside them (common random numbers), so each search's result is the one it gives alone; a
+    step whose n would need blocks of different sizes is left to the search itself."""
+    results: list[SampleSizeResult | None] = [None] * len(searches)
+    asks: dict[int, _Ask] = {}
+
+    def step(i: int) -> None:
+        try:
+            asks[i] = next(searches[i])
+        except StopIteration as done:
+            results[i] = done.value
+
+    for i in range(len(searches)):
+        step(i)
+    while asks:
+        together: dict[tuple[sc.Scenario, int], list[_Ask]] = {}
+        for ask in asks.values():
+            together.setdefault((ask.scenario, ask.replicates), []).append(ask)
+        for (scenario, replicates), group in together.items():
+            ns = frozenset().union(*(a.ns for a in group))
+            ahead = frozenset().union(*(a.ahead for a in group)) - ns
+            if len(group) > 1 and len({trials_per_block(evaluations.design(scenario, n)) for n in ns | ahead}) == 1:
+                evaluations.power(scenario, replicates, ns, ahead)
+        for i in list(asks):
+            del asks[i]
+            step(i)
+    return tuple(results)  # type: ignore[arg-type]
 
 
 def _search(scenario: sc.Scenario, target: float, replicates: int, evaluations: Evaluations, window: int,
-            n_max: int, precision: int | None) -> SampleSizeResult:
+            n_max: int, precision: int | None) -> Steps:
     """The steps of :func:`find_sample_size`, its powers from (and into) ``evaluations``."""
     search = _Search(scenario, target, replicates, evaluations, window, n_max)
     analytic = analytic_references(scenario, target)
     give_up = lambda note: SampleSizeResult(None, None, None, target, window, _curve_points(search.curve),  # noqa: E731
                                             analytic, note)
     if no_benefit(scenario):
-        return give_up(search.no_benefit())
-    first_hit = search.bracket(first_guess(scenario, target))
+        return give_up((yield from search.no_benefit()))
+    first_hit = yield from search.bracket(first_guess(scenario, target))
     if isinstance(first_hit, str):
         return give_up(first_hit)
-    chosen = search.settle(first_hit)
+    chosen = yield from search.settle(first_hit)
     if isinstance(chosen, str):
         return give_up(chosen)
-    chosen, n_range, used = search.refine(chosen, precision)
+    chosen, n_range, used = yield from search.refine(chosen, precision)
     note = ""
     if precision is not None and n_range[1] - n_range[0] > 2 * precision:
         note = (f"n resolved to {n_range[0]}-{n_range[1]} after {used:,} trials per n near the answer, short of "
                 f"+-{precision}: raise --replicates")
     r = search.curve[chosen]
-    extra = _sequential_sizes(scenario, chosen, target, used, evaluations, window, n_max, precision) \
+    extra = (yield from _sequential_sizes(scenario, chosen, target, used, evaluations, window, n_max, precision)) \
         if scenario.interim is not None and scenario.interim.looks > 1 else {}
     return SampleSizeResult(chosen, r.power, r.mc_se, target, window, _curve_points(search.curve), analytic, note,
                             n_range=n_range, replicates=used, **extra)
@@ -202,19 +253,20 @@ class _Search:
     def _new(self, ns) -> set[int]:
         return {int(n) for n in ns if 2 <= n <= self.n_max} - set(self.curve)
 
-    def evaluate(self, ns, ahead=()) -> None:
+    def evaluate(self, ns, ahead=()) -> Generator[_Ask, None, None]:
         """Power at each n of ``ns`` not on the curve yet, onto it; the n of ``ahead`` (which a
         later step will ask for) are simulated in the same pass, not put on the curve."""
         todo = self._new(ns)
         if todo:
+            yield _Ask(self.scenario, self.replicates, frozenset(todo), frozenset(self._new(ahead)))
             self.curve.update(self.evaluations.power(self.scenario, self.replicates, todo, self._new(ahead)))
 
-    def no_benefit(self) -> str:
+    def no_benefit(self) -> Generator[_Ask, None, str]:
         """A scan around the planned n (power is the type I error there), and why no n is the answer."""
         s = self.scenario
         rc, rt = _rates(s)
         n = s.trial.n_per_arm
-        self.evaluate(range(max(2, n // 2), 2 * n + 1, max(1, n // 6)))
+        yield from self.evaluate(range(max(2, n // 2), 2 * n + 1, max(1, n // 6)))
         treat, control = s.arm(primary_arm(s)).label, s.arm(s.control_arm).label
         if s.analysis.hypothesis == "non_inferiority":
             return (f"{treat} ({rt}) is worse than {control} ({rc}) by the margin "
@@ -231,12 +283,12 @@ class _Search:
                 f"are randomised on average before the hard stop ({self.scenario.trial.hard_stop_months:g} months), "
                 + tail.format(power=r.power))
 
-    def bracket(self, guess: int) -> int | str:
+    def bracket(self, guess: int) -> Generator[_Ask, None, int | str]:
         """A coarse scan from about the closed form's n, doubling until some n reaches the target:
         the first n that does."""
         lo, hi = max(2, int(guess * 0.6)), max(int(guess * 1.4), 8)
         while True:
-            self.evaluate(range(lo, hi + 1, max(1, (hi - lo) // 10)))
+            yield from self.evaluate(range(lo, hi + 1, max(1, (hi - lo) // 10)))
             if not self.curve:
                 return (f"the search starts above n_max ({self.n_max} per arm): the closed form suggests "
                         f"about {guess} per arm; raise n_max")
@@ -257,7 +309,7 @@ class _Search:
         return next((n for n in sorted(c) if c[n].power >= target and all(
             c[m].power >= target - 2 * c[m].mc_se for m in c if n < m <= n + self.window)), default)
 
-    def settle(self, first_hit: int) -> int | str:
+    def settle(self, first_hit: int) -> Generator[_Ask, None, int | str]:
         """Every n from the bracket to the window above the first hit, then :meth:`choose`.
 
         :meth:`refine` asks next for the n from the last below the bracket whose interval stays
@@ -266,23 +318,24 @@ class _Search:
         below = [n for n in self.curve if n < first_hit]
         start = max(below) + 1 if below else first_hit
         under = [n for n in below if self.curve[n].ci_high < self.target]
-        self.evaluate(range(start, first_hit + self.window + 1), ahead=range(max(under) + 1, start) if under else ())
+        yield from self.evaluate(range(start, first_hit + self.window + 1),
+                                 ahead=range(max(under) + 1, start) if under else ())
         while True:
             chosen = self.choose()
             if chosen is None or chosen + self.window <= max(self.curve) or max(self.curve) >= self.n_max:
                 break
-            self.evaluate(range(max(self.curve) + 1, min(self.n_max, chosen + self.window) + 1))
+            yield from self.evaluate(range(max(self.curve) + 1, min(self.n_max, chosen + self.window) + 1))
         if chosen is None:
             return (f"no n up to {max(self.curve)} per arm stays at or above {self.target} over a window of "
                     f"{self.window}")
         return self._capped(chosen, "though power reaches {power:.3f} with those") or chosen
 
-    def refine(self, chosen: int, precision: int | None) -> tuple[int, tuple[int, int], int]:
+    def refine(self, chosen: int, precision: int | None) -> Generator[_Ask, None, tuple[int, tuple[int, int], int]]:
         """(answer, the range of n its Monte Carlo error allows, replicates used): every n between
         the last whose interval stays below the target and the answer, so the range is read off a
         dense curve; with ``precision``, more trials near the crossing until the range is narrow."""
         below = [n for n in self.curve if n < chosen and self.curve[n].ci_high < self.target]
-        self.evaluate(range(max(below) + 1 if below else chosen, chosen))
+        yield from self.evaluate(range(max(below) + 1 if below else chosen, chosen))
         n_range = _n_range(self.curve, chosen, self.target, self.window)
         used = self.replicates
         while precision is not None and n_range[1] - n_range[0] > 2 * precision \
@@ -290,6 +343,7 @@ class _Search:
             # more trials for every n near the crossing; the first ones are the same (common random numbers)
             used *= 2
             near = range(max(2, n_range[0] - 1), min(self.n_max, n_range[1] + self.window) + 1)
+            yield _Ask(self.scenario, used, frozenset(near))
             self.curve.update(self.evaluations.power(self.scenario, used, near))
             chosen = self.choose(chosen)
             n_range = _n_range(self.curve, chosen, self.target, self.window)
@@ -311,15 +365,17 @@ def _n_range(curve: dict[int, PowerResult], chosen: int, target: float, window: 
 
 
 def _sequential_sizes(scenario: sc.Scenario, n: int, target: float, replicates: int, evaluations: Evaluations,
-                      window: int, n_max: int, precision: int | None) -> dict:
+                      window: int, n_max: int, precision: int | None) -> Generator[_Ask, None, dict]:
     """For a group-sequential design at n per arm: the expected randomised under the effect and
     under H0, and the fixed design's n for the same target."""
+    yield _Ask(scenario, replicates, frozenset({n}))
     h1 = evaluations.power(scenario, replicates, [n])[n]
     null = loader.with_overrides(scenario,
                                  {f"arms.{primary_arm(scenario)}.remission_at_endpoint": null_rate(scenario)})
+    yield _Ask(null, replicates, frozenset({n}))
     h0 = evaluations.power(null, replicates, [n])[n]
-    fixed = _search(loader.with_overrides(scenario, {"interim": None}), target, replicates, evaluations, window,
-                    n_max, precision)
+    fixed = yield from _search(loader.with_overrides(scenario, {"interim": None}), target, replicates, evaluations,
+                               window, n_max, precision)
     return {"expected_randomised_h1": h1.expected_randomised, "expected_randomised_h0": h0.expected_randomised,
             "expected_randomised_h1_mc_se": h1.expected_randomised_mc_se,
             "expected_randomised_h0_mc_se": h0.expected_randomised_mc_se, "fixed_n_per_arm": fixed.n_per_arm}
