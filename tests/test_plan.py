@@ -68,7 +68,7 @@ LARGEST = ["recruitment.sites=1000", "recruitment.rate_per_site_month=100", "tri
 def test_a_design_too_large_for_the_budget_is_refused_in_one_line_before_any_work(run_cli, tmp_path, overrides):
     out = tmp_path / "out"
     sets = [a for o in overrides for a in ("--set", o)]
-    code, stdout, err = run_cli(["run", SCENARIO, *sets, "--out", out, "--max-memory", "200M", "--max-minutes", "1"])
+    code, stdout, err = run_cli(["run", SCENARIO, *sets, "--out", out, "--max-memory", "200M", "--max-minutes", "0.1"])
     assert code == 2 and stdout == ""
     lines = err.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: "), err

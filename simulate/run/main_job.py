@@ -76,7 +76,7 @@ def plan_run(scenario: sc.Scenario, replicates: int, jobs: int | None = None, en
     if scenario.interim is not None:
         parts.append(plan.plan_power(scenario, replicates, jobs, engine))
     widest = max(parts, key=lambda p: p.peak_bytes)
-    seconds = plan.START_SECONDS + sum(p.seconds - plan.START_SECONDS for p in parts) + plan.REPORT_SECONDS
+    seconds = plan.START_SECONDS + sum(p.seconds - plan.START_SECONDS for p in parts) + plan.report_seconds()
     # the report is drawn last, beside whatever the simulations left resident (idle workers)
     return dataclasses.replace(widest, what=f"the main job ({replicates:,} trials per design)", seconds=seconds,
                                peak_bytes=widest.peak_bytes + plan.REPORT_BYTES)

@@ -87,7 +87,10 @@ START_SECONDS = 0.4
 """Imports and set-up before the first block."""
 REPORT_BYTES = 200 << 20
 REPORT_SECONDS = 6.0
-"""``trialsim run``'s report: the plotting libraries, its figures and the page."""
+"""``trialsim run``'s report: the plotting libraries, its figures and the page, drawn in one
+process (:func:`report_seconds`)."""
+REPORT_SECONDS_FORKED = 2.5
+"""The same where forked workers draw the figures side by side (Linux)."""
 BYTES_PER_COHORT_PATIENT = 500
 """`trialsim cohort`: a referred patient's covariates, screen and table row."""
 SECONDS_PER_COHORT_PATIENT = 4e-6
@@ -417,3 +420,11 @@ def fit_memory(plan: Plan) -> Plan:
 
 def describe_short(plan: Plan) -> str:
     return f"about {format_bytes(plan.peak_bytes)} and {format_seconds(plan.seconds)}"
+
+
+def report_seconds() -> float:
+    """What ``trialsim run``'s report takes here: :data:`REPORT_SECONDS_FORKED` where forked
+    workers draw its figures, else :data:`REPORT_SECONDS`."""
+    from simulate.run.parallel import forks_cheaply
+
+    return REPORT_SECONDS_FORKED if forks_cheaply() else REPORT_SECONDS

@@ -396,6 +396,6 @@ def plan_samplesize(scenario: sc.Scenario, replicates: int, jobs: int | None = N
     n = min(n_max, max(4, int(1.4 * guess)))
     wide = loader.with_overrides(scenario, {"trial.n_per_arm": n})
     scan = plan.plan_trials([wide] * plan.SCAN_DESIGNS, replicates, jobs, engine, processes=processes)
-    one = plan.plan_trials([wide], replicates, jobs, engine, processes=processes)
-    seconds = plan.START_SECONDS + plan.SEARCH_DESIGNS * (one.seconds - plan.START_SECONDS)
+    # the designs of a search differ only in n: followed side by side, as the plan counts them
+    seconds = plan.plan_trials([wide] * plan.SEARCH_DESIGNS, replicates, jobs, engine, processes=processes).seconds
     return dataclasses.replace(scan, what=f"a sample-size search ({replicates:,} trials per n)", seconds=seconds)
