@@ -403,11 +403,11 @@ def test_a_view_past_the_plan_is_refused_when_asked_for_and_computes_nothing(pag
     from simulate.design.loader import load_scenario
     from simulate.teach import lab
 
-    design = load_scenario(SCENARIO, ["simulation.replicates=60000"])
+    design = load_scenario(SCENARIO, ["simulation.replicates=500000"])
     assert lab.view_problem(design, "many_view") is None          # the design itself fits
     line = lab.view_problem(design, "how_many_view")
     assert line is not None and "past the time limit" in line
-    run_view(page, "how_many", "how_many", replicates=60000)
+    run_view(page, "how_many", "how_many", replicates=500000)
     page.wait_for_selector("#how_many_view_refused", timeout=30_000)
     assert page.text_content("#how_many_view_refused").strip() == f"error: {line}"
     assert page.locator("#how_many_view img").count() == 0
