@@ -114,3 +114,26 @@ def test_an_interim_look_no_trial_reached_is_said_so_not_given_a_month():
     assert "nan" not in line and "(held in 0% of trials)" in line, line
     held = Look(0.5, 2.96, None, 0.05, 0.01, 0.1, 0.01, 1.0, 38.0, 126.0)
     assert "(month 38 on average)" in interim_sentence(scenario, _power(looks=(held, final)))
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_the_product_limit_estimate_is_statsmodels_kaplan_meier(seed: int) -> None:
+    """Survival, event times and numbers at risk agree with statsmodels' SurvfuncRight on
+    drawn data with tied times, censoring at the same times as events, and all censored."""
+    import numpy as np
+    from statsmodels.duration.survfunc import SurvfuncRight
+
+    from simulate.run.compute import product_limit
+
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(5, 200))
+    time = rng.integers(1, 25, size=n).astype(float) + (seed % 2) * rng.random(n)   # ties when whole months
+    event = rng.random(n) < (0.0 if seed == 5 else 0.6)
+    times, survival, at_risk = product_limit(time, event)
+    if not event.any():
+        assert len(times) == len(survival) == len(at_risk) == 0
+        return
+    km = SurvfuncRight(time, event.astype(int))
+    assert np.array_equal(times, km.surv_times)
+    assert np.array_equal(at_risk, km.n_risk)
+    np.testing.assert_allclose(survival, km.surv_prob, rtol=1e-12, atol=1e-15)

@@ -91,11 +91,9 @@ def trial_record(scenario: sc.Scenario, r) -> ExampleTrial:
 
 def kaplan_meier_remission(patients: pd.DataFrame, arms: tuple[str, ...], endpoint_month: float
                            ) -> dict[str, tuple[KaplanMeierStep, ...]]:
-    """Cumulative incidence of first remission per arm (1 - Kaplan-Meier, statsmodels'
-    ``SurvfuncRight``), censored at dropout or at the endpoint. Each curve starts at month 0
-    with everyone at risk; then one step per month with a remission."""
-    from statsmodels.duration.survfunc import SurvfuncRight
-
+    """Cumulative incidence of first remission per arm (1 - Kaplan-Meier), censored at dropout
+    or at the endpoint. Each curve starts at month 0 with everyone at risk; then one step per
+    month with a remission."""
     out = {}
     for arm in arms:
         p = patients[patients.arm == arm]
@@ -104,12 +102,23 @@ def kaplan_meier_remission(patients: pd.DataFrame, arms: tuple[str, ...], endpoi
         censored_at = np.where(np.isnan(dropout), endpoint_month, dropout)
         event = ~np.isnan(remission) & (remission <= censored_at)
         steps = [KaplanMeierStep(0.0, 0.0, len(p))]
-        if event.any():
-            km = SurvfuncRight(np.where(event, remission, censored_at), event.astype(int))
-            steps += [KaplanMeierStep(float(t), float(1 - s), int(n))
-                      for t, s, n in zip(km.surv_times, km.surv_prob, km.n_risk)]
+        times, survival, at_risk = product_limit(np.where(event, remission, censored_at), event)
+        steps += [KaplanMeierStep(float(t), float(1 - s), int(n)) for t, s, n in zip(times, survival, at_risk)]
         out[arm] = tuple(steps)
     return out
+
+
+def product_limit(time: np.ndarray, event: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The Kaplan-Meier product-limit estimate of survival: (the distinct times with an event,
+    the survival just after each, the number at risk at each). Written here rather than taken
+    from statsmodels (``SurvfuncRight``, the tests' reference, which gives the same to rounding):
+    importing it, and scipy.stats with it, costs more than the whole example trial."""
+    times, row = np.unique(time, return_inverse=True)
+    events = np.bincount(row, weights=event.astype(float), minlength=len(times))
+    at_risk = np.cumsum(np.bincount(row, minlength=len(times))[::-1])[::-1]
+    keep = events > 0
+    survival = np.cumprod(1.0 - events[keep] / at_risk[keep])
+    return times[keep], survival, at_risk[keep]
 
 
 def compute_remission_model(scenario: sc.Scenario) -> RemissionModel:
