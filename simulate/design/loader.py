@@ -13,6 +13,7 @@ from __future__ import annotations
 import copy
 import itertools
 import logging
+import pickle
 import re
 import tomllib
 from pathlib import Path
@@ -153,7 +154,7 @@ def _check_sweep(scenario: Scenario, data: dict) -> None:
         if not values:
             problems.append(f"sweep.{path}: got []; give at least one value")
         for value in values:
-            point = copy.deepcopy(base)
+            point = _copied(base)
             label = f"sweep.{path} = {show(value)}: "
             try:
                 _apply(point, path.split("."), value, f"sweep.{path}")
@@ -165,7 +166,7 @@ def _check_sweep(scenario: Scenario, data: dict) -> None:
     for combination in itertools.product(*(axis.values for axis in scenario.sweep)):
         if len(combination) < 2:
             break
-        point = copy.deepcopy(base)
+        point = _copied(base)
         for axis, value in zip(scenario.sweep, combination):
             _apply(point, axis.path.split("."), value, f"sweep.{axis.path}")
         label = "sweep point " + ", ".join(f"{a.path} = {show(v)}" for a, v in zip(scenario.sweep, combination)) + ": "
@@ -175,6 +176,13 @@ def _check_sweep(scenario: Scenario, data: dict) -> None:
             problems.extend(err.problems)
     if problems:
         raise ScenarioError(_unique(problems) + [SWEEP_HINT])
+
+
+def _copied(data: dict) -> dict:
+    """A copy of a scenario's data (nested dicts, lists, tuples and scalars, as read from TOML)
+    for one sweep point to change: pickle's round trip, the same copy as ``copy.deepcopy``'s
+    for such data at a fraction of its cost (a grid of 48 points is copied 59 times)."""
+    return pickle.loads(pickle.dumps(data, protocol=pickle.HIGHEST_PROTOCOL))
 
 
 SWEEP_HINT = ("sweep: the scenario's [sweep] grid no longer fits the design; give it one that does, e.g. "
