@@ -10,7 +10,7 @@ import numpy as np
 from simulate.design import scenario as sc
 from simulate.design.choices import DEFAULT_ENGINE, ENGINES
 from simulate.engines.block_outcomes import CONSORT_FIELDS, BlockOutcomes
-from simulate.fates.draw import draw_fates, outcome_key, population_key, with_outcomes
+from simulate.fates.draw import draw_fates, with_outcomes
 from simulate.fates.allocation import n_strata
 from simulate.run.plan import trials_per_block
 from simulate.seeding import block_sequence
@@ -85,9 +85,9 @@ def simulate_block_designs(designs: Sequence[sc.Scenario | PreparedDesign], seed
     """The same block of trials under several designs (common random numbers).
 
     Designs that share their population (recruitment, cohort, eligibility, randomisation and
-    trial calendar; see :func:`simulate.fates.draw.population_key`) share one draw of fates, made for
+    trial calendar; see :func:`simulate.fates.keys.population_key`) share one draw of fates, made for
     the largest target; the potential outcomes are computed once for each outcome model among
-    them (:func:`simulate.fates.draw.outcome_key`), and the designs of one model that differ only
+    them (:func:`simulate.fates.keys.outcome_key`), and the designs of one model that differ only
     in their target (a sample-size search's, a sweep's over n) and have no interim looks are
     followed in one pass (:func:`simulate.engines.by_target.outcomes_by_target`). Every design's
     trials are exactly those it would get on its own.
@@ -107,8 +107,8 @@ def simulate_block_designs(designs: Sequence[sc.Scenario | PreparedDesign], seed
     ready = [as_prepared(d) for d in designs]
     designs = [p.scenario for p in ready]
     groups: dict[str, list[int]] = {}
-    for i, d in enumerate(designs):
-        groups.setdefault(population_key(d), []).append(i)
+    for i, p in enumerate(ready):
+        groups.setdefault(p.population_key, []).append(i)
     results: list[BlockOutcomes | None] = [None] * len(designs)
     size = trials_per_block(*designs)
     for members in groups.values():
@@ -122,7 +122,7 @@ def simulate_block_designs(designs: Sequence[sc.Scenario | PreparedDesign], seed
         shared: dict = {}                     # what every outcome model's pass shares (by_target)
         models: dict[str, list[int]] = {}
         for i in members:
-            models.setdefault(outcome_key(designs[i]), []).append(i)
+            models.setdefault(ready[i].outcome_key, []).append(i)
         for same in models.values():
             f = fates if same[0] == members[0] else with_outcomes(fates, designs[same[0]], ready[same[0]])
             passed = [i for i in same if engine == "batch" and ready[i].sequential is None]

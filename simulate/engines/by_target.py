@@ -1,7 +1,7 @@
 """One block of trials under designs that differ only in their target, in one pass.
 
 A sample-size search simulates the same trials at many n per arm (common random numbers). Its
-designs share their fates and their potential outcomes (:func:`simulate.fates.draw.outcome_key`),
+designs share their fates and their potential outcomes (:func:`simulate.fates.keys.outcome_key`),
 and a design randomises a prefix of each trial's pool: its first ``min(randomisable, target)``
 slots, each to the arm it would get under any larger target (the allocation sequences of a
 smaller target are prefixes of the larger's). So every count a design makes is a count over a

@@ -270,7 +270,7 @@ def plan_trials(designs: list[sc.Scenario], replicates: int, jobs: int | None = 
     else:   # designs of one population share its referrals; each design computes its own outcomes,
         # or follows an earlier one's in its pass when it differs from it only in its target
         # (neither has looks)
-        from simulate.fates.draw import outcome_key, population_key
+        from simulate.fates.keys import outcome_key, population_key
 
         keys = [population_key(d) for d in designs]
         first = {k: i for i, k in reversed(list(enumerate(keys)))}

@@ -29,6 +29,7 @@ from typing import Mapping
 
 from simulate.analysis import interim, registry, rules
 from simulate.design import scenario as sc
+from simulate.fates.keys import outcome_key, population_key
 from simulate.population.outcomes import ArmModel, calibrate
 from simulate.screening.probabilities import PassProbabilities, pass_probabilities
 
@@ -51,6 +52,10 @@ class PreparedDesign:
     rule: rules.Rule
     """What decides on the analysis's statistic: the group-sequential design, or the level with
     any multiplicity adjustment (:func:`analysis_of`)."""
+    population_key: str
+    """Designs with equal keys share their fates (:func:`simulate.fates.keys.population_key`)."""
+    outcome_key: str
+    """Designs with equal keys share their potential outcomes too (:func:`simulate.fates.keys.outcome_key`)."""
 
 
 def analysis_of(scenario: sc.Scenario) -> tuple[registry.Entry, rules.Rule]:
@@ -70,8 +75,10 @@ def prepare(scenario: sc.Scenario) -> PreparedDesign:
     analysis, rule = analysis_of(scenario)
     return PreparedDesign(scenario=scenario,
                           pass_probabilities=pass_probabilities(scenario.cohort, scenario.eligibility),
-                          arm_models=calibrate(scenario), sequential=interim.design_for(scenario),
-                          analysis=analysis, rule=rule)
+                          arm_models=calibrate(scenario),
+                          sequential=rule if isinstance(rule, interim.Design) else None,
+                          analysis=analysis, rule=rule, population_key=population_key(scenario),
+                          outcome_key=outcome_key(scenario))
 
 
 def prepared(design: sc.Scenario | PreparedDesign) -> PreparedDesign:
