@@ -51,10 +51,12 @@ def no_true_benefit(benefit: Mapping[str, bool], success: str) -> bool:
 
 
 def arm_has_benefit(scenario: sc.Scenario, arm: str) -> bool:
-    """:func:`has_benefit` for one experimental arm of a scenario, from its assumed rates."""
+    """:func:`has_benefit` for one experimental arm of a scenario, from its estimand's true
+    difference (the assumed rates', without intercurrent events)."""
+    from simulate.population.intercurrent import true_differences
+
     a = scenario.analysis
-    control = scenario.arm(scenario.control_arm).remission_at_endpoint
-    return has_benefit(scenario.arm(arm).remission_at_endpoint - control, a.hypothesis, a.alternative, a.margin)
+    return has_benefit(true_differences(scenario)[arm][0], a.hypothesis, a.alternative, a.margin)
 
 
 def no_benefit(scenario: sc.Scenario) -> bool:

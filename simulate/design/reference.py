@@ -170,7 +170,7 @@ def walk_fields(model: type[BaseModel] = Scenario, prefix: str = ""):
     """Every field of the scenario as (dotted path, the model that holds it, its name, the
     field), sections expanded in place: a table of tables (the arms) and a list of tables (an
     arm's courses) come first as a field of their own, then their tables' fields under
-    ``<path>.<arm>.`` and ``<path>[].``."""
+    ``<path>.<arm>.`` (``<path>.<id>.`` for another table of tables) and ``<path>[].``."""
     for name, field in model.model_fields.items():
         ann = field.annotation
         path = f"{prefix}{name}"
@@ -180,8 +180,8 @@ def walk_fields(model: type[BaseModel] = Scenario, prefix: str = ""):
             continue
         yield path, model, name, field
         inner = [a for a in typing.get_args(ann) if isinstance(a, type) and issubclass(a, BaseModel)]
-        if typing.get_origin(ann) is dict and inner:          # the arms: one table per arm
-            yield from walk_fields(inner[-1], path + ".<arm>.")
+        if typing.get_origin(ann) is dict and inner:          # the arms, the intercurrent events: one table each
+            yield from walk_fields(inner[-1], path + (".<arm>." if name == "arms" else ".<id>."))
         elif typing.get_origin(ann) is tuple and inner:       # an arm's courses: a list of tables
             yield from walk_fields(inner[-1], path + "[].")
 

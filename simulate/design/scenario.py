@@ -32,6 +32,7 @@ from simulate.design.fields import (ARM_ID_PATTERN, CalendarMonths, FrozenDict, 
 from simulate.design.analysis_plan import Analysis, Interim
 from simulate.design.arms import Arm, Dropout, Outcome, Trial
 from simulate.design.cohort import Cohort, Definitions, Eligibility
+from simulate.design.estimand import Estimand, Intercurrent, intercurrent_problems, strategy_of
 
 
 class Recruitment(Model):
@@ -155,6 +156,12 @@ class Scenario(Model):
     """The arms, each an ``[arms.<id>]`` table, in the file's order."""
     outcome: Outcome = Outcome()
     dropout: Dropout = Dropout()
+    intercurrent: dict[str, Intercurrent] = {}
+    """Intercurrent events (ICH E9(R1)), each an ``[intercurrent.<id>]`` table, in the file's order
+    (:mod:`simulate.design.estimand`)."""
+    estimand: Estimand | None = None
+    """The estimand: population, variable, summary measure and a strategy per intercurrent event
+    (without it: the defaults of :mod:`simulate.design.estimand`)."""
     analysis: Analysis = Analysis()
     interim: Interim | None = None
     """Interim looks (a group-sequential design); without it, one final analysis."""
@@ -185,6 +192,9 @@ class Scenario(Model):
     @model_validator(mode="after")
     def _check(self) -> "Scenario":
         object.__setattr__(self, "arms", FrozenDict(self.arms))
+        object.__setattr__(self, "intercurrent", FrozenDict(self.intercurrent))
+        if self.estimand is not None:
+            object.__setattr__(self.estimand, "strategies", FrozenDict(self.estimand.strategies))
         problems = []
         ids = list(self.arms)
         bad_ids = [i for i in ids if not re.match(ARM_ID_PATTERN, i)]
@@ -229,6 +239,8 @@ class Scenario(Model):
                     f"that are complete (complete_share_of_remission {a.complete_share_of_remission})"
                 )
         problems += self._interim_problems()
+        problems += intercurrent_problems(self.intercurrent, self.estimand, tuple(self.arms),
+                                          tuple(self.trial.visit_months), self.trial.endpoint_month)
         for i, point in enumerate(self.observed.remission if self.observed else ()):
             if point.arm not in self.arms:
                 problems.append(f"observed.remission[{i}].arm: got {point.arm!r}; must be one of the arms: "
@@ -276,6 +288,12 @@ class Scenario(Model):
     def sweep_grid(self) -> dict[str, tuple[Any, ...]]:
         """The sensitivity grid as {dotted path: values} (a fresh dict each time)."""
         return {axis.path: axis.values for axis in self.sweep}
+
+    @property
+    def strategies(self) -> dict[str, str]:
+        """Each intercurrent event's strategy, by id, in the file's order (the estimand's, else
+        its kind's default)."""
+        return {name: strategy_of(self.intercurrent, self.estimand, name) for name in self.intercurrent}
 
     @property
     def arm_names(self) -> tuple[str, ...]:

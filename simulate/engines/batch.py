@@ -90,6 +90,8 @@ def patient_outcomes(scenario: sc.Scenario, fates: Fates, r: dict) -> dict:
     # a dropout in a visit's month misses it; one at or after the end of follow-up is no dropout
     dropped = (drop <= end) & (drop < t_cfg.max_follow_up_months)
     visits = np.asarray(t_cfg.visit_months, dtype=float)
+    if fates.outcomes[0].intercurrent is not None:
+        return _with_intercurrent(scenario, fates, arm, n_trials, target, drop, rem, rel, complete)
     last = np.where(dropped, np.searchsorted(visits, drop, side="left"), np.searchsorted(visits, end, side="right")) - 1
     last_visit = visits[np.maximum(last, 0)]
     remission = (rem <= end) & (rel > end) & ~dropped
@@ -103,7 +105,33 @@ def patient_outcomes(scenario: sc.Scenario, fates: Fates, r: dict) -> dict:
         remission, locf = remission & complete, locf & complete
         after_seen = np.where(complete, after_seen, 0)
     return {"dropout_month": drop, "dropped": dropped, "remission": remission, "complete": complete,
-            "locf": locf, "visits_seen": (first_seen, after_seen)}
+            "locf": locf, "visits_seen": [(first_seen, after_seen)], "finish": np.where(dropped, drop, end)}
+
+
+def _with_intercurrent(scenario: sc.Scenario, fates: Fates, arm: np.ndarray, n_trials: int, target: int,
+                       drop: np.ndarray, rem: np.ndarray, rel: np.ndarray, complete: np.ndarray) -> dict:
+    """:func:`patient_outcomes` with intercurrent events: each patient's path with every event
+    (:func:`simulate.population.intercurrent.follow`) and the estimand's variable as the trial
+    observes it (``dropped``: missing, by a dropout or a hypothetical strategy; ``remission``:
+    the variable where known; ``locf``: the variable, or the last observed status where missing)."""
+    from simulate.population.intercurrent import Events, Intercurrent, follow, seen_runs, variable
+
+    t_cfg = scenario.trial
+    stacked = [po.intercurrent for po in fates.outcomes]
+    ice = Intercurrent(*(np.take_along_axis(np.stack([getattr(x, f)[:, :n_trials, :target] for x in stacked]),
+                                            arm[None, None], axis=0)[0]
+                         for f in ("month", "remission_gap", "relapse_gap", "complete")))
+    events = Events.of(scenario)
+    path = follow(rem, rel, complete, ice, events, (True,) * len(events.kinds))
+    visits = np.asarray(t_cfg.visit_months, dtype=float)
+    seen_until = np.where(drop < t_cfg.max_follow_up_months, drop, np.inf)
+    cr_only = t_cfg.endpoint == "cr"
+    v = variable(path, events, visits, t_cfg.endpoint_month, cr_only, seen_until)
+    death = events.index("kidney_failure_or_death")
+    gone = np.minimum(seen_until, path.occurred[death[0]]) if death else seen_until
+    return {"dropout_month": drop, "dropped": v.missing, "remission": v.value, "complete": complete,
+            "locf": v.carried, "visits_seen": seen_runs(path, visits, gone, cr_only), "finish": v.finish,
+            "intercurrent": path.occurred}
 
 
 def _analysed(scenario: sc.Scenario, p: dict, among: np.ndarray, arm: np.ndarray) -> tuple[np.ndarray, ...]:
@@ -122,9 +150,8 @@ def group_sequential(scenario: sc.Scenario, design: rules.Sequential, r: dict, p
     month its count of determined endpoints is reached, its z and decision, the first stop and
     its decision month (inf without a stop). The final look is left to the caller."""
     n_trials = r["n_trials"]
-    end = scenario.trial.endpoint_month
     rnd, month = r["randomised"], r["month"]
-    det = np.where(rnd, month + np.where(p["dropped"], p["dropout_month"], end), np.inf)
+    det = np.where(rnd, month + p["finish"], np.inf)
     ordered = np.sort(det, axis=1)
     L = design.looks
     look_month = np.full((n_trials, L), np.nan)
@@ -187,8 +214,7 @@ def outcomes_from_batch(scenario: sc.Scenario, fates: Fates, n_trials: int,
         looks = group_sequential(scenario, design, r, p)
         r = _cut(r, looks["decision_month"])
     rnd, strat, arm = r["randomised"], r["stratum"], r["arm"]
-    end = t_cfg.endpoint_month
-    drop, dropped, locf = p["dropout_month"], p["dropped"], p["locf"]
+    dropped, locf = p["dropped"], p["locf"]
 
     n_s, K = fates.allocation.shape[1], len(scenario.arms)
     cell = (np.arange(n_trials)[:, None] * n_s + strat) * K + arm
@@ -209,7 +235,7 @@ def outcomes_from_batch(scenario: sc.Scenario, fates: Fates, n_trials: int,
     has = total > 0
     last = np.full(n_trials, np.nan)
     last[has] = month[has, total[has] - 1]
-    finish = np.where(rnd, month + np.minimum(drop, end), -np.inf).max(axis=1)
+    finish = np.where(rnd, month + p["finish"], -np.inf).max(axis=1)
     closed = r["closed"]
     duration = np.where(has, finish, closed)
     stopped = np.zeros(n_trials, dtype=bool) if looks is None else looks["stop_look"] >= 0
@@ -261,19 +287,20 @@ def _sum_before(offsets: np.ndarray, trials: slice, closed: np.ndarray, months: 
     return sum_by_trial(before, off - off[0])
 
 
-def _seen_at_visits(visits_seen: tuple[np.ndarray, np.ndarray], rnd: np.ndarray, arm: np.ndarray, K: int,
+def _seen_at_visits(visits_seen: list[tuple[np.ndarray, np.ndarray]], rnd: np.ndarray, arm: np.ndarray, K: int,
                     V: int) -> np.ndarray:
     """(trials, arms, visits) int32: the randomised patients seen in the endpoint state at each
-    visit, from each patient's run of such visits (+1 where the run starts, -1 where it stops,
-    summed along the schedule)."""
-    first, stop = visits_seen
+    visit, from each patient's runs of such visits (one per remission; +1 where a run starts,
+    -1 where it stops, summed along the schedule)."""
     n_trials = len(rnd)
-    counted = rnd & (stop > first)
     # one cell per (arm, visit, trial): the layout of a stack of per-arm (visit, trial) counts
     base = arm * ((V + 1) * n_trials) + np.arange(n_trials)[:, None]
     size = K * (V + 1) * n_trials
-    marks = (np.bincount((base + first * n_trials)[counted], minlength=size)
-             - np.bincount((base + stop * n_trials)[counted], minlength=size))
+    marks = np.zeros(size, dtype=np.int64)
+    for first, stop in visits_seen:
+        counted = rnd & (stop > first)
+        marks += (np.bincount((base + first * n_trials)[counted], minlength=size)
+                  - np.bincount((base + stop * n_trials)[counted], minlength=size))
     seen = np.cumsum(marks.reshape(K, V + 1, n_trials), axis=1)[:, :V].astype(np.int32)
     return seen.transpose(2, 0, 1)
 

@@ -46,9 +46,14 @@ def outcomes_from_des(scenario: sc.Scenario, fates, n_trials: int,
             return np.bincount(cell, weights=weights, minlength=K * S).reshape(S, K)
 
         n_rand[i] = tally(None)
-        n_comp[i] = tally(p.endpoint_status >= 0)
-        x_end[i] = tally(p.endpoint_status >= state)
-        x_locf[i] = tally(p.locf_status >= state)
+        if p.endpoint_value is not None:             # intercurrent events: the estimand's variable
+            n_comp[i] = tally(p.endpoint_value >= 0)
+            x_end[i] = tally(p.endpoint_value > 0)
+            x_locf[i] = tally(p.carried_value > 0)
+        else:
+            n_comp[i] = tally(p.endpoint_status >= 0)
+            x_end[i] = tally(p.endpoint_status >= state)
+            x_locf[i] = tally(p.locf_status >= state)
         for v in range(V):
             x_visits[i, :, v] = np.bincount(p.arm, weights=p.visit_status[:, v] >= state, minlength=K)
         cal = res.calendar

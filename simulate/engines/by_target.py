@@ -56,9 +56,7 @@ def outcomes_by_target(designs: Sequence[sc.Scenario], fates: Fates, n_trials: i
     n_randomised, n_completed = count(np.ones_like(dropped)), count(~dropped)
     x_endpoint, x_locf = count(p["remission"]), count(p["locf"])
     x_visits = _seen_at_visits(p["visits_seen"], f.held, f.label, f.r["arm"], D, K, len(widest.trial.visit_months))
-    end = widest.trial.endpoint_month
-    reach = np.maximum.accumulate(np.where(f.r["randomised"], f.r["month"] + np.minimum(p["dropout_month"], end),
-                                           -np.inf), axis=1)
+    reach = np.maximum.accumulate(np.where(f.r["randomised"], f.r["month"] + p["finish"], -np.inf), axis=1)
     rows = np.arange(n_trials)
     out: list[BlockOutcomes | None] = [None] * D
     for k in range(D):
@@ -108,18 +106,19 @@ class _Frame:
         self.consort = _consort(fates, n_trials, self.closed, n_rand)
 
 
-def _seen_at_visits(visits_seen: tuple[np.ndarray, np.ndarray], held: np.ndarray, label: np.ndarray,
+def _seen_at_visits(visits_seen: list[tuple[np.ndarray, np.ndarray]], held: np.ndarray, label: np.ndarray,
                     arm: np.ndarray, D: int, K: int, V: int) -> np.ndarray:
     """(designs, trials, arms, visits) int32: each design's patients seen in the endpoint state
     at each visit (as :func:`simulate.engines.batch._seen_at_visits`, each label counted once)."""
-    first, stop = visits_seen
     n_trials = len(held)
-    counted = held & (stop > first)
     # one cell per (label, arm, visit, trial)
     base = (label * K + arm) * ((V + 1) * n_trials) + np.arange(n_trials)[:, None]
     size = D * K * (V + 1) * n_trials
-    marks = (np.bincount((base + first * n_trials)[counted], minlength=size)
-             - np.bincount((base + stop * n_trials)[counted], minlength=size))
+    marks = np.zeros(size, dtype=np.int64)
+    for first, stop in visits_seen:
+        counted = held & (stop > first)
+        marks += (np.bincount((base + first * n_trials)[counted], minlength=size)
+                  - np.bincount((base + stop * n_trials)[counted], minlength=size))
     seen = np.cumsum(marks.reshape(D, K, V + 1, n_trials), axis=2)[:, :, :V]
     return np.cumsum(seen, axis=0).astype(np.int32).transpose(0, 3, 1, 2)
 

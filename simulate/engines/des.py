@@ -19,7 +19,7 @@ import pandas as pd
 import simpy
 
 from simulate.design import scenario as sc
-from simulate.engines.des_model import COVARIATES, RELAPSE, REMISSION, VISIT, Patient, TrialModel
+from simulate.engines.des_model import COVARIATES, INTERCURRENT, RELAPSE, REMISSION, VISIT, Patient, TrialModel
 from simulate.engines.trial import EVENT_COLUMNS, VISIT_COLUMNS, TrialResult
 from simulate.fates.record import Fates
 from simulate.run.plan import trials_per_block
@@ -44,13 +44,15 @@ class Trial(TrialModel):
         self.determined_now(finish.value)
 
     def walk(self, p: Patient) -> None:
-        for month, what, arg in self.sequence(p):
+        for month, what, arg in self.walk_events(p):
             if what == VISIT:
                 self.visit(p, arg)
             elif what == REMISSION:
                 self.remission(p, month, arg)
             elif what == RELAPSE:
                 self.relapse(p, month)
+            elif what == INTERCURRENT:
+                self.intercurrent(p, month, arg)
             else:
                 self.drop_out(p, month)
                 return

@@ -40,8 +40,11 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
-from operator import attrgetter
+from operator import attrgetter, itemgetter
 from typing import TYPE_CHECKING
+
+import bisect
+import heapq
 
 import numpy as np
 import pandas as pd
@@ -59,9 +62,9 @@ if TYPE_CHECKING:
 
 # A patient's follow-up events, in the order they are handled when they fall in the same month:
 # a remission or relapse at a visit's month is seen at that visit, a dropout in a visit's month
-# means the visit is missed, and the story's own events (infusions, the CsA course, the endpoint
-# note) come after the visit.
-REMISSION, RELAPSE, DROPOUT, VISIT, STORY = range(5)
+# means the visit is missed, an intercurrent event at a visit's month (a rescue) is decided at
+# that visit, and the story's own events (infusions, the CsA course, the endpoint note) come last.
+REMISSION, RELAPSE, DROPOUT, VISIT, INTERCURRENT, STORY = range(6)
 
 COVARIATES = ("age_years", "male", "proteinuria_g_day", "albumin_g_l", "egfr_ml_min", "pla2r_titre_ru_ml")
 """The patient table's covariate columns, in order; the story draws all of them, a power run
@@ -94,7 +97,8 @@ class Patient:
     what each visit recorded."""
 
     __slots__ = ("col", "number", "slot", "arm", "month", "state", "visit_status", "locf",
-                 "remission_month", "relapse_month", "dropout_month", "dropout_reason", "finish")
+                 "remission_month", "relapse_month", "dropout_month", "dropout_reason", "finish",
+                 "pending", "regime", "alive", "discontinued", "rescued", "occurred")
 
     def __init__(self, col: int, number: int, slot: int, arm: int, month: float, n_visits: int):
         self.col, self.number, self.slot, self.arm = col, number, slot, arm
@@ -107,7 +111,18 @@ class Patient:
         self.dropout_reason = ""
         self.finish: float | None = None
         """Months after randomisation at which the patient left the primary follow-up: the
-        endpoint visit, or a dropout before it (None while still followed)."""
+        endpoint visit, or a dropout (or kidney failure or death) before it (None while still
+        followed)."""
+        self.pending: list = []
+        """The patient's events still to come, a heap of (month, kind, order, argument, regime)."""
+        self.regime = 0
+        """Counts the switches of treatment (a discontinuation, a rescue): a remission or relapse
+        event of an earlier regime is void."""
+        self.alive = True
+        """Not yet reached kidney failure or death."""
+        self.discontinued = self.rescued = False
+        self.occurred: dict[int, float] = {}
+        """Intercurrent event index -> the month it happened."""
 
 
 class TrialModel(ABC):
@@ -138,11 +153,21 @@ class TrialModel(ABC):
         # the follow-up: the visit schedule as events, the endpoint visit, each pool slot's fate
         # under each arm (plain lists: read one patient at a time)
         visits = [float(v) for v in tc.visit_months]
+        self.visit_months = visits
         self.schedule = [(v, VISIT, j) for j, v in enumerate(visits)]
         self.endpoint_visit = min(range(len(visits)), key=lambda j: abs(visits[j] - tc.endpoint_month))
         self.fate = [(po.remission_month[t].tolist(), po.relapse_month[t].tolist(), po.dropout_month[t].tolist(),
                       po.complete[t].tolist()) for po in fates.outcomes]
         self.withdrew = fates.withdrawal[t].tolist()
+        # intercurrent events: per arm, per event, (month, remission gap, relapse gap, complete)
+        # of each pool slot
+        self.ice = None if fates.outcomes[0].intercurrent is None else [
+            [tuple(a[i, t].tolist() for a in (x.month, x.remission_gap, x.relapse_gap, x.complete))
+             for i in range(len(x.month))] for x in (po.intercurrent for po in fates.outcomes)]
+        self.ice_kinds = tuple(ev.kind for ev in scenario.intercurrent.values())
+        self.ice_strategies = tuple(scenario.strategies.values())
+        self.ice_reasons = tuple(ev.reason or ev.kind.replace("_", " ") for ev in scenario.intercurrent.values())
+        self.endpoint_state = COMPLETE if tc.endpoint == "cr" else PARTIAL
         self._referrals(fates, t)
 
     def _referrals(self, fates: Fates, t: int) -> None:
@@ -270,7 +295,9 @@ class TrialModel(ABC):
     def sequence(self, p: Patient) -> list[tuple[float, int, object]]:
         """The patient's follow-up events, (months after randomisation, kind, argument), in the
         order they happen: the scheduled visits, and the remission, relapse and dropout that fall
-        within follow-up (a dropout at or after its end is none: the patient completes)."""
+        within follow-up (a dropout at or after its end is none: the patient completes), and the
+        intercurrent events that would happen (a switch of treatment then brings events of its
+        own: :meth:`walk_events`)."""
         k = p.slot
         rem, rel, drop, complete = self.fate[p.arm]
         rem, rel, drop, complete = rem[k], rel[k], drop[k], complete[k]
@@ -282,8 +309,60 @@ class TrialModel(ABC):
             seq.append((rel, RELAPSE, None))
         if drop < horizon:
             seq.append((drop, DROPOUT, None))
+        if self.ice is not None:
+            seq += [(event[0][k], INTERCURRENT, i) for i, event in enumerate(self.ice[p.arm])
+                    if event[0][k] <= horizon]
         seq.sort()
         return seq
+
+    def walk_events(self, p: Patient, extra: list | None = None):
+        """The patient's events in time order (:meth:`sequence`, and ``extra``), handing out only
+        those still valid: a remission or relapse of a regime the patient has left is void, and
+        a switch's own events join the queue as they are made (:meth:`intercurrent`)."""
+        seq = self.sequence(p) + (extra or [])
+        p.pending = [(month, what, j, arg, 0) for j, (month, what, arg) in enumerate(sorted(seq, key=itemgetter(0, 1)))]
+        heapq.heapify(p.pending)
+        while p.pending:
+            month, what, _, arg, regime = heapq.heappop(p.pending)
+            if what in (REMISSION, RELAPSE) and regime != p.regime:
+                continue
+            yield month, what, arg
+
+    def _push(self, p: Patient, month: float, what: int, arg) -> None:
+        if month <= self.sc.trial.max_follow_up_months:
+            heapq.heappush(p.pending, (month, what, len(p.pending) + 10**9 * (p.regime + 1), arg, p.regime))
+
+    def intercurrent(self, p: Patient, month: float, i: int) -> str:
+        """Intercurrent event ``i`` falls due at ``month``: it happens if the patient's state
+        allows (a discontinuation once, and not after a rescue; a rescue only out of remission;
+        nothing after kidney failure or death). Returns what happened ("" if nothing)."""
+        if not p.alive:
+            return ""
+        kind = self.ice_kinds[i]
+        if kind == "kidney_failure_or_death":
+            p.alive, p.state = False, NONE
+            p.regime += 1                           # no remission or relapse after it
+            p.occurred[i] = month
+            if p.finish is None:
+                p.finish = month
+            return "kidney failure or death"
+        if kind == "discontinuation" and (p.discontinued or p.rescued):
+            return ""
+        if kind == "rescue" and p.state != NONE:
+            return ""
+        p.discontinued |= kind == "discontinuation"
+        p.rescued |= kind == "rescue"
+        p.occurred[i] = month
+        # the switch: a remission under way may now be lost at the new relapse hazard; out of
+        # remission, a new one may come at the new remission hazard
+        _, gap_rem, gap_rel, complete = (a[p.slot] for a in self.ice[p.arm][i])
+        p.regime += 1
+        if p.state != NONE:
+            self._push(p, month + gap_rel, RELAPSE, None)
+        else:
+            self._push(p, month + gap_rem, REMISSION, complete)
+            self._push(p, month + gap_rem + gap_rel, RELAPSE, None)
+        return "treatment discontinued" if kind == "discontinuation" else "rescue therapy"
 
     def remission(self, p: Patient, month: float, complete: bool) -> None:
         p.state = COMPLETE if complete else PARTIAL
@@ -301,7 +380,10 @@ class TrialModel(ABC):
         return reason
 
     def visit(self, p: Patient, j: int) -> int:
-        """Scheduled visit ``j``, attended: it records the patient's state."""
+        """Scheduled visit ``j``: it records the patient's state (none after kidney failure or
+        death: the visit is not attended)."""
+        if not p.alive:
+            return NOT_SEEN
         status = p.visit_status[j] = p.state
         if j <= self.endpoint_visit:
             p.locf = status
@@ -310,6 +392,25 @@ class TrialModel(ABC):
                 if self.complete_case:
                     self.counts["analysed_per_arm"][p.arm] += 1
         return status
+
+    def endpoint_value(self, p: Patient) -> tuple[int, int]:
+        """(value, carried): the estimand's variable as the trial observed it (1 in the endpoint
+        state, 0 not, -1 missing) and the value LOCF analyses (the last status seen where it is
+        missing). The first intercurrent event by the endpoint whose strategy is not treatment
+        policy decides: composite 0, while on treatment the status at the last visit at or before
+        it, hypothetical missing; else the endpoint visit's status, missing after a dropout."""
+        state, end = self.endpoint_state, self.sc.trial.endpoint_month
+        deciding = [(m, i) for i, m in p.occurred.items() if self.ice_strategies[i] != "treatment_policy" and m <= end]
+        if deciding:
+            month, i = min(deciding)
+            j = bisect.bisect_right(self.visit_months, month) - 1
+            seen = int(j >= 0 and p.visit_status[j] >= state)
+            strategy = self.ice_strategies[i]
+            return (0, 0) if strategy == "composite" else (seen, seen) if strategy == "while_on_treatment" else (-1, seen)
+        status = p.visit_status[self.endpoint_visit]
+        if status == NOT_SEEN:
+            return -1, int(p.locf >= state)
+        return int(status >= state), int(status >= state)
 
     # -- interim looks
     def determined_now(self, p: Patient) -> None:
@@ -345,15 +446,22 @@ class TrialModel(ABC):
     def z_of(self, patients: list[Patient]) -> float:
         """The score z of these patients' data as the analysis counts it."""
         missing = self.sc.analysis.missing
-        state = COMPLETE if self.sc.trial.endpoint == "cr" else PARTIAL
+        state = self.endpoint_state
         c = self.sc.control_index
         x, n = [0, 0], [0, 0]
         for p in patients:
+            g = 0 if p.arm == c else 1
+            if self.ice is not None:                             # the estimand's variable
+                value, carried = self.endpoint_value(p)
+                if missing == "complete_case" and value < 0:
+                    continue
+                n[g] += 1
+                x[g] += (carried if missing == "locf" else value) > 0
+                continue
             dropped = p.dropout_month == p.dropout_month        # not nan: dropped before the endpoint
             if missing == "complete_case" and dropped:
                 continue
             status = p.locf if missing == "locf" else p.visit_status[self.endpoint_visit]
-            g = 0 if p.arm == c else 1
             n[g] += 1
             x[g] += status >= state
         return float(self.design.statistic(np.array([x[0]]), np.array([n[0]]), np.array([x[1]]), np.array([n[1]]))[0])
@@ -435,7 +543,18 @@ class TrialModel(ABC):
             locf_status=np.array([p.locf for p in pts], dtype=np.int8),
             dropout_month=np.array([p.dropout_month for p in pts], dtype=float),
             dropout_reason=np.array([p.dropout_reason for p in pts], dtype=str),
+            **self._intercurrent_columns(pts),
         )
+
+    def _intercurrent_columns(self, pts: list[Patient]) -> dict:
+        """With intercurrent events: each patient's variable and carried value, and the month
+        each event happened (nan: it did not)."""
+        if self.ice is None:
+            return {}
+        values = np.array([self.endpoint_value(p) for p in pts], dtype=np.int8).reshape(len(pts), 2)
+        months = {name: np.array([p.occurred.get(i, np.nan) for p in pts], dtype=float)
+                  for i, name in enumerate(self.sc.intercurrent)}
+        return {"endpoint_value": values[:, 0], "carried_value": values[:, 1], "intercurrent_month": months}
 
     def consort(self, n: int) -> dict:
         """The CONSORT counts, as the processes counted them (``n`` randomised)."""

@@ -10,7 +10,6 @@ follow-up runs on the trial's clock, event by event. This is what ``trialsim tri
 
 from __future__ import annotations
 
-from operator import itemgetter
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -20,8 +19,9 @@ import simpy
 from simulate.design import scenario as sc
 from simulate.population.cohort import Patients
 from simulate.screening.criteria import RULE_NAMES
-from simulate.engines.des_model import COVARIATES, DROPOUT, RELAPSE, REMISSION, STORY, VISIT, Patient, TrialModel
-from simulate.engines.trial import COMPLETE, EVENT_COLUMNS, PARTIAL, STATUS, VISIT_COLUMNS
+from simulate.engines.des_model import (COVARIATES, DROPOUT, INTERCURRENT, RELAPSE, REMISSION, STORY, VISIT, Patient,
+                                        TrialModel)
+from simulate.engines.trial import COMPLETE, EVENT_COLUMNS, NOT_SEEN, PARTIAL, STATUS, VISIT_COLUMNS
 from simulate.design.fields import DAYS_PER_MONTH
 from simulate.fates.record import Fates
 from simulate.engines.story import excluded_first_failures, lab_uniforms, trial_patients
@@ -85,16 +85,17 @@ class StoryTrial(TrialModel):
         the endpoint) and lab values at each visit."""
         pid, start = p.number, self.env.now
         horizon = self.sc.trial.max_follow_up_months
-        seq = self.sequence(p) + [x for x in self._story_events(p.arm) if x[0] <= horizon]
-        seq.sort(key=itemgetter(0, 1))
-        for month, what, arg in seq:
+        story = [x for x in self._story_events(p.arm) if x[0] <= horizon]
+        for month, what, arg in self.walk_events(p, story):
             wait = start + month - self.env.now
             if wait > 0:
                 yield self.env.timeout(wait)
             followed = p.finish is None
             if what == VISIT:
-                self._record_visit(p, arg, month, self.visit(p, arg))
-                self.tell(pid, "visit", f"month {month:g}")
+                status = self.visit(p, arg)
+                if status != NOT_SEEN:
+                    self._record_visit(p, arg, month, status)
+                    self.tell(pid, "visit", f"month {month:g}")
             elif what == REMISSION:
                 self.remission(p, month, arg)
                 self.tell(pid, "remission", STATUS[p.state])
@@ -103,6 +104,10 @@ class StoryTrial(TrialModel):
                 self.tell(pid, "relapse")
             elif what == DROPOUT:
                 self.tell(pid, "dropped out", self.drop_out(p, month))
+            elif what == INTERCURRENT:
+                happened = self.intercurrent(p, month, arg)
+                if happened:
+                    self.tell(pid, happened, self.ice_reasons[arg])
             else:
                 self.tell(pid, *arg)
             if followed and p.finish is not None and self.design is not None:

@@ -20,6 +20,7 @@ EVENT_COLUMNS = ["month", "patient", "event", "detail"]
 
 _ENDPOINT_LABELS = np.array(["missing", *STATUS])
 _VISIT_LABELS = np.array(["", *STATUS])
+_ENDPOINT_LABELS_VALUE = np.array(["missing", "no", "yes"])
 
 
 @dataclass(frozen=True)
@@ -52,6 +53,13 @@ class RandomisedPatients:
     dropout_month: np.ndarray
     """Months after randomisation of a dropout before the endpoint visit (nan if none)."""
     dropout_reason: np.ndarray
+    endpoint_value: np.ndarray | None = None
+    """With intercurrent events: the estimand's variable as observed (1 in the endpoint state,
+    0 not, -1 missing), else None (the endpoint status is the variable)."""
+    carried_value: np.ndarray | None = None
+    """With intercurrent events: the value LOCF analyses (the last status seen where missing)."""
+    intercurrent_month: dict | None = None
+    """With intercurrent events: event id -> the month it happened to each patient (nan: not)."""
 
     def __len__(self) -> int:
         return len(self.patient)
@@ -66,6 +74,10 @@ class RandomisedPatients:
             "endpoint_status": _ENDPOINT_LABELS[self.endpoint_status + 1], "locf_remission": self.locf_status > NONE,
             "dropout_month": self.dropout_month, "dropout_reason": self.dropout_reason,
         }
+        for name, months in (self.intercurrent_month or {}).items():
+            columns[f"{name}_month"] = months
+        if self.endpoint_value is not None:
+            columns["estimand_value"] = _ENDPOINT_LABELS_VALUE[self.endpoint_value + 1]
         for j, v in enumerate(self.visit_months):
             columns[f"status_month_{v:g}"] = _VISIT_LABELS[self.visit_status[:, j] + 1]
         return pd.DataFrame(columns)

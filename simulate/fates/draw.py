@@ -39,6 +39,7 @@ from simulate.fates.record import Fates
 from simulate.fates.referrals import draw_referrals, rows_of
 from simulate.population.outcomes import PotentialOutcomes, calibrate, covariate_score, potential_outcomes
 from simulate.population.covariates import mean_of_collections
+from simulate.population.intercurrent import draw_intercurrent, intercurrent_outcomes
 
 if TYPE_CHECKING:
     from simulate.run.prepared import PreparedDesign
@@ -59,9 +60,10 @@ def draw_fates(scenario: sc.Scenario, block_seq: np.random.SeedSequence, n_trial
                                None if prepared is None else prepared.pass_probabilities)
     pool = draw_pool(scenario, block_seq, referrals["candidate_offsets"], referrals["eligible_month"],
                      referrals["acei_arb_intolerant"], n_max)
-    outcomes, withdrawal = _potential_outcomes(scenario, pool["pool"], pool["u_outcome"], pool["e_outcome"],
-                                               pool["u_withdrawal"], _models(scenario, prepared))
     width = pool["order"].shape[1]
+    outcomes, withdrawal = _potential_outcomes(scenario, pool["pool"], pool["u_outcome"], pool["e_outcome"],
+                                               pool["u_withdrawal"], _models(scenario, prepared),
+                                               draw_intercurrent(scenario, block_seq, n_trials, width))
     return Fates(n_trials=n_trials, seed_sequence=block_seq, n_max=width, **referrals, **pool,
                  withdrawal=withdrawal, outcomes=outcomes,
                  allocation=permuted_blocks(scenario, block_seq, n_trials, n_target, longest=width))
@@ -73,13 +75,18 @@ def _models(scenario: sc.Scenario, prepared: PreparedDesign | None):
 
 
 def _potential_outcomes(scenario: sc.Scenario, covariates: dict, u: np.ndarray, e: np.ndarray,
-                        u_withdrawal: np.ndarray, models) -> tuple[tuple[PotentialOutcomes, ...], np.ndarray]:
+                        u_withdrawal: np.ndarray, models, u_intercurrent: np.ndarray | None,
+                        ) -> tuple[tuple[PotentialOutcomes, ...], np.ndarray]:
     """(potential outcomes under each arm, withdrawal) of the pool slots under ``scenario``'s
-    outcome model (arms, outcome, dropout; each arm's calibrated model in ``models``), from the
-    pool's own uniforms and exponentials."""
+    outcome model (arms, outcome, dropout, intercurrent events; each arm's calibrated model in
+    ``models``), from the pool's own uniforms and exponentials and the events' uniforms
+    (:func:`~simulate.population.intercurrent.draw_intercurrent`)."""
     score = covariate_score(scenario, covariates["titre"], mean_of_collections(covariates["c1"], covariates["c2"]))
     outcomes = tuple(potential_outcomes(models[name], score, u[0], u[1], e[0], u[2], e[1])
                      for name in scenario.arm_names)
+    if u_intercurrent is not None:
+        outcomes = tuple(replace(po, intercurrent=intercurrent_outcomes(scenario, name, u_intercurrent))
+                         for po, name in zip(outcomes, scenario.arm_names))
     return outcomes, u_withdrawal < scenario.dropout.withdrawal_share
 
 
@@ -87,8 +94,9 @@ def with_outcomes(fates: Fates, scenario: sc.Scenario, prepared: PreparedDesign 
     """The same trials' potential outcomes under ``scenario``'s outcome model (arms, outcome,
     dropout), from the fates' own uniforms: a sweep over effects or dropout re-uses its patients.
     ``prepared``: the scenario's per-design values, computed here if not given."""
+    draws = draw_intercurrent(scenario, fates.seed_sequence, fates.n_trials, fates.n_max)
     outcomes, withdrawal = _potential_outcomes(scenario, fates.pool, fates.u_outcome, fates.e_outcome,
-                                               fates.u_withdrawal, _models(scenario, prepared))
+                                               fates.u_withdrawal, _models(scenario, prepared), draws)
     return replace(fates, outcomes=outcomes, withdrawal=withdrawal)
 
 

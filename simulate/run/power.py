@@ -32,6 +32,7 @@ from simulate.run.parallel import Backend, default_jobs, progress_bar, run_tasks
 from simulate.run.plan import trials_per_block
 from simulate.run.results import Comparison, Look, PowerResult, VisitRemission
 from simulate.run.tally import Tally, mean_se, tally
+from simulate.population.intercurrent import estimand_record, true_differences
 
 if TYPE_CHECKING:
     from simulate.run.prepared import PreparedDesign
@@ -155,9 +156,12 @@ def _binomial_se(p: float, n: int) -> float:
     return math.sqrt(p * (1 - p) / n) if n else float("nan")
 
 
-def _comparison(t: Tally, j: int, arm: str, control: str, truth: float) -> Comparison:
+def _comparison(t: Tally, j: int, arm: str, control: str, truth: float, truth_se: float = 0.0,
+                shift: float = 0.0) -> Comparison:
     """Comparison ``j`` (``arm`` against the control) from the totals, each estimate with its
-    Monte Carlo SE."""
+    Monte Carlo SE; ``truth``: the estimand's true difference (``truth_se`` its Monte Carlo SE),
+    ``shift``: the distance of H0's boundary below 0 (a non-inferiority margin) from which the
+    winner's curse is measured."""
     nan = float("nan")
     c = {k: v[j] for k, v in t.comparisons.items()}
     R, n_est, n_sig = t.trials, int(c["estimates"]), int(c["significant"])
@@ -165,17 +169,18 @@ def _comparison(t: Tally, j: int, arm: str, control: str, truth: float) -> Compa
     coverage = c["covered"] / n_est if n_est else nan
     sig_abs = c["significant_abs_sum"] / n_sig if n_sig else nan
     sig_abs_se = mean_se(c["significant_abs_sum"], c["significant_abs_sum_squares"], n_sig)
-    scaled = truth != 0 and math.isfinite(sig_abs)
+    away = truth + shift                                  # the true effect beyond H0's boundary
+    scaled = abs(away) > 1e-12 and math.isfinite(sig_abs)
     return Comparison(
         arm=arm, control=control, power=rejections / R, mc_se=_binomial_se(rejections / R, R), true_difference=truth,
         mean_risk_difference=c["estimate_sum"] / n_est if n_est else nan,
         risk_difference_bias_se=mean_se(c["estimate_sum"], c["estimate_sum_squares"], n_est),
         ci_coverage=coverage, mean_ci_width=c["width_sum"] / n_est if n_est else nan,
-        exaggeration_ratio=sig_abs / abs(truth) if scaled else nan, rejections=rejections,
+        exaggeration_ratio=sig_abs / abs(away) if scaled else nan, rejections=rejections,
         ci_coverage_se=_binomial_se(coverage, n_est) if n_est else nan,
         mean_ci_width_mc_se=mean_se(c["width_sum"], c["width_sum_squares"], n_est),
         mean_abs_risk_difference_if_significant=sig_abs, mean_abs_risk_difference_if_significant_mc_se=sig_abs_se,
-        exaggeration_ratio_mc_se=sig_abs_se / abs(truth) if scaled else nan,
+        exaggeration_ratio_mc_se=sig_abs_se / abs(away) if scaled else nan, true_difference_mc_se=truth_se,
     )
 
 
@@ -199,12 +204,13 @@ def summarise(scenario: sc.Scenario, t: Tally, seed: int, engine: str, elapsed: 
     R = t.trials
     power = t.successes / R
     lo, hi = proportion_interval(t.successes, R)
-    control = scenario.arm(scenario.control_arm).remission_at_endpoint
-    comparisons = tuple(_comparison(t, j, arm, scenario.control_arm, scenario.arm(arm).remission_at_endpoint - control)
+    a = scenario.analysis
+    truths = true_differences(scenario)
+    shift = a.margin if a.hypothesis == "non_inferiority" else 0.0
+    comparisons = tuple(_comparison(t, j, arm, scenario.control_arm, *truths[arm], shift=shift)
                         for j, arm in enumerate(scenario.experimental_arms))
     on_time, terminated = t.on_time / R, t.terminated / R
     rec, dur = t.recruitment, t.duration
-    a = scenario.analysis
     any_, all_ = t.rejections_any / R, t.rejections_all / R
     return PowerResult(
         scenario=scenario.name, n_per_arm=scenario.trial.n_per_arm, replicates=R, seed=seed, engine=engine,
@@ -225,6 +231,7 @@ def summarise(scenario: sc.Scenario, t: Tally, seed: int, engine: str, elapsed: 
         success=a.success,
         power_any=any_, power_any_mc_se=_binomial_se(any_, R), power_all=all_, power_all_mc_se=_binomial_se(all_, R),
         comparisons=comparisons, remission_by_visit=_remission_by_visit(scenario, t), **_looks(scenario, t),
+        estimand=estimand_record(scenario),
     )
 
 

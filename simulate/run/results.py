@@ -74,6 +74,9 @@ class Comparison(Record):
     """Mean |estimated difference| among trials that rejected H0 (nan if none did)."""
     mean_abs_risk_difference_if_significant_mc_se: Float = math.nan
     exaggeration_ratio_mc_se: Float = math.nan
+    true_difference_mc_se: Float = 0.0
+    """Monte Carlo SE of the true difference: 0 when it is the assumed rates' difference, else
+    that of its estimate over the reference sample (intercurrent events)."""
 
     @property
     def risk_difference_bias(self) -> float:
@@ -208,6 +211,10 @@ class PowerResult(Record):
     """With interim looks: P(a trial stopped for efficacy whose overrun analysis, with every
     patient randomised by the decision, falls below the planned final look's critical value)."""
     p_overrun_reversal_se: Float = math.nan
+    estimand: dict | None = None
+    """The estimand (ICH E9(R1)): its population, variable, summary measure, the intercurrent
+    events and their strategies, and each comparison's true value with its Monte Carlo SE
+    (:func:`simulate.population.intercurrent.estimand_record`)."""
 
     true_difference = _FirstComparison()
     mean_risk_difference = _FirstComparison()
@@ -251,6 +258,7 @@ class PowerResult(Record):
         d.pop("comparisons")
         d.pop("remission_by_visit")
         d.pop("looks")
+        d.pop("estimand")
         means = d.pop("mean_consort")
         ses = d.pop("mean_consort_mc_se")
         if not elapsed:

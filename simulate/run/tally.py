@@ -20,6 +20,7 @@ from simulate.design import scenario as sc
 from simulate.analysis import registry, rules
 from simulate.analysis.compare import Analysis, analyse
 from simulate.engines.block_outcomes import CONSORT_FIELDS, BlockOutcomes
+from simulate.population.intercurrent import true_differences
 from simulate.run.prepared import PreparedDesign, analysis_of
 
 MONTHS_PER_BIN = 0.01
@@ -89,8 +90,9 @@ COMPARISON_FIELDS = ("rejections", "estimates", "estimate_sum", "estimate_sum_sq
                      "significant", "significant_abs_sum", "width_sum_squares", "significant_abs_sum_squares")
 """Totals kept for each comparison of an experimental arm with the control (arrays, one entry
 per comparison): rejections (after any multiplicity adjustment), trials with a risk difference
-(both arms analysed), its sum and sum of squares, intervals covering the true difference and
-their summed width, and the rejections' count and summed |difference| (the winner's curse);
+(both arms analysed), its sum and sum of squares, intervals covering the estimand's true
+difference and their summed width, and the rejections' count and summed |difference| from H0's
+boundary (0, or -margin for non-inferiority: the winner's curse);
 then the sums of squares of the widths and of those |differences| (their Monte Carlo SE)."""
 
 
@@ -204,22 +206,25 @@ def tally(design: sc.Scenario | PreparedDesign, outcomes: BlockOutcomes,
     that analysis, already made: :func:`analyse_outcomes`), and total them."""
     scenario, _, rule = _resolved(design)
     res = analyse_outcomes(design, outcomes) if analysed is None else analysed
-    control = scenario.arm(scenario.control_arm).remission_at_endpoint
+    truths = true_differences(scenario)
+    # the winner's curse is measured from H0's boundary: 0, or -margin for non-inferiority
+    shift = scenario.analysis.margin if scenario.analysis.hypothesis == "non_inferiority" else 0.0
     per: dict[str, list] = {k: [] for k in COMPARISON_FIELDS}
     for j, (arm, r) in enumerate(zip(res.arms, res.analyses)):
-        truth = scenario.arm(arm).remission_at_endpoint - control
+        truth = truths[arm][0]
         ok = np.isfinite(r.risk_difference)
         est = r.risk_difference[ok]
         significant = res.reject[:, j] & ok
+        beyond = r.risk_difference[significant] + shift
         width = (r.ci_high - r.ci_low)[ok]
         for key, value in (
             ("rejections", int(res.reject[:, j].sum())), ("estimates", int(ok.sum())),
             ("estimate_sum", float(est.sum())), ("estimate_sum_squares", float((est**2).sum())),
             ("covered", int(((r.ci_low <= truth) & (truth <= r.ci_high))[ok].sum())),
             ("width_sum", float((r.ci_high - r.ci_low)[ok].sum())), ("significant", int(significant.sum())),
-            ("significant_abs_sum", float(np.abs(r.risk_difference[significant]).sum())),
+            ("significant_abs_sum", float(np.abs(beyond).sum())),
             ("width_sum_squares", float((width**2).sum())),
-            ("significant_abs_sum_squares", float((r.risk_difference[significant] ** 2).sum())),
+            ("significant_abs_sum_squares", float((beyond**2).sum())),
         ):
             per[key].append(value)
     top = scenario.trial.hard_stop_months + scenario.trial.max_follow_up_months
