@@ -57,7 +57,7 @@ def test_seen_at_visits_counts_the_patients_in_remission_at_each_visit() -> None
     rnd = np.arange(slots)[None, :] < rng.integers(0, slots + 1, n_trials)[:, None]
     first = np.searchsorted(visits, rem, side="left")
     stop = np.searchsorted(visits, np.minimum(rel, gone), side="left")
-    got = _seen_at_visits((first, stop), rnd, arm, K, len(visits))
+    got = _seen_at_visits([(first, stop)], rnd, arm, K, len(visits))
     v = visits[:, None, None]
     seen = (rem <= v) & (rel > v) & (gone > v) & rnd
     expected = np.stack([(seen & (arm == k)).sum(axis=2) for k in range(K)]).transpose(2, 0, 1)

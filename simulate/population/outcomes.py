@@ -39,7 +39,6 @@ import functools
 import math
 import sys
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 import numpy as np
 from scipy import special
@@ -48,9 +47,6 @@ from simulate.design import parameters
 from simulate.design import scenario as sc
 from simulate.errors import ScenarioError
 from simulate.numerics import find_root, integrate
-
-if TYPE_CHECKING:
-    from simulate.population.intercurrent import Intercurrent
 
 CALIBRATION_PATIENTS = 60_000
 """Size of the fixed reference sample of eligible patients over which covariate effects are calibrated."""
@@ -300,7 +296,7 @@ class PotentialOutcomes:
     remission_at_endpoint: np.ndarray
     dropout_month: np.ndarray
     """Months from randomisation to dropout (may fall after the endpoint: no dropout then)."""
-    intercurrent: "Intercurrent | None" = None
+    intercurrent: object | None = None
     """The intercurrent events' months and what follows them
     (:mod:`simulate.population.intercurrent`); None without ``[intercurrent.*]`` events."""
 
