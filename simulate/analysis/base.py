@@ -19,6 +19,7 @@ and ``alternative="greater"`` is the one-sided hypothesis "treatment rate > cont
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -78,13 +79,16 @@ def check_margin(test, alternative, margin, one_sided_only=True):
 @dataclass(frozen=True)
 class TwoArms:
     """One comparison's counts over a block of trials: (trials,) totals, and with stratified
-    counts ``strata`` = (x_c, n_c, x_t, n_t) of shape (trials, strata)."""
+    counts ``strata`` = (x_c, n_c, x_t, n_t) of shape (trials, strata); ``patients``: the
+    comparison's patients one by one (:class:`simulate.analysis.visit_imputation.VisitData`)
+    when the analysis imputes missing endpoints, else None."""
 
     x_c: np.ndarray
     n_c: np.ndarray
     x_t: np.ndarray
     n_t: np.ndarray
     strata: tuple[np.ndarray, ...] | None = None
+    patients: Any = None
 
     @classmethod
     def of(cls, x_c, n_c, x_t, n_t, strata=None) -> "TwoArms":
@@ -103,6 +107,15 @@ class TwoArms:
 
 
 @dataclass(frozen=True)
+class Imputation:
+    """How missing endpoints are imputed: ``method`` mar (from the patient's own arm) or j2r
+    (jump to reference), with ``imputations`` completed data sets."""
+
+    method: str
+    imputations: int
+
+
+@dataclass(frozen=True)
 class Setting:
     """What an analysis tests and how wide its interval is."""
 
@@ -116,6 +129,9 @@ class Setting:
     ci_method: str = "newcombe"
     """The interval of the risk difference where the analysis has no interval of its own:
     ``newcombe`` or ``wald`` (:func:`simulate.analysis.intervals.risk_difference`)."""
+    imputation: Imputation | None = None
+    """Multiple imputation of missing endpoints (``analysis.missing`` = mi_mar or mi_j2r), for
+    the analyses that take it; None otherwise."""
 
     def __post_init__(self) -> None:
         check_choice(self.alternative, ALTERNATIVES, "alternative")
@@ -124,11 +140,11 @@ class Setting:
 
     @classmethod
     def at_level(cls, alpha: float, alternative: str = "two-sided", margin: float = 0.0,
-                 ci_method: str = "newcombe") -> "Setting":
+                 ci_method: str = "newcombe", imputation: Imputation | None = None) -> "Setting":
         """The setting of a test at level ``alpha``: its interval two-sided at 1 - alpha, or at
         1 - 2 alpha for "greater"."""
         confidence = 1 - alpha if alternative == "two-sided" else 1 - 2 * alpha
-        return cls(alternative, margin, confidence, ci_method)
+        return cls(alternative, margin, confidence, ci_method, imputation)
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,7 @@ Conventions
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -90,7 +90,7 @@ def two_arms(test, x_c, n_c, x_t, n_t, strata=None) -> TwoArms:
 
 
 def analyse(test, alpha, x_c, n_c, x_t, n_t, alternative="two-sided", strata=None,
-            ci_method="newcombe", margin=0.0) -> Analysis:
+            ci_method="newcombe", margin=0.0, patients=None, imputation=None) -> Analysis:
     """Run the registered analysis ``test`` (its id, or its
     :class:`~simulate.analysis.registry.Entry`) on every trial and decide at level ``alpha``
     (reject when p < alpha).
@@ -103,6 +103,10 @@ def analyse(test, alpha, x_c, n_c, x_t, n_t, alternative="two-sided", strata=Non
     interval (``ci_method`` is not used).  That interval carries the N / (N - 1) factor the test
     does not, so ``ci_low > -margin`` and ``reject`` can disagree on tables at the edge.  Every
     other test needs ``margin == 0``.
+
+    ``patients`` and ``imputation`` (:class:`simulate.analysis.base.Imputation`): the
+    comparison's patients one by one and how to impute their missing endpoints, for an
+    analysis that imputes (:attr:`simulate.analysis.registry.Entry.imputes`).
     """
     entry = registry.get(test)
     check_choice(alternative, ALTERNATIVES, "alternative")
@@ -111,7 +115,9 @@ def analyse(test, alpha, x_c, n_c, x_t, n_t, alternative="two-sided", strata=Non
     if not 0 < alpha < (0.5 if alternative == "greater" else 1):
         raise ValueError(f"alpha must lie in (0, 1) (below 0.5 one-sided), got {alpha!r}")
     data = two_arms(entry, x_c, n_c, x_t, n_t, strata)
-    res = entry.load()(data, Setting.at_level(alpha, alternative, margin, ci_method))
+    if patients is not None:
+        data = replace(data, patients=patients)
+    res = entry.load()(data, Setting.at_level(alpha, alternative, margin, ci_method, imputation))
     rule = Level.of(alpha, entry.statistic)
     return Analysis(statistic=res.statistic, reject=rule.rejects(res.statistic), risk_difference=res.estimate,
                     ci_low=res.ci_low, ci_high=res.ci_high, scale=entry.statistic)

@@ -67,6 +67,9 @@ class Entry:
     """``"module:function"`` of its statistic at group-sequential looks (``[interim]``), on the z
     scale the boundaries are on: ``score_z(data: TwoArms, margin) -> z``; None when it cannot
     be monitored at looks."""
+    imputes: bool = False
+    """It analyses multiply imputed data (``analysis.missing`` = mi_mar or mi_j2r), reading the
+    patients one by one (:attr:`simulate.analysis.base.TwoArms.patients`)."""
     conservative: bool = False
     """Its type I error stays below alpha by construction (an exact or continuity-corrected
     test on counts): the lab says so when it explains a low power."""
@@ -137,6 +140,11 @@ BUILT_IN: tuple[Entry, ...] = (
           f"{_IMPL}.noninferiority:evaluate", sample_size=f"{_FORMULAS}:n_per_arm_farrington_manning",
           hypotheses=("superiority", "non_inferiority"), alternatives=("greater",),
           interim=f"{_IMPL}.noninferiority:score_z"),
+    Entry("wald", "Wald (unpooled)", "Wald", "Wald test of the risk difference",
+          "Wald test of the risk difference with the unpooled variance and the Wald interval; with multiple "
+          "imputation (analysis.missing = mi_mar or mi_j2r), Rubin's rules over the imputed data sets.",
+          f"{_IMPL}.wald:evaluate", sample_size=f"{_IMPL}.wald:n_per_arm",
+          hypotheses=("superiority", "non_inferiority"), imputes=True),
     Entry("cmh", "CMH (stratified)", "CMH (stratified)",
           "Cochran–Mantel–Haenszel test (stratified by the randomisation strata)",
           "Cochran-Mantel-Haenszel test of a common odds ratio across the randomisation strata.",

@@ -11,9 +11,13 @@ MULTIPLICITY = ("none", "bonferroni", "holm")
 """Adjustments for comparing several experimental arms with one control (``analysis.multiplicity``)."""
 ALTERNATIVES = ("two-sided", "greater")
 """``greater``: one-sided, the treatment arm better than the control."""
-MISSING_STRATEGIES = ("nonresponder", "complete_case", "locf")
-"""How dropouts enter the analysis: as failures (all randomised analysed), left out, or with the
-status of their last attended visit (see :meth:`simulate.engines.block_outcomes.BlockOutcomes.counts`)."""
+MISSING_STRATEGIES = ("nonresponder", "complete_case", "locf", "mi_mar", "mi_j2r")
+"""How missing endpoints enter the analysis: as failures (all randomised analysed), left out,
+with the status of their last attended visit (see
+:meth:`simulate.engines.block_outcomes.BlockOutcomes.counts`), or multiply imputed
+(:mod:`simulate.analysis.visit_imputation`)."""
+IMPUTATION_STRATEGIES = ("mi_mar", "mi_j2r")
+"""The missing-data strategies that impute (the analysis reads the patients one by one)."""
 ENGINES = ("batch", "des")
 """The trial engines: ``batch`` (a block of trials as array arithmetic) and ``des`` (each trial as a
 discrete-event simulation). Both give the same trials from the same fates."""

@@ -25,7 +25,8 @@ import numpy as np
 
 from simulate.analysis import interim, rules
 from simulate.design import scenario as sc
-from simulate.engines.block_outcomes import BlockOutcomes
+from simulate.design.choices import IMPUTATION_STRATEGIES
+from simulate.engines.block_outcomes import BlockOutcomes, PatientData
 from simulate.fates.record import Fates
 from simulate.fates.referrals import sum_by_trial
 
@@ -104,8 +105,14 @@ def patient_outcomes(scenario: sc.Scenario, fates: Fates, r: dict) -> dict:
     if cr_only:
         remission, locf = remission & complete, locf & complete
         after_seen = np.where(complete, after_seen, 0)
+
+    def status_at(month: float) -> np.ndarray:
+        return (rem <= month) & (month < rel) & (complete if cr_only else True)
+
     return {"dropout_month": drop, "dropped": dropped, "remission": remission, "complete": complete,
-            "locf": locf, "visits_seen": [(first_seen, after_seen)], "finish": np.where(dropped, drop, end)}
+            "locf": locf, "visits_seen": [(first_seen, after_seen)], "finish": np.where(dropped, drop, end),
+            "status_at": status_at, "seen_until": np.where(drop < t_cfg.max_follow_up_months, drop, np.inf),
+            "deciding": np.inf}
 
 
 def _with_intercurrent(scenario: sc.Scenario, fates: Fates, arm: np.ndarray, n_trials: int, target: int,
@@ -131,7 +138,8 @@ def _with_intercurrent(scenario: sc.Scenario, fates: Fates, arm: np.ndarray, n_t
     gone = np.minimum(seen_until, path.occurred[death[0]]) if death else seen_until
     return {"dropout_month": drop, "dropped": v.missing, "remission": v.value, "complete": complete,
             "locf": v.carried, "visits_seen": seen_runs(path, visits, gone, cr_only), "finish": v.finish,
-            "intercurrent": path.occurred}
+            "intercurrent": path.occurred, "status_at": lambda month: path.in_remission(month, cr_only),
+            "seen_until": gone, "deciding": v.deciding}
 
 
 def _analysed(scenario: sc.Scenario, p: dict, among: np.ndarray, arm: np.ndarray) -> tuple[np.ndarray, ...]:
@@ -245,11 +253,41 @@ def outcomes_from_batch(scenario: sc.Scenario, fates: Fates, n_trials: int,
     sequential = {}
     if looks is not None:
         sequential = _final_look(scenario, design, looks, p, r, finish)
+    if scenario.analysis.missing in IMPUTATION_STRATEGIES:
+        sequential["patients"] = _patient_data(scenario, fates, r, p)
     return BlockOutcomes(**sequential,
         n_randomised=n_rand, n_completed=n_comp, x_endpoint=x_end, x_locf=x_locf, x_visits=x_visits,
         recruitment_months=last, duration_months=duration, terminated=terminated, on_time=on_time,
         **_consort(fates, closed, total),
     )
+
+
+def _patient_data(scenario: sc.Scenario, fates: Fates, r: dict, p: dict) -> PatientData:
+    """The randomised patients one by one (:class:`~simulate.engines.block_outcomes.PatientData`),
+    slots in order of randomisation: the statuses seen at the visits up to the endpoint's that
+    the analysis may use, the estimand's variable, and the covariates."""
+    t_cfg = scenario.trial
+    n_trials, width = r["randomised"].shape
+    visits = [float(v) for v in t_cfg.visit_months if v <= t_cfg.endpoint_month]
+    history = np.full((n_trials, width, len(visits)), -1, dtype=np.int8)
+    for j, v in enumerate(visits):
+        seen = (v < p["seen_until"]) & (v <= p["deciding"])
+        history[..., j] = np.where(seen, p["status_at"](v), -1)
+    rnd = r["randomised"]
+    value = np.where(p["dropped"], -1, p["remission"]).astype(np.int8)
+    return PatientData(randomised=rnd, arm=np.where(rnd, r["arm"], 0).astype(np.int8), value=np.where(rnd, value, -1),
+                       history=np.where(rnd[..., None], history, -1),
+                       covariates=pool_covariates(fates, n_trials, width),
+                       segments=((fates.seed_sequence, fates.n_trials, 0, n_trials),))
+
+
+def pool_covariates(fates: Fates, n_trials: int, width: int) -> np.ndarray:
+    """(trials, slots, 2): log2 of the anti-PLA2R titre (at least 1 RU/mL) and the screening
+    proteinuria of the pool's first ``width`` slots: the covariates an imputation model uses."""
+    from simulate.fates.draw import proteinuria_mean
+
+    titre = np.log2(np.maximum(fates.pool["titre"][:n_trials, :width], 1.0))
+    return np.stack([titre, proteinuria_mean(fates)[:n_trials, :width]], axis=2)
 
 
 TRIALS_AT_ONCE = 32

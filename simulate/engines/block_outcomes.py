@@ -10,10 +10,54 @@ from dataclasses import dataclass, fields
 
 import numpy as np
 
-from simulate.design.choices import MISSING_STRATEGIES
+from simulate.design.choices import IMPUTATION_STRATEGIES, MISSING_STRATEGIES
 
 CONSORT_FIELDS = ("referred", "excluded_total", "deferred", "lost_during_deferral",
                   "not_randomised_enrolment_closed", "randomised")
+
+
+@dataclass(frozen=True)
+class PatientData:
+    """The analysed patients of a block's trials one by one, for the analyses that need more
+    than counts (multiple imputation): (trials, slots) arrays, slots in order of randomisation,
+    padded past each trial's last patient.
+
+    ``randomised`` marks the slots holding a patient; ``arm`` their arm index; ``value`` int8
+    the estimand's variable as observed (1, 0, -1 missing); ``history`` int8 (trials, slots,
+    visits up to the endpoint visit) the status seen at each scheduled visit that the analysis
+    may use (1 in the endpoint state, 0 not, -1 not seen: after a dropout, kidney failure or
+    death, or an intercurrent event whose strategy is not treatment policy); ``covariates``
+    (trials, slots, 2): log2 of the anti-PLA2R titre (RU/mL, at least 1) and the screening
+    proteinuria (g/24h). ``segments``: (seed sequence, block size, first block row, trials) of
+    each block the trials come from, in order: where the imputations' random numbers come from."""
+
+    randomised: np.ndarray
+    arm: np.ndarray
+    value: np.ndarray
+    history: np.ndarray
+    covariates: np.ndarray
+    segments: tuple
+
+    def take(self, index: slice) -> "PatientData":
+        """Trials ``index`` (a slice of one block's trials)."""
+        (seed, size, first, n), = self.segments
+        start, stop, step = index.indices(n)
+        if step != 1:
+            raise ValueError("patient data are taken by a contiguous slice of trials")
+        return PatientData(self.randomised[index], self.arm[index], self.value[index], self.history[index],
+                           self.covariates[index], ((seed, size, first + start, stop - start),))
+
+    @staticmethod
+    def concatenate(parts: list["PatientData"]) -> "PatientData":
+        width = max(p.value.shape[1] for p in parts)
+
+        def padded(name: str, fill) -> np.ndarray:
+            arrays = [getattr(p, name) for p in parts]
+            return np.concatenate([np.pad(a, [(0, 0), (0, width - a.shape[1])] + [(0, 0)] * (a.ndim - 2),
+                                          constant_values=fill) for a in arrays])
+
+        return PatientData(padded("randomised", False), padded("arm", 0), padded("value", -1), padded("history", -1),
+                           padded("covariates", 0.0), tuple(s for p in parts for s in p.segments))
 
 
 @dataclass(frozen=True)
@@ -61,6 +105,8 @@ class BlockOutcomes:
     """(trials,) H0 rejected: an efficacy stop, or the final look's bound crossed."""
     overrun_z: np.ndarray | None = None
     """(trials,) z of the analysis of every randomised patient (after a stop: the overrun)."""
+    patients: PatientData | None = None
+    """The patients one by one, when the analysis needs them (multiple imputation), else None."""
 
     def __len__(self) -> int:
         return len(self.terminated)
@@ -74,14 +120,22 @@ class BlockOutcomes:
         return self.n_randomised.sum(axis=(1, 2))
 
     def take(self, index) -> "BlockOutcomes":
-        return BlockOutcomes(**{f.name: None if getattr(self, f.name) is None else getattr(self, f.name)[index]
-                                for f in fields(self)})
+        def part(name: str):
+            value = getattr(self, name)
+            return None if value is None else value.take(index) if name == "patients" else value[index]
+
+        return BlockOutcomes(**{f.name: part(f.name) for f in fields(self)})
 
     @staticmethod
     def concatenate(parts: list["BlockOutcomes"]) -> "BlockOutcomes":
-        return BlockOutcomes(**{f.name: None if getattr(parts[0], f.name) is None
-                                else np.concatenate([getattr(p, f.name) for p in parts])
-                                for f in fields(BlockOutcomes)})
+        def joined(name: str):
+            if getattr(parts[0], name) is None:
+                return None
+            if name == "patients":
+                return PatientData.concatenate([p.patients for p in parts])
+            return np.concatenate([getattr(p, name) for p in parts])
+
+        return BlockOutcomes(**{f.name: joined(f.name) for f in fields(BlockOutcomes)})
 
     def counts(self, missing: str) -> tuple[np.ndarray, np.ndarray]:
         """(responders, analysed) per (trial, stratum, arm) under a missing-data strategy.
@@ -89,8 +143,10 @@ class BlockOutcomes:
         ``nonresponder``: all randomised analysed, dropouts count as failures (ITT).
         ``complete_case``: only patients who reached the endpoint visit.
         ``locf``: all randomised, each with the status of their last attended visit.
+        ``mi_mar``, ``mi_j2r``: all randomised, the responders seen (the analysis imputes the
+        missing from :attr:`patients`).
         """
-        if missing == "nonresponder":
+        if missing == "nonresponder" or missing in IMPUTATION_STRATEGIES:
             return self.x_endpoint, self.n_randomised
         if missing == "complete_case":
             return self.x_endpoint, self.n_completed

@@ -9,7 +9,8 @@ import numpy as np
 
 from simulate.design import scenario as sc
 from simulate.design.choices import DEFAULT_ENGINE, ENGINES
-from simulate.engines.block_outcomes import CONSORT_FIELDS, BlockOutcomes
+from simulate.design.choices import IMPUTATION_STRATEGIES
+from simulate.engines.block_outcomes import CONSORT_FIELDS, BlockOutcomes, PatientData
 from simulate.fates.draw import draw_fates, with_outcomes
 from simulate.fates.allocation import n_strata
 from simulate.run.plan import trials_per_block
@@ -37,8 +38,10 @@ def outcomes_from_des(scenario: sc.Scenario, fates, n_trials: int,
     flags = {k: np.zeros(n_trials, dtype=bool) for k in ("terminated", "on_time")}
     consort = {k: np.zeros(n_trials, dtype=np.int32) for k in CONSORT_FIELDS if k != "randomised"}
     seq: list[dict] = []
+    results = []
     for i in range(n_trials):
         res = simulate_trial(scenario, fates, i, detail=False, prepared=prepared)
+        results.append(res)
         p = res.randomised  # statuses as codes: < 0 not seen (dropped out), 0 none, > 0 in remission
         cell = p.stratum.astype(np.intp) * K + p.arm
 
@@ -70,8 +73,37 @@ def outcomes_from_des(scenario: sc.Scenario, fates, n_trials: int,
         for k, dtype in (("stop_look", np.int8), ("stop_reason", np.int8), ("sequential_reject", bool),
                          ("decision_month", float), ("look_randomised", np.int32)):
             sequential[k] = sequential[k].astype(dtype)
+    if scenario.analysis.missing in IMPUTATION_STRATEGIES:
+        sequential["patients"] = _patient_data(scenario, fates, [r.randomised for r in results])
     return BlockOutcomes(n_randomised=n_rand, n_completed=n_comp, x_endpoint=x_end, x_locf=x_locf,
                          x_visits=x_visits, **scalars, **flags, **consort, **sequential)
+
+
+def _patient_data(scenario: sc.Scenario, fates, trials: list) -> PatientData:
+    """The DES's randomised patients one by one, as the batch engine lays them out (slots in
+    order of randomisation, as wide as the design's pool): what the trials recorded at their
+    visits, up to the endpoint's and before any deciding intercurrent event."""
+    from simulate.engines.batch import pool_covariates
+    from simulate.engines.trial import COMPLETE, NOT_SEEN, PARTIAL
+
+    t_cfg = scenario.trial
+    state = COMPLETE if t_cfg.endpoint == "cr" else PARTIAL
+    months = np.array([float(v) for v in t_cfg.visit_months if v <= t_cfg.endpoint_month])
+    n, width = len(trials), min(scenario.n_target, fates.randomisable_month.shape[1])
+    randomised = np.zeros((n, width), dtype=bool)
+    arm = np.zeros((n, width), dtype=np.int8)
+    value = np.full((n, width), -1, dtype=np.int8)
+    history = np.full((n, width, len(months)), -1, dtype=np.int8)
+    for i, p in enumerate(trials):
+        k = p.slot
+        deciding = p.deciding_month if p.deciding_month is not None else np.full(len(p), np.inf)
+        seen = (p.visit_status[:, : len(months)] != NOT_SEEN) & (months[None, :] <= deciding[:, None])
+        randomised[i, k], arm[i, k] = True, p.arm
+        history[i, k] = np.where(seen, p.visit_status[:, : len(months)] >= state, -1)
+        value[i, k] = p.endpoint_value if p.endpoint_value is not None else np.where(
+            p.endpoint_status == NOT_SEEN, -1, p.endpoint_status >= state)
+    return PatientData(randomised=randomised, arm=arm, value=value, history=history,
+                       covariates=pool_covariates(fates, n, width), segments=((fates.seed_sequence, fates.n_trials, 0, n),))
 
 
 def simulate_block(scenario: sc.Scenario, seed: int, block: int, n_trials: int | None = None,
@@ -130,7 +162,8 @@ def simulate_block_designs(designs: Sequence[sc.Scenario | PreparedDesign], seed
             models.setdefault(ready[i].outcome_key, []).append(i)
         for same in models.values():
             f = fates if same[0] == members[0] else with_outcomes(fates, designs[same[0]], ready[same[0]])
-            passed = [i for i in same if engine == "batch" and ready[i].sequential is None]
+            passed = [i for i in same if engine == "batch" and ready[i].sequential is None
+                      and designs[i].analysis.missing not in IMPUTATION_STRATEGIES]
             if len(passed) > 1:
                 for i, o in zip(passed, outcomes_by_target([designs[i] for i in passed], f, n, shared)):
                     results[i] = o

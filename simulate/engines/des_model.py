@@ -393,6 +393,13 @@ class TrialModel(ABC):
                     self.counts["analysed_per_arm"][p.arm] += 1
         return status
 
+    def deciding(self, p: Patient) -> tuple[float, int] | None:
+        """(month, event) of the first intercurrent event by the endpoint whose strategy is not
+        treatment policy (None if none): it decides the variable."""
+        end = self.sc.trial.endpoint_month
+        events = [(m, i) for i, m in p.occurred.items() if self.ice_strategies[i] != "treatment_policy" and m <= end]
+        return min(events) if events else None
+
     def endpoint_value(self, p: Patient) -> tuple[int, int]:
         """(value, carried): the estimand's variable as the trial observed it (1 in the endpoint
         state, 0 not, -1 missing) and the value LOCF analyses (the last status seen where it is
@@ -400,9 +407,9 @@ class TrialModel(ABC):
         policy decides: composite 0, while on treatment the status at the last visit at or before
         it, hypothetical missing; else the endpoint visit's status, missing after a dropout."""
         state, end = self.endpoint_state, self.sc.trial.endpoint_month
-        deciding = [(m, i) for i, m in p.occurred.items() if self.ice_strategies[i] != "treatment_policy" and m <= end]
-        if deciding:
-            month, i = min(deciding)
+        deciding = self.deciding(p)
+        if deciding is not None:
+            month, i = deciding
             j = bisect.bisect_right(self.visit_months, month) - 1
             seen = int(j >= 0 and p.visit_status[j] >= state)
             strategy = self.ice_strategies[i]
@@ -542,7 +549,7 @@ class TrialModel(ABC):
             endpoint_status=visit_status[:, self.endpoint_visit],
             locf_status=np.array([p.locf for p in pts], dtype=np.int8),
             dropout_month=np.array([p.dropout_month for p in pts], dtype=float),
-            dropout_reason=np.array([p.dropout_reason for p in pts], dtype=str),
+            dropout_reason=np.array([p.dropout_reason for p in pts], dtype=str), slot=k,
             **self._intercurrent_columns(pts),
         )
 
@@ -554,7 +561,9 @@ class TrialModel(ABC):
         values = np.array([self.endpoint_value(p) for p in pts], dtype=np.int8).reshape(len(pts), 2)
         months = {name: np.array([p.occurred.get(i, np.nan) for p in pts], dtype=float)
                   for i, name in enumerate(self.sc.intercurrent)}
-        return {"endpoint_value": values[:, 0], "carried_value": values[:, 1], "intercurrent_month": months}
+        deciding = np.array([(self.deciding(p) or (np.inf,))[0] for p in pts], dtype=float)
+        return {"endpoint_value": values[:, 0], "carried_value": values[:, 1], "intercurrent_month": months,
+                "deciding_month": deciding}
 
     def consort(self, n: int) -> dict:
         """The CONSORT counts, as the processes counted them (``n`` randomised)."""

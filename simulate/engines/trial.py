@@ -53,6 +53,10 @@ class RandomisedPatients:
     dropout_month: np.ndarray
     """Months after randomisation of a dropout before the endpoint visit (nan if none)."""
     dropout_reason: np.ndarray
+    slot: np.ndarray | None = None
+    """The pool slot of each patient (its order of randomisation)."""
+    deciding_month: np.ndarray | None = None
+    """With intercurrent events: the month of the event that decided the variable (inf: none)."""
     endpoint_value: np.ndarray | None = None
     """With intercurrent events: the estimand's variable as observed (1 in the endpoint state,
     0 not, -1 missing), else None (the endpoint status is the variable)."""

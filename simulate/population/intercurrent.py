@@ -225,6 +225,9 @@ class Variable:
     missing: np.ndarray
     carried: np.ndarray
     finish: np.ndarray
+    deciding: np.ndarray
+    """The month of the event that decided the variable (inf: none): the data after it do not
+    enter the analysis."""
 
 
 def variable(path: Path, events: Events, visits: np.ndarray, endpoint: float, cr_only: bool,
@@ -259,7 +262,8 @@ def variable(path: Path, events: Events, visits: np.ndarray, endpoint: float, cr
     death = events.index("kidney_failure_or_death")
     gone = np.minimum(seen_until, path.occurred[death[0]]) if death else seen_until
     finish = np.minimum(np.where(gone <= endpoint, gone, endpoint), endpoint)
-    return Variable(value=value, missing=missing, carried=np.where(missing, carried, value), finish=finish)
+    return Variable(value=value, missing=missing, carried=np.where(missing, carried, value), finish=finish,
+                    deciding=deciding)
 
 
 def seen_runs(path: Path, visits: np.ndarray, gone: np.ndarray, cr_only: bool) -> list[tuple[np.ndarray, np.ndarray]]:

@@ -231,8 +231,27 @@ def summarise(scenario: sc.Scenario, t: Tally, seed: int, engine: str, elapsed: 
         success=a.success,
         power_any=any_, power_any_mc_se=_binomial_se(any_, R), power_all=all_, power_all_mc_se=_binomial_se(all_, R),
         comparisons=comparisons, remission_by_visit=_remission_by_visit(scenario, t), **_looks(scenario, t),
-        estimand=estimand_record(scenario),
+        estimand=estimand_record(scenario), tipping_point=_tipping_point(scenario, t),
     )
+
+
+def _tipping_point(scenario: sc.Scenario, t: Tally) -> tuple[dict, ...]:
+    """The tipping-point table from the totals (empty without one)."""
+    if t.tipping is None:
+        return ()
+    deltas = scenario.analysis.tipping_point_deltas
+    rows = []
+    for j, arm in enumerate(scenario.experimental_arms):
+        for a, d_c in enumerate(deltas):
+            for b, d_t in enumerate(deltas):
+                n = int(t.tipping["estimates"][j, a, b])
+                power = float(t.tipping["rejections"][j, a, b]) / t.trials
+                rows.append({"arm": arm, "delta_control": d_c, "delta_experimental": d_t, "power": power,
+                             "mc_se": _binomial_se(power, t.trials),
+                             "mean_estimate": float(t.tipping["estimate_sum"][j, a, b]) / n if n else math.nan,
+                             "mean_estimate_mc_se": mean_se(float(t.tipping["estimate_sum"][j, a, b]),
+                                                            float(t.tipping["estimate_sum_squares"][j, a, b]), n)})
+    return tuple(rows)
 
 
 def _looks(scenario: sc.Scenario, t: Tally) -> dict:

@@ -211,6 +211,10 @@ class PowerResult(Record):
     """With interim looks: P(a trial stopped for efficacy whose overrun analysis, with every
     patient randomised by the decision, falls below the planned final look's critical value)."""
     p_overrun_reversal_se: Float = math.nan
+    tipping_point: tuple[dict, ...] = ()
+    """With ``analysis.tipping_point_deltas``: per comparison and pair of shifts of the imputed
+    patients' log-odds of remission (``delta_control``, ``delta_experimental``), the power at the
+    comparison's unadjusted level with its Monte Carlo SE, and the mean estimate."""
     estimand: dict | None = None
     """The estimand (ICH E9(R1)): its population, variable, summary measure, the intercurrent
     events and their strategies, and each comparison's true value with its Monte Carlo SE
@@ -259,6 +263,7 @@ class PowerResult(Record):
         d.pop("remission_by_visit")
         d.pop("looks")
         d.pop("estimand")
+        d.pop("tipping_point")
         means = d.pop("mean_consort")
         ses = d.pop("mean_consort_mc_se")
         if not elapsed:

@@ -19,7 +19,8 @@ import numpy as np
 from simulate.design import scenario as sc
 from simulate.analysis import registry, rules
 from simulate.analysis.compare import Analysis, analyse
-from simulate.engines.block_outcomes import CONSORT_FIELDS, BlockOutcomes
+from simulate.analysis.base import Imputation
+from simulate.engines.block_outcomes import CONSORT_FIELDS, BlockOutcomes, PatientData
 from simulate.population.intercurrent import true_differences
 from simulate.run.prepared import PreparedDesign, analysis_of
 
@@ -129,6 +130,10 @@ class Tally:
     recruitment: Histogram | None = None
     duration: Histogram | None = None
     looks: dict | None = None
+    tipping: dict | None = None
+    """With a tipping-point analysis: ``rejections``, ``estimates``, ``estimate_sum`` and
+    ``estimate_sum_squares``, each (comparisons, shifts of the control, shifts of the
+    experimental arm)."""
     """With interim looks: :data:`LOOK_FIELDS` -> array with one total per planned look, and
     ``decision_month_sum`` (and its sum of squares), ``decided`` and ``overrun_reversals``."""
 
@@ -141,8 +146,9 @@ class Tally:
         consort_squares = {k: self.consort_squares[k] + other.consort_squares[k] for k in self.consort_squares}
         comparisons = {k: self.comparisons[k] + other.comparisons[k] for k in self.comparisons}
         looks = None if self.looks is None else {k: self.looks[k] + other.looks[k] for k in self.looks}
+        tipping = None if self.tipping is None else {k: self.tipping[k] + other.tipping[k] for k in self.tipping}
         return replace(self, **plain, consort=consort, consort_squares=consort_squares, comparisons=comparisons,
-                       looks=looks,
+                       looks=looks, tipping=tipping,
                        recruitment=self.recruitment + other.recruitment, duration=self.duration + other.duration)
 
 
@@ -186,18 +192,35 @@ def analyse_outcomes(design: sc.Scenario | PreparedDesign, outcomes: BlockOutcom
     x, n = outcomes.counts(a.missing)
     c = scenario.control_index
     extra = {"margin": a.margin} if a.margin else {}
+    if outcomes.patients is not None:
+        extra["imputation"] = Imputation(a.missing.removeprefix("mi_"), a.imputations)
     analyses = []
     for arm in scenario.experimental_arms:
         k = scenario.arm_names.index(arm)
         x_c, n_c, x_t, n_t = x[..., c], n[..., c], x[..., k], n[..., k]
         strata = (x_c, n_c, x_t, n_t) if entry.strata else None
+        patients = None if outcomes.patients is None else comparison_patients(
+            outcomes.patients, c, k, tuple(float(v) for v in scenario.trial.visit_months))
         analyses.append(analyse(entry, a.alpha, x_c.sum(1), n_c.sum(1), x_t.sum(1), n_t.sum(1),
-                                alternative=a.alternative, strata=strata, **extra))
+                                alternative=a.alternative, strata=strata, patients=patients, **extra))
     if outcomes.sequential_reject is not None:          # a group-sequential design decides at its looks
         reject = outcomes.sequential_reject[:, None]
     else:
         reject = rule.decide(np.stack([r.statistic for r in analyses], axis=1)) == rules.REJECT
     return Comparisons(arms=scenario.experimental_arms, analyses=tuple(analyses), reject=reject)
+
+
+def comparison_patients(p: PatientData, control: int, arm: int, visit_months: tuple[float, ...]):
+    """The patients of one comparison (the control and arm ``arm``) for the imputation, as
+    :class:`~simulate.analysis.visit_imputation.VisitData`, block segment by segment."""
+    from simulate.analysis.visit_imputation import VisitData
+
+    (seed, size, first, count), *more = p.segments
+    if more:
+        raise ValueError("a comparison's patients are analysed one block at a time")
+    return VisitData(analysed=p.randomised & ((p.arm == control) | (p.arm == arm)), arm=(p.arm == arm).astype(np.int8),
+                     value=p.value, history=p.history, covariates=p.covariates, seed=seed, block_trials=size,
+                     visit_months=visit_months[: p.history.shape[2]], first_trial=first)
 
 
 def tally(design: sc.Scenario | PreparedDesign, outcomes: BlockOutcomes,
@@ -245,8 +268,33 @@ def tally(design: sc.Scenario | PreparedDesign, outcomes: BlockOutcomes,
         comparisons={k: np.asarray(v) for k, v in per.items()},
         visit_sum=share.sum(axis=0), visit_sum_squares=(share**2).sum(axis=0), visit_trials=has.sum(axis=0),
         recruitment=Histogram.of(outcomes.recruitment_months, top), duration=Histogram.of(outcomes.duration_months, top),
-        looks=_look_totals(rule, outcomes),
+        looks=_look_totals(rule, outcomes), tipping=_tipping_totals(scenario, outcomes),
     )
+
+
+def _tipping_totals(scenario: sc.Scenario, outcomes: BlockOutcomes) -> dict | None:
+    """The tipping-point analysis of every comparison (None without one): each pair of shifts of
+    the imputed patients' log-odds, its rejections at the comparison's unadjusted level and the
+    sum of its estimates (one fit and one set of random numbers serve every pair)."""
+    a = scenario.analysis
+    if not a.tipping_point_deltas or outcomes.patients is None:
+        return None
+    from simulate.analysis.visit_imputation import analyse as imputed
+
+    confidence = 1 - a.alpha if a.alternative == "two-sided" else 1 - 2 * a.alpha
+    visits = tuple(float(v) for v in scenario.trial.visit_months)
+    out: dict[str, list] = {"rejections": [], "estimates": [], "estimate_sum": [], "estimate_sum_squares": []}
+    for arm in scenario.experimental_arms:
+        data = comparison_patients(outcomes.patients, scenario.control_index, scenario.arm_names.index(arm), visits)
+        res = imputed(data, a.imputations, confidence, a.alternative, a.margin, a.missing.removeprefix("mi_"),
+                      a.tipping_point_deltas, a.tipping_point_deltas)
+        ok = np.isfinite(res.estimate)
+        est = np.where(ok, res.estimate, 0.0)
+        out["rejections"].append((res.p_value < a.alpha).sum(axis=0))
+        out["estimates"].append(ok.sum(axis=0))
+        out["estimate_sum"].append(est.sum(axis=0))
+        out["estimate_sum_squares"].append((est**2).sum(axis=0))
+    return {k: np.stack(v) for k, v in out.items()}
 
 
 def _look_totals(design: rules.Sequential, o: BlockOutcomes) -> dict | None:
