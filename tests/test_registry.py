@@ -103,7 +103,7 @@ def test_registry_and_scenario_load_without_numerics() -> None:
 def test_every_built_in_analysis_agrees_with_its_own_functions(entry) -> None:
     """Through the registry (``analyse``), each analysis gives the statistic of its own
     module's function, the risk difference and the interval of today's definitions."""
-    from simulate.analysis import cmh, fisher, intervals, large_sample, noninferiority
+    from simulate.analysis import cmh, fisher, intervals, large_sample, noninferiority, wald
 
     rng = np.random.default_rng(7)
     n_c, n_t = rng.integers(0, 40, size=(2, 300, 2))
@@ -122,12 +122,15 @@ def test_every_built_in_analysis_agrees_with_its_own_functions(entry) -> None:
         "ztest": lambda: large_sample.ztest_p(*counts, alternative),
         "farrington_manning": lambda: noninferiority.farrington_manning_p(*counts, margin, alternative),
         "cmh": lambda: cmh.cmh_p_values(x_c, n_c, x_t, n_t, alternative),
+        "wald": lambda: wald.wald_p(*counts, alternative, margin),
     }[entry.name]()
     np.testing.assert_array_equal(res.statistic, expected)
     np.testing.assert_array_equal(res.reject, expected < 0.05)
     est, low, high = intervals.risk_difference(*totals, "newcombe", confidence)
     if entry.name == "farrington_manning":
         low, high = noninferiority.miettinen_nurminen_interval(*totals, confidence)
+    if entry.name == "wald":
+        est, low, high = intervals.risk_difference(*totals, "wald", confidence)
     for got, want in ((res.risk_difference, est), (res.ci_low, low), (res.ci_high, high)):
         np.testing.assert_array_equal(got, want)
     if not entry.strata:

@@ -21,7 +21,9 @@ TEST_NAMES = Labels("title")
 TEST_SHORT = Labels("short")
 """The same in a few words, where space is short (a heatmap's tick labels)."""
 MISSING_WORDS = {"nonresponder": "non-responder analysis (dropouts as failures)",
-                 "complete_case": "complete-case analysis", "locf": "last observation carried forward"}
+                 "complete_case": "complete-case analysis", "locf": "last observation carried forward",
+                 "mi_mar": "multiple imputation under missing at random",
+                 "mi_j2r": "multiple imputation, jump to reference"}
 """How each of :data:`simulate.design.choices.MISSING_STRATEGIES` is named in the report."""
 ENDPOINT_WORDS = {"cr_or_pr": "remission (CR or PR)", "cr": "complete remission (CR)"}
 """What each ``trial.endpoint`` counts, in words."""
@@ -121,5 +123,6 @@ def axis_label(scenario: sc.Scenario, path: str) -> str:
 
 
 MISSING_NOTES = {"nonresponder": "dropouts counted as no remission", "complete_case": "complete cases only",
-                 "locf": "last observation carried forward"}
+                 "locf": "last observation carried forward", "mi_mar": "missing endpoints imputed (MAR)",
+                 "mi_j2r": "missing endpoints imputed (jump to reference)"}
 """How each of :data:`simulate.design.choices.MISSING_STRATEGIES` is described under the analysed counts."""
