@@ -123,8 +123,9 @@ def assert_trials_agree(scenario: Scenario, seed: int, n_trials: int = 8, fates:
                                       err_msg=f"{label}: dropout")
         # every visit: the model's status at its month, if attended (before any dropout)
         po = [fates.outcomes[a] for a in r["arm"][t][mine]]
-        rem, rel, drop, comp = (np.array([getattr(x, name)[t, k] for x, k in zip(po, slots)]).reshape(-1, 1)
-                                for name in ("remission_month", "relapse_month", "dropout_month", "complete"))
+        rem, rel, comp = (np.array([getattr(x, name)[t, k] for x, k in zip(po, slots)]).reshape(-1, 1)
+                          for name in ("remission_month", "relapse_month", "complete"))
+        drop = o["dropout_month"][t][mine].reshape(-1, 1)      # a mar dropout's month is the engine's
         attended = (visits < drop) | (drop >= t_cfg.max_follow_up_months)
         at_visit = np.where((rem <= visits) & (rel > visits), np.where(comp, 2, 1), 0)
         np.testing.assert_array_equal(p.visit_status[by_month], np.where(attended, at_visit, -1),
@@ -166,6 +167,7 @@ def test_engines_agree_on_every_shipped_scenario(path: Path) -> None:
 
 @pytest.mark.parametrize("overrides", [
     ('randomisation.stratify_by=["pla2r_titre_high"]', 'dropout.mechanism="informative"'),
+    (*LONG_FOLLOW_UP, 'dropout.mechanism="mar"', "dropout.mar_hazard_ratio_not_in_remission=3"),
     ('randomisation.stratify_by=["pla2r_titre_high", "proteinuria_high"]', 'analysis.missing="complete_case"',
      "dropout.probability_by_endpoint=0.4"),
     (*LONG_FOLLOW_UP, 'analysis.missing="locf"'),
@@ -176,7 +178,7 @@ def test_engines_agree_on_every_shipped_scenario(path: Path) -> None:
      "interim.decision_lag_months=3"),
     (*ONE_SIDED, "interim.information_fractions=[0.5, 1.0]", "recruitment.rate_per_site_month=2",
      'interim.futility="beta_spending"', "interim.futility_binding=true", 'analysis.missing="locf"'),
-], ids=["stratified-informative", "two-strata-complete-case", "long-follow-up-locf", "endpoint-before-follow-up-end",
+], ids=["stratified-informative", "long-follow-up-mar", "two-strata-complete-case", "long-follow-up-locf", "endpoint-before-follow-up-end",
         "looks-with-lag", "looks-short-of-target"])
 def test_engines_agree_patient_by_patient(overrides: tuple[str, ...]) -> None:
     scenario = load_scenario(DEFAULT, list(overrides))
@@ -225,7 +227,7 @@ def scenarios(draw):
         f"randomisation.stratify_by={strata}".replace("'", '"'),
         f"randomisation.block_sizes={[b * sum(weights) for b in blocks]}",
         f"dropout.probability_by_endpoint={draw(st.floats(0.0, 0.6))}",
-        f"dropout.mechanism={draw(st.sampled_from(['mcar', 'informative']))}",
+        f"dropout.mechanism={draw(st.sampled_from(['mcar', 'mar', 'mnar', 'informative']))}",
         f"analysis.missing={draw(st.sampled_from(['nonresponder', 'complete_case', 'locf']))}",
         f"outcome.covariate_effects={str(draw(st.booleans())).lower()}",
         f"outcome.relapse={str(draw(st.booleans())).lower()}",

@@ -62,7 +62,7 @@ def test_the_scenario_tests_are_the_registered_analyses():
 
 
 CHOICE_FIELDS = {"analysis.test": choices.TESTS, "analysis.missing": choices.MISSING_STRATEGIES,
-                 "analysis.alternative": choices.ALTERNATIVES, "dropout.mechanism": ("mcar", "informative")}
+                 "analysis.alternative": choices.ALTERNATIVES, "dropout.mechanism": ("mcar", "mar", "mnar")}
 
 
 def test_the_scenario_offers_exactly_the_analysis_lists():

@@ -375,7 +375,8 @@ def adjust_for_dropout(p_control: float, p_treat: float, dropout: float, missing
     in both arms). ``dropout_if_in_remission`` is that chance for a patient who would be in
     remission at the endpoint, per arm (control, treatment); it equals ``dropout`` when dropout
     is unrelated to the outcome (MCAR, the default) and is lower when non-responders drop out
-    faster (informative dropout). With ``s`` = 1 - that chance:
+    faster (MNAR, or MAR with patients not seen in remission leaving faster). With ``s`` = 1 -
+    that chance:
 
     * ``nonresponder``: all randomised are analysed and a responder is a patient in remission at
       the endpoint who did not drop out, so the rates are ``p * s`` (``p (1 - d)`` under MCAR).

@@ -6,9 +6,10 @@ from __future__ import annotations
 import math
 from typing import Annotated, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
-from simulate.design.fields import (DAYS_PER_MONTH, DROPOUT_MECHANISMS, DRUG_CLASSES, ENDPOINTS,
+from simulate.design.fields import (DAYS_PER_MONTH, DROPOUT_HAZARD_RATIO_MAX, DROPOUT_MECHANISM_ALIASES,
+                                    DROPOUT_MECHANISMS, DRUG_CLASSES, ENDPOINTS,
                                     FOLLOW_UP_MONTHS_MAX, FollowUpMonths, LogOddsSlope, MAX_VISITS, Model,
                                     PositiveCalendarMonths, PositiveFollowUpMonths, Probability, RelapseHazard)
 
@@ -192,9 +193,33 @@ class Dropout(Model):
     """Chance a randomised patient drops out (loss to follow-up, withdrawal) before the endpoint;
     below 1, so that some patients reach it."""
     mechanism: Literal[DROPOUT_MECHANISMS] = "mcar"
-    """mcar: dropout independent of outcome; informative: non-responders drop out faster."""
-    informative_hazard_ratio: Annotated[float, Field(ge=1.0, le=100.0)] = 2.0
-    """With mechanism = informative: dropout hazard of non-responders relative to responders
+    """mcar: dropout independent of outcome (missing completely at random); mar (missing at
+    random): the hazard depends on the status seen at the last visit (see
+    mar_hazard_ratio_not_in_remission); mnar (missing not at random): non-responders at the
+    endpoint, an outcome a dropout hides, drop out faster (informative_hazard_ratio).
+    ``informative``, mnar's earlier name, is read as mnar."""
+    informative_hazard_ratio: Annotated[float, Field(ge=1.0, le=DROPOUT_HAZARD_RATIO_MAX)] = 2.0
+    """With mechanism = mnar: dropout hazard of non-responders relative to responders
     (1, as for mcar, to 100)."""
+    mar_hazard_ratio_not_in_remission: Annotated[
+        float, Field(ge=1.0 / DROPOUT_HAZARD_RATIO_MAX, le=DROPOUT_HAZARD_RATIO_MAX)] = 2.0
+    """With mechanism = mar: dropout hazard between two visits of a patient not seen in remission
+    (complete or partial) at the earlier one, relative to a patient seen in remission (1/100 to
+    100; 1 is mcar). Nobody is in remission at baseline."""
     withdrawal_share: Probability = 0.4
     """Share of dropouts that are withdrawals of consent (the rest: lost to follow-up)."""
+
+    @field_validator("mechanism", mode="before")
+    @classmethod
+    def _earlier_name(cls, value: object) -> object:
+        """A mechanism's earlier name (``informative``) read as the mechanism (``mnar``)."""
+        return DROPOUT_MECHANISM_ALIASES.get(value, value) if isinstance(value, str) else value
+
+    @model_validator(mode="after")
+    def _check(self) -> "Dropout":
+        ratio = self.mar_hazard_ratio_not_in_remission
+        if self.mechanism != "mar" and ratio != type(self).model_fields["mar_hazard_ratio_not_in_remission"].default:
+            raise ValueError(f"dropout.mar_hazard_ratio_not_in_remission: got {ratio}; it is used only with "
+                             f"dropout.mechanism = \"mar\" (the mechanism is \"{self.mechanism}\"): set the "
+                             "mechanism to mar or leave the ratio out")
+        return self

@@ -7,7 +7,6 @@ the teaching lab alike."""
 
 from __future__ import annotations
 
-import math
 from typing import TYPE_CHECKING, Mapping
 
 from simulate.analysis import formulas
@@ -111,8 +110,10 @@ def dropout_adjustment(scenario: sc.Scenario) -> formulas.DropoutAdjustment:
     """The scenario's dropout as every closed-form reference sees it: the rates and the share of
     patients the planned analysis sees (the rule: :func:`simulate.analysis.formulas.adjust_for_dropout`).
 
-    Under informative dropout, the chance that a patient in remission at the endpoint drops out
-    before it comes from the scenario's calibrated dropout hazards, arm by arm.
+    When dropout depends on the outcome (mnar) or on the status seen at visits (mar), the chance
+    that a patient in remission at the endpoint drops out before it comes from the scenario's
+    calibrated outcome model, arm by arm: in closed form for mnar, over the model's reference
+    sample of eligible patients for mar (without intercurrent events).
     """
     d = scenario.dropout
     in_remission = None
@@ -120,7 +121,6 @@ def dropout_adjustment(scenario: sc.Scenario) -> formulas.DropoutAdjustment:
         from simulate.population.outcomes import calibrate
 
         models = calibrate(scenario)
-        in_remission = tuple(-math.expm1(-models[arm].dropout_rate * models[arm].endpoint_month)
-                             for arm in (scenario.control_arm, primary_arm(scenario)))
+        in_remission = tuple(models[arm].dropout_in_remission for arm in (scenario.control_arm, primary_arm(scenario)))
     return formulas.adjust_for_dropout(*rates(scenario), d.probability_by_endpoint, scenario.analysis.missing,
                                        in_remission)  # type: ignore[arg-type]

@@ -59,7 +59,14 @@ RELAPSE_HAZARD_MAX = 1.0
 published relapse rate (about 0.01 a month in membranous nephropathy)."""
 RelapseHazard = Annotated[float, Field(ge=0.0, le=RELAPSE_HAZARD_MAX)]
 
-DROPOUT_MECHANISMS = ("mcar", "informative")
+DROPOUT_MECHANISMS = ("mcar", "mar", "mnar")
+"""Missing completely at random, missing at random (on the status seen at visits), missing not
+at random (on the unobserved endpoint outcome): ICH E9(R1)'s sensitivity analyses' mechanisms."""
+DROPOUT_MECHANISM_ALIASES = {"informative": "mnar"}
+"""Earlier names of a mechanism, read as it: ``informative`` was mnar's name before mar came."""
+DROPOUT_HAZARD_RATIO_MAX = 100.0
+"""A dropout hazard ratio of at most 100 either way: one group gone within days while the other
+stays for years, beyond any dropout a trial has reported."""
 STRATIFICATION_FACTORS = ("pla2r_titre_high", "proteinuria_high")
 ENDPOINTS = ("cr_or_pr", "cr")
 """The primary endpoint: complete or partial remission, or complete remission only."""

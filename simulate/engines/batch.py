@@ -29,6 +29,7 @@ from simulate.design.choices import IMPUTATION_STRATEGIES
 from simulate.engines.block_outcomes import BlockOutcomes, PatientData
 from simulate.fates.record import Fates
 from simulate.fates.referrals import sum_by_trial
+from simulate.population.dropout import mar_months
 
 if TYPE_CHECKING:
     from simulate.run.prepared import PreparedDesign
@@ -88,11 +89,17 @@ def patient_outcomes(scenario: sc.Scenario, fates: Fates, r: dict) -> dict:
     drop, rem, rel = pick("dropout_month"), pick("remission_month"), pick("relapse_month")
     complete = pick("complete")
     cr_only = t_cfg.endpoint == "cr"
+    visits = np.asarray(t_cfg.visit_months, dtype=float)
+    mar = None
+    if fates.outcomes[0].dropout_budget is not None:    # mar: the hazard hangs on the status seen
+        hazards = np.array([po.mar_hazards for po in fates.outcomes])[arm]
+        mar = (pick("dropout_budget"), hazards[..., 0], hazards[..., 1])
+    if fates.outcomes[0].intercurrent is not None:
+        return _with_intercurrent(scenario, fates, arm, n_trials, target, drop, rem, rel, complete, mar)
+    if mar is not None:
+        drop = mar_months(_in_remission_at(rem[None], rel[None], visits), visits, *mar)
     # a dropout in a visit's month misses it; one at or after the end of follow-up is no dropout
     dropped = (drop <= end) & (drop < t_cfg.max_follow_up_months)
-    visits = np.asarray(t_cfg.visit_months, dtype=float)
-    if fates.outcomes[0].intercurrent is not None:
-        return _with_intercurrent(scenario, fates, arm, n_trials, target, drop, rem, rel, complete)
     last = np.where(dropped, np.searchsorted(visits, drop, side="left"), np.searchsorted(visits, end, side="right")) - 1
     last_visit = visits[np.maximum(last, 0)]
     remission = (rem <= end) & (rel > end) & ~dropped
@@ -115,12 +122,21 @@ def patient_outcomes(scenario: sc.Scenario, fates: Fates, r: dict) -> dict:
             "deciding": np.inf}
 
 
+def _in_remission_at(start: np.ndarray, end: np.ndarray, visits: np.ndarray) -> np.ndarray:
+    """(..., visits) bool: in remission (complete or partial) at each visit, from the remission
+    episodes ``[start, end)`` (episodes, ...)."""
+    return ((start[..., None] <= visits) & (visits < end[..., None])).any(axis=0)
+
+
 def _with_intercurrent(scenario: sc.Scenario, fates: Fates, arm: np.ndarray, n_trials: int, target: int,
-                       drop: np.ndarray, rem: np.ndarray, rel: np.ndarray, complete: np.ndarray) -> dict:
+                       drop: np.ndarray, rem: np.ndarray, rel: np.ndarray, complete: np.ndarray,
+                       mar: tuple | None) -> dict:
     """:func:`patient_outcomes` with intercurrent events: each patient's path with every event
     (:func:`simulate.population.intercurrent.follow`) and the estimand's variable as the trial
     observes it (``dropped``: missing, by a dropout or a hypothetical strategy; ``remission``:
-    the variable where known; ``locf``: the variable, or the last observed status where missing)."""
+    the variable where known; ``locf``: the variable, or the last observed status where missing).
+    ``mar``: (budget, hazard after a visit in remission, after one not) with mar dropout, whose
+    months follow the status on the path."""
     from simulate.population.intercurrent import Events, Intercurrent, follow, seen_runs, variable
 
     t_cfg = scenario.trial
@@ -131,6 +147,8 @@ def _with_intercurrent(scenario: sc.Scenario, fates: Fates, arm: np.ndarray, n_t
     events = Events.of(scenario)
     path = follow(rem, rel, complete, ice, events, (True,) * len(events.kinds))
     visits = np.asarray(t_cfg.visit_months, dtype=float)
+    if mar is not None:
+        drop = mar_months(_in_remission_at(path.start, path.end, visits), visits, *mar)
     seen_until = np.where(drop < t_cfg.max_follow_up_months, drop, np.inf)
     cr_only = t_cfg.endpoint == "cr"
     v = variable(path, events, visits, t_cfg.endpoint_month, cr_only, seen_until)

@@ -19,8 +19,11 @@ for how long an excluded referral's screening takes, from the trial's own stream
   The patient's state (in complete or partial remission, or not) is changed by the remission
   and relapse events; each visit records the state; a dropout ends the follow-up, so a visit in
   the dropout's month or later is not attended. A remission or relapse in a visit's month is
-  seen at that visit. The endpoint status is the status recorded at the endpoint visit (missing
-  if it was not attended), the LOCF status the one recorded at the last attended visit up to it.
+  seen at that visit. With dropout at random (mar) each visit's status sets the dropout hazard
+  up to the next visit, and the dropout is scheduled there if it falls before it
+  (:mod:`simulate.engines.des_dropout`). The endpoint status is the status recorded at the
+  endpoint visit (missing if it was not attended), the LOCF status the one recorded at the last
+  attended visit up to it.
 * **Counts**: the CONSORT numbers are counted by these processes as they happen: referrals,
   exclusions, deferrals and losses at screening, refusals once enrolment has closed,
   randomisations, discontinuations (dropout before the endpoint visit) and the analysed, per arm.
@@ -56,6 +59,7 @@ from simulate.engines.trial import COMPLETE, NONE, NOT_SEEN, PARTIAL, Randomised
 from simulate.fates.draw import candidates_of, excluded_of
 from simulate.fates.record import Fates
 from simulate.engines.story import excluded_screening_months
+from simulate.engines.des_dropout import MarDropout
 
 if TYPE_CHECKING:
     from simulate.run.prepared import PreparedDesign
@@ -98,7 +102,7 @@ class Patient:
 
     __slots__ = ("col", "number", "slot", "arm", "month", "state", "visit_status", "locf",
                  "remission_month", "relapse_month", "dropout_month", "dropout_reason", "finish",
-                 "pending", "regime", "alive", "discontinued", "rescued", "occurred")
+                 "pending", "regime", "alive", "discontinued", "rescued", "occurred", "dropout_spent")
 
     def __init__(self, col: int, number: int, slot: int, arm: int, month: float, n_visits: int):
         self.col, self.number, self.slot, self.arm = col, number, slot, arm
@@ -123,6 +127,8 @@ class Patient:
         self.discontinued = self.rescued = False
         self.occurred: dict[int, float] = {}
         """Intercurrent event index -> the month it happened."""
+        self.dropout_spent = 0.0
+        """With mar dropout: the cumulative dropout hazard of the visit intervals behind them."""
 
 
 class TrialModel(ABC):
@@ -159,6 +165,7 @@ class TrialModel(ABC):
         self.fate = [(po.remission_month[t].tolist(), po.relapse_month[t].tolist(), po.dropout_month[t].tolist(),
                       po.complete[t].tolist()) for po in fates.outcomes]
         self.withdrew = fates.withdrawal[t].tolist()
+        self.mar = MarDropout.of(fates, t, visits)
         # intercurrent events: per arm, per event, (month, remission gap, relapse gap, complete)
         # of each pool slot
         self.ice = None if fates.outcomes[0].intercurrent is None else [
@@ -295,7 +302,8 @@ class TrialModel(ABC):
     def sequence(self, p: Patient) -> list[tuple[float, int, object]]:
         """The patient's follow-up events, (months after randomisation, kind, argument), in the
         order they happen: the scheduled visits, and the remission, relapse and dropout that fall
-        within follow-up (a dropout at or after its end is none: the patient completes), and the
+        within follow-up (a dropout at or after its end is none: the patient completes; a mar
+        dropout's fated month is nan: it joins at a visit, :meth:`mar_dropout`), and the
         intercurrent events that would happen (a switch of treatment then brings events of its
         own: :meth:`walk_events`)."""
         k = p.slot
@@ -381,7 +389,10 @@ class TrialModel(ABC):
 
     def visit(self, p: Patient, j: int) -> int:
         """Scheduled visit ``j``: it records the patient's state (none after kidney failure or
-        death: the visit is not attended)."""
+        death: the visit is not attended). With mar dropout the state also sets the coming
+        interval's dropout hazard (:meth:`mar_dropout`)."""
+        if self.mar is not None:
+            self.mar_dropout(p, j)
         if not p.alive:
             return NOT_SEEN
         status = p.visit_status[j] = p.state
@@ -400,13 +411,20 @@ class TrialModel(ABC):
         events = [(m, i) for i, m in p.occurred.items() if self.ice_strategies[i] != "treatment_policy" and m <= end]
         return min(events) if events else None
 
+    def mar_dropout(self, p: Patient, j: int) -> None:
+        """Visit ``j``'s status sets the dropout hazard up to the next visit: the dropout joins the
+        patient's events if it falls there, within follow-up (:mod:`simulate.engines.des_dropout`)."""
+        month, p.dropout_spent = self.mar.after_visit(p.arm, p.slot, j, p.state != NONE, p.dropout_spent)
+        if month < self.sc.trial.max_follow_up_months:          # nan: not before the next visit
+            heapq.heappush(p.pending, (month, DROPOUT, len(p.pending) + 10**9 * (p.regime + 1), None, p.regime))
+
     def endpoint_value(self, p: Patient) -> tuple[int, int]:
         """(value, carried): the estimand's variable as the trial observed it (1 in the endpoint
         state, 0 not, -1 missing) and the value LOCF analyses (the last status seen where it is
         missing). The first intercurrent event by the endpoint whose strategy is not treatment
         policy decides: composite 0, while on treatment the status at the last visit at or before
         it, hypothetical missing; else the endpoint visit's status, missing after a dropout."""
-        state, end = self.endpoint_state, self.sc.trial.endpoint_month
+        state = self.endpoint_state
         deciding = self.deciding(p)
         if deciding is not None:
             month, i = deciding

@@ -24,10 +24,13 @@ For a randomised patient in arm *a* the model is:
   since the type of a remission is drawn independently).
 * **Type of remission.** Complete (CR) with probability ``complete_share_of_remission``, else
   partial (PR); the type holds from the first remission until any relapse.
-* **Dropout** is exponential with rate ``lambda_a`` (``mcar``) or ``lambda_a`` for patients in
-  remission at the endpoint and ``HR * lambda_a`` for the others (``informative``), with
-  ``lambda_a`` solved so the chance of dropping out before the endpoint is exactly
-  ``dropout.probability_by_endpoint`` in each arm.
+* **Dropout** comes at the first time the patient's cumulative dropout hazard reaches a unit
+  exponential: rate ``lambda_a`` throughout (``mcar``); ``lambda_a`` for patients in remission at
+  the endpoint and ``HR * lambda_a`` for the others (``mnar``, read also as ``informative``);
+  between visits, ``lambda_a`` after a visit seen in remission and ``HR * lambda_a`` after one
+  not (``mar``, :mod:`simulate.population.dropout`). ``lambda_a`` is solved so the chance of
+  dropping out before the endpoint is ``dropout.probability_by_endpoint`` in each arm: exactly
+  for mcar and mnar, over the reference sample of eligible patients for mar.
 
 Everything random comes in as uniforms or unit exponentials from the fates (simulate/fates/):
 this module only transforms them, so both engines get identical patients.
@@ -45,6 +48,7 @@ from scipy import special
 
 from simulate.design import parameters
 from simulate.design import scenario as sc
+from simulate.population import dropout
 from simulate.errors import ScenarioError
 from simulate.numerics import find_root, integrate
 
@@ -69,10 +73,20 @@ class ArmModel:
     rebound_month: float
     complete_share: float
     dropout_rate: float
+    """lambda_a: the dropout hazard of a responder (mnar), after a visit in remission (mar), or
+    of everyone (mcar)."""
     dropout_rate_nonresponder: float
+    """HR * lambda_a: of a patient not in remission at the endpoint (mnar), or after a visit not
+    in remission (mar); lambda_a for mcar."""
     endpoint_month: float
     no_relapse_probability: float = 1.0
     """q_a: the chance that a first remission lasts to the endpoint (no relapse before it)."""
+    dropout_mechanism: str = "mcar"
+    """mcar, mar or mnar (``dropout.mechanism``)."""
+    dropout_in_remission: float = 0.0
+    """P(dropout before the endpoint | in remission at the endpoint): the endpoint's probability
+    with mcar, below it when non-responders drop out faster (by the model's hazards for mnar, over
+    the reference sample for mar)."""
 
     def time_to_remission(self, u: np.ndarray) -> np.ndarray:
         """Inverse CDF of the truncated Weibull at uniforms ``u``."""
@@ -154,18 +168,6 @@ def _no_relapse_probability(arm: ArmModel) -> float:
     return integrate(integrand, 0.0, 1.0, points=kinks, epsabs=1e-13, epsrel=1e-12)
 
 
-def _dropout_rates(d: float, end: float, mechanism: str, hr: float, remission: float) -> tuple[float, float]:
-    if d == 0:
-        return 0.0, 0.0
-    if mechanism == "mcar" or hr == 1.0:
-        lam = -math.log1p(-d) / end
-        return lam, lam
-    def gap(lam: float) -> float:
-        return remission * -math.expm1(-lam * end) + (1 - remission) * -math.expm1(-hr * lam * end) - d
-    lam = find_root(gap, 0.0, -math.log1p(-d) / end * 10 + 1.0, xtol=1e-15)
-    return lam, hr * lam
-
-
 def covariate_score(scenario: sc.Scenario, titre: np.ndarray, proteinuria: np.ndarray) -> np.ndarray:
     """b_titre * log2(max(titre, 1)) + b_prot * proteinuria (zero with covariate effects off)."""
     o = scenario.outcome
@@ -217,8 +219,8 @@ def calibrate(scenario: sc.Scenario) -> sc.FrozenDict:
     """The calibrated model of each arm, by arm id (cached per relevant part of the scenario:
     designs that differ only in size or analysis share one calibration)."""
     s = scenario                                # frozen models: hashed and compared by value
-    key = (s.trial.endpoint_month, s.trial.endpoint, tuple(s.arms.items()), s.outcome, s.dropout, s.cohort,
-           s.eligibility)
+    key = (s.trial.endpoint_month, s.trial.endpoint, tuple(s.trial.visit_months), tuple(s.arms.items()), s.outcome,
+           s.dropout, s.cohort, s.eligibility)
     return _calibrated(sc.Parts(scenario, key))
 
 
@@ -234,14 +236,16 @@ def _base_model(scenario: sc.Scenario, name: str) -> tuple[ArmModel, float]:
     end = t.endpoint_month
     scale, cdf_end = _truncated_weibull(a.median_months_to_remission, o.weibull_shape_time_to_remission, end)
     h, h_after, rebound = parameters.relapse_hazards(scenario, name)
-    lam, lam_nr = _dropout_rates(dr.probability_by_endpoint, end, dr.mechanism,
-                                 dr.informative_hazard_ratio, parameters.remission_target(scenario, name))
+    lam, lam_nr = dropout.closed_form_rates(dr.probability_by_endpoint, end, dr.mechanism,
+                                            dr.informative_hazard_ratio, parameters.remission_target(scenario, name))
+    in_remission = dr.probability_by_endpoint if dr.mechanism == "mcar" else -math.expm1(-lam * end)
     base = ArmModel(
         responder_probability=1.0, intercept=None, weibull_scale=scale,
         weibull_shape=o.weibull_shape_time_to_remission, weibull_cdf_at_endpoint=cdf_end,
         relapse_hazard=h, relapse_hazard_off_cni=h_after,
         rebound_month=rebound, complete_share=a.complete_share_of_remission,
         dropout_rate=lam, dropout_rate_nonresponder=lam_nr, endpoint_month=end,
+        dropout_mechanism=dr.mechanism, dropout_in_remission=in_remission,
     )
     return base, _no_relapse_probability(base)
 
@@ -279,7 +283,30 @@ def _calibrate(scenario: sc.Scenario) -> dict[str, ArmModel]:
         intercept = _calibrate_intercept(scores, pi) if scores is not None else None
         models[name] = ArmModel(**{**base.__dict__, "responder_probability": pi, "intercept": intercept,
                                    "no_relapse_probability": q})
+        if scenario.dropout.mechanism == "mar" and scenario.dropout.probability_by_endpoint > 0:
+            models[name] = _with_mar_rates(scenario, models[name], scores)
     return models
+
+
+def _with_mar_rates(scenario: sc.Scenario, arm: ArmModel, scores: np.ndarray | None) -> ArmModel:
+    """The arm's model with its mar dropout hazards, calibrated over the reference sample of
+    eligible patients on the arm's path without intercurrent events
+    (:mod:`simulate.population.dropout`); with HR = 1, mcar's rate exactly."""
+    from simulate.seeding import stream
+
+    d, hr = scenario.dropout.probability_by_endpoint, scenario.dropout.mar_hazard_ratio_not_in_remission
+    end, visits = arm.endpoint_month, np.asarray(scenario.trial.visit_months, dtype=float)
+    n = CALIBRATION_PATIENTS
+    rng = stream(np.random.SeedSequence(CALIBRATION_SEED), "reference_paths")
+    u, e = rng.random((3, n)), rng.standard_exponential(n)
+    po = potential_outcomes(arm, np.zeros(n) if scores is None else scores, u[0], u[1], e, u[2], np.zeros(n))
+    seen = (po.remission_month[:, None] <= visits) & (po.relapse_month[:, None] > visits)
+    exposures = dropout.exposure(seen, visits, end, hr)
+    lam = -math.log1p(-d) / end if hr == 1.0 else dropout.mar_rate(exposures, d)
+    at_end = po.remission_at_endpoint                       # none: the arm's rate is 0, any chance serves
+    in_remission = float(np.mean(-np.expm1(-lam * exposures[at_end]))) if at_end.any() else d
+    return ArmModel(**{**arm.__dict__, "dropout_rate": lam, "dropout_rate_nonresponder": hr * lam,
+                       "dropout_in_remission": in_remission})
 
 
 @dataclass(frozen=True)
@@ -299,6 +326,12 @@ class PotentialOutcomes:
     intercurrent: object | None = None
     """The intercurrent events' months and what follows them
     (:mod:`simulate.population.intercurrent`); None without ``[intercurrent.*]`` events."""
+    dropout_budget: np.ndarray | None = None
+    """With mar dropout (and a chance of it): the unit exponential each patient's cumulative
+    dropout hazard must reach (``dropout_month`` is then nan: the month depends on the status
+    seen at visits, :func:`simulate.population.dropout.mar_months`); else None."""
+    mar_hazards: tuple[float, float] = (0.0, 0.0)
+    """With mar dropout: the hazards after a visit in remission and after one not."""
 
 
 def potential_outcomes(arm: ArmModel, score: np.ndarray, u_response: np.ndarray, u_time: np.ndarray,
@@ -313,12 +346,17 @@ def potential_outcomes(arm: ArmModel, score: np.ndarray, u_response: np.ndarray,
     t_rel = np.where(responder, arm.relapse_time(np.where(responder, t_rem, 0.0), e_relapse), np.inf)
     end = arm.endpoint_month
     at_end = responder & (t_rem <= end) & (t_rel > end)
-    rate = np.where(at_end, arm.dropout_rate, arm.dropout_rate_nonresponder)
-    with np.errstate(divide="ignore", over="ignore"):
-        t_drop = np.where(rate > 0, e_dropout / np.where(rate > 0, rate, 1.0), np.inf)
+    mar = {}
+    if arm.dropout_mechanism == "mar" and arm.dropout_rate > 0:
+        t_drop = np.full(np.shape(e_dropout), np.nan)
+        mar = {"dropout_budget": e_dropout, "mar_hazards": (arm.dropout_rate, arm.dropout_rate_nonresponder)}
+    else:
+        rate = np.where(at_end, arm.dropout_rate, arm.dropout_rate_nonresponder)
+        with np.errstate(divide="ignore", over="ignore"):
+            t_drop = np.where(rate > 0, e_dropout / np.where(rate > 0, rate, 1.0), np.inf)
     return PotentialOutcomes(
         responder=responder, remission_month=t_rem, relapse_month=t_rel,
-        complete=u_complete < arm.complete_share, remission_at_endpoint=at_end, dropout_month=t_drop,
+        complete=u_complete < arm.complete_share, remission_at_endpoint=at_end, dropout_month=t_drop, **mar,
     )
 
 
