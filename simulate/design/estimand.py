@@ -26,7 +26,7 @@ data after it are set missing and the missing-data method answers for them) or
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, model_validator
 
@@ -45,6 +45,11 @@ REMISSION_HAZARD_MAX = 5.0
 INTERCURRENT_ID_PATTERN = r"^[a-z][a-z0-9_]{0,31}$"
 
 PerArm = Probability | dict[str, Probability]
+
+
+def show_table(table: dict) -> str:
+    """A table of values as the scenario file writes it inline."""
+    return "{ " + ", ".join(f"{k} = {v!r}" for k, v in table.items()) + " }"
 
 
 class Intercurrent(Model):
@@ -74,6 +79,21 @@ class Intercurrent(Model):
     the arm's complete_share_of_remission)."""
     source: str = ""
     """Where the figures come from."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _probability(cls, data: Any) -> Any:
+        """A probability, or a table of them by arm id: one line naming the field otherwise."""
+        if not isinstance(data, dict) or "probability" not in data:
+            return data
+        p = data["probability"]
+        values = list(p.values()) if isinstance(p, dict) else [p]
+        ok = all(isinstance(v, (int, float)) and not isinstance(v, bool) and 0 <= v <= 1 for v in values)
+        if not ok:
+            shown = "a table" if isinstance(p, dict) else repr(p)
+            raise ValueError(f"probability: got {shown if not isinstance(p, dict) else show_table(p)}; must be a "
+                             "number from 0 to 1, or a table of them by arm id (e.g. { rtx_csa = 0.1 })")
+        return data
 
     @model_validator(mode="after")
     def _check(self) -> "Intercurrent":

@@ -157,6 +157,7 @@ def _with_intercurrent(scenario: sc.Scenario, fates: Fates, arm: np.ndarray, n_t
     return {"dropout_month": drop, "dropped": v.missing, "remission": v.value, "complete": complete,
             "locf": v.carried, "visits_seen": seen_runs(path, visits, gone, cr_only), "finish": v.finish,
             "intercurrent": path.occurred, "status_at": lambda month: path.in_remission(month, cr_only),
+            "lost": (drop <= t_cfg.endpoint_month) & (drop < t_cfg.max_follow_up_months) & (drop <= gone),
             "seen_until": gone, "deciding": v.deciding}
 
 
@@ -273,6 +274,8 @@ def outcomes_from_batch(scenario: sc.Scenario, fates: Fates, n_trials: int,
         sequential = _final_look(scenario, design, looks, p, r, finish)
     if scenario.analysis.missing in IMPUTATION_STRATEGIES:
         sequential["patients"] = _patient_data(scenario, fates, r, p)
+    if "lost" in p:
+        sequential["dropped_out"] = (rnd & p["lost"]).sum(axis=1)
     return BlockOutcomes(**sequential,
         n_randomised=n_rand, n_completed=n_comp, x_endpoint=x_end, x_locf=x_locf, x_visits=x_visits,
         recruitment_months=last, duration_months=duration, terminated=terminated, on_time=on_time,

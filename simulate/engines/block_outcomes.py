@@ -107,12 +107,19 @@ class BlockOutcomes:
     """(trials,) z of the analysis of every randomised patient (after a stop: the overrun)."""
     patients: PatientData | None = None
     """The patients one by one, when the analysis needs them (multiple imputation), else None."""
+    dropped_out: np.ndarray | None = None
+    """(trials,) with intercurrent events, the patients who dropped out before the endpoint
+    visit (``n_completed`` then counts the patients whose estimand variable is known, which a
+    hypothetical strategy or kidney failure or death also decides); None otherwise."""
 
     def __len__(self) -> int:
         return len(self.terminated)
 
     @property
     def dropouts(self) -> np.ndarray:
+        """(trials,) patients who dropped out before the endpoint visit."""
+        if self.dropped_out is not None:
+            return self.dropped_out
         return (self.n_randomised - self.n_completed).sum(axis=(1, 2))
 
     @property

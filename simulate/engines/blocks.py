@@ -75,6 +75,8 @@ def outcomes_from_des(scenario: sc.Scenario, fates, n_trials: int,
             sequential[k] = sequential[k].astype(dtype)
     if scenario.analysis.missing in IMPUTATION_STRATEGIES:
         sequential["patients"] = _patient_data(scenario, fates, [r.randomised for r in results])
+    if scenario.intercurrent:
+        sequential["dropped_out"] = np.array([sum(r.consort["discontinued_per_arm"].values()) for r in results])
     return BlockOutcomes(n_randomised=n_rand, n_completed=n_comp, x_endpoint=x_end, x_locf=x_locf,
                          x_visits=x_visits, **scalars, **flags, **consort, **sequential)
 

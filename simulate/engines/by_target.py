@@ -55,6 +55,7 @@ def outcomes_by_target(designs: Sequence[sc.Scenario], fates: Fates, n_trials: i
     dropped = p["dropped"]
     n_randomised, n_completed = count(np.ones_like(dropped)), count(~dropped)
     x_endpoint, x_locf = count(p["remission"]), count(p["locf"])
+    lost = count(p["lost"]).sum(axis=(2, 3)) if "lost" in p else None
     x_visits = _seen_at_visits(p["visits_seen"], f.held, f.label, f.r["arm"], D, K, len(widest.trial.visit_months))
     reach = np.maximum.accumulate(np.where(f.r["randomised"], f.r["month"] + p["finish"], -np.inf), axis=1)
     rows = np.arange(n_trials)
@@ -68,7 +69,7 @@ def outcomes_by_target(designs: Sequence[sc.Scenario], fates: Fates, n_trials: i
             x_locf=x_locf[:, k], x_visits=x_visits[k], recruitment_months=f.last[k],
             duration_months=np.where(has, finish, f.closed[k]), terminated=total < target,
             on_time=full & (f.last[k] <= designs[order[k]].trial.recruitment_months),
-            **{name: v[k] for name, v in f.consort.items()})
+            dropped_out=None if lost is None else lost[:, k], **{name: v[k] for name, v in f.consort.items()})
     return out  # type: ignore[return-value]
 
 

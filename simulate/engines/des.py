@@ -53,6 +53,8 @@ class Trial(TrialModel):
                 self.relapse(p, month)
             elif what == INTERCURRENT:
                 self.intercurrent(p, month, arg)
+                if not p.alive:                     # kidney failure or death: nothing follows
+                    return
             else:
                 self.drop_out(p, month)
                 return

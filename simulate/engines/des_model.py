@@ -583,9 +583,14 @@ class TrialModel(ABC):
         return {"endpoint_value": values[:, 0], "carried_value": values[:, 1], "intercurrent_month": months,
                 "deciding_month": deciding}
 
-    def consort(self, n: int) -> dict:
-        """The CONSORT counts, as the processes counted them (``n`` randomised)."""
-        c, arms = self.counts, self.arm_names
+    def consort(self, pts: list[Patient]) -> dict:
+        """The CONSORT counts, as the processes counted them (``pts``: the randomised). With
+        intercurrent events a complete-case analysis analyses the patients whose variable is
+        known (counted here, as only the end of their follow-up tells)."""
+        c, arms, n = self.counts, self.arm_names, len(pts)
+        if self.ice is not None and self.complete_case:
+            c = {**c, "analysed_per_arm": [sum(1 for p in pts if p.arm == k and self.endpoint_value(p)[0] >= 0)
+                                           for k in range(len(arms))]}
         return {
             "referred": c["referred"], "screened": c["referred"], "excluded": self.excluded_by_rule(),
             "excluded_total": c["excluded_total"],
@@ -615,5 +620,5 @@ class TrialModel(ABC):
         pts = sorted(self.enrolment.randomised, key=attrgetter("number"))
         events, visits = self.tables()
         return TrialResult(randomised=self.randomised_patients(pts), visits=visits, events=events,
-                           consort=self.consort(len(pts)), calendar=self.calendar(pts),
+                           consort=self.consort(pts), calendar=self.calendar(pts),
                            sequential=None if self.design is None else self.sequential_result())

@@ -112,7 +112,7 @@ class StoryTrial(TrialModel):
                 self.tell(pid, *arg)
             if followed and p.finish is not None and self.design is not None:
                 self.determined_now(p)                  # the endpoint visit, or a dropout before it
-            if what == DROPOUT:
+            if what == DROPOUT or not p.alive:          # a dropout, kidney failure or death: nothing follows
                 return
 
     def _story_events(self, arm: int) -> list[tuple[float, int, tuple[str, str]]]:
