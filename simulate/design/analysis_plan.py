@@ -36,13 +36,14 @@ class Analysis(Model):
     (multiple imputation under MAR, visit by visit) or mi_j2r (jump to reference); the two
     multiple imputations need test = "wald" (Rubin's rules)."""
     imputations: Annotated[int, Field(ge=2, le=1000)] = 20
-    """With mi_mar or mi_j2r: completed data sets per trial (at least 2 for Rubin's rules; 20
-    keeps the loss of efficiency below 1% at half the data missing)."""
+    """With mi_mar or mi_j2r (unused otherwise): completed data sets per trial (at least 2 for
+    Rubin's rules; 20 keeps the loss of efficiency below 1% at a third of the data missing)."""
     tipping_point_deltas: Annotated[tuple[Annotated[float, Field(ge=-20.0, le=20.0)], ...],
                                     Field(max_length=15)] = ()
-    """With mi_mar or mi_j2r: shifts of the log-odds of remission at the endpoint of imputed
-    patients; each pair (control's, experimental's) from this list is a tipping-point analysis
-    (empty: none). From -20 to 20 (beyond, every imputed patient is a failure, or a success)."""
+    """With mi_mar or mi_j2r (unused otherwise): shifts of the log-odds of remission at the
+    endpoint of imputed patients; each pair (control's, experimental's) from this list is a
+    tipping-point analysis (empty: none). From -20 to 20 (beyond, every imputed patient is a
+    failure, or a success)."""
     multiplicity: Literal[MULTIPLICITY] = "none"
     """With several experimental arms, each compared with the control: none, bonferroni or holm."""
     success: str = "any"
@@ -95,22 +96,13 @@ class Analysis(Model):
 
 
     def _imputation_problems(self, entry: registry.Entry) -> list[str]:
-        """Multiple imputation needs an analysis that combines imputed data sets; the
-        imputation fields need multiple imputation."""
-        problems = []
-        imputing = self.missing in IMPUTATION_STRATEGIES
-        if imputing and not entry.imputes:
+        """Multiple imputation needs an analysis that combines imputed data sets (the imputation
+        fields are read only with it, so that a sweep over ``missing`` may keep them)."""
+        if self.missing in IMPUTATION_STRATEGIES and not entry.imputes:
             usable = " or ".join(f'"{e.name}"' for e in registry.entries() if e.imputes)
-            problems.append(f"analysis.test: got {self.test!r}; missing = {self.missing!r} combines imputed data "
-                            f"sets by Rubin's rules: set test = {usable}")
-        if not imputing:
-            if self.tipping_point_deltas:
-                problems.append(f"analysis.tipping_point_deltas: got {list(self.tipping_point_deltas)}; a tipping point "
-                                "shifts imputed patients: set missing = \"mi_mar\" or \"mi_j2r\"")
-            if self.imputations != 20:
-                problems.append(f"analysis.imputations: got {self.imputations}; only used with missing = \"mi_mar\" "
-                                "or \"mi_j2r\"")
-        return problems
+            return [f"analysis.test: got {self.test!r}; missing = {self.missing!r} combines imputed data sets by "
+                    f"Rubin's rules: set test = {usable}"]
+        return []
 
 
 class Interim(Model):

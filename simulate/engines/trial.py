@@ -109,12 +109,14 @@ class TrialResult:
         return self.randomised.to_frame()
 
     def remission_at_endpoint(self, complete_only: bool = False) -> dict:
-        """Observed proportion in the endpoint state at the endpoint per arm (dropouts count as
-        failures): in remission, or with ``complete_only`` in complete remission."""
+        """Observed proportion in the endpoint state at the endpoint per arm (missing values count
+        as failures): in remission, or with ``complete_only`` in complete remission; with
+        intercurrent events, the estimand's variable (the trial's own endpoint)."""
         r = self.randomised
         state = COMPLETE if complete_only else PARTIAL
         out = {}
         for a, arm in enumerate(r.arm_names):
             rows = r.arm == a
-            out[arm] = float((r.endpoint_status[rows] >= state).mean()) if rows.any() else float("nan")
+            reached = r.endpoint_value[rows] > 0 if r.endpoint_value is not None else r.endpoint_status[rows] >= state
+            out[arm] = float(reached.mean()) if rows.any() else float("nan")
         return out

@@ -406,6 +406,13 @@ class SweepPoint(Record):
     p_recruitment_on_time_se: Float = math.nan
     mean_duration_months_mc_se: Float = math.nan
     mean_dropouts_mc_se: Float = math.nan
+    true_difference: Float = math.nan
+    """The first comparison's estimand: its true difference, and how its estimates land on it
+    (the mean estimate, the bias with its Monte Carlo SE, the interval's coverage)."""
+    mean_risk_difference: Float = math.nan
+    risk_difference_bias: Float = math.nan
+    risk_difference_bias_se: Float = math.nan
+    ci_coverage: Float = math.nan
 
 
 @dataclass(frozen=True)

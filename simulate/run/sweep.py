@@ -55,7 +55,9 @@ def sweep(scenario: sc.Scenario, replicates: int | None = None, seed: int | None
                               mean_randomised_mc_se=r.mean_randomised_mc_se,
                               p_recruitment_on_time_se=r.p_recruitment_on_time_se,
                               mean_duration_months_mc_se=r.mean_duration_months_mc_se,
-                              mean_dropouts_mc_se=r.mean_dropouts_mc_se))
+                              mean_dropouts_mc_se=r.mean_dropouts_mc_se, true_difference=r.true_difference,
+                              mean_risk_difference=r.mean_risk_difference, risk_difference_bias=r.risk_difference_bias,
+                              risk_difference_bias_se=r.risk_difference_bias_se, ci_coverage=r.ci_coverage))
     return SweepResult(axes=tuple(scenario.sweep_grid), points=tuple(out))
 
 

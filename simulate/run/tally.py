@@ -20,6 +20,7 @@ from simulate.design import scenario as sc
 from simulate.analysis import registry, rules
 from simulate.analysis.compare import Analysis, analyse
 from simulate.analysis.base import Imputation
+from simulate.design.choices import IMPUTATION_STRATEGIES
 from simulate.engines.block_outcomes import CONSORT_FIELDS, BlockOutcomes, PatientData
 from simulate.population.intercurrent import true_differences
 from simulate.run.prepared import PreparedDesign, analysis_of
@@ -192,14 +193,15 @@ def analyse_outcomes(design: sc.Scenario | PreparedDesign, outcomes: BlockOutcom
     x, n = outcomes.counts(a.missing)
     c = scenario.control_index
     extra = {"margin": a.margin} if a.margin else {}
-    if outcomes.patients is not None:
+    imputing = a.missing in IMPUTATION_STRATEGIES and outcomes.patients is not None
+    if imputing:
         extra["imputation"] = Imputation(a.missing.removeprefix("mi_"), a.imputations)
     analyses = []
     for arm in scenario.experimental_arms:
         k = scenario.arm_names.index(arm)
         x_c, n_c, x_t, n_t = x[..., c], n[..., c], x[..., k], n[..., k]
         strata = (x_c, n_c, x_t, n_t) if entry.strata else None
-        patients = None if outcomes.patients is None else comparison_patients(
+        patients = None if not imputing else comparison_patients(
             outcomes.patients, c, k, tuple(float(v) for v in scenario.trial.visit_months))
         analyses.append(analyse(entry, a.alpha, x_c.sum(1), n_c.sum(1), x_t.sum(1), n_t.sum(1),
                                 alternative=a.alternative, strata=strata, patients=patients, **extra))
@@ -277,7 +279,7 @@ def _tipping_totals(scenario: sc.Scenario, outcomes: BlockOutcomes) -> dict | No
     the imputed patients' log-odds, its rejections at the comparison's unadjusted level and the
     sum of its estimates (one fit and one set of random numbers serve every pair)."""
     a = scenario.analysis
-    if not a.tipping_point_deltas or outcomes.patients is None:
+    if not a.tipping_point_deltas or a.missing not in IMPUTATION_STRATEGIES or outcomes.patients is None:
         return None
     from simulate.analysis.visit_imputation import analyse as imputed
 
