@@ -115,6 +115,18 @@ class BlockOutcomes:
     def __len__(self) -> int:
         return len(self.terminated)
 
+    def arrays(self) -> dict[str, np.ndarray | None]:
+        """Every field as an array (None where not given), the patients' under
+        ``patients.<name>``: what two engines' blocks are compared on."""
+        out: dict[str, np.ndarray | None] = {}
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if f.name == "patients" and value is not None:
+                out.update({f"patients.{g.name}": getattr(value, g.name) for g in fields(value) if g.name != "segments"})
+            else:
+                out[f.name] = value
+        return out
+
     @property
     def dropouts(self) -> np.ndarray:
         """(trials,) patients who dropped out before the endpoint visit."""
