@@ -150,6 +150,38 @@ def bench_power_interim(scenario, size: int) -> Callable[[], Any]:
     return lambda: estimate_power(looks, size, 1, 1, "batch")
 
 
+WALD = ('analysis.test="wald"',)
+MI = ('analysis.test="wald"', 'analysis.missing="mi_mar"', "analysis.imputations=20")
+MI_COST_FACTOR = 5.0
+"""Multiple imputation (20 imputations) may cost at most this many times the same analysis
+without it."""
+
+
+@benchmark("power_wald_1job", size=10_000, unit="trials", goal_seconds=3.0, engine="batch")
+def bench_power_wald(scenario, size: int) -> Callable[[], Any]:
+    """The registered scenario analysed by the Wald test, dropouts as non-responders, on 1 job: the reference for power_mi_1job."""
+    from simulate.design.loader import with_overrides, parse_override
+    from simulate.run.power import estimate_power
+
+    plain = with_overrides(scenario, dict(_parsed(WALD, parse_override)))
+    return lambda: estimate_power(plain, size, 1, 1, "batch")
+
+
+@benchmark("power_mi_1job", size=10_000, unit="trials", goal_seconds=15.0, engine="batch")
+def bench_power_mi(scenario, size: int) -> Callable[[], Any]:
+    """The same with the missing endpoints multiply imputed under MAR (20 imputations, Rubin's rules): goal at most 5x power_wald_1job."""
+    from simulate.design.loader import with_overrides, parse_override
+    from simulate.run.power import estimate_power
+
+    imputed = with_overrides(scenario, dict(_parsed(MI, parse_override)))
+    return lambda: estimate_power(imputed, size, 1, 1, "batch")
+
+
+RELATIVE_GOALS = {"power_interim_1job": ("power_fixed_1job", INTERIM_COST_FACTOR),
+                  "power_mi_1job": ("power_wald_1job", MI_COST_FACTOR)}
+"""Benchmarks whose goal is a multiple of another's time, measured just before them."""
+
+
 def _parsed(overrides, parse) -> list[tuple[str, Any]]:
     return [(".".join(path), value) for path, value in map(parse, overrides)]
 
@@ -503,9 +535,10 @@ def main(argv: list[str] | None = None) -> int:
     results = []
     for n in names:
         b = BENCHMARKS[n]
-        fixed = next((r for r in results if r.name == "power_fixed_1job"), None)
-        if n == "power_interim_1job" and fixed is not None:   # relative goal: against the fixed design just timed
-            b = Benchmark(b.name, b.setup, b.size, b.unit, round(INTERIM_COST_FACTOR * fixed.seconds, 3),
+        against, factor = RELATIVE_GOALS.get(n, (None, 1.0))
+        reference = next((r for r in results if r.name == against), None)
+        if reference is not None:                     # relative goal: against the reference just timed
+            b = Benchmark(b.name, b.setup, b.size, b.unit, round(factor * reference.seconds, 3),
                           b.description, b.engine, b.goal_mb, b.heavy)
         results.append(run_one(b, scenario, args.size or b.size, args.repeat))
     info = machine()
