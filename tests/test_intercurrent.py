@@ -307,7 +307,14 @@ summary_measure = "odds_ratio"
     a, b = runs
     assert a.keys() == b.keys()
     differ = {k for k in a if a[k] != b[k]} - {"elapsed_seconds"}
-    assert differ == {"estimand"}, differ
+    assert differ == {"estimand", "comparisons"}, differ
+    # the comparison gains the odds ratio's figures; every other figure is the same
+    ca, cb = a["comparisons"][0], b["comparisons"][0]
+    ratio_figures = {"summary_measure", "true_ratio", "true_log_ratio_mc_se", "mean_log_ratio",
+                     "mean_log_ratio_mc_se", "log_ratio_bias", "ratio_ci_coverage", "ratio_ci_coverage_se"}
+    assert ca.keys() == cb.keys()
+    assert all(ca[k] == cb[k] for k in ca.keys() - ratio_figures)
+    assert cb["summary_measure"] == "odds_ratio" and cb["true_ratio"] > 1 and ca["summary_measure"] == "risk_difference"
     assert b["estimand"]["summary_measure"] == "odds_ratio"
     assert b["estimand"]["population"].startswith("adults with iMN")
     assert a["estimand"]["true_values"] == b["estimand"]["true_values"]

@@ -368,6 +368,8 @@ def _true_values(parts: sc.Parts) -> dict[str, Truth]:
     from simulate.population.outcomes import _reference_scores, calibrate, potential_outcomes
 
     s = parts.scenario
+    if not s.intercurrent:                               # the assumed rates, exactly
+        return {arm: _from_rates(s, arm) for arm in s.experimental_arms}
     scores = np.tile(_reference_scores(s), TRUTH_REPEATS)
     seq = np.random.SeedSequence(TRUTH_SEED)
     u = stream(seq, "truth_uniforms").random((3, len(scores)))
@@ -385,6 +387,17 @@ def _true_values(parts: sc.Parts) -> dict[str, Truth]:
         values[arm] = variable(path, events, visits, end, cr_only).value.astype(float)
         base[arm] = po.remission_at_endpoint & (po.complete if cr_only else True)
     return {arm: _truth(s, arm, values, base) for arm in s.experimental_arms}
+
+
+def _from_rates(s: sc.Scenario, arm: str) -> Truth:
+    """The truth without intercurrent events: the arms' assumed rates (no Monte Carlo error)."""
+    p_c, p_t = s.arm(s.control_arm).remission_at_endpoint, s.arm(arm).remission_at_endpoint
+    measure = s.estimand.summary_measure if s.estimand else "risk_difference"
+    ratio = math.nan
+    if measure != "risk_difference" and 0 < p_c < 1 and 0 < p_t < 1:
+        ratio = p_t / p_c if measure == "risk_ratio" else (p_t / (1 - p_t)) / (p_c / (1 - p_c))
+    return Truth(control=p_c, treatment=p_t, difference=p_t - p_c, difference_se=0.0, ratio=ratio,
+                 log_ratio_se=0.0 if math.isfinite(ratio) else math.nan)
 
 
 def _truth(s: sc.Scenario, arm: str, values: dict, base: dict) -> Truth:

@@ -157,7 +157,7 @@ def _binomial_se(p: float, n: int) -> float:
 
 
 def _comparison(t: Tally, j: int, arm: str, control: str, truth: float, truth_se: float = 0.0,
-                shift: float = 0.0) -> Comparison:
+                shift: float = 0.0, ratio: tuple[str, float, float] | None = None) -> Comparison:
     """Comparison ``j`` (``arm`` against the control) from the totals, each estimate with its
     Monte Carlo SE; ``truth``: the estimand's true difference (``truth_se`` its Monte Carlo SE),
     ``shift``: the distance of H0's boundary below 0 (a non-inferiority margin) from which the
@@ -181,7 +181,22 @@ def _comparison(t: Tally, j: int, arm: str, control: str, truth: float, truth_se
         mean_ci_width_mc_se=mean_se(c["width_sum"], c["width_sum_squares"], n_est),
         mean_abs_risk_difference_if_significant=sig_abs, mean_abs_risk_difference_if_significant_mc_se=sig_abs_se,
         exaggeration_ratio_mc_se=sig_abs_se / abs(away) if scaled else nan, true_difference_mc_se=truth_se,
+        **_ratio(c, ratio),
     )
+
+
+def _ratio(c: dict, ratio: tuple[str, float, float] | None) -> dict:
+    """A ratio summary measure's figures from a comparison's totals (none for the difference)."""
+    if ratio is None or "ratio_estimates" not in c:
+        return {}
+    measure, true_ratio, true_log_se = ratio
+    n = int(c["ratio_estimates"])
+    mean_log = c["log_ratio_sum"] / n if n else math.nan
+    return {"summary_measure": measure, "true_ratio": true_ratio, "true_log_ratio_mc_se": true_log_se,
+            "mean_log_ratio": mean_log, "mean_log_ratio_mc_se": mean_se(c["log_ratio_sum"], c["log_ratio_sum_squares"], n),
+            "log_ratio_bias": mean_log - math.log(true_ratio) if true_ratio > 0 else math.nan,
+            "ratio_ci_coverage": c["ratio_covered"] / n if n else math.nan,
+            "ratio_ci_coverage_se": _binomial_se(c["ratio_covered"] / n, n) if n else math.nan}
 
 
 def _remission_by_visit(scenario: sc.Scenario, t: Tally) -> tuple[VisitRemission, ...]:
@@ -207,7 +222,8 @@ def summarise(scenario: sc.Scenario, t: Tally, seed: int, engine: str, elapsed: 
     a = scenario.analysis
     truths = true_differences(scenario)
     shift = a.margin if a.hypothesis == "non_inferiority" else 0.0
-    comparisons = tuple(_comparison(t, j, arm, scenario.control_arm, *truths[arm], shift=shift)
+    ratios = _true_ratios(scenario)
+    comparisons = tuple(_comparison(t, j, arm, scenario.control_arm, *truths[arm], shift=shift, ratio=ratios.get(arm))
                         for j, arm in enumerate(scenario.experimental_arms))
     on_time, terminated = t.on_time / R, t.terminated / R
     rec, dur = t.recruitment, t.duration
@@ -233,6 +249,17 @@ def summarise(scenario: sc.Scenario, t: Tally, seed: int, engine: str, elapsed: 
         comparisons=comparisons, remission_by_visit=_remission_by_visit(scenario, t), **_looks(scenario, t),
         estimand=estimand_record(scenario), tipping_point=_tipping_point(scenario, t),
     )
+
+
+def _true_ratios(scenario: sc.Scenario) -> dict[str, tuple[str, float, float]]:
+    """(measure, true ratio, MC SE of its log) per experimental arm when the estimand's summary
+    measure is a ratio (else empty)."""
+    e = scenario.estimand
+    if e is None or e.summary_measure == "risk_difference":
+        return {}
+    from simulate.population.intercurrent import true_values
+
+    return {arm: (e.summary_measure, t.ratio, t.log_ratio_se) for arm, t in true_values(scenario).items()}
 
 
 def _tipping_point(scenario: sc.Scenario, t: Tally) -> tuple[dict, ...]:

@@ -77,6 +77,19 @@ class Comparison(Record):
     true_difference_mc_se: Float = 0.0
     """Monte Carlo SE of the true difference: 0 when it is the assumed rates' difference, else
     that of its estimate over the reference sample (intercurrent events)."""
+    summary_measure: str = "risk_difference"
+    """The estimand's summary measure; with a ratio, the figures below are on its scale."""
+    true_ratio: Float = math.nan
+    """The estimand's true risk or odds ratio (experimental over control)."""
+    true_log_ratio_mc_se: Float = math.nan
+    mean_log_ratio: Float = math.nan
+    """Mean estimated log ratio over the trials (0.5 added to every cell of a table with an empty one)."""
+    mean_log_ratio_mc_se: Float = math.nan
+    log_ratio_bias: Float = math.nan
+    """Mean log ratio less the true one (its SE: :attr:`mean_log_ratio_mc_se`)."""
+    ratio_ci_coverage: Float = math.nan
+    """Coverage of the true ratio by the 95% Wald interval of the log ratio."""
+    ratio_ci_coverage_se: Float = math.nan
 
     @property
     def risk_difference_bias(self) -> float:

@@ -252,6 +252,7 @@ def tally(design: sc.Scenario | PreparedDesign, outcomes: BlockOutcomes,
             ("significant_abs_sum_squares", float((beyond**2).sum())),
         ):
             per[key].append(value)
+    _ratio_totals(scenario, outcomes, res, per)
     top = scenario.trial.hard_stop_months + scenario.trial.max_follow_up_months
     consort = {f: float(getattr(outcomes, f).sum()) for f in CONSORT_FIELDS if f != "randomised"}
     consort["randomised"] = float(outcomes.randomised.sum())
@@ -272,6 +273,59 @@ def tally(design: sc.Scenario | PreparedDesign, outcomes: BlockOutcomes,
         recruitment=Histogram.of(outcomes.recruitment_months, top), duration=Histogram.of(outcomes.duration_months, top),
         looks=_look_totals(rule, outcomes), tipping=_tipping_totals(scenario, outcomes),
     )
+
+
+RATIO_FIELDS = ("ratio_estimates", "log_ratio_sum", "log_ratio_sum_squares", "ratio_covered")
+"""Totals kept per comparison when the estimand's summary measure is a risk or odds ratio: the
+trials with a ratio, the sum (and sum of squares) of its log, and the intervals covering the
+true ratio."""
+
+
+def log_ratio(measure: str, x_c, n_c, x_t, n_t) -> tuple[np.ndarray, np.ndarray]:
+    """(log ratio, its SE) per trial: the log risk ratio (SE sqrt(1/x_t - 1/n_t + 1/x_c - 1/n_c))
+    or the log odds ratio (Woolf's SE); a table with an empty cell takes 0.5 in every cell
+    (Haldane and Anscombe); nan where an arm is empty."""
+    x_c, n_c, x_t, n_t = (np.asarray(a, dtype=float) for a in (x_c, n_c, x_t, n_t))
+    zero = (x_c == 0) | (x_t == 0) | (x_c == n_c) | (x_t == n_t)
+    h = np.where(zero, 0.5, 0.0)
+    a, b, c, d = x_t + h, n_t - x_t + h, x_c + h, n_c - x_c + h
+    with np.errstate(invalid="ignore", divide="ignore"):
+        if measure == "risk_ratio":
+            est = np.log(a / (a + b)) - np.log(c / (c + d))
+            se = np.sqrt(1 / a - 1 / (a + b) + 1 / c - 1 / (c + d))
+        else:
+            est = np.log(a * d / (b * c))
+            se = np.sqrt(1 / a + 1 / b + 1 / c + 1 / d)
+    empty = (n_c == 0) | (n_t == 0)
+    return np.where(empty, np.nan, est), np.where(empty, np.nan, se)
+
+
+def _ratio_totals(scenario: sc.Scenario, outcomes: BlockOutcomes, res: Comparisons, per: dict) -> None:
+    """With a ratio summary measure (``estimand.summary_measure``): each comparison's log ratio
+    from the analysed counts, its 95% Wald interval on the log scale, and whether it covers the
+    estimand's true ratio (not for multiple imputation, which combines risk differences)."""
+    e, a = scenario.estimand, scenario.analysis
+    if e is None or e.summary_measure == "risk_difference" or a.missing in IMPUTATION_STRATEGIES:
+        return
+    from simulate.population.intercurrent import true_values
+
+    truth = true_values(scenario)
+    x, n = outcomes.counts(a.missing)
+    x, n = x.sum(axis=1), n.sum(axis=1)
+    c = scenario.control_index
+    z = 1.959963984540054                                        # the normal's 97.5% point
+    for key in RATIO_FIELDS:
+        per[key] = []
+    for arm in res.arms:
+        k = scenario.arm_names.index(arm)
+        est, se = log_ratio(e.summary_measure, x[:, c], n[:, c], x[:, k], n[:, k])
+        ok = np.isfinite(est)
+        target = math.log(truth[arm].ratio) if truth[arm].ratio > 0 else math.nan
+        covered = ok & (est - z * se <= target) & (target <= est + z * se)
+        for key, value in (("ratio_estimates", int(ok.sum())), ("log_ratio_sum", float(est[ok].sum())),
+                           ("log_ratio_sum_squares", float((est[ok] ** 2).sum())),
+                           ("ratio_covered", int(covered.sum()))):
+            per[key].append(value)
 
 
 def _tipping_totals(scenario: sc.Scenario, outcomes: BlockOutcomes) -> dict | None:
