@@ -173,3 +173,38 @@ def test_power_json_reports_the_imputation(folder, capsys) -> None:
     d = json.loads(out)
     assert d["missing_strategy"] == "mi_mar" and len(d["tipping_point"]) == 4
     assert d["estimand"]["true_values"][0]["true_difference"] == pytest.approx(0.25)
+
+
+def test_the_imputation_models_chances_are_the_trials_own_table(folder) -> None:
+    """The deterministic part of the imputation, checked on one trial's patient table (what
+    ``trialsim trial --out`` writes): with every patient weighing 1, each cell's chance is the
+    share of its donors (patients seen at both visits of a step, by arm and state) in remission
+    at the step's end, counted here with pandas from the table's visit columns."""
+    import pandas as pd
+
+    from simulate.engines.blocks import simulate_block
+    from simulate.engines.des import example_trial
+
+    s = scenario(folder)
+    table = example_trial(s, 5).randomised.to_frame()
+    months = [v for v in s.trial.visit_months if v <= s.trial.endpoint_month]
+    seen = pd.DataFrame({v: table[f"status_month_{v:g}"] for v in months})
+    status = seen.isin(["partial", "complete"]).astype(int).where(seen != "")
+    expected = {}
+    for j in range(len(months) - 1):
+        before = status.iloc[:, : j + 1]
+        state = pd.Series("never", index=table.index).mask(before.eq(1).any(axis=1), "relapsed").mask(
+            status.iloc[:, j].eq(1), "in")
+        donors = status.iloc[:, j].notna() & status.iloc[:, j + 1].notna()
+        for (arm, st), share in status.iloc[:, j + 1][donors].groupby([table.arm[donors], state[donors]]).mean().items():
+            expected[arm, j, st] = share
+    o = simulate_block(s, 5, 0, n_trials=1)
+    data = comparison_patients(o.patients, 0, 1, visits(s))
+    chances = vi.Donors.of(data).chances(np.ones((1, 1, data.value.shape[1])))[0, 0]
+    names = {"never": vi.NEVER, "in": vi.IN, "relapsed": vi.RELAPSED}
+    arms = {name: k for k, name in enumerate(s.arm_names)}
+    got = {(arm, j, st): chances[arms[arm], j, names[st]] for (arm, j, st) in expected}
+    assert len(expected) > 20
+    assert got == pytest.approx(expected, abs=1e-12)
+    empty = np.isnan(chances).sum()
+    assert empty == 2 * (len(months) - 1) * 3 - len(expected)
