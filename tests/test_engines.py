@@ -92,7 +92,6 @@ def assert_trials_agree(scenario: Scenario, seed: int, n_trials: int = 8, fates:
     b = outcomes_from_batch(scenario, fates, n_trials)
     r, o = batch_trials(scenario, fates, n_trials)
     analysed = b.counts(scenario.analysis.missing)[1]
-    visits = np.asarray(t_cfg.visit_months, dtype=float)
     for t in range(n_trials):
         label = f"seed {seed}, trial {t}"
         res = simulate_trial(scenario, fates, t, detail=False)
@@ -112,26 +111,13 @@ def assert_trials_agree(scenario: Scenario, seed: int, n_trials: int = 8, fates:
         np.testing.assert_array_equal(p.randomisation_month[by_month], r["month"][t][mine],
                                       err_msg=f"{label}: randomisation month")
         # what happened to each of them
-        dropped = o["dropped"][t][mine]
-        state = 2 if t_cfg.endpoint == "cr" else 1          # the lowest status in the endpoint state
-        np.testing.assert_array_equal(p.endpoint_status[by_month] < 0, dropped, err_msg=f"{label}: endpoint seen")
-        np.testing.assert_array_equal(p.endpoint_status[by_month] >= state, o["remission"][t][mine],
-                                      err_msg=f"{label}: endpoint status")
-        if t_cfg.endpoint == "cr_or_pr":
-            status = np.where(dropped, -1, np.where(o["remission"][t][mine], np.where(o["complete"][t][mine], 2, 1), 0))
-            np.testing.assert_array_equal(p.endpoint_status[by_month], status, err_msg=f"{label}: endpoint status")
-        np.testing.assert_array_equal(p.locf_status[by_month] >= state, o["locf"][t][mine], err_msg=f"{label}: LOCF")
-        np.testing.assert_array_equal(p.dropout_month[by_month], np.where(dropped, o["dropout_month"][t][mine], np.nan),
-                                      err_msg=f"{label}: dropout")
-        # every visit: the model's status at its month, if attended (before any dropout)
-        po = [fates.outcomes[a] for a in r["arm"][t][mine]]
-        rem, rel, comp = (np.array([getattr(x, name)[t, k] for x, k in zip(po, slots)]).reshape(-1, 1)
-                          for name in ("remission_month", "relapse_month", "complete"))
-        drop = o["dropout_month"][t][mine].reshape(-1, 1)      # a mar dropout's month is the engine's
-        attended = (visits < drop) | (drop >= t_cfg.max_follow_up_months)
-        at_visit = np.where((rem <= visits) & (rel > visits), np.where(comp, 2, 1), 0)
-        np.testing.assert_array_equal(p.visit_status[by_month], np.where(attended, at_visit, -1),
-                                      err_msg=f"{label}: visit status")
+        if scenario.intercurrent:        # the estimand's variable (tests/test_intercurrent.py checks the paths)
+            value = p.endpoint_value[by_month]
+            np.testing.assert_array_equal(value < 0, o["dropped"][t][mine], err_msg=f"{label}: variable missing")
+            np.testing.assert_array_equal(value > 0, o["remission"][t][mine], err_msg=f"{label}: variable")
+            np.testing.assert_array_equal(p.carried_value[by_month] > 0, o["locf"][t][mine], err_msg=f"{label}: LOCF")
+        else:
+            _assert_same_follow_up(scenario, fates, p, by_month, r, o, t, mine, slots, label)
         # CONSORT: the DES's processes counted these as they ran; the batch engine computed them
         c = res.consort
         for name in ("referred", "excluded_total", "deferred", "lost_during_deferral",
@@ -139,12 +125,40 @@ def assert_trials_agree(scenario: Scenario, seed: int, n_trials: int = 8, fates:
             assert c[name] == getattr(b, name)[t], f"{label}: {name} {c[name]} != {getattr(b, name)[t]}"
         for a, arm in enumerate(scenario.arm_names):
             assert c["randomised_per_arm"][arm] == b.n_randomised[t, :, a].sum(), f"{label}: randomised {arm}"
-            assert c["discontinued_per_arm"][arm] == (b.n_randomised - b.n_completed)[t, :, a].sum(), \
-                f"{label}: discontinued {arm}"
+            if not scenario.intercurrent:   # with events, n_completed counts the known variables
+                assert c["discontinued_per_arm"][arm] == (b.n_randomised - b.n_completed)[t, :, a].sum(), \
+                    f"{label}: discontinued {arm}"
             assert c["analysed_per_arm"][arm] == analysed[t, :, a].sum(), f"{label}: analysed {arm}"
         assert_same_calendar(res.calendar, r, b, t, label)
     # and the block as power runs see it (counts per stratum and arm, calendar, looks)
     assert_same(outcomes_from_des(scenario, fates, n_trials), b, f"seed {seed}")
+
+
+def _assert_same_follow_up(scenario, fates, p, by_month, r, o, t, mine, slots, label) -> None:
+    """Without intercurrent events: each patient's endpoint, LOCF, dropout and visit statuses
+    in the DES are the batch engine's."""
+    t_cfg = scenario.trial
+    visits = np.asarray(t_cfg.visit_months, dtype=float)
+    dropped = o["dropped"][t][mine]
+    state = 2 if t_cfg.endpoint == "cr" else 1          # the lowest status in the endpoint state
+    np.testing.assert_array_equal(p.endpoint_status[by_month] < 0, dropped, err_msg=f"{label}: endpoint seen")
+    np.testing.assert_array_equal(p.endpoint_status[by_month] >= state, o["remission"][t][mine],
+                                  err_msg=f"{label}: endpoint status")
+    if t_cfg.endpoint == "cr_or_pr":
+        status = np.where(dropped, -1, np.where(o["remission"][t][mine], np.where(o["complete"][t][mine], 2, 1), 0))
+        np.testing.assert_array_equal(p.endpoint_status[by_month], status, err_msg=f"{label}: endpoint status")
+    np.testing.assert_array_equal(p.locf_status[by_month] >= state, o["locf"][t][mine], err_msg=f"{label}: LOCF")
+    np.testing.assert_array_equal(p.dropout_month[by_month], np.where(dropped, o["dropout_month"][t][mine], np.nan),
+                                  err_msg=f"{label}: dropout")
+    # every visit: the model's status at its month, if attended (before any dropout)
+    po = [fates.outcomes[a] for a in r["arm"][t][mine]]
+    rem, rel, comp = (np.array([getattr(x, name)[t, k] for x, k in zip(po, slots)]).reshape(-1, 1)
+                      for name in ("remission_month", "relapse_month", "complete"))
+    drop = o["dropout_month"][t][mine].reshape(-1, 1)      # a mar dropout's month is the engine's
+    attended = (visits < drop) | (drop >= t_cfg.max_follow_up_months)
+    at_visit = np.where((rem <= visits) & (rel > visits), np.where(comp, 2, 1), 0)
+    np.testing.assert_array_equal(p.visit_status[by_month], np.where(attended, at_visit, -1),
+                                  err_msg=f"{label}: visit status")
 
 
 def assert_same_calendar(cal: dict, r: dict, b: BlockOutcomes, t: int, label: str) -> None:
