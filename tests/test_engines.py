@@ -88,7 +88,6 @@ def assert_trials_agree(scenario: Scenario, seed: int, n_trials: int = 8, fates:
     status, dropout), the same CONSORT counts and calendar, trial by trial. The DES's statuses
     at every scheduled visit are also checked against the model's status at that month."""
     fates = fates if fates is not None else draw_fates(scenario, block_sequence(seed, 0), n_trials)
-    t_cfg = scenario.trial
     b = outcomes_from_batch(scenario, fates, n_trials)
     r, o = batch_trials(scenario, fates, n_trials)
     analysed = b.counts(scenario.analysis.missing)[1]
