@@ -44,12 +44,15 @@ def test_each_input_sets_the_scenario_field_the_command_line_would(base):
     assert inputs.field_paths(base) == {
         "n_per_arm": "trial.n_per_arm", "remission_control": "arms.rtx.remission_at_endpoint",
         "remission_experimental": "arms.rtx_csa.remission_at_endpoint",
-        "dropout": "dropout.probability_by_endpoint", "test": "analysis.test", "missing": "analysis.missing",
-        "alpha": "analysis.alpha", "rate_per_site_month": "recruitment.rate_per_site_month",
+        "dropout": "dropout.probability_by_endpoint", "dropout_mechanism": "dropout.mechanism",
+        "mar_hazard_ratio": "dropout.mar_hazard_ratio_not_in_remission",
+        "mnar_hazard_ratio": "dropout.informative_hazard_ratio", "test": "analysis.test", "missing": "analysis.missing",
+        "imputations": "analysis.imputations", "alpha": "analysis.alpha", "rate_per_site_month": "recruitment.rate_per_site_month",
         "replicates": "simulation.replicates", "seed": "simulation.seed"}
     assert inputs.input_values(base) == {
-        "n_per_arm": 63, "remission_control": 0.6, "remission_experimental": 0.85, "dropout": 0.1, "test": "fisher",
-        "missing": "nonresponder", "alpha": 0.05, "rate_per_site_month": 6.0, "replicates": 2000,
+        "n_per_arm": 63, "remission_control": 0.6, "remission_experimental": 0.85, "dropout": 0.1,
+        "dropout_mechanism": "mcar", "mar_hazard_ratio": 2.0, "mnar_hazard_ratio": 2.0, "test": "fisher",
+        "missing": "nonresponder", "imputations": 20, "alpha": 0.05, "rate_per_site_month": 6.0, "replicates": 2000,
         "seed": 20210414}
 
 
@@ -495,3 +498,161 @@ def test_a_whole_number_sent_for_a_decimal_field_is_the_same_design(base):
     assert checked.scenario == base
     three = inputs.overrides(base, {"rate_per_site_month": 3})
     assert three["rate_per_site_month"] == "recruitment.rate_per_site_month=3.0"
+
+
+# ----------------------------------------------------------------------------- dropout and missing data
+
+
+@pytest.mark.parametrize("changes", [
+    dict(dropout=0.3, dropout_mechanism="mcar", missing="nonresponder"),
+    dict(dropout=0.3, dropout_mechanism="mar", mar_hazard_ratio=4, missing="complete_case"),
+    dict(dropout=0.3, dropout_mechanism="mnar", mnar_hazard_ratio=3, missing="locf", test="chi2"),
+    dict(dropout=0.3, dropout_mechanism="mar", mar_hazard_ratio="0.5", missing="mi_mar", test="wald", imputations=5),
+    dict(dropout=0.2, dropout_mechanism="mnar", missing="mi_j2r", test="wald"),
+], ids=["mcar-nonresponder", "mar-complete_case", "mnar-locf", "mar-mi_mar", "mnar-mi_j2r"])
+def test_the_dropout_and_missing_data_inputs_reach_the_design_and_the_power_is_trialsim_powers(base, run_cli, changes):
+    checked = inputs.check(DATA, base, values(base, replicates=150, seed=5, **changes))
+    assert checked.ok, checked.problems
+    d, a = checked.scenario.dropout, checked.scenario.analysis
+    assert (d.probability_by_endpoint, d.mechanism, a.missing) == (changes["dropout"], changes["dropout_mechanism"],
+                                                                  changes["missing"])
+    assert d.mar_hazard_ratio_not_in_remission == float(changes.get("mar_hazard_ratio", 2.0))
+    assert d.informative_hazard_ratio == float(changes.get("mnar_hazard_ratio", 2.0))
+    assert a.imputations == int(changes.get("imputations", 20))
+    many = lab.many_trials(checked.scenario)
+    code, out, err = run_cli(["power", NAME, "--replicates", 150, "--seed", 5, "--json",
+                              *sum((["--set", t] for t in checked.changed), [])])
+    assert code == 0, err
+    printed = json.loads(out)
+    for key in ("power", "rejections", "true_difference", "mean_risk_difference", "risk_difference_bias",
+                "risk_difference_bias_se", "ci_coverage", "ci_coverage_se"):
+        assert printed[key] == getattr(many.power, key), key          # to the last digit
+    assert printed["estimand"] == many.power.estimand
+
+
+def test_a_hazard_ratio_of_a_mechanism_not_chosen_is_left_at_its_default_as_the_command_line_needs(run_cli):
+    """teaching_estimands has MAR dropout with a ratio of 4: with MCAR chosen, the hidden MAR ratio
+    goes back to its default, as ``trialsim`` asks ('leave the ratio out'); what was typed in a
+    hidden box is not read."""
+    name = "teaching_estimands"
+    scenario, data = load_scenario(name), read_scenario_data(name)
+    checked = inputs.check(data, scenario, {**inputs.input_values(scenario), "dropout_mechanism": "mcar",
+                                            "mnar_hazard_ratio": "abc"})
+    assert checked.ok and checked.problems == {}
+    assert checked.changed == ("dropout.mechanism=mcar", "dropout.mar_hazard_ratio_not_in_remission=2.0")
+    code, out, err = run_cli(["validate", name, *sum((["--set", t] for t in checked.changed), [])])
+    assert (code, err) == (0, "")
+    code, out, err = run_cli(["validate", name, "--set", "dropout.mechanism=mcar"])
+    assert code == 2 and "leave the ratio out" in err
+    assert inputs.check(data, scenario, inputs.input_values(scenario)).changed == ()
+
+
+def test_each_dropout_mechanism_and_missing_data_method_has_its_words(base):
+    pytest.importorskip("shiny")
+    from simulate.design.choices import MISSING_STRATEGIES
+    from simulate.design.fields import DROPOUT_MECHANISMS
+    from simulate.report.words import DROPOUT_MECHANISM_WORDS, MISSING_NOTES, MISSING_WORDS
+    from simulate.teach import views
+    from simulate.teach.app import build_app
+
+    page = str(build_app(NAME, base).ui["html"])
+    for mechanism in DROPOUT_MECHANISMS:
+        assert DROPOUT_MECHANISM_WORDS[mechanism] and views.MECHANISM_HELP[mechanism], mechanism
+        assert f'<option value="{mechanism}"' in page and views.MECHANISM_LABELS[mechanism] in page
+        design = with_overrides(base, {"dropout.mechanism": mechanism})
+        assert f"({mechanism.upper()})" in views.dropout_clause(design, "remission")
+        assert mechanism.upper() in DROPOUT_MECHANISM_WORDS[mechanism] + views.MECHANISM_LABELS[mechanism]
+    for method in MISSING_STRATEGIES:
+        assert MISSING_WORDS[method] and MISSING_NOTES[method] and views.MISSING_HELP[method], method
+        assert f'<option value="{method}"' in page
+    assert "Wald" in views.MISSING_HELP["mi_mar"] and "Wald" in views.MISSING_HELP["mi_j2r"]
+    assert views.dropout_clause(with_overrides(base, {"dropout.probability_by_endpoint": 0.0}), "x") == "with no dropout"
+    assert views.dropout_clause(with_overrides(base, {"dropout.mechanism": "mar",
+                                                      "dropout.mar_hazard_ratio_not_in_remission": 4.0}),
+                                "remission") == "when patients seen out of remission drop out 4 times as often (MAR)"
+    # the ratios are shown only with their mechanism, the number of imputations only with an imputation
+    import html
+
+    shown = html.unescape(page)
+    for condition, key in [("input.dropout_mechanism === 'mar'", "mar_hazard_ratio"),
+                           ("input.dropout_mechanism === 'mnar'", "mnar_hazard_ratio"),
+                           ("input.missing === 'mi_mar' || input.missing === 'mi_j2r'", "imputations")]:
+        at = shown.index(f'data-display-if="{condition}"')
+        assert f'id="{key}"' in shown[at:at + 800], key
+
+
+@pytest.mark.parametrize("changes, keys", [
+    (dict(missing="mi_mar"), {"missing", "test"}),                 # the design's Fisher test cannot combine imputations
+    (dict(missing="mi_j2r", test="chi2"), {"missing", "test"}),
+    (dict(dropout_mechanism="mar", mar_hazard_ratio=300), {"mar_hazard_ratio"}),
+    (dict(dropout_mechanism="mnar", mnar_hazard_ratio=0.5), {"mnar_hazard_ratio"}),
+    (dict(missing="mi_mar", test="wald", imputations=1), {"imputations"}),
+])
+def test_an_invalid_dropout_or_missing_data_choice_gets_the_command_lines_message_beside_it(base, run_cli, changes,
+                                                                                           keys):
+    checked = inputs.check(DATA, base, values(base, **changes))
+    assert not checked.ok and set(checked.problems) == keys and checked.other == ()
+    code, out, err = run_cli(["validate", NAME, *sum((["--set", inputs.overrides(base, values(base, **changes))[k]]
+                                                      for k in changes), [])])
+    assert code == 2
+    for key in keys:
+        assert list(checked.problems[key]) == err.strip().splitlines(), key
+    if "test" in keys:
+        (line,) = checked.problems["test"]
+        assert "got 'fisher'" in line or "got 'chi2'" in line
+        assert line.endswith('combines imputed data sets by Rubin\'s rules: set test = "wald"')
+
+
+def test_the_methods_comparison_is_trialsim_power_for_each_method_on_the_same_trials(base):
+    design = small(base, **{"dropout.probability_by_endpoint": 0.3, "dropout.mechanism": "mar",
+                            "dropout.mar_hazard_ratio_not_in_remission": 4.0, "simulation.replicates": 2000})
+    designs, tests, refused = lab.method_designs(design)
+    assert refused == {} and list(designs) == ["nonresponder", "complete_case", "locf", "mi_mar", "mi_j2r"]
+    assert tests == {"nonresponder": "fisher", "complete_case": "fisher", "locf": "fisher", "mi_mar": "wald",
+                     "mi_j2r": "wald"}
+    assert {d.simulation.replicates for d in designs.values()} == {lab.METHODS_REPLICATES}
+    assert lab.view_problem(design, "methods_view") is None
+    few = with_overrides(design, {"simulation.replicates": 90})
+    comparison = lab.compare_methods(few)
+    for method, many in comparison.results.items():
+        expected = estimate_power(with_overrides(few, {"analysis.missing": method, "analysis.test": tests[method]}))
+        assert same_power(many.power, expected), method
+        assert many.power.replicates == 90
+
+
+def test_the_truth_line_says_how_far_the_mean_estimate_lands_from_the_true_difference():
+    pytest.importorskip("shiny")
+    from types import SimpleNamespace
+
+    from simulate.teach import views
+
+    c = SimpleNamespace(mean_risk_difference=0.21, true_difference=0.25, risk_difference_bias=-0.04,
+                        risk_difference_bias_se=0.002, ci_coverage=0.93, ci_coverage_se=0.005)
+    assert views.bias_clause(c, "complete_case") == ("with complete-case analysis, the trials underestimate it by "
+                                                    "0.040 ± 0.002")
+    near = SimpleNamespace(**{**vars(c), "mean_risk_difference": 0.247, "risk_difference_bias": -0.003})
+    assert views.bias_clause(near, "mi_mar").endswith("hit it on average: the gap, -0.003 ± 0.002, is within "
+                                                      "2 Monte Carlo SE")
+    assert views.coverage_clause(c, 0.95).startswith("less often than promised")
+    assert views.coverage_clause(near, 0.93) == "as promised, within Monte Carlo error"
+
+
+def test_the_many_trials_view_shows_the_truth_beside_the_estimates(base):
+    pytest.importorskip("shiny")
+    from simulate.teach import views
+
+    design = small(base, **{"dropout.probability_by_endpoint": 0.3, "dropout.mechanism": "mar",
+                            "dropout.mar_hazard_ratio_not_in_remission": 4.0, "analysis.missing": "mi_mar",
+                            "analysis.test": "wald", "simulation.replicates": 80})
+    many = lab.many_trials(design)
+    p = many.power
+    page = str(views.many_figures(design, many, "remission"))
+    assert f"id='truth_true'>{p.true_difference:+.3f}<" in page
+    assert f"id='truth_mean'>{p.mean_risk_difference:+.3f}</b> ± {p.risk_difference_bias_se:.3f}" in page
+    assert f"id='truth_coverage'>{100 * p.ci_coverage:.1f}%</b> ± {100 * p.ci_coverage_se:.1f}%" in page
+    assert "complete or partial remission at month 24" in page and "drop out 4 times as often (MAR)" in page
+    assert "multiple imputation fills in" in page and "carried forward" not in page
+    shown = str(views.methods_view(design, lab.compare_methods(design), "remission"))
+    assert 'id="methods_table"' in shown and "(this design)" in shown
+    for method in ("nonresponder", "complete_case", "locf", "mi_mar", "mi_j2r"):
+        assert f'id="method_bias_{method}"' in shown

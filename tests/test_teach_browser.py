@@ -272,10 +272,37 @@ def test_a_result_is_marked_out_of_date_once_an_input_changes(page, tab, button,
 
 def test_the_test_menu_offers_only_the_tests_this_design_can_use(page):
     offered = page.eval_on_selector_all("#test option", "os => os.map(o => o.value)")
-    assert offered == ["fisher", "chi2", "chi2_yates", "ztest"]
+    assert offered == ["fisher", "chi2", "chi2_yates", "ztest", "wald"]
     refused = page.text_content("#test_refused")
     assert "Farrington-Manning" in refused and 'alternative = "greater"' in refused
     assert "CMH" in refused and "randomisation.stratify_by" in refused
+
+
+def test_dropout_inputs_render_and_a_run_with_imputation_shows_the_truth_beside_the_estimates(page):
+    assert page.is_visible("#dropout_mechanism") and not page.is_visible("#mar_hazard_ratio")
+    page.select_option("#dropout_mechanism", "mar")
+    page.wait_for_selector("#mar_hazard_ratio", state="visible")
+    page.wait_for_function("document.querySelector('#dropout_mechanism_hint')?.textContent.includes('last visit')",
+                           timeout=10_000)
+    page.select_option("#missing", "mi_mar")           # Fisher's test cannot combine imputations: Wald takes over
+    page.wait_for_selector("#test_switched_note", timeout=10_000)
+    assert page.input_value("#test") == "wald" and page.is_visible("#imputations")
+    assert "Rubin's rules" in page.text_content("#missing_hint") and page.locator("#missing_error").count() == 0
+    sets = {"dropout": 0.3, "dropout_mechanism": "mar", "mar_hazard_ratio": 4, "missing": "mi_mar", "test": "wald",
+            "replicates": 200}
+    run_view(page, "many", "simulate", **sets)
+    page.wait_for_selector("#truth_mean", timeout=60_000)
+    out = cli("power", SCENARIO, "--replicates", "200", "--json", "--set", "dropout.probability_by_endpoint=0.3",
+              "--set", "dropout.mechanism=mar", "--set", "dropout.mar_hazard_ratio_not_in_remission=4.0",
+              "--set", "analysis.test=wald", "--set", "analysis.missing=mi_mar")
+    assert out.returncode == 0, out.stderr
+    printed = json.loads(out.stdout)
+    assert page.text_content("#truth_true") == f"{printed['true_difference']:+.3f}"
+    assert page.text_content("#truth_mean") == f"{printed['mean_risk_difference']:+.3f}"
+    assert page.text_content("#truth_coverage") == f"{100 * printed['ci_coverage']:.1f}%"
+    page.select_option("#missing", "nonresponder")     # and back to the student's test
+    page.wait_for_function("document.querySelector('#test').value === 'fisher'", timeout=10_000)
+    assert page.locator("#test_switched_note").count() == 0
 
 
 def test_the_page_logs_no_console_error_and_has_an_icon(browser, lab_url):

@@ -25,6 +25,10 @@ MISSING_WORDS = {"nonresponder": "non-responder analysis (dropouts as failures)"
                  "mi_mar": "multiple imputation under missing at random",
                  "mi_j2r": "multiple imputation, jump to reference"}
 """How each of :data:`simulate.design.choices.MISSING_STRATEGIES` is named in the report."""
+DROPOUT_MECHANISM_WORDS = {"mcar": "missing completely at random (MCAR)",
+                           "mar": "missing at random given the last visit (MAR)",
+                           "mnar": "missing not at random (MNAR)"}
+"""How each of :data:`simulate.design.fields.DROPOUT_MECHANISMS` (``dropout.mechanism``) is named."""
 ENDPOINT_WORDS = {"cr_or_pr": "remission (CR or PR)", "cr": "complete remission (CR)"}
 """What each ``trial.endpoint`` counts, in words."""
 ENDPOINT_SHORT = {"cr_or_pr": "CR/PR", "cr": "CR"}

@@ -15,7 +15,9 @@ from shiny import App, reactive, render, ui
 
 from simulate.design import scenario as sc
 from simulate.design.assumed import primary_arm
-from simulate.design.choices import MISSING_STRATEGIES
+from simulate.analysis import registry
+from simulate.design.choices import IMPUTATION_STRATEGIES, MISSING_STRATEGIES
+from simulate.design.fields import DROPOUT_MECHANISMS
 from simulate.report.words import MISSING_WORDS
 from simulate.teach import inputs, lab, views
 from simulate.teach.figures import TEST_LABELS
@@ -33,13 +35,15 @@ CSS = """
 .lab-table-wrap { overflow-x: auto; max-width: 100%; }
 .lab-stale-note { font-weight: 600; color: #7a4b00; background: #fff4df; padding: .3rem .6rem; display: inline-block; }
 .lab-stale-body { opacity: .4; }
+.lab-help { font-size: .8rem; color: #555; margin: -.6rem 0 .8rem; }
+.lab-switched { font-size: .8rem; color: #7a4b00; background: #fff4df; padding: .2rem .4rem; margin: -.4rem 0 .8rem; }
 """
 
 FAVICON = ("data:image/svg+xml,%3Csvg xmlns='http://www.w3.org/2000/svg' viewBox='0 0 16 16'%3E"
            "%3Crect width='16' height='16' rx='3' fill='%230b5cad'/%3E%3C/svg%3E")
 """The lab's icon, inline (so that the browser asks the server for no favicon.ico)."""
 
-BUTTONS = {"one_view": "One trial", "many_view": "Simulate many trials",
+BUTTONS = {"one_view": "One trial", "many_view": "Simulate many trials", "methods_view": "Compare the methods",
            "null_view": "Simulate with no true difference", "how_many_view": "Find the sample size"}
 """Each view's button, as the note on an out-of-date result names it."""
 
@@ -83,6 +87,17 @@ def _inputs(base: sc.Scenario) -> list:
         *numeric("remission_control", f"{control}: {what} at month {month}"),
         *numeric("remission_experimental", f"{experimental}: {what} at month {month}"),
         *numeric("dropout", "Dropout by the endpoint (probability)"),
+        ui.input_select("dropout_mechanism", "Who drops out",
+                        {m: views.MECHANISM_LABELS.get(m, m) for m in DROPOUT_MECHANISMS},
+                        selected=v["dropout_mechanism"]),
+        ui.output_ui("dropout_mechanism_help"),
+        ui.output_ui("dropout_mechanism_message"),
+        ui.panel_conditional("input.dropout_mechanism === 'mar'",
+                             *numeric("mar_hazard_ratio", f"MAR: dropout hazard after a visit not in {what}, "
+                                                          f"relative to one in {what}")),
+        ui.panel_conditional("input.dropout_mechanism === 'mnar'",
+                             *numeric("mnar_hazard_ratio", f"MNAR: dropout hazard of patients not in {what} at "
+                                                           f"month {month}, relative to those in it")),
         ui.input_select("test", "Test", {t: TEST_LABELS.get(t, t) for t in usable}, selected=v["test"]),
         ui.div("Not offered for this design: ", ui.tags.ul(*(ui.tags.li(f"{TEST_LABELS.get(t, t)}: {why}")
                                                             for t, why in refused.items())),
@@ -90,7 +105,11 @@ def _inputs(base: sc.Scenario) -> list:
         ui.output_ui("test_message"),
         ui.input_select("missing", "Dropouts in the analysis",
                         {m: MISSING_WORDS.get(m, m) for m in MISSING_STRATEGIES}, selected=v["missing"]),
+        ui.output_ui("missing_help"),
+        ui.output_ui("test_switched"),
         ui.output_ui("missing_message"),
+        ui.panel_conditional(" || ".join(f"input.missing === '{m}'" for m in IMPUTATION_STRATEGIES),
+                             *numeric("imputations", "Imputations per trial")),
         *numeric("alpha", "Significance level α"),
         *numeric("rate_per_site_month", "Referrals per site per month"),
         *numeric("replicates", "Simulated trials"),
@@ -115,6 +134,7 @@ def build_app(scenario_path: str | Path, base: sc.Scenario) -> App:
         s = _Session(input, data, base, scenario_arg)
         session.on_ended(s.cancel)                   # a closed page stops its computation
         _messages(s)
+        _missing_data_inputs(s, usable=lab.usable_tests(base)[0])
         _background_views(s, what)
         _one_trial_view(s, what)
         _export_view(s)
@@ -142,6 +162,13 @@ def _page(base: sc.Scenario) -> ui.Tag:
                    "works as assumed. Simulate the same trial many times and count: the share that come out "
                    "significant is the power, ± its Monte Carlo standard error (more trials, smaller error).",
                    _button("simulate", "Simulate many trials")),
+            _panel("methods", "Missing data",
+                   "Patients drop out, and their endpoint is never seen. <b>Who</b> drops out (the menu <i>Who drops "
+                   "out</i>) decides whether the patients left are like those who left; the <b>missing-data "
+                   "method</b> decides how the analysis fills the gap. The same simulated trials are analysed by each "
+                   "method: watch each one's average estimate against the true difference (its <b>bias</b>) and how "
+                   "often its intervals contain the truth (<b>coverage</b>). Change who drops out, and compare again.",
+                   _button("compare_methods", "Compare the methods")),
             _panel("null", "The null world",
                    "The same design when the treatment does nothing: every arm at the control's rate (for a "
                    "non-inferiority design, worse by the margin). A test at level α should then call about α of "
@@ -223,6 +250,55 @@ def _messages(s: _Session) -> None:
         return ui.code(inputs.command(s.scenario_arg, c), id="command", class_="lab-command") if c.ok else None
 
 
+def _missing_data_inputs(s: _Session, usable: dict) -> None:
+    """The help under the dropout mechanism and the missing-data method, and the test switched to
+    one that combines imputed data sets when an imputation is chosen (and back when it is left)."""
+    input = s.input  # noqa: A001 - Shiny's name
+    switched = reactive.value(None)             # (the test before, the test chosen for the imputation)
+    imputing = [t for t in usable if registry.get(t).imputes]
+
+    @render.ui
+    def dropout_mechanism_help():
+        text = views.MECHANISM_HELP.get(input.dropout_mechanism(), "")
+        return ui.div(text, class_="lab-help", id="dropout_mechanism_hint") if text else None
+
+    @render.ui
+    def missing_help():
+        text = views.MISSING_HELP.get(input.missing(), "")
+        return ui.div(text, class_="lab-help", id="missing_hint") if text else None
+
+    @reactive.effect
+    @reactive.event(input.missing)
+    def _wald_for_imputation():
+        with reactive.isolate():
+            test, before = input.test(), switched()
+        if input.missing() in IMPUTATION_STRATEGIES:
+            if not registry.get(test).imputes and imputing:
+                switched.set((test, imputing[0]))
+                ui.update_select("test", selected=imputing[0])
+        elif before is not None:
+            switched.set(None)
+            if test == before[1]:                   # left as the lab set it: the student's test again
+                ui.update_select("test", selected=before[0])
+
+    @reactive.effect
+    @reactive.event(input.test)
+    def _test_chosen():
+        before = switched()
+        if before is not None and input.test() != before[1]:
+            switched.set(None)                      # the student chose a test: the note is no longer true
+
+    @render.ui
+    def test_switched():
+        before = switched()
+        if before is None or input.missing() not in IMPUTATION_STRATEGIES:
+            return None
+        old, new = (TEST_LABELS.get(t, t) for t in before)
+        return ui.div(f"Multiple imputation combines its imputed data sets by Rubin's rules, which needs {new}: "
+                      f"the test was switched from {old} to {new} (and goes back if you choose another method).",
+                      class_="lab-switched", id="test_switched_note", role="status")
+
+
 def _background_views(s: _Session, what: str) -> None:
     """The views computed on a thread: many trials, the null world, how many patients."""
     _background(s, "many_view", "simulate", lab.many_trials,
@@ -232,6 +308,8 @@ def _background_views(s: _Session, what: str) -> None:
                 cancelled=lambda design, p, old: ui.div(
                     views.cancelled(design, p, old), views.power_box(p.read()[3], old),
                     views.many_figures(design, p.read()[3], what) if p.read()[3] is not None else None))
+    _background(s, "methods_view", "compare_methods", lab.compare_methods,
+                done=lambda design, comparison: views.methods_view(design, comparison, what))
     _background(s, "null_view", "null_world", lab.null_world, done=views.null_view)
     _background(s, "how_many_view", "how_many", lab.how_many, done=views.how_many_view)
 

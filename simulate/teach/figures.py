@@ -3,12 +3,15 @@ Like the report's figures (:mod:`simulate.report`), they draw results and comput
 
 from __future__ import annotations
 
+import textwrap
+
 import numpy as np
 from matplotlib.figure import Figure
 
 from simulate.analysis.registry import Labels
 from simulate.report.style import ARM_PALETTE, themed
-from simulate.teach.lab import ManyTrials, NullWorld
+from simulate.report.words import MISSING_WORDS
+from simulate.teach.lab import ManyTrials, MethodsComparison, NullWorld
 
 SIGNIFICANT, NOT_SIGNIFICANT = ARM_PALETTE[1], "#9AA5B1"
 
@@ -24,6 +27,9 @@ def estimates(many: ManyTrials, what: str) -> Figure:
     ax.bar(centres, s.not_significant, width, color=NOT_SIGNIFICANT, label="Not significant")
     ax.bar(centres, s.significant, width, bottom=s.not_significant, color=SIGNIFICANT, label="Significant")
     ax.axvline(many.true_difference, color="black", lw=2, label=f"True difference {many.true_difference:+.2f}")
+    if np.isfinite(p.mean_risk_difference):
+        ax.axvline(p.mean_risk_difference, color="black", lw=1.4, ls=":",
+                   label=f"Mean estimate {p.mean_risk_difference:+.2f}")
     if np.isfinite(p.mean_abs_risk_difference_if_significant):
         mean_sig = p.mean_abs_risk_difference_if_significant * (-1 if many.true_difference < 0 else 1)
         ax.axvline(mean_sig, color=SIGNIFICANT, lw=2, ls="--",
@@ -83,4 +89,41 @@ def type_one_errors(null: NullWorld, alpha: float) -> Figure:
     replicates = next(iter(null.results.values())).power.replicates if tests else 0
     ax.set_title(f"No true difference: how often each test says there is one ({replicates:,} trials)")
     ax.legend(loc="upper right", fontsize=9)
+    return fig
+
+
+@themed
+def missing_methods(comparison: MethodsComparison, arm: str, level: float) -> Figure:
+    """Each missing-data method's mean estimate (± 2 Monte Carlo SE) of comparison ``arm``
+    against the true difference, with its intervals' coverage written beside it."""
+    methods = [m for m, many in comparison.results.items()
+               if any(c.arm == arm for c in many.power.comparisons)]
+    rows = [next(c for c in comparison.results[m].power.comparisons if c.arm == arm) for m in methods]
+    fig = Figure(figsize=(7.5, 0.65 * len(rows) + 1.7), layout="constrained")
+    ax = fig.add_subplot()
+    y = np.arange(len(rows))[::-1]
+    means = np.array([c.mean_risk_difference for c in rows])
+    ses = np.array([c.risk_difference_bias_se for c in rows])
+    off = np.array([abs(c.risk_difference_bias) > 2 * c.risk_difference_bias_se for c in rows])
+    colours = [SIGNIFICANT if o else ARM_PALETTE[0] for o in off]
+    ax.errorbar(means, y, xerr=2 * ses, fmt="none", ecolor="0.2", capsize=4)
+    ax.scatter(means, y, s=60, c=colours, zorder=3)
+    if rows:
+        ax.axvline(rows[0].true_difference, color="black", lw=2, label=f"True difference {rows[0].true_difference:+.3f}")
+        ax.scatter([], [], s=40, c=SIGNIFICANT, label="Biased (more than 2 Monte Carlo SE off)")
+    for yi, c in zip(y, rows):
+        ax.annotate(f"mean {c.mean_risk_difference:+.3f}\ncovers {100 * c.ci_coverage:.1f}%", (1.0, yi),
+                    xycoords=("axes fraction", "data"), xytext=(6, 0), textcoords="offset points", va="center",
+                    fontsize=9)
+    ax.set_yticks(y, [textwrap.fill(MISSING_WORDS.get(m, m), 24) for m in methods], fontsize=9)
+    ax.set_ylim(-0.7, len(rows) - 0.3)
+    lo = min([*means - 2 * ses, *(r.true_difference for r in rows)]) if rows else 0.0
+    hi = max([*means + 2 * ses, *(r.true_difference for r in rows)]) if rows else 1.0
+    pad = 0.15 * (hi - lo) + 0.005
+    ax.set_xlim(lo - pad, hi + pad)
+    ax.set_xlabel(f"Mean estimated difference (± 2 Monte Carlo SE); at right, how often the {level:.0%} "
+                  "intervals cover the truth", fontsize=9)
+    replicates = next(iter(comparison.results.values())).power.replicates if rows else 0
+    ax.set_title(f"The same {replicates:,} trials, analysed by each method", fontsize=11)
+    fig.legend(loc="outside lower center", ncol=2, fontsize=8.5)
     return fig

@@ -14,6 +14,7 @@ from typing import Any
 from simulate.design import loader
 from simulate.design import scenario as sc
 from simulate.design.assumed import primary_arm
+from simulate.design.choices import IMPUTATION_STRATEGIES
 from simulate.errors import ScenarioError
 from simulate.teach.lab import plan_problems
 
@@ -23,8 +24,12 @@ INPUTS: dict[str, str] = {
     "remission_control": "arms.{control}.remission_at_endpoint",
     "remission_experimental": "arms.{experimental}.remission_at_endpoint",
     "dropout": "dropout.probability_by_endpoint",
+    "dropout_mechanism": "dropout.mechanism",
+    "mar_hazard_ratio": "dropout.mar_hazard_ratio_not_in_remission",
+    "mnar_hazard_ratio": "dropout.informative_hazard_ratio",
     "test": "analysis.test",
     "missing": "analysis.missing",
+    "imputations": "analysis.imputations",
     "alpha": "analysis.alpha",
     "rate_per_site_month": "recruitment.rate_per_site_month",
     "replicates": "simulation.replicates",
@@ -32,6 +37,16 @@ INPUTS: dict[str, str] = {
 }
 """The lab's inputs (element ids) and the scenario field each sets ({control}: the control arm's
 id; {experimental}: the experimental arm the closed forms speak of, :func:`primary_arm`)."""
+
+USED_WITH: dict[str, tuple[str, tuple[str, ...]]] = {
+    "mar_hazard_ratio": ("dropout_mechanism", ("mar",)),
+    "mnar_hazard_ratio": ("dropout_mechanism", ("mnar",)),
+    "imputations": ("missing", IMPUTATION_STRATEGIES),
+}
+"""The inputs used only with some values of another (the page shows them only then): input id ->
+(the input it depends on, the values that use it). With any other value the field is left at its
+default, as a file that leaves it out has it (the loader refuses a MAR hazard ratio with another
+mechanism: "set the mechanism to mar or leave the ratio out")."""
 
 
 def field_paths(scenario: sc.Scenario) -> dict[str, str]:
@@ -44,6 +59,32 @@ def input_values(scenario: sc.Scenario) -> dict[str, Any]:
     """Each input's value in the scenario (where the lab starts)."""
     dumped = scenario.model_dump(mode="json")
     return {key: loader.value_at(dumped, path) for key, path in field_paths(scenario).items()}
+
+
+CHECKED_WITH = {**{key: other for key, (other, _) in USED_WITH.items()}, "missing": "test", "test": "missing"}
+"""Input id -> the input it is checked with when it is refused alone: the one it is used with
+(:data:`USED_WITH`), and the missing-data method and the test each other's (an imputation
+needs a test that combines imputed data sets); a line the other input's value alone gives is
+that input's."""
+
+
+def field_default(path: str) -> Any:
+    """The default of the scenario field at a dotted path through its tables
+    (``dropout.informative_hazard_ratio`` -> 2.0): what a file that leaves it out has."""
+    model: Any = sc.Scenario
+    *tables, name = path.split(".")
+    for table in tables:
+        model = model.model_fields[table].annotation
+    return model.model_fields[name].default
+
+
+def applies(key: str, values: dict[str, Any], start: dict[str, Any]) -> bool:
+    """Whether input ``key`` is used with these ``values`` (:data:`USED_WITH`; an input not
+    among ``values`` has its value in the scenario file, ``start``)."""
+    if key not in USED_WITH:
+        return True
+    other, used = USED_WITH[key]
+    return values.get(other, start[other]) in used
 
 
 def override_text(path: str, value: Any) -> str:
@@ -68,6 +109,8 @@ def overrides(scenario: sc.Scenario, values: dict[str, Any]) -> dict[str, str]:
     for key, value in values.items():
         if key not in paths:
             continue
+        if not applies(key, values, start):          # hidden in the page: the file leaves it out
+            value = field_default(paths[key])
         if _is_number(start[key]) and isinstance(value, str):
             value = _number(value)
         if isinstance(start[key], float) and _is_number(value) and isinstance(value, int):
@@ -131,10 +174,14 @@ def check(data: dict, base: sc.Scenario, values: dict[str, Any]) -> Checked:
         return Checked(design, ordered, {}, changed=changed)
     problems: dict[str, tuple[str, ...]] = {}
     for key, text in texts.items():
-        try:
-            loader.scenario_from_dict(data, (text,))
-        except ScenarioError as err:
-            problems[key] = tuple(f"error: {line}" for line in err.problems)
+        lines = _alone(data, (text,))
+        if key in CHECKED_WITH and lines:            # checked with the input it goes with
+            other = texts.get(CHECKED_WITH[key])
+            if other is not None:
+                lines = tuple(line for line in _alone(data, (other, text)) if line not in _alone(data, (other,)))
+        if lines:
+            problems[key] = lines
+    _both_sides(problems, values)
     seen = {line for lines in problems.values() for line in lines}
     paths = field_paths(base)
     other = []
@@ -148,6 +195,26 @@ def check(data: dict, base: sc.Scenario, values: dict[str, Any]) -> Checked:
         else:
             problems[key] = problems.get(key, ()) + (shown,)
     return Checked(None, ordered, problems, tuple(other), changed)
+
+
+def _alone(data: dict, texts: tuple[str, ...]) -> tuple[str, ...]:
+    """The error lines of the scenario file with just these overrides (none if it is valid)."""
+    try:
+        loader.scenario_from_dict(data, texts)
+    except ScenarioError as err:
+        return tuple(f"error: {line}" for line in err.problems)
+    return ()
+
+
+def _both_sides(problems: dict[str, tuple[str, ...]], values: dict[str, Any]) -> None:
+    """A multiple imputation refused with the test chosen is a clash of two inputs: its line
+    goes under both the missing-data method and the test, whichever of them was checked alone."""
+    missing = values.get("missing")
+    clash = tuple(line for key in ("test", "missing") for line in problems.get(key, ())
+                  if line.startswith("error: analysis.test:") and f"missing = {missing!r}" in line)
+    for key in ("test", "missing"):
+        if clash and key in values:
+            problems[key] = problems.get(key, ()) + tuple(line for line in clash if line not in problems.get(key, ()))
 
 
 def command(scenario_arg: str, checked: Checked, what: str = "power") -> str:
