@@ -129,3 +129,21 @@ def tree_rss_mb(root: int) -> float | None:
         sys.modules["bench_run"] = module
         spec.loader.exec_module(module)
     return module._tree_rss_mb(root)
+
+
+def call(args: list, cwd: Path) -> tuple[int, str, str]:
+    """``trialsim ARGS`` in-process, from ``cwd``: (exit code, stdout, stderr)."""
+    import contextlib
+    import io
+
+    from simulate.cli import main
+
+    out, err = io.StringIO(), io.StringIO()
+    here = os.getcwd()
+    os.chdir(cwd)
+    try:
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            code = main([str(a) for a in args])
+    finally:
+        os.chdir(here)
+    return code, out.getvalue(), err.getvalue()

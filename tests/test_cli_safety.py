@@ -5,7 +5,6 @@ command cleanly and its workers with it."""
 from __future__ import annotations
 
 import contextlib
-import io
 import os
 import signal
 import socket
@@ -20,24 +19,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from simulate.cli import main
 
-from conftest import DEFAULT_SCENARIO, ROOT, edit_scenario_text, trialsim_executable
+from conftest import DEFAULT_SCENARIO, ROOT, call, edit_scenario_text, trialsim_executable
 
 COMMANDS = ("validate", "cohort", "trial", "power", "samplesize", "sweep", "run")
-
-
-def call(args: list, cwd: Path) -> tuple[int, str, str]:
-    """``trialsim ARGS`` in-process, from ``cwd``: (exit code, stdout, stderr)."""
-    out, err = io.StringIO(), io.StringIO()
-    here = os.getcwd()
-    os.chdir(cwd)
-    try:
-        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-            code = main([str(a) for a in args])
-    finally:
-        os.chdir(here)
-    return code, out.getvalue(), err.getvalue()
 
 
 def files_under(folder: Path) -> set[Path]:

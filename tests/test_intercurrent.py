@@ -16,10 +16,7 @@
 
 from __future__ import annotations
 
-import contextlib
-import io
 import math
-import os
 from dataclasses import fields
 from pathlib import Path
 
@@ -27,14 +24,14 @@ import numpy as np
 import pytest
 from scipy import integrate, optimize
 
-from simulate.cli import main
+from conftest import call
 from simulate.design.loader import load_scenario
 from simulate.design.scenario import Scenario
 from simulate.engines.batch import patient_outcomes, randomise_block
 from simulate.engines.block_outcomes import BlockOutcomes
 from simulate.engines.blocks import simulate_block_designs
 from simulate.engines.des import example_trial, simulate_trial
-from simulate.fates.draw import candidates_of, draw_fates
+from simulate.fates.draw import draw_fates
 from simulate.population import intercurrent as ice
 from simulate.population.outcomes import CALIBRATION_PATIENTS
 from simulate.run.power import estimate_power, simulate_replicates
@@ -216,12 +213,8 @@ def test_engines_agree_patient_by_patient(tmp_path: Path, case: str) -> None:
         label = f"{case}, trial {t}"
         p = simulate_trial(s, fates, t, detail=False).randomised
         mine = r["randomised"][t]
-        slots = np.flatnonzero(mine)
-        rows = candidates_of(fates, t)
-        column = {m: c for c, m in enumerate(fates.referral_month[rows].tolist())}
-        slot = fates.slot[rows][[column[m] for m in p.referral_month.tolist()]]
-        order = np.argsort(slot)
-        np.testing.assert_array_equal(slot[order], slots, err_msg=f"{label}: who")
+        order = np.argsort(p.slot)                     # the DES's patients in order of randomisation
+        np.testing.assert_array_equal(p.slot[order], np.flatnonzero(mine), err_msg=f"{label}: who")
         value = p.endpoint_value[order]
         np.testing.assert_array_equal(value < 0, o["dropped"][t][mine], err_msg=f"{label}: missing")
         np.testing.assert_array_equal(value > 0, o["remission"][t][mine], err_msg=f"{label}: value")
@@ -271,19 +264,6 @@ def test_events_that_never_happen_change_no_trial(tmp_path: Path, missing: str, 
         assert_same(a, b, f"{engine}, {missing}, block {block}")
     truth = ice.true_values(with_events)["rtx_csa"]
     assert (truth.control, truth.treatment, truth.difference_se) == (0.60, 0.85, 0.0)
-
-
-def call(args: list, cwd: Path) -> tuple[int, str, str]:
-    """``trialsim ARGS`` in-process, from ``cwd``: (exit code, stdout, stderr)."""
-    out, err = io.StringIO(), io.StringIO()
-    here = os.getcwd()
-    os.chdir(cwd)
-    try:
-        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-            code = main([str(a) for a in args])
-    finally:
-        os.chdir(here)
-    return code, out.getvalue(), err.getvalue()
 
 
 def test_an_estimand_without_events_changes_no_number_of_power(tmp_path: Path) -> None:
