@@ -76,7 +76,11 @@ def test_power_csv_equals_the_power_command(finished: Path, small_scenario: Path
     visits = pd.read_csv(finished / "remission_by_visit.csv")
     assert visits.to_dict(orient="records") == direct["remission_by_visit"]
     comparisons = pd.read_csv(finished / "comparisons.csv")
-    assert comparisons.drop(columns=["arm_label", "control_label"]).to_dict(orient="records") == direct["comparisons"]
+    truth = ["true_control", "true_treatment"]             # the estimand's true shares, from direct["estimand"]
+    assert comparisons.drop(columns=["arm_label", "control_label", *truth]).to_dict(orient="records") == \
+        direct["comparisons"]
+    assert comparisons[truth].to_dict(orient="records") == [{k: t[k] for k in truth}
+                                                            for t in direct["estimand"]["true_values"]]
 
 
 def test_tables_are_consistent(finished: Path, small_scenario: Path, capsys) -> None:
