@@ -62,7 +62,7 @@ def png_size(data: bytes) -> tuple[int, int]:
 
 def test_every_figure_is_written_as_a_png(small_run):
     *_, out, figures = small_run
-    assert list(figures) == list(FIGURES)
+    assert list(figures) == [*FIGURES, "missing_data_methods"]     # the grid varies the dropout
     for name, file_name in figures.items():
         data = (out / file_name).read_bytes()
         assert file_name == f"{name}.png"

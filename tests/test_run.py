@@ -75,10 +75,14 @@ def test_power_csv_equals_the_power_command(finished: Path, small_scenario: Path
     assert row["replicates"] == 60 and row["p_recruitment_on_time"] == direct["p_recruitment_on_time"]
     visits = pd.read_csv(finished / "remission_by_visit.csv")
     assert visits.to_dict(orient="records") == direct["remission_by_visit"]
-    comparisons = pd.read_csv(finished / "comparisons.csv").drop(columns=["arm_label", "control_label"])
-    printed = pd.DataFrame(direct["comparisons"]).astype({c: float for c in comparisons.select_dtypes("number")})
-    pd.testing.assert_frame_equal(comparisons, printed, check_dtype=False, rtol=0, atol=0)
+    comparisons = pd.read_csv(finished / "comparisons.csv")
+    truth = ["true_control", "true_treatment"]             # the estimand's true shares, from direct["estimand"]
+    table = comparisons.drop(columns=["arm_label", "control_label", *truth])
+    printed = pd.DataFrame(direct["comparisons"]).astype({c: float for c in table.select_dtypes("number")})
+    pd.testing.assert_frame_equal(table, printed, check_dtype=False, rtol=0, atol=0)
     # (a figure the design has not is nan in the table and null in the JSON)
+    assert comparisons[truth].to_dict(orient="records") == [{k: t[k] for k in truth}
+                                                            for t in direct["estimand"]["true_values"]]
 
 
 def test_tables_are_consistent(finished: Path, small_scenario: Path, capsys) -> None:

@@ -44,12 +44,17 @@ FIGURES = ("power_curve", "power_heatmap", "consort", "accrual", "remission_by_v
 """Figure names, in the report's order; each is written as ``<name>.png``."""
 INTERIM_FIGURES = ("boundaries", "stopping")
 """The figures of a design with interim looks, shown in its own section."""
+ESTIMAND_FIGURES = ("missing_data_methods", "tipping_point")
+"""The figures of the section on the estimand and the missing data (each where it applies:
+:func:`simulate.report.estimand_section.figure_names`)."""
 TITLES = {
     "power_curve": "Power against sample size", "power_heatmap": "Sensitivity of power",
     "consort": "CONSORT flow of the example trial", "accrual": "Recruitment against the plan",
     "time_to_remission": "Time to remission", "swimmer": "Patients of the example trial",
     "remission_by_visit": "Remission over follow-up",
     "boundaries": "Interim boundaries and simulated z paths", "stopping": "Stopping at each look",
+    "missing_data_methods": "Each analysis against the estimand's true value",
+    "tipping_point": "Tipping point of the planned analysis",
 }
 
 
@@ -250,7 +255,7 @@ def _figures(images: dict[str, bytes], sweep: SweepResult | None, axis_label: Ca
              scale: float = 1.0, alpha: float | None = None) -> list[dict]:
     out = []
     for name, png in images.items():
-        if name in INTERIM_FIGURES:  # shown in the interim section
+        if name in INTERIM_FIGURES or name in ESTIMAND_FIGURES:  # shown in their own sections
             continue
         caption = captions.get(name) or (_heatmap_caption(sweep, axis_label, alpha) if name == "power_heatmap"
                                          else "")

@@ -23,8 +23,8 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
 from simulate.design.loader import value_at  # noqa: E402
-from simulate.report import flow_plots, interim_plots, power_plots, remission_plots, style, words  # noqa: E402
-from simulate.report.captions import FIGURES, INTERIM_FIGURES  # noqa: E402
+from simulate.report import (estimand_plots, estimand_section, flow_plots, interim_plots, power_plots,  # noqa: E402
+                             remission_plots, style, words)
 from simulate.report.verdict import is_null  # noqa: E402
 from simulate.report.words import MISSING_NOTES, axis_label  # noqa: E402
 from simulate.run.results import RunResults  # noqa: E402
@@ -88,8 +88,10 @@ def _named_tests(frame):
 
 def build_figures(results: RunResults) -> dict[str, Figure | None]:
     """Every figure of the report as a Figure (``None`` where the results have nothing to draw)."""
+    from simulate.report.page import figure_names
+
     builders = _builders(results)
-    return {name: builders[name]() for name in FIGURES + (INTERIM_FIGURES if results.power.looks else ())}
+    return {name: builders[name]() for name in figure_names(results)}
 
 
 def _builders(results: RunResults) -> dict[str, Callable[[], Figure | None]]:
@@ -132,7 +134,26 @@ def _builders(results: RunResults) -> dict[str, Callable[[], Figure | None]]:
     }
     if power.looks:
         builders.update(_interim_figures(results))
+    builders.update(_estimand_figures(results))
     return builders
+
+
+def _estimand_figures(results: RunResults) -> dict[str, Callable[[], Figure | None]]:
+    """Each analysis of the missing data against the estimand's truth (where the grid varies it),
+    and the tipping-point heatmap (where there is a grid): ``None`` where there is nothing to draw."""
+    scenario, power = results.scenario, results.power
+    measure = "Mean estimated risk difference"
+    if len(power.comparisons) > 1:
+        measure += f" ({words.comparison_name(scenario, power.comparisons[0].arm)})"
+    else:
+        measure += " (experimental − control)"
+    return {
+        estimand_section.METHODS_FIGURE: lambda: estimand_plots.methods_dotplot(
+            estimand_section.methods_rows(results), measure + ", ±2 Monte Carlo SE"),
+        estimand_section.TIPPING_FIGURE: lambda: estimand_plots.tipping_heatmap(
+            power.tipping_point, {c.arm: words.comparison_name(scenario, c.arm) for c in power.comparisons},
+            words.TIPPING_AXES, estimand_section.design_target(results)),
+    }
 
 
 def _interim_figures(results: RunResults) -> dict[str, Callable[[], Figure | None]]:

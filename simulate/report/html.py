@@ -1,7 +1,9 @@
 """``report.html``: one self-contained page (inline CSS, figures as base64 data URIs).
 
 Order: title and plain-language summary, figures with captions, with interim looks a section on
-them (what and when, their table, with and without them, their two figures), tables (power, each comparison
+them (what and when, their table, with and without them, their two figures), the estimand and the
+missing data (its five attributes, the truth beside the estimates, each analysis of the missing
+data against the truth and the tipping point where they apply), tables (power, each comparison
 with the control when there are several, remission at each visit per arm with any published
 figures beside it, sample size, sweep, CONSORT counts, the example trial per arm, eligibility
 funnel), assumptions with their sources (the scenario file's comments, as the run recorded
@@ -13,7 +15,8 @@ The sections are built by the modules beside this one: :mod:`~simulate.report.de
 (power, comparisons, remission by visit, sample size, sweep), :mod:`~simulate.report.trial_tables`
 (CONSORT counts, the example trial, the eligibility funnel), :mod:`~simulate.report.provenance`
 (assumptions, reproducing the run), :mod:`~simulate.report.captions` (the figures' titles,
-captions and alt text) and :mod:`~simulate.report.interim_section`; this module assembles them
+captions and alt text), :mod:`~simulate.report.interim_section` and
+:mod:`~simulate.report.estimand_section`; this module assembles them
 into the page and renders its jinja2 template.
 """
 
@@ -27,6 +30,7 @@ import jinja2
 from simulate.report.captions import _alts, _captions, _figures
 from simulate.report.design_tables import (_comparisons_table, _power_table, _remission_tables, _samplesize_table,
                                            _sweep_table)
+from simulate.report.estimand_section import _estimand
 from simulate.report.interim_section import _interim
 from simulate.report.provenance import _assumptions, _meta, _reproduce
 from simulate.report.trial_tables import _consort_table, _example_trial, _funnel_table
@@ -61,14 +65,16 @@ def render(results: RunResults, images: dict[str, bytes], axis_label: Callable[[
               _consort_table(results), _example_trial(scenario, results.example_trial, results.seed),
               _funnel_table(results.screening)]
     interim = _interim(results, images, scale)
+    estimand = _estimand(results, images, scale)
     toc = [("verdict", "Verdict")] if verdict is not None else []
     toc += [("summary", "In plain language"), ("figures", "Figures")]
     if interim:
         toc.append(("interim", "Interim analyses"))
+    toc.append(("estimand", "Estimand and missing data"))
     toc += [("tables", "Tables"), ("assumptions", "Assumptions"), ("reproduce", "Reproducing the run")]
     return _ENV.get_template("report.html.j2").render(
         name=scenario.name, description=scenario.description, meta=_meta(results), verdict=verdict,
         summary=_summary(results), toc=toc,
         figures=_figures(images, results.sweep, axis_label, _captions(results, null), alts, scale, alpha),
-        interim=interim, tables=[b for b in blocks if b is not None],
+        interim=interim, estimand=estimand, tables=[b for b in blocks if b is not None],
         assumptions=_assumptions(scenario, results.source, results.overrides), reproduce=_reproduce(results))

@@ -28,6 +28,8 @@ FIGURES = captions.FIGURES
 """Figure names, in the report's order; each is written as ``<name>.png``."""
 INTERIM_FIGURES = captions.INTERIM_FIGURES
 """The figures of a design with interim looks (its own section of the report), after :data:`FIGURES`."""
+ESTIMAND_FIGURES = captions.ESTIMAND_FIGURES
+"""The figures of the section on the estimand and the missing data, each where it applies, last."""
 
 
 def write_report(out_dir: Path, results: RunResults) -> dict[str, str]:
@@ -61,9 +63,12 @@ figures are drawn by worker processes, side by side (:func:`draw_figures`)."""
 
 
 def figure_names(results: RunResults) -> tuple[str, ...]:
-    """The report's figures for these results, in order: :data:`FIGURES`, and with interim
-    looks :data:`INTERIM_FIGURES`."""
-    return FIGURES + (INTERIM_FIGURES if results.power.looks else ())
+    """The report's figures for these results, in order: :data:`FIGURES`, with interim looks
+    :data:`INTERIM_FIGURES`, and those of :data:`ESTIMAND_FIGURES` that apply (a grid over the
+    missing data, a tipping point: :func:`simulate.report.estimand_section.figure_names`)."""
+    from simulate.report.estimand_section import figure_names as estimand_figures
+
+    return FIGURES + (INTERIM_FIGURES if results.power.looks else ()) + estimand_figures(results)
 
 
 def draw_figures(results: RunResults) -> dict[str, bytes | None]:

@@ -1,6 +1,7 @@
-"""The main job's CSV tables: the funnel, power (one row), each comparison, remission by visit,
-the sample-size curve, the sweep, CONSORT counts, the outcome model per arm, and with interim
-looks each look and the fixed design beside them."""
+"""The main job's CSV tables: the funnel, power (one row), each comparison (with the estimand's
+true value), remission by visit, the sample-size curve, the sweep, CONSORT counts, the outcome
+model per arm, with interim looks each look and the fixed design beside them, and with a
+tipping-point grid its power at each pair of shifts."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import pandas as pd
 
 from simulate.design import scenario as sc
 from simulate.engines.block_outcomes import CONSORT_FIELDS
-from simulate.run.folders import SWEEP_TABLE
+from simulate.run.folders import SWEEP_TABLE, TIPPING_TABLE
 from simulate.io import write_csv_atomic
 from simulate.run.results import Comparison, Look, PowerResult, RunResults, VisitRemission
 from simulate.run.trial_results import ExampleTrial
@@ -41,12 +42,20 @@ def remission_table(power: PowerResult) -> pd.DataFrame:
     return pd.DataFrame([asdict(v) for v in power.remission_by_visit], columns=list(REMISSION_COLUMNS))
 
 
+ESTIMAND_COLUMNS = ("true_control", "true_treatment")
+"""Columns of ``comparisons.csv`` from the estimand's true values beside ``true_difference``: the
+share with the estimand's variable in the control arm and in the experimental arm."""
+
+
 def comparisons_table(power: PowerResult, scenario: sc.Scenario) -> pd.DataFrame:
     """One row per experimental arm against the control (its fields of
-    :class:`~simulate.run.results.Comparison`, with both arms' labels)."""
-    rows = [{**asdict(c), "arm_label": scenario.arm(c.arm).label, "control_label": scenario.arm(c.control).label}
-            for c in power.comparisons]
-    return pd.DataFrame(rows, columns=[*(f.name for f in fields(Comparison)), "arm_label", "control_label"])
+    :class:`~simulate.run.results.Comparison`, with both arms' labels and the estimand's true
+    shares, :data:`ESTIMAND_COLUMNS`)."""
+    truths = {t["arm"]: t for t in (power.estimand or {}).get("true_values", ())}
+    rows = [{**asdict(c), "arm_label": scenario.arm(c.arm).label, "control_label": scenario.arm(c.control).label,
+             **{k: truths.get(c.arm, {}).get(k) for k in ESTIMAND_COLUMNS}} for c in power.comparisons]
+    return pd.DataFrame(rows, columns=[*(f.name for f in fields(Comparison)), "arm_label", "control_label",
+                                       *ESTIMAND_COLUMNS])
 
 
 LOOK_COLUMNS = tuple(f.name for f in fields(Look))
@@ -56,11 +65,27 @@ def looks_table(power: PowerResult) -> pd.DataFrame:
     return pd.DataFrame([asdict(k) for k in power.looks], columns=list(LOOK_COLUMNS))
 
 
+TIPPING_COLUMNS = ("arm", "arm_label", "control", "control_label", "delta_control", "delta_experimental", "power",
+                   "mc_se", "mean_estimate", "mean_estimate_mc_se")
+"""Columns of ``tipping_point.csv``: the comparison, the pair of shifts of the imputed patients'
+log-odds of remission, the power with its Monte Carlo SE and the mean estimate with its."""
+
+
+def tipping_table(power: PowerResult, scenario: sc.Scenario) -> pd.DataFrame:
+    """The tipping-point grid, one row per comparison and pair of shifts, as the power piece
+    computed it (with both arms' labels)."""
+    control = scenario.control_arm
+    rows = [{**r, "arm_label": scenario.arm(r["arm"]).label, "control": control,
+             "control_label": scenario.arm(control).label} for r in power.tipping_point]
+    return pd.DataFrame(rows, columns=list(TIPPING_COLUMNS))
+
+
 def write_tables(folder: Path, results: RunResults) -> list[str]:
     """The run's CSVs: funnel, power (one row), comparisons (one row per experimental arm),
     remission_by_visit (one row per arm and visit), samplesize, sweep and consort; with interim
     looks also looks (one row per look) and fixed_design (the power row of the same scenario
-    without the looks). Returns the names written; nothing else in the folder is touched."""
+    without the looks); with a tipping-point grid tipping_point (one row per comparison and pair
+    of shifts). Returns the names written; nothing else in the folder is touched."""
     written = []
 
     def write(name: str, frame: pd.DataFrame) -> None:
@@ -83,4 +108,6 @@ def write_tables(folder: Path, results: RunResults) -> list[str]:
         write("looks.csv", looks_table(results.power))
     if results.power.looks and detail is not None:
         write("fixed_design.csv", detail.fixed.to_frame(consort=False, elapsed=False))
+    if results.power.tipping_point:
+        write(TIPPING_TABLE, tipping_table(results.power, results.scenario))
     return written

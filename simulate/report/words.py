@@ -109,6 +109,8 @@ _PHRASES = {
     "probability_by_endpoint": "dropout by the endpoint (probability)",
     "n_per_arm": "patients per arm (n)",
     "rate_per_site_month": "referrals per site per month",
+    "missing": "analysis of the missing endpoints",
+    "mechanism": "dropout mechanism",
 }
 
 
@@ -130,3 +132,87 @@ MISSING_NOTES = {"nonresponder": "dropouts counted as no remission", "complete_c
                  "locf": "last observation carried forward", "mi_mar": "missing endpoints imputed (MAR)",
                  "mi_j2r": "missing endpoints imputed (jump to reference)"}
 """How each of :data:`simulate.design.choices.MISSING_STRATEGIES` is described under the analysed counts."""
+MISSING_SHORT = {"nonresponder": "Non-responder", "complete_case": "Complete case", "locf": "LOCF",
+                 "mi_mar": "MI under MAR", "mi_j2r": "MI, jump to reference"}
+"""The same in a word or two, where space is short (a figure's tick labels)."""
+MISSING_TARGETS = {
+    "nonresponder": "it answers another question (remission while still in the trial), so with dropout its "
+                    "estimate is pulled towards no difference",
+    "complete_case": "it estimates the difference among the patients who stay, which is the estimand's only when "
+                     "dropout is missing completely at random",
+    "locf": "it assumes that nothing changes after a patient's last visit",
+    "mi_mar": "it draws each missing endpoint from the patients of the same arm with the same history, which is "
+              "right when dropout depends only on what was seen",
+    "mi_j2r": "it imputes the experimental arm's dropouts as if they had been on the control arm from their last "
+              "visit: a deliberately pessimistic answer",
+}
+"""What each of :data:`simulate.design.choices.MISSING_STRATEGIES` does, as the end of 'The planned
+analysis is ...: '."""
+INTERCURRENT_KIND_WORDS = {"discontinuation": "treatment discontinuation", "rescue": "rescue therapy",
+                           "kidney_failure_or_death": "kidney failure or death"}
+"""How each of :data:`simulate.design.estimand.INTERCURRENT_KINDS` is named."""
+STRATEGY_WORDS = {
+    "treatment_policy": "treatment policy — the outcome counts whatever was taken after",
+    "composite": "composite — the event counts as no remission",
+    "hypothetical": "hypothetical — the outcome had the event not happened: data after it are set missing and the "
+                    "missing-data method answers for them",
+    "while_on_treatment": "while on treatment — the status at the last visit before the event counts",
+}
+"""Each of :data:`simulate.design.estimand.STRATEGIES`: its name and what it does to the outcome."""
+SUMMARY_MEASURE_WORDS = {"risk_difference": "risk difference (experimental − control)",
+                         "risk_ratio": "risk ratio (experimental over control)",
+                         "odds_ratio": "odds ratio (experimental over control)"}
+"""Each of :data:`simulate.design.estimand.SUMMARY_MEASURES`, in words."""
+MECHANISM_WORDS = {
+    "mcar": "missing completely at random (MCAR): whether a patient leaves does not depend on their remission, seen "
+            "or unseen, so complete cases are unbiased (only less precise), multiple imputation under MAR is unbiased "
+            "too, and counting dropouts as non-responders pulls the difference towards zero",
+    "mar": "missing at random (MAR): the chance of leaving depends on the status seen at the last visit (patients not "
+           "in remission leave {ratio:g} times as often as those in it), so complete cases, which over-represent "
+           "responders, are biased, while multiple imputation under MAR, which imputes from what was seen, is not",
+    "mnar": "missing not at random (MNAR): patients not in remission at the endpoint, the outcome a dropout hides, "
+            "leave {ratio:g} times as often as responders, so no analysis of the observed data alone is unbiased "
+            "(complete cases and multiple imputation under MAR included): the tipping point shows how far from MAR "
+            "the conclusion holds",
+}
+"""Each of :data:`simulate.design.fields.DROPOUT_MECHANISMS` and what it implies for the analyses,
+as the end of 'Dropout here is ...' (``ratio``: the mechanism's hazard ratio)."""
+TIPPING_AXES = ("shift of the imputed patients' log-odds of remission, control",
+                "shift of the imputed patients' log-odds of remission, experimental")
+"""The tipping-point grid's axes: the control's shift (rows), the experimental arm's (columns)."""
+
+
+def intercurrent_words(scenario: sc.Scenario, event: dict) -> str:
+    """One intercurrent event of :func:`simulate.population.intercurrent.estimand_record` in words:
+    'cyclosporine toxicity (treatment discontinuation, probability 10% in RTX + CsA by month 9):
+    treatment policy — the outcome counts whatever was taken after'."""
+    ev = scenario.intercurrent[event["id"]]
+    kind = INTERCURRENT_KIND_WORDS.get(event["kind"], event["kind"])
+    probs = event["probability"]
+    given = [a for a in scenario.arm_names if probs.get(a, 0) > 0]
+    if not given:
+        where = "probability 0 in every arm"
+    elif len(given) == len(scenario.arm_names) and len({probs[a] for a in given}) == 1:
+        where = f"probability {percent(probs[given[0]])} in every arm"
+    else:
+        where = "probability " + and_list([f"{percent(probs[a])} in {label(scenario, a)}" for a in given])
+    if event["kind"] == "rescue":
+        where = f"at the month-{ev.at_month:g} visit to the patients not in remission then, {where}"
+    else:
+        by = ev.by_month if ev.by_month is not None else scenario.trial.endpoint_month
+        where += f" by month {by:g}"
+    name = event["reason"] or event["id"].replace("_", " ")
+    return f"{name} ({kind}, {where}): {STRATEGY_WORDS.get(event['strategy'], event['strategy'])}"
+
+
+def sweep_value_words(path: str, value) -> str:
+    """A missing-data or dropout point of the sweep in a few words: 'MI under MAR', 'dropout 0.2'."""
+    field = path.rsplit(".", 1)[-1]
+    if path == "analysis.missing":
+        return MISSING_SHORT.get(value, str(value))
+    if field == "probability_by_endpoint":
+        return f"dropout {value:g}" if isinstance(value, (int, float)) else f"dropout {value}"
+    if field == "mechanism":
+        return f"dropout {str(value).upper()}"
+    shown = f"{value:g}" if isinstance(value, (int, float)) and not isinstance(value, bool) else str(value)
+    return f"{field.replace('_', ' ')} {shown}"

@@ -53,11 +53,12 @@ def run_files(scenario: sc.Scenario) -> frozenset[str]:
     """Every file :func:`run_all` may write for the scenario, relative to its folder (a figure
     with nothing to draw is not written, so a run may write fewer)."""
     from simulate.report.captions import FIGURES, INTERIM_FIGURES
+    from simulate.report.estimand_section import scenario_figures
 
-    looks, sweep = has_looks(scenario), bool(scenario.sweep)
-    figures = FIGURES + (INTERIM_FIGURES if looks else ())
+    looks, sweep, tipping = has_looks(scenario), bool(scenario.sweep), bool(scenario.analysis.tipping_point_deltas)
+    figures = FIGURES + (INTERIM_FIGURES if looks else ()) + scenario_figures(scenario)
     pieces = PIECES + (("sweep",) if sweep else ()) + (("interim",) if looks else ())
-    return frozenset({*run_tables(sweep, looks), *(f"{f}.png" for f in figures), "report.html", "run.json",
+    return frozenset({*run_tables(sweep, looks, tipping), *(f"{f}.png" for f in figures), "report.html", "run.json",
                       *(f"{CACHE_DIR}/{p}.json" for p in pieces)})
 
 

@@ -147,8 +147,8 @@ class _FirstComparison:
         return getattr(obj.comparisons[0], self.name) if obj.comparisons else math.nan
 
 
-FIRST_COMPARISON_VIEW = ("true_difference", "mean_risk_difference", "risk_difference_bias", "risk_difference_bias_se",
-                         "ci_coverage", "ci_coverage_se", "mean_ci_width", "mean_ci_width_mc_se",
+FIRST_COMPARISON_VIEW = ("true_difference", "true_difference_mc_se", "mean_risk_difference", "risk_difference_bias",
+                         "risk_difference_bias_se", "ci_coverage", "ci_coverage_se", "mean_ci_width", "mean_ci_width_mc_se",
                          "mean_abs_risk_difference_if_significant", "mean_abs_risk_difference_if_significant_mc_se",
                          "exaggeration_ratio", "exaggeration_ratio_mc_se")
 """The first comparison's figures a power result shows at its top level (``--json``, power.csv)."""
@@ -234,6 +234,7 @@ class PowerResult(Record):
     (:func:`simulate.population.intercurrent.estimand_record`)."""
 
     true_difference = _FirstComparison()
+    true_difference_mc_se = _FirstComparison()
     mean_risk_difference = _FirstComparison()
     risk_difference_bias = _FirstComparison()
     risk_difference_bias_se = _FirstComparison()
@@ -426,6 +427,9 @@ class SweepPoint(Record):
     risk_difference_bias: Float = math.nan
     risk_difference_bias_se: Float = math.nan
     ci_coverage: Float = math.nan
+    ci_coverage_se: Float = math.nan
+    true_difference_mc_se: Float = math.nan
+    """Monte Carlo SE of the true difference (0 when it is the assumed rates' difference)."""
 
 
 @dataclass(frozen=True)

@@ -57,7 +57,8 @@ def sweep(scenario: sc.Scenario, replicates: int | None = None, seed: int | None
                               mean_duration_months_mc_se=r.mean_duration_months_mc_se,
                               mean_dropouts_mc_se=r.mean_dropouts_mc_se, true_difference=r.true_difference,
                               mean_risk_difference=r.mean_risk_difference, risk_difference_bias=r.risk_difference_bias,
-                              risk_difference_bias_se=r.risk_difference_bias_se, ci_coverage=r.ci_coverage))
+                              risk_difference_bias_se=r.risk_difference_bias_se, ci_coverage=r.ci_coverage,
+                              ci_coverage_se=r.ci_coverage_se, true_difference_mc_se=r.true_difference_mc_se))
     return SweepResult(axes=tuple(scenario.sweep_grid), points=tuple(out))
 
 
