@@ -88,7 +88,7 @@ def _named_tests(frame):
 
 def build_figures(results: RunResults) -> dict[str, Figure | None]:
     """Every figure of the report as a Figure (``None`` where the results have nothing to draw)."""
-    from simulate.report.page import figure_names
+    from simulate.report.figure_list import figure_names
 
     builders = _builders(results)
     return {name: builders[name]() for name in figure_names(results)}

@@ -17,6 +17,7 @@ from pathlib import Path
 from simulate.io import write_bytes_atomic, write_text_atomic
 from simulate.report import captions, html
 from simulate.report.verdict import is_null, verdict
+from simulate.report.figure_list import figure_names
 from simulate.report.words import axis_label
 from simulate.run.results import RunResults
 
@@ -60,15 +61,6 @@ def write_report(out_dir: Path, results: RunResults) -> dict[str, str]:
 FIGURE_SECONDS = 0.4
 """About what drawing and encoding one figure takes (one core): what decides whether the
 figures are drawn by worker processes, side by side (:func:`draw_figures`)."""
-
-
-def figure_names(results: RunResults) -> tuple[str, ...]:
-    """The report's figures for these results, in order: :data:`FIGURES`, with interim looks
-    :data:`INTERIM_FIGURES`, and those of :data:`ESTIMAND_FIGURES` that apply (a grid over the
-    missing data, a tipping point: :func:`simulate.report.estimand_section.figure_names`)."""
-    from simulate.report.estimand_section import figure_names as estimand_figures
-
-    return FIGURES + (INTERIM_FIGURES if results.power.looks else ()) + estimand_figures(results)
 
 
 def draw_figures(results: RunResults) -> dict[str, bytes | None]:
