@@ -327,8 +327,16 @@ class TrialModel(ABC):
         """The patient's events in time order (:meth:`sequence`, and ``extra``), handing out only
         those still valid: a remission or relapse of a regime the patient has left is void, and
         a switch's own events join the queue as they are made (:meth:`intercurrent`)."""
-        seq = self.sequence(p) + (extra or [])
-        p.pending = [(month, what, j, arg, 0) for j, (month, what, arg) in enumerate(sorted(seq, key=itemgetter(0, 1)))]
+        seq = self.sequence(p)
+        if extra:
+            seq = sorted(seq + extra, key=itemgetter(0, 1))
+        if self.ice is None and self.mar is None:          # nothing joins the queue: the list itself
+            return iter(seq)
+        return self._queued(p, seq)
+
+    def _queued(self, p: Patient, seq: list):
+        """The events of ``seq`` (in order), as a queue events may join."""
+        p.pending = [(month, what, j, arg, 0) for j, (month, what, arg) in enumerate(seq)]
         heapq.heapify(p.pending)
         while p.pending:
             month, what, _, arg, regime = heapq.heappop(p.pending)
