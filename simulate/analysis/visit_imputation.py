@@ -14,6 +14,10 @@ Surveys*, ch. 5.4; Carpenter & Kenward 2013, *Multiple Imputation and its Applic
    Under MAR the dropout depends on what was seen (the status at the last visit), so the donors'
    transitions are those of the missing patients (the arm, the step and the state are all a
    transition is allowed to depend on: no shape in time and no effect of the arm is assumed).
+   The baseline covariates are not conditioned on: the simulated MAR dropout depends on the
+   status seen, which is; splitting each cell four ways by anti-PLA2R titre and proteinuria
+   was measured to leave the estimate as it was, widen its spread, bring the intervals' coverage
+   under 0.935 in trials of 63 an arm, and cost ten times the time.
 2. Each imputation draws these chances from their posterior by the **Bayesian bootstrap**
    (Rubin 1981, Ann Stat 9:130-134): every analysed patient gets an Exp(1) weight, and a cell's
    chance is the weighted share of its donors in the endpoint state at the next visit. Its
