@@ -144,6 +144,11 @@ def test_the_tipping_point_grid_moves_the_way_it_must(folder) -> None:
         assert means[0] > means[1] > means[2]
         assert grid[d_c, 0.0]["power"] >= grid[d_c, -3.0]["power"]
     assert grid[-3.0, 0.0]["mean_estimate"] > grid[0.0, 0.0]["mean_estimate"]
+    # the shift that overturns significance on average: the first along the control's 0 whose
+    # power is below one half (or none)
+    (over,) = r.tipping_point_overturn
+    below = [d_t for d_t in (0.0, -1.0, -3.0) if grid[0.0, d_t]["power"] < 0.5]
+    assert over["delta_control"] == 0.0 and over["delta_experimental"] == (below[0] if below else None)
 
 
 @pytest.mark.parametrize("overrides, field", [

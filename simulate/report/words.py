@@ -202,7 +202,8 @@ def intercurrent_words(scenario: sc.Scenario, event: dict) -> str:
         by = ev.by_month if ev.by_month is not None else scenario.trial.endpoint_month
         where += f" by month {by:g}"
     name = event["reason"] or event["id"].replace("_", " ")
-    return f"{name} ({kind}, {where}): {STRATEGY_WORDS.get(event['strategy'], event['strategy'])}"
+    what = where if name == kind else f"{kind}, {where}"        # the kind said once when it is the name
+    return f"{name} ({what}): {STRATEGY_WORDS.get(event['strategy'], event['strategy'])}"
 
 
 def sweep_value_words(path: str, value) -> str:

@@ -247,8 +247,26 @@ def summarise(scenario: sc.Scenario, t: Tally, seed: int, engine: str, elapsed: 
         success=a.success,
         power_any=any_, power_any_mc_se=_binomial_se(any_, R), power_all=all_, power_all_mc_se=_binomial_se(all_, R),
         comparisons=comparisons, remission_by_visit=_remission_by_visit(scenario, t), **_looks(scenario, t),
-        estimand=estimand_record(scenario), tipping_point=_tipping_point(scenario, t),
+        estimand=estimand_record(scenario), **_tipping(scenario, t),
     )
+
+
+def _tipping(scenario: sc.Scenario, t: Tally) -> dict:
+    """The tipping-point table and, per comparison, the shift that overturns significance on
+    average (nothing without a grid)."""
+    rows = _tipping_point(scenario, t)
+    if not rows:
+        return {}
+    d_c = min(scenario.analysis.tipping_point_deltas, key=abs)
+    overturn = []
+    for arm in scenario.experimental_arms:
+        line = sorted((r for r in rows if r["arm"] == arm and r["delta_control"] == d_c),
+                      key=lambda r: abs(r["delta_experimental"]))
+        hit = next((r for r in line if r["power"] < 0.5), None)
+        overturn.append({"arm": arm, "delta_control": d_c,
+                         "delta_experimental": None if hit is None else hit["delta_experimental"],
+                         "power": None if hit is None else hit["power"]})
+    return {"tipping_point": rows, "tipping_point_overturn": tuple(overturn)}
 
 
 def _true_ratios(scenario: sc.Scenario) -> dict[str, tuple[str, float, float]]:

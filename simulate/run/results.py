@@ -228,6 +228,11 @@ class PowerResult(Record):
     """With ``analysis.tipping_point_deltas``: per comparison and pair of shifts of the imputed
     patients' log-odds of remission (``delta_control``, ``delta_experimental``), the power at the
     comparison's unadjusted level with its Monte Carlo SE, and the mean estimate."""
+    tipping_point_overturn: tuple[dict, ...] = ()
+    """Per comparison, with a tipping-point grid: the experimental arm's shift nearest 0 (the
+    control's at 0, if in the grid, else its shift nearest 0) at which significance is
+    overturned on average (power below one half: most trials no longer reject), or None if no
+    shift in the grid does."""
     estimand: dict | None = None
     """The estimand (ICH E9(R1)): its population, variable, summary measure, the intercurrent
     events and their strategies, and each comparison's true value with its Monte Carlo SE
@@ -278,6 +283,7 @@ class PowerResult(Record):
         d.pop("looks")
         d.pop("estimand")
         d.pop("tipping_point")
+        d.pop("tipping_point_overturn")
         means = d.pop("mean_consort")
         ses = d.pop("mean_consort_mc_se")
         if not elapsed:
