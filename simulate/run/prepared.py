@@ -30,6 +30,7 @@ from typing import Mapping
 from simulate.analysis import interim, registry, rules
 from simulate.design import scenario as sc
 from simulate.fates.keys import outcome_key, population_key
+from simulate.population.intercurrent import true_differences
 from simulate.population.outcomes import ArmModel, calibrate
 from simulate.screening.probabilities import PassProbabilities, pass_probabilities
 
@@ -56,6 +57,10 @@ class PreparedDesign:
     """Designs with equal keys share their fates (:func:`simulate.fates.keys.population_key`)."""
     outcome_key: str
     """Designs with equal keys share their potential outcomes too (:func:`simulate.fates.keys.outcome_key`)."""
+    truths: Mapping[str, tuple[float, float]]
+    """Each experimental arm's estimand: (true difference, its Monte Carlo SE)
+    (:func:`simulate.population.intercurrent.true_differences`), computed here once rather than
+    by every worker that tallies a block."""
 
 
 def analysis_of(scenario: sc.Scenario) -> tuple[registry.Entry, rules.Rule]:
@@ -78,7 +83,7 @@ def prepare(scenario: sc.Scenario) -> PreparedDesign:
                           arm_models=calibrate(scenario),
                           sequential=rule if isinstance(rule, interim.Design) else None,
                           analysis=analysis, rule=rule, population_key=population_key(scenario),
-                          outcome_key=outcome_key(scenario))
+                          outcome_key=outcome_key(scenario), truths=true_differences(scenario))
 
 
 def prepared(design: sc.Scenario | PreparedDesign) -> PreparedDesign:

@@ -231,7 +231,7 @@ def tally(design: sc.Scenario | PreparedDesign, outcomes: BlockOutcomes,
     that analysis, already made: :func:`analyse_outcomes`), and total them."""
     scenario, _, rule = _resolved(design)
     res = analyse_outcomes(design, outcomes) if analysed is None else analysed
-    truths = true_differences(scenario)
+    truths = design.truths if isinstance(design, PreparedDesign) else true_differences(scenario)
     # the winner's curse is measured from H0's boundary: 0, or -margin for non-inferiority
     shift = scenario.analysis.margin if scenario.analysis.hypothesis == "non_inferiority" else 0.0
     per: dict[str, list] = {k: [] for k in COMPARISON_FIELDS}
