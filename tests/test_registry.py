@@ -104,6 +104,8 @@ def test_every_built_in_analysis_agrees_with_its_own_functions(entry) -> None:
     """Through the registry (``analyse``), each analysis gives the statistic of its own
     module's function, the risk difference and the interval of today's definitions."""
     from simulate.analysis import cmh, fisher, intervals, large_sample, noninferiority, wald
+    from simulate.analysis.beta_posterior import posterior_mixture, prob_difference_greater
+    from simulate.analysis.posterior import FLAT
 
     rng = np.random.default_rng(7)
     n_c, n_t = rng.integers(0, 40, size=(2, 300, 2))
@@ -123,9 +125,11 @@ def test_every_built_in_analysis_agrees_with_its_own_functions(entry) -> None:
         "farrington_manning": lambda: noninferiority.farrington_manning_p(*counts, margin, alternative),
         "cmh": lambda: cmh.cmh_p_values(x_c, n_c, x_t, n_t, alternative),
         "wald": lambda: wald.wald_p(*counts, alternative, margin),
+        "posterior": lambda: prob_difference_greater(posterior_mixture(FLAT, counts[2], counts[3]),
+                                                     posterior_mixture(FLAT, counts[0], counts[1]), -margin),
     }[entry.name]()
     np.testing.assert_array_equal(res.statistic, expected)
-    np.testing.assert_array_equal(res.reject, expected < 0.05)
+    np.testing.assert_array_equal(res.reject, expected < 0.05 if entry.statistic == "p_value" else expected > 0.95)
     est, low, high = intervals.risk_difference(*totals, "newcombe", confidence)
     if entry.name == "farrington_manning":
         low, high = noninferiority.miettinen_nurminen_interval(*totals, confidence)

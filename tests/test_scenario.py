@@ -557,10 +557,10 @@ def test_every_figure_has_a_comment() -> None:
 
 def _attribute_docstrings() -> set[tuple[str, str]]:
     """(class name, field name) of every field followed by a docstring in the scenario's models."""
-    from simulate.design import analysis_plan, arms, cohort, estimand
+    from simulate.design import analysis_plan, arms, cohort, estimand, priors
 
     found = set()
-    nodes = [node for module in (scenario_module, analysis_plan, arms, cohort, estimand)
+    nodes = [node for module in (scenario_module, analysis_plan, arms, cohort, estimand, priors)
              for node in ast.parse(Path(module.__file__).read_text(encoding="utf-8")).body]
     for node in nodes:
         if not isinstance(node, ast.ClassDef):

@@ -132,6 +132,9 @@ class Setting:
     imputation: Imputation | None = None
     """Multiple imputation of missing endpoints (``analysis.missing`` = mi_mar or mi_j2r), for
     the analyses that take it; None otherwise."""
+    priors: tuple | None = None
+    """(control's, experimental's) analysis priors, each an array (components, 3) of (w, a, b),
+    for a Bayesian analysis; None: Beta(1, 1) each."""
 
     def __post_init__(self) -> None:
         check_choice(self.alternative, ALTERNATIVES, "alternative")
@@ -140,11 +143,12 @@ class Setting:
 
     @classmethod
     def at_level(cls, alpha: float, alternative: str = "two-sided", margin: float = 0.0,
-                 ci_method: str = "newcombe", imputation: Imputation | None = None) -> "Setting":
+                 ci_method: str = "newcombe", imputation: Imputation | None = None,
+                 priors: tuple | None = None) -> "Setting":
         """The setting of a test at level ``alpha``: its interval two-sided at 1 - alpha, or at
         1 - 2 alpha for "greater"."""
         confidence = 1 - alpha if alternative == "two-sided" else 1 - 2 * alpha
-        return cls(alternative, margin, confidence, ci_method, imputation)
+        return cls(alternative, margin, confidence, ci_method, imputation, priors)
 
 
 @dataclass(frozen=True)

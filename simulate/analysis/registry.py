@@ -145,6 +145,11 @@ BUILT_IN: tuple[Entry, ...] = (
           "imputation (analysis.missing = mi_mar or mi_j2r), Rubin's rules over the imputed data sets.",
           f"{_IMPL}.wald:evaluate", sample_size=f"{_IMPL}.wald:n_per_arm",
           hypotheses=("superiority", "non_inferiority"), imputes=True),
+    Entry("posterior", "Bayesian posterior", "posterior", "Bayesian posterior probability of benefit",
+          "The posterior probability that the experimental arm's rate exceeds the control's (less any margin) "
+          "under each arm's beta or beta-mixture analysis prior (analysis.framework = bayesian).",
+          f"{_IMPL}.posterior:evaluate", statistic="posterior_probability",
+          hypotheses=("superiority", "non_inferiority"), alternatives=("greater",)),
     Entry("cmh", "CMH (stratified)", "CMH (stratified)",
           "Cochran–Mantel–Haenszel test (stratified by the randomisation strata)",
           "Cochran-Mantel-Haenszel test of a common odds ratio across the randomisation strata.",

@@ -100,15 +100,19 @@ class Multiplicity:
         return np.where(self.rejects(statistic), REJECT, CONTINUE).astype(np.int8)
 
 
-def decision_rule(alpha: float, multiplicity: str, scale: str, n_comparisons: int) -> Level | Multiplicity:
+def decision_rule(alpha: float, multiplicity: str, scale: str, n_comparisons: int,
+                  threshold: float | None = None) -> Level | Multiplicity:
     """The rule of a design without interim looks: :class:`Multiplicity` for several
-    comparisons adjusted for multiplicity (p-values only), else :class:`Level`."""
+    comparisons adjusted for multiplicity (p-values only), else :class:`Level` (a posterior
+    probability above ``threshold`` when one is given, else above 1 - alpha)."""
     check_choice(multiplicity, MULTIPLICITY, "multiplicity")
     if n_comparisons > 1 and multiplicity != "none":
         if scale != "p_value":
             raise ValueError(f"multiplicity {multiplicity!r} adjusts p-values; this analysis's statistic is a "
                              f"{scale.replace('_', ' ')}")
         return Multiplicity(alpha, multiplicity)
+    if threshold is not None and scale != "p_value":
+        return Level(threshold, scale)
     return Level.of(alpha, scale)
 
 

@@ -10,8 +10,8 @@ from pydantic import Field, field_validator, model_validator
 
 from simulate.analysis import registry
 from simulate.design.choices import ALTERNATIVES, IMPUTATION_STRATEGIES, MISSING_STRATEGIES, MULTIPLICITY
-from simulate.design.fields import (CalendarMonths, EFFICACY_SPENDING, FUTILITY_RULES, HYPOTHESES, MAX_LOOKS,
-                                    Model)
+from simulate.design.fields import (CalendarMonths, EFFICACY_SPENDING, FRAMEWORKS, FUTILITY_RULES, HYPOTHESES,
+                                    MAX_LOOKS, Model)
 
 
 class Analysis(Model):
@@ -46,6 +46,14 @@ class Analysis(Model):
     failure, or a success)."""
     multiplicity: Literal[MULTIPLICITY] = "none"
     """With several experimental arms, each compared with the control: none, bonferroni or holm."""
+    framework: Literal[FRAMEWORKS] = "frequentist"
+    """frequentist (a test at level alpha) or bayesian: success when the posterior probability
+    that the experimental arm's rate exceeds the control's less any margin is above
+    success_threshold, under each arm's analysis_prior (test "posterior", the default then)."""
+    success_threshold: Annotated[float, Field(gt=0.5, lt=1.0)] = 0.975
+    """With framework = "bayesian": the posterior probability of benefit above which a
+    comparison succeeds; between 0.5 and 1 (0.975 matches a one-sided 2.5% test in large trials
+    under flat priors)."""
     success: str = "any"
     """What power counts with several experimental arms: any (at least one comparison
     rejects), all (every one does), or an arm id (that arm's comparison)."""
@@ -53,6 +61,9 @@ class Analysis(Model):
     @model_validator(mode="before")
     @classmethod
     def _default_test(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "test" not in data and data.get("framework") == "bayesian":
+            # the first registered analysis on the posterior-probability scale (posterior)
+            data = {**data, "test": next(e.name for e in registry.entries() if e.statistic == "posterior_probability")}
         if isinstance(data, dict) and "test" not in data and data.get("hypothesis") == "non_inferiority":
             # the first registered analysis that tests non-inferiority (farrington_manning)
             data = {**data, "test": next(e.name for e in registry.entries() if "non_inferiority" in e.hypotheses)}
@@ -86,6 +97,14 @@ class Analysis(Model):
         entry = registry.get(self.test)
         problems += entry.problems(self.hypothesis, self.alternative)
         problems += self._imputation_problems(entry)
+        bayesian = entry.statistic == "posterior_probability"
+        if bayesian != (self.framework == "bayesian"):
+            fitting = [e.name for e in registry.entries() if (e.statistic == "posterior_probability") == (not bayesian)]
+            other = "bayesian" if bayesian else "frequentist"
+            problems.append(f"analysis.test: got {self.test!r}; it decides on a {entry.statistic.replace('_', ' ')}, "
+                            f"which framework = {self.framework!r} does not: set test = "
+                            + " or ".join(f'"{n}"' for n in fitting[:3]) + (" (or another)" if len(fitting) > 3 else "")
+                            + f', or framework = "{other}"')
         if self.multiplicity != "none" and entry.statistic != "p_value":
             problems.append(f"analysis.multiplicity: got {self.multiplicity!r}; {self.test} decides on a "
                             f"{entry.statistic.replace('_', ' ')}, which no multiplicity adjustment reads: "

@@ -8,6 +8,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field, field_validator, model_validator
 
+from simulate.design.priors import UNIFORM, BetaPrior
 from simulate.design.fields import (DAYS_PER_MONTH, DROPOUT_HAZARD_RATIO_MAX, DROPOUT_MECHANISM_ALIASES,
                                     DROPOUT_MECHANISMS, DRUG_CLASSES, ENDPOINTS,
                                     FOLLOW_UP_MONTHS_MAX, FollowUpMonths, LogOddsSlope, MAX_VISITS, Model,
@@ -139,6 +140,9 @@ class Arm(Model):
     (CNI dependence); default: the same as relapse_hazard_per_month."""
     courses: tuple[Course, ...] = ()
     """The arm's drug courses (an inline table each: drug, drug_class, dose_days or months, ...)."""
+    analysis_prior: BetaPrior = UNIFORM
+    """With analysis.framework = "bayesian": the prior of the arm's rate the analysis assumes,
+    { beta = [a, b] } or { mixture = [[w, a, b], ...] } (default Beta(1, 1), uniform)."""
 
     @model_validator(mode="after")
     def _check(self) -> "Arm":

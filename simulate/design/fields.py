@@ -71,6 +71,8 @@ STRATIFICATION_FACTORS = ("pla2r_titre_high", "proteinuria_high")
 ENDPOINTS = ("cr_or_pr", "cr")
 """The primary endpoint: complete or partial remission, or complete remission only."""
 HYPOTHESES = ("superiority", "non_inferiority")
+FRAMEWORKS = ("frequentist", "bayesian")
+"""How a comparison decides: a test at a level, or a posterior probability above a threshold."""
 DRUG_CLASSES = ("anti_cd20", "cni", "alkylating", "steroid", "other")
 """Classes of the drugs in an arm's courses; the relapse model reads anti-CD20 (B-cell cover)
 and CNI (dependence: relapse once the course ends) courses."""

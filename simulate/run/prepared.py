@@ -72,7 +72,9 @@ def analysis_of(scenario: sc.Scenario) -> tuple[registry.Entry, rules.Rule]:
     sequential = interim.design_for(scenario)
     if sequential is not None:
         return entry, sequential
-    return entry, rules.decision_rule(a.alpha, a.multiplicity, entry.statistic, len(scenario.experimental_arms))
+    threshold = a.success_threshold if a.framework == "bayesian" else None
+    return entry, rules.decision_rule(a.alpha, a.multiplicity, entry.statistic, len(scenario.experimental_arms),
+                                      threshold)
 
 
 def prepare(scenario: sc.Scenario) -> PreparedDesign:

@@ -193,6 +193,8 @@ def analyse_outcomes(design: sc.Scenario | PreparedDesign, outcomes: BlockOutcom
     x, n = outcomes.counts(a.missing)
     c = scenario.control_index
     extra = {"margin": a.margin} if a.margin else {}
+    if a.framework == "bayesian":
+        extra["threshold"] = a.success_threshold
     imputing = a.missing in IMPUTATION_STRATEGIES and outcomes.patients is not None
     if imputing:
         extra["imputation"] = Imputation(a.missing.removeprefix("mi_"), a.imputations)
@@ -203,8 +205,10 @@ def analyse_outcomes(design: sc.Scenario | PreparedDesign, outcomes: BlockOutcom
         strata = (x_c, n_c, x_t, n_t) if entry.strata else None
         patients = None if not imputing else comparison_patients(
             outcomes.patients, c, k, tuple(float(v) for v in scenario.trial.visit_months))
+        priors = None if a.framework != "bayesian" else tuple(
+            np.asarray(scenario.arm(name).analysis_prior.components) for name in (scenario.control_arm, arm))
         analyses.append(analyse(entry, a.alpha, x_c.sum(1), n_c.sum(1), x_t.sum(1), n_t.sum(1),
-                                alternative=a.alternative, strata=strata, patients=patients, **extra))
+                                alternative=a.alternative, strata=strata, patients=patients, priors=priors, **extra))
     if outcomes.sequential_reject is not None:          # a group-sequential design decides at its looks
         reject = outcomes.sequential_reject[:, None]
     else:
