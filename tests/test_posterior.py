@@ -71,3 +71,22 @@ def test_bayesian_settings_that_do_not_fit_are_one_clear_error(overrides, field,
     assert code == 2
     lines = [line for line in err.splitlines() if line.startswith("error:")]
     assert len(lines) == 1 and field in lines[0], err
+
+
+def test_power_json_reports_the_threshold_and_each_priors_effective_sample_size(capsys) -> None:
+    """``bayes`` in ``power --json``: the threshold, each arm's prior and its effective sample
+    size (Beta(a, b): a + b; the robust mixture: less than its informative component's 100)."""
+    import json
+
+    from simulate.cli.commands import main
+
+    code = main(["power", "nct04743739", "--replicates", "50", "--json", *(x for o in [
+        *BAYES, 'analysis.test="posterior"', "analysis.success_threshold=0.9",
+        "arms.rtx.analysis_prior={mixture = [[0.8, 60.0, 40.0], [0.2, 1.0, 1.0]]}",
+        "arms.rtx_csa.analysis_prior={beta = [2.0, 3.0]}"] for x in ("--set", o))])
+    assert code == 0
+    bayes = json.loads(capsys.readouterr().out)["bayes"]
+    assert bayes["threshold"] == 0.9
+    assert bayes["prior"]["rtx"] == [[0.8, 60.0, 40.0], [0.2, 1.0, 1.0]]
+    assert bayes["prior_ess"]["rtx_csa"] == pytest.approx(5.0)
+    assert 2.0 < bayes["prior_ess"]["rtx"] < 100.0

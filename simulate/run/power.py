@@ -22,6 +22,8 @@ import math
 import time
 from typing import TYPE_CHECKING, Callable, Iterator
 
+import numpy as np
+
 from simulate.run import plan
 from simulate.analysis import intervals
 from simulate.design import scenario as sc
@@ -247,8 +249,20 @@ def summarise(scenario: sc.Scenario, t: Tally, seed: int, engine: str, elapsed: 
         success=a.success,
         power_any=any_, power_any_mc_se=_binomial_se(any_, R), power_all=all_, power_all_mc_se=_binomial_se(all_, R),
         comparisons=comparisons, remission_by_visit=_remission_by_visit(scenario, t), **_looks(scenario, t),
-        estimand=estimand_record(scenario), **_tipping(scenario, t),
+        estimand=estimand_record(scenario), bayes=_bayes(scenario), **_tipping(scenario, t),
     )
+
+
+def _bayes(scenario: sc.Scenario) -> dict | None:
+    """A Bayesian design's threshold and analysis priors with their effective sample sizes."""
+    a = scenario.analysis
+    if a.framework != "bayesian":
+        return None
+    from simulate.analysis.beta_posterior import ess
+
+    priors = {arm: scenario.arm(arm).analysis_prior.components for arm in scenario.arm_names}
+    return {"threshold": a.success_threshold, "prior": {arm: [list(c) for c in p] for arm, p in priors.items()},
+            "prior_ess": {arm: ess(np.asarray(p)) for arm, p in priors.items()}}
 
 
 def _tipping(scenario: sc.Scenario, t: Tally) -> dict:

@@ -233,6 +233,10 @@ class PowerResult(Record):
     control's at 0, if in the grid, else its shift nearest 0) at which significance is
     overturned on average (power below one half: most trials no longer reject), or None if no
     shift in the grid does."""
+    bayes: dict | None = None
+    """With analysis.framework = "bayesian": the success ``threshold`` and each arm's analysis
+    prior (``prior``: [[w, a, b], ...]) with its effective sample size (``prior_ess``, moment
+    matching: :func:`simulate.analysis.beta_posterior.ess`)."""
     estimand: dict | None = None
     """The estimand (ICH E9(R1)): its population, variable, summary measure, the intercurrent
     events and their strategies, and each comparison's true value with its Monte Carlo SE
@@ -282,6 +286,7 @@ class PowerResult(Record):
         d.pop("remission_by_visit")
         d.pop("looks")
         d.pop("estimand")
+        d.pop("bayes")
         d.pop("tipping_point")
         d.pop("tipping_point_overturn")
         means = d.pop("mean_consort")
