@@ -5,7 +5,8 @@ plain JSON values through pydantic (NaN becomes null) and ``from_json()`` valida
 (null becomes NaN where the field is a :data:`~simulate.run.record.Float`); the main job stores
 its finished pieces this way under ``.pieces/``. ``to_frame()`` gives the table a result is
 written as. The records of the example trial, the funnel, the accrual and the outcome model are
-:mod:`simulate.run.trial_results`'s. Nothing here computes a statistic: the numbers are made where the work is done
+:mod:`simulate.run.trial_results`'s, those of the sample-size search
+:mod:`simulate.run.samplesize_results`'s (all of them read here too). Nothing here computes a statistic: the numbers are made where the work is done
 (:mod:`simulate.run.power`, :mod:`simulate.run`), and the CLI and the report only show them.
 """
 
@@ -16,6 +17,8 @@ from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from simulate.run.record import Float, Record, frame
+from simulate.run.samplesize_results import (AnalyticReferences, ClosedFormPoint, SampleSizePlan,  # noqa: F401
+                                             SampleSizePoint, SampleSizeResult)
 from simulate.run.trial_results import (Accrual, ExampleTrial, RemissionModel, ScenarioSource, ScreeningFunnel,
                                         ZPath)
 
@@ -297,115 +300,6 @@ class PowerResult(Record):
             d.update({f"mean_{k}": v for k, v in means.items()})
             d.update({f"mean_{k}_mc_se": v for k, v in ses.items()})
         return frame([d])
-
-
-# ----------------------------------------------------------------------------- sample size
-
-
-@dataclass(frozen=True)
-class SampleSizePoint(Record):
-    """Simulated power at one n per arm."""
-
-    n_per_arm: int
-    power: Float
-    mc_se: Float
-    ci_low: Float
-    ci_high: Float
-    mean_randomised: Float
-    p_recruitment_on_time: Float
-    mean_randomised_mc_se: Float = math.nan
-    p_recruitment_on_time_se: Float = math.nan
-
-
-@dataclass(frozen=True)
-class AnalyticReferences(Record):
-    """Closed-form n per arm for the scenario's two rates, without dropout and with it (by the
-    one rule of :func:`simulate.design.assumed.dropout_adjustment`); None where the arms do not differ."""
-
-    p_control: Float
-    p_treat: Float
-    alpha: Float
-    power: Float
-    alternative: str
-    pooled_normal: int | None = None
-    fleiss_cc: int | None = None
-    arcsine: int | None = None
-    pooled_normal_with_dropout: int | None = None
-    """n per arm to randomise: the pooled normal n for the rates the analysis sees, over the
-    share of patients it analyses."""
-    fleiss_cc_with_dropout: int | None = None
-    dropout_rule: str = ""
-    """How dropout was accounted for, in words."""
-    note: str = ""
-    margin: Float = 0.0
-    """Non-inferiority margin (0: superiority, and the three forms above apply)."""
-    farrington_manning: int | None = None
-    """Non-inferiority: Farrington and Manning's n per arm (the forms above do not apply)."""
-    farrington_manning_with_dropout: int | None = None
-
-
-@dataclass(frozen=True)
-class SampleSizeResult(Record):
-    """The smallest n per arm whose simulated power reaches a target, safe against the saw-tooth."""
-
-    n_per_arm: int | None
-    """Smallest n per arm reaching the target and staying there over the window; None if none."""
-    power: float | None
-    mc_se: float | None
-    target: Float
-    window: int
-    curve: tuple[SampleSizePoint, ...]
-    """Every n evaluated, in increasing order."""
-    analytic: AnalyticReferences
-    note: str = ""
-    n_range: tuple[int, int] | None = None
-    """The n per arm the Monte Carlo error cannot tell apart from the answer: from the smallest
-    evaluated n whose 95% power interval reaches the target to the smallest from which every
-    interval within the window lies at or above it."""
-    replicates: int | None = None
-    """Simulated trials per n near the answer (more than asked for when a precision was set)."""
-    expected_randomised_h1: float | None = None
-    """With interim looks: mean patients randomised at the answer under the scenario's effect ..."""
-    expected_randomised_h0: float | None = None
-    """... and with no true difference (or, for non-inferiority, at the margin)."""
-    expected_randomised_h1_mc_se: float | None = None
-    expected_randomised_h0_mc_se: float | None = None
-    fixed_n_per_arm: int | None = None
-    """With interim looks: the same search for the design without them."""
-
-    def to_frame(self) -> "pd.DataFrame":
-        """The evaluated curve, one row per n."""
-        return frame([asdict(p) for p in self.curve])
-
-
-@dataclass(frozen=True)
-class ClosedFormPoint(Record):
-    """Closed-form power (pooled normal approximation) at one n per arm."""
-
-    n_per_arm: int
-    pooled_normal: Float
-    """Without dropout: every randomised patient analysed at the scenario's rates."""
-    pooled_normal_with_dropout: Float
-    """With dropout, by the rule of :func:`simulate.design.assumed.dropout_adjustment`."""
-
-
-@dataclass(frozen=True)
-class SampleSizePlan(Record):
-    """The sample-size piece of the main job: a search per target power, the simulated curve
-    they evaluated together, and the closed-form curve over the same range."""
-
-    searches: tuple[SampleSizeResult, ...]
-    curve: tuple[SampleSizePoint, ...]
-    closed_form: tuple[ClosedFormPoint, ...]
-    dropout_rule: str = ""
-
-    def to_frame(self) -> "pd.DataFrame":
-        """The simulated curve with a ``chosen_for_<target %>`` column per search."""
-        rows = frame([asdict(p) for p in self.curve])
-        for s in self.searches:
-            chosen = rows.n_per_arm == s.n_per_arm if s.n_per_arm is not None else False
-            rows[f"chosen_for_{round(100 * s.target)}"] = chosen
-        return rows
 
 
 # ----------------------------------------------------------------------------- sweep
