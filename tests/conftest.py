@@ -24,6 +24,9 @@ ROOT = Path(__file__).resolve().parents[1]
 SCENARIOS_DIR = ROOT / "scenarios"
 DEFAULT_SCENARIO = SCENARIOS_DIR / "nct04743739.toml"
 SHIPPED_SCENARIOS = sorted(SCENARIOS_DIR.glob("*.toml"))
+PLAIN_SCENARIO = ROOT / "tests" / "scenarios" / "nct04743739_without_events.toml"
+"""The registered design without its intercurrent events and estimand: each arm's
+``remission_at_endpoint`` is then the trial's true rate, which exact enumeration checks."""
 
 CliResult = tuple[int, str, str]
 
@@ -49,6 +52,12 @@ def scenario_path() -> Path:
 def scenario() -> Scenario:
     """The default scenario, loaded and validated (frozen, so safe to share)."""
     return load_scenario(DEFAULT_SCENARIO)
+
+
+@pytest.fixture(scope="session")
+def plain_scenario() -> Scenario:
+    """The registered design without its intercurrent events (see PLAIN_SCENARIO)."""
+    return load_scenario(PLAIN_SCENARIO)
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ import pytest
 
 from simulate.screening.criteria import RULE_NAMES
 
-from conftest import DEFAULT_SCENARIO, edit_scenario_text
+from conftest import DEFAULT_SCENARIO, PLAIN_SCENARIO, edit_scenario_text
 
 
 def error_lines(stderr: str) -> list[str]:
@@ -260,16 +260,16 @@ def test_cli_and_report_agree_that_a_harm_tested_one_sided_is_a_type_one_error_w
     from simulate.report.verdict import is_null
     from simulate.run.results import PowerResult, SampleSizePlan
 
-    code, out, err = run_cli(["power", DEFAULT_SCENARIO, "--replicates", "100", "--jobs", "1", *HARM_ONE_SIDED])
+    code, out, err = run_cli(["power", PLAIN_SCENARIO, "--replicates", "100", "--jobs", "1", *HARM_ONE_SIDED])
     assert code == 0, err
     label = [line.split()[0:3] for line in out.splitlines() if line.startswith("  type I error") or
              line.startswith("  power ")]
     assert label == [["type", "I", "error"]], out
-    code, out, err = run_cli(["power", DEFAULT_SCENARIO, "--replicates", "100", "--jobs", "1", "--json",
+    code, out, err = run_cli(["power", PLAIN_SCENARIO, "--replicates", "100", "--jobs", "1", "--json",
                               *HARM_ONE_SIDED])
     assert code == 0, err
     p = PowerResult.from_json(json.loads(out))
-    scenario = load_scenario(DEFAULT_SCENARIO, [a for a in HARM_ONE_SIDED if a != "--set"])
+    scenario = load_scenario(PLAIN_SCENARIO, [a for a in HARM_ONE_SIDED if a != "--set"])
     assert p.true_difference == pytest.approx(-0.1)
     assert is_null(p) and no_benefit(scenario)                 # the report's rule is the CLI's
     summary = plain_summary(scenario, p, SampleSizePlan((), (), ()))
@@ -290,9 +290,29 @@ def test_the_scenario_and_its_result_read_the_one_rule_alike(sets: list[str], nu
     from simulate.design.loader import load_scenario
     from simulate.run.power import estimate_power
 
-    scenario = load_scenario(DEFAULT_SCENARIO, ["simulation.block_size=20", *sets])
+    scenario = load_scenario(PLAIN_SCENARIO, ["simulation.block_size=20", *sets])
     assert no_benefit(scenario) is null
     assert result_has_no_benefit(estimate_power(scenario, 20, 1, 1)) is null
+
+
+def test_with_intercurrent_events_equal_rates_are_not_the_null_but_the_null_scenario_is() -> None:
+    """The registered scenario's rescue at month 12 is a composite failure: RTX + CsA remits
+    sooner, so fewer of its patients are rescued, and equal rates at month 24 still leave a true
+    difference in the estimand. The null the CLI and the lab build makes the arms alike."""
+    from simulate.design.assumed import no_benefit, result_has_no_benefit
+    from simulate.design.null_world import null_scenario
+    from simulate.design.loader import load_scenario
+    from simulate.population.intercurrent import true_differences
+    from simulate.run.power import estimate_power
+
+    equal = load_scenario(DEFAULT_SCENARIO, ["simulation.block_size=20", 'analysis.alternative="greater"',
+                                             "arms.rtx_csa.remission_at_endpoint=0.6"])
+    difference, se = true_differences(equal)["rtx_csa"]
+    assert difference > 10 * se and not no_benefit(equal)
+    null, note = null_scenario(equal)
+    assert true_differences(null)["rtx_csa"] == (0.0, 0.0) and no_benefit(null)
+    assert "intercurrent events" in note
+    assert result_has_no_benefit(estimate_power(null, 20, 1, 1))
 
 
 @pytest.mark.parametrize("sets, null", [

@@ -20,7 +20,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 
-from conftest import DEFAULT_SCENARIO, ROOT, call, edit_scenario_text, trialsim_executable
+from conftest import DEFAULT_SCENARIO, PLAIN_SCENARIO, ROOT, call, edit_scenario_text, trialsim_executable
 
 COMMANDS = ("validate", "cohort", "trial", "power", "samplesize", "sweep", "run")
 
@@ -415,11 +415,20 @@ def test_main_leaves_the_sigterm_handler_as_it_found_it(tmp_path: Path) -> None:
 
 
 def test_a_sweep_point_whose_values_clash_is_found_at_load_time(tmp_path: Path) -> None:
-    path = scenario_copy(tmp_path, DEFAULT_SCENARIO.read_text(encoding="utf-8").split("[sweep]")[0] + (
+    path = scenario_copy(tmp_path, PLAIN_SCENARIO.read_text(encoding="utf-8") + (
         '[sweep]\n"trial.endpoint_month" = [12.0, 24.0]\n'
         '"trial.visit_months" = [[0, 1, 3, 6, 9, 12, 15, 18, 21, 24], [0, 1, 3, 6, 9, 15, 18, 21, 24]]\n'))
     code, _, err = call(["validate", path], tmp_path)
     assert_user_error(code, err, "sweep point trial.endpoint_month = 12.0", "must include trial.endpoint_month")
+
+
+def test_a_sweep_value_that_clashes_with_the_design_is_found_at_load_time(tmp_path: Path) -> None:
+    """The registered rescue is at month 12: an endpoint at month 12 leaves it no time."""
+    path = scenario_copy(tmp_path, DEFAULT_SCENARIO.read_text(encoding="utf-8").split("[sweep]")[0] + (
+        '[sweep]\n"trial.endpoint_month" = [12.0, 24.0]\n'))
+    code, _, err = call(["validate", path], tmp_path)
+    assert_user_error(code, err, "sweep.trial.endpoint_month = 12.0",
+                      "intercurrent.rescue.at_month: got 12.0; must come before the endpoint")
 
 
 def test_a_closed_pipe_ends_quietly(tmp_path: Path) -> None:

@@ -35,7 +35,7 @@ from simulate.engines.trial import TrialResult
 from simulate.fates.draw import candidates_of, draw_fates, excluded_of
 from simulate.fates.record import Fates
 from simulate.population.outcomes import calibrate
-from simulate.design.loader import load_scenario, scenario_from_dict
+from simulate.design.loader import load_scenario, read_scenario_data, scenario_from_dict
 from simulate.design.scenario import Scenario
 
 ARMS = ("rtx", "rtx_csa")
@@ -55,13 +55,12 @@ REMISSION = ("partial", "complete")
 
 
 def scenario_with(*overrides: str, path: Path = REGISTERED) -> Scenario:
-    """A shipped scenario with ``path=value`` overrides, without the registered scenario's
-    sensitivity sweep (a sweep value contradicting an override is beside the point here)."""
-    if path != REGISTERED:
-        return load_scenario(path, list(overrides))
-    data = tomllib.loads(path.read_text(encoding="utf-8"))
-    data.pop("sweep", None)
-    data.setdefault("name", path.stem)
+    """A shipped scenario with ``path=value`` overrides, without its sensitivity sweep (a sweep value contradicting an override is beside the point here) and
+    without its intercurrent events (each arm's rate is then the trial's: tests/test_intercurrent.py
+    plays the events through the DES)."""
+    data = read_scenario_data(path)
+    for section in ("sweep", "intercurrent", "estimand"):
+        data.pop(section, None)
     return scenario_from_dict(data, list(overrides))
 
 

@@ -19,7 +19,7 @@ from simulate.errors import ScenarioError
 from simulate.design.loader import load_scenario
 from simulate.run.power import estimate_power
 
-from conftest import DEFAULT_SCENARIO
+from conftest import DEFAULT_SCENARIO, PLAIN_SCENARIO, SCENARIOS_DIR
 from test_power import bare, within
 
 THIRD_ARM = ('arms.rtx_tac={ label = "RTX + TAC", remission_at_endpoint = 0.6, median_months_to_remission = 3.0, '
@@ -106,7 +106,7 @@ def test_complete_remission_endpoint_is_calibrated():
 
 def test_complete_remission_rate_cannot_exceed_the_complete_share():
     with pytest.raises(ScenarioError) as info:
-        load_scenario(DEFAULT_SCENARIO, ['trial.endpoint="cr"'])
+        load_scenario(PLAIN_SCENARIO, ['trial.endpoint="cr"'])
     assert any(line.startswith("arms.rtx_csa.remission_at_endpoint: got 0.85") and "complete" in line
                for line in info.value.problems), info.value.problems
 
@@ -115,7 +115,7 @@ def test_remission_by_visit_rises_then_follows_the_relapse_model():
     """The registered scenario's time course: nobody in remission at baseline, RTX + CsA ahead
     early (faster remission), and the share at the endpoint visit equal to the rate times the
     share not dropped out (dropouts count as not in remission)."""
-    s = load_scenario(DEFAULT_SCENARIO)
+    s = load_scenario(PLAIN_SCENARIO)
     r = estimate_power(s, replicates=1000, seed=4, jobs=1, engine="batch")
     by = {(v.arm, v.month): v for v in r.remission_by_visit}
     assert len(by) == len(s.arm_names) * len(s.trial.visit_months)
@@ -128,10 +128,10 @@ def test_remission_by_visit_rises_then_follows_the_relapse_model():
 
 
 def test_a_course_sets_the_rebound_month():
-    s = load_scenario(DEFAULT_SCENARIO)
+    s = load_scenario(PLAIN_SCENARIO)
     assert s.arm("rtx").rebound_month == np.inf                      # no CNI: one hazard throughout
     assert s.arm("rtx_csa").rebound_month == 9.0                     # CsA 6 months + 3 of taper
-    covered = load_scenario(DEFAULT_SCENARIO, [
+    covered = load_scenario(PLAIN_SCENARIO, [
         'arms.rtx_csa.courses=[{ drug = "rituximab", drug_class = "anti_cd20", dose_days = [1, 15, 181, 195], '
         'b_cell_cover_months = 6 }, { drug = "cyclosporine", drug_class = "cni", months = 6, taper_months = 3 }]'])
     assert covered.arm("rtx_csa").rebound_month == pytest.approx(194 / (365.25 / 12) + 6)  # cover outlasts CsA
@@ -155,7 +155,7 @@ def test_a_course_sets_the_rebound_month():
 ])
 def test_design_mistakes_are_named(overrides, line):
     with pytest.raises(ScenarioError) as info:
-        load_scenario(DEFAULT_SCENARIO, list(overrides))
+        load_scenario(PLAIN_SCENARIO, list(overrides))
     assert any(line in p for p in info.value.problems), info.value.problems
 
 
@@ -171,7 +171,7 @@ def test_one_arm_is_not_a_trial(tmp_path):
 
 
 def test_power_json_reports_comparisons_and_remission_by_visit(run_cli):
-    code, out, err = run_cli(["power", str(DEFAULT_SCENARIO.parent / "three_arm.toml"), "--replicates", "300",
+    code, out, err = run_cli(["power", str(SCENARIOS_DIR / "three_arm.toml"), "--replicates", "300",
                               "--json"])
     assert code == 0, err
     d = json.loads(out)
@@ -190,7 +190,7 @@ def test_published_trials_come_out_of_the_model_within_a_few_points(name):
     the simulated intention-to-treat share in the endpoint state at that month: within 5
     percentage points (MENTOR's 12-month figures are not calibrated: they come from the time to
     remission and the relapse model, the collapse of CsA's remission once the course ends)."""
-    s = load_scenario(DEFAULT_SCENARIO.parent / f"{name}.toml")
+    s = load_scenario(SCENARIOS_DIR / f"{name}.toml")
     r = estimate_power(s, replicates=2000, seed=6, jobs=1, engine="batch")
     by = {(v.arm, v.month): v.remission for v in r.remission_by_visit}
     assert s.observed.remission
@@ -199,7 +199,7 @@ def test_published_trials_come_out_of_the_model_within_a_few_points(name):
 
 
 def test_mentor_csa_remission_collapses_after_the_course_and_rtx_holds():
-    s = load_scenario(DEFAULT_SCENARIO.parent / "mentor.toml")
+    s = load_scenario(SCENARIOS_DIR / "mentor.toml")
     r = estimate_power(s, replicates=1000, seed=7, jobs=1, engine="batch")
     by = {(v.arm, v.month): v.remission for v in r.remission_by_visit}
     assert s.arm("csa").rebound_month == 15.0                          # 12 months and a 3-month taper
@@ -210,7 +210,7 @@ def test_mentor_csa_remission_collapses_after_the_course_and_rtx_holds():
 
 def test_a_derived_scenario_can_replace_the_base_arms(tmp_path):
     path = tmp_path / "other.toml"
-    path.write_text(f'base = "{DEFAULT_SCENARIO.as_posix()}"\nreplace = ["arms"]\n'
+    path.write_text(f'base = "{PLAIN_SCENARIO.as_posix()}"\nreplace = ["arms"]\n'
                     '[arms.a]\nlabel = "A"\nremission_at_endpoint = 0.5\nmedian_months_to_remission = 4.0\n'
                     'complete_share_of_remission = 0.5\n'
                     '[arms.b]\nlabel = "B"\nremission_at_endpoint = 0.6\nmedian_months_to_remission = 4.0\n'
@@ -243,7 +243,7 @@ def test_sample_size_with_any_counts_every_arm_with_a_benefit():
 def test_closed_forms_are_not_quoted_for_unequal_allocation():
     from simulate.run.samplesize import analytic_references, closed_form_curve
 
-    s = load_scenario(DEFAULT_SCENARIO, ["arms.rtx_csa.allocation=2", "randomisation.block_sizes=[3, 6]"])
+    s = load_scenario(PLAIN_SCENARIO, ["arms.rtx_csa.allocation=2", "randomisation.block_sizes=[3, 6]"])
     refs = analytic_references(s, 0.8)
     assert refs.pooled_normal is None and "1:1" in refs.note
     assert closed_form_curve(s, [40, 60]) == ()
@@ -256,7 +256,7 @@ def test_closed_forms_are_not_quoted_for_unequal_allocation():
 ])
 def test_more_design_mistakes_are_named(overrides, line):
     with pytest.raises(ScenarioError) as info:
-        load_scenario(DEFAULT_SCENARIO, overrides)
+        load_scenario(PLAIN_SCENARIO, overrides)
     assert any(line in p for p in info.value.problems), info.value.problems
 
 
@@ -265,25 +265,25 @@ def test_replace_needs_a_base_and_arms_stay_frozen(tmp_path):
     path.write_text('replace = ["arms"]\n', encoding="utf-8")
     with pytest.raises(ScenarioError, match="replace: got \\['arms'\\]; .* needs base"):
         load_scenario(path)
-    arms = load_scenario(DEFAULT_SCENARIO).arms
+    arms = load_scenario(PLAIN_SCENARIO).arms
     with pytest.raises(TypeError, match="frozen"):
         arms |= {"x": 1}
 
 
 def test_a_sweep_that_no_longer_fits_says_how_to_replace_it():
     with pytest.raises(ScenarioError) as info:
-        load_scenario(DEFAULT_SCENARIO, ['trial.endpoint="cr"', "arms.rtx.remission_at_endpoint=0.35",
+        load_scenario(PLAIN_SCENARIO, ['trial.endpoint="cr"', "arms.rtx.remission_at_endpoint=0.35",
                                          "arms.rtx_csa.remission_at_endpoint=0.5"])
     problems = info.value.problems
     assert len(problems) == len(set(problems))
     assert problems[-1].startswith("sweep: the scenario's [sweep] grid no longer fits the design")
-    fixed = load_scenario(DEFAULT_SCENARIO, ['trial.endpoint="cr"', "arms.rtx.remission_at_endpoint=0.35",
+    fixed = load_scenario(PLAIN_SCENARIO, ['trial.endpoint="cr"', "arms.rtx.remission_at_endpoint=0.35",
                                              "arms.rtx_csa.remission_at_endpoint=0.5", "sweep={}"])
     assert fixed.sweep == ()
 
 
 def test_a_course_is_infusions_or_continuous_not_both():
     with pytest.raises(ScenarioError) as info:
-        load_scenario(DEFAULT_SCENARIO, ['arms.rtx.courses=[{ drug = "x", drug_class = "anti_cd20", '
+        load_scenario(PLAIN_SCENARIO, ['arms.rtx.courses=[{ drug = "x", drug_class = "anti_cd20", '
                                          'dose_days = [1], months = 6 }]'])
     assert any("arms.rtx.courses.0.months: got 6.0; a course is either infusions" in p for p in info.value.problems)

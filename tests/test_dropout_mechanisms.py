@@ -28,11 +28,14 @@ from simulate.seeding import block_sequence
 
 from test_engines import assert_same
 
+from conftest import PLAIN_SCENARIO
+
 ROOT = Path(__file__).resolve().parents[1]
-DEFAULT = ROOT / "scenarios" / "nct04743739.toml"
+DEFAULT = PLAIN_SCENARIO     # the registered design without intercurrent events
 LOOKS = ('analysis.alternative="greater"', 'analysis.test="ztest"', "analysis.alpha=0.025",
          "interim.information_fractions=[0.5, 1.0]")
 RESCUE = '''base = "nct04743739"
+replace = ["intercurrent", "estimand"]
 sweep = {}
 
 [intercurrent.rescue]

@@ -45,8 +45,10 @@ ARMS = ("rtx", "rtx_csa")
 """The registered scenario's arms, control first."""
 from simulate.seeding import block_sequence
 
+from conftest import PLAIN_SCENARIO
+
 ROOT = Path(__file__).resolve().parents[1]
-DEFAULT = ROOT / "scenarios" / "nct04743739.toml"
+DEFAULT = PLAIN_SCENARIO     # the registered design without intercurrent events
 SHIPPED = sorted((ROOT / "scenarios").glob("*.toml"))
 ONE_SIDED = ('analysis.alternative="greater"', 'analysis.test="ztest"', "analysis.alpha=0.025")
 """What a group-sequential design needs (one-sided, the score statistic)."""

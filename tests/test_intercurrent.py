@@ -39,7 +39,7 @@ from simulate.seeding import block_sequence
 
 # --------------------------------------------------------------------------- scenarios
 
-HEADER = 'base = "nct04743739"\nname = "ice_test"\n[sweep]\n'
+HEADER = 'base = "nct04743739"\nname = "ice_test"\nreplace = ["intercurrent", "estimand"]\n[sweep]\n'
 """The registered trial as the base; its sweep dropped (rates change below)."""
 
 DISCONTINUATION = """

@@ -24,7 +24,7 @@ from simulate.errors import ScenarioError
 from simulate.design.loader import load_scenario
 from simulate.run.power import estimate_power
 
-from conftest import DEFAULT_SCENARIO
+from conftest import PLAIN_SCENARIO
 from test_engines import assert_same
 from test_power import bare, within
 
@@ -56,7 +56,7 @@ def gs(*extra: str) -> list[str]:
 ], ids=["obf-2", "pocock-3-beta-lag", "hsd-4-cp-dropout", "short-binding-locf", "early-endpoint-fast-looks",
         "non-inferiority"])
 def test_engines_agree_on_looks_decisions_and_overrun(overrides):
-    s = load_scenario(DEFAULT_SCENARIO, [*overrides, "simulation.block_size=40"])
+    s = load_scenario(PLAIN_SCENARIO, [*overrides, "simulation.block_size=40"])
     for seed in (1, 2):
         a = simulate_block(s, seed, 0, engine="des")
         b = simulate_block(s, seed, 0, engine="batch")
@@ -69,7 +69,7 @@ def test_the_story_shows_the_looks():
     from simulate.fates.draw import draw_fates
     from simulate.seeding import block_sequence
 
-    s = load_scenario(DEFAULT_SCENARIO, gs("interim.information_fractions=[0.5, 1.0]", "trial.n_per_arm=20"))
+    s = load_scenario(PLAIN_SCENARIO, gs("interim.information_fractions=[0.5, 1.0]", "trial.n_per_arm=20"))
     fates = draw_fates(s, block_sequence(3, 0), 2)
     story = simulate_trial(s, fates, 0, detail=True)
     lean = simulate_trial(s, fates, 0, detail=False)
@@ -148,7 +148,7 @@ def test_type_one_error_stays_at_alpha(spending):
 
 
 def test_boundaries_are_the_planned_design():
-    s = load_scenario(DEFAULT_SCENARIO, gs("interim.information_fractions=[0.5, 1.0]"))
+    s = load_scenario(PLAIN_SCENARIO, gs("interim.information_fractions=[0.5, 1.0]"))
     d = interim.design_for(s)
     np.testing.assert_allclose(d.efficacy, sequential.efficacy_bounds([0.5, 1.0], 0.025, "obrien_fleming"))
     assert d.counts == (63, 126)
@@ -161,7 +161,7 @@ def test_boundaries_are_the_planned_design():
 def test_power_json_reports_the_looks(run_cli):
     import json
 
-    code, out, err = run_cli(["power", str(DEFAULT_SCENARIO), "--replicates", "400", "--json",
+    code, out, err = run_cli(["power", str(PLAIN_SCENARIO), "--replicates", "400", "--json",
                               *sum((["--set", o] for o in gs("interim.information_fractions=[0.5, 1.0]",
                                                              'interim.futility="beta_spending"')), [])])
     assert code == 0, err
@@ -188,7 +188,7 @@ def test_power_json_reports_the_looks(run_cli):
 ])
 def test_interim_mistakes_are_named(overrides, line):
     with pytest.raises(ScenarioError) as info:
-        load_scenario(DEFAULT_SCENARIO, overrides)
+        load_scenario(PLAIN_SCENARIO, overrides)
     assert any(line in p for p in info.value.problems), info.value.problems
 
 
@@ -207,7 +207,7 @@ def test_group_sequential_sample_size_reports_expected_numbers_and_the_fixed_des
 def test_a_decision_after_the_final_analysis_stops_nothing():
     """With a decision lag longer than the rest of the trial, a look's stop would come after the
     final analysis: it is void, the final look decides, in both engines."""
-    s = load_scenario(DEFAULT_SCENARIO, gs("interim.information_fractions=[0.5, 1.0]", "interim.decision_lag_months=60",
+    s = load_scenario(PLAIN_SCENARIO, gs("interim.information_fractions=[0.5, 1.0]", "interim.decision_lag_months=60",
                                            "simulation.block_size=40"))
     a = simulate_block(s, 1, 0, engine="des")
     b = simulate_block(s, 1, 0, engine="batch")
@@ -218,9 +218,9 @@ def test_a_decision_after_the_final_analysis_stops_nothing():
 
 
 def test_unequal_allocation_enters_the_design_effect():
-    base = load_scenario(DEFAULT_SCENARIO, gs("interim.information_fractions=[0.5, 1.0]",
+    base = load_scenario(PLAIN_SCENARIO, gs("interim.information_fractions=[0.5, 1.0]",
                                               'interim.futility="conditional_power"'))
-    skewed = load_scenario(DEFAULT_SCENARIO, gs("interim.information_fractions=[0.5, 1.0]",
+    skewed = load_scenario(PLAIN_SCENARIO, gs("interim.information_fractions=[0.5, 1.0]",
                                                 'interim.futility="conditional_power"', "arms.rtx_csa.allocation=3",
                                                 "randomisation.block_sizes=[4]", "trial.n_per_arm=32"))
     assert skewed.n_target == 128
@@ -238,5 +238,5 @@ def test_unequal_allocation_enters_the_design_effect():
 ])
 def test_interim_designs_that_cannot_run_are_named_at_load(overrides, line):
     with pytest.raises(ScenarioError) as info:
-        load_scenario(DEFAULT_SCENARIO, overrides)
+        load_scenario(PLAIN_SCENARIO, overrides)
     assert any(line in p for p in info.value.problems), info.value.problems

@@ -23,8 +23,10 @@ from simulate.design.assumed import dropout_adjustment
 from simulate.run.power import estimate_power, simulate_replicates
 from simulate.design.loader import load_scenario
 
+from conftest import PLAIN_SCENARIO
+
 ROOT = Path(__file__).resolve().parents[1]
-DEFAULT = ROOT / "scenarios" / "nct04743739.toml"
+DEFAULT = PLAIN_SCENARIO     # the registered design without intercurrent events
 ALL_ELIGIBLE = [
     "eligibility.age_min_years=0", "eligibility.age_max_years=120", "eligibility.proteinuria_min_g_day=0",
     "eligibility.proteinuria_max_reduction_fraction=1", "eligibility.egfr_min_ml_min=0",

@@ -26,9 +26,11 @@ from simulate.report.page import FIGURES, write_report
 from simulate.report.words import MISSING_WORDS, intercurrent_words
 from simulate.run.main_job import run_all, run_files
 
+from conftest import PLAIN_SCENARIO
+
 ROOT = Path(__file__).resolve().parents[1]
 ESTIMANDS = ROOT / "scenarios" / "teaching_estimands.toml"
-REGISTERED = ROOT / "scenarios" / "nct04743739.toml"
+REGISTERED = PLAIN_SCENARIO   # the registered design without its intercurrent events: the brief section
 REPLICATES = 60
 OVERRIDES = ("simulation.block_size=30",)
 PNG = b"\x89PNG\r\n\x1a\n"
@@ -48,7 +50,7 @@ def estimands(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def registered(tmp_path_factory):
-    """(results, folder) of the registered trial, run small."""
+    """(results, folder) of the registered design without intercurrent events, run small."""
     return _run(REGISTERED, tmp_path_factory.mktemp("registered") / "out")
 
 
@@ -224,7 +226,7 @@ def test_the_tipping_sentence_names_the_target_or_50_percent_or_none(estimands, 
 # ----------------------------------------------------------------------------- the registered trial
 
 
-def test_the_registered_trials_section_is_brief_and_correct(registered):
+def test_without_intercurrent_events_the_section_is_brief_and_correct(registered):
     results, out = registered
     section = section_of(out)
     words = text_of(section)
@@ -264,6 +266,7 @@ def test_without_a_grid_the_section_is_the_attributes_the_truth_and_the_dropout(
 # ----------------------------------------------------------------------------- intercurrent events
 
 EVENTS = """base = "nct04743739"
+replace = ["intercurrent", "estimand"]
 name = "ice_words"
 [sweep]
 [intercurrent.csa_toxicity]
@@ -318,3 +321,26 @@ def test_a_scenario_with_intercurrent_events_shows_them_and_the_truths_monte_car
     assert row[1] == shown
     assert "large reference sample" in text_of(section)
     assert not estimand_section._estimand(results, {})["brief"]
+
+
+def test_the_summary_says_what_the_registered_trial_estimates() -> None:
+    """The registered scenario's intercurrent events: the plain-language summary names each
+    strategy and gives the true difference beside the assumed rates' (without the events)."""
+    from simulate.design.loader import load_scenario
+    from simulate.report.sentences.summary import estimand_sentence, plain_summary
+    from simulate.run.power import estimate_power
+    from simulate.run.results import SampleSizePlan
+
+    s = load_scenario("nct04743739", ["simulation.block_size=20"])
+    p = estimate_power(s, 20, 1, 1)
+    truth = p.estimand["true_values"][0]
+    line = estimand_sentence(s, p)
+    assert line in plain_summary(s, p, SampleSizePlan((), (), ()))
+    assert ("counts rescue therapy for no remission at month 12 and kidney failure or death as no remission "
+            "(composite)") in line
+    assert "treatment discontinuation for cyclosporine toxicity (treatment policy)" in line
+    assert f"{truth['true_difference']:+.3f} ± {truth['true_difference_mc_se']:.3f}" in line
+    assert "differ by +0.250" in line
+    plain = load_scenario(PLAIN_SCENARIO, ["simulation.block_size=20"])
+    assert not any(x.startswith("The estimand") for x in plain_summary(plain, estimate_power(plain, 20, 1, 1),
+                                                                        SampleSizePlan((), (), ())))

@@ -23,7 +23,9 @@ from simulate.design.loader import load_scenario, with_overrides
 from simulate.run.results import SweepPoint, SweepResult
 from simulate.run.trial_results import Consort, ExampleTrial, KaplanMeierStep, PatientCourse, TrialCalendar
 
-DEFAULT = Path(__file__).resolve().parents[1] / "scenarios" / "nct04743739.toml"
+from conftest import PLAIN_SCENARIO
+
+DEFAULT = PLAIN_SCENARIO     # the registered design without intercurrent events
 
 
 def through_json(value):

@@ -11,7 +11,9 @@ from simulate.run.power import simulate_replicates, summarise
 from simulate.design.loader import load_scenario
 from simulate.run.tally import MONTHS_PER_BIN, Histogram, analyse_outcomes, merge, tally
 
-DEFAULT = Path(__file__).resolve().parents[1] / "scenarios" / "nct04743739.toml"
+from conftest import PLAIN_SCENARIO
+
+DEFAULT = PLAIN_SCENARIO     # the registered design without intercurrent events
 
 
 def assert_between_order_statistics(got: float, values: np.ndarray, q: float) -> None:

@@ -23,6 +23,7 @@ from simulate.run.tally import analyse_outcomes, comparison_patients
 from simulate.seeding import block_sequence
 
 MAR = """base = "nct04743739"
+replace = ["intercurrent", "estimand"]
 name = "mi_test"
 [analysis]
 test = "wald"

@@ -93,9 +93,16 @@ def primary_arm(scenario: sc.Scenario) -> str:
 
 
 def rates(scenario: sc.Scenario) -> tuple[float, float]:
-    """(control, primary experimental arm) endpoint rates."""
-    return (scenario.arm(scenario.control_arm).remission_at_endpoint,
-            scenario.arm(primary_arm(scenario)).remission_at_endpoint)
+    """(control, primary experimental arm) endpoint rates: the assumed ones, or with intercurrent
+    events the estimand's true values (its variable's mean in each arm: what the planned analysis
+    compares), so the closed forms size the trial for the difference it estimates."""
+    primary = primary_arm(scenario)
+    if scenario.intercurrent:
+        from simulate.population.intercurrent import true_values
+
+        truth = true_values(scenario)[primary]
+        return truth.control, truth.treatment
+    return scenario.arm(scenario.control_arm).remission_at_endpoint, scenario.arm(primary).remission_at_endpoint
 
 
 def null_rate(scenario: sc.Scenario) -> float:

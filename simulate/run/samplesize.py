@@ -19,7 +19,8 @@ from simulate.design import loader
 from simulate.run import plan
 from simulate.design import scenario as sc
 from simulate.analysis import formulas
-from simulate.design.assumed import dropout_adjustment, no_benefit, null_rate, primary_arm, rates as _rates
+from simulate.design.assumed import dropout_adjustment, no_benefit, primary_arm, rates as _rates
+from simulate.design.null_world import null_scenario
 from simulate.design.choices import DEFAULT_ENGINE
 from simulate.run.evaluations import Evaluations
 from simulate.run.plan import trials_per_block
@@ -370,8 +371,7 @@ def _sequential_sizes(scenario: sc.Scenario, n: int, target: float, replicates: 
     under H0, and the fixed design's n for the same target."""
     yield _Ask(scenario, replicates, frozenset({n}))
     h1 = evaluations.power(scenario, replicates, [n])[n]
-    null = loader.with_overrides(scenario,
-                                 {f"arms.{primary_arm(scenario)}.remission_at_endpoint": null_rate(scenario)})
+    null = null_scenario(scenario, (primary_arm(scenario),))[0]
     yield _Ask(null, replicates, frozenset({n}))
     h0 = evaluations.power(null, replicates, [n])[n]
     fixed = yield from _search(loader.with_overrides(scenario, {"interim": None}), target, replicates, evaluations,

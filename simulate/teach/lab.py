@@ -312,24 +312,11 @@ class NullWorld:
 
 
 def null_design(scenario: sc.Scenario) -> tuple[sc.Scenario, str]:
-    """The design under the null hypothesis, validated like a file, and how it was made: every
-    experimental arm at :func:`simulate.design.assumed.null_rate` (the command line's ``--set
-    arms.<id>.remission_at_endpoint=...``); where the arm's own model cannot reach that rate,
-    the arm takes the control arm's whole outcome model (its label and allocation kept)."""
-    from simulate.design.assumed import null_rate
+    """The design under the null hypothesis and how it was made
+    (:func:`simulate.design.assumed.null_scenario`, as the command line builds it)."""
+    from simulate.design.null_world import null_scenario
 
-    rate = null_rate(scenario)
-    arms = scenario.experimental_arms
-    try:
-        return loader.with_overrides(scenario, {f"arms.{a}.remission_at_endpoint": rate for a in arms}), ""
-    except ScenarioError as err:
-        why = err.problems[0]
-    control = scenario.arm(scenario.control_arm).model_dump(mode="python")
-    changes = {f"arms.{a}": {**control, "label": scenario.arm(a).label, "allocation": scenario.arm(a).allocation,
-                             "remission_at_endpoint": rate} for a in arms}
-    note = (f"Setting the rate alone is refused ({why}), so {', '.join(scenario.arm(a).label for a in arms)} "
-            f"takes {scenario.arm(scenario.control_arm).label}'s whole outcome model here.")
-    return loader.with_overrides(scenario, changes), note
+    return null_scenario(scenario)
 
 
 def usable_tests(scenario: sc.Scenario) -> tuple[dict[str, sc.Scenario], dict[str, str]]:

@@ -13,7 +13,7 @@ from simulate.design.assumed import primary_arm, result_has_no_benefit
 from simulate.run.plan import FEW_REPLICATES
 from simulate.report.sentences.common import (above_alpha_clause, few_trials, hard_stop_clause, no_benefit_reason,
                                               observed_rate_sentence, on_time_clause, winners_curse)
-from simulate.report.words import (ENDPOINT_WORDS, MISSING_WORDS, MULTIPLICITY_SHORT, TEST_NAMES, _level, and_list,
+from simulate.report.words import (ENDPOINT_WORDS, INTERCURRENT_KIND_WORDS, MISSING_WORDS, MULTIPLICITY_SHORT, TEST_NAMES, _level, and_list,
                                    comparison_name, percent, percent_list, significant_word, success_phrase)
 from simulate.run.results import PowerResult, SampleSizePlan, against_alpha
 
@@ -49,6 +49,8 @@ def plain_summary(scenario: sc.Scenario, p: PowerResult, plan: SampleSizePlan,
         f"{p.power:.3f} ± {p.mc_se:.3f} ({TEST_NAMES.get(p.test, p.test)} at {level}{adjust}, "
         f"{MISSING_WORDS.get(p.missing_strategy, p.missing_strategy)}, {p.replicates:,} simulated trials)."
     ]
+    if scenario.intercurrent and p.estimand:
+        lines.append(estimand_sentence(scenario, p))
     if many:
         word = significant_word(p.hypothesis)
         lines.append(
@@ -77,6 +79,28 @@ def plain_summary(scenario: sc.Scenario, p: PowerResult, plan: SampleSizePlan,
         lines.append(f"Only {few_trials(p.replicates)}: the Monte Carlo "
                      f"error makes these figures unusable for planning; run at least {FEW_REPLICATES}.")
     return tuple(lines)
+
+
+def estimand_sentence(scenario: sc.Scenario, p: PowerResult) -> str:
+    """What the trial estimates when it has intercurrent events: each strategy in a few words and
+    each comparison's true value beside the difference of the assumed rates (without the events)."""
+    said = {"composite": "counts {} as no remission (composite)",
+            "treatment_policy": "counts the outcome whatever follows {} (treatment policy)",
+            "hypothetical": "asks what would have happened without {} (hypothetical)",
+            "while_on_treatment": "takes the status before {} (while on treatment)"}
+    by_strategy: dict[str, list[str]] = {s: [] for s in said}
+    for event in p.estimand["intercurrent_events"]:
+        kind = INTERCURRENT_KIND_WORDS.get(event["kind"], event["kind"])
+        reason = event["reason"]
+        by_strategy[event["strategy"]].append(f"{kind} for {reason}" if reason and reason != kind else kind)
+    how = and_list([said[s].format(and_list(names)) for s, names in by_strategy.items() if names])
+    truths = []
+    for v in p.estimand["true_values"]:
+        assumed = scenario.arm(v["arm"]).remission_at_endpoint - scenario.arm(v["control"]).remission_at_endpoint
+        who = f" for {comparison_name(scenario, v['arm'])}" if len(p.estimand["true_values"]) > 1 else ""
+        truths.append(f"{v['true_difference']:+.3f} ± {v['true_difference_mc_se']:.3f}{who} (the assumed rates "
+                      f"without these events differ by {assumed:+.3f})")
+    return f"The estimand {how}: its true difference is {and_list(truths)}."
 
 
 def sample_size_lines(scenario: sc.Scenario, plan: SampleSizePlan, many: bool, ni: bool) -> list[str]:
