@@ -231,10 +231,19 @@ def test_a_long_run_shows_progress_and_can_be_cancelled(page):
     assert page.locator("#progress").count() == 0
 
 
-def test_the_null_world_shows_each_tests_type_one_error(page):
+def test_the_null_world_shows_each_tests_type_one_error(page, tmp_path):
     run_view(page, "null", "null_world", replicates=250)
     page.wait_for_selector("#type1_fisher", timeout=60_000)
-    out = cli("power", SCENARIO, "--replicates", "250", "--json", "--set", "arms.rtx_csa.remission_at_endpoint=0.6")
+    # the null the lab builds (the registered events: RTX + CsA takes RTX alone's whole model and
+    # its events' chances), written as a file and run by the command line
+    from simulate.design.loader import load_scenario
+    from simulate.design.null_world import null_scenario
+    from simulate.teach.inputs import to_toml
+
+    null_file = tmp_path / "null.toml"
+    null_file.write_text(to_toml(null_scenario(load_scenario(SCENARIO))[0]), encoding="utf-8")
+    out = cli("power", null_file, "--replicates", "250", "--json")
+    assert out.returncode == 0, out.stderr
     assert page.text_content("#type1_fisher") == f"{json.loads(out.stdout)['power']:.3f}"
     for test in ("chi2", "chi2_yates", "ztest"):
         assert page.locator(f"#type1_{test}").count() == 1
@@ -300,7 +309,8 @@ def test_dropout_inputs_render_and_a_run_with_imputation_shows_the_truth_beside_
               "--set", "analysis.test=wald", "--set", "analysis.missing=mi_mar")
     assert out.returncode == 0, out.stderr
     printed = json.loads(out.stdout)
-    assert page.text_content("#truth_true") == f"{printed['true_difference']:+.3f}"
+    truth = printed["estimand"]["true_values"][0]
+    assert page.text_content("#truth_true") == f"{truth['true_difference']:+.3f} ± {truth['true_difference_mc_se']:.3f}"
     assert page.text_content("#truth_mean") == f"{printed['mean_risk_difference']:+.3f}"
     assert page.text_content("#truth_coverage") == f"{100 * printed['ci_coverage']:.1f}%"
     page.select_option("#missing", "nonresponder")     # and back to the student's test
