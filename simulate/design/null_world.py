@@ -34,7 +34,8 @@ def null_scenario(scenario: sc.Scenario, arms: tuple[str, ...] | None = None) ->
         except ScenarioError as err:
             why = f"setting the rate alone is refused ({err.problems[0]})"
     else:
-        why = "with intercurrent events equal rates are not equal estimands"
+        why = ("with intercurrent events, equal remission rates are not a null: the arm that remits sooner "
+               "has fewer patients left for a rescue or a switch")
     control = scenario.arm(control_id).model_dump(mode="python")
     changes: dict = {f"arms.{a}": {**control, "label": scenario.arm(a).label,
                                    "allocation": scenario.arm(a).allocation, "remission_at_endpoint": rate}
@@ -45,8 +46,8 @@ def null_scenario(scenario: sc.Scenario, arms: tuple[str, ...] | None = None) ->
                 **dict(event.probability), **{a: event.probability_of(control_id) for a in arms}}
     labels = ", ".join(scenario.arm(a).label for a in arms)
     control_label = scenario.arm(control_id).label
-    events = " and its intercurrent events as often" if scenario.intercurrent else ""
-    note = f"{why[0].upper()}{why[1:]}, so {labels} takes {control_label}'s whole outcome model{events} here."
+    events = ", and meets each intercurrent event as often" if scenario.intercurrent else ""
+    note = f"{why[0].upper()}{why[1:]}; so here {labels} takes {control_label}'s whole outcome model{events}."
     null = loader.with_overrides(scenario, changes)
     if scenario.intercurrent and scenario.analysis.hypothesis == "non_inferiority":
         null, rate = _at_the_margin(null, arms, rate)

@@ -68,8 +68,8 @@ class FollowUpEvents:
         seq = self.sequence(p)
         if extra:
             seq = sorted(seq + extra, key=itemgetter(0, 1))
-        if self.ice is None and self.mar is None:          # nothing joins the queue: the list itself
-            return iter(seq)
+        if self.mar is None and (self.ice is None or all(e[1] != INTERCURRENT for e in seq)):
+            return iter(seq)                              # nothing joins the queue: the list itself
         return self._queued(p, seq)
 
     def _queued(self, p: Patient, seq: list):

@@ -54,6 +54,11 @@ BYTES_PER_SLOT_VISIT = 2.5
 """Peak bytes per pool slot, arm and visit: the status at every scheduled visit."""
 BYTES_PER_SLOT_STRATUM = 8
 """Peak bytes per pool slot and stratum: the permuted-block sequences and their draws."""
+BYTES_PER_SLOT_ARM_PATHS = 64
+"""Peak bytes per pool slot and arm with intercurrent events: the paths that follow a switch of
+treatment (:func:`simulate.population.intercurrent.follow`) and the estimand's variable."""
+BYTES_PER_SLOT_ARM_EVENT = 40
+"""Peak bytes per pool slot, arm and intercurrent event: its draws, month and what follows it."""
 BYTES_PER_TRIAL = 1_600
 """Per trial of a block: site arrays, counts and the tallies."""
 PROCESS_BYTES = 90 << 20
@@ -121,6 +126,8 @@ class TrialSize:
     arms: int
     visits: int
     strata: int
+    events: int = 0
+    """Intercurrent events (``[intercurrent.<id>]`` tables)."""
 
     @property
     def excluded(self) -> float:
@@ -163,13 +170,15 @@ def trial_size(scenario: sc.Scenario, exact: bool = True) -> TrialSize:
     widest = candidates * (1 + BLOCK_SPREAD_SD * cv) + BLOCK_SPREAD_SD * math.sqrt(candidates) + 1
     return TrialSize(referrals=referrals, candidates=candidates, widest=widest, target=scenario.n_target,
                      arms=len(scenario.arms), visits=len(scenario.trial.visit_months),
-                     strata=2 ** len(scenario.randomisation.stratify_by))
+                     strata=2 ** len(scenario.randomisation.stratify_by), events=len(scenario.intercurrent))
 
 
 def bytes_per_trial(size: TrialSize, designs: int = 1) -> float:
     """Peak bytes one trial adds to its block (the fates once; outcomes per design)."""
     slot = (BYTES_PER_SLOT + size.strata * BYTES_PER_SLOT_STRATUM
-            + designs * size.arms * (BYTES_PER_SLOT_ARM + size.visits * BYTES_PER_SLOT_VISIT))
+            + designs * size.arms * (BYTES_PER_SLOT_ARM + size.visits * BYTES_PER_SLOT_VISIT
+                                     + (BYTES_PER_SLOT_ARM_PATHS + size.events * BYTES_PER_SLOT_ARM_EVENT
+                                        if size.events else 0)))
     return (BYTES_PER_TRIAL + size.excluded * BYTES_PER_EXCLUDED + size.candidates * BYTES_PER_CANDIDATE
             + size.pool * slot)
 
