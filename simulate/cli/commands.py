@@ -203,6 +203,7 @@ def power(scenario: Path, replicates: int | None, seed: int | None, n_per_arm: i
     """Estimate power (and operating characteristics) by simulating many trials."""
     from simulate.run import plan
     from simulate.run.parallel import session
+    from simulate.run.assurance import with_assurance
     from simulate.run.power import estimate_power
 
     if n_per_arm is not None:
@@ -212,6 +213,7 @@ def power(scenario: Path, replicates: int | None, seed: int | None, n_per_arm: i
     reps = replicates or sc.simulation.replicates
     with _planned(lambda: plan.plan_power(sc, reps, jobs, engine), max_memory, max_minutes), session(where):
         r = estimate_power(sc, replicates, seed, where, engine, progress=not as_json)
+        r = with_assurance(sc, r, replicates, seed, where, engine, progress=not as_json)
     _few_replicates(r.replicates, r.mc_se)
     if as_json:
         _echo_json(r.to_dict())
@@ -223,8 +225,11 @@ def power(scenario: Path, replicates: int | None, seed: int | None, n_per_arm: i
 
 @cli.command()
 @scenario_arg
-@click.option("--target", type=click.FloatRange(0.01, 0.999), default=0.8, show_default=True,
-              help="Target power.")
+@click.option("--target", type=click.FloatRange(0.01, 0.999), default=None,
+              help="Target power.  [default: 0.8]")
+@click.option("--target-assurance", type=click.FloatRange(0.01, 0.999), default=None,
+              help="Target assurance instead: the chance of success over trials drawing their rates from the "
+                   "arms' design_prior.")
 @click.option("--window", type=click.IntRange(0, 200), default=10, show_default=True,
               help="No n within this many above the answer may fall below target (saw-tooth guard).")
 @click.option("--n-max", type=click.IntRange(2, 100_000), default=2000, show_default=True,
@@ -238,11 +243,11 @@ def power(scenario: Path, replicates: int | None, seed: int | None, n_per_arm: i
 @simulation_opts
 @set_opt
 @json_opt
-def samplesize(scenario: Path, target: float, window: int, n_max: int, replicates: int | None, seed: int | None,
-               jobs: int | None, backend: str, scheduler: str | None, engine: str, overrides: tuple[str, ...],
-               as_json: bool, power_of: str | None, precision: int | None, max_memory: str | None,
-               max_minutes: str | None) -> None:
-    """Smallest n per arm reaching the target power, beside the closed-form references."""
+def samplesize(scenario: Path, target: float | None, target_assurance: float | None, window: int, n_max: int,
+               replicates: int | None, seed: int | None, jobs: int | None, backend: str, scheduler: str | None,
+               engine: str, overrides: tuple[str, ...], as_json: bool, power_of: str | None, precision: int | None,
+               max_memory: str | None, max_minutes: str | None) -> None:
+    """Smallest n per arm reaching the target power (or assurance), beside the closed-form references."""
     from simulate.run.parallel import session
     from simulate.run.samplesize import find_sample_size
 
@@ -252,6 +257,11 @@ def samplesize(scenario: Path, target: float, window: int, n_max: int, replicate
         if power_of not in allowed:
             raise UsageError(f"--power: got {power_of!r}; allowed: {', '.join(allowed)}")
         sc = _load(scenario, overrides + (f'analysis.success="{power_of}"',))
+    if target_assurance is not None:
+        if target is not None:
+            raise UsageError(f"--target-assurance: got {target_assurance} with --target {target}; give one of them")
+        sc, target = _assurance_world(sc, target_assurance), target_assurance
+    target = 0.8 if target is None else target
     where = _backend(backend, jobs, scheduler)
     reps = replicates or sc.simulation.replicates
     from simulate.run.samplesize import plan_samplesize
@@ -270,6 +280,25 @@ def samplesize(scenario: Path, target: float, window: int, n_max: int, replicate
     if r.curve:
         click.echo(_table(r.to_frame()[list(SAMPLESIZE_COLUMNS)].round(4)))
     click.echo("\n".join(samplesize_lines(r, precision)))
+
+
+def _assurance_world(sc, target: float):
+    """The scenario whose trials draw their rates from the design priors, for a sample size by
+    assurance; a usage error without a design prior, or for a target the prior rules out (with
+    a one-sided or non-inferiority test the assurance cannot pass the prior probability of a
+    true benefit, however many patients)."""
+    from simulate.run.assurance import has_design_prior, prior_probability_of_benefit, prior_world
+
+    if not has_design_prior(sc):
+        raise UsageError(f"--target-assurance: got {target}; no arm of '{sc.name}' has a design_prior: give one, "
+                         "e.g. --set 'arms.<id>.design_prior={ beta = [a, b] }'")
+    a = sc.analysis
+    if a.alternative == "greater" or a.hypothesis == "non_inferiority":
+        ceiling = prior_probability_of_benefit(sc)
+        if target >= ceiling:
+            raise UsageError(f"--target-assurance: got {target}; the design priors give a true benefit a probability "
+                             f"of {ceiling:.3f}, which no n can exceed: target less than that")
+    return prior_world(sc)
 
 
 @cli.command()

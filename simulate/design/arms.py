@@ -143,6 +143,11 @@ class Arm(Model):
     analysis_prior: BetaPrior = UNIFORM
     """With analysis.framework = "bayesian": the prior of the arm's rate the analysis assumes,
     { beta = [a, b] } or { mixture = [[w, a, b], ...] } (default Beta(1, 1), uniform)."""
+    design_prior: BetaPrior | None = None
+    """What the planners believe about remission_at_endpoint, { beta = [a, b] } or { mixture =
+    [[w, a, b], ...] }: power --json then adds the assurance (each simulated trial draws its own
+    true rate from it; outcome.rates_from = "design_prior" runs that world alone). None: the
+    rate is taken as known."""
 
     @model_validator(mode="after")
     def _check(self) -> "Arm":
@@ -190,6 +195,10 @@ class Outcome(Model):
     endpoint month) to 10 (responders remit within about 12% of the same time)."""
     relapse: bool = True
     """Patients in remission may relapse (each arm's relapse hazards); false = remission lasts."""
+    rates_from: Literal["assumed", "design_prior"] = "assumed"
+    """Each trial's true endpoint rates: the arms' remission_at_endpoint (assumed), or a draw per
+    trial from each arm's design_prior (design_prior; arms without one keep their rate): the
+    chance of success is then the assurance."""
 
 
 class Dropout(Model):

@@ -120,7 +120,7 @@ def feasibility_problems(scenario: Scenario) -> list[str]:
     scenario near a limit needs the exact values (and scipy)."""
     out: list[str] = []
     if any(parameters.remission_target(scenario, name) > feasibility.remission_lower_bound(scenario, name)
-           for name in scenario.arm_names):
+           or scenario.arm(name).design_prior is not None for name in scenario.arm_names):
         from simulate.population.outcomes import check_outcome_model
 
         out.extend(check_outcome_model(scenario))

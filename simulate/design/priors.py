@@ -46,3 +46,11 @@ class BetaPrior(Model):
 
 UNIFORM = BetaPrior(beta=(1.0, 1.0))
 """The analysis prior of an arm that names none: Beta(1, 1), uniform on the rate."""
+
+
+
+def prior_cdf(prior: BetaPrior, x: float) -> float:
+    """P(rate <= x) under the prior."""
+    from scipy import special
+
+    return float(sum(w * special.betainc(a, b, x) for w, a, b in prior.components))

@@ -239,6 +239,7 @@ class Scenario(Model):
                     f"that are complete (complete_share_of_remission {a.complete_share_of_remission})"
                 )
         problems += self._interim_problems()
+        problems += self._design_prior_problems()
         problems += intercurrent_problems(self.intercurrent, self.estimand, tuple(self.arms),
                                           tuple(self.trial.visit_months), self.trial.endpoint_month)
         for i, point in enumerate(self.observed.remission if self.observed else ()):
@@ -256,6 +257,22 @@ class Scenario(Model):
         if problems:
             raise ValueError("\n".join(problems))
         return self
+
+    def _design_prior_problems(self) -> list[str]:
+        """Trials drawn from the design priors need a prior, and dropout whose rates do not hang
+        on the arm's rate (the mar and mnar hazards are calibrated to one rate)."""
+        if self.outcome.rates_from != "design_prior":
+            return []
+        problems = []
+        if not any(a.design_prior is not None for a in self.arms.values()):
+            problems.append("outcome.rates_from: got 'design_prior'; no arm has a design_prior: give one, e.g. "
+                            "arms.<id>.design_prior = { beta = [a, b] }, or keep rates_from = \"assumed\"")
+        d = self.dropout
+        if d.mechanism != "mcar" and d.probability_by_endpoint > 0:
+            problems.append(f"dropout.mechanism: got {d.mechanism!r}; trials drawn from the design priors "
+                            "(outcome.rates_from = \"design_prior\") need mcar dropout: mar and mnar hazards are "
+                            "calibrated to one rate per arm")
+        return problems
 
     def _interim_problems(self) -> list[str]:
         """What a group-sequential design (``[interim]`` with looks) needs of the arms and the

@@ -62,15 +62,22 @@ def draw_fates(scenario: sc.Scenario, block_seq: np.random.SeedSequence, n_trial
                      referrals["acei_arb_intolerant"], n_max)
     width = pool["order"].shape[1]
     outcomes, withdrawal = _potential_outcomes(scenario, pool["pool"], pool["u_outcome"], pool["e_outcome"],
-                                               pool["u_withdrawal"], _models(scenario, prepared),
+                                               pool["u_withdrawal"], _models(scenario, prepared, block_seq, n_trials),
                                                draw_intercurrent(scenario, block_seq, n_trials, width))
     return Fates(n_trials=n_trials, seed_sequence=block_seq, n_max=width, **referrals, **pool,
                  withdrawal=withdrawal, outcomes=outcomes,
                  allocation=permuted_blocks(scenario, block_seq, n_trials, n_target, longest=width))
 
 
-def _models(scenario: sc.Scenario, prepared: PreparedDesign | None):
-    """The calibrated model of each arm: the prepared design's, else computed (cached)."""
+def _models(scenario: sc.Scenario, prepared: PreparedDesign | None, block_seq: np.random.SeedSequence,
+            n_trials: int):
+    """The calibrated model of each arm: the prepared design's, else computed (cached); with
+    ``outcome.rates_from = "design_prior"``, calibrated to each trial's own draw of the rates
+    (:mod:`simulate.population.design_prior`)."""
+    if scenario.outcome.rates_from == "design_prior":
+        from simulate.population.design_prior import draw_rates, trial_models
+
+        return trial_models(scenario, draw_rates(scenario, block_seq, n_trials))
     return calibrate(scenario) if prepared is None else prepared.arm_models
 
 
@@ -96,7 +103,8 @@ def with_outcomes(fates: Fates, scenario: sc.Scenario, prepared: PreparedDesign 
     ``prepared``: the scenario's per-design values, computed here if not given."""
     draws = draw_intercurrent(scenario, fates.seed_sequence, fates.n_trials, fates.n_max)
     outcomes, withdrawal = _potential_outcomes(scenario, fates.pool, fates.u_outcome, fates.e_outcome,
-                                               fates.u_withdrawal, _models(scenario, prepared), draws)
+                                               fates.u_withdrawal,
+                                               _models(scenario, prepared, fates.seed_sequence, fates.n_trials), draws)
     return replace(fates, outcomes=outcomes, withdrawal=withdrawal)
 
 

@@ -41,7 +41,7 @@ from __future__ import annotations
 import functools
 import math
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 from scipy import special
@@ -87,6 +87,10 @@ class ArmModel:
     """P(dropout before the endpoint | in remission at the endpoint): the endpoint's probability
     with mcar, below it when non-responders drop out faster (by the model's hazards for mnar, over
     the reference sample for mar)."""
+    relapse_scale: float | np.ndarray = 1.0
+    """A factor on both relapse hazards (1: as the scenario says). A trial drawn from a design
+    prior whose rate lies above what the hazards allow gets a smaller one
+    (:mod:`simulate.population.design_prior`); an array of shape (trials, 1) then."""
 
     def time_to_remission(self, u: np.ndarray) -> np.ndarray:
         """Inverse CDF of the truncated Weibull at uniforms ``u``."""
@@ -250,6 +254,21 @@ def _base_model(scenario: sc.Scenario, name: str) -> tuple[ArmModel, float]:
     return base, _no_relapse_probability(base)
 
 
+def no_relapse_probability(arm: ArmModel, scale: float) -> float:
+    """q_a with both relapse hazards multiplied by ``scale``."""
+    return _no_relapse_probability(replace(arm, relapse_hazard=arm.relapse_hazard * scale,
+                                           relapse_hazard_off_cni=arm.relapse_hazard_off_cni * scale))
+
+
+def reachable_rate(scenario: sc.Scenario, name: str) -> float:
+    """The highest remission_at_endpoint arm ``name``'s model can reach: every patient a
+    responder, less those who relapse by the endpoint (and, with a complete-remission endpoint,
+    those whose remission is partial)."""
+    _, q = _base_model(scenario, name)
+    a = scenario.arm(name)
+    return q if scenario.trial.endpoint == "cr_or_pr" else q * a.complete_share_of_remission
+
+
 def check_outcome_model(scenario: sc.Scenario) -> list[str]:
     """Contradictions only the outcome model can see (one line each; empty if none)."""
     problems = []
@@ -261,8 +280,10 @@ def check_outcome_model(scenario: sc.Scenario) -> list[str]:
             problems.extend(f"arms.{name}.{line}" for line in err.problems)
             continue
         target = parameters.remission_target(scenario, name)
+        reachable = q if scenario.trial.endpoint == "cr_or_pr" else q * a.complete_share_of_remission
+        if a.design_prior is not None:
+            problems.extend(_design_prior_problems(scenario, name))
         if target > q * (1 + 1e-12):
-            reachable = q if scenario.trial.endpoint == "cr_or_pr" else q * a.complete_share_of_remission
             problems.append(
                 f"arms.{name}.remission_at_endpoint: got {a.remission_at_endpoint}; with relapse "
                 f"(relapse_hazard_per_month {a.relapse_hazard_per_month}, {a.off_cni_hazard} once off a CNI) "
@@ -270,6 +291,20 @@ def check_outcome_model(scenario: sc.Scenario) -> list[str]:
                 "hazards or the rate"
             )
     return problems
+
+
+def _design_prior_problems(scenario: sc.Scenario, name: str) -> list[str]:
+    """An arm's design prior against its model: at most a sliver of it above the highest rate
+    the arm can have (with a complete-remission endpoint, the share of remissions that are
+    complete)."""
+    from simulate.design.prior_reach import MASS_ABOVE_REACH_MAX, mass_above_reach, reach
+
+    above = mass_above_reach(scenario, name)
+    if above <= MASS_ABOVE_REACH_MAX:
+        return []
+    return [f"arms.{name}.design_prior: puts {above:.1%} of its mass above {reach(scenario, name):.4g}, the "
+            f"highest rate of complete remission the arm can have (complete_share_of_remission); at most "
+            f"{MASS_ABOVE_REACH_MAX:.0%} may lie there"]
 
 
 def _calibrate(scenario: sc.Scenario) -> dict[str, ArmModel]:
@@ -343,6 +378,9 @@ def potential_outcomes(arm: ArmModel, score: np.ndarray, u_response: np.ndarray,
         p = special.expit(arm.intercept + score)
     responder = u_response < p
     t_rem = np.where(responder, arm.time_to_remission(u_time), np.inf)
+    if isinstance(arm.relapse_scale, np.ndarray):        # hazards x s: relapse at H(t) = H(t_rem) + e / s
+        with np.errstate(divide="ignore"):
+            e_relapse = e_relapse / arm.relapse_scale
     t_rel = np.where(responder, arm.relapse_time(np.where(responder, t_rem, 0.0), e_relapse), np.inf)
     end = arm.endpoint_month
     at_end = responder & (t_rem <= end) & (t_rel > end)

@@ -111,6 +111,7 @@ _PHRASES = {
     "rate_per_site_month": "referrals per site per month",
     "missing": "analysis of the missing endpoints",
     "mechanism": "dropout mechanism",
+    "rates_from": "true rates (assumed, or drawn from the design priors)",
 }
 
 

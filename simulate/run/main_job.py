@@ -155,6 +155,7 @@ def _compute(scenario: sc.Scenario, out_dir: Path, seed: int, replicates: int, j
     """Every piece, computed or reused, with the plain-language summary: the run's results.
     With a ``report`` to draw and no simulation left after the sample size, the idle worker
     processes import the plotting libraries while this process tells the example trial."""
+    from simulate.run.assurance import with_assurance
     from simulate.run.parallel import warm_workers
 
     args = (scenario, seed, replicates, jobs, engine, progress)
@@ -165,7 +166,8 @@ def _compute(scenario: sc.Scenario, out_dir: Path, seed: int, replicates: int, j
     sweep = piece("sweep", SweepResult, lambda: compute_sweep(*args, planned=planned),
                   f"sensitivity grid ({math.prod(len(v) for v in scenario.sweep_grid.values())} points)"
                   ) if scenario.sweep else None
-    power = piece("power", PowerResult, lambda: planned.get("power") or compute_power(*args),
+    power = piece("power", PowerResult, lambda: with_assurance(scenario, planned.get("power") or compute_power(*args),
+                                                               replicates, seed, jobs, engine, progress),
                   f"power at n = {scenario.trial.n_per_arm} per arm ({replicates:,} trials)")
     samplesize = piece("samplesize", SampleSizePlan, lambda: compute_samplesize(*args),
                        " and ".join(f"{round(100 * t)}%" for t in TARGETS) + " power: sample size search")

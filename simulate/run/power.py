@@ -223,6 +223,10 @@ def summarise(scenario: sc.Scenario, t: Tally, seed: int, engine: str, elapsed: 
     lo, hi = proportion_interval(t.successes, R)
     a = scenario.analysis
     truths = true_differences(scenario)
+    if scenario.outcome.rates_from == "design_prior":  # the truth varies: its mean over the trials
+        from simulate.population.design_prior import mean_difference
+
+        truths = {arm: (d, 0.0) for arm, d in mean_difference(scenario).items()}
     shift = a.margin if a.hypothesis == "non_inferiority" else 0.0
     ratios = _true_ratios(scenario)
     comparisons = tuple(_comparison(t, j, arm, scenario.control_arm, *truths[arm], shift=shift, ratio=ratios.get(arm))
@@ -360,7 +364,19 @@ def tally_designs(designs: list[sc.Scenario], replicates: int, seed: int, jobs: 
 
 def _tally_block(designs: list[PreparedDesign], seed: int, block: int, n_trials: int, engine: str) -> list[Tally]:
     outcomes = simulate_block_designs(designs, seed, block, n_trials, engine)
-    return [tally(d, o) for d, o in zip(designs, outcomes)]
+    size = trials_per_block(*(d.scenario for d in designs))
+    return [tally(d, o, trial_truths=_trial_truths(d.scenario, seed, block, size, len(o.n_randomised)))
+            for d, o in zip(designs, outcomes)]
+
+
+def _trial_truths(scenario: sc.Scenario, seed: int, block: int, size: int, n: int) -> dict | None:
+    """Trial-by-trial truths when the trials draw their rates from the design priors."""
+    if scenario.outcome.rates_from != "design_prior":
+        return None
+    from simulate.population.design_prior import trial_truths
+    from simulate.seeding import block_sequence
+
+    return trial_truths(scenario, block_sequence(seed, block), size, n)
 
 
 def estimate_power(scenario: sc.Scenario, replicates: int | None = None, seed: int | None = None,

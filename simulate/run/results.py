@@ -244,6 +244,19 @@ class PowerResult(Record):
     """The estimand (ICH E9(R1)): its population, variable, summary measure, the intercurrent
     events and their strategies, and each comparison's true value with its Monte Carlo SE
     (:func:`simulate.population.intercurrent.estimand_record`)."""
+    rates_from: str = "assumed"
+    """``outcome.rates_from``: "design_prior" when each trial drew its own rates (``power`` is
+    then the assurance)."""
+    assurance: Float = math.nan
+    """With a design prior on some arm: the chance of success over trials that draw their true
+    rates from the design priors (the same seed's trials otherwise), beside ``power`` at the
+    assumed rates; nan without one."""
+    assurance_mc_se: Float = math.nan
+    assurance_detail: dict | None = None
+    """What lies behind the assurance (:func:`simulate.run.assurance.assurance_detail`): its
+    interval and trials, each arm's design prior and mean drawn rate, the prior probability of a
+    true benefit, the distribution of conditional power over the prior (normal approximation)
+    and the calibration's largest error."""
 
     true_difference = _FirstComparison()
     true_difference_mc_se = _FirstComparison()
@@ -290,6 +303,7 @@ class PowerResult(Record):
         d.pop("looks")
         d.pop("estimand")
         d.pop("bayes")
+        d.pop("assurance_detail")
         d.pop("tipping_point")
         d.pop("tipping_point_overturn")
         means = d.pop("mean_consort")

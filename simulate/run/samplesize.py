@@ -218,8 +218,9 @@ def _search(scenario: sc.Scenario, target: float, replicates: int, evaluations: 
     """The steps of :func:`find_sample_size`, its powers from (and into) ``evaluations``."""
     search = _Search(scenario, target, replicates, evaluations, window, n_max)
     analytic = analytic_references(scenario, target)
+    measure = "assurance" if scenario.outcome.rates_from == "design_prior" else "power"
     give_up = lambda note: SampleSizeResult(None, None, None, target, window, _curve_points(search.curve),  # noqa: E731
-                                            analytic, note)
+                                            analytic, note, measure=measure)
     if no_benefit(scenario):
         return give_up((yield from search.no_benefit()))
     first_hit = yield from search.bracket(first_guess(scenario, target))
@@ -237,7 +238,7 @@ def _search(scenario: sc.Scenario, target: float, replicates: int, evaluations: 
     extra = (yield from _sequential_sizes(scenario, chosen, target, used, evaluations, window, n_max, precision)) \
         if scenario.interim is not None and scenario.interim.looks > 1 else {}
     return SampleSizeResult(chosen, r.power, r.mc_se, target, window, _curve_points(search.curve), analytic, note,
-                            n_range=n_range, replicates=used, **extra)
+                            n_range=n_range, replicates=used, measure=measure, **extra)
 
 
 class _Search:

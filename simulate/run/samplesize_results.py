@@ -84,6 +84,9 @@ class SampleSizeResult(Record):
     expected_randomised_h0_mc_se: float | None = None
     fixed_n_per_arm: int | None = None
     """With interim looks: the same search for the design without them."""
+    measure: str = "power"
+    """What ``power`` and the curve measure: "power", or "assurance" when the trials draw their
+    rates from the design priors (``samplesize --target-assurance``)."""
 
     def to_frame(self) -> "pd.DataFrame":
         """The evaluated curve, one row per n."""

@@ -230,12 +230,16 @@ def comparison_patients(p: PatientData, control: int, arm: int, visit_months: tu
 
 
 def tally(design: sc.Scenario | PreparedDesign, outcomes: BlockOutcomes,
-          analysed: Comparisons | None = None) -> Tally:
+          analysed: Comparisons | None = None, trial_truths: dict[str, np.ndarray] | None = None) -> Tally:
     """Analyse a block's trials as the design's statistician would (unless ``analysed`` is
-    that analysis, already made: :func:`analyse_outcomes`), and total them."""
+    that analysis, already made: :func:`analyse_outcomes`), and total them. ``trial_truths``:
+    each comparison's true difference trial by trial, when the trials draw their own rates
+    (:func:`simulate.population.design_prior.trial_truths`); else the design's one truth."""
     scenario, _, rule = _resolved(design)
     res = analyse_outcomes(design, outcomes) if analysed is None else analysed
     truths = design.truths if isinstance(design, PreparedDesign) else true_differences(scenario)
+    if trial_truths is not None:
+        truths = {arm: (trial_truths[arm], 0.0) for arm in trial_truths}
     # the winner's curse is measured from H0's boundary: 0, or -margin for non-inferiority
     shift = scenario.analysis.margin if scenario.analysis.hypothesis == "non_inferiority" else 0.0
     per: dict[str, list] = {k: [] for k in COMPARISON_FIELDS}
@@ -249,7 +253,8 @@ def tally(design: sc.Scenario | PreparedDesign, outcomes: BlockOutcomes,
         for key, value in (
             ("rejections", int(res.reject[:, j].sum())), ("estimates", int(ok.sum())),
             ("estimate_sum", float(est.sum())), ("estimate_sum_squares", float((est**2).sum())),
-            ("covered", int(((r.ci_low <= truth) & (truth <= r.ci_high))[ok].sum())),
+            ("covered", int(((r.ci_low <= truth) & (truth <= r.ci_high))[ok].sum())
+             if np.all(np.isfinite(truth)) else math.nan),
             ("width_sum", float((r.ci_high - r.ci_low)[ok].sum())), ("significant", int(significant.sum())),
             ("significant_abs_sum", float(np.abs(beyond).sum())),
             ("width_sum_squares", float((width**2).sum())),

@@ -86,6 +86,22 @@ def keep_freed_memory() -> None:
     mallopt(m_trim_threshold, ALLOCATOR_TRIM_THRESHOLD_BYTES)
 
 
+def release_freed_memory() -> None:
+    """In a long-running process (the teaching lab's server, which simulates in its own
+    process): hand the heap memory freed since the last computation back to the system
+    (glibc's ``malloc_trim``; Linux only). glibc otherwise keeps the freed arrays of a large
+    computation's blocks, hundreds of megabytes, for allocations that may never come."""
+    if not sys.platform.startswith("linux"):
+        return
+    import ctypes
+
+    try:
+        trim = ctypes.CDLL(None).malloc_trim  # the C library this process runs on
+    except (OSError, AttributeError):         # one without malloc_trim
+        return
+    trim(0)
+
+
 def in_worker(fn: Callable, parent: int, *args: Any) -> Any:
     """A task as a worker runs it. In a worker process this command started (its parent is
     ``parent``), the worker watches for the command's death and keeps freed memory for the next

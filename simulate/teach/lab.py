@@ -28,6 +28,7 @@ from simulate.errors import ScenarioError
 from simulate.run.parallel import Backend
 from simulate.run.plan import trials_per_block
 from simulate.run.results import PowerResult, SampleSizePlan
+from simulate.run.workers import release_freed_memory
 from simulate.run.trial_results import Accrual, ExampleTrial
 
 # ----------------------------------------------------------------------------- the plan of a view
@@ -286,7 +287,10 @@ def simulate_many(designs: list[sc.Scenario], progress: Progress | None = None, 
 
     if progress is not None and progress.cancelled:
         raise Cancelled()
-    run_blocks(_lab_block, designs, replicates, seed, jobs, engine, False, fold)
+    try:
+        run_blocks(_lab_block, designs, replicates, seed, jobs, engine, False, fold)
+    finally:
+        release_freed_memory()          # the lab is a server: the blocks' freed arrays go back to the system
     return [result(k, True) for k in range(len(designs))]
 
 

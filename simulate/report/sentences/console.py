@@ -42,6 +42,8 @@ def power_lines(scenario: sc.Scenario, r: PowerResult) -> list[str]:
         echo(f"  comparisons       {len(r.comparisons)} arms vs {control}; multiplicity: {r.multiplicity}; "
              f"power counts trials in which {rule}")
     lines += _power_line(scenario, r, labels, control)
+    if r.assurance_detail:
+        lines += assurance_lines(r)
     if r.looks:
         lines += looks_lines(scenario, r)
     if r.hypothesis == "non_inferiority" and r.missing_strategy == "nonresponder" \
@@ -155,7 +157,9 @@ SAMPLESIZE_COLUMNS = ("n_per_arm", "power", "mc_se", "ci_low", "ci_high", "mean_
 
 
 def samplesize_heading(scenario: sc.Scenario, target: float) -> str:
-    return (f"Sample size for '{scenario.name}': target power {target}, {scenario.analysis.test} test, "
+    what = "assurance (trials drawing their rates from the design priors)" \
+        if scenario.outcome.rates_from == "design_prior" else "power"
+    return (f"Sample size for '{scenario.name}': target {what} {target}, {scenario.analysis.test} test, "
             f"missing {scenario.analysis.missing}, dropout {scenario.dropout.probability_by_endpoint}\n")
 
 
@@ -167,7 +171,7 @@ def samplesize_lines(r: SampleSizeResult, precision: int | None) -> list[str]:
     if r.n_per_arm is None:
         echo(f"  not reached: {r.note}")
     else:
-        echo(f"  simulated: {r.n_per_arm} per arm (power {r.power:.3f} ± {r.mc_se:.3f}; "
+        echo(f"  simulated: {r.n_per_arm} per arm ({r.measure} {r.power:.3f} ± {r.mc_se:.3f}; "
              f"no n up to {r.n_per_arm + r.window} falls below target by more than 2 MC SE)")
         lo, hi = r.n_range
         echo(f"  Monte Carlo range: {lo}-{hi} per arm ({r.replicates:,} trials per n near the answer"
@@ -181,12 +185,12 @@ def samplesize_lines(r: SampleSizeResult, precision: int | None) -> list[str]:
         echo(f"  note: {r.note}")
     a = r.analytic
     if a.farrington_manning is not None:
-        echo(f"  closed form for {a.p_control} vs {a.p_treat}, non-inferiority margin {a.margin:g}: "
+        echo(f"  closed form for {a.p_control:.4g} vs {a.p_treat:.4g}, non-inferiority margin {a.margin:g}: "
              f"Farrington-Manning {a.farrington_manning} per arm without dropout"
              + (f", {a.farrington_manning_with_dropout} randomised with it ({a.dropout_rule})"
                 if a.farrington_manning_with_dropout is not None else ""))
     if a.pooled_normal is not None:
-        echo(f"  closed form for {a.p_control} vs {a.p_treat} without dropout: pooled normal "
+        echo(f"  closed form for {a.p_control:.4g} vs {a.p_treat:.4g} without dropout: pooled normal "
              f"{a.pooled_normal}, Fleiss with continuity correction {a.fleiss_cc}, arcsine {a.arcsine}")
     if a.pooled_normal_with_dropout is not None:
         echo(f"  with dropout: pooled normal {a.pooled_normal_with_dropout}, Fleiss cc "
@@ -209,3 +213,21 @@ def funnel_totals(summary: dict, n: int) -> str:
 
     return (f"\nscreened {n:,}   excluded {pct(summary['excluded'])}   deferred {pct(summary['deferred'])}   "
             f"eligible now {pct(summary['eligible'])}")
+
+
+def assurance_lines(r: PowerResult) -> list[str]:
+    """The assurance beside the power: its figure, where the trials' rates came from, the prior
+    probability of a true benefit and the spread of conditional power."""
+    lines, echo = _lines()
+    d = r.assurance_detail
+    cp = d["conditional_power"]
+    q = cp["quantiles"]
+    mean = d["mean_true_difference"][d["primary_arm"]]
+    said = (f"mean true difference {mean:+.3f}" if mean is not None and math.isfinite(mean) else
+            "the estimand's value at each draw is not computed")
+    echo(f"  assurance         {r.assurance:.3f} ± {r.assurance_mc_se:.3f}  (each trial draws its true rates from the "
+         f"design priors; {said})")
+    echo(f"                    prior probability of a true benefit {d['prior_probability_of_benefit']:.3f}; "
+         f"conditional power over the prior: median {q['0.5']:.2f}, 5%-95% {q['0.05']:.2f}-{q['0.95']:.2f}, "
+         f"below 0.5 in {100 * cp['share_below_half']:.0f}% (normal approximation)")
+    return lines

@@ -51,6 +51,8 @@ def plain_summary(scenario: sc.Scenario, p: PowerResult, plan: SampleSizePlan,
     ]
     if scenario.intercurrent and p.estimand:
         lines.append(estimand_sentence(scenario, p))
+    if p.assurance_detail:
+        lines.append(assurance_sentence(p))
     if many:
         word = significant_word(p.hypothesis)
         lines.append(
@@ -101,6 +103,16 @@ def estimand_sentence(scenario: sc.Scenario, p: PowerResult) -> str:
         truths.append(f"{v['true_difference']:+.3f} ± {v['true_difference_mc_se']:.3f}{who} (the assumed rates "
                       f"without these events differ by {assumed:+.3f})")
     return f"The estimand {how}: its true difference is {and_list(truths)}."
+
+
+def assurance_sentence(p: PowerResult) -> str:
+    """The assurance beside the power: the chance of success over the design priors."""
+    d = p.assurance_detail
+    return (f"Over the design priors (what the rates may truly be, rather than one assumed point) the chance of "
+            f"success, the assurance, is {p.assurance:.3f} ± {p.assurance_mc_se:.3f}; the priors give a true "
+            f"benefit a probability of {d['prior_probability_of_benefit']:.2f}, and the power at the drawn rates "
+            f"is below one half in {100 * d['conditional_power']['share_below_half']:.0f}% of them "
+            f"(normal approximation).")
 
 
 def sample_size_lines(scenario: sc.Scenario, plan: SampleSizePlan, many: bool, ni: bool) -> list[str]:
