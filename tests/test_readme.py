@@ -15,7 +15,7 @@ from simulate.design.reference import markdown
 
 ROOT = Path(__file__).resolve().parents[1]
 README = (ROOT / "README.md").read_text(encoding="utf-8")
-SIMULATING = {"power", "samplesize", "sweep", "run"}
+SIMULATING = {"power", "samplesize", "sweep", "run", "calibrate"}
 
 
 def example_commands() -> list[str]:
@@ -45,7 +45,7 @@ def test_readme_example_runs(command: str, tmp_path: Path, capsys, monkeypatch) 
 
 def test_every_option_in_the_usage_lines_exists() -> None:
     usage = [line for line in README.splitlines() if re.match(r"^trialsim \w+\s+SCENARIO", line)]
-    assert len(usage) == 7
+    assert len(usage) == 8
     lines = README.splitlines()
     at = next(i for i, line in enumerate(lines) if "also take:" in line)
     shared = re.findall(r"--[a-z-]+", lines[at + 1])
@@ -54,7 +54,7 @@ def test_every_option_in_the_usage_lines_exists() -> None:
         name = line.split()[1]
         command = cli.commands[name]
         options = {opt for p in command.params for opt in p.opts}
-        for flag in re.findall(r"--[a-z-]+", line.split("#")[0]):
+        for flag in re.findall(r"--[a-z0-9-]+", line.split("#")[0]):
             assert flag in options, f"README shows {flag} for `trialsim {name}`"
         if name in SIMULATING:
             for flag in shared:

@@ -14,6 +14,7 @@ from pathlib import Path
 import click
 
 from simulate import __version__
+from simulate.cli.calibrate import calibrate
 from simulate.cli.support import (DEFAULT_TEACH_SCENARIO, EXIT_USAGE, TEACH_INSTALL_HINT, _backend,
                                   _check_out_file, _check_port_free, _claim_folder, _echo_json, _few_replicates,
                                   _load, _planned, _table, json_opt, limit_opts, scenario_arg, seed_opt, set_opt,
@@ -30,6 +31,9 @@ def cli(verbose: int) -> None:
     analysis and Monte Carlo power. SCENARIO is a TOML file (see scenarios/)."""
     level = logging.WARNING - 10 * min(verbose, 2)
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+
+
+cli.add_command(calibrate)
 
 
 @cli.command()

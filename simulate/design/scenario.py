@@ -31,6 +31,7 @@ from simulate.design.fields import (ARM_ID_PATTERN, CalendarMonths, FrozenDict, 
                                     Probability, STRATIFICATION_FACTORS, SUCCESS_ALL, Titre)
 from simulate.design.analysis_plan import Analysis, Interim
 from simulate.design.arms import Arm, Dropout, Outcome, Trial
+from simulate.design.priors import HistoricalTrial
 from simulate.design.cohort import Cohort, Definitions, Eligibility
 from simulate.design.estimand import Estimand, Intercurrent, intercurrent_problems, strategy_of
 
@@ -170,6 +171,9 @@ class Scenario(Model):
     cohort: Cohort = Cohort()
     eligibility: Eligibility = Eligibility()
     definitions: Definitions = Definitions()
+    historical: tuple[HistoricalTrial, ...] = ()
+    """Earlier trials' control arms (``[[historical]]`` tables), for a meta-analytic-predictive
+    analysis prior (analysis_prior = { meta_analytic = true })."""
     observed: Observed | None = None
     """The real trial's accrual, if known (shown beside the simulations; changes nothing simulated)."""
     simulation: Simulation = Simulation()
@@ -240,6 +244,7 @@ class Scenario(Model):
                 )
         problems += self._interim_problems()
         problems += self._design_prior_problems()
+        problems += self._historical_problems()
         problems += intercurrent_problems(self.intercurrent, self.estimand, tuple(self.arms),
                                           tuple(self.trial.visit_months), self.trial.endpoint_month)
         for i, point in enumerate(self.observed.remission if self.observed else ()):
@@ -257,6 +262,18 @@ class Scenario(Model):
         if problems:
             raise ValueError("\n".join(problems))
         return self
+
+    def _historical_problems(self) -> list[str]:
+        """A meta-analytic prior needs earlier trials, and only an analysis prior can be one."""
+        problems = []
+        for name, arm in self.arms.items():
+            if arm.analysis_prior.meta_analytic and not self.historical:
+                problems.append(f"arms.{name}.analysis_prior.meta_analytic: got true; there are no [[historical]] "
+                                "trials to derive it from: add [[historical]] tables (name, responders, n)")
+            if arm.design_prior is not None and arm.design_prior.meta_analytic:
+                problems.append(f"arms.{name}.design_prior.meta_analytic: got true; only an analysis prior can be "
+                                "meta-analytic: give the design prior as beta = [a, b] or a mixture")
+        return problems
 
     def _design_prior_problems(self) -> list[str]:
         """Trials drawn from the design priors need a prior, and dropout whose rates do not hang

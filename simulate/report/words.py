@@ -86,6 +86,9 @@ def hypothesis_phrase(scenario: sc.Scenario, p: PowerResult) -> str:
 
 
 def _level(p: PowerResult) -> str:
+    """The decision's level in words: the test's alpha, or a Bayesian design's threshold."""
+    if p.bayes:
+        return f"threshold {p.bayes['threshold']:g}"
     return f"{'one-sided ' if p.alternative == 'greater' else ''}alpha {p.alpha:g}"
 
 

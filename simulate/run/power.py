@@ -263,10 +263,21 @@ def _bayes(scenario: sc.Scenario) -> dict | None:
     if a.framework != "bayesian":
         return None
     from simulate.analysis.beta_posterior import ess
+    from simulate.analysis.map_prior import analysis_priors, map_prior_of
 
-    priors = {arm: scenario.arm(arm).analysis_prior.components for arm in scenario.arm_names}
-    return {"threshold": a.success_threshold, "prior": {arm: [list(c) for c in p] for arm, p in priors.items()},
-            "prior_ess": {arm: ess(np.asarray(p)) for arm, p in priors.items()}}
+    priors = analysis_priors(scenario)
+    out = {"threshold": a.success_threshold, "prior": {arm: [list(c) for c in p] for arm, p in priors.items()},
+           "prior_ess": {arm: ess(np.asarray(p)) for arm, p in priors.items()}}
+    meta = [arm for arm in scenario.arm_names if scenario.arm(arm).analysis_prior.meta_analytic]
+    if meta:
+        out["historical"] = [h.model_dump(mode="json") for h in scenario.historical]
+        out["map"] = {}
+        for arm in meta:
+            m, p = map_prior_of(scenario, arm), scenario.arm(arm).analysis_prior
+            out["map"][arm] = {"map_prior": [list(c) for c in m.map_components], "map_ess": ess(np.asarray(m.map_components)),
+                               "mean": m.mean, "sd": m.sd, "tau_median": m.tau_median, "fit_error": m.fit_error,
+                               "robust_weight": p.robust_weight, "heterogeneity_scale": p.heterogeneity_scale}
+    return out
 
 
 def _tipping(scenario: sc.Scenario, t: Tally) -> dict:

@@ -61,6 +61,9 @@ class PreparedDesign:
     """Each experimental arm's estimand: (true difference, its Monte Carlo SE)
     (:func:`simulate.population.intercurrent.true_differences`), computed here once rather than
     by every worker that tallies a block."""
+    analysis_priors: Mapping[str, tuple] | None = None
+    """With analysis.framework = "bayesian": each arm's analysis prior as (w, a, b) components
+    (a meta-analytic one derived once here: :func:`simulate.analysis.map_prior.analysis_priors`)."""
 
 
 def analysis_of(scenario: sc.Scenario) -> tuple[registry.Entry, rules.Rule]:
@@ -85,7 +88,16 @@ def prepare(scenario: sc.Scenario) -> PreparedDesign:
                           arm_models=calibrate(scenario),
                           sequential=rule if isinstance(rule, interim.Design) else None,
                           analysis=analysis, rule=rule, population_key=population_key(scenario),
-                          outcome_key=outcome_key(scenario), truths=true_differences(scenario))
+                          outcome_key=outcome_key(scenario), truths=true_differences(scenario),
+                          analysis_priors=_analysis_priors(scenario))
+
+
+def _analysis_priors(scenario: sc.Scenario) -> Mapping[str, tuple] | None:
+    if scenario.analysis.framework != "bayesian":
+        return None
+    from simulate.analysis.map_prior import analysis_priors
+
+    return analysis_priors(scenario)
 
 
 def prepared(design: sc.Scenario | PreparedDesign) -> PreparedDesign:

@@ -198,6 +198,12 @@ def analyse_outcomes(design: sc.Scenario | PreparedDesign, outcomes: BlockOutcom
     imputing = a.missing in IMPUTATION_STRATEGIES and outcomes.patients is not None
     if imputing:
         extra["imputation"] = Imputation(a.missing.removeprefix("mi_"), a.imputations)
+    resolved_priors = None
+    if a.framework == "bayesian":
+        from simulate.analysis.map_prior import analysis_priors
+
+        resolved_priors = design.analysis_priors if isinstance(design, PreparedDesign) and design.analysis_priors \
+            else analysis_priors(scenario)
     analyses = []
     for arm in scenario.experimental_arms:
         k = scenario.arm_names.index(arm)
@@ -206,7 +212,7 @@ def analyse_outcomes(design: sc.Scenario | PreparedDesign, outcomes: BlockOutcom
         patients = None if not imputing else comparison_patients(
             outcomes.patients, c, k, tuple(float(v) for v in scenario.trial.visit_months))
         priors = None if a.framework != "bayesian" else tuple(
-            np.asarray(scenario.arm(name).analysis_prior.components) for name in (scenario.control_arm, arm))
+            np.asarray(resolved_priors[name]) for name in (scenario.control_arm, arm))
         analyses.append(analyse(entry, a.alpha, x_c.sum(1), n_c.sum(1), x_t.sum(1), n_t.sum(1),
                                 alternative=a.alternative, strata=strata, patients=patients, priors=priors, **extra))
     if outcomes.sequential_reject is not None:          # a group-sequential design decides at its looks

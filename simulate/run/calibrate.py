@@ -1,0 +1,118 @@
+"""Calibrating a Bayesian decision rule: the success threshold whose frequentist type I error
+under the null is a target (``trialsim calibrate``), as regulators ask of Bayesian designs and
+as adaptr's ``calibrate_trial`` does.
+
+The null world is the design's own (:func:`simulate.design.null_world.null_scenario`: the
+experimental arms at the control's rate, or at the margin for non-inferiority). Its trials are
+simulated once and each one's decision statistic kept: the posterior probability of benefit of
+the comparison that decides success (the largest with ``analysis.success = "any"``, the
+smallest with ``"all"``, the named arm's otherwise). Success at threshold c is that statistic
+above c, so the type I error at every c is read off the same trials, and the threshold is the
+(1 - target) quantile of the statistic. Its Monte Carlo uncertainty is the distribution-free
+95% interval of that quantile (the order statistics whose ranks bound a binomial 95% interval
+of the count above it). Fresh trials (the next seed) then check the type I error at the
+threshold, and the design's power at it is reported.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import stats
+
+from simulate.design import scenario as sc
+from simulate.design.loader import with_overrides
+from simulate.run.record import Float, Record
+
+THRESHOLD_MIN, THRESHOLD_MAX = 0.5, 0.999999
+"""The thresholds ``analysis.success_threshold`` allows (above 0.5, below 1)."""
+
+
+@dataclass(frozen=True)
+class Calibration(Record):
+    """The calibrated success threshold of a Bayesian design and what it gives."""
+
+    scenario: str
+    target_type1: Float
+    threshold: Float
+    """The smallest threshold at which at most ``target_type1`` of the null trials succeed."""
+    threshold_low: Float
+    threshold_high: Float
+    """The threshold's distribution-free 95% Monte Carlo interval."""
+    type1_error: Float
+    """The share of the calibration's null trials that succeed at the threshold."""
+    type1_error_check: Float
+    """The same on fresh null trials (the next seed): the threshold is not tuned to these."""
+    type1_error_check_mc_se: Float
+    power: Float
+    """The design's power at the threshold (the scenario's own rates, its own seed)."""
+    power_mc_se: Float
+    replicates: int
+    seed: int
+    null_design: str
+    """How the null world was made (empty when only the experimental arms' rates moved)."""
+    curve: tuple[dict, ...] = ()
+    """Type I error at a grid of thresholds, from the calibration's null trials."""
+
+
+def calibrate(scenario: sc.Scenario, target: float, replicates: int | None = None, seed: int | None = None,
+              jobs=None, engine: str = "batch", progress: bool = False) -> Calibration:
+    """Calibrate ``scenario``'s ``analysis.success_threshold`` to a type I error of ``target``."""
+    from simulate.design.null_world import null_scenario
+    from simulate.run.power import estimate_power
+
+    replicates = scenario.simulation.replicates if replicates is None else replicates
+    seed = scenario.simulation.seed if seed is None else seed
+    null, note = null_scenario(scenario)
+    s = np.sort(null_statistics(null, replicates, seed, jobs, engine, progress))[::-1]   # largest first
+    k = int(math.floor(target * replicates + 1e-9))          # trials allowed above the threshold
+    threshold = _clip(s[k] if k < len(s) else THRESHOLD_MIN)
+    lo_k, hi_k = (int(v) for v in stats.binom.ppf([0.025, 0.975], replicates, target))
+    threshold_high = _clip(s[min(max(lo_k, 0), len(s) - 1)])
+    threshold_low = _clip(s[min(max(hi_k, 0), len(s) - 1)])
+    tuned = {"analysis.success_threshold": threshold}
+    check = estimate_power(with_overrides(null, tuned), replicates, seed + 1, jobs, engine, progress)
+    power = estimate_power(with_overrides(scenario, tuned), replicates, seed, jobs, engine, progress)
+    grid = np.unique(np.round(np.concatenate([np.linspace(0.9, 0.999, 100), [threshold]]), 6))
+    curve = tuple({"threshold": float(c), "type1_error": float(np.mean(s > c))} for c in grid)
+    return Calibration(scenario=scenario.name, target_type1=target, threshold=threshold,
+                       threshold_low=threshold_low, threshold_high=threshold_high,
+                       type1_error=float(np.mean(s > threshold)), type1_error_check=check.power,
+                       type1_error_check_mc_se=check.mc_se, power=power.power, power_mc_se=power.mc_se,
+                       replicates=replicates, seed=seed, null_design=note, curve=curve)
+
+
+def _clip(c: float) -> float:
+    return float(min(max(c, THRESHOLD_MIN + 1e-9), THRESHOLD_MAX))
+
+
+def null_statistics(null: sc.Scenario, replicates: int, seed: int, jobs=None, engine: str = "batch",
+                    progress: bool = False) -> np.ndarray:
+    """Each null trial's deciding posterior probability, in trial order."""
+    from simulate.run.power import run_blocks
+
+    parts: list[np.ndarray] = []
+    run_blocks(_statistics_block, [null], replicates, seed, jobs, engine, progress,
+               lambda part: parts.append(part[0]), f"{replicates:,} null trials")
+    return np.concatenate(parts)
+
+
+def _statistics_block(designs, seed: int, block: int, n_trials: int, engine: str) -> list[np.ndarray]:
+    from simulate.engines.blocks import simulate_block_designs
+    from simulate.run.tally import analyse_outcomes
+
+    out = []
+    for design, outcomes in zip(designs, simulate_block_designs(designs, seed, block, n_trials, engine)):
+        scenario = design.scenario
+        res = analyse_outcomes(design, outcomes)
+        statistic = np.stack([r.statistic for r in res.analyses], axis=1)
+        success = scenario.analysis.success
+        if success == "any":
+            out.append(statistic.max(axis=1))
+        elif success == "all":
+            out.append(statistic.min(axis=1))
+        else:
+            out.append(statistic[:, list(scenario.experimental_arms).index(success)])
+    return out
