@@ -177,8 +177,64 @@ def bench_power_mi(scenario, size: int) -> Callable[[], Any]:
     return lambda: estimate_power(imputed, size, 1, 1, "batch")
 
 
+BAYES = ('analysis.framework="bayesian"', 'analysis.test="posterior"', 'analysis.alternative="greater"')
+HISTORY = ('historical=[{name = "MENTOR", responders = 39, n = 65}, {name = "RI-CYCLO", responders = 23, n = 37}]',
+           "arms.rtx.analysis_prior={ meta_analytic = true, robust_weight = 0.2 }")
+DESIGN_PRIORS = ("arms.rtx.design_prior={ beta = [40, 27] }",
+                 "arms.rtx_csa.design_prior={ mixture = [[0.7, 17, 3], [0.3, 40, 27]] }",
+                 'outcome.rates_from="design_prior"')
+BAYES_COST_FACTOR = 1.5
+"""A Bayesian rule, a borrowed (MAP) prior or trials drawn from design priors may cost at most
+this many times the frequentist fixed design's time per trial."""
+
+
+def _power_with(scenario, size: int, overrides) -> Callable[[], Any]:
+    from simulate.design.loader import with_overrides, parse_override
+    from simulate.run.power import estimate_power
+
+    from simulate.analysis.posterior import forget_tables
+
+    design = with_overrides(scenario, dict(_parsed(overrides, parse_override)))
+    estimate_power(design, 50, 1, 1, "batch")          # set-up (calibration, MAP prior) outside the timing
+
+    def work():
+        forget_tables()                                # each run meets its tables afresh, as a new command
+        return estimate_power(design, size, 1, 1, "batch")
+
+    return work
+
+
+@benchmark("power_bayes_1job", size=10_000, unit="trials", goal_seconds=4.5, engine="batch")
+def bench_power_bayes(scenario, size: int) -> Callable[[], Any]:
+    """The registered scenario with the posterior-probability rule under flat priors, on 1 job: goal at most 1.5x power_fixed_1job."""
+    return _power_with(scenario, size, BAYES)
+
+
+@benchmark("power_borrowing_1job", size=10_000, unit="trials", goal_seconds=4.5, engine="batch")
+def bench_power_borrowing(scenario, size: int) -> Callable[[], Any]:
+    """The same with the control's MAP prior from two earlier trials (a beta mixture), on 1 job: goal at most 1.5x power_fixed_1job."""
+    return _power_with(scenario, size, (*BAYES, *HISTORY))
+
+
+@benchmark("power_assurance_1job", size=10_000, unit="trials", goal_seconds=4.5, engine="batch")
+def bench_power_assurance(scenario, size: int) -> Callable[[], Any]:
+    """The one-sided z-test's trials drawing their rates from design priors, on 1 job: goal at most 1.5x power_fixed_1job."""
+    return _power_with(scenario, size, (*ONE_SIDED_Z, *DESIGN_PRIORS))
+
+
+@benchmark("map_prior", size=1, unit="priors", goal_seconds=1.0)
+def bench_map_prior(scenario, size: int) -> Callable[[], Any]:
+    """A meta-analytic-predictive prior derived from two trials, uncached: goal under 1 s."""
+    from simulate.analysis.map_prior import map_prior
+
+    return lambda: [map_prior([39, 23], [65, 37], 0.5, 0.2) for _ in range(size)]
+
+
 RELATIVE_GOALS = {"power_interim_1job": ("power_fixed_1job", INTERIM_COST_FACTOR),
-                  "power_mi_1job": ("power_wald_1job", MI_COST_FACTOR)}
+                  "power_mi_1job": ("power_wald_1job", MI_COST_FACTOR),
+                  "power_bayes_1job": ("power_fixed_1job", BAYES_COST_FACTOR),
+                  "power_borrowing_1job": ("power_fixed_1job", BAYES_COST_FACTOR),
+                  "power_assurance_1job": ("power_fixed_1job", BAYES_COST_FACTOR)}
 """Benchmarks whose goal is a multiple of another's time, measured just before them."""
 
 

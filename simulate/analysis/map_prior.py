@@ -25,7 +25,7 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import special, stats
+from scipy import special
 
 MU_PRIOR_SD = 2.0
 """Standard deviation of the normal prior on the mean logit rate: vague over rates 0.02-0.98."""
@@ -34,12 +34,14 @@ GRID_TAU = 81
 """Grid points of the posterior of (mu, tau)."""
 HERMITE_NODES = 40
 """Gauss-Hermite nodes of each trial's marginal likelihood over its logit rate."""
-P_GRID = 1500
+P_GRID = 600
 """Points of the predictive density of the next rate on (0, 1)."""
 MAX_COMPONENTS = 4
 FIT_TOLERANCE = 0.005
 """Largest distance allowed between the mixture's distribution function and the predictive's."""
 EM_ITERATIONS = 500
+EM_TOLERANCE = 1e-7
+"""EM stops when no weight or beta parameter moves by more than this (relative, for those above 1)."""
 
 
 @dataclass(frozen=True)
@@ -98,7 +100,8 @@ def _posterior(y: np.ndarray, n: np.ndarray, scale: float) -> tuple[np.ndarray, 
     for yj, nj in zip(y, n):
         binom = special.gammaln(nj + 1) - special.gammaln(yj + 1) - special.gammaln(nj - yj + 1)
         log_lik += np.log(np.exp(binom + yj * log_p + (nj - yj) * log_q) @ weights)
-    log_post = log_lik + stats.norm.logpdf(mu, 0.0, MU_PRIOR_SD)[:, None] + stats.halfnorm.logpdf(tau, scale=scale)
+    # the normal prior on mu and the half-normal on tau, up to constants
+    log_post = log_lik - 0.5 * (mu / MU_PRIOR_SD)[:, None] ** 2 - 0.5 * (tau / scale)[None, :] ** 2
     post = np.exp(log_post - log_post.max())
     return mu, tau, post / post.sum()
 
@@ -110,7 +113,7 @@ def _predictive(mu: np.ndarray, tau: np.ndarray, post: np.ndarray) -> tuple[np.n
     the components (a density sampled at points would miss a component narrower than a cell)."""
     edges = np.arange(1, P_GRID) / P_GRID
     x = special.logit(edges)
-    keep = post > post.max() * 1e-10
+    keep = post > post.max() * 1e-9
     m, t, w = (np.broadcast_to(mu[:, None], post.shape)[keep], np.broadcast_to(tau[None, :], post.shape)[keep],
                post[keep])
     w = w / w.sum()
@@ -140,6 +143,7 @@ def _fit_mixture(p: np.ndarray, mass: np.ndarray, k: int) -> tuple[tuple[float, 
     edges = np.searchsorted(cdf, np.linspace(0, 1, k + 1)[1:-1])
     labels = np.searchsorted(edges, np.arange(len(p)), side="right")
     resp = np.eye(k)[labels]                                       # start: k quantile slices
+    log_p, log_q = np.log(p), np.log1p(-p)
     comps = None
     for _ in range(EM_ITERATIONS):
         rw = resp * weight[:, None]
@@ -150,11 +154,13 @@ def _fit_mixture(p: np.ndarray, mass: np.ndarray, k: int) -> tuple[tuple[float, 
         nu = mean * (1 - mean) / var - 1
         a, b = mean * nu, (1 - mean) * nu
         new = tuple((float(wi), float(ai), float(bi)) for wi, ai, bi in zip(w, a, b))
-        if comps is not None and max(abs(x - y) for c0, c1 in zip(comps, new) for x, y in zip(c0, c1)) < 1e-9:
+        if comps is not None and max(abs(x - y) / max(abs(y), 1.0)
+                                     for c0, c1 in zip(comps, new) for x, y in zip(c0, c1)) < EM_TOLERANCE:
             comps = new
             break
         comps = new
-        log_dens = np.log(np.maximum(w, 1e-300))[None, :] + stats.beta.logpdf(p[:, None], a[None, :], b[None, :])
+        log_dens = (np.log(np.maximum(w, 1e-300)) - special.betaln(a, b))[None, :] \
+            + (a - 1)[None, :] * log_p[:, None] + (b - 1)[None, :] * log_q[:, None]
         resp = np.exp(log_dens - special.logsumexp(log_dens, axis=1, keepdims=True))
     total = sum(c[0] for c in comps)
     return tuple((wi / total, ai, bi) for wi, ai, bi in comps)
