@@ -197,3 +197,15 @@ def test_the_summary_gives_the_assurance_beside_the_power() -> None:
     # the shipped priors: MENTOR's rituximab arm, and a mixture for RTX + CsA
     assert d["arms"]["rtx"]["design_prior"] == [[1.0, 40.0, 27.0]]
     assert d["arms"]["rtx_csa"]["mean_rate"] == pytest.approx(0.7 * 0.85 + 0.3 * 40 / 67)
+
+
+def test_the_lab_gives_the_same_drawn_trials_as_trialsim_power() -> None:
+    """Started on a scenario whose trials draw their rates, the lab's many trials are exactly
+    trialsim power's, coverage judged trial by trial as there."""
+    from simulate.teach import lab
+
+    s = load_scenario(PLAIN_SCENARIO, ["simulation.block_size=40", "simulation.replicates=120",
+                                       *priors((12.0, 8.0), (17.0, 3.0)), *DRAWN])
+    many = lab.many_trials(s)
+    r = estimate_power(s, 120, s.simulation.seed, 1)
+    assert many.power.power == r.power and many.power.ci_coverage == r.ci_coverage

@@ -376,11 +376,11 @@ def tally_designs(designs: list[sc.Scenario], replicates: int, seed: int, jobs: 
 def _tally_block(designs: list[PreparedDesign], seed: int, block: int, n_trials: int, engine: str) -> list[Tally]:
     outcomes = simulate_block_designs(designs, seed, block, n_trials, engine)
     size = trials_per_block(*(d.scenario for d in designs))
-    return [tally(d, o, trial_truths=_trial_truths(d.scenario, seed, block, size, len(o.n_randomised)))
+    return [tally(d, o, trial_truths=trial_truths_of(d.scenario, seed, block, size, len(o.n_randomised)))
             for d, o in zip(designs, outcomes)]
 
 
-def _trial_truths(scenario: sc.Scenario, seed: int, block: int, size: int, n: int) -> dict | None:
+def trial_truths_of(scenario: sc.Scenario, seed: int, block: int, size: int, n: int) -> dict | None:
     """Trial-by-trial truths when the trials draw their rates from the design priors."""
     if scenario.outcome.rates_from != "design_prior":
         return None

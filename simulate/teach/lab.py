@@ -219,12 +219,15 @@ def _lab_block(designs: list, seed: int, block: int, n_trials: int, engine: str)
     """A block of trials of each design (prepared: :class:`~simulate.run.prepared.PreparedDesign`),
     analysed once: its tally (what ``trialsim power`` totals) and the spread of its estimates
     and p-values."""
+    from simulate.run.power import trial_truths_of
     from simulate.run.tally import analyse_outcomes, tally
 
     out = []
+    size = trials_per_block(*(d.scenario for d in designs))
     for prepared, outcomes in zip(designs, simulate_block_designs(designs, seed, block, n_trials, engine)):
         analysed = analyse_outcomes(prepared, outcomes)
-        out.append((tally(prepared, outcomes, analysed), _spread(prepared.scenario, analysed)))
+        truths = trial_truths_of(prepared.scenario, seed, block, size, len(outcomes.n_randomised))
+        out.append((tally(prepared, outcomes, analysed, trial_truths=truths), _spread(prepared.scenario, analysed)))
     return out
 
 
