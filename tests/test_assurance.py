@@ -148,7 +148,7 @@ def test_with_assurance_leaves_a_design_without_priors_alone() -> None:
 @pytest.mark.parametrize("sets, line", [
     (['outcome.rates_from="design_prior"'], "outcome.rates_from: got 'design_prior'; no arm has a design_prior"),
     (["arms.rtx_csa.design_prior={ beta = [34, 6] }", *DRAWN, 'dropout.mechanism="mar"'],
-     "dropout.mechanism: got 'mar'; trials drawn from the design priors"),
+     "dropout.mechanism: got 'mar'; design priors (the assurance) need mcar dropout"),
     (['trial.endpoint="cr"', "arms.rtx.remission_at_endpoint=0.3", "arms.rtx_csa.remission_at_endpoint=0.4",
       "arms.rtx_csa.design_prior={ beta = [9, 3] }"],
      "arms.rtx_csa.design_prior: puts"),
@@ -209,3 +209,15 @@ def test_the_lab_gives_the_same_drawn_trials_as_trialsim_power() -> None:
     many = lab.many_trials(s)
     r = estimate_power(s, 120, s.simulation.seed, 1)
     assert many.power.power == r.power and many.power.ci_coverage == r.ci_coverage
+
+
+def test_the_ceiling_counts_benefit_as_the_design_counts_success() -> None:
+    """Three arms, success if any beats the control: the prior probability of a benefit is that
+    of some arm's, not the first one's."""
+    sets = ['analysis.alternative="greater"', "arms.rtx_csa.design_prior={ beta = [20, 20] }",
+            "arms.rtx_tac.design_prior={ beta = [16, 4] }", "simulation.block_size=50"]
+    s = load_scenario("three_arm", sets)
+    rtx_tac_alone = load_scenario("three_arm", [*sets, 'analysis.success="rtx_tac"'])
+    assert prior_probability_of_benefit(s) >= prior_probability_of_benefit(rtx_tac_alone) > 0.5
+    both = load_scenario("three_arm", [*sets, 'analysis.success="all"'])
+    assert prior_probability_of_benefit(both) < 0.2

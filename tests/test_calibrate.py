@@ -64,3 +64,15 @@ def test_calibrate_prints_the_threshold_and_json_reads_back(run_cli) -> None:
 def test_calibrate_refuses_what_it_cannot_calibrate(sets, line, run_cli) -> None:
     code, out, err = run_cli(["calibrate", PLAIN_SCENARIO, *(x for s in sets for x in ("--set", s))])
     assert code == 2 and out == "" and line in err, err
+
+
+def test_calibrate_refuses_too_few_trials_for_its_target_and_ignores_drawn_rates(run_cli) -> None:
+    sets = ["--set", 'analysis.framework="bayesian"', "--set", 'analysis.test="posterior"',
+            "--set", 'analysis.alternative="greater"', "--set", "simulation.block_size=100"]
+    code, out, err = run_cli(["calibrate", PLAIN_SCENARIO, "--replicates", "400", "--target-type1", "0.01", *sets])
+    assert code == 2 and out == "" and "only 4.0 null trials would succeed: simulate at least 1,000" in err
+    drawn = [*sets, "--set", "arms.rtx_csa.design_prior={ beta = [17, 3] }",
+             "--set", 'outcome.rates_from="design_prior"']
+    _, plain, _ = run_cli(["calibrate", PLAIN_SCENARIO, "--replicates", "400", "--json", *sets])
+    _, with_priors, _ = run_cli(["calibrate", PLAIN_SCENARIO, "--replicates", "400", "--json", *drawn])
+    assert json.loads(with_priors)["threshold"] == json.loads(plain)["threshold"]   # the null's rates are not drawn

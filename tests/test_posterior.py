@@ -90,3 +90,18 @@ def test_power_json_reports_the_threshold_and_each_priors_effective_sample_size(
     assert bayes["prior"]["rtx"] == [[0.8, 60.0, 40.0], [0.2, 1.0, 1.0]]
     assert bayes["prior_ess"]["rtx_csa"] == pytest.approx(5.0)
     assert 2.0 < bayes["prior_ess"]["rtx"] < 100.0
+
+
+def test_tables_too_large_to_remember_are_computed_as_they_come() -> None:
+    """Counts from 32,768 patients an arm do not pack into the remembered tables' keys: the
+    posterior probability is then computed directly, and agrees with the remembered path."""
+    from simulate.analysis import registry
+    from simulate.analysis.compare import analyse
+
+    entry = registry.get("posterior")
+    big = analyse(entry, 0.05, np.array([19_800, 20]), np.array([33_000, 33]), np.array([20_300, 25]),
+                  np.array([33_000, 33]), alternative="greater", threshold=0.975)
+    small = analyse(entry, 0.05, np.array([20]), np.array([33]), np.array([25]), np.array([33]),
+                    alternative="greater", threshold=0.975)
+    assert big.statistic[1] == pytest.approx(small.statistic[0], abs=1e-12)
+    assert big.statistic[0] > 0.99                   # 61.5% against 60% of 33,000

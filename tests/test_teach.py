@@ -16,6 +16,7 @@ from conftest import DEFAULT_SCENARIO, SHIPPED_SCENARIOS
 from simulate.design.null_world import null_scenario
 from simulate.population.intercurrent import true_differences
 from simulate.design.loader import load_scenario, read_scenario_data, with_overrides
+from simulate.run.assurance import with_assurance
 from simulate.run.power import estimate_power
 from simulate.teach import inputs, lab
 
@@ -50,12 +51,38 @@ def test_each_input_sets_the_scenario_field_the_command_line_would(base):
         "mar_hazard_ratio": "dropout.mar_hazard_ratio_not_in_remission",
         "mnar_hazard_ratio": "dropout.informative_hazard_ratio", "test": "analysis.test", "missing": "analysis.missing",
         "imputations": "analysis.imputations", "alpha": "analysis.alpha", "rate_per_site_month": "recruitment.rate_per_site_month",
-        "replicates": "simulation.replicates", "seed": "simulation.seed"}
+        "replicates": "simulation.replicates", "seed": "simulation.seed",
+        "sure_control": "arms.rtx.design_prior", "sure_experimental": "arms.rtx_csa.design_prior"}
     assert inputs.input_values(base) == {
         "n_per_arm": 63, "remission_control": 0.6, "remission_experimental": 0.85, "dropout": 0.1,
         "dropout_mechanism": "mcar", "mar_hazard_ratio": 2.0, "mnar_hazard_ratio": 2.0, "test": "fisher",
         "missing": "nonresponder", "imputations": 20, "alpha": 0.05, "rate_per_site_month": 6.0, "replicates": 2000,
-        "seed": 20210414}
+        "seed": 20210414, "sure_control": 0, "sure_experimental": 0}
+
+
+def test_how_sure_becomes_a_design_prior_around_the_rate_and_the_view_gives_trialsims_assurance(base):
+    """40 patients' worth around 0.6 is Beta(24, 16); the view's power and assurance are those
+    of trialsim power --json with the same overrides."""
+    from simulate.design.loader import read_scenario_data
+    from simulate.teach import what_if
+
+    values = {**inputs.input_values(base), "sure_control": 40, "sure_experimental": "20", "remission_control": 0.55,
+              "replicates": 200}
+    checked = inputs.check(read_scenario_data(NAME), base, values)
+    assert checked.ok
+    assert "arms.rtx.design_prior={ beta = [22, 18] }" in checked.changed
+    assert "arms.rtx_csa.design_prior={ beta = [17, 3] }" in checked.changed
+    design = small(checked.scenario)
+    result = what_if.what_if(design)
+    r = with_assurance(design, estimate_power(design))
+    assert result.power.power.power == r.power and result.drawn.power.power == r.assurance
+    page = str(what_if.what_if_view(design, result))
+    assert f"id=\"assurance_value\" class=\"lab-big\">{r.assurance:.3f}<" in page
+    assert f"{r.assurance_detail['prior_probability_of_benefit']:.3f}" in page
+    nothing = what_if.what_if(small(base))
+    assert nothing.detail is None and "How sure of" in str(what_if.what_if_view(base, nothing))
+    bad = inputs.check(read_scenario_data(NAME), base, {**inputs.input_values(base), "sure_control": -5})
+    assert bad.problems["sure_control"][0].startswith("error: arms.rtx.design_prior.beta.0: got -3")
 
 
 def test_with_several_experimental_arms_the_input_sets_the_primary_one():

@@ -452,3 +452,15 @@ def test_a_view_past_the_plan_is_refused_when_asked_for_and_computes_nothing(pag
     assert page.text_content("#how_many_view_refused").strip() == f"error: {line}"
     assert page.locator("#how_many_view img").count() == 0
     set_inputs(page, replicates=2000)
+
+
+def test_what_if_gives_the_assurance_trialsim_power_prints(page):
+    run_view(page, "what_if", "what_if", sure_control=40, sure_experimental=20, replicates=300)
+    page.wait_for_selector("#assurance_value", timeout=60_000)
+    out = cli("power", SCENARIO, "--replicates", "300", "--json",
+              "--set", "arms.rtx.design_prior={ beta = [24, 16] }", "--set", "arms.rtx_csa.design_prior={ beta = [17, 3] }")
+    assert out.returncode == 0, out.stderr
+    printed = json.loads(out.stdout)
+    assert page.text_content("#assurance_value") == f"{printed['assurance']:.3f}"
+    assert page.text_content("#whatif_power") == f"{printed['power']:.3f}"
+    assert page.text_content("#p_benefit") == f"{printed['assurance_detail']['prior_probability_of_benefit']:.3f}"

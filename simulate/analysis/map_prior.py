@@ -147,10 +147,11 @@ def _fit_mixture(p: np.ndarray, mass: np.ndarray, k: int) -> tuple[tuple[float, 
     comps = None
     for _ in range(EM_ITERATIONS):
         rw = resp * weight[:, None]
-        w = rw.sum(axis=0)
+        w = np.maximum(rw.sum(axis=0), 1e-300)        # an emptied component keeps a (vanishing) weight
         mean = (rw * p[:, None]).sum(axis=0) / w
         var = (rw * (p[:, None] - mean) ** 2).sum(axis=0) / w
-        var = np.minimum(np.maximum(var, 1e-10), mean * (1 - mean) * 0.999)
+        # no component narrower than a grid cell (a spike on one cell is the grid's, not the prior's)
+        var = np.minimum(np.maximum(var, (1.0 / P_GRID) ** 2), mean * (1 - mean) * 0.999)
         nu = mean * (1 - mean) / var - 1
         a, b = mean * nu, (1 - mean) * nu
         new = tuple((float(wi), float(ai), float(bi)) for wi, ai, bi in zip(w, a, b))

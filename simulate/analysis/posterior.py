@@ -28,8 +28,13 @@ def evaluate(data: TwoArms, setting: Setting) -> Estimates:
     block of trials of one design holds far fewer tables than trials)."""
     prior_c, prior_t = setting.priors if setting.priors is not None else (FLAT, FLAT)
     arrays = np.broadcast_arrays(data.x_c, data.n_c, data.x_t, data.n_t)
-    keys = _keys(*(np.asarray(a, dtype=np.int64).reshape(-1) for a in arrays))
-    probability = _Known.of(prior_c, prior_t, setting.margin).lookup(keys).reshape(arrays[0].shape)
+    if max(int(np.max(a, initial=0)) for a in arrays) < KEY_BASE:
+        keys = _keys(*(np.asarray(a, dtype=np.int64).reshape(-1) for a in arrays))
+        probability = _Known.of(prior_c, prior_t, setting.margin).lookup(keys).reshape(arrays[0].shape)
+    else:                                          # counts too large to pack: each table as it comes
+        probability = prob_difference_greater(posterior_mixture(np.asarray(prior_t), arrays[2], arrays[3]),
+                                              posterior_mixture(np.asarray(prior_c), arrays[0], arrays[1]),
+                                              -setting.margin)
     est, low, high = difference(data, setting)
     return Estimates(est, low, high, probability)
 

@@ -267,7 +267,10 @@ class Scenario(Model):
         """A meta-analytic prior needs earlier trials, and only an analysis prior can be one."""
         problems = []
         for name, arm in self.arms.items():
-            if arm.analysis_prior.meta_analytic and not self.historical:
+            if arm.analysis_prior.meta_analytic and name != self.control_arm:
+                problems.append(f"arms.{name}.analysis_prior.meta_analytic: got true; the [[historical]] trials are "
+                                f"control arms, so only the control ({self.control_arm}) can borrow from them")
+            elif arm.analysis_prior.meta_analytic and not self.historical:
                 problems.append(f"arms.{name}.analysis_prior.meta_analytic: got true; there are no [[historical]] "
                                 "trials to derive it from: add [[historical]] tables (name, responders, n)")
             if arm.design_prior is not None and arm.design_prior.meta_analytic:
@@ -278,17 +281,17 @@ class Scenario(Model):
     def _design_prior_problems(self) -> list[str]:
         """Trials drawn from the design priors need a prior, and dropout whose rates do not hang
         on the arm's rate (the mar and mnar hazards are calibrated to one rate)."""
-        if self.outcome.rates_from != "design_prior":
-            return []
         problems = []
-        if not any(a.design_prior is not None for a in self.arms.values()):
+        priors = any(a.design_prior is not None for a in self.arms.values())
+        d = self.dropout
+        if priors and d.mechanism != "mcar" and d.probability_by_endpoint > 0:
+            problems.append(f"dropout.mechanism: got {d.mechanism!r}; design priors (the assurance) need mcar "
+                            "dropout: mar and mnar hazards are calibrated to one rate per arm")
+        if self.outcome.rates_from != "design_prior":
+            return problems
+        if not priors:
             problems.append("outcome.rates_from: got 'design_prior'; no arm has a design_prior: give one, e.g. "
                             "arms.<id>.design_prior = { beta = [a, b] }, or keep rates_from = \"assumed\"")
-        d = self.dropout
-        if d.mechanism != "mcar" and d.probability_by_endpoint > 0:
-            problems.append(f"dropout.mechanism: got {d.mechanism!r}; trials drawn from the design priors "
-                            "(outcome.rates_from = \"design_prior\") need mcar dropout: mar and mnar hazards are "
-                            "calibrated to one rate per arm")
         return problems
 
     def _interim_problems(self) -> list[str]:

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from simulate.report.formatting import _f, _pm, _table
+from simulate.run.assurance import ceiling_words
 from simulate.report.words import label
 
 if TYPE_CHECKING:
@@ -52,12 +53,13 @@ def _assurance_text(results: RunResults) -> list[str]:
     d = p.assurance_detail
     cp = d["conditional_power"]
     q = cp["quantiles"]
+    first = ("Every trial of this run drew its true rates from the design priors. " if p.rates_from == "design_prior"
+             else f"The power, {p.power:.3f} ± {p.mc_se:.3f}, is the chance of success if the assumed rates are right. ")
     return [
-        f"The power, {p.power:.3f} ± {p.mc_se:.3f}, is the chance of success if the assumed rates are right. The "
-        f"design priors say how wrong they may be; over trials that each draw their true rates from them the chance "
+        first + f"The design priors say how wrong they may be; over trials that each draw their true rates from them the chance "
         f"of success, the assurance, is {p.assurance:.3f} ± {p.assurance_mc_se:.3f} ({d['replicates']:,} trials, "
         f"95% interval {d['ci_low']:.3f}-{d['ci_high']:.3f}). The priors give a true benefit a probability of "
-        f"{d['prior_probability_of_benefit']:.3f}: no number of patients lifts the assurance above that.",
+        f"{d['prior_probability_of_benefit']:.3f}: {ceiling_words(results.scenario)}.",
         f"How the power spreads over what may be true (the normal approximation at each drawn pair of rates): its "
         f"median is {q['0.5']:.2f}, the middle "
         f"half of the priors' draws lies between {q['0.25']:.2f} and {q['0.75']:.2f}, and in "

@@ -91,12 +91,29 @@ def assurance_detail(scenario: sc.Scenario, drawn: PowerResult) -> dict:
 
 
 def prior_probability_of_benefit(scenario: sc.Scenario) -> float:
-    """The design priors' probability that the primary experimental arm is truly better than the
-    control (for non-inferiority: less than the margin worse), by :data:`PRIOR_DRAWS` draws."""
-    from simulate.design.assumed import primary_arm
-
+    """The design priors' probability of a true benefit as the design's success counts it
+    (``analysis.success``): some experimental arm truly better than the control (for
+    non-inferiority: less than the margin worse), every one, or the named one; by
+    :data:`PRIOR_DRAWS` draws. With a one-sided test no n lifts the assurance above it."""
     rates = _prior_draws(scenario)
-    return float(_benefit(scenario, rates[primary_arm(scenario)] - rates[scenario.control_arm]).mean())
+    control = rates[scenario.control_arm]
+    benefit = {arm: _benefit(scenario, rates[arm] - control) for arm in scenario.experimental_arms}
+    success = scenario.analysis.success
+    if success == "any":
+        return float(np.any(list(benefit.values()), axis=0).mean())
+    if success == "all":
+        return float(np.all(list(benefit.values()), axis=0).mean())
+    return float(benefit[success].mean())
+
+
+def ceiling_words(scenario: sc.Scenario) -> str:
+    """What the prior probability of benefit bounds: the assurance of a one-sided test; a
+    two-sided test's rejections also count significant harm, as its power does."""
+    a = scenario.analysis
+    if a.alternative == "greater" or a.hypothesis == "non_inferiority":
+        return "no number of patients lifts the assurance above that"
+    return ("a two-sided test also counts a significant harm as a rejection, as its power does, so the assurance "
+            "may pass it")
 
 
 def _prior_draws(scenario: sc.Scenario) -> dict[str, np.ndarray]:

@@ -24,10 +24,14 @@ from scipy import stats
 
 from simulate.design import scenario as sc
 from simulate.design.loader import with_overrides
+from simulate.errors import UsageError
 from simulate.run.record import Float, Record
 
-THRESHOLD_MIN, THRESHOLD_MAX = 0.5, 0.999999
-"""The thresholds ``analysis.success_threshold`` allows (above 0.5, below 1)."""
+THRESHOLD_MIN, THRESHOLD_MAX = 0.5, 0.99999
+"""The thresholds ``analysis.success_threshold`` allows (above 0.5, below 1; 5 decimals)."""
+MIN_TRIALS_ABOVE = 10
+"""At least this many null trials must succeed at the target level for a threshold to be read
+off them (fewer: its Monte Carlo error swamps it)."""
 
 
 @dataclass(frozen=True)
@@ -65,10 +69,19 @@ def calibrate(scenario: sc.Scenario, target: float, replicates: int | None = Non
 
     replicates = scenario.simulation.replicates if replicates is None else replicates
     seed = scenario.simulation.seed if seed is None else seed
+    if target * replicates < MIN_TRIALS_ABOVE:
+        raise UsageError(f"--target-type1: got {target:g} with {replicates:,} trials; at that level only "
+                         f"{target * replicates:.1f} null trials would succeed: simulate at least "
+                         f"{math.ceil(MIN_TRIALS_ABOVE / target):,} (--replicates)")
+    scenario = with_overrides(scenario, {"outcome.rates_from": "assumed"})   # the null's rates are not drawn
     null, note = null_scenario(scenario)
     s = np.sort(null_statistics(null, replicates, seed, jobs, engine, progress))[::-1]   # largest first
     k = int(math.floor(target * replicates + 1e-9))          # trials allowed above the threshold
-    threshold = _clip(s[k] if k < len(s) else THRESHOLD_MIN)
+    exact = s[k] if k < len(s) else THRESHOLD_MIN
+    if not THRESHOLD_MIN < exact < THRESHOLD_MAX:
+        raise UsageError(f"--target-type1: got {target:g}; the threshold it needs, {exact:.6f}, lies outside what "
+                         f"analysis.success_threshold allows (above {THRESHOLD_MIN:g}, below 1): choose another target")
+    threshold = _clip(math.ceil(exact * 1e5) / 1e5)          # printed with 5 decimals: rounded up, never below
     lo_k, hi_k = (int(v) for v in stats.binom.ppf([0.025, 0.975], replicates, target))
     threshold_high = _clip(s[min(max(lo_k, 0), len(s) - 1)])
     threshold_low = _clip(s[min(max(hi_k, 0), len(s) - 1)])

@@ -254,6 +254,7 @@ def summarise(scenario: sc.Scenario, t: Tally, seed: int, engine: str, elapsed: 
         power_any=any_, power_any_mc_se=_binomial_se(any_, R), power_all=all_, power_all_mc_se=_binomial_se(all_, R),
         comparisons=comparisons, remission_by_visit=_remission_by_visit(scenario, t), **_looks(scenario, t),
         estimand=estimand_record(scenario), bayes=_bayes(scenario), **_tipping(scenario, t),
+        rates_from=scenario.outcome.rates_from,
     )
 
 

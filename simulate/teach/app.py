@@ -19,7 +19,7 @@ from simulate.analysis import registry
 from simulate.design.choices import IMPUTATION_STRATEGIES, MISSING_STRATEGIES
 from simulate.design.fields import DROPOUT_MECHANISMS
 from simulate.report.words import MISSING_WORDS
-from simulate.teach import inputs, lab, views
+from simulate.teach import inputs, lab, views, what_if
 from simulate.teach.figures import TEST_LABELS
 
 
@@ -86,6 +86,8 @@ def _inputs(base: sc.Scenario) -> list:
         *numeric("n_per_arm", "Patients per arm (n)"),
         *numeric("remission_control", f"{control}: {what} at month {month}"),
         *numeric("remission_experimental", f"{experimental}: {what} at month {month}"),
+        *numeric("sure_control", f"How sure of {control}'s rate (patients' worth; 0: known)"),
+        *numeric("sure_experimental", f"How sure of {experimental}'s rate (patients' worth; 0: known)"),
         *numeric("dropout", "Dropout by the endpoint (probability)"),
         ui.input_select("dropout_mechanism", "Who drops out",
                         {m: views.MECHANISM_LABELS.get(m, m) for m in DROPOUT_MECHANISMS},
@@ -169,6 +171,11 @@ def _page(base: sc.Scenario) -> ui.Tag:
                    "method: watch each one's average estimate against the true difference (its <b>bias</b>) and how "
                    "often its intervals contain the truth (<b>coverage</b>). Change who drops out, and compare again.",
                    _button("compare_methods", "Compare the methods")),
+            _panel("what_if", "What if the assumption is wrong?",
+                   "The power assumes the rates are known. Say how sure you are of each (<b>How sure of ...</b> in "
+                   "the design: your belief's worth in patients), and the lab simulates the same trials with each "
+                   "one's true rates drawn from your beliefs: the share that succeed is the <b>assurance</b>.",
+                   _button("what_if", "Simulate with uncertain rates")),
             _panel("null", "The null world",
                    "The same design when the treatment does nothing: every arm at the control's rate (for a "
                    "non-inferiority design, worse by the margin). A test at level α should then call about α of "
@@ -311,6 +318,7 @@ def _background_views(s: _Session, what: str) -> None:
     _background(s, "methods_view", "compare_methods", lab.compare_methods,
                 done=lambda design, comparison: views.methods_view(design, comparison, what))
     _background(s, "null_view", "null_world", lab.null_world, done=views.null_view)
+    _background(s, "what_if_view", "what_if", what_if.what_if, done=what_if.what_if_view)
     _background(s, "how_many_view", "how_many", lab.how_many, done=views.how_many_view)
 
 

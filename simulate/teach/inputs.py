@@ -32,11 +32,17 @@ INPUTS: dict[str, str] = {
     "imputations": "analysis.imputations",
     "alpha": "analysis.alpha",
     "rate_per_site_month": "recruitment.rate_per_site_month",
+    "sure_control": "arms.{control}.design_prior",
+    "sure_experimental": "arms.{experimental}.design_prior",
     "replicates": "simulation.replicates",
     "seed": "simulation.seed",
 }
 """The lab's inputs (element ids) and the scenario field each sets ({control}: the control arm's
 id; {experimental}: the experimental arm the closed forms speak of, :func:`primary_arm`)."""
+
+PRIOR_INPUTS = {"sure_control": "remission_control", "sure_experimental": "remission_experimental"}
+"""How sure the class is of each assumed rate, as patients' worth (0: taken as known): the arm's
+design prior is then Beta(rate x N, (1 - rate) x N), centred on the rate input beside it."""
 
 USED_WITH: dict[str, tuple[str, tuple[str, ...]]] = {
     "mar_hazard_ratio": ("dropout_mechanism", ("mar",)),
@@ -58,7 +64,31 @@ def field_paths(scenario: sc.Scenario) -> dict[str, str]:
 def input_values(scenario: sc.Scenario) -> dict[str, Any]:
     """Each input's value in the scenario (where the lab starts)."""
     dumped = scenario.model_dump(mode="json")
-    return {key: loader.value_at(dumped, path) for key, path in field_paths(scenario).items()}
+    out = {key: loader.value_at(dumped, path) for key, path in field_paths(scenario).items()}
+    for key in PRIOR_INPUTS:
+        out[key] = _worth(out[key])
+    return out
+
+
+def _worth(prior: dict | None) -> int:
+    """A design prior as patients' worth: a + b (a mixture's, weighted); 0 without one."""
+    if not prior:
+        return 0
+    if prior.get("beta"):
+        return int(round(sum(prior["beta"])))
+    return int(round(sum(w * (a + b) for w, a, b in prior.get("mixture") or ())))
+
+
+def _prior_text(path: str, worth: Any, rate: Any) -> str | None:
+    """``arms.<id>.design_prior={ beta = [a, b] }`` for ``worth`` patients around ``rate``; None
+    for 0 (the rate taken as known) or a rate that is no number (its own box says so)."""
+    worth = _number(worth) if isinstance(worth, str) else worth
+    if not _is_number(worth):
+        return f"{path}={str(worth).strip() or chr(39) * 2}"
+    rate = _number(rate) if isinstance(rate, str) else rate
+    if worth == 0 or not _is_number(rate):
+        return None
+    return f"{path}={{ beta = [{round(rate * worth, 6):g}, {round((1 - rate) * worth, 6):g}] }}"
 
 
 CHECKED_WITH = {**{key: other for key, (other, _) in USED_WITH.items()}, "missing": "test", "test": "missing"}
@@ -108,6 +138,14 @@ def overrides(scenario: sc.Scenario, values: dict[str, Any]) -> dict[str, str]:
     out = {}
     for key, value in values.items():
         if key not in paths:
+            continue
+        if key in PRIOR_INPUTS:                    # unchanged: the file's own prior (a mixture stays one)
+            rate = values.get(PRIOR_INPUTS[key], start[PRIOR_INPUTS[key]])
+            if _number(str(value)) == start[key] and _number(str(rate)) == start[PRIOR_INPUTS[key]]:
+                continue
+            text = _prior_text(paths[key], value, rate)
+            if text is not None:
+                out[key] = text
             continue
         if not applies(key, values, start):          # hidden in the page: the file leaves it out
             value = field_default(paths[key])
@@ -162,7 +200,7 @@ def check(data: dict, base: sc.Scenario, values: dict[str, Any]) -> Checked:
     texts = overrides(base, values)
     ordered = tuple(texts[k] for k in INPUTS if k in texts)
     start = overrides(base, input_values(base))
-    changed = tuple(texts[k] for k in INPUTS if k in texts and texts[k] != start[k])
+    changed = tuple(texts[k] for k in INPUTS if k in texts and texts[k] != start.get(k))
     try:
         design = loader.scenario_from_dict(data, ordered)
     except ScenarioError as err:

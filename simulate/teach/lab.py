@@ -62,6 +62,12 @@ def plan_view(scenario: sc.Scenario, view: str, engine: str = DEFAULT_ENGINE):
         reps = designs[0].simulation.replicates
         return plan.plan_trials(designs, reps, None, engine, what=f"the missing-data methods ({len(designs)} "
                                 f"methods, {reps:,} trials each)", processes=False)
+    if view == "what_if_view":
+        from simulate.run.assurance import has_design_prior, prior_world
+
+        designs = [scenario, prior_world(scenario)] if has_design_prior(scenario) else [scenario]
+        return plan.plan_trials(designs, reps, None, engine, what=f"power and assurance ({reps:,} trials each)",
+                                processes=False)
     if view == "null_view":
         designs = list(usable_tests(scenario)[0].values()) or [scenario]
         return plan.plan_trials(designs, reps, None, engine, what=f"the null world ({len(designs)} tests, "

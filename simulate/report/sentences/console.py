@@ -69,9 +69,13 @@ def power_lines(scenario: sc.Scenario, r: PowerResult) -> list[str]:
 def _power_line(scenario: sc.Scenario, r: PowerResult, labels: dict[str, str], control: str) -> list[str]:
     """Power, or the type I error in a world with no true benefit (:func:`simulate.design.assumed.result_has_no_benefit`)."""
     lines, echo = _lines()
-    null = result_has_no_benefit(r)
-    label = "type I error" if null else "power"
+    drawn = r.rates_from == "design_prior"
+    null = not drawn and result_has_no_benefit(r)
+    label = "assurance" if drawn else "type I error" if null else "power"
     echo(f"  {label:<17} {power_with_interval(r)}")
+    if drawn:
+        echo("                    (each trial drew its true rates from the design priors: the chance of success "
+             "averaged over them)")
     if null:
         echo("                    (no comparison has the benefit the test looks for: this is the chance of a "
              "significant result by chance, or in the wrong direction)")
@@ -131,6 +135,14 @@ def _recruitment_lines(scenario: sc.Scenario, r: PowerResult) -> list[str]:
 def _estimate_lines(scenario: sc.Scenario, r: PowerResult) -> list[str]:
     """The risk difference's estimate, bias, coverage and the winner's curse (one comparison)."""
     lines, echo = _lines()
+    if r.rates_from == "design_prior":
+        truth = (f"the drawn truths' mean {r.true_difference:+.3f}" if math.isfinite(r.true_difference) else
+                 "the estimand's value at each draw is not computed")
+        echo(f"  risk difference   mean estimate {r.mean_risk_difference:+.3f} ({truth}); {1 - r.alpha:.0%} interval "
+             f"coverage of each trial's own truth {r.ci_coverage:.3f} ± {r.ci_coverage_se:.3f}"
+             if math.isfinite(r.ci_coverage) else
+             f"  risk difference   mean estimate {r.mean_risk_difference:+.3f} ({truth})")
+        return lines
     if math.isfinite(r.mean_risk_difference):
         level = 1 - r.alpha if r.alternative == "two-sided" else 1 - 2 * r.alpha
         echo(f"  risk difference   true {r.true_difference:+.3f}, mean estimate {r.mean_risk_difference:+.3f} "
@@ -225,8 +237,9 @@ def assurance_lines(r: PowerResult) -> list[str]:
     mean = d["mean_true_difference"][d["primary_arm"]]
     said = (f"mean true difference {mean:+.3f}" if mean is not None and math.isfinite(mean) else
             "the estimand's value at each draw is not computed")
-    echo(f"  assurance         {r.assurance:.3f} ± {r.assurance_mc_se:.3f}  (each trial draws its true rates from the "
-         f"design priors; {said})")
+    if r.rates_from != "design_prior":               # a drawn run's own power line is the assurance
+        echo(f"  assurance         {r.assurance:.3f} ± {r.assurance_mc_se:.3f}  (each trial draws its true rates from "
+             f"the design priors; {said})")
     echo(f"                    prior probability of a true benefit {d['prior_probability_of_benefit']:.3f}; "
          f"conditional power over the prior: median {q['0.5']:.2f}, 5%-95% {q['0.05']:.2f}-{q['0.95']:.2f}, "
          f"below 0.5 in {100 * cp['share_below_half']:.0f}% (normal approximation)")
