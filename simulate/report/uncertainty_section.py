@@ -72,7 +72,7 @@ def _priors_table(results: RunResults):
     rows = []
     for arm, a in d["arms"].items():
         prior = a["design_prior"]
-        said = "none: the rate is taken as known" if prior is None else _mixture_words(prior)
+        said = "none: the rate is taken as known" if prior is None else mixture_words(prior)
         rows.append([label(s, arm), _f(s.arm(arm).remission_at_endpoint), said, _f(a["mean_rate"]),
                      f"{100 * a['mass_above_reach']:.2f}%"])
     return _table(["Arm", "Assumed rate", "Design prior", "Mean rate drawn", "Prior mass cut off"], rows,
@@ -135,7 +135,7 @@ def _bayes_text(results: RunResults) -> list[str]:
 
 def _analysis_priors_table(results: RunResults):
     s, b = results.scenario, results.power.bayes
-    rows = [[label(s, arm), _mixture_words(comps), f"{b['prior_ess'][arm]:.1f}"] for arm, comps in b["prior"].items()]
+    rows = [[label(s, arm), mixture_words(comps), f"{b['prior_ess'][arm]:.1f}"] for arm, comps in b["prior"].items()]
     return _table(["Arm", "Analysis prior", "Effective sample size"], rows, numeric={2},
                   caption="Each arm's analysis prior (power.json: bayes)")
 
@@ -173,7 +173,8 @@ def _conflict_table(results: RunResults):
                   caption="Operating characteristics as the control's true rate moves (as sweep.csv)")
 
 
-def _mixture_words(components) -> str:
+def mixture_words(components) -> str:
+    """A beta or a beta mixture in words: 'Beta(24, 16)', '0.70 Beta(17, 3) + 0.30 Beta(40, 27)'."""
     comps = [tuple(c) for c in components]
     if len(comps) == 1:
         _, a, b = comps[0]

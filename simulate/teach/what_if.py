@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from shiny import ui
 
 from simulate.design import scenario as sc
+from simulate.report.uncertainty_section import mixture_words
 from simulate.run.assurance import ceiling_words
 from simulate.teach import lab
 from simulate.teach.views import html_table, note_block
@@ -49,8 +50,7 @@ def what_if_view(design: sc.Scenario, result: WhatIf) -> ui.Tag:
     q = cp["quantiles"]
     rows = [ui.tags.tr(ui.tags.td(f"{100 * float(k):g}%"), ui.tags.td(f"{v:.3f}")) for k, v in q.items()]
     priors = [ui.tags.li(f"{html.escape(design.arm(arm).label)}: mean rate {x['mean_rate']:.3f}"
-                         + ("" if x["design_prior"] is None else
-                            f", {' + '.join(f'{w:.2f} Beta({b1:.4g}, {b2:.4g})' for w, b1, b2 in x['design_prior'])}"))
+                         + ("" if x["design_prior"] is None else f", {mixture_words(x['design_prior'])}"))
               for arm, x in d["arms"].items()]
     return ui.div(
         ui.div(ui.span("Power ", class_="text-muted"), ui.span(f"{p.power:.3f}", id="whatif_power", class_="lab-big"),
