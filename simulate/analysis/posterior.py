@@ -12,6 +12,8 @@ the other analyses.
 
 from __future__ import annotations
 
+import threading
+
 import numpy as np
 
 from simulate.analysis.base import Estimates, Setting, TwoArms
@@ -39,6 +41,7 @@ def evaluate(data: TwoArms, setting: Setting) -> Estimates:
     return Estimates(est, low, high, probability)
 
 
+_ALL_LOCK = threading.Lock()
 KEY_BASE = 1 << 15
 """Counts below this (32,768 patients an arm) pack into one 64-bit key per table."""
 KNOWN_TABLES_MAX = 2_000_000
@@ -64,19 +67,25 @@ class _Known:
         self.prior_c, self.prior_t, self.margin = prior_c, prior_t, margin
         self.keys = np.empty(0, dtype=np.int64)
         self.values = np.empty(0)
+        self._lock = threading.Lock()
 
     @classmethod
     def of(cls, prior_c, prior_t, margin: float) -> "_Known":
         prior_c, prior_t = np.asarray(prior_c, dtype=float), np.asarray(prior_t, dtype=float)
         name = (prior_c.tobytes(), prior_c.shape, prior_t.tobytes(), prior_t.shape, float(margin))
-        known = cls._all.get(name)
-        if known is None:
-            if len(cls._all) > 16:
-                cls._all.clear()
-            known = cls._all[name] = cls(prior_c, prior_t, margin)
+        with _ALL_LOCK:
+            known = cls._all.get(name)
+            if known is None:
+                if len(cls._all) > 16:
+                    cls._all.clear()
+                known = cls._all[name] = cls(prior_c, prior_t, margin)
         return known
 
     def lookup(self, keys: np.ndarray) -> np.ndarray:
+        with self._lock:                                    # the lab runs blocks on threads
+            return self._lookup(keys)
+
+    def _lookup(self, keys: np.ndarray) -> np.ndarray:
         new = np.setdiff1d(keys, self.keys)                 # sorted, distinct
         if len(new):
             n_t = new % KEY_BASE
