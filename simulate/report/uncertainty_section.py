@@ -168,7 +168,9 @@ def _conflict_table(results: RunResults):
                       None)
         rows.append([_f(rate), _pm(null.power, null.mc_se) if null else "—",
                      _pm(effect.power, effect.mc_se) if effect else "—"])
-    return _table([f"{label(s, s.control_arm)}'s true rate", "Type I error (equal rates) ± MC SE",
+    null_words = ("Type I error (equal rates) ± MC SE" if s.analysis.hypothesis != "non_inferiority" else
+                  "Success with equal rates ± MC SE (a true difference inside the margin: not a type I error)")
+    return _table([f"{label(s, s.control_arm)}'s true rate", null_words,
                    f"Power ({label(s, arm)} at {planned:g}) ± MC SE"], rows, numeric={0, 1, 2},
                   caption="Operating characteristics as the control's true rate moves (as sweep.csv)")
 

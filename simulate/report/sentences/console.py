@@ -195,6 +195,8 @@ def samplesize_lines(r: SampleSizeResult, precision: int | None) -> list[str]:
                  + (f"{r.fixed_n_per_arm} per arm" if r.fixed_n_per_arm is not None else "(not reached)"))
     if r.note and r.n_per_arm is not None:
         echo(f"  note: {r.note}")
+    if r.measure == "assurance":
+        echo("  the closed forms below are for power at the assumed rates, not for assurance")
     a = r.analytic
     if a.farrington_manning is not None:
         echo(f"  closed form for {a.p_control:.4g} vs {a.p_treat:.4g}, non-inferiority margin {a.margin:g}: "
