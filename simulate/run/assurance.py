@@ -70,7 +70,7 @@ def assurance_detail(scenario: sc.Scenario, drawn: PowerResult) -> dict:
                         "mass_above_reach": mass_above_reach(scenario, name)}
     arm = primary_arm(scenario)
     rates = _prior_draws(scenario)
-    p_benefit = prior_probability_of_benefit(scenario)
+    p_benefit = prior_probability_of_benefit(scenario, rates)
     power = conditional_power(scenario, rates[scenario.control_arm], rates[arm])
     return {
         "ci_low": drawn.ci_low, "ci_high": drawn.ci_high, "replicates": drawn.replicates,
@@ -90,12 +90,13 @@ def assurance_detail(scenario: sc.Scenario, drawn: PowerResult) -> dict:
     }
 
 
-def prior_probability_of_benefit(scenario: sc.Scenario) -> float:
+def prior_probability_of_benefit(scenario: sc.Scenario, rates: dict[str, np.ndarray] | None = None) -> float:
     """The design priors' probability of a true benefit as the design's success counts it
     (``analysis.success``): some experimental arm truly better than the control (for
     non-inferiority: less than the margin worse), every one, or the named one; by
-    :data:`PRIOR_DRAWS` draws. With a one-sided test no n lifts the assurance above it."""
-    rates = _prior_draws(scenario)
+    :data:`PRIOR_DRAWS` draws (``rates``, when the caller has drawn them). With a one-sided
+    test no n lifts the assurance above it."""
+    rates = _prior_draws(scenario) if rates is None else rates
     control = rates[scenario.control_arm]
     benefit = {arm: _benefit(scenario, rates[arm] - control) for arm in scenario.experimental_arms}
     success = scenario.analysis.success
