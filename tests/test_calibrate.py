@@ -58,8 +58,6 @@ def test_calibrate_prints_the_threshold_and_json_reads_back(run_cli) -> None:
 
 @pytest.mark.parametrize("sets, line", [
     ([], "analysis.framework: got 'frequentist'; calibrate tunes a Bayesian design's success threshold"),
-    (['analysis.framework="bayesian"', 'analysis.test="posterior"', 'analysis.alternative="greater"',
-      "interim.information_fractions=[0.5, 1.0]"], "analysis.test: got 'posterior'; interim looks use the score"),
 ])
 def test_calibrate_refuses_what_it_cannot_calibrate(sets, line, run_cli) -> None:
     code, out, err = run_cli(["calibrate", PLAIN_SCENARIO, *(x for s in sets for x in ("--set", s))])
@@ -76,3 +74,21 @@ def test_calibrate_refuses_too_few_trials_for_its_target_and_ignores_drawn_rates
     _, plain, _ = run_cli(["calibrate", PLAIN_SCENARIO, "--replicates", "400", "--json", *sets])
     _, with_priors, _ = run_cli(["calibrate", PLAIN_SCENARIO, "--replicates", "400", "--json", *drawn])
     assert json.loads(with_priors)["threshold"] == json.loads(plain)["threshold"]   # the null's rates are not drawn
+
+
+def test_a_design_with_looks_is_calibrated_by_bisection_against_exact_enumeration() -> None:
+    from test_bayes_looks import exact_bayesian_sequential
+
+    n, target = 16, 0.05
+    s = bare(n, test="posterior", extra=[*BAYES, "interim.information_fractions=[0.5, 1.0]",
+                                         'interim.futility="predictive_probability"'])
+    r = calibrate(s, target, replicates=1500, seed=29, jobs=1)
+    se = np.sqrt(target * (1 - target) / r.replicates)
+    exact_at = sum(exact_bayesian_sequential([n // 2, n // 2], 0.6, 0.6, r.threshold, r.threshold, 0.1, n))
+    assert abs(r.type1_error - exact_at) <= 3 * se and r.type1_error <= target
+    assert abs(r.type1_error_check - exact_at) <= 3 * se          # fresh trials
+    assert r.threshold_low <= r.threshold <= r.threshold_high
+    # one grid step below the threshold, the same trials exceed the target
+    curve = {c["threshold"]: c["type1_error"] for c in r.curve}
+    assert curve[round(r.threshold - 1e-5, 5)] > target
+    assert list(dict(sorted(curve.items())).values()) == sorted(curve.values(), reverse=True)

@@ -38,16 +38,11 @@ import numpy as np
 
 from simulate.design import scenario as sc
 from simulate.analysis import registry, rules
+from simulate.analysis.rules import look_counts
 
 NONE, EFFICACY, FUTILITY = rules.CONTINUE, rules.REJECT, rules.FUTILITY
 """What a look decided (the codes of :attr:`simulate.engines.block_outcomes.BlockOutcomes.stop_reason`): the
 codes of every decision rule (:mod:`simulate.analysis.rules`)."""
-
-
-def look_counts(fractions, n_target: int) -> tuple[int, ...]:
-    """Patients with a determined endpoint that trigger each look: ceil(f N) (the final look:
-    N)."""
-    return tuple(min(n_target, max(1, math.ceil(f * n_target - 1e-9))) for f in fractions)
 
 
 @dataclass(frozen=True, eq=False)
@@ -93,6 +88,12 @@ class Design:
 
         z = self.analysis.look_statistic()(TwoArms.of(x_c, n_c, x_t, n_t), self.margin)
         return np.where(np.isfinite(z), z, 0.0)
+
+    def look(self, look: int, x_c, n_c, x_t, n_t) -> tuple[np.ndarray, np.ndarray]:
+        """Interim look ``look`` (0-based) of each trial's counts: the z (:meth:`statistic`) and
+        its decision (:meth:`decide`)."""
+        z = self.statistic(x_c, n_c, x_t, n_t)
+        return z, self.decide(z, look)
 
     def decide(self, statistic, look: int = -1) -> np.ndarray:
         """What interim look ``look`` (0-based, not the final one) decides for each z:
@@ -156,11 +157,17 @@ def _z(p: float) -> float:
     return float(special.ndtri(p))
 
 
-def design_of(scenario: sc.Scenario) -> Design | None:
-    """The scenario's group-sequential design, or None without interim looks."""
+def design_of(scenario: sc.Scenario) -> rules.Sequential | None:
+    """The scenario's group-sequential design, or None without interim looks: z-scale boundaries
+    (:class:`Design`), or with analysis.framework = "bayesian" posterior and predictive
+    probabilities (:class:`simulate.analysis.bayes_looks.BayesianLooks`)."""
     interim = scenario.interim
     if interim is None or interim.looks < 2:
         return None
+    if scenario.analysis.framework == "bayesian":
+        from simulate.analysis import bayes_looks
+
+        return bayes_looks.design_of(scenario)
     from simulate.analysis import sequential
 
     a = scenario.analysis
@@ -189,19 +196,20 @@ def design_of(scenario: sc.Scenario) -> Design | None:
 
 
 @lru_cache(maxsize=16)
-def _design(parts: sc.Parts) -> Design | None:
+def _design(parts: sc.Parts) -> rules.Sequential | None:
     return design_of(parts.scenario)
 
 
-def design_for(scenario: sc.Scenario) -> Design | None:
+def design_for(scenario: sc.Scenario) -> rules.Sequential | None:
     """:func:`design_of`, computed once per design in a process (a bounded cache keyed by the
     parts of the scenario the design depends on, and by the analysis registered under its test's
-    id now)."""
+    id now; the rates the drift and a Bayesian design's final counts depend on come from the
+    arms, the dropout and the intercurrent events)."""
     if scenario.interim is None or scenario.interim.looks < 2:
         return None
     s = scenario
     key = (s.interim, s.analysis, registry.get(s.analysis.test), s.n_target, s.dropout, tuple(s.arms.items()),
-           s.trial.endpoint, s.control_arm)
+           s.trial.endpoint, s.control_arm, tuple(s.intercurrent.items()), s.estimand, s.historical)
     return _design(sc.Parts(scenario, key))
 
 

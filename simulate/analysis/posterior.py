@@ -29,16 +29,22 @@ def evaluate(data: TwoArms, setting: Setting) -> Estimates:
     with the same counts have the same posterior: each distinct 2x2 table is computed once (a
     block of trials of one design holds far fewer tables than trials)."""
     prior_c, prior_t = setting.priors if setting.priors is not None else (FLAT, FLAT)
-    arrays = np.broadcast_arrays(data.x_c, data.n_c, data.x_t, data.n_t)
-    if max(int(np.max(a, initial=0)) for a in arrays) < KEY_BASE:
-        keys = _keys(*(np.asarray(a, dtype=np.int64).reshape(-1) for a in arrays))
-        probability = _Known.of(prior_c, prior_t, setting.margin).lookup(keys).reshape(arrays[0].shape)
-    else:                                          # counts too large to pack: each table as it comes
-        probability = prob_difference_greater(posterior_mixture(np.asarray(prior_t), arrays[2], arrays[3]),
-                                              posterior_mixture(np.asarray(prior_c), arrays[0], arrays[1]),
-                                              -setting.margin)
+    probability = probabilities(prior_c, prior_t, setting.margin, data.x_c, data.n_c, data.x_t, data.n_t)
     est, low, high = difference(data, setting)
     return Estimates(est, low, high, probability)
+
+
+def probabilities(prior_c, prior_t, margin: float, x_c, n_c, x_t, n_t) -> np.ndarray:
+    """P(p_t - p_c > -margin | data) of each table (the arrays broadcast), under the arms'
+    priors (each (components, 3) of (w, a, b)): a table met before in this process under the
+    same priors and margin is looked up, not integrated again."""
+    arrays = np.broadcast_arrays(x_c, n_c, x_t, n_t)
+    if max(int(np.max(a, initial=0)) for a in arrays) < KEY_BASE:
+        keys = _keys(*(np.asarray(a, dtype=np.int64).reshape(-1) for a in arrays))
+        return _Known.of(prior_c, prior_t, margin).lookup(keys).reshape(arrays[0].shape)
+    # counts too large to pack: each table as it comes
+    return prob_difference_greater(posterior_mixture(np.asarray(prior_t), arrays[2], arrays[3]),
+                                   posterior_mixture(np.asarray(prior_c), arrays[0], arrays[1]), -margin)
 
 
 _ALL_LOCK = threading.Lock()

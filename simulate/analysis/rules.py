@@ -8,9 +8,11 @@ trial and comparison: :data:`CONTINUE`, :data:`REJECT` (stop for efficacy / succ
   posterior probability above a threshold on that scale;
 * :class:`Multiplicity` (one look, several comparisons with one control): Bonferroni or Holm
   over the comparisons' p-values (:func:`adjust_rejections`);
-* the group-sequential rule of a design with interim looks, on the score z:
-  :class:`simulate.analysis.interim.Design` (its ``decide(statistic, look)`` at the interim looks
-  and ``decide_final(statistic, reached, n_randomised)`` at the final one).
+* the group-sequential rules of a design with interim looks (:class:`Sequential`: ``look(k,
+  counts)`` at the interim looks and ``decide_final(statistic, reached, n_randomised)`` at the
+  final one), on the score z (:class:`simulate.analysis.interim.Design`) or on the posterior
+  probability of benefit with predictive-probability futility
+  (:class:`simulate.analysis.bayes_looks.BayesianLooks`).
 
 :func:`decision_rule` picks the rule of a fixed design from the scenario's ``[analysis]`` and the
 scale of its analysis's statistic (:attr:`simulate.analysis.registry.Entry.statistic`), so a new
@@ -20,6 +22,7 @@ through :class:`Sequential` alone, so a group-sequential rule on another scale p
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -30,6 +33,12 @@ from simulate.design.choices import MULTIPLICITY
 
 CONTINUE, REJECT, FUTILITY = 0, 1, 2
 """What a rule decides for a trial and comparison at a look."""
+
+
+def look_counts(fractions, n_target: int) -> tuple[int, ...]:
+    """Patients with a determined endpoint that trigger each look of a design with interim
+    looks at information ``fractions``: ceil(f N) (the final look: N)."""
+    return tuple(min(n_target, max(1, math.ceil(f * n_target - 1e-9))) for f in fractions)
 
 
 class Rule(Protocol):
@@ -57,6 +66,15 @@ class Sequential(Rule, Protocol):
 
     def statistic(self, x_c, n_c, x_t, n_t) -> np.ndarray:
         """The decision statistic of each trial's counts (control and experimental arm)."""
+
+    def look(self, look: int, x_c, n_c, x_t, n_t) -> tuple[np.ndarray, np.ndarray]:
+        """Interim look ``look`` of each trial's counts: the statistic the engines record and the
+        decision (a rule may read more of the counts than the statistic, e.g. a predictive
+        probability)."""
+
+    def final_bound(self, reached: int, n_randomised: int) -> float:
+        """The final look's bound on the statistic's scale for a trial that held ``reached``
+        interim looks and analyses ``n_randomised`` patients."""
 
     def decide_final(self, statistic, reached, n_randomised) -> np.ndarray:
         """int8 codes at the final look of trials that held ``reached`` interim looks and analyse

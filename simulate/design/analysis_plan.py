@@ -138,9 +138,15 @@ class Interim(Model):
     """The Hwang-Shih-DeCani spending function's gamma (used with hwang_shih_decani); from -40
     to 40, beyond which the spending no longer changes (all alpha at the last look, or at the
     first)."""
+    efficacy_threshold: Annotated[float | None, Field(gt=0.5, le=1.0)] = None
+    """With analysis.framework = "bayesian" (only then): stop for efficacy at an interim look when
+    the posterior probability of benefit exceeds this; unset, analysis.success_threshold (the
+    final analysis's, so that a calibration moves both); 1 never stops for efficacy. Above 0.5."""
     futility: Literal[FUTILITY_RULES] = "none"
     """Stop for futility: none, beta_spending (O'Brien-Fleming-type beta spending at the design
-    effect), or conditional_power (conditional power under the design effect below a threshold)."""
+    effect), conditional_power (conditional power under the design effect below a threshold),
+    or, with analysis.framework = "bayesian", predictive_probability (the predictive
+    probability that the final analysis succeeds below futility_threshold)."""
     futility_binding: bool = False
     """Binding futility bounds lower the efficacy bounds; non-binding ones leave them as without."""
     futility_beta: Annotated[float, Field(gt=0.0, lt=0.5)] = 0.2
@@ -149,6 +155,10 @@ class Interim(Model):
     futility_conditional_power: Annotated[float, Field(gt=0.0, lt=1.0)] = 0.1
     """With futility = conditional_power: stop when the conditional power under the design
     effect falls below this."""
+    futility_threshold: Annotated[float, Field(gt=0.0, lt=1.0)] = 0.1
+    """With futility = predictive_probability: stop when the predictive probability of success
+    at the planned final analysis, given the look's data, falls below this (between 0 and 1;
+    0.05 to 0.1 are usual)."""
     decision_lag_months: CalendarMonths = 0.0
     """Months from a look's data cut to its decision; recruitment goes on meanwhile."""
 

@@ -89,7 +89,7 @@ MAX_LOOKS = 20
 ARM_ID_PATTERN = r"^[a-z][a-z0-9_]{0,31}$"
 EFFICACY_SPENDING = ("none", "obrien_fleming", "pocock", "hwang_shih_decani")
 """Lan-DeMets alpha-spending functions of the interim looks' efficacy boundaries."""
-FUTILITY_RULES = ("none", "beta_spending", "conditional_power")
+FUTILITY_RULES = ("none", "beta_spending", "conditional_power", "predictive_probability")
 SUCCESS_ALL = ("any", "all")
 """With several experimental arms a trial succeeds when ``any`` comparison rejects, when
 ``all`` do, or when the comparison of one named arm does (``analysis.success``)."""

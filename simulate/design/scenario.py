@@ -19,13 +19,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
 import re
 from typing import Annotated, Any, Literal
 
 from pydantic import Field, model_validator
 
 from simulate.analysis import registry
+from simulate.analysis.rules import look_counts
 from simulate.design.fields import (ARM_ID_PATTERN, CalendarMonths, FrozenDict, MAX_ARMS, MIN_ARMS, Model,
                                     PositiveCalendarMonths, PositiveFollowUpMonths, PositiveProteinuria,
                                     Probability, STRATIFICATION_FACTORS, SUCCESS_ALL, Titre)
@@ -309,16 +309,45 @@ class Scenario(Model):
             problems.append(f"analysis.alternative: got {a.alternative!r}; interim looks test one-sided: set "
                             "alternative = \"greater\" (alpha is then the one-sided level)")
         f = list(self.interim.information_fractions)
-        counts = [min(self.n_target, max(1, math.ceil(x * self.n_target - 1e-9))) for x in f]
+        counts = look_counts(f, self.n_target)
         same = next((k for k in range(1, len(counts)) if counts[k] == counts[k - 1]), None)
         if same is not None:
             problems.append(f"interim.information_fractions: got {f}; with {self.n_target} patients looks "
                             f"{same} and {same + 1} would both come at {counts[same]} determined endpoints: "
                             "space them further apart")
+        if a.framework == "bayesian":
+            return problems + self._bayesian_interim_problems()
         if not test.interim:
             usable = " or ".join(f'"{e.name}"' for e in registry.entries() if e.interim)
             problems.append(f"analysis.test: got {a.test!r}; interim looks use the score statistic: set "
                             f"test = {usable}")
+        i = self.interim
+        if i.futility == "predictive_probability":
+            problems.append("interim.futility: got 'predictive_probability'; the predictive probability of success "
+                            "is that of a Bayesian design: set analysis.framework = \"bayesian\", or futility = "
+                            "\"conditional_power\" (its frequentist counterpart)")
+        if i.efficacy_threshold is not None:
+            problems.append(f"interim.efficacy_threshold: got {i.efficacy_threshold}; a posterior-probability "
+                            "threshold belongs to a Bayesian design: set analysis.framework = \"bayesian\", or "
+                            "bound the looks by interim.efficacy_spending")
+        return problems
+
+    def _bayesian_interim_problems(self) -> list[str]:
+        """A Bayesian design's looks decide on the posterior probability of benefit (efficacy)
+        and the predictive probability of success (futility): the fields of z-scale boundaries
+        (alpha and beta spending, conditional power) have no meaning there."""
+        i, problems = self.interim, []
+        frequentist = [name for name in ("efficacy_spending", "hsd_gamma", "futility_beta", "futility_binding",
+                                         "futility_conditional_power")
+                       if getattr(i, name) != type(i).model_fields[name].default]     # set away from its default
+        for name in frequentist:
+            problems.append(f"interim.{name}: got {getattr(i, name)!r}; it bounds the z of a frequentist test, and "
+                            "analysis.framework is \"bayesian\": a Bayesian design stops for efficacy when the "
+                            "posterior probability of benefit exceeds interim.efficacy_threshold (1: never), and for "
+                            "futility by futility = \"predictive_probability\"")
+        if i.futility in ("beta_spending", "conditional_power"):
+            problems.append(f"interim.futility: got {i.futility!r}; with analysis.framework = \"bayesian\" futility "
+                            "is \"predictive_probability\" (below interim.futility_threshold) or \"none\"")
         return problems
 
     @property

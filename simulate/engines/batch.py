@@ -200,11 +200,10 @@ def group_sequential(scenario: sc.Scenario, design: rules.Sequential, r: dict, p
         if not held.any():
             break
         among = det <= cut[:, None]
-        z = design.statistic(*_analysed(scenario, p, among, r["arm"]))
+        z, decision = design.look(k, *_analysed(scenario, p, among, r["arm"]))
         look_month[held, k] = cut[held]
         look_randomised[held, k] = (rnd & (month < cut[:, None])).sum(axis=1)[held]
         look_z[held, k] = z[held]
-        decision = interim.decide(design, k, z)
         stops = held & (decision != interim.NONE)
         stop_look[stops], stop_reason[stops] = k, decision[stops]
         active &= ~stops

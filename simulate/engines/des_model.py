@@ -325,10 +325,11 @@ class TrialModel(FollowUpEvents, ABC):
                 return
             k = self.next_look
             self.next_look += 1
-            z = self.z_of(self.determined)
+            statistic, decision = d.look(k, *self.counts_of(self.determined))
+            z, decision = float(statistic[0]), int(decision[0])
             self.look_rows.append((self.env.now, len(e.randomised), z))
-            decision = int(interim.decide(d, k, np.array([z]))[0])
-            self.tell(-1, f"interim look {k + 1}", f"z = {z:.3f}, {len(self.determined)} endpoints")
+            shown = f"posterior probability {z:.3f}" if d.scale == "posterior_probability" else f"z = {z:.3f}"
+            self.tell(-1, f"interim look {k + 1}", f"{shown}, {len(self.determined)} endpoints")
             if decision != interim.NONE:
                 self.stop = (k, decision)
                 self.env.process(self.stop_after(k, decision))
@@ -345,7 +346,11 @@ class TrialModel(FollowUpEvents, ABC):
         self.close(f"stopped for {'efficacy' if decision == interim.EFFICACY else 'futility'} at look {k + 1}")
 
     def z_of(self, patients: list[Patient]) -> float:
-        """The score z of these patients' data as the analysis counts it."""
+        """The design's statistic of these patients' data as the analysis counts it."""
+        return float(self.design.statistic(*self.counts_of(patients))[0])
+
+    def counts_of(self, patients: list[Patient]) -> tuple[np.ndarray, ...]:
+        """(x_c, n_c, x_t, n_t) of these patients as the analysis counts them, as 1-element arrays."""
         missing = self.sc.analysis.missing
         state = self.endpoint_state
         c = self.sc.control_index
@@ -365,7 +370,7 @@ class TrialModel(FollowUpEvents, ABC):
             status = p.locf if missing == "locf" else p.visit_status[self.endpoint_visit]
             n[g] += 1
             x[g] += status >= state
-        return float(self.design.statistic(np.array([x[0]]), np.array([n[0]]), np.array([x[1]]), np.array([n[1]]))[0])
+        return np.array([x[0]]), np.array([n[0]]), np.array([x[1]]), np.array([n[1]])
 
     def sequential_result(self) -> dict:
         """The looks held, the stop if any, and the final analysis (every randomised patient)."""

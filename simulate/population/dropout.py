@@ -80,7 +80,10 @@ def mar_rate(exposures: np.ndarray, d: float) -> float:
     def gap(lam: float) -> float:
         return float(np.mean(-np.expm1(-lam * exposures))) - d
 
-    return find_root(gap, 0.0, -math.log1p(-d) / float(exposures.min()) * (1 + 1e-9), xtol=1e-15)
+    hi = -math.log1p(-d) / float(exposures.min()) * (1 + 1e-9)
+    if not gap(hi) > 0:           # d so small (subnormal) that the bound underflows: the first-order root
+        return d / float(np.mean(exposures))
+    return find_root(gap, 0.0, hi, xtol=1e-15)
 
 
 def mar_months(seen_in_remission: np.ndarray, visits: np.ndarray, budget: np.ndarray, hazard_in: np.ndarray,

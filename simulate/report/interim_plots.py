@@ -70,22 +70,33 @@ def boundaries(looks: Sequence[Look], paths: Sequence = (), favours: str = "",
     rejected, final_bound, overrun_information and overrun_z) coloured by what happened to them:
     stopped for efficacy, for futility, or went to the final analysis (filled: H0 rejected
     there). An efficacy stop's overrun analysis is an open diamond; a trial short of its target
-    has its own final bound (grey dash). ``favours`` says what a higher z means."""
+    has its own final bound (grey dash). ``favours`` says what a higher z means.
+
+    A Bayesian design's looks (their bounds are posterior probabilities) are drawn on that scale,
+    from 0 to 1, with the paths of the posterior probability of benefit; its predictive-probability
+    futility has no bound there and is named in the legend."""
     fig = Figure(figsize=(10, 7.0), layout="constrained")
     ax = fig.add_subplot()
     f = np.array([k.information_fraction for k in looks], dtype=float)
-    eff = _finite(k.efficacy_z for k in looks)
+    bayes = any(k.efficacy_z is None for k in looks)
+    eff = _finite(k.bound for k in looks)
     fut = _finite(k.futility_z for k in looks)
     zs = [z for p in paths for z in (*p.z, p.overrun_z)]
     values = _finite([*eff, *fut, *zs])
-    lo = min(-1.0, np.nanmin(values) - 0.5) if np.isfinite(values).any() else -1.0
-    hi = max(4.0, np.nanmax(values) + 0.5) if np.isfinite(values).any() else 4.0
+    if bayes:
+        lo, hi = -0.02, 1.02
+    else:
+        lo = min(-1.0, np.nanmin(values) - 0.5) if np.isfinite(values).any() else -1.0
+        hi = max(4.0, np.nanmax(values) + 0.5) if np.isfinite(values).any() else 4.0
+    word = "succeed" if bayes else "reject H0"
+    at = "above" if bayes else "at or above"
+    digits = ".3f" if bayes else ".2f"
     infos = [x for p in paths for x in (*p.information, p.overrun_information) if np.isfinite(x)]
     left = max(0.0, min([*f, *infos]) - 0.12)
     ok = np.isfinite(eff)
     ax.fill_between(f[ok], eff[ok], hi, color=EFFICACY_COLOUR, alpha=0.08, lw=0)
     ax.plot(f[ok], eff[ok], "o-", color=EFFICACY_COLOUR, lw=2.6, ms=9, mec="white", zorder=4,
-            label="Efficacy boundary: stop and reject H0 at or above it")
+            label=f"Efficacy boundary: stop and {word} {at} it")
     interim_fut = np.isfinite(fut[:-1])
     if interim_fut.any():
         ff, zf = f[:-1][interim_fut], fut[:-1][interim_fut]
@@ -97,26 +108,32 @@ def boundaries(looks: Sequence[Look], paths: Sequence = (), favours: str = "",
     elif futility_conditional_power is not None:
         ax.plot([], [], " ", label=f"Futility: conditional power below {futility_conditional_power:.0%} "
                                    "(no z bound)")
+    elif bayes and looks[0].futility_predictive is not None:
+        ax.plot([], [], " ", label=f"Futility: predictive probability of success below "
+                                   f"{looks[0].futility_predictive:g} (no bound on this scale)")
     box = dict(boxstyle="round,pad=0.15", fc="white", ec="none", alpha=0.85)
     for x, z in zip(f[ok], eff[ok]):  # left of the look, clear of the paths' markers on it
-        ax.annotate(f"{z:.2f}", (x, z), xytext=(-13, 0), textcoords="offset points", ha="right", va="center",
+        ax.annotate(f"{z:{digits}}", (x, z), xytext=(-13, 0), textcoords="offset points", ha="right", va="center",
                     color=EFFICACY_COLOUR, fontweight="bold", fontsize=10, bbox=box, zorder=7)
     for x, z in zip(f[:-1][interim_fut], fut[:-1][interim_fut]):
         ax.annotate(f"{z:.2f}", (x, z), xytext=(-10, 0), textcoords="offset points", ha="right", va="center",
                     color=FUTILITY_COLOUR, fontweight="bold", fontsize=10, bbox=box, zorder=7)
     if ok[-1]:
         ax.plot([f[-1]], [eff[-1]], "D", color="black", ms=10, mec="white", zorder=6,
-                label=f"Final analysis: reject H0 at z ≥ {eff[-1]:.2f} (the target randomised)")
+                label=(f"Final analysis: succeed above {eff[-1]:.3f}" if bayes else
+                       f"Final analysis: reject H0 at z ≥ {eff[-1]:.2f} (the target randomised)"))
     _draw_paths(ax, paths, f[-1])
-    ax.axhline(0, color="0.4", lw=0.8)
+    if not bayes:
+        ax.axhline(0, color="0.4", lw=0.8)
     ax.set_xlim(left, 1.04 * max(1.0, *infos) if infos else 1.04)
     ax.set_ylim(lo, hi)
     ax.set_xticks(f)
     ax.xaxis.set_major_formatter(mpl.ticker.PercentFormatter(1.0))
     ax.set_xlabel("Information fraction: share of the planned patients whose endpoint is determined")
-    ax.set_ylabel(textwrap.fill("Test statistic z" + (f" (higher: {favours})" if favours else ""), 50))
-    ax.set_title(f"Interim boundaries and the z paths of {len(paths)} simulated trials" if paths
-                 else "Interim boundaries")
+    name = "Posterior probability of benefit" if bayes else "Test statistic z"
+    ax.set_ylabel(textwrap.fill(name + (f" (higher: {favours})" if favours else ""), 50))
+    ax.set_title(f"Interim boundaries and the {'posterior probability' if bayes else 'z'} paths of {len(paths)} "
+                 "simulated trials" if paths else "Interim boundaries")
     handles, labels = ax.get_legend_handles_labels()
     order = ("Efficacy boundary", "Futility", "Final analysis:", "Stopped for efficacy", "Stopped for futility",
              "Went to the final", "Overrun", "Final bound of a trial")

@@ -31,7 +31,9 @@ def _interim(results: RunResults, images: dict[str, bytes], scale: float = 1.0) 
         return None
     detail = getattr(results, "interim", None)
     fixed = detail.fixed if detail is not None else None
-    statistic = ("the Farrington–Manning z at the margin" if p.hypothesis == "non_inferiority"
+    bayes = results.scenario.analysis.framework == "bayesian"
+    statistic = ("the posterior probability of benefit" if bayes else
+                 "the Farrington–Manning z at the margin" if p.hypothesis == "non_inferiority"
                  else "the pooled z (the score statistic)")
     text = _interim_text(results, fixed, statistic)
     looks = p.looks
@@ -39,10 +41,14 @@ def _interim(results: RunResults, images: dict[str, bytes], scale: float = 1.0) 
     rows = []
     for i, k in enumerate(looks):
         name = f"{i + 1} (final)" if i == len(looks) - 1 else f"{i + 1} (interim)"
-        rows.append([name, _f(k.information_fraction, ".2f"), _f(k.efficacy_z), _f(k.futility_z),
+        rows.append([name, _f(k.information_fraction, ".2f"),
+                     *((_f(k.efficacy_probability), _f(k.futility_predictive)) if bayes else
+                       (_f(k.efficacy_z), _f(k.futility_z))),
                      _pm(k.p_stop_efficacy, k.p_stop_efficacy_se), _pm(k.p_stop_futility, k.p_stop_futility_se),
                      _f(k.p_held), _f(k.mean_month, ".1f"), _f(k.mean_randomised, ".1f")])
-    head = ["Look", "Information fraction", "Efficacy z", "Futility z", "P(stop for efficacy) ± MC SE",
+    head = ["Look", "Information fraction",
+            *(("Efficacy: posterior probability above", "Futility: predictive probability below") if bayes else
+              ("Efficacy z", "Futility z")), "P(stop for efficacy) ± MC SE",
             "P(stop for futility) ± MC SE", "P(look held)", "Mean month", "Mean randomised"]
     note = Markup("Over {} simulated trials; the same numbers as <code>looks.csv</code>. Boundaries on the "
                   "z scale of {}: stop for efficacy at or above the efficacy z, for futility below the "
@@ -51,7 +57,15 @@ def _interim(results: RunResults, images: dict[str, bytes], scale: float = 1.0) 
                   "are those of rejecting H0 there and of not rejecting it. Mean month and mean randomised: at the "
                   "look's data cut, over the trials that held it (at the final look, over those that reached it)."
                   ).format(f"{p.replicates:,}", statistic)
-    if rule == "conditional_power":
+    if bayes:
+        note = Markup("Over {} simulated trials; the same numbers as <code>looks.csv</code>. A look stops for efficacy "
+                      "when the posterior probability of benefit is above its threshold, and for futility when the "
+                      "predictive probability that the final analysis of the planned patients succeeds is below "
+                      "the futility threshold (a dash: no such stop). At the final look the threshold is the success "
+                      "threshold, and the two probabilities are those of succeeding there and of not succeeding. Mean "
+                      "month and mean randomised: at the look's data cut, over the trials that held it (at the final "
+                      "look, over those that reached it).").format(f"{p.replicates:,}")
+    elif rule == "conditional_power":
         note += " Futility here is by conditional power, which has no fixed z bound."
     compare_head = ["Quantity", "With the looks"] + (["Fixed design (no looks)"] if fixed is not None else [])
     fx = (lambda v: [v]) if fixed is not None else (lambda v: [])  # noqa: E731
@@ -98,7 +112,14 @@ def _interim_text(results: RunResults, fixed, statistic: str) -> list[str]:
     if interim is not None and interim.efficacy_spending == "hwang_shih_decani":
         spending += f" (gamma {interim.hsd_gamma:g})"
     rule = interim.futility if interim is not None else "none"
-    if rule == "beta_spending":
+    bayes = scenario.analysis.framework == "bayesian"
+    if bayes:
+        spending = (f"above {inner[0].efficacy_probability:g}" if inner and inner[0].efficacy_probability is not None
+                    else "never at an interim look") + f"; at the final analysis above {looks[-1].bound:g}"
+    if rule == "predictive_probability":
+        futility = (f"it stops for futility when the predictive probability that the final analysis of the planned "
+                    f"patients succeeds, given the look's data, falls below {interim.futility_threshold:g}")
+    elif rule == "beta_spending":
         binding = ("binding: the efficacy boundaries count on it" if interim.futility_binding else
                    "non-binding: the efficacy boundaries keep alpha whether or not it is followed")
         futility = (f"below the futility boundary it stops for futility (beta spending of beta "
@@ -113,8 +134,11 @@ def _interim_text(results: RunResults, fixed, statistic: str) -> list[str]:
         f"The trial looks at its data {'once' if one else f'{len(inner)} times'} before the final analysis: at "
         f"{at} of the planned {n:,} patients' endpoints determined ({who} patients who reached the month-"
         f"{t.endpoint_month:g} visit or dropped out before it). At {'the' if one else 'each'} interim look "
-        f"{statistic} of the patients determined so far is compared with the boundaries: at or above the efficacy "
-        f"boundary the trial stops and rejects H0 ({spending}, {_level(p)} over all looks); {futility}. "
+        + (f"{statistic} of the patients determined so far is compared with the thresholds: the trial stops and "
+           f"succeeds when it is {spending} (a Bayesian rule spends no alpha: its type I error is simulated, and "
+           f"trialsim calibrate tunes the thresholds to a target); {futility}. " if bayes else
+           f"{statistic} of the patients determined so far is compared with the boundaries: at or above the efficacy "
+           f"boundary the trial stops and rejects H0 ({spending}, {_level(p)} over all looks); {futility}. ")
         + (f"The decision comes {lag:g} month{'' if lag == 1 else 's'} after the data cut; " if lag > 0 else
            "The decision is taken at the data cut (no decision lag); ")
         + "enrolment closes then, and every patient randomised by then is followed to the endpoint and analysed "
@@ -140,7 +164,8 @@ def _interim_text(results: RunResults, fixed, statistic: str) -> list[str]:
     text.append(
         "An overrun reversal is a trial that stops for efficacy at an interim look, yet whose analysis of every "
         "patient randomised by the decision (the overrun followed to the endpoint) falls below the final look's "
-        f"critical value: {p.p_overrun_reversal:.3f} ± {p.p_overrun_reversal_se:.3f} of the simulated trials.")
+        f"{'success threshold' if bayes else 'critical value'}: {p.p_overrun_reversal:.3f} ± "
+        f"{p.p_overrun_reversal_se:.3f} of the simulated trials.")
     return text
 
 
@@ -179,7 +204,14 @@ def _interim_captions(results: RunResults, with_fixed: bool) -> dict[str, str]:
     fut = {"beta_spending": "the red line the futility boundary (stop below it); ",
            "conditional_power": "futility is by conditional power (no fixed z bound, so no line); ",
            "none": "there is no futility stop; "}.get(rule, "")
-    boundaries = ("The green line is the efficacy boundary on the z scale at each look (markers at the looks; the "
+    if scenario.analysis.framework == "bayesian":
+        fut = ("futility is by the predictive probability of success, which has no bound on this scale; "
+               if rule == "predictive_probability" else "there is no futility stop; ")
+        boundaries = ("The green line is the efficacy threshold on the posterior probability of benefit at each look "
+                      "(markers at the looks; the lines between only guide the eye), " + fut + "the black diamond is "
+                      "the final analysis's success threshold.")
+    else:
+        boundaries = ("The green line is the efficacy boundary on the z scale at each look (markers at the looks; the "
                   "lines between only guide the eye), " + fut + "the black diamond is the final analysis's bound for "
                   "a trial that randomised its target.")
     if paths:
@@ -216,9 +248,11 @@ def _interim_alts(results: RunResults) -> dict[str, str]:
     inner = p.looks[:-1]
     if not p.looks:
         return {}
-    bounds = ", ".join(f"{k.efficacy_z:.2f}" for k in p.looks)
-    return {"boundaries": f"Efficacy boundaries on the z scale at the {len(p.looks)} looks ({bounds}) with the "
-                          "simulated z paths of the first trials.",
+    bayes = results.scenario.analysis.framework == "bayesian"
+    bounds = ", ".join(f"{k.bound:.3f}" if bayes else f"{k.efficacy_z:.2f}" for k in p.looks)
+    scale = "posterior probability" if bayes else "z"
+    return {"boundaries": f"Efficacy boundaries on the {scale} scale at the {len(p.looks)} looks ({bounds}) with the "
+                          f"simulated {scale} paths of the first trials.",
             "stopping": "Bar charts: "
                         + "; ".join(f"look {i + 1} stops {k.p_stop_efficacy:.0%} for efficacy and "
                                     f"{k.p_stop_futility:.0%} for futility" for i, k in enumerate(inner))

@@ -11,7 +11,8 @@ above c, so the type I error at every c is read off the same trials, and the thr
 (1 - target) quantile of the statistic. Its Monte Carlo uncertainty is the distribution-free
 95% interval of that quantile (the order statistics whose ranks bound a binomial 95% interval
 of the count above it). Fresh trials (the next seed) then check the type I error at the
-threshold, and the design's power at it is reported.
+threshold, and the design's power at it is reported. With interim looks the threshold is found
+by bisection over whole runs of the same null trials (:func:`_calibrate_looks`).
 """
 
 from __future__ import annotations
@@ -75,6 +76,8 @@ def calibrate(scenario: sc.Scenario, target: float, replicates: int | None = Non
                          f"{math.ceil(MIN_TRIALS_ABOVE / target):,} (--replicates)")
     scenario = with_overrides(scenario, {"outcome.rates_from": "assumed"})   # the null's rates are not drawn
     null, note = null_scenario(scenario)
+    if scenario.interim is not None and scenario.interim.looks > 1:
+        return _calibrate_looks(scenario, null, note, target, replicates, seed, jobs, engine, progress)
     s = np.sort(null_statistics(null, replicates, seed, jobs, engine, progress))[::-1]   # largest first
     k = int(math.floor(target * replicates + 1e-9))          # trials allowed above the threshold
     exact = s[k] if k < len(s) else THRESHOLD_MIN
@@ -93,6 +96,60 @@ def calibrate(scenario: sc.Scenario, target: float, replicates: int | None = Non
     return Calibration(scenario=scenario.name, target_type1=target, threshold=threshold,
                        threshold_low=threshold_low, threshold_high=threshold_high,
                        type1_error=float(np.mean(s > threshold)), type1_error_check=check.power,
+                       type1_error_check_mc_se=check.mc_se, power=power.power, power_mc_se=power.mc_se,
+                       replicates=replicates, seed=seed, null_design=note, curve=curve)
+
+
+GRID = 100_000
+"""Thresholds are searched on a grid of 1e-5 (the five decimals they are printed with)."""
+
+
+def _calibrate_looks(scenario: sc.Scenario, null: sc.Scenario, note: str, target: float, replicates: int, seed: int,
+                     jobs, engine: str, progress: bool) -> Calibration:
+    """A design with interim looks: the threshold moves the looks' efficacy threshold (unless set
+    apart) and the final analysis's, and with them the predictive probability of success, so no
+    single statistic of a trial decides it. Each null trial still succeeds at every threshold
+    below some value of its own (a lower threshold stops it for efficacy no later and for
+    futility no sooner), so with the same trials at every threshold (the same seed) the type I
+    error falls step by step as the threshold rises, and bisection finds the smallest threshold
+    on the grid whose type I error is at most the target; the Monte Carlo interval is the
+    thresholds whose counts of successes bound the binomial 95% interval, found the same way."""
+    from simulate.run.power import estimate_power
+
+    errors: dict[int, float] = {}
+
+    def error(c: int) -> float:
+        if c not in errors:
+            null_at = with_overrides(null, {"analysis.success_threshold": c / GRID})
+            errors[c] = estimate_power(null_at, replicates, seed, jobs, engine, False).power
+        return errors[c]
+
+    def smallest(level: float) -> int:
+        lo, hi = math.floor(THRESHOLD_MIN * GRID) + 1, round(THRESHOLD_MAX * GRID)
+        if error(hi) > level + 1e-12 or error(lo) <= level + 1e-12:
+            where = "even at the strictest" if error(hi) > level + 1e-12 else "already at the most lenient"
+            raise UsageError(f"--target-type1: got {target:g}; {where} threshold analysis.success_threshold allows "
+                             f"({hi / GRID if error(hi) > level + 1e-12 else lo / GRID:g}) the null trials succeed in "
+                             f"{error(hi if error(hi) > level + 1e-12 else lo):.4f}: choose another target")
+        while lo < hi:
+            mid = (lo + hi) // 2
+            lo, hi = (lo, mid) if error(mid) <= level + 1e-12 else (mid + 1, hi)
+        return lo
+
+    if progress:
+        import sys
+
+        print(f"calibrating the looks: {replicates:,} null trials at each threshold tried", file=sys.stderr)
+    threshold = smallest(target)
+    lo_k, hi_k = (int(v) for v in stats.binom.ppf([0.025, 0.975], replicates, target))
+    threshold_high, threshold_low = smallest(lo_k / replicates), smallest(hi_k / replicates)
+    tuned = {"analysis.success_threshold": threshold / GRID}
+    check = estimate_power(with_overrides(null, tuned), replicates, seed + 1, jobs, engine, progress)
+    power = estimate_power(with_overrides(scenario, tuned), replicates, seed, jobs, engine, progress)
+    curve = tuple({"threshold": c / GRID, "type1_error": errors[c]} for c in sorted(errors))
+    return Calibration(scenario=scenario.name, target_type1=target, threshold=threshold / GRID,
+                       threshold_low=threshold_low / GRID, threshold_high=threshold_high / GRID,
+                       type1_error=errors[threshold], type1_error_check=check.power,
                        type1_error_check_mc_se=check.mc_se, power=power.power, power_mc_se=power.mc_se,
                        replicates=replicates, seed=seed, null_design=note, curve=curve)
 

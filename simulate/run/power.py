@@ -344,9 +344,13 @@ def _looks(scenario: sc.Scenario, t: Tally) -> dict:
         se = {"p_held_mc_se": _binomial_se(held / R, R),
               "mean_month_mc_se": mean_se(lk["month_sum"][k], lk["month_sum_squares"][k], held),
               "mean_randomised_mc_se": mean_se(lk["randomised_sum"][k], lk["randomised_sum_squares"][k], held)}
+        bayesian = design.scale == "posterior_probability"
+        bound = float(design.efficacy[k])
         looks.append(Look(
-            information_fraction=f, efficacy_z=float(design.efficacy[k]),
+            information_fraction=f, efficacy_z=None if bayesian else bound,
             futility_z=None if design.futility is None else float(design.futility[k]),
+            efficacy_probability=bound if bayesian and math.isfinite(bound) else None,
+            futility_predictive=design.futility_below if bayesian and k < design.looks - 1 else None,
             p_stop_efficacy=float(eff), p_stop_efficacy_se=_binomial_se(eff, R),
             p_stop_futility=float(fut), p_stop_futility_se=_binomial_se(fut, R), p_held=held / R,
             mean_month=float(lk["month_sum"][k] / held) if held else float("nan"),

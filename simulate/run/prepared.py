@@ -46,8 +46,9 @@ class PreparedDesign:
     """The screen's exact pass probabilities, by group (the fates' thinning probability)."""
     arm_models: Mapping[str, ArmModel]
     """The calibrated outcome model of each arm, by arm id (a read-only mapping)."""
-    sequential: interim.Design | None
-    """The group-sequential design (boundaries on the z scale), or None without interim looks."""
+    sequential: rules.Sequential | None
+    """The group-sequential design (boundaries on the z scale, or a Bayesian design's posterior
+    and predictive thresholds), or None without interim looks."""
     analysis: registry.Entry
     """The registered analysis of ``analysis.test``, as registered where the design was prepared."""
     rule: rules.Rule
@@ -86,7 +87,7 @@ def prepare(scenario: sc.Scenario) -> PreparedDesign:
     return PreparedDesign(scenario=scenario,
                           pass_probabilities=pass_probabilities(scenario.cohort, scenario.eligibility),
                           arm_models=calibrate(scenario),
-                          sequential=rule if isinstance(rule, interim.Design) else None,
+                          sequential=interim.design_for(scenario),
                           analysis=analysis, rule=rule, population_key=population_key(scenario),
                           outcome_key=outcome_key(scenario), truths=true_differences(scenario),
                           analysis_priors=_analysis_priors(scenario))

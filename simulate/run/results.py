@@ -116,8 +116,9 @@ class Look(Record):
     """One planned look of a group-sequential design over the simulated trials."""
 
     information_fraction: Float
-    efficacy_z: Float
-    """The planned efficacy boundary (z); at the final look, for a trial that randomised the target."""
+    efficacy_z: float | None
+    """The planned efficacy boundary (z); at the final look, for a trial that randomised the
+    target. None for a Bayesian design (:attr:`efficacy_probability`)."""
     futility_z: float | None
     """The planned beta-spending futility boundary (z), or None."""
     p_stop_efficacy: Float
@@ -135,6 +136,17 @@ class Look(Record):
     p_held_mc_se: Float = math.nan
     mean_month_mc_se: Float = math.nan
     mean_randomised_mc_se: Float = math.nan
+    efficacy_probability: float | None = None
+    """A Bayesian design's: the posterior probability of benefit above which the look stops for
+    efficacy (at the final look: succeeds); None for a z-scale design, or where it never stops."""
+    futility_predictive: float | None = None
+    """A Bayesian design's: the predictive probability of success below which an interim look
+    stops for futility; None without that rule, and at the final look."""
+
+    @property
+    def bound(self) -> float | None:
+        """The efficacy bound on the look statistic's scale (z, or posterior probability)."""
+        return self.efficacy_z if self.efficacy_probability is None else self.efficacy_probability
 
 
 class _FirstComparison:

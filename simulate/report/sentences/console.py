@@ -90,16 +90,26 @@ def looks_lines(scenario: sc.Scenario, r: PowerResult) -> list[str]:
     """The planned looks of a group-sequential design: the rule, each look's boundaries and stops."""
     lines, echo = _lines()
     i = scenario.interim
-    rule = i.efficacy_spending.replace("_", " ") + (f" (gamma {i.hsd_gamma:g})" if i.efficacy_spending ==
-                                                    "hwang_shih_decani" else "")
-    futility = {"none": "no futility stop", "beta_spending": "beta-spending futility "
-                + ("(binding)" if i.futility_binding else "(non-binding)"),
-                "conditional_power": f"futility if conditional power < {i.futility_conditional_power:g}"}
-    echo(f"  looks             {len(r.looks)}: alpha spending {rule}; {futility[i.futility]}; "
-         f"decision {i.decision_lag_months:g} months after each data cut")
+    if scenario.analysis.framework == "bayesian":
+        head = ("posterior probability of benefit above the threshold stops for efficacy; "
+                + (f"futility if the predictive probability of success < {i.futility_threshold:g}"
+                   if i.futility == "predictive_probability" else "no futility stop"))
+    else:
+        rule = i.efficacy_spending.replace("_", " ") + (f" (gamma {i.hsd_gamma:g})" if i.efficacy_spending ==
+                                                        "hwang_shih_decani" else "")
+        futility = {"none": "no futility stop", "beta_spending": "beta-spending futility "
+                    + ("(binding)" if i.futility_binding else "(non-binding)"),
+                    "conditional_power": f"futility if conditional power < {i.futility_conditional_power:g}"}
+        head = f"alpha spending {rule}; {futility[i.futility]}"
+    echo(f"  looks             {len(r.looks)}: {head}; decision {i.decision_lag_months:g} months after each data cut")
     for k, look in enumerate(r.looks):
-        bound = f"z >= {look.efficacy_z:.3f}" + ("" if look.futility_z is None or k == len(r.looks) - 1
-                                                else f", < {look.futility_z:.3f} stops")
+        last = k == len(r.looks) - 1
+        if look.efficacy_z is not None:
+            bound = f"z >= {look.efficacy_z:.3f}" + ("" if look.futility_z is None or last
+                                                    else f", < {look.futility_z:.3f} stops")
+        else:
+            bound = ("P > 1 never" if look.efficacy_probability is None else f"P > {look.efficacy_probability:.3f}") \
+                + ("" if look.futility_predictive is None else f", PP < {look.futility_predictive:g} stops")
         what = "rejects" if k == len(r.looks) - 1 else "stops for efficacy"
         echo(f"    {look.information_fraction:>5.0%} information  {bound:<26} {what} "
              f"{look.p_stop_efficacy:.3f} ± {look.p_stop_efficacy_se:.3f}"
@@ -108,7 +118,10 @@ def looks_lines(scenario: sc.Scenario, r: PowerResult) -> list[str]:
                 f"{look.mean_randomised:.1f} randomised" if look.p_held > 0 else "; never held"))
     echo(f"    expected randomised {r.expected_randomised:.1f} ± {r.expected_randomised_mc_se:.1f}; decision at month "
          f"{r.expected_duration_months:.1f} ± {r.expected_duration_months_mc_se:.1f} on average; the overrun "
-         f"analysis falls below the final critical value after an efficacy stop in {r.p_overrun_reversal:.3f}")
+         f"analysis falls below the final {'threshold' if scenario.analysis.framework == 'bayesian' else 'critical value'}"
+         f" after an efficacy stop in {r.p_overrun_reversal:.3f}")
+    if scenario.analysis.framework == "bayesian":
+        echo("    P: posterior probability of benefit; PP: predictive probability that the final analysis succeeds")
     return lines
 
 

@@ -39,25 +39,34 @@ def story_lines(scenario: sc.Scenario, seed: int, result) -> list[str]:
         from simulate.analysis.interim import design_for
 
         design = design_for(scenario)
+        bayesian = design.scale == "posterior_probability"
         for k, (month, z, n) in enumerate(zip(seq["look_month"], seq["look_z"], seq["look_randomised"])):
             if month == month:                                  # held (not nan)
                 final = k == len(seq["look_month"]) - 1
                 if final:
                     held = sum(m == m for m in seq["look_month"][:-1])
-                    bound = f"efficacy bound {design.final_bound(held, n):.3f}"
+                    bound = (f"success above {design.final_bound(held, n):.3f}" if bayesian
+                             else f"efficacy bound {design.final_bound(held, n):.3f}")
                     verdict = "rejects H0" if seq["sequential_reject"] else "does not reject H0"
+                elif bayesian:
+                    bound = (f"efficacy above {design.efficacy[k]:.3f}" if math.isfinite(design.efficacy[k])
+                             else "no efficacy stop") + (
+                        f", futility if the predictive probability of success < {design.futility_below:g}"
+                        if design.futility_below is not None else "")
                 else:
                     bound = f"efficacy bound {design.efficacy[k]:.3f}" + (
                         f", futility bound {design.futility[k]:.3f}" if design.futility is not None else "")
+                if not final:
                     verdict = ("stops for efficacy" if seq["stop_look"] == k and seq["stop_reason"] == 1 else
                                "stops for futility" if seq["stop_look"] == k else "continues")
+                shown = f"posterior probability {z:.3f}" if bayesian else f"z = {z:.3f}"
                 echo(f"  {'final analysis' if final else f'interim look {k + 1}'} at month {month:.1f}: "
-                     f"z = {z:.3f} ({bound}) with {n} randomised: {verdict}")
+                     f"{shown} ({bound}) with {n} randomised: {verdict}")
         if seq["stop_look"] >= 0:
             why = "efficacy" if seq["stop_reason"] == 1 else "futility"
             echo(f"  stopped for {why} at look {seq['stop_look'] + 1}, decided at month "
-                 f"{seq['decision_month']:.1f}; the overrun analysis of all randomised gives z = "
-                 f"{seq['overrun_z']:.3f}")
+                 f"{seq['decision_month']:.1f}; the overrun analysis of all randomised gives "
+                 + (f"posterior probability {seq['overrun_z']:.3f}" if bayesian else f"z = {seq['overrun_z']:.3f}"))
         echo(f"  H0 {'rejected' if seq['sequential_reject'] else 'not rejected'}")
     rem = result.remission_at_endpoint(scenario.trial.endpoint == "cr")
     what = "complete remission" if scenario.trial.endpoint == "cr" else "remission (CR or PR)"
