@@ -58,6 +58,32 @@ def test_the_section_gives_the_assurance_beside_the_power_as_the_run_computed_th
     assert 'href="#uncertainty"' in (out / "report.html").read_text(encoding="utf-8")
 
 
+def test_assurance_and_power_against_n_are_drawn_from_the_sweep(assurance) -> None:
+    from simulate.report.uncertainty_section import over_n_frame
+
+    results, out = assurance
+    assert (out / "assurance_over_n.png").stat().st_size > 10_000
+    text = section(out)
+    assert "data:image/png;base64," in text and "Assurance and power against sample size" in words(text)
+    sweep = pd.read_csv(out / "sweep.csv").set_index(["trial.n_per_arm", "outcome.rates_from"])
+    drawn = {(r["n_per_arm"], r["measure"]): r["value"] for r in over_n_frame(results)}
+    assert drawn == {(n, m): sweep.loc[(n, source), "power"] for n in (40, 63)
+                     for m, source in (("power", "assumed"), ("assurance", "design_prior"))}
+    assert "at 63 per arm" in re.search(r'alt="([^"]*assurance[^"]*)"', text).group(1)
+    assert "assurance_over_n.png" in {p.name for p in out.iterdir()}
+
+
+def test_without_n_in_the_grid_there_is_no_such_figure(tmp_path) -> None:
+    from simulate.run.main_job import run_files
+
+    s = load_scenario("nct04743739_assurance", [*SMALL, 'sweep={"outcome.rates_from" = ["assumed", "design_prior"]}'])
+    assert "assurance_over_n.png" not in run_files(s)
+    assert "assurance_over_n.png" in run_files(load_scenario("nct04743739_assurance"))
+    run_all(s, tmp_path / "out", replicates=100)
+    assert not (tmp_path / "out" / "assurance_over_n.png").exists()
+    assert section(tmp_path / "out")                          # the section is still there
+
+
 def test_the_section_shows_a_borrowed_prior_and_prior_data_conflict(tmp_path) -> None:
     s = load_scenario("bayes_borrowing", [*SMALL, 'sweep={"arms.rtx.remission_at_endpoint" = [0.6, 0.75], '
                                                   '"arms.rtx_csa.remission_at_endpoint" = [0.6, 0.75, 0.85]}'])

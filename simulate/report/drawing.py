@@ -24,7 +24,7 @@ from matplotlib.figure import Figure  # noqa: E402
 
 from simulate.design.loader import value_at  # noqa: E402
 from simulate.report import (estimand_plots, estimand_section, flow_plots, interim_plots, power_plots,  # noqa: E402
-                             remission_plots, style, words)
+                             remission_plots, style, uncertainty_section, words)
 from simulate.report.verdict import is_null  # noqa: E402
 from simulate.report.words import MISSING_NOTES, axis_label  # noqa: E402
 from simulate.run.results import RunResults  # noqa: E402
@@ -135,6 +135,10 @@ def _builders(results: RunResults) -> dict[str, Callable[[], Figure | None]]:
     if power.looks:
         builders.update(_interim_figures(results))
     builders.update(_estimand_figures(results))
+    if power.assurance_detail:
+        builders[uncertainty_section.OVER_N] = lambda: power_plots.assurance_over_n(
+            uncertainty_section.over_n_frame(results), scenario.trial.n_per_arm,
+            power.assurance_detail["prior_probability_of_benefit"])
     return builders
 
 

@@ -67,7 +67,7 @@ def render(results: RunResults, images: dict[str, bytes], axis_label: Callable[[
               _funnel_table(results.screening)]
     interim = _interim(results, images, scale)
     estimand = _estimand(results, images, scale)
-    uncertain = uncertainty(results)
+    uncertain = uncertainty(results, images, scale)
     toc = [("verdict", "Verdict")] if verdict is not None else []
     toc += [("summary", "In plain language"), ("figures", "Figures")]
     if interim:

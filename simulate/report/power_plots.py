@@ -269,3 +269,34 @@ def _sweep_line(frame: pd.DataFrame, x: str, label: str, alpha: float | None = N
     ax.set_title(f"Simulated {what} across the sensitivity grid")
     ax.legend(loc="best")
     return fig
+
+
+@themed
+def assurance_over_n(rows: Sequence[dict], planned_n: int, benefit_probability: float) -> Figure:
+    """Power at the assumed rates and assurance over the design priors against n per arm, each
+    with a ±2 Monte Carlo SE band (``rows``: n_per_arm, measure "power" or "assurance", value,
+    mc_se), the 80% line, the planned n, and the design priors' probability of a true benefit,
+    the ceiling of the assurance."""
+    fig = Figure(figsize=(10, 6.4), layout="constrained")
+    ax = fig.add_subplot()
+    frame = pd.DataFrame(rows)
+    names = {"power": ("C0", "o-", "Power at the assumed rates"),
+             "assurance": ("C1", "s-", "Assurance: success over the design priors")}
+    for measure, (colour, style, name) in names.items():
+        part = frame[frame.measure == measure].sort_values("n_per_arm") if len(frame) else frame
+        if not len(part):
+            continue
+        ax.fill_between(part.n_per_arm, (part.value - 2 * part.mc_se).clip(0, 1), (part.value + 2 * part.mc_se).clip(0, 1),
+                        color=colour, alpha=0.2, lw=0)
+        ax.plot(part.n_per_arm, part.value, style, color=colour, ms=6, lw=1.8, label=f"{name} (±2 Monte Carlo SE)")
+    ax.axhline(benefit_probability, color="C1", lw=1.2, ls=":",
+               label=f"The priors' probability of a true benefit ({benefit_probability:.2f}): the most assurance can reach")
+    ax.axhline(0.8, color="0.45", lw=1.0, ls=(0, (1, 2)), label="80%")
+    ax.axvline(planned_n, color="C3", lw=2, ls="--", label=f"Planned design: n = {planned_n} per arm")
+    ax.set_ylim(0, 1.02)
+    ax.yaxis.set_major_formatter(mpl.ticker.PercentFormatter(1.0))
+    ax.set_xlabel("Patients randomised per arm (n)")
+    ax.set_ylabel("Probability that the trial succeeds")
+    ax.set_title("Assurance and power against sample size")
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.12), ncol=2, fontsize=9, frameon=False)
+    return fig

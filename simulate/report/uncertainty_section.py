@@ -21,12 +21,30 @@ if TYPE_CHECKING:
     from simulate.run.results import RunResults
 
 
-def uncertainty(results: RunResults) -> dict | None:
+OVER_N = "assurance_over_n"
+"""The section's figure: assurance beside power against n."""
+AXES = ("outcome.rates_from", "trial.n_per_arm")
+"""The grid's axes the figure needs: where the rates come from, and n."""
+
+
+def scenario_figures(scenario) -> tuple[str, ...]:
+    """The section's figures a run of ``scenario`` may draw (before any result: for the files it
+    may write)."""
+    return (OVER_N,) if all(a in scenario.sweep_grid for a in AXES) else ()
+
+
+def figure_names(results: RunResults) -> tuple[str, ...]:
+    """The section's figures for these results: assurance and power against n where the grid
+    varies both."""
+    return (OVER_N,) if results.power.assurance_detail and over_n_points(results) else ()
+
+
+def uncertainty(results: RunResults, images: dict[str, bytes] | None = None, scale: float = 1.0) -> dict | None:
     """The section as the template draws it, or None when it does not apply."""
     p = results.power
     if not p.assurance_detail and not p.bayes:
         return None
-    text, tables = [], []
+    text, tables, figures = [], [], []
     if p.assurance_detail:
         text += _assurance_text(results)
         tables.append(_priors_table(results))
@@ -34,6 +52,8 @@ def uncertainty(results: RunResults) -> dict | None:
         over_n = _over_n_table(results)
         if over_n is not None:
             tables.append(over_n)
+        if images and OVER_N in images:
+            figures.append(_over_n_figure(results, images[OVER_N], scale))
     if p.bayes:
         text += _bayes_text(results)
         tables.append(_analysis_priors_table(results))
@@ -45,7 +65,7 @@ def uncertainty(results: RunResults) -> dict | None:
                         "doing better than its prior says makes a trial without a true difference look like a "
                         "benefit (the type I error rises); one doing worse hides a true benefit (the power falls).")
             tables.append(conflict)
-    return {"text": text, "tables": tables}
+    return {"text": text, "tables": tables, "figures": figures}
 
 
 def _assurance_text(results: RunResults) -> list[str]:
@@ -87,29 +107,61 @@ def _conditional_table(results: RunResults):
                   caption="The power at the drawn rates, quantiles over the design priors (normal approximation)")
 
 
-def _over_n_table(results: RunResults):
-    """Power and assurance side by side at each n of the grid, where it varies both."""
+def over_n_points(results: RunResults) -> list[tuple[int, object, object]]:
+    """(n per arm, the sweep point at the assumed rates or None, the one over the design priors
+    or None) at each n of the grid, the grid's other axes at the planned design; empty unless
+    the grid varies both where the rates come from and n."""
     sweep = results.sweep
-    if sweep is None:
-        return None
-    axes = list(sweep.axes)
-    if "outcome.rates_from" not in axes or "trial.n_per_arm" not in axes:
-        return None
-    others = [a for a in axes if a not in ("outcome.rates_from", "trial.n_per_arm")]
+    if sweep is None or not all(a in sweep.axes for a in AXES):
+        return []
+    others = [a for a in sweep.axes if a not in AXES]
     s = results.scenario
-    by = {}
+    by: dict = {}
     for point in sweep.points:
         v = point.values
         if any(v[a] != _planned(s, a) for a in others):
             continue
         by.setdefault(v["trial.n_per_arm"], {})[v["outcome.rates_from"]] = point
-    rows = []
-    for n in sorted(by):
-        a, d = by[n].get("assumed"), by[n].get("design_prior")
-        rows.append([f"{n}" + (" (planned)" if n == s.trial.n_per_arm else ""),
-                     _pm(a.power, a.mc_se) if a else "—", _pm(d.power, d.mc_se) if d else "—"])
+    return [(n, by[n].get("assumed"), by[n].get("design_prior")) for n in sorted(by)]
+
+
+def _over_n_table(results: RunResults):
+    """Power and assurance side by side at each n of the grid, where it varies both."""
+    points = over_n_points(results)
+    if not points:
+        return None
+    s = results.scenario
+    rows = [[f"{n}" + (" (planned)" if n == s.trial.n_per_arm else ""),
+             _pm(a.power, a.mc_se) if a else "—", _pm(d.power, d.mc_se) if d else "—"] for n, a, d in points]
     return _table(["Patients per arm", "Power at the assumed rates ± MC SE", "Assurance over the design priors ± MC SE"],
                   rows, numeric={1, 2}, caption="Power and assurance against n (as sweep.csv)")
+
+
+def _over_n_figure(results: RunResults, png: bytes, scale: float) -> dict:
+    from simulate.report.captions import _figure
+
+    points = over_n_points(results)
+    last_n, last_a, last_d = points[-1]
+    caption = ("Blue: the power at the assumed rates, the share of trials that succeed if those rates are true; "
+               "orange: the assurance, the share that succeed when each trial draws its true rates from the design "
+               "priors; each at the n per arm of the grid (sweep.csv), with ±2 Monte Carlo SE bands. The dashed "
+               "line is the planned n, the dotted one 80%. Power climbs towards 1 with n; assurance levels off "
+               "below the priors' probability of a true benefit, "
+               f"{results.power.assurance_detail['prior_probability_of_benefit']:.2f}, which no n can pass.")
+    alt = (f"Line chart of power and assurance against patients per arm from {points[0][0]} to {last_n}: "
+           + (f"power {last_a.power:.2f} and " if last_a else "") + (f"assurance {last_d.power:.2f} " if last_d else "")
+           + f"at {last_n} per arm.")
+    return _figure(OVER_N, png, caption, alt, scale)
+
+
+def over_n_frame(results: RunResults) -> list[dict]:
+    """The figure's rows: n, which curve, the estimate and its Monte Carlo SE."""
+    rows = []
+    for n, a, d in over_n_points(results):
+        for what, point in (("power", a), ("assurance", d)):
+            if point is not None:
+                rows.append({"n_per_arm": n, "measure": what, "value": point.power, "mc_se": point.mc_se})
+    return rows
 
 
 def _planned(s, path: str):

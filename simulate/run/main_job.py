@@ -54,9 +54,10 @@ def run_files(scenario: sc.Scenario) -> frozenset[str]:
     with nothing to draw is not written, so a run may write fewer)."""
     from simulate.report.captions import FIGURES, INTERIM_FIGURES
     from simulate.report.estimand_section import scenario_figures
+    from simulate.report.uncertainty_section import scenario_figures as uncertainty_figures
 
     looks, sweep, tipping = has_looks(scenario), bool(scenario.sweep), bool(scenario.analysis.tipping_point_deltas)
-    figures = FIGURES + (INTERIM_FIGURES if looks else ()) + scenario_figures(scenario)
+    figures = FIGURES + (INTERIM_FIGURES if looks else ()) + uncertainty_figures(scenario) + scenario_figures(scenario)
     pieces = PIECES + (("sweep",) if sweep else ()) + (("interim",) if looks else ())
     return frozenset({*run_tables(sweep, looks, tipping), *(f"{f}.png" for f in figures), "report.html", "run.json",
                       *(f"{CACHE_DIR}/{p}.json" for p in pieces)})
