@@ -21,7 +21,8 @@ from simulate.analysis.registry import names
 from simulate.design.choices import ALTERNATIVES
 
 TESTS = names()
-P_VALUE_TESTS = [t for t in TESTS if registry.get(t).statistic == "p_value" and not registry.get(t).strata]
+P_VALUE_TESTS = [t for t in TESTS if registry.get(t).statistic == "p_value" and not registry.get(t).strata
+                 and not registry.get(t).covariates]     # g-computation reads patients, not tables (test_adjusted.py)
 """The unstratified tests on the p-value scale: those with a reference p-value."""
 
 pytestmark = pytest.mark.filterwarnings("error::RuntimeWarning")  # no NaN/inf leaks

@@ -135,6 +135,8 @@ class Setting:
     priors: tuple | None = None
     """(control's, experimental's) analysis priors, each an array (components, 3) of (w, a, b),
     for a Bayesian analysis; None: Beta(1, 1) each."""
+    adjustment_variance: str = "model_robust"
+    """A g-computation's variance: model_robust or delta_method (:mod:`simulate.analysis.adjusted`)."""
 
     def __post_init__(self) -> None:
         check_choice(self.alternative, ALTERNATIVES, "alternative")
@@ -144,11 +146,11 @@ class Setting:
     @classmethod
     def at_level(cls, alpha: float, alternative: str = "two-sided", margin: float = 0.0,
                  ci_method: str = "newcombe", imputation: Imputation | None = None,
-                 priors: tuple | None = None) -> "Setting":
+                 priors: tuple | None = None, adjustment_variance: str = "model_robust") -> "Setting":
         """The setting of a test at level ``alpha``: its interval two-sided at 1 - alpha, or at
         1 - 2 alpha for "greater"."""
         confidence = 1 - alpha if alternative == "two-sided" else 1 - 2 * alpha
-        return cls(alternative, margin, confidence, ci_method, imputation, priors)
+        return cls(alternative, margin, confidence, ci_method, imputation, priors, adjustment_variance)
 
 
 @dataclass(frozen=True)

@@ -91,7 +91,7 @@ def two_arms(test, x_c, n_c, x_t, n_t, strata=None) -> TwoArms:
 
 def analyse(test, alpha, x_c, n_c, x_t, n_t, alternative="two-sided", strata=None,
             ci_method="newcombe", margin=0.0, patients=None, imputation=None, priors=None,
-            threshold=None) -> Analysis:
+            threshold=None, adjustment_variance="model_robust") -> Analysis:
     """Run the registered analysis ``test`` (its id, or its
     :class:`~simulate.analysis.registry.Entry`) on every trial and decide at level ``alpha``
     (reject when p < alpha).
@@ -109,7 +109,8 @@ def analyse(test, alpha, x_c, n_c, x_t, n_t, alternative="two-sided", strata=Non
     comparison's patients one by one and how to impute their missing endpoints, for an
     analysis that imputes (:attr:`simulate.analysis.registry.Entry.imputes`). ``priors`` and
     ``threshold``: a Bayesian analysis's (control's, experimental's) priors and the posterior
-    probability above which it succeeds (default 1 - alpha).
+    probability above which it succeeds (default 1 - alpha). ``adjustment_variance``: a
+    g-computation's variance (``patients`` then :class:`simulate.analysis.adjusted.AdjustmentData`).
     """
     entry = registry.get(test)
     check_choice(alternative, ALTERNATIVES, "alternative")
@@ -120,7 +121,8 @@ def analyse(test, alpha, x_c, n_c, x_t, n_t, alternative="two-sided", strata=Non
     data = two_arms(entry, x_c, n_c, x_t, n_t, strata)
     if patients is not None:
         data = replace(data, patients=patients)
-    res = entry.load()(data, Setting.at_level(alpha, alternative, margin, ci_method, imputation, priors))
+    res = entry.load()(data, Setting.at_level(alpha, alternative, margin, ci_method, imputation, priors,
+                                              adjustment_variance))
     rule = Level(threshold, entry.statistic) if threshold is not None and entry.statistic != "p_value" \
         else Level.of(alpha, entry.statistic)
     return Analysis(statistic=res.statistic, reject=rule.rejects(res.statistic), risk_difference=res.estimate,

@@ -70,6 +70,9 @@ class Entry:
     imputes: bool = False
     """It analyses multiply imputed data (``analysis.missing`` = mi_mar or mi_j2r), reading the
     patients one by one (:attr:`simulate.analysis.base.TwoArms.patients`)."""
+    covariates: bool = False
+    """It reads the patients' baseline covariates one by one (:attr:`simulate.analysis.base.TwoArms.patients`
+    as :class:`simulate.analysis.adjusted.AdjustmentData`): a covariate-adjusted analysis."""
     conservative: bool = False
     """Its type I error stays below alpha by construction (an exact or continuity-corrected
     test on counts): the lab says so when it explains a low power."""
@@ -150,6 +153,17 @@ BUILT_IN: tuple[Entry, ...] = (
           "under each arm's beta or beta-mixture analysis prior (analysis.framework = bayesian).",
           f"{_IMPL}.posterior:evaluate", statistic="posterior_probability",
           hypotheses=("superiority", "non_inferiority"), alternatives=("greater",)),
+    Entry("g_computation", "g-computation", "g-computation",
+          "g-computation over a logistic working model (covariate-adjusted)",
+          "Covariate-adjusted marginal risk difference: a logistic working model of the endpoint on the arm and "
+          "analysis.adjust_for, standardised over the analysed patients (analysis.adjustment = g_computation), "
+          "with the model-robust variance (or the delta method) and a Wald test.",
+          f"{_IMPL}.adjusted:evaluate_g_computation", hypotheses=("superiority", "non_inferiority"), covariates=True),
+    Entry("mantel_haenszel", "Mantel-Haenszel RD", "Mantel–Haenszel RD",
+          "Mantel–Haenszel risk difference over the randomisation strata",
+          "The Mantel-Haenszel risk difference across the randomisation strata with Sato's variance and a Wald test "
+          "(analysis.adjustment = mantel_haenszel).",
+          f"{_IMPL}.adjusted:evaluate_mantel_haenszel", strata=True, hypotheses=("superiority", "non_inferiority")),
     Entry("cmh", "CMH (stratified)", "CMH (stratified)",
           "Cochran–Mantel–Haenszel test (stratified by the randomisation strata)",
           "Cochran-Mantel-Haenszel test of a common odds ratio across the randomisation strata.",

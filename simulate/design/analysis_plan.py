@@ -9,7 +9,8 @@ from typing import Annotated, Any, Literal
 from pydantic import Field, field_validator, model_validator
 
 from simulate.analysis import registry
-from simulate.design.choices import ALTERNATIVES, IMPUTATION_STRATEGIES, MISSING_STRATEGIES, MULTIPLICITY
+from simulate.design.choices import (ADJUSTMENT_VARIANCES, ADJUSTMENTS, ALTERNATIVES, BASELINE_COVARIATES,
+                                     IMPUTATION_STRATEGIES, MISSING_STRATEGIES, MULTIPLICITY)
 from simulate.design.fields import (CalendarMonths, EFFICACY_SPENDING, FRAMEWORKS, FUTILITY_RULES, HYPOTHESES,
                                     MAX_LOOKS, Model)
 
@@ -44,6 +45,19 @@ class Analysis(Model):
     endpoint of imputed patients; each pair (control's, experimental's) from this list is a
     tipping-point analysis (empty: none). From -20 to 20 (beyond, every imputed patient is a
     failure, or a success)."""
+    adjustment: Literal[ADJUSTMENTS] = "none"
+    """Covariate adjustment: none; g_computation (a logistic working model of the endpoint on the
+    arm and adjust_for, fitted in each trial and standardised over its analysed patients to the
+    marginal risk difference; FDA 2023 guidance on covariate adjustment); or mantel_haenszel (the
+    Mantel-Haenszel risk difference over the randomisation strata, Sato's variance). Each is the
+    registered analysis of that name (test is then that analysis)."""
+    adjust_for: tuple[str, ...] = ()
+    """With adjustment = g_computation: the working model's covariates, named as in
+    patients.csv (pla2r_titre_ru_ml, proteinuria_g_day), each as it is or as log2(name)."""
+    adjustment_variance: Literal[ADJUSTMENT_VARIANCES] = "model_robust"
+    """With adjustment = g_computation: model_robust (Ye, Shao, Yi & Zhao 2023, Biometrika: valid
+    whether or not the working model is right; the FDA guidance's choice) or delta_method (Ge et
+    al. 2011, Drug Inf J: the working model's own information, taking the covariates as fixed)."""
     multiplicity: Literal[MULTIPLICITY] = "none"
     """With several experimental arms, each compared with the control: none, bonferroni or holm."""
     framework: Literal[FRAMEWORKS] = "frequentist"
@@ -61,6 +75,8 @@ class Analysis(Model):
     @model_validator(mode="before")
     @classmethod
     def _default_test(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "test" not in data and data.get("adjustment", "none") != "none":
+            data = {**data, "test": data["adjustment"]}       # the adjustment is the registered analysis
         if isinstance(data, dict) and "test" not in data and data.get("framework") == "bayesian":
             # the first registered analysis on the posterior-probability scale (posterior)
             data = {**data, "test": next(e.name for e in registry.entries() if e.statistic == "posterior_probability")}
@@ -97,6 +113,7 @@ class Analysis(Model):
         entry = registry.get(self.test)
         problems += entry.problems(self.hypothesis, self.alternative)
         problems += self._imputation_problems(entry)
+        problems += self._adjustment_problems()
         bayesian = entry.statistic == "posterior_probability"
         if bayesian != (self.framework == "bayesian"):
             fitting = [e.name for e in registry.entries() if (e.statistic == "posterior_probability") == (not bayesian)]
@@ -113,6 +130,31 @@ class Analysis(Model):
             raise ValueError("\n".join(problems))
         return self
 
+
+    def _adjustment_problems(self) -> list[str]:
+        """The adjustment names its analysis and, for g-computation, known covariates."""
+        problems = []
+        if self.test in ADJUSTMENTS and self.adjustment != self.test:
+            problems.append(f"analysis.test: got {self.test!r}; a covariate-adjusted analysis is chosen by "
+                            f"analysis.adjustment: set adjustment = \"{self.test}\""
+                            + (" and name the covariates in adjust_for" if self.test == "g_computation" else ""))
+        if self.adjustment != "none" and self.test != self.adjustment:
+            problems.append(f"analysis.test: got {self.test!r}; with adjustment = {self.adjustment!r} the analysis is "
+                            f"the registered {self.adjustment!r}: leave test out, or set test = \"{self.adjustment}\"")
+        if self.adjustment == "g_computation" and not self.adjust_for:
+            problems.append("analysis.adjust_for: got []; g-computation adjusts for baseline covariates: name them, e.g. "
+                            'adjust_for = ["log2(pla2r_titre_ru_ml)", "proteinuria_g_day"]')
+        if self.adjust_for and self.adjustment != "g_computation":
+            problems.append(f"analysis.adjust_for: got {list(self.adjust_for)}; covariates are adjusted for by "
+                            "g-computation: set adjustment = \"g_computation\" (mantel_haenszel adjusts for the "
+                            "randomisation strata)")
+        allowed = [*BASELINE_COVARIATES, *(f"log2({c})" for c in BASELINE_COVARIATES)]
+        for name in self.adjust_for:
+            if name not in allowed:
+                problems.append(f"analysis.adjust_for: got {name!r}; must be one of {', '.join(map(repr, allowed))}")
+        if len(set(self.adjust_for)) != len(self.adjust_for):
+            problems.append(f"analysis.adjust_for: got {list(self.adjust_for)}; name each covariate once")
+        return problems
 
     def _imputation_problems(self, entry: registry.Entry) -> list[str]:
         """Multiple imputation needs an analysis that combines imputed data sets (the imputation

@@ -18,6 +18,16 @@ with the status of their last attended visit (see
 (:mod:`simulate.analysis.visit_imputation`)."""
 IMPUTATION_STRATEGIES = ("mi_mar", "mi_j2r")
 """The missing-data strategies that impute (the analysis reads the patients one by one)."""
+ADJUSTMENTS = ("none", "g_computation", "mantel_haenszel")
+"""Covariate adjustment of the analysis (``analysis.adjustment``): none, g-computation over a
+logistic working model (:mod:`simulate.analysis.adjusted`), or the Mantel-Haenszel risk
+difference over the randomisation strata. Each is a registered analysis of the same name."""
+ADJUSTMENT_VARIANCES = ("model_robust", "delta_method")
+"""The variance of a g-computation estimate (``analysis.adjustment_variance``): the model-robust
+formula of Ye, Shao, Yi & Zhao (2023), or the delta method of Ge et al. (2011)."""
+BASELINE_COVARIATES = ("pla2r_titre_ru_ml", "proteinuria_g_day")
+"""The baseline covariates an adjusted analysis may use, named as in ``patients.csv`` (every
+engine carries them for every randomised patient); ``log2(name)`` of each is allowed too."""
 ENGINES = ("batch", "des")
 """The trial engines: ``batch`` (a block of trials as array arithmetic) and ``des`` (each trial as a
 discrete-event simulation). Both give the same trials from the same fates."""

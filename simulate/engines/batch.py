@@ -25,8 +25,7 @@ import numpy as np
 
 from simulate.analysis import interim, rules
 from simulate.design import scenario as sc
-from simulate.design.choices import IMPUTATION_STRATEGIES
-from simulate.engines.block_outcomes import BlockOutcomes, PatientData
+from simulate.engines.block_outcomes import BlockOutcomes, PatientData, needs_patients
 from simulate.fates.record import Fates
 from simulate.fates.referrals import sum_by_trial
 from simulate.population.dropout import mar_months
@@ -271,7 +270,7 @@ def outcomes_from_batch(scenario: sc.Scenario, fates: Fates, n_trials: int,
     sequential = {}
     if looks is not None:
         sequential = _final_look(scenario, design, looks, p, r, finish)
-    if scenario.analysis.missing in IMPUTATION_STRATEGIES:
+    if needs_patients(scenario, prepared):
         sequential["patients"] = _patient_data(scenario, fates, r, p)
     if "lost" in p:
         sequential["dropped_out"] = (rnd & p["lost"]).sum(axis=1)
@@ -298,7 +297,18 @@ def _patient_data(scenario: sc.Scenario, fates: Fates, r: dict, p: dict) -> Pati
     return PatientData(randomised=rnd, arm=np.where(rnd, r["arm"], 0).astype(np.int8), value=np.where(rnd, value, -1),
                        history=np.where(rnd[..., None], history, -1),
                        covariates=pool_covariates(fates, n_trials, width),
-                       segments=((fates.seed_sequence, fates.n_trials, 0, n_trials),))
+                       segments=((fates.seed_sequence, fates.n_trials, 0, n_trials),),
+                       baseline=pool_baseline(fates, n_trials, width),
+                       carried=np.where(rnd, p["locf"], 0).astype(np.int8))
+
+
+def pool_baseline(fates: Fates, n_trials: int, width: int) -> np.ndarray:
+    """(trials, slots, 2): the :data:`~simulate.design.choices.BASELINE_COVARIATES` of the pool's
+    first ``width`` slots as ``patients.csv`` gives them: the anti-PLA2R titre (RU/mL) and the
+    screening proteinuria (g/24h, the mean of its two collections)."""
+    from simulate.fates.draw import proteinuria_mean
+
+    return np.stack([fates.pool["titre"][:n_trials, :width], proteinuria_mean(fates)[:n_trials, :width]], axis=2)
 
 
 def pool_covariates(fates: Fates, n_trials: int, width: int) -> np.ndarray:

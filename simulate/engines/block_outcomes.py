@@ -29,7 +29,11 @@ class PatientData:
     death, or an intercurrent event whose strategy is not treatment policy); ``covariates``
     (trials, slots, 2): log2 of the anti-PLA2R titre (RU/mL, at least 1) and the screening
     proteinuria (g/24h). ``segments``: (seed sequence, block size, first block row, trials) of
-    each block the trials come from, in order: where the imputations' random numbers come from."""
+    each block the trials come from, in order: where the imputations' random numbers come from.
+    ``baseline`` (trials, slots, len(BASELINE_COVARIATES)): the covariates an adjusted analysis
+    may name, as ``patients.csv`` gives them (:data:`simulate.design.choices.BASELINE_COVARIATES`);
+    ``carried`` int8 (trials, slots): the value a last-observation-carried-forward analysis counts
+    (1 in the endpoint state at the last status seen, else 0)."""
 
     randomised: np.ndarray
     arm: np.ndarray
@@ -37,6 +41,8 @@ class PatientData:
     history: np.ndarray
     covariates: np.ndarray
     segments: tuple
+    baseline: np.ndarray | None = None
+    carried: np.ndarray | None = None
 
     def take(self, index: slice) -> "PatientData":
         """Trials ``index`` (a slice of one block's trials)."""
@@ -45,7 +51,9 @@ class PatientData:
         if step != 1:
             raise ValueError("patient data are taken by a contiguous slice of trials")
         return PatientData(self.randomised[index], self.arm[index], self.value[index], self.history[index],
-                           self.covariates[index], ((seed, size, first + start, stop - start),))
+                           self.covariates[index], ((seed, size, first + start, stop - start),),
+                           None if self.baseline is None else self.baseline[index],
+                           None if self.carried is None else self.carried[index])
 
     @staticmethod
     def concatenate(parts: list["PatientData"]) -> "PatientData":
@@ -57,7 +65,23 @@ class PatientData:
                                           constant_values=fill) for a in arrays])
 
         return PatientData(padded("randomised", False), padded("arm", 0), padded("value", -1), padded("history", -1),
-                           padded("covariates", 0.0), tuple(s for p in parts for s in p.segments))
+                           padded("covariates", 0.0), tuple(s for p in parts for s in p.segments),
+                           None if any(p.baseline is None for p in parts) else padded("baseline", 1.0),
+                           None if any(p.carried is None for p in parts) else padded("carried", 0))
+
+
+def needs_patients(scenario, prepared=None) -> bool:
+    """Whether the scenario's analysis reads the patients one by one (:class:`PatientData`):
+    multiple imputation, or an analysis adjusted for covariates. ``prepared``: the design's
+    :class:`~simulate.run.prepared.PreparedDesign`, whose analysis entry is read where given (a
+    worker process need not have the analysis registered)."""
+    if scenario.analysis.missing in IMPUTATION_STRATEGIES:
+        return True
+    if prepared is not None:
+        return prepared.analysis.covariates
+    from simulate.analysis import registry
+
+    return registry.get(scenario.analysis.test).covariates
 
 
 @dataclass(frozen=True)

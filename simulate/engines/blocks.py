@@ -9,8 +9,7 @@ import numpy as np
 
 from simulate.design import scenario as sc
 from simulate.design.choices import DEFAULT_ENGINE, ENGINES
-from simulate.design.choices import IMPUTATION_STRATEGIES
-from simulate.engines.block_outcomes import CONSORT_FIELDS, BlockOutcomes, PatientData
+from simulate.engines.block_outcomes import CONSORT_FIELDS, BlockOutcomes, PatientData, needs_patients
 from simulate.fates.draw import draw_fates, with_outcomes
 from simulate.fates.allocation import n_strata
 from simulate.run.plan import trials_per_block
@@ -73,7 +72,7 @@ def outcomes_from_des(scenario: sc.Scenario, fates, n_trials: int,
         for k, dtype in (("stop_look", np.int8), ("stop_reason", np.int8), ("sequential_reject", bool),
                          ("decision_month", float), ("look_randomised", np.int32)):
             sequential[k] = sequential[k].astype(dtype)
-    if scenario.analysis.missing in IMPUTATION_STRATEGIES:
+    if needs_patients(scenario, prepared):
         sequential["patients"] = _patient_data(scenario, fates, [r.randomised for r in results])
     if scenario.intercurrent:
         sequential["dropped_out"] = np.array([sum(r.consort["discontinued_per_arm"].values()) for r in results])
@@ -85,7 +84,7 @@ def _patient_data(scenario: sc.Scenario, fates, trials: list) -> PatientData:
     """The DES's randomised patients one by one, as the batch engine lays them out (slots in
     order of randomisation, as wide as the design's pool): what the trials recorded at their
     visits, up to the endpoint's and before any deciding intercurrent event."""
-    from simulate.engines.batch import pool_covariates
+    from simulate.engines.batch import pool_baseline, pool_covariates
     from simulate.engines.trial import COMPLETE, NOT_SEEN, PARTIAL
 
     t_cfg = scenario.trial
@@ -95,6 +94,7 @@ def _patient_data(scenario: sc.Scenario, fates, trials: list) -> PatientData:
     randomised = np.zeros((n, width), dtype=bool)
     arm = np.zeros((n, width), dtype=np.int8)
     value = np.full((n, width), -1, dtype=np.int8)
+    carried = np.zeros((n, width), dtype=np.int8)
     history = np.full((n, width, len(months)), -1, dtype=np.int8)
     for i, p in enumerate(trials):
         k = p.slot
@@ -104,8 +104,10 @@ def _patient_data(scenario: sc.Scenario, fates, trials: list) -> PatientData:
         history[i, k] = np.where(seen, p.visit_status[:, : len(months)] >= state, -1)
         value[i, k] = p.endpoint_value if p.endpoint_value is not None else np.where(
             p.endpoint_status == NOT_SEEN, -1, p.endpoint_status >= state)
+        carried[i, k] = (p.carried_value > 0) if p.carried_value is not None else p.locf_status >= state
     return PatientData(randomised=randomised, arm=arm, value=value, history=history,
-                       covariates=pool_covariates(fates, n, width), segments=((fates.seed_sequence, fates.n_trials, 0, n),))
+                       covariates=pool_covariates(fates, n, width), segments=((fates.seed_sequence, fates.n_trials, 0, n),),
+                       baseline=pool_baseline(fates, n, width), carried=carried)
 
 
 def simulate_block(scenario: sc.Scenario, seed: int, block: int, n_trials: int | None = None,
@@ -165,7 +167,7 @@ def simulate_block_designs(designs: Sequence[sc.Scenario | PreparedDesign], seed
         for same in models.values():
             f = fates if same[0] == members[0] else with_outcomes(fates, designs[same[0]], ready[same[0]])
             passed = [i for i in same if engine == "batch" and ready[i].sequential is None
-                      and designs[i].analysis.missing not in IMPUTATION_STRATEGIES]
+                      and not needs_patients(designs[i], ready[i])]
             if len(passed) > 1:
                 for i, o in zip(passed, outcomes_by_target([designs[i] for i in passed], f, n, shared)):
                     results[i] = o

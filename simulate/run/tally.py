@@ -211,10 +211,13 @@ def analyse_outcomes(design: sc.Scenario | PreparedDesign, outcomes: BlockOutcom
         strata = (x_c, n_c, x_t, n_t) if entry.strata else None
         patients = None if not imputing else comparison_patients(
             outcomes.patients, c, k, tuple(float(v) for v in scenario.trial.visit_months))
+        if entry.covariates:
+            patients = comparison_adjustment(outcomes.patients, c, k, a.missing, a.adjust_for)
         priors = None if a.framework != "bayesian" else tuple(
             np.asarray(resolved_priors[name]) for name in (scenario.control_arm, arm))
         analyses.append(analyse(entry, a.alpha, x_c.sum(1), n_c.sum(1), x_t.sum(1), n_t.sum(1),
-                                alternative=a.alternative, strata=strata, patients=patients, priors=priors, **extra))
+                                alternative=a.alternative, strata=strata, patients=patients, priors=priors,
+                                adjustment_variance=a.adjustment_variance, **extra))
     if outcomes.sequential_reject is not None:          # a group-sequential design decides at its looks
         reject = outcomes.sequential_reject[:, None]
     else:
@@ -233,6 +236,26 @@ def comparison_patients(p: PatientData, control: int, arm: int, visit_months: tu
     return VisitData(analysed=p.randomised & ((p.arm == control) | (p.arm == arm)), arm=(p.arm == arm).astype(np.int8),
                      value=p.value, history=p.history, covariates=p.covariates, seed=seed, block_trials=size,
                      visit_months=visit_months[: p.history.shape[2]], first_trial=first)
+
+
+def comparison_adjustment(p: PatientData, control: int, arm: int, missing: str, adjust_for: tuple[str, ...]):
+    """The patients of one comparison (the control and arm ``arm``) for a covariate-adjusted
+    analysis, as :class:`~simulate.analysis.adjusted.AdjustmentData`: each analysed patient's
+    endpoint as the missing-data rule counts it (a missing one as a failure, left out, or the
+    status of the last visit seen) and the covariates ``adjust_for``."""
+    from simulate.analysis.adjusted import AdjustmentData, covariate_matrix
+    from simulate.design.choices import BASELINE_COVARIATES
+
+    if p is None or p.baseline is None:
+        raise ValueError("a covariate-adjusted analysis needs the patients' baseline covariates")
+    pair = p.randomised & ((p.arm == control) | (p.arm == arm))
+    if missing == "locf":
+        y, analysed = p.carried == 1, pair
+    else:
+        y = p.value == 1
+        analysed = pair & (p.value >= 0) if missing == "complete_case" else pair
+    return AdjustmentData(analysed=analysed, arm=(p.arm == arm).astype(np.int8), y=y.astype(np.int8),
+                          X=covariate_matrix(p.baseline, BASELINE_COVARIATES, adjust_for), names=tuple(adjust_for))
 
 
 def tally(design: sc.Scenario | PreparedDesign, outcomes: BlockOutcomes,

@@ -335,9 +335,13 @@ def null_design(scenario: sc.Scenario) -> tuple[sc.Scenario, str]:
 def usable_tests(scenario: sc.Scenario) -> tuple[dict[str, sc.Scenario], dict[str, str]]:
     """The registered analyses (:mod:`simulate.analysis.registry`) the design can use (test ->
     the design with it, ``--set analysis.test=<test>``) and those it cannot (test -> the loader's
-    reason)."""
+    reason); the covariate-adjusted ones (``analysis.adjustment``) are not offered as tests."""
+    from simulate.design.choices import ADJUSTMENTS
+
     designs, refused = {}, {}
     for test in registry.names():
+        if test in ADJUSTMENTS:                 # adjusted analyses come with the adjustment, not as a test
+            continue
         try:
             designs[test] = loader.with_overrides(scenario, {"analysis.test": test})
         except ScenarioError as err:

@@ -1,0 +1,206 @@
+"""Covariate-adjusted analyses: g-computation against statsmodels' GLM fit and standardisation on
+each trial's own data, its two variances computed independently, the Mantel-Haenszel risk
+difference and Sato's variance stratum by stratum, the patients' endpoints against the counts
+every other analysis reads, and the operating characteristics under the null with covariate
+effects on (type I error, coverage) within their Monte Carlo error."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import statsmodels.api as sm
+
+from simulate.analysis.adjusted import (AdjustmentData, covariate_matrix, g_computation, mantel_haenszel)
+from simulate.design.choices import BASELINE_COVARIATES
+from simulate.design.loader import load_scenario
+from simulate.engines.blocks import simulate_block
+from simulate.errors import ScenarioError
+from simulate.run.power import estimate_power
+from simulate.run.tally import comparison_adjustment
+
+from conftest import DEFAULT_SCENARIO, PLAIN_SCENARIO
+from test_engines import assert_same
+
+COVARIATES = ("log2(pla2r_titre_ru_ml)", "proteinuria_g_day")
+G_COMP = ('analysis.adjustment="g_computation"', 'analysis.test="g_computation"',
+          'analysis.adjust_for=["log2(pla2r_titre_ru_ml)", "proteinuria_g_day"]')
+STRONG = ("outcome.log_odds_per_doubling_pla2r_titre=-0.6", "outcome.log_odds_per_g_day_proteinuria=-0.3")
+"""Covariate effects stronger than the registered scenario's, so that adjusting matters."""
+
+
+def block_data(overrides=(), seed=3, missing="nonresponder", scenario=PLAIN_SCENARIO, n_trials=40):
+    s = load_scenario(scenario, [*G_COMP, f'analysis.missing="{missing}"', *overrides])
+    b = simulate_block(s, seed, 0, n_trials=n_trials, engine="batch")
+    return s, b, comparison_adjustment(b.patients, s.control_index, 1, missing, COVARIATES)
+
+
+def statsmodels_g_computation(data: AdjustmentData, i: int):
+    """Trial i by statsmodels: the GLM's coefficients and model covariance, and the two
+    standardised rates (every analysed patient predicted under each arm)."""
+    m = data.analysed[i]
+    X = np.column_stack([np.ones(m.sum()), data.arm[i][m], data.X[i][m]])
+    fit = sm.GLM(data.y[i][m].astype(float), X, family=sm.families.Binomial()).fit(tol=1e-14, maxiter=200)
+    as_arm = [X.copy(), X.copy()]
+    as_arm[0][:, 1], as_arm[1][:, 1] = 0.0, 1.0
+    mu = [fit.predict(Z) for Z in as_arm]
+    return fit, [float(np.mean(v)) for v in mu], mu, as_arm
+
+
+def test_g_computation_is_statsmodels_glm_and_standardisation_on_each_trial():
+    _, _, data = block_data(STRONG)
+    g = g_computation(data)
+    for i in range(10):
+        fit, theta, _, _ = statsmodels_g_computation(data, i)
+        np.testing.assert_allclose(g.theta[i], theta, rtol=0, atol=1e-8)
+        np.testing.assert_allclose(g.coef[i], fit.params, rtol=1e-6, atol=1e-7)
+        np.testing.assert_allclose(g.coef_cov[i], fit.cov_params(), rtol=1e-5)
+
+
+def test_the_model_robust_variance_is_ye_et_al_computed_patient_by_patient():
+    _, _, data = block_data(STRONG)
+    g = g_computation(data, "model_robust")
+    for i in range(8):
+        _, theta, mu, _ = statsmodels_g_computation(data, i)
+        m = data.analysed[i]
+        y, arm = data.y[i][m].astype(float), data.arm[i][m]
+        n = len(y)
+        V = np.zeros((2, 2))
+        for a in (0, 1):
+            own = arm == a
+            pi = own.mean()
+            for b in (0, 1):
+                term = np.cov(y[arm == b], mu[a][arm == b])[0, 1] + np.cov(y[own], mu[b][own])[0, 1] \
+                    - np.cov(mu[a], mu[b])[0, 1]
+                V[a, b] = term + (np.var(y[own] - mu[a][own], ddof=1) / pi if a == b else 0.0)
+        np.testing.assert_allclose(g.cov[i], V / n, rtol=1e-7)
+        se = math.sqrt((V[1, 1] + V[0, 0] - 2 * V[0, 1]) / n)
+        assert g.difference_se[i] == pytest.approx(se, rel=1e-7)
+
+
+def test_the_delta_method_variance_is_ge_et_al_with_the_glm_covariance():
+    _, _, data = block_data(STRONG)
+    g = g_computation(data, "delta_method")
+    for i in range(8):
+        fit, _, mu, as_arm = statsmodels_g_computation(data, i)
+        grad = np.mean(mu[1][:, None] * (1 - mu[1][:, None]) * as_arm[1]
+                       - mu[0][:, None] * (1 - mu[0][:, None]) * as_arm[0], axis=0)
+        assert g.difference_se[i] == pytest.approx(math.sqrt(grad @ fit.cov_params() @ grad), rel=1e-5)
+
+
+@pytest.mark.parametrize("missing", ["nonresponder", "complete_case", "locf"])
+@pytest.mark.parametrize("scenario", [PLAIN_SCENARIO, DEFAULT_SCENARIO], ids=["plain", "with-events"])
+def test_the_patients_endpoints_are_the_counts_every_analysis_reads(missing, scenario):
+    s, b, data = block_data(("dropout.probability_by_endpoint=0.25",), missing=missing, scenario=scenario)
+    x, n = b.counts(missing)
+    for a, arm in ((0, s.control_index), (1, 1)):
+        own = data.analysed & (data.arm == a)
+        np.testing.assert_array_equal(own.sum(axis=1), n[..., arm].sum(axis=1))
+        np.testing.assert_array_equal((own & (data.y == 1)).sum(axis=1), x[..., arm].sum(axis=1))
+
+
+def test_the_covariates_are_those_of_patients_csv(tmp_path):
+    from simulate.engines.des import simulate_trial
+    from simulate.fates.draw import draw_fates
+    from simulate.run.plan import trials_per_block
+    from simulate.seeding import block_sequence
+
+    s, b, data = block_data(n_trials=4)
+    fates = draw_fates(s, block_sequence(3, 0), trials_per_block(s))      # the block's fates, as it drew them
+    for i in range(2):
+        table = simulate_trial(s, fates, i, detail=False).patients
+        got = np.sort(data.X[i][data.analysed[i]], axis=0)
+        want = np.sort(np.column_stack([np.log2(table["pla2r_titre_ru_ml"]), table["proteinuria_g_day"]]), axis=0)
+        np.testing.assert_allclose(got, want, rtol=1e-12)
+
+
+def test_covariate_matrix_takes_names_and_log2():
+    baseline = np.array([[[8.0, 3.5], [0.5, 7.0]]])
+    X = covariate_matrix(baseline, BASELINE_COVARIATES, ("proteinuria_g_day", "log2(pla2r_titre_ru_ml)"))
+    np.testing.assert_array_equal(X, [[[3.5, 3.0], [7.0, -1.0]]])
+
+
+def test_mantel_haenszel_and_sato_stratum_by_stratum():
+    rng = np.random.default_rng(7)
+    n_c, n_t = rng.integers(0, 15, (30, 4)), rng.integers(0, 15, (30, 4))
+    x_c, x_t = rng.integers(0, n_c + 1), rng.integers(0, n_t + 1)
+    rd, se = mantel_haenszel(x_c, n_c, x_t, n_t)
+    for i in range(30):
+        num = den = P = Q = 0.0
+        for k in range(4):
+            a, b, c, d = x_t[i, k], n_t[i, k], x_c[i, k], n_c[i, k]
+            N = b + d
+            if b == 0 or d == 0:
+                continue
+            num += (a * d - c * b) / N          # w (a/b - c/d) with w = b d / N
+            den += b * d / N
+            P += (b * b * c - d * d * a + b * d * (d - b) / 2) / N**2
+            Q += (a * (d - c) + c * (b - a)) / (2 * N)
+        assert rd[i] == pytest.approx(num / den, abs=1e-14)
+        assert se[i] == pytest.approx(math.sqrt((num / den * P + Q) / den**2), rel=1e-12)
+
+
+def test_one_stratum_mantel_haenszel_is_the_risk_difference():
+    rd, se = mantel_haenszel([[30]], [[60]], [[45]], [[60]])
+    assert rd[0] == pytest.approx(0.25)
+    # Sato's variance in one stratum: (RD P + Q) / w^2
+    assert se[0] == pytest.approx(math.sqrt((0.25 * (3600 * 30 - 3600 * 45) / 120**2 + (45 * 30 + 30 * 15) / 240)
+                                            / 30**2), rel=1e-12)
+
+
+def test_the_engines_agree_with_an_adjusted_analysis():
+    s = load_scenario(PLAIN_SCENARIO, [*G_COMP, "simulation.block_size=30"])
+    assert_same(simulate_block(s, 2, 0, engine="des"), simulate_block(s, 2, 0, engine="batch"), "g-computation")
+
+
+@pytest.mark.parametrize("variance", ["model_robust", "delta_method"])
+def test_type_one_error_and_coverage_under_the_null_with_covariate_effects(variance):
+    s = load_scenario(PLAIN_SCENARIO, [*G_COMP, *STRONG, f'analysis.adjustment_variance="{variance}"',
+                                       "arms.rtx_csa.remission_at_endpoint=0.6"])
+    r = estimate_power(s, replicates=3000, seed=41, jobs=1, engine="batch")
+    se = math.sqrt(0.05 * 0.95 / r.replicates)
+    assert abs(r.power - 0.05) <= 2 * se, r.power                # within 2 Monte Carlo SE of alpha
+    assert 0.93 <= r.ci_coverage <= 0.97, r.ci_coverage
+
+
+def test_adjusting_for_prognostic_covariates_buys_power_on_the_same_trials():
+    s = load_scenario(PLAIN_SCENARIO, [*G_COMP, *STRONG, "arms.rtx_csa.remission_at_endpoint=0.8"])
+    plain = load_scenario(PLAIN_SCENARIO, [*STRONG, 'analysis.test="wald"', "arms.rtx_csa.remission_at_endpoint=0.8"])
+    adjusted = estimate_power(s, replicates=1500, seed=43, jobs=1, engine="batch")
+    unadjusted = estimate_power(plain, replicates=1500, seed=43, jobs=1, engine="batch")
+    # the same trials: the difference of two correlated proportions; 0.02 is several of its SEs
+    assert adjusted.power > unadjusted.power + 0.02, (adjusted.power, unadjusted.power)
+
+
+def test_mantel_haenszel_runs_on_stratified_randomisation():
+    s = load_scenario(PLAIN_SCENARIO, ['analysis.adjustment="mantel_haenszel"', 'analysis.test="mantel_haenszel"',
+                                       'randomisation.stratify_by=["pla2r_titre_high"]',
+                                       "arms.rtx_csa.remission_at_endpoint=0.6"])
+    r = estimate_power(s, replicates=2000, seed=47, jobs=1, engine="batch")
+    assert abs(r.power - 0.05) <= 3 * math.sqrt(0.05 * 0.95 / r.replicates), r.power
+
+
+@pytest.mark.parametrize("overrides, line", [
+    (['analysis.adjustment="g_computation"'], "analysis.test: got 'fisher'; with adjustment = 'g_computation'"),
+    (['analysis.adjustment="g_computation"', 'analysis.test="g_computation"'], "analysis.adjust_for: got []"),
+    ([*G_COMP[:2], 'analysis.adjust_for=["age_years"]'], "analysis.adjust_for: got 'age_years'; must be one of"),
+    (['analysis.adjust_for=["proteinuria_g_day"]'], "covariates are adjusted for by g-computation"),
+    (['analysis.adjustment="mantel_haenszel"', 'analysis.test="mantel_haenszel"'], "needs strata"),
+    ([*G_COMP, 'analysis.missing="mi_mar"'], "analysis.test: got 'g_computation'; missing = 'mi_mar'"),
+])
+def test_adjustment_mistakes_are_named(overrides, line):
+    with pytest.raises(ScenarioError) as info:
+        load_scenario(PLAIN_SCENARIO, overrides)
+    assert any(line in p for p in info.value.problems), info.value.problems
+
+
+def test_g_computation_with_an_arm_all_responders_stays_finite():
+    arm = (np.arange(20) >= 10).astype(np.int8)[None]  # 10 control, then 10 experimental
+    y = np.ones((1, 20), dtype=np.int8)
+    y[0, :5] = 0                                        # control: 5 of 10 respond; experimental: all 10
+    data = AdjustmentData(analysed=np.ones((1, 20), bool), arm=arm, y=y,
+                          X=np.random.default_rng(1).normal(size=(1, 20, 1)),
+                          names=("x",))
+    g = g_computation(data)
+    assert g.theta[0, 1] == pytest.approx(1.0, abs=1e-3) and np.isfinite(g.difference[0])
