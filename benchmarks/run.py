@@ -222,6 +222,19 @@ def bench_power_assurance(scenario, size: int) -> Callable[[], Any]:
     return _power_with(scenario, size, (*ONE_SIDED_Z, *DESIGN_PRIORS))
 
 
+G_COMPUTATION = ('analysis.alternative="greater"', "analysis.alpha=0.025", 'analysis.adjustment="g_computation"',
+                 'analysis.test="g_computation"', 'analysis.adjust_for=["log2(pla2r_titre_ru_ml)", "proteinuria_g_day"]')
+ADJUSTMENT_COST_FACTOR = 3.0
+"""A g-computation (a logistic fit per trial and comparison) may cost at most this many times the
+unadjusted fixed design's time per trial."""
+
+
+@benchmark("power_gcomp_1job", size=10_000, unit="trials", goal_seconds=9.0, engine="batch")
+def bench_power_gcomp(scenario, size: int) -> Callable[[], Any]:
+    """The registered scenario analysed by g-computation adjusted for titre and proteinuria, one-sided, on 1 job: goal at most 3x power_fixed_1job."""
+    return _power_with(scenario, size, G_COMPUTATION)
+
+
 @benchmark("map_prior", size=1, unit="priors", goal_seconds=1.0)
 def bench_map_prior(scenario, size: int) -> Callable[[], Any]:
     """A meta-analytic-predictive prior derived from two trials, uncached: goal under 1 s."""
@@ -234,7 +247,8 @@ RELATIVE_GOALS = {"power_interim_1job": ("power_fixed_1job", INTERIM_COST_FACTOR
                   "power_mi_1job": ("power_wald_1job", MI_COST_FACTOR),
                   "power_bayes_1job": ("power_fixed_1job", BAYES_COST_FACTOR),
                   "power_borrowing_1job": ("power_fixed_1job", BAYES_COST_FACTOR),
-                  "power_assurance_1job": ("power_fixed_1job", BAYES_COST_FACTOR)}
+                  "power_assurance_1job": ("power_fixed_1job", BAYES_COST_FACTOR),
+                  "power_gcomp_1job": ("power_fixed_1job", ADJUSTMENT_COST_FACTOR)}
 """Benchmarks whose goal is a multiple of another's time, measured just before them."""
 
 

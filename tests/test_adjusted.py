@@ -11,6 +11,7 @@ import math
 import numpy as np
 import pytest
 import statsmodels.api as sm
+from scipy import stats
 
 from simulate.analysis.adjusted import (AdjustmentData, covariate_matrix, g_computation, mantel_haenszel)
 from simulate.design.choices import BASELINE_COVARIATES
@@ -204,3 +205,36 @@ def test_g_computation_with_an_arm_all_responders_stays_finite():
                           names=("x",))
     g = g_computation(data)
     assert g.theta[0, 1] == pytest.approx(1.0, abs=1e-3) and np.isfinite(g.difference[0])
+
+
+@pytest.mark.parametrize("missing", ["nonresponder", "complete_case"])
+def test_trial_json_is_what_statsmodels_gives_from_patients_csv(missing, run_cli, tmp_path):
+    """A user refits the trial's own patients.csv (endpoint as the missing-data rule counts it,
+    the covariates as named) and gets the analysis trial --json reports."""
+    import json
+
+    import pandas as pd
+
+    sets = [x for o in (*G_COMP, *STRONG, f'analysis.missing="{missing}"') for x in ("--set", o)]
+    code, out, err = run_cli(["trial", str(PLAIN_SCENARIO), "--json", "--out", str(tmp_path / "t"), *sets])
+    assert code == 0, err
+    (row,) = json.loads(out)["analysis"]
+    table = pd.read_csv(tmp_path / "t" / "patients.csv")
+    if missing == "complete_case":
+        table = table[table.endpoint_status != "missing"]
+    y = table.endpoint_status.isin(["complete", "partial"]).astype(float).to_numpy()
+    X = np.column_stack([np.ones(len(table)), (table.arm == "rtx_csa").astype(float),
+                         np.log2(table.pla2r_titre_ru_ml), table.proteinuria_g_day])
+    fit = sm.GLM(y, X, family=sm.families.Binomial()).fit(tol=1e-14, maxiter=200)
+    np.testing.assert_allclose(row["working_model"]["coefficients"], fit.params, rtol=1e-6, atol=1e-7)
+    np.testing.assert_allclose(row["working_model"]["se"], fit.bse, rtol=1e-5)
+    as_arm = [X.copy(), X.copy()]
+    as_arm[0][:, 1], as_arm[1][:, 1] = 0.0, 1.0
+    theta = [float(np.mean(fit.predict(Z))) for Z in as_arm]
+    assert row["marginal"]["control"] == pytest.approx(theta[0], abs=1e-8)
+    assert row["estimate"] == pytest.approx(theta[1] - theta[0], abs=1e-8)
+    assert row["risk_ratio"]["estimate"] == pytest.approx(theta[1] / theta[0], rel=1e-7)
+    assert row["analysed"]["control"] + row["analysed"]["experimental"] == len(table)
+    z = (row["estimate"]) / row["se"]
+    assert row["p_value"] == pytest.approx(2 * stats.norm.sf(abs(z)), rel=1e-9)
+    assert row["working_model"]["terms"][2:] == list(COVARIATES)

@@ -130,6 +130,8 @@ def cohort(scenario: Path, n: int, seed: int | None, out: Path | None, overrides
 
 
 def _trial_summary(sc: Scenario, seed: int, result) -> dict:
+    from simulate.run.trial_analysis import trial_analysis
+
     c, cal = result.consort, result.calendar
     return {
         "scenario": sc.name, "seed": seed, "consort": c,
@@ -137,6 +139,7 @@ def _trial_summary(sc: Scenario, seed: int, result) -> dict:
         "recruitment_months": cal["recruitment_months"], "duration_months": cal["duration_months"],
         "terminated": cal["terminated"], "calendar": cal,
         "remission_at_endpoint": result.remission_at_endpoint(sc.trial.endpoint == "cr"),
+        "analysis": trial_analysis(sc, seed),
         **({} if result.sequential is None else {"sequential": {
             k: (v.tolist() if hasattr(v, "tolist") else v) for k, v in result.sequential.items()}}),
     }
