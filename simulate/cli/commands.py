@@ -286,7 +286,7 @@ def samplesize(scenario: Path, target: float | None, target_assurance: float | N
     click.echo(samplesize_heading(sc, target))
     if r.curve:
         click.echo(_table(r.to_frame()[list(SAMPLESIZE_COLUMNS)].round(4)))
-    click.echo("\n".join(samplesize_lines(r, precision)))
+    click.echo("\n".join(samplesize_lines(r, precision, sc)))
 
 
 def _assurance_world(sc, target: float):

@@ -30,6 +30,7 @@ import jinja2
 from simulate.report.captions import _alts, _captions, _figures
 from simulate.report.design_tables import (_comparisons_table, _power_table, _remission_tables, _samplesize_table,
                                            _sweep_table)
+from simulate.report.adjustment_section import adjustment
 from simulate.report.estimand_section import _estimand
 from simulate.report.uncertainty_section import uncertainty
 from simulate.report.interim_section import _interim
@@ -68,17 +69,20 @@ def render(results: RunResults, images: dict[str, bytes], axis_label: Callable[[
     interim = _interim(results, images, scale)
     estimand = _estimand(results, images, scale)
     uncertain = uncertainty(results, images, scale)
+    adjusted = adjustment(results)
     toc = [("verdict", "Verdict")] if verdict is not None else []
     toc += [("summary", "In plain language"), ("figures", "Figures")]
     if interim:
         toc.append(("interim", "Interim analyses"))
     if uncertain:
         toc.append(("uncertainty", "Uncertainty in the assumptions"))
+    if adjusted:
+        toc.append(("adjustment", "What adjustment buys"))
     toc.append(("estimand", "Estimand and missing data"))
     toc += [("tables", "Tables"), ("assumptions", "Assumptions"), ("reproduce", "Reproducing the run")]
     return _ENV.get_template("report.html.j2").render(
         name=scenario.name, description=scenario.description, meta=_meta(results), verdict=verdict,
         summary=_summary(results), toc=toc,
         figures=_figures(images, results.sweep, axis_label, _captions(results, null), alts, scale, alpha),
-        interim=interim, uncertainty=uncertain, estimand=estimand, tables=[b for b in blocks if b is not None],
+        interim=interim, uncertainty=uncertain, adjustment=adjusted, estimand=estimand, tables=[b for b in blocks if b is not None],
         assumptions=_assumptions(scenario, results.source, results.overrides), reproduce=_reproduce(results))

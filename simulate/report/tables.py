@@ -12,7 +12,7 @@ import pandas as pd
 
 from simulate.design import scenario as sc
 from simulate.engines.block_outcomes import CONSORT_FIELDS
-from simulate.run.folders import SWEEP_TABLE, TIPPING_TABLE
+from simulate.run.folders import ADJUSTMENT_TABLE, SWEEP_TABLE, TIPPING_TABLE
 from simulate.io import write_csv_atomic
 from simulate.run.results import Comparison, Look, PowerResult, RunResults, VisitRemission
 from simulate.run.trial_results import ExampleTrial
@@ -110,4 +110,8 @@ def write_tables(folder: Path, results: RunResults) -> list[str]:
         write("fixed_design.csv", detail.fixed.to_frame(consort=False, elapsed=False))
     if results.power.tipping_point:
         write(TIPPING_TABLE, tipping_table(results.power, results.scenario))
+    if getattr(results, "adjustment", None) is not None:
+        from simulate.report.adjustment_section import adjustment_rows
+
+        write(ADJUSTMENT_TABLE, pd.DataFrame(adjustment_rows(results)))
     return written

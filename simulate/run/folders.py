@@ -66,6 +66,8 @@ SWEEP_TABLE = "sweep.csv"
 """The table of a run whose scenario has a [sweep] grid."""
 INTERIM_TABLES = ("looks.csv", "fixed_design.csv")
 """The tables written only with interim looks."""
+ADJUSTMENT_TABLE = "adjustment.csv"
+"""The table of a run whose analysis adjusts for covariates (``analysis.adjustment``)."""
 TIPPING_TABLE = "tipping_point.csv"
 """The table of a run whose analysis has a tipping-point grid (``analysis.tipping_point_deltas``)."""
 TRIAL_FILES = ("patients.csv", "visits.csv", "events.csv", "trial.json")
@@ -133,7 +135,8 @@ def _legacy(folder: Path) -> Manifest | None:
         figures = run.get("figures") if isinstance(run.get("figures"), dict) else {}
         analysis = scenario.get("analysis") if isinstance(scenario.get("analysis"), dict) else {}
         names = {*run_tables(bool(scenario.get("sweep")), scenario.get("interim") is not None,
-                             bool(analysis.get("tipping_point_deltas"))),
+                             bool(analysis.get("tipping_point_deltas")),
+                             analysis.get("adjustment", "none") != "none"),
                  *(f for f in figures.values() if _safe(f)), "report.html", RUN_MARKER}
         pieces = folder / CACHE_DIR
         if pieces.is_dir():
@@ -162,11 +165,11 @@ def read_manifest(folder: str | Path) -> Manifest | None:
         return None
 
 
-def run_tables(sweep: bool, looks: bool, tipping: bool = False) -> tuple[str, ...]:
-    """The tables a run writes, for a scenario with or without a [sweep] grid, interim looks and a
-    tipping-point grid."""
+def run_tables(sweep: bool, looks: bool, tipping: bool = False, adjusted: bool = False) -> tuple[str, ...]:
+    """The tables a run writes, for a scenario with or without a [sweep] grid, interim looks, a
+    tipping-point grid and a covariate-adjusted analysis."""
     return (RUN_TABLES + ((SWEEP_TABLE,) if sweep else ()) + (INTERIM_TABLES if looks else ())
-            + ((TIPPING_TABLE,) if tipping else ()))
+            + ((TIPPING_TABLE,) if tipping else ()) + ((ADJUSTMENT_TABLE,) if adjusted else ()))
 
 
 # ----------------------------------------------------------------------------- what is in a folder

@@ -39,9 +39,15 @@ from simulate.run.trial_results import Accrual, ExampleTrial, RemissionModel, Sc
 from simulate.run.compute import (PATH_TRIALS, SCREENED_REFERRALS, TARGETS, compute_accrual, compute_example_trial,
                                   compute_interim, compute_power, compute_remission_model, compute_samplesize,
                                   compute_screening, compute_sweep, read_source)
+from simulate.run.adjustment import AdjustmentDetail, compute_adjustment
 from simulate.run.pieces import PIECES, R, cached, code_hash, piece_key
 
 log = logging.getLogger(__name__)
+
+
+def is_adjusted(scenario: sc.Scenario) -> bool:
+    """The scenario's analysis adjusts for covariates: its run compares it with the unadjusted one."""
+    return scenario.analysis.adjustment != "none"
 
 
 def has_looks(scenario: sc.Scenario) -> bool:
@@ -57,9 +63,12 @@ def run_files(scenario: sc.Scenario) -> frozenset[str]:
     from simulate.report.uncertainty_section import scenario_figures as uncertainty_figures
 
     looks, sweep, tipping = has_looks(scenario), bool(scenario.sweep), bool(scenario.analysis.tipping_point_deltas)
+    adjusted = is_adjusted(scenario)
     figures = FIGURES + (INTERIM_FIGURES if looks else ()) + uncertainty_figures(scenario) + scenario_figures(scenario)
-    pieces = PIECES + (("sweep",) if sweep else ()) + (("interim",) if looks else ())
-    return frozenset({*run_tables(sweep, looks, tipping), *(f"{f}.png" for f in figures), "report.html", "run.json",
+    pieces = PIECES + (("sweep",) if sweep else ()) + (("interim",) if looks else ()) + (("adjustment",) if adjusted
+                                                                                          else ())
+    return frozenset({*run_tables(sweep, looks, tipping, adjusted), *(f"{f}.png" for f in figures), "report.html",
+                      "run.json",
                       *(f"{CACHE_DIR}/{p}.json" for p in pieces)})
 
 
@@ -187,8 +196,11 @@ def _compute(scenario: sc.Scenario, out_dir: Path, seed: int, replicates: int, j
     detail = piece("interim", InterimDetail, lambda: compute_interim(*args),
                    f"interim looks: the fixed design ({replicates:,} trials) and {PATH_TRIALS} z paths"
                    ) if power.looks else None
+    adjustment = piece("adjustment", AdjustmentDetail, lambda: compute_adjustment(*args),
+                       f"what adjustment buys: the unadjusted analysis and both in the null world ({replicates:,} "
+                       "trials each)") if is_adjusted(scenario) else None
     summary = plain_summary(scenario, power, samplesize, None if detail is None else detail.fixed)
-    return RunResults(**common, summary=summary + ((where,) if where else ()), interim=detail)
+    return RunResults(**common, summary=summary + ((where,) if where else ()), interim=detail, adjustment=adjustment)
 
 
 def _write_record(out_dir: Path, results: RunResults, jobs, timings: dict, elapsed: float, figures: dict) -> None:

@@ -24,8 +24,8 @@ log = logging.getLogger(__name__)
 R = TypeVar("R", bound=Record)
 
 PIECES = ("screening", "power", "samplesize", "example_trial", "accrual", "remission_model")
-"""The pieces of every run, each cached as ``.pieces/<piece>.json``; ``sweep`` and ``interim`` when the
-scenario has them."""
+"""The pieces of every run, each cached as ``.pieces/<piece>.json``; ``sweep``, ``interim`` and
+``adjustment`` when the scenario has them."""
 
 
 @functools.lru_cache(maxsize=1)

@@ -421,3 +421,6 @@ class RunResults:
     """What the outcome model implies per arm (first remission, how much of it lasts)."""
     folder: str = ""
     """The folder the run wrote (as given or chosen by the default-folder rule)."""
+    adjustment: Any = None
+    """With a covariate-adjusted analysis: the unadjusted counterpart beside it
+    (:class:`simulate.run.adjustment.AdjustmentDetail`)."""

@@ -61,14 +61,28 @@ def analytic_references(scenario: sc.Scenario, target: float) -> AnalyticReferen
         seen = formulas.n_per_arm_farrington_manning(adj.p_control, adj.p_treat, a.margin, alpha, target) \
             if adj.p_treat - adj.p_control > -a.margin else None
         return AnalyticReferences(**given, farrington_manning=n, dropout_rule=adj.rule,
-                                  farrington_manning_with_dropout=None if seen is None else adj.n_randomised(seen))
+                                  farrington_manning_with_dropout=None if seen is None else adj.n_randomised(seen),
+                                  **_adjusted_references(scenario, target))
     refs = formulas.analytic_references(rc, rt, alpha, target, a.alternative)
     with_dropout = {}
     if adj.p_control != adj.p_treat:
         args = (adj.p_control, adj.p_treat, alpha, target, a.alternative)
         with_dropout = {"pooled_normal_with_dropout": adj.n_randomised(formulas.n_per_arm_pooled_normal(*args)),
                         "fleiss_cc_with_dropout": adj.n_randomised(formulas.n_per_arm_fleiss_cc(*args))}
-    return AnalyticReferences(**given, **refs, **with_dropout, dropout_rule=adj.rule)
+    return AnalyticReferences(**given, **refs, **with_dropout, dropout_rule=adj.rule,
+                              **_adjusted_references(scenario, target))
+
+
+def _adjusted_references(scenario: sc.Scenario, target: float) -> dict:
+    """With a covariate-adjusted analysis, the Wald test's closed form without and with the
+    variance the adjustment removes (:func:`simulate.run.adjustment.closed_forms`)."""
+    if scenario.analysis.adjustment == "none":
+        return {}
+    from simulate.run.adjustment import closed_forms, variance_removed
+
+    plain, adjusted = closed_forms(scenario, (target,))[target]
+    return {"variance_removed": variance_removed(scenario), "wald_with_dropout": plain,
+            "adjusted_with_dropout": adjusted}
 
 
 def closed_form_curve(scenario: sc.Scenario, ns) -> tuple[ClosedFormPoint, ...]:

@@ -54,6 +54,13 @@ class AnalyticReferences(Record):
     farrington_manning: int | None = None
     """Non-inferiority: Farrington and Manning's n per arm (the forms above do not apply)."""
     farrington_manning_with_dropout: int | None = None
+    variance_removed: float | None = None
+    """With a covariate-adjusted analysis: the share of the risk difference's variance the
+    adjustment removes (:func:`simulate.run.adjustment.variance_removed`)."""
+    wald_with_dropout: int | None = None
+    """With a covariate-adjusted analysis: the unadjusted Wald test's n per arm randomised."""
+    adjusted_with_dropout: int | None = None
+    """With a covariate-adjusted analysis: the same with the variance the adjustment removes."""
 
 
 @dataclass(frozen=True)

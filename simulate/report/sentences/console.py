@@ -188,9 +188,10 @@ def samplesize_heading(scenario: sc.Scenario, target: float) -> str:
             f"missing {scenario.analysis.missing}, dropout {scenario.dropout.probability_by_endpoint}\n")
 
 
-def samplesize_lines(r: SampleSizeResult, precision: int | None) -> list[str]:
+def samplesize_lines(r: SampleSizeResult, precision: int | None, scenario: sc.Scenario | None = None) -> list[str]:
     """``trialsim samplesize``'s answer, after the evaluated curve: the n, its Monte Carlo range
-    and the closed-form references."""
+    and the closed-form references (with a covariate-adjusted analysis, the adjusted closed form
+    too: :func:`simulate.run.adjustment.closed_forms`; ``scenario`` names its method)."""
     lines, echo = _lines()
     echo("")
     if r.n_per_arm is None:
@@ -222,6 +223,10 @@ def samplesize_lines(r: SampleSizeResult, precision: int | None) -> list[str]:
     if a.pooled_normal_with_dropout is not None:
         echo(f"  with dropout: pooled normal {a.pooled_normal_with_dropout}, Fleiss cc "
              f"{a.fleiss_cc_with_dropout} per arm randomised ({a.dropout_rule})")
+    if a.adjusted_with_dropout is not None:
+        echo(f"  adjusted{f' ({scenario.analysis.adjustment})' if scenario is not None else ''}: the covariates "
+             f"remove {100 * a.variance_removed:.1f}% of the risk difference's variance; closed form (Wald, with "
+             f"dropout) {a.adjusted_with_dropout} per arm randomised against {a.wald_with_dropout} unadjusted")
     return lines
 
 
