@@ -52,12 +52,40 @@ def test_each_input_sets_the_scenario_field_the_command_line_would(base):
         "mnar_hazard_ratio": "dropout.informative_hazard_ratio", "test": "analysis.test", "missing": "analysis.missing",
         "imputations": "analysis.imputations", "alpha": "analysis.alpha", "rate_per_site_month": "recruitment.rate_per_site_month",
         "replicates": "simulation.replicates", "seed": "simulation.seed",
-        "sure_control": "arms.rtx.design_prior", "sure_experimental": "arms.rtx_csa.design_prior"}
+        "sure_control": "arms.rtx.design_prior", "sure_experimental": "arms.rtx_csa.design_prior",
+        "adjust": "analysis.adjustment"}
     assert inputs.input_values(base) == {
         "n_per_arm": 63, "remission_control": 0.6, "remission_experimental": 0.85, "dropout": 0.1,
         "dropout_mechanism": "mcar", "mar_hazard_ratio": 2.0, "mnar_hazard_ratio": 2.0, "test": "fisher",
         "missing": "nonresponder", "imputations": 20, "alpha": 0.05, "rate_per_site_month": 6.0, "replicates": 2000,
-        "seed": 20210414, "sure_control": 0, "sure_experimental": 0}
+        "seed": 20210414, "sure_control": 0, "sure_experimental": 0, "adjust": False}
+
+
+def test_the_adjustment_switch_sets_g_computation_and_gives_trialsims_power(base):
+    """On, the switch sets g-computation over the outcome model's covariates (the test box then
+    unused); the many-trials view's power is trialsim power's with the same overrides; off again
+    in a file that adjusts, the test box's test analyses unadjusted."""
+    pytest.importorskip("shiny")
+    from simulate.teach import views
+    from conftest import ROOT
+
+    values = {**inputs.input_values(base), "adjust": True, "replicates": "300"}
+    checked = inputs.check(read_scenario_data(NAME), base, values)
+    assert checked.ok and checked.scenario.analysis.test == "g_computation"
+    assert checked.scenario.analysis.adjust_for == inputs.ADJUST_FOR
+    assert 'analysis.adjustment="g_computation"' in checked.changed
+    many = lab.many_trials(checked.scenario)
+    cli = estimate_power(load_scenario(NAME, list(checked.changed)), 300, base.simulation.seed, 1, "batch")
+    assert many.power.power == cli.power and many.power.ci_low == cli.ci_low
+    html_text = str(views.many_figures(checked.scenario, many, "remission"))
+    assert "Adjusted for baseline covariates" in html_text
+    adjusted = load_scenario("nct04743739_adjusted")
+    data = read_scenario_data(ROOT / "scenarios" / "nct04743739_adjusted.toml")
+    start = inputs.input_values(adjusted)
+    assert start["adjust"] is True and start["test"] == inputs.UNADJUSTED_TEST
+    assert inputs.check(data, adjusted, start).changed == ()
+    off = inputs.check(data, adjusted, {**start, "adjust": False})
+    assert off.ok and off.scenario.analysis.adjustment == "none" and off.scenario.analysis.test == "wald"
 
 
 def test_how_sure_becomes_a_design_prior_around_the_rate_and_the_view_gives_trialsims_assurance(base):

@@ -91,6 +91,8 @@ def set_inputs(page, **values) -> None:
     for key, value in values.items():
         if page.eval_on_selector(f"#{key}", "e => e.tagName") == "SELECT":
             page.select_option(f"#{key}", str(value))
+        elif page.eval_on_selector(f"#{key}", "e => e.type") == "checkbox":
+            page.set_checked(f"#{key}", bool(value))
         else:
             page.fill(f"#{key}", str(value))
             page.press(f"#{key}", "Tab")
@@ -464,3 +466,16 @@ def test_what_if_gives_the_assurance_trialsim_power_prints(page):
     assert page.text_content("#assurance_value") == f"{printed['assurance']:.3f}"
     assert page.text_content("#whatif_power") == f"{printed['power']:.3f}"
     assert page.text_content("#p_benefit") == f"{printed['assurance_detail']['prior_probability_of_benefit']:.3f}"
+
+
+def test_the_adjustment_switch_gives_the_power_trialsim_prints_with_g_computation(page):
+    run_view(page, "many", "simulate", adjust=True, replicates=300)
+    assert 'analysis.adjustment="g_computation"' in page.text_content("#command")
+    page.wait_for_selector("#power_value[data-complete='true'][data-replicates='300']", timeout=60_000)
+    out = cli("power", SCENARIO, "--replicates", "300", "--json", "--set", 'analysis.test="g_computation"',
+              "--set", 'analysis.adjustment="g_computation"',
+              "--set", 'analysis.adjust_for=["log2(pla2r_titre_ru_ml)", "proteinuria_g_day"]')
+    assert out.returncode == 0, out.stderr
+    assert page.text_content("#power_value") == f"{json.loads(out.stdout)['power']:.3f}"
+    page.wait_for_selector("#many_view img", timeout=30_000)
+    assert "Adjusted for baseline covariates" in page.text_content("#many_view")

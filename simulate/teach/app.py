@@ -105,6 +105,11 @@ def _inputs(base: sc.Scenario) -> list:
                                                             for t, why in refused.items())),
                class_="small text-muted", id="test_refused") if refused else None,
         ui.output_ui("test_message"),
+        ui.input_checkbox("adjust", "Adjust for baseline covariates (anti-PLA2R titre, proteinuria)", v["adjust"]),
+        ui.div("On: g-computation, a logistic model of remission on the arm, log2 of the titre and the proteinuria, "
+               "averaged over the patients to the difference in remission rates (the test above is then not used).",
+               class_="lab-help", id="adjust_hint"),
+        ui.output_ui("adjust_message"),
         ui.input_select("missing", "Dropouts in the analysis",
                         {m: MISSING_WORDS.get(m, m) for m in MISSING_STRATEGIES}, selected=v["missing"]),
         ui.output_ui("missing_help"),

@@ -28,6 +28,7 @@ INPUTS: dict[str, str] = {
     "mar_hazard_ratio": "dropout.mar_hazard_ratio_not_in_remission",
     "mnar_hazard_ratio": "dropout.informative_hazard_ratio",
     "test": "analysis.test",
+    "adjust": "analysis.adjustment",
     "missing": "analysis.missing",
     "imputations": "analysis.imputations",
     "alpha": "analysis.alpha",
@@ -39,6 +40,14 @@ INPUTS: dict[str, str] = {
 }
 """The lab's inputs (element ids) and the scenario field each sets ({control}: the control arm's
 id; {experimental}: the experimental arm the closed forms speak of, :func:`primary_arm`)."""
+
+ADJUST_FOR = ("log2(pla2r_titre_ru_ml)", "proteinuria_g_day")
+"""What the switch "Adjust for baseline covariates" adjusts for: the covariates of the outcome
+model (``adjust`` on: g-computation over them, the registered analysis ``g_computation``; the
+test input is then not used)."""
+UNADJUSTED_TEST = "wald"
+"""The test the lab shows for a scenario file that adjusts (the unadjusted counterpart, used when
+the switch is turned off)."""
 
 PRIOR_INPUTS = {"sure_control": "remission_control", "sure_experimental": "remission_experimental"}
 """How sure the class is of each assumed rate, as patients' worth (0: taken as known): the arm's
@@ -67,6 +76,9 @@ def input_values(scenario: sc.Scenario) -> dict[str, Any]:
     out = {key: loader.value_at(dumped, path) for key, path in field_paths(scenario).items()}
     for key in PRIOR_INPUTS:
         out[key] = _worth(out[key])
+    out["adjust"] = out["adjust"] != "none"
+    if out["adjust"]:                            # the test box offers unadjusted tests only
+        out["test"] = UNADJUSTED_TEST
     return out
 
 
@@ -139,6 +151,8 @@ def overrides(scenario: sc.Scenario, values: dict[str, Any]) -> dict[str, str]:
     for key, value in values.items():
         if key not in paths:
             continue
+        if key == "adjust":
+            continue                               # below, with the test it replaces
         if key in PRIOR_INPUTS:                    # unchanged: the file's own prior (a mixture stays one)
             rate = values.get(PRIOR_INPUTS[key], start[PRIOR_INPUTS[key]])
             if _number(str(value)) == start[key] and _number(str(rate)) == start[PRIOR_INPUTS[key]]:
@@ -154,7 +168,21 @@ def overrides(scenario: sc.Scenario, values: dict[str, Any]) -> dict[str, str]:
         if isinstance(start[key], float) and _is_number(value) and isinstance(value, int):
             value = float(value)
         out[key] = override_text(paths[key], value)
+    _adjustment(out, values.get("adjust", start["adjust"]), start["adjust"], paths["adjust"])
     return out
+
+
+def _adjustment(out: dict[str, str], on: Any, was_on: bool, path: str) -> None:
+    """The switch "Adjust for baseline covariates": on, g-computation over :data:`ADJUST_FOR`
+    (the test input then unused); off in a file that adjusts, no adjustment and the test input's
+    test."""
+    if on is True or on == "true":
+        out["adjust"] = f'{path}="g_computation"'
+        out["test"] = 'analysis.test="g_computation"'
+        out["adjust_for"] = "analysis.adjust_for=[" + ", ".join(f'"{c}"' for c in ADJUST_FOR) + "]"
+    elif was_on:
+        out["adjust"] = f'{path}="none"'
+        out["adjust_for"] = "analysis.adjust_for=[]"
 
 
 def _is_number(value: Any) -> bool:
@@ -198,9 +226,10 @@ def check(data: dict, base: sc.Scenario, values: dict[str, Any]) -> Checked:
     overrides. A rejected design is checked input by input too, so each message sits beside the
     input it is about; what only the inputs together contradict is left in ``other``."""
     texts = overrides(base, values)
-    ordered = tuple(texts[k] for k in INPUTS if k in texts)
+    keys = (*INPUTS, "adjust_for")                   # adjust_for: set with the switch (:func:`_adjustment`)
+    ordered = tuple(texts[k] for k in keys if k in texts)
     start = overrides(base, input_values(base))
-    changed = tuple(texts[k] for k in INPUTS if k in texts and texts[k] != start.get(k))
+    changed = tuple(texts[k] for k in keys if k in texts and texts[k] != start.get(k))
     try:
         design = loader.scenario_from_dict(data, ordered)
     except ScenarioError as err:
