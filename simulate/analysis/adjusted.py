@@ -39,6 +39,10 @@ RD_MH = sum w_k (x_1k / n_1k - x_0k / n_0k) / sum w_k; Sato's (1989, *Biometrics
 n_1k n_0k (n_0k - n_1k) / 2) / N_k^2, Q_k = (x_1k (n_0k - x_0k) + x_0k (n_1k - x_1k)) / (2 N_k);
 a stratum missing an arm carries no weight.
 
+With ``analysis.missing = "mi_mar"`` or ``"mi_j2r"`` each completed data set of the Wald
+test's visit-by-visit imputation (:mod:`simulate.analysis.visit_imputation`, the same draws) is
+analysed by g-computation and the estimates are combined by Rubin's rules.
+
 Written here: no Python library fits a logistic model per trial across a block of trials, or
 standardises it with these variances, at the speed a power run needs (statsmodels fits one
 model at a time; the tests compare with it).
@@ -46,7 +50,8 @@ model at a time; the tests compare with it).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from typing import Any
 
 import numpy as np
 from scipy import special
@@ -73,6 +78,10 @@ class AdjustmentData:
     y: np.ndarray
     X: np.ndarray
     names: tuple[str, ...]
+    visits: Any = None
+    """With multiple imputation: the same patients' visits
+    (:class:`simulate.analysis.visit_imputation.VisitData`), from which each completed data set
+    is drawn."""
 
 
 def covariate_matrix(baseline: np.ndarray, columns: tuple[str, ...], adjust_for: tuple[str, ...]) -> np.ndarray:
@@ -216,8 +225,31 @@ def evaluate_g_computation(data: TwoArms, setting: Setting) -> Estimates:
     trial, its Wald interval and p-value (the patients come as :class:`AdjustmentData`)."""
     if not isinstance(data.patients, AdjustmentData):
         raise ValueError("g-computation reads the patients one by one: TwoArms.patients must be AdjustmentData")
+    if setting.imputation is not None and data.patients.visits is not None:
+        return _imputed(data.patients, setting)
     g = g_computation(data.patients, setting.adjustment_variance)
     return _wald(g.difference, g.difference_se, setting)
+
+
+def _imputed(data: AdjustmentData, setting: Setting) -> Estimates:
+    """g-computation of each completed data set (:func:`simulate.analysis.visit_imputation.completed_endpoints`),
+    combined by Rubin's rules with Barnard and Rubin's degrees of freedom, as the Wald test's
+    multiple imputation combines its estimates."""
+    from simulate.analysis.imputation import _Pool
+    from simulate.analysis.visit_imputation import completed_endpoints
+
+    mi, visits = setting.imputation, data.visits
+    pool = _Pool()
+    for y in completed_endpoints(visits, mi.imputations, mi.method):
+        g = g_computation(replace(data, y=y, analysed=visits.analysed, visits=None), setting.adjustment_variance)
+        pool.add(g.difference, g.difference_se**2)
+    n = visits.analysed.sum(axis=1)
+    combined = pool.combine(n - 2.0)
+    p = np.where(np.isfinite(combined.estimate), combined.p_value(setting.alternative, setting.margin), 1.0)
+    if setting.confidence is None:
+        return Estimates(combined.estimate, None, None, p)
+    low, high = combined.interval(setting.confidence)
+    return Estimates(combined.estimate, low, high, p)
 
 
 def mantel_haenszel(x_c, n_c, x_t, n_t) -> tuple[np.ndarray, np.ndarray]:

@@ -158,7 +158,8 @@ BUILT_IN: tuple[Entry, ...] = (
           "Covariate-adjusted marginal risk difference: a logistic working model of the endpoint on the arm and "
           "analysis.adjust_for, standardised over the analysed patients (analysis.adjustment = g_computation), "
           "with the model-robust variance (or the delta method) and a Wald test.",
-          f"{_IMPL}.adjusted:evaluate_g_computation", hypotheses=("superiority", "non_inferiority"), covariates=True),
+          f"{_IMPL}.adjusted:evaluate_g_computation", hypotheses=("superiority", "non_inferiority"), covariates=True,
+          imputes=True),
     Entry("mantel_haenszel", "Mantel-Haenszel RD", "Mantel–Haenszel RD",
           "Mantel–Haenszel risk difference over the randomisation strata",
           "The Mantel-Haenszel risk difference across the randomisation strata with Sato's variance and a Wald test "

@@ -42,6 +42,7 @@ the block's other trials, or the engine that ran it.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Iterator
 
 import numpy as np
 from scipy import special
@@ -177,6 +178,24 @@ def imputed_endpoints(data: VisitData, donors: Donors, chunk: range, method: str
         if j < steps - 1:
             status = np.where(last <= j, u[..., j] < p, status)
     return p, u[..., steps - 1]
+
+
+def completed_endpoints(data: VisitData, imputations: int, method: str = "mar") -> Iterator[np.ndarray]:
+    """Each imputation's completed endpoints, (trials, patients) int8: the seen ones as seen, the
+    missing ones drawn as :func:`analyse` draws them (the same random numbers), for an analysis
+    that needs the patients one by one (g-computation)."""
+    if method not in METHODS:
+        raise ValueError(f"method: got {method!r}; allowed: {', '.join(METHODS)}")
+    index, valid = _packed(data.missing)
+    donors = Donors.of(data)
+    seen = (data.value == 1).astype(np.int8)
+    for start in range(0, imputations, IMPUTATIONS_AT_ONCE):
+        chunk = range(start, min(start + IMPUTATIONS_AT_ONCE, imputations))
+        p_all, u_all = imputed_endpoints(data, donors, chunk, method, index)
+        for p, u in zip(p_all, u_all):
+            y = seen.copy()
+            np.put_along_axis(y, index, np.where(valid, u < p, np.take_along_axis(seen, index, axis=1)), axis=1)
+            yield y
 
 
 def _shifted(p: np.ndarray, delta: float) -> np.ndarray:

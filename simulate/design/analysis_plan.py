@@ -152,6 +152,10 @@ class Analysis(Model):
         for name in self.adjust_for:
             if name not in allowed:
                 problems.append(f"analysis.adjust_for: got {name!r}; must be one of {', '.join(map(repr, allowed))}")
+        if self.adjustment != "none" and self.tipping_point_deltas:
+            problems.append(f"analysis.tipping_point_deltas: got {list(self.tipping_point_deltas)}; the tipping-point "
+                            "grid shifts the imputed patients of the unadjusted Wald analysis: with adjustment = "
+                            f"{self.adjustment!r} leave it out")
         if len(set(self.adjust_for)) != len(self.adjust_for):
             problems.append(f"analysis.adjust_for: got {list(self.adjust_for)}; name each covariate once")
         return problems
@@ -160,7 +164,7 @@ class Analysis(Model):
         """Multiple imputation needs an analysis that combines imputed data sets (the imputation
         fields are read only with it, so that a sweep over ``missing`` may keep them)."""
         if self.missing in IMPUTATION_STRATEGIES and not entry.imputes:
-            usable = " or ".join(f'"{e.name}"' for e in registry.entries() if e.imputes)
+            usable = " or ".join(f'"{e.name}"' for e in registry.entries() if e.imputes and not e.covariates)
             return [f"analysis.test: got {self.test!r}; missing = {self.missing!r} combines imputed data sets by "
                     f"Rubin's rules: set test = {usable}"]
         return []

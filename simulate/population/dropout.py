@@ -100,5 +100,6 @@ def mar_months(seen_in_remission: np.ndarray, visits: np.ndarray, budget: np.nda
     j = np.minimum((spent < budget[..., None]).sum(axis=-1), V - 1)[..., None]
     before = np.where(j > 0, np.take_along_axis(spent, np.maximum(j - 1, 0), axis=-1), 0.0)[..., 0]
     start, h = visits[j[..., 0]], np.take_along_axis(hazard, j, axis=-1)[..., 0]
-    month = np.maximum(start + (budget - before) / h, np.nextafter(start, np.inf))
+    with np.errstate(divide="ignore", over="ignore"):       # a hazard of 0 (or subnormal): never before the bound
+        month = np.maximum(start + (budget - before) / h, np.nextafter(start, np.inf))
     return np.minimum(month, bounds[j[..., 0] + 1])

@@ -1,7 +1,7 @@
 """The report's section "What adjustment buys": a covariate-adjusted design beside the same
 design analysed without adjustment, on the same simulated trials: n per arm for 80% and 90%
 power (simulated, and the closed form with the variance the covariates remove:
-:func:`simulate.run.adjustment.variance_removed`), the power at the planned n, and the type I error of both in the null world
+:func:`simulate.run.adjustment_gain.variance_removed`), the power at the planned n, and the type I error of both in the null world
 (as ``adjustment.csv``). Shown only for a run whose analysis adjusts
 (:class:`simulate.run.adjustment.AdjustmentDetail`); every number is the run's own."""
 

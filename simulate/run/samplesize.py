@@ -75,10 +75,10 @@ def analytic_references(scenario: sc.Scenario, target: float) -> AnalyticReferen
 
 def _adjusted_references(scenario: sc.Scenario, target: float) -> dict:
     """With a covariate-adjusted analysis, the Wald test's closed form without and with the
-    variance the adjustment removes (:func:`simulate.run.adjustment.closed_forms`)."""
+    variance the adjustment removes (:func:`simulate.run.adjustment_gain.closed_forms`)."""
     if scenario.analysis.adjustment == "none":
         return {}
-    from simulate.run.adjustment import closed_forms, variance_removed
+    from simulate.run.adjustment_gain import closed_forms, variance_removed
 
     plain, adjusted = closed_forms(scenario, (target,))[target]
     return {"variance_removed": variance_removed(scenario), "wald_with_dropout": plain,

@@ -56,7 +56,7 @@ class AnalyticReferences(Record):
     farrington_manning_with_dropout: int | None = None
     variance_removed: float | None = None
     """With a covariate-adjusted analysis: the share of the risk difference's variance the
-    adjustment removes (:func:`simulate.run.adjustment.variance_removed`)."""
+    adjustment removes (:func:`simulate.run.adjustment_gain.variance_removed`)."""
     wald_with_dropout: int | None = None
     """With a covariate-adjusted analysis: the unadjusted Wald test's n per arm randomised."""
     adjusted_with_dropout: int | None = None

@@ -212,7 +212,7 @@ def analyse_outcomes(design: sc.Scenario | PreparedDesign, outcomes: BlockOutcom
         patients = None if not imputing else comparison_patients(
             outcomes.patients, c, k, tuple(float(v) for v in scenario.trial.visit_months))
         if entry.covariates:
-            patients = comparison_adjustment(outcomes.patients, c, k, a.missing, a.adjust_for)
+            patients = replace(comparison_adjustment(outcomes.patients, c, k, a.missing, a.adjust_for), visits=patients)
         priors = None if a.framework != "bayesian" else tuple(
             np.asarray(resolved_priors[name]) for name in (scenario.control_arm, arm))
         analyses.append(analyse(entry, a.alpha, x_c.sum(1), n_c.sum(1), x_t.sum(1), n_t.sum(1),

@@ -103,7 +103,7 @@ def many_figures(design: sc.Scenario, many: lab.ManyTrials, what: str) -> ui.Tag
                      "only the lucky trials reach significance, so a published significant result tends to "
                      "overstate the effect.")
     if design.analysis.adjustment == "g_computation":
-        from simulate.run.adjustment import variance_removed
+        from simulate.run.adjustment_gain import variance_removed
 
         notes.append("<b>Adjusted for baseline covariates.</b> Each trial's difference is g-computation's: a logistic "
                      "model of remission on the arm, the anti-PLA2R titre and the proteinuria, averaged over the "

@@ -191,7 +191,7 @@ def samplesize_heading(scenario: sc.Scenario, target: float) -> str:
 def samplesize_lines(r: SampleSizeResult, precision: int | None, scenario: sc.Scenario | None = None) -> list[str]:
     """``trialsim samplesize``'s answer, after the evaluated curve: the n, its Monte Carlo range
     and the closed-form references (with a covariate-adjusted analysis, the adjusted closed form
-    too: :func:`simulate.run.adjustment.closed_forms`; ``scenario`` names its method)."""
+    too: :func:`simulate.run.adjustment_gain.closed_forms`; ``scenario`` names its method)."""
     lines, echo = _lines()
     echo("")
     if r.n_per_arm is None:
