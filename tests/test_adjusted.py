@@ -279,3 +279,37 @@ def test_a_tipping_point_grid_is_refused_with_adjustment():
     with pytest.raises(ScenarioError) as info:
         load_scenario(PLAIN_SCENARIO, [*G_COMP, 'analysis.missing="mi_mar"', "analysis.tipping_point_deltas=[0, -1]"])
     assert any("analysis.tipping_point_deltas: got [0.0, -1.0]" in p for p in info.value.problems), info.value.problems
+
+
+LOOKS = ('analysis.alternative="greater"', "analysis.alpha=0.025", "interim.information_fractions=[0.5, 1.0]")
+
+
+@pytest.mark.parametrize("extra", [(), ('analysis.missing="complete_case"', "dropout.probability_by_endpoint=0.3",
+                                        'interim.futility="beta_spending"', "interim.decision_lag_months=2")],
+                         ids=["obf", "complete-case-futility-lag"])
+def test_the_engines_agree_on_adjusted_looks(extra):
+    """Trial by trial the same looks, stops and decisions; the z of a logistic fit agrees to
+    1e-12 (the engines hand it the same patients in another order and width of padding)."""
+    s = load_scenario(PLAIN_SCENARIO, [*G_COMP, *STRONG, *LOOKS, *extra, "simulation.block_size=30"])
+    for seed in (1, 2):
+        a, b = simulate_block(s, seed, 0, engine="des"), simulate_block(s, seed, 0, engine="batch")
+        ours, theirs = a.arrays(), b.arrays()
+        assert ours.keys() == theirs.keys()
+        for name, x in ours.items():
+            if name in ("look_z", "overrun_z"):
+                np.testing.assert_allclose(x, theirs[name], rtol=1e-12, atol=1e-12, err_msg=name)
+            elif x is not None:
+                np.testing.assert_array_equal(x, theirs[name], err_msg=f"seed {seed}: {name}")
+        assert np.isfinite(b.look_z[:, 0]).any() and (b.stop_look >= 0).any()
+
+
+def test_adjusted_looks_keep_the_overall_alpha_and_their_z_is_the_adjusted_analysis():
+    s = load_scenario(PLAIN_SCENARIO, [*G_COMP, *STRONG, *LOOKS, "arms.rtx_csa.remission_at_endpoint=0.6"])
+    r = estimate_power(s, replicates=3000, seed=67, jobs=1, engine="batch")
+    assert abs(r.power - 0.025) <= 2 * math.sqrt(0.025 * 0.975 / r.replicates), r.power
+    # the final look's z of a trial that went to the end is the adjusted analysis of its patients
+    b = simulate_block(s, 3, 0, n_trials=20, engine="batch")
+    data = comparison_adjustment(b.patients, s.control_index, 1, "nonresponder", COVARIATES)
+    g = g_computation(data)
+    final = b.stop_look < 0
+    np.testing.assert_allclose(b.overrun_z[final], (g.difference / g.difference_se)[final], rtol=1e-9)

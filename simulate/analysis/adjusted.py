@@ -59,7 +59,7 @@ from scipy import special
 from simulate.analysis.base import Estimates, Setting, TwoArms
 
 __all__ = ["AdjustmentData", "GComputation", "covariate_matrix", "evaluate_g_computation",
-           "evaluate_mantel_haenszel", "g_computation", "mantel_haenszel"]
+           "evaluate_mantel_haenszel", "g_computation", "look_z", "mantel_haenszel", "patients_of"]
 
 PRIOR_SD = 1e4
 """The working model's prior sd on each standardised coefficient and the intercept: so wide
@@ -78,6 +78,9 @@ class AdjustmentData:
     y: np.ndarray
     X: np.ndarray
     names: tuple[str, ...]
+    variance: str = "model_robust"
+    """The variance a group-sequential look's statistic uses (:func:`look_z`; the final analysis
+    takes ``analysis.adjustment_variance`` from its setting)."""
     visits: Any = None
     """With multiple imputation: the same patients' visits
     (:class:`simulate.analysis.visit_imputation.VisitData`), from which each completed data set
@@ -252,6 +255,18 @@ def _imputed(data: AdjustmentData, setting: Setting) -> Estimates:
     return Estimates(combined.estimate, low, high, p)
 
 
+def look_z(data: TwoArms, margin: float) -> np.ndarray:
+    """The statistic of g-computation at a group-sequential look: the Wald z of the adjusted risk
+    difference, (estimate + margin) / SE (the variance the patients' data name, model-robust by
+    default); the boundaries of :mod:`simulate.analysis.sequential` hold for it as for the score z
+    (both are efficient-score-like statistics with independent increments in large samples)."""
+    if not isinstance(data.patients, AdjustmentData):
+        raise ValueError("g-computation at a look reads the patients one by one: TwoArms.patients must be AdjustmentData")
+    g = g_computation(data.patients, data.patients.variance)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return (g.difference + margin) / g.difference_se
+
+
 def mantel_haenszel(x_c, n_c, x_t, n_t) -> tuple[np.ndarray, np.ndarray]:
     """The Mantel-Haenszel risk difference and Sato's SE of each trial from (trials, strata)
     counts (module docstring); NaN where no stratum has both arms."""
@@ -277,3 +292,16 @@ def evaluate_mantel_haenszel(data: TwoArms, setting: Setting) -> Estimates:
                                                                (data.x_c, data.n_c, data.x_t, data.n_t))
     rd, se = mantel_haenszel(*strata)
     return _wald(rd, se, setting)
+
+
+def patients_of(analysed, arm, y, baseline, scenario) -> AdjustmentData:
+    """A comparison's patients for the scenario's g-computation: ``analysed``, ``arm`` (1
+    experimental) and ``y`` (trials, slots), ``baseline`` (trials, slots, 2) the
+    :data:`~simulate.design.choices.BASELINE_COVARIATES`."""
+    from simulate.design.choices import BASELINE_COVARIATES
+
+    a = scenario.analysis
+    return AdjustmentData(analysed=np.asarray(analysed, dtype=bool), arm=np.asarray(arm, dtype=np.int8),
+                          y=np.asarray(y, dtype=np.int8),
+                          X=covariate_matrix(np.asarray(baseline, dtype=float), BASELINE_COVARIATES, a.adjust_for),
+                          names=tuple(a.adjust_for), variance=a.adjustment_variance)

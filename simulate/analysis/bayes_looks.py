@@ -66,7 +66,7 @@ class BayesianLooks:
     def looks(self) -> int:
         return len(self.fractions)
 
-    def statistic(self, x_c, n_c, x_t, n_t) -> np.ndarray:
+    def statistic(self, x_c, n_c, x_t, n_t, patients=None) -> np.ndarray:
         """The posterior probability of benefit of each trial's data, by the registered analysis."""
         setting = Setting(alternative="greater", margin=self.margin, confidence=None, priors=self.priors)
         return np.asarray(self.analysis.load()(TwoArms.of(x_c, n_c, x_t, n_t), setting).statistic, dtype=float)
@@ -78,7 +78,7 @@ class BayesianLooks:
         return predictive_probability(*self.priors, self.margin, self.success_threshold, x_c, n_c, x_t, n_t,
                                       *self.final_counts)
 
-    def look(self, look: int, x_c, n_c, x_t, n_t) -> tuple[np.ndarray, np.ndarray]:
+    def look(self, look: int, x_c, n_c, x_t, n_t, patients=None) -> tuple[np.ndarray, np.ndarray]:
         """Interim look ``look`` (0-based) of each trial's counts: the posterior probability and
         the decision (CONTINUE, REJECT: stop for efficacy, FUTILITY). The predictive
         probability is computed only for trials that do not stop for efficacy."""

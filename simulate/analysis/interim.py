@@ -79,20 +79,24 @@ class Design:
     def looks(self) -> int:
         return len(self.fractions)
 
-    def statistic(self, x_c, n_c, x_t, n_t) -> np.ndarray:
+    def statistic(self, x_c, n_c, x_t, n_t, patients=None) -> np.ndarray:
         """The look statistic of each trial's data, from the design's registered analysis
         (:attr:`simulate.analysis.registry.Entry.interim`); 0 where it is undefined (no patient
-        in an arm, or no variance: no evidence either way). For the built-in analyses this is
-        :func:`statistic` at the design's margin."""
+        in an arm, or no variance: no evidence either way). For the built-in analyses on counts
+        this is :func:`statistic` at the design's margin; ``patients``: the look's patients one
+        by one, for an analysis that reads covariates (g-computation)."""
         from simulate.analysis.base import TwoArms
 
-        z = self.analysis.look_statistic()(TwoArms.of(x_c, n_c, x_t, n_t), self.margin)
+        data = TwoArms.of(x_c, n_c, x_t, n_t)
+        if patients is not None:
+            data = TwoArms(data.x_c, data.n_c, data.x_t, data.n_t, patients=patients)
+        z = self.analysis.look_statistic()(data, self.margin)
         return np.where(np.isfinite(z), z, 0.0)
 
-    def look(self, look: int, x_c, n_c, x_t, n_t) -> tuple[np.ndarray, np.ndarray]:
-        """Interim look ``look`` (0-based) of each trial's counts: the z (:meth:`statistic`) and
-        its decision (:meth:`decide`)."""
-        z = self.statistic(x_c, n_c, x_t, n_t)
+    def look(self, look: int, x_c, n_c, x_t, n_t, patients=None) -> tuple[np.ndarray, np.ndarray]:
+        """Interim look ``look`` (0-based) of each trial's counts (and patients): the z
+        (:meth:`statistic`) and its decision (:meth:`decide`)."""
+        z = self.statistic(x_c, n_c, x_t, n_t, patients)
         return z, self.decide(z, look)
 
     def decide(self, statistic, look: int = -1) -> np.ndarray:

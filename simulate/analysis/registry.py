@@ -66,7 +66,8 @@ class Entry:
     interim: str | None = None
     """``"module:function"`` of its statistic at group-sequential looks (``[interim]``), on the z
     scale the boundaries are on: ``score_z(data: TwoArms, margin) -> z``; None when it cannot
-    be monitored at looks."""
+    be monitored at looks. An analysis that reads covariates gets the look's patients in
+    ``data.patients``."""
     imputes: bool = False
     """It analyses multiply imputed data (``analysis.missing`` = mi_mar or mi_j2r), reading the
     patients one by one (:attr:`simulate.analysis.base.TwoArms.patients`)."""
@@ -159,7 +160,7 @@ BUILT_IN: tuple[Entry, ...] = (
           "analysis.adjust_for, standardised over the analysed patients (analysis.adjustment = g_computation), "
           "with the model-robust variance (or the delta method) and a Wald test.",
           f"{_IMPL}.adjusted:evaluate_g_computation", hypotheses=("superiority", "non_inferiority"), covariates=True,
-          imputes=True),
+          imputes=True, interim=f"{_IMPL}.adjusted:look_z"),
     Entry("mantel_haenszel", "Mantel-Haenszel RD", "Mantel–Haenszel RD",
           "Mantel–Haenszel risk difference over the randomisation strata",
           "The Mantel-Haenszel risk difference across the randomisation strata with Sato's variance and a Wald test "

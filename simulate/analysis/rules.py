@@ -64,10 +64,11 @@ class Sequential(Rule, Protocol):
     def looks(self) -> int:
         """Planned looks, the final one included."""
 
-    def statistic(self, x_c, n_c, x_t, n_t) -> np.ndarray:
-        """The decision statistic of each trial's counts (control and experimental arm)."""
+    def statistic(self, x_c, n_c, x_t, n_t, patients=None) -> np.ndarray:
+        """The decision statistic of each trial's counts (control and experimental arm), and
+        its patients one by one where the analysis reads covariates."""
 
-    def look(self, look: int, x_c, n_c, x_t, n_t) -> tuple[np.ndarray, np.ndarray]:
+    def look(self, look: int, x_c, n_c, x_t, n_t, patients=None) -> tuple[np.ndarray, np.ndarray]:
         """Interim look ``look`` of each trial's counts: the statistic the engines record and the
         decision (a rule may read more of the counts than the statistic, e.g. a predictive
         probability)."""

@@ -318,7 +318,7 @@ class Scenario(Model):
         if a.framework == "bayesian":
             return problems + self._bayesian_interim_problems()
         if not test.interim:
-            usable = " or ".join(f'"{e.name}"' for e in registry.entries() if e.interim)
+            usable = " or ".join(f'"{e.name}"' for e in registry.entries() if e.interim and not e.covariates)
             problems.append(f"analysis.test: got {a.test!r}; interim looks use the score statistic: set "
                             f"test = {usable}")
         i = self.interim

@@ -171,6 +171,20 @@ def _analysed(scenario: sc.Scenario, p: dict, among: np.ndarray, arm: np.ndarray
     return ((x & n & on_c).sum(axis=1), (n & on_c).sum(axis=1), (x & n & on_t).sum(axis=1), (n & on_t).sum(axis=1))
 
 
+def _look_patients(scenario: sc.Scenario, p: dict, among: np.ndarray, arm: np.ndarray):
+    """The patients ``among`` one by one as :func:`_analysed` counts them, for a look statistic
+    that reads covariates (``p["baseline"]`` present: :func:`simulate.analysis.adjusted.patients_of`);
+    None otherwise."""
+    if "baseline" not in p:
+        return None
+    from simulate.analysis.adjusted import patients_of
+
+    missing = scenario.analysis.missing
+    x = p["locf"] if missing == "locf" else p["remission"]
+    n = among & ~p["dropped"] if missing == "complete_case" else among
+    return patients_of(n, arm != scenario.control_index, x, p["baseline"], scenario)
+
+
 def group_sequential(scenario: sc.Scenario, design: rules.Sequential, r: dict, p: dict) -> dict:
     """The interim looks of every trial of the block, from arrays: each look at the calendar
     month its count of determined endpoints is reached, its z and decision, the first stop and
@@ -199,7 +213,8 @@ def group_sequential(scenario: sc.Scenario, design: rules.Sequential, r: dict, p
         if not held.any():
             break
         among = det <= cut[:, None]
-        z, decision = design.look(k, *_analysed(scenario, p, among, r["arm"]))
+        z, decision = design.look(k, *_analysed(scenario, p, among, r["arm"]),
+                                  patients=_look_patients(scenario, p, among, r["arm"]))
         look_month[held, k] = cut[held]
         look_randomised[held, k] = (rnd & (month < cut[:, None])).sum(axis=1)[held]
         look_z[held, k] = z[held]
@@ -236,6 +251,8 @@ def outcomes_from_batch(scenario: sc.Scenario, fates: Fates, n_trials: int,
     design = interim.design_for(scenario) if prepared is None else prepared.sequential
     looks = None
     if design is not None:
+        if getattr(design, "analysis", None) is not None and design.analysis.covariates:
+            p = {**p, "baseline": pool_baseline(fates, n_trials, r["randomised"].shape[1])}
         looks = group_sequential(scenario, design, r, p)
         r = _cut(r, looks["decision_month"])
     rnd, strat, arm = r["randomised"], r["stratum"], r["arm"]
@@ -380,7 +397,8 @@ def _final_look(scenario: sc.Scenario, design: rules.Sequential, looks: dict, p:
     (the design's ``decide_final`` at the information reached:
     :meth:`simulate.analysis.interim.Design.decide_final`)."""
     total = r["n_randomised"]
-    z = design.statistic(*_analysed(scenario, p, r["randomised"], r["arm"]))
+    z = design.statistic(*_analysed(scenario, p, r["randomised"], r["arm"]),
+                         patients=_look_patients(scenario, p, r["randomised"], r["arm"]))
     stop_look, stop_reason = looks["stop_look"], looks["stop_reason"]
     reached = np.where(stop_look >= 0, stop_look, (~np.isnan(looks["look_month"][:, :-1])).sum(axis=1))
     last = stop_look < 0

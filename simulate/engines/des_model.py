@@ -325,7 +325,7 @@ class TrialModel(FollowUpEvents, ABC):
                 return
             k = self.next_look
             self.next_look += 1
-            statistic, decision = d.look(k, *self.counts_of(self.determined))
+            statistic, decision = d.look(k, *self.counts_of(self.determined), patients=self.patients_of(self.determined))
             z, decision = float(statistic[0]), int(decision[0])
             self.look_rows.append((self.env.now, len(e.randomised), z))
             shown = f"posterior probability {z:.3f}" if d.scale == "posterior_probability" else f"z = {z:.3f}"
@@ -347,7 +347,32 @@ class TrialModel(FollowUpEvents, ABC):
 
     def z_of(self, patients: list[Patient]) -> float:
         """The design's statistic of these patients' data as the analysis counts it."""
-        return float(self.design.statistic(*self.counts_of(patients))[0])
+        return float(self.design.statistic(*self.counts_of(patients), patients=self.patients_of(patients))[0])
+
+    def patients_of(self, patients: list[Patient]):
+        """These patients one by one as the analysis counts them, for a look statistic that reads
+        covariates (:func:`simulate.analysis.adjusted.patients_of`, one trial); None otherwise."""
+        analysis = getattr(self.design, "analysis", None)
+        if analysis is None or not analysis.covariates:
+            return None
+        from simulate.analysis.adjusted import patients_of
+
+        missing, state, c = self.sc.analysis.missing, self.endpoint_state, self.sc.control_index
+        analysed, y = [], []
+        for p in patients:
+            if self.ice is not None:
+                value, carried = self.endpoint_value(p)
+                analysed.append(not (missing == "complete_case" and value < 0))
+                y.append((carried if missing == "locf" else value) > 0)
+                continue
+            dropped = p.dropout_month == p.dropout_month
+            analysed.append(not (missing == "complete_case" and dropped))
+            y.append((p.locf if missing == "locf" else p.visit_status[self.endpoint_visit]) >= state)
+        slots = np.array([p.slot for p in patients], dtype=int)
+        cov = self.covariates(slots)
+        baseline = np.stack([cov["pla2r_titre_ru_ml"], cov["proteinuria_g_day"]], axis=-1)[None]
+        return patients_of(np.array([analysed]), np.array([[p.arm != c for p in patients]]), np.array([y]),
+                           baseline, self.sc)
 
     def counts_of(self, patients: list[Patient]) -> tuple[np.ndarray, ...]:
         """(x_c, n_c, x_t, n_t) of these patients as the analysis counts them, as 1-element arrays."""

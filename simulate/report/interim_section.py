@@ -32,7 +32,11 @@ def _interim(results: RunResults, images: dict[str, bytes], scale: float = 1.0) 
     detail = getattr(results, "interim", None)
     fixed = detail.fixed if detail is not None else None
     bayes = results.scenario.analysis.framework == "bayesian"
+    adjusted = results.scenario.analysis.adjustment == "g_computation"
     statistic = ("the posterior probability of benefit" if bayes else
+                 "the Wald z of the covariate-adjusted (g-computation) risk difference" + (" at the margin" if
+                                                                                          p.hypothesis == "non_inferiority" else "")
+                 if adjusted else
                  "the Farrington–Manning z at the margin" if p.hypothesis == "non_inferiority"
                  else "the pooled z (the score statistic)")
     text = _interim_text(results, fixed, statistic)
