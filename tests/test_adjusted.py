@@ -313,3 +313,21 @@ def test_adjusted_looks_keep_the_overall_alpha_and_their_z_is_the_adjusted_analy
     g = g_computation(data)
     final = b.stop_look < 0
     np.testing.assert_allclose(b.overrun_z[final], (g.difference / g.difference_se)[final], rtol=1e-9)
+
+
+def test_non_inferiority_at_the_margin_keeps_alpha():
+    s = load_scenario(PLAIN_SCENARIO, [*G_COMP, *STRONG, 'analysis.hypothesis="non_inferiority"', "analysis.margin=0.15",
+                                       'analysis.alternative="greater"', "analysis.alpha=0.025",
+                                       "arms.rtx_csa.remission_at_endpoint=0.45",      # 0.60 - 0.15: at the margin
+                                       "dropout.probability_by_endpoint=0"])           # dropouts as failures would move it
+    r = estimate_power(s, replicates=3000, seed=71, jobs=1, engine="batch")
+    assert abs(r.power - 0.025) <= 2 * math.sqrt(0.025 * 0.975 / r.replicates), r.power
+
+
+def test_several_arms_with_holm_adjust_each_comparison_and_keep_the_familywise_error():
+    s = load_scenario("three_arm", [*G_COMP, *STRONG, "sweep={}", "arms.rtx_csa.remission_at_endpoint=0.6",
+                                    "arms.rtx_tac.remission_at_endpoint=0.6", 'analysis.success="any"'])
+    assert s.analysis.multiplicity == "holm" and len(s.experimental_arms) == 2
+    r = estimate_power(s, replicates=2000, seed=73, jobs=1, engine="batch")
+    assert r.power <= s.analysis.alpha + 2 * math.sqrt(s.analysis.alpha * (1 - s.analysis.alpha) / r.replicates)
+    assert len(r.comparisons) == 2 and all(0.93 <= c.ci_coverage <= 0.97 for c in r.comparisons)
