@@ -31,6 +31,26 @@ PLAIN_SCENARIO = ROOT / "tests" / "scenarios" / "nct04743739_without_events.toml
 CliResult = tuple[int, str, str]
 
 
+def assert_refused(overrides: list[str], line: str, scenario: Path | str = PLAIN_SCENARIO) -> None:
+    """Loading ``scenario`` with ``overrides`` is refused, one of its problems containing ``line``."""
+    from simulate.design.loader import load_scenario
+    from simulate.errors import ScenarioError
+
+    with pytest.raises(ScenarioError) as info:
+        load_scenario(scenario, overrides)
+    assert any(line in p for p in info.value.problems), info.value.problems
+
+
+def report_section(folder: Path, section_id: str) -> str:
+    """The HTML of ``<section id="{section_id}">`` in a run's report.html ("" when absent)."""
+    page = (Path(folder) / "report.html").read_text(encoding="utf-8")
+    opening = f'<section id="{section_id}">'
+    if opening not in page:
+        return ""
+    start = page.index(opening)
+    return page[start: page.index("</section>", start)]
+
+
 def edit_scenario_text(text: str, key: str, value: str | None = None, new_key: str | None = None) -> str:
     """Change the first ``key = ...`` line of a scenario file's text: its value (the comment is
     kept) and/or its key. Fails loudly if the key is not there, so edits never silently miss."""

@@ -14,17 +14,14 @@ import pytest
 from simulate.design.loader import load_scenario
 from simulate.run.main_job import run_all, run_files
 
-from conftest import PLAIN_SCENARIO
+from conftest import PLAIN_SCENARIO, report_section
 
 SMALL = ["simulation.block_size=50"]
 
 
 def section(folder) -> str:
-    page = (folder / "report.html").read_text(encoding="utf-8")
-    if '<section id="adjustment-section">' not in page:
-        return ""
-    start = page.index('<section id="adjustment-section">')
-    return re.sub(r"\s+", " ", html.unescape(re.sub(r"<[^>]+>", " ", page[start: page.index("</section>", start)])))
+    """The section's text, tags removed and spaces collapsed."""
+    return re.sub(r"\s+", " ", html.unescape(re.sub(r"<[^>]+>", " ", report_section(folder, "adjustment-section"))))
 
 
 @pytest.fixture(scope="module")

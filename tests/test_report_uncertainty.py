@@ -12,17 +12,13 @@ import pytest
 from simulate.design.loader import load_scenario
 from simulate.run.main_job import run_all
 
-from conftest import PLAIN_SCENARIO
+from conftest import PLAIN_SCENARIO, report_section
 
 SMALL = ["simulation.block_size=50"]
 
 
 def section(folder) -> str:
-    page = (folder / "report.html").read_text(encoding="utf-8")
-    if '<section id="uncertainty-section">' not in page:
-        return ""
-    start = page.index('<section id="uncertainty-section">')
-    return page[start: page.index("</section>", start)]
+    return report_section(folder, "uncertainty-section")
 
 
 def words(fragment: str) -> str:
