@@ -327,3 +327,28 @@ def test_several_arms_with_holm_adjust_each_comparison_and_keep_the_familywise_e
     r = estimate_power(s, replicates=2000, seed=73, jobs=1, engine="batch")
     assert r.power <= s.analysis.alpha + 2 * math.sqrt(s.analysis.alpha * (1 - s.analysis.alpha) / r.replicates)
     assert len(r.comparisons) == 2 and all(0.93 <= c.ci_coverage <= 0.97 for c in r.comparisons)
+
+
+@pytest.mark.parametrize("overrides, line", [
+    ([*G_COMP, 'analysis.missing="mi_mar"', *LOOKS], "analysis.missing: got 'mi_mar'; interim looks decide"),
+    (['analysis.adjustment="mantel_haenszel"', 'analysis.test="mantel_haenszel"', *LOOKS,
+      'randomisation.stratify_by=["pla2r_titre_high"]'], "not monitored at interim looks"),
+    (['analysis.adjustment="mantel_haenszel"', 'analysis.test="mantel_haenszel"', 'analysis.missing="mi_mar"',
+      'randomisation.stratify_by=["pla2r_titre_high"]'], "not combined over imputed data sets"),
+    ([*G_COMP, 'analysis.framework="bayesian"', 'analysis.alternative="greater"'],
+     "covariate adjustment is a frequentist analysis"),
+    (['analysis.adjustment="g_computation"', 'analysis.adjust_for=["proteinuria_g_day"]'],
+     "set test = \"g_computation\" too"),
+])
+def test_combinations_adjustment_cannot_make_are_named_once(overrides, line):
+    assert_refused(overrides, line)
+
+
+def test_run_with_adjusted_looks_compares_with_the_score_test(tmp_path):
+    from simulate.run.adjustment_gain import unadjusted, unadjusted_test
+    from simulate.run.main_job import run_all
+
+    s = load_scenario(PLAIN_SCENARIO, [*G_COMP, *LOOKS, "simulation.block_size=50", "sweep={}"])
+    assert unadjusted_test(s) == "ztest" and unadjusted(s).analysis.test == "ztest"
+    results = run_all(s, tmp_path / "out", replicates=100)
+    assert results.adjustment.unadjusted_test == "ztest" and (tmp_path / "out" / "adjustment.csv").is_file()

@@ -82,10 +82,20 @@ def test_the_adjustment_switch_sets_g_computation_and_gives_trialsims_power(base
     adjusted = load_scenario("nct04743739_adjusted")
     data = read_scenario_data(ROOT / "scenarios" / "nct04743739_adjusted.toml")
     start = inputs.input_values(adjusted)
-    assert start["adjust"] is True and start["test"] == inputs.UNADJUSTED_TEST
-    assert inputs.check(data, adjusted, start).changed == ()
+    assert start["adjust"] is True and start["test"] == "wald"
+    kept = inputs.check(data, adjusted, start)
+    assert kept.changed == () and kept.scenario == adjusted
     off = inputs.check(data, adjusted, {**start, "adjust": False})
     assert off.ok and off.scenario.analysis.adjustment == "none" and off.scenario.analysis.test == "wald"
+    # a file's own adjustment (here Mantel-Haenszel over its strata) stays as it is while the switch is on
+    mh = load_scenario(NAME, ['analysis.adjustment="mantel_haenszel"', 'analysis.test="mantel_haenszel"',
+                              'randomisation.stratify_by=["pla2r_titre_high"]'])
+    mh_data = read_scenario_data(NAME)
+    mh_data = {**mh_data, "analysis": {**mh_data["analysis"], "adjustment": "mantel_haenszel",
+                                       "test": "mantel_haenszel"},
+               "randomisation": {**mh_data.get("randomisation", {}), "stratify_by": ["pla2r_titre_high"]}}
+    same = inputs.check(mh_data, mh, inputs.input_values(mh))
+    assert same.ok and same.scenario.analysis.adjustment == "mantel_haenszel" and same.changed == ()
 
 
 def test_how_sure_becomes_a_design_prior_around_the_rate_and_the_view_gives_trialsims_assurance(base):

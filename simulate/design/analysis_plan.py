@@ -134,13 +134,16 @@ class Analysis(Model):
     def _adjustment_problems(self) -> list[str]:
         """The adjustment names its analysis and, for g-computation, known covariates."""
         problems = []
+        if self.adjustment != "none" and self.framework == "bayesian":
+            return [f"analysis.adjustment: got {self.adjustment!r}; covariate adjustment is a frequentist analysis: "
+                    "with framework = \"bayesian\" set adjustment = \"none\""]
         if self.test in ADJUSTMENTS and self.adjustment != self.test:
             problems.append(f"analysis.test: got {self.test!r}; a covariate-adjusted analysis is chosen by "
                             f"analysis.adjustment: set adjustment = \"{self.test}\""
                             + (" and name the covariates in adjust_for" if self.test == "g_computation" else ""))
         if self.adjustment != "none" and self.test != self.adjustment:
             problems.append(f"analysis.test: got {self.test!r}; with adjustment = {self.adjustment!r} the analysis is "
-                            f"the registered {self.adjustment!r}: leave test out, or set test = \"{self.adjustment}\"")
+                            f"the registered {self.adjustment!r}: set test = \"{self.adjustment}\" too")
         if self.adjustment == "g_computation" and not self.adjust_for:
             problems.append("analysis.adjust_for: got []; g-computation adjusts for baseline covariates: name them, e.g. "
                             'adjust_for = ["log2(pla2r_titre_ru_ml)", "proteinuria_g_day"]')
@@ -163,6 +166,9 @@ class Analysis(Model):
     def _imputation_problems(self, entry: registry.Entry) -> list[str]:
         """Multiple imputation needs an analysis that combines imputed data sets (the imputation
         fields are read only with it, so that a sweep over ``missing`` may keep them)."""
+        if self.missing in IMPUTATION_STRATEGIES and self.adjustment == "mantel_haenszel":
+            return [f"analysis.missing: got {self.missing!r}; the Mantel-Haenszel difference is not combined over "
+                    "imputed data sets: set adjustment = \"g_computation\" (with adjust_for), or another missing"]
         if self.missing in IMPUTATION_STRATEGIES and not entry.imputes:
             usable = " or ".join(f'"{e.name}"' for e in registry.entries() if e.imputes and not e.covariates)
             return [f"analysis.test: got {self.test!r}; missing = {self.missing!r} combines imputed data sets by "

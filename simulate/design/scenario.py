@@ -26,6 +26,7 @@ from pydantic import Field, model_validator
 
 from simulate.analysis import registry
 from simulate.analysis.rules import look_counts
+from simulate.design.choices import IMPUTATION_STRATEGIES
 from simulate.design.fields import (ARM_ID_PATTERN, CalendarMonths, FrozenDict, MAX_ARMS, MIN_ARMS, Model,
                                     PositiveCalendarMonths, PositiveFollowUpMonths, PositiveProteinuria,
                                     Probability, STRATIFICATION_FACTORS, SUCCESS_ALL, Titre)
@@ -317,10 +318,18 @@ class Scenario(Model):
                             "space them further apart")
         if a.framework == "bayesian":
             return problems + self._bayesian_interim_problems()
-        if not test.interim:
+        if a.adjustment == "mantel_haenszel":
+            problems.append("analysis.adjustment: got 'mantel_haenszel'; the Mantel-Haenszel difference is not "
+                            "monitored at interim looks: set adjustment = \"g_computation\" (with adjust_for), or "
+                            "leave the looks out")
+        elif not test.interim:
             usable = " or ".join(f'"{e.name}"' for e in registry.entries() if e.interim and not e.covariates)
             problems.append(f"analysis.test: got {a.test!r}; interim looks use the score statistic: set "
                             f"test = {usable}")
+        if test.covariates and a.missing in IMPUTATION_STRATEGIES:
+            problems.append(f"analysis.missing: got {a.missing!r}; interim looks decide on the patients seen so far, "
+                            "and an adjusted analysis is not imputed at a look: set missing = \"nonresponder\", "
+                            "\"complete_case\" or \"locf\", or leave the looks out")
         i = self.interim
         if i.futility == "predictive_probability":
             problems.append("interim.futility: got 'predictive_probability'; the predictive probability of success "

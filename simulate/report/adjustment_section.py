@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from simulate.analysis import registry
 from simulate.report.formatting import _pm, _table
 from simulate.report.words import and_list, label
 
@@ -68,9 +69,11 @@ def adjustment(results: RunResults) -> dict | None:
     rows = adjustment_rows(results)
     n80 = rows[0]
     text = [
-        f"The planned analysis is {method}, {what}. Beside it, the same trials analysed without adjustment (the "
-        f"Wald test of the risk difference, which {method} reduces to without covariates): what the adjustment "
-        "buys in patients and in power, and what it costs in type I error.",
+        f"The planned analysis is {method}, {what}. Beside it, the same trials analysed without adjustment ("
+        + (f"the Wald test of the risk difference, which {method} reduces to without covariates" if
+           d.unadjusted_test == "wald" else f"{registry.get(d.unadjusted_test).title}, the test the looks' boundaries "
+                                            "are for")
+        + "): what the adjustment buys in patients and in power, and what it costs in type I error.",
         f"The covariates explain a share R² of each arm's outcome variance ({r2}; from the outcome model's reference "
         f"sample of eligible patients). What they explain in common of the two arms removes "
         f"{100 * d.variance_removed:.1f}% of the unadjusted risk difference's variance; what differs between the arms "
@@ -87,8 +90,9 @@ def adjustment(results: RunResults) -> dict | None:
                        "no fewer (within the searches' Monte Carlo error the two may not differ)." if saved == 0 else
                        f"{-saved} more per arm: on these trials adjustment does not pay."))
     if a.adjustment_variance == "model_robust" and s.randomisation.stratify_by and a.adjustment == "g_computation":
-        text.append("With randomisation stratified by factors the working model leaves out, the model-robust "
-                    "variance is conservative (Ye et al. 2023): include the stratification factors in adjust_for.")
+        text.append("Randomisation here is stratified; when the working model leaves the stratification factors "
+                    "(thresholds of the titre and the proteinuria) out, the model-robust variance is conservative "
+                    "(Ye et al. 2023), so the type I error may sit below α.")
     table = _table(["Quantity", f"Unadjusted ({d.unadjusted_test}) ± MC SE", f"Adjusted ({a.adjustment}) ± MC SE"],
                    [[r["quantity"], _cell(r["unadjusted"], r["unadjusted_mc_se"]), _cell(r["adjusted"], r["adjusted_mc_se"])]
                     for r in rows], numeric={1, 2}, caption="What adjustment buys (as adjustment.csv)")

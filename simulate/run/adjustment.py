@@ -3,7 +3,7 @@ adjustment, in sample size, power and type I error, simulated and in closed form
 
 The unadjusted counterpart (:func:`unadjusted`) is the same scenario analysed by the Wald test
 of the risk difference: the estimator g-computation and Mantel-Haenszel reduce to without
-covariates or strata. Both are simulated on the same trials (the same seed): the sample size
+covariates or strata (with interim looks, the score test the boundaries are for). Both are simulated on the same trials (the same seed): the sample size
 for 80% and 90% power, the power at the planned n, and the type I error in the design's null
 world (:func:`simulate.design.null_world.null_scenario`).
 
@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from simulate.run.adjustment_gain import (UNADJUSTED_TEST, closed_forms, prognostic_r2, unadjusted,  # noqa: F401
+from simulate.run.adjustment_gain import (closed_forms, prognostic_r2, unadjusted, unadjusted_test,  # noqa: F401
                                          variance_removed)
 from simulate.run.record import Float, Record
 from simulate.run.results import PowerResult, SampleSizePlan
@@ -60,7 +60,7 @@ def compute_adjustment(scenario, seed, replicates, jobs, engine, progress=False)
     null_adjusted = estimate_power(null, replicates, seed, jobs, engine, progress)
     null_plain = estimate_power(unadjusted(null), replicates, seed, jobs, engine, progress)
     return AdjustmentDetail(
-        unadjusted_test=UNADJUSTED_TEST, unadjusted_power=power, unadjusted_samplesize=plan,
+        unadjusted_test=unadjusted_test(scenario), unadjusted_power=power, unadjusted_samplesize=plan,
         type1_adjusted=null_adjusted.power, type1_adjusted_mc_se=null_adjusted.mc_se,
         type1_unadjusted=null_plain.power, type1_unadjusted_mc_se=null_plain.mc_se, null_design=note,
         prognostic_r2=prognostic_r2(scenario), variance_removed=variance_removed(scenario),

@@ -30,19 +30,28 @@ from scipy import special
 
 from simulate.design import scenario as sc
 
-__all__ = ["UNADJUSTED_TEST", "closed_forms", "prognostic_r2", "unadjusted", "variance_removed"]
+__all__ = ["UNADJUSTED_TEST", "closed_forms", "prognostic_r2", "unadjusted", "unadjusted_test", "variance_removed"]
 
 UNADJUSTED_TEST = "wald"
 """The unadjusted counterpart's analysis: the Wald test of the risk difference, which both
 adjusted analyses reduce to without covariates or strata."""
 
 
+def unadjusted_test(scenario: sc.Scenario) -> str:
+    """The test of the unadjusted counterpart: :data:`UNADJUSTED_TEST`, or with interim looks the
+    score test the boundaries are for (Farrington-Manning for non-inferiority, the pooled z
+    otherwise), as the Wald test is not monitored at looks."""
+    if scenario.interim is not None and scenario.interim.looks > 1:
+        return "farrington_manning" if scenario.analysis.hypothesis == "non_inferiority" else "ztest"
+    return UNADJUSTED_TEST
+
+
 def unadjusted(scenario: sc.Scenario) -> sc.Scenario:
-    """The same design analysed without adjustment (:data:`UNADJUSTED_TEST`)."""
+    """The same design analysed without adjustment (:func:`unadjusted_test`)."""
     from simulate.design.loader import with_overrides
 
     return with_overrides(scenario, {"analysis.adjustment": "none", "analysis.adjust_for": [],
-                                     "analysis.test": UNADJUSTED_TEST})
+                                     "analysis.test": unadjusted_test(scenario)})
 
 
 def _explained(p: np.ndarray, Z: np.ndarray) -> float:

@@ -124,8 +124,14 @@ def _calibrate_looks(scenario: sc.Scenario, null: sc.Scenario, note: str, target
             errors[c] = estimate_power(null_at, replicates, seed, jobs, engine, False).power
         return errors[c]
 
-    def smallest(level: float) -> int:
+    def smallest(level: float, strict: bool = True) -> int:
+        """The smallest grid threshold whose type I error is at most ``level``; not ``strict`` (an
+        end of the Monte Carlo interval), the grid's end where none, or every one, is."""
         lo, hi = math.floor(THRESHOLD_MIN * GRID) + 1, round(THRESHOLD_MAX * GRID)
+        if not strict and error(hi) > level + 1e-12:
+            return hi
+        if not strict and error(lo) <= level + 1e-12:
+            return lo
         if error(hi) > level + 1e-12 or error(lo) <= level + 1e-12:
             where = "even at the strictest" if error(hi) > level + 1e-12 else "already at the most lenient"
             raise UsageError(f"--target-type1: got {target:g}; {where} threshold analysis.success_threshold allows "
@@ -142,7 +148,7 @@ def _calibrate_looks(scenario: sc.Scenario, null: sc.Scenario, note: str, target
         print(f"calibrating the looks: {replicates:,} null trials at each threshold tried", file=sys.stderr)
     threshold = smallest(target)
     lo_k, hi_k = (int(v) for v in stats.binom.ppf([0.025, 0.975], replicates, target))
-    threshold_high, threshold_low = smallest(lo_k / replicates), smallest(hi_k / replicates)
+    threshold_high, threshold_low = smallest(lo_k / replicates, False), smallest(hi_k / replicates, False)
     tuned = {"analysis.success_threshold": threshold / GRID}
     check = estimate_power(with_overrides(null, tuned), replicates, seed + 1, jobs, engine, progress)
     power = estimate_power(with_overrides(scenario, tuned), replicates, seed, jobs, engine, progress)

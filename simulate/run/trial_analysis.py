@@ -19,6 +19,7 @@ import numpy as np
 from scipy import special
 
 from simulate.design import scenario as sc
+from simulate.design.choices import IMPUTATION_STRATEGIES
 
 __all__ = ["trial_analysis"]
 
@@ -53,7 +54,11 @@ def trial_analysis(scenario: sc.Scenario, seed: int) -> list[dict]:
                "statistic": _number(r.statistic[0]), "scale": r.scale,
                "p_value": _number(r.statistic[0]) if r.scale == "p_value" else None,
                "reject": bool(res.reject[0, j])}
-        if entry.covariates:
+        if entry.covariates and a.missing in IMPUTATION_STRATEGIES:
+            row["note"] = (f"multiple imputation: the estimate, interval and p-value combine {a.imputations} completed "
+                           "data sets by Rubin's rules, each analysed by g-computation; there is no single working "
+                           "model to report")
+        elif entry.covariates:
             row.update(_g_computation(comparison_adjustment(outcomes.patients, c, k, a.missing, a.adjust_for),
                                       a.adjustment_variance))
         elif entry.name == "mantel_haenszel":

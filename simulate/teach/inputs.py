@@ -45,10 +45,6 @@ ADJUST_FOR = ("log2(pla2r_titre_ru_ml)", "proteinuria_g_day")
 """What the switch "Adjust for baseline covariates" adjusts for: the covariates of the outcome
 model (``adjust`` on: g-computation over them, the registered analysis ``g_computation``; the
 test input is then not used)."""
-UNADJUSTED_TEST = "wald"
-"""The test the lab shows for a scenario file that adjusts (the unadjusted counterpart, used when
-the switch is turned off)."""
-
 PRIOR_INPUTS = {"sure_control": "remission_control", "sure_experimental": "remission_experimental"}
 """How sure the class is of each assumed rate, as patients' worth (0: taken as known): the arm's
 design prior is then Beta(rate x N, (1 - rate) x N), centred on the rate input beside it."""
@@ -78,7 +74,9 @@ def input_values(scenario: sc.Scenario) -> dict[str, Any]:
         out[key] = _worth(out[key])
     out["adjust"] = out["adjust"] != "none"
     if out["adjust"]:                            # the test box offers unadjusted tests only
-        out["test"] = UNADJUSTED_TEST
+        from simulate.run.adjustment_gain import unadjusted_test
+
+        out["test"] = unadjusted_test(scenario)
     return out
 
 
@@ -173,10 +171,14 @@ def overrides(scenario: sc.Scenario, values: dict[str, Any]) -> dict[str, str]:
 
 
 def _adjustment(out: dict[str, str], on: Any, was_on: bool, path: str) -> None:
-    """The switch "Adjust for baseline covariates": on, g-computation over :data:`ADJUST_FOR`
-    (the test input then unused); off in a file that adjusts, no adjustment and the test input's
+    """The switch "Adjust for baseline covariates". Left as the file has it, nothing changes (a
+    file's own adjustment stays as it is; the test input is then unused). Turned on, g-computation
+    over :data:`ADJUST_FOR`; turned off in a file that adjusts, no adjustment and the test input's
     test."""
-    if on is True or on == "true":
+    on = on is True or on == "true"
+    if on and was_on:
+        out.pop("test", None)
+    elif on:
         out["adjust"] = f'{path}="g_computation"'
         out["test"] = 'analysis.test="g_computation"'
         out["adjust_for"] = "analysis.adjust_for=[" + ", ".join(f'"{c}"' for c in ADJUST_FOR) + "]"
