@@ -70,6 +70,7 @@ def render(results: RunResults, images: dict[str, bytes], axis_label: Callable[[
     estimand = _estimand(results, images, scale)
     uncertain = uncertainty(results, images, scale)
     adjusted = adjustment(results)
+    from simulate.report.justification import paragraphs as justification
     toc = [("verdict", "Verdict")] if verdict is not None else []
     toc += [("summary", "In plain language"), ("figures", "Figures")]
     if interim:
@@ -79,10 +80,12 @@ def render(results: RunResults, images: dict[str, bytes], axis_label: Callable[[
     if adjusted:
         toc.append(("adjustment", "What adjustment buys"))
     toc.append(("estimand", "Estimand and missing data"))
-    toc += [("tables", "Tables"), ("assumptions", "Assumptions"), ("reproduce", "Reproducing the run")]
+    toc += [("justification", "Sample-size justification"), ("tables", "Tables"), ("assumptions", "Assumptions"),
+            ("reproduce", "Reproducing the run")]
     return _ENV.get_template("report.html.j2").render(
         name=scenario.name, description=scenario.description, meta=_meta(results), verdict=verdict,
         summary=_summary(results), toc=toc,
         figures=_figures(images, results.sweep, axis_label, _captions(results, null), alts, scale, alpha),
-        interim=interim, uncertainty=uncertain, adjustment=adjusted, estimand=estimand, tables=[b for b in blocks if b is not None],
+        interim=interim, uncertainty=uncertain, adjustment=adjusted, estimand=estimand,
+        justification=justification(results), tables=[b for b in blocks if b is not None],
         assumptions=_assumptions(scenario, results.source, results.overrides), reproduce=_reproduce(results))

@@ -85,7 +85,9 @@ def write_tables(folder: Path, results: RunResults) -> list[str]:
     remission_by_visit (one row per arm and visit), samplesize, sweep and consort; with interim
     looks also looks (one row per look) and fixed_design (the power row of the same scenario
     without the looks); with a tipping-point grid tipping_point (one row per comparison and pair
-    of shifts). Returns the names written; nothing else in the folder is touched."""
+    of shifts); and justification.md, the protocol's sample-size justification
+    (:mod:`simulate.report.justification`). Returns the names written; nothing else in the folder
+    is touched."""
     written = []
 
     def write(name: str, frame: pd.DataFrame) -> None:
@@ -110,6 +112,11 @@ def write_tables(folder: Path, results: RunResults) -> list[str]:
         write("fixed_design.csv", detail.fixed.to_frame(consort=False, elapsed=False))
     if results.power.tipping_point:
         write(TIPPING_TABLE, tipping_table(results.power, results.scenario))
+    from simulate.io import write_text_atomic
+    from simulate.report.justification import JUSTIFICATION_FILE, markdown
+
+    write_text_atomic(folder / JUSTIFICATION_FILE, markdown(results))
+    written.append(JUSTIFICATION_FILE)
     if getattr(results, "adjustment", None) is not None:
         from simulate.report.adjustment_section import adjustment_rows
 

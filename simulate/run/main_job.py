@@ -68,7 +68,7 @@ def run_files(scenario: sc.Scenario) -> frozenset[str]:
     pieces = PIECES + (("sweep",) if sweep else ()) + (("interim",) if looks else ()) + (("adjustment",) if adjusted
                                                                                           else ())
     return frozenset({*run_tables(sweep, looks, tipping, adjusted), *(f"{f}.png" for f in figures), "report.html",
-                      "run.json",
+                      "run.json", "justification.md",
                       *(f"{CACHE_DIR}/{p}.json" for p in pieces)})
 
 
