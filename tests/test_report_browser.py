@@ -213,3 +213,24 @@ def test_the_pdf_check_sees_a_figure_split_across_pages(browser, tmp_path):
     n_figures, problems = figures_not_whole(page, paper="A6")
     page.close()
     assert n_figures == 1 and problems and "not one draw per figure" in problems[0], problems
+
+
+@pytest.mark.parametrize("name", NAMES[:1])
+def test_the_print_has_page_margins_and_two_figures_share_a_page(browser, reports, name):
+    """``@page`` margins keep every figure off the paper's edge (15 mm is 42.5 pt), and figures
+    are sized so that two fit a page where they follow each other."""
+    import io
+    from collections import Counter
+
+    pypdf = pytest.importorskip("pypdf", reason="pypdf is not installed (pip install pypdf)")
+    page, *_ = open_page(browser, reports[name])
+    sizes = {tuple(s) for s in page.evaluate(
+        "() => [...document.querySelectorAll('figure img')].map(i => [i.naturalWidth, i.naturalHeight])")}
+    reader = pypdf.PdfReader(io.BytesIO(page.pdf(format="A4", prefer_css_page_size=True)))
+    page.close()
+    draws = [d for d in _image_draws(reader) if d[1] in sizes]
+    assert draws
+    for index, _, (x0, y0, x1, y1) in draws:
+        box = reader.pages[index].mediabox
+        assert x0 >= 40 and float(box.right) - x1 >= 40 and y0 >= 40 and float(box.top) - y1 >= 40, (index, x0, y0)
+    assert max(Counter(index for index, *_ in draws).values()) >= 2
