@@ -11,6 +11,8 @@ artists), never as images.
 
 from __future__ import annotations
 
+import html
+
 import math
 import re
 from pathlib import Path
@@ -113,7 +115,10 @@ def test_null_report_speaks_of_type_one_error_not_power_targets(null_run):
     assert f"alpha ({alpha:.3f})" in page and "Type I error against sample size" in page
     # the tables too: the power row, the sweep's column and the type I error at each simulated n
     p = results.power
-    assert f"<td>Type I error (power with no true effect) ± Monte Carlo SE</td><td>{p.power:.3f} ± {p.mc_se:.3f}</td>" in page
+    from simulate.report.formatting import share_pm
+
+    shown = html.escape(share_pm(p.power, p.mc_se, p.replicates), quote=False)
+    assert f"<td>Type I error (power with no true effect) ± Monte Carlo SE</td><td>{shown}</td>" in page
     assert "Power ± MC SE" not in page and "Type I error ± MC SE" in page
     curve = page[page.index("Type I error at each n simulated (as samplesize.csv)"):]
     curve = curve[: curve.index("</table>")]

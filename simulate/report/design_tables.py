@@ -13,7 +13,7 @@ import numpy as np
 from markupsafe import Markup
 
 from simulate.design import scenario as sc
-from simulate.report.formatting import Block, _f, _p, _pm, _table, _value
+from simulate.report.formatting import Block, _f, _p, _pm, _table, _value, share_pm
 from simulate.report.words import (ENDPOINT_WORDS, MISSING_WORDS, MULTIPLICITY_WORDS, TEST_NAMES, _level,
                                    comparison_name, hypothesis_phrase, label, significant_word, success_phrase)
 from simulate.run.results import PowerResult, SampleSizePlan, SweepResult, TYPE_ONE_SE, against_alpha
@@ -53,7 +53,7 @@ def _power_table(scenario: sc.Scenario, p: PowerResult, null: bool = False) -> B
         ]
     rows += [
         ["Type I error (power with no true effect) ± Monte Carlo SE" if null else "Power ± Monte Carlo SE",
-         _pm(p.power, p.mc_se)],
+         share_pm(p.power, p.mc_se, p.replicates)],
         [f"95% interval for the {'type I error' if null else 'power'}", f"{_f(p.ci_low)} – {_f(p.ci_high)}"],
         [f"Simulated trials ({'successful' if many else significant_word(p.hypothesis)})",
          f"{_f(p.replicates, ',')} ({_f(p.rejections, ',')})"],
@@ -105,11 +105,12 @@ def _comparisons_table(scenario: sc.Scenario, p: PowerResult) -> Block | None:
     if len(p.comparisons) <= 1:
         return None
     word = significant_word(p.hypothesis)
-    rows = [[comparison_name(scenario, c.arm), _pm(c.power, c.mc_se), _f(c.true_difference),
+    rows = [[comparison_name(scenario, c.arm), share_pm(c.power, c.mc_se, p.replicates), _f(c.true_difference),
              _pm(c.mean_risk_difference, c.risk_difference_bias_se), _f(c.ci_coverage), _f(c.mean_ci_width),
              _f(c.exaggeration_ratio, ".2f")] for c in p.comparisons]
-    rows += [[f"At least one comparison {word} (any)", _pm(p.power_any, p.power_any_mc_se), *["—"] * 5],
-             [f"Every comparison {word} (all)", _pm(p.power_all, p.power_all_mc_se), *["—"] * 5]]
+    rows += [[f"At least one comparison {word} (any)", share_pm(p.power_any, p.power_any_mc_se, p.replicates),
+              *["—"] * 5],
+             [f"Every comparison {word} (all)", share_pm(p.power_all, p.power_all_mc_se, p.replicates), *["—"] * 5]]
     counted = success_phrase(scenario, p.success, len(p.comparisons), p.hypothesis)
     note = (f"Each comparison's power is the share of simulated trials in which it is {word}, "
             f"{_level(p)} with {MULTIPLICITY_WORDS.get(p.multiplicity, p.multiplicity)}; "
@@ -180,7 +181,7 @@ def _samplesize_table(plan: SampleSizePlan, scenario: sc.Scenario, p: PowerResul
     rows = []
     for s in plan.searches:
         refs = [_f(getattr(s.analytic, k, None), "") for k in columns]
-        rows.append([f"{s.target:.0%}", _f(s.n_per_arm, "d"), _pm(s.power, s.mc_se), *refs,
+        rows.append([f"{s.target:.0%}", _f(s.n_per_arm, "d"), share_pm(s.power, s.mc_se, s.replicates), *refs,
                      s.note or s.analytic.note])
     head = ["Target power", "Simulated n per arm", "Simulated power at that n", *columns.values(), "Note"]
     rule = f" With dropout: {plan.dropout_rule}." if plan.dropout_rule else ""

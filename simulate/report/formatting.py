@@ -32,6 +32,27 @@ def _pm(value: Any, se: Any, fmt: str = ".3f") -> str:
     return _f(value, fmt) if se is None else f"{_f(value, fmt)} ± {_f(se, fmt)}"
 
 
+def exact_bound(value: float, trials: int, level: float = 0.95) -> float:
+    """The exact (Clopper-Pearson) two-sided ``level`` bound of a share seen in all ``trials``
+    (``value`` 1: the lower bound ((1 - level) / 2) ** (1 / n)) or in none (0: the upper bound
+    1 - that), where the Monte Carlo SE is 0 and says nothing."""
+    tail = ((1 - level) / 2) ** (1 / trials)
+    return tail if value >= 1 else 1 - tail
+
+
+def share_pm(value: Any, se: Any, trials: int | None, fmt: str = ".3f") -> str:
+    """A simulated share with its Monte Carlo SE, as :func:`_pm`; a share of 0 or 1 over
+    ``trials`` (SE 0) with its exact 95% bound instead of ± 0.000."""
+    try:
+        extreme = trials and se == 0 and value in (0, 1)
+    except (TypeError, ValueError):
+        extreme = False
+    if extreme:
+        bound = exact_bound(float(value), int(trials))
+        return f"{_f(value, fmt)} (exact 95% bound {'≥' if value >= 1 else '≤'} {bound:.4f})"
+    return _pm(value, se, fmt)
+
+
 @dataclass(frozen=True)
 class Cell:
     text: str

@@ -146,6 +146,14 @@ def verdict(results: RunResults) -> Verdict:
             what = "Recruitment is a second, separate risk" if under else "Recruitment is the limit"
             lines.insert(len(lines) if under else 0, f"{what}: {share} {s.n_target} patients within the planned "
                                                      f"{s.trial.recruitment_months:g} months.")
+    if p.mc_se == 0 and p.power in (0, 1) and p.replicates:
+        from simulate.report.formatting import exact_bound
+
+        every = p.power >= 1
+        lines.append(f"{'Every one' if every else 'None'} of the {p.replicates:,} simulated trials "
+                     f"succeeded: the Monte Carlo SE is 0 and says nothing, so the "
+                     f"exact 95% {'lower' if every else 'upper'} bound is given instead: "
+                     f"{exact_bound(p.power, p.replicates):.4f}.")
     if len(p.comparisons) > 1:
         lines.append("Each comparison: " + "; ".join(
             f"{comparison_name(s, c.arm)} {_pct(c.power)}" for c in p.comparisons) + ".")

@@ -13,7 +13,14 @@ from simulate.run.results import PowerResult, SampleSizeResult
 
 
 def power_with_interval(r) -> str:
-    """'0.812 ± 0.009 (95% CI 0.794-0.829)': a simulated power with its Monte Carlo error."""
+    """'0.812 ± 0.009 (95% CI 0.794-0.829)': a simulated power with its Monte Carlo error (a power
+    of 0 or 1, whose Monte Carlo SE is 0, with its exact 95% bound instead)."""
+    if r.mc_se == 0 and r.power in (0, 1) and getattr(r, "replicates", 0):
+        from simulate.report.formatting import exact_bound
+
+        side = "≥" if r.power >= 1 else "≤"
+        return (f"{r.power:.3f}: {'every' if r.power >= 1 else 'no'} simulated trial of {r.replicates:,} "
+                f"(exact 95% bound {side} {exact_bound(r.power, r.replicates):.4f})")
     return f"{r.power:.3f} ± {r.mc_se:.3f} (95% CI {r.ci_low:.3f}-{r.ci_high:.3f})"
 
 

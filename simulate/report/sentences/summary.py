@@ -11,6 +11,7 @@ import numpy as np
 from simulate.design import scenario as sc
 from simulate.design.assumed import primary_arm, result_has_no_benefit
 from simulate.run.plan import FEW_REPLICATES
+from simulate.report.formatting import share_pm
 from simulate.report.sentences.common import (above_alpha_clause, few_trials, hard_stop_clause, no_benefit_reason,
                                               observed_rate_sentence, on_time_clause, winners_curse)
 from simulate.report.words import (ENDPOINT_WORDS, INTERCURRENT_KIND_WORDS, MISSING_WORDS, MULTIPLICITY_SHORT, TEST_NAMES, _level, and_list,
@@ -46,7 +47,7 @@ def plain_summary(scenario: sc.Scenario, p: PowerResult, plan: SampleSizePlan,
               f"{t.endpoint_month:g} as the primary endpoint")
     lines = [
         f"With {design}, {what} is "
-        f"{p.power:.3f} ± {p.mc_se:.3f} ({TEST_NAMES.get(p.test, p.test)} at {level}{adjust}, "
+        f"{share_pm(p.power, p.mc_se, p.replicates)} ({TEST_NAMES.get(p.test, p.test)} at {level}{adjust}, "
         f"{MISSING_WORDS.get(p.missing_strategy, p.missing_strategy)}, {p.replicates:,} simulated trials)."
     ]
     if scenario.intercurrent and p.estimand:
@@ -57,9 +58,10 @@ def plain_summary(scenario: sc.Scenario, p: PowerResult, plan: SampleSizePlan,
         word = significant_word(p.hypothesis)
         lines.append(
             f"The chance of each comparison being {word}: "
-            + "; ".join(f"{comparison_name(scenario, c.arm)} {c.power:.3f} ± {c.mc_se:.3f}" for c in p.comparisons)
-            + f"; at least one of them: {p.power_any:.3f} ± {p.power_any_mc_se:.3f}; all {k} together: "
-              f"{p.power_all:.3f} ± {p.power_all_mc_se:.3f}.")
+            + "; ".join(f"{comparison_name(scenario, c.arm)} {share_pm(c.power, c.mc_se, p.replicates)}"
+                        for c in p.comparisons)
+            + f"; at least one of them: {share_pm(p.power_any, p.power_any_mc_se, p.replicates)}; all {k} together: "
+              f"{share_pm(p.power_all, p.power_all_mc_se, p.replicates)}.")
     if p.looks:
         lines.append(interim_sentence(scenario, p, fixed))
     lines += type_one_error_line(plan, p, level) if null else sample_size_lines(scenario, plan, many, ni)

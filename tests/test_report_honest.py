@@ -1,0 +1,32 @@
+"""Honest figures: a simulated share of 0 or 1 (Monte Carlo SE 0) is given with its exact
+binomial bound, never ± 0.000, on the command line, in the report's tables and in its verdict."""
+
+from __future__ import annotations
+
+import pytest
+from scipy import stats
+
+from simulate.design.loader import load_scenario
+from simulate.report.formatting import exact_bound, share_pm
+from simulate.run.main_job import run_all
+
+
+@pytest.mark.parametrize("n", [20, 300, 2000])
+def test_the_bound_is_clopper_pearsons(n):
+    assert exact_bound(1.0, n) == pytest.approx(stats.beta.ppf(0.025, n, 1), rel=1e-12)
+    assert exact_bound(0.0, n) == pytest.approx(stats.beta.ppf(0.975, 1, n), rel=1e-12)
+    assert share_pm(1.0, 0.0, n) == f"1.000 (exact 95% bound ≥ {exact_bound(1.0, n):.4f})"
+    assert share_pm(0.5, 0.01, n) == "0.500 ± 0.010"
+
+
+def test_a_power_of_one_is_never_plus_or_minus_zero(run_cli, tmp_path):
+    code, out, err = run_cli(["power", "mentor", "--replicates", "300"])
+    assert code == 0, err
+    assert "every simulated trial of 300 (exact 95% bound ≥ 0.9878)" in out and "1.000 ± 0.000" not in out
+    results = run_all(load_scenario("mentor", ["simulation.block_size=50", "sweep={}"]), tmp_path / "out",
+                      replicates=150)
+    assert results.power.power == 1.0
+    page = (tmp_path / "out" / "report.html").read_text(encoding="utf-8")
+    assert f"1.000 (exact 95% bound ≥ {exact_bound(1.0, 150):.4f})" in page
+    assert "Every one of the 150 simulated trials succeeded" in page
+    assert "1.000 ± 0.000" not in page.split('id="tables"')[0]
