@@ -30,3 +30,15 @@ def test_a_power_of_one_is_never_plus_or_minus_zero(run_cli, tmp_path):
     assert f"1.000 (exact 95% bound ≥ {exact_bound(1.0, 150):.4f})" in page
     assert "Every one of the 150 simulated trials succeeded" in page
     assert "1.000 ± 0.000" not in page.split('id="tables"')[0]
+
+
+def test_the_title_says_when_the_run_changed_the_scenario(tmp_path):
+    s = load_scenario("nct04743739", ["simulation.block_size=50", "sweep={}", "trial.n_per_arm=40"])
+    run_all(s, tmp_path / "out", replicates=100, overrides=("trial.n_per_arm=40",))
+    page = (tmp_path / "out" / "report.html").read_text(encoding="utf-8")
+    head = page[page.index("<h1>"): page.index("</p>", page.index("<h1>"))]
+    assert "(changed for this run)" in head and "<code>--set trial.n_per_arm=40</code>" in head
+    assert "(changed)" in page[page.index("<title>"): page.index("</title>")]
+    plain = run_all(load_scenario("nct04743739", ["simulation.block_size=50", "sweep={}"]), tmp_path / "plain",
+                    replicates=100)
+    assert plain.overrides == () and "changed for this run" not in (tmp_path / "plain" / "report.html").read_text()

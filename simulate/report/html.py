@@ -83,7 +83,8 @@ def render(results: RunResults, images: dict[str, bytes], axis_label: Callable[[
     toc += [("justification", "Sample-size justification"), ("tables", "Tables"), ("assumptions", "Assumptions"),
             ("reproduce", "Reproducing the run")]
     return _ENV.get_template("report.html.j2").render(
-        name=scenario.name, description=scenario.description, meta=_meta(results), verdict=verdict,
+        name=scenario.name, description=scenario.description, overrides=results.overrides, meta=_meta(results),
+        verdict=verdict,
         summary=_summary(results), toc=toc,
         figures=_figures(images, results.sweep, axis_label, _captions(results, null), alts, scale, alpha),
         interim=interim, uncertainty=uncertain, adjustment=adjusted, estimand=estimand,
