@@ -42,3 +42,20 @@ def test_the_title_says_when_the_run_changed_the_scenario(tmp_path):
     plain = run_all(load_scenario("nct04743739", ["simulation.block_size=50", "sweep={}"]), tmp_path / "plain",
                     replicates=100)
     assert plain.overrides == () and "changed for this run" not in (tmp_path / "plain" / "report.html").read_text()
+
+
+def test_the_sample_size_tables_closed_forms_are_in_a_csv(tmp_path):
+    import pandas as pd
+
+    results = run_all(load_scenario("nct04743739", ["simulation.block_size=50", "sweep={}"]), tmp_path / "out",
+                      replicates=120)
+    targets = pd.read_csv(tmp_path / "out" / "samplesize_targets.csv").set_index("target")
+    page = (tmp_path / "out" / "report.html").read_text(encoding="utf-8")
+    table = page[page.index("(as samplesize_targets.csv)"):]
+    table = table[: table.index("</table>")]
+    for s in results.samplesize.searches:
+        row = targets.loc[s.target]
+        assert row["n_per_arm"] == s.n_per_arm
+        for column in ("pooled_normal", "fleiss_cc", "arcsine", "pooled_normal_with_dropout", "fleiss_cc_with_dropout"):
+            assert row[column] == getattr(s.analytic, column)
+            assert f">{int(row[column])}</td>" in table

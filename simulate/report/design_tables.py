@@ -197,11 +197,11 @@ def _samplesize_table(plan: SampleSizePlan, scenario: sc.Scenario, p: PowerResul
                f"{success_phrase(scenario, p.success, len(p.comparisons), p.hypothesis)})" if many else "")
     if columns:
         closed = f" The closed-form columns are {refs}.{rule}"
-        caption = "n per arm for each power target: simulated and closed-form (as samplesize.csv)"
+        caption = "n per arm for each power target: simulated and closed-form (as samplesize_targets.csv)"
     else:
         closed = (" No closed-form n is given: the formulas need a difference between the arms"
                   + (" beyond the margin" if ni else "") + ", and there is none here.")
-        caption = "n per arm for each power target, as simulated (as samplesize.csv)"
+        caption = "n per arm for each power target, as simulated (as samplesize_targets.csv)"
     if null and plan.curve:
         # H0 holds: no n reaches a power target, so the section is the type I error at each n
         curve = sorted(plan.curve, key=lambda c: c.n_per_arm)

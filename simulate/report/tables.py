@@ -100,6 +100,7 @@ def write_tables(folder: Path, results: RunResults) -> list[str]:
     write("comparisons.csv", comparisons_table(results.power, results.scenario))
     write("remission_by_visit.csv", remission_table(results.power))
     write("samplesize.csv", results.samplesize.to_frame())
+    write("samplesize_targets.csv", results.samplesize.targets_frame())
     if results.sweep is not None:
         write(SWEEP_TABLE, results.sweep.to_frame())
     write("consort.csv", consort_table(results.example_trial, results.power, results.scenario.arm_names))

@@ -59,8 +59,8 @@ SHOWN = 3
 """Files named in a refusal before '... and N more'."""
 CACHE_DIR = ".pieces"
 """The run's cache of finished pieces: listed files in it are kept by a rerun (they are reused)."""
-RUN_TABLES = ("funnel.csv", "power.csv", "comparisons.csv", "remission_by_visit.csv", "samplesize.csv", "consort.csv",
-              "remission_model.csv")
+RUN_TABLES = ("funnel.csv", "power.csv", "comparisons.csv", "remission_by_visit.csv", "samplesize.csv",
+              "samplesize_targets.csv", "consort.csv", "remission_model.csv")
 """The tables of every run (:func:`simulate.report.tables.write_tables`)."""
 SWEEP_TABLE = "sweep.csv"
 """The table of a run whose scenario has a [sweep] grid."""

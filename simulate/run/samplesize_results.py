@@ -129,4 +129,17 @@ class SampleSizePlan(Record):
             rows[f"chosen_for_{round(100 * s.target)}"] = chosen
         return rows
 
+    def targets_frame(self) -> "pd.DataFrame":
+        """One row per target power: the simulated n per arm, its power and Monte Carlo range, and
+        every closed-form n of :class:`AnalyticReferences` (the report's sample-size table)."""
+        rows = []
+        for s in self.searches:
+            low, high = s.n_range if s.n_range else (None, None)
+            analytic = {k: v for k, v in asdict(s.analytic).items()
+                        if k not in ("power", "alternative", "dropout_rule", "note")}
+            rows.append({"target": s.target, "n_per_arm": s.n_per_arm, "power": s.power, "mc_se": s.mc_se,
+                         "n_range_low": low, "n_range_high": high, "replicates": s.replicates,
+                         **analytic, "note": s.note or s.analytic.note})
+        return frame(rows)
+
 
