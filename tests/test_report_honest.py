@@ -59,3 +59,23 @@ def test_the_sample_size_tables_closed_forms_are_in_a_csv(tmp_path):
         for column in ("pooled_normal", "fleiss_cc", "arcsine", "pooled_normal_with_dropout", "fleiss_cc_with_dropout"):
             assert row[column] == getattr(s.analytic, column)
             assert f">{int(row[column])}</td>" in table
+
+
+def test_design_caveats_reach_the_report_as_the_command_line_gives_them(run_cli, tmp_path):
+    from dataclasses import replace
+
+    from simulate.report.sentences.common import NI_NONRESPONDER_CAVEAT, design_caveats
+
+    results = run_all(load_scenario("mentor", ["simulation.block_size=50", "sweep={}"]), tmp_path / "out",
+                      replicates=120)
+    page = (tmp_path / "out" / "report.html").read_text(encoding="utf-8")
+    verdict = page[page.index('id="verdict"'): page.index("</section>", page.index('id="verdict"'))]
+    assert "makes a non-inferiority test anti-conservative" in verdict
+    code, out, _ = run_cli(["power", "mentor", "--replicates", "120"])
+    assert NI_NONRESPONDER_CAVEAT in out
+    pilot = load_scenario("teaching_small_pilot")
+    p = run_all(pilot.model_copy(update={"sweep": ()}), tmp_path / "pilot", replicates=100).power
+    below = replace(p, power=0.03)
+    (line,) = [c for c in design_caveats(pilot, below) if "below the level" in c]
+    assert f"with {p.n_per_arm} per arm Fisher's exact test is conservative" in line
+    assert not [c for c in design_caveats(pilot, replace(p, power=0.2)) if "below the level" in c]

@@ -16,8 +16,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from simulate.design.assumed import result_has_no_benefit as is_null
-from simulate.report.sentences.common import (against_alpha_word, hard_stop_clause, observed_accrual_sentence,
-                                              on_time_clause)
+from simulate.report.sentences.common import (against_alpha_word, design_caveats, hard_stop_clause,
+                                              observed_accrual_sentence, on_time_clause)
 from simulate.report.words import _level, comparison_name, percent, success_phrase
 from simulate.run.results import PowerResult, RunResults, SampleSizeResult
 
@@ -154,6 +154,7 @@ def verdict(results: RunResults) -> Verdict:
                      f"succeeded: the Monte Carlo SE is 0 and says nothing, so the "
                      f"exact 95% {'lower' if every else 'upper'} bound is given instead: "
                      f"{exact_bound(p.power, p.replicates):.4f}.")
+    lines += design_caveats(s, p)
     if len(p.comparisons) > 1:
         lines.append("Each comparison: " + "; ".join(
             f"{comparison_name(s, c.arm)} {_pct(c.power)}" for c in p.comparisons) + ".")

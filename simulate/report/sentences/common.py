@@ -123,3 +123,28 @@ def winners_curse(scenario: sc.Scenario, p: PowerResult, null: bool, many: bool)
         return []
     return ["Comparisons that come out significant estimate on average (the winner's curse: only the lucky ones "
             "reach significance): " + "; ".join(over) + "."]
+
+
+NI_NONRESPONDER_CAVEAT = ("counting dropouts as failures moves both arms' rates down alike, which shrinks their "
+                          "difference and makes a non-inferiority test anti-conservative; compare "
+                          "--set analysis.missing=\"complete_case\"")
+"""What a non-inferiority design with dropouts counted as failures must be told."""
+
+
+def design_caveats(scenario: sc.Scenario, p: PowerResult) -> list[str]:
+    """The caveats a design's own choices call for, one sentence each (the command line's notes
+    and the report's verdict say the same): a non-inferiority test with dropouts counted as
+    failures (anti-conservative), and a conservative exact test whose power with a true benefit
+    falls below its level (too few patients for any table to be extreme enough)."""
+    from simulate.analysis import registry
+
+    out = []
+    if p.hypothesis == "non_inferiority" and p.missing_strategy == "nonresponder" \
+            and scenario.dropout.probability_by_endpoint > 0:
+        out.append(NI_NONRESPONDER_CAVEAT[0].upper() + NI_NONRESPONDER_CAVEAT[1:] + ".")
+    entry = registry.get(p.test)
+    if entry.conservative and not p.bayes and p.power < p.alpha and any(result_benefits(p).values()):
+        out.append(f"The power, {p.power:.3f}, is below the level α = {p.alpha:g} although the assumed rates differ: "
+                   f"with {p.n_per_arm} per arm {entry.title} is conservative, and almost no table of so few "
+                   "patients is extreme enough to reject; more patients, not another seed, would change that.")
+    return out

@@ -9,6 +9,7 @@ from typing import Callable
 
 from simulate.design import scenario as sc
 from simulate.design.assumed import dropout_adjustment, result_has_no_benefit
+from simulate.report.sentences.common import design_caveats
 from simulate.run.results import PowerResult, SampleSizeResult
 
 
@@ -53,11 +54,8 @@ def power_lines(scenario: sc.Scenario, r: PowerResult) -> list[str]:
         lines += assurance_lines(r)
     if r.looks:
         lines += looks_lines(scenario, r)
-    if r.hypothesis == "non_inferiority" and r.missing_strategy == "nonresponder" \
-            and scenario.dropout.probability_by_endpoint > 0:
-        echo("  note              counting dropouts as failures moves both arms' rates down alike, which "
-             "shrinks their difference and makes a non-inferiority test anti-conservative; compare "
-             "--set analysis.missing=\"complete_case\"")
+    for caveat in design_caveats(scenario, r):
+        echo(f"  note              {caveat[0].lower()}{caveat[1:]}")
     if many:
         for comp in r.comparisons:
             echo(f"    {labels[comp.arm] + ' vs ' + control:<28} {comp.power:.3f} ± {comp.mc_se:.3f}  "
