@@ -19,6 +19,7 @@ import pytest
 from simulate.design import choices
 from simulate.cli import main
 from simulate.design.loader import load_scenario, with_overrides
+from simulate.report.formatting import share_pm
 from simulate.report import style, words
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -168,7 +169,7 @@ def test_summary_names_each_experimental_arm_against_the_control(name: str, requ
     scenario = scenario_of(folder)
     summary = json.loads((folder / "run.json").read_text())["summary"]
     power = pd.read_csv(folder / "power.csv").iloc[0]
-    assert pm(power.power, power.mc_se) in summary[0]
+    assert share_pm(power.power, power.mc_se, int(power.replicates)) in summary[0]
     text = page(folder)
     for line in summary:
         assert escape(line) in text
@@ -209,7 +210,8 @@ def test_three_arm_comparisons_match_the_csv_and_the_power_command(three_arm: Pa
     # the power the report leads with is the one analysis.success counts (any), with its rule in words
     assert power.success == "any" and power.power == power.power_any
     main_table = section(text, "Power and operating characteristics")
-    assert f'<td>Power ± Monte Carlo SE</td><td>{pm(power.power, power.mc_se)}</td>' in main_table
+    shown = share_pm(power.power, power.mc_se, int(power.replicates))    # 1.000 has its exact bound
+    assert f'<td>Power ± Monte Carlo SE</td><td>{shown}</td>' in main_table
     assert "Holm&#39;s step-down adjustment" in main_table and "analysis.multiplicity = holm" in main_table
     assert "at least one of the 2 comparisons with RTX alone is significant" in main_table
     assert "analysis.success = any" in main_table
@@ -237,7 +239,8 @@ def test_non_inferiority_is_stated_in_words(non_inferiority: Path) -> None:
     assert "Farrington–Manning score test" in main_table and "farrington_manning" not in main_table
     assert "Non-inferiority, margin 0.15" in main_table
     assert "H0: experimental − control ≤ −0.15" in main_table and "One-sided alpha = 0.025" in main_table
-    assert f'<td>Power ± Monte Carlo SE</td><td>{pm(power.power, power.mc_se)}</td>' in main_table
+    shown = share_pm(power.power, power.mc_se, int(power.replicates))    # 1.000 has its exact bound
+    assert f'<td>Power ± Monte Carlo SE</td><td>{shown}</td>' in main_table
     summary = json.loads((non_inferiority / "run.json").read_text())["summary"]
     assert "non-inferior to RTX alone (margin 0.15)" in summary[0]
     assert "Farrington–Manning score test at one-sided alpha 0.025" in summary[0]
