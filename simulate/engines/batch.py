@@ -160,12 +160,18 @@ def _with_intercurrent(scenario: sc.Scenario, fates: Fates, arm: np.ndarray, n_t
             "seen_until": gone, "deciding": v.deciding}
 
 
-def _analysed(scenario: sc.Scenario, p: dict, among: np.ndarray, arm: np.ndarray) -> tuple[np.ndarray, ...]:
-    """(x_c, n_c, x_t, n_t) per trial of the patients ``among`` as the analysis counts them
-    (the missing-data strategy), control and experimental arm."""
+def _counted(scenario: sc.Scenario, p: dict, among: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(responder, analysed) per patient slot of the patients ``among`` as the analysis counts
+    them (the missing-data strategy)."""
     missing = scenario.analysis.missing
     x = p["locf"] if missing == "locf" else p["remission"]
-    n = among & ~p["dropped"] if missing == "complete_case" else among
+    return x, (among & ~p["dropped"] if missing == "complete_case" else among)
+
+
+def _analysed(scenario: sc.Scenario, p: dict, among: np.ndarray, arm: np.ndarray) -> tuple[np.ndarray, ...]:
+    """(x_c, n_c, x_t, n_t) per trial of the patients ``among`` as the analysis counts them
+    (:func:`_counted`), control and experimental arm."""
+    x, n = _counted(scenario, p, among)
     c = scenario.control_index
     on_c, on_t = arm == c, arm != c
     return ((x & n & on_c).sum(axis=1), (n & on_c).sum(axis=1), (x & n & on_t).sum(axis=1), (n & on_t).sum(axis=1))
@@ -179,9 +185,7 @@ def _look_patients(scenario: sc.Scenario, p: dict, among: np.ndarray, arm: np.nd
         return None
     from simulate.analysis.adjusted import patients_of
 
-    missing = scenario.analysis.missing
-    x = p["locf"] if missing == "locf" else p["remission"]
-    n = among & ~p["dropped"] if missing == "complete_case" else among
+    x, n = _counted(scenario, p, among)
     return patients_of(n, arm != scenario.control_index, x, p["baseline"], scenario)
 
 

@@ -17,6 +17,7 @@ by bisection over whole runs of the same null trials (:func:`_calibrate_looks`).
 
 from __future__ import annotations
 
+import logging
 import math
 from dataclasses import dataclass
 
@@ -27,6 +28,8 @@ from simulate.design import scenario as sc
 from simulate.design.loader import with_overrides
 from simulate.errors import UsageError
 from simulate.run.record import Float, Record
+
+log = logging.getLogger(__name__)
 
 THRESHOLD_MIN, THRESHOLD_MAX = 0.5, 0.99999
 """The thresholds ``analysis.success_threshold`` allows (above 0.5, below 1; 5 decimals)."""
@@ -142,10 +145,7 @@ def _calibrate_looks(scenario: sc.Scenario, null: sc.Scenario, note: str, target
             lo, hi = (lo, mid) if error(mid) <= level + 1e-12 else (mid + 1, hi)
         return lo
 
-    if progress:
-        import sys
-
-        print(f"calibrating the looks: {replicates:,} null trials at each threshold tried", file=sys.stderr)
+    log.info("calibrating the looks by bisection: %s null trials at each threshold tried", f"{replicates:,}")
     threshold = smallest(target)
     lo_k, hi_k = (int(v) for v in stats.binom.ppf([0.025, 0.975], replicates, target))
     threshold_high, threshold_low = smallest(lo_k / replicates, False), smallest(hi_k / replicates, False)
