@@ -62,7 +62,7 @@ def png_size(data: bytes) -> tuple[int, int]:
 
 def test_every_figure_is_written_as_a_png(small_run):
     *_, out, figures = small_run
-    assert list(figures) == [*FIGURES, "missing_data_methods"]     # the grid varies the dropout
+    assert list(figures) == [*FIGURES, "oc_curve", "missing_data_methods"]     # the grid varies the dropout
     for name, file_name in figures.items():
         data = (out / file_name).read_bytes()
         assert file_name == f"{name}.png"
@@ -202,7 +202,7 @@ def test_no_sweep_means_no_heatmap_and_no_file_of_others_is_touched(small_run, t
     results = small_run[2]
     (tmp_path / "power_heatmap.png").write_bytes(b"someone else's")
     figures = write_report(tmp_path, replace(results, sweep=None))
-    assert "power_heatmap" not in figures and len(figures) == len(FIGURES) - 1
+    assert "power_heatmap" not in figures and len(figures) == len(FIGURES)     # less the heatmap, with the OC curve
     assert (tmp_path / "power_heatmap.png").read_bytes() == b"someone else's"   # not the report's to delete
     page = (tmp_path / "report.html").read_text(encoding="utf-8")
     assert page.count("data:image/png;base64,") == len(figures)

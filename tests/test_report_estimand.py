@@ -192,7 +192,7 @@ def test_the_figures_are_written_embedded_in_the_section_and_listed(estimands):
                         section).group(1)
         assert len(alt) > 60 and any(ch.isdigit() for ch in alt), alt
     figures = json.loads((out / "run.json").read_text())["figures"]
-    assert list(figures) == [*FIGURES, "missing_data_methods", "tipping_point"]
+    assert list(figures) == [*FIGURES, "oc_curve", "missing_data_methods", "tipping_point"]
     manifest = json.loads((out / "manifest.json").read_text())["files"]
     assert {"missing_data_methods.png", "tipping_point.png", "tipping_point.csv"} <= set(manifest)
     assert {"missing_data_methods.png", "tipping_point.png", "tipping_point.csv"} <= run_files(results.scenario)
@@ -257,7 +257,7 @@ def test_without_a_grid_the_section_is_the_attributes_the_truth_and_the_dropout(
     results, _ = registered
     plain = replace(results, sweep=None)
     figures = write_report(tmp_path, plain)
-    assert list(figures) == [f for f in FIGURES if f != "power_heatmap"]
+    assert list(figures) == [*(f for f in FIGURES if f != "power_heatmap"), "oc_curve"]
     section = section_of(tmp_path)
     assert section.count("<table>") == 2 and "<figure" not in section and section.count("<h3>") == 1
     assert estimand_section._estimand(plain, {})["brief"]

@@ -202,15 +202,20 @@ def trial(scenario: Path, seed: int | None, out_dir: Path | None, overrides: tup
 @simulation_opts
 @click.option("--n-per-arm", type=click.IntRange(1, 100_000), default=None,
               help="Override trial.n_per_arm.")
+@click.option("--null-world/--no-null-world", "null_world", default=True, show_default=True,
+              help="Also simulate the same trials in the design's null world (type I error, expected N and "
+                   "duration under H0).")
 @set_opt
 @json_opt
 def power(scenario: Path, replicates: int | None, seed: int | None, n_per_arm: int | None, jobs: int | None,
-          backend: str, scheduler: str | None, engine: str, overrides: tuple[str, ...], as_json: bool,
-          max_memory: str | None, max_minutes: str | None) -> None:
-    """Estimate power (and operating characteristics) by simulating many trials."""
+          backend: str, scheduler: str | None, engine: str, null_world: bool, overrides: tuple[str, ...],
+          as_json: bool, max_memory: str | None, max_minutes: str | None) -> None:
+    """Estimate power (and operating characteristics, under the assumed effect and in the null
+    world) by simulating many trials."""
     from simulate.run import plan
     from simulate.run.parallel import session
     from simulate.run.assurance import with_assurance
+    from simulate.run.operating import with_design_stage, with_null_world
     from simulate.run.power import estimate_power
 
     if n_per_arm is not None:
@@ -218,9 +223,13 @@ def power(scenario: Path, replicates: int | None, seed: int | None, n_per_arm: i
     sc = _load(scenario, overrides)
     where = _backend(backend, jobs, scheduler)
     reps = replicates or sc.simulation.replicates
-    with _planned(lambda: plan.plan_power(sc, reps, jobs, engine), max_memory, max_minutes), session(where):
+    with _planned(lambda: plan.plan_power(sc, reps, jobs, engine, null_world=null_world), max_memory, max_minutes), \
+            session(where):
         r = estimate_power(sc, replicates, seed, where, engine, progress=not as_json)
         r = with_assurance(sc, r, replicates, seed, where, engine, progress=not as_json)
+        r = with_design_stage(sc, r, replicates, seed, where, engine, progress=not as_json)
+        if null_world:
+            r = with_null_world(sc, r, replicates, seed, where, engine, progress=not as_json)
     _few_replicates(r.replicates, r.mc_se)
     if as_json:
         _echo_json(r.to_dict())

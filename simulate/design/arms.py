@@ -148,6 +148,10 @@ class Arm(Model):
     [[w, a, b], ...] }: power --json then adds the assurance (each simulated trial draws its own
     true rate from it; outcome.rates_from = "design_prior" runs that world alone). None: the
     rate is taken as known."""
+    design_rate: Probability | None = None
+    """Where remission_at_endpoint is a published result (outcome.rates_are = "published"): the
+    rate the trial's planners assumed for this arm. The run then also simulates the design at
+    these rates, the question the design had to answer before any result was known."""
 
     @model_validator(mode="after")
     def _check(self) -> "Arm":
@@ -199,6 +203,10 @@ class Outcome(Model):
     """Each trial's true endpoint rates: the arms' remission_at_endpoint (assumed), or a draw per
     trial from each arm's design_prior (design_prior; arms without one keep their rate): the
     chance of success is then the assurance."""
+    rates_are: Literal["assumed", "published"] = "assumed"
+    """What the arms' remission_at_endpoint are: design assumptions, or a trial's published
+    results (the power is then what a rerun with those true rates would have, and the report
+    says so; arms.<id>.design_rate gives the rates the design assumed)."""
 
 
 class Dropout(Model):

@@ -288,6 +288,11 @@ class Scenario(Model):
         if priors and d.mechanism != "mcar" and d.probability_by_endpoint > 0:
             problems.append(f"dropout.mechanism: got {d.mechanism!r}; design priors (the assurance) need mcar "
                             "dropout: mar and mnar hazards are calibrated to one rate per arm")
+        for name, arm in self.arms.items():
+            if arm.design_rate is not None and self.outcome.rates_are != "published":
+                problems.append(f"arms.{name}.design_rate: got {arm.design_rate:g}; a design rate is given only where "
+                                "the arms' rates are published results: set outcome.rates_are = \"published\", or "
+                                "remove it")
         if self.outcome.rates_from != "design_prior":
             return problems
         if not priors:

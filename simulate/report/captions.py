@@ -44,6 +44,8 @@ FIGURES = ("power_curve", "power_heatmap", "consort", "accrual", "remission_by_v
 """Figure names, in the report's order; each is written as ``<name>.png``."""
 INTERIM_FIGURES = ("boundaries", "stopping")
 """The figures of a design with interim looks, shown in its own section."""
+OPERATING_FIGURES = ("oc_curve",)
+"""The figure of the section "Operating characteristics" (:mod:`simulate.report.operating_section`)."""
 UNCERTAINTY_FIGURES = ("assurance_over_n",)
 """The figure of the section "Uncertainty in the assumptions" (where the grid varies both the
 rates' source and n: :func:`simulate.report.uncertainty_section.figure_names`)."""
@@ -59,6 +61,7 @@ TITLES = {
     "missing_data_methods": "Each analysis against the estimand's true value",
     "tipping_point": "Tipping point of the planned analysis",
     "assurance_over_n": "Assurance and power against sample size",
+    "oc_curve": "Power over the true effect (OC curve)",
 }
 
 
@@ -259,7 +262,7 @@ def _figures(images: dict[str, bytes], sweep: SweepResult | None, axis_label: Ca
              scale: float = 1.0, alpha: float | None = None) -> list[dict]:
     out = []
     for name, png in images.items():
-        if name in INTERIM_FIGURES or name in ESTIMAND_FIGURES or name in UNCERTAINTY_FIGURES:  # their own sections
+        if name in INTERIM_FIGURES or name in ESTIMAND_FIGURES or name in UNCERTAINTY_FIGURES or name in OPERATING_FIGURES:  # their own sections
             continue
         caption = captions.get(name) or (_heatmap_caption(sweep, axis_label, alpha) if name == "power_heatmap"
                                          else "")

@@ -135,6 +135,15 @@ def _builders(results: RunResults) -> dict[str, Callable[[], Figure | None]]:
     if power.looks:
         builders.update(_interim_figures(results))
     builders.update(_estimand_figures(results))
+    if getattr(results, "oc_curve", None) is not None:
+        from simulate.design.assumed import primary_arm
+        from simulate.report import operating_section
+
+        boundary = -power.margin if power.hypothesis == "non_inferiority" else 0.0
+        builders[operating_section.OC_FIGURE] = lambda: power_plots.oc_curve(
+            operating_section.oc_figure_rows(results), power.alpha,
+            f"True difference in {words.ENDPOINT_SHORT[endpoint]} at month {scenario.trial.endpoint_month:g}, "
+            f"{words.comparison_name(scenario, primary_arm(scenario))}", boundary)
     if power.assurance_detail:
         builders[uncertainty_section.OVER_N] = lambda: power_plots.assurance_over_n(
             uncertainty_section.over_n_frame(results), scenario.trial.n_per_arm,

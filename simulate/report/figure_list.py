@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 from simulate.report.captions import FIGURES, INTERIM_FIGURES
 from simulate.report.estimand_section import figure_names as estimand_figures
+from simulate.report.operating_section import figure_names as operating_figures
 from simulate.report.uncertainty_section import figure_names as uncertainty_figures
 
 if TYPE_CHECKING:
@@ -18,6 +19,8 @@ def figure_names(results: RunResults) -> tuple[str, ...]:
     :data:`INTERIM_FIGURES`, the assurance against n where the grid varies it
     (:func:`simulate.report.uncertainty_section.figure_names`), and those of
     :data:`ESTIMAND_FIGURES` that apply (a grid over the missing data, a tipping point:
-    :func:`simulate.report.estimand_section.figure_names`)."""
-    return (FIGURES + (INTERIM_FIGURES if results.power.looks else ()) + uncertainty_figures(results)
+    :func:`simulate.report.estimand_section.figure_names`), and the OC curve
+    (:func:`simulate.report.operating_section.figure_names`)."""
+    return (FIGURES + (INTERIM_FIGURES if results.power.looks else ()) + operating_figures(results)
+            + uncertainty_figures(results)
             + estimand_figures(results))

@@ -32,6 +32,7 @@ from simulate.report.design_tables import (_comparisons_table, _power_table, _re
                                            _sweep_table)
 from simulate.report.adjustment_section import adjustment
 from simulate.report.estimand_section import _estimand
+from simulate.report.operating_section import operating
 from simulate.report.uncertainty_section import uncertainty
 from simulate.report.interim_section import _interim
 from simulate.report.provenance import _assumptions, _meta, _reproduce
@@ -70,9 +71,12 @@ def render(results: RunResults, images: dict[str, bytes], axis_label: Callable[[
     estimand = _estimand(results, images, scale)
     uncertain = uncertainty(results, images, scale)
     adjusted = adjustment(results)
+    operating_ = operating(results, images, scale)
     from simulate.report.justification import paragraphs as justification
     toc = [("verdict", "Verdict")] if verdict is not None else []
     toc += [("summary", "In plain language"), ("figures", "Figures")]
+    if operating_:
+        toc.append(("operating", "Operating characteristics"))
     if interim:
         toc.append(("interim", "Interim analyses"))
     if uncertain:
@@ -87,6 +91,6 @@ def render(results: RunResults, images: dict[str, bytes], axis_label: Callable[[
         verdict=verdict,
         summary=_summary(results), toc=toc,
         figures=_figures(images, results.sweep, axis_label, _captions(results, null), alts, scale, alpha),
-        interim=interim, uncertainty=uncertain, adjustment=adjusted, estimand=estimand,
+        operating=operating_, interim=interim, uncertainty=uncertain, adjustment=adjusted, estimand=estimand,
         justification=justification(results), tables=[b for b in blocks if b is not None],
         assumptions=_assumptions(scenario, results.source, results.overrides), reproduce=_reproduce(results))

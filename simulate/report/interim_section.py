@@ -90,7 +90,9 @@ def _interim(results: RunResults, images: dict[str, bytes], scale: float = 1.0) 
     alts = _interim_alts(results)
     figures = [_figure(name, images[name], caps[name], alts.get(name, ""), scale)
                for name in INTERIM_FIGURES if name in images]
-    return {"text": text, "note": note,
+    from simulate.report.boundary_table import boundary_table
+
+    return {"text": text, "note": note, "boundaries": boundary_table(results),
             "looks": _table(head, rows, numeric=set(range(1, len(head))),
                             caption="Each look: its boundaries and how often it stops the trial"),
             "source": source,

@@ -300,3 +300,35 @@ def assurance_over_n(rows: Sequence[dict], planned_n: int, benefit_probability: 
     ax.set_title("Assurance and power against sample size")
     ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.12), ncol=2, fontsize=9, frameon=False)
     return fig
+
+
+@themed
+def oc_curve(rows: Sequence[dict], alpha: float, xlabel: str, boundary: float = 0.0) -> Figure:
+    """The OC curve: the chance of success against the true difference (``rows``: true_difference,
+    power, mc_se, adjusted, fraction), ±2 Monte Carlo SE bars, alpha and 80% lines, H0's boundary
+    (0, or minus the margin) and the assumed effect; the same trials without the multiplicity
+    adjustment in grey where ``rows`` have them."""
+    fig = Figure(figsize=(10, 6.0), layout="constrained")
+    ax = fig.add_subplot()
+    frame = pd.DataFrame(rows).sort_values("true_difference")
+    for adjusted, (colour, style, name) in ((False, ("0.55", "s--", "Without the multiplicity adjustment")),
+                                            (True, ("C0", "o-", "The planned analysis"))):
+        part = frame[frame.adjusted == adjusted]
+        if not len(part):
+            continue
+        ax.errorbar(part.true_difference, part.power, yerr=2 * part.mc_se, fmt=style, color=colour, ms=6, lw=1.8,
+                    capsize=3, label=f"{name} (±2 Monte Carlo SE)")
+    ax.axhline(alpha, color="C3", lw=1.2, ls="--", label=f"α = {alpha:g}")
+    ax.axhline(0.8, color="0.45", lw=1.0, ls=(0, (1, 2)), label="80% power")
+    ax.axvline(boundary, color="0.3", lw=1.0, ls="-.", label=f"H0's boundary ({boundary:+.2f})")
+    assumed = frame[(frame.fraction == 1.0) & frame.adjusted]
+    if len(assumed):
+        ax.plot(assumed.true_difference, assumed.power, "D", color="C3", ms=10, zorder=5,
+                label=f"Assumed effect ({float(assumed.true_difference.iloc[0]):+.3f})")
+    ax.set_ylim(0, 1.02)
+    ax.yaxis.set_major_formatter(mpl.ticker.PercentFormatter(1.0))
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel("Probability that the trial succeeds")
+    ax.set_title("Power over the true effect (OC curve)")
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.12), ncol=3, fontsize=9, frameon=False)
+    return fig

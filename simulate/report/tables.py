@@ -80,6 +80,11 @@ def tipping_table(power: PowerResult, scenario: sc.Scenario) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=list(TIPPING_COLUMNS))
 
 
+OPERATING_COLUMNS = ("quantity", "kind", "null_world", "null_world_mc_se", "assumed_effect", "assumed_effect_mc_se")
+"""Columns of ``operating_characteristics.csv``: each quantity in the null world and under the
+assumed effect, with its Monte Carlo SE (kind: a share or a mean)."""
+
+
 def write_tables(folder: Path, results: RunResults) -> list[str]:
     """The run's CSVs: funnel, power (one row), comparisons (one row per experimental arm),
     remission_by_visit (one row per arm and visit), samplesize, sweep and consort; with interim
@@ -109,6 +114,10 @@ def write_tables(folder: Path, results: RunResults) -> list[str]:
     detail = getattr(results, "interim", None)
     if results.power.looks:
         write("looks.csv", looks_table(results.power))
+    if results.power.looks:
+        from simulate.report.boundary_table import BOUNDARY_COLUMNS, boundary_rows
+
+        write("boundaries.csv", pd.DataFrame(boundary_rows(results), columns=list(BOUNDARY_COLUMNS)))
     if results.power.looks and detail is not None:
         write("fixed_design.csv", detail.fixed.to_frame(consort=False, elapsed=False))
     if results.power.tipping_point:
@@ -118,6 +127,10 @@ def write_tables(folder: Path, results: RunResults) -> list[str]:
 
     write_text_atomic(folder / JUSTIFICATION_FILE, markdown(results))
     written.append(JUSTIFICATION_FILE)
+    from simulate.report.operating_section import oc_rows, operating_rows
+
+    write("operating_characteristics.csv", pd.DataFrame(operating_rows(results), columns=list(OPERATING_COLUMNS)))
+    write("oc_curve.csv", pd.DataFrame(oc_rows(results)))
     if getattr(results, "adjustment", None) is not None:
         from simulate.report.adjustment_section import adjustment_rows
 

@@ -118,7 +118,14 @@ def verdict(results: RunResults) -> Verdict:
         what = _what(results)
         lead = (f"At {p.n_per_arm} per arm, {what} is {_pct(p.power)}" if what.startswith("the chance") else
                 f"The design has {_pct(p.power)} {what} at {p.n_per_arm} per arm")
-        if p.power >= target:
+        staged = p.design_stage if s.outcome.rates_are == "published" and p.design_stage and \
+            "power" in p.design_stage else None
+        if staged is not None:      # hindsight beside the design-stage question: the latter decides
+            met = staged["power"] >= target
+            kind, tone = ("powered", "good") if met else ("under_powered", "warn")
+            headline = (f"At the published rates {what} is {_pct(p.power)}; at the rates the design assumed it is "
+                        f"{_pct(staged['power'])}, {'meeting' if met else 'below'} its {_pct(target)} target.")
+        elif p.power >= target:
             kind, tone = "powered", "good"
             headline = f"{lead}, meeting its {_pct(target)} target."
         else:

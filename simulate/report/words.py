@@ -104,8 +104,9 @@ def percent(v: float) -> str:
 
 
 def percent_list(values) -> str:
-    """'10%', '3% and 8%', '1%, 3% and 8%' (whole percentages)."""
-    return and_list([f"{100 * v:.0f}%" for v in values])
+    """'10%', '3% and 8%', '1.4%, 3.2% and 18%', each as :func:`percent` rounds it (so the
+    summary and the verdict give a share alike)."""
+    return and_list([percent(v) for v in values])
 
 
 _PHRASES = {

@@ -60,11 +60,12 @@ SHOWN = 3
 CACHE_DIR = ".pieces"
 """The run's cache of finished pieces: listed files in it are kept by a rerun (they are reused)."""
 RUN_TABLES = ("funnel.csv", "power.csv", "comparisons.csv", "remission_by_visit.csv", "samplesize.csv",
-              "samplesize_targets.csv", "consort.csv", "remission_model.csv")
+              "samplesize_targets.csv", "consort.csv", "remission_model.csv", "operating_characteristics.csv",
+              "oc_curve.csv")
 """The tables of every run (:func:`simulate.report.tables.write_tables`)."""
 SWEEP_TABLE = "sweep.csv"
 """The table of a run whose scenario has a [sweep] grid."""
-INTERIM_TABLES = ("looks.csv", "fixed_design.csv")
+INTERIM_TABLES = ("looks.csv", "fixed_design.csv", "boundaries.csv")
 """The tables written only with interim looks."""
 ADJUSTMENT_TABLE = "adjustment.csv"
 """The table of a run whose analysis adjusts for covariates (``analysis.adjustment``)."""

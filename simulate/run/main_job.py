@@ -58,13 +58,13 @@ def has_looks(scenario: sc.Scenario) -> bool:
 def run_files(scenario: sc.Scenario) -> frozenset[str]:
     """Every file :func:`run_all` may write for the scenario, relative to its folder (a figure
     with nothing to draw is not written, so a run may write fewer)."""
-    from simulate.report.captions import FIGURES, INTERIM_FIGURES
+    from simulate.report.captions import FIGURES, INTERIM_FIGURES, OPERATING_FIGURES
     from simulate.report.estimand_section import scenario_figures
     from simulate.report.uncertainty_section import scenario_figures as uncertainty_figures
 
     looks, sweep, tipping = has_looks(scenario), bool(scenario.sweep), bool(scenario.analysis.tipping_point_deltas)
     adjusted = is_adjusted(scenario)
-    figures = FIGURES + (INTERIM_FIGURES if looks else ()) + uncertainty_figures(scenario) + scenario_figures(scenario)
+    figures = FIGURES + (INTERIM_FIGURES if looks else ()) + OPERATING_FIGURES + uncertainty_figures(scenario) + scenario_figures(scenario)
     pieces = PIECES + (("sweep",) if sweep else ()) + (("interim",) if looks else ()) + (("adjustment",) if adjusted
                                                                                           else ())
     return frozenset({*run_tables(sweep, looks, tipping, adjusted), *(f"{f}.png" for f in figures), "report.html",
@@ -79,8 +79,12 @@ def plan_run(scenario: sc.Scenario, replicates: int, jobs: int | None = None, en
     from simulate.run.samplesize import plan_samplesize
     from simulate.run.sweep import plan_sweep
 
-    parts = [plan.plan_power(scenario, replicates, jobs, engine), plan.plan_trial(scenario),
-             plan.plan_cohort(SCREENED_REFERRALS)]
+    from simulate.run.operating import OC_FRACTIONS
+
+    several = len(scenario.experimental_arms) > 1 and scenario.analysis.multiplicity != "none"
+    parts = [plan.plan_power(scenario, replicates, jobs, engine, null_world=True), plan.plan_trial(scenario),
+             plan.plan_cohort(SCREENED_REFERRALS),
+             plan.plan_trials([scenario] * (len(OC_FRACTIONS) * (2 if several else 1)), replicates, jobs, engine)]
     parts += [plan_samplesize(scenario, replicates, jobs, engine, t) for t in TARGETS]
     if scenario.sweep:
         parts.append(plan_sweep(scenario, replicates, jobs, engine))
@@ -166,6 +170,7 @@ def _compute(scenario: sc.Scenario, out_dir: Path, seed: int, replicates: int, j
     With a ``report`` to draw and no simulation left after the sample size, the idle worker
     processes import the plotting libraries while this process tells the example trial."""
     from simulate.run.assurance import with_assurance
+    from simulate.run.operating import OCCurve, compute_oc_curve, with_design_stage, with_null_world
     from simulate.run.parallel import warm_workers
 
     args = (scenario, seed, replicates, jobs, engine, progress)
@@ -176,9 +181,12 @@ def _compute(scenario: sc.Scenario, out_dir: Path, seed: int, replicates: int, j
     sweep = piece("sweep", SweepResult, lambda: compute_sweep(*args, planned=planned),
                   f"sensitivity grid ({math.prod(len(v) for v in scenario.sweep_grid.values())} points)"
                   ) if scenario.sweep else None
-    power = piece("power", PowerResult, lambda: with_assurance(scenario, planned.get("power") or compute_power(*args),
-                                                               replicates, seed, jobs, engine, progress),
-                  f"power at n = {scenario.trial.n_per_arm} per arm ({replicates:,} trials)")
+    more = (replicates, seed, jobs, engine, progress)
+    power = piece("power", PowerResult, lambda: with_null_world(scenario, with_design_stage(scenario, with_assurance(
+        scenario, planned.get("power") or compute_power(*args), *more), *more), *more),
+                  f"power at n = {scenario.trial.n_per_arm} per arm and in the null world ({replicates:,} trials each)")
+    oc = piece("oc_curve", OCCurve, lambda: compute_oc_curve(*args, power=power),
+               f"OC curve: power over the true effect ({replicates:,} trials per point)")
     samplesize = piece("samplesize", SampleSizePlan, lambda: compute_samplesize(*args),
                        " and ".join(f"{round(100 * t)}%" for t in TARGETS) + " power: sample size search")
     if report and not power.looks:
@@ -189,7 +197,7 @@ def _compute(scenario: sc.Scenario, out_dir: Path, seed: int, replicates: int, j
                       "first remission and relapse in the outcome model")
     common = dict(scenario=scenario, seed=seed, replicates=replicates, engine=engine, screening=screening,
                   power=power, samplesize=samplesize, sweep=sweep, example_trial=example, accrual=accrual,
-                  remission_model=remission, source=read_source(scenario_path), overrides=overrides,
+                  remission_model=remission, oc_curve=oc, source=read_source(scenario_path), overrides=overrides,
                   created=datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"), code_hash=code_hash(),
                   folder=str(out_dir))
     where = folder_sentence(scenario, out_dir, overrides)

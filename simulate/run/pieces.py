@@ -23,7 +23,7 @@ log = logging.getLogger(__name__)
 
 R = TypeVar("R", bound=Record)
 
-PIECES = ("screening", "power", "samplesize", "example_trial", "accrual", "remission_model")
+PIECES = ("screening", "power", "oc_curve", "samplesize", "example_trial", "accrual", "remission_model")
 """The pieces of every run, each cached as ``.pieces/<piece>.json``; ``sweep``, ``interim`` and
 ``adjustment`` when the scenario has them."""
 

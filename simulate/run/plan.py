@@ -396,9 +396,11 @@ SCAN_DESIGNS = 11
 
 
 def plan_power(scenario: sc.Scenario, replicates: int, jobs: int | None = None, engine: str = "batch",
-               processes: bool = True) -> Plan:
+               processes: bool = True, null_world: bool = False) -> Plan:
+    """``replicates`` trials of the design, and with ``null_world`` the same trials in its null
+    world after them (:func:`simulate.run.operating.with_null_world`)."""
     return plan_trials([scenario], replicates, jobs, engine, what=f"{replicates:,} simulated trials",
-                       processes=processes)
+                       processes=processes, passes=2 if null_world else 1)
 
 
 _LIMITS: contextvars.ContextVar[tuple | None] = contextvars.ContextVar("trialsim_limits", default=None)

@@ -269,6 +269,14 @@ class PowerResult(Record):
     interval and trials, each arm's design prior and mean drawn rate, the prior probability of a
     true benefit, the distribution of conditional power over the prior (normal approximation)
     and the calibration's largest error."""
+    null_world: dict | None = None
+    """The same design in its null world, on the same seed's trials
+    (:func:`simulate.run.operating.null_world_record`): the type I error with its Monte Carlo SE
+    (with several arms the family-wise error and each comparison's; with looks the overall alpha
+    and the stopping per look), and the expected number randomised and duration under H0."""
+    design_stage: dict | None = None
+    """Where the rates are published results and the arms give the rates their design assumed
+    (:func:`simulate.run.operating.with_design_stage`): those rates and the power at them."""
 
     true_difference = _FirstComparison()
     true_difference_mc_se = _FirstComparison()
@@ -316,6 +324,11 @@ class PowerResult(Record):
         d.pop("estimand")
         d.pop("bayes")
         d.pop("assurance_detail")
+        d.pop("design_stage")
+        null = d.pop("null_world") or {}
+        for key in ("type1_error", "mc_se", "family_wise_error", "expected_randomised", "expected_duration_months"):
+            if key in null:
+                d[f"null_{key}"] = null[key]
         d.pop("tipping_point")
         d.pop("tipping_point_overturn")
         means = d.pop("mean_consort")
@@ -421,6 +434,8 @@ class RunResults:
     """What the outcome model implies per arm (first remission, how much of it lasts)."""
     folder: str = ""
     """The folder the run wrote (as given or chosen by the default-folder rule)."""
+    oc_curve: Any = None
+    """The power over the true effect (:class:`simulate.run.operating.OCCurve`)."""
     adjustment: Any = None
     """With a covariate-adjusted analysis: the unadjusted counterpart beside it
     (:class:`simulate.run.adjustment.AdjustmentDetail`)."""

@@ -135,10 +135,12 @@ def design_caveats(scenario: sc.Scenario, p: PowerResult) -> list[str]:
     """The caveats a design's own choices call for, one sentence each (the command line's notes
     and the report's verdict say the same): a non-inferiority test with dropouts counted as
     failures (anti-conservative), and a conservative exact test whose power with a true benefit
-    falls below its level (too few patients for any table to be extreme enough)."""
+    falls below its level (too few patients for any table to be extreme enough); first, where the
+    rates are published results, what that power means and the power at the design's own rates
+    (:func:`published_rates_sentences`)."""
     from simulate.analysis import registry
 
-    out = []
+    out = published_rates_sentences(scenario, p)
     if p.hypothesis == "non_inferiority" and p.missing_strategy == "nonresponder" \
             and scenario.dropout.probability_by_endpoint > 0:
         out.append(NI_NONRESPONDER_CAVEAT[0].upper() + NI_NONRESPONDER_CAVEAT[1:] + ".")
@@ -147,4 +149,25 @@ def design_caveats(scenario: sc.Scenario, p: PowerResult) -> list[str]:
         out.append(f"The power, {p.power:.3f}, is below the level α = {p.alpha:g} although the assumed rates differ: "
                    f"with {p.n_per_arm} per arm {entry.title} is conservative, and almost no table of so few "
                    "patients is extreme enough to reject; more patients, not another seed, would change that.")
+    return out
+
+
+def published_rates_sentences(scenario: sc.Scenario, p: PowerResult) -> list[str]:
+    """Where the arms' rates are a trial's published results (``outcome.rates_are``): that the
+    power at them is hindsight, and the answer to the design-stage question at the rates the
+    design assumed (``arms.<id>.design_rate``) where the run has it."""
+    if scenario.outcome.rates_are != "published":
+        return []
+    rates = ", ".join(f"{scenario.arm(a).label} {scenario.arm(a).remission_at_endpoint:g}" for a in scenario.arm_names)
+    out = [f"These rates ({rates}) are published results, not design assumptions: the power at them is what a "
+           "rerun of this design would have if they were the true rates, which no planner knew beforehand."]
+    d = p.design_stage
+    if d and "power" in d:
+        assumed = ", ".join(f"{scenario.arm(a).label} {r:g}" for a, r in d["rates"].items())
+        from simulate.report.formatting import share_pm
+
+        out.append(f"The design-stage question, at the rates the design assumed ({assumed}): the power is "
+                   f"{share_pm(d['power'], d['mc_se'], d['replicates'])} on the same simulated trials.")
+    elif d and "refused" in d:
+        out.append(f"The power at the rates the design assumed could not be simulated: {d['refused']}.")
     return out

@@ -52,6 +52,8 @@ def power_lines(scenario: sc.Scenario, r: PowerResult) -> list[str]:
     lines += _power_line(scenario, r, labels, control)
     if r.assurance_detail:
         lines += assurance_lines(r)
+    if r.null_world:
+        lines += null_world_lines(scenario, r)
     if r.looks:
         lines += looks_lines(scenario, r)
     for caveat in design_caveats(scenario, r):
@@ -88,6 +90,33 @@ def _power_line(scenario: sc.Scenario, r: PowerResult, labels: dict[str, str], c
         worse = [labels[c.arm] for c in r.comparisons if c.true_difference < 0]
         echo(f"  note              {', '.join(worse)} is worse than {control}: with a two-sided test "
              "this 'power' is mostly the chance of showing that harm")
+    return lines
+
+
+def null_world_lines(scenario: sc.Scenario, r: PowerResult) -> list[str]:
+    """The same trials in the design's null world: the type I error (family-wise and each
+    comparison's with several arms), and with looks the expected size and duration under H0."""
+    from simulate.report.formatting import share_pm
+    from simulate.run.results import against_alpha
+
+    lines, echo = _lines()
+    n = r.null_world
+    many = "family_wise_error" in n
+    where = "at the margin" if r.hypothesis == "non_inferiority" else "under the global null" if many else ""
+    judged = {1: "above", -1: "below", 0: "within 2 Monte Carlo SE of"}[
+        against_alpha(n["type1_error"], n["mc_se"], r.alpha) if n["mc_se"] > 0 else (0 if n["type1_error"] <= r.alpha else 1)]
+    label = "family-wise error" if many else "type I error"
+    echo(f"  null world        {label} {where + ' ' if where else ''}"
+         f"{share_pm(n['type1_error'], n['mc_se'], n['replicates'])}: {judged} alpha {r.alpha:g}")
+    if many:
+        labels = {a: scenario.arm(a).label for a in scenario.arm_names}
+        echo("                    each comparison: " + ", ".join(
+            f"{labels[c['arm']]} {share_pm(c['type1_error'], c['mc_se'], n['replicates'])}" for c in n["comparisons"]))
+    if r.looks:
+        echo(f"                    expected randomised {n['expected_randomised']:.1f} under H0, "
+             f"{r.expected_randomised:.1f} under the assumed effect; decision at month "
+             f"{n['expected_duration_months']:.1f} under H0, {r.expected_duration_months:.1f} under the assumed effect")
+    echo(f"                    ({n['design']})")
     return lines
 
 
