@@ -24,6 +24,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from simulate.report.words import percent
+
 ROOT = Path(__file__).resolve().parents[1]
 SCENARIO = ROOT / "scenarios" / "nct04743739.toml"
 EXE = Path(sys.executable).parent / "trialsim"
@@ -162,8 +164,8 @@ def test_the_summary_has_one_line_on_the_looks(out: Path, page: str) -> None:
     line = lines[0]
     k = looks.iloc[0]
     assert line.startswith(f"An interim look at 50% of the endpoints (month {k.mean_month:.0f} on average) stops "
-                           f"{100 * k.p_stop_efficacy:.0f}% of trials for efficacy and "
-                           f"{100 * k.p_stop_futility:.0f}% for futility; ")
+                           f"{percent(k.p_stop_efficacy)} of trials for efficacy and "
+                           f"{percent(k.p_stop_futility)} for futility; ")
     assert f"decide at month {p.expected_duration_months:.0f} on average" in line
     assert f"{fixed.mean_duration_months:.0f}" in line and "follow-up time, not patients" in line
     assert escape(line) in page
@@ -205,7 +207,7 @@ def test_a_rerun_reuses_the_interim_piece_and_without_looks_nothing_is_left(out:
     # paths, and says the fixed design was not run
     plain = replace(results, interim=None)
     figures = write_report(tmp_path / "plain", plain)
-    assert list(figures) == [*FIGURES, "boundaries", "stopping", "missing_data_methods"]  # the grid varies dropout
+    assert list(figures) == [*FIGURES, "boundaries", "stopping", "oc_curve", "missing_data_methods"]  # the grid varies dropout
     text = (tmp_path / "plain" / "report.html").read_text(encoding="utf-8")
     assert "Interim analyses" in text and "The fixed design was not run" in text
 
@@ -213,7 +215,7 @@ def test_a_rerun_reuses_the_interim_piece_and_without_looks_nothing_is_left(out:
     # they do not write (a user's, or an earlier run's: the run removes those from its manifest)
     without = replace(plain, power=replace(results.power, looks=()))
     figures = write_report(folder, without)
-    assert list(figures) == [*FIGURES, "missing_data_methods"]
+    assert list(figures) == [*FIGURES, "oc_curve", "missing_data_methods"]
     assert "Interim analyses" not in (folder / "report.html").read_text(encoding="utf-8")
     from simulate.report.tables import write_tables
 

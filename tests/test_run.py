@@ -130,7 +130,7 @@ def test_a_terminal_is_told_which_piece_is_computed(finished: Path, small_scenar
     monkeypatch.setattr(sys.stderr, "isatty", lambda: True)
     code, _, err = cli(["run", small_scenario, "--out", out, *SMALL], capsys)
     assert code == 0
-    assert "power at n = 63 per arm (60 trials): reused from an earlier run" in err
+    assert "power at n = 63 per arm and in the null world (60 trials each): reused from an earlier run" in err
     assert "sensitivity grid (4 points) ..." in err and "4 grid points, 60 trials each" in err  # its bar
     assert "figures and report.html ..." in err
 

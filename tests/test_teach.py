@@ -53,12 +53,14 @@ def test_each_input_sets_the_scenario_field_the_command_line_would(base):
         "imputations": "analysis.imputations", "alpha": "analysis.alpha", "rate_per_site_month": "recruitment.rate_per_site_month",
         "replicates": "simulation.replicates", "seed": "simulation.seed",
         "sure_control": "arms.rtx.design_prior", "sure_experimental": "arms.rtx_csa.design_prior",
-        "adjust": "analysis.adjustment"}
+        "adjust": "analysis.adjustment", "hypothesis": "analysis.hypothesis", "margin": "analysis.margin",
+        "alternative": "analysis.alternative"}
     assert inputs.input_values(base) == {
         "n_per_arm": 63, "remission_control": 0.6, "remission_experimental": 0.85, "dropout": 0.1,
         "dropout_mechanism": "mcar", "mar_hazard_ratio": 2.0, "mnar_hazard_ratio": 2.0, "test": "fisher",
         "missing": "nonresponder", "imputations": 20, "alpha": 0.05, "rate_per_site_month": 6.0, "replicates": 2000,
-        "seed": 20210414, "sure_control": 0, "sure_experimental": 0, "adjust": False}
+        "seed": 20210414, "sure_control": 0, "sure_experimental": 0, "adjust": False, "hypothesis": "superiority",
+        "margin": 0.0, "alternative": "two-sided"}
 
 
 def test_the_adjustment_switch_sets_g_computation_and_gives_trialsims_power(base):
@@ -309,10 +311,16 @@ def test_the_tests_offered_are_those_the_design_can_use_with_the_reason_for_the_
     page = str(build_app(NAME, base).ui["html"])
     select = page[page.index('id="test">'):]
     select = select[:select.index("</select>")]
-    assert all(f'value="{t}"' in select for t in usable)
-    assert not any(f'value="{t}"' in select for t in refused)
+    # a test the lab's own controls can make usable (one-sided: "Sidedness") is offered; one that needs
+    # what only a scenario file sets (strata, a Bayesian framework) is not
+    assert all(f'value="{t}"' in select for t in [*usable, "farrington_manning"])
+    assert not any(f'value="{t}"' in select for t in ("cmh", "posterior"))
     note = page[page.index('id="test_refused"'):]
-    assert 'set alternative = "greater"' in note and "set randomisation.stratify_by" in note
+    note = note[:note.index("</ul>")]
+    assert "choose “one-sided (experimental better)” in “Sidedness”" in note
+    assert "only a scenario file can change" in note and "a scenario file can make it Bayesian" in note
+    # the refusals name no scenario field: only the lab's own controls
+    assert "set " not in note and "randomisation.stratify_by" not in note
 
 
 @pytest.mark.parametrize("rate, verdict", [
@@ -402,7 +410,7 @@ def test_another_trial_is_the_next_replicate_also_past_the_first_block(base):
 @pytest.mark.slow
 def test_the_lab_numbers_a_trial_as_the_report_and_trialsim_trial_do(base, tmp_path):
     pytest.importorskip("shiny")
-    from simulate.teach.views import one_view as _one_view
+    from simulate.teach.trial_view import one_view as _one_view
 
     page = str(_one_view(base, lab.one_trial(base, 0), "remission"))
     assert f"Trial 0 of seed {base.simulation.seed}" in page        # the report's "Trial 0 of seed"

@@ -91,7 +91,7 @@ def _cell(r: dict, which: str, replicates: int) -> str:
 
 def operating(results: RunResults, images: dict[str, bytes] | None = None, scale: float = 1.0) -> dict | None:
     """The section as the template draws it, or None without a null world."""
-    p, s = results.power, results.scenario
+    p = results.power
     n = p.null_world
     if not n:
         return None

@@ -19,25 +19,11 @@ from simulate.analysis import registry
 from simulate.design.choices import IMPUTATION_STRATEGIES, MISSING_STRATEGIES
 from simulate.design.fields import DROPOUT_MECHANISMS
 from simulate.report.words import MISSING_WORDS
-from simulate.teach import inputs, lab, views, what_if
+from simulate.teach import inputs, lab, trial_view, views, what_if, wording
+from simulate.teach.assets import CSS, SCRIPT
 from simulate.teach.figures import TEST_LABELS
 
 
-CSS = """
-.lab-figure { width: 100%; height: auto; max-width: 900px; display: block; margin: .5rem 0 1rem; }
-.lab-note { font-size: .95rem; color: #333; max-width: 60rem; }
-.lab-error { color: #b00020; font-size: .85rem; margin: -.6rem 0 .6rem; overflow-wrap: anywhere; }
-.lab-big { font-size: 2.2rem; font-weight: 700; line-height: 1.1; }
-.lab-story { font-size: .8rem; white-space: pre-wrap; overflow-x: auto; background: #f7f7f7; padding: .6rem; }
-.lab-table td, .lab-table th { padding: .25rem .6rem; text-align: right; }
-.lab-table th:first-child, .lab-table td:first-child { text-align: left; }
-.lab-command { font-size: .8rem; overflow-wrap: anywhere; }
-.lab-table-wrap { overflow-x: auto; max-width: 100%; }
-.lab-stale-note { font-weight: 600; color: #7a4b00; background: #fff4df; padding: .3rem .6rem; display: inline-block; }
-.lab-stale-body { opacity: .4; }
-.lab-help { font-size: .8rem; color: #555; margin: -.6rem 0 .8rem; }
-.lab-switched { font-size: .8rem; color: #7a4b00; background: #fff4df; padding: .2rem .4rem; margin: -.4rem 0 .8rem; }
-"""
 
 FAVICON = ("data:image/svg+xml,%3Csvg xmlns='http://www.w3.org/2000/svg' viewBox='0 0 16 16'%3E"
            "%3Crect width='16' height='16' rx='3' fill='%230b5cad'/%3E%3C/svg%3E")
@@ -100,9 +86,16 @@ def _inputs(base: sc.Scenario) -> list:
         ui.panel_conditional("input.dropout_mechanism === 'mnar'",
                              *numeric("mnar_hazard_ratio", f"MNAR: dropout hazard of patients not in {what} at "
                                                            f"month {month}, relative to those in it")),
-        ui.input_select("test", "Test", {t: TEST_LABELS.get(t, t) for t in usable}, selected=v["test"]),
-        ui.div("Not offered for this design: ", ui.tags.ul(*(ui.tags.li(f"{TEST_LABELS.get(t, t)}: {why}")
-                                                            for t, why in refused.items())),
+        ui.input_select("hypothesis", "Hypothesis", wording.HYPOTHESIS_LABELS, selected=v["hypothesis"]),
+        ui.output_ui("hypothesis_message"),
+        ui.panel_conditional("input.hypothesis === 'non_inferiority'",
+                             *numeric("margin", "Non-inferiority margin (how much worse still counts as no worse)")),
+        ui.input_select("alternative", "Sidedness", wording.ALTERNATIVE_LABELS, selected=v["alternative"]),
+        ui.output_ui("alternative_message"),
+        ui.input_select("test", "Test", {t: TEST_LABELS.get(t, t) for t in registry.names() if t in usable or (
+            t in refused and wording.reachable(base, t))}, selected=v["test"]),
+        ui.div("Not offered for this design as the file sets it: ",
+               ui.tags.ul(*(ui.tags.li(f"{TEST_LABELS.get(t, t)}: {wording.not_offered(base, t)}") for t in refused)),
                class_="small text-muted", id="test_refused") if refused else None,
         ui.output_ui("test_message"),
         ui.input_checkbox("adjust", "Adjust for baseline covariates (anti-PLA2R titre, proteinuria)", v["adjust"]),
@@ -156,7 +149,7 @@ def _page(base: sc.Scenario) -> ui.Tag:
     return ui.page_sidebar(
         ui.sidebar(ui.h5("The design"), *_inputs(base), width=300, open="desktop", resizable=False),
         ui.tags.style(CSS),
-        ui.head_content(ui.tags.link(rel="icon", href=FAVICON)),
+        ui.head_content(ui.tags.link(rel="icon", href=FAVICON), ui.tags.script(ui.HTML(SCRIPT))),
         ui.navset_card_underline(
             _panel("one", "One trial",
                    "One run of the trial as it might happen: referrals screened and turned away, sites opening, "
@@ -206,7 +199,7 @@ class _Session:
     computation running (one at a time), and whether a result is out of date."""
 
     def __init__(self, input, data: dict, base: sc.Scenario, scenario_arg: str) -> None:  # noqa: A002
-        self.input, self.scenario_arg = input, scenario_arg
+        self.input, self.scenario_arg, self.base = input, scenario_arg, base
         self.running: dict[str, lab.Progress] = {}
         self.checked = reactive.calc(lambda: inputs.check(data, base, {key: input[key]() for key in inputs.INPUTS}))
 
@@ -240,9 +233,13 @@ class _Session:
 
 def _messages(s: _Session) -> None:
     """Each input's problems under it, the others under the inputs, and the command line of the design."""
+    paths = inputs.field_paths(s.base)
+    usable, refused = lab.usable_tests(s.base)
+    offered = {"test": (*usable, *(t for t in refused if wording.reachable(s.base, t)))}
+
     def message_output(key: str):
         def show():
-            lines = s.checked().problems.get(key, ())
+            lines = tuple(wording.plain(line, paths, offered) for line in s.checked().problems.get(key, ()))
             return ui.div(*(ui.div(line) for line in lines), class_="lab-error", id=f"{key}_error") \
                 if lines else None
         show.__name__ = f"{key}_message"
@@ -253,7 +250,7 @@ def _messages(s: _Session) -> None:
 
     @render.ui
     def other_message():
-        lines = s.checked().other
+        lines = tuple(wording.plain(line, paths, offered) for line in s.checked().other)
         return ui.div(*(ui.div(line) for line in lines), class_="lab-error", id="other_error") if lines else None
 
     @render.ui
@@ -387,7 +384,7 @@ def _one_trial_view(s: _Session, what: str) -> None:
     @reactive.extended_task
     async def one_task(design: sc.Scenario, replicate: int):
         # drawn on a thread: a large trial takes seconds, and the page stays live meanwhile
-        return await asyncio.to_thread(views.one_page, design, replicate, what)
+        return await asyncio.to_thread(trial_view.one_page, design, replicate, what)
 
     def draw(replicate: int) -> None:
         design = s.design_or_note()

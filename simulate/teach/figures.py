@@ -34,21 +34,27 @@ def estimates(many: ManyTrials, what: str) -> Figure:
         mean_sig = p.mean_abs_risk_difference_if_significant * (-1 if many.true_difference < 0 else 1)
         ax.axvline(mean_sig, color=SIGNIFICANT, lw=2, ls="--",
                    label=f"Significant trials: mean size {p.mean_abs_risk_difference_if_significant:.2f}")
+    marks = [many.true_difference]
+    if p.hypothesis == "non_inferiority":
+        ax.axvline(-p.margin, color=SIGNIFICANT, lw=1.6, ls="-.",
+                   label=f"Margin −{p.margin:g}: H0 says the experimental arm is this much worse, or more")
+        marks.append(-p.margin)
     filled = np.flatnonzero(s.significant + s.not_significant)
     if filled.size:
         lo, hi = s.edges[filled[0]], s.edges[filled[-1] + 1]
         pad = 0.05 * (hi - lo) + 0.02
-        ax.set_xlim(min(lo, many.true_difference) - pad, max(hi, many.true_difference) + pad)
+        ax.set_xlim(min(lo, *marks) - pad, max(hi, *marks) + pad)
     ax.set_xlabel(f"Estimated difference in {what} (experimental − control)")
     ax.set_ylabel("Simulated trials")
     ax.set_title(f"What {p.replicates:,} trials of the same design estimate")
-    ax.legend(loc="upper left", fontsize=8.5)
+    fig.legend(loc="outside lower center", ncol=2, fontsize=8.5)      # below the axes: never over the bars
     return fig
 
 
 @themed
-def p_values(many: ManyTrials, alpha: float) -> Figure:
-    """The p-values of every trial, the bins below alpha highlighted."""
+def p_values(many: ManyTrials, alpha: float, title: str = "p-values of the simulated trials") -> Figure:
+    """The p-values of every trial, the bins below alpha highlighted (alpha is a bin edge:
+    :func:`simulate.teach.lab.p_value_edges`)."""
     s = many.spread
     fig = Figure(figsize=(7.5, 3.8), layout="constrained")
     ax = fig.add_subplot()
@@ -59,8 +65,10 @@ def p_values(many: ManyTrials, alpha: float) -> Figure:
     ax.set_xlim(0, 1)
     ax.set_xlabel("p-value")
     ax.set_ylabel("Simulated trials")
-    ax.set_title("p-values of the simulated trials")
-    ax.legend(loc="upper right", fontsize=9)
+    ax.set_title(title)
+    ax.bar([], [], color=SIGNIFICANT, label=f"Significant (p < α): {int(s.p_counts[s.p_edges[1:] <= alpha + 1e-12].sum()):,}")
+    ax.bar([], [], color=NOT_SIGNIFICANT, label="Not significant")
+    fig.legend(loc="outside lower center", ncol=3, fontsize=9)
     return fig
 
 

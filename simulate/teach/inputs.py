@@ -27,6 +27,9 @@ INPUTS: dict[str, str] = {
     "dropout_mechanism": "dropout.mechanism",
     "mar_hazard_ratio": "dropout.mar_hazard_ratio_not_in_remission",
     "mnar_hazard_ratio": "dropout.informative_hazard_ratio",
+    "hypothesis": "analysis.hypothesis",
+    "margin": "analysis.margin",
+    "alternative": "analysis.alternative",
     "test": "analysis.test",
     "adjust": "analysis.adjustment",
     "missing": "analysis.missing",
@@ -53,6 +56,7 @@ USED_WITH: dict[str, tuple[str, tuple[str, ...]]] = {
     "mar_hazard_ratio": ("dropout_mechanism", ("mar",)),
     "mnar_hazard_ratio": ("dropout_mechanism", ("mnar",)),
     "imputations": ("missing", IMPUTATION_STRATEGIES),
+    "margin": ("hypothesis", ("non_inferiority",)),
 }
 """The inputs used only with some values of another (the page shows them only then): input id ->
 (the input it depends on, the values that use it). With any other value the field is left at its

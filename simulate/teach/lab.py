@@ -193,7 +193,21 @@ class Spread:
 
 
 P_BINS = 20
-"""Bins of the p-value histogram on [0, 1] (each 0.05 wide)."""
+"""About this many bins in the p-value histogram on [0, 1]."""
+P_MAX_BINS = 40
+"""At most this many bins of width alpha (alpha down to 0.025); below, [0, alpha] is one bin and
+the rest of [0, 1] is cut into :data:`P_BINS` - 1."""
+
+
+def p_value_edges(alpha: float) -> np.ndarray:
+    """Bin edges of the p-value histogram with alpha as an edge, so that a bin holds only
+    significant trials or only others: bins of width alpha where there are at most
+    :data:`P_MAX_BINS` of them, else [0, alpha] and equal bins above it."""
+    k = 1.0 / alpha
+    if k <= P_MAX_BINS:
+        edges = np.arange(0.0, 1.0, alpha)
+        return np.append(edges[edges < 1.0 - 1e-12], 1.0)
+    return np.concatenate([[0.0], np.linspace(alpha, 1.0, P_BINS)])
 ESTIMATE_BIN = 0.025
 """About this wide, the bins of the estimated difference (a whole number of 1/n steps)."""
 
@@ -215,7 +229,7 @@ def _spread(scenario: sc.Scenario, analysed) -> Spread:
     significant = analysed.reject[:, j] & ok
     sig, _ = np.histogram(r.risk_difference[significant], edges)
     non, _ = np.histogram(r.risk_difference[ok & ~significant], edges)
-    p_edges = np.linspace(0.0, 1.0, P_BINS + 1)
+    p_edges = p_value_edges(scenario.analysis.alpha)
     p = r.p_value[ok & np.isfinite(r.p_value)]              # the same trials as the estimates
     p_counts, _ = np.histogram(np.clip(p, 0.0, 1.0), p_edges)
     return Spread(edges, sig, non, p_edges, p_counts)

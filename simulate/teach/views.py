@@ -38,7 +38,8 @@ def figure_image(fig, alt: str) -> ui.Tag:
         data = base64.b64encode(figure_png(fig, DPI)).decode("ascii")
     finally:
         close_figure(fig)
-    return ui.img(src=f"data:image/png;base64,{data}", alt=alt, class_="lab-figure")
+    # on a phone the figure keeps a legible width and scrolls sideways in its own box
+    return ui.div(ui.img(src=f"data:image/png;base64,{data}", alt=alt, class_="lab-figure"), class_="lab-figure-wrap")
 
 
 def note_block(*paragraphs: str, **attrs) -> ui.Tag:
@@ -336,6 +337,17 @@ def null_view(design: sc.Scenario, null: lab.NullWorld) -> ui.Tag:
                                         ui.tags.th("Against α", style="text-align: left"))),
                ui.tags.tbody(*rows), class_="lab-table mb-3"),
     ] if null.results else []
+    test = design.analysis.test
+    own = null.results.get(test)
+    if own is not None:
+        shown += [figure_image(figures.p_values(own, alpha, f"No true difference: p-values of {TEST_LABELS.get(test, test)}"),
+                               "Histogram of the p-values with no true difference"),
+                  note_block(f"<b>p-values in the null world.</b> With no true difference every p-value is equally "
+                             f"likely, so they spread evenly from 0 to 1 and a share α = {alpha:g} falls below α: "
+                             "those trials are the type I errors. A test on counts can only reach some p-values, so "
+                             "its bars are uneven, and an exact test puts fewer than α below α. Compare the "
+                             "<b>Many trials</b> tab, where a real difference piles the p-values up near 0.",
+                             id="null_p_values")]
     fisher = ("<b>Why Fisher is conservative.</b> With counts, only some p-values can occur. Fisher's exact test "
               f"never rejects more often than α = {alpha:g}, so it usually rejects less: its type I error sits "
               "below α, and the same caution costs power when there is an effect. Yates' correction does the "
@@ -402,58 +414,3 @@ def how_many_lines(design: sc.Scenario, plan) -> list[str]:
         lines.append(f"<b>{pct} power</b> needs <b id='n_for_{round(100 * s.target)}'>{s.n_per_arm}</b> per arm "
                      f"(power {s.power:.3f} ± {s.mc_se:.3f}).{closed}{feasible}")
     return lines
-
-
-def one_page(design: sc.Scenario, replicate: int, what: str) -> ui.Tag:
-    return one_view(design, lab.one_trial(design, replicate), what)
-
-
-def one_view(design: sc.Scenario, trial: lab.OneTrial, what: str) -> ui.Tag:
-    from simulate.screening.criteria import RULES
-    from simulate.engines.block_outcomes import CONSORT_FIELDS
-    from simulate.report import flow_plots, remission_plots, style
-    from simulate.report.words import MISSING_NOTES
-
-    rec, c = trial.record, trial.record.consort
-    labels = {arm: design.arm(arm).label for arm in design.arm_names}
-    colours = style.arm_colours(design.arm_names, design.control_arm)
-    exclusions = {r.name: r.describe_failure(design.eligibility) for r in RULES}
-    table_rows = [ui.tags.tr(ui.tags.td(labels[arm]), ui.tags.td(str(x), id=f"responders_{arm}"),
-                             ui.tags.td(str(n - x)), ui.tags.td(str(n), id=f"analysed_{arm}"),
-                             ui.tags.td(f"{x / n:.2f}" if n else "-"))
-                  for arm, (x, n) in trial.table.items()]
-    p_text = "-" if not math.isfinite(trial.p_value) else f"{trial.p_value:.4f}"
-    verdict = "significant" if trial.reject else "not significant"
-    level = 1 - design.analysis.alpha if design.analysis.alternative == "two-sided" else 1 - 2 * design.analysis.alpha
-    compared = f"{labels[primary_arm(design)]} − {labels[design.control_arm]}"
-    estimate = (f"Difference {compared}: {trial.risk_difference:+.3f} ({level:.0%} interval {trial.ci_low:+.3f} to "
-                f"{trial.ci_high:+.3f}); {TEST_LABELS.get(design.analysis.test, design.analysis.test)} p = {p_text}: "
-                f"{verdict} at α = {design.analysis.alpha:g}.") if math.isfinite(trial.risk_difference) else \
-        "No estimate: an arm has no analysed patient."
-    seed = design.simulation.seed
-    return ui.div(
-        ui.h5(f"Trial {trial.replicate} of seed {seed}"),
-        ui.p(f"Replicate {trial.replicate} of ", ui.code("trialsim power"), " with this seed",
-             *(["; ", ui.code(f"trialsim trial --seed {seed}"), " tells the same trial."] if trial.replicate == 0
-               else ["."]), class_="small text-muted"),
-        html_table(ui.tags.thead(ui.tags.tr(ui.tags.th("Arm"), ui.tags.th(f"In {what}"), ui.tags.th("Not"),
-                                        ui.tags.th("Analysed"), ui.tags.th("Share"))),
-               ui.tags.tbody(*table_rows), class_="lab-table", id="two_by_two"),
-        ui.p(ui.tags.b(estimate), id="one_estimate", class_="mt-2"),
-        ui.div(*(ui.span(str(getattr(c, k)), id=f"consort_{k}", hidden=True) for k in CONSORT_FIELDS),
-               *(ui.span(str(v), id=f"consort_{k}_{arm}", hidden=True)
-                 for k in ("randomised_per_arm", "discontinued_per_arm", "analysed_per_arm")
-                 for arm, v in getattr(c, k).items())),
-        figure_image(flow_plots.accrual(trial.fan, trial.randomisation_months),
-               "Recruitment of this trial against the plan and other simulated trials"),
-        note_block("Recruitment: the orange line is this trial, the thin blue ones other trials of the same design. "
-              "Sites open one by one and refer patients at random, so some trials finish early and some never."),
-        figure_image(flow_plots.consort(c, {}, None, labels, exclusions, MISSING_NOTES[design.analysis.missing],
-                             design.n_target, colours, title=f"CONSORT flow of trial {trial.replicate}"),
-               "CONSORT flow of this trial"),
-        figure_image(remission_plots.swimmer(rec.patients, labels, design.trial.endpoint_month, colours,
-                             title=f"Trial {trial.replicate}: follow-up of each randomised patient"),
-               "Swimmer plot: each patient's follow-up"),
-        ui.tags.details(ui.tags.summary("The story as trialsim trial prints it"),
-                        ui.pre("\n".join(trial.story), class_="lab-story")),
-    )
