@@ -234,3 +234,26 @@ def test_the_print_has_page_margins_and_two_figures_share_a_page(browser, report
         box = reader.pages[index].mediabox
         assert x0 >= 40 and float(box.right) - x1 >= 40 and y0 >= 40 and float(box.top) - y1 >= 40, (index, x0, y0)
     assert max(Counter(index for index, *_ in draws).values()) >= 2
+
+
+def test_the_page_shows_the_null_world_and_the_design_stage_answer(browser, reports):
+    """Every report has its operating characteristics beside the power and an OC curve; MENTOR's
+    verdict leads with the power at the rates its design assumed; the three-arm design shows its
+    unadjusted power and family-wise error beside the Holm-adjusted ones."""
+    for name in NAMES:
+        page, *_ = open_page(browser, reports[name], PHONE)
+        section = page.locator("#operating-section")
+        assert section.is_visible(), name
+        assert "null world" in section.inner_text().lower(), name
+        # the section's table scrolls inside its box at phone width: the page does not
+        assert page.evaluate("document.documentElement.scrollWidth") <= PHONE, name
+        page.close()
+    page, *_ = open_page(browser, reports["mentor"])
+    verdict = page.inner_text("#verdict")
+    assert "At the published rates" in verdict and "at the rates the design assumed" in verdict
+    assert "are published results, not design assumptions" in verdict
+    page.close()
+    page, *_ = open_page(browser, reports["three_arm"])
+    table = page.inner_text("#operating-section table")
+    assert "without the multiplicity adjustment" in table and "family-wise error" in table
+    page.close()

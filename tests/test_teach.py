@@ -730,3 +730,42 @@ def test_the_many_trials_view_shows_the_truth_beside_the_estimates(base):
     assert 'id="methods_table"' in shown and "(this design)" in shown
     for method in ("nonresponder", "complete_case", "locf", "mi_mar", "mi_j2r"):
         assert f'id="method_bias_{method}"' in shown
+
+
+@pytest.mark.parametrize("alpha", [0.05, 0.025, 0.1, 0.03, 0.01, 0.001])
+def test_alpha_is_an_edge_of_the_p_value_bins(alpha):
+    edges = lab.p_value_edges(alpha)
+    assert edges[0] == 0.0 and edges[-1] == 1.0 and np.all(np.diff(edges) > 0)
+    assert np.isclose(edges, alpha).any()           # no bin holds both significant and other trials
+    assert len(edges) - 1 <= lab.P_MAX_BINS
+
+
+def test_a_non_inferiority_histogram_colours_every_significant_bin():
+    """A one-sided alpha of 0.025 with every trial significant: every filled bar lies below alpha."""
+    from simulate.teach import figures
+
+    s = with_overrides(load_scenario(DEFAULT_SCENARIO), {
+        "analysis.hypothesis": "non_inferiority", "analysis.margin": 0.3, "analysis.alternative": "greater",
+        "analysis.test": "farrington_manning", "analysis.alpha": 0.025, "simulation.replicates": 200,
+        "intercurrent": {}, "estimand": {}})
+    many = lab.many_trials(s)
+    spread = many.spread
+    filled_above = spread.p_counts[spread.p_edges[:-1] >= 0.025].sum()
+    assert many.power.power == 1.0 and filled_above == 0
+    fig = figures.p_values(many, 0.025)
+    colours = [tuple(round(c, 3) for c in bar.get_facecolor()[:3]) for bar in fig.axes[0].patches if bar.get_height() > 0]
+    assert len(set(colours)) == 1                   # one colour: the significant one
+
+
+def test_refusals_name_the_labs_controls_and_say_what_only_a_file_sets():
+    from simulate.teach import wording
+
+    base = load_scenario(DEFAULT_SCENARIO)
+    paths = inputs.field_paths(base)
+    line = wording.plain('error: analysis.alternative: got \'two-sided\'; non_inferiority is one-sided: set '
+                         'alternative = "greater" (alpha is then the one-sided level)', paths)
+    assert line == ("error: “Sidedness”: got 'two-sided'; non_inferiority is one-sided: choose “one-sided "
+                    "(experimental better)” in “Sidedness” (alpha is then the one-sided level)")
+    line = wording.plain("error: analysis.test: got 'cmh'; the test needs strata: set randomisation.stratify_by", paths)
+    assert "“Test”" in line and line.endswith("(randomisation.stratify_by is set in the scenario file; the lab has no "
+                                              "control for it)")

@@ -141,7 +141,15 @@ def test_a_bad_input_shows_the_command_lines_message_beside_it(page, key, value,
     page.wait_for_selector(f"#{key}_error", timeout=10_000)
     out = cli("validate", SCENARIO, "--set", override)
     assert out.returncode == 2
-    assert page.text_content(f"#{key}_error").strip() == out.stderr.strip()
+    # the command line's message, with the scenario field named by the lab's own control
+    from simulate.design.loader import load_scenario
+    from simulate.teach import inputs, wording
+
+    paths = inputs.field_paths(load_scenario(SCENARIO))
+    assert page.text_content(f"#{key}_error").strip() == wording.plain(out.stderr.strip(), paths)
+    # the box is marked invalid, its message tied to it, and the mark goes with the message
+    assert page.get_attribute(f"#{key}", "aria-invalid") == "true"
+    assert page.get_attribute(f"#{key}", "aria-describedby") == f"{key}_error"
     assert page.locator("#command").count() == 0          # no design to run while an input is wrong
     page.click("a[data-value='many']")
     page.click("#simulate")
@@ -150,6 +158,7 @@ def test_a_bad_input_shows_the_command_lines_message_beside_it(page, key, value,
     assert page.locator("#power_value").count() == 0
     set_inputs(page, **{key: {"remission_control": "0.6", "n_per_arm": "63", "alpha": "0.05"}[key]})
     page.wait_for_selector(f"#{key}_error", state="detached", timeout=10_000)
+    page.wait_for_function(f"() => !document.querySelector('#{key}').hasAttribute('aria-invalid')")
 
 
 def test_one_trials_consort_numbers_add_up_and_another_trial_differs(page):
@@ -283,10 +292,48 @@ def test_a_result_is_marked_out_of_date_once_an_input_changes(page, tab, button,
 
 def test_the_test_menu_offers_only_the_tests_this_design_can_use(page):
     offered = page.eval_on_selector_all("#test option", "os => os.map(o => o.value)")
-    assert offered == ["fisher", "chi2", "chi2_yates", "ztest", "wald"]
+    assert offered == ["fisher", "chi2", "chi2_yates", "ztest", "farrington_manning", "wald"]
     refused = page.text_content("#test_refused")
-    assert "Farrington-Manning" in refused and 'alternative = "greater"' in refused
-    assert "CMH" in refused and "randomisation.stratify_by" in refused
+    assert "Farrington-Manning" in refused and "choose “one-sided (experimental better)” in “Sidedness”" in refused
+    assert "CMH" in refused and "only a scenario file can change" in refused
+    assert "randomisation.stratify_by" not in refused and "set " not in refused
+
+
+def test_a_non_inferiority_design_is_set_in_the_lab_and_gives_trialsims_power(page):
+    run_view(page, "many", "simulate", hypothesis="non_inferiority", margin="0.15", alternative="greater",
+             test="farrington_manning", alpha="0.025", replicates=300, seed=7)
+    page.wait_for_selector("#power_value[data-complete='true'][data-replicates='300']", timeout=60_000)
+    out = cli("power", SCENARIO, "--replicates", "300", "--seed", "7", "--json", "--no-null-world",
+              "--set", "analysis.hypothesis=non_inferiority", "--set", "analysis.margin=0.15",
+              "--set", "analysis.alternative=greater", "--set", "analysis.test=farrington_manning",
+              "--set", "analysis.alpha=0.025")
+    assert out.returncode == 0, out.stderr
+    assert page.text_content("#power_value") == f"{json.loads(out.stdout)['power']:.3f}"
+    page.wait_for_selector("#many_view img", timeout=30_000)
+    assert page.locator("#many_view img").count() == 2
+
+
+def test_a_clash_of_inputs_is_told_in_the_lab_s_words(page):
+    set_inputs(page, hypothesis="non_inferiority", margin="0.15", alternative="greater")
+    page.wait_for_selector("#test_error", timeout=10_000)
+    text = page.text_content("#test_error")
+    assert "“Test”" in text and "Farrington-Manning" in text and "analysis.test" not in text
+    assert page.get_attribute("#test", "aria-invalid") == "true"
+
+
+def test_one_trial_says_what_its_p_value_and_interval_mean(page):
+    page.click("#one_trial")
+    page.wait_for_selector("#one_definitions", timeout=60_000)
+    text = page.text_content("#one_definitions")
+    assert "p-value." in text and "It is not the chance that the treatment does nothing" in text
+    assert "interval." in text and ("Why they disagree here" in text or "in this trial they agree" in text)
+
+
+def test_the_null_world_shows_the_p_values_of_the_designs_test(page):
+    run_view(page, "null", "null_world", replicates=250)
+    page.wait_for_selector("#null_p_values", timeout=60_000)
+    alts = page.eval_on_selector_all("#null_view img", "is => is.map(i => i.alt)")
+    assert "Histogram of the p-values with no true difference" in alts
 
 
 def test_dropout_inputs_render_and_a_run_with_imputation_shows_the_truth_beside_the_estimates(page):
@@ -363,6 +410,25 @@ def test_at_phone_width_the_lab_is_no_wider_than_the_screen_and_clips_no_table(b
     assert width <= PHONE
     assert len(seen) == 2
     assert [t for t in seen if t["clipped"]] == []
+
+
+def test_at_phone_width_the_design_toggle_is_labelled_and_figures_stay_legible(browser, lab_url):
+    page = browser.new_page(viewport={"width": PHONE, "height": 800})
+    page.goto(lab_url)
+    page.wait_for_selector("#one_trial")
+    toggle = ".bslib-sidebar-layout > .collapse-toggle"
+    page.wait_for_function(f"() => document.querySelector('{toggle}')?.getAttribute('aria-label')")
+    assert page.get_attribute(toggle, "aria-label").startswith("The design")
+    shown = page.evaluate(f"getComputedStyle(document.querySelector('{toggle}'), '::after').content")
+    page.click("#one_trial")
+    page.wait_for_selector("#one_view img", timeout=60_000)
+    img = page.evaluate("(() => { const r = document.querySelector('#one_view img').getBoundingClientRect(); "
+                        "return r.width; })()")
+    width = page.evaluate("document.documentElement.scrollWidth")
+    page.close()
+    assert shown == '"The design"'
+    assert img >= 600                   # the figure keeps a legible width, scrolling in its own box
+    assert width <= PHONE               # and the page itself does not scroll sideways
 
 
 def test_axe_finds_no_serious_or_critical_violation_in_the_lab(page):
