@@ -314,8 +314,13 @@ def test_a_non_inferiority_design_is_set_in_the_lab_and_gives_trialsims_power(pa
 
 
 def test_a_clash_of_inputs_is_told_in_the_lab_s_words(page):
-    set_inputs(page, hypothesis="non_inferiority", margin="0.15", alternative="greater")
+    page.select_option("#hypothesis", "non_inferiority")
+    page.wait_for_selector("#margin", state="visible")
+    page.fill("#margin", "0.15")
+    page.press("#margin", "Tab")
+    page.select_option("#alternative", "greater")
     page.wait_for_selector("#test_error", timeout=10_000)
+    page.wait_for_function("() => !document.querySelector('#margin_error')")
     text = page.text_content("#test_error")
     assert "“Test”" in text and "Farrington-Manning" in text and "analysis.test" not in text
     assert page.get_attribute("#test", "aria-invalid") == "true"

@@ -254,6 +254,7 @@ def check(data: dict, base: sc.Scenario, values: dict[str, Any]) -> Checked:
                 lines = tuple(line for line in _alone(data, (other, text)) if line not in _alone(data, (other,)))
         if lines:
             problems[key] = lines
+    _owned(problems, field_paths(base), {f"error: {line}" for line in together})
     _both_sides(problems, values)
     seen = {line for lines in problems.values() for line in lines}
     paths = field_paths(base)
@@ -268,6 +269,27 @@ def check(data: dict, base: sc.Scenario, values: dict[str, Any]) -> Checked:
         else:
             problems[key] = problems.get(key, ()) + (shown,)
     return Checked(None, ordered, problems, tuple(other), changed)
+
+
+def _owned(problems: dict[str, tuple[str, ...]], paths: dict[str, str], together: set[str]) -> None:
+    """A line an input gets when checked alone that is about another input's field (the
+    hypothesis alone, with the file's margin of 0, gives the margin's line) is a clash of the
+    two: it goes under both if the inputs together still give it, and is dropped if they do not
+    (the margin box already holds a margin)."""
+    for key in list(problems):
+        kept = []
+        for line in problems[key]:
+            other = next((k for k, p in paths.items() if k != key and line.startswith(f"error: {p}:")), None)
+            if other is None or paths[key] == paths[other]:
+                kept.append(line)
+            elif line in together:
+                kept.append(line)
+                if line not in problems.get(other, ()):
+                    problems[other] = problems.get(other, ()) + (line,)
+        if kept:
+            problems[key] = tuple(kept)
+        else:
+            del problems[key]
 
 
 def _alone(data: dict, texts: tuple[str, ...]) -> tuple[str, ...]:
