@@ -66,9 +66,12 @@ def p_values(many: ManyTrials, alpha: float, title: str = "p-values of the simul
     ax.set_xlabel("p-value")
     ax.set_ylabel("Simulated trials")
     ax.set_title(title)
-    ax.bar([], [], color=SIGNIFICANT, label=f"Significant (p < α): {int(s.p_counts[s.p_edges[1:] <= alpha + 1e-12].sum()):,}")
-    ax.bar([], [], color=NOT_SIGNIFICANT, label="Not significant")
-    fig.legend(loc="outside lower center", ncol=3, fontsize=9)
+    from matplotlib.patches import Patch
+
+    below = int(s.p_counts[s.p_edges[1:] <= alpha + 1e-12].sum())
+    handles = [*ax.get_legend_handles_labels()[0], Patch(color=SIGNIFICANT, label=f"Significant (p < α): {below:,}"),
+               Patch(color=NOT_SIGNIFICANT, label="Not significant")]
+    fig.legend(handles=handles, loc="outside lower center", ncol=3, fontsize=9)
     return fig
 
 
