@@ -11,15 +11,14 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from simulate.report.formatting import _table, share_pm
-from simulate.report.words import comparison_name
-from simulate.run.results import against_alpha
+from simulate.report.words import MULTIPLICITY_SHORT, comparison_name
+from simulate.run.operating import JUDGED, headline_error, judged
 
 if TYPE_CHECKING:
     from simulate.run.results import RunResults
 
 OC_FIGURE = "oc_curve"
 """The section's figure: the chance of success over the true effect."""
-JUDGED = {1: "above", -1: "below", 0: "within 2 Monte Carlo SE of"}
 
 
 def figure_names(results: RunResults) -> tuple[str, ...]:
@@ -97,9 +96,8 @@ def operating(results: RunResults, images: dict[str, bytes] | None = None, scale
         return None
     rows = operating_rows(results)
     many = "family_wise_error" in n
-    rate = n["family_wise_error"] if many else n["type1_error"]
-    rate_se = n["family_wise_error_mc_se"] if many else n["mc_se"]
-    verdict = against_alpha(rate, rate_se, p.alpha) if rate_se > 0 else (0 if rate <= p.alpha else 1)
+    rate, rate_se = headline_error(n)
+    verdict = judged(rate, rate_se, p.alpha)
     what = "family-wise error (any comparison rejects)" if many else "type I error"
     if p.hypothesis == "non_inferiority":
         where = f"at the non-inferiority margin ({p.margin:g})"
@@ -118,7 +116,8 @@ def operating(results: RunResults, images: dict[str, bytes] | None = None, scale
     if many and p.multiplicity != "none":
         plain = _plain_points(results)
         if 0.0 in plain and 1.0 in plain:
-            text.append(f"Without the {p.multiplicity} adjustment the same trials would give a family-wise error of "
+            adjustment = MULTIPLICITY_SHORT.get(p.multiplicity, f"the {p.multiplicity} adjustment")
+            text.append(f"Without {adjustment} the same trials would give a family-wise error of "
                         f"{share_pm(plain[0.0].power_any, plain[0.0].power_any_mc_se, n['replicates'])} and a chance "
                         f"that any comparison rejects of {plain[1.0].power_any:.3f} under the assumed effects "
                         f"(adjusted: {p.power_any:.3f}): that difference is what the adjustment costs in power.")

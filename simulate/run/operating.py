@@ -22,7 +22,7 @@ import math
 
 from simulate.design import loader
 from simulate.design import scenario as sc
-from simulate.design.assumed import null_rate
+from simulate.design.assumed import null_rate, primary_arm
 from simulate.errors import ScenarioError
 from simulate.run.record import Float, Record, frame
 from simulate.run.results import PowerResult, against_alpha
@@ -35,13 +35,20 @@ experimental arm is given; 0 is the null world and 1 the assumed effect."""
 # ----------------------------------------------------------------------------- the null world
 
 
+def fixed_rates(scenario: sc.Scenario) -> sc.Scenario:
+    """The scenario at its assumed rates (a run drawing its rates from design priors fixes them:
+    a type I error or an OC curve is a property of fixed rates)."""
+    if scenario.outcome.rates_from == "design_prior":
+        return loader.with_overrides(scenario, {"outcome.rates_from": "assumed"})
+    return scenario
+
+
 def null_world_of(scenario: sc.Scenario) -> tuple[sc.Scenario, str]:
     """The scenario's null world and how it was made (for a run drawing its rates from design
     priors, the null world fixes them: a type I error is a property of fixed rates)."""
     from simulate.design.null_world import null_scenario
 
-    if scenario.outcome.rates_from == "design_prior":
-        scenario = loader.with_overrides(scenario, {"outcome.rates_from": "assumed"})
+    scenario = fixed_rates(scenario)
     null, note = null_scenario(scenario)
     rate = null_rate(scenario)
     if not note:
@@ -53,14 +60,31 @@ def null_world_of(scenario: sc.Scenario) -> tuple[sc.Scenario, str]:
     return null, note
 
 
+JUDGED = {1: "above", -1: "below", 0: "within 2 Monte Carlo SE of"}
+"""How :func:`judged`'s answer is said."""
+
+
+def judged(rate: float, mc_se: float, alpha: float) -> int:
+    """:func:`~simulate.run.results.against_alpha` of a null world's error; a rate whose Monte
+    Carlo SE is 0 (no trial, or every trial, succeeded) is above alpha only if it exceeds it."""
+    return against_alpha(rate, mc_se, alpha) if mc_se > 0 else (0 if rate <= alpha else 1)
+
+
+def headline_error(null: dict) -> tuple[float, float]:
+    """The error a null world is judged by, with its Monte Carlo SE: the family-wise error with
+    several arms, else the type I error."""
+    if "family_wise_error" in null:
+        return null["family_wise_error"], null["family_wise_error_mc_se"]
+    return null["type1_error"], null["mc_se"]
+
+
 def null_world_record(scenario: sc.Scenario, null: sc.Scenario, r: PowerResult, note: str) -> dict:
     """What ``power --json`` reports of the null world ``r`` (a power run of ``null``)."""
     looks = bool(r.looks)
     out = {
         "type1_error": r.power, "mc_se": r.mc_se, "ci_low": r.ci_low, "ci_high": r.ci_high,
         "rejections": r.rejections, "replicates": r.replicates, "alpha": r.alpha,
-        "against_alpha": against_alpha(r.power, r.mc_se, r.alpha) if r.mc_se > 0 else
-        (0 if r.power <= r.alpha else 1),
+        "against_alpha": judged(r.power, r.mc_se, r.alpha),
         "expected_randomised": r.expected_randomised, "expected_randomised_mc_se": r.expected_randomised_mc_se,
         "expected_duration_months": r.expected_duration_months if looks else r.mean_duration_months,
         "expected_duration_months_mc_se": r.expected_duration_months_mc_se if looks else r.mean_duration_months_mc_se,
@@ -99,31 +123,31 @@ def with_null_world(scenario: sc.Scenario, result: PowerResult, replicates: int 
 # ----------------------------------------------------------------------------- the design stage
 
 
-def design_stage_of(scenario: sc.Scenario) -> sc.Scenario | None:
-    """Where the arms' rates are published results and some arm gives the rate its design
-    assumed (``arms.<id>.design_rate``): the scenario at the design's rates; else None."""
-    rates = {a: scenario.arm(a).design_rate for a in scenario.arm_names if scenario.arm(a).design_rate is not None}
-    if scenario.outcome.rates_are != "published" or not rates:
-        return None
-    return loader.with_overrides(scenario, {"outcome.rates_are": "assumed",
-                                            **{f"arms.{a}.remission_at_endpoint": r for a, r in rates.items()},
-                                            **{f"arms.{a}.design_rate": None for a in rates}})
+def design_rates(scenario: sc.Scenario) -> dict[str, float]:
+    """Each arm's rate at the design stage (``arms.<id>.design_rate``, else its own), where the
+    arms' rates are published results and some arm gives one; else empty."""
+    arms = [scenario.arm(a) for a in scenario.arm_names]
+    if scenario.outcome.rates_are != "published" or all(a.design_rate is None for a in arms):
+        return {}
+    return {name: a.design_rate if a.design_rate is not None else a.remission_at_endpoint
+            for name, a in zip(scenario.arm_names, arms)}
 
 
 def with_design_stage(scenario: sc.Scenario, result: PowerResult, replicates: int | None = None,
                       seed: int | None = None, jobs=None, engine: str | None = None,
                       progress: bool = False) -> PowerResult:
-    """``result`` with the power at the rates the design assumed, on the same seed's trials
-    (:func:`design_stage_of`; unchanged without them). Where the arms' outcome model cannot hold
-    a design rate, the reason is recorded instead of a power."""
+    """``result`` with the power at the rates the design assumed (:func:`design_rates`), on the
+    same seed's trials; unchanged without them. Where the arms' outcome model cannot hold a
+    design rate, the reason is recorded instead of a power."""
     from simulate.run.power import estimate_power
 
-    if scenario.outcome.rates_are != "published" or not any(scenario.arm(a).design_rate is not None
-                                                            for a in scenario.arm_names):
+    rates = design_rates(scenario)
+    if not rates:
         return result
-    rates = {a: scenario.arm(a).design_rate or scenario.arm(a).remission_at_endpoint for a in scenario.arm_names}
     try:
-        design = design_stage_of(scenario)
+        design = loader.with_overrides(scenario, {"outcome.rates_are": "assumed",
+                                                  **{f"arms.{a}.remission_at_endpoint": r for a, r in rates.items()},
+                                                  **{f"arms.{a}.design_rate": None for a in rates}})
     except ScenarioError as err:
         return dataclasses.replace(result, design_stage={"rates": rates, "refused": err.problems[0]})
     r = estimate_power(design, replicates or result.replicates, result.seed if seed is None else seed, jobs,
@@ -179,9 +203,7 @@ class OCCurve(Record):
 def oc_designs(scenario: sc.Scenario) -> tuple[list[tuple[float, sc.Scenario]], tuple[float, ...]]:
     """(fraction, design) for each OC point the arms' models can reach, and the fractions they
     cannot (a rate above 1, or one the arm's model refuses)."""
-    base = scenario
-    if scenario.outcome.rates_from == "design_prior":
-        base = loader.with_overrides(scenario, {"outcome.rates_from": "assumed"})
+    base = fixed_rates(scenario)
     start = null_rate(base)
     points, skipped = [], []
     flat = all(abs(base.arm(a).remission_at_endpoint - start) < 1e-12 for a in base.experimental_arms)
@@ -210,7 +232,7 @@ def compute_oc_curve(scenario: sc.Scenario, seed: int, replicates: int, jobs, en
     from simulate.run.power import summarise, tally_designs
 
     points, skipped = oc_designs(scenario)
-    primary = _primary(scenario)
+    primary = primary_arm(scenario)
     known: dict[float, OCPoint] = {}
     if power is not None and power.null_world and scenario.outcome.rates_from == "assumed" and power.seed == seed \
             and power.replicates == replicates:
@@ -242,12 +264,6 @@ def _null_point(null: dict, primary: str) -> OCPoint:
                    mc_se=null["mc_se"], adjusted=True, comparisons=comps,
                    power_any=null.get("family_wise_error", null["type1_error"]),
                    power_any_mc_se=null.get("family_wise_error_mc_se", null["mc_se"]))
-
-
-def _primary(scenario: sc.Scenario) -> str:
-    from simulate.design.assumed import primary_arm
-
-    return primary_arm(scenario)
 
 
 def crossing(curve: OCCurve, level: float) -> float | None:

@@ -24,7 +24,7 @@ CSS = """
 @media (max-width: 575.98px) {
   .lab-figure { min-width: 620px; }
   .bslib-sidebar-layout > .collapse-toggle { width: auto !important; padding: .25rem .6rem; }
-  .bslib-sidebar-layout > .collapse-toggle::after { content: "The design"; font-size: .95rem; margin-left: .35rem; }
+  .bslib-sidebar-layout > .collapse-toggle::after { content: "The design"; font-size: .95rem; margin-left: .35rem; white-space: nowrap; }
 }
 """
 

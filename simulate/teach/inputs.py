@@ -255,7 +255,6 @@ def check(data: dict, base: sc.Scenario, values: dict[str, Any]) -> Checked:
         if lines:
             problems[key] = lines
     _owned(problems, field_paths(base), {f"error: {line}" for line in together})
-    _both_sides(problems, values)
     seen = {line for lines in problems.values() for line in lines}
     paths = field_paths(base)
     other = []
@@ -299,17 +298,6 @@ def _alone(data: dict, texts: tuple[str, ...]) -> tuple[str, ...]:
     except ScenarioError as err:
         return tuple(f"error: {line}" for line in err.problems)
     return ()
-
-
-def _both_sides(problems: dict[str, tuple[str, ...]], values: dict[str, Any]) -> None:
-    """A multiple imputation refused with the test chosen is a clash of two inputs: its line
-    goes under both the missing-data method and the test, whichever of them was checked alone."""
-    missing = values.get("missing")
-    clash = tuple(line for key in ("test", "missing") for line in problems.get(key, ())
-                  if line.startswith("error: analysis.test:") and f"missing = {missing!r}" in line)
-    for key in ("test", "missing"):
-        if clash and key in values:
-            problems[key] = problems.get(key, ()) + tuple(line for line in clash if line not in problems.get(key, ()))
 
 
 def command(scenario_arg: str, checked: Checked, what: str = "power") -> str:

@@ -97,17 +97,17 @@ def null_world_lines(scenario: sc.Scenario, r: PowerResult) -> list[str]:
     """The same trials in the design's null world: the type I error (family-wise and each
     comparison's with several arms), and with looks the expected size and duration under H0."""
     from simulate.report.formatting import share_pm
-    from simulate.run.results import against_alpha
+    from simulate.run.operating import JUDGED, headline_error, judged
 
     lines, echo = _lines()
     n = r.null_world
     many = "family_wise_error" in n
     where = "at the margin" if r.hypothesis == "non_inferiority" else "under the global null" if many else ""
-    judged = {1: "above", -1: "below", 0: "within 2 Monte Carlo SE of"}[
-        against_alpha(n["type1_error"], n["mc_se"], r.alpha) if n["mc_se"] > 0 else (0 if n["type1_error"] <= r.alpha else 1)]
+    rate, se = headline_error(n)
+    word = JUDGED[judged(rate, se, r.alpha)]
     label = "family-wise error" if many else "type I error"
     echo(f"  null world        {label} {where + ' ' if where else ''}"
-         f"{share_pm(n['type1_error'], n['mc_se'], n['replicates'])}: {judged} alpha {r.alpha:g}")
+         f"{share_pm(rate, se, n['replicates'])}: {word} alpha {r.alpha:g}")
     if many:
         labels = {a: scenario.arm(a).label for a in scenario.arm_names}
         echo("                    each comparison: " + ", ".join(
