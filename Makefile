@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 SCENARIO ?= scenarios/nct04743739.toml
 
-.PHONY: run test test-fast teach install install-test install-teach bench clean
+.PHONY: run test test-fast teach install install-test install-teach install-docs docs bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -31,9 +31,15 @@ $(VENV)/.installed-teach: pyproject.toml | $(BIN)/python
 	$(COMPILE)
 	touch $@ $(VENV)/.installed
 
+$(VENV)/.installed-docs: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e '.[docs]'
+	$(COMPILE)
+	touch $@ $(VENV)/.installed
+
 install: $(VENV)/.installed
 install-test: $(VENV)/.installed-test
 install-teach: $(VENV)/.installed-teach
+install-docs: $(VENV)/.installed-docs
 
 run: install
 	$(BIN)/trialsim run $(SCENARIO)
@@ -52,8 +58,15 @@ PORT ?= 8000
 teach: install-teach
 	$(BIN)/trialsim teach $(SCENARIO) --port $(PORT)
 
+# the documentation site into site/ (open site/index.html): the guide, the API from its docstrings,
+# the commands from the command line, the scenario fields from the models, the validation tables
+# from the tests' reference values, and the tutorials executed as notebooks (any failing cell or
+# broken link fails the build)
+docs: install-docs
+	$(BIN)/mkdocs build --strict --clean
+
 bench: install
 	$(BIN)/python benchmarks/run.py
 
 clean:
-	rm -rf $(VENV) build *.egg-info
+	rm -rf $(VENV) build *.egg-info site .cache

@@ -272,7 +272,7 @@ def bench_power_batch_million(scenario, size: int) -> Callable[[], Any]:
 
 RPACT_SECONDS_MEASURED_HERE = 1.1
 """Seconds R's rpact took here for the script below (library load included), on the machine the
-README names; the comparison's goal when R and rpact are not installed."""
+benchmarks page (docs/pages/benchmarks.md) names; the comparison's goal when R and rpact are not installed."""
 RPACT_SCRIPT = """
 suppressMessages(library(rpact))
 design <- getDesignGroupSequential(kMax = 1, alpha = 0.025, sided = 1)   # rpact simulates one-sided tests
@@ -669,7 +669,7 @@ def main(argv: list[str] | None = None) -> int:
         if "cold_power_10k" in by:
             where = (f"rpact measured now: {rpact:.2f} s" if rpact is not None else
                      f"R/rpact not installed: goal is rpact's {RPACT_SECONDS_MEASURED_HERE:g} s measured on the "
-                     "machine below (see README)")
+                     "machine below (see docs/pages/benchmarks.md)")
             print(f"\ncold_power_10k goal: rpact getSimulationRates, 10,000 trials, library load included ({where})")
         print(f"\nbest of {args.repeat} after one warm-up (heavy: one run); py MB = peak Python allocations "
               "of this process (tracemalloc); RSS MB = peak resident memory of this process and its workers")

@@ -1,5 +1,6 @@
-"""The README tells the truth: its example commands run, its options exist, its field
-reference is the one the models generate."""
+"""The README and the documentation pages tell the truth: their example commands run, the
+options their usage lines show exist, and they point to the field reference the models generate
+(a page of the site, built from ``simulate.design.reference.markdown``)."""
 
 from __future__ import annotations
 
@@ -14,14 +15,31 @@ from simulate.cli import cli, main
 from simulate.design.reference import markdown
 
 ROOT = Path(__file__).resolve().parents[1]
+PAGES = ROOT / "docs" / "pages"
 README = (ROOT / "README.md").read_text(encoding="utf-8")
+SOURCES_PAGE = PAGES / "guide" / "sources.md"
+FIELD_REFERENCE = "reference/scenario-fields.md"
 SIMULATING = {"power", "samplesize", "sweep", "run", "calibrate"}
 
 
+def documents() -> dict[str, str]:
+    """The README and every page of the documentation site, by path relative to the root."""
+    docs = {"README.md": README}
+    for page in sorted(PAGES.rglob("*.md")):
+        docs[page.relative_to(ROOT).as_posix()] = page.read_text(encoding="utf-8")
+    return docs
+
+
 def example_commands() -> list[str]:
-    """Concrete `trialsim ...` lines of the README (with a real scenario file, no placeholder)."""
-    lines = [line.split("  #")[0].strip() for line in README.splitlines()]
-    return [line for line in lines if line.startswith("trialsim ") and "scenarios/" in line and "<" not in line]
+    """Concrete `trialsim ...` lines of the README and the documentation pages (with a real
+    scenario file, no placeholder), each once."""
+    found: dict[str, None] = {}
+    for text in documents().values():
+        for line in text.splitlines():
+            line = line.split("  #")[0].strip()
+            if line.startswith("trialsim ") and "scenarios/" in line and "<" not in line:
+                found.setdefault(line)
+    return list(found)
 
 
 def test_the_readme_has_examples() -> None:
@@ -43,27 +61,43 @@ def test_readme_example_runs(command: str, tmp_path: Path, capsys, monkeypatch) 
         json.loads(out)
 
 
+def usage_lines(text: str) -> list[str]:
+    return [line for line in text.splitlines() if re.match(r"^trialsim \w+\s+SCENARIO", line)]
+
+
 def test_every_option_in_the_usage_lines_exists() -> None:
-    usage = [line for line in README.splitlines() if re.match(r"^trialsim \w+\s+SCENARIO", line)]
-    assert len(usage) == 8
-    lines = README.splitlines()
+    docs = documents()
+    # the usage block: the one document saying which commands "also take" the shared options
+    blocks = [name for name, text in docs.items() if "also take:" in text]
+    assert len(blocks) == 1, blocks
+    block = docs[blocks[0]]
+    assert len(usage_lines(block)) == 8
+    lines = block.splitlines()
     at = next(i for i, line in enumerate(lines) if "also take:" in line)
     shared = re.findall(r"--[a-z-]+", lines[at + 1])
     assert shared
-    for line in usage:
-        name = line.split()[1]
-        command = cli.commands[name]
-        options = {opt for p in command.params for opt in p.opts}
-        for flag in re.findall(r"--[a-z0-9-]+", line.split("#")[0]):
-            assert flag in options, f"README shows {flag} for `trialsim {name}`"
-        if name in SIMULATING:
-            for flag in shared:
-                assert flag in options, f"README says `trialsim {name}` takes {flag}"
+    for where, text in docs.items():
+        for line in usage_lines(text):
+            name = line.split()[1]
+            command = cli.commands[name]
+            options = {opt for p in command.params for opt in p.opts}
+            for flag in re.findall(r"--[a-z0-9-]+", line.split("#")[0]):
+                assert flag in options, f"{where} shows {flag} for `trialsim {name}`"
+            if name in SIMULATING and where == blocks[0]:
+                for flag in shared:
+                    assert flag in options, f"{where} says `trialsim {name}` takes {flag}"
 
 
-def test_field_reference_is_current() -> None:
-    table = markdown()
-    assert table in README, "regenerate the README's field reference with `python -m simulate.design.reference`"
+@pytest.mark.parametrize("where", ["README.md", "docs/pages/guide/sources.md"])
+def test_the_field_reference_is_linked(where: str) -> None:
+    """The field table is no longer copied into a page: the site generates it from the models
+    (``reference/scenario-fields.md``), and the README and the sources page link to it."""
+    text = (ROOT / where).read_text(encoding="utf-8")
+    base = (ROOT / where).parent
+    links = re.findall(r"\]\(([^)\s#]+)(?:#[^)\s]*)?\)", text)
+    targets = {(base / link).resolve() for link in links if not link.startswith(("http:", "https:"))}
+    assert (PAGES / FIELD_REFERENCE).resolve() in targets, f"{where} does not link to {FIELD_REFERENCE}"
+    assert "| field | default | allowed | meaning |" not in text, f"{where} still copies the field table"
 
 
 def test_every_bound_is_in_the_field_reference() -> None:

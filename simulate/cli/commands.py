@@ -13,18 +13,27 @@ from pathlib import Path
 
 import click
 
-from simulate import __version__
+import simulate.api as api
 from simulate.cli.calibrate import calibrate
-from simulate.cli.support import (DEFAULT_TEACH_SCENARIO, EXIT_USAGE, TEACH_INSTALL_HINT, _backend,
-                                  _check_out_file, _check_port_free, _claim_folder, _echo_json, _few_replicates,
-                                  _load, _planned, _table, json_opt, limit_opts, scenario_arg, seed_opt, set_opt,
-                                  simulation_opts)
+from simulate.cli.support import (DEFAULT_TEACH_SCENARIO, EXIT_USAGE, TEACH_INSTALL_HINT, _check_port_free, _load,
+                                  _range, _show, json_opt, limit_opts, notes_on_stderr, scenario_arg, seed_opt,
+                                  set_opt, simulation_opts)
 from simulate.errors import TrialSimError, UsageError
-from simulate.design.scenario import Scenario
+
+
+def _version(ctx: click.Context, param: click.Parameter, value: bool) -> None:
+    """``--version``: the version and the hash of the code (:func:`simulate.version.version_line`)."""
+    if not value or ctx.resilient_parsing:
+        return
+    from simulate.version import version_line
+
+    click.echo(version_line())
+    ctx.exit()
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(__version__, prog_name="trialsim")
+@click.option("--version", is_flag=True, expose_value=False, is_eager=True, callback=_version,
+              help="Print the version and the hash of the code, and exit.")
 @click.option("-v", "--verbose", count=True, help="Log progress to stderr (-vv for debug).")
 def cli(verbose: int) -> None:
     """Simulate randomised clinical trials: patients, eligibility, recruitment, follow-up,
@@ -66,35 +75,9 @@ def validate(scenario: Path, overrides: tuple[str, ...], max_memory: str | None,
 # ----------------------------------------------------------------------------- cohort
 
 
-def _screen_cohort(sc: Scenario, n: int, seed: int):
-    import numpy as np
-
-    from simulate.screening.criteria import RULE_NAMES
-    from simulate.screening.screen import screen_referrals
-
-    patients, screening = screen_referrals(sc, n, seed)
-    frame = patients.to_frame()
-    for name, passes in zip(RULE_NAMES, screening.passes):
-        frame[f"passes_{name}"] = passes
-    frame["first_failure"] = screening.first_failure_name
-    frame["qualifies_in_months"] = screening.qualifies_in_months
-    frame["status"] = np.select(
-        [screening.eligible_now, screening.deferred], ["eligible", "deferred"], "excluded"
-    )
-    return screening, frame
-
-
-def _print_funnel(screening, n: int, seed: int, sc: Scenario) -> None:
-    from simulate.report.sentences.console import FUNNEL_COLUMNS, funnel_heading, funnel_totals
-
-    click.echo(funnel_heading(sc, n, seed))
-    click.echo(_table(screening.funnel()[list(FUNNEL_COLUMNS)]))
-    click.echo(funnel_totals(screening.summary(), n))
-
-
 @cli.command()
 @scenario_arg
-@click.option("--n", "n", type=click.IntRange(1, 20_000_000), default=10_000, show_default=True,
+@click.option("--n", "n", type=_range("n"), default=10_000, show_default=True,
               help="Number of referred patients to draw.")
 @seed_opt
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
@@ -105,51 +88,14 @@ def _print_funnel(screening, n: int, seed: int, sc: Scenario) -> None:
 def cohort(scenario: Path, n: int, seed: int | None, out: Path | None, overrides: tuple[str, ...],
            as_json: bool, max_memory: str | None, max_minutes: str | None) -> None:
     """Draw a synthetic referred cohort and screen it against the registered criteria."""
-    from simulate.run import plan
-    from simulate.io import write_csv_atomic
-
     if out is not None and out.suffix.lower() != ".csv":
         raise UsageError(f"--out: got '{out}'; must be a .csv file name")
-    sc = _load(scenario, overrides)
-    if out is not None:
-        _check_out_file(out)
-    seed = sc.simulation.seed if seed is None else seed
-    with _planned(lambda: plan.plan_cohort(n), max_memory, max_minutes):
-        screening, frame = _screen_cohort(sc, n, seed)
-    if out is not None:
-        write_csv_atomic(out, frame)
-    if as_json:
-        _echo_json(screening.summary())
-    else:
-        _print_funnel(screening, n, seed, sc)
-        if out is not None:
-            click.echo(f"cohort written to {out}")
+    r = api.cohort(_load(scenario, overrides), n=n, seed=seed, out=out, max_memory=max_memory,
+                   max_minutes=max_minutes)
+    _show(r, as_json)
 
 
 # ----------------------------------------------------------------------------- trial
-
-
-def _trial_summary(sc: Scenario, seed: int, result) -> dict:
-    from simulate.run.trial_analysis import trial_analysis
-
-    c, cal = result.consort, result.calendar
-    return {
-        "scenario": sc.name, "seed": seed, "consort": c,
-        "n_randomised": c["randomised"], "n_per_arm": c["randomised_per_arm"],
-        "recruitment_months": cal["recruitment_months"], "duration_months": cal["duration_months"],
-        "terminated": cal["terminated"], "calendar": cal,
-        "remission_at_endpoint": result.remission_at_endpoint(sc.trial.endpoint == "cr"),
-        "analysis": trial_analysis(sc, seed),
-        **({} if result.sequential is None else {"sequential": {
-            k: (v.tolist() if hasattr(v, "tolist") else v) for k, v in result.sequential.items()}}),
-    }
-
-
-def _print_story(sc: Scenario, seed: int, result) -> None:
-    from simulate.report.sentences.trial import story_lines
-
-    for line in story_lines(sc, seed, result):
-        click.echo(line)
 
 
 @cli.command()
@@ -164,34 +110,9 @@ def _print_story(sc: Scenario, seed: int, result) -> None:
 def trial(scenario: Path, seed: int | None, out_dir: Path | None, overrides: tuple[str, ...], as_json: bool,
           max_memory: str | None, max_minutes: str | None) -> None:
     """Simulate one trial, patient by patient, and tell its story."""
-    from simulate.run import plan
-    from simulate.run.folders import TRIAL_FILES
-    from simulate.io import write_csv_atomic, write_json_atomic
-
-    sc = _load(scenario, overrides)
-    seed = sc.simulation.seed if seed is None else seed
-    from simulate.engines.des import example_trial
-
-    with _planned(lambda: plan.plan_trial(sc), max_memory, max_minutes):
-        taken = _claim_folder("trial", scenario, overrides, sc, out_dir, {"seed": seed}, TRIAL_FILES,
-                              sub=f"trial-{seed}")
-        out_dir = taken.folder
-        result = example_trial(sc, seed)
-    summary = _trial_summary(sc, seed, result)
-    taken.begin()
-    write_csv_atomic(out_dir / "patients.csv", result.patients)
-    write_csv_atomic(out_dir / "visits.csv", result.visits)
-    write_csv_atomic(out_dir / "events.csv", result.events)
-    from simulate.io import json_ready
-
-    summary = json_ready(summary)
-    write_json_atomic(out_dir / "trial.json", summary)
-    taken.finish(TRIAL_FILES)
-    if as_json:
-        _echo_json(summary)
-    else:
-        _print_story(sc, seed, result)
-        click.echo(f"\ntables written to {out_dir}/")
+    r = api.trial(_load(scenario, overrides), seed=seed, out=out_dir, save=True, max_memory=max_memory,
+                  max_minutes=max_minutes)
+    _show(r, as_json)
 
 
 # ----------------------------------------------------------------------------- power
@@ -200,7 +121,7 @@ def trial(scenario: Path, seed: int | None, out_dir: Path | None, overrides: tup
 @cli.command()
 @scenario_arg
 @simulation_opts
-@click.option("--n-per-arm", type=click.IntRange(1, 100_000), default=None,
+@click.option("--n-per-arm", type=_range("n_per_arm"), default=None,
               help="Override trial.n_per_arm.")
 @click.option("--null-world/--no-null-world", "null_world", default=True, show_default=True,
               help="Also simulate the same trials in the design's null world (type I error, expected N and "
@@ -212,45 +133,26 @@ def power(scenario: Path, replicates: int | None, seed: int | None, n_per_arm: i
           as_json: bool, max_memory: str | None, max_minutes: str | None) -> None:
     """Estimate power (and operating characteristics, under the assumed effect and in the null
     world) by simulating many trials."""
-    from simulate.run import plan
-    from simulate.run.parallel import session
-    from simulate.run.assurance import with_assurance
-    from simulate.run.operating import with_design_stage, with_null_world
-    from simulate.run.power import estimate_power
-
     if n_per_arm is not None:
         overrides = overrides + (f"trial.n_per_arm={n_per_arm}",)
-    sc = _load(scenario, overrides)
-    where = _backend(backend, jobs, scheduler)
-    reps = replicates or sc.simulation.replicates
-    with _planned(lambda: plan.plan_power(sc, reps, jobs, engine, null_world=null_world), max_memory, max_minutes), \
-            session(where):
-        r = estimate_power(sc, replicates, seed, where, engine, progress=not as_json)
-        r = with_assurance(sc, r, replicates, seed, where, engine, progress=not as_json)
-        r = with_design_stage(sc, r, replicates, seed, where, engine, progress=not as_json)
-        if null_world:
-            r = with_null_world(sc, r, replicates, seed, where, engine, progress=not as_json)
-    _few_replicates(r.replicates, r.mc_se)
-    if as_json:
-        _echo_json(r.to_dict())
-        return
-    from simulate.report.sentences.console import power_lines
-
-    click.echo("\n".join(power_lines(sc, r)))
+    r = api.power(_load(scenario, overrides), replicates=replicates, seed=seed, null_world=null_world,
+                  engine=engine, jobs=jobs, backend=backend, scheduler=scheduler, max_memory=max_memory,
+                  max_minutes=max_minutes, progress=not as_json)
+    _show(r, as_json)
 
 
 @cli.command()
 @scenario_arg
-@click.option("--target", type=click.FloatRange(0.01, 0.999), default=None,
+@click.option("--target", type=_range("target"), default=None,
               help="Target power.  [default: 0.8]")
-@click.option("--target-assurance", type=click.FloatRange(0.01, 0.999), default=None,
+@click.option("--target-assurance", type=_range("target_assurance"), default=None,
               help="Target assurance instead: the chance of success over trials drawing their rates from the "
                    "arms' design_prior.")
-@click.option("--window", type=click.IntRange(0, 200), default=10, show_default=True,
+@click.option("--window", type=_range("window"), default=10, show_default=True,
               help="No n within this many above the answer may fall below target (saw-tooth guard).")
-@click.option("--n-max", type=click.IntRange(2, 100_000), default=2000, show_default=True,
+@click.option("--n-max", type=_range("n_max"), default=2000, show_default=True,
               help="Largest n per arm searched.")
-@click.option("--precision", type=click.IntRange(1, 100), default=None,
+@click.option("--precision", type=_range("precision"), default=None,
               help="Resolve n to +-this at 95%: more trials near the answer (same seed) until its Monte "
                    "Carlo range is that narrow.")
 @click.option("--power", "power_of", metavar="any|all|ARM", default=None,
@@ -264,57 +166,11 @@ def samplesize(scenario: Path, target: float | None, target_assurance: float | N
                engine: str, overrides: tuple[str, ...], as_json: bool, power_of: str | None, precision: int | None,
                max_memory: str | None, max_minutes: str | None) -> None:
     """Smallest n per arm reaching the target power (or assurance), beside the closed-form references."""
-    from simulate.run.parallel import session
-    from simulate.run.samplesize import find_sample_size
-
-    sc = _load(scenario, overrides)
-    if power_of is not None:
-        allowed = ("any", "all", *sc.experimental_arms)
-        if power_of not in allowed:
-            raise UsageError(f"--power: got {power_of!r}; allowed: {', '.join(allowed)}")
-        sc = _load(scenario, overrides + (f'analysis.success="{power_of}"',))
-    if target_assurance is not None:
-        if target is not None:
-            raise UsageError(f"--target-assurance: got {target_assurance} with --target {target}; give one of them")
-        sc, target = _assurance_world(sc, target_assurance), target_assurance
-    target = 0.8 if target is None else target
-    where = _backend(backend, jobs, scheduler)
-    reps = replicates or sc.simulation.replicates
-    from simulate.run.samplesize import plan_samplesize
-
-    with _planned(lambda: plan_samplesize(sc, reps, jobs, engine, target, n_max), max_memory, max_minutes), \
-            session(where):
-        r = find_sample_size(sc, target, replicates, seed, where, engine, window, n_max, progress=not as_json,
-                             precision=precision)
-    _few_replicates(reps)
-    if as_json:
-        _echo_json(r.to_json())
-        return
-    from simulate.report.sentences.console import SAMPLESIZE_COLUMNS, samplesize_heading, samplesize_lines
-
-    click.echo(samplesize_heading(sc, target))
-    if r.curve:
-        click.echo(_table(r.to_frame()[list(SAMPLESIZE_COLUMNS)].round(4)))
-    click.echo("\n".join(samplesize_lines(r, precision, sc)))
-
-
-def _assurance_world(sc, target: float):
-    """The scenario whose trials draw their rates from the design priors, for a sample size by
-    assurance; a usage error without a design prior, or for a target the prior rules out (with
-    a one-sided or non-inferiority test the assurance cannot pass the prior probability of a
-    true benefit, however many patients)."""
-    from simulate.run.assurance import has_design_prior, prior_probability_of_benefit, prior_world
-
-    if not has_design_prior(sc):
-        raise UsageError(f"--target-assurance: got {target}; no arm of '{sc.name}' has a design_prior: give one, "
-                         "e.g. --set 'arms.<id>.design_prior={ beta = [a, b] }'")
-    a = sc.analysis
-    if a.alternative == "greater" or a.hypothesis == "non_inferiority":
-        ceiling = prior_probability_of_benefit(sc)
-        if target >= ceiling:
-            raise UsageError(f"--target-assurance: got {target}; the design priors give a true benefit a probability "
-                             f"of {ceiling:.3f}, which no n can exceed: target less than that")
-    return prior_world(sc)
+    r = api.sample_size(_load(scenario, overrides), target=target, target_assurance=target_assurance,
+                        power_of=power_of, window=window, n_max=n_max, precision=precision, replicates=replicates,
+                        seed=seed, engine=engine, jobs=jobs, backend=backend, scheduler=scheduler,
+                        max_memory=max_memory, max_minutes=max_minutes, progress=not as_json)
+    _show(r, as_json)
 
 
 @cli.command()
@@ -330,46 +186,10 @@ def sweep(scenario: Path, replicates: int | None, seed: int | None, jobs: int | 
           scheduler: str | None, engine: str, out: Path | None, overrides: tuple[str, ...], as_json: bool,
           max_memory: str | None, max_minutes: str | None) -> None:
     """Power over the scenario's [sweep] grid: one tidy CSV row per grid point."""
-    from simulate.io import write_csv_atomic
-    from simulate.run.sweep import sweep as run_sweep
-
-    sc = _load(scenario, overrides)
-    if not sc.sweep:
-        raise UsageError(f"{scenario}: sweep: the scenario has no [sweep] table; add one such as "
-                         "\"dropout.probability_by_endpoint\" = [0.0, 0.1, 0.2]")
-    if out is not None and out.suffix.lower() != ".csv":
-        raise UsageError(f"--out: got '{out}'; must be a .csv file name")
-    from simulate.run.parallel import session
-    from simulate.run.sweep import plan_sweep
-
-    where = _backend(backend, jobs, scheduler)
-    reps = replicates or sc.simulation.replicates
-    from simulate.run.folders import SWEEP_FILES
-
-    with _planned(lambda: plan_sweep(sc, reps, jobs, engine), max_memory, max_minutes):
-        taken = None
-        if out is None:                 # the default folder is the sweep's own, with its manifest
-            from simulate.run.main_job import run_settings
-
-            settings = run_settings(sc.simulation.seed if seed is None else seed,
-                                    sc.simulation.replicates if replicates is None else replicates, engine)
-            taken = _claim_folder("sweep", scenario, overrides, sc, None, settings, SWEEP_FILES, sub="sweep")
-            out = taken.folder / SWEEP_FILES[0]
-        else:
-            out = _check_out_file(out)
-        with session(where):
-            frame = run_sweep(sc, replicates, seed, where, engine, progress=not as_json).to_frame()
-    _few_replicates(reps)
-    if taken is not None:
-        taken.begin()
-    write_csv_atomic(out, frame)
-    if taken is not None:
-        taken.finish(SWEEP_FILES)
-    if as_json:
-        _echo_json({"grid": frame.to_dict(orient="records"), "out": str(out)})
-    else:
-        click.echo(_table(frame.round(4)))
-        click.echo(f"\nsweep written to {out}")
+    r = api.sweep(_load(scenario, overrides), replicates=replicates, seed=seed, engine=engine, jobs=jobs,
+                  backend=backend, scheduler=scheduler, out=out, save=True, max_memory=max_memory,
+                  max_minutes=max_minutes, progress=not as_json)
+    _show(r, as_json)
 
 
 # ----------------------------------------------------------------------------- run
@@ -386,25 +206,9 @@ def run(scenario: Path, replicates: int | None, seed: int | None, jobs: int | No
         scheduler: str | None, engine: str, out_dir: Path | None, overrides: tuple[str, ...],
         max_memory: str | None, max_minutes: str | None) -> None:
     """The main job: power, sample size, sweep, an example trial, plots and report.html."""
-    from simulate.run.parallel import session
-    from simulate.run.main_job import plan_run, run_all, run_files, run_settings
-
-    sc = _load(scenario, overrides)
-    settings = run_settings(sc.simulation.seed if seed is None else seed,
-                            sc.simulation.replicates if replicates is None else replicates, engine)
-    where = _backend(backend, jobs, scheduler)
-    tell = (lambda what: click.echo(f"  {what}", err=True)) if sys.stderr.isatty() else None
-    reps = replicates or sc.simulation.replicates
-    with _planned(lambda: plan_run(sc, reps, jobs, engine), max_memory, max_minutes):
-        taken = _claim_folder("run", scenario, overrides, sc, out_dir, settings, run_files(sc))
-        out_dir = taken.folder
-        _few_replicates(reps)
-        with session(where):
-            click.echo(f"Running '{sc.name}' into {out_dir}/ ...", err=True)
-            results = run_all(sc, out_dir, seed, replicates, where, engine, scenario_path=scenario,
-                              overrides=overrides, progress=True, on_piece=tell, claim=taken)
-    click.echo("\n".join(results.summary))
-    click.echo(f"\nresults, plots and report.html written to {out_dir}/")
+    r = api.run(_load(scenario, overrides), out=out_dir, replicates=replicates, seed=seed, engine=engine, jobs=jobs,
+                backend=backend, scheduler=scheduler, max_memory=max_memory, max_minutes=max_minutes, progress=True)
+    click.echo(r.summary())
 
 
 # ----------------------------------------------------------------------------- teach
@@ -467,7 +271,7 @@ def main(argv: list[str] | None = None) -> int:
 def _main(args: list[str]) -> int:
     try:
         # not cli.main(): it prints a blank line of its own on Ctrl-C
-        with cli.make_context("trialsim", args) as ctx:
+        with notes_on_stderr(), cli.make_context("trialsim", args) as ctx:
             cli.invoke(ctx)
     except TrialSimError as err:
         for line in err.problems:

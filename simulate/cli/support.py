@@ -6,18 +6,27 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import sys
 from pathlib import Path
 
 import click
 
-from simulate.design.choices import DEFAULT_ENGINE, ENGINES
-from simulate.errors import UsageError
-from simulate.design.loader import load_scenario
+import simulate.api as api
+from simulate.api.arguments import BOUNDS, FLOATS
+from simulate.api.common import notes as api_notes
 from simulate.run.parallel import BACKENDS
+from simulate.design.choices import DEFAULT_ENGINE, ENGINES
 from simulate.design.scenario import Scenario
+from simulate.errors import UsageError
 
 EXIT_USAGE = 2
+
+def _range(name: str) -> click.ParamType:
+    """The option's allowed range: the API's (:data:`simulate.api.arguments.BOUNDS`)."""
+    low, high = BOUNDS[name]
+    return click.FloatRange(low, high) if name in FLOATS else click.IntRange(low, high)
+
 
 # not dir_okay=False: a folder named like a shipped scenario is the loader's to judge (it says so)
 scenario_arg = click.argument("scenario", type=click.Path(path_type=Path))
@@ -25,7 +34,7 @@ set_opt = click.option(
     "--set", "overrides", multiple=True, metavar="PATH=VALUE",
     help="Override a scenario field, e.g. --set dropout.probability_by_endpoint=0.2 (repeatable).",
 )
-seed_opt = click.option("--seed", type=click.IntRange(0, 2**63 - 1), default=None,
+seed_opt = click.option("--seed", type=_range("seed"), default=None,
                         help="Root seed (default: the scenario's simulation.seed).")
 json_opt = click.option("--json", "as_json", is_flag=True, help="Print one JSON object on stdout.")
 memory_opt = click.option("--max-memory", metavar="SIZE", default=None,
@@ -40,51 +49,50 @@ def limit_opts(f):
     return memory_opt(minutes_opt(f))
 
 
-def _note(line: str | None) -> None:
-    if line:
-        click.echo(f"note: {line}", err=True)
-
-
 def _load(path: Path, overrides: tuple[str, ...]) -> Scenario:
-    """The scenario, after a note if a folder (or other non-file) here was passed over for the
-    shipped scenario of its name."""
-    from simulate.design.loader import locate_scenario
-
-    found, note = locate_scenario(path)
-    sc = load_scenario(found, overrides)
-    _note(note)
-    return sc
+    """The scenario (:func:`simulate.load_scenario`), with a note if a folder (or other
+    non-file) here was passed over for the shipped scenario of its name."""
+    return api.load_scenario(path, *overrides)
 
 
-def _claim_folder(kind: str, scenario_path: Path, overrides: tuple[str, ...], sc: Scenario, out: Path | None,
-                  settings: dict, planned, sub: str | None = None):
-    """Before any work: the folder the command writes (``--out``, else the default folder of
-    :func:`simulate.run.folders.default_folder`) can be written and holds nothing this command may
-    not replace. Notes (another scenario content in results/<name>/, earlier results replaced)
-    go to stderr once every check has passed."""
-    from simulate.run.folders import claim, default_folder, overridden
-    from simulate.io import check_writable
+class NotesHandler(logging.Handler):
+    """Prints the API's notes (:data:`simulate.api.common.notes`) on stderr as the commands
+    always have: ``note: ...`` and ``warning: ...`` lines, and on a terminal (or when marked
+    ``always``) the plan and the main job's progress."""
 
-    if out is None:
-        folder, note = default_folder(sc, overridden(scenario_path, overrides, sc), sub)
-        where = f"--out not given: the default folder '{folder}'"
+    def __init__(self) -> None:
+        super().__init__(logging.INFO)
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return (record.levelno >= logging.WARNING or getattr(record, "kind", "") == "always"
+                or sys.stderr.isatty())
+
+    def emit(self, record: logging.LogRecord) -> None:
+        text = record.getMessage()
+        if record.levelno >= logging.WARNING:
+            text = f"{getattr(record, 'kind', 'note')}: {text}"
+        click.echo(text, err=True)
+
+
+@contextlib.contextmanager
+def notes_on_stderr():
+    """While a command runs, the API's notes go to stderr (and not on to the root logger)."""
+    handler, logger = NotesHandler(), api_notes
+    logger.addHandler(handler)
+    logger.propagate, logger.level = False, logging.INFO
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)
+        logger.propagate, logger.level = True, logging.NOTSET
+
+
+def _show(result, as_json: bool) -> None:
+    """A result as the command prints it: its JSON (``to_dict``) or its summary."""
+    if as_json:
+        _echo_json(result.to_dict())
     else:
-        folder, note, where = out, None, f"--out: got '{out}'"
-    check_writable(folder, "--out")
-    taken = claim(folder, kind, sc, settings, planned, where, overrides)
-    _note(note)
-    _note(taken.note)
-    return taken
-
-
-def _check_out_file(path: Path) -> Path:
-    """Before any work: the file can be written, and is not one of the files of a folder
-    trialsim filled (a run's, a trial's, a sweep's)."""
-    from simulate.run.folders import refuse_run_file
-    from simulate.io import check_writable
-
-    check_writable(path.parent, "--out", shown=path)
-    return refuse_run_file(path, "--out")
+        click.echo(result.summary())
 
 
 def _echo_json(obj: dict) -> None:
@@ -95,22 +103,15 @@ def _echo_json(obj: dict) -> None:
                           default=lambda o: o.item() if hasattr(o, "item") else str(o)))
 
 
-def _table(frame) -> str:
-    import pandas as pd
-
-    with pd.option_context("display.width", 200, "display.max_columns", 50, "display.max_colwidth", 70):
-        return frame.to_string(index=False)
-
-
 engine_opt = click.option("--engine", type=click.Choice(ENGINES), default=DEFAULT_ENGINE, show_default=True,
                           help="batch: vectorised, identical trials, fast; des: the discrete-event reference.")
-jobs_opt = click.option("--jobs", type=click.IntRange(1, 512), default=None,
+jobs_opt = click.option("--jobs", type=_range("jobs"), default=None,
                         help="Parallel workers (default: all cores).")
 backend_opt = click.option("--backend", type=click.Choice(BACKENDS), default=BACKENDS[0], show_default=True,
                            help="loky: processes on this machine; dask: a Dask cluster (pip install 'trialsim[distributed]').")
 scheduler_opt = click.option("--scheduler", default=None, metavar="ADDRESS",
                              help="Dask scheduler to use, e.g. tcp://host:8786 (default: start a local cluster).")
-reps_opt = click.option("--replicates", type=click.IntRange(1, 100_000_000), default=None,
+reps_opt = click.option("--replicates", type=_range("replicates"), default=None,
                         help="Simulated trials per design (default: the scenario's simulation.replicates).")
 def simulation_opts(f):
     """The options every simulating command shares: replicates, seed, where and how to run, limits."""
@@ -118,39 +119,6 @@ def simulation_opts(f):
                          minutes_opt)):
         f = opt(f)
     return f
-
-
-def _planned(make_plan, max_memory: str | None, max_minutes: str | None):
-    """Set the limits for the command, plan its work and refuse what cannot fit (exit 2, one
-    line), all before anything is drawn; on a terminal, say what the work will cost."""
-    from simulate.run import plan
-
-    stack = contextlib.ExitStack()
-    stack.enter_context(plan.limits(max_memory, max_minutes))
-    try:
-        budget, limit = plan.current_limits()
-        p = plan.check(make_plan(), budget, limit)
-    except BaseException:
-        stack.close()
-        raise
-    if sys.stderr.isatty():
-        click.echo(f"plan: {p.describe()} (memory budget {plan.format_bytes(budget[0])})", err=True)
-    return stack
-
-
-def _few_replicates(replicates: int, mc_se: float | None = None) -> None:
-    from simulate.run.plan import FEW_REPLICATES
-
-    if replicates < FEW_REPLICATES:
-        from simulate.report.sentences.common import few_replicates_warning
-
-        click.echo(f"warning: {few_replicates_warning(replicates, FEW_REPLICATES, mc_se)}", err=True)
-
-
-def _backend(name: str, jobs: int | None, scheduler: str | None):
-    from simulate.run.parallel import Backend
-
-    return Backend(name, jobs, scheduler)
 
 
 TEACH_INSTALL_HINT = "pip install 'trialsim[teach]'"

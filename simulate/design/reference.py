@@ -4,8 +4,8 @@
 default, what it allows (its bounds, choices or number of values, read from the model), meaning
 (the field's docstring; for a field naming a registered analysis, each analysis's one-line
 description, read from :mod:`simulate.analysis.registry`) and, from ``scenarios/nct04743739.toml``, the value and source used for
-the registered trial; then the bounds several fields share, each with its reason. The README's
-field reference is this output.
+the registered trial; then the bounds several fields share, each with its reason. The
+documentation's scenario field reference is this output (generated at every build).
 """
 
 from __future__ import annotations

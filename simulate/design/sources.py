@@ -2,7 +2,7 @@
 
 Every literature figure or assumption in a scenario file carries its source as a comment
 (``key = value  # source``, or comment lines just above the key). The report's assumptions
-table and the README's field reference both read them from here.
+table and the documentation's scenario field reference both read them from here.
 """
 
 from __future__ import annotations

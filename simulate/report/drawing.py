@@ -209,6 +209,11 @@ def draw_here(results: RunResults, names: tuple[str, ...]) -> dict[str, bytes | 
         return {name: None if png is None else png.result() for name, png in pending.items()}
 
 
+def figure(results: RunResults, name: str) -> Figure | None:
+    """One figure of the report as a Figure (``None`` where the results have nothing to draw)."""
+    return _builders(results)[name]()
+
+
 def figure_task(results: RunResults, name: str) -> bytes | None:
     """One figure of the report as PNG bytes (None: nothing to draw): a task of
     :func:`simulate.report.page.draw_figures`."""

@@ -40,7 +40,8 @@ from simulate.run.compute import (PATH_TRIALS, SCREENED_REFERRALS, TARGETS, comp
                                   compute_interim, compute_power, compute_remission_model, compute_samplesize,
                                   compute_screening, compute_sweep, read_source)
 from simulate.run.adjustment import AdjustmentDetail, compute_adjustment
-from simulate.run.pieces import PIECES, R, cached, code_hash, piece_key
+from simulate.run.pieces import PIECES, R, cached, piece_key
+from simulate.version import code_hash
 
 log = logging.getLogger(__name__)
 

@@ -6,7 +6,6 @@ reuses a stale piece."""
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import json
 import logging
@@ -15,6 +14,7 @@ from pathlib import Path
 from typing import Callable, TypeVar
 
 from simulate import __version__
+from simulate.version import code_hash
 from simulate.design import scenario as sc
 from simulate.io import write_json_atomic
 from simulate.run.results import Record
@@ -26,17 +26,6 @@ R = TypeVar("R", bound=Record)
 PIECES = ("screening", "power", "oc_curve", "samplesize", "example_trial", "accrual", "remission_model")
 """The pieces of every run, each cached as ``.pieces/<piece>.json``; ``sweep``, ``interim`` and
 ``adjustment`` when the scenario has them."""
-
-
-@functools.lru_cache(maxsize=1)
-def code_hash() -> str:
-    """A hash of trialsim's own source: a piece computed by other code is never reused."""
-    h = hashlib.sha256()
-    root = Path(__file__).resolve().parents[1]       # the simulate package
-    for path in sorted(root.rglob("*.py")):
-        h.update(path.relative_to(root).as_posix().encode())
-        h.update(path.read_bytes())
-    return h.hexdigest()[:16]
 
 
 def piece_key(scenario: sc.Scenario, piece: str, seed: int, replicates: int, engine: str) -> str:
