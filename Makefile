@@ -63,7 +63,7 @@ teach: install-teach
 # from the tests' reference values, and the tutorials executed as notebooks (any failing cell or
 # broken link fails the build)
 docs: install-docs
-	$(BIN)/mkdocs build --strict --clean
+	DISABLE_MKDOCS_2_WARNING=true NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --clean
 
 bench: install
 	$(BIN)/python benchmarks/run.py

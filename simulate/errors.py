@@ -1,6 +1,6 @@
 """The exceptions trialsim raises: one root, specific subclasses.
 
-The CLI turns any :class:`TrialSimError` into one line per problem on stderr and exit code 2;
+The CLI turns any ``TrialSimError`` into one line per problem on stderr and exit code 2;
 anything else is a bug and keeps its traceback.
 """
 
@@ -29,4 +29,4 @@ class OutputError(TrialSimError):
 
 class ResourceError(TrialSimError):
     """Work that cannot fit the memory budget, or would pass the time limit: refused before it
-    starts (see :mod:`simulate.run.plan`)."""
+    starts (see ``simulate.run.plan``)."""

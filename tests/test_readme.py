@@ -88,10 +88,22 @@ def test_every_option_in_the_usage_lines_exists() -> None:
                     assert flag in options, f"{where} says `trialsim {name}` takes {flag}"
 
 
+def test_the_field_reference_page_is_current() -> None:
+    """The field reference page is generated from the models and kept in the repository; it
+    must be what the models give now."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("field_reference", ROOT / "docs" / "scripts" / "field_reference.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    assert (PAGES / FIELD_REFERENCE).read_text(encoding="utf-8") == module.page(), \
+        "regenerate the field reference with `python docs/scripts/field_reference.py`"
+
+
 @pytest.mark.parametrize("where", ["README.md", "docs/pages/guide/sources.md"])
 def test_the_field_reference_is_linked(where: str) -> None:
-    """The field table is no longer copied into a page: the site generates it from the models
-    (``reference/scenario-fields.md``), and the README and the sources page link to it."""
+    """The field table is not copied into another page: the README and the sources page link
+    to the generated page (``reference/scenario-fields.md``)."""
     text = (ROOT / where).read_text(encoding="utf-8")
     base = (ROOT / where).parent
     links = re.findall(r"\]\(([^)\s#]+)(?:#[^)\s]*)?\)", text)

@@ -1,6 +1,7 @@
-"""The documentation's generated pages (run by the MkDocs ``gen-files`` plugin at every build):
-the scenario field reference from the models, and the validation tables from the tests'
-reference values. Nothing here is written to disk: the pages exist only in the build."""
+"""The documentation's pages computed at every build (run by the MkDocs ``gen-files`` plugin):
+the validation tables from the tests' reference values, and the changelog. Nothing here is
+written to disk: the pages exist only in the build. (The scenario field reference is generated
+too, but kept in the repository, where it reads on its own: ``field_reference.py``.)"""
 
 from __future__ import annotations
 
@@ -12,22 +13,7 @@ import mkdocs_gen_files
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from simulate.design.reference import markdown  # noqa: E402
 from validation import page as validation_page  # noqa: E402
-
-FIELDS_INTRO = """# Scenario fields
-
-Every field a scenario file (TOML) can set, generated from the scenario models: its default, the
-values allowed (the bounds the loader checks, so a value outside them is refused with one line
-naming the field, the value and what is allowed) and what it means. A field left out takes its
-default; `base = "other.toml"` inherits another file's fields. Where each default comes from is
-[Sources of the defaults](../guide/sources.md); how to write a file, [Write a
-scenario](../howto/write-a-scenario.md).
-
-"""
-
-with mkdocs_gen_files.open("reference/scenario-fields.md", "w") as f:
-    f.write(FIELDS_INTRO + markdown() + "\n")
 
 with mkdocs_gen_files.open("validation/comparisons.md", "w") as f:
     f.write(validation_page())

@@ -1,4 +1,4 @@
-"""trialsim's public API: every name here is re-exported by :mod:`simulate` and is stable
+"""trialsim's public API: every name here is re-exported by ``simulate`` and is stable
 within a major version (see the documentation's "API stability"); the modules beneath are the
 package's own."""
 

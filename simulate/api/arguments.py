@@ -34,7 +34,7 @@ BOUNDS: dict[str, tuple[float, float]] = {
 same name (``n_per_arm`` is ``--n-per-arm``) takes the same range."""
 
 FLOATS = frozenset({"target", "target_assurance", "target_type1"})
-"""The arguments of :data:`BOUNDS` that are real numbers; the others are integers."""
+"""The arguments of ``BOUNDS`` that are real numbers; the others are integers."""
 
 
 def option(name: str) -> str:
@@ -45,7 +45,7 @@ def option(name: str) -> str:
 
 def checked(name: str, value: Any) -> Any:
     """``value`` if it lies in ``name``'s range (None passes: the scenario's own value), else a
-    :class:`~simulate.errors.UsageError` naming the option, the value and what is allowed."""
+    ``UsageError`` naming the option, the value and what is allowed."""
     if value is None:
         return None
     low, high = BOUNDS[name]
@@ -61,7 +61,7 @@ def checked(name: str, value: Any) -> Any:
 
 
 def chosen(name: str, value: Any, allowed: tuple[str, ...]) -> str:
-    """``value`` if it is one of ``allowed``, else a one-line :class:`UsageError`."""
+    """``value`` if it is one of ``allowed``, else a one-line ``UsageError``."""
     if value not in allowed:
         raise UsageError(f"{option(name)}: got {value!r}; allowed: {', '.join(allowed)}")
     return value
@@ -95,7 +95,7 @@ def _key(key: Any) -> str:
 
 
 def set_texts(settings: tuple[Any, ...], overrides: Mapping[str, Any]) -> tuple[str, ...]:
-    """The ``--set`` texts of :func:`simulate.load_scenario`'s arguments, in order: each
+    """The ``--set`` texts of ``simulate.load_scenario``'s arguments, in order: each
     positional ``"path=value"`` string or ``{path: value}`` mapping, then the keywords."""
     texts: list[str] = []
     for item in settings:

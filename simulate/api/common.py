@@ -33,8 +33,8 @@ def load_scenario(scenario: str | Path, *settings: str | dict[str, Any], **overr
     dict of dotted paths (``{"arms.rtx_csa.remission_at_endpoint": 0.8}``), or as keywords
     whose name is a path (``**{"trial.n_per_arm": 70}``); they apply in that order.
 
-    Returns the frozen :class:`~simulate.design.scenario.Scenario`. Raises
-    :class:`~simulate.errors.ScenarioError`, one line per problem, naming the field, the value
+    Returns the frozen ``Scenario``. Raises
+    ``ScenarioError``, one line per problem, naming the field, the value
     and what is allowed.
 
     >>> import simulate
@@ -119,7 +119,7 @@ def warn_few(replicates: int, mc_se: float | None = None) -> None:
 def claim_folder(kind: str, sc: "Scenario", out: str | Path | None, settings: dict, planned_files,
                  sub: str | None = None):
     """Before any work: the folder ``kind`` writes (``out``, else the default folder of
-    :func:`simulate.run.folders.default_folder`) can be written and holds nothing it may not
+    ``simulate.run.folders.default_folder``) can be written and holds nothing it may not
     replace. Notes (another scenario content in results/<name>/, earlier results replaced) are
     warnings once every check has passed."""
     from simulate.io import check_writable

@@ -1,7 +1,7 @@
 """Figures of the public API's results, each returned as a matplotlib Figure (drawn on its own
 canvas, not through pyplot: a notebook shows it as the cell's value, and ``fig.savefig(...)``
-writes it). The report's figures are :func:`report_figure`'s, by the names
-:meth:`simulate.api.results.RunResult.figure_names` gives."""
+writes it). The report's figures are ``report_figure``'s, by the names
+``simulate.api.results.RunResult.figure_names`` gives."""
 
 from __future__ import annotations
 

@@ -1,8 +1,8 @@
 """The API's functions that simulate and return figures without writing files: power,
-sample size and the calibration of a Bayesian rule (re-exported by :mod:`simulate`; the
+sample size and the calibration of a Bayesian rule (re-exported by ``simulate``; the
 ``trialsim`` commands call them and print what they return, so a command and its function
-cannot differ). Loading a scenario, the checks and the plan are :mod:`simulate.api.common`'s;
-the functions that write files, :mod:`simulate.api.writing`'s.
+cannot differ). Loading a scenario, the checks and the plan are ``simulate.api.common``'s;
+the functions that write files, ``simulate.api.writing``'s.
 """
 
 from __future__ import annotations
@@ -79,7 +79,7 @@ def sample_size(scenario: "Scenario | str | Path", *, target: float | None = Non
     tests); n is searched up to ``n_max``. ``precision``: more trials near the answer until its
     95% Monte Carlo range is within ± that many. ``power_of``, with several experimental arms:
     ``"any"``, ``"all"`` or one arm's id (default: the scenario's ``analysis.success``). The
-    other arguments are :func:`power`'s.
+    other arguments are ``power``'s.
     """
     from simulate.run.parallel import session
     from simulate.run.samplesize import find_sample_size, plan_samplesize

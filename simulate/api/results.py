@@ -5,7 +5,7 @@
 - ``summary()``: the plain-language text the command prints;
 - ``_repr_html_()``: in Jupyter, a compact table and the verdict, with the summary folded below.
 
-The figures they draw are :mod:`simulate.api.figures`'. The records beneath (``.record``) are
+The figures they draw are ``simulate.api.figures``'. The records beneath (``.record``) are
 the main job's own and may change between minor versions; the attributes named here are stable.
 """
 
@@ -51,16 +51,19 @@ class Result:
     title = "trialsim result"
 
     def to_dict(self) -> dict:
+        """What the command's ``--json`` prints: plain JSON types, NaN as None."""
         raise NotImplementedError
 
     def to_frame(self) -> "pd.DataFrame":
+        """The result as a pandas DataFrame (what each row is, each result says)."""
         raise NotImplementedError
 
     def summary(self) -> str:
+        """The plain-language text the command prints."""
         raise NotImplementedError
 
     def verdict(self) -> str:
-        """The result in one or two sentences (the first lines of :meth:`summary` by default)."""
+        """The result in one or two sentences (the first lines of ``summary`` by default)."""
         return self.summary().strip().splitlines()[0]
 
     def compact(self) -> "pd.DataFrame":
@@ -79,7 +82,7 @@ class Result:
 
 @dataclass(frozen=True, repr=False)
 class PowerResult(Result):
-    """Power and the operating characteristics of one design (:func:`simulate.power`)."""
+    """Power and the operating characteristics of one design (``simulate.power``)."""
 
     scenario: "Scenario"
     record: "PowerRecord"
@@ -93,12 +96,12 @@ class PowerResult(Result):
 
     @property
     def mc_se(self) -> float:
-        """The Monte Carlo standard error of :attr:`power`."""
+        """The Monte Carlo standard error of ``power``."""
         return self.record.mc_se
 
     @property
     def ci(self) -> tuple[float, float]:
-        """The 95% Monte Carlo interval of :attr:`power`."""
+        """The 95% Monte Carlo interval of ``power``."""
         return self.record.ci_low, self.record.ci_high
 
     @property
@@ -157,7 +160,7 @@ class PowerResult(Result):
 
 @dataclass(frozen=True, repr=False)
 class SampleSizeResult(Result):
-    """The smallest n per arm reaching a target power or assurance (:func:`simulate.sample_size`)."""
+    """The smallest n per arm reaching a target power or assurance (``simulate.sample_size``)."""
 
     scenario: "Scenario"
     record: "SampleSizeRecord"
@@ -199,7 +202,7 @@ class SampleSizeResult(Result):
 
 @dataclass(frozen=True, repr=False)
 class CalibrationResult(Result):
-    """A Bayesian design's success threshold calibrated to a type I error (:func:`simulate.calibrate`)."""
+    """A Bayesian design's success threshold calibrated to a type I error (``simulate.calibrate``)."""
 
     scenario: "Scenario"
     record: "Calibration"
@@ -239,7 +242,7 @@ class CalibrationResult(Result):
 
 @dataclass(frozen=True, repr=False)
 class SweepResult(Result):
-    """Power over a scenario's ``[sweep]`` grid (:func:`simulate.sweep`)."""
+    """Power over a scenario's ``[sweep]`` grid (``simulate.sweep``)."""
 
     scenario: "Scenario"
     frame: "pd.DataFrame"
@@ -264,7 +267,7 @@ class SweepResult(Result):
 
 @dataclass(frozen=True, repr=False)
 class TrialResult(Result):
-    """One simulated trial, patient by patient (:func:`simulate.trial`)."""
+    """One simulated trial, patient by patient (``simulate.trial``)."""
 
     scenario: "Scenario"
     seed: int
@@ -319,7 +322,7 @@ class TrialResult(Result):
 
 @dataclass(frozen=True, repr=False)
 class CohortResult(Result):
-    """A referred cohort screened against the eligibility criteria (:func:`simulate.cohort`)."""
+    """A referred cohort screened against the eligibility criteria (``simulate.cohort``)."""
 
     scenario: "Scenario"
     n: int
@@ -360,7 +363,7 @@ class CohortResult(Result):
 
 @dataclass(frozen=True, repr=False)
 class RunResult(Result):
-    """The main job's results and the folder it wrote (:func:`simulate.run`)."""
+    """The main job's results and the folder it wrote (``simulate.run``)."""
 
     results: "RunResults"
     folder: Path
@@ -399,14 +402,14 @@ class RunResult(Result):
         return self.power.compact()
 
     def figure_names(self) -> tuple[str, ...]:
-        """The report's figures, by name, for :meth:`figure`."""
+        """The report's figures, by name, for ``figure``."""
         from simulate.report.figure_list import figure_names
 
         return figure_names(self.results)
 
     def figure(self, name: str):
         """One figure of the report as a matplotlib Figure (None where there is nothing to draw);
-        a name not among :meth:`figure_names` is a one-line :class:`~simulate.errors.UsageError`."""
+        a name not among ``figure_names`` is a one-line ``UsageError``."""
         from simulate.errors import UsageError
         from simulate.report.drawing import figure
 

@@ -1,7 +1,7 @@
 """The API's functions that can write files: the main job (always: a results folder with
 tables, figures and report.html), a sweep, one trial's story and a screened cohort (when given
 ``out``, or ``save=True`` for the command's default folder). Before any work each checks the
-place it writes (:func:`simulate.api.common.claim_folder`): it never replaces a user's file or
+place it writes (``simulate.api.common.claim_folder``): it never replaces a user's file or
 another run's results."""
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ def sweep(scenario: "Scenario | str | Path", *, replicates: int | None = None, s
           max_memory: str | int | None = None, max_minutes: str | float | None = None,
           progress: bool = False) -> SweepResult:
     """Power over the scenario's ``[sweep]`` grid, one row per grid point (the other arguments
-    are :func:`simulate.power`'s).
+    are ``simulate.power``'s).
 
     Written only if asked: to ``out`` (a .csv file), or with ``save=True`` to the default
     ``results/<name>/sweep/sweep.csv`` (``results/<name>-<hash>/...`` when overrides change
@@ -169,7 +169,7 @@ def run(scenario: "Scenario | str | Path", *, out: str | Path | None = None, rep
         taken = claim_folder("run", sc, out, settings, run_files(sc))
         warn_few(reps)
         with session(where):
-            notes.info("Running '%s' into %s/ ...", sc.name, taken.folder)
+            notes.info("Running '%s' into %s/ ...", sc.name, taken.folder, extra={"kind": "always"})
             results = run_all(sc, taken.folder, seed, replicates, where, engine, scenario_path=path,
                               overrides=sets, progress=progress, on_piece=lambda what: notes.info("  %s", what),
                               claim=taken)
