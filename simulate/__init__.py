@@ -14,14 +14,15 @@ __version__ = "0.2.0"
 
 from simulate.api import (CalibrationResult, CohortResult, PowerResult, Result, RunResult,  # noqa: E402
                           SampleSizeResult, SweepResult, TrialResult, calibrate, cohort, load_scenario, power,
-                          power_curve, report_figure, run, sample_size, shipped_scenarios, sweep, trial)
+                          power_curve, report_figure, run, sample_size, shipped_scenarios, sweep, trial,
+                          validate)
 from simulate.design.scenario import Scenario  # noqa: E402
 from simulate.errors import (OutputError, ResourceError, ScenarioError, TrialSimError,  # noqa: E402
                              UsageError)
 from simulate.version import code_hash, version_line  # noqa: E402
 
 __all__ = [
-    "__version__", "load_scenario", "shipped_scenarios", "power", "sample_size", "sweep", "trial", "cohort", "run",
+    "__version__", "load_scenario", "shipped_scenarios", "validate", "power", "sample_size", "sweep", "trial", "cohort", "run",
     "calibrate", "power_curve", "report_figure", "Scenario", "Result", "PowerResult", "SampleSizeResult",
     "SweepResult", "TrialResult", "CohortResult", "RunResult", "CalibrationResult", "TrialSimError",
     "ScenarioError", "UsageError", "OutputError", "ResourceError", "code_hash", "version_line",

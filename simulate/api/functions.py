@@ -20,6 +20,22 @@ if TYPE_CHECKING:
     from simulate.design.scenario import Scenario
 
 
+# ----------------------------------------------------------------------------- checking
+
+
+def validate(scenario: "Scenario | str | Path", *, max_memory: str | int | None = None,
+             max_minutes: str | float | None = None) -> "Scenario":
+    """Check a scenario as ``trialsim validate`` does: valid, and one of its trials fits the
+    memory budget (so every function can plan its work). Returns the scenario; raises a
+    ``TrialSimError`` with one line per problem."""
+    from simulate.run import plan
+
+    sc = resolve(scenario)
+    with plan.limits(max_memory, max_minutes):
+        plan.check_one_trial(sc)
+    return sc
+
+
 # ----------------------------------------------------------------------------- power
 
 

@@ -64,11 +64,7 @@ def scenarios() -> None:
 def validate(scenario: Path, overrides: tuple[str, ...], max_memory: str | None, max_minutes: str | None) -> None:
     """Check a scenario file; print OK or one line per problem (exit 2). OK also means one of
     its trials fits the memory budget, so every command can plan its work."""
-    from simulate.run import plan
-
-    sc = _load(scenario, overrides)
-    with plan.limits(max_memory, max_minutes):
-        plan.check_one_trial(sc)
+    api.validate(_load(scenario, overrides), max_memory=max_memory, max_minutes=max_minutes)
     click.echo("OK")
 
 
