@@ -21,13 +21,13 @@ from simulate.run.power import estimate_power
 from simulate.run.tally import comparison_adjustment
 
 from conftest import DEFAULT_SCENARIO, PLAIN_SCENARIO, assert_refused
+from reference_calls import statsmodels_g_computation
+from reference_values import G_COMPUTATION as G_COMP, STATSMODELS_G_COMPUTATION, STRONG_COVARIATES as STRONG
 from test_engines import assert_same
 
 COVARIATES = ("log2(pla2r_titre_ru_ml)", "proteinuria_g_day")
-G_COMP = ('analysis.adjustment="g_computation"', 'analysis.test="g_computation"',
-          'analysis.adjust_for=["log2(pla2r_titre_ru_ml)", "proteinuria_g_day"]')
-STRONG = ("outcome.log_odds_per_doubling_pla2r_titre=-0.6", "outcome.log_odds_per_g_day_proteinuria=-0.3")
-"""Covariate effects stronger than the registered scenario's, so that adjusting matters."""
+GLM_CASE = STATSMODELS_G_COMPUTATION["cases"][0]["inputs"]
+"""The block (seed, trials) and the trials compared with statsmodels (reference_values.py)."""
 
 
 def block_data(overrides=(), seed=3, missing="nonresponder", scenario=PLAIN_SCENARIO, n_trials=40):
@@ -36,22 +36,10 @@ def block_data(overrides=(), seed=3, missing="nonresponder", scenario=PLAIN_SCEN
     return s, b, comparison_adjustment(b.patients, s.control_index, 1, missing, COVARIATES)
 
 
-def statsmodels_g_computation(data: AdjustmentData, i: int):
-    """Trial i by statsmodels: the GLM's coefficients and model covariance, and the two
-    standardised rates (every analysed patient predicted under each arm)."""
-    m = data.analysed[i]
-    X = np.column_stack([np.ones(m.sum()), data.arm[i][m], data.X[i][m]])
-    fit = sm.GLM(data.y[i][m].astype(float), X, family=sm.families.Binomial()).fit(tol=1e-14, maxiter=200)
-    as_arm = [X.copy(), X.copy()]
-    as_arm[0][:, 1], as_arm[1][:, 1] = 0.0, 1.0
-    mu = [fit.predict(Z) for Z in as_arm]
-    return fit, [float(np.mean(v)) for v in mu], mu, as_arm
-
-
 def test_g_computation_is_statsmodels_glm_and_standardisation_on_each_trial():
-    _, _, data = block_data(STRONG)
+    _, _, data = block_data(STRONG, seed=GLM_CASE["seed"], n_trials=GLM_CASE["block_trials"])
     g = g_computation(data)
-    for i in range(10):
+    for i in range(GLM_CASE["compared_trials"]):
         fit, theta, _, _ = statsmodels_g_computation(data, i)
         np.testing.assert_allclose(g.theta[i], theta, rtol=0, atol=1e-8)
         np.testing.assert_allclose(g.coef[i], fit.params, rtol=1e-6, atol=1e-7)

@@ -1,7 +1,6 @@
-"""simulate.analysis's tests against scipy / statsmodels, on drawn and on hand-picked tables."""
+"""simulate.analysis's tests against scipy / statsmodels, on drawn and on hand-picked tables (the reference
+p-values: reference_calls.py; the hand-picked tables: reference_values.py)."""
 import dataclasses
-
-import warnings
 
 import numpy as np
 import pytest
@@ -9,9 +8,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import stats
 from statsmodels.stats.contingency_tables import StratifiedTable
-from statsmodels.stats.proportion import confint_proportions_2indep, proportions_ztest
-from statsmodels.stats.proportion import test_proportions_2indep as two_proportions_test
+from statsmodels.stats.proportion import confint_proportions_2indep
 
+from reference_calls import degenerate, no_wald_variance, ref_fisher, reference_p_value as reference
+from reference_values import P_VALUES
 from simulate.analysis import fisher, registry
 from simulate.analysis.cmh import cmh_p_values
 from simulate.analysis.compare import Analysis, analyse, p_values
@@ -38,68 +38,14 @@ def tables(draw, n_max=80):
     return draw(st.integers(0, n_c)), n_c, draw(st.integers(0, n_t)), n_t
 
 
-def degenerate(x_c, n_c, x_t, n_t):
-    k, n = x_c + x_t, n_c + n_t
-    return n_c == 0 or n_t == 0 or k == 0 or k == n
-
-
-def scipy_table(x_c, n_c, x_t, n_t):
-    """The orientation documented in simulate.analysis: treatment row first, responders first."""
-    return np.array([[x_t, n_t - x_t], [x_c, n_c - x_c]])
-
-
-def ref_fisher(x_c, n_c, x_t, n_t, alternative):
-    return stats.fisher_exact(scipy_table(x_c, n_c, x_t, n_t), alternative=alternative).pvalue
-
-
-def ref_chi2(x_c, n_c, x_t, n_t, correction, alternative):
-    res = stats.chi2_contingency(scipy_table(x_c, n_c, x_t, n_t), correction=correction)
-    if alternative == "two-sided":
-        return res.pvalue
-    sign = np.sign(x_t / n_t - x_c / n_c)
-    return stats.norm.sf(sign * np.sqrt(res.statistic))
-
-
-def ref_ztest(x_c, n_c, x_t, n_t, alternative):
-    alt = "larger" if alternative == "greater" else "two-sided"
-    return proportions_ztest([x_t, x_c], [n_t, n_c], alternative=alt)[1]
-
-
-def ref_wald(x_c, n_c, x_t, n_t, alternative):
-    alt = "larger" if alternative == "greater" else "two-sided"
-    with warnings.catch_warnings():   # statsmodels also computes the ratio and odds ratio, dividing by 0
-        warnings.simplefilter("ignore", RuntimeWarning)
-        return two_proportions_test(x_t, n_t, x_c, n_c, method="wald", compare="diff", alternative=alt).pvalue
-
-
-def no_wald_variance(x_c, n_c, x_t, n_t):
-    """Both arms' rates are 0 or 1: the Wald variance is 0 and the table carries no evidence."""
-    return all(x in (0, n) for x, n in ((x_c, n_c), (x_t, n_t)))
-
-
-def reference(test, table, alternative):
-    if test == "fisher":
-        return ref_fisher(*table, alternative)
-    if test == "ztest":
-        return ref_ztest(*table, alternative)
-    if test == "wald":
-        return ref_wald(*table, alternative)
-    return ref_chi2(*table, test == "chi2_yates", alternative)
-
-
 def one(test, table, alternative="two-sided"):
     out = p_values(test, *(np.array([v]) for v in table), alternative=alternative)
     assert out.shape == (1,)
     return out[0]
 
 
-EDGE_TABLES = [
-    (0, 1, 1, 1), (1, 1, 0, 1), (0, 1, 0, 1), (1, 1, 1, 1),  # n = 1
-    (0, 30, 30, 30), (30, 30, 0, 30), (0, 5, 0, 70), (5, 5, 70, 70),  # zeros, full responders
-    (0, 0, 3, 10), (3, 10, 0, 0), (0, 0, 0, 0),  # an empty arm
-    (0, 80, 80, 80), (80, 80, 0, 80), (1, 2, 60, 80), (12, 63, 40, 55), (38, 63, 53, 63),
-    (10, 20, 10, 20), (7, 14, 9, 18), (3, 3, 1, 3), (0, 2, 2, 2), (40, 80, 40, 80),
-]
+EDGE_TABLES = list(P_VALUES["tables"])
+"""Hand-picked tables (x_c, n_c, x_t, n_t): n = 1, zeros, full responders, an empty arm, ties."""
 
 
 @pytest.mark.parametrize("test", P_VALUE_TESTS)

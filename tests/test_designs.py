@@ -20,12 +20,12 @@ from simulate.design.loader import load_scenario
 from simulate.run.power import estimate_power
 
 from conftest import DEFAULT_SCENARIO, PLAIN_SCENARIO, SCENARIOS_DIR
+from reference_values import EXACT_DESIGNS, THIRD_ARM
 from test_power import bare, within
 
-THIRD_ARM = ('arms.rtx_tac={ label = "RTX + TAC", remission_at_endpoint = 0.6, median_months_to_remission = 3.0, '
-             'complete_share_of_remission = 0.5 }')
-NON_INFERIORITY = ('analysis.hypothesis="non_inferiority"', "analysis.margin=0.15", 'analysis.alternative="greater"',
-                   "analysis.alpha=0.025", 'analysis.test="farrington_manning"')
+CASES = {kind: [c for c in EXACT_DESIGNS["cases"] if c["inputs"]["kind"] == kind]
+         for kind in ("non_inferiority", "three_arms", "power")}
+"""The scenarios, seeds and numbers of trials of the comparisons with exact enumeration (reference_values.py)."""
 
 
 def referrals_for(patients: int, window: float = 40.0) -> float:
@@ -33,12 +33,13 @@ def referrals_for(patients: int, window: float = 40.0) -> float:
     return patients * 2.0 / (4 * (window - 2.0))
 
 
-@pytest.mark.parametrize("rates, n", [((0.60, 0.60), 60), ((0.60, 0.50), 60), ((0.60, 0.45), 40)],
-                         ids=["equal", "10-points-worse", "at-the-margin"])
-def test_non_inferiority_power_matches_exact_enumeration(rates, n):
+@pytest.mark.parametrize("case", [c["inputs"] for c in CASES["non_inferiority"]],
+                         ids=[c["label"] for c in CASES["non_inferiority"]])
+def test_non_inferiority_power_matches_exact_enumeration(case):
     """Farrington-Manning power (and at the margin, its size) through the simulator."""
-    s = bare(n, "farrington_manning", rates=rates, extra=NON_INFERIORITY)
-    r = estimate_power(s, replicates=2000, seed=5, jobs=1, engine="batch")
+    rates, n = case["bare"]["rates"], case["bare"]["n"]
+    s = bare(**case["bare"])
+    r = estimate_power(s, replicates=case["replicates"], seed=case["seed"], jobs=1, engine="batch")
     assert r.p_terminated == 0 and r.mean_randomised == 2 * n
     exact = formulas.exact_power("farrington_manning", n, n, rates[0], rates[1], 0.025, "greater", margin=0.15)
     within(r.power, exact, r.replicates)
@@ -49,12 +50,11 @@ def test_non_inferiority_power_matches_exact_enumeration(rates, n):
 def test_family_wise_error_of_three_arms_matches_exact_enumeration(multiplicity):
     """Two experimental arms sharing the control, all three at 60%: the chance that any
     comparison rejects (the family-wise error) and each comparison's rejection rate."""
+    (case,) = [c["inputs"] for c in CASES["three_arms"] if c["label"] == multiplicity]
     n = 30
-    s = bare(n, "fisher", rates=(0.6, 0.6),
-             extra=(THIRD_ARM, "randomisation.block_sizes=[3]", f'analysis.multiplicity="{multiplicity}"',
-                    f"recruitment.rate_per_site_month={referrals_for(3 * n)}"))
+    s = bare(**case["bare"])        # a third arm, blocks of 3, the adjustment, referrals_for(3 * n)
     assert s.arm_names == ("rtx", "rtx_csa", "rtx_tac") and s.n_target == 3 * n
-    r = estimate_power(s, replicates=3000, seed=8, jobs=1, engine="batch")
+    r = estimate_power(s, replicates=case["replicates"], seed=case["seed"], jobs=1, engine="batch")
     assert r.p_terminated == 0 and r.mean_randomised == 3 * n
     exact = formulas.exact_rejection_probabilities("fisher", n, [n, n], 0.6, [0.6, 0.6], 0.05, "two-sided",
                                                    multiplicity)
@@ -68,12 +68,10 @@ def test_family_wise_error_of_three_arms_matches_exact_enumeration(multiplicity)
 
 
 def test_three_arm_power_under_an_effect_matches_exact_enumeration():
+    (case,) = [c["inputs"] for c in CASES["three_arms"] if c["label"] == "three-arms-effect"]
     n = 25
-    s = bare(n, "chi2", rates=(0.5, 0.85),
-             extra=(THIRD_ARM.replace("remission_at_endpoint = 0.6", "remission_at_endpoint = 0.75"),
-                    "randomisation.block_sizes=[3]", 'analysis.multiplicity="holm"', 'analysis.success="all"',
-                    f"recruitment.rate_per_site_month={referrals_for(3 * n)}"))
-    r = estimate_power(s, replicates=2000, seed=3, jobs=1, engine="batch")
+    s = bare(**case["bare"])        # the third arm at 75%, Holm, success = "all", referrals_for(3 * n)
+    r = estimate_power(s, replicates=case["replicates"], seed=case["seed"], jobs=1, engine="batch")
     exact = formulas.exact_rejection_probabilities("chi2", n, [n, n], 0.5, [0.85, 0.75], 0.05, "two-sided", "holm")
     within(r.power, exact.all_rejected, r.replicates)
     within(r.power_any, exact.any_rejected, r.replicates)
@@ -94,9 +92,10 @@ def test_complete_remission_endpoint_is_calibrated():
     """With trial.endpoint = "cr" each arm's rate is its chance of complete remission at the
     endpoint: power matches exact enumeration at those rates, and the share seen in the
     endpoint state at the endpoint visit is the rate."""
+    (case,) = [c["inputs"] for c in CASES["power"] if c["label"] == "complete-remission"]
     n = 40
-    s = bare(n, "fisher", rates=(0.2, 0.45), extra=('trial.endpoint="cr"', "arms.rtx_csa.complete_share_of_remission=0.99"))
-    r = estimate_power(s, replicates=2000, seed=2, jobs=1, engine="batch")
+    s = bare(**case["bare"])        # rates 0.2 and 0.45, trial.endpoint = "cr"
+    r = estimate_power(s, replicates=case["replicates"], seed=case["seed"], jobs=1, engine="batch")
     within(r.power, formulas.exact_power("fisher", n, n, 0.2, 0.45, 0.05), r.replicates)
     end = s.trial.endpoint_month
     for arm, rate in (("rtx", 0.2), ("rtx_csa", 0.45)):

@@ -1,13 +1,19 @@
 """simulate.analysis.formulas: the literature sample sizes for NCT04743739 and independent cross-checks."""
-import itertools
 import math
 
 import numpy as np
 import pytest
-from scipy import optimize, stats
+from scipy import optimize
 from statsmodels.stats.power import NormalIndPower
 from statsmodels.stats.proportion import samplesize_proportions_2indep_onetail
 
+from reference_calls import brute_force_power, r_power_prop_test
+from reference_values import (
+    EXACT_TABLE_BY_TABLE,
+    LITERATURE_SAMPLE_SIZES,
+    STATSMODELS_ARCSINE,
+    STATSMODELS_POOLED_NORMAL,
+)
 from simulate.analysis import formulas
 from simulate.analysis.formulas import (
     ExactSampleSize,
@@ -26,13 +32,10 @@ pytestmark = pytest.mark.filterwarnings("error::RuntimeWarning")
 
 P_C, P_T, ALPHA = 0.60, 0.85, 0.05  # NCT04743739: RTX alone vs RTX + CsA, two-sided 5%
 
-# LITERATURE reference table: n per arm at 80% and 90% power.
-LITERATURE = {
-    "pooled_normal": {0.8: 49, 0.9: 65},
-    "arcsine": {0.8: 48, 0.9: 64},
-    "fleiss_cc": {0.8: 57, 0.9: 73},
-    "fisher_first_n": {0.8: 56, 0.9: 72},
-}
+# LITERATURE reference table: n per arm at 80% and 90% power (reference_values.py), as {method: {power: n}}.
+LITERATURE = {key: {c["inputs"]["power"]: c["reference"][key] for c in LITERATURE_SAMPLE_SIZES["cases"]}
+              for key in ("pooled_normal", "arcsine", "fleiss_cc", "fisher_first_n")}
+POOLED_NORMAL_GRID = STATSMODELS_POOLED_NORMAL["grid"]
 
 
 @pytest.mark.parametrize("power", [0.8, 0.9])
@@ -58,18 +61,9 @@ def test_literature_fisher_exact_first_n(power):
     assert res.checked_to == res.stable_n + 15
 
 
-def r_power_prop_test(n, p1, p2, sig_level=0.05, tside=2):
-    """R's power.prop.test power function (strict = FALSE), transcribed."""
-    q1, q2 = 1 - p1, 1 - p2
-    return stats.norm.cdf((math.sqrt(n) * abs(p1 - p2)
-                           - stats.norm.ppf(1 - sig_level / tside)
-                           * math.sqrt((p1 + p2) * (q1 + q2) / 2))
-                          / math.sqrt(p1 * q1 + p2 * q2))
-
-
-@pytest.mark.parametrize("p_c, p_t", [(0.6, 0.85), (0.3, 0.5), (0.85, 0.6), (0.1, 0.12)])
-@pytest.mark.parametrize("power", [0.8, 0.9])
-@pytest.mark.parametrize("alternative", ["two-sided", "greater"])
+@pytest.mark.parametrize("p_c, p_t", POOLED_NORMAL_GRID["rates"])
+@pytest.mark.parametrize("power", POOLED_NORMAL_GRID["power"])
+@pytest.mark.parametrize("alternative", POOLED_NORMAL_GRID["alternative"])
 def test_pooled_normal_agrees_with_r_and_statsmodels(p_c, p_t, power, alternative):
     if alternative == "greater" and p_t < p_c:
         with pytest.raises(ValueError, match="greater"):
@@ -92,7 +86,7 @@ def test_pooled_normal_agrees_with_r_and_statsmodels(p_c, p_t, power, alternativ
 @pytest.mark.parametrize("power", [0.8, 0.9])
 def test_arcsine_agrees_with_statsmodels_normal_ind_power(power):
     h = cohens_h(P_C, P_T)
-    assert h == pytest.approx(0.574, abs=5e-4)
+    assert h == pytest.approx(STATSMODELS_ARCSINE["cases"][0]["reference"]["h"], abs=5e-4)
     n_sm = NormalIndPower().solve_power(effect_size=h, alpha=ALPHA, power=power, ratio=1)
     assert n_per_arm_arcsine(P_C, P_T, ALPHA, power) == math.ceil(n_sm)
 
@@ -108,23 +102,8 @@ def test_power_functions_bracket_the_sample_sizes(power):
     assert np.all(power_fleiss_cc(np.arange(10, 200), P_C, P_T, ALPHA) < curve)
 
 
-def brute_force_power(test, n_c, n_t, p_c, p_t, alpha, alternative):
-    """Table-by-table enumeration with scipy's own tests."""
-    total = 0.0
-    for x_c, x_t in itertools.product(range(n_c + 1), range(n_t + 1)):
-        table = np.array([[x_t, n_t - x_t], [x_c, n_c - x_c]])
-        if test == "fisher":
-            p = stats.fisher_exact(table, alternative=alternative).pvalue
-        else:
-            degenerate = 0 in table.sum(axis=0)
-            p = 1.0 if degenerate else stats.chi2_contingency(table, correction=False).pvalue
-        if p < alpha:
-            total += stats.binom.pmf(x_c, n_c, p_c) * stats.binom.pmf(x_t, n_t, p_t)
-    return total
-
-
 @pytest.mark.parametrize("test, n_c, n_t, alternative", [
-    ("fisher", 9, 11, "two-sided"), ("fisher", 12, 12, "greater"), ("chi2", 10, 8, "two-sided"),
+    tuple(c["inputs"][k] for k in ("test", "n_c", "n_t", "alternative")) for c in EXACT_TABLE_BY_TABLE["cases"]
 ])
 def test_exact_power_equals_table_by_table_enumeration(test, n_c, n_t, alternative):
     got = exact_power(test, n_c, n_t, 0.3, 0.8, 0.05, alternative)

@@ -18,10 +18,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-import statsmodels.api as sm
 from scipy import optimize, special, stats
-from statsmodels.imputation.mice import MICE
 
+from reference_calls import design_block, mar_block, statsmodels_combine, statsmodels_logistic_fit
+from reference_values import STATSMODELS_LOGISTIC_FIT, STATSMODELS_RUBIN
 from simulate.analysis.imputation import (
     Draws,
     ImputationData,
@@ -39,38 +39,8 @@ pytestmark = pytest.mark.filterwarnings("error::RuntimeWarning")
 
 
 # ------------------------------------------------------------------------------------------
-# data
+# data (design_block and mar_block, shared with the validation page, are in reference_calls.py)
 # ------------------------------------------------------------------------------------------
-def design_block(rng, sizes, patients=90):
-    """(X, y, mask) of len(sizes) trials: intercept, arm, log2 anti-PLA2R titre, proteinuria
-    (g/day), last observed status; trial i has its first sizes[i] slots, 90% of them observed."""
-    trials = len(sizes)
-    arm = rng.integers(0, 2, (trials, patients))
-    titre = rng.normal(7.0, 1.5, (trials, patients))
-    proteinuria = rng.lognormal(1.8, 0.4, (trials, patients))
-    last = (rng.random((trials, patients)) < 0.4).astype(float)
-    X = np.stack([np.ones((trials, patients)), arm, titre, proteinuria, last], axis=2)
-    eta = 1.0 + 0.9 * arm - 0.35 * (titre - 7) - 0.1 * (proteinuria - 6) + 1.2 * last - 0.5
-    y = (rng.random((trials, patients)) < special.expit(eta)).astype(float)
-    mask = (np.arange(patients)[None, :] < np.asarray(sizes)[:, None]) & (rng.random((trials, patients)) < 0.9)
-    return X, y, mask
-
-
-def mar_block(rng, trials, n_per_arm=63, a=-0.2, b=0.8, c=-1.2, miss=(-1.5, -0.8), slope=(0.0, 2.0)):
-    """Trials whose endpoint follows logit P(y) = a + b arm + c x (x a standardised log titre,
-    plus a pure-noise proteinuria covariate) and goes missing with logit P = miss[arm] +
-    slope[arm] x: missing at random given x. Returns (data, complete y)."""
-    n = 2 * n_per_arm
-    arm = np.tile(np.repeat([0, 1], n_per_arm), (trials, 1)).astype(np.int8)
-    x = rng.standard_normal((trials, n))
-    noise = rng.standard_normal((trials, n))
-    y = (rng.random((trials, n)) < special.expit(a + b * arm + c * x)).astype(np.int8)
-    lost = rng.random((trials, n)) < special.expit(np.where(arm == 1, miss[1] + slope[1] * x, miss[0] + slope[0] * x))
-    data = ImputationData(np.ones((trials, n), bool), arm, np.where(lost, -1, y).astype(np.int8),
-                          np.stack([x, noise], axis=2))
-    return data, y
-
-
 def normal_mean(f):
     """E f(X), X ~ N(0, 1), by 80-point Gauss-Hermite quadrature."""
     z, w = np.polynomial.hermite_e.hermegauss(80)
@@ -94,15 +64,16 @@ def arm_counts(data, y):
 # the batched fit
 # ------------------------------------------------------------------------------------------
 def test_fit_with_a_flat_prior_is_statsmodels_maximum_likelihood():
-    rng = np.random.default_rng(11)
-    sizes = [90, 75, 60, 45, 35, 90]
+    case = STATSMODELS_LOGISTIC_FIT["cases"][0]["inputs"]
+    rng = np.random.default_rng(case["seed"])
+    sizes = list(case["sizes"])
     X, y, mask = design_block(rng, sizes)
     got = fit_logistic(X, y, mask, prior_sd=1e6, intercept_sd=1e6)
     assert got.converged.all() and got.usable.all()
     for t in range(len(sizes)):
-        ref = sm.GLM(y[t, mask[t]], X[t, mask[t]], family=sm.families.Binomial()).fit(tol=1e-13)
-        np.testing.assert_allclose(got.beta[t], ref.params, rtol=0, atol=1e-6)
-        np.testing.assert_allclose(got.cov[t], ref.cov_params(), rtol=1e-6, atol=1e-9)
+        params, cov = statsmodels_logistic_fit(X[t, mask[t]], y[t, mask[t]])
+        np.testing.assert_allclose(got.beta[t], params, rtol=0, atol=1e-6)
+        np.testing.assert_allclose(got.cov[t], cov, rtol=1e-6, atol=1e-9)
         np.testing.assert_allclose(got.factor[t] @ got.factor[t].T, got.cov[t], rtol=1e-10, atol=1e-14)
 
 
@@ -190,25 +161,15 @@ def test_trials_with_too_few_observed_patients_give_nan_not_a_crash():
 # ------------------------------------------------------------------------------------------
 # Rubin's rules
 # ------------------------------------------------------------------------------------------
-def statsmodels_combine(completed, arm):
-    """MICE.combine over OLS fits of y on (1, arm) with HC0 errors, one per completed data set:
-    (estimate, total variance) of the arm coefficient, the risk difference."""
-    X = sm.add_constant(arm.astype(float))
-    pooled = MICE.__new__(MICE)  # only combine() is used: it reads the fits and three names
-    pooled.results_list = [sm.OLS(y.astype(float), X).fit(cov_type="HC0") for y in completed]
-    pooled.exog_names, pooled.endog_names, pooled.model_class = ["const", "arm"], "y", sm.OLS
-    res = pooled.combine()
-    return res.params[1], res.cov_params()[1, 1]
-
-
 def test_rubin_matches_statsmodels_mice_combine():
-    rng = np.random.default_rng(21)
-    data, _ = mar_block(rng, 3, n_per_arm=30)
-    M = 8
-    normals, uniforms = rng.standard_normal((M, 3, 4)), rng.random((M, 3, 60))
+    case = STATSMODELS_RUBIN["cases"][0]["inputs"]
+    rng = np.random.default_rng(case["seed"])
+    trials, per_arm, M = case["trials"], case["n_per_arm"], case["imputations"]
+    data, _ = mar_block(rng, trials, n_per_arm=per_arm)
+    normals, uniforms = rng.standard_normal((M, trials, 4)), rng.random((M, trials, 2 * per_arm))
     completed = list(impute(data, fit(data), M, draws=Draws(normals, uniforms)))
     ours = analyse_imputed(data, M, draws=Draws(normals, uniforms))
-    for t in range(3):
+    for t in range(trials):
         estimate, total = statsmodels_combine([y[t] for y in completed], np.asarray(data.arm[t]))
         assert ours.estimate[t] == pytest.approx(estimate, abs=1e-12)
         assert ours.se[t] ** 2 == pytest.approx(total, rel=1e-10)

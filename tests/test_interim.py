@@ -11,12 +11,10 @@ independent binomials.
 
 from __future__ import annotations
 
-import itertools
 import math
 
 import numpy as np
 import pytest
-from scipy import stats
 
 from simulate.analysis import interim, sequential
 from simulate.engines.blocks import simulate_block
@@ -25,10 +23,10 @@ from simulate.design.loader import load_scenario
 from simulate.run.power import estimate_power
 
 from conftest import PLAIN_SCENARIO
+from reference_calls import exact_group_sequential, group_sequential_overrides
+from reference_values import EXACT_GROUP_SEQUENTIAL, ONE_SIDED
 from test_engines import assert_same
 from test_power import bare, within
-
-ONE_SIDED = ('analysis.alternative="greater"', 'analysis.test="ztest"', "analysis.alpha=0.025")
 
 
 def gs(*extra: str) -> list[str]:
@@ -82,52 +80,22 @@ def test_the_story_shows_the_looks():
 # ------------------------------------------------------------------ exact enumeration
 
 
-def _binomial(n: int, p: float) -> np.ndarray:
-    return stats.binom.pmf(np.arange(n + 1), n, p)
+GROUP_SEQUENTIAL = EXACT_GROUP_SEQUENTIAL["cases"]
+"""The designs, rates, seed and number of trials of each comparison (reference_values.py); the
+enumeration is reference_calls.exact_group_sequential."""
 
 
-def exact_group_sequential(stage_n: list[int], p_c: float, p_t: float, efficacy, futility=None):
-    """P(reject at each look) of the group-sequential pooled-z test with ``stage_n[k]`` new
-    patients per arm at look k, every table enumerated: a trial continues while its z lies
-    between the futility bound (if any) and the efficacy bound."""
-    # the state: (cumulative x_c, x_t) -> probability of being there and still running
-    state = {(0, 0): 1.0}
-    n = 0
-    reject = []
-    for k, m in enumerate(stage_n):
-        n += m
-        pc, pt = _binomial(m, p_c), _binomial(m, p_t)
-        new: dict = {}
-        for (xc, xt), w in state.items():
-            for i, j in itertools.product(range(m + 1), range(m + 1)):
-                key = (xc + i, xt + j)
-                new[key] = new.get(key, 0.0) + w * pc[i] * pt[j]
-        keys = np.array(list(new))
-        probs = np.array(list(new.values()))
-        z = interim.statistic(keys[:, 0], np.full(len(keys), n), keys[:, 1], np.full(len(keys), n), 0.0)
-        up = z >= efficacy[k]
-        down = (z < futility[k]) if futility is not None and k < len(stage_n) - 1 else np.zeros(len(z), bool)
-        reject.append(float(probs[up].sum()))
-        state = {tuple(key): w for key, w, stop in zip(keys.tolist(), probs, up | down) if not stop}
-    return reject
-
-
-@pytest.mark.parametrize("fractions, spending, futility, rates", [
-    ([0.5, 1.0], "obrien_fleming", None, (0.6, 0.85)),
-    ([0.5, 1.0], "obrien_fleming", None, (0.6, 0.6)),                  # type I error
-    ([1 / 3, 2 / 3, 1.0], "pocock", None, (0.5, 0.8)),
-    ([1 / 3, 2 / 3, 1.0], "pocock", None, (0.6, 0.6)),
-    ([0.5, 1.0], "obrien_fleming", "beta_spending", (0.6, 0.85)),
-], ids=["obf-2-power", "obf-2-null", "pocock-3-power", "pocock-3-null", "obf-2-futility"])
-def test_power_per_look_matches_exact_enumeration(fractions, spending, futility, rates):
+@pytest.mark.parametrize("fractions, spending, futility, rates, seed, replicates", [
+    tuple(c["inputs"][k] for k in ("fractions", "spending", "futility", "rates", "seed", "replicates"))
+    for c in GROUP_SEQUENTIAL], ids=[c["label"] for c in GROUP_SEQUENTIAL])
+def test_power_per_look_matches_exact_enumeration(fractions, spending, futility, rates, seed, replicates):
     n = 30 if len(fractions) == 2 else 24
-    extra = ["interim.information_fractions=[%s]" % ", ".join(f"{f:.12g}" for f in fractions),
-             f'interim.efficacy_spending="{spending}"', *(['interim.futility="beta_spending"'] if futility else [])]
+    extra = group_sequential_overrides(fractions, spending, futility)
     s = bare(n, "ztest", rates=rates, extra=[*ONE_SIDED, *extra])
     design = interim.design_for(s)
     stage = np.diff([0, *design.counts]) // 2                        # new patients per arm at each look
     assert (np.diff([0, *design.counts]) % 2 == 0).all()
-    r = estimate_power(s, replicates=3000, seed=17, jobs=1, engine="batch")
+    r = estimate_power(s, replicates=replicates, seed=seed, jobs=1, engine="batch")
     assert r.p_terminated == 0 and r.mean_randomised == 2 * n
     exact = exact_group_sequential(list(stage), *rates, design.efficacy, design.futility)
     for look, p in zip(r.looks, exact):

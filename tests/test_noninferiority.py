@@ -12,7 +12,7 @@ References, in order of weight:
   p-value and score interval are wrong unless x_c = n_c (the two coincide) or the margin is 0
   (pooled shortcut).  The tests compare with statsmodels on those tables, and on every table
   as soon as an installed statsmodels gets the probe table right;
-* values from R (rpact 3.3.4, PropCIs), stored below with the call that gave them.
+* values from R (rpact 3.3.4, PropCIs), stored with the call that gave them in reference_values.py.
 """
 import warnings
 
@@ -23,6 +23,7 @@ from hypothesis import strategies as st
 from scipy import optimize, special, stats
 from statsmodels.stats import proportion as smp
 
+from reference_values import PROPCIS_MIETTINEN_NURMINEN, RPACT_FARRINGTON_MANNING, RPACT_FM_SAMPLE_SIZE
 from simulate.analysis import formulas, noninferiority
 from simulate.analysis.compare import analyse, p_values
 from simulate.analysis.formulas import exact_power, n_per_arm_farrington_manning, n_per_arm_pooled_normal
@@ -226,20 +227,11 @@ def test_fm_on_drawn_tables(table, margin):
         assert p == pytest.approx(sm_p, rel=1e-6, abs=1e-300)
 
 
-# rpact 3.3.4 (R), with d <- getDesignGroupSequential(kMax = 1, alpha = 0.025, sided = 1):
-#   ds <- getDataset(events1 = x_t, sampleSizes1 = n_t, events2 = x_c, sampleSizes2 = n_c)
-#   st <- getStageResults(d, ds, thetaH0 = -margin, normalApproximation = TRUE,
-#                         directionUpper = TRUE)
-#   sprintf("%.15g %.15g", st$testStatistics[1], st$pValues[1])
-# (group 1 is the treatment; thetaH0 is the margin on the difference scale, pi1 - pi2.)
+# rpact 3.3.4 (R): getStageResults(..., normalApproximation = TRUE) on each table, the call in
+# reference_values.py (group 1 is the treatment; thetaH0 is the margin on the difference scale).
 RPACT_FM = [  # x_c, n_c, x_t, n_t, margin, z, p
-    (45, 62, 40, 60, 0.15, 1.09747331126191, 0.136217270652177),
-    (1, 34, 7, 34, 0.10, 3.18178747105492, 0.000731845916797313),
-    (2, 30, 30, 40, 0.15, 6.98119167455607, 1.46338496875842e-12),
-    (15, 25, 3, 20, 0.20, -1.77030701832079, 0.961661995223758),
-    (48, 56, 50, 56, 0.10, 2.06131632085032, 0.0196364360804236),
-    (0, 12, 0, 10, 0.20, 1.73205080756888, 0.0416322583317752),
-    (9, 10, 10, 10, 0.05, 1.29002773243108, 0.0985205147235134),
+    (*(c["inputs"][k] for k in ("x_c", "n_c", "x_t", "n_t", "margin")), c["reference"]["z"], c["reference"]["p"])
+    for c in RPACT_FARRINGTON_MANNING["cases"]
 ]
 
 
@@ -339,10 +331,11 @@ def test_mn_interval_on_drawn_tables(table, confidence):
 
 
 def test_mn_interval_matches_r_propcis():
-    # R: library(PropCIs); diffscoreci(7, 34, 1, 34, 0.95) -> 0.0270416 0.3452912
-    # (x1 = treatment; as recorded in statsmodels' test_confint_2indep_propcis)
+    # R: library(PropCIs); diffscoreci(7, 34, 1, 34, 0.95), as recorded in statsmodels'
+    # test_confint_2indep_propcis (x1 = treatment)
+    (case,) = PROPCIS_MIETTINEN_NURMINEN["cases"]
     low, high = miettinen_nurminen_interval(1, 34, 7, 34, 0.95)
-    assert (float(low), float(high)) == pytest.approx((0.0270416, 0.3452912), abs=1e-7)
+    assert (float(low), float(high)) == pytest.approx(case["reference"]["interval"], abs=1e-7)
 
 
 def test_mn_interval_edges():
@@ -451,20 +444,11 @@ def test_exact_power_farrington_manning_checks():
         exact_power("cmh", 10, 10, 0.6, 0.7)
 
 
-# rpact 3.3.4 (R):
-#   d <- getDesignGroupSequential(kMax = 1, alpha = alpha, sided = 1, beta = 1 - power)
-#   s <- getSampleSizeRates(d, pi1 = p_treat, pi2 = p_control, thetaH0 = -margin,
-#                           normalApproximation = TRUE, groups = 2, allocationRatioPlanned = 1)
-#   sprintf("%.10f", s$nFixed1)      # per group, not rounded (s$nFixed = 2 * nFixed1)
+# rpact 3.3.4 (R): getSampleSizeRates(..., normalApproximation = TRUE)$nFixed1, per group and not
+# rounded; the call is in reference_values.py.
 RPACT_N = [  # p_control, p_treat, margin, alpha, power, nFixed1
-    (0.60, 0.60, 0.15, 0.025, 0.8, 165.1291309293),
-    (0.85, 0.85, 0.10, 0.025, 0.8, 206.9030755433),
-    (0.60, 0.70, 0.15, 0.025, 0.8, 56.5472099113),
-    (0.50, 0.50, 0.10, 0.025, 0.9, 522.1913706641),
-    (0.25, 0.20, 0.10, 0.025, 0.8, 1092.1018216001),
-    (0.90, 0.90, 0.05, 0.025, 0.9, 774.5888780417),
-    (0.60, 0.85, 0.15, 0.05, 0.8, 15.3176146311),
-    (0.70, 0.65, 0.20, 0.025, 0.8, 149.9361224761),
+    (*(c["inputs"][k] for k in ("p_control", "p_treat", "margin", "alpha", "power")), c["reference"]["nFixed1"])
+    for c in RPACT_FM_SAMPLE_SIZE["cases"]
 ]
 
 

@@ -16,6 +16,7 @@ from simulate.run.operating import OC_FRACTIONS, compute_oc_curve, with_design_s
 from simulate.run.power import estimate_power
 
 from conftest import PLAIN_SCENARIO, ROOT, assert_refused, report_section
+from reference_values import RPACT_BOUNDARIES_TABLE
 
 SEED = 20261207
 REPS = 1500
@@ -111,12 +112,8 @@ def test_the_group_sequential_null_world_gives_overall_alpha_and_expected_n(plai
     assert n["expected_duration_months"] < r.expected_duration_months
 
 
-# The reference: R 4.2.2, rpact 3.3.4,
-# d <- getDesignGroupSequential(kMax=2, alpha=0.025, beta=0.2, sided=1, typeOfDesign="asOF",
-#                               typeBetaSpending="bsOF", informationRates=c(0.5, 1), bindingFutility=FALSE)
-RPACT = {"criticalValues": (2.96258804273, 1.96859564632), "futilityBounds": (0.559391495693,),
-         "alphaSpent": (0.00152532275799, 0.02499999000000), "betaSpent": (0.0699263267205, 0.1999999997420),
-         "stageLevels": (0.00152532275799, 0.02449977146303)}
+# The reference: R 4.2.2, rpact 3.3.4, for the design of GS (the call is in reference_values.py)
+RPACT = RPACT_BOUNDARIES_TABLE["cases"][0]["reference"]
 
 
 @pytest.fixture(scope="module")

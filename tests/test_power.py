@@ -14,7 +14,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from scipy import stats
 
 from simulate.analysis import formulas
 from simulate.engines.blocks import simulate_block
@@ -24,34 +23,17 @@ from simulate.run.power import estimate_power, simulate_replicates
 from simulate.design.loader import load_scenario
 
 from conftest import PLAIN_SCENARIO
+from reference_calls import bare_overrides, complete_case_power
+from reference_values import EXACT_SIMULATED_POWER
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT = PLAIN_SCENARIO     # the registered design without intercurrent events
-ALL_ELIGIBLE = [
-    "eligibility.age_min_years=0", "eligibility.age_max_years=120", "eligibility.proteinuria_min_g_day=0",
-    "eligibility.proteinuria_max_reduction_fraction=1", "eligibility.egfr_min_ml_min=0",
-    "cohort.diabetes_fraction=0", "cohort.active_infection_fraction=0", "cohort.secondary_cause_fraction=0",
-    "cohort.pregnant_or_breastfeeding_fraction=0", "cohort.contraception_or_sterile_fraction=1",
-    "cohort.bp_controlled_fraction=1", "cohort.acei_arb_intolerant_fraction=1",
-    "cohort.prior_steroid_mmf_fraction=0", "cohort.prior_alkylating_fraction=0",
-    "cohort.resistant_cni_fraction=0", "cohort.resistant_rtx_fraction=0", "cohort.resistant_alkylating_fraction=0",
-    "cohort.prior_relapse_fraction=0",
-]
 
 
 def bare(n: int, test: str = "fisher", missing: str = "nonresponder", dropout: float = 0.0,
          rates=(0.60, 0.85), extra=()) -> object:
-    window = 40.0
-    rate = 2 * n * 2.0 / (4 * (window - 2.0))   # twice the referrals needed, homogeneous sites
-    return load_scenario(DEFAULT, ALL_ELIGIBLE + [
-        f"trial.n_per_arm={n}", f"analysis.test={test}", f"analysis.missing={missing}",
-        f"dropout.probability_by_endpoint={dropout}", "outcome.covariate_effects=false",
-        f"arms.rtx.remission_at_endpoint={rates[0]}", f"arms.rtx_csa.remission_at_endpoint={rates[1]}",
-        "randomisation.block_sizes=[2]", f"recruitment.rate_per_site_month={rate}",
-        "recruitment.rate_gamma_shape=10000", "recruitment.site_activation_months_max=2",
-        f"trial.hard_stop_months={window}", f"trial.recruitment_months={window}",
-        "recruitment.loss_during_deferral_probability=0", "simulation.block_size=250", *extra,
-    ])
+    """The bare two-binomial problem with n per arm (reference_calls.bare_overrides)."""
+    return load_scenario(DEFAULT, bare_overrides(n, test, missing, dropout, rates, extra))
 
 
 def within(sim, exact, replicates, k=3.0):
@@ -59,33 +41,38 @@ def within(sim, exact, replicates, k=3.0):
     assert abs(sim - exact) <= k * se, f"simulated {sim:.4f} vs exact {exact:.4f} (3 SE = {k * se:.4f})"
 
 
+SIMULATED = {c["label"]: c["inputs"] for c in EXACT_SIMULATED_POWER["cases"]}
+"""Seeds and numbers of trials of the comparisons with exact power (reference_values.py)."""
+
+
 @pytest.mark.parametrize("test", ["fisher", "chi2", "chi2_yates", "ztest"])
 @pytest.mark.parametrize("n", [20, 45])
 def test_power_matches_exact_enumeration(test, n):
-    s = bare(n, test)
-    r = estimate_power(s, replicates=1500, seed=11, jobs=1, engine="batch")
+    case = SIMULATED[f"{n}-{test}"]
+    s = bare(**case["bare"])
+    r = estimate_power(s, replicates=case["replicates"], seed=case["seed"], jobs=1, engine="batch")
     assert r.p_terminated == 0 and r.mean_randomised == 2 * n
     exact = formulas.exact_power(test, n, n, 0.60, 0.85, 0.05)
     within(r.power, exact, r.replicates)
 
 
 def test_power_with_dropout_nonresponder_imputation_matches_exact():
-    d, n = 0.2, 40
+    case = SIMULATED["dropout-nonresponder"]
+    d, n = case["bare"]["dropout"], case["bare"]["n"]
     s = bare(n, dropout=d)
-    r = estimate_power(s, replicates=1500, seed=5, jobs=1, engine="batch")
+    r = estimate_power(s, replicates=case["replicates"], seed=case["seed"], jobs=1, engine="batch")
     # MCAR dropout counted as failure: each patient responds with probability r (1 - d)
     exact = formulas.exact_power("fisher", n, n, 0.60 * (1 - d), 0.85 * (1 - d), 0.05)
     within(r.power, exact, r.replicates)
 
 
 def test_power_with_dropout_complete_case_matches_exact():
-    d, n = 0.2, 30
+    case = SIMULATED["dropout-complete-case"]
+    d, n = case["bare"]["dropout"], case["bare"]["n"]
     s = bare(n, missing="complete_case", dropout=d)
-    r = estimate_power(s, replicates=1500, seed=6, jobs=1, engine="batch")
+    r = estimate_power(s, replicates=case["replicates"], seed=case["seed"], jobs=1, engine="batch")
     # analysed m ~ Binomial(n, 1 - d) per arm, independently; then exact power given (m_c, m_t)
-    w = stats.binom.pmf(np.arange(n + 1), n, 1 - d)
-    exact = sum(w[mc] * w[mt] * formulas.exact_power("fisher", mc, mt, 0.60, 0.85, 0.05)
-                for mc in range(1, n + 1) for mt in range(1, n + 1) if w[mc] * w[mt] > 1e-10)
+    exact = complete_case_power(n, d, 0.60, 0.85, 0.05)
     within(r.power, exact, r.replicates)
 
 

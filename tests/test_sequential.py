@@ -1,12 +1,12 @@
 """simulate.analysis.sequential: group-sequential boundaries against R's rpact, Monte Carlo paths and
 published constants.
 
-Every reference number below was produced by R 4.2.2 with rpact 3.3.4 (the call is in the comment
-above it; ``f <- function(x) formatC(x, digits = 12, format = "f")`` printed them); the suite does
-not need R. rpact integrates with a 91-point Newton-Cotes rule and solves its bounds to a tolerance
-of 1e-8, so its numbers are good to a few 1e-8: the bounds are compared at 1e-7 and
-the probabilities at 1e-8. (gsDesign, the second R reference asked for, is not packaged for this
-machine's Debian and CRAN cannot be reached from it.)
+Every reference number was produced by R 4.2.2 with rpact 3.3.4; the numbers, each with the call
+that produced it, are in reference_values.py (``f <- function(x) formatC(x, digits = 12, format =
+"f")`` printed them); the suite does not need R. rpact integrates with a 91-point Newton-Cotes rule
+and solves its bounds to a tolerance of 1e-8, so its numbers are good to a few 1e-8: the bounds are
+compared at 1e-7 and the probabilities at 1e-8. (gsDesign, the second R reference asked for, is not
+packaged for this machine's Debian and CRAN cannot be reached from it.)
 """
 
 from __future__ import annotations
@@ -20,6 +20,15 @@ import pytest
 from scipy import special
 
 from conftest import ROOT
+from reference_values import (
+    GSDESIGN_HSD_BOUNDS,
+    GSDESIGN_REPEATED_TESTING,
+    JENNISON_TURNBULL_POCOCK,
+    RPACT_ALPHA_SPENT,
+    RPACT_DESIGNS,
+    RPACT_EFFICACY_BOUNDS,
+    RPACT_POCOCK,
+)
 from simulate.analysis import sequential
 from simulate.numerics import find_root, integrate
 from simulate.analysis.sequential import (
@@ -39,206 +48,24 @@ ALPHA = 0.025
 BOUND_TOL = 1e-7        # rpact's bounds carry errors of up to ~6e-8
 PROB_TOL = 1e-8
 
-# ((spending, gamma, fractions), rpact criticalValues), one-sided alpha = 0.025.
-ALPHA_SPENDING = [
-    # getDesignGroupSequential(kMax=2, alpha=0.025, sided=1, typeOfDesign="asOF", informationRates=c(0.5, 1))$criticalValues
-    (("obrien_fleming", None, (0.5, 1.0)), (2.962588042728, 1.968595646322)),
-    # getDesignGroupSequential(kMax=3, alpha=0.025, sided=1, typeOfDesign="asOF", informationRates=c(1, 2, 3) / 3)$criticalValues
-    (("obrien_fleming", None, (1 / 3, 2 / 3, 1.0)), (3.710302873263, 2.511427484453, 1.993047483265)),
-    # getDesignGroupSequential(kMax=4, alpha=0.025, sided=1, typeOfDesign="asOF", informationRates=c(1, 2, 3, 4) / 4)$criticalValues
-    (("obrien_fleming", None, (0.25, 0.5, 0.75, 1.0)),
-     (4.332633646050, 2.963131599128, 2.359044276178, 2.014090143144)),
-    # getDesignGroupSequential(kMax=5, alpha=0.025, sided=1, typeOfDesign="asOF", informationRates=c(1, 2, 3, 4, 5) / 5)$criticalValues
-    (("obrien_fleming", None, (0.2, 0.4, 0.6, 0.8, 1.0)),
-     (4.876884948791, 3.357011921704, 2.680280067027, 2.289816774428, 2.031032063067)),
-    # getDesignGroupSequential(kMax=3, alpha=0.025, sided=1, typeOfDesign="asOF", informationRates=c(0.3, 0.7, 1))$criticalValues
-    (("obrien_fleming", None, (0.3, 0.7, 1.0)), (3.928572542627, 2.438742376864, 2.000008575618)),
-    # getDesignGroupSequential(kMax=4, alpha=0.025, sided=1, typeOfDesign="asOF", informationRates=c(0.25, 0.5, 0.8, 1))$criticalValues
-    (("obrien_fleming", None, (0.25, 0.5, 0.8, 1.0)),
-     (4.332633646050, 2.963131599128, 2.266213141382, 2.027800224721)),
-    # getDesignGroupSequential(kMax=2, alpha=0.025, sided=1, typeOfDesign="asP", informationRates=c(0.5, 1))$criticalValues
-    (("pocock", None, (0.5, 1.0)), (2.156999218345, 2.200976975262)),
-    # getDesignGroupSequential(kMax=3, alpha=0.025, sided=1, typeOfDesign="asP", informationRates=c(1, 2, 3) / 3)$criticalValues
-    (("pocock", None, (1 / 3, 2 / 3, 1.0)), (2.279428238917, 2.294911138713, 2.295939587057)),
-    # getDesignGroupSequential(kMax=4, alpha=0.025, sided=1, typeOfDesign="asP", informationRates=c(1, 2, 3, 4) / 4)$criticalValues
-    (("pocock", None, (0.25, 0.5, 0.75, 1.0)),
-     (2.368327703524, 2.367524288595, 2.358168311417, 2.350035972893)),
-    # getDesignGroupSequential(kMax=5, alpha=0.025, sided=1, typeOfDesign="asP", informationRates=c(1, 2, 3, 4, 5) / 5)$criticalValues
-    (("pocock", None, (0.2, 0.4, 0.6, 0.8, 1.0)),
-     (2.437976688050, 2.426813863218, 2.410194136202, 2.396649293602, 2.385999701917)),
-    # getDesignGroupSequential(kMax=3, alpha=0.025, sided=1, typeOfDesign="asP", informationRates=c(0.3, 0.7, 1))$criticalValues
-    (("pocock", None, (0.3, 0.7, 1.0)), (2.311835303806, 2.258346356452, 2.306182883680)),
-    # getDesignGroupSequential(kMax=4, alpha=0.025, sided=1, typeOfDesign="asP", informationRates=c(0.25, 0.5, 0.8, 1))$criticalValues
-    (("pocock", None, (0.25, 0.5, 0.8, 1.0)),
-     (2.368327703524, 2.367524288595, 2.327061615884, 2.369728945196)),
-    # getDesignGroupSequential(kMax=2, alpha=0.025, sided=1, typeOfDesign="asHSD", gammaA=-4, informationRates=c(0.5, 1))$criticalValues
-    (("hwang_shih_decani", -4.0, (0.5, 1.0)), (2.749965931835, 1.981131471694)),
-    # getDesignGroupSequential(kMax=3, alpha=0.025, sided=1, typeOfDesign="asHSD", gammaA=-4, informationRates=c(1, 2, 3) / 3)$criticalValues
-    (("hwang_shih_decani", -4.0, (1 / 3, 2 / 3, 1.0)), (3.010739485386, 2.546530552208, 1.999226354063)),
-    # getDesignGroupSequential(kMax=4, alpha=0.025, sided=1, typeOfDesign="asHSD", gammaA=-4, informationRates=c(1, 2, 3, 4) / 4)$criticalValues
-    (("hwang_shih_decani", -4.0, (0.25, 0.5, 0.75, 1.0)),
-     (3.155373032660, 2.818347148597, 2.439131803811, 2.013647325337)),
-    # getDesignGroupSequential(kMax=5, alpha=0.025, sided=1, typeOfDesign="asHSD", gammaA=-4, informationRates=c(1, 2, 3, 4, 5) / 5)$criticalValues
-    (("hwang_shih_decani", -4.0, (0.2, 0.4, 0.6, 0.8, 1.0)),
-     (3.252668488441, 2.986045949161, 2.691657446325, 2.373666994274, 2.025321416557)),
-    # getDesignGroupSequential(kMax=3, alpha=0.025, sided=1, typeOfDesign="asHSD", gammaA=-4, informationRates=c(0.3, 0.7, 1))$criticalValues
-    (("hwang_shih_decani", -4.0, (0.3, 0.7, 1.0)), (3.066699549322, 2.483666397631, 2.002767421305)),
-    # getDesignGroupSequential(kMax=4, alpha=0.025, sided=1, typeOfDesign="asHSD", gammaA=-4, informationRates=c(0.25, 0.5, 0.8, 1))$criticalValues
-    (("hwang_shih_decani", -4.0, (0.25, 0.5, 0.8, 1.0)),
-     (3.155373032660, 2.818347148597, 2.347160540521, 2.022028692067)),
-    # getDesignGroupSequential(kMax=2, alpha=0.025, sided=1, typeOfDesign="asHSD", gammaA=-2, informationRates=c(0.5, 1))$criticalValues
-    (("hwang_shih_decani", -2.0, (0.5, 1.0)), (2.471704250634, 2.024655468762)),
-    # getDesignGroupSequential(kMax=3, alpha=0.025, sided=1, typeOfDesign="asHSD", gammaA=-2, informationRates=c(1, 2, 3) / 3)$criticalValues
-    (("hwang_shih_decani", -2.0, (1 / 3, 2 / 3, 1.0)), (2.677523953433, 2.385417930782, 2.063740424812)),
-    # getDesignGroupSequential(kMax=4, alpha=0.025, sided=1, typeOfDesign="asHSD", gammaA=-2, informationRates=c(1, 2, 3, 4) / 4)$criticalValues
-    (("hwang_shih_decani", -2.0, (0.25, 0.5, 0.75, 1.0)),
-     (2.802118880383, 2.580104075372, 2.340791709721, 2.090340636671)),
-    # getDesignGroupSequential(kMax=5, alpha=0.025, sided=1, typeOfDesign="asHSD", gammaA=-2, informationRates=c(1, 2, 3, 4, 5) / 5)$criticalValues
-    (("hwang_shih_decani", -2.0, (0.2, 0.4, 0.6, 0.8, 1.0)),
-     (2.890282140113, 2.708488248289, 2.514076344669, 2.314999081194, 2.109954021871)),
-    # getDesignGroupSequential(kMax=3, alpha=0.025, sided=1, typeOfDesign="asHSD", gammaA=-2, informationRates=c(0.3, 0.7, 1))$criticalValues
-    (("hwang_shih_decani", -2.0, (0.3, 0.7, 1.0)), (2.724812317292, 2.334634579718, 2.069720484316)),
-    # getDesignGroupSequential(kMax=4, alpha=0.025, sided=1, typeOfDesign="asHSD", gammaA=-2, informationRates=c(0.25, 0.5, 0.8, 1))$criticalValues
-    (("hwang_shih_decani", -2.0, (0.25, 0.5, 0.8, 1.0)),
-     (2.802118880383, 2.580104075372, 2.274608440697, 2.103053651750)),
-    # getDesignGroupSequential(kMax=2, alpha=0.025, sided=1, typeOfDesign="asHSD", gammaA=1, informationRates=c(0.5, 1))$criticalValues
-    (("hwang_shih_decani", 1.0, (0.5, 1.0)), (2.155496956164, 2.202696599066)),
-    # getDesignGroupSequential(kMax=3, alpha=0.025, sided=1, typeOfDesign="asHSD", gammaA=1, informationRates=c(1, 2, 3) / 3)$criticalValues
-    (("hwang_shih_decani", 1.0, (1 / 3, 2 / 3, 1.0)), (2.283141355888, 2.284441255033, 2.301255367696)),
-    # getDesignGroupSequential(kMax=4, alpha=0.025, sided=1, typeOfDesign="asHSD", gammaA=1, informationRates=c(1, 2, 3, 4) / 4)$criticalValues
-    (("hwang_shih_decani", 1.0, (0.25, 0.5, 0.75, 1.0)),
-     (2.376102527169, 2.357132278383, 2.349901191890, 2.357468537986)),
-    # getDesignGroupSequential(kMax=5, alpha=0.025, sided=1, typeOfDesign="asHSD", gammaA=1, informationRates=c(1, 2, 3, 4, 5) / 5)$criticalValues
-    (("hwang_shih_decani", 1.0, (0.2, 0.4, 0.6, 0.8, 1.0)),
-     (2.448677249738, 2.418984703720, 2.398381702602, 2.391234062612, 2.394773401320)),
-    # getDesignGroupSequential(kMax=3, alpha=0.025, sided=1, typeOfDesign="asHSD", gammaA=1, informationRates=c(0.3, 0.7, 1))$criticalValues
-    (("hwang_shih_decani", 1.0, (0.3, 0.7, 1.0)), (2.317050575564, 2.247877560556, 2.311988852918)),
-    # getDesignGroupSequential(kMax=4, alpha=0.025, sided=1, typeOfDesign="asHSD", gammaA=1, informationRates=c(0.25, 0.5, 0.8, 1))$criticalValues
-    (("hwang_shih_decani", 1.0, (0.25, 0.5, 0.8, 1.0)),
-     (2.376102527169, 2.357132278383, 2.320228688419, 2.378025151789)),
-]
+# ((spending, gamma, fractions), rpact criticalValues), one-sided alpha = 0.025 (the calls: reference_values.py).
+ALPHA_SPENDING = [((c["inputs"]["spending"], c["inputs"]["gamma"], c["inputs"]["fractions"]),
+                   c["reference"]["criticalValues"]) for c in RPACT_EFFICACY_BOUNDS["cases"]]
 
-# Designs with futility bounds, and getDesignCharacteristics(design) of each: "shift" is
-# drift^2 (drift = theta sqrt(I_max) at power 1 - beta), "nFixed" = (z_{1-alpha} + z_{1-beta})^2,
-# "ASN1"/"ASN0" the expected information over nFixed at the drift / at 0, with the futility
-# bounds stopping the trial. For beta-spending designs "betaSpent" and "power" are the design's
-# cumulative ones. fractions None = rpact's default equal spacing.
-DESIGNS = {
-    "OF+bsOF nonbinding": dict(
-        # d <- getDesignGroupSequential(kMax=3, alpha=0.025, beta=0.2, sided=1, typeOfDesign="asOF", typeBetaSpending="bsOF", bindingFutility=FALSE); dc <- getDesignCharacteristics(d)
-        fractions=(1 / 3, 2 / 3, 1.0), beta=0.2, spending=("obrien_fleming", None),
-        beta_spending=("obrien_fleming", None), binding=False,
-        critical=(3.710302873263, 2.511427484453, 1.993047483265),
-        futility=(-0.236144609880, 1.170372031163),
-        beta_spent=(0.026438294765, 0.116514318956, 0.199999998822),
-        power=(0.022188088065, 0.457290748915, 0.799999999427),
-        shift=8.667784932090, n_fixed=7.848879734349,
-        rejection=(0.022188088130, 0.435102661479, 0.342709250391),
-        futility_probabilities=(0.026438294689, 0.090076023930),
-        asn1=0.875209946775, asn0=0.627409515077),
-    "OF+bsOF binding": dict(
-        # d <- getDesignGroupSequential(kMax=3, alpha=0.025, beta=0.2, sided=1, typeOfDesign="asOF", typeBetaSpending="bsOF", bindingFutility=TRUE); dc <- getDesignCharacteristics(d)
-        fractions=(1 / 3, 2 / 3, 1.0), beta=0.2, spending=("obrien_fleming", None),
-        beta_spending=("obrien_fleming", None), binding=True,
-        critical=(3.710302873263, 2.511108435690, 1.930915720761),
-        futility=(-0.270005563803, 1.122484607156),
-        beta_spent=(0.026438294942, 0.116514320209, 0.200000000075),
-        power=(0.020457960985, 0.438519380760, 0.799999998327),
-        shift=8.325887012615, n_fixed=7.848879734349,
-        rejection=(0.020457961164, 0.418061421613, 0.361480617224),
-        futility_probabilities=(0.026438294720, 0.090076024504),
-        asn1=0.847936728754, asn0=0.610695336626),
-    "OF+bsP nonbinding": dict(
-        # d <- getDesignGroupSequential(kMax=3, alpha=0.025, beta=0.2, sided=1, typeOfDesign="asOF", typeBetaSpending="bsP", bindingFutility=FALSE); dc <- getDesignCharacteristics(d)
-        fractions=(1 / 3, 2 / 3, 1.0), beta=0.2, spending=("obrien_fleming", None),
-        beta_spending=("pocock", None), binding=False,
-        critical=(3.710302873263, 2.511427484453, 1.993047483265),
-        futility=(0.465943607990, 1.318005551118),
-        beta_spent=(0.090566485053, 0.152676503772, 0.200000000342),
-        power=(0.028254822010, 0.511212834336, 0.799999999713),
-        shift=9.754789339872, n_fixed=7.848879734349,
-        rejection=(0.028254822051, 0.482958012639, 0.288787165290),
-        futility_probabilities=(0.090566484950, 0.062110018630),
-        asn1=0.918568054422, asn0=0.577713275818),
-    "P+bsP binding unequal": dict(
-        # d <- getDesignGroupSequential(kMax=4, alpha=0.025, beta=0.1, sided=1, typeOfDesign="asP", typeBetaSpending="bsP", informationRates=c(0.25, 0.5, 0.8, 1), bindingFutility=TRUE); dc <- getDesignCharacteristics(d)
-        fractions=(0.25, 0.5, 0.8, 1.0), beta=0.1, spending=("pocock", None),
-        beta_spending=("pocock", None), binding=True,
-        critical=(2.368327703524, 2.364882551134, 2.289229892194, 2.210432238877),
-        futility=(0.069768482067, 0.903936397750, 1.715043378528),
-        beta_spent=(0.035737401951, 0.062011450820, 0.086483972342, 0.100000000146),
-        power=(0.309908296863, 0.635477044516, 0.852058454526, 0.899999999512),
-        shift=14.020792073366, n_fixed=10.507423061441,
-        rejection=(0.309908297457, 0.325568747933, 0.216581409784, 0.047941544827),
-        futility_probabilities=(0.035737401819, 0.026274048739, 0.024472521379),
-        asn1=0.689380394582, asn0=0.553197313033),
-    "HSD(-4)+bsHSD(-2) nonbinding unequal": dict(
-        # d <- getDesignGroupSequential(kMax=3, alpha=0.025, beta=0.2, sided=1, typeOfDesign="asHSD", gammaA=-4, typeBetaSpending="bsHSD", gammaB=-2, informationRates=c(0.3, 0.7, 1), bindingFutility=FALSE); dc <- getDesignCharacteristics(d)
-        fractions=(0.3, 0.7, 1.0), beta=0.2, spending=("hwang_shih_decani", -4.0),
-        beta_spending=("hwang_shih_decani", -2.0), binding=False,
-        critical=(3.066699549322, 2.483666397631, 2.002767421305),
-        futility=(-0.358501962279, 1.053000988904),
-        beta_spent=(0.025735219503, 0.095638539671, 0.200000001905),
-        power=(0.069748742250, 0.481483719372, 0.799999999723),
-        shift=8.416770030400, n_fixed=7.848879734349,
-        rejection=(0.069748742324, 0.411734977386, 0.318516280289),
-        futility_probabilities=(0.025735219470, 0.069903320061),
-        asn1=0.845732389236, asn0=0.638547536941),
-    "OF no futility": dict(
-        # d <- getDesignGroupSequential(kMax=3, alpha=0.025, beta=0.2, sided=1, typeOfDesign="asOF"); dc <- getDesignCharacteristics(d)
-        fractions=(1 / 3, 2 / 3, 1.0), beta=0.2, spending=("obrien_fleming", None),
-        critical=(3.710302873263, 2.511427484453, 1.993047483265), futility=None,
-        shift=7.949304680229, n_fixed=7.848879734349,
-        rejection=(0.018648776258, 0.398800168185, 0.382551055556),
-        futility_probabilities=(0.0, 0.0),
-        asn1=0.865568975227, asn0=1.010717942630),
-    "P no futility unequal": dict(
-        # d <- getDesignGroupSequential(kMax=4, alpha=0.025, beta=0.1, sided=1, typeOfDesign="asP", informationRates=c(0.25, 0.5, 0.8, 1)); dc <- getDesignCharacteristics(d)
-        fractions=(0.25, 0.5, 0.8, 1.0), beta=0.1, spending=("pocock", None),
-        critical=(2.368327703524, 2.367524288595, 2.327061615884, 2.369728945196), futility=None,
-        shift=12.401096830677, n_fixed=10.507423061441,
-        rejection=(0.271736965349, 0.305236057169, 0.241571438928, 0.081455538581),
-        futility_probabilities=(0.0, 0.0, 0.0),
-        asn1=0.702545081071, asn0=1.166993776533),
-    "OF futility (0, 0.5) binding": dict(
-        # d <- getDesignGroupSequential(kMax=3, alpha=0.025, beta=0.2, sided=1, typeOfDesign="asOF", futilityBounds=c(0, 0.5), bindingFutility=TRUE); dc <- getDesignCharacteristics(d)
-        fractions=(1 / 3, 2 / 3, 1.0), beta=0.2, spending=("obrien_fleming", None), binding=True,
-        critical=(3.710302873263, 2.510358102620, 1.964951954782), futility=(0.0, 0.5),
-        shift=8.203188520710, n_fixed=7.848879734349,
-        rejection=(0.019857454575, 0.411617808282, 0.368524737142),
-        futility_probabilities=(0.049104307571, 0.017946957031),
-        asn1=0.847439499417, asn0=0.611333819600),
-    "OF futility (0, 0.5) nonbinding": dict(
-        # d <- getDesignGroupSequential(kMax=3, alpha=0.025, beta=0.2, sided=1, typeOfDesign="asOF", futilityBounds=c(0, 0.5), bindingFutility=FALSE); dc <- getDesignCharacteristics(d)
-        fractions=(1 / 3, 2 / 3, 1.0), beta=0.2, spending=("obrien_fleming", None), binding=False,
-        critical=(3.710302873263, 2.511427484453, 1.993047483265), futility=(0.0, 0.5),
-        shift=8.338426309706, n_fixed=7.848879734349,
-        rejection=(0.020519934536, 0.418089965883, 0.361390099581),
-        futility_probabilities=(0.047739718031, 0.017219298882),
-        asn1=0.859873392658, asn0=0.621418670856),
-}
+# Designs with futility bounds, and getDesignCharacteristics(design) of each (see RPACT_DESIGNS' note):
+# the inputs and rpact's numbers in one dict per design.
+DESIGNS = {c["label"]: {**c["inputs"], **c["reference"]} for c in RPACT_DESIGNS["cases"]}
 BETA_SPENDING = [name for name, d in DESIGNS.items() if "beta_spending" in d]
 
 # Cumulative alpha spent (rpact integrates it at its bounds, hence 0.02499999 at the end).
-ALPHA_SPENT = [
-    # getDesignGroupSequential(kMax=3, alpha=0.025, sided=1, typeOfDesign="asOF")$alphaSpent
-    (("obrien_fleming", None, (1 / 3, 2 / 3, 1.0)), (0.000103505718, 0.006048389077, 0.024999990000)),
-    # getDesignGroupSequential(kMax=4, alpha=0.025, sided=1, typeOfDesign="asP", informationRates=c(0.25, 0.5, 0.8, 1))$alphaSpent
-    (("pocock", None, (0.25, 0.5, 0.8, 1.0)),
-     (0.008934350488, 0.015502862820, 0.021620993066, 0.025000000000)),
-    # getDesignGroupSequential(kMax=3, alpha=0.025, sided=1, typeOfDesign="asHSD", gammaA=-2, informationRates=c(0.3, 0.7, 1))$alphaSpent
-    (("hwang_shih_decani", -2.0, (0.3, 0.7, 1.0)), (0.003216902417, 0.011954817283, 0.025000000000)),
-    # getDesignGroupSequential(kMax=3, alpha=0.025, sided=1, typeOfDesign="asHSD", gammaA=1, informationRates=c(0.3, 0.7, 1))$alphaSpent
-    (("hwang_shih_decani", 1.0, (0.3, 0.7, 1.0)), (0.010250488443, 0.019909758128, 0.024999990000)),
-]
+ALPHA_SPENT = [((c["inputs"]["spending"], c["inputs"]["gamma"], c["inputs"]["fractions"]), c["reference"]["alphaSpent"])
+               for c in RPACT_ALPHA_SPENT["cases"]]
 
-# Pocock's constant boundary, one-sided 0.025 (two-sided 0.05), equally spaced looks:
-# getDesignGroupSequential(kMax=2, alpha=0.025, sided=1, typeOfDesign="P")$criticalValues
-POCOCK_K2 = 2.178272094823
-# getDesignGroupSequential(kMax=5, alpha=0.025, sided=1, typeOfDesign="P")$criticalValues
-POCOCK_K5 = 2.413180287054
-# Jennison & Turnbull (2000), Table 2.1, C_P(K, 0.05) two-sided: 2.178 (K = 2), 2.413 (K = 5).
-JT_POCOCK = {2: 2.178, 5: 2.413}
+# Pocock's constant boundary, one-sided 0.025 (two-sided 0.05), equally spaced looks: rpact's typeOfDesign="P",
+# and Jennison & Turnbull (2000), Table 2.1, C_P(K, 0.05) two-sided.
+POCOCK = {c["inputs"]["looks"]: c["reference"]["criticalValue"] for c in RPACT_POCOCK["cases"]}
+POCOCK_K2, POCOCK_K5 = POCOCK[2], POCOCK[5]
+JT_POCOCK = {c["inputs"]["looks"]: c["reference"]["criticalValue"] for c in JENNISON_TURNBULL_POCOCK["cases"]}
 
 
 def ids(case):
@@ -588,12 +415,14 @@ def test_hwang_shih_decani_bounds_match_gsdesign_default_design():
     """gsDesign(nFixSurv = 0, k = 5, test.type = 1, n.fix = 1): the default one-sided design,
     sfHSD with gamma = -4, alpha = 0.025, equal spacing; gsBoundSummary prints Z to 4 decimals
     (tests/testthat/_snaps/independent-test-gsBoundSummary.md)."""
-    published = (3.2527, 2.9860, 2.6917, 2.3737, 2.0253)
+    (case,) = GSDESIGN_HSD_BOUNDS["cases"]
+    published = case["reference"]["Z"]
     ours = sequential.efficacy_bounds([0.2, 0.4, 0.6, 0.8, 1.0], 0.025, "hwang_shih_decani", -4.0)
     np.testing.assert_allclose(ours, published, atol=0.5e-4 + 1e-9)
 
 
-@pytest.mark.parametrize("k, published", [(2, 0.042), (4, 0.063), (10, 0.097), (20, 0.124)])
+@pytest.mark.parametrize("k, published", [(c["inputs"]["looks"], c["reference"]["crossing"])
+                                          for c in GSDESIGN_REPEATED_TESTING["cases"]])
 def test_repeated_testing_inflation_matches_gsdesign(k, published):
     """gsProbability(k, theta = 0, n.I = 1:k, a = qnorm(.025), b = qnorm(.975)): the chance of
     crossing 1.96 at some look when testing k times at the unadjusted level, rounded to 3
