@@ -174,6 +174,7 @@ def test_trial_writes_nothing_unless_asked(tmp_path: Path, monkeypatch, run_cli)
     assert list(tmp_path.iterdir()) == [] and t.folder is None
     assert len(t.to_frame()) == t.to_dict()["n_randomised"]
     assert t.summary().splitlines()[0] and "<table" in t._repr_html_()
+    assert "difference" in t.verdict() and "randomised" in t.verdict()
     saved = simulate.trial(PLAIN_SCENARIO, seed=3, out=tmp_path / "t")
     assert sorted(p.name for p in saved.folder.iterdir() if not p.name.startswith(".")) == [
         "events.csv", "manifest.json", "patients.csv", "trial.json", "visits.csv"]
@@ -253,3 +254,22 @@ def test_every_public_name_is_on_the_api_page() -> None:
     documented = set(re.findall(r"^::: simulate\.[\w.]*\.(\w+)$", page, flags=re.M))
     public = set(simulate.__all__) - {"__version__"}
     assert public <= documented, sorted(public - documented)
+
+
+@pytest.mark.slow
+def test_the_public_api_type_checks_as_a_user_calls_it(tmp_path: Path) -> None:
+    """``py.typed`` is honest: a user's script calling the API type-checks, and a wrong call does not."""
+    mypy = pytest.importorskip("mypy.api", reason="mypy comes with the test extra")
+    good = tmp_path / "good.py"
+    good.write_text('import simulate\n'
+                    'sc: simulate.Scenario = simulate.load_scenario("nct04743739", {"trial.n_per_arm": 70})\n'
+                    'r: simulate.PowerResult = simulate.power(sc, replicates=100, seed=1)\n'
+                    'x: float = r.power\n'
+                    'n: int | None = simulate.sample_size(sc, target=0.9).n_per_arm\n')
+    bad = tmp_path / "bad.py"
+    bad.write_text('import simulate\nx: str = simulate.power("nct04743739").power\n')
+    options = ["--ignore-missing-imports", "--follow-imports=silent", "--no-incremental", "--cache-dir", str(tmp_path)]
+    out, err, code = mypy.run([*options, str(good)])
+    assert code == 0, out + err
+    out, _, code = mypy.run([*options, str(bad)])
+    assert code == 1 and "Incompatible types in assignment" in out

@@ -117,7 +117,11 @@ _ORIGINS: dict[int, tuple[weakref.ref, Path, tuple[str, ...]]] = {}
 def remember(scenario: "Scenario", path: Path, sets: tuple[str, ...]) -> "Scenario":
     """Note that ``scenario`` was read from ``path`` with the ``--set`` texts ``sets``."""
     key = id(scenario)
-    _ORIGINS[key] = (weakref.ref(scenario, lambda _, key=key: _ORIGINS.pop(key, None)), path, sets)
+
+    def forget(_: weakref.ref) -> None:         # the scenario is gone: its id may be reused
+        _ORIGINS.pop(key, None)
+
+    _ORIGINS[key] = (weakref.ref(scenario, forget), path, sets)
     return scenario
 
 

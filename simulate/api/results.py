@@ -306,9 +306,13 @@ class TrialResult(Result):
 
     def verdict(self) -> str:
         d = self.json
-        analysis = d.get("analysis") or {}
-        p = analysis.get("p_value") if isinstance(analysis, dict) else None
-        tail = "" if p is None else f"; p = {p:.4f}"
+        parts = []
+        for a in d.get("analysis") or ():
+            p = f", p = {a['p_value']:.4f}" if a.get("p_value") is not None else ""
+            est = f"{a['estimate']:+.3f}" if a.get("estimate") is not None else "no estimate"
+            parts.append(f"{a['arm']} vs {a['control']}: difference {est}{p}"
+                         + (" (significant)" if a.get("reject") else " (not significant)"))
+        tail = f"; {'; '.join(parts)}" if parts else ""
         return (f"{d['n_randomised']} randomised over {d['recruitment_months']:.1f} months, decided at month "
                 f"{d['duration_months']:.1f}{tail}.")
 
