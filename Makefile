@@ -63,6 +63,8 @@ teach: install-teach
 # from the tests' reference values, and the tutorials executed as notebooks (any failing cell or
 # broken link fails the build)
 docs: install-docs
+	@command -v npm >/dev/null && [ ! -f .ci/node/node_modules/iframe-worker/shim/index.js ] && \
+	  npm install --silent --no-save --no-audit --no-fund --prefix .ci/node iframe-worker || true
 	DISABLE_MKDOCS_2_WARNING=true NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --clean
 
 bench: install

@@ -273,3 +273,16 @@ def test_the_public_api_type_checks_as_a_user_calls_it(tmp_path: Path) -> None:
     assert code == 0, out + err
     out, _, code = mypy.run([*options, str(bad)])
     assert code == 1 and "Incompatible types in assignment" in out
+
+
+@pytest.mark.parametrize("flag,value,keyword", [("--replicates", "0", 0), ("--seed", "-1", -1), ("--jobs", "600", 600)])
+def test_a_bad_number_is_the_same_line_in_python_and_on_the_command_line(run_cli, flag, value, keyword) -> None:
+    with pytest.raises(simulate.UsageError) as err:
+        simulate.power(PLAIN_SCENARIO, **{flag.lstrip("-"): keyword})
+    code, out, stderr = run_cli(["power", PLAIN_SCENARIO, flag, value])
+    assert code == 2 and out == "" and stderr.strip() == f"error: {err.value}"
+
+
+def test_a_number_that_is_not_one_names_the_option(run_cli) -> None:
+    code, _, stderr = run_cli(["power", PLAIN_SCENARIO, "--replicates", "2.5"])
+    assert code == 2 and stderr.strip() == "error: --replicates: got '2.5'; allowed: a whole number from 1 to 100,000,000"

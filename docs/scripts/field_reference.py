@@ -25,12 +25,33 @@ scenario](../howto/write-a-scenario.md).
 """
 
 
+def _escaped(text: str) -> str:
+    """``<`` outside code spans as an entity: ``results/<name>/`` is text, not an HTML tag."""
+    import re
+
+    pieces = re.split(r"((`+).+?\2)", text)
+    # re.split returns text, code span, its backticks, text, ...: escape the text pieces only
+    out = [piece.replace("<", "&lt;") if i % 3 == 0 else piece for i, piece in enumerate(pieces) if i % 3 != 2]
+    return "".join(out)
+
+
+def _row(line: str) -> str:
+    """A field's row, its path an anchor (``scenario-fields.md#trial.n_per_arm``) so a page can link
+    to one field."""
+    if not line.startswith("| `"):
+        return _escaped(line)
+    path = line.split("`")[1]
+    anchor = path.replace("<", "").replace(">", "")
+    return f'| <span id="{anchor}"></span>' + _escaped(line[2:])
+
+
 def page() -> str:
-    """The page's text: the introduction and :func:`simulate.design.reference.markdown`."""
+    """The page's text: the introduction and :func:`simulate.design.reference.markdown`, each
+    field's row with an anchor."""
     sys.path.insert(0, str(ROOT))
     from simulate.design.reference import markdown
 
-    return INTRO + markdown() + "\n"
+    return INTRO + "\n".join(_row(line) for line in markdown().splitlines()) + "\n"
 
 
 if __name__ == "__main__":

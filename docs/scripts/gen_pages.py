@@ -22,3 +22,10 @@ with mkdocs_gen_files.open("validation/comparisons.md", "w") as f:
 changelog = (ROOT / "CHANGELOG.md").read_text(encoding="utf-8")
 with mkdocs_gen_files.open("changelog.md", "w") as f:
     f.write(changelog.replace("](docs/pages/", "]("))
+
+# the iframe-worker shim (npm's iframe-worker, fetched by `make docs`), which lets search run in
+# the site opened from disk; without it the site works but searches only when served
+SHIM = ROOT / ".ci" / "node" / "node_modules" / "iframe-worker" / "shim" / "index.js"
+if SHIM.is_file():
+    with mkdocs_gen_files.open("assets/javascripts/iframe-worker-shim.js", "w") as f:
+        f.write(SHIM.read_text(encoding="utf-8"))

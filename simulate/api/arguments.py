@@ -114,7 +114,7 @@ def set_texts(settings: tuple[Any, ...], overrides: Mapping[str, Any]) -> tuple[
 _ORIGINS: dict[int, tuple[weakref.ref, Path, tuple[str, ...]]] = {}
 
 
-def remember(scenario: "Scenario", path: Path, sets: tuple[str, ...]) -> "Scenario":
+def remember(scenario: Scenario, path: Path, sets: tuple[str, ...]) -> Scenario:
     """Note that ``scenario`` was read from ``path`` with the ``--set`` texts ``sets``."""
     key = id(scenario)
 
@@ -125,7 +125,7 @@ def remember(scenario: "Scenario", path: Path, sets: tuple[str, ...]) -> "Scenar
     return scenario
 
 
-def origin(scenario: "Scenario") -> tuple[Path | None, tuple[str, ...]]:
+def origin(scenario: Scenario) -> tuple[Path | None, tuple[str, ...]]:
     """The file and ``--set`` texts ``scenario`` was loaded from (``(None, ())`` for a scenario
     built otherwise, e.g. by ``model_copy``)."""
     entry = _ORIGINS.get(id(scenario))

@@ -26,7 +26,7 @@ otherwise a note) and, at info, the plan of the work and the main job's progress
 
 
 
-def load_scenario(scenario: str | Path, *settings: str | dict[str, Any], **overrides: Any) -> "Scenario":
+def load_scenario(scenario: str | Path, *settings: str | dict[str, Any], **overrides: Any) -> Scenario:
     """Read and validate a scenario: a TOML file, or the name of a shipped one.
 
     Overrides are given as ``--set`` texts (``"dropout.probability_by_endpoint=0.2"``), as a
@@ -59,7 +59,7 @@ def shipped_scenarios() -> dict[str, str]:
     return {name: scenario_description(path) for name, path in shipped().items()}
 
 
-def resolve(scenario: "Scenario | str | Path", **changes: Any) -> "Scenario":
+def resolve(scenario: Scenario | str | Path, **changes: Any) -> Scenario:
     """A scenario given as a Scenario, a file or a shipped name, with ``changes`` (dotted paths
     -> values, None left out) applied."""
     from simulate.design.scenario import Scenario
@@ -116,7 +116,7 @@ def warn_few(replicates: int, mc_se: float | None = None) -> None:
 
 
 
-def claim_folder(kind: str, sc: "Scenario", out: str | Path | None, settings: dict, planned_files,
+def claim_folder(kind: str, sc: Scenario, out: str | Path | None, settings: dict, planned_files,
                  sub: str | None = None):
     """Before any work: the folder ``kind`` writes (``out``, else the default folder of
     ``simulate.run.folders.default_folder``) can be written and holds nothing it may not
@@ -140,7 +140,7 @@ def claim_folder(kind: str, sc: "Scenario", out: str | Path | None, settings: di
     return taken
 
 
-def _changed(sc: "Scenario") -> bool:
+def _changed(sc: Scenario) -> bool:
     """A scenario not read from a file (e.g. ``model_copy``): changed unless it is the shipped
     scenario of its name."""
     from simulate.design.loader import load_scenario as load, shipped_scenarios as shipped

@@ -13,13 +13,13 @@ if TYPE_CHECKING:
     from simulate.api.results import RunResult, SampleSizeResult
 
 
-def report_figure(result: "RunResult", name: str) -> "Figure | None":
+def report_figure(result: RunResult, name: str) -> Figure | None:
     """The report's figure ``name`` (e.g. ``"power_curve"``, ``"consort"``, ``"oc_curve"``) of
     a main job's results; None where the results have nothing to draw."""
     return result.figure(name)
 
 
-def power_curve(result: "SampleSizeResult") -> "Figure":
+def power_curve(result: SampleSizeResult) -> Figure:
     """A sample-size search's simulated power against n per arm, with its 95% Monte Carlo band,
     the target and the n found."""
     from simulate.report import power_plots

@@ -23,8 +23,8 @@ if TYPE_CHECKING:
 # ----------------------------------------------------------------------------- checking
 
 
-def validate(scenario: "Scenario | str | Path", *, max_memory: str | int | None = None,
-             max_minutes: str | float | None = None) -> "Scenario":
+def validate(scenario: Scenario | str | Path, *, max_memory: str | int | None = None,
+             max_minutes: str | float | None = None) -> Scenario:
     """Check a scenario as ``trialsim validate`` does: valid, and one of its trials fits the
     memory budget (so every function can plan its work). Returns the scenario; raises a
     ``TrialSimError`` with one line per problem."""
@@ -39,7 +39,7 @@ def validate(scenario: "Scenario | str | Path", *, max_memory: str | int | None 
 # ----------------------------------------------------------------------------- power
 
 
-def power(scenario: "Scenario | str | Path", *, replicates: int | None = None, seed: int | None = None,
+def power(scenario: Scenario | str | Path, *, replicates: int | None = None, seed: int | None = None,
           n_per_arm: int | None = None, null_world: bool = True, engine: str = DEFAULT_ENGINE,
           jobs: int | None = None, backend: str = "loky", scheduler: str | None = None,
           max_memory: str | int | None = None, max_minutes: str | float | None = None,
@@ -81,7 +81,7 @@ def power(scenario: "Scenario | str | Path", *, replicates: int | None = None, s
     return PowerResult(sc, r)
 
 
-def sample_size(scenario: "Scenario | str | Path", *, target: float | None = None,
+def sample_size(scenario: Scenario | str | Path, *, target: float | None = None,
                 target_assurance: float | None = None, power_of: str | None = None, window: int = 10,
                 n_max: int = 2000, precision: int | None = None, replicates: int | None = None,
                 seed: int | None = None, engine: str = DEFAULT_ENGINE, jobs: int | None = None,
@@ -123,7 +123,7 @@ def sample_size(scenario: "Scenario | str | Path", *, target: float | None = Non
     return SampleSizeResult(sc, r, target, precision)
 
 
-def assurance_world(sc: "Scenario", target: float) -> "Scenario":
+def assurance_world(sc: Scenario, target: float) -> Scenario:
     """The scenario whose trials draw their rates from the design priors, for a sample size by
     assurance; a usage error without a design prior, or for a target the prior rules out (with
     a one-sided or non-inferiority test the assurance cannot pass the prior probability of a
@@ -142,7 +142,7 @@ def assurance_world(sc: "Scenario", target: float) -> "Scenario":
     return prior_world(sc)
 
 
-def calibrate(scenario: "Scenario | str | Path", *, target_type1: float = 0.025, replicates: int | None = None,
+def calibrate(scenario: Scenario | str | Path, *, target_type1: float = 0.025, replicates: int | None = None,
               seed: int | None = None, engine: str = DEFAULT_ENGINE, jobs: int | None = None,
               backend: str = "loky", scheduler: str | None = None, max_memory: str | int | None = None,
               max_minutes: str | float | None = None, progress: bool = False) -> CalibrationResult:

@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     from simulate.screening.screen import Screening
 
 
-def text_table(frame: "pd.DataFrame") -> str:
+def text_table(frame: pd.DataFrame) -> str:
     """A frame as the commands print it: every column, no index, wide lines."""
     import pandas as pd
 
@@ -47,14 +47,14 @@ class Result:
     """What every result shares: its scenario, and ``to_dict``, ``to_frame``, ``summary`` and
     its display in Jupyter."""
 
-    scenario: "Scenario"
+    scenario: Scenario
     title = "trialsim result"
 
     def to_dict(self) -> dict:
         """What the command's ``--json`` prints: plain JSON types, NaN as None."""
         raise NotImplementedError
 
-    def to_frame(self) -> "pd.DataFrame":
+    def to_frame(self) -> pd.DataFrame:
         """The result as a pandas DataFrame (what each row is, each result says)."""
         raise NotImplementedError
 
@@ -66,7 +66,7 @@ class Result:
         """The result in one or two sentences (the first lines of ``summary`` by default)."""
         return self.summary().strip().splitlines()[0]
 
-    def compact(self) -> "pd.DataFrame":
+    def compact(self) -> pd.DataFrame:
         """The few columns and rows shown in Jupyter (default: the frame's first rows)."""
         return self.to_frame().head(12)
 
@@ -84,8 +84,8 @@ class Result:
 class PowerResult(Result):
     """Power and the operating characteristics of one design (``simulate.power``)."""
 
-    scenario: "Scenario"
-    record: "PowerRecord"
+    scenario: Scenario
+    record: PowerRecord
     """Every figure the command's JSON holds, with its Monte Carlo error."""
     title = "Power"
 
@@ -125,10 +125,10 @@ class PowerResult(Result):
     def to_dict(self) -> dict:
         return plain(self.record.to_dict())
 
-    def to_frame(self) -> "pd.DataFrame":
+    def to_frame(self) -> pd.DataFrame:
         return self.record.to_frame()
 
-    def comparisons(self) -> "pd.DataFrame":
+    def comparisons(self) -> pd.DataFrame:
         """One row per experimental arm against the control: power, true difference, estimates."""
         from simulate.run.record import frame
 
@@ -150,7 +150,7 @@ class PowerResult(Result):
             line += f" Type I error in the null world: {self.type1_error:.4f}."
         return line
 
-    def compact(self) -> "pd.DataFrame":
+    def compact(self) -> pd.DataFrame:
         frame = self.to_frame()
         keep = [c for c in ("n_per_arm", "power", "mc_se", "ci_low", "ci_high", "null_type1_error",
                             "expected_randomised", "mean_duration_months", "p_recruitment_on_time")
@@ -162,8 +162,8 @@ class PowerResult(Result):
 class SampleSizeResult(Result):
     """The smallest n per arm reaching a target power or assurance (``simulate.sample_size``)."""
 
-    scenario: "Scenario"
-    record: "SampleSizeRecord"
+    scenario: Scenario
+    record: SampleSizeRecord
     target: float
     precision: int | None = None
     title = "Sample size"
@@ -181,7 +181,7 @@ class SampleSizeResult(Result):
     def to_dict(self) -> dict:
         return plain(self.record.to_json())
 
-    def to_frame(self) -> "pd.DataFrame":
+    def to_frame(self) -> pd.DataFrame:
         return self.record.to_frame()
 
     def summary(self) -> str:
@@ -204,8 +204,8 @@ class SampleSizeResult(Result):
 class CalibrationResult(Result):
     """A Bayesian design's success threshold calibrated to a type I error (``simulate.calibrate``)."""
 
-    scenario: "Scenario"
-    record: "Calibration"
+    scenario: Scenario
+    record: Calibration
     title = "Calibration"
 
     @property
@@ -215,7 +215,7 @@ class CalibrationResult(Result):
     def to_dict(self) -> dict:
         return plain(self.record.to_json())
 
-    def to_frame(self) -> "pd.DataFrame":
+    def to_frame(self) -> pd.DataFrame:
         """The type I error at a grid of thresholds, from the calibration's null trials."""
         from simulate.run.record import frame
 
@@ -244,8 +244,8 @@ class CalibrationResult(Result):
 class SweepResult(Result):
     """Power over a scenario's ``[sweep]`` grid (``simulate.sweep``)."""
 
-    scenario: "Scenario"
-    frame: "pd.DataFrame"
+    scenario: Scenario
+    frame: pd.DataFrame
     out: Path | None = None
     """The CSV file written, if any."""
     title = "Sweep"
@@ -253,7 +253,7 @@ class SweepResult(Result):
     def to_dict(self) -> dict:
         return plain({"grid": self.frame.to_dict(orient="records"), "out": None if self.out is None else str(self.out)})
 
-    def to_frame(self) -> "pd.DataFrame":
+    def to_frame(self) -> pd.DataFrame:
         return self.frame.copy()
 
     def summary(self) -> str:
@@ -269,7 +269,7 @@ class SweepResult(Result):
 class TrialResult(Result):
     """One simulated trial, patient by patient (``simulate.trial``)."""
 
-    scenario: "Scenario"
+    scenario: Scenario
     seed: int
     record: Any
     """The engine's record of the trial (patients, visits, events, CONSORT counts, calendar)."""
@@ -280,21 +280,21 @@ class TrialResult(Result):
     title = "One trial"
 
     @property
-    def patients(self) -> "pd.DataFrame":
+    def patients(self) -> pd.DataFrame:
         return self.record.patients
 
     @property
-    def visits(self) -> "pd.DataFrame":
+    def visits(self) -> pd.DataFrame:
         return self.record.visits
 
     @property
-    def events(self) -> "pd.DataFrame":
+    def events(self) -> pd.DataFrame:
         return self.record.events
 
     def to_dict(self) -> dict:
         return self.json
 
-    def to_frame(self) -> "pd.DataFrame":
+    def to_frame(self) -> pd.DataFrame:
         """One row per randomised patient."""
         return self.record.patients.copy()
 
@@ -316,7 +316,7 @@ class TrialResult(Result):
         return (f"{d['n_randomised']} randomised over {d['recruitment_months']:.1f} months, decided at month "
                 f"{d['duration_months']:.1f}{tail}.")
 
-    def compact(self) -> "pd.DataFrame":
+    def compact(self) -> pd.DataFrame:
         import pandas as pd
 
         rows = [{"arm": arm, "randomised": n, "in remission at the endpoint": self.json["remission_at_endpoint"].get(arm)}
@@ -328,22 +328,22 @@ class TrialResult(Result):
 class CohortResult(Result):
     """A referred cohort screened against the eligibility criteria (``simulate.cohort``)."""
 
-    scenario: "Scenario"
+    scenario: Scenario
     n: int
     seed: int
-    screening: "Screening"
-    frame: "pd.DataFrame"
+    screening: Screening
+    frame: pd.DataFrame
     out: Path | None = None
     title = "Screened cohort"
 
     def to_dict(self) -> dict:
         return plain(self.screening.summary())
 
-    def to_frame(self) -> "pd.DataFrame":
+    def to_frame(self) -> pd.DataFrame:
         """One row per referred patient, with whether each rule passes and the status."""
         return self.frame.copy()
 
-    def funnel(self) -> "pd.DataFrame":
+    def funnel(self) -> pd.DataFrame:
         """One row per eligibility rule, in CONSORT order."""
         return self.screening.funnel()
 
@@ -359,7 +359,7 @@ class CohortResult(Result):
         s = self.screening.summary()
         return f"{s['eligible']:,} of {s['screened']:,} referred patients eligible now, {s['deferred']:,} deferred."
 
-    def compact(self) -> "pd.DataFrame":
+    def compact(self) -> pd.DataFrame:
         from simulate.report.sentences.console import FUNNEL_COLUMNS
 
         return self.funnel()[list(FUNNEL_COLUMNS)]
@@ -369,12 +369,12 @@ class CohortResult(Result):
 class RunResult(Result):
     """The main job's results and the folder it wrote (``simulate.run``)."""
 
-    results: "RunResults"
+    results: RunResults
     folder: Path
     title = "Run"
 
     @property
-    def scenario(self) -> "Scenario":      # type: ignore[override]
+    def scenario(self) -> Scenario:      # type: ignore[override]
         return self.results.scenario
 
     @property
@@ -390,7 +390,7 @@ class RunResult(Result):
         """What run.json records: the scenario, settings, versions, timings and summary."""
         return json.loads((self.folder / "run.json").read_text())
 
-    def to_frame(self) -> "pd.DataFrame":
+    def to_frame(self) -> pd.DataFrame:
         """The power table (power.csv's row)."""
         return self.results.power.to_frame()
 
@@ -402,7 +402,7 @@ class RunResult(Result):
 
         return verdict(self.results).headline
 
-    def compact(self) -> "pd.DataFrame":
+    def compact(self) -> pd.DataFrame:
         return self.power.compact()
 
     def figure_names(self) -> tuple[str, ...]:

@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from simulate.design.scenario import Scenario
 
 
-def sweep(scenario: "Scenario | str | Path", *, replicates: int | None = None, seed: int | None = None,
+def sweep(scenario: Scenario | str | Path, *, replicates: int | None = None, seed: int | None = None,
           engine: str = DEFAULT_ENGINE, jobs: int | None = None, backend: str = "loky",
           scheduler: str | None = None, out: str | Path | None = None, save: bool = False,
           max_memory: str | int | None = None, max_minutes: str | float | None = None,
@@ -66,7 +66,7 @@ def sweep(scenario: "Scenario | str | Path", *, replicates: int | None = None, s
     return SweepResult(sc, frame, None if out is None else Path(out))
 
 
-def trial(scenario: "Scenario | str | Path", *, seed: int | None = None, out: str | Path | None = None,
+def trial(scenario: Scenario | str | Path, *, seed: int | None = None, out: str | Path | None = None,
           save: bool = False, max_memory: str | int | None = None,
           max_minutes: str | float | None = None) -> TrialResult:
     """Simulate one trial patient by patient (the discrete-event engine; the same trial as the
@@ -110,7 +110,7 @@ def trial(scenario: "Scenario | str | Path", *, seed: int | None = None, out: st
     return TrialResult(sc, seed, result, summary, folder)
 
 
-def cohort(scenario: "Scenario | str | Path", *, n: int = 10_000, seed: int | None = None,
+def cohort(scenario: Scenario | str | Path, *, n: int = 10_000, seed: int | None = None,
            out: str | Path | None = None, max_memory: str | int | None = None,
            max_minutes: str | float | None = None) -> CohortResult:
     """Draw ``n`` referred patients and screen them against the eligibility criteria: one row
@@ -143,7 +143,7 @@ def cohort(scenario: "Scenario | str | Path", *, n: int = 10_000, seed: int | No
     return CohortResult(sc, n, seed, screening, frame, out)
 
 
-def run(scenario: "Scenario | str | Path", *, out: str | Path | None = None, replicates: int | None = None,
+def run(scenario: Scenario | str | Path, *, out: str | Path | None = None, replicates: int | None = None,
         seed: int | None = None, engine: str = DEFAULT_ENGINE, jobs: int | None = None, backend: str = "loky",
         scheduler: str | None = None, max_memory: str | int | None = None, max_minutes: str | float | None = None,
         progress: bool = False) -> RunResult:

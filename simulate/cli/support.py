@@ -13,7 +13,7 @@ from pathlib import Path
 import click
 
 import simulate.api as api
-from simulate.api.arguments import BOUNDS, FLOATS
+from simulate.api.arguments import BOUNDS, FLOATS, checked, option
 from simulate.api.common import notes as api_notes
 from simulate.run.parallel import BACKENDS
 from simulate.design.choices import DEFAULT_ENGINE, ENGINES
@@ -22,10 +22,35 @@ from simulate.errors import UsageError
 
 EXIT_USAGE = 2
 
+class Bounded(click.ParamType):
+    """A number in the API's range for the argument of this name
+    (:data:`simulate.api.arguments.BOUNDS`), checked by the API's own check, so that a bad value
+    gives the same line on the command line as in Python (``--replicates: got 0; allowed: a
+    whole number from 1 to 100,000,000``)."""
+
+    def __init__(self, name: str) -> None:
+        self.arg = name
+        self.real = name in FLOATS
+        self.name = "float" if self.real else "integer"
+        self.min, self.max = BOUNDS[name]
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return checked(self.arg, value)
+        try:
+            number = float(value) if self.real else int(str(value).strip())
+        except ValueError:
+            kind = "a number" if self.real else "a whole number"
+            raise UsageError(f"{option(self.arg)}: got {str(value)!r}; allowed: {kind} from "
+                             f"{self.min:g} to {self.max:g}" if self.real else
+                             f"{option(self.arg)}: got {str(value)!r}; allowed: {kind} from "
+                             f"{self.min:,} to {self.max:,}") from None
+        return checked(self.arg, number)
+
+
 def _range(name: str) -> click.ParamType:
-    """The option's allowed range: the API's (:data:`simulate.api.arguments.BOUNDS`)."""
-    low, high = BOUNDS[name]
-    return click.FloatRange(low, high) if name in FLOATS else click.IntRange(low, high)
+    """The option's allowed range and its check: the API's."""
+    return Bounded(name)
 
 
 # not dir_okay=False: a folder named like a shipped scenario is the loader's to judge (it says so)

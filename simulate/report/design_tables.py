@@ -16,6 +16,7 @@ from simulate.design import scenario as sc
 from simulate.report.formatting import Block, _f, _p, _pm, _table, _value, share_pm
 from simulate.report.words import (ENDPOINT_WORDS, MISSING_WORDS, MULTIPLICITY_WORDS, TEST_NAMES, _level,
                                    comparison_name, hypothesis_phrase, label, significant_word, success_phrase)
+from simulate.report.sentences.common import true_difference_words
 from simulate.run.results import PowerResult, SampleSizePlan, SweepResult, TYPE_ONE_SE, against_alpha
 
 
@@ -91,7 +92,7 @@ def _power_table(scenario: sc.Scenario, p: PowerResult, null: bool = False) -> B
             counted = "as failures" if p.missing_strategy == "nonresponder" else "at their last status"
             rows.insert(len(rows) - 3, [f"Risk difference the estimate targets (dropouts counted {counted})",
                                         _f(adj.p_treat - adj.p_control)])
-            notes = (_p(f"The true risk difference is the assumed difference in endpoint rates. With dropouts counted "
+            notes = (_p(f"The true risk difference is {true_difference_words(scenario)}. With dropouts counted "
                         f"{counted}, the analysed rates are {adj.p_control:.3f} and {adj.p_treat:.3f}, so the "
                         f"estimate targets {adj.p_treat - adj.p_control:.3f}: the bias and coverage against the true "
                         "difference include the missing-data rule's own dilution, not only the estimator's."),)

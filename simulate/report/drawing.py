@@ -9,6 +9,7 @@ matplotlib Figures.
 from __future__ import annotations
 
 import io
+import os
 import sys
 from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from typing import Callable
@@ -16,7 +17,9 @@ from typing import Callable
 import matplotlib
 import numpy as np
 
-if "matplotlib.pyplot" not in sys.modules:  # never switch the backend under a running session
+# Agg draws the report anywhere; but never switch the backend under a running session, or one
+# its user chose (MPLBACKEND, as a Jupyter kernel sets for its inline display of figures)
+if "matplotlib.pyplot" not in sys.modules and not os.environ.get("MPLBACKEND"):
     matplotlib.use("Agg")
 
 from matplotlib.backends.backend_agg import FigureCanvasAgg  # noqa: E402

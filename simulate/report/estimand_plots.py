@@ -14,10 +14,9 @@ import matplotlib as mpl
 import numpy as np
 import pandas as pd
 import seaborn as sns
-from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 
-from simulate.report.style import themed
+from simulate.report.style import Figure, themed
 
 TRUTH_COLOUR, PLANNED_COLOUR, OTHER_COLOUR = "#222222", "#C0392B", "#4C72B0"
 """The estimand's true value, the planned analysis and the other analyses."""

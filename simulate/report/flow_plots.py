@@ -9,11 +9,10 @@ from typing import TYPE_CHECKING, Sequence
 
 import matplotlib as mpl
 import numpy as np
-from matplotlib.figure import Figure
 from matplotlib.legend_handler import HandlerTuple
 from matplotlib.patches import FancyBboxPatch
 
-from simulate.report.style import _colours, themed
+from simulate.report.style import _colours, Figure, themed
 
 if TYPE_CHECKING:
     from simulate.run.trial_results import Accrual, Consort

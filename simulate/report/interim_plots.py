@@ -9,9 +9,8 @@ from typing import TYPE_CHECKING, Sequence
 
 import matplotlib as mpl
 import numpy as np
-from matplotlib.figure import Figure
 
-from simulate.report.style import themed
+from simulate.report.style import Figure, themed
 
 if TYPE_CHECKING:
     from simulate.run.results import Look, PowerResult

@@ -12,10 +12,9 @@ from typing import TYPE_CHECKING, Sequence
 import matplotlib as mpl
 import pandas as pd
 import seaborn as sns
-from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 
-from simulate.report.style import themed
+from simulate.report.style import Figure, themed
 
 if TYPE_CHECKING:
     from simulate.run.results import ClosedFormPoint, PowerResult, SampleSizePoint

@@ -13,10 +13,9 @@ from typing import TYPE_CHECKING, Sequence
 import matplotlib as mpl
 import numpy as np
 import pandas as pd
-from matplotlib.figure import Figure
 from matplotlib.transforms import offset_copy
 
-from simulate.report.style import _colours, themed
+from simulate.report.style import _colours, Figure, themed
 
 if TYPE_CHECKING:
     from simulate.run.results import VisitRemission

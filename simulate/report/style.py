@@ -16,8 +16,25 @@ from contextlib import contextmanager
 from functools import wraps
 from typing import Iterator, Sequence
 
+import io
+
 import matplotlib as mpl
+import matplotlib.figure
 import seaborn as sns
+
+NOTEBOOK_DPI = 110
+"""Pixels per inch of a figure shown in a notebook: the report's display size."""
+
+
+class Figure(matplotlib.figure.Figure):
+    """The report's figures: matplotlib Figures that a notebook shows as a PNG when one is a
+    cell's value, whatever matplotlib's backend (the report draws off screen, so its figures are
+    never attached to pyplot's inline display)."""
+
+    def _repr_png_(self) -> bytes:
+        buffer = io.BytesIO()
+        self.savefig(buffer, format="png", dpi=NOTEBOOK_DPI, facecolor="white")
+        return buffer.getvalue()
 
 ARM_PALETTE = ("#0072B2", "#E69F00", "#CC79A7", "#56B4E9", "#009E73", "#D55E00", "#000000", "#F0E442")
 """One colour per arm, by the arm's place: the control first, then the experimental arms in the

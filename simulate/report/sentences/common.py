@@ -171,3 +171,12 @@ def published_rates_sentences(scenario: sc.Scenario, p: PowerResult) -> list[str
     elif d and "refused" in d:
         out.append(f"The power at the rates the design assumed could not be simulated: {d['refused']}.")
     return out
+
+
+def true_difference_words(scenario: sc.Scenario) -> str:
+    """What the "true" risk difference beside the estimates is: the estimand's, where the
+    scenario has intercurrent events (they move it off the assumed rates), else the assumed
+    difference in endpoint rates."""
+    if scenario.intercurrent:
+        return "the estimand's true difference, its intercurrent events included"
+    return "the assumed difference in endpoint rates"

@@ -9,7 +9,7 @@ from typing import Callable
 
 from simulate.design import scenario as sc
 from simulate.design.assumed import dropout_adjustment, result_has_no_benefit
-from simulate.report.sentences.common import design_caveats
+from simulate.report.sentences.common import design_caveats, true_difference_words
 from simulate.run.results import PowerResult, SampleSizeResult
 
 
@@ -197,7 +197,7 @@ def _estimate_lines(scenario: sc.Scenario, r: PowerResult) -> list[str]:
              f"coverage {r.ci_coverage:.3f} ± {r.ci_coverage_se:.3f}; mean interval width {r.mean_ci_width:.3f}")
         if scenario.dropout.probability_by_endpoint > 0 and r.missing_strategy != "complete_case":
             adj = dropout_adjustment(scenario)
-            echo(f"                    (true: the assumed difference in endpoint rates; with dropouts counted "
+            echo(f"                    (true: {true_difference_words(scenario)}; with dropouts counted "
                  f"as {'failures' if r.missing_strategy == 'nonresponder' else 'their last status'} the "
                  f"estimate targets about {adj.p_treat - adj.p_control:+.3f}, so bias and coverage include "
                  "the missing-data rule's own)")
