@@ -126,6 +126,17 @@ def brute_force_power(test, n_c, n_t, p_c, p_t, alpha, alternative):
     return total
 
 
+def next_stage(state: dict, m: int, p_c: float, p_t: float) -> tuple[np.ndarray, np.ndarray]:
+    """The trials still running (``state``: cumulative responders (x_c, x_t) -> probability)
+    after ``m`` more patients per arm: every cumulative table reached, and its probability."""
+    pc, pt = stats.binom.pmf(np.arange(m + 1), m, p_c), stats.binom.pmf(np.arange(m + 1), m, p_t)
+    new: dict = {}
+    for (xc, xt), w in state.items():
+        for i, j in itertools.product(range(m + 1), range(m + 1)):
+            new[(xc + i, xt + j)] = new.get((xc + i, xt + j), 0.0) + w * pc[i] * pt[j]
+    return np.array(list(new)), np.array(list(new.values()))
+
+
 def exact_group_sequential(stage_n: list[int], p_c: float, p_t: float, efficacy, futility=None):
     """P(reject at each look) of the group-sequential pooled-z test with ``stage_n[k]`` new
     patients per arm at look k, every table enumerated: a trial continues while its z lies
@@ -137,14 +148,7 @@ def exact_group_sequential(stage_n: list[int], p_c: float, p_t: float, efficacy,
     reject = []
     for k, m in enumerate(stage_n):
         n += m
-        pc, pt = stats.binom.pmf(np.arange(m + 1), m, p_c), stats.binom.pmf(np.arange(m + 1), m, p_t)
-        new: dict = {}
-        for (xc, xt), w in state.items():
-            for i, j in itertools.product(range(m + 1), range(m + 1)):
-                key = (xc + i, xt + j)
-                new[key] = new.get(key, 0.0) + w * pc[i] * pt[j]
-        keys = np.array(list(new))
-        probs = np.array(list(new.values()))
+        keys, probs = next_stage(state, m, p_c, p_t)
         z = interim.statistic(keys[:, 0], np.full(len(keys), n), keys[:, 1], np.full(len(keys), n), 0.0)
         up = z >= efficacy[k]
         down = (z < futility[k]) if futility is not None and k < len(stage_n) - 1 else np.zeros(len(z), bool)

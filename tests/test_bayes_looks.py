@@ -5,7 +5,6 @@ two-binomial reduction of tests/test_interim.py)."""
 
 from __future__ import annotations
 
-import itertools
 import json
 import math
 
@@ -21,6 +20,7 @@ from simulate.engines.blocks import simulate_block
 from simulate.run.power import estimate_power
 
 from conftest import PLAIN_SCENARIO, assert_refused
+from reference_calls import next_stage
 from test_engines import assert_same
 from test_power import bare, within
 
@@ -101,12 +101,7 @@ def exact_bayesian_sequential(stage_n, p_c, p_t, efficacy, success, futility_bel
     n, out = 0, []
     for k, m in enumerate(stage_n):
         n += m
-        pc, pt = stats.binom.pmf(np.arange(m + 1), m, p_c), stats.binom.pmf(np.arange(m + 1), m, p_t)
-        new: dict = {}
-        for (xc, xt), w in state.items():
-            for i, j in itertools.product(range(m + 1), range(m + 1)):
-                new[(xc + i, xt + j)] = new.get((xc + i, xt + j), 0.0) + w * pc[i] * pt[j]
-        keys, probs = np.array(list(new)), np.array(list(new.values()))
+        keys, probs = next_stage(state, m, p_c, p_t)
         post = prob_difference_greater(posterior_mixture(FLAT, keys[:, 1], n), posterior_mixture(FLAT, keys[:, 0], n))
         last = k == len(stage_n) - 1
         up = post > (success if last else efficacy)
