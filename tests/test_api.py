@@ -286,3 +286,29 @@ def test_a_bad_number_is_the_same_line_in_python_and_on_the_command_line(run_cli
 def test_a_number_that_is_not_one_names_the_option(run_cli) -> None:
     code, _, stderr = run_cli(["power", PLAIN_SCENARIO, "--replicates", "2.5"])
     assert code == 2 and stderr.strip() == "error: --replicates: got '2.5'; allowed: a whole number from 1 to 100,000,000"
+
+
+def test_numpy_numbers_are_numbers() -> None:
+    import numpy as np
+
+    r = simulate.power(PLAIN_SCENARIO, n_per_arm=np.int64(20), replicates=np.int64(60), seed=np.int64(7), jobs=1,
+                       null_world=False)
+    assert (r.n_per_arm, r.replicates, r.seed) == (20, 60, 7)
+    sc = simulate.load_scenario(PLAIN_SCENARIO, {"trial.visit_months": np.array([0.0, 3.0, 6.0, 12.0, 24.0])})
+    assert sc.trial.visit_months == (0.0, 3.0, 6.0, 12.0, 24.0)
+
+
+def test_a_command_leaves_the_notes_logger_as_it_found_it(run_cli) -> None:
+    import logging
+
+    logger = logging.getLogger("simulate.notes")
+    before = (logger.propagate, logger.level, list(logger.handlers))
+    code, _, err = run_cli(["validate", "nct04743739"])
+    assert code == 0
+    assert (logger.propagate, logger.level, list(logger.handlers)) == before
+    assert not logger.isEnabledFor(logging.INFO) or logging.getLogger().isEnabledFor(logging.INFO)
+
+
+def test_the_help_shows_each_options_range(run_cli) -> None:
+    code, out, _ = run_cli(["cohort", "--help"])
+    assert code == 0 and "1<=x<=20000000" in out

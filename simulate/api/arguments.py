@@ -6,6 +6,7 @@ run's default folder and the command that reproduces it)."""
 from __future__ import annotations
 
 import math
+import numbers
 import weakref
 from collections.abc import Mapping
 from pathlib import Path
@@ -51,7 +52,8 @@ def checked(name: str, value: Any) -> Any:
     low, high = BOUNDS[name]
     real = name in FLOATS
     kind = "a number" if real else "a whole number"
-    ok = (isinstance(value, (int, float)) if real else isinstance(value, int)) and not isinstance(value, bool)
+    # numpy's numbers count (a value read from a frame's column), booleans do not
+    ok = isinstance(value, numbers.Real if real else numbers.Integral) and not isinstance(value, bool)
     if ok and real:
         ok = math.isfinite(value)
     if not ok or not low <= value <= high:
@@ -77,6 +79,8 @@ def toml_value(value: Any, path: str) -> str:
 
     if isinstance(value, Mapping):
         return "{ " + ", ".join(f"{_key(k)} = {toml_value(v, f'{path}.{k}')}" for k, v in value.items()) + " }"
+    if getattr(value, "ndim", 0) and hasattr(value, "tolist"):        # a numpy array: its values
+        value = value.tolist()
     if isinstance(value, (list, tuple)):
         return "[" + ", ".join(toml_value(v, path) for v in value) + "]"
     if hasattr(value, "item") and not isinstance(value, (str, bytes)):       # a numpy scalar

@@ -292,7 +292,9 @@ class TrialResult(Result):
         return self.record.events
 
     def to_dict(self) -> dict:
-        return self.json
+        import copy
+
+        return copy.deepcopy(self.json)
 
     def to_frame(self) -> pd.DataFrame:
         """One row per randomised patient."""

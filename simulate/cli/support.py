@@ -8,6 +8,7 @@ import contextlib
 import json
 import logging
 import sys
+import threading
 from pathlib import Path
 
 import click
@@ -22,35 +23,41 @@ from simulate.errors import UsageError
 
 EXIT_USAGE = 2
 
-class Bounded(click.ParamType):
+class _Bounded:
     """A number in the API's range for the argument of this name
     (:data:`simulate.api.arguments.BOUNDS`), checked by the API's own check, so that a bad value
     gives the same line on the command line as in Python (``--replicates: got 0; allowed: a
-    whole number from 1 to 100,000,000``)."""
+    whole number from 1 to 100,000,000``); ``--help`` shows the range as click's ranges do."""
 
-    def __init__(self, name: str) -> None:
-        self.arg = name
-        self.real = name in FLOATS
-        self.name = "float" if self.real else "integer"
-        self.min, self.max = BOUNDS[name]
+    arg: str
 
     def convert(self, value, param, ctx):
-        if isinstance(value, (int, float)) and not isinstance(value, bool):
-            return checked(self.arg, value)
-        try:
-            number = float(value) if self.real else int(str(value).strip())
-        except ValueError:
-            kind = "a number" if self.real else "a whole number"
-            raise UsageError(f"{option(self.arg)}: got {str(value)!r}; allowed: {kind} from "
-                             f"{self.min:g} to {self.max:g}" if self.real else
-                             f"{option(self.arg)}: got {str(value)!r}; allowed: {kind} from "
-                             f"{self.min:,} to {self.max:,}") from None
-        return checked(self.arg, number)
+        real = self.arg in FLOATS
+        if isinstance(value, str):
+            try:
+                value = float(value) if real else int(value.strip())
+            except ValueError:
+                low, high = BOUNDS[self.arg]
+                shown = f"a number from {low:g} to {high:g}" if real else f"a whole number from {low:,} to {high:,}"
+                raise UsageError(f"{option(self.arg)}: got {value!r}; allowed: {shown}") from None
+        return checked(self.arg, value)
+
+
+class BoundedInt(_Bounded, click.IntRange):
+    def __init__(self, name: str) -> None:
+        self.arg = name
+        super().__init__(*BOUNDS[name])
+
+
+class BoundedFloat(_Bounded, click.FloatRange):
+    def __init__(self, name: str) -> None:
+        self.arg = name
+        super().__init__(*BOUNDS[name])
 
 
 def _range(name: str) -> click.ParamType:
     """The option's allowed range and its check: the API's."""
-    return Bounded(name)
+    return BoundedFloat(name) if name in FLOATS else BoundedInt(name)
 
 
 # not dir_okay=False: a folder named like a shipped scenario is the loader's to judge (it says so)
@@ -99,17 +106,35 @@ class NotesHandler(logging.Handler):
         click.echo(text, err=True)
 
 
+_NOTES_LOCK = threading.Lock()
+_NOTES_USERS = [0, None]
+"""How many commands are running in this process, and the notes logger's settings before the
+first (restored after the last)."""
+
+
 @contextlib.contextmanager
 def notes_on_stderr():
-    """While a command runs, the API's notes go to stderr (and not on to the root logger)."""
-    handler, logger = NotesHandler(), api_notes
-    logger.addHandler(handler)
-    logger.propagate, logger.level = False, logging.INFO
+    """While commands run, the API's notes go to stderr through one handler (and not on to the
+    root logger); after the last, the logger is as it was."""
+    logger = api_notes
+    with _NOTES_LOCK:
+        if _NOTES_USERS[0] == 0:
+            handler = NotesHandler()
+            _NOTES_USERS[1] = (handler, logger.propagate, logger.level)
+            logger.addHandler(handler)
+            logger.propagate = False
+            logger.setLevel(logging.INFO)
+        _NOTES_USERS[0] += 1
     try:
         yield
     finally:
-        logger.removeHandler(handler)
-        logger.propagate, logger.level = True, logging.NOTSET
+        with _NOTES_LOCK:
+            _NOTES_USERS[0] -= 1
+            if _NOTES_USERS[0] == 0:
+                handler, propagate, level = _NOTES_USERS[1]
+                logger.removeHandler(handler)
+                logger.propagate = propagate
+                logger.setLevel(level)
 
 
 def _show(result, as_json: bool) -> None:
